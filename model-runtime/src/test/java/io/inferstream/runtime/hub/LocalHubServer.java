@@ -28,11 +28,11 @@ import com.sun.net.httpserver.HttpServer;
  * ignored, a stalled body, an error status, a token requirement, a redirect to another server.
  * Every request is recorded with its headers and the body bytes sent.
  */
-final class LocalHubServer implements AutoCloseable {
+public final class LocalHubServer implements AutoCloseable {
 
     /** One request as the server saw it. */
-    record Request(String method, String path, Map<String, String> headers, long bodyBytesSent, int status) {
-        String header(String name) {
+    public record Request(String method, String path, Map<String, String> headers, long bodyBytesSent, int status) {
+        public String header(String name) {
             return headers.get(name.toLowerCase(Locale.ROOT));
         }
     }
@@ -63,7 +63,7 @@ final class LocalHubServer implements AutoCloseable {
     /** When set, file requests are redirected (302) there, Hub-style, with X-Linked-Etag / X-Linked-Size. */
     volatile URI redirectBase;
 
-    LocalHubServer() throws IOException {
+    public LocalHubServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.setExecutor(executor);
         server.createContext("/", this::handle);
@@ -71,20 +71,20 @@ final class LocalHubServer implements AutoCloseable {
     }
 
     /** {@code http://127.0.0.1:<port>} */
-    URI baseUrl() {
+    public URI baseUrl() {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
     }
 
-    void put(String path, byte[] content) {
+    public void put(String path, byte[] content) {
         files.put(path, content);
     }
 
-    List<Request> requests() {
+    public List<Request> requests() {
         return List.copyOf(requests);
     }
 
     /** Body bytes of files sent so far, over all requests. */
-    long bodyBytesSent() {
+    public long bodyBytesSent() {
         return bodyBytesSent.get();
     }
 
