@@ -98,6 +98,7 @@ public final class Downloader {
                 return target; // another thread or process finished it while we waited for the lock
             }
             String label = target.getFileName().toString();
+            LOG.info("Downloading {} to {}", safe(url), target);
             for (int attempt = 1; ; attempt++) {
                 try {
                     Transfer transfer = transfer(url, part, label);
@@ -108,12 +109,13 @@ public final class Downloader {
                 } catch (DownloadException e) {
                     if (!e.retryable() || attempt >= maxAttempts) {
                         progress.finish(sizeOrZero(part), false);
-                        if (attempt > 1 && e.retryable()) {
-                            throw new DownloadException("Download failed after " + attempt + " attempts: " + e.getMessage()
-                                    + (Files.exists(part) ? " (the partial file " + part + " is kept; running again resumes it)" : ""),
-                                    e.url(), e.status(), true, e);
+                        if (!e.retryable()) {
+                            throw e;
                         }
-                        throw e;
+                        throw new DownloadException((attempt > 1 ? "Download failed after " + attempt + " attempts: " : "")
+                                + e.getMessage() + (Files.exists(part)
+                                        ? " (the partial file " + part + " is kept; running again resumes it)" : ""),
+                                e.url(), e.status(), true, e);
                     }
                     long waitMillis = backoffMillis(attempt);
                     LOG.warn("Attempt {}/{} failed: {}; retrying in {} ms", attempt, maxAttempts, e.getMessage(), waitMillis);
@@ -264,7 +266,7 @@ public final class Downloader {
                 throw fail(cause.getMessage(), url, 0, false, cause);
             }
             if (cause instanceof HttpTimeoutException) {
-                throw fail("Timed out after " + readTimeout.toMillis() + " ms waiting for " + safe(url), url, 0, true, cause);
+                throw fail("Timed out waiting for " + safe(url) + " (" + cause.getMessage() + ")", url, 0, true, cause);
             }
             if (cause instanceof ConnectException) {
                 throw fail("Cannot connect to " + origin(url) + " for " + safe(url) + ": " + cause, url, 0, true, cause);

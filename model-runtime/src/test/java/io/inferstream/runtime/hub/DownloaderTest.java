@@ -108,6 +108,7 @@ class DownloaderTest {
         assertTrue(e.retryable());
         assertTrue(e.getMessage().contains(url().toString()), e.getMessage());
         Path part = Downloader.sibling(target, ".part");
+        assertTrue(e.getMessage().contains(part + " is kept"), e.getMessage());
         assertEquals(cutAt, Files.size(part), "the bytes received before the cut are kept");
         assertFalse(Files.exists(target));
 
@@ -287,10 +288,11 @@ class DownloaderTest {
         server.cutAfterBytes = 400_000;
         server.stallCount.set(1);
 
-        fast().readTimeout(Duration.ofMillis(300)).maxAttempts(2).build().download(url(), target, null);
+        fast().readTimeout(Duration.ofMillis(400)).maxAttempts(4).build().download(url(), target, null);
 
         assertArrayEquals(CONTENT, Files.readAllBytes(target));
-        assertEquals("bytes=400000-", server.requests().get(server.requests().size() - 1).header("Range"));
+        assertEquals(400_000, server.requests().get(0).bodyBytesSent());
+        assertEquals("bytes=400000-", server.requests().get(1).header("Range"), "the stalled transfer is resumed");
     }
 
     @Test

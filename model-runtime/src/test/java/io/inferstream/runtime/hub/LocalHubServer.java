@@ -30,10 +30,38 @@ import com.sun.net.httpserver.HttpServer;
  */
 public final class LocalHubServer implements AutoCloseable {
 
-    /** One request as the server saw it. */
-    public record Request(String method, String path, Map<String, String> headers, long bodyBytesSent, int status) {
+    /** One request as the server saw it, recorded when it arrives; bytes and status fill in as it is answered. */
+    public static final class Request {
+        private final String method;
+        private final String path;
+        private final Map<String, String> headers;
+        private final AtomicLong bodyBytesSent = new AtomicLong();
+        private volatile int status;
+
+        Request(String method, String path, Map<String, String> headers) {
+            this.method = method;
+            this.path = path;
+            this.headers = Map.copyOf(headers);
+        }
+
+        public String method() {
+            return method;
+        }
+
+        public String path() {
+            return path;
+        }
+
         public String header(String name) {
             return headers.get(name.toLowerCase(Locale.ROOT));
+        }
+
+        public long bodyBytesSent() {
+            return bodyBytesSent.get();
+        }
+
+        public int status() {
+            return status;
         }
     }
 
@@ -91,35 +119,37 @@ public final class LocalHubServer implements AutoCloseable {
     private void handle(HttpExchange ex) throws IOException {
         Map<String, String> headers = new ConcurrentHashMap<>();
         ex.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(Locale.ROOT), String.join(",", v)));
-        String path = ex.getRequestURI().getRawPath();
-        long[] sent = {0, 0}; // body bytes, status
-        try {
-            sent[1] = respond(ex, path, headers, sent);
-        } finally {
-            requests.add(new Request(ex.getRequestMethod(), path, Map.copyOf(headers), sent[0], (int) sent[1]));
-        }
+        Request request = new Request(ex.getRequestMethod(), ex.getRequestURI().getRawPath(), headers);
+        requests.add(request);
+        respond(ex, request);
     }
 
-    private int respond(HttpExchange ex, String path, Map<String, String> headers, long[] sent) throws IOException {
+    private void respond(HttpExchange ex, Request request) throws IOException {
+        String path = request.path;
+        Map<String, String> headers = request.headers;
         byte[] file = files.get(path);
         if (statusCount.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
             ex.getResponseHeaders().add("X-Error-Message", "Injected status " + status);
-            return empty(ex, status);
+            empty(ex, request, status);
+            return;
         }
         if (requiredToken != null && !("Bearer " + requiredToken).equals(headers.get("authorization"))) {
             ex.getResponseHeaders().add("X-Error-Message", "Invalid credentials in Authorization header");
-            return empty(ex, 401);
+            empty(ex, request, 401);
+            return;
         }
         if (file == null) {
             ex.getResponseHeaders().add("X-Error-Message", "Entry not found");
-            return empty(ex, 404);
+            empty(ex, request, 404);
+            return;
         }
         String sha = Sha256.of(file);
         if (redirectBase != null) {
             ex.getResponseHeaders().add("Location", redirectBase.resolve(path).toString() + "?signature=abc");
             ex.getResponseHeaders().add("X-Linked-Etag", "\"" + sha + "\"");
             ex.getResponseHeaders().add("X-Linked-Size", Long.toString(file.length));
-            return empty(ex, 302);
+            empty(ex, request, 302);
+            return;
         }
         ex.getResponseHeaders().add("ETag", etag != null ? etag : "\"" + sha + "\"");
         ex.getResponseHeaders().add("Accept-Ranges", "bytes");
@@ -129,7 +159,8 @@ public final class LocalHubServer implements AutoCloseable {
             start = Long.parseLong(m.group(1));
             if (start >= file.length) {
                 ex.getResponseHeaders().add("Content-Range", "bytes */" + file.length);
-                return empty(ex, 416);
+                empty(ex, request, 416);
+                return;
             }
         }
         int code = start > 0 ? 206 : 200;
@@ -138,7 +169,7 @@ public final class LocalHubServer implements AutoCloseable {
         }
         long length = file.length - start;
         ex.sendResponseHeaders(code, length);
-        sent[1] = code;
+        request.status = code;
         OutputStream body = ex.getResponseBody();
         boolean cut = cutCount.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
         boolean stall = !cut && stallCount.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
@@ -147,7 +178,7 @@ public final class LocalHubServer implements AutoCloseable {
             int n = (int) Math.min(64 * 1024, limit - off);
             body.write(file, (int) (start + off), n);
             off += n;
-            sent[0] += n;
+            request.bodyBytesSent.addAndGet(n);
             bodyBytesSent.addAndGet(n);
         }
         body.flush();
@@ -159,7 +190,6 @@ public final class LocalHubServer implements AutoCloseable {
             throw new IOException("connection cut by the test after " + limit + " bytes");
         }
         body.close();
-        return code;
     }
 
     private void awaitClose() {
@@ -170,10 +200,10 @@ public final class LocalHubServer implements AutoCloseable {
         }
     }
 
-    private static int empty(HttpExchange ex, int code) throws IOException {
+    private static void empty(HttpExchange ex, Request request, int code) throws IOException {
+        request.status = code;
         ex.sendResponseHeaders(code, -1);
         ex.close();
-        return code;
     }
 
     @Override
