@@ -86,6 +86,7 @@ public final class Downloader {
      * @param expectedSha256 64 hex digits the file must hash to, or null to use the server's ETag if it is one
      * @return {@code target}
      */
+    @SuppressWarnings("try") // the lock is held for the duration of the block, never referenced
     public Path download(URI url, Path target, String expectedSha256) throws IOException {
         if (expectedSha256 != null && !Sha256.isSha256Hex(expectedSha256)) {
             throw new IllegalArgumentException("Expected sha256 must be 64 hex digits, got '" + expectedSha256 + "'");

@@ -288,7 +288,7 @@ class DownloaderTest {
         server.cutAfterBytes = 400_000;
         server.stallCount.set(1);
 
-        fast().readTimeout(Duration.ofMillis(400)).maxAttempts(4).build().download(url(), target, null);
+        fast().readTimeout(Duration.ofMillis(800)).maxAttempts(4).build().download(url(), target, null);
 
         assertArrayEquals(CONTENT, Files.readAllBytes(target));
         assertEquals(400_000, server.requests().get(0).bodyBytesSent());
