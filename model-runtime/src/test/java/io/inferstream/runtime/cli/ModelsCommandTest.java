@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.inferstream.runtime.hub.LocalHubServer;
 import io.inferstream.runtime.hub.Sha256;
+import io.inferstream.runtime.testing.SharedModels;
 import picocli.CommandLine;
 
 /** {@code inferstream models pull|path|list} end to end against a local HTTP server. */
@@ -107,6 +108,18 @@ class ModelsCommandTest {
 
         assertEquals(cacheDir.resolve("hf/acme/tiny-model/main/weights.bin").toString(), out.toString().strip());
         assertEquals(requests, server.requests().size());
+    }
+
+    @Test
+    void pathOfALocalFilePrintsItAndOfAMissingOneNamesIt() {
+        Path gguf = SharedModels.require("stories260K/stories260K.gguf");
+
+        assertEquals(0, run("path", gguf.toString()));
+        assertEquals(gguf.toAbsolutePath().normalize().toString(), out.toString().strip());
+
+        Path missing = cacheDir.resolve("missing.gguf");
+        assertEquals(1, run("path", missing.toString()));
+        assertTrue(err.toString().contains(missing.toString()), err.toString());
     }
 
     @Test

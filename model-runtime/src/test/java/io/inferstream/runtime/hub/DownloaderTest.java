@@ -268,6 +268,22 @@ class DownloaderTest {
     }
 
     @Test
+    void relativeRedirectOfARenamedRepositoryKeepsAuthorization() throws IOException {
+        server.renamedFrom = "/old-name/";
+        server.renamedTo = "/acme/";
+        server.requiredToken = "hf_sameOriginSecret";
+        URI old = server.baseUrl().resolve("/old-name/tiny-model/resolve/main/weights.bin");
+
+        fast().token(server.requiredToken).build().download(old, target, null);
+
+        assertArrayEquals(CONTENT, Files.readAllBytes(target));
+        List<LocalHubServer.Request> rs = server.requests();
+        assertEquals(307, rs.get(0).status());
+        assertEquals(FILE_PATH, rs.get(1).path());
+        assertEquals("Bearer hf_sameOriginSecret", rs.get(1).header("Authorization"), "same origin: the token goes along");
+    }
+
+    @Test
     void sha256FromTheHubRedirectCatchesACorruptCdnFile() throws IOException {
         try (LocalHubServer cdn = new LocalHubServer()) {
             byte[] corrupt = CONTENT.clone();

@@ -90,6 +90,9 @@ public final class LocalHubServer implements AutoCloseable {
     volatile String requiredToken;
     /** When set, file requests are redirected (302) there, Hub-style, with X-Linked-Etag / X-Linked-Size. */
     volatile URI redirectBase;
+    /** When set, paths under {@code renamedFrom} get a relative 307 to the same path under {@code renamedTo} (a renamed repo). */
+    volatile String renamedFrom;
+    volatile String renamedTo;
 
     public LocalHubServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -136,6 +139,11 @@ public final class LocalHubServer implements AutoCloseable {
         if (requiredToken != null && !("Bearer " + requiredToken).equals(headers.get("authorization"))) {
             ex.getResponseHeaders().add("X-Error-Message", "Invalid credentials in Authorization header");
             empty(ex, request, 401);
+            return;
+        }
+        if (renamedFrom != null && path.startsWith(renamedFrom)) {
+            ex.getResponseHeaders().add("Location", renamedTo + path.substring(renamedFrom.length()));
+            empty(ex, request, 307);
             return;
         }
         if (file == null) {
