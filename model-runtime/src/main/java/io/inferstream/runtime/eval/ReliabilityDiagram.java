@@ -81,16 +81,9 @@ public final class ReliabilityDiagram {
             if (distribution.isEmpty()) {
                 throw new IllegalArgumentException("label distribution at position " + i + " is empty");
             }
-            String best = null;
-            double bestP = Double.NEGATIVE_INFINITY;
-            for (Map.Entry<String, Double> e : distribution.entrySet()) {
-                if (e.getValue() > bestP) {
-                    best = e.getKey();
-                    bestP = e.getValue();
-                }
-            }
-            confidences[i] = bestP;
-            correct[i] = best.equals(gold.get(i));
+            Map.Entry<String, Double> best = ClassificationEvaluation.argMax(distribution);
+            confidences[i] = best.getValue();
+            correct[i] = best.getKey().equals(gold.get(i));
         }
         return of(confidences, correct, binCount);
     }
