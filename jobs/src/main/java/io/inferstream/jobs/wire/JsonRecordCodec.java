@@ -96,6 +96,9 @@ public final class JsonRecordCodec<T extends SpecificRecord> implements Serializ
     }
 
     private Object read(JsonNode node, Schema s, String path) throws MalformedRecordException {
+        if (node.isNull() && s.getType() != Schema.Type.NULL && s.getType() != Schema.Type.UNION) {
+            throw new MalformedRecordException("field '" + path + "' must not be null");
+        }
         switch (s.getType()) {
             case RECORD:
                 return readRecord(node, s, path);
