@@ -4,7 +4,7 @@ import io.inferstream.schema.DeadLetter;
 import io.inferstream.schema.InferenceRequest;
 
 /** What {@link RequestDecoder} made of one record: a valid request, or a dead letter with the reason. */
-public interface DecodeOutcome {
+public sealed interface DecodeOutcome permits DecodeOutcome.Accepted, DecodeOutcome.Rejected {
 
     /** The record decoded and passed validation. */
     final class Accepted implements DecodeOutcome {
