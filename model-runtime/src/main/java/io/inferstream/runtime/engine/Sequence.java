@@ -37,6 +37,7 @@ public final class Sequence {
     private long admissionOrder = -1;
     private int preemptions;
     private int cachedTokens;
+    private RequestProgress progress;
 
     /**
      * @param tokens      initial tokens (the prompt; for scoring, prefix + continuation without its last token)
@@ -172,6 +173,15 @@ public final class Sequence {
         status = Status.WAITING;
         numComputed = 0;
         preemptions++;
+    }
+
+    /** What the request has produced so far and where it goes (null in scheduler-only use). */
+    RequestProgress progress() {
+        return progress;
+    }
+
+    void attach(RequestProgress p) {
+        this.progress = p;
     }
 
     void markFinished() {
