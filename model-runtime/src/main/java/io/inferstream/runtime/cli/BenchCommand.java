@@ -84,6 +84,11 @@ public final class BenchCommand implements Callable<Integer> {
 
     private final PrintStream console = System.out;
 
+    /** Runs the command alone (the {@code inferstream} top-level command registers it as a subcommand). */
+    public static void main(String[] args) {
+        System.exit(new picocli.CommandLine(new BenchCommand()).execute(args));
+    }
+
     @Override
     public Integer call() throws Exception {
         if ((model == null) == (randomModel == null)) {

@@ -44,6 +44,7 @@ public final class Engine implements AutoCloseable {
     private final Object wakeup = new Object();
     private volatile boolean closing;
     private volatile boolean abandon;
+    private volatile String failure;
     private volatile EngineMetrics snapshot;
     private volatile Consumer<EngineMetrics> metricsListener;
 
@@ -55,6 +56,9 @@ public final class Engine implements AutoCloseable {
     private long lastStepNanos;
     private long finished;
     private final long[] batchHistogram;
+    // Futures of sequences finished during a step: completed after the step's metrics snapshot is
+    // published, so a caller that sees its future done also sees metrics that include it.
+    private final List<Runnable> completions = new ArrayList<>();
 
     /**
      * @param tokenizer decodes text, encodes text prompts, knows end-of-generation tokens; may be null
@@ -177,7 +181,7 @@ public final class Engine implements AutoCloseable {
 
     private void enqueue(Sequence s, String problem) {
         if (closing) {
-            problem = "engine is closed; request " + s.requestId() + " was not run";
+            problem = failure != null ? failure : "engine is closed; request " + s.requestId() + " was not run";
         } else if (problem == null && inFlight.putIfAbsent(s.requestId(), s) != null) {
             problem = "request id " + s.requestId() + " is already in flight";
         }
@@ -249,9 +253,13 @@ public final class Engine implements AutoCloseable {
                     for (Sequence s : scheduler.all()) {
                         finish(s, FinishReason.CANCELLED, "engine shut down before request " + s.requestId() + " finished");
                     }
+                    publish();
                     return;
                 }
                 expire();
+                if (!completions.isEmpty()) {
+                    publish();
+                }
                 if (!scheduler.hasWork()) {
                     if (closing && incoming.isEmpty()) {
                         return;
@@ -269,13 +277,16 @@ public final class Engine implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (Throwable t) {
             LOG.error("engine step loop failed", t);
-            for (Sequence s : scheduler.all()) {
-                finish(s, FinishReason.ERROR, "engine failed: " + t);
-            }
+            failure = "engine failed: " + t;
+        } finally {
+            // Whatever is still here (a failure, or a submit that raced with close) is not left hanging.
+            closing = true;
             drainIncoming();
             for (Sequence s : scheduler.all()) {
-                finish(s, FinishReason.ERROR, "engine failed: " + t);
+                finish(s, FinishReason.ERROR, failure != null ? failure
+                        : "engine is closed; request " + s.requestId() + " was not run");
             }
+            publish();
         }
     }
 
@@ -313,6 +324,7 @@ public final class Engine implements AutoCloseable {
             for (ScheduledChunk c : out.chunks()) {
                 finish(c.sequence(), FinishReason.ERROR, "model forward failed: " + e);
             }
+            publish();
             return;
         }
         scheduler.update(out);
@@ -335,11 +347,24 @@ public final class Engine implements AutoCloseable {
         lastStepNanos = end - start;
         stepNanosTotal += lastStepNanos;
         batchHistogram[Math.min(batch, batchHistogram.length - 1)]++;
+        publish();
+    }
+
+    /** Publishes a metrics snapshot, then completes the futures of requests that finished since the last one. */
+    private void publish() {
         snapshot = buildSnapshot();
         Consumer<EngineMetrics> listener = metricsListener;
         if (listener != null) {
-            listener.accept(snapshot);
+            try {
+                listener.accept(snapshot);
+            } catch (RuntimeException e) {
+                LOG.warn("metrics listener threw", e);
+            }
         }
+        for (Runnable r : completions) {
+            r.run();
+        }
+        completions.clear();
     }
 
     private void scoreRows(Sequence s, StepOutput result, int chunk) {
@@ -434,7 +459,7 @@ public final class Engine implements AutoCloseable {
             scheduler.finish(s);
         }
         finished++;
-        complete(s, reason, message);
+        completions.add(() -> complete(s, reason, message));
     }
 
     private void complete(Sequence s, FinishReason reason, String message) {

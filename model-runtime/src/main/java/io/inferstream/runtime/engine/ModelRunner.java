@@ -49,6 +49,11 @@ public final class ModelRunner {
             }
             rowCount[c] = numRows - firstRow[c];
         }
+        if (numRows == 0) {
+            // A step of prefill chunks only: no logits are needed, but the model's classifier runs on at
+            // least one row; this spare row belongs to no chunk and is ignored.
+            rows[numRows++] = n - 1;
+        }
         return new TokenBatch(tokens, positions, seq, blockTables, java.util.Arrays.copyOf(rows, numRows));
     }
 

@@ -37,7 +37,8 @@ class EngineSamplingTest {
                 Completion inBatch = engine.submit(Request.builder(prompt).params(params).build()).join();
                 batch.forEach(CompletableFuture::join);
                 assertArrayEquals(alone.tokens(), inBatch.tokens());
-                assertArrayEquals(alone.logprobs(), inBatch.logprobs());
+                // Batched matrix kernels may sum in another order: log-probs agree to float rounding.
+                assertArrayEquals(alone.logprobs(), inBatch.logprobs(), 1e-5f);
                 assertTrue(inBatch.maxBatchSize() > 1, "it ran in a batch");
             }
         }
