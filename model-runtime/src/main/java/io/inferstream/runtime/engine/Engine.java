@@ -312,6 +312,10 @@ public final class Engine implements AutoCloseable {
     private void step() {
         long start = System.nanoTime();
         SchedulerOutput out = scheduler.schedule();
+        for (Sequence s : out.preempted()) {
+            // Its rows are computed again from the start: log-probs recorded so far would repeat.
+            s.progress().numLogprobs = s.kind() == Sequence.Kind.SCORE ? 0 : s.progress().numLogprobs;
+        }
         if (out.isEmpty()) {
             return;
         }
@@ -336,10 +340,16 @@ public final class Engine implements AutoCloseable {
             RequestProgress p = s.progress();
             p.ranInBatch(batch, start);
             promptTokensComputed += Math.max(0, Math.min(chunk.start() + chunk.length(), s.promptLength()) - chunk.start());
-            if (s.kind() == Sequence.Kind.SCORE) {
-                scoreRows(s, result, c);
-            } else if (chunk.reachesEnd()) {
-                sampleNext(s, result, c, now);
+            try {
+                if (s.kind() == Sequence.Kind.SCORE) {
+                    scoreRows(s, result, c);
+                } else if (chunk.reachesEnd()) {
+                    sampleNext(s, result, c, now);
+                }
+            } catch (RuntimeException e) {
+                // One request's failure (say, a sampler rejecting its parameters) ends that request only.
+                LOG.error("request {} failed after a step", s.requestId(), e);
+                finish(s, FinishReason.ERROR, "request " + s.requestId() + " failed: " + e);
             }
         }
         long end = System.nanoTime();
@@ -455,9 +465,10 @@ public final class Engine implements AutoCloseable {
 
     /** Removes the sequence from the scheduler, frees its blocks and completes its future. */
     private void finish(Sequence s, FinishReason reason, String message) {
-        if (s.status() != Sequence.Status.FINISHED) {
-            scheduler.finish(s);
+        if (s.status() == Sequence.Status.FINISHED) {
+            return;
         }
+        scheduler.finish(s);
         finished++;
         completions.add(() -> complete(s, reason, message));
     }

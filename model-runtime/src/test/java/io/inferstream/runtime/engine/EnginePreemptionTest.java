@@ -58,4 +58,59 @@ class EnginePreemptionTest {
             }
         }
     }
+
+    @Test
+    void scoringAndGenerationUnderPreemptionGiveTheSameResultsAsWithRoom() {
+        int scorings = 8;
+        int generations = 3;
+        try (LanguageModel model = TestModels.stories260K()) {
+            ModelConfig c = model.config();
+            long perBlock = KvStore.bytesPerBlock(c.nLayers(), c.kvDim(), EngineConfig.DEFAULT_BLOCK_SIZE, KvStore.Precision.F32);
+            SplittableRandom rnd = new SplittableRandom(21);
+            int[][] prefixes = new int[scorings][];
+            int[][] continuations = new int[scorings][];
+            for (int i = 0; i < scorings; i++) {
+                prefixes[i] = TestModels.randomPrompt(rnd, 10, c.vocabSize());
+                continuations[i] = TestModels.randomPrompt(rnd, 40, c.vocabSize());
+            }
+            int[][] prompts = new int[generations][];
+            for (int g = 0; g < generations; g++) {
+                prompts[g] = TestModels.randomPrompt(rnd, 4, c.vocabSize());
+            }
+            float[][] roomyScores = new float[scorings][];
+            int[][] roomyTokens = new int[generations][];
+            try (Engine engine = new Engine(model, null, EngineConfig.defaults())) {
+                for (int i = 0; i < scorings; i++) {
+                    roomyScores[i] = engine.submitScore(prefixes[i], continuations[i]).join().logprobs();
+                }
+                for (int g = 0; g < generations; g++) {
+                    roomyTokens[g] = engine.submit(Request.builder(prompts[g]).params(SamplingParams.greedy(60)).build())
+                            .join().tokens();
+                }
+            }
+            // 8 blocks; the generations grow to 4 blocks each while scorings are prefilled 13 tokens a step
+            // next to them, so growing sequences must preempt the newest ones, scorings among them.
+            EngineConfig tight = EngineConfig.defaults().withKvCacheBytes(8 * perBlock).withMaxBatchedTokens(16)
+                    .withPrefixCaching(false);
+            try (Engine engine = new Engine(model, null, tight)) {
+                List<CompletableFuture<Completion>> gens = new ArrayList<>();
+                for (int g = 0; g < generations; g++) {
+                    gens.add(engine.submit(Request.builder(prompts[g]).params(SamplingParams.greedy(60)).build()));
+                }
+                List<CompletableFuture<ContinuationScore>> scores = new ArrayList<>();
+                for (int i = 0; i < scorings; i++) {
+                    scores.add(engine.submitScore(prefixes[i], continuations[i]));
+                }
+                for (int i = 0; i < scorings; i++) {
+                    ContinuationScore s = scores.get(i).join();
+                    assertEquals(FinishReason.STOP, s.finishReason(), s.message());
+                    assertArrayEquals(roomyScores[i], s.logprobs(), 1e-5f, "scoring " + i);
+                }
+                for (int g = 0; g < generations; g++) {
+                    assertArrayEquals(roomyTokens[g], gens.get(g).join().tokens(), "generation " + g);
+                }
+                assertTrue(engine.metrics().preemptions() > 0, "the budget forced preemptions");
+            }
+        }
+    }
 }
