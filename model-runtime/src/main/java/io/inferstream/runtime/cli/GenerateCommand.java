@@ -18,6 +18,8 @@ import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.Llama2cLoader;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.tokenizer.ChatMessage;
+import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
 import picocli.CommandLine;
@@ -75,6 +77,12 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-bos", description = "do not add the BOS token in front of the prompt")
     boolean noBos;
 
+    @Option(names = "--chat", description = "send the prompt as a user message through the model's chat template")
+    boolean chat;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "with --chat: a system message before the prompt")
+    String system;
+
     private final PrintStream out;
     private final PrintStream err;
 
@@ -117,7 +125,24 @@ public final class GenerateCommand implements Callable<Integer> {
         try {
             LanguageModel lm = gguf ? LlamaModel.load(file) : Llama2cLoader.load(model);
             Tokenizer tokenizer = gguf ? Tokenizers.fromGguf(file) : Tokenizers.fromLlama2c(tokenizerPath);
-            int[] tokens = tokenizer.encode(text, !noBos && tokenizer.bos() >= 0 && (gguf ? tokenizer.addBosByDefault() : true), false);
+            boolean addBos = !noBos && tokenizer.bos() >= 0 && (!gguf || tokenizer.addBosByDefault());
+            boolean parseSpecial = false;
+            if (chat) {
+                ChatTemplate template = gguf ? ChatTemplate.fromGguf(file, tokenizer) : ChatTemplate.plain();
+                List<ChatMessage> messages = new ArrayList<>();
+                if (system != null) {
+                    messages.add(ChatMessage.system(system));
+                }
+                messages.add(ChatMessage.user(text));
+                text = template.render(messages, true);
+                // the template writes its special tokens as text; it may write BOS itself
+                parseSpecial = true;
+                String bosPiece = tokenizer.bos() >= 0 ? tokenizer.piece(tokenizer.bos()) : null;
+                if (bosPiece != null && !bosPiece.isEmpty() && text.startsWith(bosPiece)) {
+                    addBos = false;
+                }
+            }
+            int[] tokens = tokenizer.encode(text, addBos, parseSpecial);
             if (tokens.length == 0) {
                 throw new IllegalArgumentException("the prompt is empty and the vocabulary adds no BOS: give a prompt");
             }
