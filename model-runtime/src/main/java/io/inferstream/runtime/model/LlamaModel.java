@@ -32,6 +32,8 @@ public final class LlamaModel implements LanguageModel {
     private float[] att;  // [n, qDim] attention output
     private float[] hb;   // [n, hidden] gate, then SwiGLU
     private float[] hb2;  // [n, hidden] up
+    private float[] cos;  // [n, headDim / 2] RoPE at each token's position, shared by all layers
+    private float[] sin;  // [n, headDim / 2]
 
     public LlamaModel(ModelConfig config, LlamaWeights weights) {
         if (config.nHeads() % config.nKvHeads() != 0) {
@@ -79,9 +81,11 @@ public final class LlamaModel implements LanguageModel {
         }
         int[] slots = new int[n];
         int bs = kv.blockSize();
+        int half = config.headDim() / 2;
         for (int t = 0; t < n; t++) {
             int pos = batch.positions()[t];
             slots[t] = batch.blockTables()[batch.seq()[t]][pos / bs] * bs + pos % bs;
+            rope.angles(pos, cos, sin, t * half);
         }
 
         for (int l = 0; l < config.nLayers(); l++) {
@@ -97,9 +101,8 @@ public final class LlamaModel implements LanguageModel {
                     VectorMath.add(k, t * kvDim, w.bk()[l], 0, kvDim);
                     VectorMath.add(v, t * kvDim, w.bv()[l], 0, kvDim);
                 }
-                int pos = batch.positions()[t];
-                rope.apply(q, t * qDim, config.nHeads(), pos);
-                rope.apply(k, t * kvDim, config.nKvHeads(), pos);
+                rope.rotate(q, t * qDim, config.nHeads(), cos, sin, t * half);
+                rope.rotate(k, t * kvDim, config.nKvHeads(), cos, sin, t * half);
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
             }
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
@@ -126,6 +129,9 @@ public final class LlamaModel implements LanguageModel {
         // Final norm and classifier, only for the rows whose next-token logits are wanted.
         int[] rows = batch.logitRows();
         int m = rows.length;
+        if (m == 0) {
+            return new float[0];
+        }
         float[] normed = new float[m * dim]; // [m, dim]
         for (int r = 0; r < m; r++) {
             VectorMath.rmsnorm(normed, r * dim, x, rows[r] * dim, w.outputNorm(), dim, config.rmsEps());
@@ -146,6 +152,11 @@ public final class LlamaModel implements LanguageModel {
         if (kv.nLayers() != config.nLayers() || kv.kvDim() != config.kvDim()) {
             throw new IllegalArgumentException("KV store of " + kv.nLayers() + " layers x " + kv.kvDim()
                     + " does not fit this model (" + config.nLayers() + " layers x " + config.kvDim() + ")");
+        }
+        for (int r : batch.logitRows()) {
+            if (r < 0 || r >= batch.size()) {
+                throw new IllegalArgumentException("logit row " + r + " is not one of the batch's " + batch.size() + " tokens");
+            }
         }
         int capacityPositions = kv.numBlocks() * kv.blockSize();
         for (int t = 0; t < batch.size(); t++) {
@@ -176,6 +187,8 @@ public final class LlamaModel implements LanguageModel {
         att = new float[c * qDim];
         hb = new float[c * config.hiddenDim()];
         hb2 = new float[c * config.hiddenDim()];
+        cos = new float[c * (config.headDim() / 2)];
+        sin = new float[c * (config.headDim() / 2)];
         capacity = c;
     }
 }
