@@ -13,7 +13,8 @@ import java.util.List;
  *
  * <p>For a model with a chat template every example is a user/assistant turn and the answer is the
  * assistant's next turn. A model without one (a base model) gets a plain prompt of labelled fields that
- * ends with the answer's cue, and the answer is cut at a blank line or at the next input field:
+ * ends with the answer's cue; the answer ends at the line end when the input is one line, else at a blank
+ * line or at the next input field:
  * <pre>
  * Summarize the text in one sentence.
  *
@@ -70,7 +71,10 @@ public final class TaskPrompts {
                     .append(outField).append(": ").append(e.output()).append("\n\n");
         }
         sb.append(inField).append(": ").append(input).append('\n').append(outField).append(':');
-        return new TaskPrompt(sb.toString(), bos, false, " ", outField + ":", List.of("\n\n", "\n" + inField + ":"));
+        // A one-line input gets a one-line answer (the examples' format); a longer one ends at a blank line or
+        // where the model starts the next input field.
+        List<String> stops = input.contains("\n") ? List.of("\n\n", "\n" + inField + ":") : List.of("\n");
+        return new TaskPrompt(sb.toString(), bos, false, " ", outField + ":", stops);
     }
 
     private TaskPrompt chat(TaskRequest r, String instruction, List<FewShotExample> examples, String input) {

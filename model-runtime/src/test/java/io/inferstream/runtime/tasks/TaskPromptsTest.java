@@ -33,7 +33,9 @@ class TaskPromptsTest {
         TaskPrompts prompts = new TaskPrompts(QWEN, ChatTemplate.plain(), TaskDefaults.standard());
         TaskPrompt t = prompts.build(TaskRequest.builder("t", Task.TRANSLATE, "Bonjour.").sourceLanguage("fr").targetLanguage("zh").build(), "Bonjour.");
         assertEquals("Translate the text from French to Chinese.\n\nFrench: Bonjour.\nChinese:", t.text());
-        assertEquals(List.of("\n\n", "\nFrench:"), t.stopStrings());
+        assertEquals(List.of("\n"), t.stopStrings(), "a one-line input gets a one-line answer");
+        TaskPrompt multi = prompts.build(TaskRequest.builder("t", Task.TRANSLATE, "x").sourceLanguage("fr").targetLanguage("zh").build(), "Bonjour.\nMerci.");
+        assertEquals(List.of("\n\n", "\nFrench:"), multi.stopStrings(), "a multi-line answer ends at a blank line or the next input");
         assertEquals("Chinese:", t.answerCue());
         TaskPrompt s = prompts.build(TaskRequest.builder("s", Task.SUMMARIZE, "A long text.").style("three words").build(), "A long text.");
         assertEquals("Summarize the text in three words.\n\nText: A long text.\nSummary:", s.text());
