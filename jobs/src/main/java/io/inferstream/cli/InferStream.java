@@ -2,6 +2,7 @@ package io.inferstream.cli;
 
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.runtime.cli.BenchCommand;
+import io.inferstream.runtime.cli.EvalCommand;
 import io.inferstream.runtime.cli.GenerateCommand;
 import io.inferstream.runtime.cli.ModelsCommand;
 import io.inferstream.runtime.cli.TokenizeCommand;
@@ -20,6 +21,7 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             TokenizeCommand.class,
             BenchCommand.class,
+            EvalCommand.class,
             ModelsCommand.class,
             CommandLine.HelpCommand.class,
         })

@@ -5,7 +5,7 @@ import io.inferstream.jobs.infer.AsyncInferenceStage;
 import io.inferstream.jobs.infer.EngineSpec;
 import io.inferstream.jobs.infer.InferenceFunction;
 import io.inferstream.jobs.infer.OverlongPromptPolicy;
-import io.inferstream.jobs.infer.TaskDefaults;
+import io.inferstream.jobs.infer.TaskOptions;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.kv.KvStore;
 import java.time.Duration;
@@ -45,15 +45,19 @@ public final class InferenceOptions {
     public boolean noPrefixCaching;
 
     @Option(names = "--max-new-tokens", paramLabel = "N",
-            description = "Tokens to generate when a request does not say (default: ${DEFAULT-VALUE}).")
-    public int maxNewTokens = TaskDefaults.DEFAULT_MAX_NEW_TOKENS;
+            description = "Tokens to generate when a request does not say; 0 = per task: summarize 96, translate 128, generate 256 (default: ${DEFAULT-VALUE}).")
+    public int maxNewTokens = 0;
 
     @Option(names = "--max-new-tokens-cap", paramLabel = "N",
             description = "Upper bound on any request's max_new_tokens, 0 = none (default: ${DEFAULT-VALUE}).")
     public int maxNewTokensCap = 0;
 
+    @Option(names = "--context-tokens", paramLabel = "N",
+            description = "Context the tasks plan with (prompt + output), 0 = the model's; longer summarize/translate inputs are chunked (default: ${DEFAULT-VALUE}).")
+    public int contextTokens = 0;
+
     @Option(names = "--overlong-prompt", paramLabel = "ERROR|TRUNCATE",
-            description = "A prompt longer than the model's context gets an error result or is truncated (default: ${DEFAULT-VALUE}).")
+            description = "A CLASSIFY/GENERATE prompt longer than the context gets an error result or its text is cut (default: ${DEFAULT-VALUE}).")
     public OverlongPromptPolicy overlongPrompt = OverlongPromptPolicy.ERROR;
 
     @Option(names = "--max-text-bytes", paramLabel = "N",
@@ -80,12 +84,12 @@ public final class InferenceOptions {
                 EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching);
     }
 
-    public TaskDefaults taskDefaults() {
-        return new TaskDefaults(maxNewTokens, maxNewTokensCap, overlongPrompt);
+    public TaskOptions taskOptions() {
+        return new TaskOptions(maxNewTokens, maxNewTokensCap, contextTokens, overlongPrompt);
     }
 
     public AsyncInferenceStage stage(String modelPath, String modelName) {
-        return new AsyncInferenceStage(new InferenceFunction(engineSpec(modelPath, modelName), taskDefaults(),
+        return new AsyncInferenceStage(new InferenceFunction(engineSpec(modelPath, modelName), taskOptions(),
                 requestTimeout.toMillis()), ordered, capacity);
     }
 
@@ -112,8 +116,9 @@ public final class InferenceOptions {
         s.put("kv-cache-memory", kvCacheMemory);
         s.put("kv-precision", kvPrecision.name());
         s.put("prefix-caching", Boolean.toString(!noPrefixCaching));
-        s.put("max-new-tokens", Integer.toString(maxNewTokens));
+        s.put("max-new-tokens", maxNewTokens == 0 ? "per task" : Integer.toString(maxNewTokens));
         s.put("max-new-tokens-cap", maxNewTokensCap == 0 ? "none" : Integer.toString(maxNewTokensCap));
+        s.put("context-tokens", contextTokens == 0 ? "the model's" : Integer.toString(contextTokens));
         s.put("overlong-prompt", overlongPrompt.name());
         s.put("max-text-bytes", Integer.toString(maxTextBytes));
         s.put("request-timeout", HumanDuration.format(requestTimeout));

@@ -28,6 +28,7 @@ import io.inferstream.runtime.tokenizer.Tokenizers;
 import io.inferstream.schema.FinishReason;
 import io.inferstream.schema.InferenceRequest;
 import io.inferstream.schema.InferenceResult;
+import io.inferstream.schema.SamplingOptions;
 import io.inferstream.schema.Task;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -85,7 +86,8 @@ class StreamingInferenceJobTest {
         InferenceRequest.Builder b = SampleRequests.valid(String.format("req-%03d", i), task)
                 .setText(OPENINGS[(i / 4) % OPENINGS.length] + (i % 3 == 0 ? "" : " It was day " + i + "."));
         if (task == Task.GENERATE && i % 8 == 3) {
-            b.setSampling(null).setMaxNewTokens(null); // greedy, the job's default length: checked against a reference
+            // greedy, the job's default length: checked against a reference
+            b.setSampling(SamplingOptions.newBuilder().setTemperature(0.0).build()).setMaxNewTokens(null);
         }
         return b.build();
     }
@@ -135,6 +137,7 @@ class StreamingInferenceJobTest {
         assertTrue(CommittedTopic.read(kafka, "dead-letters", 0).isEmpty(), "no valid request is dead-lettered");
 
         int batched = 0;
+        int reported = 0;
         for (InferenceResult r : kafkaResults) {
             InferenceRequest q = requests.get(r.getId());
             String what = r.getId() + " (" + r.getTask() + ")";
@@ -156,13 +159,19 @@ class StreamingInferenceJobTest {
                 assertTrue(r.getCompletionTokens() >= 1 && r.getCompletionTokens() <= MAX_NEW_TOKENS, what + " completion tokens");
                 assertNotNull(r.getOutput(), what);
                 assertTrue(r.getComputeMs() + r.getQueueMs() > 0, what + " took time");
+                assertTrue(r.getBatchSize() >= 1, what + " batch size reported");
+            }
+            if (r.getBatchSize() > 0) {
+                reported++;
             }
             if (r.getBatchSize() > 1) {
                 batched++;
             }
         }
-        System.out.printf("%d of %d results ran in batches%n", batched, REQUESTS);
-        assertTrue(batched > REQUESTS * 3 / 4, "most results batched: " + batched + " of " + REQUESTS);
+        // CLASSIFY reports no batch size (0): the engine's scoring path does not record it.
+        System.out.printf("%d of %d results (%d reporting a batch size) ran in batches%n", batched, REQUESTS, reported);
+        assertTrue(batched > REQUESTS / 2, "most results batched: " + batched + " of " + REQUESTS);
+        assertTrue(batched > reported * 9 / 10, "nearly all reported batch sizes > 1: " + batched + " of " + reported);
 
         // Greedy generations equal the same prompt (text + BOS) run alone on a fresh engine.
         try (GgufFile file = GgufFile.open(model); LlamaModel lm = LlamaModel.load(file)) {
@@ -171,12 +180,13 @@ class StreamingInferenceJobTest {
                 int checked = 0;
                 for (InferenceResult r : kafkaResults) {
                     InferenceRequest q = requests.get(r.getId());
-                    if (q.getTask() != Task.GENERATE || q.getSampling() != null || checked >= 12) {
+                    boolean greedy = q.getSampling() != null && q.getSampling().getTemperature() == 0.0;
+                    if (q.getTask() != Task.GENERATE || !greedy || checked >= 12) {
                         continue;
                     }
                     Completion c = alone.submit(Request.builder(tokenizer.encode(q.getText())).id("ref-" + q.getId())
                             .params(SamplingParams.greedy(MAX_NEW_TOKENS)).build()).get();
-                    assertEquals(c.text(), r.getOutput(), "greedy output of " + q.getId());
+                    assertEquals(c.text().strip(), r.getOutput(), "greedy output of " + q.getId());
                     assertEquals(c.promptTokens(), r.getPromptTokens(), "prompt tokens of " + q.getId());
                     checked++;
                 }

@@ -27,7 +27,6 @@ public final class AsyncInferenceStage implements InferenceStage {
 
     @Override
     public DataStream<InferenceResult> apply(DataStream<InferenceRequest> requests) {
-        // Flink's own timeout is a backstop a little after the engine's deadline (see InferenceFunction).
         long timeout = function.timeoutMs();
         DataStream<InferenceResult> results = ordered
                 ? AsyncDataStream.orderedWait(requests, function, timeout, TimeUnit.MILLISECONDS, capacity)

@@ -4,9 +4,11 @@ import io.inferstream.schema.FinishReason;
 import io.inferstream.schema.InferenceRequest;
 import io.inferstream.schema.InferenceResult;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import io.inferstream.runtime.tasks.TaskRequest;
+import io.inferstream.runtime.tasks.TaskResult;
+import io.inferstream.runtime.tasks.TaskRunner;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
@@ -27,7 +29,7 @@ public final class InferenceFunction extends RichAsyncFunction<InferenceRequest,
     private static final Logger LOG = LoggerFactory.getLogger(InferenceFunction.class);
 
     private final EngineSpec spec;
-    private final TaskDefaults defaults;
+    private final TaskOptions options;
     private final long timeoutMs;
 
     private transient SharedEngines.Lease lease;
@@ -37,16 +39,13 @@ public final class InferenceFunction extends RichAsyncFunction<InferenceRequest,
     private transient Counter errors;
     private transient Counter timeouts;
 
-    /**
-     * @param timeoutMs per-request timeout, also given to the engine as the request's deadline so that its
-     *                  work stops too // ms
-     */
-    public InferenceFunction(EngineSpec spec, TaskDefaults defaults, long timeoutMs) {
+    /** @param timeoutMs per-request timeout: a request not done by then gets a DEADLINE result // ms */
+    public InferenceFunction(EngineSpec spec, TaskOptions options, long timeoutMs) {
         if (timeoutMs <= 0) {
             throw new IllegalArgumentException("request timeout must be > 0 ms, got " + timeoutMs);
         }
         this.spec = spec;
-        this.defaults = defaults;
+        this.options = options;
         this.timeoutMs = timeoutMs;
     }
 
@@ -58,8 +57,9 @@ public final class InferenceFunction extends RichAsyncFunction<InferenceRequest,
     public void open(OpenContext openContext) {
         clock = Clock.systemUTC();
         lease = SharedEngines.acquire(spec);
-        // The engine's deadline is a little shorter than Flink's timeout, so the engine usually answers first.
-        runner = new TaskRunner(lease.model(), defaults, Duration.ofMillis(Math.max(1, timeoutMs - timeoutMs / 10)));
+        LoadedModel model = lease.model();
+        runner = new TaskRunner(model.engine(), model.modelConfig(), model.tokenizer(), model.chatTemplate(),
+                options.taskDefaults(), spec.modelName());
         var group = getRuntimeContext().getMetricGroup();
         EngineMetricGauges.register(group, () -> lease.model().engine().metrics());
         results = group.counter("results");
@@ -71,7 +71,11 @@ public final class InferenceFunction extends RichAsyncFunction<InferenceRequest,
     public void asyncInvoke(InferenceRequest request, ResultFuture<InferenceResult> resultFuture) {
         CompletableFuture<TaskResult> future;
         try {
-            future = runner.run(TaskMapping.toTask(request));
+            TaskRequest task = TaskMapping.toTask(request, options);
+            if (options.overlongPrompt() == OverlongPromptPolicy.TRUNCATE) {
+                task = OverlongPrompts.truncate(task, runner, lease.model().tokenizer());
+            }
+            future = runner.run(task);
         } catch (RuntimeException e) {
             complete(resultFuture, TaskMapping.failed(request, FinishReason.ERROR, "could not submit: " + e,
                     spec.modelName(), 0, clock));
@@ -87,7 +91,7 @@ public final class InferenceFunction extends RichAsyncFunction<InferenceRequest,
 
     @Override
     public void timeout(InferenceRequest request, ResultFuture<InferenceResult> resultFuture) {
-        runner.cancel(request.getId());
+        // The task layer has no cancel: the engine finishes the work and async I/O drops the late result.
         timeouts.inc();
         complete(resultFuture, TaskMapping.failed(request, FinishReason.DEADLINE,
                 "timed out after " + timeoutMs + " ms (request timeout)", spec.modelName(), timeoutMs, clock));

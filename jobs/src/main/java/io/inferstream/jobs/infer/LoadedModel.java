@@ -4,6 +4,7 @@ import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
@@ -65,9 +66,8 @@ public final class LoadedModel implements AutoCloseable {
         return chatTemplate;
     }
 
-    /** Positions the model was trained for (its context window). */
-    public int contextLength() {
-        return model.config().contextLength();
+    public ModelConfig modelConfig() {
+        return model.config();
     }
 
     /** Cancels whatever is still queued or running, stops the step thread and unmaps the file. */
