@@ -24,7 +24,7 @@ class OverlongPromptsTest {
         EngineSpec spec = EngineSpec.of(path, "stories260K");
         try (SharedEngines.Lease lease = SharedEngines.acquire(spec)) {
             LoadedModel m = lease.model();
-            TaskOptions options = new TaskOptions(8, 0, 512, OverlongPromptPolicy.TRUNCATE) // plan with the 512 positions stories260K was trained on;
+            TaskOptions options = new TaskOptions(8, 0, 512, OverlongPromptPolicy.TRUNCATE); // 512: what stories260K was trained on
             TaskRunner runner = new TaskRunner(m.engine(), m.modelConfig(), m.tokenizer(), m.chatTemplate(),
                     options.taskDefaults(), "stories260K");
             int context = runner.contextTokens();
