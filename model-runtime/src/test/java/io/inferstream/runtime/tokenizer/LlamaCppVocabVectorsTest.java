@@ -1,0 +1,49 @@
+package io.inferstream.runtime.tokenizer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.testing.SharedModels;
+
+/** Our tokenizers reproduce llama.cpp's test vectors token for token, for every vocabulary in llama.cpp-vocab/. */
+class LlamaCppVocabVectorsTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-spm", "phi-3", "gpt-2"})
+    void ggufVocabularyEncodesAllLlamaCppVectorsExactly(String vocab) {
+        LlamaCppVectors vectors = LlamaCppVectors.load(vocab);
+        assertEquals(46, vectors.size(), "llama.cpp ships 46 inputs per vocabulary");
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("llama.cpp-vocab/ggml-vocab-" + vocab + ".gguf"))) {
+            Tokenizer tokenizer = Tokenizers.fromGguf(gguf);
+            List<String> bad = vectors.mismatches(tokenizer);
+            assertTrue(bad.isEmpty(), bad.size() + " of 46 vectors differ for " + vocab + ":\n" + String.join("\n", bad));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-spm", "phi-3", "gpt-2"})
+    void ggufVocabularyDecodesEveryVectorBackToItsText(String vocab) {
+        LlamaCppVectors vectors = LlamaCppVectors.load(vocab);
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("llama.cpp-vocab/ggml-vocab-" + vocab + ".gguf"))) {
+            Tokenizer tokenizer = Tokenizers.fromGguf(gguf);
+            for (int i = 0; i < vectors.size(); i++) {
+                assertEquals(vectors.inputs.get(i), tokenizer.decode(vectors.expected.get(i)),
+                        vocab + " vector #" + i + " " + LlamaCppVectors.quote(vectors.inputs.get(i)));
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void gpt2TextFilesEncodeTheGgufVectorsToTheSameIds() {
+        LlamaCppVectors vectors = LlamaCppVectors.load("gpt-2");
+        Tokenizer tokenizer = Tokenizers.fromHuggingFace(SharedModels.require("hf-tokenizers/gpt2"));
+        List<String> bad = vectors.mismatches(tokenizer);
+        assertTrue(bad.isEmpty(), bad.size() + " of 46 vectors differ for gpt2 vocab.json+merges.txt:\n" + String.join("\n", bad));
+    }
+}
