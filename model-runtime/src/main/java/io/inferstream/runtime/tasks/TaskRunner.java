@@ -52,7 +52,8 @@ public final class TaskRunner {
     private final TaskPrompts prompts;
     private final String modelName;
     private final int contextTokens;
-    private final AtomicLong nextCall = new AtomicLong();
+    /** Engine ids must be unique among requests in flight, across every runner sharing an engine. */
+    private static final AtomicLong NEXT_CALL = new AtomicLong();
 
     /**
      * @param modelConfig the engine's model (its context length bounds every prompt + output)
@@ -361,7 +362,7 @@ public final class TaskRunner {
     }
 
     private String callId(TaskRequest r) {
-        return (r.id() == null ? "task" : r.id()) + "#" + nextCall.incrementAndGet();
+        return (r.id() == null ? "task" : r.id()) + "#" + NEXT_CALL.incrementAndGet();
     }
 
     private static double millisSince(long startNanos) {

@@ -112,6 +112,28 @@ class GenerationTaskTest {
     }
 
     @Test
+    void generateContinuesTheTextAndSamplesReproduciblyWithoutASeed() {
+        try (Engine engine = new Engine(model, tokenizer, EngineConfig.defaults())) {
+            TaskRunner runner = runner(engine, TaskDefaults.standard());
+            String text = "Once upon a time, there was a little girl named Lily.";
+            TaskResult greedy = runner.run(TaskRequest.builder("g-1", Task.GENERATE, text).temperature(0f).maxNewTokens(MAX_NEW).build()).join();
+            int[] prompt = tokenizer.encode(text);
+            Completion reference = engine.submit(Request.builder(prompt).params(SamplingParams.greedy(MAX_NEW)).build()).join();
+            assertEquals(reference.text().strip(), greedy.output());
+            assertEquals(prompt.length, greedy.promptTokens());
+            assertEquals(reference.tokens().length, greedy.completionTokens());
+            assertEquals(reference.finishReason(), greedy.finishReason());
+            // Default sampling (temperature 0.8): the seed comes from the id, so a replay gives the same text.
+            TaskResult a = runner.run(TaskRequest.builder("g-2", Task.GENERATE, text).maxNewTokens(MAX_NEW).build()).join();
+            TaskResult b = runner.run(TaskRequest.builder("g-2", Task.GENERATE, text).maxNewTokens(MAX_NEW).build()).join();
+            assertEquals(a.output(), b.output());
+            Completion seeded = engine.submit(Request.builder(prompt).params(TaskDefaults.standard().samplingFor(Task.GENERATE)
+                    .withMaxNewTokens(MAX_NEW).withSeed("g-2".hashCode())).build()).join();
+            assertEquals(seeded.text().strip(), a.output());
+        }
+    }
+
+    @Test
     void aLongSummaryIsMapReducedOverSentenceChunksInASmallContext() {
         int context = 128;
         assertTrue(tokenizer.encode(LONG_STORY).length > 2 * context, "the story needs several chunks");
