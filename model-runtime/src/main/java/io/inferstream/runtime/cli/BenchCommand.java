@@ -143,8 +143,13 @@ public final class BenchCommand implements Callable<Integer> {
             console.println();
             console.print(report.table());
             report.writeCsv(out.resolve("bench.csv"));
-            report.writePng(out.resolve("bench.png"));
-            console.println("wrote " + out.resolve("bench.csv") + " and " + out.resolve("bench.png"));
+            console.println("wrote " + out.resolve("bench.csv"));
+            try {
+                report.writePng(out.resolve("bench.png"));
+                console.println("wrote " + out.resolve("bench.png"));
+            } catch (RuntimeException | Error e) { // e.g. a headless machine without fonts: the CSV still stands
+                console.println("could not draw " + out.resolve("bench.png") + ": " + e);
+            }
         }
         return 0;
     }

@@ -317,6 +317,7 @@ public final class Engine implements AutoCloseable {
             s.progress().numLogprobs = s.kind() == Sequence.Kind.SCORE ? 0 : s.progress().numLogprobs;
         }
         if (out.isEmpty()) {
+            publish(); // preemptions, if any, are visible; nothing could run (should not persist)
             return;
         }
         StepOutput result;
