@@ -52,6 +52,17 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void llama3ScalingStoredAsRopeFreqsTensorMatchesReference() {
+        ModelConfig.RopeScaling scaling = new ModelConfig.RopeScaling(8f, 1f, 4f, 32);
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withLlama3(scaling, 10000f).withRopeFreqsTensor();
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            assertEquals(null, LlamaModel.load(gguf).config().ropeScaling());
+            assertTrue(gguf.hasTensor("rope_freqs.weight"));
+        }
+    }
+
+    @Test
     void llamaGgufWithConverterPermutedQkMatchesHuggingFaceRotateHalf() {
         RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withHfPermutedQk();
         RandomLlamaGguf written = RandomLlamaGguf.write(spec, dir.resolve("hf.gguf"));
