@@ -2,6 +2,7 @@ package io.inferstream.runtime.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
@@ -44,6 +45,6 @@ class PreTokenizerTest {
     @Test
     void unknownPreTokenizerNameIsRejected() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PreTokenizer.forName("chatglm-bpe"));
-        assertEquals(true, e.getMessage().contains("chatglm-bpe"));
+        assertTrue(e.getMessage().contains("chatglm-bpe"), e.getMessage());
     }
 }
