@@ -2,6 +2,7 @@ package io.inferstream.runtime.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -11,8 +12,21 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class SimdFloatKernels {
 
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * The float species of every kernel: the machine's preferred one (256 bits on AVX2, 512 on AVX-512), or
+     * {@code -Dinferstream.vector.bits=256|512} to force one (tests run the 512-bit code paths on AVX2
+     * machines this way, where the JDK emulates them slowly but exactly).
+     */
+    static final VectorSpecies<Float> F = species();
     static final int LANES = F.length();
+
+    private static VectorSpecies<Float> species() {
+        String bits = System.getProperty("inferstream.vector.bits");
+        if (bits == null || bits.isBlank()) {
+            return FloatVector.SPECIES_PREFERRED;
+        }
+        return VectorSpecies.of(float.class, VectorShape.forBitSize(Integer.parseInt(bits.trim())));
+    }
 
     private SimdFloatKernels() {
     }
