@@ -1,7 +1,9 @@
 package io.inferstream.runtime.tensor;
 
 import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.gguf.GgufFormatException;
+import io.inferstream.runtime.gguf.GgufTensorInfo;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -90,6 +92,29 @@ public abstract class Matrix {
             case Q6_K -> Q6_KMatrix.load(b, rows, cols, name);
             default -> throw new AssertionError(type);
         };
+    }
+
+    /**
+     * The matrix of a GGUF tensor: ne[0] columns × ne[1] rows (a 1-D tensor such as a norm weight is one
+     * row). Errors name the file and the tensor.
+     */
+    public static Matrix of(GgufFile file, String tensorName) {
+        GgufTensorInfo t = file.tensor(tensorName);
+        for (int i = 2; i < t.dims(); i++) {
+            if (t.ne(i) != 1) {
+                throw new GgufFormatException(file.path() + ": tensor '" + tensorName + "' has shape "
+                        + java.util.Arrays.toString(t.shape()) + ", expected a matrix (at most 2 dimensions)");
+            }
+        }
+        if (t.ne(0) > Integer.MAX_VALUE || t.ne(1) > Integer.MAX_VALUE) {
+            throw new GgufFormatException(file.path() + ": tensor '" + tensorName + "' has shape "
+                    + java.util.Arrays.toString(t.shape()) + ", too large for a matrix");
+        }
+        try {
+            return of(t.type(), file.tensorData(tensorName), (int) t.ne(1), (int) t.ne(0), tensorName);
+        } catch (GgufFormatException e) {
+            throw new GgufFormatException(file.path() + ": " + e.getMessage(), e);
+        }
     }
 
     /** Wraps (does not copy) a row-major float array. */
