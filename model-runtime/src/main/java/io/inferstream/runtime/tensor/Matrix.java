@@ -218,7 +218,11 @@ public abstract class Matrix {
             for (; t + 4 <= n; t += 4) {
                 SimdFloatKernels.tile2x4(w, wa, wb, x, t * cols, cols, out, t * rows + r, rows, two);
             }
-            for (; t < n; t++) {
+            if (t + 2 <= n) {
+                SimdFloatKernels.tile2x2(w, wa, wb, x, t * cols, cols, out, t * rows + r, rows, two);
+                t += 2;
+            }
+            if (t < n) {
                 SimdFloatKernels.tile2x1(w, wa, wb, x, t * cols, cols, out, t * rows + r, two);
             }
         }
