@@ -145,6 +145,25 @@ class MatrixTest {
     }
 
     @Test
+    void vectorHalfDecodeIsExactForAll65536Halves() {
+        ByteBuffer b = le(2 * 65536);
+        for (int h = 0; h < 65536; h++) {
+            b.putShort((short) h);
+        }
+        Matrix m = Matrix.of(GgmlType.F16, b.flip(), 256, 256, "all-halves");
+        float[] vector = new float[256];
+        for (int r = 0; r < 256; r++) {
+            m.dequantizeRowSimd(r, vector, 0);
+            for (int c = 0; c < 256; c++) {
+                int h = r * 256 + c;
+                float expected = Float16.toFloat((short) h); // checked against the IEEE definition in Float16Test
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(vector[c]),
+                        () -> "half 0x" + Integer.toHexString(h));
+            }
+        }
+    }
+
+    @Test
     void halfAndBfloatMatricesDecodeEachElement() {
         ByteBuffer f16 = le(2 * 2 * 8);
         ByteBuffer bf16 = le(2 * 2 * 8);
