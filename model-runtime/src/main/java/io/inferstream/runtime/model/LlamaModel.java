@@ -32,6 +32,8 @@ public final class LlamaModel implements LanguageModel {
     private float[] att;  // [n, qDim] attention output
     private float[] hb;   // [n, hidden] gate, then SwiGLU
     private float[] hb2;  // [n, hidden] up
+    private float[] cos;  // [n, headDim / 2] RoPE at each token's position, shared by all layers
+    private float[] sin;  // [n, headDim / 2]
 
     public LlamaModel(ModelConfig config, LlamaWeights weights) {
         if (config.nHeads() % config.nKvHeads() != 0) {
@@ -79,15 +81,17 @@ public final class LlamaModel implements LanguageModel {
         }
         int[] slots = new int[n];
         int bs = kv.blockSize();
+        int half = config.headDim() / 2;
         for (int t = 0; t < n; t++) {
             int pos = batch.positions()[t];
             slots[t] = batch.blockTables()[batch.seq()[t]][pos / bs] * bs + pos % bs;
+            rope.angles(pos, cos, sin, t * half);
         }
 
         for (int l = 0; l < config.nLayers(); l++) {
             final int layer = l;
             // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
-            rmsnorm(x, w.attnNorm()[l], n);
+            rmsnorm(xb, x, w.attnNorm()[l], n);
             w.wq()[l].matmul(xb, q, n);
             w.wk()[l].matmul(xb, k, n);
             w.wv()[l].matmul(xb, v, n);
@@ -97,9 +101,8 @@ public final class LlamaModel implements LanguageModel {
                     VectorMath.add(k, t * kvDim, w.bk()[l], 0, kvDim);
                     VectorMath.add(v, t * kvDim, w.bv()[l], 0, kvDim);
                 }
-                int pos = batch.positions()[t];
-                rope.apply(q, t * qDim, config.nHeads(), pos);
-                rope.apply(k, t * kvDim, config.nKvHeads(), pos);
+                rope.rotate(q, t * qDim, config.nHeads(), cos, sin, t * half);
+                rope.rotate(k, t * kvDim, config.nKvHeads(), cos, sin, t * half);
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
             }
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
@@ -115,7 +118,7 @@ public final class LlamaModel implements LanguageModel {
             VectorMath.add(x, 0, xb, 0, n * dim);
 
             // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
-            rmsnorm(x, w.ffnNorm()[l], n);
+            rmsnorm(xb, x, w.ffnNorm()[l], n);
             w.gate()[l].matmul(xb, hb, n);
             w.up()[l].matmul(xb, hb2, n);
             VectorMath.swiglu(hb, hb2, 0, n * hidden);
@@ -126,6 +129,9 @@ public final class LlamaModel implements LanguageModel {
         // Final norm and classifier, only for the rows whose next-token logits are wanted.
         int[] rows = batch.logitRows();
         int m = rows.length;
+        if (m == 0) {
+            return new float[0];
+        }
         float[] normed = new float[m * dim]; // [m, dim]
         for (int r = 0; r < m; r++) {
             VectorMath.rmsnorm(normed, r * dim, x, rows[r] * dim, w.outputNorm(), dim, config.rmsEps());
@@ -135,10 +141,11 @@ public final class LlamaModel implements LanguageModel {
         return logits;
     }
 
-    private void rmsnorm(float[] in, float[] weight, int n) {
+    /** out[t] = rmsnorm(in[t]) for each of the n tokens   // [n, dim] */
+    private void rmsnorm(float[] out, float[] in, float[] weight, int n) {
         int dim = config.dim();
         for (int t = 0; t < n; t++) {
-            VectorMath.rmsnorm(xb, t * dim, in, t * dim, weight, dim, config.rmsEps());
+            VectorMath.rmsnorm(out, t * dim, in, t * dim, weight, dim, config.rmsEps());
         }
     }
 
@@ -146,6 +153,11 @@ public final class LlamaModel implements LanguageModel {
         if (kv.nLayers() != config.nLayers() || kv.kvDim() != config.kvDim()) {
             throw new IllegalArgumentException("KV store of " + kv.nLayers() + " layers x " + kv.kvDim()
                     + " does not fit this model (" + config.nLayers() + " layers x " + config.kvDim() + ")");
+        }
+        for (int r : batch.logitRows()) {
+            if (r < 0 || r >= batch.size()) {
+                throw new IllegalArgumentException("logit row " + r + " is not one of the batch's " + batch.size() + " tokens");
+            }
         }
         int capacityPositions = kv.numBlocks() * kv.blockSize();
         for (int t = 0; t < batch.size(); t++) {
@@ -176,6 +188,8 @@ public final class LlamaModel implements LanguageModel {
         att = new float[c * qDim];
         hb = new float[c * config.hiddenDim()];
         hb2 = new float[c * config.hiddenDim()];
+        cos = new float[c * (config.headDim() / 2)];
+        sin = new float[c * (config.headDim() / 2)];
         capacity = c;
     }
 }

@@ -46,21 +46,29 @@ final class Rope {
         return (1 - smooth) * freq / s.factor() + smooth * freq;
     }
 
-    /** Rotates {@code heads} consecutive heads of {@code x} starting at {@code off}, for one position. */
-    void apply(float[] x, int off, int heads, int position) {
-        int half = headDim / 2;
-        for (int i = 0; i < half; i++) {
+    /** cos and sin of every pair's angle at {@code position}: {@code [headDim / 2]} each, written at {@code off}. */
+    void angles(int position, float[] cos, float[] sin, int off) {
+        for (int i = 0; i < invFreq.length; i++) {
             float angle = position * invFreq[i];
-            float cos = (float) Math.cos(angle);
-            float sin = (float) Math.sin(angle);
-            int a = neox ? i : 2 * i;
-            int b = neox ? i + half : 2 * i + 1;
-            for (int h = 0; h < heads; h++) {
-                int base = off + h * headDim;
-                float x0 = x[base + a];
-                float x1 = x[base + b];
-                x[base + a] = x0 * cos - x1 * sin;
-                x[base + b] = x0 * sin + x1 * cos;
+            cos[off + i] = (float) Math.cos(angle);
+            sin[off + i] = (float) Math.sin(angle);
+        }
+    }
+
+    /** Rotates {@code heads} consecutive heads of {@code x} from {@code off}, by angles from {@link #angles}. */
+    void rotate(float[] x, int off, int heads, float[] cos, float[] sin, int csOff) {
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++) {
+            int base = off + h * headDim;
+            for (int i = 0; i < half; i++) {
+                float c = cos[csOff + i];
+                float s = sin[csOff + i];
+                int a = base + (neox ? i : 2 * i);
+                int b = base + (neox ? i + half : 2 * i + 1);
+                float x0 = x[a];
+                float x1 = x[b];
+                x[a] = x0 * c - x1 * s;
+                x[b] = x0 * s + x1 * c;
             }
         }
     }

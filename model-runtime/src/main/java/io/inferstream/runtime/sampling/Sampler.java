@@ -113,17 +113,17 @@ public final class Sampler {
         int topK = params.topK();
         float topP = params.topP();
         int n = vocabSize;
-        if ((topK > 0 && topK < vocabSize) || topP < 1f) {
+        if (topK > 0 && topK < vocabSize) {
+            n = selectTopK(x, vocabSize, topK);
+            if (topP < 1f) {
+                n = nucleus(x, n, topP);
+            }
+        } else if (topP < 1f) {
             for (int i = 0; i < vocabSize; i++) {
                 order[i] = sortKey(x[i], i);
             }
             Arrays.sort(order, 0, vocabSize);
-            if (topK > 0 && topK < n) {
-                n = topK;
-            }
-            if (topP < 1f) {
-                n = nucleus(x, n, topP);
-            }
+            n = nucleus(x, n, topP);
         } else {
             for (int i = 0; i < vocabSize; i++) {
                 order[i] = i;
@@ -157,6 +157,42 @@ public final class Sampler {
         }
         Arrays.sort(ids);
         return ids;
+    }
+
+    /**
+     * Puts the k best sort keys, best first, in {@code order[0..k)}: a bounded max-heap of keys (worst on
+     * top) instead of sorting the whole vocabulary, O(vocab · log k).
+     */
+    private int selectTopK(float[] x, int vocabSize, int k) {
+        int size = 0;
+        for (int i = 0; i < vocabSize; i++) {
+            long key = sortKey(x[i], i);
+            if (size < k) {
+                int c = size++;
+                while (c > 0 && order[(c - 1) / 2] < key) { // sift up
+                    order[c] = order[(c - 1) / 2];
+                    c = (c - 1) / 2;
+                }
+                order[c] = key;
+            } else if (key < order[0]) {
+                int c = 0;
+                while (true) { // sift down from the root
+                    int l = 2 * c + 1;
+                    if (l >= k) {
+                        break;
+                    }
+                    int big = l + 1 < k && order[l + 1] > order[l] ? l + 1 : l;
+                    if (order[big] <= key) {
+                        break;
+                    }
+                    order[c] = order[big];
+                    c = big;
+                }
+                order[c] = key;
+            }
+        }
+        Arrays.sort(order, 0, size);
+        return size;
     }
 
     /** Smallest prefix of the sorted candidates whose probability mass (temperature 1) reaches p. */

@@ -18,12 +18,24 @@ final class RandomLlamaGguf {
     /**
      * @param matrixType     storage of every 2-D weight (norms and biases stay F32, as llama.cpp keeps them)
      * @param tied           no output.weight: the classifier is the token embedding
+     * @param ropeFreqsTensor write the llama3 scaling as per-pair frequency divisors ({@code rope_freqs.weight})
      * @param hfPermutedQk   draw Q/K as a Hugging Face checkpoint (rotate-half RoPE) and store them row-permuted
      *                       exactly as convert_hf_to_gguf.py does for llama
      */
     record Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
                 float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
-                boolean hfPermutedQk, long seed) {
+                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor) {
+
+        Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
+             float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
+             boolean hfPermutedQk, long seed) {
+            this(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, false);
+        }
+
+        /** Llama 3 scaling stored as llama.cpp's converter stores it: a rope_freqs.weight tensor, no scaling keys. */
+        Spec withRopeFreqsTensor() {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true);
+        }
 
         static Spec llama(GgmlType type) {
             return new Spec("llama", 64, 96, 2, 4, 2, 300, 256, 1e-5f, 10000f, type, false, null, false, 11);
@@ -34,27 +46,27 @@ final class RandomLlamaGguf {
         }
 
         Spec withArch(String a) {
-            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed);
+            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
         }
 
         Spec withShape(int d, int h, int nHeads, int nKv) {
-            return new Spec(arch, d, h, layers, nHeads, nKv, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed);
+            return new Spec(arch, d, h, layers, nHeads, nKv, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
         }
 
         Spec withTied(boolean t) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor);
         }
 
         Spec withLlama3(ModelConfig.RopeScaling s, float ropeTheta) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor);
         }
 
         Spec withHfPermutedQk() {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor);
         }
 
         Spec withEps(float e) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
         }
     }
 
@@ -89,7 +101,15 @@ final class RandomLlamaGguf {
                 .putFloat32(a + ".rope.freq_base", spec.theta())
                 .putUInt32(a + ".rope.dimension_count", hd)
                 .putUInt32(a + ".context_length", spec.context());
-        if (spec.llama3() != null) {
+        if (spec.llama3() != null && spec.ropeFreqsTensor()) {
+            // convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors): one divisor per rotated pair
+            float[] factors = new float[hd / 2];
+            for (int i = 0; i < hd / 2; i++) {
+                double freq = Math.pow(spec.theta(), -2.0 * i / hd);
+                factors[i] = (float) (freq / ReferenceTransformer.llama3(freq, spec.llama3()));
+            }
+            w.addTensor("rope_freqs.weight", factors, hd / 2);
+        } else if (spec.llama3() != null) {
             w.putString(a + ".rope.scaling.type", "llama3")
                     .putFloat32(a + ".rope.scaling.factor", spec.llama3().factor())
                     .putFloat32(a + ".rope.scaling.low_freq_factor", spec.llama3().lowFreqFactor())

@@ -118,7 +118,7 @@ final class ReferenceTransformer {
     }
 
     /** Meta's llama3 apply_scaling (llama-models, reference implementation) for one frequency. */
-    private static double llama3(double freq, ModelConfig.RopeScaling s) {
+    static double llama3(double freq, ModelConfig.RopeScaling s) {
         double wavelen = 2 * Math.PI / freq;
         double lowWavelen = s.originalContextLength() / (double) s.lowFreqFactor();
         double highWavelen = s.originalContextLength() / (double) s.highFreqFactor();

@@ -70,6 +70,24 @@ class SamplerTest {
     }
 
     @Test
+    void topKOnALargeVocabularyKeepsExactlyTheKLargest() {
+        Random r = new Random(3);
+        float[] logits = new float[50_000];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) (r.nextGaussian() * 3); // distinct almost surely
+        }
+        Integer[] ids = new Integer[logits.length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i;
+        }
+        Arrays.sort(ids, (a, b) -> Float.compare(logits[b], logits[a]));
+        for (int k : new int[] {1, 40, 1000}) {
+            int[] expected = Arrays.stream(ids, 0, k).mapToInt(Integer::intValue).sorted().toArray();
+            assertArrayEquals(expected, new Sampler(PLAIN.withTopK(k)).candidates(logits, 0, logits.length, null, 0), "k = " + k);
+        }
+    }
+
+    @Test
     void topPKeepsTheSmallestSetWhoseMassReachesP() {
         // probabilities 0.05, 0.5, 0.1, 0.2, 0.15 at ids 0..4
         float[] logits = logitsOf(0.05, 0.5, 0.1, 0.2, 0.15);
