@@ -82,7 +82,7 @@ final class HuggingFaceVocabularyReader {
         PreTokenizer pre = new PreTokenizer("tokenizer.json", nfc, stages);
         JsonNode config = readConfigBeside(file.getParent());
         return build(file, vocab, merges.toArray(new String[0]), added, config, pre,
-                model.path("ignore_merges").asBoolean(false));
+                model.path("ignore_merges").asBoolean(false), templateBos(root.path("post_processor")));
     }
 
     static Tokenizer readVocabAndMerges(Path dir) {
@@ -114,11 +114,11 @@ final class HuggingFaceVocabularyReader {
         }
         String tokenizerClass = config == null ? "" : config.path("tokenizer_class").asText("");
         String preName = tokenizerClass.toLowerCase(Locale.ROOT).startsWith("qwen2") ? "qwen2" : "gpt-2";
-        return build(vocabFile, vocab, merges.toArray(new String[0]), added, config, PreTokenizer.forName(preName), false);
+        return build(vocabFile, vocab, merges.toArray(new String[0]), added, config, PreTokenizer.forName(preName), false, null);
     }
 
     private static Tokenizer build(Path source, Map<String, Integer> vocabMap, String[] merges, List<AddedToken> added,
-                                   JsonNode config, PreTokenizer pre, boolean ignoreMerges) {
+                                   JsonNode config, PreTokenizer pre, boolean ignoreMerges, String templateBos) {
         int n = 0;
         for (int id : vocabMap.values()) {
             n = Math.max(n, id + 1);
@@ -166,6 +166,11 @@ final class HuggingFaceVocabularyReader {
             bos = eos; // GPT-2: <|endoftext|> is both
         }
         boolean addBos = config != null && config.path("add_bos_token").asBoolean(false);
+        if (templateBos != null && vocab.id(templateBos) >= 0) {
+            // tokenizer.json's post-processor prepends this token (Llama 3 style): that is the BOS rule.
+            bos = vocab.id(templateBos);
+            addBos = config == null || config.path("add_bos_token").asBoolean(true);
+        }
         boolean addEos = config != null && config.path("add_eos_token").asBoolean(false);
         SpecialTokens special = SpecialTokens.resolve(vocab, bos, eos, -1, -1, unk, addBos, addEos);
         MergeRanks ranks = MergeRanks.fromMerges(merges, source.toString());
@@ -187,6 +192,27 @@ final class HuggingFaceVocabularyReader {
             throw new IllegalArgumentException(source + ": tokenizer_config " + key + " '" + text + "' is not in the vocabulary");
         }
         return id;
+    }
+
+    /** The special token a TemplateProcessing post-processor puts before a single sequence, or null. */
+    private static String templateBos(JsonNode post) {
+        if (post.isMissingNode() || post.isNull()) {
+            return null;
+        }
+        if ("Sequence".equals(post.path("type").asText())) {
+            for (JsonNode p : post.path("processors")) {
+                String bos = templateBos(p);
+                if (bos != null) {
+                    return bos;
+                }
+            }
+            return null;
+        }
+        if (!"TemplateProcessing".equals(post.path("type").asText())) {
+            return null;
+        }
+        JsonNode first = post.path("single").path(0);
+        return first.has("SpecialToken") ? first.path("SpecialToken").path("id").asText(null) : null;
     }
 
     private static boolean isByteLevel(JsonNode node) {

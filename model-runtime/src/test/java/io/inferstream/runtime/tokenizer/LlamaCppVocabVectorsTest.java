@@ -1,10 +1,12 @@
 package io.inferstream.runtime.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -39,7 +41,28 @@ class LlamaCppVocabVectorsTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
+    @Test
+    void specialTokensAndBosRuleComeFromTheMetadata() {
+        try (GgufFile gpt2 = GgufFile.open(SharedModels.require("llama.cpp-vocab/ggml-vocab-gpt-2.gguf"));
+             GgufFile phi3 = GgufFile.open(SharedModels.require("llama.cpp-vocab/ggml-vocab-phi-3.gguf"))) {
+            Tokenizer g = Tokenizers.fromGguf(gpt2);
+            assertEquals(50257, g.vocabSize());
+            assertEquals(50256, g.bos());
+            assertEquals(50256, g.eos());
+            assertFalse(g.addBosByDefault());
+            assertTrue(g.isEndOfGeneration(50256));
+            assertEquals("", g.decode(new int[] {50256}), "control tokens render as nothing");
+            Tokenizer p = Tokenizers.fromGguf(phi3);
+            assertEquals(32064, p.vocabSize());
+            assertEquals(32000, p.eos());
+            assertTrue(p.addBosByDefault());
+            assertEquals("<|end|>", p.piece(32007));
+            assertTrue(p.isEndOfGeneration(32007), "<|end|> ends a Phi-3 turn");
+            assertFalse(p.isEndOfGeneration(32010), "<|user|> does not");
+        }
+    }
+
+    @Test
     void gpt2TextFilesEncodeTheGgufVectorsToTheSameIds() {
         LlamaCppVectors vectors = LlamaCppVectors.load("gpt-2");
         Tokenizer tokenizer = Tokenizers.fromHuggingFace(SharedModels.require("hf-tokenizers/gpt2"));
