@@ -28,13 +28,13 @@ import java.nio.ByteOrder;
  * in order, the lane sum, then the scalar tail. So a token's result is bitwise the same alone, in any
  * batch, at any position, and from {@link #dot}: greedy decoding does not change with batching. (The
  * price: the n = 1 kernel multiplies each weight by its block scale instead of scaling a block's partial
- * sum, about 25% slower in cache, the same once weights stream from memory.)
+ * sum: Q8_0 576×1536 103 µs instead of 76 µs while in cache, within ~15% once weights stream from memory.)
  *
  * <p><b>Why float decoding, not int8 activations.</b> llama.cpp quantizes x to int8 per 32-block and uses
  * integer dot products. Java 17's Vector API has no int8 dot instruction (no vpmaddubsw / vpdpbusd), so
  * the int8 products must be widened to int16 and int32 by hand. Measured on the 2-core AVX2 build machine
- * ({@code Q8ActivationExperiment}, one thread, CPU time), Q8_0 576×1536: float decode 74 µs, int8
- * activations 207 µs; 2048×8192: 1.86 ms vs 3.69 ms, and int8 x adds 0.5% relative error. Weight bytes
+ * ({@code Q8ActivationExperiment}, one thread, CPU time), Q8_0 576×1536: float decode 108 µs, int8
+ * activations 194 µs; 2048×8192: 2.3 ms vs 4.5 ms, and int8 x adds 0.5% relative error. Weight bytes
  * are widened to float lanes with one 64-bit load + B2F convert per 8 weights (a 256-bit load split
  * into parts was 2× slower), Q4 nibbles after widening to int lanes (AVX2 has no byte shifts).
  */
