@@ -1,0 +1,451 @@
+package io.inferstream.runtime.cuda;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.LlamaWeights;
+import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.model.TokenBatch;
+import io.inferstream.runtime.tensor.Matrix;
+
+/**
+ * The Llama-family decoder (llama, qwen2) resident on one CUDA device: the weights are uploaded once, the
+ * paged KV cache is a {@link CudaKvStore}, and every step's forward pass runs in device kernels. Per step
+ * only token ids, positions, sequence indices, KV slots, block tables and logit rows go to the device, and
+ * the requested logits rows (or, with {@link #forwardGreedy}, one token id per row) come back.
+ *
+ * <p>The GGUF is read by the CPU model's loader ({@link LlamaModel#load}), so configuration, tensor names and
+ * shape checks are the same; the raw tensor bytes are then uploaded from the memory-mapped file.
+ */
+public final class CudaLlamaModel implements LanguageModel {
+
+    /**
+     * @param memoryFraction share of the device's free memory this model may use (weights, activations, KV)
+     * @param f32ToBf16      store F32 matrices as BF16 (half the memory, tensor-core products)
+     * @param maxBatchTokens tokens per step whose scratch buffers are reserved up front (larger batches grow them)
+     */
+    public record Options(double memoryFraction, boolean f32ToBf16, int maxBatchTokens) {
+        public static Options defaults() {
+            return new Options(0.9, false, 512);
+        }
+    }
+
+    private final CudaDevice device;
+    private final CudaKernels k;
+    private final ModelConfig config;
+    private final MemoryPlan plan;
+    private final int qDim;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    // Weights, per layer where indexed.
+    private final DeviceMatrix embedding;
+    private final DeviceMatrix output;
+    private final DeviceMatrix[] wq;
+    private final DeviceMatrix[] wk;
+    private final DeviceMatrix[] wv;
+    private final DeviceMatrix[] wo;
+    private final DeviceMatrix[] gate;
+    private final DeviceMatrix[] up;
+    private final DeviceMatrix[] down;
+    private final DeviceBuffer[] attnNorm;
+    private final DeviceBuffer[] ffnNorm;
+    private final DeviceBuffer[] bq;
+    private final DeviceBuffer[] bk;
+    private final DeviceBuffer[] bv;
+    private final DeviceBuffer outputNorm;
+    private final DeviceBuffer invFreq;
+    private final long weightBytes;
+
+    // Scratch for `capacity` tokens.
+    private int capacity;
+    private DeviceBuffer x;      // [n, dim] residual stream
+    private DeviceBuffer xb;     // [n, dim]
+    private DeviceBuffer q;      // [n, qDim]
+    private DeviceBuffer kBuf;   // [n, kvDim]
+    private DeviceBuffer vBuf;   // [n, kvDim]
+    private DeviceBuffer att;    // [n, qDim]
+    private DeviceBuffer hb;     // [n, hidden]
+    private DeviceBuffer hb2;    // [n, hidden]
+    private DeviceBuffer logits; // [n, vocab]
+    private DeviceBuffer ints;   // step metadata, see forwardOnDevice
+    private int intsCapacity;
+
+    private CudaLlamaModel(CudaDevice device, GgufFile gguf, LlamaModel cpu, Options options) {
+        this.device = device;
+        this.k = device.kernels();
+        this.config = cpu.config();
+        this.qDim = config.nHeads() * config.headDim();
+        LlamaWeights w = cpu.weights();
+        boolean bf16 = options.f32ToBf16();
+        long bytes = 0;
+        List<Matrix> all = new ArrayList<>();
+        all.add(w.tokenEmbedding());
+        if (w.output() != w.tokenEmbedding()) {
+            all.add(w.output());
+        }
+        for (int l = 0; l < config.nLayers(); l++) {
+            all.addAll(List.of(w.wq()[l], w.wk()[l], w.wv()[l], w.wo()[l], w.gate()[l], w.up()[l], w.down()[l]));
+        }
+        for (Matrix m : all) {
+            bytes += DeviceMatrix.deviceBytes(m.type(), bf16, m.rows(), m.cols());
+        }
+        bytes += 4L * config.dim() * (2L * config.nLayers() + 1);
+        if (w.bq() != null) {
+            bytes += 4L * config.nLayers() * (qDim + 2L * config.kvDim());
+        }
+        long[] mem = device.memoryInfo();
+        this.plan = new MemoryPlan(mem[0], options.memoryFraction(), bytes,
+                MemoryPlan.activationBytes(config, options.maxBatchTokens()));
+        plan.requireFits(gguf.path().toString(), device.toString());
+
+        Map<Matrix, DeviceMatrix> uploaded = new IdentityHashMap<>();
+        try {
+            for (Matrix m : all) {
+                uploaded.put(m, track(DeviceMatrix.upload(m, rawBytes(gguf, m), bf16)));
+            }
+            embedding = uploaded.get(w.tokenEmbedding());
+            output = uploaded.get(w.output());
+            int layers = config.nLayers();
+            wq = new DeviceMatrix[layers];
+            wk = new DeviceMatrix[layers];
+            wv = new DeviceMatrix[layers];
+            wo = new DeviceMatrix[layers];
+            gate = new DeviceMatrix[layers];
+            up = new DeviceMatrix[layers];
+            down = new DeviceMatrix[layers];
+            attnNorm = new DeviceBuffer[layers];
+            ffnNorm = new DeviceBuffer[layers];
+            boolean biases = w.bq() != null;
+            bq = biases ? new DeviceBuffer[layers] : null;
+            bk = biases ? new DeviceBuffer[layers] : null;
+            bv = biases ? new DeviceBuffer[layers] : null;
+            for (int l = 0; l < layers; l++) {
+                wq[l] = uploaded.get(w.wq()[l]);
+                wk[l] = uploaded.get(w.wk()[l]);
+                wv[l] = uploaded.get(w.wv()[l]);
+                wo[l] = uploaded.get(w.wo()[l]);
+                gate[l] = uploaded.get(w.gate()[l]);
+                up[l] = uploaded.get(w.up()[l]);
+                down[l] = uploaded.get(w.down()[l]);
+                attnNorm[l] = floats(w.attnNorm()[l], "attn_norm " + l);
+                ffnNorm[l] = floats(w.ffnNorm()[l], "ffn_norm " + l);
+                if (biases) {
+                    bq[l] = floats(w.bq()[l], "attn_q.bias " + l);
+                    bk[l] = floats(w.bk()[l], "attn_k.bias " + l);
+                    bv[l] = floats(w.bv()[l], "attn_v.bias " + l);
+                }
+            }
+            outputNorm = floats(w.outputNorm(), "output_norm");
+            invFreq = floats(RopeFrequencies.of(config, w.ropeFactors()), "rope frequencies");
+            weightBytes = bytes;
+            ensureCapacity(options.maxBatchTokens());
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Loads a GGUF llama / qwen2 model onto {@code device}. */
+    public static CudaLlamaModel load(GgufFile gguf, CudaDevice device, Options options) {
+        device.makeCurrent();
+        return new CudaLlamaModel(device, gguf, LlamaModel.load(gguf), options);
+    }
+
+    private static ByteBuffer rawBytes(GgufFile gguf, Matrix m) {
+        if (!gguf.hasTensor(m.name())) {
+            throw new IllegalStateException(gguf.path() + ": tensor " + m.name() + " of the loaded model is not in the file");
+        }
+        return gguf.tensorData(m.name());
+    }
+
+    private DeviceMatrix track(DeviceMatrix m) {
+        owned.add(m);
+        return m;
+    }
+
+    private DeviceBuffer floats(float[] v, String what) {
+        DeviceBuffer b = DeviceBuffer.allocate(4L * v.length, what);
+        owned.add(b);
+        b.upload(v, v.length);
+        return b;
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    public CudaDevice device() {
+        return device;
+    }
+
+    public MemoryPlan memoryPlan() {
+        return plan;
+    }
+
+    /** Device bytes of all weights. */
+    public long weightBytes() {
+        return weightBytes;
+    }
+
+    /** KV blocks that fit in what the memory plan leaves after the weights and activations. */
+    public int maxKvBlocks(int blockSize, KvStore.Precision precision) {
+        return plan.kvBlocks(config, blockSize, precision);
+    }
+
+    @Override
+    public KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision) {
+        device.makeCurrent();
+        long need = (long) numBlocks * KvStore.bytesPerBlock(config.nLayers(), config.kvDim(), blockSize, precision);
+        long free = device.memoryInfo()[0];
+        if (need > free) {
+            long perBlock = KvStore.bytesPerBlock(config.nLayers(), config.kvDim(), blockSize, precision);
+            throw new IllegalStateException("KV cache of " + numBlocks + " blocks x " + blockSize + " positions ("
+                    + precision + ") needs " + MemoryPlan.gib(need) + " but " + device + " has " + MemoryPlan.gib(free)
+                    + " free: at most " + free / perBlock + " blocks fit");
+        }
+        return new CudaKvStore(device, config.nLayers(), config.kvDim(), numBlocks, blockSize, precision);
+    }
+
+    @Override
+    public synchronized float[] forward(TokenBatch batch, KvStore kv) {
+        int m = batch.logitRows().length;
+        if (m == 0) {
+            forwardOnDevice(batch, kv, false);
+            return new float[0];
+        }
+        forwardOnDevice(batch, kv, true);
+        float[] out = new float[m * config.vocabSize()];
+        logits.download(out, out.length);
+        return out;
+    }
+
+    /**
+     * Runs the step like {@link #forward} and returns, per logit row, the token with the largest logit (the
+     * lowest id on ties), computed on the device: one int per row crosses the bus instead of the vocabulary.
+     */
+    public synchronized int[] forwardGreedy(TokenBatch batch, KvStore kv) {
+        int m = batch.logitRows().length;
+        forwardOnDevice(batch, kv, m > 0);
+        if (m == 0) {
+            return new int[0];
+        }
+        k.launch("argmax_rows", m, 1, 256, 0, logits, config.vocabSize(), ints);
+        int[] out = new int[m];
+        ints.download(out, m);
+        return out;
+    }
+
+    /** Device logits of the last step, [logitRows, vocab] (tests). */
+    DeviceBuffer deviceLogits() {
+        return logits;
+    }
+
+    private void forwardOnDevice(TokenBatch batch, KvStore store, boolean wantLogits) {
+        if (!(store instanceof CudaKvStore kv)) {
+            throw new IllegalArgumentException("the CUDA model needs the KV store from its own newKvStore, got "
+                    + store.getClass().getName());
+        }
+        validate(batch, kv);
+        device.makeCurrent();
+        int n = batch.size();
+        int dim = config.dim();
+        int kvDim = config.kvDim();
+        int hidden = config.hiddenDim();
+        int heads = config.nHeads();
+        int headDim = config.headDim();
+        ensureCapacity(n);
+
+        // Step metadata, one upload: tokens [n] | positions [n] | seq [n] | slots [n] | logitRows [m] | tables [seqs, maxBlocks]
+        int[][] tables = batch.blockTables();
+        int maxBlocks = 1;
+        for (int[] t : tables) {
+            maxBlocks = Math.max(maxBlocks, t.length);
+        }
+        int m = batch.logitRows().length;
+        int total = 4 * n + m + tables.length * maxBlocks;
+        int[] meta = new int[total];
+        int bs = kv.blockSize();
+        for (int t = 0; t < n; t++) {
+            int pos = batch.positions()[t];
+            meta[t] = batch.tokens()[t];
+            meta[n + t] = pos;
+            meta[2 * n + t] = batch.seq()[t];
+            meta[3 * n + t] = tables[batch.seq()[t]][pos / bs] * bs + pos % bs;
+        }
+        System.arraycopy(batch.logitRows(), 0, meta, 4 * n, m);
+        for (int s = 0; s < tables.length; s++) {
+            System.arraycopy(tables[s], 0, meta, 4 * n + m + s * maxBlocks, tables[s].length);
+        }
+        if (total > intsCapacity) {
+            ints.close();
+            intsCapacity = Math.max(total, 2 * intsCapacity);
+            ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
+        }
+        ints.upload(meta, total);
+        var tokens = ints.at(0);
+        var positions = ints.at(4L * n);
+        var seq = ints.at(8L * n);
+        var slots = ints.at(12L * n);
+        var rows = ints.at(16L * n);
+        var tableData = ints.at(16L * n + 4L * m);
+
+        k.launch(embedName(embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, x, dim);
+        boolean f16Kv = kv.precision() == KvStore.Precision.F16;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int warpsPerBlock = 4;
+        for (int l = 0; l < config.nLayers(); l++) {
+            // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
+            k.launch("rmsnorm", n, 1, 256, 0, x, null, attnNorm[l], xb, dim, config.rmsEps());
+            wq[l].matmul(k, xb, q, n);
+            wk[l].matmul(k, xb, kBuf, n);
+            wv[l].matmul(k, xb, vBuf, n);
+            if (bq != null) {
+                k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
+                k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
+                k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, vBuf, bv[l], n, kvDim);
+            }
+            k.launch("rope", n, 1, 128, 0, q, kBuf, positions, invFreq, heads, config.nKvHeads(), headDim,
+                    config.ropeNeox() ? 1 : 0);
+            // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
+            k.launch(f16Kv ? "kv_store_f16" : "kv_store_f32", n, 1, 128, 0, kBuf, vBuf, slots, kv.keys(l), kv.values(l), kvDim);
+            k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
+                    32 * warpsPerBlock, warpsPerBlock * headDim * 4, q, kv.keys(l), kv.values(l), positions, seq,
+                    tableData, maxBlocks, bs, att, n, heads, config.nKvHeads(), headDim, scale);
+            wo[l].matmul(k, att, xb, n);
+            k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
+
+            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
+            k.launch("rmsnorm", n, 1, 256, 0, x, null, ffnNorm[l], xb, dim, config.rmsEps());
+            gate[l].matmul(k, xb, hb, n);
+            up[l].matmul(k, xb, hb2, n);
+            k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
+            down[l].matmul(k, hb, xb, n);
+            k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
+        }
+        if (wantLogits) {
+            // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
+            k.launch("rmsnorm", m, 1, 256, 0, x, rows, outputNorm, xb, dim, config.rmsEps());
+            output.matmul(k, xb, logits, m);
+        }
+    }
+
+    private static int blocks(int count) {
+        return Math.max(1, Math.min((count + 255) / 256, 65535));
+    }
+
+    private String embedName(DeviceMatrix e) {
+        return switch (e.type()) {
+            case F32 -> "embed_f32";
+            case F16 -> "embed_f16";
+            case BF16 -> "embed_bf16";
+            case Q8_0 -> "embed_q8_0";
+            default -> throw new AssertionError(e.type());
+        };
+    }
+
+    private Object embeddingData() {
+        return embedding.data();
+    }
+
+    private Object embeddingScales() {
+        return embedding.scales();
+    }
+
+    private void validate(TokenBatch batch, KvStore kv) {
+        if (kv.nLayers() != config.nLayers() || kv.kvDim() != config.kvDim()) {
+            throw new IllegalArgumentException("KV store of " + kv.nLayers() + " layers x " + kv.kvDim()
+                    + " does not fit this model (" + config.nLayers() + " layers x " + config.kvDim() + ")");
+        }
+        if (batch.size() == 0) {
+            throw new IllegalArgumentException("empty batch");
+        }
+        for (int r : batch.logitRows()) {
+            if (r < 0 || r >= batch.size()) {
+                throw new IllegalArgumentException("logit row " + r + " is not one of the batch's " + batch.size() + " tokens");
+            }
+        }
+        int bs = kv.blockSize();
+        for (int t = 0; t < batch.size(); t++) {
+            int token = batch.tokens()[t];
+            int pos = batch.positions()[t];
+            if (token < 0 || token >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + token + " at batch index " + t
+                        + " is outside the vocabulary of " + config.vocabSize());
+            }
+            int s = batch.seq()[t];
+            if (s < 0 || s >= batch.blockTables().length) {
+                throw new IllegalArgumentException("sequence " + s + " of batch index " + t + " has no block table");
+            }
+            int[] table = batch.blockTables()[s];
+            if (pos < 0 || pos / bs >= table.length) {
+                throw new IllegalArgumentException("position " + pos + " of sequence " + s
+                        + " has no KV block in its block table of " + table.length + " blocks");
+            }
+            // Attention reads every block up to the position: all must be real blocks of this store.
+            for (int b = 0; b <= pos / bs; b++) {
+                if (table[b] < 0 || table[b] >= kv.numBlocks()) {
+                    throw new IllegalArgumentException("block table of sequence " + s + " names block " + table[b]
+                            + " at index " + b + "; the store has " + kv.numBlocks() + " blocks");
+                }
+            }
+        }
+    }
+
+    private void ensureCapacity(int n) {
+        if (n <= capacity) {
+            return;
+        }
+        int c = Math.max(n, capacity * 2);
+        closeScratch();
+        long f = 4L * c;
+        x = DeviceBuffer.allocate(f * config.dim(), "activations x");
+        xb = DeviceBuffer.allocate(f * config.dim(), "activations xb");
+        q = DeviceBuffer.allocate(f * qDim, "activations q");
+        kBuf = DeviceBuffer.allocate(f * config.kvDim(), "activations k");
+        vBuf = DeviceBuffer.allocate(f * config.kvDim(), "activations v");
+        att = DeviceBuffer.allocate(f * qDim, "activations att");
+        hb = DeviceBuffer.allocate(f * config.hiddenDim(), "activations hb");
+        hb2 = DeviceBuffer.allocate(f * config.hiddenDim(), "activations hb2");
+        logits = DeviceBuffer.allocate(f * config.vocabSize(), "logits");
+        intsCapacity = 5 * c + 1024;
+        ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
+        capacity = c;
+    }
+
+    private void closeScratch() {
+        for (DeviceBuffer b : new DeviceBuffer[] {x, xb, q, kBuf, vBuf, att, hb, hb2, logits, ints}) {
+            if (b != null) {
+                b.close();
+            }
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        device.makeCurrent();
+        closeScratch();
+        capacity = 0;
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("freeing device memory failed", e);
+            }
+        }
+        owned.clear();
+    }
+
+    @Override
+    public String toString() {
+        return "CudaLlamaModel[" + config.architecture() + ", " + config.nLayers() + " layers, dim " + config.dim()
+                + ", " + MemoryPlan.gib(weightBytes) + " of weights on " + device + "]";
+    }
+}
