@@ -71,12 +71,23 @@ public final class CudaDevice implements AutoCloseable {
             }
             return new Probe(true, count[0], count[0] + " CUDA device(s)");
         } catch (LinkageError e) {
-            return new Probe(false, 0, "the JCuda driver library could not be loaded (" + e + ")");
+            return new Probe(false, 0, "the JCuda driver library could not be loaded: " + cause(e));
         } catch (CudaException e) {
             return new Probe(false, 0, "cuInit failed: " + e.getMessage());
         } catch (RuntimeException e) {
             return new Probe(false, 0, "CUDA initialisation failed: " + e);
         }
+    }
+
+    /** One line of a native-library failure: the loader's own reason (e.g. "libcuda.so.1: cannot open ..."). */
+    private static String cause(Throwable e) {
+        String msg = String.valueOf(e.getMessage());
+        String first = msg.lines().findFirst().orElse(msg).trim();
+        return msg.lines()
+                .filter(l -> l.contains("cannot open shared object") || l.contains("undefined symbol"))
+                .map(l -> l.replaceFirst("^.*?UnsatisfiedLinkError: ", "").trim())
+                .reduce((a, b) -> b)
+                .orElse(first);
     }
 
     /** Opens device {@code ordinal} (compute capability 8.0 or newer) and loads the kernels. */
