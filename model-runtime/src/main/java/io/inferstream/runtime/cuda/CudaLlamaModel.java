@@ -195,6 +195,19 @@ public final class CudaLlamaModel implements LanguageModel {
         return weightBytes;
     }
 
+    /**
+     * Weight bytes a decode step reads: every layer matrix and the output matrix once (the embedding is only
+     * gathered, unless it is also the output); norms and biases are negligible and left out.
+     */
+    public long bytesReadPerDecodeStep() {
+        long b = output.bytes();
+        for (int l = 0; l < config.nLayers(); l++) {
+            b += wq[l].bytes() + wk[l].bytes() + wv[l].bytes() + wo[l].bytes() + gate[l].bytes() + up[l].bytes()
+                    + down[l].bytes();
+        }
+        return b;
+    }
+
     /** KV blocks that fit in what the memory plan leaves after the weights and activations. */
     public int maxKvBlocks(int blockSize, KvStore.Precision precision) {
         return plan.kvBlocks(config, blockSize, precision);
