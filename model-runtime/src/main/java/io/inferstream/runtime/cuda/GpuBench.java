@@ -66,7 +66,7 @@ public final class GpuBench {
                 // --random-shape dim,hidden,layers,heads,kvHeads,vocab (smaller models to check the harness)
                 RandomLlamaWriter.write(random, shape[0], shape[1], shape[2], shape[3], shape[4], shape[5]);
             }
-            System.out.printf(Locale.ROOT, "wrote random Llama-3.2-1B-shaped BF16 model %s (%.1f GB) in %.1f s%n", random,
+            System.out.printf(Locale.ROOT, "wrote random BF16 llama model %s (%.1f GB) in %.1f s%n", random,
                     Files.size(random) / 1e9, (System.nanoTime() - t0) / 1e9);
             model = random;
         }
