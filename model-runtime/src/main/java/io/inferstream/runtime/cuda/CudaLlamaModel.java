@@ -37,6 +37,9 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
+    /** attention.cu: MAX_HEAD_DIM (8 floats of the output head per lane). */
+    private static final int MAX_HEAD_DIM = 256;
+
     private final CudaDevice device;
     private final CudaKernels k;
     private final ModelConfig config;
@@ -82,6 +85,14 @@ public final class CudaLlamaModel implements LanguageModel {
         this.k = device.kernels();
         this.config = cpu.config();
         this.qDim = config.nHeads() * config.headDim();
+        if (config.nHeads() % config.nKvHeads() != 0) {
+            throw new IllegalArgumentException("head_count " + config.nHeads() + " is not a multiple of head_count_kv "
+                    + config.nKvHeads());
+        }
+        if (config.headDim() > MAX_HEAD_DIM || config.headDim() % 2 != 0) {
+            throw new IllegalArgumentException("heads of " + config.headDim() + " dimensions: the CUDA attention kernel "
+                    + "supports even head sizes up to " + MAX_HEAD_DIM);
+        }
         LlamaWeights w = cpu.weights();
         boolean bf16 = options.f32ToBf16();
         long bytes = 0;

@@ -43,9 +43,9 @@ import io.inferstream.runtime.tokenizer.Tokenizers;
 class CudaLlamaModelGpuTest {
 
     private static final int[][] SEQUENCES = {
-            {1, 17, 250, 3, 99, 99, 42, 7, 288, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-            {1, 5, 6, 7, 8, 9},
-            {1, 200, 201, 202, 13, 13, 13, 77, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162},
+            {1, 17, 250, 3, 99, 99, 42, 7, 288, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18},
+            {1, 5, 6, 7, 8, 9, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137},
+            {1, 200, 201, 202, 13, 13, 13, 77, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165},
     };
 
     /** Per step: for each sequence, how many of its next tokens are scheduled (0 = not in this step). */
@@ -75,7 +75,7 @@ class CudaLlamaModelGpuTest {
                 Arguments.of("llama3 RoPE scaling, tied", llama.withLlama3(new ModelConfig.RopeScaling(8f, 1f, 4f, 64), 500000f)
                         .withTied(true), KvStore.Precision.F32, 1e-4),
                 Arguments.of("llama Q8_0", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32, 1e-4),
-                Arguments.of("llama F16", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 5e-3),
+                Arguments.of("llama F16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2),
                 Arguments.of("llama BF16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2),
                 Arguments.of("llama Q4_K (decoded to F16 on upload)", RandomLlamaGguf.Spec.llama(GgmlType.Q4_K)
                         .withShape(256, 512, 4, 2), KvStore.Precision.F32, 5e-3));
@@ -90,7 +90,7 @@ class CudaLlamaModelGpuTest {
              CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
             LlamaModel cpu = LlamaModel.load(gguf);
             int bs = 4;
-            int blocksPerSeq = 6;
+            int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
             int numBlocks = SEQUENCES.length * blocksPerSeq + 3;
             KvStore cpuKv = cpu.newKvStore(numBlocks, bs, precision);
             KvStore gpuKv = gpu.newKvStore(numBlocks, bs, precision);
