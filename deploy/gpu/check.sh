@@ -53,12 +53,13 @@ else
 fi
 
 echo "=== stage gpu-tests"
-timeout 300 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+timeout 200 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
   --disable-banner --details=tree --reports-dir "$OUT/junit" \
   --select-class io.inferstream.runtime.backend.DeviceOptionTest \
   --select-class io.inferstream.runtime.cuda.MemoryPlanTest \
   --select-class io.inferstream.runtime.cuda.DeviceKernelsGpuTest \
-  --select-class io.inferstream.runtime.model.CudaLlamaModelGpuTest > "$OUT/gpu-tests.log" 2>&1
+  --select-class io.inferstream.runtime.model.CudaLlamaModelGpuTest \
+  --select-class io.inferstream.runtime.engine.EngineCudaGpuTest > "$OUT/gpu-tests.log" 2>&1
 rc=$?
 cat "$OUT/gpu-tests.log" | grep -v "^\s*at " | tail -120
 count() { grep -E "\[ *[0-9]+ tests $1 *\]" "$OUT/gpu-tests.log" | grep -oE "[0-9]+" | head -1; }
@@ -85,7 +86,7 @@ if [[ $gpu == 1 ]]; then
 else
   bench_args=(--random-llama-1b /tmp/inferstream-tiny.gguf --random-shape 256,512,2,8,2,1000 --device cpu --concurrency 1,4 --prompt 16 --steps 4)
 fi
-if timeout 360 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
+if timeout 240 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
   cat "$OUT/bench.log"
   result bench PASS "table in $OUT/bench.md"
 else
