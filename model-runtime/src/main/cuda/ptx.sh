@@ -4,6 +4,8 @@
 #                           src/main/resources/cuda (no-op without nvcc; a different nvcc release only warns,
 #                           since PTX is reproducible for one compiler release, not across releases)
 #   ptx.sh update           regenerate the committed copies
+#   ptx.sh ptxas            compile to sm_90 cubins (scratch dir) and print ptxas registers/spills per kernel;
+#                           fails if any kernel spills
 # Flags are fixed and nvcc writes no paths or timestamps into PTX, so the output is deterministic.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -47,5 +49,21 @@ case "$mode" in
     [[ $status == 0 ]] && echo "[ptx] $(ls "$here"/*.cu | wc -l) kernels compiled by nvcc $release match the committed PTX"
     exit $status
     ;;
-  *) echo "usage: ptx.sh check <outdir> | update" >&2; exit 2 ;;
+  ptxas)
+    out="$(mktemp -d)"
+    report="$out/ptxas.txt"
+    for cu in "$here"/*.cu; do
+      name="$(basename "$cu" .cu)"
+      (cd "$here" && nvcc -cubin -arch=sm_90 -O3 -std=c++17 -Xptxas -v -o "$out/$name.cubin" "$name.cu") 2>&1 \
+        | grep -E "Compiling entry|Used [0-9]+ registers|spill" | sed "s/^ptxas info *: //" >> "$report"
+    done
+    cat "$report"
+    spills="$(grep -E "[1-9][0-9]* bytes spill" "$report" || true)"
+    rm -rf "$out"
+    if [[ -n "$spills" ]]; then
+      echo "[ptx] ERROR: register spills:"; echo "$spills"; exit 1
+    fi
+    echo "[ptx] sm_90 cubins compiled, no register spills"
+    ;;
+  *) echo "usage: ptx.sh check <outdir> | update | ptxas" >&2; exit 2 ;;
 esac

@@ -79,6 +79,7 @@ public final class CudaLlamaModel implements LanguageModel {
     private DeviceBuffer logits; // [n, vocab]
     private DeviceBuffer ints;   // step metadata, see forwardOnDevice
     private int intsCapacity;
+    private StepProfile profile; // null unless a benchmark asks where the time goes
 
     private CudaLlamaModel(CudaDevice device, GgufFile gguf, LlamaModel cpu, Options options) {
         this.device = device;
@@ -219,6 +220,29 @@ public final class CudaLlamaModel implements LanguageModel {
         return b;
     }
 
+    /** Profiles the following steps part by part (null to stop); synchronizes after every part. */
+    public synchronized void profile(StepProfile p) {
+        this.profile = p;
+    }
+
+    /** Weight bytes each {@link StepProfile.Part} reads per step (for its bandwidth column). */
+    public long[] bytesPerPart() {
+        long[] b = new long[StepProfile.Part.values().length];
+        for (int l = 0; l < config.nLayers(); l++) {
+            b[StepProfile.Part.QKV_MATMUL.ordinal()] += wq[l].bytes() + wk[l].bytes() + wv[l].bytes();
+            b[StepProfile.Part.WO_MATMUL.ordinal()] += wo[l].bytes();
+            b[StepProfile.Part.FFN_MATMUL.ordinal()] += gate[l].bytes() + up[l].bytes() + down[l].bytes();
+        }
+        b[StepProfile.Part.OUTPUT_MATMUL.ordinal()] = output.bytes();
+        return b;
+    }
+
+    private void mark(StepProfile.Part part) {
+        if (profile != null) {
+            profile.mark(part);
+        }
+    }
+
     /** KV blocks that fit in what the memory plan leaves after the weights and activations. */
     public int maxKvBlocks(int blockSize, KvStore.Precision precision) {
         return plan.kvBlocks(config, blockSize, precision);
@@ -279,6 +303,9 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         validate(batch, kv);
         device.makeCurrent();
+        if (profile != null) {
+            profile.start();
+        }
         int n = batch.size();
         int dim = config.dim();
         int kvDim = config.kvDim();
@@ -320,14 +347,17 @@ public final class CudaLlamaModel implements LanguageModel {
         var slots = ints.at(12L * n);
         var rows = ints.at(16L * n);
         var tableData = ints.at(16L * n + 4L * m);
+        mark(StepProfile.Part.METADATA);
 
         k.launch(embedName(embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, x, dim);
+        mark(StepProfile.Part.EMBED);
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int warpsPerBlock = 4;
         for (int l = 0; l < config.nLayers(); l++) {
             // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
             k.launch("rmsnorm", n, 1, 256, 0, x, null, attnNorm[l], xb, dim, config.rmsEps());
+            mark(StepProfile.Part.NORM);
             wq[l].matmul(k, xb, q, n);
             wk[l].matmul(k, xb, kBuf, n);
             wv[l].matmul(k, xb, vBuf, n);
@@ -336,28 +366,40 @@ public final class CudaLlamaModel implements LanguageModel {
                 k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
                 k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, vBuf, bv[l], n, kvDim);
             }
+            mark(StepProfile.Part.QKV_MATMUL);
             k.launch("rope", n, 1, 128, 0, q, kBuf, positions, invFreq, heads, config.nKvHeads(), headDim,
                     config.ropeNeox() ? 1 : 0);
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
             k.launch(f16Kv ? "kv_store_f16" : "kv_store_f32", n, 1, 128, 0, kBuf, vBuf, slots, kv.keys(l), kv.values(l), kvDim);
+            mark(StepProfile.Part.ROPE_KV);
             k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
                     32 * warpsPerBlock, warpsPerBlock * headDim * 4, q, kv.keys(l), kv.values(l), positions, seq,
                     tableData, maxBlocks, bs, att, n, heads, config.nKvHeads(), headDim, scale);
+            mark(StepProfile.Part.ATTENTION);
             wo[l].matmul(k, att, xb, n);
+            mark(StepProfile.Part.WO_MATMUL);
             k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
+            mark(StepProfile.Part.ELEMENTWISE);
 
             // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
             k.launch("rmsnorm", n, 1, 256, 0, x, null, ffnNorm[l], xb, dim, config.rmsEps());
+            mark(StepProfile.Part.NORM);
             gate[l].matmul(k, xb, hb, n);
             up[l].matmul(k, xb, hb2, n);
+            mark(StepProfile.Part.FFN_MATMUL);
             k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
+            mark(StepProfile.Part.ELEMENTWISE);
             down[l].matmul(k, hb, xb, n);
+            mark(StepProfile.Part.FFN_MATMUL);
             k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
+            mark(StepProfile.Part.ELEMENTWISE);
         }
         if (wantLogits) {
             // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
             k.launch("rmsnorm", m, 1, 256, 0, x, rows, outputNorm, xb, dim, config.rmsEps());
+            mark(StepProfile.Part.NORM);
             output.matmul(k, xb, logits, m);
+            mark(StepProfile.Part.OUTPUT_MATMUL);
         }
     }
 

@@ -117,7 +117,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 2 * (steps + warmup);
+        int positions = prompt + 2 * (steps + warmup) + 8; // + 5 profiled steps
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -180,6 +180,16 @@ public final class GpuBench {
                 position++;
             }
             deviceMs /= steps;
+            // Where a decode step's time goes (synchronizing after each part), for the largest concurrency.
+            StepProfile profile = new StepProfile();
+            g.profile(profile);
+            for (int i = 0; i < 5; i++) {
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                position++;
+            }
+            g.profile(null);
+            System.out.println("decode step at concurrency " + c + ", part by part (5 steps):");
+            System.out.print(profile.report(g.bytesPerPart()));
         }
         if (kv instanceof CudaKvStore ck) {
             ck.close();
