@@ -90,6 +90,9 @@ public final class GpuBench {
                 System.out.printf(Locale.ROOT, "roofline: %.3f GB of weights read per decode step / %.0f GB/s = %.3f ms per step%n",
                         readPerStep / 1e9, hbmGbps, readPerStep / 1e9 / hbmGbps * 1e3);
             }
+            if (dev != null) {
+                System.out.println(launchOverhead(dev));
+            }
             lines.add("Device: " + where + "; model: " + model.getFileName() + " (" + m.config().architecture() + ", dim "
                     + m.config().dim() + ", " + m.config().nLayers() + " layers, " + m.config().nHeads() + "/" + m.config().nKvHeads()
                     + " heads, FFN " + m.config().hiddenDim() + ", vocab " + m.config().vocabSize() + "); prompt " + prompt
@@ -199,6 +202,27 @@ public final class GpuBench {
         return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
+    }
+
+    /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */
+    private static String launchOverhead(CudaDevice dev) {
+        dev.makeCurrent();
+        try (DeviceBuffer a = DeviceBuffer.allocate(256, "launch probe"); DeviceBuffer b = DeviceBuffer.allocate(256, "launch probe")) {
+            int launches = 2000;
+            for (int i = 0; i < 200; i++) {
+                dev.kernels().launch("add_inplace", 1, 1, 32, 0, a, b, 1);
+            }
+            dev.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < launches; i++) {
+                dev.kernels().launch("add_inplace", 1, 1, 32, 0, a, b, 1);
+            }
+            long issued = System.nanoTime();
+            dev.synchronize();
+            long done = System.nanoTime();
+            return String.format(Locale.ROOT, "kernel launch: %.2f us per launch issued, %.2f us per launch completed (%d launches)",
+                    (issued - t0) / 1e3 / launches, (done - t0) / 1e3 / launches, launches);
+        }
     }
 
     private static String num(String format, double v) {
