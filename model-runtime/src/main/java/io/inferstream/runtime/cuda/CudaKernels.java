@@ -17,6 +17,7 @@ import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
 
 /**
  * The kernels of src/main/cuda, loaded from the packaged PTX (resources /cuda/*.ptx, compute_80) with
@@ -34,6 +35,7 @@ public final class CudaKernels implements AutoCloseable {
 
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private CUstream stream; // null: the legacy default stream; a capture stream while a CUDA graph is recorded
 
     private CudaKernels() {
     }
@@ -69,8 +71,13 @@ public final class CudaKernels implements AutoCloseable {
         }
     }
 
+    /** Sends the following launches to {@code s} (null: back to the default stream). */
+    void stream(CUstream s) {
+        this.stream = s;
+    }
+
     /**
-     * Launches {@code kernel} on the default stream. Arguments: {@link DeviceBuffer} or {@link CUdeviceptr}
+     * Launches {@code kernel} on the current stream (the default stream unless a graph is being captured). Arguments: {@link DeviceBuffer} or {@link CUdeviceptr}
      * (device pointers; null passes a null pointer), Integer, Float.
      */
     public void launch(String kernel, int gridX, int gridY, int block, int sharedBytes, Object... args) {
@@ -96,7 +103,7 @@ public final class CudaKernels implements AutoCloseable {
                         + " cannot be passed to a kernel");
             }
         }
-        cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, sharedBytes, null, Pointer.to(ps), null);
+        cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, sharedBytes, stream, Pointer.to(ps), null);
     }
 
     @Override

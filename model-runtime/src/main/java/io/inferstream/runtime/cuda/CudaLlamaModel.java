@@ -1,10 +1,25 @@
 package io.inferstream.runtime.cuda;
 
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.kv.KvStore;
@@ -80,6 +95,22 @@ public final class CudaLlamaModel implements LanguageModel {
     private DeviceBuffer ints;   // step metadata, see forwardOnDevice
     private int intsCapacity;
     private StepProfile profile; // null unless a benchmark asks where the time goes
+    private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
+
+    // Greedy steps replayed as CUDA graphs (opt-in): one graph per step shape, captured on its first use.
+    private boolean graphs;
+    private String graphFailure;
+    private long graphLaunches;
+    private CUstream graphStream;
+    private final Map<GraphKey, CUgraphExec> graphCache = new HashMap<>();
+
+    /** What a recorded step depends on: the shape of the metadata, the KV pools and the scratch buffers. */
+    private record GraphKey(int n, int m, int maxBlocks, KvStore kv, int generation) {
+    }
+
+    /** The shape of a prepared step: {@code maxBlocks} is the stride of the uploaded block tables. */
+    private record StepShape(int n, int m, int maxBlocks) {
+    }
 
     private CudaLlamaModel(CudaDevice device, GgufFile gguf, LlamaModel cpu, Options options) {
         this.device = device;
@@ -281,14 +312,103 @@ public final class CudaLlamaModel implements LanguageModel {
      */
     public synchronized int[] forwardGreedy(TokenBatch batch, KvStore kv) {
         int m = batch.logitRows().length;
-        forwardOnDevice(batch, kv, m > 0);
         if (m == 0) {
+            forwardOnDevice(batch, kv, false);
             return new int[0];
         }
-        k.launch("argmax_rows", m, 1, 256, 0, logits, config.vocabSize(), ints);
+        StepShape shape = prepare(batch, kv);
+        if (graphs && profile == null) {
+            replay(shape, (CudaKvStore) kv);
+        } else {
+            launchGreedyStep(shape, (CudaKvStore) kv);
+        }
         int[] out = new int[m];
-        ints.download(out, m);
+        ints.download(out, m); // the default stream waits for the graph's (blocking) stream
         return out;
+    }
+
+    private void launchGreedyStep(StepShape shape, CudaKvStore kv) {
+        launchStep(shape, kv, true);
+        k.launch("argmax_rows", shape.m(), 1, 256, 0, logits, config.vocabSize(), ints);
+    }
+
+    /**
+     * Greedy steps as CUDA graphs: the ~14 launches per layer of a step are recorded once per step shape
+     * and replayed with one launch (the metadata is uploaded before each replay into the same buffer).
+     * Off by default; if recording fails, the model says why ({@link #graphFailure()}) and runs eagerly.
+     */
+    public synchronized void useCudaGraphs(boolean on) {
+        graphs = on;
+    }
+
+    /** Why graph recording was given up, or null. */
+    public String graphFailure() {
+        return graphFailure;
+    }
+
+    /** Steps run as a graph replay so far. */
+    public long graphLaunches() {
+        return graphLaunches;
+    }
+
+    private void replay(StepShape shape, CudaKvStore kv) {
+        GraphKey key = new GraphKey(shape.n(), shape.m(), shape.maxBlocks(), kv, bufferGeneration);
+        CUgraphExec exec = graphCache.get(key);
+        if (exec == null) {
+            exec = record(shape, kv);
+            if (exec == null) {
+                launchGreedyStep(shape, kv);
+                return;
+            }
+            if (graphCache.size() >= 64) {
+                destroyGraphs();
+            }
+            graphCache.put(key, exec);
+        }
+        cuGraphLaunch(exec, graphStream);
+        graphLaunches++;
+    }
+
+    /** Records a greedy step on the graph stream; null (and graphs off) when the driver refuses. */
+    private CUgraphExec record(StepShape shape, CudaKvStore kv) {
+        CUgraph graph = new CUgraph();
+        boolean capturing = false;
+        try {
+            if (graphStream == null) {
+                graphStream = new CUstream();
+                cuStreamCreate(graphStream, 0); // blocking: ordered after the default stream's metadata copy
+            }
+            k.stream(graphStream);
+            cuStreamBeginCapture(graphStream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+            capturing = true;
+            launchGreedyStep(shape, kv);
+            capturing = false;
+            cuStreamEndCapture(graphStream, graph);
+            CUgraphExec exec = new CUgraphExec();
+            cuGraphInstantiate(exec, graph, 0);
+            cuGraphDestroy(graph);
+            return exec;
+        } catch (RuntimeException e) {
+            if (capturing) {
+                try {
+                    cuStreamEndCapture(graphStream, graph);
+                } catch (RuntimeException ignored) {
+                    // the capture is already invalid; ending it only resets the stream
+                }
+            }
+            graphs = false;
+            graphFailure = "CUDA graph recording failed, running eagerly: " + e.getMessage();
+            return null;
+        } finally {
+            k.stream(null);
+        }
+    }
+
+    private void destroyGraphs() {
+        for (CUgraphExec e : graphCache.values()) {
+            cuGraphExecDestroy(e);
+        }
+        graphCache.clear();
     }
 
     /** Device logits of the last step, [logitRows, vocab] (tests). */
@@ -297,6 +417,12 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     private void forwardOnDevice(TokenBatch batch, KvStore store, boolean wantLogits) {
+        StepShape shape = prepare(batch, store);
+        launchStep(shape, (CudaKvStore) store, wantLogits);
+    }
+
+    /** Validates the step and uploads its metadata (one copy); the launches then only read device memory. */
+    private StepShape prepare(TokenBatch batch, KvStore store) {
         if (!(store instanceof CudaKvStore kv)) {
             throw new IllegalArgumentException("the CUDA model needs the KV store from its own newKvStore, got "
                     + store.getClass().getName());
@@ -307,11 +433,6 @@ public final class CudaLlamaModel implements LanguageModel {
             profile.start();
         }
         int n = batch.size();
-        int dim = config.dim();
-        int kvDim = config.kvDim();
-        int hidden = config.hiddenDim();
-        int heads = config.nHeads();
-        int headDim = config.headDim();
         ensureCapacity(n);
 
         // Step metadata, one upload: tokens [n] | positions [n] | seq [n] | slots [n] | logitRows [m] | tables [seqs, maxBlocks]
@@ -339,15 +460,30 @@ public final class CudaLlamaModel implements LanguageModel {
             ints.close();
             intsCapacity = Math.max(total, 2 * intsCapacity);
             ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
+            bufferGeneration++;
         }
         ints.upload(meta, total);
+        mark(StepProfile.Part.METADATA);
+        return new StepShape(n, m, maxBlocks);
+    }
+
+    /** Launches every kernel of a prepared step (nothing else: the sequence can be recorded as a CUDA graph). */
+    private void launchStep(StepShape shape, CudaKvStore kv, boolean wantLogits) {
+        int n = shape.n();
+        int m = shape.m();
+        int maxBlocks = shape.maxBlocks();
+        int bs = kv.blockSize();
+        int dim = config.dim();
+        int kvDim = config.kvDim();
+        int hidden = config.hiddenDim();
+        int heads = config.nHeads();
+        int headDim = config.headDim();
         var tokens = ints.at(0);
         var positions = ints.at(4L * n);
         var seq = ints.at(8L * n);
         var slots = ints.at(12L * n);
         var rows = ints.at(16L * n);
         var tableData = ints.at(16L * n + 4L * m);
-        mark(StepProfile.Part.METADATA);
 
         k.launch(embedName(embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, x, dim);
         mark(StepProfile.Part.EMBED);
@@ -484,6 +620,7 @@ public final class CudaLlamaModel implements LanguageModel {
         intsCapacity = 5 * c + 1024;
         ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
         capacity = c;
+        bufferGeneration++;
     }
 
     private void closeScratch() {
@@ -497,6 +634,11 @@ public final class CudaLlamaModel implements LanguageModel {
     @Override
     public synchronized void close() {
         device.makeCurrent();
+        destroyGraphs();
+        if (graphStream != null) {
+            cuStreamDestroy(graphStream);
+            graphStream = null;
+        }
         closeScratch();
         capacity = 0;
         for (AutoCloseable c : owned) {

@@ -160,6 +160,43 @@ class CudaLlamaModelGpuTest {
     }
 
     @Test
+    void greedyStepsReplayedAsCudaGraphsEqualEagerSteps() {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            int[][] tables = {{0, 1, 2, 3}, {4, 5, 6, 7}};
+            int[][] tokens = new int[2][];
+            for (int run = 0; run < 2; run++) {
+                KvStore kv = gpu.newKvStore(8, 4, KvStore.Precision.F32);
+                gpu.useCudaGraphs(false);
+                // prefill: 8 tokens of sequence 0 and 5 of sequence 1
+                int[] tok = new int[13];
+                int[] pos = new int[13];
+                int[] seq = new int[13];
+                for (int i = 0; i < 13; i++) {
+                    seq[i] = i < 8 ? 0 : 1;
+                    pos[i] = i < 8 ? i : i - 8;
+                    tok[i] = SEQUENCES[seq[i]][pos[i]];
+                }
+                int[] next = gpu.forwardGreedy(new TokenBatch(tok, pos, seq, tables, new int[] {7, 12}), kv);
+                gpu.useCudaGraphs(run == 1);
+                int[] generated = new int[12];
+                for (int step = 0; step < 6; step++) {
+                    next = gpu.forwardGreedy(new TokenBatch(next, new int[] {8 + step, 5 + step}, new int[] {0, 1}, tables,
+                            new int[] {0, 1}), kv);
+                    generated[2 * step] = next[0];
+                    generated[2 * step + 1] = next[1];
+                }
+                tokens[run] = generated;
+            }
+            assertEquals(null, gpu.graphFailure());
+            assertEquals(6, gpu.graphLaunches(), "all six decode steps replayed one recorded graph");
+            assertArrayEquals(tokens[0], tokens[1], "graph replay vs eager launches");
+        }
+    }
+
+    @Test
     void stories260KGreedyIsTokenIdenticalToTheCpuBackendAndLlama2c() throws IOException {
         int[] expectedIds;
         try (InputStream in = getClass().getResourceAsStream("/reference/stories260K-greedy-200.txt")) {
