@@ -183,3 +183,85 @@ __device__ void matmul_wmma(const unsigned short* w, const float* x, float* y, i
 
 extern "C" __global__ void matmul_wmma_f16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matmul_wmma<__half>(w, x, y, n, rows, cols); }
 extern "C" __global__ void matmul_wmma_bf16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matmul_wmma<__nv_bfloat16>(w, x, y, n, rows, cols); }
+
+// ---- Skinny products for decode (n <= 64 tokens, rows and cols multiples of 16, BF16/F16 weights) ----
+// Bandwidth first: each warp streams the weights of 16 rows over one K range straight from global memory
+// into tensor-core fragments (no shared memory, no block barriers) against the (L2-resident) activations,
+// which were rounded once to the weight type and zero-padded to whole 16-token tiles. Rows x K ranges
+// (split-K) give enough warps to keep HBM busy; partial sums go to a workspace and a second kernel adds
+// them in a fixed order, so results are deterministic.
+
+// xh [npad, cols] = x [n, cols] rounded to T, rows n..npad-1 zero. Grid-stride.
+template <typename T>
+__device__ void to_half_padded(const float* x, unsigned short* xh, int n, int npad, int cols) {
+    size_t total = (size_t) npad * cols;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        int t = (int) (i / cols);
+        xh[i] = t < n ? to_bits(x[i], (T*) 0) : (unsigned short) 0;
+    }
+}
+
+extern "C" __global__ void to_half_padded_f16(const float* x, unsigned short* xh, int n, int npad, int cols) { to_half_padded<__half>(x, xh, n, npad, cols); }
+extern "C" __global__ void to_half_padded_bf16(const float* x, unsigned short* xh, int n, int npad, int cols) { to_half_padded<__nv_bfloat16>(x, xh, n, npad, cols); }
+
+// part [splits, npad, rows]: part[s][t][r] = sum over k in split s of W[r, k] * xh[t, k].
+// grid (ceil(rows / 16 / 4), splits), block 128: warp w of block b owns rows (4b + w) * 16 .. +16.
+template <typename T>
+__device__ void matmul_skinny(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows,
+                              int cols, int kChunk) {
+    using namespace nvcuda;
+    int rowTile = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (rowTile * 16 >= rows) {
+        return; // whole warp
+    }
+    int split = blockIdx.y;
+    int k0 = split * kChunk;
+    int k1 = min(cols, k0 + kChunk);
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4];
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        wmma::fill_fragment(acc[t], 0.0f);
+    }
+    const T* wp = (const T*) w + (size_t) rowTile * 16 * cols;
+    const T* xp = (const T*) xh;
+#pragma unroll 2
+    for (int k = k0; k < k1; k += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+        wmma::load_matrix_sync(a, wp + k, cols);
+#pragma unroll
+        for (int t = 0; t < 4; t++) {
+            if (t < tiles) {
+                // B (k, token) = xh[token * cols + k]: column-major K x 16 tokens
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                wmma::load_matrix_sync(b, xp + (size_t) t * 16 * cols + k, cols);
+                wmma::mma_sync(acc[t], a, b, acc[t]);
+            }
+        }
+    }
+    int npad = tiles * 16;
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        if (t < tiles) {
+            // C (row, token) stored column-major with ld = rows: part[s][token][row]
+            float* dst = part + ((size_t) split * npad + (size_t) t * 16) * rows + (size_t) rowTile * 16;
+            wmma::store_matrix_sync(dst, acc[t], rows, wmma::mem_col_major);
+        }
+    }
+}
+
+extern "C" __global__ void matmul_skinny_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__half>(w, xh, part, tiles, rows, cols, kChunk); }
+extern "C" __global__ void matmul_skinny_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }
+
+// y [n, rows] = sum over s of part [s, t, rows] (fixed order). Grid-stride.
+extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int npad, int rows, int splits) {
+    size_t total = (size_t) n * rows;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        size_t t = i / rows;
+        size_t r = i % rows;
+        float s = 0.0f;
+        for (int sp = 0; sp < splits; sp++) {
+            s += part[((size_t) sp * npad + t) * rows + r];
+        }
+        y[i] = s;
+    }
+}

@@ -97,6 +97,8 @@ public final class CudaLlamaModel implements LanguageModel {
     private StepProfile profile; // null unless a benchmark asks where the time goes
     private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
+    private SkinnyScratch skinny; // non-null while the skinny decode product is on (opt-in)
+
     // Greedy steps replayed as CUDA graphs (opt-in): one graph per step shape, captured on its first use.
     private boolean graphs;
     private String graphFailure;
@@ -341,6 +343,36 @@ public final class CudaLlamaModel implements LanguageModel {
         graphs = on;
     }
 
+    /**
+     * Decode steps of 9..64 tokens use the split-K skinny tensor-core product for BF16/F16 matrices
+     * (matmul.cu) instead of the tiled one. Off by default until measured on a GPU.
+     */
+    public synchronized void useSkinnyDecode(boolean on) {
+        device.makeCurrent();
+        if (on && skinny == null) {
+            long maxCols = 0;
+            long maxPartial = 0;
+            for (DeviceMatrix m : allMatrices()) {
+                maxCols = Math.max(maxCols, m.cols());
+                maxPartial = Math.max(maxPartial, SkinnyScratch.partialFloats(m.rows(), m.cols()));
+            }
+            skinny = new SkinnyScratch(maxCols, maxPartial);
+            bufferGeneration++;
+        } else if (!on && skinny != null) {
+            skinny.close();
+            skinny = null;
+            bufferGeneration++;
+        }
+    }
+
+    private List<DeviceMatrix> allMatrices() {
+        List<DeviceMatrix> all = new ArrayList<>(List.of(output));
+        for (int l = 0; l < config.nLayers(); l++) {
+            all.addAll(List.of(wq[l], wk[l], wv[l], wo[l], gate[l], up[l], down[l]));
+        }
+        return all;
+    }
+
     /** Why graph recording was given up, or null. */
     public String graphFailure() {
         return graphFailure;
@@ -494,9 +526,9 @@ public final class CudaLlamaModel implements LanguageModel {
             // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
             k.launch("rmsnorm", n, 1, 256, 0, x, null, attnNorm[l], xb, dim, config.rmsEps());
             mark(StepProfile.Part.NORM);
-            wq[l].matmul(k, xb, q, n);
-            wk[l].matmul(k, xb, kBuf, n);
-            wv[l].matmul(k, xb, vBuf, n);
+            wq[l].matmul(k, xb, q, n, skinny);
+            wk[l].matmul(k, xb, kBuf, n, skinny);
+            wv[l].matmul(k, xb, vBuf, n, skinny);
             if (bq != null) {
                 k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
                 k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
@@ -512,7 +544,7 @@ public final class CudaLlamaModel implements LanguageModel {
                     32 * warpsPerBlock, warpsPerBlock * headDim * 4, q, kv.keys(l), kv.values(l), positions, seq,
                     tableData, maxBlocks, bs, att, n, heads, config.nKvHeads(), headDim, scale);
             mark(StepProfile.Part.ATTENTION);
-            wo[l].matmul(k, att, xb, n);
+            wo[l].matmul(k, att, xb, n, skinny);
             mark(StepProfile.Part.WO_MATMUL);
             k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
             mark(StepProfile.Part.ELEMENTWISE);
@@ -520,12 +552,12 @@ public final class CudaLlamaModel implements LanguageModel {
             // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
             k.launch("rmsnorm", n, 1, 256, 0, x, null, ffnNorm[l], xb, dim, config.rmsEps());
             mark(StepProfile.Part.NORM);
-            gate[l].matmul(k, xb, hb, n);
-            up[l].matmul(k, xb, hb2, n);
+            gate[l].matmul(k, xb, hb, n, skinny);
+            up[l].matmul(k, xb, hb2, n, skinny);
             mark(StepProfile.Part.FFN_MATMUL);
             k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
             mark(StepProfile.Part.ELEMENTWISE);
-            down[l].matmul(k, hb, xb, n);
+            down[l].matmul(k, hb, xb, n, skinny);
             mark(StepProfile.Part.FFN_MATMUL);
             k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
             mark(StepProfile.Part.ELEMENTWISE);
@@ -534,7 +566,7 @@ public final class CudaLlamaModel implements LanguageModel {
             // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
             k.launch("rmsnorm", m, 1, 256, 0, x, rows, outputNorm, xb, dim, config.rmsEps());
             mark(StepProfile.Part.NORM);
-            output.matmul(k, xb, logits, m);
+            output.matmul(k, xb, logits, m, skinny);
             mark(StepProfile.Part.OUTPUT_MATMUL);
         }
     }
@@ -635,6 +667,10 @@ public final class CudaLlamaModel implements LanguageModel {
     public synchronized void close() {
         device.makeCurrent();
         destroyGraphs();
+        if (skinny != null) {
+            skinny.close();
+            skinny = null;
+        }
         if (graphStream != null) {
             cuStreamDestroy(graphStream);
             graphStream = null;

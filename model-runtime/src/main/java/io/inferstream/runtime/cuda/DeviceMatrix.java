@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -133,6 +133,35 @@ public final class DeviceMatrix implements AutoCloseable {
         matmul(k, x, y, n, kernel);
     }
 
+    /** Like {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int)}, using the skinny product where it applies. */
+    void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
+        if (skinny != null && n > MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS
+                && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)) {
+            skinny(k, x, y, n, skinny);
+        } else {
+            matmul(k, x, y, n);
+        }
+    }
+
+    /** The split-K tensor-core product for n <= 64 tokens (see matmul.cu); the scratch must fit this matrix. */
+    void skinny(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        if (n > SkinnyScratch.MAX_TOKENS || !SkinnyScratch.fits(rows, cols) || (type != GgmlType.BF16 && type != GgmlType.F16)) {
+            throw new IllegalArgumentException(name + ": the skinny product needs BF16/F16, rows and cols multiples of 16 "
+                    + "and at most 64 tokens; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
+        }
+        String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
+        int tiles = (n + 15) / 16;
+        int npad = tiles * 16;
+        int chunk = SkinnyScratch.kChunk(rows, cols);
+        int splits = SkinnyScratch.splits(rows, cols);
+        int elems = npad * cols;
+        k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        k.launch("matmul_skinny_" + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data, s.halves, s.partial, tiles, rows,
+                cols, chunk);
+        int outs = n * rows;
+        k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
+    }
+
     void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, Kernel kernel) {
         String suffix = switch (type) {
             case F32 -> "f32";
@@ -155,6 +184,12 @@ public final class DeviceMatrix implements AutoCloseable {
                     throw new IllegalArgumentException(name + ": tensor-core product needs BF16 or F16 weights, not " + type);
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
+            }
+            case SKINNY -> {
+                try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
+                    skinny(k, x, y, n, s);
+                    jcuda.driver.JCudaDriver.cuCtxSynchronize();
+                }
             }
             default -> throw new AssertionError(kernel);
         }

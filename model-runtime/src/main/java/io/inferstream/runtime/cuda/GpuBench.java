@@ -99,8 +99,9 @@ public final class GpuBench {
                     + " tokens, " + steps + " decode steps; KV F16, block 16.");
             lines.add("");
             lines.add("| concurrency | prefill tok/s | decode step ms (logits to host) | decode tok/s | step ms (device argmax) "
-                    + "| tok/s (device argmax) | step ms (argmax, CUDA graph) | tok/s (graph) | weight GB/s | % of HBM roofline |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                    + "| tok/s (device argmax) | step ms (argmax, CUDA graph) | tok/s (graph) | step ms (graph + skinny GEMM) "
+                    + "| tok/s (graph + skinny) | weight GB/s (best) | % of HBM roofline |");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -121,7 +122,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 3 * (steps + warmup) + 8; // three timed runs + 5 profiled steps
+        int positions = prompt + 4 * (steps + warmup) + 12; // four timed runs + 2 x 5 profiled steps
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -174,6 +175,7 @@ public final class GpuBench {
         hostMs /= steps;
         double deviceMs = Double.NaN;
         double graphMs = Double.NaN;
+        double skinnyMs = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
             deviceMs = 0;
             for (int i = 0; i < warmup + steps; i++) {
@@ -195,11 +197,24 @@ public final class GpuBench {
                 }
                 position++;
             }
-            g.useCudaGraphs(false);
             graphMs /= steps;
+            // and with the split-K skinny tensor-core product for 9..64 tokens (still as graphs)
+            g.useSkinnyDecode(true);
+            skinnyMs = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long s = System.nanoTime();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                if (i >= warmup) {
+                    skinnyMs += (System.nanoTime() - s) / 1e6;
+                }
+                position++;
+            }
+            skinnyMs /= steps;
+            g.useCudaGraphs(false);
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
                 graphMs = Double.NaN;
+                skinnyMs = Double.NaN;
             }
             // Where a decode step's time goes (synchronizing after each part), for the largest concurrency.
             StepProfile profile = new StepProfile();
@@ -209,7 +224,17 @@ public final class GpuBench {
                 position++;
             }
             g.profile(null);
-            System.out.println("decode step at concurrency " + c + ", part by part (5 steps):");
+            System.out.println("decode step at concurrency " + c + ", skinny product, part by part (5 steps):");
+            System.out.print(profile.report(g.bytesPerPart()));
+            g.useSkinnyDecode(false);
+            profile = new StepProfile();
+            g.profile(profile);
+            for (int i = 0; i < 5; i++) {
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                position++;
+            }
+            g.profile(null);
+            System.out.println("decode step at concurrency " + c + ", default products, part by part (5 steps):");
             System.out.print(profile.report(g.bytesPerPart()));
         }
         if (kv instanceof CudaKvStore ck) {
@@ -222,10 +247,14 @@ public final class GpuBench {
         if (!Double.isNaN(graphMs)) {
             best = Math.min(best, graphMs);
         }
+        if (!Double.isNaN(skinnyMs)) {
+            best = Math.min(best, skinnyMs);
+        }
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (best / 1e3) : Double.NaN;
-        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
-                num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
+                num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", skinnyMs), num("%.0f", c / (skinnyMs / 1e3)),
+                num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
     }
 
     /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */

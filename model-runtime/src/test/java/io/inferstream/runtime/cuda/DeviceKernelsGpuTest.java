@@ -19,7 +19,8 @@ import io.inferstream.runtime.tensor.Matrix;
  * Each matrix-product kernel against the CPU matrix of the same quantized weights on random inputs:
  * ||gpu - cpu|| / ||cpu|| within the precision's bound. Float-FMA kernels (matvec, tiled) keep activations in
  * float like the CPU, so only summation order differs (1e-5); tensor-core kernels round activations to the
- * weight type (bf16: 8 mantissa bits, bound 1e-2; f16: 11 bits, bound 2e-3).
+ * weight type (bf16: 8 mantissa bits, bound 1e-2; f16: 11 bits, bound 2e-3): the batched WMMA kernel and the
+ * split-K skinny decode kernel alike.
  */
 class DeviceKernelsGpuTest {
 
@@ -48,6 +49,12 @@ class DeviceKernelsGpuTest {
         "Q8_0, MATVEC, 100, 96, 8, 1e-5",
         "Q8_0, TILED, 100, 96, 9, 1e-5",
         "Q8_0, TILED, 515, 256, 70, 1e-5",
+        "BF16, SKINNY, 2048, 2048, 64, 1e-2",
+        "BF16, SKINNY, 128, 256, 9, 1e-2",
+        "BF16, SKINNY, 8192, 2048, 16, 1e-2",
+        "BF16, SKINNY, 2048, 8192, 40, 1e-2",
+        "BF16, SKINNY, 4016, 64, 64, 1e-2",
+        "F16, SKINNY, 96, 176, 33, 2e-3",
     })
     void productMatchesCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n, double bound) {
         SplittableRandom rnd = new SplittableRandom(rows * 31L + cols * 7L + n);
