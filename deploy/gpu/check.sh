@@ -32,6 +32,15 @@ result() { # stage status detail
 }
 
 echo "=== stage jre"
+echo "glibc: $(ldd --version 2>&1 | head -1) (the bundled Debian 12 JRE needs glibc >= 2.34)"
+missing=""
+for lib in libstdc++.so.6 libgcc_s.so.1 libz.so.1; do
+  ldconfig -p 2>/dev/null | grep -q "$lib" || missing="$missing $lib"
+done
+if [[ -n "$missing" ]]; then
+  echo "system lacks:$missing; using the bundled copies in $bundle/native"
+  export LD_LIBRARY_PATH="$bundle/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 rm -rf "$jre_dir" && mkdir -p "$jre_dir"
 if tar -xzf "$bundle/jre.tgz" -C "$jre_dir" && "$java" -version > "$OUT/jre.log" 2>&1; then
   result jre PASS "$(head -1 "$OUT/jre.log")"
@@ -57,6 +66,7 @@ timeout 200 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLa
   --disable-banner --details=tree --reports-dir "$OUT/junit" \
   --select-class io.inferstream.runtime.backend.DeviceOptionTest \
   --select-class io.inferstream.runtime.cuda.MemoryPlanTest \
+  --select-class io.inferstream.runtime.cuda.CudaKernelsTest \
   --select-class io.inferstream.runtime.cuda.DeviceKernelsGpuTest \
   --select-class io.inferstream.runtime.model.CudaLlamaModelGpuTest \
   --select-class io.inferstream.runtime.engine.EngineCudaGpuTest > "$OUT/gpu-tests.log" 2>&1

@@ -52,6 +52,13 @@ jlink --add-modules java.base,java.logging,jdk.incubator.vector,java.management,
 tar -C "$bundle" -czf "$bundle/jre.tgz" jre
 rm -rf "$bundle/jre"
 
+echo "[prepare] C/C++ runtime libraries the JRE and JCuda need, for images that lack them (check.sh adds them only then)"
+mkdir -p "$bundle/native"
+for lib in libstdc++.so.6 libgcc_s.so.1 libz.so.1; do
+  cp -L "$(ldconfig -p | grep -m1 "$lib (libc6,x86-64)" | sed 's/.*=> //')" "$bundle/native/$lib"
+done
+echo "[prepare] note: the jlinked JRE (Debian 12 build) needs glibc >= 2.34 on the GPU machine"
+
 echo "[prepare] stories260K from $models"
 cp "$models/stories260K/stories260K.gguf" "$bundle/models/stories260K/"
 

@@ -45,7 +45,18 @@ public final class CudaKernels implements AutoCloseable {
         CudaKernels k = new CudaKernels();
         for (Map.Entry<String, String[]> e : MODULES.entrySet()) {
             CUmodule module = new CUmodule();
-            cuModuleLoadData(module, ptx(e.getKey()));
+            byte[] ptx = ptx(e.getKey());
+            try {
+                cuModuleLoadData(module, ptx);
+            } catch (jcuda.CudaException ex) {
+                if (!String.valueOf(ex.getMessage()).contains("UNSUPPORTED_PTX_VERSION")) {
+                    throw ex;
+                }
+                // A driver older than the nvcc that wrote the PTX (CUDA 12.x under nvcc 13): the kernels use
+                // nothing newer than PTX ISA 8.0, so declare that version and let this driver JIT them.
+                System.err.println("[cuda] driver does not know the PTX ISA of " + e.getKey() + ".ptx; retrying as PTX ISA 8.0");
+                cuModuleLoadData(module, withPtxVersion(ptx, "8.0"));
+            }
             k.modules.add(module);
             for (String fn : e.getValue()) {
                 CUfunction f = new CUfunction();
@@ -54,6 +65,16 @@ public final class CudaKernels implements AutoCloseable {
             }
         }
         return k;
+    }
+
+    /** The PTX with its {@code .version} directive replaced. */
+    static byte[] withPtxVersion(byte[] ptx, String version) {
+        String text = new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII);
+        String replaced = text.replaceFirst("(?m)^\\.version [0-9.]+$", ".version " + version);
+        byte[] t = replaced.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] z = new byte[t.length + 1];
+        System.arraycopy(t, 0, z, 0, t.length);
+        return z;
     }
 
     /** The NUL-terminated PTX text of a module. */
