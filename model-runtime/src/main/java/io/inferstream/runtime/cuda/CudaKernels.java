@@ -25,7 +25,7 @@ import jcuda.driver.CUstream;
  */
 public final class CudaKernels implements AutoCloseable {
 
-    private static final Map<String, String[]> MODULES = Map.of(
+    static final Map<String, String[]> MODULES = Map.of(
             "elementwise", new String[] {"embed_f32", "embed_f16", "embed_bf16", "embed_q8_0", "rmsnorm", "rope",
                 "add_bias", "add_inplace", "swiglu", "kv_store_f32", "kv_store_f16"},
             "matmul", new String[] {"matvec_f32", "matvec_f16", "matvec_bf16", "matvec_q8_0", "matmul_tiled_f32",
