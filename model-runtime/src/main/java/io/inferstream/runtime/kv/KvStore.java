@@ -55,6 +55,25 @@ public class KvStore {
         }
     }
 
+    /**
+     * A store whose pools live elsewhere (a GPU backend's device memory): no host arrays are allocated, the
+     * array accessors return null, and the subclass overrides {@link #copyBlock}.
+     */
+    protected KvStore(int nLayers, int kvDim, int numBlocks, int blockSize, Precision precision, boolean hostPools) {
+        if (hostPools) {
+            throw new IllegalArgumentException("use the public constructor for host pools");
+        }
+        this.nLayers = nLayers;
+        this.kvDim = kvDim;
+        this.numBlocks = numBlocks;
+        this.blockSize = blockSize;
+        this.precision = precision;
+        this.keysF32 = null;
+        this.valuesF32 = null;
+        this.keysF16 = null;
+        this.valuesF16 = null;
+    }
+
     /** Bytes one block takes across all layers, keys and values: what the memory budget is divided by. */
     public static long bytesPerBlock(int nLayers, int kvDim, int blockSize, Precision precision) {
         return 2L * nLayers * kvDim * blockSize * precision.bytes;

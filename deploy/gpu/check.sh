@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The GPU device check, run once on a GPU machine from the repository root with the .gpu/ bundle that
+# deploy/gpu/prepare.sh built (no Java, Maven or build needed there):
+#   bash deploy/gpu/check.sh
+# Stages (each prints PASS/FAIL; later stages run regardless): jre, nvidia-smi, gpu-tests, bench.
+# Logs, JUnit XML reports and bench.md go to $OUT (default .gpu/out). Exit status: 0 when every stage passed.
+# On a machine without a GPU the same steps run: the GPU tests must report that they were skipped, and the
+# bench runs a small model on the CPU to exercise the harness.
+set -u
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+OUT="${OUT:-$root/.gpu/out}"
+mkdir -p "$OUT"
+bundle="$root/.gpu"
+export INFERSTREAM_MODELS="$bundle/models"
+export INFERSTREAM_REPO_ROOT="$root"
+jre_dir=/tmp/inferstream-jre
+java="$jre_dir/jre/bin/java"
+flags=(--add-modules jdk.incubator.vector --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
+       --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xss4m)
+cp="$(ls "$bundle"/lib/*.jar | tr '\n' ':')"
+summary="$OUT/summary.txt"
+: > "$summary"
+failed=0
+started=$(date +%s)
+
+result() { # stage status detail
+  local line
+  line=$(printf '%-12s %-5s %s' "$1" "$2" "$3")
+  echo "$line" | tee -a "$summary"
+  [[ "$2" == PASS || "$2" == SKIP ]] || failed=1
+}
+
+echo "=== stage jre"
+echo "glibc: $(ldd --version 2>&1 | head -1) (the bundled Debian 12 JRE needs glibc >= 2.34)"
+missing=""
+for lib in libstdc++.so.6 libgcc_s.so.1 libz.so.1; do
+  ldconfig -p 2>/dev/null | grep -q "$lib" || missing="$missing $lib"
+done
+if [[ -n "$missing" ]]; then
+  echo "system lacks:$missing; using the bundled copies in $bundle/native"
+  export LD_LIBRARY_PATH="$bundle/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+rm -rf "$jre_dir" && mkdir -p "$jre_dir"
+if tar -xzf "$bundle/jre.tgz" -C "$jre_dir" && "$java" -version > "$OUT/jre.log" 2>&1; then
+  result jre PASS "$(head -1 "$OUT/jre.log")"
+else
+  result jre FAIL "cannot unpack or run the bundled JRE (see $OUT/jre.log)"
+fi
+
+echo "=== stage nvidia-smi"
+gpu=0
+if command -v nvidia-smi > /dev/null 2>&1 && nvidia-smi > "$OUT/nvidia-smi.log" 2>&1; then
+  gpu=1
+  cat "$OUT/nvidia-smi.log"
+  gpu_name="$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1)"
+  result nvidia-smi PASS "$gpu_name"
+  # GPU tests must not pass by being skipped on a GPU machine.
+  export INFERSTREAM_REQUIRE_GPU=1
+else
+  result nvidia-smi SKIP "no NVIDIA GPU here: GPU tests are expected to be skipped"
+fi
+
+echo "=== stage gpu-tests"
+timeout 200 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+  --disable-banner --details=tree --reports-dir "$OUT/junit" \
+  --select-class io.inferstream.runtime.backend.DeviceOptionTest \
+  --select-class io.inferstream.runtime.cuda.MemoryPlanTest \
+  --select-class io.inferstream.runtime.cuda.CudaKernelsTest \
+  --select-class io.inferstream.runtime.cuda.DeviceKernelsGpuTest \
+  --select-class io.inferstream.runtime.model.CudaLlamaModelGpuTest \
+  --select-class io.inferstream.runtime.engine.EngineCudaGpuTest > "$OUT/gpu-tests.log" 2>&1
+rc=$?
+cat "$OUT/gpu-tests.log" | grep -v "^\s*at " | tail -120
+count() { grep -E "\[ *[0-9]+ tests $1 *\]" "$OUT/gpu-tests.log" | grep -oE "[0-9]+" | head -1; }
+succeeded=$(count successful); tfailed=$(count failed); aborted=$(count aborted); skipped=$(count skipped)
+detail="rc=$rc successful=${succeeded:-?} failed=${tfailed:-?} aborted=${aborted:-?} skipped=${skipped:-?}"
+if [[ $rc -ne 0 || -z "${succeeded:-}" ]]; then
+  result gpu-tests FAIL "$detail"
+elif [[ $gpu == 1 && ( "${aborted:-0}" != 0 || "${skipped:-0}" != 0 ) ]]; then
+  result gpu-tests FAIL "$detail: GPU tests were skipped on a GPU machine"
+elif [[ $gpu == 0 ]]; then
+  reason="$(grep -m1 -o 'no CUDA device: .*' "$OUT/gpu-tests.log" | cut -c1-200)"
+  if [[ "${aborted:-0}" != 0 && -n "$reason" ]]; then
+    result gpu-tests SKIP "$detail: GPU tests skipped (${reason})"
+  else
+    result gpu-tests FAIL "$detail: expected the GPU tests to be skipped with a reason"
+  fi
+else
+  result gpu-tests PASS "$detail"
+fi
+
+echo "=== stage bench"
+if [[ $gpu == 1 ]]; then
+  bench_args=(--random-llama-1b /tmp/inferstream-llama-1b-bf16.gguf --device cuda --concurrency 1,16,64 --prompt 128 --steps 32 --hbm-gbps "${HBM_GBPS:-4800}")
+else
+  bench_args=(--random-llama-1b /tmp/inferstream-tiny.gguf --random-shape 256,512,2,8,2,1000 --device cpu --concurrency 1,4 --prompt 16 --steps 4)
+fi
+if timeout 240 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
+  cat "$OUT/bench.log"
+  result bench PASS "table in $OUT/bench.md"
+else
+  tail -60 "$OUT/bench.log"
+  result bench FAIL "see $OUT/bench.log"
+fi
+rm -f /tmp/inferstream-llama-1b-bf16.gguf /tmp/inferstream-tiny.gguf
+
+echo "=== summary ($(( $(date +%s) - started )) s)"
+cat "$summary"
+[[ -f "$OUT/bench.md" ]] && cat "$OUT/bench.md"
+exit $failed

@@ -1,0 +1,65 @@
+// Shared device helpers of the InferStream kernels. Compiled into each module (header only).
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#define FULL_MASK 0xffffffffu
+
+// Weight storage types, the same ids as CudaWeightType on the Java side.
+#define WT_F32 0
+#define WT_F16 1
+#define WT_BF16 2
+#define WT_Q8_0 3
+
+__device__ __forceinline__ float bf16_bits_to_f32(unsigned short h) {
+    return __uint_as_float(((unsigned int) h) << 16);
+}
+
+__device__ __forceinline__ float f16_bits_to_f32(unsigned short h) {
+    return __half2float(__ushort_as_half(h));
+}
+
+// Element idx of a row-major weight matrix as float. Q8_0 is stored as int8 quants [rows * cols]
+// and one float scale per 32 consecutive quants (scales[idx / 32]).
+template <int TYPE>
+__device__ __forceinline__ float weight_at(const void* w, const float* scales, size_t idx) {
+    if (TYPE == WT_F32) {
+        return ((const float*) w)[idx];
+    } else if (TYPE == WT_F16) {
+        return f16_bits_to_f32(((const unsigned short*) w)[idx]);
+    } else if (TYPE == WT_BF16) {
+        return bf16_bits_to_f32(((const unsigned short*) w)[idx]);
+    } else {
+        return scales[idx >> 5] * (float) ((const signed char*) w)[idx];
+    }
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(FULL_MASK, v, o);
+    }
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    }
+    return v;
+}
+
+// Sum over the whole block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float partial[32];
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) {
+        partial[warp] = v;
+    }
+    __syncthreads();
+    int warps = blockDim.x >> 5;
+    float s = lane < warps ? partial[lane] : 0.0f;
+    return warp_sum(s);
+}

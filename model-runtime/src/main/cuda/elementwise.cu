@@ -1,0 +1,106 @@
+// Per-token kernels of the Llama forward pass: embedding gather, RMSNorm, RoPE, biases, residual add,
+// SwiGLU and the paged KV-cache write. Activations are float; one token's row is contiguous.
+#include "common.cuh"
+
+// out[t, :] = E[tokens[t], :]   grid (n), any block size
+template <int TYPE>
+__device__ void embed(const void* e, const float* scales, const int* tokens, float* out, int dim) {
+    int t = blockIdx.x;
+    size_t src = (size_t) tokens[t] * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        out[(size_t) t * dim + i] = weight_at<TYPE>(e, scales, src + i);
+    }
+}
+
+extern "C" __global__ void embed_f32(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_F32>(e, s, tok, out, dim); }
+extern "C" __global__ void embed_f16(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_F16>(e, s, tok, out, dim); }
+extern "C" __global__ void embed_bf16(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_BF16>(e, s, tok, out, dim); }
+extern "C" __global__ void embed_q8_0(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_Q8_0>(e, s, tok, out, dim); }
+
+// out[r, :] = x[src, :] * w / sqrt(mean(x[src, :]^2) + eps), src = rows ? rows[r] : r.
+// grid (outRows), block 256. The scale is computed in double like the CPU backend.
+extern "C" __global__ void rmsnorm(const float* x, const int* rows, const float* w, float* out, int dim, float eps) {
+    int r = blockIdx.x;
+    int src = rows ? rows[r] : r;
+    const float* xr = x + (size_t) src * dim;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        ss += xr[i] * xr[i];
+    }
+    ss = block_sum(ss);
+    float mean = ss / (float) dim + eps;
+    float s = (float) (1.0 / sqrt((double) mean));
+    float* o = out + (size_t) r * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        o[i] = w[i] * (s * xr[i]);
+    }
+}
+
+// Rotates every head of q [n, nHeads * headDim] and k [n, nKvHeads * headDim] by position * invFreq.
+// Pairs are (2i, 2i+1) (normal) or (i, i + headDim/2) (NeoX). grid (n), block 128.
+extern "C" __global__ void rope(float* q, float* k, const int* positions, const float* invFreq,
+                                int nHeads, int nKvHeads, int headDim, int neox) {
+    int t = blockIdx.x;
+    int half = headDim / 2;
+    float pos = (float) positions[t];
+    float* qt = q + (size_t) t * nHeads * headDim;
+    float* kt = k + (size_t) t * nKvHeads * headDim;
+    int total = (nHeads + nKvHeads) * half;
+    for (int j = threadIdx.x; j < total; j += blockDim.x) {
+        int head = j / half;
+        int i = j % half;
+        float angle = pos * invFreq[i];
+        float c = (float) cos((double) angle);
+        float s = (float) sin((double) angle);
+        float* base = head < nHeads ? qt + head * headDim : kt + (head - nHeads) * headDim;
+        int a = neox ? i : 2 * i;
+        int b = neox ? i + half : 2 * i + 1;
+        float x0 = base[a];
+        float x1 = base[b];
+        base[a] = x0 * c - x1 * s;
+        base[b] = x0 * s + x1 * c;
+    }
+}
+
+// x[t, i] += bias[i] for x [n, d]; grid-stride over n * d.
+extern "C" __global__ void add_bias(float* x, const float* bias, int n, int d) {
+    size_t total = (size_t) n * d;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        x[i] += bias[i % d];
+    }
+}
+
+// x += y over count floats (residual connection).
+extern "C" __global__ void add_inplace(float* x, const float* y, int count) {
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (size_t) count; i += (size_t) gridDim.x * blockDim.x) {
+        x[i] += y[i];
+    }
+}
+
+// gate = silu(gate) * up over count floats.
+extern "C" __global__ void swiglu(float* gate, const float* up, int count) {
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (size_t) count; i += (size_t) gridDim.x * blockDim.x) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + (float) exp(-(double) g)) * up[i];
+    }
+}
+
+// Writes token t's keys and values [kvDim] into cache slot slots[t] of one layer's pools.
+// grid (n), block 128.
+extern "C" __global__ void kv_store_f32(const float* k, const float* v, const int* slots, float* keys, float* values, int kvDim) {
+    int t = blockIdx.x;
+    size_t dst = (size_t) slots[t] * kvDim;
+    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
+        keys[dst + i] = k[(size_t) t * kvDim + i];
+        values[dst + i] = v[(size_t) t * kvDim + i];
+    }
+}
+
+extern "C" __global__ void kv_store_f16(const float* k, const float* v, const int* slots, unsigned short* keys, unsigned short* values, int kvDim) {
+    int t = blockIdx.x;
+    size_t dst = (size_t) slots[t] * kvDim;
+    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
+        keys[dst + i] = __half_as_ushort(__float2half_rn(k[(size_t) t * kvDim + i]));
+        values[dst + i] = __half_as_ushort(__float2half_rn(v[(size_t) t * kvDim + i]));
+    }
+}

@@ -1,0 +1,267 @@
+// Matrix products y [n, rows] = x [n, cols] . W^T with W [rows, cols] row-major (a GGUF weight):
+//  - matvec_*: up to 8 tokens (decode), one warp per weight row, every weight read once;
+//  - matmul_tiled_*: any n, 64 tokens x 64 rows per block, float FMA (F32 and Q8_0 weights);
+//  - matmul_wmma_*: any n, tensor cores (BF16/F16 weights; activations rounded to the weight type,
+//    float accumulation), 64 tokens x 32 rows per block.
+#include "common.cuh"
+#include <mma.h>
+
+#define MATVEC_MAX_TOKENS 8
+
+// grid (ceil(rows / warpsPerBlock)), block 256.
+template <int TYPE>
+__device__ void matvec(const void* w, const float* scales, const float* x, float* y, int n, int rows, int cols) {
+    int lane = threadIdx.x & 31;
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) {
+        return;
+    }
+    float acc[MATVEC_MAX_TOKENS];
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        acc[t] = 0.0f;
+    }
+    size_t base = (size_t) row * cols;
+    for (int c = lane; c < cols; c += 32) {
+        float wv = weight_at<TYPE>(w, scales, base + c);
+#pragma unroll
+        for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+            if (t < n) {
+                acc[t] += wv * x[(size_t) t * cols + c];
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        if (t < n) {
+            float s = warp_sum(acc[t]);
+            if (lane == 0) {
+                y[(size_t) t * rows + row] = s;
+            }
+        }
+    }
+}
+
+extern "C" __global__ void matvec_f32(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_F32>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_f16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_F16>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_bf16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_BF16>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_q8_0(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q8_0>(w, s, x, y, n, rows, cols); }
+
+#define TILE 64
+#define TILE_K 32
+
+// grid (ceil(rows / 64), ceil(n / 64)), block 256 (16 x 16 threads, 4 x 4 outputs each).
+template <int TYPE>
+__device__ void matmul_tiled(const void* w, const float* scales, const float* x, float* y, int n, int rows, int cols) {
+    __shared__ float xs[TILE_K][TILE + 1]; // [k][token]
+    __shared__ float ws[TILE_K][TILE + 1]; // [k][row]
+    int tx = threadIdx.x & 15;
+    int ty = threadIdx.x >> 4;
+    int row0 = blockIdx.x * TILE;
+    int tok0 = blockIdx.y * TILE;
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            acc[i][j] = 0.0f;
+        }
+    }
+    for (int k0 = 0; k0 < cols; k0 += TILE_K) {
+        for (int i = threadIdx.x; i < TILE * TILE_K; i += blockDim.x) {
+            int m = i / TILE_K;
+            int kk = i % TILE_K;
+            int c = k0 + kk;
+            int tok = tok0 + m;
+            int row = row0 + m;
+            xs[kk][m] = (tok < n && c < cols) ? x[(size_t) tok * cols + c] : 0.0f;
+            ws[kk][m] = (row < rows && c < cols) ? weight_at<TYPE>(w, scales, (size_t) row * cols + c) : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int kk = 0; kk < TILE_K; kk++) {
+            float a[4];
+            float b[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                a[i] = xs[kk][ty + 16 * i];
+                b[i] = ws[kk][tx + 16 * i];
+            }
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    acc[i][j] += a[i] * b[j];
+                }
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int tok = tok0 + ty + 16 * i;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int row = row0 + tx + 16 * j;
+            if (tok < n && row < rows) {
+                y[(size_t) tok * rows + row] = acc[i][j];
+            }
+        }
+    }
+}
+
+extern "C" __global__ void matmul_tiled_f32(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_F32>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matmul_tiled_f16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_F16>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matmul_tiled_bf16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_BF16>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matmul_tiled_q8_0(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_Q8_0>(w, s, x, y, n, rows, cols); }
+
+#define WM 64   // tokens per block: 4 warps x 16
+#define WN 32   // weight rows per block: 2 fragments of 16 per warp
+#define WK 32   // k per stage: 2 mma steps of 16
+#define WLD (WK + 8)  // smem row stride (16-bit elements), a multiple of 8 for wmma
+#define CLD (WN + 4)  // float staging stride, a multiple of 4
+
+__device__ __forceinline__ unsigned short to_bits(float f, __half*) { return __half_as_ushort(__float2half_rn(f)); }
+__device__ __forceinline__ unsigned short to_bits(float f, __nv_bfloat16*) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
+
+// grid (ceil(rows / 32), ceil(n / 64)), block 128. T is __half or __nv_bfloat16, w holds its bits.
+template <typename T>
+__device__ void matmul_wmma(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) {
+    using namespace nvcuda;
+    __shared__ __align__(32) unsigned short xs[WM * WLD]; // [token][k]
+    __shared__ __align__(32) unsigned short ws[WN * WLD]; // [row][k]
+    __shared__ __align__(32) float cs[WM * CLD];          // [token][row]
+    int warp = threadIdx.x >> 5;
+    int row0 = blockIdx.x * WN;
+    int tok0 = blockIdx.y * WM;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2];
+    wmma::fill_fragment(acc[0], 0.0f);
+    wmma::fill_fragment(acc[1], 0.0f);
+    for (int k0 = 0; k0 < cols; k0 += WK) {
+        for (int i = threadIdx.x; i < WM * WK; i += blockDim.x) {
+            int m = i / WK;
+            int kk = i % WK;
+            int c = k0 + kk;
+            int tok = tok0 + m;
+            xs[m * WLD + kk] = (tok < n && c < cols) ? to_bits(x[(size_t) tok * cols + c], (T*) 0) : (unsigned short) 0;
+        }
+        for (int i = threadIdx.x; i < WN * WK; i += blockDim.x) {
+            int r = i / WK;
+            int kk = i % WK;
+            int c = k0 + kk;
+            int row = row0 + r;
+            ws[r * WLD + kk] = (row < rows && c < cols) ? w[(size_t) row * cols + c] : (unsigned short) 0;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int ks = 0; ks < WK; ks += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+            wmma::load_matrix_sync(a, (const T*) (xs + warp * 16 * WLD + ks), WLD);
+#pragma unroll
+            for (int f = 0; f < 2; f++) {
+                // B is K x N; stored as [row][k], i.e. column-major K x N.
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                wmma::load_matrix_sync(b, (const T*) (ws + f * 16 * WLD + ks), WLD);
+                wmma::mma_sync(acc[f], a, b, acc[f]);
+            }
+        }
+        __syncthreads();
+    }
+    wmma::store_matrix_sync(cs + warp * 16 * CLD, acc[0], CLD, wmma::mem_row_major);
+    wmma::store_matrix_sync(cs + warp * 16 * CLD + 16, acc[1], CLD, wmma::mem_row_major);
+    __syncthreads();
+    for (int i = threadIdx.x; i < WM * WN; i += blockDim.x) {
+        int m = i / WN;
+        int r = i % WN;
+        int tok = tok0 + m;
+        int row = row0 + r;
+        if (tok < n && row < rows) {
+            y[(size_t) tok * rows + row] = cs[m * CLD + r];
+        }
+    }
+}
+
+extern "C" __global__ void matmul_wmma_f16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matmul_wmma<__half>(w, x, y, n, rows, cols); }
+extern "C" __global__ void matmul_wmma_bf16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matmul_wmma<__nv_bfloat16>(w, x, y, n, rows, cols); }
+
+// ---- Skinny products for decode (n <= 64 tokens, rows and cols multiples of 16, BF16/F16 weights) ----
+// Bandwidth first: each warp streams the weights of 16 rows over one K range straight from global memory
+// into tensor-core fragments (no shared memory, no block barriers) against the (L2-resident) activations,
+// which were rounded once to the weight type and zero-padded to whole 16-token tiles. Rows x K ranges
+// (split-K) give enough warps to keep HBM busy; partial sums go to a workspace and a second kernel adds
+// them in a fixed order, so results are deterministic.
+
+// xh [npad, cols] = x [n, cols] rounded to T, rows n..npad-1 zero. Grid-stride.
+template <typename T>
+__device__ void to_half_padded(const float* x, unsigned short* xh, int n, int npad, int cols) {
+    size_t total = (size_t) npad * cols;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        int t = (int) (i / cols);
+        xh[i] = t < n ? to_bits(x[i], (T*) 0) : (unsigned short) 0;
+    }
+}
+
+extern "C" __global__ void to_half_padded_f16(const float* x, unsigned short* xh, int n, int npad, int cols) { to_half_padded<__half>(x, xh, n, npad, cols); }
+extern "C" __global__ void to_half_padded_bf16(const float* x, unsigned short* xh, int n, int npad, int cols) { to_half_padded<__nv_bfloat16>(x, xh, n, npad, cols); }
+
+// part [splits, npad, rows]: part[s][t][r] = sum over k in split s of W[r, k] * xh[t, k].
+// grid (ceil(rows / 16 / 4), splits), block 128: warp w of block b owns rows (4b + w) * 16 .. +16.
+template <typename T>
+__device__ void matmul_skinny(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows,
+                              int cols, int kChunk) {
+    using namespace nvcuda;
+    int rowTile = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (rowTile * 16 >= rows) {
+        return; // whole warp
+    }
+    int split = blockIdx.y;
+    int k0 = split * kChunk;
+    int k1 = min(cols, k0 + kChunk);
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4];
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        wmma::fill_fragment(acc[t], 0.0f);
+    }
+    const T* wp = (const T*) w + (size_t) rowTile * 16 * cols;
+    const T* xp = (const T*) xh;
+#pragma unroll 2
+    for (int k = k0; k < k1; k += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+        wmma::load_matrix_sync(a, wp + k, cols);
+#pragma unroll
+        for (int t = 0; t < 4; t++) {
+            if (t < tiles) {
+                // B (k, token) = xh[token * cols + k]: column-major K x 16 tokens
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                wmma::load_matrix_sync(b, xp + (size_t) t * 16 * cols + k, cols);
+                wmma::mma_sync(acc[t], a, b, acc[t]);
+            }
+        }
+    }
+    int npad = tiles * 16;
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        if (t < tiles) {
+            // C (row, token) stored column-major with ld = rows: part[s][token][row]
+            float* dst = part + ((size_t) split * npad + (size_t) t * 16) * rows + (size_t) rowTile * 16;
+            wmma::store_matrix_sync(dst, acc[t], rows, wmma::mem_col_major);
+        }
+    }
+}
+
+extern "C" __global__ void matmul_skinny_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__half>(w, xh, part, tiles, rows, cols, kChunk); }
+extern "C" __global__ void matmul_skinny_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }
+
+// y [n, rows] = sum over s of part [s, t, rows] (fixed order). Grid-stride.
+extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int npad, int rows, int splits) {
+    size_t total = (size_t) n * rows;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        size_t t = i / rows;
+        size_t r = i % rows;
+        float s = 0.0f;
+        for (int sp = 0; sp < splits; sp++) {
+            s += part[((size_t) sp * npad + t) * rows + r];
+        }
+        y[i] = s;
+    }
+}

@@ -1,0 +1,38 @@
+package io.inferstream.runtime.backend;
+
+import io.inferstream.runtime.cuda.CudaDevice;
+
+/**
+ * Which backend a {@link DeviceOption} resolves to on this machine, and a one-line reason to print.
+ *
+ * @param cuda    true for the CUDA backend, false for the CPU
+ * @param ordinal CUDA device index when {@code cuda}
+ * @param reason  why, e.g. "auto: no CUDA device (cuInit failed: ...); using the CPU backend"
+ */
+public record BackendChoice(boolean cuda, int ordinal, String reason) {
+
+    /** Resolves {@code option} against what {@link CudaDevice#probe()} found (passed in so tests can vary it). */
+    public static BackendChoice resolve(DeviceOption option, CudaDevice.Probe probe) {
+        switch (option.kind()) {
+            case CPU:
+                return new BackendChoice(false, 0, "--device cpu: using the CPU backend");
+            case CUDA:
+                if (!probe.available()) {
+                    throw new IllegalStateException("--device " + option + ": no CUDA device: " + probe.reason()
+                            + " (use --device cpu or --device auto)");
+                }
+                if (option.ordinal() >= probe.deviceCount()) {
+                    throw new IllegalStateException("--device " + option + ": this machine has " + probe.deviceCount()
+                            + " CUDA device(s), cuda:0 .. cuda:" + (probe.deviceCount() - 1));
+                }
+                return new BackendChoice(true, option.ordinal(), "--device " + option + ": using the CUDA backend");
+            case AUTO:
+            default:
+                if (probe.available()) {
+                    return new BackendChoice(true, 0, "--device auto: " + probe.reason() + "; using the CUDA backend on cuda:0");
+                }
+                return new BackendChoice(false, 0, "--device auto: no CUDA device (" + probe.reason()
+                        + "); using the CPU backend");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+package io.inferstream.runtime.backend;
+
+import io.inferstream.runtime.cuda.CudaDevice;
+import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.model.LlamaModel;
+
+/** Opens a GGUF model on the backend a {@code --device} option selects, saying which it chose. */
+public final class Backends {
+
+    private Backends() {
+    }
+
+    /** A loaded model and the line explaining the backend choice. */
+    public record Loaded(LanguageModel model, BackendChoice choice) {
+    }
+
+    public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
+        BackendChoice choice = option.kind() == DeviceOption.Kind.CPU
+                ? BackendChoice.resolve(option, new CudaDevice.Probe(false, 0, "not probed"))
+                : BackendChoice.resolve(option, CudaDevice.probe());
+        if (!choice.cuda()) {
+            return new Loaded(LlamaModel.load(gguf), choice);
+        }
+        CudaDevice device = CudaDevice.open(choice.ordinal());
+        try {
+            CudaLlamaModel model = CudaLlamaModel.load(gguf, device, cudaOptions);
+            return new Loaded(new DeviceOwningModel(model, device), choice);
+        } catch (RuntimeException e) {
+            device.close();
+            throw e;
+        }
+    }
+}

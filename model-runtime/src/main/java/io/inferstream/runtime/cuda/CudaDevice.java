@@ -1,0 +1,182 @@
+package io.inferstream.runtime.cuda;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
+
+import java.nio.charset.StandardCharsets;
+
+import jcuda.CudaException;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * One CUDA device, driven through JCuda's driver API (its JNI library needs only the driver's libcuda.so).
+ * Uses the device's primary context, made current on whichever thread calls in.
+ *
+ * <p>Nothing here touches JCuda at class-loading time: {@link #probe()} is the first call into it and turns
+ * a missing native library or driver into an unavailable {@link Probe} instead of an error.
+ */
+public final class CudaDevice implements AutoCloseable {
+
+    /** What {@code cuInit} found: whether a device can be used and, if not, why. */
+    public record Probe(boolean available, int deviceCount, String reason) {
+    }
+
+    private static Probe probe;
+
+    private final int ordinal;
+    private final CUdevice device;
+    private final CUcontext context;
+    private final String name;
+    private final int computeMajor;
+    private final int computeMinor;
+    private CudaKernels kernels;
+    private boolean closed;
+
+    private CudaDevice(int ordinal, CUdevice device, CUcontext context, String name, int major, int minor) {
+        this.ordinal = ordinal;
+        this.device = device;
+        this.context = context;
+        this.name = name;
+        this.computeMajor = major;
+        this.computeMinor = minor;
+    }
+
+    /** Loads JCuda's driver library and calls cuInit once; never throws. */
+    public static synchronized Probe probe() {
+        if (probe == null) {
+            probe = doProbe();
+        }
+        return probe;
+    }
+
+    private static Probe doProbe() {
+        try {
+            JCudaDriver.setExceptionsEnabled(true);
+            cuInit(0);
+            int[] count = new int[1];
+            cuDeviceGetCount(count);
+            if (count[0] == 0) {
+                return new Probe(false, 0, "cuInit succeeded but the driver reports no CUDA device");
+            }
+            return new Probe(true, count[0], count[0] + " CUDA device(s)");
+        } catch (LinkageError e) {
+            return new Probe(false, 0, "the JCuda driver library could not be loaded: " + cause(e));
+        } catch (CudaException e) {
+            return new Probe(false, 0, "cuInit failed: " + e.getMessage());
+        } catch (RuntimeException e) {
+            return new Probe(false, 0, "CUDA initialisation failed: " + e);
+        }
+    }
+
+    /** One line of a native-library failure: the loader's own reason (e.g. "libcuda.so.1: cannot open ..."). */
+    private static String cause(Throwable e) {
+        String msg = String.valueOf(e.getMessage());
+        String first = msg.lines().findFirst().orElse(msg).trim();
+        return msg.lines()
+                .filter(l -> l.contains("cannot open shared object") || l.contains("undefined symbol"))
+                .map(l -> l.replaceFirst("^.*?UnsatisfiedLinkError: ", "").trim())
+                .reduce((a, b) -> b)
+                .orElse(first);
+    }
+
+    /** Opens device {@code ordinal} (compute capability 8.0 or newer) and loads the kernels. */
+    public static CudaDevice open(int ordinal) {
+        Probe p = probe();
+        if (!p.available()) {
+            throw new IllegalStateException("no CUDA device: " + p.reason());
+        }
+        if (ordinal < 0 || ordinal >= p.deviceCount()) {
+            throw new IllegalArgumentException("CUDA device " + ordinal + " does not exist; this machine has "
+                    + p.deviceCount() + " (cuda:0 .. cuda:" + (p.deviceCount() - 1) + ")");
+        }
+        CUdevice dev = new CUdevice();
+        cuDeviceGet(dev, ordinal);
+        byte[] nameBytes = new byte[256];
+        cuDeviceGetName(nameBytes, nameBytes.length, dev);
+        int len = 0;
+        while (len < nameBytes.length && nameBytes[len] != 0) {
+            len++;
+        }
+        String name = new String(nameBytes, 0, len, StandardCharsets.US_ASCII);
+        int[] major = new int[1];
+        int[] minor = new int[1];
+        cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
+        cuDeviceGetAttribute(minor, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
+        if (major[0] < 8) {
+            throw new IllegalStateException("CUDA device " + ordinal + " (" + name + ") has compute capability "
+                    + major[0] + "." + minor[0] + "; the kernels need 8.0 or newer (bf16 tensor cores)");
+        }
+        CUcontext ctx = new CUcontext();
+        cuDevicePrimaryCtxRetain(ctx, dev);
+        cuCtxSetCurrent(ctx);
+        CudaDevice d = new CudaDevice(ordinal, dev, ctx, name, major[0], minor[0]);
+        d.kernels = CudaKernels.load();
+        return d;
+    }
+
+    /** Makes this device's context current on the calling thread (cheap; every entry point calls it). */
+    public void makeCurrent() {
+        if (closed) {
+            throw new IllegalStateException("CUDA device " + ordinal + " is closed");
+        }
+        cuCtxSetCurrent(context);
+    }
+
+    public void synchronize() {
+        makeCurrent();
+        cuCtxSynchronize();
+    }
+
+    public CudaKernels kernels() {
+        return kernels;
+    }
+
+    public int ordinal() {
+        return ordinal;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String computeCapability() {
+        return computeMajor + "." + computeMinor;
+    }
+
+    /** [free, total] device memory in bytes. */
+    public long[] memoryInfo() {
+        makeCurrent();
+        long[] free = new long[1];
+        long[] total = new long[1];
+        cuMemGetInfo(free, total);
+        return new long[] {free[0], total[0]};
+    }
+
+    @Override
+    public String toString() {
+        return "cuda:" + ordinal + " (" + name + ", compute " + computeCapability() + ")";
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            if (kernels != null) {
+                cuCtxSetCurrent(context);
+                kernels.close();
+            }
+            cuDevicePrimaryCtxRelease(device);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package io.inferstream.runtime.cuda;
+
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+
+/**
+ * The kernels of src/main/cuda, loaded from the packaged PTX (resources /cuda/*.ptx, compute_80) with
+ * cuModuleLoadData, which JIT-compiles them for the device at hand; and a launcher that boxes arguments.
+ */
+public final class CudaKernels implements AutoCloseable {
+
+    static final Map<String, String[]> MODULES = Map.of(
+            "elementwise", new String[] {"embed_f32", "embed_f16", "embed_bf16", "embed_q8_0", "rmsnorm", "rope",
+                "add_bias", "add_inplace", "swiglu", "kv_store_f32", "kv_store_f16"},
+            "matmul", new String[] {"matvec_f32", "matvec_f16", "matvec_bf16", "matvec_q8_0", "matmul_tiled_f32",
+                "matmul_tiled_f16", "matmul_tiled_bf16", "matmul_tiled_q8_0", "matmul_wmma_f16", "matmul_wmma_bf16",
+                "to_half_padded_f16", "to_half_padded_bf16", "matmul_skinny_f16", "matmul_skinny_bf16", "splitk_reduce"},
+            "attention", new String[] {"attention_f32", "attention_f16"},
+            "sampling", new String[] {"argmax_rows"});
+
+    private final List<CUmodule> modules = new ArrayList<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private CUstream stream; // null: the legacy default stream; a capture stream while a CUDA graph is recorded
+
+    private CudaKernels() {
+    }
+
+    static CudaKernels load() {
+        CudaKernels k = new CudaKernels();
+        for (Map.Entry<String, String[]> e : MODULES.entrySet()) {
+            CUmodule module = new CUmodule();
+            byte[] ptx = ptx(e.getKey());
+            try {
+                cuModuleLoadData(module, ptx);
+            } catch (jcuda.CudaException ex) {
+                if (!String.valueOf(ex.getMessage()).contains("UNSUPPORTED_PTX_VERSION")) {
+                    throw ex;
+                }
+                // A driver older than the nvcc that wrote the PTX (CUDA 12.x under nvcc 13): the kernels use
+                // nothing newer than PTX ISA 8.0, so declare that version and let this driver JIT them.
+                System.err.println("[cuda] driver does not know the PTX ISA of " + e.getKey() + ".ptx; retrying as PTX ISA 8.0");
+                cuModuleLoadData(module, withPtxVersion(ptx, "8.0"));
+            }
+            k.modules.add(module);
+            for (String fn : e.getValue()) {
+                CUfunction f = new CUfunction();
+                cuModuleGetFunction(f, module, fn);
+                k.functions.put(fn, f);
+            }
+        }
+        return k;
+    }
+
+    /** The PTX with its {@code .version} directive replaced. */
+    static byte[] withPtxVersion(byte[] ptx, String version) {
+        String text = new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII);
+        String replaced = text.replaceFirst("(?m)^\\.version [0-9.]+$", ".version " + version);
+        byte[] t = replaced.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] z = new byte[t.length + 1];
+        System.arraycopy(t, 0, z, 0, t.length);
+        return z;
+    }
+
+    /** The NUL-terminated PTX text of a module. */
+    private static byte[] ptx(String module) {
+        String resource = "/cuda/" + module + ".ptx";
+        try (InputStream in = CudaKernels.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException("PTX resource " + resource + " is missing from the classpath");
+            }
+            byte[] text = in.readAllBytes();
+            byte[] z = new byte[text.length + 1];
+            System.arraycopy(text, 0, z, 0, text.length);
+            return z;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read PTX resource " + resource, e);
+        }
+    }
+
+    /** Sends the following launches to {@code s} (null: back to the default stream). */
+    void stream(CUstream s) {
+        this.stream = s;
+    }
+
+    /**
+     * Launches {@code kernel} on the current stream (the default stream unless a graph is being captured). Arguments: {@link DeviceBuffer} or {@link CUdeviceptr}
+     * (device pointers; null passes a null pointer), Integer, Float.
+     */
+    public void launch(String kernel, int gridX, int gridY, int block, int sharedBytes, Object... args) {
+        CUfunction f = functions.get(kernel);
+        if (f == null) {
+            throw new IllegalArgumentException("no CUDA kernel named " + kernel);
+        }
+        Pointer[] ps = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            if (a == null) {
+                ps[i] = Pointer.to(new CUdeviceptr());
+            } else if (a instanceof DeviceBuffer b) {
+                ps[i] = Pointer.to(b.pointer());
+            } else if (a instanceof CUdeviceptr p) {
+                ps[i] = Pointer.to(p);
+            } else if (a instanceof Integer v) {
+                ps[i] = Pointer.to(new int[] {v});
+            } else if (a instanceof Float v) {
+                ps[i] = Pointer.to(new float[] {v});
+            } else {
+                throw new IllegalArgumentException(kernel + ": argument " + i + " of type " + a.getClass().getName()
+                        + " cannot be passed to a kernel");
+            }
+        }
+        cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, sharedBytes, stream, Pointer.to(ps), null);
+    }
+
+    @Override
+    public void close() {
+        for (CUmodule m : modules) {
+            cuModuleUnload(m);
+        }
+        modules.clear();
+        functions.clear();
+    }
+}

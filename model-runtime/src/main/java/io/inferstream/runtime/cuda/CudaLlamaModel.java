@@ -1,0 +1,695 @@
+package io.inferstream.runtime.cuda;
+
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.LlamaWeights;
+import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.model.TokenBatch;
+import io.inferstream.runtime.tensor.Matrix;
+
+/**
+ * The Llama-family decoder (llama, qwen2) resident on one CUDA device: the weights are uploaded once, the
+ * paged KV cache is a {@link CudaKvStore}, and every step's forward pass runs in device kernels. Per step
+ * only token ids, positions, sequence indices, KV slots, block tables and logit rows go to the device, and
+ * the requested logits rows (or, with {@link #forwardGreedy}, one token id per row) come back.
+ *
+ * <p>The GGUF is read by the CPU model's loader ({@link LlamaModel#load}), so configuration, tensor names and
+ * shape checks are the same; the raw tensor bytes are then uploaded from the memory-mapped file.
+ */
+public final class CudaLlamaModel implements LanguageModel {
+
+    /**
+     * @param memoryFraction share of the device's free memory this model may use (weights, activations, KV)
+     * @param f32ToBf16      store F32 matrices as BF16 (half the memory, tensor-core products)
+     * @param maxBatchTokens tokens per step whose scratch buffers are reserved up front (larger batches grow them)
+     */
+    public record Options(double memoryFraction, boolean f32ToBf16, int maxBatchTokens) {
+        public static Options defaults() {
+            return new Options(0.9, false, 512);
+        }
+    }
+
+    /** attention.cu: MAX_HEAD_DIM (8 floats of the output head per lane). */
+    private static final int MAX_HEAD_DIM = 256;
+
+    private final CudaDevice device;
+    private final CudaKernels k;
+    private final ModelConfig config;
+    private final MemoryPlan plan;
+    private final int qDim;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    // Weights, per layer where indexed.
+    private final DeviceMatrix embedding;
+    private final DeviceMatrix output;
+    private final DeviceMatrix[] wq;
+    private final DeviceMatrix[] wk;
+    private final DeviceMatrix[] wv;
+    private final DeviceMatrix[] wo;
+    private final DeviceMatrix[] gate;
+    private final DeviceMatrix[] up;
+    private final DeviceMatrix[] down;
+    private final DeviceBuffer[] attnNorm;
+    private final DeviceBuffer[] ffnNorm;
+    private final DeviceBuffer[] bq;
+    private final DeviceBuffer[] bk;
+    private final DeviceBuffer[] bv;
+    private final DeviceBuffer outputNorm;
+    private final DeviceBuffer invFreq;
+    private final long weightBytes;
+
+    // Scratch for `capacity` tokens.
+    private int capacity;
+    private DeviceBuffer x;      // [n, dim] residual stream
+    private DeviceBuffer xb;     // [n, dim]
+    private DeviceBuffer q;      // [n, qDim]
+    private DeviceBuffer kBuf;   // [n, kvDim]
+    private DeviceBuffer vBuf;   // [n, kvDim]
+    private DeviceBuffer att;    // [n, qDim]
+    private DeviceBuffer hb;     // [n, hidden]
+    private DeviceBuffer hb2;    // [n, hidden]
+    private DeviceBuffer logits; // [n, vocab]
+    private DeviceBuffer ints;   // step metadata, see forwardOnDevice
+    private int intsCapacity;
+    private StepProfile profile; // null unless a benchmark asks where the time goes
+    private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
+
+    private SkinnyScratch skinny; // non-null while the skinny decode product is on (opt-in)
+
+    // Greedy steps replayed as CUDA graphs (opt-in): one graph per step shape, captured on its first use.
+    private boolean graphs;
+    private String graphFailure;
+    private long graphLaunches;
+    private CUstream graphStream;
+    private final Map<GraphKey, CUgraphExec> graphCache = new HashMap<>();
+
+    /** What a recorded step depends on: the shape of the metadata, the KV pools and the scratch buffers. */
+    private record GraphKey(int n, int m, int maxBlocks, KvStore kv, int generation) {
+    }
+
+    /** The shape of a prepared step: {@code maxBlocks} is the stride of the uploaded block tables. */
+    private record StepShape(int n, int m, int maxBlocks) {
+    }
+
+    private CudaLlamaModel(CudaDevice device, GgufFile gguf, LlamaModel cpu, Options options) {
+        this.device = device;
+        this.k = device.kernels();
+        this.config = cpu.config();
+        this.qDim = config.nHeads() * config.headDim();
+        if (config.nHeads() % config.nKvHeads() != 0) {
+            throw new IllegalArgumentException("head_count " + config.nHeads() + " is not a multiple of head_count_kv "
+                    + config.nKvHeads());
+        }
+        if (config.headDim() > MAX_HEAD_DIM || config.headDim() % 2 != 0) {
+            throw new IllegalArgumentException("heads of " + config.headDim() + " dimensions: the CUDA attention kernel "
+                    + "supports even head sizes up to " + MAX_HEAD_DIM);
+        }
+        LlamaWeights w = cpu.weights();
+        boolean bf16 = options.f32ToBf16();
+        long bytes = 0;
+        List<Matrix> all = new ArrayList<>();
+        all.add(w.tokenEmbedding());
+        if (w.output() != w.tokenEmbedding()) {
+            all.add(w.output());
+        }
+        for (int l = 0; l < config.nLayers(); l++) {
+            all.addAll(List.of(w.wq()[l], w.wk()[l], w.wv()[l], w.wo()[l], w.gate()[l], w.up()[l], w.down()[l]));
+        }
+        for (Matrix m : all) {
+            bytes += DeviceMatrix.deviceBytes(m.type(), bf16, m.rows(), m.cols());
+        }
+        bytes += 4L * config.dim() * (2L * config.nLayers() + 1);
+        if (w.bq() != null) {
+            bytes += 4L * config.nLayers() * (qDim + 2L * config.kvDim());
+        }
+        long[] mem = device.memoryInfo();
+        this.plan = new MemoryPlan(mem[0], options.memoryFraction(), bytes,
+                MemoryPlan.activationBytes(config, options.maxBatchTokens()));
+        plan.requireFits(gguf.path().toString(), device.toString());
+
+        Map<Matrix, DeviceMatrix> uploaded = new IdentityHashMap<>();
+        try {
+            for (Matrix m : all) {
+                uploaded.put(m, track(DeviceMatrix.upload(m, rawBytes(gguf, m), bf16)));
+            }
+            embedding = uploaded.get(w.tokenEmbedding());
+            output = uploaded.get(w.output());
+            int layers = config.nLayers();
+            wq = new DeviceMatrix[layers];
+            wk = new DeviceMatrix[layers];
+            wv = new DeviceMatrix[layers];
+            wo = new DeviceMatrix[layers];
+            gate = new DeviceMatrix[layers];
+            up = new DeviceMatrix[layers];
+            down = new DeviceMatrix[layers];
+            attnNorm = new DeviceBuffer[layers];
+            ffnNorm = new DeviceBuffer[layers];
+            boolean biases = w.bq() != null;
+            bq = biases ? new DeviceBuffer[layers] : null;
+            bk = biases ? new DeviceBuffer[layers] : null;
+            bv = biases ? new DeviceBuffer[layers] : null;
+            for (int l = 0; l < layers; l++) {
+                wq[l] = uploaded.get(w.wq()[l]);
+                wk[l] = uploaded.get(w.wk()[l]);
+                wv[l] = uploaded.get(w.wv()[l]);
+                wo[l] = uploaded.get(w.wo()[l]);
+                gate[l] = uploaded.get(w.gate()[l]);
+                up[l] = uploaded.get(w.up()[l]);
+                down[l] = uploaded.get(w.down()[l]);
+                attnNorm[l] = floats(w.attnNorm()[l], "attn_norm " + l);
+                ffnNorm[l] = floats(w.ffnNorm()[l], "ffn_norm " + l);
+                if (biases) {
+                    bq[l] = floats(w.bq()[l], "attn_q.bias " + l);
+                    bk[l] = floats(w.bk()[l], "attn_k.bias " + l);
+                    bv[l] = floats(w.bv()[l], "attn_v.bias " + l);
+                }
+            }
+            outputNorm = floats(w.outputNorm(), "output_norm");
+            invFreq = floats(RopeFrequencies.of(config, w.ropeFactors()), "rope frequencies");
+            weightBytes = bytes;
+            ensureCapacity(options.maxBatchTokens());
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Loads a GGUF llama / qwen2 model onto {@code device}. */
+    public static CudaLlamaModel load(GgufFile gguf, CudaDevice device, Options options) {
+        device.makeCurrent();
+        return new CudaLlamaModel(device, gguf, LlamaModel.load(gguf), options);
+    }
+
+    private static ByteBuffer rawBytes(GgufFile gguf, Matrix m) {
+        if (!gguf.hasTensor(m.name())) {
+            throw new IllegalStateException(gguf.path() + ": tensor " + m.name() + " of the loaded model is not in the file");
+        }
+        return gguf.tensorData(m.name());
+    }
+
+    private DeviceMatrix track(DeviceMatrix m) {
+        owned.add(m);
+        return m;
+    }
+
+    private DeviceBuffer floats(float[] v, String what) {
+        DeviceBuffer b = DeviceBuffer.allocate(4L * v.length, what);
+        owned.add(b);
+        b.upload(v, v.length);
+        return b;
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    public CudaDevice device() {
+        return device;
+    }
+
+    public MemoryPlan memoryPlan() {
+        return plan;
+    }
+
+    /** Device bytes of all weights. */
+    public long weightBytes() {
+        return weightBytes;
+    }
+
+    /**
+     * Weight bytes a decode step reads: every layer matrix and the output matrix once (the embedding is only
+     * gathered, unless it is also the output); norms and biases are negligible and left out.
+     */
+    public long bytesReadPerDecodeStep() {
+        long b = output.bytes();
+        for (int l = 0; l < config.nLayers(); l++) {
+            b += wq[l].bytes() + wk[l].bytes() + wv[l].bytes() + wo[l].bytes() + gate[l].bytes() + up[l].bytes()
+                    + down[l].bytes();
+        }
+        return b;
+    }
+
+    /** Profiles the following steps part by part (null to stop); synchronizes after every part. */
+    public synchronized void profile(StepProfile p) {
+        this.profile = p;
+    }
+
+    /** Weight bytes each {@link StepProfile.Part} reads per step (for its bandwidth column). */
+    public long[] bytesPerPart() {
+        long[] b = new long[StepProfile.Part.values().length];
+        for (int l = 0; l < config.nLayers(); l++) {
+            b[StepProfile.Part.QKV_MATMUL.ordinal()] += wq[l].bytes() + wk[l].bytes() + wv[l].bytes();
+            b[StepProfile.Part.WO_MATMUL.ordinal()] += wo[l].bytes();
+            b[StepProfile.Part.FFN_MATMUL.ordinal()] += gate[l].bytes() + up[l].bytes() + down[l].bytes();
+        }
+        b[StepProfile.Part.OUTPUT_MATMUL.ordinal()] = output.bytes();
+        return b;
+    }
+
+    private void mark(StepProfile.Part part) {
+        if (profile != null) {
+            profile.mark(part);
+        }
+    }
+
+    /** KV blocks that fit in what the memory plan leaves after the weights and activations. */
+    public int maxKvBlocks(int blockSize, KvStore.Precision precision) {
+        return plan.kvBlocks(config, blockSize, precision);
+    }
+
+    @Override
+    public KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision) {
+        device.makeCurrent();
+        long need = (long) numBlocks * KvStore.bytesPerBlock(config.nLayers(), config.kvDim(), blockSize, precision);
+        long free = device.memoryInfo()[0];
+        if (need > free) {
+            long perBlock = KvStore.bytesPerBlock(config.nLayers(), config.kvDim(), blockSize, precision);
+            throw new IllegalStateException("KV cache of " + numBlocks + " blocks x " + blockSize + " positions ("
+                    + precision + ") needs " + MemoryPlan.gib(need) + " but " + device + " has " + MemoryPlan.gib(free)
+                    + " free: at most " + free / perBlock + " blocks fit");
+        }
+        return new CudaKvStore(device, config.nLayers(), config.kvDim(), numBlocks, blockSize, precision);
+    }
+
+    @Override
+    public synchronized float[] forward(TokenBatch batch, KvStore kv) {
+        int m = batch.logitRows().length;
+        if (m == 0) {
+            forwardOnDevice(batch, kv, false);
+            return new float[0];
+        }
+        forwardOnDevice(batch, kv, true);
+        float[] out = new float[m * config.vocabSize()];
+        logits.download(out, out.length);
+        return out;
+    }
+
+    /**
+     * Runs the step like {@link #forward} and returns, per logit row, the token with the largest logit (the
+     * lowest id on ties), computed on the device: one int per row crosses the bus instead of the vocabulary.
+     */
+    public synchronized int[] forwardGreedy(TokenBatch batch, KvStore kv) {
+        int m = batch.logitRows().length;
+        if (m == 0) {
+            forwardOnDevice(batch, kv, false);
+            return new int[0];
+        }
+        StepShape shape = prepare(batch, kv);
+        if (graphs && profile == null) {
+            replay(shape, (CudaKvStore) kv);
+        } else {
+            launchGreedyStep(shape, (CudaKvStore) kv);
+        }
+        int[] out = new int[m];
+        ints.download(out, m); // the default stream waits for the graph's (blocking) stream
+        return out;
+    }
+
+    private void launchGreedyStep(StepShape shape, CudaKvStore kv) {
+        launchStep(shape, kv, true);
+        k.launch("argmax_rows", shape.m(), 1, 256, 0, logits, config.vocabSize(), ints);
+    }
+
+    /**
+     * Greedy steps as CUDA graphs: the ~14 launches per layer of a step are recorded once per step shape
+     * and replayed with one launch (the metadata is uploaded before each replay into the same buffer).
+     * Off by default; if recording fails, the model says why ({@link #graphFailure()}) and runs eagerly.
+     */
+    public synchronized void useCudaGraphs(boolean on) {
+        graphs = on;
+    }
+
+    /**
+     * Decode steps of 9..64 tokens use the split-K skinny tensor-core product for BF16/F16 matrices
+     * (matmul.cu) instead of the tiled one. Off by default until measured on a GPU.
+     */
+    public synchronized void useSkinnyDecode(boolean on) {
+        device.makeCurrent();
+        if (on && skinny == null) {
+            long maxCols = 0;
+            long maxPartial = 0;
+            for (DeviceMatrix m : allMatrices()) {
+                maxCols = Math.max(maxCols, m.cols());
+                maxPartial = Math.max(maxPartial, SkinnyScratch.partialFloats(m.rows(), m.cols()));
+            }
+            skinny = new SkinnyScratch(maxCols, maxPartial);
+            bufferGeneration++;
+        } else if (!on && skinny != null) {
+            skinny.close();
+            skinny = null;
+            bufferGeneration++;
+        }
+    }
+
+    private List<DeviceMatrix> allMatrices() {
+        List<DeviceMatrix> all = new ArrayList<>(List.of(output));
+        for (int l = 0; l < config.nLayers(); l++) {
+            all.addAll(List.of(wq[l], wk[l], wv[l], wo[l], gate[l], up[l], down[l]));
+        }
+        return all;
+    }
+
+    /** Why graph recording was given up, or null. */
+    public String graphFailure() {
+        return graphFailure;
+    }
+
+    /** Steps run as a graph replay so far. */
+    public long graphLaunches() {
+        return graphLaunches;
+    }
+
+    private void replay(StepShape shape, CudaKvStore kv) {
+        GraphKey key = new GraphKey(shape.n(), shape.m(), shape.maxBlocks(), kv, bufferGeneration);
+        CUgraphExec exec = graphCache.get(key);
+        if (exec == null) {
+            exec = record(shape, kv);
+            if (exec == null) {
+                launchGreedyStep(shape, kv);
+                return;
+            }
+            if (graphCache.size() >= 64) {
+                destroyGraphs();
+            }
+            graphCache.put(key, exec);
+        }
+        cuGraphLaunch(exec, graphStream);
+        graphLaunches++;
+    }
+
+    /** Records a greedy step on the graph stream; null (and graphs off) when the driver refuses. */
+    private CUgraphExec record(StepShape shape, CudaKvStore kv) {
+        CUgraph graph = new CUgraph();
+        boolean capturing = false;
+        try {
+            if (graphStream == null) {
+                graphStream = new CUstream();
+                cuStreamCreate(graphStream, 0); // blocking: ordered after the default stream's metadata copy
+            }
+            k.stream(graphStream);
+            cuStreamBeginCapture(graphStream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+            capturing = true;
+            launchGreedyStep(shape, kv);
+            capturing = false;
+            cuStreamEndCapture(graphStream, graph);
+            CUgraphExec exec = new CUgraphExec();
+            cuGraphInstantiate(exec, graph, 0);
+            cuGraphDestroy(graph);
+            return exec;
+        } catch (RuntimeException e) {
+            if (capturing) {
+                try {
+                    cuStreamEndCapture(graphStream, graph);
+                } catch (RuntimeException ignored) {
+                    // the capture is already invalid; ending it only resets the stream
+                }
+            }
+            graphs = false;
+            graphFailure = "CUDA graph recording failed, running eagerly: " + e.getMessage();
+            return null;
+        } finally {
+            k.stream(null);
+        }
+    }
+
+    private void destroyGraphs() {
+        for (CUgraphExec e : graphCache.values()) {
+            cuGraphExecDestroy(e);
+        }
+        graphCache.clear();
+    }
+
+    /** Device logits of the last step, [logitRows, vocab] (tests). */
+    DeviceBuffer deviceLogits() {
+        return logits;
+    }
+
+    private void forwardOnDevice(TokenBatch batch, KvStore store, boolean wantLogits) {
+        StepShape shape = prepare(batch, store);
+        launchStep(shape, (CudaKvStore) store, wantLogits);
+    }
+
+    /** Validates the step and uploads its metadata (one copy); the launches then only read device memory. */
+    private StepShape prepare(TokenBatch batch, KvStore store) {
+        if (!(store instanceof CudaKvStore kv)) {
+            throw new IllegalArgumentException("the CUDA model needs the KV store from its own newKvStore, got "
+                    + store.getClass().getName());
+        }
+        validate(batch, kv);
+        device.makeCurrent();
+        if (profile != null) {
+            profile.start();
+        }
+        int n = batch.size();
+        ensureCapacity(n);
+
+        // Step metadata, one upload: tokens [n] | positions [n] | seq [n] | slots [n] | logitRows [m] | tables [seqs, maxBlocks]
+        int[][] tables = batch.blockTables();
+        int maxBlocks = 1;
+        for (int[] t : tables) {
+            maxBlocks = Math.max(maxBlocks, t.length);
+        }
+        int m = batch.logitRows().length;
+        int total = 4 * n + m + tables.length * maxBlocks;
+        int[] meta = new int[total];
+        int bs = kv.blockSize();
+        for (int t = 0; t < n; t++) {
+            int pos = batch.positions()[t];
+            meta[t] = batch.tokens()[t];
+            meta[n + t] = pos;
+            meta[2 * n + t] = batch.seq()[t];
+            meta[3 * n + t] = tables[batch.seq()[t]][pos / bs] * bs + pos % bs;
+        }
+        System.arraycopy(batch.logitRows(), 0, meta, 4 * n, m);
+        for (int s = 0; s < tables.length; s++) {
+            System.arraycopy(tables[s], 0, meta, 4 * n + m + s * maxBlocks, tables[s].length);
+        }
+        if (total > intsCapacity) {
+            ints.close();
+            intsCapacity = Math.max(total, 2 * intsCapacity);
+            ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
+            bufferGeneration++;
+        }
+        ints.upload(meta, total);
+        mark(StepProfile.Part.METADATA);
+        return new StepShape(n, m, maxBlocks);
+    }
+
+    /** Launches every kernel of a prepared step (nothing else: the sequence can be recorded as a CUDA graph). */
+    private void launchStep(StepShape shape, CudaKvStore kv, boolean wantLogits) {
+        int n = shape.n();
+        int m = shape.m();
+        int maxBlocks = shape.maxBlocks();
+        int bs = kv.blockSize();
+        int dim = config.dim();
+        int kvDim = config.kvDim();
+        int hidden = config.hiddenDim();
+        int heads = config.nHeads();
+        int headDim = config.headDim();
+        var tokens = ints.at(0);
+        var positions = ints.at(4L * n);
+        var seq = ints.at(8L * n);
+        var slots = ints.at(12L * n);
+        var rows = ints.at(16L * n);
+        var tableData = ints.at(16L * n + 4L * m);
+
+        k.launch(embedName(embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, x, dim);
+        mark(StepProfile.Part.EMBED);
+        boolean f16Kv = kv.precision() == KvStore.Precision.F16;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int warpsPerBlock = 4;
+        for (int l = 0; l < config.nLayers(); l++) {
+            // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
+            k.launch("rmsnorm", n, 1, 256, 0, x, null, attnNorm[l], xb, dim, config.rmsEps());
+            mark(StepProfile.Part.NORM);
+            wq[l].matmul(k, xb, q, n, skinny);
+            wk[l].matmul(k, xb, kBuf, n, skinny);
+            wv[l].matmul(k, xb, vBuf, n, skinny);
+            if (bq != null) {
+                k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
+                k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
+                k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, vBuf, bv[l], n, kvDim);
+            }
+            mark(StepProfile.Part.QKV_MATMUL);
+            k.launch("rope", n, 1, 128, 0, q, kBuf, positions, invFreq, heads, config.nKvHeads(), headDim,
+                    config.ropeNeox() ? 1 : 0);
+            // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
+            k.launch(f16Kv ? "kv_store_f16" : "kv_store_f32", n, 1, 128, 0, kBuf, vBuf, slots, kv.keys(l), kv.values(l), kvDim);
+            mark(StepProfile.Part.ROPE_KV);
+            k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
+                    32 * warpsPerBlock, warpsPerBlock * headDim * 4, q, kv.keys(l), kv.values(l), positions, seq,
+                    tableData, maxBlocks, bs, att, n, heads, config.nKvHeads(), headDim, scale);
+            mark(StepProfile.Part.ATTENTION);
+            wo[l].matmul(k, att, xb, n, skinny);
+            mark(StepProfile.Part.WO_MATMUL);
+            k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
+            mark(StepProfile.Part.ELEMENTWISE);
+
+            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
+            k.launch("rmsnorm", n, 1, 256, 0, x, null, ffnNorm[l], xb, dim, config.rmsEps());
+            mark(StepProfile.Part.NORM);
+            gate[l].matmul(k, xb, hb, n, skinny);
+            up[l].matmul(k, xb, hb2, n, skinny);
+            mark(StepProfile.Part.FFN_MATMUL);
+            k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
+            mark(StepProfile.Part.ELEMENTWISE);
+            down[l].matmul(k, hb, xb, n, skinny);
+            mark(StepProfile.Part.FFN_MATMUL);
+            k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
+            mark(StepProfile.Part.ELEMENTWISE);
+        }
+        if (wantLogits) {
+            // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
+            k.launch("rmsnorm", m, 1, 256, 0, x, rows, outputNorm, xb, dim, config.rmsEps());
+            mark(StepProfile.Part.NORM);
+            output.matmul(k, xb, logits, m, skinny);
+            mark(StepProfile.Part.OUTPUT_MATMUL);
+        }
+    }
+
+    private static int blocks(int count) {
+        return Math.max(1, Math.min((count + 255) / 256, 65535));
+    }
+
+    private String embedName(DeviceMatrix e) {
+        return switch (e.type()) {
+            case F32 -> "embed_f32";
+            case F16 -> "embed_f16";
+            case BF16 -> "embed_bf16";
+            case Q8_0 -> "embed_q8_0";
+            default -> throw new AssertionError(e.type());
+        };
+    }
+
+    private Object embeddingData() {
+        return embedding.data();
+    }
+
+    private Object embeddingScales() {
+        return embedding.scales();
+    }
+
+    private void validate(TokenBatch batch, KvStore kv) {
+        if (kv.nLayers() != config.nLayers() || kv.kvDim() != config.kvDim()) {
+            throw new IllegalArgumentException("KV store of " + kv.nLayers() + " layers x " + kv.kvDim()
+                    + " does not fit this model (" + config.nLayers() + " layers x " + config.kvDim() + ")");
+        }
+        if (batch.size() == 0) {
+            throw new IllegalArgumentException("empty batch");
+        }
+        for (int r : batch.logitRows()) {
+            if (r < 0 || r >= batch.size()) {
+                throw new IllegalArgumentException("logit row " + r + " is not one of the batch's " + batch.size() + " tokens");
+            }
+        }
+        int bs = kv.blockSize();
+        for (int t = 0; t < batch.size(); t++) {
+            int token = batch.tokens()[t];
+            int pos = batch.positions()[t];
+            if (token < 0 || token >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + token + " at batch index " + t
+                        + " is outside the vocabulary of " + config.vocabSize());
+            }
+            int s = batch.seq()[t];
+            if (s < 0 || s >= batch.blockTables().length) {
+                throw new IllegalArgumentException("sequence " + s + " of batch index " + t + " has no block table");
+            }
+            int[] table = batch.blockTables()[s];
+            if (pos < 0 || pos / bs >= table.length) {
+                throw new IllegalArgumentException("position " + pos + " of sequence " + s
+                        + " has no KV block in its block table of " + table.length + " blocks");
+            }
+            // Attention reads every block up to the position: all must be real blocks of this store.
+            for (int b = 0; b <= pos / bs; b++) {
+                if (table[b] < 0 || table[b] >= kv.numBlocks()) {
+                    throw new IllegalArgumentException("block table of sequence " + s + " names block " + table[b]
+                            + " at index " + b + "; the store has " + kv.numBlocks() + " blocks");
+                }
+            }
+        }
+    }
+
+    private void ensureCapacity(int n) {
+        if (n <= capacity) {
+            return;
+        }
+        int c = Math.max(n, capacity * 2);
+        closeScratch();
+        long f = 4L * c;
+        x = DeviceBuffer.allocate(f * config.dim(), "activations x");
+        xb = DeviceBuffer.allocate(f * config.dim(), "activations xb");
+        q = DeviceBuffer.allocate(f * qDim, "activations q");
+        kBuf = DeviceBuffer.allocate(f * config.kvDim(), "activations k");
+        vBuf = DeviceBuffer.allocate(f * config.kvDim(), "activations v");
+        att = DeviceBuffer.allocate(f * qDim, "activations att");
+        hb = DeviceBuffer.allocate(f * config.hiddenDim(), "activations hb");
+        hb2 = DeviceBuffer.allocate(f * config.hiddenDim(), "activations hb2");
+        logits = DeviceBuffer.allocate(f * config.vocabSize(), "logits");
+        intsCapacity = 5 * c + 1024;
+        ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
+        capacity = c;
+        bufferGeneration++;
+    }
+
+    private void closeScratch() {
+        for (DeviceBuffer b : new DeviceBuffer[] {x, xb, q, kBuf, vBuf, att, hb, hb2, logits, ints}) {
+            if (b != null) {
+                b.close();
+            }
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        device.makeCurrent();
+        destroyGraphs();
+        if (skinny != null) {
+            skinny.close();
+            skinny = null;
+        }
+        if (graphStream != null) {
+            cuStreamDestroy(graphStream);
+            graphStream = null;
+        }
+        closeScratch();
+        capacity = 0;
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("freeing device memory failed", e);
+            }
+        }
+        owned.clear();
+    }
+
+    @Override
+    public String toString() {
+        return "CudaLlamaModel[" + config.architecture() + ", " + config.nLayers() + " layers, dim " + config.dim()
+                + ", " + MemoryPlan.gib(weightBytes) + " of weights on " + device + "]";
+    }
+}

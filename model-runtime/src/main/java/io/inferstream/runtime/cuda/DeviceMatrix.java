@@ -1,0 +1,210 @@
+package io.inferstream.runtime.cuda;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import io.inferstream.runtime.gguf.Float16;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.tensor.Matrix;
+
+/**
+ * A weight matrix W [rows, cols] in device memory, in a type the kernels read directly: F32, F16 and BF16
+ * as the GGUF stores them, Q8_0 split into int8 quants [rows * cols] and float scales [rows * cols / 32],
+ * and every other quantization decoded to F16 at upload. {@link #matmul} computes y [n, rows] = x [n, cols] . W^T.
+ */
+public final class DeviceMatrix implements AutoCloseable {
+
+    /** Up to this many tokens one warp per weight row serves all of them (the kernel's register tile). */
+    static final int MATVEC_MAX_TOKENS = 8;
+
+    /** Which kernel computes a product (tests compare each against the CPU). */
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY }
+
+    private final GgmlType type; // F32, F16, BF16 or Q8_0
+    private final int rows;
+    private final int cols;
+    private final String name;
+    private final DeviceBuffer data;
+    private final DeviceBuffer scales; // Q8_0 only
+
+    private DeviceMatrix(GgmlType type, int rows, int cols, String name, DeviceBuffer data, DeviceBuffer scales) {
+        this.type = type;
+        this.rows = rows;
+        this.cols = cols;
+        this.name = name;
+        this.data = data;
+        this.scales = scales;
+    }
+
+    /** The type a matrix of {@code source} type has on the device. */
+    static GgmlType deviceType(GgmlType source, boolean f32ToBf16) {
+        return switch (source) {
+            case F32 -> f32ToBf16 ? GgmlType.BF16 : GgmlType.F32;
+            case F16, BF16, Q8_0 -> source;
+            default -> GgmlType.F16;
+        };
+    }
+
+    /** Device bytes of a rows x cols matrix of {@code source} type. */
+    static long deviceBytes(GgmlType source, boolean f32ToBf16, int rows, int cols) {
+        long n = (long) rows * cols;
+        return switch (deviceType(source, f32ToBf16)) {
+            case F32 -> 4 * n;
+            case Q8_0 -> n + n / 32 * 4;
+            default -> 2 * n;
+        };
+    }
+
+    /**
+     * Uploads {@code cpu} (loaded from {@code raw}, its GGUF bytes, little-endian from the buffer's position).
+     * F32 becomes BF16 when {@code f32ToBf16}; K-quants and Q4_0 are decoded to F16 through the CPU matrix.
+     */
+    public static DeviceMatrix upload(Matrix cpu, ByteBuffer raw, boolean f32ToBf16) {
+        int rows = cpu.rows();
+        int cols = cpu.cols();
+        long n = (long) rows * cols;
+        GgmlType source = cpu.type();
+        GgmlType target = deviceType(source, f32ToBf16);
+        String name = cpu.name();
+        if (target == source && source != GgmlType.Q8_0) {
+            DeviceBuffer d = DeviceBuffer.allocate(deviceBytes(source, f32ToBf16, rows, cols), name);
+            d.upload(raw, d.bytes());
+            return new DeviceMatrix(target, rows, cols, name, d, null);
+        }
+        if (source == GgmlType.Q8_0) {
+            // ggml block_q8_0 = {half d; int8 qs[32]} (34 bytes)
+            ByteBuffer b = raw.slice().order(ByteOrder.LITTLE_ENDIAN);
+            int blocks = (int) (n / 32);
+            byte[] q = new byte[(int) n];
+            float[] s = new float[blocks];
+            for (int i = 0; i < blocks; i++) {
+                s[i] = Float16.toFloat(b.getShort(i * 34));
+                b.get(i * 34 + 2, q, i * 32, 32);
+            }
+            DeviceBuffer d = DeviceBuffer.allocate(n, name);
+            d.upload(q);
+            DeviceBuffer sc = DeviceBuffer.allocate(4L * blocks, name + " scales");
+            sc.upload(s, blocks);
+            return new DeviceMatrix(GgmlType.Q8_0, rows, cols, name, d, sc);
+        }
+        // Decode row by row on the host (F32 -> BF16, or a K-quant -> F16) into one short array.
+        short[] halves = new short[(int) n];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            cpu.dequantizeRow(r, row, 0);
+            for (int c = 0; c < cols; c++) {
+                halves[r * cols + c] = target == GgmlType.BF16 ? Float16.floatToBf16(row[c]) : Float16.fromFloat(row[c]);
+            }
+        }
+        DeviceBuffer d = DeviceBuffer.allocate(2 * n, name);
+        d.upload(halves);
+        return new DeviceMatrix(target, rows, cols, name, d, null);
+    }
+
+    public GgmlType type() {
+        return type;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    DeviceBuffer data() {
+        return data;
+    }
+
+    /** Q8_0 scales, else null. */
+    DeviceBuffer scales() {
+        return scales;
+    }
+
+    public long bytes() {
+        return data.bytes() + (scales == null ? 0 : scales.bytes());
+    }
+
+    /** y [n, rows] = x [n, cols] . W^T, with the kernel chosen by n and the type. */
+    public void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n) {
+        Kernel kernel = n <= MATVEC_MAX_TOKENS ? Kernel.MATVEC
+                : (type == GgmlType.BF16 || type == GgmlType.F16) ? Kernel.WMMA : Kernel.TILED;
+        matmul(k, x, y, n, kernel);
+    }
+
+    /** Like {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int)}, using the skinny product where it applies. */
+    void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
+        if (skinny != null && n > MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS
+                && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)) {
+            skinny(k, x, y, n, skinny);
+        } else {
+            matmul(k, x, y, n);
+        }
+    }
+
+    /** The split-K tensor-core product for n <= 64 tokens (see matmul.cu); the scratch must fit this matrix. */
+    void skinny(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        if (n > SkinnyScratch.MAX_TOKENS || !SkinnyScratch.fits(rows, cols) || (type != GgmlType.BF16 && type != GgmlType.F16)) {
+            throw new IllegalArgumentException(name + ": the skinny product needs BF16/F16, rows and cols multiples of 16 "
+                    + "and at most 64 tokens; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
+        }
+        String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
+        int tiles = (n + 15) / 16;
+        int npad = tiles * 16;
+        int chunk = SkinnyScratch.kChunk(rows, cols);
+        int splits = SkinnyScratch.splits(rows, cols);
+        int elems = npad * cols;
+        k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        k.launch("matmul_skinny_" + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data, s.halves, s.partial, tiles, rows,
+                cols, chunk);
+        int outs = n * rows;
+        k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
+    }
+
+    void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, Kernel kernel) {
+        String suffix = switch (type) {
+            case F32 -> "f32";
+            case F16 -> "f16";
+            case BF16 -> "bf16";
+            case Q8_0 -> "q8_0";
+            default -> throw new AssertionError(type);
+        };
+        switch (kernel) {
+            case MATVEC -> {
+                if (n > MATVEC_MAX_TOKENS) {
+                    throw new IllegalArgumentException("matvec serves at most " + MATVEC_MAX_TOKENS + " tokens, got " + n);
+                }
+                k.launch("matvec_" + suffix, (rows + 7) / 8, 1, 256, 0, data, scales, x, y, n, rows, cols);
+            }
+            case TILED -> k.launch("matmul_tiled_" + suffix, (rows + 63) / 64, (n + 63) / 64, 256, 0,
+                    data, scales, x, y, n, rows, cols);
+            case WMMA -> {
+                if (type != GgmlType.BF16 && type != GgmlType.F16) {
+                    throw new IllegalArgumentException(name + ": tensor-core product needs BF16 or F16 weights, not " + type);
+                }
+                k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
+            }
+            case SKINNY -> {
+                try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
+                    skinny(k, x, y, n, s);
+                    jcuda.driver.JCudaDriver.cuCtxSynchronize();
+                }
+            }
+            default -> throw new AssertionError(kernel);
+        }
+    }
+
+    @Override
+    public void close() {
+        data.close();
+        if (scales != null) {
+            scales.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "DeviceMatrix[" + name + ", " + type + ", " + rows + " x " + cols + "]";
+    }
+}

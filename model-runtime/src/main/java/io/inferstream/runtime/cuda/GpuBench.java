@@ -1,0 +1,305 @@
+package io.inferstream.runtime.cuda;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+import io.inferstream.runtime.backend.BackendChoice;
+import io.inferstream.runtime.backend.DeviceOption;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.TokenBatch;
+
+/**
+ * Batched-decode benchmark of a model on a device: for each concurrency c, c sequences are prefilled with
+ * {@code --prompt} tokens, then decoded together one token per step. Reports prefill throughput, the decode
+ * step time with full logits copied to the host (what the engine does) and with on-device greedy argmax,
+ * and the weight-read bandwidth of a decode step against the HBM roofline (all weights read once per step).
+ *
+ * <pre>
+ * GpuBench --model m.gguf | --random-llama-1b /tmp/m.gguf  [--device cuda:0] [--concurrency 1,16,64]
+ *          [--prompt 128] [--steps 32] [--hbm-gbps 4800] [--out results.md]
+ * </pre>
+ */
+public final class GpuBench {
+
+    private GpuBench() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path model = null;
+        Path random = null;
+        DeviceOption device = DeviceOption.AUTO;
+        int[] concurrency = {1, 16, 64};
+        int prompt = 128;
+        int steps = 32;
+        double hbmGbps = 4800;
+        Path out = null;
+        int[] shape = null;
+        for (int i = 0; i < args.length; i++) {
+            String v = i + 1 < args.length ? args[i + 1] : null;
+            switch (args[i]) {
+                case "--model" -> model = Path.of(v);
+                case "--random-llama-1b" -> random = Path.of(v);
+                case "--device" -> device = DeviceOption.parse(v);
+                case "--concurrency" -> concurrency = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--prompt" -> prompt = Integer.parseInt(v);
+                case "--steps" -> steps = Integer.parseInt(v);
+                case "--hbm-gbps" -> hbmGbps = Double.parseDouble(v);
+                case "--out" -> out = Path.of(v);
+                case "--random-shape" -> shape = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt).toArray();
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+            i++;
+        }
+        if (random != null) {
+            long t0 = System.nanoTime();
+            if (shape == null) {
+                RandomLlamaWriter.writeLlama32_1B(random);
+            } else {
+                // --random-shape dim,hidden,layers,heads,kvHeads,vocab (smaller models to check the harness)
+                RandomLlamaWriter.write(random, shape[0], shape[1], shape[2], shape[3], shape[4], shape[5]);
+            }
+            System.out.printf(Locale.ROOT, "wrote random BF16 llama model %s (%.1f GB) in %.1f s%n", random,
+                    Files.size(random) / 1e9, (System.nanoTime() - t0) / 1e9);
+            model = random;
+        }
+        if (model == null) {
+            throw new IllegalArgumentException("--model or --random-llama-1b is required");
+        }
+        BackendChoice choice = BackendChoice.resolve(device, device.kind() == DeviceOption.Kind.CPU
+                ? new CudaDevice.Probe(false, 0, "not probed") : CudaDevice.probe());
+        System.out.println(choice.reason());
+        List<String> lines = new ArrayList<>();
+        try (GgufFile gguf = GgufFile.open(model)) {
+            CudaDevice dev = choice.cuda() ? CudaDevice.open(choice.ordinal()) : null;
+            long t0 = System.nanoTime();
+            LanguageModel m = dev != null
+                    ? CudaLlamaModel.load(gguf, dev, CudaLlamaModel.Options.defaults())
+                    : LlamaModel.load(gguf);
+            String where = dev != null ? dev.toString() : "CPU";
+            System.out.printf(Locale.ROOT, "loaded %s in %.1f s: %s%n", model.getFileName(), (System.nanoTime() - t0) / 1e9, m);
+            long readPerStep = m instanceof CudaLlamaModel c ? c.bytesReadPerDecodeStep() : 0;
+            if (readPerStep > 0) {
+                System.out.printf(Locale.ROOT, "roofline: %.3f GB of weights read per decode step / %.0f GB/s = %.3f ms per step%n",
+                        readPerStep / 1e9, hbmGbps, readPerStep / 1e9 / hbmGbps * 1e3);
+            }
+            if (dev != null) {
+                System.out.println(launchOverhead(dev));
+            }
+            lines.add("Device: " + where + "; model: " + model.getFileName() + " (" + m.config().architecture() + ", dim "
+                    + m.config().dim() + ", " + m.config().nLayers() + " layers, " + m.config().nHeads() + "/" + m.config().nKvHeads()
+                    + " heads, FFN " + m.config().hiddenDim() + ", vocab " + m.config().vocabSize() + "); prompt " + prompt
+                    + " tokens, " + steps + " decode steps; KV F16, block 16.");
+            lines.add("");
+            lines.add("| concurrency | prefill tok/s | decode step ms (logits to host) | decode tok/s | step ms (device argmax) "
+                    + "| tok/s (device argmax) | step ms (argmax, CUDA graph) | tok/s (graph) | step ms (graph + skinny GEMM) "
+                    + "| tok/s (graph + skinny) | weight GB/s (best) | % of HBM roofline |");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for (int c : concurrency) {
+                String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
+                System.out.println(row);
+                lines.add(row);
+            }
+            m.close();
+            if (dev != null) {
+                dev.close();
+            }
+        }
+        String table = String.join("\n", lines) + "\n";
+        System.out.print(table);
+        if (out != null) {
+            Files.writeString(out, table);
+        }
+    }
+
+    private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
+        int bs = 16;
+        int warmup = 3;
+        int positions = prompt + 4 * (steps + warmup) + 12; // four timed runs + 2 x 5 profiled steps
+        int blocksPerSeq = (positions + bs - 1) / bs;
+        KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
+        int[][] tables = new int[c][blocksPerSeq];
+        for (int s = 0; s < c; s++) {
+            for (int b = 0; b < blocksPerSeq; b++) {
+                tables[s][b] = s * blocksPerSeq + b;
+            }
+        }
+        int vocab = m.config().vocabSize();
+        int[] next = new int[c];
+        // Prefill: every sequence's prompt, up to 512 tokens per step.
+        long t0 = System.nanoTime();
+        int chunk = Math.max(1, 512 / prompt);
+        for (int s0 = 0; s0 < c; s0 += chunk) {
+            int seqs = Math.min(chunk, c - s0);
+            int n = seqs * prompt;
+            int[] tokens = new int[n];
+            int[] pos = new int[n];
+            int[] seq = new int[n];
+            int[] rows = new int[seqs];
+            for (int j = 0; j < seqs; j++) {
+                for (int p = 0; p < prompt; p++) {
+                    int t = j * prompt + p;
+                    tokens[t] = (int) ((31L * (s0 + j) + 7L * p + 1) % vocab);
+                    pos[t] = p;
+                    seq[t] = s0 + j;
+                }
+                rows[j] = j * prompt + prompt - 1;
+            }
+            float[] logits = m.forward(new TokenBatch(tokens, pos, seq, tables, rows), kv);
+            for (int j = 0; j < seqs; j++) {
+                next[s0 + j] = argmax(logits, j, vocab);
+            }
+        }
+        double prefillS = (System.nanoTime() - t0) / 1e9;
+        int position = prompt;
+        // Decode with logits to the host.
+        double hostMs = 0;
+        for (int i = 0; i < warmup + steps; i++) {
+            long s = System.nanoTime();
+            float[] logits = m.forward(decodeBatch(next, position, tables), kv);
+            for (int j = 0; j < c; j++) {
+                next[j] = argmax(logits, j, vocab);
+            }
+            if (i >= warmup) {
+                hostMs += (System.nanoTime() - s) / 1e6;
+            }
+            position++;
+        }
+        hostMs /= steps;
+        double deviceMs = Double.NaN;
+        double graphMs = Double.NaN;
+        double skinnyMs = Double.NaN;
+        if (m instanceof CudaLlamaModel g) {
+            deviceMs = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long s = System.nanoTime();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                if (i >= warmup) {
+                    deviceMs += (System.nanoTime() - s) / 1e6;
+                }
+                position++;
+            }
+            deviceMs /= steps;
+            g.useCudaGraphs(true);
+            graphMs = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long s = System.nanoTime();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                if (i >= warmup) {
+                    graphMs += (System.nanoTime() - s) / 1e6;
+                }
+                position++;
+            }
+            graphMs /= steps;
+            // and with the split-K skinny tensor-core product for 9..64 tokens (still as graphs)
+            g.useSkinnyDecode(true);
+            skinnyMs = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long s = System.nanoTime();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                if (i >= warmup) {
+                    skinnyMs += (System.nanoTime() - s) / 1e6;
+                }
+                position++;
+            }
+            skinnyMs /= steps;
+            g.useCudaGraphs(false);
+            if (g.graphFailure() != null) {
+                System.out.println(g.graphFailure());
+                graphMs = Double.NaN;
+                skinnyMs = Double.NaN;
+            }
+            // Where a decode step's time goes (synchronizing after each part), for the largest concurrency.
+            StepProfile profile = new StepProfile();
+            g.profile(profile);
+            for (int i = 0; i < 5; i++) {
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                position++;
+            }
+            g.profile(null);
+            System.out.println("decode step at concurrency " + c + ", skinny product, part by part (5 steps):");
+            System.out.print(profile.report(g.bytesPerPart()));
+            g.useSkinnyDecode(false);
+            profile = new StepProfile();
+            g.profile(profile);
+            for (int i = 0; i < 5; i++) {
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                position++;
+            }
+            g.profile(null);
+            System.out.println("decode step at concurrency " + c + ", default products, part by part (5 steps):");
+            System.out.print(profile.report(g.bytesPerPart()));
+        }
+        if (kv instanceof CudaKvStore ck) {
+            ck.close();
+        }
+        double best = hostMs;
+        if (!Double.isNaN(deviceMs)) {
+            best = Math.min(best, deviceMs);
+        }
+        if (!Double.isNaN(graphMs)) {
+            best = Math.min(best, graphMs);
+        }
+        if (!Double.isNaN(skinnyMs)) {
+            best = Math.min(best, skinnyMs);
+        }
+        double gbps = readPerStep > 0 ? readPerStep / 1e9 / (best / 1e3) : Double.NaN;
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+                c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
+                num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", skinnyMs), num("%.0f", c / (skinnyMs / 1e3)),
+                num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
+    }
+
+    /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */
+    private static String launchOverhead(CudaDevice dev) {
+        dev.makeCurrent();
+        try (DeviceBuffer a = DeviceBuffer.allocate(256, "launch probe"); DeviceBuffer b = DeviceBuffer.allocate(256, "launch probe")) {
+            int launches = 2000;
+            for (int i = 0; i < 200; i++) {
+                dev.kernels().launch("add_inplace", 1, 1, 32, 0, a, b, 1);
+            }
+            dev.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < launches; i++) {
+                dev.kernels().launch("add_inplace", 1, 1, 32, 0, a, b, 1);
+            }
+            long issued = System.nanoTime();
+            dev.synchronize();
+            long done = System.nanoTime();
+            return String.format(Locale.ROOT, "kernel launch: %.2f us per launch issued, %.2f us per launch completed (%d launches)",
+                    (issued - t0) / 1e3 / launches, (done - t0) / 1e3 / launches, launches);
+        }
+    }
+
+    private static String num(String format, double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, format, v);
+    }
+
+    private static TokenBatch decodeBatch(int[] tokens, int position, int[][] tables) {
+        int c = tokens.length;
+        int[] pos = new int[c];
+        int[] seq = new int[c];
+        for (int j = 0; j < c; j++) {
+            pos[j] = position;
+            seq[j] = j;
+        }
+        return new TokenBatch(tokens.clone(), pos, seq, tables, seq.clone());
+    }
+
+    private static int argmax(float[] logits, int row, int vocab) {
+        int best = 0;
+        for (int i = 1; i < vocab; i++) {
+            if (logits[row * vocab + i] > logits[row * vocab + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}

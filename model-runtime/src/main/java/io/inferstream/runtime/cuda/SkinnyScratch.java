@@ -1,0 +1,51 @@
+package io.inferstream.runtime.cuda;
+
+/**
+ * Device workspace of the skinny (decode) tensor-core product: the activations rounded to 16 bits and padded
+ * to whole 16-token tiles [64, maxCols], and the split-K partial sums [splits, 64, rows] of the largest matrix.
+ * Allocated once, so that a step never allocates (and can be recorded as a CUDA graph).
+ */
+final class SkinnyScratch implements AutoCloseable {
+
+    /** Largest batch the skinny product serves (4 tiles of 16 tokens per warp). */
+    static final int MAX_TOKENS = 64;
+    /** Enough warps (16 rows x one K range each) to keep HBM busy. */
+    private static final int TARGET_WARPS = 2048;
+
+    final DeviceBuffer halves;  // [64, maxCols] 16-bit
+    final DeviceBuffer partial; // [splits, 64, rows] float
+
+    SkinnyScratch(long maxCols, long maxPartialFloats) {
+        halves = DeviceBuffer.allocate(2L * MAX_TOKENS * maxCols, "skinny product activations");
+        partial = DeviceBuffer.allocate(4L * maxPartialFloats, "skinny product partial sums");
+    }
+
+    /** Whether a rows x cols matrix can use the skinny product (whole 16 x 16 tiles). */
+    static boolean fits(int rows, int cols) {
+        return rows % 16 == 0 && cols % 16 == 0;
+    }
+
+    /** K columns per split, a multiple of 16: few splits for tall matrices, more for short ones. */
+    static int kChunk(int rows, int cols) {
+        int rowTiles = rows / 16;
+        int splits = Math.max(1, Math.min(Math.max(1, cols / 256), TARGET_WARPS / Math.max(1, rowTiles)));
+        int chunk = (cols + splits - 1) / splits;
+        return (chunk + 15) / 16 * 16;
+    }
+
+    static int splits(int rows, int cols) {
+        int chunk = kChunk(rows, cols);
+        return (cols + chunk - 1) / chunk;
+    }
+
+    /** Partial-sum floats a rows x cols product needs. */
+    static long partialFloats(int rows, int cols) {
+        return (long) splits(rows, cols) * MAX_TOKENS * rows;
+    }
+
+    @Override
+    public void close() {
+        halves.close();
+        partial.close();
+    }
+}

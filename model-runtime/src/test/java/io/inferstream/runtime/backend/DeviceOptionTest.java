@@ -1,0 +1,69 @@
+package io.inferstream.runtime.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+import io.inferstream.runtime.cuda.CudaDevice;
+
+/** --device parsing and how each value resolves with and without a CUDA device. */
+class DeviceOptionTest {
+
+    private static final CudaDevice.Probe NONE = new CudaDevice.Probe(false, 0, "cuInit failed: CUDA_ERROR_NO_DEVICE");
+    private static final CudaDevice.Probe TWO = new CudaDevice.Probe(true, 2, "2 CUDA device(s)");
+
+    @Test
+    void parsesCpuCudaCudaNAndAuto() {
+        assertEquals(DeviceOption.CPU, DeviceOption.parse("cpu"));
+        assertEquals(DeviceOption.AUTO, DeviceOption.parse(" AUTO "));
+        assertEquals(new DeviceOption(DeviceOption.Kind.CUDA, 0), DeviceOption.parse("cuda"));
+        assertEquals(new DeviceOption(DeviceOption.Kind.CUDA, 3), DeviceOption.parse("cuda:3"));
+        assertEquals("cuda:3", DeviceOption.parse("cuda:3").toString());
+    }
+
+    @Test
+    void rejectsMalformedValuesNamingTheChoices() {
+        for (String bad : new String[] {"", "tpu", "cuda:", "cuda:-1", "cuda:x", "cuda:1:2", "cpu0"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DeviceOption.parse(bad), bad);
+            assertTrue(e.getMessage().contains("cpu, cuda, cuda:N"), e.getMessage());
+        }
+    }
+
+    @Test
+    void autoUsesTheGpuWhenPresentElseTheCpuAndSaysWhy() {
+        BackendChoice gpu = BackendChoice.resolve(DeviceOption.AUTO, TWO);
+        assertTrue(gpu.cuda());
+        assertEquals(0, gpu.ordinal());
+        assertTrue(gpu.reason().contains("CUDA backend"), gpu.reason());
+        BackendChoice cpu = BackendChoice.resolve(DeviceOption.AUTO, NONE);
+        assertFalse(cpu.cuda());
+        assertTrue(cpu.reason().contains("CUDA_ERROR_NO_DEVICE") && cpu.reason().contains("CPU backend"), cpu.reason());
+    }
+
+    @Test
+    void explicitCudaFailsClearlyWithoutADeviceOrWithABadOrdinal() {
+        IllegalStateException none = assertThrows(IllegalStateException.class,
+                () -> BackendChoice.resolve(DeviceOption.parse("cuda"), NONE));
+        assertTrue(none.getMessage().contains("no CUDA device") && none.getMessage().contains("CUDA_ERROR_NO_DEVICE"));
+        IllegalStateException ordinal = assertThrows(IllegalStateException.class,
+                () -> BackendChoice.resolve(DeviceOption.parse("cuda:2"), TWO));
+        assertTrue(ordinal.getMessage().contains("cuda:0 .. cuda:1"), ordinal.getMessage());
+        assertEquals(1, BackendChoice.resolve(DeviceOption.parse("cuda:1"), TWO).ordinal());
+        assertFalse(BackendChoice.resolve(DeviceOption.CPU, TWO).cuda());
+    }
+
+    @Test
+    void probingWithoutAGpuReportsAReasonInsteadOfThrowing() {
+        CudaDevice.Probe p = CudaDevice.probe();
+        // On any machine: a consistent answer; on a machine without a driver, a cause to print.
+        if (!p.available()) {
+            assertFalse(p.reason().isBlank());
+            assertEquals(0, p.deviceCount());
+        } else {
+            assertTrue(p.deviceCount() > 0);
+        }
+    }
+}

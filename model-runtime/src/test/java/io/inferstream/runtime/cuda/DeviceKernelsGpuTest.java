@@ -1,0 +1,151 @@
+package io.inferstream.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.Quantizer;
+import io.inferstream.runtime.tensor.Matrix;
+
+/**
+ * Each matrix-product kernel against the CPU matrix of the same quantized weights on random inputs:
+ * ||gpu - cpu|| / ||cpu|| within the precision's bound. Float-FMA kernels (matvec, tiled) keep activations in
+ * float like the CPU, so only summation order differs (1e-5); tensor-core kernels round activations to the
+ * weight type (bf16: 8 mantissa bits, bound 1e-2; f16: 11 bits, bound 2e-3): the batched WMMA kernel and the
+ * split-K skinny decode kernel alike.
+ */
+class DeviceKernelsGpuTest {
+
+    private static CudaDevice device;
+
+    @BeforeEach
+    void open() {
+        device = CudaTestDevice.require();
+    }
+
+    @ParameterizedTest(name = "{0} {1} rows={2} cols={3} n={4}")
+    @CsvSource({
+        "F32, MATVEC, 100, 96, 1, 1e-5",
+        "F32, MATVEC, 100, 96, 8, 1e-5",
+        "F32, TILED, 100, 96, 37, 1e-5",
+        "F32, TILED, 130, 200, 130, 1e-5",
+        "F16, MATVEC, 100, 96, 3, 1e-5",
+        "F16, TILED, 100, 96, 37, 1e-5",
+        "F16, WMMA, 100, 96, 37, 2e-3",
+        "F16, WMMA, 96, 176, 130, 2e-3",
+        "BF16, MATVEC, 100, 96, 5, 1e-5",
+        "BF16, TILED, 100, 96, 37, 1e-5",
+        "BF16, WMMA, 100, 96, 37, 1e-2",
+        "BF16, WMMA, 2048, 2048, 64, 1e-2",
+        "BF16, WMMA, 33, 40, 9, 1e-2",
+        "Q8_0, MATVEC, 100, 96, 8, 1e-5",
+        "Q8_0, TILED, 100, 96, 9, 1e-5",
+        "Q8_0, TILED, 515, 256, 70, 1e-5",
+        "BF16, SKINNY, 2048, 2048, 64, 1e-2",
+        "BF16, SKINNY, 128, 256, 9, 1e-2",
+        "BF16, SKINNY, 8192, 2048, 16, 1e-2",
+        "BF16, SKINNY, 2048, 8192, 40, 1e-2",
+        "BF16, SKINNY, 4016, 64, 64, 1e-2",
+        "F16, SKINNY, 96, 176, 33, 2e-3",
+    })
+    void productMatchesCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n, double bound) {
+        SplittableRandom rnd = new SplittableRandom(rows * 31L + cols * 7L + n);
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+        }
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        byte[] raw = Quantizer.quantize(type, w);
+        Matrix cpu = Matrix.of(type, ByteBuffer.wrap(raw), rows, cols, "w");
+        float[] expected = new float[n * rows];
+        cpu.matmul(x, expected, n);
+
+        try (DeviceMatrix dm = DeviceMatrix.upload(cpu, ByteBuffer.wrap(raw), false);
+             DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
+             DeviceBuffer dy = DeviceBuffer.allocate(4L * expected.length, "y")) {
+            dx.upload(x, x.length);
+            dm.matmul(device.kernels(), dx, dy, n, kernel);
+            float[] got = new float[expected.length];
+            dy.download(got, got.length);
+            double err = CudaTestDevice.relativeError(got, expected, got.length);
+            assertTrue(err <= bound, type + " " + kernel + ": relative error " + err + " > " + bound);
+        }
+    }
+
+    @Test
+    void f32WeightsConvertedToBf16StayWithinBf16Precision() {
+        int rows = 64;
+        int cols = 128;
+        int n = 20;
+        SplittableRandom rnd = new SplittableRandom(5);
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        byte[] raw = Quantizer.quantize(GgmlType.F32, w);
+        Matrix cpu = Matrix.of(GgmlType.F32, ByteBuffer.wrap(raw), rows, cols, "w");
+        float[] expected = new float[n * rows];
+        cpu.matmul(x, expected, n);
+        try (DeviceMatrix dm = DeviceMatrix.upload(cpu, ByteBuffer.wrap(raw), true);
+             DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
+             DeviceBuffer dy = DeviceBuffer.allocate(4L * expected.length, "y")) {
+            assertTrue(dm.type() == GgmlType.BF16);
+            dx.upload(x, x.length);
+            dm.matmul(device.kernels(), dx, dy, n);
+            float[] got = new float[expected.length];
+            dy.download(got, got.length);
+            double err = CudaTestDevice.relativeError(got, expected, got.length);
+            assertTrue(err <= 1.5e-2, "relative error " + err);
+        }
+    }
+
+    @Test
+    void argmaxPicksTheLargestLogitAndTheLowestIdOnTies() {
+        int rows = 4;
+        int vocab = 1001;
+        SplittableRandom rnd = new SplittableRandom(3);
+        float[] logits = new float[rows * vocab];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) rnd.nextDouble(-5, 5);
+        }
+        logits[0 * vocab + 700] = 9f;
+        logits[1 * vocab + 999] = 9f;
+        logits[2 * vocab + 12] = 9f;   // tie: 12 and 600, the lower id wins
+        logits[2 * vocab + 600] = 9f;
+        logits[3 * vocab + 0] = 9f;
+        int[] expected = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            int best = 0;
+            for (int i = 1; i < vocab; i++) {
+                if (logits[r * vocab + i] > logits[r * vocab + best]) {
+                    best = i;
+                }
+            }
+            expected[r] = best;
+        }
+        try (DeviceBuffer dl = DeviceBuffer.allocate(4L * logits.length, "logits");
+             DeviceBuffer out = DeviceBuffer.allocate(4L * rows, "out")) {
+            dl.upload(logits, logits.length);
+            device.kernels().launch("argmax_rows", rows, 1, 256, 0, dl, vocab, out);
+            int[] got = new int[rows];
+            out.download(got, rows);
+            assertArrayEquals(expected, got);
+            assertArrayEquals(new int[] {700, 999, 12, 0}, got);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package io.inferstream.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.ModelConfig;
+
+/** Device memory arithmetic, checked against sums written out by hand for a Llama-3.2-1B shape. */
+class MemoryPlanTest {
+
+    private static final long GIB = 1L << 30;
+    // Llama-3.2-1B: dim 2048, FFN 8192, 16 layers, 32 heads, 8 KV heads of 64, vocab 128256
+    private static final ModelConfig LLAMA_1B = new ModelConfig("llama", 2048, 8192, 16, 32, 8, 64, 128256, 131072,
+            1e-5f, 500000f, false, null);
+
+    @Test
+    void activationsCountEveryScratchBufferOfTheBatch() {
+        // per token: x, xb (2 x 2048) + q, att (2 x 2048) + k, v (2 x 512) + gate, up (2 x 8192) + logits 128256
+        long floats = 2 * 2048 + 2 * 2048 + 2 * 512 + 2 * 8192 + 128256;
+        assertEquals(512 * (floats * 4 + 5 * 4), MemoryPlan.activationBytes(LLAMA_1B, 512));
+    }
+
+    @Test
+    void kvGetsWhatIsLeftOfTheFractionAfterWeightsAndActivations() {
+        long weights = 2_471_000_000L;
+        long acts = MemoryPlan.activationBytes(LLAMA_1B, 512);
+        MemoryPlan plan = new MemoryPlan(100 * GIB, 0.5, weights, acts);
+        assertEquals(50 * GIB, plan.budget());
+        assertEquals(50 * GIB - weights - acts, plan.kvBytes());
+        // one block of 16 positions, F16: 2 (K and V) x 16 layers x 512 x 16 x 2 bytes = 524288
+        long perBlock = 2L * 16 * 512 * 16 * 2;
+        assertEquals(perBlock, KvStore.bytesPerBlock(16, 512, 16, KvStore.Precision.F16));
+        assertEquals((50 * GIB - weights - acts) / perBlock, plan.kvBlocks(LLAMA_1B, 16, KvStore.Precision.F16));
+    }
+
+    @Test
+    void aModelThatDoesNotFitFailsNamingWeightsActivationsAndTheBudget() {
+        MemoryPlan plan = new MemoryPlan(4 * GIB, 0.5, 3 * GIB, GIB / 4);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> plan.requireFits("m.gguf", "cuda:0 (L4)"));
+        String msg = e.getMessage();
+        assertTrue(msg.contains("m.gguf") && msg.contains("cuda:0 (L4)"), msg);
+        assertTrue(msg.contains("weights 3.00 GiB") && msg.contains("activations 0.25 GiB"), msg);
+        assertTrue(msg.contains("50% of the 4.00 GiB free is 2.00 GiB"), msg);
+        assertEquals(0, plan.kvBlocks(LLAMA_1B, 16, KvStore.Precision.F16));
+        new MemoryPlan(8 * GIB, 0.5, 3 * GIB, GIB / 4).requireFits("m.gguf", "cuda:0");
+    }
+
+    @Test
+    void fractionOutsideZeroToOneIsRejected() {
+        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan(GIB, 0, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan(GIB, 1.5, 1, 1));
+    }
+
+    @Test
+    void deviceBytesPerWeightType() {
+        assertEquals(4L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.F32, false, 64, 96));
+        assertEquals(2L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.F32, true, 64, 96));
+        assertEquals(2L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.BF16, false, 64, 96));
+        // Q8_0: one int8 per weight + one float scale per 32
+        assertEquals(64L * 96 + 64L * 96 / 32 * 4, DeviceMatrix.deviceBytes(GgmlType.Q8_0, false, 64, 96));
+        // K-quants are decoded to F16
+        assertEquals(2L * 64 * 256, DeviceMatrix.deviceBytes(GgmlType.Q4_K, false, 64, 256));
+    }
+}

@@ -1,0 +1,79 @@
+package io.inferstream.runtime.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import io.inferstream.runtime.cuda.CudaDevice;
+import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.cuda.CudaTestDevice;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.testing.SharedModels;
+
+/**
+ * The engine drives the GPU model unchanged: continuous batching of stories260K requests (chunked prefills
+ * next to decodes, the KV cache on the device) generates, per request, exactly the CPU engine's greedy tokens.
+ */
+class EngineCudaGpuTest {
+
+    private static final int REQUESTS = 24;
+    private static final int NEW_TOKENS = 24;
+
+    private CudaDevice device;
+
+    @BeforeEach
+    void open() {
+        device = CudaTestDevice.require();
+    }
+
+    @Test
+    void continuousBatchingOnTheGpuGeneratesTheCpuEnginesTokens() {
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults());
+             LanguageModel cpu = TestModels.stories260K()) {
+            SplittableRandom rnd = new SplittableRandom(77);
+            List<int[]> prompts = new ArrayList<>();
+            for (int r = 0; r < REQUESTS; r++) {
+                prompts.add(TestModels.randomPrompt(rnd, 1 + (r * 29) % 120, cpu.config().vocabSize()));
+            }
+            List<int[]> onCpu = run(cpu, prompts);
+            List<int[]> onGpu = run(gpu, prompts);
+            for (int r = 0; r < REQUESTS; r++) {
+                assertArrayEquals(onCpu.get(r), onGpu.get(r), "request " + r + " (prompt " + prompts.get(r).length + " tokens)");
+            }
+        }
+    }
+
+    private static List<int[]> run(LanguageModel model, List<int[]> prompts) {
+        EngineConfig config = EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(
+                KvStore.bytesPerBlock(model.config().nLayers(), model.config().kvDim(), 16, KvStore.Precision.F32) * 256);
+        List<int[]> out = new ArrayList<>();
+        try (Engine engine = new Engine(model, null, config)) {
+            List<CompletableFuture<Completion>> futures = new ArrayList<>();
+            for (int r = 0; r < prompts.size(); r++) {
+                futures.add(engine.submit(Request.builder(prompts.get(r)).id("r" + r)
+                        .params(SamplingParams.greedy(NEW_TOKENS)).build()));
+            }
+            int maxBatch = 0;
+            for (CompletableFuture<Completion> f : futures) {
+                Completion c = f.join();
+                assertEquals(FinishReason.LENGTH, c.finishReason(), c.message());
+                out.add(c.tokens());
+                maxBatch = Math.max(maxBatch, c.maxBatchSize());
+            }
+            assertTrue(maxBatch >= 8, "requests ran together (max batch " + maxBatch + ")");
+        }
+        return out;
+    }
+}

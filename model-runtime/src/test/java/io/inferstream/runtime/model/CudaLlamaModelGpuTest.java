@@ -1,0 +1,248 @@
+package io.inferstream.runtime.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import io.inferstream.runtime.cuda.CudaDevice;
+import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.cuda.CudaTestDevice;
+import io.inferstream.runtime.generate.FinishReason;
+import io.inferstream.runtime.generate.GenerationResult;
+import io.inferstream.runtime.generate.Generator;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.testing.SharedModels;
+import io.inferstream.runtime.tokenizer.Tokenizer;
+import io.inferstream.runtime.tokenizer.Tokenizers;
+
+/**
+ * The whole forward pass on the GPU against the CPU {@link LlamaModel} on the same GGUF: random tiny models
+ * of each supported shape and weight type, steps that mix prefill chunks and decode tokens of several
+ * sequences over shuffled KV blocks (so embedding, RMSNorm, RoPE normal/NeoX/llama3, biases, GQA, the KV
+ * write and paged attention are all compared), and stories260K greedy decoding token for token.
+ */
+class CudaLlamaModelGpuTest {
+
+    private static final int[][] SEQUENCES = {
+            {1, 17, 250, 3, 99, 99, 42, 7, 288, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18},
+            {1, 5, 6, 7, 8, 9, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137},
+            {1, 200, 201, 202, 13, 13, 13, 77, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165},
+    };
+
+    /** Per step: for each sequence, how many of its next tokens are scheduled (0 = not in this step). */
+    private static final int[][] SCHEDULE = {
+            {12, 4, 0},  // two prefills (12 + 4 tokens: the batched, tensor-core product shape)
+            {1, 1, 11},  // decode, decode, prefill of a newcomer
+            {8, 1, 10},  // the rest of a prompt in a chunk, decode, the newcomer's last chunk
+            {0, 0, 0},   // one decode token each (filled in below): the single-token product shape
+    };
+
+    private static CudaDevice device;
+
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void open() {
+        device = CudaTestDevice.require();
+    }
+
+    static Stream<Arguments> models() {
+        RandomLlamaGguf.Spec llama = RandomLlamaGguf.Spec.llama(GgmlType.F32);
+        return Stream.of(
+                Arguments.of("llama F32, GQA 4/2", llama, KvStore.Precision.F32, 1e-4, false),
+                Arguments.of("llama F32, F16 KV", llama, KvStore.Precision.F16, 1e-3, false),
+                Arguments.of("qwen2 F32: NeoX RoPE, biases", llama.withArch("qwen2"), KvStore.Precision.F32, 1e-4, false),
+                Arguments.of("llama3 RoPE scaling, tied", llama.withLlama3(new ModelConfig.RopeScaling(8f, 1f, 4f, 64), 500000f)
+                        .withTied(true), KvStore.Precision.F32, 1e-4, false),
+                Arguments.of("llama Q8_0", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32, 1e-4, false),
+                Arguments.of("llama F16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, false),
+                Arguments.of("llama BF16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, false),
+                Arguments.of("llama BF16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true),
+                Arguments.of("llama F16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true),
+                Arguments.of("llama Q4_K (decoded to F16 on upload)", RandomLlamaGguf.Spec.llama(GgmlType.Q4_K)
+                        .withShape(256, 512, 4, 2), KvStore.Precision.F32, 5e-3, false));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void mixedBatchLogitsMatchTheCpuModel(String label, RandomLlamaGguf.Spec spec, KvStore.Precision precision, double bound,
+                                          boolean skinny) {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(spec, path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            LlamaModel cpu = LlamaModel.load(gguf);
+            gpu.useSkinnyDecode(skinny);
+            int bs = 4;
+            int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
+            int numBlocks = SEQUENCES.length * blocksPerSeq + 3;
+            KvStore cpuKv = cpu.newKvStore(numBlocks, bs, precision);
+            KvStore gpuKv = gpu.newKvStore(numBlocks, bs, precision);
+            // shuffled physical blocks: sequence s owns blocks 3 + s + 3k (not in position order of memory)
+            int[][] tables = new int[SEQUENCES.length][blocksPerSeq];
+            for (int s = 0; s < SEQUENCES.length; s++) {
+                for (int b = 0; b < blocksPerSeq; b++) {
+                    tables[s][b] = numBlocks - 1 - (s + SEQUENCES.length * b);
+                }
+            }
+            int[] done = new int[SEQUENCES.length];
+            for (int step = 0; step < SCHEDULE.length; step++) {
+                int[] counts = step == SCHEDULE.length - 1 ? new int[] {1, 1, 1} : SCHEDULE[step];
+                TokenBatch batch = batch(counts, done, tables);
+                float[] expected = cpu.forward(batch, cpuKv);
+                float[] got = gpu.forward(batch, gpuKv);
+                assertEquals(expected.length, got.length);
+                double err = CudaTestDevice.relativeError(got, expected, got.length);
+                assertTrue(err <= bound, label + " step " + step + " (" + batch.size() + " tokens): relative error "
+                        + err + " > " + bound);
+                for (int s = 0; s < counts.length; s++) {
+                    done[s] += counts[s];
+                }
+            }
+        }
+    }
+
+    @Test
+    void deviceGreedyEqualsTheArgmaxOfTheLogitsAndCopiedBlocksMatch() {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            int bs = 4;
+            KvStore kv = gpu.newKvStore(16, bs, KvStore.Precision.F32);
+            int[] prompt = SEQUENCES[0];
+            int n = 8;
+            int[] pos = new int[n];
+            for (int i = 0; i < n; i++) {
+                pos[i] = i;
+            }
+            int[] rows = {3, 7};
+            TokenBatch prefill = new TokenBatch(Arrays.copyOf(prompt, n), pos, new int[n], new int[][] {{5, 2, 9}}, rows);
+            float[] logits = gpu.forward(prefill, kv);
+            int[] greedy = gpu.forwardGreedy(prefill, kv);
+            int vocab = gpu.config().vocabSize();
+            for (int r = 0; r < rows.length; r++) {
+                int best = 0;
+                for (int i = 1; i < vocab; i++) {
+                    if (logits[r * vocab + i] > logits[r * vocab + best]) {
+                        best = i;
+                    }
+                }
+                assertEquals(best, greedy[r], "row " + r);
+            }
+            // Copy-on-write of the prompt's blocks: decoding over the copies gives the same logits.
+            kv.copyBlock(5, 11);
+            kv.copyBlock(2, 12);
+            TokenBatch next = new TokenBatch(new int[] {prompt[n]}, new int[] {n}, new int[1], new int[][] {{5, 2, 9}}, new int[] {0});
+            TokenBatch nextOnCopies = new TokenBatch(new int[] {prompt[n]}, new int[] {n}, new int[1], new int[][] {{11, 12, 13}}, new int[] {0});
+            float[] a = gpu.forward(next, kv);
+            float[] b = gpu.forward(nextOnCopies, kv);
+            assertArrayEquals(a, b);
+            assertThrows(IllegalArgumentException.class, () -> gpu.forward(new TokenBatch(new int[] {1}, new int[] {4},
+                    new int[1], new int[][] {{5}}, new int[] {0}), kv));
+        }
+    }
+
+    @Test
+    void greedyStepsReplayedAsCudaGraphsEqualEagerSteps() {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            int[][] tables = {{0, 1, 2, 3}, {4, 5, 6, 7}};
+            int[][] tokens = new int[2][];
+            for (int run = 0; run < 2; run++) {
+                KvStore kv = gpu.newKvStore(8, 4, KvStore.Precision.F32);
+                gpu.useCudaGraphs(false);
+                // prefill: 8 tokens of sequence 0 and 5 of sequence 1
+                int[] tok = new int[13];
+                int[] pos = new int[13];
+                int[] seq = new int[13];
+                for (int i = 0; i < 13; i++) {
+                    seq[i] = i < 8 ? 0 : 1;
+                    pos[i] = i < 8 ? i : i - 8;
+                    tok[i] = SEQUENCES[seq[i]][pos[i]];
+                }
+                int[] next = gpu.forwardGreedy(new TokenBatch(tok, pos, seq, tables, new int[] {7, 12}), kv);
+                gpu.useCudaGraphs(run == 1);
+                int[] generated = new int[12];
+                for (int step = 0; step < 6; step++) {
+                    next = gpu.forwardGreedy(new TokenBatch(next, new int[] {8 + step, 5 + step}, new int[] {0, 1}, tables,
+                            new int[] {0, 1}), kv);
+                    generated[2 * step] = next[0];
+                    generated[2 * step + 1] = next[1];
+                }
+                tokens[run] = generated;
+            }
+            assertEquals(null, gpu.graphFailure());
+            assertEquals(6, gpu.graphLaunches(), "all six decode steps replayed one recorded graph");
+            assertArrayEquals(tokens[0], tokens[1], "graph replay vs eager launches");
+        }
+    }
+
+    @Test
+    void stories260KGreedyIsTokenIdenticalToTheCpuBackendAndLlama2c() throws IOException {
+        int[] expectedIds;
+        try (InputStream in = getClass().getResourceAsStream("/reference/stories260K-greedy-200.txt")) {
+            String all = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            expectedIds = Arrays.stream(all.substring(0, all.indexOf('\n')).trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        }
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            Tokenizer tokenizer = Tokenizers.fromGguf(gguf);
+            SamplingParams params = SamplingParams.greedy(200).withStopTokens(List.of(tokenizer.bos()));
+            int[] prompt = {tokenizer.bos()};
+            GenerationResult onGpu = new Generator(gpu, tokenizer).generate(prompt, params, s -> { });
+            GenerationResult onCpu = new Generator(LlamaModel.load(gguf), tokenizer).generate(prompt, params, s -> { });
+            assertArrayEquals(onCpu.tokens(), onGpu.tokens(), "GPU and CPU greedy tokens");
+            int[] generated = onGpu.tokens();
+            if (onGpu.finishReason() == FinishReason.STOP && generated[generated.length - 1] == tokenizer.bos()) {
+                generated = Arrays.copyOf(generated, generated.length - 1);
+            }
+            assertArrayEquals(Arrays.copyOfRange(expectedIds, 1, expectedIds.length), generated, "llama2.c run.c reference");
+        }
+    }
+
+    private static TokenBatch batch(int[] counts, int[] done, int[][] tables) {
+        int n = Arrays.stream(counts).sum();
+        int[] tokens = new int[n];
+        int[] pos = new int[n];
+        int[] seq = new int[n];
+        int scheduled = (int) Arrays.stream(counts).filter(c -> c > 0).count();
+        int[] rows = new int[scheduled];
+        int t = 0;
+        int r = 0;
+        for (int s = 0; s < counts.length; s++) {
+            for (int i = 0; i < counts[s]; i++) {
+                tokens[t] = SEQUENCES[s][done[s] + i];
+                pos[t] = done[s] + i;
+                seq[t] = s;
+                t++;
+            }
+            if (counts[s] > 0) {
+                rows[r++] = t - 1;
+            }
+        }
+        return new TokenBatch(tokens, pos, seq, tables, rows);
+    }
+}
