@@ -54,7 +54,7 @@ public final class DigestJob implements Callable<Integer> {
             description = "GGUF model: a local path or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
     public String model = DefaultModels.REPLAY;
 
-    @Option(names = "--window", paramLabel = "SESSION|TUMBLING",
+    @Option(names = "--window", paramLabel = "SESSION|TUMBLING", converter = WindowKind.Converter.class,
             description = "Window kind: a session closes after --gap without messages; tumbling windows are --size long (default: ${DEFAULT-VALUE}).")
     public WindowKind window = WindowKind.SESSION;
 

@@ -1,0 +1,266 @@
+package io.inferstream.jobs.digest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
+import io.inferstream.jobs.testing.CommittedTopic;
+import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.jobs.wire.JsonRecordCodec;
+import io.inferstream.jobs.wire.SingleObjectCodec;
+import io.inferstream.runtime.testing.SharedModels;
+import io.inferstream.schema.ChatMessage;
+import io.inferstream.schema.DeadLetter;
+import io.inferstream.schema.Digest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.flink.api.common.functions.MapFunction;
+import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The digest job end to end on the embedded Kafka broker, a Flink MiniCluster and stories260K: three interleaved
+ * conversations with 60 s session gaps, out-of-order, late and too-late messages, and one session too long for
+ * the (deliberately small) context. The expected windows are worked out by hand from the event times below.
+ */
+class DigestJobTest {
+    private static final long T0 = Instant.parse("2026-01-15T09:00:00Z").toEpochMilli();
+    private static final long GAP = 60_000;        // ms
+    private static final long OUT_OF_ORDER = 5_000; // ms
+    private static final long LATENESS = 120_000;   // ms
+    private static final int LONG_SESSION = 30;     // messages of team-3 after its first
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
+
+    private static EmbeddedKafkaBroker kafka;
+
+    @BeforeAll
+    static void startKafka() {
+        kafka = EmbeddedKafkaBroker.start();
+    }
+
+    @AfterAll
+    static void stopKafka() {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    private static ChatMessage message(String id, String conversation, String author, double seconds, String text) {
+        return ChatMessage.newBuilder().setId(id).setConversationId(conversation).setAuthor(author).setText(text)
+                .setEventTime(Instant.ofEpochMilli(T0 + Math.round(seconds * 1000))).setMetadata(Map.of("client", "test"))
+                .build();
+    }
+
+    /** The messages in arrival (topic) order; comments give the watermark (max event time − 5 s − 1 ms). */
+    static List<ChatMessage> arrivals() {
+        List<ChatMessage> m = new ArrayList<>();
+        m.add(message("a1", "ticket-1", "maria", 0, "I was charged twice for my subscription."));
+        m.add(message("b1", "ticket-2", "tom", 5, "My parcel is three days late."));
+        m.add(message("a2", "ticket-1", "agent", 10, "Sorry about that, I will check the payments."));
+        m.add(message("a3", "ticket-1", "agent", 22, "I see two charges and refunded one of them."));
+        m.add(message("b2", "ticket-2", "agent", 18, "Let me look up the tracking number.")); // 4 s behind: on time
+        m.add(message("c1", "team-3", "alice", 30, "The cache filled up on node one this morning."));
+        m.add(message("b3", "ticket-2", "agent", 40, "It is now sent by express and arrives tomorrow."));
+        for (int i = 0; i < LONG_SESSION; i++) { // team-3 keeps talking every 5 s: 35 s … 180 s
+            m.add(message(String.format("c%02d", i + 2), "team-3", i % 2 == 0 ? "bob" : "alice", 35 + 5 * i,
+                    "Step " + (i + 1) + " of the fix: we moved batch " + (i + 7) + " to the other pool and the queue got shorter."));
+        }
+        // watermark now 174.999 s: ticket-1 [0, 82 s) and ticket-2 [5, 100 s) have fired
+        m.add(message("a-late", "ticket-1", "maria", 25, "Thanks, I see the refund now.")); // late, within the lateness
+        m.add(message("a4", "ticket-1", "maria", 300, "Now the confirmation email shows the wrong amount."));
+        m.add(message("a5", "ticket-1", "agent", 310, "I will send a corrected email."));
+        // watermark 304.999 s: ticket-2's first session was purged at 100 s − 1 ms + 120 s
+        m.add(message("b-too-late", "ticket-2", "tom", 45, "Great, thank you!"));
+        m.add(message("b4", "ticket-2", "tom", 320, "It arrived, all good."));
+        return m;
+    }
+
+    /** conversation, window start and end (s after T0), revision → message ids, as worked out from {@link #arrivals}. */
+    static Map<String, List<String>> expectedWindows() {
+        Map<String, List<String>> w = new TreeMap<>();
+        w.put(key("ticket-1", 0, 82, 0), List.of("a1", "a2", "a3"));
+        w.put(key("ticket-1", 0, 85, 1), List.of("a1", "a2", "a3", "a-late")); // [25, 85) merged into [0, 82)
+        w.put(key("ticket-1", 300, 370, 0), List.of("a4", "a5"));
+        w.put(key("ticket-2", 5, 100, 0), List.of("b1", "b2", "b3"));
+        w.put(key("ticket-2", 320, 380, 0), List.of("b4"));
+        List<String> team = new ArrayList<>(List.of("c1"));
+        for (int i = 0; i < LONG_SESSION; i++) {
+            team.add(String.format("c%02d", i + 2));
+        }
+        w.put(key("team-3", 30, 240, 0), team);
+        return w;
+    }
+
+    private static String key(String conversation, long startS, long endS, int revision) {
+        return conversation + " [" + startS + "s, " + endS + "s) r" + revision;
+    }
+
+    private static String key(Digest d) {
+        return key(d.getConversationId(), (d.getWindowStart().toEpochMilli() - T0) / 1000,
+                (d.getWindowEnd().toEpochMilli() - T0) / 1000, d.getRevision());
+    }
+
+    private DigestJob job(Path out, String suffix) {
+        Path model = SharedModels.require("stories260K/stories260K.gguf");
+        DigestJob job = new DigestJob();
+        new CommandLine(job).parseArgs("--bootstrap-servers", kafka.bootstrapServers(),
+                "--messages-topic", "messages-" + suffix, "--digests-topic", "digests-" + suffix,
+                "--dead-letter-topic", "dead-" + suffix, "--group-id", "digest-" + suffix,
+                "--transactional-id-prefix", "digest-" + suffix, "--output", out.toUri().toString(),
+                "--model", model.toString(), "--bounded", "--window", "session", "--gap", "60s",
+                "--allowed-lateness", "120s", "--out-of-orderness", "5s", "--idleness", "0s",
+                "--max-new-tokens", "8", "--max-new-tokens-cap", "8", "--context-tokens", "256",
+                "--checkpoint-interval", "500ms");
+        return job;
+    }
+
+    private void produce(String suffix) {
+        String topic = "messages-" + suffix;
+        kafka.createTopic(topic, 1); // one partition: the arrival order is the order the watermark sees
+        kafka.createTopic("digests-" + suffix, 2);
+        kafka.createTopic("dead-" + suffix, 1);
+        SingleObjectCodec<ChatMessage> avro = SingleObjectCodec.of(ChatMessage.class);
+        JsonRecordCodec<ChatMessage> json = JsonRecordCodec.of(ChatMessage.class);
+        List<byte[]> payloads = new ArrayList<>();
+        List<ChatMessage> arrivals = arrivals();
+        for (int i = 0; i < arrivals.size(); i++) {
+            payloads.add(i % 2 == 0 ? avro.encode(arrivals.get(i)) : json.encode(arrivals.get(i)));
+        }
+        CommittedTopic.produce(kafka, topic, payloads);
+    }
+
+    private static List<Digest> committedDigests(String topic, int expected) throws Exception {
+        SingleObjectCodec<Digest> codec = SingleObjectCodec.of(Digest.class);
+        List<Digest> digests = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, topic, expected)) {
+            Digest d = codec.decode(r.value());
+            assertEquals(d.getConversationId(), new String(r.key(), StandardCharsets.UTF_8), "key of " + key(d));
+            digests.add(d);
+        }
+        return digests;
+    }
+
+    /** Each expected window exactly once, listing exactly its messages in event-time order. */
+    private static void assertWindows(List<Digest> digests, String where) {
+        Map<String, List<String>> got = new TreeMap<>();
+        for (Digest d : digests) {
+            List<String> previous = got.put(key(d), d.getMessageIds());
+            assertNull(previous, where + ": " + key(d) + " more than once");
+            assertEquals(d.getMessageIds().size(), d.getMessageCount(), where + ": count of " + key(d));
+        }
+        assertEquals(expectedWindows(), got, where);
+    }
+
+    private static void assertTooLate(String topic) throws Exception {
+        List<ConsumerRecord<byte[], byte[]>> records = CommittedTopic.read(kafka, topic, 1);
+        assertEquals(1, records.size(), "one dead letter");
+        DeadLetter letter = SingleObjectCodec.of(DeadLetter.class).decode(records.get(0).value());
+        assertEquals("b-too-late", letter.getRequestId());
+        // watermark 310 s − 5 s − 1 ms; b-too-late's own session [45 s, 105 s) was droppable from 105 s − 1 ms + 120 s
+        long lateBy = (T0 + 310_000 - OUT_OF_ORDER - 1) - (T0 + 45_000 + GAP - 1 + LATENESS);
+        assertTrue(letter.getReason().startsWith("late by " + lateBy + " ms beyond allowed lateness"), letter.getReason());
+        ChatMessage kept = SingleObjectCodec.of(ChatMessage.class).decode(letter.getPayload().array());
+        assertEquals("Great, thank you!", kept.getText());
+    }
+
+    @Test
+    @Timeout(120)
+    void interleavedConversationsGetOneDigestPerSessionWithLateRevisionsAndHierarchicalSummaries(@TempDir Path out)
+            throws Exception {
+        produce("a");
+        DigestJob job = job(out, "a");
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        job.inference.configure(env);
+        job.pipeline(SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString(), "stories260K").addTo(env);
+        long t0 = System.nanoTime();
+        env.execute("digest-job-test");
+        System.out.printf("digest job ran in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+
+        List<Digest> digests = committedDigests("digests-a", expectedWindows().size());
+        assertWindows(digests, "digest topic");
+        assertWindows(FinishedDigests.read(out), "Parquet files");
+        assertTooLate("dead-a");
+
+        for (Digest d : digests) {
+            String what = key(d);
+            assertNull(d.getError(), what);
+            assertNotNull(d.getSummary(), what);
+            assertTrue(d.getPromptTokens() > 0 && d.getCompletionTokens() >= 1, what + " tokens");
+            assertEquals(0, d.getPart(), what);
+            assertEquals(1, d.getParts(), what);
+            if (d.getConversationId().equals("team-3")) {
+                // 31 lines of ~90 characters are far beyond a 256-token context: map-reduce over several chunks
+                assertTrue(d.getChunks() >= 3, what + " chunks " + d.getChunks());
+                assertTrue(d.getPromptTokens() > 256, what + " read more than one context");
+            } else {
+                assertEquals(1, d.getChunks(), what + " fits one context");
+            }
+        }
+    }
+
+    /** Fails the job once, at the 3rd digest after a checkpoint has completed. */
+    static final class FailOnceAfterCheckpoint implements MapFunction<Digest, Digest>, CheckpointListener {
+        static final AtomicBoolean FAILED = new AtomicBoolean();
+        static final AtomicBoolean CHECKPOINTED = new AtomicBoolean();
+        static final AtomicInteger SEEN = new AtomicInteger();
+
+        @Override
+        public Digest map(Digest d) {
+            if (CHECKPOINTED.get() && SEEN.incrementAndGet() >= 3 && FAILED.compareAndSet(false, true)) {
+                throw new IllegalStateException("injected failure at " + key(d));
+            }
+            return d;
+        }
+
+        @Override
+        public void notifyCheckpointComplete(long checkpointId) {
+            CHECKPOINTED.set(true);
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void digestsAreExactlyOnceAcrossAnInjectedFailure(@TempDir Path out) throws Exception {
+        produce("b");
+        DigestJob job = job(out, "b");
+        Configuration conf = new Configuration();
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 2);
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, java.time.Duration.ofMillis(200));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        job.inference.configure(env);
+        DigestPipeline.Streams streams = job.pipeline(
+                SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString(), "stories260K").addTo(env);
+        // The failing operator reads the digests, so its failure restarts the whole (one-region) job from a checkpoint.
+        streams.digests().map(new FailOnceAfterCheckpoint()).name("fail-once").sinkTo(new DiscardingSink<>());
+        env.execute("digest-job-failure-test");
+
+        assertTrue(FailOnceAfterCheckpoint.FAILED.get(), "the failure was injected");
+        assertWindows(committedDigests("digests-b", expectedWindows().size()), "digest topic after a restart");
+        assertWindows(FinishedDigests.read(out), "Parquet files after a restart");
+        assertTooLate("dead-b");
+    }
+}
