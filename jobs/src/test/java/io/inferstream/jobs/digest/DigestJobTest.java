@@ -22,9 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.api.common.functions.MapFunction;
-import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -123,31 +122,36 @@ class DigestJobTest {
                 (d.getWindowEnd().toEpochMilli() - T0) / 1000, d.getRevision());
     }
 
-    private DigestJob job(Path out, String suffix) {
+    private DigestJob job(Path out, String suffix, boolean bounded) {
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         DigestJob job = new DigestJob();
         new CommandLine(job).parseArgs("--bootstrap-servers", kafka.bootstrapServers(),
                 "--messages-topic", "messages-" + suffix, "--digests-topic", "digests-" + suffix,
                 "--dead-letter-topic", "dead-" + suffix, "--group-id", "digest-" + suffix,
                 "--transactional-id-prefix", "digest-" + suffix, "--output", out.toUri().toString(),
-                "--model", model.toString(), "--bounded", "--window", "session", "--gap", "60s",
+                "--model", model.toString(), "--window", "session", "--gap", "60s",
                 "--allowed-lateness", "120s", "--out-of-orderness", "5s", "--idleness", "0s",
                 "--max-new-tokens", "8", "--max-new-tokens-cap", "8", "--context-tokens", "256",
                 "--checkpoint-interval", "500ms");
+        job.bounded = bounded;
         return job;
     }
 
-    private void produce(String suffix) {
+    private void produce(String suffix, List<ChatMessage> messages) {
         String topic = "messages-" + suffix;
         kafka.createTopic(topic, 1); // one partition: the arrival order is the order the watermark sees
         kafka.createTopic("digests-" + suffix, 2);
         kafka.createTopic("dead-" + suffix, 1);
+        appendMessages(topic, messages);
+    }
+
+    /** Half the messages as Avro single-object records, half as JSON: the decoder reads both. */
+    private static void appendMessages(String topic, List<ChatMessage> messages) {
         SingleObjectCodec<ChatMessage> avro = SingleObjectCodec.of(ChatMessage.class);
         JsonRecordCodec<ChatMessage> json = JsonRecordCodec.of(ChatMessage.class);
         List<byte[]> payloads = new ArrayList<>();
-        List<ChatMessage> arrivals = arrivals();
-        for (int i = 0; i < arrivals.size(); i++) {
-            payloads.add(i % 2 == 0 ? avro.encode(arrivals.get(i)) : json.encode(arrivals.get(i)));
+        for (int i = 0; i < messages.size(); i++) {
+            payloads.add(i % 2 == 0 ? avro.encode(messages.get(i)) : json.encode(messages.get(i)));
         }
         CommittedTopic.produce(kafka, topic, payloads);
     }
@@ -190,8 +194,8 @@ class DigestJobTest {
     @Timeout(120)
     void interleavedConversationsGetOneDigestPerSessionWithLateRevisionsAndHierarchicalSummaries(@TempDir Path out)
             throws Exception {
-        produce("a");
-        DigestJob job = job(out, "a");
+        produce("a", arrivals());
+        DigestJob job = job(out, "a", true);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         job.inference.configure(env);
         job.pipeline(SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString(), "stories260K").addTo(env);
@@ -221,31 +225,35 @@ class DigestJobTest {
         }
     }
 
-    /** Fails the job once, at the 3rd digest after a checkpoint has completed. */
-    static final class FailOnceAfterCheckpoint implements MapFunction<Digest, Digest>, CheckpointListener {
+    /** Fails the job once, at the revision-1 digest: the restarted job must not count that revision twice. */
+    static final class FailAtFirstRevision implements MapFunction<Digest, Digest> {
         static final AtomicBoolean FAILED = new AtomicBoolean();
-        static final AtomicBoolean CHECKPOINTED = new AtomicBoolean();
-        static final AtomicInteger SEEN = new AtomicInteger();
 
         @Override
         public Digest map(Digest d) {
-            if (CHECKPOINTED.get() && SEEN.incrementAndGet() >= 3 && FAILED.compareAndSet(false, true)) {
+            if (d.getRevision() == 1 && FAILED.compareAndSet(false, true)) {
                 throw new IllegalStateException("injected failure at " + key(d));
             }
             return d;
-        }
-
-        @Override
-        public void notifyCheckpointComplete(long checkpointId) {
-            CHECKPOINTED.set(true);
         }
     }
 
     @Test
     @Timeout(120)
     void digestsAreExactlyOnceAcrossAnInjectedFailure(@TempDir Path out) throws Exception {
-        produce("b");
-        DigestJob job = job(out, "b");
+        // Unbounded: the first digests are committed by a checkpoint before the rest of the messages arrive and
+        // the failure hits, so the restart resumes from a checkpoint holding fired windows and their revisions.
+        List<ChatMessage> arrivals = arrivals();
+        int phaseOne = 0;
+        while (!arrivals.get(phaseOne).getId().equals("a-late")) {
+            phaseOne++;
+        }
+        List<ChatMessage> phaseTwo = new ArrayList<>(arrivals.subList(phaseOne, arrivals.size()));
+        // a message far ahead in another conversation moves the watermark past the last sessions' ends
+        phaseTwo.add(message("clock", "zz-clock", "bot", 1000, "Hourly check."));
+        produce("b", arrivals.subList(0, phaseOne));
+
+        DigestJob job = job(out, "b", false);
         Configuration conf = new Configuration();
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 2);
@@ -255,12 +263,23 @@ class DigestJobTest {
         DigestPipeline.Streams streams = job.pipeline(
                 SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString(), "stories260K").addTo(env);
         // The failing operator reads the digests, so its failure restarts the whole (one-region) job from a checkpoint.
-        streams.digests().map(new FailOnceAfterCheckpoint()).name("fail-once").sinkTo(new DiscardingSink<>());
-        env.execute("digest-job-failure-test");
-
-        assertTrue(FailOnceAfterCheckpoint.FAILED.get(), "the failure was injected");
-        assertWindows(committedDigests("digests-b", expectedWindows().size()), "digest topic after a restart");
-        assertWindows(FinishedDigests.read(out), "Parquet files after a restart");
-        assertTooLate("dead-b");
+        streams.digests().map(new FailAtFirstRevision()).name("fail-once").sinkTo(new DiscardingSink<>());
+        JobClient client = env.executeAsync("digest-job-failure-test");
+        try {
+            assertEquals(2, committedDigests("digests-b", 2).size(), "ticket-1 and ticket-2's first sessions committed");
+            appendMessages("messages-b", phaseTwo);
+            int expected = expectedWindows().size();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while ((committedDigests("digests-b", expected).size() < expected || FinishedDigests.read(out).size() < expected)
+                    && System.nanoTime() < deadline) {
+                assertTrue(!client.getJobStatus().get().isGloballyTerminalState(), "the job ended early");
+            }
+            assertTrue(FailAtFirstRevision.FAILED.get(), "the failure was injected");
+            assertWindows(committedDigests("digests-b", expected), "digest topic after a restart");
+            assertWindows(FinishedDigests.read(out), "Parquet files after a restart");
+            assertTooLate("dead-b");
+        } finally {
+            client.cancel().get();
+        }
     }
 }
