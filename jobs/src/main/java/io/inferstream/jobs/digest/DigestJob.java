@@ -1,14 +1,11 @@
 package io.inferstream.jobs.digest;
 
-import io.inferstream.jobs.HumanDuration;
 import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.HubCliOptions;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -54,36 +51,11 @@ public final class DigestJob implements Callable<Integer> {
             description = "GGUF model: a local path or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
     public String model = DefaultModels.REPLAY;
 
-    @Option(names = "--window", paramLabel = "SESSION|TUMBLING", converter = WindowKind.Converter.class,
-            description = "Window kind: a session closes after --gap without messages; tumbling windows are --size long (default: ${DEFAULT-VALUE}).")
-    public WindowKind window = WindowKind.SESSION;
-
-    @Option(names = "--gap", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "Session windows: the silence that closes a session (default: 10m).")
-    public Duration gap = Duration.ofMinutes(10);
-
-    @Option(names = "--size", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "Tumbling windows: their size (default: 15m).")
-    public Duration size = Duration.ofMinutes(15);
-
-    @Option(names = "--allowed-lateness", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "Late messages up to this long after a window's end revise its digest; later ones are dead-lettered (default: 10m).")
-    public Duration allowedLateness = Duration.ofMinutes(10);
-
-    @Option(names = "--max-messages", paramLabel = "N",
-            description = "A window with more messages is digested in parts of at most N (default: ${DEFAULT-VALUE}).")
-    public int maxMessages = 200;
-
-    @Option(names = "--out-of-orderness", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "Watermark bound: how far behind the newest event time a message may be and still be on time (default: 30s).")
-    public Duration outOfOrderness = Duration.ofSeconds(30);
-
-    @Option(names = "--idleness", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "A source partition silent this long stops holding event time back; 0 = never (default: 1m).")
-    public Duration idleness = Duration.ofMinutes(1);
-
     @Option(names = "--bounded", description = "Read the messages present at start, then finish (default: run until cancelled).")
     public boolean bounded;
+
+    @Mixin
+    public DigestWindowOptions windows = new DigestWindowOptions();
 
     @Mixin
     public InferenceOptions inference = new InferenceOptions();
@@ -106,17 +78,12 @@ public final class DigestJob implements Callable<Integer> {
         return 0;
     }
 
-    public DigestWindowing windowing() {
-        return new DigestWindowing(window, window == WindowKind.SESSION ? gap : size, allowedLateness, outOfOrderness,
-                idleness, maxMessages);
-    }
-
     /** The job's pipeline running {@code modelPath} (a file every TaskManager can read), named {@code modelName}. */
     public DigestPipeline pipeline(String modelPath, String modelName) {
         SummarizeWindowFunction summarize = new SummarizeWindowFunction(inference.engineSpec(modelPath, modelName),
                 inference.taskOptions(), inference.requestTimeout.toMillis());
         return new DigestPipeline(bootstrapServers, messagesTopic, digestsTopic, deadLetterTopic, groupId,
-                transactionalIdPrefix, "none".equalsIgnoreCase(output) ? null : output, bounded, windowing(), summarize,
+                transactionalIdPrefix, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(), summarize,
                 inference.ordered, inference.capacity);
     }
 
@@ -130,25 +97,9 @@ public final class DigestJob implements Callable<Integer> {
         s.put("transactional-id-prefix", transactionalIdPrefix);
         s.put("output", output);
         s.put("model", model.equals(modelPath.toString()) ? model : model + " (" + modelPath + ")");
-        s.putAll(windowSettings());
+        s.putAll(windows.settings());
         s.put("bounded", Boolean.toString(bounded));
         s.putAll(inference.settings());
-        return s;
-    }
-
-    /** The event-time settings by flag name. */
-    public Map<String, String> windowSettings() {
-        Map<String, String> s = new LinkedHashMap<>();
-        s.put("window", window.name().toLowerCase(Locale.ROOT));
-        if (window == WindowKind.SESSION) {
-            s.put("gap", HumanDuration.format(gap));
-        } else {
-            s.put("size", HumanDuration.format(size));
-        }
-        s.put("allowed-lateness", HumanDuration.format(allowedLateness));
-        s.put("max-messages", Integer.toString(maxMessages));
-        s.put("out-of-orderness", HumanDuration.format(outOfOrderness));
-        s.put("idleness", idleness.isZero() ? "off" : HumanDuration.format(idleness));
         return s;
     }
 }
