@@ -178,6 +178,46 @@ class BadInputJobTest {
         }
     }
 
+    @Test
+    @Timeout(120)
+    void requestsThatExceedTheTimeoutGetDeadlineResultsAndTheJobGoesOn() throws Exception {
+        kafka.createTopic("slow-prompts", 1);
+        kafka.createTopic("slow-results", 1);
+        kafka.createTopic("slow-dead-letters", 1);
+        JsonRecordCodec<InferenceRequest> json = JsonRecordCodec.of(InferenceRequest.class);
+        Set<String> ids = new HashSet<>();
+        List<byte[]> payloads = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            // 400 tokens at a few ms per step cannot finish in 50 ms
+            InferenceRequest r = SampleRequests.valid("slow-" + i, Task.GENERATE).setMaxNewTokens(400).build();
+            ids.add(r.getId());
+            payloads.add(json.encode(r));
+        }
+        CommittedTopic.produce(kafka, "slow-prompts", payloads);
+        Path model = SharedModels.require("stories260K/stories260K.gguf");
+        StreamingInferenceJob job = new StreamingInferenceJob();
+        new CommandLine(job).parseArgs("--bootstrap-servers", kafka.bootstrapServers(), "--group-id", "slow",
+                "--requests-topic", "slow-prompts", "--results-topic", "slow-results", "--dead-letter-topic",
+                "slow-dead-letters", "--transactional-id-prefix", "slow", "--output", "none", "--model", model.toString(),
+                "--bounded", "--request-timeout", "50ms", "--checkpoint-interval", "1s");
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        job.inference.configure(env);
+        job.pipeline(model.toAbsolutePath().toString()).addTo(env);
+        env.execute("timeout-test");
+
+        SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
+        List<InferenceResult> results = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, "slow-results", ids.size())) {
+            results.add(codec.decode(r.value()));
+        }
+        ExactlyOnce.assertEachIdOnce(ids, results, "result topic");
+        for (InferenceResult r : results) {
+            assertEquals(FinishReason.DEADLINE, r.getFinishReason(), r.getId());
+            assertEquals("timed out after 50 ms (request timeout)", r.getError(), r.getId());
+            assertNull(r.getOutput(), r.getId());
+        }
+    }
+
     private static String abbreviate(String s) {
         return s.length() > 300 ? s.substring(0, 300) + "…" : s;
     }

@@ -100,7 +100,8 @@ public final class Scheduler {
         }
 
         // 2. Waiting sequences, unless this step had to preempt (then memory is the limit, not work).
-        Set<BlockHash> inProgress = kv.prefixCaching() ? blocksBeingComputed() : Set.of();
+        boolean admitting = preempted.isEmpty() && budget > 0 && !waiting.isEmpty();
+        Set<BlockHash> inProgress = admitting && kv.prefixCaching() ? blocksBeingComputed() : new HashSet<>();
         List<Sequence> deferred = new ArrayList<>();
         while (preempted.isEmpty() && budget > 0 && running.size() < maxSequences && !waiting.isEmpty()) {
             Sequence s = waiting.peek();
