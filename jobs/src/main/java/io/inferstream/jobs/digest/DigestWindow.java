@@ -1,8 +1,5 @@
 package io.inferstream.jobs.digest;
 
-import java.util.ArrayList;
-import java.util.List;
-
 /**
  * One window's (or one part's) messages, ready to summarize: the transcript and the ids it was made of.
  * A Flink POJO, so it travels between operators without Kryo.
@@ -14,7 +11,7 @@ public class DigestWindow {
     public int revision;
     public int part;
     public int parts;
-    public List<String> messageIds = new ArrayList<>();
+    public String[] messageIds = new String[0]; // an array, not a List: Flink serializes it without Kryo
     public String transcript;
 
     public DigestWindow() {

@@ -102,8 +102,8 @@ public final class SummarizeWindowFunction extends RichAsyncFunction<DigestWindo
                 .setRevision(window.revision)
                 .setPart(window.part)
                 .setParts(window.parts)
-                .setMessageCount(window.messageIds.size())
-                .setMessageIds(new ArrayList<>(window.messageIds))
+                .setMessageCount(window.messageIds.length)
+                .setMessageIds(new ArrayList<>(List.of(window.messageIds)))
                 .setCompletedAt(clock.instant());
     }
 

@@ -45,9 +45,7 @@ public final class TranscriptWindowFunction extends ProcessWindowFunction<ChatMe
             d.revision = revision;
             d.part = p;
             d.parts = parts.size();
-            for (ChatMessage m : parts.get(p)) {
-                d.messageIds.add(m.getId());
-            }
+            d.messageIds = parts.get(p).stream().map(ChatMessage::getId).toArray(String[]::new);
             d.transcript = Transcript.of(parts.get(p));
             out.collect(d);
         }

@@ -126,16 +126,22 @@ class DigestJobTest {
     }
 
     private DigestJob job(Path out, String suffix, boolean bounded) {
+        return job(out, suffix, bounded, "--window", "session", "--gap", "60s");
+    }
+
+    private DigestJob job(Path out, String suffix, boolean bounded, String... window) {
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         DigestJob job = new DigestJob();
-        new CommandLine(job).parseArgs("--bootstrap-servers", kafka.bootstrapServers(),
+        List<String> args = new ArrayList<>(List.of("--bootstrap-servers", kafka.bootstrapServers(),
                 "--messages-topic", "messages-" + suffix, "--digests-topic", "digests-" + suffix,
                 "--dead-letter-topic", "dead-" + suffix, "--group-id", "digest-" + suffix,
                 "--transactional-id-prefix", "digest-" + suffix, "--output", out.toUri().toString(),
-                "--model", model.toString(), "--window", "session", "--gap", "60s",
+                "--model", model.toString(),
                 "--allowed-lateness", "120s", "--out-of-orderness", "5s", "--idleness", "0s",
                 "--max-new-tokens", "8", "--max-new-tokens-cap", "8", "--context-tokens", "256",
-                "--max-messages", Integer.toString(MAX_MESSAGES), "--checkpoint-interval", "500ms");
+                "--max-messages", Integer.toString(MAX_MESSAGES), "--checkpoint-interval", "500ms"));
+        args.addAll(List.of(window));
+        new CommandLine(job).parseArgs(args.toArray(new String[0]));
         job.bounded = bounded;
         return job;
     }
@@ -172,22 +178,29 @@ class DigestJobTest {
 
     /** Each expected window exactly once, listing exactly its messages in event-time order. */
     private static void assertWindows(List<Digest> digests, String where) {
+        assertWindows(expectedWindows(), digests, where);
+    }
+
+    private static void assertWindows(Map<String, List<String>> expected, List<Digest> digests, String where) {
         Map<String, List<String>> got = new TreeMap<>();
         for (Digest d : digests) {
             List<String> previous = got.put(key(d), d.getMessageIds());
             assertNull(previous, where + ": " + key(d) + " more than once");
             assertEquals(d.getMessageIds().size(), d.getMessageCount(), where + ": count of " + key(d));
         }
-        assertEquals(expectedWindows(), got, where);
+        assertEquals(expected, got, where);
     }
 
     private static void assertTooLate(String topic) throws Exception {
+        // watermark 310 s − 5 s − 1 ms; b-too-late's own session [45 s, 105 s) was droppable from 105 s − 1 ms + 120 s
+        assertTooLate(topic, (T0 + 310_000 - OUT_OF_ORDER - 1) - (T0 + 45_000 + GAP - 1 + LATENESS));
+    }
+
+    private static void assertTooLate(String topic, long lateBy) throws Exception {
         List<ConsumerRecord<byte[], byte[]>> records = CommittedTopic.read(kafka, topic, 1);
         assertEquals(1, records.size(), "one dead letter");
         DeadLetter letter = SingleObjectCodec.of(DeadLetter.class).decode(records.get(0).value());
         assertEquals("b-too-late", letter.getRequestId());
-        // watermark 310 s − 5 s − 1 ms; b-too-late's own session [45 s, 105 s) was droppable from 105 s − 1 ms + 120 s
-        long lateBy = (T0 + 310_000 - OUT_OF_ORDER - 1) - (T0 + 45_000 + GAP - 1 + LATENESS);
         assertTrue(letter.getReason().startsWith("late by " + lateBy + " ms beyond allowed lateness"), letter.getReason());
         ChatMessage kept = SingleObjectCodec.of(ChatMessage.class).decode(letter.getPayload().array());
         assertEquals("Great, thank you!", kept.getText());
@@ -228,6 +241,37 @@ class DigestJobTest {
         }
     }
 
+    @Test
+    @Timeout(90)
+    void tumblingWindowsSplitAtMinuteBoundariesAndALateMessageRevisesItsMinute(@TempDir Path out) throws Exception {
+        produce("t", arrivals());
+        DigestJob job = job(out, "t", true, "--window", "tumbling", "--size", "60s");
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        job.inference.configure(env);
+        job.pipeline(SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString(), "stories260K").addTo(env);
+        env.execute("digest-job-tumbling-test");
+
+        // T0 is a whole minute, so the windows are [0, 60 s), [60 s, 120 s), …
+        Map<String, List<String>> expected = new TreeMap<>();
+        expected.put(key("ticket-1", 0, 60, 0), List.of("a1", "a2", "a3"));
+        expected.put(key("ticket-1", 0, 60, 1), List.of("a1", "a2", "a3", "a-late")); // watermark 175 s < 60 s − 1 ms + 120 s
+        expected.put(key("ticket-1", 300, 360, 0), List.of("a4", "a5"));
+        expected.put(key("ticket-2", 0, 60, 0), List.of("b1", "b2", "b3"));
+        expected.put(key("ticket-2", 300, 360, 0), List.of("b4"));
+        List<String> team = new ArrayList<>(List.of("c1"));
+        for (int i = 0; i < LONG_SESSION; i++) {
+            team.add(String.format("c%02d", i + 2)); // c02 at 35 s, c03 at 40 s, … c31 at 180 s
+        }
+        expected.put(key("team-3", 0, 60, 0), team.subList(0, 6));      // 30 s … 55 s
+        expected.put(key("team-3", 60, 120, 0), team.subList(6, 18));   // 60 s … 115 s
+        expected.put(key("team-3", 120, 180, 0), team.subList(18, 30)); // 120 s … 175 s
+        expected.put(key("team-3", 180, 240, 0), team.subList(30, 31)); // 180 s
+        assertWindows(expected, committedDigests("digests-t", expected.size()), "digest topic");
+        assertWindows(expected, FinishedDigests.read(out), "Parquet files");
+        // b-too-late (45 s) belongs to [0, 60 s), droppable from 60 s − 1 ms + 120 s; the watermark was 305 s − 1 ms
+        assertTooLate("dead-t", (T0 + 310_000 - OUT_OF_ORDER - 1) - (T0 + 60_000 - 1 + LATENESS));
+    }
+
     /** Fails the job once, at the revision-1 digest: the restarted job must not count that revision twice. */
     static final class FailAtFirstRevision implements MapFunction<Digest, Digest> {
         static final AtomicBoolean FAILED = new AtomicBoolean();
@@ -255,6 +299,7 @@ class DigestJobTest {
         // a message far ahead in another conversation moves the watermark past the last sessions' ends
         phaseTwo.add(message("clock", "zz-clock", "bot", 1000, "Hourly check."));
         produce("b", arrivals.subList(0, phaseOne));
+        FailAtFirstRevision.FAILED.set(false);
 
         DigestJob job = job(out, "b", false);
         Configuration conf = new Configuration();
