@@ -22,14 +22,24 @@ public final class ChatMessageDecoder implements Serializable {
     private static final long serialVersionUID = 1L;
 
     private final WireDecoder<ChatMessage> wire = WireDecoder.of(ChatMessage.class);
+    private final int maxTextBytes;
     private final Clock clock;
 
-    public ChatMessageDecoder(Clock clock) {
+    /** @param maxTextBytes a message with a longer text (UTF-8 bytes) is dead-lettered */
+    public ChatMessageDecoder(int maxTextBytes, Clock clock) {
+        if (maxTextBytes < 1) {
+            throw new IllegalArgumentException("max-text-bytes must be >= 1, got " + maxTextBytes);
+        }
+        this.maxTextBytes = maxTextBytes;
         this.clock = clock;
     }
 
+    public ChatMessageDecoder(int maxTextBytes) {
+        this(maxTextBytes, Clock.systemUTC());
+    }
+
     public ChatMessageDecoder() {
-        this(Clock.systemUTC());
+        this(io.inferstream.jobs.decode.RequestValidator.DEFAULT_MAX_TEXT_BYTES);
     }
 
     /** The message, or null after handing {@code rejected} a dead letter. */
@@ -50,6 +60,10 @@ public final class ChatMessageDecoder implements Serializable {
         }
         if (message.getConversationId() == null || message.getConversationId().isBlank()) {
             problems.add("conversation_id is blank");
+        }
+        int textBytes = message.getText() == null ? 0 : message.getText().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (textBytes > maxTextBytes) {
+            problems.add("text is " + textBytes + " bytes, more than max-text-bytes " + maxTextBytes);
         }
         if (message.getEventTime() == null || message.getEventTime().toEpochMilli() < 0) {
             problems.add("event_time must be >= 0 ms since the epoch, got " + message.getEventTime());

@@ -83,7 +83,8 @@ public final class DigestJob implements Callable<Integer> {
         SummarizeWindowFunction summarize = new SummarizeWindowFunction(inference.engineSpec(modelPath, modelName),
                 inference.taskOptions(), inference.requestTimeout.toMillis());
         return new DigestPipeline(bootstrapServers, messagesTopic, digestsTopic, deadLetterTopic, groupId,
-                transactionalIdPrefix, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(), summarize,
+                transactionalIdPrefix, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(),
+                new ChatMessageDecoder(inference.maxTextBytes), summarize,
                 inference.ordered, inference.capacity);
     }
 

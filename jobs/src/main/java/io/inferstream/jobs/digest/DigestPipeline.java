@@ -45,6 +45,7 @@ public record DigestPipeline(
         String parquetPath,
         boolean bounded,
         DigestWindowing windowing,
+        ChatMessageDecoder decoder,
         SummarizeWindowFunction summarize,
         boolean ordered,
         int capacity) {
@@ -62,7 +63,7 @@ public record DigestPipeline(
                 : RequestKafkaSource.unbounded(bootstrapServers, List.of(messagesTopic), groupId);
         SingleOutputStreamOperator<ChatMessage> decoded = env
                 .fromSource(source, WatermarkStrategy.noWatermarks(), "messages").uid("messages-source")
-                .process(new DecodeChatMessagesFunction(new ChatMessageDecoder())).name("decode").uid("decode");
+                .process(new DecodeChatMessagesFunction(decoder)).name("decode").uid("decode");
         DataStream<DeadLetter> malformed = decoded.getSideOutput(DecodeChatMessagesFunction.deadLetters());
 
         // Watermarks after decoding: only messages carry an event time. With parallelism 1 per partition this

@@ -1,5 +1,6 @@
 package io.inferstream.jobs.digest;
 
+import io.inferstream.jobs.infer.EngineMetricGauges;
 import io.inferstream.jobs.infer.EngineSpec;
 import io.inferstream.jobs.infer.LoadedModel;
 import io.inferstream.jobs.infer.SharedEngines;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
 import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
 
@@ -35,6 +37,9 @@ public final class SummarizeWindowFunction extends RichAsyncFunction<DigestWindo
     private transient SharedEngines.Lease lease;
     private transient TaskRunner runner;
     private transient Clock clock;
+    private transient Counter digests;
+    private transient Counter errors;
+    private transient Counter timeouts;
 
     /** @param timeoutMs a window not summarized by then gets a digest with an error // ms */
     public SummarizeWindowFunction(EngineSpec spec, TaskOptions options, long timeoutMs) {
@@ -57,6 +62,11 @@ public final class SummarizeWindowFunction extends RichAsyncFunction<DigestWindo
         LoadedModel model = lease.model();
         runner = new TaskRunner(model.engine(), model.modelConfig(), model.tokenizer(), model.chatTemplate(),
                 options.taskDefaults(), spec.modelName());
+        var group = getRuntimeContext().getMetricGroup();
+        EngineMetricGauges.register(group, () -> model.engine().metrics()); // the model, not the lease: gauges outlive close()
+        digests = group.counter("digests");
+        errors = group.counter("errorDigests");
+        timeouts = group.counter("timeouts");
     }
 
     /** The task-layer request that summarizes {@code window}. */
@@ -83,10 +93,15 @@ public final class SummarizeWindowFunction extends RichAsyncFunction<DigestWindo
 
     @Override
     public void timeout(DigestWindow window, ResultFuture<Digest> resultFuture) {
+        timeouts.inc();
         complete(resultFuture, failed(window, "timed out after " + timeoutMs + " ms (request timeout)", timeoutMs));
     }
 
-    private static void complete(ResultFuture<Digest> resultFuture, Digest digest) {
+    private void complete(ResultFuture<Digest> resultFuture, Digest digest) {
+        digests.inc();
+        if (digest.getError() != null) {
+            errors.inc();
+        }
         try {
             resultFuture.complete(List.of(digest)); // a second completion (after a timeout) is ignored
         } catch (RuntimeException e) {

@@ -49,7 +49,11 @@ class ChatMessageDecoderTest {
         assertNull(decoder.decode("{\"id\": \"m1\"".getBytes(StandardCharsets.UTF_8), origin, letters::add));
         assertNull(decoder.decode(("{\"id\": \"m2\", \"conversation_id\": \" \", \"author\": \"a\", \"text\": \"t\","
                 + " \"event_time\": 5, \"metadata\": {}}").getBytes(StandardCharsets.UTF_8), origin, letters::add));
-        assertEquals(2, letters.size());
+        ChatMessage tooLong = ChatMessage.newBuilder().setId("m3").setConversationId("c").setAuthor("a")
+                .setText("ü".repeat(6)).setEventTime(java.time.Instant.ofEpochMilli(5)).build();
+        assertNull(new ChatMessageDecoder(11).decode(SingleObjectCodec.of(ChatMessage.class).encode(tooLong), origin, letters::add));
+        assertEquals(3, letters.size());
+        assertTrue(letters.get(2).getReason().contains("text is 12 bytes, more than max-text-bytes 11"), letters.get(2).getReason());
         assertEquals("messages", letters.get(0).getSourceTopic());
         assertEquals(7L, letters.get(0).getSourceOffset());
         assertNull(letters.get(0).getRequestId());
