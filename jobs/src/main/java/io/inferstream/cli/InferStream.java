@@ -1,6 +1,7 @@
 package io.inferstream.cli;
 
 import io.inferstream.jobs.StreamingInferenceJob;
+import io.inferstream.jobs.digest.DigestJob;
 import io.inferstream.runtime.cli.BenchCommand;
 import io.inferstream.runtime.cli.EvalCommand;
 import io.inferstream.runtime.cli.GenerateCommand;
@@ -18,6 +19,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             ReplayCommand.class,
             StreamingInferenceJob.class,
+            DigestJob.class,
             GenerateCommand.class,
             TokenizeCommand.class,
             BenchCommand.class,

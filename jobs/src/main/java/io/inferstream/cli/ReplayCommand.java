@@ -4,6 +4,7 @@ import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.RequestPipeline;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.decode.RequestDecoder;
+import io.inferstream.jobs.digest.DigestWindowOptions;
 import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
 import io.inferstream.jobs.wire.MalformedRecordException;
 import io.inferstream.jobs.wire.SingleObjectCodec;
@@ -71,6 +72,13 @@ public final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--keep-broker", description = "Keep the Kafka broker running after the summary, until Ctrl-C.")
     boolean keepBroker;
 
+    @Option(names = "--digest",
+            description = "Replay a chat stream (default: sample-data/chat-stream.jsonl) through the digest job instead, and print its digests.")
+    boolean digest;
+
+    @Mixin
+    DigestWindowOptions digestWindows = new DigestWindowOptions();
+
     @Mixin
     InferenceOptions inference = replayDefaults();
 
@@ -87,6 +95,9 @@ public final class ReplayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (digest) {
+            return new DigestReplay(input, model, output, digestWindows, inference, hub.toOptions(), out).run();
+        }
         long start = System.nanoTime();
         Path repository = InferStream.repositoryRoot();
         Path requestsFile = input != null ? input

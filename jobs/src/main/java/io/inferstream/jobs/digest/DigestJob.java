@@ -1,0 +1,106 @@
+package io.inferstream.jobs.digest;
+
+import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.jobs.StreamingInferenceJob;
+import io.inferstream.runtime.hub.DefaultModels;
+import io.inferstream.runtime.hub.HubCliOptions;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The digest job: chat messages from Kafka, grouped per conversation into event-time session or tumbling
+ * windows, each window's transcript summarized on the shared engine, digests to Kafka (exactly-once) and
+ * Parquet. Run it with {@code flink run -c io.inferstream.jobs.digest.DigestJob …} or as
+ * {@code inferstream digest …}. Every setting is a flag; all are printed at start-up.
+ */
+@Command(name = "digest", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Run the digest job: chat messages in, one summary per conversation and event-time window out.")
+public final class DigestJob implements Callable<Integer> {
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT,...", description = "Kafka brokers (default: ${DEFAULT-VALUE}).")
+    public String bootstrapServers = "localhost:9092";
+
+    @Option(names = "--messages-topic", paramLabel = "TOPIC", description = "Topic of chat messages (default: ${DEFAULT-VALUE}).")
+    public String messagesTopic = "messages";
+
+    @Option(names = "--digests-topic", paramLabel = "TOPIC", description = "Topic of digests (default: ${DEFAULT-VALUE}).")
+    public String digestsTopic = "digests";
+
+    @Option(names = "--dead-letter-topic", paramLabel = "TOPIC",
+            description = "Topic of malformed and too-late messages with the reason (default: ${DEFAULT-VALUE}).")
+    public String deadLetterTopic = "digest-dead-letters";
+
+    @Option(names = "--group-id", paramLabel = "ID", description = "Kafka consumer group (default: ${DEFAULT-VALUE}).")
+    public String groupId = "inferstream-digest";
+
+    @Option(names = "--transactional-id-prefix", paramLabel = "PREFIX",
+            description = "Kafka transactional-id prefix; unique per job, stable across restarts (default: ${DEFAULT-VALUE}).")
+    public String transactionalIdPrefix = "inferstream-digest";
+
+    @Option(names = "--output", paramLabel = "PATH",
+            description = "Parquet output folder (file:///…, s3://…), buckets conversation=…/date=…; 'none' for no files (default: ${DEFAULT-VALUE}).")
+    public String output = "file:///tmp/inferstream/digests";
+
+    @Option(names = "--model", paramLabel = "MODEL",
+            description = "GGUF model: a local path or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
+    public String model = DefaultModels.REPLAY;
+
+    @Option(names = "--bounded", description = "Read the messages present at start, then finish (default: run until cancelled).")
+    public boolean bounded;
+
+    @Mixin
+    public DigestWindowOptions windows = new DigestWindowOptions();
+
+    @Mixin
+    public InferenceOptions inference = new InferenceOptions();
+
+    @Mixin
+    HubCliOptions hub;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new DigestJob()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path modelPath = hub.resolver().resolve(model);
+        StreamingInferenceJob.printSettings(System.out, settings(modelPath));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        inference.configure(env);
+        pipeline(modelPath.toAbsolutePath().toString(), model).addTo(env);
+        env.execute("inferstream-digest");
+        return 0;
+    }
+
+    /** The job's pipeline running {@code modelPath} (a file every TaskManager can read), named {@code modelName}. */
+    public DigestPipeline pipeline(String modelPath, String modelName) {
+        SummarizeWindowFunction summarize = new SummarizeWindowFunction(inference.engineSpec(modelPath, modelName),
+                inference.taskOptions(), inference.requestTimeout.toMillis());
+        return new DigestPipeline(bootstrapServers, messagesTopic, digestsTopic, deadLetterTopic, groupId,
+                transactionalIdPrefix, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(),
+                new ChatMessageDecoder(inference.maxTextBytes), summarize,
+                inference.ordered, inference.capacity);
+    }
+
+    public Map<String, String> settings(Path modelPath) {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("bootstrap-servers", bootstrapServers);
+        s.put("messages-topic", messagesTopic);
+        s.put("digests-topic", digestsTopic);
+        s.put("dead-letter-topic", deadLetterTopic);
+        s.put("group-id", groupId);
+        s.put("transactional-id-prefix", transactionalIdPrefix);
+        s.put("output", output);
+        s.put("model", model.equals(modelPath.toString()) ? model : model + " (" + modelPath + ")");
+        s.putAll(windows.settings());
+        s.put("bounded", Boolean.toString(bounded));
+        s.putAll(inference.settings());
+        return s;
+    }
+}
