@@ -45,7 +45,7 @@ class SchemaCompatibilityTest {
     private static final int RECORDS = 200;
 
     @ParameterizedTest
-    @ValueSource(strings = {"InferenceRequest", "InferenceResult", "DeadLetter"})
+    @ValueSource(strings = {"InferenceRequest", "InferenceResult", "DeadLetter", "ChatMessage", "Digest"})
     void currentSchemaReadsEveryReleasedVersion(String name) throws Exception {
         Schema current = currentSchema(name);
         List<Path> released = releasedVersions(name);
@@ -58,7 +58,7 @@ class SchemaCompatibilityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"InferenceRequest", "InferenceResult", "DeadLetter"})
+    @ValueSource(strings = {"InferenceRequest", "InferenceResult", "DeadLetter", "ChatMessage", "Digest"})
     void fieldsAddedSinceTheLatestReleaseHaveDefaults(String name) throws Exception {
         List<Path> released = releasedVersions(name);
         Schema latest = new Schema.Parser().parse(released.get(released.size() - 1).toFile());
@@ -84,7 +84,7 @@ class SchemaCompatibilityTest {
 
     @Test
     void releasedVersionsAreNumberedWithoutGaps() throws Exception {
-        for (String name : List.of("InferenceRequest", "InferenceResult", "DeadLetter")) {
+        for (String name : List.of("InferenceRequest", "InferenceResult", "DeadLetter", "ChatMessage", "Digest")) {
             List<Path> released = releasedVersions(name);
             for (int i = 0; i < released.size(); i++) {
                 assertEquals("v" + (i + 1) + ".avsc", released.get(i).getFileName().toString(), name);
