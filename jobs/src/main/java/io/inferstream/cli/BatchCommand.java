@@ -2,6 +2,7 @@ package io.inferstream.cli;
 
 import io.inferstream.jobs.batch.BatchInferenceJob;
 import io.inferstream.jobs.batch.BatchReport;
+import io.inferstream.jobs.cluster.FlinkRestClient;
 import io.inferstream.jobs.cluster.JobManagerAddress;
 import io.inferstream.jobs.cluster.LocalMiniCluster;
 import io.inferstream.jobs.infer.InferenceStage;
@@ -81,6 +82,11 @@ public final class BatchCommand implements Callable<Integer> {
             }
             JobManagerAddress address = JobManagerAddress.parse(jobManager);
             String jarPath = jar.getAbsolutePath();
+            FlinkRestClient rest = new FlinkRestClient(address);
+            job.jobListener((file, jobId) -> {
+                out.println("job " + jobId + " for " + file.path() + ": " + rest.webUi(jobId));
+                out.flush();
+            });
             report = job.environments(() -> StreamExecutionEnvironment.createRemoteEnvironment(
                     address.host(), address.port(), new Configuration(), jarPath)).build().run();
         } else {

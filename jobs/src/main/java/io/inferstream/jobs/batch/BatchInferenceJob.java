@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.flink.api.common.JobExecutionResult;
@@ -65,6 +66,7 @@ public final class BatchInferenceJob {
     private final Duration progressInterval;
     private final Consumer<BatchProgress> progressListener;
     private final int parallelism;
+    private final BiConsumer<InputFile, String> jobListener;
 
     private BatchInferenceJob(Builder b) {
         this.inputs = List.copyOf(Objects.requireNonNull(b.inputs, "inputs"));
@@ -79,6 +81,7 @@ public final class BatchInferenceJob {
         this.progressInterval = b.progressInterval;
         this.progressListener = b.progressListener;
         this.parallelism = b.parallelism;
+        this.jobListener = b.jobListener;
     }
 
     public static Builder builder() {
@@ -138,6 +141,9 @@ public final class BatchInferenceJob {
         addChunk(env, file, committed);
         JobClient client = env.executeAsync("inferstream-batch " + (index + 1) + "/" + fileCount + ": " + file.path());
         LOG.info("chunk job {} runs {}", client.getJobID(), file.path());
+        if (jobListener != null) {
+            jobListener.accept(file, client.getJobID().toHexString());
+        }
         while (true) {
             try {
                 JobExecutionResult result = client.getJobExecutionResult().get(progressInterval.toMillis(), TimeUnit.MILLISECONDS);
@@ -234,6 +240,7 @@ public final class BatchInferenceJob {
         private Duration progressInterval = Duration.ofSeconds(10);
         private Consumer<BatchProgress> progressListener;
         private int parallelism;
+        private BiConsumer<InputFile, String> jobListener;
 
         /** Request files, directories or globs (Flink paths: /local, file:///, s3://, hdfs://). */
         public Builder inputs(List<String> inputs) {
@@ -285,6 +292,12 @@ public final class BatchInferenceJob {
         /** Parallelism of each chunk job; 0 keeps the environment's default. */
         public Builder parallelism(int parallelism) {
             this.parallelism = parallelism;
+            return this;
+        }
+
+        /** Told the Flink job id of each input file's job when it was submitted. */
+        public Builder jobListener(BiConsumer<InputFile, String> listener) {
+            this.jobListener = listener;
             return this;
         }
 
