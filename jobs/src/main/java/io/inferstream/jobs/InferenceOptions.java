@@ -1,0 +1,130 @@
+package io.inferstream.jobs;
+
+import io.inferstream.jobs.decode.RequestValidator;
+import io.inferstream.jobs.infer.AsyncInferenceStage;
+import io.inferstream.jobs.infer.EngineSpec;
+import io.inferstream.jobs.infer.InferenceFunction;
+import io.inferstream.jobs.infer.OverlongPromptPolicy;
+import io.inferstream.jobs.infer.TaskOptions;
+import io.inferstream.runtime.engine.EngineConfig;
+import io.inferstream.runtime.kv.KvStore;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Option;
+
+/**
+ * The flags of the inference part of a job (a picocli mixin): device, engine limits, task defaults,
+ * async I/O, parallelism and checkpointing. The field values are the defaults; a command may start from
+ * other ones (replay checkpoints every second).
+ */
+public final class InferenceOptions {
+    @Option(names = "--device", paramLabel = "DEVICE", description = "Where the model runs: cpu (default: ${DEFAULT-VALUE}).")
+    public String device = "cpu";
+
+    @Option(names = "--parallelism", paramLabel = "N", description = "Parallelism of the job (default: ${DEFAULT-VALUE}).")
+    public int parallelism = 1;
+
+    @Option(names = "--max-batched-tokens", paramLabel = "N",
+            description = "Engine: tokens in one model step (default: ${DEFAULT-VALUE}).")
+    public int maxBatchedTokens = EngineConfig.DEFAULT_MAX_BATCHED_TOKENS;
+
+    @Option(names = "--max-sequences", paramLabel = "N",
+            description = "Engine: sequences running at once (default: ${DEFAULT-VALUE}).")
+    public int maxSequences = EngineConfig.DEFAULT_MAX_SEQUENCES;
+
+    @Option(names = "--kv-cache-memory", paramLabel = "SIZE",
+            description = "Engine: KV-cache memory, e.g. 256MiB (default: ${DEFAULT-VALUE}).")
+    public String kvCacheMemory = "256MiB";
+
+    @Option(names = "--kv-precision", paramLabel = "F32|F16", description = "Engine: KV-cache precision (default: ${DEFAULT-VALUE}).")
+    public KvStore.Precision kvPrecision = KvStore.Precision.F32;
+
+    @Option(names = "--no-prefix-caching", negatable = false, description = "Engine: do not share identical prompt prefixes.")
+    public boolean noPrefixCaching;
+
+    @Option(names = "--max-new-tokens", paramLabel = "N",
+            description = "Tokens to generate when a request does not say; 0 = per task: summarize 96, translate 128, generate 256 (default: ${DEFAULT-VALUE}).")
+    public int maxNewTokens = 0;
+
+    @Option(names = "--max-new-tokens-cap", paramLabel = "N",
+            description = "Upper bound on any request's max_new_tokens, 0 = none (default: ${DEFAULT-VALUE}).")
+    public int maxNewTokensCap = 0;
+
+    @Option(names = "--context-tokens", paramLabel = "N",
+            description = "Context the tasks plan with (prompt + output), 0 = the model's; longer summarize/translate inputs are chunked (default: ${DEFAULT-VALUE}).")
+    public int contextTokens = 0;
+
+    @Option(names = "--overlong-prompt", paramLabel = "ERROR|TRUNCATE",
+            description = "A CLASSIFY/GENERATE prompt longer than the context gets an error result or its text is cut (default: ${DEFAULT-VALUE}).")
+    public OverlongPromptPolicy overlongPrompt = OverlongPromptPolicy.ERROR;
+
+    @Option(names = "--max-text-bytes", paramLabel = "N",
+            description = "Requests with a longer text (UTF-8 bytes) are dead-lettered (default: ${DEFAULT-VALUE}).")
+    public int maxTextBytes = RequestValidator.DEFAULT_MAX_TEXT_BYTES;
+
+    @Option(names = "--request-timeout", paramLabel = "DURATION", converter = HumanDuration.class,
+            description = "A request not done after this gets a DEADLINE result, e.g. 30s, 5m (default: 5m).")
+    public Duration requestTimeout = Duration.ofMinutes(5);
+
+    @Option(names = "--capacity", paramLabel = "N",
+            description = "Requests in flight per inference subtask; more back-pressures the source (default: ${DEFAULT-VALUE}).")
+    public int capacity = 128;
+
+    @Option(names = "--ordered", description = "Emit results in request order (default: as they finish).")
+    public boolean ordered;
+
+    @Option(names = "--checkpoint-interval", paramLabel = "DURATION", converter = HumanDuration.class,
+            description = "Checkpoint interval: results become visible (Kafka commit, Parquet roll) on checkpoints (default: 10s).")
+    public Duration checkpointInterval = Duration.ofSeconds(10);
+
+    public EngineSpec engineSpec(String modelPath, String modelName) {
+        return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences,
+                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching);
+    }
+
+    public TaskOptions taskOptions() {
+        return new TaskOptions(maxNewTokens, maxNewTokensCap, contextTokens, overlongPrompt);
+    }
+
+    public AsyncInferenceStage stage(String modelPath, String modelName) {
+        return new AsyncInferenceStage(new InferenceFunction(engineSpec(modelPath, modelName), taskOptions(),
+                requestTimeout.toMillis()), ordered, capacity);
+    }
+
+    public RequestValidator validator() {
+        return new RequestValidator(maxTextBytes);
+    }
+
+    /** Parallelism and exactly-once checkpoints on {@code env}. */
+    public void configure(StreamExecutionEnvironment env) {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("--parallelism must be >= 1, got " + parallelism);
+        }
+        env.setParallelism(parallelism);
+        env.enableCheckpointing(checkpointInterval.toMillis());
+    }
+
+    /** These settings by flag name, for the start-up listing. */
+    public Map<String, String> settings() {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("device", device);
+        s.put("parallelism", Integer.toString(parallelism));
+        s.put("max-batched-tokens", Integer.toString(maxBatchedTokens));
+        s.put("max-sequences", Integer.toString(maxSequences));
+        s.put("kv-cache-memory", kvCacheMemory);
+        s.put("kv-precision", kvPrecision.name());
+        s.put("prefix-caching", Boolean.toString(!noPrefixCaching));
+        s.put("max-new-tokens", maxNewTokens == 0 ? "per task" : Integer.toString(maxNewTokens));
+        s.put("max-new-tokens-cap", maxNewTokensCap == 0 ? "none" : Integer.toString(maxNewTokensCap));
+        s.put("context-tokens", contextTokens == 0 ? "the model's" : Integer.toString(contextTokens));
+        s.put("overlong-prompt", overlongPrompt.name());
+        s.put("max-text-bytes", Integer.toString(maxTextBytes));
+        s.put("request-timeout", HumanDuration.format(requestTimeout));
+        s.put("capacity", Integer.toString(capacity));
+        s.put("results", ordered ? "ordered" : "unordered");
+        s.put("checkpoint-interval", HumanDuration.format(checkpointInterval));
+        return s;
+    }
+}

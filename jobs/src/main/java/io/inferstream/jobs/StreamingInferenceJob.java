@@ -1,0 +1,116 @@
+package io.inferstream.jobs;
+
+import io.inferstream.jobs.decode.RequestDecoder;
+import io.inferstream.runtime.hub.DefaultModels;
+import io.inferstream.runtime.hub.HubCliOptions;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The streaming inference job: requests from Kafka, decoded (bad records to the dead-letter topic),
+ * run on the shared engine by async I/O, results to Kafka (exactly-once) and to Parquet files. Run it
+ * with {@code flink run -c io.inferstream.jobs.StreamingInferenceJob …} on a cluster, or as
+ * {@code inferstream stream …}. Every setting is a flag; all are printed at start-up.
+ */
+@Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Run the streaming inference job: Kafka requests in, results to Kafka (exactly-once) and Parquet.")
+public final class StreamingInferenceJob implements Callable<Integer> {
+    @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT,...", description = "Kafka brokers (default: ${DEFAULT-VALUE}).")
+    String bootstrapServers = "localhost:9092";
+
+    @Option(names = "--requests-topic", paramLabel = "TOPIC", description = "Topic of requests (default: ${DEFAULT-VALUE}).")
+    String requestsTopic = "prompts";
+
+    @Option(names = "--results-topic", paramLabel = "TOPIC", description = "Topic of results (default: ${DEFAULT-VALUE}).")
+    String resultsTopic = "results";
+
+    @Option(names = "--dead-letter-topic", paramLabel = "TOPIC",
+            description = "Topic of rejected records with the reason (default: ${DEFAULT-VALUE}).")
+    String deadLetterTopic = "dead-letters";
+
+    @Option(names = "--group-id", paramLabel = "ID", description = "Kafka consumer group (default: ${DEFAULT-VALUE}).")
+    String groupId = "inferstream";
+
+    @Option(names = "--transactional-id-prefix", paramLabel = "PREFIX",
+            description = "Kafka transactional-id prefix; unique per job, stable across restarts (default: ${DEFAULT-VALUE}).")
+    String transactionalIdPrefix = "inferstream-streaming";
+
+    @Option(names = "--output", paramLabel = "PATH",
+            description = "Parquet output folder (file:///…, s3://…), buckets task=…/date=…; 'none' for no files (default: ${DEFAULT-VALUE}).")
+    String output = "file:///tmp/inferstream/results";
+
+    @Option(names = "--model", paramLabel = "MODEL",
+            description = "GGUF model: a local path or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
+    String model = DefaultModels.REPLAY;
+
+    @Option(names = "--bounded", description = "Read the requests present at start, then finish (default: run until cancelled).")
+    boolean bounded;
+
+    @Mixin
+    InferenceOptions inference = new InferenceOptions();
+
+    @Mixin
+    HubCliOptions hub;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new StreamingInferenceJob()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path modelPath = hub.resolver().resolve(model);
+        printSettings(System.out, settings(modelPath));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        inference.configure(env);
+        pipeline(modelPath.toAbsolutePath().toString()).addTo(env);
+        env.execute("inferstream-streaming");
+        return 0;
+    }
+
+    /** The job's pipeline running {@code modelPath} (a file every TaskManager can read at that path). */
+    public RequestPipeline pipeline(String modelPath) {
+        return RequestPipeline.builder()
+                .bootstrapServers(bootstrapServers)
+                .requestTopics(requestsTopic)
+                .resultTopic(resultsTopic)
+                .deadLetterTopic(deadLetterTopic)
+                .groupId(groupId)
+                .transactionalIdPrefix(transactionalIdPrefix)
+                .parquetPath("none".equalsIgnoreCase(output) ? null : output)
+                .bounded(bounded)
+                .decoder(new RequestDecoder(inference.validator()))
+                .inference(inference.stage(modelPath, model))
+                .build();
+    }
+
+    public Map<String, String> settings(Path modelPath) {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("bootstrap-servers", bootstrapServers);
+        s.put("requests-topic", requestsTopic);
+        s.put("results-topic", resultsTopic);
+        s.put("dead-letter-topic", deadLetterTopic);
+        s.put("group-id", groupId);
+        s.put("transactional-id-prefix", transactionalIdPrefix);
+        s.put("output", output);
+        s.put("model", model.equals(modelPath.toString()) ? model : model + " (" + modelPath + ")");
+        s.put("bounded", Boolean.toString(bounded));
+        s.putAll(inference.settings());
+        return s;
+    }
+
+    /** One {@code name  value} line per setting, names aligned. */
+    public static void printSettings(PrintStream out, Map<String, String> settings) {
+        int width = settings.keySet().stream().mapToInt(String::length).max().orElse(0);
+        out.println("settings:");
+        settings.forEach((k, v) -> out.printf("  %-" + width + "s  %s%n", k, v));
+        out.flush();
+    }
+}

@@ -1,0 +1,39 @@
+package io.inferstream.jobs.infer;
+
+import io.inferstream.runtime.engine.EngineMetrics;
+import java.util.function.Supplier;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.MetricGroup;
+
+/**
+ * The shared engine's metrics as Flink gauges under the operator's metric group, group {@code engine}.
+ * Every operator instance in a TaskManager reports the same engine, so sum nothing across subtasks of one
+ * TaskManager.
+ */
+public final class EngineMetricGauges {
+    private EngineMetricGauges() {
+    }
+
+    public static void register(MetricGroup operatorGroup, Supplier<EngineMetrics> metrics) {
+        MetricGroup g = operatorGroup.addGroup("engine");
+        g.gauge("generatedTokensPerSecond", (Gauge<Double>) () -> metrics.get().generatedTokensPerSecond());
+        g.gauge("promptTokensPerSecond", (Gauge<Double>) () -> metrics.get().promptTokensPerSecond());
+        g.gauge("runningSequences", (Gauge<Integer>) () -> metrics.get().running());
+        g.gauge("waitingSequences", (Gauge<Integer>) () -> metrics.get().waiting());
+        g.gauge("kvBlocksUsed", (Gauge<Integer>) () -> metrics.get().kvBlocksUsed());
+        g.gauge("kvCacheUsage", (Gauge<Double>) () -> kvUsage(metrics.get()));
+        g.gauge("prefixCacheHitRate", (Gauge<Double>) () -> metrics.get().prefixHitRate());
+        g.gauge("prefixCacheHitTokens", (Gauge<Long>) () -> metrics.get().prefixHitTokens());
+        g.gauge("meanBatchSize", (Gauge<Double>) () -> metrics.get().meanBatchSize());
+        g.gauge("meanStepMillis", (Gauge<Double>) () -> metrics.get().meanStepMillis());
+        g.gauge("steps", (Gauge<Long>) () -> metrics.get().steps());
+        g.gauge("preemptions", (Gauge<Long>) () -> metrics.get().preemptions());
+        g.gauge("generatedTokens", (Gauge<Long>) () -> metrics.get().generatedTokens());
+    }
+
+    /** Fraction of KV blocks referenced by sequences. */
+    static double kvUsage(EngineMetrics m) {
+        int total = m.kvBlocksUsed() + m.kvBlocksFree();
+        return total == 0 ? 0 : (double) m.kvBlocksUsed() / total;
+    }
+}

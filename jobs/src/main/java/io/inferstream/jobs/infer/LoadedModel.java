@@ -1,0 +1,86 @@
+package io.inferstream.jobs.infer;
+
+import io.inferstream.runtime.engine.Engine;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.tokenizer.ChatTemplate;
+import io.inferstream.runtime.tokenizer.Tokenizer;
+import io.inferstream.runtime.tokenizer.Tokenizers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** A GGUF model loaded once with its tokenizer, chat template and the engine that runs it. */
+public final class LoadedModel implements AutoCloseable {
+    private final EngineSpec spec;
+    private final GgufFile file;
+    private final LanguageModel model;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final Engine engine;
+
+    private LoadedModel(EngineSpec spec, GgufFile file, LanguageModel model, Tokenizer tokenizer,
+            ChatTemplate chatTemplate, Engine engine) {
+        this.spec = spec;
+        this.file = file;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+        this.engine = engine;
+    }
+
+    /** Memory-maps the GGUF file, builds the model and starts the engine's step thread. */
+    public static LoadedModel load(EngineSpec spec) {
+        Path path = Path.of(spec.modelPath());
+        if (!Files.isRegularFile(path)) {
+            throw new IllegalArgumentException("model file " + path + " does not exist on this TaskManager (model '"
+                    + spec.modelName() + "'): every TaskManager needs the file at the same path");
+        }
+        GgufFile file = GgufFile.open(path);
+        try {
+            LlamaModel model = LlamaModel.load(file);
+            Tokenizer tokenizer = Tokenizers.fromGguf(file);
+            ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
+            Engine engine = new Engine(model, tokenizer, spec.engineConfig());
+            return new LoadedModel(spec, file, model, tokenizer, template, engine);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    public EngineSpec spec() {
+        return spec;
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
+    }
+
+    public ModelConfig modelConfig() {
+        return model.config();
+    }
+
+    /** Cancels whatever is still queued or running, stops the step thread and unmaps the file. */
+    @Override
+    public void close() {
+        try {
+            engine.shutdownNow();
+        } finally {
+            try {
+                model.close();
+            } finally {
+                file.close();
+            }
+        }
+    }
+}

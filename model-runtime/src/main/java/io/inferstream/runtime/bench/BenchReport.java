@@ -1,0 +1,92 @@
+package io.inferstream.runtime.bench;
+
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** Renders benchmark results: a text table, a CSV file and a PNG bar chart. */
+public final class BenchReport {
+
+    private final String title;
+    private final List<BenchResult> results;
+
+    public BenchReport(String title, List<BenchResult> results) {
+        this.title = title;
+        this.results = List.copyOf(results);
+    }
+
+    /** Output throughput of the one-at-a-time run (the baseline), or NaN when it was not run. */
+    private double baseline() {
+        return results.stream().filter(r -> r.mode() == BenchMode.ONE_AT_A_TIME)
+                .mapToDouble(BenchResult::outputTokensPerSecond).findFirst().orElse(Double.NaN);
+    }
+
+    public String table() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(title).append('\n');
+        sb.append(String.format(Locale.ROOT, "| %-14s | %8s | %9s | %9s | %10s | %26s | %26s | %6s | %8s |%n",
+                "mode", "requests", "wall s", "out tok/s", "total tok/s", "TTFT ms p50/p95/p99", "per-token ms p50/p95/p99",
+                "batch", "vs one"));
+        sb.append("|").append("-".repeat(16)).append("|").append("-".repeat(10)).append("|").append("-".repeat(11))
+                .append("|").append("-".repeat(11)).append("|").append("-".repeat(13)).append("|").append("-".repeat(28))
+                .append("|").append("-".repeat(28)).append("|").append("-".repeat(8)).append("|").append("-".repeat(10)).append("|\n");
+        double base = baseline();
+        for (BenchResult r : results) {
+            sb.append(String.format(Locale.ROOT, "| %-14s | %8d | %9.1f | %9.1f | %11.1f | %26s | %26s | %6.1f | %7.2fx |%n",
+                    r.mode().label, r.requests(), r.wallSeconds(), r.outputTokensPerSecond(), r.totalTokensPerSecond(),
+                    triple(r.ttftMillis()), triple(r.perTokenMillis()), r.meanBatchSize(), r.outputTokensPerSecond() / base));
+        }
+        return sb.toString();
+    }
+
+    private static String triple(double[] p) {
+        return String.format(Locale.ROOT, "%.0f / %.0f / %.0f", p[0], p[1], p[2]);
+    }
+
+    public void writeCsv(Path file) {
+        List<String> lines = new ArrayList<>();
+        lines.add("mode,requests,prompt_tokens,output_tokens,wall_s,output_tok_s,total_tok_s,ttft_p50_ms,ttft_p95_ms,ttft_p99_ms,"
+                + "tpot_p50_ms,tpot_p95_ms,tpot_p99_ms,mean_batch,speedup_vs_one");
+        double base = baseline();
+        for (BenchResult r : results) {
+            lines.add(String.format(Locale.ROOT, "%s,%d,%d,%d,%.3f,%.2f,%.2f,%.1f,%.1f,%.1f,%.2f,%.2f,%.2f,%.2f,%.3f",
+                    r.mode().label, r.requests(), r.promptTokens(), r.outputTokens(), r.wallSeconds(),
+                    r.outputTokensPerSecond(), r.totalTokensPerSecond(),
+                    r.ttftMillis()[0], r.ttftMillis()[1], r.ttftMillis()[2],
+                    r.perTokenMillis()[0], r.perTokenMillis()[1], r.perTokenMillis()[2],
+                    r.meanBatchSize(), r.outputTokensPerSecond() / base));
+        }
+        try {
+            Files.write(file, lines);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Bar chart of output throughput per mode. */
+    public void writePng(Path file) {
+        System.setProperty("java.awt.headless", "true");
+        CategoryChart chart = new CategoryChartBuilder().width(900).height(500).title(title)
+                .xAxisTitle("mode").yAxisTitle("output tokens / s").build();
+        chart.getStyler().setLegendVisible(false);
+        chart.getStyler().setLabelsVisible(true);
+        chart.addSeries("throughput",
+                results.stream().map(r -> r.mode().label).toList(),
+                results.stream().map(r -> (Number) r.outputTokensPerSecond()).toList());
+        try {
+            String name = file.toString();
+            String base = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
+            BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package io.inferstream.runtime.bench;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufWriter;
+import io.inferstream.runtime.gguf.Quantizer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * Writes a Llama GGUF of a given {@link ModelShape} filled with seeded random weights: uniform with
+ * standard deviation 0.02 (the usual initialisation scale, so activations and logits stay in a sane
+ * range), norms at 1. Matrices are stored as {@code type}; norm vectors as F32, like llama.cpp does.
+ */
+public final class RandomModelWriter {
+
+    private static final float STD = 0.02f;
+
+    private RandomModelWriter() {
+    }
+
+    /** Writes the model to {@code file}. */
+    public static Path write(ModelShape s, GgmlType type, long seed, Path file) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        String a = "llama";
+        GgufWriter w = new GgufWriter()
+                .putString("general.architecture", a)
+                .putString("general.name", "random-" + s.name())
+                .putUInt32(a + ".embedding_length", s.dim())
+                .putUInt32(a + ".feed_forward_length", s.hiddenDim())
+                .putUInt32(a + ".block_count", s.nLayers())
+                .putUInt32(a + ".attention.head_count", s.nHeads())
+                .putUInt32(a + ".attention.head_count_kv", s.nKvHeads())
+                .putUInt32(a + ".context_length", s.contextLength())
+                .putUInt32(a + ".rope.dimension_count", s.headDim())
+                .putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f)
+                .putFloat32(a + ".rope.freq_base", s.ropeTheta());
+        int qDim = s.nHeads() * s.headDim();
+        int kvDim = s.nKvHeads() * s.headDim();
+        matrix(w, "token_embd.weight", s.vocabSize(), s.dim(), type, rnd);
+        for (int l = 0; l < s.nLayers(); l++) {
+            String p = "blk." + l + ".";
+            w.addTensor(p + "attn_norm.weight", ones(s.dim()), s.dim());
+            matrix(w, p + "attn_q.weight", qDim, s.dim(), type, rnd);
+            matrix(w, p + "attn_k.weight", kvDim, s.dim(), type, rnd);
+            matrix(w, p + "attn_v.weight", kvDim, s.dim(), type, rnd);
+            matrix(w, p + "attn_output.weight", s.dim(), qDim, type, rnd);
+            w.addTensor(p + "ffn_norm.weight", ones(s.dim()), s.dim());
+            matrix(w, p + "ffn_gate.weight", s.hiddenDim(), s.dim(), type, rnd);
+            matrix(w, p + "ffn_up.weight", s.hiddenDim(), s.dim(), type, rnd);
+            matrix(w, p + "ffn_down.weight", s.dim(), s.hiddenDim(), type, rnd);
+        }
+        w.addTensor("output_norm.weight", ones(s.dim()), s.dim());
+        if (!s.tiedOutput()) {
+            matrix(w, "output.weight", s.vocabSize(), s.dim(), type, rnd);
+        }
+        w.write(file);
+        return file;
+    }
+
+    /**
+     * The model in a cache folder ({@code $java.io.tmpdir/inferstream-random-models}), written once per
+     * (shape, type, seed) and reused afterwards.
+     */
+    public static Path cached(ModelShape s, GgmlType type, long seed) {
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "inferstream-random-models");
+        Path file = dir.resolve(s.name() + "-" + type.name().toLowerCase(Locale.ROOT) + "-seed" + seed + ".gguf");
+        if (Files.isRegularFile(file)) {
+            return file;
+        }
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".part");
+            write(s, type, seed, tmp);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write random model " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A [rows, cols] matrix (GGUF shape {cols, rows}) of random weights. */
+    private static void matrix(GgufWriter w, String name, int rows, int cols, GgmlType type, SplittableRandom rnd) {
+        float[] x = new float[Math.multiplyExact(rows, cols)];
+        float half = STD * (float) Math.sqrt(3); // uniform in [-half, half] has std STD
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) ((rnd.nextDouble() * 2 - 1) * half);
+        }
+        w.addTensor(name, type, new long[] {cols, rows}, Quantizer.quantize(type, x));
+    }
+
+    private static float[] ones(int n) {
+        float[] x = new float[n];
+        java.util.Arrays.fill(x, 1f);
+        return x;
+    }
+}

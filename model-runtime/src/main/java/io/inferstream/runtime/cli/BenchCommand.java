@@ -1,0 +1,208 @@
+package io.inferstream.runtime.cli;
+
+import io.inferstream.runtime.bench.BenchMode;
+import io.inferstream.runtime.bench.BenchReport;
+import io.inferstream.runtime.bench.BenchResult;
+import io.inferstream.runtime.bench.ModelShape;
+import io.inferstream.runtime.bench.RandomModelWriter;
+import io.inferstream.runtime.bench.SyntheticWorkload;
+import io.inferstream.runtime.engine.Completion;
+import io.inferstream.runtime.engine.Engine;
+import io.inferstream.runtime.engine.EngineConfig;
+import io.inferstream.runtime.engine.FinishReason;
+import io.inferstream.runtime.engine.Request;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.sampling.SamplingParams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code inferstream bench}: measures the engine on a synthetic workload, feeding it one request at a
+ * time, in static batches and with continuous batching in the same run, and writes a table, a CSV and
+ * a PNG chart. {@code --single} instead measures single-sequence prompt and decode speed per weight type.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmark the engine: one-at-a-time vs static batches vs continuous batching.")
+public final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--model", description = "GGUF model file")
+    Path model;
+
+    @Option(names = "--random-model", description = "write a random-weights model of this real shape: smollm2-135m, llama-3.2-1b, tiny")
+    String randomModel;
+
+    @Option(names = "--type", split = ",", defaultValue = "q8_0",
+            description = "weight type(s) of --random-model: q8_0, f16, f32 (several, comma-separated, with --single)")
+    List<String> types;
+
+    @Option(names = "--requests", defaultValue = "64")
+    int requests;
+
+    @Option(names = "--prompt-length", defaultValue = "128", description = "prompt tokens per request")
+    int promptLength;
+
+    @Option(names = "--output-length", defaultValue = "64", description = "generated tokens per request")
+    int outputLength;
+
+    @Option(names = "--concurrency", defaultValue = "32", description = "requests in flight (static batch size)")
+    int concurrency;
+
+    @Option(names = "--modes", split = ",", defaultValue = "one-at-a-time,static-batch,continuous")
+    List<String> modes;
+
+    @Option(names = "--max-batched-tokens", defaultValue = "" + EngineConfig.DEFAULT_MAX_BATCHED_TOKENS)
+    int maxBatchedTokens;
+
+    @Option(names = "--max-sequences", defaultValue = "" + EngineConfig.DEFAULT_MAX_SEQUENCES)
+    int maxSequences;
+
+    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", description = "KV cache budget, e.g. 256MiB, 1GiB")
+    String kvCacheMemory;
+
+    @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16")
+    KvStore.Precision kvPrecision;
+
+    @Option(names = "--out", defaultValue = "bench-out", description = "folder for bench.csv and bench.png")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "1")
+    long seed;
+
+    @Option(names = "--single", description = "single-sequence prompt tok/s and decode tok/s for each --type")
+    boolean single;
+
+    private final PrintStream console = System.out;
+
+    /** Runs the command alone (the {@code inferstream} top-level command registers it as a subcommand). */
+    public static void main(String[] args) {
+        System.exit(new picocli.CommandLine(new BenchCommand()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if ((model == null) == (randomModel == null)) {
+            throw new IllegalArgumentException("give exactly one of --model PATH or --random-model SHAPE");
+        }
+        Files.createDirectories(out);
+        EngineConfig config = EngineConfig.defaults()
+                .withMaxBatchedTokens(maxBatchedTokens)
+                .withMaxSequences(maxSequences)
+                .withKvCacheBytes(EngineConfig.parseBytes(kvCacheMemory))
+                .withKvPrecision(kvPrecision)
+                .withPrefixCaching(false); // random prompts share nothing; keep the measurement pure
+        return single ? runSingle(config) : runModes(config);
+    }
+
+    private Path modelFile(String type) {
+        if (model != null) {
+            return model;
+        }
+        ModelShape shape = ModelShape.byName(randomModel);
+        GgmlType t = GgmlType.valueOf(type.toUpperCase(Locale.ROOT));
+        console.println("random " + shape.name() + " " + t + " weights: writing/reusing cache file ...");
+        Path f = RandomModelWriter.cached(shape, t, seed);
+        console.println("  " + f);
+        return f;
+    }
+
+    private String modelLabel(String type) {
+        return model != null ? model.getFileName().toString() : randomModel + " (random weights, " + type + ")";
+    }
+
+    private int runModes(EngineConfig config) throws Exception {
+        String type = types.get(0);
+        List<BenchResult> results = new ArrayList<>();
+        try (GgufFile gguf = GgufFile.open(modelFile(type)); LlamaModel lm = LlamaModel.load(gguf)) {
+            SyntheticWorkload workload = new SyntheticWorkload(requests, promptLength, outputLength, concurrency,
+                    lm.config().vocabSize(), seed);
+            String title = String.format(Locale.ROOT, "%s: %d requests, prompt %d, output %d, concurrency %d, %d cores",
+                    modelLabel(type), requests, promptLength, outputLength, concurrency, Runtime.getRuntime().availableProcessors());
+            console.println(title);
+            try (Engine engine = new Engine(lm, null, config)) {
+                warmUp(engine);
+                for (String m : modes) {
+                    BenchMode mode = mode(m);
+                    console.println("running " + mode.label + " ...");
+                    BenchResult r = workload.run(engine, mode, console::println);
+                    console.printf(Locale.ROOT, "  %s: %.1f output tok/s in %.1f s%n", mode.label, r.outputTokensPerSecond(), r.wallSeconds());
+                    results.add(r);
+                }
+            }
+            BenchReport report = new BenchReport(title, results);
+            console.println();
+            console.print(report.table());
+            report.writeCsv(out.resolve("bench.csv"));
+            console.println("wrote " + out.resolve("bench.csv"));
+            try {
+                report.writePng(out.resolve("bench.png"));
+                console.println("wrote " + out.resolve("bench.png"));
+            } catch (RuntimeException | Error e) { // e.g. a headless machine without fonts: the CSV still stands
+                console.println("could not draw " + out.resolve("bench.png") + ": " + e);
+            }
+        }
+        return 0;
+    }
+
+    /** A few short requests alone and together, so the JIT has compiled the batched paths before timing. */
+    private void warmUp(Engine engine) {
+        console.println("warming up ...");
+        int n = Math.min(concurrency, 8);
+        List<java.util.concurrent.CompletableFuture<Completion>> fs = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] p = new int[Math.min(promptLength, 32)];
+            java.util.Arrays.fill(p, 3 + i);
+            fs.add(engine.submit(Request.builder(p).id("warmup-" + i).params(SamplingParams.greedy(8)).build()));
+        }
+        fs.forEach(java.util.concurrent.CompletableFuture::join);
+    }
+
+    private static BenchMode mode(String label) {
+        for (BenchMode m : BenchMode.values()) {
+            if (m.label.equalsIgnoreCase(label) || m.name().equalsIgnoreCase(label)) {
+                return m;
+            }
+        }
+        throw new IllegalArgumentException("unknown mode '" + label + "' (expected one-at-a-time, static-batch, continuous)");
+    }
+
+    private int runSingle(EngineConfig config) throws Exception {
+        List<String> lines = new ArrayList<>();
+        lines.add("type,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s");
+        console.printf(Locale.ROOT, "| %-40s | %12s | %12s |%n", "model", "prompt tok/s", "decode tok/s");
+        for (String type : types) {
+            try (GgufFile gguf = GgufFile.open(modelFile(type)); LlamaModel lm = LlamaModel.load(gguf);
+                 Engine engine = new Engine(lm, null, config)) {
+                int[] prompt = new SyntheticWorkload(1, promptLength, outputLength, 1, lm.config().vocabSize(), seed)
+                        .prompt(0);
+                double bestPrompt = 0;
+                double bestDecode = 0;
+                for (int run = 0; run < 3; run++) { // best of three: the first also warms up the JIT
+                    Completion c = engine.submit(Request.builder(prompt).id("single-" + type + "-" + run)
+                            .params(SamplingParams.greedy(outputLength)).build()).join();
+                    if (c.finishReason() != FinishReason.LENGTH) {
+                        throw new IllegalStateException("single-sequence run finished with " + c.finishReason() + " " + c.message());
+                    }
+                    double prefillSeconds = (c.firstTokenMillis() - c.queueMillis()) / 1e3;
+                    bestPrompt = Math.max(bestPrompt, promptLength / prefillSeconds);
+                    bestDecode = Math.max(bestDecode, 1e3 / c.perTokenMillis());
+                }
+                console.printf(Locale.ROOT, "| %-40s | %12.1f | %12.1f |%n", modelLabel(type), bestPrompt, bestDecode);
+                lines.add(String.format(Locale.ROOT, "%s,%d,%d,%.2f,%.2f", type, promptLength, outputLength, bestPrompt, bestDecode));
+            }
+        }
+        Files.write(out.resolve("single.csv"), lines);
+        console.println("wrote " + out.resolve("single.csv"));
+        return 0;
+    }
+}

@@ -1,0 +1,183 @@
+package io.inferstream.runtime.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import io.inferstream.runtime.generate.GenerationResult;
+import io.inferstream.runtime.generate.Generator;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.model.Llama2cLoader;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.tokenizer.ChatMessage;
+import io.inferstream.runtime.tokenizer.ChatTemplate;
+import io.inferstream.runtime.tokenizer.Tokenizer;
+import io.inferstream.runtime.tokenizer.Tokenizers;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code inferstream generate}: one prompt, one continuation, streamed to stdout as it is produced;
+ * prompt and generation speed go to stderr at the end. Sampling defaults are llama.cpp's.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate text from a prompt with a local GGUF (or llama2.c) model on the CPU.")
+public final class GenerateCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "GGUF model file, or a llama2.c checkpoint (.bin) together with --tokenizer")
+    Path model;
+
+    @Option(names = "--tokenizer", paramLabel = "PATH", description = "llama2.c tokenizer (tokenizer.bin) for a .bin model")
+    Path tokenizerPath;
+
+    @Option(names = "--prompt", description = "the prompt (default: read standard input)")
+    String prompt;
+
+    @Option(names = {"-n", "--max-new-tokens"}, defaultValue = "256", description = "at most this many new tokens (default ${DEFAULT-VALUE})")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "0 = greedy (default ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--top-k", defaultValue = "40", description = "0 = off (default ${DEFAULT-VALUE})")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "1 = off (default ${DEFAULT-VALUE})")
+    float topP;
+
+    @Option(names = "--min-p", defaultValue = "0.05", description = "0 = off (default ${DEFAULT-VALUE})")
+    float minP;
+
+    @Option(names = "--repeat-penalty", defaultValue = "1.0", description = "CTRL repetition penalty, 1 = off (default ${DEFAULT-VALUE})")
+    float repeatPenalty;
+
+    @Option(names = "--seed", defaultValue = "-1", description = "sampling seed; -1 picks one and prints it (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--num-beams", defaultValue = "1", description = "beam search width, 1 = off (default ${DEFAULT-VALUE})")
+    int numBeams;
+
+    @Option(names = "--length-penalty", defaultValue = "1.0", description = "beam score = logprob / length^p (default ${DEFAULT-VALUE})")
+    float lengthPenalty;
+
+    @Option(names = "--stop", paramLabel = "TEXT", description = "stop when the text ends with this (repeatable); it is cut off")
+    List<String> stops = new ArrayList<>();
+
+    @Option(names = "--no-bos", description = "do not add the BOS token in front of the prompt")
+    boolean noBos;
+
+    @Option(names = "--chat", description = "send the prompt as a user message through the model's chat template")
+    boolean chat;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "with --chat: a system message before the prompt")
+    String system;
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    public GenerateCommand() {
+        this(System.out, System.err);
+    }
+
+    GenerateCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new GenerateCommand()).execute(args));
+    }
+
+    @Override
+    public Integer call() {
+        try {
+            return run();
+        } catch (IllegalArgumentException | UncheckedIOException e) {
+            err.println("generate: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    private int run() {
+        String text = prompt != null ? prompt : readStdin();
+        boolean gguf = isGguf(model);
+        if (!gguf && tokenizerPath == null) {
+            throw new IllegalArgumentException(model + " is not a GGUF file; a llama2.c checkpoint needs --tokenizer tokenizer.bin");
+        }
+        long actualSeed = seed == -1 ? System.nanoTime() : seed;
+        if (seed == -1 && temperature > 0 && numBeams <= 1) {
+            err.println("seed: " + actualSeed);
+        }
+        SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, actualSeed, maxNewTokens,
+                stops, List.of(), false, numBeams, lengthPenalty);
+        GgufFile file = gguf ? GgufFile.open(model) : null;
+        try {
+            LanguageModel lm = gguf ? LlamaModel.load(file) : Llama2cLoader.load(model);
+            Tokenizer tokenizer = gguf ? Tokenizers.fromGguf(file) : Tokenizers.fromLlama2c(tokenizerPath);
+            boolean addBos = !noBos && tokenizer.bos() >= 0 && (!gguf || tokenizer.addBosByDefault());
+            boolean parseSpecial = false;
+            if (chat) {
+                ChatTemplate template = gguf ? ChatTemplate.fromGguf(file, tokenizer) : ChatTemplate.plain();
+                List<ChatMessage> messages = new ArrayList<>();
+                if (system != null) {
+                    messages.add(ChatMessage.system(system));
+                }
+                messages.add(ChatMessage.user(text));
+                text = template.render(messages, true);
+                // the template writes its special tokens as text; it may write BOS itself
+                parseSpecial = true;
+                String bosPiece = tokenizer.bos() >= 0 ? tokenizer.piece(tokenizer.bos()) : null;
+                if (bosPiece != null && !bosPiece.isEmpty() && text.startsWith(bosPiece)) {
+                    addBos = false;
+                }
+            }
+            int[] tokens = tokenizer.encode(text, addBos, parseSpecial);
+            if (tokens.length == 0) {
+                throw new IllegalArgumentException("the prompt is empty and the vocabulary adds no BOS: give a prompt");
+            }
+            GenerationResult r = new Generator(lm, tokenizer).generate(tokens, params, piece -> {
+                out.print(piece);
+                out.flush();
+            });
+            out.println();
+            out.flush();
+            err.printf(Locale.ROOT, "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s; finish: %s%n",
+                    r.promptTokens(), r.prefillTokensPerSecond(), r.completionTokens(), r.decodeTokensPerSecond(),
+                    r.finishReason().name().toLowerCase(Locale.ROOT));
+            return 0;
+        } finally {
+            if (file != null) {
+                file.close();
+            }
+        }
+    }
+
+    private static boolean isGguf(Path path) {
+        try (var in = Files.newInputStream(path)) {
+            byte[] magic = in.readNBytes(4);
+            return magic.length == 4 && new String(magic, StandardCharsets.US_ASCII).equals("GGUF");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read model file " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String readStdin() {
+        try {
+            String s = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
+            return s.endsWith("\n") ? s.substring(0, s.length() - 1) : s; // the newline that ends the input line
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the prompt from standard input", e);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package io.inferstream.runtime.engine;
+
+import io.inferstream.runtime.kv.KvStore;
+
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The engine's knobs, with their defaults in one place ({@link #defaults()}).
+ *
+ * @param maxBatchedTokens token budget of one step (prefill chunks plus decode tokens)
+ * @param maxSequences     most sequences running (holding KV blocks) at once
+ * @param blockSize        positions per KV block
+ * @param kvCacheBytes     memory budget of the KV pool; blocks = budget / KvStore.bytesPerBlock
+ * @param kvPrecision      how keys and values are stored
+ * @param prefixCaching    share full blocks of identical prefixes between sequences
+ */
+public record EngineConfig(
+        int maxBatchedTokens,
+        int maxSequences,
+        int blockSize,
+        long kvCacheBytes,
+        KvStore.Precision kvPrecision,
+        boolean prefixCaching) {
+
+    public static final int DEFAULT_MAX_BATCHED_TOKENS = 512;
+    public static final int DEFAULT_MAX_SEQUENCES = 64;
+    public static final int DEFAULT_BLOCK_SIZE = 16;
+    public static final long DEFAULT_KV_CACHE_BYTES = 256L << 20;
+
+    public EngineConfig {
+        if (maxBatchedTokens <= 0 || maxSequences <= 0 || blockSize <= 0 || kvCacheBytes <= 0) {
+            throw new IllegalArgumentException("engine limits must be positive: max-batched-tokens=" + maxBatchedTokens
+                    + ", max-sequences=" + maxSequences + ", block size=" + blockSize + ", kv-cache-memory=" + kvCacheBytes);
+        }
+        if (kvPrecision == null) {
+            throw new IllegalArgumentException("KV precision must be F32 or F16, got null");
+        }
+    }
+
+    public static EngineConfig defaults() {
+        return new EngineConfig(DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES, DEFAULT_BLOCK_SIZE,
+                DEFAULT_KV_CACHE_BYTES, KvStore.Precision.F32, true);
+    }
+
+    public EngineConfig withMaxBatchedTokens(int n) {
+        return new EngineConfig(n, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching);
+    }
+
+    public EngineConfig withMaxSequences(int n) {
+        return new EngineConfig(maxBatchedTokens, n, blockSize, kvCacheBytes, kvPrecision, prefixCaching);
+    }
+
+    public EngineConfig withBlockSize(int n) {
+        return new EngineConfig(maxBatchedTokens, maxSequences, n, kvCacheBytes, kvPrecision, prefixCaching);
+    }
+
+    public EngineConfig withKvCacheBytes(long bytes) {
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, bytes, kvPrecision, prefixCaching);
+    }
+
+    public EngineConfig withKvPrecision(KvStore.Precision p) {
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, p, prefixCaching);
+    }
+
+    public EngineConfig withPrefixCaching(boolean on) {
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, on);
+    }
+
+    /** KV blocks the budget buys for a model of {@code nLayers} layers and {@code kvDim}-wide keys. */
+    public int numBlocks(int nLayers, int kvDim) {
+        long perBlock = KvStore.bytesPerBlock(nLayers, kvDim, blockSize, kvPrecision);
+        long blocks = kvCacheBytes / perBlock;
+        if (blocks < 1) {
+            throw new IllegalArgumentException("kv-cache-memory of " + kvCacheBytes + " bytes is smaller than one KV block ("
+                    + perBlock + " bytes for " + nLayers + " layers x " + kvDim + " x " + blockSize + " positions, "
+                    + kvPrecision + ")");
+        }
+        return (int) Math.min(blocks, Integer.MAX_VALUE);
+    }
+
+    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]?)(I?B)?", Pattern.CASE_INSENSITIVE);
+
+    /** Parses a memory size such as "256MiB", "1GiB", "512M" or "1048576" (binary units) into bytes. */
+    public static long parseBytes(String text) {
+        Matcher m = SIZE.matcher(text.trim());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("not a memory size: '" + text + "' (expected e.g. 256MiB, 1GiB, 4096)");
+        }
+        double value = Double.parseDouble(m.group(1));
+        int shift = switch (m.group(2).toUpperCase(Locale.ROOT)) {
+            case "K" -> 10;
+            case "M" -> 20;
+            case "G" -> 30;
+            case "T" -> 40;
+            default -> 0;
+        };
+        return (long) (value * (1L << shift));
+    }
+}

@@ -1,0 +1,141 @@
+package io.inferstream.runtime.engine;
+
+import io.inferstream.runtime.kv.CachedPrefix;
+import io.inferstream.runtime.kv.KvCacheManager;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.PriorityQueue;
+
+/**
+ * Decides, one step at a time, which tokens of which sequences run next.
+ *
+ * <p>Policy (vLLM v1 style): within a token budget of {@code maxBatchedTokens}, running sequences come
+ * first in admission order (a decode token each, or the next chunk of an unfinished prefill); then
+ * waiting sequences are admitted by priority and arrival while the budget, the {@code maxSequences} cap
+ * and free KV blocks allow, a long prompt being split across steps (chunked prefill). When a running
+ * sequence needs a block and none is free, the most recently admitted sequence is preempted: its blocks
+ * are freed and it goes back to waiting, to be recomputed later. Nothing here runs the model.
+ */
+public final class Scheduler {
+
+    private final int maxBatchedTokens;
+    private final int maxSequences;
+    private final KvCacheManager kv;
+    private final List<Sequence> running = new ArrayList<>(); // admission order
+    private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(
+            Comparator.comparingInt(Sequence::priority).reversed()
+                    .thenComparingLong(Sequence::arrivalNanos)
+                    .thenComparingLong(Sequence::id));
+    private long admissions;
+    private long preemptions;
+
+    public Scheduler(EngineConfig config, KvCacheManager kv) {
+        this.maxBatchedTokens = config.maxBatchedTokens();
+        this.maxSequences = config.maxSequences();
+        this.kv = kv;
+    }
+
+    /** Queues a new sequence. */
+    public void add(Sequence s) {
+        waiting.add(s);
+    }
+
+    public boolean hasWork() {
+        return !running.isEmpty() || !waiting.isEmpty();
+    }
+
+    public int numRunning() {
+        return running.size();
+    }
+
+    public int numWaiting() {
+        return waiting.size();
+    }
+
+    public long preemptions() {
+        return preemptions;
+    }
+
+    /** Running then waiting sequences (a copy). */
+    public List<Sequence> all() {
+        List<Sequence> all = new ArrayList<>(running);
+        all.addAll(waiting);
+        return all;
+    }
+
+    public SchedulerOutput schedule() {
+        List<ScheduledChunk> chunks = new ArrayList<>();
+        List<Sequence> preempted = new ArrayList<>();
+        int budget = maxBatchedTokens;
+
+        // 1. Running sequences: decode tokens and unfinished prefill chunks.
+        for (int i = 0; i < running.size() && budget > 0; i++) {
+            Sequence s = running.get(i);
+            int n = Math.min(s.remaining(), budget);
+            boolean scheduled = false;
+            while (!scheduled) {
+                if (kv.allocate(s.id(), null, s.numComputed() + n)) {
+                    scheduled = true;
+                } else {
+                    Sequence victim = running.remove(running.size() - 1);
+                    preempt(victim);
+                    preempted.add(victim);
+                    if (victim == s) {
+                        break;
+                    }
+                }
+            }
+            if (!scheduled) {
+                break;
+            }
+            chunks.add(new ScheduledChunk(s, s.numComputed(), n));
+            budget -= n;
+        }
+
+        // 2. Waiting sequences, unless this step had to preempt (then memory is the limit, not work).
+        while (preempted.isEmpty() && budget > 0 && running.size() < maxSequences && !waiting.isEmpty()) {
+            Sequence s = waiting.peek();
+            int[] tokens = s.tokenArray();
+            CachedPrefix prefix = kv.findCachedPrefix(tokens, s.cacheableTokens());
+            int computed = prefix.tokens();
+            int n = Math.min(s.length() - computed, budget);
+            if (!kv.allocate(s.id(), prefix, computed + n)) {
+                break;
+            }
+            waiting.poll();
+            kv.recordLookup(s.length(), prefix);
+            s.admit(admissions++, computed);
+            running.add(s);
+            chunks.add(new ScheduledChunk(s, computed, n));
+            budget -= n;
+        }
+        return new SchedulerOutput(chunks, preempted);
+    }
+
+    /** Records that a step computed the chunks' tokens: their keys/values are in the cache now. */
+    public void update(SchedulerOutput output) {
+        for (ScheduledChunk c : output.chunks()) {
+            Sequence s = c.sequence();
+            s.advance(c.length());
+            kv.cacheFullBlocks(s.id(), s.tokens(), s.numComputed());
+        }
+    }
+
+    /** Removes a sequence (finished, cancelled, failed) wherever it is and frees its blocks. */
+    public void finish(Sequence s) {
+        if (!running.remove(s)) {
+            waiting.remove(s);
+        }
+        kv.free(s.id());
+        s.markFinished();
+    }
+
+    private void preempt(Sequence s) {
+        kv.free(s.id());
+        s.preempt();
+        waiting.add(s);
+        preemptions++;
+    }
+}

@@ -1,0 +1,151 @@
+package io.inferstream.runtime.model;
+
+import java.util.Locale;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.gguf.GgufTensorInfo;
+import io.inferstream.runtime.tensor.Matrix;
+
+/**
+ * Reads a llama / qwen2 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
+ * tensors by their llama.cpp names, the output matrix falling back to the token embedding when the
+ * model ties them.
+ */
+final class GgufLlamaLoader {
+
+    private final GgufFile gguf;
+    private final String arch;
+
+    private GgufLlamaLoader(GgufFile gguf) {
+        this.gguf = gguf;
+        this.arch = gguf.getString("general.architecture", "");
+    }
+
+    static LlamaModel load(GgufFile gguf) {
+        GgufLlamaLoader loader = new GgufLlamaLoader(gguf);
+        ModelConfig config = loader.config();
+        return new LlamaModel(config, loader.weights(config));
+    }
+
+    /** The configuration of a GGUF model, without loading its weights. */
+    static ModelConfig config(GgufFile gguf) {
+        return new GgufLlamaLoader(gguf).config();
+    }
+
+    private ModelConfig config() {
+        if (!arch.equals("llama") && !arch.equals("qwen2")) {
+            throw new IllegalArgumentException(gguf.path() + ": general.architecture is '" + arch
+                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral) and qwen2");
+        }
+        int dim = requireInt("embedding_length");
+        int nHeads = requireInt("attention.head_count");
+        int nKvHeads = gguf.getInt(arch + ".attention.head_count_kv", nHeads);
+        int headDim = gguf.getInt(arch + ".attention.key_length", dim / nHeads);
+        int ropeDim = gguf.getInt(arch + ".rope.dimension_count", headDim);
+        if (ropeDim != headDim) {
+            throw new IllegalArgumentException(gguf.path() + ": " + arch + ".rope.dimension_count is " + ropeDim
+                    + " but heads are " + headDim + " wide; partial rotary embeddings are not supported");
+        }
+        int vocab = (int) tensor("token_embd.weight").ne(1);
+        return new ModelConfig(arch, dim, requireInt("feed_forward_length"), requireInt("block_count"), nHeads, nKvHeads,
+                headDim, vocab, gguf.getInt(arch + ".context_length", 2048),
+                gguf.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
+                gguf.getFloat(arch + ".rope.freq_base", 10000f),
+                arch.equals("qwen2"), ropeScaling());
+    }
+
+    /** Llama 3.1 scaling from {@code <arch>.rope.scaling.*}; null when absent or "none". */
+    private ModelConfig.RopeScaling ropeScaling() {
+        String type = gguf.getString(arch + ".rope.scaling.type", "none").toLowerCase(Locale.ROOT);
+        if (type.equals("none")) {
+            return null;
+        }
+        if (!type.equals("llama3")) {
+            throw new IllegalArgumentException(gguf.path() + ": " + arch + ".rope.scaling.type '" + type
+                    + "' is not supported (supported: none, llama3)");
+        }
+        return new ModelConfig.RopeScaling(
+                gguf.getFloat(arch + ".rope.scaling.factor", 8f),
+                gguf.getFloat(arch + ".rope.scaling.low_freq_factor", 1f),
+                gguf.getFloat(arch + ".rope.scaling.high_freq_factor", 4f),
+                gguf.getInt(arch + ".rope.scaling.original_context_length", 8192));
+    }
+
+    private LlamaWeights weights(ModelConfig c) {
+        int layers = c.nLayers();
+        int qDim = c.nHeads() * c.headDim();
+        int kvDim = c.kvDim();
+        Matrix[] wq = new Matrix[layers];
+        Matrix[] wk = new Matrix[layers];
+        Matrix[] wv = new Matrix[layers];
+        Matrix[] wo = new Matrix[layers];
+        Matrix[] gate = new Matrix[layers];
+        Matrix[] up = new Matrix[layers];
+        Matrix[] down = new Matrix[layers];
+        float[][] attnNorm = new float[layers][];
+        float[][] ffnNorm = new float[layers][];
+        boolean biases = gguf.hasTensor("blk.0.attn_q.bias");
+        float[][] bq = biases ? new float[layers][] : null;
+        float[][] bk = biases ? new float[layers][] : null;
+        float[][] bv = biases ? new float[layers][] : null;
+        for (int l = 0; l < layers; l++) {
+            String p = "blk." + l + ".";
+            attnNorm[l] = vector(p + "attn_norm.weight", c.dim());
+            wq[l] = matrix(p + "attn_q.weight", qDim, c.dim());
+            wk[l] = matrix(p + "attn_k.weight", kvDim, c.dim());
+            wv[l] = matrix(p + "attn_v.weight", kvDim, c.dim());
+            wo[l] = matrix(p + "attn_output.weight", c.dim(), qDim);
+            if (biases) {
+                bq[l] = vector(p + "attn_q.bias", qDim);
+                bk[l] = vector(p + "attn_k.bias", kvDim);
+                bv[l] = vector(p + "attn_v.bias", kvDim);
+            }
+            ffnNorm[l] = vector(p + "ffn_norm.weight", c.dim());
+            gate[l] = matrix(p + "ffn_gate.weight", c.hiddenDim(), c.dim());
+            up[l] = matrix(p + "ffn_up.weight", c.hiddenDim(), c.dim());
+            down[l] = matrix(p + "ffn_down.weight", c.dim(), c.hiddenDim());
+        }
+        Matrix embedding = matrix("token_embd.weight", c.vocabSize(), c.dim());
+        Matrix output = gguf.hasTensor("output.weight") ? matrix("output.weight", c.vocabSize(), c.dim()) : embedding;
+        float[] ropeFactors = gguf.hasTensor("rope_freqs.weight") ? vector("rope_freqs.weight", c.headDim() / 2) : null;
+        return new LlamaWeights(embedding, attnNorm, wq, wk, wv, wo, bq, bk, bv, ffnNorm, gate, up, down,
+                vector("output_norm.weight", c.dim()), output, ropeFactors);
+    }
+
+    private int requireInt(String suffix) {
+        String key = arch + "." + suffix;
+        if (!gguf.has(key)) {
+            throw new IllegalArgumentException(gguf.path() + ": metadata key " + key + " is missing");
+        }
+        return gguf.getInt(key);
+    }
+
+    private GgufTensorInfo tensor(String name) {
+        if (!gguf.hasTensor(name)) {
+            throw new IllegalArgumentException(gguf.path() + ": tensor " + name + " is missing");
+        }
+        return gguf.tensor(name);
+    }
+
+    /** A weight matrix of ne = [cols, rows] (GGUF lists the contiguous dimension first). */
+    private Matrix matrix(String name, int rows, int cols) {
+        GgufTensorInfo t = tensor(name);
+        if (t.dims() != 2 || t.ne(0) != cols || t.ne(1) != rows) {
+            throw new IllegalArgumentException(gguf.path() + ": tensor " + name + " has shape "
+                    + java.util.Arrays.toString(t.shape()) + ", expected [" + cols + ", " + rows + "]");
+        }
+        return Matrix.of(t.type(), gguf.tensorData(name), rows, cols, name);
+    }
+
+    /** A 1-D tensor (norm weight, bias, rope factors) as floats, dequantized if stored as F16. */
+    private float[] vector(String name, int length) {
+        GgufTensorInfo t = tensor(name);
+        if (t.elementCount() != length) {
+            throw new IllegalArgumentException(gguf.path() + ": tensor " + name + " has " + t.elementCount()
+                    + " elements, expected " + length);
+        }
+        float[] out = new float[length];
+        Matrix.of(t.type(), gguf.tensorData(name), 1, length, name).dequantizeRow(0, out, 0);
+        return out;
+    }
+}

@@ -1,0 +1,194 @@
+package io.inferstream.runtime.model;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.tensor.Matrix;
+import io.inferstream.runtime.tensor.VectorMath;
+import io.inferstream.runtime.tensor.WorkerPool;
+
+/**
+ * A Llama-family decoder (llama, mistral, qwen2) on the CPU. One {@link #forward} runs every token of
+ * a batch at once: each weight matrix is multiplied against all n tokens, while RoPE, the KV write and
+ * attention happen per token at its own position in its own sequence.
+ *
+ * <p>Scratch buffers are allocated once and grown when a larger batch arrives; {@code forward} is
+ * therefore one step at a time (synchronized).
+ */
+public final class LlamaModel implements LanguageModel {
+
+    private final ModelConfig config;
+    private final LlamaWeights w;
+    private final Rope rope;
+    private final PagedAttention attention;
+    private final int qDim;
+
+    // Scratch for n tokens, grown on demand.
+    private int capacity;
+    private float[] x;    // [n, dim] residual stream
+    private float[] xb;   // [n, dim] normalized input of a block / block output
+    private float[] q;    // [n, qDim]
+    private float[] k;    // [n, kvDim]
+    private float[] v;    // [n, kvDim]
+    private float[] att;  // [n, qDim] attention output
+    private float[] hb;   // [n, hidden] gate, then SwiGLU
+    private float[] hb2;  // [n, hidden] up
+    private float[] cos;  // [n, headDim / 2] RoPE at each token's position, shared by all layers
+    private float[] sin;  // [n, headDim / 2]
+
+    public LlamaModel(ModelConfig config, LlamaWeights weights) {
+        if (config.nHeads() % config.nKvHeads() != 0) {
+            throw new IllegalArgumentException("head_count " + config.nHeads() + " is not a multiple of head_count_kv "
+                    + config.nKvHeads());
+        }
+        this.config = config;
+        this.w = weights;
+        this.rope = new Rope(config, weights.ropeFactors());
+        this.attention = new PagedAttention(config);
+        this.qDim = config.nHeads() * config.headDim();
+    }
+
+    /** Loads a GGUF llama / qwen2 model (weights stay memory-mapped). */
+    public static LlamaModel load(GgufFile gguf) {
+        return GgufLlamaLoader.load(gguf);
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    public LlamaWeights weights() {
+        return w;
+    }
+
+    @Override
+    public KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision) {
+        return new KvStore(config.nLayers(), config.kvDim(), numBlocks, blockSize, precision);
+    }
+
+    @Override
+    public synchronized float[] forward(TokenBatch batch, KvStore kv) {
+        int n = batch.size();
+        int dim = config.dim();
+        int kvDim = config.kvDim();
+        int hidden = config.hiddenDim();
+        int vocab = config.vocabSize();
+        validate(batch, kv);
+        ensureCapacity(n);
+
+        for (int t = 0; t < n; t++) {
+            w.tokenEmbedding().dequantizeRow(batch.tokens()[t], x, t * dim);
+        }
+        int[] slots = new int[n];
+        int bs = kv.blockSize();
+        int half = config.headDim() / 2;
+        for (int t = 0; t < n; t++) {
+            int pos = batch.positions()[t];
+            slots[t] = batch.blockTables()[batch.seq()[t]][pos / bs] * bs + pos % bs;
+            rope.angles(pos, cos, sin, t * half);
+        }
+
+        for (int l = 0; l < config.nLayers(); l++) {
+            final int layer = l;
+            // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
+            rmsnorm(x, w.attnNorm()[l], n);
+            w.wq()[l].matmul(xb, q, n);
+            w.wk()[l].matmul(xb, k, n);
+            w.wv()[l].matmul(xb, v, n);
+            for (int t = 0; t < n; t++) {
+                if (w.bq() != null) {
+                    VectorMath.add(q, t * qDim, w.bq()[l], 0, qDim);
+                    VectorMath.add(k, t * kvDim, w.bk()[l], 0, kvDim);
+                    VectorMath.add(v, t * kvDim, w.bv()[l], 0, kvDim);
+                }
+                rope.rotate(q, t * qDim, config.nHeads(), cos, sin, t * half);
+                rope.rotate(k, t * kvDim, config.nKvHeads(), cos, sin, t * half);
+                attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
+            }
+            // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
+            int heads = config.nHeads();
+            int headDim = config.headDim();
+            WorkerPool.parallelFor(0, n * heads, th -> {
+                int t = th / heads;
+                int h = th % heads;
+                attention.attend(kv, layer, q, t * qDim + h * headDim, h, batch.positions()[t],
+                        batch.blockTables()[batch.seq()[t]], att, t * qDim + h * headDim);
+            });
+            w.wo()[l].matmul(att, xb, n);
+            VectorMath.add(x, 0, xb, 0, n * dim);
+
+            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
+            rmsnorm(x, w.ffnNorm()[l], n);
+            w.gate()[l].matmul(xb, hb, n);
+            w.up()[l].matmul(xb, hb2, n);
+            VectorMath.swiglu(hb, hb2, 0, n * hidden);
+            w.down()[l].matmul(hb, xb, n);
+            VectorMath.add(x, 0, xb, 0, n * dim);
+        }
+
+        // Final norm and classifier, only for the rows whose next-token logits are wanted.
+        int[] rows = batch.logitRows();
+        int m = rows.length;
+        if (m == 0) {
+            return new float[0];
+        }
+        float[] normed = new float[m * dim]; // [m, dim]
+        for (int r = 0; r < m; r++) {
+            VectorMath.rmsnorm(normed, r * dim, x, rows[r] * dim, w.outputNorm(), dim, config.rmsEps());
+        }
+        float[] logits = new float[m * vocab]; // [m, vocab]
+        w.output().matmul(normed, logits, m);
+        return logits;
+    }
+
+    private void rmsnorm(float[] in, float[] weight, int n) {
+        int dim = config.dim();
+        for (int t = 0; t < n; t++) {
+            VectorMath.rmsnorm(xb, t * dim, in, t * dim, weight, dim, config.rmsEps());
+        }
+    }
+
+    private void validate(TokenBatch batch, KvStore kv) {
+        if (kv.nLayers() != config.nLayers() || kv.kvDim() != config.kvDim()) {
+            throw new IllegalArgumentException("KV store of " + kv.nLayers() + " layers x " + kv.kvDim()
+                    + " does not fit this model (" + config.nLayers() + " layers x " + config.kvDim() + ")");
+        }
+        for (int r : batch.logitRows()) {
+            if (r < 0 || r >= batch.size()) {
+                throw new IllegalArgumentException("logit row " + r + " is not one of the batch's " + batch.size() + " tokens");
+            }
+        }
+        int capacityPositions = kv.numBlocks() * kv.blockSize();
+        for (int t = 0; t < batch.size(); t++) {
+            int token = batch.tokens()[t];
+            int pos = batch.positions()[t];
+            if (token < 0 || token >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + token + " at batch index " + t + " is outside the vocabulary of "
+                        + config.vocabSize());
+            }
+            int[] table = batch.blockTables()[batch.seq()[t]];
+            if (pos < 0 || pos / kv.blockSize() >= table.length || table[pos / kv.blockSize()] * kv.blockSize() >= capacityPositions) {
+                throw new IllegalArgumentException("position " + pos + " of sequence " + batch.seq()[t]
+                        + " has no KV block in its block table of " + table.length + " blocks");
+            }
+        }
+    }
+
+    private void ensureCapacity(int n) {
+        if (n <= capacity) {
+            return;
+        }
+        int c = Math.max(n, capacity * 2);
+        x = new float[c * config.dim()];
+        xb = new float[c * config.dim()];
+        q = new float[c * qDim];
+        k = new float[c * config.kvDim()];
+        v = new float[c * config.kvDim()];
+        att = new float[c * qDim];
+        hb = new float[c * config.hiddenDim()];
+        hb2 = new float[c * config.hiddenDim()];
+        cos = new float[c * (config.headDim() / 2)];
+        sin = new float[c * (config.headDim() / 2)];
+        capacity = c;
+    }
+}

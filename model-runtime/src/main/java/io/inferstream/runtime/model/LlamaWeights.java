@@ -1,0 +1,43 @@
+package io.inferstream.runtime.model;
+
+import io.inferstream.runtime.tensor.Matrix;
+
+/**
+ * The tensors of a Llama-family transformer. Matrices are [rows = outputs, cols = inputs], so
+ * {@code y = W x} is {@code W.matmul}; per-layer arrays are indexed by layer.
+ *
+ * @param tokenEmbedding [vocab, dim]
+ * @param attnNorm       [layer][dim] RMSNorm weight before attention
+ * @param wq             [layer] [nHeads * headDim, dim]
+ * @param wk             [layer] [nKvHeads * headDim, dim]
+ * @param wv             [layer] [nKvHeads * headDim, dim]
+ * @param wo             [layer] [dim, nHeads * headDim]
+ * @param bq             [layer][nHeads * headDim] query bias (qwen2), or null
+ * @param bk             [layer][kvDim] key bias, or null
+ * @param bv             [layer][kvDim] value bias, or null
+ * @param ffnNorm        [layer][dim] RMSNorm weight before the feed-forward block
+ * @param gate           [layer] [hidden, dim] (llama2.c w1)
+ * @param up             [layer] [hidden, dim] (llama2.c w3)
+ * @param down           [layer] [dim, hidden] (llama2.c w2)
+ * @param outputNorm     [dim]
+ * @param output         [vocab, dim]; the token embedding itself when the model ties them
+ * @param ropeFactors    [headDim / 2] divisors of the RoPE frequencies (GGUF {@code rope_freqs.weight}), or null
+ */
+public record LlamaWeights(
+        Matrix tokenEmbedding,
+        float[][] attnNorm,
+        Matrix[] wq,
+        Matrix[] wk,
+        Matrix[] wv,
+        Matrix[] wo,
+        float[][] bq,
+        float[][] bk,
+        float[][] bv,
+        float[][] ffnNorm,
+        Matrix[] gate,
+        Matrix[] up,
+        Matrix[] down,
+        float[] outputNorm,
+        Matrix output,
+        float[] ropeFactors) {
+}

@@ -1,0 +1,75 @@
+package io.inferstream.runtime.model;
+
+/**
+ * Rotary position embedding: rotates each pair of a head's dimensions by {@code position × frequency}.
+ * The pairs are adjacent ({@code 2i, 2i+1}: llama.cpp's "normal" layout, llama2.c, GGUF llama whose
+ * Q/K rows the converter permuted) or half a head apart ({@code i, i + headDim/2}: NeoX, qwen2).
+ */
+final class Rope {
+
+    private final int headDim;
+    private final boolean neox;
+    private final float[] invFreq; // [headDim / 2] angle per position of pair i
+
+    Rope(ModelConfig config, float[] freqFactors) {
+        this.headDim = config.headDim();
+        this.neox = config.ropeNeox();
+        int half = headDim / 2;
+        invFreq = new float[half];
+        ModelConfig.RopeScaling scaling = config.ropeScaling();
+        for (int i = 0; i < half; i++) {
+            double f = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / headDim);
+            if (freqFactors != null) {
+                f /= freqFactors[i]; // llama.cpp: theta / freq_factor
+            } else if (scaling != null) {
+                f = llama3Scaled(f, scaling);
+            }
+            invFreq[i] = (float) f;
+        }
+    }
+
+    /**
+     * Llama 3.1 frequency scaling (Meta's {@code apply_scaling}, HF rope_type "llama3"): long wavelengths
+     * are slowed by {@code factor}, short ones kept, and the band between interpolated smoothly.
+     */
+    static double llama3Scaled(double freq, ModelConfig.RopeScaling s) {
+        double lowFreqWavelen = s.originalContextLength() / s.lowFreqFactor();
+        double highFreqWavelen = s.originalContextLength() / s.highFreqFactor();
+        double wavelen = 2 * Math.PI / freq;
+        if (wavelen < highFreqWavelen) {
+            return freq;
+        }
+        if (wavelen > lowFreqWavelen) {
+            return freq / s.factor();
+        }
+        double smooth = (s.originalContextLength() / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
+        return (1 - smooth) * freq / s.factor() + smooth * freq;
+    }
+
+    /** cos and sin of every pair's angle at {@code position}: {@code [headDim / 2]} each, written at {@code off}. */
+    void angles(int position, float[] cos, float[] sin, int off) {
+        for (int i = 0; i < invFreq.length; i++) {
+            float angle = position * invFreq[i];
+            cos[off + i] = (float) Math.cos(angle);
+            sin[off + i] = (float) Math.sin(angle);
+        }
+    }
+
+    /** Rotates {@code heads} consecutive heads of {@code x} from {@code off}, by angles from {@link #angles}. */
+    void rotate(float[] x, int off, int heads, float[] cos, float[] sin, int csOff) {
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++) {
+            int base = off + h * headDim;
+            for (int i = 0; i < half; i++) {
+                float c = cos[csOff + i];
+                float s = sin[csOff + i];
+                int a = base + (neox ? i : 2 * i);
+                int b = base + (neox ? i + half : 2 * i + 1);
+                float x0 = x[a];
+                float x1 = x[b];
+                x[a] = x0 * c - x1 * s;
+                x[b] = x0 * s + x1 * c;
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+package io.inferstream.runtime.tensor;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFormatException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * A read-only weight matrix W [rows, cols], row-major, in one {@link GgmlType} (GGUF shape ne[0] = cols,
+ * ne[1] = rows). A quantization format is a subclass that knows how to decode its blocks.
+ *
+ * <p><b>Storage.</b> At load the GGUF bytes are repacked once into heap arrays in a layout the Vector API
+ * reads fast (Java 17 has no MemorySegment, and {@code ByteVector.fromArray} on heap arrays is the fast
+ * portable path): e.g. Q8_0 becomes {@code byte[] quants} + {@code float[] scales}. The quantized size is
+ * kept (Q6_K grows from 6.6 to 10 bits per weight, the others stay within a few percent); weights are
+ * never expanded to one float per weight.
+ *
+ * <p><b>Batched matmul.</b> {@link #matmul} computes x [n, cols] · Wᵀ → out [n, rows]. Rows are spread
+ * over the {@link WorkerPool}. For one token each row is a fused decode-and-dot over the quantized blocks.
+ * For several tokens each pair of rows is decoded once into a small per-thread float buffer and then
+ * multiplied against all n tokens with a 2-row × 4-token register tile, so every weight block is read
+ * from memory once per call whatever n is. (Measured on this AVX2 machine: decoding blocks to floats and
+ * reusing them beats quantizing the activations to int8, because Java 17's Vector API has no int8 dot
+ * product instruction and widening int8 products costs more than the float FMAs.)
+ */
+public abstract class Matrix {
+
+    /** Below this many multiply-adds a matmul runs on the calling thread (parallel hand-off costs more). */
+    private static final long PARALLEL_MIN_WORK = 1L << 17;
+    /** Rows per parallel task (even, so the 2-row tile never straddles tasks). */
+    private static final int TASK_ROWS = 16;
+    /** From this many tokens on, rows are decoded once and reused (below, fused dot per token). */
+    static final int DECODE_ONCE_MIN_TOKENS = 2;
+
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    protected final int rows;
+    protected final int cols;
+    protected final String name;
+
+    protected Matrix(int rows, int cols, String name) {
+        this.rows = rows;
+        this.cols = cols;
+        this.name = name;
+    }
+
+    /**
+     * Builds the matrix of a GGUF tensor from its bytes ({@code data} from its position, little-endian).
+     *
+     * @throws GgufFormatException when the type has no kernels here (naming the tensor and the supported
+     *                             types) or the buffer is shorter than rows × cols elements of the type
+     */
+    public static Matrix of(GgmlType type, ByteBuffer data, int rows, int cols, String name) {
+        if (!type.supported()) {
+            throw new GgufFormatException("tensor '" + name + "' has type " + type + ", which the runtime cannot "
+                    + "compute with; supported types: " + GgmlType.supportedTypes());
+        }
+        if (rows <= 0 || cols <= 0) {
+            throw new IllegalArgumentException("tensor '" + name + "': rows and cols must be > 0, got "
+                    + rows + " x " + cols);
+        }
+        if (cols % type.blockSize() != 0) {
+            throw new GgufFormatException("tensor '" + name + "' of type " + type + " has " + cols
+                    + " columns, expected a multiple of the block size " + type.blockSize());
+        }
+        long elements = (long) rows * cols;
+        if (elements > Integer.MAX_VALUE - 1024) {
+            throw new GgufFormatException("tensor '" + name + "' has " + elements + " elements; matrices of 2^31 "
+                    + "elements or more are not supported");
+        }
+        long bytes = type.bytesFor(elements);
+        if (data.remaining() < bytes) {
+            throw new GgufFormatException("tensor '" + name + "': " + rows + " x " + cols + " " + type + " needs "
+                    + bytes + " bytes, the buffer has " + data.remaining());
+        }
+        ByteBuffer b = data.slice().order(ByteOrder.LITTLE_ENDIAN);
+        return switch (type) {
+            case F32 -> F32Matrix.load(b, rows, cols, name);
+            case F16 -> F16Matrix.load(b, rows, cols, name);
+            case BF16 -> BF16Matrix.load(b, rows, cols, name);
+            case Q8_0 -> Q8_0Matrix.load(b, rows, cols, name);
+            case Q4_0 -> Q4_0Matrix.load(b, rows, cols, name);
+            case Q4_K -> Q4_KMatrix.load(b, rows, cols, name);
+            case Q6_K -> Q6_KMatrix.load(b, rows, cols, name);
+            default -> throw new AssertionError(type);
+        };
+    }
+
+    /** Wraps (does not copy) a row-major float array. */
+    public static Matrix ofF32(float[] data, int rows, int cols) {
+        if ((long) rows * cols != data.length) {
+            throw new IllegalArgumentException("float[" + data.length + "] is not " + rows + " x " + cols);
+        }
+        return new F32Matrix(data, rows, cols, "f32[" + rows + "x" + cols + "]");
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public abstract GgmlType type();
+
+    /** Decodes row {@code row} into dst[dstOffset .. dstOffset+cols) (e.g. an embedding lookup). */
+    public abstract void dequantizeRow(int row, float[] dst, int dstOffset);
+
+    /** W[row, :] · x[xOffset .. xOffset+cols). */
+    public float dot(int row, float[] x, int xOffset) {
+        checkRow(row);
+        if (xOffset < 0 || xOffset + cols > x.length) {
+            throw new IndexOutOfBoundsException("x[" + xOffset + " .. " + (xOffset + cols) + ") of length " + x.length);
+        }
+        return VectorApiSupport.ENABLED ? dotSimd(row, x, xOffset) : dotScalar(row, x, xOffset);
+    }
+
+    /**
+     * out[t·rows + r] = Σ_c W[r, c] · x[t·cols + c] for t < n, r < rows: x is [n, cols] and out is [n, rows],
+     * both row-major.
+     */
+    public void matmul(float[] x, float[] out, int n) {
+        matmul(x, out, n, VectorApiSupport.ENABLED);
+    }
+
+    /** {@link #matmul} with the kernel family chosen by the caller (tests compare the two). */
+    void matmul(float[] x, float[] out, int n, boolean simd) {
+        if (n <= 0) {
+            throw new IllegalArgumentException("n must be > 0, got " + n);
+        }
+        if ((long) n * cols > x.length || (long) n * rows > out.length) {
+            throw new IllegalArgumentException(name + ": matmul of " + n + " tokens needs x[" + (long) n * cols
+                    + "] and out[" + (long) n * rows + "], got x[" + x.length + "] and out[" + out.length + "]");
+        }
+        int tasks = (rows + TASK_ROWS - 1) / TASK_ROWS;
+        if ((long) rows * cols * n < PARALLEL_MIN_WORK || tasks == 1 || WorkerPool.threads() == 1) {
+            matmulRows(x, out, n, 0, rows, simd);
+        } else {
+            WorkerPool.parallelFor(0, tasks,
+                    t -> matmulRows(x, out, n, t * TASK_ROWS, Math.min(rows, (t + 1) * TASK_ROWS), simd));
+        }
+    }
+
+    /** Rows [r0, r1) of the matmul. */
+    void matmulRows(float[] x, float[] out, int n, int r0, int r1, boolean simd) {
+        if (!simd) {
+            float[] w = scratch(cols);
+            for (int r = r0; r < r1; r++) {
+                dequantizeRow(r, w, 0);
+                for (int t = 0; t < n; t++) {
+                    out[t * rows + r] = VectorMath.dotScalar(w, 0, x, t * cols, cols);
+                }
+            }
+            return;
+        }
+        if (n < DECODE_ONCE_MIN_TOKENS) {
+            for (int r = r0; r < r1; r++) {
+                for (int t = 0; t < n; t++) {
+                    out[t * rows + r] = dotSimd(r, x, t * cols);
+                }
+            }
+            return;
+        }
+        float[] direct = floatRows();
+        float[] w = direct != null ? direct : scratch(2 * cols);
+        for (int r = r0; r < r1; r += 2) {
+            boolean two = r + 1 < r1;
+            int wa;
+            int wb;
+            if (direct != null) {
+                wa = r * cols;
+                wb = two ? wa + cols : wa;
+            } else {
+                dequantizeRowSimd(r, w, 0);
+                if (two) {
+                    dequantizeRowSimd(r + 1, w, cols);
+                }
+                wa = 0;
+                wb = two ? cols : 0;
+            }
+            int t = 0;
+            for (; t + 4 <= n; t += 4) {
+                SimdFloatKernels.tile2x4(w, wa, wb, x, t * cols, cols, out, t * rows + r, rows, two);
+            }
+            for (; t < n; t++) {
+                SimdFloatKernels.tile2x1(w, wa, wb, x, t * cols, cols, out, t * rows + r, two);
+            }
+        }
+    }
+
+    /** Plain-loop dot product (scalar fallback; the default decodes the row first). */
+    float dotScalar(int row, float[] x, int xOffset) {
+        float[] w = scratch(cols);
+        dequantizeRow(row, w, 0);
+        return VectorMath.dotScalar(w, 0, x, xOffset, cols);
+    }
+
+    /** Vector API dot product (only called when the Vector API is enabled). */
+    abstract float dotSimd(int row, float[] x, int xOffset);
+
+    /** Vector API row decode; defaults to the plain one. */
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        dequantizeRow(row, dst, dstOffset);
+    }
+
+    /** The row-major float array of the weights when they are stored as floats (F32), else null. */
+    float[] floatRows() {
+        return null;
+    }
+
+    void checkRow(int row) {
+        if (row < 0 || row >= rows) {
+            throw new IndexOutOfBoundsException(name + ": row " + row + " of " + rows);
+        }
+    }
+
+    /** A per-thread float buffer of at least {@code size} (contents undefined). */
+    static float[] scratch(int size) {
+        float[] s = SCRATCH.get();
+        if (s.length < size) {
+            s = new float[size];
+            SCRATCH.set(s);
+        }
+        return s;
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[" + name + ", " + rows + " x " + cols + "]";
+    }
+}

@@ -1,0 +1,113 @@
+package io.inferstream.runtime.tensor;
+
+import io.inferstream.runtime.gguf.Float16;
+import io.inferstream.runtime.gguf.GgmlType;
+import java.nio.ByteBuffer;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Q4_0 weights. ggml block_q4_0 = {half d; uint8 qs[16]}: element j (j < 16) is the low nibble of qs[j]
+ * and element j+16 its high nibble; value = d · (nibble − 8).
+ * Repacked at load into {@code nibbles} (the qs of all blocks, [rows, cols/2]) and {@code scales}.
+ */
+final class Q4_0Matrix extends Matrix {
+
+    private final byte[] nibbles; // [rows, cols / 2]
+    private final float[] scales; // [rows, cols / 32]
+
+    private Q4_0Matrix(byte[] nibbles, float[] scales, int rows, int cols, String name) {
+        super(rows, cols, name);
+        this.nibbles = nibbles;
+        this.scales = scales;
+    }
+
+    static Q4_0Matrix load(ByteBuffer b, int rows, int cols, String name) {
+        int blocks = rows * (cols / 32);
+        byte[] qs = new byte[blocks * 16];
+        float[] d = new float[blocks];
+        for (int i = 0; i < blocks; i++) {
+            int off = i * 18;
+            d[i] = Float16.toFloat(b.getShort(off));
+            b.get(off + 2, qs, i * 16, 16);
+        }
+        return new Q4_0Matrix(qs, d, rows, cols, name);
+    }
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q4_0;
+    }
+
+    @Override
+    public void dequantizeRow(int row, float[] dst, int dstOffset) {
+        int blocks = cols / 32;
+        for (int b = 0; b < blocks; b++) {
+            int block = row * blocks + b;
+            float d = scales[block];
+            int o = dstOffset + b * 32;
+            for (int j = 0; j < 16; j++) {
+                int q = nibbles[block * 16 + j] & 0xFF;
+                dst[o + j] = d * ((q & 0xF) - 8);
+                dst[o + j + 16] = d * ((q >> 4) - 8);
+            }
+        }
+    }
+
+    @Override
+    float dotSimd(int row, float[] x, int xOffset) {
+        return Simd.dot(nibbles, scales, row, cols, x, xOffset);
+    }
+
+    @Override
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        Simd.decode(nibbles, scales, row, cols, dst, dstOffset);
+    }
+
+    /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
+    private static final class Simd {
+        static final VectorSpecies<Float> F = SimdFloatKernels.F;
+        static final int L = F.length();
+        static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+
+        static FloatVector toFloat(ByteVector v) {
+            return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+        }
+
+        static float dot(byte[] qs, float[] d, int row, int cols, float[] x, int xOff) {
+            int blocks = cols / 32;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                int block = row * blocks + b;
+                int xo = xOff + b * 32;
+                FloatVector p = FloatVector.zero(F);
+                for (int j = 0; j < 16; j += L) {
+                    ByteVector v = ByteVector.fromArray(B, qs, block * 16 + j);
+                    ByteVector lo = v.and((byte) 0xF).sub((byte) 8);
+                    ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
+                    p = toFloat(lo).fma(FloatVector.fromArray(F, x, xo + j), p);
+                    p = toFloat(hi).fma(FloatVector.fromArray(F, x, xo + 16 + j), p);
+                }
+                acc = p.fma(FloatVector.broadcast(F, d[block]), acc);
+            }
+            return acc.reduceLanes(VectorOperators.ADD);
+        }
+
+        static void decode(byte[] qs, float[] d, int row, int cols, float[] dst, int dOff) {
+            int blocks = cols / 32;
+            for (int b = 0; b < blocks; b++) {
+                int block = row * blocks + b;
+                FloatVector s = FloatVector.broadcast(F, d[block]);
+                int o = dOff + b * 32;
+                for (int j = 0; j < 16; j += L) {
+                    ByteVector v = ByteVector.fromArray(B, qs, block * 16 + j);
+                    toFloat(v.and((byte) 0xF).sub((byte) 8)).mul(s).intoArray(dst, o + j);
+                    toFloat(v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(s).intoArray(dst, o + 16 + j);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+package io.inferstream.runtime.tensor;
+
+import io.inferstream.runtime.gguf.Float16;
+import io.inferstream.runtime.gguf.GgmlType;
+import java.nio.ByteBuffer;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Q4_K weights. ggml (ggml-quants.c, QK_K = 256):
+ * <pre>
+ * block_q4_K = { half d; half dmin; uint8 scales[12]; uint8 qs[128]; }   // 144 bytes, 256 values
+ * </pre>
+ * 8 sub-blocks of 32 values; sub-block j has a 6-bit scale sc_j and min m_j packed in {@code scales}
+ * (get_scale_min_k4: j &lt; 4: sc = s[j] &amp; 63, m = s[j+4] &amp; 63; else sc = (s[j+4] &amp; 0xF) | (s[j-4] &gt;&gt; 6) &lt;&lt; 4,
+ * m = (s[j+4] &gt;&gt; 4) | (s[j] &gt;&gt; 6) &lt;&lt; 4); value = d·sc_j·q − dmin·m_j with 4-bit q. {@code qs} holds 4
+ * chunks of 64 values, each 32 bytes whose low nibbles are sub-block 2k and high nibbles sub-block 2k+1.
+ * Repacked at load into {@code nibbles} (qs, [rows, cols/2]), {@code scales} (d·sc) and {@code mins}
+ * (dmin·m), both [rows, cols/32].
+ */
+final class Q4_KMatrix extends Matrix {
+
+    private final byte[] nibbles; // [rows, cols / 2]
+    private final float[] scales; // [rows, cols / 32]
+    private final float[] mins;   // [rows, cols / 32]
+
+    private Q4_KMatrix(byte[] nibbles, float[] scales, float[] mins, int rows, int cols, String name) {
+        super(rows, cols, name);
+        this.nibbles = nibbles;
+        this.scales = scales;
+        this.mins = mins;
+    }
+
+    static Q4_KMatrix load(ByteBuffer b, int rows, int cols, String name) {
+        int superBlocks = rows * (cols / 256);
+        byte[] qs = new byte[superBlocks * 128];
+        float[] sc = new float[superBlocks * 8];
+        float[] mn = new float[superBlocks * 8];
+        byte[] packed = new byte[12];
+        for (int i = 0; i < superBlocks; i++) {
+            int off = i * 144;
+            float d = Float16.toFloat(b.getShort(off));
+            float dmin = Float16.toFloat(b.getShort(off + 2));
+            b.get(off + 4, packed, 0, 12);
+            for (int j = 0; j < 8; j++) {
+                int s;
+                int m;
+                if (j < 4) {
+                    s = packed[j] & 63;
+                    m = packed[j + 4] & 63;
+                } else {
+                    s = (packed[j + 4] & 0xF) | (((packed[j - 4] & 0xFF) >> 6) << 4);
+                    m = ((packed[j + 4] & 0xFF) >> 4) | (((packed[j] & 0xFF) >> 6) << 4);
+                }
+                sc[i * 8 + j] = d * s;
+                mn[i * 8 + j] = dmin * m;
+            }
+            b.get(off + 16, qs, i * 128, 128);
+        }
+        return new Q4_KMatrix(qs, sc, mn, rows, cols, name);
+    }
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q4_K;
+    }
+
+    @Override
+    public void dequantizeRow(int row, float[] dst, int dstOffset) {
+        int subBlocks = cols / 32;
+        for (int chunk = 0; chunk < cols / 64; chunk++) {
+            int sb = row * subBlocks + 2 * chunk;
+            float d1 = scales[sb];
+            float m1 = mins[sb];
+            float d2 = scales[sb + 1];
+            float m2 = mins[sb + 1];
+            int q = (row * cols + chunk * 64) / 2;
+            int o = dstOffset + chunk * 64;
+            for (int l = 0; l < 32; l++) {
+                int v = nibbles[q + l] & 0xFF;
+                dst[o + l] = d1 * (v & 0xF) - m1;
+                dst[o + 32 + l] = d2 * (v >> 4) - m2;
+            }
+        }
+    }
+
+    @Override
+    float dotSimd(int row, float[] x, int xOffset) {
+        return Simd.dot(nibbles, scales, mins, row, cols, x, xOffset);
+    }
+
+    @Override
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        Simd.decode(nibbles, scales, mins, row, cols, dst, dstOffset);
+    }
+
+    /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
+    private static final class Simd {
+        static final VectorSpecies<Float> F = SimdFloatKernels.F;
+        static final int L = F.length();
+        static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+
+        static FloatVector toFloat(ByteVector v) {
+            return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+        }
+
+        /** Σ (d·q − m)·x = d·Σ q·x − m·Σ x, accumulated per sub-block as vectors. */
+        static float dot(byte[] qs, float[] sc, float[] mn, int row, int cols, float[] x, int xOff) {
+            int subBlocks = cols / 32;
+            FloatVector acc = FloatVector.zero(F);
+            for (int chunk = 0; chunk < cols / 64; chunk++) {
+                int sb = row * subBlocks + 2 * chunk;
+                int q = (row * cols + chunk * 64) / 2;
+                int xo = xOff + chunk * 64;
+                FloatVector qxLo = FloatVector.zero(F);
+                FloatVector qxHi = FloatVector.zero(F);
+                FloatVector xLo = FloatVector.zero(F);
+                FloatVector xHi = FloatVector.zero(F);
+                for (int l = 0; l < 32; l += L) {
+                    ByteVector v = ByteVector.fromArray(B, qs, q + l);
+                    FloatVector a = FloatVector.fromArray(F, x, xo + l);
+                    FloatVector c = FloatVector.fromArray(F, x, xo + 32 + l);
+                    qxLo = toFloat(v.and((byte) 0xF)).fma(a, qxLo);
+                    qxHi = toFloat(v.lanewise(VectorOperators.LSHR, 4)).fma(c, qxHi);
+                    xLo = xLo.add(a);
+                    xHi = xHi.add(c);
+                }
+                acc = qxLo.fma(FloatVector.broadcast(F, sc[sb]), acc);
+                acc = xLo.fma(FloatVector.broadcast(F, -mn[sb]), acc);
+                acc = qxHi.fma(FloatVector.broadcast(F, sc[sb + 1]), acc);
+                acc = xHi.fma(FloatVector.broadcast(F, -mn[sb + 1]), acc);
+            }
+            return acc.reduceLanes(VectorOperators.ADD);
+        }
+
+        static void decode(byte[] qs, float[] sc, float[] mn, int row, int cols, float[] dst, int dOff) {
+            int subBlocks = cols / 32;
+            for (int chunk = 0; chunk < cols / 64; chunk++) {
+                int sb = row * subBlocks + 2 * chunk;
+                FloatVector d1 = FloatVector.broadcast(F, sc[sb]);
+                FloatVector m1 = FloatVector.broadcast(F, -mn[sb]);
+                FloatVector d2 = FloatVector.broadcast(F, sc[sb + 1]);
+                FloatVector m2 = FloatVector.broadcast(F, -mn[sb + 1]);
+                int q = (row * cols + chunk * 64) / 2;
+                int o = dOff + chunk * 64;
+                for (int l = 0; l < 32; l += L) {
+                    ByteVector v = ByteVector.fromArray(B, qs, q + l);
+                    toFloat(v.and((byte) 0xF)).fma(d1, m1).intoArray(dst, o + l);
+                    toFloat(v.lanewise(VectorOperators.LSHR, 4)).fma(d2, m2).intoArray(dst, o + 32 + l);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+package io.inferstream.runtime.tensor;
+
+import io.inferstream.runtime.gguf.Float16;
+import io.inferstream.runtime.gguf.GgmlType;
+import java.nio.ByteBuffer;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Q6_K weights. ggml (ggml-quants.c, QK_K = 256):
+ * <pre>
+ * block_q6_K = { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d; }   // 210 bytes, 256 values
+ * </pre>
+ * value = d · scales[k] · (q − 32) for the 16 sub-blocks k of 16 values, q 6 bits: per half of 128 values
+ * (ql += 64, qh += 32 for the second), value l+32·i (l &lt; 32) takes its low 4 bits from ql[l] (i=0 low
+ * nibble, i=2 high), ql[l+32] (i=1 low, i=3 high) and its high 2 bits from qh[l] bits 2i..2i+1.
+ * Repacked at load into one signed byte per value (q − 32, [rows, cols]) and {@code scales} (d·scales[k],
+ * [rows, cols/16]): 10 bits per weight instead of 6.6, for the simple Q8_0-like kernel.
+ */
+final class Q6_KMatrix extends Matrix {
+
+    private final byte[] quants;  // [rows, cols], q − 32 in -32..31
+    private final float[] scales; // [rows, cols / 16]
+
+    private Q6_KMatrix(byte[] quants, float[] scales, int rows, int cols, String name) {
+        super(rows, cols, name);
+        this.quants = quants;
+        this.scales = scales;
+    }
+
+    static Q6_KMatrix load(ByteBuffer b, int rows, int cols, String name) {
+        int superBlocks = rows * (cols / 256);
+        byte[] q = new byte[rows * cols];
+        float[] s = new float[superBlocks * 16];
+        byte[] block = new byte[210];
+        for (int i = 0; i < superBlocks; i++) {
+            b.get(i * 210, block, 0, 210);
+            float d = Float16.toFloat((short) ((block[208] & 0xFF) | (block[209] << 8)));
+            for (int k = 0; k < 16; k++) {
+                s[i * 16 + k] = d * block[192 + k];
+            }
+            int out = i * 256;
+            for (int half = 0; half < 2; half++) {
+                int ql = half * 64;
+                int qh = 128 + half * 32;
+                int y = out + half * 128;
+                for (int l = 0; l < 32; l++) {
+                    int h = block[qh + l] & 0xFF;
+                    int lo0 = block[ql + l] & 0xFF;
+                    int lo1 = block[ql + l + 32] & 0xFF;
+                    q[y + l] = (byte) (((lo0 & 0xF) | ((h & 3) << 4)) - 32);
+                    q[y + l + 32] = (byte) (((lo1 & 0xF) | (((h >> 2) & 3) << 4)) - 32);
+                    q[y + l + 64] = (byte) (((lo0 >> 4) | (((h >> 4) & 3) << 4)) - 32);
+                    q[y + l + 96] = (byte) (((lo1 >> 4) | (((h >> 6) & 3) << 4)) - 32);
+                }
+            }
+        }
+        return new Q6_KMatrix(q, s, rows, cols, name);
+    }
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q6_K;
+    }
+
+    @Override
+    public void dequantizeRow(int row, float[] dst, int dstOffset) {
+        int groups = cols / 16;
+        for (int g = 0; g < groups; g++) {
+            float d = scales[row * groups + g];
+            int q = row * cols + g * 16;
+            int o = dstOffset + g * 16;
+            for (int j = 0; j < 16; j++) {
+                dst[o + j] = d * quants[q + j];
+            }
+        }
+    }
+
+    @Override
+    float dotSimd(int row, float[] x, int xOffset) {
+        return Simd.dot(quants, scales, row, cols, x, xOffset);
+    }
+
+    @Override
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        Simd.decode(quants, scales, row, cols, dst, dstOffset);
+    }
+
+    /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
+    private static final class Simd {
+        static final VectorSpecies<Float> F = SimdFloatKernels.F;
+        static final int L = F.length();
+        static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+
+        static FloatVector load(byte[] q, int off) {
+            return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, F, 0);
+        }
+
+        static float dot(byte[] q, float[] s, int row, int cols, float[] x, int xOff) {
+            int groups = cols / 16;
+            FloatVector acc = FloatVector.zero(F);
+            for (int g = 0; g < groups; g++) {
+                int qo = row * cols + g * 16;
+                int xo = xOff + g * 16;
+                FloatVector p = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
+                for (int j = L; j < 16; j += L) {
+                    p = load(q, qo + j).fma(FloatVector.fromArray(F, x, xo + j), p);
+                }
+                acc = p.fma(FloatVector.broadcast(F, s[row * groups + g]), acc);
+            }
+            return acc.reduceLanes(VectorOperators.ADD);
+        }
+
+        static void decode(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {
+            int groups = cols / 16;
+            for (int g = 0; g < groups; g++) {
+                FloatVector d = FloatVector.broadcast(F, s[row * groups + g]);
+                int qo = row * cols + g * 16;
+                for (int j = 0; j < 16; j += L) {
+                    load(q, qo + j).mul(d).intoArray(dst, dOff + g * 16 + j);
+                }
+            }
+        }
+    }
+}

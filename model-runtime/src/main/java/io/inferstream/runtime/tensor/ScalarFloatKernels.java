@@ -1,0 +1,58 @@
+package io.inferstream.runtime.tensor;
+
+/** Plain-loop versions of {@link SimdFloatKernels}' element-wise ops: the fallback without the Vector API. */
+final class ScalarFloatKernels {
+
+    private ScalarFloatKernels() {
+    }
+
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += a[aOff + i] * b[bOff + i];
+        }
+        return sum;
+    }
+
+    static float sumOfSquares(float[] x, int off, int n) {
+        return dot(x, off, x, off, n);
+    }
+
+    static void scaledProduct(float[] out, int outOff, float[] x, int xOff, float[] w, float s, int n) {
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = w[i] * (s * x[xOff + i]);
+        }
+    }
+
+    static float max(float[] x, int off, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, x[off + i]);
+        }
+        return m;
+    }
+
+    static void add(float[] dst, int dOff, float[] src, int sOff, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[dOff + i] += src[sOff + i];
+        }
+    }
+
+    static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+
+    static void scale(float[] x, int off, int n, float s) {
+        for (int i = 0; i < n; i++) {
+            x[off + i] *= s;
+        }
+    }
+
+    static void mul(float[] a, float[] b, int off, int n) {
+        for (int i = 0; i < n; i++) {
+            a[off + i] *= b[off + i];
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package io.inferstream.runtime.tensor;
+
+import io.inferstream.runtime.gguf.Float16;
+
+/**
+ * The small kernels of the forward pass. Each uses the Vector API ({@code SimdFloatKernels}) when
+ * {@link VectorApiSupport} enables it and plain loops ({@code ScalarFloatKernels}) otherwise; both give
+ * the same result up to float summation order.
+ *
+ * <p>Exponentials ({@link #softmax}, {@link #silu}) use {@link Math#exp} per element in both paths: the
+ * Vector API's EXP is only fast where the JDK has SVML stubs, and it is not where the time goes.
+ */
+public final class VectorMath {
+
+    private static final boolean SIMD = VectorApiSupport.ENABLED;
+
+    private VectorMath() {
+    }
+
+    /** True when the Vector API kernels are in use. */
+    public static boolean vectorized() {
+        return SIMD;
+    }
+
+    /** Which kernels run, for logs: "Vector API, 256-bit float vectors" or "scalar loops". */
+    public static String kernelDescription() {
+        return VectorApiSupport.describe();
+    }
+
+    /** Σ a[aOff+i]·b[bOff+i] over i &lt; n. */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        return SIMD ? SimdFloatKernels.dot(a, aOff, b, bOff, n) : ScalarFloatKernels.dot(a, aOff, b, bOff, n);
+    }
+
+    static float dotScalar(float[] a, int aOff, float[] b, int bOff, int n) {
+        return ScalarFloatKernels.dot(a, aOff, b, bOff, n);
+    }
+
+    /** RMSNorm (llama): out = weight ⊙ x / sqrt(mean(x²) + eps), weight[0..n). {@code out} may be {@code x}. */
+    public static void rmsnorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {
+        float ss = SIMD ? SimdFloatKernels.sumOfSquares(x, xOff, n) : ScalarFloatKernels.sumOfSquares(x, xOff, n);
+        float s = (float) (1.0 / Math.sqrt(ss / n + eps));
+        if (SIMD) {
+            SimdFloatKernels.scaledProduct(out, outOff, x, xOff, weight, s, n);
+        } else {
+            ScalarFloatKernels.scaledProduct(out, outOff, x, xOff, weight, s, n);
+        }
+    }
+
+    /** In-place softmax of x[off .. off+n), max-subtracted so it never overflows. */
+    public static void softmax(float[] x, int off, int n) {
+        float max = SIMD ? SimdFloatKernels.max(x, off, n) : ScalarFloatKernels.max(x, off, n);
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        scale(x, off, n, 1.0f / sum);
+    }
+
+    /** In-place SiLU: x·σ(x). */
+    public static void silu(float[] x, int off, int n) {
+        for (int i = 0; i < n; i++) {
+            float v = x[off + i];
+            x[off + i] = v / (1.0f + (float) Math.exp(-v));
+        }
+    }
+
+    /** SwiGLU: gate = silu(gate) ⊙ up, over [off, off+n) of both arrays. */
+    public static void swiglu(float[] gate, float[] up, int off, int n) {
+        silu(gate, off, n);
+        if (SIMD) {
+            SimdFloatKernels.mul(gate, up, off, n);
+        } else {
+            ScalarFloatKernels.mul(gate, up, off, n);
+        }
+    }
+
+    /** dst += src. */
+    public static void add(float[] dst, int dOff, float[] src, int sOff, int n) {
+        if (SIMD) {
+            SimdFloatKernels.add(dst, dOff, src, sOff, n);
+        } else {
+            ScalarFloatKernels.add(dst, dOff, src, sOff, n);
+        }
+    }
+
+    /** y += a·x. */
+    public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        if (SIMD) {
+            SimdFloatKernels.axpy(a, x, xOff, y, yOff, n);
+        } else {
+            ScalarFloatKernels.axpy(a, x, xOff, y, yOff, n);
+        }
+    }
+
+    /** x *= s. */
+    public static void scale(float[] x, int off, int n, float s) {
+        if (SIMD) {
+            SimdFloatKernels.scale(x, off, n, s);
+        } else {
+            ScalarFloatKernels.scale(x, off, n, s);
+        }
+    }
+
+    /** IEEE half → float (exact). */
+    public static float f16ToF32(short h) {
+        return Float16.toFloat(h);
+    }
+
+    /** Float → IEEE half, round to nearest even (bit-exact with ggml). */
+    public static short f32ToF16(float f) {
+        return Float16.fromFloat(f);
+    }
+
+    /** bfloat16 → float (exact). */
+    public static float bf16ToF32(short h) {
+        return Float16.bf16ToFloat(h);
+    }
+}

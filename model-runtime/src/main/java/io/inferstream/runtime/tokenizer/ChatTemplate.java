@@ -1,0 +1,188 @@
+package io.inferstream.runtime.tokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+
+import io.inferstream.runtime.gguf.GgufFile;
+
+/**
+ * A model's chat template ({@code tokenizer.chat_template} / tokenizer_config {@code chat_template}), a Jinja
+ * program rendered with a real Jinja engine (Jinjava) the way Hugging Face renders it: {@code trim_blocks} and
+ * {@code lstrip_blocks} on, variables {@code messages}, {@code add_generation_prompt}, {@code bos_token},
+ * {@code eos_token}, and {@code raise_exception(message)}. A model without a template gets a plain prompt.
+ */
+public final class ChatTemplate {
+
+    public static final String GGUF_KEY = "tokenizer.chat_template";
+
+    private static final Jinjava JINJA = createJinja();
+
+    private final String source; // null: plain prompt
+    private final String bosToken;
+    private final String eosToken;
+
+    /**
+     * @param source   the Jinja template, or null for the plain-prompt fallback
+     * @param bosToken text bound to {@code bos_token} ("" when the model has none)
+     * @param eosToken text bound to {@code eos_token}
+     */
+    public ChatTemplate(String source, String bosToken, String eosToken) {
+        this.source = source == null || source.isBlank() ? null : source;
+        this.bosToken = bosToken == null ? "" : bosToken;
+        this.eosToken = eosToken == null ? "" : eosToken;
+    }
+
+    /** The fallback for models without a template (base models such as TinyStories). */
+    public static ChatTemplate plain() {
+        return new ChatTemplate(null, "", "");
+    }
+
+    /** The GGUF's {@code tokenizer.chat_template}, with BOS/EOS texts from its tokenizer; plain when absent. */
+    public static ChatTemplate fromGguf(GgufFile gguf, Tokenizer tokenizer) {
+        return new ChatTemplate(gguf.getString(GGUF_KEY, null), pieceOrEmpty(tokenizer, tokenizer.bos()),
+                pieceOrEmpty(tokenizer, tokenizer.eos()));
+    }
+
+    /**
+     * From a Hugging Face {@code tokenizer_config.json} (or the folder holding it): its {@code chat_template}
+     * (a string, or a list of named templates of which "default" is used), {@code bos_token}, {@code eos_token}.
+     */
+    public static ChatTemplate fromHuggingFace(Path configOrFolder) {
+        Path config = Files.isDirectory(configOrFolder) ? configOrFolder.resolve("tokenizer_config.json") : configOrFolder;
+        if (!Files.isRegularFile(config)) {
+            return plain();
+        }
+        JsonNode root = HuggingFaceVocabularyReader.readJson(config);
+        JsonNode t = root.path("chat_template");
+        String template = null;
+        if (t.isTextual()) {
+            template = t.asText();
+        } else if (t.isArray()) {
+            for (JsonNode named : t) {
+                if ("default".equals(named.path("name").asText())) {
+                    template = named.path("template").asText();
+                }
+            }
+            if (template == null) {
+                throw new IllegalArgumentException(config + ": chat_template is a list without a 'default' entry");
+            }
+        }
+        return new ChatTemplate(template, tokenText(root.path("bos_token")), tokenText(root.path("eos_token")));
+    }
+
+    private static String tokenText(JsonNode n) {
+        return n.isTextual() ? n.asText() : n.isObject() ? n.path("content").asText("") : "";
+    }
+
+    private static String pieceOrEmpty(Tokenizer tokenizer, int id) {
+        return id < 0 ? "" : tokenizer.piece(id);
+    }
+
+    public boolean isPlain() {
+        return source == null;
+    }
+
+    /** The template text, or null for the plain fallback. */
+    public String source() {
+        return source;
+    }
+
+    /**
+     * Renders the conversation. The result contains the template's special tokens as text: encode it with
+     * special-token parsing on, and without adding BOS again when the template already writes {@code bos_token}.
+     *
+     * @throws IllegalArgumentException when the template raises an exception or fails to render
+     */
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        if (source == null) {
+            return renderPlain(messages, addGenerationPrompt);
+        }
+        List<Map<String, Object>> msgs = new ArrayList<>();
+        for (ChatMessage m : messages) {
+            Map<String, Object> map = new LinkedHashMap<>();
+            map.put("role", m.role());
+            map.put("content", m.content());
+            msgs.add(map);
+        }
+        Map<String, Object> vars = new HashMap<>();
+        vars.put("messages", msgs);
+        vars.put("add_generation_prompt", addGenerationPrompt);
+        vars.put("bos_token", bosToken);
+        vars.put("eos_token", eosToken);
+        RenderResult result = JINJA.renderForResult(source, vars);
+        List<TemplateError> fatal = result.getErrors().stream()
+                .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)
+                .collect(Collectors.toList());
+        if (!fatal.isEmpty()) {
+            throw new IllegalArgumentException("chat template failed: " + fatal.stream()
+                    .map(ChatTemplate::describe).collect(Collectors.joining("; ")));
+        }
+        return result.getOutput();
+    }
+
+    /** The error and its causes (Jinjava wraps what raise_exception threw). */
+    private static String describe(TemplateError e) {
+        StringBuilder sb = new StringBuilder(e.getMessage());
+        for (Throwable t = e.getException(); t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !sb.toString().contains(t.getMessage())) {
+                sb.append(": ").append(t.getMessage());
+            }
+        }
+        return sb.toString();
+    }
+
+    /** No template: one message is the prompt itself; a conversation becomes "Role: text" lines. */
+    private static String renderPlain(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        if (messages.size() == 1 && !addGenerationPrompt) {
+            return messages.get(0).content();
+        }
+        StringBuilder sb = new StringBuilder();
+        for (ChatMessage m : messages) {
+            sb.append(capitalize(m.role())).append(": ").append(m.content()).append('\n');
+        }
+        if (addGenerationPrompt) {
+            sb.append("Assistant:");
+        }
+        return sb.toString();
+    }
+
+    private static String capitalize(String s) {
+        return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1);
+    }
+
+    /** Called by templates as {@code raise_exception('...')} (HF's helper): aborts rendering with that message. */
+    public static String raiseException(String message) {
+        throw new IllegalArgumentException("chat template raised: " + message);
+    }
+
+    private static Jinjava createJinja() {
+        JinjavaConfig config = JinjavaConfig.newBuilder()
+                .withTrimBlocks(true)
+                .withLstripBlocks(true)
+                // Python-Jinja semantics: {{- -}} trimming on expressions, strict whitespace control, natural precedence.
+                .withLegacyOverrides(LegacyOverrides.newBuilder()
+                        .withUseTrimmingForNotesAndExpressions(true)
+                        .withUseNaturalOperatorPrecedence(true)
+                        .withKeepNullableLoopValues(true)
+                        .build())
+                .build();
+        Jinjava jinjava = new Jinjava(config);
+        jinjava.getGlobalContext().registerFunction(
+                new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
+        return jinjava;
+    }
+}

@@ -1,0 +1,63 @@
+package io.inferstream.runtime.tokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import io.inferstream.runtime.gguf.GgufFile;
+
+/** The one place tokenizers come from: GGUF metadata, Hugging Face / tiktoken files, or llama2.c's tokenizer.bin. */
+public final class Tokenizers {
+
+    private Tokenizers() {
+    }
+
+    /** From {@code tokenizer.ggml.*}: SentencePiece BPE for model {@code llama}, byte-level BPE for {@code gpt2}. */
+    public static Tokenizer fromGguf(GgufFile gguf) {
+        return GgufVocabularyReader.read(gguf);
+    }
+
+    /**
+     * From Hugging Face files: a {@code tokenizer.json}; a folder with {@code tokenizer.json}, or with
+     * {@code vocab.json} + {@code merges.txt} [+ {@code tokenizer_config.json}]; or a tiktoken ranks file
+     * (Llama 3 {@code tokenizer.model}, or a folder holding one).
+     */
+    public static Tokenizer fromHuggingFace(Path path) {
+        if (Files.isDirectory(path)) {
+            if (Files.isRegularFile(path.resolve("tokenizer.json"))) {
+                return HuggingFaceVocabularyReader.readTokenizerJson(path.resolve("tokenizer.json"));
+            }
+            if (Files.isRegularFile(path.resolve("vocab.json")) && Files.isRegularFile(path.resolve("merges.txt"))) {
+                return HuggingFaceVocabularyReader.readVocabAndMerges(path);
+            }
+            if (Files.isRegularFile(path.resolve("tokenizer.model")) && TiktokenReader.looksLikeTiktoken(path.resolve("tokenizer.model"))) {
+                return TiktokenReader.readLlama3(path.resolve("tokenizer.model"));
+            }
+            throw new IllegalArgumentException(path + ": no tokenizer.json, vocab.json + merges.txt, or tiktoken tokenizer.model in this folder");
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new IllegalArgumentException(path + " does not exist");
+        }
+        String name = path.getFileName().toString();
+        if (name.endsWith(".json")) {
+            return HuggingFaceVocabularyReader.readTokenizerJson(path);
+        }
+        if (TiktokenReader.looksLikeTiktoken(path)) {
+            return TiktokenReader.readLlama3(path);
+        }
+        throw new IllegalArgumentException(path + ": neither a tokenizer.json nor a tiktoken ranks file ('<base64> <rank>' lines)"
+                + " (a SentencePiece protobuf .model is not supported here: use the GGUF vocabulary)");
+    }
+
+    /** From llama2.c's tokenizer.bin, reading every token in the file. */
+    public static Tokenizer fromLlama2c(Path tokBin) {
+        return Llama2cVocabularyReader.read(tokBin, -1);
+    }
+
+    /** From llama2.c's tokenizer.bin with the model's vocabulary size (llama2.c reads exactly that many tokens). */
+    public static Tokenizer fromLlama2c(Path tokBin, int vocabSize) {
+        if (vocabSize <= 0) {
+            throw new IllegalArgumentException("vocabSize must be positive, got " + vocabSize);
+        }
+        return Llama2cVocabularyReader.read(tokBin, vocabSize);
+    }
+}

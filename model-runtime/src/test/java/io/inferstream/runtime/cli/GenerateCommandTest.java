@@ -1,0 +1,107 @@
+package io.inferstream.runtime.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.gguf.GgufTensorInfo;
+import io.inferstream.runtime.gguf.GgufWriter;
+
+import io.inferstream.runtime.testing.SharedModels;
+import picocli.CommandLine;
+
+class GenerateCommandTest {
+
+    private static final String OPENING = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = new CommandLine(new GenerateCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8))).execute(args);
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void greedyGenerationFromAGgufStreamsTheStoryAndReportsSpeed() {
+        Run r = run("--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--prompt", "", "--temperature", "0", "-n", "40");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().strip().startsWith(OPENING), r.out());
+        assertTrue(r.err().matches("(?s).*prompt: 1 tokens, [0-9.]+ tokens/s; generation: 40 tokens, [0-9.]+ tokens/s; finish: length.*"), r.err());
+    }
+
+    @Test
+    void llama2cCheckpointWithItsTokenizerGivesTheSameText() {
+        Run gguf = run("--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--prompt", "Lily", "--temperature", "0", "-n", "30");
+        Run bin = run("--model", SharedModels.require("stories260K/stories260K.bin").toString(),
+                "--tokenizer", SharedModels.require("stories260K/tok512.bin").toString(),
+                "--prompt", "Lily", "--temperature", "0", "-n", "30");
+        assertEquals(0, bin.exit(), bin.err());
+        assertEquals(gguf.out(), bin.out());
+    }
+
+    @Test
+    void aStopStringEndsGenerationAndIsCutOff() {
+        Run r = run("--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--prompt", "", "--temperature", "0", "-n", "100", "--stop", "Lily");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("Once upon a time, there was a little girl named", r.out().strip());
+        assertTrue(r.err().contains("finish: stop"), r.err());
+    }
+
+    @Test
+    void chatRendersThePromptThroughTheModelsTemplateWithoutDoublingBos(@TempDir Path dir) throws Exception {
+        Path original = SharedModels.require("stories260K/stories260K.gguf");
+        Path withTemplate = dir.resolve("chat.gguf");
+        // stories260K plus a chat template (Llama-2 style [INST]): metadata and tensors copied unchanged
+        try (GgufFile src = GgufFile.open(original)) {
+            GgufWriter w = new GgufWriter();
+            for (String key : src.keys()) {
+                if (!key.equals("general.alignment")) {
+                    w.put(key, src.typeOf(key), src.get(key));
+                }
+            }
+            w.putString("tokenizer.chat_template",
+                    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]{% endif %}{% endfor %}");
+            for (GgufTensorInfo t : src.tensors().values()) {
+                ByteBuffer data = src.tensorData(t.name());
+                byte[] bytes = new byte[data.remaining()];
+                data.duplicate().get(bytes);
+                w.addTensor(t.name(), t.type(), t.shape(), bytes);
+            }
+            w.write(withTemplate);
+        }
+        Run chat = run("--model", withTemplate.toString(), "--chat", "--prompt", "Lily", "--temperature", "0", "-n", "25");
+        // the same text written by hand, tokenized with the one default BOS
+        Run byHand = run("--model", original.toString(), "--prompt", "[INST] Lily [/INST]", "--temperature", "0", "-n", "25");
+        assertEquals(0, chat.exit(), chat.err());
+        assertTrue(chat.err().contains("prompt: " + promptTokens(byHand.err()) + " tokens"), chat.err() + " vs " + byHand.err());
+        assertEquals(byHand.out(), chat.out());
+    }
+
+    private static String promptTokens(String err) {
+        return err.replaceAll("(?s).*prompt: (\\d+) tokens.*", "$1");
+    }
+
+    @Test
+    void aLlama2cCheckpointWithoutTokenizerIsRejectedWithTheReason() {
+        Run r = run("--model", SharedModels.require("stories260K/stories260K.bin").toString(), "--prompt", "hi");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("needs --tokenizer"), r.err());
+    }
+}

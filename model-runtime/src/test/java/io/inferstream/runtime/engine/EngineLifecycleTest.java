@@ -1,0 +1,157 @@
+package io.inferstream.runtime.engine;
+
+import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.sampling.SamplingParams;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Cancellation, deadlines, requests that can never fit, streaming and shutdown. */
+class EngineLifecycleTest {
+
+    private static LanguageModel model;
+
+    @BeforeAll
+    static void load() {
+        model = TestModels.stories260K();
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    private static final int[] PROMPT = {1, 403, 407, 261};
+
+    private final java.util.concurrent.atomic.AtomicInteger cancelListenerCalls = new java.util.concurrent.atomic.AtomicInteger();
+
+    @Test
+    void cancelDeadlineAndNeverFitsFinishWithTheirReasonsWhileOthersContinue() {
+        int[] reference;
+        try (Engine engine = new Engine(model, null, EngineConfig.defaults())) {
+            reference = engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(60)).build()).join().tokens();
+        }
+        try (Engine engine = new Engine(model, null, EngineConfig.defaults())) {
+            CompletableFuture<Completion> normal = engine.submit(Request.builder(PROMPT).id("normal")
+                    .params(SamplingParams.greedy(60)).build());
+            // Cancelled from its own listener after 5 tokens.
+            CompletableFuture<Completion> cancelled = engine.submit(Request.builder(PROMPT).id("cancel-me")
+                    .params(SamplingParams.greedy(400))
+                    .listener((id, token, text) -> {
+                        if (cancelListenerCalls.incrementAndGet() == 5) {
+                            engine.cancel(id);
+                        }
+                    }).build());
+            // Slowed down by its listener so that 300 tokens take well over its 200 ms deadline.
+            CompletableFuture<Completion> late = engine.submit(Request.builder(PROMPT).id("late")
+                    .params(SamplingParams.greedy(300)).deadline(Duration.ofMillis(200))
+                    .listener((id, token, text) -> sleep(2)).build());
+            CompletableFuture<Completion> tooLong = engine.submit(Request.builder(PROMPT).id("too-long")
+                    .params(SamplingParams.greedy(model.config().contextLength())).build());
+
+            Completion tl = tooLong.join();
+            assertEquals(FinishReason.ERROR, tl.finishReason());
+            assertTrue(tl.message().contains("context length"), tl.message());
+            assertEquals(0, tl.generatedTokens());
+
+            Completion c = cancelled.join();
+            assertEquals(FinishReason.CANCELLED, c.finishReason());
+            assertTrue(c.generatedTokens() >= 5 && c.generatedTokens() < 400, "stopped early: " + c.generatedTokens());
+
+            Completion d = late.join();
+            assertEquals(FinishReason.DEADLINE, d.finishReason());
+            assertTrue(d.generatedTokens() < 300);
+
+            Completion n = normal.join();
+            assertEquals(FinishReason.LENGTH, n.finishReason());
+            assertArrayEquals(reference, n.tokens(), "the others did not disturb it");
+            assertFalse(engine.cancel("normal"), "a finished request is no longer in flight");
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void requestLargerThanTheWholeCacheFailsAtOnceWithAClearMessage() {
+        try (Engine engine = new Engine(model, null, EngineConfig.defaults().withKvCacheBytes(4 * 20480))) {
+            assertEquals(4, engine.numKvBlocks(), "stories260K: 2 x 5 layers x 32 x 16 positions x 4 bytes per block");
+            Completion c = engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(100)).build()).join();
+            assertEquals(FinishReason.ERROR, c.finishReason());
+            assertTrue(c.message().contains("KV blocks") && c.message().contains("--kv-cache-memory"), c.message());
+            Completion ok = engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(20)).build()).join();
+            assertEquals(FinishReason.LENGTH, ok.finishReason(), "the engine carries on");
+        }
+    }
+
+    @Test
+    void streamingListenerSeesEveryTokenInOrder() {
+        List<Integer> streamed = new CopyOnWriteArrayList<>();
+        try (Engine engine = new Engine(model, null, EngineConfig.defaults())) {
+            Completion c = engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(25))
+                    .listener((id, token, text) -> streamed.add(token)).build()).join();
+            assertArrayEquals(c.tokens(), streamed.stream().mapToInt(Integer::intValue).toArray());
+        }
+    }
+
+    @Test
+    void stopTokenEndsGenerationWithStop() {
+        try (Engine engine = new Engine(model, null, EngineConfig.defaults())) {
+            int[] free = engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(30)).build()).join().tokens();
+            int stop = free[10];
+            int firstAt = 0;
+            while (free[firstAt] != stop) {
+                firstAt++;
+            }
+            Completion c = engine.submit(Request.builder(PROMPT)
+                    .params(SamplingParams.greedy(30).withStopTokens(List.of(stop))).build()).join();
+            assertEquals(FinishReason.STOP, c.finishReason());
+            assertArrayEquals(java.util.Arrays.copyOf(free, firstAt + 1), c.tokens());
+        }
+    }
+
+    @Test
+    void closeDrainsPendingWorkAndShutdownNowCancelsIt() {
+        List<CompletableFuture<Completion>> drained = new ArrayList<>();
+        Engine engine = new Engine(model, null, EngineConfig.defaults());
+        for (int i = 0; i < 6; i++) {
+            drained.add(engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(30)).build()));
+        }
+        engine.close();
+        for (CompletableFuture<Completion> f : drained) {
+            assertTrue(f.isDone());
+            assertEquals(FinishReason.LENGTH, f.join().finishReason());
+        }
+        Completion after = engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(5)).build()).join();
+        assertEquals(FinishReason.ERROR, after.finishReason());
+        assertTrue(after.message().contains("closed"));
+
+        Engine other = new Engine(model, null, EngineConfig.defaults());
+        CompletableFuture<Completion> pending = other.submit(Request.builder(PROMPT)
+                .params(SamplingParams.greedy(1000)).listener((id, t, s) -> sleep(1)).build());
+        other.shutdownNow();
+        assertEquals(FinishReason.CANCELLED, pending.join().finishReason());
+    }
+
+    @Test
+    void memorySizesParseInBinaryUnits() {
+        assertEquals(256L << 20, EngineConfig.parseBytes("256MiB"));
+        assertEquals(1L << 30, EngineConfig.parseBytes("1GiB"));
+        assertEquals(512L << 10, EngineConfig.parseBytes("512K"));
+        assertEquals(4096, EngineConfig.parseBytes("4096"));
+        assertThrows(IllegalArgumentException.class, () -> EngineConfig.parseBytes("lots"));
+    }
+}

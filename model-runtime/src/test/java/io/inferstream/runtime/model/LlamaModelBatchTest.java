@@ -1,0 +1,143 @@
+package io.inferstream.runtime.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+
+/**
+ * A sequence's logits do not depend on what it is batched with, on how its prompt is chunked, or on
+ * which physical KV blocks hold it: several sequences of different lengths, mixing prefill chunks and
+ * decode tokens in one step, give bit-identical logits to each sequence run alone in one prefill.
+ */
+class LlamaModelBatchTest {
+
+    private static final int[][] SEQUENCES = {
+            {1, 17, 250, 3, 99, 99, 42, 7, 288},
+            {1, 5, 6, 7, 8, 9},
+            {1, 200, 201, 202, 13, 13, 13, 77, 150, 151, 152, 153, 154},
+    };
+
+    /** Per step: for each sequence, how many of its next tokens are scheduled (0 = not in this step). */
+    private static final int[][] SCHEDULE = {
+            {6, 4, 0},  // two prefills
+            {1, 1, 8},  // decode, decode, prefill of a newcomer
+            {2, 1, 5},  // chunked rest of a prompt, decode, the newcomer's last chunk
+    };
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @EnumSource(KvStore.Precision.class)
+    void logitsOfASequenceAreIdenticalAloneAndInAMixedBatch(KvStore.Precision precision) {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        try (GgufFile gguf = GgufFile.open(path)) {
+            LlamaModel model = LlamaModel.load(gguf);
+            int vocab = model.config().vocabSize();
+            int bs = 4;
+            // Alone: each sequence in one prefill with contiguous blocks, logits at every position.
+            float[][][] alone = new float[SEQUENCES.length][][];
+            for (int s = 0; s < SEQUENCES.length; s++) {
+                int n = SEQUENCES[s].length;
+                KvStore kv = model.newKvStore((n + bs - 1) / bs, bs, precision);
+                int[] pos = range(0, n);
+                float[] flat = model.forward(new TokenBatch(SEQUENCES[s], pos, new int[n],
+                        new int[][] {range(0, kv.numBlocks())}, pos), kv);
+                alone[s] = new float[n][];
+                for (int t = 0; t < n; t++) {
+                    alone[s][t] = Arrays.copyOfRange(flat, t * vocab, (t + 1) * vocab);
+                }
+            }
+            // Alone, one token per step. Matrix.matmul takes a different kernel for a single token (a dot
+            // product with two accumulators) than for two or more (2x4 tiles, one accumulator), so a lone
+            // decode step may differ in the last bits: within 1e-6 of the largest logit with an F32 cache; an
+            // F16 cache can round such a difference up to one half-precision step (2^-11 relative). Bitwise
+            // equality needs the tensor package to give both paths one summation order.
+            double tolerance = precision == KvStore.Precision.F32 ? 1e-6 : 1e-3;
+            for (int s = 0; s < SEQUENCES.length; s++) {
+                int n = SEQUENCES[s].length;
+                KvStore kv = model.newKvStore((n + bs - 1) / bs, bs, precision);
+                int[][] table = {range(0, kv.numBlocks())};
+                for (int t = 0; t < n; t++) {
+                    float[] row = model.forward(new TokenBatch(new int[] {SEQUENCES[s][t]}, new int[] {t}, new int[1], table,
+                            new int[] {0}), kv);
+                    assertClose(alone[s][t], row, tolerance, "sequence " + s + " position " + t + " decoded token by token");
+                }
+            }
+            // Batched: blocks interleaved across sequences and out of order.
+            KvStore kv = model.newKvStore(16, bs, precision);
+            int[][] tables = {{7, 2, 12}, {0, 9}, {15, 4, 11, 1}};
+            int[] done = new int[SEQUENCES.length];
+            for (int[] step : SCHEDULE) {
+                List<int[]> tokens = new ArrayList<>(); // {token, position, seq}
+                List<Integer> logitRows = new ArrayList<>();
+                List<int[]> expectedAt = new ArrayList<>(); // {seq, position}
+                for (int s = 0; s < SEQUENCES.length; s++) {
+                    for (int i = 0; i < step[s]; i++) {
+                        int p = done[s] + i;
+                        tokens.add(new int[] {SEQUENCES[s][p], p, s});
+                        // ask for logits of every scheduled token, not only the last
+                        logitRows.add(tokens.size() - 1);
+                        expectedAt.add(new int[] {s, p});
+                    }
+                    done[s] += step[s];
+                }
+                int n = tokens.size();
+                TokenBatch batch = new TokenBatch(tokens.stream().mapToInt(t -> t[0]).toArray(),
+                        tokens.stream().mapToInt(t -> t[1]).toArray(), tokens.stream().mapToInt(t -> t[2]).toArray(),
+                        tables, logitRows.stream().mapToInt(Integer::intValue).toArray());
+                float[] flat = model.forward(batch, kv);
+                for (int r = 0; r < n; r++) {
+                    int[] at = expectedAt.get(r);
+                    assertArrayEquals(alone[at[0]][at[1]], Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab),
+                            "sequence " + at[0] + " position " + at[1]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aPositionWithoutABlockIsRejected() {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        try (GgufFile gguf = GgufFile.open(path)) {
+            LlamaModel model = LlamaModel.load(gguf);
+            KvStore kv = model.newKvStore(2, 4, KvStore.Precision.F32);
+            TokenBatch batch = new TokenBatch(new int[] {1}, new int[] {4}, new int[1], new int[][] {{0}}, new int[] {0});
+            assertThrows(IllegalArgumentException.class, () -> model.forward(batch, kv));
+        }
+    }
+
+    private static void assertClose(float[] expected, float[] actual, double relative, String what) {
+        double max = 0;
+        double err = 0;
+        for (int i = 0; i < expected.length; i++) {
+            max = Math.max(max, Math.abs(expected[i]));
+            err = Math.max(err, Math.abs(expected[i] - actual[i]));
+        }
+        assertTrue(err <= relative * max, what + ": max |error| " + err + " vs max |logit| " + max);
+    }
+
+    private static int[] range(int from, int to) {
+        int[] a = new int[to - from];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = from + i;
+        }
+        return a;
+    }
+}

@@ -1,0 +1,166 @@
+package io.inferstream.runtime.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.gguf.GgufTensorInfo;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.tensor.Matrix;
+
+/** Every logit of a full forward pass of tiny random GGUF models against the float64 {@link ReferenceTransformer}. */
+class LlamaModelReferenceTest {
+
+    private static final int[] TOKENS = {1, 17, 250, 3, 99, 99, 42, 7, 288, 150, 64, 5, 2, 31, 200, 123, 9, 270, 11, 0};
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void f32LlamaWithGroupedQueryAttentionAndSeparateOutputMatchesReference() {
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32), 1e-4);
+    }
+
+    @Test
+    void f32LlamaWithTiedOutputAndOneKvHeadMatchesReference() {
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withTied(true).withShape(64, 96, 4, 1).withEps(1e-6f), 1e-4);
+    }
+
+    @Test
+    void qwen2WithAttentionBiasesAndNeoxRopeMatchesReference() {
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2").withShape(64, 96, 4, 2), 1e-4);
+    }
+
+    @Test
+    void llama3RopeScalingMatchesReference() {
+        // head dim 16, theta 1e4: wavelengths 6.3 (kept), 19.9 (smoothed between 8 and 32) and > 32 (divided by 8)
+        ModelConfig.RopeScaling scaling = new ModelConfig.RopeScaling(8f, 1f, 4f, 32);
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withLlama3(scaling, 10000f);
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            assertEquals(scaling, LlamaModel.load(gguf).config().ropeScaling());
+        }
+    }
+
+    @Test
+    void llama3ScalingStoredAsRopeFreqsTensorMatchesReference() {
+        ModelConfig.RopeScaling scaling = new ModelConfig.RopeScaling(8f, 1f, 4f, 32);
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withLlama3(scaling, 10000f).withRopeFreqsTensor();
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            assertEquals(null, LlamaModel.load(gguf).config().ropeScaling());
+            assertTrue(gguf.hasTensor("rope_freqs.weight"));
+        }
+    }
+
+    @Test
+    void llamaGgufWithConverterPermutedQkMatchesHuggingFaceRotateHalf() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withHfPermutedQk();
+        RandomLlamaGguf written = RandomLlamaGguf.write(spec, dir.resolve("hf.gguf"));
+        Function<String, double[]> hfWeights = name -> toDouble(written.weights.get(name));
+        double[][] expected = new ReferenceTransformer(spec, hfWeights, true).forward(TOKENS);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("hf.gguf"))) {
+            assertClose(expected, logitsAtEveryPosition(LlamaModel.load(gguf), TOKENS), 1e-4);
+        }
+    }
+
+    @Test
+    void q8_0WeightsMatchReferenceOverDequantizedWeights() {
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), 1e-4);
+    }
+
+    @Test
+    void q4_KWeightsMatchReferenceOverDequantizedWeights() {
+        // K-quants come in blocks of 256 along a row: every matrix needs 256 columns
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q4_K).withShape(256, 256, 4, 2), 1e-4);
+    }
+
+    /**
+     * The model over the GGUF, against the reference over the same GGUF's weights dequantized to float64.
+     * {@code tolerance} is relative to the largest |logit|. The tensor kernels multiply quantized weights with
+     * float activations (no 8-bit rounding of the activations), so quantized models meet the F32 bound too.
+     */
+    private void assertMatchesReference(RandomLlamaGguf.Spec spec, double tolerance) {
+        Path path = dir.resolve("model.gguf");
+        RandomLlamaGguf.write(spec, path);
+        try (GgufFile gguf = GgufFile.open(path)) {
+            double[][] expected = new ReferenceTransformer(spec, dequantized(gguf), spec.arch().equals("qwen2")).forward(TOKENS);
+            LlamaModel model = LlamaModel.load(gguf);
+            assertEquals(spec.vocab(), model.config().vocabSize());
+            assertEquals(spec.eps(), model.config().rmsEps());
+            assertClose(expected, logitsAtEveryPosition(model, TOKENS), tolerance);
+        }
+    }
+
+    static float[][] logitsAtEveryPosition(LanguageModel model, int[] tokens) {
+        int n = tokens.length;
+        int bs = 16;
+        KvStore kv = model.newKvStore((n + bs - 1) / bs, bs, KvStore.Precision.F32);
+        int[] positions = new int[n];
+        for (int i = 0; i < n; i++) {
+            positions[i] = i;
+        }
+        int[] table = new int[kv.numBlocks()];
+        for (int i = 0; i < table.length; i++) {
+            table[i] = i;
+        }
+        float[] flat = model.forward(new TokenBatch(tokens, positions, new int[n], new int[][] {table}, positions), kv);
+        int vocab = model.config().vocabSize();
+        float[][] out = new float[n][vocab];
+        for (int t = 0; t < n; t++) {
+            System.arraycopy(flat, t * vocab, out[t], 0, vocab);
+        }
+        return out;
+    }
+
+    private static void assertClose(double[][] expected, float[][] actual, double tolerance) {
+        double maxAbs = 0;
+        double maxErr = 0;
+        for (int t = 0; t < expected.length; t++) {
+            for (int i = 0; i < expected[t].length; i++) {
+                maxAbs = Math.max(maxAbs, Math.abs(expected[t][i]));
+                maxErr = Math.max(maxErr, Math.abs(expected[t][i] - actual[t][i]));
+            }
+        }
+        assertTrue(maxAbs > 0.1, "reference logits are degenerate (max |logit| " + maxAbs + ")");
+        assertTrue(maxErr / maxAbs < tolerance, "max |error| " + maxErr + " relative to max |logit| " + maxAbs
+                + " = " + maxErr / maxAbs + " exceeds " + tolerance);
+    }
+
+    /** Every tensor of the file dequantized (by the tensor package) to float64, row-major. */
+    private static Function<String, double[]> dequantized(GgufFile gguf) {
+        Map<String, double[]> cache = new HashMap<>();
+        return name -> cache.computeIfAbsent(name, n -> {
+            GgufTensorInfo t = gguf.tensor(n);
+            int cols = (int) t.ne(0);
+            int rows = (int) (t.elementCount() / cols);
+            Matrix m = Matrix.of(t.type(), gguf.tensorData(n), rows, cols, n);
+            float[] row = new float[cols];
+            double[] out = new double[rows * cols];
+            for (int r = 0; r < rows; r++) {
+                m.dequantizeRow(r, row, 0);
+                for (int c = 0; c < cols; c++) {
+                    out[r * cols + c] = row[c];
+                }
+            }
+            return out;
+        });
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
+    }
+}

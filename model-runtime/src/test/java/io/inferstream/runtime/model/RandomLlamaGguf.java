@@ -1,0 +1,198 @@
+package io.inferstream.runtime.model;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufWriter;
+import io.inferstream.runtime.gguf.Quantizer;
+
+/**
+ * Writes a tiny Llama-family GGUF with random weights, as llama.cpp's converter would lay it out,
+ * and keeps the float weights it drew (before quantization) for reference computations.
+ */
+final class RandomLlamaGguf {
+
+    /**
+     * @param matrixType     storage of every 2-D weight (norms and biases stay F32, as llama.cpp keeps them)
+     * @param tied           no output.weight: the classifier is the token embedding
+     * @param ropeFreqsTensor write the llama3 scaling as per-pair frequency divisors ({@code rope_freqs.weight})
+     * @param hfPermutedQk   draw Q/K as a Hugging Face checkpoint (rotate-half RoPE) and store them row-permuted
+     *                       exactly as convert_hf_to_gguf.py does for llama
+     */
+    record Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
+                float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
+                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor) {
+
+        Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
+             float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
+             boolean hfPermutedQk, long seed) {
+            this(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, false);
+        }
+
+        /** Llama 3 scaling stored as llama.cpp's converter stores it: a rope_freqs.weight tensor, no scaling keys. */
+        Spec withRopeFreqsTensor() {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true);
+        }
+
+        static Spec llama(GgmlType type) {
+            return new Spec("llama", 64, 96, 2, 4, 2, 300, 256, 1e-5f, 10000f, type, false, null, false, 11);
+        }
+
+        int headDim() {
+            return dim / heads;
+        }
+
+        Spec withArch(String a) {
+            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+        }
+
+        Spec withShape(int d, int h, int nHeads, int nKv) {
+            return new Spec(arch, d, h, layers, nHeads, nKv, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+        }
+
+        Spec withTied(boolean t) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+        }
+
+        Spec withLlama3(ModelConfig.RopeScaling s, float ropeTheta) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor);
+        }
+
+        Spec withHfPermutedQk() {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor);
+        }
+
+        Spec withEps(float e) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+        }
+    }
+
+    /** The drawn weights, by GGUF tensor name, in Hugging Face row order (before any Q/K permutation). */
+    final Map<String, float[]> weights = new LinkedHashMap<>();
+    final Spec spec;
+
+    private RandomLlamaGguf(Spec spec) {
+        this.spec = spec;
+    }
+
+    static RandomLlamaGguf write(Spec spec, Path path) {
+        RandomLlamaGguf m = new RandomLlamaGguf(spec);
+        m.writeTo(path);
+        return m;
+    }
+
+    private void writeTo(Path path) {
+        SplittableRandom rnd = new SplittableRandom(spec.seed());
+        String a = spec.arch();
+        int hd = spec.headDim();
+        int qDim = spec.heads() * hd;
+        int kvDim = spec.kvHeads() * hd;
+        GgufWriter w = new GgufWriter()
+                .putString("general.architecture", a)
+                .putUInt32(a + ".embedding_length", spec.dim())
+                .putUInt32(a + ".feed_forward_length", spec.hidden())
+                .putUInt32(a + ".block_count", spec.layers())
+                .putUInt32(a + ".attention.head_count", spec.heads())
+                .putUInt32(a + ".attention.head_count_kv", spec.kvHeads())
+                .putFloat32(a + ".attention.layer_norm_rms_epsilon", spec.eps())
+                .putFloat32(a + ".rope.freq_base", spec.theta())
+                .putUInt32(a + ".rope.dimension_count", hd)
+                .putUInt32(a + ".context_length", spec.context());
+        if (spec.llama3() != null && spec.ropeFreqsTensor()) {
+            // convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors): one divisor per rotated pair
+            float[] factors = new float[hd / 2];
+            for (int i = 0; i < hd / 2; i++) {
+                double freq = Math.pow(spec.theta(), -2.0 * i / hd);
+                factors[i] = (float) (freq / ReferenceTransformer.llama3(freq, spec.llama3()));
+            }
+            w.addTensor("rope_freqs.weight", factors, hd / 2);
+        } else if (spec.llama3() != null) {
+            w.putString(a + ".rope.scaling.type", "llama3")
+                    .putFloat32(a + ".rope.scaling.factor", spec.llama3().factor())
+                    .putFloat32(a + ".rope.scaling.low_freq_factor", spec.llama3().lowFreqFactor())
+                    .putFloat32(a + ".rope.scaling.high_freq_factor", spec.llama3().highFreqFactor())
+                    .putUInt32(a + ".rope.scaling.original_context_length", spec.llama3().originalContextLength());
+        }
+        matrix(w, rnd, "token_embd.weight", spec.vocab(), spec.dim(), 1.0);
+        for (int l = 0; l < spec.layers(); l++) {
+            String p = "blk." + l + ".";
+            norm(w, rnd, p + "attn_norm.weight", spec.dim());
+            double s = 1 / Math.sqrt(spec.dim());
+            matrix(w, rnd, p + "attn_q.weight", qDim, spec.dim(), s, spec.heads());
+            matrix(w, rnd, p + "attn_k.weight", kvDim, spec.dim(), s, spec.kvHeads());
+            matrix(w, rnd, p + "attn_v.weight", kvDim, spec.dim(), s);
+            matrix(w, rnd, p + "attn_output.weight", spec.dim(), qDim, 1 / Math.sqrt(qDim));
+            if (a.equals("qwen2")) {
+                vector(w, rnd, p + "attn_q.bias", qDim, 0.0, 0.5);
+                vector(w, rnd, p + "attn_k.bias", kvDim, 0.0, 0.5);
+                vector(w, rnd, p + "attn_v.bias", kvDim, 0.0, 0.5);
+            }
+            norm(w, rnd, p + "ffn_norm.weight", spec.dim());
+            matrix(w, rnd, p + "ffn_gate.weight", spec.hidden(), spec.dim(), s);
+            matrix(w, rnd, p + "ffn_up.weight", spec.hidden(), spec.dim(), s);
+            matrix(w, rnd, p + "ffn_down.weight", spec.dim(), spec.hidden(), 1 / Math.sqrt(spec.hidden()));
+        }
+        norm(w, rnd, "output_norm.weight", spec.dim());
+        if (!spec.tied()) {
+            matrix(w, rnd, "output.weight", spec.vocab(), spec.dim(), 1 / Math.sqrt(spec.dim()));
+        }
+        w.write(path);
+    }
+
+    private void norm(GgufWriter w, SplittableRandom rnd, String name, int n) {
+        vector(w, rnd, name, n, 1.0, 0.2);
+    }
+
+    private void vector(GgufWriter w, SplittableRandom rnd, String name, int n, double mean, double std) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (mean + std * gaussian(rnd));
+        }
+        weights.put(name, v);
+        w.addTensor(name, v, n);
+    }
+
+    private void matrix(GgufWriter w, SplittableRandom rnd, String name, int rows, int cols, double std) {
+        matrix(w, rnd, name, rows, cols, std, 0);
+    }
+
+    /** @param permuteHeads when the spec asks for it, the number of heads whose rows the converter permutes (0 = none) */
+    private void matrix(GgufWriter w, SplittableRandom rnd, String name, int rows, int cols, double std, int permuteHeads) {
+        float[] m = new float[rows * cols];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = (float) (std * gaussian(rnd));
+        }
+        weights.put(name, m);
+        float[] stored = spec.hfPermutedQk() && permuteHeads > 0 ? permute(m, rows, cols, permuteHeads) : m;
+        w.addTensor(name, spec.matrixType(), new long[] {cols, rows}, Quantizer.quantize(spec.matrixType(), stored));
+    }
+
+    /**
+     * convert_hf_to_gguf.py {@code LlamaModel.permute}: per head, reshape rows (2, headDim/2) and swap the axes,
+     * so row {@code c * headDim/2 + i} of a head moves to row {@code 2i + c}: rotate-half pairs become adjacent pairs.
+     */
+    static float[] permute(float[] m, int rows, int cols, int heads) {
+        int hd = rows / heads;
+        float[] out = new float[m.length];
+        for (int h = 0; h < heads; h++) {
+            for (int c = 0; c < 2; c++) {
+                for (int i = 0; i < hd / 2; i++) {
+                    int from = h * hd + c * (hd / 2) + i;
+                    int to = h * hd + 2 * i + c;
+                    System.arraycopy(m, from * cols, out, to * cols, cols);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static double gaussian(SplittableRandom rnd) {
+        // Box–Muller: SplittableRandom has no nextGaussian on Java 17
+        double u = 1 - rnd.nextDouble();
+        double v = rnd.nextDouble();
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    }
+}

@@ -1,0 +1,166 @@
+package io.inferstream.runtime.model;
+
+import java.util.function.Function;
+
+/**
+ * A Llama-family forward pass written straight from the maths in float64, with no cache and no
+ * batching: every call recomputes the whole sequence. The yardstick for {@link LlamaModel}.
+ *
+ * <p>Weights come in as flat row-major [rows, cols] arrays by GGUF tensor name. RoPE is applied to
+ * pairs {@code (2i, 2i+1)} ("normal", the GGUF llama layout) or to {@code (i, i + headDim/2)} ("rotate
+ * half": NeoX, qwen2, and Hugging Face llama checkpoints before the converter's Q/K permutation).
+ */
+final class ReferenceTransformer {
+
+    private final RandomLlamaGguf.Spec spec;
+    private final Function<String, double[]> tensor;
+    private final boolean rotateHalf;
+
+    ReferenceTransformer(RandomLlamaGguf.Spec spec, Function<String, double[]> tensor, boolean rotateHalf) {
+        this.spec = spec;
+        this.tensor = tensor;
+        this.rotateHalf = rotateHalf;
+    }
+
+    /** @return logits after every position, [tokens.length][vocab] */
+    double[][] forward(int[] tokens) {
+        int n = tokens.length;
+        int dim = spec.dim();
+        int hd = spec.headDim();
+        int heads = spec.heads();
+        int kvHeads = spec.kvHeads();
+        double[] emb = tensor.apply("token_embd.weight");
+        double[][] x = new double[n][dim];
+        for (int t = 0; t < n; t++) {
+            System.arraycopy(emb, tokens[t] * dim, x[t], 0, dim);
+        }
+        for (int l = 0; l < spec.layers(); l++) {
+            String p = "blk." + l + ".";
+            double[][] q = new double[n][];
+            double[][] k = new double[n][];
+            double[][] v = new double[n][];
+            for (int t = 0; t < n; t++) {
+                double[] xn = rmsnorm(x[t], tensor.apply(p + "attn_norm.weight"));
+                q[t] = linear(tensor.apply(p + "attn_q.weight"), xn, heads * hd);
+                k[t] = linear(tensor.apply(p + "attn_k.weight"), xn, kvHeads * hd);
+                v[t] = linear(tensor.apply(p + "attn_v.weight"), xn, kvHeads * hd);
+                if (spec.arch().equals("qwen2")) {
+                    addInPlace(q[t], tensor.apply(p + "attn_q.bias"));
+                    addInPlace(k[t], tensor.apply(p + "attn_k.bias"));
+                    addInPlace(v[t], tensor.apply(p + "attn_v.bias"));
+                }
+                rope(q[t], heads, t);
+                rope(k[t], kvHeads, t);
+            }
+            for (int t = 0; t < n; t++) {
+                double[] out = new double[heads * hd];
+                for (int h = 0; h < heads; h++) {
+                    int kvh = h / (heads / kvHeads);
+                    double[] w = new double[t + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int s = 0; s <= t; s++) {
+                        double dot = 0;
+                        for (int i = 0; i < hd; i++) {
+                            dot += q[t][h * hd + i] * k[s][kvh * hd + i];
+                        }
+                        w[s] = dot / Math.sqrt(hd);
+                        max = Math.max(max, w[s]);
+                    }
+                    double z = 0;
+                    for (int s = 0; s <= t; s++) {
+                        w[s] = Math.exp(w[s] - max);
+                        z += w[s];
+                    }
+                    for (int s = 0; s <= t; s++) {
+                        for (int i = 0; i < hd; i++) {
+                            out[h * hd + i] += w[s] / z * v[s][kvh * hd + i];
+                        }
+                    }
+                }
+                addInPlace(x[t], linear(tensor.apply(p + "attn_output.weight"), out, dim));
+            }
+            for (int t = 0; t < n; t++) {
+                double[] xn = rmsnorm(x[t], tensor.apply(p + "ffn_norm.weight"));
+                double[] g = linear(tensor.apply(p + "ffn_gate.weight"), xn, spec.hidden());
+                double[] u = linear(tensor.apply(p + "ffn_up.weight"), xn, spec.hidden());
+                for (int i = 0; i < g.length; i++) {
+                    g[i] = g[i] / (1 + Math.exp(-g[i])) * u[i];
+                }
+                addInPlace(x[t], linear(tensor.apply(p + "ffn_down.weight"), g, dim));
+            }
+        }
+        double[] out = tensor.apply(spec.tied() ? "token_embd.weight" : "output.weight");
+        double[][] logits = new double[n][];
+        for (int t = 0; t < n; t++) {
+            logits[t] = linear(out, rmsnorm(x[t], tensor.apply("output_norm.weight")), spec.vocab());
+        }
+        return logits;
+    }
+
+    /** Rotates each head of {@code x} for position {@code pos}. */
+    private void rope(double[] x, int heads, int pos) {
+        int hd = spec.headDim();
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < hd / 2; i++) {
+                double freq = Math.pow(spec.theta(), -2.0 * i / hd);
+                if (spec.llama3() != null) {
+                    freq = llama3(freq, spec.llama3());
+                }
+                double angle = pos * freq;
+                int a = h * hd + (rotateHalf ? i : 2 * i);
+                int b = h * hd + (rotateHalf ? i + hd / 2 : 2 * i + 1);
+                double x0 = x[a];
+                double x1 = x[b];
+                x[a] = x0 * Math.cos(angle) - x1 * Math.sin(angle);
+                x[b] = x0 * Math.sin(angle) + x1 * Math.cos(angle);
+            }
+        }
+    }
+
+    /** Meta's llama3 apply_scaling (llama-models, reference implementation) for one frequency. */
+    static double llama3(double freq, ModelConfig.RopeScaling s) {
+        double wavelen = 2 * Math.PI / freq;
+        double lowWavelen = s.originalContextLength() / (double) s.lowFreqFactor();
+        double highWavelen = s.originalContextLength() / (double) s.highFreqFactor();
+        if (wavelen < highWavelen) {
+            return freq;
+        } else if (wavelen > lowWavelen) {
+            return freq / s.factor();
+        }
+        double smooth = (s.originalContextLength() / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
+        return (1 - smooth) * freq / s.factor() + smooth * freq;
+    }
+
+    private double[] rmsnorm(double[] x, double[] w) {
+        double ss = 0;
+        for (double v : x) {
+            ss += v * v;
+        }
+        double scale = 1 / Math.sqrt(ss / x.length + spec.eps());
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] * scale * w[i];
+        }
+        return out;
+    }
+
+    /** W x for a row-major W of [rows, x.length]. */
+    private static double[] linear(double[] w, double[] x, int rows) {
+        int cols = x.length;
+        double[] y = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            double s = 0;
+            for (int c = 0; c < cols; c++) {
+                s += w[r * cols + c] * x[c];
+            }
+            y[r] = s;
+        }
+        return y;
+    }
+
+    private static void addInPlace(double[] y, double[] x) {
+        for (int i = 0; i < y.length; i++) {
+            y[i] += x[i];
+        }
+    }
+}

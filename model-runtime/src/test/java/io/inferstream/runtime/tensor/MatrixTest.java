@@ -1,0 +1,351 @@
+package io.inferstream.runtime.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.runtime.gguf.Float16;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.gguf.GgufFormatException;
+import io.inferstream.runtime.gguf.GgufTensorInfo;
+import io.inferstream.runtime.gguf.GgufWriter;
+import io.inferstream.runtime.gguf.Quantizer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Matrices against references: decoding against blocks built by hand from the ggml layouts, and
+ * dot/matmul against float64 sums over the decoded weights.
+ */
+class MatrixTest {
+
+    private static ByteBuffer le(int size) {
+        return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private static float[] row(Matrix m, int r) {
+        float[] out = new float[m.cols() + 3];
+        m.dequantizeRow(r, out, 3); // at an offset, to check dstOffset is honoured
+        float[] row = new float[m.cols()];
+        System.arraycopy(out, 3, row, 0, m.cols());
+        return row;
+    }
+
+    // ------------------------------------------------------------------ decoding hand-built blocks
+
+    @Test
+    void q8_0BlockDecodesAsScaleTimesQuant() {
+        // 2 rows × 128 cols = 8 blocks; block i has d = 0.5·(i+1) and quants i·32 + j − 128: all of -128..127
+        ByteBuffer b = le(8 * 34);
+        for (int i = 0; i < 8; i++) {
+            b.putShort(Float16.fromFloat(0.5f * (i + 1)));
+            for (int j = 0; j < 32; j++) {
+                b.put((byte) (i * 32 + j - 128));
+            }
+        }
+        Matrix m = Matrix.of(GgmlType.Q8_0, b.flip(), 2, 128, "q8");
+        for (int r = 0; r < 2; r++) {
+            float[] got = row(m, r);
+            for (int c = 0; c < 128; c++) {
+                int block = r * 4 + c / 32;
+                assertEquals(0.5f * (block + 1) * (block * 32 + c % 32 - 128), got[c], "r" + r + " c" + c);
+            }
+        }
+    }
+
+    @Test
+    void q4_0BlockDecodesNibblesMinusEight() {
+        ByteBuffer b = le(2 * 18);
+        b.putShort(Float16.fromFloat(0.25f));
+        for (int j = 0; j < 16; j++) {
+            b.put((byte) (j | ((15 - j) << 4)));
+        }
+        b.putShort(Float16.fromFloat(-1.5f));
+        for (int j = 0; j < 16; j++) {
+            b.put((byte) ((j * 7 % 16) | ((j * 3 % 16) << 4)));
+        }
+        float[] got = row(Matrix.of(GgmlType.Q4_0, b.flip(), 1, 64, "q4"), 0);
+        for (int j = 0; j < 16; j++) {
+            assertEquals(0.25f * (j - 8), got[j]);
+            assertEquals(0.25f * (15 - j - 8), got[16 + j]);
+            assertEquals(-1.5f * (j * 7 % 16 - 8), got[32 + j]);
+            assertEquals(-1.5f * (j * 3 % 16 - 8), got[48 + j]);
+        }
+    }
+
+    @Test
+    void q4_KBlockDecodesSixBitScalesAndMins() {
+        // block_q4_K = {half d, half dmin, uint8 scales[12] (6-bit packed scales/mins), uint8 qs[128]}
+        int[] sc = {1, 63, 17, 32, 5, 48, 33, 60};
+        int[] mn = {0, 7, 63, 16, 40, 1, 31, 50};
+        byte[] packed = new byte[12]; // packing as quantize_row_q4_K_ref writes it
+        for (int j = 0; j < 8; j++) {
+            if (j < 4) {
+                packed[j] = (byte) sc[j];
+                packed[j + 4] = (byte) mn[j];
+            } else {
+                packed[j + 4] = (byte) ((sc[j] & 0xF) | ((mn[j] & 0xF) << 4));
+                packed[j - 4] |= (byte) ((sc[j] >> 4) << 6);
+                packed[j] |= (byte) ((mn[j] >> 4) << 6);
+            }
+        }
+        int[] q = new int[256];
+        for (int e = 0; e < 256; e++) {
+            q[e] = (e * 5 + e / 7) % 16;
+        }
+        ByteBuffer b = le(144);
+        b.putShort(Float16.fromFloat(0.5f)).putShort(Float16.fromFloat(0.25f)).put(packed);
+        for (int c = 0; c < 4; c++) {
+            for (int l = 0; l < 32; l++) {
+                b.put((byte) (q[c * 64 + l] | (q[c * 64 + 32 + l] << 4)));
+            }
+        }
+        float[] got = row(Matrix.of(GgmlType.Q4_K, b.flip(), 1, 256, "q4k"), 0);
+        for (int e = 0; e < 256; e++) {
+            assertEquals(0.5f * sc[e / 32] * q[e] - 0.25f * mn[e / 32], got[e], 1e-6, "element " + e);
+        }
+    }
+
+    @Test
+    void q6_KBlockDecodesSixBitQuantsWithSignedScales() {
+        // block_q6_K = {uint8 ql[128], uint8 qh[64], int8 scales[16], half d}
+        int[] sc = {1, -2, 3, 127, -128, 5, 64, -64, 9, 10, -11, 12, 13, -14, 15, 100};
+        int[] q = new int[256];
+        for (int e = 0; e < 256; e++) {
+            q[e] = (e * 11 + 3) % 64;
+        }
+        byte[] ql = new byte[128];
+        byte[] qh = new byte[64];
+        for (int j = 0, qlo = 0, qho = 0; j < 256; j += 128, qlo += 64, qho += 32) { // as quantize_row_q6_K_ref
+            for (int l = 0; l < 32; l++) {
+                ql[qlo + l] = (byte) ((q[j + l] & 0xF) | ((q[j + l + 64] & 0xF) << 4));
+                ql[qlo + l + 32] = (byte) ((q[j + l + 32] & 0xF) | ((q[j + l + 96] & 0xF) << 4));
+                qh[qho + l] = (byte) ((q[j + l] >> 4) | ((q[j + l + 32] >> 4) << 2)
+                        | ((q[j + l + 64] >> 4) << 4) | ((q[j + l + 96] >> 4) << 6));
+            }
+        }
+        ByteBuffer b = le(210).put(ql).put(qh);
+        for (int s : sc) {
+            b.put((byte) s);
+        }
+        b.putShort(Float16.fromFloat(0.125f));
+        float[] got = row(Matrix.of(GgmlType.Q6_K, b.flip(), 1, 256, "q6k"), 0);
+        for (int e = 0; e < 256; e++) {
+            assertEquals(0.125f * sc[e / 16] * (q[e] - 32), got[e], 0.0, "element " + e);
+        }
+    }
+
+    @Test
+    void halfAndBfloatMatricesDecodeEachElement() {
+        ByteBuffer f16 = le(2 * 2 * 8);
+        ByteBuffer bf16 = le(2 * 2 * 8);
+        float[] expected = new float[16];
+        Random rnd = new Random(5);
+        for (int i = 0; i < 16; i++) {
+            short h = (short) rnd.nextInt(0x7C00); // positive finite halves
+            short bf = (short) (rnd.nextInt(0x7F00) | (i % 2 == 0 ? 0x8000 : 0));
+            f16.putShort(h);
+            bf16.putShort(bf);
+            expected[i] = Float16.toFloat(h);
+        }
+        Matrix mf = Matrix.of(GgmlType.F16, f16.flip(), 2, 8, "f16");
+        Matrix mb = Matrix.of(GgmlType.BF16, bf16.flip(), 2, 8, "bf16");
+        for (int r = 0; r < 2; r++) {
+            float[] gotF = row(mf, r);
+            float[] gotB = row(mb, r);
+            for (int c = 0; c < 8; c++) {
+                assertEquals(expected[r * 8 + c], gotF[c]);
+                assertEquals(Float.intBitsToFloat((bf16.getShort(2 * (r * 8 + c)) & 0xFFFF) << 16), gotB[c]);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ kernels against float64
+
+    private record Case(Matrix m, double[][] w) {
+    }
+
+    /** A random rows × cols matrix of {@code type} and its decoded weights in double. */
+    private static Case randomMatrix(GgmlType type, int rows, int cols, long seed) {
+        Random rnd = new Random(seed);
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) rnd.nextGaussian() * (1 + (i % 7));
+        }
+        Matrix m = Matrix.of(type, ByteBuffer.wrap(Quantizer.quantize(type, w)), rows, cols, "w." + type);
+        double[][] ref = new double[rows][cols];
+        for (int r = 0; r < rows; r++) {
+            float[] rw = row(m, r);
+            for (int c = 0; c < cols; c++) {
+                ref[r][c] = rw[c];
+            }
+        }
+        return new Case(m, ref);
+    }
+
+    private static float[] randomX(int n, int cols, long seed) {
+        Random rnd = new Random(seed);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        return x;
+    }
+
+    /** |got − Σ w·x| must be within 2e-5 of Σ |w·x| (float accumulation of up to a few thousand terms). */
+    private static double assertDot(double[] w, float[] x, int xOff, float got, String what) {
+        double sum = 0;
+        double abs = 0;
+        for (int c = 0; c < w.length; c++) {
+            sum += w[c] * x[xOff + c];
+            abs += Math.abs(w[c] * x[xOff + c]);
+        }
+        double tol = 2e-5 * abs + 1e-30;
+        assertTrue(Math.abs(got - sum) <= tol, what + ": got " + got + ", float64 " + sum + ", tolerance " + tol);
+        return abs;
+    }
+
+    private static int colsFor(GgmlType type) {
+        return type.blockSize() == 256 ? 512 : type == GgmlType.F32 ? 172 : 160;
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void dotMatchesFloat64OverDecodedWeightsInBothKernelFamilies(GgmlType type) {
+        assertTrue(VectorApiSupport.ENABLED, "tests run with --add-modules jdk.incubator.vector on AVX2 or better");
+        int cols = colsFor(type);
+        Case c = randomMatrix(type, 5, cols, 11);
+        float[] x = randomX(2, cols, 12);
+        for (int r = 0; r < 5; r++) {
+            assertDot(c.w[r], x, cols, c.m.dot(r, x, cols), type + " dot row " + r);
+            assertDot(c.w[r], x, cols, c.m.dotScalar(r, x, cols), type + " scalar dot row " + r);
+            assertDot(c.w[r], x, 0, c.m.dotSimd(r, x, 0), type + " vector dot row " + r);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void matmulOfOneToSeventeenTokensMatchesFloat64AndSeparateDots(GgmlType type) {
+        int cols = colsFor(type);
+        int rows = 7; // odd: exercises the single-row tail of the 2-row tile
+        Case c = randomMatrix(type, rows, cols, 21);
+        for (int n = 1; n <= 17; n++) {
+            float[] x = randomX(n, cols, 100 + n);
+            for (boolean simd : List.of(true, false)) {
+                float[] out = new float[n * rows];
+                c.m.matmul(x, out, n, simd);
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        String what = type + (simd ? " vector" : " scalar") + " n=" + n + " t=" + t + " r=" + r;
+                        double abs = assertDot(c.w[r], x, t * cols, out[t * rows + r], what);
+                        float single = c.m.dot(r, x, t * cols);
+                        assertEquals(single, out[t * rows + r], 4e-5 * abs, what + " vs dot");
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "Q8_0", "Q4_K"})
+    void parallelMatmulOfALargeMatrixMatchesFloat64(GgmlType type) {
+        int rows = 301;
+        int cols = 1024;
+        int n = 5; // 1.5 M multiply-adds: split over the worker pool
+        Case c = randomMatrix(type, rows, cols, 31);
+        float[] x = randomX(n, cols, 32);
+        float[] out = new float[n * rows];
+        c.m.matmul(x, out, n);
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                assertDot(c.w[r], x, t * cols, out[t * rows + r], type + " t=" + t + " r=" + r);
+            }
+        }
+        float[] one = new float[rows];
+        c.m.matmul(x, one, 1);
+        for (int r = 0; r < rows; r++) {
+            assertDot(c.w[r], x, 0, one[r], type + " n=1 r=" + r);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void vectorRowDecodeMatchesScalarDecode(GgmlType type) {
+        Case c = randomMatrix(type, 3, colsFor(type), 41);
+        for (int r = 0; r < 3; r++) {
+            float[] scalar = row(c.m, r);
+            float[] vector = new float[c.m.cols()];
+            c.m.dequantizeRowSimd(r, vector, 0);
+            for (int i = 0; i < scalar.length; i++) {
+                assertEquals(scalar[i], vector[i], 1e-6f * (1 + Math.abs(scalar[i])), type + " r" + r + " c" + i);
+            }
+        }
+    }
+
+    @Test
+    void matricesBuiltFromAGgufFileDecodeTheWrittenBlocksAndRejectUnsupportedTypes(@TempDir Path dir) {
+        float[] w = randomX(3, 64, 51); // 3 rows × 64 cols
+        byte[] q8 = Quantizer.quantize(GgmlType.Q8_0, w);
+        Path p = dir.resolve("m.gguf");
+        new GgufWriter()
+                .addTensor("blk.0.attn_q.weight", GgmlType.Q8_0, new long[] {64, 3}, q8)
+                .addTensor("blk.0.ffn_down.weight", GgmlType.Q5_K, new long[] {256, 1}, new byte[176])
+                .write(p);
+        try (GgufFile f = GgufFile.open(p)) {
+            GgufTensorInfo info = f.tensor("blk.0.attn_q.weight");
+            Matrix m = Matrix.of(info.type(), f.tensorData(info.name()), (int) info.ne(1), (int) info.ne(0), info.name());
+            ByteBuffer b = ByteBuffer.wrap(q8).order(ByteOrder.LITTLE_ENDIAN);
+            for (int r = 0; r < 3; r++) {
+                float[] got = row(m, r);
+                for (int c = 0; c < 64; c++) {
+                    int block = r * 2 + c / 32;
+                    assertEquals(Float16.toFloat(b.getShort(block * 34)) * b.get(block * 34 + 2 + c % 32), got[c]);
+                }
+            }
+            GgufTensorInfo q5 = f.tensor("blk.0.ffn_down.weight");
+            GgufFormatException e = assertThrows(GgufFormatException.class,
+                    () -> Matrix.of(q5.type(), f.tensorData(q5.name()), 1, 256, q5.name()));
+            assertTrue(e.getMessage().contains("blk.0.ffn_down.weight") && e.getMessage().contains("Q5_K"));
+        }
+    }
+
+    @Test
+    void ofF32WrapsRowMajorData() {
+        float[] w = {1, 2, 3, 4, 5, 6};
+        Matrix m = Matrix.ofF32(w, 2, 3);
+        float[] out = new float[4];
+        m.matmul(new float[] {1, 0, -1, 2, 2, 2}, out, 2);
+        assertArrayEquals(new float[] {-2, -2, 12, 30}, out);
+        assertEquals(GgmlType.F32, m.type());
+        assertThrows(IllegalArgumentException.class, () -> Matrix.ofF32(w, 4, 2));
+    }
+
+    @Test
+    void unsupportedTypesFailNamingTheTensorAndTheSupportedTypes() {
+        GgufFormatException e = assertThrows(GgufFormatException.class,
+                () -> Matrix.of(GgmlType.Q5_K, ByteBuffer.allocate(176), 1, 256, "blk.3.ffn_down.weight"));
+        assertTrue(e.getMessage().contains("blk.3.ffn_down.weight"), e.getMessage());
+        assertTrue(e.getMessage().contains("Q5_K"), e.getMessage());
+        assertTrue(e.getMessage().contains("Q8_0") && e.getMessage().contains("Q6_K"), e.getMessage());
+    }
+
+    @Test
+    void shortBuffersAndBadShapesAreRejected() {
+        GgufFormatException shortBuf = assertThrows(GgufFormatException.class,
+                () -> Matrix.of(GgmlType.Q8_0, ByteBuffer.allocate(34), 2, 32, "t"));
+        assertTrue(shortBuf.getMessage().contains("68 bytes"), shortBuf.getMessage());
+        assertThrows(GgufFormatException.class, () -> Matrix.of(GgmlType.Q8_0, ByteBuffer.allocate(340), 1, 48, "t"));
+        Matrix m = Matrix.ofF32(new float[6], 2, 3);
+        assertThrows(IllegalArgumentException.class, () -> m.matmul(new float[5], new float[4], 2));
+        assertThrows(IndexOutOfBoundsException.class, () -> m.dot(2, new float[3], 0));
+    }
+}

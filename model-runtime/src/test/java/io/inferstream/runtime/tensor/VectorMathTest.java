@@ -1,0 +1,156 @@
+package io.inferstream.runtime.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The forward-pass kernels against float64 formulas, in the public (vector) and the scalar families. */
+class VectorMathTest {
+
+    private static final int OFF = 3; // offsets everywhere, to catch offset mix-ups
+
+    private static float[] random(int n, long seed, double scale) {
+        Random r = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * scale);
+        }
+        return x;
+    }
+
+    private static void close(double expected, float got, double tol, String what) {
+        assertTrue(Math.abs(expected - got) <= tol, what + ": expected " + expected + " got " + got);
+    }
+
+    @Test
+    void dotMatchesFloat64ForEveryLengthAroundTheVectorWidth() {
+        assertTrue(VectorMath.vectorized(), "tests run with the Vector API enabled");
+        for (int n = 0; n <= 70; n++) {
+            float[] a = random(n + OFF, n, 1);
+            float[] b = random(n + 2 * OFF, n + 1000, 1);
+            double ref = 0;
+            double abs = 0;
+            for (int i = 0; i < n; i++) {
+                ref += (double) a[OFF + i] * b[2 * OFF + i];
+                abs += Math.abs((double) a[OFF + i] * b[2 * OFF + i]);
+            }
+            close(ref, VectorMath.dot(a, OFF, b, 2 * OFF, n), 1e-6 * abs, "vector n=" + n);
+            close(ref, ScalarFloatKernels.dot(a, OFF, b, 2 * OFF, n), 1e-6 * abs, "scalar n=" + n);
+        }
+    }
+
+    @Test
+    void rmsnormScalesByInverseRootMeanSquare() {
+        int n = 77;
+        float[] x = random(n + OFF, 1, 3);
+        float[] w = random(n, 2, 1);
+        double ss = 0;
+        for (int i = 0; i < n; i++) {
+            ss += (double) x[OFF + i] * x[OFF + i];
+        }
+        double inv = 1 / Math.sqrt(ss / n + 1e-5);
+        float[] out = new float[n + 2 * OFF];
+        VectorMath.rmsnorm(out, 2 * OFF, x, OFF, w, n, 1e-5f);
+        for (int i = 0; i < n; i++) {
+            double e = w[i] * x[OFF + i] * inv;
+            close(e, out[2 * OFF + i], 1e-5 * (1 + Math.abs(e)), "rmsnorm " + i);
+        }
+        VectorMath.rmsnorm(x, OFF, x, OFF, w, n, 1e-5f); // in place
+        for (int i = 0; i < n; i++) {
+            assertEquals(out[2 * OFF + i], x[OFF + i]);
+        }
+    }
+
+    @Test
+    void softmaxIsStableForHugeLogitsAndSumsToOne() {
+        int n = 45;
+        float[] x = random(n + OFF, 4, 10);
+        x[OFF + 7] = 1e4f; // exp would overflow without subtracting the max
+        x[OFF + 8] = 1e4f - 1;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, x[OFF + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(x[OFF + i] - max);
+        }
+        double[] expected = new double[n];
+        for (int i = 0; i < n; i++) {
+            expected[i] = Math.exp(x[OFF + i] - max) / sum;
+        }
+        float before = x[0];
+        VectorMath.softmax(x, OFF, n);
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            close(expected[i], x[OFF + i], 1e-6, "softmax " + i);
+            total += x[OFF + i];
+        }
+        close(1.0, (float) total, 1e-5, "sum");
+        assertEquals(before, x[0]); // outside the range: untouched
+        assertEquals(1 / (1 + Math.exp(-1)), x[OFF + 7], 1e-6);
+    }
+
+    @Test
+    void siluAndSwigluMatchTheirDefinitions() {
+        int n = 29;
+        float[] g = random(n + OFF, 5, 4);
+        float[] u = random(n + OFF, 6, 1);
+        float[] gCopy = g.clone();
+        VectorMath.swiglu(g, u, OFF, n);
+        for (int i = 0; i < n; i++) {
+            double v = gCopy[OFF + i];
+            double e = v / (1 + Math.exp(-v)) * u[OFF + i];
+            close(e, g[OFF + i], 1e-6 * (1 + Math.abs(e)), "swiglu " + i);
+        }
+        float[] s = gCopy.clone();
+        VectorMath.silu(s, OFF, n);
+        for (int i = 0; i < n; i++) {
+            double v = gCopy[OFF + i];
+            close(v / (1 + Math.exp(-v)), s[OFF + i], 1e-6 * (1 + Math.abs(v)), "silu " + i);
+        }
+    }
+
+    @Test
+    void addAxpyAndScaleAreElementWiseInBothFamilies() {
+        int n = 37;
+        float[] a = random(n + OFF, 7, 1);
+        float[] b = random(n + 2 * OFF, 8, 1);
+        for (boolean simd : new boolean[] {true, false}) {
+            float[] y = a.clone();
+            if (simd) {
+                VectorMath.axpy(0.75f, b, 2 * OFF, y, OFF, n);
+            } else {
+                ScalarFloatKernels.axpy(0.75f, b, 2 * OFF, y, OFF, n);
+            }
+            float[] s = a.clone();
+            if (simd) {
+                VectorMath.add(s, OFF, b, 2 * OFF, n);
+                VectorMath.scale(s, OFF, n, -2f);
+            } else {
+                ScalarFloatKernels.add(s, OFF, b, 2 * OFF, n);
+                ScalarFloatKernels.scale(s, OFF, n, -2f);
+            }
+            for (int i = 0; i < n; i++) {
+                double ax = a[OFF + i] + 0.75 * b[2 * OFF + i];
+                close(ax, y[OFF + i], 1e-6 * (1 + Math.abs(ax)), "axpy " + i);
+                double sc = -2.0 * (a[OFF + i] + (double) b[2 * OFF + i]);
+                close(sc, s[OFF + i], 1e-6 * (1 + Math.abs(sc)), "add+scale " + i);
+            }
+            for (int i = 0; i < OFF; i++) {
+                assertEquals(a[i], y[i]);
+                assertEquals(a[i], s[i]);
+            }
+        }
+    }
+
+    @Test
+    void halfHelpersRoundTrip() {
+        assertEquals(0x3C00, VectorMath.f32ToF16(1f) & 0xFFFF);
+        assertEquals(-2f, VectorMath.f16ToF32((short) 0xC000));
+        assertEquals(65504f, VectorMath.f16ToF32(VectorMath.f32ToF16(65504f)));
+        assertEquals(3.140625f, VectorMath.bf16ToF32((short) 0x4049));
+    }
+}

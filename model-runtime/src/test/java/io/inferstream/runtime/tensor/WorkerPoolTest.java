@@ -1,0 +1,75 @@
+package io.inferstream.runtime.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+
+class WorkerPoolTest {
+
+    @Test
+    void everyIndexRunsExactlyOnce() {
+        for (int n : new int[] {0, 1, 2, 3, 7, 100, 1001}) {
+            AtomicIntegerArray hits = new AtomicIntegerArray(n + 10);
+            WorkerPool.parallelFor(10, 10 + n, i -> hits.incrementAndGet(i));
+            for (int i = 0; i < n + 10; i++) {
+                assertEquals(i < 10 ? 0 : 1, hits.get(i), "index " + i + " of " + n);
+            }
+        }
+    }
+
+    @Test
+    void concurrentAndNestedCallsFinishWithoutDeadlock() {
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> {
+            ExecutorService callers = Executors.newFixedThreadPool(6);
+            try {
+                List<Future<Long>> results = new ArrayList<>();
+                for (int c = 0; c < 6; c++) {
+                    results.add(callers.submit(() -> {
+                        long[] sums = new long[50];
+                        for (int rep = 0; rep < 200; rep++) {
+                            WorkerPool.parallelFor(0, 50, i -> {
+                                long[] inner = new long[20];
+                                WorkerPool.parallelFor(0, 20, j -> inner[j] = i * 20L + j);
+                                long s = 0;
+                                for (long v : inner) {
+                                    s += v;
+                                }
+                                sums[i] = s;
+                            });
+                        }
+                        long total = 0;
+                        for (long s : sums) {
+                            total += s;
+                        }
+                        return total;
+                    }));
+                }
+                for (Future<Long> f : results) {
+                    assertEquals(999L * 1000 / 2, f.get()); // Σ 0..999
+                }
+            } finally {
+                callers.shutdownNow();
+            }
+        });
+    }
+
+    @Test
+    void aFailingBodyPropagatesToTheCaller() {
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> WorkerPool.parallelFor(0, 64, i -> {
+                    if (i == 37) {
+                        throw new IllegalStateException("boom at " + i);
+                    }
+                }));
+        assertEquals("boom at 37", e.getMessage());
+    }
+}
