@@ -5,10 +5,13 @@ import io.inferstream.jobs.batch.BatchReport;
 import io.inferstream.jobs.cluster.FlinkRestClient;
 import io.inferstream.jobs.cluster.JobManagerAddress;
 import io.inferstream.jobs.cluster.LocalMiniCluster;
-import io.inferstream.jobs.infer.InferenceStage;
-import io.inferstream.jobs.infer.PlaceholderInference;
+import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.jobs.decode.RequestDecoder;
+import io.inferstream.runtime.hub.DefaultModels;
+import io.inferstream.runtime.hub.HubCliOptions;
 import java.io.File;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -17,6 +20,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -49,8 +53,15 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--jar", description = "Job jar shipped to --jobmanager (the shaded inferstream-jobs jar).")
     File jar;
 
-    @Option(names = "--parallelism", defaultValue = "0", description = "Parallelism of each job (0: cluster default).")
-    int parallelism;
+    @Option(names = "--model", paramLabel = "MODEL",
+            description = "GGUF model: a local path (the same on every TaskManager) or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
+    String model = DefaultModels.REPLAY;
+
+    @Mixin
+    InferenceOptions inference = new InferenceOptions();
+
+    @Mixin
+    HubCliOptions hub;
 
     @Option(names = "--slots", defaultValue = "2", description = "Task slots of the local MiniCluster.")
     int slots;
@@ -63,12 +74,14 @@ public final class BatchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        Path modelPath = hub.resolver().resolve(model).toAbsolutePath();
         BatchInferenceJob.Builder job = BatchInferenceJob.builder()
                 .inputs(inputs.stream().map(BatchCommand::absolute).collect(Collectors.toList()))
                 .outputPath(absolute(output))
                 .deadLetterPath(deadLetters == null ? null : absolute(deadLetters))
-                .inference(inferenceStage())
-                .parallelism(parallelism)
+                .inference(inference.stage(modelPath.toString(), model))
+                .decoder(new RequestDecoder(inference.validator()))
+                .parallelism(inference.parallelism)
                 .progressInterval(progressInterval)
                 .progressListener(p -> {
                     err.println("progress: " + p.line());
@@ -97,10 +110,6 @@ public final class BatchCommand implements Callable<Integer> {
         out.println("batch finished: " + report);
         out.flush();
         return 0;
-    }
-
-    private static InferenceStage inferenceStage() {
-        return InferenceStage.of(new PlaceholderInference(), "inference");
     }
 
     /** Relative local paths become absolute, so a cluster and later re-runs see the same path. */

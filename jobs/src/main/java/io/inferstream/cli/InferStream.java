@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             ReplayCommand.class,
             StreamingInferenceJob.class,
+            BatchCommand.class, SubmitCommand.class, StatusCommand.class, CancelCommand.class,
             GenerateCommand.class,
             TokenizeCommand.class,
             BenchCommand.class,

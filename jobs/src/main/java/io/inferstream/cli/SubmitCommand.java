@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
         description = "Submit the streaming or batch job to a Flink session cluster.")
 public final class SubmitCommand implements Callable<Integer> {
     /** Entry class of the streaming job in the job jar. */
-    public static final String STREAMING_ENTRY_CLASS = "io.inferstream.jobs.streaming.StreamingInferenceJob";
+    public static final String STREAMING_ENTRY_CLASS = "io.inferstream.jobs.StreamingInferenceJob";
 
     enum Job { streaming, batch }
 
@@ -52,7 +52,8 @@ public final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--entry-class", description = "Run this main class of the jar instead of the streaming job's.")
     String entryClass;
 
-    @Option(names = "--parallelism", defaultValue = "0", description = "Job parallelism (0: the cluster's default).")
+    @Option(names = "--parallelism", defaultValue = "0",
+            description = "Job parallelism for the REST run request (0: the job's own --parallelism).")
     int parallelism;
 
     @Option(names = "--wait", description = "Wait until the job has ended and report its final state.")

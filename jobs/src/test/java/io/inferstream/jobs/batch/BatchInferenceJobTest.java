@@ -3,8 +3,8 @@ package io.inferstream.jobs.batch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.inferstream.jobs.infer.InferenceStage;
-import io.inferstream.jobs.infer.PlaceholderInference;
+import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.jobs.testing.FlinkTestCluster;
 import io.inferstream.schema.Task;
 import java.io.File;
@@ -36,6 +36,9 @@ class BatchInferenceJobTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
 
+    private static final Path MODEL = SharedModels.require("stories260K/stories260K.gguf");
+    private static final int MAX_NEW_TOKENS = 4;
+
     @TempDir
     Path tmp;
 
@@ -51,6 +54,7 @@ class BatchInferenceJobTest {
         assertEquals(input.validIds.size(), report.engineSubmissions());
         assertEquals(input.validIds.size(), report.results());
         assertEquals(input.malformed, report.deadLetters());
+        assertTrue(report.tokens() > input.validIds.size(), "every result counts its prompt tokens: " + report.tokens());
         assertResultsExactlyOnce(out, input);
         assertDeadLetters(out, input);
         BatchProgress last = progress.get(progress.size() - 1);
@@ -58,6 +62,7 @@ class BatchInferenceJobTest {
         assertEquals(input.records(), last.recordsTotal());
         assertEquals(input.records(), last.recordsDone());
         assertTrue(last.line().startsWith("files 4/4, requests 1000/1000 (100.0%)"), last.line());
+        assertTrue(last.tokensPerSecond() > 0, last.line());
     }
 
     @Test
@@ -92,11 +97,15 @@ class BatchInferenceJobTest {
         assertDeadLetters(out, input);
     }
 
+    /** The real engine on stories260K, a few new tokens per request to keep the test fast. */
     private static BatchInferenceJob.Builder job(String input, Path out) {
+        InferenceOptions options = new InferenceOptions();
+        options.maxNewTokens = MAX_NEW_TOKENS;
+        options.maxNewTokensCap = MAX_NEW_TOKENS;
         return BatchInferenceJob.builder()
                 .inputs(List.of(input))
                 .outputPath(out.toString())
-                .inference(InferenceStage.of(new PlaceholderInference(), "inference"))
+                .inference(options.stage(MODEL.toString(), "stories260K"))
                 .progressInterval(Duration.ofMillis(500));
     }
 
@@ -106,7 +115,9 @@ class BatchInferenceJobTest {
                 "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
                 "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), "io.inferstream.cli.BatchCommand",
-                input, "--output", out.toString(), "--progress-interval", "1s", "--slots", "1");
+                input, "--output", out.toString(), "--progress-interval", "1s", "--slots", "1",
+                "--model", MODEL.toString(), "--max-new-tokens", String.valueOf(MAX_NEW_TOKENS),
+                "--max-new-tokens-cap", String.valueOf(MAX_NEW_TOKENS));
     }
 
     private static long doneMarkers(Path chunks) throws Exception {
