@@ -1,6 +1,7 @@
 package io.inferstream.cli;
 
 import io.inferstream.jobs.cluster.FlinkRestClient;
+import io.inferstream.jobs.cluster.StreamingJobEntry;
 import java.io.File;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -32,8 +33,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "submit", mixinStandardHelpOptions = true,
         description = "Submit the streaming or batch job to a Flink session cluster.")
 public final class SubmitCommand implements Callable<Integer> {
-    /** Entry class of the streaming job in the job jar. */
-    public static final String STREAMING_ENTRY_CLASS = "io.inferstream.jobs.StreamingInferenceJob";
+    /** Entry class of the streaming job in the job jar: one that never calls System.exit in the JobManager. */
+    public static final String STREAMING_ENTRY_CLASS = StreamingJobEntry.class.getName();
 
     enum Job { streaming, batch }
 

@@ -43,7 +43,9 @@ public final class FlinkRestClient {
     public FlinkRestClient(JobManagerAddress address, Duration timeout) {
         this.address = address;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1) // Flink's REST server speaks HTTP/1.1 only; no h2c upgrade
+                .connectTimeout(timeout).build();
     }
 
     public FlinkRestClient(JobManagerAddress address) {

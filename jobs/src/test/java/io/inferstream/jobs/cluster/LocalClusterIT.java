@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.cli.CancelCommand;
 import io.inferstream.cli.StatusCommand;
 import io.inferstream.cli.SubmitCommand;
 import java.io.IOException;
@@ -27,12 +28,17 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.inferstream.runtime.testing.SharedModels;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -43,7 +49,8 @@ import picocli.CommandLine;
 /**
  * The deploy/local scripts against real processes: a Kafka KRaft broker and a Flink session
  * cluster (JobManager + TaskManager JVMs) are started, the shaded job jar runs the batch job on
- * the session cluster through {@code inferstream submit}, and stop leaves no process behind.
+ * the session cluster through {@code inferstream submit}, the streaming job (stories260K) answers
+ * requests produced to the broker and is cancelled, and stop leaves no process behind.
  * Runs in {@code verify} (failsafe), after {@code package} built the shaded jar.
  */
 class LocalClusterIT {
@@ -56,7 +63,12 @@ class LocalClusterIT {
     @BeforeAll
     static void startCluster() throws Exception {
         assertTrue(Files.isRegularFile(JAR), "shaded job jar missing: " + JAR + " (mvn package builds it)");
-        script("stop"); // a previous run killed half-way must not leave processes
+        if (Files.isDirectory(STATE)) {
+            script("stop"); // a previous run killed half-way must not leave processes
+            try (java.util.stream.Stream<Path> old = Files.walk(STATE)) {
+                old.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
         String out = script("start");
         ports = parseEnv(out);
         for (String name : List.of("kafka", "jobmanager", "taskmanager")) {
@@ -127,12 +139,17 @@ class LocalClusterIT {
         StringWriter stdout = new StringWriter();
         int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
                 "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "batch",
-                "--", in.toString(), "--output", out.toString(), "--progress-interval", "2s");
+                "--", in.toString(), "--output", out.toString(), "--progress-interval", "2s",
+                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(), "--max-new-tokens", "4",
+                "--kv-cache-memory", "16MiB");
         assertEquals(0, rc, "submit --job batch failed: " + stdout);
         Matcher job = Pattern.compile("job ([0-9a-f]{32}) for .*: (http://\\S+)").matcher(stdout.toString());
         assertTrue(job.find(), "no job id and web UI printed: " + stdout);
         assertTrue(job.group(2).startsWith("http://" + ports.get("FLINK_REST") + "/#/job/"), job.group(2));
 
+        // The driver has the job's result; the REST view of the job may lag a moment behind it.
+        assertEquals("FINISHED", new FlinkRestClient(JobManagerAddress.parse(ports.get("FLINK_REST")))
+                .awaitState(job.group(1), Set.of("FINISHED"), Duration.ofSeconds(30)));
         StringWriter status = new StringWriter();
         assertEquals(0, new CommandLine(new StatusCommand()).setOut(new PrintWriter(status))
                 .execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)));
@@ -152,6 +169,79 @@ class LocalClusterIT {
             r.next();
             assertEquals(3, r.getLong(1));
         }
+    }
+
+    @Test
+    void submittedStreamingJobAnswersEveryRequestThenCancels() throws Exception {
+        String bootstrap = ports.get("KAFKA_BOOTSTRAP");
+        Path model = SharedModels.require("stories260K/stories260K.gguf");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("it-prompts", 2, (short) 1), new NewTopic("it-results", 1, (short) 1),
+                    new NewTopic("it-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+        StringWriter stdout = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
+                "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "streaming",
+                "--wait-running", "--timeout", "2m", "--",
+                "--bootstrap-servers", bootstrap, "--requests-topic", "it-prompts", "--results-topic", "it-results",
+                "--dead-letter-topic", "it-dead-letters", "--transactional-id-prefix", "it-streaming",
+                "--output", "none", "--model", model.toString(), "--max-new-tokens", "4",
+                "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s");
+        assertEquals(0, rc, "submit --job streaming failed: " + stdout);
+        Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
+        assertTrue(job.find(), "no job id printed: " + stdout);
+        assertTrue(stdout.toString().contains("web UI: http://" + ports.get("FLINK_REST") + "/#/job/"), stdout.toString());
+        assertTrue(stdout.toString().contains("state: RUNNING"), stdout.toString());
+
+        Set<String> expected = new HashSet<>();
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            for (int i = 0; i < 24; i++) {
+                String id = "s" + i;
+                String value = i % 8 == 5 ? "{\"id\": \"" + id + "\", \"task\": \"GENERATE\"" // malformed: cut off
+                        : "{\"id\": \"" + id + "\", \"task\": \"GENERATE\", \"text\": \"Once upon a time " + i
+                        + "\", \"created_at\": 1764324930123}";
+                if (i % 8 != 5) {
+                    expected.add(id);
+                }
+                producer.send(new ProducerRecord<>("it-prompts", id, value));
+            }
+            producer.flush();
+        }
+        Map<String, Integer> results = readKeys(bootstrap, "it-results", expected.size());
+        assertEquals(expected, results.keySet());
+        results.forEach((id, n) -> assertEquals(1, n, "result of " + id + " seen " + n + " times"));
+        assertEquals(3, readKeys(bootstrap, "it-dead-letters", 3).values().stream().mapToInt(Integer::intValue).sum());
+
+        StringWriter cancel = new StringWriter();
+        assertEquals(0, new CommandLine(new CancelCommand()).setOut(new PrintWriter(cancel))
+                .execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)), cancel.toString());
+        assertTrue(cancel.toString().contains(": CANCELED"), cancel.toString());
+    }
+
+    /** Keys of committed records in {@code topic}, with how often each was seen. */
+    private static Map<String, Integer> readKeys(String bootstrap, String topic, int expected) {
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "it-" + topic);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        Map<String, Integer> seen = new HashMap<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            long quietUntil = Long.MAX_VALUE;
+            while (System.nanoTime() < Math.min(deadline, quietUntil)) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    seen.merge(r.key(), 1, Integer::sum);
+                }
+                if (seen.size() >= expected && quietUntil == Long.MAX_VALUE) {
+                    quietUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3); // duplicates would show up now
+                }
+            }
+        }
+        return seen;
     }
 
     private static String script(String command) throws IOException, InterruptedException {
