@@ -65,7 +65,7 @@ public final class InferenceOptions {
     public int maxTextBytes = RequestValidator.DEFAULT_MAX_TEXT_BYTES;
 
     @Option(names = "--request-timeout", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "A request not done after this gets a DEADLINE result, e.g. 30s, 5m (default: 5m).")
+            description = "A request not done after this gets a DEADLINE result, e.g. 30s, 5m (default: ${DEFAULT-VALUE}).")
     public Duration requestTimeout = Duration.ofMinutes(5);
 
     @Option(names = "--capacity", paramLabel = "N",
@@ -76,7 +76,7 @@ public final class InferenceOptions {
     public boolean ordered;
 
     @Option(names = "--checkpoint-interval", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "Checkpoint interval: results become visible (Kafka commit, Parquet roll) on checkpoints (default: 10s).")
+            description = "Checkpoint interval: results become visible (Kafka commit, Parquet roll) on checkpoints (default: ${DEFAULT-VALUE}).")
     public Duration checkpointInterval = Duration.ofSeconds(10);
 
     public EngineSpec engineSpec(String modelPath, String modelName) {

@@ -61,7 +61,10 @@ public final class StreamingInferenceJob implements Callable<Integer> {
     HubCliOptions hub;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new StreamingInferenceJob()).execute(args));
+        int code = new CommandLine(new StreamingInferenceJob()).execute(args);
+        if (code != 0) {
+            System.exit(code); // only on failure: a cluster's client may run several mains in one JVM
+        }
     }
 
     @Override

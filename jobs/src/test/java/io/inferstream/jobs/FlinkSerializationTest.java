@@ -5,7 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import io.inferstream.jobs.decode.DecodeRequestsFunction;
-import io.inferstream.jobs.infer.PlaceholderInference;
+import io.inferstream.jobs.infer.TaskMapping;
+import io.inferstream.runtime.tasks.TaskResult;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
 import io.inferstream.jobs.source.RawRecord;
 import io.inferstream.jobs.testing.SampleRequests;
 import io.inferstream.schema.InferenceRequest;
@@ -41,7 +45,10 @@ class FlinkSerializationTest {
         InferenceRequest request = SampleRequests.valid("f", Task.GENERATE).build();
         assertInstanceOf(AvroTypeInfo.class, TypeInformation.of(InferenceRequest.class));
         assertEquals(request, roundTrip(TypeInformation.of(InferenceRequest.class), request));
-        InferenceResult result = new PlaceholderInference().map(request);
+        TaskResult answer = new TaskResult("f", io.inferstream.runtime.tasks.Task.CLASSIFY, "a", "a", List.of("a"),
+                Map.of("a", 0.75, "b", 0.25), 17, 0, io.inferstream.runtime.engine.FinishReason.STOP, null, "m", 1.0, 2.0, 3, 1,
+                Map.of());
+        InferenceResult result = TaskMapping.toResult(request, answer, Clock.systemUTC());
         assertEquals(result, roundTrip(TypeInformation.of(InferenceResult.class), result));
         assertInstanceOf(AvroTypeInfo.class, DecodeRequestsFunction.DEAD_LETTERS.getTypeInfo());
     }

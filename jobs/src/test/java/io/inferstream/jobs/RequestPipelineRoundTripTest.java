@@ -3,10 +3,9 @@ package io.inferstream.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.inferstream.jobs.infer.InferenceStage;
-import io.inferstream.jobs.infer.PlaceholderInference;
 import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
 import io.inferstream.jobs.sink.TaskDateBucketAssigner;
 import io.inferstream.jobs.testing.FlinkTestCluster;
@@ -14,6 +13,7 @@ import io.inferstream.jobs.testing.SampleRequests;
 import io.inferstream.jobs.wire.JsonRecordCodec;
 import io.inferstream.jobs.wire.MalformedRecordException;
 import io.inferstream.jobs.wire.SingleObjectCodec;
+import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.schema.DeadLetter;
 import io.inferstream.schema.InferenceRequest;
 import io.inferstream.schema.InferenceResult;
@@ -57,7 +57,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * End to end on real infrastructure: an in-process KRaft broker and a Flink MiniCluster. 1,000
+ * End to end on real infrastructure: an in-process KRaft broker, a Flink MiniCluster and the real
+ * inference operator on stories260K (answers of at most 4 tokens: this test is about transport). 1,000
  * valid requests (half Avro single-object, half JSON) and 20 malformed records go in; every valid
  * id must come out exactly once on the result topic (read_committed) and in the Parquet files, and
  * every malformed record must land in the dead-letter topic with a reason naming its problem.
@@ -133,6 +134,10 @@ class RequestPipelineRoundTripTest {
         long t0 = System.nanoTime();
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.enableCheckpointing(500);
+        InferenceOptions inference = new InferenceOptions(); // the real operator on stories260K, short answers
+        inference.maxNewTokens = 4;
+        inference.maxNewTokensCap = 4;
+        String model = SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString();
         RequestPipeline.builder()
                 .bootstrapServers(kafka.bootstrapServers())
                 .requestTopics("requests")
@@ -142,7 +147,7 @@ class RequestPipelineRoundTripTest {
                 .transactionalIdPrefix("round-trip")
                 .parquetPath(out.toUri().toString())
                 .bounded(true)
-                .inference(InferenceStage.of(new PlaceholderInference(), "placeholder-inference"))
+                .inference(inference.stage(model, "stories260K"))
                 .build()
                 .addTo(env);
         env.execute("round-trip");
@@ -162,6 +167,8 @@ class RequestPipelineRoundTripTest {
         for (InferenceResult result : kafkaResults) {
             assertEquals(taskById.get(result.getId()), result.getTask());
             assertEquals(result.getId(), result.getMetadata().get("id"), "metadata copied from the request");
+            assertNull(result.getError(), result.getId());
+            assertTrue(result.getPromptTokens() > 0, result.getId());
         }
 
         // Parquet: every valid id exactly once, each file in its task=…/date=… bucket.

@@ -61,7 +61,7 @@ public final class InferenceFunction extends RichAsyncFunction<InferenceRequest,
         runner = new TaskRunner(model.engine(), model.modelConfig(), model.tokenizer(), model.chatTemplate(),
                 options.taskDefaults(), spec.modelName());
         var group = getRuntimeContext().getMetricGroup();
-        EngineMetricGauges.register(group, () -> lease.model().engine().metrics());
+        EngineMetricGauges.register(group, () -> model.engine().metrics()); // the model, not the lease: gauges outlive close()
         results = group.counter("results");
         errors = group.counter("errorResults");
         timeouts = group.counter("timeouts");

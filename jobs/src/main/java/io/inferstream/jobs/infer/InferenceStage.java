@@ -6,9 +6,9 @@ import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.streaming.api.datastream.DataStream;
 
 /**
- * The step of a job that turns valid requests into results. A stage, not a function, so that it
- * can be a plain map ({@link PlaceholderInference} today) or Flink async I/O (the inference
- * operator) without changing the job around it.
+ * The step of a job that turns valid requests into results. A stage, not a function, so that a job
+ * can wire Flink async I/O ({@link AsyncInferenceStage}), a plain map, or the inference followed by
+ * more operators without changing the pipeline around it.
  */
 @FunctionalInterface
 public interface InferenceStage {

@@ -2,7 +2,8 @@ package io.inferstream.jobs.sink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.inferstream.jobs.infer.PlaceholderInference;
+import io.inferstream.jobs.infer.TaskMapping;
+import io.inferstream.schema.FinishReason;
 import io.inferstream.jobs.testing.SampleRequests;
 import io.inferstream.schema.InferenceResult;
 import io.inferstream.schema.Task;
@@ -13,8 +14,8 @@ import org.junit.jupiter.api.Test;
 
 class TaskDateBucketAssignerTest {
     private static InferenceResult resultAt(Task task, String instant) {
-        return new PlaceholderInference(Clock.fixed(Instant.parse(instant), ZoneOffset.UTC))
-                .map(SampleRequests.valid("b", task).build());
+        return TaskMapping.failed(SampleRequests.valid("b", task).build(), FinishReason.DEADLINE, "timed out", "m", 0,
+                Clock.fixed(Instant.parse(instant), ZoneOffset.UTC));
     }
 
     @Test

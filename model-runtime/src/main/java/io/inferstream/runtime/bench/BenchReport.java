@@ -78,6 +78,7 @@ public final class BenchReport {
                 .xAxisTitle("mode").yAxisTitle("output tokens / s").build();
         chart.getStyler().setLegendVisible(false);
         chart.getStyler().setLabelsVisible(true);
+        chart.getStyler().setDecimalPattern("#,##0.0");
         chart.addSeries("throughput",
                 results.stream().map(r -> r.mode().label).toList(),
                 results.stream().map(r -> (Number) r.outputTokensPerSecond()).toList());

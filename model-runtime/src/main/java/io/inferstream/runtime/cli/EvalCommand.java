@@ -103,7 +103,16 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        try {
+            return run();
+        } catch (IOException | IllegalArgumentException | java.io.UncheckedIOException e) {
+            err.println("eval: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file: " : "") + e.getMessage());
+            return 2;
+        }
+    }
+
+    private int run() throws IOException {
         Path modelPath = hub.resolver().resolve(modelSpec);
         EngineConfig config = EngineConfig.defaults()
                 .withMaxBatchedTokens(maxBatchedTokens)

@@ -32,7 +32,7 @@ public final class TokenizeCommand implements Callable<Integer> {
         Path model;
 
         @Option(names = "--tokenizer", paramLabel = "PATH",
-                description = "tokenizer.json, a folder with vocab.json + merges.txt, a tiktoken ranks file,"
+                description = "tokenizer.json, a folder with vocab.json + merges.txt, a tiktoken or SentencePiece tokenizer.model,"
                         + " or llama2.c's tokenizer .bin.")
         Path tokenizer;
     }

@@ -30,7 +30,6 @@ public final class Engine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
 
-    private final LanguageModel model;
     private final ModelConfig modelConfig;
     private final Tokenizer tokenizer;
     private final EngineConfig config;
@@ -65,7 +64,6 @@ public final class Engine implements AutoCloseable {
      *                  (token-only use: then only stop tokens and lengths end generation)
      */
     public Engine(LanguageModel model, Tokenizer tokenizer, EngineConfig config) {
-        this.model = model;
         this.modelConfig = model.config();
         this.tokenizer = tokenizer;
         this.config = config;
@@ -83,6 +81,11 @@ public final class Engine implements AutoCloseable {
 
     public EngineConfig config() {
         return config;
+    }
+
+    /** The model's hyper-parameters (context length, vocabulary). */
+    public ModelConfig modelConfig() {
+        return modelConfig;
     }
 
     /** KV blocks in the pool (from the memory budget). */

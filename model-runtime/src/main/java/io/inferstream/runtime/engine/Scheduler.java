@@ -1,11 +1,14 @@
 package io.inferstream.runtime.engine;
 
+import io.inferstream.runtime.kv.BlockHash;
 import io.inferstream.runtime.kv.CachedPrefix;
 import io.inferstream.runtime.kv.KvCacheManager;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.PriorityQueue;
 
 /**
@@ -16,7 +19,9 @@ import java.util.PriorityQueue;
  * waiting sequences are admitted by priority and arrival while the budget, the {@code maxSequences} cap
  * and free KV blocks allow, a long prompt being split across steps (chunked prefill). When a running
  * sequence needs a block and none is free, the most recently admitted sequence is preempted: its blocks
- * are freed and it goes back to waiting, to be recomputed later. Nothing here runs the model.
+ * are freed and it goes back to waiting, to be recomputed later. A waiting sequence whose next
+ * uncached prefix block another sequence is computing waits until that block is cached, so a shared
+ * preamble is computed once even when its requests arrive together. Nothing here runs the model.
  */
 public final class Scheduler {
 
@@ -95,10 +100,19 @@ public final class Scheduler {
         }
 
         // 2. Waiting sequences, unless this step had to preempt (then memory is the limit, not work).
+        boolean admitting = preempted.isEmpty() && budget > 0 && !waiting.isEmpty();
+        Set<BlockHash> inProgress = admitting && kv.prefixCaching() ? blocksBeingComputed() : new HashSet<>();
+        List<Sequence> deferred = new ArrayList<>();
         while (preempted.isEmpty() && budget > 0 && running.size() < maxSequences && !waiting.isEmpty()) {
             Sequence s = waiting.peek();
             int[] tokens = s.tokenArray();
             CachedPrefix prefix = kv.findCachedPrefix(tokens, s.cacheableTokens());
+            if (nextBlockIsBeingComputed(s, tokens, prefix, inProgress)) {
+                // Another sequence is computing this prefix right now: wait for it to be cached rather
+                // than compute it twice (a preamble shared by requests that arrive together).
+                deferred.add(waiting.poll());
+                continue;
+            }
             int computed = prefix.tokens();
             int n = Math.min(s.length() - computed, budget);
             if (!kv.allocate(s.id(), prefix, computed + n)) {
@@ -110,8 +124,45 @@ public final class Scheduler {
             running.add(s);
             chunks.add(new ScheduledChunk(s, computed, n));
             budget -= n;
+            if (kv.prefixCaching()) {
+                addUncachedFullBlocks(s, tokens, inProgress);
+            }
         }
+        waiting.addAll(deferred);
         return new SchedulerOutput(chunks, preempted);
+    }
+
+    /** Hashes of the full blocks that running sequences have still to compute (this step or later). */
+    private Set<BlockHash> blocksBeingComputed() {
+        Set<BlockHash> hashes = new HashSet<>();
+        for (Sequence s : running) {
+            if (s.remaining() > 1) { // prefilling; a decode token completes at most a block of generated text
+                addUncachedFullBlocks(s, s.tokenArray(), hashes);
+            }
+        }
+        return hashes;
+    }
+
+    private void addUncachedFullBlocks(Sequence s, int[] tokens, Set<BlockHash> into) {
+        int bs = kv.blockSize();
+        BlockHash[] chain = kv.blockHashes(tokens, s.length() / bs);
+        for (int i = s.numComputed() / bs; i < chain.length; i++) {
+            into.add(chain[i]);
+        }
+    }
+
+    /** True when the first block the cache does not have is one another sequence is computing. */
+    private boolean nextBlockIsBeingComputed(Sequence s, int[] tokens, CachedPrefix prefix, Set<BlockHash> inProgress) {
+        if (inProgress.isEmpty()) {
+            return false;
+        }
+        int next = prefix.blocks().length;
+        int bs = kv.blockSize();
+        if ((next + 1) * bs > s.cacheableTokens()) {
+            return false; // that block would be recomputed anyway (it holds a position whose logits are wanted)
+        }
+        BlockHash parent = next == 0 ? null : prefix.hashes().get(next - 1);
+        return inProgress.contains(BlockHash.of(parent, tokens, next * bs, bs));
     }
 
     /** Records that a step computed the chunks' tokens: their keys/values are in the cache now. */

@@ -8,6 +8,7 @@ package io.inferstream.runtime.generate;
  * @param finishReason            STOP or LENGTH
  * @param promptTokens            prompt length in tokens
  * @param logprobs                log-probability of each generated token under the distribution it was drawn from
+ *                                (empty for beam search, which scores whole hypotheses)
  * @param prefillTokensPerSecond  prompt tokens / prefill wall time
  * @param decodeTokensPerSecond   tokens after the first / their wall time (0 when there were none)
  */

@@ -68,6 +68,10 @@ public final class GgufFile implements AutoCloseable {
             throw fail("GGUF version 1 is not supported (it used 32-bit counts); re-convert the model with a "
                     + "current llama.cpp to get version 3");
         }
+        if (Integer.reverseBytes(version) == 2 || Integer.reverseBytes(version) == 3) {
+            throw fail("big-endian GGUF file (version " + Integer.reverseBytes(version) + " byte-swapped); only "
+                    + "little-endian files are supported");
+        }
         if (version != 2 && version != 3) {
             throw fail("unsupported GGUF version " + Integer.toUnsignedString(version) + ", expected 2 or 3");
         }

@@ -96,6 +96,17 @@ public final class KvCacheManager {
         return new CachedPrefix(java.util.Arrays.copyOf(blocks, found), hashes, blockSize);
     }
 
+    /** Hashes of the first {@code fullBlocks} blocks of {@code tokens}, each chained to the one before. */
+    public BlockHash[] blockHashes(int[] tokens, int fullBlocks) {
+        BlockHash[] out = new BlockHash[fullBlocks];
+        BlockHash parent = null;
+        for (int i = 0; i < fullBlocks; i++) {
+            parent = BlockHash.of(parent, tokens, i * blockSize, blockSize);
+            out[i] = parent;
+        }
+        return out;
+    }
+
     /**
      * Gives a sequence the blocks to hold {@code totalTokens} positions, first taking {@code prefix}'s
      * cached blocks when the sequence has none yet. All or nothing: returns false, changing nothing,

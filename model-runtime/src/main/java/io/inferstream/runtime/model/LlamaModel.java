@@ -91,7 +91,7 @@ public final class LlamaModel implements LanguageModel {
         for (int l = 0; l < config.nLayers(); l++) {
             final int layer = l;
             // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
-            rmsnorm(x, w.attnNorm()[l], n);
+            rmsnorm(xb, x, w.attnNorm()[l], n);
             w.wq()[l].matmul(xb, q, n);
             w.wk()[l].matmul(xb, k, n);
             w.wv()[l].matmul(xb, v, n);
@@ -118,7 +118,7 @@ public final class LlamaModel implements LanguageModel {
             VectorMath.add(x, 0, xb, 0, n * dim);
 
             // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
-            rmsnorm(x, w.ffnNorm()[l], n);
+            rmsnorm(xb, x, w.ffnNorm()[l], n);
             w.gate()[l].matmul(xb, hb, n);
             w.up()[l].matmul(xb, hb2, n);
             VectorMath.swiglu(hb, hb2, 0, n * hidden);
@@ -141,10 +141,11 @@ public final class LlamaModel implements LanguageModel {
         return logits;
     }
 
-    private void rmsnorm(float[] in, float[] weight, int n) {
+    /** out[t] = rmsnorm(in[t]) for each of the n tokens   // [n, dim] */
+    private void rmsnorm(float[] out, float[] in, float[] weight, int n) {
         int dim = config.dim();
         for (int t = 0; t < n; t++) {
-            VectorMath.rmsnorm(xb, t * dim, in, t * dim, weight, dim, config.rmsEps());
+            VectorMath.rmsnorm(out, t * dim, in, t * dim, weight, dim, config.rmsEps());
         }
     }
 

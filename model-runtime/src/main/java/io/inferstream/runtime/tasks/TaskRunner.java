@@ -24,9 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * engine work, and turns the engine's output into a {@link TaskResult}.
  *
  * <ul>
- *   <li>CLASSIFY scores every label as a continuation of the prompt ({@link LabelContinuations}): the first
- *       label's scoring computes the shared prompt, the others then find it in the prefix cache and compute
- *       only their own tokens. The label probabilities are the softmax of the label scores (sum of token
+ *   <li>CLASSIFY scores every label as a continuation of the prompt ({@link LabelContinuations}), all submitted
+ *       together: the engine computes the shared prompt once and the other labels take it from the prefix cache,
+ *       computing only their own tokens. The label probabilities are the softmax of the label scores (sum of token
  *       log-probabilities, or their mean when length-normalised).</li>
  *   <li>SUMMARIZE and TRANSLATE generate with the task's stop rules and clean the answer
  *       ({@link OutputCleaner}). An input that does not fit the context with the output is split into
@@ -52,7 +52,8 @@ public final class TaskRunner {
     private final TaskPrompts prompts;
     private final String modelName;
     private final int contextTokens;
-    private final AtomicLong nextCall = new AtomicLong();
+    /** Engine ids must be unique among requests in flight, across every runner sharing an engine. */
+    private static final AtomicLong NEXT_CALL = new AtomicLong();
 
     /**
      * @param modelConfig the engine's model (its context length bounds every prompt + output)
@@ -157,20 +158,14 @@ public final class TaskRunner {
                     + " tokens) and its longest label (" + longest + ") exceed the context of " + contextTokens + " tokens");
         }
         int n = r.labels().size();
-        // The first label computes the prompt; the rest start after it, so its blocks are in the prefix cache.
-        CompletableFuture<ContinuationScore> first = score(r, lc.prefix(), lc.continuations()[0]);
-        CompletableFuture<List<ContinuationScore>> all = first.thenCompose(s0 -> {
-            List<CompletableFuture<ContinuationScore>> rest = new ArrayList<>();
-            for (int l = 1; l < n; l++) {
-                rest.add(score(r, lc.prefix(), lc.continuations()[l]));
-            }
-            return CompletableFuture.allOf(rest.toArray(new CompletableFuture[0])).thenApply(v -> {
-                List<ContinuationScore> scores = new ArrayList<>();
-                scores.add(s0);
-                rest.forEach(f -> scores.add(f.join()));
-                return scores;
-            });
-        });
+        // All labels at once: the scheduler lets one compute the shared prompt's blocks and the others wait
+        // for them to be cached, so the prompt is computed once.
+        List<CompletableFuture<ContinuationScore>> futures = new ArrayList<>();
+        for (int l = 0; l < n; l++) {
+            futures.add(score(r, lc.prefix(), lc.continuations()[l]));
+        }
+        CompletableFuture<List<ContinuationScore>> all = CompletableFuture.allOf(futures.toArray(new CompletableFuture[0]))
+                .thenApply(v -> futures.stream().map(CompletableFuture::join).toList());
         return all.thenApply(scores -> classification(r, lc, scores, start));
     }
 
@@ -361,7 +356,7 @@ public final class TaskRunner {
     }
 
     private String callId(TaskRequest r) {
-        return (r.id() == null ? "task" : r.id()) + "#" + nextCall.incrementAndGet();
+        return (r.id() == null ? "task" : r.id()) + "#" + NEXT_CALL.incrementAndGet();
     }
 
     private static double millisSince(long startNanos) {

@@ -3,10 +3,18 @@ package io.inferstream.runtime.tensor;
 import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.gguf.GgmlType;
 import java.nio.ByteBuffer;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * IEEE half weights, kept as half bits in a heap short[]. Java 17's Vector API has no half→float
- * conversion, so rows are decoded through a 65536-entry table and then use the float kernels.
+ * conversion instruction, so the vector kernels convert with integer ops: the exponent and mantissa bits
+ * shifted into float position and multiplied by 2^112 (exact, and right for subnormals too), infinities
+ * and NaNs patched with a blend, the sign OR-ed back. The scalar path uses a 65536-entry table.
  */
 final class F16Matrix extends Matrix {
 
@@ -46,8 +54,51 @@ final class F16Matrix extends Matrix {
 
     @Override
     float dotSimd(int row, float[] x, int xOffset) {
-        float[] w = scratch(cols);
-        dequantizeRow(row, w, 0);
-        return SimdFloatKernels.dot(w, 0, x, xOffset, cols);
+        return Simd.dot(data, row * cols, cols, x, xOffset);
+    }
+
+    @Override
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        Simd.decode(data, row * cols, cols, dst, dstOffset);
+    }
+
+    /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
+    private static final class Simd {
+        static final VectorSpecies<Float> F = SimdFloatKernels.F;
+        static final int L = F.length();
+        static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+        static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+
+        static FloatVector load(short[] w, int off) {
+            IntVector h = (IntVector) ShortVector.fromArray(S, w, off).convertShape(VectorOperators.S2I, I, 0);
+            IntVector magnitude = h.and(0x7FFF);
+            IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
+            IntVector bits = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+            bits = bits.blend(shifted.or(0x7F80_0000), magnitude.compare(VectorOperators.GE, 0x7C00));
+            return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+        }
+
+        static float dot(short[] w, int wOff, int n, float[] x, int xOff) {
+            FloatVector acc = FloatVector.zero(F);
+            int c = 0;
+            for (int bound = n - L; c <= bound; c += L) {
+                acc = load(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), acc);
+            }
+            float sum = acc.reduceLanes(VectorOperators.ADD);
+            for (; c < n; c++) {
+                sum += TABLE[w[wOff + c] & 0xFFFF] * x[xOff + c];
+            }
+            return sum;
+        }
+
+        static void decode(short[] w, int wOff, int n, float[] dst, int dOff) {
+            int c = 0;
+            for (int bound = n - L; c <= bound; c += L) {
+                load(w, wOff + c).intoArray(dst, dOff + c);
+            }
+            for (; c < n; c++) {
+                dst[dOff + c] = TABLE[w[wOff + c] & 0xFFFF];
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ import io.inferstream.runtime.gguf.GgmlType;
 import java.nio.ByteBuffer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -67,14 +68,27 @@ final class Q4_0Matrix extends Matrix {
         Simd.decode(nibbles, scales, row, cols, dst, dstOffset);
     }
 
-    /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
+    /**
+     * Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. Nibbles
+     * are split after widening the bytes to int lanes: int AND/shift are single instructions, whereas byte
+     * shifts have no AVX2 instruction and are emulated.
+     */
     private static final class Simd {
         static final VectorSpecies<Float> F = SimdFloatKernels.F;
         static final int L = F.length();
         static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+        static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
 
-        static FloatVector toFloat(ByteVector v) {
-            return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+        static IntVector widen(byte[] qs, int off) {
+            return (IntVector) ByteVector.fromArray(B, qs, off).convertShape(VectorOperators.B2I, I, 0);
+        }
+
+        static FloatVector low(IntVector v) {
+            return (FloatVector) v.and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
+        }
+
+        static FloatVector high(IntVector v) {
+            return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
         }
 
         static float dot(byte[] qs, float[] d, int row, int cols, float[] x, int xOff) {
@@ -85,11 +99,9 @@ final class Q4_0Matrix extends Matrix {
                 int xo = xOff + b * 32;
                 FloatVector p = FloatVector.zero(F);
                 for (int j = 0; j < 16; j += L) {
-                    ByteVector v = ByteVector.fromArray(B, qs, block * 16 + j);
-                    ByteVector lo = v.and((byte) 0xF).sub((byte) 8);
-                    ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-                    p = toFloat(lo).fma(FloatVector.fromArray(F, x, xo + j), p);
-                    p = toFloat(hi).fma(FloatVector.fromArray(F, x, xo + 16 + j), p);
+                    IntVector v = widen(qs, block * 16 + j);
+                    p = low(v).fma(FloatVector.fromArray(F, x, xo + j), p);
+                    p = high(v).fma(FloatVector.fromArray(F, x, xo + 16 + j), p);
                 }
                 acc = p.fma(FloatVector.broadcast(F, d[block]), acc);
             }
@@ -103,9 +115,9 @@ final class Q4_0Matrix extends Matrix {
                 FloatVector s = FloatVector.broadcast(F, d[block]);
                 int o = dOff + b * 32;
                 for (int j = 0; j < 16; j += L) {
-                    ByteVector v = ByteVector.fromArray(B, qs, block * 16 + j);
-                    toFloat(v.and((byte) 0xF).sub((byte) 8)).mul(s).intoArray(dst, o + j);
-                    toFloat(v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(s).intoArray(dst, o + 16 + j);
+                    IntVector v = widen(qs, block * 16 + j);
+                    low(v).mul(s).intoArray(dst, o + j);
+                    high(v).mul(s).intoArray(dst, o + 16 + j);
                 }
             }
         }

@@ -5,6 +5,7 @@ import io.inferstream.runtime.gguf.GgmlType;
 import java.nio.ByteBuffer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -97,20 +98,34 @@ final class Q4_KMatrix extends Matrix {
         Simd.decode(nibbles, scales, mins, row, cols, dst, dstOffset);
     }
 
-    /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
+    /**
+     * Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. Nibbles
+     * are split after widening the bytes to int lanes (int AND/shift are single AVX2 instructions, byte
+     * shifts are emulated).
+     */
     private static final class Simd {
         static final VectorSpecies<Float> F = SimdFloatKernels.F;
         static final int L = F.length();
         static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+        static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
 
-        static FloatVector toFloat(ByteVector v) {
-            return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+        static IntVector widen(byte[] qs, int off) {
+            return (IntVector) ByteVector.fromArray(B, qs, off).convertShape(VectorOperators.B2I, I, 0);
+        }
+
+        static FloatVector low(IntVector v) {
+            return (FloatVector) v.and(0xF).convertShape(VectorOperators.I2F, F, 0);
+        }
+
+        static FloatVector high(IntVector v) {
+            return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).convertShape(VectorOperators.I2F, F, 0);
         }
 
         /** Σ (d·q − m)·x = d·Σ q·x − m·Σ x, accumulated per sub-block as vectors. */
         static float dot(byte[] qs, float[] sc, float[] mn, int row, int cols, float[] x, int xOff) {
             int subBlocks = cols / 32;
             FloatVector acc = FloatVector.zero(F);
+            FloatVector accMin = FloatVector.zero(F);
             for (int chunk = 0; chunk < cols / 64; chunk++) {
                 int sb = row * subBlocks + 2 * chunk;
                 int q = (row * cols + chunk * 64) / 2;
@@ -120,20 +135,20 @@ final class Q4_KMatrix extends Matrix {
                 FloatVector xLo = FloatVector.zero(F);
                 FloatVector xHi = FloatVector.zero(F);
                 for (int l = 0; l < 32; l += L) {
-                    ByteVector v = ByteVector.fromArray(B, qs, q + l);
+                    IntVector v = widen(qs, q + l);
                     FloatVector a = FloatVector.fromArray(F, x, xo + l);
                     FloatVector c = FloatVector.fromArray(F, x, xo + 32 + l);
-                    qxLo = toFloat(v.and((byte) 0xF)).fma(a, qxLo);
-                    qxHi = toFloat(v.lanewise(VectorOperators.LSHR, 4)).fma(c, qxHi);
+                    qxLo = low(v).fma(a, qxLo);
+                    qxHi = high(v).fma(c, qxHi);
                     xLo = xLo.add(a);
                     xHi = xHi.add(c);
                 }
                 acc = qxLo.fma(FloatVector.broadcast(F, sc[sb]), acc);
-                acc = xLo.fma(FloatVector.broadcast(F, -mn[sb]), acc);
                 acc = qxHi.fma(FloatVector.broadcast(F, sc[sb + 1]), acc);
-                acc = xHi.fma(FloatVector.broadcast(F, -mn[sb + 1]), acc);
+                accMin = xLo.fma(FloatVector.broadcast(F, mn[sb]), accMin);
+                accMin = xHi.fma(FloatVector.broadcast(F, mn[sb + 1]), accMin);
             }
-            return acc.reduceLanes(VectorOperators.ADD);
+            return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] qs, float[] sc, float[] mn, int row, int cols, float[] dst, int dOff) {
@@ -147,9 +162,9 @@ final class Q4_KMatrix extends Matrix {
                 int q = (row * cols + chunk * 64) / 2;
                 int o = dOff + chunk * 64;
                 for (int l = 0; l < 32; l += L) {
-                    ByteVector v = ByteVector.fromArray(B, qs, q + l);
-                    toFloat(v.and((byte) 0xF)).fma(d1, m1).intoArray(dst, o + l);
-                    toFloat(v.lanewise(VectorOperators.LSHR, 4)).fma(d2, m2).intoArray(dst, o + 32 + l);
+                    IntVector v = widen(qs, q + l);
+                    low(v).fma(d1, m1).intoArray(dst, o + l);
+                    high(v).fma(d2, m2).intoArray(dst, o + 32 + l);
                 }
             }
         }

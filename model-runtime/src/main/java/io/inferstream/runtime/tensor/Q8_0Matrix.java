@@ -79,31 +79,29 @@ final class Q8_0Matrix extends Matrix {
             int blocks = cols / 32;
             int qBase = row * cols;
             int dBase = row * blocks;
-            FloatVector acc0 = FloatVector.zero(F);
-            FloatVector acc1 = FloatVector.zero(F);
-            int b = 0;
-            for (; b + 1 < blocks; b += 2) { // two blocks per step: two independent FMA chains
-                int qo = qBase + b * 32;
-                int xo = xOff + b * 32;
-                FloatVector p0 = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
-                FloatVector p1 = load(q, qo + 32).mul(FloatVector.fromArray(F, x, xo + 32));
-                for (int j = L; j < 32; j += L) {
-                    p0 = load(q, qo + j).fma(FloatVector.fromArray(F, x, xo + j), p0);
-                    p1 = load(q, qo + 32 + j).fma(FloatVector.fromArray(F, x, xo + 32 + j), p1);
+            FloatVector acc = FloatVector.zero(F);
+            if (L == 8) { // AVX2: written out (the JIT does not unroll the generic loop as well)
+                for (int b = 0; b < blocks; b++) {
+                    int qo = qBase + b * 32;
+                    int xo = xOff + b * 32;
+                    FloatVector p = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
+                    p = load(q, qo + 8).fma(FloatVector.fromArray(F, x, xo + 8), p);
+                    p = load(q, qo + 16).fma(FloatVector.fromArray(F, x, xo + 16), p);
+                    p = load(q, qo + 24).fma(FloatVector.fromArray(F, x, xo + 24), p);
+                    acc = p.fma(FloatVector.broadcast(F, d[dBase + b]), acc);
                 }
-                acc0 = p0.fma(FloatVector.broadcast(F, d[dBase + b]), acc0);
-                acc1 = p1.fma(FloatVector.broadcast(F, d[dBase + b + 1]), acc1);
-            }
-            if (b < blocks) {
-                int qo = qBase + b * 32;
-                int xo = xOff + b * 32;
-                FloatVector p0 = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
-                for (int j = L; j < 32; j += L) {
-                    p0 = load(q, qo + j).fma(FloatVector.fromArray(F, x, xo + j), p0);
+            } else {
+                for (int b = 0; b < blocks; b++) {
+                    int qo = qBase + b * 32;
+                    int xo = xOff + b * 32;
+                    FloatVector p = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
+                    for (int j = L; j < 32; j += L) {
+                        p = load(q, qo + j).fma(FloatVector.fromArray(F, x, xo + j), p);
+                    }
+                    acc = p.fma(FloatVector.broadcast(F, d[dBase + b]), acc);
                 }
-                acc0 = p0.fma(FloatVector.broadcast(F, d[dBase + b]), acc0);
             }
-            return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+            return acc.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] q, float[] d, int row, int cols, float[] dst, int dOff) {

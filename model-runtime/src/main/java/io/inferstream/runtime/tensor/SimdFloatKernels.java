@@ -2,6 +2,7 @@ package io.inferstream.runtime.tensor;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -11,8 +12,21 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class SimdFloatKernels {
 
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * The float species of every kernel: the machine's preferred one (256 bits on AVX2, 512 on AVX-512), or
+     * {@code -Dinferstream.vector.bits=256|512} to force one (tests run the 512-bit code paths on AVX2
+     * machines this way, where the JDK emulates them slowly but exactly).
+     */
+    static final VectorSpecies<Float> F = species();
     static final int LANES = F.length();
+
+    private static VectorSpecies<Float> species() {
+        String bits = System.getProperty("inferstream.vector.bits");
+        if (bits == null || bits.isBlank()) {
+            return FloatVector.SPECIES_PREFERRED;
+        }
+        return VectorSpecies.of(float.class, VectorShape.forBitSize(Integer.parseInt(bits.trim())));
+    }
 
     private SimdFloatKernels() {
     }
@@ -183,6 +197,43 @@ final class SimdFloatKernels {
             out[outOff + 1 + rows] = sb1;
             out[outOff + 1 + 2 * rows] = sb2;
             out[outOff + 1 + 3 * rows] = sb3;
+        }
+    }
+
+    /** Two weight rows times two tokens (a token remainder of {@link #tile2x4}). */
+    static void tile2x2(float[] w, int wa, int wb, float[] x, int xOff, int cols,
+                        float[] out, int outOff, int rows, boolean twoRows) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        FloatVector b1 = FloatVector.zero(F);
+        int x1 = xOff + cols;
+        int c = 0;
+        for (int bound = cols - LANES; c <= bound; c += LANES) {
+            FloatVector va = FloatVector.fromArray(F, w, wa + c);
+            FloatVector vb = FloatVector.fromArray(F, w, wb + c);
+            FloatVector v = FloatVector.fromArray(F, x, xOff + c);
+            a0 = va.fma(v, a0);
+            b0 = vb.fma(v, b0);
+            v = FloatVector.fromArray(F, x, x1 + c);
+            a1 = va.fma(v, a1);
+            b1 = vb.fma(v, b1);
+        }
+        float sa0 = a0.reduceLanes(VectorOperators.ADD);
+        float sa1 = a1.reduceLanes(VectorOperators.ADD);
+        float sb0 = b0.reduceLanes(VectorOperators.ADD);
+        float sb1 = b1.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            sa0 += w[wa + c] * x[xOff + c];
+            sa1 += w[wa + c] * x[x1 + c];
+            sb0 += w[wb + c] * x[xOff + c];
+            sb1 += w[wb + c] * x[x1 + c];
+        }
+        out[outOff] = sa0;
+        out[outOff + rows] = sa1;
+        if (twoRows) {
+            out[outOff + 1] = sb0;
+            out[outOff + 1 + rows] = sb1;
         }
     }
 

@@ -18,8 +18,8 @@ public final class Tokenizers {
 
     /**
      * From Hugging Face files: a {@code tokenizer.json}; a folder with {@code tokenizer.json}, or with
-     * {@code vocab.json} + {@code merges.txt} [+ {@code tokenizer_config.json}]; or a tiktoken ranks file
-     * (Llama 3 {@code tokenizer.model}, or a folder holding one).
+     * {@code vocab.json} + {@code merges.txt} [+ {@code tokenizer_config.json}]; or a {@code tokenizer.model}
+     * (or a folder holding one) that is either a tiktoken ranks file (Llama 3) or a SentencePiece model (Llama 2).
      */
     public static Tokenizer fromHuggingFace(Path path) {
         if (Files.isDirectory(path)) {
@@ -29,10 +29,10 @@ public final class Tokenizers {
             if (Files.isRegularFile(path.resolve("vocab.json")) && Files.isRegularFile(path.resolve("merges.txt"))) {
                 return HuggingFaceVocabularyReader.readVocabAndMerges(path);
             }
-            if (Files.isRegularFile(path.resolve("tokenizer.model")) && TiktokenReader.looksLikeTiktoken(path.resolve("tokenizer.model"))) {
-                return TiktokenReader.readLlama3(path.resolve("tokenizer.model"));
+            if (Files.isRegularFile(path.resolve("tokenizer.model"))) {
+                return fromHuggingFace(path.resolve("tokenizer.model"));
             }
-            throw new IllegalArgumentException(path + ": no tokenizer.json, vocab.json + merges.txt, or tiktoken tokenizer.model in this folder");
+            throw new IllegalArgumentException(path + ": no tokenizer.json, vocab.json + merges.txt, or tokenizer.model in this folder");
         }
         if (!Files.isRegularFile(path)) {
             throw new IllegalArgumentException(path + " does not exist");
@@ -44,8 +44,11 @@ public final class Tokenizers {
         if (TiktokenReader.looksLikeTiktoken(path)) {
             return TiktokenReader.readLlama3(path);
         }
-        throw new IllegalArgumentException(path + ": neither a tokenizer.json nor a tiktoken ranks file ('<base64> <rank>' lines)"
-                + " (a SentencePiece protobuf .model is not supported here: use the GGUF vocabulary)");
+        if (SentencePieceModelReader.looksLikeSentencePieceModel(path)) {
+            return SentencePieceModelReader.read(path);
+        }
+        throw new IllegalArgumentException(path + ": neither a tokenizer.json, a tiktoken ranks file ('<base64> <rank>' lines)"
+                + " nor a SentencePiece .model");
     }
 
     /** From llama2.c's tokenizer.bin, reading every token in the file. */

@@ -3,7 +3,7 @@
  *
  * <p>Entry point: {@link io.inferstream.runtime.tokenizer.Tokenizers} — {@code fromGguf} (GGUF
  * {@code tokenizer.ggml.*}), {@code fromHuggingFace} (tokenizer.json; vocab.json + merges.txt
- * [+ tokenizer_config.json]; tiktoken ranks such as Llama 3's tokenizer.model) and {@code fromLlama2c}
+ * [+ tokenizer_config.json]; tiktoken ranks such as Llama 3's tokenizer.model; SentencePiece .model) and {@code fromLlama2c}
  * (llama2.c tokenizer.bin). Two algorithms sit behind the {@link io.inferstream.runtime.tokenizer.Tokenizer}
  * interface:
  * <ul>
@@ -21,7 +21,8 @@
  * <p>Known deviations: a BPE vocabulary with pre-tokenizer {@code default} uses the GPT-2 regex (llama.cpp
  * uses a four-regex fallback there); a tiktoken file is read as Llama 3 (its 256 special tokens at
  * 128000.., named as in Llama 3.0, with 128008 — {@code <|eom_id|>} from 3.1 on — ending generation);
- * SentencePiece {@code tokenizer.json}/{@code .model} files are not read (use the GGUF vocabulary).
+ * SentencePiece-style {@code tokenizer.json} files are not read (their {@code tokenizer.model} or the GGUF
+ * vocabulary is).
  *
  * <p>{@link io.inferstream.runtime.tokenizer.ChatTemplate} renders a model's Jinja chat template.
  */

@@ -66,7 +66,7 @@ class EngineBatchingTest {
                 maxBatch = Math.max(maxBatch, c.maxBatchSize());
             }
             EngineMetrics m = engine.metrics();
-            assertTrue(maxBatch >= 16, "the requests really ran together (max batch " + maxBatch + ")");
+            assertTrue(maxBatch >= 8, "the requests really ran together (max batch " + maxBatch + ")");
             assertEquals(REQUESTS * NEW_TOKENS, m.generatedTokens());
             assertEquals(prompts.stream().mapToLong(p -> p.length).sum(), m.promptTokensComputed(),
                     "random prompts share no full block, so every prompt token is computed once");

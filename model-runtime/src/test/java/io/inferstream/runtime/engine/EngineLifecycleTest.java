@@ -154,4 +154,39 @@ class EngineLifecycleTest {
         assertEquals(4096, EngineConfig.parseBytes("4096"));
         assertThrows(IllegalArgumentException.class, () -> EngineConfig.parseBytes("lots"));
     }
+
+    @Test
+    void metricsListenerSeesEveryStepAndTheHistogramCountsThem() {
+        List<EngineMetrics> seen = new CopyOnWriteArrayList<>();
+        try (Engine engine = new Engine(model, null, EngineConfig.defaults())) {
+            engine.setMetricsListener(seen::add);
+            List<CompletableFuture<Completion>> fs = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                fs.add(engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(10 + i)).build()));
+            }
+            fs.forEach(CompletableFuture::join);
+            EngineMetrics last = engine.metrics();
+            assertEquals(4 * 10 + 6, last.generatedTokens());
+            assertEquals(4, last.finished());
+            assertEquals(last.steps(), java.util.Arrays.stream(last.batchSizeHistogram()).sum());
+            assertEquals(last.steps(), seen.size(), "one snapshot per step");
+            for (int i = 1; i < seen.size(); i++) {
+                assertEquals(seen.get(i - 1).steps() + 1, seen.get(i).steps());
+            }
+            assertTrue(last.generatedTokensPerSecond() > 0 && last.meanStepMillis() > 0);
+            assertEquals(engine.numKvBlocks(), last.kvBlocksFree() + last.kvBlocksUsed());
+        }
+    }
+
+    @Test
+    void f16KvCacheHoldsTwiceTheBlocksOfTheSameBudgetAndStillGenerates() {
+        EngineConfig f32 = EngineConfig.defaults().withKvCacheBytes(1L << 20);
+        try (Engine a = new Engine(model, null, f32);
+             Engine b = new Engine(model, null, f32.withKvPrecision(io.inferstream.runtime.kv.KvStore.Precision.F16))) {
+            assertEquals(2 * a.numKvBlocks(), b.numKvBlocks());
+            Completion c = b.submit(Request.builder(PROMPT).params(SamplingParams.greedy(20)).build()).join();
+            assertEquals(FinishReason.LENGTH, c.finishReason(), c.message());
+            assertEquals(20, c.generatedTokens());
+        }
+    }
 }

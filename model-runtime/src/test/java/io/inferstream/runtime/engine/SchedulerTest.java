@@ -157,4 +157,29 @@ class SchedulerTest {
         assertEquals(26, kv.queriedTokens());
         assertEquals(12, kv.hitTokens());
     }
+
+    @Test
+    void sequencesArrivingTogetherWithASharedPrefixWaitForItInsteadOfComputingItTwice() {
+        KvCacheManager kv = new KvCacheManager(64, 4, true);
+        Scheduler s = new Scheduler(config(512, 8, 4), kv);
+        int[] shared = IntStream.range(0, 20).toArray();
+        int[] pa = IntStream.concat(IntStream.of(shared), IntStream.of(100, 101)).toArray();
+        int[] pb = IntStream.concat(IntStream.of(shared), IntStream.of(200, 201)).toArray();
+        int[] other = IntStream.range(500, 522).toArray();
+        Sequence a = new Sequence(1, "a", Sequence.Kind.GENERATE, pa, 22, 21, 30, 0, 0, Long.MAX_VALUE);
+        Sequence b = new Sequence(2, "b", Sequence.Kind.GENERATE, pb, 22, 21, 30, 0, 1, Long.MAX_VALUE);
+        Sequence c = new Sequence(3, "c", Sequence.Kind.GENERATE, other, 22, 21, 30, 0, 2, Long.MAX_VALUE);
+        s.add(a);
+        s.add(b);
+        s.add(c);
+        SchedulerOutput first = s.schedule();
+        assertEquals(List.of(a, c), first.chunks().stream().map(ScheduledChunk::sequence).toList(),
+                "b waits for a's blocks; c, sharing nothing, is not held up");
+        assertEquals(Sequence.Status.WAITING, b.status());
+        complete(s, first);
+        SchedulerOutput second = s.schedule();
+        ScheduledChunk bChunk = second.chunks().get(2);
+        assertEquals(b, bChunk.sequence());
+        assertEquals(20, bChunk.start(), "five shared blocks come from the cache");
+    }
 }

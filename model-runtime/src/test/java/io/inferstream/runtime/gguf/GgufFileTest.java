@@ -306,6 +306,8 @@ class GgufFileTest {
         assertMessage(openFails(b, "v1.gguf"), "v1.gguf", "version 1 is not supported");
         le(b).putInt(4, 4);
         assertMessage(openFails(b, "v4.gguf"), "unsupported GGUF version 4", "expected 2 or 3");
+        ByteBuffer.wrap(b).order(ByteOrder.BIG_ENDIAN).putInt(4, 3);
+        assertMessage(openFails(b, "be.gguf"), "big-endian", "little-endian");
     }
 
     @Test

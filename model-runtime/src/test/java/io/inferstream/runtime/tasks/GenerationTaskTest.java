@@ -112,6 +112,49 @@ class GenerationTaskTest {
     }
 
     @Test
+    void generateContinuesTheTextAndSamplesReproduciblyWithoutASeed() {
+        try (Engine engine = new Engine(model, tokenizer, EngineConfig.defaults())) {
+            TaskRunner runner = runner(engine, TaskDefaults.standard());
+            String text = "Once upon a time, there was a little girl named Lily.";
+            TaskResult greedy = runner.run(TaskRequest.builder("g-1", Task.GENERATE, text).temperature(0f).maxNewTokens(MAX_NEW).build()).join();
+            int[] prompt = tokenizer.encode(text);
+            Completion reference = engine.submit(Request.builder(prompt).params(SamplingParams.greedy(MAX_NEW)).build()).join();
+            assertEquals(reference.text().strip(), greedy.output());
+            assertEquals(prompt.length, greedy.promptTokens());
+            assertEquals(reference.tokens().length, greedy.completionTokens());
+            assertEquals(reference.finishReason(), greedy.finishReason());
+            // Default sampling (temperature 0.8): the seed comes from the id, so a replay gives the same text.
+            TaskResult a = runner.run(TaskRequest.builder("g-2", Task.GENERATE, text).maxNewTokens(MAX_NEW).build()).join();
+            TaskResult b = runner.run(TaskRequest.builder("g-2", Task.GENERATE, text).maxNewTokens(MAX_NEW).build()).join();
+            assertEquals(a.output(), b.output());
+            Completion seeded = engine.submit(Request.builder(prompt).params(TaskDefaults.standard().samplingFor(Task.GENERATE)
+                    .withMaxNewTokens(MAX_NEW).withSeed("g-2".hashCode())).build()).join();
+            assertEquals(seeded.text().strip(), a.output());
+        }
+    }
+
+    /**
+     * Chunks of the story by the documented rule, counted here on their own: sentences packed greedily while
+     * the chunk has at most {@code context - maxNew - prompt overhead - 4} tokens.
+     */
+    private static int expectedChunks(int context, String emptyPrompt) {
+        int budget = context - MAX_NEW - tokenizer.encode(emptyPrompt).length - 4;
+        String[] sentences = LONG_STORY.split("(?<=\\.) ");
+        int chunks = 0;
+        String current = "";
+        for (String sentence : sentences) {
+            String candidate = current.isEmpty() ? sentence : current + " " + sentence;
+            if (tokenizer.encode(candidate, false, false).length <= budget) {
+                current = candidate;
+            } else {
+                chunks++;
+                current = sentence;
+            }
+        }
+        return chunks + 1;
+    }
+
+    @Test
     void aLongSummaryIsMapReducedOverSentenceChunksInASmallContext() {
         int context = 128;
         assertTrue(tokenizer.encode(LONG_STORY).length > 2 * context, "the story needs several chunks");
@@ -121,6 +164,7 @@ class GenerationTaskTest {
             TaskResult result = runner.run(TaskRequest.builder("long-1", Task.SUMMARIZE, LONG_STORY).maxNewTokens(MAX_NEW).build()).join();
             long calls = engine.metrics().finished() - before;
             assertNull(result.error());
+            assertEquals(expectedChunks(context, "Summarize the text in one sentence.\n\nText: \nSummary:"), result.chunks());
             assertTrue(result.chunks() >= 3, "chunks: " + result.chunks());
             assertTrue(calls >= result.chunks() + 1, "every chunk summarised, then the partial summaries combined: " + calls + " calls");
             assertTrue(result.promptTokens() > tokenizer.encode(LONG_STORY).length, "every chunk of the story was read");
@@ -139,6 +183,7 @@ class GenerationTaskTest {
                     .targetLanguage("fr").maxNewTokens(MAX_NEW).build()).join();
             long calls = engine.metrics().finished() - before;
             assertNull(result.error());
+            assertEquals(expectedChunks(context, "Translate the text from English to French.\n\nEnglish: \nFrench:"), result.chunks());
             assertTrue(result.chunks() >= 4, "chunks: " + result.chunks());
             assertEquals(result.chunks(), calls, "one engine call per chunk");
             assertTrue(result.completionTokens() >= calls && result.completionTokens() <= calls * MAX_NEW);

@@ -9,9 +9,12 @@ import java.util.Random;
  * Not a test: a main that times {@link Matrix#matmul} per type and shape and prints GB/s of weight bytes
  * (GGUF size) and GFLOP/s. Run: {@code java --add-modules jdk.incubator.vector -cp
  * model-runtime/target/classes:model-runtime/target/test-classes io.inferstream.runtime.tensor.MatmulBenchmark
- * [types] [shapes rowsxcols,...] [tokens,...]}.
+ * [types] [shapes rowsxcols,...] [tokens,...]}. With {@code -Dinferstream.threads=1} it reports the calling
+ * thread's CPU time instead of wall time (meaningful on a loaded machine).
  */
 public final class MatmulBenchmark {
+
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
 
     public static void main(String[] args) {
         String[] types = (args.length > 0 ? args[0] : "Q8_0,Q4_0,Q4_K,Q6_K,F16,BF16,F32").split(",");
@@ -37,12 +40,24 @@ public final class MatmulBenchmark {
                         x[i] = (float) rnd.nextGaussian();
                     }
                     float[] out = new float[n * rows];
+                    // check the timed (vector) path against the scalar one before timing it
+                    float[] ref = new float[n * rows];
+                    m.matmul(x, out, n);
+                    m.matmul(x, ref, n, false);
+                    double err = 0;
+                    double norm = 0;
+                    for (int i = 0; i < out.length; i++) {
+                        err += (out[i] - ref[i]) * (double) (out[i] - ref[i]);
+                        norm += ref[i] * (double) ref[i];
+                    }
+                    double relErr = Math.sqrt(err / norm);
                     // warm up ~0.5 s, then time ~1 s
-                    long end = System.nanoTime() + 500_000_000L;
+                    long end = System.nanoTime() + Long.getLong("warmupMs", 1500) * 1_000_000L;
                     while (System.nanoTime() < end) {
                         m.matmul(x, out, n);
                     }
                     int iters = 0;
+                    long cpuStart = CPU.getCurrentThreadCpuTime();
                     long start = System.nanoTime();
                     end = start + 1_000_000_000L;
                     long now;
@@ -52,8 +67,14 @@ public final class MatmulBenchmark {
                         now = System.nanoTime();
                     } while (now < end);
                     double sec = (now - start) / 1e9 / iters;
-                    System.out.printf("%-5s %5dx%-5d n=%-3d %9.1f us  %6.1f GB/s  %6.1f GFLOP/s%n", type, rows, cols, n,
-                            sec * 1e6, bytes.length / sec / 1e9, 2.0 * rows * cols * n / sec / 1e9);
+                    // On a shared machine wall time includes time the thread waited for a core; with one
+                    // thread the caller's CPU time is the kernel's own time.
+                    if (WorkerPool.threads() == 1) {
+                        sec = (CPU.getCurrentThreadCpuTime() - cpuStart) / 1e9 / iters;
+                    }
+                    System.out.printf("%-5s %5dx%-5d n=%-3d %9.1f us  %6.1f GB/s  %6.1f GFLOP/s  (vs scalar: %.1e)%n",
+                            type, rows, cols, n, sec * 1e6, bytes.length / sec / 1e9, 2.0 * rows * cols * n / sec / 1e9,
+                            relErr);
                 }
             }
         }

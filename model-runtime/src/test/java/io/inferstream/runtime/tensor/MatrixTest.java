@@ -9,9 +9,9 @@ import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.gguf.GgufFormatException;
-import io.inferstream.runtime.gguf.GgufTensorInfo;
 import io.inferstream.runtime.gguf.GgufWriter;
 import io.inferstream.runtime.gguf.Quantizer;
+import io.inferstream.runtime.testing.SharedModels;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -141,6 +141,25 @@ class MatrixTest {
         float[] got = row(Matrix.of(GgmlType.Q6_K, b.flip(), 1, 256, "q6k"), 0);
         for (int e = 0; e < 256; e++) {
             assertEquals(0.125f * sc[e / 16] * (q[e] - 32), got[e], 0.0, "element " + e);
+        }
+    }
+
+    @Test
+    void vectorHalfDecodeIsExactForAll65536Halves() {
+        ByteBuffer b = le(2 * 65536);
+        for (int h = 0; h < 65536; h++) {
+            b.putShort((short) h);
+        }
+        Matrix m = Matrix.of(GgmlType.F16, b.flip(), 256, 256, "all-halves");
+        float[] vector = new float[256];
+        for (int r = 0; r < 256; r++) {
+            m.dequantizeRowSimd(r, vector, 0);
+            for (int c = 0; c < 256; c++) {
+                int h = r * 256 + c;
+                float expected = Float16.toFloat((short) h); // checked against the IEEE definition in Float16Test
+                assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(vector[c]),
+                        () -> "half 0x" + Integer.toHexString(h));
+            }
         }
     }
 
@@ -301,8 +320,9 @@ class MatrixTest {
                 .addTensor("blk.0.ffn_down.weight", GgmlType.Q5_K, new long[] {256, 1}, new byte[176])
                 .write(p);
         try (GgufFile f = GgufFile.open(p)) {
-            GgufTensorInfo info = f.tensor("blk.0.attn_q.weight");
-            Matrix m = Matrix.of(info.type(), f.tensorData(info.name()), (int) info.ne(1), (int) info.ne(0), info.name());
+            Matrix m = Matrix.of(f, "blk.0.attn_q.weight");
+            assertEquals(3, m.rows());
+            assertEquals(GgmlType.Q8_0, m.type());
             ByteBuffer b = ByteBuffer.wrap(q8).order(ByteOrder.LITTLE_ENDIAN);
             for (int r = 0; r < 3; r++) {
                 float[] got = row(m, r);
@@ -311,10 +331,29 @@ class MatrixTest {
                     assertEquals(Float16.toFloat(b.getShort(block * 34)) * b.get(block * 34 + 2 + c % 32), got[c]);
                 }
             }
-            GgufTensorInfo q5 = f.tensor("blk.0.ffn_down.weight");
-            GgufFormatException e = assertThrows(GgufFormatException.class,
-                    () -> Matrix.of(q5.type(), f.tensorData(q5.name()), 1, 256, q5.name()));
-            assertTrue(e.getMessage().contains("blk.0.ffn_down.weight") && e.getMessage().contains("Q5_K"));
+            GgufFormatException e = assertThrows(GgufFormatException.class, () -> Matrix.of(f, "blk.0.ffn_down.weight"));
+            assertTrue(e.getMessage().contains("m.gguf") && e.getMessage().contains("blk.0.ffn_down.weight")
+                    && e.getMessage().contains("Q5_K"), e.getMessage());
+        }
+    }
+
+    @Test
+    void stories260KEmbeddingAndNormLoadAsMatricesOfTheFileFloats() {
+        Path p = SharedModels.require("stories260K/stories260K.gguf");
+        try (GgufFile f = GgufFile.open(p)) {
+            Matrix emb = Matrix.of(f, "token_embd.weight");
+            assertEquals(512, emb.rows());
+            assertEquals(64, emb.cols());
+            ByteBuffer raw = f.tensorData("token_embd.weight");
+            float[] row = row(emb, 300);
+            for (int c = 0; c < 64; c++) {
+                assertEquals(raw.getFloat((300 * 64 + c) * 4), row[c]);
+            }
+            Matrix norm = Matrix.of(f, "blk.0.attn_norm.weight");
+            assertEquals(1, norm.rows());
+            assertEquals(64, norm.cols());
+            GgufFormatException missing = assertThrows(GgufFormatException.class, () -> Matrix.of(f, "nope.weight"));
+            assertTrue(missing.getMessage().contains("stories260K.gguf") && missing.getMessage().contains("nope.weight"));
         }
     }
 

@@ -33,15 +33,23 @@ class ChatTemplateTest {
                 qwen.render(List.of(ChatMessage.system("Be brief."), ChatMessage.user("Hi"), ChatMessage.assistant("Hello!")), false));
     }
 
+    /**
+     * Rendered + tokenized end to end, against Qwen2.5-Instruct prompts tokenized by Hugging Face as published in
+     * public projects (the default-system-prompt question "What is the capital of France?", and the common
+     * "You are a helpful assistant." system prompt).
+     */
     @Test
-    void renderedQwenPromptTokenizesToChatMlControlTokens() {
+    void renderedQwenPromptTokenizesToThePublishedIds() {
         ChatTemplate qwen = ChatTemplate.fromHuggingFace(SharedModels.require("hf-tokenizers/qwen2"));
         Tokenizer tokenizer = Tokenizers.fromHuggingFace(SharedModels.require("hf-tokenizers/qwen2"));
-        int[] ids = tokenizer.encode(qwen.render(List.of(ChatMessage.system("S"), ChatMessage.user("Hi")), true), false, true);
-        // <|im_start|> 151644, "system" 8948, "\n" 198, ..., ends with <|im_start|> "assistant" 77091 "\n"
-        assertEquals(151644, ids[0]);
-        assertEquals(8948, ids[1]);
-        assertArrayEquals(new int[] {151644, 77091, 198}, java.util.Arrays.copyOfRange(ids, ids.length - 3, ids.length));
+        int[] ids = tokenizer.encode(qwen.render(List.of(ChatMessage.user("What is the capital of France?")), true), false, true);
+        assertArrayEquals(new int[] {151644, 8948, 198, 2610, 525, 1207, 16948, 11, 3465, 553, 54364, 14817, 13, 1446, 525,
+                264, 10950, 17847, 13, 151645, 198, 151644, 872, 198, 3838, 374, 279, 6722, 315, 9625, 30, 151645, 198,
+                151644, 77091, 198}, ids);
+        int[] header = tokenizer.encode(qwen.render(
+                List.of(ChatMessage.system("You are a helpful assistant."), ChatMessage.user("x")), false), false, true);
+        assertArrayEquals(new int[] {151644, 8948, 198, 2610, 525, 264, 10950, 17847, 13, 151645, 198, 151644, 872, 198},
+                java.util.Arrays.copyOf(header, 14));
     }
 
     @Test

@@ -126,7 +126,7 @@ class HuggingFaceTokenizersTest {
     @Test
     void qwen2SpecialTokensNeedParseSpecialButAddedTokensAreAlwaysMatched() {
         assertArrayEquals(new int[] {151644, 872, 198, 9707, 151645},
-                qwen2.encode("<|im_start|>user\nHello<|im_end|>", false, true)); // "user" 872, "\n" 198 (vectors)
+                qwen2.encode("<|im_start|>user\nHello<|im_end|>", false, true)); // ChatML header: "user" 872, "\n" 198 (see ChatTemplateTest)
         int[] plain = qwen2.encode("<|im_start|>", false, false);
         assertTrue(plain.length > 1 && Arrays.stream(plain).allMatch(id -> id < 151643));
         // <tool_call> is an added token with special=false: cut out even without special parsing, like HF.

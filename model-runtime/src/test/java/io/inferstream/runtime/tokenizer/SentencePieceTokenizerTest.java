@@ -61,6 +61,24 @@ class SentencePieceTokenizerTest {
     }
 
     @Test
+    void sentencePieceModelFileIsTheSameVocabularyAndEncodesTheSame() {
+        SentencePieceTokenizer fromGguf = (SentencePieceTokenizer) gguf("stories260K/stories260K.gguf");
+        SentencePieceTokenizer fromModel = (SentencePieceTokenizer) Tokenizers.fromHuggingFace(
+                SharedModels.require("stories260K/tok512.model"));
+        assertEquals(512, fromModel.vocabSize());
+        for (int id = 0; id < 512; id++) {
+            assertEquals(fromGguf.piece(id), fromModel.piece(id), "piece " + id);
+            assertEquals(fromGguf.vocabulary().score(id), fromModel.vocabulary().score(id), "score " + id);
+            assertEquals(fromGguf.vocabulary().type(id), fromModel.vocabulary().type(id), "type " + id);
+        }
+        assertEquals(1, fromModel.bos());
+        assertEquals(2, fromModel.eos());
+        for (String s : LlamaCppVectors.load("llama-spm").inputs) {
+            assertArrayEquals(fromGguf.encode(s, true, false), fromModel.encode(s, true, false), LlamaCppVectors.quote(s));
+        }
+    }
+
+    @Test
     void llama2SpmAddsBosByDefaultAndEncodesHelloWorld() {
         Tokenizer llama = gguf("llama.cpp-vocab/ggml-vocab-llama-spm.gguf");
         assertTrue(llama.addBosByDefault());

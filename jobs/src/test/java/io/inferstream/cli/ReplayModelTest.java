@@ -1,0 +1,59 @@
+package io.inferstream.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.runtime.hub.DefaultModels;
+import io.inferstream.runtime.hub.HubOptions;
+import io.inferstream.runtime.testing.SharedModels;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The replay's model choice when the default model cannot be had (offline, empty cache). */
+class ReplayModelTest {
+    private static HubOptions offline(Path cache) {
+        return new HubOptions(cache, URI.create(HubOptions.DEFAULT_ENDPOINT), null, true);
+    }
+
+    @Test
+    void offlineWithoutTheDefaultModelFallsBackToStories260KWithAWarning(@TempDir Path cache) throws IOException {
+        Path models = SharedModels.root();
+        SharedModels.require(ReplayModel.STORIES);
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        ReplayModel m = ReplayModel.choose(null, offline(cache), Map.of("INFERSTREAM_MODELS", models.toString()), null,
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(models.resolve(ReplayModel.STORIES), m.path());
+        String warning = err.toString(StandardCharsets.UTF_8);
+        assertTrue(warning.startsWith("WARNING: default model " + DefaultModels.REPLAY), warning);
+        assertTrue(warning.contains("toy stories") && warning.contains("bin/inferstream models pull"), warning);
+        assertEquals(1, warning.lines().count(), "one line");
+    }
+
+    @Test
+    void aCachedDefaultModelIsUsedWithoutAWarning(@TempDir Path cache) throws IOException {
+        Path cached = cache.resolve("hf/Qwen/Qwen2.5-0.5B-Instruct-GGUF/main/qwen2.5-0.5b-instruct-q8_0.gguf");
+        Files.createDirectories(cached.getParent());
+        Files.write(cached, new byte[] {'G', 'G', 'U', 'F'});
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        ReplayModel m = ReplayModel.choose(null, offline(cache), Map.of(), null, new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(cached, m.path());
+        assertEquals(DefaultModels.REPLAY, m.name());
+        assertEquals("", err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void withNeitherModelTheReplayFailsSayingHowToGetOne(@TempDir Path cache) {
+        IOException e = assertThrows(IOException.class, () -> ReplayModel.choose(null, offline(cache), Map.of(),
+                cache, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+        assertTrue(e.getMessage().contains("bin/inferstream models pull") && e.getMessage().contains("--model"), e.getMessage());
+    }
+}

@@ -1,0 +1,123 @@
+package io.inferstream.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.jobs.decode.RequestDecoder;
+import io.inferstream.jobs.infer.InferenceStage;
+import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
+import io.inferstream.jobs.testing.CommittedTopic;
+import io.inferstream.jobs.testing.ExactlyOnce;
+import io.inferstream.jobs.testing.FailOnce;
+import io.inferstream.jobs.testing.FinishedParquet;
+import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.jobs.wire.SingleObjectCodec;
+import io.inferstream.runtime.testing.SharedModels;
+import io.inferstream.schema.FinishReason;
+import io.inferstream.schema.InferenceRequest;
+import io.inferstream.schema.InferenceResult;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Exactly-once across a failure: the streaming job with the real model, checkpoints every second, and an
+ * operator after inference that throws once mid-stream (after a completed checkpoint). The job restarts
+ * (fixed-delay, this test only) from the checkpoint, re-submitting the requests that were in flight; in the
+ * end every id is exactly once in the committed result topic and in the finished Parquet files.
+ */
+class StreamingJobRecoveryTest {
+    private static final int REQUESTS = 300;
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
+
+    private static EmbeddedKafkaBroker kafka;
+
+    @BeforeAll
+    static void startKafka() {
+        kafka = EmbeddedKafkaBroker.start();
+    }
+
+    @AfterAll
+    static void stopKafka() {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    @Timeout(180)
+    void afterAFailureMidStreamEveryIdIsCommittedExactlyOnce(@TempDir Path out) throws Exception {
+        kafka.createTopic("prompts", 2);
+        kafka.createTopic("results", 2);
+        kafka.createTopic("dead-letters", 1);
+        Set<String> ids = new HashSet<>();
+        List<byte[]> payloads = new ArrayList<>();
+        SingleObjectCodec<InferenceRequest> avro = SingleObjectCodec.of(InferenceRequest.class);
+        for (int i = 0; i < REQUESTS; i++) {
+            InferenceRequest r = StreamingInferenceJobTest.request(i);
+            ids.add(r.getId());
+            payloads.add(avro.encode(r));
+        }
+        CommittedTopic.produce(kafka, "prompts", payloads);
+
+        Path model = SharedModels.require("stories260K/stories260K.gguf");
+        StreamingInferenceJob job = new StreamingInferenceJob();
+        new CommandLine(job).parseArgs("--model", model.toString(), "--parallelism", "2", "--max-new-tokens", "8",
+                "--max-new-tokens-cap", "8", "--checkpoint-interval", "1s", "--capacity", "16");
+        Configuration restarts = new Configuration();
+        restarts.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        restarts.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
+        restarts.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(restarts);
+        job.inference.configure(env);
+        InferenceStage inference = job.inference.stage(model.toAbsolutePath().toString(), model.toString());
+        FailOnce.reset();
+        RequestPipeline.builder()
+                .bootstrapServers(kafka.bootstrapServers())
+                .requestTopics("prompts")
+                .resultTopic("results")
+                .deadLetterTopic("dead-letters")
+                .groupId("recovery")
+                .transactionalIdPrefix("recovery")
+                .parquetPath(out.toUri().toString())
+                .bounded(true)
+                .decoder(new RequestDecoder(job.inference.validator()))
+                .inference(requests -> inference.apply(requests)
+                        .map(new FailOnce<InferenceResult>(REQUESTS / 4)).name("fail-once").uid("fail-once"))
+                .build()
+                .addTo(env);
+        long t0 = System.nanoTime();
+        env.execute("recovery-test");
+        System.out.printf("job with one failure ran in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+        assertTrue(FailOnce.failed(), "the injected failure happened");
+
+        SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
+        List<InferenceResult> committed = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, "results", REQUESTS)) {
+            committed.add(codec.decode(r.value()));
+        }
+        ExactlyOnce.assertEachIdOnce(ids, committed, "committed result topic");
+        ExactlyOnce.assertEachIdOnce(ids, FinishedParquet.read(out), "finished Parquet files");
+        for (InferenceResult r : committed) {
+            assertTrue(r.getFinishReason() != FinishReason.ERROR, r.getId() + ": " + r.getError());
+        }
+        assertEquals(0, CommittedTopic.read(kafka, "dead-letters", 0).size());
+    }
+}

@@ -1,0 +1,31 @@
+package io.inferstream.runtime.bench;
+
+import io.inferstream.runtime.cli.BenchCommand;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class BenchCommandTest {
+
+    @Test
+    void benchOnATinyRandomModelWritesOneCsvRowPerModeAndAPlot(@TempDir Path dir) throws Exception {
+        Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
+        int rc = new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--requests", "6",
+                "--prompt-length", "12", "--output-length", "5", "--concurrency", "3", "--out", dir.resolve("out").toString());
+        assertEquals(0, rc);
+        List<String> csv = Files.readAllLines(dir.resolve("out/bench.csv"));
+        assertEquals(4, csv.size(), String.join("\n", csv));
+        assertTrue(csv.get(1).startsWith("one-at-a-time,6,72,30,"), csv.get(1)); // 6 x 12 prompt, 6 x 5 output tokens
+        assertTrue(csv.get(2).startsWith("static-batch,6,72,30,"));
+        assertTrue(csv.get(3).startsWith("continuous,6,72,30,"));
+        byte[] png = Files.readAllBytes(dir.resolve("out/bench.png"));
+        assertEquals((byte) 0x89, png[0]);
+        assertEquals('P', png[1]);
+    }
+}

@@ -1,0 +1,46 @@
+package io.inferstream.runtime.bench;
+
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.ModelConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class RandomModelWriterTest {
+
+    @Test
+    void writtenModelLoadsWithTheShapesHyperParametersAndType(@TempDir Path dir) {
+        ModelShape s = ModelShape.TINY;
+        Path file = RandomModelWriter.write(s, GgmlType.Q8_0, 3, dir.resolve("m.gguf"));
+        try (GgufFile gguf = GgufFile.open(file); LlamaModel model = LlamaModel.load(gguf)) {
+            ModelConfig c = model.config();
+            assertEquals(s.dim(), c.dim());
+            assertEquals(s.hiddenDim(), c.hiddenDim());
+            assertEquals(s.nLayers(), c.nLayers());
+            assertEquals(s.nHeads(), c.nHeads());
+            assertEquals(s.nKvHeads(), c.nKvHeads());
+            assertEquals(s.vocabSize(), c.vocabSize());
+            assertEquals(s.contextLength(), c.contextLength());
+            assertEquals(GgmlType.Q8_0, gguf.tensor("blk.1.ffn_down.weight").type());
+            assertEquals(GgmlType.F32, gguf.tensor("blk.1.ffn_norm.weight").type());
+            assertEquals(s.tiedOutput(), !gguf.hasTensor("output.weight"));
+        }
+    }
+
+    @Test
+    void smolLm2ShapeHasTheRealModelsParameterCount() {
+        ModelShape s = ModelShape.SMOLLM2_135M;
+        long perLayer = 2L * s.dim() * s.dim()                       // q, o
+                + 2L * s.dim() * s.nKvHeads() * s.headDim()          // k, v
+                + 3L * s.dim() * s.hiddenDim()                       // gate, up, down
+                + 2L * s.dim();                                      // norms
+        long total = (long) s.vocabSize() * s.dim() + s.nLayers() * perLayer + s.dim();
+        // Hugging Face lists SmolLM2-135M at 134,515,008 parameters (tied embeddings).
+        assertEquals(134_515_008L, total);
+    }
+}

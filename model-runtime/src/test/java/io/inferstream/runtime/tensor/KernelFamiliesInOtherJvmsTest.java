@@ -1,0 +1,61 @@
+package io.inferstream.runtime.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kernel families this test JVM cannot select: a JVM without {@code jdk.incubator.vector} (scalar
+ * fallback chosen at run time, no class-loading failure) and 512-bit vectors (the AVX-512 code paths,
+ * emulated by the JDK on narrower machines). Each runs {@link KernelProbe} in a fresh JVM.
+ */
+class KernelFamiliesInOtherJvmsTest {
+
+    private static String runProbe(String... jvmArgs) throws IOException, InterruptedException {
+        Path java = Paths.get(System.getProperty("java.home"), "bin", "java");
+        List<String> cmd = new ArrayList<>();
+        cmd.add(java.toString());
+        cmd.addAll(List.of(jvmArgs));
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(KernelProbe.class.getName());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        boolean finished = p.waitFor(120, TimeUnit.SECONDS);
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!finished) {
+            p.destroyForcibly();
+        }
+        assertTrue(finished, "probe timed out: " + output);
+        assertEquals(0, p.exitValue(), output);
+        return output;
+    }
+
+    @Test
+    void withoutTheVectorModuleKernelsFallBackToPlainLoops() throws Exception {
+        String out = runProbe();
+        assertTrue(out.contains("kernels: scalar loops"), out);
+        assertTrue(out.contains("all kernels agree with float64"), out);
+    }
+
+    @Test
+    void vectorDisabledByPropertyUsesPlainLoops() throws Exception {
+        String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector=false");
+        assertTrue(out.contains("kernels: scalar loops"), out);
+        assertTrue(out.contains("all kernels agree with float64"), out);
+    }
+
+    @Test
+    void with512BitVectorsKernelsMatchFloat64() throws Exception {
+        String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector.bits=512");
+        assertTrue(out.contains("kernels: Vector API, 512-bit float vectors"), out);
+        assertTrue(out.contains("all kernels agree with float64"), out);
+    }
+}
