@@ -97,7 +97,13 @@ public final class ReplayCommand implements Callable<Integer> {
             return 2;
         }
         List<byte[]> records = readLines(requestsFile);
-        ReplayModel chosen = ReplayModel.choose(model, hub.toOptions(), System.getenv(), repository, System.err);
+        ReplayModel chosen;
+        try {
+            chosen = ReplayModel.choose(model, hub.toOptions(), System.getenv(), repository, System.err);
+        } catch (IOException e) {
+            System.err.println("replay: " + e.getMessage());
+            return 2;
+        }
         Path parquet = output != null ? output.toAbsolutePath() : Files.createTempDirectory("inferstream-replay-");
         Files.createDirectories(parquet);
 

@@ -66,6 +66,15 @@ public record ReplaySummary(int requests, List<InferenceResult> results, List<De
         sb.append(String.format(Locale.ROOT, "requests      %6d%n", requests));
         sb.append(String.format(Locale.ROOT, "results       %6d%n", results.size()));
         sb.append(String.format(Locale.ROOT, "dead letters  %6d%n", deadLetters.size()));
+        for (DeadLetter letter : deadLetters.subList(0, Math.min(5, deadLetters.size()))) {
+            String where = letter.getRequestId() != null ? letter.getRequestId()
+                    : letter.getSourceTopic() + "-" + letter.getSourcePartition() + "@" + letter.getSourceOffset();
+            String reason = letter.getReason().length() > 120 ? letter.getReason().substring(0, 120) + "…" : letter.getReason();
+            sb.append(String.format(Locale.ROOT, "  %s: %s%n", where, reason));
+        }
+        if (deadLetters.size() > 5) {
+            sb.append(String.format(Locale.ROOT, "  … %d more in the dead-letter topic%n", deadLetters.size() - 5));
+        }
         sb.append(String.format(Locale.ROOT, "%n%-10s", "task"));
         for (FinishReason f : FinishReason.values()) {
             sb.append(String.format(Locale.ROOT, " %9s", f.name()));

@@ -30,8 +30,8 @@ class ReplaySummaryTest {
                 result("b", Task.SUMMARIZE, FinishReason.STOP, 20, 0, 200, 4),     // 200
                 result("c", Task.CLASSIFY, FinishReason.STOP, 0, 100, 200, 0),     // 300, no batch size reported
                 result("d", Task.GENERATE, FinishReason.ERROR, 30, 150, 250, 6));  // 400
-        DeadLetter letter = DeadLetter.newBuilder().setPayload(ByteBuffer.wrap(new byte[] {1})).setReason("bad")
-                .setFailedAt(Instant.EPOCH).build();
+        DeadLetter letter = DeadLetter.newBuilder().setPayload(ByteBuffer.wrap(new byte[] {1})).setReason("invalid JSON: x")
+                .setSourceTopic("prompts").setSourcePartition(0).setSourceOffset(7L).setFailedAt(Instant.EPOCH).build();
         ReplaySummary s = new ReplaySummary(5, results, List.of(letter), 2.0);
 
         assertEquals(60, s.completionTokens());
@@ -45,7 +45,7 @@ class ReplaySummaryTest {
 
         String table = s.table();
         assertTrue(table.contains("requests           5"), table);
-        assertTrue(table.contains("dead letters       1"), table);
+        assertTrue(table.contains("dead letters       1\n  prompts-0@7: invalid JSON: x\n"), table);
         assertTrue(table.contains("p50 200, p95 400, p99 400"), table);
         assertTrue(table.lines().anyMatch(l -> l.matches("GENERATE\\s+0\\s+1\\s+1\\s+0\\s+0\\s+2")), table);
         assertTrue(table.lines().anyMatch(l -> l.matches("total\\s+2\\s+1\\s+1\\s+0\\s+0\\s+4")), table);

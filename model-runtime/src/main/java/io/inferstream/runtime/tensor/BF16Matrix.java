@@ -39,11 +39,6 @@ final class BF16Matrix extends Matrix {
     }
 
     @Override
-    float dotSimd(int row, float[] x, int xOffset) {
-        return Simd.dot(data, row * cols, cols, x, xOffset);
-    }
-
-    @Override
     void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
         Simd.decode(data, row * cols, cols, dst, dstOffset);
     }
@@ -58,19 +53,6 @@ final class BF16Matrix extends Matrix {
         static FloatVector load(short[] w, int off) {
             return ((IntVector) ShortVector.fromArray(S, w, off).convertShape(VectorOperators.S2I, I, 0))
                     .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-        }
-
-        static float dot(short[] w, int wOff, int n, float[] x, int xOff) {
-            FloatVector acc = FloatVector.zero(F);
-            int c = 0;
-            for (int bound = n - L; c <= bound; c += L) {
-                acc = load(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), acc);
-            }
-            float sum = acc.reduceLanes(VectorOperators.ADD);
-            for (; c < n; c++) {
-                sum += Float.intBitsToFloat(w[wOff + c] << 16) * x[xOff + c];
-            }
-            return sum;
         }
 
         static void decode(short[] w, int wOff, int n, float[] dst, int dOff) {

@@ -53,11 +53,6 @@ final class F16Matrix extends Matrix {
     }
 
     @Override
-    float dotSimd(int row, float[] x, int xOffset) {
-        return Simd.dot(data, row * cols, cols, x, xOffset);
-    }
-
-    @Override
     void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
         Simd.decode(data, row * cols, cols, dst, dstOffset);
     }
@@ -76,19 +71,6 @@ final class F16Matrix extends Matrix {
             IntVector bits = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
             bits = bits.blend(shifted.or(0x7F80_0000), magnitude.compare(VectorOperators.GE, 0x7C00));
             return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-        }
-
-        static float dot(short[] w, int wOff, int n, float[] x, int xOff) {
-            FloatVector acc = FloatVector.zero(F);
-            int c = 0;
-            for (int bound = n - L; c <= bound; c += L) {
-                acc = load(w, wOff + c).fma(FloatVector.fromArray(F, x, xOff + c), acc);
-            }
-            float sum = acc.reduceLanes(VectorOperators.ADD);
-            for (; c < n; c++) {
-                sum += TABLE[w[wOff + c] & 0xFFFF] * x[xOff + c];
-            }
-            return sum;
         }
 
         static void decode(short[] w, int wOff, int n, float[] dst, int dOff) {

@@ -35,11 +35,6 @@ final class F32Matrix extends Matrix {
     }
 
     @Override
-    float dotSimd(int row, float[] x, int xOffset) {
-        return SimdFloatKernels.dot(data, row * cols, x, xOffset, cols);
-    }
-
-    @Override
     float[] floatRows() {
         return data;
     }

@@ -18,16 +18,23 @@ import java.nio.ByteOrder;
  * never expanded to one float per weight.
  *
  * <p><b>Batched matmul.</b> {@link #matmul} computes x [n, cols] · Wᵀ → out [n, rows]. Rows are spread
- * over the {@link WorkerPool}. For one token each row is a fused decode-and-dot over the quantized blocks.
- * For several tokens each pair of rows is decoded once into a small per-thread float buffer and then
- * multiplied against all n tokens with a 2-row × 4-token register tile, so every weight block is read
- * from memory once per call whatever n is.
+ * over the {@link WorkerPool}. For several tokens each pair of rows is decoded once into a small
+ * per-thread float buffer and multiplied against all n tokens with a 2-row × 4-token register tile, so
+ * every weight block is read from memory once per call whatever n is. For one token (decode) rows go
+ * four at a time (four FMA chains share each x load); Q8_0 and Q6_K fuse the decoding into that loop.
+ *
+ * <p><b>Batch invariance.</b> Every path computes a (row, token) element with the same float operations:
+ * the weight decoded exactly as {@link #dequantizeRow}'s vector twin does, one FMA chain over the columns
+ * in order, the lane sum, then the scalar tail. So a token's result is bitwise the same alone, in any
+ * batch, at any position, and from {@link #dot}: greedy decoding does not change with batching. (The
+ * price: the n = 1 kernel multiplies each weight by its block scale instead of scaling a block's partial
+ * sum: Q8_0 576×1536 103 µs instead of 76 µs while in cache, within ~15% once weights stream from memory.)
  *
  * <p><b>Why float decoding, not int8 activations.</b> llama.cpp quantizes x to int8 per 32-block and uses
  * integer dot products. Java 17's Vector API has no int8 dot instruction (no vpmaddubsw / vpdpbusd), so
  * the int8 products must be widened to int16 and int32 by hand. Measured on the 2-core AVX2 build machine
- * ({@code Q8ActivationExperiment}, one thread, CPU time), Q8_0 576×1536: float decode 74 µs, int8
- * activations 207 µs; 2048×8192: 1.86 ms vs 3.69 ms, and int8 x adds 0.5% relative error. Weight bytes
+ * ({@code Q8ActivationExperiment}, one thread, CPU time), Q8_0 576×1536: float decode 108 µs, int8
+ * activations 194 µs; 2048×8192: 2.3 ms vs 4.5 ms, and int8 x adds 0.5% relative error. Weight bytes
  * are widened to float lanes with one 64-bit load + B2F convert per 8 weights (a 256-bit load split
  * into parts was 2× slower), Q4 nibbles after widening to int lanes (AVX2 has no byte shifts).
  */
@@ -142,7 +149,7 @@ public abstract class Matrix {
     /** Decodes row {@code row} into dst[dstOffset .. dstOffset+cols) (e.g. an embedding lookup). */
     public abstract void dequantizeRow(int row, float[] dst, int dstOffset);
 
-    /** W[row, :] · x[xOffset .. xOffset+cols). */
+    /** W[row, :] · x[xOffset .. xOffset+cols), bitwise equal to the matching element of {@link #matmul}. */
     public float dot(int row, float[] x, int xOffset) {
         checkRow(row);
         if (xOffset < 0 || xOffset + cols > x.length) {
@@ -189,15 +196,28 @@ public abstract class Matrix {
             }
             return;
         }
-        if (n < DECODE_ONCE_MIN_TOKENS) {
-            for (int r = r0; r < r1; r++) {
-                for (int t = 0; t < n; t++) {
-                    out[t * rows + r] = dotSimd(r, x, t * cols);
+        float[] direct = floatRows();
+        if (n == 1) {
+            // Decode: rows in fours (four FMA chains share each x load).
+            int r = r0;
+            for (; r + 4 <= r1; r += 4) {
+                fourRowsSimd(r, x, out);
+            }
+            float[] w = direct != null ? direct : scratch(2 * cols);
+            for (; r < r1; r += 2) {
+                boolean two = r + 1 < r1;
+                int wa = direct != null ? r * cols : 0;
+                int wb = two ? wa + cols : wa;
+                if (direct == null) {
+                    dequantizeRowSimd(r, w, 0);
+                    if (two) {
+                        dequantizeRowSimd(r + 1, w, cols);
+                    }
                 }
+                SimdFloatKernels.tile2x1(w, wa, wb, x, 0, cols, out, r, two);
             }
             return;
         }
-        float[] direct = floatRows();
         float[] w = direct != null ? direct : scratch(2 * cols);
         for (int r = r0; r < r1; r += 2) {
             boolean two = r + 1 < r1;
@@ -228,6 +248,25 @@ public abstract class Matrix {
         }
     }
 
+    /**
+     * out[r .. r+3] = W[r .. r+3, :] · x[0 .. cols) with the arithmetic of the batched tiles (each weight
+     * decoded exactly as {@link #dequantizeRowSimd} does, one FMA chain per row in column order), so a
+     * token's result does not depend on the batch it is in. The default decodes the rows into a per-thread
+     * buffer; a type may fuse decoding into the loop as long as it computes the same floats.
+     */
+    void fourRowsSimd(int r, float[] x, float[] out) {
+        float[] direct = floatRows();
+        if (direct != null) {
+            SimdFloatKernels.tile4x1(direct, r * cols, x, 0, cols, out, r);
+            return;
+        }
+        float[] w = scratch(4 * cols);
+        for (int i = 0; i < 4; i++) {
+            dequantizeRowSimd(r + i, w, i * cols);
+        }
+        SimdFloatKernels.tile4x1(w, 0, x, 0, cols, out, r);
+    }
+
     /** Plain-loop dot product (scalar fallback; the default decodes the row first). */
     float dotScalar(int row, float[] x, int xOffset) {
         float[] w = scratch(cols);
@@ -235,8 +274,16 @@ public abstract class Matrix {
         return VectorMath.dotScalar(w, 0, x, xOffset, cols);
     }
 
-    /** Vector API dot product (only called when the Vector API is enabled). */
-    abstract float dotSimd(int row, float[] x, int xOffset);
+    /** Vector API dot product: bitwise the value matmul computes for this row and token. */
+    float dotSimd(int row, float[] x, int xOffset) {
+        float[] direct = floatRows();
+        if (direct != null) {
+            return SimdFloatKernels.rowDot(direct, row * cols, x, xOffset, cols);
+        }
+        float[] w = scratch(cols);
+        dequantizeRowSimd(row, w, 0);
+        return SimdFloatKernels.rowDot(w, 0, x, xOffset, cols);
+    }
 
     /** Vector API row decode; defaults to the plain one. */
     void dequantizeRowSimd(int row, float[] dst, int dstOffset) {

@@ -59,11 +59,6 @@ final class Q4_0Matrix extends Matrix {
     }
 
     @Override
-    float dotSimd(int row, float[] x, int xOffset) {
-        return Simd.dot(nibbles, scales, row, cols, x, xOffset);
-    }
-
-    @Override
     void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
         Simd.decode(nibbles, scales, row, cols, dst, dstOffset);
     }
@@ -89,23 +84,6 @@ final class Q4_0Matrix extends Matrix {
 
         static FloatVector high(IntVector v) {
             return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
-        }
-
-        static float dot(byte[] qs, float[] d, int row, int cols, float[] x, int xOff) {
-            int blocks = cols / 32;
-            FloatVector acc = FloatVector.zero(F);
-            for (int b = 0; b < blocks; b++) {
-                int block = row * blocks + b;
-                int xo = xOff + b * 32;
-                FloatVector p = FloatVector.zero(F);
-                for (int j = 0; j < 16; j += L) {
-                    IntVector v = widen(qs, block * 16 + j);
-                    p = low(v).fma(FloatVector.fromArray(F, x, xo + j), p);
-                    p = high(v).fma(FloatVector.fromArray(F, x, xo + 16 + j), p);
-                }
-                acc = p.fma(FloatVector.broadcast(F, d[block]), acc);
-            }
-            return acc.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] qs, float[] d, int row, int cols, float[] dst, int dOff) {

@@ -89,11 +89,6 @@ final class Q4_KMatrix extends Matrix {
     }
 
     @Override
-    float dotSimd(int row, float[] x, int xOffset) {
-        return Simd.dot(nibbles, scales, mins, row, cols, x, xOffset);
-    }
-
-    @Override
     void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
         Simd.decode(nibbles, scales, mins, row, cols, dst, dstOffset);
     }
@@ -119,36 +114,6 @@ final class Q4_KMatrix extends Matrix {
 
         static FloatVector high(IntVector v) {
             return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).convertShape(VectorOperators.I2F, F, 0);
-        }
-
-        /** Σ (d·q − m)·x = d·Σ q·x − m·Σ x, accumulated per sub-block as vectors. */
-        static float dot(byte[] qs, float[] sc, float[] mn, int row, int cols, float[] x, int xOff) {
-            int subBlocks = cols / 32;
-            FloatVector acc = FloatVector.zero(F);
-            FloatVector accMin = FloatVector.zero(F);
-            for (int chunk = 0; chunk < cols / 64; chunk++) {
-                int sb = row * subBlocks + 2 * chunk;
-                int q = (row * cols + chunk * 64) / 2;
-                int xo = xOff + chunk * 64;
-                FloatVector qxLo = FloatVector.zero(F);
-                FloatVector qxHi = FloatVector.zero(F);
-                FloatVector xLo = FloatVector.zero(F);
-                FloatVector xHi = FloatVector.zero(F);
-                for (int l = 0; l < 32; l += L) {
-                    IntVector v = widen(qs, q + l);
-                    FloatVector a = FloatVector.fromArray(F, x, xo + l);
-                    FloatVector c = FloatVector.fromArray(F, x, xo + 32 + l);
-                    qxLo = low(v).fma(a, qxLo);
-                    qxHi = high(v).fma(c, qxHi);
-                    xLo = xLo.add(a);
-                    xHi = xHi.add(c);
-                }
-                acc = qxLo.fma(FloatVector.broadcast(F, sc[sb]), acc);
-                acc = qxHi.fma(FloatVector.broadcast(F, sc[sb + 1]), acc);
-                accMin = xLo.fma(FloatVector.broadcast(F, mn[sb]), accMin);
-                accMin = xHi.fma(FloatVector.broadcast(F, mn[sb + 1]), accMin);
-            }
-            return acc.sub(accMin).reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] qs, float[] sc, float[] mn, int row, int cols, float[] dst, int dOff) {

@@ -80,13 +80,13 @@ final class Q6_KMatrix extends Matrix {
     }
 
     @Override
-    float dotSimd(int row, float[] x, int xOffset) {
-        return Simd.dot(quants, scales, row, cols, x, xOffset);
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        Simd.decode(quants, scales, row, cols, dst, dstOffset);
     }
 
     @Override
-    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
-        Simd.decode(quants, scales, row, cols, dst, dstOffset);
+    void fourRowsSimd(int r, float[] x, float[] out) {
+        Simd.fourRows(quants, scales, r, cols, x, out);
     }
 
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
@@ -99,19 +99,33 @@ final class Q6_KMatrix extends Matrix {
             return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, F, 0);
         }
 
-        static float dot(byte[] q, float[] s, int row, int cols, float[] x, int xOff) {
+        /** Four rows times one token, decoding fused in with {@link #decode}'s arithmetic (see Matrix). */
+        static void fourRows(byte[] q, float[] s, int r, int cols, float[] x, float[] out) {
             int groups = cols / 16;
-            FloatVector acc = FloatVector.zero(F);
+            int q0 = r * cols;
+            int g0 = r * groups;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
             for (int g = 0; g < groups; g++) {
-                int qo = row * cols + g * 16;
-                int xo = xOff + g * 16;
-                FloatVector p = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
-                for (int j = L; j < 16; j += L) {
-                    p = load(q, qo + j).fma(FloatVector.fromArray(F, x, xo + j), p);
+                FloatVector s0 = FloatVector.broadcast(F, s[g0 + g]);
+                FloatVector s1 = FloatVector.broadcast(F, s[g0 + groups + g]);
+                FloatVector s2 = FloatVector.broadcast(F, s[g0 + 2 * groups + g]);
+                FloatVector s3 = FloatVector.broadcast(F, s[g0 + 3 * groups + g]);
+                int o = g * 16;
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, o + j);
+                    a0 = load(q, q0 + o + j).mul(s0).fma(v, a0);
+                    a1 = load(q, q0 + cols + o + j).mul(s1).fma(v, a1);
+                    a2 = load(q, q0 + 2 * cols + o + j).mul(s2).fma(v, a2);
+                    a3 = load(q, q0 + 3 * cols + o + j).mul(s3).fma(v, a3);
                 }
-                acc = p.fma(FloatVector.broadcast(F, s[row * groups + g]), acc);
             }
-            return acc.reduceLanes(VectorOperators.ADD);
+            out[r] = a0.reduceLanes(VectorOperators.ADD);
+            out[r + 1] = a1.reduceLanes(VectorOperators.ADD);
+            out[r + 2] = a2.reduceLanes(VectorOperators.ADD);
+            out[r + 3] = a3.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {

@@ -56,13 +56,13 @@ final class Q8_0Matrix extends Matrix {
     }
 
     @Override
-    float dotSimd(int row, float[] x, int xOffset) {
-        return Simd.dot(quants, scales, row, cols, x, xOffset);
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        Simd.decode(quants, scales, row, cols, dst, dstOffset);
     }
 
     @Override
-    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
-        Simd.decode(quants, scales, row, cols, dst, dstOffset);
+    void fourRowsSimd(int r, float[] x, float[] out) {
+        Simd.fourRows(quants, scales, r, cols, x, out);
     }
 
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
@@ -75,42 +75,58 @@ final class Q8_0Matrix extends Matrix {
             return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, F, 0);
         }
 
-        static float dot(byte[] q, float[] d, int row, int cols, float[] x, int xOff) {
+        /**
+         * Four rows times one token with decoding fused in: w = float(q)·d as {@link #decode} computes it,
+         * then acc = fma(w, x, acc) per row in column order, exactly the batched tiles' arithmetic.
+         */
+        static void fourRows(byte[] q, float[] d, int r, int cols, float[] x, float[] out) {
             int blocks = cols / 32;
-            int qBase = row * cols;
-            int dBase = row * blocks;
-            FloatVector acc = FloatVector.zero(F);
-            if (L == 8) { // AVX2: written out (the JIT does not unroll the generic loop as well)
-                for (int b = 0; b < blocks; b++) {
-                    int qo = qBase + b * 32;
-                    int xo = xOff + b * 32;
-                    FloatVector p = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
-                    p = load(q, qo + 8).fma(FloatVector.fromArray(F, x, xo + 8), p);
-                    p = load(q, qo + 16).fma(FloatVector.fromArray(F, x, xo + 16), p);
-                    p = load(q, qo + 24).fma(FloatVector.fromArray(F, x, xo + 24), p);
-                    acc = p.fma(FloatVector.broadcast(F, d[dBase + b]), acc);
-                }
-            } else {
-                for (int b = 0; b < blocks; b++) {
-                    int qo = qBase + b * 32;
-                    int xo = xOff + b * 32;
-                    FloatVector p = load(q, qo).mul(FloatVector.fromArray(F, x, xo));
-                    for (int j = L; j < 32; j += L) {
-                        p = load(q, qo + j).fma(FloatVector.fromArray(F, x, xo + j), p);
-                    }
-                    acc = p.fma(FloatVector.broadcast(F, d[dBase + b]), acc);
+            int q0 = r * cols;
+            int q1 = q0 + cols;
+            int q2 = q1 + cols;
+            int q3 = q2 + cols;
+            int d0 = r * blocks;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                FloatVector s0 = FloatVector.broadcast(F, d[d0 + b]);
+                FloatVector s1 = FloatVector.broadcast(F, d[d0 + blocks + b]);
+                FloatVector s2 = FloatVector.broadcast(F, d[d0 + 2 * blocks + b]);
+                FloatVector s3 = FloatVector.broadcast(F, d[d0 + 3 * blocks + b]);
+                int o = b * 32;
+                for (int j = 0; j < 32; j += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, o + j);
+                    a0 = load(q, q0 + o + j).mul(s0).fma(v, a0);
+                    a1 = load(q, q1 + o + j).mul(s1).fma(v, a1);
+                    a2 = load(q, q2 + o + j).mul(s2).fma(v, a2);
+                    a3 = load(q, q3 + o + j).mul(s3).fma(v, a3);
                 }
             }
-            return acc.reduceLanes(VectorOperators.ADD);
+            out[r] = a0.reduceLanes(VectorOperators.ADD);
+            out[r + 1] = a1.reduceLanes(VectorOperators.ADD);
+            out[r + 2] = a2.reduceLanes(VectorOperators.ADD);
+            out[r + 3] = a3.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] q, float[] d, int row, int cols, float[] dst, int dOff) {
             int blocks = cols / 32;
+            int qBase = row * cols;
+            int dBase = row * blocks;
             for (int b = 0; b < blocks; b++) {
-                FloatVector s = FloatVector.broadcast(F, d[row * blocks + b]);
-                int qo = row * cols + b * 32;
-                for (int j = 0; j < 32; j += L) {
-                    load(q, qo + j).mul(s).intoArray(dst, dOff + b * 32 + j);
+                FloatVector s = FloatVector.broadcast(F, d[dBase + b]);
+                int qo = qBase + b * 32;
+                int o = dOff + b * 32;
+                if (L == 8) { // written out: the JIT compiles this far better than the loop
+                    load(q, qo).mul(s).intoArray(dst, o);
+                    load(q, qo + 8).mul(s).intoArray(dst, o + 8);
+                    load(q, qo + 16).mul(s).intoArray(dst, o + 16);
+                    load(q, qo + 24).mul(s).intoArray(dst, o + 24);
+                } else {
+                    for (int j = 0; j < 32; j += L) {
+                        load(q, qo + j).mul(s).intoArray(dst, o + j);
+                    }
                 }
             }
         }

@@ -200,6 +200,58 @@ final class SimdFloatKernels {
         }
     }
 
+    /** One weight row times one token with the tiles' arithmetic (one FMA chain, lane sum, scalar tail). */
+    static float rowDot(float[] w, int wo, float[] x, int xOff, int cols) {
+        FloatVector a = FloatVector.zero(F);
+        int c = 0;
+        for (int bound = cols - LANES; c <= bound; c += LANES) {
+            a = FloatVector.fromArray(F, w, wo + c).fma(FloatVector.fromArray(F, x, xOff + c), a);
+        }
+        float s = a.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            s += w[wo + c] * x[xOff + c];
+        }
+        return s;
+    }
+
+    /**
+     * Four weight rows (at w[wo], w[wo+cols], ...) times one token: out[outOff .. outOff+3]. Four independent
+     * FMA chains share each x load. Per (row, token) the arithmetic is the same as in {@link #tile2x4}: one
+     * accumulator, columns in order, then the lane sum and the scalar tail, so results are bitwise equal.
+     */
+    static void tile4x1(float[] w, int wo, float[] x, int xOff, int cols, float[] out, int outOff) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        int w1 = wo + cols;
+        int w2 = wo + 2 * cols;
+        int w3 = wo + 3 * cols;
+        int c = 0;
+        for (int bound = cols - LANES; c <= bound; c += LANES) {
+            FloatVector v = FloatVector.fromArray(F, x, xOff + c);
+            a0 = FloatVector.fromArray(F, w, wo + c).fma(v, a0);
+            a1 = FloatVector.fromArray(F, w, w1 + c).fma(v, a1);
+            a2 = FloatVector.fromArray(F, w, w2 + c).fma(v, a2);
+            a3 = FloatVector.fromArray(F, w, w3 + c).fma(v, a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        float s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD);
+        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float xv = x[xOff + c];
+            s0 += w[wo + c] * xv;
+            s1 += w[w1 + c] * xv;
+            s2 += w[w2 + c] * xv;
+            s3 += w[w3 + c] * xv;
+        }
+        out[outOff] = s0;
+        out[outOff + 1] = s1;
+        out[outOff + 2] = s2;
+        out[outOff + 3] = s3;
+    }
+
     /** Two weight rows times two tokens (a token remainder of {@link #tile2x4}). */
     static void tile2x2(float[] w, int wa, int wb, float[] x, int xOff, int cols,
                         float[] out, int outOff, int rows, boolean twoRows) {

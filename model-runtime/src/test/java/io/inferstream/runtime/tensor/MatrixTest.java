@@ -275,6 +275,36 @@ class MatrixTest {
     }
 
     @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void aTokensResultIsBitwiseIndependentOfTheBatchItIsIn(GgmlType type) {
+        // greedy decoding must not change when a request is batched with others (ARCHITECTURE.md)
+        int cols = colsFor(type);
+        int rows = 70; // > 4·16 rows: several parallel tasks, four-row groups and a remainder
+        Case c = randomMatrix(type, rows, cols, 61);
+        int n = 17;
+        float[] x = randomX(n, cols, 62);
+        float[] all = new float[n * rows];
+        c.m.matmul(x, all, n);
+        for (int t = 0; t < n; t++) {
+            float[] one = new float[rows];
+            c.m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), one, 1);
+            for (int r = 0; r < rows; r++) {
+                String what = type + " token " + t + " row " + r;
+                assertEquals(Float.floatToIntBits(all[t * rows + r]), Float.floatToIntBits(one[r]), what + " alone");
+                assertEquals(Float.floatToIntBits(one[r]), Float.floatToIntBits(c.m.dot(r, x, t * cols)), what + " dot");
+            }
+        }
+        for (int size : new int[] {2, 3, 5}) { // other batch sizes take the 2x2 and 2x1 remainder tiles
+            float[] part = new float[size * rows];
+            c.m.matmul(java.util.Arrays.copyOfRange(x, 4 * cols, (4 + size) * cols), part, size);
+            for (int i = 0; i < size * rows; i++) {
+                assertEquals(Float.floatToIntBits(all[4 * rows + i]), Float.floatToIntBits(part[i]),
+                        type + " batch of " + size + " element " + i);
+            }
+        }
+    }
+
+    @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"F32", "Q8_0", "Q4_K"})
     void parallelMatmulOfALargeMatrixMatchesFloat64(GgmlType type) {
         int rows = 301;

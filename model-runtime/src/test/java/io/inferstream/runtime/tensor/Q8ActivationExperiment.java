@@ -18,6 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * activations. Times a Q8_0 matrix-vector product both ways on one thread: (a) the runtime's
  * {@link Matrix#matmul} (int8 weights widened to float, FMA with float x) and (b) x quantized per
  * 32-block to int8 and an integer dot (int8 → int16 multiply → int32 sums, one float FMA per block).
+ * Run with {@code -Dinferstream.threads=1} so (a) stays on one thread like (b).
  */
 public final class Q8ActivationExperiment {
 
@@ -53,11 +54,7 @@ public final class Q8ActivationExperiment {
         byte[] xq = new byte[cols];
         float[] xd = new float[cols / 32];
         for (int pass = 0; pass < 2; pass++) {
-            long tA = time(() -> {
-                for (int r = 0; r < rows; r++) {
-                    outA[r] = m.dot(r, x, 0);
-                }
-            });
+            long tA = time(() -> m.matmul(x, outA, 1));
             long tB = time(() -> {
                 quantizeActivations(x, xq, xd);
                 for (int r = 0; r < rows; r++) {
