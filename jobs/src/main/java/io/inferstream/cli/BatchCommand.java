@@ -5,6 +5,7 @@ import io.inferstream.jobs.batch.BatchReport;
 import io.inferstream.jobs.cluster.FlinkRestClient;
 import io.inferstream.jobs.cluster.JobManagerAddress;
 import io.inferstream.jobs.cluster.LocalMiniCluster;
+import io.inferstream.jobs.HumanDuration;
 import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.decode.RequestDecoder;
 import io.inferstream.runtime.hub.DefaultModels;
@@ -66,7 +67,7 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--slots", defaultValue = "2", description = "Task slots of the local MiniCluster.")
     int slots;
 
-    @Option(names = "--progress-interval", defaultValue = "10s", converter = DurationConverter.class,
+    @Option(names = "--progress-interval", defaultValue = "10s", converter = HumanDuration.class,
             description = "How often to print progress (e.g. 5s, 1m).")
     Duration progressInterval;
 
@@ -118,24 +119,6 @@ public final class BatchCommand implements Callable<Integer> {
             return path;
         }
         return new File(System.getProperty("user.dir"), path).getPath();
-    }
-
-    /** Parses {@code 500ms}, {@code 10s}, {@code 2m}. */
-    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
-        @Override
-        public Duration convert(String value) {
-            String v = value.trim();
-            if (v.endsWith("ms")) {
-                return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-            }
-            if (v.endsWith("s")) {
-                return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)));
-            }
-            if (v.endsWith("m")) {
-                return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1)));
-            }
-            throw new CommandLine.TypeConversionException("'" + value + "' is not a duration like 500ms, 10s or 2m");
-        }
     }
 
     public static void main(String[] args) {

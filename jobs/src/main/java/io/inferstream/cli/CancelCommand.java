@@ -1,5 +1,6 @@
 package io.inferstream.cli;
 
+import io.inferstream.jobs.HumanDuration;
 import io.inferstream.jobs.cluster.FlinkRestClient;
 import java.time.Duration;
 import java.util.Set;
@@ -23,7 +24,7 @@ public final class CancelCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "JOB_ID")
     String jobId;
 
-    @Option(names = "--timeout", defaultValue = "60s", converter = BatchCommand.DurationConverter.class,
+    @Option(names = "--timeout", defaultValue = "60s", converter = HumanDuration.class,
             description = "How long to wait for the job to stop.")
     Duration timeout;
 

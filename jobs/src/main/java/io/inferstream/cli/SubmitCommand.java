@@ -1,5 +1,6 @@
 package io.inferstream.cli;
 
+import io.inferstream.jobs.HumanDuration;
 import io.inferstream.jobs.cluster.FlinkRestClient;
 import io.inferstream.jobs.cluster.StreamingJobEntry;
 import java.io.File;
@@ -63,7 +64,7 @@ public final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--wait-running", description = "Wait until the job runs.")
     boolean waitRunning;
 
-    @Option(names = "--timeout", defaultValue = "10m", converter = BatchCommand.DurationConverter.class,
+    @Option(names = "--timeout", defaultValue = "10m", converter = HumanDuration.class,
             description = "Limit for --wait / --wait-running.")
     Duration timeout;
 
