@@ -49,7 +49,9 @@ import org.slf4j.LoggerFactory;
  * </ol>
  * A kill loses at most the file in progress; the next run with the same output path redoes only
  * that file, and only the requests of it whose results are not committed. Dead letters of an
- * unfinished file were not committed either, so they are written once. Request ids are expected to
+ * unfinished file were not committed either, so they are written once — unless the kill lands inside
+ * the job's final commit, when some of that file's dead letters may be committed and written again
+ * by the re-run (results are protected by the id check; dead letters have no reliable id). Request ids are expected to
  * be unique across the inputs (the id is the result's key). Large inputs should be split into
  * files of a size one is willing to redo (lake exports usually are).
  */
