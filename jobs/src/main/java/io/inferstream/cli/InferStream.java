@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
             ReplayCommand.class,
             StreamingInferenceJob.class,
             DigestJob.class,
+            BatchCommand.class, SubmitCommand.class, StatusCommand.class, CancelCommand.class,
             GenerateCommand.class,
             TokenizeCommand.class,
             BenchCommand.class,

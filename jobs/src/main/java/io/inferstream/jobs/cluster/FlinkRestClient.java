@@ -1,0 +1,175 @@
+package io.inferstream.jobs.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * A client of a Flink session cluster's REST API (the one behind the web UI): upload a job jar,
+ * run its entry class with arguments, read a job's state, cancel it. Every error names the call
+ * and carries the cluster's own error text.
+ *
+ * <pre>
+ *   POST  /jars/upload            multipart "jarfile"       → {"filename": ".../&lt;jarId&gt;"}
+ *   POST  /jars/&lt;jarId&gt;/run        {"entryClass", "programArgsList", "parallelism"} → {"jobid"}
+ *   GET   /jobs/&lt;jobId&gt;             → {"state": "RUNNING", ...}
+ *   PATCH /jobs/&lt;jobId&gt;?mode=cancel
+ * </pre>
+ */
+public final class FlinkRestClient {
+    /** States after which a job does not change any more. */
+    public static final Set<String> TERMINAL_STATES = Set.of("FINISHED", "FAILED", "CANCELED");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final JobManagerAddress address;
+    private final HttpClient http;
+    private final Duration timeout;
+
+    public FlinkRestClient(JobManagerAddress address, Duration timeout) {
+        this.address = address;
+        this.timeout = timeout;
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1) // Flink's REST server speaks HTTP/1.1 only; no h2c upgrade
+                .connectTimeout(timeout).build();
+    }
+
+    public FlinkRestClient(JobManagerAddress address) {
+        this(address, Duration.ofSeconds(30));
+    }
+
+    public JobManagerAddress address() {
+        return address;
+    }
+
+    /** The web UI page of a job. */
+    public URI webUi(String jobId) {
+        return URI.create(address.url() + "/#/job/running/" + jobId + "/overview");
+    }
+
+    /** Uploads a job jar; returns the cluster's id for it. */
+    public String uploadJar(Path jar) throws IOException {
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalArgumentException("job jar '" + jar + "' does not exist");
+        }
+        String boundary = "inferstream-" + UUID.randomUUID();
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        body.write(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\""
+                + jar.getFileName() + "\"\r\nContent-Type: application/x-java-archive\r\n\r\n")
+                .getBytes(StandardCharsets.UTF_8));
+        body.write(Files.readAllBytes(jar));
+        body.write(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        JsonNode reply = send("upload " + jar.getFileName(), HttpRequest.newBuilder(uri("/jars/upload"))
+                .timeout(timeout.multipliedBy(10))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())));
+        String filename = reply.path("filename").asText("");
+        if (filename.isEmpty()) {
+            throw new IOException("jar upload to " + address + " returned no file name: " + reply);
+        }
+        return filename.substring(filename.lastIndexOf('/') + 1);
+    }
+
+    /** Runs {@code entryClass} of an uploaded jar; returns the job id. */
+    public String runJar(String jarId, String entryClass, List<String> args, int parallelism) throws IOException {
+        ObjectNode request = JSON.createObjectNode();
+        request.put("entryClass", entryClass);
+        ArrayNode argList = request.putArray("programArgsList");
+        args.forEach(argList::add);
+        if (parallelism > 0) {
+            request.put("parallelism", parallelism);
+        }
+        JsonNode reply = send("run " + entryClass, HttpRequest.newBuilder(uri("/jars/" + jarId + "/run"))
+                .timeout(timeout.multipliedBy(4))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(request.toString())));
+        String jobId = reply.path("jobid").asText("");
+        if (jobId.isEmpty()) {
+            throw new IOException("running " + entryClass + " on " + address + " returned no job id: " + reply);
+        }
+        return jobId;
+    }
+
+    /** The job's state (CREATED, RUNNING, FINISHED, FAILED, CANCELED, …). */
+    public String jobState(String jobId) throws IOException {
+        return job(jobId).path("state").asText();
+    }
+
+    /** The job's details as the REST API gives them (name, state, vertices, timestamps). */
+    public JsonNode job(String jobId) throws IOException {
+        return send("status of job " + jobId, HttpRequest.newBuilder(uri("/jobs/" + jobId)).timeout(timeout).GET());
+    }
+
+    /** The root cause of a failed job, or null. */
+    public String failureCause(String jobId) throws IOException {
+        JsonNode exceptions = send("exceptions of job " + jobId,
+                HttpRequest.newBuilder(uri("/jobs/" + jobId + "/exceptions")).timeout(timeout).GET());
+        JsonNode root = exceptions.path("exceptionHistory").path("entries").path(0).path("stacktrace");
+        return root.isMissingNode() || root.isNull() ? null : root.asText();
+    }
+
+    public void cancel(String jobId) throws IOException {
+        send("cancel job " + jobId, HttpRequest.newBuilder(uri("/jobs/" + jobId + "?mode=cancel")).timeout(timeout)
+                .method("PATCH", HttpRequest.BodyPublishers.noBody()));
+    }
+
+    /** Waits until the job is in one of {@code states} (or terminal); returns the state reached. */
+    public String awaitState(String jobId, Set<String> states, Duration limit) throws IOException, InterruptedException {
+        Instant deadline = Instant.now().plus(limit);
+        while (true) {
+            String state = jobState(jobId);
+            if (states.contains(state) || TERMINAL_STATES.contains(state)) {
+                return state;
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new IOException("job " + jobId + " still " + state + " after " + limit + " (waiting for " + states + ")");
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    private URI uri(String path) {
+        return URI.create(address.url() + path);
+    }
+
+    private JsonNode send(String what, HttpRequest.Builder request) throws IOException {
+        HttpResponse<String> response;
+        try {
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(what + " on " + address + " interrupted", e);
+        } catch (IOException e) {
+            throw new IOException(what + ": cannot reach the Flink REST API at " + address.url() + " (" + e + ")", e);
+        }
+        String body = response.body();
+        if (response.statusCode() / 100 != 2) {
+            throw new IOException(what + " on " + address + " failed with HTTP " + response.statusCode() + ": "
+                    + errors(body));
+        }
+        return body == null || body.isBlank() ? JSON.createObjectNode() : JSON.readTree(body);
+    }
+
+    private static String errors(String body) {
+        try {
+            JsonNode errors = JSON.readTree(body).path("errors");
+            return errors.isArray() ? errors.toString() : body;
+        } catch (IOException e) {
+            return body;
+        }
+    }
+}

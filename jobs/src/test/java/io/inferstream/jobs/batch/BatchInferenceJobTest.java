@@ -1,0 +1,188 @@
+package io.inferstream.jobs.batch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.runtime.testing.SharedModels;
+import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.schema.Task;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The batch job over 3 Parquet files and 1 JSON-lines file (1,000 records, some malformed):
+ * results and dead letters are checked with DuckDB, an engine independent of our Parquet code.
+ */
+class BatchInferenceJobTest {
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
+
+    private static final Path MODEL = SharedModels.require("stories260K/stories260K.gguf");
+    private static final int MAX_NEW_TOKENS = 4;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void everyValidRequestHasOneResultAndMalformedOnesAreDeadLetters() throws Exception {
+        BatchInputFixture input = new BatchInputFixture(tmp.resolve("in"));
+        Path out = tmp.resolve("out");
+        List<BatchProgress> progress = new ArrayList<>();
+
+        BatchReport report = job(input.dir.toString(), out).progressListener(progress::add).build().run();
+
+        assertEquals(input.records(), report.records());
+        assertEquals(input.validIds.size(), report.engineSubmissions());
+        assertEquals(input.validIds.size(), report.results());
+        assertEquals(input.malformed, report.deadLetters());
+        assertTrue(report.tokens() > input.validIds.size(), "every result counts its prompt tokens: " + report.tokens());
+        assertResultsExactlyOnce(out, input);
+        assertDeadLetters(out, input);
+        BatchProgress last = progress.get(progress.size() - 1);
+        assertEquals(4, last.filesDone());
+        assertEquals(input.records(), last.recordsTotal());
+        assertEquals(input.records(), last.recordsDone());
+        assertTrue(last.line().startsWith("files 4/4, requests 1000/1000 (100.0%)"), last.line());
+        assertTrue(last.tokensPerSecond() > 0, last.line());
+    }
+
+    @Test
+    void killedRunResumesWithoutRecomputingCommittedResults() throws Exception {
+        BatchInputFixture input = new BatchInputFixture(tmp.resolve("in"));
+        Path out = tmp.resolve("out");
+
+        // The first run is a separate JVM (the `batch` command) killed once its first input file
+        // is committed, while a later file is in flight.
+        Process first = new ProcessBuilder(javaCommand(input.dir + "/*", out))
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("first-run.log").toFile()).start();
+        Path chunks = out.resolve(ChunkLedger.DIRECTORY);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (doneMarkers(chunks) == 0 && first.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        first.descendants().forEach(ProcessHandle::destroyForcibly);
+        first.destroyForcibly();
+        assertTrue(first.waitFor(30, TimeUnit.SECONDS), "killed batch run did not exit");
+        long markers = doneMarkers(chunks);
+        assertTrue(markers >= 1 && markers < 4, "the kill must land half-way: " + markers
+                + " of 4 files were finished; log: " + Files.readString(tmp.resolve("first-run.log")));
+        long committed = duckDbLong("SELECT count(DISTINCT id) FROM read_parquet('" + resultsGlob(out) + "')");
+        assertTrue(committed > 0 && committed < input.validIds.size(), "committed after kill: " + committed);
+
+        BatchReport second = job(input.dir + "/*", out).build().run();
+
+        assertEquals(markers, second.filesSkipped());
+        assertEquals(input.validIds.size() - committed, second.engineSubmissions(),
+                "the re-run must submit exactly the requests without a committed result");
+        assertResultsExactlyOnce(out, input);
+        assertDeadLetters(out, input);
+    }
+
+    /** The real engine on stories260K, a few new tokens per request to keep the test fast. */
+    private static BatchInferenceJob.Builder job(String input, Path out) {
+        InferenceOptions options = new InferenceOptions();
+        options.maxNewTokens = MAX_NEW_TOKENS;
+        options.maxNewTokensCap = MAX_NEW_TOKENS;
+        return BatchInferenceJob.builder()
+                .inputs(List.of(input))
+                .outputPath(out.toString())
+                .inference(options.stage(MODEL.toString(), "stories260K"))
+                .progressInterval(Duration.ofMillis(500));
+    }
+
+    private List<String> javaCommand(String input, Path out) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return List.of(java, "-Xmx512m", "--add-modules", "jdk.incubator.vector",
+                "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
+                "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "io.inferstream.cli.BatchCommand",
+                input, "--output", out.toString(), "--progress-interval", "1s", "--slots", "1",
+                "--model", MODEL.toString(), "--max-new-tokens", String.valueOf(MAX_NEW_TOKENS),
+                "--max-new-tokens-cap", String.valueOf(MAX_NEW_TOKENS));
+    }
+
+    private static long doneMarkers(Path chunks) throws Exception {
+        if (!Files.isDirectory(chunks)) {
+            return 0;
+        }
+        try (Stream<Path> s = Files.list(chunks)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".done")).count();
+        }
+    }
+
+    private static String resultsGlob(Path out) {
+        return out + "/task=*/date=*/*.parquet";
+    }
+
+    private static void assertResultsExactlyOnce(Path out, BatchInputFixture input) throws Exception {
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+            String from = "FROM read_parquet('" + resultsGlob(out) + "', hive_partitioning = false)";
+            Set<String> ids = new HashSet<>();
+            long rows = 0;
+            try (ResultSet r = s.executeQuery("SELECT id " + from)) {
+                while (r.next()) {
+                    ids.add(r.getString(1));
+                    rows++;
+                }
+            }
+            assertEquals(input.validIds.size(), rows, "one result row per valid request");
+            assertEquals(input.validIds, ids);
+            Map<Task, Integer> byTask = new EnumMap<>(Task.class);
+            try (ResultSet r = s.executeQuery("SELECT task, count(*) " + from + " GROUP BY task")) {
+                while (r.next()) {
+                    byTask.put(Task.valueOf(r.getString(1)), r.getInt(2));
+                }
+            }
+            assertEquals(input.validByTask, byTask);
+            // Each file sits in the partition of its results' task.
+            try (ResultSet r = s.executeQuery("SELECT count(*) FROM read_parquet('" + resultsGlob(out)
+                    + "', filename = true) WHERE filename NOT LIKE '%/task=' || task || '/date=%'")) {
+                r.next();
+                assertEquals(0, r.getLong(1), "results outside their task=… partition");
+            }
+        }
+    }
+
+    private static void assertDeadLetters(Path out, BatchInputFixture input) throws Exception {
+        String glob = out + "/" + BatchInferenceJob.DEAD_LETTER_DIRECTORY + "/*.parquet";
+        assertEquals(input.malformed, duckDbLong("SELECT count(*) FROM read_parquet('" + glob + "')"));
+        Set<String> ids = new HashSet<>();
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("SELECT request_id, source_file, reason FROM read_parquet('" + glob
+                     + "') WHERE request_id IS NOT NULL")) {
+            while (r.next()) {
+                ids.add(r.getString(1));
+                assertTrue(new File(r.getString(2)).getName().startsWith("requests-"), r.getString(2));
+                assertTrue(r.getString(3).startsWith("invalid request"), r.getString(3));
+            }
+        }
+        assertEquals(input.malformedWithId, ids);
+    }
+
+    private static long duckDbLong(String sql) throws Exception {
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery(sql)) {
+            r.next();
+            return r.getLong(1);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+package io.inferstream.jobs.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.cli.CancelCommand;
+import io.inferstream.cli.StatusCommand;
+import io.inferstream.cli.SubmitCommand;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import io.inferstream.runtime.testing.SharedModels;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * The deploy/local scripts against real processes: a Kafka KRaft broker and a Flink session
+ * cluster (JobManager + TaskManager JVMs) are started, the shaded job jar runs the batch job on
+ * the session cluster through {@code inferstream submit}, the streaming job (stories260K) answers
+ * requests produced to the broker and is cancelled, and stop leaves no process behind.
+ * Runs in {@code verify} (failsafe), after {@code package} built the shaded jar.
+ */
+class LocalClusterIT {
+    private static final Path REPO = Path.of(System.getProperty("inferstream.repo", "..")).toAbsolutePath().normalize();
+    private static final Path JAR = Path.of(System.getProperty("inferstream.cluster.jar", "target/missing.jar")).toAbsolutePath();
+    private static final Path STATE = Path.of(System.getProperty("inferstream.it.state", "target/local-cluster-it")).toAbsolutePath();
+    private static final List<Long> PIDS = new ArrayList<>();
+    private static Map<String, String> ports;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        assertTrue(Files.isRegularFile(JAR), "shaded job jar missing: " + JAR + " (mvn package builds it)");
+        if (Files.isDirectory(STATE)) {
+            script("stop"); // a previous run killed half-way must not leave processes
+            try (java.util.stream.Stream<Path> old = Files.walk(STATE)) {
+                old.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+        String out = script("start");
+        ports = parseEnv(out);
+        for (String name : List.of("kafka", "jobmanager", "taskmanager")) {
+            PIDS.add(Long.parseLong(Files.readString(STATE.resolve(name + ".pid")).trim()));
+        }
+    }
+
+    @AfterAll
+    static void stopCluster() throws Exception {
+        script("stop");
+        for (long pid : PIDS) {
+            boolean alive = ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+            assertFalse(alive, "process " + pid + " still alive after stop");
+        }
+        // Every process of the cluster ran with the state folder on its command line.
+        long leftovers = ProcessHandle.allProcesses()
+                .filter(p -> p.pid() != ProcessHandle.current().pid())
+                .filter(p -> p.info().commandLine().map(c -> c.contains(STATE.toString())).orElse(false))
+                .count();
+        assertEquals(0, leftovers, "processes using " + STATE + " are left behind");
+    }
+
+    @Test
+    void kafkaBrokerRoundTripsRecords() {
+        String bootstrap = ports.get("KAFKA_BOOTSTRAP");
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            for (int i = 0; i < 20; i++) {
+                producer.send(new ProducerRecord<>("it-roundtrip", "k" + i, "v" + i));
+            }
+            producer.flush();
+        }
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "it");
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        Set<String> seen = new HashSet<>();
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new StringDeserializer())) {
+            consumer.subscribe(List.of("it-roundtrip"));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (seen.size() < 20 && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
+                    seen.add(r.key() + "=" + r.value());
+                }
+            }
+        }
+        assertEquals(20, seen.size(), "records read back: " + seen);
+    }
+
+    @Test
+    void submittedBatchJobRunsOnTheSessionClusterFromTheShadedJar() throws Exception {
+        Path in = STATE.resolve("it-input");
+        Path out = STATE.resolve("it-output");
+        Files.createDirectories(in);
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 30; i++) {
+            if (i % 10 == 4) {
+                lines.append("{not json ").append(i).append('\n');
+            } else {
+                lines.append("{\"id\": \"r").append(i).append("\", \"task\": \"SUMMARIZE\", \"text\": \"text ").append(i)
+                        .append("\", \"created_at\": 1764324930123}\n");
+            }
+        }
+        Files.writeString(in.resolve("requests.jsonl"), lines.toString(), StandardCharsets.UTF_8);
+
+        StringWriter stdout = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
+                "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "batch",
+                "--", in.toString(), "--output", out.toString(), "--progress-interval", "2s",
+                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(), "--max-new-tokens", "4",
+                "--kv-cache-memory", "16MiB");
+        assertEquals(0, rc, "submit --job batch failed: " + stdout);
+        Matcher job = Pattern.compile("job ([0-9a-f]{32}) for .*: (http://\\S+)").matcher(stdout.toString());
+        assertTrue(job.find(), "no job id and web UI printed: " + stdout);
+        assertTrue(job.group(2).startsWith("http://" + ports.get("FLINK_REST") + "/#/job/"), job.group(2));
+
+        // The driver has the job's result; the REST view of the job may lag a moment behind it.
+        assertEquals("FINISHED", new FlinkRestClient(JobManagerAddress.parse(ports.get("FLINK_REST")))
+                .awaitState(job.group(1), Set.of("FINISHED"), Duration.ofSeconds(30)));
+        StringWriter status = new StringWriter();
+        assertEquals(0, new CommandLine(new StatusCommand()).setOut(new PrintWriter(status))
+                .execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)));
+        assertTrue(status.toString().contains(": FINISHED"), status.toString());
+
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("SELECT task, count(*), count(DISTINCT id) FROM read_parquet('" + out
+                     + "/task=*/date=*/*.parquet', hive_partitioning = false) GROUP BY task")) {
+            assertTrue(r.next());
+            assertEquals("SUMMARIZE", r.getString(1));
+            assertEquals(27, r.getLong(2));
+            assertEquals(27, r.getLong(3));
+            assertFalse(r.next());
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("SELECT count(*) FROM read_parquet('" + out + "/_dead_letters/*.parquet')")) {
+            r.next();
+            assertEquals(3, r.getLong(1));
+        }
+    }
+
+    @Test
+    void submittedStreamingJobAnswersEveryRequestThenCancels() throws Exception {
+        String bootstrap = ports.get("KAFKA_BOOTSTRAP");
+        Path model = SharedModels.require("stories260K/stories260K.gguf");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("it-prompts", 2, (short) 1), new NewTopic("it-results", 1, (short) 1),
+                    new NewTopic("it-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+        StringWriter stdout = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
+                "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "streaming",
+                "--wait-running", "--timeout", "2m", "--",
+                "--bootstrap-servers", bootstrap, "--requests-topic", "it-prompts", "--results-topic", "it-results",
+                "--dead-letter-topic", "it-dead-letters", "--transactional-id-prefix", "it-streaming",
+                "--output", "none", "--model", model.toString(), "--max-new-tokens", "4",
+                "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s");
+        assertEquals(0, rc, "submit --job streaming failed: " + stdout);
+        Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
+        assertTrue(job.find(), "no job id printed: " + stdout);
+        assertTrue(stdout.toString().contains("web UI: http://" + ports.get("FLINK_REST") + "/#/job/"), stdout.toString());
+        assertTrue(stdout.toString().contains("state: RUNNING"), stdout.toString());
+
+        Set<String> expected = new HashSet<>();
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            for (int i = 0; i < 24; i++) {
+                String id = "s" + i;
+                String value = i % 8 == 5 ? "{\"id\": \"" + id + "\", \"task\": \"GENERATE\"" // malformed: cut off
+                        : "{\"id\": \"" + id + "\", \"task\": \"GENERATE\", \"text\": \"Once upon a time " + i
+                        + "\", \"created_at\": 1764324930123}";
+                if (i % 8 != 5) {
+                    expected.add(id);
+                }
+                producer.send(new ProducerRecord<>("it-prompts", id, value));
+            }
+            producer.flush();
+        }
+        Map<String, Integer> results = readKeys(bootstrap, "it-results", expected.size());
+        assertEquals(expected, results.keySet());
+        results.forEach((id, n) -> assertEquals(1, n, "result of " + id + " seen " + n + " times"));
+        assertEquals(3, readKeys(bootstrap, "it-dead-letters", 3).values().stream().mapToInt(Integer::intValue).sum());
+
+        StringWriter cancel = new StringWriter();
+        assertEquals(0, new CommandLine(new CancelCommand()).setOut(new PrintWriter(cancel))
+                .execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)), cancel.toString());
+        assertTrue(cancel.toString().contains(": CANCELED"), cancel.toString());
+    }
+
+    /** Keys of committed records in {@code topic}, with how often each was seen. */
+    private static Map<String, Integer> readKeys(String bootstrap, String topic, int expected) {
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "it-" + topic);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        Map<String, Integer> seen = new HashMap<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            long quietUntil = Long.MAX_VALUE;
+            while (System.nanoTime() < Math.min(deadline, quietUntil)) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    seen.merge(r.key(), 1, Integer::sum);
+                }
+                if (seen.size() >= expected && quietUntil == Long.MAX_VALUE) {
+                    quietUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3); // duplicates would show up now
+                }
+            }
+        }
+        return seen;
+    }
+
+    private static String script(String command) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder("bash", REPO.resolve("deploy/local/cluster.sh").toString(), command)
+                .directory(REPO.toFile()).redirectErrorStream(true);
+        pb.environment().put("INFERSTREAM_STATE", STATE.toString());
+        pb.environment().put("TM_PROCESS_MEMORY", "1536m");
+        Process p = pb.start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "cluster.sh " + command + " did not finish");
+        assertEquals(0, p.exitValue(), "cluster.sh " + command + " failed:\n" + output);
+        return output;
+    }
+
+    private static Map<String, String> parseEnv(String text) {
+        Map<String, String> env = new HashMap<>();
+        for (String line : text.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq > 0 && line.substring(0, eq).matches("[A-Z_]+")) {
+                env.put(line.substring(0, eq), line.substring(eq + 1).trim());
+            }
+        }
+        assertTrue(env.containsKey("KAFKA_BOOTSTRAP") && env.containsKey("FLINK_REST"), "no endpoints in: " + text);
+        return env;
+    }
+}
