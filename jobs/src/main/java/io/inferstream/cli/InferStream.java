@@ -41,7 +41,7 @@ public final class InferStream implements Runnable {
     }
 
     /**
-     * The repository this command runs from: {@code -Dinferstream.home} (bin/inferstream sets it), else three
+     * The repository this command runs from: {@code -Dinferstream.home} (deploy/inferstream sets it), else three
      * folders above jobs/target/classes; null when neither looks like the repository.
      */
     static Path repositoryRoot() {

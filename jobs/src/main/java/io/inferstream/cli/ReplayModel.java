@@ -47,11 +47,11 @@ public record ReplayModel(Path path, String name) {
             throw new IOException("no model to replay with: the default model " + DefaultModels.REPLAY
                     + " could not be obtained (" + reason + ") and the fallback " + STORIES + " is neither under"
                     + " $INFERSTREAM_MODELS nor in ../shared/models beside the repository. Download the default with"
-                    + " `bin/inferstream models pull` (needs the network) or give --model PATH.");
+                    + " `deploy/inferstream models pull` (needs the network) or give --model PATH.");
         }
         err.println("WARNING: default model " + DefaultModels.REPLAY + " unavailable (" + reason
                 + "); replaying with the toy model " + stories + ": outputs will be toy stories."
-                + " Get the real default with `bin/inferstream models pull`.");
+                + " Get the real default with `deploy/inferstream models pull`.");
         return new ReplayModel(stories, stories.getFileName().toString());
     }
 

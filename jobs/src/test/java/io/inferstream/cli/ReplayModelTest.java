@@ -34,7 +34,7 @@ class ReplayModelTest {
         assertEquals(models.resolve(ReplayModel.STORIES), m.path());
         String warning = err.toString(StandardCharsets.UTF_8);
         assertTrue(warning.startsWith("WARNING: default model " + DefaultModels.REPLAY), warning);
-        assertTrue(warning.contains("toy stories") && warning.contains("bin/inferstream models pull"), warning);
+        assertTrue(warning.contains("toy stories") && warning.contains("deploy/inferstream models pull"), warning);
         assertEquals(1, warning.lines().count(), "one line");
     }
 
@@ -54,6 +54,6 @@ class ReplayModelTest {
     void withNeitherModelTheReplayFailsSayingHowToGetOne(@TempDir Path cache) {
         IOException e = assertThrows(IOException.class, () -> ReplayModel.choose(null, offline(cache), Map.of(),
                 cache, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
-        assertTrue(e.getMessage().contains("bin/inferstream models pull") && e.getMessage().contains("--model"), e.getMessage());
+        assertTrue(e.getMessage().contains("deploy/inferstream models pull") && e.getMessage().contains("--model"), e.getMessage());
     }
 }
