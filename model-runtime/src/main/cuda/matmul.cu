@@ -47,6 +47,60 @@ extern "C" __global__ void matvec_f16(const void* w, const float* s, const float
 extern "C" __global__ void matvec_bf16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_BF16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matvec_q8_0(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q8_0>(w, s, x, y, n, rows, cols); }
 
+// The matvec for 16-bit weights with 128-bit loads: lane i of a row's warp reads weights 8i..8i+7 of every
+// 256-column stretch (one uint4) and the matching activations (two float4). Needs cols % 8 == 0 (16-byte
+// aligned rows). Same grid and block as matvec; the sum over a row is in a different order than matvec's.
+__device__ __forceinline__ float bits_to_f32(unsigned short h, __half*) { return f16_bits_to_f32(h); }
+__device__ __forceinline__ float bits_to_f32(unsigned short h, __nv_bfloat16*) { return bf16_bits_to_f32(h); }
+
+template <typename T>
+__device__ void matvec_vec(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) {
+    int lane = threadIdx.x & 31;
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) {
+        return;
+    }
+    float acc[MATVEC_MAX_TOKENS];
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        acc[t] = 0.0f;
+    }
+    const uint4* wr = (const uint4*) (w + (size_t) row * cols);
+    int chunks = cols >> 3;
+#pragma unroll 4
+    for (int c8 = lane; c8 < chunks; c8 += 32) {
+        uint4 u = wr[c8];
+        float wv[8];
+        const unsigned short* hs = (const unsigned short*) &u;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            wv[j] = bits_to_f32(hs[j], (T*) 0);
+        }
+#pragma unroll
+        for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+            if (t < n) {
+                const float4* xr = (const float4*) (x + (size_t) t * cols + (size_t) c8 * 8);
+                float4 a = xr[0];
+                float4 b = xr[1];
+                acc[t] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w
+                        + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        if (t < n) {
+            float s = warp_sum(acc[t]);
+            if (lane == 0) {
+                y[(size_t) t * rows + row] = s;
+            }
+        }
+    }
+}
+
+extern "C" __global__ void matvec_vec_f16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matvec_vec<__half>(w, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_vec_bf16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matvec_vec<__nv_bfloat16>(w, x, y, n, rows, cols); }
+
 #define TILE 64
 #define TILE_K 32
 

@@ -175,7 +175,12 @@ public final class DeviceMatrix implements AutoCloseable {
                 if (n > MATVEC_MAX_TOKENS) {
                     throw new IllegalArgumentException("matvec serves at most " + MATVEC_MAX_TOKENS + " tokens, got " + n);
                 }
-                k.launch("matvec_" + suffix, (rows + 7) / 8, 1, 256, 0, data, scales, x, y, n, rows, cols);
+                if ((type == GgmlType.BF16 || type == GgmlType.F16) && cols % 8 == 0) {
+                    // 128-bit weight loads (16-byte aligned rows)
+                    k.launch("matvec_vec_" + suffix, (rows + 7) / 8, 1, 256, 0, data, x, y, n, rows, cols);
+                } else {
+                    k.launch("matvec_" + suffix, (rows + 7) / 8, 1, 256, 0, data, scales, x, y, n, rows, cols);
+                }
             }
             case TILED -> k.launch("matmul_tiled_" + suffix, (rows + 63) / 64, (n + 63) / 64, 256, 0,
                     data, scales, x, y, n, rows, cols);
