@@ -306,6 +306,79 @@ __device__ void matmul_skinny(const unsigned short* w, const unsigned short* xh,
 extern "C" __global__ void matmul_skinny_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__half>(w, xh, part, tiles, rows, cols, kChunk); }
 extern "C" __global__ void matmul_skinny_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }
 
+// The same product with the activations staged through shared memory: the 4 warps of a block (64 rows) share
+// one copy of each 64-wide K tile of xh (one L2 read instead of four), and each warp issues the weight
+// fragments of a whole K tile before its tensor-core steps (4 loads in flight). Same grid, block, workspace
+// and partial-sum layout as matmul_skinny; kChunk must be a multiple of 16 (it is: SkinnyScratch.kChunk).
+#define SK_KT 64
+#define SK_LD (SK_KT + 8) // smem row stride (16-bit elements): a multiple of 8, rows 16-byte aligned
+
+template <typename T>
+__device__ void matmul_skinny_smem(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows,
+                                   int cols, int kChunk) {
+    using namespace nvcuda;
+    __shared__ __align__(32) unsigned short xs[64 * SK_LD]; // [token][k] of one K tile
+    int rowTile = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    bool active = rowTile * 16 < rows; // warp-uniform; inactive warps still take part in the barriers
+    int split = blockIdx.y;
+    int k0 = split * kChunk;
+    int k1 = min(cols, k0 + kChunk);
+    int npad = tiles * 16;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4];
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        wmma::fill_fragment(acc[t], 0.0f);
+    }
+    const T* wp = (const T*) w + (size_t) (active ? rowTile : 0) * 16 * cols;
+    for (int k = k0; k < k1; k += SK_KT) {
+        int width = min(SK_KT, k1 - k); // a multiple of 16
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[SK_KT / 16];
+        if (active) {
+#pragma unroll
+            for (int f = 0; f < SK_KT / 16; f++) {
+                if (f * 16 < width) {
+                    wmma::load_matrix_sync(a[f], wp + k + f * 16, cols);
+                }
+            }
+        }
+        int vecs = width >> 3; // 8 elements (16 bytes) per copy
+        for (int i = threadIdx.x; i < npad * vecs; i += blockDim.x) {
+            int r = i / vecs;
+            int c = (i % vecs) << 3;
+            *(uint4*) (xs + r * SK_LD + c) = *(const uint4*) (xh + (size_t) r * cols + k + c);
+        }
+        __syncthreads();
+        if (active) {
+#pragma unroll
+            for (int f = 0; f < SK_KT / 16; f++) {
+                if (f * 16 < width) {
+#pragma unroll
+                    for (int t = 0; t < 4; t++) {
+                        if (t < tiles) {
+                            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                            wmma::load_matrix_sync(b, (const T*) (xs + t * 16 * SK_LD + f * 16), SK_LD);
+                            wmma::mma_sync(acc[t], a[f], b, acc[t]);
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads(); // the tile is consumed before the next one overwrites it
+    }
+    if (active) {
+#pragma unroll
+        for (int t = 0; t < 4; t++) {
+            if (t < tiles) {
+                float* dst = part + ((size_t) split * npad + (size_t) t * 16) * rows + (size_t) rowTile * 16;
+                wmma::store_matrix_sync(dst, acc[t], rows, wmma::mem_col_major);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void matmul_skinny_smem_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_smem<__half>(w, xh, part, tiles, rows, cols, kChunk); }
+extern "C" __global__ void matmul_skinny_smem_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_smem<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }
+
 // y [n, rows] = sum over s of part [s, t, rows] (fixed order). Grid-stride.
 extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int npad, int rows, int splits) {
     size_t total = (size_t) n * rows;

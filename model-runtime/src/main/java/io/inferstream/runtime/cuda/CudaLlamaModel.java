@@ -101,6 +101,8 @@ public final class CudaLlamaModel implements LanguageModel {
     private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
     private SkinnyScratch skinny; // non-null while the skinny decode product is on (the default for 16-bit weights)
+    // matmul_skinny_smem instead of matmul_skinny (opt-in until measured: -Dinferstream.cuda.skinny=smem)
+    private boolean stagedSkinny = "smem".equals(System.getProperty("inferstream.cuda.skinny"));
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
     private boolean graphs = true;
@@ -368,11 +370,24 @@ public final class CudaLlamaModel implements LanguageModel {
                 maxPartial = Math.max(maxPartial, SkinnyScratch.partialFloats(m.rows(), m.cols()));
             }
             skinny = new SkinnyScratch(maxCols, maxPartial);
+            skinny.staged = stagedSkinny;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
             skinny = null;
             bufferGeneration++;
+        }
+    }
+
+    /**
+     * Whether the skinny product stages the activations through shared memory (matmul_skinny_smem: one L2 read
+     * of each K tile per 4 warps instead of one per warp). Off by default until measured on a GPU.
+     */
+    public synchronized void useStagedSkinny(boolean on) {
+        stagedSkinny = on;
+        if (skinny != null && skinny.staged != on) {
+            skinny.staged = on;
+            bufferGeneration++; // recorded graphs name the other kernel
         }
     }
 

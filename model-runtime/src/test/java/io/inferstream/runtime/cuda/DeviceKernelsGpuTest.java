@@ -55,6 +55,16 @@ class DeviceKernelsGpuTest {
         "BF16, SKINNY, 2048, 8192, 40, 1e-2",
         "BF16, SKINNY, 4016, 64, 64, 1e-2",
         "F16, SKINNY, 96, 176, 33, 2e-3",
+        "BF16, SKINNY_SMEM, 2048, 2048, 64, 1e-2",
+        "BF16, SKINNY_SMEM, 128, 256, 9, 1e-2",
+        "BF16, SKINNY_SMEM, 8192, 2048, 16, 1e-2",
+        "BF16, SKINNY_SMEM, 2048, 8192, 40, 1e-2",
+        "BF16, SKINNY_SMEM, 4016, 64, 64, 1e-2",
+        "F16, SKINNY_SMEM, 96, 176, 33, 2e-3",
+        "F16, SKINNY_SMEM, 48, 208, 17, 2e-3",
+        "BF16, MATVEC, 4016, 2048, 8, 1e-5",
+        "F16, MATVEC, 33, 264, 1, 1e-5",
+        "BF16, MATVEC, 50, 100, 2, 1e-5",
     })
     void productMatchesCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n, double bound) {
         SplittableRandom rnd = new SplittableRandom(rows * 31L + cols * 7L + n);
