@@ -101,8 +101,10 @@ public final class CudaLlamaModel implements LanguageModel {
     private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
     private SkinnyScratch skinny; // non-null while the skinny decode product is on (the default for 16-bit weights)
-    // matmul_skinny_smem instead of matmul_skinny (opt-in until measured: -Dinferstream.cuda.skinny=smem)
-    private boolean stagedSkinny = "smem".equals(System.getProperty("inferstream.cuda.skinny"));
+    // matmul_skinny_smem instead of matmul_skinny: chosen at load (chooseSkinnyKernel) unless
+    // -Dinferstream.cuda.skinny=smem or =plain forces one
+    private boolean stagedSkinny;
+    private String skinnyChoice = "skinny product off";
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
     private boolean graphs = true;
@@ -202,6 +204,9 @@ public final class CudaLlamaModel implements LanguageModel {
                         || m.type() == GgmlType.F16;
             }
             useSkinnyDecode(sixteenBit);
+            if (sixteenBit) {
+                chooseSkinnyKernel();
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -381,7 +386,7 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * Whether the skinny product stages the activations through shared memory (matmul_skinny_smem: one L2 read
-     * of each K tile per 4 warps instead of one per warp). Off by default until measured on a GPU.
+     * of each K tile per 4 warps instead of one per warp). Chosen at load by {@link #chooseSkinnyKernel}.
      */
     public synchronized void useStagedSkinny(boolean on) {
         stagedSkinny = on;
@@ -389,6 +394,69 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.staged = on;
             bufferGeneration++; // recorded graphs name the other kernel
         }
+    }
+
+    /** Whether the skinny product stages its activations through shared memory. */
+    public synchronized boolean stagedSkinny() {
+        return stagedSkinny;
+    }
+
+    /** Which skinny kernel the model chose at load, and why (timings of both). */
+    public String skinnyChoice() {
+        return skinnyChoice;
+    }
+
+    /**
+     * Picks the skinny kernel: matmul_skinny_smem when it gives bit for bit the result of matmul_skinny on one
+     * 64-token product of the first FFN matrix (it performs the same tensor-core steps in the same K order, so
+     * it must) and is faster there; matmul_skinny otherwise. A wrong or slower staged kernel is never used.
+     */
+    private void chooseSkinnyKernel() {
+        String forced = System.getProperty("inferstream.cuda.skinny");
+        if (forced != null) {
+            useStagedSkinny("smem".equals(forced));
+            skinnyChoice = "matmul_skinny" + (stagedSkinny ? "_smem" : "") + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
+            return;
+        }
+        DeviceMatrix m = gate[0];
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        if (n <= DeviceMatrix.MATVEC_MAX_TOKENS || !SkinnyScratch.fits(m.rows(), m.cols())
+                || (m.type() != GgmlType.BF16 && m.type() != GgmlType.F16)) {
+            skinnyChoice = "matmul_skinny (" + m + " does not take the skinny product; not compared)";
+            return;
+        }
+        // x [n, cols] in xb, y [n, rows] in hb (plain) and hb2 (staged): both fit the scratch for `capacity` tokens
+        float[] xs = new float[n * m.cols()];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        xb.upload(xs, xs.length);
+        long[] nanos = new long[2];
+        for (int v = 0; v < 2; v++) {
+            skinny.staged = v == 1;
+            DeviceBuffer y = v == 1 ? hb2 : hb;
+            m.skinny(k, xb, y, n, skinny); // warm-up (and the result compared below)
+            device.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 5; i++) {
+                m.skinny(k, xb, y, n, skinny);
+            }
+            device.synchronize();
+            nanos[v] = System.nanoTime() - t0;
+        }
+        float[] plain = new float[n * m.rows()];
+        float[] staged = new float[n * m.rows()];
+        hb.download(plain, plain.length);
+        hb2.download(staged, staged.length);
+        boolean same = java.util.Arrays.equals(plain, staged);
+        stagedSkinny = same && nanos[1] < nanos[0];
+        skinny.staged = stagedSkinny;
+        bufferGeneration++;
+        skinnyChoice = String.format(java.util.Locale.ROOT,
+                "%s: %s %d x %d, %d tokens: matmul_skinny %.1f us, matmul_skinny_smem %.1f us, results %s",
+                stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny", m.type(), m.rows(), m.cols(), n,
+                nanos[0] / 5e3, nanos[1] / 5e3, same ? "bitwise equal" : "DIFFER (staged kernel not used)");
     }
 
     /** Whether the skinny decode product is on. */
