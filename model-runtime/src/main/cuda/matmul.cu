@@ -53,13 +53,11 @@ extern "C" __global__ void matvec_q8_0(const void* w, const float* s, const floa
 __device__ __forceinline__ float bits_to_f32(unsigned short h, __half*) { return f16_bits_to_f32(h); }
 __device__ __forceinline__ float bits_to_f32(unsigned short h, __nv_bfloat16*) { return bf16_bits_to_f32(h); }
 
+// One warp computes y[t, row] for all n tokens (row < rows).
 template <typename T>
-__device__ void matvec_vec(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) {
+__device__ __forceinline__ void matvec_vec_row(const unsigned short* w, const float* x, float* y, int n, int rows, int cols,
+                                               int row) {
     int lane = threadIdx.x & 31;
-    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) {
-        return;
-    }
     float acc[MATVEC_MAX_TOKENS];
 #pragma unroll
     for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
@@ -96,6 +94,38 @@ __device__ void matvec_vec(const unsigned short* w, const float* x, float* y, in
             }
         }
     }
+}
+
+template <typename T>
+__device__ void matvec_vec(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row < rows) { // warp-uniform
+        matvec_vec_row<T>(w, x, y, n, rows, cols, row);
+    }
+}
+
+// Three products of the same x in one launch (Wq, Wk, Wv of a decode step): warps 0..rows0-1 serve w0,
+// the next rows1 w1, the next rows2 w2. grid (ceil((rows0 + rows1 + rows2) / 8)), block 256.
+template <typename T>
+__device__ void matvec3_vec(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, const float* x,
+                            float* y0, float* y1, float* y2, int n, int rows0, int rows1, int rows2, int cols) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); // warp-uniform
+    if (row < rows0) {
+        matvec_vec_row<T>(w0, x, y0, n, rows0, cols, row);
+    } else if (row - rows0 < rows1) {
+        matvec_vec_row<T>(w1, x, y1, n, rows1, cols, row - rows0);
+    } else if (row - rows0 - rows1 < rows2) {
+        matvec_vec_row<T>(w2, x, y2, n, rows2, cols, row - rows0 - rows1);
+    }
+}
+
+extern "C" __global__ void matvec3_vec_f16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, const float* x,
+                                           float* y0, float* y1, float* y2, int n, int rows0, int rows1, int rows2, int cols) {
+    matvec3_vec<__half>(w0, w1, w2, x, y0, y1, y2, n, rows0, rows1, rows2, cols);
+}
+extern "C" __global__ void matvec3_vec_bf16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, const float* x,
+                                            float* y0, float* y1, float* y2, int n, int rows0, int rows1, int rows2, int cols) {
+    matvec3_vec<__nv_bfloat16>(w0, w1, w2, x, y0, y1, y2, n, rows0, rows1, rows2, cols);
 }
 
 extern "C" __global__ void matvec_vec_f16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matvec_vec<__half>(w, x, y, n, rows, cols); }

@@ -628,9 +628,7 @@ public final class CudaLlamaModel implements LanguageModel {
         mark(StepProfile.Part.NORM);
         for (int l = 0; l < layers; l++) {
             // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
-            wq[l].matmul(k, xb, q, n, skinny);
-            wk[l].matmul(k, xb, kBuf, n, skinny);
-            wv[l].matmul(k, xb, vBuf, n, skinny);
+            DeviceMatrix.matmul3(k, wq[l], wk[l], wv[l], xb, q, kBuf, vBuf, n, skinny);
             if (bq != null) {
                 k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
                 k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);

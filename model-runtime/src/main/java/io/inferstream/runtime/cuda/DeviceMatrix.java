@@ -162,6 +162,27 @@ public final class DeviceMatrix implements AutoCloseable {
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
     }
 
+    /**
+     * ya = x . a^T, yb = x . b^T and yc = x . c^T in one launch (matvec3_vec: the Q, K, V products of a decode
+     * step) when all three are BF16 or all F16 with the same cols, a multiple of 8, and n <= 8 tokens; otherwise
+     * three products of {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int, SkinnyScratch)}.
+     */
+    static void matmul3(CudaKernels k, DeviceMatrix a, DeviceMatrix b, DeviceMatrix c, DeviceBuffer x, DeviceBuffer ya,
+                        DeviceBuffer yb, DeviceBuffer yc, int n, SkinnyScratch skinny) {
+        boolean fused = n <= MATVEC_MAX_TOKENS && (a.type == GgmlType.BF16 || a.type == GgmlType.F16)
+                && b.type == a.type && c.type == a.type && a.cols % 8 == 0 && b.cols == a.cols && c.cols == a.cols;
+        if (fused) {
+            String suffix = a.type == GgmlType.BF16 ? "bf16" : "f16";
+            int rows = a.rows + b.rows + c.rows;
+            k.launch("matvec3_vec_" + suffix, (rows + 7) / 8, 1, 256, 0, a.data, b.data, c.data, x, ya, yb, yc, n,
+                    a.rows, b.rows, c.rows, a.cols);
+        } else {
+            a.matmul(k, x, ya, n, skinny);
+            b.matmul(k, x, yb, n, skinny);
+            c.matmul(k, x, yc, n, skinny);
+        }
+    }
+
     void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, Kernel kernel) {
         String suffix = switch (type) {
             case F32 -> "f32";

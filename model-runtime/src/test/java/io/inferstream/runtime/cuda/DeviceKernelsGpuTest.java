@@ -93,6 +93,48 @@ class DeviceKernelsGpuTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} n={1}")
+    @CsvSource({"BF16, 1", "BF16, 8", "F16, 3"})
+    void threeProductsInOneLaunchMatchTheCpuMatrices(GgmlType type, int n) {
+        int cols = 264;
+        int[] rows = {96, 40, 33};
+        SplittableRandom rnd = new SplittableRandom(17L + n);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        Matrix[] cpu = new Matrix[3];
+        byte[][] raw = new byte[3][];
+        float[][] expected = new float[3][];
+        for (int m = 0; m < 3; m++) {
+            float[] w = new float[rows[m] * cols];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+            }
+            raw[m] = Quantizer.quantize(type, w);
+            cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw[m]), rows[m], cols, "w" + m);
+            expected[m] = new float[n * rows[m]];
+            cpu[m].matmul(x, expected[m], n);
+        }
+        try (DeviceMatrix a = DeviceMatrix.upload(cpu[0], ByteBuffer.wrap(raw[0]), false);
+             DeviceMatrix b = DeviceMatrix.upload(cpu[1], ByteBuffer.wrap(raw[1]), false);
+             DeviceMatrix c = DeviceMatrix.upload(cpu[2], ByteBuffer.wrap(raw[2]), false);
+             DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
+             DeviceBuffer ya = DeviceBuffer.allocate(4L * expected[0].length, "ya");
+             DeviceBuffer yb = DeviceBuffer.allocate(4L * expected[1].length, "yb");
+             DeviceBuffer yc = DeviceBuffer.allocate(4L * expected[2].length, "yc")) {
+            dx.upload(x, x.length);
+            DeviceMatrix.matmul3(device.kernels(), a, b, c, dx, ya, yb, yc, n, null);
+            DeviceBuffer[] ys = {ya, yb, yc};
+            for (int m = 0; m < 3; m++) {
+                float[] got = new float[expected[m].length];
+                ys[m].download(got, got.length);
+                double err = CudaTestDevice.relativeError(got, expected[m], got.length);
+                assertTrue(err <= 1e-5, type + " product " + m + " of 3: relative error " + err + " > 1e-5");
+            }
+        }
+    }
+
     @Test
     void f32WeightsConvertedToBf16StayWithinBf16Precision() {
         int rows = 64;
