@@ -45,8 +45,8 @@ if [[ ! -f "$console" ]]; then
 fi
 cp "$console" "$bundle/lib/"
 
-echo "[prepare] jlink Java 17 runtime"
-jlink --add-modules java.base,java.logging,jdk.incubator.vector,java.management,java.xml,jdk.unsupported,java.naming,java.sql \
+echo "[prepare] jlink Java 17 runtime (java.desktop: log4j-core uses java.beans.PropertyChangeEvent)"
+jlink --add-modules java.base,java.logging,jdk.incubator.vector,java.management,java.xml,jdk.unsupported,java.naming,java.sql,java.desktop \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$bundle/jre"
 "$bundle/jre/bin/java" -version 2>&1 | head -1
 tar -C "$bundle" -czf "$bundle/jre.tgz" jre

@@ -104,3 +104,73 @@ extern "C" __global__ void kv_store_f16(const float* k, const float* v, const in
         values[dst + i] = __half_as_ushort(__float2half_rn(v[(size_t) t * kvDim + i]));
     }
 }
+
+// Residual add fused with the next RMSNorm: x[r, :] += y[r, :], then out[r, :] = rmsnorm(x[r, :]) * w (the same
+// arithmetic as add_inplace followed by rmsnorm). grid (n), block 256.
+extern "C" __global__ void add_rmsnorm(float* x, const float* y, const float* w, float* out, int dim, float eps) {
+    int r = blockIdx.x;
+    float* xr = x + (size_t) r * dim;
+    const float* yr = y + (size_t) r * dim;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        float v = xr[i] + yr[i];
+        xr[i] = v;
+        ss += v * v;
+    }
+    ss = block_sum(ss);
+    float mean = ss / (float) dim + eps;
+    float s = (float) (1.0 / sqrt((double) mean));
+    float* o = out + (size_t) r * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        o[i] = w[i] * (s * xr[i]); // the element this thread wrote above
+    }
+}
+
+// rope followed by kv_store in one launch: rotates q and k of token t, then writes its k and v into cache slot
+// slots[t]. grid (n), block 128.
+__device__ __forceinline__ void store_kv(float* dst, float v) { *dst = v; }
+__device__ __forceinline__ void store_kv(unsigned short* dst, float v) { *dst = __half_as_ushort(__float2half_rn(v)); }
+
+template <typename KV>
+__device__ void rope_kv_store(float* q, float* k, const float* v, const int* positions, const float* invFreq,
+                              int nHeads, int nKvHeads, int headDim, int neox, const int* slots, KV* keys, KV* values) {
+    int t = blockIdx.x;
+    int half = headDim / 2;
+    float pos = (float) positions[t];
+    int kvDim = nKvHeads * headDim;
+    float* qt = q + (size_t) t * nHeads * headDim;
+    float* kt = k + (size_t) t * kvDim;
+    int total = (nHeads + nKvHeads) * half;
+    for (int j = threadIdx.x; j < total; j += blockDim.x) {
+        int head = j / half;
+        int i = j % half;
+        float angle = pos * invFreq[i];
+        float c = (float) cos((double) angle);
+        float s = (float) sin((double) angle);
+        float* base = head < nHeads ? qt + head * headDim : kt + (head - nHeads) * headDim;
+        int a = neox ? i : 2 * i;
+        int b = neox ? i + half : 2 * i + 1;
+        float x0 = base[a];
+        float x1 = base[b];
+        base[a] = x0 * c - x1 * s;
+        base[b] = x0 * s + x1 * c;
+    }
+    __syncthreads(); // the rotated keys are visible to the whole block
+    size_t dst = (size_t) slots[t] * kvDim;
+    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
+        store_kv(keys + dst + i, kt[i]);
+        store_kv(values + dst + i, v[(size_t) t * kvDim + i]);
+    }
+}
+
+extern "C" __global__ void rope_kv_store_f32(float* q, float* k, const float* v, const int* positions, const float* invFreq,
+                                             int nHeads, int nKvHeads, int headDim, int neox, const int* slots,
+                                             float* keys, float* values) {
+    rope_kv_store<float>(q, k, v, positions, invFreq, nHeads, nKvHeads, headDim, neox, slots, keys, values);
+}
+
+extern "C" __global__ void rope_kv_store_f16(float* q, float* k, const float* v, const int* positions, const float* invFreq,
+                                             int nHeads, int nKvHeads, int headDim, int neox, const int* slots,
+                                             unsigned short* keys, unsigned short* values) {
+    rope_kv_store<unsigned short>(q, k, v, positions, invFreq, nHeads, nKvHeads, headDim, neox, slots, keys, values);
+}

@@ -47,6 +47,90 @@ extern "C" __global__ void matvec_f16(const void* w, const float* s, const float
 extern "C" __global__ void matvec_bf16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_BF16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matvec_q8_0(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q8_0>(w, s, x, y, n, rows, cols); }
 
+// The matvec for 16-bit weights with 128-bit loads: lane i of a row's warp reads weights 8i..8i+7 of every
+// 256-column stretch (one uint4) and the matching activations (two float4). Needs cols % 8 == 0 (16-byte
+// aligned rows). Same grid and block as matvec; the sum over a row is in a different order than matvec's.
+__device__ __forceinline__ float bits_to_f32(unsigned short h, __half*) { return f16_bits_to_f32(h); }
+__device__ __forceinline__ float bits_to_f32(unsigned short h, __nv_bfloat16*) { return bf16_bits_to_f32(h); }
+
+// One warp computes y[t, row] for all n tokens (row < rows).
+template <typename T>
+__device__ __forceinline__ void matvec_vec_row(const unsigned short* w, const float* x, float* y, int n, int rows, int cols,
+                                               int row) {
+    int lane = threadIdx.x & 31;
+    float acc[MATVEC_MAX_TOKENS];
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        acc[t] = 0.0f;
+    }
+    const uint4* wr = (const uint4*) (w + (size_t) row * cols);
+    int chunks = cols >> 3;
+#pragma unroll 4
+    for (int c8 = lane; c8 < chunks; c8 += 32) {
+        uint4 u = wr[c8];
+        float wv[8];
+        const unsigned short* hs = (const unsigned short*) &u;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            wv[j] = bits_to_f32(hs[j], (T*) 0);
+        }
+#pragma unroll
+        for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+            if (t < n) {
+                const float4* xr = (const float4*) (x + (size_t) t * cols + (size_t) c8 * 8);
+                float4 a = xr[0];
+                float4 b = xr[1];
+                acc[t] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w
+                        + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        if (t < n) {
+            float s = warp_sum(acc[t]);
+            if (lane == 0) {
+                y[(size_t) t * rows + row] = s;
+            }
+        }
+    }
+}
+
+template <typename T>
+__device__ void matvec_vec(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row < rows) { // warp-uniform
+        matvec_vec_row<T>(w, x, y, n, rows, cols, row);
+    }
+}
+
+// Three products of the same x in one launch (Wq, Wk, Wv of a decode step): warps 0..rows0-1 serve w0,
+// the next rows1 w1, the next rows2 w2. grid (ceil((rows0 + rows1 + rows2) / 8)), block 256.
+template <typename T>
+__device__ void matvec3_vec(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, const float* x,
+                            float* y0, float* y1, float* y2, int n, int rows0, int rows1, int rows2, int cols) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); // warp-uniform
+    if (row < rows0) {
+        matvec_vec_row<T>(w0, x, y0, n, rows0, cols, row);
+    } else if (row - rows0 < rows1) {
+        matvec_vec_row<T>(w1, x, y1, n, rows1, cols, row - rows0);
+    } else if (row - rows0 - rows1 < rows2) {
+        matvec_vec_row<T>(w2, x, y2, n, rows2, cols, row - rows0 - rows1);
+    }
+}
+
+extern "C" __global__ void matvec3_vec_f16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, const float* x,
+                                           float* y0, float* y1, float* y2, int n, int rows0, int rows1, int rows2, int cols) {
+    matvec3_vec<__half>(w0, w1, w2, x, y0, y1, y2, n, rows0, rows1, rows2, cols);
+}
+extern "C" __global__ void matvec3_vec_bf16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, const float* x,
+                                            float* y0, float* y1, float* y2, int n, int rows0, int rows1, int rows2, int cols) {
+    matvec3_vec<__nv_bfloat16>(w0, w1, w2, x, y0, y1, y2, n, rows0, rows1, rows2, cols);
+}
+
+extern "C" __global__ void matvec_vec_f16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matvec_vec<__half>(w, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_vec_bf16(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) { matvec_vec<__nv_bfloat16>(w, x, y, n, rows, cols); }
+
 #define TILE 64
 #define TILE_K 32
 
@@ -251,6 +335,79 @@ __device__ void matmul_skinny(const unsigned short* w, const unsigned short* xh,
 
 extern "C" __global__ void matmul_skinny_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__half>(w, xh, part, tiles, rows, cols, kChunk); }
 extern "C" __global__ void matmul_skinny_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }
+
+// The same product with the activations staged through shared memory: the 4 warps of a block (64 rows) share
+// one copy of each 64-wide K tile of xh (one L2 read instead of four), and each warp issues the weight
+// fragments of a whole K tile before its tensor-core steps (4 loads in flight). Same grid, block, workspace
+// and partial-sum layout as matmul_skinny; kChunk must be a multiple of 16 (it is: SkinnyScratch.kChunk).
+#define SK_KT 64
+#define SK_LD (SK_KT + 8) // smem row stride (16-bit elements): a multiple of 8, rows 16-byte aligned
+
+template <typename T>
+__device__ void matmul_skinny_smem(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows,
+                                   int cols, int kChunk) {
+    using namespace nvcuda;
+    __shared__ __align__(32) unsigned short xs[64 * SK_LD]; // [token][k] of one K tile
+    int rowTile = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    bool active = rowTile * 16 < rows; // warp-uniform; inactive warps still take part in the barriers
+    int split = blockIdx.y;
+    int k0 = split * kChunk;
+    int k1 = min(cols, k0 + kChunk);
+    int npad = tiles * 16;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4];
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        wmma::fill_fragment(acc[t], 0.0f);
+    }
+    const T* wp = (const T*) w + (size_t) (active ? rowTile : 0) * 16 * cols;
+    for (int k = k0; k < k1; k += SK_KT) {
+        int width = min(SK_KT, k1 - k); // a multiple of 16
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[SK_KT / 16];
+        if (active) {
+#pragma unroll
+            for (int f = 0; f < SK_KT / 16; f++) {
+                if (f * 16 < width) {
+                    wmma::load_matrix_sync(a[f], wp + k + f * 16, cols);
+                }
+            }
+        }
+        int vecs = width >> 3; // 8 elements (16 bytes) per copy
+        for (int i = threadIdx.x; i < npad * vecs; i += blockDim.x) {
+            int r = i / vecs;
+            int c = (i % vecs) << 3;
+            *(uint4*) (xs + r * SK_LD + c) = *(const uint4*) (xh + (size_t) r * cols + k + c);
+        }
+        __syncthreads();
+        if (active) {
+#pragma unroll
+            for (int f = 0; f < SK_KT / 16; f++) {
+                if (f * 16 < width) {
+#pragma unroll
+                    for (int t = 0; t < 4; t++) {
+                        if (t < tiles) {
+                            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                            wmma::load_matrix_sync(b, (const T*) (xs + t * 16 * SK_LD + f * 16), SK_LD);
+                            wmma::mma_sync(acc[t], a[f], b, acc[t]);
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads(); // the tile is consumed before the next one overwrites it
+    }
+    if (active) {
+#pragma unroll
+        for (int t = 0; t < 4; t++) {
+            if (t < tiles) {
+                float* dst = part + ((size_t) split * npad + (size_t) t * 16) * rows + (size_t) rowTile * 16;
+                wmma::store_matrix_sync(dst, acc[t], rows, wmma::mem_col_major);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void matmul_skinny_smem_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_smem<__half>(w, xh, part, tiles, rows, cols, kChunk); }
+extern "C" __global__ void matmul_skinny_smem_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_smem<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }
 
 // y [n, rows] = sum over s of part [s, t, rows] (fixed order). Grid-stride.
 extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int npad, int rows, int splits) {

@@ -27,11 +27,14 @@ public final class CudaKernels implements AutoCloseable {
 
     static final Map<String, String[]> MODULES = Map.of(
             "elementwise", new String[] {"embed_f32", "embed_f16", "embed_bf16", "embed_q8_0", "rmsnorm", "rope",
-                "add_bias", "add_inplace", "swiglu", "kv_store_f32", "kv_store_f16"},
+                "add_bias", "add_inplace", "swiglu", "kv_store_f32", "kv_store_f16", "add_rmsnorm", "rope_kv_store_f32",
+                "rope_kv_store_f16"},
             "matmul", new String[] {"matvec_f32", "matvec_f16", "matvec_bf16", "matvec_q8_0", "matmul_tiled_f32",
                 "matmul_tiled_f16", "matmul_tiled_bf16", "matmul_tiled_q8_0", "matmul_wmma_f16", "matmul_wmma_bf16",
-                "to_half_padded_f16", "to_half_padded_bf16", "matmul_skinny_f16", "matmul_skinny_bf16", "splitk_reduce"},
-            "attention", new String[] {"attention_f32", "attention_f16"},
+                "matvec_vec_f16", "matvec_vec_bf16", "matvec3_vec_f16",
+                "matvec3_vec_bf16", "to_half_padded_f16", "to_half_padded_bf16", "matmul_skinny_f16", "matmul_skinny_bf16",
+                "matmul_skinny_smem_f16", "matmul_skinny_smem_bf16", "splitk_reduce"},
+            "attention", new String[] {"attention_f32", "attention_f16", "attention_vec_f32", "attention_vec_f16"},
             "sampling", new String[] {"argmax_rows"});
 
     private final List<CUmodule> modules = new ArrayList<>();

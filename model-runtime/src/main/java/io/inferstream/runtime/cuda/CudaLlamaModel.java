@@ -21,6 +21,7 @@ import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstreamCaptureMode;
 
+import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
@@ -54,6 +55,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** attention.cu: MAX_HEAD_DIM (8 floats of the output head per lane). */
     private static final int MAX_HEAD_DIM = 256;
+    /** attention.cu: ATT_WARPS (warps per (token, head) block of attention_vec). */
+    private static final int ATT_WARPS = 8;
 
     private final CudaDevice device;
     private final CudaKernels k;
@@ -97,10 +100,14 @@ public final class CudaLlamaModel implements LanguageModel {
     private StepProfile profile; // null unless a benchmark asks where the time goes
     private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
-    private SkinnyScratch skinny; // non-null while the skinny decode product is on (opt-in)
+    private SkinnyScratch skinny; // non-null while the skinny decode product is on (the default for 16-bit weights)
+    // matmul_skinny_smem instead of matmul_skinny: chosen at load (chooseSkinnyKernel) unless
+    // -Dinferstream.cuda.skinny=smem or =plain forces one
+    private boolean stagedSkinny;
+    private String skinnyChoice = "skinny product off";
 
-    // Greedy steps replayed as CUDA graphs (opt-in): one graph per step shape, captured on its first use.
-    private boolean graphs;
+    // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
+    private boolean graphs = true;
     private String graphFailure;
     private long graphLaunches;
     private CUstream graphStream;
@@ -191,6 +198,15 @@ public final class CudaLlamaModel implements LanguageModel {
             invFreq = floats(RopeFrequencies.of(config, w.ropeFactors()), "rope frequencies");
             weightBytes = bytes;
             ensureCapacity(options.maxBatchTokens());
+            boolean sixteenBit = false;
+            for (DeviceMatrix m : allMatrices()) {
+                sixteenBit |= m.type() == GgmlType.BF16
+                        || m.type() == GgmlType.F16;
+            }
+            useSkinnyDecode(sixteenBit);
+            if (sixteenBit) {
+                chooseSkinnyKernel();
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -335,9 +351,10 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Greedy steps as CUDA graphs: the ~14 launches per layer of a step are recorded once per step shape
+     * Greedy steps as CUDA graphs: the ~10 launches per layer of a step are recorded once per step shape
      * and replayed with one launch (the metadata is uploaded before each replay into the same buffer).
-     * Off by default; if recording fails, the model says why ({@link #graphFailure()}) and runs eagerly.
+     * On by default (the first H200 run showed replays token-identical to eager steps); if recording fails,
+     * the model says why ({@link #graphFailure()}) and runs eagerly.
      */
     public synchronized void useCudaGraphs(boolean on) {
         graphs = on;
@@ -345,7 +362,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * Decode steps of 9..64 tokens use the split-K skinny tensor-core product for BF16/F16 matrices
-     * (matmul.cu) instead of the tiled one. Off by default until measured on a GPU.
+     * (matmul.cu) instead of the tiled one. On by default when the model has 16-bit matrices (6-10x faster
+     * than the tiled product at 16 and 64 tokens on the H200).
      */
     public synchronized void useSkinnyDecode(boolean on) {
         device.makeCurrent();
@@ -357,12 +375,93 @@ public final class CudaLlamaModel implements LanguageModel {
                 maxPartial = Math.max(maxPartial, SkinnyScratch.partialFloats(m.rows(), m.cols()));
             }
             skinny = new SkinnyScratch(maxCols, maxPartial);
+            skinny.staged = stagedSkinny;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
             skinny = null;
             bufferGeneration++;
         }
+    }
+
+    /**
+     * Whether the skinny product stages the activations through shared memory (matmul_skinny_smem: one L2 read
+     * of each K tile per 4 warps instead of one per warp). Chosen at load by {@link #chooseSkinnyKernel}.
+     */
+    public synchronized void useStagedSkinny(boolean on) {
+        stagedSkinny = on;
+        if (skinny != null && skinny.staged != on) {
+            skinny.staged = on;
+            bufferGeneration++; // recorded graphs name the other kernel
+        }
+    }
+
+    /** Whether the skinny product stages its activations through shared memory. */
+    public synchronized boolean stagedSkinny() {
+        return stagedSkinny;
+    }
+
+    /** Which skinny kernel the model chose at load, and why (timings of both). */
+    public String skinnyChoice() {
+        return skinnyChoice;
+    }
+
+    /**
+     * Picks the skinny kernel: matmul_skinny_smem when it gives bit for bit the result of matmul_skinny on one
+     * 64-token product of the first FFN matrix (it performs the same tensor-core steps in the same K order, so
+     * it must) and is faster there; matmul_skinny otherwise. A wrong or slower staged kernel is never used.
+     */
+    private void chooseSkinnyKernel() {
+        String forced = System.getProperty("inferstream.cuda.skinny");
+        if (forced != null) {
+            useStagedSkinny("smem".equals(forced));
+            skinnyChoice = "matmul_skinny" + (stagedSkinny ? "_smem" : "") + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
+            return;
+        }
+        DeviceMatrix m = gate[0];
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        if (n <= DeviceMatrix.MATVEC_MAX_TOKENS || !SkinnyScratch.fits(m.rows(), m.cols())
+                || (m.type() != GgmlType.BF16 && m.type() != GgmlType.F16)) {
+            skinnyChoice = "matmul_skinny (" + m + " does not take the skinny product; not compared)";
+            return;
+        }
+        // x [n, cols] in xb, y [n, rows] in hb (plain) and hb2 (staged): both fit the scratch for `capacity` tokens
+        float[] xs = new float[n * m.cols()];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        xb.upload(xs, xs.length);
+        long[] nanos = new long[2];
+        for (int v = 0; v < 2; v++) {
+            skinny.staged = v == 1;
+            DeviceBuffer y = v == 1 ? hb2 : hb;
+            m.skinny(k, xb, y, n, skinny); // warm-up (and the result compared below)
+            device.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 5; i++) {
+                m.skinny(k, xb, y, n, skinny);
+            }
+            device.synchronize();
+            nanos[v] = System.nanoTime() - t0;
+        }
+        float[] plain = new float[n * m.rows()];
+        float[] staged = new float[n * m.rows()];
+        hb.download(plain, plain.length);
+        hb2.download(staged, staged.length);
+        boolean same = java.util.Arrays.equals(plain, staged);
+        stagedSkinny = same && nanos[1] < nanos[0];
+        skinny.staged = stagedSkinny;
+        bufferGeneration++;
+        skinnyChoice = String.format(java.util.Locale.ROOT,
+                "%s: %s %d x %d, %d tokens: matmul_skinny %.1f us, matmul_skinny_smem %.1f us, results %s",
+                stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny", m.type(), m.rows(), m.cols(), n,
+                nanos[0] / 5e3, nanos[1] / 5e3, same ? "bitwise equal" : "DIFFER (staged kernel not used)");
+    }
+
+    /** Whether the skinny decode product is on. */
+    public synchronized boolean skinnyDecode() {
+        return skinny != null;
     }
 
     private List<DeviceMatrix> allMatrices() {
@@ -522,35 +621,40 @@ public final class CudaLlamaModel implements LanguageModel {
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int warpsPerBlock = 4;
-        for (int l = 0; l < config.nLayers(); l++) {
-            // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
-            k.launch("rmsnorm", n, 1, 256, 0, x, null, attnNorm[l], xb, dim, config.rmsEps());
-            mark(StepProfile.Part.NORM);
-            wq[l].matmul(k, xb, q, n, skinny);
-            wk[l].matmul(k, xb, kBuf, n, skinny);
-            wv[l].matmul(k, xb, vBuf, n, skinny);
+        boolean vecAttention = vectorAttention(headDim);
+        int layers = config.nLayers();
+        // xb = rmsnorm(x) of layer 0; later layers get it from the previous layer's fused add_rmsnorm
+        k.launch("rmsnorm", n, 1, 256, 0, x, null, attnNorm[0], xb, dim, config.rmsEps());
+        mark(StepProfile.Part.NORM);
+        for (int l = 0; l < layers; l++) {
+            // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
+            DeviceMatrix.matmul3(k, wq[l], wk[l], wv[l], xb, q, kBuf, vBuf, n, skinny);
             if (bq != null) {
                 k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
                 k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
                 k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, vBuf, bv[l], n, kvDim);
             }
             mark(StepProfile.Part.QKV_MATMUL);
-            k.launch("rope", n, 1, 128, 0, q, kBuf, positions, invFreq, heads, config.nKvHeads(), headDim,
-                    config.ropeNeox() ? 1 : 0);
-            // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
-            k.launch(f16Kv ? "kv_store_f16" : "kv_store_f32", n, 1, 128, 0, kBuf, vBuf, slots, kv.keys(l), kv.values(l), kvDim);
+            // RoPE, then the KV write, in one launch. All of the step's keys/values are stored before any token
+            // attends: a prefill chunk sees itself.
+            k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 128, 0, q, kBuf, vBuf, positions, invFreq,
+                    heads, config.nKvHeads(), headDim, config.ropeNeox() ? 1 : 0, slots, kv.keys(l), kv.values(l));
             mark(StepProfile.Part.ROPE_KV);
-            k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
-                    32 * warpsPerBlock, warpsPerBlock * headDim * 4, q, kv.keys(l), kv.values(l), positions, seq,
-                    tableData, maxBlocks, bs, att, n, heads, config.nKvHeads(), headDim, scale);
+            if (vecAttention) {
+                k.launch(f16Kv ? "attention_vec_f16" : "attention_vec_f32", n * heads, 1, 32 * ATT_WARPS, 0, q,
+                        kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att, n, heads,
+                        config.nKvHeads(), headDim, scale);
+            } else {
+                k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
+                        32 * warpsPerBlock, warpsPerBlock * headDim * 4, q, kv.keys(l), kv.values(l), positions, seq,
+                        tableData, maxBlocks, bs, att, n, heads, config.nKvHeads(), headDim, scale);
+            }
             mark(StepProfile.Part.ATTENTION);
             wo[l].matmul(k, att, xb, n, skinny);
             mark(StepProfile.Part.WO_MATMUL);
-            k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
-            mark(StepProfile.Part.ELEMENTWISE);
 
-            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
-            k.launch("rmsnorm", n, 1, 256, 0, x, null, ffnNorm[l], xb, dim, config.rmsEps());
+            // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
+            k.launch("add_rmsnorm", n, 1, 256, 0, x, xb, ffnNorm[l], xb, dim, config.rmsEps());
             mark(StepProfile.Part.NORM);
             gate[l].matmul(k, xb, hb, n, skinny);
             up[l].matmul(k, xb, hb2, n, skinny);
@@ -559,8 +663,14 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.ELEMENTWISE);
             down[l].matmul(k, hb, xb, n, skinny);
             mark(StepProfile.Part.FFN_MATMUL);
-            k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
-            mark(StepProfile.Part.ELEMENTWISE);
+            if (l + 1 < layers) {
+                // x += xb; xb = rmsnorm(x) for the next layer's attention
+                k.launch("add_rmsnorm", n, 1, 256, 0, x, xb, attnNorm[l + 1], xb, dim, config.rmsEps());
+                mark(StepProfile.Part.NORM);
+            } else {
+                k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
+                mark(StepProfile.Part.ELEMENTWISE);
+            }
         }
         if (wantLogits) {
             // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
@@ -569,6 +679,11 @@ public final class CudaLlamaModel implements LanguageModel {
             output.matmul(k, xb, logits, m, skinny);
             mark(StepProfile.Part.OUTPUT_MATMUL);
         }
+    }
+
+    /** Head sizes attention_vec serves: 8 dims per lane, a power-of-two number of lanes per position. */
+    static boolean vectorAttention(int headDim) {
+        return headDim >= 8 && headDim <= MAX_HEAD_DIM && Integer.bitCount(headDim) == 1;
     }
 
     private static int blocks(int count) {

@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -156,10 +156,31 @@ public final class DeviceMatrix implements AutoCloseable {
         int splits = SkinnyScratch.splits(rows, cols);
         int elems = npad * cols;
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
-        k.launch("matmul_skinny_" + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data, s.halves, s.partial, tiles, rows,
-                cols, chunk);
+        k.launch((s.staged ? "matmul_skinny_smem_" : "matmul_skinny_") + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
+                s.halves, s.partial, tiles, rows, cols, chunk);
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
+    }
+
+    /**
+     * ya = x . a^T, yb = x . b^T and yc = x . c^T in one launch (matvec3_vec: the Q, K, V products of a decode
+     * step) when all three are BF16 or all F16 with the same cols, a multiple of 8, and n <= 8 tokens; otherwise
+     * three products of {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int, SkinnyScratch)}.
+     */
+    static void matmul3(CudaKernels k, DeviceMatrix a, DeviceMatrix b, DeviceMatrix c, DeviceBuffer x, DeviceBuffer ya,
+                        DeviceBuffer yb, DeviceBuffer yc, int n, SkinnyScratch skinny) {
+        boolean fused = n <= MATVEC_MAX_TOKENS && (a.type == GgmlType.BF16 || a.type == GgmlType.F16)
+                && b.type == a.type && c.type == a.type && a.cols % 8 == 0 && b.cols == a.cols && c.cols == a.cols;
+        if (fused) {
+            String suffix = a.type == GgmlType.BF16 ? "bf16" : "f16";
+            int rows = a.rows + b.rows + c.rows;
+            k.launch("matvec3_vec_" + suffix, (rows + 7) / 8, 1, 256, 0, a.data, b.data, c.data, x, ya, yb, yc, n,
+                    a.rows, b.rows, c.rows, a.cols);
+        } else {
+            a.matmul(k, x, ya, n, skinny);
+            b.matmul(k, x, yb, n, skinny);
+            c.matmul(k, x, yc, n, skinny);
+        }
     }
 
     void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, Kernel kernel) {
@@ -175,7 +196,12 @@ public final class DeviceMatrix implements AutoCloseable {
                 if (n > MATVEC_MAX_TOKENS) {
                     throw new IllegalArgumentException("matvec serves at most " + MATVEC_MAX_TOKENS + " tokens, got " + n);
                 }
-                k.launch("matvec_" + suffix, (rows + 7) / 8, 1, 256, 0, data, scales, x, y, n, rows, cols);
+                if ((type == GgmlType.BF16 || type == GgmlType.F16) && cols % 8 == 0) {
+                    // 128-bit weight loads (16-byte aligned rows)
+                    k.launch("matvec_vec_" + suffix, (rows + 7) / 8, 1, 256, 0, data, x, y, n, rows, cols);
+                } else {
+                    k.launch("matvec_" + suffix, (rows + 7) / 8, 1, 256, 0, data, scales, x, y, n, rows, cols);
+                }
             }
             case TILED -> k.launch("matmul_tiled_" + suffix, (rows + 63) / 64, (n + 63) / 64, 256, 0,
                     data, scales, x, y, n, rows, cols);
@@ -185,8 +211,9 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY -> {
+            case SKINNY, SKINNY_SMEM -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
+                    s.staged = kernel == Kernel.SKINNY_SMEM;
                     skinny(k, x, y, n, s);
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }

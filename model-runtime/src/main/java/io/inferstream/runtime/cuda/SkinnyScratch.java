@@ -14,6 +14,8 @@ final class SkinnyScratch implements AutoCloseable {
 
     final DeviceBuffer halves;  // [64, maxCols] 16-bit
     final DeviceBuffer partial; // [splits, 64, rows] float
+    /** Use matmul_skinny_smem (activations staged through shared memory) instead of matmul_skinny. */
+    boolean staged;
 
     SkinnyScratch(long maxCols, long maxPartialFloats) {
         halves = DeviceBuffer.allocate(2L * MAX_TOKENS * maxCols, "skinny product activations");

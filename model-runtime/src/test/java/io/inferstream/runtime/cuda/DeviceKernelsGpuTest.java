@@ -55,6 +55,16 @@ class DeviceKernelsGpuTest {
         "BF16, SKINNY, 2048, 8192, 40, 1e-2",
         "BF16, SKINNY, 4016, 64, 64, 1e-2",
         "F16, SKINNY, 96, 176, 33, 2e-3",
+        "BF16, SKINNY_SMEM, 2048, 2048, 64, 1e-2",
+        "BF16, SKINNY_SMEM, 128, 256, 9, 1e-2",
+        "BF16, SKINNY_SMEM, 8192, 2048, 16, 1e-2",
+        "BF16, SKINNY_SMEM, 2048, 8192, 40, 1e-2",
+        "BF16, SKINNY_SMEM, 4016, 64, 64, 1e-2",
+        "F16, SKINNY_SMEM, 96, 176, 33, 2e-3",
+        "F16, SKINNY_SMEM, 48, 208, 17, 2e-3",
+        "BF16, MATVEC, 4016, 2048, 8, 1e-5",
+        "F16, MATVEC, 33, 264, 1, 1e-5",
+        "BF16, MATVEC, 50, 100, 2, 1e-5",
     })
     void productMatchesCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n, double bound) {
         SplittableRandom rnd = new SplittableRandom(rows * 31L + cols * 7L + n);
@@ -80,6 +90,48 @@ class DeviceKernelsGpuTest {
             dy.download(got, got.length);
             double err = CudaTestDevice.relativeError(got, expected, got.length);
             assertTrue(err <= bound, type + " " + kernel + ": relative error " + err + " > " + bound);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} n={1}")
+    @CsvSource({"BF16, 1", "BF16, 8", "F16, 3"})
+    void threeProductsInOneLaunchMatchTheCpuMatrices(GgmlType type, int n) {
+        int cols = 264;
+        int[] rows = {96, 40, 33};
+        SplittableRandom rnd = new SplittableRandom(17L + n);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        Matrix[] cpu = new Matrix[3];
+        byte[][] raw = new byte[3][];
+        float[][] expected = new float[3][];
+        for (int m = 0; m < 3; m++) {
+            float[] w = new float[rows[m] * cols];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+            }
+            raw[m] = Quantizer.quantize(type, w);
+            cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw[m]), rows[m], cols, "w" + m);
+            expected[m] = new float[n * rows[m]];
+            cpu[m].matmul(x, expected[m], n);
+        }
+        try (DeviceMatrix a = DeviceMatrix.upload(cpu[0], ByteBuffer.wrap(raw[0]), false);
+             DeviceMatrix b = DeviceMatrix.upload(cpu[1], ByteBuffer.wrap(raw[1]), false);
+             DeviceMatrix c = DeviceMatrix.upload(cpu[2], ByteBuffer.wrap(raw[2]), false);
+             DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
+             DeviceBuffer ya = DeviceBuffer.allocate(4L * expected[0].length, "ya");
+             DeviceBuffer yb = DeviceBuffer.allocate(4L * expected[1].length, "yb");
+             DeviceBuffer yc = DeviceBuffer.allocate(4L * expected[2].length, "yc")) {
+            dx.upload(x, x.length);
+            DeviceMatrix.matmul3(device.kernels(), a, b, c, dx, ya, yb, yc, n, null);
+            DeviceBuffer[] ys = {ya, yb, yc};
+            for (int m = 0; m < 3; m++) {
+                float[] got = new float[expected[m].length];
+                ys[m].download(got, got.length);
+                double err = CudaTestDevice.relativeError(got, expected[m], got.length);
+                assertTrue(err <= 1e-5, type + " product " + m + " of 3: relative error " + err + " > 1e-5");
+            }
         }
     }
 
