@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
  * other ones (replay checkpoints every second).
  */
 public final class InferenceOptions {
-    @Option(names = "--device", paramLabel = "DEVICE", description = "Where the model runs: cpu (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", paramLabel = "DEVICE", description = "Where the model runs: cpu, cuda, cuda:N or auto (a GPU when one is usable, else the CPU) (default: ${DEFAULT-VALUE}).")
     public String device = "cpu";
 
     @Option(names = "--parallelism", paramLabel = "N", description = "Parallelism of the job (default: ${DEFAULT-VALUE}).")

@@ -1,5 +1,6 @@
 package io.inferstream.jobs.infer;
 
+import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.kv.KvStore;
 import java.io.Serializable;
@@ -11,7 +12,7 @@ import java.util.Locale;
  *
  * @param modelPath    absolute path of the GGUF file on every TaskManager
  * @param modelName    what results name as their model (the --model value as given)
- * @param device       "cpu" (the only backend in this build)
+ * @param device       cpu, cuda, cuda:N or auto (see {@link DeviceOption})
  * @param kvCacheBytes KV-cache memory budget // bytes
  */
 public record EngineSpec(
@@ -29,9 +30,7 @@ public record EngineSpec(
             throw new IllegalArgumentException("engine spec needs a model path");
         }
         device = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
-        if (!device.equals("cpu")) {
-            throw new IllegalArgumentException("device '" + device + "' is not supported by this build: use --device cpu");
-        }
+        DeviceOption.parse(device); // validates: cpu | cuda | cuda:N | auto
         engineConfig(maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision, prefixCaching); // validates the limits
     }
 

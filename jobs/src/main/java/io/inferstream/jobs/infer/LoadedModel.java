@@ -1,27 +1,34 @@
 package io.inferstream.jobs.infer;
 
+import io.inferstream.runtime.backend.Backends;
+import io.inferstream.runtime.backend.DeviceOption;
+import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
-import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** A GGUF model loaded once with its tokenizer, chat template and the engine that runs it. */
 public final class LoadedModel implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LoadedModel.class);
     private final EngineSpec spec;
     private final GgufFile file;
     private final LanguageModel model;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final Engine engine;
+    private final String backend;
 
     private LoadedModel(EngineSpec spec, GgufFile file, LanguageModel model, Tokenizer tokenizer,
-            ChatTemplate chatTemplate, Engine engine) {
+            ChatTemplate chatTemplate, Engine engine, String backend) {
+        this.backend = backend;
         this.spec = spec;
         this.file = file;
         this.model = model;
@@ -39,11 +46,14 @@ public final class LoadedModel implements AutoCloseable {
         }
         GgufFile file = GgufFile.open(path);
         try {
-            LlamaModel model = LlamaModel.load(file);
+            // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.
+            Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), CudaLlamaModel.Options.defaults());
+            LOG.info("model {}: {}", spec.modelName(), loaded.choice().reason());
+            LanguageModel model = loaded.model();
             Tokenizer tokenizer = Tokenizers.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
             Engine engine = new Engine(model, tokenizer, spec.engineConfig());
-            return new LoadedModel(spec, file, model, tokenizer, template, engine);
+            return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice().reason());
         } catch (RuntimeException e) {
             file.close();
             throw e;
@@ -52,6 +62,11 @@ public final class LoadedModel implements AutoCloseable {
 
     public EngineSpec spec() {
         return spec;
+    }
+
+    /** Which backend runs the model and why, e.g. "--device auto: no CUDA device (...); using the CPU backend". */
+    public String backend() {
+        return backend;
     }
 
     public Engine engine() {
