@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.inferstream.jobs.decode.RequestDecoder;
+import io.inferstream.jobs.decode.DeadLetters;
 import io.inferstream.jobs.testing.ExactlyOnce;
 import io.inferstream.jobs.testing.FlinkTestCluster;
 import io.inferstream.jobs.testing.KafkaTestBroker;
@@ -127,8 +127,8 @@ class BadInputJobTest {
             byte[] payload = new byte[buf.remaining()];
             buf.get(payload);
             byte[] original = unmatched.stream()
-                    .filter(p -> Arrays.equals(p.length > RequestDecoder.MAX_DEAD_LETTER_PAYLOAD
-                            ? Arrays.copyOf(p, RequestDecoder.MAX_DEAD_LETTER_PAYLOAD) : p, payload))
+                    .filter(p -> Arrays.equals(p.length > DeadLetters.MAX_PAYLOAD
+                            ? Arrays.copyOf(p, DeadLetters.MAX_PAYLOAD) : p, payload))
                     .findFirst().orElse(null);
             assertNotNull(original, "dead letter for an unexpected payload, reason: " + letter.getReason());
             unmatched.remove(original);
