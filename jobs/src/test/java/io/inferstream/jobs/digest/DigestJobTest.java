@@ -134,6 +134,7 @@ class DigestJobTest {
 
     private void produce(String suffix, List<ChatMessage> messages) {
         String topic = "messages-" + suffix;
+        // one input partition: the arrival order is the order the watermark sees
         KAFKA.createTopics(topic, 1, "digests-" + suffix, 2, "dead-" + suffix);
         appendMessages(topic, messages);
     }
