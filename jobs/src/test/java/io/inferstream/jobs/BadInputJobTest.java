@@ -5,11 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.inferstream.jobs.decode.RequestDecoder;
-import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
-import io.inferstream.jobs.testing.CommittedTopic;
+import io.inferstream.jobs.decode.DeadLetters;
 import io.inferstream.jobs.testing.ExactlyOnce;
 import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.jobs.testing.KafkaTestBroker;
 import io.inferstream.jobs.testing.SampleRequests;
 import io.inferstream.jobs.wire.JsonRecordCodec;
 import io.inferstream.jobs.wire.SingleObjectCodec;
@@ -31,9 +30,6 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -51,19 +47,8 @@ class BadInputJobTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
 
-    private static EmbeddedKafkaBroker kafka;
-
-    @BeforeAll
-    static void startKafka() {
-        kafka = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopKafka() {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     /** The bad records, each with the words its dead-letter reason must contain. */
     static Map<byte[], String> badRecords() {
@@ -101,9 +86,7 @@ class BadInputJobTest {
     @Test
     @Timeout(150)
     void badRecordsAreDeadLetteredWithTheirReasonAndGoodOnesAllGetResults(@TempDir Path out) throws Exception {
-        kafka.createTopic("prompts", 1);
-        kafka.createTopic("results", 1);
-        kafka.createTopic("dead-letters", 1);
+        KAFKA.createTopics("prompts", 1, "results", 1, "dead-letters");
         Map<byte[], String> bad = badRecords();
         assertEquals(10, bad.size());
         JsonRecordCodec<InferenceRequest> json = JsonRecordCodec.of(InferenceRequest.class);
@@ -123,11 +106,11 @@ class BadInputJobTest {
         }
         payloads.add(json.encode(SampleRequests.valid(overlong.get(0), Task.GENERATE).setText(longText).build()));
         payloads.add(json.encode(SampleRequests.valid(overlong.get(1), Task.CLASSIFY).setText(longText).build()));
-        CommittedTopic.produce(kafka, "prompts", payloads);
+        KAFKA.produce("prompts", payloads);
 
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         StreamingInferenceJob job = new StreamingInferenceJob();
-        new CommandLine(job).parseArgs("--bootstrap-servers", kafka.bootstrapServers(), "--group-id", "bad-input",
+        new CommandLine(job).parseArgs("--bootstrap-servers", KAFKA.bootstrapServers(), "--group-id", "bad-input",
                 "--output", "none", "--model", model.toString(), "--bounded", "--max-new-tokens", "8",
                 "--checkpoint-interval", "1s");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
@@ -136,18 +119,16 @@ class BadInputJobTest {
         env.execute("bad-input-test"); // restart strategy none: any exception fails the test here
 
         // Dead letters: each bad record once, its bytes kept (cut to the cap for the 1 MB one), a reason naming the problem.
-        SingleObjectCodec<DeadLetter> letters = SingleObjectCodec.of(DeadLetter.class);
-        List<ConsumerRecord<byte[], byte[]>> deadRecords = CommittedTopic.read(kafka, "dead-letters", bad.size());
-        assertEquals(bad.size(), deadRecords.size(), "one dead letter per bad record");
+        List<DeadLetter> deadLetters = KAFKA.read("dead-letters", bad.size(), DeadLetter.class);
+        assertEquals(bad.size(), deadLetters.size(), "one dead letter per bad record");
         List<byte[]> unmatched = new ArrayList<>(bad.keySet());
-        for (ConsumerRecord<byte[], byte[]> record : deadRecords) {
-            DeadLetter letter = letters.decode(record.value());
+        for (DeadLetter letter : deadLetters) {
             ByteBuffer buf = letter.getPayload();
             byte[] payload = new byte[buf.remaining()];
             buf.get(payload);
             byte[] original = unmatched.stream()
-                    .filter(p -> Arrays.equals(p.length > RequestDecoder.MAX_DEAD_LETTER_PAYLOAD
-                            ? Arrays.copyOf(p, RequestDecoder.MAX_DEAD_LETTER_PAYLOAD) : p, payload))
+                    .filter(p -> Arrays.equals(p.length > DeadLetters.MAX_PAYLOAD
+                            ? Arrays.copyOf(p, DeadLetters.MAX_PAYLOAD) : p, payload))
                     .findFirst().orElse(null);
             assertNotNull(original, "dead letter for an unexpected payload, reason: " + letter.getReason());
             unmatched.remove(original);
@@ -159,11 +140,7 @@ class BadInputJobTest {
         assertTrue(unmatched.isEmpty(), unmatched.size() + " bad records have no dead letter");
 
         // Results: every good request and the two over-long ones, exactly once.
-        SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
-        List<InferenceResult> results = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, "results", GOOD + overlong.size())) {
-            results.add(codec.decode(r.value()));
-        }
+        List<InferenceResult> results = KAFKA.read("results", GOOD + overlong.size(), InferenceResult.class);
         Set<String> expectedIds = new HashSet<>(good);
         expectedIds.addAll(overlong);
         ExactlyOnce.assertEachIdOnce(expectedIds, results, "result topic");
@@ -181,9 +158,7 @@ class BadInputJobTest {
     @Test
     @Timeout(120)
     void requestsThatExceedTheTimeoutGetDeadlineResultsAndTheJobGoesOn() throws Exception {
-        kafka.createTopic("slow-prompts", 1);
-        kafka.createTopic("slow-results", 1);
-        kafka.createTopic("slow-dead-letters", 1);
+        KAFKA.createTopics("slow-prompts", 1, "slow-results", 1, "slow-dead-letters");
         JsonRecordCodec<InferenceRequest> json = JsonRecordCodec.of(InferenceRequest.class);
         Set<String> ids = new HashSet<>();
         List<byte[]> payloads = new ArrayList<>();
@@ -193,10 +168,10 @@ class BadInputJobTest {
             ids.add(r.getId());
             payloads.add(json.encode(r));
         }
-        CommittedTopic.produce(kafka, "slow-prompts", payloads);
+        KAFKA.produce("slow-prompts", payloads);
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         StreamingInferenceJob job = new StreamingInferenceJob();
-        new CommandLine(job).parseArgs("--bootstrap-servers", kafka.bootstrapServers(), "--group-id", "slow",
+        new CommandLine(job).parseArgs("--bootstrap-servers", KAFKA.bootstrapServers(), "--group-id", "slow",
                 "--requests-topic", "slow-prompts", "--results-topic", "slow-results", "--dead-letter-topic",
                 "slow-dead-letters", "--transactional-id-prefix", "slow", "--output", "none", "--model", model.toString(),
                 "--bounded", "--request-timeout", "50ms", "--checkpoint-interval", "1s");
@@ -205,11 +180,7 @@ class BadInputJobTest {
         job.pipeline(model.toAbsolutePath().toString()).addTo(env);
         env.execute("timeout-test");
 
-        SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
-        List<InferenceResult> results = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, "slow-results", ids.size())) {
-            results.add(codec.decode(r.value()));
-        }
+        List<InferenceResult> results = KAFKA.read("slow-results", ids.size(), InferenceResult.class);
         ExactlyOnce.assertEachIdOnce(ids, results, "result topic");
         for (InferenceResult r : results) {
             assertEquals(FinishReason.DEADLINE, r.getFinishReason(), r.getId());

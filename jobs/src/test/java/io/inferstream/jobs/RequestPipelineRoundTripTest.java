@@ -6,9 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
 import io.inferstream.jobs.sink.TaskDateBucketAssigner;
+import io.inferstream.jobs.testing.ExactlyOnce;
 import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.jobs.testing.KafkaTestBroker;
 import io.inferstream.jobs.testing.SampleRequests;
 import io.inferstream.jobs.wire.JsonRecordCodec;
 import io.inferstream.jobs.wire.MalformedRecordException;
@@ -22,7 +23,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -30,27 +30,16 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.avro.specific.SpecificData;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.parquet.avro.AvroParquetReader;
 import org.apache.parquet.hadoop.ParquetReader;
 import org.apache.parquet.io.LocalInputFile;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -69,29 +58,14 @@ class RequestPipelineRoundTripTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
 
-    private static EmbeddedKafkaBroker kafka;
-
-    @BeforeAll
-    static void startKafka() {
-        long t = System.nanoTime();
-        kafka = EmbeddedKafkaBroker.start();
-        System.out.printf("broker started in %d ms%n", (System.nanoTime() - t) / 1_000_000);
-    }
-
-    @AfterAll
-    static void stopKafka() {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @Test
     @Timeout(180)
     void everyValidRequestComesOutExactlyOnceAndEveryMalformedOneIsDeadLettered(@TempDir Path out) throws Exception {
         long tStart = System.nanoTime();
-        kafka.createTopic("requests", 2);
-        kafka.createTopic("results", 2);
-        kafka.createTopic("dead-letters", 1);
+        KAFKA.createTopics("requests", 2, "results", 2, "dead-letters");
 
         List<byte[]> valid = new ArrayList<>();
         Set<String> validIds = new HashSet<>();
@@ -119,16 +93,15 @@ class RequestPipelineRoundTripTest {
         Map<String, String> malformed = MalformedRecords.all(avro, json); // base64 payload -> expected reason part
         assertEquals(20, malformed.size());
 
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps())) {
-            List<String> bad = new ArrayList<>(malformed.keySet());
-            for (int i = 0; i < VALID; i++) {
-                producer.send(new ProducerRecord<>("requests", valid.get(i)));
-                if (i % 50 == 25) { // interleave the malformed records with the valid ones
-                    producer.send(new ProducerRecord<>("requests", java.util.Base64.getDecoder().decode(bad.get(i / 50))));
-                }
+        List<String> bad = new ArrayList<>(malformed.keySet());
+        List<byte[]> payloads = new ArrayList<>();
+        for (int i = 0; i < VALID; i++) {
+            payloads.add(valid.get(i));
+            if (i % 50 == 25) { // interleave the malformed records with the valid ones
+                payloads.add(java.util.Base64.getDecoder().decode(bad.get(i / 50)));
             }
-            producer.flush();
         }
+        KAFKA.produce("requests", payloads);
 
         System.out.printf("topics created and records produced in %d ms%n", (System.nanoTime() - tStart) / 1_000_000);
         long t0 = System.nanoTime();
@@ -139,7 +112,7 @@ class RequestPipelineRoundTripTest {
         inference.maxNewTokensCap = 4;
         String model = SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString();
         RequestPipeline.builder()
-                .bootstrapServers(kafka.bootstrapServers())
+                .bootstrapServers(KAFKA.bootstrapServers())
                 .requestTopics("requests")
                 .resultTopic("results")
                 .deadLetterTopic("dead-letters")
@@ -157,13 +130,13 @@ class RequestPipelineRoundTripTest {
         // Kafka results, read_committed: every valid id exactly once.
         SingleObjectCodec<InferenceResult> resultCodec = SingleObjectCodec.of(InferenceResult.class);
         List<InferenceResult> kafkaResults = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : readCommitted("results", VALID)) {
+        for (ConsumerRecord<byte[], byte[]> r : KAFKA.read("results", VALID)) {
             InferenceResult result = resultCodec.decode(r.value());
             assertEquals(result.getId(), new String(r.key(), StandardCharsets.UTF_8), "record key is the request id");
             kafkaResults.add(result);
         }
         System.out.printf("results read in %d ms%n", (System.nanoTime() - t1) / 1_000_000);
-        assertExactlyOnce(validIds, kafkaResults, "result topic");
+        ExactlyOnce.assertEachIdOnce(validIds, kafkaResults, "result topic");
         for (InferenceResult result : kafkaResults) {
             assertEquals(taskById.get(result.getId()), result.getTask());
             assertEquals(result.getId(), result.getMetadata().get("id"), "metadata copied from the request");
@@ -191,60 +164,12 @@ class RequestPipelineRoundTripTest {
                 }
             }
         }
-        assertExactlyOnce(validIds, parquetResults, "Parquet files");
+        ExactlyOnce.assertEachIdOnce(validIds, parquetResults, "Parquet files");
         Set<String> buckets = files.stream().map(f -> out.relativize(f.getParent()).toString()).collect(Collectors.toSet());
         assertEquals(Task.values().length, buckets.size(), "one bucket per task: " + buckets);
 
         // Dead letters: each malformed record once, with its bytes and a reason naming the problem.
-        DeadLetterCheck.check(readCommitted("dead-letters", malformed.size()), malformed);
-    }
-
-    private static void assertExactlyOnce(Set<String> expected, List<InferenceResult> results, String where) {
-        Map<String, Long> counts = results.stream().collect(Collectors.groupingBy(r -> r.getId(), Collectors.counting()));
-        List<String> duplicated = counts.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey)
-                .sorted().collect(Collectors.toList());
-        assertTrue(duplicated.isEmpty(), where + " has duplicates: " + duplicated);
-        Set<String> missing = new HashSet<>(expected);
-        missing.removeAll(counts.keySet());
-        assertTrue(missing.isEmpty(), where + " misses " + missing.size() + " ids, e.g. "
-                + missing.stream().limit(5).collect(Collectors.toList()));
-        assertEquals(expected, counts.keySet(), where + " has unexpected ids");
-    }
-
-    private static Properties producerProps() {
-        Properties p = kafka.clientProperties();
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        return p;
-    }
-
-    /** Reads a topic from the start with read_committed until {@code expected} records and a quiet second more. */
-    private static List<ConsumerRecord<byte[], byte[]>> readCommitted(String topic, int expected) {
-        Properties p = kafka.clientProperties();
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
-            // assign, not subscribe: no consumer-group round trips before the first fetch
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(info -> new TopicPartition(topic, info.partition())).collect(Collectors.toList());
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            long quietUntil = Long.MAX_VALUE;
-            while (System.nanoTime() < deadline && System.nanoTime() < quietUntil) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    records.add(r);
-                }
-                if (records.size() >= expected && quietUntil == Long.MAX_VALUE) {
-                    // keep polling briefly: duplicates would arrive after the expected count
-                    quietUntil = System.nanoTime() + Duration.ofSeconds(1).toNanos();
-                }
-            }
-        }
-        return records;
+        DeadLetterCheck.check(KAFKA.read("dead-letters", malformed.size()), malformed);
     }
 
     /** The 20 malformed records, each with the words its dead-letter reason must contain. */

@@ -7,11 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.jobs.infer.EngineSpec;
 import io.inferstream.jobs.infer.SharedEngines;
-import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
-import io.inferstream.jobs.testing.CommittedTopic;
 import io.inferstream.jobs.testing.ExactlyOnce;
 import io.inferstream.jobs.testing.FinishedParquet;
 import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.jobs.testing.KafkaTestBroker;
 import io.inferstream.jobs.testing.SampleRequests;
 import io.inferstream.jobs.wire.JsonRecordCodec;
 import io.inferstream.jobs.wire.SingleObjectCodec;
@@ -39,8 +38,6 @@ import java.util.Map;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -67,19 +64,8 @@ class StreamingInferenceJobTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
 
-    private static EmbeddedKafkaBroker kafka;
-
-    @BeforeAll
-    static void startKafka() {
-        kafka = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopKafka() {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     static InferenceRequest request(int i) {
         Task task = SampleRequests.taskFor(i);
@@ -95,9 +81,7 @@ class StreamingInferenceJobTest {
     @Test
     @Timeout(150)
     void everyRequestOfEveryTaskGetsOneBatchedResultInKafkaAndParquet(@TempDir Path out) throws Exception {
-        kafka.createTopic("prompts", 2);
-        kafka.createTopic("results", 2);
-        kafka.createTopic("dead-letters", 1);
+        KAFKA.createTopics("prompts", 2, "results", 2, "dead-letters");
         Map<String, InferenceRequest> requests = new HashMap<>();
         List<byte[]> payloads = new ArrayList<>();
         SingleObjectCodec<InferenceRequest> avro = SingleObjectCodec.of(InferenceRequest.class);
@@ -107,11 +91,11 @@ class StreamingInferenceJobTest {
             requests.put(r.getId(), r);
             payloads.add(i % 2 == 0 ? avro.encode(r) : json.encode(r));
         }
-        CommittedTopic.produce(kafka, "prompts", payloads);
+        KAFKA.produce("prompts", payloads);
 
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         StreamingInferenceJob job = new StreamingInferenceJob();
-        new CommandLine(job).parseArgs("--bootstrap-servers", kafka.bootstrapServers(), "--group-id", "job-test",
+        new CommandLine(job).parseArgs("--bootstrap-servers", KAFKA.bootstrapServers(), "--group-id", "job-test",
                 "--output", out.toUri().toString(), "--model", model.toString(), "--bounded", "--parallelism", "2",
                 "--max-new-tokens", Integer.toString(MAX_NEW_TOKENS), "--max-new-tokens-cap", Integer.toString(MAX_NEW_TOKENS),
                 "--checkpoint-interval", "1s", "--capacity", "64");
@@ -127,14 +111,14 @@ class StreamingInferenceJobTest {
 
         SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
         List<InferenceResult> kafkaResults = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, "results", REQUESTS)) {
+        for (ConsumerRecord<byte[], byte[]> r : KAFKA.read("results", REQUESTS)) {
             InferenceResult result = codec.decode(r.value());
             assertEquals(result.getId(), new String(r.key(), StandardCharsets.UTF_8));
             kafkaResults.add(result);
         }
         ExactlyOnce.assertEachIdOnce(requests.keySet(), kafkaResults, "result topic");
         ExactlyOnce.assertEachIdOnce(requests.keySet(), FinishedParquet.read(out), "Parquet files");
-        assertTrue(CommittedTopic.read(kafka, "dead-letters", 0).isEmpty(), "no valid request is dead-lettered");
+        assertTrue(KAFKA.read("dead-letters", 0).isEmpty(), "no valid request is dead-lettered");
 
         int batched = 0;
         int reported = 0;

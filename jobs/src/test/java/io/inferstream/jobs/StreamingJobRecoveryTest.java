@@ -5,12 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.jobs.decode.RequestDecoder;
 import io.inferstream.jobs.infer.InferenceStage;
-import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
-import io.inferstream.jobs.testing.CommittedTopic;
 import io.inferstream.jobs.testing.ExactlyOnce;
 import io.inferstream.jobs.testing.FailOnce;
 import io.inferstream.jobs.testing.FinishedParquet;
 import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.jobs.testing.KafkaTestBroker;
 import io.inferstream.jobs.wire.SingleObjectCodec;
 import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.schema.FinishReason;
@@ -26,9 +25,6 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -47,26 +43,13 @@ class StreamingJobRecoveryTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
 
-    private static EmbeddedKafkaBroker kafka;
-
-    @BeforeAll
-    static void startKafka() {
-        kafka = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopKafka() {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     @Test
     @Timeout(180)
     void afterAFailureMidStreamEveryIdIsCommittedExactlyOnce(@TempDir Path out) throws Exception {
-        kafka.createTopic("prompts", 2);
-        kafka.createTopic("results", 2);
-        kafka.createTopic("dead-letters", 1);
+        KAFKA.createTopics("prompts", 2, "results", 2, "dead-letters");
         Set<String> ids = new HashSet<>();
         List<byte[]> payloads = new ArrayList<>();
         SingleObjectCodec<InferenceRequest> avro = SingleObjectCodec.of(InferenceRequest.class);
@@ -75,7 +58,7 @@ class StreamingJobRecoveryTest {
             ids.add(r.getId());
             payloads.add(avro.encode(r));
         }
-        CommittedTopic.produce(kafka, "prompts", payloads);
+        KAFKA.produce("prompts", payloads);
 
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         StreamingInferenceJob job = new StreamingInferenceJob();
@@ -90,7 +73,7 @@ class StreamingJobRecoveryTest {
         InferenceStage inference = job.inference.stage(model.toAbsolutePath().toString(), model.toString());
         FailOnce.reset();
         RequestPipeline.builder()
-                .bootstrapServers(kafka.bootstrapServers())
+                .bootstrapServers(KAFKA.bootstrapServers())
                 .requestTopics("prompts")
                 .resultTopic("results")
                 .deadLetterTopic("dead-letters")
@@ -108,16 +91,12 @@ class StreamingJobRecoveryTest {
         System.out.printf("job with one failure ran in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
         assertTrue(FailOnce.failed(), "the injected failure happened");
 
-        SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
-        List<InferenceResult> committed = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, "results", REQUESTS)) {
-            committed.add(codec.decode(r.value()));
-        }
+        List<InferenceResult> committed = KAFKA.read("results", REQUESTS, InferenceResult.class);
         ExactlyOnce.assertEachIdOnce(ids, committed, "committed result topic");
         ExactlyOnce.assertEachIdOnce(ids, FinishedParquet.read(out), "finished Parquet files");
         for (InferenceResult r : committed) {
             assertTrue(r.getFinishReason() != FinishReason.ERROR, r.getId() + ": " + r.getError());
         }
-        assertEquals(0, CommittedTopic.read(kafka, "dead-letters", 0).size());
+        assertEquals(0, KAFKA.read("dead-letters", 0).size());
     }
 }

@@ -6,7 +6,6 @@ import io.inferstream.jobs.wire.WireFormat;
 import io.inferstream.schema.DeadLetter;
 import io.inferstream.schema.InferenceRequest;
 import java.io.Serializable;
-import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.util.List;
 import org.apache.avro.Schema;
@@ -21,9 +20,6 @@ import org.apache.avro.Schema;
  */
 public final class RequestDecoder implements Serializable {
     private static final long serialVersionUID = 1L;
-
-    /** Largest payload a dead letter keeps: 512 KiB, so that the dead letter fits a default Kafka record. */
-    public static final int MAX_DEAD_LETTER_PAYLOAD = 512 * 1024;
 
     private final WireDecoder<InferenceRequest> wire = WireDecoder.of(InferenceRequest.class);
     private final RequestValidator validator;
@@ -67,22 +63,6 @@ public final class RequestDecoder implements Serializable {
     }
 
     private DecodeOutcome reject(byte[] payload, RecordOrigin origin, String requestId, String reason) {
-        byte[] kept = payload == null ? new byte[0] : payload;
-        if (kept.length > MAX_DEAD_LETTER_PAYLOAD) {
-            // A dead letter must itself fit a Kafka record (1 MiB by default), or the job would fail on it.
-            reason = reason + " (dead-letter payload cut to its first " + MAX_DEAD_LETTER_PAYLOAD + " of " + kept.length + " bytes)";
-            kept = java.util.Arrays.copyOf(kept, MAX_DEAD_LETTER_PAYLOAD);
-        }
-        DeadLetter letter = DeadLetter.newBuilder()
-                .setPayload(ByteBuffer.wrap(kept))
-                .setReason(reason)
-                .setRequestId(requestId)
-                .setSourceTopic(origin.topic())
-                .setSourcePartition(origin.partition())
-                .setSourceOffset(origin.offset())
-                .setSourceFile(origin.file())
-                .setFailedAt(clock.instant())
-                .build();
-        return new DecodeOutcome.Rejected(letter);
+        return new DecodeOutcome.Rejected(DeadLetters.of(payload, origin, requestId, reason, clock));
     }
 }

@@ -1,16 +1,14 @@
 package io.inferstream.jobs.digest;
 
+import io.inferstream.jobs.decode.DeadLetters;
 import io.inferstream.jobs.decode.RecordOrigin;
-import io.inferstream.jobs.decode.RequestDecoder;
 import io.inferstream.jobs.wire.MalformedRecordException;
 import io.inferstream.jobs.wire.WireDecoder;
 import io.inferstream.schema.ChatMessage;
 import io.inferstream.schema.DeadLetter;
 import java.io.Serializable;
-import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -48,10 +46,10 @@ public final class ChatMessageDecoder implements Serializable {
         try {
             message = wire.decode(payload);
         } catch (MalformedRecordException e) {
-            rejected.accept(deadLetter(payload, origin, null, e.getMessage(), clock));
+            rejected.accept(DeadLetters.of(payload, origin, null, e.getMessage(), clock));
             return null;
         } catch (RuntimeException e) {
-            rejected.accept(deadLetter(payload, origin, null, "unexpected decoding failure: " + e, clock));
+            rejected.accept(DeadLetters.of(payload, origin, null, "unexpected decoding failure: " + e, clock));
             return null;
         }
         List<String> problems = new ArrayList<>();
@@ -70,29 +68,9 @@ public final class ChatMessageDecoder implements Serializable {
         }
         if (!problems.isEmpty()) {
             String id = message.getId() == null || message.getId().isBlank() ? null : message.getId();
-            rejected.accept(deadLetter(payload, origin, id, "invalid chat message: " + String.join("; ", problems), clock));
+            rejected.accept(DeadLetters.of(payload, origin, id, "invalid chat message: " + String.join("; ", problems), clock));
             return null;
         }
         return message;
-    }
-
-    /** A dead letter keeping (at most {@link RequestDecoder#MAX_DEAD_LETTER_PAYLOAD} of) the record's bytes. */
-    static DeadLetter deadLetter(byte[] payload, RecordOrigin origin, String id, String reason, Clock clock) {
-        byte[] kept = payload == null ? new byte[0] : payload;
-        if (kept.length > RequestDecoder.MAX_DEAD_LETTER_PAYLOAD) {
-            reason = reason + " (dead-letter payload cut to its first " + RequestDecoder.MAX_DEAD_LETTER_PAYLOAD + " of "
-                    + kept.length + " bytes)";
-            kept = Arrays.copyOf(kept, RequestDecoder.MAX_DEAD_LETTER_PAYLOAD);
-        }
-        return DeadLetter.newBuilder()
-                .setPayload(ByteBuffer.wrap(kept))
-                .setReason(reason)
-                .setRequestId(id)
-                .setSourceTopic(origin.topic())
-                .setSourcePartition(origin.partition())
-                .setSourceOffset(origin.offset())
-                .setSourceFile(origin.file())
-                .setFailedAt(clock.instant())
-                .build();
     }
 }

@@ -1,5 +1,6 @@
 package io.inferstream.jobs.digest;
 
+import io.inferstream.jobs.decode.DeadLetters;
 import io.inferstream.jobs.decode.RecordOrigin;
 import io.inferstream.jobs.wire.SingleObjectCodec;
 import io.inferstream.schema.ChatMessage;
@@ -42,7 +43,7 @@ public final class LateMessageFunction extends ProcessFunction<ChatMessage, Dead
                 + " ms beyond allowed lateness (" + windowing.lateness().toMillis() + " ms): event_time " + eventTime
                 + ", its " + windowing.kind().name().toLowerCase(java.util.Locale.ROOT) + " window ends "
                 + windowing.windowEndOf(eventTime) + ", watermark " + watermark;
-        out.collect(DeadLetter.newBuilder(ChatMessageDecoder.deadLetter(codec.encode(message), RecordOrigin.unknown(), message.getId(), reason, clock))
+        out.collect(DeadLetter.newBuilder(DeadLetters.of(codec.encode(message), RecordOrigin.unknown(), message.getId(), reason, clock))
                 .setSourceTopic(topic).build());
     }
 }

@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
-import io.inferstream.jobs.testing.CommittedTopic;
 import io.inferstream.jobs.testing.FlinkTestCluster;
+import io.inferstream.jobs.testing.KafkaTestBroker;
 import io.inferstream.jobs.wire.JsonRecordCodec;
 import io.inferstream.jobs.wire.SingleObjectCodec;
 import io.inferstream.runtime.testing.SharedModels;
@@ -30,8 +29,6 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -54,19 +51,8 @@ class DigestJobTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
 
-    private static EmbeddedKafkaBroker kafka;
-
-    @BeforeAll
-    static void startKafka() {
-        kafka = EmbeddedKafkaBroker.start();
-    }
-
-    @AfterAll
-    static void stopKafka() {
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final KafkaTestBroker KAFKA = new KafkaTestBroker();
 
     private static ChatMessage message(String id, String conversation, String author, double seconds, String text) {
         return ChatMessage.newBuilder().setId(id).setConversationId(conversation).setAuthor(author).setText(text)
@@ -132,7 +118,7 @@ class DigestJobTest {
     private DigestJob job(Path out, String suffix, boolean bounded, String... window) {
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         DigestJob job = new DigestJob();
-        List<String> args = new ArrayList<>(List.of("--bootstrap-servers", kafka.bootstrapServers(),
+        List<String> args = new ArrayList<>(List.of("--bootstrap-servers", KAFKA.bootstrapServers(),
                 "--messages-topic", "messages-" + suffix, "--digests-topic", "digests-" + suffix,
                 "--dead-letter-topic", "dead-" + suffix, "--group-id", "digest-" + suffix,
                 "--transactional-id-prefix", "digest-" + suffix, "--output", out.toUri().toString(),
@@ -148,9 +134,8 @@ class DigestJobTest {
 
     private void produce(String suffix, List<ChatMessage> messages) {
         String topic = "messages-" + suffix;
-        kafka.createTopic(topic, 1); // one partition: the arrival order is the order the watermark sees
-        kafka.createTopic("digests-" + suffix, 2);
-        kafka.createTopic("dead-" + suffix, 1);
+        // one input partition: the arrival order is the order the watermark sees
+        KAFKA.createTopics(topic, 1, "digests-" + suffix, 2, "dead-" + suffix);
         appendMessages(topic, messages);
     }
 
@@ -162,13 +147,13 @@ class DigestJobTest {
         for (int i = 0; i < messages.size(); i++) {
             payloads.add(i % 2 == 0 ? avro.encode(messages.get(i)) : json.encode(messages.get(i)));
         }
-        CommittedTopic.produce(kafka, topic, payloads);
+        KAFKA.produce(topic, payloads);
     }
 
     private static List<Digest> committedDigests(String topic, int expected) throws Exception {
         SingleObjectCodec<Digest> codec = SingleObjectCodec.of(Digest.class);
         List<Digest> digests = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : CommittedTopic.read(kafka, topic, expected)) {
+        for (ConsumerRecord<byte[], byte[]> r : KAFKA.read(topic, expected)) {
             Digest d = codec.decode(r.value());
             assertEquals(d.getConversationId(), new String(r.key(), StandardCharsets.UTF_8), "key of " + key(d));
             digests.add(d);
@@ -197,7 +182,7 @@ class DigestJobTest {
     }
 
     private static void assertTooLate(String topic, long lateBy) throws Exception {
-        List<ConsumerRecord<byte[], byte[]>> records = CommittedTopic.read(kafka, topic, 1);
+        List<ConsumerRecord<byte[], byte[]>> records = KAFKA.read(topic, 1);
         assertEquals(1, records.size(), "one dead letter");
         DeadLetter letter = SingleObjectCodec.of(DeadLetter.class).decode(records.get(0).value());
         assertEquals("b-too-late", letter.getRequestId());

@@ -13,10 +13,10 @@ import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
-import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.sampling.SamplingParams;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
@@ -61,17 +61,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--modes", split = ",", defaultValue = "one-at-a-time,static-batch,continuous")
     List<String> modes;
 
-    @Option(names = "--max-batched-tokens", defaultValue = "" + EngineConfig.DEFAULT_MAX_BATCHED_TOKENS)
-    int maxBatchedTokens;
-
-    @Option(names = "--max-sequences", defaultValue = "" + EngineConfig.DEFAULT_MAX_SEQUENCES)
-    int maxSequences;
-
-    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", description = "KV cache budget, e.g. 256MiB, 1GiB")
-    String kvCacheMemory;
-
-    @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16")
-    KvStore.Precision kvPrecision;
+    @Mixin
+    EngineCliOptions engineOptions = new EngineCliOptions();
 
     @Option(names = "--out", defaultValue = "bench-out", description = "folder for bench.csv and bench.png")
     Path out;
@@ -95,11 +86,7 @@ public final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give exactly one of --model PATH or --random-model SHAPE");
         }
         Files.createDirectories(out);
-        EngineConfig config = EngineConfig.defaults()
-                .withMaxBatchedTokens(maxBatchedTokens)
-                .withMaxSequences(maxSequences)
-                .withKvCacheBytes(EngineConfig.parseBytes(kvCacheMemory))
-                .withKvPrecision(kvPrecision)
+        EngineConfig config = engineOptions.config()
                 .withPrefixCaching(false); // random prompts share nothing; keep the measurement pure
         return single ? runSingle(config) : runModes(config);
     }

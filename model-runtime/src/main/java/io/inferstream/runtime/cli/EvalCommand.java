@@ -11,7 +11,6 @@ import io.inferstream.runtime.eval.ReliabilityDiagramChart;
 import io.inferstream.runtime.eval.TaskEvaluation;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.hub.HubCliOptions;
-import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.tasks.Task;
 import io.inferstream.runtime.tasks.TaskDefaults;
@@ -74,17 +73,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--length-normalized", description = "score labels by mean instead of summed token log-likelihood")
     boolean lengthNormalized;
 
-    @Option(names = "--max-batched-tokens", defaultValue = "" + EngineConfig.DEFAULT_MAX_BATCHED_TOKENS)
-    int maxBatchedTokens;
-
-    @Option(names = "--max-sequences", defaultValue = "" + EngineConfig.DEFAULT_MAX_SEQUENCES)
-    int maxSequences;
-
-    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", description = "KV cache budget, e.g. 256MiB, 1GiB")
-    String kvCacheMemory;
-
-    @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16")
-    KvStore.Precision kvPrecision;
+    @Mixin
+    EngineCliOptions engineOptions = new EngineCliOptions();
 
     private final PrintStream console;
     private final PrintStream err;
@@ -114,11 +104,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     private int run() throws IOException {
         Path modelPath = hub.resolver().resolve(modelSpec);
-        EngineConfig config = EngineConfig.defaults()
-                .withMaxBatchedTokens(maxBatchedTokens)
-                .withMaxSequences(maxSequences)
-                .withKvCacheBytes(EngineConfig.parseBytes(kvCacheMemory))
-                .withKvPrecision(kvPrecision);
+        EngineConfig config = engineOptions.config();
         TaskDefaults defaults = TaskDefaults.standard().withContextTokens(context).withLengthNormalized(lengthNormalized);
         if (maxNewTokens != null) {
             defaults = defaults.withMaxNewTokens(maxNewTokens);

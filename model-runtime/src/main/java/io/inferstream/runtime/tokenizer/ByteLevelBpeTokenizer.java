@@ -1,6 +1,5 @@
 package io.inferstream.runtime.tokenizer;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.PriorityQueue;
@@ -12,17 +11,13 @@ import java.util.concurrent.ConcurrentHashMap;
  * model's pre-tokenizer, each piece is turned into its UTF-8 bytes (one byte-to-unicode char per byte) and
  * merged with a priority queue — always the adjacent pair with the lowest merge rank, leftmost on ties.
  */
-public final class ByteLevelBpeTokenizer implements Tokenizer {
+public final class ByteLevelBpeTokenizer extends VocabularyTokenizer {
 
     private static final int CACHE_LIMIT = 200_000; // pieces; the cache is dropped when it grows past this
 
-    private final Vocabulary vocab;
-    private final SpecialTokens special;
-    private final SpecialTokenSplitter splitter;
     private final PreTokenizer preTokenizer;
     private final MergeRanks ranks;
     private final boolean ignoreMerges;
-    private final byte[][] bytesOf; // [id] -> decoded bytes
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
     /**
@@ -31,13 +26,15 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
      */
     ByteLevelBpeTokenizer(Vocabulary vocab, SpecialTokens special, SpecialTokenSplitter splitter,
                           PreTokenizer preTokenizer, MergeRanks ranks, boolean ignoreMerges) {
-        this.vocab = vocab;
-        this.special = special;
-        this.splitter = splitter;
+        super(vocab, special, splitter, textBytes(vocab));
         this.preTokenizer = preTokenizer;
         this.ranks = ranks;
         this.ignoreMerges = ignoreMerges;
-        this.bytesOf = new byte[vocab.size()][];
+    }
+
+    /** [id] -> the bytes of the token's text: its piece is in the byte-to-unicode alphabet. */
+    private static byte[][] textBytes(Vocabulary vocab) {
+        byte[][] bytesOf = new byte[vocab.size()][];
         for (int id = 0; id < vocab.size(); id++) {
             switch (vocab.type(id)) {
                 case NORMAL:
@@ -52,14 +49,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
                     bytesOf[id] = new byte[0];
             }
         }
-    }
-
-    public Vocabulary vocabulary() {
-        return vocab;
-    }
-
-    public SpecialTokens specialTokens() {
-        return special;
+        return bytesOf;
     }
 
     public PreTokenizer preTokenizer() {
@@ -67,24 +57,10 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
     }
 
     @Override
-    public int[] encode(String text, boolean addBos, boolean parseSpecial) {
-        TokenIdList out = new TokenIdList();
-        if (addBos && special.bos() >= 0) {
-            out.add(special.bos());
+    protected void encodeText(String text, boolean afterSpecial, TokenIdList out) {
+        for (String piece : preTokenizer.split(text)) {
+            out.addAll(encodePiece(ByteUnicode.encode(piece)));
         }
-        for (SpecialTokenSplitter.Fragment fragment : splitter.split(text, parseSpecial)) {
-            if (!fragment.isText()) {
-                out.add(fragment.token);
-                continue;
-            }
-            for (String piece : preTokenizer.split(fragment.text)) {
-                out.addAll(encodePiece(ByteUnicode.encode(piece)));
-            }
-        }
-        if (addBos && special.addEos()) {
-            out.add(special.eos());
-        }
-        return out.toArray();
     }
 
     /** Tokens of one pre-token, given in the byte-to-unicode alphabet (one char per byte). */
@@ -186,57 +162,5 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             int c = Integer.compare(rank, o.rank);
             return c != 0 ? c : Integer.compare(left, o.left);
         }
-    }
-
-    @Override
-    public String decode(int[] tokens) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (int t : tokens) {
-            byte[] b = bytes(t);
-            out.write(b, 0, b.length);
-        }
-        return out.toString(StandardCharsets.UTF_8);
-    }
-
-    @Override
-    public byte[] tokenBytes(int id) {
-        return bytes(id).clone();
-    }
-
-    private byte[] bytes(int id) {
-        if (id < 0 || id >= bytesOf.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + bytesOf.length + ")");
-        }
-        return bytesOf[id];
-    }
-
-    @Override
-    public String piece(int id) {
-        return vocab.piece(id);
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocab.size();
-    }
-
-    @Override
-    public int bos() {
-        return special.bos();
-    }
-
-    @Override
-    public int eos() {
-        return special.eos();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return special.isEndOfGeneration(id);
-    }
-
-    @Override
-    public boolean addBosByDefault() {
-        return special.addBos();
     }
 }

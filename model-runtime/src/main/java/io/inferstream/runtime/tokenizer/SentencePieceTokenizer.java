@@ -1,8 +1,6 @@
 package io.inferstream.runtime.tokenizer;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.PriorityQueue;
 
 /**
@@ -11,61 +9,31 @@ import java.util.PriorityQueue;
  * special token), then adjacent symbols are merged greedily, always the pair whose merged piece has the
  * highest score (leftmost on ties). Symbols that end up as no piece fall back to {@code <0xXX>} byte tokens.
  */
-public final class SentencePieceTokenizer implements Tokenizer {
+public final class SentencePieceTokenizer extends VocabularyTokenizer {
 
     static final char SPACE = '\u2581'; // ▁
 
-    private final Vocabulary vocab;
-    private final SpecialTokens special;
-    private final SpecialTokenSplitter splitter;
     private final boolean addSpacePrefix;
     private final int[] byteTokens = new int[256]; // [byte] -> id of <0xXX>, or -1
-    private final byte[][] bytesOf;                 // [id] -> decoded bytes
 
     SentencePieceTokenizer(Vocabulary vocab, SpecialTokens special, SpecialTokenSplitter splitter, boolean addSpacePrefix) {
-        this.vocab = vocab;
-        this.special = special;
-        this.splitter = splitter;
+        super(vocab, special, splitter, textBytes(vocab));
         this.addSpacePrefix = addSpacePrefix;
         for (int b = 0; b < 256; b++) {
             byteTokens[b] = vocab.id(String.format("<0x%02X>", b));
         }
-        this.bytesOf = new byte[vocab.size()][];
-        for (int id = 0; id < vocab.size(); id++) {
-            bytesOf[id] = bytesOf(id);
-        }
-    }
-
-    public Vocabulary vocabulary() {
-        return vocab;
-    }
-
-    public SpecialTokens specialTokens() {
-        return special;
     }
 
     @Override
-    public int[] encode(String text, boolean addBos, boolean parseSpecial) {
-        TokenIdList out = new TokenIdList();
-        if (addBos && special.bos() >= 0) {
-            out.add(special.bos());
-        }
-        boolean previousWasSpecial = true; // the first text gets the dummy prefix too
-        List<SpecialTokenSplitter.Fragment> fragments = splitter.split(text, parseSpecial);
-        for (SpecialTokenSplitter.Fragment fragment : fragments) {
-            if (fragment.isText()) {
-                String s = addSpacePrefix && previousWasSpecial ? " " + fragment.text : fragment.text;
-                encodePieces(s.replace(' ', SPACE), out);
-                previousWasSpecial = false;
-            } else {
-                out.add(fragment.token);
-                previousWasSpecial = true;
-            }
-        }
-        if (addBos && special.addEos()) {
-            out.add(special.eos());
-        }
-        return out.toArray();
+    protected void encodeText(String text, boolean afterSpecial, TokenIdList out) {
+        // the first text, and every text after a special token, gets the dummy prefix
+        String s = addSpacePrefix && afterSpecial ? " " + text : text;
+        encodePieces(s.replace(' ', SPACE), out);
+    }
+
+    @Override
+    protected int addedPrefixBytes(int id, byte[] bytes) {
+        return addSpacePrefix && bytes[0] == ' ' && vocab.type(id) == TokenType.NORMAL ? 1 : 0; // the dummy prefix
     }
 
     /** Score-driven merging over the code points of one escaped text (llm_tokenizer_spm_session). */
@@ -155,34 +123,16 @@ public final class SentencePieceTokenizer implements Tokenizer {
         }
     }
 
-    @Override
-    public String decode(int[] tokens) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        boolean first = true;
-        for (int t : tokens) {
-            byte[] b = tokenBytes(t);
-            if (b.length == 0) {
-                continue;
-            }
-            int skip = 0;
-            if (first && addSpacePrefix && b[0] == ' ' && vocab.type(t) == TokenType.NORMAL) {
-                skip = 1; // the dummy prefix that encode added
-            }
-            first = false;
-            out.write(b, skip, b.length - skip);
+    /** [id] -> the bytes of the token's text. */
+    private static byte[][] textBytes(Vocabulary vocab) {
+        byte[][] bytesOf = new byte[vocab.size()][];
+        for (int id = 0; id < vocab.size(); id++) {
+            bytesOf[id] = textBytes(vocab, id);
         }
-        return out.toString(StandardCharsets.UTF_8);
+        return bytesOf;
     }
 
-    @Override
-    public byte[] tokenBytes(int id) {
-        if (id < 0 || id >= bytesOf.length) {
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + bytesOf.length + ")");
-        }
-        return bytesOf[id].clone();
-    }
-
-    private byte[] bytesOf(int id) {
+    private static byte[] textBytes(Vocabulary vocab, int id) {
         String piece = vocab.piece(id);
         switch (vocab.type(id)) {
             case NORMAL:
@@ -198,35 +148,5 @@ public final class SentencePieceTokenizer implements Tokenizer {
             default:
                 return new byte[0]; // control, unknown, unused: no text
         }
-    }
-
-    @Override
-    public String piece(int id) {
-        return vocab.piece(id);
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocab.size();
-    }
-
-    @Override
-    public int bos() {
-        return special.bos();
-    }
-
-    @Override
-    public int eos() {
-        return special.eos();
-    }
-
-    @Override
-    public boolean isEndOfGeneration(int id) {
-        return special.isEndOfGeneration(id);
-    }
-
-    @Override
-    public boolean addBosByDefault() {
-        return special.addBos();
     }
 }

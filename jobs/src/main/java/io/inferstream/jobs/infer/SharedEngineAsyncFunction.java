@@ -1,0 +1,162 @@
+package io.inferstream.jobs.infer;
+
+import io.inferstream.runtime.tasks.TaskRequest;
+import io.inferstream.runtime.tasks.TaskResult;
+import io.inferstream.runtime.tasks.TaskRunner;
+import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.async.ResultFuture;
+import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one task per element on the TaskManager's shared engine ({@link SharedEngines}: the same engine, hence
+ * the same batches, for every operator with an equal {@link EngineSpec}) with Flink async I/O:
+ * {@link #asyncInvoke} hands the task to the task runner and returns at once; the engine's step thread
+ * completes the result future. Async I/O bounds the elements in flight (back-pressure on the source), keeps
+ * them in checkpoints (a restart re-submits them) and calls {@link #timeout} for one that takes too long.
+ * Every element gets exactly one output: a failure in the engine or a timeout becomes an output carrying the
+ * reason ({@link #failed}), never a job failure. Subclasses say only how an element becomes a task and how a
+ * task result (or a failure) becomes an output.
+ */
+public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFunction<IN, OUT> {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(SharedEngineAsyncFunction.class);
+
+    /** Why an element got no task result. */
+    public enum Failure {
+        /** The task could not be submitted or the engine failed it. */
+        ERROR,
+        /** The per-element timeout passed first. */
+        TIMEOUT
+    }
+
+    private final EngineSpec spec;
+    private final TaskOptions options;
+    private final long timeoutMs;
+    private final String outputsMetric;
+    private final String errorsMetric;
+
+    private transient SharedEngines.Lease lease;
+    private transient TaskRunner runner;
+    private transient Clock clock;
+    private transient Counter outputs;
+    private transient Counter errors;
+    private transient Counter timeouts;
+
+    /**
+     * @param timeoutMs an element not done by then gets a {@link Failure#TIMEOUT} output // ms
+     * @param outputsMetric name of the counter of all outputs; {@code errorsMetric} of those that are errors
+     */
+    protected SharedEngineAsyncFunction(EngineSpec spec, TaskOptions options, long timeoutMs,
+            String outputsMetric, String errorsMetric) {
+        if (timeoutMs <= 0) {
+            throw new IllegalArgumentException("request timeout must be > 0 ms, got " + timeoutMs);
+        }
+        this.spec = spec;
+        this.options = options;
+        this.timeoutMs = timeoutMs;
+        this.outputsMetric = outputsMetric;
+        this.errorsMetric = errorsMetric;
+    }
+
+    public long timeoutMs() {
+        return timeoutMs;
+    }
+
+    protected final EngineSpec spec() {
+        return spec;
+    }
+
+    protected final TaskOptions options() {
+        return options;
+    }
+
+    /** The runner on the leased engine; set from {@link #open} on. */
+    protected final TaskRunner runner() {
+        return runner;
+    }
+
+    /** The leased model; set from {@link #open} on. */
+    protected final LoadedModel model() {
+        return lease.model();
+    }
+
+    protected final Clock clock() {
+        return clock;
+    }
+
+    /** The task that processes {@code in}; an exception here becomes a {@link Failure#ERROR} output. */
+    protected abstract TaskRequest toTask(IN in);
+
+    /** The output for {@code in} from its task's result (which may itself report an error). */
+    protected abstract OUT toOutput(IN in, TaskResult result);
+
+    /** The output for {@code in} when its task produced no result. */
+    protected abstract OUT failed(IN in, Failure failure, String error, long queueMs);
+
+    /** Whether {@code out} reports an error (counted in the errors metric). */
+    protected abstract boolean isError(OUT out);
+
+    @Override
+    public void open(OpenContext openContext) {
+        clock = Clock.systemUTC();
+        lease = SharedEngines.acquire(spec);
+        LoadedModel model = lease.model();
+        runner = new TaskRunner(model.engine(), model.modelConfig(), model.tokenizer(), model.chatTemplate(),
+                options.taskDefaults(), spec.modelName());
+        var group = getRuntimeContext().getMetricGroup();
+        EngineMetricGauges.register(group, () -> model.engine().metrics()); // the model, not the lease: gauges outlive close()
+        outputs = group.counter(outputsMetric);
+        errors = group.counter(errorsMetric);
+        timeouts = group.counter("timeouts");
+    }
+
+    @Override
+    public void asyncInvoke(IN in, ResultFuture<OUT> resultFuture) {
+        CompletableFuture<TaskResult> future;
+        try {
+            future = runner.run(toTask(in));
+        } catch (RuntimeException e) {
+            complete(resultFuture, failed(in, Failure.ERROR, "could not submit: " + e, 0));
+            return;
+        }
+        future.whenComplete((result, failure) -> complete(resultFuture, failure != null
+                ? failed(in, Failure.ERROR, "engine failure: " + failure, 0)
+                : toOutput(in, result)));
+    }
+
+    @Override
+    public void timeout(IN in, ResultFuture<OUT> resultFuture) {
+        // The task layer has no cancel: the engine finishes the work and async I/O drops the late result.
+        timeouts.inc();
+        complete(resultFuture, failed(in, Failure.TIMEOUT,
+                "timed out after " + timeoutMs + " ms (request timeout)", timeoutMs));
+    }
+
+    private void complete(ResultFuture<OUT> resultFuture, OUT out) {
+        outputs.inc();
+        if (isError(out)) {
+            errors.inc();
+        }
+        try {
+            // Async I/O ignores a second completion (the engine answering after a timeout).
+            resultFuture.complete(List.of(out));
+        } catch (RuntimeException e) {
+            // The operator is closing (failover or cancel): the element is in the checkpoint and is re-submitted.
+            LOG.debug("an output was dropped: the operator is closing ({})", e.toString());
+        }
+    }
+
+    @Override
+    public void close() {
+        if (lease != null) {
+            lease.close();
+            lease = null;
+        }
+    }
+}
