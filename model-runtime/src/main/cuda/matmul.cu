@@ -422,3 +422,113 @@ extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int
         y[i] = s;
     }
 }
+
+// ---- The skinny product with a cp.async pipeline (same grid, block, workspace and result as matmul_skinny) ----
+// Each block (4 warps, 64 weight rows) streams its weight tile and the matching activation tile of every
+// 32-wide K step into shared memory with 16-byte cp.async copies, SP_STAGES steps ahead of the tensor cores,
+// so that ~12 KB of weights per block are in flight instead of one fragment per warp. The tensor-core steps,
+// their order over K (16 at a time, ascending, per accumulator) and the split-K ranges are those of
+// matmul_skinny, so the partial sums are bit for bit the same; the model adopts it only after checking that.
+#define SP_KT 32
+#define SP_LD (SP_KT + 8)   // smem row stride (16-bit elements): 80 bytes, conflict-free ldmatrix rows
+#define SP_STAGES 4         // 4 x (64 + 64) rows x 80 bytes = 40 KB static shared memory
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+    unsigned int s = (unsigned int) __cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// Issues the copies of K step kt (k = k0 + kt * SP_KT, width a multiple of 16) into stage buffers ws, xs.
+__device__ __forceinline__ void skinny_pipe_load(const unsigned short* w, const unsigned short* xh, unsigned short* ws,
+                                                 unsigned short* xs, int row0, int rows, int cols, int npad, int k,
+                                                 int width) {
+    int vecs = width >> 3; // 16-byte copies per row: 2 or 4
+    for (int i = threadIdx.x; i < 64 * vecs; i += blockDim.x) {
+        int r = i / vecs;
+        int c = (i % vecs) << 3;
+        if (row0 + r < rows) {
+            cp_async16(ws + r * SP_LD + c, w + (size_t) (row0 + r) * cols + k + c);
+        }
+    }
+    for (int i = threadIdx.x; i < npad * vecs; i += blockDim.x) {
+        int r = i / vecs;
+        int c = (i % vecs) << 3;
+        cp_async16(xs + r * SP_LD + c, xh + (size_t) r * cols + k + c);
+    }
+}
+
+template <typename T>
+__device__ void matmul_skinny_pipe(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows,
+                                   int cols, int kChunk) {
+    using namespace nvcuda;
+    __shared__ __align__(128) unsigned short ws[SP_STAGES][64 * SP_LD]; // [row][k] of one K step
+    __shared__ __align__(128) unsigned short xs[SP_STAGES][64 * SP_LD]; // [token][k] of one K step
+    int warp = threadIdx.x >> 5;
+    int row0 = blockIdx.x * 64;
+    int rowTile = blockIdx.x * 4 + warp;
+    bool active = rowTile * 16 < rows; // warp-uniform; inactive warps still copy and take part in the barriers
+    int split = blockIdx.y;
+    int k0 = split * kChunk;
+    int k1 = min(cols, k0 + kChunk);
+    int npad = tiles * 16;
+    int steps = k1 > k0 ? (k1 - k0 + SP_KT - 1) / SP_KT : 0;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4];
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        wmma::fill_fragment(acc[t], 0.0f);
+    }
+#pragma unroll
+    for (int s = 0; s < SP_STAGES - 1; s++) {
+        if (s < steps) {
+            int k = k0 + s * SP_KT;
+            skinny_pipe_load(w, xh, ws[s], xs[s], row0, rows, cols, npad, k, min(SP_KT, k1 - k));
+        }
+        cp_async_commit(); // empty groups keep the group count uniform
+    }
+    for (int it = 0; it < steps; it++) {
+        cp_async_wait<SP_STAGES - 2>(); // this thread's copies of step it have landed
+        __syncthreads();                // everyone's have; and step it - 1 is consumed, so its buffer is free
+        int next = it + SP_STAGES - 1;
+        if (next < steps) {
+            int k = k0 + next * SP_KT;
+            skinny_pipe_load(w, xh, ws[next % SP_STAGES], xs[next % SP_STAGES], row0, rows, cols, npad, k,
+                             min(SP_KT, k1 - k));
+        }
+        cp_async_commit();
+        if (active) {
+            int stage = it % SP_STAGES;
+            int width = min(SP_KT, k1 - (k0 + it * SP_KT));
+#pragma unroll
+            for (int f = 0; f < SP_KT / 16; f++) {
+                if (f * 16 < width) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                    wmma::load_matrix_sync(a, (const T*) (ws[stage] + warp * 16 * SP_LD + f * 16), SP_LD);
+#pragma unroll
+                    for (int t = 0; t < 4; t++) {
+                        if (t < tiles) {
+                            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                            wmma::load_matrix_sync(b, (const T*) (xs[stage] + t * 16 * SP_LD + f * 16), SP_LD);
+                            wmma::mma_sync(acc[t], a, b, acc[t]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cp_async_wait<0>();
+    if (active) {
+#pragma unroll
+        for (int t = 0; t < 4; t++) {
+            if (t < tiles) {
+                float* dst = part + ((size_t) split * npad + (size_t) t * 16) * rows + (size_t) rowTile * 16;
+                wmma::store_matrix_sync(dst, acc[t], rows, wmma::mem_col_major);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void matmul_skinny_pipe_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_pipe<__half>(w, xh, part, tiles, rows, cols, kChunk); }
+extern "C" __global__ void matmul_skinny_pipe_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_pipe<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }

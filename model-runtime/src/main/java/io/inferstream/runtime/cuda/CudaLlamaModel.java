@@ -101,9 +101,10 @@ public final class CudaLlamaModel implements LanguageModel {
     private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
     private SkinnyScratch skinny; // non-null while the skinny decode product is on (the default for 16-bit weights)
-    // matmul_skinny_smem instead of matmul_skinny: chosen at load (chooseSkinnyKernel) unless
-    // -Dinferstream.cuda.skinny=smem or =plain forces one
+    // matmul_skinny_smem or matmul_skinny_pipe instead of matmul_skinny: chosen at load (chooseSkinnyKernel) unless
+    // -Dinferstream.cuda.skinny=smem, =pipe or =plain forces one
     private boolean stagedSkinny;
+    private boolean pipelinedSkinny; // matmul_skinny_pipe, chosen at load like stagedSkinny
     private String skinnyChoice = "skinny product off";
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
@@ -376,6 +377,7 @@ public final class CudaLlamaModel implements LanguageModel {
             }
             skinny = new SkinnyScratch(maxCols, maxPartial);
             skinny.staged = stagedSkinny;
+            skinny.pipelined = pipelinedSkinny;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -407,15 +409,18 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Picks the skinny kernel: matmul_skinny_smem when it gives bit for bit the result of matmul_skinny on one
-     * 64-token product of the first FFN matrix (it performs the same tensor-core steps in the same K order, so
-     * it must) and is faster there; matmul_skinny otherwise. A wrong or slower staged kernel is never used.
+     * Picks the skinny kernel: each candidate (matmul_skinny_smem, matmul_skinny_pipe) runs one 64-token product
+     * of the first FFN matrix next to the proven matmul_skinny; a candidate is eligible only when its result is
+     * bit for bit that of matmul_skinny (both perform the same tensor-core steps in the same K order, so they
+     * must), and the fastest eligible kernel is adopted. A wrong or slower candidate is never used.
+     * -Dinferstream.cuda.skinny=plain|smem|pipe forces one.
      */
     private void chooseSkinnyKernel() {
         String forced = System.getProperty("inferstream.cuda.skinny");
         if (forced != null) {
             useStagedSkinny("smem".equals(forced));
-            skinnyChoice = "matmul_skinny" + (stagedSkinny ? "_smem" : "") + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
+            usePipelinedSkinny("pipe".equals(forced));
+            skinnyChoice = skinnyKernelName() + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
             return;
         }
         DeviceMatrix m = gate[0];
@@ -425,38 +430,76 @@ public final class CudaLlamaModel implements LanguageModel {
             skinnyChoice = "matmul_skinny (" + m + " does not take the skinny product; not compared)";
             return;
         }
-        // x [n, cols] in xb, y [n, rows] in hb (plain) and hb2 (staged): both fit the scratch for `capacity` tokens
+        // x [n, cols] in xb, y [n, rows] in hb: fits the scratch for `capacity` tokens
         float[] xs = new float[n * m.cols()];
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
         for (int i = 0; i < xs.length; i++) {
             xs[i] = (float) rnd.nextDouble(-1, 1);
         }
         xb.upload(xs, xs.length);
-        long[] nanos = new long[2];
-        for (int v = 0; v < 2; v++) {
+        String[] names = {"matmul_skinny", "matmul_skinny_smem", "matmul_skinny_pipe"};
+        long[] nanos = new long[names.length];
+        boolean[] same = new boolean[names.length];
+        float[] proven = new float[n * m.rows()];
+        for (int v = 0; v < names.length; v++) {
             skinny.staged = v == 1;
-            DeviceBuffer y = v == 1 ? hb2 : hb;
-            m.skinny(k, xb, y, n, skinny); // warm-up (and the result compared below)
+            skinny.pipelined = v == 2;
+            m.skinny(k, xb, hb, n, skinny); // warm-up (and the result compared below)
             device.synchronize();
             long t0 = System.nanoTime();
             for (int i = 0; i < 5; i++) {
-                m.skinny(k, xb, y, n, skinny);
+                m.skinny(k, xb, hb, n, skinny);
             }
             device.synchronize();
             nanos[v] = System.nanoTime() - t0;
+            float[] got = new float[n * m.rows()];
+            hb.download(got, got.length);
+            if (v == 0) {
+                proven = got;
+            }
+            same[v] = java.util.Arrays.equals(proven, got);
         }
-        float[] plain = new float[n * m.rows()];
-        float[] staged = new float[n * m.rows()];
-        hb.download(plain, plain.length);
-        hb2.download(staged, staged.length);
-        boolean same = java.util.Arrays.equals(plain, staged);
-        stagedSkinny = same && nanos[1] < nanos[0];
+        int best = 0;
+        for (int v = 1; v < names.length; v++) {
+            if (same[v] && nanos[v] < nanos[best]) {
+                best = v;
+            }
+        }
+        stagedSkinny = best == 1;
+        pipelinedSkinny = best == 2;
         skinny.staged = stagedSkinny;
+        skinny.pipelined = pipelinedSkinny;
         bufferGeneration++;
-        skinnyChoice = String.format(java.util.Locale.ROOT,
-                "%s: %s %d x %d, %d tokens: matmul_skinny %.1f us, matmul_skinny_smem %.1f us, results %s",
-                stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny", m.type(), m.rows(), m.cols(), n,
-                nanos[0] / 5e3, nanos[1] / 5e3, same ? "bitwise equal" : "DIFFER (staged kernel not used)");
+        StringBuilder why = new StringBuilder(String.format(java.util.Locale.ROOT, "%s: %s %d x %d, %d tokens:",
+                names[best], m.type(), m.rows(), m.cols(), n));
+        for (int v = 0; v < names.length; v++) {
+            why.append(String.format(java.util.Locale.ROOT, " %s %.1f us%s", names[v], nanos[v] / 5e3,
+                    v == 0 ? "" : same[v] ? " (bitwise equal)" : " (DIFFERS: not used)"));
+            why.append(v + 1 < names.length ? "," : "");
+        }
+        skinnyChoice = why.toString();
+    }
+
+    /** The skinny kernel in use. */
+    private String skinnyKernelName() {
+        return pipelinedSkinny ? "matmul_skinny_pipe" : stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny";
+    }
+
+    /**
+     * Whether the skinny product streams weight and activation tiles through a cp.async pipeline
+     * (matmul_skinny_pipe; takes precedence over the staged kernel). Chosen at load by {@link #chooseSkinnyKernel}.
+     */
+    public synchronized void usePipelinedSkinny(boolean on) {
+        pipelinedSkinny = on;
+        if (skinny != null && skinny.pipelined != on) {
+            skinny.pipelined = on;
+            bufferGeneration++; // recorded graphs name the other kernel
+        }
+    }
+
+    /** Whether the skinny product uses the cp.async pipeline kernel. */
+    public synchronized boolean pipelinedSkinny() {
+        return pipelinedSkinny;
     }
 
     /** Whether the skinny decode product is on. */

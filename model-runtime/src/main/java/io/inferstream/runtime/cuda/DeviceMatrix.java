@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -156,7 +156,7 @@ public final class DeviceMatrix implements AutoCloseable {
         int splits = SkinnyScratch.splits(rows, cols);
         int elems = npad * cols;
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
-        k.launch((s.staged ? "matmul_skinny_smem_" : "matmul_skinny_") + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
+        k.launch(s.kernelPrefix() + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
                 s.halves, s.partial, tiles, rows, cols, chunk);
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
@@ -211,9 +211,10 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY, SKINNY_SMEM -> {
+            case SKINNY, SKINNY_SMEM, SKINNY_PIPE -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
                     s.staged = kernel == Kernel.SKINNY_SMEM;
+                    s.pipelined = kernel == Kernel.SKINNY_PIPE;
                     skinny(k, x, y, n, s);
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }
