@@ -460,17 +460,21 @@ __device__ __forceinline__ void skinny_pipe_load(const unsigned short* w, const 
     }
 }
 
+// Block (rows blockRow * 64 .. +64, K range `split`) of the product; the whole block returns when the matrix
+// has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
 template <typename T>
-__device__ void matmul_skinny_pipe(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows,
-                                   int cols, int kChunk) {
+__device__ void matmul_skinny_pipe_block(const unsigned short* w, const unsigned short* xh, float* part, int tiles,
+                                         int rows, int cols, int kChunk, int blockRow, int split) {
     using namespace nvcuda;
     __shared__ __align__(128) unsigned short ws[SP_STAGES][64 * SP_LD]; // [row][k] of one K step
     __shared__ __align__(128) unsigned short xs[SP_STAGES][64 * SP_LD]; // [token][k] of one K step
+    if (split * kChunk >= cols) {
+        return; // block-uniform, before any barrier
+    }
     int warp = threadIdx.x >> 5;
-    int row0 = blockIdx.x * 64;
-    int rowTile = blockIdx.x * 4 + warp;
+    int row0 = blockRow * 64;
+    int rowTile = blockRow * 4 + warp;
     bool active = rowTile * 16 < rows; // warp-uniform; inactive warps still copy and take part in the barriers
-    int split = blockIdx.y;
     int k0 = split * kChunk;
     int k1 = min(cols, k0 + kChunk);
     int npad = tiles * 16;
@@ -530,5 +534,93 @@ __device__ void matmul_skinny_pipe(const unsigned short* w, const unsigned short
     }
 }
 
-extern "C" __global__ void matmul_skinny_pipe_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_pipe<__half>(w, xh, part, tiles, rows, cols, kChunk); }
-extern "C" __global__ void matmul_skinny_pipe_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) { matmul_skinny_pipe<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk); }
+// grid (ceil(rows / 64), splits), block 128: the same grid as matmul_skinny.
+extern "C" __global__ void matmul_skinny_pipe_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) {
+    matmul_skinny_pipe_block<__half>(w, xh, part, tiles, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+extern "C" __global__ void matmul_skinny_pipe_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) {
+    matmul_skinny_pipe_block<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+
+// Up to three products of the same activations in one launch (Wq, Wk, Wv; or gate and up with rows2 = 0):
+// blocks 0..b0-1 of grid.x serve w0, the next b1 w1, the next b2 w2 (b = ceil(rows / 64)); grid.y is the
+// largest split count. Each matrix keeps its own kChunk and its own partial sums [splits_m, npad, rows_m],
+// stored one after the other in part, so every partial sum is bit for bit that of a matmul_skinny_pipe launch.
+template <typename T>
+__device__ void matmul_skinny_group(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
+                                    const unsigned short* xh, float* part, int tiles, int cols, int rows0, int rows1,
+                                    int rows2, int chunk0, int chunk1, int chunk2) {
+    int npad = tiles * 16;
+    int b0 = (rows0 + 63) / 64;
+    int b1 = (rows1 + 63) / 64;
+    int b = blockIdx.x;
+    if (b < b0) {
+        matmul_skinny_pipe_block<T>(w0, xh, part, tiles, rows0, cols, chunk0, b, blockIdx.y);
+        return;
+    }
+    part += (size_t) ((cols + chunk0 - 1) / chunk0) * npad * rows0;
+    b -= b0;
+    if (b < b1) {
+        matmul_skinny_pipe_block<T>(w1, xh, part, tiles, rows1, cols, chunk1, b, blockIdx.y);
+        return;
+    }
+    part += (size_t) ((cols + chunk1 - 1) / chunk1) * npad * rows1;
+    matmul_skinny_pipe_block<T>(w2, xh, part, tiles, rows2, cols, chunk2, b - b1, blockIdx.y);
+}
+
+extern "C" __global__ void matmul_skinny_group_f16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
+                                                   const unsigned short* xh, float* part, int tiles, int cols, int rows0,
+                                                   int rows1, int rows2, int chunk0, int chunk1, int chunk2) {
+    matmul_skinny_group<__half>(w0, w1, w2, xh, part, tiles, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2);
+}
+extern "C" __global__ void matmul_skinny_group_bf16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
+                                                    const unsigned short* xh, float* part, int tiles, int cols, int rows0,
+                                                    int rows1, int rows2, int chunk0, int chunk1, int chunk2) {
+    matmul_skinny_group<__nv_bfloat16>(w0, w1, w2, xh, part, tiles, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2);
+}
+
+// Sum over s of part_m [s, t, r] (fixed order, as splitk_reduce) for one matrix's partial sums.
+__device__ __forceinline__ float splitk_sum(const float* part, int npad, int rows, int splits, size_t t, size_t r) {
+    float s = 0.0f;
+    for (int sp = 0; sp < splits; sp++) {
+        s += part[((size_t) sp * npad + t) * rows + r];
+    }
+    return s;
+}
+
+// y_m [n, rows_m] from the grouped partial sums of matmul_skinny_group (rows2 may be 0). Grid-stride over
+// n * (rows0 + rows1 + rows2).
+extern "C" __global__ void splitk_reduce_group(const float* part, float* y0, float* y1, float* y2, int n, int npad,
+                                               int rows0, int rows1, int rows2, int splits0, int splits1, int splits2) {
+    size_t n0 = (size_t) n * rows0;
+    size_t n1 = (size_t) n * rows1;
+    size_t total = n0 + n1 + (size_t) n * rows2;
+    const float* p1 = part + (size_t) splits0 * npad * rows0;
+    const float* p2 = p1 + (size_t) splits1 * npad * rows1;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        if (i < n0) {
+            y0[i] = splitk_sum(part, npad, rows0, splits0, i / rows0, i % rows0);
+        } else if (i - n0 < n1) {
+            size_t j = i - n0;
+            y1[j] = splitk_sum(p1, npad, rows1, splits1, j / rows1, j % rows1);
+        } else {
+            size_t j = i - n0 - n1;
+            y2[j] = splitk_sum(p2, npad, rows2, splits2, j / rows2, j % rows2);
+        }
+    }
+}
+
+// y [n, rows] = silu(gate) * up from the grouped partial sums of gate (matrix 0) and up (matrix 1), both
+// [n, rows]: the sums of splitk_reduce and the formula of swiglu (elementwise.cu), in one pass. Grid-stride.
+extern "C" __global__ void splitk_reduce_swiglu(const float* part, float* y, int n, int npad, int rows, int splits0,
+                                                int splits1) {
+    size_t total = (size_t) n * rows;
+    const float* p1 = part + (size_t) splits0 * npad * rows;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        size_t t = i / rows;
+        size_t r = i % rows;
+        float g = splitk_sum(part, npad, rows, splits0, t, r);
+        float u = splitk_sum(p1, npad, rows, splits1, t, r);
+        y[i] = g / (1.0f + (float) exp(-(double) g)) * u;
+    }
+}
