@@ -435,11 +435,11 @@ extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
     unsigned int s = (unsigned int) __cvta_generic_to_shared(smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
 
 // Issues the copies of K step kt (k = k0 + kt * SP_KT, width a multiple of 16) into stage buffers ws, xs.
 __device__ __forceinline__ void skinny_pipe_load(const unsigned short* w, const unsigned short* xh, unsigned short* ws,
