@@ -422,3 +422,205 @@ extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int
         y[i] = s;
     }
 }
+
+// ---- The skinny product with a cp.async pipeline (same grid, block, workspace and result as matmul_skinny) ----
+// Each block (4 warps, 64 weight rows) streams its weight tile and the matching activation tile of every
+// 32-wide K step into shared memory with 16-byte cp.async copies, SP_STAGES steps ahead of the tensor cores,
+// so that ~12 KB of weights per block are in flight instead of one fragment per warp. The tensor-core steps,
+// their order over K (16 at a time, ascending, per accumulator) and the split-K ranges are those of
+// matmul_skinny, so the partial sums are bit for bit the same; the model adopts it only after checking that.
+#define SP_KT 32
+#define SP_LD (SP_KT + 8)   // smem row stride (16-bit elements): 80 bytes, conflict-free ldmatrix rows
+#define SP_STAGES 4         // 4 x (64 + 64) rows x 80 bytes = 40 KB static shared memory
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+    unsigned int s = (unsigned int) __cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+// Issues the copies of K step kt (k = k0 + kt * SP_KT, width a multiple of 16) into stage buffers ws, xs.
+__device__ __forceinline__ void skinny_pipe_load(const unsigned short* w, const unsigned short* xh, unsigned short* ws,
+                                                 unsigned short* xs, int row0, int rows, int cols, int npad, int k,
+                                                 int width) {
+    int vecs = width >> 3; // 16-byte copies per row: 2 or 4
+    for (int i = threadIdx.x; i < 64 * vecs; i += blockDim.x) {
+        int r = i / vecs;
+        int c = (i % vecs) << 3;
+        if (row0 + r < rows) {
+            cp_async16(ws + r * SP_LD + c, w + (size_t) (row0 + r) * cols + k + c);
+        }
+    }
+    for (int i = threadIdx.x; i < npad * vecs; i += blockDim.x) {
+        int r = i / vecs;
+        int c = (i % vecs) << 3;
+        cp_async16(xs + r * SP_LD + c, xh + (size_t) r * cols + k + c);
+    }
+}
+
+// Block (rows blockRow * 64 .. +64, K range `split`) of the product; the whole block returns when the matrix
+// has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
+template <typename T>
+__device__ void matmul_skinny_pipe_block(const unsigned short* w, const unsigned short* xh, float* part, int tiles,
+                                         int rows, int cols, int kChunk, int blockRow, int split) {
+    using namespace nvcuda;
+    __shared__ __align__(128) unsigned short ws[SP_STAGES][64 * SP_LD]; // [row][k] of one K step
+    __shared__ __align__(128) unsigned short xs[SP_STAGES][64 * SP_LD]; // [token][k] of one K step
+    if (split * kChunk >= cols) {
+        return; // block-uniform, before any barrier
+    }
+    int warp = threadIdx.x >> 5;
+    int row0 = blockRow * 64;
+    int rowTile = blockRow * 4 + warp;
+    bool active = rowTile * 16 < rows; // warp-uniform; inactive warps still copy and take part in the barriers
+    int k0 = split * kChunk;
+    int k1 = min(cols, k0 + kChunk);
+    int npad = tiles * 16;
+    int steps = k1 > k0 ? (k1 - k0 + SP_KT - 1) / SP_KT : 0;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4];
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+        wmma::fill_fragment(acc[t], 0.0f);
+    }
+#pragma unroll
+    for (int s = 0; s < SP_STAGES - 1; s++) {
+        if (s < steps) {
+            int k = k0 + s * SP_KT;
+            skinny_pipe_load(w, xh, ws[s], xs[s], row0, rows, cols, npad, k, min(SP_KT, k1 - k));
+        }
+        cp_async_commit(); // empty groups keep the group count uniform
+    }
+    for (int it = 0; it < steps; it++) {
+        cp_async_wait<SP_STAGES - 2>(); // this thread's copies of step it have landed
+        __syncthreads();                // everyone's have; and step it - 1 is consumed, so its buffer is free
+        int next = it + SP_STAGES - 1;
+        if (next < steps) {
+            int k = k0 + next * SP_KT;
+            skinny_pipe_load(w, xh, ws[next % SP_STAGES], xs[next % SP_STAGES], row0, rows, cols, npad, k,
+                             min(SP_KT, k1 - k));
+        }
+        cp_async_commit();
+        if (active) {
+            int stage = it % SP_STAGES;
+            int width = min(SP_KT, k1 - (k0 + it * SP_KT));
+#pragma unroll
+            for (int f = 0; f < SP_KT / 16; f++) {
+                if (f * 16 < width) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                    wmma::load_matrix_sync(a, (const T*) (ws[stage] + warp * 16 * SP_LD + f * 16), SP_LD);
+#pragma unroll
+                    for (int t = 0; t < 4; t++) {
+                        if (t < tiles) {
+                            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                            wmma::load_matrix_sync(b, (const T*) (xs[stage] + t * 16 * SP_LD + f * 16), SP_LD);
+                            wmma::mma_sync(acc[t], a, b, acc[t]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cp_async_wait<0>();
+    if (active) {
+#pragma unroll
+        for (int t = 0; t < 4; t++) {
+            if (t < tiles) {
+                float* dst = part + ((size_t) split * npad + (size_t) t * 16) * rows + (size_t) rowTile * 16;
+                wmma::store_matrix_sync(dst, acc[t], rows, wmma::mem_col_major);
+            }
+        }
+    }
+}
+
+// grid (ceil(rows / 64), splits), block 128: the same grid as matmul_skinny.
+extern "C" __global__ void matmul_skinny_pipe_f16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) {
+    matmul_skinny_pipe_block<__half>(w, xh, part, tiles, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+extern "C" __global__ void matmul_skinny_pipe_bf16(const unsigned short* w, const unsigned short* xh, float* part, int tiles, int rows, int cols, int kChunk) {
+    matmul_skinny_pipe_block<__nv_bfloat16>(w, xh, part, tiles, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+
+// Up to three products of the same activations in one launch (Wq, Wk, Wv; or gate and up with rows2 = 0):
+// blocks 0..b0-1 of grid.x serve w0, the next b1 w1, the next b2 w2 (b = ceil(rows / 64)); grid.y is the
+// largest split count. Each matrix keeps its own kChunk and its own partial sums [splits_m, npad, rows_m],
+// stored one after the other in part, so every partial sum is bit for bit that of a matmul_skinny_pipe launch.
+template <typename T>
+__device__ void matmul_skinny_group(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
+                                    const unsigned short* xh, float* part, int tiles, int cols, int rows0, int rows1,
+                                    int rows2, int chunk0, int chunk1, int chunk2) {
+    int npad = tiles * 16;
+    int b0 = (rows0 + 63) / 64;
+    int b1 = (rows1 + 63) / 64;
+    int b = blockIdx.x;
+    if (b < b0) {
+        matmul_skinny_pipe_block<T>(w0, xh, part, tiles, rows0, cols, chunk0, b, blockIdx.y);
+        return;
+    }
+    part += (size_t) ((cols + chunk0 - 1) / chunk0) * npad * rows0;
+    b -= b0;
+    if (b < b1) {
+        matmul_skinny_pipe_block<T>(w1, xh, part, tiles, rows1, cols, chunk1, b, blockIdx.y);
+        return;
+    }
+    part += (size_t) ((cols + chunk1 - 1) / chunk1) * npad * rows1;
+    matmul_skinny_pipe_block<T>(w2, xh, part, tiles, rows2, cols, chunk2, b - b1, blockIdx.y);
+}
+
+extern "C" __global__ void matmul_skinny_group_f16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
+                                                   const unsigned short* xh, float* part, int tiles, int cols, int rows0,
+                                                   int rows1, int rows2, int chunk0, int chunk1, int chunk2) {
+    matmul_skinny_group<__half>(w0, w1, w2, xh, part, tiles, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2);
+}
+extern "C" __global__ void matmul_skinny_group_bf16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
+                                                    const unsigned short* xh, float* part, int tiles, int cols, int rows0,
+                                                    int rows1, int rows2, int chunk0, int chunk1, int chunk2) {
+    matmul_skinny_group<__nv_bfloat16>(w0, w1, w2, xh, part, tiles, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2);
+}
+
+// Sum over s of part_m [s, t, r] (fixed order, as splitk_reduce) for one matrix's partial sums.
+__device__ __forceinline__ float splitk_sum(const float* part, int npad, int rows, int splits, size_t t, size_t r) {
+    float s = 0.0f;
+    for (int sp = 0; sp < splits; sp++) {
+        s += part[((size_t) sp * npad + t) * rows + r];
+    }
+    return s;
+}
+
+// y_m [n, rows_m] from the grouped partial sums of matmul_skinny_group (rows2 may be 0). Grid-stride over
+// n * (rows0 + rows1 + rows2).
+extern "C" __global__ void splitk_reduce_group(const float* part, float* y0, float* y1, float* y2, int n, int npad,
+                                               int rows0, int rows1, int rows2, int splits0, int splits1, int splits2) {
+    size_t n0 = (size_t) n * rows0;
+    size_t n1 = (size_t) n * rows1;
+    size_t total = n0 + n1 + (size_t) n * rows2;
+    const float* p1 = part + (size_t) splits0 * npad * rows0;
+    const float* p2 = p1 + (size_t) splits1 * npad * rows1;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        if (i < n0) {
+            y0[i] = splitk_sum(part, npad, rows0, splits0, i / rows0, i % rows0);
+        } else if (i - n0 < n1) {
+            size_t j = i - n0;
+            y1[j] = splitk_sum(p1, npad, rows1, splits1, j / rows1, j % rows1);
+        } else {
+            size_t j = i - n0 - n1;
+            y2[j] = splitk_sum(p2, npad, rows2, splits2, j / rows2, j % rows2);
+        }
+    }
+}
+
+// y [n, rows] = silu(gate) * up from the grouped partial sums of gate (matrix 0) and up (matrix 1), both
+// [n, rows]: the sums of splitk_reduce and the formula of swiglu (elementwise.cu), in one pass. Grid-stride.
+extern "C" __global__ void splitk_reduce_swiglu(const float* part, float* y, int n, int npad, int rows, int splits0,
+                                                int splits1) {
+    size_t total = (size_t) n * rows;
+    const float* p1 = part + (size_t) splits0 * npad * rows;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        size_t t = i / rows;
+        size_t r = i % rows;
+        float g = splitk_sum(part, npad, rows, splits0, t, r);
+        float u = splitk_sum(p1, npad, rows, splits1, t, r);
+        y[i] = g / (1.0f + (float) exp(-(double) g)) * u;
+    }
+}

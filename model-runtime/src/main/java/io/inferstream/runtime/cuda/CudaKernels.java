@@ -33,7 +33,9 @@ public final class CudaKernels implements AutoCloseable {
                 "matmul_tiled_f16", "matmul_tiled_bf16", "matmul_tiled_q8_0", "matmul_wmma_f16", "matmul_wmma_bf16",
                 "matvec_vec_f16", "matvec_vec_bf16", "matvec3_vec_f16",
                 "matvec3_vec_bf16", "to_half_padded_f16", "to_half_padded_bf16", "matmul_skinny_f16", "matmul_skinny_bf16",
-                "matmul_skinny_smem_f16", "matmul_skinny_smem_bf16", "splitk_reduce"},
+                "matmul_skinny_smem_f16", "matmul_skinny_smem_bf16", "matmul_skinny_pipe_f16", "matmul_skinny_pipe_bf16",
+                "matmul_skinny_group_f16", "matmul_skinny_group_bf16", "splitk_reduce", "splitk_reduce_group",
+                "splitk_reduce_swiglu"},
             "attention", new String[] {"attention_f32", "attention_f16", "attention_vec_f32", "attention_vec_f16"},
             "sampling", new String[] {"argmax_rows"});
 

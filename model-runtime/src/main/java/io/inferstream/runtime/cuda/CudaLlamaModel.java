@@ -101,9 +101,13 @@ public final class CudaLlamaModel implements LanguageModel {
     private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
     private SkinnyScratch skinny; // non-null while the skinny decode product is on (the default for 16-bit weights)
-    // matmul_skinny_smem instead of matmul_skinny: chosen at load (chooseSkinnyKernel) unless
-    // -Dinferstream.cuda.skinny=smem or =plain forces one
+    // matmul_skinny_smem or matmul_skinny_pipe instead of matmul_skinny: chosen at load (chooseSkinnyKernel) unless
+    // -Dinferstream.cuda.skinny=smem, =pipe or =plain forces one
     private boolean stagedSkinny;
+    private boolean pipelinedSkinny; // matmul_skinny_pipe, chosen at load like stagedSkinny
+    // Q/K/V and gate/up (with SwiGLU) of decode steps of 9..64 tokens as grouped skinny products: chosen at load
+    // (chooseGroupedSkinny) unless -Dinferstream.cuda.skinnyGroup=on|off forces it
+    private boolean groupedSkinny;
     private String skinnyChoice = "skinny product off";
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
@@ -206,6 +210,7 @@ public final class CudaLlamaModel implements LanguageModel {
             useSkinnyDecode(sixteenBit);
             if (sixteenBit) {
                 chooseSkinnyKernel();
+                chooseGroupedSkinny();
             }
         } catch (RuntimeException e) {
             close();
@@ -374,8 +379,13 @@ public final class CudaLlamaModel implements LanguageModel {
                 maxCols = Math.max(maxCols, m.cols());
                 maxPartial = Math.max(maxPartial, SkinnyScratch.partialFloats(m.rows(), m.cols()));
             }
+            for (int l = 0; l < config.nLayers(); l++) { // grouped products keep all their partial sums at once
+                maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(wq[l], wk[l], wv[l]));
+                maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(gate[l], up[l]));
+            }
             skinny = new SkinnyScratch(maxCols, maxPartial);
             skinny.staged = stagedSkinny;
+            skinny.pipelined = pipelinedSkinny;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -407,15 +417,18 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Picks the skinny kernel: matmul_skinny_smem when it gives bit for bit the result of matmul_skinny on one
-     * 64-token product of the first FFN matrix (it performs the same tensor-core steps in the same K order, so
-     * it must) and is faster there; matmul_skinny otherwise. A wrong or slower staged kernel is never used.
+     * Picks the skinny kernel: each candidate (matmul_skinny_smem, matmul_skinny_pipe) runs one 64-token product
+     * of the first FFN matrix next to the proven matmul_skinny; a candidate is eligible only when its result is
+     * bit for bit that of matmul_skinny (both perform the same tensor-core steps in the same K order, so they
+     * must), and the fastest eligible kernel is adopted. A wrong or slower candidate is never used.
+     * -Dinferstream.cuda.skinny=plain|smem|pipe forces one.
      */
     private void chooseSkinnyKernel() {
         String forced = System.getProperty("inferstream.cuda.skinny");
         if (forced != null) {
             useStagedSkinny("smem".equals(forced));
-            skinnyChoice = "matmul_skinny" + (stagedSkinny ? "_smem" : "") + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
+            usePipelinedSkinny("pipe".equals(forced));
+            skinnyChoice = skinnyKernelName() + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
             return;
         }
         DeviceMatrix m = gate[0];
@@ -425,38 +438,156 @@ public final class CudaLlamaModel implements LanguageModel {
             skinnyChoice = "matmul_skinny (" + m + " does not take the skinny product; not compared)";
             return;
         }
-        // x [n, cols] in xb, y [n, rows] in hb (plain) and hb2 (staged): both fit the scratch for `capacity` tokens
+        // x [n, cols] in xb, y [n, rows] in hb: fits the scratch for `capacity` tokens
         float[] xs = new float[n * m.cols()];
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
         for (int i = 0; i < xs.length; i++) {
             xs[i] = (float) rnd.nextDouble(-1, 1);
         }
         xb.upload(xs, xs.length);
-        long[] nanos = new long[2];
-        for (int v = 0; v < 2; v++) {
+        String[] names = {"matmul_skinny", "matmul_skinny_smem", "matmul_skinny_pipe"};
+        long[] nanos = new long[names.length];
+        boolean[] same = new boolean[names.length];
+        float[] proven = new float[n * m.rows()];
+        for (int v = 0; v < names.length; v++) {
             skinny.staged = v == 1;
-            DeviceBuffer y = v == 1 ? hb2 : hb;
-            m.skinny(k, xb, y, n, skinny); // warm-up (and the result compared below)
+            skinny.pipelined = v == 2;
+            m.skinny(k, xb, hb, n, skinny); // warm-up (and the result compared below)
             device.synchronize();
             long t0 = System.nanoTime();
             for (int i = 0; i < 5; i++) {
-                m.skinny(k, xb, y, n, skinny);
+                m.skinny(k, xb, hb, n, skinny);
             }
             device.synchronize();
             nanos[v] = System.nanoTime() - t0;
+            float[] got = new float[n * m.rows()];
+            hb.download(got, got.length);
+            if (v == 0) {
+                proven = got;
+            }
+            same[v] = java.util.Arrays.equals(proven, got);
         }
-        float[] plain = new float[n * m.rows()];
-        float[] staged = new float[n * m.rows()];
-        hb.download(plain, plain.length);
-        hb2.download(staged, staged.length);
-        boolean same = java.util.Arrays.equals(plain, staged);
-        stagedSkinny = same && nanos[1] < nanos[0];
+        int best = 0;
+        for (int v = 1; v < names.length; v++) {
+            if (same[v] && nanos[v] < nanos[best]) {
+                best = v;
+            }
+        }
+        stagedSkinny = best == 1;
+        pipelinedSkinny = best == 2;
         skinny.staged = stagedSkinny;
+        skinny.pipelined = pipelinedSkinny;
         bufferGeneration++;
-        skinnyChoice = String.format(java.util.Locale.ROOT,
-                "%s: %s %d x %d, %d tokens: matmul_skinny %.1f us, matmul_skinny_smem %.1f us, results %s",
-                stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny", m.type(), m.rows(), m.cols(), n,
-                nanos[0] / 5e3, nanos[1] / 5e3, same ? "bitwise equal" : "DIFFER (staged kernel not used)");
+        StringBuilder why = new StringBuilder(String.format(java.util.Locale.ROOT, "%s: %s %d x %d, %d tokens:",
+                names[best], m.type(), m.rows(), m.cols(), n));
+        for (int v = 0; v < names.length; v++) {
+            why.append(String.format(java.util.Locale.ROOT, " %s %.1f us%s", names[v], nanos[v] / 5e3,
+                    v == 0 ? "" : same[v] ? " (bitwise equal)" : " (DIFFERS: not used)"));
+            why.append(v + 1 < names.length ? "," : "");
+        }
+        skinnyChoice = why.toString();
+    }
+
+    /**
+     * Decides whether decode steps of 9..64 tokens compute Q, K, V as one grouped skinny product and gate, up and
+     * SwiGLU as another (matmul_skinny_group + splitk_reduce_group / splitk_reduce_swiglu: 6 launches instead of
+     * 16). Layer 0's products of 64 random tokens run both ways; the grouped way is adopted only when all four
+     * results (q, k, v, silu(gate) * up) are bit for bit those of the separate products and it is faster.
+     */
+    private void chooseGroupedSkinny() {
+        String forced = System.getProperty("inferstream.cuda.skinnyGroup");
+        if (forced != null) {
+            useGroupedSkinny("on".equals(forced));
+            skinnyChoice += "; grouped Q/K/V and gate/up products " + (groupedSkinny ? "on" : "off")
+                    + " (forced by -Dinferstream.cuda.skinnyGroup=" + forced + ")";
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        if (skinny == null || !DeviceMatrix.groupable(n, wq[0], wk[0], wv[0]) || !DeviceMatrix.groupable(n, gate[0], up[0])
+                || gate[0].rows() != up[0].rows()) {
+            skinnyChoice += "; grouped products off (layer 0 matrices do not take them; not compared)";
+            return;
+        }
+        float[] xs = new float[n * config.dim()];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        xb.upload(xs, xs.length);
+        int hidden = config.hiddenDim();
+        DeviceBuffer[] outs = {q, kBuf, vBuf, hb};
+        int[] lengths = {n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * hidden};
+        float[][][] got = new float[2][4][];
+        long[] nanos = new long[2];
+        for (int v = 0; v < 2; v++) {
+            for (int i = 0; i < 6; i++) {
+                if (i == 1) {
+                    device.synchronize();
+                    nanos[v] = System.nanoTime();
+                }
+                if (v == 0) {
+                    DeviceMatrix.matmul3(k, wq[0], wk[0], wv[0], xb, q, kBuf, vBuf, n, skinny);
+                    gate[0].matmul(k, xb, hb, n, skinny);
+                    up[0].matmul(k, xb, hb2, n, skinny);
+                    k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
+                } else {
+                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
+                            n, skinny, false);
+                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb, null}, n,
+                            skinny, true);
+                }
+            }
+            device.synchronize();
+            nanos[v] = System.nanoTime() - nanos[v];
+            for (int o = 0; o < 4; o++) {
+                got[v][o] = new float[lengths[o]];
+                outs[o].download(got[v][o], lengths[o]);
+            }
+        }
+        boolean same = true;
+        for (int o = 0; o < 4; o++) {
+            same &= java.util.Arrays.equals(got[0][o], got[1][o]);
+        }
+        useGroupedSkinny(same && nanos[1] < nanos[0]);
+        skinnyChoice += String.format(java.util.Locale.ROOT,
+                "; grouped Q/K/V and gate/up products %s (layer 0, %d tokens: separate %.1f us, grouped %.1f us, results %s)",
+                groupedSkinny ? "on" : "off", n, nanos[0] / 5e3, nanos[1] / 5e3,
+                same ? "bitwise equal" : "DIFFER: grouped products not used");
+    }
+
+    /** Whether decode steps of 9..64 tokens use the grouped Q/K/V and gate/up (SwiGLU) skinny products. */
+    public synchronized void useGroupedSkinny(boolean on) {
+        if (groupedSkinny != on) {
+            groupedSkinny = on;
+            bufferGeneration++; // recorded graphs hold the other launches
+        }
+    }
+
+    /** Whether the grouped skinny products are on. */
+    public synchronized boolean groupedSkinny() {
+        return groupedSkinny;
+    }
+
+    /** The skinny kernel in use. */
+    private String skinnyKernelName() {
+        return pipelinedSkinny ? "matmul_skinny_pipe" : stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny";
+    }
+
+    /**
+     * Whether the skinny product streams weight and activation tiles through a cp.async pipeline
+     * (matmul_skinny_pipe; takes precedence over the staged kernel). Chosen at load by {@link #chooseSkinnyKernel}.
+     */
+    public synchronized void usePipelinedSkinny(boolean on) {
+        pipelinedSkinny = on;
+        if (skinny != null && skinny.pipelined != on) {
+            skinny.pipelined = on;
+            bufferGeneration++; // recorded graphs name the other kernel
+        }
+    }
+
+    /** Whether the skinny product uses the cp.async pipeline kernel. */
+    public synchronized boolean pipelinedSkinny() {
+        return pipelinedSkinny;
     }
 
     /** Whether the skinny decode product is on. */
@@ -628,7 +759,12 @@ public final class CudaLlamaModel implements LanguageModel {
         mark(StepProfile.Part.NORM);
         for (int l = 0; l < layers; l++) {
             // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
-            DeviceMatrix.matmul3(k, wq[l], wk[l], wv[l], xb, q, kBuf, vBuf, n, skinny);
+            if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, wq[l], wk[l], wv[l])) {
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[l], wk[l], wv[l]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
+                        n, skinny, false);
+            } else {
+                DeviceMatrix.matmul3(k, wq[l], wk[l], wv[l], xb, q, kBuf, vBuf, n, skinny);
+            }
             if (bq != null) {
                 k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
                 k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
@@ -656,11 +792,19 @@ public final class CudaLlamaModel implements LanguageModel {
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
             k.launch("add_rmsnorm", n, 1, 256, 0, x, xb, ffnNorm[l], xb, dim, config.rmsEps());
             mark(StepProfile.Part.NORM);
-            gate[l].matmul(k, xb, hb, n, skinny);
-            up[l].matmul(k, xb, hb2, n, skinny);
-            mark(StepProfile.Part.FFN_MATMUL);
-            k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
-            mark(StepProfile.Part.ELEMENTWISE);
+            if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, gate[l], up[l])
+                    && gate[l].rows() == up[l].rows()) {
+                // hb = silu(xb gate^T) * (xb up^T), SwiGLU in the split-K reduction
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[l], up[l]}, xb, new DeviceBuffer[] {hb, null}, n,
+                        skinny, true);
+                mark(StepProfile.Part.FFN_MATMUL);
+            } else {
+                gate[l].matmul(k, xb, hb, n, skinny);
+                up[l].matmul(k, xb, hb2, n, skinny);
+                mark(StepProfile.Part.FFN_MATMUL);
+                k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
+                mark(StepProfile.Part.ELEMENTWISE);
+            }
             down[l].matmul(k, hb, xb, n, skinny);
             mark(StepProfile.Part.FFN_MATMUL);
             if (l + 1 < layers) {

@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -156,10 +156,83 @@ public final class DeviceMatrix implements AutoCloseable {
         int splits = SkinnyScratch.splits(rows, cols);
         int elems = npad * cols;
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
-        k.launch((s.staged ? "matmul_skinny_smem_" : "matmul_skinny_") + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
+        k.launch(s.kernelPrefix() + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
                 s.halves, s.partial, tiles, rows, cols, chunk);
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
+    }
+
+    /** Whether the skinny product of {@code n} tokens applies to this matrix. */
+    boolean takesSkinny(int n) {
+        return n > MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS && (type == GgmlType.BF16 || type == GgmlType.F16)
+                && SkinnyScratch.fits(rows, cols);
+    }
+
+    /** Whether {@link #skinnyGroup} can serve these matrices for {@code n} tokens (same type and cols, each skinny). */
+    static boolean groupable(int n, DeviceMatrix... ms) {
+        for (DeviceMatrix m : ms) {
+            if (m == null || !m.takesSkinny(n) || m.type != ms[0].type || m.cols != ms[0].cols) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Partial-sum floats of a grouped product of these matrices. */
+    static long groupPartialFloats(DeviceMatrix... ms) {
+        long f = 0;
+        for (DeviceMatrix m : ms) {
+            f += SkinnyScratch.partialFloats(m.rows, m.cols);
+        }
+        return f;
+    }
+
+    /**
+     * The skinny products of the same x [n, cols] with 2 or 3 matrices in three launches in all (one conversion of
+     * x, matmul_skinny_group, one reduction), bit for bit the results of separate matmul_skinny_pipe products.
+     * With {@code swiglu} (2 matrices, gate and up, of the same rows) ys[0] = silu(x . gate^T) * (x . up^T) and
+     * ys[1] is unused; otherwise ys[m] = x . ms[m]^T. Needs {@link #groupable} and a scratch of
+     * {@link #groupPartialFloats} floats.
+     */
+    static void skinnyGroup(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, DeviceBuffer[] ys, int n, SkinnyScratch s,
+                            boolean swiglu) {
+        if ((ms.length != 2 && ms.length != 3) || !groupable(n, ms) || (swiglu && (ms.length != 2 || ms[0].rows != ms[1].rows))) {
+            throw new IllegalArgumentException("a grouped skinny product needs 2 or 3 BF16/F16 matrices of the same cols "
+                    + "(rows and cols multiples of 16; gate and up of the same rows for SwiGLU) and 9..64 tokens; got "
+                    + java.util.Arrays.toString(ms) + ", " + n + " tokens");
+        }
+        DeviceMatrix a = ms[0];
+        String suffix = a.type == GgmlType.BF16 ? "bf16" : "f16";
+        int tiles = (n + 15) / 16;
+        int npad = tiles * 16;
+        int cols = a.cols;
+        int[] rows = new int[3];
+        int[] chunk = {16, 16, 16};
+        int[] splits = new int[3];
+        DeviceBuffer[] w = new DeviceBuffer[3];
+        int blocks = 0;
+        int maxSplits = 1;
+        for (int m = 0; m < ms.length; m++) {
+            rows[m] = ms[m].rows;
+            chunk[m] = SkinnyScratch.kChunk(rows[m], cols);
+            splits[m] = SkinnyScratch.splits(rows[m], cols);
+            w[m] = ms[m].data;
+            blocks += (rows[m] + 63) / 64;
+            maxSplits = Math.max(maxSplits, splits[m]);
+        }
+        int elems = npad * cols;
+        k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        k.launch("matmul_skinny_group_" + suffix, blocks, maxSplits, 128, 0, w[0], w[1], w[2], s.halves, s.partial, tiles,
+                cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
+        if (swiglu) {
+            int outs = n * rows[0];
+            k.launch("splitk_reduce_swiglu", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], n, npad,
+                    rows[0], splits[0], splits[1]);
+        } else {
+            int outs = n * (rows[0] + rows[1] + rows[2]);
+            k.launch("splitk_reduce_group", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], ys[1],
+                    ms.length > 2 ? ys[2] : null, n, npad, rows[0], rows[1], rows[2], splits[0], splits[1], splits[2]);
+        }
     }
 
     /**
@@ -211,9 +284,10 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY, SKINNY_SMEM -> {
+            case SKINNY, SKINNY_SMEM, SKINNY_PIPE -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
                     s.staged = kernel == Kernel.SKINNY_SMEM;
+                    s.pipelined = kernel == Kernel.SKINNY_PIPE;
                     skinny(k, x, y, n, s);
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }

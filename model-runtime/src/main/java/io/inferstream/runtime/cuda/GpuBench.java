@@ -190,6 +190,7 @@ public final class GpuBench {
         if (m instanceof CudaLlamaModel g) {
             boolean skinnyDefault = g.skinnyDecode();
             boolean stagedDefault = g.stagedSkinny();
+            boolean pipelinedDefault = g.pipelinedSkinny();
             // Eager launches, the default products.
             g.useCudaGraphs(false);
             deviceMs = 0;
@@ -231,6 +232,7 @@ public final class GpuBench {
             // load only where it is bitwise equal and faster on one FFN product).
             if (skinnyDefault) {
                 g.useStagedSkinny(true);
+                g.usePipelinedSkinny(false);
                 stagedMs = 0;
                 for (int i = 0; i < warmup + steps; i++) {
                     long s = System.nanoTime();
@@ -242,6 +244,7 @@ public final class GpuBench {
                 }
                 stagedMs /= steps;
                 g.useStagedSkinny(stagedDefault);
+                g.usePipelinedSkinny(pipelinedDefault);
             }
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());

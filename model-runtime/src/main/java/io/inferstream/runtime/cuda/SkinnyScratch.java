@@ -16,6 +16,13 @@ final class SkinnyScratch implements AutoCloseable {
     final DeviceBuffer partial; // [splits, 64, rows] float
     /** Use matmul_skinny_smem (activations staged through shared memory) instead of matmul_skinny. */
     boolean staged;
+    /** Use matmul_skinny_pipe (cp.async pipeline of weight and activation tiles); takes precedence over staged. */
+    boolean pipelined;
+
+    /** The product kernel's name without its type suffix. */
+    String kernelPrefix() {
+        return pipelined ? "matmul_skinny_pipe_" : staged ? "matmul_skinny_smem_" : "matmul_skinny_";
+    }
 
     SkinnyScratch(long maxCols, long maxPartialFloats) {
         halves = DeviceBuffer.allocate(2L * MAX_TOKENS * maxCols, "skinny product activations");

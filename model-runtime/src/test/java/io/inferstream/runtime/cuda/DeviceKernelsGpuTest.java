@@ -62,6 +62,14 @@ class DeviceKernelsGpuTest {
         "BF16, SKINNY_SMEM, 4016, 64, 64, 1e-2",
         "F16, SKINNY_SMEM, 96, 176, 33, 2e-3",
         "F16, SKINNY_SMEM, 48, 208, 17, 2e-3",
+        "BF16, SKINNY_PIPE, 2048, 2048, 64, 1e-2",
+        "BF16, SKINNY_PIPE, 128, 256, 9, 1e-2",
+        "BF16, SKINNY_PIPE, 8192, 2048, 16, 1e-2",
+        "BF16, SKINNY_PIPE, 2048, 8192, 40, 1e-2",
+        "BF16, SKINNY_PIPE, 4016, 64, 64, 1e-2",
+        "BF16, SKINNY_PIPE, 512, 2048, 64, 1e-2",
+        "F16, SKINNY_PIPE, 96, 176, 33, 2e-3",
+        "F16, SKINNY_PIPE, 48, 208, 17, 2e-3",
         "BF16, MATVEC, 4016, 2048, 8, 1e-5",
         "F16, MATVEC, 33, 264, 1, 1e-5",
         "BF16, MATVEC, 50, 100, 2, 1e-5",
@@ -131,6 +139,81 @@ class DeviceKernelsGpuTest {
                 ys[m].download(got, got.length);
                 double err = CudaTestDevice.relativeError(got, expected[m], got.length);
                 assertTrue(err <= 1e-5, type + " product " + m + " of 3: relative error " + err + " > 1e-5");
+            }
+        }
+    }
+
+    /**
+     * matmul_skinny_group (+ splitk_reduce_group, or splitk_reduce_swiglu for gate/up) against the CPU matrices:
+     * Q/K/V-like groups of three (rows 64..2048, different split counts) and gate/up pairs whose SwiGLU is
+     * computed here in double from the CPU products.
+     */
+    @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} swiglu={6}")
+    @CsvSource({
+        "BF16, 2048, 512, 512, 2048, 64, false, 1e-2",
+        "BF16, 128, 64, 64, 256, 9, false, 1e-2",
+        "F16, 96, 48, 32, 176, 33, false, 2e-3",
+        "BF16, 8192, 8192, 0, 2048, 40, true, 1e-2",
+        "BF16, 176, 176, 0, 64, 17, true, 1e-2",
+        "F16, 96, 96, 0, 208, 64, true, 2e-3",
+    })
+    void groupedSkinnyProductsMatchTheCpuMatrices(GgmlType type, int rows0, int rows1, int rows2, int cols, int n,
+                                                  boolean swiglu, double bound) {
+        int[] rows = rows2 == 0 ? new int[] {rows0, rows1} : new int[] {rows0, rows1, rows2};
+        int count = rows.length;
+        SplittableRandom rnd = new SplittableRandom(rows0 * 13L + cols + n);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        Matrix[] cpu = new Matrix[count];
+        byte[][] raw = new byte[count][];
+        float[][] expected = new float[count][];
+        for (int m = 0; m < count; m++) {
+            float[] w = new float[rows[m] * cols];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+            }
+            raw[m] = Quantizer.quantize(type, w);
+            cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw[m]), rows[m], cols, "w" + m);
+            expected[m] = new float[n * rows[m]];
+            cpu[m].matmul(x, expected[m], n);
+        }
+        if (swiglu) {
+            for (int i = 0; i < expected[0].length; i++) {
+                double g = expected[0][i];
+                expected[0][i] = (float) (g / (1 + Math.exp(-g)) * expected[1][i]);
+            }
+        }
+        DeviceMatrix[] dms = new DeviceMatrix[count];
+        DeviceBuffer[] ys = new DeviceBuffer[count];
+        long partial = 0;
+        try (DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x")) {
+            for (int m = 0; m < count; m++) {
+                dms[m] = DeviceMatrix.upload(cpu[m], ByteBuffer.wrap(raw[m]), false);
+                ys[m] = DeviceBuffer.allocate(4L * expected[m].length, "y" + m);
+                partial += SkinnyScratch.partialFloats(rows[m], cols);
+            }
+            dx.upload(x, x.length);
+            try (SkinnyScratch scratch = new SkinnyScratch(cols, partial)) {
+                DeviceMatrix.skinnyGroup(device.kernels(), dms, dx, ys, n, scratch, swiglu);
+                jcuda.driver.JCudaDriver.cuCtxSynchronize();
+            }
+            for (int m = 0; m < (swiglu ? 1 : count); m++) {
+                float[] got = new float[expected[m].length];
+                ys[m].download(got, got.length);
+                double err = CudaTestDevice.relativeError(got, expected[m], got.length);
+                assertTrue(err <= bound, type + (swiglu ? " silu(gate) * up" : " product " + m + " of " + count)
+                        + ": relative error " + err + " > " + bound);
+            }
+        } finally {
+            for (int m = 0; m < count; m++) {
+                if (dms[m] != null) {
+                    dms[m].close();
+                }
+                if (ys[m] != null) {
+                    ys[m].close();
+                }
             }
         }
     }
