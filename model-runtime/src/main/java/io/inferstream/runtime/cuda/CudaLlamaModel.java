@@ -108,6 +108,9 @@ public final class CudaLlamaModel implements LanguageModel {
     // Q/K/V and gate/up (with SwiGLU) of decode steps of 9..64 tokens as grouped skinny products: chosen at load
     // (chooseGroupedSkinny) unless -Dinferstream.cuda.skinnyGroup=on|off forces it
     private boolean groupedSkinny;
+    // The deep split-K policy (SkinnyScratch.deepSplit: about twice the blocks): chosen at load (chooseDeepSplit)
+    // unless -Dinferstream.cuda.skinnySplit=deep|default forces it
+    private boolean deepSplit;
     private String skinnyChoice = "skinny product off";
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
@@ -211,6 +214,7 @@ public final class CudaLlamaModel implements LanguageModel {
             if (sixteenBit) {
                 chooseSkinnyKernel();
                 chooseGroupedSkinny();
+                chooseDeepSplit();
             }
         } catch (RuntimeException e) {
             close();
@@ -386,6 +390,7 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny = new SkinnyScratch(maxCols, maxPartial);
             skinny.staged = stagedSkinny;
             skinny.pipelined = pipelinedSkinny;
+            skinny.deepSplit = deepSplit;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -561,6 +566,123 @@ public final class CudaLlamaModel implements LanguageModel {
             groupedSkinny = on;
             bufferGeneration++; // recorded graphs hold the other launches
         }
+    }
+
+    /**
+     * Decides the split-K depth of the skinny products (SkinnyScratch: default about 2048 warps and K ranges of at
+     * least 256 columns; deep about 4096 warps and 128 columns, so Wq/Wo at 2048 x 2048 run 512 blocks instead of
+     * 256). Layer 0's skinny products of 64 random tokens (Q/K/V, Wo, gate/up, down, grouped if the grouped way
+     * is on) run both ways. The deep way sums in another order, so it cannot be bitwise equal: it is adopted only
+     * when every result is within 1e-4 of the default one (max abs difference over max abs value; a wrong split
+     * gives errors of order 1) and the products are faster.
+     */
+    private void chooseDeepSplit() {
+        String forced = System.getProperty("inferstream.cuda.skinnySplit");
+        if (forced != null) {
+            useDeepSplit("deep".equals(forced));
+            skinnyChoice += "; split-K " + (deepSplit ? "deep" : "default")
+                    + " (forced by -Dinferstream.cuda.skinnySplit=" + forced + ")";
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        if (skinny == null || !wo[0].takesSkinny(n) || !down[0].takesSkinny(n) || !gate[0].takesSkinny(n)
+                || !up[0].takesSkinny(n) || !wq[0].takesSkinny(n) || !wk[0].takesSkinny(n) || !wv[0].takesSkinny(n)
+                || config.vocabSize() < down[0].rows()) { // down's output goes to the logits buffer [n, vocab]
+            skinnyChoice += "; split-K default (layer 0 matrices do not all take the skinny product; not compared)";
+            return;
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(13);
+        float[] xs = new float[n * config.dim()];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        float[] as = new float[n * wo[0].cols()];
+        for (int i = 0; i < as.length; i++) {
+            as[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        int hidden = config.hiddenDim();
+        float[] hs = new float[n * hidden];
+        for (int i = 0; i < hs.length; i++) {
+            hs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        // inputs xb, att, hb2 (random, uploaded once: no product writes them, so no difference of one product
+        // feeds the next); outputs q, k, v, hb (silu(gate) * up, or gate), x (Wo of att), logits (down of hb2)
+        xb.upload(xs, xs.length);
+        att.upload(as, as.length);
+        hb2.upload(hs, hs.length);
+        DeviceBuffer[] outs = {q, kBuf, vBuf, hb, x, logits};
+        int[] lengths = {n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * hidden, n * wo[0].rows(), n * down[0].rows()};
+        float[][][] got = new float[2][outs.length][];
+        long[] nanos = new long[2];
+        boolean grouped = groupedSkinny && DeviceMatrix.groupable(n, wq[0], wk[0], wv[0])
+                && DeviceMatrix.groupable(n, gate[0], up[0]) && gate[0].rows() == up[0].rows();
+        for (int v = 0; v < 2; v++) {
+            skinny.deepSplit = v == 1;
+            for (int i = 0; i < 6; i++) {
+                if (i == 1) {
+                    device.synchronize();
+                    nanos[v] = System.nanoTime();
+                }
+                if (grouped) {
+                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
+                            n, skinny, false);
+                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb, null}, n,
+                            skinny, true);
+                } else {
+                    DeviceMatrix.matmul3(k, wq[0], wk[0], wv[0], xb, q, kBuf, vBuf, n, skinny);
+                    gate[0].matmul(k, xb, hb, n, skinny);
+                }
+                wo[0].matmul(k, att, x, n, skinny);
+                down[0].matmul(k, hb2, logits, n, skinny);
+            }
+            device.synchronize();
+            nanos[v] = System.nanoTime() - nanos[v];
+            for (int o = 0; o < outs.length; o++) {
+                got[v][o] = new float[lengths[o]];
+                outs[o].download(got[v][o], lengths[o]);
+            }
+        }
+        double worst = 0;
+        for (int o = 0; o < outs.length; o++) {
+            worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
+        }
+        boolean close = worst <= 1e-4;
+        skinny.deepSplit = false;
+        useDeepSplit(close && nanos[1] < nanos[0]);
+        bufferGeneration++;
+        skinnyChoice += String.format(java.util.Locale.ROOT,
+                "; split-K %s (layer 0 skinny products, %d tokens: default %.1f us, deep %.1f us, max relative "
+                        + "difference %.2e%s)", deepSplit ? "deep" : "default", n, nanos[0] / 5e3, nanos[1] / 5e3, worst,
+                close ? "" : ": DIFFER, deep split not used");
+    }
+
+    /** Max |a - b| over max |b| (0 when b is all zero and a equals it); NaN anywhere gives infinity. */
+    private static double relativeDifference(float[] a, float[] b) {
+        double diff = 0;
+        double scale = 0;
+        for (int i = 0; i < b.length; i++) {
+            double d = Math.abs((double) a[i] - b[i]);
+            if (Double.isNaN(d)) {
+                return Double.POSITIVE_INFINITY;
+            }
+            diff = Math.max(diff, d);
+            scale = Math.max(scale, Math.abs(b[i]));
+        }
+        return diff == 0 ? 0 : scale == 0 ? Double.POSITIVE_INFINITY : diff / scale;
+    }
+
+    /** Whether the skinny products split K deep (about twice the blocks, see SkinnyScratch). Chosen at load. */
+    public synchronized void useDeepSplit(boolean on) {
+        deepSplit = on;
+        if (skinny != null && skinny.deepSplit != on) {
+            skinny.deepSplit = on;
+            bufferGeneration++; // recorded graphs hold the other grid and split counts
+        }
+    }
+
+    /** Whether the skinny products split K deep. */
+    public synchronized boolean deepSplit() {
+        return deepSplit;
     }
 
     /** Whether the grouped skinny products are on. */

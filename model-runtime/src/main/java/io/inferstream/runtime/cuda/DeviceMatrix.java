@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -152,8 +152,8 @@ public final class DeviceMatrix implements AutoCloseable {
         String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
         int tiles = (n + 15) / 16;
         int npad = tiles * 16;
-        int chunk = SkinnyScratch.kChunk(rows, cols);
-        int splits = SkinnyScratch.splits(rows, cols);
+        int chunk = s.kChunk(rows, cols);
+        int splits = s.splits(rows, cols);
         int elems = npad * cols;
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         k.launch(s.kernelPrefix() + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
@@ -214,8 +214,8 @@ public final class DeviceMatrix implements AutoCloseable {
         int maxSplits = 1;
         for (int m = 0; m < ms.length; m++) {
             rows[m] = ms[m].rows;
-            chunk[m] = SkinnyScratch.kChunk(rows[m], cols);
-            splits[m] = SkinnyScratch.splits(rows[m], cols);
+            chunk[m] = s.kChunk(rows[m], cols);
+            splits[m] = s.splits(rows[m], cols);
             w[m] = ms[m].data;
             blocks += (rows[m] + 63) / 64;
             maxSplits = Math.max(maxSplits, splits[m]);
@@ -284,10 +284,11 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY, SKINNY_SMEM, SKINNY_PIPE -> {
+            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
                     s.staged = kernel == Kernel.SKINNY_SMEM;
-                    s.pipelined = kernel == Kernel.SKINNY_PIPE;
+                    s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
+                    s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP;
                     skinny(k, x, y, n, s);
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }

@@ -11,6 +11,13 @@ final class SkinnyScratch implements AutoCloseable {
     static final int MAX_TOKENS = 64;
     /** Enough warps (16 rows x one K range each) to keep HBM busy. */
     private static final int TARGET_WARPS = 2048;
+    /**
+     * The deep split (chosen at load, see CudaLlamaModel): twice the warps and K ranges down to 128 columns, so a
+     * 2048 x 2048 matrix (Wq, Wo) runs 512 blocks instead of 256 and Wk/Wv 128 instead of 64 on 132 SMs.
+     * The sums are in a different order (more partial sums), so results differ from the default split in the
+     * last bits; it is adopted only within a tolerance and when faster.
+     */
+    private static final int DEEP_TARGET_WARPS = 4096;
 
     final DeviceBuffer halves;  // [64, maxCols] 16-bit
     final DeviceBuffer partial; // [splits, 64, rows] float
@@ -18,6 +25,8 @@ final class SkinnyScratch implements AutoCloseable {
     boolean staged;
     /** Use matmul_skinny_pipe (cp.async pipeline of weight and activation tiles); takes precedence over staged. */
     boolean pipelined;
+    /** Split K DEEP_TARGET_WARPS-deep instead of TARGET_WARPS-deep (more blocks, more partial sums). */
+    boolean deepSplit;
 
     /** The product kernel's name without its type suffix. */
     String kernelPrefix() {
@@ -34,22 +43,37 @@ final class SkinnyScratch implements AutoCloseable {
         return rows % 16 == 0 && cols % 16 == 0;
     }
 
-    /** K columns per split, a multiple of 16: few splits for tall matrices, more for short ones. */
-    static int kChunk(int rows, int cols) {
+    /** K columns per split under this scratch's split policy. */
+    int kChunk(int rows, int cols) {
+        return kChunk(rows, cols, deepSplit);
+    }
+
+    /** Splits under this scratch's split policy. */
+    int splits(int rows, int cols) {
+        return splits(rows, cols, deepSplit);
+    }
+
+    /**
+     * K columns per split, a multiple of 16: few splits for tall matrices, more for short ones (default: K ranges
+     * of at least 256 columns, about 2048 warps; deep: at least 128 columns, about 4096 warps).
+     */
+    static int kChunk(int rows, int cols, boolean deep) {
         int rowTiles = rows / 16;
-        int splits = Math.max(1, Math.min(Math.max(1, cols / 256), TARGET_WARPS / Math.max(1, rowTiles)));
+        int minK = deep ? 128 : 256;
+        int target = deep ? DEEP_TARGET_WARPS : TARGET_WARPS;
+        int splits = Math.max(1, Math.min(Math.max(1, cols / minK), target / Math.max(1, rowTiles)));
         int chunk = (cols + splits - 1) / splits;
         return (chunk + 15) / 16 * 16;
     }
 
-    static int splits(int rows, int cols) {
-        int chunk = kChunk(rows, cols);
+    static int splits(int rows, int cols, boolean deep) {
+        int chunk = kChunk(rows, cols, deep);
         return (cols + chunk - 1) / chunk;
     }
 
-    /** Partial-sum floats a rows x cols product needs. */
+    /** Partial-sum floats a rows x cols product needs under either split policy. */
     static long partialFloats(int rows, int cols) {
-        return (long) splits(rows, cols) * MAX_TOKENS * rows;
+        return (long) Math.max(splits(rows, cols, false), splits(rows, cols, true)) * MAX_TOKENS * rows;
     }
 
     @Override

@@ -1,0 +1,39 @@
+package io.inferstream.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The split-K ranges of the skinny product (host side, no GPU): both policies must tile K exactly. */
+class SkinnySplitTest {
+
+    @ParameterizedTest(name = "{0} x {1} deep={2}")
+    @CsvSource({
+        "2048, 2048, false", "2048, 2048, true", "512, 2048, false", "512, 2048, true",
+        "8192, 2048, false", "8192, 2048, true", "2048, 8192, false", "2048, 8192, true",
+        "96, 400, false", "96, 400, true", "48, 208, true", "4016, 64, true", "128256, 2048, true",
+    })
+    void splitsCoverEveryColumnOnceWithWholeTiles(int rows, int cols, boolean deep) {
+        int chunk = SkinnyScratch.kChunk(rows, cols, deep);
+        int splits = SkinnyScratch.splits(rows, cols, deep);
+        assertEquals(0, chunk % 16, "K range of " + chunk + " columns is not whole 16-column tiles");
+        assertTrue((long) splits * chunk >= cols, "splits leave columns out");
+        assertTrue((long) (splits - 1) * chunk < cols, "the last split is empty");
+        // the scratch is sized for whichever policy the model picks at load
+        assertTrue(SkinnyScratch.partialFloats(rows, cols) >= (long) splits * SkinnyScratch.MAX_TOKENS * rows);
+    }
+
+    @ParameterizedTest(name = "{0} x {1}: {2} -> {3} splits")
+    @CsvSource({
+        "2048, 2048, 8, 16",  // Wq, Wo of Llama-3.2-1B: 256 -> 512 blocks of 64 rows
+        "512, 2048, 8, 16",   // Wk, Wv: 64 -> 128 blocks
+        "8192, 2048, 4, 8",   // gate, up
+        "2048, 8192, 16, 32", // down
+    })
+    void deepSplitDoublesTheBlocksOfTheLlama1bMatrices(int rows, int cols, int defaultSplits, int deepSplits) {
+        assertEquals(defaultSplits, SkinnyScratch.splits(rows, cols, false));
+        assertEquals(deepSplits, SkinnyScratch.splits(rows, cols, true));
+    }
+}
