@@ -108,7 +108,7 @@ public final class CudaLlamaModel implements LanguageModel {
     // Q/K/V and gate/up (with SwiGLU) of decode steps of 9..64 tokens as grouped skinny products: chosen at load
     // (chooseGroupedSkinny) unless -Dinferstream.cuda.skinnyGroup=on|off forces it
     private boolean groupedSkinny;
-    // The deep split-K policy (SkinnyScratch.deepSplit: about twice the blocks): chosen at load (chooseDeepSplit)
+    // The deep split-K policy (SkinnyScratch.deepSplit: more blocks for under-filled matrices): chosen at load (chooseDeepSplit)
     // unless -Dinferstream.cuda.skinnySplit=deep|default forces it
     private boolean deepSplit;
     private String skinnyChoice = "skinny product off";
@@ -570,8 +570,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * Decides the split-K depth of the skinny products (SkinnyScratch: default about 2048 warps and K ranges of at
-     * least 256 columns; deep about 4096 warps and 128 columns, so Wq/Wo at 2048 x 2048 run 512 blocks instead of
-     * 256). Layer 0's skinny products of 64 random tokens (Q/K/V, Wo, gate/up, down, grouped if the grouped way
+     * least 256 columns; deep: matrices under 512 blocks split further, down to 128 columns, so Wq/Wo at
+     * 2048 x 2048 run 512 blocks instead of 256). Layer 0's skinny products of 64 random tokens (Q/K/V, Wo, gate/up, down, grouped if the grouped way
      * is on) run both ways. The deep way sums in another order, so it cannot be bitwise equal: it is adopted only
      * when every result is within 1e-4 of the default one (max abs difference over max abs value; a wrong split
      * gives errors of order 1) and the products are faster.
@@ -671,7 +671,7 @@ public final class CudaLlamaModel implements LanguageModel {
         return diff == 0 ? 0 : scale == 0 ? Double.POSITIVE_INFINITY : diff / scale;
     }
 
-    /** Whether the skinny products split K deep (about twice the blocks, see SkinnyScratch). Chosen at load. */
+    /** Whether the skinny products split under-filled matrices deeper (see SkinnyScratch). Chosen at load. */
     public synchronized void useDeepSplit(boolean on) {
         deepSplit = on;
         if (skinny != null && skinny.deepSplit != on) {

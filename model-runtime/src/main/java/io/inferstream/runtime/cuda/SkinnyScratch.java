@@ -12,12 +12,13 @@ final class SkinnyScratch implements AutoCloseable {
     /** Enough warps (16 rows x one K range each) to keep HBM busy. */
     private static final int TARGET_WARPS = 2048;
     /**
-     * The deep split (chosen at load, see CudaLlamaModel): twice the warps and K ranges down to 128 columns, so a
-     * 2048 x 2048 matrix (Wq, Wo) runs 512 blocks instead of 256 and Wk/Wv 128 instead of 64 on 132 SMs.
-     * The sums are in a different order (more partial sums), so results differ from the default split in the
-     * last bits; it is adopted only within a tolerance and when faster.
+     * The deep split (chosen at load, see CudaLlamaModel) for matrices whose default grid is under this many blocks
+     * of 64 rows (about 4 per SM on 132 SMs): more K ranges, down to 128 columns, until the grid reaches it. For
+     * Llama-3.2-1B that is Wq and Wo (2048 x 2048: 256 -> 512 blocks) and Wk, Wv (512 x 2048: 64 -> 128); gate,
+     * up and down already run 512 blocks and keep their split. The sums are in another order (more partial sums),
+     * so results differ from the default split in the last bits: adopted only within a tolerance and when faster.
      */
-    private static final int DEEP_TARGET_WARPS = 4096;
+    private static final int DEEP_MIN_BLOCKS = 512;
 
     final DeviceBuffer halves;  // [64, maxCols] 16-bit
     final DeviceBuffer partial; // [splits, 64, rows] float
@@ -25,7 +26,7 @@ final class SkinnyScratch implements AutoCloseable {
     boolean staged;
     /** Use matmul_skinny_pipe (cp.async pipeline of weight and activation tiles); takes precedence over staged. */
     boolean pipelined;
-    /** Split K DEEP_TARGET_WARPS-deep instead of TARGET_WARPS-deep (more blocks, more partial sums). */
+    /** Split under-filled matrices deeper (DEEP_MIN_BLOCKS: more blocks, more partial sums). */
     boolean deepSplit;
 
     /** The product kernel's name without its type suffix. */
@@ -55,13 +56,16 @@ final class SkinnyScratch implements AutoCloseable {
 
     /**
      * K columns per split, a multiple of 16: few splits for tall matrices, more for short ones (default: K ranges
-     * of at least 256 columns, about 2048 warps; deep: at least 128 columns, about 4096 warps).
+     * of at least 256 columns, about 2048 warps; deep: see DEEP_MIN_BLOCKS).
      */
     static int kChunk(int rows, int cols, boolean deep) {
         int rowTiles = rows / 16;
-        int minK = deep ? 128 : 256;
-        int target = deep ? DEEP_TARGET_WARPS : TARGET_WARPS;
-        int splits = Math.max(1, Math.min(Math.max(1, cols / minK), target / Math.max(1, rowTiles)));
+        int splits = Math.max(1, Math.min(Math.max(1, cols / 256), TARGET_WARPS / Math.max(1, rowTiles)));
+        int rowBlocks = (rowTiles + 3) / 4;
+        if (deep && (long) rowBlocks * splits < DEEP_MIN_BLOCKS) {
+            int wanted = (DEEP_MIN_BLOCKS + rowBlocks - 1) / rowBlocks;
+            splits = Math.max(splits, Math.min(Math.max(1, cols / 128), wanted));
+        }
         int chunk = (cols + splits - 1) / splits;
         return (chunk + 15) / 16 * 16;
     }

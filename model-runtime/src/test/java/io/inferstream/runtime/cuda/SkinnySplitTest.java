@@ -29,10 +29,14 @@ class SkinnySplitTest {
     @CsvSource({
         "2048, 2048, 8, 16",  // Wq, Wo of Llama-3.2-1B: 256 -> 512 blocks of 64 rows
         "512, 2048, 8, 16",   // Wk, Wv: 64 -> 128 blocks
-        "8192, 2048, 4, 8",   // gate, up
-        "2048, 8192, 16, 32", // down
+        "8192, 2048, 4, 4",   // gate, up: already 512 blocks
+        "2048, 8192, 16, 16", // down: already 512 blocks
+        "96, 400, 1, 3",      // 2 blocks: as deep as 128-column K ranges allow
+        "256, 256, 1, 2",     // CudaLlamaModelGpuTest's deep rows (dim 256, FFN 512): Wq, Wo
+        "512, 256, 1, 2",     // their gate, up
+        "256, 512, 2, 4",     // their down
     })
-    void deepSplitDoublesTheBlocksOfTheLlama1bMatrices(int rows, int cols, int defaultSplits, int deepSplits) {
+    void deepSplitDoublesTheBlocksOfUnderFilledLlama1bMatrices(int rows, int cols, int defaultSplits, int deepSplits) {
         assertEquals(defaultSplits, SkinnyScratch.splits(rows, cols, false));
         assertEquals(deepSplits, SkinnyScratch.splits(rows, cols, true));
     }

@@ -83,10 +83,13 @@ class CudaLlamaModelGpuTest {
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false),
                 Arguments.of("llama F16, pipelined kernel + grouped Q/K/V and gate/up (SwiGLU) products",
                         RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, true, false),
-                Arguments.of("llama BF16, pipelined kernel + grouped products, deep split-K",
-                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, true),
-                Arguments.of("llama F16, pipelined kernel + grouped products, deep split-K",
-                        RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, true, true),
+                // dim 256, FFN 512: the deep split cuts K into 2-4 ranges where the default split has 1-2
+                Arguments.of("llama BF16 256/512, pipelined kernel + grouped products, deep split-K",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
+                        true, true, true),
+                Arguments.of("llama F16 256/512, pipelined kernel + grouped products, deep split-K",
+                        RandomLlamaGguf.Spec.llama(GgmlType.F16).withShape(256, 512, 4, 2), KvStore.Precision.F32, 1e-2,
+                        true, true, true),
                 Arguments.of("llama Q4_K (decoded to F16 on upload)", RandomLlamaGguf.Spec.llama(GgmlType.Q4_K)
                         .withShape(256, 512, 4, 2), KvStore.Precision.F32, 5e-3, false, false, false));
     }
