@@ -616,31 +616,46 @@ public final class CudaLlamaModel implements LanguageModel {
         long[] nanos = new long[2];
         boolean grouped = groupedSkinny && DeviceMatrix.groupable(n, wq[0], wk[0], wv[0])
                 && DeviceMatrix.groupable(n, gate[0], up[0]) && gate[0].rows() == up[0].rows();
-        for (int v = 0; v < 2; v++) {
+        java.util.function.IntConsumer products = v -> {
             skinny.deepSplit = v == 1;
-            for (int i = 0; i < 6; i++) {
-                if (i == 1) {
-                    device.synchronize();
-                    nanos[v] = System.nanoTime();
-                }
-                if (grouped) {
-                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
-                            n, skinny, false);
-                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb, null}, n,
-                            skinny, true);
-                } else {
-                    DeviceMatrix.matmul3(k, wq[0], wk[0], wv[0], xb, q, kBuf, vBuf, n, skinny);
-                    gate[0].matmul(k, xb, hb, n, skinny);
-                }
-                wo[0].matmul(k, att, x, n, skinny);
-                down[0].matmul(k, hb2, logits, n, skinny);
+            if (grouped) {
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
+                        n, skinny, false);
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb, null}, n,
+                        skinny, true);
+            } else {
+                DeviceMatrix.matmul3(k, wq[0], wk[0], wv[0], xb, q, kBuf, vBuf, n, skinny);
+                gate[0].matmul(k, xb, hb, n, skinny);
             }
+            wo[0].matmul(k, att, x, n, skinny);
+            down[0].matmul(k, hb2, logits, n, skinny);
+        };
+        int reps = 20;
+        String timing = reps + " CUDA graph replays";
+        for (int v = 0; v < 2; v++) {
+            products.accept(v); // eager: the results compared below
             device.synchronize();
-            nanos[v] = System.nanoTime() - nanos[v];
             for (int o = 0; o < outs.length; o++) {
                 got[v][o] = new float[lengths[o]];
                 outs[o].download(got[v][o], lengths[o]);
             }
+        }
+        // Timed as CUDA graphs (as decode steps run): eagerly, these ~12 launches at ~11 us of host time each
+        // would take longer to issue than the GPU takes to run them, and the comparison would time the host.
+        for (int v = 0; v < 2; v++) {
+            long t = graphNanos(products, v, reps);
+            if (t < 0) {
+                timing = reps + " eager runs (graph recording failed)";
+                products.accept(v);
+                device.synchronize();
+                long t0 = System.nanoTime();
+                for (int i = 0; i < reps; i++) {
+                    products.accept(v);
+                }
+                device.synchronize();
+                t = System.nanoTime() - t0;
+            }
+            nanos[v] = t;
         }
         double worst = 0;
         for (int o = 0; o < outs.length; o++) {
@@ -651,9 +666,57 @@ public final class CudaLlamaModel implements LanguageModel {
         useDeepSplit(close && nanos[1] < nanos[0]);
         bufferGeneration++;
         skinnyChoice += String.format(java.util.Locale.ROOT,
-                "; split-K %s (layer 0 skinny products, %d tokens: default %.1f us, deep %.1f us, max relative "
-                        + "difference %.2e%s)", deepSplit ? "deep" : "default", n, nanos[0] / 5e3, nanos[1] / 5e3, worst,
+                "; split-K %s (layer 0 skinny products, %d tokens, %s: default %.1f us, deep %.1f us, max relative "
+                        + "difference %.2e%s)", deepSplit ? "deep" : "default", n, timing, nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, worst,
                 close ? "" : ": DIFFER, deep split not used");
+    }
+
+    /**
+     * Nanoseconds for {@code reps} replays of the launches of {@code launches.accept(v)} recorded as one CUDA graph
+     * (after one untimed replay), or -1 when the driver refuses to record them.
+     */
+    private long graphNanos(java.util.function.IntConsumer launches, int v, int reps) {
+        CUgraph graph = new CUgraph();
+        CUgraphExec exec = null;
+        boolean capturing = false;
+        try {
+            if (graphStream == null) {
+                graphStream = new CUstream();
+                cuStreamCreate(graphStream, 0);
+            }
+            k.stream(graphStream);
+            cuStreamBeginCapture(graphStream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+            capturing = true;
+            launches.accept(v);
+            capturing = false;
+            cuStreamEndCapture(graphStream, graph);
+            CUgraphExec instantiated = new CUgraphExec();
+            cuGraphInstantiate(instantiated, graph, 0);
+            exec = instantiated;
+            cuGraphDestroy(graph);
+            cuGraphLaunch(exec, graphStream);
+            device.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                cuGraphLaunch(exec, graphStream);
+            }
+            device.synchronize();
+            return System.nanoTime() - t0;
+        } catch (RuntimeException e) {
+            if (capturing) {
+                try {
+                    cuStreamEndCapture(graphStream, graph);
+                } catch (RuntimeException ignored) {
+                    // the capture is already invalid; ending it only resets the stream
+                }
+            }
+            return -1;
+        } finally {
+            k.stream(null);
+            if (exec != null) {
+                cuGraphExecDestroy(exec);
+            }
+        }
     }
 
     /** Max |a - b| over max |b| (0 when b is all zero and a equals it); NaN anywhere gives infinity. */
