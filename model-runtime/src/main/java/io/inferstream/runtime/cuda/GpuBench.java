@@ -110,8 +110,9 @@ public final class GpuBench {
             lines.add("");
             lines.add("| concurrency | prefill tok/s | decode step ms (logits to host) | decode tok/s | step ms (device argmax, eager) "
                     + "| tok/s (eager) | **step ms (argmax, CUDA graph)** | **tok/s (graph)** | step ms (graph, tiled GEMM) "
-                    + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced) | weight GB/s (graph) | % of HBM roofline (graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                    + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced) | step ms (graph, the split-K not chosen at load) "
+                    + "| weight GB/s (graph) | % of HBM roofline (graph) |");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -132,7 +133,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 5 * (steps + warmup) + 8; // five timed runs + 5 profiled steps
+        int positions = prompt + 6 * (steps + warmup) + 8; // six timed runs + 5 profiled steps
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -187,6 +188,7 @@ public final class GpuBench {
         double graphMs = Double.NaN;
         double tiledMs = Double.NaN;
         double stagedMs = Double.NaN;
+        double otherSplitMs = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
             boolean skinnyDefault = g.skinnyDecode();
             boolean stagedDefault = g.stagedSkinny();
@@ -245,12 +247,27 @@ public final class GpuBench {
                 stagedMs /= steps;
                 g.useStagedSkinny(stagedDefault);
                 g.usePipelinedSkinny(pipelinedDefault);
+                // The other split-K policy (deep where the model kept the default, and vice versa), forced.
+                boolean deepDefault = g.deepSplit();
+                g.useDeepSplit(!deepDefault);
+                otherSplitMs = 0;
+                for (int i = 0; i < warmup + steps; i++) {
+                    long s = System.nanoTime();
+                    next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                    if (i >= warmup) {
+                        otherSplitMs += (System.nanoTime() - s) / 1e6;
+                    }
+                    position++;
+                }
+                otherSplitMs /= steps;
+                g.useDeepSplit(deepDefault);
             }
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
                 graphMs = Double.NaN;
                 tiledMs = Double.NaN;
                 stagedMs = Double.NaN;
+                otherSplitMs = Double.NaN;
             }
             // Where a decode step's time goes (eager, synchronizing after each part), default products.
             StepProfile profile = new StepProfile();
@@ -269,10 +286,10 @@ public final class GpuBench {
         // The headline step: the graph replay where it ran, else the fastest that did.
         double headline = !Double.isNaN(graphMs) ? graphMs : Double.isNaN(deviceMs) ? hostMs : Math.min(hostMs, deviceMs);
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (headline / 1e3) : Double.NaN;
-        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
+                num("%.2f", otherSplitMs), num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
     }
 
     /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */
