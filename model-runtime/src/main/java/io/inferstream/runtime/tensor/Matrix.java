@@ -47,7 +47,16 @@ public abstract class Matrix {
     /** From this many tokens on, rows are decoded once and reused (below, fused dot per token). */
     static final int DECODE_ONCE_MIN_TOKENS = 2;
 
+    /**
+     * From this many tokens on, the vector matmul packs x and the weights for {@link SimdFloatKernels#tile2x6}
+     * (below, a six-token tile would be mostly padding and the 2-row × 4-token tile is as fast).
+     */
+    static final int PACKED_MIN_TOKENS = 6;
+
     private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+    /** Per-thread buffers of the packed batched kernel: a tile's accumulators; the caller's packed x. */
+    private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> X_PACK = ThreadLocal.withInitial(() -> new float[0]);
 
     protected final int rows;
     protected final int cols;
@@ -176,11 +185,58 @@ public abstract class Matrix {
                     + "] and out[" + (long) n * rows + "], got x[" + x.length + "] and out[" + out.length + "]");
         }
         int tasks = (rows + TASK_ROWS - 1) / TASK_ROWS;
-        if ((long) rows * cols * n < PARALLEL_MIN_WORK || tasks == 1 || WorkerPool.threads() == 1) {
+        boolean serial = (long) rows * cols * n < PARALLEL_MIN_WORK || tasks == 1 || WorkerPool.threads() == 1;
+        if (simd && n >= PACKED_MIN_TOKENS) {
+            // x packed once here, on the calling thread; the tasks only read it
+            int tiles = (n + SimdFloatKernels.PACKED_TOKENS - 1) / SimdFloatKernels.PACKED_TOKENS;
+            float[] xp = buffer(X_PACK, tiles * SimdFloatKernels.PACKED_TOKENS * (cols - cols % SimdFloatKernels.LANES));
+            SimdFloatKernels.packTokens(x, n, cols, xp);
+            if (serial) {
+                packedRows(x, xp, out, n, 0, rows);
+            } else {
+                WorkerPool.parallelFor(0, tasks,
+                        t -> packedRows(x, xp, out, n, t * TASK_ROWS, Math.min(rows, (t + 1) * TASK_ROWS)));
+            }
+            return;
+        }
+        if (serial) {
             matmulRows(x, out, n, 0, rows, simd);
         } else {
             WorkerPool.parallelFor(0, tasks,
                     t -> matmulRows(x, out, n, t * TASK_ROWS, Math.min(rows, (t + 1) * TASK_ROWS), simd));
+        }
+    }
+
+    /**
+     * Rows [r0, r1) of a batched matmul (n ≥ {@link #PACKED_MIN_TOKENS}) with x already packed into xp: the
+     * rows are decoded once into a per-thread buffer (F32 rows are used in place) and every pair of rows
+     * meets every packed tile of six tokens in {@link SimdFloatKernels#tile2x6}. Token tiles outermost: one
+     * tile (6 × cols floats) stays in L1 while it meets all the task's row pairs (TASK_ROWS × cols floats,
+     * in L2), so each weight is decoded once per call and read from cache once per six tokens.
+     */
+    private void packedRows(float[] x, float[] xp, float[] out, int n, int r0, int r1) {
+        int count = r1 - r0;
+        int groups = cols / SimdFloatKernels.LANES;
+        float[] direct = floatRows();
+        float[] w = direct != null ? direct : scratch(count * cols); // [count, cols]
+        int wBase = direct != null ? r0 * cols : 0;
+        if (direct == null) {
+            for (int i = 0; i < count; i++) {
+                dequantizeRowSimd(r0 + i, w, i * cols);
+            }
+        }
+        float[] acc = buffer(ACC, 2 * SimdFloatKernels.PACKED_TOKENS * SimdFloatKernels.LANES); // [2 rows, 6 tokens, LANES]
+        int tileStride = groups * SimdFloatKernels.PACKED_TOKENS * SimdFloatKernels.LANES;
+        for (int t0 = 0, tile = 0; t0 < n; t0 += SimdFloatKernels.PACKED_TOKENS, tile++) {
+            int tokens = Math.min(SimdFloatKernels.PACKED_TOKENS, n - t0);
+            for (int i = 0; i < count; i += 2) {
+                boolean two = i + 1 < count;
+                int wa = wBase + i * cols;
+                int wb = two ? wa + cols : wa;
+                SimdFloatKernels.tile2x6(w, wa, wb, xp, tile * tileStride, groups, acc);
+                SimdFloatKernels.finishTile(acc, w, wa, wb, x, cols, groups * SimdFloatKernels.LANES,
+                        t0, tokens, out, r0 + i, rows, two);
+            }
         }
     }
 
@@ -303,10 +359,14 @@ public abstract class Matrix {
 
     /** A per-thread float buffer of at least {@code size} (contents undefined). */
     static float[] scratch(int size) {
-        float[] s = SCRATCH.get();
+        return buffer(SCRATCH, size);
+    }
+
+    private static float[] buffer(ThreadLocal<float[]> local, int size) {
+        float[] s = local.get();
         if (s.length < size) {
             s = new float[size];
-            SCRATCH.set(s);
+            local.set(s);
         }
         return s;
     }
