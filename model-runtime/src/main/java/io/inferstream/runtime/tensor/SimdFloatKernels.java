@@ -49,6 +49,56 @@ final class SimdFloatKernels {
         return sum;
     }
 
+    /** out[outOff + i] = dot(q[qOff ..], k[kOff + i·stride ..], len) · scale for i &lt; count (each dot as {@link #dot}). */
+    static void dotRows(float[] q, int qOff, float[] k, int kOff, int stride, int count, int len, float scale,
+                        float[] out, int outOff) {
+        for (int i = 0; i < count; i++) {
+            out[outOff + i] = dot(q, qOff, k, kOff + i * stride, len) * scale;
+        }
+    }
+
+    /**
+     * y[yOff .. +len) += Σ_i a[aOff + i] · v[vOff + i·stride ..] for i &lt; count, each element updated in i
+     * order with exactly {@link #axpy}'s operations (fma per vector lane, a·x + y in the scalar tail), so the
+     * result is bitwise that of count axpy calls; but y stays in registers, four vectors at a time, across
+     * all the rows instead of a load and a store per row (attention's weighted sum of values).
+     */
+    static void axpyRows(float[] a, int aOff, float[] v, int vOff, int stride, int count, float[] y, int yOff, int len) {
+        int c = 0;
+        for (int bound = len - 4 * LANES; c <= bound; c += 4 * LANES) {
+            FloatVector y0 = FloatVector.fromArray(F, y, yOff + c);
+            FloatVector y1 = FloatVector.fromArray(F, y, yOff + c + LANES);
+            FloatVector y2 = FloatVector.fromArray(F, y, yOff + c + 2 * LANES);
+            FloatVector y3 = FloatVector.fromArray(F, y, yOff + c + 3 * LANES);
+            for (int i = 0; i < count; i++) {
+                FloatVector av = FloatVector.broadcast(F, a[aOff + i]);
+                int o = vOff + i * stride + c;
+                y0 = FloatVector.fromArray(F, v, o).fma(av, y0);
+                y1 = FloatVector.fromArray(F, v, o + LANES).fma(av, y1);
+                y2 = FloatVector.fromArray(F, v, o + 2 * LANES).fma(av, y2);
+                y3 = FloatVector.fromArray(F, v, o + 3 * LANES).fma(av, y3);
+            }
+            y0.intoArray(y, yOff + c);
+            y1.intoArray(y, yOff + c + LANES);
+            y2.intoArray(y, yOff + c + 2 * LANES);
+            y3.intoArray(y, yOff + c + 3 * LANES);
+        }
+        for (int bound = len - LANES; c <= bound; c += LANES) {
+            FloatVector y0 = FloatVector.fromArray(F, y, yOff + c);
+            for (int i = 0; i < count; i++) {
+                y0 = FloatVector.fromArray(F, v, vOff + i * stride + c).fma(FloatVector.broadcast(F, a[aOff + i]), y0);
+            }
+            y0.intoArray(y, yOff + c);
+        }
+        for (; c < len; c++) {
+            float acc = y[yOff + c];
+            for (int i = 0; i < count; i++) {
+                acc += a[aOff + i] * v[vOff + i * stride + c];
+            }
+            y[yOff + c] = acc;
+        }
+    }
+
     static float sumOfSquares(float[] x, int off, int n) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
