@@ -121,7 +121,8 @@ public final class LlamaModel implements LanguageModel {
             rmsnorm(xb, x, w.ffnNorm()[l], n);
             w.gate()[l].matmul(xb, hb, n);
             w.up()[l].matmul(xb, hb2, n);
-            VectorMath.swiglu(hb, hb2, 0, n * hidden);
+            // element-wise (one Math.exp per element): spread over the pool like the matmuls around it
+            WorkerPool.parallelFor(0, n, t -> VectorMath.swiglu(hb, hb2, t * hidden, hidden));
             w.down()[l].matmul(hb, xb, n);
             VectorMath.add(x, 0, xb, 0, n * dim);
         }

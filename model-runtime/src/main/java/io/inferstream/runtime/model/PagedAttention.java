@@ -57,30 +57,35 @@ final class PagedAttention {
         int headOff = (head / groupSize) * headDim;
         boolean f32 = kv.precision() == KvStore.Precision.F32;
         float[] row = f32 ? null : (s[1] != null && s[1].length >= headDim ? s[1] : (s[1] = new float[headDim]));
-        float[] keys = f32 ? kv.keysF32(layer) : null;
-        short[] keys16 = f32 ? null : kv.keysF16(layer);
-        for (int p = 0; p <= position; p++) {
-            int base = (table[p / bs] * bs + p % bs) * kvDim + headOff;
-            float score;
-            if (f32) {
-                score = VectorMath.dot(q, qOff, keys, base, headDim);
-            } else {
+        if (f32) {
+            // One KV block (bs consecutive slots, kvDim apart) at a time: no per-position block lookup.
+            float[] keys = kv.keysF32(layer);
+            for (int p = 0, b = 0; p <= position; p += bs, b++) {
+                int count = Math.min(bs, position + 1 - p);
+                VectorMath.dotRows(q, qOff, keys, table[b] * bs * kvDim + headOff, kvDim, count, headDim, scale, att, p);
+            }
+        } else {
+            short[] keys16 = kv.keysF16(layer);
+            for (int p = 0; p <= position; p++) {
+                int base = (table[p / bs] * bs + p % bs) * kvDim + headOff;
                 for (int i = 0; i < headDim; i++) {
                     row[i] = VectorMath.f16ToF32(keys16[base + i]);
                 }
-                score = VectorMath.dot(q, qOff, row, 0, headDim);
+                att[p] = VectorMath.dot(q, qOff, row, 0, headDim) * scale;
             }
-            att[p] = score * scale;
         }
         VectorMath.softmax(att, 0, position + 1);
         java.util.Arrays.fill(out, outOff, outOff + headDim, 0f);
-        float[] values = f32 ? kv.valuesF32(layer) : null;
-        short[] values16 = f32 ? null : kv.valuesF16(layer);
-        for (int p = 0; p <= position; p++) {
-            int base = (table[p / bs] * bs + p % bs) * kvDim + headOff;
-            if (f32) {
-                VectorMath.axpy(att[p], values, base, out, outOff, headDim);
-            } else {
+        if (f32) {
+            float[] values = kv.valuesF32(layer);
+            for (int p = 0, b = 0; p <= position; p += bs, b++) {
+                int count = Math.min(bs, position + 1 - p);
+                VectorMath.axpyRows(att, p, values, table[b] * bs * kvDim + headOff, kvDim, count, out, outOff, headDim);
+            }
+        } else {
+            short[] values16 = kv.valuesF16(layer);
+            for (int p = 0; p <= position; p++) {
+                int base = (table[p / bs] * bs + p % bs) * kvDim + headOff;
                 for (int i = 0; i < headDim; i++) {
                     row[i] = VectorMath.f16ToF32(values16[base + i]);
                 }

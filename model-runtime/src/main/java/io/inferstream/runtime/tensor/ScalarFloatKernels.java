@@ -14,6 +14,19 @@ final class ScalarFloatKernels {
         return sum;
     }
 
+    static void dotRows(float[] q, int qOff, float[] k, int kOff, int stride, int count, int len, float scale,
+                        float[] out, int outOff) {
+        for (int i = 0; i < count; i++) {
+            out[outOff + i] = dot(q, qOff, k, kOff + i * stride, len) * scale;
+        }
+    }
+
+    static void axpyRows(float[] a, int aOff, float[] v, int vOff, int stride, int count, float[] y, int yOff, int len) {
+        for (int i = 0; i < count; i++) {
+            axpy(a[aOff + i], v, vOff + i * stride, y, yOff, len);
+        }
+    }
+
     static float sumOfSquares(float[] x, int off, int n) {
         return dot(x, off, x, off, n);
     }

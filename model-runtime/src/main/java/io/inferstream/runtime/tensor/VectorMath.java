@@ -95,6 +95,32 @@ public final class VectorMath {
         }
     }
 
+    /**
+     * out[outOff + i] = scale · Σ_c q[qOff + c]·k[kOff + i·stride + c] over c &lt; len, for i &lt; count: the
+     * scaled dot of q with count rows of k spaced {@code stride} apart (attention scores over one KV block),
+     * each dot bitwise equal to {@link #dot}.
+     */
+    public static void dotRows(float[] q, int qOff, float[] k, int kOff, int stride, int count, int len, float scale,
+                               float[] out, int outOff) {
+        if (SIMD) {
+            SimdFloatKernels.dotRows(q, qOff, k, kOff, stride, count, len, scale, out, outOff);
+        } else {
+            ScalarFloatKernels.dotRows(q, qOff, k, kOff, stride, count, len, scale, out, outOff);
+        }
+    }
+
+    /**
+     * y[yOff .. yOff+len) += Σ_i a[aOff + i] · v[vOff + i·stride ..] for i &lt; count: bitwise the result of
+     * count {@link #axpy} calls in i order (attention's weighted sum over one KV block), but faster.
+     */
+    public static void axpyRows(float[] a, int aOff, float[] v, int vOff, int stride, int count, float[] y, int yOff, int len) {
+        if (SIMD) {
+            SimdFloatKernels.axpyRows(a, aOff, v, vOff, stride, count, y, yOff, len);
+        } else {
+            ScalarFloatKernels.axpyRows(a, aOff, v, vOff, stride, count, y, yOff, len);
+        }
+    }
+
     /** x *= s. */
     public static void scale(float[] x, int off, int n, float s) {
         if (SIMD) {

@@ -24,7 +24,7 @@ public final class KernelProbe {
             }
             Matrix m = Matrix.of(type, ByteBuffer.wrap(Quantizer.quantize(type, w)), rows, cols, "probe");
             float[] decoded = new float[cols];
-            for (int n : new int[] {1, 6}) {
+            for (int n : new int[] {1, 6, 13}) {
                 float[] x = new float[n * cols];
                 for (int i = 0; i < x.length; i++) {
                     x[i] = (float) rnd.nextGaussian();
@@ -42,6 +42,11 @@ public final class KernelProbe {
                         }
                         check(type + " matmul n=" + n + " r=" + r + " t=" + t, sum, out[t * rows + r], 2e-5 * abs);
                         check(type + " dot r=" + r + " t=" + t, sum, m.dot(r, x, t * cols), 2e-5 * abs);
+                        if (Float.floatToIntBits(m.dot(r, x, t * cols)) != Float.floatToIntBits(out[t * rows + r])) {
+                            System.out.println("MISMATCH " + type + " n=" + n + " r=" + r + " t=" + t
+                                    + ": matmul and dot differ bitwise");
+                            System.exit(1);
+                        }
                     }
                 }
             }

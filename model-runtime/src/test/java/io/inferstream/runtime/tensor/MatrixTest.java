@@ -305,6 +305,37 @@ class MatrixTest {
     }
 
     @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void packedSixTokenTilesGiveEveryTokenBitwiseItsResultAloneAndMatchFloat64(GgmlType type) {
+        // n >= 6 takes the packed 2-row x 6-token kernel: a token's result must not depend on its tile,
+        // its place in the tile, the padding of the last tile, or the row pair (odd rows: a lone last row)
+        int cols = colsFor(type);
+        int rows = 37;
+        Case c = randomMatrix(type, rows, cols, 71);
+        int total = 40;
+        float[] x = randomX(total, cols, 72);
+        float[][] alone = new float[total][rows];
+        for (int t = 0; t < total; t++) {
+            c.m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), alone[t], 1);
+        }
+        for (int[] batch : new int[][] {{0, 6}, {0, 7}, {3, 11}, {1, 12}, {5, 13}, {0, 32}, {2, 40}, {9, 31}}) {
+            int from = batch[0];
+            int n = batch[1] - from;
+            float[] out = new float[n * rows];
+            c.m.matmul(java.util.Arrays.copyOfRange(x, from * cols, batch[1] * cols), out, n);
+            for (int t = 0; t < n; t++) {
+                for (int r = 0; r < rows; r++) {
+                    String what = type + " batch [" + from + ", " + batch[1] + ") token " + (from + t) + " row " + r;
+                    assertEquals(Float.floatToIntBits(alone[from + t][r]), Float.floatToIntBits(out[t * rows + r]), what);
+                    if (n == 40 - 2) {
+                        assertDot(c.w[r], x, (from + t) * cols, out[t * rows + r], what + " float64");
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"F32", "Q8_0", "Q4_K"})
     void parallelMatmulOfALargeMatrixMatchesFloat64(GgmlType type) {
         int rows = 301;

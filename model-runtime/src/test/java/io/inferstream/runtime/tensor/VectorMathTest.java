@@ -153,4 +153,50 @@ class VectorMathTest {
         assertEquals(65504f, VectorMath.f16ToF32(VectorMath.f32ToF16(65504f)));
         assertEquals(3.140625f, VectorMath.bf16ToF32((short) 0x4049));
     }
+    @Test
+    void blockDotAndWeightedSumMatchFloat64AndEqualRowByRowCallsBitwise() {
+        // attention over one KV block: count rows spaced stride apart, lengths around the vector widths
+        int stride = 101;
+        for (int len : new int[] {1, 7, 8, 16, 31, 32, 64, 67, 80}) {
+            for (int count : new int[] {1, 5, 16}) {
+                float[] q = random(len + OFF, len, 1);
+                float[] k = random(OFF + count * stride + len, 7 * len + count, 1);
+                float[] a = random(count + OFF, 11 * len + count, 1);
+                float[] scores = new float[count + OFF];
+                VectorMath.dotRows(q, OFF, k, OFF, stride, count, len, 0.125f, scores, OFF);
+                float[] y = random(len + OFF, 13 * len, 1);
+                float[] yRows = y.clone();
+                float[] yScalar = y.clone();
+                float[] yCalls = y.clone();
+                VectorMath.axpyRows(a, OFF, k, OFF, stride, count, yRows, OFF, len);
+                ScalarFloatKernels.axpyRows(a, OFF, k, OFF, stride, count, yScalar, OFF, len);
+                for (int i = 0; i < count; i++) {
+                    double ref = 0;
+                    double abs = 0;
+                    for (int c = 0; c < len; c++) {
+                        ref += (double) q[OFF + c] * k[OFF + i * stride + c];
+                        abs += Math.abs((double) q[OFF + c] * k[OFF + i * stride + c]);
+                    }
+                    String what = "len=" + len + " count=" + count + " row " + i;
+                    close(ref * 0.125, scores[OFF + i], 1e-6 * abs, what + " score");
+                    assertEquals(Float.floatToIntBits(VectorMath.dot(q, OFF, k, OFF + i * stride, len) * 0.125f),
+                            Float.floatToIntBits(scores[OFF + i]), what + " score vs dot");
+                    VectorMath.axpy(a[OFF + i], k, OFF + i * stride, yCalls, OFF, len);
+                }
+                for (int c = 0; c < len; c++) {
+                    double ref = y[OFF + c];
+                    double abs = Math.abs(ref);
+                    for (int i = 0; i < count; i++) {
+                        ref += (double) a[OFF + i] * k[OFF + i * stride + c];
+                        abs += Math.abs((double) a[OFF + i] * k[OFF + i * stride + c]);
+                    }
+                    String what = "len=" + len + " count=" + count + " column " + c;
+                    close(ref, yRows[OFF + c], 1e-6 * abs, what + " weighted sum");
+                    close(ref, yScalar[OFF + c], 1e-6 * abs, what + " scalar weighted sum");
+                    assertEquals(Float.floatToIntBits(yCalls[OFF + c]), Float.floatToIntBits(yRows[OFF + c]),
+                            what + " vs axpy calls");
+                }
+            }
+        }
+    }
 }
