@@ -3,10 +3,13 @@ package io.inferstream.cli;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.digest.DigestJob;
 import io.inferstream.runtime.cli.BenchCommand;
+import io.inferstream.runtime.cli.ClassifyCommand;
 import io.inferstream.runtime.cli.EvalCommand;
 import io.inferstream.runtime.cli.GenerateCommand;
 import io.inferstream.runtime.cli.ModelsCommand;
+import io.inferstream.runtime.cli.SummarizeCommand;
 import io.inferstream.runtime.cli.TokenizeCommand;
+import io.inferstream.runtime.cli.TranslateCommand;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +25,7 @@ import picocli.CommandLine.Command;
             DigestJob.class,
             BatchCommand.class, SubmitCommand.class, StatusCommand.class, CancelCommand.class,
             GenerateCommand.class,
+            ClassifyCommand.class, SummarizeCommand.class, TranslateCommand.class,
             TokenizeCommand.class,
             BenchCommand.class,
             EvalCommand.class,
