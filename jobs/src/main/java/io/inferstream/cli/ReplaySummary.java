@@ -40,7 +40,7 @@ public record ReplaySummary(int requests, List<InferenceResult> results, List<De
         return Percentiles.of(latency, 50, 95, 99);
     }
 
-    /** Mean batch size over the results that report one (CLASSIFY's scoring path reports 0: unknown). */
+    /** Mean batch size over the results that report one (0 = unknown, e.g. a request that failed before a step). */
     public double meanBatchSize() {
         return results.stream().mapToInt(InferenceResult::getBatchSize).filter(b -> b > 0).average().orElse(Double.NaN);
     }
@@ -102,7 +102,7 @@ public record ReplaySummary(int requests, List<InferenceResult> results, List<De
         sb.append(String.format(Locale.ROOT, "throughput    %.1f completion tokens/s over %.1f s of job time%n",
                 completionTokensPerSecond(), jobSeconds));
         sb.append(String.format(Locale.ROOT, "latency (ms)  p50 %.0f, p95 %.0f, p99 %.0f (queue + compute)%n", p[0], p[1], p[2]));
-        sb.append(String.format(Locale.ROOT, "batch size    %.1f mean of the most sequences in a model step with each request (generating tasks)%n", meanBatchSize()));
+        sb.append(String.format(Locale.ROOT, "batch size    %.1f mean of the most sequences in a model step with each request%n", meanBatchSize()));
         return sb.toString();
     }
 }

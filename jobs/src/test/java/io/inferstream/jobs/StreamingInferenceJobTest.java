@@ -138,6 +138,7 @@ class StreamingInferenceJobTest {
                 assertEquals(1.0, sum, 1e-9, what + " probabilities sum to 1");
                 assertEquals(r.getLabelProbabilities().entrySet().stream().max(Map.Entry.comparingByValue()).get().getKey(),
                         r.getLabel(), what + " label is the most probable");
+                assertTrue(r.getBatchSize() >= 1, what + " batch size of the label scoring reported");
             } else {
                 assertTrue(r.getFinishReason() == FinishReason.STOP || r.getFinishReason() == FinishReason.LENGTH, what);
                 assertTrue(r.getCompletionTokens() >= 1 && r.getCompletionTokens() <= MAX_NEW_TOKENS, what + " completion tokens");
@@ -152,10 +153,10 @@ class StreamingInferenceJobTest {
                 batched++;
             }
         }
-        // CLASSIFY reports no batch size (0): the engine's scoring path does not record it.
         System.out.printf("%d of %d results (%d reporting a batch size) ran in batches%n", batched, REQUESTS, reported);
         assertTrue(batched > REQUESTS / 2, "most results batched: " + batched + " of " + REQUESTS);
-        assertTrue(batched > reported * 9 / 10, "nearly all reported batch sizes > 1: " + batched + " of " + reported);
+        assertEquals(REQUESTS, reported, "every result reports its batch size");
+        assertTrue(batched > reported * 9 / 10, "nearly all batch sizes > 1: " + batched + " of " + reported);
 
         // Greedy generations equal the same prompt (text + BOS) run alone on a fresh engine.
         try (GgufFile file = GgufFile.open(model); LlamaModel lm = LlamaModel.load(file)) {

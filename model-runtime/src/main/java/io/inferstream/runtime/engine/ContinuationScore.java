@@ -8,8 +8,10 @@ package io.inferstream.runtime.engine;
  * @param finishReason STOP when scored; CANCELLED, DEADLINE or ERROR otherwise
  * @param message      why it failed, else empty
  * @param cachedTokens tokens of the prefix served from the prefix cache
+ * @param maxBatchSize most sequences in one step this scoring ran in (0 when it never ran a step)
  */
-public record ContinuationScore(String requestId, float[] logprobs, FinishReason finishReason, String message, int cachedTokens) {
+public record ContinuationScore(String requestId, float[] logprobs, FinishReason finishReason, String message, int cachedTokens,
+        int maxBatchSize) {
 
     /** log p(continuation | prefix) // nats */
     public double sum() {

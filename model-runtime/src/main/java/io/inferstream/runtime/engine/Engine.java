@@ -133,7 +133,7 @@ public final class Engine implements AutoCloseable {
     public CompletableFuture<ContinuationScore> submitScore(String id, int[] prefixTokens, int[] continuationTokens, int priority) {
         RequestProgress progress = RequestProgress.scoring(continuationTokens.clone());
         if (continuationTokens.length == 0) {
-            progress.score.complete(new ContinuationScore(id, new float[0], FinishReason.STOP, "", 0));
+            progress.score.complete(new ContinuationScore(id, new float[0], FinishReason.STOP, "", 0, 0));
             return progress.score;
         }
         // The model reads prefix + all but the last continuation token; logits from the prefix's last token on.
@@ -482,7 +482,7 @@ public final class Engine implements AutoCloseable {
         RequestProgress p = s.progress();
         if (s.kind() == Sequence.Kind.SCORE) {
             float[] lps = reason == FinishReason.STOP ? Arrays.copyOf(p.logprobs, p.numLogprobs) : new float[0];
-            p.score.complete(new ContinuationScore(s.requestId(), lps, reason, message, s.cachedTokens()));
+            p.score.complete(new ContinuationScore(s.requestId(), lps, reason, message, s.cachedTokens(), p.maxBatch));
             return;
         }
         if (p.decoder != null && reason != FinishReason.STOP) {

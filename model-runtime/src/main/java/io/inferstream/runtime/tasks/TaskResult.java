@@ -23,8 +23,8 @@ import java.util.Map;
  * @param model              the model's name
  * @param queueMs            arrival → first scheduled, of the first engine call // ms
  * @param computeMs          the rest of the request's wall time // ms
- * @param batchSize          most sequences in one engine step this request ran in (0 for CLASSIFY: the scoring
- *                           path does not report it)
+ * @param batchSize          most sequences in one engine step this request ran in (CLASSIFY: over its label
+ *                           scorings)
  * @param chunks             pieces the input was split into (1 when it fitted the context)
  */
 public record TaskResult(

@@ -209,8 +209,12 @@ public final class TaskRunner {
         } else {
             chosen.add(labels.get(best));
         }
+        int batchSize = 0; // the most sequences in a step any of the label scorings ran in
+        for (ContinuationScore score : scores) {
+            batchSize = Math.max(batchSize, score.maxBatchSize());
+        }
         return new TaskResult(r.id(), r.task(), String.join(", ", chosen), labels.get(best), chosen, probabilities,
-                lc.scoredTokens(), 0, FinishReason.STOP, null, modelName, 0, millisSince(start), 0, 1, r.metadata());
+                lc.scoredTokens(), 0, FinishReason.STOP, null, modelName, 0, millisSince(start), batchSize, 1, r.metadata());
     }
 
     /** exp(x_i - max) / Σ exp(x_j - max), in double. */
