@@ -17,7 +17,8 @@ public final class CudaTestDevice {
     public static synchronized CudaDevice require() {
         CudaDevice.Probe p = CudaDevice.probe();
         if (!p.available()) {
-            String reason = "no CUDA device: " + p.reason();
+            String reason = "no CUDA device: " + p.reason()
+                    + " (GPU tests run on an NVIDIA machine via deploy/gpu/check.sh)";
             if ("1".equals(System.getenv("INFERSTREAM_REQUIRE_GPU"))) {
                 throw new AssertionError(reason + " (INFERSTREAM_REQUIRE_GPU=1: GPU tests must not be skipped here)");
             }
