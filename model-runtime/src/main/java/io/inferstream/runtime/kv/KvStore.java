@@ -2,8 +2,10 @@ package io.inferstream.runtime.kv;
 
 /**
  * The physical paged KV cache of one model on the CPU: for every layer, a key pool and a value pool of
- * {@code numBlocks * blockSize} slots, each slot holding one token's {@code kvDim} floats.
- * Slot {@code s} of layer {@code l} lives at {@code [s * kvDim, (s + 1) * kvDim)} of that layer's array.
+ * {@code numBlocks * blockSize} slots, each slot holding one token's {@code kvDim} floats. Block {@code b}
+ * of a layer owns {@code [b * blockSize * kvDim, (b + 1) * blockSize * kvDim)} of each pool; its layout
+ * within the block is the attention kernel's business ({@code model.PagedAttention}: per KV head, keys
+ * transposed and values row by row). This class only sizes, allocates and copies whole blocks.
  *
  * <p>Which blocks belong to which sequence is decided by the {@code KvCacheManager}; this class only
  * holds the numbers. Allocated once, up front, from a memory budget.

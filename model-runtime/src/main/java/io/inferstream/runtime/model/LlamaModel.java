@@ -106,13 +106,11 @@ public final class LlamaModel implements LanguageModel {
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
             }
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
-            int heads = config.nHeads();
-            int headDim = config.headDim();
-            WorkerPool.parallelFor(0, n * heads, th -> {
-                int t = th / heads;
-                int h = th % heads;
-                attention.attend(kv, layer, q, t * qDim + h * headDim, h, batch.positions()[t],
-                        batch.blockTables()[batch.seq()[t]], att, t * qDim + h * headDim);
+            int kvHeads = config.nKvHeads();
+            WorkerPool.parallelFor(0, n * kvHeads, tg -> {
+                int t = tg / kvHeads;
+                attention.attend(kv, layer, q, t * qDim, tg % kvHeads, batch.positions()[t],
+                        batch.blockTables()[batch.seq()[t]], att, t * qDim);
             });
             w.wo()[l].matmul(att, xb, n);
             VectorMath.add(x, 0, xb, 0, n * dim);

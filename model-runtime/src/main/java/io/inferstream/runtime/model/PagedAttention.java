@@ -4,9 +4,17 @@ import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.tensor.VectorMath;
 
 /**
- * Causal grouped-query attention of one token and one query head over its own sequence's keys and
- * values, read from the paged KV store through the sequence's block table. Each (token, head) is
- * independent of every other, so the result of a token never depends on what else is in the batch.
+ * Causal grouped-query attention of one token and one KV head (with the query heads that share it) over
+ * its own sequence's keys and values, read from the paged KV store through the sequence's block table.
+ * Each (token, KV head) is independent of every other, so the result of a token never depends on what
+ * else is in the batch.
+ *
+ * <p>Within each block the keys and values of one KV head are contiguous (4 KiB each for 16 positions of a
+ * 64-float head in F32), so a (token, KV head) streams whole pages the hardware prefetcher follows: at 32
+ * sequences of ~160 positions the KV reads, not the arithmetic, are most of attention's time. Keys are
+ * stored transposed (one row per dimension): a block's scores are then whole vectors of FMAs over the
+ * head's dimensions, with no lane sums, and the query heads of a group meet each key vector while it is in
+ * registers. Values are one row per position, the layout the weighted sum wants.
  */
 final class PagedAttention {
 
@@ -25,71 +33,108 @@ final class PagedAttention {
 
     /** Stores one token's keys and values ({@code [kvDim]} each) into a cache slot of a layer. */
     void store(KvStore kv, int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
-        int base = slot * kvDim;
+        int bs = kv.blockSize();
+        int i = slot % bs;
+        int blockBase = (slot / bs) * bs * kvDim;
+        int keyBase = blockBase + i;                 // dimension d at keyBase + d * bs
+        int valueBase = blockBase + i * headDim;     // dimension g * headDim + d at valueBase + g * bs * headDim + d
+        int heads = kvDim / headDim;
         if (kv.precision() == KvStore.Precision.F32) {
-            System.arraycopy(k, kOff, kv.keysF32(layer), base, kvDim);
-            System.arraycopy(v, vOff, kv.valuesF32(layer), base, kvDim);
+            float[] keys = kv.keysF32(layer);
+            float[] values = kv.valuesF32(layer);
+            for (int d = 0; d < kvDim; d++) {
+                keys[keyBase + d * bs] = k[kOff + d];
+            }
+            for (int g = 0; g < heads; g++) {
+                System.arraycopy(v, vOff + g * headDim, values, valueBase + g * bs * headDim, headDim);
+            }
         } else {
             short[] keys = kv.keysF16(layer);
             short[] values = kv.valuesF16(layer);
-            for (int i = 0; i < kvDim; i++) {
-                keys[base + i] = VectorMath.f32ToF16(k[kOff + i]);
-                values[base + i] = VectorMath.f32ToF16(v[vOff + i]);
+            for (int d = 0; d < kvDim; d++) {
+                keys[keyBase + d * bs] = VectorMath.f32ToF16(k[kOff + d]);
+            }
+            for (int g = 0; g < heads; g++) {
+                for (int d = 0; d < headDim; d++) {
+                    values[valueBase + g * bs * headDim + d] = VectorMath.f32ToF16(v[vOff + g * headDim + d]);
+                }
             }
         }
     }
 
     /**
-     * out[outOff, outOff + headDim) = softmax(q·K / sqrt(headDim)) V over positions 0..position.
+     * For each query head h of KV head {@code kvHead}: out[outOff + h·headDim, + headDim) =
+     * softmax(q_h·K / sqrt(headDim)) V over positions 0..position.
      *
-     * @param q     query of the head at {@code qOff}
-     * @param head  query head index
-     * @param table the sequence's physical blocks, in position order
+     * @param q      the token's queries, all heads, from {@code qOff}
+     * @param kvHead KV head index; its query heads are kvHead·groupSize ..
+     * @param table  the sequence's physical blocks, in position order
+     * @param out    the token's attention output, all heads, from {@code outOff}
      */
-    void attend(KvStore kv, int layer, float[] q, int qOff, int head, int position, int[] table,
+    void attend(KvStore kv, int layer, float[] q, int qOff, int kvHead, int position, int[] table,
                 float[] out, int outOff) {
-        float[][] s = scratch.get();
-        if (s[0].length < position + 1) {
-            s[0] = new float[Math.max(position + 1, 2 * s[0].length)];
-        }
-        float[] att = s[0]; // [position + 1]
         int bs = kv.blockSize();
-        int headOff = (head / groupSize) * headDim;
-        boolean f32 = kv.precision() == KvStore.Precision.F32;
-        float[] row = f32 ? null : (s[1] != null && s[1].length >= headDim ? s[1] : (s[1] = new float[headDim]));
-        if (f32) {
-            // One KV block (bs consecutive slots, kvDim apart) at a time: no per-position block lookup.
+        int ctx = position + 1;
+        int stride = ctx + VectorMath.lanes(); // per head: ctx scores + the padding keyScores may write
+        float[][] s = scratch.get();
+        if (s[0].length < groupSize * stride) {
+            s[0] = new float[Math.max(groupSize * stride, 2 * s[0].length)];
+        }
+        float[] att = s[0]; // [groupSize][stride]
+        int headOff = kvHead * headDim;
+        int h0 = kvHead * groupSize;
+        if (kv.precision() == KvStore.Precision.F32) {
             float[] keys = kv.keysF32(layer);
-            for (int p = 0, b = 0; p <= position; p += bs, b++) {
-                int count = Math.min(bs, position + 1 - p);
-                VectorMath.dotRows(q, qOff, keys, table[b] * bs * kvDim + headOff, kvDim, count, headDim, scale, att, p);
+            for (int p = 0, b = 0; p < ctx; p += bs, b++) {
+                int count = Math.min(bs, ctx - p);
+                int kOff = table[b] * bs * kvDim + headOff * bs;
+                for (int g = 0; g < groupSize; g += 2) {
+                    boolean two = g + 1 < groupSize;
+                    VectorMath.keyScores(q, qOff + (h0 + g) * headDim, qOff + (h0 + g + (two ? 1 : 0)) * headDim, two,
+                            keys, kOff, bs, count, headDim, scale, att, g * stride + p, (g + 1) * stride + p);
+                }
             }
         } else {
+            float[] row = s[1] != null && s[1].length >= headDim * bs ? s[1] : (s[1] = new float[headDim * bs]);
             short[] keys16 = kv.keysF16(layer);
-            for (int p = 0; p <= position; p++) {
-                int base = (table[p / bs] * bs + p % bs) * kvDim + headOff;
-                for (int i = 0; i < headDim; i++) {
-                    row[i] = VectorMath.f16ToF32(keys16[base + i]);
+            for (int p = 0, b = 0; p < ctx; p += bs, b++) {
+                int count = Math.min(bs, ctx - p);
+                int kOff = table[b] * bs * kvDim + headOff * bs;
+                for (int i = 0; i < headDim * bs; i++) {
+                    row[i] = VectorMath.f16ToF32(keys16[kOff + i]);
                 }
-                att[p] = VectorMath.dot(q, qOff, row, 0, headDim) * scale;
+                for (int g = 0; g < groupSize; g += 2) {
+                    boolean two = g + 1 < groupSize;
+                    VectorMath.keyScores(q, qOff + (h0 + g) * headDim, qOff + (h0 + g + (two ? 1 : 0)) * headDim, two,
+                            row, 0, bs, count, headDim, scale, att, g * stride + p, (g + 1) * stride + p);
+                }
             }
         }
-        VectorMath.softmax(att, 0, position + 1);
-        java.util.Arrays.fill(out, outOff, outOff + headDim, 0f);
-        if (f32) {
+        for (int g = 0; g < groupSize; g++) {
+            VectorMath.softmax(att, g * stride, ctx);
+            java.util.Arrays.fill(out, outOff + (h0 + g) * headDim, outOff + (h0 + g + 1) * headDim, 0f);
+        }
+        if (kv.precision() == KvStore.Precision.F32) {
             float[] values = kv.valuesF32(layer);
-            for (int p = 0, b = 0; p <= position; p += bs, b++) {
-                int count = Math.min(bs, position + 1 - p);
-                VectorMath.axpyRows(att, p, values, table[b] * bs * kvDim + headOff, kvDim, count, out, outOff, headDim);
+            for (int p = 0, b = 0; p < ctx; p += bs, b++) {
+                int count = Math.min(bs, ctx - p);
+                int vOff = table[b] * bs * kvDim + headOff * bs;
+                for (int g = 0; g < groupSize; g++) {
+                    VectorMath.axpyRows(att, g * stride + p, values, vOff, headDim, count, out,
+                            outOff + (h0 + g) * headDim, headDim);
+                }
             }
         } else {
+            float[] row = s[1];
             short[] values16 = kv.valuesF16(layer);
-            for (int p = 0; p <= position; p++) {
-                int base = (table[p / bs] * bs + p % bs) * kvDim + headOff;
+            for (int p = 0; p < ctx; p++) {
+                int base = table[p / bs] * bs * kvDim + headOff * bs + (p % bs) * headDim;
                 for (int i = 0; i < headDim; i++) {
                     row[i] = VectorMath.f16ToF32(values16[base + i]);
                 }
-                VectorMath.axpy(att[p], row, 0, out, outOff, headDim);
+                for (int g = 0; g < groupSize; g++) {
+                    VectorMath.axpy(att[g * stride + p], row, 0, out, outOff + (h0 + g) * headDim, headDim);
+                }
             }
         }
     }

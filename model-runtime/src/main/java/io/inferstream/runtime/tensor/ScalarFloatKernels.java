@@ -14,11 +14,29 @@ final class ScalarFloatKernels {
         return sum;
     }
 
-    static void dotRows(float[] q, int qOff, float[] k, int kOff, int stride, int count, int len, float scale,
-                        float[] out, int outOff) {
+    static void keyScores(float[] q, int qa, int qb, boolean two, float[] kT, int kOff, int stride, int count, int len,
+                          float scale, float[] out, int oa, int ob) {
         for (int i = 0; i < count; i++) {
-            out[outOff + i] = dot(q, qOff, k, kOff + i * stride, len) * scale;
+            out[oa + i] = keyScore(q, qa, kT, kOff + i, stride, len, scale);
+            if (two) {
+                out[ob + i] = keyScore(q, qb, kT, kOff + i, stride, len, scale);
+            }
         }
+    }
+
+    /**
+     * scale · Σ_d q[qOff + d]·kT[kOff + d·stride] as {@code SimdFloatKernels.keyScores} computes one lane: FMA
+     * chains over d &lt; len/2 and over d ≥ len/2, added.
+     */
+    static float keyScore(float[] q, int qOff, float[] kT, int kOff, int stride, int len, float scale) {
+        int half = len / 2;
+        float lo = 0;
+        float hi = 0;
+        for (int d = 0; d < half; d++) {
+            lo = Math.fma(kT[kOff + d * stride], q[qOff + d], lo);
+            hi = Math.fma(kT[kOff + (half + d) * stride], q[qOff + half + d], hi);
+        }
+        return (lo + hi) * scale;
     }
 
     static void axpyRows(float[] a, int aOff, float[] v, int vOff, int stride, int count, float[] y, int yOff, int len) {

@@ -49,11 +49,43 @@ final class SimdFloatKernels {
         return sum;
     }
 
-    /** out[outOff + i] = dot(q[qOff ..], k[kOff + i·stride ..], len) · scale for i &lt; count (each dot as {@link #dot}). */
-    static void dotRows(float[] q, int qOff, float[] k, int kOff, int stride, int count, int len, float scale,
-                        float[] out, int outOff) {
-        for (int i = 0; i < count; i++) {
-            out[outOff + i] = dot(q, qOff, k, kOff + i * stride, len) * scale;
+    /**
+     * Attention scores of one or two query heads over one KV block whose keys are stored transposed
+     * (position i, dimension d at kT[kOff + d·stride + i]): out[oa + i] = scale · q_a·k_i (and out[ob + i] for
+     * q_b when {@code two}) for i &lt; count. Positions go LANES at a time across the vector lanes, so there is
+     * no lane sum: each score is two FMA chains in d order (d &lt; len/2 and d ≥ len/2, four chains in flight
+     * with two heads) added, exactly what {@link ScalarFloatKernels#keyScore} computes for a position past the
+     * last full vector. Up to LANES − 1 entries of out past count may be written (garbage, within the block).
+     */
+    static void keyScores(float[] q, int qa, int qb, boolean two, float[] kT, int kOff, int stride, int count, int len,
+                          float scale, float[] out, int oa, int ob) {
+        int half = len / 2;
+        int i = 0;
+        for (; i < count && i + LANES <= stride; i += LANES) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            int k0 = kOff + i;
+            int k1 = kOff + half * stride + i;
+            for (int d = 0; d < half; d++, k0 += stride, k1 += stride) {
+                FloatVector x0 = FloatVector.fromArray(F, kT, k0);
+                FloatVector x1 = FloatVector.fromArray(F, kT, k1);
+                a0 = x0.fma(FloatVector.broadcast(F, q[qa + d]), a0);
+                a1 = x1.fma(FloatVector.broadcast(F, q[qa + half + d]), a1);
+                b0 = x0.fma(FloatVector.broadcast(F, q[qb + d]), b0);
+                b1 = x1.fma(FloatVector.broadcast(F, q[qb + half + d]), b1);
+            }
+            a0.add(a1).mul(scale).intoArray(out, oa + i);
+            if (two) {
+                b0.add(b1).mul(scale).intoArray(out, ob + i);
+            }
+        }
+        for (; i < count; i++) {
+            out[oa + i] = ScalarFloatKernels.keyScore(q, qa, kT, kOff + i, stride, len, scale);
+            if (two) {
+                out[ob + i] = ScalarFloatKernels.keyScore(q, qb, kT, kOff + i, stride, len, scale);
+            }
         }
     }
 
@@ -65,6 +97,37 @@ final class SimdFloatKernels {
      */
     static void axpyRows(float[] a, int aOff, float[] v, int vOff, int stride, int count, float[] y, int yOff, int len) {
         int c = 0;
+        for (int bound = len - 8 * LANES; c <= bound; c += 8 * LANES) {
+            // eight independent chains: the FMA latency is hidden (a 64-float head is one pass)
+            FloatVector y0 = FloatVector.fromArray(F, y, yOff + c);
+            FloatVector y1 = FloatVector.fromArray(F, y, yOff + c + LANES);
+            FloatVector y2 = FloatVector.fromArray(F, y, yOff + c + 2 * LANES);
+            FloatVector y3 = FloatVector.fromArray(F, y, yOff + c + 3 * LANES);
+            FloatVector y4 = FloatVector.fromArray(F, y, yOff + c + 4 * LANES);
+            FloatVector y5 = FloatVector.fromArray(F, y, yOff + c + 5 * LANES);
+            FloatVector y6 = FloatVector.fromArray(F, y, yOff + c + 6 * LANES);
+            FloatVector y7 = FloatVector.fromArray(F, y, yOff + c + 7 * LANES);
+            for (int i = 0; i < count; i++) {
+                FloatVector av = FloatVector.broadcast(F, a[aOff + i]);
+                int o = vOff + i * stride + c;
+                y0 = FloatVector.fromArray(F, v, o).fma(av, y0);
+                y1 = FloatVector.fromArray(F, v, o + LANES).fma(av, y1);
+                y2 = FloatVector.fromArray(F, v, o + 2 * LANES).fma(av, y2);
+                y3 = FloatVector.fromArray(F, v, o + 3 * LANES).fma(av, y3);
+                y4 = FloatVector.fromArray(F, v, o + 4 * LANES).fma(av, y4);
+                y5 = FloatVector.fromArray(F, v, o + 5 * LANES).fma(av, y5);
+                y6 = FloatVector.fromArray(F, v, o + 6 * LANES).fma(av, y6);
+                y7 = FloatVector.fromArray(F, v, o + 7 * LANES).fma(av, y7);
+            }
+            y0.intoArray(y, yOff + c);
+            y1.intoArray(y, yOff + c + LANES);
+            y2.intoArray(y, yOff + c + 2 * LANES);
+            y3.intoArray(y, yOff + c + 3 * LANES);
+            y4.intoArray(y, yOff + c + 4 * LANES);
+            y5.intoArray(y, yOff + c + 5 * LANES);
+            y6.intoArray(y, yOff + c + 6 * LANES);
+            y7.intoArray(y, yOff + c + 7 * LANES);
+        }
         for (int bound = len - 4 * LANES; c <= bound; c += 4 * LANES) {
             FloatVector y0 = FloatVector.fromArray(F, y, yOff + c);
             FloatVector y1 = FloatVector.fromArray(F, y, yOff + c + LANES);

@@ -5,10 +5,9 @@ import io.inferstream.runtime.gguf.Float16;
 /**
  * The small kernels of the forward pass. Each uses the Vector API ({@code SimdFloatKernels}) when
  * {@link VectorApiSupport} enables it and plain loops ({@code ScalarFloatKernels}) otherwise; both give
- * the same result up to float summation order.
- *
- * <p>Exponentials ({@link #softmax}, {@link #silu}) use {@link Math#exp} per element in both paths: the
- * Vector API's EXP is only fast where the JDK has SVML stubs, and it is not where the time goes.
+ * the same result up to float summation order and, for {@link #softmax} and {@link #silu}, the last bit
+ * of exp (the vector path uses {@code SimdExp}'s polynomial, ~25× faster than {@link Math#exp}, which
+ * the plain loops keep).
  */
 public final class VectorMath {
 
@@ -49,7 +48,11 @@ public final class VectorMath {
 
     /** In-place softmax of x[off .. off+n), max-subtracted so it never overflows. */
     public static void softmax(float[] x, int off, int n) {
-        float max = SIMD ? SimdFloatKernels.max(x, off, n) : ScalarFloatKernels.max(x, off, n);
+        if (SIMD) {
+            SimdExp.softmax(x, off, n, SimdFloatKernels.max(x, off, n));
+            return;
+        }
+        float max = ScalarFloatKernels.max(x, off, n);
         float sum = 0;
         for (int i = 0; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
@@ -61,6 +64,10 @@ public final class VectorMath {
 
     /** In-place SiLU: x·σ(x). */
     public static void silu(float[] x, int off, int n) {
+        if (SIMD) {
+            SimdExp.silu(x, off, n);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             float v = x[off + i];
             x[off + i] = v / (1.0f + (float) Math.exp(-v));
@@ -69,10 +76,10 @@ public final class VectorMath {
 
     /** SwiGLU: gate = silu(gate) ⊙ up, over [off, off+n) of both arrays. */
     public static void swiglu(float[] gate, float[] up, int off, int n) {
-        silu(gate, off, n);
         if (SIMD) {
-            SimdFloatKernels.mul(gate, up, off, n);
+            SimdExp.swiglu(gate, up, off, n);
         } else {
+            silu(gate, off, n);
             ScalarFloatKernels.mul(gate, up, off, n);
         }
     }
@@ -96,17 +103,24 @@ public final class VectorMath {
     }
 
     /**
-     * out[outOff + i] = scale · Σ_c q[qOff + c]·k[kOff + i·stride + c] over c &lt; len, for i &lt; count: the
-     * scaled dot of q with count rows of k spaced {@code stride} apart (attention scores over one KV block),
-     * each dot bitwise equal to {@link #dot}.
+     * Attention scores over one KV block whose keys are stored transposed (position i, dimension d at
+     * kT[kOff + d·stride + i]): out[oa + i] = scale · Σ_d q[qa + d]·kT[kOff + d·stride + i] for i &lt; count, and
+     * the same for a second head (q[qb..] into out[ob..]) when {@code two}. Each score is bitwise the same
+     * whichever vector lane or scalar tail computes it. {@code len} (the head size) must be even; up to one
+     * vector's length of out past count may be overwritten.
      */
-    public static void dotRows(float[] q, int qOff, float[] k, int kOff, int stride, int count, int len, float scale,
-                               float[] out, int outOff) {
+    public static void keyScores(float[] q, int qa, int qb, boolean two, float[] kT, int kOff, int stride, int count,
+                                 int len, float scale, float[] out, int oa, int ob) {
         if (SIMD) {
-            SimdFloatKernels.dotRows(q, qOff, k, kOff, stride, count, len, scale, out, outOff);
+            SimdFloatKernels.keyScores(q, qa, qb, two, kT, kOff, stride, count, len, scale, out, oa, ob);
         } else {
-            ScalarFloatKernels.dotRows(q, qOff, k, kOff, stride, count, len, scale, out, outOff);
+            ScalarFloatKernels.keyScores(q, qa, qb, two, kT, kOff, stride, count, len, scale, out, oa, ob);
         }
+    }
+
+    /** Vector lanes of the kernels (1 without the Vector API): the padding {@link #keyScores} may write. */
+    public static int lanes() {
+        return SIMD ? SimdFloatKernels.LANES : 1;
     }
 
     /**

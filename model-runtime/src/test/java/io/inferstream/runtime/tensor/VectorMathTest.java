@@ -146,6 +146,79 @@ class VectorMathTest {
         }
     }
 
+    /** The keys of one block transposed as the KV store holds them: kT[d·blockSize + i] = k[off + i·stride + d]. */
+    private static float[] transposed(float[] k, int off, int stride, int count, int len, int blockSize) {
+        float[] kT = random(len * blockSize, 99, 1); // positions past count hold other data, as in a real block
+        for (int i = 0; i < count; i++) {
+            for (int d = 0; d < len; d++) {
+                kT[d * blockSize + i] = k[off + i * stride + d];
+            }
+        }
+        return kT;
+    }
+
+    @Test
+    void vectorExpIsWithinTwoUlpOfExactAndLanesEqualTheScalarTwin() {
+        Random r = new Random(5);
+        int n = 4099;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) ((r.nextDouble() - 0.5) * 180); // [-90, 90]: underflow and overflow included
+        }
+        x[0] = 0f;
+        x[1] = 88f;
+        x[2] = 88.5f;
+        x[6] = 88.72f;
+        x[7] = 88.73f;
+        x[3] = -87.5f;
+        x[4] = -100f;
+        x[5] = Float.NEGATIVE_INFINITY;
+        float[] y = x.clone();
+        VectorMath.silu(y, 0, n); // vector lanes for most elements, the scalar twin for the tail
+        for (int i = 0; i < n; i++) {
+            float v = x[i];
+            assertEquals(Float.floatToIntBits(v / (1f + SimdExp.exp(-v))), Float.floatToIntBits(y[i]), "silu lane " + i);
+        }
+        for (int i = 0; i < n; i++) {
+            float got = SimdExp.exp(x[i]);
+            double exact = Math.exp(x[i]);
+            if (exact > Float.MAX_VALUE) {
+                assertEquals(Float.POSITIVE_INFINITY, got, "exp(" + x[i] + ")");
+            } else if (exact < Float.MIN_NORMAL) {
+                assertTrue(got >= 0 && got <= Float.MIN_NORMAL, "exp(" + x[i] + ") underflows to ~0, got " + got);
+            } else {
+                assertTrue(Math.abs(got - exact) <= 2 * Math.ulp((float) exact), "exp(" + x[i] + ") = " + exact + ", got " + got);
+            }
+        }
+        // softmax over rows of every length around the vector width: lanes and tail use the same exp
+        for (int len = 1; len <= 40; len++) {
+            float[] row = new float[len + OFF];
+            System.arraycopy(x, 100, row, OFF, len);
+            float[] ref = row.clone();
+            VectorMath.softmax(row, OFF, len);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < len; i++) {
+                max = Math.max(max, ref[OFF + i]);
+            }
+            double total = 0;
+            for (int i = 0; i < len; i++) {
+                total += Math.exp(ref[OFF + i] - max);
+            }
+            for (int i = 0; i < len; i++) {
+                close(Math.exp(ref[OFF + i] - max) / total, row[OFF + i], 1e-6, "softmax len=" + len + " i=" + i);
+            }
+        }
+        // SwiGLU against its float64 formula
+        float[] gate = random(37 + OFF, 3, 4);
+        float[] up = random(37 + OFF, 4, 1);
+        float[] out = gate.clone();
+        VectorMath.swiglu(out, up, OFF, 37);
+        for (int i = OFF; i < 37 + OFF; i++) {
+            double g = gate[i];
+            close(g / (1 + Math.exp(-g)) * up[i], out[i], 1e-6 * (1 + Math.abs(g * up[i])), "swiglu " + i);
+        }
+    }
+
     @Test
     void halfHelpersRoundTrip() {
         assertEquals(0x3C00, VectorMath.f32ToF16(1f) & 0xFFFF);
@@ -154,16 +227,23 @@ class VectorMathTest {
         assertEquals(3.140625f, VectorMath.bf16ToF32((short) 0x4049));
     }
     @Test
-    void blockDotAndWeightedSumMatchFloat64AndEqualRowByRowCallsBitwise() {
+    void blockScoresAndWeightedSumMatchFloat64AndEqualRowByRowCallsBitwise() {
         // attention over one KV block: count rows spaced stride apart, lengths around the vector widths
         int stride = 101;
-        for (int len : new int[] {1, 7, 8, 16, 31, 32, 64, 67, 80}) {
+        for (int len : new int[] {2, 8, 16, 32, 64, 80}) {
             for (int count : new int[] {1, 5, 16}) {
-                float[] q = random(len + OFF, len, 1);
+                float[] q = random(2 * len + OFF, len, 1);
                 float[] k = random(OFF + count * stride + len, 7 * len + count, 1);
+                float[] kT = transposed(k, OFF, stride, count, len, 16); // [len][16] keys of the block
                 float[] a = random(count + OFF, 11 * len + count, 1);
-                float[] scores = new float[count + OFF];
-                VectorMath.dotRows(q, OFF, k, OFF, stride, count, len, 0.125f, scores, OFF);
+                int pad = VectorMath.lanes();
+                float[] scores = new float[2 * (count + pad) + OFF];
+                int ob = OFF + count + pad;
+                VectorMath.keyScores(q, OFF, OFF + len, true, kT, 0, 16, count, len, 0.125f, scores, OFF, ob);
+                float[] one = new float[count + pad];
+                VectorMath.keyScores(q, OFF + len, OFF, false, kT, 0, 16, count, len, 0.125f, one, 0, 0);
+                float[] scalar = new float[2 * count];
+                ScalarFloatKernels.keyScores(q, OFF, OFF + len, true, kT, 0, 16, count, len, 0.125f, scalar, 0, count);
                 float[] y = random(len + OFF, 13 * len, 1);
                 float[] yRows = y.clone();
                 float[] yScalar = y.clone();
@@ -179,8 +259,11 @@ class VectorMathTest {
                     }
                     String what = "len=" + len + " count=" + count + " row " + i;
                     close(ref * 0.125, scores[OFF + i], 1e-6 * abs, what + " score");
-                    assertEquals(Float.floatToIntBits(VectorMath.dot(q, OFF, k, OFF + i * stride, len) * 0.125f),
-                            Float.floatToIntBits(scores[OFF + i]), what + " score vs dot");
+                    // every lane and the scalar twin compute the same bits, whichever head pairing
+                    assertEquals(Float.floatToIntBits(scalar[i]), Float.floatToIntBits(scores[OFF + i]), what + " vs scalar");
+                    assertEquals(Float.floatToIntBits(scalar[count + i]), Float.floatToIntBits(scores[ob + i]),
+                            what + " second head vs scalar");
+                    assertEquals(Float.floatToIntBits(scores[ob + i]), Float.floatToIntBits(one[i]), what + " alone vs paired");
                     VectorMath.axpy(a[OFF + i], k, OFF + i * stride, yCalls, OFF, len);
                 }
                 for (int c = 0; c < len; c++) {
