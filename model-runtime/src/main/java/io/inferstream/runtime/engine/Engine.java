@@ -6,6 +6,7 @@ import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.sampling.Sampler;
+import io.inferstream.runtime.tensor.VectorMath;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -394,17 +395,9 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /** log softmax(row)[target], in double for accuracy. */
+    /** log softmax(row)[target]. */
     static float logSoftmaxAt(float[] logits, int offset, int vocab, int target) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            max = Math.max(max, logits[offset + i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[offset + i] - max);
-        }
-        return (float) (logits[offset + target] - max - Math.log(sum));
+        return (float) (logits[offset + target] - VectorMath.logSumExp(logits, offset, vocab));
     }
 
     private void sampleNext(Sequence s, StepOutput result, int chunk, long now) {

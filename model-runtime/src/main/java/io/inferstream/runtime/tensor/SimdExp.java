@@ -92,6 +92,27 @@ final class SimdExp {
         SimdFloatKernels.scale(x, off, n, 1.0f / sum);
     }
 
+    /**
+     * Σ exp(x[off + i] − max) over i &lt; n, in float vector lanes within chunks of 512 elements and in double
+     * across chunks (a 150k-entry vocabulary then sums to ~1e-7 relative).
+     */
+    static double sumExp(float[] x, int off, int n, float max) {
+        FloatVector m = FloatVector.broadcast(F, max);
+        double total = 0;
+        int i = 0;
+        while (i <= n - LANES) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int bound = Math.min(n - LANES, i + 512 - LANES); i <= bound; i += LANES) {
+                acc = acc.add(exp(FloatVector.fromArray(F, x, off + i).sub(m)));
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            total += exp(x[off + i] - max);
+        }
+        return total;
+    }
+
     /** gate = silu(gate) ⊙ up = gate / (1 + exp(−gate)) · up over [off, off+n). */
     static void swiglu(float[] gate, float[] up, int off, int n) {
         int i = 0;

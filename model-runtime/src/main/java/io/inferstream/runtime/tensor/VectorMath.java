@@ -62,6 +62,20 @@ public final class VectorMath {
         scale(x, off, n, 1.0f / sum);
     }
 
+    /** log Σ exp(x[off + i]) over i &lt; n (a log-softmax denominator), max-subtracted so it never overflows. */
+    public static double logSumExp(float[] x, int off, int n) {
+        float max = SIMD ? SimdFloatKernels.max(x, off, n) : ScalarFloatKernels.max(x, off, n);
+        double sum = 0;
+        if (SIMD) {
+            sum = SimdExp.sumExp(x, off, n, max);
+        } else {
+            for (int i = 0; i < n; i++) {
+                sum += Math.exp(x[off + i] - max);
+            }
+        }
+        return max + Math.log(sum);
+    }
+
     /** In-place SiLU: x·σ(x). */
     public static void silu(float[] x, int off, int n) {
         if (SIMD) {
