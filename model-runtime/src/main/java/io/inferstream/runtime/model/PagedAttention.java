@@ -95,14 +95,11 @@ final class PagedAttention {
                 }
             }
         } else {
-            float[] row = s[1] != null && s[1].length >= headDim * bs ? s[1] : (s[1] = new float[headDim * bs]);
+            float[] row = halfScratch(s, headDim * bs); // one KV head's block, as floats
             short[] keys16 = kv.keysF16(layer);
             for (int p = 0, b = 0; p < ctx; p += bs, b++) {
                 int count = Math.min(bs, ctx - p);
-                int kOff = table[b] * bs * kvDim + headOff * bs;
-                for (int i = 0; i < headDim * bs; i++) {
-                    row[i] = VectorMath.f16ToF32(keys16[kOff + i]);
-                }
+                VectorMath.f16ToF32(keys16, table[b] * bs * kvDim + headOff * bs, row, 0, headDim * bs);
                 for (int g = 0; g < groupSize; g += 2) {
                     boolean two = g + 1 < groupSize;
                     VectorMath.keyScores(q, qOff + (h0 + g) * headDim, qOff + (h0 + g + (two ? 1 : 0)) * headDim, two,
@@ -125,17 +122,23 @@ final class PagedAttention {
                 }
             }
         } else {
-            float[] row = s[1];
+            float[] row = halfScratch(s, headDim * bs);
             short[] values16 = kv.valuesF16(layer);
-            for (int p = 0; p < ctx; p++) {
-                int base = table[p / bs] * bs * kvDim + headOff * bs + (p % bs) * headDim;
-                for (int i = 0; i < headDim; i++) {
-                    row[i] = VectorMath.f16ToF32(values16[base + i]);
-                }
+            for (int p = 0, b = 0; p < ctx; p += bs, b++) {
+                int count = Math.min(bs, ctx - p);
+                VectorMath.f16ToF32(values16, table[b] * bs * kvDim + headOff * bs, row, 0, count * headDim);
                 for (int g = 0; g < groupSize; g++) {
-                    VectorMath.axpy(att[g * stride + p], row, 0, out, outOff + (h0 + g) * headDim, headDim);
+                    VectorMath.axpyRows(att, g * stride + p, row, 0, headDim, count, out,
+                            outOff + (h0 + g) * headDim, headDim);
                 }
             }
         }
+    }
+
+    private static float[] halfScratch(float[][] s, int size) {
+        if (s[1] == null || s[1].length < size) {
+            s[1] = new float[size];
+        }
+        return s[1];
     }
 }

@@ -168,6 +168,17 @@ public final class VectorMath {
         return Float16.fromFloat(f);
     }
 
+    /** dst[dstOff + i] = float(src[srcOff + i]) for i &lt; n: IEEE halves to floats (exact), vectorized. */
+    public static void f16ToF32(short[] src, int srcOff, float[] dst, int dstOff, int n) {
+        if (SIMD) {
+            SimdHalf.toFloat(src, srcOff, dst, dstOff, n);
+        } else {
+            for (int i = 0; i < n; i++) {
+                dst[dstOff + i] = Float16.toFloat(src[srcOff + i]);
+            }
+        }
+    }
+
     /** bfloat16 → float (exact). */
     public static float bf16ToF32(short h) {
         return Float16.bf16ToFloat(h);

@@ -220,6 +220,20 @@ class VectorMathTest {
     }
 
     @Test
+    void vectorHalfToFloatIsBitwiseTheScalarConversionForEveryHalf() {
+        short[] all = new short[65536 + OFF];
+        for (int h = 0; h < 65536; h++) {
+            all[OFF + h] = (short) h;
+        }
+        float[] got = new float[65536 + 2 * OFF];
+        VectorMath.f16ToF32(all, OFF, got, 2 * OFF, 65536);
+        for (int h = 0; h < 65536; h++) {
+            assertEquals(Float.floatToRawIntBits(io.inferstream.runtime.gguf.Float16.toFloat((short) h)),
+                    Float.floatToRawIntBits(got[2 * OFF + h]), "half 0x" + Integer.toHexString(h));
+        }
+    }
+
+    @Test
     void halfHelpersRoundTrip() {
         assertEquals(0x3C00, VectorMath.f32ToF16(1f) & 0xFFFF);
         assertEquals(-2f, VectorMath.f16ToF32((short) 0xC000));
