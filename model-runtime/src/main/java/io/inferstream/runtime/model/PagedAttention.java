@@ -25,6 +25,10 @@ final class PagedAttention {
     private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[][] {new float[256], null});
 
     PagedAttention(ModelConfig config) {
+        if (config.headDim() % 2 != 0) {
+            throw new IllegalArgumentException("head size " + config.headDim() + " is odd; RoPE and the attention kernels "
+                    + "need an even head size");
+        }
         this.headDim = config.headDim();
         this.kvDim = config.kvDim();
         this.groupSize = config.nHeads() / config.nKvHeads();
