@@ -22,6 +22,8 @@ public final class Sampler {
 
     private float[] work = new float[0];          // [vocab] penalized logits
     private long[] order = new long[0];           // [vocab] sort keys: (descending logit, ascending id)
+    private float[] candidates = new float[0];    // [n] the kept candidates' logits, in candidate order
+    private float[] weights = new float[0];       // [n] their unnormalized probabilities
     private int[] penalizedStamp = new int[0];    // [vocab] call number that last penalized the token
     private int stamp;
     private float lastLogprob = Float.NaN;
@@ -88,15 +90,12 @@ public final class Sampler {
         }
         // Temperature, then draw from the renormalized distribution over the kept candidates.
         double invT = 1.0 / params.temperature();
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp((x[id(i)] - max) * invT);
-        }
+        double sum = weigh(x, n, max, (float) invT);
         double u = nextDouble() * sum;
         double cdf = 0;
         int chosen = id(n - 1);
         for (int i = 0; i < n; i++) {
-            cdf += Math.exp((x[id(i)] - max) * invT);
+            cdf += weights[i];
             if (u < cdf) {
                 chosen = id(i);
                 break;
@@ -199,19 +198,31 @@ public final class Sampler {
 
     /** Smallest prefix of the sorted candidates whose probability mass (temperature 1) reaches p. */
     private int nucleus(float[] x, int n, float p) {
-        float max = x[id(0)];
-        double total = 0;
-        for (int i = 0; i < n; i++) {
-            total += Math.exp(x[id(i)] - max);
-        }
+        double total = weigh(x, n, x[id(0)], 1f);
         double cum = 0;
         for (int i = 0; i < n; i++) {
-            cum += Math.exp(x[id(i)] - max) / total;
+            cum += weights[i] / total;
             if (cum >= p) {
                 return i + 1;
             }
         }
         return n;
+    }
+
+    /**
+     * weights[i] = exp((x[id(i)] − max) · scale) for the first n candidates; returns their sum. Vectorized
+     * (gathered, then {@link VectorMath#expShifted}): with no top-k the candidates are the whole vocabulary,
+     * and a Math.exp loop over 50k–150k logits would cost about a millisecond per token.
+     */
+    private double weigh(float[] x, int n, float max, float scale) {
+        if (candidates.length < n) {
+            candidates = new float[n];
+            weights = new float[n];
+        }
+        for (int i = 0; i < n; i++) {
+            candidates[i] = x[id(i)];
+        }
+        return VectorMath.expShifted(candidates, 0, n, max, scale, weights);
     }
 
     private int id(int i) {

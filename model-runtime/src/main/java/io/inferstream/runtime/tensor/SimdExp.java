@@ -113,6 +113,27 @@ final class SimdExp {
         return total;
     }
 
+    /** dst[i] = exp((x[off + i] − max) · scale) for i &lt; n; returns Σ dst (float lanes per chunk, double across). */
+    static double expShifted(float[] x, int off, int n, float max, float scale, float[] dst) {
+        FloatVector m = FloatVector.broadcast(F, max);
+        double total = 0;
+        int i = 0;
+        while (i <= n - LANES) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int bound = Math.min(n - LANES, i + 512 - LANES); i <= bound; i += LANES) {
+                FloatVector e = exp(FloatVector.fromArray(F, x, off + i).sub(m).mul(scale));
+                e.intoArray(dst, i);
+                acc = acc.add(e);
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            dst[i] = exp((x[off + i] - max) * scale);
+            total += dst[i];
+        }
+        return total;
+    }
+
     /** gate = silu(gate) ⊙ up = gate / (1 + exp(−gate)) · up over [off, off+n). */
     static void swiglu(float[] gate, float[] up, int off, int n) {
         int i = 0;

@@ -76,6 +76,19 @@ public final class VectorMath {
         return max + Math.log(sum);
     }
 
+    /** dst[i] = exp((x[off + i] − max) · scale) for i &lt; n (sampling weights at a temperature); returns Σ dst. */
+    public static double expShifted(float[] x, int off, int n, float max, float scale, float[] dst) {
+        if (SIMD) {
+            return SimdExp.expShifted(x, off, n, max, scale, dst);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            dst[i] = (float) Math.exp((x[off + i] - max) * scale);
+            sum += dst[i];
+        }
+        return sum;
+    }
+
     /** In-place SiLU: x·σ(x). */
     public static void silu(float[] x, int off, int n) {
         if (SIMD) {
