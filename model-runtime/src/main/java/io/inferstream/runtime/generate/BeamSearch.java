@@ -12,6 +12,7 @@ import io.inferstream.runtime.model.TokenBatch;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.sampling.StopChecker;
 import io.inferstream.runtime.tokenizer.Tokenizer;
+import io.inferstream.runtime.tensor.VectorMath;
 
 /**
  * Beam search over one prompt: keeps the {@code numBeams} most likely continuations, all of them run
@@ -174,15 +175,7 @@ public final class BeamSearch {
         int size = 0;
         for (int b = 0; b < live.size(); b++) {
             int off = b * vocab;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int t = 0; t < vocab; t++) {
-                max = Math.max(max, logits[off + t]);
-            }
-            double sum = 0;
-            for (int t = 0; t < vocab; t++) {
-                sum += Math.exp(logits[off + t] - max);
-            }
-            double logZ = max + Math.log(sum);
+            double logZ = VectorMath.logSumExp(logits, off, vocab);
             double base = live.get(b).logprob;
             for (int t = 0; t < vocab; t++) {
                 double score = base + logits[off + t] - logZ;
