@@ -11,8 +11,8 @@ import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.TokenBatch;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.sampling.StopChecker;
-import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tensor.VectorMath;
+import io.inferstream.runtime.tokenizer.Tokenizer;
 
 /**
  * Beam search over one prompt: keeps the {@code numBeams} most likely continuations, all of them run
