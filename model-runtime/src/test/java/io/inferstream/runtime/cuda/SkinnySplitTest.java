@@ -40,4 +40,34 @@ class SkinnySplitTest {
         assertEquals(defaultSplits, SkinnyScratch.splits(rows, cols, false));
         assertEquals(deepSplits, SkinnyScratch.splits(rows, cols, true));
     }
+
+    @ParameterizedTest(name = "matmul_stream {0} x {1}")
+    @CsvSource({
+        "2048, 2048", "512, 2048", "8192, 2048", "2048, 8192", "128256, 2048", "100, 200", "5000, 256", "33, 520",
+        "4016, 72", "17, 8", "2000, 1544", "1000, 2056", "130, 264",
+    })
+    void streamSplitsCoverEveryColumnOnceWithWholeChunks(int rows, int cols) {
+        int chunk = SkinnyScratch.streamChunk(rows, cols);
+        int splits = SkinnyScratch.streamSplits(rows, cols);
+        assertEquals(0, chunk % SkinnyScratch.STREAM_KC, "K range of " + chunk + " columns is not whole 64-column chunks");
+        assertTrue((long) splits * chunk >= cols, "splits leave columns out");
+        assertTrue((long) (splits - 1) * chunk < cols, "the last split is empty");
+        assertTrue(splits == 1 || chunk >= 256, "K ranges under 256 columns: " + chunk);
+        assertTrue(SkinnyScratch.partialFloats(rows, cols) >= (long) splits * SkinnyScratch.MAX_TOKENS * rows,
+                "the scratch holds matmul_stream's partial sums");
+    }
+
+    @ParameterizedTest(name = "matmul_stream {0} x {1}: {2} splits of {3} columns, {4} blocks")
+    @CsvSource({
+        "8192, 2048, 4, 512, 256",      // gate, up of Llama-3.2-1B: one wave of 2 blocks per SM on 132 SMs
+        "2048, 8192, 16, 512, 256",     // down
+        "2048, 2048, 8, 256, 128",      // Wq, Wo: K ranges kept at 256 columns
+        "512, 2048, 8, 256, 32",        // Wk, Wv
+        "128256, 2048, 1, 2048, 1002",  // output head: one split, y written directly
+    })
+    void streamSplitOfLlama1bMatrices(int rows, int cols, int splits, int chunk, int blocks) {
+        assertEquals(splits, SkinnyScratch.streamSplits(rows, cols));
+        assertEquals(chunk, SkinnyScratch.streamChunk(rows, cols));
+        assertEquals(blocks, (rows + SkinnyScratch.STREAM_ROWS - 1) / SkinnyScratch.STREAM_ROWS * splits);
+    }
 }
