@@ -619,8 +619,9 @@ public final class CudaLlamaModel implements LanguageModel {
                     t = System.nanoTime() - t0;
                 }
                 double us = t / 1e3 / reps;
-                boolean skinnyPath = skinny != null && n > DeviceMatrix.MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS;
-                String kernel = !skinnyPath ? (product == 0 ? "matvec3_vec" : "matvec")
+                DeviceMatrix first = new DeviceMatrix[] {wq[0], wo[0], gate[0], down[0], output}[product];
+                String kernel = n <= DeviceMatrix.MATVEC_MAX_TOKENS ? (product == 0 ? "matvec3_vec" : "matvec")
+                        : skinny == null || !first.takesSkinny(n) ? "wmma/tiled"
                         : skinnyKernelName() + ((product == 0 && groupedQkv) || (product == 2 && groupedFfn) ? " grouped" : "");
                 table.append(String.format(java.util.Locale.ROOT, " %.1f | %.0f | %s%s |", us, bytes[p] / (us * 1e3), kernel,
                         eager ? " (eager)" : ""));
