@@ -32,8 +32,6 @@ def block(W, XH, out, tiles8, nOut, rows, cols, kChunk, blockRow, split):
     def piece(r,inb,k):
         if inb and k<k1: return Wf[r*cols+k:r*cols+k+8]
         return np.zeros(8)
-    for warp in range(8):
-        pass
     # per-warp state
     wr={}; acc={}
     for warp in range(8):
