@@ -12,17 +12,19 @@
 //    read with the same permutation, so every product still pairs W[r, k] with x[t, k];
 //  - each warp keeps ST_DEPTH chunks of 64 k in flight in registers (4 x 2 KB per warp, 64 KB per 8-warp block,
 //    128 KB per SM at 2 blocks per SM: ~3x what Little's law asks of 4.8 TB/s at ~1 us latency);
-//  - 128 rows per block share one copy of the activations (a ring of ST_STAGES 64-k chunks in shared memory,
-//    filled by cp.async), so activation traffic is npad / 128 of the weight traffic (1/2 at 64 tokens);
+//  - 128 rows per block (256 for the 16-warp _wide kernels) share one copy of the activations (a ring of ST_STAGES
+//    64-k chunks in shared memory, filled by cp.async), so activation traffic is npad / 128 of the weight traffic
+//    (1/2 at 64 tokens; 1/4 for _wide);
 //  - split-K over cols gives enough blocks for every matrix shape (SkinnyScratch.streamChunk), partial sums
 //    [split, npad, rows] are added by splitk_reduce (matmul.cu) in a fixed order, so results are deterministic;
 //    with one split the block writes y directly.
 // Bounds: any rows (rows past the end load zeros and store nothing); cols % 8 == 0 (16-byte aligned rows and
 // whole 16-byte pieces: the host checks); kChunk % 64 == 0; pieces past the split's end load zeros.
+// stream_check.py (beside this file) emulates the fragment layouts and index math on the host.
 #include "common.cuh"
 
-#define ST_WARPS 8
-#define ST_ROWS (ST_WARPS * 16) // weight rows per block
+// Blocks of WARPS = 8 warps (128 rows, 2 blocks per SM: matmul_stream_*) or 16 warps (256 rows, 1 block per SM:
+// matmul_stream_wide_*, half the activation traffic per weight byte, one barrier domain per SM); chosen at load.
 #define ST_KC 64                // k per chunk: 128 bytes of each row
 #define ST_DEPTH 4              // chunks of weights in flight per warp (registers)
 #define ST_STAGES (ST_DEPTH + 1) // activation chunks in shared memory: the DEPTH in flight plus the one in use
@@ -87,9 +89,10 @@ __device__ __forceinline__ void st_load_chunk(uint4* dst, const unsigned short* 
 
 // Activations of chunk at k into one stage [token][64 k]: 8 pieces of 16 bytes per token; on odd tokens the two
 // 64-byte halves are swapped so that a quarter-warp's B reads (tokens 2i, 2i+1, same half) hit all 32 banks.
+template <int WARPS>
 __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
                                           int k1) {
-    for (int i = threadIdx.x; i < npad * 8; i += ST_WARPS * 32) {
+    for (int i = threadIdx.x; i < npad * 8; i += WARPS * 32) {
         int t = i >> 3;
         int p = i & 7;
         int c = k + 8 * p;
@@ -97,10 +100,10 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
     }
 }
 
-// Block (rows blockRow * 128 .. +128, K range `split`) of the product. out: partial sums [splits, nOut, rows]
+// Block (rows blockRow * WARPS * 16 .. + WARPS * 16, K range `split`) of the product. out: partial sums [splits, nOut, rows]
 // (nOut = npad), or y [n, rows] itself when there is one split (nOut = n). Returns at once (whole block) when
 // the matrix has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
-template <typename T>
+template <typename T, int WARPS>
 __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, const unsigned short* xh, float* out,
                                                     int tiles8, int nOut, int rows, int cols, int kChunk, int blockRow,
                                                     int split) {
@@ -116,7 +119,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     int warp = threadIdx.x >> 5;
     int g = lane >> 2;
     int q = lane & 3;
-    int r0 = blockRow * ST_ROWS + warp * 16 + g; // this lane's rows: r0 and r0 + 8
+    int r0 = blockRow * WARPS * 16 + warp * 16 + g; // this lane's rows: r0 and r0 + 8
     bool in0 = r0 < rows;
     bool in1 = r0 + 8 < rows;
     const unsigned short* w0 = w + (size_t) (in0 ? r0 : 0) * cols;
@@ -135,7 +138,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     for (int d = 0; d < ST_DEPTH; d++) {
         if (d < chunks) {
             st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
-            st_load_x(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
+            st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
         }
         st_cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
     }
@@ -151,7 +154,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
                 __syncthreads();                   // everyone's have; chunk c - 1 is consumed, its stage is free
                 int next = c + ST_DEPTH;
                 if (next < chunks) {
-                    st_load_x(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
+                    st_load_x<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
                 }
                 st_cp_async_commit();
                 const unsigned short* xc = xs[c % ST_STAGES];
@@ -195,32 +198,42 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     }
 }
 
-// grid (ceil(rows / 128), splits), block 256.
-extern "C" __global__ void __launch_bounds__(ST_WARPS * 32, 2)
+// grid (ceil(rows / 128), splits), block 256; the wide ones: grid (ceil(rows / 256), splits), block 512.
+extern "C" __global__ void __launch_bounds__(256, 2)
 matmul_stream_bf16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
                    int cols, int kChunk) {
-    matmul_stream_block<__nv_bfloat16>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+    matmul_stream_block<__nv_bfloat16, 8>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
 }
-extern "C" __global__ void __launch_bounds__(ST_WARPS * 32, 2)
+extern "C" __global__ void __launch_bounds__(256, 2)
 matmul_stream_f16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
                   int cols, int kChunk) {
-    matmul_stream_block<__half>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+    matmul_stream_block<__half, 8>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+extern "C" __global__ void __launch_bounds__(512, 1)
+matmul_stream_wide_bf16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
+                        int cols, int kChunk) {
+    matmul_stream_block<__nv_bfloat16, 16>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+extern "C" __global__ void __launch_bounds__(512, 1)
+matmul_stream_wide_f16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
+                       int cols, int kChunk) {
+    matmul_stream_block<__half, 16>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
 }
 
 // Up to three products of the same activations in one launch (Wq, Wk, Wv; or gate and up with rows2 = 0), like
-// matmul_skinny_group: blocks 0..b0-1 of grid.x serve w0, the next b1 w1, the next b2 w2 (b = ceil(rows / 128));
-// grid.y is the largest split count; matrix m's partial sums [splits_m, npad, rows_m] follow those of m - 1 in
-// part, as splitk_reduce_group and splitk_reduce_swiglu (matmul.cu) read them. Bit for bit the partial sums of
-// separate matmul_stream launches with the same chunks.
-template <typename T>
+// matmul_skinny_group: blocks 0..b0-1 of grid.x serve w0, the next b1 w1, the next b2 w2 (b = ceil(rows / rows
+// per block)); grid.y is the largest split count; matrix m's partial sums [splits_m, npad, rows_m] follow those of
+// m - 1 in part, as splitk_reduce_group and splitk_reduce_swiglu (matmul.cu) read them. Bit for bit the partial
+// sums of separate matmul_stream launches with the same chunks.
+template <typename T, int WARPS>
 __device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, const unsigned short* w1,
                                                     const unsigned short* w2, const unsigned short* xh, float* part,
                                                     int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0,
                                                     int chunk1, int chunk2) {
     // pick the matrix first, then one copy of the block code (three inlined copies would spill registers)
     int npad = tiles8 * 8;
-    int b0 = (rows0 + ST_ROWS - 1) / ST_ROWS;
-    int b1 = (rows1 + ST_ROWS - 1) / ST_ROWS;
+    int b0 = (rows0 + WARPS * 16 - 1) / (WARPS * 16);
+    int b1 = (rows1 + WARPS * 16 - 1) / (WARPS * 16);
     int b = blockIdx.x;
     const unsigned short* w = w0;
     int rows = rows0;
@@ -239,18 +252,22 @@ __device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, co
             chunk = chunk2;
         }
     }
-    matmul_stream_block<T>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
+    matmul_stream_block<T, WARPS>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
 }
 
-extern "C" __global__ void __launch_bounds__(ST_WARPS * 32, 2)
-matmul_stream_group_bf16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
-                         const unsigned short* xh, float* part, int tiles8, int cols, int rows0, int rows1, int rows2,
-                         int chunk0, int chunk1, int chunk2) {
-    matmul_stream_group<__nv_bfloat16>(w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2);
+#define ST_GROUP_ARGS const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, \
+    const unsigned short* xh, float* part, int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0, int chunk1, \
+    int chunk2
+#define ST_GROUP_PASS w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2
+extern "C" __global__ void __launch_bounds__(256, 2) matmul_stream_group_bf16(ST_GROUP_ARGS) {
+    matmul_stream_group<__nv_bfloat16, 8>(ST_GROUP_PASS);
 }
-extern "C" __global__ void __launch_bounds__(ST_WARPS * 32, 2)
-matmul_stream_group_f16(const unsigned short* w0, const unsigned short* w1, const unsigned short* w2,
-                        const unsigned short* xh, float* part, int tiles8, int cols, int rows0, int rows1, int rows2,
-                        int chunk0, int chunk1, int chunk2) {
-    matmul_stream_group<__half>(w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2);
+extern "C" __global__ void __launch_bounds__(256, 2) matmul_stream_group_f16(ST_GROUP_ARGS) {
+    matmul_stream_group<__half, 8>(ST_GROUP_PASS);
+}
+extern "C" __global__ void __launch_bounds__(512, 1) matmul_stream_wide_group_bf16(ST_GROUP_ARGS) {
+    matmul_stream_group<__nv_bfloat16, 16>(ST_GROUP_PASS);
+}
+extern "C" __global__ void __launch_bounds__(512, 1) matmul_stream_wide_group_f16(ST_GROUP_ARGS) {
+    matmul_stream_group<__half, 16>(ST_GROUP_PASS);
 }

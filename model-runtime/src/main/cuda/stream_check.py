@@ -5,7 +5,7 @@
 # sequentially (it checks the arithmetic, not the barriers) and compares with x . W^T in float64.
 #   python3 model-runtime/src/main/cuda/stream_check.py     (numpy; a few seconds)
 import numpy as np
-KC=64; ROWS=128; D=4; S=D+1
+KC=64; D=4; S=D+1; WARPS=8
 def mma(acc, a, b):
     # a: list of 4 regs, each pair of floats; per lane. b: 2 regs. Emulate whole-warp mma.
     A=np.zeros((16,16)); B=np.zeros((16,8))
@@ -19,6 +19,7 @@ def mma(acc, a, b):
         g,q=lane>>2,lane&3
         acc[lane]+=np.array([C[g,2*q],C[g,2*q+1],C[g+8,2*q],C[g+8,2*q+1]])
 def block(W, XH, out, tiles8, nOut, rows, cols, kChunk, blockRow, split):
+    ROWS=WARPS*16
     k0=split*kChunk
     if k0>=cols: return
     k1=min(cols,k0+kChunk); chunks=(k1-k0+KC-1)//KC; npad=tiles8*8
@@ -34,12 +35,12 @@ def block(W, XH, out, tiles8, nOut, rows, cols, kChunk, blockRow, split):
         return np.zeros(8)
     # per-warp state
     wr={}; acc={}
-    for warp in range(8):
+    for warp in range(WARPS):
         for lane in range(32): acc[(warp,lane)]=np.zeros((8,4))
     def loadw(c):
         k=k0+c*KC
         res={}
-        for warp in range(8):
+        for warp in range(WARPS):
             for lane in range(32):
                 g,q=lane>>2,lane&3; r0=blockRow*ROWS+warp*16+g
                 in0=r0<rows; in1=r0+8<rows
@@ -52,7 +53,7 @@ def block(W, XH, out, tiles8, nOut, rows, cols, kChunk, blockRow, split):
         d=c%D; nxt=c+D
         if nxt<chunks: loadx(nxt%S,k0+nxt*KC)
         xc=xs[c%S]
-        for warp in range(8):
+        for warp in range(WARPS):
             for t in range(8):
                 if t>=tiles8: continue
                 a=[[],[],[],[]]; b=[[],[],[],[]]
@@ -72,7 +73,7 @@ def block(W, XH, out, tiles8, nOut, rows, cols, kChunk, blockRow, split):
                     for lane in range(32): acc[(warp,lane)][t]+=tmp[lane]
         if nxt<chunks: wr[d]=loadw(nxt)
     base=split*nOut*rows
-    for warp in range(8):
+    for warp in range(WARPS):
         for lane in range(32):
             g,q=lane>>2,lane&3; r0=blockRow*ROWS+warp*16+g
             for t in range(tiles8):
@@ -82,13 +83,13 @@ def block(W, XH, out, tiles8, nOut, rows, cols, kChunk, blockRow, split):
                         if r0<rows: out[base+tok*rows+r0]=acc[(warp,lane)][t][j]
                         if r0+8<rows: out[base+tok*rows+r0+8]=acc[(warp,lane)][t][2+j]
 def streamChunk(rows,cols):
-    rb=(rows+127)//128; sp=(256+rb-1)//rb; sp=max(1,min(sp,cols//256)); ch=(cols+sp-1)//sp; return (ch+63)//64*64
+    rb=(rows+WARPS*16-1)//(WARPS*16); sp=(2048//WARPS+rb-1)//rb; sp=max(1,min(sp,cols//256)); ch=(cols+sp-1)//sp; return (ch+63)//64*64
 def run(rows,cols,n,rng):
     W=rng.standard_normal((rows,cols)); X=rng.standard_normal((n,cols))
     tiles8=(n+7)//8; npad=tiles8*8
     XH=np.zeros((npad,cols)); XH[:n]=X
     ch=streamChunk(rows,cols); sp=(cols+ch-1)//ch
-    rb=(rows+127)//128
+    rb=(rows+WARPS*16-1)//(WARPS*16)
     if sp==1:
         y=np.full(n*rows,np.nan)
         for bx in range(rb): block(W,XH,y,tiles8,n,rows,cols,ch,bx,0)
@@ -104,11 +105,14 @@ def run(rows,cols,n,rng):
     print(rows,cols,n,"splits",sp,"chunk",ch,"maxerr",err)
     assert err<1e-9
 rng=np.random.default_rng(3)
-run(17,8,5,rng)
-run(100,200,1,rng)
-run(33,520,16,rng)
-run(130,264,13,rng)
-run(40,1544,9,rng)
+for WARPS in (8, 16):
+  print("blocks of", WARPS, "warps")
+  run(17,8,5,rng)
+  run(100,200,1,rng)
+  run(33,520,16,rng)
+  run(300,1032,5,rng)
+  run(130,264,13,rng)
+  run(40,1544,9,rng)
 # ring wrap: one block, 1000 columns in one split (16 chunks, last partial)
 W=rng.standard_normal((20,1000)); X=rng.standard_normal((11,1000)); XH=np.zeros((16,1000)); XH[:11]=X
 y=np.full(11*20,np.nan); block(W,XH,y,2,11,20,1000,1024,0,0)

@@ -106,8 +106,9 @@ public final class CudaLlamaModel implements LanguageModel {
     private boolean stagedSkinny;
     private boolean pipelinedSkinny; // matmul_skinny_pipe, chosen at load like stagedSkinny
     // matmul_stream (stream.cu, its own split policy; takes precedence over the other two), chosen at load like them
-    // (-Dinferstream.cuda.skinny=stream forces it)
+    // (-Dinferstream.cuda.skinny=stream or =streamwide forces it)
     private boolean streamingSkinny;
+    private boolean wideStream; // with streamingSkinny: matmul_stream_wide (16-warp blocks), chosen at load
     // Q/K/V and gate/up (with SwiGLU) of decode steps of 9..64 tokens as grouped skinny products: chosen at load
     // (chooseGroupedSkinny) unless -Dinferstream.cuda.skinnyGroup=on|off forces it
     private boolean groupedSkinny;
@@ -394,6 +395,7 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.staged = stagedSkinny;
             skinny.pipelined = pipelinedSkinny;
             skinny.streaming = streamingSkinny;
+            skinny.streamWide = wideStream;
             skinny.deepSplit = deepSplit;
             bufferGeneration++;
         } else if (!on && skinny != null) {
@@ -426,7 +428,8 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Picks the skinny kernel: each candidate (matmul_skinny_smem, matmul_skinny_pipe, matmul_stream) runs a 64-token
+     * Picks the skinny kernel: each candidate (matmul_skinny_smem, matmul_skinny_pipe, matmul_stream with 8- or
+     * 16-warp blocks) runs a 64-token
      * product of the first FFN matrix next to the proven matmul_skinny, each timed as {@code CHOICE_REPS} CUDA graph
      * replays of its launches (conversion, product, reduction: as decode steps run them; eager launches would time
      * the host). matmul_skinny_smem and matmul_skinny_pipe perform the same tensor-core steps in the same K order, so
@@ -434,12 +437,13 @@ public final class CudaLlamaModel implements LanguageModel {
      * split-K), so it is eligible when within 1e-4 of matmul_skinny (max abs difference over max abs value; a wrong
      * kernel is off by order 1) on this product AND on every distinct layer-0 and output-head shape at 64 and 13
      * tokens (it serves them all). The fastest eligible kernel is adopted; a wrong or slower one is never used.
-     * -Dinferstream.cuda.skinny=plain|smem|pipe|stream forces one.
+     * -Dinferstream.cuda.skinny=plain|smem|pipe|stream|streamwide forces one.
      */
     private void chooseSkinnyKernel() {
         String forced = System.getProperty("inferstream.cuda.skinny");
         if (forced != null) {
-            useStreamingSkinny("stream".equals(forced));
+            useStreamingSkinny("stream".equals(forced) || "streamwide".equals(forced));
+            useWideStream("streamwide".equals(forced));
             useStagedSkinny("smem".equals(forced));
             usePipelinedSkinny("pipe".equals(forced));
             skinnyChoice = skinnyKernelName() + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
@@ -459,7 +463,7 @@ public final class CudaLlamaModel implements LanguageModel {
             xs[i] = (float) rnd.nextDouble(-1, 1);
         }
         xb.upload(xs, xs.length);
-        String[] names = {"matmul_skinny", "matmul_skinny_smem", "matmul_skinny_pipe", "matmul_stream"};
+        String[] names = {"matmul_skinny", "matmul_skinny_smem", "matmul_skinny_pipe", "matmul_stream", "matmul_stream_wide"};
         long[] nanos = new long[names.length];
         boolean[] eligible = new boolean[names.length];
         double[] difference = new double[names.length];
@@ -468,7 +472,8 @@ public final class CudaLlamaModel implements LanguageModel {
         java.util.function.IntConsumer product = v -> {
             skinny.staged = v == 1;
             skinny.pipelined = v == 2;
-            skinny.streaming = v == 3;
+            skinny.streaming = v >= 3;
+            skinny.streamWide = v == 4;
             m.skinny(k, xb, hb, n, skinny);
         };
         for (int v = 0; v < names.length; v++) {
@@ -480,7 +485,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 proven = got;
             }
             difference[v] = relativeDifference(got, proven);
-            eligible[v] = v == 3 ? difference[v] <= 1e-4 : java.util.Arrays.equals(proven, got);
+            eligible[v] = v >= 3 ? difference[v] <= 1e-4 : java.util.Arrays.equals(proven, got);
             long t = graphNanos(product, v, CHOICE_REPS);
             timing[v] = "graph";
             if (t < 0) { // the driver refused to record: eager launches (timing the host as much as the GPU)
@@ -496,10 +501,12 @@ public final class CudaLlamaModel implements LanguageModel {
             }
             nanos[v] = t;
         }
-        String shapes = "";
-        if (eligible[3]) {
-            shapes = streamMismatch(new int[] {n, Math.min(13, n)});
-            eligible[3] = shapes == null;
+        String[] shapes = new String[names.length];
+        for (int v = 3; v < names.length; v++) {
+            if (eligible[v]) {
+                shapes[v] = streamMismatch(new int[] {n, Math.min(13, n)}, v == 4);
+                eligible[v] = shapes[v] == null;
+            }
         }
         int best = 0;
         for (int v = 1; v < names.length; v++) {
@@ -507,12 +514,14 @@ public final class CudaLlamaModel implements LanguageModel {
                 best = v;
             }
         }
-        streamingSkinny = best == 3;
+        streamingSkinny = best >= 3;
+        wideStream = best == 4;
         stagedSkinny = best == 1;
         pipelinedSkinny = best == 2;
         skinny.staged = stagedSkinny;
         skinny.pipelined = pipelinedSkinny;
         skinny.streaming = streamingSkinny;
+        skinny.streamWide = wideStream;
         bufferGeneration++;
         StringBuilder why = new StringBuilder(String.format(java.util.Locale.ROOT,
                 "%s: %s %d x %d, %d tokens, per product (conversion + product + reduction, %d CUDA graph replays):",
@@ -524,7 +533,7 @@ public final class CudaLlamaModel implements LanguageModel {
                     v == 0 ? "" : v < 3 ? (eligible[v] ? " (bitwise equal)" : " (DIFFERS: not used)")
                             : String.format(java.util.Locale.ROOT, " (max relative difference %.2e%s)", difference[v],
                                     difference[v] > 1e-4 ? ": DIFFERS, not used"
-                                            : shapes != null ? "; DIFFERS on " + shapes + ": not used" : " on every shape")));
+                                            : shapes[v] != null ? "; DIFFERS on " + shapes[v] + ": not used" : " on every shape")));
             why.append(v + 1 < names.length ? "," : "");
         }
         skinnyChoice = why.toString();
@@ -639,7 +648,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * output head that takes the skinny product, for each token count, on random inputs; null when every result is
      * within 1e-4 (max abs difference over max abs value), else the first shape that is not, with its difference.
      */
-    private String streamMismatch(int[] tokenCounts) {
+    private String streamMismatch(int[] tokenCounts, boolean wide) {
         List<DeviceMatrix> shapes = new ArrayList<>();
         for (DeviceMatrix c : List.of(wq[0], wk[0], wv[0], wo[0], gate[0], up[0], down[0], output)) {
             boolean seen = false;
@@ -661,6 +670,7 @@ public final class CudaLlamaModel implements LanguageModel {
             maxRows = Math.max(maxRows, d.rows());
         }
         boolean streaming = skinny.streaming;
+        boolean streamingWide = skinny.streamWide;
         boolean staged = skinny.staged;
         boolean pipelined = skinny.pipelined;
         boolean deep = skinny.deepSplit;
@@ -680,6 +690,7 @@ public final class CudaLlamaModel implements LanguageModel {
                     float[][] got = new float[2][n * d.rows()];
                     for (int v = 0; v < 2; v++) {
                         skinny.streaming = v == 1;
+                        skinny.streamWide = wide;
                         skinny.staged = false;
                         skinny.pipelined = false;
                         skinny.deepSplit = false;
@@ -696,6 +707,7 @@ public final class CudaLlamaModel implements LanguageModel {
             return null;
         } finally {
             skinny.streaming = streaming;
+            skinny.streamWide = streamingWide;
             skinny.staged = staged;
             skinny.pipelined = pipelined;
             skinny.deepSplit = deep;
@@ -968,7 +980,7 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** The skinny kernel in use. */
     private String skinnyKernelName() {
-        return streamingSkinny ? "matmul_stream" : pipelinedSkinny ? "matmul_skinny_pipe" : stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny";
+        return streamingSkinny ? (wideStream ? "matmul_stream_wide" : "matmul_stream") : pipelinedSkinny ? "matmul_skinny_pipe" : stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny";
     }
 
     /**
@@ -994,6 +1006,20 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.streaming = on;
             bufferGeneration++; // recorded graphs name the other kernel and grids
         }
+    }
+
+    /** With the streaming kernel: its 16-warp blocks (matmul_stream_wide) instead of 8-warp ones. Chosen at load. */
+    public synchronized void useWideStream(boolean on) {
+        wideStream = on;
+        if (skinny != null && skinny.streamWide != on) {
+            skinny.streamWide = on;
+            bufferGeneration++; // recorded graphs name the other kernel and grids
+        }
+    }
+
+    /** Whether the streaming kernel runs 16-warp blocks. */
+    public synchronized boolean wideStream() {
+        return wideStream;
     }
 
     /** Whether the skinny product is matmul_stream. */

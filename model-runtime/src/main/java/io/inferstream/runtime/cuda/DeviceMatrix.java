@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_WIDE }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -180,17 +180,19 @@ public final class DeviceMatrix implements AutoCloseable {
         String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
         int tiles8 = (n + 7) / 8;
         int npad = tiles8 * 8;
-        int chunk = SkinnyScratch.streamChunk(rows, cols);
-        int splits = SkinnyScratch.streamSplits(rows, cols);
+        int chunk = SkinnyScratch.streamChunk(rows, cols, s.streamWide);
+        int splits = SkinnyScratch.streamSplits(rows, cols, s.streamWide);
         int elems = npad * cols;
-        int blocks = (rows + SkinnyScratch.STREAM_ROWS - 1) / SkinnyScratch.STREAM_ROWS;
+        int rowsPerBlock = SkinnyScratch.streamRows(s.streamWide);
+        int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+        String kernel = (s.streamWide ? "matmul_stream_wide_" : "matmul_stream_") + suffix;
+        int threads = rowsPerBlock * 2; // one warp per 16 rows
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         if (splits == 1) { // y [n, rows] is the layout of one split's partial sums cut to n tokens
-            k.launch("matmul_stream_" + suffix, blocks, 1, 256, 0, data, s.halves, y, tiles8, n, rows, cols, chunk);
+            k.launch(kernel, blocks, 1, threads, 0, data, s.halves, y, tiles8, n, rows, cols, chunk);
             return;
         }
-        k.launch("matmul_stream_" + suffix, blocks, splits, 256, 0, data, s.halves, s.partial, tiles8, npad, rows, cols,
-                chunk);
+        k.launch(kernel, blocks, splits, threads, 0, data, s.halves, s.partial, tiles8, npad, rows, cols, chunk);
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
     }
@@ -238,7 +240,7 @@ public final class DeviceMatrix implements AutoCloseable {
         String suffix = a.type == GgmlType.BF16 ? "bf16" : "f16";
         int tiles = (n + s.tileTokens() - 1) / s.tileTokens();
         int npad = tiles * s.tileTokens();
-        int rowsPerBlock = s.streaming ? SkinnyScratch.STREAM_ROWS : 64;
+        int rowsPerBlock = s.streaming ? SkinnyScratch.streamRows(s.streamWide) : 64;
         int cols = a.cols;
         int[] rows = new int[3];
         int[] chunk = {64, 64, 64}; // unused matrix 2: any positive chunk
@@ -256,9 +258,9 @@ public final class DeviceMatrix implements AutoCloseable {
         }
         int elems = npad * cols;
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
-        k.launch((s.streaming ? "matmul_stream_group_" : "matmul_skinny_group_") + suffix, blocks, maxSplits,
-                s.streaming ? 256 : 128, 0, w[0], w[1], w[2], s.halves, s.partial, tiles, cols, rows[0], rows[1], rows[2],
-                chunk[0], chunk[1], chunk[2]);
+        String kernel = !s.streaming ? "matmul_skinny_group_" : s.streamWide ? "matmul_stream_wide_group_" : "matmul_stream_group_";
+        k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? rowsPerBlock * 2 : 128, 0, w[0], w[1], w[2], s.halves,
+                s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
         if (swiglu) {
             int outs = n * rows[0];
             k.launch("splitk_reduce_swiglu", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], n, npad,
@@ -319,9 +321,10 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM -> {
+            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_WIDE -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
-                    s.streaming = kernel == Kernel.STREAM;
+                    s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_WIDE;
+                    s.streamWide = kernel == Kernel.STREAM_WIDE;
                     s.staged = kernel == Kernel.SKINNY_SMEM;
                     s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
                     s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP;
