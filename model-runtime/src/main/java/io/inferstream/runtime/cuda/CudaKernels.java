@@ -37,7 +37,10 @@ public final class CudaKernels implements AutoCloseable {
                 "matmul_skinny_group_f16", "matmul_skinny_group_bf16", "splitk_reduce", "splitk_reduce_group",
                 "splitk_reduce_swiglu"},
             "attention", new String[] {"attention_f32", "attention_f16", "attention_vec_f32", "attention_vec_f16"},
-            "sampling", new String[] {"argmax_rows"});
+            "sampling", new String[] {"argmax_rows"},
+            "stream", new String[] {"matmul_stream_f16", "matmul_stream_bf16", "matmul_stream_group_f16",
+                "matmul_stream_group_bf16", "matmul_stream_wide_f16", "matmul_stream_wide_bf16",
+                "matmul_stream_wide_group_f16", "matmul_stream_wide_group_bf16"});
 
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();

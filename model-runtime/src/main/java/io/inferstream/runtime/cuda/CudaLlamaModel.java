@@ -105,6 +105,10 @@ public final class CudaLlamaModel implements LanguageModel {
     // -Dinferstream.cuda.skinny=smem, =pipe or =plain forces one
     private boolean stagedSkinny;
     private boolean pipelinedSkinny; // matmul_skinny_pipe, chosen at load like stagedSkinny
+    // matmul_stream (stream.cu, its own split policy; takes precedence over the other two), chosen at load like them
+    // (-Dinferstream.cuda.skinny=stream or =streamwide forces it)
+    private boolean streamingSkinny;
+    private boolean wideStream; // with streamingSkinny: matmul_stream_wide (16-warp blocks), chosen at load
     // Q/K/V and gate/up (with SwiGLU) of decode steps of 9..64 tokens as grouped skinny products: chosen at load
     // (chooseGroupedSkinny) unless -Dinferstream.cuda.skinnyGroup=on|off forces it
     private boolean groupedSkinny;
@@ -390,6 +394,8 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny = new SkinnyScratch(maxCols, maxPartial);
             skinny.staged = stagedSkinny;
             skinny.pipelined = pipelinedSkinny;
+            skinny.streaming = streamingSkinny;
+            skinny.streamWide = wideStream;
             skinny.deepSplit = deepSplit;
             bufferGeneration++;
         } else if (!on && skinny != null) {
@@ -422,15 +428,22 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Picks the skinny kernel: each candidate (matmul_skinny_smem, matmul_skinny_pipe) runs one 64-token product
-     * of the first FFN matrix next to the proven matmul_skinny; a candidate is eligible only when its result is
-     * bit for bit that of matmul_skinny (both perform the same tensor-core steps in the same K order, so they
-     * must), and the fastest eligible kernel is adopted. A wrong or slower candidate is never used.
-     * -Dinferstream.cuda.skinny=plain|smem|pipe forces one.
+     * Picks the skinny kernel: each candidate (matmul_skinny_smem, matmul_skinny_pipe, matmul_stream with 8- or
+     * 16-warp blocks) runs a 64-token
+     * product of the first FFN matrix next to the proven matmul_skinny, each timed as {@code CHOICE_REPS} CUDA graph
+     * replays of its launches (conversion, product, reduction: as decode steps run them; eager launches would time
+     * the host). matmul_skinny_smem and matmul_skinny_pipe perform the same tensor-core steps in the same K order, so
+     * they are eligible only when bit for bit equal. matmul_stream adds in another order (8-token mma tiles, its own
+     * split-K), so it is eligible when within 1e-4 of matmul_skinny (max abs difference over max abs value; a wrong
+     * kernel is off by order 1) on this product AND on every distinct layer-0 and output-head shape at 64 and 13
+     * tokens (it serves them all). The fastest eligible kernel is adopted; a wrong or slower one is never used.
+     * -Dinferstream.cuda.skinny=plain|smem|pipe|stream|streamwide forces one.
      */
     private void chooseSkinnyKernel() {
         String forced = System.getProperty("inferstream.cuda.skinny");
         if (forced != null) {
+            useStreamingSkinny("stream".equals(forced) || "streamwide".equals(forced));
+            useWideStream("streamwide".equals(forced));
             useStagedSkinny("smem".equals(forced));
             usePipelinedSkinny("pipe".equals(forced));
             skinnyChoice = skinnyKernelName() + " (forced by -Dinferstream.cuda.skinny=" + forced + ")";
@@ -450,47 +463,255 @@ public final class CudaLlamaModel implements LanguageModel {
             xs[i] = (float) rnd.nextDouble(-1, 1);
         }
         xb.upload(xs, xs.length);
-        String[] names = {"matmul_skinny", "matmul_skinny_smem", "matmul_skinny_pipe"};
+        String[] names = {"matmul_skinny", "matmul_skinny_smem", "matmul_skinny_pipe", "matmul_stream", "matmul_stream_wide"};
         long[] nanos = new long[names.length];
-        boolean[] same = new boolean[names.length];
-        float[] proven = new float[n * m.rows()];
-        for (int v = 0; v < names.length; v++) {
+        boolean[] eligible = new boolean[names.length];
+        double[] difference = new double[names.length];
+        String[] timing = new String[names.length];
+        float[] proven = null;
+        java.util.function.IntConsumer product = v -> {
             skinny.staged = v == 1;
             skinny.pipelined = v == 2;
-            m.skinny(k, xb, hb, n, skinny); // warm-up (and the result compared below)
+            skinny.streaming = v >= 3;
+            skinny.streamWide = v == 4;
+            m.skinny(k, xb, hb, n, skinny);
+        };
+        for (int v = 0; v < names.length; v++) {
+            product.accept(v); // eager: the result compared below
             device.synchronize();
-            long t0 = System.nanoTime();
-            for (int i = 0; i < 5; i++) {
-                m.skinny(k, xb, hb, n, skinny);
-            }
-            device.synchronize();
-            nanos[v] = System.nanoTime() - t0;
             float[] got = new float[n * m.rows()];
             hb.download(got, got.length);
             if (v == 0) {
                 proven = got;
             }
-            same[v] = java.util.Arrays.equals(proven, got);
+            difference[v] = relativeDifference(got, proven);
+            eligible[v] = v >= 3 ? difference[v] <= 1e-4 : java.util.Arrays.equals(proven, got);
+            long t = graphNanos(product, v, CHOICE_REPS);
+            timing[v] = "graph";
+            if (t < 0) { // the driver refused to record: eager launches (timing the host as much as the GPU)
+                timing[v] = "eager";
+                product.accept(v);
+                device.synchronize();
+                long t0 = System.nanoTime();
+                for (int i = 0; i < CHOICE_REPS; i++) {
+                    product.accept(v);
+                }
+                device.synchronize();
+                t = System.nanoTime() - t0;
+            }
+            nanos[v] = t;
+        }
+        String[] shapes = new String[names.length];
+        for (int v = 3; v < names.length; v++) {
+            if (eligible[v]) {
+                shapes[v] = streamMismatch(new int[] {n, Math.min(13, n)}, v == 4);
+                eligible[v] = shapes[v] == null;
+            }
         }
         int best = 0;
         for (int v = 1; v < names.length; v++) {
-            if (same[v] && nanos[v] < nanos[best]) {
+            if (eligible[v] && nanos[v] < nanos[best]) {
                 best = v;
             }
         }
+        streamingSkinny = best >= 3;
+        wideStream = best == 4;
         stagedSkinny = best == 1;
         pipelinedSkinny = best == 2;
         skinny.staged = stagedSkinny;
         skinny.pipelined = pipelinedSkinny;
+        skinny.streaming = streamingSkinny;
+        skinny.streamWide = wideStream;
         bufferGeneration++;
-        StringBuilder why = new StringBuilder(String.format(java.util.Locale.ROOT, "%s: %s %d x %d, %d tokens:",
-                names[best], m.type(), m.rows(), m.cols(), n));
+        StringBuilder why = new StringBuilder(String.format(java.util.Locale.ROOT,
+                "%s: %s %d x %d, %d tokens, per product (conversion + product + reduction, %d CUDA graph replays):",
+                names[best], m.type(), m.rows(), m.cols(), n, CHOICE_REPS));
         for (int v = 0; v < names.length; v++) {
-            why.append(String.format(java.util.Locale.ROOT, " %s %.1f us%s", names[v], nanos[v] / 5e3,
-                    v == 0 ? "" : same[v] ? " (bitwise equal)" : " (DIFFERS: not used)"));
+            double us = nanos[v] / 1e3 / CHOICE_REPS;
+            why.append(String.format(java.util.Locale.ROOT, " %s %.1f us = %.0f GB/s of weights%s%s", names[v], us,
+                    m.bytes() / (us * 1e3), timing[v].equals("graph") ? "" : " (eager)",
+                    v == 0 ? "" : v < 3 ? (eligible[v] ? " (bitwise equal)" : " (DIFFERS: not used)")
+                            : String.format(java.util.Locale.ROOT, " (max relative difference %.2e%s)", difference[v],
+                                    difference[v] > 1e-4 ? ": DIFFERS, not used"
+                                            : shapes[v] != null ? "; DIFFERS on " + shapes[v] + ": not used" : " on every shape")));
             why.append(v + 1 < names.length ? "," : "");
         }
         skinnyChoice = why.toString();
+    }
+
+    /**
+     * Where a decode step's weight reads go: each product of a step (layer 0's Q/K/V, Wo, gate/up with SwiGLU and
+     * down, and the output head) for each token count, launched exactly as {@link #launchStep} launches it (the
+     * chosen kernels, grouped or not), timed as {@code reps} CUDA graph replays (eager where recording fails). A
+     * markdown table: microseconds per product and weight GB/s (weight bytes / time). Token counts above the scratch
+     * capacity are left out. Overwrites the activation scratch buffers (not the KV cache).
+     */
+    public synchronized String productBenchmark(int[] tokenCounts, int reps) {
+        device.makeCurrent();
+        String[] names = {"Q/K/V", "Wo", "gate/up + SwiGLU", "down", "output head"};
+        String[] shapes = {
+            (wq[0].rows() + wk[0].rows() + wv[0].rows()) + " x " + wq[0].cols(),
+            wo[0].rows() + " x " + wo[0].cols(),
+            "2 x " + gate[0].rows() + " x " + gate[0].cols(),
+            down[0].rows() + " x " + down[0].cols(),
+            output.rows() + " x " + output.cols()};
+        long[] bytes = {wq[0].bytes() + wk[0].bytes() + wv[0].bytes(), wo[0].bytes(), gate[0].bytes() + up[0].bytes(),
+            down[0].bytes(), output.bytes()};
+        StringBuilder table = new StringBuilder("| product | rows x cols | weight MB |");
+        StringBuilder rule = new StringBuilder("|---|---|---:|");
+        List<Integer> ns = new ArrayList<>();
+        for (int n : tokenCounts) {
+            if (n >= 1 && n <= capacity) {
+                ns.add(n);
+                table.append(" n=").append(n).append(" us | n=").append(n).append(" GB/s | n=").append(n).append(" kernel |");
+                rule.append("---:|---:|---|");
+            }
+        }
+        table.append('\n').append(rule).append('\n');
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(19);
+        int maxN = 0;
+        for (int n : ns) {
+            maxN = Math.max(maxN, n);
+        }
+        for (DeviceBuffer b : new DeviceBuffer[] {xb, att, hb}) { // the products' inputs
+            int len = (int) Math.min(b.bytes() / 4, (long) maxN * config.hiddenDim());
+            float[] v = new float[len];
+            for (int i = 0; i < len; i++) {
+                v[i] = (float) rnd.nextDouble(-1, 1);
+            }
+            b.upload(v, len);
+        }
+        int hidden = config.hiddenDim();
+        for (int p = 0; p < names.length; p++) {
+            table.append("| ").append(names[p]).append(" | ").append(shapes[p]).append(String.format(java.util.Locale.ROOT,
+                    " | %.1f |", bytes[p] / 1e6));
+            for (int n : ns) {
+                int product = p;
+                boolean groupedQkv = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, wq[0], wk[0], wv[0]);
+                boolean groupedFfn = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, gate[0], up[0])
+                        && gate[0].rows() == up[0].rows();
+                java.util.function.IntConsumer launches = v -> {
+                    switch (product) {
+                        case 0 -> {
+                            if (groupedQkv) {
+                                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb,
+                                        new DeviceBuffer[] {q, kBuf, vBuf}, n, skinny, false);
+                            } else {
+                                DeviceMatrix.matmul3(k, wq[0], wk[0], wv[0], xb, q, kBuf, vBuf, n, skinny);
+                            }
+                        }
+                        case 1 -> wo[0].matmul(k, att, x, n, skinny);
+                        case 2 -> {
+                            if (groupedFfn) {
+                                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb2, null},
+                                        n, skinny, true);
+                            } else {
+                                gate[0].matmul(k, xb, hb2, n, skinny);
+                                up[0].matmul(k, xb, hb, n, skinny); // hb: down's input, any finite values do
+                                k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb2, hb, n * hidden);
+                            }
+                        }
+                        case 3 -> down[0].matmul(k, hb, x, n, skinny);
+                        default -> output.matmul(k, xb, logits, n, skinny);
+                    }
+                };
+                long t = graphNanos(launches, 0, reps);
+                boolean eager = t < 0;
+                if (eager) {
+                    launches.accept(0);
+                    device.synchronize();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < reps; i++) {
+                        launches.accept(0);
+                    }
+                    device.synchronize();
+                    t = System.nanoTime() - t0;
+                }
+                double us = t / 1e3 / reps;
+                DeviceMatrix first = new DeviceMatrix[] {wq[0], wo[0], gate[0], down[0], output}[product];
+                String kernel = n <= DeviceMatrix.MATVEC_MAX_TOKENS ? (product == 0 ? "matvec3_vec" : "matvec")
+                        : skinny == null || !first.takesSkinny(n) ? "wmma/tiled"
+                        : skinnyKernelName() + ((product == 0 && groupedQkv) || (product == 2 && groupedFfn) ? " grouped" : "");
+                table.append(String.format(java.util.Locale.ROOT, " %.1f | %.0f | %s%s |", us, bytes[p] / (us * 1e3), kernel,
+                        eager ? " (eager)" : ""));
+            }
+            table.append('\n');
+        }
+        return table.toString();
+    }
+
+    /** CUDA graph replays per candidate in {@link #chooseSkinnyKernel}. */
+    private static final int CHOICE_REPS = 20;
+
+    /**
+     * Runs matmul_stream and matmul_skinny (default split) on every distinct shape among layer 0's matrices and the
+     * output head that takes the skinny product, for each token count, on random inputs; null when every result is
+     * within 1e-4 (max abs difference over max abs value), else the first shape that is not, with its difference.
+     */
+    private String streamMismatch(int[] tokenCounts, boolean wide) {
+        List<DeviceMatrix> shapes = new ArrayList<>();
+        for (DeviceMatrix c : List.of(wq[0], wk[0], wv[0], wo[0], gate[0], up[0], down[0], output)) {
+            boolean seen = false;
+            for (DeviceMatrix d : shapes) {
+                seen |= d.rows() == c.rows() && d.cols() == c.cols() && d.type() == c.type();
+            }
+            if (!seen && c.takesSkinny(SkinnyScratch.MAX_TOKENS) && SkinnyScratch.streamFits(c.rows(), c.cols())) {
+                shapes.add(c);
+            }
+        }
+        int maxN = 0;
+        for (int n : tokenCounts) {
+            maxN = Math.max(maxN, n);
+        }
+        long maxCols = 0;
+        long maxRows = 0;
+        for (DeviceMatrix d : shapes) {
+            maxCols = Math.max(maxCols, d.cols());
+            maxRows = Math.max(maxRows, d.rows());
+        }
+        boolean streaming = skinny.streaming;
+        boolean streamingWide = skinny.streamWide;
+        boolean staged = skinny.staged;
+        boolean pipelined = skinny.pipelined;
+        boolean deep = skinny.deepSplit;
+        try (DeviceBuffer in = DeviceBuffer.allocate(4L * maxN * maxCols, "stream check x");
+             DeviceBuffer out = DeviceBuffer.allocate(4L * maxN * maxRows, "stream check y")) {
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
+            float[] xs = new float[(int) (maxN * maxCols)];
+            for (int i = 0; i < xs.length; i++) {
+                xs[i] = (float) rnd.nextDouble(-1, 1);
+            }
+            in.upload(xs, xs.length);
+            for (DeviceMatrix d : shapes) {
+                for (int n : tokenCounts) {
+                    if (n <= DeviceMatrix.MATVEC_MAX_TOKENS) {
+                        continue;
+                    }
+                    float[][] got = new float[2][n * d.rows()];
+                    for (int v = 0; v < 2; v++) {
+                        skinny.streaming = v == 1;
+                        skinny.streamWide = wide;
+                        skinny.staged = false;
+                        skinny.pipelined = false;
+                        skinny.deepSplit = false;
+                        d.skinny(k, in, out, n, skinny);
+                        device.synchronize();
+                        out.download(got[v], got[v].length);
+                    }
+                    double diff = relativeDifference(got[1], got[0]);
+                    if (!(diff <= 1e-4)) {
+                        return String.format(java.util.Locale.ROOT, "%d x %d at %d tokens (%.2e)", d.rows(), d.cols(), n, diff);
+                    }
+                }
+            }
+            return null;
+        } finally {
+            skinny.streaming = streaming;
+            skinny.streamWide = streamingWide;
+            skinny.staged = staged;
+            skinny.pipelined = pipelined;
+            skinny.deepSplit = deep;
+        }
     }
 
     /**
@@ -582,6 +803,10 @@ public final class CudaLlamaModel implements LanguageModel {
             useDeepSplit("deep".equals(forced));
             skinnyChoice += "; split-K " + (deepSplit ? "deep" : "default")
                     + " (forced by -Dinferstream.cuda.skinnySplit=" + forced + ")";
+            return;
+        }
+        if (streamingSkinny) {
+            skinnyChoice += "; split-K: matmul_stream's own (deep split not compared)";
             return;
         }
         int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
@@ -755,7 +980,7 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** The skinny kernel in use. */
     private String skinnyKernelName() {
-        return pipelinedSkinny ? "matmul_skinny_pipe" : stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny";
+        return streamingSkinny ? (wideStream ? "matmul_stream_wide" : "matmul_stream") : pipelinedSkinny ? "matmul_skinny_pipe" : stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny";
     }
 
     /**
@@ -768,6 +993,38 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.pipelined = on;
             bufferGeneration++; // recorded graphs name the other kernel
         }
+    }
+
+    /**
+     * Whether the skinny product is matmul_stream (stream.cu: weights streamed straight into tensor-core fragments,
+     * its own split-K; takes precedence over the pipelined and staged kernels). Chosen at load by
+     * {@link #chooseSkinnyKernel}.
+     */
+    public synchronized void useStreamingSkinny(boolean on) {
+        streamingSkinny = on;
+        if (skinny != null && skinny.streaming != on) {
+            skinny.streaming = on;
+            bufferGeneration++; // recorded graphs name the other kernel and grids
+        }
+    }
+
+    /** With the streaming kernel: its 16-warp blocks (matmul_stream_wide) instead of 8-warp ones. Chosen at load. */
+    public synchronized void useWideStream(boolean on) {
+        wideStream = on;
+        if (skinny != null && skinny.streamWide != on) {
+            skinny.streamWide = on;
+            bufferGeneration++; // recorded graphs name the other kernel and grids
+        }
+    }
+
+    /** Whether the streaming kernel runs 16-warp blocks. */
+    public synchronized boolean wideStream() {
+        return wideStream;
+    }
+
+    /** Whether the skinny product is matmul_stream. */
+    public synchronized boolean streamingSkinny() {
+        return streamingSkinny;
     }
 
     /** Whether the skinny product uses the cp.async pipeline kernel. */

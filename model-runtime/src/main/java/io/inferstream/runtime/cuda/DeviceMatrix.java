@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_WIDE }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -145,6 +145,10 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** The split-K tensor-core product for n <= 64 tokens (see matmul.cu); the scratch must fit this matrix. */
     void skinny(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        if (s.streaming) {
+            stream(k, x, y, n, s);
+            return;
+        }
         if (n > SkinnyScratch.MAX_TOKENS || !SkinnyScratch.fits(rows, cols) || (type != GgmlType.BF16 && type != GgmlType.F16)) {
             throw new IllegalArgumentException(name + ": the skinny product needs BF16/F16, rows and cols multiples of 16 "
                     + "and at most 64 tokens; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
@@ -158,6 +162,37 @@ public final class DeviceMatrix implements AutoCloseable {
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         k.launch(s.kernelPrefix() + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
                 s.halves, s.partial, tiles, rows, cols, chunk);
+        int outs = n * rows;
+        k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
+    }
+
+    /**
+     * The weight-streaming product (stream.cu) for 1..64 tokens: x rounded to 16 bits and padded to whole 8-token
+     * tiles, matmul_stream over ceil(rows / 128) x splits blocks, then splitk_reduce; with one split the blocks
+     * write y themselves. Needs BF16/F16 weights and cols % 8 == 0 (16-byte aligned rows); any rows.
+     */
+    void stream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        if (n < 1 || n > SkinnyScratch.MAX_TOKENS || !SkinnyScratch.streamFits(rows, cols)
+                || (type != GgmlType.BF16 && type != GgmlType.F16)) {
+            throw new IllegalArgumentException(name + ": the streaming product needs BF16/F16 weights, cols a multiple of 8 "
+                    + "and 1..64 tokens; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
+        }
+        String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
+        int tiles8 = (n + 7) / 8;
+        int npad = tiles8 * 8;
+        int chunk = SkinnyScratch.streamChunk(rows, cols, s.streamWide);
+        int splits = SkinnyScratch.streamSplits(rows, cols, s.streamWide);
+        int elems = npad * cols;
+        int rowsPerBlock = SkinnyScratch.streamRows(s.streamWide);
+        int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+        String kernel = (s.streamWide ? "matmul_stream_wide_" : "matmul_stream_") + suffix;
+        int threads = rowsPerBlock * 2; // one warp per 16 rows
+        k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        if (splits == 1) { // y [n, rows] is the layout of one split's partial sums cut to n tokens
+            k.launch(kernel, blocks, 1, threads, 0, data, s.halves, y, tiles8, n, rows, cols, chunk);
+            return;
+        }
+        k.launch(kernel, blocks, splits, threads, 0, data, s.halves, s.partial, tiles8, npad, rows, cols, chunk);
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
     }
@@ -203,11 +238,12 @@ public final class DeviceMatrix implements AutoCloseable {
         }
         DeviceMatrix a = ms[0];
         String suffix = a.type == GgmlType.BF16 ? "bf16" : "f16";
-        int tiles = (n + 15) / 16;
-        int npad = tiles * 16;
+        int tiles = (n + s.tileTokens() - 1) / s.tileTokens();
+        int npad = tiles * s.tileTokens();
+        int rowsPerBlock = s.streaming ? SkinnyScratch.streamRows(s.streamWide) : 64;
         int cols = a.cols;
         int[] rows = new int[3];
-        int[] chunk = {16, 16, 16};
+        int[] chunk = {64, 64, 64}; // unused matrix 2: any positive chunk
         int[] splits = new int[3];
         DeviceBuffer[] w = new DeviceBuffer[3];
         int blocks = 0;
@@ -217,13 +253,14 @@ public final class DeviceMatrix implements AutoCloseable {
             chunk[m] = s.kChunk(rows[m], cols);
             splits[m] = s.splits(rows[m], cols);
             w[m] = ms[m].data;
-            blocks += (rows[m] + 63) / 64;
+            blocks += (rows[m] + rowsPerBlock - 1) / rowsPerBlock;
             maxSplits = Math.max(maxSplits, splits[m]);
         }
         int elems = npad * cols;
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
-        k.launch("matmul_skinny_group_" + suffix, blocks, maxSplits, 128, 0, w[0], w[1], w[2], s.halves, s.partial, tiles,
-                cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
+        String kernel = !s.streaming ? "matmul_skinny_group_" : s.streamWide ? "matmul_stream_wide_group_" : "matmul_stream_group_";
+        k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? rowsPerBlock * 2 : 128, 0, w[0], w[1], w[2], s.halves,
+                s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
         if (swiglu) {
             int outs = n * rows[0];
             k.launch("splitk_reduce_swiglu", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], n, npad,
@@ -284,8 +321,10 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP -> {
+            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_WIDE -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
+                    s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_WIDE;
+                    s.streamWide = kernel == Kernel.STREAM_WIDE;
                     s.staged = kernel == Kernel.SKINNY_SMEM;
                     s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
                     s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP;

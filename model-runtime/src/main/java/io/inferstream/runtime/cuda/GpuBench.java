@@ -93,8 +93,13 @@ public final class GpuBench {
             if (dev != null) {
                 System.out.println(launchOverhead(dev));
             }
+            String products = null;
             if (m instanceof CudaLlamaModel c) {
                 System.out.println("skinny kernel: " + c.skinnyChoice());
+                // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
+                products = c.productBenchmark(new int[] {1, 16, 64}, 20);
+                System.out.println("products of one layer (layer 0) and the output head, chosen kernels, 20 CUDA graph replays each:");
+                System.out.print(products);
             }
             lines.add("Device: " + where + "; model: " + model.getFileName() + " (" + m.config().architecture() + ", dim "
                     + m.config().dim() + ", " + m.config().nLayers() + " layers, " + m.config().nHeads() + "/" + m.config().nKvHeads()
@@ -104,13 +109,18 @@ public final class GpuBench {
             if (m instanceof CudaLlamaModel c) {
                 lines.add("Skinny kernel chosen at load: " + c.skinnyChoice() + ".");
                 lines.add("");
+                lines.add("Products of one layer (layer 0) and the output head, alone, with the chosen kernels (20 CUDA graph "
+                        + "replays each; weight GB/s = weight bytes / time):");
+                lines.add("");
+                lines.add(products.stripTrailing());
+                lines.add("");
             }
             lines.add("Headline: the CUDA-graph step (the default for greedy steps) with the default products (skinny split-K "
                     + "tensor-core GEMM for 9..64 tokens); weight GB/s and % of roofline are of that column.");
             lines.add("");
             lines.add("| concurrency | prefill tok/s | decode step ms (logits to host) | decode tok/s | step ms (device argmax, eager) "
                     + "| tok/s (eager) | **step ms (argmax, CUDA graph)** | **tok/s (graph)** | step ms (graph, tiled GEMM) "
-                    + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced) | step ms (graph, the split-K not chosen at load) "
+                    + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced, matmul_stream off) | step ms (graph, the split-K not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) |");
             lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
@@ -193,6 +203,7 @@ public final class GpuBench {
             boolean skinnyDefault = g.skinnyDecode();
             boolean stagedDefault = g.stagedSkinny();
             boolean pipelinedDefault = g.pipelinedSkinny();
+            boolean streamingDefault = g.streamingSkinny();
             // Eager launches, the default products.
             g.useCudaGraphs(false);
             deviceMs = 0;
@@ -235,6 +246,7 @@ public final class GpuBench {
             if (skinnyDefault) {
                 g.useStagedSkinny(true);
                 g.usePipelinedSkinny(false);
+                g.useStreamingSkinny(false);
                 stagedMs = 0;
                 for (int i = 0; i < warmup + steps; i++) {
                     long s = System.nanoTime();
@@ -247,6 +259,7 @@ public final class GpuBench {
                 stagedMs /= steps;
                 g.useStagedSkinny(stagedDefault);
                 g.usePipelinedSkinny(pipelinedDefault);
+                g.useStreamingSkinny(streamingDefault);
                 // The other split-K policy (deep where the model kept the default, and vice versa), forced.
                 boolean deepDefault = g.deepSplit();
                 g.useDeepSplit(!deepDefault);

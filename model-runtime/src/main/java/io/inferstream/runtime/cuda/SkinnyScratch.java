@@ -29,6 +29,57 @@ final class SkinnyScratch implements AutoCloseable {
     /** Split under-filled matrices deeper (DEEP_MIN_BLOCKS: more blocks, more partial sums). */
     boolean deepSplit;
 
+    /**
+     * Use matmul_stream (stream.cu: weights straight into tensor-core fragments, 128 rows per block, 8-token tiles)
+     * with its own split policy ({@link #streamChunk}); takes precedence over pipelined and staged.
+     */
+    boolean streaming;
+
+    /** With streaming: the 16-warp blocks of matmul_stream_wide (256 rows, 1 per SM) instead of 8-warp ones. */
+    boolean streamWide;
+
+    /** Warps of matmul_stream a product should have: 16 per SM (2 blocks of 8 or 1 of 16) on 132 SMs, one wave. */
+    static final int STREAM_TARGET_WARPS = 2048;
+    /** K columns per matmul_stream chunk (stream.cu: ST_KC); its split chunks are multiples of it. */
+    static final int STREAM_KC = 64;
+
+    /** Weight rows per block of matmul_stream (8 warps of 16 rows) or matmul_stream_wide (16 warps). */
+    static int streamRows(boolean wide) {
+        return wide ? 256 : 128;
+    }
+
+    /** Tokens per tile of the kernel in use: activations and partial sums are padded to whole tiles. */
+    int tileTokens() {
+        return streaming ? 8 : 16;
+    }
+
+    /**
+     * K columns per split of matmul_stream(_wide), a multiple of 64: as many splits as bring the grid to about
+     * {@link #STREAM_TARGET_WARPS} warps (256 blocks of 8 warps, 128 of 16), but K ranges of at least 256 columns
+     * (each split adds partial sums [64, rows] to write and reduce). Llama-3.2-1B, 8-warp blocks: gate/up
+     * 8192 x 2048 and down 2048 x 8192 run 256 blocks of 512 columns; Wq/Wo 2048 x 2048 128 blocks of 256; the
+     * output head 1002 blocks, one split.
+     */
+    static int streamChunk(int rows, int cols, boolean wide) {
+        int rowsPerBlock = streamRows(wide);
+        int rowBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+        int targetBlocks = STREAM_TARGET_WARPS / (rowsPerBlock / 16);
+        int splits = (targetBlocks + rowBlocks - 1) / rowBlocks;
+        splits = Math.max(1, Math.min(splits, cols / 256));
+        int chunk = (cols + splits - 1) / splits;
+        return (chunk + STREAM_KC - 1) / STREAM_KC * STREAM_KC;
+    }
+
+    static int streamSplits(int rows, int cols, boolean wide) {
+        int chunk = streamChunk(rows, cols, wide);
+        return (cols + chunk - 1) / chunk;
+    }
+
+    /** Whether matmul_stream can take a rows x cols matrix: rows of whole 16-byte pieces (16-byte aligned). */
+    static boolean streamFits(int rows, int cols) {
+        return rows > 0 && cols > 0 && cols % 8 == 0;
+    }
+
     /** The product kernel's name without its type suffix. */
     String kernelPrefix() {
         return pipelined ? "matmul_skinny_pipe_" : staged ? "matmul_skinny_smem_" : "matmul_skinny_";
@@ -46,12 +97,12 @@ final class SkinnyScratch implements AutoCloseable {
 
     /** K columns per split under this scratch's split policy. */
     int kChunk(int rows, int cols) {
-        return kChunk(rows, cols, deepSplit);
+        return streaming ? streamChunk(rows, cols, streamWide) : kChunk(rows, cols, deepSplit);
     }
 
     /** Splits under this scratch's split policy. */
     int splits(int rows, int cols) {
-        return splits(rows, cols, deepSplit);
+        return streaming ? streamSplits(rows, cols, streamWide) : splits(rows, cols, deepSplit);
     }
 
     /**
@@ -75,9 +126,13 @@ final class SkinnyScratch implements AutoCloseable {
         return (cols + chunk - 1) / chunk;
     }
 
-    /** Partial-sum floats a rows x cols product needs under either split policy. */
+    /** Partial-sum floats a rows x cols product needs under any split policy (default, deep, matmul_stream's). */
     static long partialFloats(int rows, int cols) {
-        return (long) Math.max(splits(rows, cols, false), splits(rows, cols, true)) * MAX_TOKENS * rows;
+        int splits = Math.max(splits(rows, cols, false), splits(rows, cols, true));
+        if (streamFits(rows, cols)) {
+            splits = Math.max(splits, Math.max(streamSplits(rows, cols, false), streamSplits(rows, cols, true)));
+        }
+        return (long) splits * MAX_TOKENS * rows;
     }
 
     @Override

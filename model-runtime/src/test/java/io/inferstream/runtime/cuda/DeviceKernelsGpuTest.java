@@ -77,6 +77,30 @@ class DeviceKernelsGpuTest {
         "BF16, SKINNY_PIPE_DEEP, 128, 256, 9, 1e-2",
         "F16, SKINNY_PIPE_DEEP, 48, 208, 17, 2e-3",
         "F16, SKINNY_PIPE_DEEP, 96, 400, 33, 2e-3",
+        // matmul_stream: 128-row blocks, 64-k chunks, 8-token tiles, split-K (several splits: partial sums and
+        // splitk_reduce; one split: y written directly), rows and cols off every tile size, 1..64 tokens
+        "BF16, STREAM, 2048, 2048, 64, 1e-2",
+        "BF16, STREAM, 2048, 2048, 1, 1e-2",
+        "BF16, STREAM, 8192, 2048, 16, 1e-2",
+        "BF16, STREAM, 2048, 8192, 63, 1e-2",
+        "BF16, STREAM, 512, 2048, 5, 1e-2",
+        "BF16, STREAM, 1000, 2056, 64, 1e-2",
+        "BF16, STREAM, 100, 200, 1, 1e-2",
+        "BF16, STREAM, 100, 200, 5, 1e-2",
+        "BF16, STREAM, 5000, 256, 63, 1e-2",
+        "BF16, STREAM, 33, 520, 16, 1e-2",
+        "BF16, STREAM, 4016, 72, 64, 1e-2",
+        "F16, STREAM, 130, 264, 64, 2e-3",
+        "F16, STREAM, 17, 8, 5, 2e-3",
+        "F16, STREAM, 2000, 1544, 16, 2e-3",
+        "F16, STREAM, 96, 176, 1, 2e-3",
+        // matmul_stream_wide: the same code with 16-warp blocks of 256 rows
+        "BF16, STREAM_WIDE, 8192, 2048, 64, 1e-2",
+        "BF16, STREAM_WIDE, 2048, 8192, 63, 1e-2",
+        "BF16, STREAM_WIDE, 300, 1032, 5, 1e-2",
+        "BF16, STREAM_WIDE, 100, 200, 1, 1e-2",
+        "F16, STREAM_WIDE, 2000, 1544, 16, 2e-3",
+        "F16, STREAM_WIDE, 17, 8, 64, 2e-3",
         "BF16, MATVEC, 4016, 2048, 8, 1e-5",
         "F16, MATVEC, 33, 264, 1, 1e-5",
         "BF16, MATVEC, 50, 100, 2, 1e-5",
@@ -155,21 +179,32 @@ class DeviceKernelsGpuTest {
      * Q/K/V-like groups of three (rows 64..2048, different split counts) and gate/up pairs whose SwiGLU is
      * computed here in double from the CPU products.
      */
-    @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} swiglu={6} deep split={8}")
+    @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} swiglu={6} deep split={8} kernel={9}")
     @CsvSource({
-        "BF16, 2048, 512, 512, 2048, 64, false, 1e-2, false",
-        "BF16, 128, 64, 64, 256, 9, false, 1e-2, false",
-        "F16, 96, 48, 32, 176, 33, false, 2e-3, false",
-        "BF16, 8192, 8192, 0, 2048, 40, true, 1e-2, false",
-        "BF16, 176, 176, 0, 64, 17, true, 1e-2, false",
-        "F16, 96, 96, 0, 208, 64, true, 2e-3, false",
-        "BF16, 2048, 512, 512, 2048, 64, false, 1e-2, true",
-        "BF16, 128, 64, 64, 384, 9, false, 1e-2, true",
-        "BF16, 8192, 8192, 0, 2048, 40, true, 1e-2, true",
-        "F16, 96, 96, 0, 400, 64, true, 2e-3, true",
+        "BF16, 2048, 512, 512, 2048, 64, false, 1e-2, false, pipe",
+        "BF16, 128, 64, 64, 256, 9, false, 1e-2, false, pipe",
+        "F16, 96, 48, 32, 176, 33, false, 2e-3, false, pipe",
+        "BF16, 8192, 8192, 0, 2048, 40, true, 1e-2, false, pipe",
+        "BF16, 176, 176, 0, 64, 17, true, 1e-2, false, pipe",
+        "F16, 96, 96, 0, 208, 64, true, 2e-3, false, pipe",
+        "BF16, 2048, 512, 512, 2048, 64, false, 1e-2, true, pipe",
+        "BF16, 128, 64, 64, 384, 9, false, 1e-2, true, pipe",
+        "BF16, 8192, 8192, 0, 2048, 40, true, 1e-2, true, pipe",
+        "F16, 96, 96, 0, 400, 64, true, 2e-3, true, pipe",
+        "BF16, 2048, 512, 512, 2048, 64, false, 1e-2, false, stream",
+        "BF16, 2048, 512, 512, 2048, 13, false, 1e-2, false, stream",
+        "BF16, 128, 64, 64, 256, 9, false, 1e-2, false, stream",
+        "F16, 96, 48, 32, 176, 33, false, 2e-3, false, stream",
+        "BF16, 8192, 8192, 0, 2048, 64, true, 1e-2, false, stream",
+        "BF16, 8192, 8192, 0, 2048, 40, true, 1e-2, false, stream",
+        "F16, 96, 96, 0, 400, 63, true, 2e-3, false, stream",
+        "BF16, 176, 176, 0, 64, 17, true, 1e-2, false, stream",
+        "BF16, 2048, 512, 512, 2048, 64, false, 1e-2, false, wide",
+        "BF16, 8192, 8192, 0, 2048, 40, true, 1e-2, false, wide",
+        "F16, 96, 48, 32, 176, 9, false, 2e-3, false, wide",
     })
     void groupedSkinnyProductsMatchTheCpuMatrices(GgmlType type, int rows0, int rows1, int rows2, int cols, int n,
-                                                  boolean swiglu, double bound, boolean deep) {
+                                                  boolean swiglu, double bound, boolean deep, String kernel) {
         int[] rows = rows2 == 0 ? new int[] {rows0, rows1} : new int[] {rows0, rows1, rows2};
         int count = rows.length;
         SplittableRandom rnd = new SplittableRandom(rows0 * 13L + cols + n);
@@ -208,6 +243,8 @@ class DeviceKernelsGpuTest {
             dx.upload(x, x.length);
             try (SkinnyScratch scratch = new SkinnyScratch(cols, partial)) {
                 scratch.deepSplit = deep;
+                scratch.streaming = !kernel.equals("pipe"); // pipe: matmul_skinny_group (the pipelined block code)
+                scratch.streamWide = kernel.equals("wide");
                 DeviceMatrix.skinnyGroup(device.kernels(), dms, dx, ys, n, scratch, swiglu);
                 jcuda.driver.JCudaDriver.cuCtxSynchronize();
             }

@@ -40,4 +40,41 @@ class SkinnySplitTest {
         assertEquals(defaultSplits, SkinnyScratch.splits(rows, cols, false));
         assertEquals(deepSplits, SkinnyScratch.splits(rows, cols, true));
     }
+
+    @ParameterizedTest(name = "matmul_stream {0} x {1} wide={2}")
+    @CsvSource({
+        "2048, 2048, false", "512, 2048, false", "8192, 2048, false", "2048, 8192, false", "128256, 2048, false",
+        "100, 200, false", "5000, 256, false", "33, 520, false", "4016, 72, false", "17, 8, false", "2000, 1544, false",
+        "1000, 2056, false", "130, 264, false", "2048, 2048, true", "8192, 2048, true", "2048, 8192, true",
+        "128256, 2048, true", "300, 1032, true", "17, 8, true",
+    })
+    void streamSplitsCoverEveryColumnOnceWithWholeChunks(int rows, int cols, boolean wide) {
+        int chunk = SkinnyScratch.streamChunk(rows, cols, wide);
+        int splits = SkinnyScratch.streamSplits(rows, cols, wide);
+        assertEquals(0, chunk % SkinnyScratch.STREAM_KC, "K range of " + chunk + " columns is not whole 64-column chunks");
+        assertTrue((long) splits * chunk >= cols, "splits leave columns out");
+        assertTrue((long) (splits - 1) * chunk < cols, "the last split is empty");
+        assertTrue(splits == 1 || chunk >= 256, "K ranges under 256 columns: " + chunk);
+        assertTrue(SkinnyScratch.partialFloats(rows, cols) >= (long) splits * SkinnyScratch.MAX_TOKENS * rows,
+                "the scratch holds matmul_stream's partial sums");
+    }
+
+    @ParameterizedTest(name = "matmul_stream {0} x {1} wide={5}: {2} splits of {3} columns, {4} blocks")
+    @CsvSource({
+        "8192, 2048, 4, 512, 256, false",      // gate, up of Llama-3.2-1B: one wave of 2 blocks per SM on 132 SMs
+        "2048, 8192, 16, 512, 256, false",     // down
+        "2048, 2048, 8, 256, 128, false",      // Wq, Wo: K ranges kept at 256 columns
+        "512, 2048, 8, 256, 32, false",        // Wk, Wv
+        "128256, 2048, 1, 2048, 1002, false",  // output head: one split, y written directly
+        "8192, 2048, 4, 512, 128, true",       // 16-warp blocks: one per SM
+        "2048, 8192, 16, 512, 128, true",
+        "2048, 2048, 8, 256, 64, true",
+        "128256, 2048, 1, 2048, 501, true",
+    })
+    void streamSplitOfLlama1bMatrices(int rows, int cols, int splits, int chunk, int blocks, boolean wide) {
+        assertEquals(splits, SkinnyScratch.streamSplits(rows, cols, wide));
+        assertEquals(chunk, SkinnyScratch.streamChunk(rows, cols, wide));
+        int rowsPerBlock = SkinnyScratch.streamRows(wide);
+        assertEquals(blocks, (rows + rowsPerBlock - 1) / rowsPerBlock * splits);
+    }
 }

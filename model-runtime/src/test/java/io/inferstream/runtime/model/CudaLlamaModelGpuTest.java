@@ -69,35 +69,48 @@ class CudaLlamaModelGpuTest {
     static Stream<Arguments> models() {
         RandomLlamaGguf.Spec llama = RandomLlamaGguf.Spec.llama(GgmlType.F32);
         return Stream.of(
-                Arguments.of("llama F32, GQA 4/2", llama, KvStore.Precision.F32, 1e-4, false, false, false),
-                Arguments.of("llama F32, F16 KV", llama, KvStore.Precision.F16, 1e-3, false, false, false),
-                Arguments.of("qwen2 F32: NeoX RoPE, biases", llama.withArch("qwen2"), KvStore.Precision.F32, 1e-4, false, false, false),
+                Arguments.of("llama F32, GQA 4/2", llama, KvStore.Precision.F32, 1e-4, false, false, false, "off"),
+                Arguments.of("llama F32, F16 KV", llama, KvStore.Precision.F16, 1e-3, false, false, false, "off"),
+                Arguments.of("qwen2 F32: NeoX RoPE, biases", llama.withArch("qwen2"), KvStore.Precision.F32, 1e-4, false, false, false, "off"),
                 Arguments.of("llama3 RoPE scaling, tied", llama.withLlama3(new ModelConfig.RopeScaling(8f, 1f, 4f, 64), 500000f)
-                        .withTied(true), KvStore.Precision.F32, 1e-4, false, false, false),
-                Arguments.of("llama Q8_0", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32, 1e-4, false, false, false),
-                Arguments.of("llama F16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, false, false, false),
-                Arguments.of("llama BF16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, false, false, false),
-                Arguments.of("llama BF16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, false, false),
-                Arguments.of("llama F16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, false, false),
+                        .withTied(true), KvStore.Precision.F32, 1e-4, false, false, false, "off"),
+                Arguments.of("llama Q8_0", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32, 1e-4, false, false, false, "off"),
+                Arguments.of("llama F16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, false, false, false, "off"),
+                Arguments.of("llama BF16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, false, false, false, "off"),
+                Arguments.of("llama BF16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, false, false, "off"),
+                Arguments.of("llama F16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, false, false, "off"),
                 Arguments.of("llama BF16, pipelined kernel + grouped Q/K/V and gate/up (SwiGLU) products",
-                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false),
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "off"),
                 Arguments.of("llama F16, pipelined kernel + grouped Q/K/V and gate/up (SwiGLU) products",
-                        RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, true, false),
+                        RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, true, false, "off"),
                 // dim 256, FFN 512: the deep split cuts K into 2-4 ranges where the default split has 1-2
                 Arguments.of("llama BF16 256/512, pipelined kernel + grouped products, deep split-K",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
-                        true, true, true),
+                        true, true, true, "off"),
                 Arguments.of("llama F16 256/512, pipelined kernel + grouped products, deep split-K",
                         RandomLlamaGguf.Spec.llama(GgmlType.F16).withShape(256, 512, 4, 2), KvStore.Precision.F32, 1e-2,
-                        true, true, true),
+                        true, true, true, "off"),
+                // matmul_stream (stream.cu) forced, with the grouped products: 8-token tiles, its own split-K (one split
+                // writes y directly; FFN down of the 256/512 shape has two)
+                Arguments.of("llama BF16, matmul_stream + grouped Q/K/V and gate/up (SwiGLU) products",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "stream"),
+                Arguments.of("llama F16 256/512, matmul_stream + grouped products",
+                        RandomLlamaGguf.Spec.llama(GgmlType.F16).withShape(256, 512, 4, 2), KvStore.Precision.F32, 1e-2,
+                        true, true, false, "stream"),
+                Arguments.of("llama BF16 256/512, matmul_stream, separate products",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
+                        true, false, false, "stream"),
+                Arguments.of("llama BF16 256/512, matmul_stream_wide (16-warp blocks) + grouped products",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
+                        true, true, false, "wide"),
                 Arguments.of("llama Q4_K (decoded to F16 on upload)", RandomLlamaGguf.Spec.llama(GgmlType.Q4_K)
-                        .withShape(256, 512, 4, 2), KvStore.Precision.F32, 5e-3, false, false, false));
+                        .withShape(256, 512, 4, 2), KvStore.Precision.F32, 5e-3, false, false, false, "off"));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")
     void mixedBatchLogitsMatchTheCpuModel(String label, RandomLlamaGguf.Spec spec, KvStore.Precision precision, double bound,
-                                          boolean skinny, boolean grouped, boolean deep) {
+                                          boolean skinny, boolean grouped, boolean deep, String stream) {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path);
@@ -109,6 +122,8 @@ class CudaLlamaModelGpuTest {
             gpu.usePipelinedSkinny(grouped);
             gpu.useGroupedSkinny(grouped);
             gpu.useDeepSplit(deep); // forced as well: the default split unless the row asks for the deep one
+            gpu.useStreamingSkinny(!stream.equals("off")); // matmul_stream only where the row asks for it (it takes precedence)
+            gpu.useWideStream(stream.equals("wide"));
             int bs = 4;
             int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
             int numBlocks = SEQUENCES.length * blocksPerSeq + 3;

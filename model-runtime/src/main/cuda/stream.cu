@@ -1,0 +1,273 @@
+// The weight-streaming skinny product for decode: y [n, rows] = x [n, cols] . W^T, W [rows, cols] row-major BF16
+// or F16, n <= 64 tokens, activations already rounded to the weight type and padded to whole 8-token tiles
+// (to_half_padded in matmul.cu, npad = tiles8 * 8).
+//
+// Why another skinny kernel: at 64 tokens the matmul_skinny* kernels stream the weights at ~1 TB/s on an H200
+// (~20% of HBM). They read as many activation bytes as weight bytes per block (64 tokens against 64 rows), push
+// the weights through shared memory and wmma fragments, and keep only a few KB per block in flight. Here:
+//  - weights never touch shared memory: each lane loads 16-byte pieces of its own two rows (g and g + 8 of its
+//    warp's 16) straight into registers, in exactly the places the m16n8k16 tensor-core A fragment wants them.
+//    That works because the k order inside a dot product is free: a lane's 8 consecutive k (one 16-byte load)
+//    are taken as the logical k {2q, 2q+1, 2q+8, 2q+9} of two mma steps, and the activations (B fragments) are
+//    read with the same permutation, so every product still pairs W[r, k] with x[t, k];
+//  - each warp keeps ST_DEPTH chunks of 64 k in flight in registers (4 x 2 KB per warp, 64 KB per 8-warp block,
+//    128 KB per SM at 2 blocks per SM: ~3x what Little's law asks of 4.8 TB/s at ~1 us latency);
+//  - 128 rows per block (256 for the 16-warp _wide kernels) share one copy of the activations (a ring of ST_STAGES
+//    64-k chunks in shared memory, filled by cp.async), so activation traffic is npad / 128 of the weight traffic
+//    (1/2 at 64 tokens; 1/4 for _wide);
+//  - split-K over cols gives enough blocks for every matrix shape (SkinnyScratch.streamChunk), partial sums
+//    [split, npad, rows] are added by splitk_reduce (matmul.cu) in a fixed order, so results are deterministic;
+//    with one split the block writes y directly.
+// Bounds: any rows (rows past the end load zeros and store nothing); cols % 8 == 0 (16-byte aligned rows and
+// whole 16-byte pieces: the host checks); kChunk % 64 == 0; pieces past the split's end load zeros.
+// stream_check.py (beside this file) emulates the fragment layouts and index math on the host.
+#include "common.cuh"
+
+// Blocks of WARPS = 8 warps (128 rows, 2 blocks per SM: matmul_stream_*) or 16 warps (256 rows, 1 block per SM:
+// matmul_stream_wide_*, half the activation traffic per weight byte, one barrier domain per SM); chosen at load.
+#define ST_KC 64                // k per chunk: 128 bytes of each row
+#define ST_DEPTH 4              // chunks of weights in flight per warp (registers)
+#define ST_STAGES (ST_DEPTH + 1) // activation chunks in shared memory: the DEPTH in flight plus the one in use
+#define ST_MAX_TILES 8          // 8-token tiles: 64 tokens
+
+__device__ __forceinline__ void st_cp_async16(void* smem, const void* gmem, bool valid) {
+    unsigned int s = (unsigned int) __cvta_generic_to_shared(smem);
+    int bytes = valid ? 16 : 0; // 0: zero-fill, nothing read
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void st_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void st_cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+// 16 bytes of weights, read once: not kept in L1, and L2 asked to fetch the 256-byte neighbourhood (the same
+// row's next pieces, which this warp reads next). Zero when !valid (nothing read).
+__device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
+    uint4 v;
+    asm volatile(
+        "{\n"
+        " .reg .pred p;\n"
+        " setp.ne.b32 p, %5, 0;\n"
+        " mov.b32 %0, 0;\n"
+        " mov.b32 %1, 0;\n"
+        " mov.b32 %2, 0;\n"
+        " mov.b32 %3, 0;\n"
+        " @p ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+        "}\n"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+        : "l"(p), "r"((int) valid));
+    return v;
+}
+
+// d += a . b, m16n8k16, float accumulation. a: {row g k 2q..2q+1, row g+8 same k, row g k 2q+8.., row g+8 k 2q+8..};
+// b: {k 2q..2q+1, k 2q+8..2q+9} of token g (g = lane / 4, q = lane % 4).
+__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                                       unsigned b1, __nv_bfloat16*) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                                       unsigned b1, __half*) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Weights of chunk c for this lane: rows r and r + 8, pieces k + 8q and k + 32 + 8q (k = k0 + 64c).
+// dst: {row r lo, row r hi, row r+8 lo, row r+8 hi}.
+__device__ __forceinline__ void st_load_chunk(uint4* dst, const unsigned short* w0, const unsigned short* w1, bool in0,
+                                              bool in1, int k, int k1, int q) {
+    int lo = k + 8 * q;
+    int hi = lo + 32;
+    dst[0] = st_load_weights(w0 + lo, in0 && lo < k1);
+    dst[1] = st_load_weights(w0 + hi, in0 && hi < k1);
+    dst[2] = st_load_weights(w1 + lo, in1 && lo < k1);
+    dst[3] = st_load_weights(w1 + hi, in1 && hi < k1);
+}
+
+// Activations of chunk at k into one stage [token][64 k]: 8 pieces of 16 bytes per token; on odd tokens the two
+// 64-byte halves are swapped so that a quarter-warp's B reads (tokens 2i, 2i+1, same half) hit all 32 banks.
+template <int WARPS>
+__device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
+                                          int k1) {
+    for (int i = threadIdx.x; i < npad * 8; i += WARPS * 32) {
+        int t = i >> 3;
+        int p = i & 7;
+        int c = k + 8 * p;
+        st_cp_async16(stage + t * ST_KC + ((p ^ ((t & 1) << 2)) << 3), xh + (size_t) t * cols + (c < k1 ? c : 0), c < k1);
+    }
+}
+
+// Block (rows blockRow * WARPS * 16 .. + WARPS * 16, K range `split`) of the product. out: partial sums [splits, nOut, rows]
+// (nOut = npad), or y [n, rows] itself when there is one split (nOut = n). Returns at once (whole block) when
+// the matrix has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
+template <typename T, int WARPS>
+__device__ __forceinline__ void matmul_stream_block(const unsigned short* w, const unsigned short* xh, float* out,
+                                                    int tiles8, int nOut, int rows, int cols, int kChunk, int blockRow,
+                                                    int split) {
+    __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC]; // 5 x 8 KB
+    int k0 = split * kChunk;
+    if (k0 >= cols) {
+        return; // block-uniform, before any barrier
+    }
+    int k1 = min(cols, k0 + kChunk);
+    int chunks = (k1 - k0 + ST_KC - 1) / ST_KC;
+    int npad = tiles8 * 8;
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int g = lane >> 2;
+    int q = lane & 3;
+    int r0 = blockRow * WARPS * 16 + warp * 16 + g; // this lane's rows: r0 and r0 + 8
+    bool in0 = r0 < rows;
+    bool in1 = r0 + 8 < rows;
+    const unsigned short* w0 = w + (size_t) (in0 ? r0 : 0) * cols;
+    const unsigned short* w1 = w + (size_t) (in1 ? r0 + 8 : 0) * cols;
+
+    float acc[ST_MAX_TILES][4];
+#pragma unroll
+    for (int t = 0; t < ST_MAX_TILES; t++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            acc[t][j] = 0.0f;
+        }
+    }
+    uint4 wr[ST_DEPTH][4];
+#pragma unroll
+    for (int d = 0; d < ST_DEPTH; d++) {
+        if (d < chunks) {
+            st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
+            st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
+        }
+        st_cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
+    }
+    // B reads: token 8t + g, half h at piece 4h + q, halves swapped on odd tokens (g odd).
+    int bLo = g * ST_KC + ((0 ^ (g & 1)) * 4 + q) * 8;
+    int bHi = g * ST_KC + ((1 ^ (g & 1)) * 4 + q) * 8;
+    for (int c0 = 0; c0 < chunks; c0 += ST_DEPTH) {
+#pragma unroll
+        for (int d = 0; d < ST_DEPTH; d++) {
+            int c = c0 + d;
+            if (c < chunks) { // block-uniform
+                st_cp_async_wait<ST_DEPTH - 1>(); // this thread's copies of chunk c have landed
+                __syncthreads();                   // everyone's have; chunk c - 1 is consumed, its stage is free
+                int next = c + ST_DEPTH;
+                if (next < chunks) {
+                    st_load_x<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
+                }
+                st_cp_async_commit();
+                const unsigned short* xc = xs[c % ST_STAGES];
+#pragma unroll
+                for (int t = 0; t < ST_MAX_TILES; t++) {
+                    if (t < tiles8) {
+                        uint4 lo = *(const uint4*) (xc + t * 8 * ST_KC + bLo);
+                        uint4 hi = *(const uint4*) (xc + t * 8 * ST_KC + bHi);
+                        // the four k16 steps of the chunk: pieces lo (k + 8q ..) then hi (k + 32 + 8q ..), 4 k each
+                        st_mma(acc[t], wr[d][0].x, wr[d][2].x, wr[d][0].y, wr[d][2].y, lo.x, lo.y, (T*) 0);
+                        st_mma(acc[t], wr[d][0].z, wr[d][2].z, wr[d][0].w, wr[d][2].w, lo.z, lo.w, (T*) 0);
+                        st_mma(acc[t], wr[d][1].x, wr[d][3].x, wr[d][1].y, wr[d][3].y, hi.x, hi.y, (T*) 0);
+                        st_mma(acc[t], wr[d][1].z, wr[d][3].z, wr[d][1].w, wr[d][3].w, hi.z, hi.w, (T*) 0);
+                    }
+                }
+                if (next < chunks) {
+                    st_load_chunk(wr[d], w0, w1, in0, in1, k0 + next * ST_KC, k1, q);
+                }
+            }
+        }
+    }
+    st_cp_async_wait<0>();
+    // acc[t]: {row r0 token 8t+2q, row r0 token 8t+2q+1, row r0+8 token 8t+2q, row r0+8 token 8t+2q+1}
+    float* o = out + (size_t) split * nOut * rows;
+#pragma unroll
+    for (int t = 0; t < ST_MAX_TILES; t++) {
+        if (t < tiles8) {
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int tok = 8 * t + 2 * q + j;
+                if (tok < nOut) {
+                    if (in0) {
+                        o[(size_t) tok * rows + r0] = acc[t][j];
+                    }
+                    if (in1) {
+                        o[(size_t) tok * rows + r0 + 8] = acc[t][2 + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// grid (ceil(rows / 128), splits), block 256; the wide ones: grid (ceil(rows / 256), splits), block 512.
+extern "C" __global__ void __launch_bounds__(256, 2)
+matmul_stream_bf16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
+                   int cols, int kChunk) {
+    matmul_stream_block<__nv_bfloat16, 8>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+matmul_stream_f16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
+                  int cols, int kChunk) {
+    matmul_stream_block<__half, 8>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+extern "C" __global__ void __launch_bounds__(512, 1)
+matmul_stream_wide_bf16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
+                        int cols, int kChunk) {
+    matmul_stream_block<__nv_bfloat16, 16>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+extern "C" __global__ void __launch_bounds__(512, 1)
+matmul_stream_wide_f16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
+                       int cols, int kChunk) {
+    matmul_stream_block<__half, 16>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+
+// Up to three products of the same activations in one launch (Wq, Wk, Wv; or gate and up with rows2 = 0), like
+// matmul_skinny_group: blocks 0..b0-1 of grid.x serve w0, the next b1 w1, the next b2 w2 (b = ceil(rows / rows
+// per block)); grid.y is the largest split count; matrix m's partial sums [splits_m, npad, rows_m] follow those of
+// m - 1 in part, as splitk_reduce_group and splitk_reduce_swiglu (matmul.cu) read them. Bit for bit the partial
+// sums of separate matmul_stream launches with the same chunks.
+template <typename T, int WARPS>
+__device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, const unsigned short* w1,
+                                                    const unsigned short* w2, const unsigned short* xh, float* part,
+                                                    int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0,
+                                                    int chunk1, int chunk2) {
+    // pick the matrix first, then one copy of the block code (three inlined copies would spill registers)
+    int npad = tiles8 * 8;
+    int b0 = (rows0 + WARPS * 16 - 1) / (WARPS * 16);
+    int b1 = (rows1 + WARPS * 16 - 1) / (WARPS * 16);
+    int b = blockIdx.x;
+    const unsigned short* w = w0;
+    int rows = rows0;
+    int chunk = chunk0;
+    if (b >= b0) {
+        part += (size_t) ((cols + chunk0 - 1) / chunk0) * npad * rows0;
+        b -= b0;
+        w = w1;
+        rows = rows1;
+        chunk = chunk1;
+        if (b >= b1) {
+            part += (size_t) ((cols + chunk1 - 1) / chunk1) * npad * rows1;
+            b -= b1;
+            w = w2;
+            rows = rows2;
+            chunk = chunk2;
+        }
+    }
+    matmul_stream_block<T, WARPS>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
+}
+
+#define ST_GROUP_ARGS const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, \
+    const unsigned short* xh, float* part, int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0, int chunk1, \
+    int chunk2
+#define ST_GROUP_PASS w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2
+extern "C" __global__ void __launch_bounds__(256, 2) matmul_stream_group_bf16(ST_GROUP_ARGS) {
+    matmul_stream_group<__nv_bfloat16, 8>(ST_GROUP_PASS);
+}
+extern "C" __global__ void __launch_bounds__(256, 2) matmul_stream_group_f16(ST_GROUP_ARGS) {
+    matmul_stream_group<__half, 8>(ST_GROUP_PASS);
+}
+extern "C" __global__ void __launch_bounds__(512, 1) matmul_stream_wide_group_bf16(ST_GROUP_ARGS) {
+    matmul_stream_group<__nv_bfloat16, 16>(ST_GROUP_PASS);
+}
+extern "C" __global__ void __launch_bounds__(512, 1) matmul_stream_wide_group_f16(ST_GROUP_ARGS) {
+    matmul_stream_group<__half, 16>(ST_GROUP_PASS);
+}
