@@ -27,6 +27,10 @@ public final class Sampler {
     private int[] penalizedStamp = new int[0];    // [vocab] call number that last penalized the token
     private int stamp;
     private float lastLogprob = Float.NaN;
+    private float[] greedyLogits;                 // the last greedy choice's logits row, until its log-prob is asked for
+    private int greedyOffset;
+    private int greedyVocab;
+    private int greedyBest;
 
     public Sampler(SamplingParams params) {
         this.params = params;
@@ -44,17 +48,31 @@ public final class Sampler {
      * @return the chosen token id
      */
     public int sample(float[] logits, int offset, int vocabSize, int[] history, int historyLength) {
-        float[] x = prepare(logits, offset, vocabSize, history, historyLength);
+        greedyLogits = null;
         if (params.isGreedy()) {
-            int best = argmax(x, vocabSize);
-            lastLogprob = (float) (x[best] - logSumExp(x, vocabSize));
-            return best;
+            // No copy without a penalty to apply; the log-prob (a pass of exp over the vocabulary) only when asked.
+            boolean plain = params.repetitionPenalty() == 1f || history == null;
+            float[] x = plain ? logits : prepare(logits, offset, vocabSize, history, historyLength);
+            int off = plain ? offset : 0;
+            greedyBest = argmax(x, off, vocabSize);
+            greedyLogits = x;
+            greedyOffset = off;
+            greedyVocab = vocabSize;
+            return greedyBest;
         }
-        return sampleTruncated(x, vocabSize);
+        return sampleTruncated(prepare(logits, offset, vocabSize, history, historyLength), vocabSize);
     }
 
-    /** Log-probability of the last chosen token under the distribution it was drawn from (raw for greedy). */
+    /**
+     * Log-probability of the last chosen token under the distribution it was drawn from (raw for greedy). For a
+     * greedy choice it is computed here from the logits passed to {@link #sample}: ask before they are reused.
+     */
     public float lastLogprob() {
+        if (greedyLogits != null) {
+            lastLogprob = (float) (greedyLogits[greedyOffset + greedyBest]
+                    - VectorMath.logSumExp(greedyLogits, greedyOffset, greedyVocab));
+            greedyLogits = null;
+        }
         return lastLogprob;
     }
 
@@ -237,18 +255,20 @@ public final class Sampler {
     }
 
     static int argmax(float[] x, int n) {
+        return argmax(x, 0, n);
+    }
+
+    /** The index (from off) of the largest of x[off, off + n); the lowest index on ties. */
+    static int argmax(float[] x, int off, int n) {
         int best = 0;
+        float max = x[off];
         for (int i = 1; i < n; i++) {
-            if (x[i] > x[best]) {
+            if (x[off + i] > max) {
+                max = x[off + i];
                 best = i;
             }
         }
         return best;
-    }
-
-    /** The greedy log-probability's denominator: vectorized, ~25× faster than a Math.exp loop over the vocabulary. */
-    static double logSumExp(float[] x, int n) {
-        return VectorMath.logSumExp(x, 0, n);
     }
 
     /** SplitMix64 (Steele, Lea, Flood 2014): fixed arithmetic, so a seed gives the same draws on every JVM. */
