@@ -1528,6 +1528,11 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
+    /** Whether the split-context attention kernel serves this model's heads. */
+    public boolean splitAttentionAvailable() {
+        return splitAttention != null;
+    }
+
     /** Whether attention runs the split-context kernel. */
     public synchronized boolean splitAttention() {
         return useSplitAttention;
