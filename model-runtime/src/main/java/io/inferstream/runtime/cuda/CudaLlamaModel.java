@@ -1321,7 +1321,12 @@ public final class CudaLlamaModel implements LanguageModel {
             why.append("norms: ").append(vectorNorm ? "rmsnorm_vec" : "rmsnorm")
                     .append(" (forced by -Dinferstream.cuda.norm=").append(forcedNorm).append(")");
         } else {
-            compareNorms(n, why);
+            try {
+                compareNorms(n, why);
+            } catch (RuntimeException e) { // a launch the driver refuses: keep the proven kernels
+                useVectorNorm(false);
+                why.append("norms: rmsnorm (rmsnorm_vec failed at load: ").append(e.getMessage()).append(")");
+            }
         }
         why.append("; ");
         String forced = System.getProperty("inferstream.cuda.attention");
@@ -1335,7 +1340,13 @@ public final class CudaLlamaModel implements LanguageModel {
             why.append("attention: ").append(useSplitAttention ? "attention_split" : perHead)
                     .append(" (forced by -Dinferstream.cuda.attention=").append(forced).append(")");
         } else {
-            compareAttention(n, perHead, why);
+            try {
+                compareAttention(n, perHead, why);
+            } catch (RuntimeException e) { // a launch the driver refuses: keep the proven kernel
+                useSplitAttention(false);
+                why.append("attention: ").append(perHead).append(" (attention_split failed at load: ")
+                        .append(e.getMessage()).append(")");
+            }
         }
         attentionChoice = why.toString();
     }
