@@ -68,6 +68,7 @@ timeout 200 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLa
   --select-class io.inferstream.runtime.cuda.MemoryPlanTest \
   --select-class io.inferstream.runtime.cuda.CudaKernelsTest \
   --select-class io.inferstream.runtime.cuda.DeviceKernelsGpuTest \
+  --select-class io.inferstream.runtime.cuda.SplitAttentionGpuTest \
   --select-class io.inferstream.runtime.model.CudaLlamaModelGpuTest \
   --select-class io.inferstream.runtime.engine.EngineCudaGpuTest > "$OUT/gpu-tests.log" 2>&1
 rc=$?

@@ -265,3 +265,244 @@ extern "C" __global__ void attention_vec_f16(const float* q, const unsigned shor
                                              float scale) {
     attention_vec<unsigned short>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale);
 }
+
+// ---- Split-context decode attention (flash decoding), one block per (token, KV head, context split) ----
+// Every query head of a KV head's group is handled by the same block, so each key and value row is read once
+// per token instead of once per query head (Llama-3.2-1B: 4 query heads per KV head). A token's context
+// 0..positions[t] is cut into gridDim.y splits of `chunk` positions (split_chunk: at least SPLIT_MIN_CHUNK, so
+// short contexts use fewer, fuller splits; the splits past the end exit at once). Inside a block a group of
+// L = headDim / 8 lanes owns one position: each lane loads 8 consecutive key and value elements of it with one
+// 16-byte load (two for F32), the group sums G scores with log2(L) shuffles each, and keeps an online softmax
+// per query head over the positions it visits (two positions per iteration, both rows loaded before the
+// arithmetic). Groups, then warps, are merged by max-rescaling. With one split the block writes
+// out [n, nHeads, headDim]; otherwise it writes its unnormalised partial state (pacc, and pml = (max, sum)),
+// and attention_split_combine merges the splits of each (token, query head).
+// Requirements (checked on the host): headDim a power of two 8..256, nHeads / nKvHeads <= GMAX, rows 16-byte
+// aligned (kvDim * element size a multiple of 16, pool base 16-byte aligned).
+
+#define SPLIT_WARPS 4
+#define SPLIT_MIN_CHUNK 32
+
+// Positions per split for a context of ctx positions cut into `splits`: every split but the last is full, the
+// used splits are ceil(ctx / chunk) <= splits, each with at least one position.
+__device__ __forceinline__ int split_chunk(int ctx, int splits) {
+    return max((ctx + splits - 1) / splits, SPLIT_MIN_CHUNK);
+}
+
+__device__ __forceinline__ void zero8(float* v) {
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        v[j] = 0.0f;
+    }
+}
+
+// q [n, nHeads * headDim]; keys/values [slots, kvDim]; tables [numSeqs, maxBlocks];
+// out [n, nHeads * headDim] (splits == 1); pacc [n, nHeads, splits, headDim], pml [n, nHeads, splits, 2] (splits > 1).
+// grid (n * nKvHeads, splits), block 32 * SPLIT_WARPS, dynamic shared memory
+// 4 * (G * headDim + 2 * SPLIT_WARPS * G + SPLIT_WARPS * G * headDim) bytes, G = nHeads / nKvHeads.
+template <typename KV, int GMAX>
+__device__ void attention_split(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
+                                const int* tables, int maxBlocks, int blockSize, float* out, float* pacc, float* pml,
+                                int nHeads, int nKvHeads, int headDim, float scale) {
+    extern __shared__ float smem[];
+    int G = nHeads / nKvHeads;
+    int t = blockIdx.x / nKvHeads;
+    int kvh = blockIdx.x % nKvHeads;
+    int split = blockIdx.y;
+    int splits = gridDim.y;
+    int ctx = positions[t] + 1;
+    int chunk = split_chunk(ctx, splits);
+    int start = split * chunk;
+    if (start >= ctx) {
+        return; // a split past this token's context: the combine does not read it (whole block)
+    }
+    int end = min(ctx, start + chunk);
+    float* qs = smem;                                  // [G, headDim]
+    float* wm = qs + G * headDim;                      // [SPLIT_WARPS, G]
+    float* wl = wm + SPLIT_WARPS * G;                  // [SPLIT_WARPS, G]
+    float* wacc = wl + SPLIT_WARPS * G;                // [SPLIT_WARPS, G, headDim]
+    int h0 = kvh * G;                                  // first query head of the group
+    const float* qg = q + ((size_t) t * nHeads + h0) * headDim;
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
+        qs[i] = qg[i];
+    }
+    __syncthreads();
+
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int L = headDim >> 3;          // lanes per position
+    int P = 32 / L;                // positions per warp and round
+    int R = SPLIT_WARPS * P;       // positions per block and round
+    int group = lane / L;
+    int li = lane % L;             // this lane's dims: li * 8 .. li * 8 + 7
+    int kvDim = nKvHeads * headDim;
+    int off = kvh * headDim + li * 8;
+    const int* table = tables + (size_t) seq[t] * maxBlocks;
+
+    float m[GMAX];
+    float l[GMAX];
+    float acc[GMAX][8];
+#pragma unroll
+    for (int h = 0; h < GMAX; h++) {
+        m[h] = -INFINITY;
+        l[h] = 0.0f;
+        zero8(acc[h]);
+    }
+    // base is block-uniform, so every lane takes part in the shuffles
+    for (int base = start; base < end; base += 2 * R) {
+        int pa = base + warp * P + group;
+        int pb = pa + R;
+        bool va = pa < end;
+        bool vb = pb < end;
+        float ka[8], kb[8], xa[8], xb[8];
+        zero8(ka);
+        zero8(kb);
+        zero8(xa);
+        zero8(xb);
+        if (va) {
+            size_t row = (size_t) (table[pa / blockSize] * blockSize + pa % blockSize) * kvDim + off;
+            load8(keys + row, ka);
+            load8(values + row, xa);
+        }
+        if (vb) {
+            size_t row = (size_t) (table[pb / blockSize] * blockSize + pb % blockSize) * kvDim + off;
+            load8(keys + row, kb);
+            load8(values + row, xb);
+        }
+#pragma unroll
+        for (int h = 0; h < GMAX; h++) {
+            if (h < G) { // block-uniform
+                float4 q0 = *(const float4*) (qs + h * headDim + li * 8);
+                float4 q1 = *(const float4*) (qs + h * headDim + li * 8 + 4);
+                float sa = q0.x * ka[0] + q0.y * ka[1] + q0.z * ka[2] + q0.w * ka[3]
+                         + q1.x * ka[4] + q1.y * ka[5] + q1.z * ka[6] + q1.w * ka[7];
+                float sb = q0.x * kb[0] + q0.y * kb[1] + q0.z * kb[2] + q0.w * kb[3]
+                         + q1.x * kb[4] + q1.y * kb[5] + q1.z * kb[6] + q1.w * kb[7];
+                for (int o = L >> 1; o > 0; o >>= 1) {
+                    sa += __shfl_xor_sync(FULL_MASK, sa, o);
+                    sb += __shfl_xor_sync(FULL_MASK, sb, o);
+                }
+                if (va) { // vb implies va
+                    sa *= scale;
+                    sb = vb ? sb * scale : -INFINITY;
+                    float mNew = fmaxf(m[h], fmaxf(sa, sb)); // finite: sa is
+                    float c = expf(m[h] - mNew);            // 0 on this group's first position (m = -inf)
+                    float ea = expf(sa - mNew);
+                    float eb = vb ? expf(sb - mNew) : 0.0f;
+                    l[h] = l[h] * c + ea + eb;
+#pragma unroll
+                    for (int j = 0; j < 8; j++) {
+                        acc[h][j] = acc[h][j] * c + ea * xa[j] + eb * xb[j];
+                    }
+                    m[h] = mNew;
+                }
+            }
+        }
+    }
+    // merge the groups of the warp: lanes li of all groups hold the same dims
+    for (int o = L; o < 32; o <<= 1) {
+#pragma unroll
+        for (int h = 0; h < GMAX; h++) {
+            if (h < G) {
+                float m2 = __shfl_xor_sync(FULL_MASK, m[h], o);
+                float l2 = __shfl_xor_sync(FULL_MASK, l[h], o);
+                float acc2[8];
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    acc2[j] = __shfl_xor_sync(FULL_MASK, acc[h][j], o);
+                }
+                merge_state(m[h], l[h], acc[h], m2, l2, acc2);
+            }
+        }
+    }
+    if (group == 0) {
+#pragma unroll
+        for (int h = 0; h < GMAX; h++) {
+            if (h < G) {
+                float* dst = wacc + (warp * G + h) * headDim + li * 8;
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    dst[j] = acc[h][j];
+                }
+                if (li == 0) {
+                    wm[warp * G + h] = m[h];
+                    wl[warp * G + h] = l[h];
+                }
+            }
+        }
+    }
+    __syncthreads();
+    // merge the warps: thread i owns (head i / headDim, dim i % headDim). Position `start` is in warp 0, so M is finite.
+    for (int i = threadIdx.x; i < G * headDim; i += blockDim.x) {
+        int h = i / headDim;
+        int d = i % headDim;
+        float M = -INFINITY;
+        for (int w = 0; w < SPLIT_WARPS; w++) {
+            M = fmaxf(M, wm[w * G + h]);
+        }
+        float sum = 0.0f;
+        float o = 0.0f;
+        for (int w = 0; w < SPLIT_WARPS; w++) {
+            float mw = wm[w * G + h];
+            float c = mw == -INFINITY ? 0.0f : expf(mw - M); // a warp that saw no position adds nothing
+            sum += wl[w * G + h] * c;
+            o += wacc[(w * G + h) * headDim + d] * c;
+        }
+        size_t head = (size_t) t * nHeads + h0 + h;
+        if (splits == 1) {
+            out[head * headDim + d] = o / sum;
+        } else {
+            size_t row = head * splits + split;
+            pacc[row * headDim + d] = o;
+            if (d == 0) {
+                pml[2 * row] = M;
+                pml[2 * row + 1] = sum;
+            }
+        }
+    }
+}
+
+#define ATTENTION_SPLIT(NAME, KV, GMAX)                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * SPLIT_WARPS)                                                  \
+    NAME(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq, const int* tables, \
+         int maxBlocks, int blockSize, float* out, float* pacc, float* pml, int nHeads, int nKvHeads, int headDim,  \
+         float scale) {                                                                                             \
+        attention_split<KV, GMAX>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, pacc, pml,    \
+                                  nHeads, nKvHeads, headDim, scale);                                                \
+    }
+
+ATTENTION_SPLIT(attention_split_f16_g1, unsigned short, 1)
+ATTENTION_SPLIT(attention_split_f16_g2, unsigned short, 2)
+ATTENTION_SPLIT(attention_split_f16_g4, unsigned short, 4)
+ATTENTION_SPLIT(attention_split_f16_g8, unsigned short, 8)
+ATTENTION_SPLIT(attention_split_f32_g1, float, 1)
+ATTENTION_SPLIT(attention_split_f32_g2, float, 2)
+ATTENTION_SPLIT(attention_split_f32_g4, float, 4)
+ATTENTION_SPLIT(attention_split_f32_g8, float, 8)
+
+// Merges the splits of attention_split: out[t, h, :] = sum_s pacc[t, h, s, :] e^(m_s - M) / sum_s l_s e^(m_s - M)
+// over the splits s that hold positions of token t (the same split_chunk as the attention blocks).
+// grid (n * nHeads), block 64 (any multiple of 32).
+extern "C" __global__ void attention_split_combine(const int* positions, const float* pacc, const float* pml, float* out,
+                                                  int nHeads, int headDim, int splits) {
+    int t = blockIdx.x / nHeads;
+    int ctx = positions[t] + 1;
+    int chunk = split_chunk(ctx, splits);
+    int used = (ctx + chunk - 1) / chunk; // 1..splits, every one non-empty
+    size_t row0 = (size_t) blockIdx.x * splits;
+    float M = -INFINITY;
+    for (int s = 0; s < used; s++) {
+        M = fmaxf(M, pml[2 * (row0 + s)]);
+    }
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float sum = 0.0f;
+        float o = 0.0f;
+        for (int s = 0; s < used; s++) {
+            float ms = pml[2 * (row0 + s)];
+            float c = ms == -INFINITY ? 0.0f : expf(ms - M);
+            sum += pml[2 * (row0 + s) + 1] * c;
+            o += pacc[(row0 + s) * headDim + d] * c;
+        }
+        out[(size_t) blockIdx.x * headDim + d] = o / sum;
+    }
+}

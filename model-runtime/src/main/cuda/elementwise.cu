@@ -127,26 +127,36 @@ extern "C" __global__ void add_rmsnorm(float* x, const float* y, const float* w,
 }
 
 // rope followed by kv_store in one launch: rotates q and k of token t, then writes its k and v into cache slot
-// slots[t]. grid (n), block 128.
+// slots[t]. grid (n), block 128; headDim <= 2 * ROPE_MAX_HALF (the model allows head sizes up to 256).
+#define ROPE_MAX_HALF 128
 __device__ __forceinline__ void store_kv(float* dst, float v) { *dst = v; }
 __device__ __forceinline__ void store_kv(unsigned short* dst, float v) { *dst = __half_as_ushort(__float2half_rn(v)); }
 
 template <typename KV>
 __device__ void rope_kv_store(float* q, float* k, const float* v, const int* positions, const float* invFreq,
                               int nHeads, int nKvHeads, int headDim, int neox, const int* slots, KV* keys, KV* values) {
+    // cos and sin of the head's half angles, computed once per token instead of once per (head, pair): the same
+    // double-precision values as before (and as `rope`), 40x fewer of them for Llama-3.2-1B (32 + 8 heads)
+    __shared__ float cosines[ROPE_MAX_HALF];
+    __shared__ float sines[ROPE_MAX_HALF];
     int t = blockIdx.x;
     int half = headDim / 2;
     float pos = (float) positions[t];
     int kvDim = nKvHeads * headDim;
     float* qt = q + (size_t) t * nHeads * headDim;
     float* kt = k + (size_t) t * kvDim;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float angle = pos * invFreq[i];
+        cosines[i] = (float) cos((double) angle);
+        sines[i] = (float) sin((double) angle);
+    }
+    __syncthreads();
     int total = (nHeads + nKvHeads) * half;
     for (int j = threadIdx.x; j < total; j += blockDim.x) {
         int head = j / half;
         int i = j % half;
-        float angle = pos * invFreq[i];
-        float c = (float) cos((double) angle);
-        float s = (float) sin((double) angle);
+        float c = cosines[i];
+        float s = sines[i];
         float* base = head < nHeads ? qt + head * headDim : kt + (head - nHeads) * headDim;
         int a = neox ? i : 2 * i;
         int b = neox ? i + half : 2 * i + 1;
@@ -173,4 +183,81 @@ extern "C" __global__ void rope_kv_store_f16(float* q, float* k, const float* v,
                                              int nHeads, int nKvHeads, int headDim, int neox, const int* slots,
                                              unsigned short* keys, unsigned short* values) {
     rope_kv_store<unsigned short>(q, k, v, positions, invFreq, nHeads, nKvHeads, headDim, neox, slots, keys, values);
+}
+
+// ---- Vectorised RMSNorm (dim % 4 == 0, dim <= 4 * NORM_THREADS * NORM_VEC) ----
+// One block of NORM_THREADS per row, like rmsnorm / add_rmsnorm, but every thread loads its (at most NORM_VEC)
+// float4 pieces of the row once, keeps them in registers across the block sum, and writes float4s: one round of
+// 16-byte loads per row instead of a strided scalar loop that reads the row twice. Same formula (scale in double);
+// only the order of the sum of squares differs.
+#define NORM_THREADS 256
+#define NORM_VEC 4
+
+__device__ __forceinline__ float4 norm_scale(float4 w, float s, float4 v) {
+    return make_float4(w.x * (s * v.x), w.y * (s * v.y), w.z * (s * v.z), w.w * (s * v.w));
+}
+
+// out[r, :] = x[src, :] * w / sqrt(mean(x[src, :]^2) + eps), src = rows ? rows[r] : r. grid (outRows), block NORM_THREADS.
+extern "C" __global__ void __launch_bounds__(NORM_THREADS)
+rmsnorm_vec(const float* x, const int* rows, const float* w, float* out, int dim, float eps) {
+    int r = blockIdx.x;
+    int src = rows ? rows[r] : r;
+    const float4* xr = (const float4*) (x + (size_t) src * dim);
+    const float4* w4 = (const float4*) w;
+    float4* o = (float4*) (out + (size_t) r * dim);
+    int n4 = dim >> 2;
+    float4 v[NORM_VEC];
+    float ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NORM_VEC; j++) {
+        int i = threadIdx.x + j * NORM_THREADS;
+        v[j] = i < n4 ? xr[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+    }
+    ss = block_sum(ss);
+    float mean = ss / (float) dim + eps;
+    float s = (float) (1.0 / sqrt((double) mean));
+#pragma unroll
+    for (int j = 0; j < NORM_VEC; j++) {
+        int i = threadIdx.x + j * NORM_THREADS;
+        if (i < n4) {
+            o[i] = norm_scale(w4[i], s, v[j]);
+        }
+    }
+}
+
+// x[r, :] += y[r, :], then out[r, :] = rmsnorm(x[r, :]) * w; out may be y (each thread reads its y pieces before
+// the block sum and writes the same pieces after it). grid (n), block NORM_THREADS.
+extern "C" __global__ void __launch_bounds__(NORM_THREADS)
+add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, float eps) {
+    int r = blockIdx.x;
+    float4* xr = (float4*) (x + (size_t) r * dim);
+    const float4* yr = (const float4*) (y + (size_t) r * dim);
+    const float4* w4 = (const float4*) w;
+    float4* o = (float4*) (out + (size_t) r * dim);
+    int n4 = dim >> 2;
+    float4 v[NORM_VEC];
+    float ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NORM_VEC; j++) {
+        int i = threadIdx.x + j * NORM_THREADS;
+        v[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (i < n4) {
+            float4 a = xr[i];
+            float4 b = yr[i];
+            v[j] = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
+            xr[i] = v[j];
+        }
+        ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+    }
+    ss = block_sum(ss);
+    float mean = ss / (float) dim + eps;
+    float s = (float) (1.0 / sqrt((double) mean));
+#pragma unroll
+    for (int j = 0; j < NORM_VEC; j++) {
+        int i = threadIdx.x + j * NORM_THREADS;
+        if (i < n4) {
+            o[i] = norm_scale(w4[i], s, v[j]);
+        }
+    }
 }

@@ -117,6 +117,16 @@ public final class CudaLlamaModel implements LanguageModel {
     private boolean deepSplit;
     private String skinnyChoice = "skinny product off";
 
+    // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
+    // the group at once); null when the heads do not fit it. On when chosen at load (chooseAttention) or forced by
+    // -Dinferstream.cuda.attention=split|old.
+    private final SplitAttention splitAttention;
+    private boolean useSplitAttention;
+    // rmsnorm_vec / add_rmsnorm_vec (float4, the row held in registers) instead of rmsnorm / add_rmsnorm: chosen at
+    // load with the attention (-Dinferstream.cuda.norm=vec|old forces it)
+    private boolean vectorNorm;
+    private String attentionChoice = "attention_vec (not compared)";
+
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
     private boolean graphs = true;
     private String graphFailure;
@@ -208,6 +218,8 @@ public final class CudaLlamaModel implements LanguageModel {
             outputNorm = floats(w.outputNorm(), "output_norm");
             invFreq = floats(RopeFrequencies.of(config, w.ropeFactors()), "rope frequencies");
             weightBytes = bytes;
+            splitAttention = SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
+                    ? new SplitAttention(config.nHeads(), config.nKvHeads(), config.headDim()) : null;
             ensureCapacity(options.maxBatchTokens());
             boolean sixteenBit = false;
             for (DeviceMatrix m : allMatrices()) {
@@ -220,6 +232,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 chooseGroupedSkinny();
                 chooseDeepSplit();
             }
+            chooseAttention();
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -1193,11 +1206,9 @@ public final class CudaLlamaModel implements LanguageModel {
         mark(StepProfile.Part.EMBED);
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        int warpsPerBlock = 4;
-        boolean vecAttention = vectorAttention(headDim);
         int layers = config.nLayers();
         // xb = rmsnorm(x) of layer 0; later layers get it from the previous layer's fused add_rmsnorm
-        k.launch("rmsnorm", n, 1, 256, 0, x, null, attnNorm[0], xb, dim, config.rmsEps());
+        k.launch(vectorNorm ? "rmsnorm_vec" : "rmsnorm", n, 1, 256, 0, x, null, attnNorm[0], xb, dim, config.rmsEps());
         mark(StepProfile.Part.NORM);
         for (int l = 0; l < layers; l++) {
             // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
@@ -1218,21 +1229,18 @@ public final class CudaLlamaModel implements LanguageModel {
             k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 128, 0, q, kBuf, vBuf, positions, invFreq,
                     heads, config.nKvHeads(), headDim, config.ropeNeox() ? 1 : 0, slots, kv.keys(l), kv.values(l));
             mark(StepProfile.Part.ROPE_KV);
-            if (vecAttention) {
-                k.launch(f16Kv ? "attention_vec_f16" : "attention_vec_f32", n * heads, 1, 32 * ATT_WARPS, 0, q,
-                        kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att, n, heads,
-                        config.nKvHeads(), headDim, scale);
+            if (useSplitAttention) {
+                splitAttention.launch(k, f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att,
+                        n, scale, SplitAttention.splits(n, config.nKvHeads()));
             } else {
-                k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
-                        32 * warpsPerBlock, warpsPerBlock * headDim * 4, q, kv.keys(l), kv.values(l), positions, seq,
-                        tableData, maxBlocks, bs, att, n, heads, config.nKvHeads(), headDim, scale);
+                launchPerHeadAttention(f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att, n);
             }
             mark(StepProfile.Part.ATTENTION);
             wo[l].matmul(k, att, xb, n, skinny);
             mark(StepProfile.Part.WO_MATMUL);
 
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
-            k.launch("add_rmsnorm", n, 1, 256, 0, x, xb, ffnNorm[l], xb, dim, config.rmsEps());
+            k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, x, xb, ffnNorm[l], xb, dim, config.rmsEps());
             mark(StepProfile.Part.NORM);
             if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, gate[l], up[l])
                     && gate[l].rows() == up[l].rows()) {
@@ -1251,7 +1259,8 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.FFN_MATMUL);
             if (l + 1 < layers) {
                 // x += xb; xb = rmsnorm(x) for the next layer's attention
-                k.launch("add_rmsnorm", n, 1, 256, 0, x, xb, attnNorm[l + 1], xb, dim, config.rmsEps());
+                k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, x, xb, attnNorm[l + 1], xb, dim,
+                        config.rmsEps());
                 mark(StepProfile.Part.NORM);
             } else {
                 k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
@@ -1260,11 +1269,306 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         if (wantLogits) {
             // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
-            k.launch("rmsnorm", m, 1, 256, 0, x, rows, outputNorm, xb, dim, config.rmsEps());
+            k.launch(vectorNorm ? "rmsnorm_vec" : "rmsnorm", m, 1, 256, 0, x, rows, outputNorm, xb, dim, config.rmsEps());
             mark(StepProfile.Part.NORM);
             output.matmul(k, xb, logits, m, skinny);
             mark(StepProfile.Part.OUTPUT_MATMUL);
         }
+    }
+
+    /**
+     * The attention kernels of one block (or warp) per (token, query head): attention_vec for power-of-two head sizes,
+     * attention otherwise. out [n, qDim] from q [n, qDim] and one layer's paged keys/values.
+     */
+    private void launchPerHeadAttention(boolean f16Kv, Object qIn, Object keys, Object values, Object positions,
+                                        Object seq, Object tables, int maxBlocks, int bs, Object out, int n) {
+        int heads = config.nHeads();
+        int headDim = config.headDim();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        if (vectorAttention(headDim)) {
+            k.launch(f16Kv ? "attention_vec_f16" : "attention_vec_f32", n * heads, 1, 32 * ATT_WARPS, 0, qIn, keys,
+                    values, positions, seq, tables, maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale);
+        } else {
+            int warpsPerBlock = 4;
+            k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
+                    32 * warpsPerBlock, warpsPerBlock * headDim * 4, qIn, keys, values, positions, seq, tables,
+                    maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale);
+        }
+    }
+
+    /**
+     * Decides the attention kernel and the norm kernels at load, like {@link #chooseDeepSplit}: each new kernel runs
+     * next to the proven one on the same random inputs and is adopted only when its results are within a float
+     * tolerance of the old one's (max abs difference over max abs value; the order of the sums differs, a wrong
+     * index gives errors of order 1) and it is faster, timed as CUDA graph replays.
+     * <ul>
+     * <li>Attention: up to 64 decode tokens of as many sequences, contexts 1..192 (0, 15, 16, 17 and 191 among the
+     * positions), blocks of 16 over interleaved block tables, F16 and F32 KV (both compared, F16 timed, as the
+     * engine runs); tolerance 1e-4. -Dinferstream.cuda.attention=split|old forces it.</li>
+     * <li>Norms: rmsnorm_vec and add_rmsnorm_vec against rmsnorm and add_rmsnorm on the same rows; tolerance 1e-5.
+     * -Dinferstream.cuda.norm=vec|old forces them.</li>
+     * </ul>
+     * {@link #attentionChoice()} (printed by the bench) says what was chosen, with both timings and the difference.
+     */
+    private void chooseAttention() {
+        int n = Math.min(64, capacity);
+        StringBuilder why = new StringBuilder();
+        String forcedNorm = System.getProperty("inferstream.cuda.norm");
+        if (!vectorNormFits(config.dim())) {
+            why.append("norms: rmsnorm (dim ").append(config.dim()).append(" does not fit the vectorised kernels)");
+        } else if (forcedNorm != null) {
+            useVectorNorm("vec".equals(forcedNorm));
+            why.append("norms: ").append(vectorNorm ? "rmsnorm_vec" : "rmsnorm")
+                    .append(" (forced by -Dinferstream.cuda.norm=").append(forcedNorm).append(")");
+        } else {
+            try {
+                compareNorms(n, why);
+            } catch (RuntimeException e) { // a launch the driver refuses: keep the proven kernels
+                useVectorNorm(false);
+                why.append("norms: rmsnorm (rmsnorm_vec failed at load: ").append(e.getMessage()).append(")");
+            }
+        }
+        why.append("; ");
+        String forced = System.getProperty("inferstream.cuda.attention");
+        String perHead = vectorAttention(config.headDim()) ? "attention_vec" : "attention";
+        if (splitAttention == null) {
+            why.append("attention: ").append(perHead).append(" (split kernel: ")
+                    .append(SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()))
+                    .append("; not compared)");
+        } else if (forced != null) {
+            useSplitAttention("split".equals(forced));
+            why.append("attention: ").append(useSplitAttention ? "attention_split" : perHead)
+                    .append(" (forced by -Dinferstream.cuda.attention=").append(forced).append(")");
+        } else {
+            try {
+                compareAttention(n, perHead, why);
+            } catch (RuntimeException e) { // a launch the driver refuses: keep the proven kernel
+                useSplitAttention(false);
+                why.append("attention: ").append(perHead).append(" (attention_split failed at load: ")
+                        .append(e.getMessage()).append(")");
+            }
+        }
+        attentionChoice = why.toString();
+    }
+
+    private void compareAttention(int n, String perHead, StringBuilder why) {
+        int bs = 16;
+        int maxBlocks = 12; // contexts up to 192 positions
+        int kvDim = config.kvDim();
+        int slots = n * maxBlocks * bs;
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
+        float[] qs = new float[n * qDim];
+        for (int i = 0; i < qs.length; i++) {
+            qs[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        float[] ks = new float[slots * kvDim];
+        float[] vs = new float[slots * kvDim];
+        short[] kh = new short[ks.length];
+        short[] vh = new short[vs.length];
+        for (int i = 0; i < ks.length; i++) {
+            ks[i] = (float) rnd.nextDouble(-1, 1);
+            vs[i] = (float) rnd.nextDouble(-1, 1);
+            kh[i] = io.inferstream.runtime.tensor.VectorMath.f32ToF16(ks[i]);
+            vh[i] = io.inferstream.runtime.tensor.VectorMath.f32ToF16(vs[i]);
+        }
+        // metadata: positions [n] | seq [n] | tables [n, maxBlocks]; sequence t's blocks interleaved with the others'
+        int[] meta = new int[2 * n + n * maxBlocks];
+        int[] edge = {0, 15, 16, 17, maxBlocks * bs - 1};
+        for (int t = 0; t < n; t++) {
+            meta[t] = t < edge.length ? edge[t] : rnd.nextInt(maxBlocks * bs);
+            meta[n + t] = t;
+            for (int b = 0; b < maxBlocks; b++) {
+                meta[2 * n + t * maxBlocks + b] = b * n + (n - 1 - t);
+            }
+        }
+        List<DeviceBuffer> temp = new ArrayList<>();
+        try {
+            DeviceBuffer qd = temp(temp, 4L * qs.length, qs);
+            DeviceBuffer k32 = temp(temp, 4L * ks.length, ks);
+            DeviceBuffer v32 = temp(temp, 4L * vs.length, vs);
+            DeviceBuffer k16 = DeviceBuffer.allocate(2L * kh.length, "attention choice keys");
+            temp.add(k16);
+            k16.upload(kh);
+            DeviceBuffer v16 = DeviceBuffer.allocate(2L * vh.length, "attention choice values");
+            temp.add(v16);
+            v16.upload(vh);
+            DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "attention choice metadata");
+            temp.add(md);
+            md.upload(meta, meta.length);
+            DeviceBuffer out = temp(temp, 4L * n * qDim, null);
+            var positions = md.at(0);
+            var seq = md.at(4L * n);
+            var tables = md.at(8L * n);
+            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            int splits = SplitAttention.splits(n, config.nKvHeads());
+            double worst = 0;
+            for (int p = 0; p < 2; p++) {
+                boolean f16 = p == 0;
+                float[][] got = new float[2][n * qDim];
+                for (int v = 0; v < 2; v++) {
+                    if (v == 0) {
+                        launchPerHeadAttention(f16, qd, f16 ? k16 : k32, f16 ? v16 : v32, positions, seq, tables,
+                                maxBlocks, bs, out, n);
+                    } else {
+                        splitAttention.launch(k, f16, qd, f16 ? k16 : k32, f16 ? v16 : v32, positions, seq, tables,
+                                maxBlocks, bs, out, n, scale, splits);
+                    }
+                    device.synchronize();
+                    out.download(got[v], got[v].length);
+                }
+                worst = Math.max(worst, relativeDifference(got[1], got[0]));
+            }
+            java.util.function.IntConsumer launches = v -> {
+                if (v == 0) {
+                    launchPerHeadAttention(true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n);
+                } else {
+                    splitAttention.launch(k, true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n, scale, splits);
+                }
+            };
+            int reps = 20;
+            long[] nanos = timed(launches, reps);
+            boolean close = worst <= 1e-4;
+            useSplitAttention(close && nanos[1] < nanos[0]);
+            why.append(String.format(java.util.Locale.ROOT,
+                    "attention: %s (%d decode tokens, contexts 1..%d, F16 KV, %d splits, %d CUDA graph replays: %s %.1f us, "
+                            + "attention_split %.1f us; max relative difference %.2e over F16 and F32 KV%s)",
+                    useSplitAttention ? "attention_split" : perHead, n, maxBlocks * bs, splits, reps, perHead,
+                    nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, worst, close ? "" : ": DIFFER, split kernel not used"));
+        } finally {
+            for (DeviceBuffer b : temp) {
+                b.close();
+            }
+        }
+    }
+
+    private void compareNorms(int n, StringBuilder why) {
+        int dim = config.dim();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(19);
+        float[] xs = new float[n * dim];
+        float[] ys = new float[n * dim];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+            ys[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        List<DeviceBuffer> temp = new ArrayList<>();
+        try {
+            DeviceBuffer xd = temp(temp, 4L * xs.length, xs);
+            DeviceBuffer yd = temp(temp, 4L * ys.length, ys);
+            DeviceBuffer o1 = temp(temp, 4L * xs.length, null);
+            DeviceBuffer o2 = temp(temp, 4L * xs.length, null);
+            java.util.function.IntConsumer launches = v -> {
+                k.launch(v == 0 ? "rmsnorm" : "rmsnorm_vec", n, 1, 256, 0, xd, null, attnNorm[0], o1, dim, config.rmsEps());
+                k.launch(v == 0 ? "add_rmsnorm" : "add_rmsnorm_vec", n, 1, 256, 0, xd, yd, ffnNorm[0], o2, dim,
+                        config.rmsEps());
+            };
+            double worst = 0;
+            float[][][] got = new float[2][3][xs.length];
+            for (int v = 0; v < 2; v++) {
+                xd.upload(xs, xs.length);
+                launches.accept(v);
+                device.synchronize();
+                o1.download(got[v][0], xs.length);
+                o2.download(got[v][1], xs.length);
+                xd.download(got[v][2], xs.length);
+            }
+            for (int o = 0; o < 3; o++) {
+                worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
+            }
+            int reps = 20;
+            long[] nanos = timed(launches, reps);
+            boolean close = worst <= 1e-5;
+            useVectorNorm(close && nanos[1] < nanos[0]);
+            why.append(String.format(java.util.Locale.ROOT,
+                    "norms: %s (rmsnorm + add_rmsnorm of %d rows, %d CUDA graph replays: %.1f us, vectorised %.1f us; "
+                            + "max relative difference %.2e%s)", vectorNorm ? "rmsnorm_vec" : "rmsnorm", n, reps,
+                    nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, worst, close ? "" : ": DIFFER, not used"));
+        } finally {
+            for (DeviceBuffer b : temp) {
+                b.close();
+            }
+        }
+    }
+
+    /** A scratch buffer of the load-time choices, registered in {@code temp} (freed by the caller), with data if given. */
+    private static DeviceBuffer temp(List<DeviceBuffer> temp, long bytes, float[] data) {
+        DeviceBuffer b = DeviceBuffer.allocate(bytes, "load-time kernel choice");
+        temp.add(b);
+        if (data != null) {
+            b.upload(data, data.length);
+        }
+        return b;
+    }
+
+    /** Nanoseconds of {@code reps} runs of variants 0 and 1, as CUDA graph replays (eager where recording fails). */
+    private long[] timed(java.util.function.IntConsumer launches, int reps) {
+        long[] nanos = new long[2];
+        for (int v = 0; v < 2; v++) {
+            long t = graphNanos(launches, v, reps);
+            if (t < 0) {
+                launches.accept(v);
+                device.synchronize();
+                long t0 = System.nanoTime();
+                for (int i = 0; i < reps; i++) {
+                    launches.accept(v);
+                }
+                device.synchronize();
+                t = System.nanoTime() - t0;
+            }
+            nanos[v] = t;
+        }
+        return nanos;
+    }
+
+    /** Whether the vectorised norms (rmsnorm_vec, add_rmsnorm_vec: float4 pieces, at most 4 per thread of 256) fit dim. */
+    static boolean vectorNormFits(int dim) {
+        return dim % 4 == 0 && dim <= 4 * 256 * 4;
+    }
+
+    /**
+     * Whether attention runs the split-context kernel (SplitAttention). Chosen at load by {@link #chooseAttention};
+     * turning it on for heads the kernel does not serve throws.
+     */
+    public synchronized void useSplitAttention(boolean on) {
+        if (on && splitAttention == null) {
+            throw new IllegalArgumentException("split attention does not serve this model: "
+                    + SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()));
+        }
+        if (useSplitAttention != on) {
+            useSplitAttention = on;
+            bufferGeneration++; // recorded graphs hold the other kernel
+        }
+    }
+
+    /** Whether the split-context attention kernel serves this model's heads. */
+    public boolean splitAttentionAvailable() {
+        return splitAttention != null;
+    }
+
+    /** Whether attention runs the split-context kernel. */
+    public synchronized boolean splitAttention() {
+        return useSplitAttention;
+    }
+
+    /** Whether the norms run rmsnorm_vec / add_rmsnorm_vec; turning it on for a dim they do not fit throws. */
+    public synchronized void useVectorNorm(boolean on) {
+        if (on && !vectorNormFits(config.dim())) {
+            throw new IllegalArgumentException("dim " + config.dim() + " does not fit the vectorised norms "
+                    + "(a multiple of 4, at most 4096)");
+        }
+        if (vectorNorm != on) {
+            vectorNorm = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether the norms run the vectorised kernels. */
+    public synchronized boolean vectorNorm() {
+        return vectorNorm;
+    }
+
+    /** What {@link #chooseAttention} decided for attention and the norms, with the timings and differences. */
+    public synchronized String attentionChoice() {
+        return attentionChoice;
     }
 
     /** Head sizes attention_vec serves: 8 dims per lane, a power-of-two number of lanes per position. */
@@ -1353,6 +1657,9 @@ public final class CudaLlamaModel implements LanguageModel {
         intsCapacity = 5 * c + 1024;
         ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
         capacity = c;
+        if (splitAttention != null) {
+            splitAttention.ensure(c);
+        }
         bufferGeneration++;
     }
 
@@ -1378,6 +1685,9 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         closeScratch();
         capacity = 0;
+        if (splitAttention != null) {
+            splitAttention.close();
+        }
         for (AutoCloseable c : owned) {
             try {
                 c.close();

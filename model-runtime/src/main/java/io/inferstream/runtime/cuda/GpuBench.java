@@ -96,6 +96,7 @@ public final class GpuBench {
             String products = null;
             if (m instanceof CudaLlamaModel c) {
                 System.out.println("skinny kernel: " + c.skinnyChoice());
+                System.out.println("attention and norm kernels: " + c.attentionChoice());
                 // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
                 products = c.productBenchmark(new int[] {1, 16, 64}, 20);
                 System.out.println("products of one layer (layer 0) and the output head, chosen kernels, 20 CUDA graph replays each:");
@@ -109,6 +110,8 @@ public final class GpuBench {
             if (m instanceof CudaLlamaModel c) {
                 lines.add("Skinny kernel chosen at load: " + c.skinnyChoice() + ".");
                 lines.add("");
+                lines.add("Attention and norm kernels chosen at load: " + c.attentionChoice() + ".");
+                lines.add("");
                 lines.add("Products of one layer (layer 0) and the output head, alone, with the chosen kernels (20 CUDA graph "
                         + "replays each; weight GB/s = weight bytes / time):");
                 lines.add("");
@@ -121,8 +124,9 @@ public final class GpuBench {
             lines.add("| concurrency | prefill tok/s | decode step ms (logits to host) | decode tok/s | step ms (device argmax, eager) "
                     + "| tok/s (eager) | **step ms (argmax, CUDA graph)** | **tok/s (graph)** | step ms (graph, tiled GEMM) "
                     + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced, matmul_stream off) | step ms (graph, the split-K not chosen at load) "
+                    + "| step ms (graph, the attention and norm kernels not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -143,7 +147,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 6 * (steps + warmup) + 8; // six timed runs + 5 profiled steps
+        int positions = prompt + 7 * (steps + warmup) + 8; // seven timed runs + 5 profiled steps
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -199,6 +203,7 @@ public final class GpuBench {
         double tiledMs = Double.NaN;
         double stagedMs = Double.NaN;
         double otherSplitMs = Double.NaN;
+        double otherAttentionMs = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
             boolean skinnyDefault = g.skinnyDecode();
             boolean stagedDefault = g.stagedSkinny();
@@ -275,12 +280,34 @@ public final class GpuBench {
                 otherSplitMs /= steps;
                 g.useDeepSplit(deepDefault);
             }
+            // The other attention (split-context vs per-head) and norm kernels, forced, where the model has both.
+            boolean splitDefault = g.splitAttention();
+            boolean normDefault = g.vectorNorm();
+            if (g.splitAttentionAvailable()) {
+                g.useSplitAttention(!splitDefault);
+                if (CudaLlamaModel.vectorNormFits(g.config().dim())) {
+                    g.useVectorNorm(!normDefault);
+                }
+                otherAttentionMs = 0;
+                for (int i = 0; i < warmup + steps; i++) {
+                    long s = System.nanoTime();
+                    next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                    if (i >= warmup) {
+                        otherAttentionMs += (System.nanoTime() - s) / 1e6;
+                    }
+                    position++;
+                }
+                otherAttentionMs /= steps;
+                g.useSplitAttention(splitDefault);
+                g.useVectorNorm(normDefault);
+            }
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
                 graphMs = Double.NaN;
                 tiledMs = Double.NaN;
                 stagedMs = Double.NaN;
                 otherSplitMs = Double.NaN;
+                otherAttentionMs = Double.NaN;
             }
             // Where a decode step's time goes (eager, synchronizing after each part), default products.
             StepProfile profile = new StepProfile();
@@ -299,10 +326,10 @@ public final class GpuBench {
         // The headline step: the graph replay where it ran, else the fastest that did.
         double headline = !Double.isNaN(graphMs) ? graphMs : Double.isNaN(deviceMs) ? hostMs : Math.min(hostMs, deviceMs);
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (headline / 1e3) : Double.NaN;
-        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.2f", otherSplitMs), num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
+                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
     }
 
     /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */

@@ -69,48 +69,60 @@ class CudaLlamaModelGpuTest {
     static Stream<Arguments> models() {
         RandomLlamaGguf.Spec llama = RandomLlamaGguf.Spec.llama(GgmlType.F32);
         return Stream.of(
-                Arguments.of("llama F32, GQA 4/2", llama, KvStore.Precision.F32, 1e-4, false, false, false, "off"),
-                Arguments.of("llama F32, F16 KV", llama, KvStore.Precision.F16, 1e-3, false, false, false, "off"),
-                Arguments.of("qwen2 F32: NeoX RoPE, biases", llama.withArch("qwen2"), KvStore.Precision.F32, 1e-4, false, false, false, "off"),
+                Arguments.of("llama F32, GQA 4/2", llama, KvStore.Precision.F32, 1e-4, false, false, false, "off", false),
+                Arguments.of("llama F32, F16 KV", llama, KvStore.Precision.F16, 1e-3, false, false, false, "off", false),
+                Arguments.of("qwen2 F32: NeoX RoPE, biases", llama.withArch("qwen2"), KvStore.Precision.F32, 1e-4, false, false, false, "off", false),
                 Arguments.of("llama3 RoPE scaling, tied", llama.withLlama3(new ModelConfig.RopeScaling(8f, 1f, 4f, 64), 500000f)
-                        .withTied(true), KvStore.Precision.F32, 1e-4, false, false, false, "off"),
-                Arguments.of("llama Q8_0", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32, 1e-4, false, false, false, "off"),
-                Arguments.of("llama F16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, false, false, false, "off"),
-                Arguments.of("llama BF16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, false, false, false, "off"),
-                Arguments.of("llama BF16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, false, false, "off"),
-                Arguments.of("llama F16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, false, false, "off"),
+                        .withTied(true), KvStore.Precision.F32, 1e-4, false, false, false, "off", false),
+                Arguments.of("llama Q8_0", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32, 1e-4, false, false, false, "off", false),
+                Arguments.of("llama F16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, false, false, false, "off", false),
+                Arguments.of("llama BF16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, false, false, false, "off", false),
+                Arguments.of("llama BF16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, false, false, "off", false),
+                Arguments.of("llama F16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, false, false, "off", false),
                 Arguments.of("llama BF16, pipelined kernel + grouped Q/K/V and gate/up (SwiGLU) products",
-                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "off"),
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "off", false),
                 Arguments.of("llama F16, pipelined kernel + grouped Q/K/V and gate/up (SwiGLU) products",
-                        RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, true, false, "off"),
+                        RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, true, true, false, "off", false),
                 // dim 256, FFN 512: the deep split cuts K into 2-4 ranges where the default split has 1-2
                 Arguments.of("llama BF16 256/512, pipelined kernel + grouped products, deep split-K",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
-                        true, true, true, "off"),
+                        true, true, true, "off", false),
                 Arguments.of("llama F16 256/512, pipelined kernel + grouped products, deep split-K",
                         RandomLlamaGguf.Spec.llama(GgmlType.F16).withShape(256, 512, 4, 2), KvStore.Precision.F32, 1e-2,
-                        true, true, true, "off"),
+                        true, true, true, "off", false),
                 // matmul_stream (stream.cu) forced, with the grouped products: 8-token tiles, its own split-K (one split
                 // writes y directly; FFN down of the 256/512 shape has two)
                 Arguments.of("llama BF16, matmul_stream + grouped Q/K/V and gate/up (SwiGLU) products",
-                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "stream"),
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "stream", false),
                 Arguments.of("llama F16 256/512, matmul_stream + grouped products",
                         RandomLlamaGguf.Spec.llama(GgmlType.F16).withShape(256, 512, 4, 2), KvStore.Precision.F32, 1e-2,
-                        true, true, false, "stream"),
+                        true, true, false, "stream", false),
                 Arguments.of("llama BF16 256/512, matmul_stream, separate products",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
-                        true, false, false, "stream"),
+                        true, false, false, "stream", false),
                 Arguments.of("llama BF16 256/512, matmul_stream_wide (16-warp blocks) + grouped products",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
-                        true, true, false, "wide"),
+                        true, true, false, "wide", false),
                 Arguments.of("llama Q4_K (decoded to F16 on upload)", RandomLlamaGguf.Spec.llama(GgmlType.Q4_K)
-                        .withShape(256, 512, 4, 2), KvStore.Precision.F32, 5e-3, false, false, false, "off"));
+                        .withShape(256, 512, 4, 2), KvStore.Precision.F32, 5e-3, false, false, false, "off", false),
+                // split-context attention (attention_split_*) and the vectorised norms forced on
+                Arguments.of("llama F32, GQA 4/2, split attention + vectorised norms", llama, KvStore.Precision.F32, 1e-4,
+                        false, false, false, "off", true),
+                Arguments.of("llama F32, F16 KV, split attention", llama, KvStore.Precision.F16, 1e-3, false, false, false,
+                        "off", true),
+                Arguments.of("qwen2 F32: NeoX RoPE, biases, split attention", llama.withArch("qwen2"), KvStore.Precision.F32,
+                        1e-4, false, false, false, "off", true),
+                Arguments.of("llama F32 256/512, 8 heads / 2 KV heads of 32, split attention",
+                        llama.withShape(256, 512, 8, 2), KvStore.Precision.F32, 1e-4, false, false, false, "off", true),
+                Arguments.of("llama BF16, matmul_stream + grouped products, split attention",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "stream",
+                        true));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")
     void mixedBatchLogitsMatchTheCpuModel(String label, RandomLlamaGguf.Spec spec, KvStore.Precision precision, double bound,
-                                          boolean skinny, boolean grouped, boolean deep, String stream) {
+                                          boolean skinny, boolean grouped, boolean deep, String stream, boolean split) {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path);
@@ -124,6 +136,8 @@ class CudaLlamaModelGpuTest {
             gpu.useDeepSplit(deep); // forced as well: the default split unless the row asks for the deep one
             gpu.useStreamingSkinny(!stream.equals("off")); // matmul_stream only where the row asks for it (it takes precedence)
             gpu.useWideStream(stream.equals("wide"));
+            gpu.useSplitAttention(split); // forced: the per-head kernel unless the row asks for the split one
+            gpu.useVectorNorm(split);
             int bs = 4;
             int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
             int numBlocks = SEQUENCES.length * blocksPerSeq + 3;
@@ -233,6 +247,16 @@ class CudaLlamaModelGpuTest {
 
     @Test
     void stories260KGreedyIsTokenIdenticalToTheCpuBackendAndLlama2c() throws IOException {
+        stories260KGreedy(false);
+    }
+
+    /** The same with the split-context attention and vectorised norms forced (200 positions: up to 7 splits). */
+    @Test
+    void stories260KGreedyWithSplitAttentionIsTokenIdenticalToTheCpuBackendAndLlama2c() throws IOException {
+        stories260KGreedy(true);
+    }
+
+    private void stories260KGreedy(boolean split) throws IOException {
         int[] expectedIds;
         try (InputStream in = getClass().getResourceAsStream("/reference/stories260K-greedy-200.txt")) {
             String all = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -240,6 +264,10 @@ class CudaLlamaModelGpuTest {
         }
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
              CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            if (split) {
+                gpu.useSplitAttention(true);
+                gpu.useVectorNorm(true);
+            }
             Tokenizer tokenizer = Tokenizers.fromGguf(gguf);
             SamplingParams params = SamplingParams.greedy(200).withStopTokens(List.of(tokenizer.bos()));
             int[] prompt = {tokenizer.bos()};
@@ -252,6 +280,60 @@ class CudaLlamaModelGpuTest {
             }
             assertArrayEquals(Arrays.copyOfRange(expectedIds, 1, expectedIds.length), generated, "llama2.c run.c reference");
         }
+    }
+
+    /**
+     * Two sequences decoded for 180 steps with the split-context attention forced (contexts past 32 positions use
+     * several splits and the combine kernel), fed the CPU model's greedy tokens: the GPU logits of every step match
+     * the CPU's, and so do the greedy tokens.
+     */
+    @ParameterizedTest(name = "{0} KV")
+    @MethodSource("kvPrecisions")
+    void longDecodeWithSplitAttentionMatchesTheCpuModel(KvStore.Precision precision, double bound) {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            LlamaModel cpu = LlamaModel.load(gguf);
+            gpu.useSplitAttention(true);
+            gpu.useVectorNorm(true);
+            int bs = 16;
+            int steps = 180;
+            int blocks = (steps + 2 + bs - 1) / bs;
+            KvStore cpuKv = cpu.newKvStore(2 * blocks, bs, precision);
+            KvStore gpuKv = gpu.newKvStore(2 * blocks, bs, precision);
+            int[][] tables = new int[2][blocks];
+            for (int b = 0; b < blocks; b++) {
+                tables[0][b] = 2 * b + 1;
+                tables[1][b] = 2 * blocks - 2 - 2 * b;
+            }
+            int[] tokens = {SEQUENCES[0][1], SEQUENCES[1][1]};
+            int vocab = gpu.config().vocabSize();
+            for (int step = 0; step < steps; step++) {
+                // sequence 1 starts 7 steps late, so the two contexts differ in length (and in split count)
+                boolean both = step >= 7;
+                TokenBatch batch = both
+                        ? new TokenBatch(tokens.clone(), new int[] {step, step - 7}, new int[] {0, 1}, tables, new int[] {0, 1})
+                        : new TokenBatch(new int[] {tokens[0]}, new int[] {step}, new int[] {0}, tables, new int[] {0});
+                float[] expected = cpu.forward(batch, cpuKv);
+                float[] got = gpu.forward(batch, gpuKv);
+                double err = CudaTestDevice.relativeError(got, expected, got.length);
+                assertTrue(err <= bound, "step " + step + ": relative error " + err + " > " + bound);
+                for (int r = 0; r < batch.size(); r++) {
+                    int best = 0;
+                    for (int i = 1; i < vocab; i++) {
+                        if (expected[r * vocab + i] > expected[r * vocab + best]) {
+                            best = i;
+                        }
+                    }
+                    tokens[both ? r : 0] = best;
+                }
+            }
+        }
+    }
+
+    static Stream<Arguments> kvPrecisions() {
+        return Stream.of(Arguments.of(KvStore.Precision.F32, 1e-4), Arguments.of(KvStore.Precision.F16, 1e-3));
     }
 
     private static TokenBatch batch(int[] counts, int[] done, int[][] tables) {

@@ -1,0 +1,300 @@
+package io.inferstream.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import io.inferstream.runtime.tensor.VectorMath;
+
+/**
+ * The split-context attention (attention_split_* + attention_split_combine) and the vectorised norms
+ * (rmsnorm_vec, add_rmsnorm_vec) against float64 references computed here from the same inputs: paged causal
+ * softmax(q k^T / sqrt(headDim)) v over shuffled KV blocks (F16 keys/values decoded exactly as the GPU reads them),
+ * and x * w / sqrt(mean(x^2) + eps). Only float summation order separates the GPU from the reference.
+ */
+class SplitAttentionGpuTest {
+
+    private static CudaDevice device;
+
+    @BeforeEach
+    void open() {
+        device = CudaTestDevice.require();
+    }
+
+    /** Contexts of one batch: decode tokens of sequences at these lengths, then a 3-token prefill chunk. */
+    private static final int[] CONTEXTS = {1, 15, 16, 17, 200, 1000};
+
+    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, splits {5} (0: policy)")
+    @CsvSource({
+        "F16, 64, 32, 8, 16, 0",   // the Llama-3.2-1B shape (groups of 4)
+        "F32, 64, 32, 8, 16, 0",
+        "F16, 64, 32, 8, 16, 16",
+        "F16, 128, 8, 8, 16, 0",   // group 1
+        "F32, 128, 16, 2, 16, 3",  // group 8
+        "F16, 64, 8, 1, 16, 1",    // group 8, one split: the attention block writes the output itself
+        "F16, 128, 12, 4, 4, 0",   // group 3 (kernel compiled for 4), blocks of 4
+        "F32, 64, 6, 6, 7, 5",     // blocks of 7
+        "F16, 8, 8, 4, 16, 0",     // head size 8 (one lane per position), group 2
+        "F16, 256, 4, 1, 16, 2",   // head size 256 (a whole warp per position), group 4
+    })
+    void splitAttentionMatchesTheFloat64Reference(String precision, int headDim, int nHeads, int nKvHeads, int blockSize,
+                                                 int forcedSplits) {
+        int n = CONTEXTS.length + 3;
+        int[] positions = new int[n];
+        int[] seq = new int[n];
+        for (int t = 0; t < CONTEXTS.length; t++) {
+            positions[t] = CONTEXTS[t] - 1;
+            seq[t] = t;
+        }
+        for (int i = 0; i < 3; i++) { // a prefill chunk: positions 30..32 of one more sequence
+            positions[CONTEXTS.length + i] = 30 + i;
+            seq[CONTEXTS.length + i] = CONTEXTS.length;
+        }
+        check(precision.equals("F16"), headDim, nHeads, nKvHeads, blockSize, positions, seq, forcedSplits, 1e-5);
+    }
+
+    @Test
+    void sixtyFourDecodeTokensOfRandomLengthsMatchTheReference() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        int n = 64;
+        int[] positions = new int[n];
+        int[] seq = new int[n];
+        for (int t = 0; t < n; t++) {
+            positions[t] = rnd.nextInt(300);
+            seq[t] = t;
+        }
+        check(true, 64, 32, 8, 16, positions, seq, 0, 1e-5);
+    }
+
+    @Test
+    void launchRefusesStepsBeyondItsScratch() {
+        try (SplitAttention split = new SplitAttention(8, 2, 64)) {
+            split.ensure(4);
+            assertThrows(IllegalStateException.class, () -> split.launch(device.kernels(), true, null, null, null, null,
+                    null, null, 1, 16, null, 5, 1f, 1));
+        }
+    }
+
+    private static void check(boolean f16, int headDim, int nHeads, int nKvHeads, int bs, int[] positions, int[] seq,
+                              int forcedSplits, double bound) {
+        SplittableRandom rnd = new SplittableRandom(headDim * 31L + nHeads * 7L + nKvHeads + bs);
+        int n = positions.length;
+        int seqs = 0;
+        for (int s : seq) {
+            seqs = Math.max(seqs, s + 1);
+        }
+        int[] lengths = new int[seqs];
+        for (int t = 0; t < n; t++) {
+            lengths[seq[t]] = Math.max(lengths[seq[t]], positions[t] + 1);
+        }
+        int maxBlocks = 1;
+        int usedBlocks = 0;
+        for (int len : lengths) {
+            int b = (len + bs - 1) / bs;
+            maxBlocks = Math.max(maxBlocks, b);
+            usedBlocks += b;
+        }
+        int numBlocks = usedBlocks + 3;
+        List<Integer> free = new ArrayList<>();
+        for (int b = 0; b < numBlocks; b++) {
+            free.add(b);
+        }
+        Collections.shuffle(free, new java.util.Random(rnd.nextLong()));
+        int[][] tables = new int[seqs][maxBlocks];
+        int next = 0;
+        for (int s = 0; s < seqs; s++) {
+            for (int b = 0; b < (lengths[s] + bs - 1) / bs; b++) {
+                tables[s][b] = free.get(next++);
+            }
+        }
+        int kvDim = nKvHeads * headDim;
+        int qDim = nHeads * headDim;
+        int slots = numBlocks * bs;
+        float[] q = new float[n * qDim];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        float[] keys = new float[slots * kvDim];
+        float[] values = new float[slots * kvDim];
+        short[] keys16 = new short[keys.length];
+        short[] values16 = new short[values.length];
+        for (int i = 0; i < keys.length; i++) {
+            keys16[i] = VectorMath.f32ToF16((float) rnd.nextDouble(-1, 1));
+            values16[i] = VectorMath.f32ToF16((float) rnd.nextDouble(-1, 1));
+            // the F32 pool holds the same (F16-representable) values, so one reference serves both precisions
+            keys[i] = VectorMath.f16ToF32(keys16[i]);
+            values[i] = VectorMath.f16ToF32(values16[i]);
+        }
+        int[] meta = new int[2 * n + seqs * maxBlocks];
+        System.arraycopy(positions, 0, meta, 0, n);
+        System.arraycopy(seq, 0, meta, n, n);
+        for (int s = 0; s < seqs; s++) {
+            System.arraycopy(tables[s], 0, meta, 2 * n + s * maxBlocks, maxBlocks);
+        }
+        double scale = 1.0 / Math.sqrt(headDim);
+        float[] expected = reference(q, keys, values, positions, seq, tables, bs, n, nHeads, nKvHeads, headDim, scale);
+        int splits = forcedSplits > 0 ? forcedSplits : SplitAttention.splits(n, nKvHeads);
+        try (SplitAttention split = new SplitAttention(nHeads, nKvHeads, headDim);
+             DeviceBuffer qd = DeviceBuffer.allocate(4L * q.length, "q");
+             DeviceBuffer kd = DeviceBuffer.allocate((f16 ? 2L : 4L) * keys.length, "keys");
+             DeviceBuffer vd = DeviceBuffer.allocate((f16 ? 2L : 4L) * values.length, "values");
+             DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "metadata");
+             DeviceBuffer out = DeviceBuffer.allocate(4L * n * qDim, "out")) {
+            split.ensure(256);
+            qd.upload(q, q.length);
+            if (f16) {
+                kd.upload(keys16);
+                vd.upload(values16);
+            } else {
+                kd.upload(keys, keys.length);
+                vd.upload(values, values.length);
+            }
+            md.upload(meta, meta.length);
+            split.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out, n,
+                    (float) scale, splits);
+            device.synchronize();
+            float[] got = new float[n * qDim];
+            out.download(got, got.length);
+            double err = CudaTestDevice.relativeError(got, expected, got.length);
+            assertTrue(err <= bound, "relative error " + err + " > " + bound + " (" + splits + " splits)");
+            // every (token, head) on its own: a wrong split or head would hide in the norm of a large batch
+            for (int t = 0; t < n; t++) {
+                for (int h = 0; h < nHeads; h++) {
+                    int off = (t * nHeads + h) * headDim;
+                    float[] a = java.util.Arrays.copyOfRange(got, off, off + headDim);
+                    float[] b = java.util.Arrays.copyOfRange(expected, off, off + headDim);
+                    double e = CudaTestDevice.relativeError(a, b, headDim);
+                    assertTrue(e <= 1e-4, "token " + t + " (position " + positions[t] + "), head " + h
+                            + ": relative error " + e);
+                }
+            }
+        }
+    }
+
+    /** Float64 paged causal attention: out [n, nHeads * headDim]. */
+    private static float[] reference(float[] q, float[] keys, float[] values, int[] positions, int[] seq, int[][] tables,
+                                     int bs, int n, int nHeads, int nKvHeads, int headDim, double scale) {
+        int kvDim = nKvHeads * headDim;
+        int group = nHeads / nKvHeads;
+        float[] out = new float[n * nHeads * headDim];
+        for (int t = 0; t < n; t++) {
+            int ctx = positions[t] + 1;
+            for (int h = 0; h < nHeads; h++) {
+                int koff = (h / group) * headDim;
+                double[] s = new double[ctx];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int p = 0; p < ctx; p++) {
+                    int slot = tables[seq[t]][p / bs] * bs + p % bs;
+                    double dot = 0;
+                    for (int d = 0; d < headDim; d++) {
+                        dot += (double) q[(t * nHeads + h) * headDim + d] * keys[slot * kvDim + koff + d];
+                    }
+                    s[p] = dot * scale;
+                    max = Math.max(max, s[p]);
+                }
+                double sum = 0;
+                double[] o = new double[headDim];
+                for (int p = 0; p < ctx; p++) {
+                    int slot = tables[seq[t]][p / bs] * bs + p % bs;
+                    double e = Math.exp(s[p] - max);
+                    sum += e;
+                    for (int d = 0; d < headDim; d++) {
+                        o[d] += e * values[slot * kvDim + koff + d];
+                    }
+                }
+                for (int d = 0; d < headDim; d++) {
+                    out[(t * nHeads + h) * headDim + d] = (float) (o[d] / sum);
+                }
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "dim {0}, {1} rows, row indices {2}")
+    @CsvSource({
+        "2048, 64, false",
+        "2048, 1, false",
+        "4096, 17, false",
+        "260, 5, true",   // 65 float4 pieces: the last thread's second piece is past the row
+        "8, 3, true",
+    })
+    void vectorisedNormsMatchTheFloat64Reference(int dim, int rows, boolean indexed) {
+        SplittableRandom rnd = new SplittableRandom(dim + rows);
+        int srcRows = rows + 2;
+        float[] x = new float[srcRows * dim];
+        float[] y = new float[srcRows * dim];
+        float[] w = new float[dim];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-3, 3);
+            y[i] = (float) rnd.nextDouble(-3, 3);
+        }
+        for (int i = 0; i < dim; i++) {
+            w[i] = (float) rnd.nextDouble(0.5, 1.5);
+        }
+        int[] rowIndex = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            rowIndex[r] = indexed ? (r * 7 + 1) % srcRows : r;
+        }
+        float eps = 1e-5f;
+        try (DeviceBuffer xd = DeviceBuffer.allocate(4L * x.length, "x");
+             DeviceBuffer yd = DeviceBuffer.allocate(4L * y.length, "y");
+             DeviceBuffer wd = DeviceBuffer.allocate(4L * dim, "w");
+             DeviceBuffer rd = DeviceBuffer.allocate(4L * rows, "rows");
+             DeviceBuffer out = DeviceBuffer.allocate(4L * x.length, "out")) {
+            xd.upload(x, x.length);
+            yd.upload(y, y.length);
+            wd.upload(w, dim);
+            rd.upload(rowIndex, rows);
+            CudaKernels k = device.kernels();
+            // rmsnorm_vec: out[r] = norm(x[rows[r]])
+            k.launch("rmsnorm_vec", rows, 1, 256, 0, xd, indexed ? rd : null, wd, out, dim, eps);
+            device.synchronize();
+            float[] got = new float[rows * dim];
+            out.download(got, got.length);
+            float[] expected = new float[rows * dim];
+            for (int r = 0; r < rows; r++) {
+                norm(x, rowIndex[r] * dim, w, expected, r * dim, dim, eps);
+            }
+            double err = CudaTestDevice.relativeError(got, expected, got.length);
+            assertTrue(err <= 1e-6, "rmsnorm_vec relative error " + err);
+            // add_rmsnorm_vec with out == y (as the model calls it): x += y, y = norm(x)
+            k.launch("add_rmsnorm_vec", rows, 1, 256, 0, xd, yd, wd, yd, dim, eps);
+            device.synchronize();
+            float[] gotX = new float[rows * dim];
+            float[] gotY = new float[rows * dim];
+            xd.download(gotX, gotX.length);
+            yd.download(gotY, gotY.length);
+            float[] sumX = new float[rows * dim];
+            for (int i = 0; i < sumX.length; i++) {
+                sumX[i] = x[i] + y[i];
+            }
+            float[] expectedY = new float[rows * dim];
+            for (int r = 0; r < rows; r++) {
+                norm(sumX, r * dim, w, expectedY, r * dim, dim, eps);
+            }
+            assertTrue(CudaTestDevice.relativeError(gotX, sumX, gotX.length) == 0, "add_rmsnorm_vec residual x + y");
+            double errY = CudaTestDevice.relativeError(gotY, expectedY, gotY.length);
+            assertTrue(errY <= 1e-6, "add_rmsnorm_vec relative error " + errY);
+        }
+    }
+
+    private static void norm(float[] x, int off, float[] w, float[] out, int outOff, int dim, float eps) {
+        double ss = 0;
+        for (int i = 0; i < dim; i++) {
+            ss += (double) x[off + i] * x[off + i];
+        }
+        double s = 1.0 / Math.sqrt(ss / dim + eps);
+        for (int i = 0; i < dim; i++) {
+            out[outOff + i] = (float) (w[i] * (s * x[off + i]));
+        }
+    }
+}
