@@ -6,10 +6,10 @@ import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.engine.EngineMetrics;
 import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
-import io.inferstream.runtime.engine.TokenListener;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.testing.HoldingListener;
 import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
@@ -21,7 +21,6 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -57,42 +56,6 @@ class TaskTimeoutTest {
     @AfterAll
     static void close() {
         file.close();
-    }
-
-    /** Blocks the engine's step thread at the chosen tokens of its request until the test lets it go on. */
-    private static final class HoldingListener implements TokenListener, AutoCloseable {
-        private final List<Integer> holdAt; // 1-based token numbers
-        private final Semaphore reached = new Semaphore(0);
-        private final Semaphore release = new Semaphore(0);
-        private volatile boolean closed;
-        private int tokens;
-
-        HoldingListener(Integer... holdAt) {
-            this.holdAt = List.of(holdAt);
-        }
-
-        @Override
-        public void onToken(String requestId, int token, String text) {
-            if (!closed && holdAt.contains(++tokens)) {
-                reached.release();
-                release.acquireUninterruptibly();
-            }
-        }
-
-        void awaitHeld() throws InterruptedException {
-            assertTrue(reached.tryAcquire(10, TimeUnit.SECONDS), "the engine reached the held token");
-        }
-
-        void letGo() {
-            release.release();
-        }
-
-        /** Holds no more: a failed assertion must not leave the step thread blocked (engine.close() joins it). */
-        @Override
-        public void close() {
-            closed = true;
-            release.release(holdAt.size());
-        }
     }
 
     private static TaskRunner runner(Engine engine) {
