@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * A task that times out, or is cancelled, while its engine calls run ends them in the engine: they finish with
  * DEADLINE / CANCELLED at the next step, their KV blocks go back to the pool, and a request running beside them
- * produces the same tokens as alone. The engine is held still inside a step (by a token listener of the other
+ * produces the same tokens as alone; a call that fails cancels the task's other calls. The engine is held still inside a step (by a token listener of the other
  * request) so that the task's calls are certainly in the engine when the timeout passes or the cancel comes.
  */
 class TaskTimeoutTest {
@@ -160,6 +160,40 @@ class TaskTimeoutTest {
             EngineMetrics end = engine.metrics();
             assertEquals(0, end.running() + end.waiting());
             assertEquals(engine.numKvBlocks(), end.kvBlocksFree(), "every block is back in the pool");
+        }
+    }
+
+    @Test
+    void aLabelScoringThatFailsCancelsTheTasksOtherScorings() throws Exception {
+        String longLabel = "very ".repeat(40) + "long";
+        TaskRequest request = TaskRequest.builder("classify-2", Task.CLASSIFY, SHORT_STORY)
+                .labels(List.of("happy", "sad", "angry", longLabel)).build();
+        TaskRunner sizing = new TaskRunner(null, model.config(), tokenizer, ChatTemplate.plain(), TaskDefaults.standard(), "stories260K");
+        LabelContinuations lc = LabelContinuations.of(tokenizer, sizing.prompts().build(request, request.text()), request.labels());
+        int shortest = blocksFor(lc.prefix().length + lc.continuations()[0].length);
+        // A KV pool that holds the short labels' scorings (and the other request) but never the long label's.
+        int blocks = shortest + 1;
+        assertTrue(blocksFor(lc.prefix().length + lc.continuations()[3].length - 1) > blocks, "the long label cannot fit");
+        EngineConfig small = EngineConfig.defaults().withKvCacheBytes(blocks * 20480L); // stories260K: 20480 bytes per block
+        try (Engine engine = new Engine(model, tokenizer, small); HoldingListener hold = new HoldingListener(1)) {
+            assertEquals(blocks, engine.numKvBlocks());
+            // The model's whole context: the prompt lists every label, the long one too.
+            TaskRunner runner = new TaskRunner(engine, model.config(), tokenizer, ChatTemplate.plain(), TaskDefaults.standard(), "stories260K");
+            CompletableFuture<Completion> other = engine.submit(Request.builder(OTHER_PROMPT)
+                    .params(SamplingParams.greedy(10)).listener(hold).build());
+            hold.awaitHeld(); // the engine is held: the short labels' scorings queue behind it
+            RunningTask task = runner.start(request, Duration.ofMinutes(1));
+            assertEquals(3, task.callsInFlight().size(), "the three short labels' scorings are in the engine");
+            hold.letGo();
+
+            TaskResult result = task.result().get(10, TimeUnit.SECONDS);
+            assertEquals(FinishReason.ERROR, result.finishReason());
+            assertTrue(result.error().contains("KV blocks"), result.error());
+            assertEquals(FinishReason.LENGTH, other.get(10, TimeUnit.SECONDS).finishReason());
+            EngineMetrics m = engine.metrics();
+            assertEquals(3, m.cancelled(), "the short labels' scorings were cancelled, not computed");
+            assertEquals(0, m.running() + m.waiting());
+            assertEquals(blocks, m.kvBlocksFree());
         }
     }
 
