@@ -28,8 +28,9 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * A task that times out, or is cancelled, while its engine calls run ends them in the engine: they finish with
  * DEADLINE / CANCELLED at the next step, their KV blocks go back to the pool, and a request running beside them
- * produces the same tokens as alone; a call that fails cancels the task's other calls. The engine is held still inside a step (by a token listener of the other
- * request) so that the task's calls are certainly in the engine when the timeout passes or the cancel comes.
+ * produces the same tokens as alone; a call that fails cancels the task's other calls. The engine is held still
+ * inside a step (by a token listener of the other request) so that the task's calls are certainly in the engine
+ * when the timeout passes or the cancel comes.
  */
 class TaskTimeoutTest {
 
