@@ -29,6 +29,9 @@ public final class EngineMetricGauges {
         g.gauge("steps", (Gauge<Long>) () -> metrics.get().steps());
         g.gauge("preemptions", (Gauge<Long>) () -> metrics.get().preemptions());
         g.gauge("generatedTokens", (Gauge<Long>) () -> metrics.get().generatedTokens());
+        // Engine requests ended early: cancelled (a request timeout, a closed operator) or past their deadline.
+        g.gauge("cancelledRequests", (Gauge<Long>) () -> metrics.get().cancelled());
+        g.gauge("deadlineRequests", (Gauge<Long>) () -> metrics.get().deadlineExceeded());
     }
 
     /** Fraction of KV blocks referenced by sequences. */

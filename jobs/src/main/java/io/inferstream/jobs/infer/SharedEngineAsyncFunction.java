@@ -1,11 +1,17 @@
 package io.inferstream.jobs.infer;
 
+import io.inferstream.runtime.engine.FinishReason;
+import io.inferstream.runtime.tasks.RunningTask;
 import io.inferstream.runtime.tasks.TaskRequest;
 import io.inferstream.runtime.tasks.TaskResult;
 import io.inferstream.runtime.tasks.TaskRunner;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
@@ -20,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * completes the result future. Async I/O bounds the elements in flight (back-pressure on the source), keeps
  * them in checkpoints (a restart re-submits them) and calls {@link #timeout} for one that takes too long.
  * Every element gets exactly one output: a failure in the engine or a timeout becomes an output carrying the
- * reason ({@link #failed}), never a job failure. Subclasses say only how an element becomes a task and how a
+ * reason ({@link #failed}), never a job failure. An element's task gets the request timeout as its deadline, so
+ * the engine stops its work when it passes, and the task is cancelled when async I/O gives up on it first or the
+ * operator closes: a timed-out request does not keep using batch slots and KV blocks for an answer nobody reads. Subclasses say only how an element becomes a task and how a
  * task result (or a failure) becomes an output.
  */
 public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFunction<IN, OUT> {
@@ -47,6 +55,8 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
     private transient Counter outputs;
     private transient Counter errors;
     private transient Counter timeouts;
+    /** The tasks of elements in flight, by the element's result future (async I/O hands the same one to timeout). */
+    private transient Map<ResultFuture<OUT>, RunningTask> running;
 
     /**
      * @param timeoutMs an element not done by then gets a {@link Failure#TIMEOUT} output // ms
@@ -114,25 +124,48 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
         outputs = group.counter(outputsMetric);
         errors = group.counter(errorsMetric);
         timeouts = group.counter("timeouts");
+        running = Collections.synchronizedMap(new IdentityHashMap<>());
     }
 
     @Override
     public void asyncInvoke(IN in, ResultFuture<OUT> resultFuture) {
-        CompletableFuture<TaskResult> future;
+        RunningTask task;
         try {
-            future = runner.run(toTask(in));
+            task = runner.start(toTask(in), Duration.ofMillis(timeoutMs));
         } catch (RuntimeException e) {
             complete(resultFuture, failed(in, Failure.ERROR, "could not submit: " + e, 0));
             return;
         }
-        future.whenComplete((result, failure) -> complete(resultFuture, failure != null
-                ? failed(in, Failure.ERROR, "engine failure: " + failure, 0)
-                : toOutput(in, result)));
+        running.put(resultFuture, task);
+        task.result().whenComplete((result, failure) -> {
+            if (running.remove(resultFuture) == null) {
+                // timeout() gave the element its output first, or close() cancelled it (then the element is in the
+                // checkpoint and is re-submitted): this late result is not an output.
+                return;
+            }
+            if (failure != null) {
+                complete(resultFuture, failed(in, Failure.ERROR, "engine failure: " + failure, 0));
+            } else if (result.finishReason() == FinishReason.DEADLINE) {
+                // The engine reached the request timeout before async I/O's timer: the same output as timeout().
+                timedOut(in, resultFuture);
+            } else {
+                complete(resultFuture, toOutput(in, result));
+            }
+        });
     }
 
     @Override
     public void timeout(IN in, ResultFuture<OUT> resultFuture) {
-        // The task layer has no cancel: the engine finishes the work and async I/O drops the late result.
+        RunningTask task = running.remove(resultFuture);
+        if (task == null) {
+            return; // its result got there first
+        }
+        // Stop its engine calls now rather than at the engine's deadline check; their late result is dropped.
+        task.cancel("timed out after " + timeoutMs + " ms (request timeout)");
+        timedOut(in, resultFuture);
+    }
+
+    private void timedOut(IN in, ResultFuture<OUT> resultFuture) {
         timeouts.inc();
         complete(resultFuture, failed(in, Failure.TIMEOUT,
                 "timed out after " + timeoutMs + " ms (request timeout)", timeoutMs));
@@ -144,7 +177,7 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
             errors.inc();
         }
         try {
-            // Async I/O ignores a second completion (the engine answering after a timeout).
+            // Each element completes once: whichever of its result and its timeout removes it from running.
             resultFuture.complete(List.of(out));
         } catch (RuntimeException e) {
             // The operator is closing (failover or cancel): the element is in the checkpoint and is re-submitted.
@@ -152,8 +185,17 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
         }
     }
 
+    /** Cancels the tasks still in flight (failover or job cancel: async I/O re-submits them from the checkpoint). */
     @Override
     public void close() {
+        if (running != null) {
+            List<RunningTask> tasks;
+            synchronized (running) {
+                tasks = new ArrayList<>(running.values());
+                running.clear();
+            }
+            tasks.forEach(t -> t.cancel("the operator closed before the request finished"));
+        }
         if (lease != null) {
             lease.close();
             lease = null;

@@ -43,7 +43,7 @@ class EngineMetricGaugesTest {
         // 10 steps of 1 sequence and 30 of 3: mean batch (10 + 90) / 40 = 2.5
         long[] histogram = {0, 10, 0, 30};
         EngineMetrics m = new EngineMetrics(3, 7, 40, 500, 120, 250.0, 60.0, 4.0, 3.5, histogram, 30, 90,
-                400, 100, 25, 6, 2, 11);
+                400, 100, 25, 6, 2, 11, 4, 3);
         Map<String, Metric> metrics = new HashMap<>();
         EngineMetricGauges.register(new RecordingGroup(metrics, ""), () -> m);
 
@@ -58,5 +58,7 @@ class EngineMetricGaugesTest {
         assertEquals(2.5, (Double) value(metrics, "meanBatchSize"), 1e-12);
         assertEquals(2L, value(metrics, "preemptions"));
         assertEquals(120L, value(metrics, "generatedTokens"));
+        assertEquals(4L, value(metrics, "cancelledRequests"));
+        assertEquals(3L, value(metrics, "deadlineRequests"));
     }
 }

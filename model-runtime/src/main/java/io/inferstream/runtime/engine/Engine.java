@@ -55,6 +55,8 @@ public final class Engine implements AutoCloseable {
     private long stepNanosTotal;
     private long lastStepNanos;
     private long finished;
+    private long cancelled;
+    private long deadlineExceeded;
     private final long[] batchHistogram;
     // Futures of sequences finished during a step: completed after the step's metrics snapshot is
     // published, so a caller that sees its future done also sees metrics that include it.
@@ -132,6 +134,15 @@ public final class Engine implements AutoCloseable {
     }
 
     public CompletableFuture<ContinuationScore> submitScore(String id, int[] prefixTokens, int[] continuationTokens, int priority) {
+        return submitScore(id, prefixTokens, continuationTokens, priority, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #submitScore(String, int[], int[], int)}, finishing with DEADLINE (its blocks freed) if not scored by
+     * {@code deadlineNanos} ({@link System#nanoTime()}; Long.MAX_VALUE = none).
+     */
+    public CompletableFuture<ContinuationScore> submitScore(String id, int[] prefixTokens, int[] continuationTokens, int priority,
+                                                            long deadlineNanos) {
         RequestProgress progress = RequestProgress.scoring(continuationTokens.clone());
         if (continuationTokens.length == 0) {
             progress.score.complete(new ContinuationScore(id, new float[0], FinishReason.STOP, "", 0, 0));
@@ -141,7 +152,7 @@ public final class Engine implements AutoCloseable {
         int[] tokens = Arrays.copyOf(prefixTokens, prefixTokens.length + continuationTokens.length - 1);
         System.arraycopy(continuationTokens, 0, tokens, prefixTokens.length, continuationTokens.length - 1);
         Sequence s = new Sequence(nextSequenceId.getAndIncrement(), id, Sequence.Kind.SCORE, tokens, tokens.length,
-                prefixTokens.length - 1, tokens.length, priority, System.nanoTime(), Long.MAX_VALUE);
+                prefixTokens.length - 1, tokens.length, priority, System.nanoTime(), deadlineNanos);
         s.attach(progress);
         String problem = null;
         if (prefixTokens.length == 0) {
@@ -467,6 +478,11 @@ public final class Engine implements AutoCloseable {
         }
         scheduler.finish(s);
         finished++;
+        if (reason == FinishReason.CANCELLED) {
+            cancelled++;
+        } else if (reason == FinishReason.DEADLINE) {
+            deadlineExceeded++;
+        }
         completions.add(() -> complete(s, reason, message));
     }
 
@@ -522,6 +538,8 @@ public final class Engine implements AutoCloseable {
                 kv.queriedBlocks(),
                 kv.hitBlocks(),
                 scheduler.preemptions(),
-                finished);
+                finished,
+                cancelled,
+                deadlineExceeded);
     }
 }

@@ -22,6 +22,8 @@ package io.inferstream.runtime.engine;
  * @param prefixHitBlocks         of those, found
  * @param preemptions             sequences preempted to free blocks
  * @param finished                requests and scorings completed (any reason)
+ * @param cancelled               of those, ended by {@link Engine#cancel} or {@link Engine#shutdownNow} (CANCELLED)
+ * @param deadlineExceeded        of those, ended because their deadline passed (DEADLINE)
  */
 public record EngineMetrics(
         int running,
@@ -41,7 +43,9 @@ public record EngineMetrics(
         long prefixQueriedBlocks,
         long prefixHitBlocks,
         long preemptions,
-        long finished) {
+        long finished,
+        long cancelled,
+        long deadlineExceeded) {
 
     /** Fraction of looked-up prompt tokens found in the prefix cache (0 when none were looked up). */
     public double prefixHitRate() {

@@ -56,6 +56,7 @@ public record Request(
         private SamplingParams params = SamplingParams.greedy(128);
         private int priority;
         private Duration timeout;
+        private long deadlineNanos = Long.MAX_VALUE;
         private TokenListener listener;
 
         private Builder(int[] tokens, String text) {
@@ -84,6 +85,15 @@ public record Request(
             return this;
         }
 
+        /**
+         * Finish with DEADLINE if not done by {@code nanoTime} ({@link System#nanoTime()}): a deadline shared by
+         * several requests, e.g. every engine call of one task. The earlier of this and {@link #deadline} applies.
+         */
+        public Builder deadlineAt(long nanoTime) {
+            this.deadlineNanos = nanoTime;
+            return this;
+        }
+
         public Builder listener(TokenListener listener) {
             this.listener = listener;
             return this;
@@ -91,7 +101,7 @@ public record Request(
 
         public Request build() {
             long now = System.nanoTime();
-            long deadline = timeout == null ? Long.MAX_VALUE : now + timeout.toNanos();
+            long deadline = Math.min(deadlineNanos, timeout == null ? Long.MAX_VALUE : now + timeout.toNanos());
             String rid = id != null ? id : "req-" + NEXT_ID.incrementAndGet();
             return new Request(rid, tokens, text, params, priority, now, deadline, listener);
         }

@@ -10,6 +10,7 @@ import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -34,6 +35,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *       joined partial summaries summarised again), translations are translated chunk by chunk and joined.</li>
  *   <li>GENERATE continues the text (base model) or answers it (chat model).</li>
  * </ul>
+ *
+ * <p>A task may be given a timeout ({@link #start}): every engine call it makes carries the task's deadline, so
+ * when the timeout passes the engine stops them itself and frees their KV blocks; {@link RunningTask#cancel} stops
+ * them when the caller gives up first.
  *
  * <p>Thread-safe and asynchronous (futures complete on the engine's thread, so callers must not block in
  * their callbacks); {@link #run} never throws and its future never fails: a bad request, or a failure
@@ -83,25 +88,50 @@ public final class TaskRunner {
         return contextTokens;
     }
 
-    /** Runs one request. Never throws; the future never completes exceptionally. */
+    /** Runs one request without a timeout. Never throws; the future never completes exceptionally. */
     public CompletableFuture<TaskResult> run(TaskRequest request) {
+        return start(request, null).result();
+    }
+
+    /**
+     * Starts one request. If it is not done within {@code timeout} (null: no timeout) it finishes with DEADLINE and
+     * its engine calls are stopped at the engine's next step; {@link RunningTask#cancel} stops it earlier. Never
+     * throws; the result never completes exceptionally.
+     */
+    public RunningTask start(TaskRequest request, Duration timeout) {
         long start = System.nanoTime();
+        RunningTask task;
         CompletableFuture<TaskResult> result;
+        try {
+            task = new RunningTask(engine, request, start, timeout);
+        } catch (RuntimeException e) {
+            task = new RunningTask(engine, request, start, null);
+            task.setResult(CompletableFuture.completedFuture(
+                    TaskResult.failed(request, modelName, FinishReason.ERROR, e.getMessage(), millisSince(start))));
+            return task;
+        }
         try {
             validate(request);
             result = switch (request.task()) {
-                case CLASSIFY -> classify(request, start);
-                case SUMMARIZE, TRANSLATE, GENERATE -> generateTask(request, start);
+                case CLASSIFY -> classify(request, task, start);
+                case SUMMARIZE, TRANSLATE, GENERATE -> generateTask(request, task, start);
             };
         } catch (RuntimeException e) {
             result = CompletableFuture.failedFuture(e);
         }
-        return result.exceptionally(t -> {
+        RunningTask running = task;
+        running.setResult(result.exceptionally(t -> {
+            // The first stop of the task (timeout, cancel, a failed call) says why, not whichever call failed last.
+            FinishReason stopped = running.stopReason();
+            if (stopped != null) {
+                return TaskResult.failed(request, modelName, stopped, running.stopMessage(), millisSince(start));
+            }
             Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
             FinishReason reason = cause instanceof CallFailed failed ? failed.reason : FinishReason.ERROR;
             String message = cause.getMessage() != null ? cause.getMessage() : cause.toString();
             return TaskResult.failed(request, modelName, reason, message, millisSince(start));
-        });
+        }));
+        return running;
     }
 
     private static void validate(TaskRequest r) {
@@ -146,7 +176,7 @@ public final class TaskRunner {
 
     // ---------------------------------------------------------------- classification
 
-    private CompletableFuture<TaskResult> classify(TaskRequest r, long start) {
+    private CompletableFuture<TaskResult> classify(TaskRequest r, RunningTask task, long start) {
         TaskPrompt prompt = prompts.build(r, r.text());
         LabelContinuations lc = LabelContinuations.of(tokenizer, prompt, r.labels());
         int longest = 0;
@@ -162,22 +192,22 @@ public final class TaskRunner {
         // for them to be cached, so the prompt is computed once.
         List<CompletableFuture<ContinuationScore>> futures = new ArrayList<>();
         for (int l = 0; l < n; l++) {
-            futures.add(score(r, lc.prefix(), lc.continuations()[l]));
+            futures.add(task.score(callId(r), lc.prefix(), lc.continuations()[l]));
         }
         CompletableFuture<List<ContinuationScore>> all = CompletableFuture.allOf(futures.toArray(new CompletableFuture[0]))
                 .thenApply(v -> futures.stream().map(CompletableFuture::join).toList());
-        return all.thenApply(scores -> classification(r, lc, scores, start));
+        return all.thenApply(scores -> classification(r, task, lc, scores, start));
     }
 
-    private CompletableFuture<ContinuationScore> score(TaskRequest r, int[] prefix, int[] continuation) {
-        return engine.submitScore(callId(r), prefix, continuation, 0);
-    }
-
-    private TaskResult classification(TaskRequest r, LabelContinuations lc, List<ContinuationScore> scores, long start) {
+    private TaskResult classification(TaskRequest r, RunningTask task, LabelContinuations lc, List<ContinuationScore> scores,
+                                      long start) {
         for (ContinuationScore s : scores) {
             if (s.finishReason() != FinishReason.STOP) {
-                return new TaskResult(r.id(), r.task(), "", null, null, null, lc.scoredTokens(), 0, s.finishReason(),
-                        s.message(), modelName, 0, millisSince(start), 0, 1, r.metadata());
+                // The first failed scoring stopped the task (and cancelled the others): report that one.
+                FinishReason reason = task.stopReason() != null ? task.stopReason() : s.finishReason();
+                String message = task.stopReason() != null ? task.stopMessage() : s.message();
+                return new TaskResult(r.id(), r.task(), "", null, null, null, lc.scoredTokens(), 0, reason,
+                        message, modelName, 0, millisSince(start), 0, 1, r.metadata());
             }
         }
         List<String> labels = r.labels();
@@ -237,9 +267,9 @@ public final class TaskRunner {
 
     // ---------------------------------------------------------------- generation tasks
 
-    private CompletableFuture<TaskResult> generateTask(TaskRequest r, long start) {
+    private CompletableFuture<TaskResult> generateTask(TaskRequest r, RunningTask task, long start) {
         SamplingParams params = sampling(r);
-        Calls calls = new Calls();
+        Calls calls = new Calls(task);
         CompletableFuture<String> output;
         int chunks;
         if (r.task() == Task.GENERATE || fits(r, r.text(), params)) {
@@ -345,8 +375,8 @@ public final class TaskRunner {
         int[] tokens = prompts.encode(prompt);
         List<String> stops = new ArrayList<>(params.stopStrings());
         stops.addAll(prompt.stopStrings());
-        Request request = Request.builder(tokens).id(callId(r)).params(params.withStopStrings(stops)).build();
-        return engine.submit(request).thenApply(c -> {
+        Request.Builder request = Request.builder(tokens).id(callId(r)).params(params.withStopStrings(stops));
+        return calls.task.generate(request).thenApply(c -> {
             calls.add(c);
             if (c.finishReason() == FinishReason.ERROR || c.finishReason() == FinishReason.CANCELLED
                     || c.finishReason() == FinishReason.DEADLINE) {
@@ -379,12 +409,17 @@ public final class TaskRunner {
 
     /** What the engine calls of one task add up to. Calls complete on the engine thread, one at a time. */
     private final class Calls {
+        final RunningTask task;
         private int promptTokens;
         private int completionTokens;
         private double queueMs = Double.NaN;
         private int batchSize;
         private FinishReason lastReason = FinishReason.STOP;
         private boolean anyLength;
+
+        Calls(RunningTask task) {
+            this.task = task;
+        }
 
         synchronized void add(Completion c) {
             promptTokens += c.promptTokens();

@@ -6,6 +6,8 @@
  *
  * <ul>
  *   <li>{@link io.inferstream.runtime.tasks.TaskRunner}: the entry point, asynchronous and thread-safe.</li>
+ *   <li>{@link io.inferstream.runtime.tasks.RunningTask}: a task in flight with its engine calls, which its timeout
+ *       or {@code cancel} ends in the engine.</li>
  *   <li>{@link io.inferstream.runtime.tasks.TaskDefaults}: the one place per-task defaults live.</li>
  *   <li>{@link io.inferstream.runtime.tasks.TaskPrompts}: zero-/few-shot templates, plain or through the
  *       model's chat template, as a {@link io.inferstream.runtime.tasks.TaskPrompt}.</li>

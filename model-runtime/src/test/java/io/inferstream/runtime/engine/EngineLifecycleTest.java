@@ -74,6 +74,37 @@ class EngineLifecycleTest {
             assertEquals(FinishReason.LENGTH, n.finishReason());
             assertArrayEquals(reference, n.tokens(), "the others did not disturb it");
             assertFalse(engine.cancel("normal"), "a finished request is no longer in flight");
+            EngineMetrics m = engine.metrics();
+            assertEquals(1, m.cancelled());
+            assertEquals(1, m.deadlineExceeded());
+            assertEquals(engine.numKvBlocks(), m.kvBlocksFree(), "the cancelled and late requests' blocks are free");
+        }
+    }
+
+    @Test
+    void aScoringPastItsDeadlineFinishesWithDeadlineAndFreesItsBlocks() {
+        int[] continuation = {403, 407, 261, 403};
+        try (Engine engine = new Engine(model, null, EngineConfig.defaults())) {
+            ContinuationScore onTime = engine.submitScore("on-time", new int[] {1}, continuation, 0,
+                    System.nanoTime() + Duration.ofMinutes(1).toNanos()).join();
+            assertEquals(FinishReason.STOP, onTime.finishReason());
+            assertEquals(continuation.length, onTime.logprobs().length);
+            // Held behind a slow generation (its listener sleeps on the step thread), the scoring is still waiting at its deadline.
+            CompletableFuture<Completion> slow = engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(40))
+                    .listener((id, t, s) -> sleep(5)).build());
+            int[] longPrefix = new int[600]; // longer than one step's token budget (512): its prefill spans steps
+            longPrefix[0] = 1;
+            for (int i = 1; i < longPrefix.length; i++) {
+                longPrefix[i] = PROMPT[1 + i % 3];
+            }
+            ContinuationScore late = engine.submitScore("late", longPrefix, continuation, 0, System.nanoTime() + 1_000_000).join();
+            assertEquals(FinishReason.DEADLINE, late.finishReason(), late.message());
+            assertEquals(0, late.logprobs().length);
+            assertEquals(FinishReason.LENGTH, slow.join().finishReason());
+            EngineMetrics m = engine.metrics();
+            assertEquals(1, m.deadlineExceeded());
+            assertEquals(0, m.running() + m.waiting());
+            assertEquals(engine.numKvBlocks(), m.kvBlocksFree());
         }
     }
 
