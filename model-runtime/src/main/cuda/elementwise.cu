@@ -197,6 +197,22 @@ __device__ __forceinline__ float4 norm_scale(float4 w, float s, float4 v) {
     return make_float4(w.x * (s * v.x), w.y * (s * v.y), w.z * (s * v.z), w.w * (s * v.w));
 }
 
+// The second half of both vector norms: the block's sum of squares gives the scale, then out = w · v · s for
+// the float4 pieces v this thread holds.
+__device__ __forceinline__ void norm_finish(const float4 (&v)[NORM_VEC], float ss, int dim, float eps,
+                                            const float4* w4, float4* o, int n4) {
+    ss = block_sum(ss);
+    float mean = ss / (float) dim + eps;
+    float s = (float) (1.0 / sqrt((double) mean));
+#pragma unroll
+    for (int j = 0; j < NORM_VEC; j++) {
+        int i = threadIdx.x + j * NORM_THREADS;
+        if (i < n4) {
+            o[i] = norm_scale(w4[i], s, v[j]);
+        }
+    }
+}
+
 // out[r, :] = x[src, :] * w / sqrt(mean(x[src, :]^2) + eps), src = rows ? rows[r] : r. grid (outRows), block NORM_THREADS.
 extern "C" __global__ void __launch_bounds__(NORM_THREADS)
 rmsnorm_vec(const float* x, const int* rows, const float* w, float* out, int dim, float eps) {
@@ -214,16 +230,7 @@ rmsnorm_vec(const float* x, const int* rows, const float* w, float* out, int dim
         v[j] = i < n4 ? xr[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
     }
-    ss = block_sum(ss);
-    float mean = ss / (float) dim + eps;
-    float s = (float) (1.0 / sqrt((double) mean));
-#pragma unroll
-    for (int j = 0; j < NORM_VEC; j++) {
-        int i = threadIdx.x + j * NORM_THREADS;
-        if (i < n4) {
-            o[i] = norm_scale(w4[i], s, v[j]);
-        }
-    }
+    norm_finish(v, ss, dim, eps, w4, o, n4);
 }
 
 // x[r, :] += y[r, :], then out[r, :] = rmsnorm(x[r, :]) * w; out may be y (each thread reads its y pieces before
@@ -250,14 +257,5 @@ add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, f
         }
         ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
     }
-    ss = block_sum(ss);
-    float mean = ss / (float) dim + eps;
-    float s = (float) (1.0 / sqrt((double) mean));
-#pragma unroll
-    for (int j = 0; j < NORM_VEC; j++) {
-        int i = threadIdx.x + j * NORM_THREADS;
-        if (i < n4) {
-            o[i] = norm_scale(w4[i], s, v[j]);
-        }
-    }
+    norm_finish(v, ss, dim, eps, w4, o, n4);
 }
