@@ -93,27 +93,10 @@ final class SimdExp {
     }
 
     /**
-     * Σ exp(x[off + i] − max) over i &lt; n, in float vector lanes within chunks of 512 elements and in double
-     * across chunks (a 150k-entry vocabulary then sums to ~1e-7 relative).
+     * dst[i] = exp((x[off + i] − max) · scale) for i &lt; n (skipped when dst is null); returns their sum, in float
+     * vector lanes within chunks of 512 elements and in double across chunks (a 150k-entry vocabulary then
+     * sums to ~1e-7 relative).
      */
-    static double sumExp(float[] x, int off, int n, float max) {
-        FloatVector m = FloatVector.broadcast(F, max);
-        double total = 0;
-        int i = 0;
-        while (i <= n - LANES) {
-            FloatVector acc = FloatVector.zero(F);
-            for (int bound = Math.min(n - LANES, i + 512 - LANES); i <= bound; i += LANES) {
-                acc = acc.add(exp(FloatVector.fromArray(F, x, off + i).sub(m)));
-            }
-            total += acc.reduceLanes(VectorOperators.ADD);
-        }
-        for (; i < n; i++) {
-            total += exp(x[off + i] - max);
-        }
-        return total;
-    }
-
-    /** dst[i] = exp((x[off + i] − max) · scale) for i &lt; n; returns Σ dst (float lanes per chunk, double across). */
     static double expShifted(float[] x, int off, int n, float max, float scale, float[] dst) {
         FloatVector m = FloatVector.broadcast(F, max);
         double total = 0;
@@ -122,14 +105,19 @@ final class SimdExp {
             FloatVector acc = FloatVector.zero(F);
             for (int bound = Math.min(n - LANES, i + 512 - LANES); i <= bound; i += LANES) {
                 FloatVector e = exp(FloatVector.fromArray(F, x, off + i).sub(m).mul(scale));
-                e.intoArray(dst, i);
+                if (dst != null) {
+                    e.intoArray(dst, i);
+                }
                 acc = acc.add(e);
             }
             total += acc.reduceLanes(VectorOperators.ADD);
         }
         for (; i < n; i++) {
-            dst[i] = exp((x[off + i] - max) * scale);
-            total += dst[i];
+            float e = exp((x[off + i] - max) * scale);
+            if (dst != null) {
+                dst[i] = e;
+            }
+            total += e;
         }
         return total;
     }

@@ -67,7 +67,7 @@ public final class VectorMath {
         float max = SIMD ? SimdFloatKernels.max(x, off, n) : ScalarFloatKernels.max(x, off, n);
         double sum = 0;
         if (SIMD) {
-            sum = SimdExp.sumExp(x, off, n, max);
+            sum = SimdExp.expShifted(x, off, n, max, 1f, null);
         } else {
             for (int i = 0; i < n; i++) {
                 sum += Math.exp(x[off + i] - max);
