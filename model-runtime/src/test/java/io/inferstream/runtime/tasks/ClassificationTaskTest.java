@@ -4,15 +4,11 @@ import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.engine.EngineMetrics;
 import io.inferstream.runtime.engine.FinishReason;
-import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.TokenBatch;
-import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
-import io.inferstream.runtime.tokenizer.Tokenizers;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -27,20 +23,13 @@ class ClassificationTaskTest {
     private static final String TEXT = "Lily found a little dog in the park and she was very happy.";
     private static final List<String> LABELS = List.of("happy", "sad", "angry", "scared");
 
-    private static GgufFile file;
     private static LlamaModel model;
     private static Tokenizer tokenizer;
 
     @BeforeAll
     static void load() {
-        file = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
-        model = LlamaModel.load(file);
-        tokenizer = Tokenizers.fromGguf(file);
-    }
-
-    @AfterAll
-    static void close() {
-        file.close();
+        model = Stories260K.model();
+        tokenizer = Stories260K.tokenizer();
     }
 
     /**

@@ -6,15 +6,11 @@ import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.engine.EngineMetrics;
 import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
-import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.testing.HoldingListener;
-import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
-import io.inferstream.runtime.tokenizer.Tokenizers;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -43,20 +39,13 @@ class TaskTimeoutTest {
 
     private static final String SHORT_STORY = "Tom had a red ball. One day the ball rolled into the pond. Tom was sad and he cried.";
 
-    private static GgufFile file;
     private static LlamaModel model;
     private static Tokenizer tokenizer;
 
     @BeforeAll
     static void load() {
-        file = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
-        model = LlamaModel.load(file);
-        tokenizer = Tokenizers.fromGguf(file);
-    }
-
-    @AfterAll
-    static void close() {
-        file.close();
+        model = Stories260K.model();
+        tokenizer = Stories260K.tokenizer();
     }
 
     private static TaskRunner runner(Engine engine) {
