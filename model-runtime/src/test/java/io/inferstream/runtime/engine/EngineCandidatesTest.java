@@ -30,7 +30,7 @@ class EngineCandidatesTest {
 
     private static final SamplingParams BASE = SamplingParams.greedy(20).withLogprobs(true);
 
-    private static final List<SamplingParams> FROM_CANDIDATES = List.of(
+    static final List<SamplingParams> FROM_CANDIDATES = List.of(
             BASE,
             BASE.withTemperature(0.8f).withTopK(40).withSeed(1),
             BASE.withTemperature(1f).withTopP(0.9f).withSeed(2),
@@ -38,13 +38,13 @@ class EngineCandidatesTest {
             BASE.withTemperature(1.3f).withTopK(10).withSeed(4),
             BASE.withTemperature(0.7f).withTopK(100).withTopP(0.8f).withMinP(0.02f).withSeed(5));
 
-    private static final SamplingParams PENALTY = BASE.withTemperature(0.9f).withTopK(40).withRepetitionPenalty(1.3f).withSeed(6);
+    static final SamplingParams PENALTY = BASE.withTemperature(0.9f).withTopK(40).withRepetitionPenalty(1.3f).withSeed(6);
 
     /**
      * The real model, whose first step waits until the test has submitted everything: then both runs batch the
      * requests the same way (batched kernels may round differently in another batch). Records each step's path.
      */
-    private static final class GatedModel implements LanguageModel {
+    static final class GatedModel implements LanguageModel {
         final LanguageModel model;
         final CountDownLatch gate = new CountDownLatch(1);
         final CountDownLatch entered = new CountDownLatch(1);
@@ -89,11 +89,11 @@ class EngineCandidatesTest {
         }
     }
 
-    private record Run(List<Completion> completions, ContinuationScore score, List<Integer> steps) {
+    record Run(List<Completion> completions, ContinuationScore score, List<Integer> steps) {
     }
 
     /** One engine over {@code params} (one request each, after a greedy opener that holds the first step), plus an optional scoring request. */
-    private static Run run(LanguageModel model, List<SamplingParams> params, boolean candidates, boolean score) {
+    static Run run(LanguageModel model, List<SamplingParams> params, boolean candidates, boolean score) {
         GatedModel gated = new GatedModel(model);
         EngineConfig config = EngineConfig.defaults().withMaxBatchedTokens(64).withLogitCandidates(candidates);
         SplittableRandom rnd = new SplittableRandom(5);
