@@ -383,7 +383,8 @@ public final class CudaLlamaModel implements LanguageModel {
     /**
      * Runs the step and selects each row's {@code k} best logits on the device (sampling.cu topk_rows, the order
      * of {@link LogitCandidates#sortKey}), with the row's max and sum of exp: per row 2k + 2 numbers cross the bus
-     * instead of the vocabulary. Replayed as a CUDA graph like greedy steps. The full rows stay in the device's
+     * instead of the vocabulary. Decode steps are replayed as CUDA graphs like greedy steps; steps with prefill
+     * chunks run eagerly. The full rows stay in the device's
      * logits buffer until the next step ({@link LogitCandidates#fullRow} copies one back).
      */
     @Override
@@ -398,7 +399,9 @@ public final class CudaLlamaModel implements LanguageModel {
             });
         }
         StepShape shape = prepare(batch, kv);
-        if (graphs && profile == null) {
+        // Decode steps (every token a logits row) repeat their shape step after step: replayed as graphs. Steps with
+        // prefill chunks rarely repeat theirs in the engine, and recording a graph used once costs more than it saves.
+        if (graphs && profile == null && shape.n() == shape.m()) {
             replay(shape, (CudaKvStore) kv, kk);
         } else {
             launchStepWithHead(shape, (CudaKvStore) kv, kk);
