@@ -56,8 +56,9 @@ __device__ __forceinline__ unsigned int topk_order_key(float x) {
 }
 
 // logits [rows, vocab]; outLogits [rows, k]; outIds [rows, k]; outStats [rows, 2] = (max, sum exp(x - max)).
-// grid (rows), block TOPK_THREADS; 1 <= k <= min(TOPK_MAX, vocab).
-extern "C" __global__ void topk_rows(const float* logits, int vocab, int k, float* outLogits, int* outIds, float* outStats) {
+// grid (rows), block TOPK_THREADS (launch bounds: at most 64 registers, so a 1024-thread block always fits an SM);
+// 1 <= k <= min(TOPK_MAX, vocab).
+extern "C" __global__ void __launch_bounds__(TOPK_THREADS) topk_rows(const float* logits, int vocab, int k, float* outLogits, int* outIds, float* outStats) {
     __shared__ int hist[256];
     __shared__ unsigned long long keys[TOPK_MAX];
     __shared__ int warpCount[32];
