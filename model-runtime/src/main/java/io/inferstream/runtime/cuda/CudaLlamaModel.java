@@ -27,6 +27,7 @@ import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.LlamaWeights;
+import io.inferstream.runtime.model.LogitCandidates;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.model.TokenBatch;
 import io.inferstream.runtime.tensor.Matrix;
@@ -35,7 +36,8 @@ import io.inferstream.runtime.tensor.Matrix;
  * The Llama-family decoder (llama, qwen2) resident on one CUDA device: the weights are uploaded once, the
  * paged KV cache is a {@link CudaKvStore}, and every step's forward pass runs in device kernels. Per step
  * only token ids, positions, sequence indices, KV slots, block tables and logit rows go to the device, and
- * the requested logits rows (or, with {@link #forwardGreedy}, one token id per row) come back.
+ * the requested logits rows (or, with {@link #forwardGreedy}, one token id per row; with {@link #forwardCandidates},
+ * the k best (logit, id) pairs and two floats per row) come back.
  *
  * <p>The GGUF is read by the CPU model's loader ({@link LlamaModel#load}), so configuration, tensor names and
  * shape checks are the same; the raw tensor bytes are then uploaded from the memory-mapped file.
@@ -55,6 +57,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** attention.cu: MAX_HEAD_DIM (8 floats of the output head per lane). */
     private static final int MAX_HEAD_DIM = 256;
+    /** sampling.cu: TOPK_THREADS (threads per row of topk_rows). */
+    static final int TOPK_THREADS = 1024;
     /** attention.cu: ATT_WARPS (warps per (token, head) block of attention_vec). */
     private static final int ATT_WARPS = 8;
 
@@ -96,8 +100,10 @@ public final class CudaLlamaModel implements LanguageModel {
     private DeviceBuffer hb2;    // [n, hidden]
     private DeviceBuffer logits; // [n, vocab]
     private DeviceBuffer ints;   // step metadata, see forwardOnDevice
+    private DeviceBuffer candidates; // [n, 2 * MAX_K + 2]: topk_rows' logits [m, k] | ids [m, k] | (max, sum exp) [m, 2]
     private int intsCapacity;
     private StepProfile profile; // null unless a benchmark asks where the time goes
+    private long steps;          // steps prepared so far: a LogitCandidates' full rows are valid until the next one
     private int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
     private SkinnyScratch skinny; // non-null while the skinny decode product is on (the default for 16-bit weights)
@@ -134,8 +140,11 @@ public final class CudaLlamaModel implements LanguageModel {
     private CUstream graphStream;
     private final Map<GraphKey, CUgraphExec> graphCache = new HashMap<>();
 
-    /** What a recorded step depends on: the shape of the metadata, the KV pools and the scratch buffers. */
-    private record GraphKey(int n, int m, int maxBlocks, KvStore kv, int generation) {
+    /**
+     * What a recorded step depends on: the shape of the metadata, the KV pools, the scratch buffers, and its head
+     * (0: argmax_rows; k: topk_rows with k candidates).
+     */
+    private record GraphKey(int n, int m, int maxBlocks, KvStore kv, int generation, int head) {
     }
 
     /** The shape of a prepared step: {@code maxBlocks} is the stride of the uploaded block tables. */
@@ -362,18 +371,87 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         StepShape shape = prepare(batch, kv);
         if (graphs && profile == null) {
-            replay(shape, (CudaKvStore) kv);
+            replay(shape, (CudaKvStore) kv, 0);
         } else {
-            launchGreedyStep(shape, (CudaKvStore) kv);
+            launchStepWithHead(shape, (CudaKvStore) kv, 0);
         }
         int[] out = new int[m];
         ints.download(out, m); // the default stream waits for the graph's (blocking) stream
         return out;
     }
 
-    private void launchGreedyStep(StepShape shape, CudaKvStore kv) {
+    /**
+     * Runs the step and selects each row's {@code k} best logits on the device (sampling.cu topk_rows, the order
+     * of {@link LogitCandidates#sortKey}), with the row's max and sum of exp: per row 2k + 2 numbers cross the bus
+     * instead of the vocabulary. Decode steps are replayed as CUDA graphs like greedy steps; steps with prefill
+     * chunks run eagerly. The full rows stay in the device's
+     * logits buffer until the next step ({@link LogitCandidates#fullRow} copies one back).
+     */
+    @Override
+    public synchronized LogitCandidates forwardCandidates(TokenBatch batch, KvStore kv, int k) {
+        int vocab = config.vocabSize();
+        int kk = LogitCandidates.effectiveK(k, vocab);
+        int m = batch.logitRows().length;
+        if (m == 0) {
+            forwardOnDevice(batch, kv, false);
+            return new LogitCandidates(0, kk, vocab, new float[0], new int[0], new float[0], new double[0], r -> {
+                throw new IndexOutOfBoundsException("no logits rows");
+            });
+        }
+        StepShape shape = prepare(batch, kv);
+        // Decode steps (every token a logits row) repeat their shape step after step: replayed as graphs. Steps with
+        // prefill chunks rarely repeat theirs in the engine, and recording a graph used once costs more than it saves.
+        if (graphs && profile == null && shape.n() == shape.m()) {
+            replay(shape, (CudaKvStore) kv, kk);
+        } else {
+            launchStepWithHead(shape, (CudaKvStore) kv, kk);
+        }
+        int pairs = m * kk;
+        int[] raw = new int[2 * pairs + 2 * m]; // logits (float bits) [m, k] | ids [m, k] | (max, sum) [m, 2]
+        candidates.download(raw, raw.length);
+        float[] top = new float[pairs];
+        int[] ids = new int[pairs];
+        for (int i = 0; i < pairs; i++) {
+            top[i] = Float.intBitsToFloat(raw[i]);
+            ids[i] = raw[pairs + i];
+        }
+        float[] max = new float[m];
+        double[] lse = new double[m];
+        for (int r = 0; r < m; r++) {
+            max[r] = Float.intBitsToFloat(raw[2 * pairs + 2 * r]);
+            lse[r] = max[r] + Math.log(Float.intBitsToFloat(raw[2 * pairs + 2 * r + 1]));
+        }
+        long generation = steps;
+        return new LogitCandidates(m, kk, vocab, top, ids, max, lse, r -> fullRow(r, generation));
+    }
+
+    /** Row {@code r} of the device logits, if no step has run since step {@code generation}. */
+    private synchronized float[] fullRow(int r, long generation) {
+        if (generation != steps) {
+            throw new IllegalStateException("the logits of step " + generation + " were overwritten by step " + steps
+                    + "; fetch full rows before the next forward");
+        }
+        device.makeCurrent();
+        float[] row = new float[config.vocabSize()];
+        logits.download(row, (long) r * config.vocabSize(), row.length);
+        return row;
+    }
+
+    /** The step's kernels, then its head on the logits: argmax_rows into ints (head 0) or topk_rows of k = head. */
+    private void launchStepWithHead(StepShape shape, CudaKvStore kv, int head) {
         launchStep(shape, kv, true);
-        k.launch("argmax_rows", shape.m(), 1, 256, 0, logits, config.vocabSize(), ints);
+        if (head == 0) {
+            k.launch("argmax_rows", shape.m(), 1, 256, 0, logits, config.vocabSize(), ints);
+        } else {
+            launchTopK(shape.m(), head);
+        }
+    }
+
+    /** topk_rows over the first m rows of the logits buffer into the candidates buffer. */
+    private void launchTopK(int m, int kk) {
+        long pairs = (long) m * kk;
+        k.launch("topk_rows", m, 1, TOPK_THREADS, 0, logits, config.vocabSize(), kk, candidates, candidates.at(4 * pairs),
+                candidates.at(8 * pairs));
     }
 
     /**
@@ -1068,13 +1146,13 @@ public final class CudaLlamaModel implements LanguageModel {
         return graphLaunches;
     }
 
-    private void replay(StepShape shape, CudaKvStore kv) {
-        GraphKey key = new GraphKey(shape.n(), shape.m(), shape.maxBlocks(), kv, bufferGeneration);
+    private void replay(StepShape shape, CudaKvStore kv, int head) {
+        GraphKey key = new GraphKey(shape.n(), shape.m(), shape.maxBlocks(), kv, bufferGeneration, head);
         CUgraphExec exec = graphCache.get(key);
         if (exec == null) {
-            exec = record(shape, kv);
+            exec = record(shape, kv, head);
             if (exec == null) {
-                launchGreedyStep(shape, kv);
+                launchStepWithHead(shape, kv, head);
                 return;
             }
             if (graphCache.size() >= 64) {
@@ -1086,8 +1164,8 @@ public final class CudaLlamaModel implements LanguageModel {
         graphLaunches++;
     }
 
-    /** Records a greedy step on the graph stream; null (and graphs off) when the driver refuses. */
-    private CUgraphExec record(StepShape shape, CudaKvStore kv) {
+    /** Records a step and its head on the graph stream; null (and graphs off) when the driver refuses. */
+    private CUgraphExec record(StepShape shape, CudaKvStore kv, int head) {
         CUgraph graph = new CUgraph();
         boolean capturing = false;
         try {
@@ -1098,7 +1176,7 @@ public final class CudaLlamaModel implements LanguageModel {
             k.stream(graphStream);
             cuStreamBeginCapture(graphStream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
             capturing = true;
-            launchGreedyStep(shape, kv);
+            launchStepWithHead(shape, kv, head);
             capturing = false;
             cuStreamEndCapture(graphStream, graph);
             CUgraphExec exec = new CUgraphExec();
@@ -1150,6 +1228,7 @@ public final class CudaLlamaModel implements LanguageModel {
             profile.start();
         }
         int n = batch.size();
+        steps++;
         ensureCapacity(n);
 
         // Step metadata, one upload: tokens [n] | positions [n] | seq [n] | slots [n] | logitRows [m] | tables [seqs, maxBlocks]
@@ -1654,6 +1733,7 @@ public final class CudaLlamaModel implements LanguageModel {
         hb = DeviceBuffer.allocate(f * config.hiddenDim(), "activations hb");
         hb2 = DeviceBuffer.allocate(f * config.hiddenDim(), "activations hb2");
         logits = DeviceBuffer.allocate(f * config.vocabSize(), "logits");
+        candidates = DeviceBuffer.allocate(f * (2L * LogitCandidates.MAX_K + 2), "logit candidates");
         intsCapacity = 5 * c + 1024;
         ints = DeviceBuffer.allocate(4L * intsCapacity, "step metadata");
         capacity = c;
@@ -1664,7 +1744,7 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     private void closeScratch() {
-        for (DeviceBuffer b : new DeviceBuffer[] {x, xb, q, kBuf, vBuf, att, hb, hb2, logits, ints}) {
+        for (DeviceBuffer b : new DeviceBuffer[] {x, xb, q, kBuf, vBuf, att, hb, hb2, logits, candidates, ints}) {
             if (b != null) {
                 b.close();
             }

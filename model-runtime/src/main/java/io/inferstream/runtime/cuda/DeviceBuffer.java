@@ -87,6 +87,12 @@ public final class DeviceBuffer implements AutoCloseable {
         cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.FLOAT);
     }
 
+    /** Copies {@code count} floats starting {@code srcOffset} floats into the buffer. */
+    public void download(float[] dst, long srcOffset, int count) {
+        check((srcOffset + count) * Sizeof.FLOAT);
+        cuMemcpyDtoH(Pointer.to(dst), pointer.withByteOffset(srcOffset * Sizeof.FLOAT), (long) count * Sizeof.FLOAT);
+    }
+
     public void download(int[] dst, int count) {
         check((long) count * Sizeof.INT);
         cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.INT);

@@ -14,12 +14,15 @@ import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.LogitCandidates;
 import io.inferstream.runtime.model.TokenBatch;
 
 /**
  * Batched-decode benchmark of a model on a device: for each concurrency c, c sequences are prefilled with
  * {@code --prompt} tokens, then decoded together one token per step. Reports prefill throughput, the decode
- * step time with full logits copied to the host (what the engine does) and with on-device greedy argmax,
+ * step time with full logits copied to the host (the engine's path for requests that need them), with on-device
+ * greedy argmax, and with each row's top-k candidates copied back (the engine's path for greedy / top-k / top-p /
+ * min-p requests, {@link CudaLlamaModel#forwardCandidates}),
  * and the weight-read bandwidth of a decode step against the HBM roofline (all weights read once per step).
  *
  * <pre>
@@ -125,8 +128,9 @@ public final class GpuBench {
                     + "| tok/s (eager) | **step ms (argmax, CUDA graph)** | **tok/s (graph)** | step ms (graph, tiled GEMM) "
                     + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced, matmul_stream off) | step ms (graph, the split-K not chosen at load) "
                     + "| step ms (graph, the attention and norm kernels not chosen at load) "
-                    + "| weight GB/s (graph) | % of HBM roofline (graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+                    + "| weight GB/s (graph) | % of HBM roofline (graph) "
+                    + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -204,6 +208,8 @@ public final class GpuBench {
         double stagedMs = Double.NaN;
         double otherSplitMs = Double.NaN;
         double otherAttentionMs = Double.NaN;
+        double top64Ms = Double.NaN;
+        double top256Ms = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
             boolean skinnyDefault = g.skinnyDecode();
             boolean stagedDefault = g.stagedSkinny();
@@ -233,6 +239,26 @@ public final class GpuBench {
                 position++;
             }
             graphMs /= steps;
+            // The engine's sampled decode: the step (graph) plus topk_rows, k pairs per row back; next = the best.
+            for (int kk : new int[] {64, 256}) {
+                double ms = 0;
+                for (int i = 0; i < warmup + steps; i++) {
+                    long s = System.nanoTime();
+                    LogitCandidates cand = g.forwardCandidates(decodeBatch(next, position, tables), kv, kk);
+                    for (int j = 0; j < c; j++) {
+                        next[j] = cand.ids()[j * cand.k()];
+                    }
+                    if (i >= warmup) {
+                        ms += (System.nanoTime() - s) / 1e6;
+                    }
+                    position++;
+                }
+                if (kk == 64) {
+                    top64Ms = ms / steps;
+                } else {
+                    top256Ms = ms / steps;
+                }
+            }
             // For comparison: graphs with the tiled / WMMA products instead of the skinny split-K one.
             g.useSkinnyDecode(false);
             tiledMs = 0;
@@ -308,6 +334,8 @@ public final class GpuBench {
                 stagedMs = Double.NaN;
                 otherSplitMs = Double.NaN;
                 otherAttentionMs = Double.NaN;
+                top64Ms = Double.NaN;
+                top256Ms = Double.NaN;
             }
             // Where a decode step's time goes (eager, synchronizing after each part), default products.
             StepProfile profile = new StepProfile();
@@ -326,10 +354,11 @@ public final class GpuBench {
         // The headline step: the graph replay where it ran, else the fastest that did.
         double headline = !Double.isNaN(graphMs) ? graphMs : Double.isNaN(deviceMs) ? hostMs : Math.min(hostMs, deviceMs);
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (headline / 1e3) : Double.NaN;
-        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps));
+                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
+                num("%.2f", top64Ms), num("%.2f", top256Ms));
     }
 
     /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */

@@ -52,7 +52,9 @@ public record MemoryPlan(long deviceFree, double fraction, long weightBytes, lon
     /** Device bytes of the per-step scratch buffers for a batch of {@code tokens} (all float, plus int metadata). */
     public static long activationBytes(ModelConfig c, int tokens) {
         long qDim = (long) c.nHeads() * c.headDim();
-        long floatsPerToken = 2L * c.dim() + 2 * qDim + 2L * c.kvDim() + 2L * c.hiddenDim() + c.vocabSize();
+        // x, xb, q, att, k, v, gate, up, the logits and the logit candidates (topk_rows: k logits, k ids, max and sum)
+        long floatsPerToken = 2L * c.dim() + 2 * qDim + 2L * c.kvDim() + 2L * c.hiddenDim() + c.vocabSize()
+                + 2L * io.inferstream.runtime.model.LogitCandidates.MAX_K + 2;
         long intsPerToken = 5;
         return tokens * (floatsPerToken * 4 + intsPerToken * 4);
     }

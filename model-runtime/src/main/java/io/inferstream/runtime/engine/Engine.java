@@ -74,7 +74,7 @@ public final class Engine implements AutoCloseable {
         this.kv = new KvCacheManager(numBlocks, config.blockSize(), config.prefixCaching());
         KvStore store = model.newKvStore(numBlocks, config.blockSize(), config.kvPrecision());
         this.scheduler = new Scheduler(config, kv);
-        this.runner = new ModelRunner(model, store, kv);
+        this.runner = new ModelRunner(model, store, kv, config.logitCandidates());
         this.batchHistogram = new long[config.maxSequences() + 1];
         this.snapshot = buildSnapshot();
         this.thread = new Thread(this::loop, "inferstream-engine");
@@ -415,7 +415,9 @@ public final class Engine implements AutoCloseable {
         RequestProgress p = s.progress();
         SamplingParams params = p.request.params();
         int row = result.firstRow()[chunk] + result.rowCount()[chunk] - 1;
-        int token = p.sampler.sample(result.logits(), row * result.vocabSize(), result.vocabSize(), s.tokens(), s.length());
+        int token = result.candidates() != null
+                ? p.sampler.sample(result.candidates(), row, s.tokens(), s.length())
+                : p.sampler.sample(result.logits(), row * result.vocabSize(), result.vocabSize(), s.tokens(), s.length());
         s.append(token);
         generatedTokens++;
         if (p.firstTokenNanos < 0) {

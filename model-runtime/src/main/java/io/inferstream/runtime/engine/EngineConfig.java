@@ -15,6 +15,9 @@ import java.util.regex.Pattern;
  * @param kvCacheBytes     memory budget of the KV pool; blocks = budget / KvStore.bytesPerBlock
  * @param kvPrecision      how keys and values are stored
  * @param prefixCaching    share full blocks of identical prefixes between sequences
+ * @param logitCandidates  steps whose rows can all be sampled from the best logits ask the model for those
+ *                         ({@link io.inferstream.runtime.model.LanguageModel#forwardCandidates}) instead of full
+ *                         logits; the same tokens either way (off: always full logits)
  */
 public record EngineConfig(
         int maxBatchedTokens,
@@ -22,7 +25,8 @@ public record EngineConfig(
         int blockSize,
         long kvCacheBytes,
         KvStore.Precision kvPrecision,
-        boolean prefixCaching) {
+        boolean prefixCaching,
+        boolean logitCandidates) {
 
     public static final int DEFAULT_MAX_BATCHED_TOKENS = 512;
     public static final int DEFAULT_MAX_SEQUENCES = 64;
@@ -41,31 +45,35 @@ public record EngineConfig(
 
     public static EngineConfig defaults() {
         return new EngineConfig(DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES, DEFAULT_BLOCK_SIZE,
-                DEFAULT_KV_CACHE_BYTES, KvStore.Precision.F32, true);
+                DEFAULT_KV_CACHE_BYTES, KvStore.Precision.F32, true, true);
     }
 
     public EngineConfig withMaxBatchedTokens(int n) {
-        return new EngineConfig(n, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching);
+        return new EngineConfig(n, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates);
     }
 
     public EngineConfig withMaxSequences(int n) {
-        return new EngineConfig(maxBatchedTokens, n, blockSize, kvCacheBytes, kvPrecision, prefixCaching);
+        return new EngineConfig(maxBatchedTokens, n, blockSize, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates);
     }
 
     public EngineConfig withBlockSize(int n) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, n, kvCacheBytes, kvPrecision, prefixCaching);
+        return new EngineConfig(maxBatchedTokens, maxSequences, n, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates);
     }
 
     public EngineConfig withKvCacheBytes(long bytes) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, bytes, kvPrecision, prefixCaching);
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, bytes, kvPrecision, prefixCaching, logitCandidates);
     }
 
     public EngineConfig withKvPrecision(KvStore.Precision p) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, p, prefixCaching);
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, p, prefixCaching, logitCandidates);
     }
 
     public EngineConfig withPrefixCaching(boolean on) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, on);
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, on, logitCandidates);
+    }
+
+    public EngineConfig withLogitCandidates(boolean on) {
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching, on);
     }
 
     /** KV blocks the budget buys for a model of {@code nLayers} layers and {@code kvDim}-wide keys. */

@@ -17,6 +17,20 @@ public interface LanguageModel extends AutoCloseable {
      */
     float[] forward(TokenBatch batch, KvStore kv);
 
+    /**
+     * Runs the step like {@link #forward} but returns, per logit row, only the {@code k} best (logit, token id)
+     * pairs (descending logit, then ascending id), the row's max and its log-sum-exp over the whole vocabulary.
+     * This default computes them on the CPU from {@link #forward}'s logits; a device backend overrides it so that
+     * only those come back from the device.
+     *
+     * @param k candidates per row, 1..{@link LogitCandidates#MAX_K} (capped at the vocabulary)
+     */
+    default LogitCandidates forwardCandidates(TokenBatch batch, KvStore kv, int k) {
+        LogitCandidates.effectiveK(k, config().vocabSize()); // reject a bad k before the step runs
+        float[] logits = forward(batch, kv); // [rows, vocab]
+        return LogitCandidates.of(logits, batch.logitRows().length, config().vocabSize(), k);
+    }
+
     /** A KV store for this model: {@code numBlocks} blocks of {@code blockSize} positions in every layer. */
     KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision);
 

@@ -1,5 +1,6 @@
 package io.inferstream.runtime.sampling;
 
+import io.inferstream.runtime.model.LogitCandidates;
 import io.inferstream.runtime.tensor.VectorMath;
 
 import java.util.Arrays;
@@ -17,6 +18,13 @@ import java.util.Arrays;
  */
 public final class Sampler {
 
+    /**
+     * Relative error allowed between the vocabulary's probability mass computed from a log-sum-exp (another
+     * summation order, or the device's float sum: ~1e-6) and the sampler's own sum over the sorted vocabulary: a
+     * top-p cut decided from candidates must hold by this margin, else the full row decides.
+     */
+    private static final double MASS_MARGIN = 1e-4;
+
     private final SamplingParams params;
     private long rngState;
 
@@ -31,6 +39,7 @@ public final class Sampler {
     private int greedyOffset;
     private int greedyVocab;
     private int greedyBest;
+    private boolean lastUsedFullRow;
 
     public Sampler(SamplingParams params) {
         this.params = params;
@@ -78,11 +87,7 @@ public final class Sampler {
 
     /** Copies the logits and applies the CTRL repetition penalty once per distinct token of the history. */
     private float[] prepare(float[] logits, int offset, int vocabSize, int[] history, int historyLength) {
-        if (work.length < vocabSize) {
-            work = new float[vocabSize];
-            order = new long[vocabSize];
-            penalizedStamp = new int[vocabSize];
-        }
+        ensureVocabulary(vocabSize);
         System.arraycopy(logits, offset, work, 0, vocabSize);
         float penalty = params.repetitionPenalty();
         if (penalty != 1f && history != null) {
@@ -100,8 +105,20 @@ public final class Sampler {
         return work;
     }
 
+    private void ensureVocabulary(int vocabSize) {
+        if (work.length < vocabSize) {
+            work = new float[vocabSize];
+            order = new long[vocabSize];
+            penalizedStamp = new int[vocabSize];
+        }
+    }
+
     private int sampleTruncated(float[] x, int vocabSize) {
-        int n = truncate(x, vocabSize);
+        return draw(x, truncate(x, vocabSize));
+    }
+
+    /** Temperature and the draw over the n kept candidates {@code order[0..n)} of {@code x}. */
+    private int draw(float[] x, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             max = Math.max(max, x[id(i)]);
@@ -164,6 +181,174 @@ public final class Sampler {
             n = kept;
         }
         return n;
+    }
+
+    // ------------------------------------------------------------------ sampling from candidates
+
+    /**
+     * How many logit candidates per row this sampler needs to choose exactly as from the full logits: 1 for
+     * greedy, top-k for top-k ≤ {@link LogitCandidates#MAX_K}, {@link LogitCandidates#MAX_K} for top-p and min-p
+     * (whose cut is known only once the candidates are there: {@link #sample(LogitCandidates, int, int[], int)}
+     * fetches the full row when they do not decide it); 0 when the step needs full logits (a repetition penalty,
+     * plain temperature sampling over the whole vocabulary, top-p over a top-k larger than the candidates).
+     */
+    public int candidatesWanted(int vocabSize) {
+        if (params.repetitionPenalty() != 1f) {
+            return 0; // penalized history tokens change the order and the log-sum-exp
+        }
+        if (params.isGreedy()) {
+            return 1;
+        }
+        if (vocabSize <= LogitCandidates.MAX_K) {
+            return vocabSize; // the candidates are the whole row
+        }
+        int topK = params.topK();
+        boolean truncatedByK = topK > 0 && topK < vocabSize;
+        if (truncatedByK && topK <= LogitCandidates.MAX_K) {
+            return topK;
+        }
+        if (truncatedByK) {
+            // top-p needs the mass of all top-k; min-p alone can still be decided from the best MAX_K
+            return params.topP() >= 1f && params.minP() > 0f ? LogitCandidates.MAX_K : 0;
+        }
+        return params.topP() < 1f || params.minP() > 0f ? LogitCandidates.MAX_K : 0;
+    }
+
+    /**
+     * Chooses the next token from row {@code row} of a step's candidates: the same token, the same random
+     * draws and the same {@link #lastLogprob} as {@link #sample(float[], int, int, int[], int)} on that row's full
+     * logits. When the candidates cannot decide (a penalty, a top-p or min-p cut beyond them, a NaN row) it
+     * fetches the full row ({@link LogitCandidates#fullRow}) and samples that; nothing is drawn before.
+     */
+    public int sample(LogitCandidates c, int row, int[] history, int historyLength) {
+        greedyLogits = null;
+        lastUsedFullRow = false;
+        boolean penalized = params.repetitionPenalty() != 1f && history != null;
+        double lse = c.logSumExp()[row];
+        if (!penalized && !Double.isNaN(lse)) {
+            int token = params.isGreedy() ? greedyFromCandidates(c, row, lse) : sampleFromCandidates(c, row);
+            if (token >= 0) {
+                return token;
+            }
+        }
+        lastUsedFullRow = true;
+        return sample(c.fullRow(row), 0, c.vocabSize(), history, historyLength);
+    }
+
+    /** Whether the last {@link #sample(LogitCandidates, int, int[], int)} had to fetch the full row. */
+    public boolean lastUsedFullRow() {
+        return lastUsedFullRow;
+    }
+
+    /** argmax (lowest id on ties) from the candidates; -1 when a ±0 tie could reach past them. */
+    private int greedyFromCandidates(LogitCandidates c, int row, double lse) {
+        int k = c.k();
+        int base = row * k;
+        float best = c.logits()[base];
+        int token = c.ids()[base];
+        // Equal logits sort by id, except +0.0 before -0.0, which argmax treats as equal: the lowest id of the tie.
+        for (int i = 1; i < k && c.logits()[base + i] == best; i++) {
+            token = Math.min(token, c.ids()[base + i]);
+        }
+        if (best == 0f && k < c.vocabSize() && c.logits()[base + k - 1] == 0f) {
+            return -1; // a -0.0 of lower id may lie beyond the candidates
+        }
+        lastLogprob = (float) (best - lse);
+        return token;
+    }
+
+    /** Top-k / top-p / min-p and the draw from the candidates; -1 (nothing drawn) when they do not decide the cut. */
+    private int sampleFromCandidates(LogitCandidates c, int row) {
+        int vocab = c.vocabSize();
+        int k = c.k();
+        ensureVocabulary(vocab);
+        for (int i = 0; i < k; i++) {
+            int id = c.ids()[row * k + i];
+            work[id] = c.logits()[row * k + i]; // only the candidates' entries of work are read below
+            order[i] = id & 0xffffffffL;
+        }
+        int n = truncateCandidates(k, vocab, c.logSumExp()[row]);
+        return n < 0 ? -1 : draw(work, n);
+    }
+
+    /**
+     * {@link #truncate} on the candidates in {@code order[0..k)} (sorted like its top-k); -1 when the full path's
+     * cut could include a token beyond them. On success {@code order[0..n)} is exactly what truncate keeps, in
+     * its order.
+     */
+    private int truncateCandidates(int k, int vocabSize, double lse) {
+        int topK = params.topK();
+        float topP = params.topP();
+        boolean whole = k >= vocabSize;
+        int n;
+        boolean complete;        // order[0..n) is the full path's kept prefix, not just its first k
+        boolean idOrder = false; // without top-k and top-p the full path keeps the vocabulary in id order
+        if (topK > 0 && topK < vocabSize) {
+            if (topK <= k) {
+                n = topK;
+                complete = true;
+                if (topP < 1f) {
+                    n = nucleus(work, n, topP); // the mass of the top-k alone: the same floats, the same sums
+                }
+            } else if (topP < 1f) {
+                return -1;
+            } else {
+                n = k;
+                complete = false;
+            }
+        } else if (topP < 1f) {
+            n = whole ? nucleus(work, k, topP) : boundedNucleus(k, topP, lse);
+            if (n < 0) {
+                return -1;
+            }
+            complete = true;
+        } else {
+            n = k;
+            complete = whole;
+            idOrder = true;
+        }
+        if (params.minP() > 0f) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int i = 0; i < n; i++) {
+                max = Math.max(max, work[id(i)]); // candidate 0 is the row's maximum, as over the full set
+            }
+            float threshold = max + (float) Math.log(params.minP());
+            if (!complete && !(work[id(n - 1)] < threshold)) {
+                return -1; // tokens past the candidates may clear the threshold
+            }
+            int kept = 0;
+            for (int i = 0; i < n; i++) {
+                if (work[id(i)] >= threshold) {
+                    order[kept++] = order[i];
+                }
+            }
+            n = kept;
+        } else if (!complete) {
+            return -1;
+        }
+        if (idOrder) {
+            Arrays.sort(order, 0, n); // plain ids: ascending id, the full path's order
+        }
+        return n;
+    }
+
+    /**
+     * The nucleus of the whole vocabulary from its best k: the weights of the candidates are the very floats
+     * {@link #nucleus} sums (same max, same exp), the total comes from the log-sum-exp; decided only when the
+     * cumulative mass crosses p by more than {@link #MASS_MARGIN}, else -1.
+     */
+    private int boundedNucleus(int k, float p, double lse) {
+        float max = work[id(0)];
+        weigh(work, k, max, 1f);
+        double total = Math.exp(lse - max); // Σ over the vocabulary of exp(x − max)
+        double cum = 0;
+        for (int i = 0; i < k; i++) {
+            cum += weights[i] / total;
+            if (cum * (1 + MASS_MARGIN) >= p) {
+                return cum * (1 - MASS_MARGIN) >= p ? i + 1 : -1;
+            }
+        }
+        return -1;
     }
 
     /** The ids top-k / top-p / min-p keep for these logits (after the repetition penalty), sorted ascending. */
@@ -249,9 +434,7 @@ public final class Sampler {
 
     /** A key whose ascending order is descending logit, then ascending id (the greedy tie rule). */
     private static long sortKey(float logit, int id) {
-        int bits = Float.floatToIntBits(-logit);
-        bits ^= (bits >> 31) & 0x7fffffff; // IEEE bits → signed-int order
-        return ((long) bits << 32) | (id & 0xffffffffL);
+        return LogitCandidates.sortKey(logit, id);
     }
 
     static int argmax(float[] x, int n) {

@@ -332,4 +332,54 @@ class DeviceKernelsGpuTest {
             assertArrayEquals(new int[] {700, 999, 12, 0}, got);
         }
     }
+
+    /**
+     * topk_rows against the CPU candidates (LogitCandidates.of, itself checked against a sorted reference) on random
+     * logits on a coarse grid (many ties) with ±0 and -inf, rows of one repeated value (a tie longer than k, decided
+     * by the lowest ids), the Llama 3 vocabulary and odd sizes, k from 1 to 256: the same ids and logits in the
+     * same order, the same max, the sum of exp within float rounding of the CPU's log-sum-exp.
+     */
+    @ParameterizedTest(name = "rows={0} vocab={1} k={2}")
+    @CsvSource({
+        "3, 128256, 1",
+        "3, 128256, 256",
+        "64, 128256, 64",
+        "2, 128256, 33",
+        "4, 1001, 7",
+        "2, 257, 256",
+        "1, 300, 255",
+        "5, 4099, 100",
+        "3, 32000, 2",
+    })
+    void topKRowsMatchTheCpuCandidates(int rows, int vocab, int k) {
+        SplittableRandom rnd = new SplittableRandom(vocab * 7L + k);
+        float[] logits = new float[rows * vocab];
+        for (int i = 0; i < logits.length; i++) {
+            double u = rnd.nextDouble();
+            logits[i] = u < 0.02 ? -0.0f : u < 0.04 ? 0.0f : u < 0.05 ? Float.NEGATIVE_INFINITY
+                    : Math.round(rnd.nextGaussian() * 3 * 8) / 8f;
+        }
+        java.util.Arrays.fill(logits, 0, vocab, 1.5f); // row 0: one value everywhere
+        io.inferstream.runtime.model.LogitCandidates want = io.inferstream.runtime.model.LogitCandidates.of(logits, rows, vocab, k);
+        try (DeviceBuffer dl = DeviceBuffer.allocate(4L * logits.length, "logits");
+             DeviceBuffer outLogits = DeviceBuffer.allocate(4L * rows * k, "candidate logits");
+             DeviceBuffer outIds = DeviceBuffer.allocate(4L * rows * k, "candidate ids");
+             DeviceBuffer stats = DeviceBuffer.allocate(8L * rows, "row stats")) {
+            dl.upload(logits, logits.length);
+            device.kernels().launch("topk_rows", rows, 1, CudaLlamaModel.TOPK_THREADS, 0, dl, vocab, k, outLogits, outIds, stats);
+            float[] gotLogits = new float[rows * k];
+            int[] gotIds = new int[rows * k];
+            float[] gotStats = new float[2 * rows];
+            outLogits.download(gotLogits, gotLogits.length);
+            outIds.download(gotIds, gotIds.length);
+            stats.download(gotStats, gotStats.length);
+            assertArrayEquals(want.ids(), gotIds, "ids");
+            assertArrayEquals(want.logits(), gotLogits, "logits");
+            for (int r = 0; r < rows; r++) {
+                org.junit.jupiter.api.Assertions.assertEquals(want.max()[r], gotStats[2 * r], 0f, "row " + r + " max");
+                double lse = gotStats[2 * r] + Math.log(gotStats[2 * r + 1]);
+                org.junit.jupiter.api.Assertions.assertEquals(want.logSumExp()[r], lse, 1e-5, "row " + r + " log-sum-exp");
+            }
+        }
+    }
 }

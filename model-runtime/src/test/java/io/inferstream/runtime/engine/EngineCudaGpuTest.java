@@ -55,6 +55,36 @@ class EngineCudaGpuTest {
         }
     }
 
+    /**
+     * On the GPU, steps served by the device's top-k candidates (topk_rows) generate the tokens of full-logit steps
+     * for greedy, top-k, top-p, min-p and seeded-temperature requests batched together, and steps with a penalty or
+     * a scoring request take the full logits. Log-probs agree to float rounding (the device sums exp in float).
+     */
+    @Test
+    void candidateStepsOnTheGpuGenerateTheFullLogitStepsTokens() {
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            List<SamplingParams> params = new ArrayList<>(EngineCandidatesTest.FROM_CANDIDATES);
+            EngineCandidatesTest.Run full = EngineCandidatesTest.run(gpu, params, false, false);
+            EngineCandidatesTest.Run fromCandidates = EngineCandidatesTest.run(gpu, params, true, false);
+            for (int i = 0; i < full.completions().size(); i++) {
+                Completion a = full.completions().get(i);
+                Completion b = fromCandidates.completions().get(i);
+                assertArrayEquals(a.tokens(), b.tokens(), a.requestId() + " tokens");
+                assertArrayEquals(a.logprobs(), b.logprobs(), 1e-5f, a.requestId() + " log-probs");
+            }
+            assertTrue(fromCandidates.steps().stream().allMatch(k -> k > 0), "every step from candidates: " + fromCandidates.steps());
+            params.add(EngineCandidatesTest.PENALTY);
+            EngineCandidatesTest.Run mixedFull = EngineCandidatesTest.run(gpu, params, false, true);
+            EngineCandidatesTest.Run mixed = EngineCandidatesTest.run(gpu, params, true, true);
+            for (int i = 0; i < mixedFull.completions().size(); i++) {
+                assertArrayEquals(mixedFull.completions().get(i).tokens(), mixed.completions().get(i).tokens(), "mixed request " + i);
+            }
+            assertArrayEquals(mixedFull.score().logprobs(), mixed.score().logprobs(), 1e-5f, "continuation log-probs");
+            assertTrue(mixed.steps().contains(0), "penalty / scoring steps took full logits: " + mixed.steps());
+        }
+    }
+
     private static List<int[]> run(LanguageModel model, List<int[]> prompts) {
         EngineConfig config = EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(
                 KvStore.bytesPerBlock(model.config().nLayers(), model.config().kvDim(), 16, KvStore.Precision.F32) * 256);

@@ -208,6 +208,57 @@ class CudaLlamaModelGpuTest {
         }
     }
 
+    /**
+     * forwardCandidates (topk_rows after the step; decode steps replayed as a CUDA graph, prefill steps eager) returns
+     * the CPU candidates of the very logits the device computed (its full rows, fetched after the step), for k from
+     * 1 to 256 (vocabulary 300); those rows are forward()'s logits of the same batch, and are refused once another
+     * step ran.
+     */
+    @Test
+    void deviceCandidatesAreTheCpuCandidatesOfTheDeviceLogits() {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            KvStore kv = gpu.newKvStore(16, 4, KvStore.Precision.F32);
+            int n = 8;
+            int[] pos = new int[n];
+            for (int i = 0; i < n; i++) {
+                pos[i] = i;
+            }
+            int[][] tables = {{5, 2, 9}};
+            TokenBatch prefill = new TokenBatch(Arrays.copyOf(SEQUENCES[0], n), pos, new int[n], tables, new int[] {3, 5, 7});
+            TokenBatch decode = new TokenBatch(new int[] {SEQUENCES[0][n]}, new int[] {n}, new int[1], tables, new int[] {0});
+            int vocab = gpu.config().vocabSize();
+            gpu.forward(prefill, kv);
+            for (TokenBatch batch : new TokenBatch[] {prefill, decode}) {
+                int rows = batch.logitRows().length;
+                float[] logits = gpu.forward(batch, kv); // rewrites the same keys and values
+                for (boolean graphs : new boolean[] {false, true}) {
+                    gpu.useCudaGraphs(graphs);
+                    for (int k : new int[] {1, 2, 7, 64, 256}) {
+                        LogitCandidates got = gpu.forwardCandidates(batch, kv, k);
+                        float[] full = new float[rows * vocab];
+                        for (int r = 0; r < rows; r++) {
+                            System.arraycopy(got.fullRow(r), 0, full, r * vocab, vocab);
+                        }
+                        LogitCandidates want = LogitCandidates.of(full, rows, vocab, k);
+                        String what = batch.size() + " tokens, k=" + k + (graphs ? ", graphs on" : ", eager");
+                        assertArrayEquals(want.ids(), got.ids(), what + " ids");
+                        assertArrayEquals(want.logits(), got.logits(), what + " logits");
+                        assertArrayEquals(want.max(), got.max(), what + " max");
+                        assertArrayEquals(want.logSumExp(), got.logSumExp(), 1e-5, what + " log-sum-exp");
+                        assertArrayEquals(logits, full, 1e-4f, what + ": the rows are forward()'s logits");
+                        gpu.forward(batch, kv);
+                        assertThrows(IllegalStateException.class, () -> got.fullRow(0), "rows of an older step");
+                    }
+                }
+            }
+            assertEquals(null, gpu.graphFailure());
+            assertEquals(5, gpu.graphLaunches(), "graphs on: the decode step ran as a graph for each of the five k, the prefill step eagerly");
+        }
+    }
+
     @Test
     void greedyStepsReplayedAsCudaGraphsEqualEagerSteps() {
         Path path = dir.resolve("m.gguf");
