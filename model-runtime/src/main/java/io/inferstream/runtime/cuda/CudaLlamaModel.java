@@ -380,6 +380,12 @@ public final class CudaLlamaModel implements LanguageModel {
         return out;
     }
 
+    /** The logits live in device memory: the engine asks for candidates unless told otherwise. */
+    @Override
+    public boolean logitsOnDevice() {
+        return true;
+    }
+
     /**
      * Runs the step and selects each row's {@code k} best logits on the device (sampling.cu topk_rows, the order
      * of {@link LogitCandidates#sortKey}), with the row's max and sum of exp: per row 2k + 2 numbers cross the bus

@@ -74,7 +74,7 @@ public final class Engine implements AutoCloseable {
         this.kv = new KvCacheManager(numBlocks, config.blockSize(), config.prefixCaching());
         KvStore store = model.newKvStore(numBlocks, config.blockSize(), config.kvPrecision());
         this.scheduler = new Scheduler(config, kv);
-        this.runner = new ModelRunner(model, store, kv, config.logitCandidates());
+        this.runner = new ModelRunner(model, store, kv, config.logitCandidates().use(model));
         this.batchHistogram = new long[config.maxSequences() + 1];
         this.snapshot = buildSnapshot();
         this.thread = new Thread(this::loop, "inferstream-engine");

@@ -15,9 +15,10 @@ import java.util.regex.Pattern;
  * @param kvCacheBytes     memory budget of the KV pool; blocks = budget / KvStore.bytesPerBlock
  * @param kvPrecision      how keys and values are stored
  * @param prefixCaching    share full blocks of identical prefixes between sequences
- * @param logitCandidates  steps whose rows can all be sampled from the best logits ask the model for those
+ * @param logitCandidates  when steps whose rows can all be sampled from the best logits ask the model for those
  *                         ({@link io.inferstream.runtime.model.LanguageModel#forwardCandidates}) instead of full
- *                         logits; the same tokens either way (off: always full logits)
+ *                         logits; the same tokens either way. AUTO: only when the model's logits live on a device
+ *                         (on the CPU the full logits are already in memory, and selecting costs a pass per row)
  */
 public record EngineConfig(
         int maxBatchedTokens,
@@ -26,7 +27,17 @@ public record EngineConfig(
         long kvCacheBytes,
         KvStore.Precision kvPrecision,
         boolean prefixCaching,
-        boolean logitCandidates) {
+        Candidates logitCandidates) {
+
+    /** Whether the engine asks the model for logit candidates (see {@code logitCandidates}). */
+    public enum Candidates {
+        AUTO, ALWAYS, NEVER;
+
+        /** True when steps of {@code model} should use candidates. */
+        public boolean use(io.inferstream.runtime.model.LanguageModel model) {
+            return this == ALWAYS || (this == AUTO && model.logitsOnDevice());
+        }
+    }
 
     public static final int DEFAULT_MAX_BATCHED_TOKENS = 512;
     public static final int DEFAULT_MAX_SEQUENCES = 64;
@@ -41,11 +52,14 @@ public record EngineConfig(
         if (kvPrecision == null) {
             throw new IllegalArgumentException("KV precision must be F32 or F16, got null");
         }
+        if (logitCandidates == null) {
+            throw new IllegalArgumentException("logit candidates must be AUTO, ALWAYS or NEVER, got null");
+        }
     }
 
     public static EngineConfig defaults() {
         return new EngineConfig(DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES, DEFAULT_BLOCK_SIZE,
-                DEFAULT_KV_CACHE_BYTES, KvStore.Precision.F32, true, true);
+                DEFAULT_KV_CACHE_BYTES, KvStore.Precision.F32, true, Candidates.AUTO);
     }
 
     public EngineConfig withMaxBatchedTokens(int n) {
@@ -72,8 +86,10 @@ public record EngineConfig(
         return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, on, logitCandidates);
     }
 
+    /** Candidates always (true) or never (false), whatever the model: tests compare the two paths on the CPU. */
     public EngineConfig withLogitCandidates(boolean on) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching, on);
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching,
+                on ? Candidates.ALWAYS : Candidates.NEVER);
     }
 
     /** KV blocks the budget buys for a model of {@code nLayers} layers and {@code kvDim}-wide keys. */

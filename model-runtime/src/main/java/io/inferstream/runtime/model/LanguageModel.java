@@ -31,6 +31,14 @@ public interface LanguageModel extends AutoCloseable {
         return LogitCandidates.of(logits, batch.logitRows().length, config().vocabSize(), k);
     }
 
+    /**
+     * True when the logits are computed on a device, so that copying whole rows to the host costs more than
+     * selecting candidates there ({@link #forwardCandidates}): the engine then asks for candidates by default.
+     */
+    default boolean logitsOnDevice() {
+        return false;
+    }
+
     /** A KV store for this model: {@code numBlocks} blocks of {@code blockSize} positions in every layer. */
     KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision);
 
