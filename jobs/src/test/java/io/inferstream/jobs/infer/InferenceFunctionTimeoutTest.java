@@ -98,7 +98,10 @@ class InferenceFunctionTimeoutTest {
                 harness.setProcessingTime(TIMEOUT_MS); // async I/O's timer: timeout() cancels the request's engine calls
                 hold.letGo();
                 EngineMetrics after = awaitMetrics(engine, m -> m.finished() - before.finished() >= chunkCalls);
-                assertEquals(chunkCalls, after.finished() - before.finished(), "every chunk call ended: " + after);
+                long ended = after.finished() - before.finished();
+                // every chunk call ended; the other request may have finished by now too
+                assertTrue(ended == chunkCalls || ended == chunkCalls + 1, "every chunk call ended: " + ended + " of "
+                        + chunkCalls + " (+1 for the other request): " + after);
                 long cancelled = after.cancelled() - before.cancelled();
                 // A chunk call may still finish in the held step; every other one is cancelled.
                 assertTrue(cancelled >= 1 && cancelled <= chunkCalls, cancelled + " of " + chunkCalls + " chunk calls cancelled");
