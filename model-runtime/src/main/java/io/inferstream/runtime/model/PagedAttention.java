@@ -90,25 +90,14 @@ final class PagedAttention {
         if (kv.precision() == KvStore.Precision.F32) {
             float[] keys = kv.keysF32(layer);
             for (int p = 0, b = 0; p < ctx; p += bs, b++) {
-                int count = Math.min(bs, ctx - p);
-                int kOff = table[b] * bs * kvDim + headOff * bs;
-                for (int g = 0; g < groupSize; g += 2) {
-                    boolean two = g + 1 < groupSize;
-                    VectorMath.keyScores(q, qOff + (h0 + g) * headDim, qOff + (h0 + g + (two ? 1 : 0)) * headDim, two,
-                            keys, kOff, bs, count, headDim, scale, att, g * stride + p, (g + 1) * stride + p);
-                }
+                scoreBlock(q, qOff, h0, keys, table[b] * bs * kvDim + headOff * bs, bs, Math.min(bs, ctx - p), att, stride, p);
             }
         } else {
             float[] row = halfScratch(s, headDim * bs); // one KV head's block, as floats
             short[] keys16 = kv.keysF16(layer);
             for (int p = 0, b = 0; p < ctx; p += bs, b++) {
-                int count = Math.min(bs, ctx - p);
                 VectorMath.f16ToF32(keys16, table[b] * bs * kvDim + headOff * bs, row, 0, headDim * bs);
-                for (int g = 0; g < groupSize; g += 2) {
-                    boolean two = g + 1 < groupSize;
-                    VectorMath.keyScores(q, qOff + (h0 + g) * headDim, qOff + (h0 + g + (two ? 1 : 0)) * headDim, two,
-                            row, 0, bs, count, headDim, scale, att, g * stride + p, (g + 1) * stride + p);
-                }
+                scoreBlock(q, qOff, h0, row, 0, bs, Math.min(bs, ctx - p), att, stride, p);
             }
         }
         for (int g = 0; g < groupSize; g++) {
@@ -118,12 +107,7 @@ final class PagedAttention {
         if (kv.precision() == KvStore.Precision.F32) {
             float[] values = kv.valuesF32(layer);
             for (int p = 0, b = 0; p < ctx; p += bs, b++) {
-                int count = Math.min(bs, ctx - p);
-                int vOff = table[b] * bs * kvDim + headOff * bs;
-                for (int g = 0; g < groupSize; g++) {
-                    VectorMath.axpyRows(att, g * stride + p, values, vOff, headDim, count, out,
-                            outOff + (h0 + g) * headDim, headDim);
-                }
+                weighBlock(att, stride, p, values, table[b] * bs * kvDim + headOff * bs, Math.min(bs, ctx - p), h0, out, outOff);
             }
         } else {
             float[] row = halfScratch(s, headDim * bs);
@@ -131,11 +115,29 @@ final class PagedAttention {
             for (int p = 0, b = 0; p < ctx; p += bs, b++) {
                 int count = Math.min(bs, ctx - p);
                 VectorMath.f16ToF32(values16, table[b] * bs * kvDim + headOff * bs, row, 0, count * headDim);
-                for (int g = 0; g < groupSize; g++) {
-                    VectorMath.axpyRows(att, g * stride + p, row, 0, headDim, count, out,
-                            outOff + (h0 + g) * headDim, headDim);
-                }
+                weighBlock(att, stride, p, row, 0, count, h0, out, outOff);
             }
+        }
+    }
+
+    /**
+     * Scores of one block's {@code count} positions (keys transposed at kT[kOff..], {@code bs} apart) for every
+     * query head of the group, two heads per kernel call: att[g·stride + p + i] for i &lt; count.
+     */
+    private void scoreBlock(float[] q, int qOff, int h0, float[] kT, int kOff, int bs, int count, float[] att,
+                            int stride, int p) {
+        for (int g = 0; g < groupSize; g += 2) {
+            boolean two = g + 1 < groupSize;
+            VectorMath.keyScores(q, qOff + (h0 + g) * headDim, qOff + (h0 + g + (two ? 1 : 0)) * headDim, two,
+                    kT, kOff, bs, count, headDim, scale, att, g * stride + p, (g + 1) * stride + p);
+        }
+    }
+
+    /** out_h += Σ_i att[g·stride + p + i] · v_i over one block's {@code count} value rows (at v[vOff..]), each head. */
+    private void weighBlock(float[] att, int stride, int p, float[] v, int vOff, int count, int h0, float[] out,
+                            int outOff) {
+        for (int g = 0; g < groupSize; g++) {
+            VectorMath.axpyRows(att, g * stride + p, v, vOff, headDim, count, out, outOff + (h0 + g) * headDim, headDim);
         }
     }
 
