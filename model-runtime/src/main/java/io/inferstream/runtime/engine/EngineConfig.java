@@ -1,6 +1,7 @@
 package io.inferstream.runtime.engine;
 
 import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.LanguageModel;
 
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -34,7 +35,7 @@ public record EngineConfig(
         AUTO, ALWAYS, NEVER;
 
         /** True when steps of {@code model} should use candidates. */
-        public boolean use(io.inferstream.runtime.model.LanguageModel model) {
+        public boolean use(LanguageModel model) {
             return this == ALWAYS || (this == AUTO && model.logitsOnDevice());
         }
     }

@@ -1,0 +1,75 @@
+package io.inferstream.runtime.model;
+
+import io.inferstream.runtime.bench.ModelShape;
+import io.inferstream.runtime.bench.RandomModelWriter;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.kv.KvStore;
+
+/**
+ * Not a test: times whole {@link LlamaModel#forward} steps of a random-weights SmolLM2-135M-shaped model (the
+ * bench's cached file): a decode step of 32 sequences at {@code context} positions each, and a prefill step of
+ * four 128-token prompts (512 tokens). Wall time, medians of 10 after 5 warm-up steps. Args: [type] [context]
+ * [F32|F16 KV]. The decode-step numbers in docs/benchmarks.md ("Second session") come from this.
+ *
+ * <pre>java --add-modules jdk.incubator.vector -cp model-runtime/target/classes:model-runtime/target/test-classes:&lt;deps&gt; \
+ *     io.inferstream.runtime.model.ForwardStepBenchmark Q8_0 160 F32</pre>
+ */
+public final class ForwardStepBenchmark {
+
+    public static void main(String[] args) {
+        GgmlType type = GgmlType.valueOf(args.length > 0 ? args[0] : "Q8_0");
+        int context = args.length > 1 ? Integer.parseInt(args[1]) : 160;
+        KvStore.Precision precision = KvStore.Precision.valueOf(args.length > 2 ? args[2] : "F32");
+        try (GgufFile file = GgufFile.open(RandomModelWriter.cached(ModelShape.SMOLLM2_135M, type, 1))) {
+            LlamaModel model = LlamaModel.load(file);
+            int seqs = 32;
+            int bs = 16;
+            int blocksPer = Math.max(128 / bs, context / bs + 1);
+            KvStore kv = model.newKvStore(seqs * blocksPer, bs, precision);
+            int[][] tables = new int[seqs][blocksPer];
+            for (int s = 0; s < seqs; s++) {
+                for (int b = 0; b < blocksPer; b++) {
+                    tables[s][b] = s * blocksPer + b;
+                }
+            }
+            int[] tokens = new int[seqs];
+            int[] positions = new int[seqs];
+            int[] seq = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                tokens[s] = 100 + s;
+                positions[s] = context;
+                seq[s] = s;
+            }
+            TokenBatch decode = new TokenBatch(tokens, positions, seq, tables, seq.clone());
+            int n = 512;
+            int[] pt = new int[n];
+            int[] pp = new int[n];
+            int[] ps = new int[n];
+            for (int i = 0; i < n; i++) {
+                pt[i] = 7 + i;
+                pp[i] = i % 128;
+                ps[i] = i / 128;
+            }
+            TokenBatch prefill = new TokenBatch(pt, pp, ps, tables, new int[] {127, 255, 383, 511});
+            double[] decodeMs = new double[10];
+            double[] prefillMs = new double[10];
+            for (int it = -5; it < 10; it++) {
+                long t0 = System.nanoTime();
+                model.forward(decode, kv);
+                long t1 = System.nanoTime();
+                model.forward(prefill, kv);
+                long t2 = System.nanoTime();
+                if (it >= 0) {
+                    decodeMs[it] = (t1 - t0) / 1e6;
+                    prefillMs[it] = (t2 - t1) / 1e6;
+                }
+            }
+            java.util.Arrays.sort(decodeMs);
+            java.util.Arrays.sort(prefillMs);
+            System.out.printf(java.util.Locale.ROOT, "%s, KV %s: decode step of 32 sequences at %d positions %.1f ms "
+                            + "(%.0f tok/s); prefill step of 512 tokens %.1f ms (%.0f tok/s)%n", type, precision, context,
+                    decodeMs[5], 32e3 / decodeMs[5], prefillMs[5], 512e3 / prefillMs[5]);
+        }
+    }
+}
