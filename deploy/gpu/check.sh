@@ -28,7 +28,7 @@ result() { # stage status detail
   local line
   line=$(printf '%-12s %-5s %s' "$1" "$2" "$3")
   echo "$line" | tee -a "$summary"
-  [[ "$2" == PASS || "$2" == SKIP ]] || failed=1
+  [[ "$2" == PASS || "$2" == SKIP || "$2" == INFO ]] || failed=1
 }
 
 echo "=== stage jre"
@@ -42,7 +42,10 @@ if [[ -n "$missing" ]]; then
   export LD_LIBRARY_PATH="$bundle/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 rm -rf "$jre_dir" && mkdir -p "$jre_dir"
-if tar -xzf "$bundle/jre.tgz" -C "$jre_dir" && "$java" -version > "$OUT/jre.log" 2>&1; then
+unxz_tar() { # archive dir: tar's xz, or Python's lzma where the image has no xz
+  tar -xJf "$1" -C "$2" 2>/dev/null || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' "$1" "$2"
+}
+if unxz_tar "$bundle/jre.txz" "$jre_dir" && "$java" -version > "$OUT/jre.log" 2>&1; then
   result jre PASS "$(head -1 "$OUT/jre.log")"
 else
   result jre FAIL "cannot unpack or run the bundled JRE (see $OUT/jre.log)"
@@ -103,6 +106,38 @@ if timeout 240 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cu
 else
   tail -60 "$OUT/bench.log"
   result bench FAIL "see $OUT/bench.log"
+fi
+
+echo "=== stage kernel-profile"
+# Nsight Compute times every kernel of one eager decode step and one top-256 step at concurrency 64
+# (GpuBench brackets exactly those with cuProfilerStart/Stop); informational, it never fails the check.
+ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
+if [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
+  if timeout 200 "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
+       -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 -cp "$cp" \
+       io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf --device cuda \
+       --concurrency 64 --prompt 128 --steps 2 > "$OUT/ncu-run.log" 2>&1 \
+     && "$ncu_bin" --import "$OUT/step-c64.ncu-rep" --csv --page raw --metrics gpu__time_duration.sum > "$OUT/ncu-c64.csv" 2>&1; then
+    python3 - "$OUT/ncu-c64.csv" <<'PY' || true
+import csv, sys, collections
+rows = list(csv.reader(open(sys.argv[1])))
+head = rows[0]; name = head.index("Kernel Name"); t = head.index("gpu__time_duration.sum")
+per = collections.OrderedDict(); total = 0.0
+for r in rows[2:]:
+    try: us = float(r[t].replace(",", "")) / 1e3
+    except (ValueError, IndexError): continue
+    k = r[name].split("(")[0]; n, s = per.get(k, (0, 0.0)); per[k] = (n + 1, s + us); total += us
+print(f"kernels of one eager c=64 greedy step + one top-256 step: {sum(n for n, _ in per.values())} launches, {total:.1f} us of kernel time")
+for k, (n, s) in sorted(per.items(), key=lambda kv: -kv[1][1]):
+    print(f"{s:10.1f} us {n:5d} x {k}")
+PY
+    result kernel-prof PASS "per-kernel times in $OUT/ncu-c64.csv"
+  else
+    tail -30 "$OUT/ncu-run.log"
+    result kernel-prof INFO "ncu did not produce a profile (see $OUT/ncu-run.log); not a check failure"
+  fi
+else
+  result kernel-prof SKIP "no GPU or no ncu"
 fi
 rm -f /tmp/inferstream-llama-1b-bf16.gguf /tmp/inferstream-tiny.gguf
 

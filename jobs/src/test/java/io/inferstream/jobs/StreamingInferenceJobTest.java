@@ -81,7 +81,15 @@ class StreamingInferenceJobTest {
     @Test
     @Timeout(150)
     void everyRequestOfEveryTaskGetsOneBatchedResultInKafkaAndParquet(@TempDir Path out) throws Exception {
-        KAFKA.createTopics("prompts", 2, "results", 2, "dead-letters");
+        runJobAndCheck(KAFKA, out);
+    }
+
+    /**
+     * Runs the job on the 500 requests with the given extra job arguments (the GPU variant passes
+     * {@code --device cuda}) and checks every result; the caller registers the broker and the MiniCluster.
+     */
+    static void runJobAndCheck(KafkaTestBroker kafka, Path out, String... extraArgs) throws Exception {
+        kafka.createTopics("prompts", 2, "results", 2, "dead-letters");
         Map<String, InferenceRequest> requests = new HashMap<>();
         List<byte[]> payloads = new ArrayList<>();
         SingleObjectCodec<InferenceRequest> avro = SingleObjectCodec.of(InferenceRequest.class);
@@ -91,34 +99,36 @@ class StreamingInferenceJobTest {
             requests.put(r.getId(), r);
             payloads.add(i % 2 == 0 ? avro.encode(r) : json.encode(r));
         }
-        KAFKA.produce("prompts", payloads);
+        kafka.produce("prompts", payloads);
 
         Path model = SharedModels.require("stories260K/stories260K.gguf");
         StreamingInferenceJob job = new StreamingInferenceJob();
-        new CommandLine(job).parseArgs("--bootstrap-servers", KAFKA.bootstrapServers(), "--group-id", "job-test",
+        List<String> args = new ArrayList<>(List.of("--bootstrap-servers", kafka.bootstrapServers(), "--group-id", "job-test",
                 "--output", out.toUri().toString(), "--model", model.toString(), "--bounded", "--parallelism", "2",
                 "--max-new-tokens", Integer.toString(MAX_NEW_TOKENS), "--max-new-tokens-cap", Integer.toString(MAX_NEW_TOKENS),
-                "--checkpoint-interval", "1s", "--capacity", "64");
+                "--checkpoint-interval", "1s", "--capacity", "64"));
+        args.addAll(List.of(extraArgs));
+        new CommandLine(job).parseArgs(args.toArray(String[]::new));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         job.inference.configure(env);
         job.pipeline(model.toAbsolutePath().toString()).addTo(env);
         long t0 = System.nanoTime();
         env.execute("streaming-job-test");
-        System.out.printf("job ran in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+        System.out.printf("job ran in %d ms %s%n", (System.nanoTime() - t0) / 1_000_000, List.of(extraArgs));
 
         EngineSpec spec = job.inference.engineSpec(model.toAbsolutePath().toString(), model.toString());
         assertEquals(0, SharedEngines.references(spec), "the last operator closed the shared engine");
 
         SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
         List<InferenceResult> kafkaResults = new ArrayList<>();
-        for (ConsumerRecord<byte[], byte[]> r : KAFKA.read("results", REQUESTS)) {
+        for (ConsumerRecord<byte[], byte[]> r : kafka.read("results", REQUESTS)) {
             InferenceResult result = codec.decode(r.value());
             assertEquals(result.getId(), new String(r.key(), StandardCharsets.UTF_8));
             kafkaResults.add(result);
         }
         ExactlyOnce.assertEachIdOnce(requests.keySet(), kafkaResults, "result topic");
         ExactlyOnce.assertEachIdOnce(requests.keySet(), FinishedParquet.read(out), "Parquet files");
-        assertTrue(KAFKA.read("dead-letters", 0).isEmpty(), "no valid request is dead-lettered");
+        assertTrue(kafka.read("dead-letters", 0).isEmpty(), "no valid request is dead-lettered");
 
         int batched = 0;
         int reported = 0;

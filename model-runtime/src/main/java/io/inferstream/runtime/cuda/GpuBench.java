@@ -16,6 +16,7 @@ import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.LogitCandidates;
 import io.inferstream.runtime.model.TokenBatch;
+import jcuda.driver.JCudaDriver;
 
 /**
  * Batched-decode benchmark of a model on a device: for each concurrency c, c sequences are prefilled with
@@ -336,6 +337,22 @@ public final class GpuBench {
                 otherAttentionMs = Double.NaN;
                 top64Ms = Double.NaN;
                 top256Ms = Double.NaN;
+            }
+            // Under Nsight Compute (deploy/gpu/check.sh, ncu --profile-from-start off): one eager greedy step and one
+            // eager top-256 step at this concurrency are the only profiled range, so ncu times each kernel of a step.
+            if (Integer.getInteger("inferstream.bench.ncuStep", -1) == c) {
+                g.useCudaGraphs(false);
+                g.device().synchronize();
+                JCudaDriver.cuProfilerStart();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                position++;
+                LogitCandidates cand = g.forwardCandidates(decodeBatch(next, position, tables), kv, 256);
+                next[0] = cand.ids()[0];
+                position++;
+                g.device().synchronize();
+                JCudaDriver.cuProfilerStop();
+                g.useCudaGraphs(true);
+                System.out.println("profiled one eager decode step and one top-256 step at concurrency " + c + " for ncu");
             }
             // Where a decode step's time goes (eager, synchronizing after each part), default products.
             StepProfile profile = new StepProfile();
