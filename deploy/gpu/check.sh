@@ -65,7 +65,7 @@ else
 fi
 
 echo "=== stage gpu-tests"
-timeout 200 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+timeout 170 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
   --disable-banner --details=tree --reports-dir "$OUT/junit" \
   --select-class io.inferstream.runtime.backend.DeviceOptionTest \
   --select-class io.inferstream.runtime.cuda.MemoryPlanTest \
@@ -100,7 +100,7 @@ if [[ $gpu == 1 ]]; then
 else
   bench_args=(--random-llama-1b /tmp/inferstream-tiny.gguf --random-shape 256,512,2,8,2,1000 --device cpu --concurrency 1,4 --prompt 16 --steps 4)
 fi
-if timeout 240 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
+if timeout 170 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
   cat "$OUT/bench.log"
   result bench PASS "table in $OUT/bench.md"
 else
@@ -113,7 +113,7 @@ echo "=== stage kernel-profile"
 # (GpuBench brackets exactly those with cuProfilerStart/Stop); informational, it never fails the check.
 ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
 if [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
-  if timeout 200 "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
+  if timeout 120 "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
        -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 -cp "$cp" \
        io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf --device cuda \
        --concurrency 64 --prompt 128 --steps 2 > "$OUT/ncu-run.log" 2>&1 \
