@@ -152,7 +152,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 7 * (steps + warmup) + 8; // seven timed runs + 5 profiled steps
+        int positions = prompt + 9 * (steps + warmup) + 8; // nine timed runs + 5 profiled steps + 2 for ncu
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
