@@ -53,8 +53,9 @@ public record MemoryPlan(long deviceFree, double fraction, long weightBytes, lon
     public static long activationBytes(ModelConfig c, int tokens) {
         long qDim = (long) c.nHeads() * c.headDim();
         // x, xb, q, att, k, v, gate, up, the logits and the logit candidates (topk_rows: k logits, k ids, max and sum)
+        // (and for long rows the two-stage argmax / top-k scratch: k logits, k ids and 2 stats per chunk)
         long floatsPerToken = 2L * c.dim() + 2 * qDim + 2L * c.kvDim() + 2L * c.hiddenDim() + c.vocabSize()
-                + 2L * io.inferstream.runtime.model.LogitCandidates.MAX_K + 2;
+                + (1L + CudaLlamaModel.headChunks(c.vocabSize())) * (2L * io.inferstream.runtime.model.LogitCandidates.MAX_K + 2);
         long intsPerToken = 5;
         return tokens * (floatsPerToken * 4 + intsPerToken * 4);
     }

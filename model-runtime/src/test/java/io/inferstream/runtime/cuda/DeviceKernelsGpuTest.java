@@ -334,24 +334,92 @@ class DeviceKernelsGpuTest {
     }
 
     /**
+     * The two-stage argmax of long rows (argmax_chunks + argmax_merge, what the model launches for vocabularies over
+     * two chunks) against a CPU argmax and argmax_rows: ties inside and across chunks (the lowest id wins), chunk
+     * edges, a last chunk of one logit, NaN (never chosen), -inf, and a row without any value above -inf
+     * (both give 0x7fffffff).
+     */
+    @ParameterizedTest(name = "rows={0} vocab={1}")
+    @CsvSource({"64, 128256", "5, 8193", "6, 12289", "3, 32000"})
+    void argmaxInChunksIsArgmaxRows(int rows, int vocab) {
+        SplittableRandom rnd = new SplittableRandom(vocab);
+        float[] logits = new float[rows * vocab];
+        for (int i = 0; i < logits.length; i++) {
+            double u = rnd.nextDouble();
+            logits[i] = u < 0.01 ? Float.NaN : u < 0.02 ? Float.NEGATIVE_INFINITY : Math.round(rnd.nextGaussian() * 16) / 4f;
+        }
+        int chunk = CudaLlamaModel.HEAD_CHUNK;
+        logits[0 * vocab + chunk] = 99f;     // tie across a chunk edge: chunk - 1 wins
+        logits[0 * vocab + chunk - 1] = 99f;
+        logits[1 * vocab + vocab - 1] = 99f; // the last logit (a chunk of one where vocab % chunk == 1)
+        logits[2 * vocab + Math.min(2 * chunk + 5, vocab - 1)] = 99f; // tie in a later chunk and an earlier one: 17 wins
+        logits[2 * vocab + 17] = 99f;
+        logits[3 * vocab + 3] = Float.NaN;
+        java.util.Arrays.fill(logits, 4 * vocab, 5 * vocab, Float.NEGATIVE_INFINITY); // nothing above -inf
+        int[] expected = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            float v = Float.NEGATIVE_INFINITY;
+            int best = 0x7fffffff;
+            for (int i = 0; i < vocab; i++) {
+                if (logits[r * vocab + i] > v) {
+                    v = logits[r * vocab + i];
+                    best = i;
+                }
+            }
+            expected[r] = best;
+        }
+        int chunks = CudaLlamaModel.headChunks(vocab);
+        assertTrue(chunks >= 3, "two stages serve rows longer than two chunks");
+        try (DeviceBuffer dl = DeviceBuffer.allocate(4L * logits.length, "logits");
+             DeviceBuffer partV = DeviceBuffer.allocate(4L * rows * chunks, "chunk max");
+             DeviceBuffer partI = DeviceBuffer.allocate(4L * rows * chunks, "chunk argmax");
+             DeviceBuffer out = DeviceBuffer.allocate(4L * rows, "out");
+             DeviceBuffer outRows = DeviceBuffer.allocate(4L * rows, "out rows")) {
+            dl.upload(logits, logits.length);
+            device.kernels().launch("argmax_chunks", rows, chunks, 256, 0, dl, vocab, partV, partI);
+            device.kernels().launch("argmax_merge", rows, 1, 32, 0, partV, partI, chunks, out);
+            device.kernels().launch("argmax_rows", rows, 1, 256, 0, dl, vocab, outRows);
+            int[] got = new int[rows];
+            int[] gotRows = new int[rows];
+            out.download(got, rows);
+            outRows.download(gotRows, rows);
+            assertArrayEquals(expected, gotRows, "argmax_rows");
+            assertArrayEquals(expected, got, "argmax_chunks + argmax_merge");
+            org.junit.jupiter.api.Assertions.assertEquals(chunk - 1, got[0]);
+            org.junit.jupiter.api.Assertions.assertEquals(vocab - 1, got[1]);
+            org.junit.jupiter.api.Assertions.assertEquals(17, got[2]);
+            org.junit.jupiter.api.Assertions.assertEquals(0x7fffffff, got[4]);
+        }
+    }
+
+    /**
      * topk_rows against the CPU candidates (LogitCandidates.of, itself checked against a sorted reference) on random
      * logits on a coarse grid (many ties) with ±0 and -inf, rows of one repeated value (a tie longer than k, decided
      * by the lowest ids), the Llama 3 vocabulary and odd sizes, k from 1 to 256: the same ids and logits in the
      * same order, the same max, the sum of exp within float rounding of the CPU's log-sum-exp.
      */
-    @ParameterizedTest(name = "rows={0} vocab={1} k={2}")
+    @ParameterizedTest(name = "rows={0} vocab={1} k={2} two stages={3}")
     @CsvSource({
-        "3, 128256, 1",
-        "3, 128256, 256",
-        "64, 128256, 64",
-        "2, 128256, 33",
-        "4, 1001, 7",
-        "2, 257, 256",
-        "1, 300, 255",
-        "5, 4099, 100",
-        "3, 32000, 2",
+        "3, 128256, 1, false",
+        "3, 128256, 256, false",
+        "64, 128256, 64, false",
+        "2, 128256, 33, false",
+        "4, 1001, 7, false",
+        "2, 257, 256, false",
+        "1, 300, 255, false",
+        "5, 4099, 100, false",
+        "3, 32000, 2, false",
+        "3, 128256, 1, true",
+        "3, 128256, 256, true",
+        "64, 128256, 64, true",
+        "64, 128256, 256, true",
+        "2, 128256, 33, true",
+        "3, 32000, 2, true",
+        "2, 8193, 256, true",
+        "3, 12289, 100, true",
+        "2, 12300, 256, true",
     })
-    void topKRowsMatchTheCpuCandidates(int rows, int vocab, int k) {
+    void topKRowsMatchTheCpuCandidates(int rows, int vocab, int k, boolean twoStage) {
         SplittableRandom rnd = new SplittableRandom(vocab * 7L + k);
         float[] logits = new float[rows * vocab];
         for (int i = 0; i < logits.length; i++) {
@@ -366,7 +434,22 @@ class DeviceKernelsGpuTest {
              DeviceBuffer outIds = DeviceBuffer.allocate(4L * rows * k, "candidate ids");
              DeviceBuffer stats = DeviceBuffer.allocate(8L * rows, "row stats")) {
             dl.upload(logits, logits.length);
-            device.kernels().launch("topk_rows", rows, 1, CudaLlamaModel.TOPK_THREADS, 0, dl, vocab, k, outLogits, outIds, stats);
+            if (twoStage) {
+                // what CudaLlamaModel launches for long rows: per-chunk top-k lists, then their merge
+                int chunks = CudaLlamaModel.headChunks(vocab);
+                assertTrue(chunks >= 3, "two stages serve rows longer than two chunks");
+                long perRow = (long) (chunks - 1) * k + Math.min(k, vocab - (chunks - 1) * CudaLlamaModel.HEAD_CHUNK);
+                try (DeviceBuffer candV = DeviceBuffer.allocate(4L * rows * perRow, "chunk candidate logits");
+                     DeviceBuffer candI = DeviceBuffer.allocate(4L * rows * perRow, "chunk candidate ids");
+                     DeviceBuffer chunkStats = DeviceBuffer.allocate(8L * rows * chunks, "chunk stats")) {
+                    device.kernels().launch("topk_chunks", rows, chunks, 256, 0, dl, vocab, k, candV, candI, chunkStats);
+                    device.kernels().launch("topk_merge", rows, 1, CudaLlamaModel.TOPK_THREADS, 0, candV, candI, chunkStats,
+                            vocab, chunks, k, outLogits, outIds, stats);
+                    device.synchronize();
+                }
+            } else {
+                device.kernels().launch("topk_rows", rows, 1, CudaLlamaModel.TOPK_THREADS, 0, dl, vocab, k, outLogits, outIds, stats);
+            }
             float[] gotLogits = new float[rows * k];
             int[] gotIds = new int[rows * k];
             float[] gotStats = new float[2 * rows];

@@ -21,8 +21,9 @@ class MemoryPlanTest {
     @Test
     void activationsCountEveryScratchBufferOfTheBatch() {
         // per token: x, xb (2 x 2048) + q, att (2 x 2048) + k, v (2 x 512) + gate, up (2 x 8192) + logits 128256
-        // + logit candidates (256 logits, 256 ids, max, sum)
-        long floats = 2 * 2048 + 2 * 2048 + 2 * 512 + 2 * 8192 + 128256 + 2 * 256 + 2;
+        // + logit candidates (256 logits, 256 ids, max, sum) + the two-stage argmax / top-k scratch: the same for
+        // each of the ceil(128256 / 4096) = 32 chunks of a row
+        long floats = 2 * 2048 + 2 * 2048 + 2 * 512 + 2 * 8192 + 128256 + 2 * 256 + 2 + 32 * (2 * 256 + 2);
         assertEquals(512 * (floats * 4 + 5 * 4), MemoryPlan.activationBytes(LLAMA_1B, 512));
     }
 
