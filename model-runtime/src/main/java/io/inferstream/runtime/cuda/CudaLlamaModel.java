@@ -1341,7 +1341,7 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.QKV_MATMUL);
             // RoPE, then the KV write, in one launch. All of the step's keys/values are stored before any token
             // attends: a prefill chunk sees itself.
-            k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 128, 0, q, kBuf, vBuf, positions, invFreq,
+            k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 256, 0, q, kBuf, vBuf, positions, invFreq,
                     heads, config.nKvHeads(), headDim, config.ropeNeox() ? 1 : 0, slots, kv.keys(l), kv.values(l));
             mark(StepProfile.Part.ROPE_KV);
             if (useSplitAttention) {

@@ -18,7 +18,7 @@ final class SplitAttention implements AutoCloseable {
     /** Largest query-head group (query heads per KV head) with a compiled kernel. */
     static final int MAX_GROUP = 8;
     /** Blocks a step should have (H200: 132 SMs, 4-8 resident blocks of 4 warps each). */
-    static final int TARGET_BLOCKS = 1024;
+    static final int TARGET_BLOCKS = Integer.getInteger("inferstream.cuda.attentionBlocks", 1024);
     static final int MAX_SPLITS = 16;
 
     private final int nHeads;

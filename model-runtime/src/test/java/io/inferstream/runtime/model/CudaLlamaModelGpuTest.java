@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
@@ -214,10 +215,12 @@ class CudaLlamaModelGpuTest {
      * 1 to 256 (vocabulary 300); those rows are forward()'s logits of the same batch, and are refused once another
      * step ran.
      */
-    @Test
-    void deviceCandidatesAreTheCpuCandidatesOfTheDeviceLogits() {
+    @ParameterizedTest(name = "vocabulary {0}")
+    @ValueSource(ints = {300, 9001})
+    void deviceCandidatesAreTheCpuCandidatesOfTheDeviceLogits(int vocabulary) {
+        // 9001: three chunks of the two-stage argmax / top-k (the last of 809 logits), as Llama's 128256 gets 32
         Path path = dir.resolve("m.gguf");
-        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32).withVocab(vocabulary), path);
         try (GgufFile gguf = GgufFile.open(path);
              CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
             KvStore kv = gpu.newKvStore(16, 4, KvStore.Precision.F32);
@@ -249,14 +252,28 @@ class CudaLlamaModelGpuTest {
                         assertArrayEquals(want.max(), got.max(), what + " max");
                         assertArrayEquals(want.logSumExp(), got.logSumExp(), 1e-5, what + " log-sum-exp");
                         assertArrayEquals(logits, full, 1e-4f, what + ": the rows are forward()'s logits");
+                        if (batch == decode) { // the greedy head on the same logits: argmax_rows, or argmax_chunks + merge
+                            assertEquals(firstMax(Arrays.copyOf(full, vocab)), gpu.forwardGreedy(batch, kv)[0], what + ": device argmax");
+                        }
                         gpu.forward(batch, kv);
                         assertThrows(IllegalStateException.class, () -> got.fullRow(0), "rows of an older step");
                     }
                 }
             }
             assertEquals(null, gpu.graphFailure());
-            assertEquals(5, gpu.graphLaunches(), "graphs on: the decode step ran as a graph for each of the five k, the prefill step eagerly");
+            assertEquals(10, gpu.graphLaunches(), "graphs on: the decode step ran as a graph for each of the five k and its greedy "
+                    + "step, the prefill step eagerly");
         }
+    }
+
+    private static int firstMax(float[] row) {
+        int best = 0;
+        for (int i = 1; i < row.length; i++) {
+            if (row[i] > row[best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 
     @Test

@@ -65,6 +65,10 @@ final class RandomLlamaGguf {
             return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor);
         }
 
+        Spec withVocab(int v) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, v, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+        }
+
         Spec withEps(float e) {
             return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
         }
