@@ -290,3 +290,36 @@ add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, f
     }
     norm_finish(v, ss, dim, eps, w4, o, n4);
 }
+
+// add_rmsnorm_vec with y still as the split-K partial sums of matmul_stream, part [splits, npad, dim]: y is summed
+// in split order exactly as splitk_reduce sums it, so this is bit for bit splitk_reduce + add_rmsnorm_vec in one
+// launch, without y's round trip (the Wo and down products of each layer). grid (n), block NORM_THREADS.
+extern "C" __global__ void __launch_bounds__(NORM_THREADS)
+add_rmsnorm_splitk_vec(float* x, const float* part, int splits, int npad, const float* w, float* out, int dim, float eps) {
+    int r = blockIdx.x;
+    float4* xr = (float4*) (x + (size_t) r * dim);
+    const float4* w4 = (const float4*) w;
+    float4* o = (float4*) (out + (size_t) r * dim);
+    int n4 = dim >> 2;
+    size_t splitStride4 = (size_t) npad * n4; // float4s per split
+    const float4* pr = (const float4*) (part + (size_t) r * dim);
+    float4 v[NORM_VEC];
+    float ss = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NORM_VEC; j++) {
+        int i = threadIdx.x + j * NORM_THREADS;
+        v[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (i < n4) {
+            float4 b = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            for (int sp = 0; sp < splits; sp++) {
+                float4 p = pr[sp * splitStride4 + i];
+                b = make_float4(b.x + p.x, b.y + p.y, b.z + p.z, b.w + p.w);
+            }
+            float4 a = xr[i];
+            v[j] = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
+            xr[i] = v[j];
+        }
+        ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+    }
+    norm_finish(v, ss, dim, eps, w4, o, n4);
+}

@@ -28,7 +28,7 @@ public final class CudaKernels implements AutoCloseable {
     static final Map<String, String[]> MODULES = Map.of(
             "elementwise", new String[] {"embed_f32", "embed_f16", "embed_bf16", "embed_q8_0", "rmsnorm", "rope",
                 "add_bias", "add_inplace", "swiglu", "kv_store_f32", "kv_store_f16", "add_rmsnorm", "rope_kv_store_f32",
-                "rope_kv_store_f16", "rmsnorm_vec", "add_rmsnorm_vec"},
+                "rope_kv_store_f16", "rmsnorm_vec", "add_rmsnorm_vec", "add_rmsnorm_splitk_vec"},
             "matmul", new String[] {"matvec_f32", "matvec_f16", "matvec_bf16", "matvec_q8_0", "matmul_tiled_f32",
                 "matmul_tiled_f16", "matmul_tiled_bf16", "matmul_tiled_q8_0", "matmul_wmma_f16", "matmul_wmma_bf16",
                 "matvec_vec_f16", "matvec_vec_bf16", "matvec3_vec_f16",

@@ -134,6 +134,7 @@ public final class CudaLlamaModel implements LanguageModel {
     // rmsnorm_vec / add_rmsnorm_vec (float4, the row held in registers) instead of rmsnorm / add_rmsnorm: chosen at
     // load with the attention (-Dinferstream.cuda.norm=vec|old forces it)
     private boolean vectorNorm;
+    private boolean fuseNorm = !"false".equals(System.getProperty("inferstream.cuda.fuseNorm"));
     private String attentionChoice = "attention_vec (not compared)";
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
@@ -1351,11 +1352,12 @@ public final class CudaLlamaModel implements LanguageModel {
                 launchPerHeadAttention(f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att, n);
             }
             mark(StepProfile.Part.ATTENTION);
-            wo[l].matmul(k, att, xb, n, skinny);
+            // With the vector norms, the streaming product's split-K reduction is left to add_rmsnorm_splitk_vec
+            int woSplits = fuseReduceNorm() ? wo[l].matmulPartials(k, att, xb, n, skinny) : matmulAll(wo[l], att, xb, n);
             mark(StepProfile.Part.WO_MATMUL);
 
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
-            k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, x, xb, ffnNorm[l], xb, dim, config.rmsEps());
+            addRmsnorm(woSplits, n, ffnNorm[l]);
             mark(StepProfile.Part.NORM);
             if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, gate[l], up[l])
                     && gate[l].rows() == up[l].rows()) {
@@ -1370,12 +1372,12 @@ public final class CudaLlamaModel implements LanguageModel {
                 k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
                 mark(StepProfile.Part.ELEMENTWISE);
             }
-            down[l].matmul(k, hb, xb, n, skinny);
+            int downSplits = l + 1 < layers && fuseReduceNorm() ? down[l].matmulPartials(k, hb, xb, n, skinny)
+                    : matmulAll(down[l], hb, xb, n);
             mark(StepProfile.Part.FFN_MATMUL);
             if (l + 1 < layers) {
                 // x += xb; xb = rmsnorm(x) for the next layer's attention
-                k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, x, xb, attnNorm[l + 1], xb, dim,
-                        config.rmsEps());
+                addRmsnorm(downSplits, n, attnNorm[l + 1]);
                 mark(StepProfile.Part.NORM);
             } else {
                 k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
@@ -1389,6 +1391,47 @@ public final class CudaLlamaModel implements LanguageModel {
             output.matmul(k, xb, logits, m, skinny);
             mark(StepProfile.Part.OUTPUT_MATMUL);
         }
+    }
+
+    /** y = x . m^T with the step's product kernels; 0 splits left unreduced (see {@link #addRmsnorm}). */
+    private int matmulAll(DeviceMatrix m, DeviceBuffer xIn, DeviceBuffer y, int n) {
+        m.matmul(k, xIn, y, n, skinny);
+        return 0;
+    }
+
+    /**
+     * x += xb; xb = rmsnorm(x) * w: from xb itself (splits 0), or from the split-K partial sums the streaming product
+     * left in the skinny scratch (add_rmsnorm_splitk_vec, bit for bit the reduction followed by add_rmsnorm_vec).
+     */
+    private void addRmsnorm(int splits, int n, DeviceBuffer w) {
+        int dim = config.dim();
+        if (splits > 0) {
+            k.launch("add_rmsnorm_splitk_vec", n, 1, 256, 0, x, skinny.partial, splits, DeviceMatrix.streamPad(n), w, xb, dim,
+                    config.rmsEps());
+        } else {
+            k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, x, xb, w, xb, dim, config.rmsEps());
+        }
+    }
+
+    /**
+     * Whether the Wo and down products hand their split-K partial sums to the next norm (one launch less each): with
+     * the streaming product and the vector norms; -Dinferstream.cuda.fuseNorm=false turns it off.
+     */
+    private boolean fuseReduceNorm() {
+        return fuseNorm && vectorNorm && skinny != null && skinny.streaming;
+    }
+
+    /** Turns the fused split-K reduction + norm off or on (the bench compares both). */
+    public synchronized void useFusedNorm(boolean on) {
+        if (fuseNorm != on) {
+            fuseNorm = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether the fused split-K reduction + norm is on (it applies with the streaming product and vector norms). */
+    public boolean fusedNorm() {
+        return fuseNorm;
     }
 
     /**

@@ -172,6 +172,11 @@ public final class DeviceMatrix implements AutoCloseable {
      * write y themselves. Needs BF16/F16 weights and cols % 8 == 0 (16-byte aligned rows); any rows.
      */
     void stream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        streamProduct(k, x, y, n, s, true);
+    }
+
+    /** {@link #stream}; without {@code reduce}, several splits stop at the partial sums and their count is returned. */
+    private int streamProduct(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s, boolean reduce) {
         if (n < 1 || n > SkinnyScratch.MAX_TOKENS || !SkinnyScratch.streamFits(rows, cols)
                 || (type != GgmlType.BF16 && type != GgmlType.F16)) {
             throw new IllegalArgumentException(name + ": the streaming product needs BF16/F16 weights, cols a multiple of 8 "
@@ -190,11 +195,36 @@ public final class DeviceMatrix implements AutoCloseable {
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         if (splits == 1) { // y [n, rows] is the layout of one split's partial sums cut to n tokens
             k.launch(kernel, blocks, 1, threads, 0, data, s.halves, y, tiles8, n, rows, cols, chunk);
-            return;
+            return 0;
         }
         k.launch(kernel, blocks, splits, threads, 0, data, s.halves, s.partial, tiles8, npad, rows, cols, chunk);
+        if (!reduce) {
+            return splits;
+        }
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
+        return 0;
+    }
+
+    /**
+     * Like {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int, SkinnyScratch)}, but where the streaming product
+     * runs with several K splits it stops before the reduction: returns the splits, whose partial sums
+     * [splits, npad, rows] (npad = {@link #streamPad}) are left in {@code skinny.partial} for a kernel that reduces them
+     * itself (add_rmsnorm_splitk_vec); returns 0 where y was written as usual.
+     */
+    int matmulPartials(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
+        if (skinny != null && skinny.streaming && n > MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS
+                && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)
+                && SkinnyScratch.streamFits(rows, cols) && SkinnyScratch.streamSplits(rows, cols, skinny.streamWide) > 1) {
+            return streamProduct(k, x, y, n, skinny, false);
+        }
+        matmul(k, x, y, n, skinny);
+        return 0;
+    }
+
+    /** Tokens of the streaming product's padded activations and partial sums: whole 8-token tiles. */
+    static int streamPad(int n) {
+        return (n + 7) / 8 * 8;
     }
 
     /** Whether the skinny product of {@code n} tokens applies to this matrix. */

@@ -340,7 +340,7 @@ class DeviceKernelsGpuTest {
      * (both give 0x7fffffff).
      */
     @ParameterizedTest(name = "rows={0} vocab={1}")
-    @CsvSource({"64, 128256", "5, 8193", "6, 12289", "3, 32000"})
+    @CsvSource({"64, 128256", "5, 8193", "6, 12289", "5, 32000"})
     void argmaxInChunksIsArgmaxRows(int rows, int vocab) {
         SplittableRandom rnd = new SplittableRandom(vocab);
         float[] logits = new float[rows * vocab];

@@ -287,6 +287,74 @@ class SplitAttentionGpuTest {
         }
     }
 
+    /**
+     * add_rmsnorm_splitk_vec (the Wo / down products' split-K reduction fused into the next norm) is bit for bit
+     * splitk_reduce followed by add_rmsnorm_vec, for split counts and padded token counts as matmul_stream leaves them.
+     */
+    @ParameterizedTest(name = "dim {0}, {1} rows ({2} padded), {3} splits")
+    @CsvSource({
+        "2048, 64, 64, 8",
+        "2048, 13, 16, 16",
+        "2048, 9, 16, 2",
+        "4096, 33, 40, 3",
+        "260, 5, 8, 5",
+    })
+    void fusedSplitKNormIsTheReductionThenTheNorm(int dim, int rows, int npad, int splits) {
+        SplittableRandom rnd = new SplittableRandom(dim * 31L + splits);
+        float[] x = new float[rows * dim];
+        float[] part = new float[splits * npad * dim];
+        float[] w = new float[dim];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-3, 3);
+        }
+        for (int i = 0; i < part.length; i++) {
+            part[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        for (int i = 0; i < dim; i++) {
+            w[i] = (float) rnd.nextDouble(0.5, 1.5);
+        }
+        float eps = 1e-5f;
+        try (DeviceBuffer x1 = DeviceBuffer.allocate(4L * x.length, "x unfused");
+             DeviceBuffer x2 = DeviceBuffer.allocate(4L * x.length, "x fused");
+             DeviceBuffer pd = DeviceBuffer.allocate(4L * part.length, "partial sums");
+             DeviceBuffer y1 = DeviceBuffer.allocate(4L * x.length, "y unfused");
+             DeviceBuffer y2 = DeviceBuffer.allocate(4L * x.length, "y fused");
+             DeviceBuffer wd = DeviceBuffer.allocate(4L * dim, "w")) {
+            x1.upload(x, x.length);
+            x2.upload(x, x.length);
+            pd.upload(part, part.length);
+            wd.upload(w, dim);
+            CudaKernels k = device.kernels();
+            int outs = rows * dim;
+            k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, pd, y1, rows, npad, dim, splits);
+            k.launch("add_rmsnorm_vec", rows, 1, 256, 0, x1, y1, wd, y1, dim, eps);
+            k.launch("add_rmsnorm_splitk_vec", rows, 1, 256, 0, x2, pd, splits, npad, wd, y2, dim, eps);
+            device.synchronize();
+            float[] gotX1 = new float[x.length];
+            float[] gotX2 = new float[x.length];
+            float[] gotY1 = new float[x.length];
+            float[] gotY2 = new float[x.length];
+            x1.download(gotX1, gotX1.length);
+            x2.download(gotX2, gotX2.length);
+            y1.download(gotY1, gotY1.length);
+            y2.download(gotY2, gotY2.length);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(gotX1, gotX2, "residual x + sum of the partial sums");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(gotY1, gotY2, "norm of the residual");
+            // and against float64: x + sum over splits, then the norm
+            float[] sumX = new float[x.length];
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < dim; i++) {
+                    double s = 0;
+                    for (int sp = 0; sp < splits; sp++) {
+                        s += part[(sp * npad + r) * dim + i];
+                    }
+                    sumX[r * dim + i] = (float) (x[r * dim + i] + s);
+                }
+            }
+            assertTrue(CudaTestDevice.relativeError(gotX2, sumX, sumX.length) <= 1e-6, "residual against float64");
+        }
+    }
+
     private static void norm(float[] x, int off, float[] w, float[] out, int outOff, int dim, float eps) {
         double ss = 0;
         for (int i = 0; i < dim; i++) {

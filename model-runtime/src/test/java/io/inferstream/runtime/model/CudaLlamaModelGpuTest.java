@@ -117,7 +117,12 @@ class CudaLlamaModelGpuTest {
                         llama.withShape(256, 512, 8, 2), KvStore.Precision.F32, 1e-4, false, false, false, "off", true),
                 Arguments.of("llama BF16, matmul_stream + grouped products, split attention",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "stream",
-                        true));
+                        true),
+                // FFN down of the 256/512 shape has two splits: its reduction runs fused into the next layer's norm
+                // (add_rmsnorm_splitk_vec), as Wo and down do for Llama-3.2-1B
+                Arguments.of("llama BF16 256/512, matmul_stream + vectorised norms: split-K reduction fused into the norm",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
+                        true, true, false, "stream", true));
     }
 
     @ParameterizedTest(name = "{0}")
