@@ -144,6 +144,7 @@ class CudaLlamaModelGpuTest {
             gpu.useWideStream(stream.equals("wide"));
             gpu.useSplitAttention(split); // forced: the per-head kernel unless the row asks for the split one
             gpu.useVectorNorm(split);
+            gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (off by default)
             int bs = 4;
             int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
             int numBlocks = SEQUENCES.length * blocksPerSeq + 3;
