@@ -2,7 +2,8 @@
 # The GPU device check, run once on a GPU machine from the repository root with the .gpu/ bundle that
 # deploy/gpu/prepare.sh built (no Java, Maven or build needed there):
 #   bash deploy/gpu/check.sh
-# Stages (each prints PASS/FAIL; later stages run regardless): jre, nvidia-smi, gpu-tests, bench.
+# Stages (each prints PASS/FAIL/SKIP/INFO; later stages run regardless): jre, nvidia-smi, gpu-tests, bench,
+# engine-bench, kernel-profile. GPU_TEST_CLASSES, BENCH=0, ENGINE_BENCH=0 and NCU_PROFILE=0 narrow a rerun.
 # Logs, JUnit XML reports and bench.md go to $OUT (default .gpu/out). Exit status: 0 when every stage passed.
 # On a machine without a GPU the same steps run: the GPU tests must report that they were skipped, and the
 # bench runs a small model on the CPU to exercise the harness.
@@ -68,15 +69,15 @@ echo "=== stage gpu-tests"
 if [[ "${GPU_TESTS:-1}" == 0 ]]; then
   result gpu-tests INFO "not run (GPU_TESTS=0: a measuring rerun)"
 else
+# GPU_TEST_CLASSES (space-separated class names) replaces the default selection for a focused rerun.
+classes=(${GPU_TEST_CLASSES:-io.inferstream.runtime.backend.DeviceOptionTest io.inferstream.runtime.cuda.MemoryPlanTest
+  io.inferstream.runtime.cuda.CudaKernelsTest io.inferstream.runtime.cuda.DeviceKernelsGpuTest
+  io.inferstream.runtime.cuda.SplitAttentionGpuTest io.inferstream.runtime.model.CudaLlamaModelGpuTest
+  io.inferstream.runtime.engine.EngineCudaGpuTest io.inferstream.runtime.cli.GenerateCommandTest})
+selects=()
+for c in "${classes[@]}"; do selects+=(--select-class "$c"); done
 timeout 170 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
-  --disable-banner --details=tree --reports-dir "$OUT/junit" \
-  --select-class io.inferstream.runtime.backend.DeviceOptionTest \
-  --select-class io.inferstream.runtime.cuda.MemoryPlanTest \
-  --select-class io.inferstream.runtime.cuda.CudaKernelsTest \
-  --select-class io.inferstream.runtime.cuda.DeviceKernelsGpuTest \
-  --select-class io.inferstream.runtime.cuda.SplitAttentionGpuTest \
-  --select-class io.inferstream.runtime.model.CudaLlamaModelGpuTest \
-  --select-class io.inferstream.runtime.engine.EngineCudaGpuTest > "$OUT/gpu-tests.log" 2>&1
+  --disable-banner --details=tree --reports-dir "$OUT/junit" "${selects[@]}" > "$OUT/gpu-tests.log" 2>&1
 rc=$?
 cat "$OUT/gpu-tests.log" | grep -v "^\s*at " | tail -120
 count() { grep -E "\[ *[0-9]+ tests $1 *\]" "$OUT/gpu-tests.log" | grep -oE "[0-9]+" | head -1; }
@@ -104,12 +105,36 @@ if [[ $gpu == 1 ]]; then
 else
   bench_args=(--random-llama-1b /tmp/inferstream-tiny.gguf --random-shape 256,512,2,8,2,1000 --device cpu --concurrency 1,4 --prompt 16 --steps 4)
 fi
-if timeout 170 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
+if [[ "${BENCH:-1}" == 0 ]]; then
+  result bench INFO "not run (BENCH=0)"
+elif timeout 170 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
   cat "$OUT/bench.log"
   result bench PASS "table in $OUT/bench.md"
 else
   tail -60 "$OUT/bench.log"
   result bench FAIL "see $OUT/bench.log"
+fi
+
+echo "=== stage engine-bench"
+# The whole engine (scheduler, sampler, KV manager) on the GPU through the CLI's `bench --device cuda`: one request
+# at a time, static batches and continuous batching in one run, for Llama-3.2-1B BF16 at concurrency 64 and for
+# issue 4's SmolLM2-135M Q8_0 workload (64 requests, prompt 128, output 64, concurrency 32).
+if [[ $gpu == 1 && "${ENGINE_BENCH:-1}" == 1 ]]; then
+  ok=1
+  for run in "llama-3.2-1b bf16 64" "smollm2-135m q8_0 32"; do
+    set -- $run
+    if timeout 200 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand --device cuda \
+         --random-model "$1" --type "$2" --requests 64 --prompt-length 128 --output-length 64 --concurrency "$3" \
+         --kv-precision F16 --kv-cache-memory 8GiB --out "$OUT/engine-bench-$1" > "$OUT/engine-bench-$1.log" 2>&1; then
+      grep -B1 -A4 '^| mode' "$OUT/engine-bench-$1.log"
+    else
+      tail -30 "$OUT/engine-bench-$1.log"
+      ok=0
+    fi
+  done
+  if [[ $ok == 1 ]]; then result engine-bench PASS "tables in $OUT/engine-bench-*"; else result engine-bench FAIL "see $OUT/engine-bench-*.log"; fi
+else
+  result engine-bench SKIP "no GPU or ENGINE_BENCH=0"
 fi
 
 echo "=== stage kernel-profile"

@@ -3,7 +3,7 @@
 # GPU machine that has neither Java nor Maven nor ../shared:
 #   .gpu/jre.txz        jlink'ed Java 17 runtime (xz)
 #   .gpu/lib/*.jar      our main and test jars, runtime deps, JCuda (driver JNI library only), JUnit console
-#   .gpu/models/...     stories260K.gguf (pass INFERSTREAM_MODELS=.gpu/models there)
+#   .gpu/models/...     stories260K in GGUF and llama2.c form (pass INFERSTREAM_MODELS=.gpu/models there)
 # Usage (repo root): INFERSTREAM_MODELS=/work/shared/models bash deploy/gpu/prepare.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -66,7 +66,8 @@ done
 echo "[prepare] note: the jlinked JRE (Debian 12 build) needs glibc >= 2.34 on the GPU machine"
 
 echo "[prepare] stories260K from $models"
-cp "$models/stories260K/stories260K.gguf" "$bundle/models/stories260K/"
+cp "$models/stories260K/stories260K.gguf" "$models/stories260K/stories260K.bin" "$models/stories260K/tok512.bin" \
+  "$bundle/models/stories260K/"
 
 size_kib=$(du -sk "$bundle" | cut -f1)
 ls -la "$bundle" "$bundle/lib"

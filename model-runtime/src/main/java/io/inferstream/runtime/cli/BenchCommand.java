@@ -13,7 +13,7 @@ import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
-import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.sampling.SamplingParams;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -64,6 +64,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Mixin
     EngineCliOptions engineOptions = new EngineCliOptions();
 
+    @Mixin
+    DeviceCliOption deviceOption = new DeviceCliOption();
+
     @Option(names = "--out", defaultValue = "bench-out", description = "folder for bench.csv and bench.png")
     Path out;
 
@@ -110,11 +113,11 @@ public final class BenchCommand implements Callable<Integer> {
     private int runModes(EngineConfig config) throws Exception {
         String type = types.get(0);
         List<BenchResult> results = new ArrayList<>();
-        try (GgufFile gguf = GgufFile.open(modelFile(type)); LlamaModel lm = LlamaModel.load(gguf)) {
+        try (GgufFile gguf = GgufFile.open(modelFile(type)); LanguageModel lm = deviceOption.load(gguf, console)) {
             SyntheticWorkload workload = new SyntheticWorkload(requests, promptLength, outputLength, concurrency,
                     lm.config().vocabSize(), seed);
-            String title = String.format(Locale.ROOT, "%s: %d requests, prompt %d, output %d, concurrency %d, %d cores",
-                    modelLabel(type), requests, promptLength, outputLength, concurrency, Runtime.getRuntime().availableProcessors());
+            String title = String.format(Locale.ROOT, "%s: %d requests, prompt %d, output %d, concurrency %d, %s",
+                    modelLabel(type), requests, promptLength, outputLength, concurrency, where(lm));
             console.println(title);
             try (Engine engine = new Engine(lm, null, config)) {
                 warmUp(engine);
@@ -139,6 +142,11 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Where the bench ran, for the title: the GPU, or the CPU cores. */
+    private static String where(LanguageModel lm) {
+        return lm.logitsOnDevice() ? lm.toString() : Runtime.getRuntime().availableProcessors() + " cores";
     }
 
     /** A few short requests alone and together, so the JIT has compiled the batched paths before timing. */
@@ -168,7 +176,7 @@ public final class BenchCommand implements Callable<Integer> {
         lines.add("type,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s");
         console.printf(Locale.ROOT, "| %-40s | %12s | %12s |%n", "model", "prompt tok/s", "decode tok/s");
         for (String type : types) {
-            try (GgufFile gguf = GgufFile.open(modelFile(type)); LlamaModel lm = LlamaModel.load(gguf);
+            try (GgufFile gguf = GgufFile.open(modelFile(type)); LanguageModel lm = deviceOption.load(gguf, console);
                  Engine engine = new Engine(lm, null, config)) {
                 int[] prompt = new SyntheticWorkload(1, promptLength, outputLength, 1, lm.config().vocabSize(), seed)
                         .prompt(0);

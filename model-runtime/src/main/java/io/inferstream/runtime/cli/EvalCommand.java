@@ -11,7 +11,7 @@ import io.inferstream.runtime.eval.ReliabilityDiagramChart;
 import io.inferstream.runtime.eval.TaskEvaluation;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.hub.HubCliOptions;
-import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.tasks.Task;
 import io.inferstream.runtime.tasks.TaskDefaults;
 import io.inferstream.runtime.tasks.TaskRequest;
@@ -76,6 +76,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     EngineCliOptions engineOptions = new EngineCliOptions();
 
+    @Mixin
+    DeviceCliOption deviceOption = new DeviceCliOption();
+
     private final PrintStream console;
     private final PrintStream err;
 
@@ -112,7 +115,7 @@ public final class EvalCommand implements Callable<Integer> {
         String modelName = modelPath.getFileName().toString();
         List<TaskEvaluation> evaluations = new ArrayList<>();
         Map<String, ClassificationEvaluation> charts = new LinkedHashMap<>();
-        try (GgufFile file = GgufFile.open(modelPath); LlamaModel model = LlamaModel.load(file)) {
+        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, System.err)) {
             Tokenizer tokenizer = Tokenizers.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
             try (Engine engine = new Engine(model, tokenizer, config)) {

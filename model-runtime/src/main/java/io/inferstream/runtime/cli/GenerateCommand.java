@@ -16,7 +16,6 @@ import io.inferstream.runtime.generate.Generator;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.Llama2cLoader;
-import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.tokenizer.ChatMessage;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
@@ -86,6 +85,9 @@ public final class GenerateCommand implements Callable<Integer> {
     private final PrintStream out;
     private final PrintStream err;
 
+    @picocli.CommandLine.Mixin
+    DeviceCliOption deviceOption = new DeviceCliOption();
+
     public GenerateCommand() {
         this(System.out, System.err);
     }
@@ -103,7 +105,8 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         try {
             return run();
-        } catch (IllegalArgumentException | UncheckedIOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
+            // bad options, a device that is not there, a model that does not fit it: one line, no stack trace
             err.println("generate: " + e.getMessage());
             return 2;
         }
@@ -122,8 +125,13 @@ public final class GenerateCommand implements Callable<Integer> {
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, actualSeed, maxNewTokens,
                 stops, List.of(), false, numBeams, lengthPenalty);
         GgufFile file = gguf ? GgufFile.open(model) : null;
+        LanguageModel lm = null;
         try {
-            LanguageModel lm = gguf ? LlamaModel.load(file) : Llama2cLoader.load(model);
+            if (!gguf && deviceOption.option().kind() != io.inferstream.runtime.backend.DeviceOption.Kind.CPU) {
+                throw new IllegalArgumentException(model + " is a llama2.c checkpoint: only GGUF models run on a GPU (--device "
+                        + deviceOption.device + ")");
+            }
+            lm = gguf ? deviceOption.load(file, err) : Llama2cLoader.load(model);
             Tokenizer tokenizer = gguf ? Tokenizers.fromGguf(file) : Tokenizers.fromLlama2c(tokenizerPath);
             boolean addBos = !noBos && tokenizer.bos() >= 0 && (!gguf || tokenizer.addBosByDefault());
             boolean parseSpecial = false;
@@ -157,6 +165,9 @@ public final class GenerateCommand implements Callable<Integer> {
                     r.finishReason().name().toLowerCase(Locale.ROOT));
             return 0;
         } finally {
+            if (lm != null) {
+                lm.close(); // a GPU model frees its device memory
+            }
             if (file != null) {
                 file.close();
             }

@@ -4,7 +4,7 @@ import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.hub.HubCliOptions;
-import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.tasks.Task;
 import io.inferstream.runtime.tasks.TaskDefaults;
 import io.inferstream.runtime.tasks.TaskRequest;
@@ -36,6 +36,9 @@ abstract class TaskCommand implements Callable<Integer> {
 
     @Mixin
     HubCliOptions hub;
+
+    @Mixin
+    DeviceCliOption deviceOption = new DeviceCliOption();
 
     @Option(names = "--text", description = "the input (default: read standard input)")
     String text;
@@ -84,7 +87,7 @@ abstract class TaskCommand implements Callable<Integer> {
     private int run() throws IOException {
         String input = text != null ? text : readStdin();
         Path modelPath = hub.resolver().resolve(modelSpec);
-        try (GgufFile file = GgufFile.open(modelPath); LlamaModel model = LlamaModel.load(file)) {
+        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, System.err)) {
             Tokenizer tokenizer = Tokenizers.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
             TaskResult result;

@@ -44,6 +44,38 @@ class GenerateCommandTest {
         assertTrue(r.err().matches("(?s).*prompt: 1 tokens, [0-9.]+ tokens/s; generation: 40 tokens, [0-9.]+ tokens/s; finish: length.*"), r.err());
     }
 
+    /**
+     * --device: auto says which backend it chose and gives the CPU's greedy text on a machine without a GPU, and
+     * the same text on the GPU where there is one; cuda fails with the reason where there is none (and on a GPU
+     * machine gives the CPU's text too: stories260K greedy is token-identical on both backends); a llama2.c
+     * checkpoint on a GPU is refused by name.
+     */
+    @Test
+    void deviceOptionChoosesTheBackendAndSaysWhich() {
+        String model = SharedModels.require("stories260K/stories260K.gguf").toString();
+        Run cpu = run("--model", model, "--prompt", "Lily", "--temperature", "0", "-n", "30", "--device", "cpu");
+        assertEquals(0, cpu.exit(), cpu.err());
+        assertTrue(cpu.err().contains("--device cpu: using the CPU backend"), cpu.err());
+        boolean gpu = io.inferstream.runtime.cuda.CudaDevice.probe().available();
+        Run auto = run("--model", model, "--prompt", "Lily", "--temperature", "0", "-n", "30", "--device", "auto");
+        assertEquals(0, auto.exit(), auto.err());
+        assertTrue(auto.err().contains(gpu ? "using the CUDA backend" : "no CUDA device"), auto.err());
+        assertEquals(cpu.out(), auto.out(), "greedy text on the backend auto chose");
+        Run cuda = run("--model", model, "--prompt", "Lily", "--temperature", "0", "-n", "30", "--device", "cuda");
+        if (gpu) {
+            assertEquals(0, cuda.exit(), cuda.err());
+            assertEquals(cpu.out(), cuda.out(), "greedy text on the GPU");
+        } else {
+            assertEquals(2, cuda.exit(), cuda.err());
+            assertTrue(cuda.err().startsWith("generate: --device cuda:0: no CUDA device"), cuda.err());
+        }
+        Run bin = run("--model", SharedModels.require("stories260K/stories260K.bin").toString(),
+                "--tokenizer", SharedModels.require("stories260K/tok512.bin").toString(),
+                "--prompt", "Lily", "--temperature", "0", "-n", "30", "--device", "cuda");
+        assertEquals(2, bin.exit(), bin.err());
+        assertTrue(bin.err().contains("only GGUF models run on a GPU"), bin.err());
+    }
+
     @Test
     void llama2cCheckpointWithItsTokenizerGivesTheSameText() {
         Run gguf = run("--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
