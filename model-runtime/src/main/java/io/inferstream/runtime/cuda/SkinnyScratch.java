@@ -90,6 +90,28 @@ final class SkinnyScratch implements AutoCloseable {
         partial = DeviceBuffer.allocate(4L * maxPartialFloats, "skinny product partial sums");
     }
 
+    /**
+     * Device bytes of the scratch a model of this shape gets (what {@code CudaLlamaModel.useSkinnyDecode} allocates):
+     * 16-bit activations of the widest matrix and the partial sums of the largest product, alone or grouped (Q/K/V,
+     * gate/up), under any split policy. For the memory plan, so the KV pool does not take this memory first.
+     */
+    static long bytesFor(io.inferstream.runtime.model.ModelConfig c) {
+        int dim = c.dim();
+        int q = c.nHeads() * c.headDim();
+        int kv = c.kvDim();
+        int hidden = c.hiddenDim();
+        int[][] shapes = {{q, dim}, {kv, dim}, {dim, q}, {hidden, dim}, {dim, hidden}, {c.vocabSize(), dim}};
+        long maxCols = 0;
+        long maxPartial = 0;
+        for (int[] rc : shapes) {
+            maxCols = Math.max(maxCols, rc[1]);
+            maxPartial = Math.max(maxPartial, partialFloats(rc[0], rc[1]));
+        }
+        maxPartial = Math.max(maxPartial, partialFloats(q, dim) + 2 * partialFloats(kv, dim));
+        maxPartial = Math.max(maxPartial, 2 * partialFloats(hidden, dim));
+        return 2L * MAX_TOKENS * maxCols + 4L * maxPartial;
+    }
+
     /** Whether a rows x cols matrix can use the skinny product (whole 16 x 16 tiles). */
     static boolean fits(int rows, int cols) {
         return rows % 16 == 0 && cols % 16 == 0;

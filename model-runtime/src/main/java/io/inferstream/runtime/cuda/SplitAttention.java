@@ -68,11 +68,20 @@ final class SplitAttention implements AutoCloseable {
 
     /** Rows of partial state (token, head, split) a step of up to {@code capacity} tokens needs. */
     long partialRows(int capacity) {
+        return partialRows(capacity, nHeads, nKvHeads);
+    }
+
+    static long partialRows(int capacity, int nHeads, int nKvHeads) {
         long rows = 0;
         for (int n = 1; n <= capacity; n++) {
             rows = Math.max(rows, (long) n * nHeads * splits(n, nKvHeads));
         }
         return rows;
+    }
+
+    /** Device bytes of the partial outputs and (max, sum) pairs for steps of up to {@code tokens} tokens. */
+    static long scratchBytes(int tokens, int nHeads, int nKvHeads, int headDim) {
+        return partialRows(tokens, nHeads, nKvHeads) * (4L * headDim + 8);
     }
 
     /** Makes room for steps of up to {@code tokens} tokens; true when the scratch moved (recorded graphs go stale). */

@@ -24,7 +24,14 @@ class MemoryPlanTest {
         // + logit candidates (256 logits, 256 ids, max, sum) + the two-stage argmax / top-k scratch: the same for
         // each of the ceil(128256 / 4096) = 32 chunks of a row
         long floats = 2 * 2048 + 2 * 2048 + 2 * 512 + 2 * 8192 + 128256 + 2 * 256 + 2 + 32 * (2 * 256 + 2);
-        assertEquals(512 * (floats * 4 + 5 * 4), MemoryPlan.activationBytes(LLAMA_1B, 512));
+        // the skinny products' scratch: 16-bit activations of 64 tokens of the widest matrix (down, 8192 columns)
+        // and the partial sums of the largest product: the output head, one split under every policy, 64 x 128256
+        // floats (gate + up grouped: 2 x 4 splits x 64 x 8192 = 4.2 M floats; down: 16 x 64 x 2048 = 2.1 M)
+        long skinny = 2L * 64 * 8192 + 4L * 64 * 128256;
+        // split attention for up to 512 tokens: the most rows at 512 tokens (one split each): 512 x 32 heads, each
+        // headDim floats of output and a (max, sum) pair
+        long split = 512L * 32 * (4 * 64 + 8);
+        assertEquals(512 * (floats * 4 + 5 * 4) + skinny + split, MemoryPlan.activationBytes(LLAMA_1B, 512));
     }
 
     @Test
