@@ -99,7 +99,7 @@ public final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         try {
             return run();
-        } catch (IOException | IllegalArgumentException | java.io.UncheckedIOException e) {
+        } catch (IOException | IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException e) {
             err.println("eval: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file: " : "") + e.getMessage());
             return 2;
         }
@@ -115,7 +115,7 @@ public final class EvalCommand implements Callable<Integer> {
         String modelName = modelPath.getFileName().toString();
         List<TaskEvaluation> evaluations = new ArrayList<>();
         Map<String, ClassificationEvaluation> charts = new LinkedHashMap<>();
-        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, System.err)) {
+        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, err)) {
             Tokenizer tokenizer = Tokenizers.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
             try (Engine engine = new Engine(model, tokenizer, config)) {

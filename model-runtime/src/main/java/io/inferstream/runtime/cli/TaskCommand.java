@@ -74,7 +74,8 @@ abstract class TaskCommand implements Callable<Integer> {
     public Integer call() {
         try {
             return run();
-        } catch (IOException | IllegalArgumentException | UncheckedIOException e) {
+        } catch (IOException | IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
+            // IllegalStateException: a --device that is not there, or a model that does not fit it
             err.println(name() + ": " + e.getMessage());
             return 2;
         }
@@ -87,7 +88,7 @@ abstract class TaskCommand implements Callable<Integer> {
     private int run() throws IOException {
         String input = text != null ? text : readStdin();
         Path modelPath = hub.resolver().resolve(modelSpec);
-        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, System.err)) {
+        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, err)) {
             Tokenizer tokenizer = Tokenizers.fromGguf(file);
             ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
             TaskResult result;

@@ -58,6 +58,29 @@ class TaskCommandsTest {
         assertTrue(r.err().contains("generated: 0 tokens"), r.err());
     }
 
+    /** --device: the classify output of auto equals the CPU's; cuda names the missing device in one line (no GPU). */
+    @Test
+    void classifyOnTheDeviceAutoChoosesGivesTheCpuLabel() {
+        String[] args = {"--model", model(), "--offline", "--text", "Lily laughed and played with her dog.", "--labels",
+            "happy,sad,angry"};
+        Run cpu = run(ClassifyCommand::new, args);
+        Run auto = run(ClassifyCommand::new, concat(args, "--device", "auto"));
+        assertEquals(0, auto.exit(), auto.err());
+        assertTrue(auto.err().contains("--device auto: "), auto.err());
+        assertEquals(cpu.out().strip().split("\n")[0], auto.out().strip().split("\n")[0], "the label");
+        if (!io.inferstream.runtime.cuda.CudaDevice.probe().available()) {
+            Run cuda = run(ClassifyCommand::new, concat(args, "--device", "cuda"));
+            assertEquals(2, cuda.exit(), cuda.err());
+            assertTrue(cuda.err().startsWith("classify: --device cuda:0: no CUDA device"), cuda.err());
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
     @Test
     void summarizeChunksALongTextInASmallContext() {
         String story = "Tom had a red ball. He liked to play with it in the park. One day the ball rolled into the pond. "
