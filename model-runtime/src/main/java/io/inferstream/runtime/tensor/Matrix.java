@@ -204,7 +204,10 @@ public abstract class Matrix {
             float[] xp = buffer(X_PACK, tiles * SimdFloatKernels.PACKED_TOKENS * (cols - cols % SimdFloatKernels.LANES));
             SimdFloatKernels.packTokens(x, n, cols, xp);
             if (serial) {
-                packedRows(x, xp, out, n, 0, rows);
+                // still TASK_ROWS at a time: the rows decoded for a pass over the token tiles must stay in cache
+                for (int r0 = 0; r0 < rows; r0 += TASK_ROWS) {
+                    packedRows(x, xp, out, n, r0, Math.min(rows, r0 + TASK_ROWS));
+                }
             } else {
                 WorkerPool.parallelFor(0, tasks,
                         t -> packedRows(x, xp, out, n, t * TASK_ROWS, Math.min(rows, (t + 1) * TASK_ROWS)));
