@@ -935,10 +935,6 @@ public final class CudaLlamaModel implements LanguageModel {
                     + " (forced by -Dinferstream.cuda.skinnySplit=" + forced + ")";
             return;
         }
-        if (streamingSkinny) {
-            skinnyChoice += "; split-K: matmul_stream's own (deep split not compared)";
-            return;
-        }
         int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
         if (skinny == null || !wo[0].takesSkinny(n) || !down[0].takesSkinny(n) || !gate[0].takesSkinny(n)
                 || !up[0].takesSkinny(n) || !wq[0].takesSkinny(n) || !wk[0].takesSkinny(n) || !wv[0].takesSkinny(n)

@@ -18,7 +18,7 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_WIDE }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -185,8 +185,8 @@ public final class DeviceMatrix implements AutoCloseable {
         String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
         int tiles8 = (n + 7) / 8;
         int npad = tiles8 * 8;
-        int chunk = SkinnyScratch.streamChunk(rows, cols, s.streamWide);
-        int splits = SkinnyScratch.streamSplits(rows, cols, s.streamWide);
+        int chunk = s.kChunk(rows, cols);   // matmul_stream's policy (default or deep)
+        int splits = s.splits(rows, cols);
         int elems = npad * cols;
         int rowsPerBlock = SkinnyScratch.streamRows(s.streamWide);
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
@@ -215,7 +215,7 @@ public final class DeviceMatrix implements AutoCloseable {
     int matmulPartials(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
         if (skinny != null && skinny.streaming && n > MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS
                 && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)
-                && SkinnyScratch.streamFits(rows, cols) && SkinnyScratch.streamSplits(rows, cols, skinny.streamWide) > 1) {
+                && SkinnyScratch.streamFits(rows, cols) && skinny.splits(rows, cols) > 1) {
             return streamProduct(k, x, y, n, skinny, false);
         }
         matmul(k, x, y, n, skinny);
@@ -351,13 +351,13 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_WIDE -> {
+            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
-                    s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_WIDE;
+                    s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_DEEP || kernel == Kernel.STREAM_WIDE;
                     s.streamWide = kernel == Kernel.STREAM_WIDE;
                     s.staged = kernel == Kernel.SKINNY_SMEM;
                     s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
-                    s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP;
+                    s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP || kernel == Kernel.STREAM_DEEP;
                     skinny(k, x, y, n, s);
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }

@@ -61,17 +61,32 @@ final class SkinnyScratch implements AutoCloseable {
      * output head 1002 blocks, one split.
      */
     static int streamChunk(int rows, int cols, boolean wide) {
+        return streamChunk(rows, cols, wide, false);
+    }
+
+    /**
+     * {@link #streamChunk(int, int, boolean)}, or with {@code deep} K ranges down to 128 columns where the 256-column
+     * minimum keeps a matrix's grid under the target: Llama-3.2-1B's Wq/Wo 8 -> 16 splits (128 -> 256 blocks) and
+     * Wk/Wv 8 -> 16 (32 -> 64), the others unchanged. Each warp then has 2 chunks of weights in flight instead of
+     * 4, but twice the warps run; the partial sums double for those matrices. Chosen at load by timing
+     * ({@code CudaLlamaModel.chooseDeepSplit}), as the deep split of the older kernels.
+     */
+    static int streamChunk(int rows, int cols, boolean wide, boolean deep) {
         int rowsPerBlock = streamRows(wide);
         int rowBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
         int targetBlocks = STREAM_TARGET_WARPS / (rowsPerBlock / 16);
         int splits = (targetBlocks + rowBlocks - 1) / rowBlocks;
-        splits = Math.max(1, Math.min(splits, cols / 256));
+        splits = Math.max(1, Math.min(splits, cols / (deep ? 128 : 256)));
         int chunk = (cols + splits - 1) / splits;
         return (chunk + STREAM_KC - 1) / STREAM_KC * STREAM_KC;
     }
 
     static int streamSplits(int rows, int cols, boolean wide) {
-        int chunk = streamChunk(rows, cols, wide);
+        return streamSplits(rows, cols, wide, false);
+    }
+
+    static int streamSplits(int rows, int cols, boolean wide, boolean deep) {
+        int chunk = streamChunk(rows, cols, wide, deep);
         return (cols + chunk - 1) / chunk;
     }
 
@@ -119,12 +134,12 @@ final class SkinnyScratch implements AutoCloseable {
 
     /** K columns per split under this scratch's split policy. */
     int kChunk(int rows, int cols) {
-        return streaming ? streamChunk(rows, cols, streamWide) : kChunk(rows, cols, deepSplit);
+        return streaming ? streamChunk(rows, cols, streamWide, deepSplit) : kChunk(rows, cols, deepSplit);
     }
 
     /** Splits under this scratch's split policy. */
     int splits(int rows, int cols) {
-        return streaming ? streamSplits(rows, cols, streamWide) : splits(rows, cols, deepSplit);
+        return streaming ? streamSplits(rows, cols, streamWide, deepSplit) : splits(rows, cols, deepSplit);
     }
 
     /**
@@ -152,7 +167,9 @@ final class SkinnyScratch implements AutoCloseable {
     static long partialFloats(int rows, int cols) {
         int splits = Math.max(splits(rows, cols, false), splits(rows, cols, true));
         if (streamFits(rows, cols)) {
-            splits = Math.max(splits, Math.max(streamSplits(rows, cols, false), streamSplits(rows, cols, true)));
+            for (boolean wide : new boolean[] {false, true}) {
+                splits = Math.max(splits, Math.max(streamSplits(rows, cols, wide, false), streamSplits(rows, cols, wide, true)));
+            }
         }
         return (long) splits * MAX_TOKENS * rows;
     }

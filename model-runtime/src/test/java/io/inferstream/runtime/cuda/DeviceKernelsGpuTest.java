@@ -79,6 +79,11 @@ class DeviceKernelsGpuTest {
         "F16, SKINNY_PIPE_DEEP, 96, 400, 33, 2e-3",
         // matmul_stream: 128-row blocks, 64-k chunks, 8-token tiles, split-K (several splits: partial sums and
         // splitk_reduce; one split: y written directly), rows and cols off every tile size, 1..64 tokens
+        "BF16, STREAM_DEEP, 2048, 2048, 64, 1e-2",
+        "BF16, STREAM_DEEP, 512, 2048, 16, 1e-2",
+        "BF16, STREAM_DEEP, 2048, 8192, 40, 1e-2",
+        "BF16, STREAM_DEEP, 200, 1024, 9, 1e-2",
+        "F16, STREAM_DEEP, 33, 520, 5, 2e-3",
         "BF16, STREAM, 2048, 2048, 64, 1e-2",
         "BF16, STREAM, 2048, 2048, 1, 1e-2",
         "BF16, STREAM, 8192, 2048, 16, 1e-2",

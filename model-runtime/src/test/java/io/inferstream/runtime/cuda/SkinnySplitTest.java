@@ -59,6 +59,37 @@ class SkinnySplitTest {
                 "the scratch holds matmul_stream's partial sums");
     }
 
+    @ParameterizedTest(name = "matmul_stream deep {0} x {1} wide={2}")
+    @CsvSource({
+        "2048, 2048, false", "512, 2048, false", "8192, 2048, false", "2048, 8192, false", "128256, 2048, false",
+        "100, 200, false", "33, 520, false", "4016, 72, false", "17, 8, false", "200, 1024, false",
+        "2048, 2048, true", "300, 1032, true",
+    })
+    void deepStreamSplitsCoverEveryColumnOnceWithWholeChunks(int rows, int cols, boolean wide) {
+        int chunk = SkinnyScratch.streamChunk(rows, cols, wide, true);
+        int splits = SkinnyScratch.streamSplits(rows, cols, wide, true);
+        assertEquals(0, chunk % SkinnyScratch.STREAM_KC, "K range of " + chunk + " columns is not whole 64-column chunks");
+        assertTrue((long) splits * chunk >= cols, "splits leave columns out");
+        assertTrue((long) (splits - 1) * chunk < cols, "the last split is empty");
+        assertTrue(splits == 1 || chunk >= 128, "K ranges under 128 columns: " + chunk);
+        assertTrue(splits >= SkinnyScratch.streamSplits(rows, cols, wide), "deep never splits less than the default");
+        assertTrue(SkinnyScratch.partialFloats(rows, cols) >= (long) splits * SkinnyScratch.MAX_TOKENS * rows,
+                "the scratch holds the deep split's partial sums");
+    }
+
+    @ParameterizedTest(name = "matmul_stream deep {0} x {1}: {2} splits of {3} columns")
+    @CsvSource({
+        "2048, 2048, 16, 128",   // Wq, Wo of Llama-3.2-1B: 128 -> 256 blocks
+        "512, 2048, 16, 128",    // Wk, Wv: 32 -> 64 blocks
+        "8192, 2048, 4, 512",    // gate, up: the grid is full already, unchanged
+        "2048, 8192, 16, 512",   // down: unchanged
+        "128256, 2048, 1, 2048", // output head: unchanged
+    })
+    void deepStreamSplitOfLlama1bMatrices(int rows, int cols, int splits, int chunk) {
+        assertEquals(splits, SkinnyScratch.streamSplits(rows, cols, false, true));
+        assertEquals(chunk, SkinnyScratch.streamChunk(rows, cols, false, true));
+    }
+
     @ParameterizedTest(name = "matmul_stream {0} x {1} wide={5}: {2} splits of {3} columns, {4} blocks")
     @CsvSource({
         "8192, 2048, 4, 512, 256, false",      // gate, up of Llama-3.2-1B: one wave of 2 blocks per SM on 132 SMs

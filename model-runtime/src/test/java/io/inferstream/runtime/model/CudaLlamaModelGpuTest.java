@@ -98,6 +98,10 @@ class CudaLlamaModelGpuTest {
                 Arguments.of("llama F16 256/512, matmul_stream + grouped products",
                         RandomLlamaGguf.Spec.llama(GgmlType.F16).withShape(256, 512, 4, 2), KvStore.Precision.F32, 1e-2,
                         true, true, false, "stream", false),
+                // the deep split-K of matmul_stream (K ranges down to 128 columns): Wq/Wo/down of the 256/512 shape
+                Arguments.of("llama BF16 256/512, matmul_stream + grouped products, deep split-K",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
+                        true, true, true, "stream", false),
                 Arguments.of("llama BF16 256/512, matmul_stream, separate products",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
                         true, false, false, "stream", false),
