@@ -264,13 +264,12 @@ rmsnorm_vec(const float* x, const int* rows, const float* w, float* out, int dim
     norm_finish(v, ss, dim, eps, w4, o, n4);
 }
 
-// x[r, :] += y[r, :], then out[r, :] = rmsnorm(x[r, :]) * w; out may be y (each thread reads its y pieces before
-// the block sum and writes the same pieces after it). grid (n), block NORM_THREADS.
-extern "C" __global__ void __launch_bounds__(NORM_THREADS)
-add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, float eps) {
+// x[r, :] += y, then out[r, :] = rmsnorm(x[r, :]) * w, with the row's y given piece by piece by Y (float4 i of the
+// row): the body of add_rmsnorm_vec and add_rmsnorm_splitk_vec.
+template <typename Y>
+__device__ __forceinline__ void add_rmsnorm_row(float* x, Y y, const float* w, float* out, int dim, float eps) {
     int r = blockIdx.x;
     float4* xr = (float4*) (x + (size_t) r * dim);
-    const float4* yr = (const float4*) (y + (size_t) r * dim);
     const float4* w4 = (const float4*) w;
     float4* o = (float4*) (out + (size_t) r * dim);
     int n4 = dim >> 2;
@@ -282,7 +281,7 @@ add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, f
         v[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         if (i < n4) {
             float4 a = xr[i];
-            float4 b = yr[i];
+            float4 b = y(i);
             v[j] = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
             xr[i] = v[j];
         }
@@ -291,35 +290,39 @@ add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, f
     norm_finish(v, ss, dim, eps, w4, o, n4);
 }
 
+// y's pieces from a row of y itself.
+struct RowPieces {
+    const float4* row;
+    __device__ float4 operator()(int i) const { return row[i]; }
+};
+
+// y's pieces as the sum of matmul_stream's split-K partial sums, in split order (as splitk_reduce sums them).
+struct SplitPieces {
+    const float4* row; // split 0's row
+    size_t stride4;    // float4s from one split to the next: npad * dim / 4
+    int splits;
+    __device__ float4 operator()(int i) const {
+        float4 b = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (int sp = 0; sp < splits; sp++) {
+            float4 p = row[sp * stride4 + i];
+            b = make_float4(b.x + p.x, b.y + p.y, b.z + p.z, b.w + p.w);
+        }
+        return b;
+    }
+};
+
+// x[r, :] += y[r, :], then out[r, :] = rmsnorm(x[r, :]) * w; out may be y (each thread reads its y pieces before
+// the block sum and writes the same pieces after it). grid (n), block NORM_THREADS.
+extern "C" __global__ void __launch_bounds__(NORM_THREADS)
+add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, float eps) {
+    add_rmsnorm_row(x, RowPieces {(const float4*) (y + (size_t) blockIdx.x * dim)}, w, out, dim, eps);
+}
+
 // add_rmsnorm_vec with y still as the split-K partial sums of matmul_stream, part [splits, npad, dim]: y is summed
 // in split order exactly as splitk_reduce sums it, so this is bit for bit splitk_reduce + add_rmsnorm_vec in one
 // launch, without y's round trip (the Wo and down products of each layer). grid (n), block NORM_THREADS.
 extern "C" __global__ void __launch_bounds__(NORM_THREADS)
 add_rmsnorm_splitk_vec(float* x, const float* part, int splits, int npad, const float* w, float* out, int dim, float eps) {
-    int r = blockIdx.x;
-    float4* xr = (float4*) (x + (size_t) r * dim);
-    const float4* w4 = (const float4*) w;
-    float4* o = (float4*) (out + (size_t) r * dim);
-    int n4 = dim >> 2;
-    size_t splitStride4 = (size_t) npad * n4; // float4s per split
-    const float4* pr = (const float4*) (part + (size_t) r * dim);
-    float4 v[NORM_VEC];
-    float ss = 0.0f;
-#pragma unroll
-    for (int j = 0; j < NORM_VEC; j++) {
-        int i = threadIdx.x + j * NORM_THREADS;
-        v[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        if (i < n4) {
-            float4 b = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            for (int sp = 0; sp < splits; sp++) {
-                float4 p = pr[sp * splitStride4 + i];
-                b = make_float4(b.x + p.x, b.y + p.y, b.z + p.z, b.w + p.w);
-            }
-            float4 a = xr[i];
-            v[j] = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
-            xr[i] = v[j];
-        }
-        ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
-    }
-    norm_finish(v, ss, dim, eps, w4, o, n4);
+    SplitPieces y {(const float4*) (part + (size_t) blockIdx.x * dim), (size_t) npad * (dim >> 2), splits};
+    add_rmsnorm_row(x, y, w, out, dim, eps);
 }

@@ -2,14 +2,12 @@
 // so a greedy step copies back one int per sequence instead of a vocabulary of floats.
 #include "common.cuh"
 
-// logits [rows, vocab]; out [rows]. grid (rows), block 256.
-extern "C" __global__ void argmax_rows(const float* logits, int vocab, int* out) {
-    __shared__ float bestV[256];
-    __shared__ int bestI[256];
-    const float* row = logits + (size_t) blockIdx.x * vocab;
+// The first maximum of row[start, end) over a block of 256 threads: left in bestV[0], bestI[0] (shared) for the
+// caller; 0x7fffffff when no value is above -inf (NaN never wins).
+__device__ void argmax_block(const float* row, int start, int end, float* bestV, int* bestI) {
     float v = -INFINITY;
     int idx = 0x7fffffff;
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    for (int i = start + threadIdx.x; i < end; i += blockDim.x) {
         float x = row[i];
         if (x > v) { // strided ascending: the first maximum of this thread wins
             v = x;
@@ -30,6 +28,13 @@ extern "C" __global__ void argmax_rows(const float* logits, int vocab, int* out)
         }
         __syncthreads();
     }
+}
+
+// logits [rows, vocab]; out [rows]. grid (rows), block 256.
+extern "C" __global__ void argmax_rows(const float* logits, int vocab, int* out) {
+    __shared__ float bestV[256];
+    __shared__ int bestI[256];
+    argmax_block(logits + (size_t) blockIdx.x * vocab, 0, vocab, bestV, bestI);
     if (threadIdx.x == 0) {
         out[blockIdx.x] = bestI[0];
     }
@@ -47,32 +52,8 @@ extern "C" __global__ void argmax_rows(const float* logits, int vocab, int* out)
 extern "C" __global__ void argmax_chunks(const float* logits, int vocab, float* partV, int* partI) {
     __shared__ float bestV[256];
     __shared__ int bestI[256];
-    const float* row = logits + (size_t) blockIdx.x * vocab;
     int start = blockIdx.y * ARGMAX_CHUNK;
-    int end = min(vocab, start + ARGMAX_CHUNK);
-    float v = -INFINITY;
-    int idx = 0x7fffffff;
-    for (int i = start + threadIdx.x; i < end; i += blockDim.x) {
-        float x = row[i];
-        if (x > v) {
-            v = x;
-            idx = i;
-        }
-    }
-    bestV[threadIdx.x] = v;
-    bestI[threadIdx.x] = idx;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            float ov = bestV[threadIdx.x + s];
-            int oi = bestI[threadIdx.x + s];
-            if (ov > bestV[threadIdx.x] || (ov == bestV[threadIdx.x] && oi < bestI[threadIdx.x])) {
-                bestV[threadIdx.x] = ov;
-                bestI[threadIdx.x] = oi;
-            }
-        }
-        __syncthreads();
-    }
+    argmax_block(logits + (size_t) blockIdx.x * vocab, start, min(vocab, start + ARGMAX_CHUNK), bestV, bestI);
     if (threadIdx.x == 0) {
         size_t slot = (size_t) blockIdx.x * gridDim.y + blockIdx.y;
         partV[slot] = bestV[0];
