@@ -1350,7 +1350,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 launchPerHeadAttention(f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att, n);
             }
             mark(StepProfile.Part.ATTENTION);
-            // With the vector norms, the streaming product's split-K reduction is left to add_rmsnorm_splitk_vec
+            // With the fused norm on (off by default), the streaming product's split-K reduction is left to the next norm
             int woSplits = fuseReduceNorm() ? wo[l].matmulPartials(k, att, xb, n, skinny) : matmulAll(wo[l], att, xb, n);
             mark(StepProfile.Part.WO_MATMUL);
 
