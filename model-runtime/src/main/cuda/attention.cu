@@ -348,6 +348,13 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
         l[h] = 0.0f;
         zero8(acc[h]);
     }
+    // The K/V row of position p for this lane (0 past the split: not loaded). The rows of the next round are looked
+    // up in the block table while this round's arithmetic runs, so a round waits for one global load, not two.
+    auto rowOf = [&](int p) -> size_t {
+        return p < end ? (size_t) (table[p / blockSize] * blockSize + p % blockSize) * kvDim + off : 0;
+    };
+    size_t rowA = rowOf(start + warp * P + group);
+    size_t rowB = rowOf(start + warp * P + group + R);
     // base is block-uniform, so every lane takes part in the shuffles
     for (int base = start; base < end; base += 2 * R) {
         int pa = base + warp * P + group;
@@ -360,15 +367,15 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
         zero8(xa);
         zero8(xb);
         if (va) {
-            size_t row = (size_t) (table[pa / blockSize] * blockSize + pa % blockSize) * kvDim + off;
-            load8(keys + row, ka);
-            load8(values + row, xa);
+            load8(keys + rowA, ka);
+            load8(values + rowA, xa);
         }
         if (vb) {
-            size_t row = (size_t) (table[pb / blockSize] * blockSize + pb % blockSize) * kvDim + off;
-            load8(keys + row, kb);
-            load8(values + row, xb);
+            load8(keys + rowB, kb);
+            load8(values + rowB, xb);
         }
+        rowA = rowOf(pa + 2 * R);
+        rowB = rowOf(pb + 2 * R);
 #pragma unroll
         for (int h = 0; h < GMAX; h++) {
             if (h < G) { // block-uniform
