@@ -124,6 +124,9 @@ public final class CudaLlamaModel implements LanguageModel {
     // The deep split-K policy (SkinnyScratch.deepSplit: more blocks for under-filled matrices): chosen at load (chooseDeepSplit)
     // unless -Dinferstream.cuda.skinnySplit=deep|default forces it
     private boolean deepSplit;
+    // matmul_stream for decode steps of 1..8 tokens as well (single matrices; Q/K/V keep matvec3): chosen at load
+    private boolean smallStream;
+    private String smallStreamChoice = "matvec for 1..8 tokens (not compared)";
     private String skinnyChoice = "skinny product off";
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
@@ -246,6 +249,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 chooseSkinnyKernel();
                 chooseGroupedSkinny();
                 chooseDeepSplit();
+                chooseSmallStream();
             }
             chooseAttention();
         } catch (RuntimeException e) {
@@ -527,6 +531,7 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.streaming = streamingSkinny;
             skinny.streamWide = wideStream;
             skinny.deepSplit = deepSplit;
+            skinny.small = smallStream;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -759,7 +764,8 @@ public final class CudaLlamaModel implements LanguageModel {
                 }
                 double us = t / 1e3 / reps;
                 DeviceMatrix first = new DeviceMatrix[] {wq[0], wo[0], gate[0], down[0], output}[product];
-                String kernel = n <= DeviceMatrix.MATVEC_MAX_TOKENS ? (product == 0 ? "matvec3_vec" : "matvec")
+                String kernel = n <= DeviceMatrix.MATVEC_MAX_TOKENS
+                        ? (product == 0 ? "matvec3_vec" : smallStream && first.takesSkinny(SkinnyScratch.MAX_TOKENS) ? "matmul_stream" : "matvec")
                         : skinny == null || !first.takesSkinny(n) ? "wmma/tiled"
                         : skinnyKernelName() + ((product == 0 && groupedQkv) || (product == 2 && groupedFfn) ? " grouped" : "");
                 table.append(String.format(java.util.Locale.ROOT, " %.1f | %.0f | %s%s |", us, bytes[p] / (us * 1e3), kernel,
@@ -1097,6 +1103,101 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Whether the skinny products split K deep. */
     public synchronized boolean deepSplit() {
         return deepSplit;
+    }
+
+    /** Routes decode steps of 1..8 tokens through matmul_stream (when it is the skinny kernel) instead of matvec. */
+    public synchronized void useSmallStream(boolean on) {
+        smallStream = on;
+        if (skinny != null && skinny.small != on) {
+            skinny.small = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether steps of 1..8 tokens use matmul_stream, and the load-time comparison behind it. */
+    public synchronized String smallStreamChoice() {
+        return (smallStream ? "matmul_stream" : "matvec") + " for 1..8 tokens: " + smallStreamChoice;
+    }
+
+    /**
+     * Decides whether steps of 1..8 tokens use matmul_stream instead of matvec (run 6: matvec reads gate/up at 1.3
+     * TB/s and the output head at 1.6 TB/s for one token, where matmul_stream reaches 2-3 TB/s for 16). Layer 0's
+     * Wo, gate, up, down and the output head run both ways on one and on eight random tokens; matmul_stream is
+     * adopted only when every result is within the 16-bit rounding of its activations (max abs difference over max
+     * abs value 1e-2 for BF16, 2e-3 for F16; matvec keeps them in float) and the one-token products are faster as
+     * CUDA graphs. -Dinferstream.cuda.smallStream=on|off forces it.
+     */
+    private void chooseSmallStream() {
+        String forced = System.getProperty("inferstream.cuda.smallStream");
+        if (forced != null) {
+            useSmallStream(streamingSkinny && "on".equals(forced));
+            smallStreamChoice = "forced by -Dinferstream.cuda.smallStream=" + forced;
+            return;
+        }
+        if (!streamingSkinny || skinny == null) {
+            smallStreamChoice = "matmul_stream is not the skinny kernel; not compared";
+            return;
+        }
+        List<DeviceMatrix> ms = new ArrayList<>();
+        for (DeviceMatrix m : List.of(wo[0], gate[0], up[0], down[0], output)) {
+            if (m.takesSkinny(SkinnyScratch.MAX_TOKENS) && SkinnyScratch.streamFits(m.rows(), m.cols())) {
+                ms.add(m);
+            }
+        }
+        if (ms.isEmpty()) {
+            smallStreamChoice = "no matrix takes matmul_stream; not compared";
+            return;
+        }
+        long maxCols = 0;
+        long maxRows = 0;
+        for (DeviceMatrix m : ms) {
+            maxCols = Math.max(maxCols, m.cols());
+            maxRows = Math.max(maxRows, m.rows());
+        }
+        int maxN = DeviceMatrix.MATVEC_MAX_TOKENS;
+        double bound = ms.get(0).type() == GgmlType.BF16 ? 1e-2 : 2e-3;
+        try (DeviceBuffer in = DeviceBuffer.allocate(4L * maxN * maxCols, "small stream check x");
+             DeviceBuffer out = DeviceBuffer.allocate(4L * maxN * maxRows, "small stream check y")) {
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(23);
+            float[] xs = new float[(int) (maxN * maxCols)];
+            for (int i = 0; i < xs.length; i++) {
+                xs[i] = (float) rnd.nextDouble(-1, 1);
+            }
+            in.upload(xs, xs.length);
+            double worst = 0;
+            for (DeviceMatrix m : ms) {
+                for (int n : new int[] {1, maxN}) {
+                    float[][] got = new float[2][n * m.rows()];
+                    for (int v = 0; v < 2; v++) {
+                        skinny.small = v == 1;
+                        m.matmul(k, in, out, n, skinny);
+                        device.synchronize();
+                        out.download(got[v], got[v].length);
+                    }
+                    worst = Math.max(worst, relativeDifference(got[1], got[0]));
+                }
+            }
+            java.util.function.IntConsumer products = v -> {
+                skinny.small = v == 1;
+                for (DeviceMatrix m : ms) {
+                    m.matmul(k, in, out, 1, skinny);
+                }
+            };
+            long[] nanos = new long[2];
+            for (int v = 0; v < 2; v++) {
+                nanos[v] = graphNanos(products, v, CHOICE_REPS);
+            }
+            skinny.small = false;
+            boolean close = worst <= bound;
+            boolean timed = nanos[0] > 0 && nanos[1] > 0;
+            useSmallStream(close && timed && nanos[1] < nanos[0]);
+            bufferGeneration++;
+            smallStreamChoice = String.format(java.util.Locale.ROOT,
+                    "layer 0's Wo, gate, up, down and the output head at 1 token, %d CUDA graph replays: matvec %.1f us, "
+                            + "matmul_stream %.1f us; max relative difference %.2e at 1 and %d tokens (bound %.0e)%s",
+                    CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst, maxN, bound,
+                    close ? (timed ? "" : "; graph recording failed, not adopted") : ": DIFFER, not adopted");
+        }
     }
 
     /** Whether the grouped skinny products are on. */

@@ -135,7 +135,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Like {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int)}, using the skinny product where it applies. */
     void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
-        if (skinny != null && n > MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS
+        if (skinny != null && (n > MATVEC_MAX_TOKENS || (skinny.streaming && skinny.small)) && n <= SkinnyScratch.MAX_TOKENS
                 && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)) {
             skinny(k, x, y, n, skinny);
         } else {
@@ -213,7 +213,7 @@ public final class DeviceMatrix implements AutoCloseable {
      * itself (add_rmsnorm_splitk_vec); returns 0 where y was written as usual.
      */
     int matmulPartials(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
-        if (skinny != null && skinny.streaming && n > MATVEC_MAX_TOKENS && n <= SkinnyScratch.MAX_TOKENS
+        if (skinny != null && skinny.streaming && (n > MATVEC_MAX_TOKENS || skinny.small) && n <= SkinnyScratch.MAX_TOKENS
                 && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)
                 && SkinnyScratch.streamFits(rows, cols) && skinny.splits(rows, cols) > 1) {
             return streamProduct(k, x, y, n, skinny, false);

@@ -101,6 +101,7 @@ public final class GpuBench {
             if (m instanceof CudaLlamaModel c) {
                 System.out.println("skinny kernel: " + c.skinnyChoice());
                 System.out.println("attention and norm kernels: " + c.attentionChoice());
+                System.out.println("steps of 1..8 tokens: " + c.smallStreamChoice());
                 // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
                 products = c.productBenchmark(new int[] {1, 16, 64}, 20);
                 System.out.println("products of one layer (layer 0) and the output head, chosen kernels, 20 CUDA graph replays each:");
@@ -115,6 +116,8 @@ public final class GpuBench {
                 lines.add("Skinny kernel chosen at load: " + c.skinnyChoice() + ".");
                 lines.add("");
                 lines.add("Attention and norm kernels chosen at load: " + c.attentionChoice() + ".");
+                lines.add("");
+                lines.add("Steps of 1..8 tokens: " + c.smallStreamChoice() + ".");
                 lines.add("");
                 lines.add("Products of one layer (layer 0) and the output head, alone, with the chosen kernels (20 CUDA graph "
                         + "replays each; weight GB/s = weight bytes / time):");

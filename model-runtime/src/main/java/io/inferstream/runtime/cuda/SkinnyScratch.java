@@ -35,6 +35,9 @@ final class SkinnyScratch implements AutoCloseable {
      */
     boolean streaming;
 
+    /** With streaming: matmul_stream serves decode steps of 1..8 tokens too (instead of matvec), chosen at load. */
+    boolean small;
+
     /** With streaming: the 16-warp blocks of matmul_stream_wide (256 rows, 1 per SM) instead of 8-warp ones. */
     boolean streamWide;
 

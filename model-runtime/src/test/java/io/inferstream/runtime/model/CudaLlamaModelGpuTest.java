@@ -146,6 +146,7 @@ class CudaLlamaModelGpuTest {
             gpu.useDeepSplit(deep); // forced as well: the default split unless the row asks for the deep one
             gpu.useStreamingSkinny(!stream.equals("off")); // matmul_stream only where the row asks for it (it takes precedence)
             gpu.useWideStream(stream.equals("wide"));
+            gpu.useSmallStream(!stream.equals("off")); // and for the steps of 1..8 tokens (the last step has 3)
             gpu.useSplitAttention(split); // forced: the per-head kernel unless the row asks for the split one
             gpu.useVectorNorm(split);
             gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (off by default)
