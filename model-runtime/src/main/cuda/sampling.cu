@@ -343,3 +343,84 @@ extern "C" __global__ void __launch_bounds__(TOPK_THREADS) topk_merge(const floa
         }
     }
 }
+
+// The top-1 candidate of long rows in two stages, for the greedy steps of the engine (k = 1): the first element in
+// the top-k order (topk_order_key, then the lowest id) and the row's (max, sum exp(x - max)), as topk_chunks +
+// topk_merge give for k = 1, with one pass over each chunk for the order and one for the sum instead of six.
+// logits [rows, vocab]; partKey [rows, chunks] = order key << 32 | id; partStats [rows, chunks, 2].
+// grid (rows, ceil(vocab / TOPK_CHUNK)), block 256.
+extern "C" __global__ void __launch_bounds__(256) top1_chunks(const float* logits, int vocab, unsigned long long* partKey,
+                                                              float* partStats) {
+    __shared__ unsigned long long best[256];
+    __shared__ float redMax[32];
+    const float* row = logits + (size_t) blockIdx.x * vocab;
+    int start = blockIdx.y * TOPK_CHUNK;
+    int end = min(vocab, start + TOPK_CHUNK);
+    int tid = threadIdx.x;
+    int lane = tid & 31;
+    int warps = blockDim.x >> 5;
+    unsigned long long b = ~0ull;
+    float mx = -INFINITY;
+    for (int i = start + tid; i < end; i += blockDim.x) {
+        float x = row[i];
+        unsigned long long key = ((unsigned long long) topk_order_key(x) << 32) | (unsigned int) i;
+        b = key < b ? key : b;
+        mx = fmaxf(mx, x);
+    }
+    mx = warp_max(mx);
+    if (lane == 0) {
+        redMax[tid >> 5] = mx;
+    }
+    best[tid] = b;
+    __syncthreads();
+    mx = warp_max(lane < warps ? redMax[lane] : -INFINITY); // every warp reduces the same partials
+    float sum = 0.0f;
+    for (int i = start + tid; i < end; i += blockDim.x) {
+        sum += expf(row[i] - mx);
+    }
+    sum = block_sum(sum); // synchronizes
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (tid < s && best[tid + s] < best[tid]) {
+            best[tid] = best[tid + s];
+        }
+        __syncthreads();
+    }
+    if (tid == 0) {
+        size_t slot = (size_t) blockIdx.x * gridDim.y + blockIdx.y;
+        partKey[slot] = best[0];
+        partStats[2 * slot] = mx;
+        partStats[2 * slot + 1] = sum;
+    }
+}
+
+// partKey, partStats from top1_chunks; outputs as topk_rows with k = 1. grid (rows), block 32.
+extern "C" __global__ void top1_merge(const float* logits, const unsigned long long* partKey, const float* partStats,
+                                      int vocab, int chunks, float* outLogits, int* outIds, float* outStats) {
+    size_t r = blockIdx.x;
+    const unsigned long long* keys = partKey + r * chunks;
+    const float* st = partStats + r * chunks * 2;
+    unsigned long long b = ~0ull;
+    float m = -INFINITY;
+    for (int c = threadIdx.x; c < chunks; c += 32) {
+        b = keys[c] < b ? keys[c] : b;
+        m = fmaxf(m, st[2 * c]);
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        unsigned long long other = __shfl_xor_sync(FULL_MASK, b, o);
+        b = other < b ? other : b;
+    }
+    m = warp_max(m);
+    float sum = 0.0f;
+    for (int c = threadIdx.x; c < chunks; c += 32) {
+        // a chunk of -inf only adds nothing (its own sum is exp(-inf + inf) = NaN terms)
+        sum += st[2 * c] == -INFINITY ? 0.0f : st[2 * c + 1] * expf(st[2 * c] - m);
+    }
+    sum = warp_sum(sum);
+    if (threadIdx.x == 0) {
+        int id = (int) (b & 0xffffffffull);
+        outIds[r] = id;
+        outLogits[r] = logits[r * vocab + id];
+        outStats[2 * r] = m;
+        outStats[2 * r + 1] = sum;
+    }
+}

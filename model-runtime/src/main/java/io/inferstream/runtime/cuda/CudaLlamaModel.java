@@ -479,7 +479,10 @@ public final class CudaLlamaModel implements LanguageModel {
         return vocab > 2 * HEAD_CHUNK ? (vocab + HEAD_CHUNK - 1) / HEAD_CHUNK : 0;
     }
 
-    /** topk_rows (or topk_chunks + topk_merge for long rows) over the first m rows of the logits into the candidates. */
+    /**
+     * topk_rows (or for long rows topk_chunks + topk_merge, and top1_chunks + top1_merge when k = 1) over the first m
+     * rows of the logits into the candidates.
+     */
     private void launchTopK(int m, int kk) {
         long pairs = (long) m * kk;
         int vocab = config.vocabSize();
@@ -487,6 +490,13 @@ public final class CudaLlamaModel implements LanguageModel {
         if (chunks == 0) {
             k.launch("topk_rows", m, 1, TOPK_THREADS, 0, logits, vocab, kk, candidates, candidates.at(4 * pairs),
                     candidates.at(8 * pairs));
+            return;
+        }
+        if (kk == 1) { // the engine's greedy steps: the first candidate with one pass per chunk (top1_chunks)
+            long parts = (long) m * chunks;
+            k.launch("top1_chunks", m, chunks, 256, 0, logits, vocab, headScratch, headScratch.at(8 * parts));
+            k.launch("top1_merge", m, 1, 32, 0, logits, headScratch, headScratch.at(8 * parts), vocab, chunks, candidates,
+                    candidates.at(4 * pairs), candidates.at(8 * pairs));
             return;
         }
         long perRow = (long) (chunks - 1) * kk + Math.min(kk, vocab - (chunks - 1) * HEAD_CHUNK);

@@ -398,6 +398,67 @@ class DeviceKernelsGpuTest {
     }
 
     /**
+     * top1_chunks + top1_merge (the model's k = 1 candidates of long rows: greedy engine steps) against the CPU's first
+     * candidate: +0 before -0, ties inside and across chunks (the lowest id), a last chunk of one logit, NaN never
+     * first while a number is there, rows of -inf and NaN only; the max, and the log-sum-exp within float rounding.
+     */
+    @ParameterizedTest(name = "rows={0} vocab={1}")
+    @CsvSource({"64, 128256", "7, 8193", "7, 12289", "7, 32000"})
+    void topOneInChunksIsTheFirstCandidate(int rows, int vocab) {
+        SplittableRandom rnd = new SplittableRandom(vocab + 5L);
+        float[] logits = new float[rows * vocab];
+        for (int i = 0; i < logits.length; i++) {
+            double u = rnd.nextDouble();
+            logits[i] = u < 0.01 ? Float.NaN : u < 0.02 ? Float.NEGATIVE_INFINITY : Math.round(rnd.nextGaussian() * 16) / 4f;
+        }
+        int chunk = CudaLlamaModel.HEAD_CHUNK;
+        java.util.Arrays.fill(logits, 0, vocab, -1f);      // row 0: -0.0 at 7, +0.0 at chunk + 3: +0 comes first
+        logits[7] = -0.0f;
+        logits[chunk + 3] = 0.0f;
+        logits[1 * vocab + chunk] = 99f;                   // row 1: a tie across a chunk edge, the lower id wins
+        logits[1 * vocab + chunk - 1] = 99f;
+        logits[2 * vocab + vocab - 1] = 99f;               // row 2: the last logit
+        java.util.Arrays.fill(logits, 3 * vocab, 4 * vocab, Float.NEGATIVE_INFINITY); // row 3: -inf only
+        java.util.Arrays.fill(logits, 4 * vocab, 5 * vocab, Float.NaN);               // row 4: NaN only
+        java.util.Arrays.fill(logits, 5 * vocab, 6 * vocab, Float.NaN);               // row 5: NaN and one -inf
+        logits[5 * vocab + vocab / 2] = Float.NEGATIVE_INFINITY;
+        io.inferstream.runtime.model.LogitCandidates want = io.inferstream.runtime.model.LogitCandidates.of(logits, rows, vocab, 1);
+        int chunks = CudaLlamaModel.headChunks(vocab);
+        assertTrue(chunks >= 3, "two stages serve rows longer than two chunks");
+        try (DeviceBuffer dl = DeviceBuffer.allocate(4L * logits.length, "logits");
+             DeviceBuffer partKey = DeviceBuffer.allocate(8L * rows * chunks, "chunk keys");
+             DeviceBuffer partStats = DeviceBuffer.allocate(8L * rows * chunks, "chunk stats");
+             DeviceBuffer outLogits = DeviceBuffer.allocate(4L * rows, "candidate logits");
+             DeviceBuffer outIds = DeviceBuffer.allocate(4L * rows, "candidate ids");
+             DeviceBuffer stats = DeviceBuffer.allocate(8L * rows, "row stats")) {
+            dl.upload(logits, logits.length);
+            device.kernels().launch("top1_chunks", rows, chunks, 256, 0, dl, vocab, partKey, partStats);
+            device.kernels().launch("top1_merge", rows, 1, 32, 0, dl, partKey, partStats, vocab, chunks, outLogits, outIds, stats);
+            float[] gotLogits = new float[rows];
+            int[] gotIds = new int[rows];
+            float[] gotStats = new float[2 * rows];
+            outLogits.download(gotLogits, rows);
+            outIds.download(gotIds, rows);
+            stats.download(gotStats, gotStats.length);
+            assertArrayEquals(want.ids(), gotIds, "ids");
+            assertArrayEquals(want.logits(), gotLogits, "logits");
+            org.junit.jupiter.api.Assertions.assertEquals(chunk + 3, gotIds[0], "+0 before -0");
+            org.junit.jupiter.api.Assertions.assertEquals(chunk - 1, gotIds[1]);
+            org.junit.jupiter.api.Assertions.assertEquals(vocab - 1, gotIds[2]);
+            for (int r = 0; r < rows; r++) {
+                if (r != 4) { // NaN only: the CPU's max is its first candidate, NaN; the device's, like topk's, -inf
+                    org.junit.jupiter.api.Assertions.assertEquals(want.max()[r], gotStats[2 * r], 0f, "row " + r + " max");
+                }
+                if (r >= 3 && r <= 5) {
+                    continue; // no finite value: the log-sum-exp is not compared
+                }
+                double lse = gotStats[2 * r] + Math.log(gotStats[2 * r + 1]);
+                org.junit.jupiter.api.Assertions.assertEquals(want.logSumExp()[r], lse, 1e-5, "row " + r + " log-sum-exp");
+            }
+        }
+    }
+
+    /**
      * topk_rows against the CPU candidates (LogitCandidates.of, itself checked against a sorted reference) on random
      * logits on a coarse grid (many ties) with ±0 and -inf, rows of one repeated value (a tie longer than k, decided
      * by the lowest ids), the Llama 3 vocabulary and odd sizes, k from 1 to 256: the same ids and logits in the
