@@ -338,6 +338,16 @@ class DeviceKernelsGpuTest {
         }
     }
 
+    /** Random logits on a quarter grid (many ties), 1 % NaN and 1 % -inf. */
+    private static float[] gridLogits(SplittableRandom rnd, int n) {
+        float[] logits = new float[n];
+        for (int i = 0; i < n; i++) {
+            double u = rnd.nextDouble();
+            logits[i] = u < 0.01 ? Float.NaN : u < 0.02 ? Float.NEGATIVE_INFINITY : Math.round(rnd.nextGaussian() * 16) / 4f;
+        }
+        return logits;
+    }
+
     /**
      * The two-stage argmax of long rows (argmax_chunks + argmax_merge, what the model launches for vocabularies over
      * two chunks) against a CPU argmax and argmax_rows: ties inside and across chunks (the lowest id wins), chunk
@@ -347,12 +357,7 @@ class DeviceKernelsGpuTest {
     @ParameterizedTest(name = "rows={0} vocab={1}")
     @CsvSource({"64, 128256", "5, 8193", "6, 12289", "5, 32000"})
     void argmaxInChunksIsArgmaxRows(int rows, int vocab) {
-        SplittableRandom rnd = new SplittableRandom(vocab);
-        float[] logits = new float[rows * vocab];
-        for (int i = 0; i < logits.length; i++) {
-            double u = rnd.nextDouble();
-            logits[i] = u < 0.01 ? Float.NaN : u < 0.02 ? Float.NEGATIVE_INFINITY : Math.round(rnd.nextGaussian() * 16) / 4f;
-        }
+        float[] logits = gridLogits(new SplittableRandom(vocab), rows * vocab);
         int chunk = CudaLlamaModel.HEAD_CHUNK;
         logits[0 * vocab + chunk] = 99f;     // tie across a chunk edge: chunk - 1 wins
         logits[0 * vocab + chunk - 1] = 99f;
@@ -405,12 +410,7 @@ class DeviceKernelsGpuTest {
     @ParameterizedTest(name = "rows={0} vocab={1}")
     @CsvSource({"64, 128256", "7, 8193", "7, 12289", "7, 32000"})
     void topOneInChunksIsTheFirstCandidate(int rows, int vocab) {
-        SplittableRandom rnd = new SplittableRandom(vocab + 5L);
-        float[] logits = new float[rows * vocab];
-        for (int i = 0; i < logits.length; i++) {
-            double u = rnd.nextDouble();
-            logits[i] = u < 0.01 ? Float.NaN : u < 0.02 ? Float.NEGATIVE_INFINITY : Math.round(rnd.nextGaussian() * 16) / 4f;
-        }
+        float[] logits = gridLogits(new SplittableRandom(vocab + 5L), rows * vocab);
         int chunk = CudaLlamaModel.HEAD_CHUNK;
         java.util.Arrays.fill(logits, 0, vocab, -1f);      // row 0: -0.0 at 7, +0.0 at chunk + 3: +0 comes first
         logits[7] = -0.0f;
