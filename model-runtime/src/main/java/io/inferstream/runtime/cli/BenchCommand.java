@@ -85,6 +85,16 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            return run();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            // bad options, a --device that is not there, a model that does not fit it: one line, no stack trace
+            System.err.println("bench: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    private Integer run() throws Exception {
         if ((model == null) == (randomModel == null)) {
             throw new IllegalArgumentException("give exactly one of --model PATH or --random-model SHAPE");
         }

@@ -28,4 +28,13 @@ class BenchCommandTest {
         assertEquals((byte) 0x89, png[0]);
         assertEquals('P', png[1]);
     }
+
+    @Test
+    void aDeviceThatIsNotThereIsAOneLineErrorAndNoCsv(@TempDir Path dir) throws Exception {
+        Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
+        int rc = new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--device", "tpu",
+                "--out", dir.resolve("out").toString());
+        assertEquals(2, rc);
+        assertFalse(Files.exists(dir.resolve("out/bench.csv")));
+    }
 }
