@@ -12,15 +12,28 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
-/** Renders benchmark results: a text table, a CSV file and a PNG bar chart. */
+/**
+ * Renders benchmark results: a text table, a CSV file and a PNG bar chart. With a {@link ComputeCeiling} (CPU
+ * runs) each mode also gets the FLOP/s it sustained and its share of the measured FMA peak.
+ */
 public final class BenchReport {
 
     private final String title;
     private final List<BenchResult> results;
+    private final ComputeCeiling ceiling; // null: not measured (GPU runs)
 
     public BenchReport(String title, List<BenchResult> results) {
+        this(title, results, null);
+    }
+
+    public BenchReport(String title, List<BenchResult> results, ComputeCeiling ceiling) {
         this.title = title;
         this.results = List.copyOf(results);
+        this.ceiling = ceiling;
+    }
+
+    private BenchResult baselineResult() {
+        return results.stream().filter(r -> r.mode() == BenchMode.ONE_AT_A_TIME).findFirst().orElse(null);
     }
 
     /** Output throughput of the one-at-a-time run (the baseline), or NaN when it was not run. */
@@ -32,17 +45,32 @@ public final class BenchReport {
     public String table() {
         StringBuilder sb = new StringBuilder();
         sb.append(title).append('\n');
-        sb.append(String.format(Locale.ROOT, "| %-14s | %8s | %9s | %9s | %10s | %26s | %26s | %6s | %8s |%n",
+        sb.append(String.format(Locale.ROOT, "| %-14s | %8s | %9s | %9s | %10s | %26s | %26s | %6s | %8s |",
                 "mode", "requests", "wall s", "out tok/s", "total tok/s", "TTFT ms p50/p95/p99", "per-token ms p50/p95/p99",
                 "batch", "vs one"));
+        if (ceiling != null) {
+            sb.append(String.format(Locale.ROOT, " %8s | %6s |", "GFLOP/s", "peak"));
+        }
+        sb.append('\n');
         sb.append("|").append("-".repeat(16)).append("|").append("-".repeat(10)).append("|").append("-".repeat(11))
                 .append("|").append("-".repeat(11)).append("|").append("-".repeat(13)).append("|").append("-".repeat(28))
-                .append("|").append("-".repeat(28)).append("|").append("-".repeat(8)).append("|").append("-".repeat(10)).append("|\n");
+                .append("|").append("-".repeat(28)).append("|").append("-".repeat(8)).append("|").append("-".repeat(10)).append("|");
+        if (ceiling != null) {
+            sb.append("-".repeat(10)).append("|").append("-".repeat(8)).append("|");
+        }
+        sb.append('\n');
         double base = baseline();
         for (BenchResult r : results) {
-            sb.append(String.format(Locale.ROOT, "| %-14s | %8d | %9.1f | %9.1f | %11.1f | %26s | %26s | %6.1f | %7.2fx |%n",
+            sb.append(String.format(Locale.ROOT, "| %-14s | %8d | %9.1f | %9.1f | %11.1f | %26s | %26s | %6.1f | %7.2fx |",
                     r.mode().label, r.requests(), r.wallSeconds(), r.outputTokensPerSecond(), r.totalTokensPerSecond(),
                     triple(r.ttftMillis()), triple(r.perTokenMillis()), r.meanBatchSize(), r.outputTokensPerSecond() / base));
+            if (ceiling != null) {
+                sb.append(String.format(Locale.ROOT, " %8.1f | %5.1f%% |", ceiling.achievedFlops(r) / 1e9, 100 * ceiling.shareOfPeak(r)));
+            }
+            sb.append('\n');
+        }
+        if (ceiling != null) {
+            sb.append(ceiling.describe(baselineResult())).append('\n');
         }
         return sb.toString();
     }
@@ -54,15 +82,22 @@ public final class BenchReport {
     public void writeCsv(Path file) {
         List<String> lines = new ArrayList<>();
         lines.add("mode,requests,prompt_tokens,output_tokens,wall_s,output_tok_s,total_tok_s,ttft_p50_ms,ttft_p95_ms,ttft_p99_ms,"
-                + "tpot_p50_ms,tpot_p95_ms,tpot_p99_ms,mean_batch,speedup_vs_one");
+                + "tpot_p50_ms,tpot_p95_ms,tpot_p99_ms,mean_batch,speedup_vs_one,gflop_s,share_of_fma_peak,max_speedup_vs_one");
         double base = baseline();
         for (BenchResult r : results) {
+            // the compute columns stay empty where no ceiling was measured (GPU runs)
+            String compute = ",,,";
+            if (ceiling != null) {
+                BenchResult one = baselineResult();
+                compute = String.format(Locale.ROOT, ",%.2f,%.4f,%s", ceiling.achievedFlops(r) / 1e9, ceiling.shareOfPeak(r),
+                        one == null ? "" : String.format(Locale.ROOT, "%.3f", ceiling.maxSpeedupOver(one)));
+            }
             lines.add(String.format(Locale.ROOT, "%s,%d,%d,%d,%.3f,%.2f,%.2f,%.1f,%.1f,%.1f,%.2f,%.2f,%.2f,%.2f,%.3f",
                     r.mode().label, r.requests(), r.promptTokens(), r.outputTokens(), r.wallSeconds(),
                     r.outputTokensPerSecond(), r.totalTokensPerSecond(),
                     r.ttftMillis()[0], r.ttftMillis()[1], r.ttftMillis()[2],
                     r.perTokenMillis()[0], r.perTokenMillis()[1], r.perTokenMillis()[2],
-                    r.meanBatchSize(), r.outputTokensPerSecond() / base));
+                    r.meanBatchSize(), r.outputTokensPerSecond() / base) + compute);
         }
         try {
             Files.write(file, lines);

@@ -3,9 +3,11 @@ package io.inferstream.runtime.cli;
 import io.inferstream.runtime.bench.BenchMode;
 import io.inferstream.runtime.bench.BenchReport;
 import io.inferstream.runtime.bench.BenchResult;
+import io.inferstream.runtime.bench.ComputeCeiling;
 import io.inferstream.runtime.bench.ModelShape;
 import io.inferstream.runtime.bench.RandomModelWriter;
 import io.inferstream.runtime.bench.SyntheticWorkload;
+import io.inferstream.runtime.bench.WorkloadFlops;
 import io.inferstream.runtime.engine.Completion;
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
@@ -15,6 +17,8 @@ import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.tensor.FmaPeak;
+import io.inferstream.runtime.tensor.WorkerPool;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -129,8 +133,12 @@ public final class BenchCommand implements Callable<Integer> {
             String title = String.format(Locale.ROOT, "%s: %d requests, prompt %d, output %d, concurrency %d, %s",
                     modelLabel(type), requests, promptLength, outputLength, concurrency, where(lm));
             console.println(title);
+            double peak = 0;
             try (Engine engine = new Engine(lm, null, config)) {
                 warmUp(engine);
+                if (!lm.logitsOnDevice()) {
+                    peak = measurePeak("before the modes");
+                }
                 for (String m : modes) {
                     BenchMode mode = mode(m);
                     console.println("running " + mode.label + " ...");
@@ -139,7 +147,16 @@ public final class BenchCommand implements Callable<Integer> {
                     results.add(r);
                 }
             }
-            BenchReport report = new BenchReport(title, results);
+            ComputeCeiling ceiling = null;
+            if (!lm.logitsOnDevice()) {
+                // The CPU's ceiling, so the modes' ratios can be read against what it allows. Measured twice and the
+                // higher kept: right after the warm-up the JIT still compiles on one core (seen: 123 vs 162 GFLOP/s
+                // on 2 cores), and the higher peak gives the more generous, so the safer, "at most" bound.
+                peak = Math.max(peak, measurePeak("after the modes"));
+                ceiling = new ComputeCeiling(WorkloadFlops.of(lm.config(), requests, promptLength, outputLength), peak,
+                        WorkerPool.threads());
+            }
+            BenchReport report = new BenchReport(title, results, ceiling);
             console.println();
             console.print(report.table());
             report.writeCsv(out.resolve("bench.csv"));
@@ -152,6 +169,14 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The FP32 FMA throughput of the kernel threads now ({@link FmaPeak}), printed. // FLOP/s */
+    private double measurePeak(String when) {
+        console.println("measuring the FMA peak of " + WorkerPool.threads() + " kernel threads " + when + " ...");
+        double peak = FmaPeak.measure(10);
+        console.printf(Locale.ROOT, "  %.1f GFLOP/s%n", peak / 1e9);
+        return peak;
     }
 
     /** Where the bench ran, for the title: the GPU, or the CPU cores. */

@@ -86,4 +86,20 @@ final class ScalarFloatKernels {
             a[off + i] *= b[off + i];
         }
     }
+
+    /** {@code SimdFloatKernels.fmaChains} with one float per chain. */
+    static double fmaChains(int iterations) {
+        float[] a = new float[12];
+        java.util.Arrays.fill(a, 1f);
+        for (int i = 0; i < iterations; i++) {
+            for (int j = 0; j < 12; j++) {
+                a[j] = Math.fma(a[j], 0.999f, 0.001f);
+            }
+        }
+        double sum = 0;
+        for (float v : a) {
+            sum += v;
+        }
+        return sum;
+    }
 }

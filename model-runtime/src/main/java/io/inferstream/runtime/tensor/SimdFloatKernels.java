@@ -542,4 +542,41 @@ final class SimdFloatKernels {
             }
         }
     }
+
+    /**
+     * Twelve independent vector FMA chains of {@code iterations} steps each ({@link FmaPeak}): a ← a·m + c
+     * converges to c / (1 − m), so the values stay normal. Returns the sum of every lane of every chain.
+     */
+    static double fmaChains(int iterations) {
+        FloatVector m = FloatVector.broadcast(F, 0.999f);
+        FloatVector c = FloatVector.broadcast(F, 0.001f);
+        FloatVector a0 = FloatVector.broadcast(F, 1f);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        FloatVector a4 = a0;
+        FloatVector a5 = a0;
+        FloatVector a6 = a0;
+        FloatVector a7 = a0;
+        FloatVector a8 = a0;
+        FloatVector a9 = a0;
+        FloatVector a10 = a0;
+        FloatVector a11 = a0;
+        for (int i = 0; i < iterations; i++) {
+            a0 = a0.fma(m, c);
+            a1 = a1.fma(m, c);
+            a2 = a2.fma(m, c);
+            a3 = a3.fma(m, c);
+            a4 = a4.fma(m, c);
+            a5 = a5.fma(m, c);
+            a6 = a6.fma(m, c);
+            a7 = a7.fma(m, c);
+            a8 = a8.fma(m, c);
+            a9 = a9.fma(m, c);
+            a10 = a10.fma(m, c);
+            a11 = a11.fma(m, c);
+        }
+        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
+                .reduceLanes(VectorOperators.ADD);
+    }
 }

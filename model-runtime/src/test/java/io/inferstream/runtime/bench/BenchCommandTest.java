@@ -24,6 +24,15 @@ class BenchCommandTest {
         assertTrue(csv.get(1).startsWith("one-at-a-time,6,72,30,"), csv.get(1)); // 6 x 12 prompt, 6 x 5 output tokens
         assertTrue(csv.get(2).startsWith("static-batch,6,72,30,"));
         assertTrue(csv.get(3).startsWith("continuous,6,72,30,"));
+        // a CPU run measures its FMA peak: every mode gets its FLOP/s and a share of that peak in (0, 1), and the
+        // largest speed-up the peak allows over the one-at-a-time run is above the one measured
+        assertTrue(csv.get(0).endsWith(",speedup_vs_one,gflop_s,share_of_fma_peak,max_speedup_vs_one"), csv.get(0));
+        for (String row : csv.subList(1, 4)) {
+            String[] f = row.split(",");
+            double share = Double.parseDouble(f[16]);
+            assertTrue(Double.parseDouble(f[15]) > 0 && share > 0 && share < 1, row);
+            assertTrue(Double.parseDouble(f[17]) > Double.parseDouble(f[14]), row);
+        }
         byte[] png = Files.readAllBytes(dir.resolve("out/bench.png"));
         assertEquals((byte) 0x89, png[0]);
         assertEquals('P', png[1]);
