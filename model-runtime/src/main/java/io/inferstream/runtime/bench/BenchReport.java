@@ -106,17 +106,33 @@ public final class BenchReport {
         }
     }
 
-    /** Bar chart of output throughput per mode. */
+    /**
+     * Bar chart of output throughput per mode; with a {@link ComputeCeiling}, one more bar: the throughput the
+     * workload would have at 100% of the FMA peak, the most any mode could reach on this machine.
+     */
     public void writePng(Path file) {
         System.setProperty("java.awt.headless", "true");
-        CategoryChart chart = new CategoryChartBuilder().width(900).height(500).title(title)
+        CategoryChart chart = new CategoryChartBuilder().width(1100).height(500).title(title)
                 .xAxisTitle("mode").yAxisTitle("output tokens / s").build();
-        chart.getStyler().setLegendVisible(false);
         chart.getStyler().setLabelsVisible(true);
         chart.getStyler().setDecimalPattern("#,##0.0");
-        chart.addSeries("throughput",
-                results.stream().map(r -> r.mode().label).toList(),
-                results.stream().map(r -> (Number) r.outputTokensPerSecond()).toList());
+        List<String> labels = new ArrayList<>(results.stream().map(r -> r.mode().label).toList());
+        List<Number> measured = new ArrayList<>(results.stream().map(r -> (Number) r.outputTokensPerSecond()).toList());
+        if (ceiling == null || results.isEmpty()) {
+            chart.getStyler().setLegendVisible(false);
+            chart.addSeries("throughput", labels, measured);
+        } else {
+            // two series over the same categories, overlapped, so the ceiling bar gets its own colour
+            chart.getStyler().setOverlapped(true);
+            String label = "100% of FMA peak";
+            labels.add(label);
+            measured.add(null); // no bar, no label
+            List<Number> bound = new ArrayList<>();
+            results.forEach(r -> bound.add(null));
+            bound.add(results.get(0).outputTokens() / ceiling.floorSeconds());
+            chart.addSeries("measured", labels, measured);
+            chart.addSeries(String.format(Locale.ROOT, "compute ceiling (%.0f GFLOP/s)", ceiling.peakFlops() / 1e9), labels, bound);
+        }
         try {
             String name = file.toString();
             String base = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
