@@ -16,6 +16,12 @@ import io.inferstream.runtime.tensor.WorkerPool;
  */
 public final class LlamaModel implements LanguageModel {
 
+    /**
+     * Tokens of one sequence that attend together, reading each KV block once (a prefill chunk of 512 tokens of
+     * one sequence still makes 64 runs per KV head to spread over the pool).
+     */
+    private static final int ATTENTION_RUN = 8;
+
     private final ModelConfig config;
     private final LlamaWeights w;
     private final Rope rope;
@@ -34,6 +40,7 @@ public final class LlamaModel implements LanguageModel {
     private float[] hb2;  // [n, hidden] up
     private float[] cos;  // [n, headDim / 2] RoPE at each token's position, shared by all layers
     private float[] sin;  // [n, headDim / 2]
+    private int[] runs;   // [runs + 1] first batch row of each attention run, then n
 
     public LlamaModel(ModelConfig config, LlamaWeights weights) {
         if (config.nHeads() % config.nKvHeads() != 0) {
@@ -88,6 +95,8 @@ public final class LlamaModel implements LanguageModel {
             rope.angles(pos, cos, sin, t * half);
         }
 
+        int runCount = splitRuns(batch);
+
         for (int l = 0; l < config.nLayers(); l++) {
             final int layer = l;
             // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
@@ -106,11 +115,14 @@ public final class LlamaModel implements LanguageModel {
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
             }
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
+            // per (run of a sequence's consecutive tokens, KV head): a prefill chunk reads each KV block once per run
             int kvHeads = config.nKvHeads();
-            WorkerPool.parallelFor(0, n * kvHeads, tg -> {
-                int t = tg / kvHeads;
-                attention.attend(kv, layer, q, t * qDim, tg % kvHeads, batch.positions()[t],
-                        batch.blockTables()[batch.seq()[t]], att, t * qDim);
+            int[] runStart = runs;
+            WorkerPool.parallelFor(0, runCount * kvHeads, rg -> {
+                int t = runStart[rg / kvHeads];
+                int m = runStart[rg / kvHeads + 1] - t;
+                attention.attend(kv, layer, q, t, m, batch.positions()[t], rg % kvHeads,
+                        batch.blockTables()[batch.seq()[t]], att);
             });
             w.wo()[l].matmul(att, xb, n);
             VectorMath.add(x, 0, xb, 0, n * dim);
@@ -138,6 +150,24 @@ public final class LlamaModel implements LanguageModel {
         float[] logits = new float[m * vocab]; // [m, vocab]
         w.output().matmul(normed, logits, m);
         return logits;
+    }
+
+    /**
+     * Splits the batch into runs for attention: consecutive batch rows of one sequence at consecutive positions, at
+     * most {@link #ATTENTION_RUN} long. Run r is rows [runs[r], runs[r + 1]). Returns the number of runs.
+     */
+    private int splitRuns(TokenBatch batch) {
+        int n = batch.size();
+        int count = 0;
+        for (int t = 0; t < n; t++) {
+            boolean continues = t > 0 && t - runs[count - 1] < ATTENTION_RUN && batch.seq()[t] == batch.seq()[t - 1]
+                    && batch.positions()[t] == batch.positions()[t - 1] + 1;
+            if (!continues) {
+                runs[count++] = t;
+            }
+        }
+        runs[count] = n;
+        return count;
     }
 
     /** out[t] = rmsnorm(in[t]) for each of the n tokens   // [n, dim] */
@@ -189,6 +219,7 @@ public final class LlamaModel implements LanguageModel {
         hb2 = new float[c * config.hiddenDim()];
         cos = new float[c * (config.headDim() / 2)];
         sin = new float[c * (config.headDim() / 2)];
+        runs = new int[c + 1];
         capacity = c;
     }
 }

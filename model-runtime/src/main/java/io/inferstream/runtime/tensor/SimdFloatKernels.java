@@ -90,6 +90,155 @@ final class SimdFloatKernels {
     }
 
     /**
+     * {@link #keyScores} for three queries at once (the three query heads of a SmolLM2 KV group): each key vector
+     * loaded once feeds three queries, and a whole 16-position block runs as two position vectors, twelve FMA
+     * chains in flight. Every lane computes exactly what {@code keyScores} computes for it (two FMA chains over the
+     * halves of d, added, scaled), so scores are bitwise the same whichever kernel ran.
+     */
+    static void keyScores3(float[] q, int qa, int qb, int qc, float[] kT, int kOff, int stride, int count, int len,
+                           float scale, float[] out, int oa, int ob, int oc) {
+        int half = len / 2;
+        int i = 0;
+        for (; i + LANES < count && i + 2 * LANES <= stride; i += 2 * LANES) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            FloatVector c0 = a0;
+            FloatVector c1 = a0;
+            FloatVector e0 = a0; // second position vector: query a, low half
+            FloatVector e1 = a0;
+            FloatVector f0 = a0;
+            FloatVector f1 = a0;
+            FloatVector g0 = a0;
+            FloatVector g1 = a0;
+            int k0 = kOff + i;
+            int k1 = kOff + half * stride + i;
+            for (int d = 0; d < half; d++, k0 += stride, k1 += stride) {
+                FloatVector x = FloatVector.fromArray(F, kT, k0);
+                FloatVector y = FloatVector.fromArray(F, kT, k0 + LANES);
+                FloatVector s = FloatVector.broadcast(F, q[qa + d]);
+                a0 = x.fma(s, a0);
+                e0 = y.fma(s, e0);
+                s = FloatVector.broadcast(F, q[qb + d]);
+                b0 = x.fma(s, b0);
+                f0 = y.fma(s, f0);
+                s = FloatVector.broadcast(F, q[qc + d]);
+                c0 = x.fma(s, c0);
+                g0 = y.fma(s, g0);
+                x = FloatVector.fromArray(F, kT, k1);
+                y = FloatVector.fromArray(F, kT, k1 + LANES);
+                s = FloatVector.broadcast(F, q[qa + half + d]);
+                a1 = x.fma(s, a1);
+                e1 = y.fma(s, e1);
+                s = FloatVector.broadcast(F, q[qb + half + d]);
+                b1 = x.fma(s, b1);
+                f1 = y.fma(s, f1);
+                s = FloatVector.broadcast(F, q[qc + half + d]);
+                c1 = x.fma(s, c1);
+                g1 = y.fma(s, g1);
+            }
+            a0.add(a1).mul(scale).intoArray(out, oa + i);
+            b0.add(b1).mul(scale).intoArray(out, ob + i);
+            c0.add(c1).mul(scale).intoArray(out, oc + i);
+            e0.add(e1).mul(scale).intoArray(out, oa + i + LANES);
+            f0.add(f1).mul(scale).intoArray(out, ob + i + LANES);
+            g0.add(g1).mul(scale).intoArray(out, oc + i + LANES);
+        }
+        for (; i < count && i + LANES <= stride; i += LANES) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            FloatVector c0 = a0;
+            FloatVector c1 = a0;
+            int k0 = kOff + i;
+            int k1 = kOff + half * stride + i;
+            for (int d = 0; d < half; d++, k0 += stride, k1 += stride) {
+                FloatVector x0 = FloatVector.fromArray(F, kT, k0);
+                FloatVector x1 = FloatVector.fromArray(F, kT, k1);
+                a0 = x0.fma(FloatVector.broadcast(F, q[qa + d]), a0);
+                a1 = x1.fma(FloatVector.broadcast(F, q[qa + half + d]), a1);
+                b0 = x0.fma(FloatVector.broadcast(F, q[qb + d]), b0);
+                b1 = x1.fma(FloatVector.broadcast(F, q[qb + half + d]), b1);
+                c0 = x0.fma(FloatVector.broadcast(F, q[qc + d]), c0);
+                c1 = x1.fma(FloatVector.broadcast(F, q[qc + half + d]), c1);
+            }
+            a0.add(a1).mul(scale).intoArray(out, oa + i);
+            b0.add(b1).mul(scale).intoArray(out, ob + i);
+            c0.add(c1).mul(scale).intoArray(out, oc + i);
+        }
+        for (; i < count; i++) {
+            out[oa + i] = ScalarFloatKernels.keyScore(q, qa, kT, kOff + i, stride, len, scale);
+            out[ob + i] = ScalarFloatKernels.keyScore(q, qb, kT, kOff + i, stride, len, scale);
+            out[oc + i] = ScalarFloatKernels.keyScore(q, qc, kT, kOff + i, stride, len, scale);
+        }
+    }
+
+    /**
+     * {@link #axpyRows} for three weightings of the same rows (three query heads over one block of values): each
+     * value vector loaded once feeds three outputs. Four vectors of each output at a time (twelve accumulators);
+     * every element is updated in i order with {@code axpyRows}' operations, so bitwise the same results.
+     */
+    static void axpyRows3(float[] a, int aa, int ab, int ac, float[] v, int vOff, int stride, int count, float[] y,
+                          int ya, int yb, int yc, int len) {
+        int c = 0;
+        for (int bound = len - 4 * LANES; c <= bound; c += 4 * LANES) {
+            FloatVector p0 = FloatVector.fromArray(F, y, ya + c);
+            FloatVector p1 = FloatVector.fromArray(F, y, ya + c + LANES);
+            FloatVector p2 = FloatVector.fromArray(F, y, ya + c + 2 * LANES);
+            FloatVector p3 = FloatVector.fromArray(F, y, ya + c + 3 * LANES);
+            FloatVector r0 = FloatVector.fromArray(F, y, yb + c);
+            FloatVector r1 = FloatVector.fromArray(F, y, yb + c + LANES);
+            FloatVector r2 = FloatVector.fromArray(F, y, yb + c + 2 * LANES);
+            FloatVector r3 = FloatVector.fromArray(F, y, yb + c + 3 * LANES);
+            FloatVector s0 = FloatVector.fromArray(F, y, yc + c);
+            FloatVector s1 = FloatVector.fromArray(F, y, yc + c + LANES);
+            FloatVector s2 = FloatVector.fromArray(F, y, yc + c + 2 * LANES);
+            FloatVector s3 = FloatVector.fromArray(F, y, yc + c + 3 * LANES);
+            for (int i = 0; i < count; i++) {
+                FloatVector wa = FloatVector.broadcast(F, a[aa + i]);
+                FloatVector wb = FloatVector.broadcast(F, a[ab + i]);
+                FloatVector wc = FloatVector.broadcast(F, a[ac + i]);
+                int o = vOff + i * stride + c;
+                FloatVector x = FloatVector.fromArray(F, v, o);
+                p0 = x.fma(wa, p0);
+                r0 = x.fma(wb, r0);
+                s0 = x.fma(wc, s0);
+                x = FloatVector.fromArray(F, v, o + LANES);
+                p1 = x.fma(wa, p1);
+                r1 = x.fma(wb, r1);
+                s1 = x.fma(wc, s1);
+                x = FloatVector.fromArray(F, v, o + 2 * LANES);
+                p2 = x.fma(wa, p2);
+                r2 = x.fma(wb, r2);
+                s2 = x.fma(wc, s2);
+                x = FloatVector.fromArray(F, v, o + 3 * LANES);
+                p3 = x.fma(wa, p3);
+                r3 = x.fma(wb, r3);
+                s3 = x.fma(wc, s3);
+            }
+            p0.intoArray(y, ya + c);
+            p1.intoArray(y, ya + c + LANES);
+            p2.intoArray(y, ya + c + 2 * LANES);
+            p3.intoArray(y, ya + c + 3 * LANES);
+            r0.intoArray(y, yb + c);
+            r1.intoArray(y, yb + c + LANES);
+            r2.intoArray(y, yb + c + 2 * LANES);
+            r3.intoArray(y, yb + c + 3 * LANES);
+            s0.intoArray(y, yc + c);
+            s1.intoArray(y, yc + c + LANES);
+            s2.intoArray(y, yc + c + 2 * LANES);
+            s3.intoArray(y, yc + c + 3 * LANES);
+        }
+        if (c < len) { // the rest of the head: one output at a time, from column c on
+            axpyRows(a, aa, v, vOff + c, stride, count, y, ya + c, len - c);
+            axpyRows(a, ab, v, vOff + c, stride, count, y, yb + c, len - c);
+            axpyRows(a, ac, v, vOff + c, stride, count, y, yc + c, len - c);
+        }
+    }
+
+    /**
      * y[yOff .. +len) += Σ_i a[aOff + i] · v[vOff + i·stride ..] for i &lt; count, each element updated in i
      * order with exactly {@link #axpy}'s operations (fma per vector lane, a·x + y in the scalar tail), so the
      * result is bitwise that of count axpy calls; but y stays in registers, four vectors at a time, across

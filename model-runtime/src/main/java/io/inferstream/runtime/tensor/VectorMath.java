@@ -145,6 +145,20 @@ public final class VectorMath {
         }
     }
 
+    /**
+     * {@link #keyScores} for three heads (q[qa..], q[qb..], q[qc..] into out[oa..], out[ob..], out[oc..]): each key
+     * loaded once for all three, scores bitwise those {@code keyScores} gives.
+     */
+    public static void keyScores3(float[] q, int qa, int qb, int qc, float[] kT, int kOff, int stride, int count,
+                                  int len, float scale, float[] out, int oa, int ob, int oc) {
+        if (SIMD) {
+            SimdFloatKernels.keyScores3(q, qa, qb, qc, kT, kOff, stride, count, len, scale, out, oa, ob, oc);
+        } else {
+            ScalarFloatKernels.keyScores(q, qa, qb, true, kT, kOff, stride, count, len, scale, out, oa, ob);
+            ScalarFloatKernels.keyScores(q, qc, qc, false, kT, kOff, stride, count, len, scale, out, oc, oc);
+        }
+    }
+
     /** Vector lanes of the kernels (1 without the Vector API): the padding {@link #keyScores} may write. */
     public static int lanes() {
         return SIMD ? SimdFloatKernels.LANES : 1;
@@ -159,6 +173,21 @@ public final class VectorMath {
             SimdFloatKernels.axpyRows(a, aOff, v, vOff, stride, count, y, yOff, len);
         } else {
             ScalarFloatKernels.axpyRows(a, aOff, v, vOff, stride, count, y, yOff, len);
+        }
+    }
+
+    /**
+     * {@link #axpyRows} for three weightings of the same rows into three outputs (three heads over one block of
+     * values): each row loaded once for all three, results bitwise those of three {@code axpyRows} calls.
+     */
+    public static void axpyRows3(float[] a, int aa, int ab, int ac, float[] v, int vOff, int stride, int count,
+                                 float[] y, int ya, int yb, int yc, int len) {
+        if (SIMD) {
+            SimdFloatKernels.axpyRows3(a, aa, ab, ac, v, vOff, stride, count, y, ya, yb, yc, len);
+        } else {
+            ScalarFloatKernels.axpyRows(a, aa, v, vOff, stride, count, y, ya, len);
+            ScalarFloatKernels.axpyRows(a, ab, v, vOff, stride, count, y, yb, len);
+            ScalarFloatKernels.axpyRows(a, ac, v, vOff, stride, count, y, yc, len);
         }
     }
 

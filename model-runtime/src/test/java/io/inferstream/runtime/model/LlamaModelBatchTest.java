@@ -44,12 +44,27 @@ class LlamaModelBatchTest {
     @ParameterizedTest
     @EnumSource(KvStore.Precision.class)
     void logitsOfASequenceAreIdenticalAloneAndInAMixedBatch(KvStore.Precision precision) {
+        logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec.llama(GgmlType.F32), precision, 4);
+    }
+
+    /**
+     * Three query heads per KV head (as SmolLM2) and 16-position blocks: attention takes the three-head kernels over
+     * whole and partial position vectors, and a prefill chunk attends as runs of tokens.
+     */
+    @ParameterizedTest
+    @EnumSource(KvStore.Precision.class)
+    void logitsAreIdenticalAloneAndInAMixedBatchWithGroupsOfThreeHeads(KvStore.Precision precision) {
+        // dim 192 = 6 heads of 32, 2 KV heads
+        logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2),
+                precision, 16);
+    }
+
+    private void logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec spec, KvStore.Precision precision, int bs) {
         Path path = dir.resolve("m.gguf");
-        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path)) {
             LlamaModel model = LlamaModel.load(gguf);
             int vocab = model.config().vocabSize();
-            int bs = 4;
             // Alone: each sequence in one prefill with contiguous blocks, logits at every position.
             float[][][] alone = new float[SEQUENCES.length][][];
             for (int s = 0; s < SEQUENCES.length; s++) {

@@ -296,4 +296,46 @@ class VectorMathTest {
             }
         }
     }
+
+    @Test
+    void threeHeadKernelsGiveBitwiseTheOneHeadResults() {
+        // keyScores3 / axpyRows3 (three query heads per key or value load) against one head at a time: every score
+        // and every weighted-sum element must carry the same bits, for whole and partial blocks, block sizes 16 and
+        // 4 (below one vector: the scalar tail), head sizes around the vector widths
+        for (int bs : new int[] {16, 4}) {
+            for (int len : new int[] {8, 32, 64, 72}) {
+                for (int count = 1; count <= bs; count++) {
+                    String what = "bs=" + bs + " len=" + len + " count=" + count;
+                    float[] q = random(3 * len + OFF, 5 * len + count, 1);
+                    float[] kT = random(OFF + len * bs, 17 * len + count, 1);
+                    int pad = VectorMath.lanes();
+                    int w = count + pad;
+                    float[] three = new float[OFF + 3 * w];
+                    VectorMath.keyScores3(q, OFF, OFF + len, OFF + 2 * len, kT, OFF, bs, count, len, 0.125f,
+                            three, OFF, OFF + w, OFF + 2 * w);
+                    for (int h = 0; h < 3; h++) {
+                        float[] one = new float[w];
+                        VectorMath.keyScores(q, OFF + h * len, OFF + h * len, false, kT, OFF, bs, count, len, 0.125f, one, 0, 0);
+                        for (int i = 0; i < count; i++) {
+                            assertEquals(Float.floatToIntBits(one[i]), Float.floatToIntBits(three[OFF + h * w + i]),
+                                    what + " head " + h + " position " + i);
+                        }
+                    }
+                    float[] a = random(OFF + 3 * count, 23 * len + count, 1);
+                    float[] v = random(OFF + count * len, 29 * len + count, 1);
+                    float[] y = random(OFF + 3 * len, 31 * len + count, 1);
+                    float[] y3 = y.clone();
+                    VectorMath.axpyRows3(a, OFF, OFF + count, OFF + 2 * count, v, OFF, len, count, y3, OFF, OFF + len,
+                            OFF + 2 * len, len);
+                    float[] y1 = y.clone();
+                    for (int h = 0; h < 3; h++) {
+                        VectorMath.axpyRows(a, OFF + h * count, v, OFF, len, count, y1, OFF + h * len, len);
+                    }
+                    for (int c = 0; c < 3 * len; c++) {
+                        assertEquals(Float.floatToIntBits(y1[OFF + c]), Float.floatToIntBits(y3[OFF + c]), what + " output " + c);
+                    }
+                }
+            }
+        }
+    }
 }
