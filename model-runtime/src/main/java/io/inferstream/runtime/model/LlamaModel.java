@@ -115,7 +115,7 @@ public final class LlamaModel implements LanguageModel {
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
             }
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
-            // per (run of a sequence's consecutive tokens, KV head): a prefill chunk reads each KV block once per run
+            // One task per (run of a sequence's consecutive tokens, KV head): a run reads each KV block once.
             int kvHeads = config.nKvHeads();
             int[] runStart = runs;
             WorkerPool.parallelFor(0, runCount * kvHeads, rg -> {
