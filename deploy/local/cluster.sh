@@ -32,11 +32,17 @@ FLINK_JVM_OPENS="--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 log() { echo "cluster.sh: $*" >&2; }
 
-# A TCP port nobody listens on (nothing answers a connect), from a random start.
+# A TCP port nobody listens on (nothing answers a connect), from a random start below the kernel's ephemeral
+# range: outgoing connections take their local ports from that range, and a port one of them holds cannot be
+# bound although nothing listens on it (seen: Flink's REST endpoint failing on such a port during a build).
 free_port() {
-  local p=$(( 20000 + RANDOM % 30000 )) tries=0
+  local lo=32768 base=10000
+  [ -r /proc/sys/net/ipv4/ip_local_port_range ] && lo="$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range)"
+  local span=$(( lo - base ))
+  [ "$span" -ge 2000 ] || { base=20000; span=30000; } # an unusual range: fall back to a wide random one
+  local p=$(( base + RANDOM % span )) tries=0
   while (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
-    p=$(( 20000 + RANDOM % 30000 )); tries=$((tries + 1))
+    p=$(( base + RANDOM % span )); tries=$((tries + 1))
     [ "$tries" -lt 100 ] || die "no free port found"
   done
   echo "$p"
