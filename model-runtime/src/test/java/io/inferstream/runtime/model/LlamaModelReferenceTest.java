@@ -36,6 +36,13 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void threeQueryHeadsPerKvHeadMatchReference() {
+        // SmolLM2's grouping (9 heads over 3 KV heads): attention takes the three-head kernels and, over a whole
+        // prompt, runs of tokens; head size 32, so the weighted sum's four-vector passes run too
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2), 1e-4);
+    }
+
+    @Test
     void qwen2WithAttentionBiasesAndNeoxRopeMatchesReference() {
         assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2").withShape(64, 96, 4, 2), 1e-4);
     }
