@@ -32,14 +32,15 @@ public final class BenchReport {
         this.ceiling = ceiling;
     }
 
+    /** The one-at-a-time run (the baseline), or null when it was not run. */
     private BenchResult baselineResult() {
         return results.stream().filter(r -> r.mode() == BenchMode.ONE_AT_A_TIME).findFirst().orElse(null);
     }
 
-    /** Output throughput of the one-at-a-time run (the baseline), or NaN when it was not run. */
+    /** Output throughput of the baseline, or NaN when it was not run. */
     private double baseline() {
-        return results.stream().filter(r -> r.mode() == BenchMode.ONE_AT_A_TIME)
-                .mapToDouble(BenchResult::outputTokensPerSecond).findFirst().orElse(Double.NaN);
+        BenchResult one = baselineResult();
+        return one == null ? Double.NaN : one.outputTokensPerSecond();
     }
 
     public String table() {
@@ -84,11 +85,11 @@ public final class BenchReport {
         lines.add("mode,requests,prompt_tokens,output_tokens,wall_s,output_tok_s,total_tok_s,ttft_p50_ms,ttft_p95_ms,ttft_p99_ms,"
                 + "tpot_p50_ms,tpot_p95_ms,tpot_p99_ms,mean_batch,speedup_vs_one,gflop_s,share_of_fma_peak,max_speedup_vs_one");
         double base = baseline();
+        BenchResult one = baselineResult();
         for (BenchResult r : results) {
             // the compute columns stay empty where no ceiling was measured (GPU runs)
             String compute = ",,,";
             if (ceiling != null) {
-                BenchResult one = baselineResult();
                 compute = String.format(Locale.ROOT, ",%.2f,%.4f,%s", ceiling.achievedFlops(r) / 1e9, ceiling.shareOfPeak(r),
                         one == null ? "" : String.format(Locale.ROOT, "%.3f", ceiling.maxSpeedupOver(one)));
             }
