@@ -19,6 +19,11 @@ __device__ __forceinline__ float f16_bits_to_f32(unsigned short h) {
     return __half2float(__ushort_as_half(h));
 }
 
+// f rounded to nearest-even in T (__half or __nv_bfloat16), as bits: the one rounding of activations for the
+// 16-bit products (to_half_padded and the kernels that write its output themselves).
+__device__ __forceinline__ unsigned short to_bits(float f, __half*) { return __half_as_ushort(__float2half_rn(f)); }
+__device__ __forceinline__ unsigned short to_bits(float f, __nv_bfloat16*) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
+
 // Element idx of a row-major weight matrix as float. Q8_0 is stored as int8 quants [rows * cols]
 // and one float scale per 32 consecutive quants (scales[idx / 32]).
 template <int TYPE>

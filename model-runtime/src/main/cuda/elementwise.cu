@@ -228,10 +228,25 @@ __device__ __forceinline__ float4 norm_scale(float4 w, float s, float4 v) {
     return make_float4(w.x * (s * v.x), w.y * (s * v.y), w.z * (s * v.z), w.w * (s * v.w));
 }
 
-// The second half of both vector norms: the block's sum of squares gives the scale, then out = w · v · s for
-// the float4 pieces v this thread holds.
+// Where a vector norm also writes its output: nowhere else (NoHalves), or rounded to T into the row of the 16-bit
+// padded activations xh [npad, dim] that the next streaming product reads (Halves<T>): the rounding to_half_padded
+// (matmul.cu) applies to the same floats, so bit for bit its output without its launch.
+struct NoHalves {
+    __device__ void put(int, float4) const {}
+};
+template <typename T>
+struct Halves {
+    ushort4* row; // this block's row of xh
+    __device__ void put(int i, float4 v) const {
+        row[i] = make_ushort4(to_bits(v.x, (T*) 0), to_bits(v.y, (T*) 0), to_bits(v.z, (T*) 0), to_bits(v.w, (T*) 0));
+    }
+};
+
+// The second half of every vector norm: the block's sum of squares gives the scale, then out = w · v · s for
+// the float4 pieces v this thread holds (and h gets the same pieces).
+template <typename H>
 __device__ __forceinline__ void norm_finish(const float4 (&v)[NORM_VEC], float ss, int dim, float eps,
-                                            const float4* w4, float4* o, int n4) {
+                                            const float4* w4, float4* o, int n4, H h) {
     ss = block_sum(ss);
     float mean = ss / (float) dim + eps;
     float s = (float) (1.0 / sqrt((double) mean));
@@ -239,14 +254,17 @@ __device__ __forceinline__ void norm_finish(const float4 (&v)[NORM_VEC], float s
     for (int j = 0; j < NORM_VEC; j++) {
         int i = threadIdx.x + j * NORM_THREADS;
         if (i < n4) {
-            o[i] = norm_scale(w4[i], s, v[j]);
+            float4 r = norm_scale(w4[i], s, v[j]);
+            o[i] = r;
+            h.put(i, r);
         }
     }
 }
 
-// out[r, :] = x[src, :] * w / sqrt(mean(x[src, :]^2) + eps), src = rows ? rows[r] : r. grid (outRows), block NORM_THREADS.
-extern "C" __global__ void __launch_bounds__(NORM_THREADS)
-rmsnorm_vec(const float* x, const int* rows, const float* w, float* out, int dim, float eps) {
+// out[r, :] = x[src, :] * w / sqrt(mean(x[src, :]^2) + eps), src = rows ? rows[r] : r (r = blockIdx.x).
+template <typename H>
+__device__ __forceinline__ void rmsnorm_row(const float* x, const int* rows, const float* w, float* out, int dim,
+                                            float eps, H h) {
     int r = blockIdx.x;
     int src = rows ? rows[r] : r;
     const float4* xr = (const float4*) (x + (size_t) src * dim);
@@ -261,13 +279,19 @@ rmsnorm_vec(const float* x, const int* rows, const float* w, float* out, int dim
         v[j] = i < n4 ? xr[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
     }
-    norm_finish(v, ss, dim, eps, w4, o, n4);
+    norm_finish(v, ss, dim, eps, w4, o, n4, h);
+}
+
+// grid (outRows), block NORM_THREADS.
+extern "C" __global__ void __launch_bounds__(NORM_THREADS)
+rmsnorm_vec(const float* x, const int* rows, const float* w, float* out, int dim, float eps) {
+    rmsnorm_row(x, rows, w, out, dim, eps, NoHalves {});
 }
 
 // x[r, :] += y, then out[r, :] = rmsnorm(x[r, :]) * w, with the row's y given piece by piece by Y (float4 i of the
 // row): the body of add_rmsnorm_vec and add_rmsnorm_splitk_vec.
-template <typename Y>
-__device__ __forceinline__ void add_rmsnorm_row(float* x, Y y, const float* w, float* out, int dim, float eps) {
+template <typename Y, typename H>
+__device__ __forceinline__ void add_rmsnorm_row(float* x, Y y, const float* w, float* out, int dim, float eps, H h) {
     int r = blockIdx.x;
     float4* xr = (float4*) (x + (size_t) r * dim);
     const float4* w4 = (const float4*) w;
@@ -287,7 +311,7 @@ __device__ __forceinline__ void add_rmsnorm_row(float* x, Y y, const float* w, f
         }
         ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
     }
-    norm_finish(v, ss, dim, eps, w4, o, n4);
+    norm_finish(v, ss, dim, eps, w4, o, n4, h);
 }
 
 // y's pieces from a row of y itself.
@@ -315,7 +339,7 @@ struct SplitPieces {
 // the block sum and writes the same pieces after it). grid (n), block NORM_THREADS.
 extern "C" __global__ void __launch_bounds__(NORM_THREADS)
 add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, float eps) {
-    add_rmsnorm_row(x, RowPieces {(const float4*) (y + (size_t) blockIdx.x * dim)}, w, out, dim, eps);
+    add_rmsnorm_row(x, RowPieces {(const float4*) (y + (size_t) blockIdx.x * dim)}, w, out, dim, eps, NoHalves {});
 }
 
 // add_rmsnorm_vec with y still as the split-K partial sums of matmul_stream, part [splits, npad, dim]: y is summed
@@ -324,5 +348,54 @@ add_rmsnorm_vec(float* x, const float* y, const float* w, float* out, int dim, f
 extern "C" __global__ void __launch_bounds__(NORM_THREADS)
 add_rmsnorm_splitk_vec(float* x, const float* part, int splits, int npad, const float* w, float* out, int dim, float eps) {
     SplitPieces y {(const float4*) (part + (size_t) blockIdx.x * dim), (size_t) npad * (dim >> 2), splits};
-    add_rmsnorm_row(x, y, w, out, dim, eps);
+    add_rmsnorm_row(x, y, w, out, dim, eps, NoHalves {});
 }
+
+// ---- The vector norms that also write the next streaming product's activations (the _h_bf16 / _h_f16 kernels) ----
+// Each is its norm above plus, in the same pass, xh [npad, dim] = out rounded to T with rows n..npad-1 zero: bit for
+// bit the norm followed by to_half_padded (matmul.cu), one launch instead of two. grid (npad): blocks n..npad-1 only
+// zero their row of xh. The host launches them only where the next product is matmul_stream and reads xh as it is.
+
+// Row r of xh, 8-byte pieces (dim % 4 == 0 for the vector norms).
+__device__ __forceinline__ ushort4* half_row(unsigned short* xh, int r, int dim) {
+    return (ushort4*) (xh + (size_t) r * dim);
+}
+
+__device__ __forceinline__ void zero_half_row(unsigned short* xh, int r, int dim) {
+    ushort4* row = half_row(xh, r, dim);
+    for (int i = threadIdx.x; i < (dim >> 2); i += blockDim.x) {
+        row[i] = make_ushort4(0, 0, 0, 0);
+    }
+}
+
+#define NORM_HALVES_KERNELS(T, SUFFIX)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(NORM_THREADS) rmsnorm_vec_h_##SUFFIX(                                   \
+        const float* x, const int* rows, const float* w, float* out, unsigned short* xh, int n, int dim, float eps) {      \
+        if (blockIdx.x >= n) {                                                                                         \
+            zero_half_row(xh, blockIdx.x, dim);                                                                        \
+            return; /* block-uniform, before any barrier */                                                            \
+        }                                                                                                              \
+        rmsnorm_row(x, rows, w, out, dim, eps, Halves<T> {half_row(xh, blockIdx.x, dim)});                             \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_vec_h_##SUFFIX(                               \
+        float* x, const float* y, const float* w, float* out, unsigned short* xh, int n, int dim, float eps) {           \
+        if (blockIdx.x >= n) {                                                                                         \
+            zero_half_row(xh, blockIdx.x, dim);                                                                        \
+            return;                                                                                                    \
+        }                                                                                                              \
+        add_rmsnorm_row(x, RowPieces {(const float4*) (y + (size_t) blockIdx.x * dim)}, w, out, dim, eps,              \
+                        Halves<T> {half_row(xh, blockIdx.x, dim)});                                                    \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_splitk_vec_h_##SUFFIX(                        \
+        float* x, const float* part, int splits, int npad, const float* w, float* out, unsigned short* xh, int n,      \
+        int dim, float eps) {                                                                                          \
+        if (blockIdx.x >= n) {                                                                                         \
+            zero_half_row(xh, blockIdx.x, dim);                                                                        \
+            return;                                                                                                    \
+        }                                                                                                              \
+        SplitPieces y {(const float4*) (part + (size_t) blockIdx.x * dim), (size_t) npad * (dim >> 2), splits};       \
+        add_rmsnorm_row(x, y, w, out, dim, eps, Halves<T> {half_row(xh, blockIdx.x, dim)});                            \
+    }
+
+NORM_HALVES_KERNELS(__nv_bfloat16, bf16)
+NORM_HALVES_KERNELS(__half, f16)

@@ -205,9 +205,6 @@ extern "C" __global__ void matmul_tiled_q8_0(const void* w, const float* s, cons
 #define WLD (WK + 8)  // smem row stride (16-bit elements), a multiple of 8 for wmma
 #define CLD (WN + 4)  // float staging stride, a multiple of 4
 
-__device__ __forceinline__ unsigned short to_bits(float f, __half*) { return __half_as_ushort(__float2half_rn(f)); }
-__device__ __forceinline__ unsigned short to_bits(float f, __nv_bfloat16*) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
-
 // grid (ceil(rows / 32), ceil(n / 64)), block 128. T is __half or __nv_bfloat16, w holds its bits.
 template <typename T>
 __device__ void matmul_wmma(const unsigned short* w, const float* x, float* y, int n, int rows, int cols) {
@@ -623,4 +620,37 @@ extern "C" __global__ void splitk_reduce_swiglu(const float* part, float* y, int
         float u = splitk_sum(p1, npad, rows, splits1, t, r);
         y[i] = g / (1.0f + (float) exp(-(double) g)) * u;
     }
+}
+
+// splitk_reduce_swiglu that also writes yh [npad, rows] = y rounded to T with rows n..npad-1 zero, the input of the
+// down product: bit for bit splitk_reduce_swiglu followed by to_half_padded, one launch instead of two. Grid-stride
+// over npad * rows.
+template <typename T>
+__device__ __forceinline__ void splitk_reduce_swiglu_h(const float* part, float* y, unsigned short* yh, int n, int npad,
+                                                       int rows, int splits0, int splits1) {
+    size_t total = (size_t) npad * rows;
+    size_t real = (size_t) n * rows;
+    const float* p1 = part + (size_t) splits0 * npad * rows;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        if (i >= real) {
+            yh[i] = 0; // a padding token
+            continue;
+        }
+        size_t t = i / rows;
+        size_t r = i % rows;
+        float g = splitk_sum(part, npad, rows, splits0, t, r);
+        float u = splitk_sum(p1, npad, rows, splits1, t, r);
+        float v = g / (1.0f + (float) exp(-(double) g)) * u;
+        y[i] = v;
+        yh[i] = to_bits(v, (T*) 0);
+    }
+}
+
+extern "C" __global__ void splitk_reduce_swiglu_h_bf16(const float* part, float* y, unsigned short* yh, int n, int npad,
+                                                       int rows, int splits0, int splits1) {
+    splitk_reduce_swiglu_h<__nv_bfloat16>(part, y, yh, n, npad, rows, splits0, splits1);
+}
+extern "C" __global__ void splitk_reduce_swiglu_h_f16(const float* part, float* y, unsigned short* yh, int n, int npad,
+                                                      int rows, int splits0, int splits1) {
+    splitk_reduce_swiglu_h<__half>(part, y, yh, n, npad, rows, splits0, splits1);
 }

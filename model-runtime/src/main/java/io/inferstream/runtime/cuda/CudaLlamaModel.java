@@ -16,6 +16,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
+import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
@@ -140,6 +141,9 @@ public final class CudaLlamaModel implements LanguageModel {
     // Off by default: run 6 measured the c = 64 graph step at 2.28 ms without it and 2.36 ms with it (the fused
     // kernel reads every split of a row from one block: 64 blocks instead of splitk_reduce's 512)
     private boolean fuseNorm = "true".equals(System.getProperty("inferstream.cuda.fuseNorm"));
+    // The norms and the SwiGLU reduction write the streaming products' 16-bit activations (see chooseFusedHalves)
+    private boolean fusedHalves;
+    private String fusedHalvesChoice = "separate conversions (not compared)";
     private String attentionChoice = "attention_vec (not compared)";
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
@@ -252,6 +256,9 @@ public final class CudaLlamaModel implements LanguageModel {
                 chooseSmallStream();
             }
             chooseAttention();
+            if (sixteenBit) {
+                chooseFusedHalves(); // after chooseAttention: it needs the vector norms
+            }
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -1433,13 +1440,13 @@ public final class CudaLlamaModel implements LanguageModel {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int layers = config.nLayers();
         // xb = rmsnorm(x) of layer 0; later layers get it from the previous layer's fused add_rmsnorm
-        k.launch(vectorNorm ? "rmsnorm_vec" : "rmsnorm", n, 1, 256, 0, x, null, attnNorm[0], xb, dim, config.rmsEps());
+        rmsnorm(null, n, attnNorm[0], qkvReadsHalves(0, n) ? wq[0] : null);
         mark(StepProfile.Part.NORM);
         for (int l = 0; l < layers; l++) {
             // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
             if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, wq[l], wk[l], wv[l])) {
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[l], wk[l], wv[l]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
-                        n, skinny, false);
+                        n, skinny, false, qkvReadsHalves(l, n), false);
             } else {
                 DeviceMatrix.matmul3(k, wq[l], wk[l], wv[l], xb, q, kBuf, vBuf, n, skinny);
             }
@@ -1462,17 +1469,20 @@ public final class CudaLlamaModel implements LanguageModel {
             }
             mark(StepProfile.Part.ATTENTION);
             // With the fused norm on (off by default), the streaming product's split-K reduction is left to the next norm
-            int woSplits = fuseReduceNorm() ? wo[l].matmulPartials(k, att, xb, n, skinny) : matmulAll(wo[l], att, xb, n);
+            int woSplits = fuseReduceNorm() ? wo[l].matmulPartials(k, att, xb, n, skinny, false)
+                    : matmulAll(wo[l], att, xb, n, false);
             mark(StepProfile.Part.WO_MATMUL);
 
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
-            addRmsnorm(woSplits, n, ffnNorm[l]);
+            boolean ffnHalves = ffnReadsHalves(l, n);
+            boolean downHalves = downReadsHalves(l, n);
+            addRmsnorm(woSplits, n, ffnNorm[l], ffnHalves ? gate[l] : null);
             mark(StepProfile.Part.NORM);
             if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, gate[l], up[l])
                     && gate[l].rows() == up[l].rows()) {
                 // hb = silu(xb gate^T) * (xb up^T), SwiGLU in the split-K reduction
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[l], up[l]}, xb, new DeviceBuffer[] {hb, null}, n,
-                        skinny, true);
+                        skinny, true, ffnHalves, downHalves);
                 mark(StepProfile.Part.FFN_MATMUL);
             } else {
                 gate[l].matmul(k, xb, hb, n, skinny);
@@ -1481,12 +1491,12 @@ public final class CudaLlamaModel implements LanguageModel {
                 k.launch("swiglu", blocks(n * hidden), 1, 256, 0, hb, hb2, n * hidden);
                 mark(StepProfile.Part.ELEMENTWISE);
             }
-            int downSplits = l + 1 < layers && fuseReduceNorm() ? down[l].matmulPartials(k, hb, xb, n, skinny)
-                    : matmulAll(down[l], hb, xb, n);
+            int downSplits = l + 1 < layers && fuseReduceNorm() ? down[l].matmulPartials(k, hb, xb, n, skinny, downHalves)
+                    : matmulAll(down[l], hb, xb, n, downHalves);
             mark(StepProfile.Part.FFN_MATMUL);
             if (l + 1 < layers) {
                 // x += xb; xb = rmsnorm(x) for the next layer's attention
-                addRmsnorm(downSplits, n, attnNorm[l + 1]);
+                addRmsnorm(downSplits, n, attnNorm[l + 1], qkvReadsHalves(l + 1, n) ? wq[l + 1] : null);
                 mark(StepProfile.Part.NORM);
             } else {
                 k.launch("add_inplace", blocks(n * dim), 1, 256, 0, x, xb, n * dim);
@@ -1495,30 +1505,202 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         if (wantLogits) {
             // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
-            k.launch(vectorNorm ? "rmsnorm_vec" : "rmsnorm", m, 1, 256, 0, x, rows, outputNorm, xb, dim, config.rmsEps());
+            boolean headHalves = halvesFused() && output.readsHalves(m, skinny);
+            rmsnorm(rows, m, outputNorm, headHalves ? output : null);
             mark(StepProfile.Part.NORM);
-            output.matmul(k, xb, logits, m, skinny);
+            output.matmul(k, xb, logits, m, skinny, headHalves);
             mark(StepProfile.Part.OUTPUT_MATMUL);
         }
     }
 
     /** y = x . m^T with the step's product kernels; 0 splits left unreduced (see {@link #addRmsnorm}). */
-    private int matmulAll(DeviceMatrix m, DeviceBuffer xIn, DeviceBuffer y, int n) {
-        m.matmul(k, xIn, y, n, skinny);
+    private int matmulAll(DeviceMatrix m, DeviceBuffer xIn, DeviceBuffer y, int n, boolean halvesReady) {
+        m.matmul(k, xIn, y, n, skinny, halvesReady);
         return 0;
     }
 
     /**
-     * x += xb; xb = rmsnorm(x) * w: from xb itself (splits 0), or from the split-K partial sums the streaming product
-     * left in the skinny scratch (add_rmsnorm_splitk_vec, bit for bit the reduction followed by add_rmsnorm_vec).
+     * xb [r] = rmsnorm(x [rows[r]]) * w for r < n (rows null: r itself); with a {@code consumer}, also its padded
+     * 16-bit activations in the skinny scratch (rmsnorm_vec_h_*: {@link #halvesFused}).
      */
-    private void addRmsnorm(int splits, int n, DeviceBuffer w) {
+    private void rmsnorm(CUdeviceptr rows, int n, DeviceBuffer w, DeviceMatrix consumer) {
         int dim = config.dim();
-        if (splits > 0) {
-            k.launch("add_rmsnorm_splitk_vec", n, 1, 256, 0, x, skinny.partial, splits, DeviceMatrix.streamPad(n), w, xb, dim,
-                    config.rmsEps());
+        if (consumer != null) {
+            k.launch("rmsnorm_vec_h_" + consumer.halfSuffix(), DeviceMatrix.streamPad(n), 1, 256, 0, x, rows, w, xb,
+                    skinny.halves, n, dim, config.rmsEps());
         } else {
-            k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, x, xb, w, xb, dim, config.rmsEps());
+            k.launch(vectorNorm ? "rmsnorm_vec" : "rmsnorm", n, 1, 256, 0, x, rows, w, xb, dim, config.rmsEps());
+        }
+    }
+
+    /**
+     * x += xb; xb = rmsnorm(x) * w: from xb itself (splits 0), or from the split-K partial sums the streaming product
+     * left in the skinny scratch (add_rmsnorm_splitk_vec, bit for bit the reduction followed by add_rmsnorm_vec). With a
+     * {@code consumer} (the next product, which then reads them: {@link #halvesFused}), the _h kernel also writes xb's
+     * padded 16-bit copy into the skinny scratch in the consumer's type.
+     */
+    private void addRmsnorm(int splits, int n, DeviceBuffer w, DeviceMatrix consumer) {
+        int dim = config.dim();
+        float eps = config.rmsEps();
+        String h = consumer == null ? "" : "_h_" + consumer.halfSuffix();
+        int grid = consumer == null ? n : DeviceMatrix.streamPad(n);
+        if (splits > 0 && consumer != null) {
+            k.launch("add_rmsnorm_splitk_vec" + h, grid, 1, 256, 0, x, skinny.partial, splits, DeviceMatrix.streamPad(n), w, xb,
+                    skinny.halves, n, dim, eps);
+        } else if (splits > 0) {
+            k.launch("add_rmsnorm_splitk_vec", n, 1, 256, 0, x, skinny.partial, splits, DeviceMatrix.streamPad(n), w, xb, dim,
+                    eps);
+        } else if (consumer != null) {
+            k.launch("add_rmsnorm_vec" + h, grid, 1, 256, 0, x, xb, w, xb, skinny.halves, n, dim, eps);
+        } else {
+            k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, x, xb, w, xb, dim, eps);
+        }
+    }
+
+    /**
+     * Whether the norms and the SwiGLU reduction write the streaming products' padded 16-bit activations themselves
+     * (the _h kernels) instead of a to_half_padded launch before each product: chosen at load
+     * ({@link #chooseFusedHalves}); needs the vector norms and the streaming product.
+     */
+    private boolean halvesFused() {
+        return fusedHalves && vectorNorm && skinny != null && skinny.streaming;
+    }
+
+    /** Whether layer l's grouped Q/K/V product of n tokens reads the 16-bit activations its norm wrote. */
+    private boolean qkvReadsHalves(int l, int n) {
+        return halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, wq[l], wk[l], wv[l]);
+    }
+
+    /** Whether layer l's grouped gate/up product (SwiGLU in its reduction) reads the 16-bit activations of its norm. */
+    private boolean ffnReadsHalves(int l, int n) {
+        return halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, gate[l], up[l]) && gate[l].rows() == up[l].rows();
+    }
+
+    /** Whether layer l's down product reads the 16-bit activations the SwiGLU reduction wrote. */
+    private boolean downReadsHalves(int l, int n) {
+        return ffnReadsHalves(l, n) && down[l].readsHalves(n, skinny) && down[l].type() == gate[l].type();
+    }
+
+    /** Whether a step of n tokens has every layer's products read 16-bit activations their producers wrote (tests). */
+    public synchronized boolean producersWriteHalves(int n) {
+        for (int l = 0; l < config.nLayers(); l++) {
+            if (!qkvReadsHalves(l, n) || !downReadsHalves(l, n)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Turns the fused 16-bit activations on or off (chosen at load; the bench times the other way). */
+    public synchronized void useFusedHalves(boolean on) {
+        if (fusedHalves != on) {
+            fusedHalves = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether the norms and the SwiGLU reduction write the 16-bit activations (where the products read them). */
+    public synchronized boolean fusedHalves() {
+        return fusedHalves;
+    }
+
+    /** What {@link #chooseFusedHalves} decided, and why. */
+    public synchronized String fusedHalvesChoice() {
+        return (fusedHalves ? "written by the norms and the SwiGLU reduction" : "separate to_half_padded launches") + ": "
+                + fusedHalvesChoice;
+    }
+
+    /**
+     * Decides whether the norms and the SwiGLU reduction write the padded 16-bit activations of the streaming products
+     * (3 launches fewer per layer and one for the output head: run 6 on an H200 spent 65 to_half_padded launches and
+     * 0.21 ms of one 2.6 ms c = 64 step on them). The _h kernels round the same floats as to_half_padded, so the results
+     * must be bit for bit the same: layer 0's chain (residual add and norm, grouped Q/K/V; norm, grouped gate/up with
+     * SwiGLU, down; the final norm over shuffled rows and the output head) runs both ways on 64 random tokens, and the
+     * fused way is adopted only when every output is bitwise equal and it is faster as CUDA graphs.
+     * -Dinferstream.cuda.fuseHalves=on|off forces it.
+     */
+    private void chooseFusedHalves() {
+        String forced = System.getProperty("inferstream.cuda.fuseHalves");
+        if (forced != null) {
+            useFusedHalves("on".equals(forced));
+            fusedHalvesChoice = "forced by -Dinferstream.cuda.fuseHalves=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        int dim = config.dim();
+        int hidden = config.hiddenDim();
+        fusedHalves = true; // what the step would do with it on
+        boolean applies = halvesFused() && qkvReadsHalves(0, n) && downReadsHalves(0, n) && hidden >= dim;
+        boolean head = applies && output.readsHalves(n, skinny);
+        fusedHalves = false;
+        if (!applies) {
+            fusedHalvesChoice = "layer 0's products of " + n + " tokens do not all read the streaming product's "
+                    + "activations (vector norms, matmul_stream and the grouped products needed); not compared";
+            return;
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(29);
+        float[] x0 = new float[n * dim];
+        float[] y0 = new float[n * dim];
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = (float) rnd.nextDouble(-2, 2);
+            y0[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        int[] shuffled = new int[n];
+        for (int r = 0; r < n; r++) {
+            shuffled[r] = n - 1 - r; // the head's rows through the index, as steps pick their last tokens
+        }
+        int vocab = config.vocabSize();
+        DeviceBuffer[] outs = {x, q, kBuf, vBuf, hb, hb2, logits};
+        int[] lengths = {n * dim, n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * hidden, n * dim,
+                head ? n * vocab : 0};
+        try (DeviceBuffer rowIndex = DeviceBuffer.allocate(4L * n, "fused halves check rows")) {
+            rowIndex.upload(shuffled, n);
+            java.util.function.IntConsumer chain = v -> {
+                fusedHalves = v == 1;
+                // x += xb; xb = norm(x) -> grouped Q/K/V
+                addRmsnorm(0, n, ffnNorm[0], qkvReadsHalves(0, n) ? wq[0] : null);
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
+                        n, skinny, false, qkvReadsHalves(0, n), false);
+                // xb = norm(x) -> gate/up with SwiGLU -> hb -> down -> hb2 [n, dim]
+                rmsnorm(null, n, attnNorm[0], ffnReadsHalves(0, n) ? gate[0] : null);
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb, null}, n, skinny,
+                        true, ffnReadsHalves(0, n), downReadsHalves(0, n));
+                down[0].matmul(k, hb, hb2, n, skinny, downReadsHalves(0, n));
+                if (head) { // the final norm over shuffled rows -> the output head
+                    boolean h = halvesFused();
+                    rmsnorm(rowIndex.pointer(), n, outputNorm, h ? output : null);
+                    output.matmul(k, xb, logits, n, skinny, h);
+                }
+            };
+            float[][][] got = new float[2][outs.length][];
+            for (int v = 0; v < 2; v++) {
+                x.upload(x0, x0.length);
+                xb.upload(y0, y0.length);
+                chain.accept(v); // eager: the results compared below
+                device.synchronize();
+                for (int o = 0; o < outs.length; o++) {
+                    got[v][o] = new float[lengths[o]];
+                    outs[o].download(got[v][o], lengths[o]);
+                }
+            }
+            boolean equal = true;
+            for (int o = 0; o < outs.length; o++) {
+                equal &= java.util.Arrays.equals(got[0][o], got[1][o]);
+            }
+            long[] nanos = new long[2];
+            for (int v = 0; v < 2; v++) {
+                nanos[v] = graphNanos(chain, v, CHOICE_REPS); // x grows by a normalised row per replay: stays finite
+            }
+            fusedHalves = false;
+            boolean timed = nanos[0] > 0 && nanos[1] > 0;
+            useFusedHalves(equal && timed && nanos[1] < nanos[0]);
+            bufferGeneration++;
+            fusedHalvesChoice = String.format(java.util.Locale.ROOT,
+                    "layer 0's chain%s, %d tokens, %d CUDA graph replays: separate conversions %.1f us, written by the "
+                            + "producers %.1f us; outputs %s", head ? " and the output head" : "", n, CHOICE_REPS,
+                    nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS,
+                    equal ? "bitwise equal" + (timed ? "" : "; graph recording failed, not adopted")
+                            : "DIFFER, not adopted");
         }
     }
 

@@ -98,6 +98,11 @@ public final class DeviceBuffer implements AutoCloseable {
         cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.INT);
     }
 
+    public void download(short[] dst, int count) {
+        check((long) count * Sizeof.SHORT);
+        cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.SHORT);
+    }
+
     private void check(long n) {
         if (freed) {
             throw new IllegalStateException("device buffer already freed");

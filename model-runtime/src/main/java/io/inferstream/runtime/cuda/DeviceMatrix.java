@@ -135,6 +135,36 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Like {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int)}, using the skinny product where it applies. */
     void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
+        matmul(k, x, y, n, skinny, false);
+    }
+
+    /**
+     * Whether {@link #matmul(CudaKernels, DeviceBuffer, DeviceBuffer, int, SkinnyScratch)} of {@code n} tokens runs the
+     * streaming product, which reads x as the padded 16-bit copy in {@code s.halves} ([streamPad(n), cols] in this
+     * matrix's type): then a kernel producing x may write that copy itself (the norms' and the SwiGLU reduction's
+     * _h kernels) and the product skip its conversion.
+     */
+    boolean readsHalves(int n, SkinnyScratch s) {
+        return s != null && s.streaming && (n > MATVEC_MAX_TOKENS || s.small) && n >= 1 && n <= SkinnyScratch.MAX_TOKENS
+                && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)
+                && SkinnyScratch.streamFits(rows, cols);
+    }
+
+    /** The suffix of the kernels for this matrix's 16-bit type ("bf16" or "f16"). */
+    String halfSuffix() {
+        return type == GgmlType.BF16 ? "bf16" : "f16";
+    }
+
+    /**
+     * The product; with {@code halvesReady} x was already written to {@code skinny.halves} as {@link #readsHalves}
+     * describes (x itself is not read) and the conversion is skipped.
+     */
+    void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny, boolean halvesReady) {
+        if (halvesReady) {
+            requireReadsHalves(n, skinny);
+            streamProduct(k, x, y, n, skinny, true, true);
+            return;
+        }
         if (skinny != null && (n > MATVEC_MAX_TOKENS || (skinny.streaming && skinny.small)) && n <= SkinnyScratch.MAX_TOKENS
                 && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)) {
             skinny(k, x, y, n, skinny);
@@ -172,11 +202,22 @@ public final class DeviceMatrix implements AutoCloseable {
      * write y themselves. Needs BF16/F16 weights and cols % 8 == 0 (16-byte aligned rows); any rows.
      */
     void stream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
-        streamProduct(k, x, y, n, s, true);
+        streamProduct(k, x, y, n, s, true, false);
     }
 
-    /** {@link #stream}; without {@code reduce}, several splits stop at the partial sums and their count is returned. */
-    private int streamProduct(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s, boolean reduce) {
+    private void requireReadsHalves(int n, SkinnyScratch s) {
+        if (!readsHalves(n, s)) {
+            throw new IllegalStateException(name + ": x was written as 16-bit activations for the streaming product, "
+                    + "but " + n + " tokens do not take it here");
+        }
+    }
+
+    /**
+     * {@link #stream}; without {@code reduce}, several splits stop at the partial sums and their count is returned;
+     * with {@code converted} the activations are already in {@code s.halves}.
+     */
+    private int streamProduct(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s, boolean reduce,
+                              boolean converted) {
         if (n < 1 || n > SkinnyScratch.MAX_TOKENS || !SkinnyScratch.streamFits(rows, cols)
                 || (type != GgmlType.BF16 && type != GgmlType.F16)) {
             throw new IllegalArgumentException(name + ": the streaming product needs BF16/F16 weights, cols a multiple of 8 "
@@ -192,7 +233,9 @@ public final class DeviceMatrix implements AutoCloseable {
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
         String kernel = (s.streamWide ? "matmul_stream_wide_" : "matmul_stream_") + suffix;
         int threads = rowsPerBlock * 2; // one warp per 16 rows
-        k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        if (!converted) {
+            k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        }
         if (splits == 1) { // y [n, rows] is the layout of one split's partial sums cut to n tokens
             k.launch(kernel, blocks, 1, threads, 0, data, s.halves, y, tiles8, n, rows, cols, chunk);
             return 0;
@@ -212,13 +255,11 @@ public final class DeviceMatrix implements AutoCloseable {
      * [splits, npad, rows] (npad = {@link #streamPad}) are left in {@code skinny.partial} for a kernel that reduces them
      * itself (add_rmsnorm_splitk_vec); returns 0 where y was written as usual.
      */
-    int matmulPartials(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny) {
-        if (skinny != null && skinny.streaming && (n > MATVEC_MAX_TOKENS || skinny.small) && n <= SkinnyScratch.MAX_TOKENS
-                && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)
-                && SkinnyScratch.streamFits(rows, cols) && skinny.splits(rows, cols) > 1) {
-            return streamProduct(k, x, y, n, skinny, false);
+    int matmulPartials(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny, boolean halvesReady) {
+        if (readsHalves(n, skinny) && skinny.splits(rows, cols) > 1) {
+            return streamProduct(k, x, y, n, skinny, false, halvesReady);
         }
-        matmul(k, x, y, n, skinny);
+        matmul(k, x, y, n, skinny, halvesReady);
         return 0;
     }
 
@@ -261,6 +302,23 @@ public final class DeviceMatrix implements AutoCloseable {
      */
     static void skinnyGroup(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, DeviceBuffer[] ys, int n, SkinnyScratch s,
                             boolean swiglu) {
+        skinnyGroup(k, ms, x, ys, n, s, swiglu, false, false);
+    }
+
+    /**
+     * {@link #skinnyGroup(CudaKernels, DeviceMatrix[], DeviceBuffer, DeviceBuffer[], int, SkinnyScratch, boolean)} with
+     * the streaming product: {@code halvesReady}, x is already in {@code s.halves} (written by a norm's _h kernel) and
+     * is not converted again; {@code halvesOut} (SwiGLU only), the reduction also writes ys[0] into {@code s.halves} for
+     * the next product ({@link #readsHalves}, in the type of these matrices).
+     */
+    static void skinnyGroup(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, DeviceBuffer[] ys, int n, SkinnyScratch s,
+                            boolean swiglu, boolean halvesReady, boolean halvesOut) {
+        if ((halvesReady || halvesOut) && !s.streaming) {
+            throw new IllegalStateException("16-bit activations written by their producer need the streaming product");
+        }
+        if (halvesOut && !swiglu) {
+            throw new IllegalArgumentException("only the SwiGLU reduction writes 16-bit activations");
+        }
         if ((ms.length != 2 && ms.length != 3) || !groupable(n, ms) || (swiglu && (ms.length != 2 || ms[0].rows != ms[1].rows))) {
             throw new IllegalArgumentException("a grouped skinny product needs 2 or 3 BF16/F16 matrices of the same cols "
                     + "(rows and cols multiples of 16; gate and up of the same rows for SwiGLU) and 9..64 tokens; got "
@@ -287,11 +345,17 @@ public final class DeviceMatrix implements AutoCloseable {
             maxSplits = Math.max(maxSplits, splits[m]);
         }
         int elems = npad * cols;
-        k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        if (!halvesReady) {
+            k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+        }
         String kernel = !s.streaming ? "matmul_skinny_group_" : s.streamWide ? "matmul_stream_wide_group_" : "matmul_stream_group_";
         k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? rowsPerBlock * 2 : 128, 0, w[0], w[1], w[2], s.halves,
                 s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
-        if (swiglu) {
+        if (swiglu && halvesOut) { // the partial sums are read before any of s.halves is written: launches are ordered
+            int outs = npad * rows[0];
+            k.launch("splitk_reduce_swiglu_h_" + suffix, Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0],
+                    s.halves, n, npad, rows[0], splits[0], splits[1]);
+        } else if (swiglu) {
             int outs = n * rows[0];
             k.launch("splitk_reduce_swiglu", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], n, npad,
                     rows[0], splits[0], splits[1]);

@@ -272,6 +272,100 @@ class DeviceKernelsGpuTest {
         }
     }
 
+    /**
+     * The streaming products with their activations written by the producer (CudaLlamaModel's fused 16-bit
+     * activations): the grouped gate/up product whose SwiGLU reduction also writes the padded 16-bit copy of its output
+     * (splitk_reduce_swiglu_h_*), then the down product reading that copy instead of converting its input, and a grouped
+     * product reading a copy written before it. Each must give bit for bit the results of the separate conversions;
+     * the products with ready activations get an x of NaNs, so a product that still read x would fail.
+     */
+    @ParameterizedTest(name = "{0} gate/up {1} x {2}, down {2} x {1}, n={3}, wide={4}")
+    @CsvSource({
+        "BF16, 8192, 2048, 64, false",
+        "BF16, 512, 256, 13, false",
+        "F16, 176, 64, 9, false",
+        "F16, 512, 256, 40, true",
+    })
+    void streamingProductsTakeTheirActivationsFromTheProducer(GgmlType type, int hidden, int dim, int n, boolean wide) {
+        SplittableRandom rnd = new SplittableRandom(hidden * 3L + n);
+        float[] x = new float[n * dim];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        float[] nans = new float[Math.max(n * dim, n * hidden)];
+        java.util.Arrays.fill(nans, Float.NaN);
+        int[][] shapes = {{hidden, dim}, {hidden, dim}, {dim, hidden}}; // gate, up, down
+        DeviceMatrix[] dms = new DeviceMatrix[3];
+        int npad = DeviceMatrix.streamPad(n);
+        String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
+        CudaKernels k = device.kernels();
+        try (DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
+             DeviceBuffer garbage = DeviceBuffer.allocate(4L * nans.length, "NaN x");
+             DeviceBuffer h1 = DeviceBuffer.allocate(4L * n * hidden, "silu(gate) * up, separate");
+             DeviceBuffer h2 = DeviceBuffer.allocate(4L * n * hidden, "silu(gate) * up, fused");
+             DeviceBuffer h3 = DeviceBuffer.allocate(4L * n * hidden, "silu(gate) * up, ready activations");
+             DeviceBuffer d1 = DeviceBuffer.allocate(4L * n * dim, "down, separate");
+             DeviceBuffer d2 = DeviceBuffer.allocate(4L * n * dim, "down, ready activations");
+             DeviceBuffer halvesExpected = DeviceBuffer.allocate(2L * npad * hidden, "to_half_padded of hb")) {
+            for (int m = 0; m < 3; m++) {
+                float[] w = new float[shapes[m][0] * shapes[m][1]];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(shapes[m][1]));
+                }
+                byte[] raw = Quantizer.quantize(type, w);
+                dms[m] = DeviceMatrix.upload(Matrix.of(type, ByteBuffer.wrap(raw), shapes[m][0], shapes[m][1], "w" + m),
+                        ByteBuffer.wrap(raw), false);
+            }
+            dx.upload(x, x.length);
+            garbage.upload(nans, nans.length);
+            DeviceMatrix[] gateUp = {dms[0], dms[1]};
+            long partial = Math.max(DeviceMatrix.groupPartialFloats(gateUp), SkinnyScratch.partialFloats(dim, hidden));
+            try (SkinnyScratch s = new SkinnyScratch(hidden, partial)) {
+                s.streaming = true;
+                s.streamWide = wide;
+                // separate: x converted by the group, hb converted by the down product
+                DeviceMatrix.skinnyGroup(k, gateUp, dx, new DeviceBuffer[] {h1, null}, n, s, true);
+                dms[2].matmul(k, h1, d1, n, s);
+                // fused: the SwiGLU reduction writes hb's 16-bit copy, the down product reads it (x is NaN)
+                DeviceMatrix.skinnyGroup(k, gateUp, dx, new DeviceBuffer[] {h2, null}, n, s, true, false, true);
+                k.launch("to_half_padded_" + suffix, Math.min(65535, (npad * hidden + 255) / 256), 1, 256, 0, h2,
+                        halvesExpected, n, npad, hidden);
+                device.synchronize();
+                short[] written = new short[npad * hidden];
+                short[] expected = new short[npad * hidden];
+                s.halves.download(written, written.length);
+                halvesExpected.download(expected, expected.length);
+                assertArrayEquals(expected, written, "splitk_reduce_swiglu_h: the 16-bit copy of its output");
+                assertTrue(dms[2].readsHalves(n, s));
+                dms[2].matmul(k, garbage, d2, n, s, true);
+                // a grouped product reading x's copy written before it (as the norms' _h kernels leave it)
+                k.launch("to_half_padded_" + suffix, Math.min(65535, (npad * dim + 255) / 256), 1, 256, 0, dx, s.halves, n,
+                        npad, dim);
+                DeviceMatrix.skinnyGroup(k, gateUp, garbage, new DeviceBuffer[] {h3, null}, n, s, true, true, false);
+                device.synchronize();
+            }
+            float[][] hb = new float[3][n * hidden];
+            h1.download(hb[0], hb[0].length);
+            h2.download(hb[1], hb[1].length);
+            h3.download(hb[2], hb[2].length);
+            float[][] down = new float[2][n * dim];
+            d1.download(down[0], down[0].length);
+            d2.download(down[1], down[1].length);
+            assertArrayEquals(hb[0], hb[1], "silu(gate) * up with the 16-bit copy written");
+            assertArrayEquals(hb[0], hb[2], "silu(gate) * up from ready activations");
+            assertArrayEquals(down[0], down[1], "down from the copy the reduction wrote");
+            for (float v : down[1]) {
+                assertTrue(Float.isFinite(v), "down product read its NaN x");
+            }
+        } finally {
+            for (DeviceMatrix m : dms) {
+                if (m != null) {
+                    m.close();
+                }
+            }
+        }
+    }
+
     @Test
     void f32WeightsConvertedToBf16StayWithinBf16Precision() {
         int rows = 64;

@@ -355,6 +355,106 @@ class SplitAttentionGpuTest {
         }
     }
 
+    /**
+     * The _h norms (rmsnorm_vec_h_*, add_rmsnorm_vec_h_*, add_rmsnorm_splitk_vec_h_*) are bit for bit their norm
+     * followed by to_half_padded: the same float outputs, the same 16-bit copy, and zero rows from n to npad (the
+     * buffer starts as 0xFFFF, a NaN in both types, so a row left unwritten fails).
+     */
+    @ParameterizedTest(name = "{0}, dim {1}, {2} rows ({3} padded), {4} splits, row indices {5}")
+    @CsvSource({
+        "bf16, 2048, 64, 64, 8, false",
+        "bf16, 2048, 13, 16, 2, true",
+        "f16, 2048, 9, 16, 3, false",
+        "f16, 260, 5, 8, 5, true",   // 65 float4 pieces: the last thread's second piece is past the row
+        "bf16, 8, 1, 8, 1, true",
+    })
+    void normsThatWriteHalvesAreTheNormThenTheConversion(String type, int dim, int n, int npad, int splits,
+                                                        boolean indexed) {
+        SplittableRandom rnd = new SplittableRandom(dim * 7L + n);
+        int srcRows = n + 2;
+        float[] x = new float[srcRows * dim];
+        float[] y = new float[n * dim];
+        float[] part = new float[splits * npad * dim];
+        float[] w = new float[dim];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-3, 3);
+        }
+        for (int i = 0; i < y.length; i++) {
+            y[i] = (float) rnd.nextDouble(-3, 3);
+        }
+        for (int i = 0; i < part.length; i++) {
+            part[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        for (int i = 0; i < dim; i++) {
+            w[i] = (float) rnd.nextDouble(0.5, 1.5);
+        }
+        int[] rowIndex = new int[n];
+        for (int r = 0; r < n; r++) {
+            rowIndex[r] = indexed ? (r * 5 + 1) % srcRows : r;
+        }
+        short[] poison = new short[npad * dim];
+        java.util.Arrays.fill(poison, (short) 0xFFFF);
+        float eps = 1e-5f;
+        CudaKernels k = device.kernels();
+        try (DeviceBuffer x1 = DeviceBuffer.allocate(4L * x.length, "x separate");
+             DeviceBuffer x2 = DeviceBuffer.allocate(4L * x.length, "x fused");
+             DeviceBuffer y1 = DeviceBuffer.allocate(4L * npad * dim, "y separate");
+             DeviceBuffer y2 = DeviceBuffer.allocate(4L * npad * dim, "y fused");
+             DeviceBuffer h1 = DeviceBuffer.allocate(2L * npad * dim, "halves separate");
+             DeviceBuffer h2 = DeviceBuffer.allocate(2L * npad * dim, "halves fused");
+             DeviceBuffer pd = DeviceBuffer.allocate(4L * Math.max(1, part.length), "partial sums");
+             DeviceBuffer rd = DeviceBuffer.allocate(4L * n, "rows");
+             DeviceBuffer wd = DeviceBuffer.allocate(4L * dim, "w")) {
+            pd.upload(part, part.length);
+            rd.upload(rowIndex, n);
+            wd.upload(w, dim);
+            String[] kernels = {"rmsnorm_vec", "add_rmsnorm_vec", "add_rmsnorm_splitk_vec"};
+            for (String kernel : kernels) {
+                x1.upload(x, x.length);
+                x2.upload(x, x.length);
+                y1.upload(y, y.length);
+                y2.upload(y, y.length);
+                h2.upload(poison);
+                switch (kernel) {
+                    case "rmsnorm_vec" -> {
+                        k.launch("rmsnorm_vec", n, 1, 256, 0, x1, indexed ? rd : null, wd, y1, dim, eps);
+                        k.launch("rmsnorm_vec_h_" + type, npad, 1, 256, 0, x2, indexed ? rd : null, wd, y2, h2, n, dim, eps);
+                    }
+                    case "add_rmsnorm_vec" -> { // out == y, as the model calls it
+                        k.launch("add_rmsnorm_vec", n, 1, 256, 0, x1, y1, wd, y1, dim, eps);
+                        k.launch("add_rmsnorm_vec_h_" + type, npad, 1, 256, 0, x2, y2, wd, y2, h2, n, dim, eps);
+                    }
+                    default -> {
+                        k.launch("add_rmsnorm_splitk_vec", n, 1, 256, 0, x1, pd, splits, npad, wd, y1, dim, eps);
+                        k.launch("add_rmsnorm_splitk_vec_h_" + type, npad, 1, 256, 0, x2, pd, splits, npad, wd, y2, h2, n,
+                                dim, eps);
+                    }
+                }
+                k.launch("to_half_padded_" + type, Math.min(65535, (npad * dim + 255) / 256), 1, 256, 0, y1, h1, n, npad, dim);
+                device.synchronize();
+                float[][] xs = new float[2][x.length];
+                float[][] ys = new float[2][n * dim];
+                short[][] hs = new short[2][npad * dim];
+                x1.download(xs[0], x.length);
+                x2.download(xs[1], x.length);
+                y1.download(ys[0], n * dim);
+                y2.download(ys[1], n * dim);
+                h1.download(hs[0], npad * dim);
+                h2.download(hs[1], npad * dim);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(xs[0], xs[1], kernel + ": residual");
+                org.junit.jupiter.api.Assertions.assertArrayEquals(ys[0], ys[1], kernel + ": norm");
+                org.junit.jupiter.api.Assertions.assertArrayEquals(hs[0], hs[1], kernel + ": 16-bit copy (padding zero)");
+                if (kernel.equals("rmsnorm_vec")) { // and against float64, so the pair compared is not wrong in the same way
+                    float[] expected = new float[n * dim];
+                    for (int r = 0; r < n; r++) {
+                        norm(x, rowIndex[r] * dim, w, expected, r * dim, dim, eps);
+                    }
+                    assertTrue(CudaTestDevice.relativeError(ys[1], expected, expected.length) <= 1e-6, "rmsnorm_vec_h");
+                }
+            }
+        }
+    }
+
     private static void norm(float[] x, int off, float[] w, float[] out, int outOff, int dim, float eps) {
         double ss = 0;
         for (int i = 0; i < dim; i++) {

@@ -179,6 +179,58 @@ class CudaLlamaModelGpuTest {
         }
     }
 
+    /**
+     * The norms and the SwiGLU reduction writing the streaming products' 16-bit activations themselves (the _h kernels,
+     * {@link CudaLlamaModel#useFusedHalves}) round the same floats as to_half_padded: every step's logits must be bit
+     * for bit those of the separate conversions, with the split-K reduction fused into the norm or not, and in the
+     * 3-token last step (matmul_stream for small steps: the output head reads the final norm's halves).
+     */
+    @ParameterizedTest(name = "{0} weights, split-K reduction in the norm: {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"BF16, false", "BF16, true", "F16, false", "F16, true"})
+    void producersWriteTheSixteenBitActivationsBitForBit(GgmlType type, boolean fuseNorm) {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            gpu.useSkinnyDecode(true);
+            gpu.useStreamingSkinny(true);
+            gpu.useWideStream(false);
+            gpu.useGroupedSkinny(true);
+            gpu.useSmallStream(true);
+            gpu.useSplitAttention(true);
+            gpu.useVectorNorm(true);
+            gpu.useFusedNorm(fuseNorm);
+            int bs = 4;
+            int blocksPerSeq = 6;
+            int numBlocks = SEQUENCES.length * blocksPerSeq;
+            int[][] tables = new int[SEQUENCES.length][blocksPerSeq];
+            for (int s = 0; s < SEQUENCES.length; s++) {
+                for (int b = 0; b < blocksPerSeq; b++) {
+                    tables[s][b] = s * blocksPerSeq + b;
+                }
+            }
+            float[][][] logits = new float[2][SCHEDULE.length][];
+            for (int v = 0; v < 2; v++) {
+                gpu.useFusedHalves(v == 1);
+                // the 16- and 19-token steps take the fused path only with it on (a test that compares a path with itself
+                // would prove nothing)
+                assertEquals(v == 1, gpu.producersWriteHalves(16), "fused 16-bit activations for 16 tokens");
+                KvStore kv = gpu.newKvStore(numBlocks, bs, KvStore.Precision.F16);
+                int[] done = new int[SEQUENCES.length];
+                for (int step = 0; step < SCHEDULE.length; step++) {
+                    int[] counts = step == SCHEDULE.length - 1 ? new int[] {1, 1, 1} : SCHEDULE[step];
+                    logits[v][step] = gpu.forward(batch(counts, done, tables), kv);
+                    for (int s = 0; s < counts.length; s++) {
+                        done[s] += counts[s];
+                    }
+                }
+            }
+            for (int step = 0; step < SCHEDULE.length; step++) {
+                assertArrayEquals(logits[0][step], logits[1][step], "step " + step);
+            }
+        }
+    }
+
     @Test
     void deviceGreedyEqualsTheArgmaxOfTheLogitsAndCopiedBlocksMatch() {
         Path path = dir.resolve("m.gguf");
