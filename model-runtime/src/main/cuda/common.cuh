@@ -68,3 +68,19 @@ __device__ __forceinline__ float block_sum(float v) {
     float s = lane < warps ? partial[lane] : 0.0f;
     return warp_sum(s);
 }
+
+// Sum over s of part [s, t, r] (split-K partial sums [splits, npad, rows], fixed order from split 0, as splitk_reduce
+// adds them): every reduction of the skinny products goes through this, so fused reductions stay bit for bit equal.
+__device__ __forceinline__ float splitk_sum(const float* part, int npad, int rows, int splits, size_t t, size_t r) {
+    float s = 0.0f;
+    for (int sp = 0; sp < splits; sp++) {
+        s += part[((size_t) sp * npad + t) * rows + r];
+    }
+    return s;
+}
+
+// One RoPE rotation of the pair (x0, x1) by the angle whose cosine and sine are c and s, with the roundings spelled
+// out so that every kernel that rotates (rope, rope_kv_store, splitk_reduce_rope_kv) gives the same bits.
+__device__ __forceinline__ float2 rope_rotate(float x0, float x1, float c, float s) {
+    return make_float2(__fmaf_rn(x0, c, -__fmul_rn(x1, s)), __fmaf_rn(x0, s, __fmul_rn(x1, c)));
+}

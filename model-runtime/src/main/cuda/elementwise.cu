@@ -55,10 +55,9 @@ extern "C" __global__ void rope(float* q, float* k, const int* positions, const 
         float* base = head < nHeads ? qt + head * headDim : kt + (head - nHeads) * headDim;
         int a = neox ? i : 2 * i;
         int b = neox ? i + half : 2 * i + 1;
-        float x0 = base[a];
-        float x1 = base[b];
-        base[a] = x0 * c - x1 * s;
-        base[b] = x0 * s + x1 * c;
+        float2 y = rope_rotate(base[a], base[b], c, s);
+        base[a] = y.x;
+        base[b] = y.y;
     }
 }
 
@@ -184,10 +183,9 @@ __device__ void rope_kv_store(float* q, float* k, const float* v, const int* pos
                 int i = j % half;
                 int a = neox ? i : 2 * i;
                 int b = neox ? i + half : 2 * i + 1;
-                float c = cosines[i];
-                float sn = sines[i];
-                float y0 = x0[u] * c - x1[u] * sn;
-                float y1 = x0[u] * sn + x1[u] * c;
+                float2 y = rope_rotate(x0[u], x1[u], cosines[i], sines[i]);
+                float y0 = y.x;
+                float y1 = y.y;
                 if (head < nHeads) {
                     float* base = qt + head * headDim;
                     base[a] = y0;
@@ -214,6 +212,81 @@ extern "C" __global__ void rope_kv_store_f16(float* q, float* k, const float* v,
                                              int nHeads, int nKvHeads, int headDim, int neox, const int* slots,
                                              unsigned short* keys, unsigned short* values) {
     rope_kv_store<unsigned short>(q, k, v, positions, invFreq, nHeads, nKvHeads, headDim, neox, slots, keys, values);
+}
+
+// ---- The grouped Q/K/V product's split-K reduction, biases, RoPE and the KV write in one launch ----
+// splitk_reduce_group + add_bias (x3, when the model has biases) + rope_kv_store with the same arithmetic in the same
+// order (splitk_sum, one float add of the bias, rope_rotate of the same double-precision cosines and sines), so bit for
+// bit their results: q and k rotated, v as summed, and the token's rotated key and its value in cache slot slots[t].
+// Thread j of token t owns the pair j of the flattened (head, i) space of the Q, then K, then V heads: the two
+// elements of a RoPE pair (2i, 2i+1, or i, i + headDim/2 for NeoX), summed over the splits, rotated (Q, K) and
+// stored. grid (n, ceil((nHeads + 2 nKvHeads) * headDim / 2 / 256)), block 256; part as matmul_stream_group leaves
+// it for (Wq, Wk, Wv): [splits0, npad, qDim], then [splits1, npad, kvDim], then [splits2, npad, kvDim].
+template <typename KV>
+__device__ __forceinline__ void splitk_reduce_rope_kv(const float* part, float* q, float* k, float* v, const float* bq,
+                                                      const float* bk, const float* bv, const int* positions,
+                                                      const float* invFreq, const int* slots, KV* keys, KV* values,
+                                                      int npad, int nHeads, int nKvHeads, int headDim, int neox,
+                                                      int splits0, int splits1, int splits2) {
+    int t = blockIdx.x;
+    int half = headDim / 2;
+    int j = blockIdx.y * blockDim.x + threadIdx.x;
+    if (j >= (nHeads + 2 * nKvHeads) * half) {
+        return;
+    }
+    int head = j / half;
+    int i = j % half;
+    int a = neox ? i : 2 * i;
+    int b = neox ? i + half : 2 * i + 1;
+    int qDim = nHeads * headDim;
+    int kvDim = nKvHeads * headDim;
+    const float* pk = part + (size_t) splits0 * npad * qDim;
+    const float* pv = pk + (size_t) splits1 * npad * kvDim;
+    int kind = head < nHeads ? 0 : head < nHeads + nKvHeads ? 1 : 2; // Q, K or V
+    int h = kind == 0 ? head : kind == 1 ? head - nHeads : head - nHeads - nKvHeads;
+    const float* p = kind == 0 ? part : kind == 1 ? pk : pv;
+    const float* bias = kind == 0 ? bq : kind == 1 ? bk : bv;
+    int rows = kind == 0 ? qDim : kvDim;
+    int splits = kind == 0 ? splits0 : kind == 1 ? splits1 : splits2;
+    int ra = h * headDim + a;
+    int rb = h * headDim + b;
+    float x0 = splitk_sum(p, npad, rows, splits, t, ra);
+    float x1 = splitk_sum(p, npad, rows, splits, t, rb);
+    if (bias) {
+        x0 += bias[ra];
+        x1 += bias[rb];
+    }
+    size_t dst = (size_t) slots[t] * kvDim;
+    if (kind == 2) { // values: no rotation
+        v[(size_t) t * kvDim + ra] = x0;
+        v[(size_t) t * kvDim + rb] = x1;
+        store_kv(values + dst + ra, x0);
+        store_kv(values + dst + rb, x1);
+        return;
+    }
+    float angle = (float) positions[t] * invFreq[i];
+    float2 y = rope_rotate(x0, x1, (float) cos((double) angle), (float) sin((double) angle));
+    if (kind == 0) {
+        q[(size_t) t * qDim + ra] = y.x;
+        q[(size_t) t * qDim + rb] = y.y;
+    } else {
+        k[(size_t) t * kvDim + ra] = y.x; // the rotated key stays in k as well, as rope_kv_store leaves it
+        k[(size_t) t * kvDim + rb] = y.y;
+        store_kv(keys + dst + ra, y.x);
+        store_kv(keys + dst + rb, y.y);
+    }
+}
+
+#define REDUCE_ROPE_KV_ARGS(KV) const float* part, float* q, float* k, float* v, const float* bq, const float* bk, \
+    const float* bv, const int* positions, const float* invFreq, const int* slots, KV* keys, KV* values, int npad, \
+    int nHeads, int nKvHeads, int headDim, int neox, int splits0, int splits1, int splits2
+#define REDUCE_ROPE_KV_PASS part, q, k, v, bq, bk, bv, positions, invFreq, slots, keys, values, npad, nHeads, nKvHeads, \
+    headDim, neox, splits0, splits1, splits2
+extern "C" __global__ void __launch_bounds__(256) splitk_reduce_rope_kv_f32(REDUCE_ROPE_KV_ARGS(float)) {
+    splitk_reduce_rope_kv<float>(REDUCE_ROPE_KV_PASS);
+}
+extern "C" __global__ void __launch_bounds__(256) splitk_reduce_rope_kv_f16(REDUCE_ROPE_KV_ARGS(unsigned short)) {
+    splitk_reduce_rope_kv<unsigned short>(REDUCE_ROPE_KV_PASS);
 }
 
 // ---- Vectorised RMSNorm (dim % 4 == 0, dim <= 4 * NORM_THREADS * NORM_VEC) ----

@@ -576,15 +576,6 @@ extern "C" __global__ void matmul_skinny_group_bf16(const unsigned short* w0, co
     matmul_skinny_group<__nv_bfloat16>(w0, w1, w2, xh, part, tiles, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2);
 }
 
-// Sum over s of part_m [s, t, r] (fixed order, as splitk_reduce) for one matrix's partial sums.
-__device__ __forceinline__ float splitk_sum(const float* part, int npad, int rows, int splits, size_t t, size_t r) {
-    float s = 0.0f;
-    for (int sp = 0; sp < splits; sp++) {
-        s += part[((size_t) sp * npad + t) * rows + r];
-    }
-    return s;
-}
-
 // y_m [n, rows_m] from the grouped partial sums of matmul_skinny_group (rows2 may be 0). Grid-stride over
 // n * (rows0 + rows1 + rows2).
 extern "C" __global__ void splitk_reduce_group(const float* part, float* y0, float* y1, float* y2, int n, int npad,

@@ -144,6 +144,9 @@ public final class CudaLlamaModel implements LanguageModel {
     // The norms and the SwiGLU reduction write the streaming products' 16-bit activations (see chooseFusedHalves)
     private boolean fusedHalves;
     private String fusedHalvesChoice = "separate conversions (not compared)";
+    // The grouped Q/K/V product's reduction, biases, RoPE and KV write in one launch (see chooseFusedRope)
+    private boolean fusedRope;
+    private String fusedRopeChoice = "not compared";
     private String attentionChoice = "attention_vec (not compared)";
 
     // Greedy steps replayed as CUDA graphs (on by default): one graph per step shape, captured on its first use.
@@ -258,6 +261,7 @@ public final class CudaLlamaModel implements LanguageModel {
             chooseAttention();
             if (sixteenBit) {
                 chooseFusedHalves(); // after chooseAttention: it needs the vector norms
+                chooseFusedRope();
             }
         } catch (RuntimeException e) {
             close();
@@ -1423,9 +1427,7 @@ public final class CudaLlamaModel implements LanguageModel {
         int maxBlocks = shape.maxBlocks();
         int bs = kv.blockSize();
         int dim = config.dim();
-        int kvDim = config.kvDim();
         int hidden = config.hiddenDim();
-        int heads = config.nHeads();
         int headDim = config.headDim();
         var tokens = ints.at(0);
         var positions = ints.at(4L * n);
@@ -1444,23 +1446,28 @@ public final class CudaLlamaModel implements LanguageModel {
         mark(StepProfile.Part.NORM);
         for (int l = 0; l < layers; l++) {
             // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
-            if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, wq[l], wk[l], wv[l])) {
+            boolean qkvGrouped = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, wq[l], wk[l], wv[l]);
+            if (qkvGrouped && fusedRope) {
+                // q, k, v = xb Wq^T, xb Wk^T, xb Wv^T, + biases, RoPE, the KV write: the reduction does them all
+                int[] splits = DeviceMatrix.skinnyGroupPartials(k, new DeviceMatrix[] {wq[l], wk[l], wv[l]}, xb, n, skinny,
+                        qkvReadsHalves(l, n));
+                mark(StepProfile.Part.QKV_MATMUL);
+                reduceRopeKv(l, n, splits, positions, slots, kv.keys(l), kv.values(l), f16Kv);
+                mark(StepProfile.Part.ROPE_KV);
+            } else if (qkvGrouped) {
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[l], wk[l], wv[l]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
                         n, skinny, false, qkvReadsHalves(l, n), false);
             } else {
                 DeviceMatrix.matmul3(k, wq[l], wk[l], wv[l], xb, q, kBuf, vBuf, n, skinny);
             }
-            if (bq != null) {
-                k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
-                k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
-                k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, vBuf, bv[l], n, kvDim);
+            if (!(qkvGrouped && fusedRope)) {
+                addQkvBiases(l, n);
+                mark(StepProfile.Part.QKV_MATMUL);
+                // RoPE, then the KV write, in one launch. All of the step's keys/values are stored before any token
+                // attends: a prefill chunk sees itself.
+                ropeKvStore(n, positions, slots, kv.keys(l), kv.values(l), f16Kv);
+                mark(StepProfile.Part.ROPE_KV);
             }
-            mark(StepProfile.Part.QKV_MATMUL);
-            // RoPE, then the KV write, in one launch. All of the step's keys/values are stored before any token
-            // attends: a prefill chunk sees itself.
-            k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 256, 0, q, kBuf, vBuf, positions, invFreq,
-                    heads, config.nKvHeads(), headDim, config.ropeNeox() ? 1 : 0, slots, kv.keys(l), kv.values(l));
-            mark(StepProfile.Part.ROPE_KV);
             if (useSplitAttention) {
                 splitAttention.launch(k, f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att,
                         n, scale, SplitAttention.splits(n, config.nKvHeads()));
@@ -1510,6 +1517,139 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.NORM);
             output.matmul(k, xb, logits, m, skinny, headHalves);
             mark(StepProfile.Part.OUTPUT_MATMUL);
+        }
+    }
+
+    private void addQkvBiases(int l, int n) {
+        if (bq != null) {
+            int kvDim = config.kvDim();
+            k.launch("add_bias", blocks(n * qDim), 1, 256, 0, q, bq[l], n, qDim);
+            k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, kBuf, bk[l], n, kvDim);
+            k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, vBuf, bv[l], n, kvDim);
+        }
+    }
+
+    /** q, k rotated in place; token t's rotated key and its value into cache slot slots[t] (rope_kv_store_*). */
+    private void ropeKvStore(int n, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
+        k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 256, 0, q, kBuf, vBuf, positions, invFreq,
+                config.nHeads(), config.nKvHeads(), config.headDim(), config.ropeNeox() ? 1 : 0, slots, keys, values);
+    }
+
+    /**
+     * The grouped Q/K/V product's split-K reduction (partial sums left in the skinny scratch with these split counts),
+     * layer l's biases, RoPE and the KV write in one launch (splitk_reduce_rope_kv_*): bit for bit splitk_reduce_group,
+     * add_bias and rope_kv_store.
+     */
+    private void reduceRopeKv(int l, int n, int[] splits, Object positions, Object slots, Object keys, Object values,
+                              boolean f16Kv) {
+        int pairs = (config.nHeads() + 2 * config.nKvHeads()) * config.headDim() / 2;
+        k.launch(f16Kv ? "splitk_reduce_rope_kv_f16" : "splitk_reduce_rope_kv_f32", n, (pairs + 255) / 256, 256, 0,
+                skinny.partial, q, kBuf, vBuf, bq == null ? null : bq[l], bk == null ? null : bk[l],
+                bv == null ? null : bv[l], positions, invFreq, slots, keys, values, DeviceMatrix.groupPad(n, skinny),
+                config.nHeads(), config.nKvHeads(), config.headDim(), config.ropeNeox() ? 1 : 0, splits[0], splits[1],
+                splits[2]);
+    }
+
+    /** Turns the fused Q/K/V reduction + RoPE + KV write on or off (chosen at load; the bench times the other way). */
+    public synchronized void useFusedRope(boolean on) {
+        if (fusedRope != on) {
+            fusedRope = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether grouped Q/K/V products reduce, add biases, rotate and write the KV cache in one launch. */
+    public synchronized boolean fusedRope() {
+        return fusedRope;
+    }
+
+    /** What {@link #chooseFusedRope} decided, and why. */
+    public synchronized String fusedRopeChoice() {
+        return (fusedRope ? "splitk_reduce_rope_kv" : "splitk_reduce_group + rope_kv_store") + ": " + fusedRopeChoice;
+    }
+
+    /**
+     * Decides whether the grouped Q/K/V product's split-K reduction also adds the biases, applies RoPE and writes the
+     * KV cache (splitk_reduce_rope_kv_*: one launch instead of two to five; run 6 on an H200 had rope_kv_store at
+     * 8 us per layer of a c = 64 step, one block per token). Same arithmetic in the same order, so the results must be
+     * bit for bit the same: layer 0's grouped product of 64 random tokens at random positions, written to shuffled
+     * cache slots, runs both ways with F16 and with F32 KV; q, k, v and the cache rows must be bitwise equal, and the
+     * fused way is adopted only when also faster as CUDA graphs (F16 KV). -Dinferstream.cuda.fuseRope=on|off forces it.
+     */
+    private void chooseFusedRope() {
+        String forced = System.getProperty("inferstream.cuda.fuseRope");
+        if (forced != null) {
+            useFusedRope("on".equals(forced));
+            fusedRopeChoice = "forced by -Dinferstream.cuda.fuseRope=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        if (skinny == null || !groupedSkinny || !DeviceMatrix.groupable(n, wq[0], wk[0], wv[0])) {
+            fusedRopeChoice = "layer 0's Q/K/V do not take the grouped product at " + n + " tokens; not compared";
+            return;
+        }
+        int dim = config.dim();
+        int kvDim = config.kvDim();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(31);
+        float[] xs = new float[n * dim];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        int[] meta = new int[2 * n]; // positions [n] | slots [n]
+        for (int t = 0; t < n; t++) {
+            meta[t] = t < 2 ? t : rnd.nextInt(4096); // position 0: angle 0
+            meta[n + t] = n - 1 - t;
+        }
+        DeviceMatrix[] qkv = {wq[0], wk[0], wv[0]};
+        try (DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "fused rope check metadata");
+             DeviceBuffer keys = DeviceBuffer.allocate(4L * n * kvDim, "fused rope check keys");
+             DeviceBuffer values = DeviceBuffer.allocate(4L * n * kvDim, "fused rope check values")) {
+            md.upload(meta, meta.length);
+            CUdeviceptr positions = md.pointer();
+            CUdeviceptr slots = md.at(4L * n);
+            xb.upload(xs, xs.length);
+            boolean equal = true;
+            long[] nanos = new long[2];
+            for (boolean f16 : new boolean[] {true, false}) {
+                java.util.function.IntConsumer chain = v -> {
+                    if (v == 1) {
+                        int[] splits = DeviceMatrix.skinnyGroupPartials(k, qkv, xb, n, skinny, false);
+                        reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
+                    } else {
+                        DeviceMatrix.skinnyGroup(k, qkv, xb, new DeviceBuffer[] {q, kBuf, vBuf}, n, skinny, false);
+                        addQkvBiases(0, n);
+                        ropeKvStore(n, positions, slots, keys, values, f16);
+                    }
+                };
+                DeviceBuffer[] outs = {q, kBuf, vBuf, keys, values};
+                int cache = f16 ? n * kvDim / 2 : n * kvDim; // ints of the cache rows (kvDim is even)
+                int[] lengths = {n * qDim, n * kvDim, n * kvDim, cache, cache};
+                int[][][] got = new int[2][outs.length][];
+                for (int v = 0; v < 2; v++) {
+                    chain.accept(v); // eager: the bits compared below
+                    device.synchronize();
+                    for (int o = 0; o < outs.length; o++) {
+                        got[v][o] = new int[lengths[o]];
+                        outs[o].download(got[v][o], lengths[o]);
+                    }
+                }
+                for (int o = 0; o < outs.length; o++) {
+                    equal &= java.util.Arrays.equals(got[0][o], got[1][o]);
+                }
+                if (f16) {
+                    for (int v = 0; v < 2; v++) {
+                        nanos[v] = graphNanos(chain, v, CHOICE_REPS);
+                    }
+                }
+            }
+            boolean timed = nanos[0] > 0 && nanos[1] > 0;
+            useFusedRope(equal && timed && nanos[1] < nanos[0]);
+            bufferGeneration++;
+            fusedRopeChoice = String.format(java.util.Locale.ROOT,
+                    "layer 0's grouped Q/K/V, %d tokens, %d CUDA graph replays (F16 KV): separate %.1f us, fused %.1f us; "
+                            + "q, k, v and the cache rows (F16 and F32 KV) %s", n, CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS,
+                    nanos[1] / 1e3 / CHOICE_REPS, equal ? "bitwise equal" + (timed ? "" : "; graph recording failed, not adopted")
+                            : "DIFFER, not adopted");
         }
     }
 

@@ -313,21 +313,56 @@ public final class DeviceMatrix implements AutoCloseable {
      */
     static void skinnyGroup(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, DeviceBuffer[] ys, int n, SkinnyScratch s,
                             boolean swiglu, boolean halvesReady, boolean halvesOut) {
-        if ((halvesReady || halvesOut) && !s.streaming) {
-            throw new IllegalStateException("16-bit activations written by their producer need the streaming product");
-        }
         if (halvesOut && !swiglu) {
             throw new IllegalArgumentException("only the SwiGLU reduction writes 16-bit activations");
         }
-        if ((ms.length != 2 && ms.length != 3) || !groupable(n, ms) || (swiglu && (ms.length != 2 || ms[0].rows != ms[1].rows))) {
+        if (swiglu && (ms.length != 2 || ms[0].rows != ms[1].rows)) {
+            throw new IllegalArgumentException("SwiGLU needs gate and up of the same rows; got " + java.util.Arrays.toString(ms));
+        }
+        int[] splits = skinnyGroupPartials(k, ms, x, n, s, halvesReady);
+        String suffix = ms[0].halfSuffix();
+        int npad = DeviceMatrix.groupPad(n, s);
+        int[] rows = {ms[0].rows, ms[1].rows, ms.length > 2 ? ms[2].rows : 0};
+        if (swiglu && halvesOut) { // the partial sums are read before any of s.halves is written: launches are ordered
+            int outs = npad * rows[0];
+            k.launch("splitk_reduce_swiglu_h_" + suffix, Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0],
+                    s.halves, n, npad, rows[0], splits[0], splits[1]);
+        } else if (swiglu) {
+            int outs = n * rows[0];
+            k.launch("splitk_reduce_swiglu", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], n, npad,
+                    rows[0], splits[0], splits[1]);
+        } else {
+            int outs = n * (rows[0] + rows[1] + rows[2]);
+            k.launch("splitk_reduce_group", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], ys[1],
+                    ms.length > 2 ? ys[2] : null, n, npad, rows[0], rows[1], rows[2], splits[0], splits[1], splits[2]);
+        }
+    }
+
+    /** Tokens of a grouped product's padded activations and partial sums: whole tiles of the kernel in use. */
+    static int groupPad(int n, SkinnyScratch s) {
+        return (n + s.tileTokens() - 1) / s.tileTokens() * s.tileTokens();
+    }
+
+    /**
+     * The grouped product without its reduction: the conversion of x (unless {@code halvesReady}) and one
+     * matmul_skinny_group / matmul_stream(_wide)_group launch, leaving matrix m's partial sums [splits[m], npad, rows_m]
+     * (npad = {@link #groupPad}) one after the other in {@code s.partial} for a kernel that reduces them itself
+     * (splitk_reduce_rope_kv for Q/K/V). Returns the split counts (0 for a missing third matrix).
+     */
+    static int[] skinnyGroupPartials(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, int n, SkinnyScratch s,
+                                     boolean halvesReady) {
+        if (halvesReady && !s.streaming) {
+            throw new IllegalStateException("16-bit activations written by their producer need the streaming product");
+        }
+        if ((ms.length != 2 && ms.length != 3) || !groupable(n, ms)) {
             throw new IllegalArgumentException("a grouped skinny product needs 2 or 3 BF16/F16 matrices of the same cols "
-                    + "(rows and cols multiples of 16; gate and up of the same rows for SwiGLU) and 9..64 tokens; got "
-                    + java.util.Arrays.toString(ms) + ", " + n + " tokens");
+                    + "(rows and cols multiples of 16) and 9..64 tokens; got " + java.util.Arrays.toString(ms) + ", " + n
+                    + " tokens");
         }
         DeviceMatrix a = ms[0];
-        String suffix = a.type == GgmlType.BF16 ? "bf16" : "f16";
+        String suffix = a.halfSuffix();
         int tiles = (n + s.tileTokens() - 1) / s.tileTokens();
-        int npad = tiles * s.tileTokens();
+        int npad = groupPad(n, s);
         int rowsPerBlock = s.streaming ? SkinnyScratch.streamRows(s.streamWide) : 64;
         int cols = a.cols;
         int[] rows = new int[3];
@@ -351,19 +386,7 @@ public final class DeviceMatrix implements AutoCloseable {
         String kernel = !s.streaming ? "matmul_skinny_group_" : s.streamWide ? "matmul_stream_wide_group_" : "matmul_stream_group_";
         k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? rowsPerBlock * 2 : 128, 0, w[0], w[1], w[2], s.halves,
                 s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
-        if (swiglu && halvesOut) { // the partial sums are read before any of s.halves is written: launches are ordered
-            int outs = npad * rows[0];
-            k.launch("splitk_reduce_swiglu_h_" + suffix, Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0],
-                    s.halves, n, npad, rows[0], splits[0], splits[1]);
-        } else if (swiglu) {
-            int outs = n * rows[0];
-            k.launch("splitk_reduce_swiglu", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], n, npad,
-                    rows[0], splits[0], splits[1]);
-        } else {
-            int outs = n * (rows[0] + rows[1] + rows[2]);
-            k.launch("splitk_reduce_group", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, ys[0], ys[1],
-                    ms.length > 2 ? ys[2] : null, n, npad, rows[0], rows[1], rows[2], splits[0], splits[1], splits[2]);
-        }
+        return splits;
     }
 
     /**

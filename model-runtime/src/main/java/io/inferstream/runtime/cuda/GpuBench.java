@@ -103,6 +103,7 @@ public final class GpuBench {
                 System.out.println("attention and norm kernels: " + c.attentionChoice());
                 System.out.println("steps of 1..8 tokens: " + c.smallStreamChoice());
                 System.out.println("16-bit activations of the streaming products: " + c.fusedHalvesChoice());
+                System.out.println("Q/K/V reduction, RoPE and KV write: " + c.fusedRopeChoice());
                 // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
                 products = c.productBenchmark(new int[] {1, 16, 64}, 20);
                 System.out.println("products of one layer (layer 0) and the output head, chosen kernels, 20 CUDA graph replays each:");
@@ -122,6 +123,8 @@ public final class GpuBench {
                 lines.add("");
                 lines.add("16-bit activations of the streaming products: " + c.fusedHalvesChoice() + ".");
                 lines.add("");
+                lines.add("Q/K/V reduction, RoPE and KV write: " + c.fusedRopeChoice() + ".");
+                lines.add("");
                 lines.add("Products of one layer (layer 0) and the output head, alone, with the chosen kernels (20 CUDA graph "
                         + "replays each; weight GB/s = weight bytes / time):");
                 lines.add("");
@@ -136,9 +139,10 @@ public final class GpuBench {
                     + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced, matmul_stream off) | step ms (graph, the split-K not chosen at load) "
                     + "| step ms (graph, the attention and norm kernels not chosen at load) "
                     + "| step ms (graph, 16-bit activations the way not chosen at load) "
+                    + "| step ms (graph, Q/K/V reduction + RoPE the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -159,7 +163,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 10 * (steps + warmup) + 8; // ten timed runs + 5 profiled steps + 2 for ncu
+        int positions = prompt + 11 * (steps + warmup) + 8; // eleven timed runs + 5 profiled steps + 2 for ncu
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -217,6 +221,7 @@ public final class GpuBench {
         double otherSplitMs = Double.NaN;
         double otherAttentionMs = Double.NaN;
         double otherHalvesMs = Double.NaN;
+        double otherRopeMs = Double.NaN;
         double top64Ms = Double.NaN;
         double top256Ms = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
@@ -351,6 +356,20 @@ public final class GpuBench {
             }
             otherHalvesMs /= steps;
             g.useFusedHalves(halvesDefault);
+            // The Q/K/V reduction, biases, RoPE and KV write the other way (one launch, or reduction + rope_kv_store).
+            boolean ropeDefault = g.fusedRope();
+            g.useFusedRope(!ropeDefault);
+            otherRopeMs = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long s = System.nanoTime();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                if (i >= warmup) {
+                    otherRopeMs += (System.nanoTime() - s) / 1e6;
+                }
+                position++;
+            }
+            otherRopeMs /= steps;
+            g.useFusedRope(ropeDefault);
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
                 graphMs = Double.NaN;
@@ -359,6 +378,7 @@ public final class GpuBench {
                 otherSplitMs = Double.NaN;
                 otherAttentionMs = Double.NaN;
                 otherHalvesMs = Double.NaN;
+                otherRopeMs = Double.NaN;
                 top64Ms = Double.NaN;
                 top256Ms = Double.NaN;
             }
@@ -395,10 +415,11 @@ public final class GpuBench {
         // The headline step: the graph replay where it ran, else the fastest that did.
         double headline = !Double.isNaN(graphMs) ? graphMs : Double.isNaN(deviceMs) ? hostMs : Math.min(hostMs, deviceMs);
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (headline / 1e3) : Double.NaN;
-        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
+                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs),
+                num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
     }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 
 import org.junit.jupiter.api.BeforeEach;
@@ -364,6 +366,128 @@ class DeviceKernelsGpuTest {
                 }
             }
         }
+    }
+
+    /**
+     * splitk_reduce_rope_kv (the grouped Q/K/V product's reduction with the biases, RoPE and the KV write) is bit for
+     * bit splitk_reduce_group, add_bias and rope_kv_store: q, k (rotated), v, and the cache rows at shuffled slots,
+     * for normal and NeoX pairs, F16 and F32 caches, head sizes 8 to 256 and split counts 1 to 5.
+     */
+    @ParameterizedTest(name = "{0} KV, head {1}, {2}/{3} heads, n={4} (padded {5}), splits {6},{7},{8}, NeoX {9}, biases {10}")
+    @CsvSource({
+        "F16, 64, 32, 8, 64, 64, 4, 2, 2, false, false",  // Llama-3.2-1B
+        "F32, 64, 32, 8, 13, 16, 1, 1, 1, false, false",
+        "F16, 128, 14, 2, 9, 16, 3, 5, 1, true, true",    // Qwen2: NeoX, biases
+        "F32, 8, 4, 2, 33, 40, 2, 3, 4, true, false",
+        "F16, 256, 4, 1, 17, 24, 5, 1, 2, false, true",
+    })
+    void reductionWithRopeAndKvWriteIsTheSeparateKernels(String precision, int headDim, int nHeads, int nKvHeads, int n,
+                                                         int npad, int s0, int s1, int s2, boolean neox, boolean biases) {
+        SplittableRandom rnd = new SplittableRandom(headDim * 7L + n + s0);
+        int qDim = nHeads * headDim;
+        int kvDim = nKvHeads * headDim;
+        boolean f16 = precision.equals("F16");
+        float[] part = new float[(s0 * qDim + (s1 + s2) * kvDim) * npad];
+        for (int i = 0; i < part.length; i++) {
+            part[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        float[][] bias = {new float[qDim], new float[kvDim], new float[kvDim]};
+        for (float[] b : bias) {
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (float) rnd.nextDouble(-1, 1);
+            }
+        }
+        int[] meta = new int[2 * n]; // positions | slots
+        for (int t = 0; t < n; t++) {
+            meta[t] = t == 0 ? 0 : rnd.nextInt(8192);
+            meta[n + t] = (t * 7 + 3) % n; // a permutation when gcd(7, n) = 1
+        }
+        java.util.Set<Integer> distinct = new java.util.HashSet<>();
+        for (int t = 0; t < n; t++) {
+            distinct.add(meta[n + t]);
+        }
+        assertTrue(distinct.size() == n, "the slots must be a permutation");
+        float[] invFreq = new float[headDim / 2];
+        for (int i = 0; i < invFreq.length; i++) {
+            invFreq[i] = (float) Math.pow(10000.0, -2.0 * i / headDim);
+        }
+        CudaKernels k = device.kernels();
+        long cacheBytes = (f16 ? 2L : 4L) * n * kvDim;
+        List<DeviceBuffer> buffers = new ArrayList<>();
+        try {
+            DeviceBuffer pd = track(buffers, DeviceBuffer.allocate(4L * part.length, "partial sums"));
+            pd.upload(part, part.length);
+            DeviceBuffer md = track(buffers, DeviceBuffer.allocate(4L * meta.length, "positions | slots"));
+            md.upload(meta, meta.length);
+            DeviceBuffer fd = track(buffers, DeviceBuffer.allocate(4L * invFreq.length, "inverse frequencies"));
+            fd.upload(invFreq, invFreq.length);
+            DeviceBuffer[] bd = new DeviceBuffer[3];
+            for (int j = 0; j < 3; j++) {
+                bd[j] = track(buffers, DeviceBuffer.allocate(4L * bias[j].length, "bias " + j));
+                bd[j].upload(bias[j], bias[j].length);
+            }
+            DeviceBuffer[][] out = new DeviceBuffer[2][5]; // q, k, v, keys, values: separate, fused
+            for (int v = 0; v < 2; v++) {
+                out[v][0] = track(buffers, DeviceBuffer.allocate(4L * n * qDim, "q"));
+                out[v][1] = track(buffers, DeviceBuffer.allocate(4L * n * kvDim, "k"));
+                out[v][2] = track(buffers, DeviceBuffer.allocate(4L * n * kvDim, "v"));
+                out[v][3] = track(buffers, DeviceBuffer.allocate(cacheBytes, "keys"));
+                out[v][4] = track(buffers, DeviceBuffer.allocate(cacheBytes, "values"));
+            }
+            int outs = n * (qDim + 2 * kvDim);
+            k.launch("splitk_reduce_group", Math.min(65535, (outs + 255) / 256), 1, 256, 0, pd, out[0][0], out[0][1], out[0][2],
+                    n, npad, qDim, kvDim, kvDim, s0, s1, s2);
+            if (biases) {
+                k.launch("add_bias", (n * qDim + 255) / 256, 1, 256, 0, out[0][0], bd[0], n, qDim);
+                k.launch("add_bias", (n * kvDim + 255) / 256, 1, 256, 0, out[0][1], bd[1], n, kvDim);
+                k.launch("add_bias", (n * kvDim + 255) / 256, 1, 256, 0, out[0][2], bd[2], n, kvDim);
+            }
+            k.launch("rope_kv_store_" + (f16 ? "f16" : "f32"), n, 1, 256, 0, out[0][0], out[0][1], out[0][2], md, fd, nHeads,
+                    nKvHeads, headDim, neox ? 1 : 0, md.at(4L * n), out[0][3], out[0][4]);
+            int pairs = (nHeads + 2 * nKvHeads) * headDim / 2;
+            k.launch("splitk_reduce_rope_kv_" + (f16 ? "f16" : "f32"), n, (pairs + 255) / 256, 256, 0, pd, out[1][0], out[1][1],
+                    out[1][2], biases ? bd[0] : null, biases ? bd[1] : null, biases ? bd[2] : null, md, fd, md.at(4L * n),
+                    out[1][3], out[1][4], npad, nHeads, nKvHeads, headDim, neox ? 1 : 0, s0, s1, s2);
+            device.synchronize();
+            String[] names = {"q", "k", "v", "cached keys", "cached values"};
+            for (int o = 0; o < 5; o++) {
+                int ints = (int) (out[0][o].bytes() / 4);
+                int[] a = new int[ints];
+                int[] b = new int[ints];
+                out[0][o].download(a, ints);
+                out[1][o].download(b, ints);
+                assertArrayEquals(a, b, names[o] + ": the bits of the separate kernels");
+            }
+            // and q of the last token against a float64 rotation of its sum, so both ways are not wrong alike
+            float[] got = new float[n * qDim];
+            out[1][0].download(got, got.length);
+            int t = n - 1;
+            for (int h = 0; h < nHeads; h++) {
+                for (int i = 0; i < headDim / 2; i++) {
+                    int a = h * headDim + (neox ? i : 2 * i);
+                    int b = h * headDim + (neox ? i + headDim / 2 : 2 * i + 1);
+                    double x0 = (biases ? bias[0][a] : 0);
+                    double x1 = (biases ? bias[0][b] : 0);
+                    for (int sp = 0; sp < s0; sp++) {
+                        x0 += part[(sp * npad + t) * qDim + a];
+                        x1 += part[(sp * npad + t) * qDim + b];
+                    }
+                    double angle = (double) ((float) meta[t] * invFreq[i]);
+                    double y0 = x0 * Math.cos(angle) - x1 * Math.sin(angle);
+                    assertTrue(Math.abs(got[t * qDim + a] - y0) <= 1e-4 * (1 + Math.abs(y0)), "q[" + t + ", " + a + "] = "
+                            + got[t * qDim + a] + ", float64 " + y0);
+                }
+            }
+        } finally {
+            for (DeviceBuffer b : buffers) {
+                b.close();
+            }
+        }
+    }
+
+    private static DeviceBuffer track(List<DeviceBuffer> buffers, DeviceBuffer b) {
+        buffers.add(b);
+        return b;
     }
 
     @Test

@@ -180,16 +180,20 @@ class CudaLlamaModelGpuTest {
     }
 
     /**
-     * The norms and the SwiGLU reduction writing the streaming products' 16-bit activations themselves (the _h kernels,
-     * {@link CudaLlamaModel#useFusedHalves}) round the same floats as to_half_padded: every step's logits must be bit
-     * for bit those of the separate conversions, with the split-K reduction fused into the norm or not, and in the
-     * 3-token last step (matmul_stream for small steps: the output head reads the final norm's halves).
+     * The fused epilogues give bit for bit the logits of the separate kernels, in every step of the schedule (the
+     * 16-bit activations written by the norms and the SwiGLU reduction, {@link CudaLlamaModel#useFusedHalves}; the
+     * Q/K/V reduction with biases, RoPE and the KV write, {@link CudaLlamaModel#useFusedRope}), with the split-K
+     * reduction fused into the norm or not, for llama and for qwen2 (NeoX pairs, biases), and in the 3-token last step
+     * (matmul_stream for small steps: the output head reads the final norm's halves).
      */
-    @ParameterizedTest(name = "{0} weights, split-K reduction in the norm: {1}")
-    @org.junit.jupiter.params.provider.CsvSource({"BF16, false", "BF16, true", "F16, false", "F16, true"})
-    void producersWriteTheSixteenBitActivationsBitForBit(GgmlType type, boolean fuseNorm) {
+    @ParameterizedTest(name = "{0} {1} weights, {2} KV, split-K reduction in the norm: {3}")
+    @org.junit.jupiter.params.provider.CsvSource({
+        "llama, BF16, F16, false", "llama, BF16, F32, true", "llama, F16, F16, true", "qwen2, BF16, F16, false",
+        "qwen2, F16, F32, true"})
+    void fusedEpiloguesGiveTheLogitsOfTheSeparateKernels(String arch, GgmlType type, KvStore.Precision precision,
+                                                         boolean fuseNorm) {
         Path path = dir.resolve("m.gguf");
-        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2).withArch(arch), path);
         try (GgufFile gguf = GgufFile.open(path);
              CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
             gpu.useSkinnyDecode(true);
@@ -212,10 +216,12 @@ class CudaLlamaModelGpuTest {
             float[][][] logits = new float[2][SCHEDULE.length][];
             for (int v = 0; v < 2; v++) {
                 gpu.useFusedHalves(v == 1);
+                gpu.useFusedRope(v == 1);
                 // the 16- and 19-token steps take the fused path only with it on (a test that compares a path with itself
                 // would prove nothing)
                 assertEquals(v == 1, gpu.producersWriteHalves(16), "fused 16-bit activations for 16 tokens");
-                KvStore kv = gpu.newKvStore(numBlocks, bs, KvStore.Precision.F16);
+                assertEquals(v == 1, gpu.fusedRope());
+                KvStore kv = gpu.newKvStore(numBlocks, bs, precision);
                 int[] done = new int[SEQUENCES.length];
                 for (int step = 0; step < SCHEDULE.length; step++) {
                     int[] counts = step == SCHEDULE.length - 1 ? new int[] {1, 1, 1} : SCHEDULE[step];
