@@ -300,10 +300,20 @@ __device__ __forceinline__ void zero8(float* v) {
 // out [n, nHeads * headDim] (splits == 1); pacc [n, nHeads, splits, headDim], pml [n, nHeads, splits, 2] (splits > 1).
 // grid (n * nKvHeads, splits), block 32 * SPLIT_WARPS, dynamic shared memory
 // 4 * (G * headDim + 2 * SPLIT_WARPS * G + SPLIT_WARPS * G * headDim) bytes, G = nHeads / nKvHeads.
+// The attention output's padded 16-bit copy for the Wo product (matmul_stream reads it instead of converting out:
+// the rounding of to_half_padded in matmul.cu, so bit for bit its result): halfType 1 = F16, 2 = BF16, 0 = none
+// (outH null). outH is [npad, nHeads * headDim]; rows n..npad-1 are zeroed by the last token's blocks.
+__device__ __forceinline__ void put_half(unsigned short* outH, int halfType, size_t i, float v) {
+    if (outH) {
+        outH[i] = halfType == 2 ? to_bits(v, (__nv_bfloat16*) 0) : to_bits(v, (__half*) 0);
+    }
+}
+
 template <typename KV, int GMAX>
 __device__ void attention_split(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                                 const int* tables, int maxBlocks, int blockSize, float* out, float* pacc, float* pml,
-                                int nHeads, int nKvHeads, int headDim, float scale) {
+                                int nHeads, int nKvHeads, int headDim, float scale, unsigned short* outH, int halfType,
+                                int npad) {
     extern __shared__ float smem[];
     int G = nHeads / nKvHeads;
     int t = blockIdx.x / nKvHeads;
@@ -457,7 +467,14 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
         }
         size_t head = (size_t) t * nHeads + h0 + h;
         if (splits == 1) {
-            out[head * headDim + d] = o / sum;
+            float r = o / sum;
+            out[head * headDim + d] = r;
+            put_half(outH, halfType, head * headDim + d, r);
+            if (outH && t == gridDim.x / nKvHeads - 1) { // the last token's blocks zero the padding rows of their heads
+                for (int p = t + 1; p < npad; p++) {
+                    outH[((size_t) p * nHeads + h0 + h) * headDim + d] = 0;
+                }
+            }
         } else {
             size_t row = head * splits + split;
             pacc[row * headDim + d] = o;
@@ -473,9 +490,9 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
     extern "C" __global__ void __launch_bounds__(32 * SPLIT_WARPS)                                                  \
     NAME(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq, const int* tables, \
          int maxBlocks, int blockSize, float* out, float* pacc, float* pml, int nHeads, int nKvHeads, int headDim,  \
-         float scale) {                                                                                             \
+         float scale, unsigned short* outH, int halfType, int npad) {                                               \
         attention_split<KV, GMAX>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, pacc, pml,    \
-                                  nHeads, nKvHeads, headDim, scale);                                                \
+                                  nHeads, nKvHeads, headDim, scale, outH, halfType, npad);                          \
     }
 
 ATTENTION_SPLIT(attention_split_f16_g1, unsigned short, 1)
@@ -489,9 +506,11 @@ ATTENTION_SPLIT(attention_split_f32_g8, float, 8)
 
 // Merges the splits of attention_split: out[t, h, :] = sum_s pacc[t, h, s, :] e^(m_s - M) / sum_s l_s e^(m_s - M)
 // over the splits s that hold positions of token t (the same split_chunk as the attention blocks).
+// With outH, as attention_split with one split: the padded 16-bit copy of out as well (see put_half).
 // grid (n * nHeads), block 64 (any multiple of 32).
 extern "C" __global__ void attention_split_combine(const int* positions, const float* pacc, const float* pml, float* out,
-                                                  int nHeads, int headDim, int splits) {
+                                                  int nHeads, int headDim, int splits, unsigned short* outH,
+                                                  int halfType, int npad) {
     int t = blockIdx.x / nHeads;
     int ctx = positions[t] + 1;
     int chunk = split_chunk(ctx, splits);
@@ -510,6 +529,13 @@ extern "C" __global__ void attention_split_combine(const int* positions, const f
             sum += pml[2 * (row0 + s) + 1] * c;
             o += pacc[(row0 + s) * headDim + d] * c;
         }
-        out[(size_t) blockIdx.x * headDim + d] = o / sum;
+        float r = o / sum;
+        out[(size_t) blockIdx.x * headDim + d] = r;
+        put_half(outH, halfType, (size_t) blockIdx.x * headDim + d, r);
+        if (outH && t == gridDim.x / nHeads - 1) { // the last token's blocks zero the padding rows of their heads
+            for (int p = t + 1; p < npad; p++) {
+                outH[((size_t) p * nHeads + blockIdx.x % nHeads) * headDim + d] = 0;
+            }
+        }
     }
 }

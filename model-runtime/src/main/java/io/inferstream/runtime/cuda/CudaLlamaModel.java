@@ -1468,16 +1468,18 @@ public final class CudaLlamaModel implements LanguageModel {
                 ropeKvStore(n, positions, slots, kv.keys(l), kv.values(l), f16Kv);
                 mark(StepProfile.Part.ROPE_KV);
             }
-            if (useSplitAttention) {
+            boolean woHalves = woReadsHalves(l, n);
+            if (useSplitAttention) { // with woHalves it also writes att's 16-bit copy for the Wo product
                 splitAttention.launch(k, f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att,
-                        n, scale, SplitAttention.splits(n, config.nKvHeads()));
+                        n, scale, SplitAttention.splits(n, config.nKvHeads()), woHalves ? skinny.halves : null, wo[l].type(),
+                        DeviceMatrix.streamPad(n));
             } else {
                 launchPerHeadAttention(f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att, n);
             }
             mark(StepProfile.Part.ATTENTION);
             // With the fused norm on (off by default), the streaming product's split-K reduction is left to the next norm
-            int woSplits = fuseReduceNorm() ? wo[l].matmulPartials(k, att, xb, n, skinny, false)
-                    : matmulAll(wo[l], att, xb, n, false);
+            int woSplits = fuseReduceNorm() ? wo[l].matmulPartials(k, att, xb, n, skinny, woHalves)
+                    : matmulAll(wo[l], att, xb, n, woHalves);
             mark(StepProfile.Part.WO_MATMUL);
 
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
@@ -1711,6 +1713,11 @@ public final class CudaLlamaModel implements LanguageModel {
         return halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, wq[l], wk[l], wv[l]);
     }
 
+    /** Whether layer l's Wo product of n tokens reads the 16-bit attention output the split attention wrote. */
+    private boolean woReadsHalves(int l, int n) {
+        return halvesFused() && useSplitAttention && splitAttention != null && wo[l].readsHalves(n, skinny);
+    }
+
     /** Whether layer l's grouped gate/up product (SwiGLU in its reduction) reads the 16-bit activations of its norm. */
     private boolean ffnReadsHalves(int l, int n) {
         return halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, gate[l], up[l]) && gate[l].rows() == up[l].rows();
@@ -1724,7 +1731,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Whether a step of n tokens has every layer's products read 16-bit activations their producers wrote (tests). */
     public synchronized boolean producersWriteHalves(int n) {
         for (int l = 0; l < config.nLayers(); l++) {
-            if (!qkvReadsHalves(l, n) || !downReadsHalves(l, n)) {
+            if (!qkvReadsHalves(l, n) || !woReadsHalves(l, n) || !downReadsHalves(l, n)) {
                 return false;
             }
         }
@@ -1752,10 +1759,12 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * Decides whether the norms and the SwiGLU reduction write the padded 16-bit activations of the streaming products
-     * (3 launches fewer per layer and one for the output head: run 6 on an H200 spent 65 to_half_padded launches and
+     * (the split attention writes Wo's too: 4 launches fewer per layer and one for the output head; run 6 on an H200
+     * spent 65 to_half_padded launches and
      * 0.21 ms of one 2.6 ms c = 64 step on them). The _h kernels round the same floats as to_half_padded, so the results
-     * must be bit for bit the same: layer 0's chain (residual add and norm, grouped Q/K/V; norm, grouped gate/up with
-     * SwiGLU, down; the final norm over shuffled rows and the output head) runs both ways on 64 random tokens, and the
+     * must be bit for bit the same: layer 0's chain (split attention and Wo; residual add and norm, grouped Q/K/V; norm,
+     * grouped gate/up with SwiGLU, down; the final norm over shuffled rows and the output head) runs both ways on 64
+     * random tokens (the attention over a random F16 cache: {@link AttentionFixture}), and the
      * fused way is adopted only when every output is bitwise equal and it is faster as CUDA graphs.
      * -Dinferstream.cuda.fuseHalves=on|off forces it.
      */
@@ -1772,6 +1781,7 @@ public final class CudaLlamaModel implements LanguageModel {
         fusedHalves = true; // what the step would do with it on
         boolean applies = halvesFused() && qkvReadsHalves(0, n) && downReadsHalves(0, n) && hidden >= dim;
         boolean head = applies && output.readsHalves(n, skinny);
+        boolean attention = applies && woReadsHalves(0, n);
         fusedHalves = false;
         if (!applies) {
             fusedHalvesChoice = "layer 0's products of " + n + " tokens do not all read the streaming product's "
@@ -1790,13 +1800,22 @@ public final class CudaLlamaModel implements LanguageModel {
             shuffled[r] = n - 1 - r; // the head's rows through the index, as steps pick their last tokens
         }
         int vocab = config.vocabSize();
-        DeviceBuffer[] outs = {x, q, kBuf, vBuf, hb, hb2, logits};
+        DeviceBuffer[] outs = {x, q, kBuf, vBuf, hb, hb2, logits, att, xb};
         int[] lengths = {n * dim, n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * hidden, n * dim,
-                head ? n * vocab : 0};
-        try (DeviceBuffer rowIndex = DeviceBuffer.allocate(4L * n, "fused halves check rows")) {
+                head ? n * vocab : 0, attention ? n * qDim : 0, n * dim};
+        try (DeviceBuffer rowIndex = DeviceBuffer.allocate(4L * n, "fused halves check rows");
+             AttentionFixture fx = attention ? new AttentionFixture(n, qDim, config.kvDim(), 37) : null) {
             rowIndex.upload(shuffled, n);
             java.util.function.IntConsumer chain = v -> {
                 fusedHalves = v == 1;
+                if (attention) { // split attention (F16 KV) -> att and its 16-bit copy -> Wo -> xb
+                    boolean h = woReadsHalves(0, n);
+                    splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, att, n,
+                            (float) (1.0 / Math.sqrt(config.headDim())), SplitAttention.splits(n, config.nKvHeads()),
+                            h ? skinny.halves : null, wo[0].type(), DeviceMatrix.streamPad(n));
+                    wo[0].matmul(k, att, xb, n, skinny, h);
+                }
                 // x += xb; xb = norm(x) -> grouped Q/K/V
                 addRmsnorm(0, n, ffnNorm[0], qkvReadsHalves(0, n) ? wq[0] : null);
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
@@ -1820,7 +1839,9 @@ public final class CudaLlamaModel implements LanguageModel {
                 device.synchronize();
                 for (int o = 0; o < outs.length; o++) {
                     got[v][o] = new float[lengths[o]];
-                    outs[o].download(got[v][o], lengths[o]);
+                    if (lengths[o] > 0) {
+                        outs[o].download(got[v][o], lengths[o]);
+                    }
                 }
             }
             boolean equal = true;
@@ -1836,8 +1857,9 @@ public final class CudaLlamaModel implements LanguageModel {
             useFusedHalves(equal && timed && nanos[1] < nanos[0]);
             bufferGeneration++;
             fusedHalvesChoice = String.format(java.util.Locale.ROOT,
-                    "layer 0's chain%s, %d tokens, %d CUDA graph replays: separate conversions %.1f us, written by the "
-                            + "producers %.1f us; outputs %s", head ? " and the output head" : "", n, CHOICE_REPS,
+                    "layer 0's chain%s%s, %d tokens, %d CUDA graph replays: separate conversions %.1f us, written by the "
+                            + "producers %.1f us; outputs %s", attention ? " with the attention" : "",
+                    head ? " and the output head" : "", n, CHOICE_REPS,
                     nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS,
                     equal ? "bitwise equal" + (timed ? "" : "; graph recording failed, not adopted")
                             : "DIFFER, not adopted");
@@ -1941,53 +1963,19 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     private void compareAttention(int n, String perHead, StringBuilder why) {
-        int bs = 16;
-        int maxBlocks = 12; // contexts up to 192 positions
-        int kvDim = config.kvDim();
-        int slots = n * maxBlocks * bs;
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
-        float[] qs = new float[n * qDim];
-        for (int i = 0; i < qs.length; i++) {
-            qs[i] = (float) rnd.nextDouble(-2, 2);
-        }
-        float[] ks = new float[slots * kvDim];
-        float[] vs = new float[slots * kvDim];
-        short[] kh = new short[ks.length];
-        short[] vh = new short[vs.length];
-        for (int i = 0; i < ks.length; i++) {
-            ks[i] = (float) rnd.nextDouble(-1, 1);
-            vs[i] = (float) rnd.nextDouble(-1, 1);
-            kh[i] = io.inferstream.runtime.tensor.VectorMath.f32ToF16(ks[i]);
-            vh[i] = io.inferstream.runtime.tensor.VectorMath.f32ToF16(vs[i]);
-        }
-        // metadata: positions [n] | seq [n] | tables [n, maxBlocks]; sequence t's blocks interleaved with the others'
-        int[] meta = new int[2 * n + n * maxBlocks];
-        int[] edge = {0, 15, 16, 17, maxBlocks * bs - 1};
-        for (int t = 0; t < n; t++) {
-            meta[t] = t < edge.length ? edge[t] : rnd.nextInt(maxBlocks * bs);
-            meta[n + t] = t;
-            for (int b = 0; b < maxBlocks; b++) {
-                meta[2 * n + t * maxBlocks + b] = b * n + (n - 1 - t);
-            }
-        }
+        int bs = AttentionFixture.BLOCK_SIZE;
+        int maxBlocks = AttentionFixture.MAX_BLOCKS;
         List<DeviceBuffer> temp = new ArrayList<>();
-        try {
-            DeviceBuffer qd = temp(temp, 4L * qs.length, qs);
-            DeviceBuffer k32 = temp(temp, 4L * ks.length, ks);
-            DeviceBuffer v32 = temp(temp, 4L * vs.length, vs);
-            DeviceBuffer k16 = DeviceBuffer.allocate(2L * kh.length, "attention choice keys");
-            temp.add(k16);
-            k16.upload(kh);
-            DeviceBuffer v16 = DeviceBuffer.allocate(2L * vh.length, "attention choice values");
-            temp.add(v16);
-            v16.upload(vh);
-            DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "attention choice metadata");
-            temp.add(md);
-            md.upload(meta, meta.length);
+        try (AttentionFixture fx = new AttentionFixture(n, qDim, config.kvDim(), 17)) {
+            DeviceBuffer qd = fx.q;
+            DeviceBuffer k16 = fx.keys16;
+            DeviceBuffer v16 = fx.values16;
+            DeviceBuffer k32 = fx.keys32;
+            DeviceBuffer v32 = fx.values32;
             DeviceBuffer out = temp(temp, 4L * n * qDim, null);
-            var positions = md.at(0);
-            var seq = md.at(4L * n);
-            var tables = md.at(8L * n);
+            var positions = fx.positions();
+            var seq = fx.seq();
+            var tables = fx.tables();
             float scale = (float) (1.0 / Math.sqrt(config.headDim()));
             int splits = SplitAttention.splits(n, config.nKvHeads());
             double worst = 0;

@@ -1,5 +1,7 @@
 package io.inferstream.runtime.cuda;
 
+import io.inferstream.runtime.gguf.GgmlType;
+
 /**
  * The split-context (flash-decoding) paged attention of attention.cu ({@code attention_split_*} and
  * {@code attention_split_combine}): one block per (token, KV head, context split) computes every query head of the
@@ -115,16 +117,33 @@ final class SplitAttention implements AutoCloseable {
      */
     void launch(CudaKernels k, boolean f16, Object q, Object keys, Object values, Object positions, Object seq,
                 Object tables, int maxBlocks, int blockSize, Object out, int n, float scale, int splits) {
+        launch(k, f16, q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, scale, splits, null, null, n);
+    }
+
+    /**
+     * {@link #launch(CudaKernels, boolean, Object, Object, Object, Object, Object, Object, int, int, Object, int, float, int)},
+     * with {@code outH} non-null also writing out's padded 16-bit copy [npad, nHeads * headDim] in {@code halfType}
+     * (BF16 or F16; rows n..npad-1 zero): the Wo product's activations as to_half_padded would write them.
+     */
+    void launch(CudaKernels k, boolean f16, Object q, Object keys, Object values, Object positions, Object seq,
+                Object tables, int maxBlocks, int blockSize, Object out, int n, float scale, int splits, Object outH,
+                GgmlType halfType, int npad) {
+        if (outH != null && (halfType != GgmlType.BF16 && halfType != GgmlType.F16 || npad < n)) {
+            throw new IllegalArgumentException("16-bit attention output needs BF16 or F16 and npad >= n; got " + halfType
+                    + ", " + npad + " for " + n + " tokens");
+        }
+        int type = outH == null ? 0 : halfType == GgmlType.BF16 ? 2 : 1;
         if (n > capacity || splits < 1 || splits > 1 && (long) n * nHeads * splits > rows) {
             throw new IllegalStateException("split attention scratch holds " + capacity + " tokens; asked for " + n
                     + " tokens x " + splits + " splits");
         }
         String kernel = "attention_split_" + (f16 ? "f16" : "f32") + "_g" + compiledGroup();
         k.launch(kernel, n * nKvHeads, splits, 32 * WARPS, sharedBytes(), q, keys, values, positions, seq, tables,
-                maxBlocks, blockSize, out, partial, maxSum, nHeads, nKvHeads, headDim, scale);
+                maxBlocks, blockSize, out, partial, maxSum, nHeads, nKvHeads, headDim, scale, splits == 1 ? outH : null, type,
+                npad);
         if (splits > 1) {
             k.launch("attention_split_combine", n * nHeads, 1, 64, 0, positions, partial, maxSum, out, nHeads, headDim,
-                    splits);
+                    splits, outH, type, npad);
         }
     }
 

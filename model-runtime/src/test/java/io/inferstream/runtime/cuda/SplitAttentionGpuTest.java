@@ -177,6 +177,31 @@ class SplitAttentionGpuTest {
                             + ": relative error " + e);
                 }
             }
+            // With the 16-bit copy for the Wo product: the same out, and the copy bit for bit to_half_padded's (BF16
+            // with F16 KV, F16 with F32 KV), padding rows zero (the copy starts as 0xFFFF, a NaN in both types)
+            String half = f16 ? "bf16" : "f16";
+            int npad = (n + 7) / 8 * 8 + 8;
+            short[] poison = new short[npad * qDim];
+            java.util.Arrays.fill(poison, (short) 0xFFFF);
+            try (DeviceBuffer out2 = DeviceBuffer.allocate(4L * n * qDim, "out with halves");
+                 DeviceBuffer h1 = DeviceBuffer.allocate(2L * npad * qDim, "to_half_padded of out");
+                 DeviceBuffer h2 = DeviceBuffer.allocate(2L * npad * qDim, "halves written by the attention")) {
+                h2.upload(poison);
+                split.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out2,
+                        n, (float) scale, splits, h2, f16 ? io.inferstream.runtime.gguf.GgmlType.BF16
+                                : io.inferstream.runtime.gguf.GgmlType.F16, npad);
+                device.kernels().launch("to_half_padded_" + half, Math.min(65535, (npad * qDim + 255) / 256), 1, 256, 0, out,
+                        h1, n, npad, qDim);
+                device.synchronize();
+                float[] got2 = new float[n * qDim];
+                out2.download(got2, got2.length);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(got, got2, "out with the 16-bit copy written");
+                short[] a = new short[npad * qDim];
+                short[] b = new short[npad * qDim];
+                h1.download(a, a.length);
+                h2.download(b, b.length);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(a, b, half + " copy of out (" + splits + " splits)");
+            }
         }
     }
 
