@@ -143,7 +143,7 @@ echo "=== stage kernel-profile"
 ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
 if [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
   if timeout 120 "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
-       -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 ${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on} -cp "$cp" \
+       -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 ${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.l2PrefetchMiB=0} -cp "$cp" \
        io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf --device cuda \
        --concurrency 64 --prompt 128 --steps 2 > "$OUT/ncu-run.log" 2>&1 \
      && "$ncu_bin" --import "$OUT/step-c64.ncu-rep" --csv --page raw --metrics gpu__time_duration.sum > "$OUT/ncu-c64.csv" 2>&1; then

@@ -47,7 +47,8 @@ public final class CudaKernels implements AutoCloseable {
                 "top1_chunks", "top1_merge"},
             "stream", new String[] {"matmul_stream_f16", "matmul_stream_bf16", "matmul_stream_group_f16",
                 "matmul_stream_group_bf16", "matmul_stream_wide_f16", "matmul_stream_wide_bf16",
-                "matmul_stream_wide_group_f16", "matmul_stream_wide_group_bf16"});
+                "matmul_stream_wide_group_f16", "matmul_stream_wide_group_bf16"},
+            "prefetch", new String[] {"l2_prefetch"});
 
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -115,7 +116,7 @@ public final class CudaKernels implements AutoCloseable {
 
     /**
      * Launches {@code kernel} on the current stream (the default stream unless a graph is being captured). Arguments: {@link DeviceBuffer} or {@link CUdeviceptr}
-     * (device pointers; null passes a null pointer), Integer, Float.
+     * (device pointers; null passes a null pointer), Integer, Long, Float.
      */
     public void launch(String kernel, int gridX, int gridY, int block, int sharedBytes, Object... args) {
         CUfunction f = functions.get(kernel);
@@ -133,6 +134,8 @@ public final class CudaKernels implements AutoCloseable {
                 ps[i] = Pointer.to(p);
             } else if (a instanceof Integer v) {
                 ps[i] = Pointer.to(new int[] {v});
+            } else if (a instanceof Long v) {
+                ps[i] = Pointer.to(new long[] {v});
             } else if (a instanceof Float v) {
                 ps[i] = Pointer.to(new float[] {v});
             } else {

@@ -144,6 +144,9 @@ public final class CudaLlamaModel implements LanguageModel {
     // The norms and the SwiGLU reduction write the streaming products' 16-bit activations (see chooseFusedHalves)
     private boolean fusedHalves;
     private String fusedHalvesChoice = "separate conversions (not compared)";
+    // Bytes of each layer's Wo and gate/up weights prefetched into L2 before its attention, 0 = none (chooseL2Prefetch)
+    private long l2Prefetch;
+    private String l2PrefetchChoice = "not compared";
     // The grouped Q/K/V product's reduction, biases, RoPE and KV write in one launch (see chooseFusedRope)
     private boolean fusedRope;
     private String fusedRopeChoice = "not compared";
@@ -262,6 +265,7 @@ public final class CudaLlamaModel implements LanguageModel {
             if (sixteenBit) {
                 chooseFusedHalves(); // after chooseAttention: it needs the vector norms
                 chooseFusedRope();
+                chooseL2Prefetch();
             }
         } catch (RuntimeException e) {
             close();
@@ -1469,6 +1473,9 @@ public final class CudaLlamaModel implements LanguageModel {
                 mark(StepProfile.Part.ROPE_KV);
             }
             boolean woHalves = woReadsHalves(l, n);
+            if (l2Prefetch > 0) { // Wo and gate/up weights into L2 while the attention leaves HBM idle
+                prefetchWeights(l, l2Prefetch);
+            }
             if (useSplitAttention) { // with woHalves it also writes att's 16-bit copy for the Wo product
                 splitAttention.launch(k, f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att,
                         n, scale, SplitAttention.splits(n, config.nKvHeads()), woHalves ? skinny.halves : null, wo[l].type(),
@@ -1550,6 +1557,121 @@ public final class CudaLlamaModel implements LanguageModel {
                 bv == null ? null : bv[l], positions, invFreq, slots, keys, values, DeviceMatrix.groupPad(n, skinny),
                 config.nHeads(), config.nKvHeads(), config.headDim(), config.ropeNeox() ? 1 : 0, splits[0], splits[1],
                 splits[2]);
+    }
+
+    /** l2_prefetch of layer l's Wo, then equal prefixes of gate and up: {@code budget} bytes in all. */
+    private void prefetchWeights(int l, long budget) {
+        long a = Math.min(budget, wo[l].data().bytes());
+        long g = Math.min((budget - a) / 2, gate[l].data().bytes());
+        long u = Math.min(budget - a - g, up[l].data().bytes());
+        k.launch("l2_prefetch", PREFETCH_BLOCKS, 1, 256, 0, wo[l].data(), a, gate[l].data(), g, up[l].data(), u);
+    }
+
+    /** Blocks of l2_prefetch: about two per SM of an H100/H200, each thread issuing a few prefetches. */
+    private static final int PREFETCH_BLOCKS = 264;
+
+    /** Sets the bytes of each layer's Wo and gate/up prefetched into L2 before its attention (0: none). */
+    public synchronized void useL2Prefetch(long bytes) {
+        if (l2Prefetch != bytes) {
+            l2Prefetch = bytes;
+            bufferGeneration++; // recorded graphs hold the other launches
+        }
+    }
+
+    /** Bytes prefetched per layer (0: none). */
+    public synchronized long l2Prefetch() {
+        return l2Prefetch;
+    }
+
+    /** What {@link #chooseL2Prefetch} decided, and why. */
+    public synchronized String l2PrefetchChoice() {
+        return (l2Prefetch == 0 ? "none" : (l2Prefetch >> 20) + " MiB per layer") + ": " + l2PrefetchChoice;
+    }
+
+    /**
+     * Decides how much of each layer's Wo and gate/up weights l2_prefetch brings into L2 before the attention
+     * (prefetch.cu says why). Layer 0's chain as a decode step runs it (attention over a random F16 cache of 64 tokens,
+     * Wo, residual add and norm, gate/up with SwiGLU, down) is timed as CUDA graphs with 0, 8, 16, 32 and 48 MiB
+     * prefetched, each twice in alternation (the faster of the two); the best budget is adopted only when at least 2 %
+     * faster than none. Results do not change (a prefetch only moves data into a cache).
+     * -Dinferstream.cuda.l2PrefetchMiB=N forces N MiB.
+     */
+    private void chooseL2Prefetch() {
+        String forced = System.getProperty("inferstream.cuda.l2PrefetchMiB");
+        if (forced != null) {
+            useL2Prefetch(Long.parseLong(forced) << 20);
+            l2PrefetchChoice = "forced by -Dinferstream.cuda.l2PrefetchMiB=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        int dim = config.dim();
+        if (config.hiddenDim() < dim) {
+            l2PrefetchChoice = "FFN narrower than the model (down's output does not fit the scratch); not compared";
+            return;
+        }
+        long[] budgets = {0, 8L << 20, 16L << 20, 32L << 20, 48L << 20};
+        long[] nanos = new long[budgets.length];
+        java.util.Arrays.fill(nanos, Long.MAX_VALUE);
+        try (AttentionFixture fx = new AttentionFixture(n, qDim, config.kvDim(), 41)) {
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(43);
+            float[] x0 = new float[n * dim];
+            for (int i = 0; i < x0.length; i++) {
+                x0[i] = (float) rnd.nextDouble(-2, 2);
+            }
+            x.upload(x0, x0.length);
+            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            boolean grouped = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, gate[0], up[0])
+                    && gate[0].rows() == up[0].rows();
+            java.util.function.IntConsumer chain = v -> {
+                if (budgets[v] > 0) {
+                    prefetchWeights(0, budgets[v]);
+                }
+                if (useSplitAttention) {
+                    splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, att, n, scale,
+                            SplitAttention.splits(n, config.nKvHeads()));
+                } else {
+                    launchPerHeadAttention(true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, att, n);
+                }
+                wo[0].matmul(k, att, xb, n, skinny);
+                addRmsnorm(0, n, ffnNorm[0], null);
+                if (grouped) {
+                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb, null}, n,
+                            skinny, true);
+                } else {
+                    gate[0].matmul(k, xb, hb, n, skinny);
+                    up[0].matmul(k, xb, hb2, n, skinny);
+                    k.launch("swiglu", blocks(n * config.hiddenDim()), 1, 256, 0, hb, hb2, n * config.hiddenDim());
+                }
+                down[0].matmul(k, hb, hb2, n, skinny);
+            };
+            for (int round = 0; round < 2; round++) {
+                for (int v = 0; v < budgets.length; v++) {
+                    long t = graphNanos(chain, v, CHOICE_REPS);
+                    if (t > 0) {
+                        nanos[v] = Math.min(nanos[v], t);
+                    }
+                }
+            }
+        }
+        int best = 0;
+        for (int v = 1; v < budgets.length; v++) {
+            if (nanos[v] < nanos[best]) {
+                best = v;
+            }
+        }
+        boolean timed = nanos[0] != Long.MAX_VALUE;
+        useL2Prefetch(timed && nanos[best] < 0.98 * nanos[0] ? budgets[best] : 0);
+        bufferGeneration++;
+        StringBuilder times = new StringBuilder();
+        for (int v = 0; v < budgets.length; v++) {
+            times.append(v == 0 ? "" : ", ").append(budgets[v] >> 20).append(" MiB ")
+                    .append(nanos[v] == Long.MAX_VALUE ? "-" : String.format(java.util.Locale.ROOT, "%.1f us",
+                            nanos[v] / 1e3 / CHOICE_REPS));
+        }
+        l2PrefetchChoice = "layer 0's attention, Wo, norm, gate/up and down at " + n + " tokens, " + CHOICE_REPS
+                + " CUDA graph replays (best of 2): " + times + (timed ? "" : "; graph recording failed, not adopted");
     }
 
     /** Turns the fused Q/K/V reduction + RoPE + KV write on or off (chosen at load; the bench times the other way). */
