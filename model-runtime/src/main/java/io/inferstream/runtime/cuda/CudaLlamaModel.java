@@ -263,9 +263,26 @@ public final class CudaLlamaModel implements LanguageModel {
             }
             chooseAttention();
             if (sixteenBit) {
-                chooseFusedHalves(); // after chooseAttention: it needs the vector norms
-                chooseFusedRope();
-                chooseL2Prefetch();
+                // after chooseAttention (they need its kernels); unmeasured on a GPU when written, so a launch the
+                // driver refuses leaves the proven way on rather than failing the load
+                try {
+                    chooseFusedHalves();
+                } catch (RuntimeException e) {
+                    useFusedHalves(false);
+                    fusedHalvesChoice = "failed at load: " + e;
+                }
+                try {
+                    chooseFusedRope();
+                } catch (RuntimeException e) {
+                    useFusedRope(false);
+                    fusedRopeChoice = "failed at load: " + e;
+                }
+                try {
+                    chooseL2Prefetch();
+                } catch (RuntimeException e) {
+                    useL2Prefetch(0);
+                    l2PrefetchChoice = "failed at load: " + e;
+                }
             }
         } catch (RuntimeException e) {
             close();
