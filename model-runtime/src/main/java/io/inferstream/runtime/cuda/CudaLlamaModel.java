@@ -140,7 +140,8 @@ public final class CudaLlamaModel implements LanguageModel {
     private boolean vectorNorm;
     // Off by default: run 6 measured the c = 64 graph step at 2.28 ms without it and 2.36 ms with it (the fused
     // kernel reads every split of a row from one block: 64 blocks instead of splitk_reduce's 512)
-    private boolean fuseNorm = "true".equals(System.getProperty("inferstream.cuda.fuseNorm"));
+    private boolean fuseNorm; // chosen at load (chooseFusedNorm)
+    private String fusedNormChoice = "not compared";
     // The norms and the SwiGLU reduction write the streaming products' 16-bit activations (see chooseFusedHalves)
     private boolean fusedHalves;
     private String fusedHalvesChoice = "separate conversions (not compared)";
@@ -276,6 +277,12 @@ public final class CudaLlamaModel implements LanguageModel {
                 } catch (RuntimeException e) {
                     useFusedRope(false);
                     fusedRopeChoice = "failed at load: " + e;
+                }
+                try {
+                    chooseFusedNorm();
+                } catch (RuntimeException e) {
+                    useFusedNorm(false);
+                    fusedNormChoice = "failed at load: " + e;
                 }
                 try {
                     chooseL2Prefetch();
@@ -2007,10 +2014,79 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * Whether the Wo and down products hand their split-K partial sums to the next norm (one launch less each): with
-     * the streaming product and the vector norms, when -Dinferstream.cuda.fuseNorm=true or {@link #useFusedNorm}.
+     * the streaming product and the vector norms, when chosen at load ({@link #chooseFusedNorm}) or {@link #useFusedNorm}.
      */
     private boolean fuseReduceNorm() {
         return fuseNorm && vectorNorm && skinny != null && skinny.streaming;
+    }
+
+    /** What {@link #chooseFusedNorm} decided, and why. */
+    public synchronized String fusedNormChoice() {
+        return (fuseNorm ? "add_rmsnorm_splitk_vec" : "splitk_reduce + add_rmsnorm_vec") + ": " + fusedNormChoice;
+    }
+
+    /**
+     * Decides whether the Wo and down products leave their split-K partial sums to the next norm
+     * (add_rmsnorm_splitk_vec: one launch fewer per product, 2 per layer). Bit for bit the reduction followed by the
+     * norm by construction; run 6 measured it 0.08 ms slower per c = 64 step when its loads went one split and one
+     * piece at a time, since rewritten to keep a thread's loads of two splits in flight together. Layer 0's Wo of
+     * 64 random tokens (with its split count) followed by the residual add and norm runs both ways; adopted only when x
+     * and the norm's output are bitwise equal and the fused way is faster as CUDA graphs.
+     * -Dinferstream.cuda.fuseNorm=true|false forces it.
+     */
+    private void chooseFusedNorm() {
+        String forced = System.getProperty("inferstream.cuda.fuseNorm");
+        if (forced != null) {
+            useFusedNorm("true".equals(forced));
+            fusedNormChoice = "forced by -Dinferstream.cuda.fuseNorm=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        int dim = config.dim();
+        boolean wasFused = fuseNorm;
+        fuseNorm = true;
+        boolean applies = fuseReduceNorm() && wo[0].readsHalves(n, skinny) && skinny.splits(wo[0].rows(), wo[0].cols()) > 1;
+        fuseNorm = wasFused;
+        if (!applies) {
+            fusedNormChoice = "layer 0's Wo of " + n + " tokens has no split-K partial sums to hand over (streaming product "
+                    + "with several splits and vector norms needed); not compared";
+            return;
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(47);
+        float[] x0 = new float[n * dim];
+        float[] a0 = new float[n * qDim];
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        for (int i = 0; i < a0.length; i++) {
+            a0[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        att.upload(a0, a0.length);
+        java.util.function.IntConsumer chain = v -> {
+            int splits = v == 1 ? wo[0].matmulPartials(k, att, xb, n, skinny, false) : matmulAll(wo[0], att, xb, n, false);
+            addRmsnorm(splits, n, ffnNorm[0], null);
+        };
+        int[][][] got = new int[2][2][n * dim];
+        for (int v = 0; v < 2; v++) {
+            x.upload(x0, x0.length);
+            chain.accept(v);
+            device.synchronize();
+            x.download(got[v][0], n * dim);
+            xb.download(got[v][1], n * dim);
+        }
+        boolean equal = java.util.Arrays.equals(got[0][0], got[1][0]) && java.util.Arrays.equals(got[0][1], got[1][1]);
+        long[] nanos = new long[2];
+        for (int v = 0; v < 2; v++) {
+            nanos[v] = graphNanos(chain, v, CHOICE_REPS);
+        }
+        boolean timed = nanos[0] > 0 && nanos[1] > 0;
+        useFusedNorm(equal && timed && nanos[1] < nanos[0]);
+        bufferGeneration++;
+        fusedNormChoice = String.format(java.util.Locale.ROOT,
+                "layer 0's Wo (%d splits) and norm, %d tokens, %d CUDA graph replays: separate %.1f us, fused %.1f us; x and "
+                        + "the norm %s", skinny.splits(wo[0].rows(), wo[0].cols()), n, CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS,
+                nanos[1] / 1e3 / CHOICE_REPS, equal ? "bitwise equal" + (timed ? "" : "; graph recording failed, not adopted")
+                        : "DIFFER, not adopted");
     }
 
     /** Turns the fused split-K reduction + norm off or on (the bench compares both). */

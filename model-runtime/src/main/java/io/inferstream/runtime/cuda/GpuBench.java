@@ -105,6 +105,7 @@ public final class GpuBench {
                 System.out.println("16-bit activations of the streaming products: " + c.fusedHalvesChoice());
                 System.out.println("Q/K/V reduction, RoPE and KV write: " + c.fusedRopeChoice());
                 System.out.println("L2 prefetch of Wo and gate/up during the attention: " + c.l2PrefetchChoice());
+                System.out.println("Wo and down split-K reduction: " + c.fusedNormChoice());
                 // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
                 products = c.productBenchmark(new int[] {1, 16, 64}, 20);
                 System.out.println("products of one layer (layer 0) and the output head, chosen kernels, 20 CUDA graph replays each:");
@@ -128,6 +129,8 @@ public final class GpuBench {
                 lines.add("");
                 lines.add("L2 prefetch of Wo and gate/up during the attention: " + c.l2PrefetchChoice() + ".");
                 lines.add("");
+                lines.add("Wo and down split-K reduction: " + c.fusedNormChoice() + ".");
+                lines.add("");
                 lines.add("Products of one layer (layer 0) and the output head, alone, with the chosen kernels (20 CUDA graph "
                         + "replays each; weight GB/s = weight bytes / time):");
                 lines.add("");
@@ -144,9 +147,10 @@ public final class GpuBench {
                     + "| step ms (graph, 16-bit activations the way not chosen at load) "
                     + "| step ms (graph, Q/K/V reduction + RoPE the way not chosen at load) "
                     + "| step ms (graph, L2 prefetch the way not chosen at load: 16 MiB if none was) "
+                    + "| step ms (graph, split-K reduction in the norm the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -167,7 +171,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 12 * (steps + warmup) + 8; // twelve timed runs + 5 profiled steps + 2 for ncu
+        int positions = prompt + 13 * (steps + warmup) + 8; // thirteen timed runs + 5 profiled steps + 2 for ncu
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -227,6 +231,7 @@ public final class GpuBench {
         double otherHalvesMs = Double.NaN;
         double otherRopeMs = Double.NaN;
         double otherPrefetchMs = Double.NaN;
+        double otherNormMs = Double.NaN;
         double top64Ms = Double.NaN;
         double top256Ms = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
@@ -389,6 +394,20 @@ public final class GpuBench {
             }
             otherPrefetchMs /= steps;
             g.useL2Prefetch(prefetchDefault);
+            // The Wo and down reductions the other way: in the next norm, or by splitk_reduce.
+            boolean normDefaultFused = g.fusedNorm();
+            g.useFusedNorm(!normDefaultFused);
+            otherNormMs = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long s = System.nanoTime();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                if (i >= warmup) {
+                    otherNormMs += (System.nanoTime() - s) / 1e6;
+                }
+                position++;
+            }
+            otherNormMs /= steps;
+            g.useFusedNorm(normDefaultFused);
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
                 graphMs = Double.NaN;
@@ -399,6 +418,7 @@ public final class GpuBench {
                 otherHalvesMs = Double.NaN;
                 otherRopeMs = Double.NaN;
                 otherPrefetchMs = Double.NaN;
+                otherNormMs = Double.NaN;
                 top64Ms = Double.NaN;
                 top256Ms = Double.NaN;
             }
@@ -435,10 +455,10 @@ public final class GpuBench {
         // The headline step: the graph replay where it ran, else the fastest that did.
         double headline = !Double.isNaN(graphMs) ? graphMs : Double.isNaN(deviceMs) ? hostMs : Math.min(hostMs, deviceMs);
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (headline / 1e3) : Double.NaN;
-        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs),
+                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
     }
