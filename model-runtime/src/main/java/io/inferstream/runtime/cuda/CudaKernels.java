@@ -52,6 +52,7 @@ public final class CudaKernels implements AutoCloseable {
 
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final KernelSignatures signatures = new KernelSignatures();
     private CUstream stream; // null: the legacy default stream; a capture stream while a CUDA graph is recorded
 
     private CudaKernels() {
@@ -62,6 +63,7 @@ public final class CudaKernels implements AutoCloseable {
         for (Map.Entry<String, String[]> e : MODULES.entrySet()) {
             CUmodule module = new CUmodule();
             byte[] ptx = ptx(e.getKey());
+            k.signatures.add(new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII));
             try {
                 cuModuleLoadData(module, ptx);
             } catch (jcuda.CudaException ex) {
@@ -123,6 +125,7 @@ public final class CudaKernels implements AutoCloseable {
         if (f == null) {
             throw new IllegalArgumentException("no CUDA kernel named " + kernel);
         }
+        signatures.check(kernel, args);
         Pointer[] ps = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];

@@ -14,7 +14,7 @@ class CudaKernelsTest {
 
     @Test
     void everyModuleIsPackagedAsPtxForComputeCapability80() throws IOException {
-        for (String module : new String[] {"elementwise", "matmul", "attention", "sampling", "stream"}) {
+        for (String module : CudaKernels.MODULES.keySet()) {
             try (InputStream in = CudaKernels.class.getResourceAsStream("/cuda/" + module + ".ptx")) {
                 assertTrue(in != null, module + ".ptx is packaged");
                 String ptx = new String(in.readAllBytes(), StandardCharsets.US_ASCII);

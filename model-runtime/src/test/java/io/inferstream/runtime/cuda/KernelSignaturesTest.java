@@ -1,0 +1,78 @@
+package io.inferstream.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import jcuda.driver.CUdeviceptr;
+
+/** Launch arguments checked against the packaged PTX's parameter lists (no GPU needed). */
+class KernelSignaturesTest {
+
+    private static final KernelSignatures SIGNATURES = new KernelSignatures();
+
+    @BeforeAll
+    static void parse() throws IOException {
+        for (String module : CudaKernels.MODULES.keySet()) {
+            try (InputStream in = CudaKernels.class.getResourceAsStream("/cuda/" + module + ".ptx")) {
+                SIGNATURES.add(new String(in.readAllBytes(), StandardCharsets.US_ASCII));
+            }
+        }
+    }
+
+    @Test
+    void everyKernelTheLoaderLooksUpHasItsParameters() {
+        for (var e : CudaKernels.MODULES.entrySet()) {
+            for (String kernel : e.getValue()) {
+                List<String> types = SIGNATURES.of(kernel);
+                assertNotNull(types, kernel);
+                assertTrue(!types.isEmpty(), kernel + " has parameters");
+                for (String t : types) {
+                    assertTrue(List.of("u64", "u32", "s32", "f32").contains(t), kernel + ": ." + t);
+                }
+            }
+        }
+    }
+
+    @Test
+    void parametersAreReadInOrderWithTheirWidths() {
+        // (x, y, w, out, xh, n, dim, eps) and (part, y, yh, n, npad, rows, splits0, splits1), as the .cu files declare them
+        assertEquals(List.of("u64", "u64", "u64", "u64", "u64", "u32", "u32", "f32"), SIGNATURES.of("add_rmsnorm_vec_h_bf16"));
+        assertEquals(List.of("u64", "u64", "u64", "u32", "u32", "u32", "u32", "u32"), SIGNATURES.of("splitk_reduce_swiglu_h_f16"));
+        assertEquals(List.of("u64", "u64", "u64", "u64", "u64", "u64"), SIGNATURES.of("l2_prefetch"));
+        // (part, q, k, v, bq, bk, bv, positions, invFreq, slots, keys, values, npad, nHeads, nKvHeads, headDim, neox,
+        // splits0, splits1, splits2)
+        List<String> rope = SIGNATURES.of("splitk_reduce_rope_kv_f16");
+        assertEquals(java.util.Collections.nCopies(12, "u64"), rope.subList(0, 12));
+        assertEquals(java.util.Collections.nCopies(8, "u32"), rope.subList(12, 20));
+        assertEquals(20, rope.size());
+        assertEquals(List.of("u64", "u64", "u64", "u64", "u32", "u32", "u32", "u64", "u32", "u32"),
+                SIGNATURES.of("attention_split_combine"));
+    }
+
+    @Test
+    void launchesThatDoNotFitTheKernelAreRefusedWithTheKernelNamed() {
+        CUdeviceptr p = new CUdeviceptr();
+        SIGNATURES.check("add_rmsnorm_vec_h_bf16", p, p, p, p, null, 5, 2048, 1e-5f);
+        SIGNATURES.check("l2_prefetch", p, 8L << 20, p, 0L, null, 0L);
+        IllegalArgumentException few = assertThrows(IllegalArgumentException.class,
+                () -> SIGNATURES.check("add_rmsnorm_vec_h_bf16", p, p, p, p, 5, 2048, 1e-5f));
+        assertTrue(few.getMessage().contains("add_rmsnorm_vec_h_bf16 takes 8 arguments"), few.getMessage());
+        IllegalArgumentException type = assertThrows(IllegalArgumentException.class,
+                () -> SIGNATURES.check("add_rmsnorm_vec_h_bf16", p, p, p, p, p, 5, 2048, 1e-5));
+        assertTrue(type.getMessage().contains("argument 7 is .f32"), type.getMessage());
+        IllegalArgumentException width = assertThrows(IllegalArgumentException.class,
+                () -> SIGNATURES.check("l2_prefetch", p, 8, p, 0L, p, 0L));
+        assertTrue(width.getMessage().contains("argument 1 is .u64"), width.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> SIGNATURES.check("no_such_kernel"));
+    }
+}
