@@ -64,11 +64,11 @@ public final class BatchCommand implements Callable<Integer> {
     @Mixin
     HubCliOptions hub;
 
-    @Option(names = "--slots", defaultValue = "2", description = "Task slots of the local MiniCluster.")
+    @Option(names = "--slots", defaultValue = "2", description = "Task slots of the local MiniCluster (default: ${DEFAULT-VALUE}).")
     int slots;
 
     @Option(names = "--progress-interval", defaultValue = "10s", converter = HumanDuration.class,
-            description = "How often to print progress (e.g. 5s, 1m).")
+            description = "How often to print progress, e.g. 5s, 1m (default: ${DEFAULT-VALUE}).")
     Duration progressInterval;
 
     @Override

@@ -76,7 +76,7 @@ public final class InferenceOptions {
     public boolean ordered;
 
     @Option(names = "--checkpoint-interval", paramLabel = "DURATION", converter = HumanDuration.class,
-            description = "Checkpoint interval: results become visible (Kafka commit, Parquet roll) on checkpoints (default: ${DEFAULT-VALUE}).")
+            description = "Streaming jobs: checkpoint interval; results become visible (Kafka commit, Parquet roll) on checkpoints (default: ${DEFAULT-VALUE}). A batch run has no checkpoints and ignores it.")
     public Duration checkpointInterval = Duration.ofSeconds(10);
 
     public EngineSpec engineSpec(String modelPath, String modelName) {

@@ -1,11 +1,14 @@
 package io.inferstream.jobs;
 
 import io.inferstream.jobs.decode.RequestDecoder;
+import io.inferstream.jobs.kafka.KafkaPreflight;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.HubCliOptions;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -71,6 +74,7 @@ public final class StreamingInferenceJob implements Callable<Integer> {
     public Integer call() throws Exception {
         Path modelPath = hub.resolver().resolve(model);
         printSettings(System.out, settings(modelPath));
+        warn(KafkaPreflight.warnings(bootstrapServers, List.of(requestsTopic), PREFLIGHT_TIMEOUT));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         inference.configure(env);
         pipeline(modelPath.toAbsolutePath().toString()).addTo(env);
@@ -107,6 +111,15 @@ public final class StreamingInferenceJob implements Callable<Integer> {
         s.put("bounded", Boolean.toString(bounded));
         s.putAll(inference.settings());
         return s;
+    }
+
+    /** How long a job waits for Kafka to answer before it warns and starts anyway. */
+    public static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(15);
+
+    /** Each start-up warning on standard error, one line each. */
+    public static void warn(List<String> warnings) {
+        warnings.forEach(w -> System.err.println("WARNING: " + w));
+        System.err.flush();
     }
 
     /** One {@code name  value} line per setting, names aligned. */

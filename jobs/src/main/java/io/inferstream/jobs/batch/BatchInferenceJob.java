@@ -129,7 +129,11 @@ public final class BatchInferenceJob {
         }
         BatchReport report = new BatchReport(files.size(), filesSkipped, run.records, run.skipped, run.submitted,
                 run.results, run.deadLetters, run.tokens);
-        LOG.info("batch run finished: {}", report);
+        if (progressListener == null) { // a listener (the CLI) prints its own summary: one copy on the terminal
+            LOG.info("batch run finished: {}", report);
+        } else {
+            LOG.debug("batch run finished: {}", report);
+        }
         return report;
     }
 
@@ -169,10 +173,12 @@ public final class BatchInferenceJob {
         }
     }
 
+    /** To the listener where there is one (the CLI prints it), else to the log. */
     private void report(BatchProgress progress) {
-        LOG.info("progress: {}", progress.line());
         if (progressListener != null) {
             progressListener.accept(progress);
+        } else {
+            LOG.info("progress: {}", progress.line());
         }
     }
 

@@ -71,6 +71,8 @@ public final class DigestJob implements Callable<Integer> {
     public Integer call() throws Exception {
         Path modelPath = hub.resolver().resolve(model);
         StreamingInferenceJob.printSettings(System.out, settings(modelPath));
+        StreamingInferenceJob.warn(io.inferstream.jobs.kafka.KafkaPreflight.warnings(bootstrapServers,
+                java.util.List.of(messagesTopic), StreamingInferenceJob.PREFLIGHT_TIMEOUT));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         inference.configure(env);
         pipeline(modelPath.toAbsolutePath().toString(), model).addTo(env);

@@ -50,19 +50,20 @@ public final class BenchCommand implements Callable<Integer> {
             description = "weight type(s) of --random-model: q8_0, f16, f32 (several, comma-separated, with --single)")
     List<String> types;
 
-    @Option(names = "--requests", defaultValue = "64")
+    @Option(names = "--requests", defaultValue = "64", description = "requests in the workload (default: ${DEFAULT-VALUE})")
     int requests;
 
-    @Option(names = "--prompt-length", defaultValue = "128", description = "prompt tokens per request")
+    @Option(names = "--prompt-length", defaultValue = "128", description = "prompt tokens per request (default: ${DEFAULT-VALUE})")
     int promptLength;
 
-    @Option(names = "--output-length", defaultValue = "64", description = "generated tokens per request")
+    @Option(names = "--output-length", defaultValue = "64", description = "generated tokens per request (default: ${DEFAULT-VALUE})")
     int outputLength;
 
-    @Option(names = "--concurrency", defaultValue = "32", description = "requests in flight (static batch size)")
+    @Option(names = "--concurrency", defaultValue = "32", description = "requests in flight (static batch size; default: ${DEFAULT-VALUE})")
     int concurrency;
 
-    @Option(names = "--modes", split = ",", defaultValue = "one-at-a-time,static-batch,continuous")
+    @Option(names = "--modes", split = ",", defaultValue = "one-at-a-time,static-batch,continuous",
+            description = "modes to run, comma-separated (default: ${DEFAULT-VALUE})")
     List<String> modes;
 
     @Mixin
@@ -74,7 +75,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "bench-out", description = "folder for bench.csv and bench.png")
     Path out;
 
-    @Option(names = "--seed", defaultValue = "1")
+    @Option(names = "--seed", defaultValue = "1", description = "seed of the random prompts and weights (default: ${DEFAULT-VALUE})")
     long seed;
 
     @Option(names = "--single", description = "single-sequence prompt tok/s and decode tok/s for each --type")

@@ -7,16 +7,18 @@ import picocli.CommandLine.Option;
 /** The engine's batching and KV-cache flags, shared by the commands that run a whole engine (a picocli mixin). */
 public final class EngineCliOptions {
 
-    @Option(names = "--max-batched-tokens", defaultValue = "" + EngineConfig.DEFAULT_MAX_BATCHED_TOKENS)
+    @Option(names = "--max-batched-tokens", defaultValue = "" + EngineConfig.DEFAULT_MAX_BATCHED_TOKENS,
+            description = "tokens per engine step: decode tokens plus prefill chunks (default: ${DEFAULT-VALUE})")
     int maxBatchedTokens;
 
-    @Option(names = "--max-sequences", defaultValue = "" + EngineConfig.DEFAULT_MAX_SEQUENCES)
+    @Option(names = "--max-sequences", defaultValue = "" + EngineConfig.DEFAULT_MAX_SEQUENCES,
+            description = "sequences decoded together at most (default: ${DEFAULT-VALUE})")
     int maxSequences;
 
-    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", description = "KV cache budget, e.g. 256MiB, 1GiB")
+    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", description = "KV cache budget, e.g. 256MiB, 1GiB (default: ${DEFAULT-VALUE})")
     String kvCacheMemory;
 
-    @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16")
+    @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16 (default: ${DEFAULT-VALUE})")
     KvStore.Precision kvPrecision;
 
     /** The default engine configuration with these flags applied. */

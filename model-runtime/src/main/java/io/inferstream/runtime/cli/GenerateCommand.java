@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
  * prompt and generation speed go to stderr at the end. Sampling defaults are llama.cpp's.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate text from a prompt with a local GGUF (or llama2.c) model on the CPU.")
+        description = "Generate text from a prompt with a local GGUF (or llama2.c) model, on the CPU or a GPU (--device).")
 public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "PATH",

@@ -103,7 +103,8 @@ public final class ModelsCommand implements Callable<Integer> {
         @Mixin
         HubCliOptions hub;
 
-        @Parameters(paramLabel = "SPEC", description = "A local path or hf://owner/repo/path/in/repo[@revision].")
+        @Parameters(paramLabel = "SPEC", arity = "0..1", defaultValue = DefaultModels.REPLAY,
+                description = "A local path or hf://owner/repo/path/in/repo[@revision] (default: ${DEFAULT-VALUE}).")
         String model;
 
         @Override
