@@ -19,6 +19,8 @@ if command -v nvcc > /dev/null 2>&1; then
   echo "[prepare] ptxas register/spill check of the kernels (sm_90)"
   bash model-runtime/src/main/cuda/ptx.sh ptxas | tail -1
 fi
+echo "[prepare] host emulation of the fused kernels against the separate ones (g++)"
+bash model-runtime/src/main/cuda/emulate.sh | tail -1
 echo "[prepare] building model-runtime jars (tests skipped here; they ran in the normal build)"
 mvn -B -ntp -q -pl model-runtime -am package -DskipTests
 cp model-runtime/target/inferstream-model-runtime-*-tests.jar "$bundle/lib/"

@@ -1,0 +1,274 @@
+// Just enough of CUDA to run the kernels of ../*.cu on the host, one block at a time, each thread a fiber:
+// __syncthreads and the warp shuffles switch fibers, so block and warp synchronisation behave as on a GPU, and a
+// barrier that not every live thread reaches is reported instead of hanging. Inline PTX (tensor cores, cp.async,
+// cache hints) and wmma do not run here; the kernels that use them are compiled, never launched. Floats are the
+// host's (compiled with -ffp-contract=off): the emulation checks index math, synchronisation and that fused kernels
+// compute what the separate ones do, not the GPU's exact bits.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <ucontext.h>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+#define __launch_bounds__(...)
+#define __restrict__
+#define __align__(n) __attribute__((aligned(n)))
+#define EMU_ASM(...) ((void) 0)
+
+struct dim3 {
+    unsigned int x = 1, y = 1, z = 1;
+};
+struct alignas(8) float2 { float x, y; };
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) uint4 { unsigned int x, y, z, w; };
+struct alignas(8) ushort4 { unsigned short x, y, z, w; };
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline ushort4 make_ushort4(unsigned short x, unsigned short y, unsigned short z, unsigned short w) { return {x, y, z, w}; }
+
+// ---- 16-bit floats: bits and round-to-nearest-even conversions ----
+struct __half { unsigned short x; };
+struct __half2 { __half a, b; };
+struct __nv_bfloat16 { unsigned short x; };
+
+inline unsigned int emu_bits(float f) { unsigned int u; std::memcpy(&u, &f, 4); return u; }
+inline float emu_float(unsigned int u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline float __uint_as_float(unsigned int u) { return emu_float(u); }
+inline unsigned int __float_as_uint(float f) { return emu_bits(f); }
+
+inline __half __float2half_rn(float f) {
+    unsigned int u = emu_bits(f);
+    unsigned int sign = (u >> 16) & 0x8000u;
+    unsigned int exp = (u >> 23) & 0xffu;
+    unsigned int man = u & 0x7fffffu;
+    unsigned short h;
+    if (exp == 0xffu) {
+        h = (unsigned short) (sign | 0x7c00u | (man ? 0x200u : 0u));
+    } else {
+        int e = (int) exp - 127 + 15;
+        if (e >= 31) {
+            h = (unsigned short) (sign | 0x7c00u);
+        } else if (e <= 0) { // subnormal or zero
+            if (e < -10) {
+                h = (unsigned short) sign;
+            } else {
+                unsigned int m = man | 0x800000u;
+                int shift = 14 - e;
+                unsigned int r = m >> shift;
+                unsigned int rem = m & ((1u << shift) - 1);
+                unsigned int half = 1u << (shift - 1);
+                if (rem > half || (rem == half && (r & 1u))) r++;
+                h = (unsigned short) (sign | r);
+            }
+        } else {
+            unsigned int r = ((unsigned int) e << 10) | (man >> 13);
+            unsigned int rem = man & 0x1fffu;
+            if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++; // may carry into the exponent: still right
+            h = (unsigned short) (sign | r);
+        }
+    }
+    return __half {h};
+}
+inline float __half2float(__half h) {
+    unsigned int sign = (unsigned int) (h.x & 0x8000u) << 16;
+    unsigned int exp = (h.x >> 10) & 0x1fu;
+    unsigned int man = h.x & 0x3ffu;
+    if (exp == 0) {
+        float v = std::ldexp((float) man, -24);
+        return sign ? -v : v;
+    }
+    if (exp == 31) return emu_float(sign | 0x7f800000u | (man << 13));
+    return emu_float(sign | ((exp - 15 + 127) << 23) | (man << 13));
+}
+inline unsigned short __half_as_ushort(__half h) { return h.x; }
+inline __half __ushort_as_half(unsigned short u) { return __half {u}; }
+inline float2 __half22float2(__half2 h) { return {__half2float(h.a), __half2float(h.b)}; }
+inline __nv_bfloat16 __float2bfloat16_rn(float f) {
+    unsigned int u = emu_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return __nv_bfloat16 {(unsigned short) ((u >> 16) | 0x40u)};
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return __nv_bfloat16 {(unsigned short) (u >> 16)};
+}
+inline float __bfloat162float(__nv_bfloat16 b) { return emu_float((unsigned int) b.x << 16); }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
+inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) { return __nv_bfloat16 {u}; }
+
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+
+
+
+
+// wmma: compiles, never runs here
+namespace nvcuda { namespace wmma {
+struct matrix_a {}; struct matrix_b {}; struct accumulator {}; struct row_major {}; struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+template <typename U, int M, int N, int K, typename T, typename L = void> struct fragment { T x[8]; };
+template <typename F, typename T> inline void fill_fragment(F&, T) { std::abort(); }
+template <typename F, typename P> inline void load_matrix_sync(F&, const P*, unsigned) { std::abort(); }
+template <typename D, typename A, typename B, typename C> inline void mma_sync(D&, const A&, const B&, const C&) { std::abort(); }
+template <typename P, typename F> inline void store_matrix_sync(P*, const F&, unsigned, layout_t) { std::abort(); }
+}}
+inline unsigned long long __cvta_generic_to_shared(const void*) { std::abort(); }
+
+// ---- the fiber scheduler of one block ----
+namespace emu {
+enum class Wait { NONE, BLOCK, WARP };
+struct Fiber {
+    ucontext_t ctx;
+    std::vector<char> stack;
+    dim3 tid;
+    int linear = 0;
+    bool done = false;
+    Wait wait = Wait::NONE;
+};
+struct Block {
+    std::vector<Fiber> fibers;
+    ucontext_t scheduler;
+    Fiber* current = nullptr;
+    dim3 blockIdx, blockDim, gridDim;
+    std::vector<unsigned long long> slots, snapshot; // per thread: the value given to the warp's current shuffle
+    std::vector<char> dynamicSmem;
+    std::function<void()> body;
+};
+inline Block& block() { static Block b; return b; }
+inline void* dynamic_smem() { return block().dynamicSmem.data(); }
+
+inline void yield(Wait w) {
+    Block& b = block();
+    b.current->wait = w;
+    swapcontext(&b.current->ctx, &b.scheduler);
+}
+inline void entry() {
+    block().body();
+    block().current->done = true;
+    swapcontext(&block().current->ctx, &block().scheduler);
+}
+
+// Runs one block to completion: each fiber runs until it waits or ends; a block barrier is released when every live
+// thread waits on it, a warp's sync when every live lane of the warp waits on it.
+inline void run_block(unsigned int threads) {
+    Block& b = block();
+    if (b.fibers.size() != threads) {
+        b.fibers = std::vector<Fiber>(threads);
+        for (auto& f : b.fibers) {
+            f.stack.resize(256 * 1024);
+        }
+        b.slots.assign(threads, 0);
+        b.snapshot.assign(threads, 0);
+    }
+    for (unsigned int i = 0; i < threads; i++) {
+        Fiber& f = b.fibers[i];
+        f.linear = (int) i;
+        f.tid = dim3 {i % b.blockDim.x, (i / b.blockDim.x) % b.blockDim.y, i / (b.blockDim.x * b.blockDim.y)};
+        f.done = false;
+        f.wait = Wait::NONE;
+        getcontext(&f.ctx);
+        f.ctx.uc_stack.ss_sp = f.stack.data();
+        f.ctx.uc_stack.ss_size = f.stack.size();
+        f.ctx.uc_link = nullptr;
+        makecontext(&f.ctx, entry, 0);
+    }
+    for (;;) {
+        bool ran = false;
+        for (auto& f : b.fibers) {
+            if (!f.done && f.wait == Wait::NONE) {
+                b.current = &f;
+                swapcontext(&b.scheduler, &f.ctx);
+                ran = true;
+            }
+        }
+        bool live = false;
+        bool allBlock = true;
+        for (auto& f : b.fibers) {
+            if (!f.done) {
+                live = true;
+                allBlock &= f.wait == Wait::BLOCK;
+            }
+        }
+        if (!live) {
+            return;
+        }
+        bool released = false;
+        if (allBlock) {
+            for (auto& f : b.fibers) f.wait = Wait::NONE;
+            released = true;
+        } else {
+            for (unsigned int w0 = 0; w0 < threads; w0 += 32) {
+                bool any = false, all = true;
+                for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
+                    Fiber& f = b.fibers[i];
+                    if (!f.done) {
+                        any = true;
+                        all &= f.wait == Wait::WARP;
+                    }
+                }
+                if (any && all) {
+                    for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
+                        b.snapshot[i] = b.slots[i];
+                        if (!b.fibers[i].done) b.fibers[i].wait = Wait::NONE;
+                    }
+                    released = true;
+                }
+            }
+        }
+        if (!ran && !released) {
+            std::fprintf(stderr, "emulated block (%u, %u): threads wait on barriers that not every live thread "
+                                 "reaches (a divergent __syncthreads or shuffle)\n", b.blockIdx.x, b.blockIdx.y);
+            std::abort();
+        }
+    }
+}
+
+template <typename... P, typename... A>
+void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... args) {
+    Block& b = block();
+    b.gridDim = grid;
+    b.blockDim = blockDim;
+    b.dynamicSmem.assign(smem + 16, 0);
+    b.body = [=]() { kernel(args...); };
+    for (unsigned int y = 0; y < grid.y; y++) {
+        for (unsigned int x = 0; x < grid.x; x++) {
+            b.blockIdx = dim3 {x, y, 0};
+            run_block(blockDim.x * blockDim.y * blockDim.z);
+        }
+    }
+}
+
+template <typename T>
+T shuffle(T v, int src) {
+    Block& b = block();
+    int me = b.current->linear;
+    unsigned long long bits = 0;
+    std::memcpy(&bits, &v, sizeof(T));
+    b.slots[me] = bits;
+    yield(Wait::WARP);
+    T out;
+    unsigned long long s = b.snapshot[(me & ~31) + (src & 31)];
+    std::memcpy(&out, &s, sizeof(T));
+    return out;
+}
+} // namespace emu
+
+#define threadIdx (emu::block().current->tid)
+#define blockIdx (emu::block().blockIdx)
+#define blockDim (emu::block().blockDim)
+#define gridDim (emu::block().gridDim)
+inline void __syncthreads() { emu::yield(emu::Wait::BLOCK); }
+inline void __syncwarp(unsigned int = 0xffffffffu) { emu::shuffle(0, 0); }
+template <typename T> T __shfl_xor_sync(unsigned int, T v, int mask) {
+    return emu::shuffle(v, (emu::block().current->linear & 31) ^ mask);
+}
+template <typename T> T __shfl_sync(unsigned int, T v, int src) { return emu::shuffle(v, src); }

@@ -1,0 +1,297 @@
+// Runs the fused kernels of the tenth pass next to the separate kernels they replace, on the host (cuda_shim.h), and
+// checks that they write the same bits: the _h norms against norm + to_half_padded, splitk_reduce_swiglu_h against
+// splitk_reduce_swiglu + to_half_padded, splitk_reduce_rope_kv against splitk_reduce_group + add_bias + rope_kv_store,
+// and the split attention's 16-bit copy (one split, and through attention_split_combine) against to_half_padded of its
+// output; padding rows must come out zero from buffers that start as 0xFFFF. Built and run by emulate.sh.
+#include "cuda_shim.h"
+
+#include <random>
+#include <string>
+
+extern "C" {
+void rmsnorm_vec(const float*, const int*, const float*, float*, int, float);
+void add_rmsnorm_vec(float*, const float*, const float*, float*, int, float);
+void add_rmsnorm_splitk_vec(float*, const float*, int, int, const float*, float*, int, float);
+void rmsnorm_vec_h_bf16(const float*, const int*, const float*, float*, unsigned short*, int, int, float);
+void rmsnorm_vec_h_f16(const float*, const int*, const float*, float*, unsigned short*, int, int, float);
+void add_rmsnorm_vec_h_bf16(float*, const float*, const float*, float*, unsigned short*, int, int, float);
+void add_rmsnorm_vec_h_f16(float*, const float*, const float*, float*, unsigned short*, int, int, float);
+void add_rmsnorm_splitk_vec_h_bf16(float*, const float*, int, int, const float*, float*, unsigned short*, int, int, float);
+void add_rmsnorm_splitk_vec_h_f16(float*, const float*, int, int, const float*, float*, unsigned short*, int, int, float);
+void to_half_padded_bf16(const float*, unsigned short*, int, int, int);
+void to_half_padded_f16(const float*, unsigned short*, int, int, int);
+void splitk_reduce_swiglu(const float*, float*, int, int, int, int, int);
+void splitk_reduce_swiglu_h_bf16(const float*, float*, unsigned short*, int, int, int, int, int);
+void splitk_reduce_swiglu_h_f16(const float*, float*, unsigned short*, int, int, int, int, int);
+void splitk_reduce_group(const float*, float*, float*, float*, int, int, int, int, int, int, int, int);
+void add_bias(float*, const float*, int, int);
+void rope_kv_store_f32(float*, float*, const float*, const int*, const float*, int, int, int, int, const int*, float*, float*);
+void rope_kv_store_f16(float*, float*, const float*, const int*, const float*, int, int, int, int, const int*,
+                       unsigned short*, unsigned short*);
+void splitk_reduce_rope_kv_f32(const float*, float*, float*, float*, const float*, const float*, const float*, const int*,
+                               const float*, const int*, float*, float*, int, int, int, int, int, int, int, int);
+void splitk_reduce_rope_kv_f16(const float*, float*, float*, float*, const float*, const float*, const float*, const int*,
+                               const float*, const int*, unsigned short*, unsigned short*, int, int, int, int, int, int,
+                               int, int);
+void attention_split_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
+                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int);
+}
+
+static int failures = 0;
+static std::mt19937_64 rng(7);
+
+static std::vector<float> randoms(size_t n, double lo, double hi) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = (float) d(rng);
+    return v;
+}
+
+template <typename T>
+static void same(const std::vector<T>& a, const std::vector<T>& b, size_t n, const std::string& what) {
+    if (std::memcmp(a.data(), b.data(), n * sizeof(T)) != 0) {
+        size_t i = 0;
+        while (std::memcmp(&a[i], &b[i], sizeof(T)) == 0) i++;
+        std::printf("FAIL %s: first difference at %zu\n", what.c_str(), i);
+        failures++;
+    } else {
+        std::printf("ok   %s\n", what.c_str());
+    }
+}
+
+static dim3 grid(unsigned x, unsigned y = 1) { return dim3 {x, y, 1}; }
+static dim3 threads(unsigned x) { return dim3 {x, 1, 1}; }
+static unsigned blocksFor(size_t n) { return (unsigned) std::min<size_t>(65535, (n + 255) / 256); }
+
+static void norms(bool bf16, int dim, int n, int npad, int splits, bool indexed) {
+    std::string tag = std::string(bf16 ? "bf16" : "f16") + " dim " + std::to_string(dim) + " n " + std::to_string(n) + "/"
+            + std::to_string(npad) + " splits " + std::to_string(splits) + (indexed ? " indexed" : "");
+    int src = n + 2;
+    auto x = randoms((size_t) src * dim, -3, 3), y = randoms((size_t) npad * dim, -3, 3), w = randoms(dim, 0.5, 1.5);
+    auto part = randoms((size_t) splits * npad * dim, -1, 1);
+    std::vector<int> rows(n);
+    for (int r = 0; r < n; r++) rows[r] = indexed ? (r * 5 + 1) % src : r;
+    float eps = 1e-5f;
+    auto toHalf = bf16 ? to_half_padded_bf16 : to_half_padded_f16;
+    for (int kind = 0; kind < 3; kind++) {
+        std::vector<float> x1 = x, x2 = x, y1 = y, y2 = y;
+        std::vector<unsigned short> h1((size_t) npad * dim), h2((size_t) npad * dim, 0xFFFF);
+        const char* name = kind == 0 ? "rmsnorm_vec" : kind == 1 ? "add_rmsnorm_vec" : "add_rmsnorm_splitk_vec";
+        if (kind == 0) {
+            emu::launch(rmsnorm_vec, grid(n), threads(256), 0, x1.data(), indexed ? rows.data() : nullptr, w.data(), y1.data(), dim, eps);
+            emu::launch(bf16 ? rmsnorm_vec_h_bf16 : rmsnorm_vec_h_f16, grid(npad), threads(256), 0, x2.data(),
+                        indexed ? rows.data() : nullptr, w.data(), y2.data(), h2.data(), n, dim, eps);
+        } else if (kind == 1) {
+            emu::launch(add_rmsnorm_vec, grid(n), threads(256), 0, x1.data(), y1.data(), w.data(), y1.data(), dim, eps);
+            emu::launch(bf16 ? add_rmsnorm_vec_h_bf16 : add_rmsnorm_vec_h_f16, grid(npad), threads(256), 0, x2.data(),
+                        y2.data(), w.data(), y2.data(), h2.data(), n, dim, eps);
+        } else {
+            emu::launch(add_rmsnorm_splitk_vec, grid(n), threads(256), 0, x1.data(), part.data(), splits, npad, w.data(),
+                        y1.data(), dim, eps);
+            emu::launch(bf16 ? add_rmsnorm_splitk_vec_h_bf16 : add_rmsnorm_splitk_vec_h_f16, grid(npad), threads(256), 0,
+                        x2.data(), part.data(), splits, npad, w.data(), y2.data(), h2.data(), n, dim, eps);
+        }
+        emu::launch(toHalf, grid(blocksFor((size_t) npad * dim)), threads(256), 0, y1.data(), h1.data(), n, npad, dim);
+        same(x1, x2, x.size(), std::string(name) + " residual, " + tag);
+        same(y1, y2, (size_t) n * dim, std::string(name) + " output, " + tag);
+        same(h1, h2, h1.size(), std::string(name) + " 16-bit copy, " + tag);
+        if (kind == 2) { // and the residual against a double sum of the splits
+            double worst = 0;
+            for (int r = 0; r < n; r++) {
+                for (int i = 0; i < dim; i++) {
+                    double s = x[(size_t) r * dim + i];
+                    for (int sp = 0; sp < splits; sp++) s += part[((size_t) sp * npad + r) * dim + i];
+                    worst = std::max(worst, std::fabs(s - x2[(size_t) r * dim + i]));
+                }
+            }
+            if (worst > 1e-5) { std::printf("FAIL split residual off by %g, %s\n", worst, tag.c_str()); failures++; }
+        }
+    }
+}
+
+static void swiglu(bool bf16, int rows, int n, int npad, int s0, int s1) {
+    std::string tag = std::string(bf16 ? "bf16" : "f16") + " rows " + std::to_string(rows) + " n " + std::to_string(n) + "/"
+            + std::to_string(npad);
+    auto part = randoms((size_t) (s0 + s1) * npad * rows, -2, 2);
+    std::vector<float> y1((size_t) n * rows), y2((size_t) n * rows);
+    std::vector<unsigned short> h1((size_t) npad * rows), h2((size_t) npad * rows, 0xFFFF);
+    emu::launch(splitk_reduce_swiglu, grid(blocksFor((size_t) n * rows)), threads(256), 0, part.data(), y1.data(), n, npad,
+                rows, s0, s1);
+    emu::launch(bf16 ? to_half_padded_bf16 : to_half_padded_f16, grid(blocksFor((size_t) npad * rows)), threads(256), 0,
+                y1.data(), h1.data(), n, npad, rows);
+    emu::launch(bf16 ? splitk_reduce_swiglu_h_bf16 : splitk_reduce_swiglu_h_f16, grid(blocksFor((size_t) npad * rows)),
+                threads(256), 0, part.data(), y2.data(), h2.data(), n, npad, rows, s0, s1);
+    same(y1, y2, y1.size(), "splitk_reduce_swiglu_h output, " + tag);
+    same(h1, h2, h1.size(), "splitk_reduce_swiglu_h 16-bit copy, " + tag);
+}
+
+static void ropeKv(bool f16, int headDim, int nHeads, int nKv, int n, int npad, int s0, int s1, int s2, bool neox,
+                   bool biases) {
+    std::string tag = std::string(f16 ? "F16" : "F32") + " KV, head " + std::to_string(headDim) + ", " + std::to_string(nHeads)
+            + "/" + std::to_string(nKv) + ", n " + std::to_string(n) + (neox ? ", NeoX" : "") + (biases ? ", biases" : "");
+    int qDim = nHeads * headDim, kvDim = nKv * headDim;
+    auto part = randoms((size_t) (s0 * qDim + (s1 + s2) * kvDim) * npad, -2, 2);
+    auto bq = randoms(qDim, -1, 1), bk = randoms(kvDim, -1, 1), bv = randoms(kvDim, -1, 1);
+    std::vector<float> invFreq(headDim / 2);
+    for (int i = 0; i < headDim / 2; i++) invFreq[i] = (float) std::pow(10000.0, -2.0 * i / headDim);
+    std::vector<int> positions(n), slots(n);
+    for (int t = 0; t < n; t++) {
+        positions[t] = t == 0 ? 0 : (int) (rng() % 8192);
+        slots[t] = (t * 7 + 3) % n;
+    }
+    std::vector<float> q[2], k[2], v[2];
+    for (int i = 0; i < 2; i++) {
+        q[i].assign((size_t) n * qDim, 0);
+        k[i].assign((size_t) n * kvDim, 0);
+        v[i].assign((size_t) n * kvDim, 0);
+    }
+    size_t cache = (size_t) n * kvDim;
+    std::vector<float> keys32[2], values32[2];
+    std::vector<unsigned short> keys16[2], values16[2];
+    for (int i = 0; i < 2; i++) {
+        keys32[i].assign(cache, 0); values32[i].assign(cache, 0);
+        keys16[i].assign(cache, 0); values16[i].assign(cache, 0);
+    }
+    int outs = n * (qDim + 2 * kvDim);
+    emu::launch(splitk_reduce_group, grid(blocksFor(outs)), threads(256), 0, part.data(), q[0].data(), k[0].data(), v[0].data(),
+                n, npad, qDim, kvDim, kvDim, s0, s1, s2);
+    if (biases) {
+        emu::launch(add_bias, grid(blocksFor((size_t) n * qDim)), threads(256), 0, q[0].data(), bq.data(), n, qDim);
+        emu::launch(add_bias, grid(blocksFor((size_t) n * kvDim)), threads(256), 0, k[0].data(), bk.data(), n, kvDim);
+        emu::launch(add_bias, grid(blocksFor((size_t) n * kvDim)), threads(256), 0, v[0].data(), bv.data(), n, kvDim);
+    }
+    int pairs = (nHeads + 2 * nKv) * headDim / 2;
+    if (f16) {
+        emu::launch(rope_kv_store_f16, grid(n), threads(256), 0, q[0].data(), k[0].data(), (const float*) v[0].data(),
+                    (const int*) positions.data(), (const float*) invFreq.data(), nHeads, nKv, headDim, neox ? 1 : 0,
+                    (const int*) slots.data(), keys16[0].data(), values16[0].data());
+        emu::launch(splitk_reduce_rope_kv_f16, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
+                    q[1].data(), k[1].data(), v[1].data(), biases ? (const float*) bq.data() : nullptr,
+                    biases ? (const float*) bk.data() : nullptr, biases ? (const float*) bv.data() : nullptr,
+                    (const int*) positions.data(), (const float*) invFreq.data(), (const int*) slots.data(),
+                    keys16[1].data(), values16[1].data(), npad, nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+        same(keys16[0], keys16[1], cache, "splitk_reduce_rope_kv cached keys, " + tag);
+        same(values16[0], values16[1], cache, "splitk_reduce_rope_kv cached values, " + tag);
+    } else {
+        emu::launch(rope_kv_store_f32, grid(n), threads(256), 0, q[0].data(), k[0].data(), (const float*) v[0].data(),
+                    (const int*) positions.data(), (const float*) invFreq.data(), nHeads, nKv, headDim, neox ? 1 : 0,
+                    (const int*) slots.data(), keys32[0].data(), values32[0].data());
+        emu::launch(splitk_reduce_rope_kv_f32, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
+                    q[1].data(), k[1].data(), v[1].data(), biases ? (const float*) bq.data() : nullptr,
+                    biases ? (const float*) bk.data() : nullptr, biases ? (const float*) bv.data() : nullptr,
+                    (const int*) positions.data(), (const float*) invFreq.data(), (const int*) slots.data(),
+                    keys32[1].data(), values32[1].data(), npad, nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+        same(keys32[0], keys32[1], cache, "splitk_reduce_rope_kv cached keys, " + tag);
+        same(values32[0], values32[1], cache, "splitk_reduce_rope_kv cached values, " + tag);
+    }
+    same(q[0], q[1], q[0].size(), "splitk_reduce_rope_kv q, " + tag);
+    same(k[0], k[1], k[0].size(), "splitk_reduce_rope_kv k, " + tag);
+    same(v[0], v[1], v[0].size(), "splitk_reduce_rope_kv v, " + tag);
+    // q of the last token against a double rotation of its sum
+    int t = n - 1;
+    double worst = 0;
+    for (int h = 0; h < nHeads; h++) {
+        for (int i = 0; i < headDim / 2; i++) {
+            int a = h * headDim + (neox ? i : 2 * i), b = h * headDim + (neox ? i + headDim / 2 : 2 * i + 1);
+            double x0 = biases ? bq[a] : 0, x1 = biases ? bq[b] : 0;
+            for (int sp = 0; sp < s0; sp++) {
+                x0 += part[((size_t) sp * npad + t) * qDim + a];
+                x1 += part[((size_t) sp * npad + t) * qDim + b];
+            }
+            double angle = (double) ((float) positions[t] * invFreq[i]);
+            worst = std::max(worst, std::fabs(x0 * std::cos(angle) - x1 * std::sin(angle) - q[1][(size_t) t * qDim + a]));
+        }
+    }
+    if (worst > 1e-4) { std::printf("FAIL rotated q off by %g, %s\n", worst, tag.c_str()); failures++; }
+}
+
+// The split attention of a decode step (group of 4, head 64, F16 cache) with and without the 16-bit copy of its output.
+static void attention(int n, int splits) {
+    const int headDim = 64, nKv = 2, nHeads = 8, G = 4, W = 4, bs = 16, maxBlocks = 12;
+    std::string tag = std::to_string(n) + " tokens, " + std::to_string(splits) + " splits";
+    int kvDim = nKv * headDim, qDim = nHeads * headDim;
+    int slotsN = n * maxBlocks * bs;
+    auto q = randoms((size_t) n * qDim, -2, 2);
+    std::vector<unsigned short> keys((size_t) slotsN * kvDim), values((size_t) slotsN * kvDim);
+    auto kf = randoms(keys.size(), -1, 1), vf = randoms(values.size(), -1, 1);
+    for (size_t i = 0; i < keys.size(); i++) {
+        keys[i] = __float2half_rn(kf[i]).x;
+        values[i] = __float2half_rn(vf[i]).x;
+    }
+    std::vector<int> positions(n), seq(n), tables((size_t) n * maxBlocks);
+    int edge[] = {0, 15, 16, 17, maxBlocks * bs - 1};
+    for (int t = 0; t < n; t++) {
+        positions[t] = t < 5 ? edge[t] : (int) (rng() % (maxBlocks * bs));
+        seq[t] = t;
+        for (int b = 0; b < maxBlocks; b++) tables[(size_t) t * maxBlocks + b] = b * n + (n - 1 - t);
+    }
+    int npad = (n + 7) / 8 * 8 + 8;
+    int smem = 4 * (G * headDim + 2 * W * G + W * G * headDim);
+    std::vector<float> out1((size_t) n * qDim), out2((size_t) n * qDim);
+    std::vector<float> pacc((size_t) n * nHeads * splits * headDim), pml((size_t) n * nHeads * splits * 2);
+    std::vector<unsigned short> h1((size_t) npad * qDim), h2((size_t) npad * qDim, 0xFFFF);
+    float scale = 1.0f / 8.0f;
+    for (int v = 0; v < 2; v++) {
+        std::vector<float>& out = v == 0 ? out1 : out2;
+        unsigned short* outH = v == 0 ? nullptr : h2.data();
+        emu::launch(attention_split_f16_g4, grid(n * nKv, splits), threads(32 * W), smem, (const float*) q.data(),
+                    (const unsigned short*) keys.data(), (const unsigned short*) values.data(), (const int*) positions.data(),
+                    (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(),
+                    nHeads, nKv, headDim, scale, splits == 1 ? outH : nullptr, outH ? 2 : 0, npad);
+        if (splits > 1) {
+            emu::launch(attention_split_combine, grid(n * nHeads), threads(64), 0, (const int*) positions.data(),
+                        (const float*) pacc.data(), (const float*) pml.data(), out.data(), nHeads, headDim, splits, outH,
+                        outH ? 2 : 0, npad);
+        }
+    }
+    emu::launch(to_half_padded_bf16, grid(blocksFor((size_t) npad * qDim)), threads(256), 0, (const float*) out1.data(),
+                h1.data(), n, npad, qDim);
+    same(out1, out2, out1.size(), "attention_split output with the 16-bit copy, " + tag);
+    same(h1, h2, h1.size(), "attention_split 16-bit copy (BF16), " + tag);
+    // and one token against a double reference: token 4 (context 192), head 5
+    int t = 4, h = 5, kh = h / G;
+    int ctx = positions[t] + 1;
+    std::vector<double> s(ctx);
+    double mx = -1e300;
+    for (int p = 0; p < ctx; p++) {
+        int slot = tables[(size_t) t * maxBlocks + p / bs] * bs + p % bs;
+        double dot = 0;
+        for (int d = 0; d < headDim; d++) {
+            dot += (double) q[(size_t) (t * nHeads + h) * headDim + d]
+                    * __half2float(__half {keys[(size_t) slot * kvDim + kh * headDim + d]});
+        }
+        s[p] = dot * scale;
+        mx = std::max(mx, s[p]);
+    }
+    double worst = 0, sum = 0;
+    for (int p = 0; p < ctx; p++) sum += std::exp(s[p] - mx);
+    for (int d = 0; d < headDim; d++) {
+        double o = 0;
+        for (int p = 0; p < ctx; p++) {
+            int slot = tables[(size_t) t * maxBlocks + p / bs] * bs + p % bs;
+            o += std::exp(s[p] - mx) / sum * __half2float(__half {values[(size_t) slot * kvDim + kh * headDim + d]});
+        }
+        worst = std::max(worst, std::fabs(o - out2[(size_t) (t * nHeads + h) * headDim + d]));
+    }
+    if (worst > 1e-4) { std::printf("FAIL attention off the double reference by %g, %s\n", worst, tag.c_str()); failures++; }
+}
+
+int main() {
+    norms(true, 2048, 13, 16, 2, true);
+    norms(false, 2048, 9, 16, 3, false);
+    norms(false, 260, 5, 8, 5, true);
+    norms(true, 8, 1, 8, 1, true);
+    swiglu(true, 512, 13, 16, 3, 2);
+    swiglu(false, 176, 9, 16, 1, 4);
+    ropeKv(true, 64, 32, 8, 13, 16, 4, 2, 2, false, false);
+    ropeKv(false, 64, 8, 2, 9, 16, 1, 1, 1, false, true);
+    ropeKv(true, 128, 14, 2, 9, 16, 3, 5, 1, true, true);
+    ropeKv(false, 8, 4, 2, 17, 24, 2, 3, 4, true, false);
+    attention(13, 1);
+    attention(13, 3);
+    attention(6, 5);
+    std::printf(failures == 0 ? "[emulate] all fused kernels write the bits of the separate ones\n"
+                              : "[emulate] %d FAILURES\n", failures);
+    return failures == 0 ? 0 : 1;
+}

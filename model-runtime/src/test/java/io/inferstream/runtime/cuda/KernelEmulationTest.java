@@ -1,0 +1,47 @@
+package io.inferstream.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CUDA kernels' fused forms against the separate kernels they replace, run on the host by
+ * src/main/cuda/emulate.sh (threads as fibers, so barriers and warp shuffles behave as on a GPU): no GPU needed, only
+ * g++. Skipped, with the reason printed, where there is no g++; the same kernels run on a GPU in the *GpuTest classes.
+ */
+class KernelEmulationTest {
+
+    @Test
+    void fusedKernelsWriteTheBitsOfTheSeparateOnesOnTheHost() throws IOException, InterruptedException {
+        Path script = Path.of("src/main/cuda/emulate.sh").toAbsolutePath();
+        assertTrue(Files.isRegularFile(script), script + " (tests run from the model-runtime folder)");
+        if (!onPath("g++") || !onPath("bash")) {
+            String reason = "no g++ on the PATH: the host emulation of the CUDA kernels needs it";
+            System.out.println("SKIPPED: " + reason);
+            Assumptions.abort(reason);
+        }
+        Process p = new ProcessBuilder("bash", script.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "emulate.sh timed out");
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("[emulate] all fused kernels write the bits of the separate ones"), out);
+        assertTrue(out.lines().filter(l -> l.startsWith("ok ")).count() >= 66, out); // every check of kernel_check.cpp ran
+    }
+
+    private static boolean onPath(String tool) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            if (Files.isExecutable(Path.of(dir, tool))) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
