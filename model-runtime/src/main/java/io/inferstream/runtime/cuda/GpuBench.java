@@ -207,19 +207,19 @@ public final class GpuBench {
             }
         }
         double prefillS = (System.nanoTime() - t0) / 1e9;
-        int position = prompt;
+        Decoder d = new Decoder(kv, tables, next, prompt);
         // Decode with logits to the host.
         double hostMs = 0;
         for (int i = 0; i < warmup + steps; i++) {
             long s = System.nanoTime();
-            float[] logits = m.forward(decodeBatch(next, position, tables), kv);
+            float[] logits = m.forward(decodeBatch(d.next, d.position, tables), kv);
             for (int j = 0; j < c; j++) {
-                next[j] = argmax(logits, j, vocab);
+                d.next[j] = argmax(logits, j, vocab);
             }
             if (i >= warmup) {
                 hostMs += (System.nanoTime() - s) / 1e6;
             }
-            position++;
+            d.position++;
         }
         hostMs /= steps;
         double deviceMs = Double.NaN;
@@ -241,41 +241,23 @@ public final class GpuBench {
             boolean streamingDefault = g.streamingSkinny();
             // Eager launches, the default products.
             g.useCudaGraphs(false);
-            deviceMs = 0;
-            for (int i = 0; i < warmup + steps; i++) {
-                long s = System.nanoTime();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                if (i >= warmup) {
-                    deviceMs += (System.nanoTime() - s) / 1e6;
-                }
-                position++;
-            }
-            deviceMs /= steps;
+            deviceMs = d.greedy(g, warmup, steps);
             // The default: CUDA graphs (one launch per step), default products. The headline column.
             g.useCudaGraphs(true);
-            graphMs = 0;
-            for (int i = 0; i < warmup + steps; i++) {
-                long s = System.nanoTime();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                if (i >= warmup) {
-                    graphMs += (System.nanoTime() - s) / 1e6;
-                }
-                position++;
-            }
-            graphMs /= steps;
+            graphMs = d.greedy(g, warmup, steps);
             // The engine's sampled decode: the step (graph) plus topk_rows, k pairs per row back; next = the best.
             for (int kk : new int[] {64, 256}) {
                 double ms = 0;
                 for (int i = 0; i < warmup + steps; i++) {
                     long s = System.nanoTime();
-                    LogitCandidates cand = g.forwardCandidates(decodeBatch(next, position, tables), kv, kk);
+                    LogitCandidates cand = g.forwardCandidates(decodeBatch(d.next, d.position, tables), kv, kk);
                     for (int j = 0; j < c; j++) {
-                        next[j] = cand.ids()[j * cand.k()];
+                        d.next[j] = cand.ids()[j * cand.k()];
                     }
                     if (i >= warmup) {
                         ms += (System.nanoTime() - s) / 1e6;
                     }
-                    position++;
+                    d.position++;
                 }
                 if (kk == 64) {
                     top64Ms = ms / steps;
@@ -285,16 +267,7 @@ public final class GpuBench {
             }
             // For comparison: graphs with the tiled / WMMA products instead of the skinny split-K one.
             g.useSkinnyDecode(false);
-            tiledMs = 0;
-            for (int i = 0; i < warmup + steps; i++) {
-                long s = System.nanoTime();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                if (i >= warmup) {
-                    tiledMs += (System.nanoTime() - s) / 1e6;
-                }
-                position++;
-            }
-            tiledMs /= steps;
+            tiledMs = d.greedy(g, warmup, steps);
             g.useSkinnyDecode(skinnyDefault);
             // The skinny product with activations staged through shared memory, forced on (the model picks it at
             // load only where it is bitwise equal and faster on one FFN product).
@@ -302,32 +275,14 @@ public final class GpuBench {
                 g.useStagedSkinny(true);
                 g.usePipelinedSkinny(false);
                 g.useStreamingSkinny(false);
-                stagedMs = 0;
-                for (int i = 0; i < warmup + steps; i++) {
-                    long s = System.nanoTime();
-                    next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                    if (i >= warmup) {
-                        stagedMs += (System.nanoTime() - s) / 1e6;
-                    }
-                    position++;
-                }
-                stagedMs /= steps;
+                stagedMs = d.greedy(g, warmup, steps);
                 g.useStagedSkinny(stagedDefault);
                 g.usePipelinedSkinny(pipelinedDefault);
                 g.useStreamingSkinny(streamingDefault);
                 // The other split-K policy (deep where the model kept the default, and vice versa), forced.
                 boolean deepDefault = g.deepSplit();
                 g.useDeepSplit(!deepDefault);
-                otherSplitMs = 0;
-                for (int i = 0; i < warmup + steps; i++) {
-                    long s = System.nanoTime();
-                    next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                    if (i >= warmup) {
-                        otherSplitMs += (System.nanoTime() - s) / 1e6;
-                    }
-                    position++;
-                }
-                otherSplitMs /= steps;
+                otherSplitMs = d.greedy(g, warmup, steps);
                 g.useDeepSplit(deepDefault);
             }
             // The other attention (split-context vs per-head) and norm kernels, forced, where the model has both.
@@ -338,16 +293,7 @@ public final class GpuBench {
                 if (CudaLlamaModel.vectorNormFits(g.config().dim())) {
                     g.useVectorNorm(!normDefault);
                 }
-                otherAttentionMs = 0;
-                for (int i = 0; i < warmup + steps; i++) {
-                    long s = System.nanoTime();
-                    next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                    if (i >= warmup) {
-                        otherAttentionMs += (System.nanoTime() - s) / 1e6;
-                    }
-                    position++;
-                }
-                otherAttentionMs /= steps;
+                otherAttentionMs = d.greedy(g, warmup, steps);
                 g.useSplitAttention(splitDefault);
                 g.useVectorNorm(normDefault);
             }
@@ -355,58 +301,22 @@ public final class GpuBench {
             // reduction, or converted by to_half_padded before each product (a no-op where neither applies).
             boolean halvesDefault = g.fusedHalves();
             g.useFusedHalves(!halvesDefault);
-            otherHalvesMs = 0;
-            for (int i = 0; i < warmup + steps; i++) {
-                long s = System.nanoTime();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                if (i >= warmup) {
-                    otherHalvesMs += (System.nanoTime() - s) / 1e6;
-                }
-                position++;
-            }
-            otherHalvesMs /= steps;
+            otherHalvesMs = d.greedy(g, warmup, steps);
             g.useFusedHalves(halvesDefault);
             // The Q/K/V reduction, biases, RoPE and KV write the other way (one launch, or reduction + rope_kv_store).
             boolean ropeDefault = g.fusedRope();
             g.useFusedRope(!ropeDefault);
-            otherRopeMs = 0;
-            for (int i = 0; i < warmup + steps; i++) {
-                long s = System.nanoTime();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                if (i >= warmup) {
-                    otherRopeMs += (System.nanoTime() - s) / 1e6;
-                }
-                position++;
-            }
-            otherRopeMs /= steps;
+            otherRopeMs = d.greedy(g, warmup, steps);
             g.useFusedRope(ropeDefault);
             // The L2 prefetch the other way: none where the model chose some, 16 MiB per layer where it chose none.
             long prefetchDefault = g.l2Prefetch();
             g.useL2Prefetch(prefetchDefault > 0 ? 0 : 16L << 20);
-            otherPrefetchMs = 0;
-            for (int i = 0; i < warmup + steps; i++) {
-                long s = System.nanoTime();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                if (i >= warmup) {
-                    otherPrefetchMs += (System.nanoTime() - s) / 1e6;
-                }
-                position++;
-            }
-            otherPrefetchMs /= steps;
+            otherPrefetchMs = d.greedy(g, warmup, steps);
             g.useL2Prefetch(prefetchDefault);
             // The Wo and down reductions the other way: in the next norm, or by splitk_reduce.
             boolean normDefaultFused = g.fusedNorm();
             g.useFusedNorm(!normDefaultFused);
-            otherNormMs = 0;
-            for (int i = 0; i < warmup + steps; i++) {
-                long s = System.nanoTime();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                if (i >= warmup) {
-                    otherNormMs += (System.nanoTime() - s) / 1e6;
-                }
-                position++;
-            }
-            otherNormMs /= steps;
+            otherNormMs = d.greedy(g, warmup, steps);
             g.useFusedNorm(normDefaultFused);
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
@@ -428,11 +338,11 @@ public final class GpuBench {
                 g.useCudaGraphs(false);
                 g.device().synchronize();
                 JCudaDriver.cuProfilerStart();
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                position++;
-                LogitCandidates cand = g.forwardCandidates(decodeBatch(next, position, tables), kv, 256);
-                next[0] = cand.ids()[0];
-                position++;
+                d.next = g.forwardGreedy(decodeBatch(d.next, d.position, tables), kv);
+                d.position++;
+                LogitCandidates cand = g.forwardCandidates(decodeBatch(d.next, d.position, tables), kv, 256);
+                d.next[0] = cand.ids()[0];
+                d.position++;
                 g.device().synchronize();
                 JCudaDriver.cuProfilerStop();
                 g.useCudaGraphs(true);
@@ -442,8 +352,8 @@ public final class GpuBench {
             StepProfile profile = new StepProfile();
             g.profile(profile);
             for (int i = 0; i < 5; i++) {
-                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
-                position++;
+                d.next = g.forwardGreedy(decodeBatch(d.next, d.position, tables), kv);
+                d.position++;
             }
             g.profile(null);
             System.out.println("decode step at concurrency " + c + ", default products, part by part (5 steps):");
@@ -461,6 +371,35 @@ public final class GpuBench {
                 num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
+    }
+
+    /** The decode state the timed runs advance: each sequence's next token, and the position they are all at. */
+    private static final class Decoder {
+        private final KvStore kv;
+        private final int[][] tables;
+        int[] next;
+        int position;
+
+        Decoder(KvStore kv, int[][] tables, int[] next, int position) {
+            this.kv = kv;
+            this.tables = tables;
+            this.next = next;
+            this.position = position;
+        }
+
+        /** Mean milliseconds of {@code steps} greedy steps (argmax on the device) after {@code warmup} untimed ones. */
+        double greedy(CudaLlamaModel g, int warmup, int steps) {
+            double ms = 0;
+            for (int i = 0; i < warmup + steps; i++) {
+                long s = System.nanoTime();
+                next = g.forwardGreedy(decodeBatch(next, position, tables), kv);
+                if (i >= warmup) {
+                    ms += (System.nanoTime() - s) / 1e6;
+                }
+                position++;
+            }
+            return ms / steps;
+        }
     }
 
     /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */
