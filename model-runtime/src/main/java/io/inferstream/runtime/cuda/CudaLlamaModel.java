@@ -1756,8 +1756,7 @@ public final class CudaLlamaModel implements LanguageModel {
             CUdeviceptr positions = md.pointer();
             CUdeviceptr slots = md.at(4L * n);
             xb.upload(xs, xs.length);
-            boolean equal = true;
-            long[] nanos = new long[2];
+            BothWays[] runs = new BothWays[2]; // F16 KV, F32 KV
             for (boolean f16 : new boolean[] {true, false}) {
                 java.util.function.IntConsumer chain = v -> {
                     if (v == 1) {
@@ -1770,34 +1769,14 @@ public final class CudaLlamaModel implements LanguageModel {
                     }
                 };
                 DeviceBuffer[] outs = {q, kBuf, vBuf, keys, values};
-                int cache = f16 ? n * kvDim / 2 : n * kvDim; // ints of the cache rows (kvDim is even)
-                int[] lengths = {n * qDim, n * kvDim, n * kvDim, cache, cache};
-                int[][][] got = new int[2][outs.length][];
-                for (int v = 0; v < 2; v++) {
-                    chain.accept(v); // eager: the bits compared below
-                    device.synchronize();
-                    for (int o = 0; o < outs.length; o++) {
-                        got[v][o] = new int[lengths[o]];
-                        outs[o].download(got[v][o], lengths[o]);
-                    }
-                }
-                for (int o = 0; o < outs.length; o++) {
-                    equal &= java.util.Arrays.equals(got[0][o], got[1][o]);
-                }
-                if (f16) {
-                    for (int v = 0; v < 2; v++) {
-                        nanos[v] = graphNanos(chain, v, CHOICE_REPS);
-                    }
-                }
+                int cache = f16 ? n * kvDim / 2 : n * kvDim; // words of the cache rows (kvDim is even)
+                runs[f16 ? 0 : 1] = bothWays(chain, () -> { }, outs, new int[] {n * qDim, n * kvDim, n * kvDim, cache, cache});
             }
-            boolean timed = nanos[0] > 0 && nanos[1] > 0;
-            useFusedRope(equal && timed && nanos[1] < nanos[0]);
+            BothWays r = runs[0].and(runs[1]); // F16's timings, both precisions' bits
+            useFusedRope(r.adopt());
             bufferGeneration++;
-            fusedRopeChoice = String.format(java.util.Locale.ROOT,
-                    "layer 0's grouped Q/K/V, %d tokens, %d CUDA graph replays (F16 KV): separate %.1f us, fused %.1f us; "
-                            + "q, k, v and the cache rows (F16 and F32 KV) %s", n, CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS,
-                    nanos[1] / 1e3 / CHOICE_REPS, equal ? "bitwise equal" + (timed ? "" : "; graph recording failed, not adopted")
-                            : "DIFFER, not adopted");
+            fusedRopeChoice = "layer 0's grouped Q/K/V (q, k, v and the cache rows, F16 and F32 KV; timed with F16), " + n
+                    + " tokens, " + r.outcome("separate", "fused");
         }
     }
 
@@ -1977,38 +1956,15 @@ public final class CudaLlamaModel implements LanguageModel {
                     output.matmul(k, xb, logits, n, skinny, h);
                 }
             };
-            float[][][] got = new float[2][outs.length][];
-            for (int v = 0; v < 2; v++) {
+            BothWays r = bothWays(chain, () -> {
                 x.upload(x0, x0.length);
                 xb.upload(y0, y0.length);
-                chain.accept(v); // eager: the results compared below
-                device.synchronize();
-                for (int o = 0; o < outs.length; o++) {
-                    got[v][o] = new float[lengths[o]];
-                    if (lengths[o] > 0) {
-                        outs[o].download(got[v][o], lengths[o]);
-                    }
-                }
-            }
-            boolean equal = true;
-            for (int o = 0; o < outs.length; o++) {
-                equal &= java.util.Arrays.equals(got[0][o], got[1][o]);
-            }
-            long[] nanos = new long[2];
-            for (int v = 0; v < 2; v++) {
-                nanos[v] = graphNanos(chain, v, CHOICE_REPS); // x grows by a normalised row per replay: stays finite
-            }
+            }, outs, lengths); // graph replays: x grows by a normalised row each, stays finite
             fusedHalves = false;
-            boolean timed = nanos[0] > 0 && nanos[1] > 0;
-            useFusedHalves(equal && timed && nanos[1] < nanos[0]);
+            useFusedHalves(r.adopt());
             bufferGeneration++;
-            fusedHalvesChoice = String.format(java.util.Locale.ROOT,
-                    "layer 0's chain%s%s, %d tokens, %d CUDA graph replays: separate conversions %.1f us, written by the "
-                            + "producers %.1f us; outputs %s", attention ? " with the attention" : "",
-                    head ? " and the output head" : "", n, CHOICE_REPS,
-                    nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS,
-                    equal ? "bitwise equal" + (timed ? "" : "; graph recording failed, not adopted")
-                            : "DIFFER, not adopted");
+            fusedHalvesChoice = "layer 0's chain" + (attention ? " with the attention" : "") + (head ? " and the output head" : "")
+                    + ", " + n + " tokens, " + r.outcome("separate conversions", "written by the producers");
         }
     }
 
@@ -2066,27 +2022,61 @@ public final class CudaLlamaModel implements LanguageModel {
             int splits = v == 1 ? wo[0].matmulPartials(k, att, xb, n, skinny, false) : matmulAll(wo[0], att, xb, n, false);
             addRmsnorm(splits, n, ffnNorm[0], null);
         };
-        int[][][] got = new int[2][2][n * dim];
+        BothWays r = bothWays(chain, () -> x.upload(x0, x0.length), new DeviceBuffer[] {x, xb}, new int[] {n * dim, n * dim});
+        useFusedNorm(r.adopt());
+        bufferGeneration++;
+        fusedNormChoice = "layer 0's Wo (" + skinny.splits(wo[0].rows(), wo[0].cols()) + " splits) and norm (x and the "
+                + "norm's output), " + n + " tokens, " + r.outcome("separate", "fused");
+    }
+
+    /**
+     * Two ways of the same step fragment compared: whether every output had the same bits both ways, and each way's
+     * time for {@code CHOICE_REPS} CUDA graph replays (-1 where recording failed).
+     */
+    private record BothWays(boolean equal, long[] nanos) {
+        boolean timed() {
+            return nanos[0] > 0 && nanos[1] > 0;
+        }
+
+        /** The second way is taken only when it gave the same bits and was faster. */
+        boolean adopt() {
+            return equal && timed() && nanos[1] < nanos[0];
+        }
+
+        /** These timings with {@code other}'s bits as well. */
+        BothWays and(BothWays other) {
+            return new BothWays(equal && other.equal, nanos);
+        }
+
+        String outcome(String first, String second) {
+            return String.format(java.util.Locale.ROOT, "%d CUDA graph replays: %s %.1f us, %s %.1f us; outputs %s",
+                    CHOICE_REPS, first, nanos[0] / 1e3 / CHOICE_REPS, second, nanos[1] / 1e3 / CHOICE_REPS,
+                    equal ? "bitwise equal" + (timed() ? "" : "; graph recording failed, not adopted") : "DIFFER, not adopted");
+        }
+    }
+
+    /**
+     * Runs {@code chain} way 0 (the proven kernels) and way 1 (the candidate), each eagerly after {@code reset}, reads
+     * the first {@code words[o]} 32-bit words of each output, then times both ways as CUDA graphs.
+     */
+    private BothWays bothWays(java.util.function.IntConsumer chain, Runnable reset, DeviceBuffer[] outs, int[] words) {
+        int[][][] got = new int[2][outs.length][];
         for (int v = 0; v < 2; v++) {
-            x.upload(x0, x0.length);
+            reset.run();
             chain.accept(v);
             device.synchronize();
-            x.download(got[v][0], n * dim);
-            xb.download(got[v][1], n * dim);
+            for (int o = 0; o < outs.length; o++) {
+                got[v][o] = new int[words[o]];
+                if (words[o] > 0) {
+                    outs[o].download(got[v][o], words[o]);
+                }
+            }
         }
-        boolean equal = java.util.Arrays.equals(got[0][0], got[1][0]) && java.util.Arrays.equals(got[0][1], got[1][1]);
-        long[] nanos = new long[2];
-        for (int v = 0; v < 2; v++) {
-            nanos[v] = graphNanos(chain, v, CHOICE_REPS);
+        boolean equal = true;
+        for (int o = 0; o < outs.length; o++) {
+            equal &= java.util.Arrays.equals(got[0][o], got[1][o]);
         }
-        boolean timed = nanos[0] > 0 && nanos[1] > 0;
-        useFusedNorm(equal && timed && nanos[1] < nanos[0]);
-        bufferGeneration++;
-        fusedNormChoice = String.format(java.util.Locale.ROOT,
-                "layer 0's Wo (%d splits) and norm, %d tokens, %d CUDA graph replays: separate %.1f us, fused %.1f us; x and "
-                        + "the norm %s", skinny.splits(wo[0].rows(), wo[0].cols()), n, CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS,
-                nanos[1] / 1e3 / CHOICE_REPS, equal ? "bitwise equal" + (timed ? "" : "; graph recording failed, not adopted")
-                        : "DIFFER, not adopted");
+        return new BothWays(equal, new long[] {graphNanos(chain, 0, CHOICE_REPS), graphNanos(chain, 1, CHOICE_REPS)});
     }
 
     /** Turns the fused split-K reduction + norm off or on (the bench compares both). */
