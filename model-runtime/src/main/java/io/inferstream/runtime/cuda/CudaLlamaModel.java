@@ -606,6 +606,19 @@ public final class CudaLlamaModel implements LanguageModel {
         return stagedSkinny;
     }
 
+    /** What each load-time kernel choice decided and why, in the order the model makes them (the bench prints them). */
+    public synchronized Map<String, String> kernelChoices() {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("skinny kernel", skinnyChoice());
+        m.put("attention and norm kernels", attentionChoice());
+        m.put("steps of 1..8 tokens", smallStreamChoice());
+        m.put("16-bit activations of the streaming products", fusedHalvesChoice());
+        m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
+        m.put("Wo and down split-K reduction", fusedNormChoice());
+        m.put("L2 prefetch of Wo and gate/up during the attention", l2PrefetchChoice());
+        return m;
+    }
+
     /** Which skinny kernel the model chose at load, and why (timings of both). */
     public String skinnyChoice() {
         return skinnyChoice;

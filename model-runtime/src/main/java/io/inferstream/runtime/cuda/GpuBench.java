@@ -99,13 +99,7 @@ public final class GpuBench {
             }
             String products = null;
             if (m instanceof CudaLlamaModel c) {
-                System.out.println("skinny kernel: " + c.skinnyChoice());
-                System.out.println("attention and norm kernels: " + c.attentionChoice());
-                System.out.println("steps of 1..8 tokens: " + c.smallStreamChoice());
-                System.out.println("16-bit activations of the streaming products: " + c.fusedHalvesChoice());
-                System.out.println("Q/K/V reduction, RoPE and KV write: " + c.fusedRopeChoice());
-                System.out.println("L2 prefetch of Wo and gate/up during the attention: " + c.l2PrefetchChoice());
-                System.out.println("Wo and down split-K reduction: " + c.fusedNormChoice());
+                c.kernelChoices().forEach((what, decided) -> System.out.println(what + ": " + decided));
                 // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
                 products = c.productBenchmark(new int[] {1, 16, 64}, 20);
                 System.out.println("products of one layer (layer 0) and the output head, chosen kernels, 20 CUDA graph replays each:");
@@ -117,20 +111,10 @@ public final class GpuBench {
                     + " tokens, " + steps + " decode steps; KV F16, block 16.");
             lines.add("");
             if (m instanceof CudaLlamaModel c) {
-                lines.add("Skinny kernel chosen at load: " + c.skinnyChoice() + ".");
-                lines.add("");
-                lines.add("Attention and norm kernels chosen at load: " + c.attentionChoice() + ".");
-                lines.add("");
-                lines.add("Steps of 1..8 tokens: " + c.smallStreamChoice() + ".");
-                lines.add("");
-                lines.add("16-bit activations of the streaming products: " + c.fusedHalvesChoice() + ".");
-                lines.add("");
-                lines.add("Q/K/V reduction, RoPE and KV write: " + c.fusedRopeChoice() + ".");
-                lines.add("");
-                lines.add("L2 prefetch of Wo and gate/up during the attention: " + c.l2PrefetchChoice() + ".");
-                lines.add("");
-                lines.add("Wo and down split-K reduction: " + c.fusedNormChoice() + ".");
-                lines.add("");
+                c.kernelChoices().forEach((what, decided) -> {
+                    lines.add("Chosen at load, " + what + ": " + decided + ".");
+                    lines.add("");
+                });
                 lines.add("Products of one layer (layer 0) and the output head, alone, with the chosen kernels (20 CUDA graph "
                         + "replays each; weight GB/s = weight bytes / time):");
                 lines.add("");
