@@ -9,14 +9,14 @@ if ! command -v g++ >/dev/null 2>&1; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-for name in elementwise matmul attention; do
+for name in elementwise matmul attention stream; do
   # inline PTX cannot run on the host: compiled away (those kernels are never launched here); dynamic shared memory
   # comes from the emulated block
   sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \
       -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' \
       "$here/$name.cu" > "$work/$name.cpp"
   cp "$here/common.cuh" "$work/"
-  g++ -std=c++17 -O1 -ffp-contract=off -w -I"$here/emulate/include" -include "$here/emulate/cuda_shim.h" \
+  g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -include "$here/emulate/cuda_shim.h" \
       -c "$work/$name.cpp" -o "$work/$name.o"
 done
 g++ -std=c++17 -O1 -ffp-contract=off -w -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/kernel_check.cpp" -o "$work/check.o"

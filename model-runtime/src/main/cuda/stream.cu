@@ -30,6 +30,35 @@
 #define ST_STAGES (ST_DEPTH + 1) // activation chunks in shared memory: the DEPTH in flight plus the one in use
 #define ST_MAX_TILES 8          // 8-token tiles: 64 tokens
 
+#ifdef INFERSTREAM_EMULATE
+// On the host (emulate/cuda_shim.h): the copies and loads complete at once (a stage refilled while another warp still
+// read it would show as wrong results), the warp's mma through emu::mma_m16n8k16 with the PTX fragment layout.
+__device__ __forceinline__ void st_cp_async16(void* smem, const void* gmem, bool valid) {
+    if (valid) {
+        std::memcpy(smem, gmem, 16);
+    } else {
+        std::memset(smem, 0, 16);
+    }
+}
+__device__ __forceinline__ void st_cp_async_commit() {}
+template <int N>
+__device__ __forceinline__ void st_cp_async_wait() {}
+__device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
+    uint4 v = {0, 0, 0, 0};
+    if (valid) {
+        std::memcpy(&v, p, 16);
+    }
+    return v;
+}
+__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                                       unsigned b1, __nv_bfloat16*) {
+    emu::mma_m16n8k16(d, a0, a1, a2, a3, b0, b1, true);
+}
+__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                                       unsigned b1, __half*) {
+    emu::mma_m16n8k16(d, a0, a1, a2, a3, b0, b1, false);
+}
+#else
 __device__ __forceinline__ void st_cp_async16(void* smem, const void* gmem, bool valid) {
     unsigned int s = (unsigned int) __cvta_generic_to_shared(smem);
     int bytes = valid ? 16 : 0; // 0: zero-fill, nothing read
@@ -74,6 +103,7 @@ __device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsig
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
+#endif
 
 // Weights of chunk c for this lane: rows r and r + 8, pieces k + 8q and k + 32 + 8q (k = k0 + 64c).
 // dst: {row r lo, row r hi, row r+8 lo, row r+8 hi}.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <array>
 #include <functional>
 #include <ucontext.h>
 #include <vector>
@@ -139,7 +140,8 @@ struct Block {
     ucontext_t scheduler;
     Fiber* current = nullptr;
     dim3 blockIdx, blockDim, gridDim;
-    std::vector<unsigned long long> slots, snapshot; // per thread: the value given to the warp's current shuffle
+    // per thread: what it gave the warp's current shuffle or exchange, and the warp's values at the last release
+    std::vector<std::array<unsigned int, 16>> slots, snapshot;
     std::vector<char> dynamicSmem;
     std::function<void()> body;
 };
@@ -166,8 +168,8 @@ inline void run_block(unsigned int threads) {
         for (auto& f : b.fibers) {
             f.stack.resize(256 * 1024);
         }
-        b.slots.assign(threads, 0);
-        b.snapshot.assign(threads, 0);
+        b.slots.assign(threads, {});
+        b.snapshot.assign(threads, {});
     }
     for (unsigned int i = 0; i < threads; i++) {
         Fiber& f = b.fibers[i];
@@ -249,16 +251,65 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... ar
 
 template <typename T>
 T shuffle(T v, int src) {
+    static_assert(sizeof(T) <= sizeof(unsigned int) * 16, "shuffled value too large");
     Block& b = block();
     int me = b.current->linear;
-    unsigned long long bits = 0;
-    std::memcpy(&bits, &v, sizeof(T));
-    b.slots[me] = bits;
+    std::memcpy(b.slots[me].data(), &v, sizeof(T));
     yield(Wait::WARP);
     T out;
-    unsigned long long s = b.snapshot[(me & ~31) + (src & 31)];
-    std::memcpy(&out, &s, sizeof(T));
+    std::memcpy(&out, b.snapshot[(me & ~31) + (src & 31)].data(), sizeof(T));
     return out;
+}
+
+// Every lane of the warp gives W words and gets all 32 lanes' (all[lane][w]).
+template <int W>
+void exchange(const unsigned int (&mine)[W], unsigned int (&all)[32][W]) {
+    static_assert(W <= 16, "too many words");
+    Block& b = block();
+    int me = b.current->linear;
+    std::memcpy(b.slots[me].data(), mine, sizeof(mine));
+    yield(Wait::WARP);
+    for (int l = 0; l < 32; l++) {
+        std::memcpy(all[l], b.snapshot[(me & ~31) + l].data(), sizeof(mine));
+    }
+}
+
+inline float half_bits_to_float(unsigned short h, bool bf16) {
+    return bf16 ? emu_float((unsigned int) h << 16) : __half2float(__half {h});
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16}: d (4 floats of this lane) += A [16 x 16] . B [16 x 8], with the
+// fragments spread over the warp as the PTX ISA lays them out (g = lane / 4, q = lane % 4): a0 row g k 2q..2q+1,
+// a1 row g+8, a2 row g k 2q+8.., a3 row g+8 k 2q+8..; b0 k 2q..2q+1 of column g, b1 k 2q+8..; d0, d1 row g columns
+// 2q, 2q+1, d2, d3 row g+8. Accumulates in float in k order (the hardware's order is its own).
+inline void mma_m16n8k16(float* d, unsigned int a0, unsigned int a1, unsigned int a2, unsigned int a3, unsigned int b0,
+                         unsigned int b1, bool bf16) {
+    unsigned int mine[6] = {a0, a1, a2, a3, b0, b1};
+    unsigned int all[32][6];
+    exchange(mine, all);
+    float A[16][16], B[16][8];
+    for (int l = 0; l < 32; l++) {
+        int g = l >> 2, q = l & 3;
+        for (int h = 0; h < 2; h++) {
+            A[g][2 * q + h] = half_bits_to_float((unsigned short) (all[l][0] >> (16 * h)), bf16);
+            A[g + 8][2 * q + h] = half_bits_to_float((unsigned short) (all[l][1] >> (16 * h)), bf16);
+            A[g][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][2] >> (16 * h)), bf16);
+            A[g + 8][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][3] >> (16 * h)), bf16);
+            B[2 * q + h][g] = half_bits_to_float((unsigned short) (all[l][4] >> (16 * h)), bf16);
+            B[2 * q + 8 + h][g] = half_bits_to_float((unsigned short) (all[l][5] >> (16 * h)), bf16);
+        }
+    }
+    int lane = block().current->linear & 31;
+    int g = lane >> 2, q = lane & 3;
+    int rows[4] = {g, g, g + 8, g + 8};
+    int cols[4] = {2 * q, 2 * q + 1, 2 * q, 2 * q + 1};
+    for (int i = 0; i < 4; i++) {
+        float s = d[i];
+        for (int k = 0; k < 16; k++) {
+            s += A[rows[i]][k] * B[k][cols[i]];
+        }
+        d[i] = s;
+    }
 }
 } // namespace emu
 

@@ -1,5 +1,6 @@
-// Runs the fused kernels of the tenth pass next to the separate kernels they replace, on the host (cuda_shim.h), and
-// checks that they write the same bits: the _h norms against norm + to_half_padded, splitk_reduce_swiglu_h against
+// Runs, on the host (cuda_shim.h), matmul_stream (one split, several, deep, one token, 16-warp blocks, grouped) against
+// a double product, and the fused kernels of the tenth pass next to the separate kernels they replace, checking that
+// they write the same bits: the _h norms against norm + to_half_padded, splitk_reduce_swiglu_h against
 // splitk_reduce_swiglu + to_half_padded, splitk_reduce_rope_kv against splitk_reduce_group + add_bias + rope_kv_store,
 // and the split attention's 16-bit copy (one split, and through attention_split_combine) against to_half_padded of its
 // output; padding rows must come out zero from buffers that start as 0xFFFF. Built and run by emulate.sh.
@@ -36,6 +37,13 @@ void splitk_reduce_rope_kv_f16(const float*, float*, float*, float*, const float
 void attention_split_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
                             int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int);
 void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int);
+void splitk_reduce(const float*, float*, int, int, int, int);
+void matmul_stream_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_wide_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_wide_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*,
+                              float*, int, int, int, int, int, int, int, int);
 }
 
 static int failures = 0;
@@ -277,6 +285,97 @@ static void attention(int n, int splits) {
     if (worst > 1e-4) { std::printf("FAIL attention off the double reference by %g, %s\n", worst, tag.c_str()); failures++; }
 }
 
+static unsigned short halfBits(float f, bool bf16) {
+    return bf16 ? __float2bfloat16_rn(f).x : __float2half_rn(f).x;
+}
+static float halfValue(unsigned short h, bool bf16) {
+    return bf16 ? __bfloat162float(__nv_bfloat16 {h}) : __half2float(__half {h});
+}
+
+// y [n, rows] against a double product of the same 16-bit W and x; max |difference| / max |y| within 1e-5.
+static void closeTo(const std::vector<float>& y, const std::vector<unsigned short>& w, const std::vector<unsigned short>& xh,
+                    int n, int rows, int cols, bool bf16, const std::string& what) {
+    double worst = 0, scale = 0;
+    for (int t = 0; t < n; t++) {
+        for (int r = 0; r < rows; r++) {
+            double s = 0;
+            for (int c = 0; c < cols; c++) {
+                s += (double) halfValue(w[(size_t) r * cols + c], bf16) * halfValue(xh[(size_t) t * cols + c], bf16);
+            }
+            worst = std::max(worst, std::fabs(s - y[(size_t) t * rows + r]));
+            scale = std::max(scale, std::fabs(s));
+        }
+    }
+    if (!(worst <= 1e-5 * scale)) {
+        std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
+        failures++;
+    } else {
+        std::printf("ok   %s\n", what.c_str());
+    }
+}
+
+// matmul_stream(_wide): x rounded and padded by to_half_padded, one split written directly, several reduced.
+static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
+    std::string tag = std::string(wide ? "matmul_stream_wide " : "matmul_stream ") + (bf16 ? "bf16" : "f16") + " " + std::to_string(rows)
+            + " x " + std::to_string(cols) + ", n " + std::to_string(n) + ", chunk " + std::to_string(chunk);
+    int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
+    int splits = (cols + chunk - 1) / chunk;
+    auto wf = randoms((size_t) rows * cols, -1, 1);
+    std::vector<unsigned short> w(wf.size());
+    for (size_t i = 0; i < w.size(); i++) w[i] = halfBits(wf[i], bf16);
+    auto x = randoms((size_t) n * cols, -2, 2);
+    std::vector<unsigned short> xh((size_t) npad * cols, 0xFFFF);
+    emu::launch(bf16 ? to_half_padded_bf16 : to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0,
+                (const float*) x.data(), xh.data(), n, npad, cols);
+    int rowsPerBlock = wide ? 256 : 128;
+    auto kernel = wide ? (bf16 ? matmul_stream_wide_bf16 : matmul_stream_wide_f16) : (bf16 ? matmul_stream_bf16 : matmul_stream_f16);
+    std::vector<float> y((size_t) n * rows, NAN);
+    if (splits == 1) {
+        emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, 1), threads(rowsPerBlock * 2), 0,
+                    (const unsigned short*) w.data(), (const unsigned short*) xh.data(), y.data(), tiles8, n, rows, cols, chunk);
+    } else {
+        std::vector<float> part((size_t) splits * npad * rows, NAN);
+        emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, splits), threads(rowsPerBlock * 2), 0,
+                    (const unsigned short*) w.data(), (const unsigned short*) xh.data(), part.data(), tiles8, npad, rows, cols,
+                    chunk);
+        emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
+                    rows, splits);
+    }
+    closeTo(y, w, xh, n, rows, cols, bf16, tag + " (" + std::to_string(splits) + " splits)");
+}
+
+// matmul_stream_group_bf16 for Q/K/V-like matrices with their own chunks, reduced by splitk_reduce_group.
+static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0, int c1, int c2) {
+    std::string tag = "matmul_stream_group bf16 " + std::to_string(rows0) + "/" + std::to_string(rows1) + "/"
+            + std::to_string(rows2) + " x " + std::to_string(cols) + ", n " + std::to_string(n);
+    int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
+    int rows[3] = {rows0, rows1, rows2}, chunk[3] = {c0, c1, c2}, splits[3];
+    std::vector<unsigned short> w[3];
+    int blocks = 0, maxSplits = 1;
+    size_t partial = 0;
+    for (int m = 0; m < 3; m++) {
+        auto wf = randoms((size_t) rows[m] * cols, -1, 1);
+        w[m].resize(wf.size());
+        for (size_t i = 0; i < wf.size(); i++) w[m][i] = halfBits(wf[i], true);
+        splits[m] = (cols + chunk[m] - 1) / chunk[m];
+        blocks += (rows[m] + 127) / 128;
+        maxSplits = std::max(maxSplits, splits[m]);
+        partial += (size_t) splits[m] * npad * rows[m];
+    }
+    auto x = randoms((size_t) n * cols, -2, 2);
+    std::vector<unsigned short> xh((size_t) npad * cols);
+    emu::launch(to_half_padded_bf16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n, npad, cols);
+    std::vector<float> part(partial, NAN), y[3];
+    for (int m = 0; m < 3; m++) y[m].assign((size_t) n * rows[m], NAN);
+    emu::launch(matmul_stream_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) w[0].data(),
+                (const unsigned short*) w[1].data(), (const unsigned short*) w[2].data(), (const unsigned short*) xh.data(),
+                part.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
+    emu::launch(splitk_reduce_group, grid(blocksFor((size_t) n * (rows0 + rows1 + rows2))), threads(256), 0,
+                (const float*) part.data(), y[0].data(), y[1].data(), y[2].data(), n, npad, rows0, rows1, rows2, splits[0],
+                splits[1], splits[2]);
+    for (int m = 0; m < 3; m++) closeTo(y[m], w[m], xh, n, rows[m], cols, true, tag + ", matrix " + std::to_string(m));
+}
+
 int main() {
     norms(true, 2048, 13, 16, 2, true);
     norms(false, 2048, 9, 16, 3, false);
@@ -291,7 +390,13 @@ int main() {
     attention(13, 1);
     attention(13, 3);
     attention(6, 5);
-    std::printf(failures == 0 ? "[emulate] all fused kernels write the bits of the separate ones\n"
+    stream(true, false, 256, 512, 13, 512);  // one split: the block writes y
+    stream(true, false, 200, 520, 64, 256);  // rows off the 128-row block, a last split of 8 columns
+    stream(false, false, 128, 512, 9, 128);  // deep split: 128-column chunks
+    stream(true, false, 64, 128, 1, 128);    // one token
+    stream(false, true, 300, 256, 5, 64);    // 16-warp blocks
+    streamGroup(256, 128, 128, 256, 13, 64, 128, 256);
+    std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;
 }
