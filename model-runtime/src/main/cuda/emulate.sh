@@ -9,7 +9,7 @@ if ! command -v g++ >/dev/null 2>&1; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-for name in elementwise matmul attention stream; do
+for name in elementwise matmul attention stream sampling; do
   # inline PTX cannot run on the host: compiled away (those kernels are never launched here); dynamic shared memory
   # comes from the emulated block
   sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \

@@ -323,3 +323,36 @@ template <typename T> T __shfl_xor_sync(unsigned int, T v, int mask) {
     return emu::shuffle(v, (emu::block().current->linear & 31) ^ mask);
 }
 template <typename T> T __shfl_sync(unsigned int, T v, int src) { return emu::shuffle(v, src); }
+template <typename T> T __shfl_down_sync(unsigned int, T v, unsigned int delta) {
+    int lane = emu::block().current->linear & 31;
+    return emu::shuffle(v, lane + (int) delta < 32 ? lane + (int) delta : lane);
+}
+template <typename T> T __shfl_up_sync(unsigned int, T v, unsigned int delta) {
+    int lane = emu::block().current->linear & 31;
+    return emu::shuffle(v, lane - (int) delta >= 0 ? lane - (int) delta : lane);
+}
+inline unsigned int __ballot_sync(unsigned int, int predicate) {
+    unsigned int mine[1] = {predicate ? 1u : 0u};
+    unsigned int all[32][1];
+    emu::exchange(mine, all);
+    unsigned int bits = 0;
+    for (int l = 0; l < 32; l++) bits |= all[l][0] << l;
+    return bits;
+}
+inline unsigned int __match_any_sync(unsigned int, unsigned int value) {
+    unsigned int mine[1] = {value};
+    unsigned int all[32][1];
+    emu::exchange(mine, all);
+    unsigned int bits = 0;
+    for (int l = 0; l < 32; l++) bits |= (all[l][0] == value ? 1u : 0u) << l;
+    return bits;
+}
+using std::isnan;
+using std::isinf;
+inline int __ffs(unsigned int x) { return __builtin_ffs((int) x); }
+inline int __popc(unsigned int x) { return __builtin_popcount(x); }
+inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
+// one OS thread runs every fiber: a read-modify-write is atomic as it is
+template <typename T> T atomicAdd(T* p, T v) { T old = *p; *p = old + v; return old; }
+template <typename T> T atomicMax(T* p, T v) { T old = *p; *p = old > v ? old : v; return old; }
+template <typename T> T atomicMin(T* p, T v) { T old = *p; *p = old < v ? old : v; return old; }

@@ -38,6 +38,10 @@ void attention_split_f16_g4(const float*, const unsigned short*, const unsigned 
                             int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int);
 void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int);
 void splitk_reduce(const float*, float*, int, int, int, int);
+void topk_chunks(const float*, int, int, float*, int*, float*);
+void topk_merge(const float*, const int*, const float*, int, int, int, float*, int*, float*);
+void top1_chunks(const float*, int, unsigned long long*, float*);
+void top1_merge(const float*, const unsigned long long*, const float*, int, int, float*, int*, float*);
 void matmul_stream_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_wide_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
@@ -376,6 +380,76 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
     for (int m = 0; m < 3; m++) closeTo(y[m], w[m], xh, n, rows[m], cols, true, tag + ", matrix " + std::to_string(m));
 }
 
+// top1_chunks + top1_merge (the engine's greedy steps on long rows) against topk_chunks + topk_merge at k = 1: the same
+// id and logit, the same max, the sum of exponentials within float rounding; and the id against a host argmax (largest
+// value, lowest id on ties) on the finite rows. Rows: random; the maximum tied across chunks; +0 and -0 only; -inf
+// only; NaN only.
+static void topOne(int vocab) {
+    const int chunk = 4096, rows = 5;
+    int chunks = (vocab + chunk - 1) / chunk;
+    auto logits = randoms((size_t) rows * vocab, -8, 8);
+    float* r1 = &logits[(size_t) 1 * vocab];
+    r1[vocab - 3] = 9.5f; // the same maximum in the last chunk and, later in id order, nowhere earlier...
+    r1[5] = 9.5f;         // ...and in the first: the lowest id wins
+    float* r2 = &logits[(size_t) 2 * vocab];
+    for (int i = 0; i < vocab; i++) r2[i] = (i % 3 == 0) ? -0.0f : 0.0f;
+    float* r3 = &logits[(size_t) 3 * vocab];
+    for (int i = 0; i < vocab; i++) r3[i] = -INFINITY;
+    float* r4 = &logits[(size_t) 4 * vocab];
+    for (int i = 0; i < vocab; i++) r4[i] = NAN;
+    // stage one and two of each
+    std::vector<float> candV((size_t) rows * chunks), stats1((size_t) rows * chunks * 2), stats2((size_t) rows * chunks * 2);
+    std::vector<int> candI((size_t) rows * chunks);
+    std::vector<unsigned long long> keys((size_t) rows * chunks);
+    std::vector<float> outV[2], outS[2];
+    std::vector<int> outI[2];
+    for (int v = 0; v < 2; v++) {
+        outV[v].assign(rows, 0);
+        outS[v].assign(2 * rows, 0);
+        outI[v].assign(rows, -1);
+    }
+    emu::launch(topk_chunks, grid(rows, chunks), threads(256), 0, (const float*) logits.data(), vocab, 1, candV.data(),
+                candI.data(), stats1.data());
+    emu::launch(topk_merge, grid(rows), threads(1024), 0, (const float*) candV.data(), (const int*) candI.data(),
+                (const float*) stats1.data(), vocab, chunks, 1, outV[0].data(), outI[0].data(), outS[0].data());
+    emu::launch(top1_chunks, grid(rows, chunks), threads(256), 0, (const float*) logits.data(), vocab, keys.data(),
+                stats2.data());
+    emu::launch(top1_merge, grid(rows), threads(32), 0, (const float*) logits.data(), (const unsigned long long*) keys.data(),
+                (const float*) stats2.data(), vocab, chunks, outV[1].data(), outI[1].data(), outS[1].data());
+    std::string tag = "vocab " + std::to_string(vocab) + " (" + std::to_string(chunks) + " chunks)";
+    same(outI[0], outI[1], rows, "top1 ids as topk k = 1, " + tag);
+    same(outV[0], outV[1], rows, "top1 logits as topk k = 1, " + tag);
+    int bad = 0;
+    for (int r = 0; r < rows; r++) {
+        float a = outS[0][2 * r], b = outS[1][2 * r];
+        double s0 = outS[0][2 * r + 1], s1 = outS[1][2 * r + 1];
+        // equal values: fmaxf over +0 and -0 may return either zero (the host's and the GPU's rules differ), and the
+        // log-sum-exp does not see the difference
+        bool maxOk = a == b || (std::isnan(a) && std::isnan(b));
+        bool sumOk = std::fabs(s0 - s1) <= 1e-6 * std::fabs(s0) || (std::isnan(s0) && std::isnan(s1));
+        if (!maxOk || !sumOk) {
+            std::printf("     row %d: topk (max %g, sum %g), top1 (max %g, sum %g); ids %d %d\n", r, a, s0, b, s1,
+                        outI[0][r], outI[1][r]);
+            bad++;
+        }
+    }
+    for (int r : {0, 1, 2}) { // host argmax: largest value, lowest id
+        const float* row = &logits[(size_t) r * vocab];
+        int best = 0;
+        for (int i = 1; i < vocab; i++) {
+            if (row[i] > row[best]) best = i;
+        }
+        if (outI[1][r] != best && !(r == 2 && row[outI[1][r]] == 0.0f)) bad++;
+    }
+    if (outI[1][1] != 5) bad++;
+    if (bad) {
+        std::printf("FAIL top1 statistics or host argmax, %s: %d mismatches\n", tag.c_str(), bad);
+        failures++;
+    } else {
+        std::printf("ok   top1 (max, sum) and host argmax, %s\n", tag.c_str());
+    }
+}
+
 int main() {
     norms(true, 2048, 13, 16, 2, true);
     norms(false, 2048, 9, 16, 3, false);
@@ -396,6 +470,8 @@ int main() {
     stream(true, false, 64, 128, 1, 128);    // one token
     stream(false, true, 300, 256, 5, 64);    // 16-warp blocks
     streamGroup(256, 128, 128, 256, 13, 64, 128, 256);
+    topOne(9001);  // three chunks, the last one short
+    topOne(8193);  // a last chunk of one logit
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;
