@@ -1521,7 +1521,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 launchPerHeadAttention(f16Kv, q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, att, n);
             }
             mark(StepProfile.Part.ATTENTION);
-            // With the fused norm on (off by default), the streaming product's split-K reduction is left to the next norm
+            // With the fused norm (chosen at load), the streaming product's split-K reduction is left to the next norm
             int woSplits = fuseReduceNorm() ? wo[l].matmulPartials(k, att, xb, n, skinny, woHalves)
                     : matmulAll(wo[l], att, xb, n, woHalves);
             mark(StepProfile.Part.WO_MATMUL);

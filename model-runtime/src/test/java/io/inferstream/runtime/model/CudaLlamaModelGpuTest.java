@@ -149,7 +149,7 @@ class CudaLlamaModelGpuTest {
             gpu.useSmallStream(!stream.equals("off")); // and for the steps of 1..8 tokens (the last step has 3)
             gpu.useSplitAttention(split); // forced: the per-head kernel unless the row asks for the split one
             gpu.useVectorNorm(split);
-            gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (off by default)
+            gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (forced either way)
             int bs = 4;
             int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
             int numBlocks = SEQUENCES.length * blocksPerSeq + 3;
