@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs emulate/kernel_check.cpp: the fused kernels next to the separate ones they replace, on the host, through
 # emulate/cuda_shim.h (threads as fibers, so barriers and warp shuffles behave as on a GPU). Needs g++ (no GPU, no nvcc).
-# Usage: bash model-runtime/src/main/cuda/emulate.sh
+# Usage: bash model-runtime/src/main/cuda/emulate.sh   (exit 0: all checks passed or no g++; 3: no ucontext here)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if ! command -v g++ >/dev/null 2>&1; then
@@ -9,6 +9,12 @@ if ! command -v g++ >/dev/null 2>&1; then
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# the fibers need ucontext (glibc has it; musl, for one, does not): exit 3 = cannot run here
+printf '#include <ucontext.h>\nint main() { ucontext_t c; return getcontext(&c); }\n' > "$work/probe.cpp"
+if ! g++ -o "$work/probe" "$work/probe.cpp" >/dev/null 2>&1 || ! "$work/probe"; then
+  echo "[emulate] cannot run here: this C library has no working ucontext (getcontext/makecontext) for the fibers"
+  exit 3
+fi
 for name in elementwise matmul attention stream sampling; do
   # inline PTX cannot run on the host: compiled away (those kernels are never launched here); dynamic shared memory
   # comes from the emulated block

@@ -31,6 +31,11 @@ class KernelEmulationTest {
         Process p = new ProcessBuilder("bash", script.toString()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "emulate.sh timed out");
+        if (p.exitValue() == 3) { // the machine cannot run the fibers (no ucontext in its C library): say so, skip
+            String reason = out.strip();
+            System.out.println("SKIPPED: " + reason);
+            Assumptions.abort(reason);
+        }
         assertEquals(0, p.exitValue(), out);
         assertTrue(out.contains("[emulate] all checks passed"), out);
         assertTrue(out.lines().filter(l -> l.startsWith("ok ")).count() >= 80, out); // every check of kernel_check.cpp ran
