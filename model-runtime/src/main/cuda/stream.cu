@@ -21,6 +21,15 @@
 // Bounds: any rows (rows past the end load zeros and store nothing); cols % 8 == 0 (16-byte aligned rows and
 // whole 16-byte pieces: the host checks); kChunk % 64 == 0; pieces past the split's end load zeros.
 // stream_check.py (beside this file) emulates the fragment layouts and index math on the host.
+//
+// Packed weights (the _packed kernels; CudaLlamaModel.choosePackedStream adopts them at load when faster): the same
+// products from a copy of W that pack_stream_weights rearranged once, Marlin-style, into the order the lanes read it.
+// Row-major, one load instruction of a warp reads 64 bytes from each of 8 rows 4 KB or more apart, and the warp's 16
+// rows are 16 concurrent streams; packed, each 16-row group's 64-k chunk is one 2 KB tile, a load instruction reads
+// 512 contiguous bytes and a warp's whole K range is one contiguous stream. Tiles are padded with zeros to whole
+// 16-row groups (rounded up to 16 groups: any block's warps stay inside) and whole 64-k chunks, so the weight loads
+// need no bounds. The lanes get the same values in the same registers as from row-major W, so the results are bit
+// for bit those of the row-major kernels.
 #include "common.cuh"
 
 // Blocks of WARPS = 8 warps (128 rows, 2 blocks per SM: matmul_stream_*) or 16 warps (256 rows, 1 block per SM:
@@ -117,6 +126,14 @@ __device__ __forceinline__ void st_load_chunk(uint4* dst, const unsigned short* 
     dst[3] = st_load_weights(w1 + hi, in1 && hi < k1);
 }
 
+// Packed: a lane's four pieces of one chunk's tile, at (j * 32 + lane) * 8 (tile and lane offset already in p).
+__device__ __forceinline__ void st_load_packed(uint4* dst, const unsigned short* p) {
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        dst[j] = st_load_weights(p + j * 256, true);
+    }
+}
+
 // Activations of chunk at k into one stage [token][64 k]: 8 pieces of 16 bytes per token; on odd tokens the two
 // 64-byte halves are swapped so that a quarter-warp's B reads (tokens 2i, 2i+1, same half) hit all 32 banks.
 template <int WARPS>
@@ -133,7 +150,7 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
 // Block (rows blockRow * WARPS * 16 .. + WARPS * 16, K range `split`) of the product. out: partial sums [splits, nOut, rows]
 // (nOut = npad), or y [n, rows] itself when there is one split (nOut = n). Returns at once (whole block) when
 // the matrix has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
-template <typename T, int WARPS>
+template <typename T, int WARPS, bool PACKED>
 __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, const unsigned short* xh, float* out,
                                                     int tiles8, int nOut, int rows, int cols, int kChunk, int blockRow,
                                                     int split) {
@@ -154,6 +171,9 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     bool in1 = r0 + 8 < rows;
     const unsigned short* w0 = w + (size_t) (in0 ? r0 : 0) * cols;
     const unsigned short* w1 = w + (size_t) (in1 ? r0 + 8 : 0) * cols;
+    // packed: this lane's place in the warp's first tile of the split (row group blockRow * WARPS + warp)
+    const unsigned short* wp = w + ((size_t) (blockRow * WARPS + warp) * ((cols + ST_KC - 1) / ST_KC) + k0 / ST_KC)
+            * (16 * ST_KC) + lane * 8;
 
     float acc[ST_MAX_TILES][4];
 #pragma unroll
@@ -167,7 +187,11 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
 #pragma unroll
     for (int d = 0; d < ST_DEPTH; d++) {
         if (d < chunks) {
-            st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
+            if (PACKED) {
+                st_load_packed(wr[d], wp + d * (16 * ST_KC));
+            } else {
+                st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
+            }
             st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
         }
         st_cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
@@ -201,7 +225,11 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
                     }
                 }
                 if (next < chunks) {
-                    st_load_chunk(wr[d], w0, w1, in0, in1, k0 + next * ST_KC, k1, q);
+                    if (PACKED) {
+                        st_load_packed(wr[d], wp + (size_t) next * (16 * ST_KC));
+                    } else {
+                        st_load_chunk(wr[d], w0, w1, in0, in1, k0 + next * ST_KC, k1, q);
+                    }
                 }
             }
         }
@@ -228,26 +256,44 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     }
 }
 
-// grid (ceil(rows / 128), splits), block 256; the wide ones: grid (ceil(rows / 256), splits), block 512.
-extern "C" __global__ void __launch_bounds__(256, 2)
-matmul_stream_bf16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
-                   int cols, int kChunk) {
-    matmul_stream_block<__nv_bfloat16, 8>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
-}
-extern "C" __global__ void __launch_bounds__(256, 2)
-matmul_stream_f16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
-                  int cols, int kChunk) {
-    matmul_stream_block<__half, 8>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
-}
-extern "C" __global__ void __launch_bounds__(512, 1)
-matmul_stream_wide_bf16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
-                        int cols, int kChunk) {
-    matmul_stream_block<__nv_bfloat16, 16>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
-}
-extern "C" __global__ void __launch_bounds__(512, 1)
-matmul_stream_wide_f16(const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows,
-                       int cols, int kChunk) {
-    matmul_stream_block<__half, 16>(w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+// grid (ceil(rows / 128), splits), block 256; the wide ones: grid (ceil(rows / 256), splits), block 512. The _packed
+// ones read w as pack_stream_weights wrote it.
+#define ST_ARGS const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows, int cols, \
+    int kChunk
+#define ST_PASS w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y
+#define ST_KERNELS(name, warps, minBlocks, packed) \
+    extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_bf16(ST_ARGS) { \
+        matmul_stream_block<__nv_bfloat16, warps, packed>(ST_PASS); \
+    } \
+    extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_f16(ST_ARGS) { \
+        matmul_stream_block<__half, warps, packed>(ST_PASS); \
+    }
+ST_KERNELS(matmul_stream, 8, 2, false)
+ST_KERNELS(matmul_stream_wide, 16, 1, false)
+ST_KERNELS(matmul_stream_packed, 8, 2, true)
+ST_KERNELS(matmul_stream_wide_packed, 16, 1, true)
+
+// W [rows, cols] row-major rearranged for the _packed kernels: p holds `groups` (a multiple of 16, >= rows / 16) row
+// groups of ceil(cols / 64) tiles of 2 KB; in tile (group rg, chunk kc), the 16-byte piece j * 32 + lane is what that
+// lane of the warp serving rows rg * 16 .. + 16 loads as its j-th piece of the chunk (st_load_chunk's order: row
+// rg * 16 + lane / 4, then the row 8 below it; k pieces kc * 64 + 8 * (lane % 4), then 32 further). Zeros outside W.
+extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned short* p, int rows, int cols, int groups) {
+    int cpr = (cols + ST_KC - 1) / ST_KC;
+    size_t total = (size_t) groups * cpr * 128;
+    for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        int lane = (int) (i & 31);
+        int j = (int) ((i >> 5) & 3);
+        size_t tile = i >> 7;
+        int kc = (int) (tile % cpr);
+        int rg = (int) (tile / cpr);
+        int r = rg * 16 + (lane >> 2) + (j >= 2 ? 8 : 0);
+        int c = kc * ST_KC + (lane & 3) * 8 + (j & 1) * 32;
+        uint4 v = {0, 0, 0, 0};
+        if (r < rows && c < cols) {
+            v = *(const uint4*) (w + (size_t) r * cols + c);
+        }
+        ((uint4*) p)[i] = v;
+    }
 }
 
 // Up to three products of the same activations in one launch (Wq, Wk, Wv; or gate and up with rows2 = 0), like
@@ -255,7 +301,7 @@ matmul_stream_wide_f16(const unsigned short* w, const unsigned short* xh, float*
 // per block)); grid.y is the largest split count; matrix m's partial sums [splits_m, npad, rows_m] follow those of
 // m - 1 in part, as splitk_reduce_group and splitk_reduce_swiglu (matmul.cu) read them. Bit for bit the partial
 // sums of separate matmul_stream launches with the same chunks.
-template <typename T, int WARPS>
+template <typename T, int WARPS, bool PACKED>
 __device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, const unsigned short* w1,
                                                     const unsigned short* w2, const unsigned short* xh, float* part,
                                                     int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0,
@@ -282,22 +328,21 @@ __device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, co
             chunk = chunk2;
         }
     }
-    matmul_stream_block<T, WARPS>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
+    matmul_stream_block<T, WARPS, PACKED>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
 }
 
 #define ST_GROUP_ARGS const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, \
     const unsigned short* xh, float* part, int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0, int chunk1, \
     int chunk2
 #define ST_GROUP_PASS w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2
-extern "C" __global__ void __launch_bounds__(256, 2) matmul_stream_group_bf16(ST_GROUP_ARGS) {
-    matmul_stream_group<__nv_bfloat16, 8>(ST_GROUP_PASS);
-}
-extern "C" __global__ void __launch_bounds__(256, 2) matmul_stream_group_f16(ST_GROUP_ARGS) {
-    matmul_stream_group<__half, 8>(ST_GROUP_PASS);
-}
-extern "C" __global__ void __launch_bounds__(512, 1) matmul_stream_wide_group_bf16(ST_GROUP_ARGS) {
-    matmul_stream_group<__nv_bfloat16, 16>(ST_GROUP_PASS);
-}
-extern "C" __global__ void __launch_bounds__(512, 1) matmul_stream_wide_group_f16(ST_GROUP_ARGS) {
-    matmul_stream_group<__half, 16>(ST_GROUP_PASS);
-}
+#define ST_GROUP_KERNELS(name, warps, minBlocks, packed) \
+    extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_bf16(ST_GROUP_ARGS) { \
+        matmul_stream_group<__nv_bfloat16, warps, packed>(ST_GROUP_PASS); \
+    } \
+    extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_f16(ST_GROUP_ARGS) { \
+        matmul_stream_group<__half, warps, packed>(ST_GROUP_PASS); \
+    }
+ST_GROUP_KERNELS(matmul_stream_group, 8, 2, false)
+ST_GROUP_KERNELS(matmul_stream_wide_group, 16, 1, false)
+ST_GROUP_KERNELS(matmul_stream_packed_group, 8, 2, true)
+ST_GROUP_KERNELS(matmul_stream_wide_packed_group, 16, 1, true)

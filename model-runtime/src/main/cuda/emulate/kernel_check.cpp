@@ -48,6 +48,13 @@ void matmul_stream_wide_bf16(const unsigned short*, const unsigned short*, float
 void matmul_stream_wide_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*,
                               float*, int, int, int, int, int, int, int, int);
+void matmul_stream_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_wide_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_wide_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
+                                     const unsigned short*, float*, int, int, int, int, int, int, int, int);
+void pack_stream_weights(const unsigned short*, unsigned short*, int, int, int);
 }
 
 static int failures = 0;
@@ -318,7 +325,18 @@ static void closeTo(const std::vector<float>& y, const std::vector<unsigned shor
     }
 }
 
-// matmul_stream(_wide): x rounded and padded by to_half_padded, one split written directly, several reduced.
+// W packed for the _packed kernels as CudaLlamaModel does it (DeviceMatrix.packForStream): row groups rounded up to 16,
+// from a buffer that starts as 0xFFFF so that a padding piece left unwritten would show.
+static std::vector<unsigned short> packed(const std::vector<unsigned short>& w, int rows, int cols) {
+    int groups = (rows + 255) / 256 * 16;
+    size_t pieces = (size_t) groups * ((cols + 63) / 64) * 128;
+    std::vector<unsigned short> p(pieces * 8, 0xFFFF);
+    emu::launch(pack_stream_weights, grid(blocksFor(pieces)), threads(256), 0, w.data(), p.data(), rows, cols, groups);
+    return p;
+}
+
+// matmul_stream(_wide): x rounded and padded by to_half_padded, one split written directly, several reduced; then the
+// same with the packed weights (_packed kernels), which must give the same bits.
 static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     std::string tag = std::string(wide ? "matmul_stream_wide " : "matmul_stream ") + (bf16 ? "bf16" : "f16") + " " + std::to_string(rows)
             + " x " + std::to_string(cols) + ", n " + std::to_string(n) + ", chunk " + std::to_string(chunk);
@@ -332,20 +350,28 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     emu::launch(bf16 ? to_half_padded_bf16 : to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0,
                 (const float*) x.data(), xh.data(), n, npad, cols);
     int rowsPerBlock = wide ? 256 : 128;
-    auto kernel = wide ? (bf16 ? matmul_stream_wide_bf16 : matmul_stream_wide_f16) : (bf16 ? matmul_stream_bf16 : matmul_stream_f16);
-    std::vector<float> y((size_t) n * rows, NAN);
-    if (splits == 1) {
-        emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, 1), threads(rowsPerBlock * 2), 0,
-                    (const unsigned short*) w.data(), (const unsigned short*) xh.data(), y.data(), tiles8, n, rows, cols, chunk);
-    } else {
-        std::vector<float> part((size_t) splits * npad * rows, NAN);
-        emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, splits), threads(rowsPerBlock * 2), 0,
-                    (const unsigned short*) w.data(), (const unsigned short*) xh.data(), part.data(), tiles8, npad, rows, cols,
-                    chunk);
-        emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
-                    rows, splits);
+    auto plain = wide ? (bf16 ? matmul_stream_wide_bf16 : matmul_stream_wide_f16) : (bf16 ? matmul_stream_bf16 : matmul_stream_f16);
+    auto pack = wide ? (bf16 ? matmul_stream_wide_packed_bf16 : matmul_stream_wide_packed_f16)
+                     : (bf16 ? matmul_stream_packed_bf16 : matmul_stream_packed_f16);
+    std::vector<unsigned short> wp = packed(w, rows, cols);
+    std::vector<float> y[2];
+    for (int v = 0; v < 2; v++) {
+        auto kernel = v == 0 ? plain : pack;
+        const unsigned short* weights = v == 0 ? w.data() : wp.data();
+        y[v].assign((size_t) n * rows, NAN);
+        if (splits == 1) {
+            emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, 1), threads(rowsPerBlock * 2), 0, weights,
+                        (const unsigned short*) xh.data(), y[v].data(), tiles8, n, rows, cols, chunk);
+        } else {
+            std::vector<float> part((size_t) splits * npad * rows, NAN);
+            emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, splits), threads(rowsPerBlock * 2), 0,
+                        weights, (const unsigned short*) xh.data(), part.data(), tiles8, npad, rows, cols, chunk);
+            emu::launch(splitk_reduce, grid(blocksFor(y[v].size())), threads(256), 0, (const float*) part.data(),
+                        y[v].data(), n, npad, rows, splits);
+        }
     }
-    closeTo(y, w, xh, n, rows, cols, bf16, tag + " (" + std::to_string(splits) + " splits)");
+    closeTo(y[0], w, xh, n, rows, cols, bf16, tag + " (" + std::to_string(splits) + " splits)");
+    same(y[0], y[1], y[0].size(), tag + ": packed weights give the same bits");
 }
 
 // matmul_stream_group_bf16 for Q/K/V-like matrices with their own chunks, reduced by splitk_reduce_group.
@@ -378,6 +404,13 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
                 (const float*) part.data(), y[0].data(), y[1].data(), y[2].data(), n, npad, rows0, rows1, rows2, splits[0],
                 splits[1], splits[2]);
     for (int m = 0; m < 3; m++) closeTo(y[m], w[m], xh, n, rows[m], cols, true, tag + ", matrix " + std::to_string(m));
+    // the packed group: its partial sums bit for bit the row-major group's
+    std::vector<unsigned short> wp[3] = {packed(w[0], rows0, cols), packed(w[1], rows1, cols), packed(w[2], rows2, cols)};
+    std::vector<float> part2(partial, NAN);
+    emu::launch(matmul_stream_packed_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) wp[0].data(),
+                (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(), (const unsigned short*) xh.data(),
+                part2.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
+    same(part, part2, partial, tag + ": packed weights give the same partial sums");
 }
 
 // top1_chunks + top1_merge (the engine's greedy steps on long rows) against topk_chunks + topk_merge at k = 1: the same
@@ -469,6 +502,7 @@ int main() {
     stream(false, false, 128, 512, 9, 128);  // deep split: 128-column chunks
     stream(true, false, 64, 128, 1, 128);    // one token
     stream(false, true, 300, 256, 5, 64);    // 16-warp blocks
+    stream(true, true, 520, 200, 16, 128);   // 16-warp blocks, rows past a whole block, cols off the 64-k chunk
     streamGroup(256, 128, 128, 256, 13, 64, 128, 256);
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit

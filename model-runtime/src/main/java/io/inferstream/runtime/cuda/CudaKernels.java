@@ -47,7 +47,10 @@ public final class CudaKernels implements AutoCloseable {
                 "top1_chunks", "top1_merge"},
             "stream", new String[] {"matmul_stream_f16", "matmul_stream_bf16", "matmul_stream_group_f16",
                 "matmul_stream_group_bf16", "matmul_stream_wide_f16", "matmul_stream_wide_bf16",
-                "matmul_stream_wide_group_f16", "matmul_stream_wide_group_bf16"},
+                "matmul_stream_wide_group_f16", "matmul_stream_wide_group_bf16", "matmul_stream_packed_f16",
+                "matmul_stream_packed_bf16", "matmul_stream_wide_packed_f16", "matmul_stream_wide_packed_bf16",
+                "matmul_stream_packed_group_f16", "matmul_stream_packed_group_bf16", "matmul_stream_wide_packed_group_f16",
+                "matmul_stream_wide_packed_group_bf16", "pack_stream_weights"},
             "prefetch", new String[] {"l2_prefetch"});
 
     private final List<CUmodule> modules = new ArrayList<>();

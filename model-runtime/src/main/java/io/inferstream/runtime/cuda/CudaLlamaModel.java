@@ -68,7 +68,7 @@ public final class CudaLlamaModel implements LanguageModel {
     private final CudaDevice device;
     private final CudaKernels k;
     private final ModelConfig config;
-    private final MemoryPlan plan;
+    private MemoryPlan plan; // the weights' bytes grow by the packed copies when those are adopted
     private final int qDim;
     private final List<AutoCloseable> owned = new ArrayList<>();
 
@@ -128,6 +128,10 @@ public final class CudaLlamaModel implements LanguageModel {
     // matmul_stream for decode steps of 1..8 tokens as well (single matrices; Q/K/V keep matvec3): chosen at load
     private boolean smallStream;
     private String smallStreamChoice = "matvec for 1..8 tokens (not compared)";
+    // The streaming products read copies of the weights packed in their load order (see choosePackedStream)
+    private boolean packedStream;
+    private String packedStreamChoice = "not compared";
+    private long packedBytes; // device bytes of the packed copies
     private String skinnyChoice = "skinny product off";
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
@@ -260,6 +264,13 @@ public final class CudaLlamaModel implements LanguageModel {
                 chooseSkinnyKernel();
                 chooseGroupedSkinny();
                 chooseDeepSplit();
+                // unmeasured on a GPU when written: a launch the driver refuses leaves the row-major weights on
+                try {
+                    choosePackedStream();
+                } catch (RuntimeException e) {
+                    usePackedStream(false);
+                    packedStreamChoice = "failed at load: " + e;
+                }
                 chooseSmallStream();
             }
             chooseAttention();
@@ -581,6 +592,7 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.streamWide = wideStream;
             skinny.deepSplit = deepSplit;
             skinny.small = smallStream;
+            skinny.packed = packedStream;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -611,6 +623,7 @@ public final class CudaLlamaModel implements LanguageModel {
         Map<String, String> m = new java.util.LinkedHashMap<>();
         m.put("skinny kernel", skinnyChoice());
         m.put("attention and norm kernels", attentionChoice());
+        m.put("weight layout of the streaming products", packedStreamChoice());
         m.put("steps of 1..8 tokens", smallStreamChoice());
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
@@ -1165,6 +1178,139 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Whether the skinny products split K deep. */
     public synchronized boolean deepSplit() {
         return deepSplit;
+    }
+
+    /**
+     * The streaming products read packed copies of the weights (DeviceMatrix.packForStream, stream.cu says why) or
+     * the row-major ones. Turning it on packs every matrix the streaming product can take that has no copy yet
+     * (the memory plan's weight bytes grow by them, so the KV pool sized after this is smaller); off frees them.
+     */
+    public synchronized void usePackedStream(boolean on) {
+        device.makeCurrent();
+        for (DeviceMatrix m : allMatrices()) {
+            if (!on) {
+                m.dropPacked();
+            } else if (m.packable()) {
+                packedBytes += m.packForStream(k);
+            }
+        }
+        if (!on) {
+            packedBytes = 0;
+        }
+        packedStream = on;
+        if (skinny != null && skinny.packed != on) {
+            skinny.packed = on;
+            bufferGeneration++; // recorded graphs name the other kernels and buffers
+        }
+        plan = new MemoryPlan(plan.deviceFree(), plan.fraction(), weightBytes + packedBytes, plan.activationBytes());
+    }
+
+    /** Whether the streaming products read packed weights. */
+    public synchronized boolean packedStream() {
+        return packedStream;
+    }
+
+    /** The weight layout the streaming products read, and the load-time comparison behind it. */
+    public synchronized String packedStreamChoice() {
+        return (packedStream ? String.format(java.util.Locale.ROOT, "packed (%.2f GiB of copies)", packedBytes / (double) (1L << 30))
+                : "row-major") + ": " + packedStreamChoice;
+    }
+
+    /**
+     * Decides whether the streaming products read packed copies of the weights. Row-major, a load instruction of
+     * a warp reads 64 bytes from each of 8 rows and a warp keeps 16 row streams open; packed, it reads 512
+     * contiguous bytes and each warp's K range is one stream (run 6 had the output head at 2.5 TB/s and gate/up at
+     * 2.9 TB/s, 52-60 % of the H200's HBM, with no other limit in sight). The lanes receive the same values, so the
+     * results are bit for bit the same. Layer 0's products (Q/K/V, gate/up, Wo, down; grouped where that is on) and
+     * the output head of 64 random tokens run both ways; packed is adopted only when every output is bitwise equal
+     * and the products are faster as CUDA graphs, and only when the copies of all matrices (about the weights'
+     * size again) take at most a quarter of the memory the KV pool would get. -Dinferstream.cuda.packedStream=on|off
+     * forces it.
+     */
+    private void choosePackedStream() {
+        String forced = System.getProperty("inferstream.cuda.packedStream");
+        if (forced != null) {
+            usePackedStream(streamingSkinny && skinny != null && "on".equals(forced));
+            packedStreamChoice = "forced by -Dinferstream.cuda.packedStream=" + forced;
+            return;
+        }
+        if (!streamingSkinny || skinny == null) {
+            packedStreamChoice = "matmul_stream is not the skinny kernel; not compared";
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        long need = 0;
+        for (DeviceMatrix m : allMatrices()) {
+            if (m.packable()) {
+                need += DeviceMatrix.packedBytes(m.rows(), m.cols());
+            }
+        }
+        if (need > plan.kvBytes() / 4) {
+            packedStreamChoice = "the packed copies would take " + MemoryPlan.gib(need) + ", more than a quarter of the "
+                    + MemoryPlan.gib(plan.kvBytes()) + " the KV pool gets; not compared";
+            return;
+        }
+        List<DeviceMatrix> layer0 = List.of(wq[0], wk[0], wv[0], wo[0], gate[0], up[0], down[0], output);
+        for (DeviceMatrix m : layer0) {
+            if (!m.takesSkinny(n) || !m.packable()) {
+                packedStreamChoice = m + " does not take the streaming product at " + n + " tokens; not compared";
+                return;
+            }
+        }
+        if (config.hiddenDim() < config.dim() || config.vocabSize() < config.dim()) {
+            packedStreamChoice = "down's output does not fit the scratch used for it; not compared";
+            return;
+        }
+        for (DeviceMatrix m : layer0) {
+            m.packForStream(k);
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(53);
+        float[] xs = new float[n * config.dim()];
+        float[] as = new float[n * wo[0].cols()];
+        float[] hs = new float[n * config.hiddenDim()];
+        for (float[] a : List.of(xs, as, hs)) {
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) rnd.nextDouble(-1, 1);
+            }
+        }
+        boolean grouped = groupedSkinny && DeviceMatrix.groupable(n, wq[0], wk[0], wv[0])
+                && DeviceMatrix.groupable(n, gate[0], up[0]) && gate[0].rows() == up[0].rows();
+        // inputs xb, att and hb2; outputs q, k, v, hb (silu(gate) * up, or gate), x (Wo of att), logits (the head of
+        // xb) and, last, xb (down of hb2)
+        java.util.function.IntConsumer chain = v -> {
+            skinny.packed = v == 1;
+            if (grouped) {
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
+                        n, skinny, false);
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {gate[0], up[0]}, xb, new DeviceBuffer[] {hb, null}, n,
+                        skinny, true);
+            } else {
+                wq[0].matmul(k, xb, q, n, skinny);
+                wk[0].matmul(k, xb, kBuf, n, skinny);
+                wv[0].matmul(k, xb, vBuf, n, skinny);
+                gate[0].matmul(k, xb, hb, n, skinny);
+            }
+            wo[0].matmul(k, att, x, n, skinny);
+            output.matmul(k, xb, logits, n, skinny);
+            down[0].matmul(k, hb2, xb, n, skinny);
+        };
+        Runnable reset = () -> {
+            xb.upload(xs, xs.length);
+            att.upload(as, as.length);
+            hb2.upload(hs, hs.length);
+        };
+        BothWays r;
+        try {
+            r = bothWays(chain, reset, new DeviceBuffer[] {q, kBuf, vBuf, hb, x, logits, xb},
+                    new int[] {n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * config.hiddenDim(),
+                        n * wo[0].rows(), n * output.rows(), n * down[0].rows()});
+        } finally {
+            skinny.packed = packedStream;
+        }
+        usePackedStream(r.adopt()); // packs the other layers, or frees layer 0's copies
+        bufferGeneration++;
+        packedStreamChoice = "layer 0's products and the output head, " + n + " tokens" + (grouped ? " (grouped)" : "")
+                + ", " + r.outcome("row-major", "packed");
     }
 
     /** Routes decode steps of 1..8 tokens through matmul_stream (when it is the skinny kernel) instead of matvec. */

@@ -18,7 +18,8 @@ public final class DeviceMatrix implements AutoCloseable {
     static final int MATVEC_MAX_TOKENS = 8;
 
     /** Which kernel computes a product (tests compare each against the CPU). */
-    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE }
+    enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE,
+        STREAM_PACKED, STREAM_WIDE_PACKED }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -26,6 +27,7 @@ public final class DeviceMatrix implements AutoCloseable {
     private final String name;
     private final DeviceBuffer data;
     private final DeviceBuffer scales; // Q8_0 only
+    private DeviceBuffer packed; // a copy rearranged for the _packed streaming kernels (packForStream), or null
 
     private DeviceMatrix(GgmlType type, int rows, int cols, String name, DeviceBuffer data, DeviceBuffer scales) {
         this.type = type;
@@ -122,6 +124,55 @@ public final class DeviceMatrix implements AutoCloseable {
         return scales;
     }
 
+    /**
+     * Device bytes of a rows x cols matrix packed for the _packed streaming kernels (stream.cu, pack_stream_weights):
+     * whole 16-row groups, rounded up to 16 of them (one 16-warp block), of whole 64-column tiles of 2 KB.
+     */
+    static long packedBytes(int rows, int cols) {
+        long groups = (rows + 255L) / 256 * 16;
+        long tiles = (cols + SkinnyScratch.STREAM_KC - 1) / SkinnyScratch.STREAM_KC;
+        return groups * tiles * 16 * SkinnyScratch.STREAM_KC * 2;
+    }
+
+    /** Whether the streaming product can read this matrix from a packed copy (16-bit, rows of whole 16-byte pieces). */
+    boolean packable() {
+        return (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.streamFits(rows, cols);
+    }
+
+    /**
+     * Writes the packed copy the _packed streaming kernels read (once; the row-major data stays for the other
+     * kernels). Returns the bytes allocated (0 when it was there already).
+     */
+    long packForStream(CudaKernels k) {
+        if (packed != null) {
+            return 0;
+        }
+        if (!packable()) {
+            throw new IllegalArgumentException(name + ": only BF16/F16 matrices with cols a multiple of 8 are packed for the "
+                    + "streaming product; got " + type + " " + rows + " x " + cols);
+        }
+        int groups = (rows + 255) / 256 * 16;
+        long pieces = packedBytes(rows, cols) / 16;
+        DeviceBuffer p = DeviceBuffer.allocate(packedBytes(rows, cols), name + " (packed)");
+        k.launch("pack_stream_weights", (int) Math.min(65535, (pieces + 255) / 256), 1, 256, 0, data, p, rows, cols, groups);
+        packed = p;
+        return p.bytes();
+    }
+
+    /** Frees the packed copy, if any. */
+    void dropPacked() {
+        if (packed != null) {
+            packed.close();
+            packed = null;
+        }
+    }
+
+    /** Whether a packed copy is on the device. */
+    boolean hasPacked() {
+        return packed != null;
+    }
+
+    /** Device bytes of the matrix as uploaded (a packed copy not included). */
     public long bytes() {
         return data.bytes() + (scales == null ? 0 : scales.bytes());
     }
@@ -231,16 +282,18 @@ public final class DeviceMatrix implements AutoCloseable {
         int elems = npad * cols;
         int rowsPerBlock = SkinnyScratch.streamRows(s.streamWide);
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
-        String kernel = (s.streamWide ? "matmul_stream_wide_" : "matmul_stream_") + suffix;
+        boolean fromPacked = s.packed && packed != null;
+        String kernel = (s.streamWide ? "matmul_stream_wide_" : "matmul_stream_") + (fromPacked ? "packed_" : "") + suffix;
+        DeviceBuffer weights = fromPacked ? packed : data;
         int threads = rowsPerBlock * 2; // one warp per 16 rows
         if (!converted) {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         }
         if (splits == 1) { // y [n, rows] is the layout of one split's partial sums cut to n tokens
-            k.launch(kernel, blocks, 1, threads, 0, data, s.halves, y, tiles8, n, rows, cols, chunk);
+            k.launch(kernel, blocks, 1, threads, 0, weights, s.halves, y, tiles8, n, rows, cols, chunk);
             return 0;
         }
-        k.launch(kernel, blocks, splits, threads, 0, data, s.halves, s.partial, tiles8, npad, rows, cols, chunk);
+        k.launch(kernel, blocks, splits, threads, 0, weights, s.halves, s.partial, tiles8, npad, rows, cols, chunk);
         if (!reduce) {
             return splits;
         }
@@ -371,11 +424,15 @@ public final class DeviceMatrix implements AutoCloseable {
         DeviceBuffer[] w = new DeviceBuffer[3];
         int blocks = 0;
         int maxSplits = 1;
+        boolean fromPacked = s.streaming && s.packed;
+        for (DeviceMatrix m : ms) {
+            fromPacked &= m.packed != null;
+        }
         for (int m = 0; m < ms.length; m++) {
             rows[m] = ms[m].rows;
             chunk[m] = s.kChunk(rows[m], cols);
             splits[m] = s.splits(rows[m], cols);
-            w[m] = ms[m].data;
+            w[m] = fromPacked ? ms[m].packed : ms[m].data;
             blocks += (rows[m] + rowsPerBlock - 1) / rowsPerBlock;
             maxSplits = Math.max(maxSplits, splits[m]);
         }
@@ -383,7 +440,8 @@ public final class DeviceMatrix implements AutoCloseable {
         if (!halvesReady) {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         }
-        String kernel = !s.streaming ? "matmul_skinny_group_" : s.streamWide ? "matmul_stream_wide_group_" : "matmul_stream_group_";
+        String kernel = !s.streaming ? "matmul_skinny_group_"
+                : "matmul_stream_" + (s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + "group_";
         k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? rowsPerBlock * 2 : 128, 0, w[0], w[1], w[2], s.halves,
                 s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
         return splits;
@@ -438,10 +496,16 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE -> {
+            case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE, STREAM_PACKED,
+                 STREAM_WIDE_PACKED -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
-                    s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_DEEP || kernel == Kernel.STREAM_WIDE;
-                    s.streamWide = kernel == Kernel.STREAM_WIDE;
+                    s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_DEEP || kernel == Kernel.STREAM_WIDE
+                            || kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED;
+                    s.streamWide = kernel == Kernel.STREAM_WIDE || kernel == Kernel.STREAM_WIDE_PACKED;
+                    s.packed = kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED;
+                    if (s.packed) {
+                        packForStream(k);
+                    }
                     s.staged = kernel == Kernel.SKINNY_SMEM;
                     s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
                     s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP || kernel == Kernel.STREAM_DEEP;
@@ -455,6 +519,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     @Override
     public void close() {
+        dropPacked();
         data.close();
         if (scales != null) {
             scales.close();

@@ -41,6 +41,12 @@ final class SkinnyScratch implements AutoCloseable {
     /** With streaming: the 16-warp blocks of matmul_stream_wide (256 rows, 1 per SM) instead of 8-warp ones. */
     boolean streamWide;
 
+    /**
+     * With streaming: the _packed kernels, reading each matrix's packed copy (DeviceMatrix.packForStream) where it
+     * has one; the same bits as from the row-major weights. Chosen at load.
+     */
+    boolean packed;
+
     /** Warps of matmul_stream a product should have: 16 per SM (2 blocks of 8 or 1 of 16) on 132 SMs, one wave. */
     static final int STREAM_TARGET_WARPS = 2048;
     /** K columns per matmul_stream chunk (stream.cu: ST_KC); its split chunks are multiples of it. */

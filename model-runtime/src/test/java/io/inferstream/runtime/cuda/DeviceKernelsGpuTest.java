@@ -108,6 +108,12 @@ class DeviceKernelsGpuTest {
         "BF16, STREAM_WIDE, 100, 200, 1, 1e-2",
         "F16, STREAM_WIDE, 2000, 1544, 16, 2e-3",
         "F16, STREAM_WIDE, 17, 8, 64, 2e-3",
+        // the same products from packed weights (pack_stream_weights, the _packed kernels)
+        "BF16, STREAM_PACKED, 2048, 2048, 64, 1e-2",
+        "BF16, STREAM_PACKED, 1000, 2056, 13, 1e-2",
+        "F16, STREAM_PACKED, 17, 8, 5, 2e-3",
+        "BF16, STREAM_WIDE_PACKED, 300, 1032, 64, 1e-2",
+        "F16, STREAM_WIDE_PACKED, 2000, 1544, 1, 2e-3",
         "BF16, MATVEC, 4016, 2048, 8, 1e-5",
         "F16, MATVEC, 33, 264, 1, 1e-5",
         "BF16, MATVEC, 50, 100, 2, 1e-5",
@@ -261,6 +267,111 @@ class DeviceKernelsGpuTest {
                 double err = CudaTestDevice.relativeError(got, expected[m], got.length);
                 assertTrue(err <= bound, type + (swiglu ? " silu(gate) * up" : " product " + m + " of " + count)
                         + ": relative error " + err + " > " + bound);
+            }
+        } finally {
+            for (int m = 0; m < count; m++) {
+                if (dms[m] != null) {
+                    dms[m].close();
+                }
+                if (ys[m] != null) {
+                    ys[m].close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Packed weights (DeviceMatrix.packForStream, the _packed kernels of stream.cu) give bit for bit the products of
+     * the row-major weights: the lanes load the same values into the same registers. Single products with one split
+     * and several (default and deep split, rows and cols off the tile sizes, 8- and 16-warp blocks) and grouped
+     * ones (Q/K/V-like, gate/up with SwiGLU), each also against the CPU matrices.
+     */
+    @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} wide={6} deep={7}")
+    @CsvSource({
+        "BF16, 2048, 0, 0, 2048, 64, false, false",
+        "BF16, 2048, 0, 0, 2048, 64, false, true",
+        "BF16, 4016, 0, 0, 2048, 64, false, false",
+        "BF16, 1000, 0, 0, 2056, 7, false, false",
+        "F16, 17, 0, 0, 8, 64, false, false",
+        "F16, 300, 0, 0, 1032, 33, true, false",
+        "BF16, 2048, 2048, 0, 8192, 64, true, true",
+        "BF16, 2048, 512, 512, 2048, 64, false, false",
+        "BF16, 2048, 512, 512, 2048, 13, false, true",
+        "F16, 96, 48, 32, 176, 33, true, false",
+        "BF16, 8192, 8192, 0, 2048, 40, false, false",
+    })
+    void packedWeightsGiveTheBitsOfRowMajor(GgmlType type, int rows0, int rows1, int rows2, int cols, int n, boolean wide,
+                                            boolean deep) {
+        int[] rows = rows1 == 0 ? new int[] {rows0} : rows2 == 0 ? new int[] {rows0, rows1} : new int[] {rows0, rows1, rows2};
+        int count = rows.length;
+        boolean swiglu = count == 2; // gate/up: the reduction applies SwiGLU
+        SplittableRandom rnd = new SplittableRandom(rows0 * 17L + cols * 3L + n);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        Matrix[] cpu = new Matrix[count];
+        byte[][] raw = new byte[count][];
+        DeviceMatrix[] dms = new DeviceMatrix[count];
+        DeviceBuffer[] ys = new DeviceBuffer[count];
+        long partial = 0;
+        try (DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x")) {
+            for (int m = 0; m < count; m++) {
+                float[] w = new float[rows[m] * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+                }
+                raw[m] = Quantizer.quantize(type, w);
+                cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw[m]), rows[m], cols, "w" + m);
+                dms[m] = DeviceMatrix.upload(cpu[m], ByteBuffer.wrap(raw[m]), false);
+                ys[m] = DeviceBuffer.allocate(4L * n * rows[m], "y" + m);
+                partial += SkinnyScratch.partialFloats(rows[m], cols);
+            }
+            dx.upload(x, x.length);
+            int[][][] bits = new int[2][count][];
+            float[][] got = new float[count][];
+            for (int v = 0; v < 2; v++) {
+                if (v == 1) {
+                    for (DeviceMatrix dm : dms) {
+                        assertTrue(dm.packForStream(device.kernels()) >= DeviceMatrix.packedBytes(dm.rows(), dm.cols()));
+                    }
+                }
+                try (SkinnyScratch scratch = new SkinnyScratch(cols, partial)) {
+                    scratch.streaming = true;
+                    scratch.streamWide = wide;
+                    scratch.deepSplit = deep;
+                    scratch.packed = v == 1;
+                    if (count == 1) {
+                        dms[0].stream(device.kernels(), dx, ys[0], n, scratch);
+                    } else {
+                        DeviceMatrix.skinnyGroup(device.kernels(), dms, dx, ys, n, scratch, swiglu);
+                    }
+                    jcuda.driver.JCudaDriver.cuCtxSynchronize();
+                }
+                for (int m = 0; m < (swiglu ? 1 : count); m++) {
+                    got[m] = new float[n * rows[m]];
+                    ys[m].download(got[m], got[m].length);
+                    bits[v][m] = new int[got[m].length];
+                    for (int i = 0; i < got[m].length; i++) {
+                        bits[v][m][i] = Float.floatToRawIntBits(got[m][i]);
+                    }
+                }
+            }
+            double bound = type == GgmlType.BF16 ? 1e-2 : 2e-3;
+            for (int m = 0; m < (swiglu ? 1 : count); m++) {
+                assertArrayEquals(bits[0][m], bits[1][m], "matrix " + m + ": packed weights changed the bits");
+                float[] expected = new float[n * rows[m]];
+                cpu[m].matmul(x, expected, n);
+                if (swiglu) {
+                    float[] upExpected = new float[n * rows[1]];
+                    cpu[1].matmul(x, upExpected, n);
+                    for (int i = 0; i < expected.length; i++) {
+                        double g = expected[i];
+                        expected[i] = (float) (g / (1 + Math.exp(-g)) * upExpected[i]);
+                    }
+                }
+                double err = CudaTestDevice.relativeError(got[m], expected, expected.length);
+                assertTrue(err <= bound, "matrix " + m + ": relative error " + err + " > " + bound);
             }
         } finally {
             for (int m = 0; m < count; m++) {
