@@ -139,11 +139,13 @@ fi
 
 echo "=== stage kernel-profile"
 # Nsight Compute times every kernel of one eager decode step and one top-256 step at concurrency 64
-# (GpuBench brackets exactly those with cuProfilerStart/Stop); informational, it never fails the check.
+# (GpuBench brackets exactly those with cuProfilerStart/Stop); informational, it never fails the check. The kernels
+# are forced rather than chosen at load (the fused epilogues, packed weights with 32-row warps; no prefetch: ncu
+# flushes the caches before every kernel), so the profile shows the newest kernels' times whatever the load chose.
 ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
 if [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
   if timeout 120 "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
-       -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 ${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.l2PrefetchMiB=0} -cp "$cp" \
+       -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 ${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.l2PrefetchMiB=0 -Dinferstream.cuda.packedStream=on -Dinferstream.cuda.tallStream=on} -cp "$cp" \
        io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf --device cuda \
        --concurrency 64 --prompt 128 --steps 2 > "$OUT/ncu-run.log" 2>&1 \
      && "$ncu_bin" --import "$OUT/step-c64.ncu-rep" --csv --page raw --metrics gpu__time_duration.sum > "$OUT/ncu-c64.csv" 2>&1; then

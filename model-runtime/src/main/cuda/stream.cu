@@ -147,13 +147,18 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
     }
 }
 
-// Block (rows blockRow * WARPS * 16 .. + WARPS * 16, K range `split`) of the product. out: partial sums [splits, nOut, rows]
-// (nOut = npad), or y [n, rows] itself when there is one split (nOut = n). Returns at once (whole block) when
-// the matrix has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
-template <typename T, int WARPS, bool PACKED>
+// Block (rows blockRow * WARPS * 16 * MT .. + WARPS * 16 * MT, K range `split`) of the product. out: partial sums
+// [splits, nOut, rows] (nOut = npad), or y [n, rows] itself when there is one split (nOut = n). Returns at once (whole
+// block) when the matrix has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
+// MT: 16-row m-tiles per warp. With MT = 2 (the _tall kernels, packed weights only) a warp serves 32 rows and reads
+// each activation fragment from shared memory once for both tiles: half the shared-memory reads per weight byte (at
+// 64 tokens a warp's B reads are 4x its weight bytes with one tile); the register budget of 1 block per SM holds the
+// second tile's accumulators and weights. Every output sums the same k in the same order, so the bits are MT = 1's.
+template <typename T, int WARPS, bool PACKED, int MT = 1>
 __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, const unsigned short* xh, float* out,
                                                     int tiles8, int nOut, int rows, int cols, int kChunk, int blockRow,
                                                     int split) {
+    static_assert(MT == 1 || PACKED, "32-row warps read packed weights only");
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC]; // 5 x 8 KB
     int k0 = split * kChunk;
     if (k0 >= cols) {
@@ -166,29 +171,37 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     int warp = threadIdx.x >> 5;
     int g = lane >> 2;
     int q = lane & 3;
-    int r0 = blockRow * WARPS * 16 + warp * 16 + g; // this lane's rows: r0 and r0 + 8
+    int r0 = blockRow * WARPS * 16 * MT + warp * 16 * MT + g; // this lane's rows: r0 + 16 i and r0 + 16 i + 8 of tile i
     bool in0 = r0 < rows;
     bool in1 = r0 + 8 < rows;
     const unsigned short* w0 = w + (size_t) (in0 ? r0 : 0) * cols;
     const unsigned short* w1 = w + (size_t) (in1 ? r0 + 8 : 0) * cols;
-    // packed: this lane's place in the warp's first tile of the split (row group blockRow * WARPS + warp)
-    const unsigned short* wp = w + ((size_t) (blockRow * WARPS + warp) * ((cols + ST_KC - 1) / ST_KC) + k0 / ST_KC)
-            * (16 * ST_KC) + lane * 8;
+    // packed: this lane's place in the warp's first tile of the split (row group (blockRow * WARPS + warp) * MT); the
+    // warp's tile i is i row groups further
+    size_t groupStride = (size_t) ((cols + ST_KC - 1) / ST_KC) * (16 * ST_KC);
+    const unsigned short* wp = w + (size_t) (blockRow * WARPS + warp) * MT * groupStride + (size_t) (k0 / ST_KC) * (16 * ST_KC)
+            + lane * 8;
 
-    float acc[ST_MAX_TILES][4];
+    float acc[MT][ST_MAX_TILES][4];
 #pragma unroll
-    for (int t = 0; t < ST_MAX_TILES; t++) {
+    for (int i = 0; i < MT; i++) {
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            acc[t][j] = 0.0f;
+        for (int t = 0; t < ST_MAX_TILES; t++) {
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                acc[i][t][j] = 0.0f;
+            }
         }
     }
-    uint4 wr[ST_DEPTH][4];
+    uint4 wr[ST_DEPTH][4 * MT];
 #pragma unroll
     for (int d = 0; d < ST_DEPTH; d++) {
         if (d < chunks) {
             if (PACKED) {
-                st_load_packed(wr[d], wp + d * (16 * ST_KC));
+#pragma unroll
+                for (int i = 0; i < MT; i++) {
+                    st_load_packed(&wr[d][4 * i], wp + i * groupStride + d * (16 * ST_KC));
+                }
             } else {
                 st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
             }
@@ -218,15 +231,22 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
                         uint4 lo = *(const uint4*) (xc + t * 8 * ST_KC + bLo);
                         uint4 hi = *(const uint4*) (xc + t * 8 * ST_KC + bHi);
                         // the four k16 steps of the chunk: pieces lo (k + 8q ..) then hi (k + 32 + 8q ..), 4 k each
-                        st_mma(acc[t], wr[d][0].x, wr[d][2].x, wr[d][0].y, wr[d][2].y, lo.x, lo.y, (T*) 0);
-                        st_mma(acc[t], wr[d][0].z, wr[d][2].z, wr[d][0].w, wr[d][2].w, lo.z, lo.w, (T*) 0);
-                        st_mma(acc[t], wr[d][1].x, wr[d][3].x, wr[d][1].y, wr[d][3].y, hi.x, hi.y, (T*) 0);
-                        st_mma(acc[t], wr[d][1].z, wr[d][3].z, wr[d][1].w, wr[d][3].w, hi.z, hi.w, (T*) 0);
+#pragma unroll
+                        for (int i = 0; i < MT; i++) {
+                            const uint4* a = &wr[d][4 * i];
+                            st_mma(acc[i][t], a[0].x, a[2].x, a[0].y, a[2].y, lo.x, lo.y, (T*) 0);
+                            st_mma(acc[i][t], a[0].z, a[2].z, a[0].w, a[2].w, lo.z, lo.w, (T*) 0);
+                            st_mma(acc[i][t], a[1].x, a[3].x, a[1].y, a[3].y, hi.x, hi.y, (T*) 0);
+                            st_mma(acc[i][t], a[1].z, a[3].z, a[1].w, a[3].w, hi.z, hi.w, (T*) 0);
+                        }
                     }
                 }
                 if (next < chunks) {
                     if (PACKED) {
-                        st_load_packed(wr[d], wp + (size_t) next * (16 * ST_KC));
+#pragma unroll
+                        for (int i = 0; i < MT; i++) {
+                            st_load_packed(&wr[d][4 * i], wp + i * groupStride + (size_t) next * (16 * ST_KC));
+                        }
                     } else {
                         st_load_chunk(wr[d], w0, w1, in0, in1, k0 + next * ST_KC, k1, q);
                     }
@@ -235,20 +255,26 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
         }
     }
     st_cp_async_wait<0>();
-    // acc[t]: {row r0 token 8t+2q, row r0 token 8t+2q+1, row r0+8 token 8t+2q, row r0+8 token 8t+2q+1}
+    // acc[i][t]: {row r0 + 16i token 8t+2q, same row token 8t+2q+1, row r0 + 16i + 8 token 8t+2q, same row 8t+2q+1}
     float* o = out + (size_t) split * nOut * rows;
 #pragma unroll
-    for (int t = 0; t < ST_MAX_TILES; t++) {
-        if (t < tiles8) {
+    for (int i = 0; i < MT; i++) {
+        int ra = r0 + 16 * i;
+        bool inA = ra < rows;
+        bool inB = ra + 8 < rows;
 #pragma unroll
-            for (int j = 0; j < 2; j++) {
-                int tok = 8 * t + 2 * q + j;
-                if (tok < nOut) {
-                    if (in0) {
-                        o[(size_t) tok * rows + r0] = acc[t][j];
-                    }
-                    if (in1) {
-                        o[(size_t) tok * rows + r0 + 8] = acc[t][2 + j];
+        for (int t = 0; t < ST_MAX_TILES; t++) {
+            if (t < tiles8) {
+#pragma unroll
+                for (int j = 0; j < 2; j++) {
+                    int tok = 8 * t + 2 * q + j;
+                    if (tok < nOut) {
+                        if (inA) {
+                            o[(size_t) tok * rows + ra] = acc[i][t][j];
+                        }
+                        if (inB) {
+                            o[(size_t) tok * rows + ra + 8] = acc[i][t][2 + j];
+                        }
                     }
                 }
             }
@@ -261,17 +287,19 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
 #define ST_ARGS const unsigned short* w, const unsigned short* xh, float* out, int tiles8, int nOut, int rows, int cols, \
     int kChunk
 #define ST_PASS w, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y
-#define ST_KERNELS(name, warps, minBlocks, packed) \
+#define ST_KERNELS(name, warps, minBlocks, packed, mt) \
     extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_bf16(ST_ARGS) { \
-        matmul_stream_block<__nv_bfloat16, warps, packed>(ST_PASS); \
+        matmul_stream_block<__nv_bfloat16, warps, packed, mt>(ST_PASS); \
     } \
     extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_f16(ST_ARGS) { \
-        matmul_stream_block<__half, warps, packed>(ST_PASS); \
+        matmul_stream_block<__half, warps, packed, mt>(ST_PASS); \
     }
-ST_KERNELS(matmul_stream, 8, 2, false)
-ST_KERNELS(matmul_stream_wide, 16, 1, false)
-ST_KERNELS(matmul_stream_packed, 8, 2, true)
-ST_KERNELS(matmul_stream_wide_packed, 16, 1, true)
+ST_KERNELS(matmul_stream, 8, 2, false, 1)
+ST_KERNELS(matmul_stream_wide, 16, 1, false, 1)
+ST_KERNELS(matmul_stream_packed, 8, 2, true, 1)
+ST_KERNELS(matmul_stream_wide_packed, 16, 1, true, 1)
+// 8 warps of 32 rows: grid (ceil(rows / 256), splits), block 256, packed weights
+ST_KERNELS(matmul_stream_tall_packed, 8, 1, true, 2)
 
 // W [rows, cols] row-major rearranged for the _packed kernels: p holds `groups` (a multiple of 16, >= rows / 16) row
 // groups of ceil(cols / 64) tiles of 2 KB; in tile (group rg, chunk kc), the 16-byte piece j * 32 + lane is what that
@@ -301,15 +329,15 @@ extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned
 // per block)); grid.y is the largest split count; matrix m's partial sums [splits_m, npad, rows_m] follow those of
 // m - 1 in part, as splitk_reduce_group and splitk_reduce_swiglu (matmul.cu) read them. Bit for bit the partial
 // sums of separate matmul_stream launches with the same chunks.
-template <typename T, int WARPS, bool PACKED>
+template <typename T, int WARPS, bool PACKED, int MT = 1>
 __device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, const unsigned short* w1,
                                                     const unsigned short* w2, const unsigned short* xh, float* part,
                                                     int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0,
                                                     int chunk1, int chunk2) {
     // pick the matrix first, then one copy of the block code (three inlined copies would spill registers)
     int npad = tiles8 * 8;
-    int b0 = (rows0 + WARPS * 16 - 1) / (WARPS * 16);
-    int b1 = (rows1 + WARPS * 16 - 1) / (WARPS * 16);
+    int b0 = (rows0 + WARPS * 16 * MT - 1) / (WARPS * 16 * MT);
+    int b1 = (rows1 + WARPS * 16 * MT - 1) / (WARPS * 16 * MT);
     int b = blockIdx.x;
     const unsigned short* w = w0;
     int rows = rows0;
@@ -328,21 +356,22 @@ __device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, co
             chunk = chunk2;
         }
     }
-    matmul_stream_block<T, WARPS, PACKED>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
+    matmul_stream_block<T, WARPS, PACKED, MT>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
 }
 
 #define ST_GROUP_ARGS const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, \
     const unsigned short* xh, float* part, int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0, int chunk1, \
     int chunk2
 #define ST_GROUP_PASS w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2
-#define ST_GROUP_KERNELS(name, warps, minBlocks, packed) \
+#define ST_GROUP_KERNELS(name, warps, minBlocks, packed, mt) \
     extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_bf16(ST_GROUP_ARGS) { \
-        matmul_stream_group<__nv_bfloat16, warps, packed>(ST_GROUP_PASS); \
+        matmul_stream_group<__nv_bfloat16, warps, packed, mt>(ST_GROUP_PASS); \
     } \
     extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_f16(ST_GROUP_ARGS) { \
-        matmul_stream_group<__half, warps, packed>(ST_GROUP_PASS); \
+        matmul_stream_group<__half, warps, packed, mt>(ST_GROUP_PASS); \
     }
-ST_GROUP_KERNELS(matmul_stream_group, 8, 2, false)
-ST_GROUP_KERNELS(matmul_stream_wide_group, 16, 1, false)
-ST_GROUP_KERNELS(matmul_stream_packed_group, 8, 2, true)
-ST_GROUP_KERNELS(matmul_stream_wide_packed_group, 16, 1, true)
+ST_GROUP_KERNELS(matmul_stream_group, 8, 2, false, 1)
+ST_GROUP_KERNELS(matmul_stream_wide_group, 16, 1, false, 1)
+ST_GROUP_KERNELS(matmul_stream_packed_group, 8, 2, true, 1)
+ST_GROUP_KERNELS(matmul_stream_wide_packed_group, 16, 1, true, 1)
+ST_GROUP_KERNELS(matmul_stream_tall_packed_group, 8, 1, true, 2)

@@ -55,6 +55,10 @@ void matmul_stream_wide_packed_f16(const unsigned short*, const unsigned short*,
 void matmul_stream_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
                                      const unsigned short*, float*, int, int, int, int, int, int, int, int);
 void pack_stream_weights(const unsigned short*, unsigned short*, int, int, int);
+void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_tall_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
+                                          const unsigned short*, float*, int, int, int, int, int, int, int, int);
 }
 
 static int failures = 0;
@@ -336,7 +340,8 @@ static std::vector<unsigned short> packed(const std::vector<unsigned short>& w, 
 }
 
 // matmul_stream(_wide): x rounded and padded by to_half_padded, one split written directly, several reduced; then the
-// same with the packed weights (_packed kernels), which must give the same bits.
+// same with the packed weights (_packed kernels) and with 32-row warps on them (_tall_packed, 256-row blocks), which
+// must give the same bits.
 static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     std::string tag = std::string(wide ? "matmul_stream_wide " : "matmul_stream ") + (bf16 ? "bf16" : "f16") + " " + std::to_string(rows)
             + " x " + std::to_string(cols) + ", n " + std::to_string(n) + ", chunk " + std::to_string(chunk);
@@ -354,17 +359,20 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     auto pack = wide ? (bf16 ? matmul_stream_wide_packed_bf16 : matmul_stream_wide_packed_f16)
                      : (bf16 ? matmul_stream_packed_bf16 : matmul_stream_packed_f16);
     std::vector<unsigned short> wp = packed(w, rows, cols);
-    std::vector<float> y[2];
-    for (int v = 0; v < 2; v++) {
-        auto kernel = v == 0 ? plain : pack;
+    auto tall = bf16 ? matmul_stream_tall_packed_bf16 : matmul_stream_tall_packed_f16;
+    std::vector<float> y[3];
+    for (int v = 0; v < 3; v++) {
+        auto kernel = v == 0 ? plain : v == 1 ? pack : tall;
         const unsigned short* weights = v == 0 ? w.data() : wp.data();
+        int blockRows = v == 2 ? 256 : rowsPerBlock;
+        int blockThreads = v == 2 ? 256 : rowsPerBlock * 2;
         y[v].assign((size_t) n * rows, NAN);
         if (splits == 1) {
-            emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, 1), threads(rowsPerBlock * 2), 0, weights,
+            emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, 1), threads(blockThreads), 0, weights,
                         (const unsigned short*) xh.data(), y[v].data(), tiles8, n, rows, cols, chunk);
         } else {
             std::vector<float> part((size_t) splits * npad * rows, NAN);
-            emu::launch(kernel, grid((rows + rowsPerBlock - 1) / rowsPerBlock, splits), threads(rowsPerBlock * 2), 0,
+            emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, splits), threads(blockThreads), 0,
                         weights, (const unsigned short*) xh.data(), part.data(), tiles8, npad, rows, cols, chunk);
             emu::launch(splitk_reduce, grid(blocksFor(y[v].size())), threads(256), 0, (const float*) part.data(),
                         y[v].data(), n, npad, rows, splits);
@@ -372,6 +380,7 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     }
     closeTo(y[0], w, xh, n, rows, cols, bf16, tag + " (" + std::to_string(splits) + " splits)");
     same(y[0], y[1], y[0].size(), tag + ": packed weights give the same bits");
+    same(y[0], y[2], y[0].size(), tag + ": 32-row warps on packed weights give the same bits");
 }
 
 // matmul_stream_group_bf16 for Q/K/V-like matrices with their own chunks, reduced by splitk_reduce_group.
@@ -411,6 +420,12 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
                 (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(), (const unsigned short*) xh.data(),
                 part2.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
     same(part, part2, partial, tag + ": packed weights give the same partial sums");
+    int tallBlocks = (rows0 + 255) / 256 + (rows1 + 255) / 256 + (rows2 + 255) / 256;
+    std::vector<float> part3(partial, NAN);
+    emu::launch(matmul_stream_tall_packed_group_bf16, grid(tallBlocks, maxSplits), threads(256), 0,
+                (const unsigned short*) wp[0].data(), (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(),
+                (const unsigned short*) xh.data(), part3.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
+    same(part, part3, partial, tag + ": 32-row warps on packed weights give the same partial sums");
 }
 
 // top1_chunks + top1_merge (the engine's greedy steps on long rows) against topk_chunks + topk_merge at k = 1: the same
@@ -504,6 +519,7 @@ int main() {
     stream(false, true, 300, 256, 5, 64);    // 16-warp blocks
     stream(true, true, 520, 200, 16, 128);   // 16-warp blocks, rows past a whole block, cols off the 64-k chunk
     streamGroup(256, 128, 128, 256, 13, 64, 128, 256);
+    streamGroup(272, 48, 16, 128, 64, 64, 64, 128);  // rows off the 256-row tall blocks, one matrix of one row group
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"

@@ -132,6 +132,9 @@ public final class CudaLlamaModel implements LanguageModel {
     private boolean packedStream;
     private String packedStreamChoice = "not compared";
     private long packedBytes; // device bytes of the packed copies
+    // With packed weights: the _tall_packed kernels, 32 rows per warp (see chooseTallStream)
+    private boolean tallStream;
+    private String tallStreamChoice = "not compared";
     private String skinnyChoice = "skinny product off";
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
@@ -270,6 +273,12 @@ public final class CudaLlamaModel implements LanguageModel {
                 } catch (RuntimeException e) {
                     usePackedStream(false);
                     packedStreamChoice = "failed at load: " + e;
+                }
+                try {
+                    chooseTallStream();
+                } catch (RuntimeException e) {
+                    useTallStream(false);
+                    tallStreamChoice = "failed at load: " + e;
                 }
                 chooseSmallStream();
             }
@@ -593,6 +602,7 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.deepSplit = deepSplit;
             skinny.small = smallStream;
             skinny.packed = packedStream;
+            skinny.streamTall = tallStream;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -624,6 +634,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("skinny kernel", skinnyChoice());
         m.put("attention and norm kernels", attentionChoice());
         m.put("weight layout of the streaming products", packedStreamChoice());
+        m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
         m.put("steps of 1..8 tokens", smallStreamChoice());
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
@@ -1220,7 +1231,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * Decides whether the streaming products read packed copies of the weights. Row-major, a load instruction of
      * a warp reads 64 bytes from each of 8 rows and a warp keeps 16 row streams open; packed, it reads 512
      * contiguous bytes and each warp's K range is one stream (run 6 had the output head at 2.5 TB/s and gate/up at
-     * 2.9 TB/s, 52-60 % of the H200's HBM, with no other limit in sight). The lanes receive the same values, so the
+     * 2.9 TB/s, 52-60 % of the H200's HBM). The lanes receive the same values, so the
      * results are bit for bit the same. Layer 0's products (Q/K/V, gate/up, Wo, down; grouped where that is on) and
      * the output head of 64 random tokens run both ways; packed is adopted only when every output is bitwise equal
      * and the products are faster as CUDA graphs, and only when the copies of all matrices (about the weights'
@@ -1257,14 +1268,53 @@ public final class CudaLlamaModel implements LanguageModel {
                 return;
             }
         }
-        if (config.hiddenDim() < config.dim() || config.vocabSize() < config.dim()) {
-            packedStreamChoice = "down's output does not fit the scratch used for it; not compared";
-            return;
-        }
         for (DeviceMatrix m : layer0) {
             m.packForStream(k);
         }
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(53);
+        ProductChain p = layerZeroProducts(n, 53, v -> skinny.packed = v == 1);
+        BothWays r;
+        try {
+            r = bothWays(p.chain(), p.reset(), p.outs(), p.words());
+        } finally {
+            skinny.packed = packedStream;
+        }
+        usePackedStream(r.adopt()); // packs the other layers, or frees layer 0's copies
+        bufferGeneration++;
+        packedStreamChoice = "layer 0's products and the output head, " + n + " tokens" + (p.grouped() ? " (grouped)" : "")
+                + ", " + r.outcome("row-major", "packed");
+    }
+
+    /** With packed weights: the streaming products run 8 warps of 32 rows per block (the _tall_packed kernels). */
+    public synchronized void useTallStream(boolean on) {
+        tallStream = on;
+        if (skinny != null && skinny.streamTall != on) {
+            skinny.streamTall = on;
+            bufferGeneration++; // recorded graphs name the other kernels and grids
+        }
+    }
+
+    /** Whether the streaming products on packed weights run 32 rows per warp. */
+    public synchronized boolean tallStream() {
+        return tallStream;
+    }
+
+    /** Rows per warp of the streaming products on packed weights, and the load-time comparison behind it. */
+    public synchronized String tallStreamChoice() {
+        return (tallStream ? "32 rows per warp (matmul_stream_tall_packed)" : "16 rows per warp") + ": " + tallStreamChoice;
+    }
+
+    /** A step fragment for {@link #bothWays}: its launches (way v), the reset of its inputs, its outputs. */
+    private record ProductChain(java.util.function.IntConsumer chain, Runnable reset, DeviceBuffer[] outs, int[] words,
+                                boolean grouped) {
+    }
+
+    /**
+     * Layer 0's products and the output head of n random tokens (seeded): Q/K/V and gate/up (grouped where that is
+     * on) of xb, Wo of att, the head of xb, and last down of hb2 into xb; {@code way} sets the way before the launches.
+     * Outputs q, k, v, hb (silu(gate) * up, or gate), x, logits and xb.
+     */
+    private ProductChain layerZeroProducts(int n, long seed, java.util.function.IntConsumer way) {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
         float[] xs = new float[n * config.dim()];
         float[] as = new float[n * wo[0].cols()];
         float[] hs = new float[n * config.hiddenDim()];
@@ -1275,10 +1325,8 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         boolean grouped = groupedSkinny && DeviceMatrix.groupable(n, wq[0], wk[0], wv[0])
                 && DeviceMatrix.groupable(n, gate[0], up[0]) && gate[0].rows() == up[0].rows();
-        // inputs xb, att and hb2; outputs q, k, v, hb (silu(gate) * up, or gate), x (Wo of att), logits (the head of
-        // xb) and, last, xb (down of hb2)
         java.util.function.IntConsumer chain = v -> {
-            skinny.packed = v == 1;
+            way.accept(v);
             if (grouped) {
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {wq[0], wk[0], wv[0]}, xb, new DeviceBuffer[] {q, kBuf, vBuf},
                         n, skinny, false);
@@ -1299,18 +1347,43 @@ public final class CudaLlamaModel implements LanguageModel {
             att.upload(as, as.length);
             hb2.upload(hs, hs.length);
         };
+        return new ProductChain(chain, reset, new DeviceBuffer[] {q, kBuf, vBuf, hb, x, logits, xb},
+                new int[] {n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * config.hiddenDim(), n * wo[0].rows(),
+                    n * output.rows(), n * down[0].rows()}, grouped);
+    }
+
+    /**
+     * With packed weights, decides whether the streaming products run 8 warps of 32 rows per block (one block per SM,
+     * up to 255 registers a thread) instead of 16-row warps: at 64 tokens a 16-row warp reads 4 bytes of activation
+     * fragments from shared memory per weight byte, a 32-row warp 2, for the same mma count (run 6: the output head
+     * streamed 3.0 TB/s at 16 tokens and 2.5 at 64). The split-K policy stays the same and every output adds the same
+     * k in the same order, so the bits do not change: the same layer-0 products and output head as
+     * {@link #choosePackedStream} run both ways, adopted only when bitwise equal and faster as CUDA graphs.
+     * -Dinferstream.cuda.tallStream=on|off forces it.
+     */
+    private void chooseTallStream() {
+        String forced = System.getProperty("inferstream.cuda.tallStream");
+        if (forced != null) {
+            useTallStream(packedStream && "on".equals(forced));
+            tallStreamChoice = "forced by -Dinferstream.cuda.tallStream=" + forced;
+            return;
+        }
+        if (!packedStream || skinny == null) {
+            tallStreamChoice = "the streaming products do not read packed weights; not compared";
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
+        ProductChain p = layerZeroProducts(n, 59, v -> skinny.streamTall = v == 1);
         BothWays r;
         try {
-            r = bothWays(chain, reset, new DeviceBuffer[] {q, kBuf, vBuf, hb, x, logits, xb},
-                    new int[] {n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * config.hiddenDim(),
-                        n * wo[0].rows(), n * output.rows(), n * down[0].rows()});
+            r = bothWays(p.chain(), p.reset(), p.outs(), p.words());
         } finally {
-            skinny.packed = packedStream;
+            skinny.streamTall = tallStream;
         }
-        usePackedStream(r.adopt()); // packs the other layers, or frees layer 0's copies
+        useTallStream(r.adopt());
         bufferGeneration++;
-        packedStreamChoice = "layer 0's products and the output head, " + n + " tokens" + (grouped ? " (grouped)" : "")
-                + ", " + r.outcome("row-major", "packed");
+        tallStreamChoice = "layer 0's products and the output head, " + n + " tokens" + (p.grouped() ? " (grouped)" : "")
+                + ", " + r.outcome("16-row warps", "32-row warps");
     }
 
     /** Routes decode steps of 1..8 tokens through matmul_stream (when it is the skinny kernel) instead of matvec. */
@@ -1744,10 +1817,13 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** l2_prefetch of layer l's Wo, then equal prefixes of gate and up: {@code budget} bytes in all. */
     private void prefetchWeights(int l, long budget) {
-        long a = Math.min(budget, wo[l].data().bytes());
-        long g = Math.min((budget - a) / 2, gate[l].data().bytes());
-        long u = Math.min(budget - a - g, up[l].data().bytes());
-        k.launch("l2_prefetch", PREFETCH_BLOCKS, 1, 256, 0, wo[l].data(), a, gate[l].data(), g, up[l].data(), u);
+        DeviceBuffer o = wo[l].streamData(skinny); // the copy the products read: packed or row-major
+        DeviceBuffer gt = gate[l].streamData(skinny);
+        DeviceBuffer u0 = up[l].streamData(skinny);
+        long a = Math.min(budget, o.bytes());
+        long g = Math.min((budget - a) / 2, gt.bytes());
+        long u = Math.min(budget - a - g, u0.bytes());
+        k.launch("l2_prefetch", PREFETCH_BLOCKS, 1, 256, 0, o, a, gt, g, u0, u);
     }
 
     /** Blocks of l2_prefetch: about two per SM of an H100/H200, each thread issuing a few prefetches. */

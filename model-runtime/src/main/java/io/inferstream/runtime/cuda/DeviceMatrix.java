@@ -19,7 +19,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Which kernel computes a product (tests compare each against the CPU). */
     enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE,
-        STREAM_PACKED, STREAM_WIDE_PACKED }
+        STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -167,6 +167,11 @@ public final class DeviceMatrix implements AutoCloseable {
         }
     }
 
+    /** The weights the streaming product reads under {@code s}: the packed copy where it is used, else the data. */
+    DeviceBuffer streamData(SkinnyScratch s) {
+        return s != null && s.streaming && s.packed && packed != null ? packed : data;
+    }
+
     /** Whether a packed copy is on the device. */
     boolean hasPacked() {
         return packed != null;
@@ -280,12 +285,13 @@ public final class DeviceMatrix implements AutoCloseable {
         int chunk = s.kChunk(rows, cols);   // matmul_stream's policy (default or deep)
         int splits = s.splits(rows, cols);
         int elems = npad * cols;
-        int rowsPerBlock = SkinnyScratch.streamRows(s.streamWide);
-        int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
         boolean fromPacked = s.packed && packed != null;
-        String kernel = (s.streamWide ? "matmul_stream_wide_" : "matmul_stream_") + (fromPacked ? "packed_" : "") + suffix;
+        int rowsPerBlock = s.streamBlockRows(fromPacked);
+        int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+        String kernel = "matmul_stream_" + (fromPacked && s.streamTall ? "tall_" : s.streamWide ? "wide_" : "")
+                + (fromPacked ? "packed_" : "") + suffix;
         DeviceBuffer weights = fromPacked ? packed : data;
-        int threads = rowsPerBlock * 2; // one warp per 16 rows
+        int threads = s.streamBlockThreads(fromPacked);
         if (!converted) {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         }
@@ -416,7 +422,11 @@ public final class DeviceMatrix implements AutoCloseable {
         String suffix = a.halfSuffix();
         int tiles = (n + s.tileTokens() - 1) / s.tileTokens();
         int npad = groupPad(n, s);
-        int rowsPerBlock = s.streaming ? SkinnyScratch.streamRows(s.streamWide) : 64;
+        boolean fromPacked = s.streaming && s.packed;
+        for (DeviceMatrix m : ms) {
+            fromPacked &= m.packed != null;
+        }
+        int rowsPerBlock = s.streaming ? s.streamBlockRows(fromPacked) : 64;
         int cols = a.cols;
         int[] rows = new int[3];
         int[] chunk = {64, 64, 64}; // unused matrix 2: any positive chunk
@@ -424,10 +434,6 @@ public final class DeviceMatrix implements AutoCloseable {
         DeviceBuffer[] w = new DeviceBuffer[3];
         int blocks = 0;
         int maxSplits = 1;
-        boolean fromPacked = s.streaming && s.packed;
-        for (DeviceMatrix m : ms) {
-            fromPacked &= m.packed != null;
-        }
         for (int m = 0; m < ms.length; m++) {
             rows[m] = ms[m].rows;
             chunk[m] = s.kChunk(rows[m], cols);
@@ -441,8 +447,9 @@ public final class DeviceMatrix implements AutoCloseable {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         }
         String kernel = !s.streaming ? "matmul_skinny_group_"
-                : "matmul_stream_" + (s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + "group_";
-        k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? rowsPerBlock * 2 : 128, 0, w[0], w[1], w[2], s.halves,
+                : "matmul_stream_" + (fromPacked && s.streamTall ? "tall_" : s.streamWide ? "wide_" : "")
+                        + (fromPacked ? "packed_" : "") + "group_";
+        k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? s.streamBlockThreads(fromPacked) : 128, 0, w[0], w[1], w[2], s.halves,
                 s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
         return splits;
     }
@@ -497,12 +504,15 @@ public final class DeviceMatrix implements AutoCloseable {
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
             case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE, STREAM_PACKED,
-                 STREAM_WIDE_PACKED -> {
+                 STREAM_WIDE_PACKED, STREAM_TALL_PACKED -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
                     s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_DEEP || kernel == Kernel.STREAM_WIDE
-                            || kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED;
+                            || kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED
+                            || kernel == Kernel.STREAM_TALL_PACKED;
                     s.streamWide = kernel == Kernel.STREAM_WIDE || kernel == Kernel.STREAM_WIDE_PACKED;
-                    s.packed = kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED;
+                    s.packed = kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED
+                            || kernel == Kernel.STREAM_TALL_PACKED;
+                    s.streamTall = kernel == Kernel.STREAM_TALL_PACKED;
                     if (s.packed) {
                         packForStream(k);
                     }

@@ -133,9 +133,10 @@ public final class GpuBench {
                     + "| step ms (graph, L2 prefetch the way not chosen at load: 16 MiB if none was) "
                     + "| step ms (graph, split-K reduction in the norm the way not chosen at load) "
                     + "| step ms (graph, packed weights the way not chosen at load) "
+                    + "| step ms (graph, 32-row warps on packed weights the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -156,7 +157,7 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 14 * (steps + warmup) + 8; // fourteen timed runs + 5 profiled steps + 2 for ncu
+        int positions = prompt + 15 * (steps + warmup) + 8; // fifteen timed runs + 5 profiled steps + 2 for ncu
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -218,6 +219,7 @@ public final class GpuBench {
         double otherPrefetchMs = Double.NaN;
         double otherNormMs = Double.NaN;
         double otherPackedMs = Double.NaN;
+        double otherTallMs = Double.NaN;
         double top64Ms = Double.NaN;
         double top256Ms = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
@@ -316,6 +318,18 @@ public final class GpuBench {
                 } finally {
                     g.usePackedStream(packedDefault);
                 }
+                // 32-row warps the other way, on packed weights (packed here for the run if the model chose row-major)
+                boolean tallDefault = g.tallStream();
+                try {
+                    g.usePackedStream(true);
+                    g.useTallStream(!tallDefault);
+                    otherTallMs = d.greedy(g, warmup, steps);
+                } catch (RuntimeException e) {
+                    System.out.println("32-row warps the other way: " + e);
+                } finally {
+                    g.useTallStream(tallDefault);
+                    g.usePackedStream(packedDefault);
+                }
             }
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
@@ -329,6 +343,7 @@ public final class GpuBench {
                 otherPrefetchMs = Double.NaN;
                 otherNormMs = Double.NaN;
                 otherPackedMs = Double.NaN;
+                otherTallMs = Double.NaN;
                 top64Ms = Double.NaN;
                 top256Ms = Double.NaN;
             }
@@ -365,10 +380,10 @@ public final class GpuBench {
         // The headline step: the graph replay where it ran, else the fastest that did.
         double headline = !Double.isNaN(graphMs) ? graphMs : Double.isNaN(deviceMs) ? hostMs : Math.min(hostMs, deviceMs);
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (headline / 1e3) : Double.NaN;
-        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs),
+                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
     }

@@ -47,6 +47,22 @@ final class SkinnyScratch implements AutoCloseable {
      */
     boolean packed;
 
+    /**
+     * With packed: the _tall_packed kernels (8 warps of 32 rows, 256-row blocks, one per SM: half the shared-memory
+     * activation reads per weight byte); the split policy stays that of {@link #streamWide}. Chosen at load.
+     */
+    boolean streamTall;
+
+    /** Weight rows per block of the streaming kernel this scratch selects for a matrix with a packed copy or without. */
+    int streamBlockRows(boolean hasPacked) {
+        return packed && hasPacked && streamTall ? 256 : streamRows(streamWide);
+    }
+
+    /** Threads per block of that kernel: one warp per 16 rows, or per 32 with the tall kernels. */
+    int streamBlockThreads(boolean hasPacked) {
+        return packed && hasPacked && streamTall ? 256 : streamRows(streamWide) * 2;
+    }
+
     /** Warps of matmul_stream a product should have: 16 per SM (2 blocks of 8 or 1 of 16) on 132 SMs, one wave. */
     static final int STREAM_TARGET_WARPS = 2048;
     /** K columns per matmul_stream chunk (stream.cu: ST_KC); its split chunks are multiples of it. */

@@ -114,6 +114,9 @@ class DeviceKernelsGpuTest {
         "F16, STREAM_PACKED, 17, 8, 5, 2e-3",
         "BF16, STREAM_WIDE_PACKED, 300, 1032, 64, 1e-2",
         "F16, STREAM_WIDE_PACKED, 2000, 1544, 1, 2e-3",
+        "BF16, STREAM_TALL_PACKED, 8192, 2048, 64, 1e-2",
+        "BF16, STREAM_TALL_PACKED, 300, 1032, 9, 1e-2",
+        "F16, STREAM_TALL_PACKED, 17, 8, 64, 2e-3",
         "BF16, MATVEC, 4016, 2048, 8, 1e-5",
         "F16, MATVEC, 33, 264, 1, 1e-5",
         "BF16, MATVEC, 50, 100, 2, 1e-5",
@@ -282,9 +285,10 @@ class DeviceKernelsGpuTest {
 
     /**
      * Packed weights (DeviceMatrix.packForStream, the _packed kernels of stream.cu) give bit for bit the products of
-     * the row-major weights: the lanes load the same values into the same registers. Single products with one split
-     * and several (default and deep split, rows and cols off the tile sizes, 8- and 16-warp blocks) and grouped
-     * ones (Q/K/V-like, gate/up with SwiGLU), each also against the CPU matrices.
+     * the row-major weights: the lanes load the same values into the same registers; and so do the 32-row warps on
+     * them (_tall_packed: each output adds the same k in the same order). Single products with one split and several
+     * (default and deep split, rows and cols off the tile sizes, 8- and 16-warp split policies) and grouped ones
+     * (Q/K/V-like, gate/up with SwiGLU), each also against the CPU matrices.
      */
     @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} wide={6} deep={7}")
     @CsvSource({
@@ -328,9 +332,9 @@ class DeviceKernelsGpuTest {
                 partial += SkinnyScratch.partialFloats(rows[m], cols);
             }
             dx.upload(x, x.length);
-            int[][][] bits = new int[2][count][];
+            int[][][] bits = new int[3][count][];
             float[][] got = new float[count][];
-            for (int v = 0; v < 2; v++) {
+            for (int v = 0; v < 3; v++) { // row-major, packed, packed with 32-row warps
                 if (v == 1) {
                     for (DeviceMatrix dm : dms) {
                         assertTrue(dm.packForStream(device.kernels()) >= DeviceMatrix.packedBytes(dm.rows(), dm.cols()));
@@ -340,7 +344,8 @@ class DeviceKernelsGpuTest {
                     scratch.streaming = true;
                     scratch.streamWide = wide;
                     scratch.deepSplit = deep;
-                    scratch.packed = v == 1;
+                    scratch.packed = v >= 1;
+                    scratch.streamTall = v == 2;
                     if (count == 1) {
                         dms[0].stream(device.kernels(), dx, ys[0], n, scratch);
                     } else {
@@ -360,6 +365,7 @@ class DeviceKernelsGpuTest {
             double bound = type == GgmlType.BF16 ? 1e-2 : 2e-3;
             for (int m = 0; m < (swiglu ? 1 : count); m++) {
                 assertArrayEquals(bits[0][m], bits[1][m], "matrix " + m + ": packed weights changed the bits");
+                assertArrayEquals(bits[0][m], bits[2][m], "matrix " + m + ": 32-row warps changed the bits");
                 float[] expected = new float[n * rows[m]];
                 cpu[m].matmul(x, expected, n);
                 if (swiglu) {

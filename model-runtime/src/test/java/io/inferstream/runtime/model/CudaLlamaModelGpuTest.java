@@ -186,8 +186,8 @@ class CudaLlamaModelGpuTest {
      * reduction fused into the norm or not, for llama and for qwen2 (NeoX pairs, biases), and in the 3-token last step
      * (matmul_stream for small steps: the output head reads the final norm's halves). The fused run also prefetches
      * weights into L2 before each attention (l2_prefetch, {@link CudaLlamaModel#useL2Prefetch}) and its streaming
-     * products read packed copies of the weights ({@link CudaLlamaModel#usePackedStream}), which must change nothing
-     * either.
+     * products read packed copies of the weights ({@link CudaLlamaModel#usePackedStream}) with 32 rows per warp
+     * ({@link CudaLlamaModel#useTallStream}), which must change nothing either.
      */
     @ParameterizedTest(name = "{0} {1} weights, {2} KV, split-K reduction in the norm: {3}")
     @org.junit.jupiter.params.provider.CsvSource({
@@ -222,6 +222,7 @@ class CudaLlamaModelGpuTest {
                 gpu.useFusedRope(v == 1);
                 gpu.useL2Prefetch(v == 1 ? 300_000 : 0); // Wo (128 KiB) whole, gate and up in part; not a multiple of 64
                 gpu.usePackedStream(v == 1);
+                gpu.useTallStream(v == 1);
                 assertEquals(v == 1, gpu.packedStream());
                 // the 16- and 19-token steps take the fused path only with it on (a test that compares a path with itself
                 // would prove nothing)
