@@ -150,6 +150,14 @@ public final class CudaDevice implements AutoCloseable {
         return name;
     }
 
+    /** Streaming multiprocessors of this device (CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT). */
+    public int multiprocessors() {
+        int[] count = new int[1];
+        makeCurrent();
+        cuDeviceGetAttribute(count, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+        return count[0];
+    }
+
     public String computeCapability() {
         return computeMajor + "." + computeMinor;
     }

@@ -135,6 +135,7 @@ public final class CudaLlamaModel implements LanguageModel {
     // With packed weights: the _tall_packed kernels, 32 rows per warp (see chooseTallStream)
     private boolean tallStream;
     private String tallStreamChoice = "not compared";
+    private int tallMinBlocks; // products with fewer blocks keep the 16-row kernel (7/8 of the SMs; see SkinnyScratch)
     private String skinnyChoice = "skinny product off";
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
@@ -257,6 +258,7 @@ public final class CudaLlamaModel implements LanguageModel {
             splitAttention = SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
                     ? new SplitAttention(config.nHeads(), config.nKvHeads(), config.headDim()) : null;
             ensureCapacity(options.maxBatchTokens());
+            tallMinBlocks = SkinnyScratch.tallMinBlocks(device.multiprocessors());
             boolean sixteenBit = false;
             for (DeviceMatrix m : allMatrices()) {
                 sixteenBit |= m.type() == GgmlType.BF16
@@ -603,6 +605,7 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.small = smallStream;
             skinny.packed = packedStream;
             skinny.streamTall = tallStream;
+            skinny.tallMinBlocks = tallMinBlocks;
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -1293,6 +1296,18 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
+    /**
+     * The fewest blocks a product's tall launch must have for it to run the tall kernel (default: 7/8 of the device's
+     * SMs, one 256-row block each); smaller products keep 16-row warps. Tests set 1 to run the tall kernel on small models.
+     */
+    public synchronized void tallStreamMinBlocks(int blocks) {
+        tallMinBlocks = blocks;
+        if (skinny != null && skinny.tallMinBlocks != blocks) {
+            skinny.tallMinBlocks = blocks;
+            bufferGeneration++; // recorded graphs name the other kernels and grids
+        }
+    }
+
     /** Whether the streaming products on packed weights run 32 rows per warp. */
     public synchronized boolean tallStream() {
         return tallStream;
@@ -1300,7 +1315,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Rows per warp of the streaming products on packed weights, and the load-time comparison behind it. */
     public synchronized String tallStreamChoice() {
-        return (tallStream ? "32 rows per warp (matmul_stream_tall_packed)" : "16 rows per warp") + ": " + tallStreamChoice;
+        return (tallStream ? "32 rows per warp (matmul_stream_tall_packed) for products of at least " + tallMinBlocks
+                + " such blocks" : "16 rows per warp") + ": " + tallStreamChoice;
     }
 
     /** A step fragment for {@link #bothWays}: its launches (way v), the reset of its inputs, its outputs. */
@@ -1354,7 +1370,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * With packed weights, decides whether the streaming products run 8 warps of 32 rows per block (one block per SM,
-     * up to 255 registers a thread) instead of 16-row warps: at 64 tokens a 16-row warp reads 4 bytes of activation
+     * up to 255 registers a thread; only products with a block for every SM, see SkinnyScratch.tallMinBlocks) instead
+     * of 16-row warps: at 64 tokens a 16-row warp reads 4 bytes of activation
      * fragments from shared memory per weight byte, a 32-row warp 2, for the same mma count (run 6: the output head
      * streamed 3.0 TB/s at 16 tokens and 2.5 at 64). The split-K policy stays the same and every output adds the same
      * k in the same order, so the bits do not change: the same layer-0 products and output head as

@@ -286,12 +286,13 @@ public final class DeviceMatrix implements AutoCloseable {
         int splits = s.splits(rows, cols);
         int elems = npad * cols;
         boolean fromPacked = s.packed && packed != null;
-        int rowsPerBlock = s.streamBlockRows(fromPacked);
+        boolean tall = s.tall(fromPacked, SkinnyScratch.tallBlocks(rows, cols, s.streamWide, s.deepSplit));
+        int rowsPerBlock = tall ? 256 : SkinnyScratch.streamRows(s.streamWide);
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
-        String kernel = "matmul_stream_" + (fromPacked && s.streamTall ? "tall_" : s.streamWide ? "wide_" : "")
-                + (fromPacked ? "packed_" : "") + suffix;
+        String kernel = "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "")
+                + suffix;
         DeviceBuffer weights = fromPacked ? packed : data;
-        int threads = s.streamBlockThreads(fromPacked);
+        int threads = tall ? 256 : rowsPerBlock * 2; // one warp per 16 rows, or per 32 (tall)
         if (!converted) {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         }
@@ -423,10 +424,13 @@ public final class DeviceMatrix implements AutoCloseable {
         int tiles = (n + s.tileTokens() - 1) / s.tileTokens();
         int npad = groupPad(n, s);
         boolean fromPacked = s.streaming && s.packed;
+        long tallBlocks = 0; // the blocks that do work in a tall launch
         for (DeviceMatrix m : ms) {
             fromPacked &= m.packed != null;
+            tallBlocks += SkinnyScratch.tallBlocks(m.rows, m.cols, s.streamWide, s.deepSplit);
         }
-        int rowsPerBlock = s.streaming ? s.streamBlockRows(fromPacked) : 64;
+        boolean tall = s.tall(fromPacked, tallBlocks);
+        int rowsPerBlock = !s.streaming ? 64 : tall ? 256 : SkinnyScratch.streamRows(s.streamWide);
         int cols = a.cols;
         int[] rows = new int[3];
         int[] chunk = {64, 64, 64}; // unused matrix 2: any positive chunk
@@ -447,9 +451,8 @@ public final class DeviceMatrix implements AutoCloseable {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
         }
         String kernel = !s.streaming ? "matmul_skinny_group_"
-                : "matmul_stream_" + (fromPacked && s.streamTall ? "tall_" : s.streamWide ? "wide_" : "")
-                        + (fromPacked ? "packed_" : "") + "group_";
-        k.launch(kernel + suffix, blocks, maxSplits, s.streaming ? s.streamBlockThreads(fromPacked) : 128, 0, w[0], w[1], w[2], s.halves,
+                : "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + "group_";
+        k.launch(kernel + suffix, blocks, maxSplits, !s.streaming ? 128 : tall ? 256 : rowsPerBlock * 2, 0, w[0], w[1], w[2], s.halves,
                 s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
         return splits;
     }
@@ -513,6 +516,7 @@ public final class DeviceMatrix implements AutoCloseable {
                     s.packed = kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED
                             || kernel == Kernel.STREAM_TALL_PACKED;
                     s.streamTall = kernel == Kernel.STREAM_TALL_PACKED;
+                    s.tallMinBlocks = 1; // tall wherever it applies: this is the kernel asked for
                     if (s.packed) {
                         packForStream(k);
                     }

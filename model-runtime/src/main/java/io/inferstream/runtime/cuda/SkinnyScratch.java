@@ -49,18 +49,31 @@ final class SkinnyScratch implements AutoCloseable {
 
     /**
      * With packed: the _tall_packed kernels (8 warps of 32 rows, 256-row blocks, one per SM: half the shared-memory
-     * activation reads per weight byte); the split policy stays that of {@link #streamWide}. Chosen at load.
+     * activation reads per weight byte) for products whose grid still has a block for every SM
+     * ({@link #tallMinBlocks}); the split policy stays that of {@link #streamWide}. Chosen at load.
      */
     boolean streamTall;
 
-    /** Weight rows per block of the streaming kernel this scratch selects for a matrix with a packed copy or without. */
-    int streamBlockRows(boolean hasPacked) {
-        return packed && hasPacked && streamTall ? 256 : streamRows(streamWide);
+    /**
+     * Fewest blocks a product must have to run the tall kernels ({@link #tallMinBlocks(int)} of the device's SMs, set
+     * by the model). With one 256-row block per SM, a smaller grid (Llama-3.2-1B's Wo: 8 row blocks x 8 splits = 64)
+     * would leave SMs without weights to stream, where the 16-row kernel's 128-row blocks fill twice as many slots.
+     */
+    int tallMinBlocks = tallMinBlocks(132);
+
+    /** Whether a product (with a packed copy: {@code hasPacked}) runs the tall kernel, given its blocks as one. */
+    boolean tall(boolean hasPacked, long tallBlocks) {
+        return streaming && packed && hasPacked && streamTall && tallBlocks >= tallMinBlocks;
     }
 
-    /** Threads per block of that kernel: one warp per 16 rows, or per 32 with the tall kernels. */
-    int streamBlockThreads(boolean hasPacked) {
-        return packed && hasPacked && streamTall ? 256 : streamRows(streamWide) * 2;
+    /** Seven eighths of the SMs: Llama-3.2-1B's down (128 tall blocks) still runs tall on 132 SMs. */
+    static int tallMinBlocks(int sms) {
+        return (sms * 7 + 7) / 8;
+    }
+
+    /** Blocks of a tall launch of a rows x cols product under a split policy (256 rows each, one per split). */
+    static long tallBlocks(int rows, int cols, boolean wide, boolean deep) {
+        return (long) ((rows + 255) / 256) * streamSplits(rows, cols, wide, deep);
     }
 
     /** Warps of matmul_stream a product should have: 16 per SM (2 blocks of 8 or 1 of 16) on 132 SMs, one wave. */

@@ -108,4 +108,31 @@ class SkinnySplitTest {
         int rowsPerBlock = SkinnyScratch.streamRows(wide);
         assertEquals(blocks, (rows + rowsPerBlock - 1) / rowsPerBlock * splits);
     }
+
+    @ParameterizedTest(name = "{0} x {1} deep={2}: {3} tall blocks, tall on 132 SMs {4}")
+    @CsvSource({
+        "2048, 2048, false, 64, false",   // Wq, Wo of Llama-3.2-1B: half the SMs, keep 16-row warps
+        "2048, 2048, true, 128, true",    // deep split: 16 K ranges
+        "8192, 2048, false, 128, true",   // gate, up (each; grouped 256)
+        "2048, 8192, false, 128, true",   // down
+        "512, 2048, false, 16, false",    // Wk, Wv
+        "128256, 2048, false, 501, true", // the output head
+    })
+    void tallKernelsOnlyWhereTheirBlocksFillTheSms(int rows, int cols, boolean deep, long blocks, boolean tall) {
+        assertEquals(blocks, SkinnyScratch.tallBlocks(rows, cols, false, deep));
+        assertEquals(116, SkinnyScratch.tallMinBlocks(132));
+        assertEquals(tall, blocks >= SkinnyScratch.tallMinBlocks(132));
+    }
+
+    @ParameterizedTest(name = "{0} x {1}: {2} packed bytes")
+    @CsvSource({
+        "128256, 2048, 525336576", // whole 256-row blocks and 64-column chunks: the matrix's own size
+        "2048, 8192, 33554432",
+        "300, 1032, 1114112",      // 2 blocks of 16 row groups x 17 chunks of 2 KB, zeros around the 300 x 1032
+        "17, 8, 32768",            // one block of 16 row groups x one chunk
+    })
+    void packedCopiesAreWholeBlocksOfTiles(int rows, int cols, long bytes) {
+        assertEquals(bytes, DeviceMatrix.packedBytes(rows, cols));
+        assertTrue(bytes >= 2L * rows * cols);
+    }
 }

@@ -223,6 +223,7 @@ class CudaLlamaModelGpuTest {
                 gpu.useL2Prefetch(v == 1 ? 300_000 : 0); // Wo (128 KiB) whole, gate and up in part; not a multiple of 64
                 gpu.usePackedStream(v == 1);
                 gpu.useTallStream(v == 1);
+                gpu.tallStreamMinBlocks(1); // this model's products are far smaller than an SM each
                 assertEquals(v == 1, gpu.packedStream());
                 // the 16- and 19-token steps take the fused path only with it on (a test that compares a path with itself
                 // would prove nothing)
