@@ -108,7 +108,8 @@ public final class GpuBench {
             lines.add("Device: " + where + "; model: " + model.getFileName() + " (" + m.config().architecture() + ", dim "
                     + m.config().dim() + ", " + m.config().nLayers() + " layers, " + m.config().nHeads() + "/" + m.config().nKvHeads()
                     + " heads, FFN " + m.config().hiddenDim() + ", vocab " + m.config().vocabSize() + "); prompt " + prompt
-                    + " tokens, " + steps + " decode steps; KV F16, block 16.");
+                    + " tokens, " + steps + " decode steps (after 3 untimed ones; every column decodes the same positions from "
+                    + "the end of the prompt); KV F16, block 16.");
             lines.add("");
             if (m instanceof CudaLlamaModel c) {
                 c.kernelChoices().forEach((what, decided) -> {
@@ -157,7 +158,9 @@ public final class GpuBench {
     private static String run(LanguageModel m, int c, int prompt, int steps, long readPerStep, double hbmGbps) {
         int bs = 16;
         int warmup = 3;
-        int positions = prompt + 15 * (steps + warmup) + 8; // fifteen timed runs + 5 profiled steps + 2 for ncu
+        // every timed run starts again from the end of the prompt (Decoder.rewind), so all columns decode the same
+        // positions: a later column no longer pays for attention over a longer context than the headline's
+        int positions = prompt + steps + warmup + 8;
         int blocksPerSeq = (positions + bs - 1) / bs;
         KvStore kv = m.newKvStore(c * blocksPerSeq, bs, KvStore.Precision.F16);
         int[][] tables = new int[c][blocksPerSeq];
@@ -235,6 +238,7 @@ public final class GpuBench {
             graphMs = d.greedy(g, warmup, steps);
             // The engine's sampled decode: the step (graph) plus topk_rows, k pairs per row back; next = the best.
             for (int kk : new int[] {64, 256}) {
+                d.rewind();
                 double ms = 0;
                 for (int i = 0; i < warmup + steps; i++) {
                     long s = System.nanoTime();
@@ -352,6 +356,7 @@ public final class GpuBench {
             if (Integer.getInteger("inferstream.bench.ncuStep", -1) == c) {
                 g.useCudaGraphs(false);
                 g.device().synchronize();
+                d.rewind();
                 JCudaDriver.cuProfilerStart();
                 d.next = g.forwardGreedy(decodeBatch(d.next, d.position, tables), kv);
                 d.position++;
@@ -366,6 +371,7 @@ public final class GpuBench {
             // Where a decode step's time goes (eager, synchronizing after each part), default products.
             StepProfile profile = new StepProfile();
             g.profile(profile);
+            d.rewind();
             for (int i = 0; i < 5; i++) {
                 d.next = g.forwardGreedy(decodeBatch(d.next, d.position, tables), kv);
                 d.position++;
@@ -392,18 +398,34 @@ public final class GpuBench {
     private static final class Decoder {
         private final KvStore kv;
         private final int[][] tables;
+        private final int[] firstNext;
+        private final int firstPosition;
         int[] next;
         int position;
 
         Decoder(KvStore kv, int[][] tables, int[] next, int position) {
             this.kv = kv;
             this.tables = tables;
-            this.next = next;
-            this.position = position;
+            this.firstNext = next.clone();
+            this.firstPosition = position;
+            rewind();
         }
 
-        /** Mean milliseconds of {@code steps} greedy steps (argmax on the device) after {@code warmup} untimed ones. */
+        /**
+         * Back to the first decode position and tokens: the next steps overwrite the same KV slots, so every timed run
+         * decodes the same contexts (the steps' attention cost grows with the context).
+         */
+        void rewind() {
+            next = firstNext.clone();
+            position = firstPosition;
+        }
+
+        /**
+         * Mean milliseconds of {@code steps} greedy steps (argmax on the device) after {@code warmup} untimed ones,
+         * from the first decode position.
+         */
         double greedy(CudaLlamaModel g, int warmup, int steps) {
+            rewind();
             double ms = 0;
             for (int i = 0; i < warmup + steps; i++) {
                 long s = System.nanoTime();
