@@ -856,7 +856,8 @@ public final class CudaLlamaModel implements LanguageModel {
                 String kernel = n <= DeviceMatrix.MATVEC_MAX_TOKENS
                         ? (product == 0 ? "matvec3_vec" : smallStream && first.takesSkinny(SkinnyScratch.MAX_TOKENS) ? "matmul_stream" : "matvec")
                         : skinny == null || !first.takesSkinny(n) ? "wmma/tiled"
-                        : skinnyKernelName() + ((product == 0 && groupedQkv) || (product == 2 && groupedFfn) ? " grouped" : "");
+                        : skinnyKernelName() + ((product == 0 && groupedQkv) || (product == 2 && groupedFfn) ? " grouped" : "")
+                                + (streamingSkinny && packedStream ? (tallStream ? ", packed, tall if filling" : ", packed") : "");
                 table.append(String.format(java.util.Locale.ROOT, " %.1f | %.0f | %s%s |", us, bytes[p] / (us * 1e3), kernel,
                         eager ? " (eager)" : ""));
             }

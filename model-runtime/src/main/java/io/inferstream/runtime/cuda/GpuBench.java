@@ -98,12 +98,15 @@ public final class GpuBench {
                 System.out.println(launchOverhead(dev));
             }
             String products = null;
+            String layouts = "";
             if (m instanceof CudaLlamaModel c) {
                 c.kernelChoices().forEach((what, decided) -> System.out.println(what + ": " + decided));
                 // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
                 products = c.productBenchmark(new int[] {1, 16, 64}, 20);
                 System.out.println("products of one layer (layer 0) and the output head, chosen kernels, 20 CUDA graph replays each:");
                 System.out.print(products);
+                layouts = layoutTables(c);
+                System.out.print(layouts);
             }
             lines.add("Device: " + where + "; model: " + model.getFileName() + " (" + m.config().architecture() + ", dim "
                     + m.config().dim() + ", " + m.config().nLayers() + " layers, " + m.config().nHeads() + "/" + m.config().nKvHeads()
@@ -121,6 +124,10 @@ public final class GpuBench {
                 lines.add("");
                 lines.add(products.stripTrailing());
                 lines.add("");
+                if (!layouts.isEmpty()) {
+                    lines.add(layouts.stripTrailing());
+                    lines.add("");
+                }
             }
             lines.add("Headline: the CUDA-graph step (the default for greedy steps) with the default products (skinny split-K "
                     + "tensor-core GEMM for 9..64 tokens); weight GB/s and % of roofline are of that column.");
@@ -437,6 +444,35 @@ public final class GpuBench {
             }
             return ms / steps;
         }
+    }
+
+    /**
+     * The same products under each weight layout of the streaming kernel, forced in turn (row-major, packed, packed
+     * with 32-row warps where they fill the SMs), then the model's choice restored: which kernel streams each shape
+     * fastest, whatever the load-time comparison of the whole chain decided. Empty where matmul_stream is not in use.
+     */
+    private static String layoutTables(CudaLlamaModel c) {
+        if (!c.streamingSkinny()) {
+            return "";
+        }
+        boolean packed = c.packedStream();
+        boolean tall = c.tallStream();
+        StringBuilder out = new StringBuilder();
+        String[] names = {"row-major weights", "packed weights, 16-row warps", "packed weights, 32-row warps where they fill the SMs"};
+        try {
+            for (int v = 0; v < names.length; v++) {
+                c.usePackedStream(v > 0);
+                c.useTallStream(v == 2);
+                out.append("Products with ").append(names[v]).append(" (forced; 20 CUDA graph replays each):\n\n")
+                        .append(c.productBenchmark(new int[] {1, 16, 64}, 20)).append('\n');
+            }
+        } catch (RuntimeException e) {
+            out.append("weight layouts not compared: ").append(e).append('\n');
+        } finally {
+            c.usePackedStream(packed);
+            c.useTallStream(tall);
+        }
+        return out.toString();
     }
 
     /** Host cost of one kernel launch through JCuda (a tiny kernel, 2000 times): a step makes ~14 per layer. */
