@@ -44,6 +44,7 @@
 // read it would show as wrong results), the warp's mma through emu::mma_m16n8k16 with the PTX fragment layout.
 __device__ __forceinline__ void st_cp_async16(void* smem, const void* gmem, bool valid) {
     if (valid) {
+        emu::check_read(gmem, 16, "activations");
         std::memcpy(smem, gmem, 16);
     } else {
         std::memset(smem, 0, 16);
@@ -55,6 +56,7 @@ __device__ __forceinline__ void st_cp_async_wait() {}
 __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
     uint4 v = {0, 0, 0, 0};
     if (valid) {
+        emu::check_read(p, 16, "weights");
         std::memcpy(&v, p, 16);
     }
     return v;

@@ -274,6 +274,32 @@ void exchange(const unsigned int (&mine)[W], unsigned int (&all)[32][W]) {
     }
 }
 
+// Global memory a kernel may read, for the loads that go through emulated helpers (stream.cu's weight loads and
+// cp.async copies): a check registers its buffers with allow(); a read outside all of them is counted (and the first
+// few printed) instead of silently reading the host's neighbouring memory. No ranges registered: no checks.
+struct Range {
+    const char* lo;
+    const char* hi;
+};
+inline std::vector<Range>& ranges() { static std::vector<Range> r; return r; }
+inline long& stray_reads() { static long n = 0; return n; }
+inline void allow(const void* p, size_t bytes) { ranges().push_back({(const char*) p, (const char*) p + bytes}); }
+inline void forget() { ranges().clear(); }
+inline void check_read(const void* p, size_t bytes, const char* what) {
+    if (ranges().empty()) {
+        return;
+    }
+    const char* c = (const char*) p;
+    for (const Range& r : ranges()) {
+        if (c >= r.lo && c + bytes <= r.hi) {
+            return;
+        }
+    }
+    if (stray_reads()++ < 3) {
+        std::printf("     out-of-bounds read of %zu bytes at %p (%s)\n", bytes, p, what);
+    }
+}
+
 inline float half_bits_to_float(unsigned short h, bool bf16) {
     return bf16 ? emu_float((unsigned int) h << 16) : __half2float(__half {h});
 }

@@ -329,6 +329,18 @@ static void closeTo(const std::vector<float>& y, const std::vector<unsigned shor
     }
 }
 
+// No load of the stream kernels since `stray` was read fell outside the buffers registered with emu::allow.
+static void inBounds(long stray, const std::string& tag) {
+    long n = emu::stray_reads() - stray;
+    emu::forget();
+    if (n != 0) {
+        std::printf("FAIL %s: %ld loads outside the weights and activations\n", tag.c_str(), n);
+        failures++;
+    } else {
+        std::printf("ok   %s: every load inside the weights and activations\n", tag.c_str());
+    }
+}
+
 // W packed for the _packed kernels as CudaLlamaModel does it (DeviceMatrix.packForStream): row groups rounded up to 16,
 // from a buffer that starts as 0xFFFF so that a padding piece left unwritten would show.
 static std::vector<unsigned short> packed(const std::vector<unsigned short>& w, int rows, int cols) {
@@ -360,6 +372,12 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
                      : (bf16 ? matmul_stream_packed_bf16 : matmul_stream_packed_f16);
     std::vector<unsigned short> wp = packed(w, rows, cols);
     auto tall = bf16 ? matmul_stream_tall_packed_bf16 : matmul_stream_tall_packed_f16;
+    // every weight and activation load must fall inside W, its packed copy or the padded activations
+    emu::forget();
+    emu::allow(w.data(), w.size() * 2);
+    emu::allow(wp.data(), wp.size() * 2);
+    emu::allow(xh.data(), xh.size() * 2);
+    long stray = emu::stray_reads();
     std::vector<float> y[3];
     for (int v = 0; v < 3; v++) {
         auto kernel = v == 0 ? plain : v == 1 ? pack : tall;
@@ -381,6 +399,7 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     closeTo(y[0], w, xh, n, rows, cols, bf16, tag + " (" + std::to_string(splits) + " splits)");
     same(y[0], y[1], y[0].size(), tag + ": packed weights give the same bits");
     same(y[0], y[2], y[0].size(), tag + ": 32-row warps on packed weights give the same bits");
+    inBounds(stray, tag);
 }
 
 // matmul_stream_group_bf16 for Q/K/V-like matrices with their own chunks, reduced by splitk_reduce_group.
@@ -405,6 +424,14 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
     std::vector<unsigned short> xh((size_t) npad * cols);
     emu::launch(to_half_padded_bf16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n, npad, cols);
     std::vector<float> part(partial, NAN), y[3];
+    std::vector<unsigned short> wp[3] = {packed(w[0], rows0, cols), packed(w[1], rows1, cols), packed(w[2], rows2, cols)};
+    emu::forget();
+    for (int m = 0; m < 3; m++) {
+        emu::allow(w[m].data(), w[m].size() * 2);
+        emu::allow(wp[m].data(), wp[m].size() * 2);
+    }
+    emu::allow(xh.data(), xh.size() * 2);
+    long stray = emu::stray_reads();
     for (int m = 0; m < 3; m++) y[m].assign((size_t) n * rows[m], NAN);
     emu::launch(matmul_stream_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) w[0].data(),
                 (const unsigned short*) w[1].data(), (const unsigned short*) w[2].data(), (const unsigned short*) xh.data(),
@@ -414,7 +441,6 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
                 splits[1], splits[2]);
     for (int m = 0; m < 3; m++) closeTo(y[m], w[m], xh, n, rows[m], cols, true, tag + ", matrix " + std::to_string(m));
     // the packed group: its partial sums bit for bit the row-major group's
-    std::vector<unsigned short> wp[3] = {packed(w[0], rows0, cols), packed(w[1], rows1, cols), packed(w[2], rows2, cols)};
     std::vector<float> part2(partial, NAN);
     emu::launch(matmul_stream_packed_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) wp[0].data(),
                 (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(), (const unsigned short*) xh.data(),
@@ -426,6 +452,7 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
                 (const unsigned short*) wp[0].data(), (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(),
                 (const unsigned short*) xh.data(), part3.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
     same(part, part3, partial, tag + ": 32-row warps on packed weights give the same partial sums");
+    inBounds(stray, tag);
 }
 
 // top1_chunks + top1_merge (the engine's greedy steps on long rows) against topk_chunks + topk_merge at k = 1: the same
