@@ -303,6 +303,28 @@ ST_KERNELS(matmul_stream_wide_packed, 16, 1, true, 1)
 // 8 warps of 32 rows: grid (ceil(rows / 256), splits), block 256, packed weights
 ST_KERNELS(matmul_stream_tall_packed, 8, 1, true, 2)
 
+// Prefill and mixed steps (more than 64 tokens) as 64-token slices of one launch: grid (ceil(rows / 128), slices),
+// block 256; slice z reads xh rows 64z.. (the activations of all n tokens rounded and padded to whole 8-token tiles
+// by to_half_padded) and writes y rows 64z.. (at most 64, fewer in the last slice) with one K range over all cols.
+// Every weight is read once per slice, as the tiled WMMA kernel reads it once per 64-token block column, but
+// in 16-byte pieces straight into tensor-core fragments. Bit for bit matmul_stream of each slice with one split.
+#define ST_SLICE_ARGS const unsigned short* w, const unsigned short* xh, float* y, int n, int rows, int cols
+#define ST_SLICE_KERNELS(name, packed) \
+    extern "C" __global__ void __launch_bounds__(256, 2) name##_bf16(ST_SLICE_ARGS) { \
+        int t0 = blockIdx.y * 64; \
+        int nOut = min(64, n - t0); \
+        matmul_stream_block<__nv_bfloat16, 8, packed>(w, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, \
+                                                      (nOut + 7) / 8, nOut, rows, cols, cols, blockIdx.x, 0); \
+    } \
+    extern "C" __global__ void __launch_bounds__(256, 2) name##_f16(ST_SLICE_ARGS) { \
+        int t0 = blockIdx.y * 64; \
+        int nOut = min(64, n - t0); \
+        matmul_stream_block<__half, 8, packed>(w, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, (nOut + 7) / 8, \
+                                               nOut, rows, cols, cols, blockIdx.x, 0); \
+    }
+ST_SLICE_KERNELS(matmul_stream_slices, false)
+ST_SLICE_KERNELS(matmul_stream_packed_slices, true)
+
 // W [rows, cols] row-major rearranged for the _packed kernels: p holds `groups` (a multiple of 16, >= rows / 16) row
 // groups of ceil(cols / 64) tiles of 2 KB; in tile (group rg, chunk kc), the 16-byte piece j * 32 + lane is what that
 // lane of the warp serving rows rg * 16 .. + 16 loads as its j-th piece of the chunk (st_load_chunk's order: row

@@ -55,6 +55,10 @@ void matmul_stream_wide_packed_f16(const unsigned short*, const unsigned short*,
 void matmul_stream_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
                                      const unsigned short*, float*, int, int, int, int, int, int, int, int);
 void pack_stream_weights(const unsigned short*, unsigned short*, int, int, int);
+void matmul_stream_slices_bf16(const unsigned short*, const unsigned short*, float*, int, int, int);
+void matmul_stream_slices_f16(const unsigned short*, const unsigned short*, float*, int, int, int);
+void matmul_stream_packed_slices_bf16(const unsigned short*, const unsigned short*, float*, int, int, int);
+void matmul_stream_packed_slices_f16(const unsigned short*, const unsigned short*, float*, int, int, int);
 void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
@@ -402,6 +406,50 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     inBounds(stray, tag);
 }
 
+// matmul_stream_slices (prefill: 64-token slices in one launch), row-major and packed: each slice bit for bit
+// matmul_stream of those tokens with one split, and all within 1e-5 of the double product.
+static void slices(bool bf16, int rows, int cols, int n) {
+    std::string tag = std::string("matmul_stream_slices ") + (bf16 ? "bf16 " : "f16 ") + std::to_string(rows) + " x "
+            + std::to_string(cols) + ", n " + std::to_string(n);
+    int npad = (n + 7) / 8 * 8;
+    int sliceCount = (n + 63) / 64;
+    auto wf = randoms((size_t) rows * cols, -1, 1);
+    std::vector<unsigned short> w(wf.size());
+    for (size_t i = 0; i < w.size(); i++) w[i] = halfBits(wf[i], bf16);
+    std::vector<unsigned short> wp = packed(w, rows, cols);
+    auto x = randoms((size_t) n * cols, -2, 2);
+    std::vector<unsigned short> xh((size_t) npad * cols, 0xFFFF);
+    emu::launch(bf16 ? to_half_padded_bf16 : to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0,
+                (const float*) x.data(), xh.data(), n, npad, cols);
+    emu::forget();
+    emu::allow(w.data(), w.size() * 2);
+    emu::allow(wp.data(), wp.size() * 2);
+    emu::allow(xh.data(), xh.size() * 2);
+    long stray = emu::stray_reads();
+    std::vector<float> y[2];
+    for (int v = 0; v < 2; v++) {
+        y[v].assign((size_t) n * rows, NAN);
+        auto kernel = v == 0 ? (bf16 ? matmul_stream_slices_bf16 : matmul_stream_slices_f16)
+                             : (bf16 ? matmul_stream_packed_slices_bf16 : matmul_stream_packed_slices_f16);
+        emu::launch(kernel, grid((rows + 127) / 128, sliceCount), threads(256), 0, (const unsigned short*) (v == 0 ? w.data() : wp.data()),
+                    (const unsigned short*) xh.data(), y[v].data(), n, rows, cols);
+    }
+    inBounds(stray, tag);
+    // slice by slice through matmul_stream with one split (the decode kernel), from a copy of the slice's halves
+    std::vector<float> ref((size_t) n * rows, NAN);
+    int chunk = (cols + 63) / 64 * 64;
+    for (int z = 0; z < sliceCount; z++) {
+        int t0 = 64 * z, nOut = std::min(64, n - t0), tiles8 = (nOut + 7) / 8;
+        std::vector<unsigned short> xs(xh.begin() + (size_t) t0 * cols, xh.begin() + (size_t) (t0 + tiles8 * 8) * cols);
+        emu::launch(bf16 ? matmul_stream_bf16 : matmul_stream_f16, grid((rows + 127) / 128, 1), threads(256), 0,
+                    (const unsigned short*) w.data(), (const unsigned short*) xs.data(), ref.data() + (size_t) t0 * rows,
+                    tiles8, nOut, rows, cols, chunk);
+    }
+    closeTo(y[0], w, xh, n, rows, cols, bf16, tag);
+    same(ref, y[0], ref.size(), tag + ": each slice the bits of matmul_stream with one split");
+    same(ref, y[1], ref.size(), tag + ": packed weights give the same bits");
+}
+
 // matmul_stream_group_bf16 for Q/K/V-like matrices with their own chunks, reduced by splitk_reduce_group.
 static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0, int c1, int c2) {
     std::string tag = "matmul_stream_group bf16 " + std::to_string(rows0) + "/" + std::to_string(rows1) + "/"
@@ -546,6 +594,9 @@ int main() {
     stream(false, true, 300, 256, 5, 64);    // 16-warp blocks
     stream(true, true, 520, 200, 16, 128);   // 16-warp blocks, rows past a whole block, cols off the 64-k chunk
     streamGroup(256, 128, 128, 256, 13, 64, 128, 256);
+    slices(true, 136, 200, 150);   // three slices, the last of 22 tokens; rows and cols off the blocks and chunks
+    slices(false, 64, 128, 64);    // one full slice
+    slices(true, 32, 64, 65);      // a last slice of one token
     streamGroup(272, 48, 16, 128, 64, 64, 64, 128);  // rows off the 256-row tall blocks, one matrix of one row group
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit

@@ -136,6 +136,9 @@ public final class CudaLlamaModel implements LanguageModel {
     private boolean tallStream;
     private String tallStreamChoice = "not compared";
     private int tallMinBlocks; // products with fewer blocks keep the 16-row kernel (7/8 of the SMs; see SkinnyScratch)
+    // Products of more than 64 tokens as 64-token slices of matmul_stream_slices (see chooseSlicedPrefill)
+    private boolean slicedPrefill;
+    private String slicedPrefillChoice = "not compared";
     private String skinnyChoice = "skinny product off";
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
@@ -281,6 +284,12 @@ public final class CudaLlamaModel implements LanguageModel {
                 } catch (RuntimeException e) {
                     useTallStream(false);
                     tallStreamChoice = "failed at load: " + e;
+                }
+                try {
+                    chooseSlicedPrefill();
+                } catch (RuntimeException e) {
+                    useSlicedPrefill(false);
+                    slicedPrefillChoice = "failed at load: " + e;
                 }
                 chooseSmallStream();
             }
@@ -606,6 +615,10 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny.packed = packedStream;
             skinny.streamTall = tallStream;
             skinny.tallMinBlocks = tallMinBlocks;
+            skinny.slicedPrefill = slicedPrefill;
+            if (slicedPrefill) {
+                skinny.sliceHalves(capacity, maxSliceCols());
+            }
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -638,6 +651,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("attention and norm kernels", attentionChoice());
         m.put("weight layout of the streaming products", packedStreamChoice());
         m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
+        m.put("products of more than 64 tokens (prefill)", slicedPrefillChoice());
         m.put("steps of 1..8 tokens", smallStreamChoice());
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
@@ -1318,6 +1332,121 @@ public final class CudaLlamaModel implements LanguageModel {
     public synchronized String tallStreamChoice() {
         return (tallStream ? "32 rows per warp (matmul_stream_tall_packed) for products of at least " + tallMinBlocks
                 + " such blocks" : "16 rows per warp") + ": " + tallStreamChoice;
+    }
+
+    /** Widest input of a product: the columns the sliced products' 16-bit activations need. */
+    private int maxSliceCols() {
+        return Math.max(Math.max(config.dim(), config.hiddenDim()), qDim);
+    }
+
+    /** Products of more than 64 tokens as matmul_stream_slices (on) or the tiled WMMA kernel (off). */
+    public synchronized void useSlicedPrefill(boolean on) {
+        slicedPrefill = on;
+        if (skinny != null) {
+            skinny.slicedPrefill = on;
+            if (on) {
+                skinny.sliceHalves(capacity, maxSliceCols()); // sized now: a step never allocates
+            }
+        }
+    }
+
+    /** Whether products of more than 64 tokens run as 64-token slices of the streaming kernel. */
+    public synchronized boolean slicedPrefill() {
+        return slicedPrefill;
+    }
+
+    /** The kernel of products of more than 64 tokens, and the load-time comparison behind it. */
+    public synchronized String slicedPrefillChoice() {
+        return (slicedPrefill ? "matmul_stream_slices" : "matmul_wmma") + ": " + slicedPrefillChoice;
+    }
+
+    /**
+     * Decides how prefill and mixed steps (more than 64 tokens) multiply: the tiled WMMA kernel (64 tokens x 32 rows
+     * per block, weights and activations staged through shared memory two bytes at a time) or matmul_stream_slices,
+     * the decode kernel over 64-token slices in one launch (each weight read once per slice, as the WMMA kernel reads it
+     * once per 64-token block column, but in 16-byte pieces straight into tensor-core fragments; the packed copy where
+     * there is one). Run 6: prefill at 5000 tok/s on an H200 for Llama-3.2-1B, about 13 TFLOPS, where the decode
+     * kernel streams 64 tokens of every weight at 2-3 TB/s. Layer 0's Q/K/V, gate, Wo and down of
+     * min(512, capacity) random tokens run both ways; the two add in different orders, so slices are adopted when
+     * every output is within 1e-4 of the WMMA one (max abs difference over max abs value; a wrong kernel is off by
+     * order 1) and faster as CUDA graphs. -Dinferstream.cuda.slicedPrefill=on|off forces it.
+     */
+    private void chooseSlicedPrefill() {
+        String forced = System.getProperty("inferstream.cuda.slicedPrefill");
+        if (forced != null) {
+            useSlicedPrefill(streamingSkinny && skinny != null && "on".equals(forced));
+            slicedPrefillChoice = "forced by -Dinferstream.cuda.slicedPrefill=" + forced;
+            return;
+        }
+        if (!streamingSkinny || skinny == null) {
+            slicedPrefillChoice = "matmul_stream is not the skinny kernel; not compared";
+            return;
+        }
+        int n = Math.min(512, capacity);
+        if (n <= SkinnyScratch.MAX_TOKENS) {
+            slicedPrefillChoice = "steps of at most " + capacity + " tokens never exceed 64; not compared";
+            return;
+        }
+        for (DeviceMatrix m : List.of(wq[0], wk[0], wv[0], wo[0], gate[0], down[0])) {
+            if (!m.packable()) { // 16-bit, cols a multiple of 8: what the sliced product takes too
+                slicedPrefillChoice = m + " does not take the sliced product; not compared";
+                return;
+            }
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(61);
+        float[] xs = new float[n * config.dim()];
+        float[] as = new float[n * qDim];
+        float[] hs = new float[n * config.hiddenDim()];
+        for (float[] a : List.of(xs, as, hs)) {
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) rnd.nextDouble(-1, 1);
+            }
+        }
+        skinny.sliceHalves(capacity, maxSliceCols());
+        // inputs xb, att, hb2; outputs q, k, v, hb (gate), x (Wo of att) and, last, xb (down of hb2)
+        java.util.function.IntConsumer chain = v -> {
+            skinny.slicedPrefill = v == 1;
+            DeviceMatrix.matmul3(k, wq[0], wk[0], wv[0], xb, q, kBuf, vBuf, n, skinny);
+            gate[0].matmul(k, xb, hb, n, skinny);
+            wo[0].matmul(k, att, x, n, skinny);
+            down[0].matmul(k, hb2, xb, n, skinny);
+        };
+        DeviceBuffer[] outs = {q, kBuf, vBuf, hb, x, xb};
+        int[] lengths = {n * wq[0].rows(), n * wk[0].rows(), n * wv[0].rows(), n * gate[0].rows(), n * wo[0].rows(),
+            n * down[0].rows()};
+        double worst = 0;
+        long[] nanos = new long[2];
+        try {
+            float[][][] got = new float[2][outs.length][];
+            for (int v = 0; v < 2; v++) {
+                xb.upload(xs, xs.length);
+                att.upload(as, as.length);
+                hb2.upload(hs, hs.length);
+                chain.accept(v);
+                device.synchronize();
+                for (int o = 0; o < outs.length; o++) {
+                    got[v][o] = new float[lengths[o]];
+                    outs[o].download(got[v][o], lengths[o]);
+                }
+            }
+            for (int o = 0; o < outs.length; o++) {
+                worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
+            }
+            for (int v = 0; v < 2; v++) {
+                nanos[v] = graphNanos(chain, v, CHOICE_REPS);
+            }
+        } finally {
+            skinny.slicedPrefill = slicedPrefill;
+        }
+        boolean close = worst <= 1e-4;
+        boolean timed = nanos[0] > 0 && nanos[1] > 0;
+        useSlicedPrefill(close && timed && nanos[1] < nanos[0]);
+        bufferGeneration++;
+        slicedPrefillChoice = String.format(java.util.Locale.ROOT,
+                "layer 0's Q/K/V, gate, Wo and down of %d tokens, %d CUDA graph replays: matmul_wmma %.1f us, "
+                        + "matmul_stream_slices %.1f us; max relative difference %.2e%s", n, CHOICE_REPS,
+                nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst,
+                close ? (timed ? "" : "; graph recording failed, not adopted") : ": DIFFER, not adopted");
     }
 
     /** A step fragment for {@link #bothWays}: its launches (way v), the reset of its inputs, its outputs. */
@@ -2698,6 +2827,9 @@ public final class CudaLlamaModel implements LanguageModel {
         capacity = c;
         if (splitAttention != null) {
             splitAttention.ensure(c);
+        }
+        if (skinny != null && slicedPrefill) {
+            skinny.sliceHalves(c, maxSliceCols());
         }
         bufferGeneration++;
     }

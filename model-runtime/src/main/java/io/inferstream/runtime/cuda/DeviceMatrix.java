@@ -19,7 +19,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Which kernel computes a product (tests compare each against the CPU). */
     enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE,
-        STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED }
+        STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED, STREAM_SLICES, STREAM_PACKED_SLICES }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -224,6 +224,8 @@ public final class DeviceMatrix implements AutoCloseable {
         if (skinny != null && (n > MATVEC_MAX_TOKENS || (skinny.streaming && skinny.small)) && n <= SkinnyScratch.MAX_TOKENS
                 && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)) {
             skinny(k, x, y, n, skinny);
+        } else if (n > SkinnyScratch.MAX_TOKENS && takesSlices(skinny)) {
+            slices(k, x, y, n, skinny);
         } else {
             matmul(k, x, y, n);
         }
@@ -259,6 +261,31 @@ public final class DeviceMatrix implements AutoCloseable {
      */
     void stream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
         streamProduct(k, x, y, n, s, true, false);
+    }
+
+    /** Whether products of more than 64 tokens run as matmul_stream_slices under {@code s} (else the tiled WMMA kernel). */
+    boolean takesSlices(SkinnyScratch s) {
+        return s != null && s.streaming && s.slicedPrefill && packable();
+    }
+
+    /**
+     * y [n, rows] = x [n, cols] . W^T for any n as 64-token slices of one matmul_stream_slices launch (stream.cu): x
+     * rounded to 16 bits and padded to whole 8-token tiles, then grid (ceil(rows / 128), ceil(n / 64)), each block one
+     * K range over all cols, writing y itself. Reads the packed copy where {@code s.packed} and there is one.
+     */
+    void slices(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        if (n < 1 || !SkinnyScratch.streamFits(rows, cols) || (type != GgmlType.BF16 && type != GgmlType.F16)) {
+            throw new IllegalArgumentException(name + ": the sliced streaming product needs BF16/F16 weights and cols a "
+                    + "multiple of 8; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
+        }
+        String suffix = halfSuffix();
+        int npad = (n + 7) / 8 * 8;
+        DeviceBuffer xh = s.sliceHalves(n, cols);
+        long elems = (long) npad * cols;
+        k.launch("to_half_padded_" + suffix, (int) Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
+        boolean fromPacked = s.packed && packed != null;
+        k.launch((fromPacked ? "matmul_stream_packed_slices_" : "matmul_stream_slices_") + suffix, (rows + 127) / 128,
+                (n + 63) / 64, 256, 0, fromPacked ? packed : data, xh, y, n, rows, cols);
     }
 
     private void requireReadsHalves(int n, SkinnyScratch s) {
@@ -505,6 +532,18 @@ public final class DeviceMatrix implements AutoCloseable {
                     throw new IllegalArgumentException(name + ": tensor-core product needs BF16 or F16 weights, not " + type);
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
+            }
+            case STREAM_SLICES, STREAM_PACKED_SLICES -> {
+                try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
+                    s.streaming = true;
+                    s.slicedPrefill = true;
+                    s.packed = kernel == Kernel.STREAM_PACKED_SLICES;
+                    if (s.packed) {
+                        packForStream(k);
+                    }
+                    slices(k, x, y, n, s);
+                    jcuda.driver.JCudaDriver.cuCtxSynchronize();
+                }
             }
             case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE, STREAM_PACKED,
                  STREAM_WIDE_PACKED, STREAM_TALL_PACKED -> {

@@ -57,9 +57,10 @@ public record MemoryPlan(long deviceFree, double fraction, long weightBytes, lon
         long floatsPerToken = 2L * c.dim() + 2 * qDim + 2L * c.kvDim() + 2L * c.hiddenDim() + c.vocabSize()
                 + (1L + CudaLlamaModel.headChunks(c.vocabSize())) * (2L * io.inferstream.runtime.model.LogitCandidates.MAX_K + 2);
         long intsPerToken = 5;
-        // plus the scratch of the decode kernels: the skinny products' activations and partial sums, and the
-        // split-context attention's partial outputs
+        // plus the scratch of the decode kernels: the skinny products' activations and partial sums, the sliced
+        // (prefill) products' 16-bit activations, and the split-context attention's partial outputs
         return tokens * (floatsPerToken * 4 + intsPerToken * 4) + SkinnyScratch.bytesFor(c)
+                + SkinnyScratch.sliceHalvesBytes(c, tokens)
                 + SplitAttention.scratchBytes(tokens, c.nHeads(), c.nKvHeads(), c.headDim());
     }
 

@@ -76,6 +76,35 @@ final class SkinnyScratch implements AutoCloseable {
         return (long) ((rows + 255) / 256) * streamSplits(rows, cols, wide, deep);
     }
 
+    /**
+     * With streaming: products of more than 64 tokens (prefill and mixed steps) as 64-token slices of one
+     * matmul_stream_slices launch instead of the tiled WMMA kernel. Chosen at load.
+     */
+    boolean slicedPrefill;
+
+    private DeviceBuffer sliceHalves; // [npad, cols] 16-bit activations of a sliced product, grown on demand
+
+    /**
+     * The 16-bit activations buffer of a sliced product of n tokens over cols columns (n padded to whole 8-token
+     * tiles), allocated or grown here; callers size it up front (CudaLlamaModel) so that a step never allocates.
+     */
+    DeviceBuffer sliceHalves(int n, int cols) {
+        long bytes = 2L * ((n + 7) / 8 * 8) * cols;
+        if (sliceHalves == null || sliceHalves.bytes() < bytes) {
+            if (sliceHalves != null) {
+                sliceHalves.close();
+            }
+            sliceHalves = DeviceBuffer.allocate(bytes, "sliced product activations");
+        }
+        return sliceHalves;
+    }
+
+    /** Device bytes of the sliced products' activations for {@code tokens} tokens of a model (the memory plan's share). */
+    static long sliceHalvesBytes(io.inferstream.runtime.model.ModelConfig c, int tokens) {
+        long maxCols = Math.max(Math.max(c.dim(), c.hiddenDim()), (long) c.nHeads() * c.headDim());
+        return 2L * ((tokens + 7) / 8 * 8) * maxCols;
+    }
+
     /** Warps of matmul_stream a product should have: 16 per SM (2 blocks of 8 or 1 of 16) on 132 SMs, one wave. */
     static final int STREAM_TARGET_WARPS = 2048;
     /** K columns per matmul_stream chunk (stream.cu: ST_KC); its split chunks are multiples of it. */
@@ -216,5 +245,8 @@ final class SkinnyScratch implements AutoCloseable {
     public void close() {
         halves.close();
         partial.close();
+        if (sliceHalves != null) {
+            sliceHalves.close();
+        }
     }
 }

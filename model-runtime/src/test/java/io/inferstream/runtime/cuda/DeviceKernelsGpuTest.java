@@ -117,6 +117,12 @@ class DeviceKernelsGpuTest {
         "BF16, STREAM_TALL_PACKED, 8192, 2048, 64, 1e-2",
         "BF16, STREAM_TALL_PACKED, 300, 1032, 9, 1e-2",
         "F16, STREAM_TALL_PACKED, 17, 8, 64, 2e-3",
+        // more than 64 tokens as 64-token slices of one launch (prefill), row-major and packed
+        "BF16, STREAM_SLICES, 2048, 2048, 512, 1e-2",
+        "BF16, STREAM_SLICES, 1000, 2056, 65, 1e-2",
+        "F16, STREAM_SLICES, 130, 264, 200, 2e-3",
+        "BF16, STREAM_PACKED_SLICES, 2048, 2048, 150, 1e-2",
+        "F16, STREAM_PACKED_SLICES, 17, 8, 300, 2e-3",
         "BF16, MATVEC, 4016, 2048, 8, 1e-5",
         "F16, MATVEC, 33, 264, 1, 1e-5",
         "BF16, MATVEC, 50, 100, 2, 1e-5",

@@ -481,6 +481,71 @@ class CudaLlamaModelGpuTest {
         return Stream.of(Arguments.of(KvStore.Precision.F32, 1e-4), Arguments.of(KvStore.Precision.F16, 1e-3));
     }
 
+    /**
+     * Prefill steps of more than 64 tokens (three sequences of 70, 55 and 29 prompt tokens in one 154-token step, then
+     * a 130-token step continuing two of them next to a decode token) and two decode steps, with the products of more
+     * than 64 tokens as 64-token slices of matmul_stream_slices and with the tiled WMMA kernel, on row-major and on
+     * packed weights: every step's logits against the CPU model.
+     */
+    @ParameterizedTest(name = "{0} weights, sliced products: {1}, packed: {2}")
+    @org.junit.jupiter.params.provider.CsvSource({
+        "BF16, true, false, 3e-2", "BF16, true, true, 3e-2", "BF16, false, false, 3e-2", "F16, true, true, 1e-2"})
+    void longPrefillStepsMatchTheCpuModelBothWays(GgmlType type, boolean sliced, boolean packed, double bound) {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            LlamaModel cpu = LlamaModel.load(gguf);
+            gpu.useSkinnyDecode(true);
+            gpu.useStreamingSkinny(true);
+            gpu.usePackedStream(packed);
+            gpu.useSlicedPrefill(sliced);
+            assertEquals(sliced, gpu.slicedPrefill());
+            int vocab = gpu.config().vocabSize();
+            int[] lengths = {70 + 60 + 2, 55 + 70 + 2, 29 + 1 + 2};
+            int bs = 16;
+            int blocksPerSeq = 9;
+            int[][] tables = new int[3][blocksPerSeq];
+            for (int s = 0; s < 3; s++) {
+                for (int b = 0; b < blocksPerSeq; b++) {
+                    tables[s][b] = (2 - s) * blocksPerSeq + b; // later sequences in lower blocks
+                }
+            }
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(67);
+            int[][] prompts = new int[3][];
+            for (int s = 0; s < 3; s++) {
+                prompts[s] = rnd.ints(lengths[s], 1, vocab).toArray();
+            }
+            KvStore cpuKv = cpu.newKvStore(3 * blocksPerSeq, bs, KvStore.Precision.F16);
+            KvStore gpuKv = gpu.newKvStore(3 * blocksPerSeq, bs, KvStore.Precision.F16);
+            int[][] schedule = {{70, 55, 29}, {60, 70, 1}, {1, 1, 1}, {1, 1, 1}};
+            int[] done = new int[3];
+            for (int step = 0; step < schedule.length; step++) {
+                int n = Arrays.stream(schedule[step]).sum();
+                int[] tokens = new int[n];
+                int[] pos = new int[n];
+                int[] seq = new int[n];
+                int[] rows = new int[3];
+                int t = 0;
+                for (int s = 0; s < 3; s++) {
+                    for (int i = 0; i < schedule[step][s]; i++) {
+                        tokens[t] = prompts[s][done[s] + i];
+                        pos[t] = done[s] + i;
+                        seq[t] = s;
+                        t++;
+                    }
+                    rows[s] = t - 1;
+                    done[s] += schedule[step][s];
+                }
+                TokenBatch batch = new TokenBatch(tokens, pos, seq, tables, rows);
+                float[] expected = cpu.forward(batch, cpuKv);
+                float[] got = gpu.forward(batch, gpuKv);
+                double err = CudaTestDevice.relativeError(got, expected, got.length);
+                assertTrue(err <= bound, "step " + step + " (" + n + " tokens): relative error " + err + " > " + bound);
+            }
+        }
+    }
+
     private static TokenBatch batch(int[] counts, int[] done, int[][] tables) {
         int n = Arrays.stream(counts).sum();
         int[] tokens = new int[n];
