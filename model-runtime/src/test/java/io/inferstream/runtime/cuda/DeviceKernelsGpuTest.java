@@ -278,14 +278,7 @@ class DeviceKernelsGpuTest {
                         + ": relative error " + err + " > " + bound);
             }
         } finally {
-            for (int m = 0; m < count; m++) {
-                if (dms[m] != null) {
-                    dms[m].close();
-                }
-                if (ys[m] != null) {
-                    ys[m].close();
-                }
-            }
+            closeAll(dms, ys);
         }
     }
 
@@ -387,14 +380,7 @@ class DeviceKernelsGpuTest {
                 assertTrue(err <= bound, "matrix " + m + ": relative error " + err + " > " + bound);
             }
         } finally {
-            for (int m = 0; m < count; m++) {
-                if (dms[m] != null) {
-                    dms[m].close();
-                }
-                if (ys[m] != null) {
-                    ys[m].close();
-                }
-            }
+            closeAll(dms, ys);
         }
     }
 
@@ -870,6 +856,21 @@ class DeviceKernelsGpuTest {
                 org.junit.jupiter.api.Assertions.assertEquals(want.max()[r], gotStats[2 * r], 0f, "row " + r + " max");
                 double lse = gotStats[2 * r] + Math.log(gotStats[2 * r + 1]);
                 org.junit.jupiter.api.Assertions.assertEquals(want.logSumExp()[r], lse, 1e-5, "row " + r + " log-sum-exp");
+            }
+        }
+    }
+
+    /** Closes every non-null matrix and buffer of the arrays (a test's device allocations). */
+    private static void closeAll(AutoCloseable[]... arrays) {
+        for (AutoCloseable[] array : arrays) {
+            for (AutoCloseable c : array) {
+                if (c != null) {
+                    try {
+                        c.close();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
             }
         }
     }
