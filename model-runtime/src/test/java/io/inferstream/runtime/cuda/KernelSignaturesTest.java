@@ -57,6 +57,16 @@ class KernelSignaturesTest {
         assertEquals(20, rope.size());
         assertEquals(List.of("u64", "u64", "u64", "u64", "u32", "u32", "u32", "u64", "u32", "u32"),
                 SIGNATURES.of("attention_split_combine"));
+        // this session's kernels: (w, p, rows, cols, groups); (w, xh, y, n, rows, cols); (w, xh, out, tiles8, nOut,
+        // rows, cols, kChunk); (w0, w1, w2, xh, part, tiles8, cols, rows0..2, chunk0..2)
+        assertEquals(List.of("u64", "u64", "u32", "u32", "u32"), SIGNATURES.of("pack_stream_weights"));
+        assertEquals(List.of("u64", "u64", "u64", "u32", "u32", "u32"), SIGNATURES.of("matmul_stream_packed_slices_bf16"));
+        assertEquals(SIGNATURES.of("matmul_stream_bf16"), SIGNATURES.of("matmul_stream_tall_packed_f16"));
+        assertEquals(SIGNATURES.of("matmul_stream_group_bf16"), SIGNATURES.of("matmul_stream_tall_packed_group_bf16"));
+        assertEquals(SIGNATURES.of("matmul_stream_group_f16"), SIGNATURES.of("matmul_stream_wide_packed_group_f16"));
+        List<String> group = SIGNATURES.of("matmul_stream_packed_group_bf16");
+        assertEquals(java.util.Collections.nCopies(5, "u64"), group.subList(0, 5));
+        assertEquals(java.util.Collections.nCopies(8, "u32"), group.subList(5, 13));
     }
 
     @Test
