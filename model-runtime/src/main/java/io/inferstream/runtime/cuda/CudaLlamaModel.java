@@ -1519,6 +1519,19 @@ public final class CudaLlamaModel implements LanguageModel {
             tallStreamChoice = "the streaming products do not read packed weights; not compared";
             return;
         }
+        long most = 0; // the largest tall grid among the products (grouped ones count together)
+        for (DeviceMatrix[] group : List.of(new DeviceMatrix[] {wq[0], wk[0], wv[0]}, new DeviceMatrix[] {gate[0], up[0]},
+                new DeviceMatrix[] {wo[0]}, new DeviceMatrix[] {down[0]}, new DeviceMatrix[] {output})) {
+            long blocks = 0;
+            for (DeviceMatrix m : group) {
+                blocks += SkinnyScratch.tallBlocks(m.rows(), m.cols(), wideStream, deepSplit);
+            }
+            most = Math.max(most, blocks);
+        }
+        if (most < tallMinBlocks) {
+            tallStreamChoice = "no product has " + tallMinBlocks + " blocks of 256 rows (the most: " + most + "); not compared";
+            return;
+        }
         int n = Math.min(SkinnyScratch.MAX_TOKENS, capacity);
         ProductChain p = layerZeroProducts(n, 59, v -> skinny.streamTall = v == 1);
         BothWays r;
