@@ -89,6 +89,7 @@ class KernelLaunchSitesTest {
                 }
             }
         }
+        System.out.println("[launch sites] " + checked + " launches with written-out kernel names checked against the PTX");
         assertTrue(problems.isEmpty(), String.join("\n", problems));
         assertTrue(checked >= 40, "only " + checked + " launch sites found: the scan no longer reads the sources");
     }
