@@ -110,6 +110,8 @@ if [[ "${BENCH:-1}" == 0 ]]; then
 elif timeout 170 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
   cat "$OUT/bench.log"
   result bench PASS "table in $OUT/bench.md"
+  # issue 7's acceptance number, one line per concurrency (informational: the check passes either way)
+  grep '^roofline: ' "$OUT/bench.log" | while read -r line; do result roofline INFO "${line#roofline: }"; done
 else
   tail -60 "$OUT/bench.log"
   result bench FAIL "see $OUT/bench.log"

@@ -384,6 +384,12 @@ public final class GpuBench {
         // The headline step: the graph replay where it ran, else the fastest that did.
         double headline = !Double.isNaN(graphMs) ? graphMs : Double.isNaN(deviceMs) ? hostMs : Math.min(hostMs, deviceMs);
         double gbps = readPerStep > 0 ? readPerStep / 1e9 / (headline / 1e3) : Double.NaN;
+        if (readPerStep > 0) { // one line per concurrency for deploy/gpu/check.sh's summary: issue 7's acceptance number
+            double rooflineMs = readPerStep / 1e9 / hbmGbps * 1e3;
+            System.out.println(String.format(Locale.ROOT, "roofline: concurrency %d: step %.3f ms = %.0f%% of the %.3f ms "
+                    + "HBM roofline (%.3f GB of weights at %.0f GB/s); 50%% needs a step of %.3f ms or less", c, headline,
+                    100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps, 2 * rooflineMs));
+        }
         return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
