@@ -308,22 +308,21 @@ ST_KERNELS(matmul_stream_tall_packed, 8, 1, true, 2)
 // by to_half_padded) and writes y rows 64z.. (at most 64, fewer in the last slice) with one K range over all cols.
 // Every weight is read once per slice, as the tiled WMMA kernel reads it once per 64-token block column, but
 // in 16-byte pieces straight into tensor-core fragments. Bit for bit matmul_stream of each slice with one split.
+// The _tall_ ones: 32-row warps on packed weights (256-row blocks, grid (ceil(rows / 256), slices)), the same bits.
 #define ST_SLICE_ARGS const unsigned short* w, const unsigned short* xh, float* y, int n, int rows, int cols
-#define ST_SLICE_KERNELS(name, packed) \
-    extern "C" __global__ void __launch_bounds__(256, 2) name##_bf16(ST_SLICE_ARGS) { \
+#define ST_SLICE_KERNEL(name, T, packed, mt, minBlocks) \
+    extern "C" __global__ void __launch_bounds__(256, minBlocks) name(ST_SLICE_ARGS) { \
         int t0 = blockIdx.y * 64; \
         int nOut = min(64, n - t0); \
-        matmul_stream_block<__nv_bfloat16, 8, packed>(w, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, \
-                                                      (nOut + 7) / 8, nOut, rows, cols, cols, blockIdx.x, 0); \
-    } \
-    extern "C" __global__ void __launch_bounds__(256, 2) name##_f16(ST_SLICE_ARGS) { \
-        int t0 = blockIdx.y * 64; \
-        int nOut = min(64, n - t0); \
-        matmul_stream_block<__half, 8, packed>(w, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, (nOut + 7) / 8, \
-                                               nOut, rows, cols, cols, blockIdx.x, 0); \
+        matmul_stream_block<T, 8, packed, mt>(w, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, (nOut + 7) / 8, nOut, \
+                                              rows, cols, cols, blockIdx.x, 0); \
     }
-ST_SLICE_KERNELS(matmul_stream_slices, false)
-ST_SLICE_KERNELS(matmul_stream_packed_slices, true)
+ST_SLICE_KERNEL(matmul_stream_slices_bf16, __nv_bfloat16, false, 1, 2)
+ST_SLICE_KERNEL(matmul_stream_slices_f16, __half, false, 1, 2)
+ST_SLICE_KERNEL(matmul_stream_packed_slices_bf16, __nv_bfloat16, true, 1, 2)
+ST_SLICE_KERNEL(matmul_stream_packed_slices_f16, __half, true, 1, 2)
+ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_bf16, __nv_bfloat16, true, 2, 1)
+ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_f16, __half, true, 2, 1)
 
 // W [rows, cols] row-major rearranged for the _packed kernels: p holds `groups` (a multiple of 16, >= rows / 16) row
 // groups of ceil(cols / 64) tiles of 2 KB; in tile (group rg, chunk kc), the 16-byte piece j * 32 + lane is what that

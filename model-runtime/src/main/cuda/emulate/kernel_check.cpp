@@ -59,6 +59,8 @@ void matmul_stream_slices_bf16(const unsigned short*, const unsigned short*, flo
 void matmul_stream_slices_f16(const unsigned short*, const unsigned short*, float*, int, int, int);
 void matmul_stream_packed_slices_bf16(const unsigned short*, const unsigned short*, float*, int, int, int);
 void matmul_stream_packed_slices_f16(const unsigned short*, const unsigned short*, float*, int, int, int);
+void matmul_stream_tall_packed_slices_bf16(const unsigned short*, const unsigned short*, float*, int, int, int);
+void matmul_stream_tall_packed_slices_f16(const unsigned short*, const unsigned short*, float*, int, int, int);
 void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
@@ -426,13 +428,16 @@ static void slices(bool bf16, int rows, int cols, int n) {
     emu::allow(wp.data(), wp.size() * 2);
     emu::allow(xh.data(), xh.size() * 2);
     long stray = emu::stray_reads();
-    std::vector<float> y[2];
-    for (int v = 0; v < 2; v++) {
+    std::vector<float> y[3];
+    for (int v = 0; v < 3; v++) { // row-major, packed, packed with 32-row warps
         y[v].assign((size_t) n * rows, NAN);
         auto kernel = v == 0 ? (bf16 ? matmul_stream_slices_bf16 : matmul_stream_slices_f16)
-                             : (bf16 ? matmul_stream_packed_slices_bf16 : matmul_stream_packed_slices_f16);
-        emu::launch(kernel, grid((rows + 127) / 128, sliceCount), threads(256), 0, (const unsigned short*) (v == 0 ? w.data() : wp.data()),
-                    (const unsigned short*) xh.data(), y[v].data(), n, rows, cols);
+                    : v == 1 ? (bf16 ? matmul_stream_packed_slices_bf16 : matmul_stream_packed_slices_f16)
+                             : (bf16 ? matmul_stream_tall_packed_slices_bf16 : matmul_stream_tall_packed_slices_f16);
+        int blockRows = v == 2 ? 256 : 128;
+        emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, sliceCount), threads(256), 0,
+                    (const unsigned short*) (v == 0 ? w.data() : wp.data()), (const unsigned short*) xh.data(), y[v].data(),
+                    n, rows, cols);
     }
     inBounds(stray, tag);
     // slice by slice through matmul_stream with one split (the decode kernel), from a copy of the slice's halves
@@ -448,6 +453,7 @@ static void slices(bool bf16, int rows, int cols, int n) {
     closeTo(y[0], w, xh, n, rows, cols, bf16, tag);
     same(ref, y[0], ref.size(), tag + ": each slice the bits of matmul_stream with one split");
     same(ref, y[1], ref.size(), tag + ": packed weights give the same bits");
+    same(ref, y[2], ref.size(), tag + ": 32-row warps on packed weights give the same bits");
 }
 
 // matmul_stream_group_bf16 for Q/K/V-like matrices with their own chunks, reduced by splitk_reduce_group.

@@ -19,7 +19,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Which kernel computes a product (tests compare each against the CPU). */
     enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE,
-        STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED, STREAM_SLICES, STREAM_PACKED_SLICES }
+        STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED, STREAM_SLICES, STREAM_PACKED_SLICES, STREAM_TALL_PACKED_SLICES }
 
     private final GgmlType type; // F32, F16, BF16 or Q8_0
     private final int rows;
@@ -271,7 +271,8 @@ public final class DeviceMatrix implements AutoCloseable {
     /**
      * y [n, rows] = x [n, cols] . W^T for any n as 64-token slices of one matmul_stream_slices launch (stream.cu): x
      * rounded to 16 bits and padded to whole 8-token tiles, then grid (ceil(rows / 128), ceil(n / 64)), each block one
-     * K range over all cols, writing y itself. Reads the packed copy where {@code s.packed} and there is one.
+     * K range over all cols, writing y itself. Reads the packed copy where {@code s.packed} and there is one, with
+     * 32-row warps (256-row blocks) where {@code s} runs them for decode and their grid fills the SMs.
      */
     void slices(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
         if (n < 1 || !SkinnyScratch.streamFits(rows, cols) || (type != GgmlType.BF16 && type != GgmlType.F16)) {
@@ -284,8 +285,11 @@ public final class DeviceMatrix implements AutoCloseable {
         long elems = (long) npad * cols;
         k.launch("to_half_padded_" + suffix, (int) Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
         boolean fromPacked = s.packed && packed != null;
-        k.launch((fromPacked ? "matmul_stream_packed_slices_" : "matmul_stream_slices_") + suffix, (rows + 127) / 128,
-                (n + 63) / 64, 256, 0, fromPacked ? packed : data, xh, y, n, rows, cols);
+        int slices = (n + 63) / 64;
+        boolean tall = s.tall(fromPacked, (long) ((rows + 255) / 256) * slices); // as decode: where 256-row blocks fill the SMs
+        String kernel = "matmul_stream_" + (tall ? "tall_" : "") + (fromPacked ? "packed_" : "") + "slices_" + suffix;
+        k.launch(kernel, tall ? (rows + 255) / 256 : (rows + 127) / 128, slices, 256, 0, fromPacked ? packed : data, xh, y, n,
+                rows, cols);
     }
 
     private void requireReadsHalves(int n, SkinnyScratch s) {
@@ -533,11 +537,13 @@ public final class DeviceMatrix implements AutoCloseable {
                 }
                 k.launch("matmul_wmma_" + suffix, (rows + 31) / 32, (n + 63) / 64, 128, 0, data, x, y, n, rows, cols);
             }
-            case STREAM_SLICES, STREAM_PACKED_SLICES -> {
+            case STREAM_SLICES, STREAM_PACKED_SLICES, STREAM_TALL_PACKED_SLICES -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
                     s.streaming = true;
                     s.slicedPrefill = true;
-                    s.packed = kernel == Kernel.STREAM_PACKED_SLICES;
+                    s.packed = kernel != Kernel.STREAM_SLICES;
+                    s.streamTall = kernel == Kernel.STREAM_TALL_PACKED_SLICES;
+                    s.tallMinBlocks = 1; // tall wherever it applies: this is the kernel asked for
                     if (s.packed) {
                         packForStream(k);
                     }

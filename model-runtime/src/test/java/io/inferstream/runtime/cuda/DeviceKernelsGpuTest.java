@@ -123,6 +123,8 @@ class DeviceKernelsGpuTest {
         "F16, STREAM_SLICES, 130, 264, 200, 2e-3",
         "BF16, STREAM_PACKED_SLICES, 2048, 2048, 150, 1e-2",
         "F16, STREAM_PACKED_SLICES, 17, 8, 300, 2e-3",
+        "BF16, STREAM_TALL_PACKED_SLICES, 2048, 2048, 200, 1e-2",
+        "F16, STREAM_TALL_PACKED_SLICES, 300, 1032, 65, 2e-3",
         "BF16, MATVEC, 4016, 2048, 8, 1e-5",
         "F16, MATVEC, 33, 264, 1, 1e-5",
         "BF16, MATVEC, 50, 100, 2, 1e-5",

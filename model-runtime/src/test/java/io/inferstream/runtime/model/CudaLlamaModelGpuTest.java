@@ -485,7 +485,7 @@ class CudaLlamaModelGpuTest {
      * Prefill steps of more than 64 tokens (three sequences of 70, 55 and 29 prompt tokens in one 154-token step, then
      * a 130-token step continuing two of them next to a decode token) and two decode steps, with the products of more
      * than 64 tokens as 64-token slices of matmul_stream_slices and with the tiled WMMA kernel, on row-major and on
-     * packed weights: every step's logits against the CPU model.
+     * packed weights (with 32-row warps): every step's logits against the CPU model.
      */
     @ParameterizedTest(name = "{0} weights, sliced products: {1}, packed: {2}")
     @org.junit.jupiter.params.provider.CsvSource({
@@ -499,6 +499,8 @@ class CudaLlamaModelGpuTest {
             gpu.useSkinnyDecode(true);
             gpu.useStreamingSkinny(true);
             gpu.usePackedStream(packed);
+            gpu.useTallStream(packed); // packed rows: 32-row warps as well, on every product of this small model
+            gpu.tallStreamMinBlocks(1);
             gpu.useSlicedPrefill(sliced);
             assertEquals(sliced, gpu.slicedPrefill());
             int vocab = gpu.config().vocabSize();
