@@ -185,14 +185,8 @@ public final class GpuBench {
         double otherPrefillS = Double.NaN;
         if (m instanceof CudaLlamaModel g && g.streamingSkinny()) {
             boolean sliced = g.slicedPrefill();
-            try {
-                g.useSlicedPrefill(!sliced);
-                otherPrefillS = prefill(m, kv, tables, c, prompt, new int[c]);
-            } catch (RuntimeException e) {
-                System.out.println("prefill the other way: " + e);
-            } finally {
-                g.useSlicedPrefill(sliced);
-            }
+            otherPrefillS = otherWay("products of more than 64 tokens", () -> g.useSlicedPrefill(!sliced),
+                    () -> g.useSlicedPrefill(sliced), () -> prefill(m, kv, tables, c, prompt, new int[c]));
         }
         Decoder d = new Decoder(kv, tables, next, prompt);
         // Decode with logits to the host.
@@ -259,79 +253,69 @@ public final class GpuBench {
             g.useSkinnyDecode(false);
             tiledMs = d.greedy(g, warmup, steps);
             g.useSkinnyDecode(skinnyDefault);
+            java.util.function.DoubleSupplier timed = () -> d.greedy(g, warmup, steps);
             // The skinny product with activations staged through shared memory, forced on (the model picks it at
             // load only where it is bitwise equal and faster on one FFN product).
             if (skinnyDefault) {
-                g.useStagedSkinny(true);
-                g.usePipelinedSkinny(false);
-                g.useStreamingSkinny(false);
-                stagedMs = d.greedy(g, warmup, steps);
-                g.useStagedSkinny(stagedDefault);
-                g.usePipelinedSkinny(pipelinedDefault);
-                g.useStreamingSkinny(streamingDefault);
+                stagedMs = otherWay("staged skinny product", () -> {
+                    g.useStagedSkinny(true);
+                    g.usePipelinedSkinny(false);
+                    g.useStreamingSkinny(false);
+                }, () -> {
+                    g.useStagedSkinny(stagedDefault);
+                    g.usePipelinedSkinny(pipelinedDefault);
+                    g.useStreamingSkinny(streamingDefault);
+                }, timed);
                 // The other split-K policy (deep where the model kept the default, and vice versa), forced.
                 boolean deepDefault = g.deepSplit();
-                g.useDeepSplit(!deepDefault);
-                otherSplitMs = d.greedy(g, warmup, steps);
-                g.useDeepSplit(deepDefault);
+                otherSplitMs = otherWay("split-K", () -> g.useDeepSplit(!deepDefault), () -> g.useDeepSplit(deepDefault), timed);
             }
             // The other attention (split-context vs per-head) and norm kernels, forced, where the model has both.
             boolean splitDefault = g.splitAttention();
             boolean normDefault = g.vectorNorm();
             if (g.splitAttentionAvailable()) {
-                g.useSplitAttention(!splitDefault);
-                if (CudaLlamaModel.vectorNormFits(g.config().dim())) {
-                    g.useVectorNorm(!normDefault);
-                }
-                otherAttentionMs = d.greedy(g, warmup, steps);
-                g.useSplitAttention(splitDefault);
-                g.useVectorNorm(normDefault);
+                otherAttentionMs = otherWay("attention and norm kernels", () -> {
+                    g.useSplitAttention(!splitDefault);
+                    if (CudaLlamaModel.vectorNormFits(g.config().dim())) {
+                        g.useVectorNorm(!normDefault);
+                    }
+                }, () -> {
+                    g.useSplitAttention(splitDefault);
+                    g.useVectorNorm(normDefault);
+                }, timed);
             }
             // The 16-bit activations of the streaming products the other way: written by the norms and the SwiGLU
             // reduction, or converted by to_half_padded before each product (a no-op where neither applies).
             boolean halvesDefault = g.fusedHalves();
-            g.useFusedHalves(!halvesDefault);
-            otherHalvesMs = d.greedy(g, warmup, steps);
-            g.useFusedHalves(halvesDefault);
+            otherHalvesMs = otherWay("16-bit activations", () -> g.useFusedHalves(!halvesDefault),
+                    () -> g.useFusedHalves(halvesDefault), timed);
             // The Q/K/V reduction, biases, RoPE and KV write the other way (one launch, or reduction + rope_kv_store).
             boolean ropeDefault = g.fusedRope();
-            g.useFusedRope(!ropeDefault);
-            otherRopeMs = d.greedy(g, warmup, steps);
-            g.useFusedRope(ropeDefault);
+            otherRopeMs = otherWay("Q/K/V reduction + RoPE", () -> g.useFusedRope(!ropeDefault), () -> g.useFusedRope(ropeDefault),
+                    timed);
             // The L2 prefetch the other way: none where the model chose some, 16 MiB per layer where it chose none.
             long prefetchDefault = g.l2Prefetch();
-            g.useL2Prefetch(prefetchDefault > 0 ? 0 : 16L << 20);
-            otherPrefetchMs = d.greedy(g, warmup, steps);
-            g.useL2Prefetch(prefetchDefault);
+            otherPrefetchMs = otherWay("L2 prefetch", () -> g.useL2Prefetch(prefetchDefault > 0 ? 0 : 16L << 20),
+                    () -> g.useL2Prefetch(prefetchDefault), timed);
             // The Wo and down reductions the other way: in the next norm, or by splitk_reduce.
             boolean normDefaultFused = g.fusedNorm();
-            g.useFusedNorm(!normDefaultFused);
-            otherNormMs = d.greedy(g, warmup, steps);
-            g.useFusedNorm(normDefaultFused);
+            otherNormMs = otherWay("split-K reduction in the norm", () -> g.useFusedNorm(!normDefaultFused),
+                    () -> g.useFusedNorm(normDefaultFused), timed);
             // The streaming products' weights the other way: packed copies (made here if the model chose row-major;
-            // about the weights' size again, which must fit beside this run's KV pool) or row-major.
+            // about the weights' size again, which must fit beside this run's KV pool) or row-major; then 32-row warps
+            // the other way, on packed weights (packed for the run if the model chose row-major).
             if (g.streamingSkinny()) {
                 boolean packedDefault = g.packedStream();
-                try {
-                    g.usePackedStream(!packedDefault);
-                    otherPackedMs = d.greedy(g, warmup, steps);
-                } catch (RuntimeException e) {
-                    System.out.println("packed weights the other way: " + e);
-                } finally {
-                    g.usePackedStream(packedDefault);
-                }
-                // 32-row warps the other way, on packed weights (packed here for the run if the model chose row-major)
                 boolean tallDefault = g.tallStream();
-                try {
+                otherPackedMs = otherWay("packed weights", () -> g.usePackedStream(!packedDefault),
+                        () -> g.usePackedStream(packedDefault), timed);
+                otherTallMs = otherWay("32-row warps", () -> {
                     g.usePackedStream(true);
                     g.useTallStream(!tallDefault);
-                    otherTallMs = d.greedy(g, warmup, steps);
-                } catch (RuntimeException e) {
-                    System.out.println("32-row warps the other way: " + e);
-                } finally {
+                }, () -> {
                     g.useTallStream(tallDefault);
                     g.usePackedStream(packedDefault);
-                }
+                }, timed);
             }
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
@@ -396,6 +380,23 @@ public final class GpuBench {
                 num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
+    }
+
+    /**
+     * One "way not chosen" column: {@code change} the model, time it, and {@code restore} it whatever happens; a way that
+     * fails (a kernel the driver refuses, memory for packed copies) prints why and gives NaN ("-" in the table) instead
+     * of ending the run.
+     */
+    private static double otherWay(String what, Runnable change, Runnable restore, java.util.function.DoubleSupplier timed) {
+        try {
+            change.run();
+            return timed.getAsDouble();
+        } catch (RuntimeException e) {
+            System.out.println(what + " the other way: " + e);
+            return Double.NaN;
+        } finally {
+            restore.run();
+        }
     }
 
     /**
