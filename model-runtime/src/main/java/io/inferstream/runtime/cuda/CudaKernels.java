@@ -132,6 +132,7 @@ public final class CudaKernels implements AutoCloseable {
             throw new IllegalArgumentException("no CUDA kernel named " + kernel);
         }
         signatures.check(kernel, args);
+        signatures.checkBlock(kernel, block);
         Pointer[] ps = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];

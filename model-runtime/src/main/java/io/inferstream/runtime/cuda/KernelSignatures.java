@@ -17,8 +17,11 @@ final class KernelSignatures {
 
     private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+(\\w+)\\s*\\(([^)]*)\\)");
     private static final Pattern PARAM = Pattern.compile("\\.param\\s+\\.(\\w+)\\s+\\w+");
+    /** {@code __launch_bounds__(n)} in the PTX: the entry's directives between its parameters and its body. */
+    private static final Pattern MAXNTID = Pattern.compile("\\.maxntid\\s+(\\d+)\\s*,\\s*(\\d+)\\s*,\\s*(\\d+)");
 
     private final Map<String, List<String>> params = new HashMap<>();
+    private final Map<String, Integer> maxThreads = new HashMap<>();
 
     /** Adds the entries of one module's PTX text. */
     void add(String ptx) {
@@ -30,6 +33,31 @@ final class KernelSignatures {
                 types.add(p.group(1));
             }
             params.put(e.group(1), List.copyOf(types));
+            int body = ptx.indexOf('{', e.end());
+            Matcher bound = MAXNTID.matcher(ptx.substring(e.end(), body < 0 ? ptx.length() : body));
+            if (bound.find()) {
+                maxThreads.put(e.group(1), Integer.parseInt(bound.group(1)) * Integer.parseInt(bound.group(2))
+                        * Integer.parseInt(bound.group(3)));
+            }
+        }
+    }
+
+    /** The most threads per block {@code kernel} was compiled for ({@code __launch_bounds__}), or null when unbounded. */
+    Integer maxThreads(String kernel) {
+        return maxThreads.get(kernel);
+    }
+
+    /**
+     * Checks a block of {@code threads} against the kernel's launch bounds: the driver refuses a larger block with a
+     * bare CUDA_ERROR_INVALID_VALUE, which names neither the kernel nor the bound.
+     *
+     * @throws IllegalArgumentException naming the kernel, its bound and the block size
+     */
+    void checkBlock(String kernel, int threads) {
+        Integer most = maxThreads.get(kernel);
+        if (threads < 1 || threads > (most == null ? 1024 : most)) {
+            throw new IllegalArgumentException(kernel + " is compiled for blocks of at most " + (most == null ? "1024" : most)
+                    + " threads (__launch_bounds__), launched with " + threads);
         }
     }
 

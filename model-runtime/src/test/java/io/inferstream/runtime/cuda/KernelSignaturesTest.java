@@ -85,4 +85,17 @@ class KernelSignaturesTest {
         assertTrue(width.getMessage().contains("argument 1 is .u64"), width.getMessage());
         assertThrows(IllegalArgumentException.class, () -> SIGNATURES.check("no_such_kernel"));
     }
+
+    @Test
+    void launchBoundsAreReadAndLargerBlocksRefused() {
+        assertEquals(256, SIGNATURES.maxThreads("matmul_stream_bf16"));
+        assertEquals(512, SIGNATURES.maxThreads("matmul_stream_wide_group_f16"));
+        assertEquals(256, SIGNATURES.maxThreads("matmul_stream_tall_packed_bf16"));
+        assertEquals(256, SIGNATURES.maxThreads("matmul_stream_tall_packed_slices_f16"));
+        SIGNATURES.checkBlock("matmul_stream_tall_packed_group_bf16", 256);
+        IllegalArgumentException big = assertThrows(IllegalArgumentException.class,
+                () -> SIGNATURES.checkBlock("matmul_stream_tall_packed_group_bf16", 512));
+        assertTrue(big.getMessage().contains("at most 256 threads"), big.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> SIGNATURES.checkBlock("matmul_stream_bf16", 0));
+    }
 }
