@@ -268,63 +268,46 @@ public final class CudaLlamaModel implements LanguageModel {
                         || m.type() == GgmlType.F16;
             }
             useSkinnyDecode(sixteenBit);
+            // Each choice that throws (a launch the driver refuses, memory it cannot get) leaves the proven way on and
+            // says why in kernelChoices(), rather than failing the load: much of this was written without a GPU.
             if (sixteenBit) {
-                chooseSkinnyKernel();
-                chooseGroupedSkinny();
-                chooseDeepSplit();
-                // unmeasured on a GPU when written: a launch the driver refuses leaves the row-major weights on
-                try {
-                    choosePackedStream();
-                } catch (RuntimeException e) {
-                    usePackedStream(false);
-                    packedStreamChoice = "failed at load: " + e;
-                }
-                try {
-                    chooseTallStream();
-                } catch (RuntimeException e) {
-                    useTallStream(false);
-                    tallStreamChoice = "failed at load: " + e;
-                }
-                try {
-                    chooseSlicedPrefill();
-                } catch (RuntimeException e) {
-                    useSlicedPrefill(false);
-                    slicedPrefillChoice = "failed at load: " + e;
-                }
-                chooseSmallStream();
+                choose(this::chooseSkinnyKernel, () -> {
+                    useStreamingSkinny(false);
+                    useWideStream(false);
+                    usePipelinedSkinny(false);
+                    useStagedSkinny(false);
+                }, why -> skinnyChoice = "matmul_skinny: " + why);
+                choose(this::chooseGroupedSkinny, () -> useGroupedSkinny(false),
+                        why -> skinnyChoice += "; grouped products off: " + why);
+                choose(this::chooseDeepSplit, () -> useDeepSplit(false), why -> skinnyChoice += "; split-K default: " + why);
+                choose(this::choosePackedStream, () -> usePackedStream(false), why -> packedStreamChoice = why);
+                choose(this::chooseTallStream, () -> useTallStream(false), why -> tallStreamChoice = why);
+                choose(this::chooseSlicedPrefill, () -> useSlicedPrefill(false), why -> slicedPrefillChoice = why);
+                choose(this::chooseSmallStream, () -> useSmallStream(false), why -> smallStreamChoice = why);
             }
-            chooseAttention();
-            if (sixteenBit) {
-                // after chooseAttention (they need its kernels); unmeasured on a GPU when written, so a launch the
-                // driver refuses leaves the proven way on rather than failing the load
-                try {
-                    chooseFusedHalves();
-                } catch (RuntimeException e) {
-                    useFusedHalves(false);
-                    fusedHalvesChoice = "failed at load: " + e;
-                }
-                try {
-                    chooseFusedRope();
-                } catch (RuntimeException e) {
-                    useFusedRope(false);
-                    fusedRopeChoice = "failed at load: " + e;
-                }
-                try {
-                    chooseFusedNorm();
-                } catch (RuntimeException e) {
-                    useFusedNorm(false);
-                    fusedNormChoice = "failed at load: " + e;
-                }
-                try {
-                    chooseL2Prefetch();
-                } catch (RuntimeException e) {
-                    useL2Prefetch(0);
-                    l2PrefetchChoice = "failed at load: " + e;
-                }
+            choose(this::chooseAttention, () -> {
+                useSplitAttention(false);
+                useVectorNorm(false);
+            }, why -> attentionChoice = why);
+            if (sixteenBit) { // after chooseAttention: they need its kernels
+                choose(this::chooseFusedHalves, () -> useFusedHalves(false), why -> fusedHalvesChoice = why);
+                choose(this::chooseFusedRope, () -> useFusedRope(false), why -> fusedRopeChoice = why);
+                choose(this::chooseFusedNorm, () -> useFusedNorm(false), why -> fusedNormChoice = why);
+                choose(this::chooseL2Prefetch, () -> useL2Prefetch(0), why -> l2PrefetchChoice = why);
             }
         } catch (RuntimeException e) {
             close();
             throw e;
+        }
+    }
+
+    /** Runs a load-time choice; where it throws, puts the proven way back and hands the reason to {@code why}. */
+    private static void choose(Runnable choice, Runnable provenWay, java.util.function.Consumer<String> why) {
+        try {
+            choice.run();
+        } catch (RuntimeException e) {
+            provenWay.run();
+            why.accept("failed at load, the proven way kept: " + e);
         }
     }
 
