@@ -29,7 +29,8 @@
 // 512 contiguous bytes and a warp's whole K range is one contiguous stream. Tiles are padded with zeros to whole
 // 16-row groups (rounded up to 16 groups: any block's warps stay inside) and whole 64-k chunks, so the weight loads
 // need no bounds. The lanes get the same values in the same registers as from row-major W, so the results are bit
-// for bit those of the row-major kernels.
+// for bit those of the row-major kernels. On packed weights the _tall kernels give each warp 32 rows (MT = 2, see
+// matmul_stream_block), and the _slices kernels serve steps of more than 64 tokens as 64-token slices of one launch.
 #include "common.cuh"
 
 // Blocks of WARPS = 8 warps (128 rows, 2 blocks per SM: matmul_stream_*) or 16 warps (256 rows, 1 block per SM:
