@@ -589,19 +589,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(gate[l], up[l]));
             }
             skinny = new SkinnyScratch(maxCols, maxPartial);
-            skinny.staged = stagedSkinny;
-            skinny.pipelined = pipelinedSkinny;
-            skinny.streaming = streamingSkinny;
-            skinny.streamWide = wideStream;
-            skinny.deepSplit = deepSplit;
-            skinny.small = smallStream;
-            skinny.packed = packedStream;
-            skinny.streamTall = tallStream;
-            skinny.tallMinBlocks = tallMinBlocks;
-            skinny.slicedPrefill = slicedPrefill;
-            if (slicedPrefill) {
-                skinny.sliceHalves(capacity, maxSliceCols());
-            }
+            syncSkinny();
             bufferGeneration++;
         } else if (!on && skinny != null) {
             skinny.close();
@@ -611,15 +599,44 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
+     * Gives the skinny scratch this model's kernel choices (the scratch is what the product code reads; the model keeps
+     * them while the scratch is off or being compared); recorded graphs go stale when any of them changed. The sliced
+     * products' activations are sized here, so a step never allocates.
+     */
+    private void syncSkinny() {
+        if (skinny == null) {
+            return;
+        }
+        SkinnyScratch s = skinny;
+        boolean changed = s.staged != stagedSkinny || s.pipelined != pipelinedSkinny || s.streaming != streamingSkinny
+                || s.streamWide != wideStream || s.deepSplit != deepSplit || s.small != smallStream
+                || s.packed != packedStream || s.streamTall != tallStream || s.tallMinBlocks != tallMinBlocks
+                || s.slicedPrefill != slicedPrefill;
+        s.staged = stagedSkinny;
+        s.pipelined = pipelinedSkinny;
+        s.streaming = streamingSkinny;
+        s.streamWide = wideStream;
+        s.deepSplit = deepSplit;
+        s.small = smallStream;
+        s.packed = packedStream;
+        s.streamTall = tallStream;
+        s.tallMinBlocks = tallMinBlocks;
+        s.slicedPrefill = slicedPrefill;
+        if (slicedPrefill) {
+            s.sliceHalves(capacity, maxSliceCols());
+        }
+        if (changed) {
+            bufferGeneration++; // recorded graphs name the other kernels, grids and buffers
+        }
+    }
+
+    /**
      * Whether the skinny product stages the activations through shared memory (matmul_skinny_smem: one L2 read
      * of each K tile per 4 warps instead of one per warp). Chosen at load by {@link #chooseSkinnyKernel}.
      */
     public synchronized void useStagedSkinny(boolean on) {
         stagedSkinny = on;
-        if (skinny != null && skinny.staged != on) {
-            skinny.staged = on;
-            bufferGeneration++; // recorded graphs name the other kernel
-        }
+        syncSkinny();
     }
 
     /** Whether the skinny product stages its activations through shared memory. */
@@ -739,10 +756,7 @@ public final class CudaLlamaModel implements LanguageModel {
         wideStream = best == 4;
         stagedSkinny = best == 1;
         pipelinedSkinny = best == 2;
-        skinny.staged = stagedSkinny;
-        skinny.pipelined = pipelinedSkinny;
-        skinny.streaming = streamingSkinny;
-        skinny.streamWide = wideStream;
+        syncSkinny();
         bufferGeneration++;
         StringBuilder why = new StringBuilder(String.format(java.util.Locale.ROOT,
                 "%s: %s %d x %d, %d tokens, per product (conversion + product + reduction, %d CUDA graph replays):",
@@ -1181,10 +1195,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Whether the skinny products split under-filled matrices deeper (see SkinnyScratch). Chosen at load. */
     public synchronized void useDeepSplit(boolean on) {
         deepSplit = on;
-        if (skinny != null && skinny.deepSplit != on) {
-            skinny.deepSplit = on;
-            bufferGeneration++; // recorded graphs hold the other grid and split counts
-        }
+        syncSkinny();
     }
 
     /** Whether the skinny products split K deep. */
@@ -1210,10 +1221,7 @@ public final class CudaLlamaModel implements LanguageModel {
             packedBytes = 0;
         }
         packedStream = on;
-        if (skinny != null && skinny.packed != on) {
-            skinny.packed = on;
-            bufferGeneration++; // recorded graphs name the other kernels and buffers
-        }
+        syncSkinny();
         plan = new MemoryPlan(plan.deviceFree(), plan.fraction(), weightBytes + packedBytes, plan.activationBytes());
     }
 
@@ -1288,10 +1296,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** With packed weights: the streaming products run 8 warps of 32 rows per block (the _tall_packed kernels). */
     public synchronized void useTallStream(boolean on) {
         tallStream = on;
-        if (skinny != null && skinny.streamTall != on) {
-            skinny.streamTall = on;
-            bufferGeneration++; // recorded graphs name the other kernels and grids
-        }
+        syncSkinny();
     }
 
     /**
@@ -1300,10 +1305,7 @@ public final class CudaLlamaModel implements LanguageModel {
      */
     public synchronized void tallStreamMinBlocks(int blocks) {
         tallMinBlocks = blocks;
-        if (skinny != null && skinny.tallMinBlocks != blocks) {
-            skinny.tallMinBlocks = blocks;
-            bufferGeneration++; // recorded graphs name the other kernels and grids
-        }
+        syncSkinny();
     }
 
     /** Whether the streaming products on packed weights run 32 rows per warp. */
@@ -1325,12 +1327,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Products of more than 64 tokens as matmul_stream_slices (on) or the tiled WMMA kernel (off). */
     public synchronized void useSlicedPrefill(boolean on) {
         slicedPrefill = on;
-        if (skinny != null) {
-            skinny.slicedPrefill = on;
-            if (on) {
-                skinny.sliceHalves(capacity, maxSliceCols()); // sized now: a step never allocates
-            }
-        }
+        syncSkinny();
     }
 
     /** Whether products of more than 64 tokens run as 64-token slices of the streaming kernel. */
@@ -1532,10 +1529,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Routes decode steps of 1..8 tokens through matmul_stream (when it is the skinny kernel) instead of matvec. */
     public synchronized void useSmallStream(boolean on) {
         smallStream = on;
-        if (skinny != null && skinny.small != on) {
-            skinny.small = on;
-            bufferGeneration++; // recorded graphs hold the other kernels
-        }
+        syncSkinny();
     }
 
     /** Whether steps of 1..8 tokens use matmul_stream, and the load-time comparison behind it. */
@@ -1640,10 +1634,7 @@ public final class CudaLlamaModel implements LanguageModel {
      */
     public synchronized void usePipelinedSkinny(boolean on) {
         pipelinedSkinny = on;
-        if (skinny != null && skinny.pipelined != on) {
-            skinny.pipelined = on;
-            bufferGeneration++; // recorded graphs name the other kernel
-        }
+        syncSkinny();
     }
 
     /**
@@ -1653,19 +1644,13 @@ public final class CudaLlamaModel implements LanguageModel {
      */
     public synchronized void useStreamingSkinny(boolean on) {
         streamingSkinny = on;
-        if (skinny != null && skinny.streaming != on) {
-            skinny.streaming = on;
-            bufferGeneration++; // recorded graphs name the other kernel and grids
-        }
+        syncSkinny();
     }
 
     /** With the streaming kernel: its 16-warp blocks (matmul_stream_wide) instead of 8-warp ones. Chosen at load. */
     public synchronized void useWideStream(boolean on) {
         wideStream = on;
-        if (skinny != null && skinny.streamWide != on) {
-            skinny.streamWide = on;
-            bufferGeneration++; // recorded graphs name the other kernel and grids
-        }
+        syncSkinny();
     }
 
     /** Whether the streaming kernel runs 16-warp blocks. */
