@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 # the fibers need ucontext (glibc has it; musl, for one, does not): exit 3 = cannot run here
 printf '#include <ucontext.h>\nint main() { ucontext_t c; return getcontext(&c); }\n' > "$work/probe.cpp"
 if ! g++ -o "$work/probe" "$work/probe.cpp" >/dev/null 2>&1 || ! "$work/probe"; then
-  echo "[emulate] cannot run here: this C library has no working ucontext (getcontext/makecontext) for the fibers"
+  echo "[emulate] cannot run here: this C library has no working ucontext (getcontext/makecontext) for the fibers; run it on a glibc system (most Linux distributions)"
   exit 3
 fi
 for name in elementwise matmul attention stream sampling; do

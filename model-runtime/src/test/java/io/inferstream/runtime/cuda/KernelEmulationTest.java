@@ -24,7 +24,7 @@ class KernelEmulationTest {
         Path script = Path.of("src/main/cuda/emulate.sh").toAbsolutePath();
         assertTrue(Files.isRegularFile(script), script + " (tests run from the model-runtime folder)");
         if (!onPath("g++") || !onPath("bash")) {
-            String reason = "no g++ on the PATH: the host emulation of the CUDA kernels needs it";
+            String reason = "no g++ on the PATH: install g++ to run the host emulation of the CUDA kernels (on a GPU the *GpuTest classes run the same kernels)";
             System.out.println("SKIPPED: " + reason);
             Assumptions.abort(reason);
         }
