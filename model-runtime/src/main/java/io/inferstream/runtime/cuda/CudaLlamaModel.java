@@ -301,6 +301,18 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
+    /**
+     * The value of an on|off system property that forces a load-time choice, or null when unset; any other value is
+     * refused with the property named (the load then keeps the proven way and kernelChoices() says why).
+     */
+    static String onOff(String property) {
+        String v = System.getProperty(property);
+        if (v != null && !v.equals("on") && !v.equals("off")) {
+            throw new IllegalArgumentException("-D" + property + " must be on or off, got '" + v + "'");
+        }
+        return v;
+    }
+
     /** Runs a load-time choice; where it throws, puts the proven way back and hands the reason to {@code why}. */
     private static void choose(Runnable choice, Runnable provenWay, java.util.function.Consumer<String> why) {
         try {
@@ -958,7 +970,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * results (q, k, v, silu(gate) * up) are bit for bit those of the separate products and it is faster.
      */
     private void chooseGroupedSkinny() {
-        String forced = System.getProperty("inferstream.cuda.skinnyGroup");
+        String forced = onOff("inferstream.cuda.skinnyGroup");
         if (forced != null) {
             useGroupedSkinny("on".equals(forced));
             skinnyChoice += "; grouped Q/K/V and gate/up products " + (groupedSkinny ? "on" : "off")
@@ -1248,7 +1260,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * forces it.
      */
     private void choosePackedStream() {
-        String forced = System.getProperty("inferstream.cuda.packedStream");
+        String forced = onOff("inferstream.cuda.packedStream");
         if (forced != null) {
             usePackedStream(streamingSkinny && skinny != null && "on".equals(forced));
             packedStreamChoice = "forced by -Dinferstream.cuda.packedStream=" + forced;
@@ -1352,7 +1364,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * order 1) and faster as CUDA graphs. -Dinferstream.cuda.slicedPrefill=on|off forces it.
      */
     private void chooseSlicedPrefill() {
-        String forced = System.getProperty("inferstream.cuda.slicedPrefill");
+        String forced = onOff("inferstream.cuda.slicedPrefill");
         if (forced != null) {
             useSlicedPrefill(streamingSkinny && skinny != null && "on".equals(forced));
             slicedPrefillChoice = "forced by -Dinferstream.cuda.slicedPrefill=" + forced;
@@ -1489,7 +1501,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * -Dinferstream.cuda.tallStream=on|off forces it.
      */
     private void chooseTallStream() {
-        String forced = System.getProperty("inferstream.cuda.tallStream");
+        String forced = onOff("inferstream.cuda.tallStream");
         if (forced != null) {
             useTallStream(packedStream && "on".equals(forced));
             tallStreamChoice = "forced by -Dinferstream.cuda.tallStream=" + forced;
@@ -1546,7 +1558,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * CUDA graphs. -Dinferstream.cuda.smallStream=on|off forces it.
      */
     private void chooseSmallStream() {
-        String forced = System.getProperty("inferstream.cuda.smallStream");
+        String forced = onOff("inferstream.cuda.smallStream");
         if (forced != null) {
             useSmallStream(streamingSkinny && "on".equals(forced));
             smallStreamChoice = "forced by -Dinferstream.cuda.smallStream=" + forced;
@@ -2088,7 +2100,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * fused way is adopted only when also faster as CUDA graphs (F16 KV). -Dinferstream.cuda.fuseRope=on|off forces it.
      */
     private void chooseFusedRope() {
-        String forced = System.getProperty("inferstream.cuda.fuseRope");
+        String forced = onOff("inferstream.cuda.fuseRope");
         if (forced != null) {
             useFusedRope("on".equals(forced));
             fusedRopeChoice = "forced by -Dinferstream.cuda.fuseRope=" + forced;
@@ -2257,7 +2269,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * -Dinferstream.cuda.fuseHalves=on|off forces it.
      */
     private void chooseFusedHalves() {
-        String forced = System.getProperty("inferstream.cuda.fuseHalves");
+        String forced = onOff("inferstream.cuda.fuseHalves");
         if (forced != null) {
             useFusedHalves("on".equals(forced));
             fusedHalvesChoice = "forced by -Dinferstream.cuda.fuseHalves=" + forced;
