@@ -52,8 +52,9 @@ class ReplayModelTest {
 
     @Test
     void withNeitherModelTheReplayFailsSayingHowToGetOne(@TempDir Path cache) {
+        // a repository folder inside the temporary one: its ../shared is ours (empty), not whatever the temp root holds
         IOException e = assertThrows(IOException.class, () -> ReplayModel.choose(null, offline(cache), Map.of(),
-                cache, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+                cache.resolve("repo"), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
         assertTrue(e.getMessage().contains("deploy/inferstream models pull") && e.getMessage().contains("--model"), e.getMessage());
     }
 }
