@@ -136,7 +136,7 @@ final class SkinnyScratch implements AutoCloseable {
      * minimum keeps a matrix's grid under the target: Llama-3.2-1B's Wq/Wo 8 -> 16 splits (128 -> 256 blocks) and
      * Wk/Wv 8 -> 16 (32 -> 64), the others unchanged. Each warp then has 2 chunks of weights in flight instead of
      * 4, but twice the warps run; the partial sums double for those matrices. Chosen at load by timing
-     * ({@code CudaLlamaModel.chooseDeepSplit}), as the deep split of the older kernels.
+     * ({@code ProductKernelChoices.chooseDeepSplit}), as the deep split of the older kernels.
      */
     static int streamChunk(int rows, int cols, boolean wide, boolean deep) {
         int rowsPerBlock = streamRows(wide);

@@ -1,0 +1,162 @@
+package io.inferstream.runtime.cuda;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.model.LlamaWeights;
+import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.tensor.Matrix;
+
+/**
+ * A Llama-family model's weights in device memory (llama2.c's {@code TransformerWeights}), uploaded once from the
+ * memory-mapped GGUF: the matrices as {@link DeviceMatrix}es, the norms, biases and RoPE frequencies as float
+ * buffers. Per layer where indexed. The output head is the embedding matrix when the model ties them.
+ */
+final class DeviceWeights implements AutoCloseable {
+
+    final DeviceMatrix embedding; // [vocab, dim]
+    final DeviceMatrix output;    // [vocab, dim]
+    final DeviceMatrix[] wq;      // [layers][qDim, dim]
+    final DeviceMatrix[] wk;      // [layers][kvDim, dim]
+    final DeviceMatrix[] wv;      // [layers][kvDim, dim]
+    final DeviceMatrix[] wo;      // [layers][dim, qDim]
+    final DeviceMatrix[] gate;    // [layers][hidden, dim]
+    final DeviceMatrix[] up;      // [layers][hidden, dim]
+    final DeviceMatrix[] down;    // [layers][dim, hidden]
+    final DeviceBuffer[] attnNorm; // [layers][dim]
+    final DeviceBuffer[] ffnNorm;  // [layers][dim]
+    final DeviceBuffer[] bq;       // [layers][qDim], null without biases (qwen2 has them)
+    final DeviceBuffer[] bk;       // [layers][kvDim], null without biases
+    final DeviceBuffer[] bv;       // [layers][kvDim], null without biases
+    final DeviceBuffer outputNorm; // [dim]
+    final DeviceBuffer invFreq;    // [headDim / 2] RoPE inverse frequencies (with the model's rope factors)
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    /** Device bytes the weights of {@code w} take (F32 matrices as BF16 when {@code f32ToBf16}). */
+    static long bytes(LlamaWeights w, ModelConfig config, boolean f32ToBf16) {
+        long bytes = 0;
+        for (Matrix m : matrices(w, config)) {
+            bytes += DeviceMatrix.deviceBytes(m.type(), f32ToBf16, m.rows(), m.cols());
+        }
+        bytes += 4L * config.dim() * (2L * config.nLayers() + 1);
+        if (w.bq() != null) {
+            int qDim = config.nHeads() * config.headDim();
+            bytes += 4L * config.nLayers() * (qDim + 2L * config.kvDim());
+        }
+        return bytes;
+    }
+
+    /** Every distinct matrix of {@code w}: the embedding, the output head unless tied, then each layer's seven. */
+    private static List<Matrix> matrices(LlamaWeights w, ModelConfig config) {
+        List<Matrix> all = new ArrayList<>();
+        all.add(w.tokenEmbedding());
+        if (w.output() != w.tokenEmbedding()) {
+            all.add(w.output());
+        }
+        for (int l = 0; l < config.nLayers(); l++) {
+            all.addAll(List.of(w.wq()[l], w.wk()[l], w.wv()[l], w.wo()[l], w.gate()[l], w.up()[l], w.down()[l]));
+        }
+        return all;
+    }
+
+    /** Uploads the weights the CPU loader read from {@code gguf}; frees what it uploaded if any upload fails. */
+    static DeviceWeights upload(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16) {
+        DeviceWeights d = null;
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            d = new DeviceWeights(gguf, w, config, f32ToBf16, owned);
+            return d;
+        } finally {
+            if (d == null) {
+                close(owned);
+            }
+        }
+    }
+
+    private DeviceWeights(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16, List<AutoCloseable> owned) {
+        Map<Matrix, DeviceMatrix> uploaded = new IdentityHashMap<>();
+        for (Matrix m : matrices(w, config)) {
+            DeviceMatrix d = DeviceMatrix.upload(m, rawBytes(gguf, m), f32ToBf16);
+            owned.add(d);
+            uploaded.put(m, d);
+        }
+        embedding = uploaded.get(w.tokenEmbedding());
+        output = uploaded.get(w.output());
+        int layers = config.nLayers();
+        wq = new DeviceMatrix[layers];
+        wk = new DeviceMatrix[layers];
+        wv = new DeviceMatrix[layers];
+        wo = new DeviceMatrix[layers];
+        gate = new DeviceMatrix[layers];
+        up = new DeviceMatrix[layers];
+        down = new DeviceMatrix[layers];
+        attnNorm = new DeviceBuffer[layers];
+        ffnNorm = new DeviceBuffer[layers];
+        boolean biases = w.bq() != null;
+        bq = biases ? new DeviceBuffer[layers] : null;
+        bk = biases ? new DeviceBuffer[layers] : null;
+        bv = biases ? new DeviceBuffer[layers] : null;
+        for (int l = 0; l < layers; l++) {
+            wq[l] = uploaded.get(w.wq()[l]);
+            wk[l] = uploaded.get(w.wk()[l]);
+            wv[l] = uploaded.get(w.wv()[l]);
+            wo[l] = uploaded.get(w.wo()[l]);
+            gate[l] = uploaded.get(w.gate()[l]);
+            up[l] = uploaded.get(w.up()[l]);
+            down[l] = uploaded.get(w.down()[l]);
+            attnNorm[l] = floats(owned, w.attnNorm()[l], "attn_norm " + l);
+            ffnNorm[l] = floats(owned, w.ffnNorm()[l], "ffn_norm " + l);
+            if (biases) {
+                bq[l] = floats(owned, w.bq()[l], "attn_q.bias " + l);
+                bk[l] = floats(owned, w.bk()[l], "attn_k.bias " + l);
+                bv[l] = floats(owned, w.bv()[l], "attn_v.bias " + l);
+            }
+        }
+        outputNorm = floats(owned, w.outputNorm(), "output_norm");
+        invFreq = floats(owned, RopeFrequencies.of(config, w.ropeFactors()), "rope frequencies");
+        this.owned.addAll(owned);
+    }
+
+    private static ByteBuffer rawBytes(GgufFile gguf, Matrix m) {
+        if (!gguf.hasTensor(m.name())) {
+            throw new IllegalStateException(gguf.path() + ": tensor " + m.name() + " of the loaded model is not in the file");
+        }
+        return gguf.tensorData(m.name());
+    }
+
+    private static DeviceBuffer floats(List<AutoCloseable> owned, float[] v, String what) {
+        DeviceBuffer b = DeviceBuffer.allocate(4L * v.length, what);
+        owned.add(b);
+        b.upload(v, v.length);
+        return b;
+    }
+
+    /** The output head and every layer's matrices (the embedding only where the head is tied to it). */
+    List<DeviceMatrix> allMatrices() {
+        List<DeviceMatrix> all = new ArrayList<>(List.of(output));
+        for (int l = 0; l < wq.length; l++) {
+            all.addAll(List.of(wq[l], wk[l], wv[l], wo[l], gate[l], up[l], down[l]));
+        }
+        return all;
+    }
+
+    @Override
+    public void close() {
+        close(owned);
+    }
+
+    private static void close(List<AutoCloseable> owned) {
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("freeing device memory failed", e);
+            }
+        }
+        owned.clear();
+    }
+}

@@ -1,0 +1,470 @@
+package io.inferstream.runtime.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * The load-time choices of the kernels around a model's matrix products: the attention and norm kernels, the norms
+ * and reductions that write the products' 16-bit activations, the Q/K/V reduction fused with RoPE and the KV write,
+ * the split-K reduction fused into the next norm, and the L2 prefetch of weights during the attention. Made after the
+ * product choices ({@link ProductKernelChoices}), whose kernels they feed; adopted, like those, only when equal and
+ * faster, with the reason in each {@code ...Choice} string.
+ */
+final class EpilogueKernelChoices extends KernelTrials {
+
+    // What each choice decided and why (the model's kernelChoices() shows them)
+    String attentionChoice = "attention_vec (not compared)";
+    String fusedHalvesChoice = "separate conversions (not compared)";
+    String fusedRopeChoice = "not compared";
+    String fusedNormChoice = "not compared";
+    String l2PrefetchChoice = "not compared";
+
+    EpilogueKernelChoices(CudaLlamaModel model, DeviceWeights w, StepBuffers buf, StepGraphs graphs) {
+        super(model, w, buf, graphs);
+    }
+
+    /**
+     * Decides the attention kernel and the norm kernels at load, like {@link ProductKernelChoices#chooseDeepSplit}: each new kernel runs
+     * next to the proven one on the same random inputs and is adopted only when its results are within a float
+     * tolerance of the old one's (max abs difference over max abs value; the order of the sums differs, a wrong
+     * index gives errors of order 1) and it is faster, timed as CUDA graph replays.
+     * <ul>
+     * <li>Attention: up to 64 decode tokens of as many sequences, contexts 1..192 (0, 15, 16, 17 and 191 among the
+     * positions), blocks of 16 over interleaved block tables, F16 and F32 KV (both compared, F16 timed, as the
+     * engine runs); tolerance 1e-4. -Dinferstream.cuda.attention=split|old forces it.</li>
+     * <li>Norms: rmsnorm_vec and add_rmsnorm_vec against rmsnorm and add_rmsnorm on the same rows; tolerance 1e-5.
+     * -Dinferstream.cuda.norm=vec|old forces them.</li>
+     * </ul>
+     * {@link #attentionChoice()} (printed by the bench) says what was chosen, with both timings and the difference.
+     */
+    void chooseAttention() {
+        int n = Math.min(64, buf.capacity);
+        StringBuilder why = new StringBuilder();
+        String forcedNorm = System.getProperty("inferstream.cuda.norm");
+        if (!CudaLlamaModel.vectorNormFits(config.dim())) {
+            why.append("norms: rmsnorm (dim ").append(config.dim()).append(" does not fit the vectorised kernels)");
+        } else if (forcedNorm != null) {
+            model.useVectorNorm("vec".equals(forcedNorm));
+            why.append("norms: ").append(model.vectorNorm ? "rmsnorm_vec" : "rmsnorm")
+                    .append(" (forced by -Dinferstream.cuda.norm=").append(forcedNorm).append(")");
+        } else {
+            try {
+                compareNorms(n, why);
+            } catch (RuntimeException e) { // a launch the driver refuses: keep the proven kernels
+                model.useVectorNorm(false);
+                why.append("norms: rmsnorm (rmsnorm_vec failed at load: ").append(e.getMessage()).append(")");
+            }
+        }
+        why.append("; ");
+        String forced = System.getProperty("inferstream.cuda.attention");
+        String perHead = CudaLlamaModel.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
+        if (model.splitAttention == null) {
+            why.append("attention: ").append(perHead).append(" (split kernel: ")
+                    .append(SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()))
+                    .append("; not compared)");
+        } else if (forced != null) {
+            model.useSplitAttention("split".equals(forced));
+            why.append("attention: ").append(model.useSplitAttention ? "attention_split" : perHead)
+                    .append(" (forced by -Dinferstream.cuda.attention=").append(forced).append(")");
+        } else {
+            try {
+                compareAttention(n, perHead, why);
+            } catch (RuntimeException e) { // a launch the driver refuses: keep the proven kernel
+                model.useSplitAttention(false);
+                why.append("attention: ").append(perHead).append(" (attention_split failed at load: ")
+                        .append(e.getMessage()).append(")");
+            }
+        }
+        attentionChoice = why.toString();
+    }
+
+    private void compareAttention(int n, String perHead, StringBuilder why) {
+        int bs = AttentionFixture.BLOCK_SIZE;
+        int maxBlocks = AttentionFixture.MAX_BLOCKS;
+        List<DeviceBuffer> temp = new ArrayList<>();
+        try (AttentionFixture fx = new AttentionFixture(n, qDim, config.kvDim(), 17)) {
+            DeviceBuffer qd = fx.q;
+            DeviceBuffer k16 = fx.keys16;
+            DeviceBuffer v16 = fx.values16;
+            DeviceBuffer k32 = fx.keys32;
+            DeviceBuffer v32 = fx.values32;
+            DeviceBuffer out = temp(temp, 4L * n * qDim, null);
+            var positions = fx.positions();
+            var seq = fx.seq();
+            var tables = fx.tables();
+            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            int splits = SplitAttention.splits(n, config.nKvHeads());
+            double worst = 0;
+            for (int p = 0; p < 2; p++) {
+                boolean f16 = p == 0;
+                float[][] got = new float[2][n * qDim];
+                for (int v = 0; v < 2; v++) {
+                    if (v == 0) {
+                        model.launchPerHeadAttention(f16, qd, f16 ? k16 : k32, f16 ? v16 : v32, positions, seq, tables,
+                                maxBlocks, bs, out, n);
+                    } else {
+                        model.splitAttention.launch(k, f16, qd, f16 ? k16 : k32, f16 ? v16 : v32, positions, seq, tables,
+                                maxBlocks, bs, out, n, scale, splits);
+                    }
+                    device.synchronize();
+                    out.download(got[v], got[v].length);
+                }
+                worst = Math.max(worst, relativeDifference(got[1], got[0]));
+            }
+            java.util.function.IntConsumer launches = v -> {
+                if (v == 0) {
+                    model.launchPerHeadAttention(true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n);
+                } else {
+                    model.splitAttention.launch(k, true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n, scale, splits);
+                }
+            };
+            int reps = 20;
+            long[] nanos = timed(launches, reps);
+            boolean close = worst <= 1e-4;
+            model.useSplitAttention(close && nanos[1] < nanos[0]);
+            why.append(String.format(java.util.Locale.ROOT,
+                    "attention: %s (%d decode tokens, contexts 1..%d, F16 KV, %d splits, %d CUDA graph replays: %s %.1f us, "
+                            + "attention_split %.1f us; max relative difference %.2e over F16 and F32 KV%s)",
+                    model.useSplitAttention ? "attention_split" : perHead, n, maxBlocks * bs, splits, reps, perHead,
+                    nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, worst, close ? "" : ": DIFFER, split kernel not used"));
+        } finally {
+            for (DeviceBuffer b : temp) {
+                b.close();
+            }
+        }
+    }
+
+    private void compareNorms(int n, StringBuilder why) {
+        int dim = config.dim();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(19);
+        float[] xs = new float[n * dim];
+        float[] ys = new float[n * dim];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+            ys[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        List<DeviceBuffer> temp = new ArrayList<>();
+        try {
+            DeviceBuffer xd = temp(temp, 4L * xs.length, xs);
+            DeviceBuffer yd = temp(temp, 4L * ys.length, ys);
+            DeviceBuffer o1 = temp(temp, 4L * xs.length, null);
+            DeviceBuffer o2 = temp(temp, 4L * xs.length, null);
+            java.util.function.IntConsumer launches = v -> {
+                k.launch(v == 0 ? "rmsnorm" : "rmsnorm_vec", n, 1, 256, 0, xd, null, w.attnNorm[0], o1, dim, config.rmsEps());
+                k.launch(v == 0 ? "add_rmsnorm" : "add_rmsnorm_vec", n, 1, 256, 0, xd, yd, w.ffnNorm[0], o2, dim,
+                        config.rmsEps());
+            };
+            double worst = 0;
+            float[][][] got = new float[2][3][xs.length];
+            for (int v = 0; v < 2; v++) {
+                xd.upload(xs, xs.length);
+                launches.accept(v);
+                device.synchronize();
+                o1.download(got[v][0], xs.length);
+                o2.download(got[v][1], xs.length);
+                xd.download(got[v][2], xs.length);
+            }
+            for (int o = 0; o < 3; o++) {
+                worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
+            }
+            int reps = 20;
+            long[] nanos = timed(launches, reps);
+            boolean close = worst <= 1e-5;
+            model.useVectorNorm(close && nanos[1] < nanos[0]);
+            why.append(String.format(java.util.Locale.ROOT,
+                    "norms: %s (rmsnorm + add_rmsnorm of %d rows, %d CUDA graph replays: %.1f us, vectorised %.1f us; "
+                            + "max relative difference %.2e%s)", model.vectorNorm ? "rmsnorm_vec" : "rmsnorm", n, reps,
+                    nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, worst, close ? "" : ": DIFFER, not used"));
+        } finally {
+            for (DeviceBuffer b : temp) {
+                b.close();
+            }
+        }
+    }
+
+    /**
+     * Decides whether the norms and the SwiGLU reduction write the padded 16-bit activations of the streaming products
+     * (the split attention writes Wo's too: 4 launches fewer per layer and one for the output head; run 6 on an H200
+     * spent 65 to_half_padded launches and
+     * 0.21 ms of one 2.6 ms c = 64 step on them). The _h kernels round the same floats as to_half_padded, so the results
+     * must be bit for bit the same: layer 0's chain (split attention and Wo; residual add and norm, grouped Q/K/V; norm,
+     * grouped gate/up with SwiGLU, down; the final norm over shuffled rows and the output head) runs both ways on 64
+     * random tokens (the attention over a random F16 cache: {@link AttentionFixture}), and the
+     * fused way is adopted only when every output is bitwise equal and it is faster as CUDA graphs.
+     * -Dinferstream.cuda.fuseHalves=on|off forces it.
+     */
+    void chooseFusedHalves() {
+        String forced = CudaLlamaModel.onOff("inferstream.cuda.fuseHalves");
+        if (forced != null) {
+            model.useFusedHalves("on".equals(forced));
+            fusedHalvesChoice = "forced by -Dinferstream.cuda.fuseHalves=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
+        int dim = config.dim();
+        int hidden = config.hiddenDim();
+        model.fusedHalves = true; // what the step would do with it on
+        boolean applies = model.halvesFused() && model.qkvReadsHalves(0, n) && model.downReadsHalves(0, n) && hidden >= dim;
+        boolean head = applies && w.output.readsHalves(n, model.skinny);
+        boolean attention = applies && model.woReadsHalves(0, n);
+        model.fusedHalves = false;
+        if (!applies) {
+            fusedHalvesChoice = "layer 0's products of " + n + " tokens do not all read the streaming product's "
+                    + "activations (vector norms, matmul_stream and the grouped products needed); not compared";
+            return;
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(29);
+        float[] x0 = new float[n * dim];
+        float[] y0 = new float[n * dim];
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = (float) rnd.nextDouble(-2, 2);
+            y0[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        int[] shuffled = new int[n];
+        for (int r = 0; r < n; r++) {
+            shuffled[r] = n - 1 - r; // the head's rows through the index, as steps pick their last tokens
+        }
+        int vocab = config.vocabSize();
+        DeviceBuffer[] outs = {buf.x, buf.q, buf.kBuf, buf.vBuf, buf.hb, buf.hb2, buf.logits, buf.att, buf.xb};
+        int[] lengths = {n * dim, n * w.wq[0].rows(), n * w.wk[0].rows(), n * w.wv[0].rows(), n * hidden, n * dim,
+                head ? n * vocab : 0, attention ? n * qDim : 0, n * dim};
+        try (DeviceBuffer rowIndex = DeviceBuffer.allocate(4L * n, "fused halves check rows");
+             AttentionFixture fx = attention ? new AttentionFixture(n, qDim, config.kvDim(), 37) : null) {
+            rowIndex.upload(shuffled, n);
+            java.util.function.IntConsumer chain = v -> {
+                model.fusedHalves = v == 1;
+                if (attention) { // split attention (F16 KV) -> att and its 16-bit copy -> Wo -> xb
+                    boolean h = model.woReadsHalves(0, n);
+                    model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, buf.att, n,
+                            (float) (1.0 / Math.sqrt(config.headDim())), SplitAttention.splits(n, config.nKvHeads()),
+                            h ? model.skinny.halves : null, w.wo[0].type(), DeviceMatrix.streamPad(n));
+                    w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny, h);
+                }
+                // x += xb; xb = norm(x) -> grouped Q/K/V
+                model.addRmsnorm(0, n, w.ffnNorm[0], model.qkvReadsHalves(0, n) ? w.wq[0] : null);
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.wq[0], w.wk[0], w.wv[0]}, buf.xb, new DeviceBuffer[] {buf.q, buf.kBuf, buf.vBuf},
+                        n, model.skinny, false, model.qkvReadsHalves(0, n), false);
+                // xb = norm(x) -> gate/up with SwiGLU -> hb -> down -> hb2 [n, dim]
+                model.rmsnorm(null, n, w.attnNorm[0], model.ffnReadsHalves(0, n) ? w.gate[0] : null);
+                DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.gate[0], w.up[0]}, buf.xb, new DeviceBuffer[] {buf.hb, null}, n, model.skinny,
+                        true, model.ffnReadsHalves(0, n), model.downReadsHalves(0, n));
+                w.down[0].matmul(k, buf.hb, buf.hb2, n, model.skinny, model.downReadsHalves(0, n));
+                if (head) { // the final norm over shuffled rows -> the output head
+                    boolean h = model.halvesFused();
+                    model.rmsnorm(rowIndex.pointer(), n, w.outputNorm, h ? w.output : null);
+                    w.output.matmul(k, buf.xb, buf.logits, n, model.skinny, h);
+                }
+            };
+            BothWays r = bothWays(chain, () -> {
+                buf.x.upload(x0, x0.length);
+                buf.xb.upload(y0, y0.length);
+            }, outs, lengths); // graph replays: x grows by a normalised row each, stays finite
+            model.fusedHalves = false;
+            model.useFusedHalves(r.adopt());
+            model.bufferGeneration++;
+            fusedHalvesChoice = "layer 0's chain" + (attention ? " with the attention" : "") + (head ? " and the output head" : "")
+                    + ", " + n + " tokens, " + r.outcome("separate conversions", "written by the producers");
+        }
+    }
+
+    /**
+     * Decides whether the grouped Q/K/V product's split-K reduction also adds the biases, applies RoPE and writes the
+     * KV cache (splitk_reduce_rope_kv_*: one launch instead of two to five; run 6 on an H200 had rope_kv_store at
+     * 8 us per layer of a c = 64 step, one block per token). Same arithmetic in the same order, so the results must be
+     * bit for bit the same: layer 0's grouped product of 64 random tokens at random positions, written to shuffled
+     * cache slots, runs both ways with F16 and with F32 KV; q, k, v and the cache rows must be bitwise equal, and the
+     * fused way is adopted only when also faster as CUDA graphs (F16 KV). -Dinferstream.cuda.fuseRope=on|off forces it.
+     */
+    void chooseFusedRope() {
+        String forced = CudaLlamaModel.onOff("inferstream.cuda.fuseRope");
+        if (forced != null) {
+            model.useFusedRope("on".equals(forced));
+            fusedRopeChoice = "forced by -Dinferstream.cuda.fuseRope=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
+        if (model.skinny == null || !model.groupedSkinny || !DeviceMatrix.groupable(n, w.wq[0], w.wk[0], w.wv[0])) {
+            fusedRopeChoice = "layer 0's Q/K/V do not take the grouped product at " + n + " tokens; not compared";
+            return;
+        }
+        int dim = config.dim();
+        int kvDim = config.kvDim();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(31);
+        float[] xs = new float[n * dim];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        int[] meta = new int[2 * n]; // positions [n] | slots [n]
+        for (int t = 0; t < n; t++) {
+            meta[t] = t < 2 ? t : rnd.nextInt(4096); // position 0: angle 0
+            meta[n + t] = n - 1 - t;
+        }
+        DeviceMatrix[] qkv = {w.wq[0], w.wk[0], w.wv[0]};
+        try (DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "fused rope check metadata");
+             DeviceBuffer keys = DeviceBuffer.allocate(4L * n * kvDim, "fused rope check keys");
+             DeviceBuffer values = DeviceBuffer.allocate(4L * n * kvDim, "fused rope check values")) {
+            md.upload(meta, meta.length);
+            CUdeviceptr positions = md.pointer();
+            CUdeviceptr slots = md.at(4L * n);
+            buf.xb.upload(xs, xs.length);
+            BothWays[] runs = new BothWays[2]; // F16 KV, F32 KV
+            for (boolean f16 : new boolean[] {true, false}) {
+                java.util.function.IntConsumer chain = v -> {
+                    if (v == 1) {
+                        int[] splits = DeviceMatrix.skinnyGroupPartials(k, qkv, buf.xb, n, model.skinny, false);
+                        model.reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
+                    } else {
+                        DeviceMatrix.skinnyGroup(k, qkv, buf.xb, new DeviceBuffer[] {buf.q, buf.kBuf, buf.vBuf}, n, model.skinny, false);
+                        model.addQkvBiases(0, n);
+                        model.ropeKvStore(n, positions, slots, keys, values, f16);
+                    }
+                };
+                DeviceBuffer[] outs = {buf.q, buf.kBuf, buf.vBuf, keys, values};
+                int cache = f16 ? n * kvDim / 2 : n * kvDim; // words of the cache rows (kvDim is even)
+                runs[f16 ? 0 : 1] = bothWays(chain, () -> { }, outs, new int[] {n * qDim, n * kvDim, n * kvDim, cache, cache});
+            }
+            BothWays r = runs[0].and(runs[1]); // F16's timings, both precisions' bits
+            model.useFusedRope(r.adopt());
+            model.bufferGeneration++;
+            fusedRopeChoice = "layer 0's grouped Q/K/V (q, k, v and the cache rows, F16 and F32 KV; timed with F16), " + n
+                    + " tokens, " + r.outcome("separate", "fused");
+        }
+    }
+
+    /**
+     * Decides whether the Wo and down products leave their split-K partial sums to the next norm
+     * (add_rmsnorm_splitk_vec: one launch fewer per product, 2 per layer). Bit for bit the reduction followed by the
+     * norm by construction; run 6 measured it 0.08 ms slower per c = 64 step when its loads went one split and one
+     * piece at a time, since rewritten to keep a thread's loads of two splits in flight together. Layer 0's Wo of
+     * 64 random tokens (with its split count) followed by the residual add and norm runs both ways; adopted only when x
+     * and the norm's output are bitwise equal and the fused way is faster as CUDA graphs.
+     * -Dinferstream.cuda.fuseNorm=true|false forces it.
+     */
+    void chooseFusedNorm() {
+        String forced = System.getProperty("inferstream.cuda.fuseNorm");
+        if (forced != null) {
+            model.useFusedNorm("true".equals(forced));
+            fusedNormChoice = "forced by -Dinferstream.cuda.fuseNorm=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
+        int dim = config.dim();
+        boolean wasFused = model.fuseNorm;
+        model.fuseNorm = true;
+        boolean applies = model.fuseReduceNorm() && w.wo[0].readsHalves(n, model.skinny) && model.skinny.splits(w.wo[0].rows(), w.wo[0].cols()) > 1;
+        model.fuseNorm = wasFused;
+        if (!applies) {
+            fusedNormChoice = "layer 0's Wo of " + n + " tokens has no split-K partial sums to hand over (streaming product "
+                    + "with several splits and vector norms needed); not compared";
+            return;
+        }
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(47);
+        float[] x0 = new float[n * dim];
+        float[] a0 = new float[n * qDim];
+        for (int i = 0; i < x0.length; i++) {
+            x0[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        for (int i = 0; i < a0.length; i++) {
+            a0[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        buf.att.upload(a0, a0.length);
+        java.util.function.IntConsumer chain = v -> {
+            int splits = v == 1 ? w.wo[0].matmulPartials(k, buf.att, buf.xb, n, model.skinny, false) : model.matmulAll(w.wo[0], buf.att, buf.xb, n, false);
+            model.addRmsnorm(splits, n, w.ffnNorm[0], null);
+        };
+        BothWays r = bothWays(chain, () -> buf.x.upload(x0, x0.length), new DeviceBuffer[] {buf.x, buf.xb}, new int[] {n * dim, n * dim});
+        model.useFusedNorm(r.adopt());
+        model.bufferGeneration++;
+        fusedNormChoice = "layer 0's Wo (" + model.skinny.splits(w.wo[0].rows(), w.wo[0].cols()) + " splits) and norm (x and the "
+                + "norm's output), " + n + " tokens, " + r.outcome("separate", "fused");
+    }
+
+    /**
+     * Decides how much of each layer's Wo and gate/up weights l2_prefetch brings into L2 before the attention
+     * (prefetch.cu says why). Layer 0's chain as a decode step runs it (attention over a random F16 cache of 64 tokens,
+     * Wo, residual add and norm, gate/up with SwiGLU, down) is timed as CUDA graphs with 0, 8, 16, 32 and 48 MiB
+     * prefetched, each twice in alternation (the faster of the two); the best budget is adopted only when at least 2 %
+     * faster than none. Results do not change (a prefetch only moves data into a cache).
+     * -Dinferstream.cuda.l2PrefetchMiB=N forces N MiB.
+     */
+    void chooseL2Prefetch() {
+        String forced = System.getProperty("inferstream.cuda.l2PrefetchMiB");
+        if (forced != null) {
+            model.useL2Prefetch(Long.parseLong(forced) << 20);
+            l2PrefetchChoice = "forced by -Dinferstream.cuda.l2PrefetchMiB=" + forced;
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
+        int dim = config.dim();
+        if (config.hiddenDim() < dim) {
+            l2PrefetchChoice = "FFN narrower than the model (down's output does not fit the scratch); not compared";
+            return;
+        }
+        long[] budgets = {0, 8L << 20, 16L << 20, 32L << 20, 48L << 20};
+        long[] nanos = new long[budgets.length];
+        java.util.Arrays.fill(nanos, Long.MAX_VALUE);
+        try (AttentionFixture fx = new AttentionFixture(n, qDim, config.kvDim(), 41)) {
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(43);
+            float[] x0 = new float[n * dim];
+            for (int i = 0; i < x0.length; i++) {
+                x0[i] = (float) rnd.nextDouble(-2, 2);
+            }
+            buf.x.upload(x0, x0.length);
+            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            boolean grouped = model.skinny != null && model.groupedSkinny && DeviceMatrix.groupable(n, w.gate[0], w.up[0])
+                    && w.gate[0].rows() == w.up[0].rows();
+            java.util.function.IntConsumer chain = v -> {
+                if (budgets[v] > 0) {
+                    model.prefetchWeights(0, budgets[v]);
+                }
+                if (model.useSplitAttention) {
+                    model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, buf.att, n, scale,
+                            SplitAttention.splits(n, config.nKvHeads()));
+                } else {
+                    model.launchPerHeadAttention(true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, buf.att, n);
+                }
+                w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny);
+                model.addRmsnorm(0, n, w.ffnNorm[0], null);
+                if (grouped) {
+                    DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.gate[0], w.up[0]}, buf.xb, new DeviceBuffer[] {buf.hb, null}, n,
+                            model.skinny, true);
+                } else {
+                    w.gate[0].matmul(k, buf.xb, buf.hb, n, model.skinny);
+                    w.up[0].matmul(k, buf.xb, buf.hb2, n, model.skinny);
+                    k.launch("swiglu", CudaLlamaModel.blocks(n * config.hiddenDim()), 1, 256, 0, buf.hb, buf.hb2, n * config.hiddenDim());
+                }
+                w.down[0].matmul(k, buf.hb, buf.hb2, n, model.skinny);
+            };
+            for (int round = 0; round < 2; round++) {
+                for (int v = 0; v < budgets.length; v++) {
+                    long t = graphs.nanos(chain, v, CHOICE_REPS);
+                    if (t > 0) {
+                        nanos[v] = Math.min(nanos[v], t);
+                    }
+                }
+            }
+        }
+        int best = 0;
+        for (int v = 1; v < budgets.length; v++) {
+            if (nanos[v] < nanos[best]) {
+                best = v;
+            }
+        }
+        boolean timed = nanos[0] != Long.MAX_VALUE;
+        model.useL2Prefetch(timed && nanos[best] < 0.98 * nanos[0] ? budgets[best] : 0);
+        model.bufferGeneration++;
+        StringBuilder times = new StringBuilder();
+        for (int v = 0; v < budgets.length; v++) {
+            times.append(v == 0 ? "" : ", ").append(budgets[v] >> 20).append(" MiB ")
+                    .append(nanos[v] == Long.MAX_VALUE ? "-" : String.format(java.util.Locale.ROOT, "%.1f us",
+                            nanos[v] / 1e3 / CHOICE_REPS));
+        }
+        l2PrefetchChoice = "layer 0's attention, Wo, norm, gate/up and down at " + n + " tokens, " + CHOICE_REPS
+                + " CUDA graph replays (best of 2): " + times + (timed ? "" : "; graph recording failed, not adopted");
+    }
+}
