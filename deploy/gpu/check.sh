@@ -139,6 +139,27 @@ else
   result engine-bench SKIP "no GPU or ENGINE_BENCH=0"
 fi
 
+echo "=== stage kquant-bench"
+# Opt-in (KQUANT_BENCH=1; it does not fit one call next to the stages above): Llama-3.2-1B in Q4_K through the
+# engine with the K-quant weights kept quantized on the device (matvec / tiled kernels over the CPU's planes, ~0.75
+# bytes a weight) and decoded to F16 (the tensor-core and streaming kernels, 2 bytes a weight), same workload.
+if [[ $gpu == 1 && "${KQUANT_BENCH:-0}" == 1 ]]; then
+  ok=1
+  for way in native f16; do
+    if timeout 200 "$java" "${flags[@]}" -Dinferstream.cuda.kQuants=$way -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand \
+         --device cuda --random-model llama-3.2-1b --type q4_k --requests 32 --prompt-length 128 --output-length 32 \
+         --concurrency 16 --kv-precision F16 --kv-cache-memory 8GiB --out "$OUT/kquant-bench-$way" > "$OUT/kquant-bench-$way.log" 2>&1; then
+      grep -B1 -A4 '^| mode' "$OUT/kquant-bench-$way.log"
+    else
+      tail -30 "$OUT/kquant-bench-$way.log"
+      ok=0
+    fi
+  done
+  if [[ $ok == 1 ]]; then result kquant-bench PASS "tables in $OUT/kquant-bench-*"; else result kquant-bench FAIL "see $OUT/kquant-bench-*.log"; fi
+else
+  result kquant-bench SKIP "no GPU or KQUANT_BENCH=0 (opt-in)"
+fi
+
 echo "=== stage kernel-profile"
 # Nsight Compute times every kernel of one eager decode step and one top-256 step at concurrency 64
 # (GpuBench brackets exactly those with cuProfilerStart/Stop); informational, it never fails the check. The kernels

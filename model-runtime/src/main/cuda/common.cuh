@@ -10,6 +10,8 @@
 #define WT_F16 1
 #define WT_BF16 2
 #define WT_Q8_0 3
+#define WT_Q4_K 4
+#define WT_Q6_K 5
 
 __device__ __forceinline__ float bf16_bits_to_f32(unsigned short h) {
     return __uint_as_float(((unsigned int) h) << 16);
@@ -25,7 +27,11 @@ __device__ __forceinline__ unsigned short to_bits(float f, __half*) { return __h
 __device__ __forceinline__ unsigned short to_bits(float f, __nv_bfloat16*) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
 
 // Element idx of a row-major weight matrix as float. Q8_0 is stored as int8 quants [rows * cols]
-// and one float scale per 32 consecutive quants (scales[idx / 32]).
+// and one float scale per 32 consecutive quants (scales[idx / 32]). The K-quants as the CPU holds them
+// (tensor.QuantPlanes, cols a multiple of 256): Q4_K as nibbles [rows * cols / 2] in ggml's order (per 64
+// values 32 bytes, low nibbles values 0..31, high nibbles 32..63) and per 32 values a (scale, min) pair,
+// w = scale * q - min rounded as the CPU rounds it (no fused multiply-add); Q6_K as int8 (q - 32)
+// [rows * cols] and one float scale per 16 values.
 template <int TYPE>
 __device__ __forceinline__ float weight_at(const void* w, const float* scales, size_t idx) {
     if (TYPE == WT_F32) {
@@ -34,6 +40,13 @@ __device__ __forceinline__ float weight_at(const void* w, const float* scales, s
         return f16_bits_to_f32(((const unsigned short*) w)[idx]);
     } else if (TYPE == WT_BF16) {
         return bf16_bits_to_f32(((const unsigned short*) w)[idx]);
+    } else if (TYPE == WT_Q4_K) {
+        unsigned int b = ((const unsigned char*) w)[((idx >> 6) << 5) + (idx & 31)];
+        unsigned int q = (idx & 32) ? b >> 4 : b & 15u;
+        size_t g = idx >> 5;
+        return __fsub_rn(__fmul_rn(scales[2 * g], (float) q), scales[2 * g + 1]);
+    } else if (TYPE == WT_Q6_K) {
+        return scales[idx >> 4] * (float) ((const signed char*) w)[idx];
     } else {
         return scales[idx >> 5] * (float) ((const signed char*) w)[idx];
     }

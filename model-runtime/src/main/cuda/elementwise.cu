@@ -16,6 +16,8 @@ extern "C" __global__ void embed_f32(const void* e, const float* s, const int* t
 extern "C" __global__ void embed_f16(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_F16>(e, s, tok, out, dim); }
 extern "C" __global__ void embed_bf16(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_BF16>(e, s, tok, out, dim); }
 extern "C" __global__ void embed_q8_0(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_Q8_0>(e, s, tok, out, dim); }
+extern "C" __global__ void embed_q4_k(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_Q4_K>(e, s, tok, out, dim); }
+extern "C" __global__ void embed_q6_k(const void* e, const float* s, const int* tok, float* out, int dim) { embed<WT_Q6_K>(e, s, tok, out, dim); }
 
 // out[r, :] = x[src, :] * w / sqrt(mean(x[src, :]^2) + eps), src = rows ? rows[r] : r.
 // grid (outRows), block 256. The scale is computed in double like the CPU backend.

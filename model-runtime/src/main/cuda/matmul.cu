@@ -1,6 +1,6 @@
 // Matrix products y [n, rows] = x [n, cols] . W^T with W [rows, cols] row-major (a GGUF weight):
 //  - matvec_*: up to 8 tokens (decode), one warp per weight row, every weight read once;
-//  - matmul_tiled_*: any n, 64 tokens x 64 rows per block, float FMA (F32 and Q8_0 weights);
+//  - matmul_tiled_*: any n, 64 tokens x 64 rows per block, float FMA (F32, Q8_0, Q4_K and Q6_K weights);
 //  - matmul_wmma_*: any n, tensor cores (BF16/F16 weights; activations rounded to the weight type,
 //    float accumulation), 64 tokens x 32 rows per block.
 #include "common.cuh"
@@ -46,6 +46,8 @@ extern "C" __global__ void matvec_f32(const void* w, const float* s, const float
 extern "C" __global__ void matvec_f16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_F16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matvec_bf16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_BF16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matvec_q8_0(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q8_0>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_q4_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q4_K>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_q6_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q6_K>(w, s, x, y, n, rows, cols); }
 
 // The matvec for 16-bit weights with 128-bit loads: lane i of a row's warp reads weights 8i..8i+7 of every
 // 256-column stretch (one uint4) and the matching activations (two float4). Needs cols % 8 == 0 (16-byte
@@ -198,6 +200,8 @@ extern "C" __global__ void matmul_tiled_f32(const void* w, const float* s, const
 extern "C" __global__ void matmul_tiled_f16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_F16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matmul_tiled_bf16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_BF16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matmul_tiled_q8_0(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_Q8_0>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matmul_tiled_q4_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_Q4_K>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matmul_tiled_q6_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matmul_tiled<WT_Q6_K>(w, s, x, y, n, rows, cols); }
 
 #define WM 64   // tokens per block: 4 warps x 16
 #define WN 32   // weight rows per block: 2 fragments of 16 per warp

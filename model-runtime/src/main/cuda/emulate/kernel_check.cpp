@@ -65,6 +65,12 @@ void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*
 void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
                                           const unsigned short*, float*, int, int, int, int, int, int, int, int);
+void matvec_q4_k(const void*, const float*, const float*, float*, int, int, int);
+void matvec_q6_k(const void*, const float*, const float*, float*, int, int, int);
+void matmul_tiled_q4_k(const void*, const float*, const float*, float*, int, int, int);
+void matmul_tiled_q6_k(const void*, const float*, const float*, float*, int, int, int);
+void embed_q4_k(const void*, const float*, const int*, float*, int);
+void embed_q6_k(const void*, const float*, const int*, float*, int);
 }
 
 static int failures = 0;
@@ -579,6 +585,77 @@ static void topOne(int vocab) {
     }
 }
 
+// The K-quant planes (tensor.QuantPlanes) read by weight_at: the weights decoded here the way the CPU's
+// dequantizeRow decodes them (per 64-value chunk, bytes l = 0..31: low nibble value l, high nibble value 32 + l),
+// the gather bit for bit, the products within float rounding of double sums of those weights.
+static void kQuants(bool q4, int rows, int cols, int n) {
+    size_t count = (size_t) rows * cols;
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<unsigned char> quants(q4 ? count / 2 : count);
+    for (auto& b : quants) b = (unsigned char) (q4 ? byte(rng) : byte(rng) % 64); // Q6_K: q - 32 in -32..31
+    if (!q4) for (auto& b : quants) b = (unsigned char) (signed char) ((int) b - 32);
+    int group = q4 ? 32 : 16;
+    std::vector<float> planes = randoms(q4 ? 2 * count / group : count / group, 0.001, 0.05); // Q4_K: (scale, min) pairs
+    std::vector<float> wts(count);
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) {
+            size_t i = (size_t) r * cols + c;
+            if (q4) {
+                size_t chunk = i / 64 * 64;
+                unsigned b = quants[chunk / 2 + (i - chunk) % 32];
+                unsigned q = (i - chunk) < 32 ? (b & 15u) : (b >> 4);
+                size_t g = i / 32;
+                wts[i] = planes[2 * g] * (float) q - planes[2 * g + 1];
+            } else {
+                wts[i] = planes[i / 16] * (float) (signed char) quants[i];
+            }
+        }
+    }
+    std::string tag = std::string(q4 ? "Q4_K" : "Q6_K") + " " + std::to_string(rows) + " x " + std::to_string(cols);
+    std::vector<int> tokens = {rows - 1, 0, rows / 2};
+    std::vector<float> gathered(tokens.size() * cols), expected(tokens.size() * cols);
+    for (size_t t = 0; t < tokens.size(); t++) {
+        std::copy(&wts[(size_t) tokens[t] * cols], &wts[(size_t) tokens[t] * cols] + cols, &expected[t * cols]);
+    }
+    emu::allow(quants.data(), quants.size());
+    emu::allow(planes.data(), planes.size() * sizeof(float));
+    emu::launch(q4 ? embed_q4_k : embed_q6_k, grid((unsigned) tokens.size()), threads(256), 0, (const void*) quants.data(),
+                (const float*) planes.data(), (const int*) tokens.data(), gathered.data(), cols);
+    same(gathered, expected, gathered.size(), "embed " + tag + ": rows decoded as the CPU decodes them");
+    std::vector<float> x = randoms((size_t) n * cols, -2, 2);
+    emu::allow(x.data(), x.size() * sizeof(float));
+    for (bool tiled : {false, true}) {
+        int tokensNow = tiled ? n : std::min(n, 8);
+        std::vector<float> y((size_t) tokensNow * rows, NAN);
+        if (tiled) {
+            emu::launch(q4 ? matmul_tiled_q4_k : matmul_tiled_q6_k, grid((rows + 63) / 64, (tokensNow + 63) / 64), threads(256), 0,
+                        (const void*) quants.data(), (const float*) planes.data(), (const float*) x.data(), y.data(),
+                        tokensNow, rows, cols);
+        } else {
+            emu::launch(q4 ? matvec_q4_k : matvec_q6_k, grid((rows + 7) / 8), threads(256), 0, (const void*) quants.data(),
+                        (const float*) planes.data(), (const float*) x.data(), y.data(), tokensNow, rows, cols);
+        }
+        double worst = 0, scale = 0;
+        for (int t = 0; t < tokensNow; t++) {
+            for (int r = 0; r < rows; r++) {
+                double e = 0;
+                for (int c = 0; c < cols; c++) e += (double) wts[(size_t) r * cols + c] * x[(size_t) t * cols + c];
+                double d = std::fabs(e - y[(size_t) t * rows + r]);
+                worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+                scale = std::max(scale, std::fabs(e));
+            }
+        }
+        std::string what = std::string(tiled ? "matmul_tiled " : "matvec ") + tag + ", " + std::to_string(tokensNow) + " tokens";
+        if (!(worst <= 1e-5 * scale)) {
+            std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
+            failures++;
+        } else {
+            std::printf("ok   %s within 1e-5 of the double product\n", what.c_str());
+        }
+    }
+    emu::forget();
+}
+
 int main() {
     norms(true, 2048, 13, 16, 2, true);
     norms(false, 2048, 9, 16, 3, false);
@@ -606,6 +683,8 @@ int main() {
     streamGroup(272, 48, 16, 128, 64, 64, 64, 128);  // rows off the 256-row tall blocks, one matrix of one row group
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit
+    kQuants(true, 70, 512, 67);   // rows off the 64-row tile, two 64-token tiles
+    kQuants(false, 33, 256, 9);
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;

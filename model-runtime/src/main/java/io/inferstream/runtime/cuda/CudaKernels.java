@@ -26,14 +26,15 @@ import jcuda.driver.CUstream;
 public final class CudaKernels implements AutoCloseable {
 
     static final Map<String, String[]> MODULES = Map.of(
-            "elementwise", new String[] {"embed_f32", "embed_f16", "embed_bf16", "embed_q8_0", "rmsnorm", "rope",
+            "elementwise", new String[] {"embed_f32", "embed_f16", "embed_bf16", "embed_q8_0", "embed_q4_k", "embed_q6_k", "rmsnorm", "rope",
                 "add_bias", "add_inplace", "swiglu", "kv_store_f32", "kv_store_f16", "add_rmsnorm", "rope_kv_store_f32",
                 "rope_kv_store_f16", "rmsnorm_vec", "add_rmsnorm_vec", "add_rmsnorm_splitk_vec",
                 "rmsnorm_vec_h_bf16", "rmsnorm_vec_h_f16", "add_rmsnorm_vec_h_bf16", "add_rmsnorm_vec_h_f16",
                 "add_rmsnorm_splitk_vec_h_bf16", "add_rmsnorm_splitk_vec_h_f16", "splitk_reduce_rope_kv_f32",
                 "splitk_reduce_rope_kv_f16"},
-            "matmul", new String[] {"matvec_f32", "matvec_f16", "matvec_bf16", "matvec_q8_0", "matmul_tiled_f32",
-                "matmul_tiled_f16", "matmul_tiled_bf16", "matmul_tiled_q8_0", "matmul_wmma_f16", "matmul_wmma_bf16",
+            "matmul", new String[] {"matvec_f32", "matvec_f16", "matvec_bf16", "matvec_q8_0", "matvec_q4_k",
+                "matvec_q6_k", "matmul_tiled_f32", "matmul_tiled_f16", "matmul_tiled_bf16", "matmul_tiled_q8_0",
+                "matmul_tiled_q4_k", "matmul_tiled_q6_k", "matmul_wmma_f16", "matmul_wmma_bf16",
                 "matvec_vec_f16", "matvec_vec_bf16", "matvec3_vec_f16",
                 "matvec3_vec_bf16", "to_half_padded_f16", "to_half_padded_bf16", "matmul_skinny_f16", "matmul_skinny_bf16",
                 "matmul_skinny_smem_f16", "matmul_skinny_smem_bf16", "matmul_skinny_pipe_f16", "matmul_skinny_pipe_bf16",

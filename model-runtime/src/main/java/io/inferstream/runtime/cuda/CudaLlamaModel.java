@@ -52,6 +52,9 @@ public final class CudaLlamaModel implements LanguageModel {
     private final int qDim;
 
     private final DeviceWeights w;
+    /** System property forcing how K-quant weights are held: native (as Q4_K / Q6_K) or f16 (decoded). */
+    public static final String K_QUANTS = "inferstream.cuda.kQuants";
+    private String kQuantChoice; // how the K-quant weights are held, and why (keepKQuants)
     private final long weightBytes;
 
     private final StepBuffers buf; // scratch for buf.capacity tokens
@@ -126,13 +129,14 @@ public final class CudaLlamaModel implements LanguageModel {
                     + "supports even head sizes up to " + MAX_HEAD_DIM);
         }
         boolean bf16 = options.f32ToBf16();
-        long bytes = DeviceWeights.bytes(cpu.weights(), config, bf16);
         long[] mem = device.memoryInfo();
-        this.plan = new MemoryPlan(mem[0], options.memoryFraction(), bytes,
-                MemoryPlan.activationBytes(config, options.maxBatchTokens()));
+        long activations = MemoryPlan.activationBytes(config, options.maxBatchTokens());
+        boolean kQuants = keepKQuants(cpu, bf16, mem[0], options.memoryFraction(), activations);
+        long bytes = DeviceWeights.bytes(cpu.weights(), config, bf16, kQuants);
+        this.plan = new MemoryPlan(mem[0], options.memoryFraction(), bytes, activations);
         plan.requireFits(gguf.path().toString(), device.toString());
 
-        this.w = DeviceWeights.upload(gguf, cpu.weights(), config, bf16);
+        this.w = DeviceWeights.upload(gguf, cpu.weights(), config, bf16, kQuants);
         this.buf = new StepBuffers(config);
         this.graphs = new StepGraphs(device);
         this.products = new ProductKernelChoices(this, w, buf, graphs);
@@ -180,6 +184,43 @@ public final class CudaLlamaModel implements LanguageModel {
             close();
             throw e;
         }
+    }
+
+    /**
+     * Whether Q4_K / Q6_K matrices stay quantized on the device (tensor.QuantPlanes, read by the matvec, tiled and
+     * embedding kernels: about 0.75 and 1.25 bytes a weight) rather than decoded to F16 (2 bytes a weight, for the
+     * tensor-core and streaming kernels, whose speed the H200 runs measured). Decoded unless the decoded weights and
+     * the activations would not fit in the budget at all; -Dinferstream.cuda.kQuants=native|f16 forces either.
+     * Sets {@link #kQuantChoice}.
+     */
+    private boolean keepKQuants(LlamaModel cpu, boolean bf16, long deviceFree, double fraction, long activations) {
+        if (!DeviceWeights.hasKQuants(cpu.weights(), config)) {
+            kQuantChoice = "no Q4_K or Q6_K matrices";
+            return false;
+        }
+        long decoded = DeviceWeights.bytes(cpu.weights(), config, bf16, false);
+        long kept = DeviceWeights.bytes(cpu.weights(), config, bf16, true);
+        String sizes = "weights " + MemoryPlan.gib(kept) + " as Q4_K / Q6_K, " + MemoryPlan.gib(decoded) + " decoded";
+        String forced = System.getProperty(K_QUANTS);
+        boolean valid = "native".equals(forced) || "f16".equals(forced);
+        boolean keep = kQuantsKept(forced, new MemoryPlan(deviceFree, fraction, decoded, activations));
+        kQuantChoice = (keep ? "kept as Q4_K / Q6_K" : "decoded to F16")
+                + (valid ? " (forced by -D" + K_QUANTS + "=" + forced + "; "
+                        : keep ? ": decoded they would not fit in the budget (" : " (the measured kernels; -D" + K_QUANTS
+                                + "=native keeps them quantized: ") + sizes + ")"
+                + (forced == null || valid ? "" : "; -D" + K_QUANTS + " must be native or f16, got '" + forced + "': ignored");
+        return keep;
+    }
+
+    /**
+     * The rule of {@link #keepKQuants}: as forced (native or f16), else kept only when the decoded weights and the
+     * activations leave nothing of the budget ({@code decoded}: the plan with the weights decoded to F16).
+     */
+    static boolean kQuantsKept(String forced, MemoryPlan decoded) {
+        if ("native".equals(forced) || "f16".equals(forced)) {
+            return "native".equals(forced);
+        }
+        return decoded.kvBytes() <= 0;
     }
 
     /**
@@ -521,6 +562,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** What each load-time kernel choice decided and why, in the order the model makes them (the bench prints them). */
     public synchronized Map<String, String> kernelChoices() {
         Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("Q4_K / Q6_K weights", kQuantChoice);
         m.put("skinny kernel", skinnyChoice());
         m.put("attention and norm kernels", attentionChoice());
         m.put("weight layout of the streaming products", packedStreamChoice());
@@ -1182,6 +1224,8 @@ public final class CudaLlamaModel implements LanguageModel {
             case F16 -> "embed_f16";
             case BF16 -> "embed_bf16";
             case Q8_0 -> "embed_q8_0";
+            case Q4_K -> "embed_q4_k";
+            case Q6_K -> "embed_q6_k";
             default -> throw new AssertionError(e.type());
         };
     }

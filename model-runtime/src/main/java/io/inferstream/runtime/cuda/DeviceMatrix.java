@@ -6,11 +6,14 @@ import java.nio.ByteOrder;
 import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.tensor.Matrix;
+import io.inferstream.runtime.tensor.QuantPlanes;
 
 /**
  * A weight matrix W [rows, cols] in device memory, in a type the kernels read directly: F32, F16 and BF16
  * as the GGUF stores them, Q8_0 split into int8 quants [rows * cols] and float scales [rows * cols / 32],
- * and every other quantization decoded to F16 at upload. {@link #matmul} computes y [n, rows] = x [n, cols] . W^T.
+ * Q4_K and Q6_K either as the CPU holds them ({@link QuantPlanes}: quants, and per group a float scale, for Q4_K
+ * interleaved with its min) or decoded to F16, and every other quantization decoded to F16 at upload.
+ * {@link #matmul} computes y [n, rows] = x [n, cols] . W^T.
  */
 public final class DeviceMatrix implements AutoCloseable {
 
@@ -21,12 +24,12 @@ public final class DeviceMatrix implements AutoCloseable {
     enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE,
         STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED, STREAM_SLICES, STREAM_PACKED_SLICES, STREAM_TALL_PACKED_SLICES }
 
-    private final GgmlType type; // F32, F16, BF16 or Q8_0
+    private final GgmlType type; // F32, F16, BF16, Q8_0, Q4_K or Q6_K
     private final int rows;
     private final int cols;
     private final String name;
     private final DeviceBuffer data;
-    private final DeviceBuffer scales; // Q8_0 only
+    private final DeviceBuffer scales; // Q8_0: [n / 32]; Q4_K: (scale, min) [n / 32][2]; Q6_K: [n / 16]; else null
     private DeviceBuffer packed; // a copy rearranged for the _packed streaming kernels (packForStream), or null
 
     private DeviceMatrix(GgmlType type, int rows, int cols, String name, DeviceBuffer data, DeviceBuffer scales) {
@@ -38,21 +41,27 @@ public final class DeviceMatrix implements AutoCloseable {
         this.scales = scales;
     }
 
-    /** The type a matrix of {@code source} type has on the device. */
-    static GgmlType deviceType(GgmlType source, boolean f32ToBf16) {
+    /**
+     * The type a matrix of {@code source} type has on the device: K-quants stay Q4_K / Q6_K when {@code kQuants},
+     * else they are decoded to F16 like the other quantizations.
+     */
+    static GgmlType deviceType(GgmlType source, boolean f32ToBf16, boolean kQuants) {
         return switch (source) {
             case F32 -> f32ToBf16 ? GgmlType.BF16 : GgmlType.F32;
             case F16, BF16, Q8_0 -> source;
+            case Q4_K, Q6_K -> kQuants ? source : GgmlType.F16;
             default -> GgmlType.F16;
         };
     }
 
     /** Device bytes of a rows x cols matrix of {@code source} type. */
-    static long deviceBytes(GgmlType source, boolean f32ToBf16, int rows, int cols) {
+    static long deviceBytes(GgmlType source, boolean f32ToBf16, boolean kQuants, int rows, int cols) {
         long n = (long) rows * cols;
-        return switch (deviceType(source, f32ToBf16)) {
+        return switch (deviceType(source, f32ToBf16, kQuants)) {
             case F32 -> 4 * n;
             case Q8_0 -> n + n / 32 * 4;
+            case Q4_K -> n / 2 + n / 32 * 8; // nibbles, (scale, min) per 32
+            case Q6_K -> n + n / 16 * 4;     // int8, scale per 16
             default -> 2 * n;
         };
     }
@@ -62,14 +71,38 @@ public final class DeviceMatrix implements AutoCloseable {
      * F32 becomes BF16 when {@code f32ToBf16}; K-quants and Q4_0 are decoded to F16 through the CPU matrix.
      */
     public static DeviceMatrix upload(Matrix cpu, ByteBuffer raw, boolean f32ToBf16) {
+        return upload(cpu, raw, f32ToBf16, false);
+    }
+
+    /**
+     * Like {@link #upload(Matrix, ByteBuffer, boolean)}; with {@code kQuants}, Q4_K and Q6_K matrices keep the CPU's
+     * planes (about 0.75 and 1.25 bytes a weight instead of F16's 2), read by the matvec, tiled and embedding kernels.
+     */
+    public static DeviceMatrix upload(Matrix cpu, ByteBuffer raw, boolean f32ToBf16, boolean kQuants) {
         int rows = cpu.rows();
         int cols = cpu.cols();
         long n = (long) rows * cols;
         GgmlType source = cpu.type();
-        GgmlType target = deviceType(source, f32ToBf16);
+        GgmlType target = deviceType(source, f32ToBf16, kQuants);
         String name = cpu.name();
+        if (target == source && (source == GgmlType.Q4_K || source == GgmlType.Q6_K)) {
+            QuantPlanes p = cpu.planes();
+            DeviceBuffer d = DeviceBuffer.allocate(p.quants().length, name);
+            float[] s = p.scales();
+            if (p.mins() != null) { // the kernels read a group's scale and min together
+                s = new float[2 * p.scales().length];
+                for (int g = 0; g < p.scales().length; g++) {
+                    s[2 * g] = p.scales()[g];
+                    s[2 * g + 1] = p.mins()[g];
+                }
+            }
+            DeviceBuffer sc = DeviceBuffer.allocate(4L * s.length, name + " scales");
+            d.upload(p.quants());
+            sc.upload(s, s.length);
+            return new DeviceMatrix(target, rows, cols, name, d, sc);
+        }
         if (target == source && source != GgmlType.Q8_0) {
-            DeviceBuffer d = DeviceBuffer.allocate(deviceBytes(source, f32ToBf16, rows, cols), name);
+            DeviceBuffer d = DeviceBuffer.allocate(deviceBytes(source, f32ToBf16, kQuants, rows, cols), name);
             d.upload(raw, d.bytes());
             return new DeviceMatrix(target, rows, cols, name, d, null);
         }
@@ -515,6 +548,8 @@ public final class DeviceMatrix implements AutoCloseable {
             case F16 -> "f16";
             case BF16 -> "bf16";
             case Q8_0 -> "q8_0";
+            case Q4_K -> "q4_k";
+            case Q6_K -> "q6_k";
             default -> throw new AssertionError(type);
         };
         switch (kernel) {

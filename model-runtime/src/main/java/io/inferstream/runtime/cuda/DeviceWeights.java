@@ -6,6 +6,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
+import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LlamaWeights;
 import io.inferstream.runtime.model.ModelConfig;
@@ -36,11 +37,14 @@ final class DeviceWeights implements AutoCloseable {
     final DeviceBuffer invFreq;    // [headDim / 2] RoPE inverse frequencies (with the model's rope factors)
     private final List<AutoCloseable> owned = new ArrayList<>();
 
-    /** Device bytes the weights of {@code w} take (F32 matrices as BF16 when {@code f32ToBf16}). */
-    static long bytes(LlamaWeights w, ModelConfig config, boolean f32ToBf16) {
+    /**
+     * Device bytes the weights of {@code w} take (F32 matrices as BF16 when {@code f32ToBf16}; Q4_K / Q6_K as they
+     * are when {@code kQuants}, else decoded to F16).
+     */
+    static long bytes(LlamaWeights w, ModelConfig config, boolean f32ToBf16, boolean kQuants) {
         long bytes = 0;
         for (Matrix m : matrices(w, config)) {
-            bytes += DeviceMatrix.deviceBytes(m.type(), f32ToBf16, m.rows(), m.cols());
+            bytes += DeviceMatrix.deviceBytes(m.type(), f32ToBf16, kQuants, m.rows(), m.cols());
         }
         bytes += 4L * config.dim() * (2L * config.nLayers() + 1);
         if (w.bq() != null) {
@@ -63,12 +67,22 @@ final class DeviceWeights implements AutoCloseable {
         return all;
     }
 
+    /** Whether any matrix of {@code w} is Q4_K or Q6_K (which the device may hold as they are or decoded to F16). */
+    static boolean hasKQuants(LlamaWeights w, ModelConfig config) {
+        for (Matrix m : matrices(w, config)) {
+            if (m.type() == GgmlType.Q4_K || m.type() == GgmlType.Q6_K) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Uploads the weights the CPU loader read from {@code gguf}; frees what it uploaded if any upload fails. */
-    static DeviceWeights upload(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16) {
+    static DeviceWeights upload(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16, boolean kQuants) {
         DeviceWeights d = null;
         List<AutoCloseable> owned = new ArrayList<>();
         try {
-            d = new DeviceWeights(gguf, w, config, f32ToBf16, owned);
+            d = new DeviceWeights(gguf, w, config, f32ToBf16, kQuants, owned);
             return d;
         } finally {
             if (d == null) {
@@ -77,10 +91,11 @@ final class DeviceWeights implements AutoCloseable {
         }
     }
 
-    private DeviceWeights(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16, List<AutoCloseable> owned) {
+    private DeviceWeights(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16, boolean kQuants,
+                          List<AutoCloseable> owned) {
         Map<Matrix, DeviceMatrix> uploaded = new IdentityHashMap<>();
         for (Matrix m : matrices(w, config)) {
-            DeviceMatrix d = DeviceMatrix.upload(m, rawBytes(gguf, m), f32ToBf16);
+            DeviceMatrix d = DeviceMatrix.upload(m, rawBytes(gguf, m), f32ToBf16, kQuants);
             owned.add(d);
             uploaded.put(m, d);
         }

@@ -170,6 +170,11 @@ public abstract class Matrix {
     /** Decodes row {@code row} into dst[dstOffset .. dstOffset+cols) (e.g. an embedding lookup). */
     public abstract void dequantizeRow(int row, float[] dst, int dstOffset);
 
+    /** The K-quant planes this matrix holds (Q4_K, Q6_K), or null for other types. */
+    public QuantPlanes planes() {
+        return null;
+    }
+
     /** W[row, :] · x[xOffset .. xOffset+cols), bitwise equal to the matching element of {@link #matmul}. */
     public float dot(int row, float[] x, int xOffset) {
         checkRow(row);

@@ -70,6 +70,11 @@ final class Q4_KMatrix extends Matrix {
     }
 
     @Override
+    public QuantPlanes planes() {
+        return new QuantPlanes(GgmlType.Q4_K, nibbles, scales, mins, 32);
+    }
+
+    @Override
     public void dequantizeRow(int row, float[] dst, int dstOffset) {
         int subBlocks = cols / 32;
         for (int chunk = 0; chunk < cols / 64; chunk++) {

@@ -67,6 +67,11 @@ final class Q6_KMatrix extends Matrix {
     }
 
     @Override
+    public QuantPlanes planes() {
+        return new QuantPlanes(GgmlType.Q6_K, quants, scales, null, 16);
+    }
+
+    @Override
     public void dequantizeRow(int row, float[] dst, int dstOffset) {
         int groups = cols / 16;
         for (int g = 0; g < groups; g++) {

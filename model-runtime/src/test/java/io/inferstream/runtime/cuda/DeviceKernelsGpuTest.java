@@ -1,6 +1,7 @@
 package io.inferstream.runtime.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -153,6 +154,47 @@ class DeviceKernelsGpuTest {
             dy.download(got, got.length);
             double err = CudaTestDevice.relativeError(got, expected, got.length);
             assertTrue(err <= bound, type + " " + kernel + ": relative error " + err + " > " + bound);
+        }
+    }
+
+    /**
+     * Q4_K and Q6_K matrices kept as the CPU's planes (DeviceMatrix.upload with kQuants): matvec for up to 8 tokens,
+     * the tiled product beyond, rows off the 8-row and 64-row blocks; the weights decode to the CPU's bits, so the
+     * products agree to float summation order.
+     */
+    @ParameterizedTest(name = "{0} {1} {2}x{3} n={4}")
+    @CsvSource({
+        "Q4_K, MATVEC, 100, 512, 1",
+        "Q4_K, MATVEC, 33, 256, 8",
+        "Q4_K, TILED, 130, 512, 70",
+        "Q6_K, MATVEC, 100, 512, 3",
+        "Q6_K, TILED, 65, 256, 9",
+    })
+    void kQuantPlanesProductsMatchTheCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n) {
+        SplittableRandom rnd = new SplittableRandom(rows * 13L + cols + n);
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+        }
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        byte[] raw = Quantizer.quantize(type, w);
+        Matrix cpu = Matrix.of(type, ByteBuffer.wrap(raw), rows, cols, "w");
+        float[] expected = new float[n * rows];
+        cpu.matmul(x, expected, n);
+        try (DeviceMatrix dm = DeviceMatrix.upload(cpu, ByteBuffer.wrap(raw), false, true);
+             DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
+             DeviceBuffer dy = DeviceBuffer.allocate(4L * expected.length, "y")) {
+            assertEquals(type, dm.type());
+            assertEquals(DeviceMatrix.deviceBytes(type, false, true, rows, cols), dm.bytes());
+            dx.upload(x, x.length);
+            dm.matmul(device.kernels(), dx, dy, n, kernel);
+            float[] got = new float[expected.length];
+            dy.download(got, got.length);
+            double err = CudaTestDevice.relativeError(got, expected, got.length);
+            assertTrue(err <= 1e-5, type + " " + kernel + ": relative error " + err);
         }
     }
 

@@ -69,12 +69,32 @@ class MemoryPlanTest {
 
     @Test
     void deviceBytesPerWeightType() {
-        assertEquals(4L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.F32, false, 64, 96));
-        assertEquals(2L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.F32, true, 64, 96));
-        assertEquals(2L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.BF16, false, 64, 96));
+        assertEquals(4L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.F32, false, false, 64, 96));
+        assertEquals(2L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.F32, true, false, 64, 96));
+        assertEquals(2L * 64 * 96, DeviceMatrix.deviceBytes(GgmlType.BF16, false, true, 64, 96));
         // Q8_0: one int8 per weight + one float scale per 32
-        assertEquals(64L * 96 + 64L * 96 / 32 * 4, DeviceMatrix.deviceBytes(GgmlType.Q8_0, false, 64, 96));
-        // K-quants are decoded to F16
-        assertEquals(2L * 64 * 256, DeviceMatrix.deviceBytes(GgmlType.Q4_K, false, 64, 256));
+        assertEquals(64L * 96 + 64L * 96 / 32 * 4, DeviceMatrix.deviceBytes(GgmlType.Q8_0, false, false, 64, 96));
+        // K-quants decoded to F16, or kept: Q4_K a nibble per weight + (scale, min) floats per 32, Q6_K an int8 per
+        // weight + a float scale per 16
+        assertEquals(2L * 64 * 256, DeviceMatrix.deviceBytes(GgmlType.Q4_K, false, false, 64, 256));
+        assertEquals(2L * 64 * 256, DeviceMatrix.deviceBytes(GgmlType.Q6_K, false, false, 64, 256));
+        assertEquals(64L * 256 / 2 + 64L * 256 / 32 * 8, DeviceMatrix.deviceBytes(GgmlType.Q4_K, false, true, 64, 256));
+        assertEquals(64L * 256 + 64L * 256 / 16 * 4, DeviceMatrix.deviceBytes(GgmlType.Q6_K, false, true, 64, 256));
+        // other quantizations are always decoded
+        assertEquals(2L * 64 * 256, DeviceMatrix.deviceBytes(GgmlType.Q4_0, false, true, 64, 256));
+        assertEquals(GgmlType.F16, DeviceMatrix.deviceType(GgmlType.Q4_0, false, true));
+        assertEquals(GgmlType.Q4_K, DeviceMatrix.deviceType(GgmlType.Q4_K, false, true));
+    }
+
+    @Test
+    void kQuantsStayQuantizedOnlyWhenForcedOrWhenDecodedTheyWouldNotFit() {
+        MemoryPlan fits = new MemoryPlan(8 * GIB, 0.5, 3 * GIB, GIB / 4);
+        MemoryPlan tooBig = new MemoryPlan(8 * GIB, 0.5, 4 * GIB, GIB / 4);
+        assertEquals(false, CudaLlamaModel.kQuantsKept(null, fits));
+        assertEquals(true, CudaLlamaModel.kQuantsKept(null, tooBig));
+        assertEquals(true, CudaLlamaModel.kQuantsKept("native", fits));
+        assertEquals(false, CudaLlamaModel.kQuantsKept("f16", tooBig));
+        assertEquals(true, CudaLlamaModel.kQuantsKept("NATIVE?", tooBig)); // not a value: the rule decides
+        assertEquals(false, CudaLlamaModel.kQuantsKept("yes", fits));
     }
 }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -150,31 +151,62 @@ class CudaLlamaModelGpuTest {
             gpu.useSplitAttention(split); // forced: the per-head kernel unless the row asks for the split one
             gpu.useVectorNorm(split);
             gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (forced either way)
-            int bs = 4;
-            int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
-            int numBlocks = SEQUENCES.length * blocksPerSeq + 3;
-            KvStore cpuKv = cpu.newKvStore(numBlocks, bs, precision);
-            KvStore gpuKv = gpu.newKvStore(numBlocks, bs, precision);
-            // shuffled physical blocks: sequence s owns blocks 3 + s + 3k (not in position order of memory)
-            int[][] tables = new int[SEQUENCES.length][blocksPerSeq];
-            for (int s = 0; s < SEQUENCES.length; s++) {
-                for (int b = 0; b < blocksPerSeq; b++) {
-                    tables[s][b] = numBlocks - 1 - (s + SEQUENCES.length * b);
-                }
+            assertScheduleMatches(label, cpu, gpu, precision, bound);
+        }
+    }
+
+    /** Runs the mixed schedule on both models, each step's logits within {@code bound} (relative) of the CPU's. */
+    private static void assertScheduleMatches(String label, LlamaModel cpu, CudaLlamaModel gpu, KvStore.Precision precision,
+                                              double bound) {
+        int bs = 4;
+        int blocksPerSeq = 6; // 24 positions: the schedule uses at most 22 of a sequence
+        int numBlocks = SEQUENCES.length * blocksPerSeq + 3;
+        KvStore cpuKv = cpu.newKvStore(numBlocks, bs, precision);
+        KvStore gpuKv = gpu.newKvStore(numBlocks, bs, precision);
+        // shuffled physical blocks: sequence s owns blocks 3 + s + 3k (not in position order of memory)
+        int[][] tables = new int[SEQUENCES.length][blocksPerSeq];
+        for (int s = 0; s < SEQUENCES.length; s++) {
+            for (int b = 0; b < blocksPerSeq; b++) {
+                tables[s][b] = numBlocks - 1 - (s + SEQUENCES.length * b);
             }
-            int[] done = new int[SEQUENCES.length];
-            for (int step = 0; step < SCHEDULE.length; step++) {
-                int[] counts = step == SCHEDULE.length - 1 ? new int[] {1, 1, 1} : SCHEDULE[step];
-                TokenBatch batch = batch(counts, done, tables);
-                float[] expected = cpu.forward(batch, cpuKv);
-                float[] got = gpu.forward(batch, gpuKv);
-                assertEquals(expected.length, got.length);
-                double err = CudaTestDevice.relativeError(got, expected, got.length);
-                assertTrue(err <= bound, label + " step " + step + " (" + batch.size() + " tokens): relative error "
-                        + err + " > " + bound);
-                for (int s = 0; s < counts.length; s++) {
-                    done[s] += counts[s];
-                }
+        }
+        int[] done = new int[SEQUENCES.length];
+        for (int step = 0; step < SCHEDULE.length; step++) {
+            int[] counts = step == SCHEDULE.length - 1 ? new int[] {1, 1, 1} : SCHEDULE[step];
+            TokenBatch batch = batch(counts, done, tables);
+            float[] expected = cpu.forward(batch, cpuKv);
+            float[] got = gpu.forward(batch, gpuKv);
+            assertEquals(expected.length, got.length);
+            double err = CudaTestDevice.relativeError(got, expected, got.length);
+            assertTrue(err <= bound, label + " step " + step + " (" + batch.size() + " tokens): relative error "
+                    + err + " > " + bound);
+            for (int s = 0; s < counts.length; s++) {
+                done[s] += counts[s];
+            }
+        }
+    }
+
+    /**
+     * Q4_K and Q6_K weights kept quantized on the device (-Dinferstream.cuda.kQuants=native: the CPU's planes, read by
+     * the matvec, tiled and embedding kernels) give the CPU model's logits in every step of the mixed schedule: the
+     * device decodes each weight to the CPU's float bits, so only the summation order differs.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q6_K"})
+    void kQuantWeightsKeptQuantizedGiveTheCpuLogits(GgmlType type) {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
+        String old = System.setProperty(CudaLlamaModel.K_QUANTS, "native");
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            String choice = gpu.kernelChoices().get("Q4_K / Q6_K weights");
+            assertTrue(choice.startsWith("kept as Q4_K / Q6_K"), choice);
+            assertScheduleMatches(type + " kept quantized", LlamaModel.load(gguf), gpu, KvStore.Precision.F32, 1e-4);
+        } finally {
+            if (old == null) {
+                System.clearProperty(CudaLlamaModel.K_QUANTS);
+            } else {
+                System.setProperty(CudaLlamaModel.K_QUANTS, old);
             }
         }
     }
