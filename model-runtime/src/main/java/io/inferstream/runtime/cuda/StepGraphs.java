@@ -92,6 +92,42 @@ final class StepGraphs implements AutoCloseable {
 
     /** Records a step on the graph stream; null (and graphs off) when the driver refuses. */
     private CUgraphExec record(Runnable step) {
+        try {
+            return capture(v -> step.run(), 0);
+        } catch (RuntimeException e) {
+            on = false;
+            failure = "CUDA graph recording failed, running eagerly: " + e.getMessage();
+            return null;
+        }
+    }
+
+    /**
+     * Nanoseconds for {@code reps} replays of the launches of {@code launches.accept(v)} recorded as one CUDA graph
+     * (after one untimed replay), or -1 when the driver refuses to record them. Leaves the step graphs as they are.
+     */
+    long nanos(IntConsumer launches, int v, int reps) {
+        CUgraphExec exec = null;
+        try {
+            exec = capture(launches, v);
+            cuGraphLaunch(exec, stream);
+            device.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                cuGraphLaunch(exec, stream);
+            }
+            device.synchronize();
+            return System.nanoTime() - t0;
+        } catch (RuntimeException e) {
+            return -1;
+        } finally {
+            if (exec != null) {
+                cuGraphExecDestroy(exec);
+            }
+        }
+    }
+
+    /** The launches of {@code launches.accept(v)} captured on the graph stream and instantiated; throws where refused. */
+    private CUgraphExec capture(IntConsumer launches, int v) {
         CUgraph graph = new CUgraph();
         boolean capturing = false;
         try {
@@ -99,7 +135,7 @@ final class StepGraphs implements AutoCloseable {
             k.stream(stream);
             cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
             capturing = true;
-            step.run();
+            launches.accept(v);
             capturing = false;
             cuStreamEndCapture(stream, graph);
             CUgraphExec exec = new CUgraphExec();
@@ -110,52 +146,9 @@ final class StepGraphs implements AutoCloseable {
             if (capturing) {
                 endInvalidCapture(graph);
             }
-            on = false;
-            failure = "CUDA graph recording failed, running eagerly: " + e.getMessage();
-            return null;
+            throw e;
         } finally {
             k.stream(null);
-        }
-    }
-
-    /**
-     * Nanoseconds for {@code reps} replays of the launches of {@code launches.accept(v)} recorded as one CUDA graph
-     * (after one untimed replay), or -1 when the driver refuses to record them. Leaves the step graphs as they are.
-     */
-    long nanos(IntConsumer launches, int v, int reps) {
-        CUgraph graph = new CUgraph();
-        CUgraphExec exec = null;
-        boolean capturing = false;
-        try {
-            ensureStream();
-            k.stream(stream);
-            cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
-            capturing = true;
-            launches.accept(v);
-            capturing = false;
-            cuStreamEndCapture(stream, graph);
-            CUgraphExec instantiated = new CUgraphExec();
-            cuGraphInstantiate(instantiated, graph, 0);
-            exec = instantiated;
-            cuGraphDestroy(graph);
-            cuGraphLaunch(exec, stream);
-            device.synchronize();
-            long t0 = System.nanoTime();
-            for (int i = 0; i < reps; i++) {
-                cuGraphLaunch(exec, stream);
-            }
-            device.synchronize();
-            return System.nanoTime() - t0;
-        } catch (RuntimeException e) {
-            if (capturing) {
-                endInvalidCapture(graph);
-            }
-            return -1;
-        } finally {
-            k.stream(null);
-            if (exec != null) {
-                cuGraphExecDestroy(exec);
-            }
         }
     }
 

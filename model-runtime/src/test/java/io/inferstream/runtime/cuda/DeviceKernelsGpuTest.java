@@ -131,7 +131,16 @@ class DeviceKernelsGpuTest {
         "BF16, MATVEC, 50, 100, 2, 1e-5",
     })
     void productMatchesCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n, double bound) {
-        SplittableRandom rnd = new SplittableRandom(rows * 31L + cols * 7L + n);
+        assertProductMatchesCpu(type, kernel, rows, cols, n, bound, false, rows * 31L + cols * 7L + n);
+    }
+
+    /**
+     * A random rows x cols matrix of {@code type} (K-quants kept quantized on the device when {@code kQuants}) times n
+     * random tokens through {@code kernel}: within {@code bound} (relative) of the CPU matrix's product.
+     */
+    private static void assertProductMatchesCpu(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n,
+                                                double bound, boolean kQuants, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
         float[] w = new float[rows * cols];
         for (int i = 0; i < w.length; i++) {
             w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
@@ -145,9 +154,11 @@ class DeviceKernelsGpuTest {
         float[] expected = new float[n * rows];
         cpu.matmul(x, expected, n);
 
-        try (DeviceMatrix dm = DeviceMatrix.upload(cpu, ByteBuffer.wrap(raw), false);
+        try (DeviceMatrix dm = DeviceMatrix.upload(cpu, ByteBuffer.wrap(raw), false, kQuants);
              DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
              DeviceBuffer dy = DeviceBuffer.allocate(4L * expected.length, "y")) {
+            assertEquals(DeviceMatrix.deviceType(type, false, kQuants), dm.type());
+            assertEquals(DeviceMatrix.deviceBytes(type, false, kQuants, rows, cols), dm.bytes());
             dx.upload(x, x.length);
             dm.matmul(device.kernels(), dx, dy, n, kernel);
             float[] got = new float[expected.length];
@@ -171,31 +182,8 @@ class DeviceKernelsGpuTest {
         "Q6_K, TILED, 65, 256, 9",
     })
     void kQuantPlanesProductsMatchTheCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n) {
-        SplittableRandom rnd = new SplittableRandom(rows * 13L + cols + n);
-        float[] w = new float[rows * cols];
-        for (int i = 0; i < w.length; i++) {
-            w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
-        }
-        float[] x = new float[n * cols];
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) rnd.nextDouble(-2, 2);
-        }
-        byte[] raw = Quantizer.quantize(type, w);
-        Matrix cpu = Matrix.of(type, ByteBuffer.wrap(raw), rows, cols, "w");
-        float[] expected = new float[n * rows];
-        cpu.matmul(x, expected, n);
-        try (DeviceMatrix dm = DeviceMatrix.upload(cpu, ByteBuffer.wrap(raw), false, true);
-             DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x");
-             DeviceBuffer dy = DeviceBuffer.allocate(4L * expected.length, "y")) {
-            assertEquals(type, dm.type());
-            assertEquals(DeviceMatrix.deviceBytes(type, false, true, rows, cols), dm.bytes());
-            dx.upload(x, x.length);
-            dm.matmul(device.kernels(), dx, dy, n, kernel);
-            float[] got = new float[expected.length];
-            dy.download(got, got.length);
-            double err = CudaTestDevice.relativeError(got, expected, got.length);
-            assertTrue(err <= 1e-5, type + " " + kernel + ": relative error " + err);
-        }
+        assertProductMatchesCpu(type, kernel, rows, cols, n, 1e-5, true, rows * 13L + cols + n);
+        assertEquals(type, DeviceMatrix.deviceType(type, false, true)); // kept, not decoded
     }
 
     @ParameterizedTest(name = "{0} n={1}")
