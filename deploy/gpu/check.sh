@@ -145,9 +145,9 @@ echo "=== stage kquant-bench"
 # bytes a weight) and decoded to F16 (the tensor-core and streaming kernels, 2 bytes a weight), same workload.
 if [[ $gpu == 1 && "${KQUANT_BENCH:-0}" == 1 ]]; then
   ok=1
-  for way in native f16; do
-    if timeout 200 "$java" "${flags[@]}" -Dinferstream.cuda.kQuants=$way -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand \
-         --device cuda --random-model llama-3.2-1b --type q4_k --requests 32 --prompt-length 128 --output-length 32 \
+  for way in NATIVE F16; do
+    if timeout 200 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand \
+         --device cuda --gpu-kquants "$way" --random-model llama-3.2-1b --type q4_k --requests 32 --prompt-length 128 --output-length 32 \
          --concurrency 16 --kv-precision F16 --kv-cache-memory 8GiB --out "$OUT/kquant-bench-$way" > "$OUT/kquant-bench-$way.log" 2>&1; then
       grep -B1 -A4 '^| mode' "$OUT/kquant-bench-$way.log"
     else

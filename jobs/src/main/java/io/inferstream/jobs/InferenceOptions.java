@@ -6,6 +6,8 @@ import io.inferstream.jobs.infer.EngineSpec;
 import io.inferstream.jobs.infer.InferenceFunction;
 import io.inferstream.jobs.infer.OverlongPromptPolicy;
 import io.inferstream.jobs.infer.TaskOptions;
+import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.kv.KvStore;
 import java.time.Duration;
@@ -22,6 +24,14 @@ import picocli.CommandLine.Option;
 public final class InferenceOptions {
     @Option(names = "--device", paramLabel = "DEVICE", description = "Where the model runs: cpu, cuda, cuda:N or auto (a GPU when one is usable, else the CPU) (default: ${DEFAULT-VALUE}).")
     public String device = "cpu";
+
+    @Option(names = "--gpu-memory-fraction", paramLabel = "F",
+            description = "On a GPU: the share of its free memory the model takes for weights, activations and KV cache, in (0, 1] (default: ${DEFAULT-VALUE}).")
+    public double gpuMemoryFraction = CudaLlamaModel.Options.DEFAULT_MEMORY_FRACTION;
+
+    @Option(names = "--gpu-kquants", paramLabel = "AUTO|NATIVE|F16",
+            description = "On a GPU: Q4_K/Q6_K weights decoded to F16 (2 bytes a weight, the faster kernels) or kept quantized (0.75 and 1.25 bytes a weight); AUTO decodes them unless they would not fit (default: ${DEFAULT-VALUE}).")
+    public KQuantPolicy gpuKQuants = KQuantPolicy.AUTO;
 
     @Option(names = "--parallelism", paramLabel = "N", description = "Parallelism of the job (default: ${DEFAULT-VALUE}).")
     public int parallelism = 1;
@@ -81,7 +91,7 @@ public final class InferenceOptions {
 
     public EngineSpec engineSpec(String modelPath, String modelName) {
         return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences,
-                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching);
+                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants);
     }
 
     public TaskOptions taskOptions() {
@@ -110,6 +120,8 @@ public final class InferenceOptions {
     public Map<String, String> settings() {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("device", device);
+        s.put("gpu-memory-fraction", Double.toString(gpuMemoryFraction));
+        s.put("gpu-kquants", gpuKQuants.name());
         s.put("parallelism", Integer.toString(parallelism));
         s.put("max-batched-tokens", Integer.toString(maxBatchedTokens));
         s.put("max-sequences", Integer.toString(maxSequences));

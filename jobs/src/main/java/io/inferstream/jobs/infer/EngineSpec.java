@@ -1,6 +1,8 @@
 package io.inferstream.jobs.infer;
 
 import io.inferstream.runtime.backend.DeviceOption;
+import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.kv.KvStore;
 import java.io.Serializable;
@@ -12,8 +14,10 @@ import java.util.Locale;
  *
  * @param modelPath    absolute path of the GGUF file on every TaskManager
  * @param modelName    what results name as their model (the --model value as given)
- * @param device       cpu, cuda, cuda:N or auto (see {@link DeviceOption})
- * @param kvCacheBytes KV-cache memory budget // bytes
+ * @param device            cpu, cuda, cuda:N or auto (see {@link DeviceOption})
+ * @param kvCacheBytes      KV-cache memory budget // bytes
+ * @param gpuMemoryFraction on a GPU, the share of its free memory the model takes, in (0, 1]
+ * @param gpuKQuants        on a GPU, how Q4_K / Q6_K weights are held
  */
 public record EngineSpec(
         String modelPath,
@@ -23,7 +27,9 @@ public record EngineSpec(
         int maxSequences,
         long kvCacheBytes,
         KvStore.Precision kvPrecision,
-        boolean prefixCaching) implements Serializable {
+        boolean prefixCaching,
+        double gpuMemoryFraction,
+        KQuantPolicy gpuKQuants) implements Serializable {
 
     public EngineSpec {
         if (modelPath == null || modelPath.isBlank()) {
@@ -32,13 +38,31 @@ public record EngineSpec(
         device = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
         DeviceOption.parse(device); // validates: cpu | cuda | cuda:N | auto
         engineConfig(maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision, prefixCaching); // validates the limits
+        cudaOptions(gpuMemoryFraction, maxBatchedTokens, gpuKQuants); // validates the GPU settings
     }
 
-    /** A spec with the engine's default limits. */
+    /** A spec with the engine's and the GPU backend's defaults, on the CPU. */
     public static EngineSpec of(String modelPath, String modelName) {
         EngineConfig d = EngineConfig.defaults();
+        CudaLlamaModel.Options g = CudaLlamaModel.Options.defaults();
         return new EngineSpec(modelPath, modelName, "cpu", d.maxBatchedTokens(), d.maxSequences(), d.kvCacheBytes(),
-                d.kvPrecision(), d.prefixCaching());
+                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants());
+    }
+
+    /** This spec on another device. */
+    public EngineSpec withDevice(String device) {
+        return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
+                prefixCaching, gpuMemoryFraction, gpuKQuants);
+    }
+
+    /** The GPU backend's options: this memory share and K-quant policy, scratch for steps of maxBatchedTokens. */
+    public CudaLlamaModel.Options cudaOptions() {
+        return cudaOptions(gpuMemoryFraction, maxBatchedTokens, gpuKQuants);
+    }
+
+    private static CudaLlamaModel.Options cudaOptions(double fraction, int maxBatchedTokens, KQuantPolicy kQuants) {
+        return CudaLlamaModel.Options.defaults().withMemoryFraction(fraction).withMaxBatchTokens(maxBatchedTokens)
+                .withKQuants(kQuants);
     }
 
     public EngineConfig engineConfig() {
@@ -57,6 +81,6 @@ public record EngineSpec(
 
     public EngineSpec withLimits(int maxBatchedTokens, int maxSequences, long kvCacheBytes) {
         return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching);
+                prefixCaching, gpuMemoryFraction, gpuKQuants);
     }
 }

@@ -2,7 +2,6 @@ package io.inferstream.jobs.infer;
 
 import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
-import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
@@ -47,7 +46,7 @@ public final class LoadedModel implements AutoCloseable {
         GgufFile file = GgufFile.open(path);
         try {
             // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.
-            Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), CudaLlamaModel.Options.defaults());
+            Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions());
             LOG.info("model {}: {}", spec.modelName(), loaded.choice().reason());
             LanguageModel model = loaded.model();
             Tokenizer tokenizer = Tokenizers.fromGguf(file);

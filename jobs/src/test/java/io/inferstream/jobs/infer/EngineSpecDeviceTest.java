@@ -4,9 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.runtime.cuda.CudaDevice;
+import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.testing.SharedModels;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 /** The job's --device flag reaches the backend choice: validated up front, resolved when the model loads. */
 class EngineSpecDeviceTest {
@@ -16,13 +20,11 @@ class EngineSpecDeviceTest {
         String model = "/models/m.gguf";
         for (String device : new String[] {"cpu", "CUDA", "cuda:1", "auto"}) {
             EngineSpec spec = EngineSpec.of(model, "m");
-            EngineSpec withDevice = new EngineSpec(spec.modelPath(), spec.modelName(), device, spec.maxBatchedTokens(),
-                    spec.maxSequences(), spec.kvCacheBytes(), spec.kvPrecision(), spec.prefixCaching());
+            EngineSpec withDevice = spec.withDevice(device);
             assertEquals(device.toLowerCase(), withDevice.device());
         }
         EngineSpec spec = EngineSpec.of(model, "m");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new EngineSpec(model, "m", "tpu",
-                spec.maxBatchedTokens(), spec.maxSequences(), spec.kvCacheBytes(), spec.kvPrecision(), spec.prefixCaching()));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> spec.withDevice("tpu"));
         assertTrue(e.getMessage().contains("tpu") && e.getMessage().contains("cuda"), e.getMessage());
     }
 
@@ -30,13 +32,39 @@ class EngineSpecDeviceTest {
     void autoRunsTheModelOnWhatThisMachineHas() {
         String path = SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString();
         EngineSpec defaults = EngineSpec.of(path, "stories260K");
-        EngineSpec auto = new EngineSpec(path, "stories260K", "auto", defaults.maxBatchedTokens(), defaults.maxSequences(),
-                defaults.kvCacheBytes(), defaults.kvPrecision(), defaults.prefixCaching());
+        EngineSpec auto = defaults.withDevice("auto");
         boolean gpu = CudaDevice.probe().available();
         try (LoadedModel loaded = LoadedModel.load(auto)) {
             assertEquals(64, loaded.modelConfig().dim());
             String expected = gpu ? "CUDA backend" : "CPU backend";
             assertTrue(loaded.backend().contains(expected), "expected the " + expected + ": " + loaded.backend());
         }
+    }
+
+    @Test
+    void theGpuFlagsReachTheCudaOptionsWithTheEnginesStepSize() {
+        InferenceOptions options = new InferenceOptions();
+        new CommandLine(options).parseArgs("--device", "cuda", "--gpu-memory-fraction", "0.6", "--gpu-kquants", "NATIVE",
+                "--max-batched-tokens", "1024");
+        EngineSpec spec = options.engineSpec("/models/m.gguf", "m");
+        CudaLlamaModel.Options cuda = spec.cudaOptions();
+        assertEquals(0.6, cuda.memoryFraction());
+        assertEquals(KQuantPolicy.NATIVE, cuda.kQuants());
+        assertEquals(1024, cuda.maxBatchTokens()); // the GPU reserves scratch for the engine's largest step
+        assertEquals("0.6", options.settings().get("gpu-memory-fraction"));
+        assertEquals("NATIVE", options.settings().get("gpu-kquants"));
+        assertEquals(spec.cudaOptions(), spec.withDevice("auto").withLimits(1024, 8, 1 << 20).cudaOptions());
+
+        EngineSpec defaults = EngineSpec.of("/models/m.gguf", "m");
+        assertEquals(CudaLlamaModel.Options.defaults().withMaxBatchTokens(defaults.maxBatchedTokens()), defaults.cudaOptions());
+    }
+
+    @Test
+    void aGpuMemoryFractionOutsideZeroToOneIsRefusedWhenTheJobIsBuilt() {
+        InferenceOptions options = new InferenceOptions();
+        new CommandLine(options).parseArgs("--gpu-memory-fraction", "0");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> options.engineSpec("/models/m.gguf", "m"));
+        assertTrue(e.getMessage().contains("GPU memory fraction"), e.getMessage());
     }
 }

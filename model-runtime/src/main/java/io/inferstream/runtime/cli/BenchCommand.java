@@ -128,7 +128,8 @@ public final class BenchCommand implements Callable<Integer> {
     private int runModes(EngineConfig config) throws Exception {
         String type = types.get(0);
         List<BenchResult> results = new ArrayList<>();
-        try (GgufFile gguf = GgufFile.open(modelFile(type)); LanguageModel lm = deviceOption.load(gguf, console)) {
+        try (GgufFile gguf = GgufFile.open(modelFile(type));
+             LanguageModel lm = deviceOption.load(gguf, console, config.maxBatchedTokens())) {
             SyntheticWorkload workload = new SyntheticWorkload(requests, promptLength, outputLength, concurrency,
                     lm.config().vocabSize(), seed);
             String title = String.format(Locale.ROOT, "%s: %d requests, prompt %d, output %d, concurrency %d, %s",

@@ -3,6 +3,8 @@ package io.inferstream.runtime.cli;
 import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.cuda.KQuantPolicy;
+import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
 import java.io.PrintStream;
@@ -10,7 +12,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code --device} for the commands that load a model (a picocli mixin): the same choice as the Flink jobs' flag,
- * through {@link Backends}, and the one line that says which backend was chosen and why.
+ * through {@link Backends}, and the one line that says which backend was chosen and why; with the GPU's memory share
+ * and how it holds K-quant weights.
  */
 public final class DeviceCliOption {
 
@@ -18,14 +21,34 @@ public final class DeviceCliOption {
             description = "Where the model runs: cpu, cuda, cuda:N or auto (a GPU when one is usable, else the CPU) (default: ${DEFAULT-VALUE}).")
     String device = "cpu";
 
+    @Option(names = "--gpu-memory-fraction", defaultValue = "" + CudaLlamaModel.Options.DEFAULT_MEMORY_FRACTION,
+            paramLabel = "F",
+            description = "On a GPU: the share of its free memory the model takes for weights, activations and KV cache, in (0, 1] (default: ${DEFAULT-VALUE}).")
+    double gpuMemoryFraction = CudaLlamaModel.Options.DEFAULT_MEMORY_FRACTION;
+
+    @Option(names = "--gpu-kquants", defaultValue = "AUTO", paramLabel = "AUTO|NATIVE|F16",
+            description = "On a GPU: Q4_K/Q6_K weights decoded to F16 (2 bytes a weight, the faster kernels) or kept quantized (0.75 and 1.25 bytes a weight); AUTO decodes them unless they would not fit (default: ${DEFAULT-VALUE}).")
+    KQuantPolicy gpuKQuants = KQuantPolicy.AUTO;
+
     /** The parsed option (a clear error for anything but cpu, cuda, cuda:N, auto). */
     public DeviceOption option() {
         return DeviceOption.parse(device);
     }
 
-    /** Loads the GGUF model on the chosen backend and prints the choice to {@code log}. */
+    /** The GPU backend's options for steps of up to {@code maxBatchTokens} tokens (a clear error for a bad fraction). */
+    public CudaLlamaModel.Options cudaOptions(int maxBatchTokens) {
+        return CudaLlamaModel.Options.defaults().withMemoryFraction(gpuMemoryFraction).withMaxBatchTokens(maxBatchTokens)
+                .withKQuants(gpuKQuants);
+    }
+
+    /** Loads the GGUF model on the chosen backend (steps of the engine's default size) and prints the choice to {@code log}. */
     public LanguageModel load(GgufFile gguf, PrintStream log) {
-        Backends.Loaded loaded = Backends.load(gguf, option(), CudaLlamaModel.Options.defaults());
+        return load(gguf, log, EngineConfig.DEFAULT_MAX_BATCHED_TOKENS);
+    }
+
+    /** Loads the GGUF model on the chosen backend, for steps of up to {@code maxBatchTokens} tokens. */
+    public LanguageModel load(GgufFile gguf, PrintStream log, int maxBatchTokens) {
+        Backends.Loaded loaded = Backends.load(gguf, option(), cudaOptions(maxBatchTokens));
         log.println(loaded.choice().reason());
         return loaded.model();
     }

@@ -26,13 +26,43 @@ import io.inferstream.runtime.model.TokenBatch;
 public final class CudaLlamaModel implements LanguageModel {
 
     /**
-     * @param memoryFraction share of the device's free memory this model may use (weights, activations, KV)
+     * @param memoryFraction share of the device's free memory this model may use (weights, activations, KV), in (0, 1]
      * @param f32ToBf16      store F32 matrices as BF16 (half the memory, tensor-core products)
-     * @param maxBatchTokens tokens per step whose scratch buffers are reserved up front (larger batches grow them)
+     * @param maxBatchTokens tokens per step whose scratch buffers are reserved up front (the engine's max batched
+     *                       tokens; larger steps grow them outside the memory plan)
+     * @param kQuants        how Q4_K / Q6_K weights are held
      */
-    public record Options(double memoryFraction, boolean f32ToBf16, int maxBatchTokens) {
+    public record Options(double memoryFraction, boolean f32ToBf16, int maxBatchTokens, KQuantPolicy kQuants) {
+
+        /** The share of free GPU memory a model takes by default (the rest is left to the driver and other work). */
+        public static final double DEFAULT_MEMORY_FRACTION = 0.9;
+
+        public Options {
+            if (!(memoryFraction > 0 && memoryFraction <= 1)) {
+                throw new IllegalArgumentException("GPU memory fraction must be in (0, 1], got " + memoryFraction);
+            }
+            if (maxBatchTokens < 1) {
+                throw new IllegalArgumentException("max batch tokens must be at least 1, got " + maxBatchTokens);
+            }
+            if (kQuants == null) {
+                throw new IllegalArgumentException("a K-quant policy is needed (AUTO, NATIVE or F16)");
+            }
+        }
+
         public static Options defaults() {
-            return new Options(0.9, false, 512);
+            return new Options(DEFAULT_MEMORY_FRACTION, false, 512, KQuantPolicy.AUTO);
+        }
+
+        public Options withMemoryFraction(double fraction) {
+            return new Options(fraction, f32ToBf16, maxBatchTokens, kQuants);
+        }
+
+        public Options withMaxBatchTokens(int tokens) {
+            return new Options(memoryFraction, f32ToBf16, tokens, kQuants);
+        }
+
+        public Options withKQuants(KQuantPolicy policy) {
+            return new Options(memoryFraction, f32ToBf16, maxBatchTokens, policy);
         }
     }
 
@@ -52,8 +82,6 @@ public final class CudaLlamaModel implements LanguageModel {
     private final int qDim;
 
     private final DeviceWeights w;
-    /** System property forcing how K-quant weights are held: native (as Q4_K / Q6_K) or f16 (decoded). */
-    public static final String K_QUANTS = "inferstream.cuda.kQuants";
     private String kQuantChoice; // how the K-quant weights are held, and why (keepKQuants)
     private final long weightBytes;
 
@@ -131,7 +159,7 @@ public final class CudaLlamaModel implements LanguageModel {
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
         long activations = MemoryPlan.activationBytes(config, options.maxBatchTokens());
-        boolean kQuants = keepKQuants(cpu, bf16, mem[0], options.memoryFraction(), activations);
+        boolean kQuants = keepKQuants(cpu, options, mem[0], activations);
         long bytes = DeviceWeights.bytes(cpu.weights(), config, bf16, kQuants);
         this.plan = new MemoryPlan(mem[0], options.memoryFraction(), bytes, activations);
         plan.requireFits(gguf.path().toString(), device.toString());
@@ -189,38 +217,26 @@ public final class CudaLlamaModel implements LanguageModel {
     /**
      * Whether Q4_K / Q6_K matrices stay quantized on the device (tensor.QuantPlanes, read by the matvec, tiled and
      * embedding kernels: about 0.75 and 1.25 bytes a weight) rather than decoded to F16 (2 bytes a weight, for the
-     * tensor-core and streaming kernels, whose speed the H200 runs measured). Decoded unless the decoded weights and
-     * the activations would not fit in the budget at all; -Dinferstream.cuda.kQuants=native|f16 forces either.
-     * Sets {@link #kQuantChoice}.
+     * tensor-core and streaming kernels, whose speed the H200 runs measured): as {@code policy} says (see
+     * {@link KQuantPolicy}). Sets {@link #kQuantChoice}.
      */
-    private boolean keepKQuants(LlamaModel cpu, boolean bf16, long deviceFree, double fraction, long activations) {
+    private boolean keepKQuants(LlamaModel cpu, Options options, long deviceFree, long activations) {
         if (!DeviceWeights.hasKQuants(cpu.weights(), config)) {
             kQuantChoice = "no Q4_K or Q6_K matrices";
             return false;
         }
+        boolean bf16 = options.f32ToBf16();
         long decoded = DeviceWeights.bytes(cpu.weights(), config, bf16, false);
         long kept = DeviceWeights.bytes(cpu.weights(), config, bf16, true);
         String sizes = "weights " + MemoryPlan.gib(kept) + " as Q4_K / Q6_K, " + MemoryPlan.gib(decoded) + " decoded";
-        String forced = System.getProperty(K_QUANTS);
-        boolean valid = "native".equals(forced) || "f16".equals(forced);
-        boolean keep = kQuantsKept(forced, new MemoryPlan(deviceFree, fraction, decoded, activations));
-        kQuantChoice = (keep ? "kept as Q4_K / Q6_K" : "decoded to F16")
-                + (valid ? " (forced by -D" + K_QUANTS + "=" + forced + "; "
-                        : keep ? ": decoded they would not fit in the budget (" : " (the measured kernels; -D" + K_QUANTS
-                                + "=native keeps them quantized: ") + sizes + ")"
-                + (forced == null || valid ? "" : "; -D" + K_QUANTS + " must be native or f16, got '" + forced + "': ignored");
+        KQuantPolicy policy = options.kQuants();
+        boolean keep = policy.keeps(new MemoryPlan(deviceFree, options.memoryFraction(), decoded, activations));
+        kQuantChoice = (keep ? "kept as Q4_K / Q6_K" : "decoded to F16") + switch (policy) {
+            case AUTO -> keep ? ": decoded they would not fit in the memory budget (" + sizes + ")"
+                    : " (the measured kernels; --gpu-kquants NATIVE keeps them quantized: " + sizes + ")";
+            default -> " (--gpu-kquants " + policy + "; " + sizes + ")";
+        };
         return keep;
-    }
-
-    /**
-     * The rule of {@link #keepKQuants}: as forced (native or f16), else kept only when the decoded weights and the
-     * activations leave nothing of the budget ({@code decoded}: the plan with the weights decoded to F16).
-     */
-    static boolean kQuantsKept(String forced, MemoryPlan decoded) {
-        if ("native".equals(forced) || "f16".equals(forced)) {
-            return "native".equals(forced);
-        }
-        return decoded.kvBytes() <= 0;
     }
 
     /**

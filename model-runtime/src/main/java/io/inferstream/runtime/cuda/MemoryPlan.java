@@ -37,7 +37,7 @@ public record MemoryPlan(long deviceFree, double fraction, long weightBytes, lon
         if (kvBytes() <= 0) {
             throw new IllegalStateException(String.format(Locale.ROOT,
                     "%s does not fit on %s: weights %s + activations %s = %s, but %.0f%% of the %s free is %s "
-                            + "(raise --gpu-memory-fraction, lower --max-batch-tokens, or use a smaller quantization)",
+                            + "(raise --gpu-memory-fraction, lower --max-batched-tokens, or use a smaller quantization)",
                     model, device, gib(weightBytes), gib(activationBytes), gib(weightBytes + activationBytes),
                     fraction * 100, gib(deviceFree), gib(budget())));
         }

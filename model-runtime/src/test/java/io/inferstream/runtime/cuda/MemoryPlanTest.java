@@ -87,14 +87,29 @@ class MemoryPlanTest {
     }
 
     @Test
-    void kQuantsStayQuantizedOnlyWhenForcedOrWhenDecodedTheyWouldNotFit() {
+    void kQuantsStayQuantizedOnlyWhenAskedOrWhenDecodedTheyWouldNotFit() {
         MemoryPlan fits = new MemoryPlan(8 * GIB, 0.5, 3 * GIB, GIB / 4);
         MemoryPlan tooBig = new MemoryPlan(8 * GIB, 0.5, 4 * GIB, GIB / 4);
-        assertEquals(false, CudaLlamaModel.kQuantsKept(null, fits));
-        assertEquals(true, CudaLlamaModel.kQuantsKept(null, tooBig));
-        assertEquals(true, CudaLlamaModel.kQuantsKept("native", fits));
-        assertEquals(false, CudaLlamaModel.kQuantsKept("f16", tooBig));
-        assertEquals(true, CudaLlamaModel.kQuantsKept("NATIVE?", tooBig)); // not a value: the rule decides
-        assertEquals(false, CudaLlamaModel.kQuantsKept("yes", fits));
+        assertEquals(false, KQuantPolicy.AUTO.keeps(fits));
+        assertEquals(true, KQuantPolicy.AUTO.keeps(tooBig));
+        assertEquals(true, KQuantPolicy.NATIVE.keeps(fits));
+        assertEquals(false, KQuantPolicy.F16.keeps(tooBig));
+    }
+
+    @Test
+    void optionsRejectAFractionOutsideZeroToOneAndEmptySteps() {
+        CudaLlamaModel.Options d = CudaLlamaModel.Options.defaults();
+        assertEquals(0.9, d.memoryFraction());
+        assertEquals(KQuantPolicy.AUTO, d.kQuants());
+        CudaLlamaModel.Options o = d.withMemoryFraction(0.5).withMaxBatchTokens(2048).withKQuants(KQuantPolicy.NATIVE);
+        assertEquals(0.5, o.memoryFraction());
+        assertEquals(2048, o.maxBatchTokens());
+        assertEquals(KQuantPolicy.NATIVE, o.kQuants());
+        for (double bad : new double[] {0, -0.1, 1.01, Double.NaN}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.withMemoryFraction(bad));
+            assertTrue(e.getMessage().contains("GPU memory fraction"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> d.withMaxBatchTokens(0));
+        assertThrows(IllegalArgumentException.class, () -> d.withKQuants(null));
     }
 }

@@ -25,6 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.CudaTestDevice;
+import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.generate.FinishReason;
 import io.inferstream.runtime.generate.GenerationResult;
 import io.inferstream.runtime.generate.Generator;
@@ -187,7 +188,7 @@ class CudaLlamaModelGpuTest {
     }
 
     /**
-     * Q4_K and Q6_K weights kept quantized on the device (-Dinferstream.cuda.kQuants=native: the CPU's planes, read by
+     * Q4_K and Q6_K weights kept quantized on the device (KQuantPolicy.NATIVE: the CPU's planes, read by
      * the matvec, tiled and embedding kernels) give the CPU model's logits in every step of the mixed schedule: the
      * device decodes each weight to the CPU's float bits, so only the summation order differs.
      */
@@ -196,18 +197,12 @@ class CudaLlamaModelGpuTest {
     void kQuantWeightsKeptQuantizedGiveTheCpuLogits(GgmlType type) {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
-        String old = System.setProperty(CudaLlamaModel.K_QUANTS, "native");
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device,
+                     CudaLlamaModel.Options.defaults().withKQuants(KQuantPolicy.NATIVE))) {
             String choice = gpu.kernelChoices().get("Q4_K / Q6_K weights");
             assertTrue(choice.startsWith("kept as Q4_K / Q6_K"), choice);
             assertScheduleMatches(type + " kept quantized", LlamaModel.load(gguf), gpu, KvStore.Precision.F32, 1e-4);
-        } finally {
-            if (old == null) {
-                System.clearProperty(CudaLlamaModel.K_QUANTS);
-            } else {
-                System.setProperty(CudaLlamaModel.K_QUANTS, old);
-            }
         }
     }
 
