@@ -7,6 +7,7 @@ import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.tensor.Matrix;
 import io.inferstream.runtime.tensor.QuantPlanes;
+import io.inferstream.runtime.tensor.WorkerPool;
 
 /**
  * A weight matrix W [rows, cols] in device memory, in a type the kernels read directly: F32, F16 and BF16
@@ -122,18 +123,38 @@ public final class DeviceMatrix implements AutoCloseable {
             sc.upload(s, blocks);
             return new DeviceMatrix(GgmlType.Q8_0, rows, cols, name, d, sc);
         }
-        // Decode row by row on the host (F32 -> BF16, or a K-quant -> F16) into one short array.
-        short[] halves = new short[(int) n];
-        float[] row = new float[cols];
-        for (int r = 0; r < rows; r++) {
-            cpu.dequantizeRow(r, row, 0);
-            for (int c = 0; c < cols; c++) {
-                halves[r * cols + c] = target == GgmlType.BF16 ? Float16.floatToBf16(row[c]) : Float16.fromFloat(row[c]);
-            }
-        }
+        // Decoded on the host (F32 -> BF16, or a K-quant -> F16) into one short array.
+        short[] halves = halves(cpu, target);
         DeviceBuffer d = DeviceBuffer.allocate(2 * n, name);
         d.upload(halves);
         return new DeviceMatrix(target, rows, cols, name, d, null);
+    }
+
+    /**
+     * Every weight of {@code cpu} as {@code target} (F16 or BF16) bits, row-major [rows * cols]: each row decoded by
+     * the matrix ({@link Matrix#dequantizeRow}) and rounded to nearest even. Blocks of rows run on the worker pool
+     * (one thread took 9 s for Llama-3.2-1B in Q4_K on the 2-core build machine, 13 times the CPU model's own load).
+     */
+    static short[] halves(Matrix cpu, GgmlType target) {
+        if (target != GgmlType.F16 && target != GgmlType.BF16) {
+            throw new IllegalArgumentException("16-bit target type F16 or BF16, not " + target);
+        }
+        int rows = cpu.rows();
+        int cols = cpu.cols();
+        short[] halves = new short[Math.multiplyExact(rows, cols)];
+        int rowsPerTask = Math.max(1, (1 << 18) / cols); // about 256 K weights a task
+        int tasks = (rows + rowsPerTask - 1) / rowsPerTask;
+        WorkerPool.parallelFor(0, tasks, t -> {
+            float[] row = new float[cols];
+            for (int r = t * rowsPerTask; r < Math.min(rows, (t + 1) * rowsPerTask); r++) {
+                cpu.dequantizeRow(r, row, 0);
+                int o = r * cols;
+                for (int c = 0; c < cols; c++) {
+                    halves[o + c] = target == GgmlType.BF16 ? Float16.floatToBf16(row[c]) : Float16.fromFloat(row[c]);
+                }
+            }
+        });
+        return halves;
     }
 
     public GgmlType type() {
