@@ -419,17 +419,30 @@ final class ProductKernelChoices extends KernelTrials {
         for (DeviceMatrix m : layer0) {
             m.packForStream(k);
         }
-        ProductChain p = layerZeroProducts(n, 53, v -> model.skinny.packed = v == 1);
+        packedStreamChoice = layerZeroBothWays(n, 53, v -> model.skinny.packed = v == 1,
+                () -> model.skinny.packed = model.packedStream,
+                model::usePackedStream, // packs the other layers, or frees layer 0's copies
+                "row-major", "packed");
+    }
+
+    /**
+     * Layer 0's products and the output head of n random tokens (seeded) both ways ({@code way} sets way v on the
+     * scratch; {@code restore} puts the model's own setting back, whatever happens), then {@code adopt} gets whether
+     * the second way is bitwise equal and faster. Returns what was compared and found.
+     */
+    private String layerZeroBothWays(int n, long seed, java.util.function.IntConsumer way, Runnable restore,
+                                     java.util.function.Consumer<Boolean> adopt, String first, String second) {
+        ProductChain p = layerZeroProducts(n, seed, way);
         BothWays r;
         try {
             r = bothWays(p.chain(), p.reset(), p.outs(), p.words());
         } finally {
-            model.skinny.packed = model.packedStream;
+            restore.run();
         }
-        model.usePackedStream(r.adopt()); // packs the other layers, or frees layer 0's copies
+        adopt.accept(r.adopt());
         model.bufferGeneration++;
-        packedStreamChoice = "layer 0's products and the output head, " + n + " tokens" + (p.grouped() ? " (grouped)" : "")
-                + ", " + r.outcome("row-major", "packed");
+        return "layer 0's products and the output head, " + n + " tokens" + (p.grouped() ? " (grouped)" : "") + ", "
+                + r.outcome(first, second);
     }
 
     /**
@@ -467,17 +480,8 @@ final class ProductKernelChoices extends KernelTrials {
             return;
         }
         int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
-        ProductChain p = layerZeroProducts(n, 59, v -> model.skinny.streamTall = v == 1);
-        BothWays r;
-        try {
-            r = bothWays(p.chain(), p.reset(), p.outs(), p.words());
-        } finally {
-            model.skinny.streamTall = model.tallStream;
-        }
-        model.useTallStream(r.adopt());
-        model.bufferGeneration++;
-        tallStreamChoice = "layer 0's products and the output head, " + n + " tokens" + (p.grouped() ? " (grouped)" : "")
-                + ", " + r.outcome("16-row warps", "32-row warps");
+        tallStreamChoice = layerZeroBothWays(n, 59, v -> model.skinny.streamTall = v == 1,
+                () -> model.skinny.streamTall = model.tallStream, model::useTallStream, "16-row warps", "32-row warps");
     }
 
     /**
