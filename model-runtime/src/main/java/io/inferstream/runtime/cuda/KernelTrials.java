@@ -116,18 +116,23 @@ abstract class KernelTrials {
         long[] nanos = new long[2];
         for (int v = 0; v < 2; v++) {
             long t = graphs.nanos(launches, v, reps);
-            if (t < 0) {
-                launches.accept(v);
-                device.synchronize();
-                long t0 = System.nanoTime();
-                for (int i = 0; i < reps; i++) {
-                    launches.accept(v);
-                }
-                device.synchronize();
-                t = System.nanoTime() - t0;
-            }
-            nanos[v] = t;
+            nanos[v] = t < 0 ? eagerNanos(launches, v, reps) : t;
         }
         return nanos;
+    }
+
+    /**
+     * Nanoseconds of {@code reps} eager runs of {@code launches.accept(v)} after one untimed run: where the driver
+     * refuses to record a graph (this times the host's launches as much as the GPU).
+     */
+    long eagerNanos(java.util.function.IntConsumer launches, int v, int reps) {
+        launches.accept(v);
+        device.synchronize();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < reps; i++) {
+            launches.accept(v);
+        }
+        device.synchronize();
+        return System.nanoTime() - t0;
     }
 }

@@ -88,14 +88,7 @@ final class ProductKernelChoices extends KernelTrials {
             timing[v] = "graph";
             if (t < 0) { // the driver refused to record: eager launches (timing the host as much as the GPU)
                 timing[v] = "eager";
-                product.accept(v);
-                device.synchronize();
-                long t0 = System.nanoTime();
-                for (int i = 0; i < CHOICE_REPS; i++) {
-                    product.accept(v);
-                }
-                device.synchronize();
-                t = System.nanoTime() - t0;
+                t = eagerNanos(product, v, CHOICE_REPS);
             }
             nanos[v] = t;
         }
@@ -350,14 +343,7 @@ final class ProductKernelChoices extends KernelTrials {
             long t = graphs.nanos(products, v, reps);
             if (t < 0) {
                 timing = reps + " eager runs (graph recording failed)";
-                products.accept(v);
-                device.synchronize();
-                long t0 = System.nanoTime();
-                for (int i = 0; i < reps; i++) {
-                    products.accept(v);
-                }
-                device.synchronize();
-                t = System.nanoTime() - t0;
+                t = eagerNanos(products, v, reps);
             }
             nanos[v] = t;
         }
