@@ -3,7 +3,10 @@
 # deploy/gpu/prepare.sh built (no Java, Maven or build needed there):
 #   bash deploy/gpu/check.sh
 # Stages (each prints PASS/FAIL/SKIP/INFO; later stages run regardless): jre, nvidia-smi, gpu-tests, bench,
-# engine-bench, kernel-profile. GPU_TEST_CLASSES, BENCH=0, ENGINE_BENCH=0 and NCU_PROFILE=0 narrow a rerun.
+# engine-bench, kquant-bench (opt-in), kernel-profile. GPU_TEST_CLASSES, BENCH=0, ENGINE_BENCH=0 and NCU_PROFILE=0
+# narrow a rerun. CHECK_BUDGET_S (default 540) is the whole run's time: each stage's own limit is cut to what is left,
+# and a stage that would start with less than 30 s left is skipped (saying so), so the summary is written before the
+# device tool ends the call at 600 s.
 # Logs, JUnit XML reports and bench.md go to $OUT (default .gpu/out). Exit status: 0 when every stage passed.
 # On a machine without a GPU the same steps run: the GPU tests must report that they were skipped, and the
 # bench runs a small model on the CPU to exercise the harness.
@@ -24,6 +27,12 @@ summary="$OUT/summary.txt"
 : > "$summary"
 failed=0
 started=$(date +%s)
+budget="${CHECK_BUDGET_S:-540}"
+
+limit() { # a stage's own limit in s -> that limit cut to the budget left (less 10 s for the summary); 0 = skip it
+  local left=$(( budget - ($(date +%s) - started) - 10 ))
+  if (( left < 30 )); then echo 0; elif (( left < $1 )); then echo "$left"; else echo "$1"; fi
+}
 
 result() { # stage status detail
   local line
@@ -76,7 +85,8 @@ classes=(${GPU_TEST_CLASSES:-io.inferstream.runtime.backend.DeviceOptionTest io.
   io.inferstream.runtime.engine.EngineCudaGpuTest io.inferstream.runtime.cli.GenerateCommandTest})
 selects=()
 for c in "${classes[@]}"; do selects+=(--select-class "$c"); done
-timeout 170 "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+t=$(limit 170); (( t > 0 )) || t=1 # (a budget already spent: the tests time out and the stage fails, saying rc=124)
+timeout "$t" "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
   --disable-banner --details=tree --reports-dir "$OUT/junit" "${selects[@]}" > "$OUT/gpu-tests.log" 2>&1
 rc=$?
 cat "$OUT/gpu-tests.log" | grep -v "^\s*at " | tail -120
@@ -107,7 +117,9 @@ else
 fi
 if [[ "${BENCH:-1}" == 0 ]]; then
   result bench INFO "not run (BENCH=0)"
-elif timeout 170 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
+elif [[ $(limit 170) == 0 ]]; then
+  result bench SKIP "out of the ${budget} s budget (CHECK_BUDGET_S)"
+elif timeout "$(limit 170)" "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench.md" > "$OUT/bench.log" 2>&1; then
   cat "$OUT/bench.log"
   result bench PASS "table in $OUT/bench.md"
   # issue 7's acceptance number, one line per concurrency (informational: the check passes either way)
@@ -125,7 +137,9 @@ if [[ $gpu == 1 && "${ENGINE_BENCH:-1}" == 1 ]]; then
   ok=1
   for run in "llama-3.2-1b bf16 64" "smollm2-135m q8_0 32"; do
     set -- $run
-    if timeout 200 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand --device cuda \
+    if [[ $(limit 200) == 0 ]]; then
+      echo "engine-bench $1: out of the ${budget} s budget"; ok=0
+    elif timeout "$(limit 200)" "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand --device cuda \
          --random-model "$1" --type "$2" --requests 64 --prompt-length 128 --output-length 64 --concurrency "$3" \
          --kv-precision F16 --kv-cache-memory 8GiB --out "$OUT/engine-bench-$1" > "$OUT/engine-bench-$1.log" 2>&1; then
       grep -B1 -A4 '^| mode' "$OUT/engine-bench-$1.log"
@@ -146,7 +160,9 @@ echo "=== stage kquant-bench"
 if [[ $gpu == 1 && "${KQUANT_BENCH:-0}" == 1 ]]; then
   ok=1
   for way in NATIVE F16; do
-    if timeout 200 "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand \
+    if [[ $(limit 200) == 0 ]]; then
+      echo "kquant-bench $way: out of the ${budget} s budget"; ok=0
+    elif timeout "$(limit 200)" "$java" "${flags[@]}" -Xmx40g -cp "$cp" io.inferstream.runtime.cli.BenchCommand \
          --device cuda --gpu-kquants "$way" --random-model llama-3.2-1b --type q4_k --requests 32 --prompt-length 128 --output-length 32 \
          --concurrency 16 --kv-precision F16 --kv-cache-memory 8GiB --out "$OUT/kquant-bench-$way" > "$OUT/kquant-bench-$way.log" 2>&1; then
       grep -B1 -A4 '^| mode' "$OUT/kquant-bench-$way.log"
@@ -166,8 +182,10 @@ echo "=== stage kernel-profile"
 # are forced rather than chosen at load (the fused epilogues, packed weights with 32-row warps; no prefetch: ncu
 # flushes the caches before every kernel), so the profile shows the newest kernels' times whatever the load chose.
 ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
-if [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
-  if timeout 120 "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
+if [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 && $(limit 120) == 0 ]]; then
+  result kernel-prof SKIP "out of the ${budget} s budget (CHECK_BUDGET_S)"
+elif [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
+  if timeout "$(limit 120)" "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
        -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 ${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.l2PrefetchMiB=0 -Dinferstream.cuda.packedStream=on -Dinferstream.cuda.tallStream=on} -cp "$cp" \
        io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf --device cuda \
        --concurrency 64 --prompt 128 --steps 2 > "$OUT/ncu-run.log" 2>&1 \
