@@ -46,8 +46,92 @@ extern "C" __global__ void matvec_f32(const void* w, const float* s, const float
 extern "C" __global__ void matvec_f16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_F16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matvec_bf16(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_BF16>(w, s, x, y, n, rows, cols); }
 extern "C" __global__ void matvec_q8_0(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q8_0>(w, s, x, y, n, rows, cols); }
-extern "C" __global__ void matvec_q4_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q4_K>(w, s, x, y, n, rows, cols); }
-extern "C" __global__ void matvec_q6_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec<WT_Q6_K>(w, s, x, y, n, rows, cols); }
+
+// The matvec for K-quant planes (common.cuh, weight_at; cols a multiple of 256) with 32-bit weight loads: per step a
+// lane reads 4 bytes and the matching activations as float4s, where matvec reads one weight. Q4_K: a step covers 256
+// values (128 bytes, four 64-value chunks); lane i's bytes hold values l..l+3 (low nibbles) and 32+l..35+l (high) of
+// chunk i / 8, l = 4 (i % 8), scaled by the chunk's two (scale, min) pairs. Q6_K: a step covers 128 values, lane i's
+// bytes are values 4i..4i+3, all of one 16-value group. Each weight is weight_at's (the CPU's bits); the sums run in
+// another order than matvec's. Same grid and block as matvec.
+__device__ __forceinline__ float q4k_weight(unsigned int b, int shift, float scale, float min) {
+    return __fsub_rn(__fmul_rn(scale, (float) ((b >> shift) & 15u)), min);
+}
+
+template <int TYPE>
+__device__ void matvec_kquant(const void* w, const float* scales, const float* x, float* y, int n, int rows, int cols) {
+    int lane = threadIdx.x & 31;
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) {
+        return; // warp-uniform
+    }
+    float acc[MATVEC_MAX_TOKENS];
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        acc[t] = 0.0f;
+    }
+    size_t base = (size_t) row * cols;
+    if (TYPE == WT_Q4_K) {
+        const unsigned char* q = (const unsigned char*) w + base / 2;
+        int chunk = lane >> 3;
+        int l = (lane & 7) * 4;
+        for (int c0 = 0; c0 < cols; c0 += 256) {
+            unsigned int b = *(const unsigned int*) (q + c0 / 2 + 4 * lane);
+            int e = c0 + chunk * 64 + l;           // the low nibbles' first column; the high nibbles' is e + 32
+            size_t g = (base + c0 + chunk * 64) >> 5; // the low nibbles' group; g + 1 the high nibbles'
+            float s0 = scales[2 * g];
+            float m0 = scales[2 * g + 1];
+            float s1 = scales[2 * g + 2];
+            float m1 = scales[2 * g + 3];
+            float wl[4];
+            float wh[4];
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                wl[j] = q4k_weight(b, 8 * j, s0, m0);
+                wh[j] = q4k_weight(b, 8 * j + 4, s1, m1);
+            }
+#pragma unroll
+            for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+                if (t < n) {
+                    float4 a = *(const float4*) (x + (size_t) t * cols + e);
+                    float4 h = *(const float4*) (x + (size_t) t * cols + e + 32);
+                    acc[t] += wl[0] * a.x + wl[1] * a.y + wl[2] * a.z + wl[3] * a.w
+                            + wh[0] * h.x + wh[1] * h.y + wh[2] * h.z + wh[3] * h.w;
+                }
+            }
+        }
+    } else {
+        const unsigned char* q = (const unsigned char*) w + base;
+        for (int c0 = 0; c0 < cols; c0 += 128) {
+            int e = c0 + 4 * lane;
+            unsigned int b = *(const unsigned int*) (q + e);
+            float s = scales[(base + e) >> 4];
+            float wv[4];
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                wv[j] = s * (float) (signed char) (b >> (8 * j));
+            }
+#pragma unroll
+            for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+                if (t < n) {
+                    float4 a = *(const float4*) (x + (size_t) t * cols + e);
+                    acc[t] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w;
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < MATVEC_MAX_TOKENS; t++) {
+        if (t < n) {
+            float v = warp_sum(acc[t]);
+            if (lane == 0) {
+                y[(size_t) t * rows + row] = v;
+            }
+        }
+    }
+}
+
+extern "C" __global__ void matvec_q4_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec_kquant<WT_Q4_K>(w, s, x, y, n, rows, cols); }
+extern "C" __global__ void matvec_q6_k(const void* w, const float* s, const float* x, float* y, int n, int rows, int cols) { matvec_kquant<WT_Q6_K>(w, s, x, y, n, rows, cols); }
 
 // The matvec for 16-bit weights with 128-bit loads: lane i of a row's warp reads weights 8i..8i+7 of every
 // 256-column stretch (one uint4) and the matching activations (two float4). Needs cols % 8 == 0 (16-byte

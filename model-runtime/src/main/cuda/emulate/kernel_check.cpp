@@ -685,6 +685,8 @@ int main() {
     topOne(8193);  // a last chunk of one logit
     kQuants(true, 70, 512, 67);   // rows off the 64-row tile, two 64-token tiles
     kQuants(false, 33, 256, 9);
+    kQuants(true, 9, 768, 1);     // one token, three 256-value blocks a row
+    kQuants(false, 8, 384, 3);
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;
