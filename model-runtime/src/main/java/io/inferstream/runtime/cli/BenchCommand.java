@@ -103,9 +103,11 @@ public final class BenchCommand implements Callable<Integer> {
         if ((model == null) == (randomModel == null)) {
             throw new IllegalArgumentException("give exactly one of --model PATH or --random-model SHAPE");
         }
-        Files.createDirectories(out);
         EngineConfig config = engineOptions.config()
                 .withPrefixCaching(false); // random prompts share nothing; keep the measurement pure
+        deviceOption.option(); // bad device or GPU options fail here, before a random model is written
+        deviceOption.cudaOptions(config.maxBatchedTokens());
+        Files.createDirectories(out);
         return single ? runSingle(config) : runModes(config);
     }
 

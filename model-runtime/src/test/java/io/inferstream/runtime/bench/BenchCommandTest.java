@@ -46,4 +46,22 @@ class BenchCommandTest {
         assertEquals(2, rc);
         assertFalse(Files.exists(dir.resolve("out/bench.csv")));
     }
+
+    @Test
+    void aGpuMemoryFractionOutsideZeroToOneFailsBeforeAnythingRuns(@TempDir Path dir) {
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        int rc;
+        try {
+            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            rc = new CommandLine(new BenchCommand()).execute("--random-model", "tiny", "--device", "cuda",
+                    "--gpu-memory-fraction", "1.5", "--out", dir.resolve("out").toString());
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(2, rc);
+        String message = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(message.contains("bench: GPU memory fraction must be in (0, 1], got 1.5"), message);
+        assertFalse(Files.exists(dir.resolve("out")), "nothing written before the options are checked");
+    }
 }
