@@ -81,7 +81,8 @@ else
 # GPU_TEST_CLASSES (space-separated class names) replaces the default selection for a focused rerun.
 classes=(${GPU_TEST_CLASSES:-io.inferstream.runtime.backend.DeviceOptionTest io.inferstream.runtime.cuda.MemoryPlanTest
   io.inferstream.runtime.cuda.CudaKernelsTest io.inferstream.runtime.cuda.DeviceKernelsGpuTest
-  io.inferstream.runtime.cuda.SplitAttentionGpuTest io.inferstream.runtime.model.CudaLlamaModelGpuTest
+  io.inferstream.runtime.cuda.SplitAttentionGpuTest io.inferstream.runtime.cuda.TiledAttentionGpuTest
+  io.inferstream.runtime.model.CudaLlamaModelGpuTest
   io.inferstream.runtime.engine.EngineCudaGpuTest io.inferstream.runtime.cli.GenerateCommandTest})
 selects=()
 for c in "${classes[@]}"; do selects+=(--select-class "$c"); done

@@ -5,6 +5,7 @@
 // KV head h / (nHeads / nKvHeads).
 // attention_vec_*, below, is the fast path for head sizes 8..256 that are powers of two; this one serves the rest.
 #include "common.cuh"
+#include "mma.cuh"
 
 #define MAX_HEAD_DIM 256
 #define PER_LANE (MAX_HEAD_DIM / 32)
@@ -539,3 +540,228 @@ extern "C" __global__ void attention_split_combine(const int* positions, const f
         }
     }
 }
+
+// ---- Tiled prefill attention (FlashAttention-2 style) on tensor cores, F16 keys and values ----
+// The split kernel above reads a token's whole context for that token alone: a prefill chunk of c tokens at context
+// P reads c * P key/value rows. Here a block takes an *item* of up to TILED_ROWS / G consecutive tokens of one
+// sequence (the host cuts a step into items: TiledAttention.plan) and one KV head, so its query rows are
+// (token j, query head h of the group) = TILED_ROWS rows, 16 per warp; the block walks the context in tiles of KT
+// positions that it copies once into shared memory (cp.async, double-buffered) and every warp uses: the rows read
+// per tile are KT instead of KT * tokens. Each warp computes S = Q K^T for its 16 rows with m16n8k16 mma (Q rounded
+// to F16 after the 1/sqrt(headDim) scale, float accumulation), masks the positions past each row's own (causal),
+// keeps an online softmax per row (running max and sum, FA2: the rescale is applied to O as it goes) and adds
+// P V with P rounded to F16, the S accumulators reused as the A fragments. Rows of a warp lying wholly before a tile
+// skip its arithmetic. Results differ from the split kernel by the F16 roundings of Q and P (TiledAttention: within
+// its tolerance, checked at load against the split kernel and in the GPU tests against the CPU).
+// Requirements (host): F16 KV, headDim 64 (KT 64) or 128 (KT 32), G = nHeads / nKvHeads dividing TILED_ROWS.
+// items [2 * gridDim.x]: (first token, token count) pairs in token order; grid (items, nKvHeads), block 32 * TILED_WARPS,
+// dynamic shared memory 2 stages x (keys + values) x KT x (headDim + 8) halves (rows padded: conflict-free reads).
+// outH as in attention_split (the Wo product's padded 16-bit copy; the last item's blocks zero rows n..npad-1).
+#define TILED_WARPS 4
+#define TILED_ROWS (16 * TILED_WARPS)
+
+__device__ __forceinline__ unsigned pack_f16x2(float lo, float hi) {
+    return (unsigned) to_bits(lo, (__half*) 0) | ((unsigned) to_bits(hi, (__half*) 0) << 16);
+}
+
+template <int HD, int KT>
+__device__ void attention_tiled(const float* q, const unsigned short* keys, const unsigned short* values,
+                                const int* positions, const int* seq, const int* tables, int maxBlocks, int blockSize,
+                                const int* items, float* out, int n, int nHeads, int nKvHeads, float scale,
+                                unsigned short* outH, int halfType, int npad) {
+    extern __shared__ float tiled_smem[];
+    constexpr int LD = HD + 8;    // padded row, in halves
+    constexpr int PIECES = HD / 8; // 16-byte pieces per row
+    unsigned short* kTile = (unsigned short*) tiled_smem; // [2][KT][LD]
+    unsigned short* vTile = kTile + 2 * KT * LD;          // [2][KT][LD]
+    int item = blockIdx.x;
+    int kvh = blockIdx.y;
+    int t0 = items[2 * item];
+    int cnt = items[2 * item + 1];
+    int G = nHeads / nKvHeads;
+    int rowsUsed = cnt * G;
+    int p0 = positions[t0];
+    int last = p0 + cnt - 1; // the item's tokens are positions p0 .. last of one sequence
+    const int* table = tables + (size_t) seq[t0] * maxBlocks;
+    int kvDim = nKvHeads * HD;
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int g = lane >> 2;
+    int qd = lane & 3;
+    int r0 = warp * 16 + g; // this lane's rows: r0 and r0 + 8 of the block (token r / G, head kvh * G + r % G)
+    int r1 = r0 + 8;
+    bool v0 = r0 < rowsUsed;
+    bool v1 = r1 < rowsUsed;
+    int pos0 = p0 + r0 / G;
+    int pos1 = p0 + r1 / G;
+    int warpRows = min(16, rowsUsed - warp * 16);
+    int warpLast = warpRows > 0 ? p0 + (warp * 16 + warpRows - 1) / G : -1; // the last position a row of the warp sees
+
+    // Q fragments (A, 16 rows x HD): k step s holds dims 16s + 2qd, +1 (a0 row r0, a1 row r1) and 16s + 8 + 2qd, +1.
+    unsigned qa[HD / 16][4];
+    const float* q0 = q + ((size_t) (t0 + r0 / G) * nHeads + kvh * G + r0 % G) * HD;
+    const float* q1 = q + ((size_t) (t0 + r1 / G) * nHeads + kvh * G + r1 % G) * HD;
+#pragma unroll
+    for (int s = 0; s < HD / 16; s++) {
+        int d = 16 * s + 2 * qd;
+        float2 x0 = v0 ? *(const float2*) (q0 + d) : make_float2(0.0f, 0.0f);
+        float2 x1 = v1 ? *(const float2*) (q1 + d) : make_float2(0.0f, 0.0f);
+        float2 y0 = v0 ? *(const float2*) (q0 + d + 8) : make_float2(0.0f, 0.0f);
+        float2 y1 = v1 ? *(const float2*) (q1 + d + 8) : make_float2(0.0f, 0.0f);
+        qa[s][0] = pack_f16x2(x0.x * scale, x0.y * scale);
+        qa[s][1] = pack_f16x2(x1.x * scale, x1.y * scale);
+        qa[s][2] = pack_f16x2(y0.x * scale, y0.y * scale);
+        qa[s][3] = pack_f16x2(y1.x * scale, y1.y * scale);
+    }
+
+    // keys and values of positions [tile * KT, tile * KT + KT) into stage `stage`; past `last`: zeros, nothing read
+    auto loadTile = [&](int tile, int stage) {
+        for (int c = threadIdx.x; c < KT * PIECES; c += blockDim.x) {
+            int row = c / PIECES;
+            int piece = c % PIECES;
+            int p = tile * KT + row;
+            bool valid = p <= last;
+            size_t src = valid ? (size_t) (table[p / blockSize] * blockSize + p % blockSize) * kvDim + kvh * HD + piece * 8 : 0;
+            int dst = (stage * KT + row) * LD + piece * 8;
+            cp_async16(kTile + dst, keys + src, valid);
+            cp_async16(vTile + dst, values + src, valid);
+        }
+        cp_async_commit();
+    };
+
+    float o[HD / 8][4]; // O: dims 8dt + 2qd, +1 of row r0 (0, 1) and row r1 (2, 3)
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; dt++) {
+        o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+    }
+    float m0 = -INFINITY, m1 = -INFINITY; // running max of rows r0, r1 (the same in the row's 4 lanes)
+    float l0 = 0.0f, l1 = 0.0f;           // this lane's part of the running sums
+    int tiles = last / KT + 1;
+    loadTile(0, 0);
+    for (int kt = 0; kt < tiles; kt++) {
+        if (kt + 1 < tiles) {
+            loadTile(kt + 1, (kt + 1) & 1); // that stage was last read in iteration kt - 1, before its closing barrier
+        } else {
+            cp_async_commit(); // an empty group, so that wait<1> below always means "tile kt has landed"
+        }
+        cp_async_wait<1>();
+        __syncthreads();
+        int base = kt * KT;
+        if (base <= warpLast) { // warp-uniform
+            const unsigned short* ks = kTile + (kt & 1) * KT * LD;
+            const unsigned short* vs = vTile + (kt & 1) * KT * LD;
+            float s[KT / 8][4]; // S: positions base + 8nt + 2qd, +1 of rows r0 (0, 1) and r1 (2, 3)
+#pragma unroll
+            for (int nt = 0; nt < KT / 8; nt++) {
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+                for (int st = 0; st < HD / 16; st++) {
+                    const unsigned short* kr = ks + (8 * nt + g) * LD + 16 * st + 2 * qd; // B: k = dims, n = positions
+                    mma_m16n8k16(s[nt], qa[st][0], qa[st][1], qa[st][2], qa[st][3], *(const unsigned*) kr,
+                                 *(const unsigned*) (kr + 8), (__half*) 0);
+                }
+            }
+            float mx0 = m0, mx1 = m1;
+#pragma unroll
+            for (int nt = 0; nt < KT / 8; nt++) {
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    int p = base + 8 * nt + 2 * qd + e;
+                    if (!v0 || p > pos0) {
+                        s[nt][e] = -INFINITY;
+                    }
+                    if (!v1 || p > pos1) {
+                        s[nt][2 + e] = -INFINITY;
+                    }
+                    mx0 = fmaxf(mx0, s[nt][e]);
+                    mx1 = fmaxf(mx1, s[nt][2 + e]);
+                }
+            }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(FULL_MASK, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(FULL_MASK, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(FULL_MASK, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(FULL_MASK, mx1, 2));
+            // a row with nothing unmasked yet keeps max -inf: no rescale, all its p are 0
+            float c0 = mx0 == -INFINITY ? 1.0f : expf(m0 - mx0);
+            float c1 = mx1 == -INFINITY ? 1.0f : expf(m1 - mx1);
+            l0 *= c0;
+            l1 *= c1;
+#pragma unroll
+            for (int nt = 0; nt < KT / 8; nt++) {
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    s[nt][e] = s[nt][e] == -INFINITY ? 0.0f : expf(s[nt][e] - mx0);
+                    s[nt][2 + e] = s[nt][2 + e] == -INFINITY ? 0.0f : expf(s[nt][2 + e] - mx1);
+                    l0 += s[nt][e];
+                    l1 += s[nt][2 + e];
+                }
+            }
+#pragma unroll
+            for (int dt = 0; dt < HD / 8; dt++) {
+                o[dt][0] *= c0;
+                o[dt][1] *= c0;
+                o[dt][2] *= c1;
+                o[dt][3] *= c1;
+            }
+            m0 = mx0;
+            m1 = mx1;
+            // O += P V: k step kk covers positions 16kk .. 16kk + 15, whose P are S tiles 2kk and 2kk + 1 as they lie
+#pragma unroll
+            for (int kk = 0; kk < KT / 16; kk++) {
+                unsigned a0 = pack_f16x2(s[2 * kk][0], s[2 * kk][1]);
+                unsigned a1 = pack_f16x2(s[2 * kk][2], s[2 * kk][3]);
+                unsigned a2 = pack_f16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+                unsigned a3 = pack_f16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+                for (int dt = 0; dt < HD / 8; dt++) {
+                    const unsigned short* vr = vs + (16 * kk + 2 * qd) * LD + 8 * dt + g; // B: k = positions, n = dims
+                    unsigned b0 = (unsigned) vr[0] | ((unsigned) vr[LD] << 16);
+                    unsigned b1 = (unsigned) vr[8 * LD] | ((unsigned) vr[9 * LD] << 16);
+                    mma_m16n8k16(o[dt], a0, a1, a2, a3, b0, b1, (__half*) 0);
+                }
+            }
+        }
+        __syncthreads(); // every warp is done with stage kt & 1 before iteration kt + 1 refills it
+    }
+    l0 += __shfl_xor_sync(FULL_MASK, l0, 1);
+    l0 += __shfl_xor_sync(FULL_MASK, l0, 2);
+    l1 += __shfl_xor_sync(FULL_MASK, l1, 1);
+    l1 += __shfl_xor_sync(FULL_MASK, l1, 2);
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; dt++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            int d = 8 * dt + 2 * qd + e;
+            if (v0) {
+                size_t i = ((size_t) (t0 + r0 / G) * nHeads + kvh * G + r0 % G) * HD + d;
+                float r = o[dt][e] / l0;
+                out[i] = r;
+                put_half(outH, halfType, i, r);
+            }
+            if (v1) {
+                size_t i = ((size_t) (t0 + r1 / G) * nHeads + kvh * G + r1 % G) * HD + d;
+                float r = o[dt][2 + e] / l1;
+                out[i] = r;
+                put_half(outH, halfType, i, r);
+            }
+        }
+    }
+    if (outH && item == gridDim.x - 1) { // the last item's blocks zero the padding rows of their heads
+        for (int i = threadIdx.x; i < (npad - n) * G * HD; i += blockDim.x) {
+            int p = n + i / (G * HD);
+            outH[((size_t) p * nHeads + kvh * G) * HD + i % (G * HD)] = 0;
+        }
+    }
+}
+
+#define ATTENTION_TILED(NAME, HD, KT)                                                                                \
+    extern "C" __global__ void __launch_bounds__(32 * TILED_WARPS)                                                  \
+    NAME(const float* q, const unsigned short* keys, const unsigned short* values, const int* positions,            \
+         const int* seq, const int* tables, int maxBlocks, int blockSize, const int* items, float* out, int n,      \
+         int nHeads, int nKvHeads, float scale, unsigned short* outH, int halfType, int npad) {                     \
+        attention_tiled<HD, KT>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, items, out, n,      \
+                                nHeads, nKvHeads, scale, outH, halfType, npad);                                     \
+    }
+
+ATTENTION_TILED(attention_tiled_f16_d64, 64, 64)
+ATTENTION_TILED(attention_tiled_f16_d128, 128, 32)

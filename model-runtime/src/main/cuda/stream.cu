@@ -40,20 +40,9 @@
 #define ST_STAGES (ST_DEPTH + 1) // activation chunks in shared memory: the DEPTH in flight plus the one in use
 #define ST_MAX_TILES 8          // 8-token tiles: 64 tokens
 
+#include "mma.cuh"
+
 #ifdef INFERSTREAM_EMULATE
-// On the host (emulate/cuda_shim.h): the copies and loads complete at once (a stage refilled while another warp still
-// read it would show as wrong results), the warp's mma through emu::mma_m16n8k16 with the PTX fragment layout.
-__device__ __forceinline__ void st_cp_async16(void* smem, const void* gmem, bool valid) {
-    if (valid) {
-        emu::check_read(gmem, 16, "activations");
-        std::memcpy(smem, gmem, 16);
-    } else {
-        std::memset(smem, 0, 16);
-    }
-}
-__device__ __forceinline__ void st_cp_async_commit() {}
-template <int N>
-__device__ __forceinline__ void st_cp_async_wait() {}
 __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
     uint4 v = {0, 0, 0, 0};
     if (valid) {
@@ -62,24 +51,7 @@ __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
     }
     return v;
 }
-__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
-                                       unsigned b1, __nv_bfloat16*) {
-    emu::mma_m16n8k16(d, a0, a1, a2, a3, b0, b1, true);
-}
-__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
-                                       unsigned b1, __half*) {
-    emu::mma_m16n8k16(d, a0, a1, a2, a3, b0, b1, false);
-}
 #else
-__device__ __forceinline__ void st_cp_async16(void* smem, const void* gmem, bool valid) {
-    unsigned int s = (unsigned int) __cvta_generic_to_shared(smem);
-    int bytes = valid ? 16 : 0; // 0: zero-fill, nothing read
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void st_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void st_cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
-
 // 16 bytes of weights, read once: not kept in L1, and L2 asked to fetch the 256-byte neighbourhood (the same
 // row's next pieces, which this warp reads next). Zero when !valid (nothing read).
 __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
@@ -97,23 +69,6 @@ __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
         : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
         : "l"(p), "r"((int) valid));
     return v;
-}
-
-// d += a . b, m16n8k16, float accumulation. a: {row g k 2q..2q+1, row g+8 same k, row g k 2q+8.., row g+8 k 2q+8..};
-// b: {k 2q..2q+1, k 2q+8..2q+9} of token g (g = lane / 4, q = lane % 4).
-__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
-                                       unsigned b1, __nv_bfloat16*) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ void st_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
-                                       unsigned b1, __half*) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 #endif
 
@@ -146,7 +101,7 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
         int t = i >> 3;
         int p = i & 7;
         int c = k + 8 * p;
-        st_cp_async16(stage + t * ST_KC + ((p ^ ((t & 1) << 2)) << 3), xh + (size_t) t * cols + (c < k1 ? c : 0), c < k1);
+        cp_async16(stage + t * ST_KC + ((p ^ ((t & 1) << 2)) << 3), xh + (size_t) t * cols + (c < k1 ? c : 0), c < k1);
     }
 }
 
@@ -210,7 +165,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
             }
             st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
         }
-        st_cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
+        cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
     }
     // B reads: token 8t + g, half h at piece 4h + q, halves swapped on odd tokens (g odd).
     int bLo = g * ST_KC + ((0 ^ (g & 1)) * 4 + q) * 8;
@@ -220,13 +175,13 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
         for (int d = 0; d < ST_DEPTH; d++) {
             int c = c0 + d;
             if (c < chunks) { // block-uniform
-                st_cp_async_wait<ST_DEPTH - 1>(); // this thread's copies of chunk c have landed
+                cp_async_wait<ST_DEPTH - 1>(); // this thread's copies of chunk c have landed
                 __syncthreads();                   // everyone's have; chunk c - 1 is consumed, its stage is free
                 int next = c + ST_DEPTH;
                 if (next < chunks) {
                     st_load_x<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
                 }
-                st_cp_async_commit();
+                cp_async_commit();
                 const unsigned short* xc = xs[c % ST_STAGES];
 #pragma unroll
                 for (int t = 0; t < ST_MAX_TILES; t++) {
@@ -237,10 +192,10 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
 #pragma unroll
                         for (int i = 0; i < MT; i++) {
                             const uint4* a = &wr[d][4 * i];
-                            st_mma(acc[i][t], a[0].x, a[2].x, a[0].y, a[2].y, lo.x, lo.y, (T*) 0);
-                            st_mma(acc[i][t], a[0].z, a[2].z, a[0].w, a[2].w, lo.z, lo.w, (T*) 0);
-                            st_mma(acc[i][t], a[1].x, a[3].x, a[1].y, a[3].y, hi.x, hi.y, (T*) 0);
-                            st_mma(acc[i][t], a[1].z, a[3].z, a[1].w, a[3].w, hi.z, hi.w, (T*) 0);
+                            mma_m16n8k16(acc[i][t], a[0].x, a[2].x, a[0].y, a[2].y, lo.x, lo.y, (T*) 0);
+                            mma_m16n8k16(acc[i][t], a[0].z, a[2].z, a[0].w, a[2].w, lo.z, lo.w, (T*) 0);
+                            mma_m16n8k16(acc[i][t], a[1].x, a[3].x, a[1].y, a[3].y, hi.x, hi.y, (T*) 0);
+                            mma_m16n8k16(acc[i][t], a[1].z, a[3].z, a[1].w, a[3].w, hi.z, hi.w, (T*) 0);
                         }
                     }
                 }
@@ -257,7 +212,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
             }
         }
     }
-    st_cp_async_wait<0>();
+    cp_async_wait<0>();
     // acc[i][t]: {row r0 + 16i token 8t+2q, same row token 8t+2q+1, row r0 + 16i + 8 token 8t+2q, same row 8t+2q+1}
     float* o = out + (size_t) split * nOut * rows;
 #pragma unroll

@@ -36,6 +36,12 @@ void splitk_reduce_rope_kv_f16(const float*, float*, float*, float*, const float
                                int, int);
 void attention_split_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
                             int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_split_f16_g2(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
+                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_tiled_f16_d64(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
+                             int, int, const int*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_tiled_f16_d128(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
+                              int, int, const int*, float*, int, int, int, float, unsigned short*, int, int);
 void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int);
 void splitk_reduce(const float*, float*, int, int, int, int);
 void topk_chunks(const float*, int, int, float*, int*, float*);
@@ -310,6 +316,128 @@ static void attention(int n, int splits) {
         worst = std::max(worst, std::fabs(o - out2[(size_t) (t * nHeads + h) * headDim + d]));
     }
     if (worst > 1e-4) { std::printf("FAIL attention off the double reference by %g, %s\n", worst, tag.c_str()); failures++; }
+}
+
+// The tiled prefill attention (attention_tiled_f16_d64 / _d128) on a step of several sequences, each a run of
+// consecutive positions (a prefill chunk, or one decode token), cut into items as TiledAttention.plan does: every
+// (token, head) within 3e-3 of a double softmax over the same F16 keys and values (Q and P are rounded to F16 on the
+// way to the tensor cores) and of the split kernel; its 16-bit copy bit for bit to_half_padded of its output, padding
+// rows zero; every key/value read inside the cache.
+static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<int, int>>& runs) {
+    const int bs = 16, W = 4;
+    int G = nHeads / nKv, kt = headDim == 64 ? 64 : 32;
+    int kvDim = nKv * headDim, qDim = nHeads * headDim;
+    std::vector<int> positions, seq;
+    int maxPos = 0;
+    for (size_t r = 0; r < runs.size(); r++) {
+        for (int j = 0; j < runs[r].second; j++) {
+            positions.push_back(runs[r].first + j);
+            seq.push_back((int) r);
+            maxPos = std::max(maxPos, runs[r].first + j);
+        }
+    }
+    int n = (int) positions.size(), seqs = (int) runs.size();
+    std::string tag = "attention_tiled d" + std::to_string(headDim) + " G " + std::to_string(G) + ", " + std::to_string(n)
+            + " tokens of " + std::to_string(seqs) + " sequences";
+    int maxBlocks = maxPos / bs + 1;
+    int slotsN = seqs * maxBlocks * bs;
+    std::vector<int> tables((size_t) seqs * maxBlocks);
+    for (int q = 0; q < seqs; q++) {
+        for (int b = 0; b < maxBlocks; b++) tables[(size_t) q * maxBlocks + b] = b * seqs + (seqs - 1 - q); // interleaved
+    }
+    // items: runs of one sequence's consecutive positions, at most 64 / G tokens each
+    std::vector<int> items;
+    for (int t = 0; t < n; t++) {
+        if (t == 0 || seq[t] != seq[t - 1] || positions[t] != positions[t - 1] + 1 || items.back() == 4 * 16 / G) {
+            // (64 / G rounded down: G 3 gives items of 21 tokens)
+            items.push_back(t);
+            items.push_back(1);
+        } else {
+            items.back()++;
+        }
+    }
+    int nItems = (int) items.size() / 2;
+    auto q = randoms((size_t) n * qDim, -2, 2);
+    std::vector<unsigned short> keys((size_t) slotsN * kvDim), values((size_t) slotsN * kvDim);
+    auto kf = randoms(keys.size(), -1, 1), vf = randoms(values.size(), -1, 1);
+    for (size_t i = 0; i < keys.size(); i++) {
+        keys[i] = __float2half_rn(kf[i]).x;
+        values[i] = __float2half_rn(vf[i]).x;
+    }
+    int npad = (n + 7) / 8 * 8 + 8;
+    float scale = 1.0f / std::sqrt((float) headDim);
+    std::vector<float> out((size_t) n * qDim, NAN), out2((size_t) n * qDim, NAN), split((size_t) n * qDim, NAN);
+    std::vector<unsigned short> h1((size_t) npad * qDim), h2((size_t) npad * qDim, 0xFFFF);
+    auto kernel = headDim == 64 ? attention_tiled_f16_d64 : attention_tiled_f16_d128;
+    int smem = 2 * 2 * kt * (headDim + 8) * 2;
+    emu::forget();
+    emu::allow(keys.data(), keys.size() * 2);
+    emu::allow(values.data(), values.size() * 2);
+    long stray = emu::stray_reads();
+    for (int v = 0; v < 2; v++) {
+        emu::launch(kernel, grid(nItems, nKv), threads(32 * W), smem, (const float*) q.data(), (const unsigned short*) keys.data(),
+                    (const unsigned short*) values.data(), (const int*) positions.data(), (const int*) seq.data(),
+                    (const int*) tables.data(), maxBlocks, bs, (const int*) items.data(), v == 0 ? out.data() : out2.data(),
+                    n, nHeads, nKv, scale, v == 0 ? nullptr : h2.data(), v == 0 ? 0 : 1, npad);
+    }
+    long strays = emu::stray_reads() - stray;
+    emu::forget();
+    int gs = G <= 1 ? 1 : G <= 2 ? 2 : 4;
+    int ssmem = 4 * (gs * headDim + 2 * W * gs + W * gs * headDim);
+    std::vector<float> pacc(1), pml(1);
+    emu::launch(gs == 4 ? attention_split_f16_g4 : attention_split_f16_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
+                (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
+                (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
+                split.data(), pacc.data(), pml.data(), nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad);
+    emu::launch(to_half_padded_f16, grid(blocksFor((size_t) npad * qDim)), threads(256), 0, (const float*) out.data(),
+                h1.data(), n, npad, qDim);
+    same(out, out2, out.size(), tag + ": the same output with the 16-bit copy");
+    same(h1, h2, h1.size(), tag + ": 16-bit copy (F16) is to_half_padded of the output, padding rows zero");
+    double worst = 0, worstSplit = 0, big = 0, worstHead = 0;
+    for (int t = 0; t < n; t++) {
+        int ctx = positions[t] + 1;
+        for (int h = 0; h < nHeads; h++) {
+            int kh = h / G;
+            double diff2 = 0, norm2 = 0;
+            std::vector<double> s(ctx);
+            double mx = -1e300, sum = 0;
+            for (int p = 0; p < ctx; p++) {
+                int slot = tables[(size_t) seq[t] * maxBlocks + p / bs] * bs + p % bs;
+                double dot = 0;
+                for (int d = 0; d < headDim; d++) {
+                    dot += (double) q[(size_t) (t * nHeads + h) * headDim + d]
+                            * __half2float(__half {keys[(size_t) slot * kvDim + kh * headDim + d]});
+                }
+                s[p] = dot * scale;
+                mx = std::max(mx, s[p]);
+            }
+            for (int p = 0; p < ctx; p++) sum += std::exp(s[p] - mx);
+            for (int d = 0; d < headDim; d++) {
+                double o = 0;
+                for (int p = 0; p < ctx; p++) {
+                    int slot = tables[(size_t) seq[t] * maxBlocks + p / bs] * bs + p % bs;
+                    o += std::exp(s[p] - mx) / sum * __half2float(__half {values[(size_t) slot * kvDim + kh * headDim + d]});
+                }
+                size_t i = (size_t) (t * nHeads + h) * headDim + d;
+                worst = std::max(worst, std::fabs(o - out[i]));
+                diff2 += (o - out[i]) * (o - out[i]);
+                norm2 += o * o;
+                worstSplit = std::max(worstSplit, std::fabs((double) split[i] - out[i]));
+                big = std::max(big, std::fabs(o));
+            }
+            worstHead = std::max(worstHead, std::sqrt(diff2 / norm2));
+        }
+    }
+    // the GPU tests' bounds: 2e-3 per (token, head) in norm (TiledAttentionGpuTest), 3e-3 of the largest output at load
+    bool ok = worst <= 3e-3 * big && worstSplit <= 3e-3 * big && worstHead <= 2e-3 && !std::isnan(worst)
+            && !std::isnan(worstSplit) && !std::isnan(worstHead);
+    std::printf("%s %s: %d items; max difference %.2e (double), %.2e (attention_split), of max %.2e; worst (token, head) "
+                "%.2e in norm\n", ok ? "ok  " : "FAIL", tag.c_str(), nItems, worst, worstSplit, big, worstHead);
+    if (!ok) failures++;
+    if (strays != 0) {
+        std::printf("FAIL %s: %ld key/value reads outside the cache\n", tag.c_str(), strays);
+        failures++;
+    }
 }
 
 static unsigned short halfBits(float f, bool bf16) {
@@ -670,6 +798,11 @@ int main() {
     attention(13, 1);
     attention(13, 3);
     attention(6, 5);
+    tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}});   // a chunk crossing tiles and items, a decode token, a first chunk
+    tiled(64, 8, 2, {{0, 64}});                       // four full items from position 0, the last one ending a tile
+    tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}});    // 32-position tiles, G 2: items of 32 tokens
+    tiled(64, 8, 8, {{5, 70}});                       // G 1: items of 64 tokens
+    tiled(64, 6, 2, {{60, 45}, {3, 1}});              // G 3: items of 21 tokens, 63 of the 64 rows
     stream(true, false, 256, 512, 13, 512);  // one split: the block writes y
     stream(true, false, 200, 520, 64, 256);  // rows off the 128-row block, a last split of 8 columns
     stream(false, false, 128, 512, 9, 128);  // deep split: 128-column chunks

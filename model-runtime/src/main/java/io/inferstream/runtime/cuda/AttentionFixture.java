@@ -6,15 +6,15 @@ import io.inferstream.runtime.tensor.VectorMath;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * Device inputs of one decode step's attention for the load-time kernel choices: q of n tokens, each its own sequence
- * at a context of 1..192 positions (0, 15, 16, 17 and 191 among them: block edges), over a paged cache of 16-position
- * blocks whose blocks are interleaved across sequences, as random F16 and F32 keys/values (the F16 ones the rounding
- * of the F32 ones). Metadata as steps upload it: positions [n] | seq [n] | tables [n, maxBlocks].
+ * Device inputs of one step's attention for the load-time kernel choices, over a paged cache of 16-position blocks whose
+ * blocks are interleaved across sequences, as random F16 and F32 keys/values (the F16 ones the rounding of the F32
+ * ones), and random q. {@link #decode}: n tokens, each its own sequence, at contexts of 1..192 positions (0, 15, 16, 17
+ * and 191 among them: block edges). {@link #prefill}: one sequence's chunk of consecutive positions. Metadata as steps
+ * upload it: positions [n] | seq [n] | tables [sequences, maxBlocks].
  */
 final class AttentionFixture implements AutoCloseable {
 
     static final int BLOCK_SIZE = 16;
-    static final int MAX_BLOCKS = 12; // contexts up to 192 positions
 
     final DeviceBuffer q;
     final DeviceBuffer keys16;
@@ -23,11 +23,37 @@ final class AttentionFixture implements AutoCloseable {
     final DeviceBuffer values32;
     private final DeviceBuffer meta;
     private final int n;
+    private final int maxBlocks;
 
-    AttentionFixture(int n, int qDim, int kvDim, long seed) {
-        this.n = n;
-        int slots = n * MAX_BLOCKS * BLOCK_SIZE;
+    /** n decode tokens of n sequences, contexts up to 192 positions. */
+    static AttentionFixture decode(int n, int qDim, int kvDim, long seed) {
+        int maxBlocks = 12;
         SplittableRandom rnd = new SplittableRandom(seed);
+        int[] positions = new int[n];
+        int[] seq = new int[n];
+        int[] edge = {0, 15, 16, 17, maxBlocks * BLOCK_SIZE - 1};
+        for (int t = 0; t < n; t++) {
+            positions[t] = t < edge.length ? edge[t] : rnd.nextInt(maxBlocks * BLOCK_SIZE);
+            seq[t] = t;
+        }
+        return new AttentionFixture(positions, seq, n, maxBlocks, qDim, kvDim, rnd);
+    }
+
+    /** One sequence's prefill chunk: n tokens at positions start .. start + n - 1. */
+    static AttentionFixture prefill(int n, int start, int qDim, int kvDim, long seed) {
+        int[] positions = new int[n];
+        for (int t = 0; t < n; t++) {
+            positions[t] = start + t;
+        }
+        return new AttentionFixture(positions, new int[n], 1, (start + n - 1) / BLOCK_SIZE + 1, qDim, kvDim,
+                new SplittableRandom(seed));
+    }
+
+    private AttentionFixture(int[] positions, int[] seq, int sequences, int maxBlocks, int qDim, int kvDim,
+                             SplittableRandom rnd) {
+        this.n = positions.length;
+        this.maxBlocks = maxBlocks;
+        int slots = sequences * maxBlocks * BLOCK_SIZE;
         float[] qs = new float[n * qDim];
         for (int i = 0; i < qs.length; i++) {
             qs[i] = (float) rnd.nextDouble(-2, 2);
@@ -42,14 +68,13 @@ final class AttentionFixture implements AutoCloseable {
             kh[i] = VectorMath.f32ToF16(ks[i]);
             vh[i] = VectorMath.f32ToF16(vs[i]);
         }
-        // sequence t's blocks interleaved with the others'
-        int[] md = new int[2 * n + n * MAX_BLOCKS];
-        int[] edge = {0, 15, 16, 17, MAX_BLOCKS * BLOCK_SIZE - 1};
-        for (int t = 0; t < n; t++) {
-            md[t] = t < edge.length ? edge[t] : rnd.nextInt(MAX_BLOCKS * BLOCK_SIZE);
-            md[n + t] = t;
-            for (int b = 0; b < MAX_BLOCKS; b++) {
-                md[2 * n + t * MAX_BLOCKS + b] = b * n + (n - 1 - t);
+        // sequence s's blocks interleaved with the others'
+        int[] md = new int[2 * n + sequences * maxBlocks];
+        System.arraycopy(positions, 0, md, 0, n);
+        System.arraycopy(seq, 0, md, n, n);
+        for (int s = 0; s < sequences; s++) {
+            for (int b = 0; b < maxBlocks; b++) {
+                md[2 * n + s * maxBlocks + b] = b * sequences + (sequences - 1 - s);
             }
         }
         DeviceBuffer[] made = new DeviceBuffer[6];
@@ -80,6 +105,11 @@ final class AttentionFixture implements AutoCloseable {
         keys32 = made[3];
         values32 = made[4];
         meta = made[5];
+    }
+
+    /** The stride of the block tables. */
+    int maxBlocks() {
+        return maxBlocks;
     }
 
     CUdeviceptr positions() {

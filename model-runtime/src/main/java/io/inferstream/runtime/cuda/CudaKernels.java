@@ -43,7 +43,7 @@ public final class CudaKernels implements AutoCloseable {
             "attention", new String[] {"attention_f32", "attention_f16", "attention_vec_f32", "attention_vec_f16",
                 "attention_split_f16_g1", "attention_split_f16_g2", "attention_split_f16_g4", "attention_split_f16_g8",
                 "attention_split_f32_g1", "attention_split_f32_g2", "attention_split_f32_g4", "attention_split_f32_g8",
-                "attention_split_combine"},
+                "attention_split_combine", "attention_tiled_f16_d64", "attention_tiled_f16_d128"},
             "sampling", new String[] {"argmax_rows", "argmax_chunks", "argmax_merge", "topk_rows", "topk_chunks", "topk_merge",
                 "top1_chunks", "top1_merge"},
             "stream", new String[] {"matmul_stream_f16", "matmul_stream_bf16", "matmul_stream_group_f16",

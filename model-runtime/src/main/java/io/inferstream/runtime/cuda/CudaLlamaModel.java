@@ -121,6 +121,12 @@ public final class CudaLlamaModel implements LanguageModel {
     // -Dinferstream.cuda.attention=split|old.
     final SplitAttention splitAttention;
     boolean useSplitAttention;
+    // Tiled prefill attention (attention_tiled_*: a block per run of up to 64 query rows of one sequence and KV head,
+    // key/value tiles shared through shared memory, tensor cores) for steps with a run of 16+ tokens and F16 KV; null
+    // when the heads do not fit it. On when chosen at load (chooseTiledAttention) or forced.
+    final TiledAttention tiledAttention;
+    boolean useTiledAttention;
+    private long tiledSteps; // steps prepared for the tiled attention
     // rmsnorm_vec / add_rmsnorm_vec (float4, the row held in registers) instead of rmsnorm / add_rmsnorm: chosen at
     // load with the attention (-Dinferstream.cuda.norm=vec|old forces it)
     boolean vectorNorm;
@@ -139,8 +145,11 @@ public final class CudaLlamaModel implements LanguageModel {
     private final ProductKernelChoices products;
     private final EpilogueKernelChoices epilogues;
 
-    /** The shape of a prepared step: {@code maxBlocks} is the stride of the uploaded block tables. */
-    private record StepShape(int n, int m, int maxBlocks) {
+    /**
+     * The shape of a prepared step: {@code maxBlocks} is the stride of the uploaded block tables; {@code items} the
+     * tiled attention's items (0: the step uses the other attention kernel).
+     */
+    private record StepShape(int n, int m, int maxBlocks, int items) {
     }
 
     private CudaLlamaModel(CudaDevice device, GgufFile gguf, LlamaModel cpu, Options options) {
@@ -173,6 +182,8 @@ public final class CudaLlamaModel implements LanguageModel {
             weightBytes = bytes;
             splitAttention = SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
                     ? new SplitAttention(config.nHeads(), config.nKvHeads(), config.headDim()) : null;
+            tiledAttention = TiledAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
+                    ? new TiledAttention(config.nHeads(), config.nKvHeads(), config.headDim()) : null;
             ensureCapacity(options.maxBatchTokens());
             tallMinBlocks = SkinnyScratch.tallMinBlocks(device.multiprocessors());
             boolean sixteenBit = false;
@@ -202,6 +213,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 useSplitAttention(false);
                 useVectorNorm(false);
             }, why -> epilogues.attentionChoice = why);
+            choose(epilogues::chooseTiledAttention, () -> useTiledAttention(false), why -> epilogues.tiledAttentionChoice = why);
             if (sixteenBit) { // after chooseAttention: they need its kernels
                 choose(epilogues::chooseFusedHalves, () -> useFusedHalves(false), why -> epilogues.fusedHalvesChoice = why);
                 choose(epilogues::chooseFusedRope, () -> useFusedRope(false), why -> epilogues.fusedRopeChoice = why);
@@ -581,6 +593,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("Q4_K / Q6_K weights", kQuantChoice);
         m.put("skinny kernel", skinnyChoice());
         m.put("attention and norm kernels", attentionChoice());
+        m.put("attention of prefill steps", epilogues.tiledAttentionChoice);
         m.put("weight layout of the streaming products", packedStreamChoice());
         m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
         m.put("products of more than 64 tokens (prefill)", slicedPrefillChoice());
@@ -782,7 +795,7 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     private void replay(StepShape shape, CudaKvStore kv, int head) {
-        graphs.replay(new StepGraphs.Key(shape.n(), shape.m(), shape.maxBlocks(), kv, bufferGeneration, head),
+        graphs.replay(new StepGraphs.Key(shape.n(), shape.m(), shape.maxBlocks(), shape.items(), kv, bufferGeneration, head),
                 () -> launchStepWithHead(shape, kv, head));
     }
 
@@ -811,14 +824,22 @@ public final class CudaLlamaModel implements LanguageModel {
         steps++;
         ensureCapacity(n);
 
-        // Step metadata, one upload: tokens [n] | positions [n] | seq [n] | slots [n] | logitRows [m] | tables [seqs, maxBlocks]
+        // Step metadata, one upload: tokens [n] | positions [n] | seq [n] | slots [n] | logitRows [m] | the tiled
+        // attention's items [items, 2] when the step uses it | tables [seqs, maxBlocks] (last: their count is not in the
+        // graph key)
         int[][] tables = batch.blockTables();
         int maxBlocks = 1;
         for (int[] t : tables) {
             maxBlocks = Math.max(maxBlocks, t.length);
         }
         int m = batch.logitRows().length;
-        int total = 4 * n + m + tables.length * maxBlocks;
+        int[] items = useTiledAttention && kv.precision() == KvStore.Precision.F16
+                && TiledAttention.worthIt(batch.seq(), batch.positions(), n)
+                ? TiledAttention.plan(batch.seq(), batch.positions(), n, tiledAttention.tokensPerItem()) : new int[0];
+        if (items.length > 0) {
+            tiledSteps++;
+        }
+        int total = 4 * n + m + tables.length * maxBlocks + items.length;
         int[] meta = new int[total];
         int bs = kv.blockSize();
         for (int t = 0; t < n; t++) {
@@ -829,15 +850,16 @@ public final class CudaLlamaModel implements LanguageModel {
             meta[3 * n + t] = tables[batch.seq()[t]][pos / bs] * bs + pos % bs;
         }
         System.arraycopy(batch.logitRows(), 0, meta, 4 * n, m);
+        System.arraycopy(items, 0, meta, 4 * n + m, items.length);
         for (int s = 0; s < tables.length; s++) {
-            System.arraycopy(tables[s], 0, meta, 4 * n + m + s * maxBlocks, tables[s].length);
+            System.arraycopy(tables[s], 0, meta, 4 * n + m + items.length + s * maxBlocks, tables[s].length);
         }
         if (buf.ensureInts(total)) {
             bufferGeneration++;
         }
         buf.ints.upload(meta, total);
         mark(StepProfile.Part.METADATA);
-        return new StepShape(n, m, maxBlocks);
+        return new StepShape(n, m, maxBlocks, items.length / 2);
     }
 
     /** Launches every kernel of a prepared step (nothing else: the sequence can be recorded as a CUDA graph). */
@@ -854,7 +876,8 @@ public final class CudaLlamaModel implements LanguageModel {
         var seq = buf.ints.at(8L * n);
         var slots = buf.ints.at(12L * n);
         var rows = buf.ints.at(16L * n);
-        var tableData = buf.ints.at(16L * n + 4L * m);
+        var itemData = buf.ints.at(16L * n + 4L * m);
+        var tableData = buf.ints.at(16L * n + 4L * m + 8L * shape.items());
 
         k.launch(embedName(w.embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, buf.x, dim);
         mark(StepProfile.Part.EMBED);
@@ -892,7 +915,11 @@ public final class CudaLlamaModel implements LanguageModel {
             if (l2Prefetch > 0) { // Wo and gate/up weights into L2 while the attention leaves HBM idle
                 prefetchWeights(l, l2Prefetch);
             }
-            if (useSplitAttention) { // with woHalves it also writes att's 16-bit copy for the Wo product
+            if (shape.items() > 0) { // a prefill step: the tiled kernel (it writes att's 16-bit copy as the split one does)
+                tiledAttention.launch(k, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs,
+                        itemData, shape.items(), buf.att, n, scale,
+                        woHalves ? skinny.halves : null, w.wo[l].type(), DeviceMatrix.streamPad(n));
+            } else if (useSplitAttention) { // with woHalves it also writes att's 16-bit copy for the Wo product
                 splitAttention.launch(k, f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, buf.att,
                         n, scale, SplitAttention.splits(n, config.nKvHeads()), woHalves ? skinny.halves : null, w.wo[l].type(),
                         DeviceMatrix.streamPad(n));
@@ -1191,6 +1218,29 @@ public final class CudaLlamaModel implements LanguageModel {
             useSplitAttention = on;
             bufferGeneration++; // recorded graphs hold the other kernel
         }
+    }
+
+    /**
+     * Whether steps with a run of {@link TiledAttention#MIN_RUN}+ tokens of one sequence (prefill chunks) and F16 KV
+     * run the tiled attention kernel. Chosen at load by {@link EpilogueKernelChoices#chooseTiledAttention}; turning it
+     * on for heads the kernel does not serve throws.
+     */
+    public synchronized void useTiledAttention(boolean on) {
+        if (on && tiledAttention == null) {
+            throw new IllegalArgumentException("tiled attention does not serve this model: "
+                    + TiledAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()));
+        }
+        useTiledAttention = on; // the step's metadata says which kernel (StepShape.items): graphs need no new generation
+    }
+
+    /** Steps so far that ran the tiled attention (tests: a prefill step took it). */
+    public synchronized long tiledAttentionSteps() {
+        return tiledSteps;
+    }
+
+    /** Whether prefill steps run the tiled attention kernel. */
+    public synchronized boolean tiledAttention() {
+        return useTiledAttention;
     }
 
     /** Whether the split-context attention kernel serves this model's heads. */

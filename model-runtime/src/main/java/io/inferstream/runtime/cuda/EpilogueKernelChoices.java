@@ -6,7 +6,8 @@ import java.util.List;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * The load-time choices of the kernels around a model's matrix products: the attention and norm kernels, the norms
+ * The load-time choices of the kernels around a model's matrix products: the attention and norm kernels (and the tiled
+ * attention for prefill steps), the norms
  * and reductions that write the products' 16-bit activations, the Q/K/V reduction fused with RoPE and the KV write,
  * the split-K reduction fused into the next norm, and the L2 prefetch of weights during the attention. Made after the
  * product choices ({@link ProductKernelChoices}), whose kernels they feed; adopted, like those, only when equal and
@@ -16,6 +17,7 @@ final class EpilogueKernelChoices extends KernelTrials {
 
     // What each choice decided and why (the model's kernelChoices() shows them)
     String attentionChoice = "attention_vec (not compared)";
+    String tiledAttentionChoice = "the decode kernel (not compared)";
     String fusedHalvesChoice = "separate conversions (not compared)";
     String fusedRopeChoice = "not compared";
     String fusedNormChoice = "not compared";
@@ -80,11 +82,86 @@ final class EpilogueKernelChoices extends KernelTrials {
         attentionChoice = why.toString();
     }
 
+    /**
+     * Decides whether prefill steps (a run of {@link TiledAttention#MIN_RUN}+ tokens of one sequence, F16 KV) run the
+     * tiled attention: one sequence's chunk of up to 256 tokens at positions 768.. (contexts up to 1024) through the
+     * kernel decode steps use (chooseAttention's) and through the tiled kernel, adopted when within
+     * {@link TiledAttention#TOLERANCE} (the tiled kernel rounds Q and P to F16) and faster as CUDA graph replays.
+     * -Dinferstream.cuda.tiledAttention=on|off forces it.
+     */
+    void chooseTiledAttention() {
+        String forced = System.getProperty("inferstream.cuda.tiledAttention");
+        if (model.tiledAttention == null) {
+            model.useTiledAttention(false);
+            tiledAttentionChoice = "the decode kernel (tiled kernel: "
+                    + TiledAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) + "; not compared)";
+            return;
+        }
+        if (forced != null) {
+            model.useTiledAttention("on".equals(forced));
+            tiledAttentionChoice = (model.useTiledAttention ? "attention_tiled" : "the decode kernel")
+                    + " (forced by -Dinferstream.cuda.tiledAttention=" + forced + ")";
+            return;
+        }
+        int n = Math.min(256, buf.capacity);
+        int start = 768;
+        String other = model.useSplitAttention ? "attention_split"
+                : CudaLlamaModel.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
+        int bs = AttentionFixture.BLOCK_SIZE;
+        List<DeviceBuffer> temp = new ArrayList<>();
+        try (AttentionFixture fx = AttentionFixture.prefill(n, start, qDim, config.kvDim(), 43)) {
+            int maxBlocks = fx.maxBlocks();
+            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            int splits = SplitAttention.splits(n, config.nKvHeads());
+            int[] positions = new int[n];
+            for (int t = 0; t < n; t++) {
+                positions[t] = start + t;
+            }
+            int[] items = TiledAttention.plan(new int[n], positions, n, model.tiledAttention.tokensPerItem());
+            DeviceBuffer itemData = temp(temp, 4L * items.length, null);
+            itemData.upload(items, items.length);
+            DeviceBuffer out = temp(temp, 4L * n * qDim, null);
+            java.util.function.IntConsumer launches = v -> {
+                if (v == 1) {
+                    model.tiledAttention.launch(k, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            maxBlocks, bs, itemData, items.length / 2, out, n, scale, null, null, n);
+                } else if (model.useSplitAttention) {
+                    model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            maxBlocks, bs, out, n, scale, splits);
+                } else {
+                    model.launchPerHeadAttention(true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                            maxBlocks, bs, out, n);
+                }
+            };
+            float[][] got = new float[2][n * qDim];
+            for (int v = 0; v < 2; v++) {
+                launches.accept(v);
+                device.synchronize();
+                out.download(got[v], got[v].length);
+            }
+            double diff = relativeDifference(got[1], got[0]);
+            int reps = 10;
+            long[] nanos = timed(launches, reps);
+            boolean close = diff <= TiledAttention.TOLERANCE;
+            model.useTiledAttention(close && nanos[1] < nanos[0]);
+            tiledAttentionChoice = String.format(java.util.Locale.ROOT,
+                    "%s (one sequence's %d-token chunk at positions %d..%d, F16 KV, %d CUDA graph replays: %s %.1f us, "
+                            + "attention_tiled %.1f us; max relative difference %.2e, tolerance %.0e%s)",
+                    model.useTiledAttention ? "attention_tiled" : other, n, start, start + n - 1, reps, other,
+                    nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, diff, TiledAttention.TOLERANCE,
+                    close ? "" : ": DIFFER, tiled kernel not used");
+        } finally {
+            for (DeviceBuffer b : temp) {
+                b.close();
+            }
+        }
+    }
+
     private void compareAttention(int n, String perHead, StringBuilder why) {
         int bs = AttentionFixture.BLOCK_SIZE;
-        int maxBlocks = AttentionFixture.MAX_BLOCKS;
         List<DeviceBuffer> temp = new ArrayList<>();
-        try (AttentionFixture fx = new AttentionFixture(n, qDim, config.kvDim(), 17)) {
+        try (AttentionFixture fx = AttentionFixture.decode(n, qDim, config.kvDim(), 17)) {
+            int maxBlocks = fx.maxBlocks();
             DeviceBuffer qd = fx.q;
             DeviceBuffer k16 = fx.keys16;
             DeviceBuffer v16 = fx.values16;
@@ -231,14 +308,14 @@ final class EpilogueKernelChoices extends KernelTrials {
         int[] lengths = {n * dim, n * w.wq[0].rows(), n * w.wk[0].rows(), n * w.wv[0].rows(), n * hidden, n * dim,
                 head ? n * vocab : 0, attention ? n * qDim : 0, n * dim};
         try (DeviceBuffer rowIndex = DeviceBuffer.allocate(4L * n, "fused halves check rows");
-             AttentionFixture fx = attention ? new AttentionFixture(n, qDim, config.kvDim(), 37) : null) {
+             AttentionFixture fx = attention ? AttentionFixture.decode(n, qDim, config.kvDim(), 37) : null) {
             rowIndex.upload(shuffled, n);
             java.util.function.IntConsumer chain = v -> {
                 model.fusedHalves = v == 1;
                 if (attention) { // split attention (F16 KV) -> att and its 16-bit copy -> Wo -> xb
                     boolean h = model.woReadsHalves(0, n);
                     model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
-                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, buf.att, n,
+                            fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n,
                             (float) (1.0 / Math.sqrt(config.headDim())), SplitAttention.splits(n, config.nKvHeads()),
                             h ? model.skinny.halves : null, w.wo[0].type(), DeviceMatrix.streamPad(n));
                     w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny, h);
@@ -406,7 +483,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         long[] budgets = {0, 8L << 20, 16L << 20, 32L << 20, 48L << 20};
         long[] nanos = new long[budgets.length];
         java.util.Arrays.fill(nanos, Long.MAX_VALUE);
-        try (AttentionFixture fx = new AttentionFixture(n, qDim, config.kvDim(), 41)) {
+        try (AttentionFixture fx = AttentionFixture.decode(n, qDim, config.kvDim(), 41)) {
             java.util.SplittableRandom rnd = new java.util.SplittableRandom(43);
             float[] x0 = new float[n * dim];
             for (int i = 0; i < x0.length; i++) {
@@ -422,11 +499,11 @@ final class EpilogueKernelChoices extends KernelTrials {
                 }
                 if (model.useSplitAttention) {
                     model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
-                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, buf.att, n, scale,
+                            fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n, scale,
                             SplitAttention.splits(n, config.nKvHeads()));
                 } else {
                     model.launchPerHeadAttention(true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
-                            AttentionFixture.MAX_BLOCKS, AttentionFixture.BLOCK_SIZE, buf.att, n);
+                            fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n);
                 }
                 w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny);
                 model.addRmsnorm(0, n, w.ffnNorm[0], null);

@@ -29,10 +29,11 @@ import io.inferstream.runtime.kv.KvStore;
 final class StepGraphs implements AutoCloseable {
 
     /**
-     * What a recorded step depends on: the shape of the metadata, the KV pools, the scratch buffers (the model's
-     * buffer generation), and its head (0: argmax_rows; k: topk_rows with k candidates).
+     * What a recorded step depends on: the shape of the metadata (with the tiled attention's items: 0 when the step
+     * runs the other attention), the KV pools, the scratch buffers (the model's buffer generation), and its head (0:
+     * argmax_rows; k: topk_rows with k candidates).
      */
-    record Key(int n, int m, int maxBlocks, KvStore kv, int generation, int head) {
+    record Key(int n, int m, int maxBlocks, int items, KvStore kv, int generation, int head) {
     }
 
     /** Recorded graphs kept before all are dropped (a step shape is rarely needed again after that many others). */

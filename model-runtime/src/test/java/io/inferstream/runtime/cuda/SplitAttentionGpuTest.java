@@ -3,17 +3,12 @@ package io.inferstream.runtime.cuda;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
 import java.util.SplittableRandom;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-
-import io.inferstream.runtime.tensor.VectorMath;
 
 /**
  * The split-context attention (attention_split_* + attention_split_combine) and the vectorised norms
@@ -86,62 +81,19 @@ class SplitAttentionGpuTest {
 
     private static void check(boolean f16, int headDim, int nHeads, int nKvHeads, int bs, int[] positions, int[] seq,
                               int forcedSplits, double bound) {
-        SplittableRandom rnd = new SplittableRandom(headDim * 31L + nHeads * 7L + nKvHeads + bs);
-        int n = positions.length;
-        int seqs = 0;
-        for (int s : seq) {
-            seqs = Math.max(seqs, s + 1);
-        }
-        int[] lengths = new int[seqs];
-        for (int t = 0; t < n; t++) {
-            lengths[seq[t]] = Math.max(lengths[seq[t]], positions[t] + 1);
-        }
-        int maxBlocks = 1;
-        int usedBlocks = 0;
-        for (int len : lengths) {
-            int b = (len + bs - 1) / bs;
-            maxBlocks = Math.max(maxBlocks, b);
-            usedBlocks += b;
-        }
-        int numBlocks = usedBlocks + 3;
-        List<Integer> free = new ArrayList<>();
-        for (int b = 0; b < numBlocks; b++) {
-            free.add(b);
-        }
-        Collections.shuffle(free, new java.util.Random(rnd.nextLong()));
-        int[][] tables = new int[seqs][maxBlocks];
-        int next = 0;
-        for (int s = 0; s < seqs; s++) {
-            for (int b = 0; b < (lengths[s] + bs - 1) / bs; b++) {
-                tables[s][b] = free.get(next++);
-            }
-        }
-        int kvDim = nKvHeads * headDim;
+        PagedAttentionCase c = new PagedAttentionCase(headDim, nHeads, nKvHeads, bs, positions, seq,
+                headDim * 31L + nHeads * 7L + nKvHeads + bs);
+        int n = c.n;
         int qDim = nHeads * headDim;
-        int slots = numBlocks * bs;
-        float[] q = new float[n * qDim];
-        for (int i = 0; i < q.length; i++) {
-            q[i] = (float) rnd.nextDouble(-2, 2);
-        }
-        float[] keys = new float[slots * kvDim];
-        float[] values = new float[slots * kvDim];
-        short[] keys16 = new short[keys.length];
-        short[] values16 = new short[values.length];
-        for (int i = 0; i < keys.length; i++) {
-            keys16[i] = VectorMath.f32ToF16((float) rnd.nextDouble(-1, 1));
-            values16[i] = VectorMath.f32ToF16((float) rnd.nextDouble(-1, 1));
-            // the F32 pool holds the same (F16-representable) values, so one reference serves both precisions
-            keys[i] = VectorMath.f16ToF32(keys16[i]);
-            values[i] = VectorMath.f16ToF32(values16[i]);
-        }
-        int[] meta = new int[2 * n + seqs * maxBlocks];
-        System.arraycopy(positions, 0, meta, 0, n);
-        System.arraycopy(seq, 0, meta, n, n);
-        for (int s = 0; s < seqs; s++) {
-            System.arraycopy(tables[s], 0, meta, 2 * n + s * maxBlocks, maxBlocks);
-        }
+        int maxBlocks = c.maxBlocks;
+        float[] q = c.q;
+        float[] keys = c.keys;
+        float[] values = c.values;
+        short[] keys16 = c.keys16;
+        short[] values16 = c.values16;
+        int[] meta = c.meta;
         double scale = 1.0 / Math.sqrt(headDim);
-        float[] expected = reference(q, keys, values, positions, seq, tables, bs, n, nHeads, nKvHeads, headDim, scale);
+        float[] expected = c.reference(scale);
         int splits = forcedSplits > 0 ? forcedSplits : SplitAttention.splits(n, nKvHeads);
         try (SplitAttention split = new SplitAttention(nHeads, nKvHeads, headDim);
              DeviceBuffer qd = DeviceBuffer.allocate(4L * q.length, "q");
@@ -203,45 +155,6 @@ class SplitAttentionGpuTest {
                 org.junit.jupiter.api.Assertions.assertArrayEquals(a, b, half + " copy of out (" + splits + " splits)");
             }
         }
-    }
-
-    /** Float64 paged causal attention: out [n, nHeads * headDim]. */
-    private static float[] reference(float[] q, float[] keys, float[] values, int[] positions, int[] seq, int[][] tables,
-                                     int bs, int n, int nHeads, int nKvHeads, int headDim, double scale) {
-        int kvDim = nKvHeads * headDim;
-        int group = nHeads / nKvHeads;
-        float[] out = new float[n * nHeads * headDim];
-        for (int t = 0; t < n; t++) {
-            int ctx = positions[t] + 1;
-            for (int h = 0; h < nHeads; h++) {
-                int koff = (h / group) * headDim;
-                double[] s = new double[ctx];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int p = 0; p < ctx; p++) {
-                    int slot = tables[seq[t]][p / bs] * bs + p % bs;
-                    double dot = 0;
-                    for (int d = 0; d < headDim; d++) {
-                        dot += (double) q[(t * nHeads + h) * headDim + d] * keys[slot * kvDim + koff + d];
-                    }
-                    s[p] = dot * scale;
-                    max = Math.max(max, s[p]);
-                }
-                double sum = 0;
-                double[] o = new double[headDim];
-                for (int p = 0; p < ctx; p++) {
-                    int slot = tables[seq[t]][p / bs] * bs + p % bs;
-                    double e = Math.exp(s[p] - max);
-                    sum += e;
-                    for (int d = 0; d < headDim; d++) {
-                        o[d] += e * values[slot * kvDim + koff + d];
-                    }
-                }
-                for (int d = 0; d < headDim; d++) {
-                    out[(t * nHeads + h) * headDim + d] = (float) (o[d] / sum);
-                }
-            }
-        }
-        return out;
     }
 
     @ParameterizedTest(name = "dim {0}, {1} rows, row indices {2}")
