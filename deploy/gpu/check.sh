@@ -189,7 +189,7 @@ elif [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
   if timeout "$(limit 120)" "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
        -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 ${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.l2PrefetchMiB=0 -Dinferstream.cuda.packedStream=on -Dinferstream.cuda.tallStream=on} -cp "$cp" \
        io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf --device cuda \
-       --concurrency 64 --prompt 128 --steps 2 > "$OUT/ncu-run.log" 2>&1 \
+       --concurrency 64 --prompt 128 --steps 2 --long-prompt 0 > "$OUT/ncu-run.log" 2>&1 \
      && "$ncu_bin" --import "$OUT/step-c64.ncu-rep" --csv --page raw --metrics gpu__time_duration.sum > "$OUT/ncu-c64.csv" 2>&1; then
     python3 - "$OUT/ncu-c64.csv" <<'PY' || true
 import csv, sys, collections

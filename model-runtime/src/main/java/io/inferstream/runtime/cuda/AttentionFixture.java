@@ -24,6 +24,8 @@ final class AttentionFixture implements AutoCloseable {
     private final DeviceBuffer meta;
     private final int n;
     private final int maxBlocks;
+    private final int[] positions;
+    private final int[] seq;
 
     /** n decode tokens of n sequences, contexts up to 192 positions. */
     static AttentionFixture decode(int n, int qDim, int kvDim, long seed) {
@@ -53,6 +55,8 @@ final class AttentionFixture implements AutoCloseable {
                              SplittableRandom rnd) {
         this.n = positions.length;
         this.maxBlocks = maxBlocks;
+        this.positions = positions;
+        this.seq = seq;
         int slots = sequences * maxBlocks * BLOCK_SIZE;
         float[] qs = new float[n * qDim];
         for (int i = 0; i < qs.length; i++) {
@@ -105,6 +109,16 @@ final class AttentionFixture implements AutoCloseable {
         keys32 = made[3];
         values32 = made[4];
         meta = made[5];
+    }
+
+    /** The tokens' positions, on the host. */
+    int[] positionsOnHost() {
+        return positions.clone();
+    }
+
+    /** The tokens' sequences, on the host. */
+    int[] seqs() {
+        return seq.clone();
     }
 
     /** The stride of the block tables. */

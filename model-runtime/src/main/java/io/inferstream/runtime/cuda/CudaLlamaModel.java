@@ -122,10 +122,12 @@ public final class CudaLlamaModel implements LanguageModel {
     final SplitAttention splitAttention;
     boolean useSplitAttention;
     // Tiled prefill attention (attention_tiled_*: a block per run of up to 64 query rows of one sequence and KV head,
-    // key/value tiles shared through shared memory, tensor cores) for steps with a run of 16+ tokens and F16 KV; null
-    // when the heads do not fit it. On when chosen at load (chooseTiledAttention) or forced.
+    // key/value tiles shared through shared memory, tensor cores) for steps with a run of 16+ tokens and F16 KV, and
+    // for the other steps when useTiledDecode; null when the heads do not fit it. Chosen at load (chooseTiledAttention)
+    // or forced.
     final TiledAttention tiledAttention;
     boolean useTiledAttention;
+    boolean useTiledDecode; // the tiled kernel for the other steps too (items of one token in a decode step)
     private long tiledSteps; // steps prepared for the tiled attention
     // rmsnorm_vec / add_rmsnorm_vec (float4, the row held in registers) instead of rmsnorm / add_rmsnorm: chosen at
     // load with the attention (-Dinferstream.cuda.norm=vec|old forces it)
@@ -213,7 +215,10 @@ public final class CudaLlamaModel implements LanguageModel {
                 useSplitAttention(false);
                 useVectorNorm(false);
             }, why -> epilogues.attentionChoice = why);
-            choose(epilogues::chooseTiledAttention, () -> useTiledAttention(false), why -> epilogues.tiledAttentionChoice = why);
+            choose(epilogues::chooseTiledAttention, () -> {
+                useTiledAttention(false);
+                useTiledDecode(false);
+            }, why -> epilogues.tiledAttentionChoice = why);
             if (sixteenBit) { // after chooseAttention: they need its kernels
                 choose(epilogues::chooseFusedHalves, () -> useFusedHalves(false), why -> epilogues.fusedHalvesChoice = why);
                 choose(epilogues::chooseFusedRope, () -> useFusedRope(false), why -> epilogues.fusedRopeChoice = why);
@@ -593,7 +598,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("Q4_K / Q6_K weights", kQuantChoice);
         m.put("skinny kernel", skinnyChoice());
         m.put("attention and norm kernels", attentionChoice());
-        m.put("attention of prefill steps", epilogues.tiledAttentionChoice);
+        m.put("tiled attention", epilogues.tiledAttentionChoice);
         m.put("weight layout of the streaming products", packedStreamChoice());
         m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
         m.put("products of more than 64 tokens (prefill)", slicedPrefillChoice());
@@ -833,8 +838,8 @@ public final class CudaLlamaModel implements LanguageModel {
             maxBlocks = Math.max(maxBlocks, t.length);
         }
         int m = batch.logitRows().length;
-        int[] items = useTiledAttention && kv.precision() == KvStore.Precision.F16
-                && TiledAttention.worthIt(batch.seq(), batch.positions(), n)
+        boolean prefill = TiledAttention.worthIt(batch.seq(), batch.positions(), n);
+        int[] items = kv.precision() == KvStore.Precision.F16 && (prefill ? useTiledAttention : useTiledDecode)
                 ? TiledAttention.plan(batch.seq(), batch.positions(), n, tiledAttention.tokensPerItem()) : new int[0];
         if (items.length > 0) {
             tiledSteps++;
@@ -1233,6 +1238,20 @@ public final class CudaLlamaModel implements LanguageModel {
         useTiledAttention = on; // the step's metadata says which kernel (StepShape.items): graphs need no new generation
     }
 
+    /** Whether steps without a run of {@link TiledAttention#MIN_RUN} tokens (decode) run the tiled kernel too. */
+    public synchronized void useTiledDecode(boolean on) {
+        if (on && tiledAttention == null) {
+            throw new IllegalArgumentException("tiled attention does not serve this model: "
+                    + TiledAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()));
+        }
+        useTiledDecode = on;
+    }
+
+    /** Whether decode steps run the tiled attention kernel. */
+    public synchronized boolean tiledDecode() {
+        return useTiledDecode;
+    }
+
     /** Steps so far that ran the tiled attention (tests: a prefill step took it). */
     public synchronized long tiledAttentionSteps() {
         return tiledSteps;
@@ -1241,6 +1260,11 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Whether prefill steps run the tiled attention kernel. */
     public synchronized boolean tiledAttention() {
         return useTiledAttention;
+    }
+
+    /** Whether the tiled attention kernel serves this model's heads. */
+    public boolean tiledAttentionAvailable() {
+        return tiledAttention != null;
     }
 
     /** Whether the split-context attention kernel serves this model's heads. */

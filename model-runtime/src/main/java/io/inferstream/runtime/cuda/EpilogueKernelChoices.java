@@ -83,41 +83,68 @@ final class EpilogueKernelChoices extends KernelTrials {
     }
 
     /**
-     * Decides whether prefill steps (a run of {@link TiledAttention#MIN_RUN}+ tokens of one sequence, F16 KV) run the
-     * tiled attention: one sequence's chunk of up to 256 tokens at positions 768.. (contexts up to 1024) through the
-     * kernel decode steps use (chooseAttention's) and through the tiled kernel, adopted when within
-     * {@link TiledAttention#TOLERANCE} (the tiled kernel rounds Q and P to F16) and faster as CUDA graph replays.
-     * -Dinferstream.cuda.tiledAttention=on|off forces it.
+     * Decides where the tiled attention runs: prefill steps (a run of {@link TiledAttention#MIN_RUN}+ tokens of one
+     * sequence) and, separately, the other steps (decode: items of one token, where its double-buffered key/value tiles
+     * keep more loads in flight than the decode kernel's rounds, but 60 of its 64 query rows are idle). Each on its own
+     * fixture through the kernel decode steps use (chooseAttention's) and the tiled one, F16 KV: one sequence's chunk of
+     * up to 256 tokens at positions 768.. (contexts up to 1024), and up to 64 decode tokens at contexts 1..192;
+     * adopted when within {@link TiledAttention#TOLERANCE} (the tiled kernel rounds Q and P to F16) and faster as CUDA
+     * graph replays. -Dinferstream.cuda.tiledAttention=on|off and -Dinferstream.cuda.tiledDecode=on|off force them.
      */
     void chooseTiledAttention() {
-        String forced = System.getProperty("inferstream.cuda.tiledAttention");
         if (model.tiledAttention == null) {
             model.useTiledAttention(false);
+            model.useTiledDecode(false);
             tiledAttentionChoice = "the decode kernel (tiled kernel: "
                     + TiledAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) + "; not compared)";
             return;
         }
-        if (forced != null) {
-            model.useTiledAttention("on".equals(forced));
-            tiledAttentionChoice = (model.useTiledAttention ? "attention_tiled" : "the decode kernel")
-                    + " (forced by -Dinferstream.cuda.tiledAttention=" + forced + ")";
-            return;
-        }
-        int n = Math.min(256, buf.capacity);
-        int start = 768;
         String other = model.useSplitAttention ? "attention_split"
                 : CudaLlamaModel.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
-        int bs = AttentionFixture.BLOCK_SIZE;
-        List<DeviceBuffer> temp = new ArrayList<>();
-        try (AttentionFixture fx = AttentionFixture.prefill(n, start, qDim, config.kvDim(), 43)) {
-            int maxBlocks = fx.maxBlocks();
-            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
-            int splits = SplitAttention.splits(n, config.nKvHeads());
-            int[] positions = new int[n];
-            for (int t = 0; t < n; t++) {
-                positions[t] = start + t;
+        StringBuilder why = new StringBuilder("prefill steps: ");
+        String forced = System.getProperty("inferstream.cuda.tiledAttention");
+        if (forced != null) {
+            model.useTiledAttention("on".equals(forced));
+            why.append(model.useTiledAttention ? "attention_tiled" : other)
+                    .append(" (forced by -Dinferstream.cuda.tiledAttention=").append(forced).append(")");
+        } else {
+            int n = Math.min(256, buf.capacity);
+            int start = 768;
+            try (AttentionFixture fx = AttentionFixture.prefill(n, start, qDim, config.kvDim(), 43)) {
+                boolean on = compareTiled(fx, n, other, why, String.format(java.util.Locale.ROOT,
+                        "one sequence's %d-token chunk at positions %d..%d", n, start, start + n - 1));
+                model.useTiledAttention(on);
             }
-            int[] items = TiledAttention.plan(new int[n], positions, n, model.tiledAttention.tokensPerItem());
+        }
+        why.append("; other steps: ");
+        String forcedDecode = System.getProperty("inferstream.cuda.tiledDecode");
+        if (forcedDecode != null) {
+            model.useTiledDecode("on".equals(forcedDecode));
+            why.append(model.useTiledDecode ? "attention_tiled" : other)
+                    .append(" (forced by -Dinferstream.cuda.tiledDecode=").append(forcedDecode).append(")");
+        } else {
+            int n = Math.min(64, buf.capacity);
+            try (AttentionFixture fx = AttentionFixture.decode(n, qDim, config.kvDim(), 47)) {
+                boolean on = compareTiled(fx, n, other, why, n + " decode tokens, contexts 1.." + fx.maxBlocks()
+                        * AttentionFixture.BLOCK_SIZE);
+                model.useTiledDecode(on);
+            }
+        }
+        tiledAttentionChoice = why.toString();
+    }
+
+    /**
+     * The fixture's attention through {@code other} (the decode kernel chosen at load) and through the tiled kernel,
+     * F16 KV: true when the tiled one is within tolerance and faster as CUDA graph replays; appends both timings.
+     */
+    private boolean compareTiled(AttentionFixture fx, int n, String other, StringBuilder why, String what) {
+        int bs = AttentionFixture.BLOCK_SIZE;
+        int maxBlocks = fx.maxBlocks();
+        float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+        int splits = SplitAttention.splits(n, config.nKvHeads());
+        int[] items = TiledAttention.plan(fx.seqs(), fx.positionsOnHost(), n, model.tiledAttention.tokensPerItem());
+        List<DeviceBuffer> temp = new ArrayList<>();
+        try {
             DeviceBuffer itemData = temp(temp, 4L * items.length, null);
             itemData.upload(items, items.length);
             DeviceBuffer out = temp(temp, 4L * n * qDim, null);
@@ -143,13 +170,13 @@ final class EpilogueKernelChoices extends KernelTrials {
             int reps = 10;
             long[] nanos = timed(launches, reps);
             boolean close = diff <= TiledAttention.TOLERANCE;
-            model.useTiledAttention(close && nanos[1] < nanos[0]);
-            tiledAttentionChoice = String.format(java.util.Locale.ROOT,
-                    "%s (one sequence's %d-token chunk at positions %d..%d, F16 KV, %d CUDA graph replays: %s %.1f us, "
-                            + "attention_tiled %.1f us; max relative difference %.2e, tolerance %.0e%s)",
-                    model.useTiledAttention ? "attention_tiled" : other, n, start, start + n - 1, reps, other,
-                    nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, diff, TiledAttention.TOLERANCE,
-                    close ? "" : ": DIFFER, tiled kernel not used");
+            boolean on = close && nanos[1] < nanos[0];
+            why.append(String.format(java.util.Locale.ROOT,
+                    "%s (%s, %d items, F16 KV, %d CUDA graph replays: %s %.1f us, attention_tiled %.1f us; max relative "
+                            + "difference %.2e, tolerance %.0e%s)",
+                    on ? "attention_tiled" : other, what, items.length / 2, reps, other, nanos[0] / 1e3 / reps,
+                    nanos[1] / 1e3 / reps, diff, TiledAttention.TOLERANCE, close ? "" : ": DIFFER, tiled kernel not used"));
+            return on;
         } finally {
             for (DeviceBuffer b : temp) {
                 b.close();

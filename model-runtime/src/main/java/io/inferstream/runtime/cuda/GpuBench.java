@@ -28,7 +28,7 @@ import jcuda.driver.JCudaDriver;
  *
  * <pre>
  * GpuBench --model m.gguf | --random-llama-1b /tmp/m.gguf  [--device cuda:0] [--concurrency 1,16,64]
- *          [--prompt 128] [--steps 32] [--hbm-gbps 4800] [--out results.md]
+ *          [--prompt 128] [--steps 32] [--hbm-gbps 4800] [--long-prompt 4096 (0: none)] [--out results.md]
  * </pre>
  */
 public final class GpuBench {
@@ -46,6 +46,7 @@ public final class GpuBench {
         double hbmGbps = 4800;
         Path out = null;
         int[] shape = null;
+        int longPrompt = 4096;
         for (int i = 0; i < args.length; i++) {
             String v = i + 1 < args.length ? args[i + 1] : null;
             switch (args[i]) {
@@ -58,6 +59,7 @@ public final class GpuBench {
                 case "--hbm-gbps" -> hbmGbps = Double.parseDouble(v);
                 case "--out" -> out = Path.of(v);
                 case "--random-shape" -> shape = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--long-prompt" -> longPrompt = Integer.parseInt(v);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
             i++;
@@ -142,13 +144,18 @@ public final class GpuBench {
                     + "| step ms (graph, split-K reduction in the norm the way not chosen at load) "
                     + "| step ms (graph, packed weights the way not chosen at load) "
                     + "| step ms (graph, 32-row warps on packed weights the way not chosen at load) "
+                    + "| step ms (graph, tiled decode attention the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
                 lines.add(row);
+            }
+            if (m instanceof CudaLlamaModel g && longPrompt > 0) {
+                lines.add("");
+                lines.add(longPrompt(g, longPrompt));
             }
             m.close();
             if (dev != null) {
@@ -215,6 +222,7 @@ public final class GpuBench {
         double otherNormMs = Double.NaN;
         double otherPackedMs = Double.NaN;
         double otherTallMs = Double.NaN;
+        double otherTiledMs = Double.NaN;
         double top64Ms = Double.NaN;
         double top256Ms = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
@@ -317,6 +325,12 @@ public final class GpuBench {
                     g.usePackedStream(packedDefault);
                 }, timed);
             }
+            // The decode steps' attention the other way: the tiled kernel (items of one token) or the decode kernel.
+            if (g.tiledAttentionAvailable()) {
+                boolean tiledDefault = g.tiledDecode();
+                otherTiledMs = otherWay("tiled decode attention", () -> g.useTiledDecode(!tiledDefault),
+                        () -> g.useTiledDecode(tiledDefault), timed);
+            }
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
                 graphMs = Double.NaN;
@@ -330,6 +344,7 @@ public final class GpuBench {
                 otherNormMs = Double.NaN;
                 otherPackedMs = Double.NaN;
                 otherTallMs = Double.NaN;
+                otherTiledMs = Double.NaN;
                 top64Ms = Double.NaN;
                 top256Ms = Double.NaN;
             }
@@ -374,12 +389,73 @@ public final class GpuBench {
                     + "HBM roofline (%.3f GB of weights at %.0f GB/s); 50%% needs a step of %.3f ms or less", c, headline,
                     100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps, 2 * rooflineMs));
         }
-        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
                 num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
+                num("%.2f", otherTiledMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
+    }
+
+    /**
+     * One sequence's prompt of {@code tokens} tokens prefilled in 512-token steps, with the prefill steps' attention
+     * tiled and not (the load-time choice restored after): a markdown table of prefill tok/s by context reached,
+     * where the tiled kernel's shared key/value tiles matter (each step's attention reads the whole context so far).
+     */
+    private static String longPrompt(CudaLlamaModel g, int tokens) {
+        int bs = 16;
+        int chunk = 512;
+        int blocks = (tokens + bs - 1) / bs;
+        KvStore kv = g.newKvStore(blocks, bs, KvStore.Precision.F16);
+        int[][] tables = new int[1][blocks];
+        for (int b = 0; b < blocks; b++) {
+            tables[0][b] = b;
+        }
+        int vocab = g.config().vocabSize();
+        boolean tiledDefault = g.tiledAttention();
+        StringBuilder table = new StringBuilder("Long prompt: one sequence of " + tokens + " tokens prefilled in " + chunk
+                + "-token steps; prefill tok/s of the steps up to each context, with the prefill attention tiled "
+                + "(attention_tiled) and with the decode kernel (chosen at load: " + (tiledDefault ? "tiled" : "decode kernel")
+                + ").\n\n| context | tok/s (tiled attention) | tok/s (decode kernel) | ratio |\n|---:|---:|---:|---:|\n");
+        double[][] seconds = new double[2][(tokens + chunk - 1) / chunk];
+        try {
+            for (int way = 0; way < 2; way++) {
+                if (way == 0 && !g.tiledAttentionAvailable()) {
+                    Arrays.fill(seconds[0], Double.NaN);
+                    continue;
+                }
+                g.useTiledAttention(way == 0);
+                for (int rep = 0; rep < 2; rep++) { // the first pass warms up (graphs are not used for prefill steps)
+                    for (int s = 0, start = 0; start < tokens; s++, start += chunk) {
+                        int n = Math.min(chunk, tokens - start);
+                        int[] tok = new int[n];
+                        int[] pos = new int[n];
+                        for (int i = 0; i < n; i++) {
+                            tok[i] = (int) ((7L * (start + i) + 3) % vocab);
+                            pos[i] = start + i;
+                        }
+                        long t0 = System.nanoTime();
+                        g.forward(new TokenBatch(tok, pos, new int[n], tables, new int[] {n - 1}), kv);
+                        seconds[way][s] = (System.nanoTime() - t0) / 1e9;
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            return table + "(failed: " + e + ")\n";
+        } finally {
+            g.useTiledAttention(tiledDefault);
+        }
+        double[] sum = new double[2];
+        for (int s = 0; s < seconds[0].length; s++) {
+            sum[0] += seconds[0][s];
+            sum[1] += seconds[1][s];
+            int context = Math.min(tokens, (s + 1) * chunk);
+            table.append(String.format(Locale.ROOT, "| %d | %s | %.0f | %s |%n", context, num("%.0f", context / sum[0]),
+                    context / sum[1], num("%.2f", sum[1] / sum[0])));
+        }
+        System.out.print(table);
+        return table.toString().stripTrailing();
     }
 
     /**

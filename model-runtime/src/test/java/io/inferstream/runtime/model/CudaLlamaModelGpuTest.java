@@ -512,15 +512,15 @@ class CudaLlamaModelGpuTest {
      * Prefill steps of more than 64 tokens (three sequences of 70, 55 and 29 prompt tokens in one 154-token step, then
      * a 130-token step continuing two of them next to a decode token) and two decode steps, with the products of more
      * than 64 tokens as 64-token slices of matmul_stream_slices and with the tiled WMMA kernel, on row-major and on
-     * packed weights (with 32-row warps), with the attention of the prefill steps tiled (attention_tiled: the first two
-     * steps, which have runs of 16+ tokens) or not: every step's logits against the CPU model.
+     * packed weights (with 32-row warps), with the attention tiled (attention_tiled) in no step, in the prefill steps
+     * (the first two, which have runs of 16+ tokens) or in all four: every step's logits against the CPU model.
      */
     @ParameterizedTest(name = "{0} weights, sliced products: {1}, packed: {2}, tiled attention: {4}")
     @org.junit.jupiter.params.provider.CsvSource({
-        "BF16, true, false, 3e-2, false", "BF16, true, true, 3e-2, false", "BF16, false, false, 3e-2, false",
-        "F16, true, true, 1e-2, false", "BF16, true, true, 3e-2, true", "F16, false, false, 1e-2, true"})
+        "BF16, true, false, 3e-2, off", "BF16, true, true, 3e-2, off", "BF16, false, false, 3e-2, off",
+        "F16, true, true, 1e-2, off", "BF16, true, true, 3e-2, prefill", "F16, false, false, 1e-2, all"})
     void longPrefillStepsMatchTheCpuModelBothWays(GgmlType type, boolean sliced, boolean packed, double bound,
-                                                  boolean tiled) {
+                                                  String tiled) {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
         try (GgufFile gguf = GgufFile.open(path);
@@ -533,7 +533,8 @@ class CudaLlamaModelGpuTest {
             gpu.tallStreamMinBlocks(1);
             gpu.useSlicedPrefill(sliced);
             assertEquals(sliced, gpu.slicedPrefill());
-            gpu.useTiledAttention(tiled); // head 64, groups of 2: the tiled kernel serves this shape
+            gpu.useTiledAttention(!tiled.equals("off")); // head 64, groups of 2: the tiled kernel serves this shape
+            gpu.useTiledDecode(tiled.equals("all"));
             long tiledBefore = gpu.tiledAttentionSteps();
             int vocab = gpu.config().vocabSize();
             int[] lengths = {70 + 60 + 2, 55 + 70 + 2, 29 + 1 + 2};
@@ -577,7 +578,8 @@ class CudaLlamaModelGpuTest {
                 double err = CudaTestDevice.relativeError(got, expected, got.length);
                 assertTrue(err <= bound, "step " + step + " (" + n + " tokens): relative error " + err + " > " + bound);
             }
-            assertEquals(tiled ? 2 : 0, gpu.tiledAttentionSteps() - tiledBefore, "prefill steps that ran the tiled attention");
+            assertEquals(tiled.equals("off") ? 0 : tiled.equals("prefill") ? 2 : 4, gpu.tiledAttentionSteps() - tiledBefore,
+                    "steps that ran the tiled attention");
         }
     }
 
