@@ -26,6 +26,8 @@ public final class EngineMetricGauges {
         g.gauge("prefixCacheHitTokens", (Gauge<Long>) () -> metrics.get().prefixHitTokens());
         g.gauge("meanBatchSize", (Gauge<Double>) () -> metrics.get().meanBatchSize());
         g.gauge("meanStepMillis", (Gauge<Double>) () -> metrics.get().meanStepMillis());
+        // of each step, the time outside the model's forward (scheduling, batch building, sampling)
+        g.gauge("engineMillisPerStep", (Gauge<Double>) () -> metrics.get().engineMillisPerStep());
         g.gauge("steps", (Gauge<Long>) () -> metrics.get().steps());
         g.gauge("preemptions", (Gauge<Long>) () -> metrics.get().preemptions());
         g.gauge("generatedTokens", (Gauge<Long>) () -> metrics.get().generatedTokens());

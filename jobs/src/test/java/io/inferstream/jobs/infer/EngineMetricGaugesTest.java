@@ -42,12 +42,13 @@ class EngineMetricGaugesTest {
     void gaugesReadTheLatestEngineSnapshot() {
         // 10 steps of 1 sequence and 30 of 3: mean batch (10 + 90) / 40 = 2.5
         long[] histogram = {0, 10, 0, 30};
-        EngineMetrics m = new EngineMetrics(3, 7, 40, 500, 120, 250.0, 60.0, 4.0, 3.5, histogram, 30, 90,
+        EngineMetrics m = new EngineMetrics(3, 7, 40, 500, 120, 250.0, 60.0, 4.0, 3.5, 0.14, 0.1, histogram, 30, 90,
                 400, 100, 25, 6, 2, 11, 4, 3);
         Map<String, Metric> metrics = new HashMap<>();
         EngineMetricGauges.register(new RecordingGroup(metrics, ""), () -> m);
 
         assertEquals(60.0, value(metrics, "generatedTokensPerSecond"));
+        assertEquals(1.0, (Double) value(metrics, "engineMillisPerStep"), 1e-9); // (0.14 - 0.1) s over 40 steps
         assertEquals(250.0, value(metrics, "promptTokensPerSecond"));
         assertEquals(3, value(metrics, "runningSequences"));
         assertEquals(7, value(metrics, "waitingSequences"));

@@ -46,30 +46,34 @@ public final class BenchReport {
     public String table() {
         StringBuilder sb = new StringBuilder();
         sb.append(title).append('\n');
-        sb.append(String.format(Locale.ROOT, "| %-14s | %8s | %9s | %9s | %10s | %26s | %26s | %6s | %8s |",
+        sb.append(String.format(Locale.ROOT, "| %-14s | %8s | %9s | %9s | %10s | %26s | %26s | %6s | %8s | %6s | %10s | %10s |",
                 "mode", "requests", "wall s", "out tok/s", "total tok/s", "TTFT ms p50/p95/p99", "per-token ms p50/p95/p99",
-                "batch", "vs one"));
+                "batch", "vs one", "steps", "forward ms", "engine ms"));
         if (ceiling != null) {
             sb.append(String.format(Locale.ROOT, " %8s | %6s |", "GFLOP/s", "peak"));
         }
         sb.append('\n');
         sb.append("|").append("-".repeat(16)).append("|").append("-".repeat(10)).append("|").append("-".repeat(11))
                 .append("|").append("-".repeat(11)).append("|").append("-".repeat(13)).append("|").append("-".repeat(28))
-                .append("|").append("-".repeat(28)).append("|").append("-".repeat(8)).append("|").append("-".repeat(10)).append("|");
+                .append("|").append("-".repeat(28)).append("|").append("-".repeat(8)).append("|").append("-".repeat(10)).append("|")
+                .append("-".repeat(8)).append("|").append("-".repeat(12)).append("|").append("-".repeat(12)).append("|");
         if (ceiling != null) {
             sb.append("-".repeat(10)).append("|").append("-".repeat(8)).append("|");
         }
         sb.append('\n');
         double base = baseline();
         for (BenchResult r : results) {
-            sb.append(String.format(Locale.ROOT, "| %-14s | %8d | %9.1f | %9.1f | %11.1f | %26s | %26s | %6.1f | %7.2fx |",
+            sb.append(String.format(Locale.ROOT, "| %-14s | %8d | %9.1f | %9.1f | %11.1f | %26s | %26s | %6.1f | %7.2fx | %6d | %10.3f | %10.3f |",
                     r.mode().label, r.requests(), r.wallSeconds(), r.outputTokensPerSecond(), r.totalTokensPerSecond(),
-                    triple(r.ttftMillis()), triple(r.perTokenMillis()), r.meanBatchSize(), r.outputTokensPerSecond() / base));
+                    triple(r.ttftMillis()), triple(r.perTokenMillis()), r.meanBatchSize(), r.outputTokensPerSecond() / base,
+                    r.steps(), r.forwardMillisPerStep(), r.engineMillisPerStep()));
             if (ceiling != null) {
                 sb.append(String.format(Locale.ROOT, " %8.1f | %5.1f%% |", ceiling.achievedFlops(r) / 1e9, 100 * ceiling.shareOfPeak(r)));
             }
             sb.append('\n');
         }
+        sb.append("forward ms / engine ms: mean time per step inside the model's forward / outside it (scheduling, batch "
+                + "building, sampling, bookkeeping)\n");
         if (ceiling != null) {
             sb.append(ceiling.describe(baselineResult())).append('\n');
         }
@@ -83,7 +87,8 @@ public final class BenchReport {
     public void writeCsv(Path file) {
         List<String> lines = new ArrayList<>();
         lines.add("mode,requests,prompt_tokens,output_tokens,wall_s,output_tok_s,total_tok_s,ttft_p50_ms,ttft_p95_ms,ttft_p99_ms,"
-                + "tpot_p50_ms,tpot_p95_ms,tpot_p99_ms,mean_batch,speedup_vs_one,gflop_s,share_of_fma_peak,max_speedup_vs_one");
+                + "tpot_p50_ms,tpot_p95_ms,tpot_p99_ms,mean_batch,speedup_vs_one,gflop_s,share_of_fma_peak,max_speedup_vs_one,"
+                + "steps,forward_ms_per_step,engine_ms_per_step");
         double base = baseline();
         BenchResult one = baselineResult();
         for (BenchResult r : results) {
@@ -98,7 +103,8 @@ public final class BenchReport {
                     r.outputTokensPerSecond(), r.totalTokensPerSecond(),
                     r.ttftMillis()[0], r.ttftMillis()[1], r.ttftMillis()[2],
                     r.perTokenMillis()[0], r.perTokenMillis()[1], r.perTokenMillis()[2],
-                    r.meanBatchSize(), r.outputTokensPerSecond() / base) + compute);
+                    r.meanBatchSize(), r.outputTokensPerSecond() / base) + compute
+                    + String.format(Locale.ROOT, ",%d,%.4f,%.4f", r.steps(), r.forwardMillisPerStep(), r.engineMillisPerStep()));
         }
         try {
             Files.write(file, lines);

@@ -48,6 +48,7 @@ public final class SyntheticWorkload {
     /** Runs the whole workload in {@code mode}; {@code progress} gets one line per tenth of the requests. */
     public BenchResult run(Engine engine, BenchMode mode, Consumer<String> progress) {
         List<Completion> done = new ArrayList<>();
+        io.inferstream.runtime.engine.EngineMetrics before = engine.metrics(); // the engine is idle between modes
         long start = System.nanoTime();
         int width = mode == BenchMode.ONE_AT_A_TIME ? 1 : concurrency;
         int step = Math.max(1, requests / 10);
@@ -82,8 +83,13 @@ public final class SyntheticWorkload {
         double meanBatch = done.stream().mapToDouble(Completion::meanBatchSize).average().orElse(0);
         long out = done.stream().mapToLong(Completion::generatedTokens).sum();
         long in = done.stream().mapToLong(Completion::promptTokens).sum();
+        io.inferstream.runtime.engine.EngineMetrics after = engine.metrics(); // published before the last future completed
+        long steps = after.steps() - (before == null ? 0 : before.steps());
+        double stepS = after.stepSeconds() - (before == null ? 0 : before.stepSeconds());
+        double forwardS = after.forwardSeconds() - (before == null ? 0 : before.forwardSeconds());
         return new BenchResult(mode, done.size(), in, out, wall,
-                Percentiles.of(ttft, 50, 95, 99), Percentiles.of(tpot, 50, 95, 99), meanBatch);
+                Percentiles.of(ttft, 50, 95, 99), Percentiles.of(tpot, 50, 95, 99), meanBatch, steps,
+                steps == 0 ? 0 : forwardS * 1e3 / steps, steps == 0 ? 0 : (stepS - forwardS) * 1e3 / steps);
     }
 
     private Request request(BenchMode mode, int r) {

@@ -532,6 +532,8 @@ public final class Engine implements AutoCloseable {
                 busySeconds == 0 ? 0 : generatedTokens / busySeconds,
                 lastStepNanos / 1e6,
                 steps == 0 ? 0 : stepNanosTotal / 1e6 / steps,
+                stepNanosTotal / 1e9,
+                runner.forwardNanos() / 1e9,
                 batchHistogram.clone(),
                 kv.numUsedBlocks(),
                 kv.numFreeBlocks(),

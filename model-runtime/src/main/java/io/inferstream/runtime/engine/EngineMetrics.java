@@ -13,6 +13,9 @@ package io.inferstream.runtime.engine;
  * @param generatedTokensPerSecond tokens sampled per second of step time
  * @param lastStepMillis          duration of the latest step // ms
  * @param meanStepMillis          mean step duration // ms
+ * @param stepSeconds             time spent in steps // s
+ * @param forwardSeconds          of which inside the model's forward (the rest is the engine's own work: scheduling,
+ *                                building the step's batch, sampling, bookkeeping) // s
  * @param batchSizeHistogram      [maxSequences + 1] steps by number of sequences in the step
  * @param kvBlocksUsed            referenced KV blocks
  * @param kvBlocksFree            unreferenced KV blocks (cached ones included)
@@ -35,6 +38,8 @@ public record EngineMetrics(
         double generatedTokensPerSecond,
         double lastStepMillis,
         double meanStepMillis,
+        double stepSeconds,
+        double forwardSeconds,
         long[] batchSizeHistogram,
         int kvBlocksUsed,
         int kvBlocksFree,
@@ -50,6 +55,11 @@ public record EngineMetrics(
     /** Fraction of looked-up prompt tokens found in the prefix cache (0 when none were looked up). */
     public double prefixHitRate() {
         return prefixQueriedTokens == 0 ? 0 : (double) prefixHitTokens / prefixQueriedTokens;
+    }
+
+    /** Mean time per step outside the model's forward: what the engine adds to each step. // ms */
+    public double engineMillisPerStep() {
+        return steps == 0 ? 0 : (stepSeconds - forwardSeconds) * 1e3 / steps;
     }
 
     /** Mean sequences per step. */

@@ -22,6 +22,7 @@ public final class ModelRunner {
     private final KvStore store;
     private final KvCacheManager kv;
     private final boolean candidates;
+    private long forwardNanos; // total time inside the model's forward calls
 
     public ModelRunner(LanguageModel model, KvStore store, KvCacheManager kv) {
         this(model, store, kv, true);
@@ -81,6 +82,11 @@ public final class ModelRunner {
         return chunk.reachesEnd() ? end - 1 : end;
     }
 
+    /** Nanoseconds spent inside the model's forward calls so far (the rest of a step is the engine's own work). */
+    long forwardNanos() {
+        return forwardNanos;
+    }
+
     public StepOutput execute(SchedulerOutput output) {
         int numChunks = output.chunks().size();
         int[] firstRow = new int[numChunks];
@@ -88,8 +94,10 @@ public final class ModelRunner {
         TokenBatch batch = buildBatch(output, firstRow, rowCount);
         int vocab = model.config().vocabSize();
         int k = candidates ? candidatesFor(output, rowCount, vocab) : 0;
+        long t0 = System.nanoTime();
         if (k > 0) {
             LogitCandidates c = model.forwardCandidates(batch, store, k);
+            forwardNanos += System.nanoTime() - t0;
             if (c.rows() != batch.logitRows().length || c.vocabSize() != vocab || c.k() != Math.min(k, vocab)) {
                 throw new IllegalStateException("model returned " + c.rows() + " rows of " + c.k() + " candidates (vocabulary "
                         + c.vocabSize() + ") for " + batch.logitRows().length + " rows of " + k + " (vocabulary " + vocab + ")");
@@ -97,6 +105,7 @@ public final class ModelRunner {
             return new StepOutput(null, vocab, firstRow, rowCount, c);
         }
         float[] logits = model.forward(batch, store); // [rows, vocab]
+        forwardNanos += System.nanoTime() - t0;
         if (logits.length != batch.logitRows().length * vocab) {
             throw new IllegalStateException("model returned " + logits.length + " logits for " + batch.logitRows().length
                     + " rows of vocabulary " + vocab);

@@ -26,12 +26,17 @@ class BenchCommandTest {
         assertTrue(csv.get(3).startsWith("continuous,6,72,30,"));
         // a CPU run measures its FMA peak: every mode gets its FLOP/s and a share of that peak in (0, 1), and the
         // largest speed-up the peak allows over the one-at-a-time run is above the one measured
-        assertTrue(csv.get(0).endsWith(",speedup_vs_one,gflop_s,share_of_fma_peak,max_speedup_vs_one"), csv.get(0));
+        assertTrue(csv.get(0).endsWith(",speedup_vs_one,gflop_s,share_of_fma_peak,max_speedup_vs_one,"
+                + "steps,forward_ms_per_step,engine_ms_per_step"), csv.get(0));
         for (String row : csv.subList(1, 4)) {
             String[] f = row.split(",");
             double share = Double.parseDouble(f[16]);
             assertTrue(Double.parseDouble(f[15]) > 0 && share > 0 && share < 1, row);
             assertTrue(Double.parseDouble(f[17]) > Double.parseDouble(f[14]), row);
+            // the mode's own steps: each of the 6 requests needs its 12-token prompt and 4 more decode steps at least
+            // once (5 outputs), in batches of at most 3, so at least 2 x 5 steps; forward and engine time both > 0
+            assertTrue(Long.parseLong(f[18]) >= 10, row);
+            assertTrue(Double.parseDouble(f[19]) > 0 && Double.parseDouble(f[20]) > 0, row);
         }
         byte[] png = Files.readAllBytes(dir.resolve("out/bench.png"));
         assertEquals((byte) 0x89, png[0]);

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ComputeCeilingTest {
 
     private static BenchResult run(BenchMode mode, double wallSeconds) {
-        return new BenchResult(mode, 64, 8192, 4096, wallSeconds, new double[3], new double[3], 1);
+        return new BenchResult(mode, 64, 8192, 4096, wallSeconds, new double[3], new double[3], 1, 0, 0, 0);
     }
 
     @Test
