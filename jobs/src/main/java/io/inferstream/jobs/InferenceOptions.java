@@ -45,8 +45,9 @@ public final class InferenceOptions {
     public int maxSequences = EngineConfig.DEFAULT_MAX_SEQUENCES;
 
     @Option(names = "--kv-cache-memory", paramLabel = "SIZE",
-            description = "Engine: KV-cache memory, e.g. 256MiB (default: ${DEFAULT-VALUE}).")
-    public String kvCacheMemory = "256MiB";
+            description = "Engine: KV-cache memory, e.g. 256MiB; auto: on a GPU what its memory plan leaves after the weights "
+                    + "and activations, 256MiB on the CPU (default: ${DEFAULT-VALUE}).")
+    public String kvCacheMemory = "auto";
 
     @Option(names = "--kv-precision", paramLabel = "F32|F16", description = "Engine: KV-cache precision (default: ${DEFAULT-VALUE}).")
     public KvStore.Precision kvPrecision = KvStore.Precision.F32;

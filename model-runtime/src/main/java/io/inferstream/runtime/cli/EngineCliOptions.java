@@ -15,7 +15,10 @@ public final class EngineCliOptions {
             description = "sequences decoded together at most (default: ${DEFAULT-VALUE})")
     int maxSequences;
 
-    @Option(names = "--kv-cache-memory", defaultValue = "256MiB", description = "KV cache budget, e.g. 256MiB, 1GiB (default: ${DEFAULT-VALUE})")
+    @Option(names = "--kv-cache-memory", defaultValue = "auto",
+            description = "KV cache budget, e.g. 256MiB, 1GiB; auto: on a GPU what its memory plan leaves after the weights "
+                    + "and activations (see --gpu-memory-fraction), capped at every sequence's full context; 256MiB on the CPU "
+                    + "(default: ${DEFAULT-VALUE})")
     String kvCacheMemory;
 
     @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16 (default: ${DEFAULT-VALUE})")

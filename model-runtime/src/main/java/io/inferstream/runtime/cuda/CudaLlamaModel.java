@@ -338,6 +338,12 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
+    /** What the memory plan leaves for the KV cache after the weights and activations (the engine's auto budget). */
+    @Override
+    public java.util.OptionalLong kvCacheBudget() {
+        return java.util.OptionalLong.of(Math.max(0, plan.kvBytes()));
+    }
+
     /** KV blocks that fit in what the memory plan leaves after the weights and activations. */
     public int maxKvBlocks(int blockSize, KvStore.Precision precision) {
         return plan.kvBlocks(config, blockSize, precision);

@@ -69,6 +69,7 @@ public final class Engine implements AutoCloseable {
     public Engine(LanguageModel model, Tokenizer tokenizer, EngineConfig config) {
         this.modelConfig = model.config();
         this.tokenizer = tokenizer;
+        config = config.resolveKvCache(model); // an auto budget from the device's memory plan (or the CPU default)
         this.config = config;
         int numBlocks = config.numBlocks(modelConfig.nLayers(), modelConfig.kvDim());
         this.kv = new KvCacheManager(numBlocks, config.blockSize(), config.prefixCaching());

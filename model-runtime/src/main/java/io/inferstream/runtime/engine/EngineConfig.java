@@ -2,6 +2,7 @@ package io.inferstream.runtime.engine;
 
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.model.ModelConfig;
 
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -13,7 +14,8 @@ import java.util.regex.Pattern;
  * @param maxBatchedTokens token budget of one step (prefill chunks plus decode tokens)
  * @param maxSequences     most sequences running (holding KV blocks) at once
  * @param blockSize        positions per KV block
- * @param kvCacheBytes     memory budget of the KV pool; blocks = budget / KvStore.bytesPerBlock
+ * @param kvCacheBytes     memory budget of the KV pool; blocks = budget / KvStore.bytesPerBlock; {@link #AUTO_KV_CACHE}:
+ *                         what the model's device has room for ({@link #resolveKvCache}), 256 MiB on the CPU
  * @param kvPrecision      how keys and values are stored
  * @param prefixCaching    share full blocks of identical prefixes between sequences
  * @param logitCandidates  when steps whose rows can all be sampled from the best logits ask the model for those
@@ -44,9 +46,11 @@ public record EngineConfig(
     public static final int DEFAULT_MAX_SEQUENCES = 64;
     public static final int DEFAULT_BLOCK_SIZE = 16;
     public static final long DEFAULT_KV_CACHE_BYTES = 256L << 20;
+    /** kvCacheBytes that says: size the KV cache from the model's device memory plan (the CPU's default elsewhere). */
+    public static final long AUTO_KV_CACHE = -1;
 
     public EngineConfig {
-        if (maxBatchedTokens <= 0 || maxSequences <= 0 || blockSize <= 0 || kvCacheBytes <= 0) {
+        if (maxBatchedTokens <= 0 || maxSequences <= 0 || blockSize <= 0 || (kvCacheBytes <= 0 && kvCacheBytes != AUTO_KV_CACHE)) {
             throw new IllegalArgumentException("engine limits must be positive: max-batched-tokens=" + maxBatchedTokens
                     + ", max-sequences=" + maxSequences + ", block size=" + blockSize + ", kv-cache-memory=" + kvCacheBytes);
         }
@@ -93,8 +97,43 @@ public record EngineConfig(
                 on ? Candidates.ALWAYS : Candidates.NEVER);
     }
 
+    /**
+     * This configuration with an {@link #AUTO_KV_CACHE} budget made concrete for {@code model}: on a device, what its
+     * memory plan leaves for the KV cache ({@link LanguageModel#kvCacheBudget}), but no more than every sequence at
+     * the model's full context needs (maxSequences x contextLength positions); on the CPU
+     * {@link #DEFAULT_KV_CACHE_BYTES}. A configured budget is returned as it is.
+     */
+    public EngineConfig resolveKvCache(LanguageModel model) {
+        if (kvCacheBytes != AUTO_KV_CACHE) {
+            return this;
+        }
+        java.util.OptionalLong budget = model.kvCacheBudget();
+        ModelConfig c = model.config();
+        return withKvCacheBytes(resolveKvCacheFor(budget, c.nLayers(), c.kvDim(), c.contextLength()));
+    }
+
+    /** The auto budget for a device with {@code budget} bytes free for the KV cache (empty: the CPU). */
+    public long resolveKvCacheFor(java.util.OptionalLong budget, int nLayers, int kvDim, int contextLength) {
+        if (budget.isEmpty()) {
+            return DEFAULT_KV_CACHE_BYTES;
+        }
+        long perBlock = KvStore.bytesPerBlock(nLayers, kvDim, blockSize, kvPrecision);
+        long blocksPerSequence = ((long) Math.max(1, contextLength) + blockSize - 1) / blockSize;
+        long most = perBlock * Math.min((long) Integer.MAX_VALUE, blocksPerSequence * maxSequences);
+        long bytes = Math.min(budget.getAsLong(), most) / perBlock * perBlock; // whole blocks
+        if (bytes < perBlock) {
+            throw new IllegalArgumentException("the device has " + budget.getAsLong() + " bytes left for the KV cache after "
+                    + "the weights and activations, less than one KV block (" + perBlock + " bytes); lower "
+                    + "--max-batched-tokens or raise --gpu-memory-fraction");
+        }
+        return bytes;
+    }
+
     /** KV blocks the budget buys for a model of {@code nLayers} layers and {@code kvDim}-wide keys. */
     public int numBlocks(int nLayers, int kvDim) {
+        if (kvCacheBytes == AUTO_KV_CACHE) {
+            throw new IllegalStateException("the auto KV-cache budget depends on the model: resolveKvCache(model) first");
+        }
         long perBlock = KvStore.bytesPerBlock(nLayers, kvDim, blockSize, kvPrecision);
         long blocks = kvCacheBytes / perBlock;
         if (blocks < 1) {
@@ -107,8 +146,14 @@ public record EngineConfig(
 
     private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]?)(I?B)?", Pattern.CASE_INSENSITIVE);
 
-    /** Parses a memory size such as "256MiB", "1GiB", "512M" or "1048576" (binary units) into bytes. */
+    /**
+     * Parses a memory size such as "256MiB", "1GiB", "512M" or "1048576" (binary units) into bytes; "auto" gives
+     * {@link #AUTO_KV_CACHE}.
+     */
     public static long parseBytes(String text) {
+        if (text.trim().equalsIgnoreCase("auto")) {
+            return AUTO_KV_CACHE;
+        }
         Matcher m = SIZE.matcher(text.trim());
         if (!m.matches()) {
             throw new IllegalArgumentException("not a memory size: '" + text + "' (expected e.g. 256MiB, 1GiB, 4096)");

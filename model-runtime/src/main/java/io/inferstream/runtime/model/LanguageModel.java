@@ -32,6 +32,15 @@ public interface LanguageModel extends AutoCloseable {
     }
 
     /**
+     * Bytes of KV cache this model's device has room for (a GPU backend: what its memory plan leaves after the weights
+     * and activations), or empty where the engine's configured budget applies (the CPU). The engine sizes an
+     * {@code auto} KV cache from it.
+     */
+    default java.util.OptionalLong kvCacheBudget() {
+        return java.util.OptionalLong.empty();
+    }
+
+    /**
      * True when the logits are computed on a device, so that copying whole rows to the host costs more than
      * selecting candidates there ({@link #forwardCandidates}): the engine then asks for candidates by default.
      */

@@ -56,6 +56,38 @@ class EngineCudaGpuTest {
     }
 
     /**
+     * An auto KV budget (the CLI's and jobs' default) on the GPU takes what the model's memory plan leaves after the
+     * weights and activations, capped at every sequence's full context, allocated on the device when the engine starts;
+     * the engine then generates the tokens of one with a small fixed budget.
+     */
+    @Test
+    void anAutoKvCacheTakesWhatTheMemoryPlanLeaves() {
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            EngineConfig auto = EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(EngineConfig.AUTO_KV_CACHE);
+            long perBlock = KvStore.bytesPerBlock(gpu.config().nLayers(), gpu.config().kvDim(), auto.blockSize(), auto.kvPrecision());
+            long cap = perBlock * auto.maxSequences() * ((gpu.config().contextLength() + auto.blockSize() - 1) / auto.blockSize());
+            long expected = Math.min(gpu.memoryPlan().kvBytes(), cap) / perBlock * perBlock;
+            try (Engine engine = new Engine(gpu, null, auto)) {
+                assertEquals(expected, engine.config().kvCacheBytes());
+                assertEquals(expected / perBlock, engine.numKvBlocks());
+                assertTrue(engine.numKvBlocks() > 0);
+            }
+            SplittableRandom rnd = new SplittableRandom(78);
+            List<int[]> prompts = new ArrayList<>();
+            for (int r = 0; r < 12; r++) {
+                prompts.add(TestModels.randomPrompt(rnd, 1 + (r * 29) % 120, gpu.config().vocabSize()));
+            }
+            List<int[]> fixed = run(gpu, prompts, EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(
+                    perBlock * 256));
+            List<int[]> withAuto = run(gpu, prompts, auto);
+            for (int r = 0; r < prompts.size(); r++) {
+                assertArrayEquals(fixed.get(r), withAuto.get(r), "request " + r);
+            }
+        }
+    }
+
+    /**
      * On the GPU, steps served by the device's top-k candidates (topk_rows) generate the tokens of full-logit steps
      * for greedy, top-k, top-p, min-p and seeded-temperature requests batched together, and steps with a penalty or
      * a scoring request take the full logits. Log-probs agree to float rounding (the device sums exp in float).
@@ -86,8 +118,11 @@ class EngineCudaGpuTest {
     }
 
     private static List<int[]> run(LanguageModel model, List<int[]> prompts) {
-        EngineConfig config = EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(
-                KvStore.bytesPerBlock(model.config().nLayers(), model.config().kvDim(), 16, KvStore.Precision.F32) * 256);
+        return run(model, prompts, EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(
+                KvStore.bytesPerBlock(model.config().nLayers(), model.config().kvDim(), 16, KvStore.Precision.F32) * 256));
+    }
+
+    private static List<int[]> run(LanguageModel model, List<int[]> prompts, EngineConfig config) {
         List<int[]> out = new ArrayList<>();
         try (Engine engine = new Engine(model, null, config)) {
             List<CompletableFuture<Completion>> futures = new ArrayList<>();

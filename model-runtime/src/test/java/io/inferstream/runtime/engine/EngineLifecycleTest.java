@@ -184,6 +184,30 @@ class EngineLifecycleTest {
         assertEquals(512L << 10, EngineConfig.parseBytes("512K"));
         assertEquals(4096, EngineConfig.parseBytes("4096"));
         assertThrows(IllegalArgumentException.class, () -> EngineConfig.parseBytes("lots"));
+        assertEquals(EngineConfig.AUTO_KV_CACHE, EngineConfig.parseBytes(" Auto "));
+    }
+
+    @Test
+    void anAutoKvCacheIsTheCpuDefaultOnTheCpuAndWhatTheDeviceLeavesCappedAtFullContexts() {
+        EngineConfig auto = EngineConfig.defaults().withKvCacheBytes(EngineConfig.AUTO_KV_CACHE).withMaxSequences(4);
+        assertThrows(IllegalStateException.class, () -> auto.numBlocks(2, 64), "an auto budget is resolved first");
+        // the CPU model has no device budget: 256 MiB, as the engine had before
+        try (Engine engine = new Engine(model, null, auto)) {
+            assertEquals(EngineConfig.DEFAULT_KV_CACHE_BYTES, engine.config().kvCacheBytes());
+            assertEquals(EngineConfig.defaults().numBlocks(model.config().nLayers(), model.config().kvDim()), engine.numKvBlocks());
+        }
+        long perBlock = io.inferstream.runtime.kv.KvStore.bytesPerBlock(2, 64, 16, auto.kvPrecision());
+        // a device with room for 10 blocks: 10 blocks; 4 sequences of 100 positions need 4 x 7 blocks: capped there
+        assertEquals(10 * perBlock, auto.withKvCacheBytes(EngineConfig.AUTO_KV_CACHE)
+                .resolveKvCacheFor(java.util.OptionalLong.of(10 * perBlock + 5), 2, 64, 100));
+        assertEquals(28 * perBlock, auto.resolveKvCacheFor(java.util.OptionalLong.of(1000 * perBlock), 2, 64, 100));
+        assertEquals(EngineConfig.DEFAULT_KV_CACHE_BYTES, auto.resolveKvCacheFor(java.util.OptionalLong.empty(), 2, 64, 100));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> auto.resolveKvCacheFor(java.util.OptionalLong.of(perBlock - 1), 2, 64, 100));
+        assertTrue(e.getMessage().contains("less than one KV block"), e.getMessage());
+        // a configured budget stays as it is
+        EngineConfig fixed = EngineConfig.defaults().withKvCacheBytes(123456789);
+        assertEquals(123456789, fixed.resolveKvCache(model).kvCacheBytes());
     }
 
     @Test
