@@ -354,3 +354,201 @@ ST_GROUP_KERNELS(matmul_stream_wide_group, 16, 1, false, 1)
 ST_GROUP_KERNELS(matmul_stream_packed_group, 8, 2, true, 1)
 ST_GROUP_KERNELS(matmul_stream_wide_packed_group, 16, 1, true, 1)
 ST_GROUP_KERNELS(matmul_stream_tall_packed_group, 8, 1, true, 2)
+
+// ---- Q8_0 weights on tensor cores ----
+// The same streaming product for Q8_0 weights as the device holds them (DeviceMatrix: int8 quants [rows, cols] and a
+// float scale per 32 [rows, cols / 32]), with F16 activations (to_half_padded_f16). A lane loads 8 bytes of its
+// rows' quants where the 16-bit kernels load 16 (1.06 bytes a weight instead of 2), widens them to F16 (exact: int8
+// values are F16 integers) into the same A-fragment places, and the mma sums q x over each 32-wide Q8_0 block in
+// float: a 64-k chunk's first two k16 steps are its first block (pieces k + 8q), the last two its second (k + 32 + 8q),
+// so each block's sum is scaled by its row's scale once, in float, before it joins the accumulator. Only the
+// activations' F16 rounding separates it from the CPU's Q8_0 product. Needs cols % 32 == 0 (whole blocks; 8-byte
+// aligned pieces); any rows; kChunk % 64 == 0.
+#ifdef INFERSTREAM_EMULATE
+__device__ __forceinline__ uint2 st_load_q8(const void* p, bool valid) {
+    uint2 v = {0, 0};
+    if (valid) {
+        emu::check_read(p, 8, "weights");
+        std::memcpy(&v, p, 8);
+    }
+    return v;
+}
+#else
+// 8 bytes of quants, read once (as st_load_weights). Zero when !valid (nothing read).
+__device__ __forceinline__ uint2 st_load_q8(const void* p, bool valid) {
+    uint2 v;
+    asm volatile(
+        "{\n"
+        " .reg .pred p;\n"
+        " setp.ne.b32 p, %3, 0;\n"
+        " mov.b32 %0, 0;\n"
+        " mov.b32 %1, 0;\n"
+        " @p ld.global.nc.L1::no_allocate.L2::256B.v2.u32 {%0, %1}, [%2];\n"
+        "}\n"
+        : "=r"(v.x), "=r"(v.y)
+        : "l"(p), "r"((int) valid));
+    return v;
+}
+#endif
+
+// The four int8 of w (bytes 0..3) as two F16 pairs: {b0, b1} and {b2, b3}, low half first. Exact.
+__device__ __forceinline__ void q8_to_f16x2(unsigned w, unsigned& a, unsigned& b) {
+    a = (unsigned) to_bits((float) (signed char) (w & 0xffu), (__half*) 0)
+        | ((unsigned) to_bits((float) (signed char) ((w >> 8) & 0xffu), (__half*) 0) << 16);
+    b = (unsigned) to_bits((float) (signed char) ((w >> 16) & 0xffu), (__half*) 0)
+        | ((unsigned) to_bits((float) (signed char) (w >> 24), (__half*) 0) << 16);
+}
+
+// Quants and scales of the chunk at k for this lane: dst {row r lo, row r hi, row r+8 lo, row r+8 hi} (pieces k + 8q
+// and k + 32 + 8q, 8 bytes each), sc the matching blocks' scales (0 where nothing was loaded).
+__device__ __forceinline__ void st_load_q8_chunk(uint2* dst, float* sc, const signed char* w0, const signed char* w1,
+                                                 const float* s0, const float* s1, bool in0, bool in1, int k, int k1,
+                                                 int q) {
+    int lo = k + 8 * q;
+    int hi = lo + 32;
+    bool vlo = lo < k1;
+    bool vhi = hi < k1;
+    dst[0] = st_load_q8(w0 + lo, in0 && vlo);
+    dst[1] = st_load_q8(w0 + hi, in0 && vhi);
+    dst[2] = st_load_q8(w1 + lo, in1 && vlo);
+    dst[3] = st_load_q8(w1 + hi, in1 && vhi);
+    int b = k >> 5;
+    sc[0] = in0 && vlo ? s0[b] : 0.0f;
+    sc[1] = in0 && vhi ? s0[b + 1] : 0.0f;
+    sc[2] = in1 && vlo ? s1[b] : 0.0f;
+    sc[3] = in1 && vhi ? s1[b + 1] : 0.0f;
+}
+
+// As matmul_stream_block (8 warps of 16 rows, ST_DEPTH chunks of weights in flight, the activation ring in shared
+// memory), for Q8_0 weights.
+__device__ __forceinline__ void matmul_stream_q8_block(const signed char* wq, const float* ws, const unsigned short* xh,
+                                                       float* out, int tiles8, int nOut, int rows, int cols, int kChunk,
+                                                       int blockRow, int split) {
+    constexpr int WARPS = 8;
+    __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC];
+    int k0 = split * kChunk;
+    if (k0 >= cols) {
+        return; // block-uniform, before any barrier
+    }
+    int k1 = min(cols, k0 + kChunk);
+    int chunks = (k1 - k0 + ST_KC - 1) / ST_KC;
+    int npad = tiles8 * 8;
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int g = lane >> 2;
+    int q = lane & 3;
+    int r0 = blockRow * WARPS * 16 + warp * 16 + g;
+    bool in0 = r0 < rows;
+    bool in1 = r0 + 8 < rows;
+    int blocksPerRow = cols >> 5;
+    const signed char* w0 = wq + (size_t) (in0 ? r0 : 0) * cols;
+    const signed char* w1 = wq + (size_t) (in1 ? r0 + 8 : 0) * cols;
+    const float* s0 = ws + (size_t) (in0 ? r0 : 0) * blocksPerRow;
+    const float* s1 = ws + (size_t) (in1 ? r0 + 8 : 0) * blocksPerRow;
+
+    float acc[ST_MAX_TILES][4];
+#pragma unroll
+    for (int t = 0; t < ST_MAX_TILES; t++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            acc[t][j] = 0.0f;
+        }
+    }
+    uint2 wr[ST_DEPTH][4];
+    float sc[ST_DEPTH][4];
+#pragma unroll
+    for (int d = 0; d < ST_DEPTH; d++) {
+        if (d < chunks) {
+            st_load_q8_chunk(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + d * ST_KC, k1, q);
+            st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
+        }
+        cp_async_commit();
+    }
+    int bLo = g * ST_KC + ((0 ^ (g & 1)) * 4 + q) * 8;
+    int bHi = g * ST_KC + ((1 ^ (g & 1)) * 4 + q) * 8;
+    for (int c0 = 0; c0 < chunks; c0 += ST_DEPTH) {
+#pragma unroll
+        for (int d = 0; d < ST_DEPTH; d++) {
+            int c = c0 + d;
+            if (c < chunks) { // block-uniform
+                cp_async_wait<ST_DEPTH - 1>();
+                __syncthreads();
+                int next = c + ST_DEPTH;
+                if (next < chunks) {
+                    st_load_x<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
+                }
+                cp_async_commit();
+                // this chunk's quants as F16 pairs, in the places st_load_chunk's halves would have
+                unsigned a0lo[4], a0hi[4], a8lo[4], a8hi[4];
+                q8_to_f16x2(wr[d][0].x, a0lo[0], a0lo[1]);
+                q8_to_f16x2(wr[d][0].y, a0lo[2], a0lo[3]);
+                q8_to_f16x2(wr[d][1].x, a0hi[0], a0hi[1]);
+                q8_to_f16x2(wr[d][1].y, a0hi[2], a0hi[3]);
+                q8_to_f16x2(wr[d][2].x, a8lo[0], a8lo[1]);
+                q8_to_f16x2(wr[d][2].y, a8lo[2], a8lo[3]);
+                q8_to_f16x2(wr[d][3].x, a8hi[0], a8hi[1]);
+                q8_to_f16x2(wr[d][3].y, a8hi[2], a8hi[3]);
+                float sa0 = sc[d][0], sa1 = sc[d][1], sb0 = sc[d][2], sb1 = sc[d][3];
+                if (next < chunks) {
+                    st_load_q8_chunk(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + next * ST_KC, k1, q);
+                }
+                const unsigned short* xc = xs[c % ST_STAGES];
+#pragma unroll
+                for (int t = 0; t < ST_MAX_TILES; t++) {
+                    if (t < tiles8) {
+                        uint4 lo = *(const uint4*) (xc + t * 8 * ST_KC + bLo);
+                        uint4 hi = *(const uint4*) (xc + t * 8 * ST_KC + bHi);
+                        float p0[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // the chunk's first Q8_0 block
+                        float p1[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // its second
+                        mma_m16n8k16(p0, a0lo[0], a8lo[0], a0lo[1], a8lo[1], lo.x, lo.y, (__half*) 0);
+                        mma_m16n8k16(p0, a0lo[2], a8lo[2], a0lo[3], a8lo[3], lo.z, lo.w, (__half*) 0);
+                        mma_m16n8k16(p1, a0hi[0], a8hi[0], a0hi[1], a8hi[1], hi.x, hi.y, (__half*) 0);
+                        mma_m16n8k16(p1, a0hi[2], a8hi[2], a0hi[3], a8hi[3], hi.z, hi.w, (__half*) 0);
+                        acc[t][0] += sa0 * p0[0] + sa1 * p1[0]; // row r0, tokens 8t + 2q, + 1
+                        acc[t][1] += sa0 * p0[1] + sa1 * p1[1];
+                        acc[t][2] += sb0 * p0[2] + sb1 * p1[2]; // row r0 + 8
+                        acc[t][3] += sb0 * p0[3] + sb1 * p1[3];
+                    }
+                }
+            }
+        }
+    }
+    cp_async_wait<0>();
+    float* o = out + (size_t) split * nOut * rows;
+#pragma unroll
+    for (int t = 0; t < ST_MAX_TILES; t++) {
+        if (t < tiles8) {
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int tok = 8 * t + 2 * q + j;
+                if (tok < nOut) {
+                    if (in0) {
+                        o[(size_t) tok * rows + r0] = acc[t][j];
+                    }
+                    if (in1) {
+                        o[(size_t) tok * rows + r0 + 8] = acc[t][2 + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Decode steps (1..64 tokens): grid (ceil(rows / 128), splits), block 256; out as matmul_stream's (partial sums
+// [splits, npad, rows], reduced by splitk_reduce, or y itself with one split). One block per SM: the widened quants
+// and per-block scales take 168 registers a thread (at 128, for two blocks, they spill).
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8(const signed char* wq, const float* ws,
+                                                                     const unsigned short* xh, float* out, int tiles8,
+                                                                     int nOut, int rows, int cols, int kChunk) {
+    matmul_stream_q8_block(wq, ws, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+
+// Prefill and mixed steps: 64-token slices of one launch (as matmul_stream_slices), grid (ceil(rows / 128), slices).
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8_slices(const signed char* wq, const float* ws,
+                                                                            const unsigned short* xh, float* y, int n,
+                                                                            int rows, int cols) {
+    int t0 = blockIdx.y * 64;
+    int nOut = min(64, n - t0);
+    matmul_stream_q8_block(wq, ws, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, (nOut + 7) / 8, nOut, rows, cols,
+                           cols, blockIdx.x, 0);
+}

@@ -71,6 +71,8 @@ void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*
 void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
                                           const unsigned short*, float*, int, int, int, int, int, int, int, int);
+void matmul_stream_q8(const signed char*, const float*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_q8_slices(const signed char*, const float*, const unsigned short*, float*, int, int, int);
 void matvec_q4_k(const void*, const float*, const float*, float*, int, int, int);
 void matvec_q6_k(const void*, const float*, const float*, float*, int, int, int);
 void matmul_tiled_q4_k(const void*, const float*, const float*, float*, int, int, int);
@@ -542,6 +544,88 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     inBounds(stray, tag);
 }
 
+// matmul_stream_q8 (Q8_0 quants and per-32 scales, F16 activations): one split written directly, several reduced by
+// splitk_reduce, against a double product of the same quants x scales and F16-rounded x (within 1e-5); the slices
+// kernel (more than 64 tokens) bit for bit the decode kernel with one split on each 64-token slice; every quant load
+// inside the quants.
+static void q8stream(int rows, int cols, int n, int chunk) {
+    std::string tag = "matmul_stream_q8 " + std::to_string(rows) + " x " + std::to_string(cols) + ", n " + std::to_string(n)
+            + ", chunk " + std::to_string(chunk);
+    int blocks = cols / 32;
+    std::vector<signed char> wq((size_t) rows * cols);
+    for (auto& v : wq) v = (signed char) ((int) (rng() % 255) - 127);
+    auto ws = randoms((size_t) rows * blocks, 1e-3, 2e-2);
+    auto x = randoms((size_t) n * cols, -2, 2);
+    int npadAll = (n + 7) / 8 * 8;
+    std::vector<unsigned short> xh((size_t) npadAll * cols, 0xFFFF);
+    emu::launch(to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n,
+                npadAll, cols);
+    // the double product of what the kernels multiply: q * scale against the F16 activations
+    std::vector<double> ref((size_t) n * rows);
+    double scale = 0;
+    for (int t = 0; t < n; t++) {
+        for (int r = 0; r < rows; r++) {
+            double s = 0;
+            for (int c = 0; c < cols; c++) {
+                s += (double) wq[(size_t) r * cols + c] * ws[(size_t) r * blocks + c / 32]
+                        * __half2float(__half {xh[(size_t) t * cols + c]});
+            }
+            ref[(size_t) t * rows + r] = s;
+            scale = std::max(scale, std::fabs(s));
+        }
+    }
+    auto close = [&](const std::vector<float>& y, int tokens, const std::string& what) {
+        double worst = 0;
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                worst = std::max(worst, std::fabs(ref[(size_t) t * rows + r] - y[(size_t) t * rows + r]));
+            }
+        }
+        if (!(worst <= 1e-5 * scale)) {
+            std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
+            failures++;
+        } else {
+            std::printf("ok   %s\n", what.c_str());
+        }
+    };
+    emu::forget();
+    emu::allow(wq.data(), wq.size());
+    emu::allow(xh.data(), xh.size() * 2);
+    long stray = emu::stray_reads();
+    if (n <= 64) {
+        int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
+        int splits = (cols + chunk - 1) / chunk;
+        std::vector<float> y((size_t) n * rows, NAN);
+        if (splits == 1) {
+            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const signed char*) wq.data(),
+                        (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), tiles8, n, rows, cols, chunk);
+        } else {
+            std::vector<float> part((size_t) splits * npad * rows, NAN);
+            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, splits), threads(256), 0, (const signed char*) wq.data(),
+                        (const float*) ws.data(), (const unsigned short*) xh.data(), part.data(), tiles8, npad, rows, cols,
+                        chunk);
+            emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n,
+                        npad, rows, splits);
+        }
+        close(y, n, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
+    } else {
+        int slices = (n + 63) / 64;
+        std::vector<float> y((size_t) n * rows, NAN);
+        emu::launch(matmul_stream_q8_slices, grid((rows + 127) / 128, slices), threads(256), 0, (const signed char*) wq.data(),
+                    (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), n, rows, cols);
+        close(y, n, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
+        std::vector<float> each((size_t) n * rows, NAN);
+        for (int z = 0; z < slices; z++) {
+            int t0 = z * 64, m = std::min(64, n - t0);
+            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const signed char*) wq.data(),
+                        (const float*) ws.data(), (const unsigned short*) (xh.data() + (size_t) t0 * cols),
+                        each.data() + (size_t) t0 * rows, (m + 7) / 8, m, rows, cols, cols);
+        }
+        same(each, y, y.size(), tag + ": each slice the bits of the decode kernel with one split");
+    }
+    inBounds(stray, tag);
+}
+
 // matmul_stream_slices (prefill: 64-token slices in one launch), row-major and packed: each slice bit for bit
 // matmul_stream of those tokens with one split, and all within 1e-5 of the double product.
 static void slices(bool bf16, int rows, int cols, int n) {
@@ -820,6 +904,10 @@ int main() {
     kQuants(false, 33, 256, 9);
     kQuants(true, 9, 768, 1);     // one token, three 256-value blocks a row
     kQuants(false, 8, 384, 3);
+    q8stream(200, 512, 13, 512);   // one split: the block writes y; rows off the 128-row block
+    q8stream(128, 544, 64, 128);   // five splits, the last of 32 columns (one Q8_0 block: the chunk's second half empty)
+    q8stream(64, 96, 1, 64);       // one token, a last chunk of one block
+    q8stream(136, 160, 70, 0);     // 70 tokens as two slices (the second of 6 tokens)
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;

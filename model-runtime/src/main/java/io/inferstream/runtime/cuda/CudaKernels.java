@@ -54,7 +54,8 @@ public final class CudaKernels implements AutoCloseable {
                 "matmul_stream_wide_packed_group_bf16", "matmul_stream_tall_packed_f16", "matmul_stream_tall_packed_bf16",
                 "matmul_stream_tall_packed_group_f16", "matmul_stream_tall_packed_group_bf16", "pack_stream_weights",
                 "matmul_stream_slices_f16", "matmul_stream_slices_bf16", "matmul_stream_packed_slices_f16",
-                "matmul_stream_packed_slices_bf16", "matmul_stream_tall_packed_slices_f16", "matmul_stream_tall_packed_slices_bf16"},
+                "matmul_stream_packed_slices_bf16", "matmul_stream_tall_packed_slices_f16", "matmul_stream_tall_packed_slices_bf16",
+                "matmul_stream_q8", "matmul_stream_q8_slices"},
             "prefetch", new String[] {"l2_prefetch"});
 
     private final List<CUmodule> modules = new ArrayList<>();

@@ -23,7 +23,8 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Which kernel computes a product (tests compare each against the CPU). */
     enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE,
-        STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED, STREAM_SLICES, STREAM_PACKED_SLICES, STREAM_TALL_PACKED_SLICES }
+        STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED, STREAM_SLICES, STREAM_PACKED_SLICES, STREAM_TALL_PACKED_SLICES,
+        STREAM_Q8 }
 
     private final GgmlType type; // F32, F16, BF16, Q8_0, Q4_K or Q6_K
     private final int rows;
@@ -270,6 +271,10 @@ public final class DeviceMatrix implements AutoCloseable {
      * describes (x itself is not read) and the conversion is skipped.
      */
     void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny, boolean halvesReady) {
+        if (takesQ8Stream(n, skinny)) { // never halvesReady: readsHalves is for 16-bit matrices
+            q8Stream(k, x, y, n, skinny);
+            return;
+        }
         if (halvesReady) {
             requireReadsHalves(n, skinny);
             streamProduct(k, x, y, n, skinny, true, true);
@@ -283,6 +288,46 @@ public final class DeviceMatrix implements AutoCloseable {
         } else {
             matmul(k, x, y, n);
         }
+    }
+
+    /** Whether matmul_stream_q8 can take this matrix: Q8_0 in whole 32-value blocks per row. */
+    boolean q8Streamable() {
+        return type == GgmlType.Q8_0 && cols % 32 == 0;
+    }
+
+    /** Whether a product of {@code n} tokens runs matmul_stream_q8 under {@code s}: more than 8 tokens, chosen at load. */
+    boolean takesQ8Stream(int n, SkinnyScratch s) {
+        return s != null && s.q8 && n > MATVEC_MAX_TOKENS && q8Streamable();
+    }
+
+    /**
+     * y [n, rows] = x [n, cols] . W^T for Q8_0 weights on tensor cores (stream.cu, matmul_stream_q8): x rounded to F16
+     * and padded to whole 8-token tiles, then for up to 64 tokens ceil(rows / 128) x splits blocks (matmul_stream's
+     * default split policy) and splitk_reduce, or, for more, 64-token slices of one launch (matmul_stream_q8_slices).
+     */
+    void q8Stream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        if (n < 1 || !q8Streamable()) {
+            throw new IllegalArgumentException(name + ": the Q8_0 tensor-core product needs Q8_0 weights in whole 32-value "
+                    + "blocks; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
+        }
+        int npad = streamPad(n);
+        int blocks = (rows + 127) / 128;
+        DeviceBuffer xh = n <= SkinnyScratch.MAX_TOKENS ? s.halves : s.sliceHalves(n, cols);
+        long elems = (long) npad * cols;
+        k.launch("to_half_padded_f16", (int) Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
+        if (n > SkinnyScratch.MAX_TOKENS) {
+            k.launch("matmul_stream_q8_slices", blocks, (n + 63) / 64, 256, 0, data, scales, xh, y, n, rows, cols);
+            return;
+        }
+        int chunk = SkinnyScratch.streamChunk(rows, cols, false);
+        int splits = SkinnyScratch.streamSplits(rows, cols, false);
+        if (splits == 1) {
+            k.launch("matmul_stream_q8", blocks, 1, 256, 0, data, scales, xh, y, npad / 8, n, rows, cols, chunk);
+            return;
+        }
+        k.launch("matmul_stream_q8", blocks, splits, 256, 0, data, scales, xh, s.partial, npad / 8, npad, rows, cols, chunk);
+        int outs = n * rows;
+        k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
     }
 
     /** The split-K tensor-core product for n <= 64 tokens (see matmul.cu); the scratch must fit this matrix. */
@@ -625,6 +670,12 @@ public final class DeviceMatrix implements AutoCloseable {
                     s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
                     s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP || kernel == Kernel.STREAM_DEEP;
                     skinny(k, x, y, n, s);
+                    jcuda.driver.JCudaDriver.cuCtxSynchronize();
+                }
+            }
+            case STREAM_Q8 -> {
+                try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
+                    q8Stream(k, x, y, n, s); // any n: 64-token slices past 64
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }
             }

@@ -82,6 +82,13 @@ final class SkinnyScratch implements AutoCloseable {
      */
     boolean slicedPrefill;
 
+    /**
+     * Q8_0 matrices run matmul_stream_q8 (stream.cu: quants widened to F16 in tensor-core fragments, a scale per 32
+     * applied in float; 64-token slices for longer steps) for steps of more than 8 tokens instead of the CUDA-core
+     * matmul_tiled_q8_0, with matmul_stream's default split policy. Chosen at load.
+     */
+    boolean q8;
+
     private DeviceBuffer sliceHalves; // [npad, cols] 16-bit activations of a sliced product, grown on demand
 
     /**

@@ -52,6 +52,12 @@ class DeviceKernelsGpuTest {
         "Q8_0, MATVEC, 100, 96, 8, 1e-5",
         "Q8_0, TILED, 100, 96, 9, 1e-5",
         "Q8_0, TILED, 515, 256, 70, 1e-5",
+        // Q8_0 on tensor cores: activations rounded to F16 (the CPU keeps them in float)
+        "Q8_0, STREAM_Q8, 515, 256, 9, 5e-3",
+        "Q8_0, STREAM_Q8, 2048, 2048, 64, 5e-3",
+        "Q8_0, STREAM_Q8, 200, 8192, 40, 5e-3",
+        "Q8_0, STREAM_Q8, 130, 96, 1, 5e-3",
+        "Q8_0, STREAM_Q8, 136, 160, 130, 5e-3",
         "BF16, SKINNY, 2048, 2048, 64, 1e-2",
         "BF16, SKINNY, 128, 256, 9, 1e-2",
         "BF16, SKINNY, 8192, 2048, 16, 1e-2",

@@ -78,6 +78,11 @@ class CudaLlamaModelGpuTest {
                 Arguments.of("llama3 RoPE scaling, tied", llama.withLlama3(new ModelConfig.RopeScaling(8f, 1f, 4f, 64), 500000f)
                         .withTied(true), KvStore.Precision.F32, 1e-4, false, false, false, "off", false),
                 Arguments.of("llama Q8_0", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32, 1e-4, false, false, false, "off", false),
+                // Q8_0 on tensor cores (matmul_stream_q8, and its 64-token slices): activations rounded to F16
+                Arguments.of("llama Q8_0, tensor-core product", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0), KvStore.Precision.F32,
+                        1e-2, true, false, false, "q8", false),
+                Arguments.of("llama Q8_0 256/512, tensor-core product", RandomLlamaGguf.Spec.llama(GgmlType.Q8_0)
+                        .withShape(256, 512, 4, 2), KvStore.Precision.F16, 1e-2, true, false, false, "q8", false),
                 Arguments.of("llama F16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.F16), KvStore.Precision.F32, 1e-2, false, false, false, "off", false),
                 Arguments.of("llama BF16 (tensor cores)", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, false, false, false, "off", false),
                 Arguments.of("llama BF16, skinny decode product", RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, false, false, "off", false),
@@ -146,9 +151,13 @@ class CudaLlamaModelGpuTest {
             gpu.usePipelinedSkinny(grouped);
             gpu.useGroupedSkinny(grouped);
             gpu.useDeepSplit(deep); // forced as well: the default split unless the row asks for the deep one
-            gpu.useStreamingSkinny(!stream.equals("off")); // matmul_stream only where the row asks for it (it takes precedence)
+            boolean streaming = stream.equals("stream") || stream.equals("wide");
+            gpu.useStreamingSkinny(streaming); // matmul_stream only where the row asks for it (it takes precedence)
             gpu.useWideStream(stream.equals("wide"));
-            gpu.useSmallStream(!stream.equals("off")); // and for the steps of 1..8 tokens (the last step has 3)
+            gpu.useSmallStream(streaming); // and for the steps of 1..8 tokens (the last step has 3)
+            if (skinny) {
+                gpu.useQ8Stream(stream.equals("q8")); // Q8_0 products of 9+ tokens on tensor cores, or not
+            }
             gpu.useSplitAttention(split); // forced: the per-head kernel unless the row asks for the split one
             gpu.useVectorNorm(split);
             gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (forced either way)
