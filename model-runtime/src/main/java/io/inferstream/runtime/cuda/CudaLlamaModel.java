@@ -1409,7 +1409,7 @@ public final class CudaLlamaModel implements LanguageModel {
         if (splitAttention != null) {
             splitAttention.ensure(c);
         }
-        if (skinny != null && slicedPrefill) {
+        if (skinny != null && (slicedPrefill || q8Stream)) {
             skinny.sliceHalves(c, maxSliceCols());
         }
         bufferGeneration++;
