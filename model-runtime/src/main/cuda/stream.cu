@@ -355,15 +355,20 @@ ST_GROUP_KERNELS(matmul_stream_packed_group, 8, 2, true, 1)
 ST_GROUP_KERNELS(matmul_stream_wide_packed_group, 16, 1, true, 1)
 ST_GROUP_KERNELS(matmul_stream_tall_packed_group, 8, 1, true, 2)
 
-// ---- Q8_0 weights on tensor cores ----
-// The same streaming product for Q8_0 weights as the device holds them (DeviceMatrix: int8 quants [rows, cols] and a
-// float scale per 32 [rows, cols / 32]), with F16 activations (to_half_padded_f16). A lane loads 8 bytes of its
-// rows' quants where the 16-bit kernels load 16 (1.06 bytes a weight instead of 2), widens them to F16 (exact: int8
-// values are F16 integers) into the same A-fragment places, and the mma sums q x over each 32-wide Q8_0 block in
-// float: a 64-k chunk's first two k16 steps are its first block (pieces k + 8q), the last two its second (k + 32 + 8q),
-// so each block's sum is scaled by its row's scale once, in float, before it joins the accumulator. Only the
-// activations' F16 rounding separates it from the CPU's Q8_0 product. Needs cols % 32 == 0 (whole blocks; 8-byte
-// aligned pieces); any rows; kChunk % 64 == 0.
+// ---- Q8_0 and Q4_K weights on tensor cores ----
+// The same streaming product for quantized weights as the device holds them (DeviceMatrix), with F16 activations
+// (to_half_padded_f16). Q8_0: int8 quants [rows, cols] and a float scale per 32 [rows, cols / 32]. Q4_K (the CPU's
+// planes, tensor.QuantPlanes): nibbles [rows, cols / 2] in ggml's order, each 64-value chunk 32 bytes whose low nibbles
+// are its values 0..31 and high nibbles 32..63, and per 32 values a float (scale, min) pair: w = scale q - min.
+// A lane loads 8 bytes per row and chunk where the 16-bit kernels load 32 (Q8_0: its lo and hi pieces, 1.06 bytes a
+// weight; Q4_K: one 8-byte run whose low nibbles are the lo piece and high nibbles the hi piece, 0.56 bytes a weight),
+// widens the quants to F16 (exact: small integers) into the same A-fragment places, and the mma sums q x over each
+// 32-wide block in float: a 64-k chunk's first two k16 steps are its first block (pieces k + 8q), the last two its
+// second (k + 32 + 8q), so each block's sum is scaled once, in float, before it joins the accumulator. Q4_K subtracts
+// min times the block's sum of the F16 activations, which half_block_sums computes beforehand (xsum, chunk-major
+// [cols / 64][sumStride][2], staged into shared memory with each chunk). Only the activations' F16 rounding (and the
+// order of the sums) separates the result from the CPU's product. Needs cols % 32 == 0 (Q8_0) or % 64 == 0 (Q4_K);
+// any rows; kChunk % 64 == 0.
 #ifdef INFERSTREAM_EMULATE
 __device__ __forceinline__ uint2 st_load_q8(const void* p, bool valid) {
     uint2 v = {0, 0};
@@ -391,41 +396,79 @@ __device__ __forceinline__ uint2 st_load_q8(const void* p, bool valid) {
 }
 #endif
 
-// The four int8 of w (bytes 0..3) as two F16 pairs: {b0, b1} and {b2, b3}, low half first. Exact.
-__device__ __forceinline__ void q8_to_f16x2(unsigned w, unsigned& a, unsigned& b) {
-    a = (unsigned) to_bits((float) (signed char) (w & 0xffu), (__half*) 0)
-        | ((unsigned) to_bits((float) (signed char) ((w >> 8) & 0xffu), (__half*) 0) << 16);
-    b = (unsigned) to_bits((float) (signed char) ((w >> 16) & 0xffu), (__half*) 0)
-        | ((unsigned) to_bits((float) (signed char) (w >> 24), (__half*) 0) << 16);
+__device__ __forceinline__ unsigned f16x2_of(int a, int b) {
+    return (unsigned) to_bits((float) a, (__half*) 0) | ((unsigned) to_bits((float) b, (__half*) 0) << 16);
 }
 
-// Quants and scales of the chunk at k for this lane: dst {row r lo, row r hi, row r+8 lo, row r+8 hi} (pieces k + 8q
-// and k + 32 + 8q, 8 bytes each), sc the matching blocks' scales (0 where nothing was loaded).
-__device__ __forceinline__ void st_load_q8_chunk(uint2* dst, float* sc, const signed char* w0, const signed char* w1,
-                                                 const float* s0, const float* s1, bool in0, bool in1, int k, int k1,
-                                                 int q) {
+// The four int8 of w (bytes 0..3) as two F16 pairs: {b0, b1} and {b2, b3}, low half first. Exact.
+__device__ __forceinline__ void q8_to_f16x2(unsigned w, unsigned& a, unsigned& b) {
+    a = f16x2_of((signed char) (w & 0xffu), (signed char) ((w >> 8) & 0xffu));
+    b = f16x2_of((signed char) ((w >> 16) & 0xffu), (signed char) (w >> 24));
+}
+
+// The eight nibbles of w's four bytes: low nibbles as F16 pairs lo {b0, b1}, {b2, b3}; high nibbles likewise. Exact.
+__device__ __forceinline__ void q4_to_f16x2(unsigned w, unsigned& lo0, unsigned& lo1, unsigned& hi0, unsigned& hi1) {
+    lo0 = f16x2_of(w & 15u, (w >> 8) & 15u);
+    lo1 = f16x2_of((w >> 16) & 15u, (w >> 24) & 15u);
+    hi0 = f16x2_of((w >> 4) & 15u, (w >> 12) & 15u);
+    hi1 = f16x2_of((w >> 20) & 15u, w >> 28);
+}
+
+// Quants and scales of the chunk at k for this lane. Q8_0: dst {row r lo, row r hi, row r+8 lo, row r+8 hi} (pieces
+// k + 8q and k + 32 + 8q); Q4_K: dst {row r, -, row r+8, -} (the 8 bytes holding both pieces). sc: {r lo scale, r hi
+// scale, r+8 lo, r+8 hi} then, for Q4_K, the four mins in that order (0 where nothing was loaded).
+template <bool Q4>
+__device__ __forceinline__ void st_load_quant_chunk(uint2* dst, float* sc, const unsigned char* w0, const unsigned char* w1,
+                                                    const float* s0, const float* s1, bool in0, bool in1, int k, int k1,
+                                                    int q) {
     int lo = k + 8 * q;
     int hi = lo + 32;
     bool vlo = lo < k1;
     bool vhi = hi < k1;
-    dst[0] = st_load_q8(w0 + lo, in0 && vlo);
-    dst[1] = st_load_q8(w0 + hi, in0 && vhi);
-    dst[2] = st_load_q8(w1 + lo, in1 && vlo);
-    dst[3] = st_load_q8(w1 + hi, in1 && vhi);
     int b = k >> 5;
-    sc[0] = in0 && vlo ? s0[b] : 0.0f;
-    sc[1] = in0 && vhi ? s0[b + 1] : 0.0f;
-    sc[2] = in1 && vlo ? s1[b] : 0.0f;
-    sc[3] = in1 && vhi ? s1[b + 1] : 0.0f;
+    if (Q4) {
+        int at = (k >> 1) + 8 * q; // the chunk's 32 bytes start at k / 2
+        dst[0] = st_load_q8(w0 + at, in0 && vlo);
+        dst[2] = st_load_q8(w1 + at, in1 && vlo);
+        dst[1] = dst[3] = make_uint2(0, 0);
+        sc[0] = in0 && vlo ? s0[2 * b] : 0.0f;
+        sc[1] = in0 && vhi ? s0[2 * b + 2] : 0.0f;
+        sc[2] = in1 && vlo ? s1[2 * b] : 0.0f;
+        sc[3] = in1 && vhi ? s1[2 * b + 2] : 0.0f;
+        sc[4] = in0 && vlo ? s0[2 * b + 1] : 0.0f;
+        sc[5] = in0 && vhi ? s0[2 * b + 3] : 0.0f;
+        sc[6] = in1 && vlo ? s1[2 * b + 1] : 0.0f;
+        sc[7] = in1 && vhi ? s1[2 * b + 3] : 0.0f;
+    } else {
+        dst[0] = st_load_q8(w0 + lo, in0 && vlo);
+        dst[1] = st_load_q8(w0 + hi, in0 && vhi);
+        dst[2] = st_load_q8(w1 + lo, in1 && vlo);
+        dst[3] = st_load_q8(w1 + hi, in1 && vhi);
+        sc[0] = in0 && vlo ? s0[b] : 0.0f;
+        sc[1] = in0 && vhi ? s0[b + 1] : 0.0f;
+        sc[2] = in1 && vlo ? s1[b] : 0.0f;
+        sc[3] = in1 && vhi ? s1[b + 1] : 0.0f;
+    }
+}
+
+// Q4_K: the activations' block sums of the chunk at k for all npad tokens into one stage [npad][2] (16 bytes = 2 tokens).
+__device__ __forceinline__ void st_load_sums(float* stage, const float* xsum, int npad, int sumStride, int k, int k1) {
+    const float* src = xsum + (size_t) (k >> 6) * sumStride * 2;
+    for (int i = threadIdx.x; i < npad / 2; i += blockDim.x) {
+        cp_async16(stage + 4 * i, src + 4 * i, k < k1);
+    }
 }
 
 // As matmul_stream_block (8 warps of 16 rows, ST_DEPTH chunks of weights in flight, the activation ring in shared
-// memory), for Q8_0 weights.
-__device__ __forceinline__ void matmul_stream_q8_block(const signed char* wq, const float* ws, const unsigned short* xh,
-                                                       float* out, int tiles8, int nOut, int rows, int cols, int kChunk,
-                                                       int blockRow, int split) {
+// memory), for Q8_0 or Q4_K weights.
+template <bool Q4>
+__device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* wq, const float* ws, const unsigned short* xh,
+                                                          const float* xsum, int sumStride, float* out, int tiles8,
+                                                          int nOut, int rows, int cols, int kChunk, int blockRow,
+                                                          int split) {
     constexpr int WARPS = 8;
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC];
+    __shared__ __align__(16) float ss[Q4 ? ST_STAGES : 1][Q4 ? ST_MAX_TILES * 8 * 2 : 4];
     int k0 = split * kChunk;
     if (k0 >= cols) {
         return; // block-uniform, before any barrier
@@ -440,11 +483,12 @@ __device__ __forceinline__ void matmul_stream_q8_block(const signed char* wq, co
     int r0 = blockRow * WARPS * 16 + warp * 16 + g;
     bool in0 = r0 < rows;
     bool in1 = r0 + 8 < rows;
-    int blocksPerRow = cols >> 5;
-    const signed char* w0 = wq + (size_t) (in0 ? r0 : 0) * cols;
-    const signed char* w1 = wq + (size_t) (in1 ? r0 + 8 : 0) * cols;
-    const float* s0 = ws + (size_t) (in0 ? r0 : 0) * blocksPerRow;
-    const float* s1 = ws + (size_t) (in1 ? r0 + 8 : 0) * blocksPerRow;
+    size_t rowBytes = Q4 ? (size_t) cols / 2 : (size_t) cols;
+    size_t rowScales = Q4 ? (size_t) (cols >> 5) * 2 : (size_t) (cols >> 5);
+    const unsigned char* w0 = wq + (in0 ? r0 : 0) * rowBytes;
+    const unsigned char* w1 = wq + (in1 ? r0 + 8 : 0) * rowBytes;
+    const float* s0 = ws + (in0 ? r0 : 0) * rowScales;
+    const float* s1 = ws + (in1 ? r0 + 8 : 0) * rowScales;
 
     float acc[ST_MAX_TILES][4];
 #pragma unroll
@@ -455,12 +499,15 @@ __device__ __forceinline__ void matmul_stream_q8_block(const signed char* wq, co
         }
     }
     uint2 wr[ST_DEPTH][4];
-    float sc[ST_DEPTH][4];
+    float sc[ST_DEPTH][8];
 #pragma unroll
     for (int d = 0; d < ST_DEPTH; d++) {
         if (d < chunks) {
-            st_load_q8_chunk(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + d * ST_KC, k1, q);
+            st_load_quant_chunk<Q4>(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + d * ST_KC, k1, q);
             st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
+            if (Q4) {
+                st_load_sums(ss[d], xsum, npad, sumStride, k0 + d * ST_KC, k1);
+            }
         }
         cp_async_commit();
     }
@@ -476,38 +523,58 @@ __device__ __forceinline__ void matmul_stream_q8_block(const signed char* wq, co
                 int next = c + ST_DEPTH;
                 if (next < chunks) {
                     st_load_x<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
+                    if (Q4) {
+                        st_load_sums(ss[next % ST_STAGES], xsum, npad, sumStride, k0 + next * ST_KC, k1);
+                    }
                 }
                 cp_async_commit();
                 // this chunk's quants as F16 pairs, in the places st_load_chunk's halves would have
                 unsigned a0lo[4], a0hi[4], a8lo[4], a8hi[4];
-                q8_to_f16x2(wr[d][0].x, a0lo[0], a0lo[1]);
-                q8_to_f16x2(wr[d][0].y, a0lo[2], a0lo[3]);
-                q8_to_f16x2(wr[d][1].x, a0hi[0], a0hi[1]);
-                q8_to_f16x2(wr[d][1].y, a0hi[2], a0hi[3]);
-                q8_to_f16x2(wr[d][2].x, a8lo[0], a8lo[1]);
-                q8_to_f16x2(wr[d][2].y, a8lo[2], a8lo[3]);
-                q8_to_f16x2(wr[d][3].x, a8hi[0], a8hi[1]);
-                q8_to_f16x2(wr[d][3].y, a8hi[2], a8hi[3]);
+                if (Q4) {
+                    q4_to_f16x2(wr[d][0].x, a0lo[0], a0lo[1], a0hi[0], a0hi[1]);
+                    q4_to_f16x2(wr[d][0].y, a0lo[2], a0lo[3], a0hi[2], a0hi[3]);
+                    q4_to_f16x2(wr[d][2].x, a8lo[0], a8lo[1], a8hi[0], a8hi[1]);
+                    q4_to_f16x2(wr[d][2].y, a8lo[2], a8lo[3], a8hi[2], a8hi[3]);
+                } else {
+                    q8_to_f16x2(wr[d][0].x, a0lo[0], a0lo[1]);
+                    q8_to_f16x2(wr[d][0].y, a0lo[2], a0lo[3]);
+                    q8_to_f16x2(wr[d][1].x, a0hi[0], a0hi[1]);
+                    q8_to_f16x2(wr[d][1].y, a0hi[2], a0hi[3]);
+                    q8_to_f16x2(wr[d][2].x, a8lo[0], a8lo[1]);
+                    q8_to_f16x2(wr[d][2].y, a8lo[2], a8lo[3]);
+                    q8_to_f16x2(wr[d][3].x, a8hi[0], a8hi[1]);
+                    q8_to_f16x2(wr[d][3].y, a8hi[2], a8hi[3]);
+                }
                 float sa0 = sc[d][0], sa1 = sc[d][1], sb0 = sc[d][2], sb1 = sc[d][3];
+                float ma0 = sc[d][4], ma1 = sc[d][5], mb0 = sc[d][6], mb1 = sc[d][7];
                 if (next < chunks) {
-                    st_load_q8_chunk(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + next * ST_KC, k1, q);
+                    st_load_quant_chunk<Q4>(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + next * ST_KC, k1, q);
                 }
                 const unsigned short* xc = xs[c % ST_STAGES];
+                const float* sums = ss[Q4 ? c % ST_STAGES : 0];
 #pragma unroll
                 for (int t = 0; t < ST_MAX_TILES; t++) {
                     if (t < tiles8) {
                         uint4 lo = *(const uint4*) (xc + t * 8 * ST_KC + bLo);
                         uint4 hi = *(const uint4*) (xc + t * 8 * ST_KC + bHi);
-                        float p0[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // the chunk's first Q8_0 block
+                        float p0[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // the chunk's first 32-value block
                         float p1[4] = {0.0f, 0.0f, 0.0f, 0.0f}; // its second
                         mma_m16n8k16(p0, a0lo[0], a8lo[0], a0lo[1], a8lo[1], lo.x, lo.y, (__half*) 0);
                         mma_m16n8k16(p0, a0lo[2], a8lo[2], a0lo[3], a8lo[3], lo.z, lo.w, (__half*) 0);
                         mma_m16n8k16(p1, a0hi[0], a8hi[0], a0hi[1], a8hi[1], hi.x, hi.y, (__half*) 0);
                         mma_m16n8k16(p1, a0hi[2], a8hi[2], a0hi[3], a8hi[3], hi.z, hi.w, (__half*) 0);
-                        acc[t][0] += sa0 * p0[0] + sa1 * p1[0]; // row r0, tokens 8t + 2q, + 1
-                        acc[t][1] += sa0 * p0[1] + sa1 * p1[1];
-                        acc[t][2] += sb0 * p0[2] + sb1 * p1[2]; // row r0 + 8
-                        acc[t][3] += sb0 * p0[3] + sb1 * p1[3];
+                        if (Q4) { // minus min times the block's activation sum, tokens 8t + 2q and + 1
+                            float4 xsm = *(const float4*) (sums + (8 * t + 2 * q) * 2); // {tok lo, tok hi, tok+1 lo, tok+1 hi}
+                            acc[t][0] += sa0 * p0[0] - ma0 * xsm.x + sa1 * p1[0] - ma1 * xsm.y;
+                            acc[t][1] += sa0 * p0[1] - ma0 * xsm.z + sa1 * p1[1] - ma1 * xsm.w;
+                            acc[t][2] += sb0 * p0[2] - mb0 * xsm.x + sb1 * p1[2] - mb1 * xsm.y;
+                            acc[t][3] += sb0 * p0[3] - mb0 * xsm.z + sb1 * p1[3] - mb1 * xsm.w;
+                        } else {
+                            acc[t][0] += sa0 * p0[0] + sa1 * p1[0]; // row r0, tokens 8t + 2q, + 1
+                            acc[t][1] += sa0 * p0[1] + sa1 * p1[1];
+                            acc[t][2] += sb0 * p0[2] + sb1 * p1[2]; // row r0 + 8
+                            acc[t][3] += sb0 * p0[3] + sb1 * p1[3];
+                        }
                     }
                 }
             }
@@ -536,19 +603,55 @@ __device__ __forceinline__ void matmul_stream_q8_block(const signed char* wq, co
 
 // Decode steps (1..64 tokens): grid (ceil(rows / 128), splits), block 256; out as matmul_stream's (partial sums
 // [splits, npad, rows], reduced by splitk_reduce, or y itself with one split). One block per SM: the widened quants
-// and per-block scales take 168 registers a thread (at 128, for two blocks, they spill).
-extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8(const signed char* wq, const float* ws,
+// and per-block scales take 160-170 registers a thread (at 128, for two blocks, they spill).
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8(const unsigned char* wq, const float* ws,
                                                                      const unsigned short* xh, float* out, int tiles8,
                                                                      int nOut, int rows, int cols, int kChunk) {
-    matmul_stream_q8_block(wq, ws, xh, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+    matmul_stream_quant_block<false>(wq, ws, xh, nullptr, 0, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
 }
 
 // Prefill and mixed steps: 64-token slices of one launch (as matmul_stream_slices), grid (ceil(rows / 128), slices).
-extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8_slices(const signed char* wq, const float* ws,
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8_slices(const unsigned char* wq, const float* ws,
                                                                             const unsigned short* xh, float* y, int n,
                                                                             int rows, int cols) {
     int t0 = blockIdx.y * 64;
     int nOut = min(64, n - t0);
-    matmul_stream_q8_block(wq, ws, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, (nOut + 7) / 8, nOut, rows, cols,
-                           cols, blockIdx.x, 0);
+    matmul_stream_quant_block<false>(wq, ws, xh + (size_t) t0 * cols, nullptr, 0, y + (size_t) t0 * rows, (nOut + 7) / 8,
+                                     nOut, rows, cols, cols, blockIdx.x, 0);
+}
+
+// Q4_K, as matmul_stream_q8; xsum from half_block_sums over the same xh (npad tokens: its sumStride).
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q4_k(const unsigned char* wq, const float* ws,
+                                                                       const unsigned short* xh, const float* xsum,
+                                                                       float* out, int tiles8, int nOut, int rows, int cols,
+                                                                       int kChunk) {
+    matmul_stream_quant_block<true>(wq, ws, xh, xsum, tiles8 * 8, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x,
+                                    blockIdx.y);
+}
+
+// Q4_K, as matmul_stream_q8_slices; xsum over all npad = n rounded to 8 tokens.
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q4_k_slices(const unsigned char* wq, const float* ws,
+                                                                              const unsigned short* xh, const float* xsum,
+                                                                              float* y, int n, int rows, int cols) {
+    int t0 = blockIdx.y * 64;
+    int nOut = min(64, n - t0);
+    matmul_stream_quant_block<true>(wq, ws, xh + (size_t) t0 * cols, xsum + (size_t) t0 * 2, (n + 7) / 8 * 8,
+                                    y + (size_t) t0 * rows, (nOut + 7) / 8, nOut, rows, cols, cols, blockIdx.x, 0);
+}
+
+// xsum [cols / 64][npad][2]: the sums of each token's two 32-value blocks of every 64-value chunk of xh [npad, cols]
+// (F16), in order, in float: what matmul_stream_q4_k multiplies the mins by. Grid-stride over (chunk, token, block).
+extern "C" __global__ void half_block_sums(const unsigned short* xh, float* xsum, int npad, int cols) {
+    size_t total = (size_t) (cols / 64) * npad * 2;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        int half = (int) (i & 1);
+        int t = (int) ((i >> 1) % npad);
+        int c = (int) ((i >> 1) / npad);
+        const unsigned short* p = xh + (size_t) t * cols + c * 64 + half * 32;
+        float s = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            s += f16_bits_to_f32(p[j]);
+        }
+        xsum[i] = s;
+    }
 }

@@ -71,8 +71,13 @@ void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*
 void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
                                           const unsigned short*, float*, int, int, int, int, int, int, int, int);
-void matmul_stream_q8(const signed char*, const float*, const unsigned short*, float*, int, int, int, int, int);
-void matmul_stream_q8_slices(const signed char*, const float*, const unsigned short*, float*, int, int, int);
+void matmul_stream_q8(const unsigned char*, const float*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_q8_slices(const unsigned char*, const float*, const unsigned short*, float*, int, int, int);
+void matmul_stream_q4_k(const unsigned char*, const float*, const unsigned short*, const float*, float*, int, int, int, int,
+                        int);
+void matmul_stream_q4_k_slices(const unsigned char*, const float*, const unsigned short*, const float*, float*, int, int,
+                               int);
+void half_block_sums(const unsigned short*, float*, int, int);
 void matvec_q4_k(const void*, const float*, const float*, float*, int, int, int);
 void matvec_q6_k(const void*, const float*, const float*, float*, int, int, int);
 void matmul_tiled_q4_k(const void*, const float*, const float*, float*, int, int, int);
@@ -597,11 +602,11 @@ static void q8stream(int rows, int cols, int n, int chunk) {
         int splits = (cols + chunk - 1) / chunk;
         std::vector<float> y((size_t) n * rows, NAN);
         if (splits == 1) {
-            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const signed char*) wq.data(),
+            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
                         (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), tiles8, n, rows, cols, chunk);
         } else {
             std::vector<float> part((size_t) splits * npad * rows, NAN);
-            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, splits), threads(256), 0, (const signed char*) wq.data(),
+            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, splits), threads(256), 0, (const unsigned char*) wq.data(),
                         (const float*) ws.data(), (const unsigned short*) xh.data(), part.data(), tiles8, npad, rows, cols,
                         chunk);
             emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n,
@@ -611,15 +616,116 @@ static void q8stream(int rows, int cols, int n, int chunk) {
     } else {
         int slices = (n + 63) / 64;
         std::vector<float> y((size_t) n * rows, NAN);
-        emu::launch(matmul_stream_q8_slices, grid((rows + 127) / 128, slices), threads(256), 0, (const signed char*) wq.data(),
+        emu::launch(matmul_stream_q8_slices, grid((rows + 127) / 128, slices), threads(256), 0, (const unsigned char*) wq.data(),
                     (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), n, rows, cols);
         close(y, n, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
         std::vector<float> each((size_t) n * rows, NAN);
         for (int z = 0; z < slices; z++) {
             int t0 = z * 64, m = std::min(64, n - t0);
-            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const signed char*) wq.data(),
+            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
                         (const float*) ws.data(), (const unsigned short*) (xh.data() + (size_t) t0 * cols),
                         each.data() + (size_t) t0 * rows, (m + 7) / 8, m, rows, cols, cols);
+        }
+        same(each, y, y.size(), tag + ": each slice the bits of the decode kernel with one split");
+    }
+    inBounds(stray, tag);
+}
+
+// matmul_stream_q4_k (Q4_K planes: nibbles in ggml's 64-value chunk order, a (scale, min) pair per 32; F16 activations
+// and their block sums from half_block_sums): one split, several reduced, and as 64-token slices, against a double
+// product of the weights decoded by the CPU's rule (scale q - min, each rounding in float) and the F16 activations
+// (within 1e-5); the slices bit for bit the decode kernel on each slice; every quant and sum load inside its buffer.
+static void q4kstream(int rows, int cols, int n, int chunk) {
+    std::string tag = "matmul_stream_q4_k " + std::to_string(rows) + " x " + std::to_string(cols) + ", n " + std::to_string(n)
+            + (n <= 64 ? ", chunk " + std::to_string(chunk) : "");
+    int groups = cols / 32;
+    std::vector<unsigned char> wq((size_t) rows * cols / 2);
+    for (auto& v : wq) v = (unsigned char) (rng() & 0xff);
+    auto sc = randoms((size_t) rows * groups, 1e-3, 2e-2);
+    auto mn = randoms((size_t) rows * groups, 0, 0.1);
+    std::vector<float> ws((size_t) rows * groups * 2);
+    for (size_t g = 0; g < sc.size(); g++) {
+        ws[2 * g] = sc[g];
+        ws[2 * g + 1] = mn[g];
+    }
+    auto x = randoms((size_t) n * cols, -2, 2);
+    int npad = (n + 7) / 8 * 8;
+    std::vector<unsigned short> xh((size_t) npad * cols, 0xFFFF);
+    emu::launch(to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n, npad,
+                cols);
+    std::vector<float> xsum((size_t) (cols / 64) * npad * 2, NAN);
+    emu::launch(half_block_sums, grid(blocksFor(xsum.size())), threads(256), 0, (const unsigned short*) xh.data(), xsum.data(),
+                npad, cols);
+    std::vector<double> ref((size_t) n * rows);
+    double scale = 0;
+    for (int r = 0; r < rows; r++) {
+        std::vector<float> w(cols);
+        for (int c = 0; c < cols; c++) {
+            unsigned b = wq[(size_t) r * cols / 2 + (c / 64) * 32 + (c & 31)];
+            unsigned qv = (c & 32) ? b >> 4 : b & 15u;
+            size_t g = (size_t) r * groups + c / 32;
+            float prod = ws[2 * g] * (float) qv; // -ffp-contract=off: the two roundings of the CPU's rule
+            w[c] = prod - ws[2 * g + 1];
+        }
+        for (int t = 0; t < n; t++) {
+            double s = 0;
+            for (int c = 0; c < cols; c++) {
+                s += (double) w[c] * __half2float(__half {xh[(size_t) t * cols + c]});
+            }
+            ref[(size_t) t * rows + r] = s;
+            scale = std::max(scale, std::fabs(s));
+        }
+    }
+    auto close = [&](const std::vector<float>& y, const std::string& what) {
+        double worst = 0;
+        for (size_t i = 0; i < ref.size(); i++) worst = std::max(worst, std::fabs(ref[i] - y[i]));
+        if (!(worst <= 1e-5 * scale)) {
+            std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
+            failures++;
+        } else {
+            std::printf("ok   %s\n", what.c_str());
+        }
+    };
+    emu::forget();
+    emu::allow(wq.data(), wq.size());
+    emu::allow(xh.data(), xh.size() * 2);
+    emu::allow(xsum.data(), xsum.size() * 4);
+    long stray = emu::stray_reads();
+    std::vector<float> y((size_t) n * rows, NAN);
+    if (n <= 64) {
+        int splits = (cols + chunk - 1) / chunk;
+        if (splits == 1) {
+            emu::launch(matmul_stream_q4_k, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
+                        (const float*) ws.data(), (const unsigned short*) xh.data(), (const float*) xsum.data(), y.data(),
+                        npad / 8, n, rows, cols, chunk);
+        } else {
+            std::vector<float> part((size_t) splits * npad * rows, NAN);
+            emu::launch(matmul_stream_q4_k, grid((rows + 127) / 128, splits), threads(256), 0, (const unsigned char*) wq.data(),
+                        (const float*) ws.data(), (const unsigned short*) xh.data(), (const float*) xsum.data(), part.data(),
+                        npad / 8, npad, rows, cols, chunk);
+            emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
+                        rows, splits);
+        }
+        close(y, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
+    } else {
+        int slices = (n + 63) / 64;
+        emu::launch(matmul_stream_q4_k_slices, grid((rows + 127) / 128, slices), threads(256), 0,
+                    (const unsigned char*) wq.data(), (const float*) ws.data(), (const unsigned short*) xh.data(),
+                    (const float*) xsum.data(), y.data(), n, rows, cols);
+        close(y, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
+        // each slice through the decode kernel with one split, its own block sums
+        std::vector<float> each((size_t) n * rows, NAN);
+        for (int z = 0; z < slices; z++) {
+            int t0 = z * 64, m = std::min(64, n - t0), mp = (m + 7) / 8 * 8;
+            std::vector<unsigned short> sh(xh.begin() + (size_t) t0 * cols, xh.begin() + (size_t) (t0 + mp) * cols);
+            std::vector<float> ssum((size_t) (cols / 64) * mp * 2);
+            emu::launch(half_block_sums, grid(blocksFor(ssum.size())), threads(256), 0, (const unsigned short*) sh.data(),
+                        ssum.data(), mp, cols);
+            emu::allow(sh.data(), sh.size() * 2);
+            emu::allow(ssum.data(), ssum.size() * 4);
+            emu::launch(matmul_stream_q4_k, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
+                        (const float*) ws.data(), (const unsigned short*) sh.data(), (const float*) ssum.data(),
+                        each.data() + (size_t) t0 * rows, mp / 8, m, rows, cols, cols);
         }
         same(each, y, y.size(), tag + ": each slice the bits of the decode kernel with one split");
     }
@@ -908,6 +1014,10 @@ int main() {
     q8stream(128, 544, 64, 128);   // five splits, the last of 32 columns (one Q8_0 block: the chunk's second half empty)
     q8stream(64, 96, 1, 64);       // one token, a last chunk of one block
     q8stream(136, 160, 70, 0);     // 70 tokens as two slices (the second of 6 tokens)
+    q4kstream(200, 512, 13, 512);  // one split: the block writes y; rows off the 128-row block
+    q4kstream(128, 768, 64, 256);  // three splits
+    q4kstream(64, 256, 1, 128);    // one token, two splits
+    q4kstream(136, 256, 70, 0);    // 70 tokens as two slices
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;

@@ -115,8 +115,8 @@ public final class CudaLlamaModel implements LanguageModel {
     int tallMinBlocks; // products with fewer blocks keep the 16-row kernel (7/8 of the SMs; see SkinnyScratch)
     // Products of more than 64 tokens as 64-token slices of matmul_stream_slices (see chooseSlicedPrefill)
     boolean slicedPrefill;
-    // Q8_0 products of more than 8 tokens on tensor cores, matmul_stream_q8 (see chooseQ8Stream)
-    boolean q8Stream;
+    // Q8_0 and kept Q4_K products of more than 8 tokens on tensor cores, matmul_stream_q8 / _q4_k (chooseQuantStream)
+    boolean quantStream;
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
     // the group at once); null when the heads do not fit it. On when chosen at load (chooseAttention) or forced by
@@ -191,13 +191,13 @@ public final class CudaLlamaModel implements LanguageModel {
             ensureCapacity(options.maxBatchTokens());
             tallMinBlocks = SkinnyScratch.tallMinBlocks(device.multiprocessors());
             boolean sixteenBit = false;
-            boolean q8 = false;
+            boolean quantized = false;
             for (DeviceMatrix m : w.allMatrices()) {
                 sixteenBit |= m.type() == GgmlType.BF16
                         || m.type() == GgmlType.F16;
-                q8 |= m.type() == GgmlType.Q8_0;
+                quantized |= m.quantStreamable();
             }
-            useSkinnyDecode(sixteenBit || q8); // the scratch serves the Q8_0 tensor-core product too
+            useSkinnyDecode(sixteenBit || quantized); // the scratch serves the quantized tensor-core products too
             // Each choice that throws (a launch the driver refuses, memory it cannot get) leaves the proven way on and
             // says why in kernelChoices(), rather than failing the load: much of this was written without a GPU.
             if (sixteenBit) {
@@ -215,8 +215,8 @@ public final class CudaLlamaModel implements LanguageModel {
                 choose(products::chooseSlicedPrefill, () -> useSlicedPrefill(false), why -> products.slicedPrefillChoice = why);
                 choose(products::chooseSmallStream, () -> useSmallStream(false), why -> products.smallStreamChoice = why);
             }
-            if (q8) {
-                choose(products::chooseQ8Stream, () -> useQ8Stream(false), why -> products.q8StreamChoice = why);
+            if (quantized) {
+                choose(products::chooseQuantStream, () -> useQuantStream(false), why -> products.quantStreamChoice = why);
             }
             choose(epilogues::chooseAttention, () -> {
                 useSplitAttention(false);
@@ -572,7 +572,7 @@ public final class CudaLlamaModel implements LanguageModel {
         boolean changed = s.staged != stagedSkinny || s.pipelined != pipelinedSkinny || s.streaming != streamingSkinny
                 || s.streamWide != wideStream || s.deepSplit != deepSplit || s.small != smallStream
                 || s.packed != packedStream || s.streamTall != tallStream || s.tallMinBlocks != tallMinBlocks
-                || s.slicedPrefill != slicedPrefill || s.q8 != q8Stream;
+                || s.slicedPrefill != slicedPrefill || s.quant != quantStream;
         s.staged = stagedSkinny;
         s.pipelined = pipelinedSkinny;
         s.streaming = streamingSkinny;
@@ -583,9 +583,12 @@ public final class CudaLlamaModel implements LanguageModel {
         s.streamTall = tallStream;
         s.tallMinBlocks = tallMinBlocks;
         s.slicedPrefill = slicedPrefill;
-        s.q8 = q8Stream;
-        if (slicedPrefill || q8Stream) {
+        s.quant = quantStream;
+        if (slicedPrefill || quantStream) {
             s.sliceHalves(buf.capacity, maxSliceCols());
+        }
+        if (quantStream) {
+            s.blockSums(buf.capacity, maxSliceCols());
         }
         if (changed) {
             bufferGeneration++; // recorded graphs name the other kernels, grids and buffers
@@ -602,20 +605,21 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Whether Q8_0 matrices run matmul_stream_q8 (tensor cores) for steps of more than 8 tokens. Chosen at load by
-     * {@link ProductKernelChoices#chooseQ8Stream}; needs the skinny scratch (a model with Q8_0 matrices has one).
+     * Whether Q8_0 and kept Q4_K matrices run matmul_stream_q8 / _q4_k (tensor cores) for steps of more than 8 tokens.
+     * Chosen at load by {@link ProductKernelChoices#chooseQuantStream}; needs the skinny scratch (a model with such
+     * matrices has one).
      */
-    public synchronized void useQ8Stream(boolean on) {
+    public synchronized void useQuantStream(boolean on) {
         if (on && skinny == null) {
-            throw new IllegalStateException("the Q8_0 tensor-core product needs the skinny scratch (useSkinnyDecode)");
+            throw new IllegalStateException("the quantized tensor-core products need the skinny scratch (useSkinnyDecode)");
         }
-        q8Stream = on;
+        quantStream = on;
         syncSkinny();
     }
 
-    /** Whether Q8_0 products of more than 8 tokens run on tensor cores. */
-    public synchronized boolean q8Stream() {
-        return q8Stream;
+    /** Whether Q8_0 / Q4_K products of more than 8 tokens run on tensor cores. */
+    public synchronized boolean quantStream() {
+        return quantStream;
     }
 
     /** Whether the skinny product stages its activations through shared memory. */
@@ -634,7 +638,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
         m.put("products of more than 64 tokens (prefill)", slicedPrefillChoice());
         m.put("steps of 1..8 tokens", smallStreamChoice());
-        m.put("Q8_0 products of more than 8 tokens", products.q8StreamChoice);
+        m.put("Q8_0 / Q4_K products of more than 8 tokens", products.quantStreamChoice);
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
         m.put("Wo and down split-K reduction", fusedNormChoice());
@@ -1409,8 +1413,11 @@ public final class CudaLlamaModel implements LanguageModel {
         if (splitAttention != null) {
             splitAttention.ensure(c);
         }
-        if (skinny != null && (slicedPrefill || q8Stream)) {
+        if (skinny != null && (slicedPrefill || quantStream)) {
             skinny.sliceHalves(c, maxSliceCols());
+        }
+        if (skinny != null && quantStream) {
+            skinny.blockSums(c, maxSliceCols());
         }
         bufferGeneration++;
     }

@@ -24,7 +24,7 @@ public final class DeviceMatrix implements AutoCloseable {
     /** Which kernel computes a product (tests compare each against the CPU). */
     enum Kernel { MATVEC, TILED, WMMA, SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE,
         STREAM_PACKED, STREAM_WIDE_PACKED, STREAM_TALL_PACKED, STREAM_SLICES, STREAM_PACKED_SLICES, STREAM_TALL_PACKED_SLICES,
-        STREAM_Q8 }
+        STREAM_QUANT }
 
     private final GgmlType type; // F32, F16, BF16, Q8_0, Q4_K or Q6_K
     private final int rows;
@@ -271,8 +271,8 @@ public final class DeviceMatrix implements AutoCloseable {
      * describes (x itself is not read) and the conversion is skipped.
      */
     void matmul(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch skinny, boolean halvesReady) {
-        if (takesQ8Stream(n, skinny)) { // never halvesReady: readsHalves is for 16-bit matrices
-            q8Stream(k, x, y, n, skinny);
+        if (takesQuantStream(n, skinny)) { // never halvesReady: readsHalves is for 16-bit matrices
+            quantStream(k, x, y, n, skinny);
             return;
         }
         if (halvesReady) {
@@ -290,42 +290,63 @@ public final class DeviceMatrix implements AutoCloseable {
         }
     }
 
-    /** Whether matmul_stream_q8 can take this matrix: Q8_0 in whole 32-value blocks per row. */
-    boolean q8Streamable() {
-        return type == GgmlType.Q8_0 && cols % 32 == 0;
+    /**
+     * Whether the quantized tensor-core product can take this matrix: Q8_0 in whole 32-value blocks per row
+     * (matmul_stream_q8), or Q4_K kept as planes in whole 64-value chunks (matmul_stream_q4_k).
+     */
+    boolean quantStreamable() {
+        return type == GgmlType.Q8_0 && cols % 32 == 0 || type == GgmlType.Q4_K && cols % 64 == 0;
     }
 
-    /** Whether a product of {@code n} tokens runs matmul_stream_q8 under {@code s}: more than 8 tokens, chosen at load. */
-    boolean takesQ8Stream(int n, SkinnyScratch s) {
-        return s != null && s.q8 && n > MATVEC_MAX_TOKENS && q8Streamable();
+    /** Whether a product of {@code n} tokens runs the quantized tensor-core product under {@code s}: 9+ tokens, chosen at load. */
+    boolean takesQuantStream(int n, SkinnyScratch s) {
+        return s != null && s.quant && n > MATVEC_MAX_TOKENS && quantStreamable();
     }
 
     /**
-     * y [n, rows] = x [n, cols] . W^T for Q8_0 weights on tensor cores (stream.cu, matmul_stream_q8): x rounded to F16
-     * and padded to whole 8-token tiles, then for up to 64 tokens ceil(rows / 128) x splits blocks (matmul_stream's
-     * default split policy) and splitk_reduce, or, for more, 64-token slices of one launch (matmul_stream_q8_slices).
+     * y [n, rows] = x [n, cols] . W^T for Q8_0 or Q4_K weights on tensor cores (stream.cu, matmul_stream_q8 /
+     * matmul_stream_q4_k): x rounded to F16 and padded to whole 8-token tiles (for Q4_K also its per-32 block sums,
+     * half_block_sums), then for up to 64 tokens ceil(rows / 128) x splits blocks (matmul_stream's default split policy)
+     * and splitk_reduce, or, for more, 64-token slices of one launch (the _slices kernels).
      */
-    void q8Stream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
-        if (n < 1 || !q8Streamable()) {
-            throw new IllegalArgumentException(name + ": the Q8_0 tensor-core product needs Q8_0 weights in whole 32-value "
-                    + "blocks; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
+    void quantStream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
+        if (n < 1 || !quantStreamable()) {
+            throw new IllegalArgumentException(name + ": the quantized tensor-core product needs Q8_0 weights in whole "
+                    + "32-value blocks or Q4_K in whole 64-value chunks; got " + type + " " + rows + " x " + cols + ", " + n
+                    + " tokens");
         }
+        boolean q4 = type == GgmlType.Q4_K;
         int npad = streamPad(n);
         int blocks = (rows + 127) / 128;
         DeviceBuffer xh = n <= SkinnyScratch.MAX_TOKENS ? s.halves : s.sliceHalves(n, cols);
         long elems = (long) npad * cols;
         k.launch("to_half_padded_f16", (int) Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
+        DeviceBuffer sums = null;
+        if (q4) {
+            sums = s.blockSums(n, cols);
+            long count = (long) (cols / 64) * npad * 2;
+            k.launch("half_block_sums", (int) Math.min(65535, (count + 255) / 256), 1, 256, 0, xh, sums, npad, cols);
+        }
         if (n > SkinnyScratch.MAX_TOKENS) {
-            k.launch("matmul_stream_q8_slices", blocks, (n + 63) / 64, 256, 0, data, scales, xh, y, n, rows, cols);
+            if (q4) {
+                k.launch("matmul_stream_q4_k_slices", blocks, (n + 63) / 64, 256, 0, data, scales, xh, sums, y, n, rows, cols);
+            } else {
+                k.launch("matmul_stream_q8_slices", blocks, (n + 63) / 64, 256, 0, data, scales, xh, y, n, rows, cols);
+            }
             return;
         }
         int chunk = SkinnyScratch.streamChunk(rows, cols, false);
         int splits = SkinnyScratch.streamSplits(rows, cols, false);
+        DeviceBuffer out = splits == 1 ? y : s.partial;
+        int nOut = splits == 1 ? n : npad; // one split writes y [n, rows] itself
+        if (q4) {
+            k.launch("matmul_stream_q4_k", blocks, splits, 256, 0, data, scales, xh, sums, out, npad / 8, nOut, rows, cols, chunk);
+        } else {
+            k.launch("matmul_stream_q8", blocks, splits, 256, 0, data, scales, xh, out, npad / 8, nOut, rows, cols, chunk);
+        }
         if (splits == 1) {
-            k.launch("matmul_stream_q8", blocks, 1, 256, 0, data, scales, xh, y, npad / 8, n, rows, cols, chunk);
             return;
         }
-        k.launch("matmul_stream_q8", blocks, splits, 256, 0, data, scales, xh, s.partial, npad / 8, npad, rows, cols, chunk);
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
     }
@@ -673,9 +694,9 @@ public final class DeviceMatrix implements AutoCloseable {
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }
             }
-            case STREAM_Q8 -> {
+            case STREAM_QUANT -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
-                    q8Stream(k, x, y, n, s); // any n: 64-token slices past 64
+                    quantStream(k, x, y, n, s); // any n: 64-token slices past 64
                     jcuda.driver.JCudaDriver.cuCtxSynchronize();
                 }
             }

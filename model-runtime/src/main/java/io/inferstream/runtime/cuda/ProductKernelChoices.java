@@ -20,7 +20,7 @@ final class ProductKernelChoices extends KernelTrials {
     String tallStreamChoice = "not compared";
     String slicedPrefillChoice = "not compared";
     String smallStreamChoice = "matvec for 1..8 tokens (not compared)";
-    String q8StreamChoice = "matmul_tiled_q8_0 (not compared)";
+    String quantStreamChoice = "the CUDA-core kernels (not compared)";
 
     ProductKernelChoices(CudaLlamaModel model, DeviceWeights w, StepBuffers buf, StepGraphs graphs) {
         super(model, w, buf, graphs);
@@ -610,35 +610,35 @@ final class ProductKernelChoices extends KernelTrials {
     }
 
     /**
-     * Decides whether Q8_0 matrices run matmul_stream_q8 (tensor cores: quants widened to F16 in the fragments, a scale
-     * per 32 in float) for steps of more than 8 tokens instead of the CUDA-core matmul_tiled_q8_0: each of layer 0's
-     * Q8_0 products on the same random activations both ways, at up to 64 tokens and, where steps can be longer, as
-     * 64-token slices of up to 512; adopted when every output is within 5e-3 (the tensor-core kernel rounds the
-     * activations to F16; matmul_tiled_q8_0 keeps them in float) and the products of both sizes together are faster as
-     * CUDA graph replays. -Dinferstream.cuda.q8Stream=on|off forces it.
+     * Decides whether Q8_0 and kept Q4_K matrices run matmul_stream_q8 / _q4_k (tensor cores: quants widened to F16 in
+     * the fragments, scales and mins per 32 in float) for steps of more than 8 tokens instead of the CUDA-core
+     * matmul_tiled_q8_0 / _q4_k: each of layer 0's such products on the same random activations both ways, at up to 64
+     * tokens and, where steps can be longer, as 64-token slices of up to 512; adopted when every output is within 5e-3
+     * (the tensor-core kernels round the activations to F16; the CUDA-core ones keep them in float) and the products of
+     * both sizes together are faster as CUDA graph replays. -Dinferstream.cuda.quantStream=on|off forces it.
      */
-    void chooseQ8Stream() {
+    void chooseQuantStream() {
         List<DeviceMatrix> q8 = new ArrayList<>();
         for (DeviceMatrix m : List.of(w.wq[0], w.wk[0], w.wv[0], w.wo[0], w.gate[0], w.up[0], w.down[0])) {
-            if (m.q8Streamable() && m.cols() <= config.hiddenDim() && m.rows() <= config.hiddenDim()) { // hb2 in, hb out
+            if (m.quantStreamable() && m.cols() <= config.hiddenDim() && m.rows() <= config.hiddenDim()) { // hb2 in, hb out
                 q8.add(m);
             }
         }
-        String forced = CudaLlamaModel.onOff("inferstream.cuda.q8Stream");
+        String forced = CudaLlamaModel.onOff("inferstream.cuda.quantStream");
         if (forced != null) {
-            model.useQ8Stream("on".equals(forced));
-            q8StreamChoice = (model.q8Stream ? "matmul_stream_q8" : "matmul_tiled_q8_0") + " (forced by -Dinferstream.cuda.q8Stream="
-                    + forced + ")";
+            model.useQuantStream("on".equals(forced));
+            quantStreamChoice = (model.quantStream ? "matmul_stream_q8 / _q4_k" : "the CUDA-core kernels")
+                    + " (forced by -Dinferstream.cuda.quantStream=" + forced + ")";
             return;
         }
         if (q8.isEmpty() || model.skinny == null) {
-            q8StreamChoice = "matmul_tiled_q8_0 (no Q8_0 matrix of whole 32-value blocks in layer 0; not compared)";
+            quantStreamChoice = "the CUDA-core kernels (no Q8_0 or kept Q4_K matrix in layer 0; not compared)";
             return;
         }
         int[] sizes = buf.capacity > SkinnyScratch.MAX_TOKENS
                 ? new int[] {SkinnyScratch.MAX_TOKENS, Math.min(512, buf.capacity)} : new int[] {Math.min(64, buf.capacity)};
         if (sizes[0] <= DeviceMatrix.MATVEC_MAX_TOKENS) {
-            q8StreamChoice = "matmul_tiled_q8_0 (steps of at most " + buf.capacity + " tokens: matvec; not compared)";
+            quantStreamChoice = "the CUDA-core kernels (steps of at most " + buf.capacity + " tokens: matvec; not compared)";
             return;
         }
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(67);
@@ -648,9 +648,10 @@ final class ProductKernelChoices extends KernelTrials {
             xs[i] = (float) rnd.nextDouble(-1, 1);
         }
         model.skinny.sliceHalves(buf.capacity, model.maxSliceCols());
+        model.skinny.blockSums(buf.capacity, model.maxSliceCols());
         // every product reads hb2 (as wide as any input) and writes hb (as tall as any output)
         java.util.function.IntConsumer chain = v -> {
-            model.skinny.q8 = v == 1;
+            model.skinny.quant = v == 1;
             for (int n : sizes) {
                 for (DeviceMatrix m : q8) {
                     m.matmul(k, buf.hb2, buf.hb, n, model.skinny);
@@ -665,7 +666,7 @@ final class ProductKernelChoices extends KernelTrials {
                     float[][] got = new float[2][n * m.rows()];
                     for (int v = 0; v < 2; v++) {
                         buf.hb2.upload(xs, n * m.cols());
-                        model.skinny.q8 = v == 1;
+                        model.skinny.quant = v == 1;
                         m.matmul(k, buf.hb2, buf.hb, n, model.skinny);
                         device.synchronize();
                         buf.hb.download(got[v], got[v].length);
@@ -678,16 +679,17 @@ final class ProductKernelChoices extends KernelTrials {
                 nanos[v] = graphs.nanos(chain, v, CHOICE_REPS);
             }
         } finally {
-            model.skinny.q8 = model.q8Stream;
+            model.skinny.quant = model.quantStream;
         }
         boolean close = worst <= 5e-3;
         boolean timed = nanos[0] > 0 && nanos[1] > 0;
-        model.useQ8Stream(close && timed && nanos[1] < nanos[0]);
+        model.useQuantStream(close && timed && nanos[1] < nanos[0]);
         model.bufferGeneration++;
-        q8StreamChoice = String.format(java.util.Locale.ROOT,
-                "%s (layer 0's %d Q8_0 products at %s tokens, %d CUDA graph replays: matmul_tiled_q8_0 %.1f us, "
-                        + "matmul_stream_q8 %.1f us; max relative difference %.2e%s)",
-                model.q8Stream ? "matmul_stream_q8" : "matmul_tiled_q8_0", q8.size(), java.util.Arrays.toString(sizes),
+        quantStreamChoice = String.format(java.util.Locale.ROOT,
+                "%s (layer 0's %d %s products at %s tokens, %d CUDA graph replays: CUDA-core kernels %.1f us, "
+                        + "tensor-core kernels %.1f us; max relative difference %.2e%s)",
+                model.quantStream ? "matmul_stream_q8 / _q4_k" : "the CUDA-core kernels", q8.size(), q8.get(0).type(),
+                java.util.Arrays.toString(sizes),
                 CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst,
                 close ? (timed ? "" : "; graph recording failed, not adopted") : ": DIFFER, not adopted");
     }

@@ -83,13 +83,30 @@ final class SkinnyScratch implements AutoCloseable {
     boolean slicedPrefill;
 
     /**
-     * Q8_0 matrices run matmul_stream_q8 (stream.cu: quants widened to F16 in tensor-core fragments, a scale per 32
-     * applied in float; 64-token slices for longer steps) for steps of more than 8 tokens instead of the CUDA-core
-     * matmul_tiled_q8_0, with matmul_stream's default split policy. Chosen at load.
+     * Q8_0 and kept Q4_K matrices run matmul_stream_q8 / matmul_stream_q4_k (stream.cu: quants widened to F16 in
+     * tensor-core fragments, scales (and Q4_K's mins) per 32 applied in float; 64-token slices for longer steps) for
+     * steps of more than 8 tokens instead of the CUDA-core matmul_tiled_*, with matmul_stream's default split policy.
+     * Chosen at load.
      */
-    boolean q8;
+    boolean quant;
 
-    private DeviceBuffer sliceHalves; // [npad, cols] 16-bit activations of a sliced product, grown on demand
+    private DeviceBuffer sliceHalves;
+    private DeviceBuffer blockSums; // Q4_K: the activations' per-32 sums [cols / 64][npad][2], grown on demand
+
+    /**
+     * The block-sum buffer of a Q4_K product of n tokens over cols columns (half_block_sums), allocated or grown here;
+     * sized up front with the sliced activations (CudaLlamaModel) so that a step never allocates.
+     */
+    DeviceBuffer blockSums(int n, int cols) {
+        long bytes = 4L * Math.max(MAX_TOKENS, (n + 7) / 8 * 8) * (cols / 32);
+        if (blockSums == null || blockSums.bytes() < bytes) {
+            if (blockSums != null) {
+                blockSums.close();
+            }
+            blockSums = DeviceBuffer.allocate(bytes, "Q4_K activation block sums");
+        }
+        return blockSums;
+    } // [npad, cols] 16-bit activations of a sliced product, grown on demand
 
     /**
      * The 16-bit activations buffer of a sliced product of n tokens over cols columns (n padded to whole 8-token
@@ -109,7 +126,8 @@ final class SkinnyScratch implements AutoCloseable {
     /** Device bytes of the sliced products' activations for {@code tokens} tokens of a model (the memory plan's share). */
     static long sliceHalvesBytes(io.inferstream.runtime.model.ModelConfig c, int tokens) {
         long maxCols = Math.max(Math.max(c.dim(), c.hiddenDim()), (long) c.nHeads() * c.headDim());
-        return 2L * ((tokens + 7) / 8 * 8) * maxCols;
+        long npad = Math.max(MAX_TOKENS, (tokens + 7) / 8 * 8);
+        return 2L * npad * maxCols + 4L * npad * (maxCols / 32); // and the Q4_K block sums
     }
 
     /** Warps of matmul_stream a product should have: 16 per SM (2 blocks of 8 or 1 of 16) on 132 SMs, one wave. */
@@ -254,6 +272,9 @@ final class SkinnyScratch implements AutoCloseable {
         partial.close();
         if (sliceHalves != null) {
             sliceHalves.close();
+        }
+        if (blockSums != null) {
+            blockSums.close();
         }
     }
 }

@@ -53,11 +53,11 @@ class DeviceKernelsGpuTest {
         "Q8_0, TILED, 100, 96, 9, 1e-5",
         "Q8_0, TILED, 515, 256, 70, 1e-5",
         // Q8_0 on tensor cores: activations rounded to F16 (the CPU keeps them in float)
-        "Q8_0, STREAM_Q8, 515, 256, 9, 5e-3",
-        "Q8_0, STREAM_Q8, 2048, 2048, 64, 5e-3",
-        "Q8_0, STREAM_Q8, 200, 8192, 40, 5e-3",
-        "Q8_0, STREAM_Q8, 130, 96, 1, 5e-3",
-        "Q8_0, STREAM_Q8, 136, 160, 130, 5e-3",
+        "Q8_0, STREAM_QUANT, 515, 256, 9, 5e-3",
+        "Q8_0, STREAM_QUANT, 2048, 2048, 64, 5e-3",
+        "Q8_0, STREAM_QUANT, 200, 8192, 40, 5e-3",
+        "Q8_0, STREAM_QUANT, 130, 96, 1, 5e-3",
+        "Q8_0, STREAM_QUANT, 136, 160, 130, 5e-3",
         "BF16, SKINNY, 2048, 2048, 64, 1e-2",
         "BF16, SKINNY, 128, 256, 9, 1e-2",
         "BF16, SKINNY, 8192, 2048, 16, 1e-2",
@@ -190,6 +190,18 @@ class DeviceKernelsGpuTest {
     void kQuantPlanesProductsMatchTheCpuMatrix(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n) {
         assertProductMatchesCpu(type, kernel, rows, cols, n, 1e-5, true, rows * 13L + cols + n);
         assertEquals(type, DeviceMatrix.deviceType(type, false, true)); // kept, not decoded
+    }
+
+    /**
+     * Q4_K kept as the CPU's planes on tensor cores (matmul_stream_q4_k: nibbles widened to F16, scale and min per 32
+     * applied in float, the activations' block sums from half_block_sums): 1, 9, 64 tokens with one split and several,
+     * and 130 tokens as slices, against the CPU matrix; the activations go through F16, the CPU keeps them in float.
+     */
+    @ParameterizedTest(name = "Q4_K on tensor cores {0}x{1} n={2}")
+    @CsvSource({"100, 512, 1", "130, 512, 9", "2048, 2048, 64", "200, 8192, 40", "136, 256, 130"})
+    void kQuantPlanesOnTensorCoresMatchTheCpuMatrix(int rows, int cols, int n) {
+        assertProductMatchesCpu(GgmlType.Q4_K, DeviceMatrix.Kernel.STREAM_QUANT, rows, cols, n, 5e-3, true,
+                rows * 17L + cols + n);
     }
 
     @ParameterizedTest(name = "{0} n={1}")

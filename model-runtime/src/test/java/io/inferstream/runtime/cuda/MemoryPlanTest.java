@@ -31,8 +31,9 @@ class MemoryPlanTest {
         // split attention for up to 512 tokens: the most rows at 512 tokens (one split each): 512 x 32 heads, each
         // headDim floats of output and a (max, sum) pair
         long split = 512L * 32 * (4 * 64 + 8);
-        // the sliced (prefill) products' 16-bit activations: 512 tokens of the widest input (down, 8192 columns)
-        long sliced = 2L * 512 * 8192;
+        // the sliced (prefill) products' 16-bit activations: 512 tokens of the widest input (down, 8192 columns), and
+        // the Q4_K tensor-core product's block sums of them: a float per 32
+        long sliced = 2L * 512 * 8192 + 4L * 512 * (8192 / 32);
         assertEquals(512 * (floats * 4 + 5 * 4) + skinny + split + sliced, MemoryPlan.activationBytes(LLAMA_1B, 512));
     }
 
