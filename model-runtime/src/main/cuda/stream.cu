@@ -105,6 +105,31 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
     }
 }
 
+// A warp's 16-row tile of results into o [nOut, rows]: this lane's acc[t] = {row ra token 8t+2q, token 8t+2q+1, row
+// ra+8 the same tokens}; rows past the matrix and tokens past nOut are not stored.
+__device__ __forceinline__ void st_store(float* o, const float (&acc)[ST_MAX_TILES][4], int tiles8, int nOut, int rows,
+                                         int ra, int q) {
+    bool inA = ra < rows;
+    bool inB = ra + 8 < rows;
+#pragma unroll
+    for (int t = 0; t < ST_MAX_TILES; t++) {
+        if (t < tiles8) {
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int tok = 8 * t + 2 * q + j;
+                if (tok < nOut) {
+                    if (inA) {
+                        o[(size_t) tok * rows + ra] = acc[t][j];
+                    }
+                    if (inB) {
+                        o[(size_t) tok * rows + ra + 8] = acc[t][2 + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
 // Block (rows blockRow * WARPS * 16 * MT .. + WARPS * 16 * MT, K range `split`) of the product. out: partial sums
 // [splits, nOut, rows] (nOut = npad), or y [n, rows] itself when there is one split (nOut = n). Returns at once (whole
 // block) when the matrix has fewer splits (a grouped launch sizes grid.y for the matrix with the most).
@@ -217,26 +242,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     float* o = out + (size_t) split * nOut * rows;
 #pragma unroll
     for (int i = 0; i < MT; i++) {
-        int ra = r0 + 16 * i;
-        bool inA = ra < rows;
-        bool inB = ra + 8 < rows;
-#pragma unroll
-        for (int t = 0; t < ST_MAX_TILES; t++) {
-            if (t < tiles8) {
-#pragma unroll
-                for (int j = 0; j < 2; j++) {
-                    int tok = 8 * t + 2 * q + j;
-                    if (tok < nOut) {
-                        if (inA) {
-                            o[(size_t) tok * rows + ra] = acc[i][t][j];
-                        }
-                        if (inB) {
-                            o[(size_t) tok * rows + ra + 8] = acc[i][t][2 + j];
-                        }
-                    }
-                }
-            }
-        }
+        st_store(o, acc[i], tiles8, nOut, rows, r0 + 16 * i, q);
     }
 }
 
@@ -581,24 +587,7 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
         }
     }
     cp_async_wait<0>();
-    float* o = out + (size_t) split * nOut * rows;
-#pragma unroll
-    for (int t = 0; t < ST_MAX_TILES; t++) {
-        if (t < tiles8) {
-#pragma unroll
-            for (int j = 0; j < 2; j++) {
-                int tok = 8 * t + 2 * q + j;
-                if (tok < nOut) {
-                    if (in0) {
-                        o[(size_t) tok * rows + r0] = acc[t][j];
-                    }
-                    if (in1) {
-                        o[(size_t) tok * rows + r0 + 8] = acc[t][2 + j];
-                    }
-                }
-            }
-        }
-    }
+    st_store(out + (size_t) split * nOut * rows, acc, tiles8, nOut, rows, r0, q);
 }
 
 // Decode steps (1..64 tokens): grid (ceil(rows / 128), splits), block 256; out as matmul_stream's (partial sums

@@ -549,6 +549,18 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     inBounds(stray, tag);
 }
 
+// y against a double reference of the same length: max |difference| within 1e-5 of the reference's largest |value|.
+static void closeToRef(const std::vector<double>& ref, const std::vector<float>& y, double scale, const std::string& what) {
+    double worst = 0;
+    for (size_t i = 0; i < ref.size(); i++) worst = std::max(worst, std::fabs(ref[i] - y[i]));
+    if (!(worst <= 1e-5 * scale)) {
+        std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
+        failures++;
+    } else {
+        std::printf("ok   %s\n", what.c_str());
+    }
+}
+
 // matmul_stream_q8 (Q8_0 quants and per-32 scales, F16 activations): one split written directly, several reduced by
 // splitk_reduce, against a double product of the same quants x scales and F16-rounded x (within 1e-5); the slices
 // kernel (more than 64 tokens) bit for bit the decode kernel with one split on each 64-token slice; every quant load
@@ -579,20 +591,6 @@ static void q8stream(int rows, int cols, int n, int chunk) {
             scale = std::max(scale, std::fabs(s));
         }
     }
-    auto close = [&](const std::vector<float>& y, int tokens, const std::string& what) {
-        double worst = 0;
-        for (int t = 0; t < tokens; t++) {
-            for (int r = 0; r < rows; r++) {
-                worst = std::max(worst, std::fabs(ref[(size_t) t * rows + r] - y[(size_t) t * rows + r]));
-            }
-        }
-        if (!(worst <= 1e-5 * scale)) {
-            std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
-            failures++;
-        } else {
-            std::printf("ok   %s\n", what.c_str());
-        }
-    };
     emu::forget();
     emu::allow(wq.data(), wq.size());
     emu::allow(xh.data(), xh.size() * 2);
@@ -612,13 +610,13 @@ static void q8stream(int rows, int cols, int n, int chunk) {
             emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n,
                         npad, rows, splits);
         }
-        close(y, n, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
+        closeToRef(ref, y, scale, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
     } else {
         int slices = (n + 63) / 64;
         std::vector<float> y((size_t) n * rows, NAN);
         emu::launch(matmul_stream_q8_slices, grid((rows + 127) / 128, slices), threads(256), 0, (const unsigned char*) wq.data(),
                     (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), n, rows, cols);
-        close(y, n, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
+        closeToRef(ref, y, scale, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
         std::vector<float> each((size_t) n * rows, NAN);
         for (int z = 0; z < slices; z++) {
             int t0 = z * 64, m = std::min(64, n - t0);
@@ -676,16 +674,6 @@ static void q4kstream(int rows, int cols, int n, int chunk) {
             scale = std::max(scale, std::fabs(s));
         }
     }
-    auto close = [&](const std::vector<float>& y, const std::string& what) {
-        double worst = 0;
-        for (size_t i = 0; i < ref.size(); i++) worst = std::max(worst, std::fabs(ref[i] - y[i]));
-        if (!(worst <= 1e-5 * scale)) {
-            std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
-            failures++;
-        } else {
-            std::printf("ok   %s\n", what.c_str());
-        }
-    };
     emu::forget();
     emu::allow(wq.data(), wq.size());
     emu::allow(xh.data(), xh.size() * 2);
@@ -706,13 +694,13 @@ static void q4kstream(int rows, int cols, int n, int chunk) {
             emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
                         rows, splits);
         }
-        close(y, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
+        closeToRef(ref, y, scale, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
     } else {
         int slices = (n + 63) / 64;
         emu::launch(matmul_stream_q4_k_slices, grid((rows + 127) / 128, slices), threads(256), 0,
                     (const unsigned char*) wq.data(), (const float*) ws.data(), (const unsigned short*) xh.data(),
                     (const float*) xsum.data(), y.data(), n, rows, cols);
-        close(y, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
+        closeToRef(ref, y, scale, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
         // each slice through the decode kernel with one split, its own block sums
         std::vector<float> each((size_t) n * rows, NAN);
         for (int z = 0; z < slices; z++) {

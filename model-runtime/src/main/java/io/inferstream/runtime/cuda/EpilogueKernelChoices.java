@@ -168,15 +168,13 @@ final class EpilogueKernelChoices extends KernelTrials {
             }
             double diff = relativeDifference(got[1], got[0]);
             int reps = 10;
-            long[] nanos = timed(launches, reps);
-            boolean close = diff <= TiledAttention.TOLERANCE;
-            boolean on = close && nanos[1] < nanos[0];
+            WithinTolerance both = new WithinTolerance(diff, TiledAttention.TOLERANCE, timed(launches, reps));
             why.append(String.format(java.util.Locale.ROOT,
                     "%s (%s, %d items, F16 KV, %d CUDA graph replays: %s %.1f us, attention_tiled %.1f us; max relative "
                             + "difference %.2e, tolerance %.0e%s)",
-                    on ? "attention_tiled" : other, what, items.length / 2, reps, other, nanos[0] / 1e3 / reps,
-                    nanos[1] / 1e3 / reps, diff, TiledAttention.TOLERANCE, close ? "" : ": DIFFER, tiled kernel not used"));
-            return on;
+                    both.adopt() ? "attention_tiled" : other, what, items.length / 2, reps, other, both.nanos()[0] / 1e3 / reps,
+                    both.nanos()[1] / 1e3 / reps, diff, TiledAttention.TOLERANCE, both.verdict()));
+            return both.adopt();
         } finally {
             for (DeviceBuffer b : temp) {
                 b.close();

@@ -52,6 +52,27 @@ abstract class KernelTrials {
     }
 
     /**
+     * Two ways of the same products compared within a tolerance: the largest relative difference of their outputs, the
+     * bound it must stay within, and each way's time for {@code CHOICE_REPS} CUDA graph replays (-1 where recording
+     * failed).
+     */
+    record WithinTolerance(double worst, double bound, long[] nanos) {
+        boolean close() {
+            return worst <= bound;
+        }
+
+        /** The second way is taken only when its outputs were within the bound and it was faster. */
+        boolean adopt() {
+            return close() && nanos[0] > 0 && nanos[1] > 0 && nanos[1] < nanos[0];
+        }
+
+        /** What a choice's line ends with: nothing when compared cleanly, else why the second way was not adopted. */
+        String verdict() {
+            return close() ? (nanos[0] > 0 && nanos[1] > 0 ? "" : "; graph recording failed, not adopted") : ": DIFFER, not adopted";
+        }
+    }
+
+    /**
      * Two ways of the same step fragment compared: whether every output had the same bits both ways, and each way's
      * time for {@code CHOICE_REPS} CUDA graph replays (-1 where recording failed).
      */

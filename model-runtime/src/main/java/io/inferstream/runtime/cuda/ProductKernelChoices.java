@@ -549,15 +549,13 @@ final class ProductKernelChoices extends KernelTrials {
         } finally {
             model.skinny.slicedPrefill = model.slicedPrefill;
         }
-        boolean close = worst <= 1e-4;
-        boolean timed = nanos[0] > 0 && nanos[1] > 0;
-        model.useSlicedPrefill(close && timed && nanos[1] < nanos[0]);
+        WithinTolerance both = new WithinTolerance(worst, 1e-4, nanos);
+        model.useSlicedPrefill(both.adopt());
         model.bufferGeneration++;
         slicedPrefillChoice = String.format(java.util.Locale.ROOT,
                 "layer 0's Q/K/V, gate, Wo and down of %d tokens, %d CUDA graph replays: matmul_wmma %.1f us, "
                         + "matmul_stream_slices %.1f us; max relative difference %.2e%s", n, CHOICE_REPS,
-                nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst,
-                close ? (timed ? "" : "; graph recording failed, not adopted") : ": DIFFER, not adopted");
+                nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst, both.verdict());
     }
 
     /** A step fragment for {@link KernelTrials#bothWays}: its launches (way v), the reset of its inputs, its outputs. */
@@ -618,10 +616,10 @@ final class ProductKernelChoices extends KernelTrials {
      * both sizes together are faster as CUDA graph replays. -Dinferstream.cuda.quantStream=on|off forces it.
      */
     void chooseQuantStream() {
-        List<DeviceMatrix> q8 = new ArrayList<>();
+        List<DeviceMatrix> quantized = new ArrayList<>();
         for (DeviceMatrix m : List.of(w.wq[0], w.wk[0], w.wv[0], w.wo[0], w.gate[0], w.up[0], w.down[0])) {
             if (m.quantStreamable() && m.cols() <= config.hiddenDim() && m.rows() <= config.hiddenDim()) { // hb2 in, hb out
-                q8.add(m);
+                quantized.add(m);
             }
         }
         String forced = CudaLlamaModel.onOff("inferstream.cuda.quantStream");
@@ -631,7 +629,7 @@ final class ProductKernelChoices extends KernelTrials {
                     + " (forced by -Dinferstream.cuda.quantStream=" + forced + ")";
             return;
         }
-        if (q8.isEmpty() || model.skinny == null) {
+        if (quantized.isEmpty() || model.skinny == null) {
             quantStreamChoice = "the CUDA-core kernels (no Q8_0 or kept Q4_K matrix in layer 0; not compared)";
             return;
         }
@@ -653,7 +651,7 @@ final class ProductKernelChoices extends KernelTrials {
         java.util.function.IntConsumer chain = v -> {
             model.skinny.quant = v == 1;
             for (int n : sizes) {
-                for (DeviceMatrix m : q8) {
+                for (DeviceMatrix m : quantized) {
                     m.matmul(k, buf.hb2, buf.hb, n, model.skinny);
                 }
             }
@@ -662,7 +660,7 @@ final class ProductKernelChoices extends KernelTrials {
         long[] nanos = new long[2];
         try {
             for (int n : sizes) {
-                for (DeviceMatrix m : q8) {
+                for (DeviceMatrix m : quantized) {
                     float[][] got = new float[2][n * m.rows()];
                     for (int v = 0; v < 2; v++) {
                         buf.hb2.upload(xs, n * m.cols());
@@ -681,17 +679,15 @@ final class ProductKernelChoices extends KernelTrials {
         } finally {
             model.skinny.quant = model.quantStream;
         }
-        boolean close = worst <= 5e-3;
-        boolean timed = nanos[0] > 0 && nanos[1] > 0;
-        model.useQuantStream(close && timed && nanos[1] < nanos[0]);
+        WithinTolerance both = new WithinTolerance(worst, 5e-3, nanos);
+        model.useQuantStream(both.adopt());
         model.bufferGeneration++;
         quantStreamChoice = String.format(java.util.Locale.ROOT,
                 "%s (layer 0's %d %s products at %s tokens, %d CUDA graph replays: CUDA-core kernels %.1f us, "
                         + "tensor-core kernels %.1f us; max relative difference %.2e%s)",
-                model.quantStream ? "matmul_stream_q8 / _q4_k" : "the CUDA-core kernels", q8.size(), q8.get(0).type(),
+                model.quantStream ? "matmul_stream_q8 / _q4_k" : "the CUDA-core kernels", quantized.size(), quantized.get(0).type(),
                 java.util.Arrays.toString(sizes),
-                CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst,
-                close ? (timed ? "" : "; graph recording failed, not adopted") : ": DIFFER, not adopted");
+                CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst, both.verdict());
     }
 
     /**
@@ -763,15 +759,14 @@ final class ProductKernelChoices extends KernelTrials {
                 nanos[v] = graphs.nanos(products, v, CHOICE_REPS);
             }
             model.skinny.small = false;
-            boolean close = worst <= bound;
-            boolean timed = nanos[0] > 0 && nanos[1] > 0;
-            model.useSmallStream(close && timed && nanos[1] < nanos[0]);
+            WithinTolerance both = new WithinTolerance(worst, bound, nanos);
+            model.useSmallStream(both.adopt());
             model.bufferGeneration++;
             smallStreamChoice = String.format(java.util.Locale.ROOT,
                     "layer 0's Wo, gate, up, down and the output head at 1 token, %d CUDA graph replays: matvec %.1f us, "
                             + "matmul_stream %.1f us; max relative difference %.2e at 1 and %d tokens (bound %.0e)%s",
                     CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst, maxN, bound,
-                    close ? (timed ? "" : "; graph recording failed, not adopted") : ": DIFFER, not adopted");
+                    both.verdict());
         }
     }
 }

@@ -128,11 +128,7 @@ final class SplitAttention implements AutoCloseable {
     void launch(CudaKernels k, boolean f16, Object q, Object keys, Object values, Object positions, Object seq,
                 Object tables, int maxBlocks, int blockSize, Object out, int n, float scale, int splits, Object outH,
                 GgmlType halfType, int npad) {
-        if (outH != null && (halfType != GgmlType.BF16 && halfType != GgmlType.F16 || npad < n)) {
-            throw new IllegalArgumentException("16-bit attention output needs BF16 or F16 and npad >= n; got " + halfType
-                    + ", " + npad + " for " + n + " tokens");
-        }
-        int type = outH == null ? 0 : halfType == GgmlType.BF16 ? 2 : 1;
+        int type = halfCode(outH, halfType, npad, n);
         if (n > capacity || splits < 1 || splits > 1 && (long) n * nHeads * splits > rows) {
             throw new IllegalStateException("split attention scratch holds " + capacity + " tokens; asked for " + n
                     + " tokens x " + splits + " splits");
@@ -145,6 +141,18 @@ final class SplitAttention implements AutoCloseable {
             k.launch("attention_split_combine", n * nHeads, 1, 64, 0, positions, partial, maxSum, out, nHeads, headDim,
                     splits, outH, type, npad);
         }
+    }
+
+    /**
+     * The attention kernels' halfType argument for a 16-bit copy of the output in {@code halfType} (2 BF16, 1 F16; 0
+     * without one), checked: the copy needs one of the two types and at least n padded rows.
+     */
+    static int halfCode(Object outH, GgmlType halfType, int npad, int n) {
+        if (outH != null && (halfType != GgmlType.BF16 && halfType != GgmlType.F16 || npad < n)) {
+            throw new IllegalArgumentException("16-bit attention output needs BF16 or F16 and npad >= n; got " + halfType
+                    + ", " + npad + " for " + n + " tokens");
+        }
+        return outH == null ? 0 : halfType == GgmlType.BF16 ? 2 : 1;
     }
 
     private void closeScratch() {

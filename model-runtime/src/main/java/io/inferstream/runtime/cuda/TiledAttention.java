@@ -113,14 +113,10 @@ final class TiledAttention {
     void launch(CudaKernels k, Object q, Object keys, Object values, Object positions, Object seq, Object tables,
                 int maxBlocks, int blockSize, Object itemData, int items, Object out, int n, float scale, Object outH,
                 GgmlType halfType, int npad) {
-        if (outH != null && (halfType != GgmlType.BF16 && halfType != GgmlType.F16 || npad < n)) {
-            throw new IllegalArgumentException("16-bit attention output needs BF16 or F16 and npad >= n; got " + halfType
-                    + ", " + npad + " for " + n + " tokens");
-        }
+        int type = SplitAttention.halfCode(outH, halfType, npad, n);
         if (items < 1 || items > n) {
             throw new IllegalArgumentException(items + " items for " + n + " tokens");
         }
-        int type = outH == null ? 0 : halfType == GgmlType.BF16 ? 2 : 1;
         k.launch("attention_tiled_f16_d" + headDim, items, nKvHeads, 32 * WARPS, sharedBytes(), q, keys, values, positions,
                 seq, tables, maxBlocks, blockSize, itemData, out, n, nHeads, nKvHeads, scale, outH, type, npad);
     }
