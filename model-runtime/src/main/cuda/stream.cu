@@ -406,10 +406,24 @@ __device__ __forceinline__ unsigned f16x2_of(int a, int b) {
     return (unsigned) to_bits((float) a, (__half*) 0) | ((unsigned) to_bits((float) b, (__half*) 0) << 16);
 }
 
+// Quantized formats of matmul_stream_quant_block.
+#define QF_Q8_0 0
+#define QF_Q4_K 1
+#define QF_Q6_K 2
+
 // The four int8 of w (bytes 0..3) as two F16 pairs: {b0, b1} and {b2, b3}, low half first. Exact.
 __device__ __forceinline__ void q8_to_f16x2(unsigned w, unsigned& a, unsigned& b) {
     a = f16x2_of((signed char) (w & 0xffu), (signed char) ((w >> 8) & 0xffu));
     b = f16x2_of((signed char) ((w >> 16) & 0xffu), (signed char) (w >> 24));
+}
+
+// Q6_K: the four int8 of w times their group's scale, each product rounded to F16 (the one rounding of the weights,
+// as when Q6_K is decoded to F16 at upload): {b0, b1} and {b2, b3}.
+__device__ __forceinline__ void q6_to_f16x2(unsigned w, float scale, unsigned& a, unsigned& b) {
+    a = (unsigned) to_bits(scale * (float) (signed char) (w & 0xffu), (__half*) 0)
+        | ((unsigned) to_bits(scale * (float) (signed char) ((w >> 8) & 0xffu), (__half*) 0) << 16);
+    b = (unsigned) to_bits(scale * (float) (signed char) ((w >> 16) & 0xffu), (__half*) 0)
+        | ((unsigned) to_bits(scale * (float) (signed char) (w >> 24), (__half*) 0) << 16);
 }
 
 // The eight nibbles of w's four bytes: low nibbles as F16 pairs lo {b0, b1}, {b2, b3}; high nibbles likewise. Exact.
@@ -420,10 +434,11 @@ __device__ __forceinline__ void q4_to_f16x2(unsigned w, unsigned& lo0, unsigned&
     hi1 = f16x2_of((w >> 20) & 15u, w >> 28);
 }
 
-// Quants and scales of the chunk at k for this lane. Q8_0: dst {row r lo, row r hi, row r+8 lo, row r+8 hi} (pieces
-// k + 8q and k + 32 + 8q); Q4_K: dst {row r, -, row r+8, -} (the 8 bytes holding both pieces). sc: {r lo scale, r hi
-// scale, r+8 lo, r+8 hi} then, for Q4_K, the four mins in that order (0 where nothing was loaded).
-template <bool Q4>
+// Quants and scales of the chunk at k for this lane. Q8_0 and Q6_K: dst {row r lo, row r hi, row r+8 lo, row r+8 hi}
+// (pieces k + 8q and k + 32 + 8q); Q4_K: dst {row r, -, row r+8, -} (the 8 bytes holding both pieces). sc: {r lo scale,
+// r hi scale, r+8 lo, r+8 hi} (Q6_K: the scale of the piece's 16-value group) then, for Q4_K, the four mins in that
+// order (0 where nothing was loaded).
+template <int FMT>
 __device__ __forceinline__ void st_load_quant_chunk(uint2* dst, float* sc, const unsigned char* w0, const unsigned char* w1,
                                                     const float* s0, const float* s1, bool in0, bool in1, int k, int k1,
                                                     int q) {
@@ -432,7 +447,7 @@ __device__ __forceinline__ void st_load_quant_chunk(uint2* dst, float* sc, const
     bool vlo = lo < k1;
     bool vhi = hi < k1;
     int b = k >> 5;
-    if (Q4) {
+    if (FMT == QF_Q4_K) {
         int at = (k >> 1) + 8 * q; // the chunk's 32 bytes start at k / 2
         dst[0] = st_load_q8(w0 + at, in0 && vlo);
         dst[2] = st_load_q8(w1 + at, in1 && vlo);
@@ -450,10 +465,12 @@ __device__ __forceinline__ void st_load_quant_chunk(uint2* dst, float* sc, const
         dst[1] = st_load_q8(w0 + hi, in0 && vhi);
         dst[2] = st_load_q8(w1 + lo, in1 && vlo);
         dst[3] = st_load_q8(w1 + hi, in1 && vhi);
-        sc[0] = in0 && vlo ? s0[b] : 0.0f;
-        sc[1] = in0 && vhi ? s0[b + 1] : 0.0f;
-        sc[2] = in1 && vlo ? s1[b] : 0.0f;
-        sc[3] = in1 && vhi ? s1[b + 1] : 0.0f;
+        int glo = FMT == QF_Q6_K ? lo >> 4 : b; // Q6_K: a scale per 16, one per piece
+        int ghi = FMT == QF_Q6_K ? hi >> 4 : b + 1;
+        sc[0] = in0 && vlo ? s0[glo] : 0.0f;
+        sc[1] = in0 && vhi ? s0[ghi] : 0.0f;
+        sc[2] = in1 && vlo ? s1[glo] : 0.0f;
+        sc[3] = in1 && vhi ? s1[ghi] : 0.0f;
     }
 }
 
@@ -466,13 +483,15 @@ __device__ __forceinline__ void st_load_sums(float* stage, const float* xsum, in
 }
 
 // As matmul_stream_block (8 warps of 16 rows, ST_DEPTH chunks of weights in flight, the activation ring in shared
-// memory), for Q8_0 or Q4_K weights.
-template <bool Q4>
+// memory), for Q8_0, Q4_K or Q6_K weights (FMT).
+template <int FMT>
 __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* wq, const float* ws, const unsigned short* xh,
                                                           const float* xsum, int sumStride, float* out, int tiles8,
                                                           int nOut, int rows, int cols, int kChunk, int blockRow,
                                                           int split) {
     constexpr int WARPS = 8;
+    constexpr bool Q4 = FMT == QF_Q4_K;
+    constexpr bool Q6 = FMT == QF_Q6_K;
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC];
     __shared__ __align__(16) float ss[Q4 ? ST_STAGES : 1][Q4 ? ST_MAX_TILES * 8 * 2 : 4];
     int k0 = split * kChunk;
@@ -490,7 +509,7 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
     bool in0 = r0 < rows;
     bool in1 = r0 + 8 < rows;
     size_t rowBytes = Q4 ? (size_t) cols / 2 : (size_t) cols;
-    size_t rowScales = Q4 ? (size_t) (cols >> 5) * 2 : (size_t) (cols >> 5);
+    size_t rowScales = Q4 ? (size_t) (cols >> 5) * 2 : Q6 ? (size_t) (cols >> 4) : (size_t) (cols >> 5);
     const unsigned char* w0 = wq + (in0 ? r0 : 0) * rowBytes;
     const unsigned char* w1 = wq + (in1 ? r0 + 8 : 0) * rowBytes;
     const float* s0 = ws + (in0 ? r0 : 0) * rowScales;
@@ -509,7 +528,7 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
 #pragma unroll
     for (int d = 0; d < ST_DEPTH; d++) {
         if (d < chunks) {
-            st_load_quant_chunk<Q4>(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + d * ST_KC, k1, q);
+            st_load_quant_chunk<FMT>(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + d * ST_KC, k1, q);
             st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
             if (Q4) {
                 st_load_sums(ss[d], xsum, npad, sumStride, k0 + d * ST_KC, k1);
@@ -541,6 +560,15 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
                     q4_to_f16x2(wr[d][0].y, a0lo[2], a0lo[3], a0hi[2], a0hi[3]);
                     q4_to_f16x2(wr[d][2].x, a8lo[0], a8lo[1], a8hi[0], a8hi[1]);
                     q4_to_f16x2(wr[d][2].y, a8lo[2], a8lo[3], a8hi[2], a8hi[3]);
+                } else if (Q6) { // the scales go into the weights: the products need none after the mma
+                    q6_to_f16x2(wr[d][0].x, sc[d][0], a0lo[0], a0lo[1]);
+                    q6_to_f16x2(wr[d][0].y, sc[d][0], a0lo[2], a0lo[3]);
+                    q6_to_f16x2(wr[d][1].x, sc[d][1], a0hi[0], a0hi[1]);
+                    q6_to_f16x2(wr[d][1].y, sc[d][1], a0hi[2], a0hi[3]);
+                    q6_to_f16x2(wr[d][2].x, sc[d][2], a8lo[0], a8lo[1]);
+                    q6_to_f16x2(wr[d][2].y, sc[d][2], a8lo[2], a8lo[3]);
+                    q6_to_f16x2(wr[d][3].x, sc[d][3], a8hi[0], a8hi[1]);
+                    q6_to_f16x2(wr[d][3].y, sc[d][3], a8hi[2], a8hi[3]);
                 } else {
                     q8_to_f16x2(wr[d][0].x, a0lo[0], a0lo[1]);
                     q8_to_f16x2(wr[d][0].y, a0lo[2], a0lo[3]);
@@ -554,7 +582,7 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
                 float sa0 = sc[d][0], sa1 = sc[d][1], sb0 = sc[d][2], sb1 = sc[d][3];
                 float ma0 = sc[d][4], ma1 = sc[d][5], mb0 = sc[d][6], mb1 = sc[d][7];
                 if (next < chunks) {
-                    st_load_quant_chunk<Q4>(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + next * ST_KC, k1, q);
+                    st_load_quant_chunk<FMT>(wr[d], sc[d], w0, w1, s0, s1, in0, in1, k0 + next * ST_KC, k1, q);
                 }
                 const unsigned short* xc = xs[c % ST_STAGES];
                 const float* sums = ss[Q4 ? c % ST_STAGES : 0];
@@ -575,6 +603,11 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
                             acc[t][1] += sa0 * p0[1] - ma0 * xsm.z + sa1 * p1[1] - ma1 * xsm.w;
                             acc[t][2] += sb0 * p0[2] - mb0 * xsm.x + sb1 * p1[2] - mb1 * xsm.y;
                             acc[t][3] += sb0 * p0[3] - mb0 * xsm.z + sb1 * p1[3] - mb1 * xsm.w;
+                        } else if (Q6) {
+                            acc[t][0] += p0[0] + p1[0];
+                            acc[t][1] += p0[1] + p1[1];
+                            acc[t][2] += p0[2] + p1[2];
+                            acc[t][3] += p0[3] + p1[3];
                         } else {
                             acc[t][0] += sa0 * p0[0] + sa1 * p1[0]; // row r0, tokens 8t + 2q, + 1
                             acc[t][1] += sa0 * p0[1] + sa1 * p1[1];
@@ -596,7 +629,7 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
 extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8(const unsigned char* wq, const float* ws,
                                                                      const unsigned short* xh, float* out, int tiles8,
                                                                      int nOut, int rows, int cols, int kChunk) {
-    matmul_stream_quant_block<false>(wq, ws, xh, nullptr, 0, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+    matmul_stream_quant_block<QF_Q8_0>(wq, ws, xh, nullptr, 0, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
 }
 
 // Prefill and mixed steps: 64-token slices of one launch (as matmul_stream_slices), grid (ceil(rows / 128), slices).
@@ -605,7 +638,7 @@ extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8_slices(con
                                                                             int rows, int cols) {
     int t0 = blockIdx.y * 64;
     int nOut = min(64, n - t0);
-    matmul_stream_quant_block<false>(wq, ws, xh + (size_t) t0 * cols, nullptr, 0, y + (size_t) t0 * rows, (nOut + 7) / 8,
+    matmul_stream_quant_block<QF_Q8_0>(wq, ws, xh + (size_t) t0 * cols, nullptr, 0, y + (size_t) t0 * rows, (nOut + 7) / 8,
                                      nOut, rows, cols, cols, blockIdx.x, 0);
 }
 
@@ -614,7 +647,7 @@ extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q4_k(const un
                                                                        const unsigned short* xh, const float* xsum,
                                                                        float* out, int tiles8, int nOut, int rows, int cols,
                                                                        int kChunk) {
-    matmul_stream_quant_block<true>(wq, ws, xh, xsum, tiles8 * 8, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x,
+    matmul_stream_quant_block<QF_Q4_K>(wq, ws, xh, xsum, tiles8 * 8, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x,
                                     blockIdx.y);
 }
 
@@ -624,7 +657,7 @@ extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q4_k_slices(c
                                                                               float* y, int n, int rows, int cols) {
     int t0 = blockIdx.y * 64;
     int nOut = min(64, n - t0);
-    matmul_stream_quant_block<true>(wq, ws, xh + (size_t) t0 * cols, xsum + (size_t) t0 * 2, (n + 7) / 8 * 8,
+    matmul_stream_quant_block<QF_Q4_K>(wq, ws, xh + (size_t) t0 * cols, xsum + (size_t) t0 * 2, (n + 7) / 8 * 8,
                                     y + (size_t) t0 * rows, (nOut + 7) / 8, nOut, rows, cols, cols, blockIdx.x, 0);
 }
 
@@ -643,4 +676,23 @@ extern "C" __global__ void half_block_sums(const unsigned short* xh, float* xsum
         }
         xsum[i] = s;
     }
+}
+
+// Q6_K (the device's planes: q - 32 as int8 [rows, cols], a float scale per 16 [rows, cols / 16]), as matmul_stream_q8:
+// each 16-value group's scale does not line up with the k16 steps of the fragment order, so the weights are scaled
+// before the mma and rounded to F16 (as decoding Q6_K to F16 at upload does), and summed without a scale after.
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q6_k(const unsigned char* wq, const float* ws,
+                                                                       const unsigned short* xh, float* out, int tiles8,
+                                                                       int nOut, int rows, int cols, int kChunk) {
+    matmul_stream_quant_block<QF_Q6_K>(wq, ws, xh, nullptr, 0, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
+}
+
+// Q6_K as 64-token slices (as matmul_stream_q8_slices).
+extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q6_k_slices(const unsigned char* wq, const float* ws,
+                                                                              const unsigned short* xh, float* y, int n,
+                                                                              int rows, int cols) {
+    int t0 = blockIdx.y * 64;
+    int nOut = min(64, n - t0);
+    matmul_stream_quant_block<QF_Q6_K>(wq, ws, xh + (size_t) t0 * cols, nullptr, 0, y + (size_t) t0 * rows, (nOut + 7) / 8,
+                                       nOut, rows, cols, cols, blockIdx.x, 0);
 }

@@ -78,6 +78,8 @@ void matmul_stream_q4_k(const unsigned char*, const float*, const unsigned short
 void matmul_stream_q4_k_slices(const unsigned char*, const float*, const unsigned short*, const float*, float*, int, int,
                                int);
 void half_block_sums(const unsigned short*, float*, int, int);
+void matmul_stream_q6_k(const unsigned char*, const float*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_q6_k_slices(const unsigned char*, const float*, const unsigned short*, float*, int, int, int);
 void matvec_q4_k(const void*, const float*, const float*, float*, int, int, int);
 void matvec_q6_k(const void*, const float*, const float*, float*, int, int, int);
 void matmul_tiled_q4_k(const void*, const float*, const float*, float*, int, int, int);
@@ -720,6 +722,71 @@ static void q4kstream(int rows, int cols, int n, int chunk) {
     inBounds(stray, tag);
 }
 
+// matmul_stream_q6_k (Q6_K planes: q - 32 as int8, a scale per 16; each weight scaled and rounded to F16 before the
+// mma): one split, several reduced, and as 64-token slices, against a double product of those F16 weights and the F16
+// activations (within 1e-5); the slices bit for bit the decode kernel on each slice; every quant load inside the quants.
+static void q6kstream(int rows, int cols, int n, int chunk) {
+    std::string tag = "matmul_stream_q6_k " + std::to_string(rows) + " x " + std::to_string(cols) + ", n " + std::to_string(n)
+            + (n <= 64 ? ", chunk " + std::to_string(chunk) : "");
+    std::vector<unsigned char> wq((size_t) rows * cols);
+    for (auto& v : wq) v = (unsigned char) (signed char) ((int) (rng() % 64) - 32);
+    auto ws = randoms((size_t) rows * cols / 16, 1e-3, 2e-2);
+    auto x = randoms((size_t) n * cols, -2, 2);
+    int npad = (n + 7) / 8 * 8;
+    std::vector<unsigned short> xh((size_t) npad * cols, 0xFFFF);
+    emu::launch(to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n, npad,
+                cols);
+    std::vector<double> ref((size_t) n * rows);
+    double scale = 0;
+    for (int r = 0; r < rows; r++) {
+        std::vector<float> w(cols);
+        for (int c = 0; c < cols; c++) {
+            float prod = ws[((size_t) r * cols + c) / 16] * (float) (signed char) wq[(size_t) r * cols + c];
+            w[c] = __half2float(__float2half_rn(prod));
+        }
+        for (int t = 0; t < n; t++) {
+            double s = 0;
+            for (int c = 0; c < cols; c++) {
+                s += (double) w[c] * __half2float(__half {xh[(size_t) t * cols + c]});
+            }
+            ref[(size_t) t * rows + r] = s;
+            scale = std::max(scale, std::fabs(s));
+        }
+    }
+    emu::forget();
+    emu::allow(wq.data(), wq.size());
+    emu::allow(xh.data(), xh.size() * 2);
+    long stray = emu::stray_reads();
+    std::vector<float> y((size_t) n * rows, NAN);
+    if (n <= 64) {
+        int splits = (cols + chunk - 1) / chunk;
+        std::vector<float> part((size_t) splits * npad * rows, NAN);
+        emu::launch(matmul_stream_q6_k, grid((rows + 127) / 128, splits), threads(256), 0, (const unsigned char*) wq.data(),
+                    (const float*) ws.data(), (const unsigned short*) xh.data(), splits == 1 ? y.data() : part.data(), npad / 8,
+                    splits == 1 ? n : npad, rows, cols, chunk);
+        if (splits > 1) {
+            emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
+                        rows, splits);
+        }
+        closeToRef(ref, y, scale, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
+    } else {
+        int slices = (n + 63) / 64;
+        emu::launch(matmul_stream_q6_k_slices, grid((rows + 127) / 128, slices), threads(256), 0,
+                    (const unsigned char*) wq.data(), (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), n,
+                    rows, cols);
+        closeToRef(ref, y, scale, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
+        std::vector<float> each((size_t) n * rows, NAN);
+        for (int z = 0; z < slices; z++) {
+            int t0 = z * 64, m = std::min(64, n - t0);
+            emu::launch(matmul_stream_q6_k, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
+                        (const float*) ws.data(), (const unsigned short*) (xh.data() + (size_t) t0 * cols),
+                        each.data() + (size_t) t0 * rows, (m + 7) / 8, m, rows, cols, cols);
+        }
+        same(each, y, y.size(), tag + ": each slice the bits of the decode kernel with one split");
+    }
+    inBounds(stray, tag);
+}
+
 // matmul_stream_slices (prefill: 64-token slices in one launch), row-major and packed: each slice bit for bit
 // matmul_stream of those tokens with one split, and all within 1e-5 of the double product.
 static void slices(bool bf16, int rows, int cols, int n) {
@@ -1006,6 +1073,9 @@ int main() {
     q4kstream(128, 768, 64, 256);  // three splits
     q4kstream(64, 256, 1, 128);    // one token, two splits
     q4kstream(136, 256, 70, 0);    // 70 tokens as two slices
+    q6kstream(200, 512, 13, 512);  // one split: the block writes y; rows off the 128-row block
+    q6kstream(128, 768, 64, 256);  // three splits
+    q6kstream(136, 256, 70, 0);    // 70 tokens as two slices
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;

@@ -56,7 +56,7 @@ public final class CudaKernels implements AutoCloseable {
                 "matmul_stream_slices_f16", "matmul_stream_slices_bf16", "matmul_stream_packed_slices_f16",
                 "matmul_stream_packed_slices_bf16", "matmul_stream_tall_packed_slices_f16", "matmul_stream_tall_packed_slices_bf16",
                 "matmul_stream_q8", "matmul_stream_q8_slices", "matmul_stream_q4_k", "matmul_stream_q4_k_slices",
-                "half_block_sums"},
+                "half_block_sums", "matmul_stream_q6_k", "matmul_stream_q6_k_slices"},
             "prefetch", new String[] {"l2_prefetch"});
 
     private final List<CUmodule> modules = new ArrayList<>();

@@ -115,7 +115,7 @@ public final class CudaLlamaModel implements LanguageModel {
     int tallMinBlocks; // products with fewer blocks keep the 16-row kernel (7/8 of the SMs; see SkinnyScratch)
     // Products of more than 64 tokens as 64-token slices of matmul_stream_slices (see chooseSlicedPrefill)
     boolean slicedPrefill;
-    // Q8_0 and kept Q4_K products of more than 8 tokens on tensor cores, matmul_stream_q8 / _q4_k (chooseQuantStream)
+    // Q8_0 and kept Q4_K / Q6_K products of more than 8 tokens on tensor cores, matmul_stream_q* (chooseQuantStream)
     boolean quantStream;
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
@@ -638,7 +638,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
         m.put("products of more than 64 tokens (prefill)", slicedPrefillChoice());
         m.put("steps of 1..8 tokens", smallStreamChoice());
-        m.put("Q8_0 / Q4_K products of more than 8 tokens", products.quantStreamChoice);
+        m.put("Q8_0 / Q4_K / Q6_K products of more than 8 tokens", products.quantStreamChoice);
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
         m.put("Wo and down split-K reduction", fusedNormChoice());

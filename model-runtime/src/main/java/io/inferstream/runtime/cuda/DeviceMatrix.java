@@ -292,10 +292,11 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /**
      * Whether the quantized tensor-core product can take this matrix: Q8_0 in whole 32-value blocks per row
-     * (matmul_stream_q8), or Q4_K kept as planes in whole 64-value chunks (matmul_stream_q4_k).
+     * (matmul_stream_q8), or Q4_K / Q6_K kept as planes in whole 64-value chunks (matmul_stream_q4_k / _q6_k).
      */
     boolean quantStreamable() {
-        return type == GgmlType.Q8_0 && cols % 32 == 0 || type == GgmlType.Q4_K && cols % 64 == 0;
+        return type == GgmlType.Q8_0 && cols % 32 == 0
+                || (type == GgmlType.Q4_K || type == GgmlType.Q6_K) && cols % 64 == 0;
     }
 
     /** Whether a product of {@code n} tokens runs the quantized tensor-core product under {@code s}: 9+ tokens, chosen at load. */
@@ -312,8 +313,8 @@ public final class DeviceMatrix implements AutoCloseable {
     void quantStream(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
         if (n < 1 || !quantStreamable()) {
             throw new IllegalArgumentException(name + ": the quantized tensor-core product needs Q8_0 weights in whole "
-                    + "32-value blocks or Q4_K in whole 64-value chunks; got " + type + " " + rows + " x " + cols + ", " + n
-                    + " tokens");
+                    + "32-value blocks or Q4_K / Q6_K in whole 64-value chunks; got " + type + " " + rows + " x " + cols + ", "
+                    + n + " tokens");
         }
         boolean q4 = type == GgmlType.Q4_K;
         int npad = streamPad(n);
@@ -331,7 +332,8 @@ public final class DeviceMatrix implements AutoCloseable {
             if (q4) {
                 k.launch("matmul_stream_q4_k_slices", blocks, (n + 63) / 64, 256, 0, data, scales, xh, sums, y, n, rows, cols);
             } else {
-                k.launch("matmul_stream_q8_slices", blocks, (n + 63) / 64, 256, 0, data, scales, xh, y, n, rows, cols);
+                k.launch(type == GgmlType.Q6_K ? "matmul_stream_q6_k_slices" : "matmul_stream_q8_slices", blocks, (n + 63) / 64,
+                        256, 0, data, scales, xh, y, n, rows, cols);
             }
             return;
         }
@@ -342,7 +344,8 @@ public final class DeviceMatrix implements AutoCloseable {
         if (q4) {
             k.launch("matmul_stream_q4_k", blocks, splits, 256, 0, data, scales, xh, sums, out, npad / 8, nOut, rows, cols, chunk);
         } else {
-            k.launch("matmul_stream_q8", blocks, splits, 256, 0, data, scales, xh, out, npad / 8, nOut, rows, cols, chunk);
+            k.launch(type == GgmlType.Q6_K ? "matmul_stream_q6_k" : "matmul_stream_q8", blocks, splits, 256, 0, data, scales, xh,
+                    out, npad / 8, nOut, rows, cols, chunk);
         }
         if (splits == 1) {
             return;

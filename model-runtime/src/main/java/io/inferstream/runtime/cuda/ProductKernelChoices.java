@@ -608,9 +608,9 @@ final class ProductKernelChoices extends KernelTrials {
     }
 
     /**
-     * Decides whether Q8_0 and kept Q4_K matrices run matmul_stream_q8 / _q4_k (tensor cores: quants widened to F16 in
-     * the fragments, scales and mins per 32 in float) for steps of more than 8 tokens instead of the CUDA-core
-     * matmul_tiled_q8_0 / _q4_k: each of layer 0's such products on the same random activations both ways, at up to 64
+     * Decides whether Q8_0 and kept Q4_K / Q6_K matrices run matmul_stream_q8 / _q4_k / _q6_k (tensor cores: quants
+     * widened to F16 in the fragments, scales and mins per 32 in float; Q6_K's scales per 16 before the mma) for steps
+     * of more than 8 tokens instead of the CUDA-core matmul_tiled_*: each of layer 0's such products on the same random activations both ways, at up to 64
      * tokens and, where steps can be longer, as 64-token slices of up to 512; adopted when every output is within 5e-3
      * (the tensor-core kernels round the activations to F16; the CUDA-core ones keep them in float) and the products of
      * both sizes together are faster as CUDA graph replays. -Dinferstream.cuda.quantStream=on|off forces it.
@@ -625,12 +625,12 @@ final class ProductKernelChoices extends KernelTrials {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.quantStream");
         if (forced != null) {
             model.useQuantStream("on".equals(forced));
-            quantStreamChoice = (model.quantStream ? "matmul_stream_q8 / _q4_k" : "the CUDA-core kernels")
+            quantStreamChoice = (model.quantStream ? "matmul_stream_q8 / _q4_k / _q6_k" : "the CUDA-core kernels")
                     + " (forced by -Dinferstream.cuda.quantStream=" + forced + ")";
             return;
         }
         if (quantized.isEmpty() || model.skinny == null) {
-            quantStreamChoice = "the CUDA-core kernels (no Q8_0 or kept Q4_K matrix in layer 0; not compared)";
+            quantStreamChoice = "the CUDA-core kernels (no Q8_0 or kept Q4_K / Q6_K matrix in layer 0; not compared)";
             return;
         }
         int[] sizes = buf.capacity > SkinnyScratch.MAX_TOKENS
@@ -685,7 +685,8 @@ final class ProductKernelChoices extends KernelTrials {
         quantStreamChoice = String.format(java.util.Locale.ROOT,
                 "%s (layer 0's %d %s products at %s tokens, %d CUDA graph replays: CUDA-core kernels %.1f us, "
                         + "tensor-core kernels %.1f us; max relative difference %.2e%s)",
-                model.quantStream ? "matmul_stream_q8 / _q4_k" : "the CUDA-core kernels", quantized.size(), quantized.get(0).type(),
+                model.quantStream ? "matmul_stream_q8 / _q4_k / _q6_k" : "the CUDA-core kernels", quantized.size(),
+                quantized.stream().map(m -> m.type().toString()).distinct().collect(java.util.stream.Collectors.joining("/")),
                 java.util.Arrays.toString(sizes),
                 CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst, both.verdict());
     }

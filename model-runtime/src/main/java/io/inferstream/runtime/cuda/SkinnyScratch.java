@@ -83,8 +83,9 @@ final class SkinnyScratch implements AutoCloseable {
     boolean slicedPrefill;
 
     /**
-     * Q8_0 and kept Q4_K matrices run matmul_stream_q8 / matmul_stream_q4_k (stream.cu: quants widened to F16 in
-     * tensor-core fragments, scales (and Q4_K's mins) per 32 applied in float; 64-token slices for longer steps) for
+     * Q8_0 and kept Q4_K / Q6_K matrices run matmul_stream_q8 / _q4_k / _q6_k (stream.cu: quants widened to F16 in
+     * tensor-core fragments, scales (and Q4_K's mins) per 32 applied in float, Q6_K's per 16 before the mma; 64-token
+     * slices for longer steps) for
      * steps of more than 8 tokens instead of the CUDA-core matmul_tiled_*, with matmul_stream's default split policy.
      * Chosen at load.
      */

@@ -193,15 +193,16 @@ class DeviceKernelsGpuTest {
     }
 
     /**
-     * Q4_K kept as the CPU's planes on tensor cores (matmul_stream_q4_k: nibbles widened to F16, scale and min per 32
-     * applied in float, the activations' block sums from half_block_sums): 1, 9, 64 tokens with one split and several,
-     * and 130 tokens as slices, against the CPU matrix; the activations go through F16, the CPU keeps them in float.
+     * Q4_K and Q6_K kept as the CPU's planes on tensor cores (matmul_stream_q4_k: nibbles widened to F16, scale and min
+     * per 32 applied in float, the activations' block sums from half_block_sums; matmul_stream_q6_k: each weight scaled
+     * and rounded to F16 before the mma): 1, 9, 64 tokens with one split and several, and 130 tokens as slices, against
+     * the CPU matrix; the activations (and Q6_K's weights) go through F16, the CPU keeps them in float.
      */
-    @ParameterizedTest(name = "Q4_K on tensor cores {0}x{1} n={2}")
-    @CsvSource({"100, 512, 1", "130, 512, 9", "2048, 2048, 64", "200, 8192, 40", "136, 256, 130"})
-    void kQuantPlanesOnTensorCoresMatchTheCpuMatrix(int rows, int cols, int n) {
-        assertProductMatchesCpu(GgmlType.Q4_K, DeviceMatrix.Kernel.STREAM_QUANT, rows, cols, n, 5e-3, true,
-                rows * 17L + cols + n);
+    @ParameterizedTest(name = "{0} on tensor cores {1}x{2} n={3}")
+    @CsvSource({"Q4_K, 100, 512, 1", "Q4_K, 130, 512, 9", "Q4_K, 2048, 2048, 64", "Q4_K, 200, 8192, 40", "Q4_K, 136, 256, 130",
+        "Q6_K, 130, 512, 9", "Q6_K, 2048, 2048, 64", "Q6_K, 136, 256, 130"})
+    void kQuantPlanesOnTensorCoresMatchTheCpuMatrix(GgmlType type, int rows, int cols, int n) {
+        assertProductMatchesCpu(type, DeviceMatrix.Kernel.STREAM_QUANT, rows, cols, n, 5e-3, true, rows * 17L + cols + n);
     }
 
     @ParameterizedTest(name = "{0} n={1}")

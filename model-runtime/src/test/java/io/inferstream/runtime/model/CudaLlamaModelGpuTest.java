@@ -203,7 +203,7 @@ class CudaLlamaModelGpuTest {
      * product on, the activations of steps of 9+ tokens go through F16 (a looser bound).
      */
     @ParameterizedTest(name = "{0}, tensor cores for 9+ tokens: {1}")
-    @org.junit.jupiter.params.provider.CsvSource({"Q4_K, false, 1e-4", "Q6_K, false, 1e-4", "Q4_K, true, 1e-2"})
+    @org.junit.jupiter.params.provider.CsvSource({"Q4_K, false, 1e-4", "Q6_K, false, 1e-4", "Q4_K, true, 1e-2", "Q6_K, true, 1e-2"})
     void kQuantWeightsKeptQuantizedGiveTheCpuLogits(GgmlType type, boolean tensorCores, double bound) {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
@@ -212,8 +212,8 @@ class CudaLlamaModelGpuTest {
                      CudaLlamaModel.Options.defaults().withKQuants(KQuantPolicy.NATIVE))) {
             String choice = gpu.kernelChoices().get("Q4_K / Q6_K weights");
             assertTrue(choice.startsWith("kept as Q4_K / Q6_K"), choice);
-            // forced either way: the planes' CUDA-core kernels (the CPU's weight bits, float activations), or Q4_K's
-            // tensor-core product for the steps of 9+ tokens (matmul_stream_q4_k, F16 activations)
+            // forced either way: the planes' CUDA-core kernels (the CPU's weight bits, float activations), or the
+            // tensor-core products for the steps of 9+ tokens (matmul_stream_q4_k / _q6_k, F16 activations)
             gpu.useQuantStream(tensorCores);
             assertScheduleMatches(type + " kept quantized", LlamaModel.load(gguf), gpu, KvStore.Precision.F32, bound);
         }
