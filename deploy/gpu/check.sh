@@ -156,8 +156,9 @@ fi
 
 echo "=== stage kquant-bench"
 # Opt-in (KQUANT_BENCH=1; it does not fit one call next to the stages above): Llama-3.2-1B in Q4_K through the
-# engine with the K-quant weights kept quantized on the device (matvec / tiled kernels over the CPU's planes, ~0.75
-# bytes a weight) and decoded to F16 (the tensor-core and streaming kernels, 2 bytes a weight), same workload.
+# engine with the K-quant weights kept quantized on the device (the CPU's planes, ~0.6-0.75 bytes a weight: matvec for
+# 1..8 tokens, matmul_stream_q4_k / _q6_k on tensor cores beyond where chosen at load, else the tiled kernels) and
+# decoded to F16 (the 16-bit tensor-core and streaming kernels, 2 bytes a weight), same workload.
 if [[ $gpu == 1 && "${KQUANT_BENCH:-0}" == 1 ]]; then
   ok=1
   for way in NATIVE F16; do
