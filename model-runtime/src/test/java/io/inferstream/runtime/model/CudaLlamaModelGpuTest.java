@@ -159,6 +159,8 @@ class CudaLlamaModelGpuTest {
                 gpu.useQuantStream(stream.equals("q8")); // Q8_0 products of 9+ tokens on tensor cores, or not
             }
             gpu.useSplitAttention(split); // forced: the per-head kernel unless the row asks for the split one
+            gpu.useTiledAttention(false); // and not the tiled one, whatever the load-time timing chose
+            gpu.useTiledDecode(false);
             gpu.useVectorNorm(split);
             gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (forced either way)
             assertScheduleMatches(label, cpu, gpu, precision, bound);
@@ -215,6 +217,8 @@ class CudaLlamaModelGpuTest {
             // forced either way: the planes' CUDA-core kernels (the CPU's weight bits, float activations), or the
             // tensor-core products for the steps of 9+ tokens (matmul_stream_q4_k / _q6_k, F16 activations)
             gpu.useQuantStream(tensorCores);
+            gpu.useTiledAttention(false); // the attention as the load did not time it: F32 KV, the decode kernels
+            gpu.useTiledDecode(false);
             assertScheduleMatches(type + " kept quantized", LlamaModel.load(gguf), gpu, KvStore.Precision.F32, bound);
         }
     }
@@ -245,6 +249,8 @@ class CudaLlamaModelGpuTest {
             gpu.useGroupedSkinny(true);
             gpu.useSmallStream(true);
             gpu.useSplitAttention(true);
+            gpu.useTiledAttention(false); // the split kernel's 16-bit copy is what the fused path under test reads
+            gpu.useTiledDecode(false);
             gpu.useVectorNorm(true);
             gpu.useFusedNorm(fuseNorm);
             int bs = 4;
