@@ -553,9 +553,11 @@ extern "C" __global__ void attention_split_combine(const int* positions, const f
 // P V with P rounded to F16, the S accumulators reused as the A fragments. Rows of a warp lying wholly before a tile
 // skip its arithmetic. Results differ from the split kernel by the F16 roundings of Q and P (TiledAttention: within
 // its tolerance, checked at load against the split kernel and in the GPU tests against the CPU).
-// Requirements (host): F16 KV, headDim 64 (KT 64) or 128 (KT 32), G = nHeads / nKvHeads dividing TILED_ROWS.
+// F32 caches (attention_tiled_f32_*) are tiled as they are stored, in half the positions per tile, and each fragment
+// rounds its keys and values to F16 as it reads them (the tensor cores' input type).
+// Requirements (host): headDim 64 (KT 64 for F16 KV, 32 for F32) or 128 (KT 32 / 16), G = nHeads / nKvHeads <= TILED_ROWS.
 // items [2 * gridDim.x]: (first token, token count) pairs in token order; grid (items, nKvHeads), block 32 * TILED_WARPS,
-// dynamic shared memory 2 stages x (keys + values) x KT x (headDim + 8) halves (rows padded: conflict-free reads).
+// dynamic shared memory 2 stages x (keys + values) x KT rows of headDim + 16 bytes (padded: conflict-free reads).
 // outH as in attention_split (the Wo product's padded 16-bit copy; the last item's blocks zero rows n..npad-1).
 #define TILED_WARPS 4
 #define TILED_ROWS (16 * TILED_WARPS)
@@ -564,16 +566,28 @@ __device__ __forceinline__ unsigned pack_f16x2(float lo, float hi) {
     return (unsigned) to_bits(lo, (__half*) 0) | ((unsigned) to_bits(hi, (__half*) 0) << 16);
 }
 
-template <int HD, int KT>
-__device__ void attention_tiled(const float* q, const unsigned short* keys, const unsigned short* values,
+// Two keys or values of a tile row as an F16 pair for a B fragment: consecutive (p, p + 1), or a and b.
+__device__ __forceinline__ unsigned kv_pair(const unsigned short* p) { return *(const unsigned*) p; }
+__device__ __forceinline__ unsigned kv_pair(const float* p) {
+    float2 v = *(const float2*) p;
+    return pack_f16x2(v.x, v.y);
+}
+__device__ __forceinline__ unsigned kv_pair(const unsigned short* a, const unsigned short* b) {
+    return (unsigned) *a | ((unsigned) *b << 16);
+}
+__device__ __forceinline__ unsigned kv_pair(const float* a, const float* b) { return pack_f16x2(*a, *b); }
+
+template <typename KV, int HD, int KT>
+__device__ void attention_tiled(const float* q, const KV* keys, const KV* values,
                                 const int* positions, const int* seq, const int* tables, int maxBlocks, int blockSize,
                                 const int* items, float* out, int n, int nHeads, int nKvHeads, float scale,
                                 unsigned short* outH, int halfType, int npad) {
     extern __shared__ float tiled_smem[];
-    constexpr int LD = HD + 8;    // padded row, in halves
-    constexpr int PIECES = HD / 8; // 16-byte pieces per row
-    unsigned short* kTile = (unsigned short*) tiled_smem; // [2][KT][LD]
-    unsigned short* vTile = kTile + 2 * KT * LD;          // [2][KT][LD]
+    constexpr int PER = 16 / sizeof(KV); // elements per 16-byte piece
+    constexpr int LD = HD + PER;         // padded row, in elements (16 bytes more)
+    constexpr int PIECES = HD / PER;     // 16-byte pieces per row
+    KV* kTile = (KV*) tiled_smem;        // [2][KT][LD]
+    KV* vTile = kTile + 2 * KT * LD;     // [2][KT][LD]
     int item = blockIdx.x;
     int kvh = blockIdx.y;
     int t0 = items[2 * item];
@@ -621,8 +635,8 @@ __device__ void attention_tiled(const float* q, const unsigned short* keys, cons
             int piece = c % PIECES;
             int p = tile * KT + row;
             bool valid = p <= last;
-            size_t src = valid ? (size_t) (table[p / blockSize] * blockSize + p % blockSize) * kvDim + kvh * HD + piece * 8 : 0;
-            int dst = (stage * KT + row) * LD + piece * 8;
+            size_t src = valid ? (size_t) (table[p / blockSize] * blockSize + p % blockSize) * kvDim + kvh * HD + piece * PER : 0;
+            int dst = (stage * KT + row) * LD + piece * PER;
             cp_async16(kTile + dst, keys + src, valid);
             cp_async16(vTile + dst, values + src, valid);
         }
@@ -648,17 +662,17 @@ __device__ void attention_tiled(const float* q, const unsigned short* keys, cons
         __syncthreads();
         int base = kt * KT;
         if (base <= warpLast) { // warp-uniform
-            const unsigned short* ks = kTile + (kt & 1) * KT * LD;
-            const unsigned short* vs = vTile + (kt & 1) * KT * LD;
+            const KV* ks = kTile + (kt & 1) * KT * LD;
+            const KV* vs = vTile + (kt & 1) * KT * LD;
             float s[KT / 8][4]; // S: positions base + 8nt + 2qd, +1 of rows r0 (0, 1) and r1 (2, 3)
 #pragma unroll
             for (int nt = 0; nt < KT / 8; nt++) {
                 s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
 #pragma unroll
                 for (int st = 0; st < HD / 16; st++) {
-                    const unsigned short* kr = ks + (8 * nt + g) * LD + 16 * st + 2 * qd; // B: k = dims, n = positions
-                    mma_m16n8k16(s[nt], qa[st][0], qa[st][1], qa[st][2], qa[st][3], *(const unsigned*) kr,
-                                 *(const unsigned*) (kr + 8), (__half*) 0);
+                    const KV* kr = ks + (8 * nt + g) * LD + 16 * st + 2 * qd; // B: k = dims, n = positions
+                    mma_m16n8k16(s[nt], qa[st][0], qa[st][1], qa[st][2], qa[st][3], kv_pair(kr), kv_pair(kr + 8),
+                                 (__half*) 0);
                 }
             }
             float mx0 = m0, mx1 = m1;
@@ -714,9 +728,9 @@ __device__ void attention_tiled(const float* q, const unsigned short* keys, cons
                 unsigned a3 = pack_f16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
                 for (int dt = 0; dt < HD / 8; dt++) {
-                    const unsigned short* vr = vs + (16 * kk + 2 * qd) * LD + 8 * dt + g; // B: k = positions, n = dims
-                    unsigned b0 = (unsigned) vr[0] | ((unsigned) vr[LD] << 16);
-                    unsigned b1 = (unsigned) vr[8 * LD] | ((unsigned) vr[9 * LD] << 16);
+                    const KV* vr = vs + (16 * kk + 2 * qd) * LD + 8 * dt + g; // B: k = positions, n = dims
+                    unsigned b0 = kv_pair(vr, vr + LD);
+                    unsigned b1 = kv_pair(vr + 8 * LD, vr + 9 * LD);
                     mma_m16n8k16(o[dt], a0, a1, a2, a3, b0, b1, (__half*) 0);
                 }
             }
@@ -754,14 +768,17 @@ __device__ void attention_tiled(const float* q, const unsigned short* keys, cons
     }
 }
 
-#define ATTENTION_TILED(NAME, HD, KT)                                                                                \
-    extern "C" __global__ void __launch_bounds__(32 * TILED_WARPS)                                                  \
-    NAME(const float* q, const unsigned short* keys, const unsigned short* values, const int* positions,            \
+#define ATTENTION_TILED(NAME, KV, HD, KT, BOUNDS)                                                                    \
+    extern "C" __global__ void BOUNDS                                                                               \
+    NAME(const float* q, const KV* keys, const KV* values, const int* positions,                                    \
          const int* seq, const int* tables, int maxBlocks, int blockSize, const int* items, float* out, int n,      \
          int nHeads, int nKvHeads, float scale, unsigned short* outH, int halfType, int npad) {                     \
-        attention_tiled<HD, KT>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, items, out, n,      \
-                                nHeads, nKvHeads, scale, outH, halfType, npad);                                     \
+        attention_tiled<KV, HD, KT>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, items, out, n,  \
+                                    nHeads, nKvHeads, scale, outH, halfType, npad);                                 \
     }
 
-ATTENTION_TILED(attention_tiled_f16_d64, 64, 64)
-ATTENTION_TILED(attention_tiled_f16_d128, 128, 32)
+ATTENTION_TILED(attention_tiled_f16_d64, unsigned short, 64, 64, __launch_bounds__(32 * TILED_WARPS))
+ATTENTION_TILED(attention_tiled_f16_d128, unsigned short, 128, 32, __launch_bounds__(32 * TILED_WARPS))
+// (left to itself ptxas gives the F32 / 64 kernel 96 registers and spills; 3 blocks an SM are what the others get)
+ATTENTION_TILED(attention_tiled_f32_d64, float, 64, 32, __launch_bounds__(32 * TILED_WARPS, 3))
+ATTENTION_TILED(attention_tiled_f32_d128, float, 128, 16, __launch_bounds__(32 * TILED_WARPS))

@@ -42,6 +42,14 @@ void attention_tiled_f16_d64(const float*, const unsigned short*, const unsigned
                              int, int, const int*, float*, int, int, int, float, unsigned short*, int, int);
 void attention_tiled_f16_d128(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
                               int, int, const int*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_tiled_f32_d64(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
+                             const int*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_tiled_f32_d128(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
+                              const int*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_split_f32_g4(const float*, const float*, const float*, const int*, const int*, const int*, int, int, float*,
+                            float*, float*, int, int, int, float, unsigned short*, int, int);
+void attention_split_f32_g2(const float*, const float*, const float*, const int*, const int*, const int*, int, int, float*,
+                            float*, float*, int, int, int, float, unsigned short*, int, int);
 void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int);
 void splitk_reduce(const float*, float*, int, int, int, int);
 void topk_chunks(const float*, int, int, float*, int*, float*);
@@ -327,14 +335,14 @@ static void attention(int n, int splits) {
     if (worst > 1e-4) { std::printf("FAIL attention off the double reference by %g, %s\n", worst, tag.c_str()); failures++; }
 }
 
-// The tiled prefill attention (attention_tiled_f16_d64 / _d128) on a step of several sequences, each a run of
+// The tiled prefill attention (attention_tiled_f16/_f32_d64 / _d128) on a step of several sequences, each a run of
 // consecutive positions (a prefill chunk, or one decode token), cut into items as TiledAttention.plan does: every
-// (token, head) within 3e-3 of a double softmax over the same F16 keys and values (Q and P are rounded to F16 on the
-// way to the tensor cores) and of the split kernel; its 16-bit copy bit for bit to_half_padded of its output, padding
+// (token, head) within 3e-3 of a double softmax over the same keys and values (Q and P, and F32 caches' K and V, are
+// rounded to F16 on the way to the tensor cores) and of the split kernel; its 16-bit copy bit for bit to_half_padded of its output, padding
 // rows zero; every key/value read inside the cache.
-static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<int, int>>& runs) {
+static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<int, int>>& runs, bool f32 = false) {
     const int bs = 16, W = 4;
-    int G = nHeads / nKv, kt = headDim == 64 ? 64 : 32;
+    int G = nHeads / nKv, kt = (headDim == 64 ? 64 : 32) / (f32 ? 2 : 1);
     int kvDim = nKv * headDim, qDim = nHeads * headDim;
     std::vector<int> positions, seq;
     int maxPos = 0;
@@ -346,7 +354,8 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
         }
     }
     int n = (int) positions.size(), seqs = (int) runs.size();
-    std::string tag = "attention_tiled d" + std::to_string(headDim) + " G " + std::to_string(G) + ", " + std::to_string(n)
+    std::string tag = std::string("attention_tiled ") + (f32 ? "f32" : "f16") + " d" + std::to_string(headDim) + " G "
+            + std::to_string(G) + ", " + std::to_string(n)
             + " tokens of " + std::to_string(seqs) + " sequences";
     int maxBlocks = maxPos / bs + 1;
     int slotsN = seqs * maxBlocks * bs;
@@ -373,31 +382,51 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
         keys[i] = __float2half_rn(kf[i]).x;
         values[i] = __float2half_rn(vf[i]).x;
     }
+    // the cache as the kernel reads it: F16, or the F32 values themselves (not F16-representable)
+    auto keyAt = [&](size_t i) { return f32 ? (double) kf[i] : (double) __half2float(__half {keys[i]}); };
+    auto valueAt = [&](size_t i) { return f32 ? (double) vf[i] : (double) __half2float(__half {values[i]}); };
     int npad = (n + 7) / 8 * 8 + 8;
     float scale = 1.0f / std::sqrt((float) headDim);
     std::vector<float> out((size_t) n * qDim, NAN), out2((size_t) n * qDim, NAN), split((size_t) n * qDim, NAN);
     std::vector<unsigned short> h1((size_t) npad * qDim), h2((size_t) npad * qDim, 0xFFFF);
-    auto kernel = headDim == 64 ? attention_tiled_f16_d64 : attention_tiled_f16_d128;
-    int smem = 2 * 2 * kt * (headDim + 8) * 2;
+    int smem = 2 * 2 * kt * (headDim * (f32 ? 4 : 2) + 16);
     emu::forget();
     emu::allow(keys.data(), keys.size() * 2);
     emu::allow(values.data(), values.size() * 2);
+    emu::allow(kf.data(), kf.size() * 4);
+    emu::allow(vf.data(), vf.size() * 4);
     long stray = emu::stray_reads();
     for (int v = 0; v < 2; v++) {
-        emu::launch(kernel, grid(nItems, nKv), threads(32 * W), smem, (const float*) q.data(), (const unsigned short*) keys.data(),
-                    (const unsigned short*) values.data(), (const int*) positions.data(), (const int*) seq.data(),
-                    (const int*) tables.data(), maxBlocks, bs, (const int*) items.data(), v == 0 ? out.data() : out2.data(),
-                    n, nHeads, nKv, scale, v == 0 ? nullptr : h2.data(), v == 0 ? 0 : 1, npad);
+        float* o = v == 0 ? out.data() : out2.data();
+        unsigned short* oh = v == 0 ? nullptr : h2.data();
+        if (f32) {
+            emu::launch(headDim == 64 ? attention_tiled_f32_d64 : attention_tiled_f32_d128, grid(nItems, nKv), threads(32 * W),
+                        smem, (const float*) q.data(), (const float*) kf.data(), (const float*) vf.data(),
+                        (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
+                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad);
+        } else {
+            emu::launch(headDim == 64 ? attention_tiled_f16_d64 : attention_tiled_f16_d128, grid(nItems, nKv), threads(32 * W),
+                        smem, (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
+                        (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
+                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad);
+        }
     }
     long strays = emu::stray_reads() - stray;
     emu::forget();
     int gs = G <= 1 ? 1 : G <= 2 ? 2 : 4;
     int ssmem = 4 * (gs * headDim + 2 * W * gs + W * gs * headDim);
     std::vector<float> pacc(1), pml(1);
-    emu::launch(gs == 4 ? attention_split_f16_g4 : attention_split_f16_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
-                (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
-                (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
-                split.data(), pacc.data(), pml.data(), nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad);
+    if (f32) {
+        emu::launch(gs == 4 ? attention_split_f32_g4 : attention_split_f32_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
+                    (const float*) q.data(), (const float*) kf.data(), (const float*) vf.data(), (const int*) positions.data(),
+                    (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs, split.data(), pacc.data(), pml.data(),
+                    nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad);
+    } else {
+        emu::launch(gs == 4 ? attention_split_f16_g4 : attention_split_f16_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
+                    (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
+                    (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
+                    split.data(), pacc.data(), pml.data(), nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad);
+    }
     emu::launch(to_half_padded_f16, grid(blocksFor((size_t) npad * qDim)), threads(256), 0, (const float*) out.data(),
                 h1.data(), n, npad, qDim);
     same(out, out2, out.size(), tag + ": the same output with the 16-bit copy");
@@ -414,8 +443,7 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
                 int slot = tables[(size_t) seq[t] * maxBlocks + p / bs] * bs + p % bs;
                 double dot = 0;
                 for (int d = 0; d < headDim; d++) {
-                    dot += (double) q[(size_t) (t * nHeads + h) * headDim + d]
-                            * __half2float(__half {keys[(size_t) slot * kvDim + kh * headDim + d]});
+                    dot += (double) q[(size_t) (t * nHeads + h) * headDim + d] * keyAt((size_t) slot * kvDim + kh * headDim + d);
                 }
                 s[p] = dot * scale;
                 mx = std::max(mx, s[p]);
@@ -425,7 +453,7 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
                 double o = 0;
                 for (int p = 0; p < ctx; p++) {
                     int slot = tables[(size_t) seq[t] * maxBlocks + p / bs] * bs + p % bs;
-                    o += std::exp(s[p] - mx) / sum * __half2float(__half {values[(size_t) slot * kvDim + kh * headDim + d]});
+                    o += std::exp(s[p] - mx) / sum * valueAt((size_t) slot * kvDim + kh * headDim + d);
                 }
                 size_t i = (size_t) (t * nHeads + h) * headDim + d;
                 worst = std::max(worst, std::fabs(o - out[i]));
@@ -1048,6 +1076,8 @@ int main() {
     tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}});    // 32-position tiles, G 2: items of 32 tokens
     tiled(64, 8, 8, {{5, 70}});                       // G 1: items of 64 tokens
     tiled(64, 6, 2, {{60, 45}, {3, 1}});              // G 3: items of 21 tokens, 63 of the 64 rows
+    tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}}, true);  // F32 caches: 32-position tiles, K and V rounded in the fragments
+    tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}}, true);   // F32, head 128: 16-position tiles
     stream(true, false, 256, 512, 13, 512);  // one split: the block writes y
     stream(true, false, 200, 520, 64, 256);  // rows off the 128-row block, a last split of 8 columns
     stream(false, false, 128, 512, 9, 128);  // deep split: 128-column chunks

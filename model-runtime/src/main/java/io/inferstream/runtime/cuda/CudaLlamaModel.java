@@ -124,7 +124,7 @@ public final class CudaLlamaModel implements LanguageModel {
     final SplitAttention splitAttention;
     boolean useSplitAttention;
     // Tiled prefill attention (attention_tiled_*: a block per run of up to 64 query rows of one sequence and KV head,
-    // key/value tiles shared through shared memory, tensor cores) for steps with a run of 16+ tokens and F16 KV, and
+    // key/value tiles shared through shared memory, tensor cores) for steps with a run of 16+ tokens, and
     // for the other steps when useTiledDecode; null when the heads do not fit it. Chosen at load (chooseTiledAttention)
     // or forced.
     final TiledAttention tiledAttention;
@@ -875,7 +875,7 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         int m = batch.logitRows().length;
         boolean prefill = TiledAttention.worthIt(batch.seq(), batch.positions(), n);
-        int[] items = kv.precision() == KvStore.Precision.F16 && (prefill ? useTiledAttention : useTiledDecode)
+        int[] items = (prefill ? useTiledAttention : useTiledDecode)
                 ? TiledAttention.plan(batch.seq(), batch.positions(), n, tiledAttention.tokensPerItem()) : new int[0];
         if (items.length > 0) {
             tiledSteps++;
@@ -957,7 +957,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 prefetchWeights(l, l2Prefetch);
             }
             if (shape.items() > 0) { // a prefill step: the tiled kernel (it writes att's 16-bit copy as the split one does)
-                tiledAttention.launch(k, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs,
+                tiledAttention.launch(k, f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs,
                         itemData, shape.items(), buf.att, n, scale,
                         woHalves ? skinny.halves : null, w.wo[l].type(), DeviceMatrix.streamPad(n));
             } else if (useSplitAttention) { // with woHalves it also writes att's 16-bit copy for the Wo product
@@ -1262,8 +1262,8 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Whether steps with a run of {@link TiledAttention#MIN_RUN}+ tokens of one sequence (prefill chunks) and F16 KV
-     * run the tiled attention kernel. Chosen at load by {@link EpilogueKernelChoices#chooseTiledAttention}; turning it
+     * Whether steps with a run of {@link TiledAttention#MIN_RUN}+ tokens of one sequence (prefill chunks) run the
+     * tiled attention kernel. Chosen at load by {@link EpilogueKernelChoices#chooseTiledAttention}; turning it
      * on for heads the kernel does not serve throws.
      */
     public synchronized void useTiledAttention(boolean on) {

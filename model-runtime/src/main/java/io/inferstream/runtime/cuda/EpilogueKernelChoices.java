@@ -86,10 +86,10 @@ final class EpilogueKernelChoices extends KernelTrials {
      * Decides where the tiled attention runs: prefill steps (a run of {@link TiledAttention#MIN_RUN}+ tokens of one
      * sequence) and, separately, the other steps (decode: items of one token, where its double-buffered key/value tiles
      * keep more loads in flight than the decode kernel's rounds, but 60 of its 64 query rows are idle). Each on its own
-     * fixture through the kernel decode steps use (chooseAttention's) and the tiled one, F16 KV: one sequence's chunk of
-     * up to 256 tokens at positions 768.. (contexts up to 1024), and up to 64 decode tokens at contexts 1..192;
-     * adopted when within {@link TiledAttention#TOLERANCE} (the tiled kernel rounds Q and P to F16) and faster as CUDA
-     * graph replays. -Dinferstream.cuda.tiledAttention=on|off and -Dinferstream.cuda.tiledDecode=on|off force them.
+     * fixture through the kernel decode steps use (chooseAttention's) and the tiled one: one sequence's chunk of up to
+     * 256 tokens at positions 768.. (contexts up to 1024), and up to 64 decode tokens at contexts 1..192; adopted when
+     * within {@link TiledAttention#TOLERANCE} over F16 and F32 KV (the tiled kernel rounds Q and P, and an F32 cache's
+     * K and V, to F16) and faster as CUDA graph replays with F16 KV. -Dinferstream.cuda.tiledAttention=on|off and -Dinferstream.cuda.tiledDecode=on|off force them.
      */
     void chooseTiledAttention() {
         if (model.tiledAttention == null) {
@@ -134,8 +134,9 @@ final class EpilogueKernelChoices extends KernelTrials {
     }
 
     /**
-     * The fixture's attention through {@code other} (the decode kernel chosen at load) and through the tiled kernel,
-     * F16 KV: true when the tiled one is within tolerance and faster as CUDA graph replays; appends both timings.
+     * The fixture's attention through {@code other} (the decode kernel chosen at load) and through the tiled kernel, F16
+     * and F32 KV compared, F16 timed: true when the tiled one is within tolerance and faster as CUDA graph replays;
+     * appends both timings.
      */
     private boolean compareTiled(AttentionFixture fx, int n, String other, StringBuilder why, String what) {
         int bs = AttentionFixture.BLOCK_SIZE;
@@ -148,30 +149,38 @@ final class EpilogueKernelChoices extends KernelTrials {
             DeviceBuffer itemData = temp(temp, 4L * items.length, null);
             itemData.upload(items, items.length);
             DeviceBuffer out = temp(temp, 4L * n * qDim, null);
-            java.util.function.IntConsumer launches = v -> {
+            // way v (1: tiled) over the F16 (f == 0) or F32 (f == 1) cache
+            java.util.function.BiConsumer<Integer, Integer> run = (v, f) -> {
+                boolean f16 = f == 0;
+                DeviceBuffer keys = fx.keys(f16);
+                DeviceBuffer values = fx.values(f16);
                 if (v == 1) {
-                    model.tiledAttention.launch(k, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
-                            maxBlocks, bs, itemData, items.length / 2, out, n, scale, null, null, n);
+                    model.tiledAttention.launch(k, f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks,
+                            bs, itemData, items.length / 2, out, n, scale, null, null, n);
                 } else if (model.useSplitAttention) {
-                    model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
-                            maxBlocks, bs, out, n, scale, splits);
+                    model.splitAttention.launch(k, f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks,
+                            bs, out, n, scale, splits);
                 } else {
-                    model.launchPerHeadAttention(true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
-                            maxBlocks, bs, out, n);
+                    model.launchPerHeadAttention(f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks, bs,
+                            out, n);
                 }
             };
-            float[][] got = new float[2][n * qDim];
-            for (int v = 0; v < 2; v++) {
-                launches.accept(v);
-                device.synchronize();
-                out.download(got[v], got[v].length);
+            java.util.function.IntConsumer launches = v -> run.accept(v, 0);
+            double diff = 0;
+            for (int f = 0; f < 2; f++) {
+                float[][] got = new float[2][n * qDim];
+                for (int v = 0; v < 2; v++) {
+                    run.accept(v, f);
+                    device.synchronize();
+                    out.download(got[v], got[v].length);
+                }
+                diff = Math.max(diff, relativeDifference(got[1], got[0]));
             }
-            double diff = relativeDifference(got[1], got[0]);
             int reps = 10;
             WithinTolerance both = new WithinTolerance(diff, TiledAttention.TOLERANCE, timed(launches, reps));
             why.append(String.format(java.util.Locale.ROOT,
-                    "%s (%s, %d items, F16 KV, %d CUDA graph replays: %s %.1f us, attention_tiled %.1f us; max relative "
-                            + "difference %.2e, tolerance %.0e%s)",
+                    "%s (%s, %d items, F16 KV timed, %d CUDA graph replays: %s %.1f us, attention_tiled %.1f us; max "
+                            + "relative difference over F16 and F32 KV %.2e, tolerance %.0e%s)",
                     both.adopt() ? "attention_tiled" : other, what, items.length / 2, reps, other, both.nanos()[0] / 1e3 / reps,
                     both.nanos()[1] / 1e3 / reps, diff, TiledAttention.TOLERANCE, both.verdict()));
             return both.adopt();

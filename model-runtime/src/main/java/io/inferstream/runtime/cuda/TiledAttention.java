@@ -14,7 +14,8 @@ import io.inferstream.runtime.gguf.GgmlType;
  * models it serves, and launches it.
  *
  * <p>Q and the softmax weights are rounded to F16 for the tensor cores (float accumulation), so its outputs differ from
- * the split kernel's by about 1e-4 of their size (emulate.sh: 1.0e-4 to 2.4e-4 against a float64 softmax); the
+ * the split kernel's by about 1e-4 of their size (emulate.sh: 1.0e-4 to 2.4e-4 against a float64 softmax; an F32
+ * cache's keys and values are rounded to F16 in the fragments too: up to 3.4e-4); the
  * load-time choice adopts it within {@link #TOLERANCE} and only where faster.
  */
 final class TiledAttention {
@@ -95,29 +96,31 @@ final class TiledAttention {
         return false;
     }
 
-    /** Positions per key/value tile (attention.cu's KT). */
-    int tilePositions() {
-        return headDim == 64 ? 64 : 32;
+    /** Positions per key/value tile (attention.cu's KT): half as many for an F32 cache, tiled as it is stored. */
+    int tilePositions(boolean f16) {
+        return (headDim == 64 ? 64 : 32) / (f16 ? 1 : 2);
     }
 
-    /** Dynamic shared memory: two stages of key and value tiles, rows padded by 8 halves. */
-    int sharedBytes() {
-        return 2 * 2 * tilePositions() * (headDim + 8) * 2;
+    /** Dynamic shared memory: two stages of key and value tiles, each row padded by 16 bytes (about 35-37 KB). */
+    int sharedBytes(boolean f16) {
+        return 2 * 2 * tilePositions(f16) * (headDim * (f16 ? 2 : 4) + 16);
     }
 
     /**
-     * out [n, nHeads * headDim] = paged causal attention of q over one layer's F16 keys/values for the {@code items}
+     * out [n, nHeads * headDim] = paged causal attention of q over one layer's keys/values (F16, or F32 rounded to F16
+     * in the fragments) for the {@code items}
      * (first token, count) pairs at {@code itemData} (see {@link #plan}); with {@code outH} non-null also out's padded
      * 16-bit copy [npad, nHeads * headDim] in {@code halfType} (rows n..npad-1 zero), as SplitAttention writes it.
      */
-    void launch(CudaKernels k, Object q, Object keys, Object values, Object positions, Object seq, Object tables,
-                int maxBlocks, int blockSize, Object itemData, int items, Object out, int n, float scale, Object outH,
-                GgmlType halfType, int npad) {
+    void launch(CudaKernels k, boolean f16, Object q, Object keys, Object values, Object positions, Object seq,
+                Object tables, int maxBlocks, int blockSize, Object itemData, int items, Object out, int n, float scale,
+                Object outH, GgmlType halfType, int npad) {
         int type = SplitAttention.halfCode(outH, halfType, npad, n);
         if (items < 1 || items > n) {
             throw new IllegalArgumentException(items + " items for " + n + " tokens");
         }
-        k.launch("attention_tiled_f16_d" + headDim, items, nKvHeads, 32 * WARPS, sharedBytes(), q, keys, values, positions,
-                seq, tables, maxBlocks, blockSize, itemData, out, n, nHeads, nKvHeads, scale, outH, type, npad);
+        String kernel = "attention_tiled_" + (f16 ? "f16" : "f32") + "_d" + headDim;
+        k.launch(kernel, items, nKvHeads, 32 * WARPS, sharedBytes(f16), q, keys, values, positions, seq, tables, maxBlocks,
+                blockSize, itemData, out, n, nHeads, nKvHeads, scale, outH, type, npad);
     }
 }

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import io.inferstream.runtime.gguf.GgmlType;
 
 /**
- * The tiled prefill attention (attention_tiled_f16_*) against the float64 paged causal attention of the same inputs
+ * The tiled prefill attention (attention_tiled_f16_* and _f32_*) against the float64 paged causal attention of the same inputs
  * ({@link PagedAttentionCase}) on steps that mix a long prefill chunk (crossing key tiles and items), a first chunk from
  * position 0 and decode tokens (items of one token), cut into items by {@link TiledAttention#plan}: within 2e-3 of the
  * reference per (token, head) (Q and P go through F16), and its 16-bit copy for the Wo product bit for bit
@@ -27,16 +27,21 @@ class TiledAttentionGpuTest {
         device = CudaTestDevice.require();
     }
 
-    @ParameterizedTest(name = "head {0}, {1} heads / {2} KV heads, blocks of {3}, chunk of {4} at {5}")
+    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, chunk of {5} at {6}")
     @CsvSource({
-        "64, 32, 8, 16, 100, 900",  // the Llama-3.2-1B shape: items of 16 tokens, 64-position tiles
-        "64, 32, 8, 16, 64, 0",     // a first chunk: every tile is the diagonal one for some item
-        "128, 16, 8, 16, 77, 300",  // head 128 (32-position tiles), groups of 2: items of 32 tokens
-        "64, 8, 8, 7, 130, 45",     // groups of 1 (items of 64 tokens), blocks of 7
-        "64, 32, 4, 16, 40, 500",   // groups of 8: items of 8 tokens
-        "128, 16, 1, 16, 20, 63",   // groups of 16: items of 4 tokens
+        "F16, 64, 32, 8, 16, 100, 900",  // the Llama-3.2-1B shape: items of 16 tokens, 64-position tiles
+        "F16, 64, 32, 8, 16, 64, 0",     // a first chunk: every tile is the diagonal one for some item
+        "F16, 128, 16, 8, 16, 77, 300",  // head 128 (32-position tiles), groups of 2: items of 32 tokens
+        "F16, 64, 8, 8, 7, 130, 45",     // groups of 1 (items of 64 tokens), blocks of 7
+        "F16, 64, 32, 4, 16, 40, 500",   // groups of 8: items of 8 tokens
+        "F16, 128, 16, 1, 16, 20, 63",   // groups of 16: items of 4 tokens
+        "F32, 64, 32, 8, 16, 100, 900",  // F32 caches: half the positions per tile, K and V rounded in the fragments
+        "F32, 128, 16, 8, 16, 77, 300",
+        "F32, 64, 8, 8, 7, 130, 45",
     })
-    void tiledAttentionMatchesTheFloat64Reference(int headDim, int nHeads, int nKvHeads, int blockSize, int chunk, int start) {
+    void tiledAttentionMatchesTheFloat64Reference(String precision, int headDim, int nHeads, int nKvHeads, int blockSize,
+                                                 int chunk, int start) {
+        boolean f16 = precision.equals("F16");
         // sequence 0: the chunk; sequences 1-3: decode tokens at contexts 1, 17 and 260; sequence 4: positions 0..20
         int n = chunk + 3 + 21;
         int[] positions = new int[n];
@@ -65,8 +70,8 @@ class TiledAttentionGpuTest {
         short[] poison = new short[npad * qDim];
         Arrays.fill(poison, (short) 0xFFFF);
         try (DeviceBuffer qd = DeviceBuffer.allocate(4L * c.q.length, "q");
-             DeviceBuffer kd = DeviceBuffer.allocate(2L * c.keys16.length, "keys");
-             DeviceBuffer vd = DeviceBuffer.allocate(2L * c.values16.length, "values");
+             DeviceBuffer kd = DeviceBuffer.allocate((f16 ? 2L : 4L) * c.keys16.length, "keys");
+             DeviceBuffer vd = DeviceBuffer.allocate((f16 ? 2L : 4L) * c.values16.length, "values");
              DeviceBuffer md = DeviceBuffer.allocate(4L * c.meta.length, "metadata");
              DeviceBuffer id = DeviceBuffer.allocate(4L * items.length, "items");
              DeviceBuffer out = DeviceBuffer.allocate(4L * n * qDim, "out");
@@ -74,14 +79,19 @@ class TiledAttentionGpuTest {
              DeviceBuffer h1 = DeviceBuffer.allocate(2L * npad * qDim, "to_half_padded of out");
              DeviceBuffer h2 = DeviceBuffer.allocate(2L * npad * qDim, "halves written by the attention")) {
             qd.upload(c.q, c.q.length);
-            kd.upload(c.keys16);
-            vd.upload(c.values16);
+            if (f16) {
+                kd.upload(c.keys16);
+                vd.upload(c.values16);
+            } else { // the same (F16-representable) values: one reference serves both
+                kd.upload(c.keys, c.keys.length);
+                vd.upload(c.values, c.values.length);
+            }
             md.upload(c.meta, c.meta.length);
             id.upload(items, items.length);
             h2.upload(poison);
-            tiled.launch(device.kernels(), qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
+            tiled.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
                     items.length / 2, out, n, (float) scale, null, null, n);
-            tiled.launch(device.kernels(), qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
+            tiled.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
                     items.length / 2, out2, n, (float) scale, h2, GgmlType.BF16, npad);
             device.kernels().launch("to_half_padded_bf16", Math.min(65535, (npad * qDim + 255) / 256), 1, 256, 0, out, h1, n,
                     npad, qDim);
