@@ -625,22 +625,29 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
 
 // Decode steps (1..64 tokens): grid (ceil(rows / 128), splits), block 256; out as matmul_stream's (partial sums
 // [splits, npad, rows], reduced by splitk_reduce, or y itself with one split). One block per SM: the widened quants
-// and per-block scales take 160-170 registers a thread (at 128, for two blocks, they spill).
-extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8(const unsigned char* wq, const float* ws,
-                                                                     const unsigned short* xh, float* out, int tiles8,
-                                                                     int nOut, int rows, int cols, int kChunk) {
-    matmul_stream_quant_block<QF_Q8_0>(wq, ws, xh, nullptr, 0, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
-}
-
-// Prefill and mixed steps: 64-token slices of one launch (as matmul_stream_slices), grid (ceil(rows / 128), slices).
-extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q8_slices(const unsigned char* wq, const float* ws,
-                                                                            const unsigned short* xh, float* y, int n,
-                                                                            int rows, int cols) {
-    int t0 = blockIdx.y * 64;
-    int nOut = min(64, n - t0);
-    matmul_stream_quant_block<QF_Q8_0>(wq, ws, xh + (size_t) t0 * cols, nullptr, 0, y + (size_t) t0 * rows, (nOut + 7) / 8,
-                                     nOut, rows, cols, cols, blockIdx.x, 0);
-}
+// and per-block scales take 150-170 registers a thread (at 128, for two blocks, they spill).
+// Prefill and mixed steps: NAME_slices, 64-token slices of one launch (as matmul_stream_slices), grid
+// (ceil(rows / 128), slices). Q8_0 and Q6_K (below); Q4_K, which also reads the activations' block sums, after them.
+#define QUANT_KERNELS(NAME, FMT)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(256, 1) NAME(const unsigned char* wq, const float* ws,             \
+                                                            const unsigned short* xh, float* out, int tiles8,       \
+                                                            int nOut, int rows, int cols, int kChunk) {             \
+        matmul_stream_quant_block<FMT>(wq, ws, xh, nullptr, 0, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x,   \
+                                       blockIdx.y);                                                                  \
+    }                                                                                                               \
+    extern "C" __global__ void __launch_bounds__(256, 1) NAME##_slices(const unsigned char* wq, const float* ws,    \
+                                                                     const unsigned short* xh, float* y, int n,     \
+                                                                     int rows, int cols) {                          \
+        int t0 = blockIdx.y * 64;                                                                                   \
+        int nOut = min(64, n - t0);                                                                                 \
+        matmul_stream_quant_block<FMT>(wq, ws, xh + (size_t) t0 * cols, nullptr, 0, y + (size_t) t0 * rows,         \
+                                       (nOut + 7) / 8, nOut, rows, cols, cols, blockIdx.x, 0);                      \
+    }
+QUANT_KERNELS(matmul_stream_q8, QF_Q8_0)
+// Q6_K (the device's planes: q - 32 as int8 [rows, cols], a float scale per 16 [rows, cols / 16]): each 16-value
+// group's scale does not line up with the k16 steps of the fragment order, so the weights are scaled before the mma
+// and rounded to F16 (as decoding Q6_K to F16 at upload does), and summed without a scale after.
+QUANT_KERNELS(matmul_stream_q6_k, QF_Q6_K)
 
 // Q4_K, as matmul_stream_q8; xsum from half_block_sums over the same xh (npad tokens: its sumStride).
 extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q4_k(const unsigned char* wq, const float* ws,
@@ -676,23 +683,4 @@ extern "C" __global__ void half_block_sums(const unsigned short* xh, float* xsum
         }
         xsum[i] = s;
     }
-}
-
-// Q6_K (the device's planes: q - 32 as int8 [rows, cols], a float scale per 16 [rows, cols / 16]), as matmul_stream_q8:
-// each 16-value group's scale does not line up with the k16 steps of the fragment order, so the weights are scaled
-// before the mma and rounded to F16 (as decoding Q6_K to F16 at upload does), and summed without a scale after.
-extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q6_k(const unsigned char* wq, const float* ws,
-                                                                       const unsigned short* xh, float* out, int tiles8,
-                                                                       int nOut, int rows, int cols, int kChunk) {
-    matmul_stream_quant_block<QF_Q6_K>(wq, ws, xh, nullptr, 0, out, tiles8, nOut, rows, cols, kChunk, blockIdx.x, blockIdx.y);
-}
-
-// Q6_K as 64-token slices (as matmul_stream_q8_slices).
-extern "C" __global__ void __launch_bounds__(256, 1) matmul_stream_q6_k_slices(const unsigned char* wq, const float* ws,
-                                                                              const unsigned short* xh, float* y, int n,
-                                                                              int rows, int cols) {
-    int t0 = blockIdx.y * 64;
-    int nOut = min(64, n - t0);
-    matmul_stream_quant_block<QF_Q6_K>(wq, ws, xh + (size_t) t0 * cols, nullptr, 0, y + (size_t) t0 * rows, (nOut + 7) / 8,
-                                       nOut, rows, cols, cols, blockIdx.x, 0);
 }

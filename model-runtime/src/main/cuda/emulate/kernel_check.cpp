@@ -591,16 +591,56 @@ static void closeToRef(const std::vector<double>& ref, const std::vector<float>&
     }
 }
 
+// The Q8_0 / Q6_K tensor-core kernels (one signature) on quants wq, scales ws and F16 activations xh: up to 64 tokens
+// with splits of `chunk` columns (one split writes y, several are reduced), more as 64-token slices, each result within
+// 1e-5 of the double reference; the slices bit for bit the decode kernel on each slice; every quant load in bounds.
+using QuantDecode = void (*)(const unsigned char*, const float*, const unsigned short*, float*, int, int, int, int, int);
+using QuantSlices = void (*)(const unsigned char*, const float*, const unsigned short*, float*, int, int, int);
+static void runQuantStream(QuantDecode decode, QuantSlices slicesKernel, const std::vector<unsigned char>& wq,
+                           const std::vector<float>& ws, const std::vector<unsigned short>& xh, const std::vector<double>& ref,
+                           double scale, int rows, int cols, int n, int chunk, const std::string& tag) {
+    emu::forget();
+    emu::allow(wq.data(), wq.size());
+    emu::allow(xh.data(), xh.size() * 2);
+    long stray = emu::stray_reads();
+    std::vector<float> y((size_t) n * rows, NAN);
+    if (n <= 64) {
+        int npad = (n + 7) / 8 * 8;
+        int splits = (cols + chunk - 1) / chunk;
+        std::vector<float> part((size_t) splits * npad * rows, NAN);
+        emu::launch(decode, grid((rows + 127) / 128, splits), threads(256), 0, wq.data(), ws.data(), xh.data(),
+                    splits == 1 ? y.data() : part.data(), npad / 8, splits == 1 ? n : npad, rows, cols, chunk);
+        if (splits > 1) {
+            emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
+                        rows, splits);
+        }
+        closeToRef(ref, y, scale, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
+    } else {
+        int slices = (n + 63) / 64;
+        emu::launch(slicesKernel, grid((rows + 127) / 128, slices), threads(256), 0, wq.data(), ws.data(), xh.data(), y.data(),
+                    n, rows, cols);
+        closeToRef(ref, y, scale, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
+        std::vector<float> each((size_t) n * rows, NAN);
+        for (int z = 0; z < slices; z++) {
+            int t0 = z * 64, m = std::min(64, n - t0);
+            emu::launch(decode, grid((rows + 127) / 128, 1), threads(256), 0, wq.data(), ws.data(), xh.data() + (size_t) t0 * cols,
+                        each.data() + (size_t) t0 * rows, (m + 7) / 8, m, rows, cols, cols);
+        }
+        same(each, y, y.size(), tag + ": each slice the bits of the decode kernel with one split");
+    }
+    inBounds(stray, tag);
+}
+
 // matmul_stream_q8 (Q8_0 quants and per-32 scales, F16 activations): one split written directly, several reduced by
 // splitk_reduce, against a double product of the same quants x scales and F16-rounded x (within 1e-5); the slices
 // kernel (more than 64 tokens) bit for bit the decode kernel with one split on each 64-token slice; every quant load
 // inside the quants.
 static void q8stream(int rows, int cols, int n, int chunk) {
     std::string tag = "matmul_stream_q8 " + std::to_string(rows) + " x " + std::to_string(cols) + ", n " + std::to_string(n)
-            + ", chunk " + std::to_string(chunk);
+            + (n <= 64 ? ", chunk " + std::to_string(chunk) : "");
     int blocks = cols / 32;
-    std::vector<signed char> wq((size_t) rows * cols);
-    for (auto& v : wq) v = (signed char) ((int) (rng() % 255) - 127);
+    std::vector<unsigned char> wq((size_t) rows * cols); // int8 quants
+    for (auto& v : wq) v = (unsigned char) (signed char) ((int) (rng() % 255) - 127);
     auto ws = randoms((size_t) rows * blocks, 1e-3, 2e-2);
     auto x = randoms((size_t) n * cols, -2, 2);
     int npadAll = (n + 7) / 8 * 8;
@@ -614,49 +654,14 @@ static void q8stream(int rows, int cols, int n, int chunk) {
         for (int r = 0; r < rows; r++) {
             double s = 0;
             for (int c = 0; c < cols; c++) {
-                s += (double) wq[(size_t) r * cols + c] * ws[(size_t) r * blocks + c / 32]
+                s += (double) (signed char) wq[(size_t) r * cols + c] * ws[(size_t) r * blocks + c / 32]
                         * __half2float(__half {xh[(size_t) t * cols + c]});
             }
             ref[(size_t) t * rows + r] = s;
             scale = std::max(scale, std::fabs(s));
         }
     }
-    emu::forget();
-    emu::allow(wq.data(), wq.size());
-    emu::allow(xh.data(), xh.size() * 2);
-    long stray = emu::stray_reads();
-    if (n <= 64) {
-        int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
-        int splits = (cols + chunk - 1) / chunk;
-        std::vector<float> y((size_t) n * rows, NAN);
-        if (splits == 1) {
-            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
-                        (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), tiles8, n, rows, cols, chunk);
-        } else {
-            std::vector<float> part((size_t) splits * npad * rows, NAN);
-            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, splits), threads(256), 0, (const unsigned char*) wq.data(),
-                        (const float*) ws.data(), (const unsigned short*) xh.data(), part.data(), tiles8, npad, rows, cols,
-                        chunk);
-            emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n,
-                        npad, rows, splits);
-        }
-        closeToRef(ref, y, scale, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
-    } else {
-        int slices = (n + 63) / 64;
-        std::vector<float> y((size_t) n * rows, NAN);
-        emu::launch(matmul_stream_q8_slices, grid((rows + 127) / 128, slices), threads(256), 0, (const unsigned char*) wq.data(),
-                    (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), n, rows, cols);
-        closeToRef(ref, y, scale, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
-        std::vector<float> each((size_t) n * rows, NAN);
-        for (int z = 0; z < slices; z++) {
-            int t0 = z * 64, m = std::min(64, n - t0);
-            emu::launch(matmul_stream_q8, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
-                        (const float*) ws.data(), (const unsigned short*) (xh.data() + (size_t) t0 * cols),
-                        each.data() + (size_t) t0 * rows, (m + 7) / 8, m, rows, cols, cols);
-        }
-        same(each, y, y.size(), tag + ": each slice the bits of the decode kernel with one split");
-    }
-    inBounds(stray, tag);
+    runQuantStream(matmul_stream_q8, matmul_stream_q8_slices, wq, ws, xh, ref, scale, rows, cols, n, chunk, tag);
 }
 
 // matmul_stream_q4_k (Q4_K planes: nibbles in ggml's 64-value chunk order, a (scale, min) pair per 32; F16 activations
@@ -781,38 +786,7 @@ static void q6kstream(int rows, int cols, int n, int chunk) {
             scale = std::max(scale, std::fabs(s));
         }
     }
-    emu::forget();
-    emu::allow(wq.data(), wq.size());
-    emu::allow(xh.data(), xh.size() * 2);
-    long stray = emu::stray_reads();
-    std::vector<float> y((size_t) n * rows, NAN);
-    if (n <= 64) {
-        int splits = (cols + chunk - 1) / chunk;
-        std::vector<float> part((size_t) splits * npad * rows, NAN);
-        emu::launch(matmul_stream_q6_k, grid((rows + 127) / 128, splits), threads(256), 0, (const unsigned char*) wq.data(),
-                    (const float*) ws.data(), (const unsigned short*) xh.data(), splits == 1 ? y.data() : part.data(), npad / 8,
-                    splits == 1 ? n : npad, rows, cols, chunk);
-        if (splits > 1) {
-            emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
-                        rows, splits);
-        }
-        closeToRef(ref, y, scale, tag + " (" + std::to_string(splits) + " splits) within 1e-5 of the double product");
-    } else {
-        int slices = (n + 63) / 64;
-        emu::launch(matmul_stream_q6_k_slices, grid((rows + 127) / 128, slices), threads(256), 0,
-                    (const unsigned char*) wq.data(), (const float*) ws.data(), (const unsigned short*) xh.data(), y.data(), n,
-                    rows, cols);
-        closeToRef(ref, y, scale, tag + " as " + std::to_string(slices) + " slices within 1e-5 of the double product");
-        std::vector<float> each((size_t) n * rows, NAN);
-        for (int z = 0; z < slices; z++) {
-            int t0 = z * 64, m = std::min(64, n - t0);
-            emu::launch(matmul_stream_q6_k, grid((rows + 127) / 128, 1), threads(256), 0, (const unsigned char*) wq.data(),
-                        (const float*) ws.data(), (const unsigned short*) (xh.data() + (size_t) t0 * cols),
-                        each.data() + (size_t) t0 * rows, (m + 7) / 8, m, rows, cols, cols);
-        }
-        same(each, y, y.size(), tag + ": each slice the bits of the decode kernel with one split");
-    }
-    inBounds(stray, tag);
+    runQuantStream(matmul_stream_q6_k, matmul_stream_q6_k_slices, wq, ws, xh, ref, scale, rows, cols, n, chunk, tag);
 }
 
 // matmul_stream_slices (prefill: 64-token slices in one launch), row-major and packed: each slice bit for bit

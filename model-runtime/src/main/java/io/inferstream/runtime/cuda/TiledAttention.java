@@ -44,9 +44,9 @@ final class TiledAttention {
     }
 
     /**
-     * Why the tiled kernel cannot serve these heads, or null: head sizes 64 and 128 (compiled: 64- and 32-position
-     * tiles, 37 and 35 KB of shared memory), query-head groups of at most {@link #ROWS} (an item is ROWS / G tokens,
-     * rounded down: groups of 7 use 63 of the 64 rows).
+     * Why the tiled kernel cannot serve these heads, or null: head sizes 64 and 128 (compiled for each, with
+     * {@link #tilePositions} positions a tile and 33-37 KB of shared memory), query-head groups of at most {@link #ROWS}
+     * (an item is ROWS / G tokens, rounded down: groups of 7 use 63 of the 64 rows).
      */
     static String unsupported(int nHeads, int nKvHeads, int headDim) {
         if (headDim != 64 && headDim != 128) {
