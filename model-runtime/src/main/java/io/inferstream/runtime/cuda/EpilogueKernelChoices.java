@@ -102,7 +102,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         String other = model.useSplitAttention ? "attention_split"
                 : CudaLlamaModel.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
         StringBuilder why = new StringBuilder("prefill steps: ");
-        String forced = System.getProperty("inferstream.cuda.tiledAttention");
+        String forced = CudaLlamaModel.onOff("inferstream.cuda.tiledAttention");
         if (forced != null) {
             model.useTiledAttention("on".equals(forced));
             why.append(model.useTiledAttention ? "attention_tiled" : other)
@@ -117,7 +117,7 @@ final class EpilogueKernelChoices extends KernelTrials {
             }
         }
         why.append("; other steps: ");
-        String forcedDecode = System.getProperty("inferstream.cuda.tiledDecode");
+        String forcedDecode = CudaLlamaModel.onOff("inferstream.cuda.tiledDecode");
         if (forcedDecode != null) {
             model.useTiledDecode("on".equals(forcedDecode));
             why.append(model.useTiledDecode ? "attention_tiled" : other)
