@@ -3,10 +3,10 @@
 # deploy/gpu/prepare.sh built (no Java, Maven or build needed there):
 #   bash deploy/gpu/check.sh
 # Stages (each prints PASS/FAIL/SKIP/INFO; later stages run regardless): jre, nvidia-smi, gpu-tests, bench,
-# engine-bench, kquant-bench (opt-in), kernel-profile. GPU_TEST_CLASSES, BENCH=0, ENGINE_BENCH=0 and NCU_PROFILE=0
-# narrow a rerun. CHECK_BUDGET_S (default 540) is the whole run's time: each stage's own limit is cut to what is left,
-# and a stage that would start with less than 30 s left is skipped (saying so), so the summary is written before the
-# device tool ends the call at 600 s.
+# engine-bench, kquant-bench (opt-in), kernel-profile (+ kernel-detail). GPU_TEST_CLASSES, BENCH=0, ENGINE_BENCH=0,
+# NCU_PROFILE=0 and NCU_DETAIL=0 narrow a rerun. CHECK_BUDGET_S (default 540) is the whole run's time: each stage's own
+# limit is cut to what is left, and a stage that would start with less than 30 s left is skipped (saying so), so the
+# summary is written before the device tool ends the call at 600 s.
 # Logs, JUnit XML reports and bench.md go to $OUT (default .gpu/out). Exit status: 0 when every stage passed.
 # On a machine without a GPU the same steps run: the GPU tests must report that they were skipped, and the
 # bench runs a small model on the CPU to exercise the harness.
@@ -180,35 +180,49 @@ fi
 
 echo "=== stage kernel-profile"
 # Nsight Compute times every kernel of one eager decode step and one top-256 step at concurrency 64
-# (GpuBench brackets exactly those with cuProfilerStart/Stop); informational, it never fails the check. The kernels
-# are forced rather than chosen at load (the fused epilogues, packed weights with 32-row warps; no prefetch: ncu
-# flushes the caches before every kernel), so the profile shows the newest kernels' times whatever the load chose.
+# (GpuBench brackets exactly those with cuProfilerStart/Stop), with the DRAM bytes each read and wrote; then a second
+# run profiles the first NCU_DETAIL_LAUNCHES (12: two layers) streaming products and attention launches of that step
+# in depth (throughput against peak, tensor-pipe and issue-slot use, occupancy, warp stall reasons): what limits the
+# products that take most of the c = 64 step. Informational, it never fails the check. The kernels are forced rather
+# than chosen at load (the fused epilogues, packed weights with 32-row warps; no prefetch: ncu flushes the caches
+# before every kernel), so the profile shows the newest kernels whatever the load chose. ncu_summary.py prints both.
 ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
+ncu_kernels=(${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.l2PrefetchMiB=0 -Dinferstream.cuda.packedStream=on -Dinferstream.cuda.tallStream=on})
+ncu_step() { # ncu options... -> the profiled GpuBench run (one eager c=64 step and one top-256 step), within the budget
+  timeout "$(limit 120)" "$ncu_bin" --profile-from-start off --clock-control none "$@" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 \
+    "${ncu_kernels[@]}" -cp "$cp" io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf \
+    --device cuda --concurrency 64 --prompt 128 --steps 2 --long-prompt 0
+}
+step_metrics=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum
 if [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 && $(limit 120) == 0 ]]; then
   result kernel-prof SKIP "out of the ${budget} s budget (CHECK_BUDGET_S)"
 elif [[ $gpu == 1 && -n "$ncu_bin" && "${NCU_PROFILE:-1}" == 1 ]]; then
-  if timeout "$(limit 120)" "$ncu_bin" --profile-from-start off --clock-control none --metrics gpu__time_duration.sum \
-       -f -o "$OUT/step-c64" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 ${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.l2PrefetchMiB=0 -Dinferstream.cuda.packedStream=on -Dinferstream.cuda.tallStream=on} -cp "$cp" \
-       io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf --device cuda \
-       --concurrency 64 --prompt 128 --steps 2 --long-prompt 0 > "$OUT/ncu-run.log" 2>&1 \
-     && "$ncu_bin" --import "$OUT/step-c64.ncu-rep" --csv --page raw --metrics gpu__time_duration.sum > "$OUT/ncu-c64.csv" 2>&1; then
-    python3 - "$OUT/ncu-c64.csv" <<'PY' || true
-import csv, sys, collections
-rows = list(csv.reader(open(sys.argv[1])))
-head = rows[0]; name = head.index("Kernel Name"); t = head.index("gpu__time_duration.sum")
-per = collections.OrderedDict(); total = 0.0
-for r in rows[2:]:
-    try: us = float(r[t].replace(",", "")) / 1e3
-    except (ValueError, IndexError): continue
-    k = r[name].split("(")[0]; n, s = per.get(k, (0, 0.0)); per[k] = (n + 1, s + us); total += us
-print(f"kernels of one eager c=64 greedy step + one top-256 step: {sum(n for n, _ in per.values())} launches, {total:.1f} us of kernel time")
-for k, (n, s) in sorted(per.items(), key=lambda kv: -kv[1][1]):
-    print(f"{s:10.1f} us {n:5d} x {k}")
-PY
-    result kernel-prof PASS "per-kernel times in $OUT/ncu-c64.csv"
+  if ncu_step --metrics "$step_metrics" -f -o "$OUT/step-c64" > "$OUT/ncu-run.log" 2>&1 \
+     && "$ncu_bin" --import "$OUT/step-c64.ncu-rep" --csv --page raw --metrics "$step_metrics" > "$OUT/ncu-c64.csv" 2>&1; then
+    python3 "$root/deploy/gpu/ncu_summary.py" step "$OUT/ncu-c64.csv" || true
+    result kernel-prof PASS "per-kernel times and DRAM bytes in $OUT/ncu-c64.csv"
   else
     tail -30 "$OUT/ncu-run.log"
     result kernel-prof INFO "ncu did not produce a profile (see $OUT/ncu-run.log); not a check failure"
+  fi
+  # the same step again, its streaming products and attention in depth (sections; the tensor-pipe metric on top)
+  detail=(--kernel-name "regex:matmul_stream|attention_split|attention_tiled" --launch-count "${NCU_DETAIL_LAUNCHES:-12}"
+          --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats
+          --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis)
+  if [[ "${NCU_DETAIL:-1}" != 1 ]]; then
+    result kernel-detail INFO "not run (NCU_DETAIL=0)"
+  elif [[ $(limit 120) == 0 ]]; then
+    result kernel-detail SKIP "out of the ${budget} s budget (CHECK_BUDGET_S)"
+  elif { ncu_step "${detail[@]}" --metrics sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active \
+           -f -o "$OUT/detail-c64" > "$OUT/ncu-detail.log" 2>&1 \
+         || { [[ $(limit 90) != 0 ]] && ncu_step "${detail[@]}" -f -o "$OUT/detail-c64" \
+                > "$OUT/ncu-detail.log" 2>&1; }; } \
+       && "$ncu_bin" --import "$OUT/detail-c64.ncu-rep" --csv --page raw > "$OUT/ncu-detail-c64.csv" 2>&1; then
+    python3 "$root/deploy/gpu/ncu_summary.py" detail "$OUT/ncu-detail-c64.csv" || true
+    result kernel-detail PASS "sections of the first ${NCU_DETAIL_LAUNCHES:-12} products/attention launches in $OUT/ncu-detail-c64.csv"
+  else
+    tail -30 "$OUT/ncu-detail.log"
+    result kernel-detail INFO "ncu did not produce the detailed profile (see $OUT/ncu-detail.log); not a check failure"
   fi
 else
   result kernel-prof SKIP "no GPU or no ncu"
