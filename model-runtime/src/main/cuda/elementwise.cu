@@ -1,6 +1,7 @@
 // Per-token kernels of the Llama forward pass: embedding gather, RMSNorm, RoPE, biases, residual add,
 // SwiGLU and the paged KV-cache write. Activations are float; one token's row is contiguous.
 #include "common.cuh"
+#include "reduce.cuh"
 
 // out[t, :] = E[tokens[t], :]   grid (n), any block size
 template <int TYPE>
@@ -82,7 +83,7 @@ extern "C" __global__ void add_inplace(float* x, const float* y, int count) {
 extern "C" __global__ void swiglu(float* gate, const float* up, int count) {
     for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (size_t) count; i += (size_t) gridDim.x * blockDim.x) {
         float g = gate[i];
-        gate[i] = g / (1.0f + (float) exp(-(double) g)) * up[i];
+        gate[i] = swiglu_value(g, up[i]);
     }
 }
 
@@ -130,8 +131,7 @@ extern "C" __global__ void add_rmsnorm(float* x, const float* y, const float* w,
 // rope followed by kv_store in one launch: rotates q and k of token t, then writes its k and v into cache slot
 // slots[t]. grid (n), block 128; headDim <= 2 * ROPE_MAX_HALF (the model allows head sizes up to 256).
 #define ROPE_MAX_HALF 128
-__device__ __forceinline__ void store_kv(float* dst, float v) { *dst = v; }
-__device__ __forceinline__ void store_kv(unsigned short* dst, float v) { *dst = __half_as_ushort(__float2half_rn(v)); }
+// store_kv: reduce.cuh
 
 // The pairs of one thread per round: their loads are all issued before any store (stores to q/k could alias the
 // next pairs' loads as far as the compiler knows, which serialised one global round trip per pair: 10 us per layer
@@ -237,45 +237,19 @@ __device__ __forceinline__ void splitk_reduce_rope_kv(const float* part, float* 
         return;
     }
     int head = j / half;
-    int i = j % half;
-    int a = neox ? i : 2 * i;
-    int b = neox ? i + half : 2 * i + 1;
     int qDim = nHeads * headDim;
     int kvDim = nKvHeads * headDim;
     const float* pk = part + (size_t) splits0 * npad * qDim;
     const float* pv = pk + (size_t) splits1 * npad * kvDim;
-    int kind = head < nHeads ? 0 : head < nHeads + nKvHeads ? 1 : 2; // Q, K or V
-    int h = kind == 0 ? head : kind == 1 ? head - nHeads : head - nHeads - nKvHeads;
-    const float* p = kind == 0 ? part : kind == 1 ? pk : pv;
-    const float* bias = kind == 0 ? bq : kind == 1 ? bk : bv;
-    int rows = kind == 0 ? qDim : kvDim;
-    int splits = kind == 0 ? splits0 : kind == 1 ? splits1 : splits2;
-    int ra = h * headDim + a;
-    int rb = h * headDim + b;
-    float x0 = splitk_sum(p, npad, rows, splits, t, ra);
-    float x1 = splitk_sum(p, npad, rows, splits, t, rb);
-    if (bias) {
-        x0 += bias[ra];
-        x1 += bias[rb];
-    }
-    size_t dst = (size_t) slots[t] * kvDim;
-    if (kind == 2) { // values: no rotation
-        v[(size_t) t * kvDim + ra] = x0;
-        v[(size_t) t * kvDim + rb] = x1;
-        store_kv(values + dst + ra, x0);
-        store_kv(values + dst + rb, x1);
-        return;
-    }
-    float angle = (float) positions[t] * invFreq[i];
-    float2 y = rope_rotate(x0, x1, (float) cos((double) angle), (float) sin((double) angle));
-    if (kind == 0) {
-        q[(size_t) t * qDim + ra] = y.x;
-        q[(size_t) t * qDim + rb] = y.y;
+    if (head < nHeads) {
+        rope_kv_pair<false, KV>(part, npad, qDim, splits0, bq, q, nullptr, 0, head, j % half, t, headDim, neox, positions,
+                                invFreq, slots);
+    } else if (head < nHeads + nKvHeads) {
+        rope_kv_pair<false, KV>(pk, npad, kvDim, splits1, bk, k, keys, 1, head - nHeads, j % half, t, headDim, neox,
+                                positions, invFreq, slots);
     } else {
-        k[(size_t) t * kvDim + ra] = y.x; // the rotated key stays in k as well, as rope_kv_store leaves it
-        k[(size_t) t * kvDim + rb] = y.y;
-        store_kv(keys + dst + ra, y.x);
-        store_kv(keys + dst + rb, y.y);
+        rope_kv_pair<false, KV>(pv, npad, kvDim, splits2, bv, v, values, 2, head - nHeads - nKvHeads, j % half, t, headDim,
+                                neox, positions, invFreq, slots);
     }
 }
 

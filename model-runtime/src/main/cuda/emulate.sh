@@ -21,7 +21,7 @@ for name in elementwise matmul attention stream sampling; do
   sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \
       -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' \
       "$here/$name.cu" > "$work/$name.cpp"
-  cp "$here/common.cuh" "$here/mma.cuh" "$work/"
+  cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$work/"
   g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -include "$here/emulate/cuda_shim.h" \
       -c "$work/$name.cpp" -o "$work/$name.o"
 done

@@ -4,6 +4,7 @@
 //  - matmul_wmma_*: any n, tensor cores (BF16/F16 weights; activations rounded to the weight type,
 //    float accumulation), 64 tokens x 32 rows per block.
 #include "common.cuh"
+#include "reduce.cuh"
 #include <mma.h>
 
 #define MATVEC_MAX_TOKENS 8
@@ -697,7 +698,7 @@ extern "C" __global__ void splitk_reduce_swiglu(const float* part, float* y, int
         size_t r = i % rows;
         float g = splitk_sum(part, npad, rows, splits0, t, r);
         float u = splitk_sum(p1, npad, rows, splits1, t, r);
-        y[i] = g / (1.0f + (float) exp(-(double) g)) * u;
+        y[i] = swiglu_value(g, u);
     }
 }
 
@@ -719,7 +720,7 @@ __device__ __forceinline__ void splitk_reduce_swiglu_h(const float* part, float*
         size_t r = i % rows;
         float g = splitk_sum(part, npad, rows, splits0, t, r);
         float u = splitk_sum(p1, npad, rows, splits1, t, r);
-        float v = g / (1.0f + (float) exp(-(double) g)) * u;
+        float v = swiglu_value(g, u);
         y[i] = v;
         yh[i] = to_bits(v, (T*) 0);
     }

@@ -41,6 +41,7 @@
 #define ST_MAX_TILES 8          // 8-token tiles: 64 tokens
 
 #include "mma.cuh"
+#include "reduce.cuh"
 
 #ifdef INFERSTREAM_EMULATE
 __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
@@ -314,40 +315,123 @@ extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned
 // per block)); grid.y is the largest split count; matrix m's partial sums [splits_m, npad, rows_m] follow those of
 // m - 1 in part, as splitk_reduce_group and splitk_reduce_swiglu (matmul.cu) read them. Bit for bit the partial
 // sums of separate matmul_stream launches with the same chunks.
-template <typename T, int WARPS, bool PACKED, int MT = 1>
-__device__ __forceinline__ void matmul_stream_group(const unsigned short* w0, const unsigned short* w1,
-                                                    const unsigned short* w2, const unsigned short* xh, float* part,
-                                                    int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0,
-                                                    int chunk1, int chunk2) {
-    // pick the matrix first, then one copy of the block code (three inlined copies would spill registers)
-    int npad = tiles8 * 8;
-    int b0 = (rows0 + WARPS * 16 * MT - 1) / (WARPS * 16 * MT);
-    int b1 = (rows1 + WARPS * 16 * MT - 1) / (WARPS * 16 * MT);
-    int b = blockIdx.x;
-    const unsigned short* w = w0;
-    int rows = rows0;
-    int chunk = chunk0;
-    if (b >= b0) {
-        part += (size_t) ((cols + chunk0 - 1) / chunk0) * npad * rows0;
-        b -= b0;
-        w = w1;
-        rows = rows1;
-        chunk = chunk1;
-        if (b >= b1) {
-            part += (size_t) ((cols + chunk1 - 1) / chunk1) * npad * rows1;
-            b -= b1;
-            w = w2;
-            rows = rows2;
-            chunk = chunk2;
+//
+// With epi != EPI_NONE the product also reduces its own partial sums: the block that stores the last of a tile's sums
+// does that tile's split-K reduction and what followed it in a separate launch, so there is no reduction kernel, and
+// each tile is reduced as soon as its sums are in, beside other tiles' products, instead of after the whole grid. A
+// tile's blocks count their arrivals in counters[tile] (last_arrival: zero before the launch, reset by the last one);
+// the last reads the others' sums from L2 and applies, per output, the separate kernel's arithmetic (reduce.cuh): the
+// same bits.
+//  - EPI_SWIGLU (gate, up; rows2 = 0): the tile is row block b of gate and of up, counter b, splits0 + splits1
+//    arrivals; y0 [n, rows] = silu(gate) * up (splitk_reduce_swiglu) and, when yh is set, yh [npad, rows] its 16-bit
+//    copy with padding tokens zero (splitk_reduce_swiglu_h).
+//  - EPI_ROPE_KV (Wq, Wk, Wv): the tile is one row block of one matrix, counter blockIdx.x; its heads (rows per block
+//    a multiple of headDim: the host checks) get bias, RoPE and the KV write of splitk_reduce_rope_kv, into y0 = q,
+//    y1 = k, y2 = v and cache rows slots[t] (keys, values: F16 when f16Kv, else F32).
+// n: the real tokens (npad = tiles8 * 8). With EPI_NONE the arguments after epi are not read.
+#define EPI_NONE 0
+#define EPI_SWIGLU 1
+#define EPI_ROPE_KV 2
+
+// The reduction of matmul_stream_group's epi (below): one copy in the module, called by every grouped kernel after
+// its product (the reduction reads and writes memory; a call costs nothing next to that). m, b: the block's matrix and
+// row block; p: that matrix's partial sums; rows: its rows; wt: the 16-bit type of yh (WT_BF16 or WT_F16).
+__device__ __noinline__ void group_epilogue(int epi, int m, int b, int rowsPerBlock, int npad, int n, int rows,
+                                            int splits0, int splits1, int splits2, const float* part,
+                                            const float* part1, const float* p, int* counters, float* y0, float* y1,
+                                            float* y2, unsigned short* yh, int wt, const float* bias0,
+                                            const float* bias1, const float* bias2, const int* positions,
+                                            const float* invFreq, const int* slots, void* keys, void* values, int f16Kv,
+                                            int headDim, int neox) {
+    int r0 = b * rowsPerBlock;
+    int r1 = min(rows, r0 + rowsPerBlock);
+    if (epi == EPI_SWIGLU) { // gate and up have the same rows
+        if (!last_arrival(counters + b, splits0 + splits1)) {
+            return;
+        }
+        int width = r1 - r0;
+        int tokens = yh ? npad : n;
+        for (int idx = threadIdx.x; idx < tokens * width; idx += blockDim.x) {
+            int t = idx / width;
+            int r = r0 + idx % width;
+            size_t o = (size_t) t * rows + r;
+            if (t >= n) {
+                yh[o] = 0; // a padding token
+                continue;
+            }
+            float v = swiglu_value(splitk_sum_l2(part, npad, rows, splits0, t, r),
+                                   splitk_sum_l2(part1, npad, rows, splits1, t, r));
+            y0[o] = v;
+            if (yh) {
+                yh[o] = wt == WT_BF16 ? to_bits(v, (__nv_bfloat16*) 0) : to_bits(v, (__half*) 0);
+            }
+        }
+        return;
+    }
+    int splits = m == 0 ? splits0 : m == 1 ? splits1 : splits2;
+    if (!last_arrival(counters + blockIdx.x, splits)) {
+        return;
+    }
+    int half = headDim / 2;
+    int pairs = (r1 - r0) / 2; // whole heads
+    float* y = m == 0 ? y0 : m == 1 ? y1 : y2;
+    const float* bias = m == 0 ? bias0 : m == 1 ? bias1 : bias2;
+    void* cache = m == 1 ? keys : m == 2 ? values : nullptr;
+    for (int idx = threadIdx.x; idx < n * pairs; idx += blockDim.x) {
+        int t = idx / pairs;
+        int j = idx % pairs;
+        int h = r0 / headDim + j / half;
+        if (f16Kv) {
+            rope_kv_pair<true, unsigned short>(p, npad, rows, splits, bias, y, (unsigned short*) cache, m, h, j % half, t,
+                                               headDim, neox, positions, invFreq, slots);
+        } else {
+            rope_kv_pair<true, float>(p, npad, rows, splits, bias, y, (float*) cache, m, h, j % half, t, headDim, neox,
+                                      positions, invFreq, slots);
         }
     }
-    matmul_stream_block<T, WARPS, PACKED, MT>(w, xh, part, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
+}
+
+__device__ __forceinline__ int weight_type_of(__nv_bfloat16*) { return WT_BF16; }
+__device__ __forceinline__ int weight_type_of(__half*) { return WT_F16; }
+
+template <typename T, int WARPS, bool PACKED, int MT = 1>
+__device__ __forceinline__ void matmul_stream_group(
+        const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, const unsigned short* xh,
+        float* part, int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0, int chunk1, int chunk2, int epi,
+        int n, int* counters, float* y0, float* y1, float* y2, unsigned short* yh, const float* bias0,
+        const float* bias1, const float* bias2, const int* positions, const float* invFreq, const int* slots,
+        void* keys, void* values, int f16Kv, int headDim, int neox) {
+    // pick the matrix first, then one copy of the block code (three inlined copies would spill registers)
+    const int rowsPerBlock = WARPS * 16 * MT;
+    int npad = tiles8 * 8;
+    int b0 = (rows0 + rowsPerBlock - 1) / rowsPerBlock;
+    int b1 = (rows1 + rowsPerBlock - 1) / rowsPerBlock;
+    int splits0 = (cols + chunk0 - 1) / chunk0;
+    int splits1 = (cols + chunk1 - 1) / chunk1;
+    float* part1 = part + (size_t) splits0 * npad * rows0;
+    float* part2 = part1 + (size_t) splits1 * npad * rows1;
+    int m = blockIdx.x < b0 ? 0 : blockIdx.x < b0 + b1 ? 1 : 2;
+    int b = blockIdx.x - (m == 0 ? 0 : m == 1 ? b0 : b0 + b1);
+    const unsigned short* w = m == 0 ? w0 : m == 1 ? w1 : w2;
+    float* p = m == 0 ? part : m == 1 ? part1 : part2;
+    int rows = m == 0 ? rows0 : m == 1 ? rows1 : rows2;
+    int chunk = m == 0 ? chunk0 : m == 1 ? chunk1 : chunk2;
+    matmul_stream_block<T, WARPS, PACKED, MT>(w, xh, p, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
+    if (epi == EPI_NONE || blockIdx.y * chunk >= cols) {
+        return; // partial sums only; or a split this matrix does not have: no sums, not counted (block-uniform)
+    }
+    group_epilogue(epi, m, b, rowsPerBlock, npad, n, rows, splits0, splits1, (cols + chunk2 - 1) / chunk2, part, part1, p,
+                   counters, y0, y1, y2, yh, weight_type_of((T*) 0), bias0, bias1, bias2, positions, invFreq, slots, keys,
+                   values, f16Kv, headDim, neox);
 }
 
 #define ST_GROUP_ARGS const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, \
     const unsigned short* xh, float* part, int tiles8, int cols, int rows0, int rows1, int rows2, int chunk0, int chunk1, \
-    int chunk2
-#define ST_GROUP_PASS w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2
+    int chunk2, int epi, int n, int* counters, float* y0, float* y1, float* y2, unsigned short* yh, const float* bias0, \
+    const float* bias1, const float* bias2, const int* positions, const float* invFreq, const int* slots, void* keys, \
+    void* values, int f16Kv, int headDim, int neox
+#define ST_GROUP_PASS w0, w1, w2, xh, part, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2, epi, n, counters, \
+    y0, y1, y2, yh, bias0, bias1, bias2, positions, invFreq, slots, keys, values, f16Kv, headDim, neox
 #define ST_GROUP_KERNELS(name, warps, minBlocks, packed, mt) \
     extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_bf16(ST_GROUP_ARGS) { \
         matmul_stream_group<__nv_bfloat16, warps, packed, mt>(ST_GROUP_PASS); \

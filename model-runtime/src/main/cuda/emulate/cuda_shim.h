@@ -19,6 +19,7 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __noinline__ __attribute__((noinline))
 #define __shared__ static
 #define __launch_bounds__(...)
 #define __restrict__
@@ -347,6 +348,8 @@ inline void mma_m16n8k16(float* d, unsigned int a0, unsigned int a1, unsigned in
 #define blockDim (emu::block().blockDim)
 #define gridDim (emu::block().gridDim)
 inline void __syncthreads() { emu::yield(emu::Wait::BLOCK); }
+// one OS thread runs the blocks one after another: every store is visible to every later load
+inline void __threadfence() {}
 inline void __syncwarp(unsigned int = 0xffffffffu) { emu::shuffle(0, 0); }
 template <typename T> T __shfl_xor_sync(unsigned int, T v, int mask) {
     return emu::shuffle(v, (emu::block().current->linear & 31) ^ mask);

@@ -9,6 +9,14 @@
 #include <random>
 #include <string>
 
+// The grouped streaming products' reduction arguments (stream.cu, ST_GROUP_ARGS after chunk2), and what a launch that
+// only leaves partial sums passes for them.
+#define GROUP_EPI_PARAMS int, int, int*, float*, float*, float*, unsigned short*, const float*, const float*, const float*, \
+    const int*, const float*, const int*, void*, void*, int, int, int
+#define NO_EPI 0, 0, (int*) nullptr, (float*) nullptr, (float*) nullptr, (float*) nullptr, (unsigned short*) nullptr, \
+    (const float*) nullptr, (const float*) nullptr, (const float*) nullptr, (const int*) nullptr, (const float*) nullptr, \
+    (const int*) nullptr, (void*) nullptr, (void*) nullptr, 0, 0, 0
+
 extern "C" {
 void rmsnorm_vec(const float*, const int*, const float*, float*, int, float);
 void add_rmsnorm_vec(float*, const float*, const float*, float*, int, float);
@@ -61,13 +69,17 @@ void matmul_stream_f16(const unsigned short*, const unsigned short*, float*, int
 void matmul_stream_wide_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_wide_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*,
-                              float*, int, int, int, int, int, int, int, int);
+                              float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
+void matmul_stream_group_f16(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*,
+                             float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
 void matmul_stream_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_wide_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_wide_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
-                                     const unsigned short*, float*, int, int, int, int, int, int, int, int);
+                                     const unsigned short*, float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
+void matmul_stream_packed_group_f16(const unsigned short*, const unsigned short*, const unsigned short*,
+                                    const unsigned short*, float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
 void pack_stream_weights(const unsigned short*, unsigned short*, int, int, int);
 void matmul_stream_slices_bf16(const unsigned short*, const unsigned short*, float*, int, int, int);
 void matmul_stream_slices_f16(const unsigned short*, const unsigned short*, float*, int, int, int);
@@ -78,7 +90,11 @@ void matmul_stream_tall_packed_slices_f16(const unsigned short*, const unsigned 
 void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_tall_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
-                                          const unsigned short*, float*, int, int, int, int, int, int, int, int);
+                                          const unsigned short*, float*, int, int, int, int, int, int, int, int,
+                                          GROUP_EPI_PARAMS);
+void matmul_stream_tall_packed_group_f16(const unsigned short*, const unsigned short*, const unsigned short*,
+                                         const unsigned short*, float*, int, int, int, int, int, int, int, int,
+                                         GROUP_EPI_PARAMS);
 void matmul_stream_q8(const unsigned char*, const float*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_q8_slices(const unsigned char*, const float*, const unsigned short*, float*, int, int, int);
 void matmul_stream_q4_k(const unsigned char*, const float*, const unsigned short*, const float*, float*, int, int, int, int,
@@ -870,7 +886,7 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
     for (int m = 0; m < 3; m++) y[m].assign((size_t) n * rows[m], NAN);
     emu::launch(matmul_stream_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) w[0].data(),
                 (const unsigned short*) w[1].data(), (const unsigned short*) w[2].data(), (const unsigned short*) xh.data(),
-                part.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
+                part.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2, NO_EPI);
     emu::launch(splitk_reduce_group, grid(blocksFor((size_t) n * (rows0 + rows1 + rows2))), threads(256), 0,
                 (const float*) part.data(), y[0].data(), y[1].data(), y[2].data(), n, npad, rows0, rows1, rows2, splits[0],
                 splits[1], splits[2]);
@@ -879,15 +895,174 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
     std::vector<float> part2(partial, NAN);
     emu::launch(matmul_stream_packed_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) wp[0].data(),
                 (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(), (const unsigned short*) xh.data(),
-                part2.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
+                part2.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2, NO_EPI);
     same(part, part2, partial, tag + ": packed weights give the same partial sums");
     int tallBlocks = (rows0 + 255) / 256 + (rows1 + 255) / 256 + (rows2 + 255) / 256;
     std::vector<float> part3(partial, NAN);
     emu::launch(matmul_stream_tall_packed_group_bf16, grid(tallBlocks, maxSplits), threads(256), 0,
                 (const unsigned short*) wp[0].data(), (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(),
-                (const unsigned short*) xh.data(), part3.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2);
+                (const unsigned short*) xh.data(), part3.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2,
+                NO_EPI);
     same(part, part3, partial, tag + ": 32-row warps on packed weights give the same partial sums");
     inBounds(stray, tag);
+}
+
+// The grouped products that reduce their own partial sums (epi: 1 SwiGLU, 2 RoPE + KV write) against the same product
+// leaving partial sums (NO_EPI) followed by the separate reduction kernel: the same bits, for the 128-row, packed and
+// 256-row (tall) flavours, and the arrival counters back at zero after every launch (the next one starts from them).
+using GroupKernel = void (*)(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*, float*,
+                             int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
+struct Flavour {
+    const char* name;
+    GroupKernel kernel;
+    int rowsPerBlock;
+    bool packed;
+};
+static std::vector<Flavour> flavours(bool bf16) {
+    return {{"128-row", bf16 ? matmul_stream_group_bf16 : matmul_stream_group_f16, 128, false},
+            {"packed", bf16 ? matmul_stream_packed_group_bf16 : matmul_stream_packed_group_f16, 128, true},
+            {"tall", bf16 ? matmul_stream_tall_packed_group_bf16 : matmul_stream_tall_packed_group_f16, 256, true}};
+}
+
+static std::vector<unsigned short> halfMatrix(int rows, int cols, bool bf16) {
+    auto wf = randoms((size_t) rows * cols, -1, 1);
+    std::vector<unsigned short> w(wf.size());
+    for (size_t i = 0; i < wf.size(); i++) w[i] = halfBits(wf[i], bf16);
+    return w;
+}
+
+static void countersZero(const std::vector<int>& counters, const std::string& what) {
+    for (size_t i = 0; i < counters.size(); i++) {
+        if (counters[i] != 0) {
+            std::printf("FAIL %s: arrival counter %zu left at %d\n", what.c_str(), i, counters[i]);
+            failures++;
+            return;
+        }
+    }
+}
+
+// gate and up [rows, cols] with their own chunks (c0 != c1: a split only up has), n tokens; halves: also yh.
+static void groupSwiglu(bool bf16, int rows, int cols, int n, int c0, int c1, bool halves) {
+    std::string tag = std::string("grouped product + SwiGLU ") + (bf16 ? "bf16 " : "f16 ") + std::to_string(rows) + " x "
+            + std::to_string(cols) + ", n " + std::to_string(n) + (halves ? ", 16-bit copy" : "");
+    int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
+    int s0 = (cols + c0 - 1) / c0, s1 = (cols + c1 - 1) / c1;
+    auto gate = halfMatrix(rows, cols, bf16), up = halfMatrix(rows, cols, bf16);
+    auto gp = packed(gate, rows, cols), upk = packed(up, rows, cols);
+    auto x = randoms((size_t) n * cols, -2, 2);
+    std::vector<unsigned short> xh((size_t) npad * cols);
+    emu::launch(bf16 ? to_half_padded_bf16 : to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0,
+                (const float*) x.data(), xh.data(), n, npad, cols);
+    size_t partial = (size_t) (s0 + s1) * npad * rows;
+    std::vector<int> counters(64, 0);
+    for (const Flavour& f : flavours(bf16)) {
+        const unsigned short* g = f.packed ? gp.data() : gate.data();
+        const unsigned short* u = f.packed ? upk.data() : up.data();
+        int blocks = 2 * ((rows + f.rowsPerBlock - 1) / f.rowsPerBlock);
+        std::vector<float> part(partial, NAN), y1((size_t) n * rows, NAN), y2((size_t) n * rows, NAN);
+        std::vector<unsigned short> h1((size_t) npad * rows, 0xFFFF), h2((size_t) npad * rows, 0xFFFF);
+        emu::launch(f.kernel, grid(blocks, std::max(s0, s1)), threads(256), 0, g, u, (const unsigned short*) nullptr,
+                    (const unsigned short*) xh.data(), part.data(), tiles8, cols, rows, rows, 0, c0, c1, 64, NO_EPI);
+        if (halves) {
+            emu::launch(bf16 ? splitk_reduce_swiglu_h_bf16 : splitk_reduce_swiglu_h_f16, grid(blocksFor((size_t) npad * rows)),
+                        threads(256), 0, (const float*) part.data(), y1.data(), h1.data(), n, npad, rows, s0, s1);
+        } else {
+            emu::launch(splitk_reduce_swiglu, grid(blocksFor((size_t) n * rows)), threads(256), 0, (const float*) part.data(),
+                        y1.data(), n, npad, rows, s0, s1);
+        }
+        std::vector<float> part2(partial, NAN);
+        emu::launch(f.kernel, grid(blocks, std::max(s0, s1)), threads(256), 0, g, u, (const unsigned short*) nullptr,
+                    (const unsigned short*) xh.data(), part2.data(), tiles8, cols, rows, rows, 0, c0, c1, 64, 1, n,
+                    counters.data(), y2.data(), (float*) nullptr, (float*) nullptr, halves ? h2.data() : nullptr,
+                    (const float*) nullptr, (const float*) nullptr, (const float*) nullptr, (const int*) nullptr,
+                    (const float*) nullptr, (const int*) nullptr, (void*) nullptr, (void*) nullptr, 0, 0, 0);
+        std::string what = tag + ", " + f.name;
+        same(y1, y2, y1.size(), what + ": y");
+        if (halves) same(h1, h2, h1.size(), what + ": 16-bit copy, padding zero");
+        countersZero(counters, what);
+    }
+}
+
+// Wq, Wk, Wv of nHeads / nKv heads of headDim over cols, chunks c0..c2, n tokens into a cache of n slots.
+static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, int n, int c0, int c1, int c2, bool neox,
+                        bool biases) {
+    std::string tag = std::string("grouped Q/K/V + RoPE + KV write, ") + (f16Kv ? "F16" : "F32") + " KV, head "
+            + std::to_string(headDim) + ", " + std::to_string(nHeads) + "/" + std::to_string(nKv) + " x " + std::to_string(cols)
+            + ", n " + std::to_string(n) + (neox ? ", NeoX" : "") + (biases ? ", biases" : "");
+    int qDim = nHeads * headDim, kvDim = nKv * headDim;
+    int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
+    int s0 = (cols + c0 - 1) / c0, s1 = (cols + c1 - 1) / c1, s2 = (cols + c2 - 1) / c2;
+    auto wq = halfMatrix(qDim, cols, true), wk = halfMatrix(kvDim, cols, true), wv = halfMatrix(kvDim, cols, true);
+    auto pq = packed(wq, qDim, cols), pk = packed(wk, kvDim, cols), pv = packed(wv, kvDim, cols);
+    auto bq = randoms(qDim, -1, 1), bk = randoms(kvDim, -1, 1), bv = randoms(kvDim, -1, 1);
+    std::vector<float> invFreq(headDim / 2);
+    for (int i = 0; i < headDim / 2; i++) invFreq[i] = (float) std::pow(10000.0, -2.0 * i / headDim);
+    std::vector<int> positions(n), slots(n);
+    for (int t = 0; t < n; t++) {
+        positions[t] = t == 0 ? 0 : (int) (rng() % 8192);
+        slots[t] = (t * 7 + 3) % n;
+    }
+    auto x = randoms((size_t) n * cols, -2, 2);
+    std::vector<unsigned short> xh((size_t) npad * cols);
+    emu::launch(to_half_padded_bf16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n, npad,
+                cols);
+    size_t partial = (size_t) (s0 * qDim + (s1 + s2) * kvDim) * npad;
+    size_t cacheWords = (size_t) n * kvDim;
+    std::vector<int> counters(64, 0);
+    int pairs = (nHeads + 2 * nKv) * headDim / 2;
+    for (const Flavour& f : flavours(true)) {
+        if (f.rowsPerBlock % headDim != 0) continue;
+        const unsigned short* w0 = f.packed ? pq.data() : wq.data();
+        const unsigned short* w1 = f.packed ? pk.data() : wk.data();
+        const unsigned short* w2 = f.packed ? pv.data() : wv.data();
+        int rb = f.rowsPerBlock;
+        int blocks = (qDim + rb - 1) / rb + 2 * ((kvDim + rb - 1) / rb);
+        int maxSplits = std::max(s0, std::max(s1, s2));
+        std::vector<float> q[2], k[2], v[2], part(partial, NAN);
+        std::vector<float> keys32[2], values32[2];
+        std::vector<unsigned short> keys16[2], values16[2];
+        for (int i = 0; i < 2; i++) {
+            q[i].assign((size_t) n * qDim, NAN); k[i].assign((size_t) n * kvDim, NAN); v[i].assign((size_t) n * kvDim, NAN);
+            keys32[i].assign(cacheWords, 0); values32[i].assign(cacheWords, 0);
+            keys16[i].assign(cacheWords, 0); values16[i].assign(cacheWords, 0);
+        }
+        const float* b0 = biases ? bq.data() : nullptr;
+        const float* b1 = biases ? bk.data() : nullptr;
+        const float* b2 = biases ? bv.data() : nullptr;
+        emu::launch(f.kernel, grid(blocks, maxSplits), threads(256), 0, w0, w1, w2, (const unsigned short*) xh.data(),
+                    part.data(), tiles8, cols, qDim, kvDim, kvDim, c0, c1, c2, NO_EPI);
+        if (f16Kv) {
+            emu::launch(splitk_reduce_rope_kv_f16, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
+                        q[0].data(), k[0].data(), v[0].data(), b0, b1, b2, (const int*) positions.data(),
+                        (const float*) invFreq.data(), (const int*) slots.data(), keys16[0].data(), values16[0].data(), npad,
+                        nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+        } else {
+            emu::launch(splitk_reduce_rope_kv_f32, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
+                        q[0].data(), k[0].data(), v[0].data(), b0, b1, b2, (const int*) positions.data(),
+                        (const float*) invFreq.data(), (const int*) slots.data(), keys32[0].data(), values32[0].data(), npad,
+                        nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+        }
+        std::vector<float> part2(partial, NAN);
+        void* keys = f16Kv ? (void*) keys16[1].data() : (void*) keys32[1].data();
+        void* values = f16Kv ? (void*) values16[1].data() : (void*) values32[1].data();
+        emu::launch(f.kernel, grid(blocks, maxSplits), threads(256), 0, w0, w1, w2, (const unsigned short*) xh.data(),
+                    part2.data(), tiles8, cols, qDim, kvDim, kvDim, c0, c1, c2, 2, n, counters.data(), q[1].data(),
+                    k[1].data(), v[1].data(), (unsigned short*) nullptr, b0, b1, b2, (const int*) positions.data(),
+                    (const float*) invFreq.data(), (const int*) slots.data(), keys, values, f16Kv ? 1 : 0, headDim,
+                    neox ? 1 : 0);
+        std::string what = tag + ", " + f.name;
+        same(q[0], q[1], q[0].size(), what + ": q");
+        same(k[0], k[1], k[0].size(), what + ": k");
+        same(v[0], v[1], v[0].size(), what + ": v");
+        if (f16Kv) {
+            same(keys16[0], keys16[1], cacheWords, what + ": cached keys");
+            same(values16[0], values16[1], cacheWords, what + ": cached values");
+        } else {
+            same(keys32[0], keys32[1], cacheWords, what + ": cached keys");
+            same(values32[0], values32[1], cacheWords, what + ": cached values");
+        }
+        countersZero(counters, what);
+    }
 }
 
 // top1_chunks + top1_merge (the engine's greedy steps on long rows) against topk_chunks + topk_merge at k = 1: the same
@@ -1063,6 +1238,12 @@ int main() {
     slices(false, 64, 128, 64);    // one full slice
     slices(true, 32, 64, 65);      // a last slice of one token
     streamGroup(272, 48, 16, 128, 64, 64, 64, 128);  // rows off the 256-row tall blocks, one matrix of one row group
+    groupSwiglu(true, 384, 256, 13, 64, 128, true);    // three 128-row tiles (two 256-row ones), up split 2 / gate 4
+    groupSwiglu(false, 200, 192, 9, 64, 64, false);    // rows off the blocks, f16 weights, no 16-bit copy
+    groupSwiglu(true, 128, 128, 64, 128, 64, true);    // 64 tokens, one gate split against two of up
+    groupRopeKv(true, 64, 4, 2, 256, 13, 64, 128, 256, false, false);  // Q 4 splits, K 2, V 1: a split only Q has
+    groupRopeKv(false, 64, 6, 2, 128, 9, 64, 64, 128, true, true);     // NeoX, biases, F32 cache; Q 384 rows
+    groupRopeKv(true, 128, 4, 2, 128, 24, 128, 64, 64, true, true);    // head 128: one head per 128-row block
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit
     kQuants(true, 70, 512, 67);   // rows off the 64-row tile, two 64-token tiles

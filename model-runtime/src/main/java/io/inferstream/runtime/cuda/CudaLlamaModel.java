@@ -143,6 +143,8 @@ public final class CudaLlamaModel implements LanguageModel {
     private long l2Prefetch;
     // The grouped Q/K/V product's reduction, biases, RoPE and KV write in one launch (see chooseFusedRope)
     private boolean fusedRope;
+    // Grouped Q/K/V and gate/up products reduce their own partial sums (GroupEpilogue; chooseProductReduction)
+    private boolean productReduction;
 
     private final StepGraphs graphs; // steps replayed as CUDA graphs
     // The load-time kernel choices (they set the switches above through the use... methods and say why)
@@ -229,6 +231,8 @@ public final class CudaLlamaModel implements LanguageModel {
             if (sixteenBit) { // after chooseAttention: they need its kernels
                 choose(epilogues::chooseFusedHalves, () -> useFusedHalves(false), why -> epilogues.fusedHalvesChoice = why);
                 choose(epilogues::chooseFusedRope, () -> useFusedRope(false), why -> epilogues.fusedRopeChoice = why);
+                choose(epilogues::chooseProductReduction, () -> useProductReduction(false),
+                        why -> epilogues.productReductionChoice = why);
                 choose(epilogues::chooseFusedNorm, () -> useFusedNorm(false), why -> epilogues.fusedNormChoice = why);
                 choose(epilogues::chooseL2Prefetch, () -> useL2Prefetch(0), why -> epilogues.l2PrefetchChoice = why);
             }
@@ -549,7 +553,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(w.wq[l], w.wk[l], w.wv[l]));
                 maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(w.gate[l], w.up[l]));
             }
-            skinny = new SkinnyScratch(maxCols, maxPartial);
+            skinny = new SkinnyScratch(maxCols, maxPartial, SkinnyScratch.groupBlocks(config));
             syncSkinny();
             bufferGeneration++;
         } else if (!on && skinny != null) {
@@ -641,6 +645,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("Q8_0 / Q4_K / Q6_K products of more than 8 tokens", products.quantStreamChoice);
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
+        m.put("grouped products reducing their own partial sums", productReductionChoice());
         m.put("Wo and down split-K reduction", fusedNormChoice());
         m.put("L2 prefetch of Wo and gate/up during the attention", l2PrefetchChoice());
         return m;
@@ -931,7 +936,12 @@ public final class CudaLlamaModel implements LanguageModel {
         for (int l = 0; l < layers; l++) {
             // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
             boolean qkvGrouped = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, w.wq[l], w.wk[l], w.wv[l]);
-            if (qkvGrouped && fusedRope) {
+            if (qkvGrouped && fusedRope && reducesInProduct(true)) {
+                // the same, the product's last block per row block reducing, rotating and writing the cache itself
+                DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.wq[l], w.wk[l], w.wv[l]}, buf.xb, n, skinny,
+                        qkvReadsHalves(l, n), skinny.halves, ropeKvEpilogue(l, positions, slots, kv.keys(l), kv.values(l), f16Kv));
+                mark(StepProfile.Part.QKV_MATMUL);
+            } else if (qkvGrouped && fusedRope) {
                 // q, k, v = xb Wq^T, xb Wk^T, xb Wv^T, + biases, RoPE, the KV write: the reduction does them all
                 int[] splits = DeviceMatrix.skinnyGroupPartials(k, new DeviceMatrix[] {w.wq[l], w.wk[l], w.wv[l]}, buf.xb, n, skinny,
                         qkvReadsHalves(l, n));
@@ -976,10 +986,19 @@ public final class CudaLlamaModel implements LanguageModel {
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
             boolean ffnHalves = ffnReadsHalves(l, n);
             boolean downHalves = downReadsHalves(l, n);
-            addRmsnorm(woSplits, n, w.ffnNorm[l], ffnHalves ? w.gate[l] : null);
+            boolean ffnGrouped = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, w.gate[l], w.up[l])
+                    && w.gate[l].rows() == w.up[l].rows();
+            boolean ffnReduced = ffnGrouped && reducesInProduct(false);
+            // a gate/up product that reduces its own sums writes down's 16-bit activations into skinny.halves while it
+            // still reads its own: those then go to the staged copy
+            DeviceBuffer ffnXh = skinny == null ? null : ffnReduced && downHalves ? skinny.stagedHalves : skinny.halves;
+            addRmsnorm(woSplits, n, w.ffnNorm[l], ffnHalves ? w.gate[l] : null, ffnXh);
             mark(StepProfile.Part.NORM);
-            if (skinny != null && groupedSkinny && DeviceMatrix.groupable(n, w.gate[l], w.up[l])
-                    && w.gate[l].rows() == w.up[l].rows()) {
+            if (ffnReduced) {
+                DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.gate[l], w.up[l]}, buf.xb, n, skinny, ffnHalves, ffnXh,
+                        GroupEpilogue.swiglu(buf.hb, downHalves ? skinny.halves : null));
+                mark(StepProfile.Part.FFN_MATMUL);
+            } else if (ffnGrouped) {
                 // hb = silu(xb gate^T) * (xb up^T), SwiGLU in the split-K reduction
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.gate[l], w.up[l]}, buf.xb, new DeviceBuffer[] {buf.hb, null}, n,
                         skinny, true, ffnHalves, downHalves);
@@ -1093,6 +1112,51 @@ public final class CudaLlamaModel implements LanguageModel {
         return (fusedRope ? "splitk_reduce_rope_kv" : "splitk_reduce_group + rope_kv_store") + ": " + epilogues.fusedRopeChoice;
     }
 
+    /**
+     * Turns on or off the grouped products that reduce their own partial sums (Q/K/V with RoPE and the KV write,
+     * gate/up with SwiGLU: {@link GroupEpilogue}); chosen at load, the bench times the other way.
+     */
+    public synchronized void useProductReduction(boolean on) {
+        if (on && (skinny == null || skinny.counters == null)) {
+            throw new IllegalStateException("the grouped products reduce their own sums with the skinny scratch's counters");
+        }
+        if (productReduction != on) {
+            productReduction = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether the grouped products can reduce their own partial sums here (the streaming products and their counters). */
+    public synchronized boolean productReductionAvailable() {
+        return skinny != null && skinny.streaming && skinny.counters != null;
+    }
+
+    /** Whether grouped Q/K/V and gate/up products reduce their own partial sums. */
+    public synchronized boolean productReduction() {
+        return productReduction;
+    }
+
+    /** What {@link EpilogueKernelChoices#chooseProductReduction} decided, and why. */
+    public synchronized String productReductionChoice() {
+        return (productReduction ? "in the products" : "separate reduction kernels") + ": " + epilogues.productReductionChoice;
+    }
+
+    /**
+     * Whether a grouped product reduces its own sums in this step: the choice is on, the streaming kernels run, and for
+     * Q/K/V ({@code qkv}) a 128-row block holds whole heads.
+     */
+    boolean reducesInProduct(boolean qkv) {
+        return productReduction && skinny != null && skinny.streaming && skinny.counters != null
+                && (!qkv || GroupEpilogue.ropeFits(config.headDim()));
+    }
+
+    /** Layer l's Q/K/V epilogue: biases, RoPE at the tokens' positions, keys and values into cache rows slots[t]. */
+    GroupEpilogue ropeKvEpilogue(int l, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
+        return GroupEpilogue.ropeKv(buf.q, buf.kBuf, buf.vBuf, w.bq == null ? null : w.bq[l], w.bk == null ? null : w.bk[l],
+                w.bv == null ? null : w.bv[l], positions, w.invFreq, slots, keys, values, f16Kv, config.headDim(),
+                config.ropeNeox());
+    }
+
     /** y = x . m^T with the step's product kernels; 0 splits left unreduced (see {@link #addRmsnorm}). */
     int matmulAll(DeviceMatrix m, DeviceBuffer xIn, DeviceBuffer y, int n, boolean halvesReady) {
         m.matmul(k, xIn, y, n, skinny, halvesReady);
@@ -1120,18 +1184,23 @@ public final class CudaLlamaModel implements LanguageModel {
      * padded 16-bit copy into the skinny scratch in the consumer's type.
      */
     void addRmsnorm(int splits, int n, DeviceBuffer w, DeviceMatrix consumer) {
+        addRmsnorm(splits, n, w, consumer, skinny == null ? null : skinny.halves);
+    }
+
+    /** {@link #addRmsnorm(int, int, DeviceBuffer, DeviceMatrix)} writing the 16-bit copy into {@code halves}. */
+    void addRmsnorm(int splits, int n, DeviceBuffer w, DeviceMatrix consumer, DeviceBuffer halves) {
         int dim = config.dim();
         float eps = config.rmsEps();
         String h = consumer == null ? "" : "_h_" + consumer.halfSuffix();
         int grid = consumer == null ? n : DeviceMatrix.streamPad(n);
         if (splits > 0 && consumer != null) {
             k.launch("add_rmsnorm_splitk_vec" + h, grid, 1, 256, 0, buf.x, skinny.partial, splits, DeviceMatrix.streamPad(n), w, buf.xb,
-                    skinny.halves, n, dim, eps);
+                    halves, n, dim, eps);
         } else if (splits > 0) {
             k.launch("add_rmsnorm_splitk_vec", n, 1, 256, 0, buf.x, skinny.partial, splits, DeviceMatrix.streamPad(n), w, buf.xb, dim,
                     eps);
         } else if (consumer != null) {
-            k.launch("add_rmsnorm_vec" + h, grid, 1, 256, 0, buf.x, buf.xb, w, buf.xb, skinny.halves, n, dim, eps);
+            k.launch("add_rmsnorm_vec" + h, grid, 1, 256, 0, buf.x, buf.xb, w, buf.xb, halves, n, dim, eps);
         } else {
             k.launch(vectorNorm ? "add_rmsnorm_vec" : "add_rmsnorm", n, 1, 256, 0, buf.x, buf.xb, w, buf.xb, dim, eps);
         }

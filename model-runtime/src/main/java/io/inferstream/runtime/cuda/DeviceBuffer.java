@@ -103,6 +103,12 @@ public final class DeviceBuffer implements AutoCloseable {
         cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.SHORT);
     }
 
+    /** Every byte set to 0xFF (NaN floats, NaN halves, -1 ints): what a check writes before a kernel should overwrite it. */
+    public void poison() {
+        check(0);
+        cuMemsetD8(pointer, (byte) 0xFF, bytes);
+    }
+
     private void check(long n) {
         if (freed) {
             throw new IllegalStateException("device buffer already freed");

@@ -565,6 +565,36 @@ public final class DeviceMatrix implements AutoCloseable {
      */
     static int[] skinnyGroupPartials(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, int n, SkinnyScratch s,
                                      boolean halvesReady) {
+        return skinnyGroupLaunch(k, ms, x, n, s, halvesReady, s.halves, GroupEpilogue.PARTIALS);
+    }
+
+    /**
+     * The grouped streaming product reducing its own partial sums ({@link GroupEpilogue}): one launch (after the
+     * conversion of x into {@code xh}, unless {@code halvesReady}: then xh holds them) where skinnyGroup and
+     * skinnyGroupPartials + splitk_reduce_rope_kv take two, with the same bits. xh may not be the epilogue's 16-bit
+     * output (the product still reads it while finished tiles write theirs): with one, x's go to s.stagedHalves.
+     */
+    static void skinnyGroupReduced(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, int n, SkinnyScratch s,
+                                   boolean halvesReady, DeviceBuffer xh, GroupEpilogue e) {
+        if (!s.streaming || s.counters == null) {
+            throw new IllegalStateException("a grouped product reduces its own sums only in the streaming kernels, with the "
+                    + "scratch's arrival counters");
+        }
+        if (e.kind() == GroupEpilogue.SWIGLU && (ms.length != 2 || ms[0].rows != ms[1].rows)) {
+            throw new IllegalArgumentException("SwiGLU needs gate and up of the same rows; got " + java.util.Arrays.toString(ms));
+        }
+        if (e.kind() == GroupEpilogue.ROPE_KV && ms.length != 3) {
+            throw new IllegalArgumentException("RoPE and the KV write need Wq, Wk and Wv; got " + java.util.Arrays.toString(ms));
+        }
+        if (e.kind() == GroupEpilogue.NONE || (e.yh() != null && e.yh() == xh)) {
+            throw new IllegalArgumentException(e.kind() == GroupEpilogue.NONE ? "no reduction asked for"
+                    : "the product's own 16-bit activations cannot be its output's");
+        }
+        skinnyGroupLaunch(k, ms, x, n, s, halvesReady, xh, e);
+    }
+
+    private static int[] skinnyGroupLaunch(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, int n, SkinnyScratch s,
+                                           boolean halvesReady, DeviceBuffer xh, GroupEpilogue e) {
         if (halvesReady && !s.streaming) {
             throw new IllegalStateException("16-bit activations written by their producer need the streaming product");
         }
@@ -602,12 +632,20 @@ public final class DeviceMatrix implements AutoCloseable {
         }
         int elems = npad * cols;
         if (!halvesReady) {
-            k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
+            k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
         }
-        String kernel = !s.streaming ? "matmul_skinny_group_"
-                : "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + "group_";
-        k.launch(kernel + suffix, blocks, maxSplits, !s.streaming ? 128 : tall ? 256 : rowsPerBlock * 2, 0, w[0], w[1], w[2], s.halves,
-                s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]);
+        String kernel = (!s.streaming ? "matmul_skinny_group_"
+                : "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + "group_")
+                + suffix;
+        int threads = !s.streaming ? 128 : tall ? 256 : rowsPerBlock * 2;
+        Object[] args = {w[0], w[1], w[2], xh, s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]};
+        if (s.streaming) { // the streaming kernels take the epilogue's arguments after these
+            Object[] epi = e.args(n, s.counters);
+            Object[] all = java.util.Arrays.copyOf(args, args.length + epi.length);
+            System.arraycopy(epi, 0, all, args.length, epi.length);
+            args = all;
+        }
+        k.launch(kernel, blocks, maxSplits, threads, 0, args);
         return splits;
     }
 

@@ -20,6 +20,7 @@ final class EpilogueKernelChoices extends KernelTrials {
     String tiledAttentionChoice = "the decode kernel (not compared)";
     String fusedHalvesChoice = "separate conversions (not compared)";
     String fusedRopeChoice = "not compared";
+    String productReductionChoice = "not compared";
     String fusedNormChoice = "not compared";
     String l2PrefetchChoice = "not compared";
 
@@ -442,6 +443,93 @@ final class EpilogueKernelChoices extends KernelTrials {
             model.bufferGeneration++;
             fusedRopeChoice = "layer 0's grouped Q/K/V (q, k, v and the cache rows, F16 and F32 KV; timed with F16), " + n
                     + " tokens, " + r.outcome("separate", "fused");
+        }
+    }
+
+    /**
+     * Decides whether the grouped products reduce their own partial sums ({@link GroupEpilogue}: the block that stores
+     * a row block's last partial sums reduces them, so the reduction kernel after the product goes, 2 launches per
+     * layer). Layer 0's gate/up with SwiGLU (and down's 16-bit activations where the model has the SwiGLU reduction
+     * write them) and, when the fused Q/K/V reduction is on and a 128-row block holds whole heads, its Q/K/V with biases,
+     * RoPE and the KV write (F16 and F32 KV), 64 random tokens, both ways from outputs poisoned with 0xFF bytes; adopted
+     * only when every output is bitwise equal and the way in the products is faster as CUDA graphs (F16 KV timed).
+     * -Dinferstream.cuda.productReduction=on|off forces it.
+     */
+    void chooseProductReduction() {
+        String forced = CudaLlamaModel.onOff("inferstream.cuda.productReduction");
+        SkinnyScratch s = model.skinny;
+        boolean possible = s != null && s.streaming && s.counters != null;
+        if (forced != null) {
+            model.useProductReduction("on".equals(forced) && possible);
+            productReductionChoice = "forced by -Dinferstream.cuda.productReduction=" + forced
+                    + (possible || forced.equals("off") ? "" : " (not possible: needs the streaming products)");
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
+        DeviceMatrix[] ffn = {w.gate[0], w.up[0]};
+        if (!possible || !model.groupedSkinny || !DeviceMatrix.groupable(n, ffn) || ffn[0].rows() != ffn[1].rows()) {
+            productReductionChoice = "layer 0's gate/up do not take the grouped streaming product at " + n
+                    + " tokens; not compared";
+            return;
+        }
+        DeviceMatrix[] qkv = {w.wq[0], w.wk[0], w.wv[0]};
+        boolean withQkv = model.fusedRope() && GroupEpilogue.ropeFits(config.headDim()) && DeviceMatrix.groupable(n, qkv);
+        boolean downHalves = model.downReadsHalves(0, n);
+        int dim = config.dim();
+        int kvDim = config.kvDim();
+        int hidden = config.hiddenDim();
+        int npad = DeviceMatrix.groupPad(n, s);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(37);
+        float[] xs = new float[n * dim];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        int[] meta = new int[2 * n]; // positions [n] | slots [n]
+        for (int t = 0; t < n; t++) {
+            meta[t] = t < 2 ? t : rnd.nextInt(4096);
+            meta[n + t] = (t * 7 + 3) % n;
+        }
+        try (DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "product reduction check metadata");
+             DeviceBuffer keys = DeviceBuffer.allocate(4L * n * kvDim, "product reduction check keys");
+             DeviceBuffer values = DeviceBuffer.allocate(4L * n * kvDim, "product reduction check values")) {
+            md.upload(meta, meta.length);
+            CUdeviceptr positions = md.pointer();
+            CUdeviceptr slots = md.at(4L * n);
+            buf.xb.upload(xs, xs.length);
+            DeviceBuffer[] outs = {buf.q, buf.kBuf, buf.vBuf, keys, values, buf.hb, s.halves};
+            BothWays result = null;
+            for (boolean f16 : withQkv ? new boolean[] {true, false} : new boolean[] {true}) {
+                java.util.function.IntConsumer chain = v -> {
+                    if (withQkv && v == 1) {
+                        DeviceMatrix.skinnyGroupReduced(k, qkv, buf.xb, n, s, false, s.halves,
+                                model.ropeKvEpilogue(0, positions, slots, keys, values, f16));
+                    } else if (withQkv) {
+                        int[] splits = DeviceMatrix.skinnyGroupPartials(k, qkv, buf.xb, n, s, false);
+                        model.reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
+                    }
+                    if (v == 1) {
+                        DeviceMatrix.skinnyGroupReduced(k, ffn, buf.xb, n, s, false, downHalves ? s.stagedHalves : s.halves,
+                                GroupEpilogue.swiglu(buf.hb, downHalves ? s.halves : null));
+                    } else {
+                        DeviceMatrix.skinnyGroup(k, ffn, buf.xb, new DeviceBuffer[] {buf.hb, null}, n, s, true, false,
+                                downHalves);
+                    }
+                };
+                int cache = withQkv ? (f16 ? n * kvDim / 2 : n * kvDim) : 0; // words of the cache rows (kvDim is even)
+                int[] words = {withQkv ? n * qDim : 0, withQkv ? n * kvDim : 0, withQkv ? n * kvDim : 0, cache, cache,
+                        n * hidden, downHalves ? npad * hidden / 2 : 0};
+                BothWays r = bothWays(chain, () -> {
+                    for (DeviceBuffer o : outs) {
+                        o.poison();
+                    }
+                }, outs, words);
+                result = result == null ? r : result.and(r); // F16's timings, every precision's bits
+            }
+            model.useProductReduction(result.adopt());
+            model.bufferGeneration++;
+            productReductionChoice = "layer 0's " + (withQkv ? "Q/K/V (with RoPE and the KV write, F16 and F32 KV) and "
+                    : "") + "gate/up (SwiGLU" + (downHalves ? " and down's 16-bit activations" : "") + "), " + n
+                    + " tokens, " + result.outcome("reduction kernels", "in the products");
         }
     }
 

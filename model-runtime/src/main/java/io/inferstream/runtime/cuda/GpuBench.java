@@ -140,6 +140,7 @@ public final class GpuBench {
                     + "| step ms (graph, the attention and norm kernels not chosen at load) "
                     + "| step ms (graph, 16-bit activations the way not chosen at load) "
                     + "| step ms (graph, Q/K/V reduction + RoPE the way not chosen at load) "
+                    + "| step ms (graph, grouped products reducing their own sums the way not chosen at load) "
                     + "| step ms (graph, L2 prefetch the way not chosen at load: 16 MiB if none was) "
                     + "| step ms (graph, split-K reduction in the norm the way not chosen at load) "
                     + "| step ms (graph, packed weights the way not chosen at load) "
@@ -147,7 +148,7 @@ public final class GpuBench {
                     + "| step ms (graph, tiled decode attention the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -218,6 +219,7 @@ public final class GpuBench {
         double otherAttentionMs = Double.NaN;
         double otherHalvesMs = Double.NaN;
         double otherRopeMs = Double.NaN;
+        double otherReductionMs = Double.NaN;
         double otherPrefetchMs = Double.NaN;
         double otherNormMs = Double.NaN;
         double otherPackedMs = Double.NaN;
@@ -301,6 +303,12 @@ public final class GpuBench {
             boolean ropeDefault = g.fusedRope();
             otherRopeMs = otherWay("Q/K/V reduction + RoPE", () -> g.useFusedRope(!ropeDefault), () -> g.useFusedRope(ropeDefault),
                     timed);
+            // The grouped products' reductions the other way: in the products (where the scratch allows), or by kernels.
+            boolean reductionDefault = g.productReduction();
+            if (g.productReductionAvailable()) {
+                otherReductionMs = otherWay("grouped products reducing their own sums",
+                        () -> g.useProductReduction(!reductionDefault), () -> g.useProductReduction(reductionDefault), timed);
+            }
             // The L2 prefetch the other way: none where the model chose some, 16 MiB per layer where it chose none.
             long prefetchDefault = g.l2Prefetch();
             otherPrefetchMs = otherWay("L2 prefetch", () -> g.useL2Prefetch(prefetchDefault > 0 ? 0 : 16L << 20),
@@ -340,6 +348,7 @@ public final class GpuBench {
                 otherAttentionMs = Double.NaN;
                 otherHalvesMs = Double.NaN;
                 otherRopeMs = Double.NaN;
+                otherReductionMs = Double.NaN;
                 otherPrefetchMs = Double.NaN;
                 otherNormMs = Double.NaN;
                 otherPackedMs = Double.NaN;
@@ -389,10 +398,11 @@ public final class GpuBench {
                     + "HBM roofline (%.3f GB of weights at %.0f GB/s); 50%% needs a step of %.3f ms or less", c, headline,
                     100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps, 2 * rooflineMs));
         }
-        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
+                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs),
+                num("%.2f", otherReductionMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
                 num("%.2f", otherTiledMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));

@@ -22,6 +22,17 @@ final class SkinnyScratch implements AutoCloseable {
 
     final DeviceBuffer halves;  // [64, maxCols] 16-bit
     final DeviceBuffer partial; // [splits, 64, rows] float
+    /**
+     * Arrival counters of the grouped products that reduce their own partial sums (GroupEpilogue), one per row block,
+     * zero between launches; null when the scratch was made without them.
+     */
+    final DeviceBuffer counters;
+    /**
+     * A second [64, maxCols] 16-bit activation space, for the grouped gate/up product that reduces its own sums and
+     * writes the down product's 16-bit activations into {@link #halves} while its own are still being read: its norm
+     * writes them here instead. Null with {@link #counters}.
+     */
+    final DeviceBuffer stagedHalves;
     /** Use matmul_skinny_smem (activations staged through shared memory) instead of matmul_skinny. */
     boolean staged;
     /** Use matmul_skinny_pipe (cp.async pipeline of weight and activation tiles); takes precedence over staged. */
@@ -194,14 +205,33 @@ final class SkinnyScratch implements AutoCloseable {
     }
 
     SkinnyScratch(long maxCols, long maxPartialFloats) {
+        this(maxCols, maxPartialFloats, 0);
+    }
+
+    /** With {@code groupBlocks} > 0, also the counters and the second activation space of {@link GroupEpilogue}s. */
+    SkinnyScratch(long maxCols, long maxPartialFloats, int groupBlocks) {
         halves = DeviceBuffer.allocate(2L * MAX_TOKENS * maxCols, "skinny product activations");
         partial = DeviceBuffer.allocate(4L * maxPartialFloats, "skinny product partial sums");
+        counters = groupBlocks > 0 ? DeviceBuffer.allocate(4L * groupBlocks, "grouped product arrival counters") : null;
+        stagedHalves = groupBlocks > 0 ? DeviceBuffer.allocate(2L * MAX_TOKENS * maxCols, "staged skinny product activations")
+                : null;
+    }
+
+    /**
+     * Row blocks of the largest grouped launch of a model of this shape (Q/K/V, or gate and up) at the smallest block of
+     * the streaming kernels (128 rows): the arrival counters its {@link GroupEpilogue}s need.
+     */
+    static int groupBlocks(io.inferstream.runtime.model.ModelConfig c) {
+        int q = c.nHeads() * c.headDim();
+        int qkv = (q + 127) / 128 + 2 * ((c.kvDim() + 127) / 128);
+        return Math.max(qkv, 2 * ((c.hiddenDim() + 127) / 128));
     }
 
     /**
      * Device bytes of the scratch a model of this shape gets (what {@code CudaLlamaModel.useSkinnyDecode} allocates):
-     * 16-bit activations of the widest matrix and the partial sums of the largest product, alone or grouped (Q/K/V,
-     * gate/up), under any split policy. For the memory plan, so the KV pool does not take this memory first.
+     * 16-bit activations of the widest matrix (twice: {@link #stagedHalves}), the partial sums of the largest product,
+     * alone or grouped (Q/K/V, gate/up), under any split policy, and the grouped products' arrival counters. For the
+     * memory plan, so the KV pool does not take this memory first.
      */
     static long bytesFor(io.inferstream.runtime.model.ModelConfig c) {
         int dim = c.dim();
@@ -217,7 +247,7 @@ final class SkinnyScratch implements AutoCloseable {
         }
         maxPartial = Math.max(maxPartial, partialFloats(q, dim) + 2 * partialFloats(kv, dim));
         maxPartial = Math.max(maxPartial, 2 * partialFloats(hidden, dim));
-        return 2L * MAX_TOKENS * maxCols + 4L * maxPartial;
+        return 2 * 2L * MAX_TOKENS * maxCols + 4L * maxPartial + 4L * groupBlocks(c); // halves, staged halves, counters
     }
 
     /** Whether a rows x cols matrix can use the skinny product (whole 16 x 16 tiles). */
@@ -271,6 +301,10 @@ final class SkinnyScratch implements AutoCloseable {
     public void close() {
         halves.close();
         partial.close();
+        if (counters != null) {
+            counters.close();
+            stagedHalves.close();
+        }
         if (sliceHalves != null) {
             sliceHalves.close();
         }

@@ -530,6 +530,145 @@ class DeviceKernelsGpuTest {
     }
 
     /**
+     * The grouped streaming products that reduce their own partial sums (GroupEpilogue: the last block of each row
+     * block reduces it) against the same products followed by the reduction kernels: gate/up with SwiGLU and the 16-bit
+     * copy for down (written while the product still reads its own activations, from the staged copy), Q/K/V with biases,
+     * RoPE and the KV write into F16 and F32 caches; 128-row, 16-warp, packed and 32-row-warp kernels. Bit for bit,
+     * every output poisoned before, and the same launch replayed three times (the arrival counters must come back to
+     * zero, or the second launch would reduce early).
+     */
+    @ParameterizedTest(name = "{0}, dim {1}, hidden {2}, {3}/{4} heads of {5}, n={6}, biases {7}, NeoX {8}")
+    @CsvSource({
+        "BF16, 2048, 8192, 32, 8, 64, 64, false, false",  // Llama-3.2-1B
+        "BF16, 256, 512, 4, 2, 64, 13, true, true",
+        "F16, 512, 1408, 4, 2, 128, 40, true, false",
+    })
+    void groupedProductsReduceTheirOwnSumsBitForBit(GgmlType type, int dim, int hidden, int nHeads, int nKvHeads, int headDim,
+                                                   int n, boolean biases, boolean neox) {
+        SplittableRandom rnd = new SplittableRandom(dim * 5L + hidden + n);
+        int qDim = nHeads * headDim;
+        int kvDim = nKvHeads * headDim;
+        int[][] shapes = {{qDim, dim}, {kvDim, dim}, {kvDim, dim}, {hidden, dim}, {hidden, dim}};
+        DeviceMatrix[] dms = new DeviceMatrix[shapes.length];
+        CudaKernels k = device.kernels();
+        List<DeviceBuffer> buffers = new ArrayList<>();
+        try {
+            for (int m = 0; m < shapes.length; m++) {
+                float[] w = new float[shapes[m][0] * shapes[m][1]];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(shapes[m][1]));
+                }
+                byte[] raw = Quantizer.quantize(type, w);
+                dms[m] = DeviceMatrix.upload(Matrix.of(type, ByteBuffer.wrap(raw), shapes[m][0], shapes[m][1], "w" + m),
+                        ByteBuffer.wrap(raw), false);
+                dms[m].packForStream(k);
+            }
+            float[] x = new float[n * dim];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) rnd.nextDouble(-2, 2);
+            }
+            DeviceBuffer dx = track(buffers, DeviceBuffer.allocate(4L * x.length, "x"));
+            dx.upload(x, x.length);
+            int[] meta = new int[2 * n]; // positions | slots
+            for (int t = 0; t < n; t++) {
+                meta[t] = t == 0 ? 0 : rnd.nextInt(8192);
+                meta[n + t] = (t * 7 + 3) % n;
+            }
+            DeviceBuffer md = track(buffers, DeviceBuffer.allocate(4L * meta.length, "positions | slots"));
+            md.upload(meta, meta.length);
+            float[] invFreq = new float[headDim / 2];
+            for (int i = 0; i < invFreq.length; i++) {
+                invFreq[i] = (float) Math.pow(10000.0, -2.0 * i / headDim);
+            }
+            DeviceBuffer fd = track(buffers, DeviceBuffer.allocate(4L * invFreq.length, "inverse frequencies"));
+            fd.upload(invFreq, invFreq.length);
+            DeviceBuffer[] bias = new DeviceBuffer[3];
+            for (int j = 0; j < 3; j++) {
+                float[] b = new float[j == 0 ? qDim : kvDim];
+                for (int i = 0; i < b.length; i++) {
+                    b[i] = (float) rnd.nextDouble(-1, 1);
+                }
+                bias[j] = track(buffers, DeviceBuffer.allocate(4L * b.length, "bias " + j));
+                bias[j].upload(b, b.length);
+            }
+            DeviceBuffer q = track(buffers, DeviceBuffer.allocate(4L * n * qDim, "q"));
+            DeviceBuffer kk = track(buffers, DeviceBuffer.allocate(4L * n * kvDim, "k"));
+            DeviceBuffer v = track(buffers, DeviceBuffer.allocate(4L * n * kvDim, "v"));
+            DeviceBuffer keys = track(buffers, DeviceBuffer.allocate(4L * n * kvDim, "keys"));
+            DeviceBuffer values = track(buffers, DeviceBuffer.allocate(4L * n * kvDim, "values"));
+            DeviceBuffer hb = track(buffers, DeviceBuffer.allocate(4L * n * hidden, "silu(gate) * up"));
+            DeviceMatrix[] qkv = {dms[0], dms[1], dms[2]};
+            DeviceMatrix[] gateUp = {dms[3], dms[4]};
+            long partial = Math.max(DeviceMatrix.groupPartialFloats(qkv), DeviceMatrix.groupPartialFloats(gateUp));
+            int groupBlocks = Math.max((qDim + 127) / 128 + 2 * ((kvDim + 127) / 128), 2 * ((hidden + 127) / 128));
+            String[][] flavours = {{"128-row", "false", "false", "false"}, {"16-warp", "true", "false", "false"},
+                    {"packed", "false", "true", "false"}, {"32-row warps", "false", "true", "true"}};
+            for (String[] f : flavours) {
+                try (SkinnyScratch s = new SkinnyScratch(Math.max(dim, hidden), partial, groupBlocks)) {
+                    s.streaming = true;
+                    s.streamWide = Boolean.parseBoolean(f[1]);
+                    s.packed = Boolean.parseBoolean(f[2]);
+                    s.streamTall = Boolean.parseBoolean(f[3]);
+                    s.tallMinBlocks = 1;
+                    DeviceBuffer[] outs = {q, kk, v, keys, values, hb, s.halves};
+                    int npad = DeviceMatrix.groupPad(n, s);
+                    int[] words = {n * qDim, n * kvDim, n * kvDim, 0, 0, n * hidden, npad * hidden / 2};
+                    for (boolean f16 : new boolean[] {true, false}) {
+                        words[3] = words[4] = f16 ? n * kvDim / 2 : n * kvDim;
+                        int[][][] got = new int[2][outs.length][];
+                        for (int way = 0; way < 2; way++) {
+                            for (int rep = 0; rep < (way == 1 ? 3 : 1); rep++) {
+                                for (DeviceBuffer o : outs) {
+                                    o.poison();
+                                }
+                                if (way == 0) {
+                                    int[] splits = DeviceMatrix.skinnyGroupPartials(k, qkv, dx, n, s, false);
+                                    int pairs = (nHeads + 2 * nKvHeads) * headDim / 2;
+                                    k.launch("splitk_reduce_rope_kv_" + (f16 ? "f16" : "f32"), n, (pairs + 255) / 256, 256, 0,
+                                            s.partial, q, kk, v, biases ? bias[0] : null, biases ? bias[1] : null,
+                                            biases ? bias[2] : null, md, fd, md.at(4L * n), keys, values, npad, nHeads,
+                                            nKvHeads, headDim, neox ? 1 : 0, splits[0], splits[1], splits[2]);
+                                    DeviceMatrix.skinnyGroup(k, gateUp, dx, new DeviceBuffer[] {hb, null}, n, s, true, false,
+                                            true);
+                                } else {
+                                    DeviceMatrix.skinnyGroupReduced(k, qkv, dx, n, s, false, s.halves,
+                                            GroupEpilogue.ropeKv(q, kk, v, biases ? bias[0] : null, biases ? bias[1] : null,
+                                                    biases ? bias[2] : null, md, fd, md.at(4L * n), keys, values, f16, headDim,
+                                                    neox));
+                                    DeviceMatrix.skinnyGroupReduced(k, gateUp, dx, n, s, false, s.stagedHalves,
+                                            GroupEpilogue.swiglu(hb, s.halves));
+                                }
+                            }
+                            device.synchronize();
+                            for (int o = 0; o < outs.length; o++) {
+                                got[way][o] = new int[words[o]];
+                                outs[o].download(got[way][o], words[o]);
+                            }
+                        }
+                        String[] names = {"q", "k", "v", "cached keys", "cached values", "silu(gate) * up",
+                                "down's 16-bit activations"};
+                        for (int o = 0; o < outs.length; o++) {
+                            assertArrayEquals(got[0][o], got[1][o], f[0] + ", " + (f16 ? "F16" : "F32") + " KV: " + names[o]);
+                        }
+                        int[] counters = new int[groupBlocks];
+                        s.counters.download(counters, counters.length);
+                        assertArrayEquals(new int[groupBlocks], counters, "the arrival counters are back at zero");
+                    }
+                }
+            }
+        } finally {
+            for (DeviceMatrix m : dms) {
+                if (m != null) {
+                    m.close();
+                }
+            }
+            for (DeviceBuffer b : buffers) {
+                b.close();
+            }
+        }
+    }
+
+    /**
      * splitk_reduce_rope_kv (the grouped Q/K/V product's reduction with the biases, RoPE and the KV write) is bit for
      * bit splitk_reduce_group, add_bias and rope_kv_store: q, k (rotated), v, and the cache rows at shuffled slots,
      * for normal and NeoX pairs, F16 and F32 caches, head sizes 8 to 256 and split counts 1 to 5.

@@ -67,6 +67,39 @@ class KernelSignaturesTest {
         List<String> group = SIGNATURES.of("matmul_stream_packed_group_bf16");
         assertEquals(java.util.Collections.nCopies(5, "u64"), group.subList(0, 5));
         assertEquals(java.util.Collections.nCopies(8, "u32"), group.subList(5, 13));
+        // then the reduction's: (epi, n), 13 pointers (counters, y0..y2, yh, biases, positions, invFreq, slots, keys,
+        // values), (f16Kv, headDim, neox)
+        assertEquals(List.of("u32", "u32"), group.subList(13, 15));
+        assertEquals(java.util.Collections.nCopies(13, "u64"), group.subList(15, 28));
+        assertEquals(java.util.Collections.nCopies(3, "u32"), group.subList(28, 31));
+        assertEquals(31, group.size());
+    }
+
+    @Test
+    void everyGroupEpilogueFillsTheGroupedStreamingKernelsArguments() {
+        CUdeviceptr p = new CUdeviceptr();
+        Object[] base = {p, p, p, p, p, 8, 2048, 2048, 512, 512, 256, 512, 512}; // w0..2, xh, part, tiles8, cols, rows, chunks
+        GroupEpilogue rope = new GroupEpilogue(GroupEpilogue.ROPE_KV, p, p, p, null, null, null, null, p, p, p, p, p, true, 64,
+                false);
+        GroupEpilogue swiglu = new GroupEpilogue(GroupEpilogue.SWIGLU, p, null, null, p, null, null, null, null, null, null,
+                null, null, false, 0, false);
+        for (GroupEpilogue e : List.of(GroupEpilogue.PARTIALS, rope, swiglu)) {
+            Object[] epi = e.args(64, null);
+            Object[] all = java.util.Arrays.copyOf(base, base.length + epi.length);
+            System.arraycopy(epi, 0, all, base.length, epi.length);
+            for (String flavour : List.of("", "wide_", "packed_", "wide_packed_", "tall_packed_")) {
+                for (String type : List.of("bf16", "f16")) {
+                    SIGNATURES.check("matmul_stream_" + flavour + "group_" + type, all); // throws on a wrong count or width
+                }
+            }
+            assertEquals(e.kind(), epi[0]);
+            assertEquals(64, epi[1]);
+        }
+        assertEquals(List.of(1, 64, 0), List.of(rope.args(1, null)[15], rope.args(1, null)[16], rope.args(1, null)[17]));
+        assertTrue(GroupEpilogue.ropeFits(64) && GroupEpilogue.ropeFits(128) && GroupEpilogue.ropeFits(32));
+        assertTrue(!GroupEpilogue.ropeFits(96) && !GroupEpilogue.ropeFits(80) && !GroupEpilogue.ropeFits(256));
+        assertThrows(IllegalArgumentException.class, () -> GroupEpilogue.ropeKv(null, null, null, null, null, null, p, p, p, p,
+                p, true, 96, false));
     }
 
     @Test

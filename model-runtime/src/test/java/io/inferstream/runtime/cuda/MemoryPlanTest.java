@@ -27,7 +27,9 @@ class MemoryPlanTest {
         // the skinny products' scratch: 16-bit activations of 64 tokens of the widest matrix (down, 8192 columns)
         // and the partial sums of the largest product: the output head, one split under every policy, 64 x 128256
         // floats (gate + up grouped: 2 x 4 splits x 64 x 8192 = 4.2 M floats; down: 16 x 64 x 2048 = 2.1 M)
-        long skinny = 2L * 64 * 8192 + 4L * 64 * 128256;
+        // (the activations twice: the staged copy of the gate/up product that reduces its own sums), and the
+        // arrival counters of its largest group: gate + up, 2 x 8192 / 128 row blocks
+        long skinny = 2 * 2L * 64 * 8192 + 4L * 64 * 128256 + 4L * 2 * 64;
         // split attention for up to 512 tokens: the most rows at 512 tokens (one split each): 512 x 32 heads, each
         // headDim floats of output and a (max, sum) pair
         long split = 512L * 32 * (4 * 64 + 8);

@@ -133,7 +133,15 @@ class CudaLlamaModelGpuTest {
                 // (add_rmsnorm_splitk_vec), as Wo and down do for Llama-3.2-1B
                 Arguments.of("llama BF16 256/512, matmul_stream + vectorised norms: split-K reduction fused into the norm",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
-                        true, true, false, "stream", true));
+                        true, true, false, "stream", true),
+                // the grouped products reducing their own sums (GroupEpilogue): Q/K/V with RoPE and the KV write, gate/up
+                // with SwiGLU writing down's 16-bit activations while reading its own from the staged copy
+                Arguments.of("llama BF16, matmul_stream + grouped products reducing their own sums",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "reduce",
+                        true),
+                Arguments.of("qwen2 F16 256/512: NeoX, biases, grouped products reducing their own sums, F32 KV",
+                        RandomLlamaGguf.Spec.llama(GgmlType.F16).withArch("qwen2").withShape(256, 512, 4, 2),
+                        KvStore.Precision.F32, 1e-2, true, true, false, "reduce", true));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -151,7 +159,8 @@ class CudaLlamaModelGpuTest {
             gpu.usePipelinedSkinny(grouped);
             gpu.useGroupedSkinny(grouped);
             gpu.useDeepSplit(deep); // forced as well: the default split unless the row asks for the deep one
-            boolean streaming = stream.equals("stream") || stream.equals("wide");
+            boolean reduce = stream.equals("reduce"); // the grouped products reduce their own sums (forced either way)
+            boolean streaming = stream.equals("stream") || stream.equals("wide") || reduce;
             gpu.useStreamingSkinny(streaming); // matmul_stream only where the row asks for it (it takes precedence)
             gpu.useWideStream(stream.equals("wide"));
             gpu.useSmallStream(streaming); // and for the steps of 1..8 tokens (the last step has 3)
@@ -163,6 +172,11 @@ class CudaLlamaModelGpuTest {
             gpu.useTiledDecode(false);
             gpu.useVectorNorm(split);
             gpu.useFusedNorm(split && !stream.equals("off")); // the split-K reduction fused into the norm (forced either way)
+            if (reduce) { // with everything it builds on: the fused Q/K/V reduction, the producers' 16-bit activations
+                gpu.useFusedRope(true);
+                gpu.useFusedHalves(true);
+            }
+            gpu.useProductReduction(reduce);
             assertScheduleMatches(label, cpu, gpu, precision, bound);
         }
     }

@@ -1,0 +1,84 @@
+// What the split-K reductions of the grouped products do to each output, shared by the reduction kernels
+// (splitk_reduce_swiglu*, matmul.cu; splitk_reduce_rope_kv_*, elementwise.cu) and the grouped streaming products that
+// reduce their own partial sums (matmul_stream_*group_reduce, stream.cu): one definition, so the fused and the
+// separate ways give the same bits.
+#pragma once
+#include "common.cuh"
+
+// silu(g) * u, SwiGLU's formula (the swiglu kernel's: exp in double).
+__device__ __forceinline__ float swiglu_value(float g, float u) {
+    return g / (1.0f + (float) exp(-(double) g)) * u;
+}
+
+__device__ __forceinline__ void store_kv(float* dst, float v) { *dst = v; }
+__device__ __forceinline__ void store_kv(unsigned short* dst, float v) { *dst = __half_as_ushort(__float2half_rn(v)); }
+
+#ifdef INFERSTREAM_EMULATE
+__device__ __forceinline__ float load_l2(const float* p) { return *p; }
+#else
+// A float another block of this launch wrote: read from L2 (this SM's L1 is not coherent with the writer's stores).
+__device__ __forceinline__ float load_l2(const float* p) { return __ldcg(p); }
+#endif
+
+// splitk_sum (common.cuh) of partial sums other blocks of the same launch wrote: the same adds in the same order.
+__device__ __forceinline__ float splitk_sum_l2(const float* part, int npad, int rows, int splits, size_t t, size_t r) {
+    float s = 0.0f;
+    for (int sp = 0; sp < splits; sp++) {
+        s += load_l2(part + ((size_t) sp * npad + t) * rows + r);
+    }
+    return s;
+}
+
+// One RoPE pair of token t in head h of the Q (kind 0), K (1) or V (2) product, from its split-K partial sums p
+// [splits, npad, rows]: elements a, b (2i, 2i+1, or i, i + headDim/2 for NeoX) summed over the splits (from L2 when
+// L2), the bias added, rotated by position positions[t] (Q and K), stored into y [n, rows] and, for K and V, into
+// cache row slots[t] of `cache` (rows wide). The arithmetic of splitk_reduce_group + add_bias + rope_kv_store.
+template <bool L2, typename KV>
+__device__ __forceinline__ void rope_kv_pair(const float* p, int npad, int rows, int splits, const float* bias, float* y,
+                                             KV* cache, int kind, int h, int i, int t, int headDim, int neox,
+                                             const int* positions, const float* invFreq, const int* slots) {
+    int half = headDim / 2;
+    int ra = h * headDim + (neox ? i : 2 * i);
+    int rb = h * headDim + (neox ? i + half : 2 * i + 1);
+    float x0 = L2 ? splitk_sum_l2(p, npad, rows, splits, t, ra) : splitk_sum(p, npad, rows, splits, t, ra);
+    float x1 = L2 ? splitk_sum_l2(p, npad, rows, splits, t, rb) : splitk_sum(p, npad, rows, splits, t, rb);
+    if (bias) {
+        x0 += bias[ra];
+        x1 += bias[rb];
+    }
+    if (kind != 2) {
+        float angle = (float) positions[t] * invFreq[i];
+        float2 r = rope_rotate(x0, x1, (float) cos((double) angle), (float) sin((double) angle));
+        x0 = r.x;
+        x1 = r.y;
+    }
+    y[(size_t) t * rows + ra] = x0; // the rotated key stays in k as well, as rope_kv_store leaves it
+    y[(size_t) t * rows + rb] = x1;
+    if (kind != 0) {
+        size_t dst = (size_t) slots[t] * rows;
+        store_kv(cache + dst + ra, x0);
+        store_kv(cache + dst + rb, x1);
+    }
+}
+
+// Whether this block is the last of `expect` to arrive at counter *c (every thread gets the answer): each block calls
+// it once after storing its partial sums; the last one (which then reads everyone's) resets the counter to 0 for the
+// next launch. The fences order each block's stores before its arrival, and the last block's reads after it.
+__device__ __forceinline__ bool last_arrival(int* c, int expect) {
+    __shared__ int last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int before = atomicAdd(c, 1);
+        last = before == expect - 1;
+        if (last) {
+            *c = 0; // every other arrival has happened: nobody else touches it in this launch
+        }
+    }
+    __syncthreads();
+    bool mine = last;
+    if (mine) {
+        __threadfence();
+    }
+    return mine;
+}
