@@ -242,13 +242,13 @@ __device__ __forceinline__ void splitk_reduce_rope_kv(const float* part, float* 
     const float* pk = part + (size_t) splits0 * npad * qDim;
     const float* pv = pk + (size_t) splits1 * npad * kvDim;
     if (head < nHeads) {
-        rope_kv_pair<false, KV>(part, npad, qDim, splits0, bq, q, nullptr, 0, head, j % half, t, headDim, neox, positions,
+        rope_kv_pair<KV>(part, npad, qDim, splits0, bq, q, nullptr, 0, head, j % half, t, headDim, neox, positions,
                                 invFreq, slots);
     } else if (head < nHeads + nKvHeads) {
-        rope_kv_pair<false, KV>(pk, npad, kvDim, splits1, bk, k, keys, 1, head - nHeads, j % half, t, headDim, neox,
+        rope_kv_pair<KV>(pk, npad, kvDim, splits1, bk, k, keys, 1, head - nHeads, j % half, t, headDim, neox,
                                 positions, invFreq, slots);
     } else {
-        rope_kv_pair<false, KV>(pv, npad, kvDim, splits2, bv, v, values, 2, head - nHeads - nKvHeads, j % half, t, headDim,
+        rope_kv_pair<KV>(pv, npad, kvDim, splits2, bv, v, values, 2, head - nHeads - nKvHeads, j % half, t, headDim,
                                 neox, positions, invFreq, slots);
     }
 }

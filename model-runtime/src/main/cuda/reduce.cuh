@@ -15,33 +15,26 @@ __device__ __forceinline__ void store_kv(unsigned short* dst, float v) { *dst = 
 
 #ifdef INFERSTREAM_EMULATE
 __device__ __forceinline__ float load_l2(const float* p) { return *p; }
+__device__ __forceinline__ float4 load4_l2(const float* p) { return *(const float4*) p; }
 #else
-// A float another block of this launch wrote: read from L2 (this SM's L1 is not coherent with the writer's stores).
+// Floats another block of this launch wrote: read from L2 (this SM's L1 is not coherent with the writer's stores).
 __device__ __forceinline__ float load_l2(const float* p) { return __ldcg(p); }
+__device__ __forceinline__ float4 load4_l2(const float* p) { return __ldcg((const float4*) p); }
 #endif
 
-// splitk_sum (common.cuh) of partial sums other blocks of the same launch wrote: the same adds in the same order.
-__device__ __forceinline__ float splitk_sum_l2(const float* part, int npad, int rows, int splits, size_t t, size_t r) {
-    float s = 0.0f;
-    for (int sp = 0; sp < splits; sp++) {
-        s += load_l2(part + ((size_t) sp * npad + t) * rows + r);
-    }
-    return s;
+// The rows (x: a, y: b) of RoPE pair i of head h: 2i, 2i+1, or i, i + headDim/2 for NeoX.
+__device__ __forceinline__ int2 rope_pair_rows(int h, int i, int headDim, int neox) {
+    int half = headDim / 2;
+    return make_int2(h * headDim + (neox ? i : 2 * i), h * headDim + (neox ? i + half : 2 * i + 1));
 }
 
-// One RoPE pair of token t in head h of the Q (kind 0), K (1) or V (2) product, from its split-K partial sums p
-// [splits, npad, rows]: elements a, b (2i, 2i+1, or i, i + headDim/2 for NeoX) summed over the splits (from L2 when
-// L2), the bias added, rotated by position positions[t] (Q and K), stored into y [n, rows] and, for K and V, into
-// cache row slots[t] of `cache` (rows wide). The arithmetic of splitk_reduce_group + add_bias + rope_kv_store.
-template <bool L2, typename KV>
-__device__ __forceinline__ void rope_kv_pair(const float* p, int npad, int rows, int splits, const float* bias, float* y,
-                                             KV* cache, int kind, int h, int i, int t, int headDim, int neox,
-                                             const int* positions, const float* invFreq, const int* slots) {
-    int half = headDim / 2;
-    int ra = h * headDim + (neox ? i : 2 * i);
-    int rb = h * headDim + (neox ? i + half : 2 * i + 1);
-    float x0 = L2 ? splitk_sum_l2(p, npad, rows, splits, t, ra) : splitk_sum(p, npad, rows, splits, t, ra);
-    float x1 = L2 ? splitk_sum_l2(p, npad, rows, splits, t, rb) : splitk_sum(p, npad, rows, splits, t, rb);
+// One RoPE pair (rows ra, rb, frequency i) of token t of the Q (kind 0), K (1) or V (2) product whose split-K sums
+// are x0, x1: the bias added, rotated by position positions[t] (Q and K), stored into y [n, rows] and, for K and V,
+// into cache row slots[t] of `cache` (rows wide). The arithmetic of add_bias + rope_kv_store.
+template <typename KV>
+__device__ __forceinline__ void rope_kv_finish(float x0, float x1, int ra, int rb, int i, int t, int rows,
+                                               const float* bias, float* y, KV* cache, int kind, const int* positions,
+                                               const float* invFreq, const int* slots) {
     if (bias) {
         x0 += bias[ra];
         x1 += bias[rb];
@@ -59,6 +52,17 @@ __device__ __forceinline__ void rope_kv_pair(const float* p, int npad, int rows,
         store_kv(cache + dst + ra, x0);
         store_kv(cache + dst + rb, x1);
     }
+}
+
+// rope_kv_finish of pair i of head h, summed over the splits of p [splits, npad, rows] (splitk_sum).
+template <typename KV>
+__device__ __forceinline__ void rope_kv_pair(const float* p, int npad, int rows, int splits, const float* bias, float* y,
+                                             KV* cache, int kind, int h, int i, int t, int headDim, int neox,
+                                             const int* positions, const float* invFreq, const int* slots) {
+    int2 r = rope_pair_rows(h, i, headDim, neox);
+    float x0 = splitk_sum(p, npad, rows, splits, t, r.x);
+    float x1 = splitk_sum(p, npad, rows, splits, t, r.y);
+    rope_kv_finish<KV>(x0, x1, r.x, r.y, i, t, rows, bias, y, cache, kind, positions, invFreq, slots);
 }
 
 // Whether this block is the last of `expect` to arrive at counter *c (every thread gets the answer): each block calls

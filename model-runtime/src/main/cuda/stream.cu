@@ -332,6 +332,14 @@ extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned
 #define EPI_NONE 0
 #define EPI_SWIGLU 1
 #define EPI_ROPE_KV 2
+#define EPI_BATCH 4 // outputs a thread of the reducing block sums at once (their loads in flight together)
+
+__device__ __forceinline__ void add4(float4& a, float4 b) {
+    a.x += b.x;
+    a.y += b.y;
+    a.z += b.z;
+    a.w += b.w;
+}
 
 // The reduction of matmul_stream_group's epi (below): one copy in the module, called by every grouped kernel after
 // its product (the reduction reads and writes memory; a call costs nothing next to that). m, b: the block's matrix and
@@ -349,21 +357,58 @@ __device__ __noinline__ void group_epilogue(int epi, int m, int b, int rowsPerBl
         if (!last_arrival(counters + b, splits0 + splits1)) {
             return;
         }
-        int width = r1 - r0;
+        // items of 4 rows (rows % 16 == 0) of one token: 16-byte loads of the partial sums, split by split for
+        // EPI_BATCH items at once, so that each thread has that many loads in flight; every sum adds its splits in
+        // order from 0, as splitk_sum does
+        int quads = (r1 - r0) / 4;
         int tokens = yh ? npad : n;
-        for (int idx = threadIdx.x; idx < tokens * width; idx += blockDim.x) {
-            int t = idx / width;
-            int r = r0 + idx % width;
-            size_t o = (size_t) t * rows + r;
-            if (t >= n) {
-                yh[o] = 0; // a padding token
-                continue;
+        int items = tokens * quads;
+        int most = max(splits0, splits1);
+        for (int base = threadIdx.x; base < items; base += EPI_BATCH * blockDim.x) {
+            size_t off[EPI_BATCH];
+            int tok[EPI_BATCH];
+            float4 g[EPI_BATCH];
+            float4 u[EPI_BATCH];
+#pragma unroll
+            for (int j = 0; j < EPI_BATCH; j++) {
+                int idx = base + j * blockDim.x;
+                tok[j] = idx < items ? idx / quads : npad; // npad: no item
+                off[j] = idx < items ? (size_t) tok[j] * rows + r0 + 4 * (idx % quads) : 0;
+                g[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                u[j] = g[j];
             }
-            float v = swiglu_value(splitk_sum_l2(part, npad, rows, splits0, t, r),
-                                   splitk_sum_l2(part1, npad, rows, splits1, t, r));
-            y0[o] = v;
-            if (yh) {
-                yh[o] = wt == WT_BF16 ? to_bits(v, (__nv_bfloat16*) 0) : to_bits(v, (__half*) 0);
+            for (int sp = 0; sp < most; sp++) {
+#pragma unroll
+                for (int j = 0; j < EPI_BATCH; j++) {
+                    if (tok[j] < n) {
+                        if (sp < splits0) {
+                            add4(g[j], load4_l2(part + (size_t) sp * npad * rows + off[j]));
+                        }
+                        if (sp < splits1) {
+                            add4(u[j], load4_l2(part1 + (size_t) sp * npad * rows + off[j]));
+                        }
+                    }
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < EPI_BATCH; j++) {
+                if (tok[j] >= tokens) {
+                    continue; // no item
+                }
+                unsigned short h[4] = {0, 0, 0, 0}; // a padding token's copy is zero
+                if (tok[j] < n) {
+                    float4 v = make_float4(swiglu_value(g[j].x, u[j].x), swiglu_value(g[j].y, u[j].y),
+                                           swiglu_value(g[j].z, u[j].z), swiglu_value(g[j].w, u[j].w));
+                    *(float4*) (y0 + off[j]) = v;
+                    float vs[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        h[e] = wt == WT_BF16 ? to_bits(vs[e], (__nv_bfloat16*) 0) : to_bits(vs[e], (__half*) 0);
+                    }
+                }
+                if (yh) {
+                    *(ushort4*) (yh + off[j]) = make_ushort4(h[0], h[1], h[2], h[3]);
+                }
             }
         }
         return;
@@ -372,21 +417,51 @@ __device__ __noinline__ void group_epilogue(int epi, int m, int b, int rowsPerBl
     if (!last_arrival(counters + blockIdx.x, splits)) {
         return;
     }
+    // items: one RoPE pair of one token, EPI_BATCH at a time as above (whole heads: rowsPerBlock % headDim == 0)
     int half = headDim / 2;
-    int pairs = (r1 - r0) / 2; // whole heads
+    int pairs = (r1 - r0) / 2;
+    int items = n * pairs;
     float* y = m == 0 ? y0 : m == 1 ? y1 : y2;
     const float* bias = m == 0 ? bias0 : m == 1 ? bias1 : bias2;
     void* cache = m == 1 ? keys : m == 2 ? values : nullptr;
-    for (int idx = threadIdx.x; idx < n * pairs; idx += blockDim.x) {
-        int t = idx / pairs;
-        int j = idx % pairs;
-        int h = r0 / headDim + j / half;
-        if (f16Kv) {
-            rope_kv_pair<true, unsigned short>(p, npad, rows, splits, bias, y, (unsigned short*) cache, m, h, j % half, t,
-                                               headDim, neox, positions, invFreq, slots);
-        } else {
-            rope_kv_pair<true, float>(p, npad, rows, splits, bias, y, (float*) cache, m, h, j % half, t, headDim, neox,
+    for (int base = threadIdx.x; base < items; base += EPI_BATCH * blockDim.x) {
+        int tok[EPI_BATCH];
+        int fi[EPI_BATCH];
+        int2 pr[EPI_BATCH];
+        float x0[EPI_BATCH];
+        float x1[EPI_BATCH];
+#pragma unroll
+        for (int j = 0; j < EPI_BATCH; j++) {
+            int idx = base + j * blockDim.x;
+            int pj = idx % pairs;
+            tok[j] = idx < items ? idx / pairs : n; // n: no item
+            fi[j] = pj % half;
+            pr[j] = rope_pair_rows(r0 / headDim + pj / half, fi[j], headDim, neox);
+            x0[j] = 0.0f;
+            x1[j] = 0.0f;
+        }
+        for (int sp = 0; sp < splits; sp++) {
+#pragma unroll
+            for (int j = 0; j < EPI_BATCH; j++) {
+                if (tok[j] < n) {
+                    const float* row = p + ((size_t) sp * npad + tok[j]) * rows;
+                    x0[j] += load_l2(row + pr[j].x);
+                    x1[j] += load_l2(row + pr[j].y);
+                }
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < EPI_BATCH; j++) {
+            if (tok[j] >= n) {
+                continue;
+            }
+            if (f16Kv) {
+                rope_kv_finish<unsigned short>(x0[j], x1[j], pr[j].x, pr[j].y, fi[j], tok[j], rows, bias, y,
+                                               (unsigned short*) cache, m, positions, invFreq, slots);
+            } else {
+                rope_kv_finish<float>(x0[j], x1[j], pr[j].x, pr[j].y, fi[j], tok[j], rows, bias, y, (float*) cache, m,
                                       positions, invFreq, slots);
+            }
         }
     }
 }
