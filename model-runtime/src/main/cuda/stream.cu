@@ -325,9 +325,9 @@ extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned
 //  - EPI_SWIGLU (gate, up; rows2 = 0): the tile is row block b of gate and of up, counter b, splits0 + splits1
 //    arrivals; y0 [n, rows] = silu(gate) * up (splitk_reduce_swiglu) and, when yh is set, yh [npad, rows] its 16-bit
 //    copy with padding tokens zero (splitk_reduce_swiglu_h).
-//  - EPI_ROPE_KV (Wq, Wk, Wv): the tile is one row block of one matrix, counter blockIdx.x; its heads (rows per block
-//    a multiple of headDim: the host checks) get bias, RoPE and the KV write of splitk_reduce_rope_kv, into y0 = q,
-//    y1 = k, y2 = v and cache rows slots[t] (keys, values: F16 when f16Kv, else F32).
+//  - EPI_ROPE_KV (Wq, Wk, Wv): the tile is one row block of one matrix, counter bx (its index in the launch); its heads
+//    (rows per block a multiple of headDim: the host checks) get bias, RoPE and the KV write of splitk_reduce_rope_kv,
+//    into y0 = q, y1 = k, y2 = v and cache rows slots[t] (keys, values: F16 when f16Kv, else F32).
 // n: the real tokens (npad = tiles8 * 8). With EPI_NONE the arguments after epi are not read.
 #define EPI_NONE 0
 #define EPI_SWIGLU 1
@@ -343,8 +343,9 @@ __device__ __forceinline__ void add4(float4& a, float4 b) {
 
 // The reduction of matmul_stream_group's epi (below): one copy in the module, called by every grouped kernel after
 // its product (the reduction reads and writes memory; a call costs nothing next to that). m, b: the block's matrix and
-// row block; p: that matrix's partial sums; rows: its rows; wt: the 16-bit type of yh (WT_BF16 or WT_F16).
-__device__ __noinline__ void group_epilogue(int epi, int m, int b, int rowsPerBlock, int npad, int n, int rows,
+// its row block there, bx: the row block in the launch; p: that matrix's partial sums; rows: its rows; wt: the 16-bit
+// type of yh (WT_BF16 or WT_F16).
+__device__ __noinline__ void group_epilogue(int epi, int m, int b, int bx, int rowsPerBlock, int npad, int n, int rows,
                                             int splits0, int splits1, int splits2, const float* part,
                                             const float* part1, const float* p, int* counters, float* y0, float* y1,
                                             float* y2, unsigned short* yh, int wt, const float* bias0,
@@ -414,7 +415,7 @@ __device__ __noinline__ void group_epilogue(int epi, int m, int b, int rowsPerBl
         return;
     }
     int splits = m == 0 ? splits0 : m == 1 ? splits1 : splits2;
-    if (!last_arrival(counters + blockIdx.x, splits)) {
+    if (!last_arrival(counters + bx, splits)) {
         return;
     }
     // items: one RoPE pair of one token, EPI_BATCH at a time as above (whole heads: rowsPerBlock % headDim == 0)
@@ -485,17 +486,30 @@ __device__ __forceinline__ void matmul_stream_group(
     int splits1 = (cols + chunk1 - 1) / chunk1;
     float* part1 = part + (size_t) splits0 * npad * rows0;
     float* part2 = part1 + (size_t) splits1 * npad * rows1;
-    int m = blockIdx.x < b0 ? 0 : blockIdx.x < b0 + b1 ? 1 : 2;
-    int b = blockIdx.x - (m == 0 ? 0 : m == 1 ? b0 : b0 + b1);
+    // With a reduction, a tile's blocks are dispatched back to back (blocks go out in blockIdx order, x first): a row
+    // block's splits, for SwiGLU those of gate's row block and then of up's same one (b0 == b1). Tiles then finish one
+    // after another through the launch and each one's reduction overlaps the products of those still running, where
+    // the split-major order of grid (row blocks, splits) would finish them all in the last wave.
+    int bx = blockIdx.x;
+    int split = blockIdx.y;
+    if (epi != EPI_NONE) {
+        int linear = blockIdx.y * gridDim.x + blockIdx.x;
+        int per = epi == EPI_SWIGLU ? 2 * gridDim.y : gridDim.y; // blocks of a tile
+        int within = linear % per;
+        bx = epi == EPI_SWIGLU ? linear / per + (within / gridDim.y) * b0 : linear / per;
+        split = within % gridDim.y;
+    }
+    int m = bx < b0 ? 0 : bx < b0 + b1 ? 1 : 2;
+    int b = bx - (m == 0 ? 0 : m == 1 ? b0 : b0 + b1);
     const unsigned short* w = m == 0 ? w0 : m == 1 ? w1 : w2;
     float* p = m == 0 ? part : m == 1 ? part1 : part2;
     int rows = m == 0 ? rows0 : m == 1 ? rows1 : rows2;
     int chunk = m == 0 ? chunk0 : m == 1 ? chunk1 : chunk2;
-    matmul_stream_block<T, WARPS, PACKED, MT>(w, xh, p, tiles8, npad, rows, cols, chunk, b, blockIdx.y);
-    if (epi == EPI_NONE || blockIdx.y * chunk >= cols) {
+    matmul_stream_block<T, WARPS, PACKED, MT>(w, xh, p, tiles8, npad, rows, cols, chunk, b, split);
+    if (epi == EPI_NONE || split * chunk >= cols) {
         return; // partial sums only; or a split this matrix does not have: no sums, not counted (block-uniform)
     }
-    group_epilogue(epi, m, b, rowsPerBlock, npad, n, rows, splits0, splits1, (cols + chunk2 - 1) / chunk2, part, part1, p,
+    group_epilogue(epi, m, b, bx, rowsPerBlock, npad, n, rows, splits0, splits1, (cols + chunk2 - 1) / chunk2, part, part1, p,
                    counters, y0, y1, y2, yh, weight_type_of((T*) 0), bias0, bias1, bias2, positions, invFreq, slots, keys,
                    values, f16Kv, headDim, neox);
 }
