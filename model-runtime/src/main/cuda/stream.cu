@@ -341,17 +341,48 @@ __device__ __forceinline__ void add4(float4& a, float4 b) {
     a.w += b.w;
 }
 
+// This block's place in a grouped launch: bx, its row block in the launch (blocks 0..b0-1 matrix 0, ...), and its
+// split. Partial sums only: grid (row blocks, splits). With a reduction the host launches grid (splits, row blocks),
+// so that a tile's blocks are dispatched back to back (blocks go out in blockIdx order, x first): a row block's splits,
+// for SwiGLU those of gate's row block b (grid.y 2b) and then of up's (2b + 1; b0 == b1). Tiles then finish one after
+// another through the launch and each one's reduction overlaps the products of those still running, where the
+// split-major order would finish them all in the last wave. (The split stays a block index the compiler can read
+// again: a computed one held in a register through the product made the 128-register kernels spill.)
+__device__ __forceinline__ int2 group_block(int epi, int b0) {
+    if (epi == EPI_NONE) {
+        return make_int2(blockIdx.x, blockIdx.y);
+    }
+    int y = blockIdx.y;
+    return make_int2(epi == EPI_SWIGLU ? (y >> 1) + (y & 1) * b0 : y, blockIdx.x);
+}
+
 // The reduction of matmul_stream_group's epi (below): one copy in the module, called by every grouped kernel after
-// its product (the reduction reads and writes memory; a call costs nothing next to that). m, b: the block's matrix and
-// its row block there, bx: the row block in the launch; p: that matrix's partial sums; rows: its rows; wt: the 16-bit
-// type of yh (WT_BF16 or WT_F16).
-__device__ __noinline__ void group_epilogue(int epi, int m, int b, int bx, int rowsPerBlock, int npad, int n, int rows,
-                                            int splits0, int splits1, int splits2, const float* part,
-                                            const float* part1, const float* p, int* counters, float* y0, float* y1,
-                                            float* y2, unsigned short* yh, int wt, const float* bias0,
-                                            const float* bias1, const float* bias2, const int* positions,
-                                            const float* invFreq, const int* slots, void* keys, void* values, int f16Kv,
-                                            int headDim, int neox) {
+// its product (the reduction reads and writes memory; a call costs nothing next to that). It works out the block's
+// matrix, row block and split again from the launch's arguments, so that nothing of it stays live in registers through
+// the product. wt: the 16-bit type of yh (WT_BF16 or WT_F16).
+__device__ __noinline__ void group_epilogue(int epi, int rowsPerBlock, int tiles8, int cols, int rows0, int rows1,
+                                            int rows2, int chunk0, int chunk1, int chunk2, const float* part, int n,
+                                            int* counters, float* y0, float* y1, float* y2, unsigned short* yh, int wt,
+                                            const float* bias0, const float* bias1, const float* bias2,
+                                            const int* positions, const float* invFreq, const int* slots, void* keys,
+                                            void* values, int f16Kv, int headDim, int neox) {
+    int npad = tiles8 * 8;
+    int b0 = (rows0 + rowsPerBlock - 1) / rowsPerBlock;
+    int b1 = (rows1 + rowsPerBlock - 1) / rowsPerBlock;
+    int2 at = group_block(epi, b0);
+    int bx = at.x;
+    int m = bx < b0 ? 0 : bx < b0 + b1 ? 1 : 2;
+    int b = bx - (m == 0 ? 0 : m == 1 ? b0 : b0 + b1);
+    int rows = m == 0 ? rows0 : m == 1 ? rows1 : rows2;
+    int chunk = m == 0 ? chunk0 : m == 1 ? chunk1 : chunk2;
+    if (at.y * chunk >= cols) {
+        return; // a split this matrix does not have: no sums, not counted (block-uniform)
+    }
+    int splits0 = (cols + chunk0 - 1) / chunk0;
+    int splits1 = (cols + chunk1 - 1) / chunk1;
+    int splits2 = (cols + chunk2 - 1) / chunk2;
+    const float* part1 = part + (size_t) splits0 * npad * rows0;
+    const float* p = m == 0 ? part : m == 1 ? part1 : part1 + (size_t) splits1 * npad * rows1;
     int r0 = b * rowsPerBlock;
     int r1 = min(rows, r0 + rowsPerBlock);
     if (epi == EPI_SWIGLU) { // gate and up have the same rows
@@ -486,32 +517,20 @@ __device__ __forceinline__ void matmul_stream_group(
     int splits1 = (cols + chunk1 - 1) / chunk1;
     float* part1 = part + (size_t) splits0 * npad * rows0;
     float* part2 = part1 + (size_t) splits1 * npad * rows1;
-    // With a reduction, a tile's blocks are dispatched back to back (blocks go out in blockIdx order, x first): a row
-    // block's splits, for SwiGLU those of gate's row block and then of up's same one (b0 == b1). Tiles then finish one
-    // after another through the launch and each one's reduction overlaps the products of those still running, where
-    // the split-major order of grid (row blocks, splits) would finish them all in the last wave.
-    int bx = blockIdx.x;
-    int split = blockIdx.y;
-    if (epi != EPI_NONE) {
-        int linear = blockIdx.y * gridDim.x + blockIdx.x;
-        int per = epi == EPI_SWIGLU ? 2 * gridDim.y : gridDim.y; // blocks of a tile
-        int within = linear % per;
-        bx = epi == EPI_SWIGLU ? linear / per + (within / gridDim.y) * b0 : linear / per;
-        split = within % gridDim.y;
-    }
+    int2 at = group_block(epi, b0);
+    int bx = at.x;
     int m = bx < b0 ? 0 : bx < b0 + b1 ? 1 : 2;
     int b = bx - (m == 0 ? 0 : m == 1 ? b0 : b0 + b1);
     const unsigned short* w = m == 0 ? w0 : m == 1 ? w1 : w2;
     float* p = m == 0 ? part : m == 1 ? part1 : part2;
     int rows = m == 0 ? rows0 : m == 1 ? rows1 : rows2;
     int chunk = m == 0 ? chunk0 : m == 1 ? chunk1 : chunk2;
-    matmul_stream_block<T, WARPS, PACKED, MT>(w, xh, p, tiles8, npad, rows, cols, chunk, b, split);
-    if (epi == EPI_NONE || split * chunk >= cols) {
-        return; // partial sums only; or a split this matrix does not have: no sums, not counted (block-uniform)
+    matmul_stream_block<T, WARPS, PACKED, MT>(w, xh, p, tiles8, npad, rows, cols, chunk, b, at.y);
+    if (epi != EPI_NONE) {
+        group_epilogue(epi, rowsPerBlock, tiles8, cols, rows0, rows1, rows2, chunk0, chunk1, chunk2, part, n, counters, y0,
+                       y1, y2, yh, weight_type_of((T*) 0), bias0, bias1, bias2, positions, invFreq, slots, keys, values,
+                       f16Kv, headDim, neox);
     }
-    group_epilogue(epi, m, b, bx, rowsPerBlock, npad, n, rows, splits0, splits1, (cols + chunk2 - 1) / chunk2, part, part1, p,
-                   counters, y0, y1, y2, yh, weight_type_of((T*) 0), bias0, bias1, bias2, positions, invFreq, slots, keys,
-                   values, f16Kv, headDim, neox);
 }
 
 #define ST_GROUP_ARGS const unsigned short* w0, const unsigned short* w1, const unsigned short* w2, \

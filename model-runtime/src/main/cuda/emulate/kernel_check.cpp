@@ -910,6 +910,7 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
 // The grouped products that reduce their own partial sums (epi: 1 SwiGLU, 2 RoPE + KV write) against the same product
 // leaving partial sums (NO_EPI) followed by the separate reduction kernel: the same bits, for the 128-row, packed and
 // 256-row (tall) flavours, and the arrival counters back at zero after every launch (the next one starts from them).
+// With a reduction the grid is (splits, row blocks), as DeviceMatrix launches it.
 using GroupKernel = void (*)(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*, float*,
                              int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
 struct Flavour {
@@ -971,7 +972,7 @@ static void groupSwiglu(bool bf16, int rows, int cols, int n, int c0, int c1, bo
                         y1.data(), n, npad, rows, s0, s1);
         }
         std::vector<float> part2(partial, NAN);
-        emu::launch(f.kernel, grid(blocks, std::max(s0, s1)), threads(256), 0, g, u, (const unsigned short*) nullptr,
+        emu::launch(f.kernel, grid(std::max(s0, s1), blocks), threads(256), 0, g, u, (const unsigned short*) nullptr,
                     (const unsigned short*) xh.data(), part2.data(), tiles8, cols, rows, rows, 0, c0, c1, 64, 1, n,
                     counters.data(), y2.data(), (float*) nullptr, (float*) nullptr, halves ? h2.data() : nullptr,
                     (const float*) nullptr, (const float*) nullptr, (const float*) nullptr, (const int*) nullptr,
@@ -1045,7 +1046,7 @@ static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, 
         std::vector<float> part2(partial, NAN);
         void* keys = f16Kv ? (void*) keys16[1].data() : (void*) keys32[1].data();
         void* values = f16Kv ? (void*) values16[1].data() : (void*) values32[1].data();
-        emu::launch(f.kernel, grid(blocks, maxSplits), threads(256), 0, w0, w1, w2, (const unsigned short*) xh.data(),
+        emu::launch(f.kernel, grid(maxSplits, blocks), threads(256), 0, w0, w1, w2, (const unsigned short*) xh.data(),
                     part2.data(), tiles8, cols, qDim, kvDim, kvDim, c0, c1, c2, 2, n, counters.data(), q[1].data(),
                     k[1].data(), v[1].data(), (unsigned short*) nullptr, b0, b1, b2, (const int*) positions.data(),
                     (const float*) invFreq.data(), (const int*) slots.data(), keys, values, f16Kv ? 1 : 0, headDim,

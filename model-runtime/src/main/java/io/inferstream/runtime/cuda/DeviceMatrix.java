@@ -645,7 +645,11 @@ public final class DeviceMatrix implements AutoCloseable {
             System.arraycopy(epi, 0, all, args.length, epi.length);
             args = all;
         }
-        k.launch(kernel, blocks, maxSplits, threads, 0, args);
+        if (e.kind() == GroupEpilogue.NONE) {
+            k.launch(kernel, blocks, maxSplits, threads, 0, args);
+        } else { // grid (splits, row blocks): a tile's blocks are dispatched together (stream.cu: group_block)
+            k.launch(kernel, maxSplits, blocks, threads, 0, args);
+        }
         return splits;
     }
 
