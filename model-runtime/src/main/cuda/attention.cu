@@ -137,6 +137,42 @@ __device__ __forceinline__ void load8(const unsigned short* p, float* v) {
     }
 }
 
+// 8 consecutive key or value elements as loaded, before conversion: what the prefetching split attention holds in
+// registers for the next round (F16: one 16-byte load, 4 registers; F32: two, 8 registers). to() gives load8's floats.
+template <typename KV>
+struct Raw8;
+template <>
+struct Raw8<unsigned short> {
+    uint4 u;
+    __device__ __forceinline__ void load(const unsigned short* p) { u = *(const uint4*) p; }
+    __device__ __forceinline__ void clear() { u = make_uint4(0, 0, 0, 0); }
+    __device__ __forceinline__ void to(float* v) const {
+        const __half2* h = (const __half2*) &u;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float2 f = __half22float2(h[j]);
+            v[2 * j] = f.x;
+            v[2 * j + 1] = f.y;
+        }
+    }
+};
+template <>
+struct Raw8<float> {
+    float4 a, b;
+    __device__ __forceinline__ void load(const float* p) {
+        a = *(const float4*) p;
+        b = *(const float4*) (p + 4);
+    }
+    __device__ __forceinline__ void clear() {
+        a = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        b = a;
+    }
+    __device__ __forceinline__ void to(float* v) const {
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+        v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    }
+};
+
 // Merges the running softmax state (m, l, acc) with another one (m2, l2, acc2); either may be empty (m = -inf).
 __device__ __forceinline__ void merge_state(float& m, float& l, float* acc, float m2, float l2, const float* acc2) {
     float mNew = fmaxf(m, m2);
@@ -310,7 +346,10 @@ __device__ __forceinline__ void put_half(unsigned short* outH, int halfType, siz
     }
 }
 
-template <typename KV, int GMAX>
+// PF (the _pf kernels): each round's key and value rows are loaded one round ahead, before the arithmetic of the round
+// in use, so a block waits for a round's loads only where they took longer than the previous round's arithmetic (the
+// block-table rows two rounds ahead); the same arithmetic in the same order, so the same bits.
+template <typename KV, int GMAX, bool PF>
 __device__ void attention_split(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                                 const int* tables, int maxBlocks, int blockSize, float* out, float* pacc, float* pml,
                                 int nHeads, int nKvHeads, int headDim, float scale, unsigned short* outH, int halfType,
@@ -366,6 +405,24 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
     };
     size_t rowA = rowOf(start + warp * P + group);
     size_t rowB = rowOf(start + warp * P + group + R);
+    Raw8<KV> nka, nkb, nxa, nxb; // PF: the rows of the round about to be used, loaded during the previous one
+    if (PF) {
+        int pa = start + warp * P + group;
+        nka.clear();
+        nkb.clear();
+        nxa.clear();
+        nxb.clear();
+        if (pa < end) {
+            nka.load(keys + rowA);
+            nxa.load(values + rowA);
+        }
+        if (pa + R < end) {
+            nkb.load(keys + rowB);
+            nxb.load(values + rowB);
+        }
+        rowA = rowOf(pa + 2 * R);
+        rowB = rowOf(pa + 3 * R);
+    }
     // base is block-uniform, so every lane takes part in the shuffles
     for (int base = start; base < end; base += 2 * R) {
         int pa = base + warp * P + group;
@@ -373,20 +430,43 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
         bool va = pa < end;
         bool vb = pb < end;
         float ka[8], kb[8], xa[8], xb[8];
-        zero8(ka);
-        zero8(kb);
-        zero8(xa);
-        zero8(xb);
-        if (va) {
-            load8(keys + rowA, ka);
-            load8(values + rowA, xa);
+        if (PF) {
+            // this round's rows (zero where past the split), then the next round's loads, then the row lookups of the
+            // round after it
+            nka.to(ka);
+            nkb.to(kb);
+            nxa.to(xa);
+            nxb.to(xb);
+            nka.clear();
+            nkb.clear();
+            nxa.clear();
+            nxb.clear();
+            if (pa + 2 * R < end) {
+                nka.load(keys + rowA);
+                nxa.load(values + rowA);
+            }
+            if (pb + 2 * R < end) {
+                nkb.load(keys + rowB);
+                nxb.load(values + rowB);
+            }
+            rowA = rowOf(pa + 4 * R);
+            rowB = rowOf(pb + 4 * R);
+        } else {
+            zero8(ka);
+            zero8(kb);
+            zero8(xa);
+            zero8(xb);
+            if (va) {
+                load8(keys + rowA, ka);
+                load8(values + rowA, xa);
+            }
+            if (vb) {
+                load8(keys + rowB, kb);
+                load8(values + rowB, xb);
+            }
+            rowA = rowOf(pa + 2 * R);
+            rowB = rowOf(pb + 2 * R);
         }
-        if (vb) {
-            load8(keys + rowB, kb);
-            load8(values + rowB, xb);
-        }
-        rowA = rowOf(pa + 2 * R);
-        rowB = rowOf(pb + 2 * R);
 #pragma unroll
         for (int h = 0; h < GMAX; h++) {
             if (h < G) { // block-uniform
@@ -487,23 +567,31 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
     }
 }
 
-#define ATTENTION_SPLIT(NAME, KV, GMAX)                                                                              \
+#define ATTENTION_SPLIT(NAME, KV, GMAX, PF)                                                                          \
     extern "C" __global__ void __launch_bounds__(32 * SPLIT_WARPS)                                                  \
     NAME(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq, const int* tables, \
          int maxBlocks, int blockSize, float* out, float* pacc, float* pml, int nHeads, int nKvHeads, int headDim,  \
          float scale, unsigned short* outH, int halfType, int npad) {                                               \
-        attention_split<KV, GMAX>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, pacc, pml,    \
-                                  nHeads, nKvHeads, headDim, scale, outH, halfType, npad);                          \
+        attention_split<KV, GMAX, PF>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, pacc, pml, \
+                                      nHeads, nKvHeads, headDim, scale, outH, halfType, npad);                      \
     }
 
-ATTENTION_SPLIT(attention_split_f16_g1, unsigned short, 1)
-ATTENTION_SPLIT(attention_split_f16_g2, unsigned short, 2)
-ATTENTION_SPLIT(attention_split_f16_g4, unsigned short, 4)
-ATTENTION_SPLIT(attention_split_f16_g8, unsigned short, 8)
-ATTENTION_SPLIT(attention_split_f32_g1, float, 1)
-ATTENTION_SPLIT(attention_split_f32_g2, float, 2)
-ATTENTION_SPLIT(attention_split_f32_g4, float, 4)
-ATTENTION_SPLIT(attention_split_f32_g8, float, 8)
+ATTENTION_SPLIT(attention_split_f16_g1, unsigned short, 1, false)
+ATTENTION_SPLIT(attention_split_f16_g2, unsigned short, 2, false)
+ATTENTION_SPLIT(attention_split_f16_g4, unsigned short, 4, false)
+ATTENTION_SPLIT(attention_split_f16_g8, unsigned short, 8, false)
+ATTENTION_SPLIT(attention_split_f32_g1, float, 1, false)
+ATTENTION_SPLIT(attention_split_f32_g2, float, 2, false)
+ATTENTION_SPLIT(attention_split_f32_g4, float, 4, false)
+ATTENTION_SPLIT(attention_split_f32_g8, float, 8, false)
+ATTENTION_SPLIT(attention_split_pf_f16_g1, unsigned short, 1, true)
+ATTENTION_SPLIT(attention_split_pf_f16_g2, unsigned short, 2, true)
+ATTENTION_SPLIT(attention_split_pf_f16_g4, unsigned short, 4, true)
+ATTENTION_SPLIT(attention_split_pf_f16_g8, unsigned short, 8, true)
+ATTENTION_SPLIT(attention_split_pf_f32_g1, float, 1, true)
+ATTENTION_SPLIT(attention_split_pf_f32_g2, float, 2, true)
+ATTENTION_SPLIT(attention_split_pf_f32_g4, float, 4, true)
+ATTENTION_SPLIT(attention_split_pf_f32_g8, float, 8, true)
 
 // Merges the splits of attention_split: out[t, h, :] = sum_s pacc[t, h, s, :] e^(m_s - M) / sum_s l_s e^(m_s - M)
 // over the splits s that hold positions of token t (the same split_chunk as the attention blocks).

@@ -59,6 +59,11 @@ void attention_split_f32_g4(const float*, const float*, const float*, const int*
 void attention_split_f32_g2(const float*, const float*, const float*, const int*, const int*, const int*, int, int, float*,
                             float*, float*, int, int, int, float, unsigned short*, int, int);
 void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int);
+void attention_split_pf_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*,
+                               const int*, int, int, float*, float*, float*, int, int, int, float, unsigned short*, int,
+                               int);
+void attention_split_pf_f32_g4(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
+                               float*, float*, float*, int, int, int, float, unsigned short*, int, int);
 void splitk_reduce(const float*, float*, int, int, int, int);
 void topk_chunks(const float*, int, int, float*, int*, float*);
 void topk_merge(const float*, const int*, const float*, int, int, int, float*, int*, float*);
@@ -349,6 +354,42 @@ static void attention(int n, int splits) {
         worst = std::max(worst, std::fabs(o - out2[(size_t) (t * nHeads + h) * headDim + d]));
     }
     if (worst > 1e-4) { std::printf("FAIL attention off the double reference by %g, %s\n", worst, tag.c_str()); failures++; }
+    // the prefetching kernels (rows loaded a round ahead): the same bits, with the copy, over F16 and F32 caches
+    for (int f32 = 0; f32 < 2; f32++) {
+        std::vector<float> keys32(keys.size()), values32(values.size());
+        for (size_t i = 0; i < keys.size(); i++) {
+            keys32[i] = kf[i];
+            values32[i] = vf[i];
+        }
+        std::vector<float> ref((size_t) n * qDim), got((size_t) n * qDim);
+        std::vector<unsigned short> hr((size_t) npad * qDim, 0xFFFF), hg((size_t) npad * qDim, 0xFFFF);
+        for (int v = 0; v < 2; v++) {
+            std::vector<float>& out = v == 0 ? ref : got;
+            unsigned short* outH = v == 0 ? hr.data() : hg.data();
+            std::fill(pacc.begin(), pacc.end(), NAN);
+            if (f32) {
+                emu::launch(v == 0 ? attention_split_f32_g4 : attention_split_pf_f32_g4, grid(n * nKv, splits),
+                            threads(32 * W), smem, (const float*) q.data(), (const float*) keys32.data(),
+                            (const float*) values32.data(), (const int*) positions.data(), (const int*) seq.data(),
+                            (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(), nHeads, nKv,
+                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad);
+            } else {
+                emu::launch(v == 0 ? attention_split_f16_g4 : attention_split_pf_f16_g4, grid(n * nKv, splits),
+                            threads(32 * W), smem, (const float*) q.data(), (const unsigned short*) keys.data(),
+                            (const unsigned short*) values.data(), (const int*) positions.data(), (const int*) seq.data(),
+                            (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(), nHeads, nKv,
+                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad);
+            }
+            if (splits > 1) {
+                emu::launch(attention_split_combine, grid(n * nHeads), threads(64), 0, (const int*) positions.data(),
+                            (const float*) pacc.data(), (const float*) pml.data(), out.data(), nHeads, headDim, splits, outH,
+                            2, npad);
+            }
+        }
+        std::string what = std::string("attention_split_pf (rows a round ahead) ") + (f32 ? "F32" : "F16") + " cache, " + tag;
+        same(ref, got, ref.size(), what + ": output");
+        same(hr, hg, hr.size(), what + ": 16-bit copy");
+    }
 }
 
 // The tiled prefill attention (attention_tiled_f16/_f32_d64 / _d128) on a step of several sequences, each a run of

@@ -224,6 +224,8 @@ public final class CudaLlamaModel implements LanguageModel {
                 useSplitAttention(false);
                 useVectorNorm(false);
             }, why -> epilogues.attentionChoice = why);
+            choose(epilogues::chooseAttentionPrefetch, () -> useAttentionPrefetch(false),
+                    why -> epilogues.attentionPrefetchChoice = why);
             choose(epilogues::chooseTiledAttention, () -> {
                 useTiledAttention(false);
                 useTiledDecode(false);
@@ -637,6 +639,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("Q4_K / Q6_K weights", kQuantChoice);
         m.put("skinny kernel", skinnyChoice());
         m.put("attention and norm kernels", attentionChoice());
+        m.put("split attention loading rows a round ahead", attentionPrefetchChoice());
         m.put("tiled attention", epilogues.tiledAttentionChoice);
         m.put("weight layout of the streaming products", packedStreamChoice());
         m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
@@ -1110,6 +1113,24 @@ public final class CudaLlamaModel implements LanguageModel {
     /** What {@link EpilogueKernelChoices#chooseFusedRope} decided, and why. */
     public synchronized String fusedRopeChoice() {
         return (fusedRope ? "splitk_reduce_rope_kv" : "splitk_reduce_group + rope_kv_store") + ": " + epilogues.fusedRopeChoice;
+    }
+
+    /** Whether the split attention loads each round's key and value rows a round ahead (the _pf kernels). */
+    public synchronized void useAttentionPrefetch(boolean on) {
+        if (splitAttention != null && splitAttention.prefetch != on) {
+            splitAttention.prefetch = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether the split attention loads rows a round ahead. */
+    public synchronized boolean attentionPrefetch() {
+        return splitAttention != null && splitAttention.prefetch;
+    }
+
+    /** What {@link EpilogueKernelChoices#chooseAttentionPrefetch} decided, and why. */
+    public synchronized String attentionPrefetchChoice() {
+        return (attentionPrefetch() ? "attention_split_pf" : "attention_split") + ": " + epilogues.attentionPrefetchChoice;
     }
 
     /**

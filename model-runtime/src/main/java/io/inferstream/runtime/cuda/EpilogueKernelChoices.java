@@ -18,6 +18,7 @@ final class EpilogueKernelChoices extends KernelTrials {
     // What each choice decided and why (the model's kernelChoices() shows them)
     String attentionChoice = "attention_vec (not compared)";
     String tiledAttentionChoice = "the decode kernel (not compared)";
+    String attentionPrefetchChoice = "not compared";
     String fusedHalvesChoice = "separate conversions (not compared)";
     String fusedRopeChoice = "not compared";
     String productReductionChoice = "not compared";
@@ -185,6 +186,53 @@ final class EpilogueKernelChoices extends KernelTrials {
                     both.adopt() ? "attention_tiled" : other, what, items.length / 2, reps, other, both.nanos()[0] / 1e3 / reps,
                     both.nanos()[1] / 1e3 / reps, diff, TiledAttention.TOLERANCE, both.verdict()));
             return both.adopt();
+        } finally {
+            for (DeviceBuffer b : temp) {
+                b.close();
+            }
+        }
+    }
+
+    /**
+     * Decides whether the split attention loads each round's key and value rows a round ahead of its arithmetic (the
+     * _pf kernels: the same arithmetic, so the same bits; more registers). 64 decode tokens at contexts 1..192 over
+     * F16 and F32 caches ({@link AttentionFixture#decode}), both ways; adopted when the outputs are bitwise equal and
+     * the _pf kernel is faster as CUDA graphs (F16 KV timed). -Dinferstream.cuda.attentionPrefetch=on|off forces it.
+     */
+    void chooseAttentionPrefetch() {
+        String forced = CudaLlamaModel.onOff("inferstream.cuda.attentionPrefetch");
+        if (model.splitAttention == null) {
+            attentionPrefetchChoice = "no split attention for these heads; not compared";
+            return;
+        }
+        if (forced != null) {
+            model.useAttentionPrefetch("on".equals(forced));
+            attentionPrefetchChoice = "forced by -Dinferstream.cuda.attentionPrefetch=" + forced;
+            return;
+        }
+        int n = Math.min(64, buf.capacity);
+        int bs = AttentionFixture.BLOCK_SIZE;
+        SplitAttention split = model.splitAttention;
+        List<DeviceBuffer> temp = new ArrayList<>();
+        try (AttentionFixture fx = AttentionFixture.decode(n, qDim, config.kvDim(), 23)) {
+            DeviceBuffer out = temp(temp, 4L * n * qDim, null);
+            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            int splits = SplitAttention.splits(n, config.nKvHeads());
+            BothWays result = null;
+            for (boolean f16 : new boolean[] {true, false}) {
+                java.util.function.IntConsumer chain = v -> {
+                    split.prefetch = v == 1;
+                    split.launch(k, f16, fx.q, f16 ? fx.keys16 : fx.keys32, f16 ? fx.values16 : fx.values32, fx.positions(),
+                            fx.seq(), fx.tables(), fx.maxBlocks(), bs, out, n, scale, splits);
+                };
+                BothWays r = bothWays(chain, out::poison, new DeviceBuffer[] {out}, new int[] {n * qDim});
+                result = result == null ? r : result.and(r); // F16's timings, both precisions' bits
+            }
+            split.prefetch = false;
+            model.useAttentionPrefetch(result.adopt());
+            model.bufferGeneration++;
+            attentionPrefetchChoice = n + " decode tokens, contexts 1.." + fx.maxBlocks() * bs + ", " + splits + " splits, "
+                    + result.outcome("attention_split", "attention_split_pf");
         } finally {
             for (DeviceBuffer b : temp) {
                 b.close();

@@ -138,6 +138,7 @@ public final class GpuBench {
                     + "| tok/s (eager) | **step ms (argmax, CUDA graph)** | **tok/s (graph)** | step ms (graph, tiled GEMM) "
                     + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced, matmul_stream off) | step ms (graph, the split-K not chosen at load) "
                     + "| step ms (graph, the attention and norm kernels not chosen at load) "
+                    + "| step ms (graph, split attention loading rows a round ahead the way not chosen at load) "
                     + "| step ms (graph, 16-bit activations the way not chosen at load) "
                     + "| step ms (graph, Q/K/V reduction + RoPE the way not chosen at load) "
                     + "| step ms (graph, grouped products reducing their own sums the way not chosen at load) "
@@ -148,7 +149,7 @@ public final class GpuBench {
                     + "| step ms (graph, tiled decode attention the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -217,6 +218,7 @@ public final class GpuBench {
         double stagedMs = Double.NaN;
         double otherSplitMs = Double.NaN;
         double otherAttentionMs = Double.NaN;
+        double otherPrefetchRowsMs = Double.NaN;
         double otherHalvesMs = Double.NaN;
         double otherRopeMs = Double.NaN;
         double otherReductionMs = Double.NaN;
@@ -294,6 +296,12 @@ public final class GpuBench {
                     g.useVectorNorm(normDefault);
                 }, timed);
             }
+            // The split attention's row loads the other way (a round ahead or not), where the step uses it.
+            if (g.splitAttentionAvailable() && g.splitAttention()) {
+                boolean rowsDefault = g.attentionPrefetch();
+                otherPrefetchRowsMs = otherWay("split attention loading rows a round ahead",
+                        () -> g.useAttentionPrefetch(!rowsDefault), () -> g.useAttentionPrefetch(rowsDefault), timed);
+            }
             // The 16-bit activations of the streaming products the other way: written by the norms and the SwiGLU
             // reduction, or converted by to_half_padded before each product (a no-op where neither applies).
             boolean halvesDefault = g.fusedHalves();
@@ -346,6 +354,7 @@ public final class GpuBench {
                 stagedMs = Double.NaN;
                 otherSplitMs = Double.NaN;
                 otherAttentionMs = Double.NaN;
+                otherPrefetchRowsMs = Double.NaN;
                 otherHalvesMs = Double.NaN;
                 otherRopeMs = Double.NaN;
                 otherReductionMs = Double.NaN;
@@ -398,10 +407,11 @@ public final class GpuBench {
                     + "HBM roofline (%.3f GB of weights at %.0f GB/s); 50%% needs a step of %.3f ms or less", c, headline,
                     100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps, 2 * rooflineMs));
         }
-        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
-                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs),
+                num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherPrefetchRowsMs),
+                num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs),
                 num("%.2f", otherReductionMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
                 num("%.2f", otherTiledMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),

@@ -30,6 +30,11 @@ final class SplitAttention implements AutoCloseable {
     private final int nHeads;
     private final int nKvHeads;
     private final int headDim;
+    /**
+     * Use the _pf kernels, which load each round's key and value rows one round ahead of the arithmetic (the same
+     * bits); chosen at load ({@code EpilogueKernelChoices.chooseAttentionPrefetch}).
+     */
+    boolean prefetch;
     private DeviceBuffer partial; // [rows, headDim] unnormalised outputs of each (token, head, split)
     private DeviceBuffer maxSum;  // [rows, 2] running max and sum of each (token, head, split)
     private int capacity;
@@ -133,7 +138,7 @@ final class SplitAttention implements AutoCloseable {
             throw new IllegalStateException("split attention scratch holds " + capacity + " tokens; asked for " + n
                     + " tokens x " + splits + " splits");
         }
-        String kernel = "attention_split_" + (f16 ? "f16" : "f32") + "_g" + compiledGroup();
+        String kernel = "attention_split_" + (prefetch ? "pf_" : "") + (f16 ? "f16" : "f32") + "_g" + compiledGroup();
         k.launch(kernel, n * nKvHeads, splits, 32 * WARPS, sharedBytes(), q, keys, values, positions, seq, tables,
                 maxBlocks, blockSize, out, partial, maxSum, nHeads, nKvHeads, headDim, scale, splits == 1 ? outH : null, type,
                 npad);

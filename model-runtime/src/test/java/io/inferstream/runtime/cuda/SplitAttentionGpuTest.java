@@ -129,6 +129,17 @@ class SplitAttentionGpuTest {
                             + ": relative error " + e);
                 }
             }
+            // The kernel that loads each round's rows a round ahead: the same arithmetic, so the same bits
+            try (DeviceBuffer out3 = DeviceBuffer.allocate(4L * n * qDim, "out, rows a round ahead")) {
+                split.prefetch = true;
+                split.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out3,
+                        n, (float) scale, splits);
+                split.prefetch = false;
+                device.synchronize();
+                float[] got3 = new float[n * qDim];
+                out3.download(got3, got3.length);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(got, got3, "attention_split_pf: the bits of attention_split");
+            }
             // With the 16-bit copy for the Wo product: the same out, and the copy bit for bit to_half_padded's (BF16
             // with F16 KV, F16 with F32 KV), padding rows zero (the copy starts as 0xFFFF, a NaN in both types)
             String half = f16 ? "bf16" : "f16";
