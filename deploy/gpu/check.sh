@@ -184,11 +184,11 @@ echo "=== stage kernel-profile"
 # run profiles the first NCU_DETAIL_LAUNCHES (12: two layers) streaming products and attention launches of that step
 # in depth (throughput against peak, tensor-pipe and issue-slot use, occupancy, warp stall reasons): what limits the
 # products that take most of the c = 64 step. Informational, it never fails the check. The kernels are forced rather
-# than chosen at load (the fused epilogues, the grouped products reducing their own sums, packed weights with 32-row
-# warps; no prefetch: ncu flushes the caches before every kernel), so the profile shows the newest kernels whatever the
+# than chosen at load (the fused epilogues, the grouped products reducing their own sums, the split attention loading
+# rows a round ahead, packed weights with 32-row warps; no L2 prefetch: ncu flushes the caches before every kernel), so the profile shows the newest kernels whatever the
 # load chose. ncu_summary.py prints both.
 ncu_bin="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)"
-ncu_kernels=(${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.productReduction=on -Dinferstream.cuda.l2PrefetchMiB=0 -Dinferstream.cuda.packedStream=on -Dinferstream.cuda.tallStream=on})
+ncu_kernels=(${NCU_KERNELS:--Dinferstream.cuda.skinny=stream -Dinferstream.cuda.skinnyGroup=on -Dinferstream.cuda.attention=split -Dinferstream.cuda.attentionPrefetch=on -Dinferstream.cuda.norm=vec -Dinferstream.cuda.fuseHalves=on -Dinferstream.cuda.fuseRope=on -Dinferstream.cuda.productReduction=on -Dinferstream.cuda.l2PrefetchMiB=0 -Dinferstream.cuda.packedStream=on -Dinferstream.cuda.tallStream=on})
 ncu_step() { # ncu options... -> the profiled GpuBench run (one eager c=64 step and one top-256 step), within the budget
   timeout "$(limit 120)" "$ncu_bin" --profile-from-start off --clock-control none "$@" "$java" "${flags[@]}" -Xmx40g -Dinferstream.bench.ncuStep=64 \
     "${ncu_kernels[@]}" -cp "$cp" io.inferstream.runtime.cuda.GpuBench --model /tmp/inferstream-llama-1b-bf16.gguf \
