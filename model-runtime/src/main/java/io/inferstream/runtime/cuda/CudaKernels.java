@@ -66,6 +66,7 @@ public final class CudaKernels implements AutoCloseable {
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final KernelSignatures signatures = new KernelSignatures();
     private CUstream stream; // null: the legacy default stream; a capture stream while a CUDA graph is recorded
+    private long launched; // kernel launches so far (recorded into a graph or run)
 
     private CudaKernels() {
     }
@@ -160,6 +161,12 @@ public final class CudaKernels implements AutoCloseable {
             }
         }
         cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, sharedBytes, stream, Pointer.to(ps), null);
+        launched++;
+    }
+
+    /** Kernel launches made through {@link #launch} so far, eager or recorded into a CUDA graph. */
+    public long launched() {
+        return launched;
     }
 
     @Override

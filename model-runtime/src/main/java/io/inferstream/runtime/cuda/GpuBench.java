@@ -135,7 +135,7 @@ public final class GpuBench {
                     + "tensor-core GEMM for 9..64 tokens); weight GB/s and % of roofline are of that column.");
             lines.add("");
             lines.add("| concurrency | prefill tok/s | prefill tok/s (products of > 64 tokens the way not chosen at load) | decode step ms (logits to host) | decode tok/s | step ms (device argmax, eager) "
-                    + "| tok/s (eager) | **step ms (argmax, CUDA graph)** | **tok/s (graph)** | step ms (graph, tiled GEMM) "
+                    + "| tok/s (eager) | kernel launches per step | **step ms (argmax, CUDA graph)** | **tok/s (graph)** | step ms (graph, tiled GEMM) "
                     + "| tok/s (graph, tiled) | step ms (graph, staged skinny forced, matmul_stream off) | step ms (graph, the split-K not chosen at load) "
                     + "| step ms (graph, the attention and norm kernels not chosen at load) "
                     + "| step ms (graph, split attention loading rows a round ahead the way not chosen at load) "
@@ -149,7 +149,7 @@ public final class GpuBench {
                     + "| step ms (graph, tiled decode attention the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -213,6 +213,7 @@ public final class GpuBench {
         }
         hostMs /= steps;
         double deviceMs = Double.NaN;
+        double launchesPerStep = Double.NaN; // kernels of one step (a graph replays as many)
         double graphMs = Double.NaN;
         double tiledMs = Double.NaN;
         double stagedMs = Double.NaN;
@@ -236,7 +237,9 @@ public final class GpuBench {
             boolean streamingDefault = g.streamingSkinny();
             // Eager launches, the default products.
             g.useCudaGraphs(false);
+            long launchedBefore = g.device().kernels().launched();
             deviceMs = d.greedy(g, warmup, steps);
+            launchesPerStep = (g.device().kernels().launched() - launchedBefore) / (double) (warmup + steps);
             // The default: CUDA graphs (one launch per step), default products. The headline column.
             g.useCudaGraphs(true);
             graphMs = d.greedy(g, warmup, steps);
@@ -404,11 +407,12 @@ public final class GpuBench {
         if (readPerStep > 0) { // one line per concurrency for deploy/gpu/check.sh's summary: issue 7's acceptance number
             double rooflineMs = readPerStep / 1e9 / hbmGbps * 1e3;
             System.out.println(String.format(Locale.ROOT, "roofline: concurrency %d: step %.3f ms = %.0f%% of the %.3f ms "
-                    + "HBM roofline (%.3f GB of weights at %.0f GB/s); 50%% needs a step of %.3f ms or less", c, headline,
-                    100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps, 2 * rooflineMs));
+                    + "HBM roofline (%.3f GB of weights at %.0f GB/s); 50%% needs a step of %.3f ms or less; %s kernel "
+                    + "launches per step", c, headline, 100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps,
+                    2 * rooflineMs, num("%.0f", launchesPerStep)));
         }
-        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
-                c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)),
+        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+                c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)), num("%.0f", launchesPerStep),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
                 num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherPrefetchRowsMs),
                 num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs),
