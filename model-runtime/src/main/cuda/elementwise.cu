@@ -377,8 +377,10 @@ struct RowPieces {
 };
 
 // y's pieces as the sum of matmul_stream's split-K partial sums, in split order (as splitk_reduce sums them). Splits
-// outermost, two at a time: the thread's 8 loads of two splits are in flight together (one split of one piece at a
-// time left a ~0.5 us L2 round trip per split and piece: the fused norm measured slower than the reduction it saves).
+// outermost, SPLITS_IN_FLIGHT at a time: the thread's loads of those splits are in flight together (one split of one
+// piece at a time left a ~0.5 us L2 round trip per split and piece: the fused norm measured slower than the reduction
+// it saves; two at a time, Wo's and down's 8 splits still took four round trips, now two).
+#define SPLITS_IN_FLIGHT 4
 struct SplitPieces {
     const float4* row; // split 0's row
     size_t stride4;    // float4s from one split to the next: npad * dim / 4
@@ -388,31 +390,25 @@ struct SplitPieces {
         for (int j = 0; j < NORM_VEC; j++) {
             b[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         }
-        int sp = 0;
-        for (; sp + 2 <= splits; sp += 2) {
-            float4 p[2][NORM_VEC];
+        for (int sp = 0; sp < splits; sp += SPLITS_IN_FLIGHT) {
+            float4 p[SPLITS_IN_FLIGHT][NORM_VEC];
 #pragma unroll
-            for (int u = 0; u < 2; u++) {
+            for (int u = 0; u < SPLITS_IN_FLIGHT; u++) {
 #pragma unroll
                 for (int j = 0; j < NORM_VEC; j++) {
                     int i = threadIdx.x + j * NORM_THREADS;
-                    p[u][j] = i < n4 ? row[(sp + u) * stride4 + i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                    p[u][j] = i < n4 && sp + u < splits ? row[(sp + u) * stride4 + i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
                 }
             }
 #pragma unroll
-            for (int u = 0; u < 2; u++) {
+            for (int u = 0; u < SPLITS_IN_FLIGHT; u++) {
+                if (sp + u < splits) { // in order: a missing split adds nothing, not even +0 to a -0
 #pragma unroll
-                for (int j = 0; j < NORM_VEC; j++) {
-                    b[j] = make_float4(b[j].x + p[u][j].x, b[j].y + p[u][j].y, b[j].z + p[u][j].z, b[j].w + p[u][j].w);
+                    for (int j = 0; j < NORM_VEC; j++) {
+                        b[j] = make_float4(b[j].x + p[u][j].x, b[j].y + p[u][j].y, b[j].z + p[u][j].z,
+                                           b[j].w + p[u][j].w);
+                    }
                 }
-            }
-        }
-        if (sp < splits) {
-#pragma unroll
-            for (int j = 0; j < NORM_VEC; j++) {
-                int i = threadIdx.x + j * NORM_THREADS;
-                float4 p = i < n4 ? row[sp * stride4 + i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-                b[j] = make_float4(b[j].x + p.x, b[j].y + p.y, b[j].z + p.z, b[j].w + p.w);
             }
         }
     }

@@ -175,6 +175,15 @@ static void norms(bool bf16, int dim, int n, int npad, int splits, bool indexed)
         same(x1, x2, x.size(), std::string(name) + " residual, " + tag);
         same(y1, y2, (size_t) n * dim, std::string(name) + " output, " + tag);
         same(h1, h2, h1.size(), std::string(name) + " 16-bit copy, " + tag);
+        if (kind == 2) { // bit for bit splitk_reduce + add_rmsnorm_vec, the two launches it replaces
+            std::vector<float> x3 = x, y3((size_t) npad * dim, 0);
+            emu::launch(splitk_reduce, grid(blocksFor((size_t) n * dim)), threads(256), 0, (const float*) part.data(),
+                        y3.data(), n, npad, dim, splits);
+            emu::launch(add_rmsnorm_vec, grid(n), threads(256), 0, x3.data(), (const float*) y3.data(), w.data(), y3.data(),
+                        dim, eps);
+            same(x3, x1, x.size(), std::string(name) + " residual = splitk_reduce + add_rmsnorm_vec, " + tag);
+            same(y3, y1, (size_t) n * dim, std::string(name) + " output = splitk_reduce + add_rmsnorm_vec, " + tag);
+        }
         if (kind == 2) { // and the residual against a double sum of the splits
             double worst = 0;
             for (int r = 0; r < n; r++) {
@@ -1252,6 +1261,7 @@ int main() {
     norms(true, 2048, 13, 16, 2, true);
     norms(false, 2048, 9, 16, 3, false);
     norms(false, 260, 5, 8, 5, true);
+    norms(true, 2048, 16, 16, 8, false);  // Wo's and down's 8 splits: two rounds of four in flight
     norms(true, 8, 1, 8, 1, true);
     swiglu(true, 512, 13, 16, 3, 2);
     swiglu(false, 176, 9, 16, 1, 4);
