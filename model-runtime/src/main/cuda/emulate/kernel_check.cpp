@@ -81,6 +81,10 @@ void matmul_stream_packed_bf16(const unsigned short*, const unsigned short*, flo
 void matmul_stream_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_wide_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
 void matmul_stream_wide_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_wide_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
+                                   const unsigned short*, float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
+void matmul_stream_wide_group_f16(const unsigned short*, const unsigned short*, const unsigned short*,
+                                  const unsigned short*, float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
 void matmul_stream_packed_group_bf16(const unsigned short*, const unsigned short*, const unsigned short*,
                                      const unsigned short*, float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
 void matmul_stream_packed_group_f16(const unsigned short*, const unsigned short*, const unsigned short*,
@@ -960,7 +964,7 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
 // The grouped products that reduce their own partial sums (epi: 1 SwiGLU, 2 RoPE + KV write) against the same product
 // leaving partial sums (NO_EPI) followed by the separate reduction kernel: the same bits, for the 128-row, packed and
 // 256-row (tall) flavours, and the arrival counters back at zero after every launch (the next one starts from them).
-// With a reduction the grid is (splits, row blocks), as DeviceMatrix launches it.
+// With a reduction the grid is (splits, row blocks), as DeviceMatrix launches it. 16-warp blocks: 512 threads.
 using GroupKernel = void (*)(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*, float*,
                              int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
 struct Flavour {
@@ -968,11 +972,13 @@ struct Flavour {
     GroupKernel kernel;
     int rowsPerBlock;
     bool packed;
+    unsigned threads;
 };
 static std::vector<Flavour> flavours(bool bf16) {
-    return {{"128-row", bf16 ? matmul_stream_group_bf16 : matmul_stream_group_f16, 128, false},
-            {"packed", bf16 ? matmul_stream_packed_group_bf16 : matmul_stream_packed_group_f16, 128, true},
-            {"tall", bf16 ? matmul_stream_tall_packed_group_bf16 : matmul_stream_tall_packed_group_f16, 256, true}};
+    return {{"128-row", bf16 ? matmul_stream_group_bf16 : matmul_stream_group_f16, 128, false, 256},
+            {"16-warp", bf16 ? matmul_stream_wide_group_bf16 : matmul_stream_wide_group_f16, 256, false, 512},
+            {"packed", bf16 ? matmul_stream_packed_group_bf16 : matmul_stream_packed_group_f16, 128, true, 256},
+            {"tall", bf16 ? matmul_stream_tall_packed_group_bf16 : matmul_stream_tall_packed_group_f16, 256, true, 256}};
 }
 
 static std::vector<unsigned short> halfMatrix(int rows, int cols, bool bf16) {
@@ -1012,7 +1018,7 @@ static void groupSwiglu(bool bf16, int rows, int cols, int n, int c0, int c1, bo
         int blocks = 2 * ((rows + f.rowsPerBlock - 1) / f.rowsPerBlock);
         std::vector<float> part(partial, NAN), y1((size_t) n * rows, NAN), y2((size_t) n * rows, NAN);
         std::vector<unsigned short> h1((size_t) npad * rows, 0xFFFF), h2((size_t) npad * rows, 0xFFFF);
-        emu::launch(f.kernel, grid(blocks, std::max(s0, s1)), threads(256), 0, g, u, (const unsigned short*) nullptr,
+        emu::launch(f.kernel, grid(blocks, std::max(s0, s1)), threads(f.threads), 0, g, u, (const unsigned short*) nullptr,
                     (const unsigned short*) xh.data(), part.data(), tiles8, cols, rows, rows, 0, c0, c1, 64, NO_EPI);
         if (halves) {
             emu::launch(bf16 ? splitk_reduce_swiglu_h_bf16 : splitk_reduce_swiglu_h_f16, grid(blocksFor((size_t) npad * rows)),
@@ -1022,7 +1028,7 @@ static void groupSwiglu(bool bf16, int rows, int cols, int n, int c0, int c1, bo
                         y1.data(), n, npad, rows, s0, s1);
         }
         std::vector<float> part2(partial, NAN);
-        emu::launch(f.kernel, grid(std::max(s0, s1), blocks), threads(256), 0, g, u, (const unsigned short*) nullptr,
+        emu::launch(f.kernel, grid(std::max(s0, s1), blocks), threads(f.threads), 0, g, u, (const unsigned short*) nullptr,
                     (const unsigned short*) xh.data(), part2.data(), tiles8, cols, rows, rows, 0, c0, c1, 64, 1, n,
                     counters.data(), y2.data(), (float*) nullptr, (float*) nullptr, halves ? h2.data() : nullptr,
                     (const float*) nullptr, (const float*) nullptr, (const float*) nullptr, (const int*) nullptr,
@@ -1080,7 +1086,7 @@ static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, 
         const float* b0 = biases ? bq.data() : nullptr;
         const float* b1 = biases ? bk.data() : nullptr;
         const float* b2 = biases ? bv.data() : nullptr;
-        emu::launch(f.kernel, grid(blocks, maxSplits), threads(256), 0, w0, w1, w2, (const unsigned short*) xh.data(),
+        emu::launch(f.kernel, grid(blocks, maxSplits), threads(f.threads), 0, w0, w1, w2, (const unsigned short*) xh.data(),
                     part.data(), tiles8, cols, qDim, kvDim, kvDim, c0, c1, c2, NO_EPI);
         if (f16Kv) {
             emu::launch(splitk_reduce_rope_kv_f16, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
@@ -1096,7 +1102,7 @@ static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, 
         std::vector<float> part2(partial, NAN);
         void* keys = f16Kv ? (void*) keys16[1].data() : (void*) keys32[1].data();
         void* values = f16Kv ? (void*) values16[1].data() : (void*) values32[1].data();
-        emu::launch(f.kernel, grid(maxSplits, blocks), threads(256), 0, w0, w1, w2, (const unsigned short*) xh.data(),
+        emu::launch(f.kernel, grid(maxSplits, blocks), threads(f.threads), 0, w0, w1, w2, (const unsigned short*) xh.data(),
                     part2.data(), tiles8, cols, qDim, kvDim, kvDim, c0, c1, c2, 2, n, counters.data(), q[1].data(),
                     k[1].data(), v[1].data(), (unsigned short*) nullptr, b0, b1, b2, (const int*) positions.data(),
                     (const float*) invFreq.data(), (const int*) slots.data(), keys, values, f16Kv ? 1 : 0, headDim,
