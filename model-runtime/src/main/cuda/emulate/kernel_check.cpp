@@ -907,6 +907,14 @@ static void slices(bool bf16, int rows, int cols, int n) {
     same(ref, y[2], ref.size(), tag + ": 32-row warps on packed weights give the same bits");
 }
 
+// Random weights in [-1, 1) as a rows x cols matrix of 16-bit values (bf16 or f16).
+static std::vector<unsigned short> halfMatrix(int rows, int cols, bool bf16) {
+    auto wf = randoms((size_t) rows * cols, -1, 1);
+    std::vector<unsigned short> w(wf.size());
+    for (size_t i = 0; i < wf.size(); i++) w[i] = halfBits(wf[i], bf16);
+    return w;
+}
+
 // matmul_stream_group_bf16 for Q/K/V-like matrices with their own chunks, reduced by splitk_reduce_group.
 static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0, int c1, int c2) {
     std::string tag = "matmul_stream_group bf16 " + std::to_string(rows0) + "/" + std::to_string(rows1) + "/"
@@ -917,9 +925,7 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
     int blocks = 0, maxSplits = 1;
     size_t partial = 0;
     for (int m = 0; m < 3; m++) {
-        auto wf = randoms((size_t) rows[m] * cols, -1, 1);
-        w[m].resize(wf.size());
-        for (size_t i = 0; i < wf.size(); i++) w[m][i] = halfBits(wf[i], true);
+        w[m] = halfMatrix(rows[m], cols, true);
         splits[m] = (cols + chunk[m] - 1) / chunk[m];
         blocks += (rows[m] + 127) / 128;
         maxSplits = std::max(maxSplits, splits[m]);
@@ -979,13 +985,6 @@ static std::vector<Flavour> flavours(bool bf16) {
             {"16-warp", bf16 ? matmul_stream_wide_group_bf16 : matmul_stream_wide_group_f16, 256, false, 512},
             {"packed", bf16 ? matmul_stream_packed_group_bf16 : matmul_stream_packed_group_f16, 128, true, 256},
             {"tall", bf16 ? matmul_stream_tall_packed_group_bf16 : matmul_stream_tall_packed_group_f16, 256, true, 256}};
-}
-
-static std::vector<unsigned short> halfMatrix(int rows, int cols, bool bf16) {
-    auto wf = randoms((size_t) rows * cols, -1, 1);
-    std::vector<unsigned short> w(wf.size());
-    for (size_t i = 0; i < wf.size(); i++) w[i] = halfBits(wf[i], bf16);
-    return w;
 }
 
 static void countersZero(const std::vector<int>& counters, const std::string& what) {
