@@ -576,22 +576,18 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
                                       nHeads, nKvHeads, headDim, scale, outH, halfType, npad);                      \
     }
 
-ATTENTION_SPLIT(attention_split_f16_g1, unsigned short, 1, false)
-ATTENTION_SPLIT(attention_split_f16_g2, unsigned short, 2, false)
-ATTENTION_SPLIT(attention_split_f16_g4, unsigned short, 4, false)
-ATTENTION_SPLIT(attention_split_f16_g8, unsigned short, 8, false)
-ATTENTION_SPLIT(attention_split_f32_g1, float, 1, false)
-ATTENTION_SPLIT(attention_split_f32_g2, float, 2, false)
-ATTENTION_SPLIT(attention_split_f32_g4, float, 4, false)
-ATTENTION_SPLIT(attention_split_f32_g8, float, 8, false)
-ATTENTION_SPLIT(attention_split_pf_f16_g1, unsigned short, 1, true)
-ATTENTION_SPLIT(attention_split_pf_f16_g2, unsigned short, 2, true)
-ATTENTION_SPLIT(attention_split_pf_f16_g4, unsigned short, 4, true)
-ATTENTION_SPLIT(attention_split_pf_f16_g8, unsigned short, 8, true)
-ATTENTION_SPLIT(attention_split_pf_f32_g1, float, 1, true)
-ATTENTION_SPLIT(attention_split_pf_f32_g2, float, 2, true)
-ATTENTION_SPLIT(attention_split_pf_f32_g4, float, 4, true)
-ATTENTION_SPLIT(attention_split_pf_f32_g8, float, 8, true)
+// Every compiled group size over both cache types, with (PF) or without the rows loaded a round ahead.
+#define ATTENTION_SPLITS(PREFIX, PF)                          \
+    ATTENTION_SPLIT(PREFIX##_f16_g1, unsigned short, 1, PF)   \
+    ATTENTION_SPLIT(PREFIX##_f16_g2, unsigned short, 2, PF)   \
+    ATTENTION_SPLIT(PREFIX##_f16_g4, unsigned short, 4, PF)   \
+    ATTENTION_SPLIT(PREFIX##_f16_g8, unsigned short, 8, PF)   \
+    ATTENTION_SPLIT(PREFIX##_f32_g1, float, 1, PF)            \
+    ATTENTION_SPLIT(PREFIX##_f32_g2, float, 2, PF)            \
+    ATTENTION_SPLIT(PREFIX##_f32_g4, float, 4, PF)            \
+    ATTENTION_SPLIT(PREFIX##_f32_g8, float, 8, PF)
+ATTENTION_SPLITS(attention_split, false)
+ATTENTION_SPLITS(attention_split_pf, true)
 
 // Merges the splits of attention_split: out[t, h, :] = sum_s pacc[t, h, s, :] e^(m_s - M) / sum_s l_s e^(m_s - M)
 // over the splits s that hold positions of token t (the same split_chunk as the attention blocks).
