@@ -119,26 +119,8 @@ extern "C" __global__ void attention_f16(const float* q, const unsigned short* k
 
 #define ATT_WARPS 8
 
-__device__ __forceinline__ void load8(const float* p, float* v) {
-    float4 a = *(const float4*) p;
-    float4 b = *(const float4*) (p + 4);
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
-    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-}
-
-__device__ __forceinline__ void load8(const unsigned short* p, float* v) {
-    uint4 u = *(const uint4*) p;
-    const __half2* h = (const __half2*) &u;
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-        float2 f = __half22float2(h[j]);
-        v[2 * j] = f.x;
-        v[2 * j + 1] = f.y;
-    }
-}
-
 // 8 consecutive key or value elements as loaded, before conversion: what the prefetching split attention holds in
-// registers for the next round (F16: one 16-byte load, 4 registers; F32: two, 8 registers). to() gives load8's floats.
+// registers for the next round (F16: one 16-byte load, 4 registers; F32: two, 8 registers); to() gives the floats.
 template <typename KV>
 struct Raw8;
 template <>
@@ -172,6 +154,14 @@ struct Raw8<float> {
         v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
     }
 };
+
+// 8 consecutive key or value elements of a row into floats (F16 widened), in one or two 16-byte loads.
+template <typename KV>
+__device__ __forceinline__ void load8(const KV* p, float* v) {
+    Raw8<KV> r;
+    r.load(p);
+    r.to(v);
+}
 
 // Merges the running softmax state (m, l, acc) with another one (m2, l2, acc2); either may be empty (m = -inf).
 __device__ __forceinline__ void merge_state(float& m, float& l, float* acc, float m2, float l2, const float* acc2) {
