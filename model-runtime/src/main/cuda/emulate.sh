@@ -21,10 +21,16 @@ for name in elementwise matmul attention stream sampling; do
   sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \
       -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' \
       "$here/$name.cu" > "$work/$name.cpp"
-  cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$work/"
+  cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$here/wgmma.cuh" "$work/"
   g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -include "$here/emulate/cuda_shim.h" \
       -c "$work/$name.cpp" -o "$work/$name.o"
 done
+# the sm_90a module (stream.cu with -DST_WGMMA: the products on warpgroup MMAs) beside the other, its kernels in
+# namespace wg: kernel_check.cpp compares the two
+{ echo 'namespace wg {'; sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' -e 's/extern "C" //' "$here/stream.cu"; echo '}'; } \
+  > "$work/stream_wg.cpp"
+g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -DST_WGMMA -I"$here/emulate/include" \
+    -include "$here/emulate/cuda_shim.h" -c "$work/stream_wg.cpp" -o "$work/stream_wg.o"
 g++ -std=c++17 -O1 -ffp-contract=off -w -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/kernel_check.cpp" -o "$work/check.o"
 g++ -o "$work/check" "$work"/*.o
 "$work/check"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Compiles the CUDA kernels (*.cu beside this script) to PTX for compute capability 8.0.
+# Compiles the CUDA kernels (*.cu beside this script) to PTX for compute capability 8.0, and stream.cu a second time
+# with -DST_WGMMA for sm_90a (stream_wgmma.ptx: the streaming products on Hopper's warpgroup MMAs, loaded on 9.x only).
 #   ptx.sh check <outdir>   compile into <outdir> and fail if any differs from the committed copy in
 #                           src/main/resources/cuda (no-op without nvcc; a different nvcc release only warns,
 #                           since PTX is reproducible for one compiler release, not across releases)
 #   ptx.sh update           regenerate the committed copies
-#   ptx.sh ptxas            compile to sm_90 cubins (scratch dir) and print ptxas registers/spills per kernel;
-#                           fails if any kernel spills
+#   ptx.sh ptxas            compile to sm_90 cubins (sm_90a for stream_wgmma; scratch dir) and print ptxas
+#                           registers/spills per kernel; fails if any kernel spills or ptxas serializes wgmma
 # Flags are fixed and nvcc writes no paths or timestamps into PTX, so the output is deterministic.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,23 +17,34 @@ if ! command -v nvcc >/dev/null 2>&1; then
   exit 0
 fi
 flags=(-ptx -arch=compute_80 -O3 -std=c++17)
+wgmma_flags=(-ptx -arch=compute_90a -O3 -std=c++17 -DST_WGMMA)
+# every module: name, source, flags
+modules() {
+  for cu in "$here"/*.cu; do echo "$(basename "$cu" .cu) $(basename "$cu") base"; done
+  echo "stream_wgmma stream.cu wgmma"
+}
+compile() { # name source kind out.ptx
+  if [[ "$3" == wgmma ]]; then
+    (cd "$here" && nvcc "${wgmma_flags[@]}" -o "$4" "$2")
+  else
+    (cd "$here" && nvcc "${flags[@]}" -o "$4" "$2")
+  fi
+}
 release="$(nvcc --version | grep -o 'release [0-9.]*' | head -1)"
 case "$mode" in
   update)
     mkdir -p "$committed"
-    for cu in "$here"/*.cu; do
-      name="$(basename "$cu" .cu)"
-      (cd "$here" && nvcc "${flags[@]}" -o "$committed/$name.ptx" "$name.cu")
+    while read -r name src kind; do
+      compile "$name" "$src" "$kind" "$committed/$name.ptx"
       echo "[ptx] wrote $committed/$name.ptx"
-    done
+    done < <(modules)
     ;;
   check)
     out="${2:?output directory}"
     mkdir -p "$out"
     status=0
-    for cu in "$here"/*.cu; do
-      name="$(basename "$cu" .cu)"
-      (cd "$here" && nvcc "${flags[@]}" -o "$out/$name.ptx" "$name.cu")
+    while read -r name src kind; do
+      compile "$name" "$src" "$kind" "$out/$name.ptx"
       ref="$committed/$name.ptx"
       if [[ ! -f "$ref" ]]; then
         echo "[ptx] ERROR: $ref is missing; run: bash $here/ptx.sh update"
@@ -45,25 +57,30 @@ case "$mode" in
           echo "[ptx] WARNING: committed $name.ptx comes from another nvcc release than this one ($release); not compared"
         fi
       fi
-    done
-    [[ $status == 0 ]] && echo "[ptx] $(ls "$here"/*.cu | wc -l) kernels compiled by nvcc $release match the committed PTX"
+    done < <(modules)
+    [[ $status == 0 ]] && echo "[ptx] $(modules | wc -l) modules compiled by nvcc $release match the committed PTX"
     exit $status
     ;;
   ptxas)
     out="$(mktemp -d)"
     report="$out/ptxas.txt"
-    for cu in "$here"/*.cu; do
-      name="$(basename "$cu" .cu)"
-      (cd "$here" && nvcc -cubin -arch=sm_90 -O3 -std=c++17 -Xptxas -v -o "$out/$name.cubin" "$name.cu") 2>&1 \
-        | grep -E "Compiling entry|Used [0-9]+ registers|spill" | sed "s/^ptxas info *: //" >> "$report"
-    done
+    while read -r name src kind; do
+      arch=sm_90; defs=()
+      if [[ "$kind" == wgmma ]]; then arch=sm_90a; defs=(-DST_WGMMA); fi
+      (cd "$here" && nvcc -cubin -arch=$arch -O3 -std=c++17 "${defs[@]}" -Xptxas -v -o "$out/$name.cubin" "$src") 2>&1 \
+        | grep -E "Compiling entry|Used [0-9]+ registers|spill|serialized" | sed "s/^ptxas info *: //" >> "$report"
+    done < <(modules)
     cat "$report"
     spills="$(grep -E "[1-9][0-9]* bytes spill" "$report" || true)"
     rm -rf "$out"
+    serial="$(grep -i "serialized" "$report" || true)"
     if [[ -n "$spills" ]]; then
       echo "[ptx] ERROR: register spills:"; echo "$spills"; exit 1
     fi
-    echo "[ptx] sm_90 cubins compiled, no register spills"
+    if [[ -n "$serial" ]]; then
+      echo "[ptx] ERROR: ptxas serialized warpgroup MMAs:"; echo "$serial"; exit 1
+    fi
+    echo "[ptx] sm_90 / sm_90a cubins compiled, no register spills, no serialized warpgroup MMAs"
     ;;
   *) echo "usage: ptx.sh check <outdir> | update | ptxas" >&2; exit 2 ;;
 esac

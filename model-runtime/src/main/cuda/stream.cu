@@ -42,6 +42,14 @@
 
 #include "mma.cuh"
 #include "reduce.cuh"
+#ifdef ST_WGMMA
+#include "wgmma.cuh"
+#endif
+
+// The activations of chunk at k into one stage: for mma.sync (st_load_x) or, in the sm_90a module, for wgmma.
+template <int WARPS>
+__device__ __forceinline__ void st_load_act(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
+                                            int k1);
 
 #ifdef INFERSTREAM_EMULATE
 __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
@@ -104,6 +112,16 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
         int c = k + 8 * p;
         cp_async16(stage + t * ST_KC + ((p ^ ((t & 1) << 2)) << 3), xh + (size_t) t * cols + (c < k1 ? c : 0), c < k1);
     }
+}
+
+template <int WARPS>
+__device__ __forceinline__ void st_load_act(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
+                                            int k1) {
+#ifdef ST_WGMMA
+    st_load_x_wg<WARPS>(stage, xh, npad, cols, k, k1);
+#else
+    st_load_x<WARPS>(stage, xh, npad, cols, k, k1);
+#endif
 }
 
 // A warp's 16-row tile of results into o [nOut, rows]: this lane's acc[t] = {row ra token 8t+2q, token 8t+2q+1, row
@@ -178,6 +196,9 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
         }
     }
     uint4 wr[ST_DEPTH][4 * MT];
+#ifdef ST_WGMMA
+    st_zero_pad_wg<WARPS>(&xs[0][0], npad);
+#endif
 #pragma unroll
     for (int d = 0; d < ST_DEPTH; d++) {
         if (d < chunks) {
@@ -189,26 +210,44 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
             } else {
                 st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
             }
-            st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
+            st_load_act<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
         }
         cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
     }
     // B reads: token 8t + g, half h at piece 4h + q, halves swapped on odd tokens (g odd).
+#ifndef ST_WGMMA
     int bLo = g * ST_KC + ((0 ^ (g & 1)) * 4 + q) * 8;
     int bHi = g * ST_KC + ((1 ^ (g & 1)) * 4 + q) * 8;
+#endif
     for (int c0 = 0; c0 < chunks; c0 += ST_DEPTH) {
 #pragma unroll
         for (int d = 0; d < ST_DEPTH; d++) {
             int c = c0 + d;
             if (c < chunks) { // block-uniform
                 cp_async_wait<ST_DEPTH - 1>(); // this thread's copies of chunk c have landed
-                __syncthreads();                   // everyone's have; chunk c - 1 is consumed, its stage is free
+#ifdef ST_WGMMA
+                wg_fence_proxy(); // and are visible to the tensor cores' reads of shared memory
+#endif
+                __syncthreads(); // everyone's have; chunk c - 1 is consumed, its stage is free
                 int next = c + ST_DEPTH;
                 if (next < chunks) {
-                    st_load_x<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
+                    st_load_act<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
                 }
                 cp_async_commit();
                 const unsigned short* xc = xs[c % ST_STAGES];
+#ifdef ST_WGMMA
+                // the chunk's four k16 steps, each a warpgroup MMA over all 64 tokens (B: pieces 2s, 2s + 1)
+                wg_fence();
+#pragma unroll
+                for (int i = 0; i < MT; i++) {
+                    const uint4* a = &wr[d][4 * i];
+                    wg_mma_n64(acc[i], a[0].x, a[2].x, a[0].y, a[2].y, xc, (T*) 0);
+                    wg_mma_n64(acc[i], a[0].z, a[2].z, a[0].w, a[2].w, xc + 2 * 8 * ST_KC, (T*) 0);
+                    wg_mma_n64(acc[i], a[1].x, a[3].x, a[1].y, a[3].y, xc + 4 * 8 * ST_KC, (T*) 0);
+                    wg_mma_n64(acc[i], a[1].z, a[3].z, a[1].w, a[3].w, xc + 6 * 8 * ST_KC, (T*) 0);
+                }
+                wg_commit_wait(); // before the weight registers are refilled and the stage is reused
+#else
 #pragma unroll
                 for (int t = 0; t < ST_MAX_TILES; t++) {
                     if (t < tiles8) {
@@ -225,6 +264,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
                         }
                     }
                 }
+#endif
                 if (next < chunks) {
                     if (PACKED) {
 #pragma unroll
@@ -287,6 +327,7 @@ ST_SLICE_KERNEL(matmul_stream_packed_slices_f16, __half, true, 1, 2)
 ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_bf16, __nv_bfloat16, true, 2, 1)
 ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_f16, __half, true, 2, 1)
 
+#ifndef ST_WGMMA // (packed once at load by the compute_80 module)
 // W [rows, cols] row-major rearranged for the _packed kernels: p holds `groups` (a multiple of 16, >= rows / 16) row
 // groups of ceil(cols / 64) tiles of 2 KB; in tile (group rg, chunk kc), the 16-byte piece j * 32 + lane is what that
 // lane of the warp serving rows rg * 16 .. + 16 loads as its j-th piece of the chunk (st_load_chunk's order: row
@@ -309,6 +350,7 @@ extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned
         ((uint4*) p)[i] = v;
     }
 }
+#endif
 
 // Up to three products of the same activations in one launch (Wq, Wk, Wv; or gate and up with rows2 = 0), like
 // matmul_skinny_group: blocks 0..b0-1 of grid.x serve w0, the next b1 w1, the next b2 w2 (b = ceil(rows / rows
@@ -553,6 +595,7 @@ ST_GROUP_KERNELS(matmul_stream_packed_group, 8, 2, true, 1)
 ST_GROUP_KERNELS(matmul_stream_wide_packed_group, 16, 1, true, 1)
 ST_GROUP_KERNELS(matmul_stream_tall_packed_group, 8, 1, true, 2)
 
+#ifndef ST_WGMMA // the sm_90a module holds the 16-bit products only
 // ---- Q8_0 and Q4_K weights on tensor cores ----
 // The same streaming product for quantized weights as the device holds them (DeviceMatrix), with F16 activations
 // (to_half_padded_f16). Q8_0: int8 quants [rows, cols] and a float scale per 32 [rows, cols / 32]. Q4_K (the CPU's
@@ -876,3 +919,4 @@ extern "C" __global__ void half_block_sums(const unsigned short* xh, float* xsum
         xsum[i] = s;
     }
 }
+#endif // ST_WGMMA

@@ -121,6 +121,44 @@ void embed_q4_k(const void*, const float*, const int*, float*, int);
 void embed_q6_k(const void*, const float*, const int*, float*, int);
 }
 
+// The same products from the sm_90a module (stream.cu with -DST_WGMMA, compiled by emulate.sh into namespace wg):
+// warpgroup MMAs reading the activations from shared memory through a matrix descriptor.
+namespace wg {
+#define WG_STREAM(name) void name(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+WG_STREAM(matmul_stream_bf16)
+WG_STREAM(matmul_stream_f16)
+WG_STREAM(matmul_stream_wide_bf16)
+WG_STREAM(matmul_stream_wide_f16)
+WG_STREAM(matmul_stream_packed_bf16)
+WG_STREAM(matmul_stream_packed_f16)
+WG_STREAM(matmul_stream_wide_packed_bf16)
+WG_STREAM(matmul_stream_wide_packed_f16)
+WG_STREAM(matmul_stream_tall_packed_bf16)
+WG_STREAM(matmul_stream_tall_packed_f16)
+#undef WG_STREAM
+#define WG_SLICES(name) void name(const unsigned short*, const unsigned short*, float*, int, int, int);
+WG_SLICES(matmul_stream_slices_bf16)
+WG_SLICES(matmul_stream_slices_f16)
+WG_SLICES(matmul_stream_packed_slices_bf16)
+WG_SLICES(matmul_stream_packed_slices_f16)
+WG_SLICES(matmul_stream_tall_packed_slices_bf16)
+WG_SLICES(matmul_stream_tall_packed_slices_f16)
+#undef WG_SLICES
+#define WG_GROUP(name) void name(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*, \
+                                 float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
+WG_GROUP(matmul_stream_group_bf16)
+WG_GROUP(matmul_stream_group_f16)
+WG_GROUP(matmul_stream_wide_group_bf16)
+WG_GROUP(matmul_stream_wide_group_f16)
+WG_GROUP(matmul_stream_packed_group_bf16)
+WG_GROUP(matmul_stream_packed_group_f16)
+WG_GROUP(matmul_stream_wide_packed_group_bf16)
+WG_GROUP(matmul_stream_wide_packed_group_f16)
+WG_GROUP(matmul_stream_tall_packed_group_bf16)
+WG_GROUP(matmul_stream_tall_packed_group_f16)
+#undef WG_GROUP
+} // namespace wg
+
 static int failures = 0;
 static std::mt19937_64 rng(7);
 
@@ -625,12 +663,18 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     emu::allow(wp.data(), wp.size() * 2);
     emu::allow(xh.data(), xh.size() * 2);
     long stray = emu::stray_reads();
-    std::vector<float> y[3];
-    for (int v = 0; v < 3; v++) {
-        auto kernel = v == 0 ? plain : v == 1 ? pack : tall;
-        const unsigned short* weights = v == 0 ? w.data() : wp.data();
-        int blockRows = v == 2 ? 256 : rowsPerBlock;
-        int blockThreads = v == 2 ? 256 : rowsPerBlock * 2;
+    // the sm_90a module's kernels (v 3..5): the same three on warpgroup MMAs
+    auto wgPlain = wide ? (bf16 ? wg::matmul_stream_wide_bf16 : wg::matmul_stream_wide_f16)
+                        : (bf16 ? wg::matmul_stream_bf16 : wg::matmul_stream_f16);
+    auto wgPack = wide ? (bf16 ? wg::matmul_stream_wide_packed_bf16 : wg::matmul_stream_wide_packed_f16)
+                       : (bf16 ? wg::matmul_stream_packed_bf16 : wg::matmul_stream_packed_f16);
+    auto wgTall = bf16 ? wg::matmul_stream_tall_packed_bf16 : wg::matmul_stream_tall_packed_f16;
+    std::vector<float> y[6];
+    for (int v = 0; v < 6; v++) {
+        auto kernel = v == 0 ? plain : v == 1 ? pack : v == 2 ? tall : v == 3 ? wgPlain : v == 4 ? wgPack : wgTall;
+        const unsigned short* weights = v % 3 == 0 ? w.data() : wp.data();
+        int blockRows = v % 3 == 2 ? 256 : rowsPerBlock;
+        int blockThreads = v % 3 == 2 ? 256 : rowsPerBlock * 2;
         y[v].assign((size_t) n * rows, NAN);
         if (splits == 1) {
             emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, 1), threads(blockThreads), 0, weights,
@@ -646,6 +690,9 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     closeTo(y[0], w, xh, n, rows, cols, bf16, tag + " (" + std::to_string(splits) + " splits)");
     same(y[0], y[1], y[0].size(), tag + ": packed weights give the same bits");
     same(y[0], y[2], y[0].size(), tag + ": 32-row warps on packed weights give the same bits");
+    same(y[0], y[3], y[0].size(), tag + ": warpgroup MMAs (sm_90a) give the same bits");
+    same(y[0], y[4], y[0].size(), tag + ": warpgroup MMAs on packed weights give the same bits");
+    same(y[0], y[5], y[0].size(), tag + ": warpgroup MMAs with 32-row warps give the same bits");
     inBounds(stray, tag);
 }
 
@@ -879,16 +926,19 @@ static void slices(bool bf16, int rows, int cols, int n) {
     emu::allow(wp.data(), wp.size() * 2);
     emu::allow(xh.data(), xh.size() * 2);
     long stray = emu::stray_reads();
-    std::vector<float> y[3];
-    for (int v = 0; v < 3; v++) { // row-major, packed, packed with 32-row warps
+    std::vector<float> y[6];
+    for (int v = 0; v < 6; v++) { // row-major, packed, packed with 32-row warps; the same on warpgroup MMAs
         y[v].assign((size_t) n * rows, NAN);
         auto kernel = v == 0 ? (bf16 ? matmul_stream_slices_bf16 : matmul_stream_slices_f16)
                     : v == 1 ? (bf16 ? matmul_stream_packed_slices_bf16 : matmul_stream_packed_slices_f16)
-                             : (bf16 ? matmul_stream_tall_packed_slices_bf16 : matmul_stream_tall_packed_slices_f16);
-        int blockRows = v == 2 ? 256 : 128;
+                    : v == 2 ? (bf16 ? matmul_stream_tall_packed_slices_bf16 : matmul_stream_tall_packed_slices_f16)
+                    : v == 3 ? (bf16 ? wg::matmul_stream_slices_bf16 : wg::matmul_stream_slices_f16)
+                    : v == 4 ? (bf16 ? wg::matmul_stream_packed_slices_bf16 : wg::matmul_stream_packed_slices_f16)
+                             : (bf16 ? wg::matmul_stream_tall_packed_slices_bf16 : wg::matmul_stream_tall_packed_slices_f16);
+        int blockRows = v % 3 == 2 ? 256 : 128;
         emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, sliceCount), threads(256), 0,
-                    (const unsigned short*) (v == 0 ? w.data() : wp.data()), (const unsigned short*) xh.data(), y[v].data(),
-                    n, rows, cols);
+                    (const unsigned short*) (v % 3 == 0 ? w.data() : wp.data()), (const unsigned short*) xh.data(),
+                    y[v].data(), n, rows, cols);
     }
     inBounds(stray, tag);
     // slice by slice through matmul_stream with one split (the decode kernel), from a copy of the slice's halves
@@ -905,6 +955,9 @@ static void slices(bool bf16, int rows, int cols, int n) {
     same(ref, y[0], ref.size(), tag + ": each slice the bits of matmul_stream with one split");
     same(ref, y[1], ref.size(), tag + ": packed weights give the same bits");
     same(ref, y[2], ref.size(), tag + ": 32-row warps on packed weights give the same bits");
+    same(ref, y[3], ref.size(), tag + ": warpgroup MMAs (sm_90a) give the same bits");
+    same(ref, y[4], ref.size(), tag + ": warpgroup MMAs on packed weights give the same bits");
+    same(ref, y[5], ref.size(), tag + ": warpgroup MMAs with 32-row warps give the same bits");
 }
 
 // Random weights in [-1, 1) as a rows x cols matrix of 16-bit values (bf16 or f16).
@@ -964,6 +1017,18 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
                 (const unsigned short*) xh.data(), part3.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2,
                 NO_EPI);
     same(part, part3, partial, tag + ": 32-row warps on packed weights give the same partial sums");
+    // the sm_90a module's grouped kernels (warpgroup MMAs): row-major and 32-row warps on packed weights
+    std::vector<float> part4(partial, NAN);
+    emu::launch(wg::matmul_stream_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) w[0].data(),
+                (const unsigned short*) w[1].data(), (const unsigned short*) w[2].data(), (const unsigned short*) xh.data(),
+                part4.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2, NO_EPI);
+    same(part, part4, partial, tag + ": warpgroup MMAs (sm_90a) give the same partial sums");
+    std::vector<float> part5(partial, NAN);
+    emu::launch(wg::matmul_stream_tall_packed_group_bf16, grid(tallBlocks, maxSplits), threads(256), 0,
+                (const unsigned short*) wp[0].data(), (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(),
+                (const unsigned short*) xh.data(), part5.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2,
+                NO_EPI);
+    same(part, part5, partial, tag + ": warpgroup MMAs with 32-row warps give the same partial sums");
     inBounds(stray, tag);
 }
 

@@ -121,7 +121,7 @@ public final class CudaDevice implements AutoCloseable {
         cuDevicePrimaryCtxRetain(ctx, dev);
         cuCtxSetCurrent(ctx);
         CudaDevice d = new CudaDevice(ordinal, dev, ctx, name, major[0], minor[0]);
-        d.kernels = CudaKernels.load();
+        d.kernels = CudaKernels.load(major[0]);
         return d;
     }
 

@@ -62,8 +62,23 @@ public final class CudaKernels implements AutoCloseable {
                 "half_block_sums", "matmul_stream_q6_k", "matmul_stream_q6_k_slices"},
             "prefetch", new String[] {"l2_prefetch"});
 
+    /**
+     * The module compiled from stream.cu for sm_90a (wgmma.cuh): the 16-bit streaming products on Hopper's warpgroup
+     * MMAs, under the same names and parameters as in "stream". Loaded on compute capability 9.x only (sm_90a code runs
+     * nowhere else); {@link #useWgmma} sends those kernels' launches to it.
+     */
+    static final String WGMMA_MODULE = "stream_wgmma";
+
+    /** The kernels of {@link #WGMMA_MODULE}: those of "stream" that multiply 16-bit weights. */
+    static final java.util.Set<String> WGMMA_KERNELS = java.util.Arrays.stream(MODULES.get("stream"))
+            .filter(n -> n.startsWith("matmul_stream") && (n.endsWith("_bf16") || n.endsWith("_f16")))
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
+
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, CUfunction> wgmmaFunctions = new HashMap<>();
+    private String wgmmaStatus = "the device is not compute capability 9.x (wgmma is sm_90a only)";
+    private boolean wgmma; // launches of WGMMA_KERNELS go to the sm_90a module
     private final KernelSignatures signatures = new KernelSignatures();
     private CUstream stream; // null: the legacy default stream; a capture stream while a CUDA graph is recorded
     private long launched; // kernel launches so far (recorded into a graph or run)
@@ -71,31 +86,79 @@ public final class CudaKernels implements AutoCloseable {
     private CudaKernels() {
     }
 
-    static CudaKernels load() {
+    /** The kernels for a device of compute capability {@code computeMajor}.x. */
+    static CudaKernels load(int computeMajor) {
         CudaKernels k = new CudaKernels();
         for (Map.Entry<String, String[]> e : MODULES.entrySet()) {
-            CUmodule module = new CUmodule();
             byte[] ptx = ptx(e.getKey());
             k.signatures.add(new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII));
-            try {
-                cuModuleLoadData(module, ptx);
-            } catch (jcuda.CudaException ex) {
-                if (!String.valueOf(ex.getMessage()).contains("UNSUPPORTED_PTX_VERSION")) {
-                    throw ex;
-                }
-                // A driver older than the nvcc that wrote the PTX (CUDA 12.x under nvcc 13): the kernels use
-                // nothing newer than PTX ISA 8.0, so declare that version and let this driver JIT them.
-                System.err.println("[cuda] driver does not know the PTX ISA of " + e.getKey() + ".ptx; retrying as PTX ISA 8.0");
-                cuModuleLoadData(module, withPtxVersion(ptx, "8.0"));
-            }
-            k.modules.add(module);
+            CUmodule module = k.loadModule(e.getKey(), ptx);
             for (String fn : e.getValue()) {
                 CUfunction f = new CUfunction();
                 cuModuleGetFunction(f, module, fn);
                 k.functions.put(fn, f);
             }
         }
+        if (computeMajor == 9) {
+            // Never fails the device: without it the products run on mma.sync as everywhere else.
+            try {
+                CUmodule module = k.loadModule(WGMMA_MODULE, ptx(WGMMA_MODULE));
+                for (String fn : WGMMA_KERNELS) {
+                    CUfunction f = new CUfunction();
+                    cuModuleGetFunction(f, module, fn);
+                    k.wgmmaFunctions.put(fn, f);
+                }
+                k.wgmmaStatus = null;
+            } catch (RuntimeException ex) {
+                k.wgmmaFunctions.clear();
+                k.wgmmaStatus = WGMMA_MODULE + ".ptx did not load: " + ex;
+                System.err.println("[cuda] " + k.wgmmaStatus);
+            }
+        }
         return k;
+    }
+
+    private CUmodule loadModule(String name, byte[] ptx) {
+        CUmodule module = new CUmodule();
+        try {
+            cuModuleLoadData(module, ptx);
+        } catch (jcuda.CudaException ex) {
+            if (!String.valueOf(ex.getMessage()).contains("UNSUPPORTED_PTX_VERSION")) {
+                throw ex;
+            }
+            // A driver older than the nvcc that wrote the PTX (CUDA 12.x under nvcc 13): the kernels use
+            // nothing newer than PTX ISA 8.0, so declare that version and let this driver JIT them.
+            System.err.println("[cuda] driver does not know the PTX ISA of " + name + ".ptx; retrying as PTX ISA 8.0");
+            cuModuleLoadData(module, withPtxVersion(ptx, "8.0"));
+        }
+        modules.add(module);
+        return module;
+    }
+
+    /** Whether the sm_90a module with the warpgroup-MMA products is loaded (see {@link #wgmmaStatus}). */
+    public boolean wgmmaAvailable() {
+        return wgmmaStatus == null;
+    }
+
+    /** Why the warpgroup-MMA products are not available, or null when they are. */
+    public String wgmmaStatus() {
+        return wgmmaStatus;
+    }
+
+    /**
+     * Sends the launches of the 16-bit streaming products to the sm_90a module (warpgroup MMAs) or back to the
+     * compute_80 one (mma.sync). For the whole device: every model on it runs the same products either way.
+     */
+    public void useWgmma(boolean on) {
+        if (on && !wgmmaAvailable()) {
+            throw new IllegalStateException("no warpgroup-MMA products: " + wgmmaStatus);
+        }
+        wgmma = on;
+    }
+
+    /** Whether the 16-bit streaming products run on warpgroup MMAs. */
+    public boolean wgmma() {
+        return wgmma;
     }
 
     /** The PTX with its {@code .version} directive replaced. */
@@ -134,7 +197,7 @@ public final class CudaKernels implements AutoCloseable {
      * (device pointers; null passes a null pointer), Integer, Long, Float.
      */
     public void launch(String kernel, int gridX, int gridY, int block, int sharedBytes, Object... args) {
-        CUfunction f = functions.get(kernel);
+        CUfunction f = wgmma ? wgmmaFunctions.getOrDefault(kernel, functions.get(kernel)) : functions.get(kernel);
         if (f == null) {
             throw new IllegalArgumentException("no CUDA kernel named " + kernel);
         }
@@ -176,5 +239,6 @@ public final class CudaKernels implements AutoCloseable {
         }
         modules.clear();
         functions.clear();
+        wgmmaFunctions.clear();
     }
 }

@@ -107,6 +107,8 @@ public final class CudaLlamaModel implements LanguageModel {
     boolean deepSplit;
     // matmul_stream for decode steps of 1..8 tokens as well (single matrices; Q/K/V keep matvec3): chosen at load
     boolean smallStream;
+    // The 16-bit streaming products on warpgroup MMAs (CudaKernels.useWgmma; ProductKernelChoices.chooseWgmma)
+    boolean wgmma;
     // The streaming products read copies of the weights packed in their load order (see choosePackedStream)
     boolean packedStream;
     private long packedBytes; // device bytes of the packed copies
@@ -216,6 +218,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 choose(products::chooseTallStream, () -> useTallStream(false), why -> products.tallStreamChoice = why);
                 choose(products::chooseSlicedPrefill, () -> useSlicedPrefill(false), why -> products.slicedPrefillChoice = why);
                 choose(products::chooseSmallStream, () -> useSmallStream(false), why -> products.smallStreamChoice = why);
+                choose(products::chooseWgmma, () -> useWgmma(false), why -> products.wgmmaChoice = why);
             }
             if (quantized) {
                 choose(products::chooseQuantStream, () -> useQuantStream(false), why -> products.quantStreamChoice = why);
@@ -645,6 +648,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("rows per warp of the streaming products on packed weights", tallStreamChoice());
         m.put("products of more than 64 tokens (prefill)", slicedPrefillChoice());
         m.put("steps of 1..8 tokens", smallStreamChoice());
+        m.put("tensor-core instruction of the streaming products", wgmmaChoice());
         m.put("Q8_0 / Q4_K / Q6_K products of more than 8 tokens", products.quantStreamChoice);
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
@@ -1145,6 +1149,35 @@ public final class CudaLlamaModel implements LanguageModel {
             productReduction = on;
             bufferGeneration++; // recorded graphs hold the other kernels
         }
+    }
+
+    /**
+     * Runs the 16-bit streaming products on Hopper's warpgroup MMAs (the sm_90a module, compute capability 9.x only)
+     * or on mma.sync; chosen at load, the bench times the other way. It switches the device's kernels, so every model
+     * on the device follows the last such call.
+     */
+    public synchronized void useWgmma(boolean on) {
+        device.makeCurrent();
+        k.useWgmma(on);
+        if (wgmma != on) {
+            wgmma = on;
+            bufferGeneration++; // recorded graphs hold the other kernels
+        }
+    }
+
+    /** Whether the device has the warpgroup-MMA products (compute capability 9.x and the sm_90a module loaded). */
+    public synchronized boolean wgmmaAvailable() {
+        return k.wgmmaAvailable();
+    }
+
+    /** Whether the 16-bit streaming products run on warpgroup MMAs. */
+    public synchronized boolean wgmma() {
+        return wgmma;
+    }
+
+    /** What {@link ProductKernelChoices#chooseWgmma} decided, and why. */
+    public synchronized String wgmmaChoice() {
+        return (wgmma ? "wgmma (sm_90a)" : "mma.sync") + ": " + products.wgmmaChoice;
     }
 
     /** Whether the grouped products can reduce their own partial sums here (the streaming products and their counters). */

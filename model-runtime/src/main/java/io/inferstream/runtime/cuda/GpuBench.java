@@ -146,10 +146,11 @@ public final class GpuBench {
                     + "| step ms (graph, split-K reduction in the norm the way not chosen at load) "
                     + "| step ms (graph, packed weights the way not chosen at load) "
                     + "| step ms (graph, 32-row warps on packed weights the way not chosen at load) "
+                    + "| step ms (graph, warpgroup MMAs (sm_90a) the way not chosen at load) "
                     + "| step ms (graph, tiled decode attention the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -223,6 +224,7 @@ public final class GpuBench {
         double otherHalvesMs = Double.NaN;
         double otherRopeMs = Double.NaN;
         double otherReductionMs = Double.NaN;
+        double otherWgmmaMs = Double.NaN;
         double otherPrefetchMs = Double.NaN;
         double otherNormMs = Double.NaN;
         double otherPackedMs = Double.NaN;
@@ -344,6 +346,11 @@ public final class GpuBench {
                     g.usePackedStream(packedDefault);
                 }, timed);
             }
+            // The streaming products on the other tensor-core instruction (wgmma or mma.sync), on 9.x devices.
+            if (g.streamingSkinny() && g.wgmmaAvailable()) {
+                boolean wgmmaDefault = g.wgmma();
+                otherWgmmaMs = otherWay("warpgroup MMAs", () -> g.useWgmma(!wgmmaDefault), () -> g.useWgmma(wgmmaDefault), timed);
+            }
             // The decode steps' attention the other way: the tiled kernel (items of one token) or the decode kernel.
             if (g.tiledAttentionAvailable()) {
                 boolean tiledDefault = g.tiledDecode();
@@ -365,6 +372,7 @@ public final class GpuBench {
                 otherNormMs = Double.NaN;
                 otherPackedMs = Double.NaN;
                 otherTallMs = Double.NaN;
+                otherWgmmaMs = Double.NaN;
                 otherTiledMs = Double.NaN;
                 top64Ms = Double.NaN;
                 top256Ms = Double.NaN;
@@ -411,13 +419,13 @@ public final class GpuBench {
                     + "launches per step", c, headline, 100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps,
                     2 * rooflineMs, num("%.0f", launchesPerStep)));
         }
-        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)), num("%.0f", launchesPerStep),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
                 num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherPrefetchRowsMs),
                 num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs),
                 num("%.2f", otherReductionMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
-                num("%.2f", otherTiledMs),
+                num("%.2f", otherWgmmaMs), num("%.2f", otherTiledMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
     }

@@ -122,6 +122,31 @@ abstract class KernelTrials {
         return new BothWays(equal, new long[] {graphs.nanos(chain, 0, CHOICE_REPS), graphs.nanos(chain, 1, CHOICE_REPS)});
     }
 
+    /**
+     * As {@link #bothWays}, for ways that may round differently: the largest relative difference of the outputs (as
+     * floats) of way 1 against way 0, within {@code bound} or not, and both ways timed as CUDA graphs.
+     */
+    WithinTolerance withinTolerance(java.util.function.IntConsumer chain, Runnable reset, DeviceBuffer[] outs, int[] words,
+                                    double bound) {
+        float[][][] got = new float[2][outs.length][];
+        for (int v = 0; v < 2; v++) {
+            reset.run();
+            chain.accept(v);
+            device.synchronize();
+            for (int o = 0; o < outs.length; o++) {
+                got[v][o] = new float[words[o]];
+                if (words[o] > 0) {
+                    outs[o].download(got[v][o], words[o]);
+                }
+            }
+        }
+        double worst = 0;
+        for (int o = 0; o < outs.length; o++) {
+            worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
+        }
+        return new WithinTolerance(worst, bound, new long[] {graphs.nanos(chain, 0, CHOICE_REPS), graphs.nanos(chain, 1, CHOICE_REPS)});
+    }
+
     /** A scratch buffer of the load-time choices, registered in {@code temp} (freed by the caller), with data if given. */
     static DeviceBuffer temp(List<DeviceBuffer> temp, long bytes, float[] data) {
         DeviceBuffer b = DeviceBuffer.allocate(bytes, "load-time kernel choice");

@@ -21,6 +21,7 @@ final class ProductKernelChoices extends KernelTrials {
     String slicedPrefillChoice = "not compared";
     String smallStreamChoice = "matvec for 1..8 tokens (not compared)";
     String quantStreamChoice = "the CUDA-core kernels (not compared)";
+    String wgmmaChoice = "not compared";
 
     ProductKernelChoices(CudaLlamaModel model, DeviceWeights w, StepBuffers buf, StepGraphs graphs) {
         super(model, w, buf, graphs);
@@ -769,5 +770,46 @@ final class ProductKernelChoices extends KernelTrials {
                     CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst, maxN, bound,
                     both.verdict());
         }
+    }
+
+    /**
+     * On a compute capability 9.x device, decides whether the 16-bit streaming products run from the sm_90a module
+     * (wgmma.cuh: Hopper's warpgroup MMAs read the activations from shared memory once per 4 warps, where each warp
+     * of the mma.sync kernels reads them into fragments itself, 4x its weight bytes at 64 tokens, and issues 32
+     * mma.sync per 2 KB of weights). The weights reach the same registers and every k16 step sums the same 16 products,
+     * but the two instructions' internal rounding need not be the same, so the second way is adopted when layer 0's
+     * products and the output head of 64 random tokens (grouped where that is on; the configuration chosen so far)
+     * are within 1e-4 of the mma.sync ones (max abs difference over max abs value: 0 means bitwise equal; a wrong
+     * layout is off by order 1) and faster as CUDA graphs. -Dinferstream.cuda.wgmma=on|off forces it.
+     */
+    void chooseWgmma() {
+        String forced = CudaLlamaModel.onOff("inferstream.cuda.wgmma");
+        if (!k.wgmmaAvailable()) {
+            wgmmaChoice = k.wgmmaStatus() + (forced != null ? " (-Dinferstream.cuda.wgmma=" + forced + " ignored)" : "");
+            return;
+        }
+        if (forced != null) {
+            model.useWgmma("on".equals(forced));
+            wgmmaChoice = "forced by -Dinferstream.cuda.wgmma=" + forced;
+            return;
+        }
+        if (!model.streamingSkinny || model.skinny == null) {
+            wgmmaChoice = "matmul_stream is not the skinny kernel; not compared";
+            return;
+        }
+        int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
+        ProductChain p = layerZeroProducts(n, 67, v -> k.useWgmma(v == 1));
+        WithinTolerance both;
+        try {
+            both = withinTolerance(p.chain(), p.reset(), p.outs(), p.words(), 1e-4);
+        } finally {
+            k.useWgmma(model.wgmma);
+        }
+        model.useWgmma(both.adopt());
+        model.bufferGeneration++;
+        wgmmaChoice = String.format(java.util.Locale.ROOT,
+                "layer 0's products and the output head, %d tokens%s, %d CUDA graph replays: mma.sync %.1f us, "
+                        + "wgmma %.1f us; max relative difference %.2e%s", n, p.grouped() ? " (grouped)" : "", CHOICE_REPS,
+                both.nanos()[0] / 1e3 / CHOICE_REPS, both.nanos()[1] / 1e3 / CHOICE_REPS, both.worst(), both.verdict());
     }
 }

@@ -32,6 +32,7 @@ class DeviceKernelsGpuTest {
     @BeforeEach
     void open() {
         device = CudaTestDevice.require();
+        device.kernels().useWgmma(false); // the mma.sync products, whatever a model loaded before chose for the device
     }
 
     @ParameterizedTest(name = "{0} {1} rows={2} cols={3} n={4}")
@@ -431,6 +432,126 @@ class DeviceKernelsGpuTest {
                 assertTrue(err <= bound, "matrix " + m + ": relative error " + err + " > " + bound);
             }
         } finally {
+            closeAll(dms, ys);
+        }
+    }
+
+    /**
+     * The streaming products from the sm_90a module (warpgroup MMAs, wgmma.cuh) against the same products on mma.sync:
+     * every kernel flavour (128-row, 16-warp, packed, 32-row warps on packed weights; alone, grouped, with SwiGLU, and
+     * as 64-token slices for prefill),
+     * the same weights in the same registers and the same 16 products per k16 step, so within 1e-5 of the mma.sync
+     * result (max abs difference over max abs value; a wrong B layout is off by order 1; the output says whether the
+     * bits were the same), and within the precision's bound of the CPU. On a device that is not compute capability 9.x
+     * the module must not be loaded, and the products must stay on mma.sync.
+     */
+    @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} wide={6} deep={7}")
+    @CsvSource({
+        "BF16, 2048, 0, 0, 2048, 64, false, false",
+        "BF16, 2048, 0, 0, 2048, 64, true, true",
+        "BF16, 1000, 0, 0, 2056, 7, false, false",
+        "F16, 17, 0, 0, 8, 64, false, false",
+        "F16, 300, 0, 0, 1032, 33, true, false",
+        "BF16, 2048, 512, 512, 2048, 64, false, false",
+        "BF16, 8192, 8192, 0, 2048, 64, false, false",
+        "F16, 96, 48, 32, 176, 33, true, false",
+        "BF16, 2048, 0, 0, 8192, 1, false, false",
+        "BF16, 1000, 0, 0, 2056, 150, false, false",
+        "F16, 4096, 0, 0, 1024, 512, false, false",
+    })
+    void warpgroupMmaProductsMatchMmaSync(GgmlType type, int rows0, int rows1, int rows2, int cols, int n, boolean wide,
+                                          boolean deep) {
+        CudaKernels k = device.kernels();
+        if (!device.computeCapability().startsWith("9.")) {
+            assertTrue(!k.wgmmaAvailable(), device + ": the sm_90a module loads on compute capability 9.x only");
+            assertTrue(k.wgmmaStatus().contains("9.x"), k.wgmmaStatus());
+            return;
+        }
+        assertTrue(k.wgmmaAvailable(), device + ": " + k.wgmmaStatus());
+        int[] rows = rows1 == 0 ? new int[] {rows0} : rows2 == 0 ? new int[] {rows0, rows1} : new int[] {rows0, rows1, rows2};
+        int count = rows.length;
+        boolean swiglu = count == 2;
+        SplittableRandom rnd = new SplittableRandom(rows0 * 31L + cols * 7L + n);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        Matrix[] cpu = new Matrix[count];
+        DeviceMatrix[] dms = new DeviceMatrix[count];
+        DeviceBuffer[] ys = new DeviceBuffer[count];
+        long partial = 0;
+        boolean before = k.wgmma();
+        try (DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x")) {
+            for (int m = 0; m < count; m++) {
+                float[] w = new float[rows[m] * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+                }
+                byte[] raw = Quantizer.quantize(type, w);
+                cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw), rows[m], cols, "w" + m);
+                dms[m] = DeviceMatrix.upload(cpu[m], ByteBuffer.wrap(raw), false);
+                dms[m].packForStream(k);
+                ys[m] = DeviceBuffer.allocate(4L * n * rows[m], "y" + m);
+                partial += SkinnyScratch.partialFloats(rows[m], cols);
+            }
+            dx.upload(x, x.length);
+            int outs = swiglu ? 1 : count;
+            float[][][] got = new float[6][outs][];
+            for (int v = 0; v < 6; v++) { // row-major, packed, 32-row warps on packed: on mma.sync (0-2), on wgmma (3-5)
+                k.useWgmma(v >= 3);
+                try (SkinnyScratch scratch = new SkinnyScratch(cols, partial)) {
+                    scratch.streaming = true;
+                    scratch.streamWide = wide;
+                    scratch.deepSplit = deep;
+                    scratch.packed = v % 3 >= 1;
+                    scratch.streamTall = v % 3 == 2;
+                    scratch.tallMinBlocks = 1;
+                    if (n > SkinnyScratch.MAX_TOKENS) { // prefill: 64-token slices of one launch
+                        dms[0].slices(k, dx, ys[0], n, scratch);
+                    } else if (count == 1) {
+                        dms[0].stream(k, dx, ys[0], n, scratch);
+                    } else {
+                        DeviceMatrix.skinnyGroup(k, dms, dx, ys, n, scratch, swiglu);
+                    }
+                    jcuda.driver.JCudaDriver.cuCtxSynchronize();
+                }
+                for (int m = 0; m < outs; m++) {
+                    got[v][m] = new float[n * rows[m]];
+                    ys[m].download(got[v][m], got[v][m].length);
+                }
+            }
+            double bound = type == GgmlType.BF16 ? 1e-2 : 2e-3;
+            for (int m = 0; m < outs; m++) {
+                for (int v = 3; v < 6; v++) {
+                    double worst = 0;
+                    double scale = 0;
+                    boolean bitwise = true;
+                    for (int i = 0; i < got[0][m].length; i++) {
+                        worst = Math.max(worst, Math.abs((double) got[v][m][i] - got[v - 3][m][i]));
+                        scale = Math.max(scale, Math.abs(got[v - 3][m][i]));
+                        bitwise &= Float.floatToRawIntBits(got[v][m][i]) == Float.floatToRawIntBits(got[v - 3][m][i]);
+                    }
+                    String way = new String[] {"row-major", "packed", "32-row warps"}[v - 3];
+                    System.out.printf("wgmma %s matrix %d, %s: max difference %.3e of %.3e (%s)%n", type, m, way, worst, scale,
+                            bitwise ? "bitwise equal" : "not bitwise equal");
+                    assertTrue(worst <= 1e-5 * scale, "matrix " + m + ", " + way + ": wgmma differs from mma.sync by " + worst
+                            + " of " + scale);
+                }
+                float[] expected = new float[n * rows[m]];
+                cpu[m].matmul(x, expected, n);
+                if (swiglu) {
+                    float[] upExpected = new float[n * rows[1]];
+                    cpu[1].matmul(x, upExpected, n);
+                    for (int i = 0; i < expected.length; i++) {
+                        double g = expected[i];
+                        expected[i] = (float) (g / (1 + Math.exp(-g)) * upExpected[i]);
+                    }
+                }
+                double err = CudaTestDevice.relativeError(got[3][m], expected, expected.length);
+                assertTrue(err <= bound, "matrix " + m + ": wgmma relative error " + err + " > " + bound);
+            }
+        } finally {
+            k.useWgmma(before);
             closeAll(dms, ys);
         }
     }

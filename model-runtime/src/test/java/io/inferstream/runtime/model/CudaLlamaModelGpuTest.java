@@ -141,7 +141,14 @@ class CudaLlamaModelGpuTest {
                         true),
                 Arguments.of("qwen2 F16 256/512: NeoX, biases, grouped products reducing their own sums, F32 KV",
                         RandomLlamaGguf.Spec.llama(GgmlType.F16).withArch("qwen2").withShape(256, 512, 4, 2),
-                        KvStore.Precision.F32, 1e-2, true, true, false, "reduce", true));
+                        KvStore.Precision.F32, 1e-2, true, true, false, "reduce", true),
+                // the same on warpgroup MMAs (the sm_90a module; on other devices the row checks that it is absent)
+                Arguments.of("llama BF16, warpgroup MMAs (sm_90a), grouped products reducing their own sums",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "wgmma",
+                        true),
+                Arguments.of("qwen2 F16 256/512: NeoX, biases, warpgroup MMAs (sm_90a), F32 KV",
+                        RandomLlamaGguf.Spec.llama(GgmlType.F16).withArch("qwen2").withShape(256, 512, 4, 2),
+                        KvStore.Precision.F32, 1e-2, true, true, false, "wgmma", true));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -159,7 +166,15 @@ class CudaLlamaModelGpuTest {
             gpu.usePipelinedSkinny(grouped);
             gpu.useGroupedSkinny(grouped);
             gpu.useDeepSplit(deep); // forced as well: the default split unless the row asks for the deep one
-            boolean reduce = stream.equals("reduce"); // the grouped products reduce their own sums (forced either way)
+            boolean wgmma = stream.equals("wgmma"); // the streaming products on warpgroup MMAs (forced either way)
+            if (wgmma && !gpu.wgmmaAvailable()) {
+                assertTrue(!device.computeCapability().startsWith("9."), label + ": no sm_90a module on " + device);
+                return; // nothing to compare on a device that cannot run wgmma
+            }
+            if (gpu.wgmmaAvailable()) {
+                gpu.useWgmma(wgmma);
+            }
+            boolean reduce = stream.equals("reduce") || wgmma; // the grouped products reduce their own sums (forced either way)
             boolean streaming = stream.equals("stream") || stream.equals("wide") || reduce;
             gpu.useStreamingSkinny(streaming); // matmul_stream only where the row asks for it (it takes precedence)
             gpu.useWideStream(stream.equals("wide"));
