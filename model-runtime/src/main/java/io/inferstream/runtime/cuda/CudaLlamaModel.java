@@ -205,41 +205,41 @@ public final class CudaLlamaModel implements LanguageModel {
             // Each choice that throws (a launch the driver refuses, memory it cannot get) leaves the proven way on and
             // says why in kernelChoices(), rather than failing the load: much of this was written without a GPU.
             if (sixteenBit) {
-                choose(products::chooseSkinnyKernel, () -> {
+                choose("inferstream.cuda.skinny", products::chooseSkinnyKernel, () -> {
                     useStreamingSkinny(false);
                     useWideStream(false);
                     usePipelinedSkinny(false);
                     useStagedSkinny(false);
                 }, why -> products.skinnyChoice = "matmul_skinny: " + why);
-                choose(products::chooseGroupedSkinny, () -> useGroupedSkinny(false),
+                choose("inferstream.cuda.skinnyGroup", products::chooseGroupedSkinny, () -> useGroupedSkinny(false),
                         why -> products.skinnyChoice += "; grouped products off: " + why);
-                choose(products::chooseDeepSplit, () -> useDeepSplit(false), why -> products.skinnyChoice += "; split-K default: " + why);
-                choose(products::choosePackedStream, () -> usePackedStream(false), why -> products.packedStreamChoice = why);
-                choose(products::chooseTallStream, () -> useTallStream(false), why -> products.tallStreamChoice = why);
-                choose(products::chooseSlicedPrefill, () -> useSlicedPrefill(false), why -> products.slicedPrefillChoice = why);
-                choose(products::chooseSmallStream, () -> useSmallStream(false), why -> products.smallStreamChoice = why);
-                choose(products::chooseWgmma, () -> useWgmma(false), why -> products.wgmmaChoice = why);
+                choose("inferstream.cuda.skinnySplit", products::chooseDeepSplit, () -> useDeepSplit(false), why -> products.skinnyChoice += "; split-K default: " + why);
+                choose("inferstream.cuda.packedStream", products::choosePackedStream, () -> usePackedStream(false), why -> products.packedStreamChoice = why);
+                choose("inferstream.cuda.tallStream", products::chooseTallStream, () -> useTallStream(false), why -> products.tallStreamChoice = why);
+                choose("inferstream.cuda.slicedPrefill", products::chooseSlicedPrefill, () -> useSlicedPrefill(false), why -> products.slicedPrefillChoice = why);
+                choose("inferstream.cuda.smallStream", products::chooseSmallStream, () -> useSmallStream(false), why -> products.smallStreamChoice = why);
+                choose("inferstream.cuda.wgmma", products::chooseWgmma, () -> useWgmma(false), why -> products.wgmmaChoice = why);
             }
             if (quantized) {
-                choose(products::chooseQuantStream, () -> useQuantStream(false), why -> products.quantStreamChoice = why);
+                choose("inferstream.cuda.quantStream", products::chooseQuantStream, () -> useQuantStream(false), why -> products.quantStreamChoice = why);
             }
-            choose(epilogues::chooseAttention, () -> {
+            choose("inferstream.cuda.attention", epilogues::chooseAttention, () -> {
                 useSplitAttention(false);
                 useVectorNorm(false);
             }, why -> epilogues.attentionChoice = why);
-            choose(epilogues::chooseAttentionPrefetch, () -> useAttentionPrefetch(false),
+            choose("inferstream.cuda.attentionPrefetch", epilogues::chooseAttentionPrefetch, () -> useAttentionPrefetch(false),
                     why -> epilogues.attentionPrefetchChoice = why);
-            choose(epilogues::chooseTiledAttention, () -> {
+            choose("inferstream.cuda.tiledAttention", epilogues::chooseTiledAttention, () -> {
                 useTiledAttention(false);
                 useTiledDecode(false);
             }, why -> epilogues.tiledAttentionChoice = why);
             if (sixteenBit) { // after chooseAttention: they need its kernels
-                choose(epilogues::chooseFusedHalves, () -> useFusedHalves(false), why -> epilogues.fusedHalvesChoice = why);
-                choose(epilogues::chooseFusedRope, () -> useFusedRope(false), why -> epilogues.fusedRopeChoice = why);
-                choose(epilogues::chooseProductReduction, () -> useProductReduction(false),
+                choose("inferstream.cuda.fuseHalves", epilogues::chooseFusedHalves, () -> useFusedHalves(false), why -> epilogues.fusedHalvesChoice = why);
+                choose("inferstream.cuda.fuseRope", epilogues::chooseFusedRope, () -> useFusedRope(false), why -> epilogues.fusedRopeChoice = why);
+                choose("inferstream.cuda.productReduction", epilogues::chooseProductReduction, () -> useProductReduction(false),
                         why -> epilogues.productReductionChoice = why);
-                choose(epilogues::chooseFusedNorm, () -> useFusedNorm(false), why -> epilogues.fusedNormChoice = why);
-                choose(epilogues::chooseL2Prefetch, () -> useL2Prefetch(0), why -> epilogues.l2PrefetchChoice = why);
+                choose("inferstream.cuda.fuseNorm", epilogues::chooseFusedNorm, () -> useFusedNorm(false), why -> epilogues.fusedNormChoice = why);
+                choose("inferstream.cuda.l2PrefetchMiB", epilogues::chooseL2Prefetch, () -> useL2Prefetch(0), why -> epilogues.l2PrefetchChoice = why);
             }
         } catch (RuntimeException e) {
             close();
@@ -284,14 +284,33 @@ public final class CudaLlamaModel implements LanguageModel {
         return v;
     }
 
-    /** Runs a load-time choice; where it throws, puts the proven way back and hands the reason to {@code why}. */
-    private static void choose(Runnable choice, Runnable provenWay, java.util.function.Consumer<String> why) {
+    /**
+     * Runs a load-time choice (forced, trial skipped, by the system property {@code property}); where it throws, puts
+     * the proven way back and hands the reason to {@code why}. Where the throw took the CUDA context with it (a kernel
+     * that faulted: every later call fails), the load fails here instead, naming the choice and its property, rather
+     * than with the next choice's or the first step's error.
+     */
+    private void choose(String property, Runnable choice, Runnable provenWay, java.util.function.Consumer<String> why) {
         try {
             choice.run();
         } catch (RuntimeException e) {
+            try {
+                device.synchronize();
+            } catch (RuntimeException lost) {
+                IllegalStateException dead = new IllegalStateException(lostContext(property, e, lost));
+                dead.addSuppressed(e);
+                throw dead;
+            }
             provenWay.run();
             why.accept("failed at load, the proven way kept: " + e);
         }
+    }
+
+    /** The message of a load that a choice's trial left without a usable CUDA context. */
+    static String lostContext(String property, RuntimeException trial, RuntimeException after) {
+        return "the CUDA context was lost in the load-time kernel choice that -D" + property + " forces (" + trial
+                + "; then " + after + "): this process cannot use the device any more. Force the choice with -D"
+                + property + " (on|off, or the value its kernelChoices() line names) to skip its trial";
     }
 
     /** Loads a GGUF llama / qwen2 model onto {@code device}. */

@@ -29,4 +29,14 @@ class OnOffPropertyTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaLlamaModel.onOff(PROPERTY));
         assertTrue(e.getMessage().contains("-D" + PROPERTY + " must be on or off, got 'ON'"), e.getMessage());
     }
+
+    @Test
+    void aTrialThatLostTheContextIsReportedWithTheChoicesProperty() {
+        String m = CudaLlamaModel.lostContext("inferstream.cuda.wgmma", new IllegalStateException("CUDA_ERROR_ILLEGAL_ADDRESS"),
+                new IllegalStateException("CUDA_ERROR_ILLEGAL_ADDRESS again"));
+        assertTrue(m.contains("-Dinferstream.cuda.wgmma forces"), m);
+        assertTrue(m.contains("CUDA_ERROR_ILLEGAL_ADDRESS;"), m);
+        assertTrue(m.contains("then java.lang.IllegalStateException: CUDA_ERROR_ILLEGAL_ADDRESS again"), m);
+        assertTrue(m.contains("Force the choice with -Dinferstream.cuda.wgmma"), m);
+    }
 }
