@@ -6,7 +6,8 @@
 #                           since PTX is reproducible for one compiler release, not across releases)
 #   ptx.sh update           regenerate the committed copies
 #   ptx.sh ptxas            compile to sm_90 cubins (sm_90a for stream_wgmma; scratch dir) and print ptxas
-#                           registers/spills per kernel; fails if any kernel spills or ptxas serializes wgmma
+#                           registers/spills per kernel; fails if any kernel spills or ptxas serializes wgmma or
+#                           injects warpgroup waits/arrives around it (its C75xx notes)
 # Flags are fixed and nvcc writes no paths or timestamps into PTX, so the output is deterministic.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -68,19 +69,19 @@ case "$mode" in
       arch=sm_90; defs=()
       if [[ "$kind" == wgmma ]]; then arch=sm_90a; defs=(-DST_WGMMA); fi
       (cd "$here" && nvcc -cubin -arch=$arch -O3 -std=c++17 "${defs[@]}" -Xptxas -v -o "$out/$name.cubin" "$src") 2>&1 \
-        | grep -E "Compiling entry|Used [0-9]+ registers|spill|serialized" | sed "s/^ptxas info *: //" >> "$report"
+        | grep -E "Compiling entry|Used [0-9]+ registers|spill|serialized|injected|C75[0-9][0-9]" | sed "s/^ptxas info *: //" >> "$report"
     done < <(modules)
     cat "$report"
     spills="$(grep -E "[1-9][0-9]* bytes spill" "$report" || true)"
+    serial="$(grep -E "serialized|injected|C75[0-9][0-9]" "$report" || true)"
     rm -rf "$out"
-    serial="$(grep -i "serialized" "$report" || true)"
     if [[ -n "$spills" ]]; then
       echo "[ptx] ERROR: register spills:"; echo "$spills"; exit 1
     fi
     if [[ -n "$serial" ]]; then
-      echo "[ptx] ERROR: ptxas serialized warpgroup MMAs:"; echo "$serial"; exit 1
+      echo "[ptx] ERROR: ptxas serialized warpgroup MMAs or injected waits around them:"; echo "$serial"; exit 1
     fi
-    echo "[ptx] sm_90 / sm_90a cubins compiled, no register spills, no serialized warpgroup MMAs"
+    echo "[ptx] sm_90 / sm_90a cubins compiled, no register spills, no serialized warpgroup MMAs or injected waits"
     ;;
   *) echo "usage: ptx.sh check <outdir> | update | ptxas" >&2; exit 2 ;;
 esac

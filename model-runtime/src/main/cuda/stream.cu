@@ -161,7 +161,12 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
                                                     int tiles8, int nOut, int rows, int cols, int kChunk, int blockRow,
                                                     int split) {
     static_assert(MT == 1 || PACKED, "32-row warps read packed weights only");
+#ifdef ST_WGMMA
+    static_assert(PACKED, "warpgroup MMAs read weights packed by pack_stream_weights_wg");
+    __shared__ __align__(1024) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC]; // 5 x 8 KB, swizzle atoms aligned
+#else
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC]; // 5 x 8 KB
+#endif
     int k0 = split * kChunk;
     if (k0 >= cols) {
         return; // block-uniform, before any barrier
@@ -236,15 +241,14 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
                 cp_async_commit();
                 const unsigned short* xc = xs[c % ST_STAGES];
 #ifdef ST_WGMMA
-                // the chunk's four k16 steps, each a warpgroup MMA over all 64 tokens (B: pieces 2s, 2s + 1)
+                // the chunk's four k16 steps, each a warpgroup MMA over all 64 tokens: piece j is step j's A
                 wg_fence();
 #pragma unroll
                 for (int i = 0; i < MT; i++) {
-                    const uint4* a = &wr[d][4 * i];
-                    wg_mma_n64(acc[i], a[0].x, a[2].x, a[0].y, a[2].y, xc, (T*) 0);
-                    wg_mma_n64(acc[i], a[0].z, a[2].z, a[0].w, a[2].w, xc + 2 * 8 * ST_KC, (T*) 0);
-                    wg_mma_n64(acc[i], a[1].x, a[3].x, a[1].y, a[3].y, xc + 4 * 8 * ST_KC, (T*) 0);
-                    wg_mma_n64(acc[i], a[1].z, a[3].z, a[1].w, a[3].w, xc + 6 * 8 * ST_KC, (T*) 0);
+#pragma unroll
+                    for (int j = 0; j < 4; j++) {
+                        wg_mma_n64(acc[i], wr[d][4 * i + j], xc, j, (T*) 0);
+                    }
                 }
                 wg_commit_wait(); // before the weight registers are refilled and the stage is reused
 #else
@@ -299,8 +303,10 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
     extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_f16(ST_ARGS) { \
         matmul_stream_block<__half, warps, packed, mt>(ST_PASS); \
     }
+#ifndef ST_WGMMA // the sm_90a module: packed weights only
 ST_KERNELS(matmul_stream, 8, 2, false, 1)
 ST_KERNELS(matmul_stream_wide, 16, 1, false, 1)
+#endif
 ST_KERNELS(matmul_stream_packed, 8, 2, true, 1)
 ST_KERNELS(matmul_stream_wide_packed, 16, 1, true, 1)
 // 8 warps of 32 rows: grid (ceil(rows / 256), splits), block 256, packed weights
@@ -320,14 +326,16 @@ ST_KERNELS(matmul_stream_tall_packed, 8, 1, true, 2)
         matmul_stream_block<T, 8, packed, mt>(w, xh + (size_t) t0 * cols, y + (size_t) t0 * rows, (nOut + 7) / 8, nOut, \
                                               rows, cols, cols, blockIdx.x, 0); \
     }
+#ifndef ST_WGMMA
 ST_SLICE_KERNEL(matmul_stream_slices_bf16, __nv_bfloat16, false, 1, 2)
 ST_SLICE_KERNEL(matmul_stream_slices_f16, __half, false, 1, 2)
+#endif
 ST_SLICE_KERNEL(matmul_stream_packed_slices_bf16, __nv_bfloat16, true, 1, 2)
 ST_SLICE_KERNEL(matmul_stream_packed_slices_f16, __half, true, 1, 2)
 ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_bf16, __nv_bfloat16, true, 2, 1)
 ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_f16, __half, true, 2, 1)
 
-#ifndef ST_WGMMA // (packed once at load by the compute_80 module)
+#ifndef ST_WGMMA // (the sm_90a module has its own packing, below)
 // W [rows, cols] row-major rearranged for the _packed kernels: p holds `groups` (a multiple of 16, >= rows / 16) row
 // groups of ceil(cols / 64) tiles of 2 KB; in tile (group rg, chunk kc), the 16-byte piece j * 32 + lane is what that
 // lane of the warp serving rows rg * 16 .. + 16 loads as its j-th piece of the chunk (st_load_chunk's order: row
@@ -348,6 +356,34 @@ extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned
             v = *(const uint4*) (w + (size_t) r * cols + c);
         }
         ((uint4*) p)[i] = v;
+    }
+}
+#else
+// W [rows, cols] row-major rearranged for the sm_90a module's kernels, in the tiles of pack_stream_weights (groups of 16
+// rows, chunks of 64 k, 2 KB, the 16-byte piece j * 32 + lane loaded by that lane as its j-th piece), but each piece
+// is the lane's A fragment of k16 step j: rows r = 16 rg + lane / 4 and r + 8, k = 64 kc + 16 j + 2 (lane % 4):
+// {W[r][k], W[r][k+1], W[r+8][k], W[r+8][k+1], W[r][k+8], W[r][k+9], W[r+8][k+8], W[r+8][k+9]}. Zeros outside W.
+extern "C" __global__ void pack_stream_weights_wg(const unsigned short* w, unsigned short* p, int rows, int cols,
+                                                  int groups) {
+    int cpr = (cols + ST_KC - 1) / ST_KC;
+    size_t total = (size_t) groups * cpr * 128;
+    for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        int lane = (int) (i & 31);
+        int j = (int) ((i >> 5) & 3);
+        size_t tile = i >> 7;
+        int kc = (int) (tile % cpr);
+        int rg = (int) (tile / cpr);
+        int r = rg * 16 + (lane >> 2);
+        int k = kc * ST_KC + 16 * j + 2 * (lane & 3);
+        unsigned short v[8];
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+            int rr = r + 8 * ((e >> 1) & 1);
+            int kk = k + (e & 1) + 8 * (e >> 2);
+            v[e] = rr < rows && kk < cols ? w[(size_t) rr * cols + kk] : 0;
+        }
+        ((uint4*) p)[i] = make_uint4(v[0] | ((unsigned) v[1] << 16), v[2] | ((unsigned) v[3] << 16),
+                                     v[4] | ((unsigned) v[5] << 16), v[6] | ((unsigned) v[7] << 16));
     }
 }
 #endif
@@ -589,8 +625,10 @@ __device__ __forceinline__ void matmul_stream_group(
     extern "C" __global__ void __launch_bounds__(warps * 32, minBlocks) name##_f16(ST_GROUP_ARGS) { \
         matmul_stream_group<__half, warps, packed, mt>(ST_GROUP_PASS); \
     }
+#ifndef ST_WGMMA
 ST_GROUP_KERNELS(matmul_stream_group, 8, 2, false, 1)
 ST_GROUP_KERNELS(matmul_stream_wide_group, 16, 1, false, 1)
+#endif
 ST_GROUP_KERNELS(matmul_stream_packed_group, 8, 2, true, 1)
 ST_GROUP_KERNELS(matmul_stream_wide_packed_group, 16, 1, true, 1)
 ST_GROUP_KERNELS(matmul_stream_tall_packed_group, 8, 1, true, 2)

@@ -346,11 +346,12 @@ inline void mma_m16n8k16(float* d, unsigned int a0, unsigned int a1, unsigned in
 }
 
 // wgmma.mma_async.m64n64k16 with A in registers and B in shared memory (wgmma.cuh): this warp's 16 rows of A (a0..a3
-// in mma_m16n8k16's A layout) times B [16 k x 64 tokens] in the K-major canonical layout without swizzle, element
-// (k, n) at b + (k / 8) lbo + (n / 8) sbo + (n % 8) 16 + (k % 8) 2 bytes. A warp's rows of D are its own, so each warp
-// computes them alone: d[4t + i] as mma_m16n8k16's d of 8-token tile t, summed in k order as it sums.
-inline void wgmma_m64n64k16(float* d, unsigned int a0, unsigned int a1, unsigned int a2, unsigned int a3,
-                            const unsigned short* b, int lbo, int sbo, bool bf16) {
+// in mma_m16n8k16's A layout) times B [16 k x 64 tokens], K-major with the 128-byte swizzle: element (k, n) at byte
+// o = start + (n / 8) sbo + (n % 8) 128 + (k / 8) 16 + (k % 8) 2 of the 1024-byte aligned stage, its bits 4-6 XORed
+// with bits 7-9. A warp's rows of D are its own, so each warp computes them alone: d[4t + i] as mma_m16n8k16's d of
+// 8-token tile t, summed in k order as it sums.
+inline void wgmma_m64n64k16_sw128(float* d, unsigned int a0, unsigned int a1, unsigned int a2, unsigned int a3,
+                                  const unsigned short* stage, int start, int sbo, bool bf16) {
     unsigned int mine[4] = {a0, a1, a2, a3};
     unsigned int all[32][4];
     exchange(mine, all);
@@ -364,7 +365,7 @@ inline void wgmma_m64n64k16(float* d, unsigned int a0, unsigned int a1, unsigned
             A[g + 8][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][3] >> (16 * h)), bf16);
         }
     }
-    const char* base = (const char*) b;
+    const char* base = (const char*) stage;
     int lane = block().current->linear & 31;
     int g = lane >> 2, q = lane & 3;
     int rows[4] = {g, g, g + 8, g + 8};
@@ -373,8 +374,10 @@ inline void wgmma_m64n64k16(float* d, unsigned int a0, unsigned int a1, unsigned
             int n = 8 * t + 2 * q + (i & 1);
             float s = d[4 * t + i];
             for (int k = 0; k < 16; k++) {
+                int o = start + (n / 8) * sbo + (n % 8) * 128 + (k / 8) * 16 + (k % 8) * 2;
+                o ^= ((o >> 7) & 7) << 4;
                 unsigned short bits;
-                std::memcpy(&bits, base + (k / 8) * lbo + (n / 8) * sbo + (n % 8) * 16 + (k % 8) * 2, 2);
+                std::memcpy(&bits, base + o, 2);
                 s += A[rows[i]][k] * half_bits_to_float(bits, bf16);
             }
             d[4 * t + i] = s;

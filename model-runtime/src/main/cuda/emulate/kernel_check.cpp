@@ -122,13 +122,10 @@ void embed_q6_k(const void*, const float*, const int*, float*, int);
 }
 
 // The same products from the sm_90a module (stream.cu with -DST_WGMMA, compiled by emulate.sh into namespace wg):
-// warpgroup MMAs reading the activations from shared memory through a matrix descriptor.
+// warpgroup MMAs on weights packed by pack_stream_weights_wg, the activations read through a matrix descriptor.
 namespace wg {
+void pack_stream_weights_wg(const unsigned short*, unsigned short*, int, int, int);
 #define WG_STREAM(name) void name(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
-WG_STREAM(matmul_stream_bf16)
-WG_STREAM(matmul_stream_f16)
-WG_STREAM(matmul_stream_wide_bf16)
-WG_STREAM(matmul_stream_wide_f16)
 WG_STREAM(matmul_stream_packed_bf16)
 WG_STREAM(matmul_stream_packed_f16)
 WG_STREAM(matmul_stream_wide_packed_bf16)
@@ -137,8 +134,6 @@ WG_STREAM(matmul_stream_tall_packed_bf16)
 WG_STREAM(matmul_stream_tall_packed_f16)
 #undef WG_STREAM
 #define WG_SLICES(name) void name(const unsigned short*, const unsigned short*, float*, int, int, int);
-WG_SLICES(matmul_stream_slices_bf16)
-WG_SLICES(matmul_stream_slices_f16)
 WG_SLICES(matmul_stream_packed_slices_bf16)
 WG_SLICES(matmul_stream_packed_slices_f16)
 WG_SLICES(matmul_stream_tall_packed_slices_bf16)
@@ -146,10 +141,6 @@ WG_SLICES(matmul_stream_tall_packed_slices_f16)
 #undef WG_SLICES
 #define WG_GROUP(name) void name(const unsigned short*, const unsigned short*, const unsigned short*, const unsigned short*, \
                                  float*, int, int, int, int, int, int, int, int, GROUP_EPI_PARAMS);
-WG_GROUP(matmul_stream_group_bf16)
-WG_GROUP(matmul_stream_group_f16)
-WG_GROUP(matmul_stream_wide_group_bf16)
-WG_GROUP(matmul_stream_wide_group_f16)
 WG_GROUP(matmul_stream_packed_group_bf16)
 WG_GROUP(matmul_stream_packed_group_f16)
 WG_GROUP(matmul_stream_wide_packed_group_bf16)
@@ -636,6 +627,30 @@ static std::vector<unsigned short> packed(const std::vector<unsigned short>& w, 
     return p;
 }
 
+// The same tiles packed for the sm_90a kernels (pack_stream_weights_wg: each piece one k16 step's A fragment).
+static std::vector<unsigned short> packedWg(const std::vector<unsigned short>& w, int rows, int cols) {
+    int groups = (rows + 255) / 256 * 16;
+    size_t pieces = (size_t) groups * ((cols + 63) / 64) * 128;
+    std::vector<unsigned short> p(pieces * 8, 0xFFFF);
+    emu::launch(wg::pack_stream_weights_wg, grid(blocksFor(pieces)), threads(256), 0, w.data(), p.data(), rows, cols, groups);
+    return p;
+}
+
+// a within 1e-5 of b (max abs difference over b's max abs value): the same sums added in other groups.
+static void near(const std::vector<float>& a, const std::vector<float>& b, size_t n, const std::string& what) {
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        worst = std::max(worst, std::fabs((double) a[i] - b[i]));
+        scale = std::max(scale, (double) std::fabs(b[i]));
+    }
+    if (!(worst <= 1e-5 * scale)) {
+        std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
+        failures++;
+    } else {
+        std::printf("ok   %s\n", what.c_str());
+    }
+}
+
 // matmul_stream(_wide): x rounded and padded by to_half_padded, one split written directly, several reduced; then the
 // same with the packed weights (_packed kernels) and with 32-row warps on them (_tall_packed, 256-row blocks), which
 // must give the same bits.
@@ -663,18 +678,18 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     emu::allow(wp.data(), wp.size() * 2);
     emu::allow(xh.data(), xh.size() * 2);
     long stray = emu::stray_reads();
-    // the sm_90a module's kernels (v 3..5): the same three on warpgroup MMAs
-    auto wgPlain = wide ? (bf16 ? wg::matmul_stream_wide_bf16 : wg::matmul_stream_wide_f16)
-                        : (bf16 ? wg::matmul_stream_bf16 : wg::matmul_stream_f16);
+    // the sm_90a module's kernels (v 3, 4): packed and 32-row warps on warpgroup MMAs, from their own packing
     auto wgPack = wide ? (bf16 ? wg::matmul_stream_wide_packed_bf16 : wg::matmul_stream_wide_packed_f16)
                        : (bf16 ? wg::matmul_stream_packed_bf16 : wg::matmul_stream_packed_f16);
     auto wgTall = bf16 ? wg::matmul_stream_tall_packed_bf16 : wg::matmul_stream_tall_packed_f16;
-    std::vector<float> y[6];
-    for (int v = 0; v < 6; v++) {
-        auto kernel = v == 0 ? plain : v == 1 ? pack : v == 2 ? tall : v == 3 ? wgPlain : v == 4 ? wgPack : wgTall;
-        const unsigned short* weights = v % 3 == 0 ? w.data() : wp.data();
-        int blockRows = v % 3 == 2 ? 256 : rowsPerBlock;
-        int blockThreads = v % 3 == 2 ? 256 : rowsPerBlock * 2;
+    std::vector<unsigned short> wpw = packedWg(w, rows, cols);
+    emu::allow(wpw.data(), wpw.size() * 2);
+    std::vector<float> y[5];
+    for (int v = 0; v < 5; v++) {
+        auto kernel = v == 0 ? plain : v == 1 ? pack : v == 2 ? tall : v == 3 ? wgPack : wgTall;
+        const unsigned short* weights = v == 0 ? w.data() : v < 3 ? wp.data() : wpw.data();
+        int blockRows = v == 2 || v == 4 ? 256 : rowsPerBlock;
+        int blockThreads = v == 2 || v == 4 ? 256 : rowsPerBlock * 2;
         y[v].assign((size_t) n * rows, NAN);
         if (splits == 1) {
             emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, 1), threads(blockThreads), 0, weights,
@@ -690,9 +705,8 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     closeTo(y[0], w, xh, n, rows, cols, bf16, tag + " (" + std::to_string(splits) + " splits)");
     same(y[0], y[1], y[0].size(), tag + ": packed weights give the same bits");
     same(y[0], y[2], y[0].size(), tag + ": 32-row warps on packed weights give the same bits");
-    same(y[0], y[3], y[0].size(), tag + ": warpgroup MMAs (sm_90a) give the same bits");
-    same(y[0], y[4], y[0].size(), tag + ": warpgroup MMAs on packed weights give the same bits");
-    same(y[0], y[5], y[0].size(), tag + ": warpgroup MMAs with 32-row warps give the same bits");
+    closeTo(y[3], w, xh, n, rows, cols, bf16, tag + ": warpgroup MMAs (sm_90a) on their packing");
+    closeTo(y[4], w, xh, n, rows, cols, bf16, tag + ": warpgroup MMAs with 32-row warps on their packing");
     inBounds(stray, tag);
 }
 
@@ -926,19 +940,20 @@ static void slices(bool bf16, int rows, int cols, int n) {
     emu::allow(wp.data(), wp.size() * 2);
     emu::allow(xh.data(), xh.size() * 2);
     long stray = emu::stray_reads();
-    std::vector<float> y[6];
-    for (int v = 0; v < 6; v++) { // row-major, packed, packed with 32-row warps; the same on warpgroup MMAs
+    std::vector<unsigned short> wpw = packedWg(w, rows, cols);
+    emu::allow(wpw.data(), wpw.size() * 2);
+    std::vector<float> y[5];
+    for (int v = 0; v < 5; v++) { // row-major, packed, packed with 32-row warps; the last two on warpgroup MMAs
         y[v].assign((size_t) n * rows, NAN);
         auto kernel = v == 0 ? (bf16 ? matmul_stream_slices_bf16 : matmul_stream_slices_f16)
                     : v == 1 ? (bf16 ? matmul_stream_packed_slices_bf16 : matmul_stream_packed_slices_f16)
                     : v == 2 ? (bf16 ? matmul_stream_tall_packed_slices_bf16 : matmul_stream_tall_packed_slices_f16)
-                    : v == 3 ? (bf16 ? wg::matmul_stream_slices_bf16 : wg::matmul_stream_slices_f16)
-                    : v == 4 ? (bf16 ? wg::matmul_stream_packed_slices_bf16 : wg::matmul_stream_packed_slices_f16)
+                    : v == 3 ? (bf16 ? wg::matmul_stream_packed_slices_bf16 : wg::matmul_stream_packed_slices_f16)
                              : (bf16 ? wg::matmul_stream_tall_packed_slices_bf16 : wg::matmul_stream_tall_packed_slices_f16);
-        int blockRows = v % 3 == 2 ? 256 : 128;
+        int blockRows = v == 2 || v == 4 ? 256 : 128;
         emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, sliceCount), threads(256), 0,
-                    (const unsigned short*) (v % 3 == 0 ? w.data() : wp.data()), (const unsigned short*) xh.data(),
-                    y[v].data(), n, rows, cols);
+                    (const unsigned short*) (v == 0 ? w.data() : v < 3 ? wp.data() : wpw.data()),
+                    (const unsigned short*) xh.data(), y[v].data(), n, rows, cols);
     }
     inBounds(stray, tag);
     // slice by slice through matmul_stream with one split (the decode kernel), from a copy of the slice's halves
@@ -955,9 +970,8 @@ static void slices(bool bf16, int rows, int cols, int n) {
     same(ref, y[0], ref.size(), tag + ": each slice the bits of matmul_stream with one split");
     same(ref, y[1], ref.size(), tag + ": packed weights give the same bits");
     same(ref, y[2], ref.size(), tag + ": 32-row warps on packed weights give the same bits");
-    same(ref, y[3], ref.size(), tag + ": warpgroup MMAs (sm_90a) give the same bits");
-    same(ref, y[4], ref.size(), tag + ": warpgroup MMAs on packed weights give the same bits");
-    same(ref, y[5], ref.size(), tag + ": warpgroup MMAs with 32-row warps give the same bits");
+    closeTo(y[3], w, xh, n, rows, cols, bf16, tag + ": warpgroup MMAs (sm_90a) on their packing");
+    closeTo(y[4], w, xh, n, rows, cols, bf16, tag + ": warpgroup MMAs with 32-row warps on their packing");
 }
 
 // Random weights in [-1, 1) as a rows x cols matrix of 16-bit values (bf16 or f16).
@@ -1017,18 +1031,19 @@ static void streamGroup(int rows0, int rows1, int rows2, int cols, int n, int c0
                 (const unsigned short*) xh.data(), part3.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2,
                 NO_EPI);
     same(part, part3, partial, tag + ": 32-row warps on packed weights give the same partial sums");
-    // the sm_90a module's grouped kernels (warpgroup MMAs): row-major and 32-row warps on packed weights
+    // the sm_90a module's grouped kernels (warpgroup MMAs) on their packing: packed and 32-row warps
+    std::vector<unsigned short> wpw[3] = {packedWg(w[0], rows0, cols), packedWg(w[1], rows1, cols), packedWg(w[2], rows2, cols)};
+    for (int m = 0; m < 3; m++) emu::allow(wpw[m].data(), wpw[m].size() * 2);
     std::vector<float> part4(partial, NAN);
-    emu::launch(wg::matmul_stream_group_bf16, grid(blocks, maxSplits), threads(256), 0, (const unsigned short*) w[0].data(),
-                (const unsigned short*) w[1].data(), (const unsigned short*) w[2].data(), (const unsigned short*) xh.data(),
-                part4.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2, NO_EPI);
-    same(part, part4, partial, tag + ": warpgroup MMAs (sm_90a) give the same partial sums");
+    emu::launch(wg::matmul_stream_packed_group_bf16, grid(blocks, maxSplits), threads(256), 0,
+                (const unsigned short*) wpw[0].data(), (const unsigned short*) wpw[1].data(), (const unsigned short*) wpw[2].data(),
+                (const unsigned short*) xh.data(), part4.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2, NO_EPI);
+    near(part4, part, partial, tag + ": warpgroup MMAs (sm_90a) on their packing give the partial sums");
     std::vector<float> part5(partial, NAN);
     emu::launch(wg::matmul_stream_tall_packed_group_bf16, grid(tallBlocks, maxSplits), threads(256), 0,
-                (const unsigned short*) wp[0].data(), (const unsigned short*) wp[1].data(), (const unsigned short*) wp[2].data(),
-                (const unsigned short*) xh.data(), part5.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2,
-                NO_EPI);
-    same(part, part5, partial, tag + ": warpgroup MMAs with 32-row warps give the same partial sums");
+                (const unsigned short*) wpw[0].data(), (const unsigned short*) wpw[1].data(), (const unsigned short*) wpw[2].data(),
+                (const unsigned short*) xh.data(), part5.data(), tiles8, cols, rows0, rows1, rows2, c0, c1, c2, NO_EPI);
+    near(part5, part, partial, tag + ": warpgroup MMAs with 32-row warps on their packing give the partial sums");
     inBounds(stray, tag);
 }
 

@@ -63,22 +63,26 @@ public final class CudaKernels implements AutoCloseable {
             "prefetch", new String[] {"l2_prefetch"});
 
     /**
-     * The module compiled from stream.cu for sm_90a (wgmma.cuh): the 16-bit streaming products on Hopper's warpgroup
-     * MMAs, under the same names and parameters as in "stream". Loaded on compute capability 9.x only (sm_90a code runs
-     * nowhere else); {@link #useWgmma} sends those kernels' launches to it.
+     * The module compiled from stream.cu for sm_90a (wgmma.cuh): the 16-bit streaming products on packed weights on
+     * Hopper's warpgroup MMAs, under the same names and parameters as in "stream" but reading their own packing
+     * ({@code pack_stream_weights_wg}). Loaded on compute capability 9.x only (sm_90a code runs nowhere else); its
+     * kernels are launched as {@link #WGMMA} + name.
      */
     static final String WGMMA_MODULE = "stream_wgmma";
 
-    /** The kernels of {@link #WGMMA_MODULE}: those of "stream" that multiply 16-bit weights. */
-    static final java.util.Set<String> WGMMA_KERNELS = java.util.Arrays.stream(MODULES.get("stream"))
-            .filter(n -> n.startsWith("matmul_stream") && (n.endsWith("_bf16") || n.endsWith("_f16")))
+    /** The prefix that sends a launch to {@link #WGMMA_MODULE}. */
+    public static final String WGMMA = "wgmma:";
+
+    /** The kernels of {@link #WGMMA_MODULE}: those of "stream" that multiply packed 16-bit weights, and its packer. */
+    static final java.util.Set<String> WGMMA_KERNELS = java.util.stream.Stream.concat(
+            java.util.Arrays.stream(MODULES.get("stream"))
+                    .filter(n -> n.startsWith("matmul_stream") && n.contains("packed") && (n.endsWith("_bf16") || n.endsWith("_f16"))),
+            java.util.stream.Stream.of("pack_stream_weights_wg"))
             .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     private final List<CUmodule> modules = new ArrayList<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
-    private final Map<String, CUfunction> wgmmaFunctions = new HashMap<>();
     private String wgmmaStatus = "the device is not compute capability 9.x (wgmma is sm_90a only)";
-    private boolean wgmma; // launches of WGMMA_KERNELS go to the sm_90a module
     private final KernelSignatures signatures = new KernelSignatures();
     private CUstream stream; // null: the legacy default stream; a capture stream while a CUDA graph is recorded
     private long launched; // kernel launches so far (recorded into a graph or run)
@@ -102,15 +106,18 @@ public final class CudaKernels implements AutoCloseable {
         if (computeMajor == 9) {
             // Never fails the device: without it the products run on mma.sync as everywhere else.
             try {
-                CUmodule module = k.loadModule(WGMMA_MODULE, ptx(WGMMA_MODULE));
+                byte[] ptx = ptx(WGMMA_MODULE);
+                CUmodule module = k.loadModule(WGMMA_MODULE, ptx);
+                Map<String, CUfunction> loaded = new HashMap<>();
                 for (String fn : WGMMA_KERNELS) {
                     CUfunction f = new CUfunction();
                     cuModuleGetFunction(f, module, fn);
-                    k.wgmmaFunctions.put(fn, f);
+                    loaded.put(WGMMA + fn, f);
                 }
+                k.signatures.add(new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII));
+                k.functions.putAll(loaded);
                 k.wgmmaStatus = null;
             } catch (RuntimeException ex) {
-                k.wgmmaFunctions.clear();
                 k.wgmmaStatus = WGMMA_MODULE + ".ptx did not load: " + ex;
                 System.err.println("[cuda] " + k.wgmmaStatus);
             }
@@ -143,22 +150,6 @@ public final class CudaKernels implements AutoCloseable {
     /** Why the warpgroup-MMA products are not available, or null when they are. */
     public String wgmmaStatus() {
         return wgmmaStatus;
-    }
-
-    /**
-     * Sends the launches of the 16-bit streaming products to the sm_90a module (warpgroup MMAs) or back to the
-     * compute_80 one (mma.sync). For the whole device: every model on it runs the same products either way.
-     */
-    public void useWgmma(boolean on) {
-        if (on && !wgmmaAvailable()) {
-            throw new IllegalStateException("no warpgroup-MMA products: " + wgmmaStatus);
-        }
-        wgmma = on;
-    }
-
-    /** Whether the 16-bit streaming products run on warpgroup MMAs. */
-    public boolean wgmma() {
-        return wgmma;
     }
 
     /** The PTX with its {@code .version} directive replaced. */
@@ -197,12 +188,14 @@ public final class CudaKernels implements AutoCloseable {
      * (device pointers; null passes a null pointer), Integer, Long, Float.
      */
     public void launch(String kernel, int gridX, int gridY, int block, int sharedBytes, Object... args) {
-        CUfunction f = wgmma ? wgmmaFunctions.getOrDefault(kernel, functions.get(kernel)) : functions.get(kernel);
+        CUfunction f = functions.get(kernel);
         if (f == null) {
-            throw new IllegalArgumentException("no CUDA kernel named " + kernel);
+            throw new IllegalArgumentException("no CUDA kernel named " + kernel
+                    + (kernel.startsWith(WGMMA) ? " (" + wgmmaStatus + ")" : ""));
         }
-        signatures.check(kernel, args);
-        signatures.checkBlock(kernel, block);
+        String name = kernel.startsWith(WGMMA) ? kernel.substring(WGMMA.length()) : kernel; // the same parameters
+        signatures.check(name, args);
+        signatures.checkBlock(name, block);
         Pointer[] ps = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];
@@ -239,6 +232,5 @@ public final class CudaKernels implements AutoCloseable {
         }
         modules.clear();
         functions.clear();
-        wgmmaFunctions.clear();
     }
 }

@@ -600,7 +600,7 @@ public final class CudaLlamaModel implements LanguageModel {
         boolean changed = s.staged != stagedSkinny || s.pipelined != pipelinedSkinny || s.streaming != streamingSkinny
                 || s.streamWide != wideStream || s.deepSplit != deepSplit || s.small != smallStream
                 || s.packed != packedStream || s.streamTall != tallStream || s.tallMinBlocks != tallMinBlocks
-                || s.slicedPrefill != slicedPrefill || s.quant != quantStream;
+                || s.slicedPrefill != slicedPrefill || s.quant != quantStream || s.wgmma != wgmma;
         s.staged = stagedSkinny;
         s.pipelined = pipelinedSkinny;
         s.streaming = streamingSkinny;
@@ -612,6 +612,7 @@ public final class CudaLlamaModel implements LanguageModel {
         s.tallMinBlocks = tallMinBlocks;
         s.slicedPrefill = slicedPrefill;
         s.quant = quantStream;
+        s.wgmma = wgmma;
         if (slicedPrefill || quantStream) {
             s.sliceHalves(buf.capacity, maxSliceCols());
         }
@@ -712,11 +713,12 @@ public final class CudaLlamaModel implements LanguageModel {
             if (!on) {
                 m.dropPacked();
             } else if (m.packable()) {
-                packedBytes += m.packForStream(k);
+                packedBytes += wgmma ? m.packForWgmma(k) : m.packForStream(k); // the packing the chosen kernels read
             }
         }
         if (!on) {
             packedBytes = 0;
+            wgmma = false; // the warpgroup-MMA kernels read packed weights only
         }
         packedStream = on;
         syncSkinny();
@@ -1171,17 +1173,37 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Runs the 16-bit streaming products on Hopper's warpgroup MMAs (the sm_90a module, compute capability 9.x only)
-     * or on mma.sync; chosen at load, the bench times the other way. It switches the device's kernels, so every model
-     * on the device follows the last such call.
+     * Runs the packed 16-bit streaming products on Hopper's warpgroup MMAs (the sm_90a module, compute capability 9.x
+     * only), each matrix repacked in that module's order (pack_stream_weights_wg; the mma.sync packing is freed, the
+     * same bytes), or back on mma.sync with its packing. Needs the packed weights ({@link #usePackedStream}); chosen at
+     * load, the bench times the other way.
      */
     public synchronized void useWgmma(boolean on) {
+        if (on && !k.wgmmaAvailable()) {
+            throw new IllegalStateException("no warpgroup-MMA products on " + device + ": " + k.wgmmaStatus());
+        }
+        if (on && !packedStream) {
+            throw new IllegalStateException("the warpgroup-MMA products read packed weights: turn usePackedStream on first");
+        }
         device.makeCurrent();
-        k.useWgmma(on);
+        if (packedStream) {
+            for (DeviceMatrix m : w.allMatrices()) {
+                if (m.packable()) {
+                    if (on) {
+                        m.packForWgmma(k);
+                        m.dropPackedMma();
+                    } else {
+                        m.packForStream(k);
+                        m.dropPackedWgmma();
+                    }
+                }
+            }
+        }
         if (wgmma != on) {
             wgmma = on;
             bufferGeneration++; // recorded graphs hold the other kernels
         }
+        syncSkinny();
     }
 
     /** Whether the device has the warpgroup-MMA products (compute capability 9.x and the sm_90a module loaded). */

@@ -33,6 +33,7 @@ public final class DeviceMatrix implements AutoCloseable {
     private final DeviceBuffer data;
     private final DeviceBuffer scales; // Q8_0: [n / 32]; Q4_K: (scale, min) [n / 32][2]; Q6_K: [n / 16]; else null
     private DeviceBuffer packed; // a copy rearranged for the _packed streaming kernels (packForStream), or null
+    private DeviceBuffer packedWg; // a copy rearranged for the sm_90a module's kernels (packForWgmma), or null
 
     private DeviceMatrix(GgmlType type, int rows, int cols, String name, DeviceBuffer data, DeviceBuffer scales) {
         this.type = type;
@@ -214,17 +215,80 @@ public final class DeviceMatrix implements AutoCloseable {
         return p.bytes();
     }
 
-    /** Frees the packed copy, if any. */
+    /**
+     * Writes the copy the sm_90a module's _packed kernels read (pack_stream_weights_wg: the same tiles as
+     * {@link #packForStream}, each piece a k16 step's A fragment of a warpgroup MMA), once. Returns the bytes allocated
+     * (0 when it was there already).
+     */
+    long packForWgmma(CudaKernels k) {
+        if (packedWg != null) {
+            return 0;
+        }
+        if (!packable()) {
+            throw new IllegalArgumentException(name + ": only BF16/F16 matrices with cols a multiple of 8 are packed for the "
+                    + "streaming product; got " + type + " " + rows + " x " + cols);
+        }
+        int groups = (rows + 255) / 256 * 16;
+        long pieces = packedBytes(rows, cols) / 16;
+        DeviceBuffer p = DeviceBuffer.allocate(packedBytes(rows, cols), name + " (packed for wgmma)");
+        try {
+            k.launch(CudaKernels.WGMMA + "pack_stream_weights_wg", (int) Math.min(65535, (pieces + 255) / 256), 1, 256, 0,
+                    data, p, rows, cols, groups);
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+        packedWg = p;
+        return p.bytes();
+    }
+
+    /** Frees the packed copies, if any. */
     void dropPacked() {
+        dropPackedMma();
+        dropPackedWgmma();
+    }
+
+    /** Frees the mma.sync kernels' packed copy, if any. */
+    void dropPackedMma() {
         if (packed != null) {
             packed.close();
             packed = null;
         }
     }
 
-    /** The weights the streaming product reads under {@code s}: the packed copy where it is used, else the data. */
+    /** Frees the wgmma packing, if any. */
+    void dropPackedWgmma() {
+        if (packedWg != null) {
+            packedWg.close();
+            packedWg = null;
+        }
+    }
+
+    /** Whether the streaming products read the wgmma packing under {@code s} (and so the sm_90a module's kernels). */
+    boolean readsWgmmaPacking(SkinnyScratch s) {
+        return s != null && s.streaming && s.packed && s.wgmma && packedWg != null;
+    }
+
+    /**
+     * The packed copy the streaming products read under {@code s}: the wgmma packing where the sm_90a kernels run,
+     * else the mma.sync one; null where they read the row-major data.
+     */
+    DeviceBuffer packedFor(SkinnyScratch s) {
+        if (readsWgmmaPacking(s)) {
+            return packedWg;
+        }
+        return s != null && s.streaming && s.packed ? packed : null;
+    }
+
+    /** The weights the streaming product reads under {@code s}: the packed copy where one is used, else the data. */
     DeviceBuffer streamData(SkinnyScratch s) {
-        return s != null && s.streaming && s.packed && packed != null ? packed : data;
+        DeviceBuffer p = packedFor(s);
+        return p != null ? p : data;
+    }
+
+    /** Whether the wgmma packing is on the device. */
+    boolean hasWgmmaPacking() {
+        return packedWg != null;
     }
 
     /** Whether a packed copy is on the device. */
@@ -407,11 +471,13 @@ public final class DeviceMatrix implements AutoCloseable {
         DeviceBuffer xh = s.sliceHalves(n, cols);
         long elems = (long) npad * cols;
         k.launch("to_half_padded_" + suffix, (int) Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
-        boolean fromPacked = s.packed && packed != null;
+        DeviceBuffer pk = packedFor(s);
+        boolean fromPacked = pk != null;
         int slices = (n + 63) / 64;
         boolean tall = s.tall(fromPacked, (long) ((rows + 255) / 256) * slices); // as decode: where 256-row blocks fill the SMs
-        String kernel = "matmul_stream_" + (tall ? "tall_" : "") + (fromPacked ? "packed_" : "") + "slices_" + suffix;
-        k.launch(kernel, tall ? (rows + 255) / 256 : (rows + 127) / 128, slices, 256, 0, fromPacked ? packed : data, xh, y, n,
+        String kernel = (readsWgmmaPacking(s) ? CudaKernels.WGMMA : "") + "matmul_stream_" + (tall ? "tall_" : "")
+                + (fromPacked ? "packed_" : "") + "slices_" + suffix;
+        k.launch(kernel, tall ? (rows + 255) / 256 : (rows + 127) / 128, slices, 256, 0, fromPacked ? pk : data, xh, y, n,
                 rows, cols);
     }
 
@@ -439,13 +505,14 @@ public final class DeviceMatrix implements AutoCloseable {
         int chunk = s.kChunk(rows, cols);   // matmul_stream's policy (default or deep)
         int splits = s.splits(rows, cols);
         int elems = npad * cols;
-        boolean fromPacked = s.packed && packed != null;
+        DeviceBuffer pk = packedFor(s);
+        boolean fromPacked = pk != null;
         boolean tall = s.tall(fromPacked, SkinnyScratch.tallBlocks(rows, cols, s.streamWide, s.deepSplit));
         int rowsPerBlock = tall ? 256 : SkinnyScratch.streamRows(s.streamWide);
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
-        String kernel = "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "")
-                + suffix;
-        DeviceBuffer weights = fromPacked ? packed : data;
+        String kernel = (readsWgmmaPacking(s) ? CudaKernels.WGMMA : "") + "matmul_stream_"
+                + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + suffix;
+        DeviceBuffer weights = fromPacked ? pk : data;
         int threads = tall ? 256 : rowsPerBlock * 2; // one warp per 16 rows, or per 32 (tall)
         if (!converted) {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
@@ -607,12 +674,16 @@ public final class DeviceMatrix implements AutoCloseable {
         String suffix = a.halfSuffix();
         int tiles = (n + s.tileTokens() - 1) / s.tileTokens();
         int npad = groupPad(n, s);
-        boolean fromPacked = s.streaming && s.packed;
+        // packed only where every matrix has the copy the launch reads: all the wgmma packing, or all mma.sync's
+        boolean wg = true;
+        boolean mma = s.streaming && s.packed;
         long tallBlocks = 0; // the blocks that do work in a tall launch
         for (DeviceMatrix m : ms) {
-            fromPacked &= m.packed != null;
+            wg &= m.readsWgmmaPacking(s);
+            mma &= m.packed != null;
             tallBlocks += SkinnyScratch.tallBlocks(m.rows, m.cols, s.streamWide, s.deepSplit);
         }
+        boolean fromPacked = wg || mma;
         boolean tall = s.tall(fromPacked, tallBlocks);
         int rowsPerBlock = !s.streaming ? 64 : tall ? 256 : SkinnyScratch.streamRows(s.streamWide);
         int cols = a.cols;
@@ -626,7 +697,7 @@ public final class DeviceMatrix implements AutoCloseable {
             rows[m] = ms[m].rows;
             chunk[m] = s.kChunk(rows[m], cols);
             splits[m] = s.splits(rows[m], cols);
-            w[m] = fromPacked ? ms[m].packed : ms[m].data;
+            w[m] = wg ? ms[m].packedWg : mma ? ms[m].packed : ms[m].data;
             blocks += (rows[m] + rowsPerBlock - 1) / rowsPerBlock;
             maxSplits = Math.max(maxSplits, splits[m]);
         }
@@ -635,7 +706,8 @@ public final class DeviceMatrix implements AutoCloseable {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
         }
         String kernel = (!s.streaming ? "matmul_skinny_group_"
-                : "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + "group_")
+                : (wg ? CudaKernels.WGMMA : "") + "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "")
+                        + (fromPacked ? "packed_" : "") + "group_")
                 + suffix;
         int threads = !s.streaming ? 128 : tall ? 256 : rowsPerBlock * 2;
         Object[] args = {w[0], w[1], w[2], xh, s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]};

@@ -346,8 +346,9 @@ public final class GpuBench {
                     g.usePackedStream(packedDefault);
                 }, timed);
             }
-            // The streaming products on the other tensor-core instruction (wgmma or mma.sync), on 9.x devices.
-            if (g.streamingSkinny() && g.wgmmaAvailable()) {
+            // The packed streaming products on the other tensor-core instruction (wgmma or mma.sync; each repacks the
+            // weights in its order), on 9.x devices.
+            if (g.streamingSkinny() && g.packedStream() && g.wgmmaAvailable()) { // (they read packed weights only)
                 boolean wgmmaDefault = g.wgmma();
                 otherWgmmaMs = otherWay("warpgroup MMAs", () -> g.useWgmma(!wgmmaDefault), () -> g.useWgmma(wgmmaDefault), timed);
             }

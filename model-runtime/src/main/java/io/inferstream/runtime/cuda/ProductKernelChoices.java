@@ -773,14 +773,14 @@ final class ProductKernelChoices extends KernelTrials {
     }
 
     /**
-     * On a compute capability 9.x device, decides whether the 16-bit streaming products run from the sm_90a module
-     * (wgmma.cuh: Hopper's warpgroup MMAs read the activations from shared memory once per 4 warps, where each warp
-     * of the mma.sync kernels reads them into fragments itself, 4x its weight bytes at 64 tokens, and issues 32
-     * mma.sync per 2 KB of weights). The weights reach the same registers and every k16 step sums the same 16 products,
-     * but the two instructions' internal rounding need not be the same, so the second way is adopted when layer 0's
-     * products and the output head of 64 random tokens (grouped where that is on; the configuration chosen so far)
-     * are within 1e-4 of the mma.sync ones (max abs difference over max abs value: 0 means bitwise equal; a wrong
-     * layout is off by order 1) and faster as CUDA graphs. -Dinferstream.cuda.wgmma=on|off forces it.
+     * On a compute capability 9.x device with packed weights, decides whether the streaming products run from the
+     * sm_90a module (wgmma.cuh: Hopper's warpgroup MMAs read the activations from shared memory once per 4 warps,
+     * where each warp of the mma.sync kernels reads them into fragments itself, 4x its weight bytes at 64 tokens, and
+     * issues 32 mma.sync per 2 KB of weights), on weights packed in that module's order. Each k16 step sums other k
+     * than the mma.sync kernels' (whose packing permutes k), so the second way is adopted when layer 0's products and
+     * the output head of 64 random tokens (grouped where that is on; the configuration chosen so far) are within 1e-4
+     * of the mma.sync ones (max abs difference over max abs value; a wrong layout is off by order 1) and faster as
+     * CUDA graphs. -Dinferstream.cuda.wgmma=on|off forces it (on needs the packed weights).
      */
     void chooseWgmma() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.wgmma");
@@ -788,28 +788,42 @@ final class ProductKernelChoices extends KernelTrials {
             wgmmaChoice = k.wgmmaStatus() + (forced != null ? " (-Dinferstream.cuda.wgmma=" + forced + " ignored)" : "");
             return;
         }
+        if (!model.streamingSkinny || model.skinny == null || !model.packedStream) {
+            wgmmaChoice = "the streaming products do not read packed weights; not compared"
+                    + (forced != null ? " (-Dinferstream.cuda.wgmma=" + forced + " ignored)" : "");
+            return;
+        }
         if (forced != null) {
             model.useWgmma("on".equals(forced));
             wgmmaChoice = "forced by -Dinferstream.cuda.wgmma=" + forced;
             return;
         }
-        if (!model.streamingSkinny || model.skinny == null) {
-            wgmmaChoice = "matmul_stream is not the skinny kernel; not compared";
-            return;
-        }
         int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
-        ProductChain p = layerZeroProducts(n, 67, v -> k.useWgmma(v == 1));
+        List<DeviceMatrix> layer0 = List.of(w.wq[0], w.wk[0], w.wv[0], w.wo[0], w.gate[0], w.up[0], w.down[0], w.output);
+        for (DeviceMatrix m : layer0) {
+            if (!m.packable()) {
+                wgmmaChoice = m + " is not packed for the streaming product; not compared";
+                return;
+            }
+        }
         WithinTolerance both;
         try {
+            for (DeviceMatrix m : layer0) {
+                m.packForWgmma(k); // beside the mma.sync packing for the trial
+            }
+            ProductChain p = layerZeroProducts(n, 67, v -> model.skinny.wgmma = v == 1);
             both = withinTolerance(p.chain(), p.reset(), p.outs(), p.words(), 1e-4);
+            wgmmaChoice = String.format(java.util.Locale.ROOT,
+                    "layer 0's products and the output head, %d tokens%s, %d CUDA graph replays: mma.sync %.1f us, "
+                            + "wgmma %.1f us; max relative difference %.2e%s", n, p.grouped() ? " (grouped)" : "", CHOICE_REPS,
+                    both.nanos()[0] / 1e3 / CHOICE_REPS, both.nanos()[1] / 1e3 / CHOICE_REPS, both.worst(), both.verdict());
         } finally {
-            k.useWgmma(model.wgmma);
+            model.skinny.wgmma = model.wgmma;
+            for (DeviceMatrix m : layer0) {
+                m.dropPackedWgmma(); // useWgmma below packs what it needs
+            }
         }
         model.useWgmma(both.adopt());
         model.bufferGeneration++;
-        wgmmaChoice = String.format(java.util.Locale.ROOT,
-                "layer 0's products and the output head, %d tokens%s, %d CUDA graph replays: mma.sync %.1f us, "
-                        + "wgmma %.1f us; max relative difference %.2e%s", n, p.grouped() ? " (grouped)" : "", CHOICE_REPS,
-                both.nanos()[0] / 1e3 / CHOICE_REPS, both.nanos()[1] / 1e3 / CHOICE_REPS, both.worst(), both.verdict());
     }
 }

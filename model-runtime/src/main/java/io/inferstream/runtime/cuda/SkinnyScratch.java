@@ -59,6 +59,12 @@ final class SkinnyScratch implements AutoCloseable {
     boolean packed;
 
     /**
+     * With packed: the sm_90a module's kernels (Hopper's warpgroup MMAs, CudaKernels.WGMMA), reading each matrix's
+     * wgmma packing (DeviceMatrix.packForWgmma) where it has one. Chosen at load on compute capability 9.x.
+     */
+    boolean wgmma;
+
+    /**
      * With packed: the _tall_packed kernels (8 warps of 32 rows, 256-row blocks, one per SM: half the shared-memory
      * activation reads per weight byte) for products whose grid still has a block for every SM
      * ({@link #tallMinBlocks}); the split policy stays that of {@link #streamWide}. Chosen at load.

@@ -39,6 +39,11 @@ class KernelLaunchSitesTest {
             }
             kernels.addAll(List.of(e.getValue()));
         }
+        // the sm_90a module's kernels, launched as CudaKernels.WGMMA + name
+        try (InputStream in = CudaKernels.class.getResourceAsStream("/cuda/" + CudaKernels.WGMMA_MODULE + ".ptx")) {
+            signatures.add(new String(in.readAllBytes(), StandardCharsets.US_ASCII));
+        }
+        kernels.addAll(CudaKernels.WGMMA_KERNELS);
         Path sources = Path.of("src/main/java/io/inferstream/runtime/cuda");
         assertTrue(Files.isDirectory(sources), "run from the model-runtime module: " + sources.toAbsolutePath());
         List<String> problems = new ArrayList<>();
@@ -52,7 +57,7 @@ class KernelLaunchSitesTest {
                     if (args.size() < 5) {
                         continue; // not CudaKernels.launch (SplitAttention.launch and the like)
                     }
-                    String name = args.get(0);
+                    String name = args.get(0).replace("CudaKernels.WGMMA + ", ""); // the module prefix: same parameters
                     List<String> literals = new ArrayList<>();
                     Matcher lit = LITERAL.matcher(name);
                     while (lit.find()) {

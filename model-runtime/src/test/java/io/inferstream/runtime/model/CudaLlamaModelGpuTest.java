@@ -171,6 +171,7 @@ class CudaLlamaModelGpuTest {
                 assertTrue(!device.computeCapability().startsWith("9."), label + ": no sm_90a module on " + device);
                 return; // nothing to compare on a device that cannot run wgmma
             }
+            gpu.usePackedStream(wgmma); // packed weights for the warpgroup MMAs (their own packing); else row-major
             if (gpu.wgmmaAvailable()) {
                 gpu.useWgmma(wgmma);
             }
