@@ -336,14 +336,18 @@ public final class GpuBench {
             if (g.streamingSkinny()) {
                 boolean packedDefault = g.packedStream();
                 boolean tallDefault = g.tallStream();
-                otherPackedMs = otherWay("packed weights", () -> g.usePackedStream(!packedDefault),
-                        () -> g.usePackedStream(packedDefault), timed);
+                boolean wgmmaChosen = g.wgmma(); // (turning the packed weights off turns the warpgroup MMAs off)
+                otherPackedMs = otherWay("packed weights", () -> g.usePackedStream(!packedDefault), () -> {
+                    g.usePackedStream(packedDefault);
+                    g.useWgmma(wgmmaChosen);
+                }, timed);
                 otherTallMs = otherWay("32-row warps", () -> {
                     g.usePackedStream(true);
                     g.useTallStream(!tallDefault);
                 }, () -> {
                     g.useTallStream(tallDefault);
                     g.usePackedStream(packedDefault);
+                    g.useWgmma(wgmmaChosen);
                 }, timed);
             }
             // The packed streaming products on the other tensor-core instruction (wgmma or mma.sync; each repacks the
