@@ -22,6 +22,9 @@
 // whole 16-byte pieces: the host checks); kChunk % 64 == 0; pieces past the split's end load zeros.
 // stream_check.py (beside this file) emulates the fragment layouts and index math on the host.
 //
+// Compiled twice: for compute_80 (stream.ptx, mma.sync) and with -DST_WGMMA for sm_90a (stream_wgmma.ptx: the kernels
+// on packed weights only, on Hopper's warpgroup MMAs with their own packing; wgmma.cuh says how).
+//
 // Packed weights (the _packed kernels; CudaLlamaModel.choosePackedStream adopts them at load when faster): the same
 // products from a copy of W that pack_stream_weights rearranged once, Marlin-style, into the order the lanes read it.
 // Row-major, one load instruction of a warp reads 64 bytes from each of 8 rows 4 KB or more apart, and the warp's 16
@@ -45,11 +48,6 @@
 #ifdef ST_WGMMA
 #include "wgmma.cuh"
 #endif
-
-// The activations of chunk at k into one stage: for mma.sync (st_load_x) or, in the sm_90a module, for wgmma.
-template <int WARPS>
-__device__ __forceinline__ void st_load_act(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
-                                            int k1);
 
 #ifdef INFERSTREAM_EMULATE
 __device__ __forceinline__ uint4 st_load_weights(const void* p, bool valid) {
@@ -114,6 +112,7 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
     }
 }
 
+// The activations of chunk at k into one stage: for mma.sync (st_load_x) or, in the sm_90a module, for wgmma.
 template <int WARPS>
 __device__ __forceinline__ void st_load_act(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
                                             int k1) {
