@@ -334,6 +334,16 @@ ST_SLICE_KERNEL(matmul_stream_packed_slices_f16, __half, true, 1, 2)
 ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_bf16, __nv_bfloat16, true, 2, 1)
 ST_SLICE_KERNEL(matmul_stream_tall_packed_slices_f16, __half, true, 2, 1)
 
+// Where 16-byte piece i of a packed copy goes: tile (row group rg, chunk kc) of ceil(cols / 64) = cpr per group, the
+// j-th piece of lane `lane`.
+__device__ __forceinline__ void pack_piece(size_t i, int cpr, int& lane, int& j, int& kc, int& rg) {
+    lane = (int) (i & 31);
+    j = (int) ((i >> 5) & 3);
+    size_t tile = i >> 7;
+    kc = (int) (tile % cpr);
+    rg = (int) (tile / cpr);
+}
+
 #ifndef ST_WGMMA // (the sm_90a module has its own packing, below)
 // W [rows, cols] row-major rearranged for the _packed kernels: p holds `groups` (a multiple of 16, >= rows / 16) row
 // groups of ceil(cols / 64) tiles of 2 KB; in tile (group rg, chunk kc), the 16-byte piece j * 32 + lane is what that
@@ -343,11 +353,8 @@ extern "C" __global__ void pack_stream_weights(const unsigned short* w, unsigned
     int cpr = (cols + ST_KC - 1) / ST_KC;
     size_t total = (size_t) groups * cpr * 128;
     for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
-        int lane = (int) (i & 31);
-        int j = (int) ((i >> 5) & 3);
-        size_t tile = i >> 7;
-        int kc = (int) (tile % cpr);
-        int rg = (int) (tile / cpr);
+        int lane, j, kc, rg;
+        pack_piece(i, cpr, lane, j, kc, rg);
         int r = rg * 16 + (lane >> 2) + (j >= 2 ? 8 : 0);
         int c = kc * ST_KC + (lane & 3) * 8 + (j & 1) * 32;
         uint4 v = {0, 0, 0, 0};
@@ -367,11 +374,8 @@ extern "C" __global__ void pack_stream_weights_wg(const unsigned short* w, unsig
     int cpr = (cols + ST_KC - 1) / ST_KC;
     size_t total = (size_t) groups * cpr * 128;
     for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
-        int lane = (int) (i & 31);
-        int j = (int) ((i >> 5) & 3);
-        size_t tile = i >> 7;
-        int kc = (int) (tile % cpr);
-        int rg = (int) (tile / cpr);
+        int lane, j, kc, rg;
+        pack_piece(i, cpr, lane, j, kc, rg);
         int r = rg * 16 + (lane >> 2);
         int k = kc * ST_KC + 16 * j + 2 * (lane & 3);
         unsigned short v[8];

@@ -55,22 +55,18 @@ __device__ __forceinline__ unsigned long long wg_desc(const unsigned short* stag
              "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n"
 // acc (this thread's D: rows 16 (warp % 4) + g and + 8, tokens 8t + 2q and + 1, mma.sync's C layout per 8-token tile)
 // += A (this warp's 16 rows x 16 k: a.x .. a.w as mma.sync's a0 .. a3) . B (16 k x 64 tokens of step `step`)
-__device__ __forceinline__ void wg_mma_n64(float (&acc)[ST_MAX_TILES][4], uint4 a, const unsigned short* stage, int step,
-                                           __nv_bfloat16*) {
-    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, 1, 0;\n"
-                 " wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_D "}\n"
-                 : WG_ACC(0), WG_ACC(1), WG_ACC(2), WG_ACC(3), WG_ACC(4), WG_ACC(5), WG_ACC(6), WG_ACC(7)
-                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "l"(wg_desc(stage, step))
-                 : "memory");
-}
-__device__ __forceinline__ void wg_mma_n64(float (&acc)[ST_MAX_TILES][4], uint4 a, const unsigned short* stage, int step,
-                                           __half*) {
-    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, 1, 0;\n"
-                 " wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WG_D "}\n"
-                 : WG_ACC(0), WG_ACC(1), WG_ACC(2), WG_ACC(3), WG_ACC(4), WG_ACC(5), WG_ACC(6), WG_ACC(7)
-                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "l"(wg_desc(stage, step))
-                 : "memory");
-}
+#define WG_MMA(T, ptxType)                                                                                            \
+    __device__ __forceinline__ void wg_mma_n64(float (&acc)[ST_MAX_TILES][4], uint4 a, const unsigned short* stage,  \
+                                               int step, T*) {                                                        \
+        asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, 1, 0;\n"                                                     \
+                     " wgmma.mma_async.sync.aligned.m64n64k16.f32." ptxType "." ptxType " " WG_D "}\n"               \
+                     : WG_ACC(0), WG_ACC(1), WG_ACC(2), WG_ACC(3), WG_ACC(4), WG_ACC(5), WG_ACC(6), WG_ACC(7)        \
+                     : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "l"(wg_desc(stage, step))                              \
+                     : "memory");                                                                                     \
+    }
+WG_MMA(__nv_bfloat16, "bf16")
+WG_MMA(__half, "f16")
+#undef WG_MMA
 #undef WG_ACC
 #undef WG_D
 #endif

@@ -311,6 +311,21 @@ inline float half_bits_to_float(unsigned short h, bool bf16) {
     return bf16 ? emu_float((unsigned int) h << 16) : __half2float(__half {h});
 }
 
+// The warp's 16 x 16 A of an m16n8k16 (or a warpgroup MMA's 16 rows of this warp) from every lane's a0..a3 (the first
+// four words of all[lane]): g = lane / 4, q = lane % 4; a0 row g k 2q..2q+1, a1 row g+8, a2 row g k 2q+8.., a3 row g+8.
+template <int W>
+inline void a_fragments(const unsigned int (&all)[32][W], float (&A)[16][16], bool bf16) {
+    for (int l = 0; l < 32; l++) {
+        int g = l >> 2, q = l & 3;
+        for (int h = 0; h < 2; h++) {
+            A[g][2 * q + h] = half_bits_to_float((unsigned short) (all[l][0] >> (16 * h)), bf16);
+            A[g + 8][2 * q + h] = half_bits_to_float((unsigned short) (all[l][1] >> (16 * h)), bf16);
+            A[g][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][2] >> (16 * h)), bf16);
+            A[g + 8][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][3] >> (16 * h)), bf16);
+        }
+    }
+}
+
 // mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16}: d (4 floats of this lane) += A [16 x 16] . B [16 x 8], with the
 // fragments spread over the warp as the PTX ISA lays them out (g = lane / 4, q = lane % 4): a0 row g k 2q..2q+1,
 // a1 row g+8, a2 row g k 2q+8.., a3 row g+8 k 2q+8..; b0 k 2q..2q+1 of column g, b1 k 2q+8..; d0, d1 row g columns
@@ -321,13 +336,10 @@ inline void mma_m16n8k16(float* d, unsigned int a0, unsigned int a1, unsigned in
     unsigned int all[32][6];
     exchange(mine, all);
     float A[16][16], B[16][8];
+    a_fragments(all, A, bf16);
     for (int l = 0; l < 32; l++) {
         int g = l >> 2, q = l & 3;
         for (int h = 0; h < 2; h++) {
-            A[g][2 * q + h] = half_bits_to_float((unsigned short) (all[l][0] >> (16 * h)), bf16);
-            A[g + 8][2 * q + h] = half_bits_to_float((unsigned short) (all[l][1] >> (16 * h)), bf16);
-            A[g][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][2] >> (16 * h)), bf16);
-            A[g + 8][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][3] >> (16 * h)), bf16);
             B[2 * q + h][g] = half_bits_to_float((unsigned short) (all[l][4] >> (16 * h)), bf16);
             B[2 * q + 8 + h][g] = half_bits_to_float((unsigned short) (all[l][5] >> (16 * h)), bf16);
         }
@@ -356,15 +368,7 @@ inline void wgmma_m64n64k16_sw128(float* d, unsigned int a0, unsigned int a1, un
     unsigned int all[32][4];
     exchange(mine, all);
     float A[16][16];
-    for (int l = 0; l < 32; l++) {
-        int g = l >> 2, q = l & 3;
-        for (int h = 0; h < 2; h++) {
-            A[g][2 * q + h] = half_bits_to_float((unsigned short) (all[l][0] >> (16 * h)), bf16);
-            A[g + 8][2 * q + h] = half_bits_to_float((unsigned short) (all[l][1] >> (16 * h)), bf16);
-            A[g][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][2] >> (16 * h)), bf16);
-            A[g + 8][2 * q + 8 + h] = half_bits_to_float((unsigned short) (all[l][3] >> (16 * h)), bf16);
-        }
-    }
+    a_fragments(all, A, bf16);
     const char* base = (const char*) stage;
     int lane = block().current->linear & 31;
     int g = lane >> 2, q = lane & 3;

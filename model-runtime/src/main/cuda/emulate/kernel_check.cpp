@@ -619,21 +619,21 @@ static void inBounds(long stray, const std::string& tag) {
 
 // W packed for the _packed kernels as CudaLlamaModel does it (DeviceMatrix.packForStream): row groups rounded up to 16,
 // from a buffer that starts as 0xFFFF so that a padding piece left unwritten would show.
-static std::vector<unsigned short> packed(const std::vector<unsigned short>& w, int rows, int cols) {
+using Packer = void (*)(const unsigned short*, unsigned short*, int, int, int);
+static std::vector<unsigned short> packedBy(Packer packer, const std::vector<unsigned short>& w, int rows, int cols) {
     int groups = (rows + 255) / 256 * 16;
     size_t pieces = (size_t) groups * ((cols + 63) / 64) * 128;
     std::vector<unsigned short> p(pieces * 8, 0xFFFF);
-    emu::launch(pack_stream_weights, grid(blocksFor(pieces)), threads(256), 0, w.data(), p.data(), rows, cols, groups);
+    emu::launch(packer, grid(blocksFor(pieces)), threads(256), 0, w.data(), p.data(), rows, cols, groups);
     return p;
+}
+static std::vector<unsigned short> packed(const std::vector<unsigned short>& w, int rows, int cols) {
+    return packedBy(pack_stream_weights, w, rows, cols);
 }
 
 // The same tiles packed for the sm_90a kernels (pack_stream_weights_wg: each piece one k16 step's A fragment).
 static std::vector<unsigned short> packedWg(const std::vector<unsigned short>& w, int rows, int cols) {
-    int groups = (rows + 255) / 256 * 16;
-    size_t pieces = (size_t) groups * ((cols + 63) / 64) * 128;
-    std::vector<unsigned short> p(pieces * 8, 0xFFFF);
-    emu::launch(wg::pack_stream_weights_wg, grid(blocksFor(pieces)), threads(256), 0, w.data(), p.data(), rows, cols, groups);
-    return p;
+    return packedBy(wg::pack_stream_weights_wg, w, rows, cols);
 }
 
 // a within 1e-5 of b (max abs difference over b's max abs value): the same sums added in other groups.

@@ -203,14 +203,13 @@ public final class DeviceMatrix implements AutoCloseable {
         if (packed != null) {
             return 0;
         }
-        if (!packable()) {
-            throw new IllegalArgumentException(name + ": only BF16/F16 matrices with cols a multiple of 8 are packed for the "
-                    + "streaming product; got " + type + " " + rows + " x " + cols);
+        DeviceBuffer p = packingBuffer(" (packed)");
+        try {
+            k.launch("pack_stream_weights", packingGrid(), 1, 256, 0, data, p, rows, cols, packingGroups());
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
         }
-        int groups = (rows + 255) / 256 * 16;
-        long pieces = packedBytes(rows, cols) / 16;
-        DeviceBuffer p = DeviceBuffer.allocate(packedBytes(rows, cols), name + " (packed)");
-        k.launch("pack_stream_weights", (int) Math.min(65535, (pieces + 255) / 256), 1, 256, 0, data, p, rows, cols, groups);
         packed = p;
         return p.bytes();
     }
@@ -224,22 +223,35 @@ public final class DeviceMatrix implements AutoCloseable {
         if (packedWg != null) {
             return 0;
         }
-        if (!packable()) {
-            throw new IllegalArgumentException(name + ": only BF16/F16 matrices with cols a multiple of 8 are packed for the "
-                    + "streaming product; got " + type + " " + rows + " x " + cols);
-        }
-        int groups = (rows + 255) / 256 * 16;
-        long pieces = packedBytes(rows, cols) / 16;
-        DeviceBuffer p = DeviceBuffer.allocate(packedBytes(rows, cols), name + " (packed for wgmma)");
+        DeviceBuffer p = packingBuffer(" (packed for wgmma)");
         try {
-            k.launch(CudaKernels.WGMMA + "pack_stream_weights_wg", (int) Math.min(65535, (pieces + 255) / 256), 1, 256, 0,
-                    data, p, rows, cols, groups);
+            k.launch(CudaKernels.WGMMA + "pack_stream_weights_wg", packingGrid(), 1, 256, 0, data, p, rows, cols,
+                    packingGroups());
         } catch (RuntimeException e) {
             p.close();
             throw e;
         }
         packedWg = p;
         return p.bytes();
+    }
+
+    /** A buffer of {@link #packedBytes} for a packed copy, once this matrix is known to be packable. */
+    private DeviceBuffer packingBuffer(String label) {
+        if (!packable()) {
+            throw new IllegalArgumentException(name + ": only BF16/F16 matrices with cols a multiple of 8 are packed for the "
+                    + "streaming product; got " + type + " " + rows + " x " + cols);
+        }
+        return DeviceBuffer.allocate(packedBytes(rows, cols), name + label);
+    }
+
+    /** Row groups of a packed copy: whole 256-row blocks of 16-row groups (any block's warps stay inside). */
+    private int packingGroups() {
+        return (rows + 255) / 256 * 16;
+    }
+
+    /** Blocks of 256 threads for the packers, a thread per 16-byte piece (grid-stride beyond 65535). */
+    private int packingGrid() {
+        return (int) Math.min(65535, (packedBytes(rows, cols) / 16 + 255) / 256);
     }
 
     /** Frees the packed copies, if any. */

@@ -371,10 +371,7 @@ class DeviceKernelsGpuTest {
         long partial = 0;
         try (DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x")) {
             for (int m = 0; m < count; m++) {
-                float[] w = new float[rows[m] * cols];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
-                }
+                float[] w = randomWeights(rnd, rows[m], cols);
                 raw[m] = Quantizer.quantize(type, w);
                 cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw[m]), rows[m], cols, "w" + m);
                 dms[m] = DeviceMatrix.upload(cpu[m], ByteBuffer.wrap(raw[m]), false);
@@ -417,16 +414,7 @@ class DeviceKernelsGpuTest {
             for (int m = 0; m < (swiglu ? 1 : count); m++) {
                 assertArrayEquals(bits[0][m], bits[1][m], "matrix " + m + ": packed weights changed the bits");
                 assertArrayEquals(bits[0][m], bits[2][m], "matrix " + m + ": 32-row warps changed the bits");
-                float[] expected = new float[n * rows[m]];
-                cpu[m].matmul(x, expected, n);
-                if (swiglu) {
-                    float[] upExpected = new float[n * rows[1]];
-                    cpu[1].matmul(x, upExpected, n);
-                    for (int i = 0; i < expected.length; i++) {
-                        double g = expected[i];
-                        expected[i] = (float) (g / (1 + Math.exp(-g)) * upExpected[i]);
-                    }
-                }
+                float[] expected = expectedOutput(cpu, x, n, m, swiglu);
                 double err = CudaTestDevice.relativeError(got[m], expected, expected.length);
                 assertTrue(err <= bound, "matrix " + m + ": relative error " + err + " > " + bound);
             }
@@ -480,10 +468,7 @@ class DeviceKernelsGpuTest {
         long partial = 0;
         try (DeviceBuffer dx = DeviceBuffer.allocate(4L * x.length, "x")) {
             for (int m = 0; m < count; m++) {
-                float[] w = new float[rows[m] * cols];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
-                }
+                float[] w = randomWeights(rnd, rows[m], cols);
                 byte[] raw = Quantizer.quantize(type, w);
                 cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw), rows[m], cols, "w" + m);
                 dms[m] = DeviceMatrix.upload(cpu[m], ByteBuffer.wrap(raw), false);
@@ -534,16 +519,7 @@ class DeviceKernelsGpuTest {
                     assertTrue(worst <= 1e-5 * scale, "matrix " + m + ", " + way + ": wgmma differs from mma.sync by " + worst
                             + " of " + scale);
                 }
-                float[] expected = new float[n * rows[m]];
-                cpu[m].matmul(x, expected, n);
-                if (swiglu) {
-                    float[] upExpected = new float[n * rows[1]];
-                    cpu[1].matmul(x, upExpected, n);
-                    for (int i = 0; i < expected.length; i++) {
-                        double g = expected[i];
-                        expected[i] = (float) (g / (1 + Math.exp(-g)) * upExpected[i]);
-                    }
-                }
+                float[] expected = expectedOutput(cpu, x, n, m, swiglu);
                 double err = CudaTestDevice.relativeError(got[2][m], expected, expected.length);
                 assertTrue(err <= bound, "matrix " + m + ": wgmma relative error " + err + " > " + bound);
             }
@@ -1168,6 +1144,30 @@ class DeviceKernelsGpuTest {
     }
 
     /** Closes every non-null matrix and buffer of the arrays (a test's device allocations). */
+    /** Weights in [-1, 1) / sqrt(cols), so products of unit-size activations stay of unit size. */
+    private static float[] randomWeights(SplittableRandom rnd, int rows, int cols) {
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
+        }
+        return w;
+    }
+
+    /** The CPU's output m of products of x by cpu's matrices: matrix m's, or silu(gate) * up for a SwiGLU pair. */
+    private static float[] expectedOutput(Matrix[] cpu, float[] x, int n, int m, boolean swiglu) {
+        float[] expected = new float[n * cpu[m].rows()];
+        cpu[m].matmul(x, expected, n);
+        if (swiglu) {
+            float[] up = new float[n * cpu[1].rows()];
+            cpu[1].matmul(x, up, n);
+            for (int i = 0; i < expected.length; i++) {
+                double g = expected[i];
+                expected[i] = (float) (g / (1 + Math.exp(-g)) * up[i]);
+            }
+        }
+        return expected;
+    }
+
     private static void closeAll(AutoCloseable[]... arrays) {
         for (AutoCloseable[] array : arrays) {
             for (AutoCloseable c : array) {
