@@ -103,21 +103,12 @@ abstract class KernelTrials {
      * the first {@code words[o]} 32-bit words of each output, then times both ways as CUDA graphs.
      */
     BothWays bothWays(java.util.function.IntConsumer chain, Runnable reset, DeviceBuffer[] outs, int[] words) {
-        int[][][] got = new int[2][outs.length][];
-        for (int v = 0; v < 2; v++) {
-            reset.run();
-            chain.accept(v);
-            device.synchronize();
-            for (int o = 0; o < outs.length; o++) {
-                got[v][o] = new int[words[o]];
-                if (words[o] > 0) {
-                    outs[o].download(got[v][o], words[o]);
-                }
-            }
-        }
+        float[][][] got = outputsBothWays(chain, reset, outs, words);
         boolean equal = true;
         for (int o = 0; o < outs.length; o++) {
-            equal &= java.util.Arrays.equals(got[0][o], got[1][o]);
+            for (int i = 0; i < words[o]; i++) {
+                equal &= Float.floatToRawIntBits(got[0][o][i]) == Float.floatToRawIntBits(got[1][o][i]);
+            }
         }
         return new BothWays(equal, new long[] {graphs.nanos(chain, 0, CHOICE_REPS), graphs.nanos(chain, 1, CHOICE_REPS)});
     }
@@ -128,6 +119,16 @@ abstract class KernelTrials {
      */
     WithinTolerance withinTolerance(java.util.function.IntConsumer chain, Runnable reset, DeviceBuffer[] outs, int[] words,
                                     double bound) {
+        float[][][] got = outputsBothWays(chain, reset, outs, words);
+        double worst = 0;
+        for (int o = 0; o < outs.length; o++) {
+            worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
+        }
+        return new WithinTolerance(worst, bound, new long[] {graphs.nanos(chain, 0, CHOICE_REPS), graphs.nanos(chain, 1, CHOICE_REPS)});
+    }
+
+    /** The first {@code words[o]} 32-bit words of each output after way 0 and after way 1, each run eagerly after reset. */
+    private float[][][] outputsBothWays(java.util.function.IntConsumer chain, Runnable reset, DeviceBuffer[] outs, int[] words) {
         float[][][] got = new float[2][outs.length][];
         for (int v = 0; v < 2; v++) {
             reset.run();
@@ -140,11 +141,7 @@ abstract class KernelTrials {
                 }
             }
         }
-        double worst = 0;
-        for (int o = 0; o < outs.length; o++) {
-            worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
-        }
-        return new WithinTolerance(worst, bound, new long[] {graphs.nanos(chain, 0, CHOICE_REPS), graphs.nanos(chain, 1, CHOICE_REPS)});
+        return got;
     }
 
     /** A scratch buffer of the load-time choices, registered in {@code temp} (freed by the caller), with data if given. */

@@ -281,10 +281,7 @@ class DeviceKernelsGpuTest {
         int[] rows = rows2 == 0 ? new int[] {rows0, rows1} : new int[] {rows0, rows1, rows2};
         int count = rows.length;
         SplittableRandom rnd = new SplittableRandom(rows0 * 13L + cols + n);
-        float[] x = new float[n * cols];
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) rnd.nextDouble(-2, 2);
-        }
+        float[] x = randomActivations(rnd, n, cols);
         Matrix[] cpu = new Matrix[count];
         byte[][] raw = new byte[count][];
         float[][] expected = new float[count][];
@@ -360,10 +357,7 @@ class DeviceKernelsGpuTest {
         int count = rows.length;
         boolean swiglu = count == 2; // gate/up: the reduction applies SwiGLU
         SplittableRandom rnd = new SplittableRandom(rows0 * 17L + cols * 3L + n);
-        float[] x = new float[n * cols];
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) rnd.nextDouble(-2, 2);
-        }
+        float[] x = randomActivations(rnd, n, cols);
         Matrix[] cpu = new Matrix[count];
         byte[][] raw = new byte[count][];
         DeviceMatrix[] dms = new DeviceMatrix[count];
@@ -458,10 +452,7 @@ class DeviceKernelsGpuTest {
         int count = rows.length;
         boolean swiglu = count == 2;
         SplittableRandom rnd = new SplittableRandom(rows0 * 31L + cols * 7L + n);
-        float[] x = new float[n * cols];
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (float) rnd.nextDouble(-2, 2);
-        }
+        float[] x = randomActivations(rnd, n, cols);
         Matrix[] cpu = new Matrix[count];
         DeviceMatrix[] dms = new DeviceMatrix[count];
         DeviceBuffer[] ys = new DeviceBuffer[count];
@@ -1144,6 +1135,15 @@ class DeviceKernelsGpuTest {
     }
 
     /** Closes every non-null matrix and buffer of the arrays (a test's device allocations). */
+    /** n tokens of activations in [-2, 2). */
+    private static float[] randomActivations(SplittableRandom rnd, int n, int cols) {
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextDouble(-2, 2);
+        }
+        return x;
+    }
+
     /** Weights in [-1, 1) / sqrt(cols), so products of unit-size activations stay of unit size. */
     private static float[] randomWeights(SplittableRandom rnd, int rows, int cols) {
         float[] w = new float[rows * cols];
