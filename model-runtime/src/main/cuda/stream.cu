@@ -100,7 +100,13 @@ __device__ __forceinline__ void st_load_packed(uint4* dst, const unsigned short*
 }
 
 // Activations of chunk at k into one stage [token][64 k]: 8 pieces of 16 bytes per token; on odd tokens the two
-// 64-byte halves are swapped so that a quarter-warp's B reads (tokens 2i, 2i+1, same half) hit all 32 banks.
+// 64-byte halves are swapped so that a quarter-warp's B reads (tokens 2i, 2i+1, same half) hit all 32 banks. In the
+// sm_90a module the pieces follow wgmma's 128-byte swizzle instead (piece p of token t at p ^ (t % 8): wgmma.cuh).
+#ifdef ST_WGMMA
+#define ST_X_PIECE(p, t) ((p) ^ ((t) & 7))
+#else
+#define ST_X_PIECE(p, t) ((p) ^ (((t) & 1) << 2))
+#endif
 template <int WARPS>
 __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
                                           int k1) {
@@ -108,19 +114,8 @@ __device__ __forceinline__ void st_load_x(unsigned short* stage, const unsigned 
         int t = i >> 3;
         int p = i & 7;
         int c = k + 8 * p;
-        cp_async16(stage + t * ST_KC + ((p ^ ((t & 1) << 2)) << 3), xh + (size_t) t * cols + (c < k1 ? c : 0), c < k1);
+        cp_async16(stage + t * ST_KC + (ST_X_PIECE(p, t) << 3), xh + (size_t) t * cols + (c < k1 ? c : 0), c < k1);
     }
-}
-
-// The activations of chunk at k into one stage: for mma.sync (st_load_x) or, in the sm_90a module, for wgmma.
-template <int WARPS>
-__device__ __forceinline__ void st_load_act(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
-                                            int k1) {
-#ifdef ST_WGMMA
-    st_load_x_wg<WARPS>(stage, xh, npad, cols, k, k1);
-#else
-    st_load_x<WARPS>(stage, xh, npad, cols, k, k1);
-#endif
 }
 
 // A warp's 16-row tile of results into o [nOut, rows]: this lane's acc[t] = {row ra token 8t+2q, token 8t+2q+1, row
@@ -214,7 +209,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
             } else {
                 st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
             }
-            st_load_act<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
+            st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
         }
         cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
     }
@@ -235,7 +230,7 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
                 __syncthreads(); // everyone's have; chunk c - 1 is consumed, its stage is free
                 int next = c + ST_DEPTH;
                 if (next < chunks) {
-                    st_load_act<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
+                    st_load_x<WARPS>(xs[next % ST_STAGES], xh, npad, cols, k0 + next * ST_KC, k1);
                 }
                 cp_async_commit();
                 const unsigned short* xc = xs[c % ST_STAGES];

@@ -14,7 +14,8 @@
 // B: the chunk's activations [token][64 k] in wgmma's K-major layout with the 128-byte swizzle: token t's 128 bytes at
 // 128 t, its 16-byte piece p at ((p ^ (t % 8)) * 16) within them; 8-token groups SBO = 1024 bytes apart; step j's
 // descriptor starts 32 j bytes into the stage (the hardware applies the XOR to the address bits, so the stage must be
-// 1024-byte aligned). The copies are 16-byte cp.async, a warp writing 4 whole tokens: no bank conflicts.
+// 1024-byte aligned). The copies (stream.cu's st_load_x) are 16-byte cp.async, a warp writing 4 whole tokens: no bank
+// conflicts.
 #pragma once
 #include "common.cuh"
 
@@ -70,19 +71,6 @@ WG_MMA(__half, "f16")
 #undef WG_ACC
 #undef WG_D
 #endif
-
-// Activations of the chunk at k into one stage, 128-byte swizzled: 8 pieces of 16 bytes per token, lanes 8t'..8t'+7
-// one token's pieces (a warp writes 4 whole tokens' 512 contiguous bytes).
-template <int WARPS>
-__device__ __forceinline__ void st_load_x_wg(unsigned short* stage, const unsigned short* xh, int npad, int cols, int k,
-                                             int k1) {
-    for (int i = threadIdx.x; i < npad * 8; i += WARPS * 32) {
-        int t = i >> 3;
-        int p = i & 7;
-        int c = k + 8 * p;
-        cp_async16(stage + t * ST_KC + ((p ^ (t & 7)) << 3), xh + (size_t) t * cols + (c < k1 ? c : 0), c < k1);
-    }
-}
 
 // The rows of tokens npad..63 of every stage zeroed once (wgmma multiplies all 64; copies never write them).
 template <int WARPS>
