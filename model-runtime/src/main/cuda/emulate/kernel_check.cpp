@@ -722,6 +722,21 @@ static void closeToRef(const std::vector<double>& ref, const std::vector<float>&
     }
 }
 
+// Row r of the double reference of a quantized product: ref[t, r] = w (row r's weights as the kernel widens them) .
+// the F16 activations of token t, for the n tokens; scale grows to the largest |ref|.
+static void referenceRow(const std::vector<float>& w, const std::vector<unsigned short>& xh, int r, int n, int rows,
+                         std::vector<double>& ref, double& scale) {
+    size_t cols = w.size();
+    for (int t = 0; t < n; t++) {
+        double s = 0;
+        for (size_t c = 0; c < cols; c++) {
+            s += (double) w[c] * __half2float(__half {xh[(size_t) t * cols + c]});
+        }
+        ref[(size_t) t * rows + r] = s;
+        scale = std::max(scale, std::fabs(s));
+    }
+}
+
 // The Q8_0 / Q6_K tensor-core kernels (one signature) on quants wq, scales ws and F16 activations xh: up to 64 tokens
 // with splits of `chunk` columns (one split writes y, several are reduced), more as 64-token slices, each result within
 // 1e-5 of the double reference; the slices bit for bit the decode kernel on each slice; every quant load in bounds.
@@ -831,14 +846,7 @@ static void q4kstream(int rows, int cols, int n, int chunk) {
             float prod = ws[2 * g] * (float) qv; // -ffp-contract=off: the two roundings of the CPU's rule
             w[c] = prod - ws[2 * g + 1];
         }
-        for (int t = 0; t < n; t++) {
-            double s = 0;
-            for (int c = 0; c < cols; c++) {
-                s += (double) w[c] * __half2float(__half {xh[(size_t) t * cols + c]});
-            }
-            ref[(size_t) t * rows + r] = s;
-            scale = std::max(scale, std::fabs(s));
-        }
+        referenceRow(w, xh, r, n, rows, ref, scale);
     }
     emu::forget();
     emu::allow(wq.data(), wq.size());
@@ -908,14 +916,7 @@ static void q6kstream(int rows, int cols, int n, int chunk) {
             float prod = ws[((size_t) r * cols + c) / 16] * (float) (signed char) wq[(size_t) r * cols + c];
             w[c] = __half2float(__float2half_rn(prod));
         }
-        for (int t = 0; t < n; t++) {
-            double s = 0;
-            for (int c = 0; c < cols; c++) {
-                s += (double) w[c] * __half2float(__half {xh[(size_t) t * cols + c]});
-            }
-            ref[(size_t) t * rows + r] = s;
-            scale = std::max(scale, std::fabs(s));
-        }
+        referenceRow(w, xh, r, n, rows, ref, scale);
     }
     runQuantStream(matmul_stream_q6_k, matmul_stream_q6_k_slices, wq, ws, xh, ref, scale, rows, cols, n, chunk, tag);
 }

@@ -453,10 +453,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         int dim = config.dim();
         int kvDim = config.kvDim();
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(31);
-        float[] xs = new float[n * dim];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = (float) rnd.nextDouble(-1, 1);
-        }
+        float[] xs = uniform(rnd, n * dim);
         int[] meta = new int[2 * n]; // positions [n] | slots [n]
         for (int t = 0; t < n; t++) {
             meta[t] = t < 2 ? t : rnd.nextInt(4096); // position 0: angle 0
@@ -528,10 +525,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         int hidden = config.hiddenDim();
         int npad = DeviceMatrix.groupPad(n, s);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(37);
-        float[] xs = new float[n * dim];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = (float) rnd.nextDouble(-1, 1);
-        }
+        float[] xs = uniform(rnd, n * dim);
         int[] meta = new int[2 * n]; // positions [n] | slots [n]
         for (int t = 0; t < n; t++) {
             meta[t] = t < 2 ? t : rnd.nextInt(4096);

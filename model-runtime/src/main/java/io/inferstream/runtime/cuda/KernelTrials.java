@@ -36,6 +36,15 @@ abstract class KernelTrials {
     /** CUDA graph replays per candidate in {@link ProductKernelChoices#chooseSkinnyKernel}. */
     static final int CHOICE_REPS = 20;
 
+    /** {@code count} values drawn uniformly from [-1, 1): the random inputs of the trials. */
+    static float[] uniform(java.util.SplittableRandom rnd, int count) {
+        float[] a = new float[count];
+        for (int i = 0; i < count; i++) {
+            a[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        return a;
+    }
+
     /** Max |a - b| over max |b| (0 when b is all zero and a equals it); NaN anywhere gives infinity. */
     static double relativeDifference(float[] a, float[] b) {
         double diff = 0;

@@ -163,10 +163,7 @@ final class ProductKernelChoices extends KernelTrials {
         try (DeviceBuffer in = DeviceBuffer.allocate(4L * maxN * maxCols, "stream check x");
              DeviceBuffer out = DeviceBuffer.allocate(4L * maxN * maxRows, "stream check y")) {
             java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
-            float[] xs = new float[(int) (maxN * maxCols)];
-            for (int i = 0; i < xs.length; i++) {
-                xs[i] = (float) rnd.nextDouble(-1, 1);
-            }
+            float[] xs = uniform(rnd, (int) (maxN * maxCols));
             in.upload(xs, xs.length);
             for (DeviceMatrix d : shapes) {
                 for (int n : tokenCounts) {
@@ -291,19 +288,10 @@ final class ProductKernelChoices extends KernelTrials {
             return;
         }
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(13);
-        float[] xs = new float[n * config.dim()];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = (float) rnd.nextDouble(-1, 1);
-        }
-        float[] as = new float[n * w.wo[0].cols()];
-        for (int i = 0; i < as.length; i++) {
-            as[i] = (float) rnd.nextDouble(-1, 1);
-        }
+        float[] xs = uniform(rnd, n * config.dim());
+        float[] as = uniform(rnd, n * w.wo[0].cols());
         int hidden = config.hiddenDim();
-        float[] hs = new float[n * hidden];
-        for (int i = 0; i < hs.length; i++) {
-            hs[i] = (float) rnd.nextDouble(-1, 1);
-        }
+        float[] hs = uniform(rnd, n * hidden);
         // inputs xb, att, hb2 (random, uploaded once: no product writes them, so no difference of one product
         // feeds the next); outputs q, k, v, hb (silu(gate) * up, or gate), x (Wo of att), logits (down of hb2)
         buf.xb.upload(xs, xs.length);
@@ -506,14 +494,9 @@ final class ProductKernelChoices extends KernelTrials {
             }
         }
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(61);
-        float[] xs = new float[n * config.dim()];
-        float[] as = new float[n * qDim];
-        float[] hs = new float[n * config.hiddenDim()];
-        for (float[] a : List.of(xs, as, hs)) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) rnd.nextDouble(-1, 1);
-            }
-        }
+        float[] xs = uniform(rnd, n * config.dim()); // (drawn in this order)
+        float[] as = uniform(rnd, n * qDim);
+        float[] hs = uniform(rnd, n * config.hiddenDim());
         model.skinny.sliceHalves(buf.capacity, model.maxSliceCols());
         // inputs xb, att, hb2; outputs q, k, v, hb (gate), x (Wo of att) and, last, xb (down of hb2)
         java.util.function.IntConsumer chain = v -> {
@@ -571,14 +554,9 @@ final class ProductKernelChoices extends KernelTrials {
      */
     private ProductChain layerZeroProducts(int n, long seed, java.util.function.IntConsumer way) {
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
-        float[] xs = new float[n * config.dim()];
-        float[] as = new float[n * w.wo[0].cols()];
-        float[] hs = new float[n * config.hiddenDim()];
-        for (float[] a : List.of(xs, as, hs)) {
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) rnd.nextDouble(-1, 1);
-            }
-        }
+        float[] xs = uniform(rnd, n * config.dim()); // (drawn in this order)
+        float[] as = uniform(rnd, n * w.wo[0].cols());
+        float[] hs = uniform(rnd, n * config.hiddenDim());
         boolean grouped = model.groupedSkinny && DeviceMatrix.groupable(n, w.wq[0], w.wk[0], w.wv[0])
                 && DeviceMatrix.groupable(n, w.gate[0], w.up[0]) && w.gate[0].rows() == w.up[0].rows();
         java.util.function.IntConsumer chain = v -> {
@@ -642,10 +620,7 @@ final class ProductKernelChoices extends KernelTrials {
         }
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(67);
         int widest = Math.max(Math.max(config.dim(), config.hiddenDim()), qDim);
-        float[] xs = new float[sizes[sizes.length - 1] * widest];
-        for (int i = 0; i < xs.length; i++) {
-            xs[i] = (float) rnd.nextDouble(-1, 1);
-        }
+        float[] xs = uniform(rnd, sizes[sizes.length - 1] * widest);
         model.skinny.sliceHalves(buf.capacity, model.maxSliceCols());
         model.skinny.blockSums(buf.capacity, model.maxSliceCols());
         // every product reads hb2 (as wide as any input) and writes hb (as tall as any output)
@@ -732,10 +707,7 @@ final class ProductKernelChoices extends KernelTrials {
         try (DeviceBuffer in = DeviceBuffer.allocate(4L * maxN * maxCols, "small stream check x");
              DeviceBuffer out = DeviceBuffer.allocate(4L * maxN * maxRows, "small stream check y")) {
             java.util.SplittableRandom rnd = new java.util.SplittableRandom(23);
-            float[] xs = new float[(int) (maxN * maxCols)];
-            for (int i = 0; i < xs.length; i++) {
-                xs[i] = (float) rnd.nextDouble(-1, 1);
-            }
+            float[] xs = uniform(rnd, (int) (maxN * maxCols));
             in.upload(xs, xs.length);
             double worst = 0;
             for (DeviceMatrix m : ms) {

@@ -147,10 +147,7 @@ class DeviceKernelsGpuTest {
     private static void assertProductMatchesCpu(GgmlType type, DeviceMatrix.Kernel kernel, int rows, int cols, int n,
                                                 double bound, boolean kQuants, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        float[] w = new float[rows * cols];
-        for (int i = 0; i < w.length; i++) {
-            w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
-        }
+        float[] w = randomWeights(rnd, rows, cols);
         float[] x = new float[n * cols];
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) rnd.nextDouble(-2, 2);
@@ -219,10 +216,7 @@ class DeviceKernelsGpuTest {
         byte[][] raw = new byte[3][];
         float[][] expected = new float[3][];
         for (int m = 0; m < 3; m++) {
-            float[] w = new float[rows[m] * cols];
-            for (int i = 0; i < w.length; i++) {
-                w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
-            }
+            float[] w = randomWeights(rnd, rows[m], cols);
             raw[m] = Quantizer.quantize(type, w);
             cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw[m]), rows[m], cols, "w" + m);
             expected[m] = new float[n * rows[m]];
@@ -286,10 +280,7 @@ class DeviceKernelsGpuTest {
         byte[][] raw = new byte[count][];
         float[][] expected = new float[count][];
         for (int m = 0; m < count; m++) {
-            float[] w = new float[rows[m] * cols];
-            for (int i = 0; i < w.length; i++) {
-                w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(cols));
-            }
+            float[] w = randomWeights(rnd, rows[m], cols);
             raw[m] = Quantizer.quantize(type, w);
             cpu[m] = Matrix.of(type, ByteBuffer.wrap(raw[m]), rows[m], cols, "w" + m);
             expected[m] = new float[n * rows[m]];
@@ -555,10 +546,7 @@ class DeviceKernelsGpuTest {
              DeviceBuffer d2 = DeviceBuffer.allocate(4L * n * dim, "down, ready activations");
              DeviceBuffer halvesExpected = DeviceBuffer.allocate(2L * npad * hidden, "to_half_padded of hb")) {
             for (int m = 0; m < 3; m++) {
-                float[] w = new float[shapes[m][0] * shapes[m][1]];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(shapes[m][1]));
-                }
+                float[] w = randomWeights(rnd, shapes[m][0], shapes[m][1]);
                 byte[] raw = Quantizer.quantize(type, w);
                 dms[m] = DeviceMatrix.upload(Matrix.of(type, ByteBuffer.wrap(raw), shapes[m][0], shapes[m][1], "w" + m),
                         ByteBuffer.wrap(raw), false);
@@ -638,10 +626,7 @@ class DeviceKernelsGpuTest {
         List<DeviceBuffer> buffers = new ArrayList<>();
         try {
             for (int m = 0; m < shapes.length; m++) {
-                float[] w = new float[shapes[m][0] * shapes[m][1]];
-                for (int i = 0; i < w.length; i++) {
-                    w[i] = (float) (rnd.nextDouble(-1, 1) / Math.sqrt(shapes[m][1]));
-                }
+                float[] w = randomWeights(rnd, shapes[m][0], shapes[m][1]);
                 byte[] raw = Quantizer.quantize(type, w);
                 dms[m] = DeviceMatrix.upload(Matrix.of(type, ByteBuffer.wrap(raw), shapes[m][0], shapes[m][1], "w" + m),
                         ByteBuffer.wrap(raw), false);
