@@ -247,6 +247,19 @@ static void swiglu(bool bf16, int rows, int n, int npad, int s0, int s1) {
     same(h1, h2, h1.size(), "splitk_reduce_swiglu_h 16-bit copy, " + tag);
 }
 
+// The RoPE inputs of n tokens: a head of headDim's inverse frequencies (base 10000), positions (0 first: angle 0,
+// then random below 8192) and the cache slot of each token ((7t + 3) mod n: not in token order).
+static void ropeInputs(int headDim, int n, std::vector<float>& invFreq, std::vector<int>& positions, std::vector<int>& slots) {
+    invFreq.assign(headDim / 2, 0.0f);
+    for (int i = 0; i < headDim / 2; i++) invFreq[i] = (float) std::pow(10000.0, -2.0 * i / headDim);
+    positions.assign(n, 0);
+    slots.assign(n, 0);
+    for (int t = 0; t < n; t++) {
+        positions[t] = t == 0 ? 0 : (int) (rng() % 8192);
+        slots[t] = (t * 7 + 3) % n;
+    }
+}
+
 static void ropeKv(bool f16, int headDim, int nHeads, int nKv, int n, int npad, int s0, int s1, int s2, bool neox,
                    bool biases) {
     std::string tag = std::string(f16 ? "F16" : "F32") + " KV, head " + std::to_string(headDim) + ", " + std::to_string(nHeads)
@@ -254,13 +267,9 @@ static void ropeKv(bool f16, int headDim, int nHeads, int nKv, int n, int npad, 
     int qDim = nHeads * headDim, kvDim = nKv * headDim;
     auto part = randoms((size_t) (s0 * qDim + (s1 + s2) * kvDim) * npad, -2, 2);
     auto bq = randoms(qDim, -1, 1), bk = randoms(kvDim, -1, 1), bv = randoms(kvDim, -1, 1);
-    std::vector<float> invFreq(headDim / 2);
-    for (int i = 0; i < headDim / 2; i++) invFreq[i] = (float) std::pow(10000.0, -2.0 * i / headDim);
-    std::vector<int> positions(n), slots(n);
-    for (int t = 0; t < n; t++) {
-        positions[t] = t == 0 ? 0 : (int) (rng() % 8192);
-        slots[t] = (t * 7 + 3) % n;
-    }
+    std::vector<float> invFreq;
+    std::vector<int> positions, slots;
+    ropeInputs(headDim, n, invFreq, positions, slots);
     std::vector<float> q[2], k[2], v[2];
     for (int i = 0; i < 2; i++) {
         q[i].assign((size_t) n * qDim, 0);
@@ -1132,13 +1141,9 @@ static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, 
     auto wq = halfMatrix(qDim, cols, true), wk = halfMatrix(kvDim, cols, true), wv = halfMatrix(kvDim, cols, true);
     auto pq = packed(wq, qDim, cols), pk = packed(wk, kvDim, cols), pv = packed(wv, kvDim, cols);
     auto bq = randoms(qDim, -1, 1), bk = randoms(kvDim, -1, 1), bv = randoms(kvDim, -1, 1);
-    std::vector<float> invFreq(headDim / 2);
-    for (int i = 0; i < headDim / 2; i++) invFreq[i] = (float) std::pow(10000.0, -2.0 * i / headDim);
-    std::vector<int> positions(n), slots(n);
-    for (int t = 0; t < n; t++) {
-        positions[t] = t == 0 ? 0 : (int) (rng() % 8192);
-        slots[t] = (t * 7 + 3) % n;
-    }
+    std::vector<float> invFreq;
+    std::vector<int> positions, slots;
+    ropeInputs(headDim, n, invFreq, positions, slots);
     auto x = randoms((size_t) n * cols, -2, 2);
     std::vector<unsigned short> xh((size_t) npad * cols);
     emu::launch(to_half_padded_bf16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n, npad,

@@ -454,18 +454,12 @@ final class EpilogueKernelChoices extends KernelTrials {
         int kvDim = config.kvDim();
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(31);
         float[] xs = uniform(rnd, n * dim);
-        int[] meta = new int[2 * n]; // positions [n] | slots [n]
-        for (int t = 0; t < n; t++) {
-            meta[t] = t < 2 ? t : rnd.nextInt(4096); // position 0: angle 0
-            meta[n + t] = n - 1 - t;
-        }
         DeviceMatrix[] qkv = {w.wq[0], w.wk[0], w.wv[0]};
-        try (DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "fused rope check metadata");
-             DeviceBuffer keys = DeviceBuffer.allocate(4L * n * kvDim, "fused rope check keys");
-             DeviceBuffer values = DeviceBuffer.allocate(4L * n * kvDim, "fused rope check values")) {
-            md.upload(meta, meta.length);
-            CUdeviceptr positions = md.pointer();
-            CUdeviceptr slots = md.at(4L * n);
+        try (RopeCheck rc = RopeCheck.of(rnd, n, kvDim, t -> n - 1 - t, "fused rope check")) {
+            CUdeviceptr positions = rc.positions();
+            CUdeviceptr slots = rc.slots();
+            DeviceBuffer keys = rc.keys();
+            DeviceBuffer values = rc.values();
             buf.xb.upload(xs, xs.length);
             BothWays[] runs = new BothWays[2]; // F16 KV, F32 KV
             for (boolean f16 : new boolean[] {true, false}) {
@@ -526,17 +520,11 @@ final class EpilogueKernelChoices extends KernelTrials {
         int npad = DeviceMatrix.groupPad(n, s);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(37);
         float[] xs = uniform(rnd, n * dim);
-        int[] meta = new int[2 * n]; // positions [n] | slots [n]
-        for (int t = 0; t < n; t++) {
-            meta[t] = t < 2 ? t : rnd.nextInt(4096);
-            meta[n + t] = (t * 7 + 3) % n;
-        }
-        try (DeviceBuffer md = DeviceBuffer.allocate(4L * meta.length, "product reduction check metadata");
-             DeviceBuffer keys = DeviceBuffer.allocate(4L * n * kvDim, "product reduction check keys");
-             DeviceBuffer values = DeviceBuffer.allocate(4L * n * kvDim, "product reduction check values")) {
-            md.upload(meta, meta.length);
-            CUdeviceptr positions = md.pointer();
-            CUdeviceptr slots = md.at(4L * n);
+        try (RopeCheck rc = RopeCheck.of(rnd, n, kvDim, t -> (t * 7 + 3) % n, "product reduction check")) {
+            CUdeviceptr positions = rc.positions();
+            CUdeviceptr slots = rc.slots();
+            DeviceBuffer keys = rc.keys();
+            DeviceBuffer values = rc.values();
             buf.xb.upload(xs, xs.length);
             DeviceBuffer[] outs = {buf.q, buf.kBuf, buf.vBuf, keys, values, buf.hb, s.halves};
             BothWays result = null;
@@ -707,5 +695,48 @@ final class EpilogueKernelChoices extends KernelTrials {
         }
         l2PrefetchChoice = "layer 0's attention, Wo, norm, gate/up and down at " + n + " tokens, " + CHOICE_REPS
                 + " CUDA graph replays (best of 2): " + times + (timed ? "" : "; graph recording failed, not adopted");
+    }
+
+    /**
+     * A Q/K/V trial's step metadata on the device (positions [n], then cache slots [n]) and its key and value cache
+     * rows (n of kvDim floats each, enough for F16 or F32).
+     */
+    private record RopeCheck(DeviceBuffer meta, DeviceBuffer keys, DeviceBuffer values, int n) implements AutoCloseable {
+
+        /** Positions 0 and 1 (position 0: angle 0), then random below 4096; token t's row in slot {@code slot(t)}. */
+        static RopeCheck of(java.util.SplittableRandom rnd, int n, int kvDim, java.util.function.IntUnaryOperator slot,
+                            String what) {
+            int[] meta = new int[2 * n];
+            for (int t = 0; t < n; t++) {
+                meta[t] = t < 2 ? t : rnd.nextInt(4096);
+                meta[n + t] = slot.applyAsInt(t);
+            }
+            List<DeviceBuffer> made = new ArrayList<>();
+            try {
+                made.add(DeviceBuffer.allocate(4L * meta.length, what + " metadata"));
+                made.add(DeviceBuffer.allocate(4L * n * kvDim, what + " keys"));
+                made.add(DeviceBuffer.allocate(4L * n * kvDim, what + " values"));
+            } catch (RuntimeException e) {
+                made.forEach(DeviceBuffer::close);
+                throw e;
+            }
+            made.get(0).upload(meta, meta.length);
+            return new RopeCheck(made.get(0), made.get(1), made.get(2), n);
+        }
+
+        CUdeviceptr positions() {
+            return meta.pointer();
+        }
+
+        CUdeviceptr slots() {
+            return meta.at(4L * n);
+        }
+
+        @Override
+        public void close() {
+            values.close();
+            keys.close();
+            meta.close();
+        }
     }
 }
