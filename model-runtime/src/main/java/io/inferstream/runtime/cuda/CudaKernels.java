@@ -20,8 +20,9 @@ import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 
 /**
- * The kernels of src/main/cuda, loaded from the packaged PTX (resources /cuda/*.ptx, compute_80) with
- * cuModuleLoadData, which JIT-compiles them for the device at hand; and a launcher that boxes arguments.
+ * The kernels of src/main/cuda, loaded from the packaged PTX (resources /cuda/*.ptx, compute_80; on compute capability
+ * 9.x also {@link #WGMMA_MODULE}, sm_90a) with cuModuleLoadData, which JIT-compiles them for the device at hand; and a
+ * launcher that boxes arguments.
  */
 public final class CudaKernels implements AutoCloseable {
 
