@@ -36,7 +36,10 @@ class BatchInferenceJobTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = FlinkTestCluster.extension();
 
-    private static final Path MODEL = SharedModels.require("stories260K/stories260K.gguf");
+    /** The shared stories260K model (required when a test uses it: skipped with the reason without the shared data). */
+    private static Path model() {
+        return SharedModels.require("stories260K/stories260K.gguf");
+    }
     private static final int MAX_NEW_TOKENS = 4;
 
     @TempDir
@@ -105,7 +108,7 @@ class BatchInferenceJobTest {
         return BatchInferenceJob.builder()
                 .inputs(List.of(input))
                 .outputPath(out.toString())
-                .inference(options.stage(MODEL.toString(), "stories260K"))
+                .inference(options.stage(model().toString(), "stories260K"))
                 .progressInterval(Duration.ofMillis(500));
     }
 
@@ -116,7 +119,7 @@ class BatchInferenceJobTest {
                 "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
                 "-cp", System.getProperty("java.class.path"), "io.inferstream.cli.BatchCommand",
                 input, "--output", out.toString(), "--progress-interval", "1s", "--slots", "1",
-                "--model", MODEL.toString(), "--max-new-tokens", String.valueOf(MAX_NEW_TOKENS),
+                "--model", model().toString(), "--max-new-tokens", String.valueOf(MAX_NEW_TOKENS),
                 "--max-new-tokens-cap", String.valueOf(MAX_NEW_TOKENS));
     }
 

@@ -26,7 +26,9 @@ class EngineLifecycleTest {
 
     @AfterAll
     static void close() {
-        model.close();
+        if (model != null) { // null: load() was skipped (no shared data here)
+            model.close();
+        }
     }
 
     private static final int[] PROMPT = {1, 403, 407, 261};

@@ -31,7 +31,9 @@ class LabelContinuationsTest {
 
     @AfterAll
     static void close() {
-        vocab.close();
+        if (vocab != null) { // null: load() was skipped (no shared data here)
+            vocab.close();
+        }
     }
 
     private static int[] concat(int[] a, int[] b) {

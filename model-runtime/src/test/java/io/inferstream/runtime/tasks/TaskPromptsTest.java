@@ -13,7 +13,14 @@ import static org.junit.jupiter.api.Assertions.*;
 /** Prompt templates: zero-/few-shot, instruction override, language names, chat templates. */
 class TaskPromptsTest {
 
-    private static final Tokenizer QWEN = Tokenizers.fromHuggingFace(SharedModels.require("hf-tokenizers/qwen2"));
+    private static Tokenizer qwenTokenizer; // loaded by the tests that need it (shared data: skipped with the reason without it)
+
+    private static synchronized Tokenizer qwenTokenizer() {
+        if (qwenTokenizer == null) {
+            qwenTokenizer = Tokenizers.fromHuggingFace(SharedModels.require("hf-tokenizers/qwen2"));
+        }
+        return qwenTokenizer;
+    }
 
     @Test
     void languageNamesComeFromIsoCodesInEnglish() {
@@ -30,7 +37,7 @@ class TaskPromptsTest {
 
     @Test
     void plainPromptsAreZeroShotByDefaultWithFieldsAndStopRules() {
-        TaskPrompts prompts = new TaskPrompts(QWEN, ChatTemplate.plain(), TaskDefaults.standard());
+        TaskPrompts prompts = new TaskPrompts(qwenTokenizer(), ChatTemplate.plain(), TaskDefaults.standard());
         TaskPrompt t = prompts.build(TaskRequest.builder("t", Task.TRANSLATE, "Bonjour.").sourceLanguage("fr").targetLanguage("zh").build(), "Bonjour.");
         assertEquals("Translate the text from French to Chinese.\n\nFrench: Bonjour.\nChinese:", t.text());
         assertEquals(List.of("\n"), t.stopStrings(), "a one-line input gets a one-line answer");
@@ -46,7 +53,7 @@ class TaskPromptsTest {
     @Test
     void instructionOverridesTheDefaultAndExamplesMakeItFewShot() {
         TaskDefaults defaults = TaskDefaults.standard().withExamples(Task.CLASSIFY, List.of(new FewShotExample("I love it.", "positive")));
-        TaskPrompts prompts = new TaskPrompts(QWEN, ChatTemplate.plain(), defaults);
+        TaskPrompts prompts = new TaskPrompts(qwenTokenizer(), ChatTemplate.plain(), defaults);
         TaskRequest job = TaskRequest.builder("c", Task.CLASSIFY, "Awful.").labels(List.of("positive", "negative"))
                 .instruction("Is the review positive or negative?").build();
         assertEquals("Is the review positive or negative?\n\nText: I love it.\nLabel: positive\n\nText: Awful.\nLabel:",
@@ -62,7 +69,7 @@ class TaskPromptsTest {
     void chatModelsGetTheirTemplateWithExamplesAsTurns() {
         ChatTemplate qwen = ChatTemplate.fromHuggingFace(SharedModels.require("hf-tokenizers/qwen2"));
         assertFalse(qwen.isPlain());
-        TaskPrompts prompts = new TaskPrompts(QWEN, qwen, TaskDefaults.standard());
+        TaskPrompts prompts = new TaskPrompts(qwenTokenizer(), qwen, TaskDefaults.standard());
         TaskRequest r = TaskRequest.builder("c", Task.CLASSIFY, "Awful.").labels(List.of("positive", "negative"))
                 .examples(List.of(new FewShotExample("Great!", "positive"))).build();
         TaskPrompt p = prompts.build(r, "Awful.");
@@ -74,6 +81,6 @@ class TaskPromptsTest {
         assertEquals("", p.answerJoiner(), "the label starts the assistant turn");
         assertEquals(List.of(), p.stopStrings(), "<|im_end|> (end of generation) ends the answer");
         int[] tokens = prompts.encode(p);
-        assertEquals(QWEN.encode("<|im_start|>", false, true)[0], tokens[0] == QWEN.bos() ? tokens[1] : tokens[0]);
+        assertEquals(qwenTokenizer().encode("<|im_start|>", false, true)[0], tokens[0] == qwenTokenizer().bos() ? tokens[1] : tokens[0]);
     }
 }
