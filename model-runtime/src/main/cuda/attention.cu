@@ -562,6 +562,7 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
     NAME(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq, const int* tables, \
          int maxBlocks, int blockSize, float* out, float* pacc, float* pml, int nHeads, int nKvHeads, int headDim,  \
          float scale, unsigned short* outH, int halfType, int npad) {                                               \
+        pdl_enter();                                                                                                \
         attention_split<KV, GMAX, PF>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, pacc, pml, \
                                       nHeads, nKvHeads, headDim, scale, outH, halfType, npad);                      \
     }
@@ -586,6 +587,7 @@ ATTENTION_SPLITS(attention_split_pf, true)
 extern "C" __global__ void attention_split_combine(const int* positions, const float* pacc, const float* pml, float* out,
                                                   int nHeads, int headDim, int splits, unsigned short* outH,
                                                   int halfType, int npad) {
+    pdl_enter();
     int t = blockIdx.x / nHeads;
     int ctx = positions[t] + 1;
     int chunk = split_chunk(ctx, splits);
@@ -847,6 +849,7 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
     NAME(const float* q, const KV* keys, const KV* values, const int* positions,                                    \
          const int* seq, const int* tables, int maxBlocks, int blockSize, const int* items, float* out, int n,      \
          int nHeads, int nKvHeads, float scale, unsigned short* outH, int halfType, int npad) {                     \
+        pdl_enter();                                                                                                \
         attention_tiled<KV, HD, KT>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, items, out, n,  \
                                     nHeads, nKvHeads, scale, outH, halfType, npad);                                 \
     }

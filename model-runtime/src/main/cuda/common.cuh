@@ -92,6 +92,35 @@ __device__ __forceinline__ float splitk_sum(const float* part, int npad, int row
     return s;
 }
 
+// Programmatic dependent launch (PDL; compute capability 9.0, PTX griddepcontrol). Only the modules compiled for 9.x
+// (stream_wgmma and the _sm90 twins of elementwise, attention and matmul: ptx.sh) have these instructions; elsewhere
+// the functions are empty and the PTX is what it was. A kernel launched with the programmatic-serialization attribute
+// (CudaKernels, on 9.x when chosen at load) may start before the kernel ahead of it in the stream has finished, so
+// it must not touch anything that kernel writes or reads until pdl_wait() returns (the predecessor has completed and
+// its memory is visible); and it must call pdl_wait() on every path, so that its own completion still implies its
+// predecessors' (the next kernel waits for this one only). pdl_trigger() lets the next kernel's blocks be scheduled
+// (as SMs free up) once every block of this one has issued it; they then wait for this one's end themselves.
+#ifdef INFERSTREAM_EMULATE
+__device__ __forceinline__ void pdl_wait() { emu::pdl_wait(); }
+__device__ __forceinline__ void pdl_trigger() {}
+#else
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+#endif
+// A small kernel's first statement: the next one may be scheduled beside it, and it waits for the one before.
+__device__ __forceinline__ void pdl_enter() {
+    pdl_trigger();
+    pdl_wait();
+}
+
 // One RoPE rotation of the pair (x0, x1) by the angle whose cosine and sine are c and s, with the roundings spelled
 // out so that every kernel that rotates (rope, rope_kv_store, splitk_reduce_rope_kv) gives the same bits.
 __device__ __forceinline__ float2 rope_rotate(float x0, float x1, float c, float s) {

@@ -450,6 +450,7 @@ __device__ __forceinline__ void zero_half_row(unsigned short* xh, int r, int dim
 #define NORM_HALVES_KERNELS(T, SUFFIX)                                                                                 \
     extern "C" __global__ void __launch_bounds__(NORM_THREADS) rmsnorm_vec_h_##SUFFIX(                                   \
         const float* x, const int* rows, const float* w, float* out, unsigned short* xh, int n, int dim, float eps) {      \
+        pdl_enter();                                                                                                   \
         if (blockIdx.x >= n) {                                                                                         \
             zero_half_row(xh, blockIdx.x, dim);                                                                        \
             return; /* block-uniform, before any barrier */                                                            \
@@ -458,6 +459,7 @@ __device__ __forceinline__ void zero_half_row(unsigned short* xh, int r, int dim
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_vec_h_##SUFFIX(                               \
         float* x, const float* y, const float* w, float* out, unsigned short* xh, int n, int dim, float eps) {           \
+        pdl_enter();                                                                                                   \
         if (blockIdx.x >= n) {                                                                                         \
             zero_half_row(xh, blockIdx.x, dim);                                                                        \
             return;                                                                                                    \
@@ -468,6 +470,7 @@ __device__ __forceinline__ void zero_half_row(unsigned short* xh, int r, int dim
     extern "C" __global__ void __launch_bounds__(NORM_THREADS) add_rmsnorm_splitk_vec_h_##SUFFIX(                        \
         float* x, const float* part, int splits, int npad, const float* w, float* out, unsigned short* xh, int n,      \
         int dim, float eps) {                                                                                          \
+        pdl_enter();                                                                                                   \
         if (blockIdx.x >= n) {                                                                                         \
             zero_half_row(xh, blockIdx.x, dim);                                                                        \
             return;                                                                                                    \

@@ -497,6 +497,7 @@ extern "C" __global__ void matmul_skinny_smem_bf16(const unsigned short* w, cons
 
 // y [n, rows] = sum over s of part [s, t, rows] (fixed order). Grid-stride.
 extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int npad, int rows, int splits) {
+    pdl_enter();
     size_t total = (size_t) n * rows;
     for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
         size_t t = i / rows;

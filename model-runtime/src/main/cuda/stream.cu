@@ -161,8 +161,14 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
 #else
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC]; // 5 x 8 KB
 #endif
+#ifdef ST_WGMMA
+    pdl_trigger(); // the next product's blocks may take SMs as this launch's free up: they wait for its end
+#endif
     int k0 = split * kChunk;
     if (k0 >= cols) {
+#ifdef ST_WGMMA
+        pdl_wait(); // every block waits, so that this launch's end implies its predecessor's
+#endif
         return; // block-uniform, before any barrier
     }
     int k1 = min(cols, k0 + kChunk);
@@ -209,10 +215,26 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
             } else {
                 st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
             }
+#ifndef ST_WGMMA
+            st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
+#endif
+        }
+#ifndef ST_WGMMA
+        cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
+#endif
+    }
+#ifdef ST_WGMMA
+    // The first ST_DEPTH chunks of weights (constant: no predecessor writes them) are on their way; under a
+    // programmatic launch they overlap the end of the kernel before. Everything else waits for it.
+    pdl_wait();
+#pragma unroll
+    for (int d = 0; d < ST_DEPTH; d++) {
+        if (d < chunks) {
             st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
         }
-        cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
+        cp_async_commit();
     }
+#endif
     // B reads: token 8t + g, half h at piece 4h + q, halves swapped on odd tokens (g odd).
 #ifndef ST_WGMMA
     int bLo = g * ST_KC + ((0 ^ (g & 1)) * 4 + q) * 8;
@@ -765,8 +787,14 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
     constexpr bool Q6 = FMT == QF_Q6_K;
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC];
     __shared__ __align__(16) float ss[Q4 ? ST_STAGES : 1][Q4 ? ST_MAX_TILES * 8 * 2 : 4];
+#ifdef ST_WGMMA
+    pdl_trigger(); // the next product's blocks may take SMs as this launch's free up: they wait for its end
+#endif
     int k0 = split * kChunk;
     if (k0 >= cols) {
+#ifdef ST_WGMMA
+        pdl_wait(); // every block waits, so that this launch's end implies its predecessor's
+#endif
         return; // block-uniform, before any barrier
     }
     int k1 = min(cols, k0 + kChunk);

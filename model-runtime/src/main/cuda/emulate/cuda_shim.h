@@ -141,6 +141,8 @@ struct Fiber {
     int linear = 0;
     bool done = false;
     Wait wait = Wait::NONE;
+    bool waited = false;     // called pdl_wait()
+    const char* early = nullptr; // what it read (other than weights) before that, if anything
 };
 struct Block {
     std::vector<Fiber> fibers;
@@ -151,6 +153,7 @@ struct Block {
     std::vector<std::array<unsigned int, 16>> slots, snapshot;
     std::vector<char> dynamicSmem;
     std::function<void()> body;
+    bool anyWaited = false, allWaited = true; // over the threads of every block of the launch (pdl_wait)
 };
 inline Block& block() { static Block b; return b; }
 inline void* dynamic_smem() { return block().dynamicSmem.data(); }
@@ -159,6 +162,32 @@ inline void yield(Wait w) {
     Block& b = block();
     b.current->wait = w;
     swapcontext(&b.current->ctx, &b.scheduler);
+}
+// Programmatic dependent launch (common.cuh's pdl_wait): a kernel that waits must read nothing but weights before it,
+// and must wait on every path (its end then implies its predecessor's). Counted here, checked by kernel_check's main.
+inline long& pdl_violations() { static long n = 0; return n; }
+inline long& pdl_waits() { static long n = 0; return n; }
+inline void pdl_violation(const char* what) {
+    if (pdl_violations()++ < 3) {
+        std::printf("     programmatic launch: %s\n", what);
+    }
+}
+inline void pdl_wait() {
+    Fiber* f = block().current;
+    if (!f->waited) {
+        f->waited = true;
+        pdl_waits()++;
+        if (f->early) {
+            pdl_violation(f->early);
+        }
+    }
+}
+// A read of memory a predecessor kernel may write: counted as early when before pdl_wait().
+inline void pdl_note_read(const char* what) {
+    Fiber* f = block().current;
+    if (f && !f->waited && !f->early) {
+        f->early = what;
+    }
 }
 inline void entry() {
     block().body();
@@ -184,6 +213,8 @@ inline void run_block(unsigned int threads) {
         f.tid = dim3 {i % b.blockDim.x, (i / b.blockDim.x) % b.blockDim.y, i / (b.blockDim.x * b.blockDim.y)};
         f.done = false;
         f.wait = Wait::NONE;
+        f.waited = false;
+        f.early = nullptr;
         getcontext(&f.ctx);
         f.ctx.uc_stack.ss_sp = f.stack.data();
         f.ctx.uc_stack.ss_size = f.stack.size();
@@ -208,6 +239,10 @@ inline void run_block(unsigned int threads) {
             }
         }
         if (!live) {
+            for (auto& f : b.fibers) {
+                b.anyWaited |= f.waited;
+                b.allWaited &= f.waited;
+            }
             return;
         }
         bool released = false;
@@ -248,11 +283,16 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... ar
     b.blockDim = blockDim;
     b.dynamicSmem.assign(smem + 16, 0);
     b.body = [=]() { kernel(args...); };
+    b.anyWaited = false;
+    b.allWaited = true;
     for (unsigned int y = 0; y < grid.y; y++) {
         for (unsigned int x = 0; x < grid.x; x++) {
             b.blockIdx = dim3 {x, y, 0};
             run_block(blockDim.x * blockDim.y * blockDim.z);
         }
+    }
+    if (b.anyWaited && !b.allWaited) {
+        pdl_violation("a thread ended without pdl_wait() where others of its launch waited");
     }
 }
 
@@ -293,6 +333,9 @@ inline long& stray_reads() { static long n = 0; return n; }
 inline void allow(const void* p, size_t bytes) { ranges().push_back({(const char*) p, (const char*) p + bytes}); }
 inline void forget() { ranges().clear(); }
 inline void check_read(const void* p, size_t bytes, const char* what) {
+    if (std::strcmp(what, "weights") != 0) {
+        pdl_note_read(what);
+    }
     if (ranges().empty()) {
         return;
     }

@@ -1404,6 +1404,12 @@ int main() {
     q6kstream(200, 512, 13, 512);  // one split: the block writes y; rows off the 128-row block
     q6kstream(128, 768, 64, 256);  // three splits
     q6kstream(136, 256, 70, 0);    // 70 tokens as two slices
+    // Every kernel that waits for its predecessor (programmatic launch: the sm_90a products, the _sm90 twins' norms,
+    // attention and reduction) read nothing but weights before its pdl_wait() and waited on every path.
+    bool pdlOk = emu::pdl_violations() == 0 && emu::pdl_waits() > 0;
+    std::printf("%s programmatic-launch order: %ld threads waited, %ld violations\n", pdlOk ? "ok  " : "FAIL",
+                emu::pdl_waits(), emu::pdl_violations());
+    if (!pdlOk) failures++;
     std::printf(failures == 0 ? "[emulate] all checks passed: the fused kernels write the bits of the separate ones, matmul_stream its products\n"
                               : "[emulate] %d FAILURES\n", failures);
     return failures == 0 ? 0 : 1;
