@@ -1,0 +1,124 @@
+package io.inferstream.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The programmatic launch's call into the driver, checked without a GPU: the structs {@link ForeignProgrammaticLaunch}
+ * writes are read back by C code compiled against the CUDA toolkit's own cuda.h (resources cuda-abi/launch_recorder.c,
+ * standing in for cuLaunchKernelEx), in a JVM started with the flags the launch needs. Needs gcc and cuda.h (nvcc's
+ * toolkit); skipped with the reason where either is missing.
+ */
+class ProgrammaticLaunchAbiTest {
+
+    @Test
+    void withoutTheForeignModuleItSaysWhichFlagsAreMissing() {
+        // this JVM (surefire's) runs without jdk.incubator.foreign
+        Assumptions.assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty(), "this JVM has the module");
+        ProgrammaticLaunch.Opened opened = ProgrammaticLaunch.open(Path.of("/nonexistent/libcuda.so.1"));
+        assertNull(opened.launcher());
+        assertTrue(opened.reason().contains(ProgrammaticLaunch.JVM_FLAGS), opened.reason());
+    }
+
+    @Test
+    void theDriverReceivesTheLaunchAsCudaHLaysItOut(@TempDir Path dir) throws Exception {
+        Path lib = recorder(dir);
+        List<String> out = probe(lib, null);
+        assertEquals(List.of(
+                "grid 7 3 1 block 256 1 1 smem 4096 stream abc0 attrs 1",
+                "attr 6 1", // CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, allowed
+                "function 7f00deadbeef extra 0",
+                "params 1000 0 42 1.5 1099511627776", // a device pointer's byte offset included; null as 0
+                "launched"), out);
+    }
+
+    @Test
+    void aDriverErrorIsThrownWithItsName(@TempDir Path dir) throws Exception {
+        Path lib = recorder(dir);
+        List<String> out = probe(lib, "1"); // CUDA_ERROR_INVALID_VALUE
+        assertEquals("threw cuLaunchKernelEx (programmatic launch) failed: CUDA_ERROR_INVALID_VALUE", out.get(out.size() - 1));
+    }
+
+    /** launch_recorder.c compiled against the toolkit's cuda.h into a shared library. */
+    private static Path recorder(Path dir) throws IOException, InterruptedException {
+        Path gcc = onPath("gcc");
+        Assumptions.assumeTrue(gcc != null, "SKIPPED: no gcc on the PATH to compile the cuda.h recorder");
+        Path include = cudaInclude();
+        Assumptions.assumeTrue(include != null, "SKIPPED: no CUDA toolkit's cuda.h (CUDA_HOME, nvcc on the PATH, /usr/local/cuda)");
+        Path src = dir.resolve("launch_recorder.c");
+        try (InputStream in = ProgrammaticLaunchAbiTest.class.getResourceAsStream("/cuda-abi/launch_recorder.c")) {
+            Files.write(src, in.readAllBytes());
+        }
+        Path lib = dir.resolve("librecorder.so");
+        List<String> out = run(List.of(gcc.toString(), "-shared", "-fPIC", "-I" + include, "-o", lib.toString(), src.toString()), null);
+        assertTrue(Files.exists(lib), "gcc failed: " + out);
+        return lib;
+    }
+
+    private static List<String> probe(Path lib, String result) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of(ProgrammaticLaunch.JVM_FLAGS.split(" ")));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ProgrammaticLaunchAbiProbe.class.getName(), lib.toString()));
+        List<String> out = run(cmd, result);
+        Assumptions.assumeFalse(out.stream().anyMatch(l -> l.contains("jdk.incubator.foreign not found")),
+                "SKIPPED: this JDK has no jdk.incubator.foreign (Java 17's incubating foreign-function API)");
+        return out.stream().filter(l -> !l.startsWith("WARNING")).toList();
+    }
+
+    private static List<String> run(List<String> cmd, String recorderResult) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (recorderResult != null) {
+            pb.environment().put("RECORDER_RESULT", recorderResult);
+        }
+        Process p = pb.start();
+        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "timed out: " + cmd);
+        return text.lines().toList();
+    }
+
+    /** The toolkit's include directory: $CUDA_HOME, the nvcc on the PATH (a wrapper script is asked), /usr/local/cuda. */
+    private static Path cudaInclude() throws IOException, InterruptedException {
+        List<Path> candidates = new ArrayList<>();
+        for (String env : List.of("CUDA_HOME", "CUDA_PATH")) {
+            if (System.getenv(env) != null) {
+                candidates.add(Path.of(System.getenv(env), "include"));
+            }
+        }
+        Path nvcc = onPath("nvcc");
+        if (nvcc != null) { // nvcc --dryrun names its own include directory (-I.../include)
+            for (String line : run(List.of(nvcc.toString(), "--dryrun", "-E", "-x", "cu", "/dev/null"), null)) {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("INCLUDES=\"-I([^\"]+)\"").matcher(line);
+                if (m.find()) {
+                    candidates.add(Path.of(m.group(1).strip()));
+                }
+            }
+        }
+        candidates.add(Path.of("/usr/local/cuda/include"));
+        return candidates.stream().filter(p -> Files.exists(p.resolve("cuda.h"))).findFirst().orElse(null);
+    }
+
+    private static Path onPath(String tool) {
+        for (String d : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            Path p = Path.of(d, tool);
+            if (Files.isExecutable(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+}
