@@ -22,7 +22,8 @@ tar -xJf .gpu-jobs/lib.txz -C "$libs" 2>/dev/null \
   || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' .gpu-jobs/lib.txz "$libs"
 # the jobs' own jars first: where a library is in both (commons-lang3), the jobs module's version wins, as in Maven
 cp="$(ls "$libs"/lib/*.jar | tr '\n' ':')$(ls .gpu/lib/*.jar | tr '\n' ':')"
-flags=(--add-modules jdk.incubator.vector --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
+# jdk.incubator.foreign + native access: the programmatic launches (ProgrammaticLaunch.JVM_FLAGS)
+flags=(--add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
        --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xss4m)
 export INFERSTREAM_REQUIRE_GPU=1
 failed=0

@@ -20,7 +20,8 @@ export INFERSTREAM_MODELS="$bundle/models"
 export INFERSTREAM_REPO_ROOT="$root"
 jre_dir=/tmp/inferstream-jre
 java="$jre_dir/jre/bin/java"
-flags=(--add-modules jdk.incubator.vector --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
+# jdk.incubator.foreign + native access: the programmatic launches (ProgrammaticLaunch.JVM_FLAGS)
+flags=(--add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
        --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xss4m)
 cp="$(ls "$bundle"/lib/*.jar | tr '\n' ':')"
 summary="$OUT/summary.txt"
@@ -135,7 +136,7 @@ else
         -Dinferstream.cuda.fuseHalves=off -Dinferstream.cuda.fuseRope=off -Dinferstream.cuda.l2PrefetchMiB=0
         -Dinferstream.cuda.packedStream=off -Dinferstream.cuda.tallStream=off -Dinferstream.cuda.slicedPrefill=off
         -Dinferstream.cuda.smallStream=off -Dinferstream.cuda.tiledAttention=off -Dinferstream.cuda.tiledDecode=off
-        -Dinferstream.cuda.quantStream=off)
+        -Dinferstream.cuda.quantStream=off -Dinferstream.cuda.programmaticLaunch=off)
   if [[ $gpu == 1 && $(limit 170) != 0 ]] && timeout "$(limit 170)" "$java" "${flags[@]}" -Xmx40g "${safe[@]}" -cp "$cp" \
        io.inferstream.runtime.cuda.GpuBench "${bench_args[@]}" --out "$OUT/bench-safe.md" > "$OUT/bench-safe.log" 2>&1; then
     cat "$OUT/bench-safe.log"

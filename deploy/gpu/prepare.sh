@@ -50,7 +50,7 @@ cp "$console" "$bundle/lib/"
 # java.desktop: log4j-core uses java.beans.PropertyChangeEvent. The rest is what the streaming job test (Flink
 # MiniCluster, Kafka broker, Hadoop's Parquet writer) loads classes from (-Xlog:class+load of a CPU run).
 echo "[prepare] jlink Java 17 runtime"
-modules=java.base,java.logging,jdk.incubator.vector,java.management,java.xml,jdk.unsupported,java.naming,java.sql,java.desktop
+modules=java.base,java.logging,jdk.incubator.vector,jdk.incubator.foreign,java.management,java.xml,jdk.unsupported,java.naming,java.sql,java.desktop
 modules=$modules,java.management.rmi,java.rmi,java.security.jgss,java.security.sasl,jdk.jfr,jdk.localedata,jdk.management
 modules=$modules,jdk.management.jfr,jdk.net,jdk.security.auth,jdk.crypto.ec,jdk.zipfs
 jlink --add-modules "$modules" --include-locales=en,en-US \

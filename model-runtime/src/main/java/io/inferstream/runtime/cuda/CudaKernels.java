@@ -21,8 +21,9 @@ import jcuda.driver.CUstream;
 
 /**
  * The kernels of src/main/cuda, loaded from the packaged PTX (resources /cuda/*.ptx, compute_80; on compute capability
- * 9.x also {@link #WGMMA_MODULE}, sm_90a) with cuModuleLoadData, which JIT-compiles them for the device at hand; and a
- * launcher that boxes arguments.
+ * 9.x also {@link #WGMMA_MODULE}, sm_90a, and the compute_90 {@link #SM90_TWINS}) with cuModuleLoadData, which
+ * JIT-compiles them for the device at hand; and a launcher that boxes arguments (through {@link ProgrammaticLaunch}
+ * for the kernels that wait for their predecessor, when {@link #useProgrammatic} is on).
  */
 public final class CudaKernels implements AutoCloseable {
 
@@ -81,7 +82,21 @@ public final class CudaKernels implements AutoCloseable {
             java.util.stream.Stream.of("pack_stream_weights_wg"))
             .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
+    /**
+     * The modules compiled for compute_90 (ptx.sh): elementwise, attention and matmul again, their kernels that start
+     * with common.cuh's pdl_enter (the norms before the products, the split and tiled attention, splitk_reduce) then
+     * carrying the programmatic-launch instructions. Loaded on 9.x; used for those kernels under
+     * {@link #useProgrammatic}.
+     */
+    static final List<String> SM90_TWINS = List.of("elementwise", "attention", "matmul");
+
     private final List<CUmodule> modules = new ArrayList<>();
+    // kernels that wait for their predecessor (griddepcontrol.wait in their PTX), by launch name: the sm90 twins'
+    // functions and the sm_90a products; launched with the programmatic attribute under useProgrammatic(true)
+    private final Map<String, CUfunction> programmatic = new HashMap<>();
+    private ProgrammaticLaunch launcher;
+    private String programmaticStatus = "the device is not compute capability 9.x (programmatic launch needs 9.0)";
+    private boolean programmaticOn;
     private final Map<String, CUfunction> functions = new HashMap<>();
     private String wgmmaStatus = "the device is not compute capability 9.x (wgmma is sm_90a only)";
     private final KernelSignatures signatures = new KernelSignatures();
@@ -115,15 +130,99 @@ public final class CudaKernels implements AutoCloseable {
                     cuModuleGetFunction(f, module, fn);
                     loaded.put(WGMMA + fn, f);
                 }
-                k.signatures.add(new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII));
+                String text = new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII);
+                k.signatures.add(text);
                 k.functions.putAll(loaded);
                 k.wgmmaStatus = null;
+                for (String fn : waitingEntries(text)) {
+                    k.programmatic.put(WGMMA + fn, loaded.get(WGMMA + fn));
+                }
             } catch (RuntimeException ex) {
                 k.wgmmaStatus = WGMMA_MODULE + ".ptx did not load: " + ex;
                 System.err.println("[cuda] " + k.wgmmaStatus);
             }
+            k.loadProgrammatic();
         }
         return k;
+    }
+
+    /** The sm90 twins' waiting kernels and the driver's cuLaunchKernelEx; never fails the device (the status says why). */
+    private void loadProgrammatic() {
+        try {
+            Map<String, CUfunction> twins = new HashMap<>();
+            for (String base : SM90_TWINS) {
+                byte[] ptx = ptx(base + "_sm90");
+                CUmodule module = loadModule(base + "_sm90", ptx);
+                List<String> names = List.of(MODULES.get(base));
+                for (String fn : waitingEntries(new String(ptx, 0, ptx.length - 1, java.nio.charset.StandardCharsets.US_ASCII))) {
+                    if (names.contains(fn)) {
+                        CUfunction f = new CUfunction();
+                        cuModuleGetFunction(f, module, fn);
+                        twins.put(fn, f);
+                    }
+                }
+            }
+            programmatic.putAll(twins);
+            ProgrammaticLaunch.Opened opened = ProgrammaticLaunch.openDriver();
+            launcher = opened.launcher();
+            programmaticStatus = opened.reason();
+        } catch (RuntimeException ex) {
+            programmaticStatus = "the compute_90 modules did not load: " + ex;
+        }
+        if (programmaticStatus != null) {
+            System.err.println("[cuda] programmatic launches unavailable: " + programmaticStatus);
+        }
+    }
+
+    /** The .entry names of a PTX module whose bodies hold griddepcontrol.wait (they wait for their predecessor). */
+    static java.util.Set<String> waitingEntries(String ptx) {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\.entry\\s+([A-Za-z_0-9]+)\\s*\\(").matcher(ptx);
+        String name = null;
+        int start = 0;
+        while (true) {
+            boolean more = m.find();
+            if (name != null && ptx.substring(start, more ? m.start() : ptx.length()).contains("griddepcontrol.wait")) {
+                names.add(name);
+            }
+            if (!more) {
+                break;
+            }
+            name = m.group(1);
+            start = m.start();
+        }
+        return names;
+    }
+
+    /** Whether kernels can be launched programmatically here (see {@link #programmaticStatus}). */
+    public boolean programmaticAvailable() {
+        return programmaticStatus == null && launcher != null && !programmatic.isEmpty();
+    }
+
+    /** Why programmatic launches are unavailable, or null when they are. */
+    public String programmaticStatus() {
+        return programmaticStatus;
+    }
+
+    /**
+     * Launches the kernels that wait for their predecessor (the sm90 twins of the norms, attention and splitk_reduce,
+     * and the sm_90a products) with the programmatic-serialization attribute, or (off) as before.
+     */
+    void useProgrammatic(boolean on) {
+        if (on && !programmaticAvailable()) {
+            throw new IllegalStateException("programmatic launches are unavailable: " + programmaticStatus);
+        }
+        programmaticOn = on;
+    }
+
+    /** Whether {@link #useProgrammatic} is on. */
+    boolean programmatic() {
+        return programmaticOn;
+    }
+
+    /** The launch names of the kernels that would launch programmatically. */
+    java.util.Set<String> programmaticKernels() {
+        return java.util.Collections.unmodifiableSet(programmatic.keySet());
     }
 
     private CUmodule loadModule(String name, byte[] ptx) {
@@ -197,6 +296,12 @@ public final class CudaKernels implements AutoCloseable {
         String name = kernel.startsWith(WGMMA) ? kernel.substring(WGMMA.length()) : kernel; // the same parameters
         signatures.check(name, args);
         signatures.checkBlock(name, block);
+        CUfunction waiting = programmaticOn ? programmatic.get(kernel) : null;
+        if (waiting != null) {
+            launcher.launch(NativeHandles.address(waiting), gridX, gridY, block, sharedBytes, NativeHandles.address(stream), args);
+            launched++;
+            return;
+        }
         Pointer[] ps = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];

@@ -109,6 +109,8 @@ public final class CudaLlamaModel implements LanguageModel {
     boolean smallStream;
     // The 16-bit streaming products on warpgroup MMAs (CudaKernels.useWgmma; ProductKernelChoices.chooseWgmma)
     boolean wgmma;
+    // The kernels that wait for their predecessor launched programmatically (CudaKernels.useProgrammatic; LaunchChoices)
+    boolean programmaticLaunch;
     // The streaming products read copies of the weights packed in their load order (see choosePackedStream)
     boolean packedStream;
     private long packedBytes; // device bytes of the packed copies
@@ -152,12 +154,13 @@ public final class CudaLlamaModel implements LanguageModel {
     // The load-time kernel choices (they set the switches above through the use... methods and say why)
     private final ProductKernelChoices products;
     private final EpilogueKernelChoices epilogues;
+    private final LaunchChoices launches;
 
     /**
      * The shape of a prepared step: {@code maxBlocks} is the stride of the uploaded block tables; {@code items} the
      * tiled attention's items (0: the step uses the other attention kernel).
      */
-    private record StepShape(int n, int m, int maxBlocks, int items) {
+    record StepShape(int n, int m, int maxBlocks, int items) {
     }
 
     private CudaLlamaModel(CudaDevice device, GgufFile gguf, LlamaModel cpu, Options options) {
@@ -186,6 +189,7 @@ public final class CudaLlamaModel implements LanguageModel {
         this.graphs = new StepGraphs(device);
         this.products = new ProductKernelChoices(this, w, buf, graphs);
         this.epilogues = new EpilogueKernelChoices(this, w, buf, graphs);
+        this.launches = new LaunchChoices(this, w, buf, graphs);
         try {
             weightBytes = bytes;
             splitAttention = SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
@@ -241,6 +245,9 @@ public final class CudaLlamaModel implements LanguageModel {
                 choose("inferstream.cuda.fuseNorm", epilogues::chooseFusedNorm, () -> useFusedNorm(false), why -> epilogues.fusedNormChoice = why);
                 choose("inferstream.cuda.l2PrefetchMiB", epilogues::chooseL2Prefetch, () -> useL2Prefetch(0), why -> epilogues.l2PrefetchChoice = why);
             }
+            // last: it times the whole step the kernels chosen above make
+            choose("inferstream.cuda.programmaticLaunch", launches::chooseProgrammaticLaunch, () -> useProgrammaticLaunch(false),
+                    why -> launches.programmaticLaunchChoice = why);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -675,6 +682,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("grouped products reducing their own partial sums", productReductionChoice());
         m.put("Wo and down split-K reduction", fusedNormChoice());
         m.put("L2 prefetch of Wo and gate/up during the attention", l2PrefetchChoice());
+        m.put("programmatic dependent launch (sm_90)", programmaticLaunchChoice());
         return m;
     }
 
@@ -884,7 +892,7 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /** Validates the step and uploads its metadata (one copy); the launches then only read device memory. */
-    private StepShape prepare(TokenBatch batch, KvStore store) {
+    StepShape prepare(TokenBatch batch, KvStore store) {
         if (!(store instanceof CudaKvStore kv)) {
             throw new IllegalArgumentException("the CUDA model needs the KV store from its own newKvStore, got "
                     + store.getClass().getName());
@@ -937,7 +945,7 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /** Launches every kernel of a prepared step (nothing else: the sequence can be recorded as a CUDA graph). */
-    private void launchStep(StepShape shape, CudaKvStore kv, boolean wantLogits) {
+    void launchStep(StepShape shape, CudaKvStore kv, boolean wantLogits) {
         int n = shape.n();
         int m = shape.m();
         int maxBlocks = shape.maxBlocks();
@@ -1204,6 +1212,37 @@ public final class CudaLlamaModel implements LanguageModel {
             bufferGeneration++; // recorded graphs hold the other kernels
         }
         syncSkinny();
+    }
+
+    /**
+     * Launches the kernels that wait for their predecessor (common.cuh's pdl_wait: the norms before the products, the
+     * split and tiled attention and splitk_reduce from the compute_90 twins, and the sm_90a products) with the
+     * programmatic-serialization attribute, so each may be scheduled while the kernel before it finishes (its first
+     * weight chunks on their way, for a product), or all as before. Compute capability 9.x and a JVM with
+     * {@link ProgrammaticLaunch#JVM_FLAGS}; chosen at load, the bench times the other way.
+     */
+    public synchronized void useProgrammaticLaunch(boolean on) {
+        k.useProgrammatic(on);
+        if (programmaticLaunch != on) {
+            programmaticLaunch = on;
+            bufferGeneration++; // recorded graphs hold the other launches
+        }
+    }
+
+    /** Whether kernels can be launched programmatically here (see {@link #useProgrammaticLaunch}). */
+    public synchronized boolean programmaticLaunchAvailable() {
+        return k.programmaticAvailable();
+    }
+
+    /** Whether the kernels that wait for their predecessor are launched programmatically. */
+    public synchronized boolean programmaticLaunch() {
+        return programmaticLaunch;
+    }
+
+    /** What {@link LaunchChoices#chooseProgrammaticLaunch} decided, and why. */
+    public synchronized String programmaticLaunchChoice() {
+        return (programmaticLaunch ? "on (" + k.programmaticKernels().size() + " kernels)" : "off") + ": "
+                + launches.programmaticLaunchChoice;
     }
 
     /** Whether the device has the warpgroup-MMA products (compute capability 9.x and the sm_90a module loaded). */

@@ -148,9 +148,10 @@ public final class GpuBench {
                     + "| step ms (graph, 32-row warps on packed weights the way not chosen at load) "
                     + "| step ms (graph, warpgroup MMAs (sm_90a) the way not chosen at load) "
                     + "| step ms (graph, tiled decode attention the way not chosen at load) "
+                    + "| step ms (graph, programmatic dependent launch (sm_90) the way not chosen at load) "
                     + "| weight GB/s (graph) | % of HBM roofline (graph) "
                     + "| step ms (top-64 candidates to host, graph) | step ms (top-256 candidates to host, graph) |");
-            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            lines.add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (int c : concurrency) {
                 String row = run(m, c, prompt, steps, readPerStep, hbmGbps);
                 System.out.println(row);
@@ -230,6 +231,7 @@ public final class GpuBench {
         double otherPackedMs = Double.NaN;
         double otherTallMs = Double.NaN;
         double otherTiledMs = Double.NaN;
+        double otherProgrammaticMs = Double.NaN;
         double top64Ms = Double.NaN;
         double top256Ms = Double.NaN;
         if (m instanceof CudaLlamaModel g) {
@@ -362,6 +364,12 @@ public final class GpuBench {
                 otherTiledMs = otherWay("tiled decode attention", () -> g.useTiledDecode(!tiledDefault),
                         () -> g.useTiledDecode(tiledDefault), timed);
             }
+            // The kernels that wait for their predecessor launched the other way (programmatically or as usual), on 9.x.
+            if (g.programmaticLaunchAvailable()) {
+                boolean launchDefault = g.programmaticLaunch();
+                otherProgrammaticMs = otherWay("programmatic launches", () -> g.useProgrammaticLaunch(!launchDefault),
+                        () -> g.useProgrammaticLaunch(launchDefault), timed);
+            }
             if (g.graphFailure() != null) {
                 System.out.println(g.graphFailure());
                 graphMs = Double.NaN;
@@ -379,6 +387,7 @@ public final class GpuBench {
                 otherTallMs = Double.NaN;
                 otherWgmmaMs = Double.NaN;
                 otherTiledMs = Double.NaN;
+                otherProgrammaticMs = Double.NaN;
                 top64Ms = Double.NaN;
                 top256Ms = Double.NaN;
             }
@@ -424,13 +433,13 @@ public final class GpuBench {
                     + "launches per step", c, headline, 100 * rooflineMs / headline, rooflineMs, readPerStep / 1e9, hbmGbps,
                     2 * rooflineMs, num("%.0f", launchesPerStep)));
         }
-        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
+        return String.format(Locale.ROOT, "| %d | %.0f | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c,
                 c * prompt / prefillS, num("%.0f", c * prompt / otherPrefillS), hostMs, c / (hostMs / 1e3), num("%.2f", deviceMs), num("%.0f", c / (deviceMs / 1e3)), num("%.0f", launchesPerStep),
                 num("%.2f", graphMs), num("%.0f", c / (graphMs / 1e3)), num("%.2f", tiledMs), num("%.0f", c / (tiledMs / 1e3)), num("%.2f", stagedMs),
                 num("%.2f", otherSplitMs), num("%.2f", otherAttentionMs), num("%.2f", otherPrefetchRowsMs),
                 num("%.2f", otherHalvesMs), num("%.2f", otherRopeMs),
                 num("%.2f", otherReductionMs), num("%.2f", otherPrefetchMs), num("%.2f", otherNormMs), num("%.2f", otherPackedMs), num("%.2f", otherTallMs),
-                num("%.2f", otherWgmmaMs), num("%.2f", otherTiledMs),
+                num("%.2f", otherWgmmaMs), num("%.2f", otherTiledMs), num("%.2f", otherProgrammaticMs),
                 num("%.0f", gbps), num("%.0f%%", 100 * gbps / hbmGbps),
                 num("%.2f", top64Ms), num("%.2f", top256Ms));
     }

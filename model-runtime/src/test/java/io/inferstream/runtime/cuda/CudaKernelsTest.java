@@ -1,6 +1,7 @@
 package io.inferstream.runtime.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -53,6 +54,53 @@ class CudaKernelsTest {
             String twin = kernel.equals("pack_stream_weights_wg") ? "pack_stream_weights" : kernel;
             assertEquals(entries(base).get(twin), entries(wg).get(kernel), kernel + ": the parameters of " + twin);
         }
+    }
+
+    @Test
+    void theComputeCapability9TwinsHoldTheSameKernelsAndOnlyTheChosenOnesWaitForTheirPredecessor() throws IOException {
+        java.util.Set<String> waiting = new java.util.TreeSet<>();
+        for (String base : CudaKernels.SM90_TWINS) {
+            String twin = ptx(base + "_sm90");
+            assertTrue(twin.contains(".target sm_90"), base + "_sm90.ptx targets compute capability 9.0");
+            assertEquals(entries(ptx(base)), entries(twin), base + "_sm90.ptx: the same kernels with the same parameters");
+            java.util.Set<String> w = CudaKernels.waitingEntries(twin);
+            // every kernel that waits also lets the next one be scheduled early
+            for (String k : w) {
+                assertTrue(body(twin, k).contains("griddepcontrol.launch_dependents"), k + " triggers its dependents");
+            }
+            waiting.addAll(w);
+        }
+        java.util.Set<String> expected = new java.util.TreeSet<>(java.util.List.of("splitk_reduce", "attention_split_combine",
+                "rmsnorm_vec_h_bf16", "rmsnorm_vec_h_f16", "add_rmsnorm_vec_h_bf16", "add_rmsnorm_vec_h_f16",
+                "add_rmsnorm_splitk_vec_h_bf16", "add_rmsnorm_splitk_vec_h_f16"));
+        for (String k : CudaKernels.MODULES.get("attention")) {
+            if (k.startsWith("attention_split_") && !k.equals("attention_split_combine") || k.startsWith("attention_tiled_")) {
+                expected.add(k);
+            }
+        }
+        assertEquals(expected, waiting, "the kernels of the twins that wait for their predecessor");
+        // the sm_90a products all wait (after their first weight loads), its packer does not; compute_80 nothing
+        String wg = ptx(CudaKernels.WGMMA_MODULE);
+        java.util.Set<String> products = new java.util.TreeSet<>(CudaKernels.WGMMA_KERNELS);
+        products.remove("pack_stream_weights_wg");
+        assertEquals(products, CudaKernels.waitingEntries(wg), "stream_wgmma.ptx kernels that wait");
+        for (String module : CudaKernels.MODULES.keySet()) {
+            assertFalse(ptx(module).contains("griddepcontrol"), module + ".ptx (compute_80) has no programmatic-launch instructions");
+        }
+    }
+
+    @Test
+    void waitingEntriesAreFoundByTheirOwnBodies() {
+        String ptx = ".visible .entry a(\n.param .u64 x\n)\n{\n ret;\n}\n.visible .entry b(\n)\n{\n griddepcontrol.wait;\n ret;\n}\n"
+                + ".visible .entry c()\n{\n ret;\n}\n";
+        assertEquals(java.util.Set.of("b"), CudaKernels.waitingEntries(ptx));
+    }
+
+    /** The text of one entry of a PTX module, up to the next entry. */
+    private static String body(String ptx, String entry) {
+        int at = ptx.indexOf(".entry " + entry + "(");
+        int next = ptx.indexOf(".entry ", at + 1);
+        return ptx.substring(at, next < 0 ? ptx.length() : next);
     }
 
     private static String ptx(String module) throws IOException {

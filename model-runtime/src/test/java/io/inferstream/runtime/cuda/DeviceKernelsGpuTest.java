@@ -416,6 +416,61 @@ class DeviceKernelsGpuTest {
      * B layout is off by order 1), and within the precision's bound of the CPU. On a device that is not compute
      * capability 9.x the module must not be loaded.
      */
+    /**
+     * Programmatic launches (compute capability 9.x, a JVM with ProgrammaticLaunch.JVM_FLAGS, as check.sh starts it):
+     * 32 splitk_reduce launches (the compute_90 twin, which waits for its predecessor) in a chain where each reads what
+     * the one before wrote and overwrites what that one read: slot 0 of the other buffer = slot 0 + slot 1 (all ones)
+     * of this one. A launch that started reading or writing before its predecessor finished would lose increments.
+     */
+    @Test
+    void programmaticLaunchesKeepEachKernelAfterItsPredecessor() {
+        CudaKernels k = device.kernels();
+        if (!device.computeCapability().startsWith("9.")) {
+            assertTrue(!k.programmaticAvailable(), device + ": programmatic launches are for compute capability 9.x here");
+            return;
+        }
+        if (!k.programmaticAvailable()) {
+            assertTrue(ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty(), device + ": " + k.programmaticStatus());
+            String reason = "SKIPPED programmatic launches: " + k.programmaticStatus();
+            System.out.println(reason);
+            org.junit.jupiter.api.Assumptions.abort(reason);
+        }
+        assertTrue(k.programmaticKernels().contains("splitk_reduce"), "splitk_reduce's twin waits: " + k.programmaticKernels());
+        int n = 64;
+        int rows = 8192;
+        int slot = n * rows;
+        float[] start = new float[2 * slot];
+        SplittableRandom rnd = new SplittableRandom(5);
+        for (int i = 0; i < slot; i++) {
+            start[i] = rnd.nextInt(1000);
+            start[slot + i] = 1;
+        }
+        float[] ones = new float[2 * slot];
+        java.util.Arrays.fill(ones, 1f);
+        int launches = 32;
+        try (DeviceBuffer a = DeviceBuffer.allocate(8L * slot, "a"); DeviceBuffer b = DeviceBuffer.allocate(8L * slot, "b")) {
+            a.upload(start, start.length);
+            b.upload(ones, ones.length);
+            long before = k.launched();
+            k.useProgrammatic(true);
+            try {
+                for (int i = 0; i < launches; i++) {
+                    DeviceBuffer from = i % 2 == 0 ? a : b;
+                    k.launch("splitk_reduce", 264, 1, 256, 0, from, i % 2 == 0 ? b : a, n, n, rows, 2);
+                }
+                device.synchronize();
+            } finally {
+                k.useProgrammatic(false);
+            }
+            assertEquals(launches, k.launched() - before);
+            float[] got = new float[slot];
+            a.download(got, slot);
+            for (int i = 0; i < slot; i++) {
+                assertEquals(start[i] + launches, got[i], "element " + i + " after " + launches + " programmatic launches");
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} wide={6} deep={7}")
     @CsvSource({
         "BF16, 2048, 0, 0, 2048, 64, false, false",

@@ -148,7 +148,16 @@ class CudaLlamaModelGpuTest {
                         true),
                 Arguments.of("qwen2 F16 256/512: NeoX, biases, warpgroup MMAs (sm_90a), F32 KV",
                         RandomLlamaGguf.Spec.llama(GgmlType.F16).withArch("qwen2").withShape(256, 512, 4, 2),
-                        KvStore.Precision.F32, 1e-2, true, true, false, "wgmma", true));
+                        KvStore.Precision.F32, 1e-2, true, true, false, "wgmma", true),
+                // and launched programmatically (compute capability 9.x, a JVM with ProgrammaticLaunch.JVM_FLAGS: the
+                // norms, attention and reductions from the compute_90 twins, the products waiting after their first
+                // weight loads)
+                Arguments.of("llama BF16, warpgroup MMAs, programmatic dependent launches",
+                        RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "pdl",
+                        true),
+                Arguments.of("qwen2 F16 256/512: NeoX, biases, warpgroup MMAs, programmatic dependent launches, F32 KV",
+                        RandomLlamaGguf.Spec.llama(GgmlType.F16).withArch("qwen2").withShape(256, 512, 4, 2),
+                        KvStore.Precision.F32, 1e-2, true, true, false, "pdl", true));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -166,10 +175,22 @@ class CudaLlamaModelGpuTest {
             gpu.usePipelinedSkinny(grouped);
             gpu.useGroupedSkinny(grouped);
             gpu.useDeepSplit(deep); // forced as well: the default split unless the row asks for the deep one
-            boolean wgmma = stream.equals("wgmma"); // the streaming products on warpgroup MMAs (forced either way)
+            boolean pdl = stream.equals("pdl"); // programmatic dependent launches (forced either way)
+            boolean wgmma = stream.equals("wgmma") || pdl; // the streaming products on warpgroup MMAs (forced either way)
             if (wgmma && !gpu.wgmmaAvailable()) {
                 assertTrue(!device.computeCapability().startsWith("9."), label + ": no sm_90a module on " + device);
                 return; // nothing to compare on a device that cannot run wgmma
+            }
+            if (pdl && !gpu.programmaticLaunchAvailable()) {
+                // on 9.x only a JVM without the foreign-function flags may lack them (check.sh passes the flags)
+                assertTrue(ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty(),
+                        label + ": programmatic launches unavailable on " + device + ": " + gpu.programmaticLaunchChoice());
+                String reason = "SKIPPED " + label + ": " + gpu.programmaticLaunchChoice();
+                System.out.println(reason);
+                org.junit.jupiter.api.Assumptions.abort(reason);
+            }
+            if (gpu.programmaticLaunchAvailable()) {
+                gpu.useProgrammaticLaunch(pdl);
             }
             gpu.usePackedStream(wgmma); // packed weights for the warpgroup MMAs (their own packing); else row-major
             if (gpu.wgmmaAvailable()) {
