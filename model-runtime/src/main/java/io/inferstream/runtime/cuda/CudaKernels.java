@@ -97,6 +97,7 @@ public final class CudaKernels implements AutoCloseable {
     private ProgrammaticLaunch launcher;
     private String programmaticStatus = "the device is not compute capability 9.x (programmatic launch needs 9.0)";
     private boolean programmaticOn;
+    private String legacyStreamRefusal; // why the legacy default stream refused a programmatic launch, if it did
     private final Map<String, CUfunction> functions = new HashMap<>();
     private String wgmmaStatus = "the device is not compute capability 9.x (wgmma is sm_90a only)";
     private final KernelSignatures signatures = new KernelSignatures();
@@ -148,6 +149,12 @@ public final class CudaKernels implements AutoCloseable {
 
     /** The sm90 twins' waiting kernels and the driver's cuLaunchKernelEx; never fails the device (the status says why). */
     private void loadProgrammatic() {
+        ProgrammaticLaunch.Opened opened = ProgrammaticLaunch.openDriver(); // first: without it the twins are not needed
+        if (opened.launcher() == null) {
+            programmaticStatus = opened.reason();
+            System.err.println("[cuda] programmatic launches unavailable: " + programmaticStatus);
+            return;
+        }
         try {
             Map<String, CUfunction> twins = new HashMap<>();
             for (String base : SM90_TWINS) {
@@ -163,9 +170,8 @@ public final class CudaKernels implements AutoCloseable {
                 }
             }
             programmatic.putAll(twins);
-            ProgrammaticLaunch.Opened opened = ProgrammaticLaunch.openDriver();
             launcher = opened.launcher();
-            programmaticStatus = opened.reason();
+            programmaticStatus = null;
         } catch (RuntimeException ex) {
             programmaticStatus = "the compute_90 modules did not load: " + ex;
         }
@@ -202,6 +208,11 @@ public final class CudaKernels implements AutoCloseable {
     /** Why programmatic launches are unavailable, or null when they are. */
     public String programmaticStatus() {
         return programmaticStatus;
+    }
+
+    /** Why the legacy default stream refused a programmatic launch (eager launches then go out as usual), or null. */
+    public String legacyStreamRefusal() {
+        return legacyStreamRefusal;
     }
 
     /**
@@ -298,9 +309,23 @@ public final class CudaKernels implements AutoCloseable {
         signatures.checkBlock(name, block);
         CUfunction waiting = programmaticOn ? programmatic.get(kernel) : null;
         if (waiting != null) {
-            launcher.launch(NativeHandles.address(waiting), gridX, gridY, block, sharedBytes, NativeHandles.address(stream), args);
-            launched++;
-            return;
+            if (stream != null || legacyStreamRefusal == null) {
+                try {
+                    launcher.launch(NativeHandles.address(waiting), gridX, gridY, block, sharedBytes, NativeHandles.address(stream), args);
+                    launched++;
+                    return;
+                } catch (jcuda.CudaException e) {
+                    if (stream != null) {
+                        throw e;
+                    }
+                    // a driver may refuse the attribute on the legacy default stream (eager steps): launch those as
+                    // usual from now on (the wait is then a no-op); captured graphs keep it
+                    legacyStreamRefusal = e.getMessage();
+                    System.err.println("[cuda] programmatic launches on the legacy default stream refused (" + e.getMessage()
+                            + "); eager launches go out as usual");
+                }
+            }
+            f = waiting;
         }
         Pointer[] ps = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {

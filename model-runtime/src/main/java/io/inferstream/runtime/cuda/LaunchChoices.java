@@ -74,7 +74,9 @@ final class LaunchChoices extends KernelTrials {
                 "a decode step of %d tokens at position %d, %d CUDA graph replays: usual launches %.1f us, programmatic "
                         + "%.1f us (%d kernels wait for their predecessor); max relative difference of the logits %.2e%s",
                 n, bs - 1, CHOICE_REPS, r.nanos()[0] / 1e3 / CHOICE_REPS, r.nanos()[1] / 1e3 / CHOICE_REPS,
-                k.programmaticKernels().size(), r.worst(), r.verdict());
+                k.programmaticKernels().size(), r.worst(), r.verdict())
+                + (k.legacyStreamRefusal() == null ? "" : "; eager launches go out as usual (the legacy stream refused: "
+                        + k.legacyStreamRefusal() + ")");
         model.useProgrammaticLaunch(r.adopt());
     }
 }

@@ -448,27 +448,47 @@ class DeviceKernelsGpuTest {
         float[] ones = new float[2 * slot];
         java.util.Arrays.fill(ones, 1f);
         int launches = 32;
-        try (DeviceBuffer a = DeviceBuffer.allocate(8L * slot, "a"); DeviceBuffer b = DeviceBuffer.allocate(8L * slot, "b")) {
-            a.upload(start, start.length);
-            b.upload(ones, ones.length);
-            long before = k.launched();
-            k.useProgrammatic(true);
-            try {
-                for (int i = 0; i < launches; i++) {
-                    DeviceBuffer from = i % 2 == 0 ? a : b;
-                    k.launch("splitk_reduce", 264, 1, 256, 0, from, i % 2 == 0 ? b : a, n, n, rows, 2);
+        // on the legacy default stream (eager steps), then on a stream of its own (as CUDA graphs are captured)
+        for (boolean ownStream : new boolean[] {false, true}) {
+            jcuda.driver.CUstream s = null;
+            try (DeviceBuffer a = DeviceBuffer.allocate(8L * slot, "a"); DeviceBuffer b = DeviceBuffer.allocate(8L * slot, "b")) {
+                a.upload(start, start.length);
+                b.upload(ones, ones.length);
+                if (ownStream) {
+                    s = new jcuda.driver.CUstream();
+                    jcuda.driver.JCudaDriver.cuStreamCreate(s, 0);
+                    k.stream(s);
                 }
-                device.synchronize();
+                long before = k.launched();
+                k.useProgrammatic(true);
+                try {
+                    for (int i = 0; i < launches; i++) {
+                        DeviceBuffer from = i % 2 == 0 ? a : b;
+                        k.launch("splitk_reduce", 264, 1, 256, 0, from, i % 2 == 0 ? b : a, n, n, rows, 2);
+                    }
+                    if (s != null) {
+                        jcuda.driver.JCudaDriver.cuStreamSynchronize(s);
+                    }
+                    device.synchronize();
+                } finally {
+                    k.useProgrammatic(false);
+                    k.stream(null);
+                }
+                assertEquals(launches, k.launched() - before);
+                float[] got = new float[slot];
+                a.download(got, slot);
+                for (int i = 0; i < slot; i++) {
+                    assertEquals(start[i] + launches, got[i], (ownStream ? "own stream" : "legacy stream") + ": element " + i
+                            + " after " + launches + " programmatic launches");
+                }
             } finally {
-                k.useProgrammatic(false);
-            }
-            assertEquals(launches, k.launched() - before);
-            float[] got = new float[slot];
-            a.download(got, slot);
-            for (int i = 0; i < slot; i++) {
-                assertEquals(start[i] + launches, got[i], "element " + i + " after " + launches + " programmatic launches");
+                if (s != null) {
+                    jcuda.driver.JCudaDriver.cuStreamDestroy(s);
+                }
             }
         }
+        System.out.println("programmatic launches: 2 x " + launches + " dependent launches kept their order"
+                + (k.legacyStreamRefusal() == null ? "" : "; the legacy stream refused them: " + k.legacyStreamRefusal()));
     }
 
     @ParameterizedTest(name = "{0} rows={1},{2},{3} cols={4} n={5} wide={6} deep={7}")
