@@ -74,6 +74,7 @@ extern "C" __global__ void add_bias(float* x, const float* bias, int n, int d) {
 
 // x += y over count floats (residual connection).
 extern "C" __global__ void add_inplace(float* x, const float* y, int count) {
+    pdl_enter();
     for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (size_t) count; i += (size_t) gridDim.x * blockDim.x) {
         x[i] += y[i];
     }
@@ -207,12 +208,14 @@ __device__ void rope_kv_store(float* q, float* k, const float* v, const int* pos
 extern "C" __global__ void rope_kv_store_f32(float* q, float* k, const float* v, const int* positions, const float* invFreq,
                                              int nHeads, int nKvHeads, int headDim, int neox, const int* slots,
                                              float* keys, float* values) {
+    pdl_enter();
     rope_kv_store<float>(q, k, v, positions, invFreq, nHeads, nKvHeads, headDim, neox, slots, keys, values);
 }
 
 extern "C" __global__ void rope_kv_store_f16(float* q, float* k, const float* v, const int* positions, const float* invFreq,
                                              int nHeads, int nKvHeads, int headDim, int neox, const int* slots,
                                              unsigned short* keys, unsigned short* values) {
+    pdl_enter();
     rope_kv_store<unsigned short>(q, k, v, positions, invFreq, nHeads, nKvHeads, headDim, neox, slots, keys, values);
 }
 
@@ -259,9 +262,11 @@ __device__ __forceinline__ void splitk_reduce_rope_kv(const float* part, float* 
 #define REDUCE_ROPE_KV_PASS part, q, k, v, bq, bk, bv, positions, invFreq, slots, keys, values, npad, nHeads, nKvHeads, \
     headDim, neox, splits0, splits1, splits2
 extern "C" __global__ void __launch_bounds__(256) splitk_reduce_rope_kv_f32(REDUCE_ROPE_KV_ARGS(float)) {
+    pdl_enter();
     splitk_reduce_rope_kv<float>(REDUCE_ROPE_KV_PASS);
 }
 extern "C" __global__ void __launch_bounds__(256) splitk_reduce_rope_kv_f16(REDUCE_ROPE_KV_ARGS(unsigned short)) {
+    pdl_enter();
     splitk_reduce_rope_kv<unsigned short>(REDUCE_ROPE_KV_PASS);
 }
 

@@ -670,6 +670,7 @@ extern "C" __global__ void matmul_skinny_group_bf16(const unsigned short* w0, co
 // n * (rows0 + rows1 + rows2).
 extern "C" __global__ void splitk_reduce_group(const float* part, float* y0, float* y1, float* y2, int n, int npad,
                                                int rows0, int rows1, int rows2, int splits0, int splits1, int splits2) {
+    pdl_enter();
     size_t n0 = (size_t) n * rows0;
     size_t n1 = (size_t) n * rows1;
     size_t total = n0 + n1 + (size_t) n * rows2;
@@ -692,6 +693,7 @@ extern "C" __global__ void splitk_reduce_group(const float* part, float* y0, flo
 // [n, rows]: the sums of splitk_reduce and the formula of swiglu (elementwise.cu), in one pass. Grid-stride.
 extern "C" __global__ void splitk_reduce_swiglu(const float* part, float* y, int n, int npad, int rows, int splits0,
                                                 int splits1) {
+    pdl_enter();
     size_t total = (size_t) n * rows;
     const float* p1 = part + (size_t) splits0 * npad * rows;
     for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
@@ -729,9 +731,11 @@ __device__ __forceinline__ void splitk_reduce_swiglu_h(const float* part, float*
 
 extern "C" __global__ void splitk_reduce_swiglu_h_bf16(const float* part, float* y, unsigned short* yh, int n, int npad,
                                                        int rows, int splits0, int splits1) {
+    pdl_enter();
     splitk_reduce_swiglu_h<__nv_bfloat16>(part, y, yh, n, npad, rows, splits0, splits1);
 }
 extern "C" __global__ void splitk_reduce_swiglu_h_f16(const float* part, float* y, unsigned short* yh, int n, int npad,
                                                       int rows, int splits0, int splits1) {
+    pdl_enter();
     splitk_reduce_swiglu_h<__half>(part, y, yh, n, npad, rows, splits0, splits1);
 }

@@ -84,7 +84,8 @@ public final class CudaKernels implements AutoCloseable {
 
     /**
      * The modules compiled for compute_90 (ptx.sh): elementwise, attention and matmul again, their kernels that start
-     * with common.cuh's pdl_enter (the norms before the products, the split and tiled attention, splitk_reduce) then
+     * with common.cuh's pdl_enter (the norms before the products, the split and tiled attention, the split-K reductions
+     * and their epilogues) then
      * carrying the programmatic-launch instructions. Loaded on 9.x; used for those kernels under
      * {@link #useProgrammatic}.
      */
@@ -216,7 +217,7 @@ public final class CudaKernels implements AutoCloseable {
     }
 
     /**
-     * Launches the kernels that wait for their predecessor (the sm90 twins of the norms, attention and splitk_reduce,
+     * Launches the kernels that wait for their predecessor (the sm90 twins of the norms, attention and reductions,
      * and the sm_90a products) with the programmatic-serialization attribute, or (off) as before.
      */
     void useProgrammatic(boolean on) {

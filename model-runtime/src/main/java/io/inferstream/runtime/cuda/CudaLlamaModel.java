@@ -1216,7 +1216,7 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * Launches the kernels that wait for their predecessor (common.cuh's pdl_wait: the norms before the products, the
-     * split and tiled attention and splitk_reduce from the compute_90 twins, and the sm_90a products) with the
+     * split and tiled attention and the split-K reductions from the compute_90 twins, and the sm_90a products) with the
      * programmatic-serialization attribute, so each may be scheduled while the kernel before it finishes (its first
      * weight chunks on their way, for a product), or all as before. Compute capability 9.x and a JVM with
      * {@link ProgrammaticLaunch#JVM_FLAGS}; chosen at load, the bench times the other way.
