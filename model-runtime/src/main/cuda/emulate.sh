@@ -31,6 +31,11 @@ done
   > "$work/stream_wg.cpp"
 g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -DST_WGMMA -I"$here/emulate/include" \
     -include "$here/emulate/cuda_shim.h" -c "$work/stream_wg.cpp" -o "$work/stream_wg.o"
+# and stream_sm90 (stream.cu with -DST_PDL: the mma.sync products ready for programmatic launch) in namespace pdl
+{ echo 'namespace pdl {'; sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' -e 's/extern "C" //' "$here/stream.cu"; echo '}'; } \
+  > "$work/stream_pdl.cpp"
+g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -DST_PDL -I"$here/emulate/include" \
+    -include "$here/emulate/cuda_shim.h" -c "$work/stream_pdl.cpp" -o "$work/stream_pdl.o"
 g++ -std=c++17 -O1 -ffp-contract=off -w -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/kernel_check.cpp" -o "$work/check.o"
 g++ -o "$work/check" "$work"/*.o
 "$work/check"

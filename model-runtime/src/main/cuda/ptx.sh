@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Compiles the CUDA kernels (*.cu beside this script) to PTX for compute capability 8.0, and stream.cu a second time
 # with -DST_WGMMA for sm_90a (stream_wgmma.ptx: the streaming products on Hopper's warpgroup MMAs, loaded on 9.x only),
-# and elementwise, attention and matmul for compute_90 (*_sm90.ptx: the same kernels, with the programmatic-launch
-# instructions of common.cuh's pdl_enter; loaded on 9.x only, used when programmatic launches are chosen).
+# and elementwise, attention, matmul and stream for compute_90 with -DST_PDL (*_sm90.ptx: the same kernels, with the
+# programmatic-launch instructions of common.cuh; loaded on 9.x only, used when programmatic launches are chosen).
 #   ptx.sh check <outdir>   compile into <outdir> and fail if any differs from the committed copy in
 #                           src/main/resources/cuda (no-op without nvcc; a different nvcc release only warns,
 #                           since PTX is reproducible for one compiler release, not across releases)
@@ -21,12 +21,12 @@ if ! command -v nvcc >/dev/null 2>&1; then
 fi
 flags=(-ptx -arch=compute_80 -O3 -std=c++17)
 wgmma_flags=(-ptx -arch=compute_90a -O3 -std=c++17 -DST_WGMMA)
-sm90_flags=(-ptx -arch=compute_90 -O3 -std=c++17)
+sm90_flags=(-ptx -arch=compute_90 -O3 -std=c++17 -DST_PDL)
 # every module: name, source, flags
 modules() {
   for cu in "$here"/*.cu; do echo "$(basename "$cu" .cu) $(basename "$cu") base"; done
   echo "stream_wgmma stream.cu wgmma"
-  for m in elementwise attention matmul; do echo "${m}_sm90 $m.cu sm90"; done
+  for m in elementwise attention matmul stream; do echo "${m}_sm90 $m.cu sm90"; done
 }
 compile() { # name source kind out.ptx
   if [[ "$3" == wgmma ]]; then
@@ -74,6 +74,7 @@ case "$mode" in
     while read -r name src kind; do
       arch=sm_90; defs=()
       if [[ "$kind" == wgmma ]]; then arch=sm_90a; defs=(-DST_WGMMA); fi
+      if [[ "$kind" == sm90 ]]; then defs=(-DST_PDL); fi
       (cd "$here" && nvcc -cubin -arch=$arch -O3 -std=c++17 "${defs[@]}" -Xptxas -v -o "$out/$name.cubin" "$src") 2>&1 \
         | grep -E "Compiling entry|Used [0-9]+ registers|spill|serialized|injected|C75[0-9][0-9]" | sed "s/^ptxas info *: //" >> "$report"
     done < <(modules)

@@ -22,8 +22,9 @@
 // whole 16-byte pieces: the host checks); kChunk % 64 == 0; pieces past the split's end load zeros.
 // stream_check.py (beside this file) emulates the fragment layouts and index math on the host.
 //
-// Compiled twice: for compute_80 (stream.ptx, mma.sync) and with -DST_WGMMA for sm_90a (stream_wgmma.ptx: the kernels
-// on packed weights only, on Hopper's warpgroup MMAs with their own packing; wgmma.cuh says how).
+// Compiled three times: for compute_80 (stream.ptx, mma.sync), with -DST_WGMMA for sm_90a (stream_wgmma.ptx: the
+// kernels on packed weights only, on Hopper's warpgroup MMAs with their own packing; wgmma.cuh says how), and with
+// -DST_PDL for compute_90 (stream_sm90.ptx: stream.ptx's kernels, the 16-bit products ready for programmatic launch).
 //
 // Packed weights (the _packed kernels; CudaLlamaModel.choosePackedStream adopts them at load when faster): the same
 // products from a copy of W that pack_stream_weights rearranged once, Marlin-style, into the order the lanes read it.
@@ -47,6 +48,12 @@
 #include "reduce.cuh"
 #ifdef ST_WGMMA
 #include "wgmma.cuh"
+#endif
+// ST_PDL (the modules for compute capability 9.x: stream_wgmma, stream_sm90): the products may be launched
+// programmatically (common.cuh's pdl_wait): they trigger their successor at once, load their first weight chunks, and
+// wait for their predecessor before the activations.
+#if defined(ST_WGMMA) && !defined(ST_PDL)
+#define ST_PDL
 #endif
 
 #ifdef INFERSTREAM_EMULATE
@@ -161,12 +168,12 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
 #else
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC]; // 5 x 8 KB
 #endif
-#ifdef ST_WGMMA
+#ifdef ST_PDL
     pdl_trigger(); // the next product's blocks may take SMs as this launch's free up: they wait for its end
 #endif
     int k0 = split * kChunk;
     if (k0 >= cols) {
-#ifdef ST_WGMMA
+#ifdef ST_PDL
         pdl_wait(); // every block waits, so that this launch's end implies its predecessor's
 #endif
         return; // block-uniform, before any barrier
@@ -215,15 +222,15 @@ __device__ __forceinline__ void matmul_stream_block(const unsigned short* w, con
             } else {
                 st_load_chunk(wr[d], w0, w1, in0, in1, k0 + d * ST_KC, k1, q);
             }
-#ifndef ST_WGMMA
+#ifndef ST_PDL
             st_load_x<WARPS>(xs[d], xh, npad, cols, k0 + d * ST_KC, k1);
 #endif
         }
-#ifndef ST_WGMMA
+#ifndef ST_PDL
         cp_async_commit(); // one group per chunk (empty past the end): the wait below counts on it
 #endif
     }
-#ifdef ST_WGMMA
+#ifdef ST_PDL
     // The first ST_DEPTH chunks of weights (constant: no predecessor writes them) are on their way; under a
     // programmatic launch they overlap the end of the kernel before. Everything else waits for it.
     pdl_wait();
@@ -787,14 +794,11 @@ __device__ __forceinline__ void matmul_stream_quant_block(const unsigned char* w
     constexpr bool Q6 = FMT == QF_Q6_K;
     __shared__ __align__(128) unsigned short xs[ST_STAGES][ST_MAX_TILES * 8 * ST_KC];
     __shared__ __align__(16) float ss[Q4 ? ST_STAGES : 1][Q4 ? ST_MAX_TILES * 8 * 2 : 4];
-#ifdef ST_WGMMA
-    pdl_trigger(); // the next product's blocks may take SMs as this launch's free up: they wait for its end
+#ifdef ST_PDL
+    pdl_enter(); // (its weight loads are interleaved with the activations' below: it waits before any of them)
 #endif
     int k0 = split * kChunk;
     if (k0 >= cols) {
-#ifdef ST_WGMMA
-        pdl_wait(); // every block waits, so that this launch's end implies its predecessor's
-#endif
         return; // block-uniform, before any barrier
     }
     int k1 = min(cols, k0 + kChunk);

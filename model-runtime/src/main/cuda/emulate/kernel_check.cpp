@@ -150,6 +150,19 @@ WG_GROUP(matmul_stream_tall_packed_group_f16)
 #undef WG_GROUP
 } // namespace wg
 
+// stream_sm90 (stream.cu with -DST_PDL, namespace pdl): the mma.sync products that wait for their predecessor after
+// their first weight loads; the same arithmetic, so the same bits.
+namespace pdl {
+void matmul_stream_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_wide_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_wide_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_tall_packed_bf16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_tall_packed_f16(const unsigned short*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_q8(const unsigned char*, const float*, const unsigned short*, float*, int, int, int, int, int);
+void matmul_stream_q8_slices(const unsigned char*, const float*, const unsigned short*, float*, int, int, int);
+} // namespace pdl
+
 static int failures = 0;
 static std::mt19937_64 rng(7);
 
@@ -693,12 +706,16 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     auto wgTall = bf16 ? wg::matmul_stream_tall_packed_bf16 : wg::matmul_stream_tall_packed_f16;
     std::vector<unsigned short> wpw = packedWg(w, rows, cols);
     emu::allow(wpw.data(), wpw.size() * 2);
-    std::vector<float> y[5];
-    for (int v = 0; v < 5; v++) {
-        auto kernel = v == 0 ? plain : v == 1 ? pack : v == 2 ? tall : v == 3 ? wgPack : wgTall;
-        const unsigned short* weights = v == 0 ? w.data() : v < 3 ? wp.data() : wpw.data();
-        int blockRows = v == 2 || v == 4 ? 256 : rowsPerBlock;
-        int blockThreads = v == 2 || v == 4 ? 256 : rowsPerBlock * 2;
+    // stream_sm90's (v 5, 6): row-major and 32-row warps on the mma.sync packing, waiting after their first weights
+    auto pdlPlain = wide ? (bf16 ? pdl::matmul_stream_wide_bf16 : pdl::matmul_stream_wide_f16)
+                         : (bf16 ? pdl::matmul_stream_bf16 : pdl::matmul_stream_f16);
+    auto pdlTall = bf16 ? pdl::matmul_stream_tall_packed_bf16 : pdl::matmul_stream_tall_packed_f16;
+    std::vector<float> y[7];
+    for (int v = 0; v < 7; v++) {
+        auto kernel = v == 0 ? plain : v == 1 ? pack : v == 2 ? tall : v == 3 ? wgPack : v == 4 ? wgTall : v == 5 ? pdlPlain : pdlTall;
+        const unsigned short* weights = v == 0 || v == 5 ? w.data() : v < 3 || v == 6 ? wp.data() : wpw.data();
+        int blockRows = v == 2 || v == 4 || v == 6 ? 256 : rowsPerBlock;
+        int blockThreads = v == 2 || v == 4 || v == 6 ? 256 : rowsPerBlock * 2;
         y[v].assign((size_t) n * rows, NAN);
         if (splits == 1) {
             emu::launch(kernel, grid((rows + blockRows - 1) / blockRows, 1), threads(blockThreads), 0, weights,
@@ -716,6 +733,8 @@ static void stream(bool bf16, bool wide, int rows, int cols, int n, int chunk) {
     same(y[0], y[2], y[0].size(), tag + ": 32-row warps on packed weights give the same bits");
     closeTo(y[3], w, xh, n, rows, cols, bf16, tag + ": warpgroup MMAs (sm_90a) on their packing");
     closeTo(y[4], w, xh, n, rows, cols, bf16, tag + ": warpgroup MMAs with 32-row warps on their packing");
+    same(y[0], y[5], y[0].size(), tag + ": stream_sm90 (programmatic launch) gives the same bits");
+    same(y[0], y[6], y[0].size(), tag + ": stream_sm90's 32-row warps give the same bits");
     inBounds(stray, tag);
 }
 
@@ -817,6 +836,9 @@ static void q8stream(int rows, int cols, int n, int chunk) {
         }
     }
     runQuantStream(matmul_stream_q8, matmul_stream_q8_slices, wq, ws, xh, ref, scale, rows, cols, n, chunk, tag);
+    // stream_sm90's (waiting for its predecessor first thing)
+    runQuantStream(pdl::matmul_stream_q8, pdl::matmul_stream_q8_slices, wq, ws, xh, ref, scale, rows, cols, n, chunk,
+                   "stream_sm90 " + tag);
 }
 
 // matmul_stream_q4_k (Q4_K planes: nibbles in ggml's 64-value chunk order, a (scale, min) pair per 32; F16 activations

@@ -83,13 +83,13 @@ public final class CudaKernels implements AutoCloseable {
             .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     /**
-     * The modules compiled for compute_90 (ptx.sh): elementwise, attention and matmul again, their kernels that start
-     * with common.cuh's pdl_enter (the norms before the products, the split and tiled attention, the split-K reductions
-     * and their epilogues) then
+     * The modules compiled for compute_90 (ptx.sh): elementwise, attention, matmul and stream again, their kernels that
+     * start with common.cuh's pdl_enter (the norms before the products, the split and tiled attention, the split-K
+     * reductions and their epilogues) or, for the 16-bit streaming products, wait after their first weight loads, then
      * carrying the programmatic-launch instructions. Loaded on 9.x; used for those kernels under
      * {@link #useProgrammatic}.
      */
-    static final List<String> SM90_TWINS = List.of("elementwise", "attention", "matmul");
+    static final List<String> SM90_TWINS = List.of("elementwise", "attention", "matmul", "stream");
 
     private final List<CUmodule> modules = new ArrayList<>();
     // kernels that wait for their predecessor (griddepcontrol.wait in their PTX), by launch name: the sm90 twins'

@@ -75,6 +75,11 @@ class CudaKernelsTest {
                 "add_rmsnorm_splitk_vec_h_bf16", "add_rmsnorm_splitk_vec_h_f16", "splitk_reduce_group", "splitk_reduce_swiglu",
                 "splitk_reduce_swiglu_h_bf16", "splitk_reduce_swiglu_h_f16", "splitk_reduce_rope_kv_f32",
                 "splitk_reduce_rope_kv_f16", "rope_kv_store_f32", "rope_kv_store_f16", "add_inplace"));
+        for (String k : CudaKernels.MODULES.get("stream")) { // every streaming product (not the packer, not the sums)
+            if (k.startsWith("matmul_stream")) {
+                expected.add(k);
+            }
+        }
         for (String k : CudaKernels.MODULES.get("attention")) {
             if (k.startsWith("attention_split_") && !k.equals("attention_split_combine") || k.startsWith("attention_tiled_")) {
                 expected.add(k);
