@@ -433,10 +433,14 @@ extern "C" __global__ void pack_stream_weights_wg(const unsigned short* w, unsig
 //  - EPI_ROPE_KV (Wq, Wk, Wv): the tile is one row block of one matrix, counter bx (its index in the launch); its heads
 //    (rows per block a multiple of headDim: the host checks) get bias, RoPE and the KV write of splitk_reduce_rope_kv,
 //    into y0 = q, y1 = k, y2 = v and cache rows slots[t] (keys, values: F16 when f16Kv, else F32).
+//  - EPI_RESIDUAL (one matrix: Wo or down; rows1 = rows2 = 0): the tile is one row block, counter bx; the residual
+//    stream y0 = x [n, rows] gets the sums added, x += sum (splitk_reduce, then the add of add_rmsnorm_vec or
+//    add_inplace), so the next norm reads x alone.
 // n: the real tokens (npad = tiles8 * 8). With EPI_NONE the arguments after epi are not read.
 #define EPI_NONE 0
 #define EPI_SWIGLU 1
 #define EPI_ROPE_KV 2
+#define EPI_RESIDUAL 3
 #define EPI_BATCH 4 // outputs a thread of the reducing block sums at once (their loads in flight together)
 
 __device__ __forceinline__ void add4(float4& a, float4 b) {
@@ -552,6 +556,37 @@ __device__ __noinline__ void group_epilogue(int epi, int rowsPerBlock, int tiles
     }
     int splits = m == 0 ? splits0 : m == 1 ? splits1 : splits2;
     if (!last_arrival(counters + bx, splits)) {
+        return;
+    }
+    if (epi == EPI_RESIDUAL) { // rows % 16 == 0 (the host checks): items of 4 rows of one token, as for SwiGLU
+        int quads = (r1 - r0) / 4;
+        int items = n * quads;
+        for (int base = threadIdx.x; base < items; base += EPI_BATCH * blockDim.x) {
+            size_t off[EPI_BATCH];
+            float4 sum[EPI_BATCH];
+#pragma unroll
+            for (int j = 0; j < EPI_BATCH; j++) {
+                int idx = base + j * blockDim.x;
+                off[j] = idx < items ? (size_t) (idx / quads) * rows + r0 + 4 * (idx % quads) : 0;
+                sum[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            }
+            for (int sp = 0; sp < splits; sp++) {
+#pragma unroll
+                for (int j = 0; j < EPI_BATCH; j++) {
+                    if (base + j * blockDim.x < items) {
+                        add4(sum[j], load4_l2(p + (size_t) sp * npad * rows + off[j]));
+                    }
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < EPI_BATCH; j++) {
+                if (base + j * blockDim.x < items) {
+                    float4 x = *(const float4*) (y0 + off[j]);
+                    add4(x, sum[j]); // x + sum, as the norm adds them
+                    *(float4*) (y0 + off[j]) = x;
+                }
+            }
+        }
         return;
     }
     // items: one RoPE pair of one token, EPI_BATCH at a time as above (whole heads: rowsPerBlock % headDim == 0)

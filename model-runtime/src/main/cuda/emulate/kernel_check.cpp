@@ -65,6 +65,7 @@ void attention_split_pf_f16_g4(const float*, const unsigned short*, const unsign
 void attention_split_pf_f32_g4(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
                                float*, float*, float*, int, int, int, float, unsigned short*, int, int);
 void splitk_reduce(const float*, float*, int, int, int, int);
+void add_inplace(float*, const float*, int);
 void topk_chunks(const float*, int, int, float*, int*, float*);
 void topk_merge(const float*, const int*, const float*, int, int, int, float*, int*, float*);
 void top1_chunks(const float*, int, unsigned long long*, float*);
@@ -229,6 +230,16 @@ static void norms(bool bf16, int dim, int n, int npad, int splits, bool indexed)
                         dim, eps);
             same(x3, x1, x.size(), std::string(name) + " residual = splitk_reduce + add_rmsnorm_vec, " + tag);
             same(y3, y1, (size_t) n * dim, std::string(name) + " output = splitk_reduce + add_rmsnorm_vec, " + tag);
+        }
+        if (kind == 1) { // the residual added first (a product reducing into x: EPI_RESIDUAL), then the plain norm
+            std::vector<float> x4 = x, y4((size_t) npad * dim, NAN);
+            std::vector<unsigned short> h4((size_t) npad * dim, 0xFFFF);
+            emu::launch(add_inplace, grid(blocksFor((size_t) n * dim)), threads(256), 0, x4.data(), (const float*) y.data(), n * dim);
+            emu::launch(bf16 ? rmsnorm_vec_h_bf16 : rmsnorm_vec_h_f16, grid(npad), threads(256), 0, (const float*) x4.data(),
+                        (const int*) nullptr, w.data(), y4.data(), h4.data(), n, dim, eps);
+            same(x4, x2, x.size(), std::string(name) + " residual = add_inplace, " + tag);
+            same(y4, y2, (size_t) n * dim, std::string(name) + " output = add_inplace + rmsnorm_vec_h, " + tag);
+            same(h4, h2, h2.size(), std::string(name) + " 16-bit copy = add_inplace + rmsnorm_vec_h, " + tag);
         }
         if (kind == 2) { // and the residual against a double sum of the splits
             double worst = 0;
@@ -1151,6 +1162,49 @@ static void groupSwiglu(bool bf16, int rows, int cols, int n, int c0, int c1, bo
     }
 }
 
+// A single product (Wo, down: rows x cols, chunk c0, n tokens) reducing its own sums into the residual stream
+// (EPI_RESIDUAL): x += the sum of its splits, bit for bit its partial sums, splitk_reduce and add_inplace; on the
+// mma.sync kernels and on the sm_90a module's warpgroup MMAs (each against its own separate way).
+static void groupResidual(bool bf16, int rows, int cols, int n, int c0) {
+    std::string tag = std::string("product reducing into the residual ") + (bf16 ? "bf16 " : "f16 ") + std::to_string(rows)
+            + " x " + std::to_string(cols) + ", n " + std::to_string(n) + ", chunk " + std::to_string(c0);
+    int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
+    int s0 = (cols + c0 - 1) / c0;
+    auto wm = halfMatrix(rows, cols, bf16);
+    auto wp = packed(wm, rows, cols);
+    auto wpw = packedWg(wm, rows, cols);
+    auto x = randoms((size_t) n * cols, -2, 2);
+    std::vector<unsigned short> xh((size_t) npad * cols);
+    emu::launch(bf16 ? to_half_padded_bf16 : to_half_padded_f16, grid(blocksFor(xh.size())), threads(256), 0,
+                (const float*) x.data(), xh.data(), n, npad, cols);
+    auto resid = randoms((size_t) n * rows, -3, 3);
+    std::vector<int> counters(64, 0);
+    std::vector<Flavour> all = flavours(bf16);
+    all.push_back({"wgmma packed", bf16 ? wg::matmul_stream_packed_group_bf16 : wg::matmul_stream_packed_group_f16, 128, true, 256});
+    all.push_back({"wgmma tall", bf16 ? wg::matmul_stream_tall_packed_group_bf16 : wg::matmul_stream_tall_packed_group_f16, 256, true, 256});
+    for (size_t fi = 0; fi < all.size(); fi++) {
+        const Flavour& f = all[fi];
+        const unsigned short* w = fi >= 4 ? wpw.data() : f.packed ? wp.data() : wm.data();
+        int blocks = (rows + f.rowsPerBlock - 1) / f.rowsPerBlock;
+        std::vector<float> part((size_t) s0 * npad * rows, NAN), y((size_t) n * rows, NAN), x1 = resid;
+        emu::launch(f.kernel, grid(blocks, s0), threads(f.threads), 0, w, (const unsigned short*) nullptr,
+                    (const unsigned short*) nullptr, (const unsigned short*) xh.data(), part.data(), tiles8, cols, rows, 0, 0,
+                    c0, 64, 64, NO_EPI);
+        emu::launch(splitk_reduce, grid(blocksFor(y.size())), threads(256), 0, (const float*) part.data(), y.data(), n, npad,
+                    rows, s0);
+        emu::launch(add_inplace, grid(blocksFor(y.size())), threads(256), 0, x1.data(), (const float*) y.data(), n * rows);
+        std::vector<float> part2((size_t) s0 * npad * rows, NAN), x2 = resid;
+        emu::launch(f.kernel, grid(s0, blocks), threads(f.threads), 0, w, (const unsigned short*) nullptr,
+                    (const unsigned short*) nullptr, (const unsigned short*) xh.data(), part2.data(), tiles8, cols, rows, 0, 0,
+                    c0, 64, 64, 3, n, counters.data(), x2.data(), (float*) nullptr, (float*) nullptr,
+                    (unsigned short*) nullptr, (const float*) nullptr, (const float*) nullptr, (const float*) nullptr,
+                    (const int*) nullptr, (const float*) nullptr, (const int*) nullptr, (void*) nullptr, (void*) nullptr, 0, 0, 0);
+        std::string what = tag + ", " + f.name;
+        same(x1, x2, x1.size(), what + ": x");
+        countersZero(counters, what);
+    }
+}
+
 // Wq, Wk, Wv of nHeads / nKv heads of headDim over cols, chunks c0..c2, n tokens into a cache of n slots.
 static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, int n, int c0, int c1, int c2, bool neox,
                         bool biases) {
@@ -1406,6 +1460,9 @@ int main() {
     groupSwiglu(true, 384, 256, 13, 64, 128, true);    // three 128-row tiles (two 256-row ones), up split 2 / gate 4
     groupSwiglu(false, 200, 192, 9, 64, 64, false);    // rows off the blocks, f16 weights, no 16-bit copy
     groupSwiglu(true, 128, 128, 64, 128, 64, true);    // 64 tokens, one gate split against two of up
+    groupResidual(true, 256, 512, 64, 64);     // Wo-like: 8 splits, 64 tokens (2 tiles of 128 rows, 1 of 256)
+    groupResidual(false, 208, 256, 13, 128);   // rows off the blocks, f16, two splits
+    groupResidual(true, 128, 192, 9, 192);     // one split: each block is the last of its tile
     groupRopeKv(true, 64, 4, 2, 256, 13, 64, 128, 256, false, false);  // Q 4 splits, K 2, V 1: a split only Q has
     groupRopeKv(false, 64, 6, 2, 128, 9, 64, 64, 128, true, true);     // NeoX, biases, F32 cache; Q 384 rows
     groupRopeKv(true, 128, 4, 2, 128, 24, 128, 64, 64, true, true);    // head 128: one head per 128-row block
