@@ -679,7 +679,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("Q8_0 / Q4_K / Q6_K products of more than 8 tokens", products.quantStreamChoice);
         m.put("16-bit activations of the streaming products", fusedHalvesChoice());
         m.put("Q/K/V reduction, RoPE and KV write", fusedRopeChoice());
-        m.put("grouped products reducing their own partial sums", productReductionChoice());
+        m.put("products reducing their own partial sums (grouped ones; Wo and down into the residual)", productReductionChoice());
         m.put("Wo and down split-K reduction", fusedNormChoice());
         m.put("L2 prefetch of Wo and gate/up during the attention", l2PrefetchChoice());
         m.put("programmatic dependent launch (sm_90)", programmaticLaunchChoice());
@@ -1014,9 +1014,17 @@ public final class CudaLlamaModel implements LanguageModel {
                 launchPerHeadAttention(f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, buf.att, n);
             }
             mark(StepProfile.Part.ATTENTION);
-            // With the fused norm (chosen at load), the streaming product's split-K reduction is left to the next norm
-            int woSplits = fuseReduceNorm() ? w.wo[l].matmulPartials(k, buf.att, buf.xb, n, skinny, woHalves)
-                    : matmulAll(w.wo[l], buf.att, buf.xb, n, woHalves);
+            // x += att Wo^T reduced by the product itself where it can; else with the fused norm (chosen at load) the
+            // streaming product's split-K reduction is left to the next norm
+            boolean woResidual = reducesIntoResidual(w.wo[l], n);
+            int woSplits = 0;
+            if (woResidual) {
+                DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.wo[l]}, buf.att, n, skinny, woHalves, skinny.halves,
+                        GroupEpilogue.residual(buf.x));
+            } else {
+                woSplits = fuseReduceNorm() ? w.wo[l].matmulPartials(k, buf.att, buf.xb, n, skinny, woHalves)
+                        : matmulAll(w.wo[l], buf.att, buf.xb, n, woHalves);
+            }
             mark(StepProfile.Part.WO_MATMUL);
 
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
@@ -1028,7 +1036,11 @@ public final class CudaLlamaModel implements LanguageModel {
             // a gate/up product that reduces its own sums writes down's 16-bit activations into skinny.halves while it
             // still reads its own: those then go to the staged copy
             DeviceBuffer ffnXh = skinny == null ? null : ffnReduced && downHalves ? skinny.stagedHalves : skinny.halves;
-            addRmsnorm(woSplits, n, w.ffnNorm[l], ffnHalves ? w.gate[l] : null, ffnXh);
+            if (woResidual) {
+                rmsnorm(null, n, w.ffnNorm[l], ffnHalves ? w.gate[l] : null, ffnXh); // x already holds the residual
+            } else {
+                addRmsnorm(woSplits, n, w.ffnNorm[l], ffnHalves ? w.gate[l] : null, ffnXh);
+            }
             mark(StepProfile.Part.NORM);
             if (ffnReduced) {
                 DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.gate[l], w.up[l]}, buf.xb, n, skinny, ffnHalves, ffnXh,
@@ -1046,14 +1058,26 @@ public final class CudaLlamaModel implements LanguageModel {
                 k.launch("swiglu", blocks(n * hidden), 1, 256, 0, buf.hb, buf.hb2, n * hidden);
                 mark(StepProfile.Part.ELEMENTWISE);
             }
-            int downSplits = l + 1 < layers && fuseReduceNorm() ? w.down[l].matmulPartials(k, buf.hb, buf.xb, n, skinny, downHalves)
-                    : matmulAll(w.down[l], buf.hb, buf.xb, n, downHalves);
+            boolean downResidual = reducesIntoResidual(w.down[l], n); // x += hb down^T, as Wo above
+            int downSplits = 0;
+            if (downResidual) {
+                DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.down[l]}, buf.hb, n, skinny, downHalves, skinny.halves,
+                        GroupEpilogue.residual(buf.x));
+            } else {
+                downSplits = l + 1 < layers && fuseReduceNorm() ? w.down[l].matmulPartials(k, buf.hb, buf.xb, n, skinny, downHalves)
+                        : matmulAll(w.down[l], buf.hb, buf.xb, n, downHalves);
+            }
             mark(StepProfile.Part.FFN_MATMUL);
             if (l + 1 < layers) {
                 // x += xb; xb = rmsnorm(x) for the next layer's attention
-                addRmsnorm(downSplits, n, w.attnNorm[l + 1], qkvReadsHalves(l + 1, n) ? w.wq[l + 1] : null);
+                DeviceMatrix nextQkv = qkvReadsHalves(l + 1, n) ? w.wq[l + 1] : null;
+                if (downResidual) {
+                    rmsnorm(null, n, w.attnNorm[l + 1], nextQkv, skinny.halves);
+                } else {
+                    addRmsnorm(downSplits, n, w.attnNorm[l + 1], nextQkv);
+                }
                 mark(StepProfile.Part.NORM);
-            } else {
+            } else if (!downResidual) {
                 k.launch("add_inplace", blocks(n * dim), 1, 256, 0, buf.x, buf.xb, n * dim);
                 mark(StepProfile.Part.ELEMENTWISE);
             }
@@ -1167,8 +1191,9 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Turns on or off the grouped products that reduce their own partial sums (Q/K/V with RoPE and the KV write,
-     * gate/up with SwiGLU: {@link GroupEpilogue}); chosen at load, the bench times the other way.
+     * Turns on or off the streaming products that reduce their own partial sums (Q/K/V with RoPE and the KV write,
+     * gate/up with SwiGLU, Wo and down adding into the residual stream: {@link GroupEpilogue}); chosen at load, the
+     * bench times the other way.
      */
     public synchronized void useProductReduction(boolean on) {
         if (on && (skinny == null || skinny.counters == null)) {
@@ -1284,6 +1309,15 @@ public final class CudaLlamaModel implements LanguageModel {
                 && (!qkv || GroupEpilogue.ropeFits(config.headDim()));
     }
 
+    /**
+     * Whether the single product m (Wo or down) of n tokens adds its own sums into the residual stream
+     * ({@link GroupEpilogue#residual}): the products reduce their own sums, m takes the streaming product at n tokens,
+     * and the scratch has an arrival counter for each of its 128-row blocks. The next norm then reads x alone.
+     */
+    boolean reducesIntoResidual(DeviceMatrix m, int n) {
+        return reducesInProduct(false) && DeviceMatrix.groupable(n, m) && (m.rows() + 127) / 128 <= skinny.counters.bytes() / 4;
+    }
+
     /** Layer l's Q/K/V epilogue: biases, RoPE at the tokens' positions, keys and values into cache rows slots[t]. */
     GroupEpilogue ropeKvEpilogue(int l, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
         return GroupEpilogue.ropeKv(buf.q, buf.kBuf, buf.vBuf, w.bq == null ? null : w.bq[l], w.bk == null ? null : w.bk[l],
@@ -1302,10 +1336,15 @@ public final class CudaLlamaModel implements LanguageModel {
      * 16-bit activations in the skinny scratch (rmsnorm_vec_h_*: {@link #halvesFused}).
      */
     void rmsnorm(CUdeviceptr rows, int n, DeviceBuffer w, DeviceMatrix consumer) {
+        rmsnorm(rows, n, w, consumer, skinny == null ? null : skinny.halves);
+    }
+
+    /** {@link #rmsnorm(CUdeviceptr, int, DeviceBuffer, DeviceMatrix)} writing the 16-bit copy into {@code halves}. */
+    void rmsnorm(CUdeviceptr rows, int n, DeviceBuffer w, DeviceMatrix consumer, DeviceBuffer halves) {
         int dim = config.dim();
         if (consumer != null) {
             k.launch("rmsnorm_vec_h_" + consumer.halfSuffix(), DeviceMatrix.streamPad(n), 1, 256, 0, buf.x, rows, w, buf.xb,
-                    skinny.halves, n, dim, config.rmsEps());
+                    halves, n, dim, config.rmsEps());
         } else {
             k.launch(vectorNorm ? "rmsnorm_vec" : "rmsnorm", n, 1, 256, 0, buf.x, rows, w, buf.xb, dim, config.rmsEps());
         }

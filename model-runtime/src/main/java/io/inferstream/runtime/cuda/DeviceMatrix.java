@@ -665,6 +665,10 @@ public final class DeviceMatrix implements AutoCloseable {
         if (e.kind() == GroupEpilogue.ROPE_KV && ms.length != 3) {
             throw new IllegalArgumentException("RoPE and the KV write need Wq, Wk and Wv; got " + java.util.Arrays.toString(ms));
         }
+        if ((e.kind() == GroupEpilogue.RESIDUAL) != (ms.length == 1)) {
+            throw new IllegalArgumentException("the residual add is the epilogue of one matrix (Wo or down); got "
+                    + java.util.Arrays.toString(ms));
+        }
         if (e.kind() == GroupEpilogue.NONE || (e.yh() != null && e.yh() == xh)) {
             throw new IllegalArgumentException(e.kind() == GroupEpilogue.NONE ? "no reduction asked for"
                     : "the product's own 16-bit activations cannot be its output's");
@@ -677,7 +681,7 @@ public final class DeviceMatrix implements AutoCloseable {
         if (halvesReady && !s.streaming) {
             throw new IllegalStateException("16-bit activations written by their producer need the streaming product");
         }
-        if ((ms.length != 2 && ms.length != 3) || !groupable(n, ms)) {
+        if ((ms.length != 2 && ms.length != 3 && !(ms.length == 1 && e.kind() == GroupEpilogue.RESIDUAL)) || !groupable(n, ms)) {
             throw new IllegalArgumentException("a grouped skinny product needs 2 or 3 BF16/F16 matrices of the same cols "
                     + "(rows and cols multiples of 16) and 9..64 tokens; got " + java.util.Arrays.toString(ms) + ", " + n
                     + " tokens");

@@ -486,11 +486,12 @@ final class EpilogueKernelChoices extends KernelTrials {
     }
 
     /**
-     * Decides whether the grouped products reduce their own partial sums ({@link GroupEpilogue}: the block that stores
-     * a row block's last partial sums reduces them, so the reduction kernel after the product goes, 2 launches per
+     * Decides whether the streaming products reduce their own partial sums ({@link GroupEpilogue}: the block that stores
+     * a row block's last partial sums reduces them, so the reduction kernel after the product goes, up to 4 launches per
      * layer). Layer 0's gate/up with SwiGLU (and down's 16-bit activations where the model has the SwiGLU reduction
-     * write them) and, when the fused Q/K/V reduction is on and a 128-row block holds whole heads, its Q/K/V with biases,
-     * RoPE and the KV write (F16 and F32 KV), 64 random tokens, both ways from outputs poisoned with 0xFF bytes; adopted
+     * write them), when the fused Q/K/V reduction is on and a 128-row block holds whole heads its Q/K/V with biases,
+     * RoPE and the KV write (F16 and F32 KV), and its Wo and down adding into the residual stream (against the product,
+     * its reduction and add_inplace), 64 random tokens, both ways from outputs poisoned with 0xFF bytes; adopted
      * only when every output is bitwise equal and the way in the products is faster as CUDA graphs (F16 KV timed).
      * -Dinferstream.cuda.productReduction=on|off forces it.
      */
@@ -520,13 +521,18 @@ final class EpilogueKernelChoices extends KernelTrials {
         int npad = DeviceMatrix.groupPad(n, s);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(37);
         float[] xs = uniform(rnd, n * dim);
+        boolean woResidual = DeviceMatrix.groupable(n, w.wo[0]) && (w.wo[0].rows() + 127) / 128 <= s.counters.bytes() / 4;
+        boolean downResidual = DeviceMatrix.groupable(n, w.down[0]) && (w.down[0].rows() + 127) / 128 <= s.counters.bytes() / 4;
+        float[] resid = uniform(rnd, n * dim); // the residual stream Wo and down add into (drawn after xs)
         try (RopeCheck rc = RopeCheck.of(rnd, n, kvDim, t -> (t * 7 + 3) % n, "product reduction check")) {
             CUdeviceptr positions = rc.positions();
             CUdeviceptr slots = rc.slots();
             DeviceBuffer keys = rc.keys();
             DeviceBuffer values = rc.values();
             buf.xb.upload(xs, xs.length);
-            DeviceBuffer[] outs = {buf.q, buf.kBuf, buf.vBuf, keys, values, buf.hb, s.halves};
+            buf.att.upload(uniform(rnd, n * w.wo[0].cols()), n * w.wo[0].cols()); // Wo's input
+            buf.hb2.upload(uniform(rnd, n * w.down[0].cols()), n * w.down[0].cols()); // down's
+            DeviceBuffer[] outs = {buf.q, buf.kBuf, buf.vBuf, keys, values, buf.hb, s.halves, buf.x};
             BothWays result = null;
             for (boolean f16 : withQkv ? new boolean[] {true, false} : new boolean[] {true}) {
                 java.util.function.IntConsumer chain = v -> {
@@ -536,6 +542,21 @@ final class EpilogueKernelChoices extends KernelTrials {
                     } else if (withQkv) {
                         int[] splits = DeviceMatrix.skinnyGroupPartials(k, qkv, buf.xb, n, s, false);
                         model.reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
+                    }
+                    // Wo and down (of random activations in att and hb2) adding into the residual stream x (reset
+                    // below before each way); before gate/up, whose 16-bit output is then the last write to s.halves
+                    for (DeviceMatrix m : new DeviceMatrix[] {woResidual ? w.wo[0] : null, downResidual ? w.down[0] : null}) {
+                        if (m == null) {
+                            continue;
+                        }
+                        DeviceBuffer in = m == w.wo[0] ? buf.att : buf.hb2;
+                        if (v == 1) {
+                            DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {m}, in, n, s, false, s.halves,
+                                    GroupEpilogue.residual(buf.x));
+                        } else { // the product (reduced by splitk_reduce) into a scratch, then x += it
+                            model.matmulAll(m, in, buf.logits, n, false);
+                            k.launch("add_inplace", (n * dim + 255) / 256, 1, 256, 0, buf.x, buf.logits, n * dim);
+                        }
                     }
                     if (v == 1) {
                         DeviceMatrix.skinnyGroupReduced(k, ffn, buf.xb, n, s, false, downHalves ? s.stagedHalves : s.halves,
@@ -547,18 +568,21 @@ final class EpilogueKernelChoices extends KernelTrials {
                 };
                 int cache = withQkv ? (f16 ? n * kvDim / 2 : n * kvDim) : 0; // words of the cache rows (kvDim is even)
                 int[] words = {withQkv ? n * qDim : 0, withQkv ? n * kvDim : 0, withQkv ? n * kvDim : 0, cache, cache,
-                        n * hidden, downHalves ? npad * hidden / 2 : 0};
+                        n * hidden, downHalves ? npad * hidden / 2 : 0, woResidual || downResidual ? n * dim : 0};
                 BothWays r = bothWays(chain, () -> {
                     for (DeviceBuffer o : outs) {
                         o.poison();
                     }
+                    buf.x.upload(resid, resid.length); // x is added into: it starts from the same values both ways
                 }, outs, words);
                 result = result == null ? r : result.and(r); // F16's timings, every precision's bits
             }
             model.useProductReduction(result.adopt());
             model.bufferGeneration++;
-            productReductionChoice = "layer 0's " + (withQkv ? "Q/K/V (with RoPE and the KV write, F16 and F32 KV) and "
-                    : "") + "gate/up (SwiGLU" + (downHalves ? " and down's 16-bit activations" : "") + "), " + n
+            productReductionChoice = "layer 0's " + (withQkv ? "Q/K/V (with RoPE and the KV write, F16 and F32 KV), "
+                    : "") + "gate/up (SwiGLU" + (downHalves ? " and down's 16-bit activations" : "") + ")"
+                    + (woResidual || downResidual ? " and " + (woResidual && downResidual ? "Wo and down" : woResidual ? "Wo" : "down")
+                            + " (adding into the residual stream)" : "") + ", " + n
                     + " tokens, " + result.outcome("reduction kernels", "in the products");
         }
     }

@@ -141,7 +141,7 @@ public final class GpuBench {
                     + "| step ms (graph, split attention loading rows a round ahead the way not chosen at load) "
                     + "| step ms (graph, 16-bit activations the way not chosen at load) "
                     + "| step ms (graph, Q/K/V reduction + RoPE the way not chosen at load) "
-                    + "| step ms (graph, grouped products reducing their own sums the way not chosen at load) "
+                    + "| step ms (graph, products reducing their own sums the way not chosen at load) "
                     + "| step ms (graph, L2 prefetch the way not chosen at load: 16 MiB if none was) "
                     + "| step ms (graph, split-K reduction in the norm the way not chosen at load) "
                     + "| step ms (graph, packed weights the way not chosen at load) "
@@ -321,7 +321,7 @@ public final class GpuBench {
             // The grouped products' reductions the other way: in the products (where the scratch allows), or by kernels.
             boolean reductionDefault = g.productReduction();
             if (g.productReductionAvailable()) {
-                otherReductionMs = otherWay("grouped products reducing their own sums",
+                otherReductionMs = otherWay("products reducing their own sums",
                         () -> g.useProductReduction(!reductionDefault), () -> g.useProductReduction(reductionDefault), timed);
             }
             // The L2 prefetch the other way: none where the model chose some, 16 MiB per layer where it chose none.

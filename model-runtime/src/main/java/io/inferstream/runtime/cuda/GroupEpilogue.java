@@ -4,7 +4,8 @@ package io.inferstream.runtime.cuda;
  * What a grouped streaming product (matmul_stream_*group, stream.cu) does after its partial sums: nothing
  * ({@link #PARTIALS}: they are left for a reduction kernel), or, in the block that stores a tile's last partial sums,
  * that tile's split-K reduction and what the separate kernel did after it: SwiGLU for gate/up (splitk_reduce_swiglu*),
- * the biases, RoPE and the KV write for Q/K/V (splitk_reduce_rope_kv_*). One launch instead of two, the same bits (the
+ * the biases, RoPE and the KV write for Q/K/V (splitk_reduce_rope_kv_*), the residual add for a single Wo or down
+ * product (splitk_reduce and the add of the next norm). One launch instead of two, the same bits (the
  * kernels share reduce.cuh). Holds the kernel's arguments after chunk2 (ST_GROUP_ARGS), pointers as DeviceBuffers,
  * CUdeviceptrs or null.
  */
@@ -12,10 +13,11 @@ record GroupEpilogue(int kind, Object y0, Object y1, Object y2, Object yh, Objec
                      Object positions, Object invFreq, Object slots, Object keys, Object values, boolean f16Kv, int headDim,
                      boolean neox) {
 
-    /** The kernel's epi values (EPI_NONE, EPI_SWIGLU, EPI_ROPE_KV in stream.cu). */
+    /** The kernel's epi values (EPI_NONE, EPI_SWIGLU, EPI_ROPE_KV, EPI_RESIDUAL in stream.cu). */
     static final int NONE = 0;
     static final int SWIGLU = 1;
     static final int ROPE_KV = 2;
+    static final int RESIDUAL = 3;
 
     /** Partial sums only. */
     static final GroupEpilogue PARTIALS = new GroupEpilogue(NONE, null, null, null, null, null, null, null, null, null, null,
@@ -24,6 +26,14 @@ record GroupEpilogue(int kind, Object y0, Object y1, Object y2, Object yh, Objec
     /** gate, up: y [n, rows] = silu(gate) * up, and its 16-bit copy [npad, rows] into yh when not null. */
     static GroupEpilogue swiglu(DeviceBuffer y, DeviceBuffer yh) {
         return new GroupEpilogue(SWIGLU, y, null, null, yh, null, null, null, null, null, null, null, null, false, 0, false);
+    }
+
+    /**
+     * One matrix (Wo, down): the residual stream x [n, rows] += the product, so the next norm reads x alone (the
+     * reduction, then the add of add_rmsnorm_vec_h or add_inplace).
+     */
+    static GroupEpilogue residual(DeviceBuffer x) {
+        return new GroupEpilogue(RESIDUAL, x, null, null, null, null, null, null, null, null, null, null, null, false, 0, false);
     }
 
     /**

@@ -677,6 +677,79 @@ class DeviceKernelsGpuTest {
     }
 
     /**
+     * A single product (Wo, down) adding its own split-K sums into the residual stream (GroupEpilogue.residual) against
+     * the product, its reduction and add_inplace: bit for bit on the 128-row, 16-warp, packed and 32-row-warp kernels,
+     * and on the warpgroup MMAs where the device has them (against their own separate way); the reducing launch is
+     * repeated three times from the same residual (the arrival counters must come back to zero).
+     */
+    @ParameterizedTest(name = "{0} {1} x {2}, n={3}")
+    @CsvSource({
+        "BF16, 2048, 2048, 64", // Llama-3.2-1B's Wo
+        "BF16, 2048, 8192, 64", // and down
+        "F16, 512, 1408, 40",
+        "BF16, 256, 512, 13",
+    })
+    void productsReduceIntoTheResidualBitForBit(GgmlType type, int rows, int cols, int n) {
+        SplittableRandom rnd = new SplittableRandom(rows * 3L + cols + n);
+        CudaKernels k = device.kernels();
+        float[] w = randomWeights(rnd, rows, cols);
+        byte[] raw = Quantizer.quantize(type, w);
+        float[] x = randomActivations(rnd, n, cols);
+        float[] resid = randomActivations(rnd, n, rows);
+        List<DeviceBuffer> buffers = new ArrayList<>();
+        try (DeviceMatrix dm = DeviceMatrix.upload(Matrix.of(type, ByteBuffer.wrap(raw), rows, cols, "w"), ByteBuffer.wrap(raw), false)) {
+            dm.packForStream(k);
+            boolean wg = k.wgmmaAvailable();
+            if (wg) {
+                dm.packForWgmma(k);
+            }
+            DeviceBuffer dx = track(buffers, DeviceBuffer.allocate(4L * x.length, "x"));
+            dx.upload(x, x.length);
+            DeviceBuffer xr = track(buffers, DeviceBuffer.allocate(4L * resid.length, "residual"));
+            DeviceBuffer y = track(buffers, DeviceBuffer.allocate(4L * resid.length, "product"));
+            String[][] flavours = {{"128-row", "false", "false", "false", "false"}, {"16-warp", "true", "false", "false", "false"},
+                    {"packed", "false", "true", "false", "false"}, {"32-row warps", "false", "true", "true", "false"},
+                    {"wgmma", "false", "true", "false", "true"}, {"wgmma 32-row warps", "false", "true", "true", "true"}};
+            for (String[] f : flavours) {
+                if (Boolean.parseBoolean(f[4]) && !wg) {
+                    continue; // (the warpgroup MMAs: compute capability 9.x only, checked by warpgroupMmaProductsMatchMmaSync)
+                }
+                try (SkinnyScratch s = new SkinnyScratch(cols, DeviceMatrix.groupPartialFloats(dm), (rows + 127) / 128)) {
+                    s.streaming = true;
+                    s.streamWide = Boolean.parseBoolean(f[1]);
+                    s.packed = Boolean.parseBoolean(f[2]);
+                    s.streamTall = Boolean.parseBoolean(f[3]);
+                    s.wgmma = Boolean.parseBoolean(f[4]);
+                    s.tallMinBlocks = 1;
+                    float[] expected = new float[resid.length];
+                    xr.upload(resid, resid.length);
+                    dm.matmul(k, dx, y, n, s);
+                    k.launch("add_inplace", (resid.length + 255) / 256, 1, 256, 0, xr, y, resid.length);
+                    xr.download(expected, expected.length);
+                    for (int rep = 0; rep < 3; rep++) {
+                        xr.upload(resid, resid.length);
+                        s.partial.poison();
+                        DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {dm}, dx, n, s, false, s.halves, GroupEpilogue.residual(xr));
+                        float[] got = new float[resid.length];
+                        xr.download(got, got.length);
+                        for (int i = 0; i < got.length; i++) {
+                            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(got[i]),
+                                    f[0] + ", launch " + (rep + 1) + ": x[" + i + "]");
+                        }
+                        int[] counters = new int[(rows + 127) / 128];
+                        s.counters.download(counters, counters.length);
+                        assertArrayEquals(new int[counters.length], counters, f[0] + ": arrival counters back at zero");
+                    }
+                }
+            }
+        } finally {
+            for (DeviceBuffer b : buffers) {
+                b.close();
+            }
+        }
+    }
+
+    /**
      * The grouped streaming products that reduce their own partial sums (GroupEpilogue: the last block of each row
      * block reduces it) against the same products followed by the reduction kernels: gate/up with SwiGLU and the 16-bit
      * copy for down (written while the product still reads its own activations, from the staged copy), Q/K/V with biases,

@@ -83,7 +83,9 @@ class KernelSignaturesTest {
                 false);
         GroupEpilogue swiglu = new GroupEpilogue(GroupEpilogue.SWIGLU, p, null, null, p, null, null, null, null, null, null,
                 null, null, false, 0, false);
-        for (GroupEpilogue e : List.of(GroupEpilogue.PARTIALS, rope, swiglu)) {
+        GroupEpilogue residual = GroupEpilogue.residual(null);
+        assertEquals(GroupEpilogue.RESIDUAL, residual.kind());
+        for (GroupEpilogue e : List.of(GroupEpilogue.PARTIALS, rope, swiglu, residual)) {
             Object[] epi = e.args(64, null);
             Object[] all = java.util.Arrays.copyOf(base, base.length + epi.length);
             System.arraycopy(epi, 0, all, base.length, epi.length);

@@ -134,8 +134,8 @@ class CudaLlamaModelGpuTest {
                 Arguments.of("llama BF16 256/512, matmul_stream + vectorised norms: split-K reduction fused into the norm",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2), KvStore.Precision.F16, 3e-2,
                         true, true, false, "stream", true),
-                // the grouped products reducing their own sums (GroupEpilogue): Q/K/V with RoPE and the KV write, gate/up
-                // with SwiGLU writing down's 16-bit activations while reading its own from the staged copy
+                // the products reducing their own sums (GroupEpilogue): Q/K/V with RoPE and the KV write, gate/up
+                // with SwiGLU writing down's 16-bit activations while reading its own from the staged copy, Wo and down adding into x
                 Arguments.of("llama BF16, matmul_stream + grouped products reducing their own sums",
                         RandomLlamaGguf.Spec.llama(GgmlType.BF16), KvStore.Precision.F16, 3e-2, true, true, false, "reduce",
                         true),
