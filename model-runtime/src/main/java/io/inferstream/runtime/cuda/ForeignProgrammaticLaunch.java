@@ -21,7 +21,7 @@ import jdk.incubator.foreign.SymbolLookup;
  * to check): CUlaunchConfig {6 x uint grid/block dims, uint sharedMemBytes, CUstream at 32, CUlaunchAttribute* at
  * 40, uint numAttrs at 48; 56 bytes}, CUlaunchAttribute {int id, 4 bytes padding, a 64-byte value union; 72 bytes},
  * CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6 with value.programmaticStreamSerializationAllowed (int at
- * 0) = 1. One native scratch area, reused by every launch: callers hold the model's lock.
+ * 0) = 1. One native scratch area, reused by every launch (synchronized: models on one device share the kernels).
  */
 final class ForeignProgrammaticLaunch implements ProgrammaticLaunch {
 
@@ -46,7 +46,7 @@ final class ForeignProgrammaticLaunch implements ProgrammaticLaunch {
     }
 
     @Override
-    public void launch(long function, int gridX, int gridY, int block, int sharedBytes, long stream, Object[] args) {
+    public synchronized void launch(long function, int gridX, int gridY, int block, int sharedBytes, long stream, Object[] args) {
         if (args.length > MAX_ARGS) {
             throw new IllegalArgumentException("at most " + MAX_ARGS + " kernel arguments, got " + args.length);
         }
