@@ -28,7 +28,7 @@ class ProgrammaticLaunchAbiTest {
     @Test
     void withoutTheForeignModuleItSaysWhichFlagsAreMissing() {
         // this JVM (surefire's) runs without jdk.incubator.foreign
-        Assumptions.assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty(), "this JVM has the module");
+        Assumptions.assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty(), "SKIPPED: this JVM was started with jdk.incubator.foreign, so the message for a JVM without it cannot be checked here");
         ProgrammaticLaunch.Opened opened = ProgrammaticLaunch.open(Path.of("/nonexistent/libcuda.so.1"));
         assertNull(opened.launcher());
         assertTrue(opened.reason().contains(ProgrammaticLaunch.JVM_FLAGS), opened.reason());
