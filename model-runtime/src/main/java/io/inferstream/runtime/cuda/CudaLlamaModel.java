@@ -1315,7 +1315,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * and the scratch has an arrival counter for each of its 128-row blocks. The next norm then reads x alone.
      */
     boolean reducesIntoResidual(DeviceMatrix m, int n) {
-        return reducesInProduct(false) && DeviceMatrix.groupable(n, m) && (m.rows() + 127) / 128 <= skinny.counters.bytes() / 4;
+        return reducesInProduct(false) && DeviceMatrix.groupable(n, m) && skinny.countsBlocksOf(m.rows());
     }
 
     /** Layer l's Q/K/V epilogue: biases, RoPE at the tokens' positions, keys and values into cache rows slots[t]. */

@@ -521,8 +521,8 @@ final class EpilogueKernelChoices extends KernelTrials {
         int npad = DeviceMatrix.groupPad(n, s);
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(37);
         float[] xs = uniform(rnd, n * dim);
-        boolean woResidual = DeviceMatrix.groupable(n, w.wo[0]) && (w.wo[0].rows() + 127) / 128 <= s.counters.bytes() / 4;
-        boolean downResidual = DeviceMatrix.groupable(n, w.down[0]) && (w.down[0].rows() + 127) / 128 <= s.counters.bytes() / 4;
+        boolean woResidual = DeviceMatrix.groupable(n, w.wo[0]) && s.countsBlocksOf(w.wo[0].rows());
+        boolean downResidual = DeviceMatrix.groupable(n, w.down[0]) && s.countsBlocksOf(w.down[0].rows());
         float[] resid = uniform(rnd, n * dim); // the residual stream Wo and down add into (drawn after xs)
         try (RopeCheck rc = RopeCheck.of(rnd, n, kvDim, t -> (t * 7 + 3) % n, "product reduction check")) {
             CUdeviceptr positions = rc.positions();

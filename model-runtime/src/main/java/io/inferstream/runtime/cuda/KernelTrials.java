@@ -33,6 +33,11 @@ abstract class KernelTrials {
         this.graphs = graphs;
     }
 
+    /** What a choice's line adds when -D{@code property}={@code forced} could not be applied ("" when not forced). */
+    static String ignoredForce(String property, String forced) {
+        return forced != null ? " (-D" + property + "=" + forced + " ignored)" : "";
+    }
+
     /** CUDA graph replays per candidate in {@link ProductKernelChoices#chooseSkinnyKernel}. */
     static final int CHOICE_REPS = 20;
 

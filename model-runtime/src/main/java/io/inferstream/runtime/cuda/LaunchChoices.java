@@ -28,8 +28,7 @@ final class LaunchChoices extends KernelTrials {
     void chooseProgrammaticLaunch() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.programmaticLaunch");
         if (!k.programmaticAvailable()) {
-            programmaticLaunchChoice = k.programmaticStatus()
-                    + (forced != null ? " (-Dinferstream.cuda.programmaticLaunch=" + forced + " ignored)" : "");
+            programmaticLaunchChoice = k.programmaticStatus() + ignoredForce("inferstream.cuda.programmaticLaunch", forced);
             return;
         }
         if (forced != null) {

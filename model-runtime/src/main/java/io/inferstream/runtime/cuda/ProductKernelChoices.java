@@ -757,12 +757,12 @@ final class ProductKernelChoices extends KernelTrials {
     void chooseWgmma() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.wgmma");
         if (!k.wgmmaAvailable()) {
-            wgmmaChoice = k.wgmmaStatus() + (forced != null ? " (-Dinferstream.cuda.wgmma=" + forced + " ignored)" : "");
+            wgmmaChoice = k.wgmmaStatus() + ignoredForce("inferstream.cuda.wgmma", forced);
             return;
         }
         if (!model.streamingSkinny || model.skinny == null || !model.packedStream) {
             wgmmaChoice = "the streaming products do not read packed weights; not compared"
-                    + (forced != null ? " (-Dinferstream.cuda.wgmma=" + forced + " ignored)" : "");
+                    + ignoredForce("inferstream.cuda.wgmma", forced);
             return;
         }
         if (forced != null) {

@@ -256,6 +256,11 @@ final class SkinnyScratch implements AutoCloseable {
         return 2 * 2L * MAX_TOKENS * maxCols + 4L * maxPartial + 4L * groupBlocks(c); // halves, staged halves, counters
     }
 
+    /** Whether the arrival counters cover every 128-row block of a product of {@code rows} (none: false). */
+    boolean countsBlocksOf(int rows) {
+        return counters != null && (rows + 127) / 128 <= counters.bytes() / 4;
+    }
+
     /** Whether a rows x cols matrix can use the skinny product (whole 16 x 16 tiles). */
     static boolean fits(int rows, int cols) {
         return rows % 16 == 0 && cols % 16 == 0;
