@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Runs emulate/kernel_check.cpp: the fused kernels next to the separate ones they replace, on the host, through
-# emulate/cuda_shim.h (threads as fibers, so barriers and warp shuffles behave as on a GPU). Needs g++ (no GPU, no nvcc).
-# Usage: bash model-runtime/src/main/cuda/emulate.sh   (exit 0: all checks passed or no g++; 3: no ucontext here)
+# The CUDA kernels on the host, through emulate/cuda_shim.h (threads as fibers, so barriers and warp shuffles behave as
+# on a GPU). Needs g++ (no GPU, no nvcc).
+#   emulate.sh                  runs emulate/kernel_check.cpp: the fused kernels next to the separate ones they
+#                               replace, the streaming products against double products
+#   emulate.sh libcuda <dir>    builds <dir>/libcuda.so.1: emulate/driver.cpp's emulated CUDA driver with every entry
+#                               of the shipped PTX modules (src/main/resources/cuda), for a JVM started with <dir> on
+#                               LD_LIBRARY_PATH (EmulatedDeviceTest)
+# Exit 0: all checks passed (or no g++: skipped, saying so); 3: this C library has no ucontext for the fibers.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+mode="${1:-check}"
 if ! command -v g++ >/dev/null 2>&1; then
   echo "[emulate] g++ not on the PATH: skipped"; exit 0
 fi
@@ -15,27 +21,59 @@ if ! g++ -o "$work/probe" "$work/probe.cpp" >/dev/null 2>&1 || ! "$work/probe"; 
   echo "[emulate] cannot run here: this C library has no working ucontext (getcontext/makecontext) for the fibers; run it on a glibc system (most Linux distributions)"
   exit 3
 fi
-for name in elementwise matmul attention stream sampling; do
-  # inline PTX cannot run on the host: compiled away (those kernels are never launched here); dynamic shared memory
-  # comes from the emulated block
-  sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \
-      -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' \
-      "$here/$name.cu" > "$work/$name.cpp"
-  cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$here/wgmma.cuh" "$work/"
-  g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -include "$here/emulate/cuda_shim.h" \
-      -c "$work/$name.cpp" -o "$work/$name.o"
+rm -f "$work/probe" "$work/probe.cpp"
+cxx=(g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -I"$here/emulate"
+     -include "$here/emulate/cuda_shim.h")
+[[ "$mode" == libcuda ]] && cxx+=(-fPIC)
+cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$here/wgmma.cuh" "$work/"
+# inline PTX cannot run on the host: compiled away (emu_unsupported() counts a kernel that reaches it); dynamic shared
+# memory comes from the emulated block
+host_source() { # file.cu namespace-or-empty
+  local body
+  body="$(sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \
+      -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' "$here/$1")"
+  if [[ -n "$2" ]]; then
+    echo "namespace $2 {"; sed -e 's/extern "C" //' <<< "$body"; echo '}'
+  else
+    echo "$body"
+  fi
+}
+registry() { # module.ptx table namespace-prefix: registers every entry of the shipped PTX module
+  echo '#include "registry.h"'
+  echo "static int emu_registered = [] {"
+  grep -oE '\.entry [A-Za-z_0-9]+' "$here/../resources/cuda/$1" | while read -r _ name; do
+    echo "    EMU_KERNEL(\"$2\", \"$name\", $3$name);"
+  done
+  echo "    return 0;"
+  echo "}();"
+}
+modules=(elementwise matmul attention stream sampling)
+[[ "$mode" == libcuda ]] && modules+=(prefetch)
+for name in "${modules[@]}"; do
+  { host_source "$name.cu" ""; [[ "$mode" == libcuda ]] && registry "$name.ptx" base ""; } > "$work/$name.cpp"
+  "${cxx[@]}" -c "$work/$name.cpp" -o "$work/$name.o" &
 done
 # the sm_90a module (stream.cu with -DST_WGMMA: the products on warpgroup MMAs) beside the other, its kernels in
-# namespace wg: kernel_check.cpp compares the two
-{ echo 'namespace wg {'; sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' -e 's/extern "C" //' "$here/stream.cu"; echo '}'; } \
-  > "$work/stream_wg.cpp"
-g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -DST_WGMMA -I"$here/emulate/include" \
-    -include "$here/emulate/cuda_shim.h" -c "$work/stream_wg.cpp" -o "$work/stream_wg.o"
-# and stream_sm90 (stream.cu with -DST_PDL: the mma.sync products ready for programmatic launch) in namespace pdl
-{ echo 'namespace pdl {'; sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' -e 's/extern "C" //' "$here/stream.cu"; echo '}'; } \
-  > "$work/stream_pdl.cpp"
-g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -DST_PDL -I"$here/emulate/include" \
-    -include "$here/emulate/cuda_shim.h" -c "$work/stream_pdl.cpp" -o "$work/stream_pdl.o"
-g++ -std=c++17 -O1 -ffp-contract=off -w -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/kernel_check.cpp" -o "$work/check.o"
-g++ -o "$work/check" "$work"/*.o
-"$work/check"
+# namespace wg, and stream_sm90 (-DST_PDL: the mma.sync products ready for programmatic launch) in namespace pdl
+{ host_source stream.cu wg; [[ "$mode" == libcuda ]] && registry stream_wgmma.ptx wg wg::; } > "$work/stream_wg.cpp"
+"${cxx[@]}" -DST_WGMMA -c "$work/stream_wg.cpp" -o "$work/stream_wg.o" &
+{ host_source stream.cu pdl; [[ "$mode" == libcuda ]] && registry stream_sm90.ptx pdl pdl::; } > "$work/stream_pdl.cpp"
+"${cxx[@]}" -DST_PDL -c "$work/stream_pdl.cpp" -o "$work/stream_pdl.o" &
+for job in $(jobs -p); do wait "$job"; done
+case "$mode" in
+  check)
+    g++ -std=c++17 -O1 -ffp-contract=off -w -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/kernel_check.cpp" -o "$work/check.o"
+    g++ -o "$work/check" "$work"/*.o
+    "$work/check"
+    ;;
+  libcuda)
+    out="${2:?output directory}"
+    mkdir -p "$out"
+    g++ -std=c++17 -O1 -w -fPIC -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/driver.cpp" -o "$work/driver.o"
+    g++ -shared -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$work"/*.o
+    echo "[emulate] wrote $out/libcuda.so.1"
+    ;;
+  *)
+    echo "usage: emulate.sh [check | libcuda <dir>]" >&2; exit 2
+    ;;
+esac

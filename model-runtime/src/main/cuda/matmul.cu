@@ -520,6 +520,16 @@ extern "C" __global__ void splitk_reduce(const float* part, float* y, int n, int
 #define SP_LD (SP_KT + 8)   // smem row stride (16-bit elements): 80 bytes, conflict-free ldmatrix rows
 #define SP_STAGES 4         // 4 x (64 + 64) rows x 80 bytes = 40 KB static shared memory
 
+#ifdef INFERSTREAM_EMULATE
+// On the host (emulate/cuda_shim.h, the emulated driver): a copy completes at once
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+    emu::check_read(gmem, 16, "cp.async source");
+    std::memcpy(smem, gmem, 16);
+}
+__device__ __forceinline__ void cp_async_commit() {}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {}
+#else
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
     unsigned int s = (unsigned int) __cvta_generic_to_shared(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
@@ -527,6 +537,7 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+#endif
 
 // Issues the copies of K step kt (k = k0 + kt * SP_KT, width a multiple of 16) into stage buffers ws, xs.
 __device__ __forceinline__ void skinny_pipe_load(const unsigned short* w, const unsigned short* xh, unsigned short* ws,

@@ -11,7 +11,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <array>
+#include <algorithm>
 #include <functional>
+#include <map>
+#include <csetjmp>
+#include <setjmp.h>
 #include <ucontext.h>
 #include <vector>
 
@@ -24,7 +28,10 @@
 #define __launch_bounds__(...)
 #define __restrict__
 #define __align__(n) __attribute__((aligned(n)))
-#define EMU_ASM(...) ((void) 0)
+// Inline PTX cannot run on the host: a kernel that reaches it is counted (libcuda.sh's emulated driver then fails the
+// launch, naming the kernel, instead of letting it compute garbage).
+inline long& emu_unsupported() { static long n = 0; return n; }
+#define EMU_ASM(...) ((void) emu_unsupported()++)
 
 struct dim3 {
     unsigned int x = 1, y = 1, z = 1;
@@ -119,23 +126,54 @@ inline float __fsub_rn(float a, float b) { return a - b; }
 
 
 
-// wmma: compiles, never runs here
+// wmma on the host: every lane holds the whole 16 x 16 tile (element (row, column) in v) and does the whole
+// warp-wide operation itself; the lanes' stores are identical. Accumulates in float in k order.
+inline float emu_to_float(float v) { return v; }
+inline float emu_to_float(__half v) { return __half2float(v); }
+inline float emu_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 namespace nvcuda { namespace wmma {
 struct matrix_a {}; struct matrix_b {}; struct accumulator {}; struct row_major {}; struct col_major {};
 enum layout_t { mem_row_major, mem_col_major };
-template <typename U, int M, int N, int K, typename T, typename L = void> struct fragment { T x[8]; };
-template <typename F, typename T> inline void fill_fragment(F&, T) { std::abort(); }
-template <typename F, typename P> inline void load_matrix_sync(F&, const P*, unsigned) { std::abort(); }
-template <typename D, typename A, typename B, typename C> inline void mma_sync(D&, const A&, const B&, const C&) { std::abort(); }
-template <typename P, typename F> inline void store_matrix_sync(P*, const F&, unsigned, layout_t) { std::abort(); }
+template <typename U, int M, int N, int K, typename T, typename L = void> struct fragment { float v[16][16]; };
+template <typename F, typename T> inline void fill_fragment(F& f, T value) {
+    for (auto& row : f.v) for (float& x : row) x = (float) value;
+}
+template <int M, int N, int K, typename T>
+inline void load_matrix_sync(fragment<matrix_a, M, N, K, T, row_major>& f, const T* p, unsigned ldm) {
+    for (int i = 0; i < 16; i++) for (int k = 0; k < 16; k++) f.v[i][k] = emu_to_float(p[(size_t) i * ldm + k]);
+}
+template <int M, int N, int K, typename T>
+inline void load_matrix_sync(fragment<matrix_b, M, N, K, T, col_major>& f, const T* p, unsigned ldm) {
+    for (int k = 0; k < 16; k++) for (int j = 0; j < 16; j++) f.v[k][j] = emu_to_float(p[(size_t) j * ldm + k]);
+}
+template <typename D, typename A, typename B, typename C> inline void mma_sync(D& d, const A& a, const B& b, const C& c) {
+    float out[16][16];
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 16; j++) {
+            float s = c.v[i][j];
+            for (int k = 0; k < 16; k++) s += a.v[i][k] * b.v[k][j];
+            out[i][j] = s;
+        }
+    }
+    std::memcpy(d.v, out, sizeof(out));
+}
+template <typename P, typename F> inline void store_matrix_sync(P* p, const F& f, unsigned ldm, layout_t layout) {
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 16; j++) {
+            p[layout == mem_row_major ? (size_t) i * ldm + j : (size_t) j * ldm + i] = f.v[i][j];
+        }
+    }
+}
 }}
-inline unsigned long long __cvta_generic_to_shared(const void*) { std::abort(); }
+inline unsigned long long __cvta_generic_to_shared(const void*) { emu_unsupported()++; return 0; }
 
 // ---- the fiber scheduler of one block ----
 namespace emu {
 enum class Wait { NONE, BLOCK, WARP };
 struct Fiber {
-    ucontext_t ctx;
+    ucontext_t ctx;      // only to start the fiber on its own stack, once
+    jmp_buf jump;        // where it yielded (switches use _setjmp/_longjmp: no signal-mask system call)
+    bool started = false;
     std::vector<char> stack;
     dim3 tid;
     int linear = 0;
@@ -145,8 +183,8 @@ struct Fiber {
     const char* early = nullptr; // what it read (other than weights) before that, if anything
 };
 struct Block {
-    std::vector<Fiber> fibers;
-    ucontext_t scheduler;
+    std::map<unsigned int, std::vector<Fiber>> pools; // fibers by block size, kept (and their stacks) for reuse
+    jmp_buf scheduler;
     Fiber* current = nullptr;
     dim3 blockIdx, blockDim, gridDim;
     // per thread: what it gave the warp's current shuffle or exchange, and the warp's values at the last release
@@ -161,7 +199,9 @@ inline void* dynamic_smem() { return block().dynamicSmem.data(); }
 inline void yield(Wait w) {
     Block& b = block();
     b.current->wait = w;
-    swapcontext(&b.current->ctx, &b.scheduler);
+    if (!_setjmp(b.current->jump)) {
+        _longjmp(b.scheduler, 1);
+    }
 }
 // Programmatic dependent launch (common.cuh's pdl_wait): a kernel that waits must read nothing but weights before it,
 // and must wait on every path (its end then implies its predecessor's). Counted here, checked by kernel_check's main.
@@ -189,57 +229,74 @@ inline void pdl_note_read(const char* what) {
         f->early = what;
     }
 }
+// A fiber runs one thread of every block of its size: after each it parks here until the next block resumes it.
 inline void entry() {
-    block().body();
-    block().current->done = true;
-    swapcontext(&block().current->ctx, &block().scheduler);
+    for (;;) {
+        block().body();
+        Fiber* f = block().current;
+        f->done = true;
+        if (!_setjmp(f->jump)) {
+            _longjmp(block().scheduler, 1);
+        }
+    }
 }
 
 // Runs one block to completion: each fiber runs until it waits or ends; a block barrier is released when every live
 // thread waits on it, a warp's sync when every live lane of the warp waits on it.
 inline void run_block(unsigned int threads) {
     Block& b = block();
-    if (b.fibers.size() != threads) {
-        b.fibers = std::vector<Fiber>(threads);
-        for (auto& f : b.fibers) {
+    std::vector<Fiber>& fibers = b.pools[threads];
+    if (fibers.size() != threads) {
+        fibers = std::vector<Fiber>(threads);
+        for (auto& f : fibers) {
             f.stack.resize(256 * 1024);
         }
+    }
+    if (b.slots.size() != threads) {
         b.slots.assign(threads, {});
         b.snapshot.assign(threads, {});
     }
     for (unsigned int i = 0; i < threads; i++) {
-        Fiber& f = b.fibers[i];
+        Fiber& f = fibers[i];
         f.linear = (int) i;
         f.tid = dim3 {i % b.blockDim.x, (i / b.blockDim.x) % b.blockDim.y, i / (b.blockDim.x * b.blockDim.y)};
         f.done = false;
         f.wait = Wait::NONE;
         f.waited = false;
         f.early = nullptr;
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = f.stack.data();
-        f.ctx.uc_stack.ss_size = f.stack.size();
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, entry, 0);
+        if (!f.started) {
+            getcontext(&f.ctx);
+            f.ctx.uc_stack.ss_sp = f.stack.data();
+            f.ctx.uc_stack.ss_size = f.stack.size();
+            f.ctx.uc_link = nullptr;
+            makecontext(&f.ctx, entry, 0);
+        }
     }
     for (;;) {
         bool ran = false;
-        for (auto& f : b.fibers) {
+        for (auto& f : fibers) {
             if (!f.done && f.wait == Wait::NONE) {
                 b.current = &f;
-                swapcontext(&b.scheduler, &f.ctx);
+                if (!_setjmp(b.scheduler)) {
+                    if (!f.started) {
+                        f.started = true;
+                        setcontext(&f.ctx);
+                    }
+                    _longjmp(f.jump, 1);
+                }
                 ran = true;
             }
         }
         bool live = false;
         bool allBlock = true;
-        for (auto& f : b.fibers) {
+        for (auto& f : fibers) {
             if (!f.done) {
                 live = true;
                 allBlock &= f.wait == Wait::BLOCK;
             }
         }
         if (!live) {
-            for (auto& f : b.fibers) {
+            for (auto& f : fibers) {
                 b.anyWaited |= f.waited;
                 b.allWaited &= f.waited;
             }
@@ -247,13 +304,13 @@ inline void run_block(unsigned int threads) {
         }
         bool released = false;
         if (allBlock) {
-            for (auto& f : b.fibers) f.wait = Wait::NONE;
+            for (auto& f : fibers) f.wait = Wait::NONE;
             released = true;
         } else {
             for (unsigned int w0 = 0; w0 < threads; w0 += 32) {
                 bool any = false, all = true;
                 for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
-                    Fiber& f = b.fibers[i];
+                    Fiber& f = fibers[i];
                     if (!f.done) {
                         any = true;
                         all &= f.wait == Wait::WARP;
@@ -262,7 +319,7 @@ inline void run_block(unsigned int threads) {
                 if (any && all) {
                     for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
                         b.snapshot[i] = b.slots[i];
-                        if (!b.fibers[i].done) b.fibers[i].wait = Wait::NONE;
+                        if (!fibers[i].done) fibers[i].wait = Wait::NONE;
                     }
                     released = true;
                 }
@@ -285,10 +342,12 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... ar
     b.body = [=]() { kernel(args...); };
     b.anyWaited = false;
     b.allWaited = true;
-    for (unsigned int y = 0; y < grid.y; y++) {
-        for (unsigned int x = 0; x < grid.x; x++) {
-            b.blockIdx = dim3 {x, y, 0};
-            run_block(blockDim.x * blockDim.y * blockDim.z);
+    for (unsigned int z = 0; z < grid.z; z++) {
+        for (unsigned int y = 0; y < grid.y; y++) {
+            for (unsigned int x = 0; x < grid.x; x++) {
+                b.blockIdx = dim3 {x, y, z};
+                run_block(blockDim.x * blockDim.y * blockDim.z);
+            }
         }
     }
     if (b.anyWaited && !b.allWaited) {
@@ -324,13 +383,15 @@ void exchange(const unsigned int (&mine)[W], unsigned int (&all)[32][W]) {
 // Global memory a kernel may read, for the loads that go through emulated helpers (stream.cu's weight loads and
 // cp.async copies): a check registers its buffers with allow(); a read outside all of them is counted (and the first
 // few printed) instead of silently reading the host's neighbouring memory. No ranges registered: no checks.
-struct Range {
-    const char* lo;
-    const char* hi;
-};
-inline std::vector<Range>& ranges() { static std::vector<Range> r; return r; }
+// Keyed by the first byte, so that a read is looked up in log time among the emulated driver's allocations.
+inline std::map<const char*, const char*>& ranges() { static std::map<const char*, const char*> r; return r; }
 inline long& stray_reads() { static long n = 0; return n; }
-inline void allow(const void* p, size_t bytes) { ranges().push_back({(const char*) p, (const char*) p + bytes}); }
+inline void allow(const void* p, size_t bytes) {
+    const char* lo = (const char*) p;
+    const char*& hi = ranges()[lo];
+    hi = std::max(hi, lo + bytes);
+}
+inline void disallow(const void* p) { ranges().erase((const char*) p); }
 inline void forget() { ranges().clear(); }
 inline void check_read(const void* p, size_t bytes, const char* what) {
     if (std::strcmp(what, "weights") != 0) {
@@ -340,9 +401,14 @@ inline void check_read(const void* p, size_t bytes, const char* what) {
         return;
     }
     const char* c = (const char*) p;
-    for (const Range& r : ranges()) {
-        if (c >= r.lo && c + bytes <= r.hi) {
+    auto it = ranges().upper_bound(c); // the first range starting after c; the one before may hold [c, c + bytes)
+    while (it != ranges().begin()) {
+        --it;
+        if (c + bytes <= it->second) {
             return;
+        }
+        if (it->first + (64 << 20) < c) { // ranges overlap only in the checks' own small buffers
+            break;
         }
     }
     if (stray_reads()++ < 3) {
