@@ -38,8 +38,11 @@ abstract class KernelTrials {
         return forced != null ? " (-D" + property + "=" + forced + " ignored)" : "";
     }
 
-    /** CUDA graph replays per candidate in {@link ProductKernelChoices#chooseSkinnyKernel}. */
-    static final int CHOICE_REPS = 20;
+    /**
+     * CUDA graph replays per candidate of every timed load-time trial: 20, or -Dinferstream.cuda.trialReplays (at least
+     * 1) where a device is too slow for 20 (the emulated driver of EmulatedDeviceTest).
+     */
+    static final int CHOICE_REPS = Math.max(1, Integer.getInteger("inferstream.cuda.trialReplays", 20));
 
     /** {@code count} values drawn uniformly from [-1, 1): the random inputs of the trials. */
     static float[] uniform(java.util.SplittableRandom rnd, int count) {

@@ -450,6 +450,26 @@ class CudaLlamaModelGpuTest {
         return best;
     }
 
+    /**
+     * A first load as on a GPU machine, every kernel choice made by its trial (unless a -Dinferstream.cuda.* property
+     * forces it): no trial fails. A trial that throws keeps the proven kernel and says "failed at
+     * load" in kernelChoices(), which would otherwise hide a broken new path behind a working old one. A 16-bit model
+     * of 256/512 with a vocabulary of 512, so that the streaming products' trials (packing, grouped reductions into the residual, warpgroup
+     * MMAs and programmatic launches on 9.x) run too.
+     */
+    @Test
+    void everyLoadTimeTrialRunsWithoutFailing() {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2).withVocab(512), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+            java.util.Map<String, String> choices = gpu.kernelChoices();
+            choices.forEach((what, why) -> System.out.println("choice: " + what + ": " + why));
+            assertTrue(choices.size() >= 10, choices.toString());
+            choices.forEach((what, why) -> assertTrue(!why.contains("failed at load"), what + ": " + why));
+        }
+    }
+
     @Test
     void greedyStepsReplayedAsCudaGraphsEqualEagerSteps() {
         Path path = dir.resolve("m.gguf");
