@@ -32,7 +32,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <p>Every load-time kernel choice is forced (its timing trial would run for minutes here), to the newest kernels
  * where the test does not set its own: each row of the whole-model test forces its kernels after loading. Run on
- * compute capability 9.0 (warpgroup MMAs, programmatic launches) and 8.0. Skipped, with the reason printed, where
+ * compute capability 9.0 (warpgroup MMAs, programmatic launches; there also the engine's continuous batching, the CLI
+ * with {@code --device cuda}, the attention kernels against float64, memory planning and stories260K) and 8.0. Skipped, with the reason printed, where
  * g++ or ucontext is missing.
  */
 class EmulatedDeviceTest {
@@ -84,7 +85,12 @@ class EmulatedDeviceTest {
                 "method:" + MODEL_TEST + "#fusedEpiloguesGiveTheLogitsOfTheSeparateKernels",
                 "method:io.inferstream.runtime.cuda.DeviceKernelsGpuTest#programmaticLaunchesKeepEachKernelAfterItsPredecessor"));
         String stories = "stories260K/stories260K.gguf";
-        if (computeCapability.startsWith("9")) { // the stories260K reference once (the newest kernels: 9.x's)
+        if (computeCapability.startsWith("9")) { // once (the newest kernels: 9.x's): the engine, the CLI, stories260K
+            selectors.add("method:io.inferstream.runtime.engine.EngineCudaGpuTest#continuousBatchingOnTheGpuGeneratesTheCpuEnginesTokens");
+            selectors.add("class:io.inferstream.runtime.cli.GenerateCommandTest");
+            selectors.addAll(List.of("class:io.inferstream.runtime.cuda.SplitAttentionGpuTest", // against float64
+                    "class:io.inferstream.runtime.cuda.TiledAttentionGpuTest", "class:io.inferstream.runtime.cuda.MemoryPlanTest",
+                    "class:io.inferstream.runtime.backend.DeviceOptionTest"));
             if ("true".equalsIgnoreCase(System.getenv("CI")) || Files.exists(SharedModels.root().resolve(stories))) {
                 SharedModels.require(stories); // fails under CI when missing
                 selectors.add("method:" + MODEL_TEST + "#stories260KGreedyIsTokenIdenticalToTheCpuBackendAndLlama2c");
@@ -93,7 +99,7 @@ class EmulatedDeviceTest {
                         + " is missing; set INFERSTREAM_MODELS to a copy of shared/models");
             }
         }
-        runOnTheEmulatedDriver(computeCapability, FORCED, selectors, 45);
+        runOnTheEmulatedDriver(computeCapability, FORCED, selectors, computeCapability.startsWith("9") ? 100 : 45);
     }
 
     /**
