@@ -24,7 +24,7 @@ fi
 rm -f "$work/probe" "$work/probe.cpp"
 cxx=(g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -I"$here/emulate"
      -include "$here/emulate/cuda_shim.h")
-[[ "$mode" == libcuda ]] && cxx+=(-fPIC)
+if [[ "$mode" == libcuda ]]; then cxx+=(-fPIC); fi
 cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$here/wgmma.cuh" "$work/"
 # inline PTX cannot run on the host: compiled away (emu_unsupported() counts a kernel that reaches it); dynamic shared
 # memory comes from the emulated block
@@ -48,16 +48,16 @@ registry() { # module.ptx table namespace-prefix: registers every entry of the s
   echo "}();"
 }
 modules=(elementwise matmul attention stream sampling)
-[[ "$mode" == libcuda ]] && modules+=(prefetch)
+if [[ "$mode" == libcuda ]]; then modules+=(prefetch); fi
 for name in "${modules[@]}"; do
-  { host_source "$name.cu" ""; [[ "$mode" == libcuda ]] && registry "$name.ptx" base ""; } > "$work/$name.cpp"
+  { host_source "$name.cu" ""; if [[ "$mode" == libcuda ]]; then registry "$name.ptx" base ""; fi; } > "$work/$name.cpp"
   "${cxx[@]}" -c "$work/$name.cpp" -o "$work/$name.o" &
 done
 # the sm_90a module (stream.cu with -DST_WGMMA: the products on warpgroup MMAs) beside the other, its kernels in
 # namespace wg, and stream_sm90 (-DST_PDL: the mma.sync products ready for programmatic launch) in namespace pdl
-{ host_source stream.cu wg; [[ "$mode" == libcuda ]] && registry stream_wgmma.ptx wg wg::; } > "$work/stream_wg.cpp"
+{ host_source stream.cu wg; if [[ "$mode" == libcuda ]]; then registry stream_wgmma.ptx wg wg::; fi; } > "$work/stream_wg.cpp"
 "${cxx[@]}" -DST_WGMMA -c "$work/stream_wg.cpp" -o "$work/stream_wg.o" &
-{ host_source stream.cu pdl; [[ "$mode" == libcuda ]] && registry stream_sm90.ptx pdl pdl::; } > "$work/stream_pdl.cpp"
+{ host_source stream.cu pdl; if [[ "$mode" == libcuda ]]; then registry stream_sm90.ptx pdl pdl::; fi; } > "$work/stream_pdl.cpp"
 "${cxx[@]}" -DST_PDL -c "$work/stream_pdl.cpp" -o "$work/stream_pdl.o" &
 for job in $(jobs -p); do wait "$job"; done
 case "$mode" in
