@@ -1,7 +1,8 @@
 // Just enough of CUDA to run the kernels of ../*.cu on the host, one block at a time, each thread a fiber:
 // __syncthreads and the warp shuffles switch fibers, so block and warp synchronisation behave as on a GPU, and a
-// barrier that not every live thread reaches is reported instead of hanging. Inline PTX (tensor cores, cp.async,
-// cache hints) and wmma do not run here; the kernels that use them are compiled, never launched. Floats are the
+// barrier that not every live thread reaches is reported instead of hanging. The tensor-core and cp.async helpers
+// have host forms (mma.cuh, wgmma.cuh, matmul.cu; wmma below); other inline PTX is compiled away and counted
+// (emu_unsupported) if a kernel reaches it. Floats are the
 // host's (compiled with -ffp-contract=off): the emulation checks index math, synchronisation and that fused kernels
 // compute what the separate ones do, not the GPU's exact bits.
 #pragma once
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <csetjmp>
 #include <setjmp.h>
 #include <ucontext.h>
 #include <vector>
@@ -28,8 +28,8 @@
 #define __launch_bounds__(...)
 #define __restrict__
 #define __align__(n) __attribute__((aligned(n)))
-// Inline PTX cannot run on the host: a kernel that reaches it is counted (libcuda.sh's emulated driver then fails the
-// launch, naming the kernel, instead of letting it compute garbage).
+// Inline PTX cannot run on the host: a kernel that reaches it is counted (the emulated driver, driver.cpp, then fails
+// the launch, naming the kernel, instead of letting it compute garbage).
 inline long& emu_unsupported() { static long n = 0; return n; }
 #define EMU_ASM(...) ((void) emu_unsupported()++)
 

@@ -81,10 +81,6 @@ std::map<std::string, emu::KernelEntry>& registry() {
     static std::map<std::string, emu::KernelEntry> r;
     return r;
 }
-std::map<CUdeviceptr, size_t>& allocations() {
-    static std::map<CUdeviceptr, size_t> a;
-    return a;
-}
 std::vector<Stream*>& streams() {
     static std::vector<Stream*> s;
     return s;
@@ -294,17 +290,15 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
     std::memset(m, 0xA5, rounded); // device memory is not zeroed: neither is this
     *p = (CUdeviceptr) m;
-    allocations()[*p] = bytes;
     allocated += rounded;
-    emu::allow(m, bytes);
+    emu::allow(m, bytes); // the allocations are the shim's read-check ranges: the kernels' loads are checked too
     return CUDA_SUCCESS;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    auto it = allocations().find(p);
-    if (it == allocations().end()) return CUDA_ERROR_INVALID_VALUE;
-    allocated -= (it->second + 255) & ~(size_t) 255;
-    allocations().erase(it);
+    auto it = emu::ranges().find((const char*) p);
+    if (it == emu::ranges().end()) return CUDA_ERROR_INVALID_VALUE;
+    allocated -= ((size_t) (it->second - it->first) + 255) & ~(size_t) 255;
     emu::disallow((const void*) p);
     std::free((void*) p);
     return CUDA_SUCCESS;
@@ -312,10 +306,10 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 
 // The bytes [p, p + n) lie inside one allocation (CUDA checks copies the same way).
 static bool inside(CUdeviceptr p, size_t n) {
-    auto it = allocations().upper_bound(p);
-    if (it == allocations().begin()) return false;
+    auto it = emu::ranges().upper_bound((const char*) p);
+    if (it == emu::ranges().begin()) return false;
     --it;
-    return p + n <= it->first + it->second;
+    return (const char*) p + n <= it->second;
 }
 static CUresult copy(void* dst, const void* src, size_t n, const char* what, CUdeviceptr d1, CUdeviceptr d2, int devs) {
     std::lock_guard<std::recursive_mutex> guard(lock());
