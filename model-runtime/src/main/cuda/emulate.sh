@@ -27,11 +27,14 @@ cxx=(g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emul
 if [[ "$mode" == libcuda ]]; then cxx+=(-fPIC); fi
 cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$here/wgmma.cuh" "$work/"
 # inline PTX cannot run on the host: compiled away (emu_unsupported() counts a kernel that reaches it); dynamic shared
-# memory comes from the emulated block
+# memory comes from the emulated block; every static __shared__ declaration is followed by its poisoning
+# (emu::poison_shared: all-ones bytes once per block)
 host_source() { # file.cu namespace-or-empty
   local body
   body="$(sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \
-      -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' "$here/$1")"
+      -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' \
+      -e 's/^(\s*__shared__ [^;]*\b([A-Za-z_][A-Za-z_0-9]*)(\[[^];]*\])*;)/\1 emu::poison_shared(\&\2, sizeof(\2));/' \
+      "$here/$1")"
   if [[ -n "$2" ]]; then
     echo "namespace $2 {"; sed -e 's/extern "C" //' <<< "$body"; echo '}'
   else

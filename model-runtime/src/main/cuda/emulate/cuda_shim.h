@@ -1,6 +1,9 @@
 // Just enough of CUDA to run the kernels of ../*.cu on the host, one block at a time, each thread a fiber:
 // __syncthreads and the warp shuffles switch fibers, so block and warp synchronisation behave as on a GPU, and a
-// barrier that not every live thread reaches is reported instead of hanging. The tensor-core and cp.async helpers
+// barrier that not every live thread reaches is reported instead of hanging. Shared memory starts every block as
+// all-ones bytes (NaN as floats, -1 as integers), as a GPU's starts with whatever was there, and
+// INFERSTREAM_EMULATED_ORDER=reverse|shuffle[:seed] runs the blocks, and the threads between two synchronisations,
+// in another order than the default (forward): a kernel whose result depends on either order has a race. The tensor-core and cp.async helpers
 // have host forms (mma.cuh, wgmma.cuh, matmul.cu; wmma below); other inline PTX is compiled away and counted
 // (emu_unsupported) if a kernel reaches it. Floats are the
 // host's (compiled with -ffp-contract=off): the emulation checks index math, synchronisation and that fused kernels
@@ -192,9 +195,63 @@ struct Block {
     std::vector<char> dynamicSmem;
     std::function<void()> body;
     bool anyWaited = false, allWaited = true; // over the threads of every block of the launch (pdl_wait)
+    unsigned long epoch = 0;                  // the blocks run so far: shared memory is poisoned once per block
+    std::map<void*, unsigned long> poisoned;  // each static __shared__ variable: the block that last poisoned it
 };
 inline Block& block() { static Block b; return b; }
 inline void* dynamic_smem() { return block().dynamicSmem.data(); }
+
+// A GPU's shared memory holds what the last block there left; here a block's starts as all-ones bytes, which as
+// floats are NaN and as 16-bit floats too, so a read before any write shows. emulate.sh calls this after every static
+// __shared__ declaration: the first thread of a block to reach it poisons the variable, later ones leave it alone.
+inline void poison_shared(void* p, size_t bytes) {
+    Block& b = block();
+    unsigned long& last = b.poisoned[p];
+    if (last != b.epoch) {
+        last = b.epoch;
+        std::memset(p, 0xff, bytes);
+    }
+}
+
+// The order blocks run in, and threads between two synchronisations (INFERSTREAM_EMULATED_ORDER): forward (the
+// default), reverse, or shuffle[:seed] (a new permutation each time, from a fixed seed, so a failure repeats).
+struct Order {
+    enum Kind { FORWARD, REVERSE, SHUFFLE } kind = FORWARD;
+    unsigned long long state = 0x9e3779b97f4a7c15ull;
+};
+inline Order& order() {
+    static Order o = [] {
+        Order r;
+        const char* v = std::getenv("INFERSTREAM_EMULATED_ORDER");
+        if (!v || !*v || std::strcmp(v, "forward") == 0) return r;
+        if (std::strcmp(v, "reverse") == 0) {
+            r.kind = Order::REVERSE;
+        } else if (std::strncmp(v, "shuffle", 7) == 0 && (v[7] == 0 || v[7] == ':')) {
+            r.kind = Order::SHUFFLE;
+            if (v[7] == ':') r.state ^= std::strtoull(v + 8, nullptr, 10) * 0xbf58476d1ce4e5b9ull;
+        } else {
+            std::fprintf(stderr, "INFERSTREAM_EMULATED_ORDER=%s: expected forward, reverse or shuffle[:seed]\n", v);
+            std::exit(2);
+        }
+        return r;
+    }();
+    return o;
+}
+// 0 .. n-1 in the configured order.
+inline void arrange(std::vector<unsigned int>& seq, unsigned int n) {
+    seq.resize(n);
+    Order& o = order();
+    for (unsigned int i = 0; i < n; i++) seq[i] = o.kind == Order::REVERSE ? n - 1 - i : i;
+    if (o.kind == Order::SHUFFLE) {
+        for (unsigned int i = n; i > 1; i--) { // Fisher-Yates with xorshift64*
+            o.state ^= o.state >> 12;
+            o.state ^= o.state << 25;
+            o.state ^= o.state >> 27;
+            unsigned int j = (unsigned int) ((o.state * 0x2545f4914f6cdd1dull) >> 33) % i;
+            std::swap(seq[i - 1], seq[j]);
+        }
+    }
+}
 
 inline void yield(Wait w) {
     Block& b = block();
@@ -241,8 +298,46 @@ inline void entry() {
     }
 }
 
+// Runs fiber f until it waits or ends, if it can run; whether it ran.
+inline bool resume(Fiber& f) {
+    Block& b = block();
+    if (f.done || f.wait != Wait::NONE) {
+        return false;
+    }
+    b.current = &f;
+    if (!_setjmp(b.scheduler)) {
+        if (!f.started) {
+            f.started = true;
+            setcontext(&f.ctx);
+        }
+        _longjmp(f.jump, 1);
+    }
+    return true;
+}
+
+// Releases the shuffle of the warp of threads w0.. once every live lane waits on it; whether it did.
+inline bool release_warp(std::vector<Fiber>& fibers, unsigned int w0, unsigned int threads) {
+    Block& b = block();
+    bool any = false;
+    for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
+        if (!fibers[i].done) {
+            if (fibers[i].wait != Wait::WARP) return false;
+            any = true;
+        }
+    }
+    if (!any) return false;
+    for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
+        b.snapshot[i] = b.slots[i];
+        if (!fibers[i].done) fibers[i].wait = Wait::NONE;
+    }
+    return true;
+}
+
 // Runs one block to completion: each fiber runs until it waits or ends; a block barrier is released when every live
-// thread waits on it, a warp's sync when every live lane of the warp waits on it.
+// thread waits on it, a warp's sync when every live lane of the warp waits on it. Forward, the warps advance in
+// lock-step, one synchronisation at a time; in the other orders each warp runs ahead to the next block barrier before
+// the next warp starts, so a read of another warp's data that no barrier orders sees it either not yet written or
+// already overwritten.
 inline void run_block(unsigned int threads) {
     Block& b = block();
     std::vector<Fiber>& fibers = b.pools[threads];
@@ -272,20 +367,24 @@ inline void run_block(unsigned int threads) {
             makecontext(&f.ctx, entry, 0);
         }
     }
+    std::vector<unsigned int> seq, lanes;
+    unsigned int warps = (threads + 31) / 32;
+    bool ahead = order().kind != Order::FORWARD;
     for (;;) {
-        bool ran = false;
-        for (auto& f : fibers) {
-            if (!f.done && f.wait == Wait::NONE) {
-                b.current = &f;
-                if (!_setjmp(b.scheduler)) {
-                    if (!f.started) {
-                        f.started = true;
-                        setcontext(&f.ctx);
-                    }
-                    _longjmp(f.jump, 1);
+        bool progressed = false;
+        if (ahead) { // each warp in turn runs as far as it can: to a block barrier or its end
+            arrange(seq, warps);
+            for (unsigned int w : seq) {
+                for (;;) {
+                    arrange(lanes, std::min(32u, threads - 32 * w));
+                    for (unsigned int l : lanes) progressed |= resume(fibers[32 * w + l]);
+                    if (!release_warp(fibers, 32 * w, threads)) break;
+                    progressed = true;
                 }
-                ran = true;
             }
+        } else { // the threads in order, one step each: the warps in lock-step
+            for (unsigned int i = 0; i < threads; i++) progressed |= resume(fibers[i]);
+            for (unsigned int w = 0; w < warps; w++) progressed |= release_warp(fibers, 32 * w, threads);
         }
         bool live = false;
         bool allBlock = true;
@@ -302,30 +401,11 @@ inline void run_block(unsigned int threads) {
             }
             return;
         }
-        bool released = false;
         if (allBlock) {
             for (auto& f : fibers) f.wait = Wait::NONE;
-            released = true;
-        } else {
-            for (unsigned int w0 = 0; w0 < threads; w0 += 32) {
-                bool any = false, all = true;
-                for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
-                    Fiber& f = fibers[i];
-                    if (!f.done) {
-                        any = true;
-                        all &= f.wait == Wait::WARP;
-                    }
-                }
-                if (any && all) {
-                    for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
-                        b.snapshot[i] = b.slots[i];
-                        if (!fibers[i].done) fibers[i].wait = Wait::NONE;
-                    }
-                    released = true;
-                }
-            }
+            progressed = true;
         }
-        if (!ran && !released) {
+        if (!progressed) {
             std::fprintf(stderr, "emulated block (%u, %u): threads wait on barriers that not every live thread "
                                  "reaches (a divergent __syncthreads or shuffle)\n", b.blockIdx.x, b.blockIdx.y);
             std::abort();
@@ -338,17 +418,17 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... ar
     Block& b = block();
     b.gridDim = grid;
     b.blockDim = blockDim;
-    b.dynamicSmem.assign(smem + 16, 0);
+    b.dynamicSmem.resize(smem + 16);
     b.body = [=]() { kernel(args...); };
     b.anyWaited = false;
     b.allWaited = true;
-    for (unsigned int z = 0; z < grid.z; z++) {
-        for (unsigned int y = 0; y < grid.y; y++) {
-            for (unsigned int x = 0; x < grid.x; x++) {
-                b.blockIdx = dim3 {x, y, z};
-                run_block(blockDim.x * blockDim.y * blockDim.z);
-            }
-        }
+    std::vector<unsigned int> blocks;
+    arrange(blocks, grid.x * grid.y * grid.z);
+    for (unsigned int i : blocks) {
+        b.blockIdx = dim3 {i % grid.x, (i / grid.x) % grid.y, i / (grid.x * grid.y)};
+        b.epoch++;
+        std::memset(b.dynamicSmem.data(), 0xff, b.dynamicSmem.size());
+        run_block(blockDim.x * blockDim.y * blockDim.z);
     }
     if (b.anyWaited && !b.allWaited) {
         pdl_violation("a thread ended without pdl_wait() where others of its launch waited");

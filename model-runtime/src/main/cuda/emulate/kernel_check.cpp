@@ -1424,7 +1424,51 @@ static void kQuants(bool q4, int rows, int cols, int n) {
     emu::forget();
 }
 
+// The emulator's own check: what its schedules must show. 64 threads read another warp's value after a barrier, then
+// overwrite their own with no barrier between: on a GPU the other warp may already have overwritten what it reads.
+// Forward (warps in lock-step) hides that; every other order runs one warp ahead to its end and shows it.
+__global__ void emu_missing_barrier(float* out) {
+    __shared__ float s[64];
+    emu::poison_shared(&s, sizeof(s));
+    int t = threadIdx.x;
+    s[t] = (float) t;
+    __syncthreads();
+    float a = s[63 - t];
+    a += __shfl_xor_sync(0xffffffffu, 0.0f, 1); // a warp synchronisation, as every reduction has
+    s[t] = -1.0f;                               // the race: no __syncthreads() before this store
+    out[t] = a;
+}
+// Shared memory read before any thread of the block wrote it: NaN in every order.
+__global__ void emu_unwritten_shared(float* out) {
+    __shared__ float s[32];
+    emu::poison_shared(&s, sizeof(s));
+    out[threadIdx.x] = s[threadIdx.x] * 0.0f;
+}
+void schedules() {
+    emu::Order saved = emu::order();
+    for (auto kind : {emu::Order::FORWARD, emu::Order::REVERSE, emu::Order::SHUFFLE}) {
+        emu::order().kind = kind;
+        std::vector<float> out(64), unwritten(32);
+        emu::launch(emu_missing_barrier, dim3 {1, 1, 1}, dim3 {64, 1, 1}, 0, out.data());
+        emu::launch(emu_unwritten_shared, dim3 {3, 1, 1}, dim3 {32, 1, 1}, 0, unwritten.data());
+        int overwritten = 0;
+        for (int t = 0; t < 64; t++) overwritten += out[t] == -1.0f;
+        bool nan = std::all_of(unwritten.begin(), unwritten.end(), [](float v) { return std::isnan(v); });
+        const char* name = kind == emu::Order::FORWARD ? "forward" : kind == emu::Order::REVERSE ? "reverse" : "shuffle";
+        bool ok = nan && (kind == emu::Order::FORWARD ? overwritten == 0 : overwritten == 32);
+        std::printf("%s emulator, %s: a missing barrier gives %d overwritten reads of 64 (expected %d), unwritten "
+                    "shared memory reads NaN: %s\n", ok ? "ok  " : "FAIL", name, overwritten,
+                    kind == emu::Order::FORWARD ? 0 : 32, nan ? "yes" : "no");
+        if (!ok) failures++;
+    }
+    emu::order() = saved;
+}
+
 int main() {
+    emu::order(); // an unknown order stops here
+    const char* order = std::getenv("INFERSTREAM_EMULATED_ORDER");
+    std::printf("[emulate] blocks and threads in %s order\n", order && *order ? order : "forward");
+    schedules();
     norms(true, 2048, 13, 16, 2, true);
     norms(false, 2048, 9, 16, 3, false);
     norms(false, 260, 5, 8, 5, true);

@@ -29,11 +29,9 @@ public final class SharedModels {
 
     /** The repository root: surefire passes it in; otherwise walk up from the working directory. */
     public static Path repositoryRoot() {
+        // surefire's value is Maven's top directory, which is the module's own when Maven runs inside a module
         String env = System.getenv("INFERSTREAM_REPO_ROOT");
-        if (env != null && !env.isBlank()) {
-            return Paths.get(env).toAbsolutePath().normalize();
-        }
-        Path dir = Paths.get("").toAbsolutePath();
+        Path dir = env != null && !env.isBlank() ? Paths.get(env).toAbsolutePath().normalize() : Paths.get("").toAbsolutePath();
         for (Path p = dir; p != null; p = p.getParent()) {
             if (Files.isDirectory(p.resolve("model-runtime")) && Files.isRegularFile(p.resolve("pom.xml"))) {
                 return p;
