@@ -3,6 +3,8 @@
 # on a GPU). Needs g++ (no GPU, no nvcc).
 #   emulate.sh                  runs emulate/kernel_check.cpp: the fused kernels next to the separate ones they
 #                               replace, the streaming products against double products
+#   emulate.sh check ORDER...   the same once per order of blocks and threads (forward, reverse, shuffle:SEED), a
+#                               line each
 #   emulate.sh libcuda <dir>    builds <dir>/libcuda.so.1: emulate/driver.cpp's emulated CUDA driver with every entry
 #                               of the shipped PTX modules (src/main/resources/cuda), for a JVM started with <dir> on
 #                               LD_LIBRARY_PATH (EmulatedDeviceTest)
@@ -67,7 +69,20 @@ case "$mode" in
   check)
     g++ -std=c++17 -O1 -ffp-contract=off -w -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/kernel_check.cpp" -o "$work/check.o"
     g++ -o "$work/check" "$work"/*.o
-    "$work/check"
+    if [[ $# -le 1 ]]; then
+      "$work/check"
+    else # check ORDER...: once per order of blocks and threads, a line each (barrier_mutants.sh reads them)
+      status=0
+      for order in "${@:2}"; do
+        if INFERSTREAM_EMULATED_ORDER="$order" "$work/check" > "$work/check.log" 2>&1; then
+          echo "[emulate] $order: passed ($(grep -c '^ok ' "$work/check.log") checks)"
+        else
+          grep -E '^FAIL|emulated block' "$work/check.log" | head -3
+          echo "[emulate] $order: FAILED"; status=1
+        fi
+      done
+      exit "$status"
+    fi
     ;;
   libcuda)
     out="${2:?output directory}"
