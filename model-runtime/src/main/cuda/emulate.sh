@@ -27,15 +27,17 @@ rm -f "$work/probe" "$work/probe.cpp"
 cxx=(g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -I"$here/emulate"
      -include "$here/emulate/cuda_shim.h")
 if [[ "$mode" == libcuda ]]; then cxx+=(-fPIC); fi
-cp "$here/common.cuh" "$here/mma.cuh" "$here/reduce.cuh" "$here/wgmma.cuh" "$work/"
+# every static __shared__ declaration, in the headers too, is followed by its registration (emu::poison_shared: all-ones
+# bytes once per block, and saved while another block in flight runs)
+poison_shared='s/^(\s*__shared__ [^;]*\b([A-Za-z_][A-Za-z_0-9]*)(\[[^];]*\])*;)/\1 emu::poison_shared(\&\2, sizeof(\2));/'
+for h in common.cuh mma.cuh reduce.cuh wgmma.cuh; do sed -E -e "$poison_shared" "$here/$h" > "$work/$h"; done
 # inline PTX cannot run on the host: compiled away (emu_unsupported() counts a kernel that reaches it); dynamic shared
-# memory comes from the emulated block; every static __shared__ declaration is followed by its poisoning
-# (emu::poison_shared: all-ones bytes once per block)
+# memory comes from the emulated block
 host_source() { # file.cu namespace-or-empty
   local body
   body="$(sed -E -e 's/asm volatile\(/EMU_ASM(/g' -e 's/\basm\(/EMU_ASM(/g' \
       -e 's/extern __shared__ ([A-Za-z_]+) ([A-Za-z_]+)\[\];/\1* \2 = (\1*) emu::dynamic_smem();/' \
-      -e 's/^(\s*__shared__ [^;]*\b([A-Za-z_][A-Za-z_0-9]*)(\[[^];]*\])*;)/\1 emu::poison_shared(\&\2, sizeof(\2));/' \
+      -e "$poison_shared" \
       "$here/$1")"
   if [[ -n "$2" ]]; then
     echo "namespace $2 {"; sed -e 's/extern "C" //' <<< "$body"; echo '}'

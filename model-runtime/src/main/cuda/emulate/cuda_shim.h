@@ -185,8 +185,10 @@ struct Fiber {
     bool waited = false;     // called pdl_wait()
     const char* early = nullptr; // what it read (other than weights) before that, if anything
 };
-struct Block {
+struct Block { // one block in flight: its threads, their synchronisation, its shared memory
     std::map<unsigned int, std::vector<Fiber>> pools; // fibers by block size, kept (and their stacks) for reuse
+    std::vector<Fiber>* fibers = nullptr;             // this block's, from pools
+    unsigned int threads = 0;
     jmp_buf scheduler;
     Fiber* current = nullptr;
     dim3 blockIdx, blockDim, gridDim;
@@ -194,21 +196,49 @@ struct Block {
     std::vector<std::array<unsigned int, 16>> slots, snapshot;
     std::vector<char> dynamicSmem;
     std::function<void()> body;
-    bool anyWaited = false, allWaited = true; // over the threads of every block of the launch (pdl_wait)
-    unsigned long epoch = 0;                  // the blocks run so far: shared memory is poisoned once per block
-    std::map<void*, unsigned long> poisoned;  // each static __shared__ variable: the block that last poisoned it
+    bool progressed = false;                  // in the current round of the launch's scheduler
+    unsigned long epoch = 0;                  // which block this is (a number of the whole run): poisoned once each
+    std::map<void*, std::pair<unsigned long, size_t>> poisoned; // each static __shared__ variable: epoch, bytes
+    std::map<void*, std::vector<char>> saved; // their contents while another block in flight has the memory
 };
-inline Block& block() { static Block b; return b; }
+// The blocks in flight: one forward, two in the other orders (their warps interleaved, so that a block may read what
+// another has not written yet). Static __shared__ variables are one copy per kernel here, so the block running owns
+// them and the others' contents are saved (poison_shared registers them).
+inline std::vector<Block>& blocks_in_flight() { static std::vector<Block> b(2); return b; }
+inline Block*& active_block() { static Block* b = &blocks_in_flight()[0]; return b; }
+inline Block*& shared_owner() { static Block* b = nullptr; return b; }
+inline Block& block() { return *active_block(); }
 inline void* dynamic_smem() { return block().dynamicSmem.data(); }
+
+// Makes b the running block, with its static shared memory in place.
+inline void switch_to(Block& b) {
+    active_block() = &b;
+    Block* owner = shared_owner();
+    if (owner == &b) return;
+    if (owner) {
+        for (auto& [p, v] : owner->poisoned) {
+            if (v.first == owner->epoch) {
+                owner->saved[p].assign((char*) p, (char*) p + v.second);
+            }
+        }
+    }
+    for (auto& [p, v] : b.poisoned) {
+        auto copy = b.saved.find(p);
+        if (v.first == b.epoch && copy != b.saved.end() && copy->second.size() == v.second) {
+            std::memcpy(p, copy->second.data(), v.second);
+        }
+    }
+    shared_owner() = &b;
+}
 
 // A GPU's shared memory holds what the last block there left; here a block's starts as all-ones bytes, which as
 // floats are NaN and as 16-bit floats too, so a read before any write shows. emulate.sh calls this after every static
 // __shared__ declaration: the first thread of a block to reach it poisons the variable, later ones leave it alone.
 inline void poison_shared(void* p, size_t bytes) {
     Block& b = block();
-    unsigned long& last = b.poisoned[p];
-    if (last != b.epoch) {
-        last = b.epoch;
+    auto& v = b.poisoned[p];
+    if (v.first != b.epoch) {
+        v = {b.epoch, bytes};
         std::memset(p, 0xff, bytes);
     }
 }
@@ -237,18 +267,22 @@ inline Order& order() {
     }();
     return o;
 }
+// A number below n from the order's generator (xorshift64*).
+inline unsigned int random_below(unsigned int n) {
+    Order& o = order();
+    o.state ^= o.state >> 12;
+    o.state ^= o.state << 25;
+    o.state ^= o.state >> 27;
+    return (unsigned int) ((o.state * 0x2545f4914f6cdd1dull) >> 33) % n;
+}
 // 0 .. n-1 in the configured order.
 inline void arrange(std::vector<unsigned int>& seq, unsigned int n) {
     seq.resize(n);
     Order& o = order();
     for (unsigned int i = 0; i < n; i++) seq[i] = o.kind == Order::REVERSE ? n - 1 - i : i;
     if (o.kind == Order::SHUFFLE) {
-        for (unsigned int i = n; i > 1; i--) { // Fisher-Yates with xorshift64*
-            o.state ^= o.state >> 12;
-            o.state ^= o.state << 25;
-            o.state ^= o.state >> 27;
-            unsigned int j = (unsigned int) ((o.state * 0x2545f4914f6cdd1dull) >> 33) % i;
-            std::swap(seq[i - 1], seq[j]);
+        for (unsigned int i = n; i > 1; i--) { // Fisher-Yates
+            std::swap(seq[i - 1], seq[random_below(i)]);
         }
     }
 }
@@ -298,7 +332,7 @@ inline void entry() {
     }
 }
 
-// Runs fiber f until it waits or ends, if it can run; whether it ran.
+// Runs fiber f of the running block until it waits or ends, if it can run; whether it ran.
 inline bool resume(Fiber& f) {
     Block& b = block();
     if (f.done || f.wait != Wait::NONE) {
@@ -315,32 +349,35 @@ inline bool resume(Fiber& f) {
     return true;
 }
 
-// Releases the shuffle of the warp of threads w0.. once every live lane waits on it; whether it did.
-inline bool release_warp(std::vector<Fiber>& fibers, unsigned int w0, unsigned int threads) {
-    Block& b = block();
+// Releases the shuffle of warp w of block b once every live lane waits on it; whether it did.
+inline bool release_warp(Block& b, unsigned int w) {
+    std::vector<Fiber>& fibers = *b.fibers;
+    unsigned int w0 = 32 * w, end = std::min(w0 + 32, b.threads);
     bool any = false;
-    for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
+    for (unsigned int i = w0; i < end; i++) {
         if (!fibers[i].done) {
             if (fibers[i].wait != Wait::WARP) return false;
             any = true;
         }
     }
     if (!any) return false;
-    for (unsigned int i = w0; i < w0 + 32 && i < threads; i++) {
+    for (unsigned int i = w0; i < end; i++) {
         b.snapshot[i] = b.slots[i];
         if (!fibers[i].done) fibers[i].wait = Wait::NONE;
     }
     return true;
 }
 
-// Runs one block to completion: each fiber runs until it waits or ends; a block barrier is released when every live
-// thread waits on it, a warp's sync when every live lane of the warp waits on it. Forward, the warps advance in
-// lock-step, one synchronisation at a time; in the other orders each warp runs ahead to the next block barrier before
-// the next warp starts, so a read of another warp's data that no barrier orders sees it either not yet written or
-// already overwritten.
-inline void run_block(unsigned int threads) {
-    Block& b = block();
+// Readies block b's threads (fibers) to run block `index` of the launch from the start.
+inline void start_block(Block& b, unsigned int index) {
+    static unsigned long epochs = 0;
+    unsigned int threads = b.blockDim.x * b.blockDim.y * b.blockDim.z;
+    b.blockIdx = dim3 {index % b.gridDim.x, (index / b.gridDim.x) % b.gridDim.y, index / (b.gridDim.x * b.gridDim.y)};
+    b.epoch = ++epochs;
+    std::memset(b.dynamicSmem.data(), 0xff, b.dynamicSmem.size());
+    b.threads = threads;
     std::vector<Fiber>& fibers = b.pools[threads];
+    b.fibers = &fibers;
     if (fibers.size() != threads) {
         fibers = std::vector<Fiber>(threads);
         for (auto& f : fibers) {
@@ -367,70 +404,152 @@ inline void run_block(unsigned int threads) {
             makecontext(&f.ctx, entry, 0);
         }
     }
-    std::vector<unsigned int> seq, lanes;
-    unsigned int warps = (threads + 31) / 32;
-    bool ahead = order().kind != Order::FORWARD;
+}
+
+// Warp w of the running block runs as far as it can: to a block barrier or its end, its lanes in the order's order.
+inline void run_warp_ahead(Block& b, unsigned int w, std::vector<unsigned int>& lanes) {
     for (;;) {
-        bool progressed = false;
-        if (ahead) { // each warp in turn runs as far as it can: to a block barrier or its end
-            arrange(seq, warps);
-            for (unsigned int w : seq) {
-                for (;;) {
-                    arrange(lanes, std::min(32u, threads - 32 * w));
-                    for (unsigned int l : lanes) progressed |= resume(fibers[32 * w + l]);
-                    if (!release_warp(fibers, 32 * w, threads)) break;
-                    progressed = true;
-                }
-            }
-        } else { // the threads in order, one step each: the warps in lock-step
-            for (unsigned int i = 0; i < threads; i++) progressed |= resume(fibers[i]);
-            for (unsigned int w = 0; w < warps; w++) progressed |= release_warp(fibers, 32 * w, threads);
-        }
-        bool live = false;
-        bool allBlock = true;
-        for (auto& f : fibers) {
-            if (!f.done) {
-                live = true;
-                allBlock &= f.wait == Wait::BLOCK;
-            }
-        }
-        if (!live) {
-            for (auto& f : fibers) {
-                b.anyWaited |= f.waited;
-                b.allWaited &= f.waited;
-            }
-            return;
-        }
-        if (allBlock) {
-            for (auto& f : fibers) f.wait = Wait::NONE;
-            progressed = true;
-        }
-        if (!progressed) {
-            std::fprintf(stderr, "emulated block (%u, %u): threads wait on barriers that not every live thread "
-                                 "reaches (a divergent __syncthreads or shuffle)\n", b.blockIdx.x, b.blockIdx.y);
-            std::abort();
-        }
+        arrange(lanes, std::min(32u, b.threads - 32 * w));
+        for (unsigned int l : lanes) b.progressed |= resume((*b.fibers)[32 * w + l]);
+        if (!release_warp(b, w)) return;
+        b.progressed = true;
     }
 }
 
+// After a round: releases block b's barrier when every live thread waits on it; whether the block has ended.
+// A round in which no thread of the block ran and nothing was released means threads wait on barriers that not every
+// live thread reaches: reported, instead of hanging.
+inline bool settle(Block& b) {
+    bool live = false;
+    bool allBlock = true;
+    for (auto& f : *b.fibers) {
+        if (!f.done) {
+            live = true;
+            allBlock &= f.wait == Wait::BLOCK;
+        }
+    }
+    if (!live) return true;
+    if (allBlock) {
+        for (auto& f : *b.fibers) f.wait = Wait::NONE;
+        b.progressed = true;
+    }
+    if (!b.progressed) {
+        std::fprintf(stderr, "emulated block (%u, %u): threads wait on barriers that not every live thread "
+                             "reaches (a divergent __syncthreads or shuffle)\n", b.blockIdx.x, b.blockIdx.y);
+        std::abort();
+    }
+    return false;
+}
+
+// Whether warp w of block b has a thread that can run.
+inline bool warp_ready(Block& b, unsigned int w) {
+    for (unsigned int i = 32 * w; i < std::min(32 * w + 32, b.threads); i++) {
+        const Fiber& f = (*b.fibers)[i];
+        if (!f.done && f.wait == Wait::NONE) return true;
+    }
+    return false;
+}
+
+// Runs a launch.
+// - forward: one block at a time, in order; each fiber runs until it waits or ends, the warps in lock-step from one
+//   synchronisation to the next;
+// - reverse: two blocks in flight, the last first; in each round every warp of both, last first, runs ahead to its
+//   next block barrier (or its end) before the next warp starts;
+// - shuffle: two blocks in flight, in random order; one warp at a time, drawn from those of both that can run, runs
+//   ahead to its next block barrier, and a block's barrier opens as soon as all its threads wait on it.
+// So a read of another warp's data that no barrier orders sees it either not yet written or already overwritten, and
+// (shuffle) a block that another block's arrival lets read its partial results may find them not yet stored.
 template <typename... P, typename... A>
 void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... args) {
-    Block& b = block();
-    b.gridDim = grid;
-    b.blockDim = blockDim;
-    b.dynamicSmem.resize(smem + 16);
-    b.body = [=]() { kernel(args...); };
-    b.anyWaited = false;
-    b.allWaited = true;
-    std::vector<unsigned int> blocks;
-    arrange(blocks, grid.x * grid.y * grid.z);
-    for (unsigned int i : blocks) {
-        b.blockIdx = dim3 {i % grid.x, (i / grid.x) % grid.y, i / (grid.x * grid.y)};
-        b.epoch++;
-        std::memset(b.dynamicSmem.data(), 0xff, b.dynamicSmem.size());
-        run_block(blockDim.x * blockDim.y * blockDim.z);
+    Order::Kind kind = order().kind;
+    std::vector<Block>& all = blocks_in_flight();
+    size_t width = kind == Order::FORWARD ? 1 : all.size();
+    for (size_t i = 0; i < width; i++) {
+        Block& b = all[i];
+        b.gridDim = grid;
+        b.blockDim = blockDim;
+        b.dynamicSmem.resize(smem + 16);
+        b.body = [=]() { kernel(args...); };
     }
-    if (b.anyWaited && !b.allWaited) {
+    std::vector<unsigned int> blocks, seq, lanes;
+    arrange(blocks, grid.x * grid.y * grid.z);
+    size_t next = 0;
+    std::vector<Block*> flight;
+    bool anyWaited = false, allWaited = true; // pdl_wait over every thread of the launch
+    auto refill = [&]() {
+        for (size_t i = 0; i < width && next < blocks.size(); i++) {
+            if (std::find(flight.begin(), flight.end(), &all[i]) == flight.end()) {
+                start_block(all[i], blocks[next++]);
+                switch_to(all[i]);
+                flight.push_back(&all[i]);
+            }
+        }
+    };
+    auto ended = [&](Block* b) { // b's threads have all ended: its pdl_wait record, and its place for the next block
+        for (auto& f : *b->fibers) {
+            anyWaited |= f.waited;
+            allWaited &= f.waited;
+        }
+        flight.erase(std::find(flight.begin(), flight.end(), b));
+    };
+    std::vector<std::pair<Block*, unsigned int>> units; // (block, warp)
+    for (;;) {
+        refill();
+        if (flight.empty()) break;
+        for (Block* b : flight) b->progressed = false;
+        if (kind == Order::SHUFFLE) {
+            for (;;) {
+                units.clear();
+                for (Block* b : flight) {
+                    for (unsigned int w = 0; w < (b->threads + 31) / 32; w++) {
+                        if (warp_ready(*b, w)) units.push_back({b, w});
+                    }
+                }
+                if (units.empty()) break;
+                auto [bp, w] = units[random_below((unsigned int) units.size())];
+                Block& b = *bp;
+                switch_to(b);
+                run_warp_ahead(b, w, lanes);
+                bool live = false, allBlock = true;
+                for (auto& f : *b.fibers) {
+                    if (!f.done) {
+                        live = true;
+                        allBlock &= f.wait == Wait::BLOCK;
+                    }
+                }
+                if (!live) {
+                    ended(&b);
+                    refill();
+                } else if (allBlock) {
+                    for (auto& f : *b.fibers) f.wait = Wait::NONE;
+                }
+            }
+        } else {
+            units.clear();
+            for (Block* b : flight) {
+                for (unsigned int w = 0; w < (b->threads + 31) / 32; w++) units.push_back({b, w});
+            }
+            if (kind == Order::REVERSE) {
+                for (size_t u = units.size(); u-- > 0;) {
+                    switch_to(*units[u].first);
+                    run_warp_ahead(*units[u].first, units[u].second, lanes);
+                }
+            } else { // forward: the threads in order, one step each
+                Block& b = *flight[0];
+                switch_to(b);
+                for (Fiber& f : *b.fibers) b.progressed |= resume(f);
+                for (auto& u : units) b.progressed |= release_warp(b, u.second);
+            }
+        }
+        for (size_t i = 0; i < flight.size();) {
+            if (settle(*flight[i])) {
+                ended(flight[i]);
+            } else {
+                i++;
+            }
+        }
+    }
+    if (anyWaited && !allWaited) {
         pdl_violation("a thread ended without pdl_wait() where others of its launch waited");
     }
 }
