@@ -416,10 +416,8 @@ inline void run_warp_ahead(Block& b, unsigned int w, std::vector<unsigned int>& 
     }
 }
 
-// After a round: releases block b's barrier when every live thread waits on it; whether the block has ended.
-// A round in which no thread of the block ran and nothing was released means threads wait on barriers that not every
-// live thread reaches: reported, instead of hanging.
-inline bool settle(Block& b) {
+// Opens block b's barrier when every live thread waits on it; whether any thread of it is live.
+inline bool open_barrier(Block& b) {
     bool live = false;
     bool allBlock = true;
     for (auto& f : *b.fibers) {
@@ -428,11 +426,17 @@ inline bool settle(Block& b) {
             allBlock &= f.wait == Wait::BLOCK;
         }
     }
-    if (!live) return true;
-    if (allBlock) {
+    if (live && allBlock) {
         for (auto& f : *b.fibers) f.wait = Wait::NONE;
         b.progressed = true;
     }
+    return live;
+}
+
+// After a round: whether block b has ended. A round in which no thread of it ran and nothing was released means
+// threads wait on barriers that not every live thread reaches: reported, instead of hanging.
+inline bool settle(Block& b) {
+    if (!open_barrier(b)) return true;
     if (!b.progressed) {
         std::fprintf(stderr, "emulated block (%u, %u): threads wait on barriers that not every live thread "
                              "reaches (a divergent __syncthreads or shuffle)\n", b.blockIdx.x, b.blockIdx.y);
@@ -510,18 +514,9 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... ar
                 Block& b = *bp;
                 switch_to(b);
                 run_warp_ahead(b, w, lanes);
-                bool live = false, allBlock = true;
-                for (auto& f : *b.fibers) {
-                    if (!f.done) {
-                        live = true;
-                        allBlock &= f.wait == Wait::BLOCK;
-                    }
-                }
-                if (!live) {
+                if (!open_barrier(b)) {
                     ended(&b);
                     refill();
-                } else if (allBlock) {
-                    for (auto& f : *b.fibers) f.wait = Wait::NONE;
                 }
             }
         } else {
