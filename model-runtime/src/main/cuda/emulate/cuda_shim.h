@@ -1,13 +1,13 @@
-// Just enough of CUDA to run the kernels of ../*.cu on the host, one block at a time, each thread a fiber:
-// __syncthreads and the warp shuffles switch fibers, so block and warp synchronisation behave as on a GPU, and a
-// barrier that not every live thread reaches is reported instead of hanging. Shared memory starts every block as
-// all-ones bytes (NaN as floats, -1 as integers), as a GPU's starts with whatever was there, and
-// INFERSTREAM_EMULATED_ORDER=reverse|shuffle[:seed] runs the blocks, and the threads between two synchronisations,
-// in another order than the default (forward): a kernel whose result depends on either order has a race. The tensor-core and cp.async helpers
-// have host forms (mma.cuh, wgmma.cuh, matmul.cu; wmma below); other inline PTX is compiled away and counted
-// (emu_unsupported) if a kernel reaches it. Floats are the
-// host's (compiled with -ffp-contract=off): the emulation checks index math, synchronisation and that fused kernels
-// compute what the separate ones do, not the GPU's exact bits.
+// Just enough of CUDA to run the kernels of ../*.cu on the host, each thread a fiber: __syncthreads and the warp
+// shuffles switch fibers, so block and warp synchronisation behave as on a GPU, and a barrier that not every live
+// thread reaches is reported instead of hanging. Shared memory starts every block as all-ones bytes (NaN as floats,
+// -1 as integers), as a GPU's starts with whatever was there. INFERSTREAM_EMULATED_ORDER picks the schedule (launch,
+// below): forward (the default) runs one block at a time with its warps in lock-step; reverse and shuffle[:seed] keep
+// two blocks in flight and run warps ahead of each other, so a kernel whose result depends on the order has a race.
+// The tensor-core and cp.async helpers have host forms (mma.cuh, wgmma.cuh, matmul.cu; wmma below); other inline PTX
+// is compiled away and counted (emu_unsupported) if a kernel reaches it. Floats are the host's (compiled with
+// -ffp-contract=off): the emulation checks index math, synchronisation and that fused kernels compute what the
+// separate ones do, not the GPU's exact bits.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -698,7 +698,7 @@ inline void wgmma_m64n64k16_sw128(float* d, unsigned int a0, unsigned int a1, un
 #define blockDim (emu::block().blockDim)
 #define gridDim (emu::block().gridDim)
 inline void __syncthreads() { emu::yield(emu::Wait::BLOCK); }
-// one OS thread runs the blocks one after another: every store is visible to every later load
+// one OS thread runs every fiber of every block in flight: every store is visible to every later load
 inline void __threadfence() {}
 inline void __syncwarp(unsigned int = 0xffffffffu) { emu::shuffle(0, 0); }
 template <typename T> T __shfl_xor_sync(unsigned int, T v, int mask) {
