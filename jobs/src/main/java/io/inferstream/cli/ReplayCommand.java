@@ -141,6 +141,7 @@ public final class ReplayCommand implements Callable<Integer> {
                     .deadLetterTopic(DEAD_LETTER_TOPIC)
                     .groupId("inferstream-replay")
                     .transactionalIdPrefix("inferstream-replay")
+                    .transactionTimeout(inference.transactionTimeout)
                     .parquetPath(parquet.toUri().toString())
                     .bounded(true)
                     .decoder(new RequestDecoder(inference.validator()))

@@ -6,6 +6,7 @@ import io.inferstream.jobs.infer.EngineSpec;
 import io.inferstream.jobs.infer.InferenceFunction;
 import io.inferstream.jobs.infer.OverlongPromptPolicy;
 import io.inferstream.jobs.infer.TaskOptions;
+import io.inferstream.jobs.sink.ExactlyOnceKafkaSink;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
@@ -90,6 +91,15 @@ public final class InferenceOptions {
             description = "Streaming jobs: checkpoint interval; results become visible (Kafka commit, Parquet roll) on checkpoints (default: ${DEFAULT-VALUE}). A batch run has no checkpoints and ignores it.")
     public Duration checkpointInterval = Duration.ofSeconds(10);
 
+    @Option(names = "--transaction-timeout", paramLabel = "DURATION", converter = HumanDuration.class,
+            description = "Streaming jobs: how long a Kafka output transaction may stay open: a checkpoint interval, the checkpoint and, "
+                    + "after a failure, the restart with its model load; at most the brokers' transaction.max.timeout.ms, "
+                    + "checked at start-up (default: ${DEFAULT-VALUE}).")
+    public Duration transactionTimeout = ExactlyOnceKafkaSink.DEFAULT_TRANSACTION_TIMEOUT;
+
+    /** Flink's default checkpoint timeout, kept when the transaction timeout leaves room for it. */
+    static final Duration FLINK_CHECKPOINT_TIMEOUT = Duration.ofMinutes(10);
+
     public EngineSpec engineSpec(String modelPath, String modelName) {
         return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences,
                 EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants);
@@ -108,13 +118,31 @@ public final class InferenceOptions {
         return new RequestValidator(maxTextBytes);
     }
 
+    /**
+     * How long a checkpoint may take before Flink gives it up: Flink's 10 min, or 90 % of what the transaction
+     * timeout leaves after an interval. A transaction opens after one checkpoint and commits on the next, so a
+     * checkpoint slow enough to be outlived by the broker's abort expires first: the job restarts from the last
+     * checkpoint and its open transactions are replayed. Otherwise the broker aborts the transaction, the sink's
+     * commit of it fails "for a known reason", and Flink only logs that and goes on: its records are lost.
+     */
+    public Duration checkpointTimeout() {
+        Duration room = transactionTimeout.minus(checkpointInterval).multipliedBy(9).dividedBy(10);
+        return room.compareTo(FLINK_CHECKPOINT_TIMEOUT) < 0 ? room : FLINK_CHECKPOINT_TIMEOUT;
+    }
+
     /** Parallelism and exactly-once checkpoints on {@code env}. */
     public void configure(StreamExecutionEnvironment env) {
         if (parallelism < 1) {
             throw new IllegalArgumentException("--parallelism must be >= 1, got " + parallelism);
         }
+        if (transactionTimeout.compareTo(checkpointInterval.multipliedBy(2)) < 0) {
+            throw new IllegalArgumentException("--transaction-timeout " + HumanDuration.format(transactionTimeout)
+                    + " must be at least twice --checkpoint-interval " + HumanDuration.format(checkpointInterval)
+                    + ": a Kafka transaction stays open for an interval and the checkpoint that commits it");
+        }
         env.setParallelism(parallelism);
         env.enableCheckpointing(checkpointInterval.toMillis());
+        env.getCheckpointConfig().setCheckpointTimeout(checkpointTimeout().toMillis());
     }
 
     /** These settings by flag name, for the start-up listing. */
@@ -138,6 +166,8 @@ public final class InferenceOptions {
         s.put("capacity", Integer.toString(capacity));
         s.put("results", ordered ? "ordered" : "unordered");
         s.put("checkpoint-interval", HumanDuration.format(checkpointInterval));
+        s.put("transaction-timeout", HumanDuration.format(transactionTimeout));
+        s.put("checkpoint-timeout", HumanDuration.format(checkpointTimeout()));
         return s;
     }
 }

@@ -11,6 +11,7 @@ import io.inferstream.jobs.source.RequestKafkaSource;
 import io.inferstream.schema.DeadLetter;
 import io.inferstream.schema.InferenceRequest;
 import io.inferstream.schema.InferenceResult;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -39,6 +40,7 @@ public final class RequestPipeline {
     private final String deadLetterTopic;
     private final String groupId;
     private final String transactionalIdPrefix;
+    private final Duration transactionTimeout;
     private final String parquetPath; // null: no Parquet output
     private final boolean bounded;
     private final RequestDecoder decoder;
@@ -51,6 +53,7 @@ public final class RequestPipeline {
         this.deadLetterTopic = Objects.requireNonNull(b.deadLetterTopic, "deadLetterTopic");
         this.groupId = Objects.requireNonNull(b.groupId, "groupId");
         this.transactionalIdPrefix = Objects.requireNonNull(b.transactionalIdPrefix, "transactionalIdPrefix");
+        this.transactionTimeout = Objects.requireNonNull(b.transactionTimeout, "transactionTimeout");
         this.inference = Objects.requireNonNull(b.inference, "inference");
         this.parquetPath = b.parquetPath;
         this.bounded = b.bounded;
@@ -89,13 +92,14 @@ public final class RequestPipeline {
         DataStream<InferenceResult> results = inference.apply(requests);
 
         results.sinkTo(ExactlyOnceKafkaSink.create(bootstrapServers, resultTopic, transactionalIdPrefix + "-results",
-                        new SingleObjectSerializer<>(InferenceResult.class), InferenceResult::getId))
+                        transactionTimeout, new SingleObjectSerializer<>(InferenceResult.class), InferenceResult::getId))
                 .name("results-kafka").uid("results-kafka");
         if (parquetPath != null) {
             results.sinkTo(ResultParquetSink.create(parquetPath)).name("results-parquet").uid("results-parquet");
         }
         deadLetters.sinkTo(ExactlyOnceKafkaSink.create(bootstrapServers, deadLetterTopic,
-                        transactionalIdPrefix + "-dead-letters", new SingleObjectSerializer<>(DeadLetter.class),
+                        transactionalIdPrefix + "-dead-letters", transactionTimeout,
+                        new SingleObjectSerializer<>(DeadLetter.class),
                         RequestPipeline::deadLetterKey))
                 .name("dead-letters-kafka").uid("dead-letters-kafka");
         return new Streams(requests, results, deadLetters);
@@ -117,6 +121,7 @@ public final class RequestPipeline {
         private String deadLetterTopic;
         private String groupId = "inferstream";
         private String transactionalIdPrefix = "inferstream";
+        private Duration transactionTimeout = ExactlyOnceKafkaSink.DEFAULT_TRANSACTION_TIMEOUT;
         private String parquetPath;
         private boolean bounded;
         private RequestDecoder decoder = new RequestDecoder();
@@ -150,6 +155,12 @@ public final class RequestPipeline {
         /** Prefix of the Kafka transactional ids; unique per job, stable across its restarts. */
         public Builder transactionalIdPrefix(String prefix) {
             this.transactionalIdPrefix = prefix;
+            return this;
+        }
+
+        /** How long a Kafka transaction may stay open (see {@link ExactlyOnceKafkaSink#DEFAULT_TRANSACTION_TIMEOUT}). */
+        public Builder transactionTimeout(Duration timeout) {
+            this.transactionTimeout = timeout;
             return this;
         }
 

@@ -74,7 +74,10 @@ public final class StreamingInferenceJob implements Callable<Integer> {
     public Integer call() throws Exception {
         Path modelPath = hub.resolver().resolve(model);
         printSettings(System.out, settings(modelPath));
-        warn(KafkaPreflight.warnings(bootstrapServers, List.of(requestsTopic), PREFLIGHT_TIMEOUT));
+        if (!preflight(KafkaPreflight.check(bootstrapServers, List.of(requestsTopic), inference.transactionTimeout,
+                PREFLIGHT_TIMEOUT))) {
+            return 2;
+        }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         inference.configure(env);
         pipeline(modelPath.toAbsolutePath().toString()).addTo(env);
@@ -91,6 +94,7 @@ public final class StreamingInferenceJob implements Callable<Integer> {
                 .deadLetterTopic(deadLetterTopic)
                 .groupId(groupId)
                 .transactionalIdPrefix(transactionalIdPrefix)
+                .transactionTimeout(inference.transactionTimeout)
                 .parquetPath("none".equalsIgnoreCase(output) ? null : output)
                 .bounded(bounded)
                 .decoder(new RequestDecoder(inference.validator()))
@@ -116,10 +120,12 @@ public final class StreamingInferenceJob implements Callable<Integer> {
     /** How long a job waits for Kafka to answer before it warns and starts anyway. */
     public static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(15);
 
-    /** Each start-up warning on standard error, one line each. */
-    public static void warn(List<String> warnings) {
-        warnings.forEach(w -> System.err.println("WARNING: " + w));
+    /** The preflight's warnings and errors on standard error, a line each; false when an error stops the job. */
+    public static boolean preflight(KafkaPreflight.Report report) {
+        report.warnings().forEach(w -> System.err.println("WARNING: " + w));
+        report.errors().forEach(e -> System.err.println("ERROR: " + e));
         System.err.flush();
+        return report.errors().isEmpty();
     }
 
     /** One {@code name  value} line per setting, names aligned. */

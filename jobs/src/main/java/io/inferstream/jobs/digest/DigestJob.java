@@ -2,9 +2,11 @@ package io.inferstream.jobs.digest;
 
 import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.StreamingInferenceJob;
+import io.inferstream.jobs.kafka.KafkaPreflight;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.HubCliOptions;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -71,8 +73,10 @@ public final class DigestJob implements Callable<Integer> {
     public Integer call() throws Exception {
         Path modelPath = hub.resolver().resolve(model);
         StreamingInferenceJob.printSettings(System.out, settings(modelPath));
-        StreamingInferenceJob.warn(io.inferstream.jobs.kafka.KafkaPreflight.warnings(bootstrapServers,
-                java.util.List.of(messagesTopic), StreamingInferenceJob.PREFLIGHT_TIMEOUT));
+        if (!StreamingInferenceJob.preflight(KafkaPreflight.check(bootstrapServers, List.of(messagesTopic),
+                inference.transactionTimeout, StreamingInferenceJob.PREFLIGHT_TIMEOUT))) {
+            return 2;
+        }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         inference.configure(env);
         pipeline(modelPath.toAbsolutePath().toString(), model).addTo(env);
@@ -85,7 +89,7 @@ public final class DigestJob implements Callable<Integer> {
         SummarizeWindowFunction summarize = new SummarizeWindowFunction(inference.engineSpec(modelPath, modelName),
                 inference.taskOptions(), inference.requestTimeout.toMillis());
         return new DigestPipeline(bootstrapServers, messagesTopic, digestsTopic, deadLetterTopic, groupId,
-                transactionalIdPrefix, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(),
+                transactionalIdPrefix, inference.transactionTimeout, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(),
                 new ChatMessageDecoder(inference.maxTextBytes), summarize,
                 inference.ordered, inference.capacity);
     }

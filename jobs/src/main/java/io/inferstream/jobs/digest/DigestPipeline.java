@@ -7,6 +7,7 @@ import io.inferstream.jobs.source.RequestKafkaSource;
 import io.inferstream.schema.ChatMessage;
 import io.inferstream.schema.DeadLetter;
 import io.inferstream.schema.Digest;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -29,6 +30,8 @@ import org.apache.flink.util.OutputTag;
  *                                  └─ (window) too late → dead letter "late by X ms beyond allowed lateness" ┘
  * </pre>
  *
+ * @param transactionTimeout how long a Kafka transaction may stay open (see
+ *                      {@link ExactlyOnceKafkaSink#DEFAULT_TRANSACTION_TIMEOUT})
  * @param parquetPath   Parquet base folder (a Flink path), or null for none
  * @param bounded       read the topic from earliest to its end at start, then finish (the final watermark fires
  *                      every window)
@@ -42,6 +45,7 @@ public record DigestPipeline(
         String deadLetterTopic,
         String groupId,
         String transactionalIdPrefix,
+        Duration transactionTimeout,
         String parquetPath,
         boolean bounded,
         DigestWindowing windowing,
@@ -87,14 +91,15 @@ public record DigestPipeline(
         digests.name("summarize").uid("summarize");
 
         digests.sinkTo(ExactlyOnceKafkaSink.create(bootstrapServers, digestsTopic, transactionalIdPrefix + "-digests",
-                        new SingleObjectSerializer<>(Digest.class), DigestPipeline::key))
+                        transactionTimeout, new SingleObjectSerializer<>(Digest.class), DigestPipeline::key))
                 .name("digests-kafka").uid("digests-kafka");
         if (parquetPath != null) {
             digests.sinkTo(DigestParquetSink.create(parquetPath)).name("digests-parquet").uid("digests-parquet");
         }
         DataStream<DeadLetter> deadLetters = malformed.union(tooLate);
         deadLetters.sinkTo(ExactlyOnceKafkaSink.create(bootstrapServers, deadLetterTopic,
-                        transactionalIdPrefix + "-dead-letters", new SingleObjectSerializer<>(DeadLetter.class),
+                        transactionalIdPrefix + "-dead-letters", transactionTimeout,
+                        new SingleObjectSerializer<>(DeadLetter.class),
                         DigestPipeline::deadLetterKey))
                 .name("dead-letters-kafka").uid("dead-letters-kafka");
         return new Streams(messages, digests, deadLetters);

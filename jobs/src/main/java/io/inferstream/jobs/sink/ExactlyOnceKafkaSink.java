@@ -1,6 +1,7 @@
 package io.inferstream.jobs.sink;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
@@ -14,10 +15,14 @@ import org.apache.flink.util.function.SerializableFunction;
  */
 public final class ExactlyOnceKafkaSink {
     /**
-     * Kafka transactions must be shorter than the broker's transaction.max.timeout.ms (15 min by
-     * default) and longer than the longest checkpoint interval plus recovery time.
+     * How long a transaction may stay open before the broker aborts it. One stays open from its first
+     * record through a checkpoint interval and the checkpoint that commits it, and across a restart (a
+     * model load included) when that checkpoint's commit is retried after a failure; shorter, the job
+     * fails on its sink or, after a slow restart, loses that output. Brokers refuse more than their
+     * {@code transaction.max.timeout.ms}, whose default is this: 15 min (Flink's own default, 1 h, is
+     * refused by a default broker, and Kafka's producer default, 60 s, is outlived by a slow model).
      */
-    public static final long DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
+    public static final Duration DEFAULT_TRANSACTION_TIMEOUT = Duration.ofMinutes(15);
 
     private ExactlyOnceKafkaSink() {
     }
@@ -25,16 +30,17 @@ public final class ExactlyOnceKafkaSink {
     /**
      * A sink to {@code topic}; values are serialized by {@code value}, keys are {@code key}'s UTF-8
      * bytes (records with equal keys go to one partition). {@code transactionalIdPrefix} must be
-     * unique per sink and stable across restarts of the job.
+     * unique per sink and stable across restarts of the job; {@code transactionTimeout}: see
+     * {@link #DEFAULT_TRANSACTION_TIMEOUT}.
      */
     public static <T> KafkaSink<T> create(String bootstrapServers, String topic, String transactionalIdPrefix,
-            SerializationSchema<T> value, SerializableFunction<T, String> key) {
+            Duration transactionTimeout, SerializationSchema<T> value, SerializableFunction<T, String> key) {
         SerializationSchema<T> keyBytes = element -> key.apply(element).getBytes(StandardCharsets.UTF_8);
         return KafkaSink.<T>builder()
                 .setBootstrapServers(bootstrapServers)
                 .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
                 .setTransactionalIdPrefix(transactionalIdPrefix)
-                .setProperty("transaction.timeout.ms", Long.toString(DEFAULT_TRANSACTION_TIMEOUT_MS))
+                .setProperty("transaction.timeout.ms", Long.toString(transactionTimeout.toMillis()))
                 .setRecordSerializer(KafkaRecordSerializationSchema.<T>builder()
                         .setTopic(topic)
                         .setKeySerializationSchema(keyBytes)

@@ -5,6 +5,7 @@ import io.inferstream.jobs.wire.MalformedRecordException;
 import io.inferstream.jobs.wire.SingleObjectCodec;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.extension.AfterAllCallback;
@@ -17,12 +18,23 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * {@link FlinkTestCluster}; it creates a job's topics, produces its input and reads its committed output.
  */
 public final class KafkaTestBroker implements BeforeAllCallback, AfterAllCallback {
+    private final Map<String, String> overrides;
     private EmbeddedKafkaBroker broker;
+
+    /** A broker with the embedded defaults. */
+    public KafkaTestBroker() {
+        this(Map.of());
+    }
+
+    /** A broker with these broker properties over the defaults. */
+    public KafkaTestBroker(Map<String, String> overrides) {
+        this.overrides = Map.copyOf(overrides);
+    }
 
     @Override
     public void beforeAll(ExtensionContext context) {
         long t = System.nanoTime();
-        broker = EmbeddedKafkaBroker.start();
+        broker = EmbeddedKafkaBroker.start(overrides);
         System.out.printf("broker started in %d ms%n", (System.nanoTime() - t) / 1_000_000);
     }
 

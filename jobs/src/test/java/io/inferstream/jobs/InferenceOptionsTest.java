@@ -1,0 +1,50 @@
+package io.inferstream.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.time.Duration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The checkpoint settings the streaming jobs derive from their flags. */
+class InferenceOptionsTest {
+
+    private static InferenceOptions parse(String... args) {
+        InferenceOptions o = new InferenceOptions();
+        new CommandLine(o).parseArgs(args);
+        return o;
+    }
+
+    @Test
+    void theDefaultTransactionTimeoutIsTheDefaultBrokersMaximumAndKeepsFlinksCheckpointTimeout() {
+        InferenceOptions o = parse();
+        assertEquals(Duration.ofMinutes(15), o.transactionTimeout);
+        assertEquals(Duration.ofMinutes(10), o.checkpointTimeout());
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        o.configure(env);
+        assertEquals(10_000, env.getCheckpointConfig().getCheckpointInterval());
+        assertEquals(600_000, env.getCheckpointConfig().getCheckpointTimeout());
+        assertEquals("15m", o.settings().get("transaction-timeout"));
+        assertEquals("10m", o.settings().get("checkpoint-timeout"));
+    }
+
+    @Test
+    void aShortTransactionTimeoutShortensTheCheckpointTimeoutSoCheckpointsExpireFirst() {
+        InferenceOptions o = parse("--transaction-timeout", "60s", "--checkpoint-interval", "10s");
+        assertEquals(Duration.ofSeconds(45), o.checkpointTimeout(), "90 % of (60 s - 10 s)");
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        o.configure(env);
+        assertEquals(45_000, env.getCheckpointConfig().getCheckpointTimeout());
+    }
+
+    @Test
+    void aTransactionTimeoutUnderTwoIntervalsIsRefusedNamingBothFlags() {
+        InferenceOptions o = parse("--transaction-timeout", "15s", "--checkpoint-interval", "10s");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> o.configure(StreamExecutionEnvironment.getExecutionEnvironment()));
+        assertEquals("--transaction-timeout 15s must be at least twice --checkpoint-interval 10s: a Kafka transaction "
+                + "stays open for an interval and the checkpoint that commits it", e.getMessage());
+    }
+}
