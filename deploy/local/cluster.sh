@@ -168,8 +168,13 @@ YAML
   # shellcheck disable=SC2086  # the option strings are lists of words by design
   spawn jobmanager "$JAVA" $jm_jvm $FLINK_JVM_OPENS -Dlog.file="$STATE/logs/jobmanager.log" $logconf -cp "$cp" \
     org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint --configDir "$STATE/flink/conf" $jm_dyn
+  # Java 17-19: the foreign-function API for programmatic kernel launches on Hopper GPUs (later Javas lack it).
+  local foreign=""
+  if "$JAVA" --list-modules 2>/dev/null | grep -q '^jdk.incubator.foreign@'; then
+    foreign="--add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED"
+  fi
   # shellcheck disable=SC2086
-  spawn taskmanager "$JAVA" $tm_jvm $FLINK_JVM_OPENS --add-modules jdk.incubator.vector \
+  spawn taskmanager "$JAVA" $tm_jvm $FLINK_JVM_OPENS --add-modules jdk.incubator.vector $foreign \
     -Dlog.file="$STATE/logs/taskmanager.log" $logconf -cp "$cp" \
     org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "$STATE/flink/conf" $tm_dyn
   echo "FLINK_REST=localhost:$rest" > "$STATE/flink.env"
