@@ -95,6 +95,7 @@ public final class ReplayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        inference.checkCheckpointing();
         if (digest) {
             return new DigestReplay(input, model, output, digestWindows, inference, hub.toOptions(), out).run();
         }

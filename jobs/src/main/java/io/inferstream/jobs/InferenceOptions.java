@@ -15,7 +15,10 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * The flags of the inference part of a job (a picocli mixin): device, engine limits, task defaults,
@@ -97,6 +100,9 @@ public final class InferenceOptions {
                     + "checked at start-up (default: ${DEFAULT-VALUE}).")
     public Duration transactionTimeout = ExactlyOnceKafkaSink.DEFAULT_TRANSACTION_TIMEOUT;
 
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command; // the command these flags are part of; null when built in code
+
     /** Flink's default checkpoint timeout, kept when the transaction timeout leaves room for it. */
     static final Duration FLINK_CHECKPOINT_TIMEOUT = Duration.ofMinutes(10);
 
@@ -130,16 +136,26 @@ public final class InferenceOptions {
         return room.compareTo(FLINK_CHECKPOINT_TIMEOUT) < 0 ? room : FLINK_CHECKPOINT_TIMEOUT;
     }
 
+    /**
+     * The checkpoint flags together; commands call it before they start anything. On the command line a bad
+     * combination is a usage error (one line, exit code 2); built in code, an IllegalArgumentException.
+     */
+    public void checkCheckpointing() {
+        if (transactionTimeout.compareTo(checkpointInterval.multipliedBy(2)) < 0) {
+            String message = "--transaction-timeout " + HumanDuration.format(transactionTimeout)
+                    + " must be at least twice --checkpoint-interval " + HumanDuration.format(checkpointInterval)
+                    + ": a Kafka transaction stays open for an interval and the checkpoint that commits it";
+            throw command != null ? new ParameterException(command.commandLine(), message)
+                    : new IllegalArgumentException(message);
+        }
+    }
+
     /** Parallelism and exactly-once checkpoints on {@code env}. */
     public void configure(StreamExecutionEnvironment env) {
         if (parallelism < 1) {
             throw new IllegalArgumentException("--parallelism must be >= 1, got " + parallelism);
         }
-        if (transactionTimeout.compareTo(checkpointInterval.multipliedBy(2)) < 0) {
-            throw new IllegalArgumentException("--transaction-timeout " + HumanDuration.format(transactionTimeout)
-                    + " must be at least twice --checkpoint-interval " + HumanDuration.format(checkpointInterval)
-                    + ": a Kafka transaction stays open for an interval and the checkpoint that commits it");
-        }
+        checkCheckpointing();
         env.setParallelism(parallelism);
         env.enableCheckpointing(checkpointInterval.toMillis());
         env.getCheckpointConfig().setCheckpointTimeout(checkpointTimeout().toMillis());

@@ -72,6 +72,7 @@ public final class StreamingInferenceJob implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        inference.checkCheckpointing();
         Path modelPath = hub.resolver().resolve(model);
         printSettings(System.out, settings(modelPath));
         if (!preflight(KafkaPreflight.check(bootstrapServers, List.of(requestsTopic), inference.transactionTimeout,

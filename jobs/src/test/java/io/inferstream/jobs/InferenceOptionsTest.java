@@ -2,6 +2,11 @@ package io.inferstream.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.cli.InferStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 
 import java.time.Duration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -37,6 +42,16 @@ class InferenceOptionsTest {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         o.configure(env);
         assertEquals(45_000, env.getCheckpointConfig().getCheckpointTimeout());
+    }
+
+    @Test
+    void onTheCommandLineTheRefusalIsAUsageErrorBeforeAnythingStarts() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = new CommandLine(new InferStream()).setErr(new PrintWriter(err));
+        int code = cli.execute("replay", "--transaction-timeout", "1s"); // replay checkpoints every second
+        assertEquals(2, code, err.toString());
+        assertTrue(err.toString().startsWith("--transaction-timeout 1s must be at least twice --checkpoint-interval 1s"),
+                err.toString());
     }
 
     @Test

@@ -71,6 +71,7 @@ public final class DigestJob implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        inference.checkCheckpointing();
         Path modelPath = hub.resolver().resolve(model);
         StreamingInferenceJob.printSettings(System.out, settings(modelPath));
         if (!StreamingInferenceJob.preflight(KafkaPreflight.check(bootstrapServers, List.of(messagesTopic),
