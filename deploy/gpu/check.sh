@@ -84,7 +84,8 @@ classes=(${GPU_TEST_CLASSES:-io.inferstream.runtime.backend.DeviceOptionTest io.
   io.inferstream.runtime.cuda.CudaKernelsTest io.inferstream.runtime.cuda.DeviceKernelsGpuTest
   io.inferstream.runtime.cuda.SplitAttentionGpuTest io.inferstream.runtime.cuda.TiledAttentionGpuTest
   io.inferstream.runtime.model.CudaLlamaModelGpuTest
-  io.inferstream.runtime.engine.EngineCudaGpuTest io.inferstream.runtime.cli.GenerateCommandTest})
+  io.inferstream.runtime.engine.EngineCudaGpuTest io.inferstream.runtime.cli.GenerateCommandTest
+  io.inferstream.runtime.backend.BackendsGpuTest})
 selects=()
 for c in "${classes[@]}"; do selects+=(--select-class "$c"); done
 t=$(limit 170); (( t > 0 )) || t=1 # (a budget already spent: the tests time out and the stage fails, saying rc=124)

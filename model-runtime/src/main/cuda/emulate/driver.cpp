@@ -11,6 +11,10 @@
 // - a programmatic launch whose kernel reads its predecessor's output before griddepcontrol.wait fails it;
 // - dynamic shared memory over 48 KB (no kernel opts in) and more than 1024 threads are invalid values;
 // - while a stream is being captured, work on the legacy stream or a synchronising call invalidates the capture.
+// - a launch that fails as an illegal address (or a failed launch) loses the context, as on a GPU: every later call
+//   that uses it returns that error until the primary context is destroyed (its last release) or reset, which also
+//   frees its allocations. INFERSTREAM_EMULATED_FAULT_FILE=PATH: the first launch after PATH appears fails that way
+//   (and deletes it), so that a test can lose the device at a moment of its choosing.
 // Device: compute capability INFERSTREAM_EMULATED_CC (default 8.0), INFERSTREAM_EMULATED_SMS multiprocessors
 // (default 16), INFERSTREAM_EMULATED_MEMORY_MIB of memory (default 2048).
 #include <algorithm>
@@ -20,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "cuda_shim.h" // after the standard headers: it defines CUDA's keywords as macros
@@ -35,6 +40,7 @@ enum : int {
     CUDA_ERROR_OUT_OF_MEMORY = 2,
     CUDA_ERROR_INVALID_DEVICE = 101,
     CUDA_ERROR_INVALID_IMAGE = 200,
+    CUDA_ERROR_INVALID_CONTEXT = 201,
     CUDA_ERROR_INVALID_HANDLE = 400,
     CUDA_ERROR_NOT_FOUND = 500,
     CUDA_ERROR_ILLEGAL_ADDRESS = 700,
@@ -87,6 +93,16 @@ std::vector<Stream*>& streams() {
 }
 size_t allocated = 0;
 Context primary;
+int retains = 0;    // of the primary context
+CUresult lost = 0;  // the sticky error the context took, 0 while it is usable
+
+// The primary context ends (last release, or a reset): its allocations go with it, and so does a sticky error.
+void destroyContext() {
+    for (auto& r : emu::ranges()) std::free((void*) r.first);
+    emu::forget();
+    allocated = 0;
+    lost = 0;
+}
 
 int env(const char* name, int fallback) {
     const char* v = std::getenv(name);
@@ -147,7 +163,27 @@ struct ProfileAtExit {
     ~ProfileAtExit() { delete profile(); }
 } profileAtExit;
 
+// A fault injected through INFERSTREAM_EMULATED_FAULT_FILE, if its file has appeared (then deleted: one fault each).
+bool injectedFault() {
+    const char* f = std::getenv("INFERSTREAM_EMULATED_FAULT_FILE");
+    return f && *f && access(f, F_OK) == 0 && unlink(f) == 0;
+}
+
+CUresult runChecked(const Launch& l);
+
+// Errors that lose the context, as a GPU's MMU fault or trap does.
 CUresult run(const Launch& l) {
+    if (lost) return lost;
+    if (injectedFault()) {
+        say("%s: injected fault (an illegal address): the context is lost until it is destroyed or reset", l.entry->name);
+        return lost = CUDA_ERROR_ILLEGAL_ADDRESS;
+    }
+    CUresult r = runChecked(l);
+    if (r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED) lost = r;
+    return r;
+}
+
+CUresult runChecked(const Launch& l) {
     auto start = std::chrono::steady_clock::now();
     long unsupported = emu_unsupported(), stray = emu::stray_reads(), violations = emu::pdl_violations();
     std::vector<void*> params;
@@ -178,6 +214,7 @@ CUresult run(const Launch& l) {
 CUresult launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem,
                 void* hStream, void** params, void** extra, bool programmatic) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
     const emu::KernelEntry* e = static_cast<Kernel*>(f)->entry;
     if (extra) {
@@ -259,10 +296,23 @@ CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice) {
     return CUDA_SUCCESS;
 }
 CUresult cuDevicePrimaryCtxRetain(void** ctx, CUdevice) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    retains++;
     *ctx = &primary;
     return CUDA_SUCCESS;
 }
-CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) { return CUDA_SUCCESS; }
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    if (retains == 0) return CUDA_ERROR_INVALID_CONTEXT;
+    if (--retains == 0) destroyContext();
+    return CUDA_SUCCESS;
+}
+CUresult cuDevicePrimaryCtxReset_v2(CUdevice) { // destroys the context; the retains stay (the driver's documentation)
+    std::lock_guard<std::recursive_mutex> guard(lock());
+    say("primary context reset: %zu bytes of allocations freed%s", allocated, lost ? ", its lost state cleared" : "");
+    destroyContext();
+    return CUDA_SUCCESS;
+}
 CUresult cuCtxSetCurrent(void*) { return CUDA_SUCCESS; }
 CUresult cuCtxGetCurrent(void** ctx) {
     *ctx = &primary;
@@ -270,6 +320,7 @@ CUresult cuCtxGetCurrent(void** ctx) {
 }
 CUresult cuCtxSynchronize() {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     return implicitSync("cuCtxSynchronize");
 }
 CUresult cuProfilerStart() { return CUDA_SUCCESS; }
@@ -277,12 +328,14 @@ CUresult cuProfilerStop() { return CUDA_SUCCESS; }
 
 CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     *total = memoryBytes();
     *free = *total > allocated ? *total - allocated : 0;
     return CUDA_SUCCESS;
 }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     size_t rounded = (bytes + 255) & ~(size_t) 255;
     if (allocated + rounded > memoryBytes()) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -296,6 +349,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost; // refused: the context's end frees it
     auto it = emu::ranges().find((const char*) p);
     if (it == emu::ranges().end()) return CUDA_ERROR_INVALID_VALUE;
     allocated -= ((size_t) (it->second - it->first) + 255) & ~(size_t) 255;
@@ -313,6 +367,7 @@ static bool inside(CUdeviceptr p, size_t n) {
 }
 static CUresult copy(void* dst, const void* src, size_t n, const char* what, CUdeviceptr d1, CUdeviceptr d2, int devs) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     if ((devs & 1 && !inside(d1, n)) || (devs & 2 && !inside(d2, n))) {
         say("%s of %zu bytes outside an allocation", what, n);
         return CUDA_ERROR_INVALID_VALUE;
@@ -333,6 +388,7 @@ CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
 }
 CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t n) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     if (!inside(dst, n)) {
         say("cuMemsetD8 of %zu bytes outside an allocation", n);
         return CUDA_ERROR_INVALID_VALUE;
@@ -348,6 +404,7 @@ CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t n) {
 // sm_90a (stream_wgmma) from the warpgroup-MMA build.
 CUresult cuModuleLoadData(void** module, const void* image) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     const char* text = static_cast<const char*>(image);
     if (!text || !std::strstr(text, ".entry")) {
         say("module image is not PTX with entries (only the shipped PTX modules are emulated)");
@@ -369,6 +426,7 @@ CUresult cuModuleLoadDataEx(void** module, const void* image, unsigned int, void
 }
 CUresult cuModuleUnload(void* module) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     delete static_cast<Module*>(module);
     return CUDA_SUCCESS;
 }
@@ -443,6 +501,7 @@ CUresult cuStreamDestroy_v2(void* stream) {
     return CUDA_SUCCESS;
 }
 CUresult cuStreamSynchronize(void* stream) {
+    if (lost) return lost;
     auto* s = static_cast<Stream*>(stream);
     if (s && s->capturing) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     return stream ? CUDA_SUCCESS : cuCtxSynchronize();
@@ -482,6 +541,7 @@ CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long lon
 }
 CUresult cuGraphLaunch(void* exec, void* stream) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    if (lost) return lost;
     auto* s = static_cast<Stream*>(stream);
     if (!exec) return CUDA_ERROR_INVALID_HANDLE;
     if (s && s->capturing) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; // graphs inside graphs: not used here

@@ -7,17 +7,21 @@ import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxReset;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 
 import jcuda.CudaException;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.JCudaDriver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One CUDA device, driven through JCuda's driver API (its JNI library needs only the driver's libcuda.so).
@@ -28,25 +32,34 @@ import jcuda.driver.JCudaDriver;
  */
 public final class CudaDevice implements AutoCloseable {
 
+    private static final Logger LOG = LoggerFactory.getLogger(CudaDevice.class);
+
     /** What {@code cuInit} found: whether a device can be used and, if not, why. */
     public record Probe(boolean available, int deviceCount, String reason) {
     }
 
     private static Probe probe;
+    /** Resets of each device's primary context in this process: a device opened before one must not touch the new one. */
+    private static final java.util.concurrent.ConcurrentHashMap<Integer, Integer> RESETS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private final int ordinal;
     private final CUdevice device;
     private final CUcontext context;
+    /** Retains of the primary context this object holds (two after a reset: see {@link #open}), each released once. */
+    private final int retains;
+    private final int generation;
     private final String name;
     private final int computeMajor;
     private final int computeMinor;
     private CudaKernels kernels;
     private boolean closed;
 
-    private CudaDevice(int ordinal, CUdevice device, CUcontext context, String name, int major, int minor) {
+    private CudaDevice(int ordinal, CUdevice device, CUcontext context, int retains, String name, int major, int minor) {
         this.ordinal = ordinal;
         this.device = device;
         this.context = context;
+        this.retains = retains;
+        this.generation = RESETS.getOrDefault(ordinal, 0);
         this.name = name;
         this.computeMajor = major;
         this.computeMinor = minor;
@@ -119,16 +132,84 @@ public final class CudaDevice implements AutoCloseable {
         }
         CUcontext ctx = new CUcontext();
         cuDevicePrimaryCtxRetain(ctx, dev);
-        cuCtxSetCurrent(ctx);
-        CudaDevice d = new CudaDevice(ordinal, dev, ctx, name, major[0], minor[0]);
-        d.kernels = CudaKernels.load(major[0]);
+        int retains = 1;
+        Optional<String> sticky = contextError(ctx);
+        if (sticky.isPresent()) {
+            // The primary context is this process's, shared by every model on the device: one that took a sticky error
+            // (an earlier model's failed launch, whose owner has not released it yet) refuses every call until it is
+            // destroyed. A reset destroys it and its allocations, which that failed model can no longer use anyway.
+            LOG.warn("cuda:{} ({}): its context was lost to an earlier error ({}); resetting it", ordinal, name, sticky.get());
+            cuDevicePrimaryCtxReset(dev);
+            RESETS.merge(ordinal, 1, Integer::sum);
+            ctx = new CUcontext();
+            cuDevicePrimaryCtxRetain(ctx, dev); // a reset keeps the retains; this one is the new context's handle
+            retains = 2;
+            Optional<String> still = contextError(ctx);
+            if (still.isPresent()) {
+                releaseQuietly(dev, retains);
+                throw new IllegalStateException("CUDA device " + ordinal + " (" + name + ") is unusable even after a "
+                        + "reset of its context: " + still.get());
+            }
+        }
+        CudaDevice d = new CudaDevice(ordinal, dev, ctx, retains, name, major[0], minor[0]);
+        try {
+            d.kernels = CudaKernels.load(major[0]);
+        } catch (RuntimeException | LinkageError e) {
+            d.close();
+            throw e;
+        }
         return d;
+    }
+
+    /** The error cuCtxSynchronize reports for {@code ctx} (a sticky one survives every later call), or empty. */
+    private static Optional<String> contextError(CUcontext ctx) {
+        try {
+            cuCtxSetCurrent(ctx);
+            cuCtxSynchronize();
+            return Optional.empty();
+        } catch (CudaException e) {
+            return Optional.of(String.valueOf(e.getMessage()));
+        }
+    }
+
+    private static void releaseQuietly(CUdevice dev, int times) {
+        for (int i = 0; i < times; i++) {
+            try {
+                cuDevicePrimaryCtxRelease(dev);
+            } catch (CudaException e) {
+                LOG.debug("releasing a primary context: {}", e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Why this device can no longer run anything, or empty while it can: a context that took a sticky error (an
+     * illegal address, a failed launch, an uncorrectable ECC error: cuCtxSynchronize reports it from then on), or a
+     * closed device. Waits for the device's queued work.
+     */
+    public synchronized Optional<String> lost() {
+        if (closed) {
+            return Optional.of("CUDA device " + ordinal + " is closed");
+        }
+        if (wasReset()) {
+            return Optional.of(this + " was lost: its context has been reset since");
+        }
+        return contextError(context).map(e -> this + " was lost: " + e);
+    }
+
+    /** Whether a later {@link #open} reset the context after a loss: its handles and memory are not this device's. */
+    private boolean wasReset() {
+        return RESETS.getOrDefault(ordinal, 0) != generation;
     }
 
     /** Makes this device's context current on the calling thread (cheap; every entry point calls it). */
     public void makeCurrent() {
         if (closed) {
             throw new IllegalStateException("CUDA device " + ordinal + " is closed");
+        }
+        if (wasReset()) {
+            // Addresses of the old context may be the new one's: a late free through this object would free another's.
+            throw new IllegalStateException(this + ": its context was reset after an error; this device is unusable");
         }
         cuCtxSetCurrent(context);
     }
@@ -176,15 +257,24 @@ public final class CudaDevice implements AutoCloseable {
         return "cuda:" + ordinal + " (" + name + ", compute " + computeCapability() + ")";
     }
 
+    /**
+     * Unloads the kernels and releases the primary context, which the driver destroys with the last release. On a lost
+     * context the unloading is skipped (it would fail; the context's end frees the modules) and the release still
+     * happens: otherwise the lost context would outlive this device and refuse the next model on it.
+     */
     @Override
     public synchronized void close() {
         if (!closed) {
+            boolean usable = !wasReset() && contextError(context).isEmpty();
             closed = true;
-            if (kernels != null) {
-                cuCtxSetCurrent(context);
-                kernels.close();
+            try {
+                if (kernels != null && usable) {
+                    cuCtxSetCurrent(context);
+                    kernels.close();
+                }
+            } finally {
+                releaseQuietly(device, retains);
             }
-            cuDevicePrimaryCtxRelease(device);
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.inferstream.runtime.cuda;
 
 import java.util.Map;
+import java.util.Optional;
 
 import jcuda.driver.CUdeviceptr;
 
@@ -1664,8 +1665,21 @@ public final class CudaLlamaModel implements LanguageModel {
         bufferGeneration++;
     }
 
+    /** Why the device can no longer run this model (its context lost to a sticky error), or empty. */
+    @Override
+    public Optional<String> unusable() {
+        return device.lost();
+    }
+
+    /**
+     * Frees the model's device memory. Not on a lost context, which refuses every free: its destruction, when the
+     * device is closed, frees them all.
+     */
     @Override
     public synchronized void close() {
+        if (device.lost().isPresent()) {
+            return;
+        }
         device.makeCurrent();
         graphs.close();
         if (skinny != null) {

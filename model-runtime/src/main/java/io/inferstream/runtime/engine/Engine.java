@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -36,6 +37,7 @@ public final class Engine implements AutoCloseable {
     private final EngineConfig config;
     private final KvCacheManager kv;
     private final Scheduler scheduler;
+    private final LanguageModel model;
     private final ModelRunner runner;
     private final Thread thread;
     private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
@@ -67,6 +69,7 @@ public final class Engine implements AutoCloseable {
      *                  (token-only use: then only stop tokens and lengths end generation)
      */
     public Engine(LanguageModel model, Tokenizer tokenizer, EngineConfig config) {
+        this.model = model;
         this.modelConfig = model.config();
         this.tokenizer = tokenizer;
         config = config.resolveKvCache(model); // an auto budget from the device's memory plan (or the CPU default)
@@ -90,6 +93,17 @@ public final class Engine implements AutoCloseable {
     /** The model's hyper-parameters (context length, vocabulary). */
     public ModelConfig modelConfig() {
         return modelConfig;
+    }
+
+    /**
+     * Why this engine can run nothing more, or empty while it can: its step loop failed (an error such as running out
+     * of memory), or a step failed and its model is {@link LanguageModel#unusable() unusable} since (a GPU's context
+     * lost to a sticky error). Every request pending then, and every one submitted after, finishes with ERROR and this
+     * message. It is the engine's owner's cue to replace it: such a failure is not the requests' ({@code SharedEngines}
+     * fails the task instead, so that Flink restarts it from its checkpoint on a newly loaded engine).
+     */
+    public Optional<String> failure() {
+        return Optional.ofNullable(failure);
     }
 
     /** KV blocks in the pool (from the memory budget). */
@@ -291,6 +305,9 @@ public final class Engine implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (ModelUnusableException e) {
+            failure = "engine failed: " + e.getMessage();
+            LOG.error(failure);
         } catch (Throwable t) {
             LOG.error("engine step loop failed", t);
             failure = "engine failed: " + t;
@@ -303,6 +320,24 @@ public final class Engine implements AutoCloseable {
                         : "engine is closed; request " + s.requestId() + " was not run");
             }
             publish();
+        }
+    }
+
+    /** The model's own account of whether it can still run (a question to its device), never throwing. */
+    private Optional<String> unusable() {
+        try {
+            return model.unusable();
+        } catch (RuntimeException e) {
+            return Optional.of("asking whether it can still run failed: " + e);
+        }
+    }
+
+    /** A step failed and the model cannot run another: ends the step loop. */
+    private static final class ModelUnusableException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        ModelUnusableException(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 
@@ -342,6 +377,11 @@ public final class Engine implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.error("forward step over {} sequences failed", out.chunks().size(), e);
             scheduler.update(out);
+            Optional<String> lost = unusable();
+            if (lost.isPresent()) {
+                // No later step can run either: the loop ends, failing this step's requests and all others.
+                throw new ModelUnusableException("model forward failed: " + e + "; the model can no longer run: " + lost.get(), e);
+            }
             for (ScheduledChunk c : out.chunks()) {
                 finish(c.sequence(), FinishReason.ERROR, "model forward failed: " + e);
             }

@@ -48,6 +48,16 @@ public interface LanguageModel extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Why this model can no longer run any step, or empty while it can. The engine asks after a step failed: a GPU
+     * backend whose context took a sticky error (an illegal address, a failed launch, an uncorrectable ECC error)
+     * refuses every later call until the context is destroyed, so the engine fails as a whole instead of failing one
+     * step's requests and then every step's. The CPU model never becomes unusable.
+     */
+    default java.util.Optional<String> unusable() {
+        return java.util.Optional.empty();
+    }
+
     /** A KV store for this model: {@code numBlocks} blocks of {@code blockSize} positions in every layer. */
     KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision);
 
