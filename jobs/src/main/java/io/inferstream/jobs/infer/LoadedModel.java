@@ -11,6 +11,7 @@ import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +39,11 @@ public final class LoadedModel implements AutoCloseable {
 
     /** Memory-maps the GGUF file, builds the model and starts the engine's step thread. */
     public static LoadedModel load(EngineSpec spec) {
+        return load(spec, UnaryOperator.identity());
+    }
+
+    /** {@link #load(EngineSpec)} with the engine running {@code wrap} of the model (fault-injection tests wrap it). */
+    public static LoadedModel load(EngineSpec spec, UnaryOperator<LanguageModel> wrap) {
         Path path = Path.of(spec.modelPath());
         if (!Files.isRegularFile(path)) {
             throw new IllegalArgumentException("model file " + path + " does not exist on this TaskManager (model '"
@@ -49,10 +55,16 @@ public final class LoadedModel implements AutoCloseable {
             Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions());
             LOG.info("model {}: {}", spec.modelName(), loaded.choice().reason());
             LanguageModel model = loaded.model();
-            Tokenizer tokenizer = Tokenizers.fromGguf(file);
-            ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
-            Engine engine = new Engine(model, tokenizer, spec.engineConfig());
-            return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice().reason());
+            try {
+                model = wrap.apply(model);
+                Tokenizer tokenizer = Tokenizers.fromGguf(file);
+                ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
+                Engine engine = new Engine(model, tokenizer, spec.engineConfig());
+                return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice().reason());
+            } catch (RuntimeException e) {
+                model.close(); // a GPU model's device memory, which the process would otherwise keep
+                throw e;
+            }
         } catch (RuntimeException e) {
             file.close();
             throw e;

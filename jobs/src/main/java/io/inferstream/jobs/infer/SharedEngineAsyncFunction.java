@@ -12,6 +12,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
@@ -25,8 +26,11 @@ import org.slf4j.LoggerFactory;
  * {@link #asyncInvoke} hands the task to the task runner and returns at once; the engine's step thread
  * completes the result future. Async I/O bounds the elements in flight (back-pressure on the source), keeps
  * them in checkpoints (a restart re-submits them) and calls {@link #timeout} for one that takes too long.
- * Every element gets exactly one output: a failure in the engine or a timeout becomes an output carrying the
- * reason ({@link #failed}), never a job failure. An element's task gets the request timeout as its deadline, so
+ * Every element gets exactly one output: a failure of its request or a timeout becomes an output carrying the
+ * reason ({@link #failed}), never a job failure. A failure of the engine itself ({@link
+ * io.inferstream.runtime.engine.Engine#failure()}: its GPU lost to a sticky error, its step loop dead) is not the
+ * element's: it fails the task instead, so that Flink restarts it from its last checkpoint on a newly loaded engine
+ * ({@link SharedEngines} never hands a failed one out again) and the elements in flight are run again there. An element's task gets the request timeout as its deadline, so
  * the engine stops its work when it passes, and the task is cancelled when async I/O gives up on it first or the
  * operator closes: a timed-out request does not keep using batch slots and KV blocks for an answer nobody reads. Subclasses say only how an element becomes a task and how a
  * task result (or a failure) becomes an output.
@@ -129,6 +133,9 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
 
     @Override
     public void asyncInvoke(IN in, ResultFuture<OUT> resultFuture) {
+        if (engineFailed(resultFuture)) {
+            return;
+        }
         RunningTask task;
         try {
             task = runner.start(toTask(in), Duration.ofMillis(timeoutMs));
@@ -141,6 +148,9 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
             if (running.remove(resultFuture) == null) {
                 // timeout() gave the element its output first, or close() cancelled it (then the element is in the
                 // checkpoint and is re-submitted): this late result is not an output.
+                return;
+            }
+            if (engineFailed(resultFuture)) {
                 return;
             }
             if (failure != null) {
@@ -169,6 +179,34 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
         timeouts.inc();
         complete(resultFuture, failed(in, Failure.TIMEOUT,
                 "timed out after " + timeoutMs + " ms (request timeout)", timeoutMs));
+    }
+
+    /**
+     * When the engine has failed, fails the task through {@code resultFuture} (async I/O then fails the operator) and
+     * returns true: the element's result, an ERROR that says nothing of the element, is not its output.
+     */
+    private boolean engineFailed(ResultFuture<OUT> resultFuture) {
+        Optional<String> failure = lease.model().engine().failure();
+        if (failure.isEmpty()) {
+            return false;
+        }
+        try {
+            resultFuture.completeExceptionally(new EngineFailedException("the engine of model " + spec.modelName() + " on "
+                    + spec.device() + " failed, so this task fails and restarts from its last checkpoint on a new "
+                    + "engine: " + failure.get()));
+        } catch (RuntimeException e) {
+            LOG.debug("the operator is closing ({})", e.toString());
+        }
+        return true;
+    }
+
+    /** The task's failure when its engine failed (not any element's). */
+    public static final class EngineFailedException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        EngineFailedException(String message) {
+            super(message);
+        }
     }
 
     private void complete(ResultFuture<OUT> resultFuture, OUT out) {

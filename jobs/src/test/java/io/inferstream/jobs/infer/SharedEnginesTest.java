@@ -1,0 +1,60 @@
+package io.inferstream.jobs.infer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.jobs.testing.LosesDeviceOnce;
+import io.inferstream.runtime.engine.Completion;
+import io.inferstream.runtime.engine.FinishReason;
+import io.inferstream.runtime.engine.Request;
+import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.testing.SharedModels;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+
+/** One engine per spec and JVM, shared and reference counted; a failed one is replaced, and closed by its own leases. */
+class SharedEnginesTest {
+
+    private static Completion generate(SharedEngines.Lease lease) {
+        return lease.model().engine().submit(Request.builder(new int[] {1, 403, 407})
+                .params(SamplingParams.greedy(4)).build()).join();
+    }
+
+    @Test
+    void aFailedEngineIsReplacedAndClosedWhenItsLastLeaseIsReleased() {
+        EngineSpec spec = EngineSpec.of(SharedModels.require("stories260K/stories260K.gguf").toString(), "stories260K-shared");
+        LosesDeviceOnce.reset();
+        List<LosesDeviceOnce> models = new CopyOnWriteArrayList<>();
+        SharedEngines.Loader previous = SharedEngines.useLoader(s -> LoadedModel.load(s, m -> {
+            LosesDeviceOnce model = new LosesDeviceOnce(m, 1);
+            models.add(model);
+            return model;
+        }));
+        try (SharedEngines.Lease a = SharedEngines.acquire(spec); SharedEngines.Lease b = SharedEngines.acquire(spec)) {
+            assertSame(a.model(), b.model(), "one engine for both");
+            assertEquals(2, SharedEngines.references(spec));
+            assertEquals(FinishReason.ERROR, generate(a).finishReason(), "its first step loses the device");
+            assertTrue(a.model().engine().failure().isPresent());
+
+            try (SharedEngines.Lease c = SharedEngines.acquire(spec)) {
+                assertNotSame(a.model(), c.model(), "a failed engine is not handed out again");
+                assertEquals(1, SharedEngines.references(spec), "the spec's engine is the new one");
+                assertEquals(FinishReason.LENGTH, generate(c).finishReason());
+                a.close();
+                b.close(); // the failed engine's last lease: it is closed, the new one is untouched
+                assertEquals(2, models.size());
+                assertTrue(models.get(0).closed(), "the failed engine's model is closed with its last lease");
+                assertTrue(!models.get(1).closed(), "the new one is not");
+                assertEquals(1, SharedEngines.references(spec));
+                assertEquals(FinishReason.LENGTH, generate(c).finishReason());
+            }
+            assertEquals(0, SharedEngines.references(spec));
+            assertTrue(models.get(1).closed(), "and the new one with its own");
+        } finally {
+            SharedEngines.useLoader(previous);
+        }
+    }
+}
