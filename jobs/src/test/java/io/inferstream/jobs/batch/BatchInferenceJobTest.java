@@ -1,9 +1,13 @@
 package io.inferstream.jobs.batch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.jobs.infer.LoadedModel;
+import io.inferstream.jobs.infer.SharedEngines;
+import io.inferstream.jobs.testing.LosesDeviceOnce;
 import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.jobs.testing.FlinkTestCluster;
 import io.inferstream.schema.Task;
@@ -98,6 +102,39 @@ class BatchInferenceJobTest {
                 "the re-run must submit exactly the requests without a committed result");
         assertResultsExactlyOnce(out, input);
         assertDeadLetters(out, input);
+    }
+
+    /**
+     * An engine lost mid-run (its device, as a GPU's sticky error loses it) stops the run with the reason instead of
+     * writing ERROR results for the rest of the file; the re-run submits only the requests without a committed
+     * result, on a new engine, and every valid request ends with one result and none of them is an ERROR.
+     */
+    @Test
+    void anEngineLostMidRunStopsTheRunAndTheReRunCompletesIt() throws Exception {
+        BatchInputFixture input = new BatchInputFixture(tmp.resolve("in"));
+        Path out = tmp.resolve("out");
+        LosesDeviceOnce.reset();
+        SharedEngines.Loader previous = SharedEngines.useLoader(spec -> LoadedModel.load(spec, m -> new LosesDeviceOnce(m, 60)));
+        try {
+            IllegalStateException stopped = assertThrows(IllegalStateException.class, () -> job(input.dir.toString(), out).build().run());
+            assertTrue(LosesDeviceOnce.happened());
+            assertTrue(causes(stopped).contains("engine of model stories260K") && causes(stopped).contains("was lost"), causes(stopped));
+            BatchReport second = job(input.dir.toString(), out).build().run();
+            assertTrue(second.filesSkipped() < 4, "the file the engine was lost in runs again");
+        } finally {
+            SharedEngines.useLoader(previous);
+        }
+        assertResultsExactlyOnce(out, input);
+        assertEquals(0, duckDbLong("SELECT count(*) FROM read_parquet('" + resultsGlob(out) + "') WHERE finish_reason = 'ERROR'"),
+                "no ERROR results");
+    }
+
+    private static String causes(Throwable t) {
+        StringBuilder b = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            b.append(c).append(" <- ");
+        }
+        return b.toString();
     }
 
     /** The real engine on stories260K, a few new tokens per request to keep the test fast. */
