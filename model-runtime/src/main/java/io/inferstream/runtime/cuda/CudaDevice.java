@@ -14,6 +14,7 @@ import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 import jcuda.CudaException;
 import jcuda.driver.CUcontext;
@@ -40,7 +41,7 @@ public final class CudaDevice implements AutoCloseable {
 
     private static Probe probe;
     /** Resets of each device's primary context in this process: a device opened before one must not touch the new one. */
-    private static final java.util.concurrent.ConcurrentHashMap<Integer, Integer> RESETS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<Integer, Integer> RESETS = new ConcurrentHashMap<>();
 
     private final int ordinal;
     private final CUdevice device;
@@ -103,8 +104,11 @@ public final class CudaDevice implements AutoCloseable {
                 .orElse(first);
     }
 
-    /** Opens device {@code ordinal} (compute capability 8.0 or newer) and loads the kernels. */
-    public static CudaDevice open(int ordinal) {
+    /**
+     * Opens device {@code ordinal} (compute capability 8.0 or newer) and loads the kernels. Synchronized: two models
+     * opening the device after a loss must not both reset its context (the second reset would end the first's).
+     */
+    public static synchronized CudaDevice open(int ordinal) {
         Probe p = probe();
         if (!p.available()) {
             throw new IllegalStateException("no CUDA device: " + p.reason());
