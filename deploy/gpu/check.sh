@@ -2,7 +2,7 @@
 # The GPU device check, run once on a GPU machine from the repository root with the .gpu/ bundle that
 # deploy/gpu/prepare.sh built (no Java, Maven or build needed there):
 #   bash deploy/gpu/check.sh
-# Stages (each prints PASS/FAIL/SKIP/INFO; later stages run regardless): jre, nvidia-smi, gpu-tests, bench,
+# Stages (each prints PASS/FAIL/SKIP/INFO; later stages run regardless): jre, nvidia-smi, gpu-tests, device-loss, bench,
 # engine-bench, kquant-bench (opt-in), kernel-profile (+ kernel-detail). GPU_TEST_CLASSES, BENCH=0, ENGINE_BENCH=0,
 # NCU_PROFILE=0 and NCU_DETAIL=0 narrow a rerun. CHECK_BUDGET_S (default 540) is the whole run's time: each stage's own
 # limit is cut to what is left, and a stage that would start with less than 30 s left is skipped (saying so), so the
@@ -110,6 +110,25 @@ elif [[ $gpu == 0 ]]; then
 else
   result gpu-tests PASS "$detail"
 fi
+fi
+
+echo "=== stage device-loss"
+# A GPU lost to a sticky error (an MMU fault the test causes on purpose) fails the engine with the reason, and the
+# next model on the device runs after its context is reset: in a JVM of its own, since the reset ends every other
+# CUDA object of the process (DeviceLossGpuTest; the emulated driver runs it in CI with an injected fault).
+if [[ $gpu == 1 && "${GPU_TESTS:-1}" != 0 && $(limit 60) != 0 ]]; then
+  INFERSTREAM_DEVICE_LOSS_TEST=1 timeout "$(limit 60)" "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
+    --disable-banner --details=tree --reports-dir "$OUT/junit-device-loss" \
+    --select-class io.inferstream.runtime.backend.DeviceLossGpuTest > "$OUT/device-loss.log" 2>&1
+  rc=$?
+  grep -v "^\s*at " "$OUT/device-loss.log" | tail -30
+  if [[ $rc == 0 ]] && grep -qE "\[ *1 tests successful *\]" "$OUT/device-loss.log"; then
+    result device-loss PASS "the engine failed with the reason; the next model ran after the context reset"
+  else
+    result device-loss FAIL "rc=$rc (see $OUT/device-loss.log)"
+  fi
+else
+  result device-loss SKIP "no GPU, GPU_TESTS=0 or out of budget"
 fi
 
 echo "=== stage bench"

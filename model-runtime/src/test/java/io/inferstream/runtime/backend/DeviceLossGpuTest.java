@@ -3,10 +3,12 @@ package io.inferstream.runtime.backend;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
+import io.inferstream.runtime.cuda.DeviceBuffer;
 import io.inferstream.runtime.engine.Completion;
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
@@ -19,16 +21,22 @@ import io.inferstream.runtime.testing.SharedModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import jcuda.CudaException;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
  * A GPU whose context takes a sticky error (an MMU fault, a trap, an uncorrectable ECC error: every later call fails)
  * fails the engine as a whole, with the reason; a model loaded on the same device afterwards works, though the failed
- * one has not been closed yet (its context is reset), and closing the failed one throws nothing. The fault is the
- * emulated driver's ({@code INFERSTREAM_EMULATED_FAULT_FILE}: the first launch after the file appears fails as an
- * illegal address); EmulatedDeviceTest runs this class in a JVM of its own, since the reset ends every other
- * CUDA object of the process on that device.
+ * one has not been closed yet (its context is reset), and closing the failed one throws nothing. Runs in a JVM of its
+ * own, since the reset ends every other CUDA object of the process on that device, and only when asked:
+ * <ul>
+ * <li>on the emulated driver ({@code INFERSTREAM_EMULATED_FAULT_FILE}, set by EmulatedDeviceTest): the first launch
+ * after the file appears fails as an illegal address, inside the engine's step;</li>
+ * <li>on a GPU ({@code INFERSTREAM_DEVICE_LOSS_TEST=1}, set by deploy/gpu/check.sh's device-loss stage): an embedding
+ * gather of a token a thousand million rows past its table, an MMU fault (the emulator cannot run that one: its loads
+ * are the host's).</li>
+ * </ul>
  */
 class DeviceLossGpuTest {
 
@@ -37,13 +45,14 @@ class DeviceLossGpuTest {
     @Test
     void aLostContextFailsTheEngineAndTheNextModelOnTheDeviceRuns() throws IOException {
         String faultFile = System.getenv("INFERSTREAM_EMULATED_FAULT_FILE");
-        if (faultFile == null || faultFile.isBlank() || !CudaDevice.probe().available()) {
-            String reason = "needs the emulated CUDA driver's fault injection (INFERSTREAM_EMULATED_FAULT_FILE); "
-                    + "EmulatedDeviceTest runs it in a JVM of its own";
+        boolean emulated = faultFile != null && !faultFile.isBlank();
+        boolean real = "1".equals(System.getenv("INFERSTREAM_DEVICE_LOSS_TEST"));
+        if (!(emulated || real) || !CudaDevice.probe().available()) {
+            String reason = "loses the device on purpose, so only in a JVM of its own: INFERSTREAM_EMULATED_FAULT_FILE "
+                    + "(EmulatedDeviceTest) or INFERSTREAM_DEVICE_LOSS_TEST=1 on a GPU (deploy/gpu/check.sh)";
             System.out.println("SKIPPED: " + reason);
             Assumptions.abort(reason);
         }
-        Path fault = Path.of(faultFile);
         EngineConfig config = EngineConfig.defaults().withMaxSequences(4);
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"))) {
             LanguageModel first = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
@@ -51,7 +60,11 @@ class DeviceLossGpuTest {
             Engine engine = new Engine(first, null, config);
             int[] reference = greedy(engine).tokens();
 
-            Files.writeString(fault, "lose the device at the next launch");
+            if (emulated) {
+                Files.writeString(Path.of(faultFile), "lose the device at the next launch");
+            } else {
+                readFarPastAnAllocation(((DeviceOwningModel) first).device());
+            }
             Completion failed = greedy(engine);
             assertEquals(FinishReason.ERROR, failed.finishReason());
             assertTrue(failed.message().startsWith("engine failed: model forward failed")
@@ -59,7 +72,7 @@ class DeviceLossGpuTest {
                     failed.message());
             assertTrue(engine.failure().isPresent());
             assertTrue(first.unusable().isPresent());
-            assertTrue(Files.notExists(fault), "the fault was taken");
+            assertTrue(!emulated || Files.notExists(Path.of(faultFile)), "the fault was taken");
 
             // The failed model is still open (a Flink task that has not closed yet): the next one resets the context.
             try (LanguageModel second = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
@@ -76,6 +89,18 @@ class DeviceLossGpuTest {
                 assertArrayEquals(reference, greedy(last).tokens());
             }
         }
+    }
+
+    /** An MMU fault on a GPU: token 10^9 of a 64-float table, read 256 GB past it. Its buffers go with the context. */
+    private static void readFarPastAnAllocation(CudaDevice device) {
+        device.makeCurrent();
+        DeviceBuffer table = DeviceBuffer.allocate(64 * 4, "a small table");
+        DeviceBuffer token = DeviceBuffer.allocate(4, "a token far past it");
+        DeviceBuffer out = DeviceBuffer.allocate(64 * 4, "its row");
+        token.upload(new int[] {1_000_000_000}, 1);
+        device.kernels().launch("embed_f32", 1, 1, 256, 0, table, null, token, out, 64);
+        CudaException e = assertThrows(CudaException.class, device::synchronize, "the gather faults");
+        assertTrue(e.getMessage().contains("CUDA_ERROR_ILLEGAL_ADDRESS"), e.getMessage());
     }
 
     private static Completion greedy(Engine engine) {
