@@ -99,8 +99,8 @@ public final class Engine implements AutoCloseable {
      * Why this engine can run nothing more, or empty while it can: its step loop failed (an error such as running out
      * of memory), or a step failed and its model is {@link LanguageModel#unusable() unusable} since (a GPU's context
      * lost to a sticky error). Every request pending then, and every one submitted after, finishes with ERROR and this
-     * message. It is the engine's owner's cue to replace it: such a failure is not the requests' ({@code SharedEngines}
-     * fails the task instead, so that Flink restarts it from its checkpoint on a newly loaded engine).
+     * message. It is the owner's cue to replace the engine: such a failure is not the requests' (the jobs' inference
+     * operator fails its task instead, so that Flink restarts it from its checkpoint on a newly loaded engine).
      */
     public Optional<String> failure() {
         return Optional.ofNullable(failure);
