@@ -2,8 +2,8 @@ package io.inferstream.jobs.testing;
 
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
-import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.model.TokenBatch;
+import io.inferstream.runtime.testing.ForwardingModel;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -13,17 +13,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code afterSteps}-th forward step throws, and from then on every step throws and {@link #unusable()} says why.
  * Other instances (the engine loaded after the loss) run normally. Static counters, as in {@link FailOnce}.
  */
-public final class LosesDeviceOnce implements LanguageModel {
+public final class LosesDeviceOnce extends ForwardingModel {
     private static final AtomicInteger STEPS = new AtomicInteger();
     private static final AtomicBoolean LOST = new AtomicBoolean();
 
-    private final LanguageModel inner;
     private final int afterSteps;
     private volatile String lost;
     private volatile boolean closed;
 
     public LosesDeviceOnce(LanguageModel inner, int afterSteps) {
-        this.inner = inner;
+        super(inner);
         this.afterSteps = afterSteps;
     }
 
@@ -37,11 +36,6 @@ public final class LosesDeviceOnce implements LanguageModel {
     }
 
     @Override
-    public ModelConfig config() {
-        return inner.config();
-    }
-
-    @Override
     public float[] forward(TokenBatch batch, KvStore kv) {
         if (lost == null && STEPS.incrementAndGet() >= afterSteps && LOST.compareAndSet(false, true)) {
             lost = "cuda:0 was lost: CUDA_ERROR_ILLEGAL_ADDRESS (injected after " + afterSteps + " steps)";
@@ -49,17 +43,12 @@ public final class LosesDeviceOnce implements LanguageModel {
         if (lost != null) {
             throw new IllegalStateException("CUDA_ERROR_ILLEGAL_ADDRESS (injected)");
         }
-        return inner.forward(batch, kv);
+        return super.forward(batch, kv);
     }
 
     @Override
     public Optional<String> unusable() {
         return Optional.ofNullable(lost);
-    }
-
-    @Override
-    public KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision) {
-        return inner.newKvStore(numBlocks, blockSize, precision);
     }
 
     public boolean closed() {
@@ -69,6 +58,6 @@ public final class LosesDeviceOnce implements LanguageModel {
     @Override
     public void close() {
         closed = true;
-        inner.close();
+        super.close();
     }
 }

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
-import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.model.TokenBatch;
 import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.testing.ForwardingModel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -40,18 +40,12 @@ class EngineFailureTest {
     }
 
     /** stories260K with faults injected: the next forward throws what {@link #failNext} holds; {@link #lost} is its account. */
-    static final class FaultyModel implements LanguageModel {
-        final LanguageModel inner;
+    static final class FaultyModel extends ForwardingModel {
         final AtomicReference<Throwable> failNext = new AtomicReference<>();
         volatile String lost;
 
         FaultyModel(LanguageModel inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public ModelConfig config() {
-            return inner.config();
+            super(inner);
         }
 
         @Override
@@ -63,7 +57,7 @@ class EngineFailureTest {
             if (t instanceof Error e) {
                 throw e;
             }
-            return inner.forward(batch, kv);
+            return super.forward(batch, kv);
         }
 
         @Override
@@ -72,8 +66,8 @@ class EngineFailureTest {
         }
 
         @Override
-        public KvStore newKvStore(int numBlocks, int blockSize, KvStore.Precision precision) {
-            return inner.newKvStore(numBlocks, blockSize, precision);
+        public void close() {
+            // the shared stories260K is closed once, after all tests
         }
     }
 
