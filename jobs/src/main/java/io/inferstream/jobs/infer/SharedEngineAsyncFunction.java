@@ -26,14 +26,17 @@ import org.slf4j.LoggerFactory;
  * {@link #asyncInvoke} hands the task to the task runner and returns at once; the engine's step thread
  * completes the result future. Async I/O bounds the elements in flight (back-pressure on the source), keeps
  * them in checkpoints (a restart re-submits them) and calls {@link #timeout} for one that takes too long.
- * Every element gets exactly one output: a failure of its request or a timeout becomes an output carrying the
- * reason ({@link #failed}), never a job failure. A failure of the engine itself ({@link
- * io.inferstream.runtime.engine.Engine#failure()}: its GPU lost to a sticky error, its step loop dead) is not the
- * element's: it fails the task instead, so that Flink restarts it from its last checkpoint on a newly loaded engine
- * ({@link SharedEngines} never hands a failed one out again) and the elements in flight are run again there. An element's task gets the request timeout as its deadline, so
- * the engine stops its work when it passes, and the task is cancelled when async I/O gives up on it first or the
- * operator closes: a timed-out request does not keep using batch slots and KV blocks for an answer nobody reads. Subclasses say only how an element becomes a task and how a
- * task result (or a failure) becomes an output.
+ *
+ * <p>Every element gets exactly one output: a failure of its request or a timeout becomes an output carrying the
+ * reason ({@link #failed}), never a job failure. A failure of the engine itself
+ * ({@link io.inferstream.runtime.engine.Engine#failure()}: its GPU lost to a sticky error, its step loop dead) is
+ * not the element's: it fails the task instead, so that Flink restarts it from its last checkpoint on a newly
+ * loaded engine ({@link SharedEngines} never hands a failed one out again) and the elements in flight run again.
+ *
+ * <p>An element's task gets the request timeout as its deadline, so the engine stops its work when it passes, and
+ * the task is cancelled when async I/O gives up on it first or the operator closes: a timed-out request does not
+ * keep using batch slots and KV blocks for an answer nobody reads. Subclasses say only how an element becomes a
+ * task and how a task result (or a failure) becomes an output.
  */
 public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFunction<IN, OUT> {
     private static final long serialVersionUID = 1L;
