@@ -17,8 +17,9 @@ import java.util.Map;
  * hence the same engine and batches, as the streaming job's inference operator for an equal
  * {@link EngineSpec}) with Flink async I/O ({@link SharedEngineAsyncFunction}). The transcript goes to the task
  * layer as a SUMMARIZE request, so a transcript longer than the context is summarized hierarchically by the task
- * layer's map-reduce; the digest records how many chunks that took. A failure or timeout becomes a digest with
- * the error, never a job failure.
+ * layer's map-reduce; the digest records how many chunks that took. A failed request or a timeout becomes a
+ * digest with the error, never a job failure; a failed engine fails the task instead, which restarts from its
+ * checkpoint on a new engine.
  */
 public final class SummarizeWindowFunction extends SharedEngineAsyncFunction<DigestWindow, Digest> {
     private static final long serialVersionUID = 1L;

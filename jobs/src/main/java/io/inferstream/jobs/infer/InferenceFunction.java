@@ -8,8 +8,9 @@ import io.inferstream.schema.InferenceResult;
 
 /**
  * Runs inference requests on the TaskManager's shared engine with Flink async I/O
- * ({@link SharedEngineAsyncFunction}). Every request gets exactly one result: a failure in the engine becomes
- * an ERROR result and a timeout a DEADLINE result, with the reason, never a job failure.
+ * ({@link SharedEngineAsyncFunction}). Every request gets exactly one result: a failure of the request becomes
+ * an ERROR result and a timeout a DEADLINE result, with the reason, never a job failure. A failed engine fails the
+ * task instead, which restarts from its checkpoint on a new engine.
  */
 public final class InferenceFunction extends SharedEngineAsyncFunction<InferenceRequest, InferenceResult> {
     private static final long serialVersionUID = 1L;
