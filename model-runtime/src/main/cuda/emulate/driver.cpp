@@ -501,6 +501,7 @@ CUresult cuStreamDestroy_v2(void* stream) {
     return CUDA_SUCCESS;
 }
 CUresult cuStreamSynchronize(void* stream) {
+    std::lock_guard<std::recursive_mutex> guard(lock());
     if (lost) return lost;
     auto* s = static_cast<Stream*>(stream);
     if (s && s->capturing) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
