@@ -9,7 +9,9 @@
 #
 # State (PIDs, logs, ports, config, Kafka data) lives in $INFERSTREAM_STATE, default
 # <repo>/.inferstream-local/. Ports are chosen free at start and written to $STATE/ports.env.
-# Settings: TM_SLOTS (2), TM_PROCESS_MEMORY (2048m), JM_PROCESS_MEMORY (1024m), START_TIMEOUT (120 s).
+# Settings: TM_SLOTS (2), TM_PROCESS_MEMORY (2048m), JM_PROCESS_MEMORY (1024m), START_TIMEOUT (120 s),
+# TM_JAVA_OPTS (more TaskManager JVM options, e.g. -Dinferstream.cuda.* kernel choices; default none).
+# The TaskManager inherits this script's environment (LD_LIBRARY_PATH, CUDA_VISIBLE_DEVICES, ...).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,6 +20,7 @@ JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 TM_SLOTS="${TM_SLOTS:-2}"
 TM_PROCESS_MEMORY="${TM_PROCESS_MEMORY:-2048m}"
 JM_PROCESS_MEMORY="${JM_PROCESS_MEMORY:-1024m}"
+TM_JAVA_OPTS="${TM_JAVA_OPTS:-}"
 START_TIMEOUT="${START_TIMEOUT:-120}"
 
 # The JVM options Flink's own scripts pass on Java 17 (env.java.opts.all of the distribution).
@@ -155,6 +158,9 @@ io.tmp.dirs: $STATE/flink/tmp
 web.tmpdir: $STATE/flink/tmp
 execution.checkpointing.dir: file://$STATE/flink/checkpoints
 parallelism.default: 1
+# JCuda comes from the cluster's class path (deploy/local/pom.xml), not from each job's jar: a JVM loads a native
+# library for one class loader only, and Flink gives every submitted job a class loader of its own.
+classloader.parent-first-patterns.additional: [jcuda.]
 YAML
   write_log4j "$STATE/flink/conf/log4j.properties" "\${sys:log.file}"
   local jm_params tm_params
@@ -174,7 +180,7 @@ YAML
     foreign="--add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED"
   fi
   # shellcheck disable=SC2086
-  spawn taskmanager "$JAVA" $tm_jvm $FLINK_JVM_OPENS --add-modules jdk.incubator.vector $foreign \
+  spawn taskmanager "$JAVA" $tm_jvm $FLINK_JVM_OPENS --add-modules jdk.incubator.vector $foreign $TM_JAVA_OPTS \
     -Dlog.file="$STATE/logs/taskmanager.log" $logconf -cp "$cp" \
     org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "$STATE/flink/conf" $tm_dyn
   echo "FLINK_REST=localhost:$rest" > "$STATE/flink.env"

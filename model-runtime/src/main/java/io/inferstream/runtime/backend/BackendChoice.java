@@ -19,7 +19,7 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
             case CUDA:
                 if (!probe.available()) {
                     throw new IllegalStateException("--device " + option + ": no CUDA device: " + probe.reason()
-                            + " (use --device cpu or --device auto)");
+                            + " (" + probe.remedy() + ")");
                 }
                 if (option.ordinal() >= probe.deviceCount()) {
                     throw new IllegalStateException("--device " + option + ": this machine has " + probe.deviceCount()
@@ -31,8 +31,9 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
                 if (probe.available()) {
                     return new BackendChoice(true, 0, "--device auto: " + probe.reason() + "; using the CUDA backend on cuda:0");
                 }
+                String gpu = probe.remedy().equals(CudaDevice.Probe.OTHER_BACKENDS) ? "" : "; for the GPU: " + probe.remedy();
                 return new BackendChoice(false, 0, "--device auto: no CUDA device (" + probe.reason()
-                        + "); using the CPU backend");
+                        + "); using the CPU backend" + gpu);
         }
     }
 }

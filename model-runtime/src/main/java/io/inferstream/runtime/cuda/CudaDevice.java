@@ -36,7 +36,32 @@ public final class CudaDevice implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(CudaDevice.class);
 
     /** What {@code cuInit} found: whether a device can be used and, if not, why. */
-    public record Probe(boolean available, int deviceCount, String reason) {
+    public record Probe(boolean available, int deviceCount, String reason, String remedy) {
+
+        /** What to do when no device is found: there may be none, so use another backend. */
+        public static final String OTHER_BACKENDS = "use --device cpu or --device auto";
+
+        /** A probe whose remedy is {@link #OTHER_BACKENDS}. */
+        public Probe(boolean available, int deviceCount, String reason) {
+            this(available, deviceCount, reason, OTHER_BACKENDS);
+        }
+    }
+
+    /**
+     * Why JCuda's driver library cannot be used here, and the remedy, from its loading failure. A JVM binds a native
+     * library to the one class loader that loaded it: when another class loader in this JVM has loaded JCuda (a job
+     * submitted earlier to the same Flink TaskManager, each job getting its own class loader), this one never can.
+     */
+    public static Probe linkageFailure(LinkageError e) {
+        String msg = String.valueOf(e.getMessage());
+        if (msg.contains("already loaded in another classloader")) {
+            return new Probe(false, 0, "JCuda's native library is already loaded by another class loader in this JVM "
+                    + "(an earlier job on this Flink TaskManager: Flink loads each job's classes anew, a JVM binds a native "
+                    + "library to one class loader)", "put the jcuda and jcuda-natives jars on the TaskManager's class path "
+                    + "(Flink's lib/) and set classloader.parent-first-patterns.additional: jcuda. as deploy/local/cluster.sh "
+                    + "and deploy/k8s do (docs/operations.md, \"GPU jobs on a session cluster\")");
+        }
+        return new Probe(false, 0, "the JCuda driver library could not be loaded: " + cause(e));
     }
 
     private static Probe probe;
@@ -85,7 +110,7 @@ public final class CudaDevice implements AutoCloseable {
             }
             return new Probe(true, count[0], count[0] + " CUDA device(s)");
         } catch (LinkageError e) {
-            return new Probe(false, 0, "the JCuda driver library could not be loaded: " + cause(e));
+            return linkageFailure(e);
         } catch (CudaException e) {
             return new Probe(false, 0, "cuInit failed: " + e.getMessage());
         } catch (RuntimeException e) {
@@ -111,7 +136,7 @@ public final class CudaDevice implements AutoCloseable {
     public static synchronized CudaDevice open(int ordinal) {
         Probe p = probe();
         if (!p.available()) {
-            throw new IllegalStateException("no CUDA device: " + p.reason());
+            throw new IllegalStateException("no CUDA device: " + p.reason() + " (" + p.remedy() + ")");
         }
         if (ordinal < 0 || ordinal >= p.deviceCount()) {
             throw new IllegalArgumentException("CUDA device " + ordinal + " does not exist; this machine has "

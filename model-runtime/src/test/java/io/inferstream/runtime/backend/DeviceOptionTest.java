@@ -55,6 +55,36 @@ class DeviceOptionTest {
         assertFalse(BackendChoice.resolve(DeviceOption.CPU, TWO).cuda());
     }
 
+    /**
+     * JCuda's error when another class loader of the JVM holds its native library (its text as JCuda 12.6 wrote it in
+     * a second job on a Flink session cluster's TaskManager): the reason names the cause, the remedy the cluster
+     * setting, for --device cuda and for auto's fallback to the CPU; other loading failures keep the usual remedy.
+     */
+    @Test
+    void jcudaLoadedByAnotherClassLoaderNamesTheClusterFix() {
+        UnsatisfiedLinkError conflict = new UnsatisfiedLinkError("Error while loading native library \"JCudaDriver-12.6.0-linux-x86_64\"\n"
+                + "Operating system name: Linux\n---(start of nested stack traces)---\n"
+                + "Stack trace from the attempt to load the library as a resource:\n"
+                + "java.lang.UnsatisfiedLinkError: Native Library /tmp/libJCudaDriver-12.6.0-linux-x86_64.so already loaded in "
+                + "another classloader\n---(end of nested stack traces)---");
+        CudaDevice.Probe p = CudaDevice.linkageFailure(conflict);
+        assertFalse(p.available());
+        assertTrue(p.reason().contains("already loaded by another class loader"), p.reason());
+        IllegalStateException cuda = assertThrows(IllegalStateException.class, () -> BackendChoice.resolve(DeviceOption.parse("cuda"), p));
+        assertTrue(cuda.getMessage().contains("classloader.parent-first-patterns.additional: jcuda."), cuda.getMessage());
+        assertFalse(cuda.getMessage().contains("use --device cpu"), cuda.getMessage());
+        BackendChoice auto = BackendChoice.resolve(DeviceOption.AUTO, p);
+        assertFalse(auto.cuda());
+        assertTrue(auto.reason().contains("CPU backend; for the GPU: put the jcuda"), auto.reason());
+
+        CudaDevice.Probe missing = CudaDevice.linkageFailure(new UnsatisfiedLinkError("Error while loading native library\n"
+                + "java.lang.UnsatisfiedLinkError: /tmp/libJCudaDriver.so: libcuda.so.1: cannot open shared object file"));
+        assertEquals("the JCuda driver library could not be loaded: /tmp/libJCudaDriver.so: libcuda.so.1: cannot open shared object file",
+                missing.reason());
+        assertEquals(CudaDevice.Probe.OTHER_BACKENDS, missing.remedy());
+        assertTrue(BackendChoice.resolve(DeviceOption.AUTO, NONE).reason().endsWith("using the CPU backend"));
+    }
+
     @Test
     void probingWithoutAGpuReportsAReasonInsteadOfThrowing() {
         CudaDevice.Probe p = CudaDevice.probe();

@@ -53,6 +53,17 @@ class ProgrammaticLaunchAbiTest {
         assertEquals("threw cuLaunchKernelEx (programmatic launch) failed: CUDA_ERROR_INVALID_VALUE", out.get(out.size() - 1));
     }
 
+    /**
+     * A second class loader of the JVM (Flink's for a second job on a TaskManager) launches too: the driver library is
+     * looked up with dlopen, not bound to the first loader by System.load (which the JVM then refuses to every other).
+     */
+    @Test
+    void anotherClassLoaderLaunchesThroughTheSameLibrary(@TempDir Path dir) throws Exception {
+        Path lib = recorder(dir);
+        List<String> out = probe(lib, null, "again-in-another-class-loader");
+        assertEquals(2, out.stream().filter(l -> l.equals("launched")).count(), String.join("\n", out));
+    }
+
     /** launch_recorder.c compiled against the toolkit's cuda.h into a shared library. */
     private static Path recorder(Path dir) throws IOException, InterruptedException {
         Path gcc = onPath("gcc");
@@ -69,11 +80,12 @@ class ProgrammaticLaunchAbiTest {
         return lib;
     }
 
-    private static List<String> probe(Path lib, String result) throws IOException, InterruptedException {
+    private static List<String> probe(Path lib, String result, String... more) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of(ProgrammaticLaunch.JVM_FLAGS.split(" ")));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ProgrammaticLaunchAbiProbe.class.getName(), lib.toString()));
+        cmd.addAll(List.of(more));
         List<String> out = run(cmd, result);
         Assumptions.assumeFalse(out.stream().anyMatch(l -> l.contains("jdk.incubator.foreign not found")),
                 "SKIPPED: this JDK has no jdk.incubator.foreign (Java 17's incubating foreign-function API)");
