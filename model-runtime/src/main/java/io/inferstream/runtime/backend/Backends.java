@@ -1,5 +1,7 @@
 package io.inferstream.runtime.backend;
 
+import java.util.Map;
+
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.gguf.GgufFile;
@@ -12,8 +14,11 @@ public final class Backends {
     private Backends() {
     }
 
-    /** A loaded model and the line explaining the backend choice. */
-    public record Loaded(LanguageModel model, BackendChoice choice) {
+    /**
+     * A loaded model, the line explaining the backend choice and, on a GPU, what the model chose at load for each
+     * kernel family and why (empty on the CPU): what an operator reads first when a GPU runs slower than expected.
+     */
+    public record Loaded(LanguageModel model, BackendChoice choice, Map<String, String> kernelChoices) {
     }
 
     public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
@@ -21,12 +26,12 @@ public final class Backends {
                 ? BackendChoice.resolve(option, new CudaDevice.Probe(false, 0, "not probed"))
                 : BackendChoice.resolve(option, CudaDevice.probe());
         if (!choice.cuda()) {
-            return new Loaded(LlamaModel.load(gguf), choice);
+            return new Loaded(LlamaModel.load(gguf), choice, Map.of());
         }
         CudaDevice device = CudaDevice.open(choice.ordinal());
         try {
             CudaLlamaModel model = CudaLlamaModel.load(gguf, device, cudaOptions);
-            return new Loaded(new DeviceOwningModel(model, device), choice);
+            return new Loaded(new DeviceOwningModel(model, device), choice, model.kernelChoices());
         } catch (RuntimeException e) {
             device.close();
             throw e;

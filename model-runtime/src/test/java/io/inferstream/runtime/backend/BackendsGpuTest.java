@@ -36,6 +36,7 @@ class BackendsGpuTest {
                 assertTrue(gpu.logitsOnDevice(), "logits on the device");
                 assertTrue(EngineConfig.defaults().logitCandidates().use(gpu), "the engine asks for the device's candidates");
                 CudaLlamaModel inner = ((DeviceOwningModel) gpu).cudaModel();
+                assertEquals(inner.kernelChoices(), loaded.kernelChoices(), "the load-time kernel choices, for the log");
                 assertEquals(inner.kvCacheBudget(), gpu.kvCacheBudget(), "the memory plan's KV budget");
                 assertTrue(gpu.kvCacheBudget().isPresent());
                 assertTrue(gpu.unusable().isEmpty(), String.valueOf(gpu.unusable()));

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
+import io.inferstream.runtime.testing.EmulatedDriver;
 import io.inferstream.runtime.testing.SharedModels;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,17 +42,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class EmulatedDeviceTest {
 
-    /** Every load-time choice forced (no trial runs), the newest way. */
-    static final List<String> FORCED = List.of("-Dinferstream.cuda.norm=vec", "-Dinferstream.cuda.attention=split",
-            "-Dinferstream.cuda.tiledAttention=on", "-Dinferstream.cuda.tiledDecode=off",
-            "-Dinferstream.cuda.attentionPrefetch=on", "-Dinferstream.cuda.fuseHalves=on", "-Dinferstream.cuda.fuseRope=on",
-            "-Dinferstream.cuda.productReduction=on", "-Dinferstream.cuda.fuseNorm=false",
-            "-Dinferstream.cuda.l2PrefetchMiB=1", "-Dinferstream.cuda.programmaticLaunch=on",
-            "-Dinferstream.cuda.skinny=stream", "-Dinferstream.cuda.skinnyGroup=on",
-            "-Dinferstream.cuda.skinnySplit=default", "-Dinferstream.cuda.packedStream=on",
-            "-Dinferstream.cuda.tallStream=on", "-Dinferstream.cuda.slicedPrefill=on", "-Dinferstream.cuda.quantStream=on",
-            "-Dinferstream.cuda.smallStream=on", "-Dinferstream.cuda.wgmma=on");
-
     private static final String MODEL_TEST = "io.inferstream.runtime.model.CudaLlamaModelGpuTest";
 
     @TempDir
@@ -60,21 +50,8 @@ class EmulatedDeviceTest {
 
     @BeforeAll
     static void buildTheDriver() throws IOException, InterruptedException {
-        Path script = Path.of("src/main/cuda/emulate.sh").toAbsolutePath();
-        assertTrue(Files.isRegularFile(script), script + " (tests run from the model-runtime folder)");
-        if (!onPath("g++") || !onPath("bash")) {
-            skip("no g++ on the PATH: install g++ to run the GPU tests on the emulated CUDA driver");
-        }
-        Path out = dir.resolve("driver");
-        Process p = new ProcessBuilder("bash", script.toString(), "libcuda", out.toString()).redirectErrorStream(true).start();
-        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "emulate.sh libcuda timed out");
-        if (p.exitValue() == 3) {
-            skip(text.strip());
-        }
-        assertEquals(0, p.exitValue(), text);
-        driver = out;
-        assertTrue(Files.isRegularFile(driver.resolve("libcuda.so.1")), text);
+        // tests run from the model-runtime folder
+        driver = EmulatedDriver.build(Path.of("src/main/cuda/emulate.sh").toAbsolutePath(), dir.resolve("driver"));
     }
 
     @ParameterizedTest(name = "compute capability {0}")
@@ -108,7 +85,7 @@ class EmulatedDeviceTest {
             }
         }
         // the two runs in different orders of blocks and threads (cuda_shim.h): a race shows in one or the other
-        runOnTheEmulatedDriver(computeCapability, computeCapability.startsWith("9") ? "shuffle:20261129" : "reverse", FORCED,
+        runOnTheEmulatedDriver(computeCapability, computeCapability.startsWith("9") ? "shuffle:20261129" : "reverse", EmulatedDriver.FORCED,
                 selectors, atLeast);
     }
 
@@ -134,7 +111,7 @@ class EmulatedDeviceTest {
             skip(stories + " is missing; set INFERSTREAM_MODELS to a copy of shared/models");
         }
         SharedModels.require("stories260K/stories260K.gguf");
-        runOnTheEmulatedDriver("9.0", "forward", FORCED, List.of("class:io.inferstream.runtime.backend.DeviceLossGpuTest"), 1,
+        runOnTheEmulatedDriver("9.0", "forward", EmulatedDriver.FORCED, List.of("class:io.inferstream.runtime.backend.DeviceLossGpuTest"), 1,
                 Map.of("INFERSTREAM_EMULATED_FAULT_FILE", dir.resolve("fault").toString()));
     }
 
@@ -185,14 +162,5 @@ class EmulatedDeviceTest {
     private static void skip(String reason) {
         System.out.println("SKIPPED: " + reason);
         Assumptions.abort(reason);
-    }
-
-    private static boolean onPath(String tool) {
-        for (String d : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(d, tool))) {
-                return true;
-            }
-        }
-        return false;
     }
 }

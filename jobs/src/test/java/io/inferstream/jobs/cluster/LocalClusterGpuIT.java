@@ -1,0 +1,172 @@
+package io.inferstream.jobs.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.inferstream.cli.SubmitCommand;
+import io.inferstream.runtime.testing.EmulatedDriver;
+import io.inferstream.runtime.testing.SharedModels;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * GPU jobs on a real Flink session cluster (deploy/local/cluster.sh), whose TaskManager finds the emulated CUDA driver
+ * as its libcuda: two batch jobs submitted one after the other with {@code --device cuda} both run on the device.
+ * Flink loads each submitted job's classes in a class loader of its own, and a JVM binds a native library to one
+ * class loader: with JCuda in the job jar only, the second job found no CUDA device and could not launch
+ * programmatically. The cluster has JCuda on the TaskManager's class path, parent-first.
+ * Skipped, with the reason printed, where g++ (for the emulated driver) is missing.
+ */
+class LocalClusterGpuIT {
+    private static final Path REPO = Path.of(System.getProperty("inferstream.repo", "..")).toAbsolutePath().normalize();
+    private static final Path JAR = Path.of(System.getProperty("inferstream.cluster.jar", "target/missing.jar")).toAbsolutePath();
+    private static final Path STATE = Path.of(System.getProperty("inferstream.it.state", "target/local-cluster-it") + "-gpu")
+            .toAbsolutePath();
+    private static final int REQUESTS = 4;
+    private static Path driver;
+    private static String rest;
+
+    @BeforeAll
+    static void startTheClusterOnTheEmulatedDriver() throws Exception {
+        assertTrue(Files.isRegularFile(JAR), "shaded job jar missing: " + JAR + " (mvn package builds it)");
+        if (Files.isDirectory(STATE)) {
+            script("stop"); // a previous run killed half-way must not leave processes
+            try (Stream<Path> old = Files.walk(STATE)) {
+                old.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
+        }
+        Files.createDirectories(STATE);
+        driver = EmulatedDriver.build(REPO.resolve("model-runtime/src/main/cuda/emulate.sh"), STATE.resolve("driver"));
+        String out = script("start", "flink");
+        Matcher m = Pattern.compile("FLINK_REST=(\\S+)").matcher(out);
+        assertTrue(m.find(), "no REST endpoint in: " + out);
+        rest = m.group(1);
+    }
+
+    @AfterAll
+    static void stopCluster() throws Exception {
+        if (rest == null) {
+            return; // skipped before the start
+        }
+        script("stop");
+        long leftovers = ProcessHandle.allProcesses()
+                .filter(p -> p.pid() != ProcessHandle.current().pid())
+                .filter(p -> p.info().commandLine().map(c -> c.contains(STATE.toString())).orElse(false))
+                .count();
+        assertEquals(0, leftovers, "processes using " + STATE + " are left behind");
+    }
+
+    @Test
+    void secondGpuJobOnTheTaskManagerRunsOnTheDeviceToo() throws Exception {
+        Path in = STATE.resolve("input");
+        Files.createDirectories(in);
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < REQUESTS; i++) {
+            lines.append("{\"id\": \"g").append(i).append("\", \"task\": \"GENERATE\", \"text\": \"Once upon a time ").append(i)
+                    .append("\", \"sampling\": {\"temperature\": 0}, \"created_at\": 1764324930123}\n");
+        }
+        Files.writeString(in.resolve("requests.jsonl"), lines.toString(), StandardCharsets.UTF_8);
+        FlinkRestClient client = new FlinkRestClient(JobManagerAddress.parse(rest));
+        List<List<String>> outputs = new ArrayList<>();
+        for (int run = 1; run <= 2; run++) {
+            Path out = STATE.resolve("output-" + run);
+            StringWriter stdout = new StringWriter();
+            int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stdout)).execute(
+                    "--jobmanager", rest, "--jar", JAR.toString(), "--job", "batch",
+                    "--", in.toString(), "--output", out.toString(), "--progress-interval", "5s",
+                    "--model", SharedModels.require("stories260K/stories260K.gguf").toString(), "--max-new-tokens", "6",
+                    "--kv-cache-memory", "16MiB", "--device", "cuda");
+            assertEquals(0, rc, "job " + run + ": submit --device cuda failed: " + stdout + "\n" + taskManagerLogTail());
+            Matcher job = Pattern.compile("job ([0-9a-f]{32}) for ").matcher(stdout.toString());
+            assertTrue(job.find(), "no job id printed: " + stdout);
+            assertEquals("FINISHED", client.awaitState(job.group(1), Set.of("FINISHED"), Duration.ofSeconds(30)), "job " + run);
+            outputs.add(outputs(out));
+        }
+        assertEquals(outputs.get(0), outputs.get(1), "greedy outputs of the two jobs");
+
+        String log = Files.readString(STATE.resolve("logs/taskmanager.log"));
+        assertEquals(2, count(log, "--device cuda:0: using the CUDA backend"), "both jobs on the device:\n" + taskManagerLogTail());
+        // the second job's launcher finds cuLaunchKernelEx too (dlsym; System.load is refused to its class loader)
+        assertEquals(2, count(log, "programmatic dependent launch (sm_90): on"), "programmatic launches in both jobs:\n"
+                + taskManagerLogTail());
+    }
+
+    /** The output texts of {@code out}'s results, by id; every result without an error. */
+    private static List<String> outputs(Path out) throws Exception {
+        List<String> texts = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("SELECT id, output, error, completion_tokens FROM read_parquet('" + out
+                     + "/task=*/date=*/*.parquet', hive_partitioning = false) ORDER BY id")) {
+            while (r.next()) {
+                assertEquals(null, r.getString("error"), r.getString("id"));
+                assertTrue(r.getInt("completion_tokens") > 0, r.getString("id"));
+                texts.add(r.getString("id") + ": " + r.getString("output"));
+            }
+        }
+        assertEquals(REQUESTS, texts.size(), "results in " + out + ": " + texts);
+        assertFalse(Files.exists(out.resolve("_dead_letters")) && Files.list(out.resolve("_dead_letters")).findAny().isPresent(),
+                "dead letters in " + out);
+        return texts;
+    }
+
+    private static int count(String text, String what) {
+        int n = 0;
+        for (int i = text.indexOf(what); i >= 0; i = text.indexOf(what, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    private static String taskManagerLogTail() {
+        try {
+            List<String> lines = Files.readAllLines(STATE.resolve("logs/taskmanager.log"));
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+        } catch (IOException e) {
+            return "(no TaskManager log: " + e + ")";
+        }
+    }
+
+    /** cluster.sh with the TaskManager on the emulated driver (compute 9.0, every kernel choice forced). */
+    private static String script(String... command) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("bash", REPO.resolve("deploy/local/cluster.sh").toString()));
+        cmd.addAll(List.of(command));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(REPO.toFile()).redirectErrorStream(true);
+        Map<String, String> env = pb.environment();
+        env.put("INFERSTREAM_STATE", STATE.toString());
+        env.put("TM_PROCESS_MEMORY", "1536m");
+        env.put("TM_SLOTS", "1");
+        if (driver != null) {
+            env.put("LD_LIBRARY_PATH", driver.toString());
+            env.put("INFERSTREAM_EMULATED_CC", "9.0");
+            env.put("TM_JAVA_OPTS", String.join(" ", EmulatedDriver.FORCED));
+        }
+        Process p = pb.start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "cluster.sh " + String.join(" ", command) + " did not finish");
+        assertEquals(0, p.exitValue(), "cluster.sh " + String.join(" ", command) + " failed:\n" + output);
+        return output;
+    }
+}
