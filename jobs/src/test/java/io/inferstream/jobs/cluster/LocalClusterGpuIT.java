@@ -4,9 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.cli.CancelCommand;
 import io.inferstream.cli.SubmitCommand;
+import io.inferstream.jobs.wire.SingleObjectCodec;
 import io.inferstream.runtime.testing.EmulatedDriver;
 import io.inferstream.runtime.testing.SharedModels;
+import io.inferstream.schema.FinishReason;
+import io.inferstream.schema.InferenceResult;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -22,22 +26,42 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 /**
- * GPU jobs on a real Flink session cluster (deploy/local/cluster.sh), whose TaskManager finds the emulated CUDA driver
- * as its libcuda: two batch jobs submitted one after the other with {@code --device cuda} both run on the device.
- * Flink loads each submitted job's classes in a class loader of its own, and a JVM binds a native library to one
- * class loader: with JCuda in the job jar only, the second job found no CUDA device and could not launch
- * programmatically. The cluster has JCuda on the TaskManager's class path, parent-first.
+ * GPU jobs on a real Flink session cluster and Kafka broker (deploy/local/cluster.sh), whose TaskManager finds the
+ * emulated CUDA driver as its libcuda (compute 9.0, every kernel choice forced):
+ * <ul>
+ * <li>Two batch jobs submitted one after the other with {@code --device cuda} both run on the device. Flink loads each
+ * submitted job's classes in a class loader of its own, and a JVM binds a native library to one class loader: with
+ * JCuda in the job jar only, the second job found no CUDA device and could not launch programmatically. The cluster
+ * has JCuda on the TaskManager's class path, parent-first.</li>
+ * <li>The streaming job loses its device mid-stream (an injected illegal-address fault, which loses the CUDA context
+ * as a GPU's MMU fault does): the task fails, Flink restarts it from its checkpoint on a new engine, and every request
+ * is answered exactly once, none with an error.</li>
+ * </ul>
  * Skipped, with the reason printed, where g++ (for the emulated driver) is missing.
  */
 class LocalClusterGpuIT {
@@ -46,8 +70,11 @@ class LocalClusterGpuIT {
     private static final Path STATE = Path.of(System.getProperty("inferstream.it.state", "target/local-cluster-it") + "-gpu")
             .toAbsolutePath();
     private static final int REQUESTS = 4;
+    private static final int STREAMED = 24;
+    private static final Path FAULT = STATE.resolve("fault");
     private static Path driver;
     private static String rest;
+    private static String bootstrap;
 
     @BeforeAll
     static void startTheClusterOnTheEmulatedDriver() throws Exception {
@@ -60,10 +87,13 @@ class LocalClusterGpuIT {
         }
         Files.createDirectories(STATE);
         driver = EmulatedDriver.build(REPO.resolve("model-runtime/src/main/cuda/emulate.sh"), STATE.resolve("driver"));
-        String out = script("start", "flink");
+        String out = script("start", "all");
         Matcher m = Pattern.compile("FLINK_REST=(\\S+)").matcher(out);
         assertTrue(m.find(), "no REST endpoint in: " + out);
         rest = m.group(1);
+        Matcher k = Pattern.compile("KAFKA_BOOTSTRAP=(\\S+)").matcher(out);
+        assertTrue(k.find(), "no Kafka endpoint in: " + out);
+        bootstrap = k.group(1);
     }
 
     @AfterAll
@@ -81,6 +111,7 @@ class LocalClusterGpuIT {
 
     @Test
     void secondGpuJobOnTheTaskManagerRunsOnTheDeviceToo() throws Exception {
+        long logFrom = Files.size(taskManagerLog());
         Path in = STATE.resolve("input");
         Files.createDirectories(in);
         StringBuilder lines = new StringBuilder();
@@ -107,11 +138,95 @@ class LocalClusterGpuIT {
         }
         assertEquals(outputs.get(0), outputs.get(1), "greedy outputs of the two jobs");
 
-        String log = Files.readString(STATE.resolve("logs/taskmanager.log"));
+        String log = Files.readString(taskManagerLog()).substring((int) logFrom);
         assertEquals(2, count(log, "--device cuda:0: using the CUDA backend"), "both jobs on the device:\n" + taskManagerLogTail());
         // the second job's launcher finds cuLaunchKernelEx too (dlsym; System.load is refused to its class loader)
         assertEquals(2, count(log, "programmatic dependent launch (sm_90): on"), "programmatic launches in both jobs:\n"
                 + taskManagerLogTail());
+    }
+
+    @Test
+    void aLostDeviceRestartsTheStreamingJobOnANewEngine() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("gpu-prompts", 2, (short) 1), new NewTopic("gpu-results", 1, (short) 1),
+                    new NewTopic("gpu-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+        long logFrom = Files.size(taskManagerLog());
+        StringWriter stdout = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stdout)).execute(
+                "--jobmanager", rest, "--jar", JAR.toString(), "--job", "streaming", "--wait-running", "--timeout", "2m", "--",
+                "--bootstrap-servers", bootstrap, "--requests-topic", "gpu-prompts", "--results-topic", "gpu-results",
+                "--dead-letter-topic", "gpu-dead-letters", "--transactional-id-prefix", "gpu-streaming",
+                "--output", "none", "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--max-new-tokens", "6", "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s", "--device", "cuda");
+        assertEquals(0, rc, "submit --job streaming --device cuda failed: " + stdout + "\n" + taskManagerLogTail());
+        Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
+        assertTrue(job.find(), "no job id printed: " + stdout);
+        try {
+            produce(0, STREAMED / 2);
+            assertEquals(STREAMED / 2, committedResults(STREAMED / 2).size(), "results before the fault");
+            Files.createFile(FAULT); // the driver's next launch fails as an illegal address, and deletes the file
+            produce(STREAMED / 2, STREAMED);
+            Map<String, List<InferenceResult>> results = committedResults(STREAMED);
+            assertFalse(Files.exists(FAULT), "no kernel launched after the fault file appeared");
+            assertEquals(STREAMED, results.size(), "ids answered: " + results.keySet() + "\n" + taskManagerLogTail());
+            results.forEach((id, rs) -> {
+                assertEquals(1, rs.size(), id + " answered " + rs.size() + " times");
+                assertTrue(rs.get(0).getFinishReason() != FinishReason.ERROR && rs.get(0).getError() == null,
+                        id + ": " + rs.get(0).getError());
+            });
+        } finally {
+            new CommandLine(new CancelCommand()).setOut(new PrintWriter(new StringWriter())).execute("--jobmanager", rest, job.group(1));
+        }
+        String log = Files.readString(taskManagerLog()).substring((int) logFrom);
+        assertTrue(log.contains("EngineFailedException"), "the task failed on the lost device:\n" + taskManagerLogTail());
+        assertTrue(log.contains("ILLEGAL_ADDRESS"), "the failure names the driver's error:\n" + taskManagerLogTail());
+        assertEquals(2, count(log, "--device cuda:0: using the CUDA backend"), "an engine before the fault and a new one after it:\n"
+                + taskManagerLogTail());
+    }
+
+    /** Requests s{from}..s{to - 1} to the streaming job's topic. */
+    private static void produce(int from, int to) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            for (int i = from; i < to; i++) {
+                producer.send(new ProducerRecord<>("gpu-prompts", "s" + i, "{\"id\": \"s" + i + "\", \"task\": \"GENERATE\", "
+                        + "\"text\": \"Once upon a time " + i + "\", \"sampling\": {\"temperature\": 0}, \"created_at\": 1764324930123}"));
+            }
+            producer.flush();
+        }
+    }
+
+    /** The committed results by id, read until {@code expected} ids and a quiet 3 s more (at most 180 s). */
+    private static Map<String, List<InferenceResult>> committedResults(int expected) throws Exception {
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "gpu-it-" + System.nanoTime());
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
+        Map<String, List<InferenceResult>> seen = new TreeMap<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of("gpu-results"));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            long quietUntil = Long.MAX_VALUE;
+            while (System.nanoTime() < Math.min(deadline, quietUntil)) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    InferenceResult result = codec.decode(r.value());
+                    seen.computeIfAbsent(result.getId(), id -> new ArrayList<>()).add(result);
+                }
+                if (seen.size() >= expected && quietUntil == Long.MAX_VALUE) {
+                    quietUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3); // duplicates would show up now
+                }
+            }
+        }
+        return seen;
+    }
+
+    private static Path taskManagerLog() {
+        return STATE.resolve("logs/taskmanager.log");
     }
 
     /** The output texts of {@code out}'s results, by id; every result without an error. */
@@ -142,14 +257,21 @@ class LocalClusterGpuIT {
 
     private static String taskManagerLogTail() {
         try {
-            List<String> lines = Files.readAllLines(STATE.resolve("logs/taskmanager.log"));
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()));
+            List<String> lines = Files.readAllLines(taskManagerLog());
+            List<String> out = Files.exists(STATE.resolve("logs/taskmanager.out"))
+                    ? Files.readAllLines(STATE.resolve("logs/taskmanager.out")) : List.of();
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size()))
+                    + "\n--- taskmanager.out (the emulated driver's lines) ---\n"
+                    + String.join("\n", out.subList(Math.max(0, out.size() - 20), out.size()));
         } catch (IOException e) {
             return "(no TaskManager log: " + e + ")";
         }
     }
 
-    /** cluster.sh with the TaskManager on the emulated driver (compute 9.0, every kernel choice forced). */
+    /**
+     * cluster.sh with the TaskManager on the emulated driver (compute 9.0, every kernel choice forced; {@link #FAULT}
+     * injects a fault).
+     */
     private static String script(String... command) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("bash", REPO.resolve("deploy/local/cluster.sh").toString()));
         cmd.addAll(List.of(command));
@@ -161,6 +283,7 @@ class LocalClusterGpuIT {
         if (driver != null) {
             env.put("LD_LIBRARY_PATH", driver.toString());
             env.put("INFERSTREAM_EMULATED_CC", "9.0");
+            env.put("INFERSTREAM_EMULATED_FAULT_FILE", FAULT.toString());
             env.put("TM_JAVA_OPTS", String.join(" ", EmulatedDriver.FORCED));
         }
         Process p = pb.start();
