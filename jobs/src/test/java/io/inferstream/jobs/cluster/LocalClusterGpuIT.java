@@ -23,7 +23,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -32,7 +32,6 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -72,41 +71,30 @@ class LocalClusterGpuIT {
     private static final int REQUESTS = 4;
     private static final int STREAMED = 24;
     private static final Path FAULT = STATE.resolve("fault");
-    private static Path driver;
+    private static ClusterScript cluster;
     private static String rest;
     private static String bootstrap;
 
     @BeforeAll
     static void startTheClusterOnTheEmulatedDriver() throws Exception {
         assertTrue(Files.isRegularFile(JAR), "shaded job jar missing: " + JAR + " (mvn package builds it)");
-        if (Files.isDirectory(STATE)) {
-            script("stop"); // a previous run killed half-way must not leave processes
-            try (Stream<Path> old = Files.walk(STATE)) {
-                old.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
-        }
-        Files.createDirectories(STATE);
-        driver = EmulatedDriver.build(REPO.resolve("model-runtime/src/main/cuda/emulate.sh"), STATE.resolve("driver"));
-        String out = script("start", "all");
-        Matcher m = Pattern.compile("FLINK_REST=(\\S+)").matcher(out);
-        assertTrue(m.find(), "no REST endpoint in: " + out);
-        rest = m.group(1);
-        Matcher k = Pattern.compile("KAFKA_BOOTSTRAP=(\\S+)").matcher(out);
-        assertTrue(k.find(), "no Kafka endpoint in: " + out);
-        bootstrap = k.group(1);
+        Map<String, String> env = new HashMap<>(Map.of("TM_PROCESS_MEMORY", "1536m", "TM_SLOTS", "1"));
+        new ClusterScript(REPO, STATE, env).clean();
+        Path driver = EmulatedDriver.build(REPO.resolve("model-runtime/src/main/cuda/emulate.sh"), STATE.resolve("driver"));
+        // the TaskManager on the emulated driver: compute 9.0, every kernel choice forced, FAULT injects a fault
+        env.putAll(Map.of("LD_LIBRARY_PATH", driver.toString(), "INFERSTREAM_EMULATED_CC", "9.0",
+                "INFERSTREAM_EMULATED_FAULT_FILE", FAULT.toString(), "TM_JAVA_OPTS", String.join(" ", EmulatedDriver.FORCED)));
+        cluster = new ClusterScript(REPO, STATE, env);
+        Map<String, String> endpoints = ClusterScript.endpoints(cluster.run("start", "all"));
+        rest = endpoints.get("FLINK_REST");
+        bootstrap = endpoints.get("KAFKA_BOOTSTRAP");
     }
 
     @AfterAll
     static void stopCluster() throws Exception {
-        if (rest == null) {
-            return; // skipped before the start
+        if (cluster != null) { // null: skipped before the start
+            cluster.stopLeavingNothing();
         }
-        script("stop");
-        long leftovers = ProcessHandle.allProcesses()
-                .filter(p -> p.pid() != ProcessHandle.current().pid())
-                .filter(p -> p.info().commandLine().map(c -> c.contains(STATE.toString())).orElse(false))
-                .count();
-        assertEquals(0, leftovers, "processes using " + STATE + " are left behind");
     }
 
     @Test
@@ -266,30 +254,5 @@ class LocalClusterGpuIT {
         } catch (IOException e) {
             return "(no TaskManager log: " + e + ")";
         }
-    }
-
-    /**
-     * cluster.sh with the TaskManager on the emulated driver (compute 9.0, every kernel choice forced; {@link #FAULT}
-     * injects a fault).
-     */
-    private static String script(String... command) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("bash", REPO.resolve("deploy/local/cluster.sh").toString()));
-        cmd.addAll(List.of(command));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(REPO.toFile()).redirectErrorStream(true);
-        Map<String, String> env = pb.environment();
-        env.put("INFERSTREAM_STATE", STATE.toString());
-        env.put("TM_PROCESS_MEMORY", "1536m");
-        env.put("TM_SLOTS", "1");
-        if (driver != null) {
-            env.put("LD_LIBRARY_PATH", driver.toString());
-            env.put("INFERSTREAM_EMULATED_CC", "9.0");
-            env.put("INFERSTREAM_EMULATED_FAULT_FILE", FAULT.toString());
-            env.put("TM_JAVA_OPTS", String.join(" ", EmulatedDriver.FORCED));
-        }
-        Process p = pb.start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "cluster.sh " + String.join(" ", command) + " did not finish");
-        assertEquals(0, p.exitValue(), "cluster.sh " + String.join(" ", command) + " failed:\n" + output);
-        return output;
     }
 }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.inferstream.cli.CancelCommand;
 import io.inferstream.cli.StatusCommand;
 import io.inferstream.cli.SubmitCommand;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -57,20 +56,16 @@ class LocalClusterIT {
     private static final Path REPO = Path.of(System.getProperty("inferstream.repo", "..")).toAbsolutePath().normalize();
     private static final Path JAR = Path.of(System.getProperty("inferstream.cluster.jar", "target/missing.jar")).toAbsolutePath();
     private static final Path STATE = Path.of(System.getProperty("inferstream.it.state", "target/local-cluster-it")).toAbsolutePath();
+    private static final ClusterScript CLUSTER = new ClusterScript(REPO, STATE, Map.of("TM_PROCESS_MEMORY", "1536m"));
     private static final List<Long> PIDS = new ArrayList<>();
     private static Map<String, String> ports;
 
     @BeforeAll
     static void startCluster() throws Exception {
         assertTrue(Files.isRegularFile(JAR), "shaded job jar missing: " + JAR + " (mvn package builds it)");
-        if (Files.isDirectory(STATE)) {
-            script("stop"); // a previous run killed half-way must not leave processes
-            try (java.util.stream.Stream<Path> old = Files.walk(STATE)) {
-                old.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
-        }
-        String out = script("start");
-        ports = parseEnv(out);
+        CLUSTER.clean();
+        ports = ClusterScript.endpoints(CLUSTER.run("start"));
+        assertTrue(ports.containsKey("KAFKA_BOOTSTRAP"), ports.toString());
         for (String name : List.of("kafka", "jobmanager", "taskmanager")) {
             PIDS.add(Long.parseLong(Files.readString(STATE.resolve(name + ".pid")).trim()));
         }
@@ -78,17 +73,11 @@ class LocalClusterIT {
 
     @AfterAll
     static void stopCluster() throws Exception {
-        script("stop");
+        CLUSTER.stopLeavingNothing();
         for (long pid : PIDS) {
             boolean alive = ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
             assertFalse(alive, "process " + pid + " still alive after stop");
         }
-        // Every process of the cluster ran with the state folder on its command line.
-        long leftovers = ProcessHandle.allProcesses()
-                .filter(p -> p.pid() != ProcessHandle.current().pid())
-                .filter(p -> p.info().commandLine().map(c -> c.contains(STATE.toString())).orElse(false))
-                .count();
-        assertEquals(0, leftovers, "processes using " + STATE + " are left behind");
     }
 
     @Test
@@ -242,29 +231,5 @@ class LocalClusterIT {
             }
         }
         return seen;
-    }
-
-    private static String script(String command) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder("bash", REPO.resolve("deploy/local/cluster.sh").toString(), command)
-                .directory(REPO.toFile()).redirectErrorStream(true);
-        pb.environment().put("INFERSTREAM_STATE", STATE.toString());
-        pb.environment().put("TM_PROCESS_MEMORY", "1536m");
-        Process p = pb.start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "cluster.sh " + command + " did not finish");
-        assertEquals(0, p.exitValue(), "cluster.sh " + command + " failed:\n" + output);
-        return output;
-    }
-
-    private static Map<String, String> parseEnv(String text) {
-        Map<String, String> env = new HashMap<>();
-        for (String line : text.split("\n")) {
-            int eq = line.indexOf('=');
-            if (eq > 0 && line.substring(0, eq).matches("[A-Z_]+")) {
-                env.put(line.substring(0, eq), line.substring(eq + 1).trim());
-            }
-        }
-        assertTrue(env.containsKey("KAFKA_BOOTSTRAP") && env.containsKey("FLINK_REST"), "no endpoints in: " + text);
-        return env;
     }
 }
