@@ -14,7 +14,6 @@ import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 import jcuda.CudaException;
 import jcuda.driver.CUcontext;
@@ -65,8 +64,14 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     private static Probe probe;
-    /** Resets of each device's primary context in this process: a device opened before one must not touch the new one. */
-    private static final ConcurrentHashMap<Integer, Integer> RESETS = new ConcurrentHashMap<>();
+    /**
+     * Held while a device is opened, in the whole JVM: a String literal is one object for every class loader, and the
+     * primary context is the process's, shared by the jobs Flink loads in class loaders of their own. Two opens after
+     * a loss must not both reset the context (the second reset would end the first's new one).
+     */
+    private static final Object OPEN_LOCK = "io.inferstream.runtime.cuda.CudaDevice#open";
+    /** System property prefix counting each device's context resets ({@link #resets}). */
+    private static final String RESETS_PROPERTY = "inferstream.cuda.contextResets.";
 
     private final int ordinal;
     private final CUdevice device;
@@ -85,7 +90,7 @@ public final class CudaDevice implements AutoCloseable {
         this.device = device;
         this.context = context;
         this.retains = retains;
-        this.generation = RESETS.getOrDefault(ordinal, 0);
+        this.generation = resets(ordinal);
         this.name = name;
         this.computeMajor = major;
         this.computeMinor = minor;
@@ -130,10 +135,25 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     /**
-     * Opens device {@code ordinal} (compute capability 8.0 or newer) and loads the kernels. Synchronized: two models
-     * opening the device after a loss must not both reset its context (the second reset would end the first's).
+     * Opens device {@code ordinal} (compute capability 8.0 or newer) and loads the kernels, one open at a time in the
+     * JVM ({@link #OPEN_LOCK}).
      */
-    public static synchronized CudaDevice open(int ordinal) {
+    public static CudaDevice open(int ordinal) {
+        synchronized (OPEN_LOCK) {
+            return openLocked(ordinal);
+        }
+    }
+
+    /**
+     * Resets of device {@code ordinal}'s primary context in this process, counted in a system property so that every
+     * class loader's devices see them: a device opened before a reset must not touch the new context, whose addresses
+     * may be its old ones.
+     */
+    private static int resets(int ordinal) {
+        return Integer.parseInt(System.getProperty(RESETS_PROPERTY + ordinal, "0"));
+    }
+
+    private static CudaDevice openLocked(int ordinal) {
         Probe p = probe();
         if (!p.available()) {
             throw new IllegalStateException("no CUDA device: " + p.reason() + " (" + p.remedy() + ")");
@@ -169,7 +189,7 @@ public final class CudaDevice implements AutoCloseable {
             // destroyed. A reset destroys it and its allocations, which that failed model can no longer use anyway.
             LOG.warn("cuda:{} ({}): its context was lost to an earlier error ({}); resetting it", ordinal, name, sticky.get());
             cuDevicePrimaryCtxReset(dev);
-            RESETS.merge(ordinal, 1, Integer::sum);
+            System.setProperty(RESETS_PROPERTY + ordinal, Integer.toString(resets(ordinal) + 1)); // under OPEN_LOCK
             ctx = new CUcontext();
             cuDevicePrimaryCtxRetain(ctx, dev); // a reset keeps the retains; this one is the new context's handle
             retains = 2;
@@ -228,7 +248,7 @@ public final class CudaDevice implements AutoCloseable {
 
     /** Whether a later {@link #open} reset the context after a loss: its handles and memory are not this device's. */
     private boolean wasReset() {
-        return RESETS.getOrDefault(ordinal, 0) != generation;
+        return resets(ordinal) != generation;
     }
 
     /** Makes this device's context current on the calling thread (cheap; every entry point calls it). */

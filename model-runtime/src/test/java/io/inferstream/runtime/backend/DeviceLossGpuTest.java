@@ -18,7 +18,8 @@ import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.testing.SharedModels;
-import java.io.IOException;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import jcuda.CudaException;
@@ -27,8 +28,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A GPU whose context takes a sticky error (an MMU fault, a trap, an uncorrectable ECC error: every later call fails)
- * fails the engine as a whole, with the reason; a model loaded on the same device afterwards works, though the failed
- * one has not been closed yet (its context is reset), and closing the failed one throws nothing. Runs in a JVM of its
+ * fails the engine as a whole, with the reason; the context is reset by the next open of the device, here in another
+ * class loader (as a second Flink job on the TaskManager would), which the failed model's device sees; a model loaded
+ * on the same device afterwards works, though the failed one has not been closed yet, and closing the failed one
+ * throws nothing and frees nothing of the new context. Runs in a JVM of its
  * own, since the reset ends every other CUDA object of the process on that device, and only when asked:
  * <ul>
  * <li>on the emulated driver ({@code INFERSTREAM_EMULATED_FAULT_FILE}, set by EmulatedDeviceTest): the first launch
@@ -43,7 +46,7 @@ class DeviceLossGpuTest {
     private static final int[] PROMPT = {1, 403, 407, 261};
 
     @Test
-    void aLostContextFailsTheEngineAndTheNextModelOnTheDeviceRuns() throws IOException {
+    void aLostContextFailsTheEngineAndTheNextModelOnTheDeviceRuns() throws Exception {
         String faultFile = System.getenv("INFERSTREAM_EMULATED_FAULT_FILE");
         boolean emulated = faultFile != null && !faultFile.isBlank();
         boolean real = "1".equals(System.getenv("INFERSTREAM_DEVICE_LOSS_TEST"));
@@ -74,14 +77,19 @@ class DeviceLossGpuTest {
             assertTrue(first.unusable().isPresent());
             assertTrue(!emulated || Files.notExists(Path.of(faultFile)), "the fault was taken");
 
-            // The failed model is still open (a Flink task that has not closed yet): the next one resets the context.
-            try (LanguageModel second = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
-                 Engine again = new Engine(second, null, config)) {
-                assertArrayEquals(reference, greedy(again).tokens(), "the next model on the device generates the same tokens");
-                assertTrue(first.unusable().get().contains("reset"), first.unusable().get());
-                engine.shutdownNow();
-                assertDoesNotThrow(first::close, "closing the failed model");
-                assertArrayEquals(reference, greedy(again).tokens(), "and closing the failed one does not touch it");
+            // The failed model is still open (a Flink task that has not closed yet). Another job's device, opened in a
+            // class loader of its own as Flink loads each job, resets the context; this one's device sees it.
+            try (AutoCloseable otherJobs = openInAnotherClassLoader()) {
+                assertTrue(first.unusable().map(why -> why.contains("reset")).orElse(false),
+                        "the failed model's device sees the reset: " + first.unusable());
+                // the next model on the device, in this class loader, finds the context healthy
+                try (LanguageModel second = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
+                     Engine again = new Engine(second, null, config)) {
+                    assertArrayEquals(reference, greedy(again).tokens(), "the next model on the device generates the same tokens");
+                    engine.shutdownNow();
+                    assertDoesNotThrow(first::close, "closing the failed model");
+                    assertArrayEquals(reference, greedy(again).tokens(), "and closing the failed one does not touch it");
+                }
             }
             // Every model closed: the driver destroyed the context; a new one starts clean.
             try (LanguageModel third = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
@@ -89,6 +97,34 @@ class DeviceLossGpuTest {
                 assertArrayEquals(reference, greedy(last).tokens());
             }
         }
+    }
+
+    /**
+     * {@code CudaDevice.open(0)} in a class loader that loads this project's classes anew and the rest (JCuda) from
+     * this one, as a Flink TaskManager loads a second job with JCuda parent-first; returns its device as a closeable.
+     */
+    private static AutoCloseable openInAnotherClassLoader() throws Exception {
+        URL classes = CudaDevice.class.getProtectionDomain().getCodeSource().getLocation();
+        ClassLoader parent = DeviceLossGpuTest.class.getClassLoader();
+        URLClassLoader job = new URLClassLoader(new URL[] {classes}, parent) {
+            @Override
+            protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+                if (!name.startsWith("io.inferstream.")) {
+                    return super.loadClass(name, resolve);
+                }
+                synchronized (getClassLoadingLock(name)) {
+                    Class<?> c = findLoadedClass(name);
+                    return c != null ? c : findClass(name);
+                }
+            }
+        };
+        Class<?> device = job.loadClass(CudaDevice.class.getName());
+        assertTrue(device != CudaDevice.class, "loaded anew");
+        Object opened = device.getMethod("open", int.class).invoke(null, 0);
+        return () -> {
+            device.getMethod("close").invoke(opened);
+            job.close();
+        };
     }
 
     /** An MMU fault on a GPU: token 10^9 of a 64-float table, read 256 GB past it. Its buffers go with the context. */
