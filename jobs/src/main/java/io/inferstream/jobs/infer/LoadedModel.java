@@ -54,6 +54,7 @@ public final class LoadedModel implements AutoCloseable {
             // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.
             Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions());
             LOG.info("model {}: {}", spec.modelName(), loaded.choice().reason());
+            loaded.deviceMemory().ifPresent(memory -> LOG.info("model {}: device memory: {}", spec.modelName(), memory));
             if (!loaded.kernelChoices().isEmpty()) {
                 StringBuilder choices = new StringBuilder();
                 loaded.kernelChoices().forEach((what, decided) -> choices.append("\n  ").append(what).append(": ").append(decided));

@@ -131,6 +131,16 @@ class LocalClusterGpuIT {
         // the second job's launcher finds cuLaunchKernelEx too (dlsym; System.load is refused to its class loader)
         assertEquals(2, count(log, "programmatic dependent launch (sm_90): on"), "programmatic launches in both jobs:\n"
                 + taskManagerLogTail());
+        // each load says how the device's memory was divided; the second found what the first had: the first job's
+        // engine gave its weights, activations and KV cache back when that job finished
+        Matcher memory = Pattern.compile("device memory: [0-9.]+ GiB, ([0-9.]+ GiB) free at load").matcher(log);
+        List<String> free = new ArrayList<>();
+        while (memory.find()) {
+            free.add(memory.group(1));
+        }
+        assertEquals(2, free.size(), "a device memory line per load:\n" + taskManagerLogTail());
+        assertEquals(free.get(0), free.get(1), "free device memory at each job's load:\n" + taskManagerLogTail());
+        assertEquals(2, count(log, "(--kv-cache-memory 16.0 MiB)"), "each engine's KV cache line:\n" + taskManagerLogTail());
     }
 
     @Test

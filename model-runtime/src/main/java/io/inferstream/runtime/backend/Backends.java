@@ -1,6 +1,7 @@
 package io.inferstream.runtime.backend;
 
 import java.util.Map;
+import java.util.Optional;
 
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
@@ -16,9 +17,11 @@ public final class Backends {
 
     /**
      * A loaded model, the line explaining the backend choice and, on a GPU, what the model chose at load for each
-     * kernel family and why (empty on the CPU): what an operator reads first when a GPU runs slower than expected.
+     * kernel family and why (empty on the CPU): what an operator reads first when a GPU runs slower than expected;
+     * and on a GPU how its memory was divided ({@code MemoryPlan.summary()}; empty on the CPU).
      */
-    public record Loaded(LanguageModel model, BackendChoice choice, Map<String, String> kernelChoices) {
+    public record Loaded(LanguageModel model, BackendChoice choice, Map<String, String> kernelChoices,
+                         Optional<String> deviceMemory) {
     }
 
     public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
@@ -26,12 +29,13 @@ public final class Backends {
                 ? BackendChoice.resolve(option, new CudaDevice.Probe(false, 0, "not probed"))
                 : BackendChoice.resolve(option, CudaDevice.probe());
         if (!choice.cuda()) {
-            return new Loaded(LlamaModel.load(gguf), choice, Map.of());
+            return new Loaded(LlamaModel.load(gguf), choice, Map.of(), Optional.empty());
         }
         CudaDevice device = CudaDevice.open(choice.ordinal());
         try {
             CudaLlamaModel model = CudaLlamaModel.load(gguf, device, cudaOptions);
-            return new Loaded(new DeviceOwningModel(model, device), choice, model.kernelChoices());
+            return new Loaded(new DeviceOwningModel(model, device), choice, model.kernelChoices(),
+                    Optional.of(model.memoryPlan().summary()));
         } catch (RuntimeException e) {
             device.close();
             throw e;

@@ -50,6 +50,7 @@ public final class DeviceCliOption {
     public LanguageModel load(GgufFile gguf, PrintStream log, int maxBatchTokens) {
         Backends.Loaded loaded = Backends.load(gguf, option(), cudaOptions(maxBatchTokens));
         log.println(loaded.choice().reason());
+        loaded.deviceMemory().ifPresent(memory -> log.println("device memory: " + memory));
         return loaded.model();
     }
 }

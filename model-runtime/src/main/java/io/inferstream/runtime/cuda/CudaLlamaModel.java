@@ -180,9 +180,9 @@ public final class CudaLlamaModel implements LanguageModel {
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
         long activations = MemoryPlan.activationBytes(config, options.maxBatchTokens());
-        boolean kQuants = keepKQuants(cpu, options, mem[0], activations);
+        boolean kQuants = keepKQuants(cpu, options, mem, activations);
         long bytes = DeviceWeights.bytes(cpu.weights(), config, bf16, kQuants);
-        this.plan = new MemoryPlan(mem[0], options.memoryFraction(), bytes, activations);
+        this.plan = new MemoryPlan(mem[0], mem[1], options.memoryFraction(), bytes, activations);
         plan.requireFits(gguf.path().toString(), device.toString());
 
         this.w = DeviceWeights.upload(gguf, cpu.weights(), config, bf16, kQuants);
@@ -261,7 +261,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * tensor-core and streaming kernels, whose speed the H200 runs measured): as {@code policy} says (see
      * {@link KQuantPolicy}). Sets {@link #kQuantChoice}.
      */
-    private boolean keepKQuants(LlamaModel cpu, Options options, long deviceFree, long activations) {
+    private boolean keepKQuants(LlamaModel cpu, Options options, long[] memory, long activations) {
         if (!DeviceWeights.hasKQuants(cpu.weights(), config)) {
             kQuantChoice = "no Q4_K or Q6_K matrices";
             return false;
@@ -271,7 +271,7 @@ public final class CudaLlamaModel implements LanguageModel {
         long kept = DeviceWeights.bytes(cpu.weights(), config, bf16, true);
         String sizes = "weights " + MemoryPlan.gib(kept) + " as Q4_K / Q6_K, " + MemoryPlan.gib(decoded) + " decoded";
         KQuantPolicy policy = options.kQuants();
-        boolean keep = policy.keeps(new MemoryPlan(deviceFree, options.memoryFraction(), decoded, activations));
+        boolean keep = policy.keeps(new MemoryPlan(memory[0], memory[1], options.memoryFraction(), decoded, activations));
         kQuantChoice = (keep ? "kept as Q4_K / Q6_K" : "decoded to F16") + switch (policy) {
             case AUTO -> keep ? ": decoded they would not fit in the memory budget (" + sizes + ")"
                     : " (the measured kernels; --gpu-kquants NATIVE keeps them quantized: " + sizes + ")";
@@ -731,7 +731,8 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         packedStream = on;
         syncSkinny();
-        plan = new MemoryPlan(plan.deviceFree(), plan.fraction(), weightBytes + packedBytes, plan.activationBytes());
+        plan = new MemoryPlan(plan.deviceFree(), plan.deviceTotal(), plan.fraction(), weightBytes + packedBytes,
+                plan.activationBytes());
     }
 
     /** Whether the streaming products read packed weights. */

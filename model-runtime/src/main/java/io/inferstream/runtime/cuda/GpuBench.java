@@ -102,6 +102,7 @@ public final class GpuBench {
             String products = null;
             String layouts = "";
             if (m instanceof CudaLlamaModel c) {
+                System.out.println("device memory: " + c.memoryPlan().summary());
                 c.kernelChoices().forEach((what, decided) -> System.out.println(what + ": " + decided));
                 // each product of a step alone (chosen kernels, CUDA graph replays): where the step's weight reads go
                 products = c.productBenchmark(new int[] {1, 16, 64}, 20);

@@ -8,18 +8,29 @@ import io.inferstream.runtime.model.ModelConfig;
 /**
  * How a model's device memory is divided: of the memory free when the model is loaded, {@code fraction} is
  * ours; the weights and the activations of the largest batch come first and the KV pool gets the rest.
+ * What is not free at load (total minus free) is held by this process's CUDA context and by every other user of the
+ * device: another job's engine on the same TaskManager (each job loads its own), or another process.
  *
  * @param deviceFree      bytes free on the device before loading
+ * @param deviceTotal     bytes of device memory in all
  * @param fraction        share of the free memory this model may use, in (0, 1]
  * @param weightBytes     device bytes of all weights
  * @param activationBytes device bytes of the scratch buffers for {@code maxBatchTokens}
  */
-public record MemoryPlan(long deviceFree, double fraction, long weightBytes, long activationBytes) {
+public record MemoryPlan(long deviceFree, long deviceTotal, double fraction, long weightBytes, long activationBytes) {
 
     public MemoryPlan {
         if (!(fraction > 0 && fraction <= 1)) {
             throw new IllegalArgumentException("GPU memory fraction must be in (0, 1], got " + fraction);
         }
+        if (deviceFree < 0 || deviceTotal < deviceFree) {
+            throw new IllegalArgumentException("device memory: " + deviceFree + " bytes free of " + deviceTotal);
+        }
+    }
+
+    /** Bytes in use on the device before this model was loaded (by this process's context and by others). */
+    public long heldByOthers() {
+        return deviceTotal - deviceFree;
     }
 
     /** Bytes this model may use. */
@@ -35,12 +46,31 @@ public record MemoryPlan(long deviceFree, double fraction, long weightBytes, lon
     /** Throws a clear error naming every quantity when the weights and activations do not fit. */
     public void requireFits(String model, String device) {
         if (kvBytes() <= 0) {
+            // When most of the device is already taken, the fix is the other holder's (a second job's engine on this
+            // TaskManager keeps its weights and KV cache until that job ends), not this model's fraction.
+            String others = heldByOthers() * 2 > deviceTotal
+                    ? String.format(Locale.ROOT, "; %s of the device's %s was in use before this load (another job's "
+                            + "engine on this TaskManager, or another process: see nvidia-smi); give that one a smaller "
+                            + "--gpu-memory-fraction or --kv-cache-memory", gib(heldByOthers()), gib(deviceTotal))
+                    : "";
             throw new IllegalStateException(String.format(Locale.ROOT,
                     "%s does not fit on %s: weights %s + activations %s = %s, but %.0f%% of the %s free is %s "
-                            + "(raise --gpu-memory-fraction, lower --max-batched-tokens, or use a smaller quantization)",
+                            + "(raise --gpu-memory-fraction, lower --max-batched-tokens, or use a smaller quantization)%s",
                     model, device, gib(weightBytes), gib(activationBytes), gib(weightBytes + activationBytes),
-                    fraction * 100, gib(deviceFree), gib(budget())));
+                    fraction * 100, gib(deviceFree), gib(budget()), others));
         }
+    }
+
+    /**
+     * One line for the load's log: the device's memory, what was free, this model's share, and its division, e.g.
+     * "139.80 GiB, 139.26 GiB free at load (0.54 GiB in use: CUDA contexts, other jobs or processes); 90% of the
+     * free = 125.34 GiB for this model: weights 2.45 GiB, activations 0.61 GiB, KV cache room 122.28 GiB".
+     */
+    public String summary() {
+        return String.format(Locale.ROOT, "%s, %s free at load (%s in use: CUDA contexts, other jobs or processes); "
+                        + "%.0f%% of the free = %s for this model: weights %s, activations %s, KV cache room %s",
+                gib(deviceTotal), gib(deviceFree), gib(heldByOthers()), fraction * 100, gib(budget()), gib(weightBytes),
+                gib(activationBytes), gib(Math.max(0, kvBytes())));
     }
 
     /** KV blocks of {@code blockSize} positions that fit in {@link #kvBytes()}. */

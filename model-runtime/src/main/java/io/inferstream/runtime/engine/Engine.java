@@ -39,6 +39,7 @@ public final class Engine implements AutoCloseable {
     private final Scheduler scheduler;
     private final LanguageModel model;
     private final ModelRunner runner;
+    private final KvCacheSizing kvCacheSizing;
     private final Thread thread;
     private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
     private final Map<String, Sequence> inFlight = new ConcurrentHashMap<>();
@@ -72,9 +73,12 @@ public final class Engine implements AutoCloseable {
         this.model = model;
         this.modelConfig = model.config();
         this.tokenizer = tokenizer;
+        EngineConfig requested = config;
         config = config.resolveKvCache(model); // an auto budget from the device's memory plan (or the CPU default)
         this.config = config;
-        int numBlocks = config.numBlocks(modelConfig.nLayers(), modelConfig.kvDim());
+        this.kvCacheSizing = KvCacheSizing.of(requested, config, modelConfig, model.kvCacheBudget());
+        LOG.info("{}", kvCacheSizing);
+        int numBlocks = kvCacheSizing.blocks();
         this.kv = new KvCacheManager(numBlocks, config.blockSize(), config.prefixCaching());
         KvStore store = model.newKvStore(numBlocks, config.blockSize(), config.kvPrecision());
         this.scheduler = new Scheduler(config, kv);
@@ -104,6 +108,11 @@ public final class Engine implements AutoCloseable {
      */
     public Optional<String> failure() {
         return Optional.ofNullable(failure);
+    }
+
+    /** How big the KV cache is and why (said in the log when the engine starts). */
+    public KvCacheSizing kvCacheSizing() {
+        return kvCacheSizing;
     }
 
     /** KV blocks in the pool (from the memory budget). */

@@ -1,6 +1,7 @@
 package io.inferstream.runtime.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,7 +44,7 @@ class MemoryPlanTest {
     void kvGetsWhatIsLeftOfTheFractionAfterWeightsAndActivations() {
         long weights = 2_471_000_000L;
         long acts = MemoryPlan.activationBytes(LLAMA_1B, 512);
-        MemoryPlan plan = new MemoryPlan(100 * GIB, 0.5, weights, acts);
+        MemoryPlan plan = new MemoryPlan(100 * GIB, 141 * GIB, 0.5, weights, acts);
         assertEquals(50 * GIB, plan.budget());
         assertEquals(50 * GIB - weights - acts, plan.kvBytes());
         // one block of 16 positions, F16: 2 (K and V) x 16 layers x 512 x 16 x 2 bytes = 524288
@@ -54,20 +55,44 @@ class MemoryPlanTest {
 
     @Test
     void aModelThatDoesNotFitFailsNamingWeightsActivationsAndTheBudget() {
-        MemoryPlan plan = new MemoryPlan(4 * GIB, 0.5, 3 * GIB, GIB / 4);
+        MemoryPlan plan = new MemoryPlan(4 * GIB, 6 * GIB, 0.5, 3 * GIB, GIB / 4);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> plan.requireFits("m.gguf", "cuda:0 (L4)"));
         String msg = e.getMessage();
         assertTrue(msg.contains("m.gguf") && msg.contains("cuda:0 (L4)"), msg);
         assertTrue(msg.contains("weights 3.00 GiB") && msg.contains("activations 0.25 GiB"), msg);
         assertTrue(msg.contains("50% of the 4.00 GiB free is 2.00 GiB"), msg);
+        assertFalse(msg.contains("in use before this load"), msg); // 2 of 6 GiB held: not the cause
         assertEquals(0, plan.kvBlocks(LLAMA_1B, 16, KvStore.Precision.F16));
-        new MemoryPlan(8 * GIB, 0.5, 3 * GIB, GIB / 4).requireFits("m.gguf", "cuda:0");
+        new MemoryPlan(8 * GIB, 8 * GIB, 0.5, 3 * GIB, GIB / 4).requireFits("m.gguf", "cuda:0");
+    }
+
+    @Test
+    void aModelThatDoesNotFitBesideAnotherEngineNamesWhatTheDeviceAlreadyHolds() {
+        // a second job's engine on an H200 whose first job's engine took 90 % of the free memory
+        MemoryPlan plan = new MemoryPlan(14 * GIB, 140 * GIB, 0.9, 16 * GIB, GIB);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> plan.requireFits("llama-8b.gguf", "cuda:0"));
+        String msg = e.getMessage();
+        assertTrue(msg.contains("126.00 GiB of the device's 140.00 GiB was in use before this load"), msg);
+        assertTrue(msg.contains("another job's engine on this TaskManager"), msg);
+        assertTrue(msg.contains("smaller --gpu-memory-fraction or --kv-cache-memory"), msg);
+    }
+
+    @Test
+    void theSummaryGivesTheDeviceTheShareAndItsDivision() {
+        MemoryPlan plan = new MemoryPlan(100 * GIB, 128 * GIB, 0.5, 3 * GIB, GIB / 4);
+        assertEquals(28 * GIB, plan.heldByOthers());
+        assertEquals("128.00 GiB, 100.00 GiB free at load (28.00 GiB in use: CUDA contexts, other jobs or processes); "
+                + "50% of the free = 50.00 GiB for this model: weights 3.00 GiB, activations 0.25 GiB, KV cache room 46.75 GiB",
+                plan.summary());
+        // a plan that does not fit shows no negative room
+        assertTrue(new MemoryPlan(GIB, GIB, 0.5, GIB, 0).summary().endsWith("KV cache room 0.00 GiB"));
     }
 
     @Test
     void fractionOutsideZeroToOneIsRejected() {
-        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan(GIB, 0, 1, 1));
-        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan(GIB, 1.5, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan(GIB, GIB, 0, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan(GIB, GIB, 1.5, 1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan(2 * GIB, GIB, 0.5, 1, 1)); // more free than all
     }
 
     @Test
@@ -91,8 +116,8 @@ class MemoryPlanTest {
 
     @Test
     void kQuantsStayQuantizedOnlyWhenAskedOrWhenDecodedTheyWouldNotFit() {
-        MemoryPlan fits = new MemoryPlan(8 * GIB, 0.5, 3 * GIB, GIB / 4);
-        MemoryPlan tooBig = new MemoryPlan(8 * GIB, 0.5, 4 * GIB, GIB / 4);
+        MemoryPlan fits = new MemoryPlan(8 * GIB, 8 * GIB, 0.5, 3 * GIB, GIB / 4);
+        MemoryPlan tooBig = new MemoryPlan(8 * GIB, 8 * GIB, 0.5, 4 * GIB, GIB / 4);
         assertEquals(false, KQuantPolicy.AUTO.keeps(fits));
         assertEquals(true, KQuantPolicy.AUTO.keeps(tooBig));
         assertEquals(true, KQuantPolicy.NATIVE.keeps(fits));

@@ -197,6 +197,9 @@ class EngineLifecycleTest {
         try (Engine engine = new Engine(model, null, auto)) {
             assertEquals(EngineConfig.DEFAULT_KV_CACHE_BYTES, engine.config().kvCacheBytes());
             assertEquals(EngineConfig.defaults().numBlocks(model.config().nLayers(), model.config().kvDim()), engine.numKvBlocks());
+            assertEquals(engine.numKvBlocks(), engine.kvCacheSizing().blocks());
+            assertTrue(engine.kvCacheSizing().toString().contains("(auto on the CPU: the default 256.0 MiB)"),
+                    engine.kvCacheSizing().toString());
         }
         long perBlock = io.inferstream.runtime.kv.KvStore.bytesPerBlock(2, 64, 16, auto.kvPrecision());
         // a device with room for 10 blocks: 10 blocks; 4 sequences of 100 positions need 4 x 7 blocks: capped there
