@@ -68,10 +68,18 @@ class EngineCudaGpuTest {
             long perBlock = KvStore.bytesPerBlock(gpu.config().nLayers(), gpu.config().kvDim(), auto.blockSize(), auto.kvPrecision());
             long cap = perBlock * auto.maxSequences() * ((gpu.config().contextLength() + auto.blockSize() - 1) / auto.blockSize());
             long expected = Math.min(gpu.memoryPlan().kvBytes(), cap) / perBlock * perBlock;
+            // the plan divides the device's real memory: its total and what was free before the weights went up
+            long[] now = device.memoryInfo();
+            assertEquals(now[1], gpu.memoryPlan().deviceTotal());
+            assertTrue(gpu.memoryPlan().deviceFree() >= now[0] + gpu.weightBytes(), gpu.memoryPlan().summary());
             try (Engine engine = new Engine(gpu, null, auto)) {
                 assertEquals(expected, engine.config().kvCacheBytes());
                 assertEquals(expected / perBlock, engine.numKvBlocks());
                 assertTrue(engine.numKvBlocks() > 0);
+                assertEquals(engine.numKvBlocks(), engine.kvCacheSizing().blocks());
+                assertTrue(engine.kvCacheSizing().source().startsWith(expected <= gpu.memoryPlan().kvBytes() - perBlock
+                        ? "auto: enough for all 64 sequences" : "auto: what the device memory plan leaves"),
+                        engine.kvCacheSizing().toString());
             }
             SplittableRandom rnd = new SplittableRandom(78);
             List<int[]> prompts = new ArrayList<>();
