@@ -30,7 +30,7 @@ public final class InferenceOptions {
     public String device = "cpu";
 
     @Option(names = "--gpu-memory-fraction", paramLabel = "F",
-            description = "On a GPU: the share of its free memory the model takes for weights, activations and KV cache, in (0, 1] (default: ${DEFAULT-VALUE}).")
+            description = "On a GPU: the share of the device's memory the model takes for weights, activations and KV cache, in (0, 1]; of what is free when less than that is (default: ${DEFAULT-VALUE}).")
     public double gpuMemoryFraction = CudaLlamaModel.Options.DEFAULT_MEMORY_FRACTION;
 
     @Option(names = "--gpu-kquants", paramLabel = "AUTO|NATIVE|F16",

@@ -16,7 +16,7 @@ import java.util.Locale;
  * @param modelName    what results name as their model (the --model value as given)
  * @param device            cpu, cuda, cuda:N or auto (see {@link DeviceOption})
  * @param kvCacheBytes      KV-cache memory budget, or EngineConfig.AUTO_KV_CACHE (the GPU memory plan's room; 256 MiB on the CPU) // bytes
- * @param gpuMemoryFraction on a GPU, the share of its free memory the model takes, in (0, 1]
+ * @param gpuMemoryFraction on a GPU, the share of the device's memory the model takes (of its free memory when less is free), in (0, 1]
  * @param gpuKQuants        on a GPU, how Q4_K / Q6_K weights are held
  */
 public record EngineSpec(

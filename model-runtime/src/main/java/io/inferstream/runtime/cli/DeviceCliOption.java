@@ -23,7 +23,7 @@ public final class DeviceCliOption {
 
     @Option(names = "--gpu-memory-fraction", defaultValue = "" + CudaLlamaModel.Options.DEFAULT_MEMORY_FRACTION,
             paramLabel = "F",
-            description = "On a GPU: the share of its free memory the model takes for weights, activations and KV cache, in (0, 1] (default: ${DEFAULT-VALUE}).")
+            description = "On a GPU: the share of the device's memory the model takes for weights, activations and KV cache, in (0, 1]; of what is free when less than that is (default: ${DEFAULT-VALUE}).")
     double gpuMemoryFraction = CudaLlamaModel.Options.DEFAULT_MEMORY_FRACTION;
 
     @Option(names = "--gpu-kquants", defaultValue = "AUTO", paramLabel = "AUTO|NATIVE|F16",

@@ -27,7 +27,8 @@ import io.inferstream.runtime.model.TokenBatch;
 public final class CudaLlamaModel implements LanguageModel {
 
     /**
-     * @param memoryFraction share of the device's free memory this model may use (weights, activations, KV), in (0, 1]
+     * @param memoryFraction share of the device's memory this model may use (weights, activations, KV), in (0, 1]: see
+     *                       {@link MemoryPlan}
      * @param f32ToBf16      store F32 matrices as BF16 (half the memory, tensor-core products)
      * @param maxBatchTokens tokens per step whose scratch buffers are reserved up front (the engine's max batched
      *                       tokens; larger steps grow them outside the memory plan)

@@ -6,14 +6,18 @@ import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.ModelConfig;
 
 /**
- * How a model's device memory is divided: of the memory free when the model is loaded, {@code fraction} is
- * ours; the weights and the activations of the largest batch come first and the KV pool gets the rest.
- * What is not free at load (total minus free) is held by this process's CUDA context and by every other user of the
- * device: another job's engine on the same TaskManager (each job loads its own), or another process.
+ * How a model's device memory is divided: {@code fraction} of the device's total memory is ours, or, when less than
+ * that is free at load (beside a {@link #margin} left for the driver), {@code fraction} of what is free; the weights
+ * and the activations of the largest batch come first and the KV pool gets the rest.
+ *
+ * <p>Why a share of the total first: several engines on one device (two jobs on one TaskManager each load their own,
+ * or two TaskManagers share a GPU) then get the shares they were given whatever the order they load or restart in;
+ * 0.45 each is 45 % each. A share of what is free would give the second to load 45 % of the 55 % left. What is not
+ * free at load (total minus free) is held by this process's CUDA context and by every other user of the device.
  *
  * @param deviceFree      bytes free on the device before loading
  * @param deviceTotal     bytes of device memory in all
- * @param fraction        share of the free memory this model may use, in (0, 1]
+ * @param fraction        share of the device's memory (or of its free memory, see above) this model may use, in (0, 1]
  * @param weightBytes     device bytes of all weights
  * @param activationBytes device bytes of the scratch buffers for {@code maxBatchTokens}
  */
@@ -33,9 +37,26 @@ public record MemoryPlan(long deviceFree, long deviceTotal, double fraction, lon
         return deviceTotal - deviceFree;
     }
 
+    /** Bytes left free beside a share of the total: room for what the driver allocates after the plan (graphs, modules). */
+    public static long margin(long deviceTotal) {
+        return Math.max(256L << 20, deviceTotal / 100);
+    }
+
+    /** True when the budget is {@code fraction} of the device's total; false when less than that was free. */
+    public boolean shareOfTotal() {
+        return (long) (deviceTotal * fraction) <= deviceFree - margin(deviceTotal);
+    }
+
     /** Bytes this model may use. */
     public long budget() {
-        return (long) (deviceFree * fraction);
+        return shareOfTotal() ? (long) (deviceTotal * fraction) : (long) (deviceFree * fraction);
+    }
+
+    /** "90% of the device's 139.80 GiB is 125.82 GiB" or "90% of the 13.50 GiB free is 12.15 GiB": the budget's origin. */
+    private String share() {
+        return shareOfTotal()
+                ? String.format(Locale.ROOT, "%.0f%% of the device's %s is %s", fraction * 100, gib(deviceTotal), gib(budget()))
+                : String.format(Locale.ROOT, "%.0f%% of the %s free is %s", fraction * 100, gib(deviceFree), gib(budget()));
     }
 
     /** Bytes left for the KV pool (negative when the weights and activations alone do not fit). */
@@ -54,23 +75,23 @@ public record MemoryPlan(long deviceFree, long deviceTotal, double fraction, lon
                             + "--gpu-memory-fraction or --kv-cache-memory", gib(heldByOthers()), gib(deviceTotal))
                     : "";
             throw new IllegalStateException(String.format(Locale.ROOT,
-                    "%s does not fit on %s: weights %s + activations %s = %s, but %.0f%% of the %s free is %s "
+                    "%s does not fit on %s: weights %s + activations %s = %s, but %s "
                             + "(raise --gpu-memory-fraction, lower --max-batched-tokens, or use a smaller quantization)%s",
-                    model, device, gib(weightBytes), gib(activationBytes), gib(weightBytes + activationBytes),
-                    fraction * 100, gib(deviceFree), gib(budget()), others));
+                    model, device, gib(weightBytes), gib(activationBytes), gib(weightBytes + activationBytes), share(),
+                    others));
         }
     }
 
     /**
      * One line for the load's log: the device's memory, what was free, this model's share, and its division, e.g.
      * "139.80 GiB, 139.26 GiB free at load (0.54 GiB in use: CUDA contexts, other jobs or processes); 90% of the
-     * free = 125.34 GiB for this model: weights 2.45 GiB, activations 0.61 GiB, KV cache room 122.28 GiB".
+     * device's 139.80 GiB is 125.82 GiB for this model: weights 2.45 GiB, activations 0.61 GiB, KV cache room 122.76 GiB".
      */
     public String summary() {
         return String.format(Locale.ROOT, "%s, %s free at load (%s in use: CUDA contexts, other jobs or processes); "
-                        + "%.0f%% of the free = %s for this model: weights %s, activations %s, KV cache room %s",
-                gib(deviceTotal), gib(deviceFree), gib(heldByOthers()), fraction * 100, gib(budget()), gib(weightBytes),
-                gib(activationBytes), gib(Math.max(0, kvBytes())));
+                        + "%s for this model: weights %s, activations %s, KV cache room %s",
+                gib(deviceTotal), gib(deviceFree), gib(heldByOthers()), share(), gib(weightBytes), gib(activationBytes),
+                gib(Math.max(0, kvBytes())));
     }
 
     /** KV blocks of {@code blockSize} positions that fit in {@link #kvBytes()}. */

@@ -44,7 +44,7 @@ class MemoryPlanTest {
     void kvGetsWhatIsLeftOfTheFractionAfterWeightsAndActivations() {
         long weights = 2_471_000_000L;
         long acts = MemoryPlan.activationBytes(LLAMA_1B, 512);
-        MemoryPlan plan = new MemoryPlan(100 * GIB, 141 * GIB, 0.5, weights, acts);
+        MemoryPlan plan = new MemoryPlan(100 * GIB, 100 * GIB, 0.5, weights, acts);
         assertEquals(50 * GIB, plan.budget());
         assertEquals(50 * GIB - weights - acts, plan.kvBytes());
         // one block of 16 positions, F16: 2 (K and V) x 16 layers x 512 x 16 x 2 bytes = 524288
@@ -54,13 +54,39 @@ class MemoryPlanTest {
     }
 
     @Test
+    void sharesOfTheDeviceDoNotDependOnTheOrderEnginesLoadIn() {
+        // an H200-sized device whose CUDA context holds half a GiB; two jobs' engines at 0.45 each
+        long total = 140 * GIB;
+        long context = GIB / 2;
+        MemoryPlan first = new MemoryPlan(total - context, total, 0.45, 3 * GIB, GIB);
+        assertTrue(first.shareOfTotal());
+        assertEquals(63 * GIB, first.budget());
+        // the second loads beside the first's 63 GiB (or the first restarts beside the second's): 45 % too
+        MemoryPlan second = new MemoryPlan(total - context - 63 * GIB, total, 0.45, 3 * GIB, GIB);
+        assertTrue(second.shareOfTotal());
+        assertEquals(63 * GIB, second.budget());
+        // beside an engine at the default 0.9 less than 90 % of the device is free: 90 % of what is free
+        MemoryPlan late = new MemoryPlan(total - context - 126 * GIB, total, 0.9, 3 * GIB, GIB);
+        assertFalse(late.shareOfTotal());
+        assertEquals((long) (13.5 * GIB * 0.9), late.budget());
+        // a share of the total must leave the margin free (1 % of the device, at least 256 MiB); else the free share
+        assertEquals(GIB * 14 / 10, MemoryPlan.margin(total));
+        assertEquals(256L << 20, MemoryPlan.margin(8 * GIB));
+        MemoryPlan tight = new MemoryPlan(50 * GIB + GIB / 2, 100 * GIB, 0.5, GIB, GIB);
+        assertFalse(tight.shareOfTotal());
+        assertEquals((long) ((50 * GIB + GIB / 2) * 0.5), tight.budget());
+        // a fraction of 1 takes everything that is free, as it did before there was a share of the total
+        assertEquals(total - context, new MemoryPlan(total - context, total, 1.0, GIB, GIB).budget());
+    }
+
+    @Test
     void aModelThatDoesNotFitFailsNamingWeightsActivationsAndTheBudget() {
         MemoryPlan plan = new MemoryPlan(4 * GIB, 6 * GIB, 0.5, 3 * GIB, GIB / 4);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> plan.requireFits("m.gguf", "cuda:0 (L4)"));
         String msg = e.getMessage();
         assertTrue(msg.contains("m.gguf") && msg.contains("cuda:0 (L4)"), msg);
         assertTrue(msg.contains("weights 3.00 GiB") && msg.contains("activations 0.25 GiB"), msg);
-        assertTrue(msg.contains("50% of the 4.00 GiB free is 2.00 GiB"), msg);
+        assertTrue(msg.contains("but 50% of the device's 6.00 GiB is 3.00 GiB"), msg);
         assertFalse(msg.contains("in use before this load"), msg); // 2 of 6 GiB held: not the cause
         assertEquals(0, plan.kvBlocks(LLAMA_1B, 16, KvStore.Precision.F16));
         new MemoryPlan(8 * GIB, 8 * GIB, 0.5, 3 * GIB, GIB / 4).requireFits("m.gguf", "cuda:0");
@@ -68,10 +94,11 @@ class MemoryPlanTest {
 
     @Test
     void aModelThatDoesNotFitBesideAnotherEngineNamesWhatTheDeviceAlreadyHolds() {
-        // a second job's engine on an H200 whose first job's engine took 90 % of the free memory
+        // a second job's engine on an H200 whose first job's engine took 90 % of it
         MemoryPlan plan = new MemoryPlan(14 * GIB, 140 * GIB, 0.9, 16 * GIB, GIB);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> plan.requireFits("llama-8b.gguf", "cuda:0"));
         String msg = e.getMessage();
+        assertTrue(msg.contains("but 90% of the 14.00 GiB free is 12.60 GiB"), msg);
         assertTrue(msg.contains("126.00 GiB of the device's 140.00 GiB was in use before this load"), msg);
         assertTrue(msg.contains("another job's engine on this TaskManager"), msg);
         assertTrue(msg.contains("smaller --gpu-memory-fraction or --kv-cache-memory"), msg);
@@ -82,8 +109,11 @@ class MemoryPlanTest {
         MemoryPlan plan = new MemoryPlan(100 * GIB, 128 * GIB, 0.5, 3 * GIB, GIB / 4);
         assertEquals(28 * GIB, plan.heldByOthers());
         assertEquals("128.00 GiB, 100.00 GiB free at load (28.00 GiB in use: CUDA contexts, other jobs or processes); "
-                + "50% of the free = 50.00 GiB for this model: weights 3.00 GiB, activations 0.25 GiB, KV cache room 46.75 GiB",
-                plan.summary());
+                + "50% of the device's 128.00 GiB is 64.00 GiB for this model: weights 3.00 GiB, activations 0.25 GiB, "
+                + "KV cache room 60.75 GiB", plan.summary());
+        assertEquals("128.00 GiB, 20.00 GiB free at load (108.00 GiB in use: CUDA contexts, other jobs or processes); "
+                + "50% of the 20.00 GiB free is 10.00 GiB for this model: weights 3.00 GiB, activations 0.25 GiB, "
+                + "KV cache room 6.75 GiB", new MemoryPlan(20 * GIB, 128 * GIB, 0.5, 3 * GIB, GIB / 4).summary());
         // a plan that does not fit shows no negative room
         assertTrue(new MemoryPlan(GIB, GIB, 0.5, GIB, 0).summary().endsWith("KV cache room 0.00 GiB"));
     }

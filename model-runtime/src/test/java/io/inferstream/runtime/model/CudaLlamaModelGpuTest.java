@@ -160,6 +160,33 @@ class CudaLlamaModelGpuTest {
                         KvStore.Precision.F32, 1e-2, true, true, false, "pdl", true));
     }
 
+    /**
+     * Two models at one --gpu-memory-fraction on one device (two jobs' engines on one TaskManager) get the same share
+     * whichever loads first: the fraction is of the device's total, not of what the first one's KV pool left free.
+     */
+    @Test
+    void twoModelsAtOneFractionGetTheSameShareOfTheDevice() {
+        Path path = dir.resolve("m.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F16), path);
+        CudaLlamaModel.Options shared = CudaLlamaModel.Options.defaults().withMemoryFraction(0.4);
+        try (GgufFile gguf = GgufFile.open(path); CudaLlamaModel first = CudaLlamaModel.load(gguf, device, shared)) {
+            assertTrue(first.memoryPlan().shareOfTotal(), "the device should be nearly free for this test: "
+                    + first.memoryPlan().summary());
+            // the first engine's KV pool takes all the room its plan leaves, as an auto KV cache does
+            int blocks = first.maxKvBlocks(16, KvStore.Precision.F16);
+            try (io.inferstream.runtime.cuda.CudaKvStore pool = (io.inferstream.runtime.cuda.CudaKvStore)
+                    first.newKvStore(blocks, 16, KvStore.Precision.F16);
+                 CudaLlamaModel second = CudaLlamaModel.load(gguf, device, shared)) {
+                long held = first.memoryPlan().deviceFree() - second.memoryPlan().deviceFree();
+                assertTrue(held >= first.memoryPlan().budget() * 9 / 10, "the first model's weights and pool were held: "
+                        + second.memoryPlan().summary());
+                assertTrue(second.memoryPlan().shareOfTotal(), second.memoryPlan().summary());
+                assertEquals(first.memoryPlan().budget(), second.memoryPlan().budget());
+                assertEquals(first.memoryPlan().kvBytes(), second.memoryPlan().kvBytes());
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")
     void mixedBatchLogitsMatchTheCpuModel(String label, RandomLlamaGguf.Spec spec, KvStore.Precision precision, double bound,
