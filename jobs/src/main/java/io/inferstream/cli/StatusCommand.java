@@ -1,8 +1,12 @@
 package io.inferstream.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.inferstream.jobs.cluster.EngineDevices;
 import io.inferstream.jobs.cluster.FlinkRestClient;
+import io.inferstream.jobs.cluster.JobFailure;
 import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,7 +14,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code inferstream status JOB_ID}: a job's state on a session cluster. Exit code 0 unless it FAILED. */
+/**
+ * {@code inferstream status JOB_ID}: a job's state on a session cluster, where its engines run (a running job), and
+ * its failures: a streaming job that restarts after each failure is RUNNING between them. Exit code 0 unless it FAILED.
+ */
 @Command(name = "status", mixinStandardHelpOptions = true, description = "Show the state of a Flink job.")
 public final class StatusCommand implements Callable<Integer> {
     @Spec
@@ -30,11 +37,16 @@ public final class StatusCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.println("job " + jobId + " (" + job.path("name").asText() + "): " + state);
         out.println("web UI: " + client.webUi(jobId));
-        if ("FAILED".equals(state)) {
-            String cause = client.failureCause(jobId);
-            if (cause != null) {
-                out.println("failure: " + cause.lines().findFirst().orElse(cause));
-            }
+        if ("RUNNING".equals(state)) {
+            // the first request makes the cluster gather the gauges: a job just started may need a moment
+            EngineDevices.read(client, jobId, Duration.ofSeconds(3)).forEach(line -> out.println("engine: " + line));
+        }
+        List<JobFailure> failures = client.failures(jobId);
+        if (!failures.isEmpty()) {
+            JobFailure last = failures.get(0);
+            out.println("FAILED".equals(state) ? "failure: " + last.summary()
+                    : "failures: " + failures.size() + " in the job's history (a streaming job restarts after each);"
+                    + " the last at " + last.time() + ": " + last.summary());
         }
         out.flush();
         return "FAILED".equals(state) ? 1 : 0;

@@ -1,9 +1,13 @@
 package io.inferstream.cli;
 
 import io.inferstream.jobs.HumanDuration;
+import io.inferstream.jobs.cluster.EngineDevices;
 import io.inferstream.jobs.cluster.FlinkRestClient;
+import io.inferstream.jobs.cluster.JobFailure;
+import io.inferstream.jobs.cluster.JobWatch;
 import io.inferstream.jobs.cluster.StreamingJobEntry;
 import java.io.File;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,7 +28,11 @@ import picocli.CommandLine.Spec;
  * <ul>
  *   <li>{@code --job streaming}: the jar is uploaded ({@code /jars/upload}) and the streaming
  *       job's entry class run with the arguments after {@code --} ({@code /jars/:id/run}).
- *       {@code --wait} waits for a terminal state, {@code --wait-running} until it runs.</li>
+ *       {@code --wait-running} waits until it has started ({@link JobWatch}: every task running, so the model is
+ *       loaded, and no failure) and prints where each engine runs ({@link EngineDevices}); a job that fails while
+ *       starting (a model that does not load, {@code --device cuda} without a GPU, a missing topic) is reported
+ *       with its cause and exit code 1, and cancelled, although Flink's job state says RUNNING between its restarts.
+ *       {@code --wait} then waits for a terminal state, printing each failure the job restarts after.</li>
  *   <li>{@code --job batch}: the batch job is a sequence of one committed Flink job per input
  *       file, which the session cluster's jar-run endpoint cannot drive (it allows one job per
  *       program run); the driver runs here and submits each file's job with the jar attached,
@@ -36,6 +44,9 @@ import picocli.CommandLine.Spec;
 public final class SubmitCommand implements Callable<Integer> {
     /** Entry class of the streaming job in the job jar: one that never calls System.exit in the JobManager. */
     public static final String STREAMING_ENTRY_CLASS = StreamingJobEntry.class.getName();
+
+    /** How long a started job's engines get to report their device (the cluster gathers gauges every 10 s). */
+    static final Duration ENGINE_REPORT_WAIT = Duration.ofSeconds(20);
 
     enum Job { streaming, batch }
 
@@ -58,11 +69,17 @@ public final class SubmitCommand implements Callable<Integer> {
             description = "Job parallelism for the REST run request (0: the job's own --parallelism).")
     int parallelism;
 
-    @Option(names = "--wait", description = "Wait until the job has ended and report its final state.")
+    @Option(names = "--wait", description = "Wait until the job has started, then until it has ended; report its final "
+            + "state and each failure it restarted after.")
     boolean waitForEnd;
 
-    @Option(names = "--wait-running", description = "Wait until the job runs.")
+    @Option(names = "--wait-running", description = "Wait until every task of the job runs (the model is loaded) and "
+            + "say where each engine runs; exit code 1 with the cause when the job fails while starting.")
     boolean waitRunning;
+
+    @Option(names = "--keep-on-failure", description = "With --wait-running or --wait: leave a job that fails while "
+            + "starting to Flink's restarts instead of cancelling it.")
+    boolean keepOnFailure;
 
     @Option(names = "--timeout", defaultValue = "10m", converter = HumanDuration.class,
             description = "Limit for --wait / --wait-running.")
@@ -94,18 +111,69 @@ public final class SubmitCommand implements Callable<Integer> {
         out.println("job id: " + jobId);
         out.println("web UI: " + client.webUi(jobId));
         out.flush();
-        if (waitForEnd || waitRunning) {
-            Set<String> wanted = waitForEnd ? FlinkRestClient.TERMINAL_STATES : Set.of("RUNNING");
-            String state = client.awaitState(jobId, wanted, timeout);
-            out.println("state: " + state);
-            if ("FAILED".equals(state)) {
-                String cause = client.failureCause(jobId);
-                out.println("failure: " + (cause == null ? "unknown" : cause.lines().findFirst().orElse(cause)));
-            }
-            out.flush();
-            return "FAILED".equals(state) || "CANCELED".equals(state) && waitRunning ? 1 : 0;
+        if (!waitForEnd && !waitRunning) {
+            return 0;
         }
-        return 0;
+        JobWatch watch = new JobWatch(client, jobId);
+        PrintWriter err = spec.commandLine().getErr();
+        JobWatch.Outcome start = watch.untilStarted(timeout, line -> {
+            err.println(line);
+            err.flush();
+        });
+        if (start.start() != JobWatch.Start.STARTED) {
+            return notStarted(out, client, start, jobId);
+        }
+        out.println("state: RUNNING (tasks " + start.tasksText() + ")");
+        List<String> engines = EngineDevices.read(client, jobId, ENGINE_REPORT_WAIT);
+        engines.forEach(line -> out.println("engine: " + line));
+        if (engines.isEmpty() && entryClass == null) {
+            out.println("engine: not reported within " + ENGINE_REPORT_WAIT.toSeconds()
+                    + " s; the TaskManager log says which device each engine chose");
+        }
+        out.flush();
+        if (!waitForEnd) {
+            return 0;
+        }
+        String state = watch.untilEnded(timeout, failure -> {
+            out.println("failure at " + failure.time() + ": " + failure.summary());
+            out.flush();
+        });
+        out.println("state: " + state);
+        out.flush();
+        return "FAILED".equals(state) ? 1 : 0;
+    }
+
+    /**
+     * A job that failed, ended or ran out of time before every task ran: its state and why. A job that failed while
+     * starting is cancelled (a streaming job restarts after a failure, in a loop that holds its task slots: a model
+     * that does not load or a device that is not there will not load on the next attempt either) unless
+     * {@code --keep-on-failure}. Exit code 1, except for a job that simply finished.
+     */
+    private int notStarted(PrintWriter out, FlinkRestClient client, JobWatch.Outcome outcome, String jobId)
+            throws IOException, InterruptedException {
+        List<JobFailure> failures = outcome.failures();
+        switch (outcome.start()) {
+            case TIMED_OUT -> out.println("state: " + outcome.describe() + "; not started within "
+                    + HumanDuration.format(timeout) + " (--timeout); the job is left as it is");
+            case ENDED -> out.println("state: " + outcome.state());
+            default -> out.println("state: " + outcome.state() + " (failed while starting)");
+        }
+        if (!failures.isEmpty()) { // the first: what went wrong (a restart may fail differently)
+            out.println("failure: " + failures.get(failures.size() - 1).summary());
+        }
+        if (outcome.start() == JobWatch.Start.FAILED && !FlinkRestClient.TERMINAL_STATES.contains(outcome.state())) {
+            if (keepOnFailure) {
+                out.println("left to Flink's restarts (--keep-on-failure); to stop it: inferstream cancel --jobmanager "
+                        + cluster.address() + " " + jobId);
+            } else {
+                out.flush();
+                client.cancel(jobId);
+                out.println("cancelled the job: " + client.awaitState(jobId, Set.of("CANCELED"), timeout)
+                        + " (--keep-on-failure leaves it to Flink's restarts)");
+            }
+        }
+        out.flush();
+        return "FINISHED".equals(outcome.state()) ? 0 : 1;
     }
 
     public static void main(String[] args) {

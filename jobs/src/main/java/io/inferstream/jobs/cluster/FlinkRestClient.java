@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -15,9 +16,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
+import java.util.function.Predicate;
 
 /**
  * A client of a Flink session cluster's REST API (the one behind the web UI): upload a job jar,
@@ -27,7 +32,9 @@ import java.util.UUID;
  * <pre>
  *   POST  /jars/upload            multipart "jarfile"       → {"filename": ".../&lt;jarId&gt;"}
  *   POST  /jars/&lt;jarId&gt;/run        {"entryClass", "programArgsList", "parallelism"} → {"jobid"}
- *   GET   /jobs/&lt;jobId&gt;             → {"state": "RUNNING", ...}
+ *   GET   /jobs/&lt;jobId&gt;             → {"state": "RUNNING", "vertices": [{"id", "name", "tasks": {"RUNNING": 2, …}}], …}
+ *   GET   /jobs/&lt;jobId&gt;/exceptions  → {"exceptionHistory": {"entries": [{"timestamp", "stacktrace"}, …]}} newest first
+ *   GET   /jobs/&lt;jobId&gt;/vertices/&lt;vertexId&gt;/metrics[?get=id,…] → [{"id": "0.inference.engine.device", "value"}]
  *   PATCH /jobs/&lt;jobId&gt;?mode=cancel
  * </pre>
  */
@@ -114,12 +121,44 @@ public final class FlinkRestClient {
         return send("status of job " + jobId, HttpRequest.newBuilder(uri("/jobs/" + jobId)).timeout(timeout).GET());
     }
 
-    /** The root cause of a failed job, or null. */
-    public String failureCause(String jobId) throws IOException {
+    /**
+     * The job's failures, newest first: the cluster's exception history, which keeps the last
+     * {@code web.exception-history-size} (default 16). A failed task of a job that restarts is one entry.
+     */
+    public List<JobFailure> failures(String jobId) throws IOException {
         JsonNode exceptions = send("exceptions of job " + jobId,
                 HttpRequest.newBuilder(uri("/jobs/" + jobId + "/exceptions")).timeout(timeout).GET());
-        JsonNode root = exceptions.path("exceptionHistory").path("entries").path(0).path("stacktrace");
-        return root.isMissingNode() || root.isNull() ? null : root.asText();
+        List<JobFailure> failures = new ArrayList<>();
+        for (JsonNode entry : exceptions.path("exceptionHistory").path("entries")) {
+            failures.add(new JobFailure(entry.path("timestamp").asLong(), entry.path("stacktrace").asText("")));
+        }
+        return failures;
+    }
+
+    /**
+     * The values of a job vertex's metrics whose ids {@code select} accepts, by id ("subtask.operator.group.name",
+     * e.g. "0.inference.engine.device"). The cluster's metric fetcher gathers them from the TaskManagers at most every
+     * {@code metrics.fetcher.update-interval} (10 s by default), so a task that just started may have none yet.
+     */
+    public Map<String, String> vertexMetrics(String jobId, String vertexId, Predicate<String> select) throws IOException {
+        String path = "/jobs/" + jobId + "/vertices/" + vertexId + "/metrics";
+        List<String> ids = new ArrayList<>();
+        for (JsonNode metric : send("metrics of job " + jobId, HttpRequest.newBuilder(uri(path)).timeout(timeout).GET())) {
+            String id = metric.path("id").asText();
+            if (select.test(id)) {
+                ids.add(id);
+            }
+        }
+        Map<String, String> values = new TreeMap<>();
+        if (ids.isEmpty()) {
+            return values;
+        }
+        String query = URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
+        for (JsonNode metric : send("metrics of job " + jobId,
+                HttpRequest.newBuilder(uri(path + "?get=" + query)).timeout(timeout).GET())) {
+            values.put(metric.path("id").asText(), metric.path("value").asText());
+        }
+        return values;
     }
 
     public void cancel(String jobId) throws IOException {

@@ -11,11 +11,25 @@ import org.apache.flink.metrics.MetricGroup;
  * TaskManager.
  */
 public final class EngineMetricGauges {
+    /** The metric group of the gauges, under the operator's. */
+    public static final String GROUP = "engine";
+    /** Gauge: what runs the model ("cpu", or e.g. "cuda:0 (NVIDIA H200, compute 9.0)"). */
+    public static final String DEVICE = "device";
+    /** Gauge: why, the --device option's resolution (e.g. "--device auto: no CUDA device (...); using the CPU backend"). */
+    public static final String DEVICE_CHOICE = "deviceChoice";
+
     private EngineMetricGauges() {
     }
 
-    public static void register(MetricGroup operatorGroup, Supplier<EngineMetrics> metrics) {
-        MetricGroup g = operatorGroup.addGroup("engine");
+    /**
+     * The engine's gauges, and the two strings that say where the model runs: {@code submit} and {@code status} read
+     * them through the REST API, since on a cluster the --device choice is made in each TaskManager.
+     */
+    public static void register(MetricGroup operatorGroup, String device, String deviceChoice,
+            Supplier<EngineMetrics> metrics) {
+        MetricGroup g = operatorGroup.addGroup(GROUP);
+        g.gauge(DEVICE, (Gauge<String>) () -> device);
+        g.gauge(DEVICE_CHOICE, (Gauge<String>) () -> deviceChoice);
         g.gauge("generatedTokensPerSecond", (Gauge<Double>) () -> metrics.get().generatedTokensPerSecond());
         g.gauge("promptTokensPerSecond", (Gauge<Double>) () -> metrics.get().promptTokensPerSecond());
         g.gauge("runningSequences", (Gauge<Integer>) () -> metrics.get().running());

@@ -25,10 +25,12 @@ public final class LoadedModel implements AutoCloseable {
     private final ChatTemplate chatTemplate;
     private final Engine engine;
     private final String backend;
+    private final String device;
 
     private LoadedModel(EngineSpec spec, GgufFile file, LanguageModel model, Tokenizer tokenizer,
-            ChatTemplate chatTemplate, Engine engine, String backend) {
+            ChatTemplate chatTemplate, Engine engine, String backend, String device) {
         this.backend = backend;
+        this.device = device;
         this.spec = spec;
         this.file = file;
         this.model = model;
@@ -66,7 +68,8 @@ public final class LoadedModel implements AutoCloseable {
                 Tokenizer tokenizer = Tokenizers.fromGguf(file);
                 ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
                 Engine engine = new Engine(model, tokenizer, spec.engineConfig());
-                return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice().reason());
+                return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice().reason(),
+                        loaded.device());
             } catch (RuntimeException e) {
                 model.close(); // a GPU model's device memory, which the process would otherwise keep
                 throw e;
@@ -84,6 +87,11 @@ public final class LoadedModel implements AutoCloseable {
     /** Which backend runs the model and why, e.g. "--device auto: no CUDA device (...); using the CPU backend". */
     public String backend() {
         return backend;
+    }
+
+    /** What runs the model: "cpu", or e.g. "cuda:0 (NVIDIA H200, compute 9.0)". */
+    public String device() {
+        return device;
     }
 
     public Engine engine() {

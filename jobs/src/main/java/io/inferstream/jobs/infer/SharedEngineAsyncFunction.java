@@ -127,7 +127,8 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
         runner = new TaskRunner(model.engine(), model.modelConfig(), model.tokenizer(), model.chatTemplate(),
                 options.taskDefaults(), spec.modelName());
         var group = getRuntimeContext().getMetricGroup();
-        EngineMetricGauges.register(group, () -> model.engine().metrics()); // the model, not the lease: gauges outlive close()
+        // the model, not the lease: gauges outlive close()
+        EngineMetricGauges.register(group, model.device(), model.backend(), () -> model.engine().metrics());
         outputs = group.counter(outputsMetric);
         errors = group.counter(errorsMetric);
         timeouts = group.counter("timeouts");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.cli.CancelCommand;
+import io.inferstream.cli.StatusCommand;
 import io.inferstream.cli.SubmitCommand;
 import io.inferstream.jobs.wire.SingleObjectCodec;
 import io.inferstream.runtime.testing.EmulatedDriver;
@@ -59,7 +60,10 @@ import picocli.CommandLine;
  * has JCuda on the TaskManager's class path, parent-first.</li>
  * <li>The streaming job loses its device mid-stream (an injected illegal-address fault, which loses the CUDA context
  * as a GPU's MMU fault does): the task fails, Flink restarts it from its checkpoint on a new engine, and every request
- * is answered exactly once, none with an error.</li>
+ * is answered exactly once, none with an error. {@code submit} said where the engine runs, {@code status} the
+ * failure the job restarted after.</li>
+ * <li>A model that does not fit its share of the device fails its {@code submit --wait-running} with the memory plan's
+ * error, and the job is cancelled rather than left restarting on the TaskManager's one slot.</li>
  * </ul>
  * Skipped, with the reason printed, where g++ (for the emulated driver) is missing.
  */
@@ -143,6 +147,33 @@ class LocalClusterGpuIT {
         assertEquals(2, count(log, "(--kv-cache-memory 16.0 MiB)"), "each engine's KV cache line:\n" + taskManagerLogTail());
     }
 
+    /**
+     * A model that does not fit in its share of the device fails in the TaskManager, where Flink restarts the job in a
+     * loop that holds the TaskManager's one slot: {@code submit --wait-running} must give the memory plan's error and
+     * cancel the job, and the device must be free again for the next one (the other tests need the slot and the
+     * memory).
+     */
+    @Test
+    void aModelThatDoesNotFitItsShareFailsItsSubmitWithThePlanAndFreesTheSlot() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("fit-prompts", 1, (short) 1), new NewTopic("fit-results", 1, (short) 1),
+                    new NewTopic("fit-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+        StringWriter stdout = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
+                "--jobmanager", rest, "--jar", JAR.toString(), "--job", "streaming", "--wait-running", "--timeout", "2m", "--",
+                "--bootstrap-servers", bootstrap, "--requests-topic", "fit-prompts", "--results-topic", "fit-results",
+                "--dead-letter-topic", "fit-dead-letters", "--transactional-id-prefix", "fit-streaming",
+                "--output", "none", "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--kv-cache-memory", "16MiB", "--device", "cuda", "--gpu-memory-fraction", "0.0002");
+        String out = stdout.toString();
+        assertEquals(1, rc, out + "\n" + taskManagerLogTail());
+        assertTrue(out.contains("(failed while starting)"), out);
+        assertTrue(Pattern.compile("failure: .*does not fit on cuda:0 .*: weights [0-9.]+ GiB \\+ activations .*raise "
+                + "--gpu-memory-fraction").matcher(out).find(), out);
+        assertTrue(out.contains("cancelled the job: CANCELED"), out);
+    }
+
     @Test
     void aLostDeviceRestartsTheStreamingJobOnANewEngine() throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
@@ -160,6 +191,9 @@ class LocalClusterGpuIT {
         assertEquals(0, rc, "submit --job streaming --device cuda failed: " + stdout + "\n" + taskManagerLogTail());
         Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
         assertTrue(job.find(), "no job id printed: " + stdout);
+        Pattern engineLine = Pattern.compile("engine: cuda:0 \\(.+, compute \\d+\\.\\d+\\) in inference subtask 0 of 1 "
+                + "\\(--device cuda:0: using the CUDA backend\\)");
+        assertTrue(engineLine.matcher(stdout.toString()).find(), "submit says where the engine runs: " + stdout);
         try {
             produce(0, STREAMED / 2);
             assertEquals(STREAMED / 2, committedResults(STREAMED / 2).size(), "results before the fault");
@@ -173,6 +207,12 @@ class LocalClusterGpuIT {
                 assertTrue(rs.get(0).getFinishReason() != FinishReason.ERROR && rs.get(0).getError() == null,
                         id + ": " + rs.get(0).getError());
             });
+            // RUNNING again on a new engine, with the lost device's failure in its history
+            StringWriter status = new StringWriter();
+            new CommandLine(new StatusCommand()).setOut(new PrintWriter(status)).execute("--jobmanager", rest, job.group(1));
+            assertTrue(status.toString().contains(": RUNNING\n"), status.toString());
+            assertTrue(Pattern.compile("failures: \\d+ in the job's history").matcher(status.toString()).find(), status.toString());
+            assertTrue(status.toString().contains("ILLEGAL_ADDRESS"), status.toString());
         } finally {
             new CommandLine(new CancelCommand()).setOut(new PrintWriter(new StringWriter())).execute("--jobmanager", rest, job.group(1));
         }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.inferstream.cli.CancelCommand;
 import io.inferstream.cli.StatusCommand;
 import io.inferstream.cli.SubmitCommand;
+import io.inferstream.runtime.cuda.CudaDevice;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -49,7 +50,8 @@ import picocli.CommandLine;
  * The deploy/local scripts against real processes: a Kafka KRaft broker and a Flink session
  * cluster (JobManager + TaskManager JVMs) are started, the shaded job jar runs the batch job on
  * the session cluster through {@code inferstream submit}, the streaming job (stories260K) answers
- * requests produced to the broker and is cancelled, and stop leaves no process behind.
+ * requests produced to the broker and is cancelled, a streaming job whose model cannot load fails its submit with the
+ * TaskManager's reason and is cancelled, and stop leaves no process behind.
  * Runs in {@code verify} (failsafe), after {@code package} built the shaded jar.
  */
 class LocalClusterIT {
@@ -180,7 +182,16 @@ class LocalClusterIT {
         Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
         assertTrue(job.find(), "no job id printed: " + stdout);
         assertTrue(stdout.toString().contains("web UI: http://" + ports.get("FLINK_REST") + "/#/job/"), stdout.toString());
-        assertTrue(stdout.toString().contains("state: RUNNING"), stdout.toString());
+        assertTrue(stdout.toString().contains("state: RUNNING (tasks 1 RUNNING)"), stdout.toString());
+        // where the engine runs, from its gauges: the choice is made in the TaskManager
+        assertTrue(stdout.toString().contains("engine: cpu in inference subtask 0 of 1 (--device cpu: using the CPU backend)"),
+                stdout.toString());
+        StringWriter running = new StringWriter();
+        assertEquals(0, new CommandLine(new StatusCommand()).setOut(new PrintWriter(running))
+                .execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)), running.toString());
+        assertTrue(running.toString().contains(": RUNNING\n"), running.toString());
+        assertTrue(running.toString().contains("engine: cpu in inference subtask 0 of 1"), running.toString());
+        assertFalse(running.toString().contains("failure"), running.toString());
 
         Set<String> expected = new HashSet<>();
         Properties p = new Properties();
@@ -207,6 +218,53 @@ class LocalClusterIT {
         assertEquals(0, new CommandLine(new CancelCommand()).setOut(new PrintWriter(cancel))
                 .execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)), cancel.toString());
         assertTrue(cancel.toString().contains(": CANCELED"), cancel.toString());
+    }
+
+    /**
+     * A streaming job whose model cannot load (here {@code --device cuda:9}) is RUNNING to Flink between its restarts:
+     * {@code submit --wait-running} must say it failed, with the TaskManager's reason, and cancel it. Submitted twice:
+     * the second job's class loader finds JCuda (on the TaskManager's class path) already failed, and must still give
+     * the first failure's reason, not "Could not initialize class".
+     */
+    @Test
+    void aStreamingJobWhoseModelCannotLoadFailsItsSubmitWithTheReasonAndIsCancelled() throws Exception {
+        String bootstrap = ports.get("KAFKA_BOOTSTRAP");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("it-nodevice-prompts", 1, (short) 1),
+                    new NewTopic("it-nodevice-results", 1, (short) 1), new NewTopic("it-nodevice-dead", 1, (short) 1)))
+                    .all().get(60, TimeUnit.SECONDS);
+        }
+        // The TaskManager runs on this machine: its reason is the one this JVM finds.
+        CudaDevice.Probe here = CudaDevice.probe();
+        String reason = here.available() ? "this machine has " + here.deviceCount() + " CUDA device(s)"
+                : "--device cuda:9: no CUDA device: " + here.reason();
+        for (int attempt = 1; attempt <= 2; attempt++) {
+            StringWriter stdout = new StringWriter();
+            int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
+                    "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "streaming",
+                    "--wait-running", "--timeout", "2m", "--",
+                    "--bootstrap-servers", bootstrap, "--requests-topic", "it-nodevice-prompts",
+                    "--results-topic", "it-nodevice-results", "--dead-letter-topic", "it-nodevice-dead",
+                    "--transactional-id-prefix", "it-nodevice-" + attempt, "--output", "none",
+                    "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                    "--kv-cache-memory", "16MiB", "--device", "cuda:9");
+            String out = stdout.toString();
+            assertEquals(1, rc, "attempt " + attempt + ": " + out);
+            assertTrue(out.contains("(failed while starting)"), out);
+            Matcher failure = Pattern.compile("failure: java.lang.IllegalStateException: (.*)").matcher(out);
+            assertTrue(failure.find(), out);
+            assertTrue(failure.group(1).contains(reason), "attempt " + attempt + ", expected " + reason + ": " + out);
+            assertTrue(out.contains("cancelled the job: CANCELED"), out);
+
+            Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(out);
+            assertTrue(job.find(), out);
+            StringWriter status = new StringWriter();
+            new CommandLine(new StatusCommand()).setOut(new PrintWriter(status))
+                    .execute("--jobmanager", ports.get("FLINK_REST"), job.group(1));
+            assertTrue(status.toString().contains(": CANCELED\n"), status.toString());
+            assertTrue(status.toString().contains("failures: "), status.toString());
+            assertTrue(status.toString().contains(reason), status.toString());
+        }
     }
 
     /** Keys of committed records in {@code topic}, with how often each was seen. */

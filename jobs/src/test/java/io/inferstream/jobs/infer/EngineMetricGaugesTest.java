@@ -45,7 +45,11 @@ class EngineMetricGaugesTest {
         EngineMetrics m = new EngineMetrics(3, 7, 40, 500, 120, 250.0, 60.0, 4.0, 3.5, 0.14, 0.1, histogram, 30, 90,
                 400, 100, 25, 6, 2, 11, 4, 3);
         Map<String, Metric> metrics = new HashMap<>();
-        EngineMetricGauges.register(new RecordingGroup(metrics, ""), () -> m);
+        EngineMetricGauges.register(new RecordingGroup(metrics, ""), "cuda:0 (NVIDIA H200, compute 9.0)",
+                "--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0", () -> m);
+
+        assertEquals("cuda:0 (NVIDIA H200, compute 9.0)", value(metrics, "device"));
+        assertEquals("--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0", value(metrics, "deviceChoice"));
 
         assertEquals(60.0, value(metrics, "generatedTokensPerSecond"));
         assertEquals(1.0, (Double) value(metrics, "engineMillisPerStep"), 1e-9); // (0.14 - 0.1) s over 40 steps

@@ -38,6 +38,7 @@ class EngineSpecDeviceTest {
             assertEquals(64, loaded.modelConfig().dim());
             String expected = gpu ? "CUDA backend" : "CPU backend";
             assertTrue(loaded.backend().contains(expected), "expected the " + expected + ": " + loaded.backend());
+            assertTrue(gpu ? loaded.device().startsWith("cuda:0 (") : loaded.device().equals("cpu"), loaded.device());
         }
     }
 

@@ -19,8 +19,9 @@ public final class Backends {
      * A loaded model, the line explaining the backend choice and, on a GPU, what the model chose at load for each
      * kernel family and why (empty on the CPU): what an operator reads first when a GPU runs slower than expected;
      * and on a GPU how its memory was divided ({@code MemoryPlan.summary()}; empty on the CPU).
+     * {@code device} names what runs the model: "cpu", or e.g. "cuda:0 (NVIDIA H200, compute 9.0)".
      */
-    public record Loaded(LanguageModel model, BackendChoice choice, Map<String, String> kernelChoices,
+    public record Loaded(LanguageModel model, BackendChoice choice, String device, Map<String, String> kernelChoices,
                          Optional<String> deviceMemory) {
     }
 
@@ -29,12 +30,12 @@ public final class Backends {
                 ? BackendChoice.resolve(option, new CudaDevice.Probe(false, 0, "not probed"))
                 : BackendChoice.resolve(option, CudaDevice.probe());
         if (!choice.cuda()) {
-            return new Loaded(LlamaModel.load(gguf), choice, Map.of(), Optional.empty());
+            return new Loaded(LlamaModel.load(gguf), choice, "cpu", Map.of(), Optional.empty());
         }
         CudaDevice device = CudaDevice.open(choice.ordinal());
         try {
             CudaLlamaModel model = CudaLlamaModel.load(gguf, device, cudaOptions);
-            return new Loaded(new DeviceOwningModel(model, device), choice, model.kernelChoices(),
+            return new Loaded(new DeviceOwningModel(model, device), choice, device.toString(), model.kernelChoices(),
                     Optional.of(model.memoryPlan().summary()));
         } catch (RuntimeException e) {
             device.close();

@@ -60,8 +60,22 @@ public final class CudaDevice implements AutoCloseable {
                     + "(Flink's lib/) and set classloader.parent-first-patterns.additional: jcuda. as deploy/local/cluster.sh "
                     + "and deploy/k8s do (docs/operations.md, \"GPU jobs on a session cluster\")");
         }
-        return new Probe(false, 0, "the JCuda driver library could not be loaded: " + cause(e));
+        String reason = cause(e);
+        if (e instanceof NoClassDefFoundError && msg.startsWith("Could not initialize class")) {
+            // JCuda is on the TaskManager's class path, shared by every job's class loader: its class failed to
+            // initialise for an earlier probe in this JVM, and this error has lost why. That probe left it here.
+            String first = System.getProperty(LINKAGE_FAILURE_PROPERTY);
+            if (first != null) {
+                reason = first + " (when this JVM first loaded it; now: " + reason + ")";
+            }
+        } else {
+            System.getProperties().putIfAbsent(LINKAGE_FAILURE_PROPERTY, reason);
+        }
+        return new Probe(false, 0, "the JCuda driver library could not be loaded: " + reason);
     }
+
+    /** System property with the first JCuda loading failure's reason in this JVM, for the class loaders after it. */
+    static final String LINKAGE_FAILURE_PROPERTY = "inferstream.cuda.linkageFailure";
 
     private static Probe probe;
     /**

@@ -33,6 +33,9 @@ class BackendsGpuTest {
             Backends.Loaded loaded = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults());
             try (LanguageModel gpu = loaded.model(); LanguageModel cpu = Backends.load(gguf, DeviceOption.CPU, null).model()) {
                 assertTrue(loaded.choice().cuda(), loaded.choice().reason());
+                // what the jobs' engine.device gauge says
+                assertEquals(((DeviceOwningModel) gpu).device().toString(), loaded.device());
+                assertTrue(loaded.device().matches("cuda:0 \\(.+, compute \\d+\\.\\d+\\)"), loaded.device());
                 assertTrue(gpu.logitsOnDevice(), "logits on the device");
                 assertTrue(EngineConfig.defaults().logitCandidates().use(gpu), "the engine asks for the device's candidates");
                 CudaLlamaModel inner = ((DeviceOwningModel) gpu).cudaModel();

@@ -85,6 +85,34 @@ class DeviceOptionTest {
         assertTrue(BackendChoice.resolve(DeviceOption.AUTO, NONE).reason().endsWith("using the CPU backend"));
     }
 
+    /**
+     * On a session cluster JCuda sits on the TaskManager's class path: when its driver library fails to load, the
+     * class stays uninitialised for the JVM's life and the next job's probe (another class loader) gets only "Could not
+     * initialize class". The first failure's reason must still be the one said, as on the first attempt.
+     */
+    @Test
+    void aLaterClassLoaderKeepsTheFirstLoadingFailuresReason() {
+        String property = "inferstream.cuda.linkageFailure";
+        String saved = System.getProperty(property);
+        System.clearProperty(property);
+        try {
+            CudaDevice.Probe first = CudaDevice.linkageFailure(new UnsatisfiedLinkError(
+                    "/tmp/libJCudaDriver-12.6.0-linux-x86_64.so: libcuda.so.1: cannot open shared object file"));
+            CudaDevice.Probe later = CudaDevice.linkageFailure(
+                    new NoClassDefFoundError("Could not initialize class jcuda.driver.JCudaDriver"));
+            assertEquals("the JCuda driver library could not be loaded: /tmp/libJCudaDriver-12.6.0-linux-x86_64.so: "
+                    + "libcuda.so.1: cannot open shared object file (when this JVM first loaded it; now: Could not "
+                    + "initialize class jcuda.driver.JCudaDriver)", later.reason());
+            assertTrue(first.reason().endsWith("cannot open shared object file"), first.reason());
+        } finally {
+            if (saved == null) {
+                System.clearProperty(property);
+            } else {
+                System.setProperty(property, saved);
+            }
+        }
+    }
+
     @Test
     void probingWithoutAGpuReportsAReasonInsteadOfThrowing() {
         CudaDevice.Probe p = CudaDevice.probe();

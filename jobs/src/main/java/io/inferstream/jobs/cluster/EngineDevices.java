@@ -1,0 +1,86 @@
+package io.inferstream.jobs.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.inferstream.jobs.infer.EngineMetricGauges;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Where a running job's engines run, read from their gauges ({@link EngineMetricGauges#DEVICE} and
+ * {@link EngineMetricGauges#DEVICE_CHOICE}) through the REST API: on a cluster {@code --device} is resolved in each
+ * TaskManager, so this is how the person who submitted the job learns whether {@code auto} found a GPU.
+ */
+public final class EngineDevices {
+    private static final Pattern ID = Pattern.compile("(\\d+)\\.(.+)\\." + EngineMetricGauges.GROUP + "\\.("
+            + EngineMetricGauges.DEVICE + "|" + EngineMetricGauges.DEVICE_CHOICE + ")");
+
+    private EngineDevices() {
+    }
+
+    /**
+     * One line per operator and device, e.g. "cuda:0 (NVIDIA H200, compute 9.0) in inference subtasks 0,1 of 2
+     * (--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0)"; empty when no engine reported within
+     * {@code wait} (the cluster's metric fetcher gathers gauges every 10 s by default).
+     */
+    public static List<String> read(FlinkRestClient client, String jobId, Duration wait)
+            throws IOException, InterruptedException {
+        Instant deadline = Instant.now().plus(wait);
+        while (true) {
+            List<String> lines = lines(client, jobId);
+            if (!lines.isEmpty() || !Instant.now().isBefore(deadline)) {
+                return lines;
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    private static List<String> lines(FlinkRestClient client, String jobId) throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (JsonNode vertex : client.job(jobId).path("vertices")) {
+            Map<String, String> metrics = client.vertexMetrics(jobId, vertex.path("id").asText(), id -> ID.matcher(id).matches());
+            lines.addAll(lines(metrics, vertex.path("parallelism").asInt()));
+        }
+        return lines;
+    }
+
+    /** The lines of one vertex's gauges (ids as {@link FlinkRestClient#vertexMetrics} gives them). */
+    static List<String> lines(Map<String, String> metrics, int parallelism) {
+        Map<String, Map<Integer, Engine>> byOperator = new LinkedHashMap<>(); // operator -> subtask -> its engine
+        metrics.forEach((id, value) -> {
+            Matcher m = ID.matcher(id);
+            if (m.matches()) {
+                Map<Integer, Engine> subtasks = byOperator.computeIfAbsent(m.group(2), o -> new TreeMap<>());
+                Engine e = subtasks.getOrDefault(Integer.parseInt(m.group(1)), new Engine("?", ""));
+                subtasks.put(Integer.parseInt(m.group(1)), m.group(3).equals(EngineMetricGauges.DEVICE)
+                        ? new Engine(value, e.choice()) : new Engine(e.device(), value));
+            }
+        });
+        List<String> lines = new ArrayList<>();
+        byOperator.forEach((operator, subtasks) -> {
+            Map<Engine, TreeSet<Integer>> byEngine = new LinkedHashMap<>();
+            subtasks.forEach((subtask, engine) -> byEngine.computeIfAbsent(engine, k -> new TreeSet<>()).add(subtask));
+            byEngine.forEach((engine, which) -> lines.add(engine.device() + " in " + operator + " subtask"
+                    + (which.size() == 1 ? " " : "s ") + join(which) + " of " + parallelism
+                    + (engine.choice().isEmpty() ? "" : " (" + engine.choice() + ")")));
+        });
+        return lines;
+    }
+
+    private record Engine(String device, String choice) {
+    }
+
+    private static String join(TreeSet<Integer> subtasks) {
+        StringBuilder s = new StringBuilder();
+        subtasks.forEach(i -> s.append(s.length() == 0 ? "" : ",").append(i));
+        return s.toString();
+    }
+}

@@ -1,0 +1,37 @@
+package io.inferstream.jobs.cluster;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * One entry of a job's exception history on the cluster: when a task (or the job) failed, and the stack trace Flink
+ * kept. A streaming job that fails restarts, so a job can be RUNNING with failures behind it.
+ */
+public record JobFailure(long timestampMillis, String stackTrace) {
+    private static final int MAX_LINE = 500;
+
+    public Instant time() {
+        return Instant.ofEpochMilli(timestampMillis);
+    }
+
+    /**
+     * One line: the exception, and its root cause where that is another. Flink wraps a failure in its own exceptions
+     * (e.g. "Global failure triggered by OperatorCoordinator for 'Source: …'"), so the message that says what to fix is
+     * often the last "Caused by".
+     */
+    public String summary() {
+        List<String> lines = stackTrace.lines().toList();
+        String first = lines.isEmpty() ? "(no stack trace)" : lines.get(0).strip();
+        String root = null;
+        for (String line : lines) {
+            if (line.startsWith("Caused by: ")) {
+                root = line.substring("Caused by: ".length()).strip();
+            }
+        }
+        return root == null || root.equals(first) ? cut(first) : cut(first) + " (root cause: " + cut(root) + ")";
+    }
+
+    private static String cut(String line) {
+        return line.length() <= MAX_LINE ? line : line.substring(0, MAX_LINE - 1) + "…";
+    }
+}

@@ -1,0 +1,38 @@
+package io.inferstream.jobs.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** The lines {@code submit} and {@code status} print from the engine gauges of a job's subtasks. */
+class EngineDevicesTest {
+    @Test
+    void subtasksOnDifferentDevicesGetALineEachAndOtherMetricsAreIgnored() {
+        Map<String, String> metrics = new TreeMap<>(Map.of(
+                "0.inference.engine.device", "cuda:0 (NVIDIA H200, compute 9.0)",
+                "0.inference.engine.deviceChoice", "--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0",
+                "2.inference.engine.device", "cuda:0 (NVIDIA H200, compute 9.0)",
+                "2.inference.engine.deviceChoice", "--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0",
+                "1.inference.engine.device", "cpu",
+                "1.inference.engine.deviceChoice", "--device auto: no CUDA device (cuInit failed: CUDA_ERROR_NO_DEVICE); "
+                        + "using the CPU backend",
+                "1.inference.engine.steps", "12"));
+
+        assertEquals(List.of(
+                "cuda:0 (NVIDIA H200, compute 9.0) in inference subtasks 0,2 of 3 (--device auto: 1 CUDA device(s); "
+                        + "using the CUDA backend on cuda:0)",
+                "cpu in inference subtask 1 of 3 (--device auto: no CUDA device (cuInit failed: CUDA_ERROR_NO_DEVICE); "
+                        + "using the CPU backend)"),
+                EngineDevices.lines(metrics, 3));
+    }
+
+    @Test
+    void aDeviceWithoutItsChoiceYetIsStillSaid() {
+        assertEquals(List.of("cpu in summarize-window subtask 0 of 1"),
+                EngineDevices.lines(Map.of("0.summarize-window.engine.device", "cpu"), 1));
+        assertEquals(List.of(), EngineDevices.lines(Map.of("0.inference.engine.steps", "3"), 1));
+    }
+}
