@@ -89,6 +89,23 @@ public final class BatchCommand implements Callable<Integer> {
                     err.flush();
                 });
         BatchReport report;
+        try {
+            report = run(job, out);
+        } catch (IllegalStateException e) {
+            // a chunk job failed (its root cause is in the message) or the inputs could not be read: one line, as
+            // generate does; the cluster's web UI and log keep the whole stack trace
+            err.println("batch: " + e.getMessage());
+            err.println("batch: results committed before the failure are kept; the same command resumes after them");
+            err.flush();
+            return 1;
+        }
+        out.println("batch finished: " + report);
+        out.flush();
+        return 0;
+    }
+
+    private BatchReport run(BatchInferenceJob.Builder job, PrintWriter out) throws Exception {
+        BatchReport report;
         if (jobManager != null) {
             if (jar == null || !jar.isFile()) {
                 throw new CommandLine.ParameterException(spec.commandLine(),
@@ -108,9 +125,7 @@ public final class BatchCommand implements Callable<Integer> {
                 report = job.environments(cluster::environment).build().run();
             }
         }
-        out.println("batch finished: " + report);
-        out.flush();
-        return 0;
+        return report;
     }
 
     /** Relative local paths become absolute, so a cluster and later re-runs see the same path. */
