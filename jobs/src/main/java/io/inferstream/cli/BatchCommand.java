@@ -75,6 +75,14 @@ public final class BatchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (jobManager == null) {
+            try { // the engines run in this JVM: a device that is not here fails now, in one line
+                err.println("device: " + inference.deviceHere().reason());
+            } catch (IllegalStateException | IllegalArgumentException e) {
+                err.println("batch: " + e.getMessage());
+                return 2;
+            }
+        }
         Path modelPath = hub.resolver().resolve(model).toAbsolutePath();
         BatchInferenceJob.Builder job = BatchInferenceJob.builder()
                 .inputs(inputs.stream().map(BatchCommand::absolute).collect(Collectors.toList()))

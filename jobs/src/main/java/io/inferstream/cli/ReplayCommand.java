@@ -8,6 +8,7 @@ import io.inferstream.jobs.digest.DigestWindowOptions;
 import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
 import io.inferstream.jobs.wire.MalformedRecordException;
 import io.inferstream.jobs.wire.SingleObjectCodec;
+import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.schema.DeadLetter;
 import io.inferstream.schema.InferenceResult;
@@ -96,6 +97,13 @@ public final class ReplayCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         inference.checkCheckpointing();
+        BackendChoice device;
+        try {
+            device = inference.deviceHere(); // the engines run in this JVM: a missing GPU fails here, in one line
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            System.err.println("replay: " + e.getMessage());
+            return 2;
+        }
         if (digest) {
             return new DigestReplay(input, model, output, digestWindows, inference, hub.toOptions(), out).run();
         }
@@ -121,6 +129,7 @@ public final class ReplayCommand implements Callable<Integer> {
 
         out.println("inferstream replay: " + records.size() + " requests from " + requestsFile);
         out.println("model: " + chosen.name() + (chosen.name().equals(chosen.path().toString()) ? "" : " (" + chosen.path() + ")"));
+        out.println("device: " + device.reason());
         out.println("starting the embedded Kafka broker ...");
         EmbeddedKafkaBroker kafka = quietly(EmbeddedKafkaBroker::start);
         boolean closeBroker = true;

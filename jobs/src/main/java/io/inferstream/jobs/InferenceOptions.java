@@ -7,6 +7,9 @@ import io.inferstream.jobs.infer.InferenceFunction;
 import io.inferstream.jobs.infer.OverlongPromptPolicy;
 import io.inferstream.jobs.infer.TaskOptions;
 import io.inferstream.jobs.sink.ExactlyOnceKafkaSink;
+import io.inferstream.runtime.backend.BackendChoice;
+import io.inferstream.runtime.backend.Backends;
+import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
@@ -148,6 +151,15 @@ public final class InferenceOptions {
             throw command != null ? new ParameterException(command.commandLine(), message)
                     : new IllegalArgumentException(message);
         }
+    }
+
+    /**
+     * {@code --device} resolved on this machine, for a job whose engines run in this JVM (replay, a local batch run):
+     * a device that is not here fails at once, with the message the engine's task would fail with, before a broker or
+     * a job starts. Not for a job's main on a cluster: its JobManager is not where the engines run.
+     */
+    public BackendChoice deviceHere() {
+        return Backends.choose(DeviceOption.parse(device));
     }
 
     /** Parallelism and exactly-once checkpoints on {@code env}. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.cli.InferStream;
+import io.inferstream.runtime.cuda.CudaDevice;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 
@@ -20,6 +21,22 @@ class InferenceOptionsTest {
         InferenceOptions o = new InferenceOptions();
         new CommandLine(o).parseArgs(args);
         return o;
+    }
+
+    /** For a job whose engines run in this JVM: the choice line, or the engine's own error before anything starts. */
+    @Test
+    void theDeviceIsResolvedHereForALocalRun() {
+        assertEquals("--device cpu: using the CPU backend", parse().deviceHere().reason());
+        CudaDevice.Probe here = CudaDevice.probe();
+        if (here.available()) {
+            assertTrue(parse("--device", "auto").deviceHere().cuda());
+        } else {
+            assertTrue(parse("--device", "auto").deviceHere().reason().contains(here.reason()));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> parse("--device", "cuda").deviceHere());
+            assertEquals("--device cuda:0: no CUDA device: " + here.reason() + " (" + here.remedy() + ")", e.getMessage());
+        }
+        IllegalStateException nine = assertThrows(IllegalStateException.class, () -> parse("--device", "cuda:9").deviceHere());
+        assertTrue(nine.getMessage().startsWith("--device cuda:9: "), nine.getMessage());
     }
 
     @Test

@@ -25,10 +25,18 @@ public final class Backends {
                          Optional<String> deviceMemory) {
     }
 
-    public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
-        BackendChoice choice = option.kind() == DeviceOption.Kind.CPU
+    /**
+     * What {@code option} resolves to on this machine (the CPU is not probed for a GPU); throws, with the reason and
+     * the remedy, for a CUDA device that is not here.
+     */
+    public static BackendChoice choose(DeviceOption option) {
+        return option.kind() == DeviceOption.Kind.CPU
                 ? BackendChoice.resolve(option, new CudaDevice.Probe(false, 0, "not probed"))
                 : BackendChoice.resolve(option, CudaDevice.probe());
+    }
+
+    public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
+        BackendChoice choice = choose(option);
         if (!choice.cuda()) {
             return new Loaded(LlamaModel.load(gguf), choice, "cpu", Map.of(), Optional.empty());
         }
