@@ -111,9 +111,11 @@ public final class SubmitCommand implements Callable<Integer> {
         out.println("job id: " + jobId);
         out.println("web UI: " + client.webUi(jobId));
         out.flush();
-        if (!waitForEnd && !waitRunning) {
-            return 0;
-        }
+        return waitForEnd || waitRunning ? watch(client, jobId, out) : 0;
+    }
+
+    /** --wait-running and --wait: until the job has started (or failed), then, for --wait, until it has ended. */
+    private int watch(FlinkRestClient client, String jobId, PrintWriter out) throws IOException, InterruptedException {
         JobWatch watch = new JobWatch(client, jobId);
         PrintWriter err = spec.commandLine().getErr();
         JobWatch.Outcome start = watch.untilStarted(timeout, line -> {
