@@ -114,7 +114,10 @@ public final class SubmitCommand implements Callable<Integer> {
         return waitForEnd || waitRunning ? watch(client, jobId, out) : 0;
     }
 
-    /** --wait-running and --wait: until the job has started (or failed), then, for --wait, until it has ended. */
+    /**
+     * --wait-running and --wait: until the job has started (or failed), then, for --wait, until it has ended; with
+     * --wait --keep-on-failure a job that failed while starting is followed through its restarts to its end.
+     */
     private int watch(FlinkRestClient client, String jobId, PrintWriter out) throws IOException, InterruptedException {
         JobWatch watch = new JobWatch(client, jobId);
         PrintWriter err = spec.commandLine().getErr();
@@ -122,27 +125,36 @@ public final class SubmitCommand implements Callable<Integer> {
             err.println(line);
             err.flush();
         });
+        boolean followRestarts = waitForEnd && keepOnFailure && start.start() == JobWatch.Start.FAILED
+                && !FlinkRestClient.TERMINAL_STATES.contains(start.state());
         if (start.start() != JobWatch.Start.STARTED) {
-            return notStarted(out, client, start, jobId);
+            int rc = notStarted(out, client, start, jobId);
+            if (!followRestarts) {
+                return rc;
+            }
+        } else {
+            out.println("state: RUNNING (tasks " + start.tasksText() + ")");
+            List<String> engines = EngineDevices.read(client, jobId, ENGINE_REPORT_WAIT);
+            engines.forEach(line -> out.println("engine: " + line));
+            if (engines.isEmpty() && entryClass == null) {
+                out.println("engine: not reported within " + ENGINE_REPORT_WAIT.toSeconds()
+                        + " s; the TaskManager log says which device each engine chose");
+            }
+            out.flush();
         }
-        out.println("state: RUNNING (tasks " + start.tasksText() + ")");
-        List<String> engines = EngineDevices.read(client, jobId, ENGINE_REPORT_WAIT);
-        engines.forEach(line -> out.println("engine: " + line));
-        if (engines.isEmpty() && entryClass == null) {
-            out.println("engine: not reported within " + ENGINE_REPORT_WAIT.toSeconds()
-                    + " s; the TaskManager log says which device each engine chose");
-        }
-        out.flush();
         if (!waitForEnd) {
             return 0;
         }
-        String state = watch.untilEnded(timeout, failure -> {
+        long seen = start.failures().isEmpty() ? Long.MIN_VALUE : start.failures().get(0).timestampMillis();
+        String state = watch.untilEnded(timeout, seen, failure -> {
             out.println("failure at " + failure.time() + ": " + failure.summary());
             out.flush();
         });
-        out.println("state: " + state);
+        boolean ended = FlinkRestClient.TERMINAL_STATES.contains(state);
+        out.println("state: " + state + (ended ? "" : "; not ended within " + HumanDuration.format(timeout)
+                + " (--timeout); the job is left as it is"));
         out.flush();
-        return "FAILED".equals(state) ? 1 : 0;
+        return "FAILED".equals(state) || !ended ? 1 : 0;
     }
 
     /**
@@ -165,8 +177,9 @@ public final class SubmitCommand implements Callable<Integer> {
         }
         if (outcome.start() == JobWatch.Start.FAILED && !FlinkRestClient.TERMINAL_STATES.contains(outcome.state())) {
             if (keepOnFailure) {
-                out.println("left to Flink's restarts (--keep-on-failure); to stop it: inferstream cancel --jobmanager "
-                        + cluster.address() + " " + jobId);
+                out.println("left to Flink's restarts (--keep-on-failure)"
+                        + (waitForEnd ? ", followed to its end (--wait)" : "")
+                        + "; to stop it: inferstream cancel --jobmanager " + cluster.address() + " " + jobId);
             } else {
                 out.flush();
                 client.cancel(jobId);

@@ -103,11 +103,18 @@ public final class JobWatch {
 
     /**
      * Waits until the job has ended (FINISHED, FAILED or CANCELED); each failure it restarts after is passed to
-     * {@code failed} as it is seen. Returns the final state; throws when {@code limit} passes first.
+     * {@code failed} as it is seen. Returns the final state, or the state when {@code limit} passed first (one that
+     * is not in {@link FlinkRestClient#TERMINAL_STATES}).
      */
     public String untilEnded(Duration limit, Consumer<JobFailure> failed) throws IOException, InterruptedException {
+        return untilEnded(limit, Long.MIN_VALUE, failed);
+    }
+
+    /** {@link #untilEnded(Duration, Consumer)}, passing on only the failures after {@code seenUpTo} (epoch ms). */
+    public String untilEnded(Duration limit, long seenUpTo, Consumer<JobFailure> failed)
+            throws IOException, InterruptedException {
         Instant deadline = Instant.now().plus(limit);
-        long lastSeen = Long.MIN_VALUE;
+        long lastSeen = seenUpTo;
         while (true) {
             JsonNode job = client.job(jobId);
             String state = job.path("state").asText();
@@ -118,13 +125,8 @@ public final class JobWatch {
                     failed.accept(failures.get(i));
                 }
             }
-            if (FlinkRestClient.TERMINAL_STATES.contains(state)) {
+            if (FlinkRestClient.TERMINAL_STATES.contains(state) || Instant.now().isAfter(deadline)) {
                 return state;
-            }
-            if (Instant.now().isAfter(deadline)) {
-                throw new IOException("job " + jobId + " still " + state + " after " + HumanDuration.format(limit)
-                        + (failures.isEmpty() ? "" : " (" + failures.size() + " failure(s), the last: "
-                        + failures.get(0).summary() + ")"));
             }
             Thread.sleep(POLL.toMillis());
         }

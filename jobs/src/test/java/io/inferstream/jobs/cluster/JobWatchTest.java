@@ -106,7 +106,12 @@ class JobWatchTest {
                 + "java.lang.IllegalArgumentException: --device cuda:9: this machine has 1 CUDA device(s))",
                 outcome.failures().get(outcome.failures().size() - 1).summary());
 
-        // Two restarts, then FAILED: each of the three failures is passed on once, oldest first.
+        // Two restarts, then FAILED: each of the three failures is passed on once, oldest first; followed on from the
+        // failures already seen at the start, only the later ones.
+        List<JobFailure> later = new ArrayList<>();
+        assertEquals("FAILED", watch.untilEnded(Duration.ofMinutes(1), outcome.failures().get(0).timestampMillis(),
+                later::add));
+        assertEquals(3 - outcome.failures().size(), later.size(), later + " after " + outcome.failures());
         List<JobFailure> seen = new ArrayList<>();
         assertEquals("FAILED", watch.untilEnded(Duration.ofMinutes(1), seen::add));
         assertEquals(3, seen.size(), seen.toString());
