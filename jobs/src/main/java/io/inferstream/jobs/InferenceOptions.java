@@ -17,6 +17,7 @@ import io.inferstream.runtime.kv.KvStore;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.apache.flink.streaming.api.environment.LocalStreamEnvironment;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -160,6 +161,25 @@ public final class InferenceOptions {
      */
     public BackendChoice deviceHere() {
         return Backends.choose(DeviceOption.parse(device));
+    }
+
+    /**
+     * For a job's main: where {@code env} runs the job in this JVM ({@code inferstream stream} or {@code digest} on a
+     * local environment), prints the {@link #deviceHere()} line, or the error for a device that is not here (then
+     * false: stop before anything starts). On a cluster, where the main runs in the JobManager and each TaskManager
+     * resolves --device for its own engine, it checks nothing.
+     */
+    public boolean checkLocalDevice(StreamExecutionEnvironment env, String command) {
+        if (!(env instanceof LocalStreamEnvironment)) {
+            return true;
+        }
+        try {
+            System.out.println("device: " + deviceHere().reason());
+            return true;
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            System.err.println(command + ": " + e.getMessage());
+            return false;
+        }
     }
 
     /** Parallelism and exactly-once checkpoints on {@code env}. */

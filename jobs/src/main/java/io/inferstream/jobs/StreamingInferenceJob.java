@@ -75,11 +75,14 @@ public final class StreamingInferenceJob implements Callable<Integer> {
         inference.checkCheckpointing();
         Path modelPath = hub.resolver().resolve(model);
         printSettings(System.out, settings(modelPath));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        if (!inference.checkLocalDevice(env, "stream")) {
+            return 2;
+        }
         if (!preflight(KafkaPreflight.check(bootstrapServers, List.of(requestsTopic), inference.transactionTimeout,
                 PREFLIGHT_TIMEOUT))) {
             return 2;
         }
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         inference.configure(env);
         pipeline(modelPath.toAbsolutePath().toString()).addTo(env);
         env.execute("inferstream-streaming");

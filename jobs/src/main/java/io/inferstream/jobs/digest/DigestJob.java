@@ -74,11 +74,14 @@ public final class DigestJob implements Callable<Integer> {
         inference.checkCheckpointing();
         Path modelPath = hub.resolver().resolve(model);
         StreamingInferenceJob.printSettings(System.out, settings(modelPath));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        if (!inference.checkLocalDevice(env, "digest")) {
+            return 2;
+        }
         if (!StreamingInferenceJob.preflight(KafkaPreflight.check(bootstrapServers, List.of(messagesTopic),
                 inference.transactionTimeout, StreamingInferenceJob.PREFLIGHT_TIMEOUT))) {
             return 2;
         }
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         inference.configure(env);
         pipeline(modelPath.toAbsolutePath().toString(), model).addTo(env);
         env.execute("inferstream-digest");
