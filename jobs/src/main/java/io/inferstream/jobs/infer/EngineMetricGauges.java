@@ -1,5 +1,6 @@
 package io.inferstream.jobs.infer;
 
+import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.engine.EngineMetrics;
 import java.util.function.Supplier;
 import org.apache.flink.metrics.Gauge;
@@ -17,6 +18,11 @@ public final class EngineMetricGauges {
     public static final String DEVICE = "device";
     /** Gauge: why, the --device option's resolution (e.g. "--device auto: no CUDA device (...); using the CPU backend"). */
     public static final String DEVICE_CHOICE = "deviceChoice";
+    /**
+     * Gauge: the CUDA device's ordinal, -1 on the CPU. Numeric, for reporters that drop strings (Prometheus): an alert on
+     * -1 finds a TaskManager whose {@code --device auto} fell back to the CPU.
+     */
+    public static final String CUDA_DEVICE = "cudaDevice";
 
     private EngineMetricGauges() {
     }
@@ -25,11 +31,12 @@ public final class EngineMetricGauges {
      * The engine's gauges, and the two strings that say where the model runs: {@code submit} and {@code status} read
      * them through the REST API, since on a cluster the --device choice is made in each TaskManager.
      */
-    public static void register(MetricGroup operatorGroup, String device, String deviceChoice,
+    public static void register(MetricGroup operatorGroup, String device, BackendChoice choice,
             Supplier<EngineMetrics> metrics) {
         MetricGroup g = operatorGroup.addGroup(GROUP);
         g.gauge(DEVICE, (Gauge<String>) () -> device);
-        g.gauge(DEVICE_CHOICE, (Gauge<String>) () -> deviceChoice);
+        g.gauge(DEVICE_CHOICE, (Gauge<String>) choice::reason);
+        g.gauge(CUDA_DEVICE, (Gauge<Integer>) () -> choice.cuda() ? choice.ordinal() : -1);
         g.gauge("generatedTokensPerSecond", (Gauge<Double>) () -> metrics.get().generatedTokensPerSecond());
         g.gauge("promptTokensPerSecond", (Gauge<Double>) () -> metrics.get().promptTokensPerSecond());
         g.gauge("runningSequences", (Gauge<Integer>) () -> metrics.get().running());

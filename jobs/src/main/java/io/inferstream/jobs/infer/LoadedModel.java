@@ -1,5 +1,6 @@
 package io.inferstream.jobs.infer;
 
+import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.engine.Engine;
@@ -24,12 +25,12 @@ public final class LoadedModel implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final Engine engine;
-    private final String backend;
+    private final BackendChoice choice;
     private final String device;
 
     private LoadedModel(EngineSpec spec, GgufFile file, LanguageModel model, Tokenizer tokenizer,
-            ChatTemplate chatTemplate, Engine engine, String backend, String device) {
-        this.backend = backend;
+            ChatTemplate chatTemplate, Engine engine, BackendChoice choice, String device) {
+        this.choice = choice;
         this.device = device;
         this.spec = spec;
         this.file = file;
@@ -68,8 +69,7 @@ public final class LoadedModel implements AutoCloseable {
                 Tokenizer tokenizer = Tokenizers.fromGguf(file);
                 ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
                 Engine engine = new Engine(model, tokenizer, spec.engineConfig());
-                return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice().reason(),
-                        loaded.device());
+                return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice(), loaded.device());
             } catch (RuntimeException e) {
                 model.close(); // a GPU model's device memory, which the process would otherwise keep
                 throw e;
@@ -86,7 +86,12 @@ public final class LoadedModel implements AutoCloseable {
 
     /** Which backend runs the model and why, e.g. "--device auto: no CUDA device (...); using the CPU backend". */
     public String backend() {
-        return backend;
+        return choice.reason();
+    }
+
+    /** The --device option's resolution on this machine: CPU or CUDA, which device, why. */
+    public BackendChoice choice() {
+        return choice;
     }
 
     /** What runs the model: "cpu", or e.g. "cuda:0 (NVIDIA H200, compute 9.0)". */

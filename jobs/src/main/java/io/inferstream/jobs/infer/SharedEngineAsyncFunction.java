@@ -128,7 +128,7 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
                 options.taskDefaults(), spec.modelName());
         var group = getRuntimeContext().getMetricGroup();
         // the model, not the lease: gauges outlive close()
-        EngineMetricGauges.register(group, model.device(), model.backend(), () -> model.engine().metrics());
+        EngineMetricGauges.register(group, model.device(), model.choice(), () -> model.engine().metrics());
         outputs = group.counter(outputsMetric);
         errors = group.counter(errorsMetric);
         timeouts = group.counter("timeouts");

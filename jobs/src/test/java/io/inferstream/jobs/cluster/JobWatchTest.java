@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.inferstream.jobs.infer.EngineMetricGauges;
+import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.engine.EngineMetrics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -73,7 +74,8 @@ class JobWatchTest {
         public void open(OpenContext context) throws InterruptedException {
             Thread.sleep(1500);
             EngineMetricGauges.register(getRuntimeContext().getMetricGroup(), "cpu",
-                    "--device auto: no CUDA device (test); using the CPU backend", () -> new EngineMetrics(0, 0, 0, 0, 0,
+                    new BackendChoice(false, 0, "--device auto: no CUDA device (test); using the CPU backend"),
+                    () -> new EngineMetrics(0, 0, 0, 0, 0,
                             0, 0, 0, 0, 0, 0, new long[1], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
         }
 

@@ -194,6 +194,8 @@ class LocalClusterGpuIT {
         Pattern engineLine = Pattern.compile("engine: cuda:0 \\(.+, compute \\d+\\.\\d+\\) in inference subtask 0 of 1 "
                 + "\\(--device cuda:0: using the CUDA backend\\)");
         assertTrue(engineLine.matcher(stdout.toString()).find(), "submit says where the engine runs: " + stdout);
+        assertEquals(Map.of("0.inference.engine.cudaDevice", "0"),
+                LocalClusterIT.cudaDeviceGauges(new FlinkRestClient(JobManagerAddress.parse(rest)), job.group(1)));
         try {
             produce(0, STREAMED / 2);
             assertEquals(STREAMED / 2, committedResults(STREAMED / 2).size(), "results before the fault");

@@ -192,6 +192,8 @@ class LocalClusterIT {
         assertTrue(running.toString().contains(": RUNNING\n"), running.toString());
         assertTrue(running.toString().contains("engine: cpu in inference subtask 0 of 1"), running.toString());
         assertFalse(running.toString().contains("failure"), running.toString());
+        assertEquals(Map.of("0.inference.engine.cudaDevice", "-1"), cudaDeviceGauges(job.group(1)),
+                "the numeric gauge that reporters without strings (Prometheus) keep: -1 on the CPU");
 
         Set<String> expected = new HashSet<>();
         Properties p = new Properties();
@@ -265,6 +267,19 @@ class LocalClusterIT {
             assertTrue(status.toString().contains("failures: "), status.toString());
             assertTrue(status.toString().contains(reason), status.toString());
         }
+    }
+
+    /** The engine.cudaDevice gauges of a running job's subtasks, by metric id. */
+    static Map<String, String> cudaDeviceGauges(String jobId) throws Exception {
+        return cudaDeviceGauges(new FlinkRestClient(JobManagerAddress.parse(ports.get("FLINK_REST"))), jobId);
+    }
+
+    static Map<String, String> cudaDeviceGauges(FlinkRestClient client, String jobId) throws Exception {
+        Map<String, String> gauges = new HashMap<>();
+        for (var vertex : client.job(jobId).path("vertices")) {
+            gauges.putAll(client.vertexMetrics(jobId, vertex.path("id").asText(), id -> id.endsWith(".engine.cudaDevice")));
+        }
+        return gauges;
     }
 
     /** Keys of committed records in {@code topic}, with how often each was seen. */

@@ -2,6 +2,7 @@ package io.inferstream.jobs.infer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.engine.EngineMetrics;
 import java.util.HashMap;
 import java.util.Map;
@@ -45,11 +46,12 @@ class EngineMetricGaugesTest {
         EngineMetrics m = new EngineMetrics(3, 7, 40, 500, 120, 250.0, 60.0, 4.0, 3.5, 0.14, 0.1, histogram, 30, 90,
                 400, 100, 25, 6, 2, 11, 4, 3);
         Map<String, Metric> metrics = new HashMap<>();
-        EngineMetricGauges.register(new RecordingGroup(metrics, ""), "cuda:0 (NVIDIA H200, compute 9.0)",
-                "--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0", () -> m);
+        EngineMetricGauges.register(new RecordingGroup(metrics, ""), "cuda:1 (NVIDIA H200, compute 9.0)",
+                new BackendChoice(true, 1, "--device cuda:1: using the CUDA backend"), () -> m);
 
-        assertEquals("cuda:0 (NVIDIA H200, compute 9.0)", value(metrics, "device"));
-        assertEquals("--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0", value(metrics, "deviceChoice"));
+        assertEquals("cuda:1 (NVIDIA H200, compute 9.0)", value(metrics, "device"));
+        assertEquals("--device cuda:1: using the CUDA backend", value(metrics, "deviceChoice"));
+        assertEquals(1, value(metrics, "cudaDevice"));
 
         assertEquals(60.0, value(metrics, "generatedTokensPerSecond"));
         assertEquals(1.0, (Double) value(metrics, "engineMillisPerStep"), 1e-9); // (0.14 - 0.1) s over 40 steps
@@ -65,5 +67,14 @@ class EngineMetricGaugesTest {
         assertEquals(120L, value(metrics, "generatedTokens"));
         assertEquals(4L, value(metrics, "cancelledRequests"));
         assertEquals(3L, value(metrics, "deadlineRequests"));
+    }
+
+    @Test
+    void onTheCpuTheCudaDeviceIsMinusOne() {
+        Map<String, Metric> metrics = new HashMap<>();
+        EngineMetricGauges.register(new RecordingGroup(metrics, ""), "cpu",
+                new BackendChoice(false, 0, "--device auto: no CUDA device (x); using the CPU backend"), () -> null);
+        assertEquals("cpu", value(metrics, "device"));
+        assertEquals(-1, value(metrics, "cudaDevice"));
     }
 }
