@@ -12,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;
 
 /**
@@ -46,6 +47,7 @@ class LocalDeviceCheckTest {
     }
 
     @Test
+    @Timeout(120) // without the check the job starts and restarts forever on its missing device
     void aLocalStreamOrDigestJobOnAGpuThatIsNotHereStopsBeforeKafka() {
         String model = SharedModels.require("stories260K/stories260K.gguf").toString();
         // port 1: nothing listens there; the preflight would wait 15 s for it and then warn
