@@ -15,6 +15,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.apache.flink.configuration.Configuration;
@@ -75,13 +76,12 @@ public final class BatchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (jobManager == null) {
-            try { // the engines run in this JVM: a device that is not here fails now, in one line
-                err.println("device: " + inference.deviceHere().reason());
-            } catch (IllegalStateException | IllegalArgumentException e) {
-                err.println("batch: " + e.getMessage());
+        if (jobManager == null) { // the engines run in this JVM: a device that is not here fails now, in one line
+            Optional<String> device = inference.deviceLineHere("batch", err::println);
+            if (device.isEmpty()) {
                 return 2;
             }
+            err.println(device.get());
         }
         Path modelPath = hub.resolver().resolve(model).toAbsolutePath();
         BatchInferenceJob.Builder job = BatchInferenceJob.builder()

@@ -8,7 +8,6 @@ import io.inferstream.jobs.digest.DigestWindowOptions;
 import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
 import io.inferstream.jobs.wire.MalformedRecordException;
 import io.inferstream.jobs.wire.SingleObjectCodec;
-import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.schema.DeadLetter;
 import io.inferstream.schema.InferenceResult;
@@ -22,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -97,11 +97,9 @@ public final class ReplayCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         inference.checkCheckpointing();
-        BackendChoice device;
-        try {
-            device = inference.deviceHere(); // the engines run in this JVM: a missing GPU fails here, in one line
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            System.err.println("replay: " + e.getMessage());
+        // the engines run in this JVM: a missing GPU fails here, in one line
+        Optional<String> device = inference.deviceLineHere("replay", System.err::println);
+        if (device.isEmpty()) {
             return 2;
         }
         if (digest) {
@@ -129,7 +127,7 @@ public final class ReplayCommand implements Callable<Integer> {
 
         out.println("inferstream replay: " + records.size() + " requests from " + requestsFile);
         out.println("model: " + chosen.name() + (chosen.name().equals(chosen.path().toString()) ? "" : " (" + chosen.path() + ")"));
-        out.println("device: " + device.reason());
+        out.println(device.get());
         out.println("starting the embedded Kafka broker ...");
         EmbeddedKafkaBroker kafka = quietly(EmbeddedKafkaBroker::start);
         boolean closeBroker = true;

@@ -183,8 +183,10 @@ public final class SubmitCommand implements Callable<Integer> {
             } else {
                 out.flush();
                 client.cancel(jobId);
-                out.println("cancelled the job: " + client.awaitState(jobId, Set.of("CANCELED"), timeout)
-                        + " (--keep-on-failure leaves it to Flink's restarts)");
+                String end = client.awaitState(jobId, Set.of("CANCELED"), timeout);
+                out.println(end.equals("CANCELED")
+                        ? "cancelled the job: CANCELED (--keep-on-failure leaves it to Flink's restarts)"
+                        : "the job ended " + end + " before the cancel took effect");
             }
         }
         out.flush();

@@ -17,6 +17,8 @@ import io.inferstream.runtime.kv.KvStore;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
 import org.apache.flink.streaming.api.environment.LocalStreamEnvironment;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine.Model.CommandSpec;
@@ -164,8 +166,21 @@ public final class InferenceOptions {
     }
 
     /**
+     * For a run whose engines are in this JVM: the line to print ("device: --device auto: …"), or empty after
+     * {@code error} got the one-line reason the device is not here ("replay: --device cuda:0: no CUDA device: …").
+     */
+    public Optional<String> deviceLineHere(String command, Consumer<String> error) {
+        try {
+            return Optional.of("device: " + deviceHere().reason());
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            error.accept(command + ": " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /**
      * For a job's main: where {@code env} runs the job in this JVM ({@code inferstream stream} or {@code digest} on a
-     * local environment), prints the {@link #deviceHere()} line, or the error for a device that is not here (then
+     * local environment), prints the {@link #deviceLineHere} line, or the error for a device that is not here (then
      * false: stop before anything starts). On a cluster, where the main runs in the JobManager and each TaskManager
      * resolves --device for its own engine, it checks nothing.
      */
@@ -173,13 +188,9 @@ public final class InferenceOptions {
         if (!(env instanceof LocalStreamEnvironment)) {
             return true;
         }
-        try {
-            System.out.println("device: " + deviceHere().reason());
-            return true;
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            System.err.println(command + ": " + e.getMessage());
-            return false;
-        }
+        Optional<String> line = deviceLineHere(command, System.err::println);
+        line.ifPresent(System.out::println);
+        return line.isPresent();
     }
 
     /** Parallelism and exactly-once checkpoints on {@code env}. */
