@@ -15,7 +15,12 @@
 //   that uses it returns that error until the primary context is destroyed (its last release) or reset, which also
 //   frees its allocations. INFERSTREAM_EMULATED_FAULT_FILE=PATH: the first launch after PATH appears fails that way
 //   (and deletes it), so that a test can lose the device at a moment of its choosing.
-// Device: compute capability INFERSTREAM_EMULATED_CC (default 8.0), INFERSTREAM_EMULATED_SMS multiprocessors
+// - several devices (INFERSTREAM_EMULATED_DEVICES, default 1, at most 8) have a primary context each, with its own
+//   memory, allocations and lost state; the current context is per thread and starts unset, as in CUDA. A call that
+//   needs one without it fails as CUDA_ERROR_INVALID_CONTEXT; launching a function or into a stream of another
+//   context is an invalid handle; a launch whose pointer arguments lie in another device's memory is an illegal
+//   address (no peer access here), so a model on cuda:1 that uses a buffer or kernel of cuda:0 fails at once.
+// Each device: compute capability INFERSTREAM_EMULATED_CC (default 8.0), INFERSTREAM_EMULATED_SMS multiprocessors
 // (default 16), INFERSTREAM_EMULATED_MEMORY_MIB of memory (default 2048).
 #include <algorithm>
 #include <chrono>
@@ -53,14 +58,24 @@ enum : int {
 
 namespace {
 
+// A device's primary context: what it holds, and the sticky error it took (0 while it is usable).
+struct Context {
+    int device;
+    int retains = 0;
+    size_t allocated = 0;
+    CUresult lost = 0;
+};
 struct Kernel {
     const emu::KernelEntry* entry;
+    Context* ctx; // its module's
 };
 struct Module {
+    Context* ctx; // current when it was loaded
     std::vector<std::string> tables; // where its entries are looked up, first match wins
     std::vector<std::unique_ptr<Kernel>> kernels;
 };
 struct Launch {
+    Context* ctx;
     const emu::KernelEntry* entry;
     dim3 grid, block;
     size_t smem;
@@ -68,6 +83,8 @@ struct Launch {
     std::vector<std::vector<char>> params;
 };
 struct Stream {
+    Context* ctx;
+    unsigned flags = 0; // CU_STREAM_NON_BLOCKING (1): not synchronised with the legacy stream
     bool capturing = false;
     bool invalidated = false;
     std::vector<Launch> captured;
@@ -75,10 +92,6 @@ struct Stream {
 struct Graph {
     std::vector<Launch> launches;
 };
-struct Context {
-    int unused;
-};
-
 std::recursive_mutex& lock() {
     static std::recursive_mutex m;
     return m;
@@ -91,22 +104,35 @@ std::vector<Stream*>& streams() {
     static std::vector<Stream*> s;
     return s;
 }
-size_t allocated = 0;
-Context primary;
-int retains = 0;    // of the primary context
-CUresult lost = 0;  // the sticky error the context took, 0 while it is usable
-
-// The primary context ends (last release, or a reset): its allocations go with it, and so does a sticky error.
-void destroyContext() {
-    for (auto& r : emu::ranges()) std::free((void*) r.first);
-    emu::forget();
-    allocated = 0;
-    lost = 0;
-}
-
 int env(const char* name, int fallback) {
     const char* v = std::getenv(name);
     return v && *v ? std::atoi(v) : fallback;
+}
+int deviceCount() { return std::min(8, std::max(1, env("INFERSTREAM_EMULATED_DEVICES", 1))); }
+Context* primary(int device) {
+    static Context contexts[8] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+    return &contexts[device];
+}
+thread_local Context* current = nullptr; // cuCtxSetCurrent's, per thread
+// Which device each allocation is on, keyed by its first byte like emu::ranges().
+std::map<const char*, int>& owners() {
+    static std::map<const char*, int> o;
+    return o;
+}
+
+// The primary context ends (last release, or a reset): its allocations go with it, and so does a sticky error.
+void destroyContext(Context* c) {
+    for (auto it = owners().begin(); it != owners().end();) {
+        if (it->second == c->device) {
+            emu::disallow(it->first);
+            std::free((void*) it->first);
+            it = owners().erase(it);
+        } else {
+            ++it;
+        }
+    }
+    c->allocated = 0;
+    c->lost = 0;
 }
 void computeCapability(int* major, int* minor) {
     const char* v = std::getenv("INFERSTREAM_EMULATED_CC");
@@ -127,20 +153,36 @@ void say(const char* format, ...) {
     va_end(args);
 }
 
-// Work that synchronises with the legacy stream while a blocking stream is captured: CUDA refuses it and the capture
-// can no longer be completed.
-bool capturing() {
-    for (Stream* s : streams()) {
-        if (s->capturing) return true;
-    }
-    return false;
+// The calling thread's context, or null after saying that a call needing one found none (CUDA_ERROR_INVALID_CONTEXT).
+Context* need(const char* what) {
+    if (!current) say("%s without a current context (cuCtxSetCurrent) on this thread", what);
+    return current;
 }
+
+// The device whose allocation holds address p, or -1.
+int ownerOf(const char* p) {
+    auto it = owners().upper_bound(p);
+    if (it == owners().begin()) return -1;
+    --it;
+    auto r = emu::ranges().find(it->first);
+    return r != emu::ranges().end() && p < r->second ? it->second : -1;
+}
+
+// Work that synchronises with the legacy stream of a context while one of its blocking streams is captured (from any
+// thread): CUDA refuses it and the capture can no longer be completed. Other contexts' captures do not matter, nor do
+// non-blocking streams' (the programming guide's "prohibited and unhandled operations").
+bool blocksLegacy(const Stream* s, const Context* c) { return s->capturing && s->ctx == c && !(s->flags & 1); }
 CUresult implicitSync(const char* what) {
-    if (!capturing()) return CUDA_SUCCESS;
+    bool any = false;
     for (Stream* s : streams()) {
-        if (s->capturing) s->invalidated = true;
+        if (blocksLegacy(s, current)) {
+            s->invalidated = true;
+            any = true;
+        }
     }
-    say("%s while a stream is being captured: refused, and the capture is invalidated", what);
+    if (!any) return CUDA_SUCCESS;
+    say("%s on cuda:%d while one of its blocking streams is being captured: refused, and the capture is invalidated",
+        what, current->device);
     return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
 }
 
@@ -173,13 +215,26 @@ CUresult runChecked(const Launch& l);
 
 // Errors that lose the context, as a GPU's MMU fault or trap does.
 CUresult run(const Launch& l) {
-    if (lost) return lost;
+    Context* c = l.ctx;
+    if (c->lost) return c->lost;
     if (injectedFault()) {
         say("%s: injected fault (an illegal address): the context is lost until it is destroyed or reset", l.entry->name);
-        return lost = CUDA_ERROR_ILLEGAL_ADDRESS;
+        return c->lost = CUDA_ERROR_ILLEGAL_ADDRESS;
+    }
+    // pointer-sized arguments into another device's memory: a GPU without peer access faults on them
+    for (size_t i = 0; i < l.params.size(); i++) {
+        if (l.params[i].size() != sizeof(CUdeviceptr)) continue;
+        CUdeviceptr v;
+        std::memcpy(&v, l.params[i].data(), sizeof v);
+        int owner = ownerOf((const char*) v);
+        if (owner >= 0 && owner != c->device) {
+            say("%s on cuda:%d: argument %zu points into memory of cuda:%d (an illegal address)", l.entry->name,
+                c->device, i, owner);
+            return c->lost = CUDA_ERROR_ILLEGAL_ADDRESS;
+        }
     }
     CUresult r = runChecked(l);
-    if (r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED) lost = r;
+    if (r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED) c->lost = r;
     return r;
 }
 
@@ -214,9 +269,18 @@ CUresult runChecked(const Launch& l) {
 CUresult launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem,
                 void* hStream, void** params, void** extra, bool programmatic) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need("cuLaunchKernel");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
     const emu::KernelEntry* e = static_cast<Kernel*>(f)->entry;
+    Stream* s = static_cast<Stream*>(hStream);
+    if (static_cast<Kernel*>(f)->ctx != c || (s && s->ctx != c)) {
+        say("%s: launched on cuda:%d with a %s of cuda:%d", e->name, c->device,
+            static_cast<Kernel*>(f)->ctx != c ? "function" : "stream",
+            static_cast<Kernel*>(f)->ctx != c ? static_cast<Kernel*>(f)->ctx->device : s->ctx->device);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
     if (extra) {
         say("%s: launch parameters through 'extra' are not emulated", e->name);
         return CUDA_ERROR_NOT_SUPPORTED;
@@ -230,12 +294,11 @@ CUresult launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, uns
         return CUDA_ERROR_INVALID_VALUE;
     }
     if (!params && !e->paramSizes.empty()) return CUDA_ERROR_INVALID_VALUE;
-    Launch l {e, dim3 {gx, gy, gz}, dim3 {bx, by, bz}, smem, programmatic, {}};
+    Launch l {c, e, dim3 {gx, gy, gz}, dim3 {bx, by, bz}, smem, programmatic, {}};
     for (size_t i = 0; i < e->paramSizes.size(); i++) {
         const char* p = static_cast<const char*>(params[i]);
         l.params.emplace_back(p, p + e->paramSizes[i]);
     }
-    Stream* s = static_cast<Stream*>(hStream);
     if (s && s->capturing) {
         s->captured.push_back(std::move(l));
         return CUDA_SUCCESS;
@@ -259,12 +322,12 @@ CUresult cuDriverGetVersion(int* v) {
     return CUDA_SUCCESS;
 }
 CUresult cuDeviceGetCount(int* n) {
-    *n = 1;
+    *n = deviceCount();
     return CUDA_SUCCESS;
 }
 CUresult cuDeviceGet(CUdevice* d, int ordinal) {
-    if (ordinal != 0) return CUDA_ERROR_INVALID_DEVICE;
-    *d = 0;
+    if (ordinal < 0 || ordinal >= deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    *d = ordinal;
     return CUDA_SUCCESS;
 }
 CUresult cuDeviceGetName(char* name, int len, CUdevice) {
@@ -295,32 +358,43 @@ CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice) {
     *bytes = memoryBytes();
     return CUDA_SUCCESS;
 }
-CUresult cuDevicePrimaryCtxRetain(void** ctx, CUdevice) {
+CUresult cuDevicePrimaryCtxRetain(void** ctx, CUdevice d) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    retains++;
-    *ctx = &primary;
+    if (d < 0 || d >= deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    primary(d)->retains++;
+    *ctx = primary(d);
     return CUDA_SUCCESS;
 }
-CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) {
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (retains == 0) return CUDA_ERROR_INVALID_CONTEXT;
-    if (--retains == 0) destroyContext();
+    if (d < 0 || d >= deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    Context* c = primary(d);
+    if (c->retains == 0) return CUDA_ERROR_INVALID_CONTEXT;
+    if (--c->retains == 0) destroyContext(c);
     return CUDA_SUCCESS;
 }
-CUresult cuDevicePrimaryCtxReset_v2(CUdevice) { // destroys the context; the retains stay (the driver's documentation)
+CUresult cuDevicePrimaryCtxReset_v2(CUdevice d) { // destroys the context; the retains stay (the driver's documentation)
     std::lock_guard<std::recursive_mutex> guard(lock());
-    say("primary context reset: %zu bytes of allocations freed%s", allocated, lost ? ", its lost state cleared" : "");
-    destroyContext();
+    if (d < 0 || d >= deviceCount()) return CUDA_ERROR_INVALID_DEVICE;
+    Context* c = primary(d);
+    say("cuda:%d primary context reset: %zu bytes of allocations freed%s", d, c->allocated,
+        c->lost ? ", its lost state cleared" : "");
+    destroyContext(c);
     return CUDA_SUCCESS;
 }
-CUresult cuCtxSetCurrent(void*) { return CUDA_SUCCESS; }
+CUresult cuCtxSetCurrent(void* ctx) {
+    current = static_cast<Context*>(ctx);
+    return CUDA_SUCCESS;
+}
 CUresult cuCtxGetCurrent(void** ctx) {
-    *ctx = &primary;
+    *ctx = current;
     return CUDA_SUCCESS;
 }
 CUresult cuCtxSynchronize() {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need("cuCtxSynchronize");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     return implicitSync("cuCtxSynchronize");
 }
 CUresult cuProfilerStart() { return CUDA_SUCCESS; }
@@ -328,31 +402,40 @@ CUresult cuProfilerStop() { return CUDA_SUCCESS; }
 
 CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need("cuMemGetInfo");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     *total = memoryBytes();
-    *free = *total > allocated ? *total - allocated : 0;
+    *free = *total > c->allocated ? *total - c->allocated : 0;
     return CUDA_SUCCESS;
 }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need("cuMemAlloc");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     size_t rounded = (bytes + 255) & ~(size_t) 255;
-    if (allocated + rounded > memoryBytes()) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (c->allocated + rounded > memoryBytes()) return CUDA_ERROR_OUT_OF_MEMORY;
     void* m = std::aligned_alloc(256, rounded);
     if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
     std::memset(m, 0xA5, rounded); // device memory is not zeroed: neither is this
     *p = (CUdeviceptr) m;
-    allocated += rounded;
+    c->allocated += rounded;
+    owners()[(const char*) m] = c->device;
     emu::allow(m, bytes); // the allocations are the shim's read-check ranges: the kernels' loads are checked too
     return CUDA_SUCCESS;
 }
+// Frees on the allocation's own device, whichever context is current (unified addressing tells the driver which).
 CUresult cuMemFree_v2(CUdeviceptr p) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost; // refused: the context's end frees it
+    auto owner = owners().find((const char*) p);
     auto it = emu::ranges().find((const char*) p);
-    if (it == emu::ranges().end()) return CUDA_ERROR_INVALID_VALUE;
-    allocated -= ((size_t) (it->second - it->first) + 255) & ~(size_t) 255;
+    if (owner == owners().end() || it == emu::ranges().end()) return CUDA_ERROR_INVALID_VALUE;
+    Context* c = primary(owner->second);
+    if (c->lost) return c->lost; // refused: the context's end frees it
+    c->allocated -= ((size_t) (it->second - it->first) + 255) & ~(size_t) 255;
+    owners().erase(owner);
     emu::disallow((const void*) p);
     std::free((void*) p);
     return CUDA_SUCCESS;
@@ -367,7 +450,9 @@ static bool inside(CUdeviceptr p, size_t n) {
 }
 static CUresult copy(void* dst, const void* src, size_t n, const char* what, CUdeviceptr d1, CUdeviceptr d2, int devs) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need(what);
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     if ((devs & 1 && !inside(d1, n)) || (devs & 2 && !inside(d2, n))) {
         say("%s of %zu bytes outside an allocation", what, n);
         return CUDA_ERROR_INVALID_VALUE;
@@ -388,7 +473,9 @@ CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
 }
 CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t n) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need("cuMemsetD8");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     if (!inside(dst, n)) {
         say("cuMemsetD8 of %zu bytes outside an allocation", n);
         return CUDA_ERROR_INVALID_VALUE;
@@ -404,13 +491,16 @@ CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t n) {
 // sm_90a (stream_wgmma) from the warpgroup-MMA build.
 CUresult cuModuleLoadData(void** module, const void* image) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need("cuModuleLoadData");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     const char* text = static_cast<const char*>(image);
     if (!text || !std::strstr(text, ".entry")) {
         say("module image is not PTX with entries (only the shipped PTX modules are emulated)");
         return CUDA_ERROR_INVALID_IMAGE;
     }
     auto* m = new Module();
+    m->ctx = c;
     if (std::strstr(text, ".target sm_90a")) {
         m->tables = {"wg"};
     } else if (std::strstr(text, ".target sm_90")) {
@@ -426,7 +516,7 @@ CUresult cuModuleLoadDataEx(void** module, const void* image, unsigned int, void
 }
 CUresult cuModuleUnload(void* module) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    if (static_cast<Module*>(module)->ctx->lost) return static_cast<Module*>(module)->ctx->lost;
     delete static_cast<Module*>(module);
     return CUDA_SUCCESS;
 }
@@ -436,7 +526,7 @@ CUresult cuModuleGetFunction(void** f, void* module, const char* name) {
     for (const std::string& t : m->tables) {
         auto it = registry().find(t + ":" + name);
         if (it != registry().end()) {
-            m->kernels.push_back(std::unique_ptr<Kernel>(new Kernel {&it->second}));
+            m->kernels.push_back(std::unique_ptr<Kernel>(new Kernel {&it->second, m->ctx}));
             *f = m->kernels.back().get();
             return CUDA_SUCCESS;
         }
@@ -484,9 +574,13 @@ CUresult cuLaunchKernelEx(const LaunchConfig* c, void* f, void** params, void** 
                   c->sharedMemBytes, c->hStream, params, extra, programmatic);
 }
 
-CUresult cuStreamCreate(void** stream, unsigned int) {
+CUresult cuStreamCreate(void** stream, unsigned int flags) {
     std::lock_guard<std::recursive_mutex> guard(lock());
+    Context* c = need("cuStreamCreate");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
     auto* s = new Stream();
+    s->ctx = c;
+    s->flags = flags;
     streams().push_back(s);
     *stream = s;
     return CUDA_SUCCESS;
@@ -502,8 +596,8 @@ CUresult cuStreamDestroy_v2(void* stream) {
 }
 CUresult cuStreamSynchronize(void* stream) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
     auto* s = static_cast<Stream*>(stream);
+    if (s && s->ctx->lost) return s->ctx->lost;
     if (s && s->capturing) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     return stream ? CUDA_SUCCESS : cuCtxSynchronize();
 }
@@ -542,9 +636,15 @@ CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long lon
 }
 CUresult cuGraphLaunch(void* exec, void* stream) {
     std::lock_guard<std::recursive_mutex> guard(lock());
-    if (lost) return lost;
+    Context* c = need("cuGraphLaunch");
+    if (!c) return CUDA_ERROR_INVALID_CONTEXT;
+    if (c->lost) return c->lost;
     auto* s = static_cast<Stream*>(stream);
     if (!exec) return CUDA_ERROR_INVALID_HANDLE;
+    if (s && s->ctx != c) {
+        say("cuGraphLaunch on cuda:%d into a stream of cuda:%d", c->device, s->ctx->device);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
     if (s && s->capturing) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; // graphs inside graphs: not used here
     if (!s) {
         CUresult r = implicitSync("cuGraphLaunch on the legacy stream");

@@ -67,9 +67,9 @@ class StreamingJobRecoveryTest {
     void anEngineLostMidStreamFailsTheTaskAndTheRestartRunsEveryRequestOnANewEngine(@TempDir Path out) throws Exception {
         LosesDeviceOnce.reset();
         AtomicInteger loads = new AtomicInteger();
-        SharedEngines.Loader previous = SharedEngines.useLoader(spec -> {
+        SharedEngines.Loader previous = SharedEngines.useLoader((spec, placement) -> {
             loads.incrementAndGet();
-            return LoadedModel.load(spec, model -> new LosesDeviceOnce(model, 40));
+            return LoadedModel.load(spec, placement, model -> new LosesDeviceOnce(model, 40));
         });
         try {
             run("lost-", out, requests -> requests);

@@ -3,6 +3,7 @@ package io.inferstream.jobs.infer;
 import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
+import io.inferstream.runtime.backend.DevicePlacement;
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.model.LanguageModel;
@@ -42,11 +43,16 @@ public final class LoadedModel implements AutoCloseable {
 
     /** Memory-maps the GGUF file, builds the model and starts the engine's step thread. */
     public static LoadedModel load(EngineSpec spec) {
-        return load(spec, UnaryOperator.identity());
+        return load(spec, DevicePlacement.FIRST, UnaryOperator.identity());
     }
 
-    /** {@link #load(EngineSpec)} with the engine running {@code wrap} of the model (fault-injection tests wrap it). */
-    public static LoadedModel load(EngineSpec spec, UnaryOperator<LanguageModel> wrap) {
+    /** {@link #load(EngineSpec)} on the GPU {@code placement} picks where the spec's device names none. */
+    public static LoadedModel load(EngineSpec spec, DevicePlacement placement) {
+        return load(spec, placement, UnaryOperator.identity());
+    }
+
+    /** {@link #load(EngineSpec, DevicePlacement)} with the engine running {@code wrap} of the model (fault-injection tests wrap it). */
+    public static LoadedModel load(EngineSpec spec, DevicePlacement placement, UnaryOperator<LanguageModel> wrap) {
         Path path = Path.of(spec.modelPath());
         if (!Files.isRegularFile(path)) {
             throw new IllegalArgumentException("model file " + path + " does not exist on this TaskManager (model '"
@@ -55,7 +61,7 @@ public final class LoadedModel implements AutoCloseable {
         GgufFile file = GgufFile.open(path);
         try {
             // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.
-            Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions());
+            Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions(), placement);
             LOG.info("model {}: {}", spec.modelName(), loaded.choice().reason());
             loaded.deviceMemory().ifPresent(memory -> LOG.info("model {}: device memory: {}", spec.modelName(), memory));
             if (!loaded.kernelChoices().isEmpty()) {

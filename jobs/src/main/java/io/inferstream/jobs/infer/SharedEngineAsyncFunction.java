@@ -122,7 +122,8 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
     @Override
     public void open(OpenContext openContext) {
         clock = Clock.systemUTC();
-        lease = SharedEngines.acquire(spec);
+        // a spec that names no GPU: spread over the GPUs Flink gave this TaskManager, if it gave any
+        lease = SharedEngines.acquire(spec, TaskManagerGpus.indices(getRuntimeContext().getExternalResourceInfos(TaskManagerGpus.RESOURCE)));
         LoadedModel model = lease.model();
         runner = new TaskRunner(model.engine(), model.modelConfig(), model.tokenizer(), model.chatTemplate(),
                 options.taskDefaults(), spec.modelName());

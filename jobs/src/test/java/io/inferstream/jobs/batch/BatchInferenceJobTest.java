@@ -114,7 +114,7 @@ class BatchInferenceJobTest {
         BatchInputFixture input = new BatchInputFixture(tmp.resolve("in"));
         Path out = tmp.resolve("out");
         LosesDeviceOnce.reset();
-        SharedEngines.Loader previous = SharedEngines.useLoader(spec -> LoadedModel.load(spec, m -> new LosesDeviceOnce(m, 60)));
+        SharedEngines.Loader previous = SharedEngines.useLoader((spec, placement) -> LoadedModel.load(spec, placement, m -> new LosesDeviceOnce(m, 60)));
         try {
             IllegalStateException stopped = assertThrows(IllegalStateException.class, () -> job(input.dir.toString(), out).build().run());
             assertTrue(LosesDeviceOnce.happened());

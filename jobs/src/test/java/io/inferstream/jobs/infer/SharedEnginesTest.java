@@ -28,7 +28,7 @@ class SharedEnginesTest {
         EngineSpec spec = EngineSpec.of(SharedModels.require("stories260K/stories260K.gguf").toString(), "stories260K-shared");
         LosesDeviceOnce.reset();
         List<LosesDeviceOnce> models = new CopyOnWriteArrayList<>();
-        SharedEngines.Loader previous = SharedEngines.useLoader(s -> LoadedModel.load(s, m -> {
+        SharedEngines.Loader previous = SharedEngines.useLoader((s, placement) -> LoadedModel.load(s, placement, m -> {
             LosesDeviceOnce model = new LosesDeviceOnce(m, 1);
             models.add(model);
             return model;

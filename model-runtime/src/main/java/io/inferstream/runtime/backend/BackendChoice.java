@@ -11,8 +11,16 @@ import io.inferstream.runtime.cuda.CudaDevice;
  */
 public record BackendChoice(boolean cuda, int ordinal, String reason) {
 
-    /** Resolves {@code option} against what {@link CudaDevice#probe()} found (passed in so tests can vary it). */
+    /** {@link #resolve(DeviceOption, CudaDevice.Probe, DevicePlacement)} on cuda:0 where the option names no device. */
     public static BackendChoice resolve(DeviceOption option, CudaDevice.Probe probe) {
+        return resolve(option, probe, DevicePlacement.FIRST);
+    }
+
+    /**
+     * Resolves {@code option} against what {@link CudaDevice#probe()} found (passed in so tests can vary it); where the
+     * option names no device, {@code placement} picks one.
+     */
+    public static BackendChoice resolve(DeviceOption option, CudaDevice.Probe probe, DevicePlacement placement) {
         switch (option.kind()) {
             case CPU:
                 return new BackendChoice(false, 0, "--device cpu: using the CPU backend");
@@ -25,15 +33,27 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
                     throw new IllegalStateException("--device " + option + ": this machine has " + probe.deviceCount()
                             + " CUDA device(s), cuda:0 .. cuda:" + (probe.deviceCount() - 1));
                 }
-                return new BackendChoice(true, option.ordinal(), "--device " + option + ": using the CUDA backend");
+                if (option.ordinal() != DeviceOption.ANY) {
+                    return new BackendChoice(true, option.ordinal(), "--device " + option + ": using the CUDA backend");
+                }
+                return placed("--device cuda: using the CUDA backend", probe, placement);
             case AUTO:
             default:
                 if (probe.available()) {
-                    return new BackendChoice(true, 0, "--device auto: " + probe.reason() + "; using the CUDA backend on cuda:0");
+                    return placed("--device auto: " + probe.reason() + "; using the CUDA backend", probe, placement);
                 }
                 String gpu = probe.remedy().equals(CudaDevice.Probe.OTHER_BACKENDS) ? "" : "; for the GPU: " + probe.remedy();
                 return new BackendChoice(false, 0, "--device auto: no CUDA device (" + probe.reason()
                         + "); using the CPU backend" + gpu);
         }
+    }
+
+    private static BackendChoice placed(String reason, CudaDevice.Probe probe, DevicePlacement placement) {
+        DevicePlacement.Placed p = placement.place(probe.deviceCount());
+        if (p.ordinal() < 0 || p.ordinal() >= probe.deviceCount()) {
+            throw new IllegalStateException("placed on cuda:" + p.ordinal() + ", but this machine has " + probe.deviceCount()
+                    + " CUDA device(s), cuda:0 .. cuda:" + (probe.deviceCount() - 1) + (p.why().isEmpty() ? "" : " (" + p.why() + ")"));
+        }
+        return new BackendChoice(true, p.ordinal(), reason + " on cuda:" + p.ordinal() + (p.why().isEmpty() ? "" : " (" + p.why() + ")"));
     }
 }

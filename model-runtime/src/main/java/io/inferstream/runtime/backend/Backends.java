@@ -30,13 +30,24 @@ public final class Backends {
      * the remedy, for a CUDA device that is not here.
      */
     public static BackendChoice choose(DeviceOption option) {
-        return option.kind() == DeviceOption.Kind.CPU
-                ? BackendChoice.resolve(option, new CudaDevice.Probe(false, 0, "not probed"))
-                : BackendChoice.resolve(option, CudaDevice.probe());
+        return choose(option, DevicePlacement.FIRST);
     }
 
+    /** {@link #choose(DeviceOption)}, with {@code placement} picking the device where the option names none. */
+    public static BackendChoice choose(DeviceOption option, DevicePlacement placement) {
+        return option.kind() == DeviceOption.Kind.CPU
+                ? BackendChoice.resolve(option, new CudaDevice.Probe(false, 0, "not probed"))
+                : BackendChoice.resolve(option, CudaDevice.probe(), placement);
+    }
+
+    /** {@link #load(GgufFile, DeviceOption, CudaLlamaModel.Options, DevicePlacement)} on cuda:0 where none is named. */
     public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
-        BackendChoice choice = choose(option);
+        return load(gguf, option, cudaOptions, DevicePlacement.FIRST);
+    }
+
+    public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions,
+                              DevicePlacement placement) {
+        BackendChoice choice = choose(option, placement);
         if (!choice.cuda()) {
             return new Loaded(LlamaModel.load(gguf), choice, "cpu", Map.of(), Optional.empty());
         }

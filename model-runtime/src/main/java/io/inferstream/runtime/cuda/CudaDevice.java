@@ -86,6 +86,10 @@ public final class CudaDevice implements AutoCloseable {
     private static final Object OPEN_LOCK = "io.inferstream.runtime.cuda.CudaDevice#open";
     /** System property prefix counting each device's context resets ({@link #resets}). */
     private static final String RESETS_PROPERTY = "inferstream.cuda.contextResets.";
+    /** System property prefix counting each device's open {@code CudaDevice}s in the JVM ({@link #openInThisJvm}). */
+    private static final String OPEN_PROPERTY = "inferstream.cuda.open.";
+    /** Guards those counts, in the whole JVM (not {@link #OPEN_LOCK}: close() counts while holding a context lock). */
+    private static final Object COUNT_LOCK = "io.inferstream.runtime.cuda.CudaDevice#count";
 
     private final int ordinal;
     private final CUdevice device;
@@ -167,6 +171,23 @@ public final class CudaDevice implements AutoCloseable {
         return Integer.parseInt(System.getProperty(RESETS_PROPERTY + ordinal, "0"));
     }
 
+    /**
+     * How many models hold device {@code ordinal} open in this JVM, in every class loader (each job on a Flink
+     * TaskManager has its own): what spreads a TaskManager's engines over its GPUs without creating a context on each
+     * to ask for its free memory. A system property, like {@link #resets}.
+     */
+    public static int openInThisJvm(int ordinal) {
+        synchronized (COUNT_LOCK) {
+            return Integer.parseInt(System.getProperty(OPEN_PROPERTY + ordinal, "0"));
+        }
+    }
+
+    private static void countOpen(int ordinal, int delta) {
+        synchronized (COUNT_LOCK) {
+            System.setProperty(OPEN_PROPERTY + ordinal, Integer.toString(Math.max(0, openInThisJvm(ordinal) + delta)));
+        }
+    }
+
     private static CudaDevice openLocked(int ordinal) {
         Probe p = probe();
         if (!p.available()) {
@@ -196,7 +217,7 @@ public final class CudaDevice implements AutoCloseable {
         CUcontext ctx = new CUcontext();
         cuDevicePrimaryCtxRetain(ctx, dev);
         int retains = 1;
-        Optional<String> sticky = contextError(ctx);
+        Optional<String> sticky = contextError(ctx, ordinal);
         if (sticky.isPresent()) {
             // The primary context is this process's, shared by every model on the device: one that took a sticky error
             // (an earlier model's failed launch, whose owner has not released it yet) refuses every call until it is
@@ -207,7 +228,7 @@ public final class CudaDevice implements AutoCloseable {
             ctx = new CUcontext();
             cuDevicePrimaryCtxRetain(ctx, dev); // a reset keeps the retains; this one is the new context's handle
             retains = 2;
-            Optional<String> still = contextError(ctx);
+            Optional<String> still = contextError(ctx, ordinal);
             if (still.isPresent()) {
                 releaseQuietly(dev, retains);
                 throw new IllegalStateException("CUDA device " + ordinal + " (" + name + ") is unusable even after a "
@@ -215,6 +236,7 @@ public final class CudaDevice implements AutoCloseable {
             }
         }
         CudaDevice d = new CudaDevice(ordinal, dev, ctx, retains, name, major[0], minor[0]);
+        countOpen(ordinal, 1); // close() takes it back
         try {
             d.kernels = CudaKernels.load(major[0]);
         } catch (RuntimeException | LinkageError e) {
@@ -225,10 +247,13 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     /** The error cuCtxSynchronize reports for {@code ctx} (a sticky one survives every later call), or empty. */
-    private static Optional<String> contextError(CUcontext ctx) {
+    private static Optional<String> contextError(CUcontext ctx, int ordinal) {
         try {
             cuCtxSetCurrent(ctx);
-            cuCtxSynchronize();
+            ContextLock.makeCurrent(ordinal);
+            synchronized (ContextLock.of(ordinal)) { // not while another thread records a graph on the device
+                cuCtxSynchronize();
+            }
             return Optional.empty();
         } catch (CudaException e) {
             return Optional.of(String.valueOf(e.getMessage()));
@@ -257,7 +282,7 @@ public final class CudaDevice implements AutoCloseable {
         if (wasReset()) {
             return Optional.of(this + " was lost: its context has been reset since");
         }
-        return contextError(context).map(e -> this + " was lost: " + e);
+        return contextError(context, ordinal).map(e -> this + " was lost: " + e);
     }
 
     /** Whether a later {@link #open} reset the context after a loss: its handles and memory are not this device's. */
@@ -275,11 +300,14 @@ public final class CudaDevice implements AutoCloseable {
             throw new IllegalStateException(this + ": its context was reset after an error; this device is unusable");
         }
         cuCtxSetCurrent(context);
+        ContextLock.makeCurrent(ordinal);
     }
 
     public void synchronize() {
         makeCurrent();
-        cuCtxSynchronize();
+        synchronized (ContextLock.current()) {
+            cuCtxSynchronize();
+        }
     }
 
     public CudaKernels kernels() {
@@ -328,8 +356,9 @@ public final class CudaDevice implements AutoCloseable {
     @Override
     public synchronized void close() {
         if (!closed) {
-            boolean usable = !wasReset() && contextError(context).isEmpty();
+            boolean usable = !wasReset() && contextError(context, ordinal).isEmpty();
             closed = true;
+            countOpen(ordinal, -1);
             try {
                 if (kernels != null && usable) {
                     cuCtxSetCurrent(context);

@@ -348,7 +348,9 @@ public final class CudaKernels implements AutoCloseable {
                         + " cannot be passed to a kernel");
             }
         }
-        cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, sharedBytes, stream, Pointer.to(ps), null);
+        synchronized (ContextLock.current()) { // eager launches use the legacy stream
+            cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, sharedBytes, stream, Pointer.to(ps), null);
+        }
         launched++;
     }
 

@@ -86,8 +86,10 @@ public final class CudaKvStore extends KvStore implements AutoCloseable {
         device.makeCurrent();
         long len = (long) blockSize() * kvDim() * precision().bytes;
         for (int l = 0; l < nLayers(); l++) {
-            cuMemcpyDtoD(pools.keys[l].at(to * len), pools.keys[l].at(from * len), len);
-            cuMemcpyDtoD(pools.values[l].at(to * len), pools.values[l].at(from * len), len);
+            synchronized (ContextLock.current()) {
+                cuMemcpyDtoD(pools.keys[l].at(to * len), pools.keys[l].at(from * len), len);
+                cuMemcpyDtoD(pools.values[l].at(to * len), pools.values[l].at(from * len), len);
+            }
         }
     }
 

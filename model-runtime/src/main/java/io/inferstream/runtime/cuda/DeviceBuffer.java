@@ -32,7 +32,11 @@ public final class DeviceBuffer implements AutoCloseable {
             throw new IllegalStateException("cannot allocate " + MemoryPlan.gib(b.bytes) + " of device memory for "
                     + what + ": " + e.getMessage(), e);
         }
-        cuMemsetD8(b.pointer, (byte) 0, b.bytes);
+        synchronized (ContextLock.current()) {
+            synchronized (ContextLock.current()) {
+                cuMemsetD8(b.pointer, (byte) 0, b.bytes);
+            }
+        }
         return b;
     }
 
@@ -51,22 +55,30 @@ public final class DeviceBuffer implements AutoCloseable {
 
     public void upload(float[] src, int count) {
         check((long) count * Sizeof.FLOAT);
-        cuMemcpyHtoD(pointer, Pointer.to(src), (long) count * Sizeof.FLOAT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyHtoD(pointer, Pointer.to(src), (long) count * Sizeof.FLOAT);
+        }
     }
 
     public void upload(int[] src, int count) {
         check((long) count * Sizeof.INT);
-        cuMemcpyHtoD(pointer, Pointer.to(src), (long) count * Sizeof.INT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyHtoD(pointer, Pointer.to(src), (long) count * Sizeof.INT);
+        }
     }
 
     public void upload(short[] src) {
         check((long) src.length * Sizeof.SHORT);
-        cuMemcpyHtoD(pointer, Pointer.to(src), (long) src.length * Sizeof.SHORT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyHtoD(pointer, Pointer.to(src), (long) src.length * Sizeof.SHORT);
+        }
     }
 
     public void upload(byte[] src) {
         check(src.length);
-        cuMemcpyHtoD(pointer, Pointer.to(src), src.length);
+        synchronized (ContextLock.current()) {
+            cuMemcpyHtoD(pointer, Pointer.to(src), src.length);
+        }
     }
 
     /** Copies {@code count} bytes from {@code src}'s position (a direct or heap buffer). */
@@ -74,39 +86,53 @@ public final class DeviceBuffer implements AutoCloseable {
         check(count);
         ByteBuffer s = src.slice();
         if (s.isDirect()) {
-            cuMemcpyHtoD(pointer, Pointer.to(s), count);
+            synchronized (ContextLock.current()) {
+                cuMemcpyHtoD(pointer, Pointer.to(s), count);
+            }
         } else {
             byte[] copy = new byte[(int) count];
             s.get(copy);
-            cuMemcpyHtoD(pointer, Pointer.to(copy), count);
+            synchronized (ContextLock.current()) {
+                cuMemcpyHtoD(pointer, Pointer.to(copy), count);
+            }
         }
     }
 
     public void download(float[] dst, int count) {
         check((long) count * Sizeof.FLOAT);
-        cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.FLOAT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.FLOAT);
+        }
     }
 
     /** Copies {@code count} floats starting {@code srcOffset} floats into the buffer. */
     public void download(float[] dst, long srcOffset, int count) {
         check((srcOffset + count) * Sizeof.FLOAT);
-        cuMemcpyDtoH(Pointer.to(dst), pointer.withByteOffset(srcOffset * Sizeof.FLOAT), (long) count * Sizeof.FLOAT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyDtoH(Pointer.to(dst), pointer.withByteOffset(srcOffset * Sizeof.FLOAT), (long) count * Sizeof.FLOAT);
+        }
     }
 
     public void download(int[] dst, int count) {
         check((long) count * Sizeof.INT);
-        cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.INT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.INT);
+        }
     }
 
     public void download(short[] dst, int count) {
         check((long) count * Sizeof.SHORT);
-        cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.SHORT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyDtoH(Pointer.to(dst), pointer, (long) count * Sizeof.SHORT);
+        }
     }
 
     /** Every byte set to 0xFF (NaN floats, NaN halves, -1 ints): what a check writes before a kernel should overwrite it. */
     public void poison() {
         check(0);
-        cuMemsetD8(pointer, (byte) 0xFF, bytes);
+        synchronized (ContextLock.current()) {
+            cuMemsetD8(pointer, (byte) 0xFF, bytes);
+        }
     }
 
     private void check(long n) {

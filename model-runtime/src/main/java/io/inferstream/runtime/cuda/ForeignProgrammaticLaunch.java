@@ -125,8 +125,10 @@ final class ForeignProgrammaticLaunch implements ProgrammaticLaunch {
         }
         int result;
         try {
-            result = (int) launchKernelEx.invokeExact(s.address(), MemoryAddress.ofLong(function), s.address().addOffset(PARAMS),
-                    MemoryAddress.NULL);
+            synchronized (ContextLock.current()) {
+                result = (int) launchKernelEx.invokeExact(s.address(), MemoryAddress.ofLong(function), s.address().addOffset(PARAMS),
+                        MemoryAddress.NULL);
+            }
         } catch (Throwable t) {
             throw new IllegalStateException("cuLaunchKernelEx could not be called", t);
         }

@@ -87,7 +87,11 @@ final class StepGraphs implements AutoCloseable {
             }
             cache.put(key, exec);
         }
-        cuGraphLaunch(exec, stream);
+        synchronized (ContextLock.current()) {
+            synchronized (ContextLock.current()) {
+                cuGraphLaunch(exec, stream);
+            }
+        }
         launches++;
     }
 
@@ -110,11 +114,15 @@ final class StepGraphs implements AutoCloseable {
         CUgraphExec exec = null;
         try {
             exec = capture(launches, v);
-            cuGraphLaunch(exec, stream);
+            synchronized (ContextLock.current()) {
+                cuGraphLaunch(exec, stream);
+            }
             device.synchronize();
             long t0 = System.nanoTime();
             for (int i = 0; i < reps; i++) {
-                cuGraphLaunch(exec, stream);
+                synchronized (ContextLock.current()) {
+                    cuGraphLaunch(exec, stream);
+                }
             }
             device.synchronize();
             return System.nanoTime() - t0;
@@ -129,6 +137,12 @@ final class StepGraphs implements AutoCloseable {
 
     /** The launches of {@code launches.accept(v)} captured on the graph stream and instantiated; throws where refused. */
     private CUgraphExec capture(IntConsumer launches, int v) {
+        synchronized (ContextLock.current()) { // the device's other engines keep off its legacy stream meanwhile
+            return captureLocked(launches, v);
+        }
+    }
+
+    private CUgraphExec captureLocked(IntConsumer launches, int v) {
         CUgraph graph = new CUgraph();
         boolean capturing = false;
         try {

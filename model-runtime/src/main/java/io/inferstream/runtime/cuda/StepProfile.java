@@ -18,13 +18,17 @@ public final class StepProfile {
     private int steps;
 
     void start() {
-        cuCtxSynchronize();
+        synchronized (ContextLock.current()) {
+            cuCtxSynchronize();
+        }
         last = System.nanoTime();
         steps++;
     }
 
     void mark(Part part) {
-        cuCtxSynchronize();
+        synchronized (ContextLock.current()) {
+            cuCtxSynchronize();
+        }
         long now = System.nanoTime();
         nanos[part.ordinal()] += now - last;
         last = now;

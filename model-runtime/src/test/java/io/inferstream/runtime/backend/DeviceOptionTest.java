@@ -19,9 +19,37 @@ class DeviceOptionTest {
     void parsesCpuCudaCudaNAndAuto() {
         assertEquals(DeviceOption.CPU, DeviceOption.parse("cpu"));
         assertEquals(DeviceOption.AUTO, DeviceOption.parse(" AUTO "));
-        assertEquals(new DeviceOption(DeviceOption.Kind.CUDA, 0), DeviceOption.parse("cuda"));
+        assertEquals(new DeviceOption(DeviceOption.Kind.CUDA, DeviceOption.ANY), DeviceOption.parse("cuda"));
+        assertEquals("cuda", DeviceOption.parse("gpu").toString());
         assertEquals(new DeviceOption(DeviceOption.Kind.CUDA, 3), DeviceOption.parse("cuda:3"));
+        assertEquals(new DeviceOption(DeviceOption.Kind.CUDA, 0), DeviceOption.parse("cuda:0"));
         assertEquals("cuda:3", DeviceOption.parse("cuda:3").toString());
+        assertTrue(DeviceOption.parse("cuda").placed() && DeviceOption.AUTO.placed());
+        assertFalse(DeviceOption.parse("cuda:0").placed() || DeviceOption.CPU.placed());
+    }
+
+    /**
+     * cuda and auto name no device: a placement picks it (cuda:0 for a single-engine program), and the line says which
+     * and why; cuda:N is never placed elsewhere, and a placement outside the machine's devices is refused.
+     */
+    @Test
+    void cudaAndAutoTakeThePlacementsDeviceCudaNKeepsItsOwn() {
+        BackendChoice first = BackendChoice.resolve(DeviceOption.parse("cuda"), TWO);
+        assertEquals(0, first.ordinal());
+        assertEquals("--device cuda: using the CUDA backend on cuda:0", first.reason());
+        DevicePlacement second = count -> new DevicePlacement.Placed(count - 1, "the last of " + count);
+        BackendChoice cuda = BackendChoice.resolve(DeviceOption.parse("cuda"), TWO, second);
+        assertTrue(cuda.cuda());
+        assertEquals(1, cuda.ordinal());
+        assertEquals("--device cuda: using the CUDA backend on cuda:1 (the last of 2)", cuda.reason());
+        BackendChoice auto = BackendChoice.resolve(DeviceOption.AUTO, TWO, second);
+        assertEquals(1, auto.ordinal());
+        assertEquals("--device auto: 2 CUDA device(s); using the CUDA backend on cuda:1 (the last of 2)", auto.reason());
+        assertEquals(0, BackendChoice.resolve(DeviceOption.parse("cuda:0"), TWO, second).ordinal(), "cuda:N is pinned");
+        assertFalse(BackendChoice.resolve(DeviceOption.AUTO, NONE, second).cuda());
+        IllegalStateException outside = assertThrows(IllegalStateException.class,
+                () -> BackendChoice.resolve(DeviceOption.AUTO, TWO, count -> new DevicePlacement.Placed(2, "too far")));
+        assertTrue(outside.getMessage().contains("cuda:0 .. cuda:1 (too far)"), outside.getMessage());
     }
 
     @Test

@@ -38,6 +38,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * with {@code --device cuda}, the attention kernels against float64, memory planning and stories260K) and 8.0, each in
  * an order of blocks and threads of its own (shuffled on 9.0, reversed on 8.0, forward for the trials; shared memory
  * starts every block as NaN): a kernel with a race between its threads or blocks gives other logits in one of them.
+ * The 9.0 run has two emulated devices, whose contexts the driver keeps apart (SeveralDevicesGpuTest: engines on both
+ * at once, and two on one).
  * Skipped, with the reason printed, where g++ or ucontext is missing.
  */
 class EmulatedDeviceTest {
@@ -79,16 +81,18 @@ class EmulatedDeviceTest {
                         "method:io.inferstream.runtime.engine.EngineCudaGpuTest#anAutoKvCacheTakesWhatTheMemoryPlanLeaves",
                         "class:io.inferstream.runtime.cli.GenerateCommandTest", "class:io.inferstream.runtime.backend.DeviceOptionTest",
                         "class:io.inferstream.runtime.backend.BackendsGpuTest",
+                        "class:io.inferstream.runtime.backend.SeveralDevicesGpuTest", // two devices: see below
                         "method:" + MODEL_TEST + "#stories260KGreedyIsTokenIdenticalToTheCpuBackendAndLlama2c"));
-                atLeast = 102;
+                atLeast = 104;
             } else {
                 System.out.println("SKIPPED (the tests that run stories260K, on the emulated device only): "
                         + SharedModels.root().resolve(stories) + " is missing; set INFERSTREAM_MODELS to a copy of shared/models");
             }
         }
         // the two runs in different orders of blocks and threads (cuda_shim.h): a race shows in one or the other
+        // 9.0 with two devices (each test runs on cuda:0; SeveralDevicesGpuTest puts engines on both at once)
         runOnTheEmulatedDriver(computeCapability, computeCapability.startsWith("9") ? "shuffle:20261129" : "reverse", EmulatedDriver.FORCED,
-                selectors, atLeast);
+                selectors, atLeast, computeCapability.startsWith("9") ? Map.of("INFERSTREAM_EMULATED_DEVICES", "2") : Map.of());
     }
 
     /**
