@@ -10,6 +10,7 @@ import io.inferstream.jobs.sink.ExactlyOnceKafkaSink;
 import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
+import io.inferstream.runtime.backend.DevicePlacement;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
@@ -32,7 +33,7 @@ import picocli.CommandLine.Spec;
  * other ones (replay checkpoints every second).
  */
 public final class InferenceOptions {
-    @Option(names = "--device", paramLabel = "DEVICE", description = "Where the model runs: cpu, cuda, cuda:N or auto (a GPU when one is usable, else the CPU) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", paramLabel = "DEVICE", description = "Where the model runs: cpu, cuda (a GPU: on a TaskManager with several, the subtasks' engines spread over them), cuda:N (GPU N), or auto (like cuda when a GPU is usable, else the CPU) (default: ${DEFAULT-VALUE}).")
     public String device = "cpu";
 
     @Option(names = "--gpu-memory-fraction", paramLabel = "F",
@@ -162,12 +163,14 @@ public final class InferenceOptions {
      * a job starts. Not for a job's main on a cluster: its JobManager is not where the engines run.
      */
     public BackendChoice deviceHere() {
-        return Backends.choose(DeviceOption.parse(device));
+        // the first engine's device; the subtasks' engines spread over them all (SharedEngines)
+        return Backends.choose(DeviceOption.parse(device), count -> new DevicePlacement.Placed(0, count < 2 ? ""
+                : "with --parallelism 2 or more, the subtasks' engines spread over cuda:0 .. cuda:" + (count - 1)));
     }
 
     /**
      * For a run whose engines are in this JVM: the line to print ("device: --device auto: …"), or empty after
-     * {@code error} got the one-line reason the device is not here ("replay: --device cuda:0: no CUDA device: …").
+     * {@code error} got the one-line reason the device is not here ("replay: --device cuda: no CUDA device: …").
      */
     public Optional<String> deviceLineHere(String command, Consumer<String> error) {
         try {

@@ -33,7 +33,7 @@ class InferenceOptionsTest {
         } else {
             assertTrue(parse("--device", "auto").deviceHere().reason().contains(here.reason()));
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> parse("--device", "cuda").deviceHere());
-            assertEquals("--device cuda:0: no CUDA device: " + here.reason() + " (" + here.remedy() + ")", e.getMessage());
+            assertEquals("--device cuda: no CUDA device: " + here.reason() + " (" + here.remedy() + ")", e.getMessage());
         }
         IllegalStateException nine = assertThrows(IllegalStateException.class, () -> parse("--device", "cuda:9").deviceHere());
         assertTrue(nine.getMessage().startsWith("--device cuda:9: "), nine.getMessage());

@@ -63,7 +63,9 @@ import picocli.CommandLine;
  * is answered exactly once, none with an error. {@code submit} said where the engine runs, {@code status} the
  * failure the job restarted after.</li>
  * <li>A model that does not fit its share of the device fails its {@code submit --wait-running} with the memory plan's
- * error, and the job is cancelled rather than left restarting on the TaskManager's one slot.</li>
+ * error, and the job is cancelled rather than left restarting in the TaskManager's slot.</li>
+ * <li>The TaskManager has two (emulated) GPUs and two slots: a streaming job of parallelism 2 with {@code --device cuda}
+ * gets an engine on each GPU, one per subtask, and both generate.</li>
  * </ul>
  * Skipped, with the reason printed, where g++ (for the emulated driver) is missing.
  */
@@ -82,11 +84,12 @@ class LocalClusterGpuIT {
     @BeforeAll
     static void startTheClusterOnTheEmulatedDriver() throws Exception {
         assertTrue(Files.isRegularFile(JAR), "shaded job jar missing: " + JAR + " (mvn package builds it)");
-        Map<String, String> env = new HashMap<>(Map.of("TM_PROCESS_MEMORY", "1536m", "TM_SLOTS", "1"));
+        Map<String, String> env = new HashMap<>(Map.of("TM_PROCESS_MEMORY", "1536m", "TM_SLOTS", "2"));
         new ClusterScript(REPO, STATE, env).clean();
         Path driver = EmulatedDriver.build(REPO.resolve("model-runtime/src/main/cuda/emulate.sh"), STATE.resolve("driver"));
-        // the TaskManager on the emulated driver: compute 9.0, every kernel choice forced, FAULT injects a fault
-        env.putAll(Map.of("LD_LIBRARY_PATH", driver.toString(), "INFERSTREAM_EMULATED_CC", "9.0",
+        // the TaskManager on the emulated driver: two devices of compute 9.0, every kernel choice forced, FAULT injects
+        // a fault
+        env.putAll(Map.of("LD_LIBRARY_PATH", driver.toString(), "INFERSTREAM_EMULATED_CC", "9.0", "INFERSTREAM_EMULATED_DEVICES", "2",
                 "INFERSTREAM_EMULATED_FAULT_FILE", FAULT.toString(), "TM_JAVA_OPTS", String.join(" ", EmulatedDriver.FORCED)));
         cluster = new ClusterScript(REPO, STATE, env);
         Map<String, String> endpoints = ClusterScript.endpoints(cluster.run("start", "all"));
@@ -131,7 +134,7 @@ class LocalClusterGpuIT {
         assertEquals(outputs.get(0), outputs.get(1), "greedy outputs of the two jobs");
 
         String log = Files.readString(taskManagerLog()).substring((int) logFrom);
-        assertEquals(2, count(log, "--device cuda:0: using the CUDA backend"), "both jobs on the device:\n" + taskManagerLogTail());
+        assertEquals(2, count(log, "--device cuda: using the CUDA backend on cuda:"), "both jobs on a device:\n" + taskManagerLogTail());
         // the second job's launcher finds cuLaunchKernelEx too (dlsym; System.load is refused to its class loader)
         assertEquals(2, count(log, "programmatic dependent launch (sm_90): on"), "programmatic launches in both jobs:\n"
                 + taskManagerLogTail());
@@ -169,7 +172,7 @@ class LocalClusterGpuIT {
         String out = stdout.toString();
         assertEquals(1, rc, out + "\n" + taskManagerLogTail());
         assertTrue(out.contains("(failed while starting)"), out);
-        assertTrue(Pattern.compile("failure: .*does not fit on cuda:0 .*: weights [0-9.]+ GiB \\+ activations .*raise "
+        assertTrue(Pattern.compile("failure: .*does not fit on cuda:\\d .*: weights [0-9.]+ GiB \\+ activations .*raise "
                 + "--gpu-memory-fraction").matcher(out).find(), out);
         assertTrue(out.contains("cancelled the job: CANCELED"), out);
     }
@@ -191,17 +194,18 @@ class LocalClusterGpuIT {
         assertEquals(0, rc, "submit --job streaming --device cuda failed: " + stdout + "\n" + taskManagerLogTail());
         Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
         assertTrue(job.find(), "no job id printed: " + stdout);
-        Pattern engineLine = Pattern.compile("engine: cuda:0 \\(.+, compute \\d+\\.\\d+\\) in inference subtask 0 of 1 "
-                + "\\(--device cuda:0: using the CUDA backend\\)");
-        assertTrue(engineLine.matcher(stdout.toString()).find(), "submit says where the engine runs: " + stdout);
-        assertEquals(Map.of("0.inference.engine.cudaDevice", "0"),
+        Matcher engineLine = Pattern.compile("engine: cuda:(\\d) \\(.+, compute \\d+\\.\\d+\\) in inference subtask 0 of 1 "
+                + "\\(--device cuda: using the CUDA backend on cuda:\\1 \\(spread over every GPU this TaskManager sees; .*\\)\\)")
+                .matcher(stdout.toString());
+        assertTrue(engineLine.find(), "submit says where the engine runs: " + stdout);
+        assertEquals(Map.of("0.inference.engine.cudaDevice", engineLine.group(1)),
                 LocalClusterIT.cudaDeviceGauges(new FlinkRestClient(JobManagerAddress.parse(rest)), job.group(1)));
         try {
-            produce(0, STREAMED / 2);
-            assertEquals(STREAMED / 2, committedResults(STREAMED / 2).size(), "results before the fault");
+            produce("gpu-prompts", 0, STREAMED / 2);
+            assertEquals(STREAMED / 2, committedResults("gpu-results", STREAMED / 2).size(), "results before the fault");
             Files.createFile(FAULT); // the driver's next launch fails as an illegal address, and deletes the file
-            produce(STREAMED / 2, STREAMED);
-            Map<String, List<InferenceResult>> results = committedResults(STREAMED);
+            produce("gpu-prompts", STREAMED / 2, STREAMED);
+            Map<String, List<InferenceResult>> results = committedResults("gpu-results", STREAMED);
             assertFalse(Files.exists(FAULT), "no kernel launched after the fault file appeared");
             assertEquals(STREAMED, results.size(), "ids answered: " + results.keySet() + "\n" + taskManagerLogTail());
             results.forEach((id, rs) -> {
@@ -221,26 +225,90 @@ class LocalClusterGpuIT {
         String log = Files.readString(taskManagerLog()).substring((int) logFrom);
         assertTrue(log.contains("EngineFailedException"), "the task failed on the lost device:\n" + taskManagerLogTail());
         assertTrue(log.contains("ILLEGAL_ADDRESS"), "the failure names the driver's error:\n" + taskManagerLogTail());
-        assertEquals(2, count(log, "--device cuda:0: using the CUDA backend"), "an engine before the fault and a new one after it:\n"
+        assertEquals(2, count(log, "--device cuda: using the CUDA backend on cuda:"), "an engine before the fault and a new one after it:\n"
                 + taskManagerLogTail());
     }
 
-    /** Requests s{from}..s{to - 1} to the streaming job's topic. */
-    private static void produce(int from, int to) {
+    /**
+     * A streaming job of parallelism 2 with {@code --device cuda} on the TaskManager's two slots and two GPUs: each
+     * subtask's engine on a GPU of its own (said by {@code submit} and the gauges), and each GPU generates (every
+     * request on one partition each, so on one subtask each).
+     */
+    @Test
+    void aJobsSubtasksSpreadOverTheTaskManagersGpus() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("spread-prompts", 2, (short) 1), new NewTopic("spread-results", 1, (short) 1),
+                    new NewTopic("spread-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+        StringWriter stdout = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stdout)).execute(
+                "--jobmanager", rest, "--jar", JAR.toString(), "--job", "streaming", "--parallelism", "2", "--wait-running",
+                "--timeout", "2m", "--", "--bootstrap-servers", bootstrap, "--requests-topic", "spread-prompts",
+                "--results-topic", "spread-results", "--dead-letter-topic", "spread-dead-letters",
+                "--transactional-id-prefix", "spread-streaming", "--output", "none",
+                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(), "--max-new-tokens", "6",
+                "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s", "--device", "cuda");
+        assertEquals(0, rc, "submit --parallelism 2 --device cuda failed: " + stdout + "\n" + taskManagerLogTail());
+        Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
+        assertTrue(job.find(), "no job id printed: " + stdout);
+        FlinkRestClient client = new FlinkRestClient(JobManagerAddress.parse(rest));
+        try {
+            Matcher engines = Pattern.compile("engine: cuda:(\\d) \\(.+, compute \\d+\\.\\d+\\) in inference subtask (\\d) of 2 "
+                    + "\\(--device cuda: using the CUDA backend on cuda:\\1 \\(spread over every GPU this TaskManager sees;")
+                    .matcher(stdout.toString());
+            Map<String, String> subtaskByGpu = new TreeMap<>();
+            while (engines.find()) {
+                subtaskByGpu.put(engines.group(1), engines.group(2));
+            }
+            assertEquals(Set.of("0", "1"), subtaskByGpu.keySet(), "an engine on each GPU: " + stdout);
+            assertEquals(Set.of("0", "1"), Set.copyOf(subtaskByGpu.values()), "one subtask on each: " + stdout);
+            Map<String, String> expected = new TreeMap<>();
+            subtaskByGpu.forEach((gpu, subtask) -> expected.put(subtask + ".inference.engine.cudaDevice", gpu));
+            assertEquals(expected, new TreeMap<>(LocalClusterIT.cudaDeviceGauges(client, job.group(1))), "each subtask's GPU");
+
+            produce("spread-prompts", 0, 8);
+            Map<String, List<InferenceResult>> results = committedResults("spread-results", 8);
+            assertEquals(8, results.size(), "ids answered: " + results.keySet() + "\n" + taskManagerLogTail());
+            results.forEach((id, rs) -> {
+                assertEquals(1, rs.size(), id + " answered " + rs.size() + " times");
+                assertTrue(rs.get(0).getFinishReason() != FinishReason.ERROR && rs.get(0).getError() == null,
+                        id + ": " + rs.get(0).getError());
+            });
+            // both engines generated: the gauges are collected every 10 s
+            Map<String, String> generated = Map.of();
+            for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40); System.nanoTime() < deadline; Thread.sleep(1000)) {
+                generated = new TreeMap<>();
+                for (var vertex : client.job(job.group(1)).path("vertices")) {
+                    generated.putAll(client.vertexMetrics(job.group(1), vertex.path("id").asText(),
+                            id -> id.endsWith(".engine.generatedTokens")));
+                }
+                if (generated.size() == 2 && generated.values().stream().allMatch(v -> Double.parseDouble(v) > 0)) {
+                    break;
+                }
+            }
+            assertEquals(2, generated.size(), "generated tokens of both subtasks: " + generated);
+            assertTrue(generated.values().stream().allMatch(v -> Double.parseDouble(v) > 0), "both GPUs generated: " + generated);
+        } finally {
+            new CommandLine(new CancelCommand()).setOut(new PrintWriter(new StringWriter())).execute("--jobmanager", rest, job.group(1));
+        }
+    }
+
+    /** Requests s{from}..s{to - 1} to {@code topic}, each to partition i % (its partitions). */
+    private static void produce(String topic, int from, int to) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
             for (int i = from; i < to; i++) {
-                producer.send(new ProducerRecord<>("gpu-prompts", "s" + i, "{\"id\": \"s" + i + "\", \"task\": \"GENERATE\", "
+                producer.send(new ProducerRecord<>(topic, i % 2, "s" + i, "{\"id\": \"s" + i + "\", \"task\": \"GENERATE\", "
                         + "\"text\": \"Once upon a time " + i + "\", \"sampling\": {\"temperature\": 0}, \"created_at\": 1764324930123}"));
             }
             producer.flush();
         }
     }
 
-    /** The committed results by id, read until {@code expected} ids and a quiet 3 s more (at most 180 s). */
-    private static Map<String, List<InferenceResult>> committedResults(int expected) throws Exception {
+    /** The committed results in {@code topic} by id, read until {@code expected} ids and a quiet 3 s more (at most 180 s). */
+    private static Map<String, List<InferenceResult>> committedResults(String topic, int expected) throws Exception {
         Properties c = new Properties();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, "gpu-it-" + System.nanoTime());
@@ -249,7 +317,7 @@ class LocalClusterGpuIT {
         SingleObjectCodec<InferenceResult> codec = SingleObjectCodec.of(InferenceResult.class);
         Map<String, List<InferenceResult>> seen = new TreeMap<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of("gpu-results"));
+            consumer.subscribe(List.of(topic));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
             long quietUntil = Long.MAX_VALUE;
             while (System.nanoTime() < Math.min(deadline, quietUntil)) {

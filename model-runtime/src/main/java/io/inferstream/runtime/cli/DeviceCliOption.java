@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
 public final class DeviceCliOption {
 
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEVICE",
-            description = "Where the model runs: cpu, cuda, cuda:N or auto (a GPU when one is usable, else the CPU) (default: ${DEFAULT-VALUE}).")
+            description = "Where the model runs: cpu, cuda (GPU 0 here), cuda:N (GPU N), or auto (a GPU when one is usable, else the CPU) (default: ${DEFAULT-VALUE}).")
     String device = "cpu";
 
     @Option(names = "--gpu-memory-fraction", defaultValue = "" + CudaLlamaModel.Options.DEFAULT_MEMORY_FRACTION,
