@@ -66,7 +66,7 @@ public final class SubmitCommand implements Callable<Integer> {
     String entryClass;
 
     @Option(names = "--parallelism", defaultValue = "0",
-            description = "Job parallelism for the REST run request (0: the job's own --parallelism).")
+            description = "Job parallelism: the streaming and batch jobs' --parallelism, and the REST run request's for an --entry-class (0: the job's own).")
     int parallelism;
 
     @Option(names = "--wait", description = "Wait until the job has started, then until it has ended; report its final "
@@ -104,10 +104,21 @@ public final class SubmitCommand implements Callable<Integer> {
                     .setOut(spec.commandLine().getOut()).setErr(spec.commandLine().getErr());
             return batch.execute(args.toArray(new String[0]));
         }
+        List<String> args = jobArgs;
+        if (entryClass == null && parallelism > 0) {
+            // the streaming job sets its own parallelism (its --parallelism, default 1), which overrides the run
+            // request's: submit's goes to the job as its flag
+            if (jobArgs.contains("--parallelism")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--parallelism given twice: before -- "
+                        + "(submit's) and after it (the job's); give it once");
+            }
+            args = new ArrayList<>(jobArgs);
+            args.addAll(List.of("--parallelism", String.valueOf(parallelism)));
+        }
         PrintWriter out = spec.commandLine().getOut();
         FlinkRestClient client = cluster.client();
         String jarId = client.uploadJar(jar.toPath());
-        String jobId = client.runJar(jarId, entryClass != null ? entryClass : STREAMING_ENTRY_CLASS, jobArgs, parallelism);
+        String jobId = client.runJar(jarId, entryClass != null ? entryClass : STREAMING_ENTRY_CLASS, args, parallelism);
         out.println("job id: " + jobId);
         out.println("web UI: " + client.webUi(jobId));
         out.flush();
