@@ -88,9 +88,11 @@ classes=(${GPU_TEST_CLASSES:-io.inferstream.runtime.backend.DeviceOptionTest io.
   io.inferstream.runtime.backend.BackendsGpuTest})
 selects=()
 for c in "${classes[@]}"; do selects+=(--select-class "$c"); done
-# two engines on one GPU at once (the other test of the class needs two GPUs, and would count as skipped here)
+# two engines on one GPU at once, and a closed engine's KV cache freed beside another model (the class's third test
+# needs two GPUs, and would count as skipped here)
 if [[ -z "${GPU_TEST_CLASSES:-}" ]]; then
-  selects+=(--select-method "io.inferstream.runtime.backend.SeveralDevicesGpuTest#twoEnginesOnOneDeviceStepAtOnce")
+  selects+=(--select-method "io.inferstream.runtime.backend.SeveralDevicesGpuTest#twoEnginesOnOneDeviceStepAtOnce"
+            --select-method "io.inferstream.runtime.backend.SeveralDevicesGpuTest#aClosedEnginesKvCacheIsFreedAtOnceBesideAnotherModel")
 fi
 t=$(limit 170); (( t > 0 )) || t=1 # (a budget already spent: the tests time out and the stage fails, saying rc=124)
 timeout "$t" "$java" "${flags[@]}" -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \

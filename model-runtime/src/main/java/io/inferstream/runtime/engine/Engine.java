@@ -39,6 +39,8 @@ public final class Engine implements AutoCloseable {
     private final Scheduler scheduler;
     private final LanguageModel model;
     private final ModelRunner runner;
+    /** The KV cache's pools, closed with the engine: on a GPU, most of the device's memory. */
+    private final KvStore store;
     private final KvCacheSizing kvCacheSizing;
     private final Thread thread;
     private final ConcurrentLinkedQueue<Sequence> incoming = new ConcurrentLinkedQueue<>();
@@ -80,7 +82,7 @@ public final class Engine implements AutoCloseable {
         LOG.info("{}", kvCacheSizing);
         int numBlocks = kvCacheSizing.blocks();
         this.kv = new KvCacheManager(numBlocks, config.blockSize(), config.prefixCaching());
-        KvStore store = model.newKvStore(numBlocks, config.blockSize(), config.kvPrecision());
+        this.store = model.newKvStore(numBlocks, config.blockSize(), config.kvPrecision());
         this.scheduler = new Scheduler(config, kv);
         this.runner = new ModelRunner(model, store, kv, config.logitCandidates().use(model));
         this.batchHistogram = new long[config.maxSequences() + 1];
@@ -279,7 +281,11 @@ public final class Engine implements AutoCloseable {
             thread.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return; // the step thread may still use the store
         }
+        // Freed now, not when the store is collected: beside another model on the device, nothing else frees it, and a
+        // job restarted there would find its own old KV cache in the way.
+        store.close();
     }
 
     // ---------------------------------------------------------------- step thread

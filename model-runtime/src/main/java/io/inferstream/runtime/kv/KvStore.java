@@ -10,7 +10,7 @@ package io.inferstream.runtime.kv;
  * <p>Which blocks belong to which sequence is decided by the {@code KvCacheManager}; this class only
  * holds the numbers. Allocated once, up front, from a memory budget.
  */
-public class KvStore {
+public class KvStore implements AutoCloseable {
 
     /** How keys and values are stored: F32 (exact) or F16 (half the memory). */
     public enum Precision {
@@ -131,5 +131,13 @@ public class KvStore {
                 System.arraycopy(valuesF16[l], from * len, valuesF16[l], to * len, len);
             }
         }
+    }
+
+    /**
+     * Releases what the store holds outside the Java heap, at once (its owner, the engine, calls it when it stops):
+     * nothing here, the pools are heap arrays; a device store frees its device memory.
+     */
+    @Override
+    public void close() {
     }
 }

@@ -122,6 +122,40 @@ class SeveralDevicesGpuTest {
         }
     }
 
+    /**
+     * A job cancelled beside another on one device gives its KV cache back when its engine closes: the other's model
+     * keeps the device's context alive, so the context's end does not free it, and the store would otherwise wait for a
+     * garbage collection. The job restarted there must find the device as it found it the first time.
+     */
+    @Test
+    void aClosedEnginesKvCacheIsFreedAtOnceBesideAnotherModel() {
+        CudaTestDevice.require();
+        CudaLlamaModel.Options share = CudaLlamaModel.Options.defaults().withMemoryFraction(0.3);
+        EngineConfig auto = EngineConfig.defaults().withKvCacheBytes(EngineConfig.AUTO_KV_CACHE);
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
+             LanguageModel other = Backends.load(gguf, DeviceOption.CUDA, share).model()) {
+            long[] freeAtLoad = new long[2];
+            for (int run = 0; run < 2; run++) {
+                try (LanguageModel model = Backends.load(gguf, DeviceOption.CUDA, share).model()) {
+                    CudaLlamaModel cuda = ((DeviceOwningModel) model).cudaModel();
+                    freeAtLoad[run] = cuda.memoryPlan().deviceFree();
+                    long withoutEngine = cuda.device().memoryInfo()[0];
+                    Engine engine = new Engine(model, null, auto);
+                    try {
+                        assertTrue(cuda.device().memoryInfo()[0] < withoutEngine, "the engine's KV cache is on the device");
+                        Completion c = submit(engine).join();
+                        assertEquals(FinishReason.LENGTH, c.finishReason(), c.message());
+                    } finally {
+                        engine.close(); // the engine stays reachable: only its close can free the store now
+                    }
+                    assertEquals(withoutEngine, cuda.device().memoryInfo()[0], "free device memory once the engine closed");
+                }
+            }
+            assertEquals(freeAtLoad[0], freeAtLoad[1], "free device memory at the second load, beside the other model");
+            assertTrue(other.unusable().isEmpty(), String.valueOf(other.unusable()));
+        }
+    }
+
     private static CompletableFuture<Completion> submit(Engine engine) {
         return engine.submit(Request.builder(PROMPT).params(SamplingParams.greedy(24)).build());
     }
