@@ -158,17 +158,8 @@ class LocalClusterGpuIT {
      */
     @Test
     void aModelThatDoesNotFitItsShareFailsItsSubmitWithThePlanAndFreesTheSlot() throws Exception {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic("fit-prompts", 1, (short) 1), new NewTopic("fit-results", 1, (short) 1),
-                    new NewTopic("fit-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
-        }
         StringWriter stdout = new StringWriter();
-        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
-                "--jobmanager", rest, "--jar", JAR.toString(), "--job", "streaming", "--wait-running", "--timeout", "2m", "--",
-                "--bootstrap-servers", bootstrap, "--requests-topic", "fit-prompts", "--results-topic", "fit-results",
-                "--dead-letter-topic", "fit-dead-letters", "--transactional-id-prefix", "fit-streaming",
-                "--output", "none", "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
-                "--kv-cache-memory", "16MiB", "--device", "cuda", "--gpu-memory-fraction", "0.0002");
+        int rc = submitStreaming("fit", 1, stdout, List.of(), "--gpu-memory-fraction", "0.0002");
         String out = stdout.toString();
         assertEquals(1, rc, out + "\n" + taskManagerLogTail());
         assertTrue(out.contains("(failed while starting)"), out);
@@ -179,18 +170,9 @@ class LocalClusterGpuIT {
 
     @Test
     void aLostDeviceRestartsTheStreamingJobOnANewEngine() throws Exception {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic("gpu-prompts", 2, (short) 1), new NewTopic("gpu-results", 1, (short) 1),
-                    new NewTopic("gpu-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
-        }
         long logFrom = Files.size(taskManagerLog());
         StringWriter stdout = new StringWriter();
-        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stdout)).execute(
-                "--jobmanager", rest, "--jar", JAR.toString(), "--job", "streaming", "--wait-running", "--timeout", "2m", "--",
-                "--bootstrap-servers", bootstrap, "--requests-topic", "gpu-prompts", "--results-topic", "gpu-results",
-                "--dead-letter-topic", "gpu-dead-letters", "--transactional-id-prefix", "gpu-streaming",
-                "--output", "none", "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
-                "--max-new-tokens", "6", "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s", "--device", "cuda");
+        int rc = submitStreaming("gpu", 2, stdout, List.of(), "--max-new-tokens", "6", "--checkpoint-interval", "1s");
         assertEquals(0, rc, "submit --job streaming --device cuda failed: " + stdout + "\n" + taskManagerLogTail());
         Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
         assertTrue(job.find(), "no job id printed: " + stdout);
@@ -236,18 +218,9 @@ class LocalClusterGpuIT {
      */
     @Test
     void aJobsSubtasksSpreadOverTheTaskManagersGpus() throws Exception {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic("spread-prompts", 2, (short) 1), new NewTopic("spread-results", 1, (short) 1),
-                    new NewTopic("spread-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
-        }
         StringWriter stdout = new StringWriter();
-        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stdout)).execute(
-                "--jobmanager", rest, "--jar", JAR.toString(), "--job", "streaming", "--parallelism", "2", "--wait-running",
-                "--timeout", "2m", "--", "--bootstrap-servers", bootstrap, "--requests-topic", "spread-prompts",
-                "--results-topic", "spread-results", "--dead-letter-topic", "spread-dead-letters",
-                "--transactional-id-prefix", "spread-streaming", "--output", "none",
-                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(), "--max-new-tokens", "6",
-                "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s", "--device", "cuda");
+        int rc = submitStreaming("spread", 2, stdout, List.of("--parallelism", "2"), "--max-new-tokens", "6",
+                "--checkpoint-interval", "1s");
         assertEquals(0, rc, "submit --parallelism 2 --device cuda failed: " + stdout + "\n" + taskManagerLogTail());
         Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
         assertTrue(job.find(), "no job id printed: " + stdout);
@@ -291,6 +264,31 @@ class LocalClusterGpuIT {
         } finally {
             new CommandLine(new CancelCommand()).setOut(new PrintWriter(new StringWriter())).execute("--jobmanager", rest, job.group(1));
         }
+    }
+
+    /**
+     * Creates the topics {@code <name>-prompts} (with {@code partitions}), {@code -results} and {@code -dead-letters},
+     * then {@code submit --job streaming --wait-running} of stories260K with {@code --device cuda} over them, with
+     * {@code submitArgs} before {@code --} and {@code jobArgs} after the common ones; its exit code, output in {@code out}.
+     */
+    private static int submitStreaming(String name, int partitions, StringWriter out, List<String> submitArgs,
+                                       String... jobArgs) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic(name + "-prompts", partitions, (short) 1),
+                    new NewTopic(name + "-results", 1, (short) 1), new NewTopic(name + "-dead-letters", 1, (short) 1)))
+                    .all().get(60, TimeUnit.SECONDS);
+        }
+        List<String> args = new ArrayList<>(List.of("--jobmanager", rest, "--jar", JAR.toString(), "--job", "streaming",
+                "--wait-running", "--timeout", "2m"));
+        args.addAll(submitArgs);
+        args.addAll(List.of("--", "--bootstrap-servers", bootstrap, "--requests-topic", name + "-prompts",
+                "--results-topic", name + "-results", "--dead-letter-topic", name + "-dead-letters",
+                "--transactional-id-prefix", name + "-streaming", "--output", "none",
+                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(), "--kv-cache-memory", "16MiB",
+                "--device", "cuda"));
+        args.addAll(List.of(jobArgs));
+        return new CommandLine(new SubmitCommand()).setOut(new PrintWriter(out)).setErr(new PrintWriter(out))
+                .execute(args.toArray(new String[0]));
     }
 
     /** Requests s{from}..s{to - 1} to {@code topic}, each to partition i % (its partitions). */

@@ -69,21 +69,7 @@ class SeveralDevicesGpuTest {
                     assertTrue(oneInfo[1] - oneInfo[0] >= ((DeviceOwningModel) one).cudaModel().memoryPlan().weightBytes(),
                             "cuda:1 holds its model's weights: " + second.deviceMemory().orElse(""));
 
-                    // both engines step at once, each on its own thread and device, three requests each
-                    List<CompletableFuture<Completion>> runs = new ArrayList<>();
-                    try (Engine a = new Engine(zero, null, EngineConfig.defaults());
-                         Engine b = new Engine(one, null, EngineConfig.defaults())) {
-                        for (int i = 0; i < 3; i++) {
-                            runs.add(submit(a));
-                            runs.add(submit(b));
-                        }
-                        for (CompletableFuture<Completion> run : runs) {
-                            Completion c = run.join();
-                            assertEquals(FinishReason.LENGTH, c.finishReason(), c.message());
-                            assertArrayEquals(expected, c.tokens(), "greedy tokens on both devices, against the CPU");
-                        }
-                    }
-                    assertTrue(zero.unusable().isEmpty() && one.unusable().isEmpty(), zero.unusable() + " " + one.unusable());
+                    stepAtOnce(zero, one, expected);
                 }
                 assertEquals(openBefore, CudaDevice.openInThisJvm(1), "closed: no longer counted");
                 assertTrue(zero.unusable().isEmpty(), "cuda:0's model still usable after cuda:1's closed: " + zero.unusable());
@@ -105,19 +91,7 @@ class SeveralDevicesGpuTest {
             }
             try (LanguageModel a = Backends.load(gguf, DeviceOption.CUDA, CudaLlamaModel.Options.defaults().withMemoryFraction(0.4)).model();
                  LanguageModel b = Backends.load(gguf, DeviceOption.CUDA, CudaLlamaModel.Options.defaults().withMemoryFraction(0.4)).model()) {
-                List<CompletableFuture<Completion>> runs = new ArrayList<>();
-                try (Engine ea = new Engine(a, null, EngineConfig.defaults()); Engine eb = new Engine(b, null, EngineConfig.defaults())) {
-                    for (int i = 0; i < 3; i++) {
-                        runs.add(submit(ea));
-                        runs.add(submit(eb));
-                    }
-                    for (CompletableFuture<Completion> run : runs) {
-                        Completion c = run.join();
-                        assertEquals(FinishReason.LENGTH, c.finishReason(), c.message());
-                        assertArrayEquals(expected, c.tokens(), "greedy tokens of both engines, against the CPU");
-                    }
-                }
-                assertTrue(a.unusable().isEmpty() && b.unusable().isEmpty(), a.unusable() + " " + b.unusable());
+                stepAtOnce(a, b, expected);
             }
         }
     }
@@ -154,6 +128,23 @@ class SeveralDevicesGpuTest {
             assertEquals(freeAtLoad[0], freeAtLoad[1], "free device memory at the second load, beside the other model");
             assertTrue(other.unusable().isEmpty(), String.valueOf(other.unusable()));
         }
+    }
+
+    /** An engine on each model, stepping at once on threads of their own, three requests each: all give {@code expected}. */
+    private static void stepAtOnce(LanguageModel a, LanguageModel b, int[] expected) {
+        List<CompletableFuture<Completion>> runs = new ArrayList<>();
+        try (Engine ea = new Engine(a, null, EngineConfig.defaults()); Engine eb = new Engine(b, null, EngineConfig.defaults())) {
+            for (int i = 0; i < 3; i++) {
+                runs.add(submit(ea));
+                runs.add(submit(eb));
+            }
+            for (CompletableFuture<Completion> run : runs) {
+                Completion c = run.join();
+                assertEquals(FinishReason.LENGTH, c.finishReason(), c.message());
+                assertArrayEquals(expected, c.tokens(), "greedy tokens of both engines, against the CPU");
+            }
+        }
+        assertTrue(a.unusable().isEmpty() && b.unusable().isEmpty(), a.unusable() + " " + b.unusable());
     }
 
     private static CompletableFuture<Completion> submit(Engine engine) {
