@@ -1,5 +1,7 @@
 package io.inferstream.runtime.cuda;
 
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+
 /**
  * One lock per CUDA device in the JVM, held by a stream capture for its whole length and by each operation on the
  * device's legacy stream (synchronous copies and memsets, eager launches, context synchronisation). While a blocking
@@ -31,5 +33,12 @@ final class ContextLock {
     static Object current() {
         Object lock = CURRENT.get();
         return lock == null ? NONE : lock;
+    }
+
+    /** cuCtxSynchronize of the current context, under its lock (synchronising a context that is recording is refused). */
+    static void synchronizeCurrent() {
+        synchronized (current()) {
+            cuCtxSynchronize();
+        }
     }
 }

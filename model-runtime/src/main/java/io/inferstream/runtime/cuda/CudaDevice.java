@@ -1,7 +1,6 @@
 package io.inferstream.runtime.cuda;
 
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
@@ -251,9 +250,7 @@ public final class CudaDevice implements AutoCloseable {
         try {
             cuCtxSetCurrent(ctx);
             ContextLock.makeCurrent(ordinal);
-            synchronized (ContextLock.of(ordinal)) { // not while another thread records a graph on the device
-                cuCtxSynchronize();
-            }
+            ContextLock.synchronizeCurrent(); // not while another thread records a graph on the device
             return Optional.empty();
         } catch (CudaException e) {
             return Optional.of(String.valueOf(e.getMessage()));
@@ -305,9 +302,7 @@ public final class CudaDevice implements AutoCloseable {
 
     public void synchronize() {
         makeCurrent();
-        synchronized (ContextLock.current()) {
-            cuCtxSynchronize();
-        }
+        ContextLock.synchronizeCurrent();
     }
 
     public CudaKernels kernels() {

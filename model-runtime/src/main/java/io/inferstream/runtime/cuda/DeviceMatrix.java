@@ -803,9 +803,7 @@ public final class DeviceMatrix implements AutoCloseable {
                         packForStream(k);
                     }
                     slices(k, x, y, n, s);
-                    synchronized (ContextLock.current()) {
-                        jcuda.driver.JCudaDriver.cuCtxSynchronize();
-                    }
+                    ContextLock.synchronizeCurrent();
                 }
             }
             case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE, STREAM_PACKED,
@@ -826,17 +824,13 @@ public final class DeviceMatrix implements AutoCloseable {
                     s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
                     s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP || kernel == Kernel.STREAM_DEEP;
                     skinny(k, x, y, n, s);
-                    synchronized (ContextLock.current()) {
-                        jcuda.driver.JCudaDriver.cuCtxSynchronize();
-                    }
+                    ContextLock.synchronizeCurrent();
                 }
             }
             case STREAM_QUANT -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
                     quantStream(k, x, y, n, s); // any n: 64-token slices past 64
-                    synchronized (ContextLock.current()) {
-                        jcuda.driver.JCudaDriver.cuCtxSynchronize();
-                    }
+                    ContextLock.synchronizeCurrent();
                 }
             }
             default -> throw new AssertionError(kernel);

@@ -1,6 +1,5 @@
 package io.inferstream.runtime.cuda;
 
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 
 import java.util.Locale;
 
@@ -18,17 +17,13 @@ public final class StepProfile {
     private int steps;
 
     void start() {
-        synchronized (ContextLock.current()) {
-            cuCtxSynchronize();
-        }
+        ContextLock.synchronizeCurrent();
         last = System.nanoTime();
         steps++;
     }
 
     void mark(Part part) {
-        synchronized (ContextLock.current()) {
-            cuCtxSynchronize();
-        }
+        ContextLock.synchronizeCurrent();
         long now = System.nanoTime();
         nanos[part.ordinal()] += now - last;
         last = now;
