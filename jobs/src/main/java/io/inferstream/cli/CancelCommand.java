@@ -2,6 +2,7 @@ package io.inferstream.cli;
 
 import io.inferstream.jobs.HumanDuration;
 import io.inferstream.jobs.cluster.FlinkRestClient;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -30,12 +31,16 @@ public final class CancelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        FlinkRestClient client = cluster.client();
-        client.cancel(jobId);
-        String state = client.awaitState(jobId, Set.of("CANCELED"), timeout);
-        spec.commandLine().getOut().println("job " + jobId + ": " + state);
-        spec.commandLine().getOut().flush();
-        return "CANCELED".equals(state) ? 0 : 1;
+        try {
+            FlinkRestClient client = cluster.client();
+            client.cancel(jobId);
+            String state = client.awaitState(jobId, Set.of("CANCELED"), timeout);
+            spec.commandLine().getOut().println("job " + jobId + ": " + state);
+            spec.commandLine().getOut().flush();
+            return "CANCELED".equals(state) ? 0 : 1;
+        } catch (IOException e) {
+            return JobManagerOption.failed(spec, e);
+        }
     }
 
     public static void main(String[] args) {

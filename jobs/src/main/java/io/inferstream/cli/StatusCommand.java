@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.inferstream.jobs.cluster.EngineDevices;
 import io.inferstream.jobs.cluster.FlinkRestClient;
 import io.inferstream.jobs.cluster.JobFailure;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
@@ -31,25 +32,29 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        FlinkRestClient client = cluster.client();
-        JsonNode job = client.job(jobId);
-        String state = job.path("state").asText();
-        PrintWriter out = spec.commandLine().getOut();
-        out.println("job " + jobId + " (" + job.path("name").asText() + "): " + state);
-        out.println("web UI: " + client.webUi(jobId));
-        if ("RUNNING".equals(state)) {
-            // the first request makes the cluster gather the gauges: a job just started may need a moment
-            EngineDevices.read(client, jobId, Duration.ofSeconds(3)).forEach(line -> out.println("engine: " + line));
+        try {
+            FlinkRestClient client = cluster.client();
+            JsonNode job = client.job(jobId);
+            String state = job.path("state").asText();
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("job " + jobId + " (" + job.path("name").asText() + "): " + state);
+            out.println("web UI: " + client.webUi(jobId));
+            if ("RUNNING".equals(state)) {
+                // the first request makes the cluster gather the gauges: a job just started may need a moment
+                EngineDevices.read(client, jobId, Duration.ofSeconds(3)).forEach(line -> out.println("engine: " + line));
+            }
+            List<JobFailure> failures = client.failures(jobId);
+            if (!failures.isEmpty()) {
+                JobFailure last = failures.get(0);
+                out.println("FAILED".equals(state) ? "failure: " + last.summary()
+                        : "failures: " + failures.size() + " in the job's history (a streaming job restarts after each);"
+                        + " the last at " + last.time() + ": " + last.summary());
+            }
+            out.flush();
+            return "FAILED".equals(state) ? 1 : 0;
+        } catch (IOException e) {
+            return JobManagerOption.failed(spec, e);
         }
-        List<JobFailure> failures = client.failures(jobId);
-        if (!failures.isEmpty()) {
-            JobFailure last = failures.get(0);
-            out.println("FAILED".equals(state) ? "failure: " + last.summary()
-                    : "failures: " + failures.size() + " in the job's history (a streaming job restarts after each);"
-                    + " the last at " + last.time() + ": " + last.summary());
-        }
-        out.flush();
-        return "FAILED".equals(state) ? 1 : 0;
     }
 
     public static void main(String[] args) {

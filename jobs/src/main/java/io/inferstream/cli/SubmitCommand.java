@@ -1,17 +1,23 @@
 package io.inferstream.cli;
 
 import io.inferstream.jobs.HumanDuration;
+import io.inferstream.jobs.KafkaJob;
+import io.inferstream.jobs.StreamingInferenceJob;
+import io.inferstream.jobs.cluster.DigestJobEntry;
 import io.inferstream.jobs.cluster.EngineDevices;
 import io.inferstream.jobs.cluster.FlinkRestClient;
 import io.inferstream.jobs.cluster.JobFailure;
 import io.inferstream.jobs.cluster.JobWatch;
 import io.inferstream.jobs.cluster.StreamingJobEntry;
+import io.inferstream.jobs.digest.DigestJob;
+import io.inferstream.jobs.kafka.KafkaPreflight;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -22,12 +28,16 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code inferstream submit}: runs the streaming or the batch job on a Flink session cluster from
+ * {@code inferstream submit}: runs the streaming, digest or batch job on a Flink session cluster from
  * the shaded job jar, and prints the job id and its web UI page.
  *
  * <ul>
- *   <li>{@code --job streaming}: the jar is uploaded ({@code /jars/upload}) and the streaming
- *       job's entry class run with the arguments after {@code --} ({@code /jars/:id/run}).
+ *   <li>{@code --job streaming} (or {@code digest}): first, here, the job's arguments are parsed and its Kafka
+ *       preflight run ({@link KafkaJob}), so that a wrong flag, a broker that would refuse the job's transactions or a
+ *       missing topic is said on this screen and nothing is uploaded; then the jar is uploaded ({@code /jars/upload})
+ *       and the job's entry class run with the arguments after {@code --} ({@code /jars/:id/run}). A main that fails
+ *       in the JobManager is reported by its root cause, which {@link io.inferstream.jobs.cluster.StreamingJobEntry}
+ *       makes say why.
  *       {@code --wait-running} waits until it has started ({@link JobWatch}: every task running, so the model is
  *       loaded, and no failure) and prints where each engine runs ({@link EngineDevices}); a job that fails while
  *       starting (a model that does not load, {@code --device cuda} without a GPU, a missing topic) is reported
@@ -45,10 +55,17 @@ public final class SubmitCommand implements Callable<Integer> {
     /** Entry class of the streaming job in the job jar: one that never calls System.exit in the JobManager. */
     public static final String STREAMING_ENTRY_CLASS = StreamingJobEntry.class.getName();
 
+    /** Entry class of the digest job in the job jar. */
+    public static final String DIGEST_ENTRY_CLASS = DigestJobEntry.class.getName();
+
+    /** The command-line mains of the jobs, by the --job that runs them safely in a JobManager. */
+    private static final Map<String, Job> ENTRY_OF = Map.of(StreamingInferenceJob.class.getName(), Job.streaming,
+            DigestJob.class.getName(), Job.digest);
+
     /** How long a started job's engines get to report their device (the cluster gathers gauges every 10 s). */
     static final Duration ENGINE_REPORT_WAIT = Duration.ofSeconds(20);
 
-    enum Job { streaming, batch }
+    enum Job { streaming, digest, batch }
 
     @Spec
     CommandLine.Model.CommandSpec spec;
@@ -59,7 +76,8 @@ public final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--jar", required = true, description = "The shaded job jar (jobs/target/inferstream-jobs-*-cluster.jar).")
     File jar;
 
-    @Option(names = "--job", defaultValue = "streaming", description = "streaming or batch (default ${DEFAULT-VALUE}).")
+    @Option(names = "--job", defaultValue = "streaming",
+            description = "streaming, digest or batch: the job of inferstream stream, digest or batch (default ${DEFAULT-VALUE}).")
     Job job;
 
     @Option(names = "--entry-class", description = "Run this main class of the jar instead of the streaming job's.")
@@ -80,6 +98,11 @@ public final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--keep-on-failure", description = "With --wait-running or --wait: leave a job that fails while "
             + "starting to Flink's restarts instead of cancelling it.")
     boolean keepOnFailure;
+
+    @Option(names = "--no-kafka-check", description = "Do not check Kafka from this machine before uploading (the "
+            + "brokers, the topic the job reads, its transaction timeout): for brokers this machine cannot reach. The job "
+            + "still checks when it starts, in the JobManager.")
+    boolean noKafkaCheck;
 
     @Option(names = "--timeout", defaultValue = "10m", converter = HumanDuration.class,
             description = "Limit for --wait / --wait-running.")
@@ -104,10 +127,15 @@ public final class SubmitCommand implements Callable<Integer> {
                     .setOut(spec.commandLine().getOut()).setErr(spec.commandLine().getErr());
             return batch.execute(args.toArray(new String[0]));
         }
+        if (entryClass != null && ENTRY_OF.containsKey(entryClass)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--entry-class " + entryClass + " is the "
+                    + "command-line main, which calls System.exit on a failure: in the JobManager that stops the "
+                    + "JobManager; submit it with --job " + ENTRY_OF.get(entryClass) + " instead");
+        }
         List<String> args = jobArgs;
         if (entryClass == null && parallelism > 0) {
-            // the streaming job sets its own parallelism (its --parallelism, default 1), which overrides the run
-            // request's: submit's goes to the job as its flag
+            // the streaming and digest jobs set their own parallelism (their --parallelism, default 1), which
+            // overrides the run request's: submit's goes to the job as its flag
             if (jobArgs.contains("--parallelism")) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--parallelism given twice: before -- "
                         + "(submit's) and after it (the job's); give it once");
@@ -116,13 +144,73 @@ public final class SubmitCommand implements Callable<Integer> {
             args.addAll(List.of("--parallelism", String.valueOf(parallelism)));
         }
         PrintWriter out = spec.commandLine().getOut();
-        FlinkRestClient client = cluster.client();
-        String jarId = client.uploadJar(jar.toPath());
-        String jobId = client.runJar(jarId, entryClass != null ? entryClass : STREAMING_ENTRY_CLASS, args, parallelism);
-        out.println("job id: " + jobId);
-        out.println("web UI: " + client.webUi(jobId));
-        out.flush();
-        return waitForEnd || waitRunning ? watch(client, jobId, out) : 0;
+        if (entryClass == null) {
+            Integer refused = checkHere(args, out);
+            if (refused != null) {
+                return refused;
+            }
+        }
+        try {
+            FlinkRestClient client = cluster.client();
+            String jarId = client.uploadJar(jar.toPath());
+            String main = entryClass != null ? entryClass : job == Job.digest ? DIGEST_ENTRY_CLASS : STREAMING_ENTRY_CLASS;
+            String jobId = client.runJar(jarId, main, args, parallelism);
+            out.println("job id: " + jobId);
+            out.println("web UI: " + client.webUi(jobId));
+            out.flush();
+            return waitForEnd || waitRunning ? watch(client, jobId, out) : 0;
+        } catch (IOException e) { // the cluster is not there, or refused the job: its reason, in one line
+            return JobManagerOption.failed(spec, e);
+        }
+    }
+
+    /**
+     * The streaming or digest job's own checks, here, before anything is uploaded: its flags, then its Kafka preflight.
+     * Null when the job may be submitted; else the exit code (0 for the job's --help, which is printed).
+     */
+    private Integer checkHere(List<String> args, PrintWriter out) {
+        KafkaJob kafkaJob = job == Job.digest ? new DigestJob() : new StreamingInferenceJob();
+        PrintWriter err = spec.commandLine().getErr();
+        CommandLine jobLine = new CommandLine(kafkaJob).setOut(out).setErr(err);
+        try {
+            jobLine.parseArgs(args.toArray(new String[0]));
+            if (CommandLine.printHelpIfRequested(jobLine.getParseResult())) {
+                return 0;
+            }
+            kafkaJob.checkFlags();
+        } catch (CommandLine.ParameterException e) {
+            err.println("submit: the " + job + " job's arguments (after --): " + e.getMessage());
+            err.println("submit: nothing was submitted; inferstream " + jobLine.getCommandName() + " --help lists them");
+            err.flush();
+            return 2;
+        }
+        if (noKafkaCheck) {
+            return null;
+        }
+        KafkaPreflight.Report report = kafkaJob.kafkaPreflight(KafkaJob.PREFLIGHT_TIMEOUT);
+        boolean cancelsOnFailure = (waitRunning || waitForEnd) && !keepOnFailure;
+        if (cancelsOnFailure && !report.missingTopics().isEmpty()) {
+            // the job's Kafka source would fail, and the watch below would cancel the job: say so before the upload
+            List<String> errors = new ArrayList<>(report.errors());
+            for (String topic : report.missingTopics()) {
+                errors.add("topic '" + topic + "' does not exist on " + report.bootstrapServers() + ": the job's Kafka "
+                        + "source would fail, and " + (waitRunning ? "--wait-running" : "--wait") + " cancels a job "
+                        + "that fails while starting; create the topic first, or add --keep-on-failure to let the job "
+                        + "restart until it exists");
+            }
+            report = new KafkaPreflight.Report(report.bootstrapServers(), List.of(), report.warnings(), errors);
+        }
+        boolean anything = !report.missingTopics().isEmpty() || !report.warnings().isEmpty() || !report.errors().isEmpty();
+        if (anything) {
+            err.println("submit: Kafka at " + report.bootstrapServers() + " as seen from this machine "
+                    + "(--no-kafka-check skips this check):");
+        }
+        if (!KafkaJob.report(report, err)) {
+            err.println("submit: nothing was submitted");
+            err.flush();
+            return 2;
+        }
+        return null;
     }
 
     /**

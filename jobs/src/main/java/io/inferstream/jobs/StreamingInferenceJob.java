@@ -15,7 +15,9 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The streaming inference job: requests from Kafka, decoded (bad records to the dead-letter topic),
@@ -25,7 +27,10 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Run the streaming inference job: Kafka requests in, results to Kafka (exactly-once) and Parquet.")
-public final class StreamingInferenceJob implements Callable<Integer> {
+public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT,...", description = "Kafka brokers (default: ${DEFAULT-VALUE}).")
     String bootstrapServers = "localhost:9092";
 
@@ -72,15 +77,14 @@ public final class StreamingInferenceJob implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        inference.checkCheckpointing();
+        checkFlags();
         Path modelPath = hub.resolver().resolve(model);
         printSettings(System.out, settings(modelPath));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         if (!inference.checkLocalDevice(env, "stream")) {
             return 2;
         }
-        if (!preflight(KafkaPreflight.check(bootstrapServers, List.of(requestsTopic), inference.transactionTimeout,
-                PREFLIGHT_TIMEOUT))) {
+        if (!KafkaJob.report(kafkaPreflight(PREFLIGHT_TIMEOUT), spec.commandLine().getErr())) {
             return 2;
         }
         inference.configure(env);
@@ -121,15 +125,14 @@ public final class StreamingInferenceJob implements Callable<Integer> {
         return s;
     }
 
-    /** How long a job waits for Kafka to answer before it warns and starts anyway. */
-    public static final Duration PREFLIGHT_TIMEOUT = Duration.ofSeconds(15);
+    @Override
+    public void checkFlags() {
+        inference.checkCheckpointing();
+    }
 
-    /** The preflight's warnings and errors on standard error, a line each; false when an error stops the job. */
-    public static boolean preflight(KafkaPreflight.Report report) {
-        report.warnings().forEach(w -> System.err.println("WARNING: " + w));
-        report.errors().forEach(e -> System.err.println("ERROR: " + e));
-        System.err.flush();
-        return report.errors().isEmpty();
+    @Override
+    public KafkaPreflight.Report kafkaPreflight(Duration timeout) {
+        return KafkaPreflight.check(bootstrapServers, List.of(requestsTopic), inference.transactionTimeout, timeout);
     }
 
     /** One {@code name  value} line per setting, names aligned. */

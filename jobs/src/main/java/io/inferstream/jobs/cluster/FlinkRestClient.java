@@ -203,10 +203,23 @@ public final class FlinkRestClient {
         return body == null || body.isBlank() ? JSON.createObjectNode() : JSON.readTree(body);
     }
 
-    private static String errors(String body) {
+    /**
+     * The reply's {@code errors}, one text each joined by "; ": a stack trace (the JobManager's, e.g. of a job's main
+     * that threw) shortened to its root cause with every line of its message, which says what to fix.
+     */
+    static String errors(String body) {
         try {
             JsonNode errors = JSON.readTree(body).path("errors");
-            return errors.isArray() ? errors.toString() : body;
+            if (!errors.isArray()) {
+                return body;
+            }
+            List<String> texts = new ArrayList<>();
+            for (JsonNode error : errors) {
+                StackTraceText trace = new StackTraceText(error.asText());
+                List<String> root = trace.rootCauseLines();
+                texts.add(root.isEmpty() ? trace.firstLine() : String.join("\n", root));
+            }
+            return String.join("; ", texts);
         } catch (IOException e) {
             return body;
         }

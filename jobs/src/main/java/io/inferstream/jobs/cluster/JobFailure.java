@@ -1,7 +1,6 @@
 package io.inferstream.jobs.cluster;
 
 import java.time.Instant;
-import java.util.List;
 
 /**
  * One entry of a job's exception history on the cluster: when a task (or the job) failed, and the stack trace Flink
@@ -20,15 +19,10 @@ public record JobFailure(long timestampMillis, String stackTrace) {
      * often the last "Caused by".
      */
     public String summary() {
-        List<String> lines = stackTrace.lines().toList();
-        String first = lines.isEmpty() ? "(no stack trace)" : lines.get(0).strip();
-        String root = null;
-        for (String line : lines) {
-            if (line.startsWith("Caused by: ")) {
-                root = line.substring("Caused by: ".length()).strip();
-            }
-        }
-        return root == null || root.equals(first) ? cut(first) : cut(first) + " (root cause: " + cut(root) + ")";
+        StackTraceText trace = new StackTraceText(stackTrace);
+        String first = trace.firstLine().isEmpty() ? "(no stack trace)" : trace.firstLine();
+        String root = trace.rootCauseLine();
+        return root.isEmpty() || root.equals(first) ? cut(first) : cut(first) + " (root cause: " + cut(root) + ")";
     }
 
     private static String cut(String line) {

@@ -1,11 +1,13 @@
 package io.inferstream.jobs.digest;
 
 import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.jobs.KafkaJob;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.kafka.KafkaPreflight;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.HubCliOptions;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,7 +16,9 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The digest job: chat messages from Kafka, grouped per conversation into event-time session or tumbling
@@ -24,7 +28,10 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "digest", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Run the digest job: chat messages in, one summary per conversation and event-time window out.")
-public final class DigestJob implements Callable<Integer> {
+public final class DigestJob implements Callable<Integer>, KafkaJob {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT,...", description = "Kafka brokers (default: ${DEFAULT-VALUE}).")
     public String bootstrapServers = "localhost:9092";
 
@@ -66,20 +73,37 @@ public final class DigestJob implements Callable<Integer> {
     HubCliOptions hub;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new DigestJob()).execute(args));
+        int code = new CommandLine(new DigestJob()).execute(args);
+        if (code != 0) {
+            System.exit(code); // only on failure: a cluster's client may run several mains in one JVM
+        }
+    }
+
+    @Override
+    public void checkFlags() {
+        inference.checkCheckpointing();
+        try {
+            windows.windowing();
+        } catch (IllegalArgumentException e) { // a usage error, said in one line
+            throw spec == null ? e : new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    @Override
+    public KafkaPreflight.Report kafkaPreflight(Duration timeout) {
+        return KafkaPreflight.check(bootstrapServers, List.of(messagesTopic), inference.transactionTimeout, timeout);
     }
 
     @Override
     public Integer call() throws Exception {
-        inference.checkCheckpointing();
+        checkFlags();
         Path modelPath = hub.resolver().resolve(model);
         StreamingInferenceJob.printSettings(System.out, settings(modelPath));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         if (!inference.checkLocalDevice(env, "digest")) {
             return 2;
         }
-        if (!StreamingInferenceJob.preflight(KafkaPreflight.check(bootstrapServers, List.of(messagesTopic),
-                inference.transactionTimeout, StreamingInferenceJob.PREFLIGHT_TIMEOUT))) {
+        if (!KafkaJob.report(kafkaPreflight(PREFLIGHT_TIMEOUT), spec.commandLine().getErr())) {
             return 2;
         }
         inference.configure(env);

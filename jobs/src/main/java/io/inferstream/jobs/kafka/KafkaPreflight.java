@@ -23,13 +23,24 @@ import org.apache.kafka.common.config.ConfigResource;
  * reads does not exist yet; the job starts anyway (Kafka clients keep retrying, and a topic may be created later),
  * but without them a job pointed at the wrong address prints its settings and then waits without a word. Errors:
  * its transaction timeout exceeds a broker's {@code transaction.max.timeout.ms}; every output transaction would be
- * refused, so the job must not start.
+ * refused, so the job must not start. Missing topics are reported apart, since whether one should stop the job
+ * depends on who asks: {@code submit --wait-running} would cancel the job that fails on it.
  */
 public final class KafkaPreflight {
     static final String MAX_TRANSACTION_TIMEOUT = "transaction.max.timeout.ms";
 
-    /** What the checks found: warnings to print, errors that stop the job. */
-    public record Report(List<String> warnings, List<String> errors) {
+    /**
+     * What the checks found: topics the job reads that do not exist on {@code bootstrapServers}, other warnings to
+     * print, errors that stop the job.
+     */
+    public record Report(String bootstrapServers, List<String> missingTopics, List<String> warnings,
+            List<String> errors) {
+        /** A missing topic as a job that starts anyway says it. */
+        public List<String> missingTopicWarnings() {
+            return missingTopics.stream().map(t -> "topic '" + t + "' does not exist on " + bootstrapServers
+                    + " (yet): the job's Kafka source fails, and the job restarts, until it does; create it with the "
+                    + "partitions you want").toList();
+        }
     }
 
     private KafkaPreflight() {
@@ -46,14 +57,14 @@ public final class KafkaPreflight {
         int ms = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, ms);
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, ms);
+        List<String> missing = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
         List<String> errors = new ArrayList<>();
         try (Admin admin = Admin.create(p)) {
             Set<String> topics = admin.listTopics().names().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             for (String t : inputTopics) {
                 if (!topics.contains(t)) {
-                    warnings.add("topic '" + t + "' does not exist on " + bootstrapServers
-                            + " (yet): the job waits for it; create it with the partitions you want");
+                    missing.add(t);
                 }
             }
             checkTransactionTimeout(admin, bootstrapServers, transactionTimeout, timeout, warnings, errors);
@@ -65,7 +76,7 @@ public final class KafkaPreflight {
         } catch (RuntimeException e) { // a malformed address: the job would fail the same way
             warnings.add("cannot connect to Kafka at " + bootstrapServers + ": " + e.getMessage());
         }
-        return new Report(List.copyOf(warnings), List.copyOf(errors));
+        return new Report(bootstrapServers, List.copyOf(missing), List.copyOf(warnings), List.copyOf(errors));
     }
 
     /** The broker refuses a producer whose transaction.timeout.ms exceeds its maximum (InvalidTxnTimeoutException). */

@@ -4,11 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.inferstream.cli.CancelCommand;
 import io.inferstream.cli.StatusCommand;
 import io.inferstream.cli.SubmitCommand;
 import io.inferstream.runtime.cuda.CudaDevice;
 import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,7 +33,9 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.inferstream.jobs.wire.SingleObjectCodec;
 import io.inferstream.runtime.testing.SharedModels;
+import io.inferstream.schema.Digest;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -267,6 +274,101 @@ class LocalClusterIT {
             assertTrue(status.toString().contains("failures: "), status.toString());
             assertTrue(status.toString().contains(reason), status.toString());
         }
+    }
+
+    /**
+     * A main that fails in the JobManager (here the JobManager's own Kafka preflight, which --no-kafka-check leaves to
+     * it: the broker allows at most 15 min of transaction) is refused by the run request; submit says why in its own
+     * words, from the reply's root cause, and no job is created.
+     */
+    @Test
+    void aJobWhoseMainFailsInTheJobManagerIsRefusedWithWhatItSaid() throws Exception {
+        int jobsBefore = jobCount();
+        StringWriter stdout = new StringWriter();
+        StringWriter stderr = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stderr))
+                .execute("--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--no-kafka-check", "--",
+                        "--bootstrap-servers", ports.get("KAFKA_BOOTSTRAP"), "--output", "none",
+                        "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                        "--transaction-timeout", "20m");
+        String err = stderr.toString();
+        assertEquals(1, rc, stdout + err);
+        assertEquals("", stdout.toString());
+        assertTrue(err.startsWith("submit: run " + SubmitCommand.STREAMING_ENTRY_CLASS + " on " + ports.get("FLINK_REST")
+                + " failed with HTTP "), err);
+        assertTrue(err.contains("the stream job's command line ended with exit code 2; it said:\n"), err);
+        assertTrue(err.contains("\nERROR: --transaction-timeout 20m exceeds transaction.max.timeout.ms = 900000 (15m)"),
+                err);
+        assertFalse(err.contains("\tat "), "no stack trace: " + err);
+        assertEquals(jobsBefore, jobCount(), "a job was created");
+    }
+
+    /**
+     * The digest job on the session cluster, from its own entry class (its main must not call System.exit in the
+     * JobManager): a bounded run over two conversations' messages finishes with one digest per conversation, listing
+     * exactly its messages.
+     */
+    @Test
+    void theDigestJobRunsOnTheSessionCluster() throws Exception {
+        String bootstrap = ports.get("KAFKA_BOOTSTRAP");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("it-messages", 1, (short) 1), new NewTopic("it-digests", 1, (short) 1),
+                    new NewTopic("it-digest-dead", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+        Map<String, Set<String>> expected = Map.of("ticket-7", Set.of("m0", "m2", "m4"), "standup", Set.of("m1", "m3"));
+        long t0 = 1_764_324_930_000L;
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            for (int i = 0; i < 5; i++) {
+                String conversation = i % 2 == 0 ? "ticket-7" : "standup";
+                producer.send(new ProducerRecord<>("it-messages", conversation, "{\"id\": \"m" + i
+                        + "\", \"conversation_id\": \"" + conversation + "\", \"author\": \"a" + i + "\", \"text\": "
+                        + "\"Once upon a time " + i + "\", \"event_time\": " + (t0 + i * 1000L) + "}"));
+            }
+            producer.flush();
+        }
+        StringWriter stdout = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
+                "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "digest",
+                "--wait", "--timeout", "3m", "--",
+                "--bootstrap-servers", bootstrap, "--messages-topic", "it-messages", "--digests-topic", "it-digests",
+                "--dead-letter-topic", "it-digest-dead", "--transactional-id-prefix", "it-digest", "--bounded",
+                "--window", "session", "--gap", "60s", "--output", "none",
+                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(), "--max-new-tokens", "4",
+                "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s");
+        String out = stdout.toString();
+        assertEquals(0, rc, out);
+        assertTrue(out.endsWith("state: FINISHED\n"), out);
+
+        Map<String, Set<String>> digests = new HashMap<>();
+        SingleObjectCodec<Digest> codec = SingleObjectCodec.of(Digest.class);
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "it-digests");
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of("it-digests"));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (digests.size() < expected.size() && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    Digest d = codec.decode(r.value());
+                    assertEquals(null, digests.put(d.getConversationId(), Set.copyOf(d.getMessageIds())),
+                            "two digests of " + d.getConversationId());
+                    assertFalse(d.getSummary().isBlank(), d.toString());
+                }
+            }
+        }
+        assertEquals(expected, digests);
+    }
+
+    /** How many jobs the session cluster knows, in any state. */
+    private static int jobCount() throws Exception {
+        HttpResponse<String> reply = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://" + ports.get("FLINK_REST") + "/jobs")).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, reply.statusCode(), reply.body());
+        return new ObjectMapper().readTree(reply.body()).path("jobs").size();
     }
 
     /** The engine.cudaDevice gauges of a running job's subtasks, by metric id. */
