@@ -1,6 +1,7 @@
 package io.inferstream.cli;
 
 import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.jobs.JobFailedException;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.digest.DigestJob;
 import io.inferstream.jobs.digest.DigestWindowOptions;
@@ -26,6 +27,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.runtime.client.JobExecutionException;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -123,7 +125,12 @@ final class DigestReplay {
             inference.configure(env);
             job.pipeline(chosen.path().toAbsolutePath().toString(), chosen.name()).addTo(env);
             long jobStart = System.nanoTime();
-            env.execute("inferstream-digest-replay");
+            try {
+                env.execute("inferstream-digest-replay");
+            } catch (JobExecutionException e) {
+                System.err.println("replay --digest: " + new JobFailedException("the replay's digest job", e).getMessage());
+                return 1;
+            }
             double jobSeconds = (System.nanoTime() - jobStart) / 1e9;
 
             List<Digest> digests = new ArrayList<>();

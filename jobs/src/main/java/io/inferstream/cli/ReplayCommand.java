@@ -1,6 +1,7 @@
 package io.inferstream.cli;
 
 import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.jobs.JobFailedException;
 import io.inferstream.jobs.RequestPipeline;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.decode.RequestDecoder;
@@ -25,6 +26,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -175,6 +177,11 @@ public final class ReplayCommand implements Callable<Integer> {
                 waitForCtrlC(kafka);
             }
             return collected.results.size() + collected.deadLetters.size() == records.size() ? 0 : 1;
+        } catch (JobFailedException e) {
+            out.println();
+            out.flush();
+            System.err.println("replay: " + e.getMessage());
+            return 1;
         } finally {
             if (closeBroker) {
                 kafka.close();
@@ -258,7 +265,11 @@ public final class ReplayCommand implements Callable<Integer> {
             while (true) {
                 boolean finished = done.isDone();
                 if (finished) {
-                    done.get(); // a failed job throws here
+                    try {
+                        done.get();
+                    } catch (ExecutionException e) {
+                        throw new JobFailedException("the replay's streaming job", e.getCause());
+                    }
                 }
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(250))) {
                     try {

@@ -1,5 +1,6 @@
 package io.inferstream.jobs.batch;
 
+import io.inferstream.jobs.JobFailedException;
 import io.inferstream.jobs.decode.DecodeRequestsFunction;
 import io.inferstream.jobs.decode.RequestDecoder;
 import io.inferstream.jobs.infer.InferenceStage;
@@ -160,13 +161,7 @@ public final class BatchInferenceJob {
                         before.records + live.records, before.tokens + live.tokens,
                         Duration.ofNanos(System.nanoTime() - started)));
             } catch (ExecutionException e) {
-                // Flink wraps the task's failure in three of its own ("Job failed", "Job execution failed", "Recovery
-                // is suppressed"): the deepest cause is what says what to fix (a model that does not load, a device)
-                Throwable root = e.getCause();
-                while (root.getCause() != null && root.getCause() != root) {
-                    root = root.getCause();
-                }
-                throw new IllegalStateException("batch job over '" + file.path() + "' failed: " + root, e.getCause());
+                throw new JobFailedException("batch job over '" + file.path() + "'", e.getCause());
             }
         }
     }
