@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
             ReplayCommand.class,
             StreamingInferenceJob.class,
             DigestJob.class,
-            BatchCommand.class, SubmitCommand.class, StatusCommand.class, CancelCommand.class,
+            BatchCommand.class, SubmitCommand.class, StatusCommand.class, StopCommand.class, CancelCommand.class,
             GenerateCommand.class,
             ClassifyCommand.class, SummarizeCommand.class, TranslateCommand.class,
             TokenizeCommand.class,

@@ -7,7 +7,7 @@ import java.io.PrintWriter;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
-/** The {@code --jobmanager host:port} option shared by submit, status and cancel. */
+/** The {@code --jobmanager host:port} option shared by submit, status, stop and cancel. */
 public final class JobManagerOption {
     @Option(names = "--jobmanager", defaultValue = "${env:INFERSTREAM_JOBMANAGER:-localhost:8081}",
             description = "REST address of the Flink session cluster (default: $INFERSTREAM_JOBMANAGER or ${DEFAULT-VALUE}).")

@@ -50,7 +50,7 @@ import picocli.CommandLine.Spec;
  * </ul>
  */
 @Command(name = "submit", mixinStandardHelpOptions = true,
-        description = "Submit the streaming or batch job to a Flink session cluster.")
+        description = "Submit the streaming, digest or batch job to a Flink session cluster.")
 public final class SubmitCommand implements Callable<Integer> {
     /** Entry class of the streaming job in the job jar: one that never calls System.exit in the JobManager. */
     public static final String STREAMING_ENTRY_CLASS = StreamingJobEntry.class.getName();
@@ -99,6 +99,15 @@ public final class SubmitCommand implements Callable<Integer> {
             + "starting to Flink's restarts instead of cancelling it.")
     boolean keepOnFailure;
 
+    @Option(names = "--from-savepoint", paramLabel = "PATH", description = "Start the streaming or digest job from "
+            + "this savepoint (the path inferstream stop printed) or retained checkpoint: an upgrade. Give the job the "
+            + "same --transactional-id-prefix and topics as before.")
+    String fromSavepoint;
+
+    @Option(names = "--allow-non-restored-state", description = "With --from-savepoint: start although the savepoint "
+            + "holds state of an operator the job no longer has.")
+    boolean allowNonRestoredState;
+
     @Option(names = "--no-kafka-check", description = "Do not check Kafka from this machine before uploading (the "
             + "brokers, the topic the job reads, its transaction timeout): for brokers this machine cannot reach. The job "
             + "still checks when it starts, in the JobManager.")
@@ -116,6 +125,13 @@ public final class SubmitCommand implements Callable<Integer> {
         if (!jar.isFile()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "job jar '" + jar + "' does not exist;"
                     + " build it with: mvn -B -ntp -pl jobs -am package -DskipTests");
+        }
+        if (fromSavepoint == null && allowNonRestoredState) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--allow-non-restored-state needs --from-savepoint");
+        }
+        if (job == Job.batch && fromSavepoint != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--from-savepoint is for the streaming and "
+                    + "digest jobs: a batch run resumes from the results committed under its --output");
         }
         if (job == Job.batch && entryClass == null) {
             List<String> args = new ArrayList<>(jobArgs);
@@ -154,8 +170,9 @@ public final class SubmitCommand implements Callable<Integer> {
             FlinkRestClient client = cluster.client();
             String jarId = client.uploadJar(jar.toPath());
             String main = entryClass != null ? entryClass : job == Job.digest ? DIGEST_ENTRY_CLASS : STREAMING_ENTRY_CLASS;
-            String jobId = client.runJar(jarId, main, args, parallelism);
-            out.println("job id: " + jobId);
+            String jobId = client.runJar(jarId, main, args, parallelism, fromSavepoint == null ? null
+                    : new FlinkRestClient.Restore(fromSavepoint, allowNonRestoredState));
+            out.println("job id: " + jobId + (fromSavepoint == null ? "" : " (from savepoint " + fromSavepoint + ")"));
             out.println("web UI: " + client.webUi(jobId));
             out.flush();
             return waitForEnd || waitRunning ? watch(client, jobId, out) : 0;

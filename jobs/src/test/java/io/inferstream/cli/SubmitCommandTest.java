@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -104,6 +105,19 @@ class SubmitCommandTest {
     }
 
     @Test
+    void aSavepointIsForTheStreamingAndDigestJobs() {
+        Run batch = submit(List.of("--job", "batch", "--from-savepoint", "file:///tmp/sp"), "in/", "--output", "out/");
+        assertEquals(2, batch.code(), batch.toString());
+        assertTrue(batch.err().startsWith("--from-savepoint is for the streaming and digest jobs: a batch run resumes "
+                + "from the results committed under its --output"), batch.toString());
+
+        Run alone = submit(List.of("--allow-non-restored-state"), "--requests-topic", "submit-prompts");
+        assertEquals(2, alone.code(), alone.toString());
+        assertTrue(alone.err().startsWith("--allow-non-restored-state needs --from-savepoint"), alone.toString());
+        assertFalse(alone.triedTheCluster() || batch.triedTheCluster(), alone + "\n" + batch);
+    }
+
+    @Test
     void theJobsHelpIsPrintedHere() {
         Run r = submit(List.of("--job", "digest"), "--help");
         assertEquals(0, r.code(), r.toString());
@@ -162,9 +176,15 @@ class SubmitCommandTest {
                 + " (java.net.ConnectException)\n", r.err());
         assertEquals("", r.out());
 
-        for (CommandLine command : List.of(new CommandLine(new StatusCommand()), new CommandLine(new CancelCommand()))) {
+        Map<CommandLine, List<String>> others = Map.of(new CommandLine(new StatusCommand()), List.of(),
+                new CommandLine(new CancelCommand()), List.of(),
+                new CommandLine(new StopCommand()), List.of("--savepoint-dir", "file:///tmp/savepoints"));
+        for (Map.Entry<CommandLine, List<String>> other : others.entrySet()) {
+            CommandLine command = other.getKey();
+            List<String> args = new ArrayList<>(List.of("--jobmanager", jobManager, "0123456789abcdef"));
+            args.addAll(other.getValue());
             StringWriter err = new StringWriter();
-            int code = command.setErr(new PrintWriter(err)).execute("--jobmanager", jobManager, "0123456789abcdef");
+            int code = command.setErr(new PrintWriter(err)).execute(args.toArray(new String[0]));
             assertEquals(1, code, err.toString());
             assertEquals(1, err.toString().lines().count(), err.toString());
             assertTrue(err.toString().startsWith(command.getCommandName() + ": "), err.toString());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.inferstream.jobs.HumanDuration;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -91,14 +92,22 @@ public final class FlinkRestClient {
         return filename.substring(filename.lastIndexOf('/') + 1);
     }
 
-    /** Runs {@code entryClass} of an uploaded jar; returns the job id. */
-    public String runJar(String jarId, String entryClass, List<String> args, int parallelism) throws IOException {
+    /**
+     * Runs {@code entryClass} of an uploaded jar; returns the job id. With a {@code restore}, the job starts from that
+     * savepoint (or retained checkpoint): its sources' offsets, its in-flight requests, its sinks' transactions.
+     */
+    public String runJar(String jarId, String entryClass, List<String> args, int parallelism, Restore restore)
+            throws IOException {
         ObjectNode request = JSON.createObjectNode();
         request.put("entryClass", entryClass);
         ArrayNode argList = request.putArray("programArgsList");
         args.forEach(argList::add);
         if (parallelism > 0) {
             request.put("parallelism", parallelism);
+        }
+        if (restore != null) {
+            request.put("savepointPath", restore.path());
+            request.put("allowNonRestoredState", restore.allowNonRestoredState());
         }
         JsonNode reply = send("run " + entryClass, HttpRequest.newBuilder(uri("/jars/" + jarId + "/run"))
                 .timeout(timeout.multipliedBy(4))
@@ -109,6 +118,51 @@ public final class FlinkRestClient {
             throw new IOException("running " + entryClass + " on " + address + " returned no job id: " + reply);
         }
         return jobId;
+    }
+
+    /**
+     * A savepoint to start a job from; {@code allowNonRestoredState}: start although some of its state belongs to no
+     * operator of the new job (one that was removed).
+     */
+    public record Restore(String path, boolean allowNonRestoredState) {
+    }
+
+    /**
+     * Stops the job with a savepoint in {@code targetDirectory}, as {@code flink stop --savepointPath} does: the
+     * sources stop, a last savepoint is taken and committed (so the Kafka sinks commit their transactions), and the
+     * job FINISHES. Returns the savepoint's path, for {@link Restore}.
+     */
+    public String stopWithSavepoint(String jobId, String targetDirectory, Duration limit)
+            throws IOException, InterruptedException {
+        ObjectNode request = JSON.createObjectNode();
+        request.put("targetDirectory", targetDirectory);
+        request.put("drain", false); // an upgrade: windows and timers stay in the savepoint
+        JsonNode reply = send("stop job " + jobId, HttpRequest.newBuilder(uri("/jobs/" + jobId + "/stop"))
+                .timeout(timeout).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(request.toString())));
+        String trigger = reply.path("request-id").asText("");
+        if (trigger.isEmpty()) {
+            throw new IOException("stop of job " + jobId + " on " + address + " returned no request id: " + reply);
+        }
+        Instant deadline = Instant.now().plus(limit);
+        while (true) {
+            JsonNode status = send("savepoint of job " + jobId, HttpRequest.newBuilder(
+                    uri("/jobs/" + jobId + "/savepoints/" + trigger)).timeout(timeout).GET());
+            if ("COMPLETED".equals(status.path("status").path("id").asText())) {
+                JsonNode operation = status.path("operation");
+                if (operation.hasNonNull("location")) {
+                    return operation.path("location").asText();
+                }
+                StackTraceText cause = new StackTraceText(operation.path("failure-cause").path("stack-trace").asText(""));
+                String root = cause.rootCauseLine().isEmpty() ? cause.firstLine() : cause.rootCauseLine();
+                throw new IOException("the savepoint of job " + jobId + " failed, so the job was not stopped: " + root);
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new IOException("the savepoint of job " + jobId + " did not complete within "
+                        + HumanDuration.format(limit) + "; the job may still stop when it does");
+            }
+            Thread.sleep(250);
+        }
     }
 
     /** The job's state (CREATED, RUNNING, FINISHED, FAILED, CANCELED, …). */

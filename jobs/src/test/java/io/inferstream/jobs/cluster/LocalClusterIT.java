@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.inferstream.cli.CancelCommand;
 import io.inferstream.cli.StatusCommand;
+import io.inferstream.cli.StopCommand;
 import io.inferstream.cli.SubmitCommand;
 import io.inferstream.runtime.cuda.CudaDevice;
 import java.io.PrintWriter;
@@ -363,6 +364,84 @@ class LocalClusterIT {
         assertEquals(expected, digests);
     }
 
+    /**
+     * An upgrade: the streaming job is stopped with a savepoint ({@code inferstream stop}), requests arrive while no job
+     * runs, and the next job starts from the savepoint ({@code submit --from-savepoint}) with other engine flags. Every
+     * request, before, during and after, is answered exactly once in the committed topic.
+     */
+    @Test
+    void aStreamingJobStoppedWithASavepointIsResumedFromItAnsweringEveryRequestOnce() throws Exception {
+        String bootstrap = ports.get("KAFKA_BOOTSTRAP");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("it-up-prompts", 2, (short) 1), new NewTopic("it-up-results", 1, (short) 1),
+                    new NewTopic("it-up-dead", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+        List<String> jobFlags = List.of("--bootstrap-servers", bootstrap, "--requests-topic", "it-up-prompts",
+                "--results-topic", "it-up-results", "--dead-letter-topic", "it-up-dead",
+                "--transactional-id-prefix", "it-upgrade", "--output", "none",
+                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--kv-cache-memory", "16MiB", "--checkpoint-interval", "1s");
+        String first = submitStreaming(List.of(), jobFlags, "--max-new-tokens", "4");
+        produceRequests(bootstrap, "it-up-prompts", 0, 6);
+        assertEquals(6, readKeys(bootstrap, "it-up-results", 6).size());
+
+        StringWriter stopped = new StringWriter();
+        int rc = new CommandLine(new StopCommand()).setOut(new PrintWriter(stopped)).execute("--jobmanager",
+                ports.get("FLINK_REST"), "--savepoint-dir", STATE.resolve("savepoints").toUri().toString(), first);
+        assertEquals(0, rc, stopped.toString());
+        assertTrue(stopped.toString().startsWith("job " + first + ": FINISHED\n"), stopped.toString());
+        Matcher savepoint = Pattern.compile("savepoint: (\\S+)").matcher(stopped.toString());
+        assertTrue(savepoint.find(), stopped.toString());
+        assertTrue(Files.isDirectory(Path.of(java.net.URI.create(savepoint.group(1)))), savepoint.group(1));
+
+        produceRequests(bootstrap, "it-up-prompts", 6, 12); // while no job runs
+        // another consumer group, with no offsets on the brokers: only the savepoint's keeps the new job from
+        // answering the first six requests again
+        String second = submitStreaming(List.of("--from-savepoint", savepoint.group(1)), jobFlags,
+                "--max-new-tokens", "6", "--group-id", "it-upgrade-2");
+        produceRequests(bootstrap, "it-up-prompts", 12, 16);
+        Map<String, Integer> results = readKeys(bootstrap, "it-up-results", 16);
+        Set<String> expected = new HashSet<>();
+        for (int i = 0; i < 16; i++) {
+            expected.add("up" + i);
+        }
+        assertEquals(expected, results.keySet());
+        results.forEach((id, n) -> assertEquals(1, n, "result of " + id + " seen " + n + " times"));
+        assertEquals(0, new CommandLine(new CancelCommand()).execute("--jobmanager", ports.get("FLINK_REST"), second));
+    }
+
+    /** Submits the streaming job with --wait-running; returns its id. */
+    private static String submitStreaming(List<String> submitOptions, List<String> jobFlags, String... moreJobFlags) {
+        List<String> args = new ArrayList<>(List.of("--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(),
+                "--wait-running", "--timeout", "2m"));
+        args.addAll(submitOptions);
+        args.add("--");
+        args.addAll(jobFlags);
+        args.addAll(List.of(moreJobFlags));
+        StringWriter stdout = new StringWriter();
+        StringWriter stderr = new StringWriter();
+        int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).setErr(new PrintWriter(stderr))
+                .execute(args.toArray(new String[0]));
+        assertEquals(0, rc, stdout + "\n" + stderr);
+        assertTrue(stdout.toString().contains("state: RUNNING"), stdout.toString());
+        Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
+        assertTrue(job.find(), stdout.toString());
+        return job.group(1);
+    }
+
+    /** GENERATE requests with ids {@code up<from>} .. {@code up<to - 1>}. */
+    private static void produceRequests(String bootstrap, String topic, int from, int to) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            for (int i = from; i < to; i++) {
+                producer.send(new ProducerRecord<>(topic, "up" + i, "{\"id\": \"up" + i + "\", \"task\": \"GENERATE\", "
+                        + "\"text\": \"Once upon a time " + i + "\", \"created_at\": 1764324930123}"));
+            }
+            producer.flush();
+        }
+    }
+
     /** How many jobs the session cluster knows, in any state. */
     private static int jobCount() throws Exception {
         HttpResponse<String> reply = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
@@ -388,7 +467,7 @@ class LocalClusterIT {
     private static Map<String, Integer> readKeys(String bootstrap, String topic, int expected) {
         Properties c = new Properties();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        c.put(ConsumerConfig.GROUP_ID_CONFIG, "it-" + topic);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "it-" + topic + "-" + java.util.UUID.randomUUID()); // from the start each time
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         Map<String, Integer> seen = new HashMap<>();
