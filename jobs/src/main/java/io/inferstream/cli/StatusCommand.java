@@ -18,8 +18,10 @@ import picocli.CommandLine.Spec;
 /**
  * {@code inferstream status JOB_ID}: a job's state on a session cluster, where its engines run (a running job), and
  * its failures: a streaming job that restarts after each failure is RUNNING between them. Exit code 0 unless it FAILED.
+ * Without a job id: every job the cluster knows, newest first, a line each.
  */
-@Command(name = "status", mixinStandardHelpOptions = true, description = "Show the state of a Flink job.")
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = "Show the state of a Flink job, or list the cluster's jobs.")
 public final class StatusCommand implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
@@ -27,13 +29,22 @@ public final class StatusCommand implements Callable<Integer> {
     @Mixin
     JobManagerOption cluster;
 
-    @Parameters(index = "0", paramLabel = "JOB_ID", description = "The job id that submit printed.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB_ID",
+            description = "The job id that submit printed; without it, every job the cluster knows.")
     String jobId;
 
     @Override
     public Integer call() throws Exception {
         try {
             FlinkRestClient client = cluster.client();
+            if (jobId == null) {
+                List<FlinkRestClient.JobSummary> jobs = client.jobs();
+                PrintWriter out = spec.commandLine().getOut();
+                jobs.forEach(j -> out.println(j.id() + "  " + j.state() + "  " + j.name() + "  started " + j.started()));
+                out.println(jobs.size() + " job(s) on " + cluster.address());
+                out.flush();
+                return 0;
+            }
             JsonNode job = client.job(jobId);
             String state = job.path("state").asText();
             PrintWriter out = spec.commandLine().getOut();

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -163,6 +164,21 @@ public final class FlinkRestClient {
             }
             Thread.sleep(250);
         }
+    }
+
+    /** A job as the cluster's overview lists it. */
+    public record JobSummary(String id, String name, String state, Instant started) {
+    }
+
+    /** Every job the cluster knows (running, and ended ones it still keeps), newest first. */
+    public List<JobSummary> jobs() throws IOException {
+        List<JobSummary> jobs = new ArrayList<>();
+        for (JsonNode job : send("jobs", HttpRequest.newBuilder(uri("/jobs/overview")).timeout(timeout).GET()).path("jobs")) {
+            jobs.add(new JobSummary(job.path("jid").asText(), job.path("name").asText(), job.path("state").asText(),
+                    Instant.ofEpochMilli(job.path("start-time").asLong())));
+        }
+        jobs.sort(Comparator.comparing(JobSummary::started).reversed());
+        return jobs;
     }
 
     /** The job's state (CREATED, RUNNING, FINISHED, FAILED, CANCELED, …). */

@@ -408,6 +408,17 @@ class LocalClusterIT {
         assertEquals(expected, results.keySet());
         results.forEach((id, n) -> assertEquals(1, n, "result of " + id + " seen " + n + " times"));
         assertEquals(0, new CommandLine(new CancelCommand()).execute("--jobmanager", ports.get("FLINK_REST"), second));
+
+        StringWriter list = new StringWriter(); // status without a job id: the cluster's jobs, newest first
+        assertEquals(0, new CommandLine(new StatusCommand()).setOut(new PrintWriter(list))
+                .execute("--jobmanager", ports.get("FLINK_REST")), list.toString());
+        List<String> lines = list.toString().lines().toList();
+        int newer = lines.indexOf(lines.stream().filter(l -> l.startsWith(second + "  CANCELED  inferstream-streaming  started "))
+                .findFirst().orElseThrow(() -> new AssertionError(list.toString())));
+        int older = lines.indexOf(lines.stream().filter(l -> l.startsWith(first + "  FINISHED  inferstream-streaming  started "))
+                .findFirst().orElseThrow(() -> new AssertionError(list.toString())));
+        assertTrue(newer < older, list.toString());
+        assertTrue(lines.get(lines.size() - 1).endsWith(" job(s) on " + ports.get("FLINK_REST")), list.toString());
     }
 
     /** Submits the streaming job with --wait-running; returns its id. */
