@@ -174,10 +174,7 @@ class LocalClusterIT {
     void submittedStreamingJobAnswersEveryRequestThenCancels() throws Exception {
         String bootstrap = ports.get("KAFKA_BOOTSTRAP");
         Path model = SharedModels.require("stories260K/stories260K.gguf");
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic("it-prompts", 2, (short) 1), new NewTopic("it-results", 1, (short) 1),
-                    new NewTopic("it-dead-letters", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
-        }
+        createTopics(bootstrap, "it-prompts", 2, "it-results", "it-dead-letters");
         StringWriter stdout = new StringWriter();
         int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
                 "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "streaming",
@@ -239,11 +236,7 @@ class LocalClusterIT {
     @Test
     void aStreamingJobWhoseModelCannotLoadFailsItsSubmitWithTheReasonAndIsCancelled() throws Exception {
         String bootstrap = ports.get("KAFKA_BOOTSTRAP");
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic("it-nodevice-prompts", 1, (short) 1),
-                    new NewTopic("it-nodevice-results", 1, (short) 1), new NewTopic("it-nodevice-dead", 1, (short) 1)))
-                    .all().get(60, TimeUnit.SECONDS);
-        }
+        createTopics(bootstrap, "it-nodevice-prompts", 1, "it-nodevice-results", "it-nodevice-dead");
         // The TaskManager runs on this machine: its reason is the one this JVM finds.
         CudaDevice.Probe here = CudaDevice.probe();
         String reason = here.available() ? "this machine has " + here.deviceCount() + " CUDA device(s)"
@@ -312,10 +305,7 @@ class LocalClusterIT {
     @Test
     void theDigestJobRunsOnTheSessionCluster() throws Exception {
         String bootstrap = ports.get("KAFKA_BOOTSTRAP");
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic("it-messages", 1, (short) 1), new NewTopic("it-digests", 1, (short) 1),
-                    new NewTopic("it-digest-dead", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
-        }
+        createTopics(bootstrap, "it-messages", 1, "it-digests", "it-digest-dead");
         Map<String, Set<String>> expected = Map.of("ticket-7", Set.of("m0", "m2", "m4"), "standup", Set.of("m1", "m3"));
         long t0 = 1_764_324_930_000L;
         Properties p = new Properties();
@@ -372,10 +362,7 @@ class LocalClusterIT {
     @Test
     void aStreamingJobStoppedWithASavepointIsResumedFromItAnsweringEveryRequestOnce() throws Exception {
         String bootstrap = ports.get("KAFKA_BOOTSTRAP");
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic("it-up-prompts", 2, (short) 1), new NewTopic("it-up-results", 1, (short) 1),
-                    new NewTopic("it-up-dead", 1, (short) 1))).all().get(60, TimeUnit.SECONDS);
-        }
+        createTopics(bootstrap, "it-up-prompts", 2, "it-up-results", "it-up-dead");
         List<String> jobFlags = List.of("--bootstrap-servers", bootstrap, "--requests-topic", "it-up-prompts",
                 "--results-topic", "it-up-results", "--dead-letter-topic", "it-up-dead",
                 "--transactional-id-prefix", "it-upgrade", "--output", "none",
@@ -450,6 +437,17 @@ class LocalClusterIT {
                         + "\"text\": \"Once upon a time " + i + "\", \"created_at\": 1764324930123}"));
             }
             producer.flush();
+        }
+    }
+
+    /** {@code input} with {@code partitions} partitions and each of {@code others} with one, on the cluster's broker. */
+    private static void createTopics(String bootstrap, String input, int partitions, String... others) throws Exception {
+        List<NewTopic> topics = new ArrayList<>(List.of(new NewTopic(input, partitions, (short) 1)));
+        for (String other : others) {
+            topics.add(new NewTopic(other, 1, (short) 1));
+        }
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(topics).all().get(60, TimeUnit.SECONDS);
         }
     }
 
