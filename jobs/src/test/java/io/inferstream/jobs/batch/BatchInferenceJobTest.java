@@ -118,7 +118,12 @@ class BatchInferenceJobTest {
         try {
             IllegalStateException stopped = assertThrows(IllegalStateException.class, () -> job(input.dir.toString(), out).build().run());
             assertTrue(LosesDeviceOnce.happened());
-            assertTrue(causes(stopped).contains("engine of model stories260K") && causes(stopped).contains("was lost"), causes(stopped));
+            // Flink may fail the job first with the lost event of a source to the failed task (seen once in CI):
+            // then the message says so, and the task's reason is only in its log line
+            boolean race = causes(stopped).contains("TaskNotRunningException");
+            assertTrue(race ? stopped.getMessage().contains("a task failed, and a source's event to it failed the job first")
+                    : causes(stopped).contains("engine of model stories260K") && causes(stopped).contains("was lost"),
+                    causes(stopped));
             BatchReport second = job(input.dir.toString(), out).build().run();
             assertTrue(second.filesSkipped() < 4, "the file the engine was lost in runs again");
         } finally {
