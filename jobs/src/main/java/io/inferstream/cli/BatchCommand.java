@@ -2,6 +2,7 @@ package io.inferstream.cli;
 
 import io.inferstream.jobs.batch.BatchInferenceJob;
 import io.inferstream.jobs.batch.BatchReport;
+import io.inferstream.jobs.JobModel;
 import io.inferstream.jobs.cluster.FlinkRestClient;
 import io.inferstream.jobs.cluster.JobManagerAddress;
 import io.inferstream.jobs.cluster.LocalMiniCluster;
@@ -56,7 +57,7 @@ public final class BatchCommand implements Callable<Integer> {
     File jar;
 
     @Option(names = "--model", paramLabel = "MODEL",
-            description = "GGUF model: a local path (the same on every TaskManager) or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
+            description = "GGUF model: a local path or hf://owner/repo/file.gguf. On a cluster the path must be the same on every TaskManager, and an hf:// file is resolved by each TaskManager into its own cache (default: ${DEFAULT-VALUE}).")
     String model = DefaultModels.REPLAY;
 
     @Mixin
@@ -83,12 +84,16 @@ public final class BatchCommand implements Callable<Integer> {
             }
             err.println(device.get());
         }
-        Path modelPath = hub.resolver().resolve(model).toAbsolutePath();
+        // a local run resolves (downloads) the model now; on a cluster each TaskManager does, into its own cache
+        JobModel jobModel = JobModel.of(model, hub, jobManager == null);
+        if (jobManager != null) {
+            err.println("model: " + jobModel.setting());
+        }
         BatchInferenceJob.Builder job = BatchInferenceJob.builder()
                 .inputs(inputs.stream().map(BatchCommand::absolute).collect(Collectors.toList()))
                 .outputPath(absolute(output))
                 .deadLetterPath(deadLetters == null ? null : absolute(deadLetters))
-                .inference(inference.stage(modelPath.toString(), model))
+                .inference(inference.stage(jobModel.model(), jobModel.given(), jobModel.hub()))
                 .decoder(new RequestDecoder(inference.validator()))
                 .parallelism(inference.parallelism)
                 .progressInterval(progressInterval)

@@ -89,7 +89,7 @@ final class DigestReplay {
         Files.createDirectories(parquet);
 
         out.println("inferstream replay --digest: " + records.size() + " chat messages from " + messagesFile);
-        out.println("model: " + chosen.name() + (chosen.name().equals(chosen.path().toString()) ? "" : " (" + chosen.path() + ")"));
+        out.println("model: " + chosen.setting());
         out.println("starting the embedded Kafka broker ...");
         PrintStream original = System.out;
         System.setOut(new PrintStream(OutputStream.nullOutputStream())); // the KRaft formatter prints its metadata
@@ -117,7 +117,7 @@ final class DigestReplay {
             job.bounded = true;
             job.windows = windows;
             job.inference = inference;
-            StreamingInferenceJob.printSettings(out, job.settings(chosen.path()));
+            StreamingInferenceJob.printSettings(out, job.settings(chosen.setting()));
 
             Configuration conf = new Configuration();
             conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");

@@ -128,7 +128,7 @@ public final class ReplayCommand implements Callable<Integer> {
         Files.createDirectories(parquet);
 
         out.println("inferstream replay: " + records.size() + " requests from " + requestsFile);
-        out.println("model: " + chosen.name() + (chosen.name().equals(chosen.path().toString()) ? "" : " (" + chosen.path() + ")"));
+        out.println("model: " + chosen.setting());
         out.println(device.get());
         out.println("starting the embedded Kafka broker ...");
         EmbeddedKafkaBroker kafka = quietly(EmbeddedKafkaBroker::start);

@@ -24,6 +24,11 @@ import java.util.Map;
 public record ReplayModel(Path path, String name) {
     static final String STORIES = "stories260K/stories260K.gguf";
 
+    /** The name, and the file in parentheses when they differ: "hf://… (/home/…/model.gguf)". */
+    public String setting() {
+        return name.equals(path.toString()) ? name : name + " (" + path + ")";
+    }
+
     /**
      * @param given      the --model value, or null
      * @param repository the repository root (the shared models folder sits beside it), or null

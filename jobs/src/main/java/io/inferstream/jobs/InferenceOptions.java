@@ -14,6 +14,7 @@ import io.inferstream.runtime.backend.DevicePlacement;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
+import io.inferstream.runtime.hub.HubOverrides;
 import io.inferstream.runtime.kv.KvStore;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -113,17 +114,27 @@ public final class InferenceOptions {
     /** Flink's default checkpoint timeout, kept when the transaction timeout leaves room for it. */
     static final Duration FLINK_CHECKPOINT_TIMEOUT = Duration.ofMinutes(10);
 
-    public EngineSpec engineSpec(String modelPath, String modelName) {
-        return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences,
-                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants);
+    /** The engine these flags ask for, running a local {@code model} file (the same path on every TaskManager). */
+    public EngineSpec engineSpec(String model, String modelName) {
+        return engineSpec(model, modelName, HubOverrides.NONE);
+    }
+
+    /** The engine these flags ask for; an {@code hf://} {@code model} is resolved on each TaskManager with {@code hub}. */
+    public EngineSpec engineSpec(String model, String modelName, HubOverrides hub) {
+        return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences,
+                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants, hub);
     }
 
     public TaskOptions taskOptions() {
         return new TaskOptions(maxNewTokens, maxNewTokensCap, contextTokens, overlongPrompt);
     }
 
-    public AsyncInferenceStage stage(String modelPath, String modelName) {
-        return new AsyncInferenceStage(new InferenceFunction(engineSpec(modelPath, modelName), taskOptions(),
+    public AsyncInferenceStage stage(String model, String modelName) {
+        return stage(model, modelName, HubOverrides.NONE);
+    }
+
+    public AsyncInferenceStage stage(String model, String modelName, HubOverrides hub) {
+        return new AsyncInferenceStage(new InferenceFunction(engineSpec(model, modelName, hub), taskOptions(),
                 requestTimeout.toMillis()), ordered, capacity);
     }
 
@@ -188,12 +199,17 @@ public final class InferenceOptions {
      * resolves --device for its own engine, it checks nothing.
      */
     public boolean checkLocalDevice(StreamExecutionEnvironment env, String command) {
-        if (!(env instanceof LocalStreamEnvironment)) {
+        if (!enginesHere(env)) {
             return true;
         }
         Optional<String> line = deviceLineHere(command, System.err::println);
         line.ifPresent(System.out::println);
         return line.isPresent();
+    }
+
+    /** Whether {@code env} runs the job's engines in this JVM (a local run), not on a cluster's TaskManagers. */
+    public static boolean enginesHere(StreamExecutionEnvironment env) {
+        return env instanceof LocalStreamEnvironment;
     }
 
     /** Parallelism and exactly-once checkpoints on {@code env}. */

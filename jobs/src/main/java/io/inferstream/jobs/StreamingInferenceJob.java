@@ -4,8 +4,8 @@ import io.inferstream.jobs.decode.RequestDecoder;
 import io.inferstream.jobs.kafka.KafkaPreflight;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.HubCliOptions;
+import io.inferstream.runtime.hub.HubOverrides;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,7 +56,7 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
     String output = "file:///tmp/inferstream/results";
 
     @Option(names = "--model", paramLabel = "MODEL",
-            description = "GGUF model: a local path or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
+            description = "GGUF model: a local path or hf://owner/repo/file.gguf. On a cluster the path must be the same on every TaskManager, and an hf:// file is resolved by each TaskManager into its own cache (default: ${DEFAULT-VALUE}).")
     String model = DefaultModels.REPLAY;
 
     @Option(names = "--bounded", description = "Read the requests present at start, then finish (default: run until cancelled).")
@@ -78,9 +78,9 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
     @Override
     public Integer call() throws Exception {
         checkFlags();
-        Path modelPath = hub.resolver().resolve(model);
-        printSettings(System.out, settings(modelPath));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        JobModel jobModel = JobModel.of(model, hub, InferenceOptions.enginesHere(env));
+        printSettings(System.out, settings(jobModel.setting()));
         if (!inference.checkLocalDevice(env, "stream")) {
             return 2;
         }
@@ -88,13 +88,18 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
             return 2;
         }
         inference.configure(env);
-        pipeline(modelPath.toAbsolutePath().toString()).addTo(env);
+        pipeline(jobModel).addTo(env);
         env.execute("inferstream-streaming");
         return 0;
     }
 
-    /** The job's pipeline running {@code modelPath} (a file every TaskManager can read at that path). */
+    /** The job's pipeline running the local file {@code modelPath} (every TaskManager can read it at that path). */
     public RequestPipeline pipeline(String modelPath) {
+        return pipeline(new JobModel(model, modelPath, HubOverrides.NONE, modelPath));
+    }
+
+    /** The job's pipeline running {@code jobModel}. */
+    public RequestPipeline pipeline(JobModel jobModel) {
         return RequestPipeline.builder()
                 .bootstrapServers(bootstrapServers)
                 .requestTopics(requestsTopic)
@@ -106,11 +111,12 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
                 .parquetPath("none".equalsIgnoreCase(output) ? null : output)
                 .bounded(bounded)
                 .decoder(new RequestDecoder(inference.validator()))
-                .inference(inference.stage(modelPath, model))
+                .inference(inference.stage(jobModel.model(), jobModel.given(), jobModel.hub()))
                 .build();
     }
 
-    public Map<String, String> settings(Path modelPath) {
+    /** The start-up listing; {@code modelLine} says where the model is ({@link JobModel#setting()}). */
+    public Map<String, String> settings(String modelLine) {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("bootstrap-servers", bootstrapServers);
         s.put("requests-topic", requestsTopic);
@@ -119,7 +125,7 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
         s.put("group-id", groupId);
         s.put("transactional-id-prefix", transactionalIdPrefix);
         s.put("output", output);
-        s.put("model", model.equals(modelPath.toString()) ? model : model + " (" + modelPath + ")");
+        s.put("model", modelLine);
         s.put("bounded", Boolean.toString(bounded));
         s.putAll(inference.settings());
         return s;

@@ -1,12 +1,13 @@
 package io.inferstream.jobs.digest;
 
 import io.inferstream.jobs.InferenceOptions;
+import io.inferstream.jobs.JobModel;
 import io.inferstream.jobs.KafkaJob;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.kafka.KafkaPreflight;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.HubCliOptions;
-import java.nio.file.Path;
+import io.inferstream.runtime.hub.HubOverrides;
 import java.time.Duration;
 import java.util.List;
 import java.util.LinkedHashMap;
@@ -57,7 +58,7 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
     public String output = "file:///tmp/inferstream/digests";
 
     @Option(names = "--model", paramLabel = "MODEL",
-            description = "GGUF model: a local path or hf://owner/repo/file.gguf (default: ${DEFAULT-VALUE}).")
+            description = "GGUF model: a local path or hf://owner/repo/file.gguf. On a cluster the path must be the same on every TaskManager, and an hf:// file is resolved by each TaskManager into its own cache (default: ${DEFAULT-VALUE}).")
     public String model = DefaultModels.REPLAY;
 
     @Option(names = "--bounded", description = "Read the messages present at start, then finish (default: run until cancelled).")
@@ -97,9 +98,9 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
     @Override
     public Integer call() throws Exception {
         checkFlags();
-        Path modelPath = hub.resolver().resolve(model);
-        StreamingInferenceJob.printSettings(System.out, settings(modelPath));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        JobModel jobModel = JobModel.of(model, hub, InferenceOptions.enginesHere(env));
+        StreamingInferenceJob.printSettings(System.out, settings(jobModel.setting()));
         if (!inference.checkLocalDevice(env, "digest")) {
             return 2;
         }
@@ -107,14 +108,20 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
             return 2;
         }
         inference.configure(env);
-        pipeline(modelPath.toAbsolutePath().toString(), model).addTo(env);
+        pipeline(jobModel).addTo(env);
         env.execute("inferstream-digest");
         return 0;
     }
 
-    /** The job's pipeline running {@code modelPath} (a file every TaskManager can read), named {@code modelName}. */
+    /** The job's pipeline running the local file {@code modelPath} (every TaskManager can read it), named {@code modelName}. */
     public DigestPipeline pipeline(String modelPath, String modelName) {
-        SummarizeWindowFunction summarize = new SummarizeWindowFunction(inference.engineSpec(modelPath, modelName),
+        return pipeline(new JobModel(modelName, modelPath, HubOverrides.NONE, modelPath));
+    }
+
+    /** The job's pipeline running {@code jobModel}. */
+    public DigestPipeline pipeline(JobModel jobModel) {
+        SummarizeWindowFunction summarize = new SummarizeWindowFunction(
+                inference.engineSpec(jobModel.model(), jobModel.given(), jobModel.hub()),
                 inference.taskOptions(), inference.requestTimeout.toMillis());
         return new DigestPipeline(bootstrapServers, messagesTopic, digestsTopic, deadLetterTopic, groupId,
                 transactionalIdPrefix, inference.transactionTimeout, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(),
@@ -122,7 +129,8 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
                 inference.ordered, inference.capacity);
     }
 
-    public Map<String, String> settings(Path modelPath) {
+    /** The start-up listing; {@code modelLine} says where the model is ({@link JobModel#setting()}). */
+    public Map<String, String> settings(String modelLine) {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("bootstrap-servers", bootstrapServers);
         s.put("messages-topic", messagesTopic);
@@ -131,7 +139,7 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
         s.put("group-id", groupId);
         s.put("transactional-id-prefix", transactionalIdPrefix);
         s.put("output", output);
-        s.put("model", model.equals(modelPath.toString()) ? model : model + " (" + modelPath + ")");
+        s.put("model", modelLine);
         s.putAll(windows.settings());
         s.put("bounded", Boolean.toString(bounded));
         s.putAll(inference.settings());

@@ -4,6 +4,7 @@ import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
+import io.inferstream.runtime.hub.HubOverrides;
 import io.inferstream.runtime.kv.KvStore;
 import java.io.Serializable;
 import java.util.Locale;
@@ -12,15 +13,18 @@ import java.util.Locale;
  * Which engine an operator needs: a model file on a device with engine limits. Operators in one JVM
  * with equal specs share one engine ({@link SharedEngines}).
  *
- * @param modelPath    absolute path of the GGUF file on every TaskManager
+ * @param model        the GGUF file as each TaskManager finds it ({@link TaskManagerModelFile}): an absolute local
+ *                     path, the same on every TaskManager, or an {@code hf://} spec each resolves into its own cache
  * @param modelName    what results name as their model (the --model value as given)
  * @param device            cpu, cuda, cuda:N or auto (see {@link DeviceOption})
  * @param kvCacheBytes      KV-cache memory budget, or EngineConfig.AUTO_KV_CACHE (the GPU memory plan's room; 256 MiB on the CPU) // bytes
  * @param gpuMemoryFraction on a GPU, the share of the device's memory the model takes (of its free memory when less is free), in (0, 1]
  * @param gpuKQuants        on a GPU, how Q4_K / Q6_K weights are held
+ * @param hub               for an {@code hf://} model: the command line's cache, endpoint and offline flags, applied
+ *                          over each TaskManager's environment
  */
 public record EngineSpec(
-        String modelPath,
+        String model,
         String modelName,
         String device,
         int maxBatchedTokens,
@@ -29,12 +33,14 @@ public record EngineSpec(
         KvStore.Precision kvPrecision,
         boolean prefixCaching,
         double gpuMemoryFraction,
-        KQuantPolicy gpuKQuants) implements Serializable {
+        KQuantPolicy gpuKQuants,
+        HubOverrides hub) implements Serializable {
 
     public EngineSpec {
-        if (modelPath == null || modelPath.isBlank()) {
-            throw new IllegalArgumentException("engine spec needs a model path");
+        if (model == null || model.isBlank()) {
+            throw new IllegalArgumentException("engine spec needs a model");
         }
+        hub = hub == null ? HubOverrides.NONE : hub;
         device = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
         DeviceOption.parse(device); // validates: cpu | cuda | cuda:N | auto
         engineConfig(maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision, prefixCaching); // validates the limits
@@ -42,17 +48,17 @@ public record EngineSpec(
     }
 
     /** A spec with the engine's and the GPU backend's defaults, on the CPU. */
-    public static EngineSpec of(String modelPath, String modelName) {
+    public static EngineSpec of(String model, String modelName) {
         EngineConfig d = EngineConfig.defaults();
         CudaLlamaModel.Options g = CudaLlamaModel.Options.defaults();
-        return new EngineSpec(modelPath, modelName, "cpu", d.maxBatchedTokens(), d.maxSequences(), d.kvCacheBytes(),
-                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants());
+        return new EngineSpec(model, modelName, "cpu", d.maxBatchedTokens(), d.maxSequences(), d.kvCacheBytes(),
+                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants(), HubOverrides.NONE);
     }
 
     /** This spec on another device. */
     public EngineSpec withDevice(String device) {
-        return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants);
+        return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
+                prefixCaching, gpuMemoryFraction, gpuKQuants, hub);
     }
 
     /** The GPU backend's options: this memory share and K-quant policy, scratch for steps of maxBatchedTokens. */
@@ -80,7 +86,7 @@ public record EngineSpec(
     }
 
     public EngineSpec withLimits(int maxBatchedTokens, int maxSequences, long kvCacheBytes) {
-        return new EngineSpec(modelPath, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants);
+        return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
+                prefixCaching, gpuMemoryFraction, gpuKQuants, hub);
     }
 }

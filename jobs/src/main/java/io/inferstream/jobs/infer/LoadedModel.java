@@ -11,7 +11,6 @@ import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -53,11 +52,7 @@ public final class LoadedModel implements AutoCloseable {
 
     /** {@link #load(EngineSpec, DevicePlacement)} with the engine running {@code wrap} of the model (fault-injection tests wrap it). */
     public static LoadedModel load(EngineSpec spec, DevicePlacement placement, UnaryOperator<LanguageModel> wrap) {
-        Path path = Path.of(spec.modelPath());
-        if (!Files.isRegularFile(path)) {
-            throw new IllegalArgumentException("model file " + path + " does not exist on this TaskManager (model '"
-                    + spec.modelName() + "'): every TaskManager needs the file at the same path");
-        }
+        Path path = TaskManagerModelFile.locate(spec);
         GgufFile file = GgufFile.open(path);
         try {
             // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.

@@ -89,7 +89,14 @@ public final class SharedEngines {
      * whose device names no GPU takes the one {@link GpuSpread} picks among {@code taskManagerGpus} (the indices
      * Flink's GPU resource gave this TaskManager; empty: every GPU CUDA shows).
      */
-    public static synchronized Lease acquire(EngineSpec spec, List<Integer> taskManagerGpus) {
+    public static Lease acquire(EngineSpec spec, List<Integer> taskManagerGpus) {
+        // An hf:// model not yet in this TaskManager's cache is downloaded here, outside the lock: the other engines'
+        // leases (another job's cancel closing its own) must not wait minutes for it. Then the load finds it cached.
+        TaskManagerModelFile.locate(spec);
+        return acquireLocated(spec, taskManagerGpus);
+    }
+
+    private static synchronized Lease acquireLocated(EngineSpec spec, List<Integer> taskManagerGpus) {
         Key key = new Key(spec, -1);
         DevicePlacement placement = DevicePlacement.FIRST;
         CudaDevice.Probe p = DeviceOption.parse(spec.device()).placed() ? probe.get() : null;
@@ -111,7 +118,7 @@ public final class SharedEngines {
             long t0 = System.nanoTime();
             entry = new Entry(key, loader.load(spec, placement));
             ENGINES.put(key, entry);
-            LOG.info("loaded model {} ({}) on {} in {} ms", spec.modelName(), spec.modelPath(), where(key),
+            LOG.info("loaded model {} ({}) on {} in {} ms", spec.modelName(), spec.model(), where(key),
                     (System.nanoTime() - t0) / 1_000_000);
         }
         entry.references++;

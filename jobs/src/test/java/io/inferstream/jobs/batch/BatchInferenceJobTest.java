@@ -8,6 +8,8 @@ import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.infer.LoadedModel;
 import io.inferstream.jobs.infer.SharedEngines;
 import io.inferstream.jobs.testing.LosesDeviceOnce;
+import io.inferstream.runtime.hub.HubOverrides;
+import io.inferstream.runtime.hub.LocalHubServer;
 import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.jobs.testing.FlinkTestCluster;
 import io.inferstream.schema.Task;
@@ -132,6 +134,37 @@ class BatchInferenceJobTest {
         assertResultsExactlyOnce(out, input);
         assertEquals(0, duckDbLong("SELECT count(*) FROM read_parquet('" + resultsGlob(out) + "') WHERE finish_reason = 'ERROR'"),
                 "no ERROR results");
+    }
+
+    /**
+     * A job whose model is an hf:// spec, given to its engines unresolved (as a job submitted to a cluster is): the
+     * TaskManager downloads it into the cache the job's flags name, from the Hub they name, and the run completes.
+     */
+    @Test
+    void aTaskManagerDownloadsAnHfModelIntoTheCacheTheJobNames() throws Exception {
+        try (LocalHubServer hub = new LocalHubServer()) {
+            hub.put("/test-owner/stories/resolve/main/stories260K.gguf", Files.readAllBytes(model()));
+            Path cache = tmp.resolve("tm-cache");
+            Path input = Files.writeString(tmp.resolve("requests.jsonl"),
+                    "{\"id\": \"h1\", \"task\": \"GENERATE\", \"text\": \"Once upon a time\", \"created_at\": 1764324930123}\n"
+                    + "{\"id\": \"h2\", \"task\": \"SUMMARIZE\", \"text\": \"Lily had a red ball.\", \"created_at\": 1764324930123}\n");
+            InferenceOptions options = new InferenceOptions();
+            options.maxNewTokens = MAX_NEW_TOKENS;
+            options.maxNewTokensCap = MAX_NEW_TOKENS;
+            String spec = "hf://test-owner/stories/stories260K.gguf";
+
+            BatchReport report = BatchInferenceJob.builder()
+                    .inputs(List.of(input.toString()))
+                    .outputPath(tmp.resolve("out").toString())
+                    .inference(options.stage(spec, spec, new HubOverrides(cache.toString(), hub.baseUrl().toString(), false)))
+                    .build().run();
+
+            assertEquals(2, report.results(), report.toString());
+            assertEquals(1, hub.requests().stream().filter(r -> r.method().equals("GET")).count(), "one download");
+            Path cached = cache.resolve("hf/test-owner/stories/main/stories260K.gguf");
+            assertTrue(Files.isRegularFile(cached), "the TaskManager's cache holds the file");
+            assertEquals(Files.size(model()), Files.size(cached));
+        }
     }
 
     private static String causes(Throwable t) {

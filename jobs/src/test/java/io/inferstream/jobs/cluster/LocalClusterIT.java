@@ -31,10 +31,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import io.inferstream.jobs.wire.SingleObjectCodec;
+import io.inferstream.runtime.hub.LocalHubServer;
 import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.schema.Digest;
 import org.apache.kafka.clients.admin.Admin;
@@ -406,6 +408,46 @@ class LocalClusterIT {
                 .findFirst().orElseThrow(() -> new AssertionError(list.toString())));
         assertTrue(newer < older, list.toString());
         assertTrue(lines.get(lines.size() - 1).endsWith(" job(s) on " + ports.get("FLINK_REST")), list.toString());
+    }
+
+    /**
+     * A job submitted with an hf:// model: the JobManager, where its main runs, downloads nothing (the submit returns
+     * while the Hub still holds the file back); the TaskManager downloads it into the cache the job names when its
+     * engine loads, once, and the job answers.
+     */
+    @Test
+    void aSubmittedJobsHfModelIsDownloadedByTheTaskManagerNotTheJobManager() throws Exception {
+        String bootstrap = ports.get("KAFKA_BOOTSTRAP");
+        createTopics(bootstrap, "it-hf-prompts", 1, "it-hf-results", "it-hf-dead");
+        Path cache = STATE.resolve("hf-cache");
+        try (LocalHubServer hub = new LocalHubServer()) {
+            hub.put("/test-owner/stories/resolve/main/stories260K.gguf",
+                    Files.readAllBytes(SharedModels.require("stories260K/stories260K.gguf")));
+            CountDownLatch release = new CountDownLatch(1);
+            hub.holdFilesUntil(release);
+            StringWriter stdout = new StringWriter();
+            int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
+                    "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "streaming", "--",
+                    "--bootstrap-servers", bootstrap, "--requests-topic", "it-hf-prompts", "--results-topic", "it-hf-results",
+                    "--dead-letter-topic", "it-hf-dead", "--transactional-id-prefix", "it-hf", "--output", "none",
+                    "--model", "hf://test-owner/stories/stories260K.gguf", "--hf-endpoint", hub.baseUrl().toString(),
+                    "--cache-dir", cache.toString(), "--max-new-tokens", "4", "--kv-cache-memory", "16MiB",
+                    "--checkpoint-interval", "1s");
+            assertEquals(0, rc, stdout.toString());
+            Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
+            assertTrue(job.find(), stdout.toString());
+            assertTrue(hub.requests().stream().allMatch(r -> r.status() == 0),
+                    "a file was served before the submit returned: the JobManager downloaded the model");
+
+            release.countDown();
+            produceRequests(bootstrap, "it-hf-prompts", 0, 4);
+            assertEquals(4, readKeys(bootstrap, "it-hf-results", 4).size());
+            List<LocalHubServer.Request> gets = hub.requests().stream().filter(r -> r.method().equals("GET")).toList();
+            assertEquals(1, gets.size(), "one download, by the TaskManager");
+            assertEquals(200, gets.get(0).status());
+            assertTrue(Files.isRegularFile(cache.resolve("hf/test-owner/stories/main/stories260K.gguf")));
+            assertEquals(0, new CommandLine(new CancelCommand()).execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)));
+        }
     }
 
     /** Submits the streaming job with --wait-running; returns its id. */

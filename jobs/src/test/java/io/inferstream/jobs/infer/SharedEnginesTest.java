@@ -1,6 +1,7 @@
 package io.inferstream.jobs.infer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,13 +11,23 @@ import io.inferstream.runtime.engine.Completion;
 import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
 import io.inferstream.runtime.sampling.SamplingParams;
+import io.inferstream.runtime.hub.HubOverrides;
+import io.inferstream.runtime.hub.LocalHubServer;
 import io.inferstream.runtime.testing.SharedModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** One engine per spec and JVM, shared and reference counted; a failed one is replaced, and closed by its own leases. */
 class SharedEnginesTest {
+    @TempDir
+    Path tmp;
 
     private static Completion generate(SharedEngines.Lease lease) {
         return lease.model().engine().submit(Request.builder(new int[] {1, 403, 407})
@@ -55,6 +66,46 @@ class SharedEnginesTest {
             assertTrue(models.get(1).closed(), "and the new one with its own");
         } finally {
             SharedEngines.useLoader(previous);
+        }
+    }
+
+    /**
+     * An hf:// model that a TaskManager downloads does not hold up the other engines of the JVM: while the Hub holds
+     * the file back, another spec's engine is acquired, used and released (a job's cancel must not wait for another
+     * job's download), and the download's own acquire then completes with the file.
+     */
+    @Test
+    void aDownloadingModelDoesNotBlockOtherEnginesLeases() throws Exception {
+        Path stories = SharedModels.require("stories260K/stories260K.gguf");
+        try (LocalHubServer hub = new LocalHubServer()) {
+            hub.put("/test-owner/stories/resolve/main/stories260K.gguf", Files.readAllBytes(stories));
+            CountDownLatch release = new CountDownLatch(1);
+            hub.holdFilesUntil(release);
+            EngineSpec d = EngineSpec.of(stories.toString(), "x");
+            String spec = "hf://test-owner/stories/stories260K.gguf";
+            EngineSpec downloading = new EngineSpec(spec, spec, "cpu", d.maxBatchedTokens(), d.maxSequences(),
+                    d.kvCacheBytes(), d.kvPrecision(), d.prefixCaching(), d.gpuMemoryFraction(), d.gpuKQuants(),
+                    new HubOverrides(tmp.resolve("cache").toString(), hub.baseUrl().toString(), false));
+            CompletableFuture<SharedEngines.Lease> pending = CompletableFuture.supplyAsync(() -> SharedEngines.acquire(downloading));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (hub.requests().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertEquals(1, hub.requests().size(), "the download has started and is held");
+
+            CompletableFuture<FinishReason> other = CompletableFuture.supplyAsync(() -> {
+                try (SharedEngines.Lease lease = SharedEngines.acquire(EngineSpec.of(stories.toString(), "stories260K-local"))) {
+                    return generate(lease).finishReason();
+                }
+            });
+            assertEquals(FinishReason.LENGTH, other.get(60, TimeUnit.SECONDS), "another engine while the download is held");
+            assertFalse(pending.isDone());
+
+            release.countDown();
+            try (SharedEngines.Lease lease = pending.get(60, TimeUnit.SECONDS)) {
+                assertEquals(FinishReason.LENGTH, generate(lease).finishReason());
+            }
+            assertEquals(0, SharedEngines.references(downloading));
         }
     }
 }

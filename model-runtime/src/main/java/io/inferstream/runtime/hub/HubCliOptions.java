@@ -26,14 +26,12 @@ public final class HubCliOptions {
 
     /** The options given on the command line over those of {@code env}. */
     public HubOptions toOptions(Map<String, String> env) {
-        HubOptions o = HubOptions.fromEnvironment(env);
-        if (cacheDir != null) {
-            o = o.withCacheDir(cacheDir);
-        }
-        if (endpoint != null) {
-            o = o.withEndpoint(HubOptions.parseEndpoint(endpoint));
-        }
-        return offline ? o.withOffline(true) : o;
+        return overrides().applyTo(HubOptions.fromEnvironment(env));
+    }
+
+    /** The flags given, for a process that applies them over its own environment (a job's TaskManagers). */
+    public HubOverrides overrides() {
+        return new HubOverrides(cacheDir == null ? null : cacheDir.toString(), endpoint, offline);
     }
 
     public HubOptions toOptions() {

@@ -62,7 +62,7 @@ public final class ModelResolver {
         if (HfUri.isHfSpec(spec)) {
             return resolveHub(HfUri.parse(spec), expectedSha256);
         }
-        Path local = localPath(spec);
+        Path local = localPathOf(spec);
         if (!Files.exists(local)) {
             throw new NoSuchFileException(local.toString(), null,
                     "model file not found (from '" + spec + "'); give an existing local path or hf://owner/repo/path[@revision]");
@@ -103,7 +103,8 @@ public final class ModelResolver {
         }
     }
 
-    private static Path localPath(String spec) {
+    /** A local model path as given ({@code ~/}, {@code file://}, relative to the working folder) → an absolute path. */
+    public static Path localPathOf(String spec) {
         String s = spec;
         if (s.equals("~") || s.startsWith("~/")) {
             s = System.getProperty("user.home") + s.substring(1);

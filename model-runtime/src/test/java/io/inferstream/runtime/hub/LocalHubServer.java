@@ -93,6 +93,7 @@ public final class LocalHubServer implements AutoCloseable {
     /** When set, paths under {@code renamedFrom} get a relative 307 to the same path under {@code renamedTo} (a renamed repo). */
     volatile String renamedFrom;
     volatile String renamedTo;
+    private volatile CountDownLatch hold;
 
     public LocalHubServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -108,6 +109,16 @@ public final class LocalHubServer implements AutoCloseable {
 
     public void put(String path, byte[] content) {
         files.put(path, content);
+    }
+
+    /** Requests without {@code Authorization: Bearer <token>} get 401 from now on. */
+    public void requireToken(String token) {
+        requiredToken = token;
+    }
+
+    /** File responses wait (at most two minutes) until {@code gate} opens: a download that is still going on. */
+    public void holdFilesUntil(CountDownLatch gate) {
+        hold = gate;
     }
 
     public List<Request> requests() {
@@ -150,6 +161,14 @@ public final class LocalHubServer implements AutoCloseable {
             ex.getResponseHeaders().add("X-Error-Message", "Entry not found");
             empty(ex, request, 404);
             return;
+        }
+        CountDownLatch gate = hold;
+        if (gate != null) {
+            try {
+                gate.await(2, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         String sha = Sha256.of(file);
         if (redirectBase != null) {

@@ -1,0 +1,50 @@
+package io.inferstream.jobs;
+
+import io.inferstream.runtime.hub.HfUri;
+import io.inferstream.runtime.hub.HubCliOptions;
+import io.inferstream.runtime.hub.HubOverrides;
+import io.inferstream.runtime.hub.ModelResolver;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A job's {@code --model} as its engines get it. Where the engines run in this JVM (a local run) the model is resolved
+ * now: an {@code hf://} spec is downloaded with a progress bar, and a model that cannot be had fails before anything
+ * starts. Where they run on a cluster's TaskManagers (the job's main in a JobManager, {@code batch --jobmanager}),
+ * nothing is downloaded here: each TaskManager resolves the spec into its own cache when its engine loads
+ * ({@link io.inferstream.jobs.infer.TaskManagerModelFile}), and a local path need not exist here, only there.
+ *
+ * @param given  the {@code --model} value as given (what results name as their model)
+ * @param model  what the engine spec carries: an absolute local path, or the {@code hf://} spec
+ * @param hub    the command line's hub flags, which the TaskManagers apply over their environment
+ * @param where  for the start-up listing: where the file is, or where it will be resolved
+ */
+public record JobModel(String given, String model, HubOverrides hub, String where) {
+
+    /** {@code given} for a job whose engines run here ({@code enginesHere}) or on a cluster's TaskManagers. */
+    public static JobModel of(String given, HubCliOptions hubFlags, boolean enginesHere) throws IOException {
+        HubOverrides hub = hubFlags == null ? HubOverrides.NONE : hubFlags.overrides();
+        if (enginesHere) {
+            ModelResolver resolver = hubFlags == null ? ModelResolver.fromEnvironment() : hubFlags.resolver();
+            Path file = resolver.resolve(given).toAbsolutePath();
+            return new JobModel(given, file.toString(), hub, file.toString());
+        }
+        if (HfUri.isHfSpec(given)) {
+            HfUri.parse(given); // a malformed spec fails here, not on every TaskManager
+            String cache = hub.cacheDir() != null ? hub.cacheDir()
+                    : "its $INFERSTREAM_CACHE, else ~/.cache/inferstream";
+            return new JobModel(given, given, hub, "resolved on each TaskManager into its cache ("
+                    + cache + (hub.offline() ? "; offline: it must be there already" : "") + ")");
+        }
+        Path file = ModelResolver.localPathOf(given);
+        return new JobModel(given, file.toString(), hub, file + " on every TaskManager"
+                + (Files.isRegularFile(file) ? "" : " (not on this machine)"));
+    }
+
+    /** The start-up listing's {@code model} line. */
+    public String setting() {
+        return given.equals(where) ? given : given + " (" + where + ")";
+    }
+}
