@@ -85,6 +85,12 @@ public record EngineSpec(
                 .withPrefixCaching(prefixCaching);
     }
 
+    /** This spec with an hf:// model resolved on each TaskManager with these hub flags. */
+    public EngineSpec withHub(HubOverrides overrides) {
+        return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
+                prefixCaching, gpuMemoryFraction, gpuKQuants, overrides);
+    }
+
     public EngineSpec withLimits(int maxBatchedTokens, int maxSequences, long kvCacheBytes) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
                 prefixCaching, gpuMemoryFraction, gpuKQuants, hub);

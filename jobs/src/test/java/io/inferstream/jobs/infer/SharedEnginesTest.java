@@ -81,11 +81,9 @@ class SharedEnginesTest {
             hub.put("/test-owner/stories/resolve/main/stories260K.gguf", Files.readAllBytes(stories));
             CountDownLatch release = new CountDownLatch(1);
             hub.holdFilesUntil(release);
-            EngineSpec d = EngineSpec.of(stories.toString(), "x");
             String spec = "hf://test-owner/stories/stories260K.gguf";
-            EngineSpec downloading = new EngineSpec(spec, spec, "cpu", d.maxBatchedTokens(), d.maxSequences(),
-                    d.kvCacheBytes(), d.kvPrecision(), d.prefixCaching(), d.gpuMemoryFraction(), d.gpuKQuants(),
-                    new HubOverrides(tmp.resolve("cache").toString(), hub.baseUrl().toString(), false));
+            EngineSpec downloading = EngineSpec.of(spec, spec)
+                    .withHub(new HubOverrides(tmp.resolve("cache").toString(), hub.baseUrl().toString(), false));
             CompletableFuture<SharedEngines.Lease> pending = CompletableFuture.supplyAsync(() -> SharedEngines.acquire(downloading));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (hub.requests().isEmpty() && System.nanoTime() < deadline) {

@@ -37,9 +37,7 @@ class TaskManagerModelFileTest {
     }
 
     private static EngineSpec spec(String model, HubOverrides overrides) {
-        EngineSpec d = EngineSpec.of(model, model);
-        return new EngineSpec(model, model, "cpu", d.maxBatchedTokens(), d.maxSequences(), d.kvCacheBytes(),
-                d.kvPrecision(), d.prefixCaching(), d.gpuMemoryFraction(), d.gpuKQuants(), overrides);
+        return EngineSpec.of(model, model).withHub(overrides);
     }
 
     @Test
