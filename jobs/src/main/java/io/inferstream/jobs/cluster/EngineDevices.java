@@ -23,7 +23,38 @@ public final class EngineDevices {
     private static final Pattern ID = Pattern.compile("(\\d+)\\.(.+)\\." + EngineMetricGauges.GROUP + "\\.("
             + EngineMetricGauges.DEVICE + "|" + EngineMetricGauges.DEVICE_CHOICE + ")");
 
+    private static final Pattern DOWNLOAD = Pattern.compile("(\\d+)\\.(.+)\\." + EngineMetricGauges.GROUP + "\\."
+            + EngineMetricGauges.MODEL_DOWNLOAD);
+
     private EngineDevices() {
+    }
+
+    /**
+     * The model downloads that a starting job's operators wait for on their TaskManagers, one line per operator and
+     * subtask, e.g. "inference subtask 0: downloading its model: 0.5 of 1.1 MiB (44%), 3.2 MiB/s"; empty when none.
+     */
+    public static List<String> downloads(FlinkRestClient client, String jobId) throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (JsonNode vertex : client.job(jobId).path("vertices")) {
+            lines.addAll(downloadLines(client.vertexMetrics(jobId, vertex.path("id").asText(),
+                    id -> DOWNLOAD.matcher(id).matches())));
+        }
+        return lines;
+    }
+
+    /** The download lines of one vertex's gauges (ids as {@link FlinkRestClient#vertexMetrics} gives them). */
+    static List<String> downloadLines(Map<String, String> metrics) {
+        Map<String, Map<Integer, String>> byOperator = new TreeMap<>();
+        metrics.forEach((id, value) -> {
+            Matcher m = DOWNLOAD.matcher(id);
+            if (m.matches() && !value.isBlank()) {
+                byOperator.computeIfAbsent(m.group(2), o -> new TreeMap<>()).put(Integer.parseInt(m.group(1)), value);
+            }
+        });
+        List<String> lines = new ArrayList<>();
+        byOperator.forEach((operator, subtasks) -> subtasks.forEach((subtask, value) ->
+                lines.add(operator + " subtask " + subtask + ": downloading its model: " + value)));
+        return lines;
     }
 
     /**

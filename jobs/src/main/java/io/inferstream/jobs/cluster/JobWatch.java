@@ -5,9 +5,11 @@ import io.inferstream.jobs.HumanDuration;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 
@@ -23,6 +25,8 @@ import java.util.function.Consumer;
  */
 public final class JobWatch {
     private static final Duration POLL = Duration.ofMillis(250);
+    /** How often a starting job's download gauges are read (the cluster gathers them every 10 s by default). */
+    private static final Duration DOWNLOAD_POLL = Duration.ofSeconds(2);
 
     /** How waiting for a job to start ended. */
     public enum Start {
@@ -66,12 +70,15 @@ public final class JobWatch {
 
     /**
      * Waits until the job has started, has failed once, or has ended, or {@code limit} has passed; {@code progress}
-     * gets a line whenever the tasks' states change (a large model takes a while to load).
+     * gets a line whenever the tasks' states change (a large model takes a while to load), and while tasks are
+     * INITIALIZING, each new state of a model download on a TaskManager (its operators' download gauges).
      */
     public Outcome untilStarted(Duration limit, Consumer<String> progress) throws IOException, InterruptedException {
         Instant start = Instant.now();
         Instant deadline = start.plus(limit);
         String said = null;
+        Set<String> saidDownloads = new HashSet<>();
+        Instant nextDownloadCheck = start;
         while (true) {
             JsonNode job = client.job(jobId);
             String state = job.path("state").asText();
@@ -91,8 +98,16 @@ public final class JobWatch {
             Outcome now = new Outcome(Start.TIMED_OUT, state, failures, tasks);
             if (!now.describe().equals(said)) {
                 said = now.describe();
-                progress.accept(String.format(Locale.ROOT, "%5.1f s: job %s",
-                        Duration.between(start, Instant.now()).toMillis() / 1e3, said));
+                progress.accept(String.format(Locale.ROOT, "%5.1f s: job %s", seconds(start), said));
+            }
+            if (tasks.containsKey("INITIALIZING") && Instant.now().isAfter(nextDownloadCheck)) {
+                // an hf:// model that a TaskManager downloads before its engine loads: how far it is
+                nextDownloadCheck = Instant.now().plus(DOWNLOAD_POLL);
+                for (String line : downloads()) {
+                    if (saidDownloads.add(line)) {
+                        progress.accept(String.format(Locale.ROOT, "%5.1f s: %s", seconds(start), line));
+                    }
+                }
             }
             if (Instant.now().isAfter(deadline)) {
                 return now;
@@ -129,6 +144,19 @@ public final class JobWatch {
                 return state;
             }
             Thread.sleep(POLL.toMillis());
+        }
+    }
+
+    private static double seconds(Instant since) {
+        return Duration.between(since, Instant.now()).toMillis() / 1e3;
+    }
+
+    /** The download lines of the job's operators; none when the metrics cannot be read now (they are only news). */
+    private List<String> downloads() {
+        try {
+            return EngineDevices.downloads(client, jobId);
+        } catch (IOException e) {
+            return List.of();
         }
     }
 

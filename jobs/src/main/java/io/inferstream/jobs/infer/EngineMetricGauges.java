@@ -23,6 +23,11 @@ public final class EngineMetricGauges {
      * -1 finds a TaskManager whose {@code --device auto} fell back to the CPU.
      */
     public static final String CUDA_DEVICE = "cudaDevice";
+    /**
+     * Gauge, for an {@code hf://} model: how far this TaskManager's download of it is while the operator waits for it
+     * ({@link ModelDownloads#status}), empty otherwise. Registered before the engine loads: {@code submit} shows it.
+     */
+    public static final String MODEL_DOWNLOAD = "modelDownload";
 
     private EngineMetricGauges() {
     }
@@ -55,6 +60,11 @@ public final class EngineMetricGauges {
         // Engine requests ended early: cancelled (a request timeout, a closed operator) or past their deadline.
         g.gauge("cancelledRequests", (Gauge<Long>) () -> metrics.get().cancelled());
         g.gauge("deadlineRequests", (Gauge<Long>) () -> metrics.get().deadlineExceeded());
+    }
+
+    /** The {@link #MODEL_DOWNLOAD} gauge of {@code model}, registered before the operator acquires its engine. */
+    public static void registerDownload(MetricGroup operatorGroup, String model) {
+        operatorGroup.addGroup(GROUP).gauge(MODEL_DOWNLOAD, (Gauge<String>) () -> ModelDownloads.status(model));
     }
 
     /** Fraction of KV blocks referenced by sequences. */

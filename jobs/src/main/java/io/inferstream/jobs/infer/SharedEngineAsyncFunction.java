@@ -1,6 +1,7 @@
 package io.inferstream.jobs.infer;
 
 import io.inferstream.runtime.engine.FinishReason;
+import io.inferstream.runtime.hub.HfUri;
 import io.inferstream.runtime.tasks.RunningTask;
 import io.inferstream.runtime.tasks.TaskRequest;
 import io.inferstream.runtime.tasks.TaskResult;
@@ -122,6 +123,9 @@ public abstract class SharedEngineAsyncFunction<IN, OUT> extends RichAsyncFuncti
     @Override
     public void open(OpenContext openContext) {
         clock = Clock.systemUTC();
+        if (HfUri.isHfSpec(spec.model())) { // this TaskManager may have to download it first: say how far it is
+            EngineMetricGauges.registerDownload(getRuntimeContext().getMetricGroup(), spec.model());
+        }
         // a spec that names no GPU: spread over the GPUs Flink gave this TaskManager, if it gave any
         lease = SharedEngines.acquire(spec, TaskManagerGpus.indices(getRuntimeContext().getExternalResourceInfos(TaskManagerGpus.RESOURCE)));
         LoadedModel model = lease.model();

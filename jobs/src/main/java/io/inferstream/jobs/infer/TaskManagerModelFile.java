@@ -5,6 +5,7 @@ import io.inferstream.runtime.hub.Downloader;
 import io.inferstream.runtime.hub.HfUri;
 import io.inferstream.runtime.hub.HubOptions;
 import io.inferstream.runtime.hub.ModelResolver;
+import io.inferstream.runtime.hub.ProgressListener;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.Writer;
@@ -22,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * cache, else downloaded into it, with the job's {@code --cache-dir}, {@code --hf-endpoint} and {@code --offline} over
  * this process's environment (its {@code HF_TOKEN} too). So a job submitted to a cluster needs the model neither in
  * the JobManager nor on a volume its TaskManagers share. The download's progress goes to this TaskManager's log, a
- * line every ten seconds; TaskManagers that share a cache folder download it once (the cache's file lock).
+ * line every ten seconds, and to {@link ModelDownloads} (the operators' gauge); TaskManagers that share a cache folder
+ * download it once (the cache's file lock).
  */
 public final class TaskManagerModelFile {
     private static final Logger LOG = LoggerFactory.getLogger(TaskManagerModelFile.class);
@@ -37,8 +39,8 @@ public final class TaskManagerModelFile {
 
     static Path locate(EngineSpec spec, Map<String, String> environment) {
         return locate(spec, environment, options -> new ModelResolver(options, Downloader.builder()
-                .token(options.token()).progress(new ConsoleProgressBar(new PrintWriter(new LogLines()), false,
-                        System::nanoTime)).build()));
+                .token(options.token()).progress(both(new ConsoleProgressBar(new PrintWriter(new LogLines()), false,
+                        System::nanoTime), ModelDownloads.listener(spec.model()))).build()));
     }
 
     static Path locate(EngineSpec spec, Map<String, String> environment, Function<HubOptions, ModelResolver> resolvers) {
@@ -59,6 +61,29 @@ public final class TaskManagerModelFile {
             throw new IllegalStateException("model '" + spec.model() + "' could not be resolved on TaskManager " + host()
                     + " (cache " + options.cacheDir() + "): " + e.getMessage(), e);
         }
+    }
+
+    /** Progress told to {@code log} (this TaskManager's log) and to {@code gauge} (the operator's gauge). */
+    private static ProgressListener both(ProgressListener log, ProgressListener gauge) {
+        return new ProgressListener() {
+            @Override
+            public void start(String label, long done, long total) {
+                log.start(label, done, total);
+                gauge.start(label, done, total);
+            }
+
+            @Override
+            public void update(long done, long total, double bytesPerSecond) {
+                log.update(done, total, bytesPerSecond);
+                gauge.update(done, total, bytesPerSecond);
+            }
+
+            @Override
+            public void finish(long done, boolean success) {
+                log.finish(done, success);
+                gauge.finish(done, success);
+            }
+        };
     }
 
     private static String host() {

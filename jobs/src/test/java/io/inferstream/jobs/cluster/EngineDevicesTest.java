@@ -35,4 +35,17 @@ class EngineDevicesTest {
                 EngineDevices.lines(Map.of("0.summarize-window.engine.device", "cpu"), 1));
         assertEquals(List.of(), EngineDevices.lines(Map.of("0.inference.engine.steps", "3"), 1));
     }
+
+    @Test
+    void aSubtaskDownloadingItsModelGetsALineAndOneWithoutADownloadNone() {
+        Map<String, String> metrics = new TreeMap<>(Map.of(
+                "1.inference.engine.modelDownload", "0.5 of 1.1 MiB (44%), 3.2 MiB/s",
+                "0.inference.engine.modelDownload", "0.5 of 1.1 MiB (44%), 3.2 MiB/s",
+                "2.inference.engine.modelDownload", "",
+                "0.inference.engine.device", "cpu"));
+        assertEquals(List.of("inference subtask 0: downloading its model: 0.5 of 1.1 MiB (44%), 3.2 MiB/s",
+                "inference subtask 1: downloading its model: 0.5 of 1.1 MiB (44%), 3.2 MiB/s"),
+                EngineDevices.downloadLines(metrics));
+        assertEquals(List.of(), EngineDevices.downloadLines(Map.of("0.inference.engine.modelDownload", "")));
+    }
 }

@@ -28,9 +28,11 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -411,40 +413,51 @@ class LocalClusterIT {
     }
 
     /**
-     * A job submitted with an hf:// model: the JobManager, where its main runs, downloads nothing (the submit returns
-     * while the Hub still holds the file back); the TaskManager downloads it into the cache the job names when its
-     * engine loads, once, and the job answers.
+     * A job submitted with an hf:// model: the TaskManager downloads it into the cache the job names when its engine
+     * loads, and {@code submit --wait-running} shows how far that download is (the Hub holds the file back half-way
+     * until the line is seen). The JobManager, where the job's main runs, downloads nothing: the one download is the
+     * TaskManager's, and the job answers.
      */
     @Test
-    void aSubmittedJobsHfModelIsDownloadedByTheTaskManagerNotTheJobManager() throws Exception {
+    void aSubmittedJobsHfModelIsDownloadedByTheTaskManagerWithItsProgressShown() throws Exception {
         String bootstrap = ports.get("KAFKA_BOOTSTRAP");
         createTopics(bootstrap, "it-hf-prompts", 1, "it-hf-results", "it-hf-dead");
         Path cache = STATE.resolve("hf-cache");
+        byte[] stories = Files.readAllBytes(SharedModels.require("stories260K/stories260K.gguf"));
         try (LocalHubServer hub = new LocalHubServer()) {
-            hub.put("/test-owner/stories/resolve/main/stories260K.gguf",
-                    Files.readAllBytes(SharedModels.require("stories260K/stories260K.gguf")));
+            hub.put("/test-owner/stories/resolve/main/stories260K.gguf", stories);
             CountDownLatch release = new CountDownLatch(1);
-            hub.holdFilesUntil(release);
+            hub.holdBodyOnceAfter(512 * 1024, release);
             StringWriter stdout = new StringWriter();
-            int rc = new CommandLine(new SubmitCommand()).setOut(new PrintWriter(stdout)).execute(
-                    "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "streaming", "--",
+            StringWriter stderr = new StringWriter();
+            CompletableFuture<Integer> submit = CompletableFuture.supplyAsync(() -> new CommandLine(new SubmitCommand())
+                    .setOut(new PrintWriter(stdout, true)).setErr(new PrintWriter(stderr, true)).execute(
+                    "--jobmanager", ports.get("FLINK_REST"), "--jar", JAR.toString(), "--job", "streaming",
+                    "--wait-running", "--timeout", "2m", "--",
                     "--bootstrap-servers", bootstrap, "--requests-topic", "it-hf-prompts", "--results-topic", "it-hf-results",
                     "--dead-letter-topic", "it-hf-dead", "--transactional-id-prefix", "it-hf", "--output", "none",
                     "--model", "hf://test-owner/stories/stories260K.gguf", "--hf-endpoint", hub.baseUrl().toString(),
                     "--cache-dir", cache.toString(), "--max-new-tokens", "4", "--kv-cache-memory", "16MiB",
-                    "--checkpoint-interval", "1s");
-            assertEquals(0, rc, stdout.toString());
+                    "--checkpoint-interval", "1s"));
+            String progress = String.format(Locale.ROOT, "inference subtask 0: downloading its model: 0.5 of %.1f MiB (%d%%)",
+                    stories.length / (1024.0 * 1024.0), 512 * 1024 * 100L / stories.length);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(50);
+            while (!stderr.toString().contains(progress) && !submit.isDone() && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            boolean shown = stderr.toString().contains(progress);
+            release.countDown();
+            assertEquals(0, submit.get(3, TimeUnit.MINUTES), stdout + "\n" + stderr);
+            assertTrue(shown, "no '" + progress + "' while the download was held: " + stderr);
+            assertTrue(stdout.toString().contains("state: RUNNING"), stdout.toString());
             Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
             assertTrue(job.find(), stdout.toString());
-            assertTrue(hub.requests().stream().allMatch(r -> r.status() == 0),
-                    "a file was served before the submit returned: the JobManager downloaded the model");
 
-            release.countDown();
             produceRequests(bootstrap, "it-hf-prompts", 0, 4);
             assertEquals(4, readKeys(bootstrap, "it-hf-results", 4).size());
             List<LocalHubServer.Request> gets = hub.requests().stream().filter(r -> r.method().equals("GET")).toList();
             assertEquals(1, gets.size(), "one download, by the TaskManager");
-            assertEquals(200, gets.get(0).status());
+            assertEquals(stories.length, gets.get(0).bodyBytesSent());
             assertTrue(Files.isRegularFile(cache.resolve("hf/test-owner/stories/main/stories260K.gguf")));
             assertEquals(0, new CommandLine(new CancelCommand()).execute("--jobmanager", ports.get("FLINK_REST"), job.group(1)));
         }

@@ -94,6 +94,8 @@ public final class LocalHubServer implements AutoCloseable {
     volatile String renamedFrom;
     volatile String renamedTo;
     private volatile CountDownLatch hold;
+    private volatile CountDownLatch holdBody;
+    private volatile long holdBodyAfter;
 
     public LocalHubServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -119,6 +121,15 @@ public final class LocalHubServer implements AutoCloseable {
     /** File responses wait (at most two minutes) until {@code gate} opens: a download that is still going on. */
     public void holdFilesUntil(CountDownLatch gate) {
         hold = gate;
+    }
+
+    /**
+     * The next file response sends {@code bytes} of its body, then waits (at most two minutes) until {@code gate}
+     * opens before it sends the rest: a download caught half-way.
+     */
+    public void holdBodyOnceAfter(long bytes, CountDownLatch gate) {
+        holdBodyAfter = bytes;
+        holdBody = gate;
     }
 
     public List<Request> requests() {
@@ -164,11 +175,7 @@ public final class LocalHubServer implements AutoCloseable {
         }
         CountDownLatch gate = hold;
         if (gate != null) {
-            try {
-                gate.await(2, TimeUnit.MINUTES);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            awaitQuietly(gate);
         }
         String sha = Sha256.of(file);
         if (redirectBase != null) {
@@ -201,8 +208,18 @@ public final class LocalHubServer implements AutoCloseable {
         boolean cut = cutCount.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
         boolean stall = !cut && stallCount.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
         long limit = cut || stall ? Math.min(length, cutAfterBytes) : length;
+        CountDownLatch bodyGate;
+        synchronized (this) {
+            bodyGate = holdBody;
+            holdBody = null;
+        }
+        long holdAt = bodyGate == null ? -1 : Math.min(holdBodyAfter, limit);
         for (long off = 0; off < limit; ) {
-            int n = (int) Math.min(64 * 1024, limit - off);
+            if (off == holdAt) {
+                body.flush();
+                awaitQuietly(bodyGate);
+            }
+            int n = (int) Math.min(64 * 1024, (holdAt > off ? holdAt : limit) - off);
             body.write(file, (int) (start + off), n);
             off += n;
             request.bodyBytesSent.addAndGet(n);
@@ -217,6 +234,14 @@ public final class LocalHubServer implements AutoCloseable {
             throw new IOException("connection cut by the test after " + limit + " bytes");
         }
         body.close();
+    }
+
+    private static void awaitQuietly(CountDownLatch gate) {
+        try {
+            gate.await(2, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void awaitClose() {
