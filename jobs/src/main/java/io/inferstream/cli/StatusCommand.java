@@ -53,6 +53,7 @@ public final class StatusCommand implements Callable<Integer> {
             if ("RUNNING".equals(state)) {
                 // the first request makes the cluster gather the gauges: a job just started may need a moment
                 EngineDevices.read(client, jobId, Duration.ofSeconds(3)).forEach(line -> out.println("engine: " + line));
+                EngineDevices.downloads(client, jobId).forEach(out::println); // subtasks still waiting for their model
             }
             List<JobFailure> failures = client.failures(jobId);
             if (!failures.isEmpty()) {

@@ -446,9 +446,16 @@ class LocalClusterIT {
                 Thread.sleep(200);
             }
             boolean shown = stderr.toString().contains(progress);
+            StringWriter status = new StringWriter(); // status of the starting job says it too
+            Matcher starting = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
+            if (shown && starting.find()) {
+                new CommandLine(new StatusCommand()).setOut(new PrintWriter(status))
+                        .execute("--jobmanager", ports.get("FLINK_REST"), starting.group(1));
+            }
             release.countDown();
             assertEquals(0, submit.get(3, TimeUnit.MINUTES), stdout + "\n" + stderr);
             assertTrue(shown, "no '" + progress + "' while the download was held: " + stderr);
+            assertTrue(status.toString().contains("\n" + progress), "status: " + status);
             assertTrue(stdout.toString().contains("state: RUNNING"), stdout.toString());
             Matcher job = Pattern.compile("job id: ([0-9a-f]{32})").matcher(stdout.toString());
             assertTrue(job.find(), stdout.toString());
