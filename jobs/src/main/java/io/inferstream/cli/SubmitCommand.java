@@ -161,6 +161,8 @@ public final class SubmitCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         if (entryClass == null) {
+            PrintWriter err = spec.commandLine().getErr();
+            args = ClusterPaths.absolute(args, line -> err.println("submit: " + line));
             Integer refused = checkHere(args, out);
             if (refused != null) {
                 return refused;

@@ -167,6 +167,17 @@ class SubmitCommandTest {
         }
     }
 
+    /** A relative model path is taken from where submit runs: the job's main runs in the JobManager's folder. */
+    @Test
+    void aRelativeModelPathIsMadeAbsoluteHereAndSaid() {
+        Run r = submit(List.of(), "--bootstrap-servers", KAFKA.bootstrapServers(), "--requests-topic", "submit-prompts",
+                "--model", "models/m.gguf");
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(r.err().startsWith("submit: --model models/m.gguf is taken from here: "
+                + Path.of("models/m.gguf").toAbsolutePath() + "\n"), r.toString());
+        assertTrue(r.triedTheCluster(), r.toString());
+    }
+
     /** The cluster's absence in one line, without a stack trace; and for status and cancel too. */
     @Test
     void aJobManagerThatIsNotThereIsOneLine() {

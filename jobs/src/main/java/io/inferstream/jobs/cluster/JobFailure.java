@@ -14,7 +14,8 @@ public record JobFailure(long timestampMillis, String stackTrace) {
     }
 
     /**
-     * One line: the exception, and its root cause where that is another. Flink wraps a failure in its own exceptions
+     * One line: the exception, and its root cause where that is another whose message the exception does not already
+     * include. Flink wraps a failure in its own exceptions
      * (e.g. "Global failure triggered by OperatorCoordinator for 'Source: …'"), so the message that says what to fix is
      * often the last "Caused by".
      */
@@ -22,7 +23,9 @@ public record JobFailure(long timestampMillis, String stackTrace) {
         StackTraceText trace = new StackTraceText(stackTrace);
         String first = trace.firstLine().isEmpty() ? "(no stack trace)" : trace.firstLine();
         String root = trace.rootCauseLine();
-        return root.isEmpty() || root.equals(first) ? cut(first) : cut(first) + " (root cause: " + cut(root) + ")";
+        int colon = root.indexOf(": ");
+        boolean said = colon > 0 && first.contains(root.substring(colon + 2)); // the first line already has its message
+        return root.isEmpty() || root.equals(first) || said ? cut(first) : cut(first) + " (root cause: " + cut(root) + ")";
     }
 
     private static String cut(String line) {

@@ -32,4 +32,16 @@ class JobFailureTest {
         assertEquals(500, summary.length());
         assertTrue(summary.endsWith("…"), summary);
     }
+
+    @Test
+    void aRootCauseWhoseMessageTheFirstLineAlreadyHasIsNotRepeated() {
+        JobFailure f = new JobFailure(0, "java.lang.IllegalStateException: model 'hf://o/r/m.gguf' could not be resolved"
+                + " on TaskManager tm-1 (cache /c): Offline mode is on and hf://o/r/m.gguf is not in the cache.\n"
+                + "\tat io.inferstream.jobs.infer.TaskManagerModelFile.locate(TaskManagerModelFile.java:60)\n"
+                + "Caused by: io.inferstream.runtime.hub.OfflineModeException: Offline mode is on and hf://o/r/m.gguf is"
+                + " not in the cache.\n"
+                + "\tat io.inferstream.runtime.hub.ModelResolver.resolveHub(ModelResolver.java:90)\n");
+        assertEquals("java.lang.IllegalStateException: model 'hf://o/r/m.gguf' could not be resolved on TaskManager tm-1"
+                + " (cache /c): Offline mode is on and hf://o/r/m.gguf is not in the cache.", f.summary());
+    }
 }
