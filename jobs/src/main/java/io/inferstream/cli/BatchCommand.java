@@ -85,7 +85,11 @@ public final class BatchCommand implements Callable<Integer> {
             err.println(device.get());
         }
         // a local run resolves (downloads) the model now; on a cluster each TaskManager does, into its own cache
-        JobModel jobModel = JobModel.of(model, hub, jobManager == null);
+        Optional<JobModel> found = JobModel.orSay("batch", model, hub, jobManager == null, err);
+        if (found.isEmpty()) {
+            return 2;
+        }
+        JobModel jobModel = found.get();
         if (jobManager != null) {
             err.println("model: " + jobModel.setting());
         }

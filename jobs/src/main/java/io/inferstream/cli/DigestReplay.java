@@ -84,7 +84,13 @@ final class DigestReplay {
         try (Stream<String> lines = Files.lines(messagesFile, StandardCharsets.UTF_8)) {
             records = lines.filter(l -> !l.isBlank()).map(l -> l.getBytes(StandardCharsets.UTF_8)).collect(Collectors.toList());
         }
-        ReplayModel chosen = ReplayModel.choose(model, hub, System.getenv(), repository, System.err);
+        ReplayModel chosen;
+        try {
+            chosen = ReplayModel.choose(model, hub, System.getenv(), repository, System.err);
+        } catch (IOException e) { // no such file, offline and not cached: one line, as replay says it
+            System.err.println("replay --digest: " + e.getMessage());
+            return 2;
+        }
         Path parquet = output != null ? output.toAbsolutePath() : Files.createTempDirectory("inferstream-digests-");
         Files.createDirectories(parquet);
 

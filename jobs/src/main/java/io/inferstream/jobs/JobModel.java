@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * A job's {@code --model} as its engines get it. Where the engines run in this JVM (a local run) the model is resolved
@@ -41,6 +42,21 @@ public record JobModel(String given, String model, HubOverrides hub, String wher
         Path file = ModelResolver.localPathOf(given);
         return new JobModel(given, file.toString(), hub, file + " on every TaskManager"
                 + (Files.isRegularFile(file) ? "" : " (not on this machine)"));
+    }
+
+    /**
+     * {@link #of}, or empty after {@code err} got why the model cannot be had, in one line naming {@code command}: no
+     * such file, offline and not cached, not on the Hub, a malformed spec. (The caller then ends with exit code 2.)
+     */
+    public static Optional<JobModel> orSay(String command, String given, HubCliOptions hubFlags, boolean enginesHere,
+            PrintWriter err) {
+        try {
+            return Optional.of(of(given, hubFlags, enginesHere));
+        } catch (IOException | IllegalArgumentException e) {
+            err.println(command + ": " + e.getMessage());
+            err.flush();
+            return Optional.empty();
+        }
     }
 
     /** The start-up listing's {@code model} line. */

@@ -51,4 +51,26 @@ class ReplayFailureTest {
             assertFalse(text.contains("\tat "), mode + ": no stack trace:\n" + text);
         }
     }
+
+    @Test
+    void aReplayWhoseModelIsMissingSaysSoInOneLine(@TempDir Path dir) {
+        String missing = dir.resolve("absent.gguf").toString();
+        for (String mode : new String[] {"replay", "replay --digest"}) {
+            String[] args = mode.endsWith("--digest") ? new String[] {"--digest", "--model", missing}
+                    : new String[] {"--model", missing};
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            PrintStream stderr = System.err;
+            int code;
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            try {
+                code = new CommandLine(new ReplayCommand()).execute(args);
+            } finally {
+                System.setErr(stderr);
+            }
+            String text = err.toString(StandardCharsets.UTF_8);
+            assertEquals(2, code, mode + ":\n" + text);
+            assertEquals(mode + ": " + missing + ": model file not found (from '" + missing + "'); give an existing"
+                    + " local path or hf://owner/repo/path[@revision]\n", text);
+        }
+    }
 }

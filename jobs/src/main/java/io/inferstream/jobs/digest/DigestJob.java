@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import picocli.CommandLine;
@@ -99,7 +100,12 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
     public Integer call() throws Exception {
         checkFlags();
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        JobModel jobModel = JobModel.of(model, hub, InferenceOptions.enginesHere(env));
+        Optional<JobModel> found = JobModel.orSay("digest", model, hub, InferenceOptions.enginesHere(env),
+                spec.commandLine().getErr());
+        if (found.isEmpty()) {
+            return 2;
+        }
+        JobModel jobModel = found.get();
         StreamingInferenceJob.printSettings(System.out, settings(jobModel.setting()));
         if (!inference.checkLocalDevice(env, "digest")) {
             return 2;

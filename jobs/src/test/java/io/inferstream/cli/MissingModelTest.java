@@ -1,0 +1,60 @@
+package io.inferstream.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * A model the stream, digest and batch commands cannot have, said in one line with exit code 2 before any job or
+ * broker connection starts: a missing file, and an hf:// model that offline mode cannot find in the cache.
+ */
+class MissingModelTest {
+    @TempDir
+    Path tmp;
+
+    private record Run(int code, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter err = new StringWriter();
+        int code = new CommandLine(new InferStream()).setOut(new PrintWriter(new StringWriter()))
+                .setErr(new PrintWriter(err, true)).execute(args);
+        return new Run(code, err.toString());
+    }
+
+    @Test
+    void aMissingOrUncachedModelIsOneLine() {
+        String missing = tmp.resolve("absent.gguf").toString();
+        String spec = "hf://owner/repo/absent.gguf";
+        for (String command : List.of("stream", "digest", "batch")) {
+            List<String> prefix = new ArrayList<>(List.of(command));
+            if (command.equals("batch")) {
+                prefix.addAll(List.of(tmp.toString(), "--output", tmp.resolve("out").toString()));
+            }
+            List<String> local = new ArrayList<>(prefix);
+            local.addAll(List.of("--model", missing));
+            Run r = run(local.toArray(new String[0]));
+            assertEquals(2, r.code(), command + ": " + r.err());
+            assertTrue(r.err().contains(command + ": " + missing + ": model file not found (from '" + missing + "')"),
+                    command + ": " + r.err());
+            assertFalse(r.err().contains("\tat "), command + ": " + r.err());
+
+            List<String> offline = new ArrayList<>(prefix);
+            offline.addAll(List.of("--model", spec, "--offline", "--cache-dir", tmp.resolve("cache").toString()));
+            Run o = run(offline.toArray(new String[0]));
+            assertEquals(2, o.code(), command + ": " + o.err());
+            assertTrue(o.err().contains(command + ": Offline mode (--offline, INFERSTREAM_OFFLINE or HF_HUB_OFFLINE) is on"
+                    + " and " + spec + " is not in the cache."), command + ": " + o.err());
+            assertFalse(o.err().contains("\tat "), command + ": " + o.err());
+        }
+    }
+}
