@@ -15,6 +15,7 @@ import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.gguf.GgufFormatException;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.tensor.FmaPeak;
@@ -24,6 +25,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -92,8 +94,9 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try {
             return run();
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            // bad options, a --device that is not there, a model that does not fit it: one line, no stack trace
+        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException | GgufFormatException e) {
+            // bad options, a model file that is not there or is not a GGUF file, a --device that is not there, a model that does not fit
+            // it: one line, no stack trace
             System.err.println("bench: " + e.getMessage());
             return 2;
         }

@@ -69,4 +69,25 @@ class BenchCommandTest {
         assertTrue(message.contains("bench: GPU memory fraction must be in (0, 1], got 1.5"), message);
         assertFalse(Files.exists(dir.resolve("out")), "nothing written before the options are checked");
     }
+
+    @Test
+    void aMissingOrCorruptModelIsOneLine(@TempDir Path dir) throws Exception {
+        Path notGguf = Files.writeString(dir.resolve("notes.gguf"), "not a model");
+        for (Path model : new Path[] {dir.resolve("absent.gguf"), notGguf}) {
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream old = System.err;
+            int rc;
+            try {
+                System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+                rc = new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--requests", "1",
+                        "--out", dir.resolve("out").toString());
+            } finally {
+                System.setErr(old);
+            }
+            String message = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(2, rc, message);
+            assertTrue(message.startsWith("bench: ") && message.contains(model.toString()), message);
+            assertFalse(message.contains("\tat "), message);
+        }
+    }
 }
