@@ -108,6 +108,10 @@ public final class BatchCommand implements Callable<Integer> {
         BatchReport report;
         try {
             report = run(job, out);
+        } catch (IllegalArgumentException e) { // an input that does not exist or cannot be read as requests
+            err.println("batch: " + e.getMessage());
+            err.flush();
+            return 2;
         } catch (IllegalStateException e) {
             // a chunk job failed (its root cause is in the message) or the inputs could not be read: one line, as
             // generate does; the cluster's web UI and log keep the whole stack trace

@@ -1,19 +1,22 @@
 package io.inferstream.jobs;
 
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.gguf.GgufFormatException;
 import io.inferstream.runtime.hub.HfUri;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.hub.HubOverrides;
 import io.inferstream.runtime.hub.ModelResolver;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
 /**
  * A job's {@code --model} as its engines get it. Where the engines run in this JVM (a local run) the model is resolved
- * now: an {@code hf://} spec is downloaded with a progress bar, and a model that cannot be had fails before anything
- * starts. Where they run on a cluster's TaskManagers (the job's main in a JobManager, {@code batch --jobmanager}),
+ * now: an {@code hf://} spec is downloaded with a progress bar, and a model that cannot be had, or whose GGUF header
+ * cannot be read, fails before anything starts. Where they run on a cluster's TaskManagers (the job's main in a JobManager, {@code batch --jobmanager}),
  * nothing is downloaded here: each TaskManager resolves the spec into its own cache when its engine loads
  * ({@link io.inferstream.jobs.infer.TaskManagerModelFile}), and a local path need not exist here, only there.
  *
@@ -30,7 +33,9 @@ public record JobModel(String given, String model, HubOverrides hub, String wher
         if (enginesHere) {
             ModelResolver resolver = hubFlags == null ? ModelResolver.fromEnvironment() : hubFlags.resolver();
             Path file = resolver.resolve(given).toAbsolutePath();
-            return new JobModel(given, file.toString(), hub, file.toString());
+            try (GgufFile header = GgufFile.open(file)) { // a corrupt file fails here, not in a task's restart loop
+                return new JobModel(given, file.toString(), hub, file.toString());
+            }
         }
         if (HfUri.isHfSpec(given)) {
             HfUri.parse(given); // a malformed spec fails here, not on every TaskManager
@@ -46,13 +51,13 @@ public record JobModel(String given, String model, HubOverrides hub, String wher
 
     /**
      * {@link #of}, or empty after {@code err} got why the model cannot be had, in one line naming {@code command}: no
-     * such file, offline and not cached, not on the Hub, a malformed spec. (The caller then ends with exit code 2.)
+     * such file, offline and not cached, not on the Hub, a malformed spec, not a GGUF file. (The caller then ends with exit code 2.)
      */
     public static Optional<JobModel> orSay(String command, String given, HubCliOptions hubFlags, boolean enginesHere,
             PrintWriter err) {
         try {
             return Optional.of(of(given, hubFlags, enginesHere));
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IOException | UncheckedIOException | IllegalArgumentException | GgufFormatException e) {
             err.println(command + ": " + e.getMessage());
             err.flush();
             return Optional.empty();

@@ -27,12 +27,33 @@ class BatchCommandTest {
     }
 
     /**
-     * A chunk job whose model cannot load (here a GGUF file cut short) fails in a task, under three of Flink's own
-     * exceptions: the command says so in one line that ends with the task's reason (as {@code generate} does), not
-     * with 120 lines of stack trace.
+     * A chunk job whose engine cannot start (here a KV cache smaller than one block) fails in a task, under three of
+     * Flink's own exceptions: the command says so in one line that ends with the task's reason (as {@code generate}
+     * does), not with 120 lines of stack trace.
      */
     @Test
-    void aModelThatCannotLoadFailsTheRunWithItsReasonInOneLine(@TempDir Path dir) throws Exception {
+    void anEngineThatCannotStartFailsTheRunWithItsReasonInOneLine(@TempDir Path dir) throws Exception {
+        Path in = requests(dir);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int rc = new CommandLine(new BatchCommand()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(
+                in.toString(), "--output", dir.resolve("out").toString(), "--slots", "1",
+                "--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--max-new-tokens", "4", "--kv-cache-memory", "1KiB");
+
+        assertEquals(1, rc, out + "\n" + err);
+        Matcher line = Pattern.compile("batch: batch job over '(file:)?" + Pattern.quote(in.resolve("requests.jsonl").toString())
+                + "' failed: (\\S+): (.*)").matcher(err.toString());
+        assertTrue(line.find(), err.toString());
+        assertTrue(line.group(3).contains("kv-cache-memory of 1024 bytes is smaller than one KV block"), err.toString());
+        assertTrue(err.toString().contains("the same command resumes"), err.toString());
+        assertFalse(err.toString().contains("\tat "), "no stack trace:\n" + err);
+        assertFalse(out.toString().contains("batch finished"), out.toString());
+    }
+
+    /** A local run reads the model's header before any job starts: a file cut short fails at once, naming it. */
+    @Test
+    void aModelFileCutShortFailsBeforeAnyJob(@TempDir Path dir) throws Exception {
         Path in = requests(dir);
         Path cut = dir.resolve("cut.gguf");
         byte[] whole = Files.readAllBytes(SharedModels.require("stories260K/stories260K.gguf"));
@@ -40,17 +61,13 @@ class BatchCommandTest {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int rc = new CommandLine(new BatchCommand()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(
-                in.toString(), "--output", dir.resolve("out").toString(), "--slots", "1", "--model", cut.toString(),
-                "--max-new-tokens", "4", "--kv-cache-memory", "16MiB");
+                in.toString(), "--output", dir.resolve("out").toString(), "--slots", "1", "--model", cut.toString());
 
-        assertEquals(1, rc, out + "\n" + err);
-        Matcher line = Pattern.compile("batch: batch job over '(file:)?" + Pattern.quote(in.resolve("requests.jsonl").toString())
-                + "' failed: (\\S+): (.*)").matcher(err.toString());
-        assertTrue(line.find(), err.toString());
-        assertTrue(line.group(3).contains(cut.toString()), "the root cause names the file: " + err);
-        assertTrue(err.toString().contains("the same command resumes"), err.toString());
-        assertFalse(err.toString().contains("\tat "), "no stack trace:\n" + err);
-        assertFalse(out.toString().contains("batch finished"), out.toString());
+        assertEquals(2, rc, out + "\n" + err);
+        assertTrue(err.toString().contains("batch: " + cut + ": "), err.toString());
+        assertTrue(err.toString().contains("the file is truncated"), err.toString());
+        assertFalse(err.toString().contains("chunk job"), err.toString());
+        assertFalse(Files.exists(dir.resolve("out")), "no job started");
     }
 
     /** The engines of a local run are in this JVM: a GPU that is not here fails before the cluster starts. */

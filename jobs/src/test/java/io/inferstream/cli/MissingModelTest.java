@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.runtime.bench.ModelShape;
+import io.inferstream.runtime.bench.RandomModelWriter;
+import io.inferstream.runtime.gguf.GgmlType;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -56,5 +59,20 @@ class MissingModelTest {
                     + " and " + spec + " is not in the cache."), command + ": " + o.err());
             assertFalse(o.err().contains("\tat "), command + ": " + o.err());
         }
+    }
+
+    @Test
+    void aFileThatIsNotAModelAndABatchInputThatIsNotThereAreOneLine() throws Exception {
+        Path notes = java.nio.file.Files.writeString(tmp.resolve("notes.gguf"), "not a model");
+        Run r = run("stream", "--model", notes.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("stream: " + notes + ": not a GGUF file"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+
+        Path absent = tmp.resolve("no-such-input");
+        Run b = run("batch", absent.toString(), "--output", tmp.resolve("out").toString(), "--model",
+                RandomModelWriter.write(ModelShape.TINY, GgmlType.Q8_0, 1, tmp.resolve("tiny.gguf")).toString());
+        assertEquals(2, b.code(), b.err());
+        assertTrue(b.err().endsWith("batch: input '" + absent + "' does not exist\n"), b.err());
     }
 }

@@ -5,9 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.runtime.bench.ModelShape;
+import io.inferstream.runtime.bench.RandomModelWriter;
+import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.hub.HubOverrides;
 import io.inferstream.runtime.hub.LocalHubServer;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -25,7 +30,7 @@ import picocli.CommandLine.Mixin;
  */
 class JobModelTest {
     private static final String SPEC = "hf://test-owner/tiny/model.gguf";
-    private static final byte[] CONTENT = "GGUF bytes".getBytes();
+    private byte[] content; // a tiny GGUF model of random weights
 
     @TempDir
     Path tmp;
@@ -45,8 +50,9 @@ class JobModelTest {
 
     @BeforeEach
     void startHub() throws Exception {
+        content = Files.readAllBytes(RandomModelWriter.write(ModelShape.TINY, GgmlType.Q8_0, 1, tmp.resolve("tiny.gguf")));
         hub = new LocalHubServer();
-        hub.put("/test-owner/tiny/resolve/main/model.gguf", CONTENT);
+        hub.put("/test-owner/tiny/resolve/main/model.gguf", content);
     }
 
     @AfterEach
@@ -98,10 +104,22 @@ class JobModelTest {
 
         Path file = Path.of(m.model());
         assertTrue(file.isAbsolute() && file.startsWith(cache), m.model());
-        assertArrayEquals(CONTENT, Files.readAllBytes(file));
+        assertArrayEquals(content, Files.readAllBytes(file));
         assertEquals(SPEC + " (" + file + ")", m.setting());
 
         Path absent = tmp.resolve("absent.gguf");
         assertThrows(NoSuchFileException.class, () -> JobModel.of(absent.toString(), flags(), true));
+    }
+
+    @Test
+    void hereAFileThatIsNotAModelFailsAtOnceInOneLine() throws Exception {
+        Path notes = Files.writeString(tmp.resolve("notes.gguf"), "not a model");
+        StringWriter err = new StringWriter();
+        assertTrue(JobModel.orSay("stream", notes.toString(), flags(), true, new PrintWriter(err)).isEmpty());
+        assertTrue(err.toString().startsWith("stream: " + notes + ": not a GGUF file"), err.toString());
+        assertEquals(1, err.toString().lines().count(), err.toString());
+        // on a cluster the file is the TaskManagers' to read: not opened here
+        assertEquals(notes.toString(), JobModel.orSay("stream", notes.toString(), flags(), false,
+                new PrintWriter(err)).orElseThrow().model());
     }
 }

@@ -99,7 +99,8 @@ public final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         try {
             return run();
-        } catch (IOException | IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException e) {
+        } catch (IOException | IllegalArgumentException | IllegalStateException | java.io.UncheckedIOException
+                | io.inferstream.runtime.gguf.GgufFormatException e) { // a corrupt model names its file and what is wrong
             err.println("eval: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file: " : "") + e.getMessage());
             return 2;
         }

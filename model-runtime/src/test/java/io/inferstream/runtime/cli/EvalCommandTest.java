@@ -89,4 +89,19 @@ class EvalCommandTest {
         assertNotEquals(0, exit);
         assertTrue(stderr.toString(StandardCharsets.UTF_8).contains("nope.jsonl"), stderr.toString(StandardCharsets.UTF_8));
     }
+
+    @Test
+    void aFileThatIsNotAModelFailsWithItsNameInOneLine(@TempDir Path out) throws Exception {
+        Path notes = java.nio.file.Files.writeString(out.resolve("notes.gguf"), "not a model");
+        ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+        int exit = new CommandLine(new EvalCommand(new PrintStream(new ByteArrayOutputStream()),
+                new PrintStream(stderr, true, StandardCharsets.UTF_8)))
+                .setErr(new java.io.PrintWriter(stderr, true))
+                .execute("--model", notes.toString(), "--offline", "--data", out.resolve("nope.jsonl").toString(),
+                        "--out", out.toString());
+        String text = stderr.toString(StandardCharsets.UTF_8);
+        assertEquals(2, exit, text);
+        assertTrue(text.startsWith("eval: " + notes + ": not a GGUF file"), text);
+        assertEquals(1, text.lines().count(), text);
+    }
 }
