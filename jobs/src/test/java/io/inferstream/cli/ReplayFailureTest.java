@@ -33,16 +33,9 @@ class ReplayFailureTest {
                     ? new String[] {"--digest", "--model", cut.toString(), "--kv-cache-memory", "16MiB"}
                     : new String[] {"--model", cut.toString(), "--kv-cache-memory", "16MiB", "--output",
                             dir.resolve("out").toString()};
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            PrintStream stderr = System.err;
-            int code;
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            try {
-                code = new CommandLine(new ReplayCommand()).execute(args);
-            } finally {
-                System.setErr(stderr);
-            }
-            String text = err.toString(StandardCharsets.UTF_8);
+            Run run = replay(args);
+            int code = run.code();
+            String text = run.err();
             assertEquals(1, code, mode + ":\n" + text);
             String job = mode.endsWith("--digest") ? "digest" : "streaming";
             assertTrue(text.contains(mode + ": the replay's " + job + " job failed: "
@@ -58,19 +51,28 @@ class ReplayFailureTest {
         for (String mode : new String[] {"replay", "replay --digest"}) {
             String[] args = mode.endsWith("--digest") ? new String[] {"--digest", "--model", missing}
                     : new String[] {"--model", missing};
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            PrintStream stderr = System.err;
-            int code;
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            try {
-                code = new CommandLine(new ReplayCommand()).execute(args);
-            } finally {
-                System.setErr(stderr);
-            }
-            String text = err.toString(StandardCharsets.UTF_8);
+            Run run = replay(args);
+            int code = run.code();
+            String text = run.err();
             assertEquals(2, code, mode + ":\n" + text);
             assertEquals(mode + ": " + missing + ": model file not found (from '" + missing + "'); give an existing"
                     + " local path or hf://owner/repo/path[@revision]\n", text);
+        }
+    }
+
+    private record Run(int code, String err) {
+    }
+
+    /** replay with {@code args}; its exit code and what it wrote on System.err. */
+    private static Run replay(String... args) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream stderr = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int code = new CommandLine(new ReplayCommand()).execute(args);
+            return new Run(code, err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(stderr);
         }
     }
 }
