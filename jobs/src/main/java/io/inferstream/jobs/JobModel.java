@@ -27,6 +27,13 @@ import java.util.Optional;
  */
 public record JobModel(String given, String model, HubOverrides hub, String where) {
 
+    /** A malformed {@code hf://} spec fails here (IllegalArgumentException naming it); anything else passes. */
+    public static void checkSpec(String given) {
+        if (given != null && HfUri.isHfSpec(given)) {
+            HfUri.parse(given);
+        }
+    }
+
     /** {@code given} for a job whose engines run here ({@code enginesHere}) or on a cluster's TaskManagers. */
     public static JobModel of(String given, HubCliOptions hubFlags, boolean enginesHere) throws IOException {
         HubOverrides hub = hubFlags == null ? HubOverrides.NONE : hubFlags.overrides();
@@ -38,7 +45,7 @@ public record JobModel(String given, String model, HubOverrides hub, String wher
             }
         }
         if (HfUri.isHfSpec(given)) {
-            HfUri.parse(given); // a malformed spec fails here, not on every TaskManager
+            checkSpec(given); // a malformed spec fails here, not on every TaskManager
             String cache = hub.cacheDir() != null ? hub.cacheDir()
                     : "its $INFERSTREAM_CACHE, else ~/.cache/inferstream";
             return new JobModel(given, given, hub, "resolved on each TaskManager into its cache ("

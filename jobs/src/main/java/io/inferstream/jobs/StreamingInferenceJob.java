@@ -140,6 +140,11 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
     @Override
     public void checkFlags() {
         inference.checkCheckpointing();
+        try {
+            JobModel.checkSpec(model);
+        } catch (IllegalArgumentException e) { // a malformed hf:// spec, said where submit runs
+            throw spec == null ? e : new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
     }
 
     @Override

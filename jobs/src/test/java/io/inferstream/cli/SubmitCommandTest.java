@@ -178,6 +178,17 @@ class SubmitCommandTest {
         assertTrue(r.triedTheCluster(), r.toString());
     }
 
+    @Test
+    void aMalformedHfModelIsSaidHereAndNothingIsSubmitted() {
+        for (String job : List.of("streaming", "digest")) {
+            Run r = submit(List.of("--job", job), "--bootstrap-servers", KAFKA.bootstrapServers(), "--model", "hf://only-owner");
+            assertEquals(2, r.code(), job + ": " + r);
+            assertTrue(r.err().contains("submit: the " + job + " job's arguments (after --): Invalid model spec 'hf://only-owner'"),
+                    job + ": " + r);
+            assertFalse(r.triedTheCluster(), job + ": " + r);
+        }
+    }
+
     /** The cluster's absence in one line, without a stack trace; and for status and cancel too. */
     @Test
     void aJobManagerThatIsNotThereIsOneLine() {

@@ -86,7 +86,8 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
         inference.checkCheckpointing();
         try {
             windows.windowing();
-        } catch (IllegalArgumentException e) { // a usage error, said in one line
+            JobModel.checkSpec(model);
+        } catch (IllegalArgumentException e) { // a usage error (the windows, a malformed hf:// spec), said in one line
             throw spec == null ? e : new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
     }
