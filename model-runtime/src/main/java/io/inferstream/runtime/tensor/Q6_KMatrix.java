@@ -90,8 +90,13 @@ final class Q6_KMatrix extends Matrix {
     }
 
     @Override
-    void fourRowsSimd(int r, float[] x, float[] out) {
-        Simd.fourRows(quants, scales, r, cols, x, out);
+    boolean readsFourRowsTogether() {
+        return true; // decoding is fused into the four FMA chains
+    }
+
+    @Override
+    void fourRowsSimd(int r, int stride, float[] x, float[] out) {
+        Simd.fourRows(quants, scales, r, stride, cols, x, out);
     }
 
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
@@ -104,33 +109,42 @@ final class Q6_KMatrix extends Matrix {
             return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, F, 0);
         }
 
-        /** Four rows times one token, decoding fused in with {@link #decode}'s arithmetic (see Matrix). */
-        static void fourRows(byte[] q, float[] s, int r, int cols, float[] x, float[] out) {
+        /**
+         * Rows r, r + stride, r + 2·stride, r + 3·stride times one token, decoding fused in with {@link #decode}'s
+         * arithmetic (see Matrix).
+         */
+        static void fourRows(byte[] q, float[] s, int r, int stride, int cols, float[] x, float[] out) {
             int groups = cols / 16;
             int q0 = r * cols;
+            int q1 = q0 + stride * cols;
+            int q2 = q1 + stride * cols;
+            int q3 = q2 + stride * cols;
             int g0 = r * groups;
+            int g1 = g0 + stride * groups;
+            int g2 = g1 + stride * groups;
+            int g3 = g2 + stride * groups;
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = FloatVector.zero(F);
             FloatVector a2 = FloatVector.zero(F);
             FloatVector a3 = FloatVector.zero(F);
             for (int g = 0; g < groups; g++) {
                 FloatVector s0 = FloatVector.broadcast(F, s[g0 + g]);
-                FloatVector s1 = FloatVector.broadcast(F, s[g0 + groups + g]);
-                FloatVector s2 = FloatVector.broadcast(F, s[g0 + 2 * groups + g]);
-                FloatVector s3 = FloatVector.broadcast(F, s[g0 + 3 * groups + g]);
+                FloatVector s1 = FloatVector.broadcast(F, s[g1 + g]);
+                FloatVector s2 = FloatVector.broadcast(F, s[g2 + g]);
+                FloatVector s3 = FloatVector.broadcast(F, s[g3 + g]);
                 int o = g * 16;
                 for (int j = 0; j < 16; j += L) {
                     FloatVector v = FloatVector.fromArray(F, x, o + j);
                     a0 = load(q, q0 + o + j).mul(s0).fma(v, a0);
-                    a1 = load(q, q0 + cols + o + j).mul(s1).fma(v, a1);
-                    a2 = load(q, q0 + 2 * cols + o + j).mul(s2).fma(v, a2);
-                    a3 = load(q, q0 + 3 * cols + o + j).mul(s3).fma(v, a3);
+                    a1 = load(q, q1 + o + j).mul(s1).fma(v, a1);
+                    a2 = load(q, q2 + o + j).mul(s2).fma(v, a2);
+                    a3 = load(q, q3 + o + j).mul(s3).fma(v, a3);
                 }
             }
             out[r] = a0.reduceLanes(VectorOperators.ADD);
-            out[r + 1] = a1.reduceLanes(VectorOperators.ADD);
-            out[r + 2] = a2.reduceLanes(VectorOperators.ADD);
-            out[r + 3] = a3.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a1.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {

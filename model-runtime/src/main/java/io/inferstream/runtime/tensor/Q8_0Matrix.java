@@ -61,8 +61,13 @@ final class Q8_0Matrix extends Matrix {
     }
 
     @Override
-    void fourRowsSimd(int r, float[] x, float[] out) {
-        Simd.fourRows(quants, scales, r, cols, x, out);
+    boolean readsFourRowsTogether() {
+        return true; // decoding is fused into the four FMA chains
+    }
+
+    @Override
+    void fourRowsSimd(int r, int stride, float[] x, float[] out) {
+        Simd.fourRows(quants, scales, r, stride, cols, x, out);
     }
 
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
@@ -76,25 +81,29 @@ final class Q8_0Matrix extends Matrix {
         }
 
         /**
-         * Four rows times one token with decoding fused in: w = float(q)·d as {@link #decode} computes it,
-         * then acc = fma(w, x, acc) per row in column order, exactly the batched tiles' arithmetic.
+         * Rows r, r + stride, r + 2·stride, r + 3·stride times one token with decoding fused in: w = float(q)·d as
+         * {@link #decode} computes it, then acc = fma(w, x, acc) per row in column order, exactly the batched
+         * tiles' arithmetic.
          */
-        static void fourRows(byte[] q, float[] d, int r, int cols, float[] x, float[] out) {
+        static void fourRows(byte[] q, float[] d, int r, int stride, int cols, float[] x, float[] out) {
             int blocks = cols / 32;
             int q0 = r * cols;
-            int q1 = q0 + cols;
-            int q2 = q1 + cols;
-            int q3 = q2 + cols;
+            int q1 = q0 + stride * cols;
+            int q2 = q1 + stride * cols;
+            int q3 = q2 + stride * cols;
             int d0 = r * blocks;
+            int d1 = d0 + stride * blocks;
+            int d2 = d1 + stride * blocks;
+            int d3 = d2 + stride * blocks;
             FloatVector a0 = FloatVector.zero(F);
             FloatVector a1 = FloatVector.zero(F);
             FloatVector a2 = FloatVector.zero(F);
             FloatVector a3 = FloatVector.zero(F);
             for (int b = 0; b < blocks; b++) {
                 FloatVector s0 = FloatVector.broadcast(F, d[d0 + b]);
-                FloatVector s1 = FloatVector.broadcast(F, d[d0 + blocks + b]);
-                FloatVector s2 = FloatVector.broadcast(F, d[d0 + 2 * blocks + b]);
-                FloatVector s3 = FloatVector.broadcast(F, d[d0 + 3 * blocks + b]);
+                FloatVector s1 = FloatVector.broadcast(F, d[d1 + b]);
+                FloatVector s2 = FloatVector.broadcast(F, d[d2 + b]);
+                FloatVector s3 = FloatVector.broadcast(F, d[d3 + b]);
                 int o = b * 32;
                 for (int j = 0; j < 32; j += L) {
                     FloatVector v = FloatVector.fromArray(F, x, o + j);
@@ -105,9 +114,9 @@ final class Q8_0Matrix extends Matrix {
                 }
             }
             out[r] = a0.reduceLanes(VectorOperators.ADD);
-            out[r + 1] = a1.reduceLanes(VectorOperators.ADD);
-            out[r + 2] = a2.reduceLanes(VectorOperators.ADD);
-            out[r + 3] = a3.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a1.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] q, float[] d, int row, int cols, float[] dst, int dOff) {

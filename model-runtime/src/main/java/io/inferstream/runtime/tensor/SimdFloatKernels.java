@@ -477,18 +477,20 @@ final class SimdFloatKernels {
     }
 
     /**
-     * Four weight rows (at w[wo], w[wo+cols], ...) times one token: out[outOff .. outOff+3]. Four independent
-     * FMA chains share each x load. Per (row, token) the arithmetic is the same as in {@link #tile2x4}: one
-     * accumulator, columns in order, then the lane sum and the scalar tail, so results are bitwise equal.
+     * Four weight rows (at w[wo], w[wo + rowStride], ...) times one token: out[outOff + k·outStride] for k &lt; 4.
+     * Four independent FMA chains share each x load. Per (row, token) the arithmetic is the same as in
+     * {@link #tile2x4}: one accumulator, columns in order, then the lane sum and the scalar tail, so results
+     * are bitwise equal.
      */
-    static void tile4x1(float[] w, int wo, float[] x, int xOff, int cols, float[] out, int outOff) {
+    static void tile4x1(float[] w, int wo, int rowStride, float[] x, int xOff, int cols, float[] out, int outOff,
+                        int outStride) {
         FloatVector a0 = FloatVector.zero(F);
         FloatVector a1 = FloatVector.zero(F);
         FloatVector a2 = FloatVector.zero(F);
         FloatVector a3 = FloatVector.zero(F);
-        int w1 = wo + cols;
-        int w2 = wo + 2 * cols;
-        int w3 = wo + 3 * cols;
+        int w1 = wo + rowStride;
+        int w2 = w1 + rowStride;
+        int w3 = w2 + rowStride;
         int c = 0;
         for (int bound = cols - LANES; c <= bound; c += LANES) {
             FloatVector v = FloatVector.fromArray(F, x, xOff + c);
@@ -509,9 +511,9 @@ final class SimdFloatKernels {
             s3 += w[w3 + c] * xv;
         }
         out[outOff] = s0;
-        out[outOff + 1] = s1;
-        out[outOff + 2] = s2;
-        out[outOff + 3] = s3;
+        out[outOff + outStride] = s1;
+        out[outOff + 2 * outStride] = s2;
+        out[outOff + 3 * outStride] = s3;
     }
 
     /** Two weight rows times two tokens (a token remainder of {@link #tile2x4}). */

@@ -357,6 +357,31 @@ class MatrixTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    void aParallelSingleTokenMatmulGivesEveryRowBitwiseItsBatchedResult(GgmlType type) {
+        // n = 1 takes rows in sets of four, a quarter of the matrix apart for some types, and the last
+        // rows % 4 in pairs; each row must still be what a batch computes for it (odd columns: a scalar tail)
+        int rows = 303;
+        int cols = type.blockSize() == 1 ? 1001 : 1024;
+        Case c = randomMatrix(type, rows, cols, 81);
+        int n = 7;
+        float[] x = randomX(n, cols, 82);
+        float[] batch = new float[n * rows];
+        c.m.matmul(x, batch, n);
+        for (int t = 0; t < n; t++) {
+            float[] one = new float[rows];
+            c.m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), one, 1);
+            for (int r = 0; r < rows; r++) {
+                String what = type + " token " + t + " row " + r;
+                assertEquals(Float.floatToIntBits(batch[t * rows + r]), Float.floatToIntBits(one[r]), what);
+                if (t == 0) {
+                    assertDot(c.w[r], x, 0, one[r], what + " float64");
+                }
+            }
+        }
+    }
+
     /**
      * The planes a K-quant matrix hands to other kernels (the GPU's) decode, by the rule QuantPlanes documents, to the
      * bits of the matrix's own row decode; other types have none.
