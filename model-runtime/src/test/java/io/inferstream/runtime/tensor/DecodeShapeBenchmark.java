@@ -1,5 +1,6 @@
 package io.inferstream.runtime.tensor;
 
+import io.inferstream.runtime.bench.ModelShape;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.Quantizer;
 import java.nio.ByteBuffer;
@@ -8,21 +9,22 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * Not a test: times the matmuls of one forward step of a SmolLM2-135M-shaped model (dim 576, 30 layers,
- * 9 query / 3 KV heads of 64, FFN 1536, vocab 49152, tied output) in one weight type, for n tokens, and
- * prints weight GB/s and tokens/s of the matmuls alone. Every layer has its own random matrices, so the
- * weights stream from memory as in a real model. Args: [type] [tokens,...].
+ * Not a test: times the matmuls of one forward step of a model of a real shape (default SmolLM2-135M: dim 576,
+ * 30 layers, 9 query / 3 KV heads of 64, FFN 1536, vocab 49152, tied output; or llama-3.2-1b) in one weight
+ * type, for n tokens, and prints weight GB/s and tokens/s of the matmuls alone. Every layer has its own random
+ * matrices, so the weights stream from memory as in a real model. Args: [type] [tokens,...] [shape].
  */
 public final class DecodeShapeBenchmark {
 
     public static void main(String[] args) {
         GgmlType type = GgmlType.valueOf(args.length > 0 ? args[0] : "Q8_0");
         String[] tokens = (args.length > 1 ? args[1] : "1,16").split(",");
-        int dim = 576;
-        int kv = 192;
-        int ffn = 1536;
-        int vocab = 49152;
-        int layers = 30;
+        ModelShape shape = ModelShape.byName(args.length > 2 ? args[2] : "smollm2-135m");
+        int dim = shape.dim();
+        int kv = shape.nKvHeads() * shape.headDim();
+        int ffn = shape.hiddenDim();
+        int vocab = shape.vocabSize();
+        int layers = shape.nLayers();
         Random rnd = new Random(2);
         int[][] shapes = {{dim, dim}, {kv, dim}, {kv, dim}, {dim, dim}, {ffn, dim}, {ffn, dim}, {dim, ffn}};
         List<Matrix[]> copies = new ArrayList<>();
@@ -39,8 +41,8 @@ public final class DecodeShapeBenchmark {
         }
         Matrix output = random(type, vocab, dim, rnd);
         long totalBytes = layers * layerBytes + type.bytesFor((long) vocab * dim);
-        System.out.printf("kernels: %s, threads %d, %s weights %.1f MB per step%n", VectorMath.kernelDescription(),
-                WorkerPool.threads(), type, totalBytes / 1e6);
+        System.out.printf("kernels: %s, threads %d, %s %s weights %.1f MB per step%n", VectorMath.kernelDescription(),
+                WorkerPool.threads(), shape.name(), type, totalBytes / 1e6);
         // Ceiling: streaming the same number of bytes as floats through a dot product on all threads.
         float[] big = new float[(int) (totalBytes / 4)];
         java.util.Arrays.fill(big, 1f);

@@ -3,13 +3,19 @@ package io.inferstream.runtime.tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
 
@@ -60,6 +66,28 @@ class WorkerPoolTest {
                 callers.shutdownNow();
             }
         });
+    }
+
+    @Test
+    void aParkedHelperWakesForTheNextLoopAndTakesPartInIt() throws Exception {
+        assumeTrue(WorkerPool.threads() > 1, "one kernel thread here (-Dinferstream.threads or one CPU): no helper to wake");
+        for (int round = 0; round < 20; round++) {
+            // idle long enough for the helpers to stop spinning and park (every few rounds), or to be caught mid-spin
+            Thread.sleep(round % 4 == 0 ? 5 : round % 4);
+            CountDownLatch both = new CountDownLatch(2);
+            Set<Thread> threads = ConcurrentHashMap.newKeySet();
+            WorkerPool.parallelFor(0, 2, i -> {
+                threads.add(Thread.currentThread());
+                both.countDown();
+                try {
+                    // each index waits for the other: only passes when a helper runs one while the caller runs the other
+                    assertTrue(both.await(10, TimeUnit.SECONDS), "no helper took index " + (1 - i));
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertEquals(2, threads.size(), "round " + round + ": " + threads);
+        }
     }
 
     @Test
