@@ -98,6 +98,16 @@ final class Q4_KMatrix extends Matrix {
         Simd.decode(nibbles, scales, mins, row, cols, dst, dstOffset);
     }
 
+    @Override
+    boolean readsFourRowsTogether() {
+        return true; // decoding is fused into the four FMA chains
+    }
+
+    @Override
+    void fourRowsSimd(int r, int stride, float[] x, float[] out) {
+        Simd.fourRows(nibbles, scales, mins, r, stride, cols, x, out);
+    }
+
     /**
      * Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. Nibbles
      * are split after widening the bytes to int lanes (int AND/shift are single AVX2 instructions, byte
@@ -117,8 +127,60 @@ final class Q4_KMatrix extends Matrix {
             return (FloatVector) v.and(0xF).convertShape(VectorOperators.I2F, F, 0);
         }
 
+        /** The nibbles at {@code shift} (0: low, 4: high) of L bytes, as floats. */
+        static FloatVector nibble(byte[] qs, int off, int shift) {
+            return (FloatVector) widen(qs, off).lanewise(VectorOperators.ASHR, shift).and(0xF)
+                    .convertShape(VectorOperators.I2F, F, 0);
+        }
+
         static FloatVector high(IntVector v) {
             return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).convertShape(VectorOperators.I2F, F, 0);
+        }
+
+        /**
+         * Rows r, r + stride, r + 2·stride, r + 3·stride times one token with decoding fused in: each weight is
+         * {@link #decode}'s fma(q, d, −m), met by x in column order (a chunk's 32 low nibbles, then its 32 high
+         * ones), so each row's FMA chain is the one {@link SimdFloatKernels#tile4x1} runs over decoded rows.
+         */
+        static void fourRows(byte[] qs, float[] sc, float[] mn, int r, int stride, int cols, float[] x, float[] out) {
+            int subBlocks = cols / 32;
+            int bytes = cols / 2;
+            int q0 = r * bytes;
+            int q1 = q0 + stride * bytes;
+            int q2 = q1 + stride * bytes;
+            int q3 = q2 + stride * bytes;
+            int s0 = r * subBlocks;
+            int s1 = s0 + stride * subBlocks;
+            int s2 = s1 + stride * subBlocks;
+            int s3 = s2 + stride * subBlocks;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            // sub-block by sub-block: the low nibbles of a 64-value chunk's 32 bytes, then their high nibbles
+            for (int sb = 0; sb < subBlocks; sb++) {
+                int qo = (sb >> 1) * 32;
+                int shift = (sb & 1) * 4;
+                FloatVector d0 = FloatVector.broadcast(F, sc[s0 + sb]);
+                FloatVector d1 = FloatVector.broadcast(F, sc[s1 + sb]);
+                FloatVector d2 = FloatVector.broadcast(F, sc[s2 + sb]);
+                FloatVector d3 = FloatVector.broadcast(F, sc[s3 + sb]);
+                FloatVector m0 = FloatVector.broadcast(F, -mn[s0 + sb]);
+                FloatVector m1 = FloatVector.broadcast(F, -mn[s1 + sb]);
+                FloatVector m2 = FloatVector.broadcast(F, -mn[s2 + sb]);
+                FloatVector m3 = FloatVector.broadcast(F, -mn[s3 + sb]);
+                for (int l = 0; l < 32; l += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, sb * 32 + l);
+                    a0 = nibble(qs, q0 + qo + l, shift).fma(d0, m0).fma(v, a0);
+                    a1 = nibble(qs, q1 + qo + l, shift).fma(d1, m1).fma(v, a1);
+                    a2 = nibble(qs, q2 + qo + l, shift).fma(d2, m2).fma(v, a2);
+                    a3 = nibble(qs, q3 + qo + l, shift).fma(d3, m3).fma(v, a3);
+                }
+            }
+            out[r] = a0.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a1.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] qs, float[] sc, float[] mn, int row, int cols, float[] dst, int dOff) {
