@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The kernel families this test JVM cannot select: a JVM without {@code jdk.incubator.vector} (scalar
- * fallback chosen at run time, no class-loading failure) and 512-bit vectors (the AVX-512 code paths,
- * emulated by the JDK on narrower machines). Each runs {@link KernelProbe} in a fresh JVM.
+ * fallback chosen at run time, no class-loading failure), 256-bit vectors (the AVX2 code paths) and 512-bit
+ * vectors (the AVX-512 code paths, emulated by the JDK on narrower machines). Each runs {@link KernelProbe} in a fresh JVM.
  */
 class KernelFamiliesInOtherJvmsTest {
 
@@ -49,6 +49,14 @@ class KernelFamiliesInOtherJvmsTest {
     void vectorDisabledByPropertyUsesPlainLoops() throws Exception {
         String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector=false");
         assertTrue(out.contains("kernels: scalar loops"), out);
+        assertTrue(out.contains("all kernels agree with float64"), out);
+    }
+
+    @Test
+    void with256BitVectorsKernelsMatchFloat64() throws Exception {
+        // the AVX2 code paths (eight lanes), which an AVX-512 machine does not take by itself
+        String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector.bits=256");
+        assertTrue(out.contains("kernels: Vector API, 256-bit float vectors"), out);
         assertTrue(out.contains("all kernels agree with float64"), out);
     }
 

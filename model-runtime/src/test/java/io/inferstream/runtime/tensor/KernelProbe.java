@@ -16,7 +16,7 @@ public final class KernelProbe {
         System.out.println("kernels: " + VectorMath.kernelDescription());
         Random rnd = new Random(9);
         for (GgmlType type : GgmlType.supportedTypes()) {
-            int rows = 5;
+            int rows = 9; // single-token sets of four rows two apart, and a last row alone
             int cols = type.blockSize() == 256 ? 512 : type == GgmlType.F32 ? 172 : 160;
             float[] w = new float[rows * cols];
             for (int i = 0; i < w.length; i++) {
