@@ -63,6 +63,16 @@ final class Q4_0Matrix extends Matrix {
         Simd.decode(nibbles, scales, row, cols, dst, dstOffset);
     }
 
+    @Override
+    boolean readsFourRowsTogether() {
+        return true; // decoding is fused into the four FMA chains
+    }
+
+    @Override
+    void fourRowsSimd(int r, int stride, float[] x, float[] out) {
+        Simd.fourRows(nibbles, scales, r, stride, cols, x, out);
+    }
+
     /**
      * Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. Nibbles
      * are split after widening the bytes to int lanes: int AND/shift are single instructions, whereas byte
@@ -84,6 +94,48 @@ final class Q4_0Matrix extends Matrix {
 
         static FloatVector high(IntVector v) {
             return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
+        }
+
+        /** The nibbles at {@code shift} (0: low, 4: high) of L bytes, minus 8, as floats: {@link #low} / {@link #high}. */
+        static FloatVector nibble(byte[] qs, int off, int shift) {
+            return (FloatVector) widen(qs, off).lanewise(VectorOperators.ASHR, shift).and(0xF).sub(8)
+                    .convertShape(VectorOperators.I2F, F, 0);
+        }
+
+        /**
+         * Rows r, r + stride, r + 2·stride, r + 3·stride times one token with decoding fused in: each weight is
+         * {@link #decode}'s (q − 8)·d, met by x in column order (a block's 16 low nibbles, then its 16 high ones), so
+         * each row's FMA chain is the one {@link SimdFloatKernels#tile4x1} runs over decoded rows.
+         */
+        static void fourRows(byte[] qs, float[] d, int r, int stride, int cols, float[] x, float[] out) {
+            int blocks = cols / 32;
+            int b0 = r * blocks;
+            int b1 = b0 + stride * blocks;
+            int b2 = b1 + stride * blocks;
+            int b3 = b2 + stride * blocks;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int half = 0; half < 2 * blocks; half++) {
+                int b = half >> 1;
+                int shift = (half & 1) * 4;
+                FloatVector s0 = FloatVector.broadcast(F, d[b0 + b]);
+                FloatVector s1 = FloatVector.broadcast(F, d[b1 + b]);
+                FloatVector s2 = FloatVector.broadcast(F, d[b2 + b]);
+                FloatVector s3 = FloatVector.broadcast(F, d[b3 + b]);
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, half * 16 + j);
+                    a0 = nibble(qs, (b0 + b) * 16 + j, shift).mul(s0).fma(v, a0);
+                    a1 = nibble(qs, (b1 + b) * 16 + j, shift).mul(s1).fma(v, a1);
+                    a2 = nibble(qs, (b2 + b) * 16 + j, shift).mul(s2).fma(v, a2);
+                    a3 = nibble(qs, (b3 + b) * 16 + j, shift).mul(s3).fma(v, a3);
+                }
+            }
+            out[r] = a0.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a1.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] qs, float[] d, int row, int cols, float[] dst, int dOff) {
