@@ -141,10 +141,7 @@ final class Q6_KMatrix extends Matrix {
                     a3 = load(q, q3 + o + j).mul(s3).fma(v, a3);
                 }
             }
-            out[r] = a0.reduceLanes(VectorOperators.ADD);
-            out[r + stride] = a1.reduceLanes(VectorOperators.ADD);
-            out[r + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
-            out[r + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
+            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
         }
 
         static void decode(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {

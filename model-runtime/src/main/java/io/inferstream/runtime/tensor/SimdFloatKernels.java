@@ -516,6 +516,15 @@ final class SimdFloatKernels {
         out[outOff + 3 * outStride] = s3;
     }
 
+    /** out[r + k·stride] = the lane sum of a_k, k &lt; 4: the end of every fused four-row single-token kernel. */
+    static void storeLaneSums(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] out, int r,
+                              int stride) {
+        out[r] = a0.reduceLanes(VectorOperators.ADD);
+        out[r + stride] = a1.reduceLanes(VectorOperators.ADD);
+        out[r + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
+        out[r + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
     /** Two weight rows times two tokens (a token remainder of {@link #tile2x4}). */
     static void tile2x2(float[] w, int wa, int wb, float[] x, int xOff, int cols,
                         float[] out, int outOff, int rows, boolean twoRows) {

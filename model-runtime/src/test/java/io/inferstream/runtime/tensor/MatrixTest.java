@@ -285,13 +285,11 @@ class MatrixTest {
         float[] x = randomX(n, cols, 62);
         float[] all = new float[n * rows];
         c.m.matmul(x, all, n);
+        float[][] alone = eachTokenAlone(c.m, x, n, all, type + "");
         for (int t = 0; t < n; t++) {
-            float[] one = new float[rows];
-            c.m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), one, 1);
             for (int r = 0; r < rows; r++) {
-                String what = type + " token " + t + " row " + r;
-                assertEquals(Float.floatToIntBits(all[t * rows + r]), Float.floatToIntBits(one[r]), what + " alone");
-                assertEquals(Float.floatToIntBits(one[r]), Float.floatToIntBits(c.m.dot(r, x, t * cols)), what + " dot");
+                assertEquals(Float.floatToIntBits(alone[t][r]), Float.floatToIntBits(c.m.dot(r, x, t * cols)),
+                        type + " token " + t + " row " + r + " dot");
             }
         }
         for (int size : new int[] {2, 3, 5}) { // other batch sizes take the 2x2 and 2x1 remainder tiles
@@ -369,17 +367,28 @@ class MatrixTest {
         float[] x = randomX(n, cols, 82);
         float[] batch = new float[n * rows];
         c.m.matmul(x, batch, n);
+        float[][] alone = eachTokenAlone(c.m, x, n, batch, type + " parallel");
+        for (int r = 0; r < rows; r++) {
+            assertDot(c.w[r], x, 0, alone[0][r], type + " token 0 row " + r + " float64");
+        }
+    }
+
+    /**
+     * Multiplies each of the n tokens of x ([n, cols]) alone, asserts each result is bitwise its part of the
+     * batched product {@code batch} ([n, rows]), and returns them ([n][rows]).
+     */
+    private static float[][] eachTokenAlone(Matrix m, float[] x, int n, float[] batch, String what) {
+        int rows = m.rows();
+        int cols = m.cols();
+        float[][] alone = new float[n][rows];
         for (int t = 0; t < n; t++) {
-            float[] one = new float[rows];
-            c.m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), one, 1);
+            m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), alone[t], 1);
             for (int r = 0; r < rows; r++) {
-                String what = type + " token " + t + " row " + r;
-                assertEquals(Float.floatToIntBits(batch[t * rows + r]), Float.floatToIntBits(one[r]), what);
-                if (t == 0) {
-                    assertDot(c.w[r], x, 0, one[r], what + " float64");
-                }
+                assertEquals(Float.floatToIntBits(batch[t * rows + r]), Float.floatToIntBits(alone[t][r]),
+                        what + " token " + t + " row " + r + " alone");
             }
         }
+        return alone;
     }
 
     /**
