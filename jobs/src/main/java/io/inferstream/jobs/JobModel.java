@@ -1,6 +1,6 @@
 package io.inferstream.jobs;
 
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgufFormatException;
 import io.inferstream.runtime.hub.HfUri;
 import io.inferstream.runtime.hub.HubCliOptions;
@@ -40,7 +40,7 @@ public record JobModel(String given, String model, HubOverrides hub, String wher
         if (enginesHere) {
             ModelResolver resolver = hubFlags == null ? ModelResolver.fromEnvironment() : hubFlags.resolver();
             Path file = resolver.resolve(given).toAbsolutePath();
-            try (GgufFile header = GgufFile.open(file)) { // a corrupt file fails here, not in a task's restart loop
+            try (Checkpoint header = Checkpoint.open(file)) { // a corrupt file fails here, not in a task's restart loop
                 return new JobModel(given, file.toString(), hub, file.toString());
             }
         }
@@ -53,7 +53,7 @@ public record JobModel(String given, String model, HubOverrides hub, String wher
         }
         Path file = ModelResolver.localPathOf(given);
         return new JobModel(given, file.toString(), hub, file + " on every TaskManager"
-                + (Files.isRegularFile(file) ? "" : " (not on this machine)"));
+                + (Files.exists(file) ? "" : " (not on this machine)"));
     }
 
     /**

@@ -5,22 +5,21 @@ import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.backend.DevicePlacement;
 import io.inferstream.runtime.engine.Engine;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
-import io.inferstream.runtime.tokenizer.Tokenizers;
 import java.nio.file.Path;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** A GGUF model loaded once with its tokenizer, chat template and the engine that runs it. */
+/** A model (GGUF or Hugging Face safetensors) loaded once with its tokenizer, chat template and the engine that runs it. */
 public final class LoadedModel implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LoadedModel.class);
     private final EngineSpec spec;
-    private final GgufFile file;
+    private final Checkpoint file;
     private final LanguageModel model;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
@@ -28,7 +27,7 @@ public final class LoadedModel implements AutoCloseable {
     private final BackendChoice choice;
     private final String device;
 
-    private LoadedModel(EngineSpec spec, GgufFile file, LanguageModel model, Tokenizer tokenizer,
+    private LoadedModel(EngineSpec spec, Checkpoint file, LanguageModel model, Tokenizer tokenizer,
             ChatTemplate chatTemplate, Engine engine, BackendChoice choice, String device) {
         this.choice = choice;
         this.device = device;
@@ -40,7 +39,7 @@ public final class LoadedModel implements AutoCloseable {
         this.engine = engine;
     }
 
-    /** Memory-maps the GGUF file, builds the model and starts the engine's step thread. */
+    /** Memory-maps the model's files, builds the model and starts the engine's step thread. */
     public static LoadedModel load(EngineSpec spec) {
         return load(spec, DevicePlacement.FIRST, UnaryOperator.identity());
     }
@@ -53,7 +52,7 @@ public final class LoadedModel implements AutoCloseable {
     /** {@link #load(EngineSpec, DevicePlacement)} with the engine running {@code wrap} of the model (fault-injection tests wrap it). */
     public static LoadedModel load(EngineSpec spec, DevicePlacement placement, UnaryOperator<LanguageModel> wrap) {
         Path path = TaskManagerModelFile.locate(spec);
-        GgufFile file = GgufFile.open(path);
+        Checkpoint file = Checkpoint.open(path);
         try {
             // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.
             Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions(), placement);
@@ -67,8 +66,8 @@ public final class LoadedModel implements AutoCloseable {
             LanguageModel model = loaded.model();
             try {
                 model = wrap.apply(model);
-                Tokenizer tokenizer = Tokenizers.fromGguf(file);
-                ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
+                Tokenizer tokenizer = file.tokenizer();
+                ChatTemplate template = file.chatTemplate(tokenizer);
                 Engine engine = new Engine(model, tokenizer, spec.engineConfig());
                 return new LoadedModel(spec, file, model, tokenizer, template, engine, loaded.choice(), loaded.device());
             } catch (RuntimeException e) {

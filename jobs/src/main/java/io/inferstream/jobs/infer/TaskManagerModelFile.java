@@ -46,7 +46,7 @@ public final class TaskManagerModelFile {
     static Path locate(EngineSpec spec, Map<String, String> environment, Function<HubOptions, ModelResolver> resolvers) {
         if (!HfUri.isHfSpec(spec.model())) {
             Path path = Path.of(spec.model());
-            if (!Files.isRegularFile(path)) {
+            if (!Files.exists(path)) { // a GGUF file or a Hugging Face folder
                 throw new IllegalArgumentException("model file " + path + " does not exist on TaskManager " + host()
                         + " (model '" + spec.modelName() + "'): every TaskManager needs the file at the same path");
             }

@@ -9,6 +9,7 @@ import io.inferstream.jobs.infer.LoadedModel;
 import io.inferstream.jobs.infer.SharedEngines;
 import io.inferstream.jobs.testing.LosesDeviceOnce;
 import io.inferstream.runtime.hub.HubOverrides;
+import io.inferstream.runtime.model.Llama2cHfExport;
 import io.inferstream.runtime.hub.LocalHubServer;
 import io.inferstream.runtime.testing.SharedModels;
 import io.inferstream.jobs.testing.FlinkTestCluster;
@@ -72,6 +73,27 @@ class BatchInferenceJobTest {
         assertEquals(input.records(), last.recordsDone());
         assertTrue(last.line().startsWith("files 4/4, requests 1000/1000 (100.0%)"), last.line());
         assertTrue(last.tokensPerSecond() > 0, last.line());
+    }
+
+    /** The same run from a Hugging Face folder (stories260K as llama2.c's export.py writes it for transformers). */
+    @Test
+    void aHuggingFaceModelFolderAnswersEveryRequestAsItsGgufDoes() throws Exception {
+        BatchInputFixture input = new BatchInputFixture(tmp.resolve("in"));
+        Path folder = tmp.resolve("stories260K-hf");
+        Llama2cHfExport.export(SharedModels.require("stories260K/stories260K.bin"),
+                SharedModels.require("stories260K/tok512.model"), folder);
+        Path fromGguf = tmp.resolve("out-gguf");
+        Path fromFolder = tmp.resolve("out-hf");
+        job(input.dir.toString(), fromGguf).build().run();
+        BatchReport report = job(input.dir.toString(), fromFolder, folder).build().run();
+
+        assertEquals(input.validIds.size(), report.results());
+        assertEquals(input.malformed, report.deadLetters());
+        assertResultsExactlyOnce(fromFolder, input);
+        String answers = "SELECT id, task, output, label, finish_reason FROM read_parquet('%s', hive_partitioning = false)";
+        assertEquals(0, duckDbLong("SELECT count(*) FROM ((" + answers.formatted(resultsGlob(fromGguf)) + " EXCEPT "
+                + answers.formatted(resultsGlob(fromFolder)) + ") UNION ALL (" + answers.formatted(resultsGlob(fromFolder))
+                + " EXCEPT " + answers.formatted(resultsGlob(fromGguf)) + "))"), "answers that differ between the formats");
     }
 
     @Test
@@ -177,13 +199,17 @@ class BatchInferenceJobTest {
 
     /** The real engine on stories260K, a few new tokens per request to keep the test fast. */
     private static BatchInferenceJob.Builder job(String input, Path out) {
+        return job(input, out, model());
+    }
+
+    private static BatchInferenceJob.Builder job(String input, Path out, Path model) {
         InferenceOptions options = new InferenceOptions();
         options.maxNewTokens = MAX_NEW_TOKENS;
         options.maxNewTokensCap = MAX_NEW_TOKENS;
         return BatchInferenceJob.builder()
                 .inputs(List.of(input))
                 .outputPath(out.toString())
-                .inference(options.stage(model().toString(), "stories260K"))
+                .inference(options.stage(model.toString(), "stories260K"))
                 .progressInterval(Duration.ofMillis(500));
     }
 

@@ -5,11 +5,10 @@ import java.util.Optional;
 
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.model.LanguageModel;
-import io.inferstream.runtime.model.LlamaModel;
 
-/** Opens a GGUF model on the backend a {@code --device} option selects, saying which it chose. */
+/** Opens a model (GGUF or Hugging Face safetensors) on the backend a {@code --device} option selects, saying which it chose. */
 public final class Backends {
 
     private Backends() {
@@ -40,20 +39,20 @@ public final class Backends {
                 : BackendChoice.resolve(option, CudaDevice.probe(), placement);
     }
 
-    /** {@link #load(GgufFile, DeviceOption, CudaLlamaModel.Options, DevicePlacement)} on cuda:0 where none is named. */
-    public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
-        return load(gguf, option, cudaOptions, DevicePlacement.FIRST);
+    /** {@link #load(Checkpoint, DeviceOption, CudaLlamaModel.Options, DevicePlacement)} on cuda:0 where none is named. */
+    public static Loaded load(Checkpoint checkpoint, DeviceOption option, CudaLlamaModel.Options cudaOptions) {
+        return load(checkpoint, option, cudaOptions, DevicePlacement.FIRST);
     }
 
-    public static Loaded load(GgufFile gguf, DeviceOption option, CudaLlamaModel.Options cudaOptions,
+    public static Loaded load(Checkpoint checkpoint, DeviceOption option, CudaLlamaModel.Options cudaOptions,
                               DevicePlacement placement) {
         BackendChoice choice = choose(option, placement);
         if (!choice.cuda()) {
-            return new Loaded(LlamaModel.load(gguf), choice, "cpu", Map.of(), Optional.empty());
+            return new Loaded(checkpoint.loadModel(), choice, "cpu", Map.of(), Optional.empty());
         }
         CudaDevice device = CudaDevice.open(choice.ordinal());
         try {
-            CudaLlamaModel model = CudaLlamaModel.load(gguf, device, cudaOptions);
+            CudaLlamaModel model = CudaLlamaModel.load(checkpoint, device, cudaOptions);
             return new Loaded(new DeviceOwningModel(model, device), choice, device.toString(), model.kernelChoices(),
                     Optional.of(model.memoryPlan().summary()));
         } catch (RuntimeException e) {

@@ -13,8 +13,8 @@ import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgmlType;
-import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.gguf.GgufFormatException;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.sampling.SamplingParams;
@@ -133,8 +133,8 @@ public final class BenchCommand implements Callable<Integer> {
     private int runModes(EngineConfig config) throws Exception {
         String type = types.get(0);
         List<BenchResult> results = new ArrayList<>();
-        try (GgufFile gguf = GgufFile.open(modelFile(type));
-             LanguageModel lm = deviceOption.load(gguf, console, config.maxBatchedTokens())) {
+        try (Checkpoint checkpoint = Checkpoint.open(modelFile(type));
+             LanguageModel lm = deviceOption.load(checkpoint, console, config.maxBatchedTokens())) {
             SyntheticWorkload workload = new SyntheticWorkload(requests, promptLength, outputLength, concurrency,
                     lm.config().vocabSize(), seed);
             String title = String.format(Locale.ROOT, "%s: %d requests, prompt %d, output %d, concurrency %d, %s",
@@ -218,7 +218,7 @@ public final class BenchCommand implements Callable<Integer> {
         lines.add("type,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s");
         console.printf(Locale.ROOT, "| %-40s | %12s | %12s |%n", "model", "prompt tok/s", "decode tok/s");
         for (String type : types) {
-            try (GgufFile gguf = GgufFile.open(modelFile(type)); LanguageModel lm = deviceOption.load(gguf, console);
+            try (Checkpoint checkpoint = Checkpoint.open(modelFile(type)); LanguageModel lm = deviceOption.load(checkpoint, console);
                  Engine engine = new Engine(lm, null, config)) {
                 int[] prompt = new SyntheticWorkload(1, promptLength, outputLength, 1, lm.config().vocabSize(), seed)
                         .prompt(0);

@@ -5,7 +5,7 @@ import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.model.LanguageModel;
 import java.io.PrintStream;
 import picocli.CommandLine.Option;
@@ -41,14 +41,14 @@ public final class DeviceCliOption {
                 .withKQuants(gpuKQuants);
     }
 
-    /** Loads the GGUF model on the chosen backend (steps of the engine's default size) and prints the choice to {@code log}. */
-    public LanguageModel load(GgufFile gguf, PrintStream log) {
-        return load(gguf, log, EngineConfig.DEFAULT_MAX_BATCHED_TOKENS);
+    /** Loads the model on the chosen backend (steps of the engine's default size) and prints the choice to {@code log}. */
+    public LanguageModel load(Checkpoint checkpoint, PrintStream log) {
+        return load(checkpoint, log, EngineConfig.DEFAULT_MAX_BATCHED_TOKENS);
     }
 
-    /** Loads the GGUF model on the chosen backend, for steps of up to {@code maxBatchTokens} tokens. */
-    public LanguageModel load(GgufFile gguf, PrintStream log, int maxBatchTokens) {
-        Backends.Loaded loaded = Backends.load(gguf, option(), cudaOptions(maxBatchTokens));
+    /** Loads the model on the chosen backend, for steps of up to {@code maxBatchTokens} tokens. */
+    public LanguageModel load(Checkpoint checkpoint, PrintStream log, int maxBatchTokens) {
+        Backends.Loaded loaded = Backends.load(checkpoint, option(), cudaOptions(maxBatchTokens));
         log.println(loaded.choice().reason());
         loaded.deviceMemory().ifPresent(memory -> log.println("device memory: " + memory));
         return loaded.model();

@@ -9,7 +9,7 @@ import io.inferstream.runtime.eval.EvalReport;
 import io.inferstream.runtime.eval.GenerationEvaluation;
 import io.inferstream.runtime.eval.ReliabilityDiagramChart;
 import io.inferstream.runtime.eval.TaskEvaluation;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.tasks.Task;
@@ -19,7 +19,6 @@ import io.inferstream.runtime.tasks.TaskResult;
 import io.inferstream.runtime.tasks.TaskRunner;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
-import io.inferstream.runtime.tokenizer.Tokenizers;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -116,9 +115,9 @@ public final class EvalCommand implements Callable<Integer> {
         String modelName = modelPath.getFileName().toString();
         List<TaskEvaluation> evaluations = new ArrayList<>();
         Map<String, ClassificationEvaluation> charts = new LinkedHashMap<>();
-        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, err)) {
-            Tokenizer tokenizer = Tokenizers.fromGguf(file);
-            ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
+        try (Checkpoint checkpoint = Checkpoint.open(modelPath); LanguageModel model = deviceOption.load(checkpoint, err)) {
+            Tokenizer tokenizer = checkpoint.tokenizer();
+            ChatTemplate template = checkpoint.chatTemplate(tokenizer);
             try (Engine engine = new Engine(model, tokenizer, config)) {
                 TaskRunner runner = new TaskRunner(engine, model.config(), tokenizer, template, defaults, modelName);
                 for (Path set : data) {

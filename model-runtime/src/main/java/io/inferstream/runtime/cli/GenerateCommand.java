@@ -13,7 +13,8 @@ import java.util.concurrent.Callable;
 
 import io.inferstream.runtime.generate.GenerationResult;
 import io.inferstream.runtime.generate.Generator;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
+import io.inferstream.runtime.checkpoint.HuggingFaceCheckpoint;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.Llama2cLoader;
 import io.inferstream.runtime.sampling.SamplingParams;
@@ -34,7 +35,7 @@ import picocli.CommandLine.Option;
 public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "GGUF model file, or a llama2.c checkpoint (.bin) together with --tokenizer")
+            description = "GGUF model file, Hugging Face model folder (config.json, *.safetensors, tokenizer files), or a llama2.c checkpoint (.bin) together with --tokenizer")
     Path model;
 
     @Option(names = "--tokenizer", paramLabel = "PATH", description = "llama2.c tokenizer (tokenizer.bin) for a .bin model")
@@ -114,9 +115,10 @@ public final class GenerateCommand implements Callable<Integer> {
 
     private int run() {
         String text = prompt != null ? prompt : readStdin();
-        boolean gguf = isGguf(model);
-        if (!gguf && tokenizerPath == null) {
-            throw new IllegalArgumentException(model + " is not a GGUF file; a llama2.c checkpoint needs --tokenizer tokenizer.bin");
+        boolean llama2c = isLlama2c(model);
+        if (llama2c && tokenizerPath == null) {
+            throw new IllegalArgumentException(model + " is neither a GGUF file nor a Hugging Face folder; a llama2.c checkpoint"
+                    + " needs --tokenizer tokenizer.bin");
         }
         long actualSeed = seed == -1 ? System.nanoTime() : seed;
         if (seed == -1 && temperature > 0 && numBeams <= 1) {
@@ -124,19 +126,19 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, actualSeed, maxNewTokens,
                 stops, List.of(), false, numBeams, lengthPenalty);
-        GgufFile file = gguf ? GgufFile.open(model) : null;
+        Checkpoint checkpoint = llama2c ? null : Checkpoint.open(model);
         LanguageModel lm = null;
         try {
-            if (!gguf && deviceOption.option().kind() != io.inferstream.runtime.backend.DeviceOption.Kind.CPU) {
-                throw new IllegalArgumentException(model + " is a llama2.c checkpoint: only GGUF models run on a GPU (--device "
+            if (llama2c && deviceOption.option().kind() != io.inferstream.runtime.backend.DeviceOption.Kind.CPU) {
+                throw new IllegalArgumentException(model + " is a llama2.c checkpoint: only GGUF and Hugging Face models run on a GPU (--device "
                         + deviceOption.device + ")");
             }
-            lm = gguf ? deviceOption.load(file, err) : Llama2cLoader.load(model);
-            Tokenizer tokenizer = gguf ? Tokenizers.fromGguf(file) : Tokenizers.fromLlama2c(tokenizerPath);
-            boolean addBos = !noBos && tokenizer.bos() >= 0 && (!gguf || tokenizer.addBosByDefault());
+            lm = llama2c ? Llama2cLoader.load(model) : deviceOption.load(checkpoint, err);
+            Tokenizer tokenizer = llama2c ? Tokenizers.fromLlama2c(tokenizerPath) : checkpoint.tokenizer();
+            boolean addBos = !noBos && tokenizer.bos() >= 0 && (llama2c || tokenizer.addBosByDefault());
             boolean parseSpecial = false;
             if (chat) {
-                ChatTemplate template = gguf ? ChatTemplate.fromGguf(file, tokenizer) : ChatTemplate.plain();
+                ChatTemplate template = llama2c ? ChatTemplate.plain() : checkpoint.chatTemplate(tokenizer);
                 List<ChatMessage> messages = new ArrayList<>();
                 if (system != null) {
                     messages.add(ChatMessage.system(system));
@@ -168,16 +170,20 @@ public final class GenerateCommand implements Callable<Integer> {
             if (lm != null) {
                 lm.close(); // a GPU model frees its device memory
             }
-            if (file != null) {
-                file.close();
+            if (checkpoint != null) {
+                checkpoint.close();
             }
         }
     }
 
-    private static boolean isGguf(Path path) {
+    /** A file that is neither GGUF (by its magic) nor part of a Hugging Face folder: llama2.c's bare checkpoint. */
+    private static boolean isLlama2c(Path path) {
+        if (Files.isDirectory(path) || HuggingFaceCheckpoint.folderOf(path) != null) {
+            return false;
+        }
         try (var in = Files.newInputStream(path)) {
             byte[] magic = in.readNBytes(4);
-            return magic.length == 4 && new String(magic, StandardCharsets.US_ASCII).equals("GGUF");
+            return !(magic.length == 4 && new String(magic, StandardCharsets.US_ASCII).equals("GGUF"));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read model file " + path + ": " + e.getMessage(), e);
         }

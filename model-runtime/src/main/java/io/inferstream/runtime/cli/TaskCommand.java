@@ -2,7 +2,7 @@ package io.inferstream.runtime.cli;
 
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.tasks.Task;
@@ -12,7 +12,6 @@ import io.inferstream.runtime.tasks.TaskResult;
 import io.inferstream.runtime.tasks.TaskRunner;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
-import io.inferstream.runtime.tokenizer.Tokenizers;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -88,9 +87,9 @@ abstract class TaskCommand implements Callable<Integer> {
     private int run() throws IOException {
         String input = text != null ? text : readStdin();
         Path modelPath = hub.resolver().resolve(modelSpec);
-        try (GgufFile file = GgufFile.open(modelPath); LanguageModel model = deviceOption.load(file, err)) {
-            Tokenizer tokenizer = Tokenizers.fromGguf(file);
-            ChatTemplate template = ChatTemplate.fromGguf(file, tokenizer);
+        try (Checkpoint checkpoint = Checkpoint.open(modelPath); LanguageModel model = deviceOption.load(checkpoint, err)) {
+            Tokenizer tokenizer = checkpoint.tokenizer();
+            ChatTemplate template = checkpoint.chatTemplate(tokenizer);
             TaskResult result;
             try (Engine engine = new Engine(model, tokenizer, EngineConfig.defaults())) {
                 TaskRunner runner = new TaskRunner(engine, model.config(), tokenizer, template,

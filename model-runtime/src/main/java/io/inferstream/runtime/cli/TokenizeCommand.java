@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.StringJoiner;
 import java.util.concurrent.Callable;
 
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgufFormatException;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
@@ -91,8 +91,8 @@ public final class TokenizeCommand implements Callable<Integer> {
 
     private Tokenizer load() {
         if (source.model != null) {
-            try (GgufFile gguf = GgufFile.open(source.model)) {
-                return Tokenizers.fromGguf(gguf);
+            try (Checkpoint checkpoint = Checkpoint.open(source.model)) {
+                return checkpoint.tokenizer();
             }
         }
         Path p = source.tokenizer;

@@ -6,7 +6,7 @@ import java.util.Optional;
 import jcuda.driver.CUdeviceptr;
 
 import io.inferstream.runtime.gguf.GgmlType;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.LlamaModel;
@@ -165,7 +165,7 @@ public final class CudaLlamaModel implements LanguageModel {
     record StepShape(int n, int m, int maxBlocks, int items) {
     }
 
-    private CudaLlamaModel(CudaDevice device, GgufFile gguf, LlamaModel cpu, Options options) {
+    private CudaLlamaModel(CudaDevice device, Checkpoint checkpoint, LlamaModel cpu, Options options) {
         this.device = device;
         this.k = device.kernels();
         this.config = cpu.config();
@@ -184,9 +184,9 @@ public final class CudaLlamaModel implements LanguageModel {
         boolean kQuants = keepKQuants(cpu, options, mem, activations);
         long bytes = DeviceWeights.bytes(cpu.weights(), config, bf16, kQuants);
         this.plan = new MemoryPlan(mem[0], mem[1], options.memoryFraction(), bytes, activations);
-        plan.requireFits(gguf.path().toString(), device.toString());
+        plan.requireFits(checkpoint.path().toString(), device.toString());
 
-        this.w = DeviceWeights.upload(gguf, cpu.weights(), config, bf16, kQuants);
+        this.w = DeviceWeights.upload(checkpoint, cpu.weights(), config, bf16, kQuants);
         this.buf = new StepBuffers(config);
         this.graphs = new StepGraphs(device);
         this.products = new ProductKernelChoices(this, w, buf, graphs);
@@ -322,10 +322,10 @@ public final class CudaLlamaModel implements LanguageModel {
                 + property + " (on|off, or the value its kernelChoices() line names) to skip its trial";
     }
 
-    /** Loads a GGUF llama / qwen2 model onto {@code device}. */
-    public static CudaLlamaModel load(GgufFile gguf, CudaDevice device, Options options) {
+    /** Loads a llama / qwen2 model (GGUF or Hugging Face safetensors) onto {@code device}. */
+    public static CudaLlamaModel load(Checkpoint checkpoint, CudaDevice device, Options options) {
         device.makeCurrent();
-        return new CudaLlamaModel(device, gguf, LlamaModel.load(gguf), options);
+        return new CudaLlamaModel(device, checkpoint, checkpoint.loadModel(), options);
     }
 
     @Override

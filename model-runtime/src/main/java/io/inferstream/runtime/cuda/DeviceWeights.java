@@ -1,13 +1,12 @@
 package io.inferstream.runtime.cuda;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
 import io.inferstream.runtime.gguf.GgmlType;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.model.LlamaWeights;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.tensor.Matrix;
@@ -77,12 +76,12 @@ final class DeviceWeights implements AutoCloseable {
         return false;
     }
 
-    /** Uploads the weights the CPU loader read from {@code gguf}; frees what it uploaded if any upload fails. */
-    static DeviceWeights upload(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16, boolean kQuants) {
+    /** Uploads the weights the CPU loader read from {@code checkpoint}; frees what it uploaded if any upload fails. */
+    static DeviceWeights upload(Checkpoint checkpoint, LlamaWeights w, ModelConfig config, boolean f32ToBf16, boolean kQuants) {
         DeviceWeights d = null;
         List<AutoCloseable> owned = new ArrayList<>();
         try {
-            d = new DeviceWeights(gguf, w, config, f32ToBf16, kQuants, owned);
+            d = new DeviceWeights(checkpoint, w, config, f32ToBf16, kQuants, owned);
             return d;
         } finally {
             if (d == null) {
@@ -91,11 +90,11 @@ final class DeviceWeights implements AutoCloseable {
         }
     }
 
-    private DeviceWeights(GgufFile gguf, LlamaWeights w, ModelConfig config, boolean f32ToBf16, boolean kQuants,
+    private DeviceWeights(Checkpoint checkpoint, LlamaWeights w, ModelConfig config, boolean f32ToBf16, boolean kQuants,
                           List<AutoCloseable> owned) {
         Map<Matrix, DeviceMatrix> uploaded = new IdentityHashMap<>();
         for (Matrix m : matrices(w, config)) {
-            DeviceMatrix d = DeviceMatrix.upload(m, rawBytes(gguf, m), f32ToBf16, kQuants);
+            DeviceMatrix d = DeviceMatrix.upload(m, checkpoint.tensorData(m.name()), f32ToBf16, kQuants);
             owned.add(d);
             uploaded.put(m, d);
         }
@@ -136,12 +135,6 @@ final class DeviceWeights implements AutoCloseable {
         this.owned.addAll(owned);
     }
 
-    private static ByteBuffer rawBytes(GgufFile gguf, Matrix m) {
-        if (!gguf.hasTensor(m.name())) {
-            throw new IllegalStateException(gguf.path() + ": tensor " + m.name() + " of the loaded model is not in the file");
-        }
-        return gguf.tensorData(m.name());
-    }
 
     private static DeviceBuffer floats(List<AutoCloseable> owned, float[] v, String what) {
         DeviceBuffer b = DeviceBuffer.allocate(4L * v.length, what);

@@ -10,10 +10,9 @@ import java.util.Locale;
 
 import io.inferstream.runtime.backend.BackendChoice;
 import io.inferstream.runtime.backend.DeviceOption;
-import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
-import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.LogitCandidates;
 import io.inferstream.runtime.model.TokenBatch;
 import jcuda.driver.JCudaDriver;
@@ -83,12 +82,12 @@ public final class GpuBench {
                 ? new CudaDevice.Probe(false, 0, "not probed") : CudaDevice.probe());
         System.out.println(choice.reason());
         List<String> lines = new ArrayList<>();
-        try (GgufFile gguf = GgufFile.open(model)) {
+        try (Checkpoint checkpoint = Checkpoint.open(model)) {
             CudaDevice dev = choice.cuda() ? CudaDevice.open(choice.ordinal()) : null;
             long t0 = System.nanoTime();
             LanguageModel m = dev != null
-                    ? CudaLlamaModel.load(gguf, dev, CudaLlamaModel.Options.defaults())
-                    : LlamaModel.load(gguf);
+                    ? CudaLlamaModel.load(checkpoint, dev, CudaLlamaModel.Options.defaults())
+                    : checkpoint.loadModel();
             String where = dev != null ? dev.toString() : "CPU";
             System.out.printf(Locale.ROOT, "loaded %s in %.1f s: %s%n", model.getFileName(), (System.nanoTime() - t0) / 1e9, m);
             long readPerStep = m instanceof CudaLlamaModel c ? c.bytesReadPerDecodeStep() : 0;

@@ -59,6 +59,11 @@ public final class LlamaModel implements LanguageModel {
         return GgufLlamaLoader.load(gguf);
     }
 
+    /** A GGUF model's configuration, without loading its weights. */
+    public static ModelConfig config(GgufFile gguf) {
+        return GgufLlamaLoader.config(gguf);
+    }
+
     @Override
     public ModelConfig config() {
         return config;

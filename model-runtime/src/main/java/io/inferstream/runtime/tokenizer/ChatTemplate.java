@@ -59,7 +59,8 @@ public final class ChatTemplate {
 
     /**
      * From a Hugging Face {@code tokenizer_config.json} (or the folder holding it): its {@code chat_template}
-     * (a string, or a list of named templates of which "default" is used), {@code bos_token}, {@code eos_token}.
+     * (a string, or a list of named templates of which "default" is used; else a {@code chat_template.jinja} beside it),
+     * {@code bos_token}, {@code eos_token}.
      */
     public static ChatTemplate fromHuggingFace(Path configOrFolder) {
         Path config = Files.isDirectory(configOrFolder) ? configOrFolder.resolve("tokenizer_config.json") : configOrFolder;
@@ -81,7 +82,19 @@ public final class ChatTemplate {
                 throw new IllegalArgumentException(config + ": chat_template is a list without a 'default' entry");
             }
         }
+        Path jinja = config.resolveSibling("chat_template.jinja");
+        if (template == null && Files.isRegularFile(jinja)) {
+            template = readTemplateFile(jinja); // newer transformers save the template beside the config
+        }
         return new ChatTemplate(template, tokenText(root.path("bos_token")), tokenText(root.path("eos_token")));
+    }
+
+    private static String readTemplateFile(Path file) {
+        try {
+            return Files.readString(file, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read chat template " + file, e);
+        }
     }
 
     private static String tokenText(JsonNode n) {

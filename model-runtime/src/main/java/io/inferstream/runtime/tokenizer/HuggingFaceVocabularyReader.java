@@ -46,6 +46,11 @@ final class HuggingFaceVocabularyReader {
     }
 
     static Tokenizer readTokenizerJson(Path file) {
+        return readTokenizerJson(file, 0);
+    }
+
+    /** @param minVocab ids below it that the files leave undefined become unused padding (a model's vocab_size) */
+    static Tokenizer readTokenizerJson(Path file, int minVocab) {
         JsonNode root = readJson(file);
         JsonNode model = root.path("model");
         String type = model.path("type").asText("BPE");
@@ -82,10 +87,14 @@ final class HuggingFaceVocabularyReader {
         PreTokenizer pre = new PreTokenizer("tokenizer.json", nfc, stages);
         JsonNode config = readConfigBeside(file.getParent());
         return build(file, vocab, merges.toArray(new String[0]), added, config, pre,
-                model.path("ignore_merges").asBoolean(false), templateBos(root.path("post_processor")));
+                model.path("ignore_merges").asBoolean(false), templateBos(root.path("post_processor")), minVocab);
     }
 
     static Tokenizer readVocabAndMerges(Path dir) {
+        return readVocabAndMerges(dir, 0);
+    }
+
+    static Tokenizer readVocabAndMerges(Path dir, int minVocab) {
         Path vocabFile = dir.resolve("vocab.json");
         Path mergesFile = dir.resolve("merges.txt");
         Map<String, Integer> vocab = new HashMap<>();
@@ -114,12 +123,12 @@ final class HuggingFaceVocabularyReader {
         }
         String tokenizerClass = config == null ? "" : config.path("tokenizer_class").asText("");
         String preName = tokenizerClass.toLowerCase(Locale.ROOT).startsWith("qwen2") ? "qwen2" : "gpt-2";
-        return build(vocabFile, vocab, merges.toArray(new String[0]), added, config, PreTokenizer.forName(preName), false, null);
+        return build(vocabFile, vocab, merges.toArray(new String[0]), added, config, PreTokenizer.forName(preName), false, null, minVocab);
     }
 
     private static Tokenizer build(Path source, Map<String, Integer> vocabMap, String[] merges, List<AddedToken> added,
-                                   JsonNode config, PreTokenizer pre, boolean ignoreMerges, String templateBos) {
-        int n = 0;
+                                   JsonNode config, PreTokenizer pre, boolean ignoreMerges, String templateBos, int minVocab) {
+        int n = minVocab;
         for (int id : vocabMap.values()) {
             n = Math.max(n, id + 1);
         }
@@ -213,6 +222,12 @@ final class HuggingFaceVocabularyReader {
         }
         JsonNode first = post.path("single").path(0);
         return first.has("SpecialToken") ? first.path("SpecialToken").path("id").asText(null) : null;
+    }
+
+    /** Whether a tokenizer.json is byte-level BPE (what {@link #readTokenizerJson} reads), not SentencePiece-style. */
+    static boolean isByteLevelTokenizerJson(Path file) {
+        JsonNode root = readJson(file);
+        return isByteLevel(root.path("pre_tokenizer")) || isByteLevel(root.path("decoder"));
     }
 
     private static boolean isByteLevel(JsonNode node) {

@@ -22,15 +22,31 @@ public final class Tokenizers {
      * (or a folder holding one) that is either a tiktoken ranks file (Llama 3) or a SentencePiece model (Llama 2).
      */
     public static Tokenizer fromHuggingFace(Path path) {
+        return fromHuggingFace(path, 0);
+    }
+
+    /**
+     * {@link #fromHuggingFace(Path)} for a model whose embedding has {@code modelVocab} rows: byte-level vocabularies
+     * that define fewer ids (Qwen2's files define 151 665 of its 151 936) get the rest as unused padding, as llama.cpp's
+     * converter pads them, so that every id the model can produce has a piece. In a folder whose tokenizer.json is
+     * SentencePiece-style (Llama 2, Mistral, TinyLlama), its {@code tokenizer.model} is read instead.
+     */
+    public static Tokenizer fromHuggingFace(Path path, int modelVocab) {
         if (Files.isDirectory(path)) {
-            if (Files.isRegularFile(path.resolve("tokenizer.json"))) {
-                return HuggingFaceVocabularyReader.readTokenizerJson(path.resolve("tokenizer.json"));
+            Path json = path.resolve("tokenizer.json");
+            Path spm = path.resolve("tokenizer.model");
+            if (Files.isRegularFile(json) && Files.isRegularFile(spm)
+                    && !HuggingFaceVocabularyReader.isByteLevelTokenizerJson(json)) {
+                return fromHuggingFace(spm, modelVocab);
+            }
+            if (Files.isRegularFile(json)) {
+                return HuggingFaceVocabularyReader.readTokenizerJson(json, modelVocab);
             }
             if (Files.isRegularFile(path.resolve("vocab.json")) && Files.isRegularFile(path.resolve("merges.txt"))) {
-                return HuggingFaceVocabularyReader.readVocabAndMerges(path);
+                return HuggingFaceVocabularyReader.readVocabAndMerges(path, modelVocab);
             }
             if (Files.isRegularFile(path.resolve("tokenizer.model"))) {
-                return fromHuggingFace(path.resolve("tokenizer.model"));
+                return fromHuggingFace(path.resolve("tokenizer.model"), modelVocab);
             }
             throw new IllegalArgumentException(path + ": no tokenizer.json, vocab.json + merges.txt, or tokenizer.model in this folder");
         }
@@ -39,7 +55,7 @@ public final class Tokenizers {
         }
         String name = path.getFileName().toString();
         if (name.endsWith(".json")) {
-            return HuggingFaceVocabularyReader.readTokenizerJson(path);
+            return HuggingFaceVocabularyReader.readTokenizerJson(path, modelVocab);
         }
         if (TiktokenReader.looksLikeTiktoken(path)) {
             return TiktokenReader.readLlama3(path);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.runtime.checkpoint.GgufCheckpoint;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.CudaTestDevice;
 import io.inferstream.runtime.engine.Completion;
@@ -30,8 +31,8 @@ class BackendsGpuTest {
     void theModelForDeviceCudaKeepsItsLogitsOnTheDevice() {
         CudaTestDevice.require(); // skips without a GPU, with the reason
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"))) {
-            Backends.Loaded loaded = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults());
-            try (LanguageModel gpu = loaded.model(); LanguageModel cpu = Backends.load(gguf, DeviceOption.CPU, null).model()) {
+            Backends.Loaded loaded = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults());
+            try (LanguageModel gpu = loaded.model(); LanguageModel cpu = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CPU, null).model()) {
                 assertTrue(loaded.choice().cuda(), loaded.choice().reason());
                 // what the jobs' engine.device gauge says
                 assertEquals(((DeviceOwningModel) gpu).device().toString(), loaded.device());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.runtime.checkpoint.GgufCheckpoint;
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.DeviceBuffer;
@@ -58,7 +59,7 @@ class DeviceLossGpuTest {
         }
         EngineConfig config = EngineConfig.defaults().withMaxSequences(4);
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"))) {
-            LanguageModel first = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
+            LanguageModel first = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
             System.out.println("GPU tests on " + ((DeviceOwningModel) first).device());
             Engine engine = new Engine(first, null, config);
             int[] reference = greedy(engine).tokens();
@@ -83,7 +84,7 @@ class DeviceLossGpuTest {
                 assertTrue(first.unusable().map(why -> why.contains("reset")).orElse(false),
                         "the failed model's device sees the reset: " + first.unusable());
                 // the next model on the device, in this class loader, finds the context healthy
-                try (LanguageModel second = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
+                try (LanguageModel second = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
                      Engine again = new Engine(second, null, config)) {
                     assertArrayEquals(reference, greedy(again).tokens(), "the next model on the device generates the same tokens");
                     engine.shutdownNow();
@@ -92,7 +93,7 @@ class DeviceLossGpuTest {
                 }
             }
             // Every model closed: the driver destroyed the context; a new one starts clean.
-            try (LanguageModel third = Backends.load(gguf, DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
+            try (LanguageModel third = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.parse("cuda"), CudaLlamaModel.Options.defaults()).model();
                  Engine last = new Engine(third, null, config)) {
                 assertArrayEquals(reference, greedy(last).tokens());
             }

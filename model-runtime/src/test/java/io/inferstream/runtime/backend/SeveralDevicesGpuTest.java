@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.runtime.checkpoint.GgufCheckpoint;
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.CudaTestDevice;
@@ -48,15 +49,15 @@ class SeveralDevicesGpuTest {
         requireTwo();
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"))) {
             int[] expected;
-            try (LanguageModel cpu = Backends.load(gguf, DeviceOption.CPU, null).model()) {
+            try (LanguageModel cpu = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CPU, null).model()) {
                 expected = BackendsGpuTest.greedy(cpu, EngineConfig.defaults());
             }
             int openBefore = CudaDevice.openInThisJvm(1);
-            Backends.Loaded first = Backends.load(gguf, DeviceOption.CUDA, CudaLlamaModel.Options.defaults());
+            Backends.Loaded first = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CUDA, CudaLlamaModel.Options.defaults());
             try (LanguageModel zero = first.model()) {
                 CudaDevice deviceZero = ((DeviceOwningModel) zero).device();
                 long zeroFree = deviceZero.memoryInfo()[0];
-                Backends.Loaded second = Backends.load(gguf, DeviceOption.AUTO, CudaLlamaModel.Options.defaults(),
+                Backends.Loaded second = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.AUTO, CudaLlamaModel.Options.defaults(),
                         count -> new DevicePlacement.Placed(count - 1, "the last"));
                 try (LanguageModel one = second.model()) {
                     assertTrue(first.device().startsWith("cuda:0 ("), first.device());
@@ -86,11 +87,11 @@ class SeveralDevicesGpuTest {
         CudaTestDevice.require();
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"))) {
             int[] expected;
-            try (LanguageModel cpu = Backends.load(gguf, DeviceOption.CPU, null).model()) {
+            try (LanguageModel cpu = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CPU, null).model()) {
                 expected = BackendsGpuTest.greedy(cpu, EngineConfig.defaults());
             }
-            try (LanguageModel a = Backends.load(gguf, DeviceOption.CUDA, CudaLlamaModel.Options.defaults().withMemoryFraction(0.4)).model();
-                 LanguageModel b = Backends.load(gguf, DeviceOption.CUDA, CudaLlamaModel.Options.defaults().withMemoryFraction(0.4)).model()) {
+            try (LanguageModel a = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CUDA, CudaLlamaModel.Options.defaults().withMemoryFraction(0.4)).model();
+                 LanguageModel b = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CUDA, CudaLlamaModel.Options.defaults().withMemoryFraction(0.4)).model()) {
                 stepAtOnce(a, b, expected);
             }
         }
@@ -107,10 +108,10 @@ class SeveralDevicesGpuTest {
         CudaLlamaModel.Options share = CudaLlamaModel.Options.defaults().withMemoryFraction(0.3);
         EngineConfig auto = EngineConfig.defaults().withKvCacheBytes(EngineConfig.AUTO_KV_CACHE);
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
-             LanguageModel other = Backends.load(gguf, DeviceOption.CUDA, share).model()) {
+             LanguageModel other = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CUDA, share).model()) {
             long[] freeAtLoad = new long[2];
             for (int run = 0; run < 2; run++) {
-                try (LanguageModel model = Backends.load(gguf, DeviceOption.CUDA, share).model()) {
+                try (LanguageModel model = Backends.load(GgufCheckpoint.of(gguf), DeviceOption.CUDA, share).model()) {
                     CudaLlamaModel cuda = ((DeviceOwningModel) model).cudaModel();
                     freeAtLoad[run] = cuda.memoryPlan().deviceFree();
                     long withoutEngine = cuda.device().memoryInfo()[0];

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.gguf.GgufTensorInfo;
 import io.inferstream.runtime.gguf.GgufWriter;
+import io.inferstream.runtime.model.Llama2cHfExport;
 
 import io.inferstream.runtime.testing.SharedModels;
 import picocli.CommandLine;
@@ -73,7 +74,7 @@ class GenerateCommandTest {
                 "--tokenizer", SharedModels.require("stories260K/tok512.bin").toString(),
                 "--prompt", "Lily", "--temperature", "0", "-n", "30", "--device", "cuda");
         assertEquals(2, bin.exit(), bin.err());
-        assertTrue(bin.err().contains("only GGUF models run on a GPU"), bin.err());
+        assertTrue(bin.err().contains("only GGUF and Hugging Face models run on a GPU"), bin.err());
     }
 
     @Test
@@ -85,6 +86,21 @@ class GenerateCommandTest {
                 "--prompt", "Lily", "--temperature", "0", "-n", "30");
         assertEquals(0, bin.exit(), bin.err());
         assertEquals(gguf.out(), bin.out());
+    }
+
+    @Test
+    void aHuggingFaceFolderGivesTheGgufsText(@TempDir Path dir) throws Exception {
+        Path folder = dir.resolve("stories260K-hf");
+        Llama2cHfExport.export(SharedModels.require("stories260K/stories260K.bin"),
+                SharedModels.require("stories260K/tok512.model"), folder);
+        Run gguf = run("--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--prompt", "Lily", "--temperature", "0", "-n", "30");
+        Run hf = run("--model", folder.toString(), "--prompt", "Lily", "--temperature", "0", "-n", "30");
+        assertEquals(0, hf.exit(), hf.err());
+        assertEquals(gguf.out(), hf.out());
+        Run missing = run("--model", dir.toString(), "--prompt", "Lily", "-n", "3");
+        assertEquals(2, missing.exit());
+        assertTrue(missing.err().contains("is a folder without config.json"), missing.err());
     }
 
     @Test

@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import io.inferstream.runtime.checkpoint.GgufCheckpoint;
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.CudaTestDevice;
@@ -40,7 +41,7 @@ class EngineCudaGpuTest {
     @Test
     void continuousBatchingOnTheGpuGeneratesTheCpuEnginesTokens() {
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults());
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults());
              LanguageModel cpu = TestModels.stories260K()) {
             SplittableRandom rnd = new SplittableRandom(77);
             List<int[]> prompts = new ArrayList<>();
@@ -63,7 +64,7 @@ class EngineCudaGpuTest {
     @Test
     void anAutoKvCacheTakesWhatTheMemoryPlanLeaves() {
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             EngineConfig auto = EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(EngineConfig.AUTO_KV_CACHE);
             long perBlock = KvStore.bytesPerBlock(gpu.config().nLayers(), gpu.config().kvDim(), auto.blockSize(), auto.kvPrecision());
             long cap = perBlock * auto.maxSequences() * ((gpu.config().contextLength() + auto.blockSize() - 1) / auto.blockSize());
@@ -103,7 +104,7 @@ class EngineCudaGpuTest {
     @Test
     void candidateStepsOnTheGpuGenerateTheFullLogitStepsTokens() {
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             List<SamplingParams> params = new ArrayList<>(EngineCandidatesTest.FROM_CANDIDATES);
             EngineCandidatesTest.Run full = EngineCandidatesTest.run(gpu, params, false, false);
             EngineCandidatesTest.Run fromCandidates = EngineCandidatesTest.run(gpu, params, true, false);

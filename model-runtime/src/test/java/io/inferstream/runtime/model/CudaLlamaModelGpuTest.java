@@ -22,6 +22,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import io.inferstream.runtime.checkpoint.GgufCheckpoint;
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.CudaTestDevice;
@@ -169,14 +170,14 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F16), path);
         CudaLlamaModel.Options shared = CudaLlamaModel.Options.defaults().withMemoryFraction(0.4);
-        try (GgufFile gguf = GgufFile.open(path); CudaLlamaModel first = CudaLlamaModel.load(gguf, device, shared)) {
+        try (GgufFile gguf = GgufFile.open(path); CudaLlamaModel first = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, shared)) {
             assertTrue(first.memoryPlan().shareOfTotal(), "the device should be nearly free for this test: "
                     + first.memoryPlan().summary());
             // the first engine's KV pool takes all the room its plan leaves, as an auto KV cache does
             int blocks = first.maxKvBlocks(16, KvStore.Precision.F16);
             try (io.inferstream.runtime.cuda.CudaKvStore pool = (io.inferstream.runtime.cuda.CudaKvStore)
                     first.newKvStore(blocks, 16, KvStore.Precision.F16);
-                 CudaLlamaModel second = CudaLlamaModel.load(gguf, device, shared)) {
+                 CudaLlamaModel second = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, shared)) {
                 long held = first.memoryPlan().deviceFree() - second.memoryPlan().deviceFree();
                 assertTrue(held >= first.memoryPlan().budget() * 9 / 10, "the first model's weights and pool were held: "
                         + second.memoryPlan().summary());
@@ -194,7 +195,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             LlamaModel cpu = LlamaModel.load(gguf);
             gpu.useSkinnyDecode(skinny);
             // forced, whatever the load-time timing chose: run 2's separate products, or the pipelined kernel with
@@ -288,7 +289,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device,
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device,
                      CudaLlamaModel.Options.defaults().withKQuants(KQuantPolicy.NATIVE))) {
             String choice = gpu.kernelChoices().get("Q4_K / Q6_K weights");
             assertTrue(choice.startsWith("kept as Q4_K / Q6_K"), choice);
@@ -320,7 +321,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2).withArch(arch), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             gpu.useSkinnyDecode(true);
             gpu.useStreamingSkinny(true);
             gpu.useWideStream(false);
@@ -374,7 +375,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             int bs = 4;
             KvStore kv = gpu.newKvStore(16, bs, KvStore.Precision.F32);
             int[] prompt = SEQUENCES[0];
@@ -423,7 +424,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32).withVocab(vocabulary), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             KvStore kv = gpu.newKvStore(16, 4, KvStore.Precision.F32);
             int n = 8;
             int[] pos = new int[n];
@@ -489,7 +490,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2).withVocab(512), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             java.util.Map<String, String> choices = gpu.kernelChoices();
             choices.forEach((what, why) -> System.out.println("choice: " + what + ": " + why));
             assertTrue(choices.size() >= 10, choices.toString());
@@ -502,7 +503,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             int[][] tables = {{0, 1, 2, 3}, {4, 5, 6, 7}};
             int[][] tokens = new int[2][];
             for (int run = 0; run < 2; run++) {
@@ -552,7 +553,7 @@ class CudaLlamaModelGpuTest {
             expectedIds = Arrays.stream(all.substring(0, all.indexOf('\n')).trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         }
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             if (split) {
                 gpu.useSplitAttention(true);
                 gpu.useVectorNorm(true);
@@ -582,7 +583,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             LlamaModel cpu = LlamaModel.load(gguf);
             gpu.useSplitAttention(true);
             gpu.useVectorNorm(true);
@@ -641,7 +642,7 @@ class CudaLlamaModelGpuTest {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withShape(256, 512, 4, 2), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(gguf, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             LlamaModel cpu = LlamaModel.load(gguf);
             gpu.useSkinnyDecode(true);
             gpu.useStreamingSkinny(true);

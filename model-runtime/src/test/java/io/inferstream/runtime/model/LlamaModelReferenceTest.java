@@ -11,10 +11,12 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.gguf.GgufTensorInfo;
 import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.safetensors.SafetensorsDtype;
 import io.inferstream.runtime.tensor.Matrix;
 
 /** Every logit of a full forward pass of tiny random GGUF models against the float64 {@link ReferenceTransformer}. */
@@ -89,6 +91,44 @@ class LlamaModelReferenceTest {
     void q4_KWeightsMatchReferenceOverDequantizedWeights() {
         // K-quants come in blocks of 256 along a row: every matrix needs 256 columns
         assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q4_K).withShape(256, 256, 4, 2), 1e-4);
+    }
+
+    @Test
+    void huggingFaceBf16LlamaFolderWithLlama3ScalingMatchesReference() {
+        ModelConfig.RopeScaling scaling = new ModelConfig.RopeScaling(8f, 1f, 4f, 32);
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withLlama3(scaling, 10000f);
+        ModelConfig config = assertHuggingFaceFolderMatchesReference(spec, SafetensorsDtype.BF16, 1);
+        assertEquals(scaling, config.ropeScaling());
+        assertTrue(config.ropeNeox(), "transformers' checkpoints rotate halves");
+    }
+
+    @Test
+    void huggingFaceQwen2FolderWithBiasesTiedEmbeddingAndShardsMatchesReference() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2").withTied(true)
+                .withShape(64, 96, 4, 2);
+        ModelConfig config = assertHuggingFaceFolderMatchesReference(spec, SafetensorsDtype.F16, 3);
+        assertEquals("qwen2", config.architecture());
+        assertEquals(spec.context(), config.contextLength(), "use_sliding_window false: the window does not cap the context");
+    }
+
+    @Test
+    void huggingFaceF32FolderWithThreeQueryHeadsPerKvHeadMatchesReference() {
+        assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2),
+                SafetensorsDtype.F32, 1);
+    }
+
+    /** The folder loaded through {@link Checkpoint#open}, against the reference over the values as stored. */
+    private ModelConfig assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype, int shards) {
+        RandomLlamaGguf drawn = RandomLlamaGguf.write(spec, dir.resolve("drawn.gguf"));
+        RandomHfFolder folder = RandomHfFolder.write(drawn, dir.resolve("hf"), dtype, shards);
+        double[][] expected = new ReferenceTransformer(spec, folder.stored::get, true).forward(TOKENS);
+        try (Checkpoint checkpoint = Checkpoint.open(dir.resolve("hf"))) {
+            LlamaModel model = checkpoint.loadModel();
+            assertEquals(spec.vocab(), model.config().vocabSize());
+            assertEquals(spec.eps(), model.config().rmsEps());
+            assertClose(expected, logitsAtEveryPosition(model, TOKENS), 1e-4);
+            return model.config();
+        }
     }
 
     /**

@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.generate.FinishReason;
 import io.inferstream.runtime.generate.GenerationResult;
 import io.inferstream.runtime.generate.Generator;
@@ -58,6 +61,18 @@ class StoriesGreedyTest {
         assertEquals(List.of(64, 172, 5, 8, 4, 512, 512),
                 List.of(c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.contextLength()));
         assertMatchesFixture(model, Tokenizers.fromLlama2c(SharedModels.require("stories260K/tok512.bin")));
+    }
+
+    @Test
+    void huggingFaceFolderGreedyMatchesLlama2cTokenForToken(@TempDir Path dir) throws IOException {
+        // what llama2.c's export.py writes for transformers, read back through the one model entry point
+        Llama2cHfExport.export(SharedModels.require("stories260K/stories260K.bin"),
+                SharedModels.require("stories260K/tok512.model"), dir.resolve("stories260K-hf"));
+        try (Checkpoint checkpoint = Checkpoint.open(dir.resolve("stories260K-hf"))) {
+            assertEquals("safetensors", checkpoint.format());
+            assertTrue(checkpoint.config().ropeNeox());
+            assertMatchesFixture(checkpoint.loadModel(), checkpoint.tokenizer());
+        }
     }
 
     private static void assertMatchesFixture(LlamaModel model, Tokenizer tokenizer) {

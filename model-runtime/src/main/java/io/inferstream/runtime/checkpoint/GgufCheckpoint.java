@@ -1,0 +1,83 @@
+package io.inferstream.runtime.checkpoint;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.tokenizer.ChatTemplate;
+import io.inferstream.runtime.tokenizer.Tokenizer;
+import io.inferstream.runtime.tokenizer.Tokenizers;
+
+/** A GGUF file: hyper-parameters, tensors, vocabulary and chat template all in one file (llama.cpp's layout). */
+public final class GgufCheckpoint implements Checkpoint {
+
+    private final GgufFile gguf;
+
+    private GgufCheckpoint(GgufFile gguf) {
+        this.gguf = gguf;
+    }
+
+    static GgufCheckpoint open(Path path) {
+        return new GgufCheckpoint(GgufFile.open(path));
+    }
+
+    /** A checkpoint over a GGUF file already open; closing either closes the file. */
+    public static GgufCheckpoint of(GgufFile gguf) {
+        return new GgufCheckpoint(gguf);
+    }
+
+    /** The file itself, for what only GGUF has (its metadata keys). */
+    public GgufFile gguf() {
+        return gguf;
+    }
+
+    @Override
+    public Path path() {
+        return gguf.path();
+    }
+
+    @Override
+    public String format() {
+        return "GGUF";
+    }
+
+    @Override
+    public ModelConfig config() {
+        return LlamaModel.config(gguf);
+    }
+
+    @Override
+    public LlamaModel loadModel() {
+        return LlamaModel.load(gguf);
+    }
+
+    @Override
+    public Tokenizer tokenizer() {
+        return Tokenizers.fromGguf(gguf);
+    }
+
+    @Override
+    public ChatTemplate chatTemplate(Tokenizer tokenizer) {
+        return ChatTemplate.fromGguf(gguf, tokenizer);
+    }
+
+    @Override
+    public ByteBuffer tensorData(String name) {
+        if (!gguf.hasTensor(name)) {
+            throw new IllegalStateException(gguf.path() + ": tensor " + name + " of the loaded model is not in the file");
+        }
+        return gguf.tensorData(name);
+    }
+
+    @Override
+    public void close() {
+        gguf.close();
+    }
+
+    @Override
+    public String toString() {
+        return "GGUF " + gguf.path();
+    }
+}

@@ -1,0 +1,131 @@
+package io.inferstream.runtime.checkpoint;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Set;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.inferstream.runtime.model.ModelConfig;
+
+/**
+ * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
+ * {@code Qwen2Config}), with transformers' defaults for the keys a file leaves out.
+ *
+ * @param file           the config.json read
+ * @param modelType      {@code model_type}: llama, mistral or qwen2
+ * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
+ * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
+ * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama)
+ */
+public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2");
+
+    /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
+    public static HfConfig read(Path file) {
+        JsonNode c;
+        try {
+            c = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (c == null || !c.isObject()) {
+            throw new IllegalArgumentException(file + " is not a JSON object");
+        }
+        String type = c.path("model_type").asText("");
+        if (!TYPES.contains(type)) {
+            throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
+                    + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral and qwen2"
+                    + " (Qwen2, Qwen2.5)");
+        }
+        if (c.has("quantization_config")) {
+            throw new IllegalArgumentException(file + ": quantization_config ("
+                    + c.path("quantization_config").path("quant_method").asText("?") + ") is set: quantized safetensors"
+                    + " checkpoints are not supported; use the unquantized F32/F16/BF16 weights, or a GGUF file");
+        }
+        String act = c.path("hidden_act").asText("silu");
+        if (!act.equals("silu")) {
+            throw new IllegalArgumentException(file + ": hidden_act is '" + act + "'; the Llama family's SwiGLU needs silu");
+        }
+        if (c.path("mlp_bias").asBoolean(false)) {
+            throw new IllegalArgumentException(file + ": mlp_bias is true; feed-forward biases are not supported");
+        }
+        int dim = positive(c, file, "hidden_size");
+        int heads = positive(c, file, "num_attention_heads");
+        int kvHeads = c.hasNonNull("num_key_value_heads") ? positive(c, file, "num_key_value_heads") : heads;
+        int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : dim / heads;
+        if (!c.hasNonNull("head_dim") && dim % heads != 0) {
+            throw new IllegalArgumentException(file + ": hidden_size " + dim + " is not a multiple of num_attention_heads "
+                    + heads + " and head_dim is not given");
+        }
+        if (heads % kvHeads != 0) {
+            throw new IllegalArgumentException(file + ": num_attention_heads " + heads
+                    + " is not a multiple of num_key_value_heads " + kvHeads);
+        }
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException(file + ": heads of " + headDim + " dimensions; RoPE needs an even head_dim");
+        }
+        boolean qwen2 = type.equals("qwen2");
+        int context = c.path("max_position_embeddings").asInt(qwen2 ? 32768 : 2048);
+        context = Math.min(context, slidingWindow(c, type, context));
+        ModelConfig model = new ModelConfig(qwen2 ? "qwen2" : "llama", dim, positive(c, file, "intermediate_size"),
+                positive(c, file, "num_hidden_layers"), heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
+                (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(10000.0),
+                true, ropeScaling(c, file));
+        boolean qkvBias = qwen2 || c.path("attention_bias").asBoolean(false);
+        return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(false), qkvBias);
+    }
+
+    /**
+     * Mistral and Qwen2 may attend only to the last {@code sliding_window} positions. Within the window that is full
+     * attention, which is what the engine computes, so the usable context is capped at the window rather than giving
+     * different results beyond it.
+     */
+    private static int slidingWindow(JsonNode c, String type, int context) {
+        JsonNode window = c.path("sliding_window");
+        boolean applies = type.equals("mistral") || (type.equals("qwen2") && c.path("use_sliding_window").asBoolean(false));
+        return applies && window.isInt() && window.asInt() > 0 ? window.asInt() : context;
+    }
+
+    /** {@code rope_scaling}: none, "default", or Llama 3.1's "llama3"; anything else is refused, by name. */
+    private static ModelConfig.RopeScaling ropeScaling(JsonNode c, Path file) {
+        JsonNode s = c.path("rope_scaling");
+        if (s.isMissingNode() || s.isNull()) {
+            return null;
+        }
+        String type = s.path("rope_type").asText(s.path("type").asText("")).toLowerCase(Locale.ROOT);
+        if (type.equals("default")) {
+            return null;
+        }
+        if (!type.equals("llama3")) {
+            throw new IllegalArgumentException(file + ": rope_scaling type '" + type
+                    + "' is not supported (supported: default, llama3)");
+        }
+        for (String key : new String[] {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}) {
+            if (!s.path(key).isNumber()) {
+                throw new IllegalArgumentException(file + ": rope_scaling." + key + " is missing or not a number");
+            }
+        }
+        return new ModelConfig.RopeScaling((float) s.path("factor").asDouble(), (float) s.path("low_freq_factor").asDouble(),
+                (float) s.path("high_freq_factor").asDouble(), s.path("original_max_position_embeddings").asInt());
+    }
+
+    private static int positive(JsonNode c, Path file, String key) {
+        JsonNode v = c.path(key);
+        if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() <= 0) {
+            throw new IllegalArgumentException(file + ": " + key + " is " + (v.isMissingNode() ? "missing" : v.toString())
+                    + "; expected a positive integer");
+        }
+        return v.asInt();
+    }
+
+    /** Whether {@code folder} holds a config.json. */
+    static boolean isIn(Path folder) {
+        return Files.isRegularFile(folder.resolve("config.json"));
+    }
+}

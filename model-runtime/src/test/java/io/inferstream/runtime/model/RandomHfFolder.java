@@ -1,0 +1,167 @@
+package io.inferstream.runtime.model;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import io.inferstream.runtime.gguf.Float16;
+import io.inferstream.runtime.safetensors.SafetensorsDtype;
+import io.inferstream.runtime.safetensors.SafetensorsShards;
+import io.inferstream.runtime.safetensors.SafetensorsWriter;
+
+/**
+ * Writes the weights a {@link RandomLlamaGguf} drew as a Hugging Face folder, the way transformers'
+ * {@code save_pretrained} does: {@code config.json} and {@code model.safetensors} (or shards with
+ * {@code model.safetensors.index.json}), tensors by transformers' names in rotate-half Q/K order.
+ * Keeps the values as stored (rounded to the dtype), by GGUF name, for {@link ReferenceTransformer}.
+ */
+final class RandomHfFolder {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Stored values by GGUF tensor name, widened to double. */
+    final Map<String, double[]> stored = new LinkedHashMap<>();
+
+    private RandomHfFolder() {
+    }
+
+    /** transformers' name of a GGUF tensor name. */
+    static String hfName(String gguf) {
+        if (gguf.equals("token_embd.weight")) {
+            return "model.embed_tokens.weight";
+        }
+        if (gguf.equals("output_norm.weight")) {
+            return "model.norm.weight";
+        }
+        if (gguf.equals("output.weight")) {
+            return "lm_head.weight";
+        }
+        String[] parts = gguf.split("\\.", 3); // blk, N, rest
+        String rest = switch (parts[2]) {
+            case "attn_norm.weight" -> "input_layernorm.weight";
+            case "attn_q.weight" -> "self_attn.q_proj.weight";
+            case "attn_k.weight" -> "self_attn.k_proj.weight";
+            case "attn_v.weight" -> "self_attn.v_proj.weight";
+            case "attn_q.bias" -> "self_attn.q_proj.bias";
+            case "attn_k.bias" -> "self_attn.k_proj.bias";
+            case "attn_v.bias" -> "self_attn.v_proj.bias";
+            case "attn_output.weight" -> "self_attn.o_proj.weight";
+            case "ffn_norm.weight" -> "post_attention_layernorm.weight";
+            case "ffn_gate.weight" -> "mlp.gate_proj.weight";
+            case "ffn_up.weight" -> "mlp.up_proj.weight";
+            case "ffn_down.weight" -> "mlp.down_proj.weight";
+            default -> throw new IllegalArgumentException("no transformers name for " + gguf);
+        };
+        return "model.layers." + parts[1] + "." + rest;
+    }
+
+    /**
+     * Writes {@code m}'s weights into {@code dir}: 2-D tensors in {@code dtype}, norms and biases in F32 (as
+     * transformers keeps them when the model was saved in float32; in a bf16 save they are bf16 too, which the
+     * loader also reads), split over {@code shards} files when more than one.
+     */
+    static RandomHfFolder write(RandomLlamaGguf m, Path dir, SafetensorsDtype dtype, int shards) {
+        RandomHfFolder folder = new RandomHfFolder();
+        RandomLlamaGguf.Spec spec = m.spec;
+        List<SafetensorsWriter> writers = new ArrayList<>();
+        for (int i = 0; i < shards; i++) {
+            writers.add(new SafetensorsWriter().putMetadata("format", "pt"));
+        }
+        ObjectNode weightMap = JSON.createObjectNode();
+        int i = 0;
+        for (Map.Entry<String, float[]> e : m.weights.entrySet()) {
+            String name = hfName(e.getKey());
+            float[] v = e.getValue();
+            long[] shape = shapeOf(e.getKey(), v.length, spec);
+            int shard = i++ % shards;
+            SafetensorsWriter w = writers.get(shard);
+            SafetensorsDtype d = shape.length == 2 ? dtype : SafetensorsDtype.F32;
+            double[] kept = new double[v.length];
+            for (int k = 0; k < v.length; k++) {
+                kept[k] = switch (d) {
+                    case BF16 -> Float16.bf16ToFloat(SafetensorsWriter.toBf16(v[k]));
+                    case F16 -> Float16.toFloat(Float16.fromFloat(v[k]));
+                    default -> v[k];
+                };
+            }
+            switch (d) {
+                case BF16 -> w.addBf16(name, v, shape);
+                case F16 -> w.addF16(name, v, shape);
+                default -> w.addF32(name, v, shape);
+            }
+            folder.stored.put(e.getKey(), kept);
+            weightMap.put(name, shardName(shard, shards));
+        }
+        try {
+            Files.createDirectories(dir);
+            for (int s = 0; s < shards; s++) {
+                writers.get(s).write(dir.resolve(shardName(s, shards)));
+            }
+            if (shards > 1) {
+                ObjectNode index = JSON.createObjectNode();
+                index.putObject("metadata").put("total_size", 0);
+                index.set("weight_map", weightMap);
+                JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(SafetensorsShards.INDEX).toFile(), index);
+            }
+            JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config(spec, dtype));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return folder;
+    }
+
+    private static String shardName(int shard, int shards) {
+        return shards == 1 ? "model.safetensors"
+                : String.format("model-%05d-of-%05d.safetensors", shard + 1, shards);
+    }
+
+    private static long[] shapeOf(String gguf, int elements, RandomLlamaGguf.Spec spec) {
+        if (gguf.endsWith("norm.weight") || gguf.endsWith(".bias") || gguf.equals("rope_freqs.weight")) {
+            return new long[] {elements};
+        }
+        int cols = gguf.endsWith("attn_output.weight") ? spec.heads() * spec.headDim()
+                : gguf.endsWith("ffn_down.weight") ? spec.hidden() : spec.dim();
+        return new long[] {elements / cols, cols};
+    }
+
+    /** config.json as transformers writes it for the spec's architecture. */
+    static ObjectNode config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+        boolean qwen2 = spec.arch().equals("qwen2");
+        ObjectNode c = JSON.createObjectNode();
+        c.putArray("architectures").add(qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
+        c.put("model_type", qwen2 ? "qwen2" : "llama");
+        c.put("hidden_size", spec.dim());
+        c.put("intermediate_size", spec.hidden());
+        c.put("num_hidden_layers", spec.layers());
+        c.put("num_attention_heads", spec.heads());
+        c.put("num_key_value_heads", spec.kvHeads());
+        c.put("vocab_size", spec.vocab());
+        c.put("max_position_embeddings", spec.context());
+        c.put("rms_norm_eps", spec.eps());
+        c.put("rope_theta", spec.theta());
+        c.put("hidden_act", "silu");
+        c.put("tie_word_embeddings", spec.tied());
+        c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
+        if (qwen2) {
+            c.put("use_sliding_window", false);
+            c.put("sliding_window", 4);
+        }
+        if (spec.llama3() != null) {
+            ObjectNode s = c.putObject("rope_scaling");
+            s.put("rope_type", "llama3");
+            s.put("factor", spec.llama3().factor());
+            s.put("low_freq_factor", spec.llama3().lowFreqFactor());
+            s.put("high_freq_factor", spec.llama3().highFreqFactor());
+            s.put("original_max_position_embeddings", spec.llama3().originalContextLength());
+        }
+        return c;
+    }
+}
