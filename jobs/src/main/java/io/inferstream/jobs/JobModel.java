@@ -2,6 +2,7 @@ package io.inferstream.jobs;
 
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgufFormatException;
+import io.inferstream.runtime.hub.HfRepo;
 import io.inferstream.runtime.hub.HfUri;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.hub.HubOverrides;
@@ -30,7 +31,7 @@ public record JobModel(String given, String model, HubOverrides hub, String wher
     /** A malformed {@code hf://} spec fails here (IllegalArgumentException naming it); anything else passes. */
     public static void checkSpec(String given) {
         if (given != null && HfUri.isHfSpec(given)) {
-            HfUri.parse(given);
+            HfRepo.checkSpec(given);
         }
     }
 

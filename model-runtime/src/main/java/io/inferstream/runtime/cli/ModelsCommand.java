@@ -12,6 +12,7 @@ import io.inferstream.runtime.hub.CachedFile;
 import io.inferstream.runtime.hub.ConsoleProgressBar;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.Downloader;
+import io.inferstream.runtime.hub.HfRepo;
 import io.inferstream.runtime.hub.HfUri;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.hub.HubOptions;
@@ -65,7 +66,7 @@ public final class ModelsCommand implements Callable<Integer> {
         HubCliOptions hub;
 
         @Parameters(paramLabel = "SPEC", arity = "0..1", defaultValue = DefaultModels.REPLAY,
-                description = "hf://owner/repo/path/in/repo[@revision] (default: ${DEFAULT-VALUE})")
+                description = "hf://owner/repo/path/in/repo[@revision], or hf://owner/repo[@revision] for a repository of safetensors (default: ${DEFAULT-VALUE})")
         String model;
 
         @Option(names = "--sha256", paramLabel = "HEX",
@@ -77,12 +78,14 @@ public final class ModelsCommand implements Callable<Integer> {
             PrintWriter err = spec.commandLine().getErr();
             return run(spec, "pull", () -> {
                 if (!HfUri.isHfSpec(model)) {
-                    throw new IllegalArgumentException("pull takes an hf://owner/repo/path[@revision] spec, got '" + model + "'");
+                    throw new IllegalArgumentException("pull takes an hf://owner/repo/path[@revision] or hf://owner/repo[@revision]"
+                            + " spec, got '" + model + "'");
                 }
                 HubOptions options = hub.toOptions(parent.env);
                 if (options.offline()) {
-                    HfUri uri = HfUri.parse(model);
-                    Path cached = new ModelCache(options.cacheDir()).pathOf(uri);
+                    ModelCache cache = new ModelCache(options.cacheDir());
+                    String uri = HfRepo.isRepoSpec(model) ? HfRepo.parse(model).toString() : HfUri.parse(model).toString();
+                    Path cached = HfRepo.isRepoSpec(model) ? cache.folderOf(HfRepo.parse(model)) : cache.pathOf(HfUri.parse(model));
                     throw new IllegalArgumentException("pull needs the network but offline mode is on (--offline,"
                             + " INFERSTREAM_OFFLINE or HF_HUB_OFFLINE); " + uri + " belongs at " + cached);
                 }

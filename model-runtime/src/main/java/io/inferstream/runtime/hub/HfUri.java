@@ -45,7 +45,8 @@ public record HfUri(String owner, String repo, String path, String revision) {
         int repoEnd = ownerEnd < 0 ? -1 : rest.indexOf('/', ownerEnd + 1);
         if (ownerEnd <= 0 || repoEnd <= ownerEnd + 1 || repoEnd == rest.length() - 1) {
             throw new IllegalArgumentException("Invalid model spec '" + spec
-                    + "': expected hf://owner/repo/path/in/repo[@revision], e.g. " + DefaultModels.REPLAY);
+                    + "': expected hf://owner/repo/path/in/repo[@revision] (a file, e.g. " + DefaultModels.REPLAY
+                    + ") or hf://owner/repo[@revision] (a repository of safetensors)");
         }
         String owner = rest.substring(0, ownerEnd);
         String repo = rest.substring(ownerEnd + 1, repoEnd);

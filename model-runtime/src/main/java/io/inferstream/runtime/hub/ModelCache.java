@@ -40,6 +40,11 @@ public final class ModelCache {
         return p;
     }
 
+    /** Where the files of a whole repository lie once downloaded: the folder a checkpoint is opened from. */
+    public Path folderOf(HfRepo repo) {
+        return pathOf(repo.file("config.json")).getParent();
+    }
+
     /** The partial download of {@code uri}, if one is in progress or was interrupted. */
     public Path partPathOf(HfUri uri) {
         return Downloader.sibling(pathOf(uri), PART);

@@ -7,9 +7,12 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 
+import io.inferstream.runtime.safetensors.SafetensorsShards;
+
 /**
- * Turns a {@code --model} value into a local file: a local path (which must exist), or
- * {@code hf://owner/repo/path/in/repo[@revision]}, taken from the cache when it is there and otherwise
+ * Turns a {@code --model} value into a local file or folder: a local path (which must exist),
+ * {@code hf://owner/repo/path/in/repo[@revision]} (one file), or {@code hf://owner/repo[@revision]} (a repository in
+ * transformers' layout, as a folder), taken from the cache when it is there and otherwise
  * downloaded from {@code {endpoint}/{owner}/{repo}/resolve/{revision}/{path}}. In offline mode no
  * connection is ever opened; a missing file fails with the spec and the exact cache path it belongs at.
  *
@@ -59,6 +62,12 @@ public final class ModelResolver {
         if (spec == null || spec.isBlank()) {
             throw new IllegalArgumentException("No model given: expected a local path or hf://owner/repo/path[@revision]");
         }
+        if (HfRepo.isRepoSpec(spec)) {
+            if (expectedSha256 != null) {
+                throw new IllegalArgumentException("--sha256 checks one file; " + spec + " is a whole repository");
+            }
+            return resolveRepo(HfRepo.parse(spec));
+        }
         if (HfUri.isHfSpec(spec)) {
             return resolveHub(HfUri.parse(spec), expectedSha256);
         }
@@ -68,6 +77,43 @@ public final class ModelResolver {
                     "model file not found (from '" + spec + "'); give an existing local path or hf://owner/repo/path[@revision]");
         }
         return local;
+    }
+
+    /**
+     * A repository in transformers' layout, file by file into its cache folder: config.json, the tokenizer's files
+     * and chat template where the repository has them, then the weights, {@code model.safetensors} or the shards that
+     * {@code model.safetensors.index.json} lists. Files already cached are not fetched again, so an interrupted
+     * download resumes where it stopped; offline, the folder is used when its config and weights are all cached.
+     */
+    private Path resolveRepo(HfRepo repo) throws IOException {
+        Path folder = cache.folderOf(repo);
+        resolveHub(repo.file("config.json"), null);
+        for (String name : HfRepo.OPTIONAL_FILES) {
+            resolveIfPresent(repo.file(name));
+        }
+        Path index = resolveIfPresent(repo.file(SafetensorsShards.INDEX));
+        if (index == null) {
+            resolveHub(repo.file("model.safetensors"), null);
+        } else {
+            for (String shard : SafetensorsShards.shardFiles(index)) {
+                resolveHub(repo.file(shard), null);
+            }
+        }
+        return folder;
+    }
+
+    /** The file, or null when the repository has none (404) or offline mode is on and it was never cached. */
+    private Path resolveIfPresent(HfUri uri) throws IOException {
+        try {
+            return resolveHub(uri, null);
+        } catch (OfflineModeException e) {
+            return null;
+        } catch (DownloadException e) {
+            if (e.status() == 404) {
+                return null;
+            }
+            throw e;
+        }
     }
 
     /** The download URL of a Hub file at this resolver's endpoint. */

@@ -83,6 +83,11 @@ public final class SafetensorsShards implements AutoCloseable {
         }
     }
 
+    /** The shard files an index names, each once, in the order of its weight_map. */
+    public static List<String> shardFiles(Path index) {
+        return new ArrayList<>(new java.util.LinkedHashSet<>(weightMap(index).values()));
+    }
+
     private static Map<String, String> weightMap(Path index) {
         JsonNode root;
         try {

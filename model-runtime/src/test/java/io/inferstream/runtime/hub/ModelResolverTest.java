@@ -18,7 +18,14 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.inferstream.runtime.checkpoint.Checkpoint;
+import io.inferstream.runtime.generate.GenerationResult;
+import io.inferstream.runtime.generate.Generator;
+import io.inferstream.runtime.model.Llama2cHfExport;
+import io.inferstream.runtime.safetensors.SafetensorsShards;
+import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.testing.SharedModels;
+import io.inferstream.runtime.tokenizer.Tokenizer;
 
 /** Resolution of local paths and hf:// specs: URL and cache layout, cache hits, offline mode, Hub errors. */
 class ModelResolverTest {
@@ -169,5 +176,70 @@ class ModelResolverTest {
         assertEquals(HubOptions.DEFAULT_ENDPOINT, defaults.endpoint().toString());
         assertEquals("hf_legacyName", defaults.token());
         assertFalse(defaults.offline());
+    }
+
+    /** stories260K in transformers' layout (llama2.c's export.py), served as hf://karpathy/stories260K-hf. */
+    private static final String REPO = "/karpathy/stories260K-hf/resolve/main/";
+
+    private void serveExportedStories(Path scratch) throws IOException {
+        Path folder = scratch.resolve("export");
+        Llama2cHfExport.export(SharedModels.require("stories260K/stories260K.bin"),
+                SharedModels.require("stories260K/tok512.model"), folder);
+        for (String name : List.of("config.json", "model.safetensors", "tokenizer.model")) {
+            server.put(REPO + name, Files.readAllBytes(folder.resolve(name)));
+        }
+    }
+
+    @Test
+    void aRepositorySpecFetchesConfigTokenizerAndWeightsIntoOneFolderThatLoads(@TempDir Path scratch) throws IOException {
+        serveExportedStories(scratch);
+
+        Path folder = resolver.resolve("hf://karpathy/stories260K-hf");
+
+        assertEquals(resolver.cache().folderOf(HfRepo.parse("hf://karpathy/stories260K-hf")), folder);
+        for (String name : List.of("config.json", "model.safetensors", "tokenizer.model")) {
+            assertTrue(Files.isRegularFile(folder.resolve(name)), name);
+        }
+        // what the repository does not have was asked for once and skipped: tokenizer.json, the shard index, ...
+        assertTrue(server.requests().stream().anyMatch(r -> r.path().endsWith("/tokenizer.json") && r.status() == 404));
+        assertTrue(server.requests().stream().anyMatch(r -> r.path().endsWith("/" + SafetensorsShards.INDEX) && r.status() == 404));
+        try (Checkpoint c = Checkpoint.open(folder)) {
+            Tokenizer t = c.tokenizer();
+            GenerationResult r = new Generator(c.loadModel(), t).generate(new int[] {t.bos()}, SamplingParams.greedy(20), p -> { });
+            assertTrue(r.text().startsWith(" Once upon a time, there was a little girl"), r.text());
+        }
+        // cached: the next resolution, even offline, sends nothing for the files it has
+        int before = server.requests().size();
+        assertEquals(folder, resolver(true).resolve("hf://karpathy/stories260K-hf"));
+        assertEquals(before, server.requests().size());
+    }
+
+    @Test
+    void everyShardTheIndexListsIsFetchedAndAMissingOneFailsOfflineNamingItsPath() throws IOException {
+        server.put("/o/sharded/resolve/v1/config.json", "{}".getBytes());
+        server.put("/o/sharded/resolve/v1/model.safetensors.index.json",
+                ("{\"metadata\": {}, \"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\","
+                        + " \"b\": \"model-00002-of-00002.safetensors\", \"c\": \"model-00001-of-00002.safetensors\"}}").getBytes());
+        server.put("/o/sharded/resolve/v1/model-00001-of-00002.safetensors", new byte[] {1});
+        server.put("/o/sharded/resolve/v1/model-00002-of-00002.safetensors", new byte[] {2});
+
+        Path folder = resolver.resolve("hf://o/sharded@v1");
+
+        assertEquals(1, Files.readAllBytes(folder.resolve("model-00001-of-00002.safetensors"))[0]);
+        assertEquals(2, Files.readAllBytes(folder.resolve("model-00002-of-00002.safetensors"))[0]);
+        assertEquals(1, server.requests().stream().filter(r -> r.path().endsWith("model-00001-of-00002.safetensors")).count(),
+                "a shard named twice is fetched once");
+        assertFalse(server.requests().stream().anyMatch(r -> r.path().endsWith("/model.safetensors")));
+
+        Files.delete(folder.resolve("model-00002-of-00002.safetensors"));
+        OfflineModeException e = assertThrows(OfflineModeException.class, () -> resolver(true).resolve("hf://o/sharded@v1"));
+        assertTrue(e.getMessage().contains(folder.resolve("model-00002-of-00002.safetensors").toString()), e.getMessage());
+    }
+
+    @Test
+    void aRepositoryWithoutConfigJsonSaysSo() {
+        DownloadException e = assertThrows(DownloadException.class, () -> resolver.resolve("hf://o/empty"));
+        assertTrue(e.getMessage().contains("has no file 'config.json'"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> resolver.resolve("hf://o/empty", "ab".repeat(32)));
     }
 }
