@@ -42,7 +42,7 @@ public interface Checkpoint extends AutoCloseable {
     /** The transformer's hyper-parameters, read without loading the weights. */
     ModelConfig config();
 
-    /** The model on the CPU, its weights memory-mapped from the checkpoint (nothing is copied for F32/F16/BF16/Q8_0 reads). */
+    /** The model on the CPU: each tensor read from the memory-mapped files into the kernels' heap layout (so -Xmx holds it). */
     LlamaModel loadModel();
 
     Tokenizer tokenizer();

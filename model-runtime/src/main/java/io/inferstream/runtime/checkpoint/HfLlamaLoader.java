@@ -15,7 +15,8 @@ import io.inferstream.runtime.tensor.Matrix;
  * Reads a Llama-family model from safetensors the way transformers lays it out: tensors by their
  * {@code model.layers.N.*} names, weights [out, in] row-major (so a Linear's weight is our [rows, cols] as is), and
  * Q/K rows in the rotate-half order that the config's NeoX RoPE expects (llama.cpp's converter permutes them into
- * adjacent pairs instead; here they stay as stored). F32, F16 and BF16 weights are used in place, memory-mapped.
+ * adjacent pairs instead; here they stay as stored). F32, F16 and BF16 weights keep their type: each is read from
+ * its memory-mapped shard into the same matrix classes a GGUF of that type gives.
  */
 final class HfLlamaLoader {
 

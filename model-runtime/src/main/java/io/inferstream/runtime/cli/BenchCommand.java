@@ -5,13 +5,13 @@ import io.inferstream.runtime.bench.BenchReport;
 import io.inferstream.runtime.bench.BenchResult;
 import io.inferstream.runtime.bench.ComputeCeiling;
 import io.inferstream.runtime.bench.ModelShape;
+import io.inferstream.runtime.bench.ParallelRun;
 import io.inferstream.runtime.bench.RandomModelWriter;
 import io.inferstream.runtime.bench.SyntheticWorkload;
 import io.inferstream.runtime.bench.WorkloadFlops;
 import io.inferstream.runtime.engine.Completion;
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
-import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgmlType;
@@ -36,13 +36,14 @@ import java.util.concurrent.Callable;
 /**
  * {@code inferstream bench}: measures the engine on a synthetic workload, feeding it one request at a
  * time, in static batches and with continuous batching in the same run, and writes a table, a CSV and
- * a PNG chart. {@code --single} instead measures single-sequence prompt and decode speed per weight type.
+ * a PNG chart. {@code --parallel N} (and {@code --single}, N = 1) instead measures N sequences run together: their
+ * aggregate prompt and decode speed per weight type ({@link ParallelRun}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmark the engine: one-at-a-time vs static batches vs continuous batching.")
 public final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "--model", description = "GGUF model file")
+    @Option(names = "--model", description = "GGUF model file or Hugging Face model folder")
     Path model;
 
     @Option(names = "--random-model", description = "write a random-weights model of this real shape: smollm2-135m, llama-3.2-1b, tiny")
@@ -80,8 +81,13 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "seed of the random prompts and weights (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--single", description = "single-sequence prompt tok/s and decode tok/s for each --type")
+    @Option(names = "--single", description = "single-sequence prompt tok/s and decode tok/s for each --type (--parallel 1)")
     boolean single;
+
+    @Option(names = "--parallel", paramLabel = "N", split = ",",
+            description = "N sequences submitted together (several N, comma-separated): aggregate prompt tok/s and decode tok/s"
+                    + " for each --type, as llama-batched-bench's PP and TG for -npl N")
+    List<Integer> parallel;
 
     private final PrintStream console = System.out;
 
@@ -111,7 +117,10 @@ public final class BenchCommand implements Callable<Integer> {
         deviceOption.option(); // bad device or GPU options fail here, before a random model is written
         deviceOption.cudaOptions(config.maxBatchedTokens());
         Files.createDirectories(out);
-        return single ? runSingle(config) : runModes(config);
+        if (single && parallel == null) {
+            parallel = List.of(1);
+        }
+        return parallel != null ? runParallel(config) : runModes(config);
     }
 
     private Path modelFile(String type) {
@@ -213,33 +222,39 @@ public final class BenchCommand implements Callable<Integer> {
         throw new IllegalArgumentException("unknown mode '" + label + "' (expected one-at-a-time, static-batch, continuous)");
     }
 
-    private int runSingle(EngineConfig config) throws Exception {
+    private int runParallel(EngineConfig config) throws Exception {
+        for (int n : parallel) {
+            if (n < 1 || n > config.maxSequences()) {
+                throw new IllegalArgumentException("--parallel " + n + ": expected 1 to --max-sequences (" + config.maxSequences() + ")");
+            }
+        }
         List<String> lines = new ArrayList<>();
-        lines.add("type,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s");
-        console.printf(Locale.ROOT, "| %-40s | %12s | %12s |%n", "model", "prompt tok/s", "decode tok/s");
+        lines.add("type,sequences,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s");
+        console.printf(Locale.ROOT, "| %-40s | %9s | %12s | %12s |%n", "model", "sequences", "prompt tok/s", "decode tok/s");
         for (String type : types) {
             try (Checkpoint checkpoint = Checkpoint.open(modelFile(type)); LanguageModel lm = deviceOption.load(checkpoint, console);
                  Engine engine = new Engine(lm, null, config)) {
-                int[] prompt = new SyntheticWorkload(1, promptLength, outputLength, 1, lm.config().vocabSize(), seed)
-                        .prompt(0);
-                double bestPrompt = 0;
-                double bestDecode = 0;
-                for (int run = 0; run < 3; run++) { // best of three: the first also warms up the JIT
-                    Completion c = engine.submit(Request.builder(prompt).id("single-" + type + "-" + run)
-                            .params(SamplingParams.greedy(outputLength)).build()).join();
-                    if (c.finishReason() != FinishReason.LENGTH) {
-                        throw new IllegalStateException("single-sequence run finished with " + c.finishReason() + " " + c.message());
+                for (int n : parallel) {
+                    SyntheticWorkload workload = new SyntheticWorkload(n, promptLength, outputLength, n, lm.config().vocabSize(), seed);
+                    List<int[]> prompts = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        prompts.add(workload.prompt(i));
                     }
-                    double prefillSeconds = (c.firstTokenMillis() - c.queueMillis()) / 1e3;
-                    bestPrompt = Math.max(bestPrompt, promptLength / prefillSeconds);
-                    bestDecode = Math.max(bestDecode, 1e3 / c.perTokenMillis());
+                    double bestPrompt = 0;
+                    double bestDecode = 0;
+                    for (int run = 0; run < 3; run++) { // best of three: the first also warms up the JIT
+                        ParallelRun r = ParallelRun.measure(engine, prompts, outputLength, type + "-" + n + "-" + run);
+                        bestPrompt = Math.max(bestPrompt, r.promptTokensPerSecond());
+                        bestDecode = Math.max(bestDecode, r.decodeTokensPerSecond());
+                    }
+                    console.printf(Locale.ROOT, "| %-40s | %9d | %12.1f | %12.1f |%n", modelLabel(type), n, bestPrompt, bestDecode);
+                    lines.add(String.format(Locale.ROOT, "%s,%d,%d,%d,%.2f,%.2f", type, n, promptLength, outputLength,
+                            bestPrompt, bestDecode));
                 }
-                console.printf(Locale.ROOT, "| %-40s | %12.1f | %12.1f |%n", modelLabel(type), bestPrompt, bestDecode);
-                lines.add(String.format(Locale.ROOT, "%s,%d,%d,%.2f,%.2f", type, promptLength, outputLength, bestPrompt, bestDecode));
             }
         }
-        Files.write(out.resolve("single.csv"), lines);
-        console.println("wrote " + out.resolve("single.csv"));
+        Files.write(out.resolve("parallel.csv"), lines);
+        console.println("wrote " + out.resolve("parallel.csv"));
         return 0;
     }
 }

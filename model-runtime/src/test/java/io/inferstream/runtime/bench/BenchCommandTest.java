@@ -44,6 +44,26 @@ class BenchCommandTest {
     }
 
     @Test
+    void parallelSequencesGiveAggregatePromptAndDecodeRatesPerCount(@TempDir Path dir) throws Exception {
+        Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
+        int rc = new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--parallel", "1,3",
+                "--prompt-length", "12", "--output-length", "6", "--out", dir.resolve("out").toString());
+        assertEquals(0, rc);
+        List<String> csv = Files.readAllLines(dir.resolve("out/parallel.csv"));
+        assertEquals(List.of("type,sequences,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s"), csv.subList(0, 1));
+        assertEquals(3, csv.size(), String.join("\n", csv));
+        for (int i = 1; i < 3; i++) {
+            String[] f = csv.get(i).split(",");
+            assertEquals(List.of("q8_0", i == 1 ? "1" : "3", "12", "6"), List.of(f[0], f[1], f[2], f[3]));
+            double prompt = Double.parseDouble(f[4]);
+            double decode = Double.parseDouble(f[5]);
+            assertTrue(prompt > 0 && Double.isFinite(prompt) && decode > 0 && Double.isFinite(decode), csv.get(i));
+        }
+        assertEquals(2, new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--parallel", "0",
+                "--out", dir.resolve("out").toString()));
+    }
+
+    @Test
     void aDeviceThatIsNotThereIsAOneLineErrorAndNoCsv(@TempDir Path dir) throws Exception {
         Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
         int rc = new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--device", "tpu",

@@ -246,6 +246,22 @@ class CudaLlamaModelGpuTest {
         }
     }
 
+    /**
+     * A Hugging Face folder (BF16 weights in two safetensors shards, NeoX RoPE as stored, Qwen2's biases, a tied
+     * output) uploads the bytes its checkpoint maps, and gives the CPU model's logits in every step of the schedule.
+     */
+    @Test
+    void aHuggingFaceFolderOnTheDeviceGivesTheCpuLogits() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2").withTied(true);
+        RandomHfFolder.write(RandomLlamaGguf.write(spec, dir.resolve("drawn.gguf")), dir.resolve("hf"),
+                io.inferstream.runtime.safetensors.SafetensorsDtype.BF16, 2);
+        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(dir.resolve("hf"));
+             CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults())) {
+            assertTrue(gpu.config().ropeNeox());
+            assertScheduleMatches("Hugging Face BF16 qwen2", checkpoint.loadModel(), gpu, KvStore.Precision.F16, 3e-2);
+        }
+    }
+
     /** Runs the mixed schedule on both models, each step's logits within {@code bound} (relative) of the CPU's. */
     private static void assertScheduleMatches(String label, LlamaModel cpu, CudaLlamaModel gpu, KvStore.Precision precision,
                                               double bound) {

@@ -64,9 +64,8 @@ final class RandomHfFolder {
     }
 
     /**
-     * Writes {@code m}'s weights into {@code dir}: 2-D tensors in {@code dtype}, norms and biases in F32 (as
-     * transformers keeps them when the model was saved in float32; in a bf16 save they are bf16 too, which the
-     * loader also reads), split over {@code shards} files when more than one.
+     * Writes {@code m}'s weights into {@code dir}, every tensor in {@code dtype} (norms and biases too, as
+     * {@code save_pretrained} writes a model loaded in that dtype), split over {@code shards} files when more than one.
      */
     static RandomHfFolder write(RandomLlamaGguf m, Path dir, SafetensorsDtype dtype, int shards) {
         RandomHfFolder folder = new RandomHfFolder();
@@ -83,7 +82,7 @@ final class RandomHfFolder {
             long[] shape = shapeOf(e.getKey(), v.length, spec);
             int shard = i++ % shards;
             SafetensorsWriter w = writers.get(shard);
-            SafetensorsDtype d = shape.length == 2 ? dtype : SafetensorsDtype.F32;
+            SafetensorsDtype d = dtype;
             double[] kept = new double[v.length];
             for (int k = 0; k < v.length; k++) {
                 kept[k] = switch (d) {
