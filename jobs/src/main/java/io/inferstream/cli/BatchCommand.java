@@ -57,7 +57,7 @@ public final class BatchCommand implements Callable<Integer> {
     File jar;
 
     @Option(names = "--model", paramLabel = "MODEL",
-            description = "GGUF model: a local path or hf://owner/repo/file.gguf. On a cluster the path must be the same on every TaskManager, and an hf:// file is resolved by each TaskManager into its own cache (default: ${DEFAULT-VALUE}).")
+            description = "Model: a GGUF file or a Hugging Face folder (local path), hf://owner/repo/file.gguf, or hf://owner/repo. On a cluster the path must be the same on every TaskManager, and an hf:// spec is resolved by each TaskManager into its own cache (default: ${DEFAULT-VALUE}).")
     String model = DefaultModels.REPLAY;
 
     @Mixin

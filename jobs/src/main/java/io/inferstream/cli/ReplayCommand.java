@@ -65,7 +65,7 @@ public final class ReplayCommand implements Callable<Integer> {
     Path input;
 
     @Option(names = "--model", paramLabel = "MODEL",
-            description = "GGUF model: a local path or hf://owner/repo/file.gguf (default: the instruct model"
+            description = "Model: a GGUF file or a Hugging Face folder (local path), hf://owner/repo/file.gguf, or hf://owner/repo (default: the instruct model"
                     + " hf://Qwen/Qwen2.5-0.5B-Instruct-GGUF/… when cached or downloadable, else the toy stories260K).")
     String model;
 

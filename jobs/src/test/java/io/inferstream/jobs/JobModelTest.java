@@ -122,4 +122,21 @@ class JobModelTest {
         assertEquals(notes.toString(), JobModel.orSay("stream", notes.toString(), flags(), false,
                 new PrintWriter(err)).orElseThrow().model());
     }
+
+    @Test
+    void hereAHuggingFaceFolderIsReadBeforeTheJobAndABadConfigIsOneLine() throws Exception {
+        Path folder = Files.createDirectories(tmp.resolve("hf-model"));
+        Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"gemma2\"}");
+        StringWriter err = new StringWriter();
+        assertTrue(JobModel.orSay("stream", folder.toString(), flags(), true, new PrintWriter(err)).isEmpty());
+        assertTrue(err.toString().startsWith("stream: " + folder.resolve("config.json") + ": model_type is 'gemma2'"),
+                err.toString());
+        assertEquals(1, err.toString().lines().count(), err.toString());
+
+        StringWriter spec = new StringWriter();
+        assertTrue(JobModel.orSay("stream", "hf://owner/repo@", flags(), false, new PrintWriter(spec)).isEmpty());
+        assertTrue(spec.toString().contains("Invalid repository spec 'hf://owner/repo@'"), spec.toString());
+        assertEquals("hf://owner/repo@v2", JobModel.orSay("stream", "hf://owner/repo@v2", flags(), false,
+                new PrintWriter(spec)).orElseThrow().model(), "on a cluster a repository is the TaskManagers' to fetch");
+    }
 }

@@ -48,7 +48,7 @@ import java.util.concurrent.CompletableFuture;
         description = "Evaluate a model on labelled JSONL data sets (classification, summarization, translation).")
 public final class EvalCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, paramLabel = "PATH|hf://...", description = "GGUF model: a local path or hf://owner/repo/file.gguf")
+    @Option(names = "--model", required = true, paramLabel = "PATH|hf://...", description = "Model: a GGUF file or a Hugging Face folder (local path), hf://owner/repo/file.gguf, or hf://owner/repo")
     String modelSpec;
 
     @Mixin

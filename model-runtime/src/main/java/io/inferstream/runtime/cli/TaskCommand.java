@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
  */
 abstract class TaskCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, paramLabel = "PATH|hf://...", description = "GGUF model: a local path or hf://owner/repo/file.gguf")
+    @Option(names = "--model", required = true, paramLabel = "PATH|hf://...", description = "Model: a GGUF file or a Hugging Face folder (local path), hf://owner/repo/file.gguf, or hf://owner/repo")
     String modelSpec;
 
     @Mixin

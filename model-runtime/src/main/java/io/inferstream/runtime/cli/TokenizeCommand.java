@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
 public final class TokenizeCommand implements Callable<Integer> {
 
     static final class Source {
-        @Option(names = "--model", paramLabel = "GGUF", description = "A GGUF model: its tokenizer.ggml.* vocabulary.")
+        @Option(names = "--model", paramLabel = "MODEL", description = "A GGUF model (its tokenizer.ggml.* vocabulary) or a Hugging Face model folder (its tokenizer files).")
         Path model;
 
         @Option(names = "--tokenizer", paramLabel = "PATH",
