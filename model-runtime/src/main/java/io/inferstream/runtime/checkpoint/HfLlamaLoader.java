@@ -4,6 +4,7 @@ import java.util.Arrays;
 
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.model.LlamaModel;
+import io.inferstream.runtime.model.LlamaTensors;
 import io.inferstream.runtime.model.LlamaWeights;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.safetensors.SafetensorsDtype;
@@ -34,54 +35,60 @@ final class HfLlamaLoader {
 
     private LlamaWeights weights() {
         ModelConfig c = hf.model();
-        int layers = c.nLayers();
-        int qDim = c.nHeads() * c.headDim();
-        int kvDim = c.kvDim();
-        Matrix[] wq = new Matrix[layers];
-        Matrix[] wk = new Matrix[layers];
-        Matrix[] wv = new Matrix[layers];
-        Matrix[] wo = new Matrix[layers];
-        Matrix[] gate = new Matrix[layers];
-        Matrix[] up = new Matrix[layers];
-        Matrix[] down = new Matrix[layers];
-        float[][] attnNorm = new float[layers][];
-        float[][] ffnNorm = new float[layers][];
-        float[][] bq = hf.qkvBias() ? new float[layers][] : null;
-        float[][] bk = hf.qkvBias() ? new float[layers][] : null;
-        float[][] bv = hf.qkvBias() ? new float[layers][] : null;
-        for (int l = 0; l < layers; l++) {
-            String p = "model.layers." + l + ".";
-            attnNorm[l] = vector(p + "input_layernorm.weight", c.dim());
-            wq[l] = matrix(p + "self_attn.q_proj.weight", qDim, c.dim());
-            wk[l] = matrix(p + "self_attn.k_proj.weight", kvDim, c.dim());
-            wv[l] = matrix(p + "self_attn.v_proj.weight", kvDim, c.dim());
-            wo[l] = matrix(p + "self_attn.o_proj.weight", c.dim(), qDim);
-            if (hf.qkvBias()) {
-                bq[l] = vector(p + "self_attn.q_proj.bias", qDim);
-                bk[l] = vector(p + "self_attn.k_proj.bias", kvDim);
-                bv[l] = vector(p + "self_attn.v_proj.bias", kvDim);
+        for (int l = 0; l < c.nLayers(); l++) {
+            String oBias = "model.layers." + l + ".self_attn.o_proj.bias";
+            if (shards.hasTensor(oBias)) {
+                throw new IllegalArgumentException(shards.fileOf(oBias).path() + ": tensor " + oBias
+                        + ": an output-projection bias (attention_bias in a llama config) is not supported");
             }
-            if (shards.hasTensor(p + "self_attn.o_proj.bias")) {
-                throw new IllegalArgumentException(shards.fileOf(p + "self_attn.o_proj.bias").path() + ": tensor " + p
-                        + "self_attn.o_proj.bias: an output-projection bias (attention_bias in a llama config) is not supported");
-            }
-            ffnNorm[l] = vector(p + "post_attention_layernorm.weight", c.dim());
-            gate[l] = matrix(p + "mlp.gate_proj.weight", c.hiddenDim(), c.dim());
-            up[l] = matrix(p + "mlp.up_proj.weight", c.hiddenDim(), c.dim());
-            down[l] = matrix(p + "mlp.down_proj.weight", c.dim(), c.hiddenDim());
         }
-        Matrix embedding = matrix("model.embed_tokens.weight", c.vocabSize(), c.dim());
-        Matrix output;
-        if (shards.hasTensor("lm_head.weight")) {
-            output = matrix("lm_head.weight", c.vocabSize(), c.dim());
-        } else if (hf.tiedEmbeddings()) {
-            output = embedding;
-        } else {
+        if (!shards.hasTensor("lm_head.weight") && !hf.tiedEmbeddings()) {
             throw new IllegalArgumentException(shards.folder() + ": tensor lm_head.weight is missing and "
                     + hf.file().getFileName() + " does not set tie_word_embeddings");
         }
-        return new LlamaWeights(embedding, attnNorm, wq, wk, wv, wo, bq, bk, bv, ffnNorm, gate, up, down,
-                vector("model.norm.weight", c.dim()), output, null);
+        return LlamaTensors.read(c, new LlamaTensors() {
+            @Override
+            public String name(Role role, int layer) {
+                return hfName(role, layer);
+            }
+
+            @Override
+            public boolean has(String name) {
+                return shards.hasTensor(name);
+            }
+
+            @Override
+            public Matrix matrix(String name, int rows, int cols) {
+                return HfLlamaLoader.this.matrix(name, rows, cols);
+            }
+
+            @Override
+            public float[] vector(String name, int length) {
+                return HfLlamaLoader.this.vector(name, length);
+            }
+        }, hf.qkvBias(), null);
+    }
+
+    /** transformers' tensor names (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM). */
+    static String hfName(LlamaTensors.Role role, int layer) {
+        String p = "model.layers." + layer + ".";
+        return switch (role) {
+            case TOKEN_EMBEDDING -> "model.embed_tokens.weight";
+            case ATTN_NORM -> p + "input_layernorm.weight";
+            case WQ -> p + "self_attn.q_proj.weight";
+            case WK -> p + "self_attn.k_proj.weight";
+            case WV -> p + "self_attn.v_proj.weight";
+            case WO -> p + "self_attn.o_proj.weight";
+            case BQ -> p + "self_attn.q_proj.bias";
+            case BK -> p + "self_attn.k_proj.bias";
+            case BV -> p + "self_attn.v_proj.bias";
+            case FFN_NORM -> p + "post_attention_layernorm.weight";
+            case GATE -> p + "mlp.gate_proj.weight";
+            case UP -> p + "mlp.up_proj.weight";
+            case DOWN -> p + "mlp.down_proj.weight";
+            case OUTPUT_NORM -> "model.norm.weight";
+            case OUTPUT -> "lm_head.weight";
+        };
     }
 
     /** A weight matrix stored [rows, cols]: a Linear's [out_features, in_features]. */

@@ -72,44 +72,50 @@ final class GgufLlamaLoader {
     }
 
     private LlamaWeights weights(ModelConfig c) {
-        int layers = c.nLayers();
-        int qDim = c.nHeads() * c.headDim();
-        int kvDim = c.kvDim();
-        Matrix[] wq = new Matrix[layers];
-        Matrix[] wk = new Matrix[layers];
-        Matrix[] wv = new Matrix[layers];
-        Matrix[] wo = new Matrix[layers];
-        Matrix[] gate = new Matrix[layers];
-        Matrix[] up = new Matrix[layers];
-        Matrix[] down = new Matrix[layers];
-        float[][] attnNorm = new float[layers][];
-        float[][] ffnNorm = new float[layers][];
-        boolean biases = gguf.hasTensor("blk.0.attn_q.bias");
-        float[][] bq = biases ? new float[layers][] : null;
-        float[][] bk = biases ? new float[layers][] : null;
-        float[][] bv = biases ? new float[layers][] : null;
-        for (int l = 0; l < layers; l++) {
-            String p = "blk." + l + ".";
-            attnNorm[l] = vector(p + "attn_norm.weight", c.dim());
-            wq[l] = matrix(p + "attn_q.weight", qDim, c.dim());
-            wk[l] = matrix(p + "attn_k.weight", kvDim, c.dim());
-            wv[l] = matrix(p + "attn_v.weight", kvDim, c.dim());
-            wo[l] = matrix(p + "attn_output.weight", c.dim(), qDim);
-            if (biases) {
-                bq[l] = vector(p + "attn_q.bias", qDim);
-                bk[l] = vector(p + "attn_k.bias", kvDim);
-                bv[l] = vector(p + "attn_v.bias", kvDim);
-            }
-            ffnNorm[l] = vector(p + "ffn_norm.weight", c.dim());
-            gate[l] = matrix(p + "ffn_gate.weight", c.hiddenDim(), c.dim());
-            up[l] = matrix(p + "ffn_up.weight", c.hiddenDim(), c.dim());
-            down[l] = matrix(p + "ffn_down.weight", c.dim(), c.hiddenDim());
-        }
-        Matrix embedding = matrix("token_embd.weight", c.vocabSize(), c.dim());
-        Matrix output = gguf.hasTensor("output.weight") ? matrix("output.weight", c.vocabSize(), c.dim()) : embedding;
         float[] ropeFactors = gguf.hasTensor("rope_freqs.weight") ? vector("rope_freqs.weight", c.headDim() / 2) : null;
-        return new LlamaWeights(embedding, attnNorm, wq, wk, wv, wo, bq, bk, bv, ffnNorm, gate, up, down,
-                vector("output_norm.weight", c.dim()), output, ropeFactors);
+        return LlamaTensors.read(c, new LlamaTensors() {
+            @Override
+            public String name(Role role, int layer) {
+                return ggufName(role, layer);
+            }
+
+            @Override
+            public boolean has(String name) {
+                return gguf.hasTensor(name);
+            }
+
+            @Override
+            public Matrix matrix(String name, int rows, int cols) {
+                return GgufLlamaLoader.this.matrix(name, rows, cols);
+            }
+
+            @Override
+            public float[] vector(String name, int length) {
+                return GgufLlamaLoader.this.vector(name, length);
+            }
+        }, gguf.hasTensor("blk.0.attn_q.bias"), ropeFactors);
+    }
+
+    /** llama.cpp's tensor names. */
+    static String ggufName(LlamaTensors.Role role, int layer) {
+        String p = "blk." + layer + ".";
+        return switch (role) {
+            case TOKEN_EMBEDDING -> "token_embd.weight";
+            case ATTN_NORM -> p + "attn_norm.weight";
+            case WQ -> p + "attn_q.weight";
+            case WK -> p + "attn_k.weight";
+            case WV -> p + "attn_v.weight";
+            case WO -> p + "attn_output.weight";
+            case BQ -> p + "attn_q.bias";
+            case BK -> p + "attn_k.bias";
+            case BV -> p + "attn_v.bias";
+            case FFN_NORM -> p + "ffn_norm.weight";
+            case GATE -> p + "ffn_gate.weight";
+            case UP -> p + "ffn_up.weight";
+            case DOWN -> p + "ffn_down.weight";
+            case OUTPUT_NORM -> "output_norm.weight";
+            case OUTPUT -> "output.weight";
+        };
     }
 
     private int requireInt(String suffix) {
