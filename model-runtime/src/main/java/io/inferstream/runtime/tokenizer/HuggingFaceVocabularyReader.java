@@ -59,7 +59,8 @@ final class HuggingFaceVocabularyReader {
         }
         if (!isByteLevel(root.path("pre_tokenizer")) && !isByteLevel(root.path("decoder"))) {
             throw new IllegalArgumentException(file + ": not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer or decoder);"
-                    + " SentencePiece-style tokenizer.json files are read from GGUF instead");
+                    + " a SentencePiece-style tokenizer.json is read through the tokenizer.model it was made from (put it beside"
+                    + " this file) or from a GGUF");
         }
         Map<String, Integer> vocab = new HashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = model.path("vocab").fields(); it.hasNext(); ) {

@@ -306,6 +306,30 @@ class HuggingFaceCheckpointTest {
     }
 
     @Test
+    void aSentencePieceFolderIsReadThroughItsTokenizerModel() throws IOException {
+        Path spm = SharedModels.require("stories260K/tok512.model");
+        writeTiny(c -> c.put("vocab_size", 512), t -> {
+            t.put("model.embed_tokens.weight", new long[] {512, DIM});
+            t.put("lm_head.weight", new long[] {512, DIM});
+        });
+        // what transformers writes beside a Llama 2 tokenizer.model: BPE over SentencePiece pieces, no ByteLevel stage
+        Files.writeString(dir.resolve("tokenizer.json"), "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"<unk>\": 0},"
+                + " \"merges\": [], \"byte_fallback\": true}, \"pre_tokenizer\": {\"type\": \"Metaspace\"},"
+                + " \"decoder\": {\"type\": \"Sequence\", \"decoders\": [{\"type\": \"ByteFallback\"}]}}");
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            String m = assertThrows(IllegalArgumentException.class, c::tokenizer).getMessage();
+            assertTrue(m.contains("not a byte-level BPE tokenizer") && m.contains("tokenizer.model it was made from"), m);
+        }
+        Files.copy(spm, dir.resolve("tokenizer.model"));
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            Tokenizer t = c.tokenizer();
+            assertEquals(512, t.vocabSize());
+            String text = "Once upon a time, Lily";
+            assertArrayEquals(Tokenizers.fromHuggingFace(spm).encode(text, true, false), t.encode(text, true, false));
+        }
+    }
+
+    @Test
     void aTemplateSavedAsChatTemplateJinjaIsUsed() throws IOException {
         Path tokenizer = SharedModels.require("hf-tokenizers/smollm2/tokenizer.json");
         writeTiny(c -> c.put("vocab_size", 49152), t -> {
