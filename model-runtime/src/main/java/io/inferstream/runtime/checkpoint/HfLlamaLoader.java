@@ -19,7 +19,7 @@ import io.inferstream.runtime.tensor.Matrix;
  * adjacent pairs instead; here they stay as stored). F32, F16 and BF16 weights keep their type: each is read from
  * its memory-mapped shard into the same matrix classes a GGUF of that type gives.
  */
-final class HfLlamaLoader {
+final class HfLlamaLoader implements LlamaTensors {
 
     private final HfConfig hf;
     private final SafetensorsShards shards;
@@ -46,31 +46,21 @@ final class HfLlamaLoader {
             throw new IllegalArgumentException(shards.folder() + ": tensor lm_head.weight is missing and "
                     + hf.file().getFileName() + " does not set tie_word_embeddings");
         }
-        return LlamaTensors.read(c, new LlamaTensors() {
-            @Override
-            public String name(Role role, int layer) {
-                return hfName(role, layer);
-            }
+        return LlamaTensors.read(c, this, hf.qkvBias(), null);
+    }
 
-            @Override
-            public boolean has(String name) {
-                return shards.hasTensor(name);
-            }
+    @Override
+    public String name(Role role, int layer) {
+        return hfName(role, layer);
+    }
 
-            @Override
-            public Matrix matrix(String name, int rows, int cols) {
-                return HfLlamaLoader.this.matrix(name, rows, cols);
-            }
-
-            @Override
-            public float[] vector(String name, int length) {
-                return HfLlamaLoader.this.vector(name, length);
-            }
-        }, hf.qkvBias(), null);
+    @Override
+    public boolean has(String name) {
+        return shards.hasTensor(name);
     }
 
     /** transformers' tensor names (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM). */
-    static String hfName(LlamaTensors.Role role, int layer) {
+    static String hfName(Role role, int layer) {
         String p = "model.layers." + layer + ".";
         return switch (role) {
             case TOKEN_EMBEDDING -> "model.embed_tokens.weight";
@@ -92,13 +82,15 @@ final class HfLlamaLoader {
     }
 
     /** A weight matrix stored [rows, cols]: a Linear's [out_features, in_features]. */
-    private Matrix matrix(String name, int rows, int cols) {
+    @Override
+    public Matrix matrix(String name, int rows, int cols) {
         SafetensorsTensor t = tensor(name, new long[] {rows, cols});
         return Matrix.of(type(t), shards.tensorData(name), rows, cols, name);
     }
 
     /** A norm weight or bias, as floats. */
-    private float[] vector(String name, int length) {
+    @Override
+    public float[] vector(String name, int length) {
         SafetensorsTensor t = tensor(name, new long[] {length});
         float[] out = new float[length];
         Matrix.of(type(t), shards.tensorData(name), 1, length, name).dequantizeRow(0, out, 0);

@@ -11,7 +11,7 @@ import io.inferstream.runtime.tensor.Matrix;
  * tensors by their llama.cpp names, the output matrix falling back to the token embedding when the
  * model ties them.
  */
-final class GgufLlamaLoader {
+final class GgufLlamaLoader implements LlamaTensors {
 
     private final GgufFile gguf;
     private final String arch;
@@ -73,31 +73,21 @@ final class GgufLlamaLoader {
 
     private LlamaWeights weights(ModelConfig c) {
         float[] ropeFactors = gguf.hasTensor("rope_freqs.weight") ? vector("rope_freqs.weight", c.headDim() / 2) : null;
-        return LlamaTensors.read(c, new LlamaTensors() {
-            @Override
-            public String name(Role role, int layer) {
-                return ggufName(role, layer);
-            }
+        return LlamaTensors.read(c, this, gguf.hasTensor("blk.0.attn_q.bias"), ropeFactors);
+    }
 
-            @Override
-            public boolean has(String name) {
-                return gguf.hasTensor(name);
-            }
+    @Override
+    public String name(Role role, int layer) {
+        return ggufName(role, layer);
+    }
 
-            @Override
-            public Matrix matrix(String name, int rows, int cols) {
-                return GgufLlamaLoader.this.matrix(name, rows, cols);
-            }
-
-            @Override
-            public float[] vector(String name, int length) {
-                return GgufLlamaLoader.this.vector(name, length);
-            }
-        }, gguf.hasTensor("blk.0.attn_q.bias"), ropeFactors);
+    @Override
+    public boolean has(String name) {
+        return gguf.hasTensor(name);
     }
 
     /** llama.cpp's tensor names. */
-    static String ggufName(LlamaTensors.Role role, int layer) {
+    static String ggufName(Role role, int layer) {
         String p = "blk." + layer + ".";
         return switch (role) {
             case TOKEN_EMBEDDING -> "token_embd.weight";
@@ -134,7 +124,8 @@ final class GgufLlamaLoader {
     }
 
     /** A weight matrix of ne = [cols, rows] (GGUF lists the contiguous dimension first). */
-    private Matrix matrix(String name, int rows, int cols) {
+    @Override
+    public Matrix matrix(String name, int rows, int cols) {
         GgufTensorInfo t = tensor(name);
         if (t.dims() != 2 || t.ne(0) != cols || t.ne(1) != rows) {
             throw new IllegalArgumentException(gguf.path() + ": tensor " + name + " has shape "
@@ -144,7 +135,8 @@ final class GgufLlamaLoader {
     }
 
     /** A 1-D tensor (norm weight, bias, rope factors) as floats, dequantized if stored as F16. */
-    private float[] vector(String name, int length) {
+    @Override
+    public float[] vector(String name, int length) {
         GgufTensorInfo t = tensor(name);
         if (t.elementCount() != length) {
             throw new IllegalArgumentException(gguf.path() + ": tensor " + name + " has " + t.elementCount()
