@@ -13,18 +13,18 @@ import io.inferstream.runtime.model.ModelConfig;
 
 /**
  * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
- * {@code Qwen2Config}), with transformers' defaults for the keys a file leaves out.
+ * {@code Qwen2Config}, {@code Qwen3Config}), with transformers' defaults for the keys a file leaves out.
  *
  * @param file           the config.json read
- * @param modelType      {@code model_type}: llama, mistral or qwen2
+ * @param modelType      {@code model_type}: llama, mistral, qwen2 or qwen3
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
- * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama)
+ * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
  */
 public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2");
+    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2", "qwen3");
 
     /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
     public static HfConfig read(Path file) {
@@ -40,8 +40,8 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         String type = c.path("model_type").asText("");
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
-                    + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral and qwen2"
-                    + " (Qwen2, Qwen2.5)");
+                    + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, qwen2"
+                    + " (Qwen2, Qwen2.5) and qwen3");
         }
         if (c.has("quantization_config")) {
             throw new IllegalArgumentException(file + ": quantization_config ("
@@ -58,8 +58,10 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         int dim = positive(c, file, "hidden_size");
         int heads = positive(c, file, "num_attention_heads");
         int kvHeads = c.hasNonNull("num_key_value_heads") ? positive(c, file, "num_key_value_heads") : heads;
-        int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : dim / heads;
-        if (!c.hasNonNull("head_dim") && dim % heads != 0) {
+        boolean qwen3 = type.equals("qwen3");
+        // Qwen3Config defaults head_dim to 128 whatever the width; the others to hidden_size / num_attention_heads
+        int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : qwen3 ? 128 : dim / heads;
+        if (!c.hasNonNull("head_dim") && !qwen3 && dim % heads != 0) {
             throw new IllegalArgumentException(file + ": hidden_size " + dim + " is not a multiple of num_attention_heads "
                     + heads + " and head_dim is not given");
         }
@@ -71,9 +73,9 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             throw new IllegalArgumentException(file + ": heads of " + headDim + " dimensions; RoPE needs an even head_dim");
         }
         boolean qwen2 = type.equals("qwen2");
-        int context = c.path("max_position_embeddings").asInt(qwen2 ? 32768 : 2048);
+        int context = c.path("max_position_embeddings").asInt(qwen2 || qwen3 ? 32768 : 2048);
         context = Math.min(context, slidingWindow(c, type, context));
-        ModelConfig model = new ModelConfig(qwen2 ? "qwen2" : "llama", dim, positive(c, file, "intermediate_size"),
+        ModelConfig model = new ModelConfig(qwen2 || qwen3 ? type : "llama", dim, positive(c, file, "intermediate_size"),
                 positive(c, file, "num_hidden_layers"), heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
                 (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(10000.0),
                 true, ropeScaling(c, file));
@@ -82,13 +84,14 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
     }
 
     /**
-     * Mistral and Qwen2 may attend only to the last {@code sliding_window} positions. Within the window that is full
+     * Mistral, Qwen2 and Qwen3 may attend only to the last {@code sliding_window} positions. Within the window that is full
      * attention, which is what the engine computes, so the usable context is capped at the window rather than giving
      * different results beyond it.
      */
     private static int slidingWindow(JsonNode c, String type, int context) {
         JsonNode window = c.path("sliding_window");
-        boolean applies = type.equals("mistral") || (type.equals("qwen2") && c.path("use_sliding_window").asBoolean(false));
+        boolean applies = type.equals("mistral")
+                || (type.startsWith("qwen") && c.path("use_sliding_window").asBoolean(false));
         return applies && window.isInt() && window.asInt() > 0 ? window.asInt() : context;
     }
 

@@ -59,7 +59,7 @@ final class HfLlamaLoader implements LlamaTensors {
         return shards.hasTensor(name);
     }
 
-    /** transformers' tensor names (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM). */
+    /** transformers' tensor names (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM). */
     static String hfName(Role role, int layer) {
         String p = "model.layers." + layer + ".";
         return switch (role) {
@@ -72,6 +72,8 @@ final class HfLlamaLoader implements LlamaTensors {
             case BQ -> p + "self_attn.q_proj.bias";
             case BK -> p + "self_attn.k_proj.bias";
             case BV -> p + "self_attn.v_proj.bias";
+            case Q_NORM -> p + "self_attn.q_norm.weight";
+            case K_NORM -> p + "self_attn.k_norm.weight";
             case FFN_NORM -> p + "post_attention_layernorm.weight";
             case GATE -> p + "mlp.gate_proj.weight";
             case UP -> p + "mlp.up_proj.weight";

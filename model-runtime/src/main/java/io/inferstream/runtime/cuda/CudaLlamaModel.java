@@ -975,6 +975,7 @@ public final class CudaLlamaModel implements LanguageModel {
         for (int l = 0; l < layers; l++) {
             // Attention block: q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
             boolean qkvGrouped = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, w.wq[l], w.wk[l], w.wv[l]);
+            boolean fusedRope = this.fusedRope && w.qNorm == null; // QK-norm comes between the product and RoPE
             if (qkvGrouped && fusedRope && reducesInProduct(true)) {
                 // the same, the product's last block per row block reducing, rotating and writing the cache itself
                 DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.wq[l], w.wk[l], w.wv[l]}, buf.xb, n, skinny,
@@ -995,6 +996,7 @@ public final class CudaLlamaModel implements LanguageModel {
             }
             if (!(qkvGrouped && fusedRope)) {
                 addQkvBiases(l, n);
+                normalizeQkHeads(l, n);
                 mark(StepProfile.Part.QKV_MATMUL);
                 // RoPE, then the KV write, in one launch. All of the step's keys/values are stored before any token
                 // attends: a prefill chunk sees itself.
@@ -1101,6 +1103,18 @@ public final class CudaLlamaModel implements LanguageModel {
             k.launch("add_bias", blocks(n * qDim), 1, 256, 0, buf.q, w.bq[l], n, qDim);
             k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, buf.kBuf, w.bk[l], n, kvDim);
             k.launch("add_bias", blocks(n * kvDim), 1, 256, 0, buf.vBuf, w.bv[l], n, kvDim);
+        }
+    }
+
+    /**
+     * qwen3's QK-norm: every head of q [n, qDim] and k [n, kvDim] RMS-normalized in place with layer l's weights, one
+     * rmsnorm block per head (the kernel reads a row whole before it writes it). Nothing for other models.
+     */
+    void normalizeQkHeads(int l, int n) {
+        if (w.qNorm != null) {
+            int hd = config.headDim();
+            k.launch("rmsnorm", n * config.nHeads(), 1, 128, 0, buf.q, null, w.qNorm[l], buf.q, hd, config.rmsEps());
+            k.launch("rmsnorm", n * config.nKvHeads(), 1, 128, 0, buf.kBuf, null, w.kNorm[l], buf.kBuf, hd, config.rmsEps());
         }
     }
 

@@ -32,6 +32,8 @@ final class DeviceWeights implements AutoCloseable {
     final DeviceBuffer[] bq;       // [layers][qDim], null without biases (qwen2 has them)
     final DeviceBuffer[] bk;       // [layers][kvDim], null without biases
     final DeviceBuffer[] bv;       // [layers][kvDim], null without biases
+    final DeviceBuffer[] qNorm;    // [layers][headDim], null without QK-norm (qwen3 has it)
+    final DeviceBuffer[] kNorm;    // [layers][headDim], null without QK-norm
     final DeviceBuffer outputNorm; // [dim]
     final DeviceBuffer invFreq;    // [headDim / 2] RoPE inverse frequencies (with the model's rope factors)
     private final List<AutoCloseable> owned = new ArrayList<>();
@@ -49,6 +51,9 @@ final class DeviceWeights implements AutoCloseable {
         if (w.bq() != null) {
             int qDim = config.nHeads() * config.headDim();
             bytes += 4L * config.nLayers() * (qDim + 2L * config.kvDim());
+        }
+        if (w.qNorm() != null) {
+            bytes += 4L * config.nLayers() * 2L * config.headDim();
         }
         return bytes;
     }
@@ -114,6 +119,9 @@ final class DeviceWeights implements AutoCloseable {
         bq = biases ? new DeviceBuffer[layers] : null;
         bk = biases ? new DeviceBuffer[layers] : null;
         bv = biases ? new DeviceBuffer[layers] : null;
+        boolean qkNorm = w.qNorm() != null;
+        qNorm = qkNorm ? new DeviceBuffer[layers] : null;
+        kNorm = qkNorm ? new DeviceBuffer[layers] : null;
         for (int l = 0; l < layers; l++) {
             wq[l] = uploaded.get(w.wq()[l]);
             wk[l] = uploaded.get(w.wk()[l]);
@@ -128,6 +136,10 @@ final class DeviceWeights implements AutoCloseable {
                 bq[l] = floats(owned, w.bq()[l], "attn_q.bias " + l);
                 bk[l] = floats(owned, w.bk()[l], "attn_k.bias " + l);
                 bv[l] = floats(owned, w.bv()[l], "attn_v.bias " + l);
+            }
+            if (qkNorm) {
+                qNorm[l] = floats(owned, w.qNorm()[l], "attn_q_norm " + l);
+                kNorm[l] = floats(owned, w.kNorm()[l], "attn_k_norm " + l);
             }
         }
         outputNorm = floats(owned, w.outputNorm(), "output_norm");

@@ -439,6 +439,11 @@ final class EpilogueKernelChoices extends KernelTrials {
      * fused way is adopted only when also faster as CUDA graphs (F16 KV). -Dinferstream.cuda.fuseRope=on|off forces it.
      */
     void chooseFusedRope() {
+        if (w.qNorm != null) {
+            model.useFusedRope(false);
+            fusedRopeChoice = "off: the model normalizes every Q/K head between the product and RoPE (QK-norm)";
+            return;
+        }
         String forced = CudaLlamaModel.onOff("inferstream.cuda.fuseRope");
         if (forced != null) {
             model.useFusedRope("on".equals(forced));

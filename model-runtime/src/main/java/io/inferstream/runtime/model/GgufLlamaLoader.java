@@ -7,7 +7,7 @@ import io.inferstream.runtime.gguf.GgufTensorInfo;
 import io.inferstream.runtime.tensor.Matrix;
 
 /**
- * Reads a llama / qwen2 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
+ * Reads a llama / qwen2 / qwen3 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
  * tensors by their llama.cpp names, the output matrix falling back to the token embedding when the
  * model ties them.
  */
@@ -33,14 +33,19 @@ final class GgufLlamaLoader implements LlamaTensors {
     }
 
     private ModelConfig config() {
-        if (!arch.equals("llama") && !arch.equals("qwen2")) {
+        if (!arch.equals("llama") && !arch.equals("qwen2") && !arch.equals("qwen3")) {
             throw new IllegalArgumentException(gguf.path() + ": general.architecture is '" + arch
-                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral) and qwen2");
+                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2 (Qwen2, Qwen2.5) and qwen3");
         }
         int dim = requireInt("embedding_length");
         int nHeads = requireInt("attention.head_count");
         int nKvHeads = gguf.getInt(arch + ".attention.head_count_kv", nHeads);
         int headDim = gguf.getInt(arch + ".attention.key_length", dim / nHeads);
+        int valueDim = gguf.getInt(arch + ".attention.value_length", headDim);
+        if (valueDim != headDim) {
+            throw new IllegalArgumentException(gguf.path() + ": " + arch + ".attention.value_length is " + valueDim
+                    + " but key_length is " + headDim + "; keys and values of different widths are not supported");
+        }
         int ropeDim = gguf.getInt(arch + ".rope.dimension_count", headDim);
         if (ropeDim != headDim) {
             throw new IllegalArgumentException(gguf.path() + ": " + arch + ".rope.dimension_count is " + ropeDim
@@ -51,7 +56,7 @@ final class GgufLlamaLoader implements LlamaTensors {
                 headDim, vocab, gguf.getInt(arch + ".context_length", 2048),
                 gguf.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
                 gguf.getFloat(arch + ".rope.freq_base", 10000f),
-                arch.equals("qwen2"), ropeScaling());
+                !arch.equals("llama"), ropeScaling()); // llama.cpp: LLAMA_ROPE_TYPE_NEOX for qwen2 and qwen3
     }
 
     /** Llama 3.1 scaling from {@code <arch>.rope.scaling.*}; null when absent or "none". */
@@ -99,6 +104,8 @@ final class GgufLlamaLoader implements LlamaTensors {
             case BQ -> p + "attn_q.bias";
             case BK -> p + "attn_k.bias";
             case BV -> p + "attn_v.bias";
+            case Q_NORM -> p + "attn_q_norm.weight";
+            case K_NORM -> p + "attn_k_norm.weight";
             case FFN_NORM -> p + "ffn_norm.weight";
             case GATE -> p + "ffn_gate.weight";
             case UP -> p + "ffn_up.weight";

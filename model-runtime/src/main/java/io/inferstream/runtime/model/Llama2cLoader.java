@@ -76,7 +76,7 @@ public final class Llama2cLoader {
         float[] finalNorm = read(in, dim);
         in.position(in.position() + seqLen * headDim); // freq_cis_real and freq_cis_imag: RoPE is computed instead
         Matrix output = shared ? embedding : Matrix.ofF32(read(in, vocab * dim), vocab, dim);
-        return new LlamaModel(config, new LlamaWeights(embedding, attnNorm, wq, wk, wv, wo, null, null, null,
+        return new LlamaModel(config, new LlamaWeights(embedding, attnNorm, wq, wk, wv, wo, null, null, null, null, null,
                 ffnNorm, w1, w3, w2, finalNorm, output, null));
     }
 

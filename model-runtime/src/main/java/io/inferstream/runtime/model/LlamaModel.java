@@ -7,7 +7,7 @@ import io.inferstream.runtime.tensor.VectorMath;
 import io.inferstream.runtime.tensor.WorkerPool;
 
 /**
- * A Llama-family decoder (llama, mistral, qwen2) on the CPU. One {@link #forward} runs every token of
+ * A Llama-family decoder (llama, mistral, qwen2, qwen3) on the CPU. One {@link #forward} runs every token of
  * a batch at once: each weight matrix is multiplied against all n tokens, while RoPE, the KV write and
  * attention happen per token at its own position in its own sequence.
  *
@@ -115,6 +115,10 @@ public final class LlamaModel implements LanguageModel {
                     VectorMath.add(k, t * kvDim, w.bk()[l], 0, kvDim);
                     VectorMath.add(v, t * kvDim, w.bv()[l], 0, kvDim);
                 }
+                if (w.qNorm() != null) { // qwen3: every head's q and k RMS-normalized before RoPE
+                    normalizeHeads(q, t * qDim, config.nHeads(), w.qNorm()[l]);
+                    normalizeHeads(k, t * kvDim, config.nKvHeads(), w.kNorm()[l]);
+                }
                 rope.rotate(q, t * qDim, config.nHeads(), cos, sin, t * half);
                 rope.rotate(k, t * kvDim, config.nKvHeads(), cos, sin, t * half);
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
@@ -173,6 +177,14 @@ public final class LlamaModel implements LanguageModel {
         }
         runs[count] = n;
         return count;
+    }
+
+    /** x[off + h·headDim ..] = rmsnorm(that head) · weight, in place, for each of {@code heads} heads */
+    private void normalizeHeads(float[] x, int off, int heads, float[] weight) {
+        int hd = config.headDim();
+        for (int h = 0; h < heads; h++) {
+            VectorMath.rmsnorm(x, off + h * hd, x, off + h * hd, weight, hd, config.rmsEps());
+        }
     }
 
     /** out[t] = rmsnorm(in[t]) for each of the n tokens   // [n, dim] */

@@ -15,6 +15,8 @@ import io.inferstream.runtime.tensor.Matrix;
  * @param bq             [layer][nHeads * headDim] query bias (qwen2), or null
  * @param bk             [layer][kvDim] key bias, or null
  * @param bv             [layer][kvDim] value bias, or null
+ * @param qNorm          [layer][headDim] RMSNorm weight of every query head before RoPE (qwen3), or null
+ * @param kNorm          [layer][headDim] RMSNorm weight of every key head before RoPE (qwen3), or null
  * @param ffnNorm        [layer][dim] RMSNorm weight before the feed-forward block
  * @param gate           [layer] [hidden, dim] (llama2.c w1)
  * @param up             [layer] [hidden, dim] (llama2.c w3)
@@ -33,6 +35,8 @@ public record LlamaWeights(
         float[][] bq,
         float[][] bk,
         float[][] bv,
+        float[][] qNorm,
+        float[][] kNorm,
         float[][] ffnNorm,
         Matrix[] gate,
         Matrix[] up,

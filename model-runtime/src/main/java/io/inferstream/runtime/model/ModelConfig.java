@@ -3,7 +3,7 @@ package io.inferstream.runtime.model;
 /**
  * Hyper-parameters of a Llama-family transformer, as GGUF metadata (or a llama2.c header) states them.
  *
- * @param architecture   GGUF {@code general.architecture}: "llama" or "qwen2"
+ * @param architecture   GGUF {@code general.architecture}: "llama", "qwen2" or "qwen3"
  * @param dim            embedding width (d_model)
  * @param hiddenDim      feed-forward width
  * @param nLayers        transformer blocks
@@ -14,7 +14,7 @@ package io.inferstream.runtime.model;
  * @param contextLength  maximum positions the model was trained for
  * @param rmsEps         RMSNorm epsilon
  * @param ropeTheta      RoPE frequency base
- * @param ropeNeox       true for the NeoX layout (rotate halves: qwen2), false for interleaved pairs (llama)
+ * @param ropeNeox       true for the NeoX layout (rotate halves: qwen2, qwen3), false for interleaved pairs (llama)
  * @param ropeScaling    Llama-3 frequency scaling, or null
  */
 public record ModelConfig(
@@ -31,6 +31,14 @@ public record ModelConfig(
         float ropeTheta,
         boolean ropeNeox,
         RopeScaling ropeScaling) {
+
+    /**
+     * Whether each head's query and key are RMS-normalized (with a learned weight per head dimension) before RoPE:
+     * Qwen3's QK-norm.
+     */
+    public boolean qkNorm() {
+        return architecture.equals("qwen3");
+    }
 
     /** Width of one token's keys (or values) in one layer. */
     public int kvDim() {

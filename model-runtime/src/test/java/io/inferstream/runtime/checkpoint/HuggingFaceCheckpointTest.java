@@ -190,6 +190,39 @@ class HuggingFaceCheckpointTest {
     }
 
     @Test
+    void aQwen3FolderNeedsItsPerHeadQkNormWeightsAndDefaultsItsHeadsTo128() throws IOException {
+        // Qwen3Config's head_dim is 128 when config.json leaves it out, whatever hidden_size / num_attention_heads is
+        writeTiny(c -> c.put("model_type", "qwen3").remove("max_position_embeddings"), t -> { });
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            assertEquals("qwen3", c.config().architecture());
+            assertEquals(128, c.config().headDim());
+            assertEquals(32768, c.config().contextLength(), "Qwen3Config's default max_position_embeddings");
+            assertTrue(c.config().qkNorm() && c.config().ropeNeox());
+        }
+        writeTiny(c -> c.put("model_type", "qwen3").put("head_dim", 4), t -> t.put("model.layers.0.self_attn.q_norm.weight", new long[] {4}));
+        String m = loadFails(dir);
+        assertTrue(m.contains("tensor model.layers.0.self_attn.k_norm.weight is missing (expected shape [4])"), m);
+        writeTiny(c -> c.put("model_type", "qwen3").put("head_dim", 4), t -> {
+            t.put("model.layers.0.self_attn.q_norm.weight", new long[] {4});
+            t.put("model.layers.0.self_attn.k_norm.weight", new long[] {4});
+        });
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            assertEquals(VOCAB, c.loadModel().config().vocabSize());
+        }
+        // attention_bias puts a bias on o_proj too, which the engine does not add: refused by the tensor's name
+        writeTiny(c -> c.put("model_type", "qwen3").put("head_dim", 4).put("attention_bias", true), t -> {
+            t.put("model.layers.0.self_attn.q_norm.weight", new long[] {4});
+            t.put("model.layers.0.self_attn.k_norm.weight", new long[] {4});
+            t.put("model.layers.0.self_attn.q_proj.bias", new long[] {DIM});
+            t.put("model.layers.0.self_attn.k_proj.bias", new long[] {4});
+            t.put("model.layers.0.self_attn.v_proj.bias", new long[] {4});
+            t.put("model.layers.0.self_attn.o_proj.bias", new long[] {DIM});
+        });
+        m = loadFails(dir);
+        assertTrue(m.contains("o_proj.bias") && m.contains("not supported"), m);
+    }
+
+    @Test
     void aMissingTensorIsNamedWithTheShapeExpected() throws IOException {
         writeTiny(c -> { }, t -> t.remove("model.layers.0.mlp.up_proj.weight"));
         String m = loadFails(dir);

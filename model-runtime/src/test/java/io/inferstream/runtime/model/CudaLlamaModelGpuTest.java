@@ -262,6 +262,22 @@ class CudaLlamaModelGpuTest {
         }
     }
 
+    /**
+     * Qwen3 on the device: every head of q and k RMS-normalized before RoPE (the fused RoPE epilogues step aside for
+     * it), and heads wider than the model (q and the attention output twice the width of x), in every step.
+     */
+    @Test
+    void aQwen3ModelWithQkNormOnTheDeviceGivesTheCpuLogits() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("qwen3").withTied(true).withHeadDim(32);
+        Path path = dir.resolve("qwen3.gguf");
+        RandomLlamaGguf.write(spec, path);
+        try (GgufFile gguf = GgufFile.open(path); CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
+            assertTrue(gpu.config().qkNorm());
+            assertTrue(!gpu.fusedRope(), gpu.fusedRopeChoice());
+            assertScheduleMatches("qwen3 Q8_0", LlamaModel.load(gguf), gpu, KvStore.Precision.F16, 3e-2);
+        }
+    }
+
     /** Runs the mixed schedule on both models, each step's logits within {@code bound} (relative) of the CPU's. */
     private static void assertScheduleMatches(String label, LlamaModel cpu, CudaLlamaModel gpu, KvStore.Precision precision,
                                               double bound) {

@@ -44,6 +44,33 @@ class GgufLlamaLoaderTest {
     }
 
     @Test
+    void qwen3ReadsItsHeadWidthAndNeedsItsQkNormTensors() {
+        Path p = dir.resolve("q3.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3").withHeadDim(32), p);
+        try (GgufFile gguf = GgufFile.open(p)) {
+            LlamaModel m = LlamaModel.load(gguf);
+            assertEquals(32, m.config().headDim(), "qwen3.attention.key_length");
+            assertTrue(m.config().ropeNeox() && m.config().qkNorm());
+            assertNull(m.weights().bq());
+            assertEquals(32, m.weights().kNorm()[1].length);
+        }
+        GgufWriter noKNorm = header("qwen3").putUInt32("qwen3.attention.key_length", 8)
+                .addTensor("token_embd.weight", new float[64 * 10], 64, 10)
+                .addTensor("blk.0.attn_norm.weight", new float[64], 64)
+                .addTensor("blk.0.attn_q.weight", new float[64 * 32], 64, 32)
+                .addTensor("blk.0.attn_k.weight", new float[64 * 32], 64, 32)
+                .addTensor("blk.0.attn_v.weight", new float[64 * 32], 64, 32)
+                .addTensor("blk.0.attn_output.weight", new float[32 * 64], 32, 64)
+                .addTensor("blk.0.attn_q_norm.weight", new float[8], 8);
+        String msg = loadError(noKNorm);
+        assertTrue(msg.contains("blk.0.attn_k_norm.weight") && msg.contains("missing"), msg);
+
+        String widths = loadError(header("qwen3").putUInt32("qwen3.attention.key_length", 8)
+                .putUInt32("qwen3.attention.value_length", 16).addTensor("token_embd.weight", new float[64 * 10], 64, 10));
+        assertTrue(widths.contains("qwen3.attention.value_length is 16") && widths.contains("key_length is 8"), widths);
+    }
+
+    @Test
     void unsupportedArchitectureIsNamed() {
         String msg = loadError(new GgufWriter().putString("general.architecture", "gpt2"));
         assertTrue(msg.contains("gpt2") && msg.contains("general.architecture"), msg);
@@ -76,9 +103,13 @@ class GgufLlamaLoaderTest {
     }
 
     private static GgufWriter header() {
-        return new GgufWriter().putString("general.architecture", "llama")
-                .putUInt32("llama.embedding_length", 64).putUInt32("llama.feed_forward_length", 96)
-                .putUInt32("llama.block_count", 1).putUInt32("llama.attention.head_count", 4);
+        return header("llama");
+    }
+
+    private static GgufWriter header(String arch) {
+        return new GgufWriter().putString("general.architecture", arch)
+                .putUInt32(arch + ".embedding_length", 64).putUInt32(arch + ".feed_forward_length", 96)
+                .putUInt32(arch + ".block_count", 1).putUInt32(arch + ".attention.head_count", 4);
     }
 
     private String loadError(GgufWriter w) {

@@ -50,6 +50,24 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void qwen3WithQkNormAndHeadsWiderThanTheWidthMatchesReference() {
+        // Qwen3-0.6B's proportions: 16 heads of 128 over a width of 1024, so q is twice as wide as x and Wo narrows it
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3").withShape(64, 96, 4, 2)
+                .withHeadDim(32).withTied(true).withEps(1e-6f);
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            ModelConfig c = LlamaModel.load(gguf).config();
+            assertTrue(c.qkNorm() && c.ropeNeox(), c.toString());
+            assertEquals(32, c.headDim());
+        }
+    }
+
+    @Test
+    void qwen3Q8_0WeightsMatchReferenceOverDequantizedWeights() {
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("qwen3").withShape(64, 96, 4, 2).withHeadDim(32), 1e-4);
+    }
+
+    @Test
     void llama3RopeScalingMatchesReference() {
         // head dim 16, theta 1e4: wavelengths 6.3 (kept), 19.9 (smoothed between 8 and 32) and > 32 (divided by 8)
         ModelConfig.RopeScaling scaling = new ModelConfig.RopeScaling(8f, 1f, 4f, 32);
@@ -112,6 +130,15 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void huggingFaceQwen3FolderWithQkNormMatchesReference() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3").withTied(true)
+                .withShape(64, 96, 4, 2).withHeadDim(32).withEps(1e-6f);
+        ModelConfig config = assertHuggingFaceFolderMatchesReference(spec, SafetensorsDtype.BF16, 2);
+        assertEquals("qwen3", config.architecture());
+        assertEquals(32, config.headDim());
+    }
+
+    @Test
     void huggingFaceF32FolderWithThreeQueryHeadsPerKvHeadMatchesReference() {
         assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2),
                 SafetensorsDtype.F32, 1);
@@ -140,7 +167,7 @@ class LlamaModelReferenceTest {
         Path path = dir.resolve("model.gguf");
         RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path)) {
-            double[][] expected = new ReferenceTransformer(spec, dequantized(gguf), spec.arch().equals("qwen2")).forward(TOKENS);
+            double[][] expected = new ReferenceTransformer(spec, dequantized(gguf), !spec.arch().equals("llama")).forward(TOKENS);
             LlamaModel model = LlamaModel.load(gguf);
             assertEquals(spec.vocab(), model.config().vocabSize());
             assertEquals(spec.eps(), model.config().rmsEps());

@@ -53,6 +53,8 @@ final class RandomHfFolder {
             case "attn_q.bias" -> "self_attn.q_proj.bias";
             case "attn_k.bias" -> "self_attn.k_proj.bias";
             case "attn_v.bias" -> "self_attn.v_proj.bias";
+            case "attn_q_norm.weight" -> "self_attn.q_norm.weight";
+            case "attn_k_norm.weight" -> "self_attn.k_norm.weight";
             case "attn_output.weight" -> "self_attn.o_proj.weight";
             case "ffn_norm.weight" -> "post_attention_layernorm.weight";
             case "ffn_gate.weight" -> "mlp.gate_proj.weight";
@@ -134,14 +136,18 @@ final class RandomHfFolder {
     /** config.json as transformers writes it for the spec's architecture. */
     static ObjectNode config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
         boolean qwen2 = spec.arch().equals("qwen2");
+        boolean qwen3 = spec.arch().equals("qwen3");
         ObjectNode c = JSON.createObjectNode();
-        c.putArray("architectures").add(qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
-        c.put("model_type", qwen2 ? "qwen2" : "llama");
+        c.putArray("architectures").add(qwen2 ? "Qwen2ForCausalLM" : qwen3 ? "Qwen3ForCausalLM" : "LlamaForCausalLM");
+        c.put("model_type", qwen2 || qwen3 ? spec.arch() : "llama");
         c.put("hidden_size", spec.dim());
         c.put("intermediate_size", spec.hidden());
         c.put("num_hidden_layers", spec.layers());
         c.put("num_attention_heads", spec.heads());
         c.put("num_key_value_heads", spec.kvHeads());
+        if (qwen3 || spec.headDim() != spec.dim() / spec.heads()) {
+            c.put("head_dim", spec.headDim());
+        }
         c.put("vocab_size", spec.vocab());
         c.put("max_position_embeddings", spec.context());
         c.put("rms_norm_eps", spec.eps());
@@ -149,7 +155,10 @@ final class RandomHfFolder {
         c.put("hidden_act", "silu");
         c.put("tie_word_embeddings", spec.tied());
         c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
-        if (qwen2) {
+        if (qwen3) {
+            c.put("attention_bias", false);
+        }
+        if (qwen2 || qwen3) {
             c.put("use_sliding_window", false);
             c.put("sliding_window", 4);
         }

@@ -24,53 +24,56 @@ final class RandomLlamaGguf {
      */
     record Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
                 float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
-                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor) {
+                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor, int headDim) {
 
         Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
              float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
              boolean hfPermutedQk, long seed) {
-            this(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, false);
+            this(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, false,
+                    dim / heads);
         }
 
         /** Llama 3 scaling stored as llama.cpp's converter stores it: a rope_freqs.weight tensor, no scaling keys. */
         Spec withRopeFreqsTensor() {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true, headDim);
         }
 
         static Spec llama(GgmlType type) {
             return new Spec("llama", 64, 96, 2, 4, 2, 300, 256, 1e-5f, 10000f, type, false, null, false, 11);
         }
 
-        int headDim() {
-            return dim / heads;
-        }
-
         Spec withArch(String a) {
-            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
         }
 
         Spec withShape(int d, int h, int nHeads, int nKv) {
-            return new Spec(arch, d, h, layers, nHeads, nKv, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+            return new Spec(arch, d, h, layers, nHeads, nKv, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor,
+                    d / nHeads);
         }
 
         Spec withTied(boolean t) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
         }
 
         Spec withLlama3(ModelConfig.RopeScaling s, float ropeTheta) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor, headDim);
         }
 
         Spec withHfPermutedQk() {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor, headDim);
+        }
+
+        /** Heads of {@code hd} dimensions whatever the width (Qwen3: 16 heads of 128 over a width of 1024). */
+        Spec withHeadDim(int hd) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, hd);
         }
 
         Spec withVocab(int v) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, v, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, v, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
         }
 
         Spec withEps(float e) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
         }
     }
 
@@ -103,6 +106,8 @@ final class RandomLlamaGguf {
                 .putUInt32(a + ".attention.head_count_kv", spec.kvHeads())
                 .putFloat32(a + ".attention.layer_norm_rms_epsilon", spec.eps())
                 .putFloat32(a + ".rope.freq_base", spec.theta())
+                .putUInt32(a + ".attention.key_length", hd)
+                .putUInt32(a + ".attention.value_length", hd)
                 .putUInt32(a + ".rope.dimension_count", hd)
                 .putUInt32(a + ".context_length", spec.context());
         if (spec.llama3() != null && spec.ropeFreqsTensor()) {
@@ -133,6 +138,10 @@ final class RandomLlamaGguf {
                 vector(w, rnd, p + "attn_q.bias", qDim, 0.0, 0.5);
                 vector(w, rnd, p + "attn_k.bias", kvDim, 0.0, 0.5);
                 vector(w, rnd, p + "attn_v.bias", kvDim, 0.0, 0.5);
+            }
+            if (a.equals("qwen3")) { // QK-norm: one weight per head dimension, shared by the heads
+                norm(w, rnd, p + "attn_q_norm.weight", hd);
+                norm(w, rnd, p + "attn_k_norm.weight", hd);
             }
             norm(w, rnd, p + "ffn_norm.weight", spec.dim());
             matrix(w, rnd, p + "ffn_gate.weight", spec.hidden(), spec.dim(), s);

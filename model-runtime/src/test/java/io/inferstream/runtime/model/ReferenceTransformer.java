@@ -8,7 +8,9 @@ import java.util.function.Function;
  *
  * <p>Weights come in as flat row-major [rows, cols] arrays by GGUF tensor name. RoPE is applied to
  * pairs {@code (2i, 2i+1)} ("normal", the GGUF llama layout) or to {@code (i, i + headDim/2)} ("rotate
- * half": NeoX, qwen2, and Hugging Face llama checkpoints before the converter's Q/K permutation).
+ * half": NeoX, qwen2, qwen3, and Hugging Face llama checkpoints before the converter's Q/K permutation). Qwen3
+ * normalizes each query and key head (RMSNorm over the head, its own weight) before rotating it, as transformers'
+ * {@code Qwen3Attention} does.
  */
 final class ReferenceTransformer {
 
@@ -48,6 +50,10 @@ final class ReferenceTransformer {
                     addInPlace(q[t], tensor.apply(p + "attn_q.bias"));
                     addInPlace(k[t], tensor.apply(p + "attn_k.bias"));
                     addInPlace(v[t], tensor.apply(p + "attn_v.bias"));
+                }
+                if (spec.arch().equals("qwen3")) {
+                    normalizeHeads(q[t], heads, tensor.apply(p + "attn_q_norm.weight"));
+                    normalizeHeads(k[t], kvHeads, tensor.apply(p + "attn_k_norm.weight"));
                 }
                 rope(q[t], heads, t);
                 rope(k[t], kvHeads, t);
@@ -129,6 +135,15 @@ final class ReferenceTransformer {
         }
         double smooth = (s.originalContextLength() / wavelen - s.lowFreqFactor()) / (s.highFreqFactor() - s.lowFreqFactor());
         return (1 - smooth) * freq / s.factor() + smooth * freq;
+    }
+
+    /** Qwen3's QK-norm: each head of {@code x} replaced by its RMSNorm with the weight {@code w} [headDim]. */
+    private void normalizeHeads(double[] x, int heads, double[] w) {
+        int hd = spec.headDim();
+        for (int h = 0; h < heads; h++) {
+            double[] head = java.util.Arrays.copyOfRange(x, h * hd, (h + 1) * hd);
+            System.arraycopy(rmsnorm(head, w), 0, x, h * hd, hd);
+        }
     }
 
     private double[] rmsnorm(double[] x, double[] w) {
