@@ -7,36 +7,39 @@ import java.util.Locale;
  * shape (same matrix sizes, so the same compute per token) without downloading the model.
  *
  * @param name        CLI name
+ * @param architecture GGUF {@code general.architecture}: llama, or qwen3 (per-head Q/K norms)
  * @param dim         embedding width
  * @param hiddenDim   feed-forward width
  * @param nLayers     transformer blocks
  * @param nHeads      query heads
  * @param nKvHeads    key/value heads
+ * @param headDim     width of one head (dim / nHeads but for Qwen3)
  * @param vocabSize   vocabulary rows
  * @param contextLength trained context
  * @param ropeTheta   RoPE base
  * @param tiedOutput  output projection shares the embedding matrix
  */
-public record ModelShape(String name, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads, int vocabSize,
-                         int contextLength, float ropeTheta, boolean tiedOutput) {
+public record ModelShape(String name, String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads,
+                         int headDim, int vocabSize, int contextLength, float ropeTheta, boolean tiedOutput) {
 
     /** HuggingFaceTB/SmolLM2-135M. */
-    public static final ModelShape SMOLLM2_135M = new ModelShape("smollm2-135m", 576, 1536, 30, 9, 3, 49152, 8192, 100000f, true);
+    public static final ModelShape SMOLLM2_135M = new ModelShape("smollm2-135m", "llama", 576, 1536, 30, 9, 3, 64, 49152, 8192, 100000f, true);
     /** meta-llama/Llama-3.2-1B (without its rope scaling: irrelevant to speed). */
-    public static final ModelShape LLAMA_32_1B = new ModelShape("llama-3.2-1b", 2048, 8192, 16, 32, 8, 128256, 131072, 500000f, true);
+    public static final ModelShape LLAMA_32_1B = new ModelShape("llama-3.2-1b", "llama", 2048, 8192, 16, 32, 8, 64, 128256, 131072, 500000f, true);
+    /** Qwen/Qwen3-0.6B: 16 heads of 128 over a width of 1024, Q/K norms. */
+    public static final ModelShape QWEN3_06B = new ModelShape("qwen3-0.6b", "qwen3", 1024, 3072, 28, 16, 8, 128, 151936, 40960,
+            1000000f, true);
     /** A few-layer model for fast tests. */
-    public static final ModelShape TINY = new ModelShape("tiny", 64, 192, 2, 4, 2, 512, 2048, 10000f, false);
+    public static final ModelShape TINY = new ModelShape("tiny", "llama", 64, 192, 2, 4, 2, 16, 512, 2048, 10000f, false);
 
     public static ModelShape byName(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "smollm2-135m" -> SMOLLM2_135M;
             case "llama-3.2-1b" -> LLAMA_32_1B;
+            case "qwen3-0.6b" -> QWEN3_06B;
             case "tiny" -> TINY;
-            default -> throw new IllegalArgumentException("unknown model shape '" + name + "' (expected smollm2-135m, llama-3.2-1b or tiny)");
+            default -> throw new IllegalArgumentException("unknown model shape '" + name
+                    + "' (expected smollm2-135m, llama-3.2-1b, qwen3-0.6b or tiny)");
         };
-    }
-
-    public int headDim() {
-        return dim / nHeads;
     }
 }

@@ -27,7 +27,7 @@ public final class RandomModelWriter {
     /** Writes the model to {@code file}. */
     public static Path write(ModelShape s, GgmlType type, long seed, Path file) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        String a = "llama";
+        String a = s.architecture();
         GgufWriter w = new GgufWriter()
                 .putString("general.architecture", a)
                 .putString("general.name", "random-" + s.name())
@@ -37,6 +37,8 @@ public final class RandomModelWriter {
                 .putUInt32(a + ".attention.head_count", s.nHeads())
                 .putUInt32(a + ".attention.head_count_kv", s.nKvHeads())
                 .putUInt32(a + ".context_length", s.contextLength())
+                .putUInt32(a + ".attention.key_length", s.headDim())
+                .putUInt32(a + ".attention.value_length", s.headDim())
                 .putUInt32(a + ".rope.dimension_count", s.headDim())
                 .putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f)
                 .putFloat32(a + ".rope.freq_base", s.ropeTheta());
@@ -50,6 +52,10 @@ public final class RandomModelWriter {
             matrix(w, p + "attn_k.weight", kvDim, s.dim(), type, rnd);
             matrix(w, p + "attn_v.weight", kvDim, s.dim(), type, rnd);
             matrix(w, p + "attn_output.weight", s.dim(), qDim, type, rnd);
+            if (a.equals("qwen3")) {
+                w.addTensor(p + "attn_q_norm.weight", ones(s.headDim()), s.headDim());
+                w.addTensor(p + "attn_k_norm.weight", ones(s.headDim()), s.headDim());
+            }
             w.addTensor(p + "ffn_norm.weight", ones(s.dim()), s.dim());
             matrix(w, p + "ffn_gate.weight", s.hiddenDim(), s.dim(), type, rnd);
             matrix(w, p + "ffn_up.weight", s.hiddenDim(), s.dim(), type, rnd);

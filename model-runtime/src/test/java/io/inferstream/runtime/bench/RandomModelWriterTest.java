@@ -33,6 +33,28 @@ class RandomModelWriterTest {
     }
 
     @Test
+    void aQwen3ShapeWritesItsHeadWidthAndQkNorms(@TempDir Path dir) {
+        ModelShape s = new ModelShape("tiny-qwen3", "qwen3", 64, 192, 2, 4, 2, 32, 512, 2048, 1000000f, true);
+        Path file = RandomModelWriter.write(s, GgmlType.Q8_0, 3, dir.resolve("q3.gguf"));
+        try (GgufFile gguf = GgufFile.open(file); LlamaModel model = LlamaModel.load(gguf)) {
+            assertEquals("qwen3", model.config().architecture());
+            assertEquals(32, model.config().headDim());
+            assertEquals(128, model.weights().wq()[0].rows());
+            assertEquals(32, model.weights().qNorm()[1].length);
+        }
+    }
+
+    @Test
+    void qwen3ShapeHasTheRealModelsNonEmbeddingParameterCount() {
+        ModelShape s = ModelShape.QWEN3_06B;
+        int q = s.nHeads() * s.headDim();
+        int kv = s.nKvHeads() * s.headDim();
+        long perLayer = 2L * s.dim() * q + 2L * s.dim() * kv + 3L * s.dim() * s.hiddenDim() + 2L * s.headDim() + 2L * s.dim();
+        // the model card of Qwen/Qwen3-0.6B: 0.44B non-embedding parameters, 28 layers, 16 Q and 8 KV heads
+        assertEquals(440_467_456L, s.nLayers() * perLayer + s.dim());
+    }
+
+    @Test
     void smolLm2ShapeHasTheRealModelsParameterCount() {
         ModelShape s = ModelShape.SMOLLM2_135M;
         long perLayer = 2L * s.dim() * s.dim()                       // q, o

@@ -21,12 +21,13 @@ public final class DecodeShapeBenchmark {
         String[] tokens = (args.length > 1 ? args[1] : "1,16").split(",");
         ModelShape shape = ModelShape.byName(args.length > 2 ? args[2] : "smollm2-135m");
         int dim = shape.dim();
+        int q = shape.nHeads() * shape.headDim();
         int kv = shape.nKvHeads() * shape.headDim();
         int ffn = shape.hiddenDim();
         int vocab = shape.vocabSize();
         int layers = shape.nLayers();
         Random rnd = new Random(2);
-        int[][] shapes = {{dim, dim}, {kv, dim}, {kv, dim}, {dim, dim}, {ffn, dim}, {ffn, dim}, {dim, ffn}};
+        int[][] shapes = {{q, dim}, {kv, dim}, {kv, dim}, {dim, q}, {ffn, dim}, {ffn, dim}, {dim, ffn}};
         List<Matrix[]> copies = new ArrayList<>();
         long layerBytes = 0;
         for (int copy = 0; copy < layers; copy++) {
