@@ -45,6 +45,10 @@ public final class InferenceOptions {
             description = "On a GPU: Q4_K/Q6_K weights decoded to F16 (2 bytes a weight, the faster kernels) or kept quantized (0.75 and 1.25 bytes a weight); AUTO decodes them unless they would not fit (default: ${DEFAULT-VALUE}).")
     public KQuantPolicy gpuKQuants = KQuantPolicy.AUTO;
 
+    @Option(names = "--quantize", paramLabel = "none|q8_0|q4_0",
+            description = "On the CPU: re-encode the model's F32/F16/BF16 matrices as Q8_0 or Q4_0 when each TaskManager loads it (llama.cpp's reference quantizers), e.g. a Hugging Face BF16 folder; quantized weights stay as they are (default: ${DEFAULT-VALUE}).")
+    public String quantize = "none";
+
     @Option(names = "--parallelism", paramLabel = "N", description = "Parallelism of the job (default: ${DEFAULT-VALUE}).")
     public int parallelism = 1;
 
@@ -122,7 +126,7 @@ public final class InferenceOptions {
     /** The engine these flags ask for; an {@code hf://} {@code model} is resolved on each TaskManager with {@code hub}. */
     public EngineSpec engineSpec(String model, String modelName, HubOverrides hub) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences,
-                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants, hub);
+                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants, quantize, hub);
     }
 
     public TaskOptions taskOptions() {
@@ -229,6 +233,7 @@ public final class InferenceOptions {
         s.put("device", device);
         s.put("gpu-memory-fraction", Double.toString(gpuMemoryFraction));
         s.put("gpu-kquants", gpuKQuants.name());
+        s.put("quantize", quantize);
         s.put("parallelism", Integer.toString(parallelism));
         s.put("max-batched-tokens", Integer.toString(maxBatchedTokens));
         s.put("max-sequences", Integer.toString(maxSequences));

@@ -4,6 +4,8 @@ import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.model.LoadTimeQuantization;
 import io.inferstream.runtime.hub.HubOverrides;
 import io.inferstream.runtime.kv.KvStore;
 import java.io.Serializable;
@@ -20,6 +22,8 @@ import java.util.Locale;
  * @param kvCacheBytes      KV-cache memory budget, or EngineConfig.AUTO_KV_CACHE (the GPU memory plan's room; 256 MiB on the CPU) // bytes
  * @param gpuMemoryFraction on a GPU, the share of the device's memory the model takes (of its free memory when less is free), in (0, 1]
  * @param gpuKQuants        on a GPU, how Q4_K / Q6_K weights are held
+ * @param quantize          on the CPU, the type float weights are re-encoded as at load (none, q8_0, q4_0: see
+ *                          {@link LoadTimeQuantization})
  * @param hub               for an {@code hf://} model: the command line's cache, endpoint and offline flags, applied
  *                          over each TaskManager's environment
  */
@@ -34,6 +38,7 @@ public record EngineSpec(
         boolean prefixCaching,
         double gpuMemoryFraction,
         KQuantPolicy gpuKQuants,
+        String quantize,
         HubOverrides hub) implements Serializable {
 
     public EngineSpec {
@@ -45,6 +50,13 @@ public record EngineSpec(
         DeviceOption.parse(device); // validates: cpu | cuda | cuda:N | auto
         engineConfig(maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision, prefixCaching); // validates the limits
         cudaOptions(gpuMemoryFraction, maxBatchedTokens, gpuKQuants); // validates the GPU settings
+        quantize = quantize == null ? "none" : quantize.toLowerCase(Locale.ROOT);
+        LoadTimeQuantization.parse(quantize); // validates: none | q8_0 | q4_0
+    }
+
+    /** The type float weights are re-encoded as on the CPU, or null to keep them as stored. */
+    public GgmlType quantizeType() {
+        return LoadTimeQuantization.parse(quantize);
     }
 
     /** A spec with the engine's and the GPU backend's defaults, on the CPU. */
@@ -52,13 +64,13 @@ public record EngineSpec(
         EngineConfig d = EngineConfig.defaults();
         CudaLlamaModel.Options g = CudaLlamaModel.Options.defaults();
         return new EngineSpec(model, modelName, "cpu", d.maxBatchedTokens(), d.maxSequences(), d.kvCacheBytes(),
-                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants(), HubOverrides.NONE);
+                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants(), "none", HubOverrides.NONE);
     }
 
     /** This spec on another device. */
     public EngineSpec withDevice(String device) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, hub);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, hub);
     }
 
     /** The GPU backend's options: this memory share and K-quant policy, scratch for steps of maxBatchedTokens. */
@@ -88,11 +100,11 @@ public record EngineSpec(
     /** This spec with an hf:// model resolved on each TaskManager with these hub flags. */
     public EngineSpec withHub(HubOverrides overrides) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, overrides);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, overrides);
     }
 
     public EngineSpec withLimits(int maxBatchedTokens, int maxSequences, long kvCacheBytes) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, hub);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, hub);
     }
 }

@@ -55,8 +55,10 @@ public final class LoadedModel implements AutoCloseable {
         Checkpoint file = Checkpoint.open(path);
         try {
             // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.
-            Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions(), placement);
+            Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions(), placement,
+                    spec.quantizeType());
             LOG.info("model {}: {}", spec.modelName(), loaded.choice().reason());
+            loaded.quantized(spec.quantizeType()).ifPresent(q -> LOG.info("model {}: {}", spec.modelName(), q));
             loaded.deviceMemory().ifPresent(memory -> LOG.info("model {}: device memory: {}", spec.modelName(), memory));
             if (!loaded.kernelChoices().isEmpty()) {
                 StringBuilder choices = new StringBuilder();

@@ -61,6 +61,30 @@ class EngineSpecDeviceTest {
     }
 
     @Test
+    void quantizeReachesTheCpuModelAndABadTypeIsRefusedWhenTheJobIsBuilt() {
+        String path = SharedModels.require("stories260K/stories260K.gguf").toAbsolutePath().toString();
+        InferenceOptions options = new InferenceOptions();
+        new CommandLine(options).parseArgs("--quantize", "Q8_0");
+        EngineSpec spec = options.engineSpec(path, "stories260K");
+        assertEquals("q8_0", spec.quantize());
+        assertEquals("Q8_0", options.settings().get("quantize"));
+        io.inferstream.runtime.model.LanguageModel[] engineModel = new io.inferstream.runtime.model.LanguageModel[1];
+        try (LoadedModel loaded = LoadedModel.load(spec, io.inferstream.runtime.backend.DevicePlacement.FIRST, m -> engineModel[0] = m)) {
+            // stories260K.gguf is F32: its matrices are re-encoded but for the feed-forward's down projection, whose 172
+            // columns are not whole blocks of 32
+            var weights = ((io.inferstream.runtime.model.LlamaModel) engineModel[0]).weights();
+            assertEquals(io.inferstream.runtime.gguf.GgmlType.Q8_0, weights.wq()[4].type());
+            assertEquals(io.inferstream.runtime.gguf.GgmlType.F32, weights.down()[4].type());
+            assertEquals(64, loaded.modelConfig().dim());
+        }
+        assertEquals(null, EngineSpec.of(path, "m").quantizeType(), "none by default: weights as stored");
+
+        new CommandLine(options).parseArgs("--quantize", "q3_k");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> options.engineSpec(path, "m"));
+        assertTrue(e.getMessage().contains("--quantize q3_k") && e.getMessage().contains("q8_0"), e.getMessage());
+    }
+
+    @Test
     void aGpuMemoryFractionOutsideZeroToOneIsRefusedWhenTheJobIsBuilt() {
         InferenceOptions options = new InferenceOptions();
         new CommandLine(options).parseArgs("--gpu-memory-fraction", "0");

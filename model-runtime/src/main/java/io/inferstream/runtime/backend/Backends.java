@@ -6,6 +6,8 @@ import java.util.Optional;
 import io.inferstream.runtime.cuda.CudaDevice;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.checkpoint.Checkpoint;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.model.LoadTimeQuantization;
 import io.inferstream.runtime.model.LanguageModel;
 
 /** Opens a model (GGUF or Hugging Face safetensors) on the backend a {@code --device} option selects, saying which it chose. */
@@ -22,6 +24,18 @@ public final class Backends {
      */
     public record Loaded(LanguageModel model, BackendChoice choice, String device, Map<String, String> kernelChoices,
                          Optional<String> deviceMemory) {
+
+        /** What a {@code --quantize} of {@code type} (null: none) did to this load, in one line. */
+        public Optional<String> quantized(GgmlType type) {
+            if (type == null) {
+                return Optional.empty();
+            }
+            String t = type.name().toLowerCase(java.util.Locale.ROOT);
+            return Optional.of(choice.cuda()
+                    ? "--quantize " + t + " is not applied on the GPU: the weights go to the device as stored"
+                    : "--quantize " + t + ": float weight matrices re-encoded as " + type + " at load (those whose rows are not"
+                            + " whole blocks of " + type.blockSize() + " stay as stored)");
+        }
     }
 
     /**
@@ -46,9 +60,20 @@ public final class Backends {
 
     public static Loaded load(Checkpoint checkpoint, DeviceOption option, CudaLlamaModel.Options cudaOptions,
                               DevicePlacement placement) {
+        return load(checkpoint, option, cudaOptions, placement, null);
+    }
+
+    /**
+     * Loads the model where {@code option} says. On the CPU its float matrices are re-encoded as {@code quantize}
+     * ({@link LoadTimeQuantization}; null keeps them as stored); a GPU takes the weights as stored whatever it says (its
+     * products read F16/BF16 on the tensor cores and Q8_0/K-quants as they are): see {@link Loaded#quantized}.
+     */
+    public static Loaded load(Checkpoint checkpoint, DeviceOption option, CudaLlamaModel.Options cudaOptions,
+                              DevicePlacement placement, GgmlType quantize) {
         BackendChoice choice = choose(option, placement);
         if (!choice.cuda()) {
-            return new Loaded(checkpoint.loadModel(), choice, "cpu", Map.of(), Optional.empty());
+            return new Loaded(LoadTimeQuantization.apply(checkpoint.loadModel(), quantize), choice, "cpu", Map.of(),
+                    Optional.empty());
         }
         CudaDevice device = CudaDevice.open(choice.ordinal());
         try {

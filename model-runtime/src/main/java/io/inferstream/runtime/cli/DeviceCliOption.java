@@ -2,6 +2,9 @@ package io.inferstream.runtime.cli;
 
 import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
+import io.inferstream.runtime.backend.DevicePlacement;
+import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.model.LoadTimeQuantization;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
@@ -30,6 +33,10 @@ public final class DeviceCliOption {
             description = "On a GPU: Q4_K/Q6_K weights decoded to F16 (2 bytes a weight, the faster kernels) or kept quantized (0.75 and 1.25 bytes a weight); AUTO decodes them unless they would not fit (default: ${DEFAULT-VALUE}).")
     KQuantPolicy gpuKQuants = KQuantPolicy.AUTO;
 
+    @Option(names = "--quantize", defaultValue = "none", paramLabel = "none|q8_0|q4_0",
+            description = "On the CPU: re-encode the model's F32/F16/BF16 matrices as Q8_0 or Q4_0 when it loads (llama.cpp's reference quantizers), e.g. a Hugging Face BF16 folder; quantized weights stay as they are (default: ${DEFAULT-VALUE}).")
+    String quantize = "none";
+
     /** The parsed option (a clear error for anything but cpu, cuda, cuda:N, auto). */
     public DeviceOption option() {
         return DeviceOption.parse(device);
@@ -48,8 +55,10 @@ public final class DeviceCliOption {
 
     /** Loads the model on the chosen backend, for steps of up to {@code maxBatchTokens} tokens. */
     public LanguageModel load(Checkpoint checkpoint, PrintStream log, int maxBatchTokens) {
-        Backends.Loaded loaded = Backends.load(checkpoint, option(), cudaOptions(maxBatchTokens));
+        GgmlType type = LoadTimeQuantization.parse(quantize);
+        Backends.Loaded loaded = Backends.load(checkpoint, option(), cudaOptions(maxBatchTokens), DevicePlacement.FIRST, type);
         log.println(loaded.choice().reason());
+        loaded.quantized(type).ifPresent(log::println);
         loaded.deviceMemory().ifPresent(memory -> log.println("device memory: " + memory));
         return loaded.model();
     }
