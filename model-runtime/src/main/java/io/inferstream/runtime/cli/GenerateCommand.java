@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import io.inferstream.runtime.generate.GenerationResult;
@@ -83,6 +84,11 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--system", paramLabel = "TEXT", description = "with --chat: a system message before the prompt")
     String system;
 
+    @Option(names = "--thinking", paramLabel = "on|off",
+            description = "with --chat: bind enable_thinking for a reasoning model's template (Qwen3 style): off asks for the"
+                    + " answer without a thinking block (default: unbound, the template's own default)")
+    String thinking;
+
     private final PrintStream out;
     private final PrintStream err;
 
@@ -114,6 +120,11 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private int run() {
+        Map<String, Object> templateVariables = thinking == null ? Map.of() : Map.of("enable_thinking", switch (thinking) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException("--thinking takes on or off, not '" + thinking + "'");
+        });
         String text = prompt != null ? prompt : readStdin();
         boolean llama2c = isLlama2c(model);
         if (llama2c && tokenizerPath == null) {
@@ -144,7 +155,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     messages.add(ChatMessage.system(system));
                 }
                 messages.add(ChatMessage.user(text));
-                text = template.render(messages, true);
+                text = template.render(messages, true, templateVariables);
                 // the template writes its special tokens as text; it may write BOS itself
                 parseSpecial = true;
                 String bosPiece = tokenizer.bos() >= 0 ? tokenizer.piece(tokenizer.bos()) : null;

@@ -6,6 +6,7 @@ import io.inferstream.runtime.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Builds each task's prompt from its template: an instruction (the task's default, or the request's
@@ -25,6 +26,9 @@ import java.util.List;
  * Summary:</pre>
  */
 public final class TaskPrompts {
+
+    /** Template variables of the tasks whose answer must come at once: transformers' {@code enable_thinking=False}. */
+    private static final Map<String, Object> NO_THINKING = Map.of("enable_thinking", false);
 
     private final Tokenizer tokenizer;
     private final ChatTemplate template;
@@ -84,7 +88,9 @@ public final class TaskPrompts {
             messages.add(ChatMessage.assistant(e.output()));
         }
         messages.add(ChatMessage.user(userTurn(instruction, input)));
-        String text = template.render(messages, true);
+        // A classification, summary or translation is the answer itself: a reasoning model's template is asked to
+        // close its thinking block (and a label is scored as the continuation right after the prompt).
+        String text = template.render(messages, true, r.task() == Task.GENERATE ? Map.of() : NO_THINKING);
         boolean bos = tokenizer.bos() >= 0 && tokenizer.addBosByDefault();
         String bosPiece = tokenizer.bos() >= 0 ? tokenizer.piece(tokenizer.bos()) : "";
         if (!bosPiece.isEmpty() && text.startsWith(bosPiece)) {

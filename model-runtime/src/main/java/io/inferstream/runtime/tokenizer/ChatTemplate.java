@@ -2,6 +2,7 @@ package io.inferstream.runtime.tokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -10,30 +11,33 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 
 import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.tokenizer.jinja.HuggingFaceJinja;
+import io.inferstream.runtime.tokenizer.jinja.JinjavaSyntaxRewriter;
 
 /**
  * A model's chat template ({@code tokenizer.chat_template} / tokenizer_config {@code chat_template}), a Jinja
- * program rendered with a real Jinja engine (Jinjava) the way Hugging Face renders it: {@code trim_blocks} and
- * {@code lstrip_blocks} on, variables {@code messages}, {@code add_generation_prompt}, {@code bos_token},
- * {@code eos_token}, and {@code raise_exception(message)}. A model without a template gets a plain prompt.
+ * program rendered with a real Jinja engine (Jinjava) the way Hugging Face renders it ({@link HuggingFaceJinja}):
+ * {@code trim_blocks} and {@code lstrip_blocks} on, Python's string methods, variables {@code messages},
+ * {@code add_generation_prompt}, {@code bos_token}, {@code eos_token} and any the caller adds (such as
+ * {@code enable_thinking}), and the functions {@code raise_exception(message)} and {@code strftime_now(format)}.
+ * The syntax Jinjava cannot read (slices with a step, keyword arguments with operators) is rewritten first
+ * ({@link JinjavaSyntaxRewriter}). A model without a template gets a plain prompt.
  */
 public final class ChatTemplate {
 
     public static final String GGUF_KEY = "tokenizer.chat_template";
 
-    private static final Jinjava JINJA = createJinja();
+    private static final HuggingFaceJinja SYSTEM_CLOCK_JINJA = new HuggingFaceJinja(Clock.systemDefaultZone());
 
     private final String source; // null: plain prompt
+    private final String jinjavaSource; // source with the syntax Jinjava cannot read rewritten
     private final String bosToken;
     private final String eosToken;
+    private final HuggingFaceJinja jinja;
 
     /**
      * @param source   the Jinja template, or null for the plain-prompt fallback
@@ -41,9 +45,20 @@ public final class ChatTemplate {
      * @param eosToken text bound to {@code eos_token}
      */
     public ChatTemplate(String source, String bosToken, String eosToken) {
+        this(source, bosToken, eosToken, SYSTEM_CLOCK_JINJA);
+    }
+
+    private ChatTemplate(String source, String bosToken, String eosToken, HuggingFaceJinja jinja) {
         this.source = source == null || source.isBlank() ? null : source;
+        this.jinjavaSource = this.source == null ? null : JinjavaSyntaxRewriter.rewrite(this.source);
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
+        this.jinja = jinja;
+    }
+
+    /** The same template with {@code strftime_now} reading {@code clock} (tests pin the date). */
+    ChatTemplate withClock(Clock clock) {
+        return new ChatTemplate(source, bosToken, eosToken, new HuggingFaceJinja(clock));
     }
 
     /** The fallback for models without a template (base models such as TinyStories). */
@@ -121,6 +136,21 @@ public final class ChatTemplate {
      * @throws IllegalArgumentException when the template raises an exception or fails to render
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return render(messages, addGenerationPrompt, Map.of());
+    }
+
+    /**
+     * Renders the conversation with extra template variables, as transformers' {@code apply_chat_template(...,
+     * **kwargs)} passes them: {@code enable_thinking=false} turns a reasoning model's thinking off where its template
+     * reads that variable. A variable may replace {@code bos_token} or {@code eos_token}, not the conversation. The
+     * plain fallback ignores them.
+     *
+     * @throws IllegalArgumentException when the template raises an exception or fails to render
+     */
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt, Map<String, ?> variables) {
+        if (variables.containsKey("messages") || variables.containsKey("add_generation_prompt")) {
+            throw new IllegalArgumentException("messages and add_generation_prompt are render's own arguments, not variables");
+        }
         if (source == null) {
             return renderPlain(messages, addGenerationPrompt);
         }
@@ -132,11 +162,12 @@ public final class ChatTemplate {
             msgs.add(map);
         }
         Map<String, Object> vars = new HashMap<>();
-        vars.put("messages", msgs);
-        vars.put("add_generation_prompt", addGenerationPrompt);
         vars.put("bos_token", bosToken);
         vars.put("eos_token", eosToken);
-        RenderResult result = JINJA.renderForResult(source, vars);
+        vars.putAll(variables);
+        vars.put("messages", msgs);
+        vars.put("add_generation_prompt", addGenerationPrompt);
+        RenderResult result = jinja.render(jinjavaSource, vars);
         List<TemplateError> fatal = result.getErrors().stream()
                 .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)
                 .collect(Collectors.toList());
@@ -175,27 +206,5 @@ public final class ChatTemplate {
 
     private static String capitalize(String s) {
         return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1);
-    }
-
-    /** Called by templates as {@code raise_exception('...')} (HF's helper): aborts rendering with that message. */
-    public static String raiseException(String message) {
-        throw new IllegalArgumentException("chat template raised: " + message);
-    }
-
-    private static Jinjava createJinja() {
-        JinjavaConfig config = JinjavaConfig.newBuilder()
-                .withTrimBlocks(true)
-                .withLstripBlocks(true)
-                // Python-Jinja semantics: {{- -}} trimming on expressions, strict whitespace control, natural precedence.
-                .withLegacyOverrides(LegacyOverrides.newBuilder()
-                        .withUseTrimmingForNotesAndExpressions(true)
-                        .withUseNaturalOperatorPrecedence(true)
-                        .withKeepNullableLoopValues(true)
-                        .build())
-                .build();
-        Jinjava jinjava = new Jinjava(config);
-        jinjava.getGlobalContext().registerFunction(
-                new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
-        return jinjava;
     }
 }

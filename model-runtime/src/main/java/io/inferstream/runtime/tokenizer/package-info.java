@@ -24,6 +24,7 @@
  * SentencePiece-style {@code tokenizer.json} files are not read (their {@code tokenizer.model} or the GGUF
  * vocabulary is).
  *
- * <p>{@link io.inferstream.runtime.tokenizer.ChatTemplate} renders a model's Jinja chat template.
+ * <p>{@link io.inferstream.runtime.tokenizer.ChatTemplate} renders a model's Jinja chat template, with Jinjava set up
+ * to render as transformers' Jinja does ({@code tokenizer.jinja}).
  */
 package io.inferstream.runtime.tokenizer;

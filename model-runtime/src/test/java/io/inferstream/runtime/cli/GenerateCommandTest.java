@@ -115,8 +115,44 @@ class GenerateCommandTest {
     @Test
     void chatRendersThePromptThroughTheModelsTemplateWithoutDoublingBos(@TempDir Path dir) throws Exception {
         Path original = SharedModels.require("stories260K/stories260K.gguf");
-        Path withTemplate = dir.resolve("chat.gguf");
-        // stories260K plus a chat template (Llama-2 style [INST]): metadata and tensors copied unchanged
+        Path withTemplate = withChatTemplate(original, dir.resolve("chat.gguf"),
+                "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]{% endif %}{% endfor %}");
+        Run chat = run("--model", withTemplate.toString(), "--chat", "--prompt", "Lily", "--temperature", "0", "-n", "25");
+        // the same text written by hand, tokenized with the one default BOS
+        Run byHand = run("--model", original.toString(), "--prompt", "[INST] Lily [/INST]", "--temperature", "0", "-n", "25");
+        assertEquals(0, chat.exit(), chat.err());
+        assertTrue(chat.err().contains("prompt: " + promptTokens(byHand.err()) + " tokens"), chat.err() + " vs " + byHand.err());
+        assertEquals(byHand.out(), chat.out());
+    }
+
+    /** --thinking binds enable_thinking for the template (a Qwen3-style switch); unset leaves it undefined. */
+    @Test
+    void thinkingOptionBindsEnableThinkingForTheTemplate(@TempDir Path dir) throws Exception {
+        Path original = SharedModels.require("stories260K/stories260K.gguf");
+        Path withTemplate = withChatTemplate(original, dir.resolve("thinking.gguf"),
+                "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+                        + "{% if enable_thinking is defined and enable_thinking is false %} was happy.{% endif %}"
+                        + "{% if enable_thinking is defined and enable_thinking %} was sad.{% endif %}");
+        String[] common = {"--model", withTemplate.toString(), "--chat", "--prompt", "Lily", "--temperature", "0", "-n", "20"};
+        for (String[] mode : new String[][] {{"--thinking=off", "Lily was happy."}, {"--thinking=on", "Lily was sad."}, {null, "Lily"}}) {
+            Run chat = run(mode[0] == null ? common : append(common, mode[0]));
+            Run byHand = run("--model", original.toString(), "--prompt", mode[1], "--temperature", "0", "-n", "20");
+            assertEquals(0, chat.exit(), chat.err());
+            assertEquals(byHand.out(), chat.out(), mode[0] + " renders " + mode[1]);
+        }
+        Run bad = run(append(common, "--thinking=maybe"));
+        assertEquals(2, bad.exit(), bad.err());
+        assertTrue(bad.err().contains("--thinking takes on or off"), bad.err());
+    }
+
+    private static String[] append(String[] args, String arg) {
+        String[] all = java.util.Arrays.copyOf(args, args.length + 1);
+        all[args.length] = arg;
+        return all;
+    }
+
+    /** The GGUF with a chat template added: metadata and tensors copied unchanged. */
+    private static Path withChatTemplate(Path original, Path out, String template) throws Exception {
         try (GgufFile src = GgufFile.open(original)) {
             GgufWriter w = new GgufWriter();
             for (String key : src.keys()) {
@@ -124,22 +160,16 @@ class GenerateCommandTest {
                     w.put(key, src.typeOf(key), src.get(key));
                 }
             }
-            w.putString("tokenizer.chat_template",
-                    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]{% endif %}{% endfor %}");
+            w.putString("tokenizer.chat_template", template);
             for (GgufTensorInfo t : src.tensors().values()) {
                 ByteBuffer data = src.tensorData(t.name());
                 byte[] bytes = new byte[data.remaining()];
                 data.duplicate().get(bytes);
                 w.addTensor(t.name(), t.type(), t.shape(), bytes);
             }
-            w.write(withTemplate);
+            w.write(out);
         }
-        Run chat = run("--model", withTemplate.toString(), "--chat", "--prompt", "Lily", "--temperature", "0", "-n", "25");
-        // the same text written by hand, tokenized with the one default BOS
-        Run byHand = run("--model", original.toString(), "--prompt", "[INST] Lily [/INST]", "--temperature", "0", "-n", "25");
-        assertEquals(0, chat.exit(), chat.err());
-        assertTrue(chat.err().contains("prompt: " + promptTokens(byHand.err()) + " tokens"), chat.err() + " vs " + byHand.err());
-        assertEquals(byHand.out(), chat.out());
+        return out;
     }
 
     private static String promptTokens(String err) {

@@ -83,4 +83,22 @@ class TaskPromptsTest {
         int[] tokens = prompts.encode(p);
         assertEquals(qwenTokenizer().encode("<|im_start|>", false, true)[0], tokens[0] == qwenTokenizer().bos() ? tokens[1] : tokens[0]);
     }
+
+    @Test
+    void classifySummarizeAndTranslateTurnThinkingOffWhileGenerateKeepsTheTemplatesDefault() {
+        ChatTemplate marker = new ChatTemplate("{% for m in messages %}{{ m.content }}|{% endfor %}"
+                + "{% if enable_thinking is defined and enable_thinking is false %}<no-think>"
+                + "{% elif enable_thinking is defined %}<think>{% else %}<template default>{% endif %}", "", "");
+        TaskPrompts prompts = new TaskPrompts(qwenTokenizer(), marker, TaskDefaults.standard());
+        List<TaskRequest> answerAtOnce = List.of(
+                TaskRequest.builder("c", Task.CLASSIFY, "Awful.").labels(List.of("positive", "negative")).build(),
+                TaskRequest.builder("s", Task.SUMMARIZE, "A long text.").build(),
+                TaskRequest.builder("t", Task.TRANSLATE, "Bonjour.").targetLanguage("en").build());
+        for (TaskRequest r : answerAtOnce) {
+            String text = prompts.build(r, r.text()).text();
+            assertTrue(text.endsWith("|<no-think>"), r.task() + ": " + text);
+        }
+        TaskRequest generate = TaskRequest.builder("g", Task.GENERATE, "Tell me a story.").build();
+        assertEquals("Tell me a story.|<template default>", prompts.build(generate, generate.text()).text());
+    }
 }

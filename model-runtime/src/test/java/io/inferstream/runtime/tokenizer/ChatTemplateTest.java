@@ -86,6 +86,20 @@ class ChatTemplateTest {
         assertTrue(e.getMessage().contains("Conversation must start with user"), e.getMessage());
     }
 
+    /** Python's string methods come first, but Jinjava's sandbox still refuses Java's reflection to templates. */
+    @Test
+    void stringsHavePythonsMethodsButNotJavasReflection() {
+        assertEquals("HI|THERE", new ChatTemplate("{{ messages[0].content.upper().split()|join('|') }}", "", "")
+                .render(List.of(ChatMessage.user("hi  there")), false));
+        for (String escape : new String[] {"{{ messages[0].content.getClass().getName() }}", "{{ 'x'.getClass() }}",
+                "{{ messages.getClass() }}"}) {
+            ChatTemplate t = new ChatTemplate(escape, "", "");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> t.render(List.of(ChatMessage.user("x")), false), escape);
+            assertTrue(e.getMessage().contains("getClass"), e.getMessage());
+        }
+    }
+
     @Test
     void modelWithoutTemplateGetsPlainPrompt() {
         try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"))) {
