@@ -43,9 +43,19 @@ public final class Quantizer {
                     q4_0(x, i * 32, b);
                 }
             }
+            case Q4_1, Q5_0, Q5_1 -> {
+                for (int i = 0; i < blocks; i++) {
+                    fiveOrFourBits(type, x, i * 32, b);
+                }
+            }
             case Q4_K -> {
                 for (int i = 0; i < blocks; i++) {
                     q4_K(x, i * 256, b);
+                }
+            }
+            case Q5_K -> {
+                for (int i = 0; i < blocks; i++) {
+                    q5_K(x, i * 256, b);
                 }
             }
             case Q6_K -> {
@@ -54,7 +64,7 @@ public final class Quantizer {
                 }
             }
             default -> throw new IllegalArgumentException("no quantizer for " + type + "; supported: "
-                    + "F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K");
+                    + "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K");
         }
         return out;
     }
@@ -106,12 +116,100 @@ public final class Quantizer {
     }
 
     /**
+     * block_q4_1 = {half d; half m; uint8 qs[16]}, block_q5_0 = {half d; uint8 qh[4]; uint8 qs[16]}, block_q5_1 = {half d;
+     * half m; uint8 qh[4]; uint8 qs[16]} (quantize_row_q4_1_ref, _q5_0_ref, _q5_1_ref): Q5_0 scales by the value of
+     * largest magnitude, x = d·(q − 16); the others span [min, max], x = d·q + m. Element j &lt; 16 is the low nibble of
+     * qs[j], j + 16 its high nibble; bit j of qh is the fifth bit of element j.
+     */
+    private static void fiveOrFourBits(GgmlType type, float[] x, int off, ByteBuffer b) {
+        int[] q = new int[32];
+        if (type == GgmlType.Q5_0) {
+            float amax = 0;
+            float max = 0;
+            for (int j = 0; j < 32; j++) {
+                float v = x[off + j];
+                if (amax < Math.abs(v)) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
+            }
+            float d = max / -16;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            for (int j = 0; j < 32; j++) {
+                q[j] = Math.min(31, (int) (x[off + j] * id + 16.5f));
+            }
+            b.putShort(Float16.fromFloat(d));
+        } else {
+            int levels = type == GgmlType.Q4_1 ? 15 : 31;
+            float min = Float.MAX_VALUE;
+            float max = -Float.MAX_VALUE;
+            for (int j = 0; j < 32; j++) {
+                min = Math.min(min, x[off + j]);
+                max = Math.max(max, x[off + j]);
+            }
+            float d = (max - min) / levels;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            for (int j = 0; j < 32; j++) {
+                q[j] = Math.min(levels, (int) ((x[off + j] - min) * id + 0.5f));
+            }
+            b.putShort(Float16.fromFloat(d));
+            b.putShort(Float16.fromFloat(min));
+        }
+        if (type != GgmlType.Q4_1) {
+            int qh = 0;
+            for (int j = 0; j < 32; j++) {
+                qh |= ((q[j] >> 4) & 1) << j;
+            }
+            b.putInt(qh);
+        }
+        for (int j = 0; j < 16; j++) {
+            b.put((byte) ((q[j] & 0xF) | (q[j + 16] & 0xF) << 4));
+        }
+    }
+
+    /**
+     * block_q5_K = {half d; half dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]}: Q4_K's groups, scales and mins
+     * with 5-bit q, whose fifth bit for value i of group j is bit j of qh[i]; qs holds groups 2k and 2k + 1 in the low and
+     * high nibbles of 32 bytes. The scales come from each group's min and max, as {@link #q4_K}'s do.
+     */
+    private static void q5_K(float[] x, int off, ByteBuffer b) {
+        ByteBuffer four = ByteBuffer.allocate(144).order(ByteOrder.LITTLE_ENDIAN);
+        int[] levels = kLevels(x, off, 31, four);
+        b.put(four.array(), 0, 16); // d, dmin, scales: as Q4_K lays them out
+        for (int i = 0; i < 32; i++) {
+            int qh = 0;
+            for (int j = 0; j < 8; j++) {
+                qh |= ((levels[32 * j + i] >> 4) & 1) << j;
+            }
+            b.put((byte) qh);
+        }
+        for (int j = 0; j < 256; j += 64) {
+            for (int l = 0; l < 32; l++) {
+                b.put((byte) ((levels[j + l] & 0xF) | (levels[j + l + 32] & 0xF) << 4));
+            }
+        }
+    }
+
+    /**
      * block_q4_K = {half d; half dmin; uint8 scales[12]; uint8 qs[128]} over 256 values in 8 sub-blocks of
      * 32; sub-block j has a 6-bit scale sc and min m (packed by get_scale_min_k4) and
      * x = d·sc·q − dmin·m with 4-bit q. qs holds 4 chunks of 64 values: 32 bytes whose low nibbles are
      * values 0..31 and high nibbles values 32..63 of the chunk.
      */
     private static void q4_K(float[] x, int off, ByteBuffer b) {
+        int[] levels = kLevels(x, off, 15, b);
+        for (int j = 0; j < 256; j += 64) {
+            for (int l = 0; l < 32; l++) {
+                b.put((byte) (levels[j + l] | (levels[j + l + 32] << 4)));
+            }
+        }
+    }
+
+    /**
+     * The 8 groups' 6-bit scales and mins of a 256-value super-block (each group's min and max mapped onto
+     * {@code maxLevel} + 1 levels), written to {@code b} as d, dmin and the 12 packed bytes; returns each value's level.
+     */
+    private static int[] kLevels(float[] x, int off, int maxLevel, ByteBuffer b) {
         float[] scales = new float[8];
         float[] mins = new float[8];
         float maxScale = 0;
@@ -124,7 +222,7 @@ public final class Quantizer {
                 lo = Math.min(lo, v);
                 hi = Math.max(hi, v);
             }
-            scales[j] = (hi - lo) / 15;
+            scales[j] = (hi - lo) / maxLevel;
             mins[j] = -lo;
             maxScale = Math.max(maxScale, scales[j]);
             maxMin = Math.max(maxMin, mins[j]);
@@ -158,17 +256,13 @@ public final class Quantizer {
             }
             float dm = dmin * m;
             for (int i = 0; i < 32; i++) {
-                levels[32 * j + i] = Math.max(0, Math.min(15, nearestInt((x[off + 32 * j + i] + dm) / ds)));
+                levels[32 * j + i] = Math.max(0, Math.min(maxLevel, nearestInt((x[off + 32 * j + i] + dm) / ds)));
             }
         }
         b.putShort(dHalf);
         b.putShort(dminHalf);
         b.put(packed);
-        for (int j = 0; j < 256; j += 64) {
-            for (int l = 0; l < 32; l++) {
-                b.put((byte) (levels[j + l] | (levels[j + l + 32] << 4)));
-            }
-        }
+        return levels;
     }
 
     /** ggml get_scale_min_k4: the 6-bit scale of sub-block j. */

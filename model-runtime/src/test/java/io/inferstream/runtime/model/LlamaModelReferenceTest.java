@@ -112,6 +112,15 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void q5_KQ5_0Q5_1AndQ4_1WeightsMatchReferenceOverDequantizedWeights() {
+        // Q5_K_M files mix Q5_K with Q6_K; Q4_K_M files fall back to Q5_0 / Q5_1 where a width is not whole K-blocks
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q5_K).withShape(256, 256, 4, 2), 1e-4);
+        for (GgmlType type : new GgmlType[] {GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_1}) {
+            assertMatchesReference(RandomLlamaGguf.Spec.llama(type).withArch("qwen2"), 1e-4);
+        }
+    }
+
+    @Test
     void huggingFaceBf16LlamaFolderWithLlama3ScalingMatchesReference() {
         ModelConfig.RopeScaling scaling = new ModelConfig.RopeScaling(8f, 1f, 4f, 32);
         RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withLlama3(scaling, 10000f);

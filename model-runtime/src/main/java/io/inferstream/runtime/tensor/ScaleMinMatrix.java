@@ -1,0 +1,194 @@
+package io.inferstream.runtime.tensor;
+
+import io.inferstream.runtime.gguf.Float16;
+import io.inferstream.runtime.gguf.GgmlType;
+import java.nio.ByteBuffer;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Q4_1, Q5_0, Q5_1 and Q5_K weights, all of the form value = q·scale − min per group of 32 weights with a small integer q
+ * (ggml-quants.c, {@code dequantize_row_*}):
+ * <pre>
+ * block_q4_1 = { half d; half m; uint8 qs[16]; }                 // 32 values: q = nibble, x = d·q + m
+ * block_q5_0 = { half d; uint8 qh[4]; uint8 qs[16]; }            // 32 values: q = nibble | bit j of qh &lt;&lt; 4, x = d·(q − 16)
+ * block_q5_1 = { half d; half m; uint8 qh[4]; uint8 qs[16]; }    // 32 values: as Q5_0's q, x = d·q + m
+ * block_q5_K = { half d; half dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]; }   // 256 values in 8 groups of 32:
+ *              q = nibble | bit j of qh[i] &lt;&lt; 4 for value i of group j, x = d·sc_j·q − dmin·m_j (Q4_K's 6-bit sc, m)
+ * </pre>
+ * In the 32-value blocks element j &lt; 16 is the low nibble of qs[j] and element j + 16 its high nibble; in Q5_K group j
+ * takes the low (even j) or high (odd j) nibbles of qs[32·(j/2) ..]. Repacked at load into one byte per weight
+ * ({@code quants}, Q5_0's as q − 16) and a float scale and min per 32 ({@code d}, {@code d·sc}; {@code −m}, {@code dmin·m},
+ * 0 for Q5_0), so one kernel decodes all four with the same float operations as the reference: q·scale, then − min
+ * (Q5_0's d·(q − 16) exactly, −0 included). A byte per weight is more than the file's 4.5-5.5 bits, and less than F16.
+ */
+final class ScaleMinMatrix extends Matrix {
+
+    private final GgmlType type;
+    private final byte[] quants; // [rows, cols]
+    private final float[] scales; // [rows, cols / 32]
+    private final float[] mins;   // [rows, cols / 32]
+
+    private ScaleMinMatrix(GgmlType type, byte[] quants, float[] scales, float[] mins, int rows, int cols, String name) {
+        super(rows, cols, name);
+        this.type = type;
+        this.quants = quants;
+        this.scales = scales;
+        this.mins = mins;
+    }
+
+    static ScaleMinMatrix load(GgmlType type, ByteBuffer b, int rows, int cols, String name) {
+        int groups = rows * (cols / 32);
+        byte[] q = new byte[rows * cols];
+        float[] sc = new float[groups];
+        float[] mn = new float[groups];
+        if (type == GgmlType.Q5_K) {
+            byte[] packed = new byte[12];
+            for (int s = 0; s < groups / 8; s++) { // super-blocks of 256
+                int off = s * 176;
+                float d = Float16.toFloat(b.getShort(off));
+                float dmin = Float16.toFloat(b.getShort(off + 2));
+                b.get(off + 4, packed, 0, 12);
+                for (int j = 0; j < 8; j++) {
+                    sc[8 * s + j] = d * scaleK4(packed, j);
+                    mn[8 * s + j] = dmin * minK4(packed, j);
+                    for (int i = 0; i < 32; i++) {
+                        int low = ((b.get(off + 48 + 32 * (j / 2) + i) & 0xFF) >> (4 * (j % 2))) & 0xF;
+                        int high = ((b.get(off + 16 + i) & 0xFF) >> j) & 1;
+                        q[256 * s + 32 * j + i] = (byte) (low | high << 4);
+                    }
+                }
+            }
+            return new ScaleMinMatrix(type, q, sc, mn, rows, cols, name);
+        }
+        boolean hasMin = type == GgmlType.Q4_1 || type == GgmlType.Q5_1;
+        boolean fiveBits = type != GgmlType.Q4_1;
+        int size = type.typeSize();
+        for (int g = 0; g < groups; g++) {
+            int off = g * size;
+            sc[g] = Float16.toFloat(b.getShort(off));
+            mn[g] = hasMin ? -Float16.toFloat(b.getShort(off + 2)) : 0f;
+            int qh = fiveBits ? b.getInt(off + (hasMin ? 4 : 2)) : 0;
+            int qs = off + (hasMin ? 4 : 2) + (fiveBits ? 4 : 0);
+            for (int j = 0; j < 16; j++) {
+                int v = b.get(qs + j) & 0xFF;
+                int lo = (v & 0xF) | ((qh >>> j) & 1) << 4;
+                int hi = (v >> 4) | ((qh >>> (j + 16)) & 1) << 4;
+                int bias = type == GgmlType.Q5_0 ? 16 : 0;
+                q[32 * g + j] = (byte) (lo - bias);
+                q[32 * g + j + 16] = (byte) (hi - bias);
+            }
+        }
+        return new ScaleMinMatrix(type, q, sc, mn, rows, cols, name);
+    }
+
+    /** ggml get_scale_min_k4: the 6-bit scale of group j. */
+    private static int scaleK4(byte[] s, int j) {
+        return j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | (((s[j - 4] & 0xFF) >> 6) << 4);
+    }
+
+    /** ggml get_scale_min_k4: the 6-bit min of group j. */
+    private static int minK4(byte[] s, int j) {
+        return j < 4 ? s[j + 4] & 63 : ((s[j + 4] & 0xFF) >> 4) | (((s[j] & 0xFF) >> 6) << 4);
+    }
+
+    @Override
+    public GgmlType type() {
+        return type;
+    }
+
+    @Override
+    public void dequantizeRow(int row, float[] dst, int dstOffset) {
+        int groups = cols / 32;
+        for (int g = 0; g < groups; g++) {
+            float s = scales[row * groups + g];
+            float m = mins[row * groups + g];
+            int q = row * cols + g * 32;
+            int o = dstOffset + g * 32;
+            for (int j = 0; j < 32; j++) {
+                dst[o + j] = quants[q + j] * s - m;
+            }
+        }
+    }
+
+    @Override
+    void dequantizeRowSimd(int row, float[] dst, int dstOffset) {
+        Simd.decode(quants, scales, mins, row, cols, dst, dstOffset);
+    }
+
+    @Override
+    boolean readsFourRowsTogether() {
+        return true; // decoding is fused into the four FMA chains
+    }
+
+    @Override
+    void fourRowsSimd(int r, int stride, float[] x, float[] out) {
+        Simd.fourRows(quants, scales, mins, r, stride, cols, x, out);
+    }
+
+    /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
+    private static final class Simd {
+        static final VectorSpecies<Float> F = SimdFloatKernels.F;
+        static final int L = F.length();
+        static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+
+        static FloatVector load(byte[] q, int off) {
+            return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, F, 0);
+        }
+
+        /**
+         * Rows r, r + stride, r + 2·stride, r + 3·stride times one token with decoding fused in: w = q·scale − min as
+         * {@link #decode} computes it, then acc = fma(w, x, acc) per row in column order: the batched tiles' arithmetic.
+         */
+        static void fourRows(byte[] q, float[] s, float[] m, int r, int stride, int cols, float[] x, float[] out) {
+            int groups = cols / 32;
+            int q0 = r * cols;
+            int q1 = q0 + stride * cols;
+            int q2 = q1 + stride * cols;
+            int q3 = q2 + stride * cols;
+            int g0 = r * groups;
+            int g1 = g0 + stride * groups;
+            int g2 = g1 + stride * groups;
+            int g3 = g2 + stride * groups;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int g = 0; g < groups; g++) {
+                FloatVector s0 = FloatVector.broadcast(F, s[g0 + g]);
+                FloatVector s1 = FloatVector.broadcast(F, s[g1 + g]);
+                FloatVector s2 = FloatVector.broadcast(F, s[g2 + g]);
+                FloatVector s3 = FloatVector.broadcast(F, s[g3 + g]);
+                FloatVector m0 = FloatVector.broadcast(F, m[g0 + g]);
+                FloatVector m1 = FloatVector.broadcast(F, m[g1 + g]);
+                FloatVector m2 = FloatVector.broadcast(F, m[g2 + g]);
+                FloatVector m3 = FloatVector.broadcast(F, m[g3 + g]);
+                int o = g * 32;
+                for (int j = 0; j < 32; j += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, o + j);
+                    a0 = load(q, q0 + o + j).mul(s0).sub(m0).fma(v, a0);
+                    a1 = load(q, q1 + o + j).mul(s1).sub(m1).fma(v, a1);
+                    a2 = load(q, q2 + o + j).mul(s2).sub(m2).fma(v, a2);
+                    a3 = load(q, q3 + o + j).mul(s3).sub(m3).fma(v, a3);
+                }
+            }
+            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+        }
+
+        static void decode(byte[] q, float[] s, float[] m, int row, int cols, float[] dst, int dOff) {
+            int groups = cols / 32;
+            for (int g = 0; g < groups; g++) {
+                FloatVector sv = FloatVector.broadcast(F, s[row * groups + g]);
+                FloatVector mv = FloatVector.broadcast(F, m[row * groups + g]);
+                int qo = row * cols + g * 32;
+                int o = dOff + g * 32;
+                for (int j = 0; j < 32; j += L) {
+                    load(q, qo + j).mul(sv).sub(mv).intoArray(dst, o + j);
+                }
+            }
+        }
+    }
+}
