@@ -64,6 +64,28 @@ class BenchCommandTest {
     }
 
     @Test
+    void sequencesTheKvCacheCannotHoldTogetherAreSaidBeforeTheirRow(@TempDir Path dir) throws Exception {
+        // the tiny shape's position takes 2 layers x 2 x 32 floats = 512 bytes: 64 KiB hold 128 positions, 4 sequences of
+        // 12 + 6 (two blocks of 16 each) 128, 12 of them 384
+        Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        int rc;
+        try {
+            System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
+            rc = new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--parallel", "4,12", "--kv-cache-memory",
+                    "64KiB", "--prompt-length", "12", "--output-length", "6", "--out", dir.resolve("out").toString());
+        } finally {
+            System.setOut(old);
+        }
+        String text = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, rc, text);
+        assertTrue(text.contains("note: 12 sequences of 12 + 6 positions need 384 KV positions together; the cache holds 128"), text);
+        assertFalse(text.contains("note: 4 sequences"), text);
+        assertEquals(3, Files.readAllLines(dir.resolve("out/parallel.csv")).size(), "both rows are still measured");
+    }
+
+    @Test
     void aDeviceThatIsNotThereIsAOneLineErrorAndNoCsv(@TempDir Path dir) throws Exception {
         Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
         int rc = new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--device", "tpu",
