@@ -94,8 +94,8 @@ public final class Quantizer {
         }
     }
 
-    /** block_q4_0 = {half d; uint8 qs[16]}: element j is low nibble of qs[j], j+16 the high; x = d·(q − 8). */
-    private static void q4_0(float[] x, int off, ByteBuffer b) {
+    /** The first of the 32 values at {@code off} whose magnitude is the largest, with its sign (Q4_0's and Q5_0's d). */
+    private static float largestMagnitude(float[] x, int off) {
         float amax = 0;
         float max = 0;
         for (int j = 0; j < 32; j++) {
@@ -105,7 +105,12 @@ public final class Quantizer {
                 max = v;
             }
         }
-        float d = max / -8;
+        return max;
+    }
+
+    /** block_q4_0 = {half d; uint8 qs[16]}: element j is low nibble of qs[j], j+16 the high; x = d·(q − 8). */
+    private static void q4_0(float[] x, int off, ByteBuffer b) {
+        float d = largestMagnitude(x, off) / -8;
         float id = d != 0 ? 1.0f / d : 0.0f;
         b.putShort(Float16.fromFloat(d));
         for (int j = 0; j < 16; j++) {
@@ -124,16 +129,7 @@ public final class Quantizer {
     private static void fiveOrFourBits(GgmlType type, float[] x, int off, ByteBuffer b) {
         int[] q = new int[32];
         if (type == GgmlType.Q5_0) {
-            float amax = 0;
-            float max = 0;
-            for (int j = 0; j < 32; j++) {
-                float v = x[off + j];
-                if (amax < Math.abs(v)) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
-            float d = max / -16;
+            float d = largestMagnitude(x, off) / -16;
             float id = d != 0 ? 1.0f / d : 0.0f;
             for (int j = 0; j < 32; j++) {
                 q[j] = Math.min(31, (int) (x[off + j] * id + 16.5f));
