@@ -4,6 +4,7 @@ import io.inferstream.runtime.backend.Backends;
 import io.inferstream.runtime.backend.DeviceOption;
 import io.inferstream.runtime.backend.DevicePlacement;
 import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.LoadTimeQuantization;
 import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
@@ -46,6 +47,16 @@ public final class DeviceCliOption {
     public CudaLlamaModel.Options cudaOptions(int maxBatchTokens) {
         return CudaLlamaModel.Options.defaults().withMemoryFraction(gpuMemoryFraction).withMaxBatchTokens(maxBatchTokens)
                 .withKQuants(gpuKQuants);
+    }
+
+    /** A model loaded on the CPU by other means (a llama2.c checkpoint) with {@code --quantize} applied, said to {@code log}. */
+    public LlamaModel quantizedOnTheCpu(LlamaModel model, PrintStream log) {
+        GgmlType type = LoadTimeQuantization.parse(quantize);
+        if (type != null) {
+            log.println("--quantize " + quantize.toLowerCase(java.util.Locale.ROOT) + ": float weight matrices re-encoded as "
+                    + type + " at load");
+        }
+        return LoadTimeQuantization.apply(model, type);
     }
 
     /** Loads the model on the chosen backend (steps of the engine's default size) and prints the choice to {@code log}. */

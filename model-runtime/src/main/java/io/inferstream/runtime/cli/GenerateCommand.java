@@ -144,7 +144,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(model + " is a llama2.c checkpoint: only GGUF and Hugging Face models run on a GPU (--device "
                         + deviceOption.device + ")");
             }
-            lm = llama2c ? Llama2cLoader.load(model) : deviceOption.load(checkpoint, err);
+            lm = llama2c ? deviceOption.quantizedOnTheCpu(Llama2cLoader.load(model), err) : deviceOption.load(checkpoint, err);
             Tokenizer tokenizer = llama2c ? Tokenizers.fromLlama2c(tokenizerPath) : checkpoint.tokenizer();
             boolean addBos = !noBos && tokenizer.bos() >= 0 && (llama2c || tokenizer.addBosByDefault());
             boolean parseSpecial = false;

@@ -86,6 +86,16 @@ class GenerateCommandTest {
                 "--prompt", "Lily", "--temperature", "0", "-n", "30");
         assertEquals(0, bin.exit(), bin.err());
         assertEquals(gguf.out(), bin.out());
+        // --quantize re-encodes the same F32 weights the same way whichever file they came from
+        Run ggufQ8 = run("--model", SharedModels.require("stories260K/stories260K.gguf").toString(),
+                "--prompt", "Lily", "--temperature", "0", "-n", "30", "--quantize", "q8_0");
+        Run binQ8 = run("--model", SharedModels.require("stories260K/stories260K.bin").toString(),
+                "--tokenizer", SharedModels.require("stories260K/tok512.bin").toString(),
+                "--prompt", "Lily", "--temperature", "0", "-n", "30", "--quantize", "q8_0");
+        assertEquals(0, binQ8.exit(), binQ8.err());
+        assertTrue(ggufQ8.err().contains("--quantize q8_0: float weight matrices re-encoded as Q8_0") && binQ8.err().contains(
+                "--quantize q8_0: float weight matrices re-encoded as Q8_0"), ggufQ8.err() + binQ8.err());
+        assertEquals(ggufQ8.out(), binQ8.out());
     }
 
     @Test
