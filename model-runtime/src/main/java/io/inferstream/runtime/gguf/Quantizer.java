@@ -262,12 +262,12 @@ public final class Quantizer {
     }
 
     /** ggml get_scale_min_k4: the 6-bit scale of sub-block j. */
-    static int scaleK4(byte[] s, int j) {
+    public static int scaleK4(byte[] s, int j) {
         return j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | (((s[j - 4] & 0xFF) >> 6) << 4);
     }
 
     /** ggml get_scale_min_k4: the 6-bit min of sub-block j. */
-    static int minK4(byte[] s, int j) {
+    public static int minK4(byte[] s, int j) {
         return j < 4 ? s[j + 4] & 63 : ((s[j + 4] & 0xFF) >> 4) | (((s[j] & 0xFF) >> 6) << 4);
     }
 

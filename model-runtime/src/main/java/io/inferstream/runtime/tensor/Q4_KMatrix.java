@@ -2,6 +2,7 @@ package io.inferstream.runtime.tensor;
 
 import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.Quantizer;
 import java.nio.ByteBuffer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -47,17 +48,8 @@ final class Q4_KMatrix extends Matrix {
             float dmin = Float16.toFloat(b.getShort(off + 2));
             b.get(off + 4, packed, 0, 12);
             for (int j = 0; j < 8; j++) {
-                int s;
-                int m;
-                if (j < 4) {
-                    s = packed[j] & 63;
-                    m = packed[j + 4] & 63;
-                } else {
-                    s = (packed[j + 4] & 0xF) | (((packed[j - 4] & 0xFF) >> 6) << 4);
-                    m = ((packed[j + 4] & 0xFF) >> 4) | (((packed[j] & 0xFF) >> 6) << 4);
-                }
-                sc[i * 8 + j] = d * s;
-                mn[i * 8 + j] = dmin * m;
+                sc[i * 8 + j] = d * Quantizer.scaleK4(packed, j);
+                mn[i * 8 + j] = dmin * Quantizer.minK4(packed, j);
             }
             b.get(off + 16, qs, i * 128, 128);
         }

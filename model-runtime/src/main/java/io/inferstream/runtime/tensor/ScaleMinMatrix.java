@@ -2,6 +2,7 @@ package io.inferstream.runtime.tensor;
 
 import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.Quantizer;
 import java.nio.ByteBuffer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -53,8 +54,8 @@ final class ScaleMinMatrix extends Matrix {
                 float dmin = Float16.toFloat(b.getShort(off + 2));
                 b.get(off + 4, packed, 0, 12);
                 for (int j = 0; j < 8; j++) {
-                    sc[8 * s + j] = d * scaleK4(packed, j);
-                    mn[8 * s + j] = dmin * minK4(packed, j);
+                    sc[8 * s + j] = d * Quantizer.scaleK4(packed, j);
+                    mn[8 * s + j] = dmin * Quantizer.minK4(packed, j);
                     for (int i = 0; i < 32; i++) {
                         int low = ((b.get(off + 48 + 32 * (j / 2) + i) & 0xFF) >> (4 * (j % 2))) & 0xF;
                         int high = ((b.get(off + 16 + i) & 0xFF) >> j) & 1;
@@ -83,16 +84,6 @@ final class ScaleMinMatrix extends Matrix {
             }
         }
         return new ScaleMinMatrix(type, q, sc, mn, rows, cols, name);
-    }
-
-    /** ggml get_scale_min_k4: the 6-bit scale of group j. */
-    private static int scaleK4(byte[] s, int j) {
-        return j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | (((s[j - 4] & 0xFF) >> 6) << 4);
-    }
-
-    /** ggml get_scale_min_k4: the 6-bit min of group j. */
-    private static int minK4(byte[] s, int j) {
-        return j < 4 ? s[j + 4] & 63 : ((s[j + 4] & 0xFF) >> 4) | (((s[j] & 0xFF) >> 6) << 4);
     }
 
     @Override
