@@ -15,6 +15,7 @@ import io.inferstream.runtime.cuda.CudaLlamaModel;
 import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.hub.HubOverrides;
+import io.inferstream.runtime.cli.SpeculationCliOptions;
 import io.inferstream.runtime.kv.KvStore;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -23,6 +24,7 @@ import java.util.Optional;
 import java.util.function.Consumer;
 import org.apache.flink.streaming.api.environment.LocalStreamEnvironment;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -64,6 +66,9 @@ public final class InferenceOptions {
             description = "Engine: KV-cache memory, e.g. 256MiB; auto: on a GPU what its memory plan leaves after the weights "
                     + "and activations, 256MiB on the CPU (default: ${DEFAULT-VALUE}).")
     public String kvCacheMemory = "auto";
+
+    @Mixin
+    public SpeculationCliOptions speculation = new SpeculationCliOptions();
 
     @Option(names = "--kv-precision", paramLabel = "F32|F16", description = "Engine: KV-cache precision (default: ${DEFAULT-VALUE}).")
     public KvStore.Precision kvPrecision = KvStore.Precision.F32;
@@ -126,7 +131,7 @@ public final class InferenceOptions {
     /** The engine these flags ask for; an {@code hf://} {@code model} is resolved on each TaskManager with {@code hub}. */
     public EngineSpec engineSpec(String model, String modelName, HubOverrides hub) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences,
-                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants, quantize, hub);
+                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation.speculation(), hub);
     }
 
     public TaskOptions taskOptions() {
@@ -240,6 +245,7 @@ public final class InferenceOptions {
         s.put("kv-cache-memory", kvCacheMemory);
         s.put("kv-precision", kvPrecision.name());
         s.put("prefix-caching", Boolean.toString(!noPrefixCaching));
+        s.put("speculative-tokens", speculation.speculation().toString());
         s.put("max-new-tokens", maxNewTokens == 0 ? "per task" : Integer.toString(maxNewTokens));
         s.put("max-new-tokens-cap", maxNewTokensCap == 0 ? "none" : Integer.toString(maxNewTokensCap));
         s.put("context-tokens", contextTokens == 0 ? "the model's" : Integer.toString(contextTokens));

@@ -60,6 +60,10 @@ public final class EngineMetricGauges {
         // Engine requests ended early: cancelled (a request timeout, a closed operator) or past their deadline.
         g.gauge("cancelledRequests", (Gauge<Long>) () -> metrics.get().cancelled());
         g.gauge("deadlineRequests", (Gauge<Long>) () -> metrics.get().deadlineExceeded());
+        // --speculative-tokens: guessed tokens run, and the share kept (each kept one saved its sequence a step)
+        g.gauge("draftTokens", (Gauge<Long>) () -> metrics.get().draftTokens());
+        g.gauge("acceptedDraftTokens", (Gauge<Long>) () -> metrics.get().acceptedDraftTokens());
+        g.gauge("draftAcceptanceRate", (Gauge<Double>) () -> metrics.get().draftAcceptanceRate());
     }
 
     /** The {@link #MODEL_DOWNLOAD} gauge of {@code model}, registered before the operator acquires its engine. */

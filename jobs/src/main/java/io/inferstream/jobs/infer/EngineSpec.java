@@ -8,6 +8,7 @@ import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.model.LoadTimeQuantization;
 import io.inferstream.runtime.hub.HubOverrides;
 import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.speculative.Speculation;
 import java.io.Serializable;
 import java.util.Locale;
 
@@ -24,6 +25,7 @@ import java.util.Locale;
  * @param gpuKQuants        on a GPU, how Q4_K / Q6_K weights are held
  * @param quantize          on the CPU, the type float weights are re-encoded as at load (none, q8_0, q4_0: see
  *                          {@link LoadTimeQuantization})
+ * @param speculation       prompt-lookup speculative decoding ({@link Speculation#OFF}: none)
  * @param hub               for an {@code hf://} model: the command line's cache, endpoint and offline flags, applied
  *                          over each TaskManager's environment
  */
@@ -39,6 +41,7 @@ public record EngineSpec(
         double gpuMemoryFraction,
         KQuantPolicy gpuKQuants,
         String quantize,
+        Speculation speculation,
         HubOverrides hub) implements Serializable {
 
     public EngineSpec {
@@ -46,6 +49,7 @@ public record EngineSpec(
             throw new IllegalArgumentException("engine spec needs a model");
         }
         hub = hub == null ? HubOverrides.NONE : hub;
+        speculation = speculation == null ? Speculation.OFF : speculation;
         device = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
         DeviceOption.parse(device); // validates: cpu | cuda | cuda:N | auto
         engineConfig(maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision, prefixCaching); // validates the limits
@@ -64,13 +68,13 @@ public record EngineSpec(
         EngineConfig d = EngineConfig.defaults();
         CudaLlamaModel.Options g = CudaLlamaModel.Options.defaults();
         return new EngineSpec(model, modelName, "cpu", d.maxBatchedTokens(), d.maxSequences(), d.kvCacheBytes(),
-                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants(), "none", HubOverrides.NONE);
+                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants(), "none", Speculation.OFF, HubOverrides.NONE);
     }
 
     /** This spec on another device. */
     public EngineSpec withDevice(String device) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, hub);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, hub);
     }
 
     /** The GPU backend's options: this memory share and K-quant policy, scratch for steps of maxBatchedTokens. */
@@ -84,7 +88,7 @@ public record EngineSpec(
     }
 
     public EngineConfig engineConfig() {
-        return engineConfig(maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision, prefixCaching);
+        return engineConfig(maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision, prefixCaching).withSpeculation(speculation);
     }
 
     private static EngineConfig engineConfig(int maxBatchedTokens, int maxSequences, long kvCacheBytes,
@@ -100,11 +104,11 @@ public record EngineSpec(
     /** This spec with an hf:// model resolved on each TaskManager with these hub flags. */
     public EngineSpec withHub(HubOverrides overrides) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, overrides);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, overrides);
     }
 
     public EngineSpec withLimits(int maxBatchedTokens, int maxSequences, long kvCacheBytes) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, hub);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, hub);
     }
 }

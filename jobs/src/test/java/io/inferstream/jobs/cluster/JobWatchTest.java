@@ -76,7 +76,7 @@ class JobWatchTest {
             EngineMetricGauges.register(getRuntimeContext().getMetricGroup(), "cpu",
                     new BackendChoice(false, 0, "--device auto: no CUDA device (test); using the CPU backend"),
                     () -> new EngineMetrics(0, 0, 0, 0, 0,
-                            0, 0, 0, 0, 0, 0, new long[1], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+                            0, 0, 0, 0, 0, 0, new long[1], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
         }
 
         @Override

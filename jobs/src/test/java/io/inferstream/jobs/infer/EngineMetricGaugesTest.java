@@ -44,7 +44,7 @@ class EngineMetricGaugesTest {
         // 10 steps of 1 sequence and 30 of 3: mean batch (10 + 90) / 40 = 2.5
         long[] histogram = {0, 10, 0, 30};
         EngineMetrics m = new EngineMetrics(3, 7, 40, 500, 120, 250.0, 60.0, 4.0, 3.5, 0.14, 0.1, histogram, 30, 90,
-                400, 100, 25, 6, 2, 11, 4, 3);
+                400, 100, 25, 6, 2, 11, 4, 3, 80, 20);
         Map<String, Metric> metrics = new HashMap<>();
         EngineMetricGauges.register(new RecordingGroup(metrics, ""), "cuda:1 (NVIDIA H200, compute 9.0)",
                 new BackendChoice(true, 1, "--device cuda:1: using the CUDA backend"), () -> m);
@@ -67,6 +67,9 @@ class EngineMetricGaugesTest {
         assertEquals(120L, value(metrics, "generatedTokens"));
         assertEquals(4L, value(metrics, "cancelledRequests"));
         assertEquals(3L, value(metrics, "deadlineRequests"));
+        assertEquals(80L, value(metrics, "draftTokens"));
+        assertEquals(20L, value(metrics, "acceptedDraftTokens"));
+        assertEquals(0.25, (Double) value(metrics, "draftAcceptanceRate"), 1e-12); // 20 of 80 guesses kept
     }
 
     @Test

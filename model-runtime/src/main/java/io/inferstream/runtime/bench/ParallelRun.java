@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 
 import io.inferstream.runtime.engine.Completion;
 import io.inferstream.runtime.engine.Engine;
+import io.inferstream.runtime.engine.EngineMetrics;
 import io.inferstream.runtime.engine.FinishReason;
 import io.inferstream.runtime.engine.Request;
 import io.inferstream.runtime.sampling.SamplingParams;
@@ -22,14 +23,22 @@ import io.inferstream.runtime.sampling.SamplingParams;
  *
  * @param promptTokensPerSecond all prompts, aggregate
  * @param decodeTokensPerSecond all sequences decoding together, aggregate
+ * @param draftTokens           tokens guessed by speculative decoding during the run (0 when it is off)
+ * @param acceptedDraftTokens   of those, kept
  */
-public record ParallelRun(double promptTokensPerSecond, double decodeTokensPerSecond) {
+public record ParallelRun(double promptTokensPerSecond, double decodeTokensPerSecond, long draftTokens, long acceptedDraftTokens) {
+
+    /** Fraction of guessed tokens kept (0 when none were guessed). */
+    public double draftAcceptanceRate() {
+        return draftTokens == 0 ? 0 : (double) acceptedDraftTokens / draftTokens;
+    }
 
     /** Runs {@code prompts} through {@code engine} at once; throws when a sequence ends before {@code outputLength} tokens. */
     public static ParallelRun measure(Engine engine, List<int[]> prompts, int outputLength, String idPrefix) {
         int n = prompts.size();
         long[][] arrivals = new long[n][outputLength]; // nanoTime of each generated token
         int[] counts = new int[n];
+        EngineMetrics before = engine.metrics();
         long start = System.nanoTime();
         List<CompletableFuture<Completion>> futures = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -63,6 +72,8 @@ public record ParallelRun(double promptTokensPerSecond, double decodeTokensPerSe
         for (int[] p : prompts) {
             promptTokens += p.length;
         }
-        return new ParallelRun(promptTokens / ((allPrompts - start) / 1e9), decoded / ((end - allPrompts) / 1e9));
+        EngineMetrics after = engine.metrics(); // published before the futures completed: it counts this run
+        return new ParallelRun(promptTokens / ((allPrompts - start) / 1e9), decoded / ((end - allPrompts) / 1e9),
+                after.draftTokens() - before.draftTokens(), after.acceptedDraftTokens() - before.acceptedDraftTokens());
     }
 }

@@ -244,8 +244,11 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         List<String> lines = new ArrayList<>();
-        lines.add("type,sequences,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s");
-        console.printf(Locale.ROOT, "| %-40s | %9s | %12s | %12s |%n", "model", "sequences", "prompt tok/s", "decode tok/s");
+        boolean speculative = config.speculation().enabled();
+        lines.add("type,sequences,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s"
+                + (speculative ? ",draft_tokens,accepted_draft_tokens" : ""));
+        console.printf(Locale.ROOT, "| %-40s | %9s | %12s | %12s |%s%n", "model", "sequences", "prompt tok/s", "decode tok/s",
+                speculative ? " guesses kept |" : "");
         for (String type : types) {
             try (Checkpoint checkpoint = Checkpoint.open(modelFile(type)); LanguageModel lm = deviceOption.load(checkpoint, console);
                  Engine engine = new Engine(lm, null, config)) {
@@ -258,14 +261,16 @@ public final class BenchCommand implements Callable<Integer> {
                     warnWhenTheCacheCannotHoldThemAll(engine, n);
                     double bestPrompt = 0;
                     double bestDecode = 0;
+                    ParallelRun last = null; // greedy: every run guesses and keeps the same tokens
                     for (int run = 0; run < 3; run++) { // best of three: the first also warms up the JIT
-                        ParallelRun r = ParallelRun.measure(engine, prompts, outputLength, type + "-" + n + "-" + run);
-                        bestPrompt = Math.max(bestPrompt, r.promptTokensPerSecond());
-                        bestDecode = Math.max(bestDecode, r.decodeTokensPerSecond());
+                        last = ParallelRun.measure(engine, prompts, outputLength, type + "-" + n + "-" + run);
+                        bestPrompt = Math.max(bestPrompt, last.promptTokensPerSecond());
+                        bestDecode = Math.max(bestDecode, last.decodeTokensPerSecond());
                     }
-                    console.printf(Locale.ROOT, "| %-40s | %9d | %12.1f | %12.1f |%n", modelLabel(type), n, bestPrompt, bestDecode);
+                    String kept = speculative ? String.format(Locale.ROOT, " %5d/%-6d |", last.acceptedDraftTokens(), last.draftTokens()) : "";
+                    console.printf(Locale.ROOT, "| %-40s | %9d | %12.1f | %12.1f |%s%n", modelLabel(type), n, bestPrompt, bestDecode, kept);
                     lines.add(String.format(Locale.ROOT, "%s,%d,%d,%d,%.2f,%.2f", type, n, promptLength, outputLength,
-                            bestPrompt, bestDecode));
+                            bestPrompt, bestDecode) + (speculative ? "," + last.draftTokens() + "," + last.acceptedDraftTokens() : ""));
                 }
             }
         }

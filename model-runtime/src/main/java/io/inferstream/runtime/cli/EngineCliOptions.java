@@ -24,12 +24,16 @@ public final class EngineCliOptions {
     @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16 (default: ${DEFAULT-VALUE})")
     KvStore.Precision kvPrecision;
 
+    @picocli.CommandLine.Mixin
+    SpeculationCliOptions speculation = new SpeculationCliOptions();
+
     /** The default engine configuration with these flags applied. */
     public EngineConfig config() {
         return EngineConfig.defaults()
                 .withMaxBatchedTokens(maxBatchedTokens)
                 .withMaxSequences(maxSequences)
                 .withKvCacheBytes(EngineConfig.parseBytes(kvCacheMemory))
-                .withKvPrecision(kvPrecision);
+                .withKvPrecision(kvPrecision)
+                .withSpeculation(speculation.speculation());
     }
 }

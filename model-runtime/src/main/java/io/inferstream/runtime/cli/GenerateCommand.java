@@ -14,6 +14,8 @@ import java.util.concurrent.Callable;
 
 import io.inferstream.runtime.generate.GenerationResult;
 import io.inferstream.runtime.generate.Generator;
+import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.speculative.Speculation;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.checkpoint.HuggingFaceCheckpoint;
 import io.inferstream.runtime.model.LanguageModel;
@@ -95,6 +97,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DeviceCliOption deviceOption = new DeviceCliOption();
 
+    @picocli.CommandLine.Mixin
+    SpeculationCliOptions speculation = new SpeculationCliOptions();
+
     public GenerateCommand() {
         this(System.out, System.err);
     }
@@ -137,6 +142,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, actualSeed, maxNewTokens,
                 stops, List.of(), false, numBeams, lengthPenalty);
+        Speculation speculative = speculation.speculation(); // before loading: a bad value is a usage error
         Checkpoint checkpoint = llama2c ? null : Checkpoint.open(model);
         LanguageModel lm = null;
         try {
@@ -167,7 +173,7 @@ public final class GenerateCommand implements Callable<Integer> {
             if (tokens.length == 0) {
                 throw new IllegalArgumentException("the prompt is empty and the vocabulary adds no BOS: give a prompt");
             }
-            GenerationResult r = new Generator(lm, tokenizer).generate(tokens, params, piece -> {
+            GenerationResult r = new Generator(lm, tokenizer, KvStore.Precision.F32, speculative).generate(tokens, params, piece -> {
                 out.print(piece);
                 out.flush();
             });
@@ -176,6 +182,10 @@ public final class GenerateCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "prompt: %d tokens, %.1f tokens/s; generation: %d tokens, %.1f tokens/s; finish: %s%n",
                     r.promptTokens(), r.prefillTokensPerSecond(), r.completionTokens(), r.decodeTokensPerSecond(),
                     r.finishReason().name().toLowerCase(Locale.ROOT));
+            if (speculative.enabled()) {
+                err.printf(Locale.ROOT, "speculative decoding: %d of %d guessed tokens kept (%.0f%%)%n", r.acceptedDraftTokens(),
+                        r.draftTokens(), r.draftTokens() == 0 ? 0.0 : 100.0 * r.acceptedDraftTokens() / r.draftTokens());
+            }
             return 0;
         } finally {
             if (lm != null) {

@@ -2,6 +2,7 @@ package io.inferstream.runtime.cli;
 
 import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
+import io.inferstream.runtime.engine.EngineMetrics;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.model.LanguageModel;
@@ -38,6 +39,9 @@ abstract class TaskCommand implements Callable<Integer> {
 
     @Mixin
     DeviceCliOption deviceOption = new DeviceCliOption();
+
+    @Mixin
+    SpeculationCliOptions speculation = new SpeculationCliOptions();
 
     @Option(names = "--text", description = "the input (default: read standard input)")
     String text;
@@ -85,16 +89,19 @@ abstract class TaskCommand implements Callable<Integer> {
     }
 
     private int run() throws IOException {
+        EngineConfig config = EngineConfig.defaults().withSpeculation(speculation.speculation());
         String input = text != null ? text : readStdin();
         Path modelPath = hub.resolver().resolve(modelSpec);
         try (Checkpoint checkpoint = Checkpoint.open(modelPath); LanguageModel model = deviceOption.load(checkpoint, err)) {
             Tokenizer tokenizer = checkpoint.tokenizer();
             ChatTemplate template = checkpoint.chatTemplate(tokenizer);
             TaskResult result;
-            try (Engine engine = new Engine(model, tokenizer, EngineConfig.defaults())) {
+            EngineMetrics metrics;
+            try (Engine engine = new Engine(model, tokenizer, config)) {
                 TaskRunner runner = new TaskRunner(engine, model.config(), tokenizer, template,
                         defaults().withContextTokens(context), modelPath.getFileName().toString());
                 result = runner.run(request(input).instruction(instruction).build()).join();
+                metrics = engine.metrics();
             }
             if (result.isError()) {
                 err.println(name() + ": " + result.finishReason() + ": " + result.error());
@@ -105,6 +112,11 @@ abstract class TaskCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "prompt: %d tokens; generated: %d tokens; chunks: %d; finish: %s; %.0f ms%n",
                     result.promptTokens(), result.completionTokens(), result.chunks(),
                     result.finishReason().name().toLowerCase(Locale.ROOT), result.queueMs() + result.computeMs());
+            if (config.speculation().enabled()) {
+                EngineMetrics m = metrics;
+                err.printf(Locale.ROOT, "speculative decoding: %d of %d guessed tokens kept (%.0f%%)%n", m.acceptedDraftTokens(),
+                        m.draftTokens(), 100 * m.draftAcceptanceRate());
+            }
             return 0;
         }
     }

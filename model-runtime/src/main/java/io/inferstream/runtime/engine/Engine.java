@@ -57,6 +57,8 @@ public final class Engine implements AutoCloseable {
     private long steps;
     private long promptTokensComputed;
     private long generatedTokens;
+    private long draftTokens;
+    private long acceptedDraftTokens;
     private long stepNanosTotal;
     private long lastStepNanos;
     private long finished;
@@ -416,7 +418,7 @@ public final class Engine implements AutoCloseable {
                 if (s.kind() == Sequence.Kind.SCORE) {
                     scoreRows(s, result, c);
                 } else if (chunk.reachesEnd()) {
-                    sampleNext(s, result, c, now);
+                    sampleRows(s, chunk, result, c, now);
                 }
             } catch (RuntimeException e) {
                 // One request's failure (say, a sampler rejecting its parameters) ends that request only.
@@ -467,10 +469,35 @@ public final class Engine implements AutoCloseable {
         return (float) (logits[offset + target] - VectorMath.logSumExp(logits, offset, vocab));
     }
 
-    private void sampleNext(Sequence s, StepOutput result, int chunk, long now) {
+    /**
+     * Samples a decoding chunk's rows in order, exactly as one step per token would: the first row gives the next
+     * token; while that token equals the guess that ran after it (speculative decoding), the guess's row gives the
+     * token after. Tokens, stop checks and listeners are the same as without guesses, for any sampler: each row's
+     * logits are those a lone decode step would give, and the sampler sees the same history.
+     */
+    private void sampleRows(Sequence s, ScheduledChunk chunk, StepOutput result, int c, long now) {
+        int[] drafts = chunk.drafts();
+        int row = result.firstRow()[c] + result.rowCount()[c] - 1 - drafts.length;
+        int accepted = 0;
+        while (true) {
+            int token = sampleAt(s, result, row, now);
+            if (s.status() == Sequence.Status.FINISHED || accepted == drafts.length || token != drafts[accepted]) {
+                break;
+            }
+            accepted++;
+            row++;
+        }
+        draftTokens += drafts.length;
+        acceptedDraftTokens += accepted;
+        if (s.status() != Sequence.Status.FINISHED) {
+            scheduler.acceptDrafts(s, accepted);
+        }
+    }
+
+    /** Samples the token after the sequence from logits row {@code row}, appends it, and finishes the request if it ends it. */
+    private int sampleAt(Sequence s, StepOutput result, int row, long now) {
         RequestProgress p = s.progress();
         SamplingParams params = p.request.params();
-        int row = result.firstRow()[chunk] + result.rowCount()[chunk] - 1;
         int token = result.candidates() != null
                 ? p.sampler.sample(result.candidates(), row, s.tokens(), s.length())
                 : p.sampler.sample(result.logits(), row * result.vocabSize(), result.vocabSize(), s.tokens(), s.length());
@@ -512,6 +539,7 @@ public final class Engine implements AutoCloseable {
         if (reason != null) {
             finish(s, reason, "");
         }
+        return token;
     }
 
     /** Start of the first stop string in {@code text} that ends after {@code before}, or -1. */
@@ -600,6 +628,8 @@ public final class Engine implements AutoCloseable {
                 scheduler.preemptions(),
                 finished,
                 cancelled,
-                deadlineExceeded);
+                deadlineExceeded,
+                draftTokens,
+                acceptedDraftTokens);
     }
 }

@@ -3,6 +3,7 @@ package io.inferstream.runtime.engine;
 import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.speculative.Speculation;
 
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -22,6 +23,8 @@ import java.util.regex.Pattern;
  *                         ({@link io.inferstream.runtime.model.LanguageModel#forwardCandidates}) instead of full
  *                         logits; the same tokens either way. AUTO: only when the model's logits live on a device
  *                         (on the CPU the full logits are already in memory, and selecting costs a pass per row)
+ * @param speculation      speculative decoding by prompt lookup ({@link Speculation#OFF} by default): decode steps also
+ *                         run guessed tokens and keep those the sampler would have chosen; the same tokens either way
  */
 public record EngineConfig(
         int maxBatchedTokens,
@@ -30,7 +33,8 @@ public record EngineConfig(
         long kvCacheBytes,
         KvStore.Precision kvPrecision,
         boolean prefixCaching,
-        Candidates logitCandidates) {
+        Candidates logitCandidates,
+        Speculation speculation) {
 
     /** Whether the engine asks the model for logit candidates (see {@code logitCandidates}). */
     public enum Candidates {
@@ -60,41 +64,49 @@ public record EngineConfig(
         if (logitCandidates == null) {
             throw new IllegalArgumentException("logit candidates must be AUTO, ALWAYS or NEVER, got null");
         }
+        if (speculation == null) {
+            throw new IllegalArgumentException("speculation must be given (Speculation.OFF for none), got null");
+        }
     }
 
     public static EngineConfig defaults() {
         return new EngineConfig(DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES, DEFAULT_BLOCK_SIZE,
-                DEFAULT_KV_CACHE_BYTES, KvStore.Precision.F32, true, Candidates.AUTO);
+                DEFAULT_KV_CACHE_BYTES, KvStore.Precision.F32, true, Candidates.AUTO, Speculation.OFF);
     }
 
     public EngineConfig withMaxBatchedTokens(int n) {
-        return new EngineConfig(n, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates);
+        return new EngineConfig(n, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates, speculation);
     }
 
     public EngineConfig withMaxSequences(int n) {
-        return new EngineConfig(maxBatchedTokens, n, blockSize, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates);
+        return new EngineConfig(maxBatchedTokens, n, blockSize, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates, speculation);
     }
 
     public EngineConfig withBlockSize(int n) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, n, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates);
+        return new EngineConfig(maxBatchedTokens, maxSequences, n, kvCacheBytes, kvPrecision, prefixCaching, logitCandidates, speculation);
     }
 
     public EngineConfig withKvCacheBytes(long bytes) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, bytes, kvPrecision, prefixCaching, logitCandidates);
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, bytes, kvPrecision, prefixCaching, logitCandidates, speculation);
     }
 
     public EngineConfig withKvPrecision(KvStore.Precision p) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, p, prefixCaching, logitCandidates);
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, p, prefixCaching, logitCandidates, speculation);
     }
 
     public EngineConfig withPrefixCaching(boolean on) {
-        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, on, logitCandidates);
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, on, logitCandidates, speculation);
     }
 
     /** Candidates always (true) or never (false), whatever the model: tests compare the two paths on the CPU. */
     public EngineConfig withLogitCandidates(boolean on) {
         return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching,
-                on ? Candidates.ALWAYS : Candidates.NEVER);
+                on ? Candidates.ALWAYS : Candidates.NEVER, speculation);
+    }
+
+    public EngineConfig withSpeculation(Speculation s) {
+        return new EngineConfig(maxBatchedTokens, maxSequences, blockSize, kvCacheBytes, kvPrecision, prefixCaching,
+                logitCandidates, s);
     }
 
     /**

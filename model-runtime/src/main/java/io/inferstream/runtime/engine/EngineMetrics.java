@@ -27,6 +27,8 @@ package io.inferstream.runtime.engine;
  * @param finished                requests and scorings completed (any reason)
  * @param cancelled               of those, ended by {@link Engine#cancel} or {@link Engine#shutdownNow} (CANCELLED)
  * @param deadlineExceeded        of those, ended because their deadline passed (DEADLINE)
+ * @param draftTokens             tokens guessed and run after a decode token (speculative decoding)
+ * @param acceptedDraftTokens     of those, kept: each saved a forward step of its sequence
  */
 public record EngineMetrics(
         int running,
@@ -50,7 +52,14 @@ public record EngineMetrics(
         long preemptions,
         long finished,
         long cancelled,
-        long deadlineExceeded) {
+        long deadlineExceeded,
+        long draftTokens,
+        long acceptedDraftTokens) {
+
+    /** Fraction of guessed tokens kept (0 when none were guessed). */
+    public double draftAcceptanceRate() {
+        return draftTokens == 0 ? 0 : (double) acceptedDraftTokens / draftTokens;
+    }
 
     /** Fraction of looked-up prompt tokens found in the prefix cache (0 when none were looked up). */
     public double prefixHitRate() {

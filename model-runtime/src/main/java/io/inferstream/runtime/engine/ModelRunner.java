@@ -53,9 +53,9 @@ public final class ModelRunner {
             blockTables[c] = kv.blockTable(s.id());
             int wantFrom = logitsFrom(chunk);
             firstRow[c] = numRows;
-            for (int i = 0; i < chunk.length(); i++, t++) {
+            for (int i = 0; i < chunk.tokens(); i++, t++) {
                 int p = chunk.start() + i;
-                tokens[t] = s.tokens()[p];
+                tokens[t] = i < chunk.length() ? s.tokens()[p] : chunk.drafts()[i - chunk.length()];
                 positions[t] = p;
                 seq[t] = c;
                 if (p >= wantFrom) {
@@ -72,7 +72,10 @@ public final class ModelRunner {
         return new TokenBatch(tokens, positions, seq, blockTables, java.util.Arrays.copyOf(rows, numRows));
     }
 
-    /** First position of the chunk whose logits are needed (past its end when none are). */
+    /**
+     * First position of the chunk whose logits are needed (past its end when none are). A decode token's guessed
+     * followers all come after it, so they all get logits.
+     */
     private static int logitsFrom(ScheduledChunk chunk) {
         Sequence s = chunk.sequence();
         int end = chunk.start() + chunk.length();

@@ -3,6 +3,8 @@ package io.inferstream.runtime.engine;
 import io.inferstream.runtime.kv.BlockHash;
 import io.inferstream.runtime.kv.CachedPrefix;
 import io.inferstream.runtime.kv.KvCacheManager;
+import io.inferstream.runtime.speculative.PromptLookupProposer;
+import io.inferstream.runtime.speculative.Speculation;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -28,6 +30,7 @@ public final class Scheduler {
     private final int maxBatchedTokens;
     private final int maxSequences;
     private final KvCacheManager kv;
+    private final Speculation speculation;
     private final List<Sequence> running = new ArrayList<>(); // admission order
     private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(
             Comparator.comparingInt(Sequence::priority).reversed()
@@ -40,6 +43,7 @@ public final class Scheduler {
         this.maxBatchedTokens = config.maxBatchedTokens();
         this.maxSequences = config.maxSequences();
         this.kv = kv;
+        this.speculation = config.speculation();
     }
 
     /** Queues a new sequence. */
@@ -79,6 +83,12 @@ public final class Scheduler {
         for (int i = 0; i < running.size() && budget > 0; i++) {
             Sequence s = running.get(i);
             int n = Math.min(s.remaining(), budget);
+            int[] drafts = drafts(s, budget - (running.size() - i));
+            if (drafts.length > 0 && kv.allocate(s.id(), null, s.numComputed() + n + drafts.length)) {
+                chunks.add(new ScheduledChunk(s, s.numComputed(), n, drafts));
+                budget -= n + drafts.length;
+                continue;
+            }
             boolean scheduled = false;
             while (!scheduled) {
                 if (kv.allocate(s.id(), null, s.numComputed() + n)) {
@@ -132,6 +142,19 @@ public final class Scheduler {
         return new SchedulerOutput(chunks, preempted);
     }
 
+    /**
+     * Guessed tokens to run after a decoding sequence's next token (speculative decoding), within {@code spare} tokens
+     * of the step's budget; none for a prefill chunk, a scoring sequence, or when guesses would pass its token limit.
+     */
+    private int[] drafts(Sequence s, int spare) {
+        if (!speculation.enabled() || s.remaining() != 1 || s.kind() != Sequence.Kind.GENERATE) {
+            return PromptLookupProposer.NONE;
+        }
+        // A guess at position length + i yields a token at length + i + 1, which must stay within maxLength.
+        int limit = Math.min(spare, s.maxLength() - s.length() - 1);
+        return speculation.propose(s.tokens(), s.length(), limit, running.size());
+    }
+
     /** Hashes of the full blocks that running sequences have still to compute (this step or later). */
     private Set<BlockHash> blocksBeingComputed() {
         Set<BlockHash> hashes = new HashSet<>();
@@ -165,11 +188,26 @@ public final class Scheduler {
         return inProgress.contains(BlockHash.of(parent, tokens, next * bs, bs));
     }
 
-    /** Records that a step computed the chunks' tokens: their keys/values are in the cache now. */
+    /**
+     * Records that a step computed the chunks' tokens: their keys/values are in the cache now. Guessed tokens are not
+     * counted here: the engine says which it kept ({@link #acceptDrafts}) once it has sampled their logits.
+     */
     public void update(SchedulerOutput output) {
         for (ScheduledChunk c : output.chunks()) {
             Sequence s = c.sequence();
             s.advance(c.length());
+            kv.cacheFullBlocks(s.id(), s.tokens(), s.numComputed());
+        }
+    }
+
+    /**
+     * Records that the first {@code accepted} guesses run after a sequence's decode token were kept (appended to it):
+     * their keys/values, computed in the step, count now. The rest of the guesses' slots hold keys and values of tokens
+     * the sequence does not have; they lie past what it has computed, so the next step overwrites them.
+     */
+    public void acceptDrafts(Sequence s, int accepted) {
+        if (accepted > 0) {
+            s.advance(accepted);
             kv.cacheFullBlocks(s.id(), s.tokens(), s.numComputed());
         }
     }

@@ -15,7 +15,7 @@ public record SchedulerOutput(List<ScheduledChunk> chunks, List<Sequence> preemp
     public int totalTokens() {
         int n = 0;
         for (ScheduledChunk c : chunks) {
-            n += c.length();
+            n += c.tokens();
         }
         return n;
     }

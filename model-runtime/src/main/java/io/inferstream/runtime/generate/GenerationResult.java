@@ -11,6 +11,8 @@ package io.inferstream.runtime.generate;
  *                                (empty for beam search, which scores whole hypotheses)
  * @param prefillTokensPerSecond  prompt tokens / prefill wall time
  * @param decodeTokensPerSecond   tokens after the first / their wall time (0 when there were none)
+ * @param draftTokens             tokens guessed by speculative decoding and run through the model
+ * @param acceptedDraftTokens     of those, kept
  */
 public record GenerationResult(
         int[] tokens,
@@ -19,7 +21,15 @@ public record GenerationResult(
         int promptTokens,
         float[] logprobs,
         double prefillTokensPerSecond,
-        double decodeTokensPerSecond) {
+        double decodeTokensPerSecond,
+        int draftTokens,
+        int acceptedDraftTokens) {
+
+    /** Without speculative decoding. */
+    public GenerationResult(int[] tokens, String text, FinishReason finishReason, int promptTokens, float[] logprobs,
+                            double prefillTokensPerSecond, double decodeTokensPerSecond) {
+        this(tokens, text, finishReason, promptTokens, logprobs, prefillTokensPerSecond, decodeTokensPerSecond, 0, 0);
+    }
 
     public int completionTokens() {
         return tokens.length;

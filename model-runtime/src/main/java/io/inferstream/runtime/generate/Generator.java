@@ -9,13 +9,16 @@ import io.inferstream.runtime.model.TokenBatch;
 import io.inferstream.runtime.sampling.Sampler;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.sampling.StopChecker;
+import io.inferstream.runtime.speculative.PromptLookupProposer;
+import io.inferstream.runtime.speculative.Speculation;
 import io.inferstream.runtime.tokenizer.StreamingDecoder;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 
 /**
  * Generates the continuation of one prompt, outside the engine: for the CLI and for tests. The prompt
- * is prefilled as one batch, then one token per step, with the sequence's keys and values in a private
- * KV store whose blocks 0..k-1 are its block table.
+ * is prefilled as one batch, then one token per step (with {@link Speculation}, the token and the guesses after
+ * it, keeping those the sampler picks), with the sequence's keys and values in a private KV store whose blocks
+ * 0..k-1 are its block table.
  */
 public final class Generator {
 
@@ -25,15 +28,22 @@ public final class Generator {
     private final LanguageModel model;
     private final Tokenizer tokenizer;
     private final KvStore.Precision precision;
+    private final Speculation speculation;
 
     public Generator(LanguageModel model, Tokenizer tokenizer) {
         this(model, tokenizer, KvStore.Precision.F32);
     }
 
     public Generator(LanguageModel model, Tokenizer tokenizer, KvStore.Precision precision) {
+        this(model, tokenizer, precision, Speculation.OFF);
+    }
+
+    /** @param speculation prompt-lookup speculative decoding (beam search does not use it) */
+    public Generator(LanguageModel model, Tokenizer tokenizer, KvStore.Precision precision, Speculation speculation) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.precision = precision;
+        this.speculation = speculation;
     }
 
     /**
@@ -88,11 +98,15 @@ public final class Generator {
         FinishReason finish = FinishReason.LENGTH;
 
         long start = System.nanoTime();
-        float[] logits = model.forward(prefix(history, length, blockTable), kv);
+        float[] logits = model.forward(prefix(history, length, blockTable), kv); // [rows, vocab]
         long prefillNanos = System.nanoTime() - start;
         long decodeStart = System.nanoTime();
+        int row = 0;                               // the logits row that gives the next token
+        int[] drafts = PromptLookupProposer.NONE;  // the guesses run after the last forward's first token
+        int drafted = 0;
+        int accepted = 0;
         while (generated < maxNew) {
-            int token = sampler.sample(logits, 0, vocab, history, length);
+            int token = sampler.sample(logits, row * vocab, vocab, history, length);
             history[length++] = token;
             logprobs[generated] = sampler.lastLogprob();
             out[generated++] = token;
@@ -110,10 +124,17 @@ public final class Generator {
             if (generated == maxNew) {
                 break;
             }
-            TokenBatch next = useCache
-                    ? new TokenBatch(new int[] {token}, new int[] {length - 1}, new int[1], blockTable, new int[] {0})
-                    : prefix(history, length, blockTable);
-            logits = model.forward(next, kv);
+            if (row < drafts.length && token == drafts[row]) {
+                // The sampler chose the guess that ran at this token's position: its row gives the next token.
+                accepted++;
+                row++;
+                continue;
+            }
+            // A guess at position length + i yields the token at length + i + 1, within maxNew.
+            drafts = useCache ? speculation.propose(history, length, maxNew - generated - 1, 1) : PromptLookupProposer.NONE;
+            drafted += drafts.length;
+            row = 0;
+            logits = model.forward(useCache ? step(token, drafts, length - 1, blockTable) : prefix(history, length, blockTable), kv);
         }
         long decodeNanos = System.nanoTime() - decodeStart;
         if (decoder != null && !stop.stopped()) {
@@ -123,7 +144,7 @@ public final class Generator {
         double prefillRate = prompt.length / Math.max(1e-9, prefillNanos / 1e9);
         double decodeRate = generated > 1 ? (generated - 1) / Math.max(1e-9, decodeNanos / 1e9) : 0;
         return new GenerationResult(Arrays.copyOf(out, generated), text.toString(), finish, prompt.length,
-                Arrays.copyOf(logprobs, generated), prefillRate, decodeRate);
+                Arrays.copyOf(logprobs, generated), prefillRate, decodeRate, drafted, accepted);
     }
 
     private static void emit(String piece, StringBuilder text, Consumer<String> onText) {
@@ -133,6 +154,19 @@ public final class Generator {
                 onText.accept(piece);
             }
         }
+    }
+
+    /** {@code token} at {@code position}, then the guesses after it; logits of each. */
+    static TokenBatch step(int token, int[] drafts, int position, int[][] blockTable) {
+        int n = 1 + drafts.length;
+        int[] tokens = new int[n];
+        tokens[0] = token;
+        System.arraycopy(drafts, 0, tokens, 1, drafts.length);
+        int[] positions = new int[n];
+        for (int i = 0; i < n; i++) {
+            positions[i] = position + i;
+        }
+        return new TokenBatch(tokens, positions, new int[n], blockTable, identity(n));
     }
 
     /** The first {@code length} tokens of one sequence at positions 0.., logits of the last. */
