@@ -40,6 +40,20 @@ class InferenceOptionsTest {
     }
 
     @Test
+    void speculativeDecodingFlagsReachTheEngineAndItsListingAndAreOffByDefault() {
+        InferenceOptions off = parse();
+        assertEquals(io.inferstream.runtime.speculative.Speculation.OFF, off.engineSpec("/m.gguf", "m").engineConfig().speculation());
+        assertEquals(off.engineSpec("/m.gguf", "m"), new InferenceOptions().engineSpec("/m.gguf", "m"),
+                "options built in code have the command line's defaults");
+        InferenceOptions on = parse("--speculative-tokens", "3", "--prompt-lookup-min", "1", "--prompt-lookup-max", "5",
+                "--speculative-max-sequences", "2");
+        assertEquals(new io.inferstream.runtime.speculative.Speculation(3, 1, 5, 2),
+                on.engineSpec("/m.gguf", "m").engineConfig().speculation());
+        assertEquals("prompt lookup, 3 tokens, n-grams 1..5, up to 2 sequences", on.settings().get("speculative-tokens"));
+        assertEquals("off", off.settings().get("speculative-tokens"));
+    }
+
+    @Test
     void theDefaultTransactionTimeoutIsTheDefaultBrokersMaximumAndKeepsFlinksCheckpointTimeout() {
         InferenceOptions o = parse();
         assertEquals(Duration.ofMinutes(15), o.transactionTimeout);

@@ -64,6 +64,32 @@ class BenchCommandTest {
     }
 
     @Test
+    void withSpeculationEachRowSaysHowManyGuessesWereKept(@TempDir Path dir) throws Exception {
+        Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
+        java.io.StringWriter console = new java.io.StringWriter();
+        CommandLine cli = new CommandLine(new BenchCommand());
+        cli.setOut(new java.io.PrintWriter(console));
+        int rc = cli.execute("--model", model.toString(), "--parallel", "1,2", "--prompt-length", "12", "--output-length", "40",
+                "--speculative-tokens", "4", "--out", dir.resolve("out").toString());
+        assertEquals(0, rc);
+        List<String> csv = Files.readAllLines(dir.resolve("out/parallel.csv"));
+        assertEquals("type,sequences,prompt_tokens,output_tokens,prompt_tok_s,decode_tok_s,draft_tokens,accepted_draft_tokens",
+                csv.get(0));
+        long kept = 0;
+        for (int i = 1; i < 3; i++) {
+            String[] f = csv.get(i).split(",");
+            long drafts = Long.parseLong(f[6]);
+            long accepted = Long.parseLong(f[7]);
+            assertTrue(accepted >= 0 && accepted <= drafts, csv.get(i));
+            kept += accepted;
+        }
+        // A random model's greedy text soon repeats itself: prompt lookup finds the loop.
+        assertTrue(kept > 0, String.join("\n", csv));
+        assertEquals(2, new CommandLine(new BenchCommand()).execute("--model", model.toString(), "--parallel", "1",
+                "--speculative-tokens", "-1", "--out", dir.resolve("out").toString()));
+    }
+
+    @Test
     void sequencesTheKvCacheCannotHoldTogetherAreSaidBeforeTheirRow(@TempDir Path dir) throws Exception {
         // the tiny shape's position takes 2 layers x 2 x 32 floats = 512 bytes: 64 KiB hold 128 positions, 4 sequences of
         // 12 + 6 (two blocks of 16 each) 128, 12 of them 384

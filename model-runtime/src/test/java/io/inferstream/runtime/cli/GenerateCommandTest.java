@@ -1,6 +1,7 @@
 package io.inferstream.runtime.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -43,6 +44,25 @@ class GenerateCommandTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().strip().startsWith(OPENING), r.out());
         assertTrue(r.err().matches("(?s).*prompt: 1 tokens, [0-9.]+ tokens/s; generation: 40 tokens, [0-9.]+ tokens/s; finish: length.*"), r.err());
+    }
+
+    @Test
+    void speculativeTokensGiveTheSameTextAndSayHowManyGuessesWereKept() {
+        String model = SharedModels.require("stories260K/stories260K.gguf").toString();
+        for (String[] sampling : new String[][] {{"--temperature", "0"}, {"--temperature", "0.8", "--seed", "9"}}) {
+            Run plain = run(append(new String[] {"--model", model, "--prompt", "Lily and Ben. Lily and Ben", "-n", "120"}, sampling));
+            Run guessed = run(append(append(new String[] {"--model", model, "--prompt", "Lily and Ben. Lily and Ben", "-n", "120"},
+                    sampling), "--speculative-tokens", "4"));
+            assertEquals(0, guessed.exit(), guessed.err());
+            assertEquals(plain.out(), guessed.out());
+            assertFalse(plain.err().contains("speculative decoding"), plain.err());
+            assertTrue(guessed.err().matches("(?s).*speculative decoding: [1-9][0-9]* of [0-9]+ guessed tokens kept \\([0-9]+%\\).*"),
+                    guessed.err());
+        }
+        Run bad = run("--model", model, "--prompt", "Lily", "-n", "5", "--temperature", "0", "--speculative-tokens", "2", "--prompt-lookup-min", "3",
+                "--prompt-lookup-max", "2");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().startsWith("generate: prompt lookup needs 1 <= --prompt-lookup-min <= --prompt-lookup-max"), bad.err());
     }
 
     /**
@@ -155,9 +175,9 @@ class GenerateCommandTest {
         assertTrue(bad.err().contains("--thinking takes on or off"), bad.err());
     }
 
-    private static String[] append(String[] args, String arg) {
-        String[] all = java.util.Arrays.copyOf(args, args.length + 1);
-        all[args.length] = arg;
+    private static String[] append(String[] args, String... more) {
+        String[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+        System.arraycopy(more, 0, all, args.length, more.length);
         return all;
     }
 
