@@ -489,6 +489,7 @@ public final class Engine implements AutoCloseable {
         }
         draftTokens += drafts.length;
         acceptedDraftTokens += accepted;
+        s.recordDrafts(drafts.length, accepted);
         if (s.status() != Sequence.Status.FINISHED) {
             scheduler.acceptDrafts(s, accepted);
         }

@@ -152,7 +152,7 @@ public final class Scheduler {
         }
         // A guess at position length + i yields a token at length + i + 1, which must stay within maxLength.
         int limit = Math.min(spare, s.maxLength() - s.length() - 1);
-        return speculation.propose(s.tokens(), s.length(), limit, running.size());
+        return speculation.propose(s.tokens(), s.length(), limit, running.size(), s.draftBudget(speculation));
     }
 
     /** Hashes of the full blocks that running sequences have still to compute (this step or later). */

@@ -1,5 +1,8 @@
 package io.inferstream.runtime.engine;
 
+import io.inferstream.runtime.speculative.DraftBudget;
+import io.inferstream.runtime.speculative.Speculation;
+
 import java.util.Arrays;
 
 /**
@@ -38,6 +41,7 @@ public final class Sequence {
     private int preemptions;
     private int cachedTokens;
     private RequestProgress progress;
+    private DraftBudget draftBudget; // speculative decoding's, made at the first guess
 
     /**
      * @param tokens      initial tokens (the prompt; for scoring, prefix + continuation without its last token)
@@ -173,6 +177,21 @@ public final class Sequence {
         status = Status.WAITING;
         numComputed = 0;
         preemptions++;
+    }
+
+    /** How many guesses this sequence may run in its next step (speculative decoding). */
+    DraftBudget draftBudget(Speculation speculation) {
+        if (draftBudget == null) {
+            draftBudget = speculation.newBudget();
+        }
+        return draftBudget;
+    }
+
+    /** Records how the guesses of a step fared (no-op when it never guessed). */
+    void recordDrafts(int proposed, int kept) {
+        if (draftBudget != null) {
+            draftBudget.record(proposed, kept);
+        }
     }
 
     /** What the request has produced so far and where it goes (null in scheduler-only use). */

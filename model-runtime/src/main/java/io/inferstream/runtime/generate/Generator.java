@@ -9,6 +9,7 @@ import io.inferstream.runtime.model.TokenBatch;
 import io.inferstream.runtime.sampling.Sampler;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.sampling.StopChecker;
+import io.inferstream.runtime.speculative.DraftBudget;
 import io.inferstream.runtime.speculative.PromptLookupProposer;
 import io.inferstream.runtime.speculative.Speculation;
 import io.inferstream.runtime.tokenizer.StreamingDecoder;
@@ -105,6 +106,8 @@ public final class Generator {
         int[] drafts = PromptLookupProposer.NONE;  // the guesses run after the last forward's first token
         int drafted = 0;
         int accepted = 0;
+        int keptOfLast = 0;                        // of the last forward's guesses
+        DraftBudget budget = speculation.newBudget();
         while (generated < maxNew) {
             int token = sampler.sample(logits, row * vocab, vocab, history, length);
             history[length++] = token;
@@ -127,11 +130,14 @@ public final class Generator {
             if (row < drafts.length && token == drafts[row]) {
                 // The sampler chose the guess that ran at this token's position: its row gives the next token.
                 accepted++;
+                keptOfLast++;
                 row++;
                 continue;
             }
+            budget.record(drafts.length, keptOfLast);
+            keptOfLast = 0;
             // A guess at position length + i yields the token at length + i + 1, within maxNew.
-            drafts = useCache ? speculation.propose(history, length, maxNew - generated - 1, 1) : PromptLookupProposer.NONE;
+            drafts = useCache ? speculation.propose(history, length, maxNew - generated - 1, 1, budget) : PromptLookupProposer.NONE;
             drafted += drafts.length;
             row = 0;
             logits = model.forward(useCache ? step(token, drafts, length - 1, blockTable) : prefix(history, length, blockTable), kv);

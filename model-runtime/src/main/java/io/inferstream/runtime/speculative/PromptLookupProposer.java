@@ -1,11 +1,11 @@
 package io.inferstream.runtime.speculative;
 
-import java.util.Arrays;
-
 /**
  * Guesses a sequence's next tokens from the sequence itself: the longest suffix of n tokens ({@code maxNgram} down to
  * {@code minNgram}) that occurred before, at its latest earlier occurrence, and the tokens that followed it there.
- * No model is involved; a scan costs O(length × n) integer comparisons, nothing beside a forward step.
+ * The match says the text repeats with a period (the distance between the two occurrences), so guesses that run past
+ * the end of the sequence continue that period: a loop of one token guesses more of it, a repeated list its next
+ * items. No model is involved; a scan costs O(length × n) integer comparisons, nothing beside a forward step.
  */
 public final class PromptLookupProposer {
 
@@ -29,12 +29,21 @@ public final class PromptLookupProposer {
             // Latest earlier occurrence: start at suffix - 1 so that at least one token follows the match.
             for (int i = suffix - 1; i >= 0; i--) {
                 if (matches(tokens, i, suffix, n)) {
-                    int from = i + n;
-                    return Arrays.copyOfRange(tokens, from, Math.min(length, from + maxDraft));
+                    return continuation(tokens, length, suffix - i, maxDraft);
                 }
             }
         }
         return NONE;
+    }
+
+    /** Positions length, length + 1, ... as the token one period earlier (a guess itself past the end). */
+    private static int[] continuation(int[] tokens, int length, int period, int count) {
+        int[] draft = new int[count];
+        for (int j = 0; j < count; j++) {
+            int source = length + j - period;
+            draft[j] = source < length ? tokens[source] : draft[source - length];
+        }
+        return draft;
     }
 
     private static boolean matches(int[] tokens, int at, int suffix, int n) {

@@ -41,15 +41,22 @@ public record Speculation(int tokens, int minNgram, int maxNgram, int maxSequenc
     }
 
     /**
-     * The guesses for a sequence of which {@code length} tokens are known, at most {@code limit} of them (the room left
-     * before its token limit), while {@code running} sequences share the step; empty when speculation is off or finds
-     * nothing.
+     * The guesses for a sequence of which {@code length} tokens are known, at most {@code room} of them (the room left
+     * before its token limit) and at most what its {@code budget} allows, while {@code running} sequences share the
+     * step; empty when speculation is off, finds nothing, or the budget says to skip this step.
      */
-    public int[] propose(int[] sequence, int length, int limit, int running) {
-        if (!enabled() || running > maxSequences || limit <= 0) {
+    public int[] propose(int[] sequence, int length, int room, int running, DraftBudget budget) {
+        if (!enabled() || running > maxSequences || room <= 0) {
             return PromptLookupProposer.NONE;
         }
-        return PromptLookupProposer.propose(sequence, length, minNgram, maxNgram, Math.min(tokens, limit));
+        int most = Math.min(Math.min(tokens, room), budget.limit());
+        int[] draft = PromptLookupProposer.propose(sequence, length, minNgram, maxNgram, most);
+        return draft.length > 0 && budget.take() ? draft : PromptLookupProposer.NONE;
+    }
+
+    /** A new sequence's budget: the most guesses at first. */
+    public DraftBudget newBudget() {
+        return new DraftBudget(tokens);
     }
 
     @Override

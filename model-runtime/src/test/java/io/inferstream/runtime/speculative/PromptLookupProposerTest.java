@@ -20,16 +20,16 @@ class PromptLookupProposerTest {
     void proposesAtMostWhatIsAskedAndWhatTheSequenceHas() {
         int[] t = {1, 2, 3, 4, 1, 2};
         assertArrayEquals(new int[] {3}, PromptLookupProposer.propose(t, t.length, 2, 4, 1));
-        assertArrayEquals(new int[] {3, 4, 1, 2}, PromptLookupProposer.propose(t, t.length, 2, 4, 10),
-                "the continuation runs to the end of the sequence");
+        assertArrayEquals(new int[] {3, 4, 1, 2, 3, 4, 1}, PromptLookupProposer.propose(t, t.length, 2, 4, 7),
+                "past the end of the sequence, the guesses continue the period of the match (4)");
         assertSame(PromptLookupProposer.NONE, PromptLookupProposer.propose(t, t.length, 2, 4, 0));
     }
 
     @Test
     void aRepeatedTokenProposesMoreOfItAndNoMatchProposesNothing() {
         int[] run = {9, 4, 4, 4};
-        assertArrayEquals(new int[] {4}, PromptLookupProposer.propose(run, run.length, 2, 3, 5),
-                "4 4 matched at position 1, overlapping the suffix: what follows it there, up to the end");
+        assertArrayEquals(new int[] {4, 4, 4, 4, 4}, PromptLookupProposer.propose(run, run.length, 2, 3, 5),
+                "4 4 matched one position earlier: a period of one");
         int[] fresh = {1, 2, 3, 4, 5, 6};
         assertSame(PromptLookupProposer.NONE, PromptLookupProposer.propose(fresh, fresh.length, 2, 4, 5));
         assertSame(PromptLookupProposer.NONE, PromptLookupProposer.propose(fresh, fresh.length, 1, 4, 5),
@@ -37,23 +37,27 @@ class PromptLookupProposerTest {
         int[] shortOne = {7, 7};
         assertSame(PromptLookupProposer.NONE, PromptLookupProposer.propose(shortOne, 2, 2, 4, 5),
                 "two tokens hold no earlier bigram");
-        assertArrayEquals(new int[] {7}, PromptLookupProposer.propose(shortOne, 2, 1, 4, 5));
+        assertArrayEquals(new int[] {7, 7, 7, 7, 7}, PromptLookupProposer.propose(shortOne, 2, 1, 4, 5));
     }
 
     @Test
     void onlyTheValidPartOfTheArrayIsRead() {
         int[] t = {1, 2, 3, 1, 2, 99, 99, 99};
-        assertArrayEquals(new int[] {3, 1, 2}, PromptLookupProposer.propose(t, 5, 2, 4, 5));
+        assertArrayEquals(new int[] {3, 1, 2, 3, 1}, PromptLookupProposer.propose(t, 5, 2, 4, 5));
     }
 
     @Test
     void speculationGuessesOnlyWhenOnWithinItsLimitsAndSmallBatches() {
         int[] t = {1, 2, 3, 4, 1, 2};
         Speculation s = new Speculation(2, 2, 3, 4);
-        assertArrayEquals(new int[] {3, 4}, s.propose(t, t.length, 10, 1));
-        assertArrayEquals(new int[] {3}, s.propose(t, t.length, 1, 1), "the room before the token limit");
-        assertSame(PromptLookupProposer.NONE, s.propose(t, t.length, 10, 5), "five sequences running, more than four");
-        assertSame(PromptLookupProposer.NONE, Speculation.OFF.propose(t, t.length, 10, 1));
+        assertArrayEquals(new int[] {3, 4}, s.propose(t, t.length, 10, 1, s.newBudget()));
+        assertArrayEquals(new int[] {3}, s.propose(t, t.length, 1, 1, s.newBudget()), "the room before the token limit");
+        assertSame(PromptLookupProposer.NONE, s.propose(t, t.length, 10, 5, s.newBudget()), "five sequences running, more than four");
+        assertSame(PromptLookupProposer.NONE, Speculation.OFF.propose(t, t.length, 10, 1, Speculation.OFF.newBudget()));
+        DraftBudget missed = s.newBudget();
+        missed.record(2, 0);
+        assertSame(PromptLookupProposer.NONE, s.propose(t, t.length, 10, 1, missed), "the step after a miss is skipped");
+        assertArrayEquals(new int[] {3}, s.propose(t, t.length, 10, 1, missed), "then one guess");
         assertFalse(Speculation.OFF.enabled());
         assertTrue(Speculation.ofTokens(3).enabled());
     }
