@@ -23,7 +23,10 @@ import java.util.PriorityQueue;
  * sequence needs a block and none is free, the most recently admitted sequence is preempted: its blocks
  * are freed and it goes back to waiting, to be recomputed later. A waiting sequence whose next
  * uncached prefix block another sequence is computing waits until that block is cached, so a shared
- * preamble is computed once even when its requests arrive together. Nothing here runs the model.
+ * preamble is computed once even when its requests arrive together. With speculative decoding on, a decoding
+ * sequence's token may be followed by tokens guessed by prompt lookup ({@link Speculation}), when the budget and free
+ * blocks allow them without preempting anyone; which guesses were kept the engine says after the step
+ * ({@link #acceptDrafts}). Nothing here runs the model.
  */
 public final class Scheduler {
 

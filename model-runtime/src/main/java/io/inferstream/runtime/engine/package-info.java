@@ -8,7 +8,8 @@
  * {@link io.inferstream.runtime.engine.ModelRunner} flattens that decision into one
  * {@link io.inferstream.runtime.model.TokenBatch} and runs one model forward; each generating sequence's
  * own seeded {@link io.inferstream.runtime.sampling.Sampler} picks its next token (a scoring sequence
- * instead records the log-probabilities of given tokens). Futures and streaming listeners are completed on
+ * instead records the log-probabilities of given tokens). With {@link io.inferstream.runtime.speculative.Speculation}
+ * on, a decode chunk also runs guessed tokens, and the sampler's picks decide which are kept. Futures and streaming listeners are completed on
  * the step thread, after the step's {@link io.inferstream.runtime.engine.EngineMetrics} snapshot.
  * Defaults live in {@link io.inferstream.runtime.engine.EngineConfig}.
  */

@@ -57,6 +57,48 @@ class EngineCudaGpuTest {
     }
 
     /**
+     * Speculative decoding on the GPU: decode chunks with guessed tokens (several tokens of one sequence next to other
+     * sequences' single decode tokens, the device returning logits for each) generate the plain GPU engine's and the
+     * CPU engine's greedy tokens, with guesses kept.
+     */
+    @Test
+    void speculativeDecodingOnTheGpuGeneratesThePlainTokens() {
+        try (GgufFile gguf = GgufFile.open(SharedModels.require("stories260K/stories260K.gguf"));
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults());
+             LanguageModel cpu = TestModels.stories260K()) {
+            SplittableRandom rnd = new SplittableRandom(79);
+            List<int[]> prompts = new ArrayList<>();
+            for (int r = 0; r < 10; r++) {
+                int[] half = TestModels.randomPrompt(rnd, 4 + 3 * r, cpu.config().vocabSize());
+                int[] p = java.util.Arrays.copyOf(half, 2 * half.length); // a repeated half: something to look up
+                System.arraycopy(half, 0, p, half.length, half.length);
+                prompts.add(p);
+            }
+            EngineConfig speculative = EngineConfig.defaults().withMaxBatchedTokens(96).withKvCacheBytes(
+                    KvStore.bytesPerBlock(cpu.config().nLayers(), cpu.config().kvDim(), 16, KvStore.Precision.F32) * 256)
+                    .withSpeculation(new io.inferstream.runtime.speculative.Speculation(4, 2, 4, 16));
+            List<int[]> plainGpu = run(gpu, prompts);
+            List<int[]> plainCpu = run(cpu, prompts);
+            List<int[]> guessed;
+            long kept;
+            try (Engine engine = new Engine(gpu, null, speculative)) {
+                guessed = new ArrayList<>();
+                List<CompletableFuture<Completion>> futures = new ArrayList<>();
+                for (int r = 0; r < prompts.size(); r++) {
+                    futures.add(engine.submit(Request.builder(prompts.get(r)).id("s" + r).params(SamplingParams.greedy(NEW_TOKENS)).build()));
+                }
+                futures.forEach(f -> guessed.add(f.join().tokens()));
+                kept = engine.metrics().acceptedDraftTokens();
+            }
+            for (int r = 0; r < prompts.size(); r++) {
+                assertArrayEquals(plainGpu.get(r), guessed.get(r), "request " + r + " against the plain GPU engine");
+                assertArrayEquals(plainCpu.get(r), guessed.get(r), "request " + r + " against the CPU engine");
+            }
+            assertTrue(kept > 0, "guesses were kept");
+        }
+    }
+
+    /**
      * An auto KV budget (the CLI's and jobs' default) on the GPU takes what the model's memory plan leaves after the
      * weights and activations, capped at every sequence's full context, allocated on the device when the engine starts;
      * the engine then generates the tokens of one with a small fixed budget.
