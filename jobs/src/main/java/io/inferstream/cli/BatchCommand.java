@@ -77,6 +77,7 @@ public final class BatchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        inference.checkEngineFlags();
         if (jobManager == null) { // the engines run in this JVM: a device that is not here fails now, in one line
             Optional<String> device = inference.deviceLineHere("batch", err::println);
             if (device.isEmpty()) {

@@ -99,6 +99,7 @@ public final class ReplayCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         inference.checkCheckpointing();
+        inference.checkEngineFlags();
         // the engines run in this JVM: a missing GPU fails here, in one line
         Optional<String> device = inference.deviceLineHere("replay", System.err::println);
         if (device.isEmpty()) {

@@ -178,6 +178,19 @@ public final class InferenceOptions {
     }
 
     /**
+     * The engine's flags that hold together only as a whole (the speculative-decoding ones); commands call it before
+     * they start anything. On the command line a bad value is a usage error (one line, exit code 2); built in code, an
+     * IllegalArgumentException.
+     */
+    public void checkEngineFlags() {
+        try {
+            speculation.speculation();
+        } catch (IllegalArgumentException e) {
+            throw command != null ? new ParameterException(command.commandLine(), e.getMessage()) : e;
+        }
+    }
+
+    /**
      * {@code --device} resolved on this machine, for a job whose engines run in this JVM (replay, a local batch run):
      * a device that is not here fails at once, with the message the engine's task would fail with, before a broker or
      * a job starts. Not for a job's main on a cluster: its JobManager is not where the engines run.

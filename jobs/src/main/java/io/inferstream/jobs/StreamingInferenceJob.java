@@ -140,6 +140,7 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
     @Override
     public void checkFlags() {
         inference.checkCheckpointing();
+        inference.checkEngineFlags();
         try {
             JobModel.checkSpec(model);
         } catch (IllegalArgumentException e) { // a malformed hf:// spec, said where submit runs

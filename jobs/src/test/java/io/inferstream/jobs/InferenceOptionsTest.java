@@ -1,6 +1,7 @@
 package io.inferstream.jobs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -83,6 +84,24 @@ class InferenceOptionsTest {
         assertEquals(2, code, err.toString());
         assertTrue(err.toString().startsWith("--transaction-timeout 1s must be at least twice --checkpoint-interval 1s"),
                 err.toString());
+    }
+
+    /** Bad speculative-decoding flags: one usage line naming the flag before a broker, a job or a model starts. */
+    @Test
+    void badSpeculationFlagsAreAUsageErrorBeforeAnythingStarts() {
+        for (String[] args : new String[][] {{"replay", "--speculative-tokens", "-1"},
+                {"replay", "--digest", "--speculative-tokens", "2", "--prompt-lookup-min", "5"},
+                {"batch", "--model", "/nonexistent.gguf", "--output", "/nonexistent-out", "--speculative-max-sequences", "0",
+                        "/nonexistent-in"},
+                {"stream", "--model", "/nonexistent.gguf", "--speculative-tokens", "-3"}}) {
+            StringWriter err = new StringWriter();
+            int code = new CommandLine(new InferStream()).setErr(new PrintWriter(err)).execute(args);
+            assertEquals(2, code, String.join(" ", args) + ": " + err);
+            String first = err.toString().lines().findFirst().orElse("");
+            assertTrue(first.contains("--speculative-tokens") || first.contains("--prompt-lookup-min")
+                    || first.contains("--speculative-max-sequences"), String.join(" ", args) + ": " + err);
+            assertFalse(err.toString().contains("\tat "), "no stack trace: " + err);
+        }
     }
 
     @Test

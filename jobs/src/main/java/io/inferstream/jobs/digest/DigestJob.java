@@ -84,6 +84,7 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
     @Override
     public void checkFlags() {
         inference.checkCheckpointing();
+        inference.checkEngineFlags();
         try {
             windows.windowing();
             JobModel.checkSpec(model);
