@@ -50,7 +50,7 @@ public final class BenchCommand implements Callable<Integer> {
     String randomModel;
 
     @Option(names = "--type", split = ",", defaultValue = "q8_0",
-            description = "weight type(s) of --random-model: q8_0, q4_k, q6_k, f16, bf16, f32 (K-quants need dims that are multiples of 256; several, comma-separated, with --single)")
+            description = "weight type(s) of --random-model: q8_0, q4_0, q4_k, q5_k, q6_k, q3_k, q2_k, iq4_xs, iq4_nl, f16, bf16, f32 (K-quants and IQ4_XS need dims that are multiples of 256; several, comma-separated, with --single)")
     List<String> types;
 
     @Option(names = "--requests", defaultValue = "64", description = "requests in the workload (default: ${DEFAULT-VALUE})")

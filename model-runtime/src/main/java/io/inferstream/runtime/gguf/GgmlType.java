@@ -47,7 +47,8 @@ public enum GgmlType {
     MXFP4(39, 32, 17);
 
     private static final GgmlType[] BY_ID = new GgmlType[64];
-    private static final Set<GgmlType> SUPPORTED = EnumSet.of(F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K);
+    private static final Set<GgmlType> SUPPORTED = EnumSet.of(F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+            Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS);
 
     static {
         for (GgmlType t : values()) {

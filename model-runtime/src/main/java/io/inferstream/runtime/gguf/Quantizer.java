@@ -8,8 +8,8 @@ import java.nio.ByteOrder;
  * ({@code quantize_row_*_ref} in ggml-quants.c). Q8_0 and Q4_0 are bit-exact with the reference; for
  * Q4_K and Q6_K the per-sub-block scale search is simplified (min/max instead of the iterative
  * {@code make_qkx2_quants} / {@code make_qx_quants}), which yields valid blocks with a slightly larger
- * error. The block layouts, which the runtime's dequantization must match exactly, are documented at
- * the top of each method.
+ * error; Q2_K, Q3_K, IQ4_NL and IQ4_XS likewise ({@link LowBitQuantizer}). The block layouts, which the
+ * runtime's dequantization must match exactly, are documented at the top of each method.
  */
 public final class Quantizer {
 
@@ -63,8 +63,22 @@ public final class Quantizer {
                     q6_K(x, i * 256, b);
                 }
             }
+            case Q2_K, Q3_K, IQ4_XS -> {
+                for (int i = 0; i < blocks; i++) {
+                    switch (type) {
+                        case Q2_K -> LowBitQuantizer.q2K(x, i * 256, b);
+                        case Q3_K -> LowBitQuantizer.q3K(x, i * 256, b);
+                        default -> LowBitQuantizer.iq4XS(x, i * 256, b);
+                    }
+                }
+            }
+            case IQ4_NL -> {
+                for (int i = 0; i < blocks; i++) {
+                    LowBitQuantizer.iq4NL(x, i * 32, b);
+                }
+            }
             default -> throw new IllegalArgumentException("no quantizer for " + type + "; supported: "
-                    + "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K");
+                    + "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS");
         }
         return out;
     }

@@ -7,14 +7,17 @@ import io.inferstream.runtime.gguf.GgufTensorInfo;
 import io.inferstream.runtime.tensor.Matrix;
 
 /**
- * Reads a llama / qwen2 / qwen3 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
+ * Reads a llama / qwen2 / qwen3 / phi3 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
  * tensors by their llama.cpp names, the output matrix falling back to the token embedding when the
- * model ties them.
+ * model ties them. Phi-3's fused tensors are cut into the roles' matrices at load: {@code attn_qkv} into Q, K and V
+ * (in that row order), {@code ffn_up} of twice the feed-forward rows into gate (first half) and up (second half),
+ * each a view of the file's rows, not a copy.
  */
 final class GgufLlamaLoader implements LlamaTensors {
 
     private final GgufFile gguf;
     private final String arch;
+    private ModelConfig config; // set when the weights are read: the fused tensors' parts need its widths
 
     private GgufLlamaLoader(GgufFile gguf) {
         this.gguf = gguf;
@@ -33,9 +36,10 @@ final class GgufLlamaLoader implements LlamaTensors {
     }
 
     private ModelConfig config() {
-        if (!arch.equals("llama") && !arch.equals("qwen2") && !arch.equals("qwen3")) {
+        if (!arch.equals("llama") && !arch.equals("qwen2") && !arch.equals("qwen3") && !arch.equals("phi3")) {
             throw new IllegalArgumentException(gguf.path() + ": general.architecture is '" + arch
-                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2 (Qwen2, Qwen2.5) and qwen3");
+                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2 (Qwen2, Qwen2.5), qwen3 and phi3 "
+                    + "(Phi-3, Phi-3.5)");
         }
         int dim = requireInt("embedding_length");
         int nHeads = requireInt("attention.head_count");
@@ -47,16 +51,29 @@ final class GgufLlamaLoader implements LlamaTensors {
                     + " but key_length is " + headDim + "; keys and values of different widths are not supported");
         }
         int ropeDim = gguf.getInt(arch + ".rope.dimension_count", headDim);
-        if (ropeDim != headDim) {
+        if (ropeDim > headDim || ropeDim <= 0 || ropeDim % 2 != 0) {
             throw new IllegalArgumentException(gguf.path() + ": " + arch + ".rope.dimension_count is " + ropeDim
-                    + " but heads are " + headDim + " wide; partial rotary embeddings are not supported");
+                    + ", expected an even number of dimensions up to the head's " + headDim);
         }
         int vocab = (int) tensor("token_embd.weight").ne(1);
+        int context = gguf.getInt(arch + ".context_length", 2048);
+        float magnitude = 1f;
+        if (longRope()) {
+            // LongRoPE: the short factors serve positions up to the original context, as transformers uses them there;
+            // past it the model needs the long factors, which this runtime does not switch to, so the context stops there
+            context = Math.min(context, requireInt("rope.scaling.original_context_length"));
+            magnitude = gguf.getFloat(arch + ".rope.scaling.attn_factor", 1f);
+        }
         return new ModelConfig(arch, dim, requireInt("feed_forward_length"), requireInt("block_count"), nHeads, nKvHeads,
-                headDim, vocab, gguf.getInt(arch + ".context_length", 2048),
+                headDim, vocab, context,
                 gguf.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
                 gguf.getFloat(arch + ".rope.freq_base", 10000f),
-                !arch.equals("llama"), ropeScaling()); // llama.cpp: LLAMA_ROPE_TYPE_NEOX for qwen2 and qwen3
+                !arch.equals("llama"), ropeScaling(), ropeDim, magnitude); // llama.cpp: LLAMA_ROPE_TYPE_NEOX but for llama
+    }
+
+    /** Phi-3's LongRoPE: per-pair frequency divisors for short and for long contexts. */
+    private boolean longRope() {
+        return gguf.hasTensor("rope_factors_short.weight");
     }
 
     /** Llama 3.1 scaling from {@code <arch>.rope.scaling.*}; null when absent or "none". */
@@ -77,7 +94,9 @@ final class GgufLlamaLoader implements LlamaTensors {
     }
 
     private LlamaWeights weights(ModelConfig c) {
-        float[] ropeFactors = gguf.hasTensor("rope_freqs.weight") ? vector("rope_freqs.weight", c.headDim() / 2) : null;
+        this.config = c;
+        String factors = longRope() ? "rope_factors_short.weight" : "rope_freqs.weight";
+        float[] ropeFactors = gguf.hasTensor(factors) ? vector(factors, c.ropeDim() / 2) : null;
         return LlamaTensors.read(c, this, gguf.hasTensor("blk.0.attn_q.bias"), ropeFactors);
     }
 
@@ -130,15 +149,49 @@ final class GgufLlamaLoader implements LlamaTensors {
         return gguf.tensor(name);
     }
 
-    /** A weight matrix of ne = [cols, rows] (GGUF lists the contiguous dimension first). */
+    /**
+     * A weight matrix of ne = [cols, rows] (GGUF lists the contiguous dimension first), or its rows in a fused
+     * tensor (Phi-3's attn_qkv, and gate and up in a double-height ffn_up) when the file stores the role that way.
+     */
     @Override
     public Matrix matrix(String name, int rows, int cols) {
+        String layer = name.startsWith("blk.") ? name.substring(0, name.indexOf('.', 4) + 1) : "";
+        String role = name.substring(layer.length());
+        if (config != null && role.matches("attn_[qkv]\\.weight") && !gguf.hasTensor(name) && gguf.hasTensor(layer + "attn_qkv.weight")) {
+            int qDim = config.nHeads() * config.headDim();
+            int first = switch (role.charAt(5)) {
+                case 'q' -> 0;
+                case 'k' -> qDim;
+                default -> qDim + config.kvDim();
+            };
+            return rowsOf(layer + "attn_qkv.weight", qDim + 2 * config.kvDim(), first, rows, cols, role.charAt(5));
+        }
+        boolean fusedUp = config != null && !gguf.hasTensor(layer + "ffn_gate.weight") && gguf.hasTensor(layer + "ffn_up.weight");
+        if (fusedUp && role.equals("ffn_gate.weight")) {
+            return rowsOf(layer + "ffn_up.weight", 2 * rows, 0, rows, cols, 'g');
+        }
+        if (fusedUp && role.equals("ffn_up.weight")) {
+            return rowsOf(name, 2 * rows, rows, rows, cols, 'u');
+        }
         GgufTensorInfo t = tensor(name);
         if (t.dims() != 2 || t.ne(0) != cols || t.ne(1) != rows) {
             throw new IllegalArgumentException(gguf.path() + ": tensor " + name + " has shape "
                     + java.util.Arrays.toString(t.shape()) + ", expected [" + cols + ", " + rows + "]");
         }
         return Matrix.of(t.type(), gguf.tensorData(name), rows, cols, name);
+    }
+
+    /** Rows [first, first + rows) of fused tensor {@code name} of ne = [cols, totalRows], named {@code name[part]}. */
+    private Matrix rowsOf(String name, int totalRows, int first, int rows, int cols, char part) {
+        GgufTensorInfo t = tensor(name);
+        if (t.dims() != 2 || t.ne(0) != cols || t.ne(1) != totalRows) {
+            throw new IllegalArgumentException(gguf.path() + ": fused tensor " + name + " has shape "
+                    + java.util.Arrays.toString(t.shape()) + ", expected [" + cols + ", " + totalRows + "]");
+        }
+        long rowBytes = t.type().bytesFor(cols);
+        java.nio.ByteBuffer data = gguf.tensorData(name);
+        java.nio.ByteBuffer part0 = data.slice(data.position() + Math.toIntExact(first * rowBytes), Math.toIntExact(rows * rowBytes));
+        return Matrix.of(t.type(), part0, rows, cols, name + "[" + part + "]");
     }
 
     /** A 1-D tensor (norm weight, bias, rope factors) as floats, dequantized if stored as F16. */

@@ -3,7 +3,7 @@ package io.inferstream.runtime.model;
 /**
  * Hyper-parameters of a Llama-family transformer, as GGUF metadata (or a llama2.c header) states them.
  *
- * @param architecture   GGUF {@code general.architecture}: "llama", "qwen2" or "qwen3"
+ * @param architecture   GGUF {@code general.architecture}: "llama", "qwen2", "qwen3" or "phi3"
  * @param dim            embedding width (d_model)
  * @param hiddenDim      feed-forward width
  * @param nLayers        transformer blocks
@@ -16,6 +16,9 @@ package io.inferstream.runtime.model;
  * @param ropeTheta      RoPE frequency base
  * @param ropeNeox       true for the NeoX layout (rotate halves: qwen2, qwen3), false for interleaved pairs (llama)
  * @param ropeScaling    Llama-3 frequency scaling, or null
+ * @param ropeDim        dimensions of each head that RoPE rotates (the first ones; Phi-4-mini rotates 96 of 128)
+ * @param ropeAttentionFactor factor on RoPE's cos and sin, so on queries and keys alike (LongRoPE's magnitude scaling,
+ *                       {@code rope.scaling.attn_factor}; 1 for everything else)
  */
 public record ModelConfig(
         String architecture,
@@ -30,7 +33,22 @@ public record ModelConfig(
         float rmsEps,
         float ropeTheta,
         boolean ropeNeox,
-        RopeScaling ropeScaling) {
+        RopeScaling ropeScaling,
+        int ropeDim,
+        float ropeAttentionFactor) {
+
+    /** A model whose RoPE rotates whole heads, unscaled. */
+    public ModelConfig(String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads, int headDim,
+                       int vocabSize, int contextLength, float rmsEps, float ropeTheta, boolean ropeNeox, RopeScaling ropeScaling) {
+        this(architecture, dim, hiddenDim, nLayers, nHeads, nKvHeads, headDim, vocabSize, contextLength, rmsEps, ropeTheta,
+                ropeNeox, ropeScaling, headDim, 1f);
+    }
+
+    public ModelConfig {
+        if (ropeDim <= 0 || ropeDim > headDim || ropeDim % 2 != 0) {
+            throw new IllegalArgumentException("RoPE dimensions " + ropeDim + " must be even and within the head's " + headDim);
+        }
+    }
 
     /**
      * Whether each head's query and key are RMS-normalized (with a learned weight per head dimension) before RoPE:

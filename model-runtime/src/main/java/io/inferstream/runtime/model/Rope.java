@@ -3,22 +3,27 @@ package io.inferstream.runtime.model;
 /**
  * Rotary position embedding: rotates each pair of a head's dimensions by {@code position × frequency}.
  * The pairs are adjacent ({@code 2i, 2i+1}: llama.cpp's "normal" layout, llama2.c, GGUF llama whose
- * Q/K rows the converter permuted) or half a head apart ({@code i, i + headDim/2}: NeoX, qwen2).
+ * Q/K rows the converter permuted) or half the rotated width apart ({@code i, i + ropeDim/2}: NeoX, qwen2, phi3).
+ * Only the first {@code ropeDim} dimensions of a head turn (partial rotary, Phi-4-mini); cos and sin carry
+ * LongRoPE's magnitude factor when the model has one.
  */
 final class Rope {
 
     private final int headDim;
     private final boolean neox;
-    private final float[] invFreq; // [headDim / 2] angle per position of pair i
+    private final float[] invFreq; // [ropeDim / 2] angle per position of pair i
+    private final float magnitude; // on cos and sin: 1, or LongRoPE's attention factor
 
     Rope(ModelConfig config, float[] freqFactors) {
         this.headDim = config.headDim();
         this.neox = config.ropeNeox();
-        int half = headDim / 2;
+        this.magnitude = config.ropeAttentionFactor();
+        int rotated = config.ropeDim();
+        int half = rotated / 2;
         invFreq = new float[half];
         ModelConfig.RopeScaling scaling = config.ropeScaling();
         for (int i = 0; i < half; i++) {
-            double f = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / headDim);
+            double f = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / rotated);
             if (freqFactors != null) {
                 f /= freqFactors[i]; // llama.cpp: theta / freq_factor
             } else if (scaling != null) {
@@ -46,18 +51,21 @@ final class Rope {
         return (1 - smooth) * freq / s.factor() + smooth * freq;
     }
 
-    /** cos and sin of every pair's angle at {@code position}: {@code [headDim / 2]} each, written at {@code off}. */
+    /**
+     * cos and sin of every rotated pair's angle at {@code position} (times the magnitude factor, in float as
+     * transformers scales them): {@code [ropeDim / 2]} each, written at {@code off}.
+     */
     void angles(int position, float[] cos, float[] sin, int off) {
         for (int i = 0; i < invFreq.length; i++) {
             float angle = position * invFreq[i];
-            cos[off + i] = (float) Math.cos(angle);
-            sin[off + i] = (float) Math.sin(angle);
+            cos[off + i] = (float) Math.cos(angle) * magnitude;
+            sin[off + i] = (float) Math.sin(angle) * magnitude;
         }
     }
 
     /** Rotates {@code heads} consecutive heads of {@code x} from {@code off}, by angles from {@link #angles}. */
     void rotate(float[] x, int off, int heads, float[] cos, float[] sin, int csOff) {
-        int half = headDim / 2;
+        int half = invFreq.length;
         for (int h = 0; h < heads; h++) {
             int base = off + h * headDim;
             for (int i = 0; i < half; i++) {

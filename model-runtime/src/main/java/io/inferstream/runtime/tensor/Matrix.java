@@ -117,8 +117,8 @@ public abstract class Matrix {
             case Q8_0 -> Q8_0Matrix.load(b, rows, cols, name);
             case Q4_0 -> Q4_0Matrix.load(b, rows, cols, name);
             case Q4_K -> Q4_KMatrix.load(b, rows, cols, name);
-            case Q6_K -> Q6_KMatrix.load(b, rows, cols, name);
-            case Q4_1, Q5_0, Q5_1, Q5_K -> ScaleMinMatrix.load(type, b, rows, cols, name);
+            case Q6_K, Q3_K, IQ4_NL, IQ4_XS -> ScaleMatrix.load(type, b, rows, cols, name);
+            case Q4_1, Q5_0, Q5_1, Q5_K, Q2_K -> ScaleMinMatrix.load(type, b, rows, cols, name);
             default -> throw new AssertionError(type);
         };
     }

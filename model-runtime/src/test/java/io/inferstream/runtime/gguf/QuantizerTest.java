@@ -174,11 +174,66 @@ class QuantizerTest {
         }
     }
 
+    /**
+     * Q2_K, Q3_K, IQ4_NL and IQ4_XS, decoded by the runtime's matrices (which match gguf-py bit for bit,
+     * GgufQuantsReferenceTest), come back within each type's worst case: half a step, or the clamp on the side opposite
+     * the extreme value (Q3_K reaches only 3 of its −4 steps there, IQ4 113 of 127), plus the rounding of the group's
+     * scale to the super-block's grid (4 bits for Q2_K, 6 for the others). Groups differ in size by up to 3000×.
+     */
+    @Test
+    void lowBitTypesReadBackWithinTheirWorstCase() {
+        Random r = new Random(12);
+        float[] x = new float[4 * 256];
+        float[] groupSize = {0.01f, 1f, 30f};
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian() * groupSize[(i / 16 * 7) % 3];
+        }
+        x[3] = 0;
+        java.util.Arrays.fill(x, 512, 544, 0f); // an all-zero group of every type
+        for (GgmlType type : new GgmlType[] {GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS}) {
+            byte[] bytes = Quantizer.quantize(type, x);
+            assertEquals(type.bytesFor(x.length), bytes.length, type.name());
+            io.inferstream.runtime.tensor.Matrix m = io.inferstream.runtime.tensor.Matrix.of(type, le(bytes), 4, 256, type.name());
+            float[] back = new float[x.length];
+            for (int row = 0; row < 4; row++) {
+                m.dequantizeRow(row, back, 256 * row);
+            }
+            int group = type == GgmlType.IQ4_NL || type == GgmlType.IQ4_XS ? 32 : 16;
+            for (int sb = 0; sb < x.length; sb += type == GgmlType.IQ4_NL ? 32 : 256) {
+                int sbLength = type == GgmlType.IQ4_NL ? 32 : 256;
+                float sbMax = amax(x, sb, sbLength);
+                for (int g = sb; g < sb + sbLength; g += group) {
+                    float gMax = amax(x, g, group);
+                    double bound = switch (type) {
+                        case Q2_K -> 2 * gMax / 6 + 3 * (2 * sbMax / 3) / 30 + sbMax / 30;
+                        case Q3_K -> 0.25 * gMax + 4 * (sbMax / 4) / 64;
+                        case IQ4_NL -> 14.0 / 127 * gMax;
+                        default -> 14.0 / 127 * gMax + 127 * (sbMax / 127) / 64;
+                    };
+                    for (int i = g; i < g + group; i++) {
+                        assertEquals(x[i], back[i], bound * 1.01 + 1e-6, type + " value " + i);
+                    }
+                }
+            }
+            for (int i = 512; i < 544; i++) {
+                assertEquals(0f, Math.abs(back[i]), type + ": the zero group at " + i);
+            }
+        }
+    }
+
+    private static float amax(float[] x, int off, int n) {
+        float a = 0;
+        for (int i = off; i < off + n; i++) {
+            a = Math.max(a, Math.abs(x[i]));
+        }
+        return a;
+    }
+
     @Test
     void typesWithoutAQuantizerAndPartialBlocksAreRejected() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Quantizer.quantize(GgmlType.Q3_K, new float[256]));
-        assertTrue(e.getMessage().contains("Q3_K"));
+                () -> Quantizer.quantize(GgmlType.IQ2_XXS, new float[256]));
+        assertTrue(e.getMessage().contains("IQ2_XXS"));
         assertThrows(IllegalArgumentException.class, () -> Quantizer.quantize(GgmlType.Q8_0, new float[33]));
     }
 }

@@ -121,6 +121,56 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void q2_KQ3_KIq4_XsAndIq4_NlWeightsMatchReferenceOverDequantizedWeights() {
+        // Q2_K and Q3_K_M files mix them with Q4_K..Q6_K; IQ4_NL is their fallback where a width is not whole K-blocks
+        for (GgmlType type : new GgmlType[] {GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_XS}) {
+            assertMatchesReference(RandomLlamaGguf.Spec.llama(type).withShape(256, 256, 4, 2), 1e-4);
+        }
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.IQ4_NL).withArch("qwen2"), 1e-4);
+    }
+
+    @Test
+    void phi3WithFusedTensorsAndLongRopeMatchesReference() {
+        // Phi-3.5-mini: whole heads turn; Phi-4-mini: GQA, 96 of 128 dimensions (here 24 of 32), a tied output
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3").withShape(64, 96, 4, 4), 1e-4);
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("phi3").withHeadDim(32).withRopeDim(24)
+                .withTied(true), 1e-4);
+        Path path = dir.resolve("phi3.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3"), path);
+        try (GgufFile gguf = GgufFile.open(path)) {
+            ModelConfig c = LlamaModel.config(gguf);
+            assertEquals(128, c.contextLength(), "LongRoPE's short factors serve up to the original context only");
+            assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, c.ropeAttentionFactor());
+            assertTrue(c.ropeNeox());
+            LlamaModel model = LlamaModel.load(gguf);
+            assertEquals("blk.1.attn_qkv.weight[k]", model.weights().wk()[1].name());
+            assertEquals("blk.0.ffn_up.weight[g]", model.weights().gate()[0].name());
+        }
+    }
+
+    @Test
+    void phi3FusedTensorsOfTheWrongHeightFailNamingTheTensor() {
+        // 4 heads of 16 need 64 + 2·64 rows of attn_qkv; this one has 100
+        Path bad = dir.resolve("bad-phi3.gguf");
+        new io.inferstream.runtime.gguf.GgufWriter()
+                .putString("general.architecture", "phi3")
+                .putUInt32("phi3.embedding_length", 64)
+                .putUInt32("phi3.feed_forward_length", 96)
+                .putUInt32("phi3.block_count", 1)
+                .putUInt32("phi3.attention.head_count", 4)
+                .addTensor("token_embd.weight", new float[10 * 64], 64, 10)
+                .addTensor("blk.0.attn_norm.weight", new float[64], 64)
+                .addTensor("blk.0.attn_qkv.weight", new float[100 * 64], 64, 100)
+                .write(bad);
+        try (GgufFile gguf = GgufFile.open(bad)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> LlamaModel.load(gguf));
+            assertTrue(e.getMessage().contains("bad-phi3.gguf") && e.getMessage().contains("blk.0.attn_qkv.weight")
+                    && e.getMessage().contains("expected [64, 192]"), e.getMessage());
+        }
+    }
+
+    @Test
     void huggingFaceBf16LlamaFolderWithLlama3ScalingMatchesReference() {
         ModelConfig.RopeScaling scaling = new ModelConfig.RopeScaling(8f, 1f, 4f, 32);
         RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withLlama3(scaling, 10000f);
@@ -176,7 +226,8 @@ class LlamaModelReferenceTest {
         Path path = dir.resolve("model.gguf");
         RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path)) {
-            double[][] expected = new ReferenceTransformer(spec, dequantized(gguf), !spec.arch().equals("llama")).forward(TOKENS);
+            Function<String, double[]> tensors = spec.arch().equals("phi3") ? phi3Parts(dequantized(gguf), spec) : dequantized(gguf);
+            double[][] expected = new ReferenceTransformer(spec, tensors, !spec.arch().equals("llama")).forward(TOKENS);
             LlamaModel model = LlamaModel.load(gguf);
             assertEquals(spec.vocab(), model.config().vocabSize());
             assertEquals(spec.eps(), model.config().rmsEps());
@@ -220,6 +271,32 @@ class LlamaModelReferenceTest {
     }
 
     /** Every tensor of the file dequantized (by the tensor package) to float64, row-major. */
+    /** Phi-3's parts as rows of its fused tensors: Q, K, V of attn_qkv; gate then up of the double-height ffn_up. */
+    private static Function<String, double[]> phi3Parts(Function<String, double[]> file, RandomLlamaGguf.Spec spec) {
+        int qRows = spec.heads() * spec.headDim();
+        int kvRows = spec.kvHeads() * spec.headDim();
+        return name -> {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(blk\\.\\d+\\.)(attn_[qkv]|ffn_gate|ffn_up)\\.weight").matcher(name);
+            if (!m.matches()) {
+                return file.apply(name);
+            }
+            String layer = m.group(1);
+            int cols = spec.dim();
+            return switch (m.group(2)) {
+                case "attn_q" -> rows(file.apply(layer + "attn_qkv.weight"), cols, 0, qRows);
+                case "attn_k" -> rows(file.apply(layer + "attn_qkv.weight"), cols, qRows, kvRows);
+                case "attn_v" -> rows(file.apply(layer + "attn_qkv.weight"), cols, qRows + kvRows, kvRows);
+                case "ffn_gate" -> rows(file.apply(layer + "ffn_up.weight"), cols, 0, spec.hidden());
+                default -> rows(file.apply(layer + "ffn_up.weight"), cols, spec.hidden(), spec.hidden());
+            };
+        };
+    }
+
+    private static double[] rows(double[] m, int cols, int first, int count) {
+        assertTrue(m.length >= (first + count) * cols, "the fused tensor holds the part's rows");
+        return java.util.Arrays.copyOfRange(m, first * cols, (first + count) * cols);
+    }
+
     private static Function<String, double[]> dequantized(GgufFile gguf) {
         Map<String, double[]> cache = new HashMap<>();
         return name -> cache.computeIfAbsent(name, n -> {

@@ -21,21 +21,22 @@ final class RandomLlamaGguf {
      * @param ropeFreqsTensor write the llama3 scaling as per-pair frequency divisors ({@code rope_freqs.weight})
      * @param hfPermutedQk   draw Q/K as a Hugging Face checkpoint (rotate-half RoPE) and store them row-permuted
      *                       exactly as convert_hf_to_gguf.py does for llama
+     * @param ropeDim        dimensions of a head that RoPE turns, 0 for all
      */
     record Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
                 float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
-                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor, int headDim) {
+                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor, int headDim, int ropeDim) {
 
         Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
              float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
              boolean hfPermutedQk, long seed) {
             this(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, false,
-                    dim / heads);
+                    dim / heads, 0);
         }
 
         /** Llama 3 scaling stored as llama.cpp's converter stores it: a rope_freqs.weight tensor, no scaling keys. */
         Spec withRopeFreqsTensor() {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true, headDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true, headDim, ropeDim);
         }
 
         static Spec llama(GgmlType type) {
@@ -43,39 +44,52 @@ final class RandomLlamaGguf {
         }
 
         Spec withArch(String a) {
-            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
+            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
         }
 
         Spec withShape(int d, int h, int nHeads, int nKv) {
             return new Spec(arch, d, h, layers, nHeads, nKv, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor,
-                    d / nHeads);
+                    d / nHeads, ropeDim);
         }
 
         Spec withTied(boolean t) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
         }
 
         Spec withLlama3(ModelConfig.RopeScaling s, float ropeTheta) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor, headDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
         }
 
         Spec withHfPermutedQk() {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor, headDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor, headDim, ropeDim);
         }
 
         /** Heads of {@code hd} dimensions whatever the width (Qwen3: 16 heads of 128 over a width of 1024). */
         Spec withHeadDim(int hd) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, hd);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, hd, ropeDim);
         }
 
         Spec withVocab(int v) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, v, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, v, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+        }
+
+        /** RoPE over the first {@code d} dimensions of each head only (Phi-4-mini: 96 of 128). */
+        Spec withRopeDim(int d) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, d);
+        }
+
+        /** Dimensions RoPE turns. */
+        int rotated() {
+            return ropeDim == 0 ? headDim : ropeDim;
         }
 
         Spec withEps(float e) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
         }
     }
+
+    /** LongRoPE's magnitude factor written for phi3 ({@code sqrt(1 + ln(scale) / ln(original context))} for scale 32, 4096). */
+    static final float PHI3_ATTN_FACTOR = 1.190238f;
 
     /** The drawn weights, by GGUF tensor name, in Hugging Face row order (before any Q/K permutation). */
     final Map<String, float[]> weights = new LinkedHashMap<>();
@@ -108,8 +122,16 @@ final class RandomLlamaGguf {
                 .putFloat32(a + ".rope.freq_base", spec.theta())
                 .putUInt32(a + ".attention.key_length", hd)
                 .putUInt32(a + ".attention.value_length", hd)
-                .putUInt32(a + ".rope.dimension_count", hd)
+                .putUInt32(a + ".rope.dimension_count", spec.rotated())
                 .putUInt32(a + ".context_length", spec.context());
+        if (a.equals("phi3")) {
+            // convert_hf_to_gguf.py (Phi3MiniModel): LongRoPE as two tensors of per-pair divisors and the magnitude factor;
+            // the long factors must never be used below the original context
+            w.putUInt32(a + ".rope.scaling.original_context_length", spec.context() / 2)
+                    .putFloat32(a + ".rope.scaling.attn_factor", PHI3_ATTN_FACTOR);
+            vector(w, rnd, "rope_factors_short.weight", spec.rotated() / 2, 2.0, 0.5);
+            vector(w, rnd, "rope_factors_long.weight", spec.rotated() / 2, 40.0, 5.0);
+        }
         if (spec.llama3() != null && spec.ropeFreqsTensor()) {
             // convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors): one divisor per rotated pair
             float[] factors = new float[hd / 2];
@@ -133,6 +155,7 @@ final class RandomLlamaGguf {
             matrix(w, rnd, p + "attn_q.weight", qDim, spec.dim(), s, spec.heads());
             matrix(w, rnd, p + "attn_k.weight", kvDim, spec.dim(), s, spec.kvHeads());
             matrix(w, rnd, p + "attn_v.weight", kvDim, spec.dim(), s);
+            fuse(w, p + "attn_qkv.weight", spec.dim(), p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight");
             matrix(w, rnd, p + "attn_output.weight", spec.dim(), qDim, 1 / Math.sqrt(qDim));
             if (a.equals("qwen2")) {
                 vector(w, rnd, p + "attn_q.bias", qDim, 0.0, 0.5);
@@ -146,6 +169,7 @@ final class RandomLlamaGguf {
             norm(w, rnd, p + "ffn_norm.weight", spec.dim());
             matrix(w, rnd, p + "ffn_gate.weight", spec.hidden(), spec.dim(), s);
             matrix(w, rnd, p + "ffn_up.weight", spec.hidden(), spec.dim(), s);
+            fuse(w, p + "ffn_up.weight", spec.dim(), p + "ffn_gate.weight", p + "ffn_up.weight");
             matrix(w, rnd, p + "ffn_down.weight", spec.dim(), spec.hidden(), 1 / Math.sqrt(spec.hidden()));
         }
         norm(w, rnd, "output_norm.weight", spec.dim());
@@ -153,6 +177,28 @@ final class RandomLlamaGguf {
             matrix(w, rnd, "output.weight", spec.vocab(), spec.dim(), 1 / Math.sqrt(spec.dim()));
         }
         w.write(path);
+    }
+
+    /**
+     * phi3 (convert_hf_to_gguf.py keeps transformers' fused qkv_proj and gate_up_proj): the parts' rows one after the
+     * other as tensor {@code name}, in place of the parts, which stay in {@link #weights} for the reference.
+     */
+    private void fuse(GgufWriter w, String name, int cols, String... parts) {
+        if (!spec.arch().equals("phi3")) {
+            return;
+        }
+        int length = 0;
+        for (String part : parts) {
+            length += weights.get(part).length;
+        }
+        float[] fused = new float[length];
+        int at = 0;
+        for (String part : parts) {
+            float[] m = weights.get(part);
+            System.arraycopy(m, 0, fused, at, m.length);
+            at += m.length;
+        }
+        w.addTensor(name, spec.matrixType(), new long[] {cols, length / cols}, Quantizer.quantize(spec.matrixType(), fused));
     }
 
     private void norm(GgufWriter w, SplittableRandom rnd, String name, int n) {
@@ -179,6 +225,9 @@ final class RandomLlamaGguf {
             m[i] = (float) (std * gaussian(rnd));
         }
         weights.put(name, m);
+        if (spec.arch().equals("phi3") && name.matches(".*\\.(attn_[qkv]|ffn_gate|ffn_up)\\.weight")) {
+            return; // stored fused, by fuse()
+        }
         float[] stored = spec.hfPermutedQk() && permuteHeads > 0 ? permute(m, rows, cols, permuteHeads) : m;
         w.addTensor(name, spec.matrixType(), new long[] {cols, rows}, Quantizer.quantize(spec.matrixType(), stored));
     }

@@ -103,22 +103,32 @@ final class ReferenceTransformer {
         return logits;
     }
 
-    /** Rotates each head of {@code x} for position {@code pos}. */
+    /**
+     * Rotates each head of {@code x} for position {@code pos}: its first {@link RandomLlamaGguf.Spec#rotated} dimensions,
+     * with phi3's short LongRoPE divisors and magnitude factor (transformers' Phi3 rotary embedding below the original
+     * context: inv_freq / short_factor, cos and sin times the attention factor).
+     */
     private void rope(double[] x, int heads, int pos) {
         int hd = spec.headDim();
+        int rd = spec.rotated();
+        boolean phi3 = spec.arch().equals("phi3");
+        double[] divisors = phi3 ? tensor.apply("rope_factors_short.weight") : null;
+        double magnitude = phi3 ? RandomLlamaGguf.PHI3_ATTN_FACTOR : 1;
         for (int h = 0; h < heads; h++) {
-            for (int i = 0; i < hd / 2; i++) {
-                double freq = Math.pow(spec.theta(), -2.0 * i / hd);
-                if (spec.llama3() != null) {
+            for (int i = 0; i < rd / 2; i++) {
+                double freq = Math.pow(spec.theta(), -2.0 * i / rd);
+                if (divisors != null) {
+                    freq /= divisors[i];
+                } else if (spec.llama3() != null) {
                     freq = llama3(freq, spec.llama3());
                 }
                 double angle = pos * freq;
                 int a = h * hd + (rotateHalf ? i : 2 * i);
-                int b = h * hd + (rotateHalf ? i + hd / 2 : 2 * i + 1);
+                int b = h * hd + (rotateHalf ? i + rd / 2 : 2 * i + 1);
                 double x0 = x[a];
                 double x1 = x[b];
-                x[a] = x0 * Math.cos(angle) - x1 * Math.sin(angle);
-                x[b] = x0 * Math.sin(angle) + x1 * Math.cos(angle);
+                x[a] = magnitude * (x0 * Math.cos(angle) - x1 * Math.sin(angle));
+                x[b] = magnitude * (x0 * Math.sin(angle) + x1 * Math.cos(angle));
             }
         }
     }

@@ -22,7 +22,7 @@ import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.Quantizer;
 
 /**
- * Q4_1, Q5_0, Q5_1 and Q5_K against ggml's own Python package (gguf-py 0.19.0: {@code reference/gguf-quants.json}, written
+ * Q4_1, Q5_0, Q5_1, Q5_K, Q2_K, Q3_K, IQ4_NL and IQ4_XS against ggml's own Python package (gguf-py 0.19.0: {@code reference/gguf-quants.json}, written
  * by {@code gguf-quants.py} beside it): our dequantization gives its values bit for bit, our quantizers its bytes, and
  * every product path multiplies exactly those values.
  */
@@ -41,7 +41,8 @@ class GgufQuantsReferenceTest {
                         c.path("input").isNull() ? null : floats(c.path("input")), HexFormat.of().parseHex(c.path("bytes").asText()),
                         floats(c.path("values"))));
             }
-            assertEquals(4, cases.size());
+            assertEquals(List.of(GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K,
+                    GgmlType.IQ4_NL, GgmlType.IQ4_XS), cases.stream().map(Case::type).toList());
             return cases;
         }
     }

@@ -444,7 +444,7 @@ class MatrixTest {
         Path p = dir.resolve("m.gguf");
         new GgufWriter()
                 .addTensor("blk.0.attn_q.weight", GgmlType.Q8_0, new long[] {64, 3}, q8)
-                .addTensor("blk.0.ffn_down.weight", GgmlType.Q3_K, new long[] {256, 1}, new byte[110])
+                .addTensor("blk.0.ffn_down.weight", GgmlType.IQ2_XXS, new long[] {256, 1}, new byte[66])
                 .write(p);
         try (GgufFile f = GgufFile.open(p)) {
             Matrix m = Matrix.of(f, "blk.0.attn_q.weight");
@@ -460,7 +460,7 @@ class MatrixTest {
             }
             GgufFormatException e = assertThrows(GgufFormatException.class, () -> Matrix.of(f, "blk.0.ffn_down.weight"));
             assertTrue(e.getMessage().contains("m.gguf") && e.getMessage().contains("blk.0.ffn_down.weight")
-                    && e.getMessage().contains("Q3_K"), e.getMessage());
+                    && e.getMessage().contains("IQ2_XXS"), e.getMessage());
         }
     }
 
@@ -498,9 +498,9 @@ class MatrixTest {
     @Test
     void unsupportedTypesFailNamingTheTensorAndTheSupportedTypes() {
         GgufFormatException e = assertThrows(GgufFormatException.class,
-                () -> Matrix.of(GgmlType.Q3_K, ByteBuffer.allocate(110), 1, 256, "blk.3.ffn_down.weight"));
+                () -> Matrix.of(GgmlType.IQ2_XXS, ByteBuffer.allocate(66), 1, 256, "blk.3.ffn_down.weight"));
         assertTrue(e.getMessage().contains("blk.3.ffn_down.weight"), e.getMessage());
-        assertTrue(e.getMessage().contains("Q3_K"), e.getMessage());
+        assertTrue(e.getMessage().contains("IQ2_XXS"), e.getMessage());
         assertTrue(e.getMessage().contains("Q8_0") && e.getMessage().contains("Q6_K"), e.getMessage());
     }
 
