@@ -33,6 +33,16 @@ public final class PreTokenizer {
             "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
                     + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+    /**
+     * GPT-4o's o200k (tokenizer.json of Phi-4-mini, llama.cpp pre "gpt-4o"): a word is an optional non-letter, then
+     * capitals followed by lowercase (or the reverse), so "HelloWorld" is two pieces, with a contraction as its suffix;
+     * digits in threes; a punctuation run takes the newlines and slashes after it.
+     */
+    static final String GPT4O =
+            "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                    + "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+                    + "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
     /** HF Digits(individual_digits=true): every digit is its own piece. */
     static final String DIGITS = "\\p{N}";
 
@@ -67,6 +77,8 @@ public final class PreTokenizer {
             case "llama-bpe":
             case "falcon3":
                 return new PreTokenizer(p, false, List.of(LLAMA3));
+            case "gpt-4o":
+                return new PreTokenizer(p, false, List.of(GPT4O));
             case "qwen2":
             case "deepseek-r1-qwen":
                 return new PreTokenizer(p, true, List.of(QWEN2));
@@ -76,7 +88,7 @@ public final class PreTokenizer {
                 return new PreTokenizer(p, false, List.of(DIGITS, GPT2));
             default:
                 throw new IllegalArgumentException("unsupported pre-tokenizer '" + pre
-                        + "' (tokenizer.ggml.pre): expected one of default, gpt-2, llama-bpe/llama3, qwen2, smollm");
+                        + "' (tokenizer.ggml.pre): expected one of default, gpt-2, llama-bpe/llama3, qwen2, smollm, gpt-4o");
         }
     }
 

@@ -42,6 +42,23 @@ class PreTokenizerTest {
         assertEquals(List.of("a", " ", "1", "2", " b"), PreTokenizer.forName("smollm").split("a 12 b"));
     }
 
+    /** GPT-4o's regex against Python's regex module (reference/pretokenizer-gpt4o.json, written by the script beside it). */
+    @Test
+    void gpt4oSplitsAsTheReferenceRegexEngineDoes() throws java.io.IOException {
+        try (java.io.InputStream in = getClass().getResourceAsStream("/reference/pretokenizer-gpt4o.json")) {
+            com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(in);
+            assertEquals(root.path("pattern").asText(), PreTokenizer.GPT4O, "the pattern the reference ran");
+            int cases = 0;
+            for (com.fasterxml.jackson.databind.JsonNode c : root.path("cases")) {
+                List<String> expected = new java.util.ArrayList<>();
+                c.path("pieces").forEach(piece -> expected.add(piece.asText()));
+                assertEquals(expected, PreTokenizer.forName("gpt-4o").split(c.path("text").asText()), c.path("text").asText());
+                cases++;
+            }
+            assertEquals(15, cases);
+        }
+    }
+
     @Test
     void unknownPreTokenizerNameIsRejected() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PreTokenizer.forName("chatglm-bpe"));
