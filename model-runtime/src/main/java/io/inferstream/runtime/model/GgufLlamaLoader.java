@@ -57,6 +57,12 @@ final class GgufLlamaLoader implements LlamaTensors {
         }
         int vocab = (int) tensor("token_embd.weight").ne(1);
         int context = gguf.getInt(arch + ".context_length", 2048);
+        int window = arch.equals("phi3") ? gguf.getInt(arch + ".attention.sliding_window", 0) : 0;
+        if (window > 0) {
+            // transformers' Phi3 attends to the last sliding_window positions only (Phi-3-mini-4k: 2047); up to there that
+            // is the full attention computed here, so the context stops at the window (llama.cpp ignores it instead)
+            context = Math.min(context, window);
+        }
         float magnitude = 1f;
         if (longRope()) {
             // LongRoPE: the short factors serve positions up to the original context, as transformers uses them there;

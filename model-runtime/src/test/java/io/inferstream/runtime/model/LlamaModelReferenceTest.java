@@ -139,7 +139,7 @@ class LlamaModelReferenceTest {
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3"), path);
         try (GgufFile gguf = GgufFile.open(path)) {
             ModelConfig c = LlamaModel.config(gguf);
-            assertEquals(128, c.contextLength(), "LongRoPE's short factors serve up to the original context only");
+            assertEquals(64, c.contextLength(), "the sliding window (64) within the original context (128) of LongRoPE's short factors");
             assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, c.ropeAttentionFactor());
             assertTrue(c.ropeNeox());
             LlamaModel model = LlamaModel.load(gguf);

@@ -127,7 +127,8 @@ final class RandomLlamaGguf {
         if (a.equals("phi3")) {
             // convert_hf_to_gguf.py (Phi3MiniModel): LongRoPE as two tensors of per-pair divisors and the magnitude factor;
             // the long factors must never be used below the original context
-            w.putUInt32(a + ".rope.scaling.original_context_length", spec.context() / 2)
+            w.putUInt32(a + ".attention.sliding_window", spec.context() / 4) // as Phi-3-mini-4k's 2047 of 4096: it binds
+                    .putUInt32(a + ".rope.scaling.original_context_length", spec.context() / 2)
                     .putFloat32(a + ".rope.scaling.attn_factor", PHI3_ATTN_FACTOR);
             vector(w, rnd, "rope_factors_short.weight", spec.rotated() / 2, 2.0, 0.5);
             vector(w, rnd, "rope_factors_long.weight", spec.rotated() / 2, 40.0, 5.0);
