@@ -71,7 +71,7 @@ final class Q8_0Matrix extends Matrix {
     }
 
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
-    private static final class Simd {
+    static final class Simd { // package-private: ScaleMatrix runs IQ4_NL and IQ4_XS (a byte and a scale per 32) through it
         static final VectorSpecies<Float> F = SimdFloatKernels.F;
         static final int L = F.length();
         static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));

@@ -20,7 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  * </pre>
  * Repacked at load into one signed byte per weight ({@code quants}, [rows, cols]) and a float scale per group: 10 bits
  * a weight for groups of 16 and 9 for groups of 32, instead of the file's 3.4 to 6.6. Every type then decodes with the
- * reference's one float operation, scale · q, so one kernel serves all four.
+ * reference's one float operation, scale · q: groups of 16 (Q6_K, Q3_K) in this class's kernels, groups of 32 (IQ4_NL,
+ * IQ4_XS) in Q8_0's, whose layout they then are.
  */
 final class ScaleMatrix extends Matrix {
 
@@ -172,7 +173,7 @@ final class ScaleMatrix extends Matrix {
         if (group == 16) {
             Simd.decode16(quants, scales, row, cols, dst, dstOffset);
         } else {
-            Simd.decode32(quants, scales, row, cols, dst, dstOffset);
+            Q8_0Matrix.Simd.decode(quants, scales, row, cols, dst, dstOffset); // Q8_0's layout exactly
         }
     }
 
@@ -186,7 +187,7 @@ final class ScaleMatrix extends Matrix {
         if (group == 16) {
             Simd.fourRows16(quants, scales, r, stride, cols, x, out);
         } else {
-            Simd.fourRows32(quants, scales, r, stride, cols, x, out);
+            Q8_0Matrix.Simd.fourRows(quants, scales, r, stride, cols, x, out);
         }
     }
 
@@ -200,8 +201,9 @@ final class ScaleMatrix extends Matrix {
             return (FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, F, 0);
         }
 
-        // One copy per group size, each with a constant inner bound that C2 unrolls: with the group as a variable bound
-        // the sums stayed boxed across the nested loops on AVX2, 8x slower (MatmulBenchmark, Q6_K 3072x1024 one token)
+        // Groups of 16 only: groups of 32 are Q8_0's layout and run its kernels. A constant inner bound, which C2 unrolls:
+        // with the group as a variable bound the sums stayed boxed across the nested loops on AVX2, 8x slower
+        // (MatmulBenchmark, Q6_K 3072x1024 one token)
         /**
          * Rows r, r + stride, r + 2·stride, r + 3·stride times one token, decoding fused in with {@link #decode16}'s
          * arithmetic (see Matrix).
@@ -237,37 +239,6 @@ final class ScaleMatrix extends Matrix {
             SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
         }
 
-        static void fourRows32(byte[] q, float[] s, int r, int stride, int cols, float[] x, float[] out) {
-            int groups = cols / 32;
-            int q0 = r * cols;
-            int q1 = q0 + stride * cols;
-            int q2 = q1 + stride * cols;
-            int q3 = q2 + stride * cols;
-            int g0 = r * groups;
-            int g1 = g0 + stride * groups;
-            int g2 = g1 + stride * groups;
-            int g3 = g2 + stride * groups;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
-            for (int g = 0; g < groups; g++) {
-                FloatVector s0 = FloatVector.broadcast(F, s[g0 + g]);
-                FloatVector s1 = FloatVector.broadcast(F, s[g1 + g]);
-                FloatVector s2 = FloatVector.broadcast(F, s[g2 + g]);
-                FloatVector s3 = FloatVector.broadcast(F, s[g3 + g]);
-                int o = g * 32;
-                for (int j = 0; j < 32; j += L) {
-                    FloatVector v = FloatVector.fromArray(F, x, o + j);
-                    a0 = load(q, q0 + o + j).mul(s0).fma(v, a0);
-                    a1 = load(q, q1 + o + j).mul(s1).fma(v, a1);
-                    a2 = load(q, q2 + o + j).mul(s2).fma(v, a2);
-                    a3 = load(q, q3 + o + j).mul(s3).fma(v, a3);
-                }
-            }
-            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
-        }
-
         static void decode16(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {
             int groups = cols / 16;
             for (int g = 0; g < groups; g++) {
@@ -275,18 +246,6 @@ final class ScaleMatrix extends Matrix {
                 int qo = row * cols + g * 16;
                 int o = dOff + g * 16;
                 for (int j = 0; j < 16; j += L) {
-                    load(q, qo + j).mul(sv).intoArray(dst, o + j);
-                }
-            }
-        }
-
-        static void decode32(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {
-            int groups = cols / 32;
-            for (int g = 0; g < groups; g++) {
-                FloatVector sv = FloatVector.broadcast(F, s[row * groups + g]);
-                int qo = row * cols + g * 32;
-                int o = dOff + g * 32;
-                for (int j = 0; j < 32; j += L) {
                     load(q, qo + j).mul(sv).intoArray(dst, o + j);
                 }
             }
