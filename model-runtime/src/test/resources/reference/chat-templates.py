@@ -101,6 +101,41 @@ DATED_HEADER = """\
 {%- endif %}
 """
 
+# A template that folds the system message into the first user turn and renames the assistant (as Gemma's do): both-side
+# whitespace control everywhere, alternation checked with raise_exception, "is string" / "is iterable" content tests.
+FOLDED_SYSTEM = """\
+{{ bos_token }}
+{%- if messages[0]['role'] == 'system' -%}
+    {%- if messages[0]['content'] is string -%}
+        {%- set prefix = messages[0]['content'] + '\\n\\n' -%}
+    {%- else -%}
+        {%- set prefix = messages[0]['content'][0]['text'] + '\\n\\n' -%}
+    {%- endif -%}
+    {%- set turns = messages[1:] -%}
+{%- else -%}
+    {%- set prefix = "" -%}
+    {%- set turns = messages -%}
+{%- endif -%}
+{%- for m in turns -%}
+    {%- if (m['role'] == 'user') != (loop.index0 % 2 == 0) -%}
+        {{ raise_exception("roles must alternate user/assistant") }}
+    {%- endif -%}
+    {%- set speaker = "model" if m['role'] == 'assistant' else m['role'] -%}
+    {{ '<turn>' + speaker + '\\n' + (prefix if loop.first else "") }}
+    {%- if m['content'] is string -%}
+        {{ m['content'] | trim }}
+    {%- elif m['content'] is iterable -%}
+        {%- for part in m['content'] -%}
+            {{ part['text'] | trim }}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ '<end_turn>\\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{ '<turn>model\\n' }}
+{%- endif -%}
+"""
+
 THINKING_ANSWER = "<think>\nThe user greets me.\n\n</think>\n\nHello! How can I help?"
 REASONING_CONVERSATION = [
     {"role": "system", "content": "Answer briefly."},
@@ -132,6 +167,11 @@ cases = [
          add_generation_prompt=True, bos_token="<|begin|>"),
     dict(name="dated header: no system message", template=DATED_HEADER, messages=GREETING,
          add_generation_prompt=False, bos_token="<|begin|>"),
+    dict(name="folded system: the system text opens the first user turn, the assistant is the model",
+         template=FOLDED_SYSTEM, messages=[{"role": "system", "content": "Be brief."}] + GREETING
+         + [{"role": "user", "content": "  Translate: bonjour \n"}], add_generation_prompt=True, bos_token="<bos>"),
+    dict(name="folded system: no system message", template=FOLDED_SYSTEM, messages=GREETING[:1],
+         add_generation_prompt=True, bos_token="<bos>"),
     dict(name="strftime_now directives",
          template="{{ strftime_now('%a %A %b %B %d %j %m %y %Y %H:%M:%S %p %% %I') }}|{{ strftime_now('plain') }}",
          messages=GREETING),

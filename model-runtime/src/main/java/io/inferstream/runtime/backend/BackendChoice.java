@@ -1,6 +1,7 @@
 package io.inferstream.runtime.backend;
 
 import io.inferstream.runtime.cuda.CudaDevice;
+import io.inferstream.runtime.model.ModelConfig;
 
 /**
  * Which backend a {@link DeviceOption} resolves to on this machine, and a one-line reason to print.
@@ -46,6 +47,19 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
                 return new BackendChoice(false, 0, "--device auto: no CUDA device (" + probe.reason()
                         + "); using the CPU backend" + gpu);
         }
+    }
+
+    /**
+     * This choice for a model of {@code config}: {@code --device auto} that found a GPU falls back to the CPU, saying why,
+     * when the CUDA backend does not run such a model (phi3, Gemma: {@link ModelConfig#llamaArithmetic}); an explicit
+     * {@code cuda} keeps the GPU and its load fails naming {@code --device cpu}.
+     */
+    public BackendChoice forModel(DeviceOption option, ModelConfig config) {
+        if (!cuda || option.kind() != DeviceOption.Kind.AUTO || config.llamaArithmetic()) {
+            return this;
+        }
+        return new BackendChoice(false, 0, "--device auto: a CUDA device is present, but the CUDA backend does not run "
+                + config.architecture() + " models (" + config.architecture() + "'s block or RoPE); using the CPU backend");
     }
 
     private static BackendChoice placed(String reason, CudaDevice.Probe probe, DevicePlacement placement) {

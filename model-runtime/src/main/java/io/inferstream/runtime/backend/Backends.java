@@ -71,6 +71,9 @@ public final class Backends {
     public static Loaded load(Checkpoint checkpoint, DeviceOption option, CudaLlamaModel.Options cudaOptions,
                               DevicePlacement placement, GgmlType quantize) {
         BackendChoice choice = choose(option, placement);
+        if (choice.cuda()) {
+            choice = choice.forModel(option, checkpoint.config());
+        }
         if (!choice.cuda()) {
             return new Loaded(LoadTimeQuantization.apply(checkpoint.loadModel(), quantize), choice, "cpu", Map.of(),
                     Optional.empty());

@@ -80,6 +80,8 @@ final class HfLlamaLoader implements LlamaTensors {
             case DOWN -> p + "mlp.down_proj.weight";
             case OUTPUT_NORM -> "model.norm.weight";
             case OUTPUT -> "lm_head.weight";
+            // Gemma's; its transformers checkpoints are refused by HfConfig before any tensor is named
+            case POST_ATTN_NORM, POST_FFN_NORM -> throw new IllegalArgumentException("no " + role + " in a Llama-family checkpoint");
         };
     }
 

@@ -178,11 +178,12 @@ public final class CudaLlamaModel implements LanguageModel {
             throw new IllegalArgumentException("heads of " + config.headDim() + " dimensions: the CUDA attention kernel "
                     + "supports even head sizes up to " + MAX_HEAD_DIM);
         }
-        if (config.architecture().equals("phi3") || config.ropeDim() != config.headDim() || config.ropeAttentionFactor() != 1f) {
-            // the upload reads each matrix's own tensor, not rows of a fused one, and the RoPE kernels turn whole heads unscaled
+        if (!config.llamaArithmetic()) {
+            // the upload reads each matrix's own tensor, not rows of a fused one; the RoPE kernels turn whole heads
+            // unscaled; the step has Llama's block (no GeGLU, post-norms, soft caps or sliding windows)
             throw new IllegalArgumentException("a " + config.architecture() + " model (fused QKV and gate/up tensors, LongRoPE, "
-                    + "or RoPE over " + config.ropeDim() + " of " + config.headDim() + " dimensions) runs on the CPU backend only; "
-                    + "use --device cpu");
+                    + "RoPE over " + config.ropeDim() + " of " + config.headDim() + " dimensions or linearly scaled, or Gemma's "
+                    + "block) runs on the CPU backend only; use --device cpu");
         }
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();

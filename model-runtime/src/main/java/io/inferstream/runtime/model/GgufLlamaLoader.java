@@ -7,11 +7,12 @@ import io.inferstream.runtime.gguf.GgufTensorInfo;
 import io.inferstream.runtime.tensor.Matrix;
 
 /**
- * Reads a llama / qwen2 / qwen3 / phi3 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
+ * Reads a llama / qwen2 / qwen3 / phi3 / gemma / gemma2 / gemma3 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
  * tensors by their llama.cpp names, the output matrix falling back to the token embedding when the
  * model ties them. Phi-3's fused tensors are cut into the roles' matrices at load: {@code attn_qkv} into Q, K and V
  * (in that row order), {@code ffn_up} of twice the feed-forward rows into gate (first half) and up (second half),
- * each a view of the file's rows, not a copy.
+ * each a view of the file's rows, not a copy. Gemma's block (llama.cpp's llm_build_gemma*) is described by
+ * {@link BlockOptions}; its converter already stores every norm weight as 1 + w, so its RMSNorms are Llama's.
  */
 final class GgufLlamaLoader implements LlamaTensors {
 
@@ -36,10 +37,10 @@ final class GgufLlamaLoader implements LlamaTensors {
     }
 
     private ModelConfig config() {
-        if (!arch.equals("llama") && !arch.equals("qwen2") && !arch.equals("qwen3") && !arch.equals("phi3")) {
+        if (!java.util.List.of("llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3").contains(arch)) {
             throw new IllegalArgumentException(gguf.path() + ": general.architecture is '" + arch
-                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2 (Qwen2, Qwen2.5), qwen3 and phi3 "
-                    + "(Phi-3, Phi-3.5)");
+                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2 (Qwen2, Qwen2.5), qwen3, phi3 "
+                    + "(Phi-3, Phi-3.5, Phi-4-mini), gemma, gemma2 and gemma3 (Gemma 3's text models)");
         }
         int dim = requireInt("embedding_length");
         int nHeads = requireInt("attention.head_count");
@@ -70,11 +71,54 @@ final class GgufLlamaLoader implements LlamaTensors {
             context = Math.min(context, requireInt("rope.scaling.original_context_length"));
             magnitude = gguf.getFloat(arch + ".rope.scaling.attn_factor", 1f);
         }
-        return new ModelConfig(arch, dim, requireInt("feed_forward_length"), requireInt("block_count"), nHeads, nKvHeads,
+        int layers = requireInt("block_count");
+        return new ModelConfig(arch, dim, requireInt("feed_forward_length"), layers, nHeads, nKvHeads,
                 headDim, vocab, context,
                 gguf.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
                 gguf.getFloat(arch + ".rope.freq_base", 10000f),
-                !arch.equals("llama"), ropeScaling(), ropeDim, magnitude); // llama.cpp: LLAMA_ROPE_TYPE_NEOX but for llama
+                !arch.equals("llama"), ropeScaling(), ropeDim, magnitude, // llama.cpp: LLAMA_ROPE_TYPE_NEOX but for llama
+                ropeLinearFactor(), arch.startsWith("gemma") ? gemmaBlock(dim, nHeads, layers) : BlockOptions.LLAMA);
+    }
+
+    /**
+     * Gemma's block as llama.cpp builds it (llm_build_gemma, _gemma2_iswa, _gemma3_iswa): the embedding times sqrt(dim),
+     * GeGLU; from Gemma 2 on, post-norms and sliding-window layers (Gemma 2: every other one, with the global layers'
+     * RoPE, 4096 positions; Gemma 3: five of six, RoPE base 10000, unscaled); Gemma 2's soft caps. The attention scale is
+     * 1/sqrt(query_pre_attn_scalar), which GGUF does not carry: llama.cpp takes it as 1/sqrt(dim / heads) for the 27B
+     * models (Gemma 2: 46 layers, Gemma 3: 62) and 1/sqrt(head size) for the others, as their configs have it.
+     */
+    private BlockOptions gemmaBlock(int dim, int nHeads, int layers) {
+        float embeddingScale = (float) Math.sqrt(dim);
+        if (arch.equals("gemma")) {
+            return new BlockOptions(embeddingScale, true, false, 0f, 0f, 0f, null);
+        }
+        boolean gemma2 = arch.equals("gemma2");
+        boolean largest = layers == (gemma2 ? 46 : 62);
+        float attentionScale = largest ? (float) (1.0 / Math.sqrt((double) (dim / nHeads))) : 0f;
+        int size = gguf.getInt(arch + ".attention.sliding_window", 0);
+        SlidingWindow window = size <= 0 ? null
+                : gemma2 ? new SlidingWindow(size, 2, gguf.getFloat(arch + ".rope.freq_base", 10000f))
+                : new SlidingWindow(size, 6, 10000f);
+        float attentionCap = gemma2 ? gguf.getFloat(arch + ".attn_logit_softcapping", 50f) : 0f;
+        float finalCap = gguf.getFloat(arch + ".final_logit_softcapping", gemma2 ? 30f : 0f);
+        return new BlockOptions(embeddingScale, true, true, attentionScale, attentionCap, finalCap, window);
+    }
+
+    /**
+     * The linear RoPE factor as llama.cpp reads it: {@code rope.scaling.factor} (or the older {@code rope.scale_linear})
+     * unless the scaling type is another one (Llama 3's factor belongs to its own scaling); 1 without one.
+     */
+    private float ropeLinearFactor() {
+        String type = gguf.getString(arch + ".rope.scaling.type", "none").toLowerCase(Locale.ROOT);
+        if (!type.equals("linear") && !type.equals("none")) {
+            return 1f;
+        }
+        float factor = gguf.getFloat(arch + ".rope.scaling.factor", gguf.getFloat(arch + ".rope.scale_linear", 1f));
+        if (!(factor > 0)) {
+            throw new IllegalArgumentException(gguf.path() + ": " + arch + ".rope.scaling.factor is " + factor
+                    + ", expected a positive linear RoPE factor");
+        }
+        return factor;
     }
 
     /** Phi-3's LongRoPE: per-pair frequency divisors for short and for long contexts. */
@@ -82,15 +126,15 @@ final class GgufLlamaLoader implements LlamaTensors {
         return gguf.hasTensor("rope_factors_short.weight");
     }
 
-    /** Llama 3.1 scaling from {@code <arch>.rope.scaling.*}; null when absent or "none". */
+    /** Llama 3.1 scaling from {@code <arch>.rope.scaling.*}; null when absent, "none" or "linear". */
     private ModelConfig.RopeScaling ropeScaling() {
         String type = gguf.getString(arch + ".rope.scaling.type", "none").toLowerCase(Locale.ROOT);
-        if (type.equals("none")) {
-            return null;
+        if (type.equals("none") || type.equals("linear")) {
+            return null; // linear: ropeLinearFactor
         }
         if (!type.equals("llama3")) {
             throw new IllegalArgumentException(gguf.path() + ": " + arch + ".rope.scaling.type '" + type
-                    + "' is not supported (supported: none, llama3)");
+                    + "' is not supported (supported: none, linear, llama3)");
         }
         return new ModelConfig.RopeScaling(
                 gguf.getFloat(arch + ".rope.scaling.factor", 8f),
@@ -131,10 +175,12 @@ final class GgufLlamaLoader implements LlamaTensors {
             case BV -> p + "attn_v.bias";
             case Q_NORM -> p + "attn_q_norm.weight";
             case K_NORM -> p + "attn_k_norm.weight";
+            case POST_ATTN_NORM -> p + "post_attention_norm.weight";
             case FFN_NORM -> p + "ffn_norm.weight";
             case GATE -> p + "ffn_gate.weight";
             case UP -> p + "ffn_up.weight";
             case DOWN -> p + "ffn_down.weight";
+            case POST_FFN_NORM -> p + "post_ffw_norm.weight";
             case OUTPUT_NORM -> "output_norm.weight";
             case OUTPUT -> "output.weight";
         };

@@ -7,7 +7,7 @@ import io.inferstream.runtime.tensor.VectorMath;
 import io.inferstream.runtime.tensor.WorkerPool;
 
 /**
- * A Llama-family decoder (llama, mistral, qwen2, qwen3) on the CPU. One {@link #forward} runs every token of
+ * A Llama-family decoder (llama, mistral, qwen2, qwen3, phi3, and Gemma 1-3 with their {@link BlockOptions}) on the CPU. One {@link #forward} runs every token of
  * a batch at once: each weight matrix is multiplied against all n tokens, while RoPE, the KV write and
  * attention happen per token at its own position in its own sequence.
  *
@@ -25,6 +25,7 @@ public final class LlamaModel implements LanguageModel {
     private final ModelConfig config;
     private final LlamaWeights w;
     private final Rope rope;
+    private final Rope slidingRope; // the sliding-window layers' own RoPE (Gemma 3), or null
     private final PagedAttention attention;
     private final int qDim;
 
@@ -40,6 +41,8 @@ public final class LlamaModel implements LanguageModel {
     private float[] hb2;  // [n, hidden] up
     private float[] cos;  // [n, headDim / 2] RoPE at each token's position, shared by all layers
     private float[] sin;  // [n, headDim / 2]
+    private float[] slidingCos; // [n, headDim / 2] at the sliding layers' RoPE, when they have their own
+    private float[] slidingSin;
     private int[] runs;   // [runs + 1] first batch row of each attention run, then n
 
     public LlamaModel(ModelConfig config, LlamaWeights weights) {
@@ -50,6 +53,8 @@ public final class LlamaModel implements LanguageModel {
         this.config = config;
         this.w = weights;
         this.rope = new Rope(config, weights.ropeFactors());
+        SlidingWindow window = config.block().window();
+        this.slidingRope = window == null ? null : new Rope(config, weights.ropeFactors(), window.ropeTheta(), 1f);
         this.attention = new PagedAttention(config);
         this.qDim = config.nHeads() * config.headDim();
     }
@@ -88,8 +93,12 @@ public final class LlamaModel implements LanguageModel {
         validate(batch, kv);
         ensureCapacity(n);
 
+        BlockOptions block = config.block();
         for (int t = 0; t < n; t++) {
             w.tokenEmbedding().dequantizeRow(batch.tokens()[t], x, t * dim);
+            if (block.embeddingScale() != 1f) { // Gemma: sqrt(dim)
+                VectorMath.scale(x, t * dim, dim, block.embeddingScale());
+            }
         }
         int[] slots = new int[n];
         int bs = kv.blockSize();
@@ -98,12 +107,20 @@ public final class LlamaModel implements LanguageModel {
             int pos = batch.positions()[t];
             slots[t] = batch.blockTables()[batch.seq()[t]][pos / bs] * bs + pos % bs;
             rope.angles(pos, cos, sin, t * half);
+            if (slidingRope != null) {
+                slidingRope.angles(pos, slidingCos, slidingSin, t * half);
+            }
         }
 
         int runCount = splitRuns(batch);
 
+        SlidingWindow window = block.window();
         for (int l = 0; l < config.nLayers(); l++) {
             final int layer = l;
+            boolean slides = window != null && window.slides(l);
+            float[] c = slides ? slidingCos : cos;
+            float[] sn = slides ? slidingSin : sin;
+            int seen = slides ? window.size() : 0;
             // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
             rmsnorm(xb, x, w.attnNorm()[l], n);
             w.wq()[l].matmul(xb, q, n);
@@ -119,8 +136,9 @@ public final class LlamaModel implements LanguageModel {
                     normalizeHeads(q, t * qDim, config.nHeads(), w.qNorm()[l]);
                     normalizeHeads(k, t * kvDim, config.nKvHeads(), w.kNorm()[l]);
                 }
-                rope.rotate(q, t * qDim, config.nHeads(), cos, sin, t * half);
-                rope.rotate(k, t * kvDim, config.nKvHeads(), cos, sin, t * half);
+                Rope r = slides ? slidingRope : rope;
+                r.rotate(q, t * qDim, config.nHeads(), c, sn, t * half);
+                r.rotate(k, t * kvDim, config.nKvHeads(), c, sn, t * half);
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
             }
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
@@ -131,18 +149,28 @@ public final class LlamaModel implements LanguageModel {
                 int t = runStart[rg / kvHeads];
                 int m = runStart[rg / kvHeads + 1] - t;
                 attention.attend(kv, layer, q, t, m, batch.positions()[t], rg % kvHeads,
-                        batch.blockTables()[batch.seq()[t]], att);
+                        batch.blockTables()[batch.seq()[t]], seen, att);
             });
             w.wo()[l].matmul(att, xb, n);
+            if (block.postNorms()) { // Gemma 2, 3: the block's output normalized before the residual add
+                rmsnorm(xb, xb, w.postAttnNorm()[l], n);
+            }
             VectorMath.add(x, 0, xb, 0, n * dim);
 
-            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
+            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]; Gemma: gelu for silu
             rmsnorm(xb, x, w.ffnNorm()[l], n);
             w.gate()[l].matmul(xb, hb, n);
             w.up()[l].matmul(xb, hb2, n);
-            // element-wise (one Math.exp per element): spread over the pool like the matmuls around it
-            WorkerPool.parallelFor(0, n, t -> VectorMath.swiglu(hb, hb2, t * hidden, hidden));
+            // element-wise (one exp per element): spread over the pool like the matmuls around it
+            if (block.geluFeedForward()) {
+                WorkerPool.parallelFor(0, n, t -> VectorMath.geglu(hb, hb2, t * hidden, hidden));
+            } else {
+                WorkerPool.parallelFor(0, n, t -> VectorMath.swiglu(hb, hb2, t * hidden, hidden));
+            }
             w.down()[l].matmul(hb, xb, n);
+            if (block.postNorms()) {
+                rmsnorm(xb, xb, w.postFfnNorm()[l], n);
+            }
             VectorMath.add(x, 0, xb, 0, n * dim);
         }
 
@@ -158,6 +186,12 @@ public final class LlamaModel implements LanguageModel {
         }
         float[] logits = new float[m * vocab]; // [m, vocab]
         w.output().matmul(normed, logits, m);
+        if (block.finalSoftcap() > 0) { // Gemma 2: cap·tanh(logit / cap)
+            float cap = block.finalSoftcap();
+            for (int i = 0; i < logits.length; i++) {
+                logits[i] = cap * (float) Math.tanh(logits[i] / cap);
+            }
+        }
         return logits;
     }
 
@@ -236,6 +270,10 @@ public final class LlamaModel implements LanguageModel {
         hb2 = new float[c * config.hiddenDim()];
         cos = new float[c * (config.headDim() / 2)];
         sin = new float[c * (config.headDim() / 2)];
+        if (slidingRope != null) {
+            slidingCos = new float[c * (config.headDim() / 2)];
+            slidingSin = new float[c * (config.headDim() / 2)];
+        }
         runs = new int[c + 1];
         capacity = c;
     }

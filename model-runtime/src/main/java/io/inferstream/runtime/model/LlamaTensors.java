@@ -10,7 +10,10 @@ import io.inferstream.runtime.tensor.Matrix;
 public interface LlamaTensors {
 
     /** What a tensor is for; the per-layer roles are read once for every layer. */
-    enum Role { TOKEN_EMBEDDING, ATTN_NORM, WQ, WK, WV, WO, BQ, BK, BV, Q_NORM, K_NORM, FFN_NORM, GATE, UP, DOWN, OUTPUT_NORM, OUTPUT }
+    enum Role {
+        TOKEN_EMBEDDING, ATTN_NORM, WQ, WK, WV, WO, BQ, BK, BV, Q_NORM, K_NORM, POST_ATTN_NORM, FFN_NORM, GATE, UP, DOWN,
+        POST_FFN_NORM, OUTPUT_NORM, OUTPUT
+    }
 
     /** The file's name for {@code role}'s tensor ({@code layer} is ignored for the whole-model roles). */
     String name(Role role, int layer);
@@ -25,7 +28,7 @@ public interface LlamaTensors {
 
     /**
      * Reads the whole model: biases on Q/K/V when {@code biases}; the per-head Q/K norm weights when the config has
-     * them ({@link ModelConfig#qkNorm}); the output matrix from {@link Role#OUTPUT}, or the
+     * them ({@link ModelConfig#qkNorm}); the post-norms when the block has them ({@link BlockOptions#postNorms}); the output matrix from {@link Role#OUTPUT}, or the
      * token embedding when the file has none; {@code ropeFactors} as the file gives them (or null).
      */
     static LlamaWeights read(ModelConfig c, LlamaTensors t, boolean biases, float[] ropeFactors) {
@@ -46,6 +49,9 @@ public interface LlamaTensors {
         float[][] bv = biases ? new float[layers][] : null;
         float[][] qNorm = c.qkNorm() ? new float[layers][] : null;
         float[][] kNorm = c.qkNorm() ? new float[layers][] : null;
+        boolean post = c.block().postNorms();
+        float[][] postAttnNorm = post ? new float[layers][] : null;
+        float[][] postFfnNorm = post ? new float[layers][] : null;
         for (int l = 0; l < layers; l++) {
             attnNorm[l] = t.vector(t.name(Role.ATTN_NORM, l), c.dim());
             wq[l] = t.matrix(t.name(Role.WQ, l), qDim, c.dim());
@@ -61,6 +67,10 @@ public interface LlamaTensors {
                 qNorm[l] = t.vector(t.name(Role.Q_NORM, l), c.headDim());
                 kNorm[l] = t.vector(t.name(Role.K_NORM, l), c.headDim());
             }
+            if (post) {
+                postAttnNorm[l] = t.vector(t.name(Role.POST_ATTN_NORM, l), c.dim());
+                postFfnNorm[l] = t.vector(t.name(Role.POST_FFN_NORM, l), c.dim());
+            }
             ffnNorm[l] = t.vector(t.name(Role.FFN_NORM, l), c.dim());
             gate[l] = t.matrix(t.name(Role.GATE, l), c.hiddenDim(), c.dim());
             up[l] = t.matrix(t.name(Role.UP, l), c.hiddenDim(), c.dim());
@@ -70,6 +80,6 @@ public interface LlamaTensors {
         String outputName = t.name(Role.OUTPUT, 0);
         Matrix output = t.has(outputName) ? t.matrix(outputName, c.vocabSize(), c.dim()) : embedding;
         return new LlamaWeights(embedding, attnNorm, wq, wk, wv, wo, bq, bk, bv, qNorm, kNorm, ffnNorm, gate, up, down,
-                t.vector(t.name(Role.OUTPUT_NORM, 0), c.dim()), output, ropeFactors);
+                t.vector(t.name(Role.OUTPUT_NORM, 0), c.dim()), output, ropeFactors, postAttnNorm, postFfnNorm);
     }
 }

@@ -24,6 +24,8 @@ import io.inferstream.runtime.tensor.Matrix;
  * @param outputNorm     [dim]
  * @param output         [vocab, dim]; the token embedding itself when the model ties them
  * @param ropeFactors    [headDim / 2] divisors of the RoPE frequencies (GGUF {@code rope_freqs.weight}), or null
+ * @param postAttnNorm   [layer][dim] RMSNorm weight on the attention output before its residual add (Gemma 2, 3), or null
+ * @param postFfnNorm    [layer][dim] RMSNorm weight on the feed-forward output before its residual add, or null
  */
 public record LlamaWeights(
         Matrix tokenEmbedding,
@@ -43,5 +45,15 @@ public record LlamaWeights(
         Matrix[] down,
         float[] outputNorm,
         Matrix output,
-        float[] ropeFactors) {
+        float[] ropeFactors,
+        float[][] postAttnNorm,
+        float[][] postFfnNorm) {
+
+    /** A model without post-norms (every family but Gemma 2 and 3). */
+    public LlamaWeights(Matrix tokenEmbedding, float[][] attnNorm, Matrix[] wq, Matrix[] wk, Matrix[] wv, Matrix[] wo,
+                        float[][] bq, float[][] bk, float[][] bv, float[][] qNorm, float[][] kNorm, float[][] ffnNorm,
+                        Matrix[] gate, Matrix[] up, Matrix[] down, float[] outputNorm, Matrix output, float[] ropeFactors) {
+        this(tokenEmbedding, attnNorm, wq, wk, wv, wo, bq, bk, bv, qNorm, kNorm, ffnNorm, gate, up, down, outputNorm, output,
+                ropeFactors, null, null);
+    }
 }

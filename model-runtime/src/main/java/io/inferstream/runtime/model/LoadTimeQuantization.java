@@ -57,7 +57,7 @@ public final class LoadTimeQuantization {
         UnaryOperator<Matrix> q = m -> done.computeIfAbsent(m, x -> quantize(x, target));
         return new LlamaWeights(q.apply(w.tokenEmbedding()), w.attnNorm(), all(w.wq(), q), all(w.wk(), q), all(w.wv(), q),
                 all(w.wo(), q), w.bq(), w.bk(), w.bv(), w.qNorm(), w.kNorm(), w.ffnNorm(), all(w.gate(), q), all(w.up(), q),
-                all(w.down(), q), w.outputNorm(), q.apply(w.output()), w.ropeFactors());
+                all(w.down(), q), w.outputNorm(), q.apply(w.output()), w.ropeFactors(), w.postAttnNorm(), w.postFfnNorm());
     }
 
     private static Matrix[] all(Matrix[] layers, UnaryOperator<Matrix> q) {

@@ -3,7 +3,7 @@ package io.inferstream.runtime.model;
 /**
  * Hyper-parameters of a Llama-family transformer, as GGUF metadata (or a llama2.c header) states them.
  *
- * @param architecture   GGUF {@code general.architecture}: "llama", "qwen2", "qwen3" or "phi3"
+ * @param architecture   GGUF {@code general.architecture}: "llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2" or "gemma3"
  * @param dim            embedding width (d_model)
  * @param hiddenDim      feed-forward width
  * @param nLayers        transformer blocks
@@ -19,6 +19,9 @@ package io.inferstream.runtime.model;
  * @param ropeDim        dimensions of each head that RoPE rotates (the first ones; Phi-4-mini rotates 96 of 128)
  * @param ropeAttentionFactor factor on RoPE's cos and sin, so on queries and keys alike (LongRoPE's magnitude scaling,
  *                       {@code rope.scaling.attn_factor}; 1 for everything else)
+ * @param ropeLinearFactor divisor of every position's angle ({@code rope.scaling.type = linear}; Gemma 3 from 4B up: 8,
+ *                       on its global layers only); 1 for none
+ * @param block          where the block departs from Llama's (Gemma's), {@link BlockOptions#LLAMA} otherwise
  */
 public record ModelConfig(
         String architecture,
@@ -35,7 +38,9 @@ public record ModelConfig(
         boolean ropeNeox,
         RopeScaling ropeScaling,
         int ropeDim,
-        float ropeAttentionFactor) {
+        float ropeAttentionFactor,
+        float ropeLinearFactor,
+        BlockOptions block) {
 
     /** A model whose RoPE rotates whole heads, unscaled. */
     public ModelConfig(String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads, int headDim,
@@ -44,7 +49,21 @@ public record ModelConfig(
                 ropeNeox, ropeScaling, headDim, 1f);
     }
 
+    /** A Llama-family model (Llama's block, no linear RoPE scaling). */
+    public ModelConfig(String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads, int headDim,
+                       int vocabSize, int contextLength, float rmsEps, float ropeTheta, boolean ropeNeox, RopeScaling ropeScaling,
+                       int ropeDim, float ropeAttentionFactor) {
+        this(architecture, dim, hiddenDim, nLayers, nHeads, nKvHeads, headDim, vocabSize, contextLength, rmsEps, ropeTheta,
+                ropeNeox, ropeScaling, ropeDim, ropeAttentionFactor, 1f, BlockOptions.LLAMA);
+    }
+
     public ModelConfig {
+        if (!(ropeLinearFactor > 0)) {
+            throw new IllegalArgumentException("linear RoPE factor " + ropeLinearFactor + " must be positive");
+        }
+        if (block == null) {
+            throw new IllegalArgumentException("block options missing (BlockOptions.LLAMA for Llama's block)");
+        }
         if (ropeDim <= 0 || ropeDim > headDim || ropeDim % 2 != 0) {
             throw new IllegalArgumentException("RoPE dimensions " + ropeDim + " must be even and within the head's " + headDim);
         }
@@ -52,10 +71,19 @@ public record ModelConfig(
 
     /**
      * Whether each head's query and key are RMS-normalized (with a learned weight per head dimension) before RoPE:
-     * Qwen3's QK-norm.
+     * Qwen3's and Gemma 3's QK-norm.
      */
     public boolean qkNorm() {
-        return architecture.equals("qwen3");
+        return architecture.equals("qwen3") || architecture.equals("gemma3");
+    }
+
+    /**
+     * Whether the CPU forward pass is all this model needs beyond Llama's arithmetic: no fused tensors, no
+     * partial or scaled RoPE, Llama's block. The GPU backend runs only such models.
+     */
+    public boolean llamaArithmetic() {
+        return !architecture.equals("phi3") && ropeDim == headDim && ropeAttentionFactor == 1f && ropeLinearFactor == 1f
+                && block.isLlama();
     }
 
     /** Width of one token's keys (or values) in one layer. */

@@ -24,7 +24,8 @@ final class PagedAttention {
     private final int headDim;
     private final int kvDim;
     private final int groupSize; // query heads per KV head
-    private final float scale;   // 1 / sqrt(headDim)
+    private final float scale;   // on q·k: 1 / sqrt(headDim) unless the model says otherwise
+    private final float softcap; // Gemma 2: scores capped to (−cap, cap) by cap·tanh(score / cap); 0 for none
     private final ThreadLocal<float[][]> scratch = ThreadLocal.withInitial(() -> new float[][] {new float[256], null});
 
     PagedAttention(ModelConfig config) {
@@ -35,7 +36,8 @@ final class PagedAttention {
         this.headDim = config.headDim();
         this.kvDim = config.kvDim();
         this.groupSize = config.nHeads() / config.nKvHeads();
-        this.scale = (float) (1.0 / Math.sqrt(headDim));
+        this.scale = config.block().attentionScale(headDim);
+        this.softcap = config.block().attentionSoftcap();
     }
 
     /** Stores one token's keys and values ({@code [kvDim]} each) into a cache slot of a layer. */
@@ -72,7 +74,8 @@ final class PagedAttention {
     /**
      * For each query head h of KV head {@code kvHead} and each of {@code m} tokens of one sequence at consecutive
      * positions p0 .. p0 + m − 1 (batch rows t0 .. t0 + m − 1, queries and outputs {@code qDim} apart):
-     * out[(t0 + j)·qDim + h·headDim, + headDim) = softmax(q_h·K / sqrt(headDim)) V over positions 0 .. p0 + j.
+     * out[(t0 + j)·qDim + h·headDim, + headDim) = softmax(q_h·K / sqrt(headDim)) V over positions 0 .. p0 + j, or over
+     * the last {@code window} of them in a sliding-window layer (whose blocks before that are not read at all).
      *
      * <p>Blocks outermost, tokens inside: a KV block is read from memory (and, in F16, converted) once for all m
      * tokens of a prefill chunk instead of once per token. Each token's scores and weighted sums are the same
@@ -82,9 +85,10 @@ final class PagedAttention {
      * @param q      queries of the batch [n, qDim]
      * @param kvHead KV head index; its query heads are kvHead·groupSize ..
      * @param table  the sequence's physical blocks, in position order
+     * @param window positions a token sees, its own included; 0 for all of them
      * @param out    attention output of the batch [n, qDim]
      */
-    void attend(KvStore kv, int layer, float[] q, int t0, int m, int p0, int kvHead, int[] table, float[] out) {
+    void attend(KvStore kv, int layer, float[] q, int t0, int m, int p0, int kvHead, int[] table, int window, float[] out) {
         int bs = kv.blockSize();
         int qDim = groupSize * kvDim;
         int ctxMax = p0 + m;
@@ -99,39 +103,62 @@ final class PagedAttention {
         int h0 = kvHead * groupSize;
         boolean f32 = kv.precision() == KvStore.Precision.F32;
         float[] keys = f32 ? kv.keysF32(layer) : halfScratch(s, headDim * bs); // F16: one KV head's block, as floats
-        for (int p = 0, b = 0; p < ctxMax; p += bs, b++) {
+        // A token sees positions [first(p), p]; its scores, softmax and weighted sum cover exactly those, starting in its
+        // first block, so its result is the same whichever run it is in. Scores are at their positions in att.
+        int b0 = first(p0, window) / bs;
+        for (int p = b0 * bs, b = b0; p < ctxMax; p += bs, b++) {
             int kOff = table[b] * bs * kvDim + headOff * bs;
             if (!f32) {
                 VectorMath.f16ToF32(kv.keysF16(layer), kOff, keys, 0, headDim * bs);
                 kOff = 0;
             }
             for (int j = 0; j < m; j++) {
+                int from = Math.max(first(p0 + j, window) - p, 0);
                 int count = Math.min(bs, p0 + j + 1 - p);
-                if (count > 0) {
-                    scoreBlock(q, (t0 + j) * qDim, h0, keys, kOff, bs, count, att, j * perToken, stride, p);
+                if (count > from) {
+                    scoreBlock(q, (t0 + j) * qDim, h0, keys, kOff + from, bs, count - from, att, j * perToken, stride, p + from);
                 }
             }
         }
         for (int j = 0; j < m; j++) {
             int outOff = (t0 + j) * qDim + h0 * headDim;
+            int lo = first(p0 + j, window);
             for (int g = 0; g < groupSize; g++) {
-                VectorMath.softmax(att, j * perToken + g * stride, p0 + j + 1);
+                int off = j * perToken + g * stride + lo;
+                if (softcap > 0) {
+                    cap(att, off, p0 + j + 1 - lo);
+                }
+                VectorMath.softmax(att, off, p0 + j + 1 - lo);
             }
             java.util.Arrays.fill(out, outOff, outOff + groupSize * headDim, 0f);
         }
         float[] values = f32 ? kv.valuesF32(layer) : halfScratch(s, headDim * bs);
-        for (int p = 0, b = 0; p < ctxMax; p += bs, b++) {
+        for (int p = b0 * bs, b = b0; p < ctxMax; p += bs, b++) {
             int vOff = table[b] * bs * kvDim + headOff * bs;
             if (!f32) {
                 VectorMath.f16ToF32(kv.valuesF16(layer), vOff, values, 0, Math.min(bs, ctxMax - p) * headDim);
                 vOff = 0;
             }
             for (int j = 0; j < m; j++) {
+                int from = Math.max(first(p0 + j, window) - p, 0);
                 int count = Math.min(bs, p0 + j + 1 - p);
-                if (count > 0) {
-                    weighBlock(att, j * perToken, stride, p, values, vOff, count, h0, out, (t0 + j) * qDim);
+                if (count > from) {
+                    weighBlock(att, j * perToken, stride, p + from, values, vOff + from * headDim, count - from, h0, out,
+                            (t0 + j) * qDim);
                 }
             }
+        }
+    }
+
+    /** The first position a query at {@code position} sees. */
+    private static int first(int position, int window) {
+        return window > 0 ? Math.max(0, position - window + 1) : 0;
+    }
+
+    /** Gemma 2's soft cap on n scores: cap·tanh(score / cap). */
+    private void cap(float[] att, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            att[i] = softcap * (float) Math.tanh(att[i] / softcap);
         }
     }
 

@@ -14,7 +14,16 @@ final class Rope {
     private final float[] invFreq; // [ropeDim / 2] angle per position of pair i
     private final float magnitude; // on cos and sin: 1, or LongRoPE's attention factor
 
+    /** The model's RoPE: its base, per-pair divisors (or Llama 3 scaling) and linear factor. */
     Rope(ModelConfig config, float[] freqFactors) {
+        this(config, freqFactors, config.ropeTheta(), config.ropeLinearFactor());
+    }
+
+    /**
+     * RoPE with frequency base {@code theta} and every angle divided by {@code linearFactor}: a sliding-window
+     * layer's own (Gemma 3: base 10000, factor 1).
+     */
+    Rope(ModelConfig config, float[] freqFactors, float theta, float linearFactor) {
         this.headDim = config.headDim();
         this.neox = config.ropeNeox();
         this.magnitude = config.ropeAttentionFactor();
@@ -23,7 +32,7 @@ final class Rope {
         invFreq = new float[half];
         ModelConfig.RopeScaling scaling = config.ropeScaling();
         for (int i = 0; i < half; i++) {
-            double f = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / rotated);
+            double f = 1.0 / Math.pow(theta, (2.0 * i) / rotated) / linearFactor;
             if (freqFactors != null) {
                 f /= freqFactors[i]; // llama.cpp: theta / freq_factor
             } else if (scaling != null) {

@@ -38,6 +38,8 @@ final class SimdExp {
     private static final float C2 = 0x1.fffdb6p-2f;
     private static final float C1 = 0x1.ffffecp-1f;
     private static final int ONE_BITS = Float.floatToRawIntBits(1f);
+    private static final float GELU_LINEAR = VectorMath.GELU_LINEAR;
+    private static final float GELU_CUBIC = VectorMath.GELU_CUBIC;
 
     private SimdExp() {
     }
@@ -132,6 +134,20 @@ final class SimdExp {
         for (; i < n; i++) {
             float g = gate[off + i];
             gate[off + i] = g / (1f + exp(-g)) * up[off + i];
+        }
+    }
+
+    /** gate = gelu(gate) ⊙ up = gate / (1 + exp(−2u)) · up over [off, off+n) (VectorMath.geglu). */
+    static void geglu(float[] gate, float[] up, int off, int n) {
+        int i = 0;
+        for (int bound = n - LANES; i <= bound; i += LANES) {
+            FloatVector g = FloatVector.fromArray(F, gate, off + i);
+            FloatVector minus2u = g.mul(g.mul(g).fma(GELU_CUBIC, GELU_LINEAR));
+            g.div(exp(minus2u).add(1f)).mul(FloatVector.fromArray(F, up, off + i)).intoArray(gate, off + i);
+        }
+        for (; i < n; i++) {
+            float g = gate[off + i];
+            gate[off + i] = g / (1f + exp(g * Math.fma(g * g, GELU_CUBIC, GELU_LINEAR))) * up[off + i];
         }
     }
 

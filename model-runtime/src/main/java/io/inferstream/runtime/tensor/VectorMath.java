@@ -111,6 +111,26 @@ public final class VectorMath {
         }
     }
 
+    /** −2u = x·(GELU_LINEAR + GELU_CUBIC·x²) for GELU's u = sqrt(2/π)·(x + 0.044715·x³). */
+    static final float GELU_LINEAR = (float) (-2 * Math.sqrt(2 / Math.PI));
+    static final float GELU_CUBIC = (float) (-2 * Math.sqrt(2 / Math.PI) * 0.044715);
+
+    /**
+     * GeGLU (Gemma): gate = gelu(gate) ⊙ up over [off, off+n), GELU in its tanh approximation
+     * (transformers' gelu_pytorch_tanh, ggml_gelu): 0.5·x·(1 + tanh(u)) with u = sqrt(2/π)·(x + 0.044715·x³), computed
+     * as x / (1 + exp(−2u)), the same value without a tanh.
+     */
+    public static void geglu(float[] gate, float[] up, int off, int n) {
+        if (SIMD) {
+            SimdExp.geglu(gate, up, off, n);
+            return;
+        }
+        for (int i = off; i < off + n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(g * Math.fma(g * g, GELU_CUBIC, GELU_LINEAR))) * up[i];
+        }
+    }
+
     /** dst += src. */
     public static void add(float[] dst, int dOff, float[] src, int sOff, int n) {
         if (SIMD) {

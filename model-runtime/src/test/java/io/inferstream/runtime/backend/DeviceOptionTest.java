@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 
 import io.inferstream.runtime.cuda.CudaDevice;
+import io.inferstream.runtime.model.BlockOptions;
+import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.model.SlidingWindow;
 
 /** --device parsing and how each value resolves with and without a CUDA device. */
 class DeviceOptionTest {
@@ -69,6 +72,22 @@ class DeviceOptionTest {
         BackendChoice cpu = BackendChoice.resolve(DeviceOption.AUTO, NONE);
         assertFalse(cpu.cuda());
         assertTrue(cpu.reason().contains("CUDA_ERROR_NO_DEVICE") && cpu.reason().contains("CPU backend"), cpu.reason());
+    }
+
+    @Test
+    void autoFallsBackToTheCpuForAModelTheCudaBackendDoesNotRunAndCudaKeepsTheGpu() {
+        ModelConfig llama = new ModelConfig("llama", 64, 96, 2, 4, 2, 16, 300, 256, 1e-5f, 10000f, false, null);
+        ModelConfig gemma3 = new ModelConfig("gemma3", 64, 96, 2, 4, 2, 16, 300, 256, 1e-6f, 1e6f, true, null, 16, 1f, 8f,
+                new BlockOptions(8f, true, true, 0f, 0f, 0f, new SlidingWindow(512, 6, 10000f)));
+        BackendChoice auto = BackendChoice.resolve(DeviceOption.AUTO, TWO);
+        assertTrue(auto.forModel(DeviceOption.AUTO, llama).cuda());
+        BackendChoice cpu = auto.forModel(DeviceOption.AUTO, gemma3);
+        assertFalse(cpu.cuda());
+        assertTrue(cpu.reason().contains("gemma3") && cpu.reason().endsWith("using the CPU backend"), cpu.reason());
+        BackendChoice cuda = BackendChoice.resolve(DeviceOption.parse("cuda"), TWO);
+        assertTrue(cuda.forModel(DeviceOption.parse("cuda"), gemma3).cuda(), "an explicit cuda fails at load, naming --device cpu");
+        BackendChoice none = BackendChoice.resolve(DeviceOption.AUTO, NONE);
+        assertEquals(none, none.forModel(DeviceOption.AUTO, gemma3));
     }
 
     @Test

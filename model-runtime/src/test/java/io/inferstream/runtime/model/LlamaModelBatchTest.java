@@ -58,6 +58,17 @@ class LlamaModelBatchTest {
                 precision, 16);
     }
 
+    /**
+     * Gemma 3's sliding-window layers (6 positions, five of the six layers) over 4-position blocks: a token's window
+     * starts inside a block and the blocks before it are skipped, the same way in a chunk, a decode step and a batch.
+     */
+    @ParameterizedTest
+    @EnumSource(KvStore.Precision.class)
+    void logitsAreIdenticalAloneAndInAMixedBatchWithSlidingWindowLayers(KvStore.Precision precision) {
+        logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma3").withHeadDim(32)
+                .withLayers(6).withTied(true), precision, 4);
+    }
+
     private void logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec spec, KvStore.Precision precision, int bs) {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(spec, path);

@@ -149,6 +149,67 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void gemmaWithScaledEmbeddingAndGegluMatchesReference() {
+        // Gemma 7B's proportions: heads wider than width / heads (16 of 256 over 3072); every Gemma ties its output
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma").withHeadDim(32).withTied(true)
+                .withEps(1e-6f), 1e-4);
+    }
+
+    @Test
+    void gemma2WithSoftCapsPostNormsAndSlidingEvenLayersMatchesReference() {
+        // layer 0 sees the last 6 of the 20 positions, layer 1 all of them; both caps bind on these weights
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma2").withTied(true);
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            BlockOptions b = LlamaModel.config(gguf).block();
+            assertEquals(new SlidingWindow(RandomLlamaGguf.GEMMA_WINDOW, 2, spec.theta()), b.window());
+            assertEquals(RandomLlamaGguf.GEMMA2_ATTN_CAP, b.attentionSoftcap());
+            assertEquals(RandomLlamaGguf.GEMMA2_FINAL_CAP, b.finalSoftcap());
+            assertEquals((float) Math.sqrt(spec.dim()), b.embeddingScale());
+        }
+    }
+
+    @Test
+    void gemma3WithQkNormSlidingLayersAndLinearlyScaledGlobalRopeMatchesReference() {
+        // six layers: five slide with RoPE base 10000, the sixth sees everything with base 1e6 and positions / 4
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("gemma3").withShape(64, 96, 4, 1)
+                .withHeadDim(32).withLayers(6).withTheta(1e6f).withTied(true).withEps(1e-6f);
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            ModelConfig c = LlamaModel.config(gguf);
+            assertEquals(new SlidingWindow(RandomLlamaGguf.GEMMA_WINDOW, 6, 10000f), c.block().window());
+            assertEquals(RandomLlamaGguf.GEMMA3_LINEAR, c.ropeLinearFactor());
+            assertTrue(c.qkNorm() && c.block().postNorms() && c.block().geluFeedForward() && !c.llamaArithmetic(), c.toString());
+        }
+    }
+
+    @Test
+    void gemmaLargestModelsScaleAttentionByWidthPerHead() {
+        // 1/sqrt(query_pre_attn_scalar): dim / heads for the 27B models (Gemma 2: 46 layers, Gemma 3: 62), llama.cpp's
+        // rule; the head size for the others
+        String[][] cases = {{"gemma2", "46", "24"}, {"gemma3", "62", "24"}, {"gemma3", "26", "32"}, {"gemma2", "42", "32"}};
+        for (String[] c : cases) {
+            Path path = dir.resolve(c[0] + "-" + c[1] + ".gguf");
+            new io.inferstream.runtime.gguf.GgufWriter()
+                    .putString("general.architecture", c[0])
+                    .putUInt32(c[0] + ".embedding_length", 96)
+                    .putUInt32(c[0] + ".feed_forward_length", 128)
+                    .putUInt32(c[0] + ".block_count", Integer.parseInt(c[1]))
+                    .putUInt32(c[0] + ".attention.head_count", 4)
+                    .putUInt32(c[0] + ".attention.key_length", 32)
+                    .putUInt32(c[0] + ".attention.value_length", 32)
+                    .addTensor("token_embd.weight", new float[10 * 96], 96, 10)
+                    .write(path);
+            try (GgufFile gguf = GgufFile.open(path)) {
+                ModelConfig config = LlamaModel.config(gguf);
+                assertEquals((float) (1 / Math.sqrt(Integer.parseInt(c[2]))), config.block().attentionScale(config.headDim()),
+                        c[0] + " with " + c[1] + " layers");
+                assertEquals(null, config.block().window(), "no sliding_window key: every layer global");
+            }
+        }
+    }
+
+    @Test
     void phi3FusedTensorsOfTheWrongHeightFailNamingTheTensor() {
         // 4 heads of 16 need 64 + 2·64 rows of attn_qkv; this one has 100
         Path bad = dir.resolve("bad-phi3.gguf");

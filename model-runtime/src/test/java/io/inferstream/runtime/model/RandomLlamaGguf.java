@@ -83,6 +83,15 @@ final class RandomLlamaGguf {
             return ropeDim == 0 ? headDim : ropeDim;
         }
 
+        /** {@code n} transformer blocks (Gemma 3 slides five of every six: six layers hold a global one). */
+        Spec withLayers(int n) {
+            return new Spec(arch, dim, hidden, n, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+        }
+
+        Spec withTheta(float t) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, t, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+        }
+
         Spec withEps(float e) {
             return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
         }
@@ -90,6 +99,14 @@ final class RandomLlamaGguf {
 
     /** LongRoPE's magnitude factor written for phi3 ({@code sqrt(1 + ln(scale) / ln(original context))} for scale 32, 4096). */
     static final float PHI3_ATTN_FACTOR = 1.190238f;
+
+    /** Positions a sliding-window layer of the gemma2 / gemma3 models written here sees: fewer than a test's tokens. */
+    static final int GEMMA_WINDOW = 6;
+    /** Gemma 2's soft caps as written here: small enough to bind on these random weights. */
+    static final float GEMMA2_ATTN_CAP = 2f;
+    static final float GEMMA2_FINAL_CAP = 10f;
+    /** Gemma 3's linear RoPE factor for its global layers, as written here (Gemma 3 4B and up: 8). */
+    static final float GEMMA3_LINEAR = 4f;
 
     /** The drawn weights, by GGUF tensor name, in Hugging Face row order (before any Q/K permutation). */
     final Map<String, float[]> weights = new LinkedHashMap<>();
@@ -133,6 +150,16 @@ final class RandomLlamaGguf {
             vector(w, rnd, "rope_factors_short.weight", spec.rotated() / 2, 2.0, 0.5);
             vector(w, rnd, "rope_factors_long.weight", spec.rotated() / 2, 40.0, 5.0);
         }
+        if (a.equals("gemma2")) { // convert_hf_to_gguf.py Gemma2Model
+            w.putUInt32(a + ".attention.sliding_window", GEMMA_WINDOW)
+                    .putFloat32(a + ".attn_logit_softcapping", GEMMA2_ATTN_CAP)
+                    .putFloat32(a + ".final_logit_softcapping", GEMMA2_FINAL_CAP);
+        }
+        if (a.equals("gemma3")) { // Gemma3Model: the window, and the global layers' linear RoPE scaling
+            w.putUInt32(a + ".attention.sliding_window", GEMMA_WINDOW)
+                    .putString(a + ".rope.scaling.type", "linear")
+                    .putFloat32(a + ".rope.scaling.factor", GEMMA3_LINEAR);
+        }
         if (spec.llama3() != null && spec.ropeFreqsTensor()) {
             // convert_hf_to_gguf.py (LlamaModel.generate_extra_tensors): one divisor per rotated pair
             float[] factors = new float[hd / 2];
@@ -163,9 +190,13 @@ final class RandomLlamaGguf {
                 vector(w, rnd, p + "attn_k.bias", kvDim, 0.0, 0.5);
                 vector(w, rnd, p + "attn_v.bias", kvDim, 0.0, 0.5);
             }
-            if (a.equals("qwen3")) { // QK-norm: one weight per head dimension, shared by the heads
+            if (a.equals("qwen3") || a.equals("gemma3")) { // QK-norm: one weight per head dimension, shared by the heads
                 norm(w, rnd, p + "attn_q_norm.weight", hd);
                 norm(w, rnd, p + "attn_k_norm.weight", hd);
+            }
+            if (a.equals("gemma2") || a.equals("gemma3")) { // stored, as every Gemma norm, as 1 + transformers' weight
+                norm(w, rnd, p + "post_attention_norm.weight", spec.dim());
+                norm(w, rnd, p + "post_ffw_norm.weight", spec.dim());
             }
             norm(w, rnd, p + "ffn_norm.weight", spec.dim());
             matrix(w, rnd, p + "ffn_gate.weight", spec.hidden(), spec.dim(), s);

@@ -10,7 +10,11 @@ import java.util.function.Function;
  * pairs {@code (2i, 2i+1)} ("normal", the GGUF llama layout) or to {@code (i, i + headDim/2)} ("rotate
  * half": NeoX, qwen2, qwen3, and Hugging Face llama checkpoints before the converter's Q/K permutation). Qwen3
  * normalizes each query and key head (RMSNorm over the head, its own weight) before rotating it, as transformers'
- * {@code Qwen3Attention} does.
+ * {@code Qwen3Attention} does. Gemma (transformers' GemmaModel, Gemma2Model, Gemma3TextModel) scales the embedding by
+ * sqrt(dim) and gates with GELU (tanh form); Gemma 2 and 3 normalize each sub-block's output before its residual add
+ * and let some layers see only the last {@link RandomLlamaGguf#GEMMA_WINDOW} positions (Gemma 2: even layers, soft
+ * caps on scores and logits; Gemma 3: five of six, QK-norm, RoPE base 10000 there and a linear factor on the others).
+ * Norm weights are taken as the GGUF stores them (Gemma's converter adds the 1 of its {@code 1 + weight}).
  */
 final class ReferenceTransformer {
 
@@ -31,13 +35,21 @@ final class ReferenceTransformer {
         int hd = spec.headDim();
         int heads = spec.heads();
         int kvHeads = spec.kvHeads();
+        String arch = spec.arch();
+        boolean gemma = arch.startsWith("gemma");
+        boolean postNorms = arch.equals("gemma2") || arch.equals("gemma3");
         double[] emb = tensor.apply("token_embd.weight");
         double[][] x = new double[n][dim];
         for (int t = 0; t < n; t++) {
-            System.arraycopy(emb, tokens[t] * dim, x[t], 0, dim);
+            for (int i = 0; i < dim; i++) {
+                x[t][i] = emb[tokens[t] * dim + i] * (gemma ? Math.sqrt(dim) : 1);
+            }
         }
         for (int l = 0; l < spec.layers(); l++) {
             String p = "blk." + l + ".";
+            boolean slides = arch.equals("gemma2") ? l % 2 == 0 : arch.equals("gemma3") && l % 6 < 5;
+            double theta = arch.equals("gemma3") && slides ? 10000 : spec.theta();
+            double linear = arch.equals("gemma3") && !slides ? RandomLlamaGguf.GEMMA3_LINEAR : 1;
             double[][] q = new double[n][];
             double[][] k = new double[n][];
             double[][] v = new double[n][];
@@ -51,12 +63,12 @@ final class ReferenceTransformer {
                     addInPlace(k[t], tensor.apply(p + "attn_k.bias"));
                     addInPlace(v[t], tensor.apply(p + "attn_v.bias"));
                 }
-                if (spec.arch().equals("qwen3")) {
+                if (spec.arch().equals("qwen3") || arch.equals("gemma3")) {
                     normalizeHeads(q[t], heads, tensor.apply(p + "attn_q_norm.weight"));
                     normalizeHeads(k[t], kvHeads, tensor.apply(p + "attn_k_norm.weight"));
                 }
-                rope(q[t], heads, t);
-                rope(k[t], kvHeads, t);
+                rope(q[t], heads, t / linear, theta);
+                rope(k[t], kvHeads, t / linear, theta);
             }
             for (int t = 0; t < n; t++) {
                 double[] out = new double[heads * hd];
@@ -64,41 +76,54 @@ final class ReferenceTransformer {
                     int kvh = h / (heads / kvHeads);
                     double[] w = new double[t + 1];
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int s = 0; s <= t; s++) {
+                    int first = slides ? Math.max(0, t - RandomLlamaGguf.GEMMA_WINDOW + 1) : 0;
+                    for (int s = first; s <= t; s++) {
                         double dot = 0;
                         for (int i = 0; i < hd; i++) {
                             dot += q[t][h * hd + i] * k[s][kvh * hd + i];
                         }
                         w[s] = dot / Math.sqrt(hd);
+                        if (arch.equals("gemma2")) {
+                            w[s] = RandomLlamaGguf.GEMMA2_ATTN_CAP * Math.tanh(w[s] / RandomLlamaGguf.GEMMA2_ATTN_CAP);
+                        }
                         max = Math.max(max, w[s]);
                     }
                     double z = 0;
-                    for (int s = 0; s <= t; s++) {
+                    for (int s = first; s <= t; s++) {
                         w[s] = Math.exp(w[s] - max);
                         z += w[s];
                     }
-                    for (int s = 0; s <= t; s++) {
+                    for (int s = first; s <= t; s++) {
                         for (int i = 0; i < hd; i++) {
                             out[h * hd + i] += w[s] / z * v[s][kvh * hd + i];
                         }
                     }
                 }
-                addInPlace(x[t], linear(tensor.apply(p + "attn_output.weight"), out, dim));
+                double[] o = linear(tensor.apply(p + "attn_output.weight"), out, dim);
+                addInPlace(x[t], postNorms ? rmsnorm(o, tensor.apply(p + "post_attention_norm.weight")) : o);
             }
             for (int t = 0; t < n; t++) {
                 double[] xn = rmsnorm(x[t], tensor.apply(p + "ffn_norm.weight"));
                 double[] g = linear(tensor.apply(p + "ffn_gate.weight"), xn, spec.hidden());
                 double[] u = linear(tensor.apply(p + "ffn_up.weight"), xn, spec.hidden());
                 for (int i = 0; i < g.length; i++) {
-                    g[i] = g[i] / (1 + Math.exp(-g[i])) * u[i];
+                    double a = gemma ? 0.5 * g[i] * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g[i] + 0.044715 * Math.pow(g[i], 3))))
+                            : g[i] / (1 + Math.exp(-g[i]));
+                    g[i] = a * u[i];
                 }
-                addInPlace(x[t], linear(tensor.apply(p + "ffn_down.weight"), g, dim));
+                double[] d = linear(tensor.apply(p + "ffn_down.weight"), g, dim);
+                addInPlace(x[t], postNorms ? rmsnorm(d, tensor.apply(p + "post_ffw_norm.weight")) : d);
             }
         }
         double[] out = tensor.apply(spec.tied() ? "token_embd.weight" : "output.weight");
         double[][] logits = new double[n][];
         for (int t = 0; t < n; t++) {
             logits[t] = linear(out, rmsnorm(x[t], tensor.apply("output_norm.weight")), spec.vocab());
+            if (arch.equals("gemma2")) {
+                for (int i = 0; i < logits[t].length; i++) {
+                    logits[t][i] = RandomLlamaGguf.GEMMA2_FINAL_CAP * Math.tanh(logits[t][i] / RandomLlamaGguf.GEMMA2_FINAL_CAP);
+                }
+            }
         }
         return logits;
     }
@@ -108,7 +133,7 @@ final class ReferenceTransformer {
      * with phi3's short LongRoPE divisors and magnitude factor (transformers' Phi3 rotary embedding below the original
      * context: inv_freq / short_factor, cos and sin times the attention factor).
      */
-    private void rope(double[] x, int heads, int pos) {
+    private void rope(double[] x, int heads, double pos, double theta) {
         int hd = spec.headDim();
         int rd = spec.rotated();
         boolean phi3 = spec.arch().equals("phi3");
@@ -116,7 +141,7 @@ final class ReferenceTransformer {
         double magnitude = phi3 ? RandomLlamaGguf.PHI3_ATTN_FACTOR : 1;
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < rd / 2; i++) {
-                double freq = Math.pow(spec.theta(), -2.0 * i / rd);
+                double freq = Math.pow(theta, -2.0 * i / rd);
                 if (divisors != null) {
                     freq /= divisors[i];
                 } else if (spec.llama3() != null) {

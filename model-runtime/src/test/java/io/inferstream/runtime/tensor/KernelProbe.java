@@ -65,6 +65,13 @@ public final class KernelProbe {
         for (int i = 0; i < 37; i++) {
             check("VectorMath.axpy " + i, b[i] + 2.0 * a[i], y[i], 1e-6);
         }
+        float[] gate = a.clone();
+        VectorMath.geglu(gate, b, 0, 37);
+        for (int i = 0; i < 37; i++) {
+            double g = a[i];
+            double gelu = 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g)));
+            check("VectorMath.geglu " + i, gelu * b[i], gate[i], 1e-6 * (1 + Math.abs(g * b[i])));
+        }
         System.out.println("all kernels agree with float64");
     }
 

@@ -114,6 +114,26 @@ class VectorMathTest {
     }
 
     @Test
+    void gegluMatchesGeluTanhTimesUp() {
+        // Gemma's feed-forward: 0.5·g·(1 + tanh(sqrt(2/π)·(g + 0.044715·g³))) · u, including gates far out on both sides
+        int n = 29;
+        float[] g = random(n + OFF, 9, 4);
+        float[] u = random(n + OFF, 10, 1);
+        g[OFF] = 100f;
+        g[OFF + 1] = -100f;
+        g[OFF + 2] = 12f;
+        g[OFF + 3] = -12f;
+        g[OFF + n - 1] = -0.001f; // the scalar tail
+        float[] gCopy = g.clone();
+        VectorMath.geglu(g, u, OFF, n);
+        for (int i = 0; i < n; i++) {
+            double v = gCopy[OFF + i];
+            double e = 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))) * u[OFF + i];
+            close(e, g[OFF + i], 1e-6 * (1 + Math.abs(v * u[OFF + i])), "geglu " + i + " of gate " + v);
+        }
+    }
+
+    @Test
     void addAxpyAndScaleAreElementWiseInBothFamilies() {
         int n = 37;
         float[] a = random(n + OFF, 7, 1);
