@@ -7,7 +7,8 @@ import java.util.Locale;
  * shape (same matrix sizes, so the same compute per token) without downloading the model.
  *
  * @param name        CLI name
- * @param architecture GGUF {@code general.architecture}: llama, or qwen3 (per-head Q/K norms)
+ * @param architecture GGUF {@code general.architecture}: llama, qwen3 (per-head Q/K norms) or gemma3 (Q/K norms, post-norms,
+ *                    GeGLU, sliding-window layers)
  * @param dim         embedding width
  * @param hiddenDim   feed-forward width
  * @param nLayers     transformer blocks
@@ -18,9 +19,17 @@ import java.util.Locale;
  * @param contextLength trained context
  * @param ropeTheta   RoPE base
  * @param tiedOutput  output projection shares the embedding matrix
+ * @param slidingWindow positions a sliding-window layer sees (gemma3), 0 for none
  */
 public record ModelShape(String name, String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads,
-                         int headDim, int vocabSize, int contextLength, float ropeTheta, boolean tiedOutput) {
+                         int headDim, int vocabSize, int contextLength, float ropeTheta, boolean tiedOutput, int slidingWindow) {
+
+    /** A shape whose every layer sees the whole context. */
+    public ModelShape(String name, String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads,
+                      int headDim, int vocabSize, int contextLength, float ropeTheta, boolean tiedOutput) {
+        this(name, architecture, dim, hiddenDim, nLayers, nHeads, nKvHeads, headDim, vocabSize, contextLength, ropeTheta,
+                tiedOutput, 0);
+    }
 
     /** HuggingFaceTB/SmolLM2-135M. */
     public static final ModelShape SMOLLM2_135M = new ModelShape("smollm2-135m", "llama", 576, 1536, 30, 9, 3, 64, 49152, 8192, 100000f, true);
@@ -29,6 +38,9 @@ public record ModelShape(String name, String architecture, int dim, int hiddenDi
     /** Qwen/Qwen3-0.6B: 16 heads of 128 over a width of 1024, Q/K norms. */
     public static final ModelShape QWEN3_06B = new ModelShape("qwen3-0.6b", "qwen3", 1024, 3072, 28, 16, 8, 128, 151936, 40960,
             1000000f, true);
+    /** google/gemma-3-1b-pt: one KV head of 256, a 262k vocabulary, five of six layers within 512 positions. */
+    public static final ModelShape GEMMA3_1B = new ModelShape("gemma3-1b", "gemma3", 1152, 6912, 26, 4, 1, 256, 262144, 32768,
+            1000000f, true, 512);
     /** A few-layer model for fast tests. */
     public static final ModelShape TINY = new ModelShape("tiny", "llama", 64, 192, 2, 4, 2, 16, 512, 2048, 10000f, false);
 
@@ -37,9 +49,10 @@ public record ModelShape(String name, String architecture, int dim, int hiddenDi
             case "smollm2-135m" -> SMOLLM2_135M;
             case "llama-3.2-1b" -> LLAMA_32_1B;
             case "qwen3-0.6b" -> QWEN3_06B;
+            case "gemma3-1b" -> GEMMA3_1B;
             case "tiny" -> TINY;
             default -> throw new IllegalArgumentException("unknown model shape '" + name
-                    + "' (expected smollm2-135m, llama-3.2-1b, qwen3-0.6b or tiny)");
+                    + "' (expected smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b or tiny)");
         };
     }
 }

@@ -42,6 +42,10 @@ public final class RandomModelWriter {
                 .putUInt32(a + ".rope.dimension_count", s.headDim())
                 .putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f)
                 .putFloat32(a + ".rope.freq_base", s.ropeTheta());
+        if (s.slidingWindow() > 0) {
+            w.putUInt32(a + ".attention.sliding_window", s.slidingWindow());
+        }
+        boolean gemma3 = a.equals("gemma3");
         int qDim = s.nHeads() * s.headDim();
         int kvDim = s.nKvHeads() * s.headDim();
         matrix(w, "token_embd.weight", s.vocabSize(), s.dim(), type, rnd);
@@ -52,9 +56,13 @@ public final class RandomModelWriter {
             matrix(w, p + "attn_k.weight", kvDim, s.dim(), type, rnd);
             matrix(w, p + "attn_v.weight", kvDim, s.dim(), type, rnd);
             matrix(w, p + "attn_output.weight", s.dim(), qDim, type, rnd);
-            if (a.equals("qwen3")) {
+            if (a.equals("qwen3") || gemma3) {
                 w.addTensor(p + "attn_q_norm.weight", ones(s.headDim()), s.headDim());
                 w.addTensor(p + "attn_k_norm.weight", ones(s.headDim()), s.headDim());
+            }
+            if (gemma3) {
+                w.addTensor(p + "post_attention_norm.weight", ones(s.dim()), s.dim());
+                w.addTensor(p + "post_ffw_norm.weight", ones(s.dim()), s.dim());
             }
             w.addTensor(p + "ffn_norm.weight", ones(s.dim()), s.dim());
             matrix(w, p + "ffn_gate.weight", s.hiddenDim(), s.dim(), type, rnd);

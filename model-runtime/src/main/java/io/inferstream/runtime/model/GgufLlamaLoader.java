@@ -58,12 +58,6 @@ final class GgufLlamaLoader implements LlamaTensors {
         }
         int vocab = (int) tensor("token_embd.weight").ne(1);
         int context = gguf.getInt(arch + ".context_length", 2048);
-        int window = arch.equals("phi3") ? gguf.getInt(arch + ".attention.sliding_window", 0) : 0;
-        if (window > 0) {
-            // transformers' Phi3 attends to the last sliding_window positions only (Phi-3-mini-4k: 2047); up to there that
-            // is the full attention computed here, so the context stops at the window (llama.cpp ignores it instead)
-            context = Math.min(context, window);
-        }
         float magnitude = 1f;
         if (longRope()) {
             // LongRoPE: the short factors serve positions up to the original context, as transformers uses them there;
@@ -77,7 +71,20 @@ final class GgufLlamaLoader implements LlamaTensors {
                 gguf.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
                 gguf.getFloat(arch + ".rope.freq_base", 10000f),
                 !arch.equals("llama"), ropeScaling(), ropeDim, magnitude, // llama.cpp: LLAMA_ROPE_TYPE_NEOX but for llama
-                ropeLinearFactor(), arch.startsWith("gemma") ? gemmaBlock(dim, nHeads, layers) : BlockOptions.LLAMA);
+                ropeLinearFactor(), arch.startsWith("gemma") ? gemmaBlock(dim, nHeads, layers) : phi3Block());
+    }
+
+    /**
+     * transformers' Phi3 attends to the last {@code sliding_window} positions in every layer (Phi-3-mini-4k: 2047 of its
+     * 4096); so does this runtime, with the model's own RoPE there. llama.cpp ignores the window.
+     */
+    private BlockOptions phi3Block() {
+        int size = arch.equals("phi3") ? gguf.getInt(arch + ".attention.sliding_window", 0) : 0;
+        if (size <= 0) {
+            return BlockOptions.LLAMA;
+        }
+        SlidingWindow window = new SlidingWindow(size, 0, gguf.getFloat(arch + ".rope.freq_base", 10000f));
+        return new BlockOptions(1f, false, false, 0f, 0f, 0f, window);
     }
 
     /**

@@ -45,6 +45,28 @@ class RandomModelWriterTest {
     }
 
     @Test
+    void aGemma3ShapeWritesItsSlidingWindowQkNormsAndPostNorms(@TempDir Path dir) {
+        ModelShape s = new ModelShape("tiny-gemma3", "gemma3", 64, 192, 6, 4, 1, 32, 512, 2048, 1000000f, true, 16);
+        Path file = RandomModelWriter.write(s, GgmlType.Q8_0, 3, dir.resolve("g3.gguf"));
+        try (GgufFile gguf = GgufFile.open(file); LlamaModel model = LlamaModel.load(gguf)) {
+            assertEquals(new io.inferstream.runtime.model.SlidingWindow(16, 6, 10000f), model.config().block().window());
+            assertEquals(32, model.weights().kNorm()[5].length);
+            assertEquals(64, model.weights().postFfnNorm()[5].length);
+            assertEquals(64, model.weights().postAttnNorm()[0].length);
+        }
+    }
+
+    @Test
+    void gemma3ShapeHasTheRealModelsParameterCount() {
+        ModelShape s = ModelShape.GEMMA3_1B;
+        int q = s.nHeads() * s.headDim();
+        int kv = s.nKvHeads() * s.headDim();
+        long perLayer = 2L * s.dim() * q + 2L * s.dim() * kv + 3L * s.dim() * s.hiddenDim() + 2L * s.headDim() + 4L * s.dim();
+        // google/gemma-3-1b-pt: 999,885,952 parameters (tied embedding of 262,144 rows, 26 layers, 4 Q heads and 1 KV head of 256)
+        assertEquals(999_885_952L, s.nLayers() * perLayer + s.dim() + (long) s.vocabSize() * s.dim());
+    }
+
+    @Test
     void qwen3ShapeHasTheRealModelsNonEmbeddingParameterCount() {
         ModelShape s = ModelShape.QWEN3_06B;
         int q = s.nHeads() * s.headDim();

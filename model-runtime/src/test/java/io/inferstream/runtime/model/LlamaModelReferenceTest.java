@@ -130,7 +130,7 @@ class LlamaModelReferenceTest {
     }
 
     @Test
-    void phi3WithFusedTensorsAndLongRopeMatchesReference() {
+    void phi3WithFusedTensorsLongRopeAndSlidingWindowMatchesReference() {
         // Phi-3.5-mini: whole heads turn; Phi-4-mini: GQA, 96 of 128 dimensions (here 24 of 32), a tied output
         assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3").withShape(64, 96, 4, 4), 1e-4);
         assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("phi3").withHeadDim(32).withRopeDim(24)
@@ -139,7 +139,9 @@ class LlamaModelReferenceTest {
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3"), path);
         try (GgufFile gguf = GgufFile.open(path)) {
             ModelConfig c = LlamaModel.config(gguf);
-            assertEquals(64, c.contextLength(), "the sliding window (64) within the original context (128) of LongRoPE's short factors");
+            assertEquals(128, c.contextLength(), "the original context of LongRoPE's short factors");
+            assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 0, c.ropeTheta()), c.block().window(),
+                    "every layer sees the last positions of its sliding window only");
             assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, c.ropeAttentionFactor());
             assertTrue(c.ropeNeox());
             LlamaModel model = LlamaModel.load(gguf);
@@ -162,7 +164,7 @@ class LlamaModelReferenceTest {
         assertMatchesReference(spec, 1e-4);
         try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
             BlockOptions b = LlamaModel.config(gguf).block();
-            assertEquals(new SlidingWindow(RandomLlamaGguf.GEMMA_WINDOW, 2, spec.theta()), b.window());
+            assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 2, spec.theta()), b.window());
             assertEquals(RandomLlamaGguf.GEMMA2_ATTN_CAP, b.attentionSoftcap());
             assertEquals(RandomLlamaGguf.GEMMA2_FINAL_CAP, b.finalSoftcap());
             assertEquals((float) Math.sqrt(spec.dim()), b.embeddingScale());
@@ -177,7 +179,7 @@ class LlamaModelReferenceTest {
         assertMatchesReference(spec, 1e-4);
         try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
             ModelConfig c = LlamaModel.config(gguf);
-            assertEquals(new SlidingWindow(RandomLlamaGguf.GEMMA_WINDOW, 6, 10000f), c.block().window());
+            assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 6, 10000f), c.block().window());
             assertEquals(RandomLlamaGguf.GEMMA3_LINEAR, c.ropeLinearFactor());
             assertTrue(c.qkNorm() && c.block().postNorms() && c.block().geluFeedForward() && !c.llamaArithmetic(), c.toString());
         }

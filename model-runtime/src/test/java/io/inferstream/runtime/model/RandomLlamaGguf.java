@@ -100,8 +100,8 @@ final class RandomLlamaGguf {
     /** LongRoPE's magnitude factor written for phi3 ({@code sqrt(1 + ln(scale) / ln(original context))} for scale 32, 4096). */
     static final float PHI3_ATTN_FACTOR = 1.190238f;
 
-    /** Positions a sliding-window layer of the gemma2 / gemma3 models written here sees: fewer than a test's tokens. */
-    static final int GEMMA_WINDOW = 6;
+    /** Positions a sliding-window layer of the phi3 / gemma2 / gemma3 models written here sees: fewer than a test's tokens. */
+    static final int SLIDING_WINDOW = 6;
     /** Gemma 2's soft caps as written here: small enough to bind on these random weights. */
     static final float GEMMA2_ATTN_CAP = 2f;
     static final float GEMMA2_FINAL_CAP = 10f;
@@ -144,19 +144,19 @@ final class RandomLlamaGguf {
         if (a.equals("phi3")) {
             // convert_hf_to_gguf.py (Phi3MiniModel): LongRoPE as two tensors of per-pair divisors and the magnitude factor;
             // the long factors must never be used below the original context
-            w.putUInt32(a + ".attention.sliding_window", spec.context() / 4) // as Phi-3-mini-4k's 2047 of 4096: it binds
+            w.putUInt32(a + ".attention.sliding_window", SLIDING_WINDOW) // every layer's, as Phi-3-mini-4k's 2047 of 4096
                     .putUInt32(a + ".rope.scaling.original_context_length", spec.context() / 2)
                     .putFloat32(a + ".rope.scaling.attn_factor", PHI3_ATTN_FACTOR);
             vector(w, rnd, "rope_factors_short.weight", spec.rotated() / 2, 2.0, 0.5);
             vector(w, rnd, "rope_factors_long.weight", spec.rotated() / 2, 40.0, 5.0);
         }
         if (a.equals("gemma2")) { // convert_hf_to_gguf.py Gemma2Model
-            w.putUInt32(a + ".attention.sliding_window", GEMMA_WINDOW)
+            w.putUInt32(a + ".attention.sliding_window", SLIDING_WINDOW)
                     .putFloat32(a + ".attn_logit_softcapping", GEMMA2_ATTN_CAP)
                     .putFloat32(a + ".final_logit_softcapping", GEMMA2_FINAL_CAP);
         }
         if (a.equals("gemma3")) { // Gemma3Model: the window, and the global layers' linear RoPE scaling
-            w.putUInt32(a + ".attention.sliding_window", GEMMA_WINDOW)
+            w.putUInt32(a + ".attention.sliding_window", SLIDING_WINDOW)
                     .putString(a + ".rope.scaling.type", "linear")
                     .putFloat32(a + ".rope.scaling.factor", GEMMA3_LINEAR);
         }

@@ -12,7 +12,7 @@ import java.util.function.Function;
  * normalizes each query and key head (RMSNorm over the head, its own weight) before rotating it, as transformers'
  * {@code Qwen3Attention} does. Gemma (transformers' GemmaModel, Gemma2Model, Gemma3TextModel) scales the embedding by
  * sqrt(dim) and gates with GELU (tanh form); Gemma 2 and 3 normalize each sub-block's output before its residual add
- * and let some layers see only the last {@link RandomLlamaGguf#GEMMA_WINDOW} positions (Gemma 2: even layers, soft
+ * and let some layers see only the last {@link RandomLlamaGguf#SLIDING_WINDOW} positions (as Phi-3 all of its layers) (Gemma 2: even layers, soft
  * caps on scores and logits; Gemma 3: five of six, QK-norm, RoPE base 10000 there and a linear factor on the others).
  * Norm weights are taken as the GGUF stores them (Gemma's converter adds the 1 of its {@code 1 + weight}).
  */
@@ -47,7 +47,7 @@ final class ReferenceTransformer {
         }
         for (int l = 0; l < spec.layers(); l++) {
             String p = "blk." + l + ".";
-            boolean slides = arch.equals("gemma2") ? l % 2 == 0 : arch.equals("gemma3") && l % 6 < 5;
+            boolean slides = arch.equals("gemma2") ? l % 2 == 0 : arch.equals("gemma3") ? l % 6 < 5 : arch.equals("phi3");
             double theta = arch.equals("gemma3") && slides ? 10000 : spec.theta();
             double linear = arch.equals("gemma3") && !slides ? RandomLlamaGguf.GEMMA3_LINEAR : 1;
             double[][] q = new double[n][];
@@ -76,7 +76,7 @@ final class ReferenceTransformer {
                     int kvh = h / (heads / kvHeads);
                     double[] w = new double[t + 1];
                     double max = Double.NEGATIVE_INFINITY;
-                    int first = slides ? Math.max(0, t - RandomLlamaGguf.GEMMA_WINDOW + 1) : 0;
+                    int first = slides ? Math.max(0, t - RandomLlamaGguf.SLIDING_WINDOW + 1) : 0;
                     for (int s = first; s <= t; s++) {
                         double dot = 0;
                         for (int i = 0; i < hd; i++) {
