@@ -103,8 +103,8 @@ final class PagedAttention {
         int h0 = kvHead * groupSize;
         boolean f32 = kv.precision() == KvStore.Precision.F32;
         float[] keys = f32 ? kv.keysF32(layer) : halfScratch(s, headDim * bs); // F16: one KV head's block, as floats
-        // A token sees positions [first(p), p]; its scores, softmax and weighted sum cover exactly those, starting in its
-        // first block, so its result is the same whichever run it is in. Scores are at their positions in att.
+        // A token sees positions [first(p), p]; its softmax and weighted sum cover exactly those, from its first block on,
+        // so its result is the same whichever run it is in. Scores are at their positions in att.
         int b0 = first(p0, window) / bs;
         for (int p = b0 * bs, b = b0; p < ctxMax; p += bs, b++) {
             int kOff = table[b] * bs * kvDim + headOff * bs;
@@ -116,7 +116,9 @@ final class PagedAttention {
                 int from = Math.max(first(p0 + j, window) - p, 0);
                 int count = Math.min(bs, p0 + j + 1 - p);
                 if (count > from) {
-                    scoreBlock(q, (t0 + j) * qDim, h0, keys, kOff + from, bs, count - from, att, j * perToken, stride, p + from);
+                    // from the block's first position, not the token's: the kernels read whole vectors of a block's row
+                    // from its start (a score is the same bits in any lane, and the ones before the window go unused)
+                    scoreBlock(q, (t0 + j) * qDim, h0, keys, kOff, bs, count, att, j * perToken, stride, p);
                 }
             }
         }

@@ -59,9 +59,7 @@ class RandomModelWriterTest {
     @Test
     void gemma3ShapeHasTheRealModelsParameterCount() {
         ModelShape s = ModelShape.GEMMA3_1B;
-        int q = s.nHeads() * s.headDim();
-        int kv = s.nKvHeads() * s.headDim();
-        long perLayer = 2L * s.dim() * q + 2L * s.dim() * kv + 3L * s.dim() * s.hiddenDim() + 2L * s.headDim() + 4L * s.dim();
+        long perLayer = qkNormLayerParameters(s, 4); // four norms of the width: input, post-attention, pre- and post-FFN
         // google/gemma-3-1b-pt: 999,885,952 parameters (tied embedding of 262,144 rows, 26 layers, 4 Q heads and 1 KV head of 256)
         assertEquals(999_885_952L, s.nLayers() * perLayer + s.dim() + (long) s.vocabSize() * s.dim());
     }
@@ -69,11 +67,16 @@ class RandomModelWriterTest {
     @Test
     void qwen3ShapeHasTheRealModelsNonEmbeddingParameterCount() {
         ModelShape s = ModelShape.QWEN3_06B;
-        int q = s.nHeads() * s.headDim();
-        int kv = s.nKvHeads() * s.headDim();
-        long perLayer = 2L * s.dim() * q + 2L * s.dim() * kv + 3L * s.dim() * s.hiddenDim() + 2L * s.headDim() + 2L * s.dim();
+        long perLayer = qkNormLayerParameters(s, 2);
         // the model card of Qwen/Qwen3-0.6B: 0.44B non-embedding parameters, 28 layers, 16 Q and 8 KV heads
         assertEquals(440_467_456L, s.nLayers() * perLayer + s.dim());
+    }
+
+    /** One layer's parameters of a model with Q/K norms: Q, K, V, O, gate, up, down, the two head norms and {@code norms} of the width. */
+    private static long qkNormLayerParameters(ModelShape s, int norms) {
+        int q = s.nHeads() * s.headDim();
+        int kv = s.nKvHeads() * s.headDim();
+        return 2L * s.dim() * q + 2L * s.dim() * kv + 3L * s.dim() * s.hiddenDim() + 2L * s.headDim() + (long) norms * s.dim();
     }
 
     @Test

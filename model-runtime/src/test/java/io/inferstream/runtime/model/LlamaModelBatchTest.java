@@ -59,14 +59,52 @@ class LlamaModelBatchTest {
     }
 
     /**
-     * Gemma 3's sliding-window layers (6 positions, five of the six layers) over 4-position blocks: a token's window
-     * starts inside a block and the blocks before it are skipped, the same way in a chunk, a decode step and a batch.
+     * Gemma 3's sliding-window layers (6 positions, five of the six layers): over 4-position blocks a token's window
+     * starts inside a block and the blocks before it are skipped; over 16-position blocks the window starts inside the
+     * one block, where the score kernels' position vectors run. The same either way in a chunk, a decode step and a batch.
      */
     @ParameterizedTest
     @EnumSource(KvStore.Precision.class)
     void logitsAreIdenticalAloneAndInAMixedBatchWithSlidingWindowLayers(KvStore.Precision precision) {
-        logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma3").withHeadDim(32)
-                .withLayers(6).withTied(true), precision, 4);
+        RandomLlamaGguf.Spec gemma3 = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma3").withHeadDim(32).withLayers(6)
+                .withTied(true);
+        logitsAreIdenticalAloneAndInAMixedBatch(gemma3, precision, 4);
+        logitsAreIdenticalAloneAndInAMixedBatch(gemma3, precision, 16);
+        // three query heads per KV head: the three-head score kernel
+        logitsAreIdenticalAloneAndInAMixedBatch(gemma3.withShape(192, 96, 6, 2), precision, 16);
+    }
+
+    /**
+     * A window that starts deep in a 16-position block (positions 14 .. 19 see 9 .. 19): a prompt's logits in one chunk
+     * and token by token, with one and with three query heads per KV head.
+     */
+    @ParameterizedTest
+    @EnumSource(KvStore.Precision.class)
+    void aWindowStartingDeepInABlockGivesTheSameLogitsInAChunkAndTokenByToken(KvStore.Precision precision) {
+        RandomLlamaGguf.Spec gemma3 = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma3").withHeadDim(32).withLayers(6)
+                .withTied(true);
+        int[] prompt = {1, 17, 250, 3, 99, 99, 42, 7, 288, 150, 64, 5, 2, 31, 200, 123, 9, 270, 11, 0};
+        int n = prompt.length;
+        int bs = 16;
+        for (RandomLlamaGguf.Spec spec : new RandomLlamaGguf.Spec[] {gemma3, gemma3.withShape(192, 96, 6, 2)}) {
+            Path path = dir.resolve("deep.gguf");
+            RandomLlamaGguf.write(spec, path);
+            try (GgufFile gguf = GgufFile.open(path)) {
+                LlamaModel model = LlamaModel.load(gguf);
+                int vocab = model.config().vocabSize();
+                KvStore chunkKv = model.newKvStore(2, bs, precision);
+                int[][] table = {{1, 0}};
+                int[] pos = range(0, n);
+                float[] chunk = model.forward(new TokenBatch(prompt, pos, new int[n], table, pos), chunkKv);
+                KvStore kv = model.newKvStore(2, bs, precision);
+                for (int t = 0; t < n; t++) {
+                    float[] row = model.forward(new TokenBatch(new int[] {prompt[t]}, new int[] {t}, new int[1], table,
+                            new int[] {0}), kv);
+                    assertArrayEquals(Arrays.copyOfRange(chunk, t * vocab, (t + 1) * vocab), row,
+                            spec.heads() + " heads, position " + t);
+                }
+            }
+        }
     }
 
     private void logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec spec, KvStore.Precision precision, int bs) {
