@@ -88,6 +88,15 @@ class EngineBatchingTest {
         }
     }
 
+    @Test
+    void greedyOutputIsIndependentOfBatchOnRandomGemma3ModelWithSlidingWindows(@TempDir Path dir) {
+        // prompts of 1 .. 150 tokens against 16-position windows: windows start mid-block and skip whole blocks, in
+        // chunked prefills next to other sequences' decodes
+        try (LanguageModel model = TestModels.randomGemma3Q8(dir)) {
+            assertBatchInvariant(model);
+        }
+    }
+
     /** llama2.c run.c's greedy output from BOS, reproduced by the engine while 15 other requests share its steps. */
     @Test
     void bosPromptReproducesLlama2cGreedyOutputInsideABatch() throws IOException {

@@ -27,6 +27,16 @@ final class TestModels {
         return LlamaModel.load(GgufFile.open(file));
     }
 
+    /**
+     * A random-weights Q8_0 Gemma 3 of six layers (five see the last 16 positions, the sixth all of them; GeGLU, post-norms,
+     * QK-norm, two RoPEs), written into {@code dir}.
+     */
+    static LlamaModel randomGemma3Q8(Path dir) {
+        ModelShape shape = new ModelShape("tiny-gemma3", "gemma3", 64, 192, 6, 4, 1, 32, 512, 2048, 1000000f, true, 16);
+        Path file = RandomModelWriter.write(shape, GgmlType.Q8_0, 7, dir.resolve("tiny-gemma3-q8_0.gguf"));
+        return LlamaModel.load(GgufFile.open(file));
+    }
+
     /** {@code n} random token ids in [3, vocab): past unk/bos/eos. */
     static int[] randomPrompt(SplittableRandom rnd, int n, int vocab) {
         int[] p = new int[n];
