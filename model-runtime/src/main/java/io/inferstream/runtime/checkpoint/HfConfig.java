@@ -9,14 +9,17 @@ import java.util.Set;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.inferstream.runtime.model.BlockOptions;
 import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.model.SlidingWindow;
 
 /**
  * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
- * {@code Qwen2Config}, {@code Qwen3Config}), with transformers' defaults for the keys a file leaves out.
+ * {@code Qwen2Config}, {@code Qwen3Config}, and {@code Gemma3TextConfig} with its {@link BlockOptions}), with
+ * transformers' defaults for the keys a file leaves out.
  *
  * @param file           the config.json read
- * @param modelType      {@code model_type}: llama, mistral, qwen2 or qwen3
+ * @param modelType      {@code model_type}: llama, mistral, qwen2, qwen3 or gemma3_text
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
  * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
@@ -24,7 +27,7 @@ import io.inferstream.runtime.model.ModelConfig;
 public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2", "qwen3");
+    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2", "qwen3", "gemma3_text");
 
     /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
     public static HfConfig read(Path file) {
@@ -41,16 +44,18 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
                     + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, qwen2"
-                    + " (Qwen2, Qwen2.5) and qwen3");
+                    + " (Qwen2, Qwen2.5), qwen3 and gemma3_text (Gemma 3 270M, 1B); other Gemma models as GGUF files");
         }
         if (c.has("quantization_config")) {
             throw new IllegalArgumentException(file + ": quantization_config ("
                     + c.path("quantization_config").path("quant_method").asText("?") + ") is set: quantized safetensors"
                     + " checkpoints are not supported; use the unquantized F32/F16/BF16 weights, or a GGUF file");
         }
-        String act = c.path("hidden_act").asText("silu");
-        if (!act.equals("silu")) {
-            throw new IllegalArgumentException(file + ": hidden_act is '" + act + "'; the Llama family's SwiGLU needs silu");
+        boolean gemma3 = type.equals("gemma3_text");
+        String act = gemma3 ? c.path("hidden_activation").asText("gelu_pytorch_tanh") : c.path("hidden_act").asText("silu");
+        if (!act.equals(gemma3 ? "gelu_pytorch_tanh" : "silu")) {
+            throw new IllegalArgumentException(file + ": " + (gemma3 ? "hidden_activation" : "hidden_act") + " is '" + act
+                    + "'; " + (gemma3 ? "Gemma 3's GeGLU needs gelu_pytorch_tanh" : "the Llama family's SwiGLU needs silu"));
         }
         if (c.path("mlp_bias").asBoolean(false)) {
             throw new IllegalArgumentException(file + ": mlp_bias is true; feed-forward biases are not supported");
@@ -59,9 +64,9 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         int heads = positive(c, file, "num_attention_heads");
         int kvHeads = c.hasNonNull("num_key_value_heads") ? positive(c, file, "num_key_value_heads") : heads;
         boolean qwen3 = type.equals("qwen3");
-        // Qwen3Config defaults head_dim to 128 whatever the width; the others to hidden_size / num_attention_heads
-        int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : qwen3 ? 128 : dim / heads;
-        if (!c.hasNonNull("head_dim") && !qwen3 && dim % heads != 0) {
+        // Qwen3Config defaults head_dim to 128 whatever the width, Gemma3TextConfig to 256; the others to hidden_size / heads
+        int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : qwen3 ? 128 : gemma3 ? 256 : dim / heads;
+        if (!c.hasNonNull("head_dim") && !qwen3 && !gemma3 && dim % heads != 0) {
             throw new IllegalArgumentException(file + ": hidden_size " + dim + " is not a multiple of num_attention_heads "
                     + heads + " and head_dim is not given");
         }
@@ -73,14 +78,78 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             throw new IllegalArgumentException(file + ": heads of " + headDim + " dimensions; RoPE needs an even head_dim");
         }
         boolean qwen2 = type.equals("qwen2");
-        int context = c.path("max_position_embeddings").asInt(qwen2 || qwen3 ? 32768 : 2048);
+        int context = c.path("max_position_embeddings").asInt(qwen2 || qwen3 || gemma3 ? 32768 : 2048);
+        int layers = positive(c, file, "num_hidden_layers");
+        boolean qkvBias = qwen2 || c.path("attention_bias").asBoolean(false);
+        if (gemma3) {
+            ModelConfig model = new ModelConfig("gemma3", dim, positive(c, file, "intermediate_size"), layers, heads, kvHeads,
+                    headDim, positive(c, file, "vocab_size"), context, (float) c.path("rms_norm_eps").asDouble(1e-6),
+                    (float) c.path("rope_theta").asDouble(1000000.0), true, null, headDim, 1f, linearFactor(c, file),
+                    gemma3Block(c, file, dim, layers));
+            return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
+        }
         context = Math.min(context, slidingWindow(c, type, context));
         ModelConfig model = new ModelConfig(qwen2 || qwen3 ? type : "llama", dim, positive(c, file, "intermediate_size"),
-                positive(c, file, "num_hidden_layers"), heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
+                layers, heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
                 (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(10000.0),
                 true, ropeScaling(c, file));
-        boolean qkvBias = qwen2 || c.path("attention_bias").asBoolean(false);
         return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(false), qkvBias);
+    }
+
+    /**
+     * Gemma3TextModel's block: the embedding times sqrt(hidden_size) rounded to the weights' dtype (as
+     * Gemma3TextScaledWordEmbedding multiplies), GeGLU, post-norms, 1/sqrt(query_pre_attn_scalar) on q·k, the soft caps
+     * the config sets (none for Gemma 3), and its sliding-window layers: {@code layer_types} when given (it must repeat
+     * sliding layers followed by one full one), else every {@code sliding_window_pattern}-th layer full.
+     */
+    private static BlockOptions gemma3Block(JsonNode c, Path file, int dim, int layers) {
+        float scale = (float) Math.sqrt(dim);
+        String dtype = c.path("torch_dtype").asText(c.path("dtype").asText("float32"));
+        if (dtype.equals("bfloat16")) {
+            scale = io.inferstream.runtime.gguf.Float16.bf16ToFloat(io.inferstream.runtime.safetensors.SafetensorsWriter.toBf16(scale));
+        } else if (dtype.equals("float16")) {
+            scale = io.inferstream.runtime.gguf.Float16.toFloat(io.inferstream.runtime.gguf.Float16.fromFloat(scale));
+        }
+        float attentionScale = (float) (1.0 / Math.sqrt(c.path("query_pre_attn_scalar").asDouble(256)));
+        int period = c.path("sliding_window_pattern").asInt(6);
+        JsonNode types = c.path("layer_types");
+        if (types.isArray() && types.size() > 0) {
+            period = 0;
+            for (int l = 0; l < types.size() && period == 0; l++) {
+                if (types.get(l).asText().equals("full_attention")) {
+                    period = l + 1;
+                }
+            }
+            for (int l = 0; l < types.size(); l++) {
+                boolean full = types.get(l).asText().equals("full_attention");
+                if (period == 0 || full != ((l + 1) % period == 0)) {
+                    throw new IllegalArgumentException(file + ": layer_types " + types + " is not a repeat of sliding layers "
+                            + "followed by one full_attention layer, the pattern supported");
+                }
+            }
+        }
+        SlidingWindow window = c.path("sliding_window").asInt(0) > 0 && period >= 2
+                ? new SlidingWindow(c.path("sliding_window").asInt(), period, (float) c.path("rope_local_base_freq").asDouble(10000.0))
+                : null;
+        return new BlockOptions(scale, true, true, attentionScale, (float) c.path("attn_logit_softcapping").asDouble(0),
+                (float) c.path("final_logit_softcapping").asDouble(0), window);
+    }
+
+    /** {@code rope_scaling} of type linear (Gemma 3 from 4B up: its global layers' factor 8); 1 without one. */
+    private static float linearFactor(JsonNode c, Path file) {
+        JsonNode s = c.path("rope_scaling");
+        if (s.isMissingNode() || s.isNull()) {
+            return 1f;
+        }
+        String type = s.path("rope_type").asText(s.path("type").asText("")).toLowerCase(Locale.ROOT);
+        if (type.equals("default")) {
+            return 1f;
+        }
+        if (!type.equals("linear") || !s.path("factor").isNumber() || !(s.path("factor").asDouble() > 0)) {
+            throw new IllegalArgumentException(file + ": rope_scaling " + s + " is not supported for gemma3_text (supported: "
+                    + "default, linear with a positive factor)");
+        }
+        return (float) s.path("factor").asDouble();
     }
 
     /**

@@ -51,7 +51,24 @@ final class HfLlamaLoader implements LlamaTensors {
 
     @Override
     public String name(Role role, int layer) {
+        if (gemma()) { // Gemma3DecoderLayer: four norms, the second after attention, the third before the MLP
+            String p = "model.layers." + layer + ".";
+            switch (role) {
+                case POST_ATTN_NORM:
+                    return p + "post_attention_layernorm.weight";
+                case FFN_NORM:
+                    return p + "pre_feedforward_layernorm.weight";
+                case POST_FFN_NORM:
+                    return p + "post_feedforward_layernorm.weight";
+                default:
+                    break;
+            }
+        }
         return hfName(role, layer);
+    }
+
+    private boolean gemma() {
+        return hf.model().architecture().startsWith("gemma");
     }
 
     @Override
@@ -59,7 +76,7 @@ final class HfLlamaLoader implements LlamaTensors {
         return shards.hasTensor(name);
     }
 
-    /** transformers' tensor names (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM). */
+    /** transformers' tensor names (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM; Gemma3ForCausalLM's but its norms). */
     static String hfName(Role role, int layer) {
         String p = "model.layers." + layer + ".";
         return switch (role) {
@@ -80,7 +97,7 @@ final class HfLlamaLoader implements LlamaTensors {
             case DOWN -> p + "mlp.down_proj.weight";
             case OUTPUT_NORM -> "model.norm.weight";
             case OUTPUT -> "lm_head.weight";
-            // Gemma's; its transformers checkpoints are refused by HfConfig before any tensor is named
+            // Gemma's only (name() gives them)
             case POST_ATTN_NORM, POST_FFN_NORM -> throw new IllegalArgumentException("no " + role + " in a Llama-family checkpoint");
         };
     }
@@ -92,12 +109,20 @@ final class HfLlamaLoader implements LlamaTensors {
         return Matrix.of(type(t), shards.tensorData(name), rows, cols, name);
     }
 
-    /** A norm weight or bias, as floats. */
+    /**
+     * A norm weight or bias, as floats. Gemma's RMSNorm multiplies by 1 + weight: its norm weights get the 1 here, as
+     * llama.cpp's converter adds it, so the forward pass's norm is Llama's.
+     */
     @Override
     public float[] vector(String name, int length) {
         SafetensorsTensor t = tensor(name, new long[] {length});
         float[] out = new float[length];
         Matrix.of(type(t), shards.tensorData(name), 1, length, name).dequantizeRow(0, out, 0);
+        if (gemma() && name.endsWith("norm.weight")) {
+            for (int i = 0; i < length; i++) {
+                out[i] += 1f;
+            }
+        }
         return out;
     }
 

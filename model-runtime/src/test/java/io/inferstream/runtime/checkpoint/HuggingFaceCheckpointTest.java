@@ -178,6 +178,19 @@ class HuggingFaceCheckpointTest {
         writeTiny(c -> c.remove("hidden_size"), t -> { });
         m = openFails(dir);
         assertTrue(m.contains("hidden_size is missing; expected a positive integer"), m);
+
+        // Gemma 3: a layer pattern other than sliding layers then one full one, a SiLU feed-forward, YaRN
+        writeTiny(c -> c.put("model_type", "gemma3_text").putArray("layer_types").add("full_attention").add("sliding_attention"),
+                t -> { });
+        m = openFails(dir);
+        assertTrue(m.contains("config.json: layer_types") && m.contains("not a repeat of sliding layers"), m);
+        writeTiny(c -> c.put("model_type", "gemma3_text").put("hidden_activation", "silu"), t -> { });
+        m = openFails(dir);
+        assertTrue(m.contains("hidden_activation is 'silu'") && m.contains("gelu_pytorch_tanh"), m);
+        writeTiny(c -> c.put("model_type", "gemma3_text").putObject("rope_scaling").put("rope_type", "yarn").put("factor", 4.0),
+                t -> { });
+        m = openFails(dir);
+        assertTrue(m.contains("rope_scaling") && m.contains("not supported for gemma3_text"), m);
     }
 
     @Test

@@ -261,6 +261,18 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void huggingFaceGemma3FolderWithOneBasedNormsAndLayerTypesMatchesReference() {
+        // Gemma3ForCausalLM: norms stored as weight − 1, a post-attention_layernorm that is not the FFN's, layer_types
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma3").withShape(64, 96, 4, 1)
+                .withHeadDim(32).withLayers(6).withTheta(1e6f).withTied(true).withEps(1e-6f);
+        ModelConfig config = assertHuggingFaceFolderMatchesReference(spec, SafetensorsDtype.BF16, 2);
+        assertEquals("gemma3", config.architecture());
+        assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 6, 10000f), config.block().window());
+        assertEquals(RandomLlamaGguf.GEMMA3_LINEAR, config.ropeLinearFactor());
+        assertEquals(8f, config.block().embeddingScale(), "sqrt(64), exact in BF16");
+    }
+
+    @Test
     void huggingFaceF32FolderWithThreeQueryHeadsPerKvHeadMatchesReference() {
         assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2),
                 SafetensorsDtype.F32, 1);

@@ -33,6 +33,23 @@ final class RandomHfFolder {
     private RandomHfFolder() {
     }
 
+    /** transformers' name of a GGUF tensor name (Gemma 3's for its norms when {@code gemma3}). */
+    static String hfName(String gguf, boolean gemma3) {
+        if (gemma3 && gguf.startsWith("blk.")) {
+            String[] parts = gguf.split("\\.", 3);
+            String rest = switch (parts[2]) {
+                case "post_attention_norm.weight" -> "post_attention_layernorm.weight";
+                case "ffn_norm.weight" -> "pre_feedforward_layernorm.weight";
+                case "post_ffw_norm.weight" -> "post_feedforward_layernorm.weight";
+                default -> null;
+            };
+            if (rest != null) {
+                return "model.layers." + parts[1] + "." + rest;
+            }
+        }
+        return hfName(gguf);
+    }
+
     /** transformers' name of a GGUF tensor name. */
     static String hfName(String gguf) {
         if (gguf.equals("token_embd.weight")) {
@@ -77,10 +94,18 @@ final class RandomHfFolder {
             writers.add(new SafetensorsWriter().putMetadata("format", "pt"));
         }
         ObjectNode weightMap = JSON.createObjectNode();
+        boolean gemma3 = spec.arch().equals("gemma3");
         int i = 0;
         for (Map.Entry<String, float[]> e : m.weights.entrySet()) {
-            String name = hfName(e.getKey());
-            float[] v = e.getValue();
+            String name = hfName(e.getKey(), gemma3);
+            // Gemma's RMSNorm multiplies by 1 + weight: the checkpoint holds the drawn norm weight less 1
+            boolean shifted = gemma3 && e.getKey().endsWith("norm.weight");
+            float[] v = e.getValue().clone();
+            if (shifted) {
+                for (int k = 0; k < v.length; k++) {
+                    v[k] -= 1f;
+                }
+            }
             long[] shape = shapeOf(e.getKey(), v.length, spec);
             int shard = i++ % shards;
             SafetensorsWriter w = writers.get(shard);
@@ -91,7 +116,7 @@ final class RandomHfFolder {
                     case BF16 -> Float16.bf16ToFloat(SafetensorsWriter.toBf16(v[k]));
                     case F16 -> Float16.toFloat(Float16.fromFloat(v[k]));
                     default -> v[k];
-                };
+                } + (shifted ? 1.0 : 0.0);
             }
             switch (d) {
                 case BF16 -> w.addBf16(name, v, shape);
@@ -135,6 +160,9 @@ final class RandomHfFolder {
 
     /** config.json as transformers writes it for the spec's architecture. */
     static ObjectNode config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+        if (spec.arch().equals("gemma3")) {
+            return gemma3Config(spec, dtype);
+        }
         boolean qwen2 = spec.arch().equals("qwen2");
         boolean qwen3 = spec.arch().equals("qwen3");
         ObjectNode c = JSON.createObjectNode();
@@ -170,6 +198,37 @@ final class RandomHfFolder {
             s.put("high_freq_factor", spec.llama3().highFreqFactor());
             s.put("original_max_position_embeddings", spec.llama3().originalContextLength());
         }
+        return c;
+    }
+
+    /** config.json as transformers writes it for Gemma3ForCausalLM, with the spec's window and linear RoPE factor. */
+    private static ObjectNode gemma3Config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+        ObjectNode c = JSON.createObjectNode();
+        c.putArray("architectures").add("Gemma3ForCausalLM");
+        c.put("model_type", "gemma3_text");
+        c.put("hidden_size", spec.dim());
+        c.put("intermediate_size", spec.hidden());
+        c.put("num_hidden_layers", spec.layers());
+        c.put("num_attention_heads", spec.heads());
+        c.put("num_key_value_heads", spec.kvHeads());
+        c.put("head_dim", spec.headDim());
+        c.put("query_pre_attn_scalar", spec.headDim());
+        c.put("vocab_size", spec.vocab());
+        c.put("max_position_embeddings", spec.context());
+        c.put("rms_norm_eps", spec.eps());
+        c.put("rope_theta", spec.theta());
+        c.put("rope_local_base_freq", 10000.0);
+        c.putObject("rope_scaling").put("rope_type", "linear").put("factor", RandomLlamaGguf.GEMMA3_LINEAR);
+        c.put("sliding_window", RandomLlamaGguf.SLIDING_WINDOW);
+        var types = c.putArray("layer_types");
+        for (int l = 0; l < spec.layers(); l++) {
+            types.add((l + 1) % 6 == 0 ? "full_attention" : "sliding_attention");
+        }
+        c.put("hidden_activation", "gelu_pytorch_tanh");
+        c.putNull("final_logit_softcapping");
+        c.putNull("attn_logit_softcapping");
+        c.put("tie_word_embeddings", true);
+        c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
         return c;
     }
 }
