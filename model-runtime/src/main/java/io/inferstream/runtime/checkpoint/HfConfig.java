@@ -9,9 +9,11 @@ import java.util.Set;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.model.BlockOptions;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.model.SlidingWindow;
+import io.inferstream.runtime.safetensors.SafetensorsWriter;
 
 /**
  * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
@@ -85,7 +87,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             ModelConfig model = new ModelConfig("gemma3", dim, positive(c, file, "intermediate_size"), layers, heads, kvHeads,
                     headDim, positive(c, file, "vocab_size"), context, (float) c.path("rms_norm_eps").asDouble(1e-6),
                     (float) c.path("rope_theta").asDouble(1000000.0), true, null, headDim, 1f, linearFactor(c, file),
-                    gemma3Block(c, file, dim, layers));
+                    gemma3Block(c, file, dim));
             return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
         }
         context = Math.min(context, slidingWindow(c, type, context));
@@ -102,13 +104,13 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
      * the config sets (none for Gemma 3), and its sliding-window layers: {@code layer_types} when given (it must repeat
      * sliding layers followed by one full one), else every {@code sliding_window_pattern}-th layer full.
      */
-    private static BlockOptions gemma3Block(JsonNode c, Path file, int dim, int layers) {
+    private static BlockOptions gemma3Block(JsonNode c, Path file, int dim) {
         float scale = (float) Math.sqrt(dim);
         String dtype = c.path("torch_dtype").asText(c.path("dtype").asText("float32"));
         if (dtype.equals("bfloat16")) {
-            scale = io.inferstream.runtime.gguf.Float16.bf16ToFloat(io.inferstream.runtime.safetensors.SafetensorsWriter.toBf16(scale));
+            scale = Float16.bf16ToFloat(SafetensorsWriter.toBf16(scale));
         } else if (dtype.equals("float16")) {
-            scale = io.inferstream.runtime.gguf.Float16.toFloat(io.inferstream.runtime.gguf.Float16.fromFloat(scale));
+            scale = Float16.toFloat(Float16.fromFloat(scale));
         }
         float attentionScale = (float) (1.0 / Math.sqrt(c.path("query_pre_attn_scalar").asDouble(256)));
         int period = c.path("sliding_window_pattern").asInt(6);

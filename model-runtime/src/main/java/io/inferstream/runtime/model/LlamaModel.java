@@ -54,7 +54,10 @@ public final class LlamaModel implements LanguageModel {
         this.w = weights;
         this.rope = new Rope(config, weights.ropeFactors());
         SlidingWindow window = config.block().window();
-        this.slidingRope = window == null ? null : new Rope(config, weights.ropeFactors(), window.ropeTheta(), 1f);
+        // a pattern of sliding and global layers gives the sliding ones their own RoPE; where every layer slides (phi3)
+        // they keep the model's
+        this.slidingRope = window == null || window.period() == 0 ? null
+                : new Rope(config, weights.ropeFactors(), window.ropeTheta(), 1f);
         this.attention = new PagedAttention(config);
         this.qDim = config.nHeads() * config.headDim();
     }
@@ -118,8 +121,9 @@ public final class LlamaModel implements LanguageModel {
         for (int l = 0; l < config.nLayers(); l++) {
             final int layer = l;
             boolean slides = window != null && window.slides(l);
-            float[] c = slides ? slidingCos : cos;
-            float[] sn = slides ? slidingSin : sin;
+            boolean ownRope = slides && slidingRope != null;
+            float[] c = ownRope ? slidingCos : cos;
+            float[] sn = ownRope ? slidingSin : sin;
             int seen = slides ? window.size() : 0;
             // Attention block: xb = rmsnorm(x); q, k, v = xb Wq^T, xb Wk^T, xb Wv^T   // [n, qDim], [n, kvDim]
             rmsnorm(xb, x, w.attnNorm()[l], n);
@@ -136,7 +140,7 @@ public final class LlamaModel implements LanguageModel {
                     normalizeHeads(q, t * qDim, config.nHeads(), w.qNorm()[l]);
                     normalizeHeads(k, t * kvDim, config.nKvHeads(), w.kNorm()[l]);
                 }
-                Rope r = slides ? slidingRope : rope;
+                Rope r = ownRope ? slidingRope : rope;
                 r.rotate(q, t * qDim, config.nHeads(), c, sn, t * half);
                 r.rotate(k, t * kvDim, config.nKvHeads(), c, sn, t * half);
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
