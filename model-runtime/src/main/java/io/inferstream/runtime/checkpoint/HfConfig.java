@@ -17,11 +17,12 @@ import io.inferstream.runtime.safetensors.SafetensorsWriter;
 
 /**
  * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
- * {@code Qwen2Config}, {@code Qwen3Config}, and {@code Gemma3TextConfig} with its {@link BlockOptions}), with
+ * {@code Qwen2Config}, {@code Qwen3Config}, and {@code Gemma2Config} and {@code Gemma3TextConfig} with their
+ * {@link BlockOptions}), with
  * transformers' defaults for the keys a file leaves out.
  *
  * @param file           the config.json read
- * @param modelType      {@code model_type}: llama, mistral, qwen2, qwen3 or gemma3_text
+ * @param modelType      {@code model_type}: llama, mistral, qwen2, qwen3, gemma2 or gemma3_text
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
  * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
@@ -29,7 +30,7 @@ import io.inferstream.runtime.safetensors.SafetensorsWriter;
 public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2", "qwen3", "gemma3_text");
+    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text");
 
     /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
     public static HfConfig read(Path file) {
@@ -46,18 +47,19 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
                     + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, qwen2"
-                    + " (Qwen2, Qwen2.5), qwen3 and gemma3_text (Gemma 3 270M, 1B); other Gemma models as GGUF files");
+                    + " (Qwen2, Qwen2.5), qwen3, gemma2 and gemma3_text (Gemma 3 270M, 1B); other Gemma models as GGUF files");
         }
         if (c.has("quantization_config")) {
             throw new IllegalArgumentException(file + ": quantization_config ("
                     + c.path("quantization_config").path("quant_method").asText("?") + ") is set: quantized safetensors"
                     + " checkpoints are not supported; use the unquantized F32/F16/BF16 weights, or a GGUF file");
         }
-        boolean gemma3 = type.equals("gemma3_text");
-        String act = gemma3 ? c.path("hidden_activation").asText("gelu_pytorch_tanh") : c.path("hidden_act").asText("silu");
-        if (!act.equals(gemma3 ? "gelu_pytorch_tanh" : "silu")) {
-            throw new IllegalArgumentException(file + ": " + (gemma3 ? "hidden_activation" : "hidden_act") + " is '" + act
-                    + "'; " + (gemma3 ? "Gemma 3's GeGLU needs gelu_pytorch_tanh" : "the Llama family's SwiGLU needs silu"));
+        boolean gemma = type.equals("gemma2") || type.equals("gemma3_text");
+        String act = gemma ? c.path("hidden_activation").asText(c.path("hidden_act").asText("gelu_pytorch_tanh"))
+                : c.path("hidden_act").asText("silu");
+        if (!act.equals(gemma ? "gelu_pytorch_tanh" : "silu")) {
+            throw new IllegalArgumentException(file + ": " + (gemma ? "hidden_activation" : "hidden_act") + " is '" + act
+                    + "'; " + (gemma ? "Gemma's GeGLU needs gelu_pytorch_tanh" : "the Llama family's SwiGLU needs silu"));
         }
         if (c.path("mlp_bias").asBoolean(false)) {
             throw new IllegalArgumentException(file + ": mlp_bias is true; feed-forward biases are not supported");
@@ -66,9 +68,9 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         int heads = positive(c, file, "num_attention_heads");
         int kvHeads = c.hasNonNull("num_key_value_heads") ? positive(c, file, "num_key_value_heads") : heads;
         boolean qwen3 = type.equals("qwen3");
-        // Qwen3Config defaults head_dim to 128 whatever the width, Gemma3TextConfig to 256; the others to hidden_size / heads
-        int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : qwen3 ? 128 : gemma3 ? 256 : dim / heads;
-        if (!c.hasNonNull("head_dim") && !qwen3 && !gemma3 && dim % heads != 0) {
+        // Qwen3Config defaults head_dim to 128 whatever the width, Gemma's configs to 256; the others to hidden_size / heads
+        int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : qwen3 ? 128 : gemma ? 256 : dim / heads;
+        if (!c.hasNonNull("head_dim") && !qwen3 && !gemma && dim % heads != 0) {
             throw new IllegalArgumentException(file + ": hidden_size " + dim + " is not a multiple of num_attention_heads "
                     + heads + " and head_dim is not given");
         }
@@ -80,14 +82,17 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             throw new IllegalArgumentException(file + ": heads of " + headDim + " dimensions; RoPE needs an even head_dim");
         }
         boolean qwen2 = type.equals("qwen2");
-        int context = c.path("max_position_embeddings").asInt(qwen2 || qwen3 || gemma3 ? 32768 : 2048);
+        // transformers' defaults: 32768 for Qwen, 8192 for Gemma 2, 131072 for Gemma 3
+        int context = c.path("max_position_embeddings").asInt(qwen2 || qwen3 ? 32768
+                : type.equals("gemma2") ? 8192 : gemma ? 131072 : 2048);
         int layers = positive(c, file, "num_hidden_layers");
         boolean qkvBias = qwen2 || c.path("attention_bias").asBoolean(false);
-        if (gemma3) {
-            ModelConfig model = new ModelConfig("gemma3", dim, positive(c, file, "intermediate_size"), layers, heads, kvHeads,
-                    headDim, positive(c, file, "vocab_size"), context, (float) c.path("rms_norm_eps").asDouble(1e-6),
-                    (float) c.path("rope_theta").asDouble(1000000.0), true, null, headDim, 1f, linearFactor(c, file),
-                    gemma3Block(c, file, dim));
+        if (gemma) {
+            boolean gemma2 = type.equals("gemma2");
+            ModelConfig model = new ModelConfig(gemma2 ? "gemma2" : "gemma3", dim, positive(c, file, "intermediate_size"), layers,
+                    heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
+                    (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(gemma2 ? 10000.0 : 1000000.0),
+                    true, null, headDim, 1f, linearFactor(c, file, type), gemmaBlock(c, file, dim, gemma2));
             return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
         }
         context = Math.min(context, slidingWindow(c, type, context));
@@ -99,12 +104,13 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
     }
 
     /**
-     * Gemma3TextModel's block: the embedding times sqrt(hidden_size) rounded to the weights' dtype (as
-     * Gemma3TextScaledWordEmbedding multiplies), GeGLU, post-norms, 1/sqrt(query_pre_attn_scalar) on q·k, the soft caps
-     * the config sets (none for Gemma 3), and its sliding-window layers: {@code layer_types} when given (it must repeat
-     * sliding layers followed by one full one), else every {@code sliding_window_pattern}-th layer full.
+     * Gemma 2's and Gemma 3's block as transformers computes it: the embedding times sqrt(hidden_size) rounded to the
+     * weights' dtype, GeGLU, post-norms, 1/sqrt(query_pre_attn_scalar) on q·k, the soft caps the config sets (Gemma 2:
+     * 50 and 30 by default, Gemma 3: none), and the sliding-window layers: {@code layer_types} when given (it must repeat
+     * sliding layers followed by one full one), else Gemma 2's every other layer or Gemma 3's
+     * {@code sliding_window_pattern}. Gemma 2's sliding layers turn RoPE as its global ones do.
      */
-    private static BlockOptions gemma3Block(JsonNode c, Path file, int dim) {
+    private static BlockOptions gemmaBlock(JsonNode c, Path file, int dim, boolean gemma2) {
         float scale = (float) Math.sqrt(dim);
         String dtype = c.path("torch_dtype").asText(c.path("dtype").asText("float32"));
         if (dtype.equals("bfloat16")) {
@@ -113,7 +119,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             scale = Float16.toFloat(Float16.fromFloat(scale));
         }
         float attentionScale = (float) (1.0 / Math.sqrt(c.path("query_pre_attn_scalar").asDouble(256)));
-        int period = c.path("sliding_window_pattern").asInt(6);
+        int period = gemma2 ? 2 : c.path("sliding_window_pattern").asInt(6);
         JsonNode types = c.path("layer_types");
         if (types.isArray() && types.size() > 0) {
             period = 0;
@@ -130,15 +136,21 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
                 }
             }
         }
-        SlidingWindow window = c.path("sliding_window").asInt(0) > 0 && period >= 2
-                ? new SlidingWindow(c.path("sliding_window").asInt(), period, (float) c.path("rope_local_base_freq").asDouble(10000.0))
+        float localTheta = (float) (gemma2 ? c.path("rope_theta").asDouble(10000.0) : c.path("rope_local_base_freq").asDouble(10000.0));
+        SlidingWindow window = c.path("sliding_window").asInt(gemma2 ? 4096 : 0) > 0 && period >= 2
+                ? new SlidingWindow(c.path("sliding_window").asInt(4096), period, localTheta)
                 : null;
-        return new BlockOptions(scale, true, true, attentionScale, (float) c.path("attn_logit_softcapping").asDouble(0),
-                (float) c.path("final_logit_softcapping").asDouble(0), window);
+        return new BlockOptions(scale, true, true, attentionScale, cap(c, "attn_logit_softcapping", gemma2 ? 50 : 0),
+                cap(c, "final_logit_softcapping", gemma2 ? 30 : 0), window);
+    }
+
+    /** A soft cap: the key's value, its default where the key is absent, 0 (none) where it is null. */
+    private static float cap(JsonNode c, String key, double absent) {
+        return !c.has(key) ? (float) absent : (float) c.path(key).asDouble(0);
     }
 
     /** {@code rope_scaling} of type linear (Gemma 3 from 4B up: its global layers' factor 8); 1 without one. */
-    private static float linearFactor(JsonNode c, Path file) {
+    private static float linearFactor(JsonNode c, Path file, String modelType) {
         JsonNode s = c.path("rope_scaling");
         if (s.isMissingNode() || s.isNull()) {
             return 1f;
@@ -148,7 +160,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             return 1f;
         }
         if (!type.equals("linear") || !s.path("factor").isNumber() || !(s.path("factor").asDouble() > 0)) {
-            throw new IllegalArgumentException(file + ": rope_scaling " + s + " is not supported for gemma3_text (supported: "
+            throw new IllegalArgumentException(file + ": rope_scaling " + s + " is not supported for " + modelType + " (supported: "
                     + "default, linear with a positive factor)");
         }
         return (float) s.path("factor").asDouble();

@@ -152,9 +152,10 @@ class HuggingFaceCheckpointTest {
 
     @Test
     void aModelTypeOutsideTheLlamaFamilyIsNamed() throws IOException {
-        writeTiny(c -> c.put("model_type", "gemma2"), t -> { });
+        writeTiny(c -> c.put("model_type", "mixtral"), t -> { });
         String m = openFails(dir);
-        assertTrue(m.contains("config.json") && m.contains("model_type is 'gemma2'") && m.contains("qwen2"), m);
+        assertTrue(m.contains("config.json") && m.contains("model_type is 'mixtral'") && m.contains("qwen2")
+                && m.contains("gemma3_text"), m);
     }
 
     @Test

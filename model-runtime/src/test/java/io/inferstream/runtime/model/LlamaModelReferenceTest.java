@@ -273,6 +273,17 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void huggingFaceGemma2FolderWithSoftCapsAndSlidingEvenLayersMatchesReference() {
+        // an older Gemma2Config: no layer_types, so every other layer slides by the model type; both caps bind
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma2").withTied(true).withEps(1e-6f);
+        ModelConfig config = assertHuggingFaceFolderMatchesReference(spec, SafetensorsDtype.F32, 1);
+        assertEquals("gemma2", config.architecture());
+        assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 2, spec.theta()), config.block().window());
+        assertEquals(RandomLlamaGguf.GEMMA2_FINAL_CAP, config.block().finalSoftcap());
+        assertEquals((float) Math.sqrt(spec.dim()), config.block().embeddingScale());
+    }
+
+    @Test
     void huggingFaceF32FolderWithThreeQueryHeadsPerKvHeadMatchesReference() {
         assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2),
                 SafetensorsDtype.F32, 1);

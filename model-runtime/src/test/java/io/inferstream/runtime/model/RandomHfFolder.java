@@ -33,9 +33,9 @@ final class RandomHfFolder {
     private RandomHfFolder() {
     }
 
-    /** transformers' name of a GGUF tensor name (Gemma 3's for its norms when {@code gemma3}). */
-    static String hfName(String gguf, boolean gemma3) {
-        if (gemma3 && gguf.startsWith("blk.")) {
+    /** transformers' name of a GGUF tensor name (Gemma 2's and 3's for their norms when {@code gemma}). */
+    static String hfName(String gguf, boolean gemma) {
+        if (gemma && gguf.startsWith("blk.")) {
             String[] parts = gguf.split("\\.", 3);
             String rest = switch (parts[2]) {
                 case "post_attention_norm.weight" -> "post_attention_layernorm.weight";
@@ -94,12 +94,12 @@ final class RandomHfFolder {
             writers.add(new SafetensorsWriter().putMetadata("format", "pt"));
         }
         ObjectNode weightMap = JSON.createObjectNode();
-        boolean gemma3 = spec.arch().equals("gemma3");
+        boolean gemma = spec.arch().equals("gemma2") || spec.arch().equals("gemma3");
         int i = 0;
         for (Map.Entry<String, float[]> e : m.weights.entrySet()) {
-            String name = hfName(e.getKey(), gemma3);
+            String name = hfName(e.getKey(), gemma);
             // Gemma's RMSNorm multiplies by 1 + weight: the checkpoint holds the drawn norm weight less 1
-            boolean shifted = gemma3 && e.getKey().endsWith("norm.weight");
+            boolean shifted = gemma && e.getKey().endsWith("norm.weight");
             float[] v = e.getValue().clone();
             if (shifted) {
                 for (int k = 0; k < v.length; k++) {
@@ -160,8 +160,8 @@ final class RandomHfFolder {
 
     /** config.json as transformers writes it for the spec's architecture. */
     static ObjectNode config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
-        if (spec.arch().equals("gemma3")) {
-            return gemma3Config(spec, dtype);
+        if (spec.arch().equals("gemma2") || spec.arch().equals("gemma3")) {
+            return gemmaConfig(spec, dtype);
         }
         boolean qwen2 = spec.arch().equals("qwen2");
         boolean qwen3 = spec.arch().equals("qwen3");
@@ -201,11 +201,15 @@ final class RandomHfFolder {
         return c;
     }
 
-    /** config.json as transformers writes it for Gemma3ForCausalLM, with the spec's window and linear RoPE factor. */
-    private static ObjectNode gemma3Config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+    /**
+     * config.json as transformers writes it for Gemma3ForCausalLM (the spec's window in layer_types, its linear RoPE
+     * factor) or Gemma2ForCausalLM (an older config: no layer_types, the spec's soft caps).
+     */
+    private static ObjectNode gemmaConfig(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+        boolean gemma2 = spec.arch().equals("gemma2");
         ObjectNode c = JSON.createObjectNode();
-        c.putArray("architectures").add("Gemma3ForCausalLM");
-        c.put("model_type", "gemma3_text");
+        c.putArray("architectures").add(gemma2 ? "Gemma2ForCausalLM" : "Gemma3ForCausalLM");
+        c.put("model_type", gemma2 ? "gemma2" : "gemma3_text");
         c.put("hidden_size", spec.dim());
         c.put("intermediate_size", spec.hidden());
         c.put("num_hidden_layers", spec.layers());
@@ -217,16 +221,22 @@ final class RandomHfFolder {
         c.put("max_position_embeddings", spec.context());
         c.put("rms_norm_eps", spec.eps());
         c.put("rope_theta", spec.theta());
-        c.put("rope_local_base_freq", 10000.0);
-        c.putObject("rope_scaling").put("rope_type", "linear").put("factor", RandomLlamaGguf.GEMMA3_LINEAR);
         c.put("sliding_window", RandomLlamaGguf.SLIDING_WINDOW);
-        var types = c.putArray("layer_types");
-        for (int l = 0; l < spec.layers(); l++) {
-            types.add((l + 1) % 6 == 0 ? "full_attention" : "sliding_attention");
-        }
         c.put("hidden_activation", "gelu_pytorch_tanh");
-        c.putNull("final_logit_softcapping");
-        c.putNull("attn_logit_softcapping");
+        if (gemma2) {
+            c.put("hidden_act", "gelu_pytorch_tanh");
+            c.put("attn_logit_softcapping", RandomLlamaGguf.GEMMA2_ATTN_CAP);
+            c.put("final_logit_softcapping", RandomLlamaGguf.GEMMA2_FINAL_CAP);
+        } else {
+            c.put("rope_local_base_freq", 10000.0);
+            c.putObject("rope_scaling").put("rope_type", "linear").put("factor", RandomLlamaGguf.GEMMA3_LINEAR);
+            var types = c.putArray("layer_types");
+            for (int l = 0; l < spec.layers(); l++) {
+                types.add((l + 1) % 6 == 0 ? "full_attention" : "sliding_attention");
+            }
+            c.putNull("final_logit_softcapping");
+            c.putNull("attn_logit_softcapping");
+        }
         c.put("tie_word_embeddings", true);
         c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
         return c;
