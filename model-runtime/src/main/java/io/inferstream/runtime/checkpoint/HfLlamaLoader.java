@@ -51,8 +51,23 @@ final class HfLlamaLoader implements LlamaTensors {
 
     @Override
     public String name(Role role, int layer) {
+        String p = "model.layers." + layer + ".";
+        boolean mixtral = hf.modelType().equals("mixtral");
+        switch (role) { // MixtralSparseMoeBlock; Qwen2MoeSparseMoeBlock and Qwen3MoeSparseMoeBlock
+            case ROUTER:
+                return p + (mixtral ? "block_sparse_moe.gate.weight" : "mlp.gate.weight");
+            case SHARED_GATE:
+                return p + "mlp.shared_expert.gate_proj.weight";
+            case SHARED_UP:
+                return p + "mlp.shared_expert.up_proj.weight";
+            case SHARED_DOWN:
+                return p + "mlp.shared_expert.down_proj.weight";
+            case SHARED_ROUTER:
+                return p + "mlp.shared_expert_gate.weight";
+            default:
+                break;
+        }
         if (gemma()) { // Gemma3DecoderLayer: four norms, the second after attention, the third before the MLP
-            String p = "model.layers." + layer + ".";
             switch (role) {
                 case POST_ATTN_NORM:
                     return p + "post_attention_layernorm.weight";
@@ -81,6 +96,9 @@ final class HfLlamaLoader implements LlamaTensors {
         String p = "model.layers." + layer + ".";
         return switch (role) {
             case TOKEN_EMBEDDING -> "model.embed_tokens.weight";
+            // a mixture's (name() gives them)
+            case ROUTER, EXPERT_GATE, EXPERT_UP, EXPERT_DOWN, SHARED_GATE, SHARED_UP, SHARED_DOWN, SHARED_ROUTER ->
+                    throw new IllegalArgumentException("no " + role + " in a dense checkpoint");
             case ATTN_NORM -> p + "input_layernorm.weight";
             case WQ -> p + "self_attn.q_proj.weight";
             case WK -> p + "self_attn.k_proj.weight";
@@ -102,6 +120,20 @@ final class HfLlamaLoader implements LlamaTensors {
         };
     }
 
+    /** Expert {@code expert}'s Linear: Mixtral's w1 (gate), w3 (up), w2 (down); the Qwen MoEs' gate_proj, up_proj, down_proj. */
+    @Override
+    public Matrix expert(Role role, int layer, int expert, int rows, int cols) {
+        boolean mixtral = hf.modelType().equals("mixtral");
+        String p = "model.layers." + layer + (mixtral ? ".block_sparse_moe.experts." : ".mlp.experts.") + expert + ".";
+        String name = switch (role) {
+            case EXPERT_GATE -> mixtral ? "w1" : "gate_proj";
+            case EXPERT_UP -> mixtral ? "w3" : "up_proj";
+            case EXPERT_DOWN -> mixtral ? "w2" : "down_proj";
+            default -> throw new IllegalArgumentException(role + " is not an expert's matrix");
+        };
+        return matrix(p + name + ".weight", rows, cols);
+    }
+
     /** A weight matrix stored [rows, cols]: a Linear's [out_features, in_features]. */
     @Override
     public Matrix matrix(String name, int rows, int cols) {
@@ -115,7 +147,8 @@ final class HfLlamaLoader implements LlamaTensors {
      */
     @Override
     public float[] vector(String name, int length) {
-        SafetensorsTensor t = tensor(name, new long[] {length});
+        // Qwen2-MoE's shared-expert gate is a Linear of one output: [1, hidden]
+        SafetensorsTensor t = tensor(name, name.endsWith("shared_expert_gate.weight") ? new long[] {1, length} : new long[] {length});
         float[] out = new float[length];
         Matrix.of(type(t), shards.tensorData(name), 1, length, name).dequantizeRow(0, out, 0);
         if (gemma() && name.endsWith("norm.weight")) {

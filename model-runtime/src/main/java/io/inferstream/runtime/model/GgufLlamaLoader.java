@@ -7,7 +7,7 @@ import io.inferstream.runtime.gguf.GgufTensorInfo;
 import io.inferstream.runtime.tensor.Matrix;
 
 /**
- * Reads a llama / qwen2 / qwen3 / phi3 / gemma / gemma2 / gemma3 GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
+ * Reads a llama / qwen2 / qwen2moe / qwen3 / qwen3moe / phi3 / gemma / gemma2 / gemma3 / granite / granitemoe GGUF the way llama.cpp does: hyper-parameters from {@code <arch>.*} keys,
  * tensors by their llama.cpp names, the output matrix falling back to the token embedding when the
  * model ties them. Phi-3's fused tensors are cut into the roles' matrices at load: {@code attn_qkv} into Q, K and V
  * (in that row order), {@code ffn_up} of twice the feed-forward rows into gate (first half) and up (second half),
@@ -15,6 +15,11 @@ import io.inferstream.runtime.tensor.Matrix;
  * {@link BlockOptions}; its converter already stores every norm weight as 1 + w, so its RMSNorms are Llama's.
  */
 final class GgufLlamaLoader implements LlamaTensors {
+
+    private static final java.util.List<String> ARCHITECTURES = java.util.List.of("llama", "qwen2", "qwen2moe", "qwen3",
+            "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "granite", "granitemoe");
+    /** llama.cpp's LLAMA_ROPE_TYPE_NORM architectures (adjacent pairs); the others turn NeoX halves. */
+    private static final java.util.List<String> ADJACENT_PAIR_ROPE = java.util.List.of("llama", "granite", "granitemoe");
 
     private final GgufFile gguf;
     private final String arch;
@@ -37,10 +42,11 @@ final class GgufLlamaLoader implements LlamaTensors {
     }
 
     private ModelConfig config() {
-        if (!java.util.List.of("llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3").contains(arch)) {
+        if (!ARCHITECTURES.contains(arch)) {
             throw new IllegalArgumentException(gguf.path() + ": general.architecture is '" + arch
-                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2 (Qwen2, Qwen2.5), qwen3, phi3 "
-                    + "(Phi-3, Phi-3.5, Phi-4-mini), gemma, gemma2 and gemma3 (Gemma 3's text models)");
+                    + "'; supported are llama (Llama 2/3, TinyLlama, SmolLM, Mistral, Mixtral), qwen2 (Qwen2, Qwen2.5), "
+                    + "qwen2moe, qwen3, qwen3moe, phi3 (Phi-3, Phi-3.5, Phi-4-mini), gemma, gemma2, gemma3 (Gemma 3's text "
+                    + "models), granite and granitemoe (IBM Granite 3)");
         }
         int dim = requireInt("embedding_length");
         int nHeads = requireInt("attention.head_count");
@@ -66,12 +72,63 @@ final class GgufLlamaLoader implements LlamaTensors {
             magnitude = gguf.getFloat(arch + ".rope.scaling.attn_factor", 1f);
         }
         int layers = requireInt("block_count");
-        return new ModelConfig(arch, dim, requireInt("feed_forward_length"), layers, nHeads, nKvHeads,
+        int hidden = requireInt("feed_forward_length");
+        BlockOptions block = arch.startsWith("gemma") ? gemmaBlock(dim, nHeads, layers)
+                : arch.startsWith("granite") ? graniteBlock() : phi3Block();
+        return new ModelConfig(arch, dim, hidden, layers, nHeads, nKvHeads,
                 headDim, vocab, context,
                 gguf.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
                 gguf.getFloat(arch + ".rope.freq_base", 10000f),
-                !arch.equals("llama"), ropeScaling(), ropeDim, magnitude, // llama.cpp: LLAMA_ROPE_TYPE_NEOX but for llama
-                ropeLinearFactor(), arch.startsWith("gemma") ? gemmaBlock(dim, nHeads, layers) : phi3Block());
+                !ADJACENT_PAIR_ROPE.contains(arch), ropeScaling(), ropeDim, magnitude,
+                ropeLinearFactor(), block.withExperts(experts(hidden)));
+    }
+
+    /**
+     * The mixture of experts as llama.cpp reads it: {@code expert_count} experts of {@code expert_feed_forward_length}
+     * (else {@code feed_forward_length}), {@code expert_used_count} per token, softmax gating; the chosen experts'
+     * probabilities renormalized but for qwen2moe (llama.cpp's norm_w), unless {@code expert_weights_norm} says; a
+     * shared expert where the file has one. Null for a dense model.
+     */
+    private Experts experts(int hidden) {
+        int count = gguf.getInt(arch + ".expert_count", 0);
+        if (count == 0) {
+            return null;
+        }
+        int gating = gguf.getInt(arch + ".expert_gating_func", 1);
+        if (gating != 1) {
+            throw new IllegalArgumentException(gguf.path() + ": " + arch + ".expert_gating_func is " + gating
+                    + "; only softmax gating (1) is supported");
+        }
+        int used = requireInt("expert_used_count");
+        boolean normalize = gguf.getBoolean(arch + ".expert_weights_norm", !arch.equals("qwen2moe"));
+        float scale = gguf.getFloat(arch + ".expert_weights_scale", 0f);
+        int shared = gguf.getInt(arch + ".expert_shared_feed_forward_length", 0);
+        if (shared == 0 && gguf.hasTensor("blk.0.ffn_gate_shexp.weight")) {
+            shared = (int) gguf.tensor("blk.0.ffn_gate_shexp.weight").ne(1);
+        }
+        try {
+            return new Experts(count, used, gguf.getInt(arch + ".expert_feed_forward_length", hidden), normalize,
+                    scale > 0 ? scale : 1f, shared);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(gguf.path() + ": " + arch + ".expert_count / expert_used_count: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * IBM Granite's block (llama.cpp llm_build_granite): the embedding times {@code embedding_scale}, each sub-block's
+     * output times {@code residual_scale} before its residual add, q·k times {@code attention.scale}, the logits divided
+     * by {@code logit_scale}; a scale that is absent or 0 is not applied (the logit scale is required).
+     */
+    private BlockOptions graniteBlock() {
+        float embedding = gguf.getFloat(arch + ".embedding_scale", 0f);
+        float residual = gguf.getFloat(arch + ".residual_scale", 0f);
+        float attention = gguf.getFloat(arch + ".attention.scale", 0f);
+        if (!gguf.has(arch + ".logit_scale")) {
+            throw new IllegalArgumentException(gguf.path() + ": metadata key " + arch + ".logit_scale is missing");
+        }
+        float logit = gguf.getFloat(arch + ".logit_scale");
+        return new BlockOptions(embedding > 0 ? embedding : 1f, false, false, attention, 0f, 0f, null,
+                residual > 0 ? residual : 1f, logit, null);
     }
 
     /**
@@ -190,7 +247,41 @@ final class GgufLlamaLoader implements LlamaTensors {
             case POST_FFN_NORM -> p + "post_ffw_norm.weight";
             case OUTPUT_NORM -> "output_norm.weight";
             case OUTPUT -> "output.weight";
+            case ROUTER -> p + "ffn_gate_inp.weight";
+            case EXPERT_GATE -> p + "ffn_gate_exps.weight";
+            case EXPERT_UP -> p + "ffn_up_exps.weight";
+            case EXPERT_DOWN -> p + "ffn_down_exps.weight";
+            case SHARED_GATE -> p + "ffn_gate_shexp.weight";
+            case SHARED_UP -> p + "ffn_up_shexp.weight";
+            case SHARED_DOWN -> p + "ffn_down_shexp.weight";
+            case SHARED_ROUTER -> p + "ffn_gate_inp_shexp.weight";
         };
+    }
+
+    /**
+     * Expert {@code expert}'s [rows, cols] of a merged tensor of ne = [cols, rows, experts] ({@code ffn_gate_exps} and
+     * the like, a view of its rows), or of its own tensor in files converted before llama.cpp merged them
+     * ({@code blk.N.ffn_gate.E.weight}, early Mixtral GGUFs).
+     */
+    @Override
+    public Matrix expert(Role role, int layer, int expert, int rows, int cols) {
+        String merged = ggufName(role, layer);
+        if (!gguf.hasTensor(merged)) {
+            String single = merged.replace("_exps.weight", "." + expert + ".weight");
+            if (gguf.hasTensor(single)) {
+                return matrix(single, rows, cols);
+            }
+        }
+        GgufTensorInfo t = tensor(merged);
+        int count = config.block().experts().count();
+        if (t.dims() != 3 || t.ne(0) != cols || t.ne(1) != rows || t.ne(2) != count) {
+            throw new IllegalArgumentException(gguf.path() + ": tensor " + merged + " has shape "
+                    + java.util.Arrays.toString(t.shape()) + ", expected [" + cols + ", " + rows + ", " + count + "]");
+        }
+        long bytes = t.type().bytesFor(cols) * rows;
+        java.nio.ByteBuffer data = gguf.tensorData(merged);
+        java.nio.ByteBuffer part = data.slice(data.position() + Math.toIntExact(expert * bytes), Math.toIntExact(bytes));
+        return Matrix.of(t.type(), part, rows, cols, merged + "[" + expert + "]");
     }
 
     private int requireInt(String suffix) {

@@ -7,7 +7,8 @@ import io.inferstream.runtime.tensor.VectorMath;
 import io.inferstream.runtime.tensor.WorkerPool;
 
 /**
- * A Llama-family decoder (llama, mistral, qwen2, qwen3, phi3, and Gemma 1-3 with their {@link BlockOptions}) on the CPU. One {@link #forward} runs every token of
+ * A Llama-family decoder (llama, mistral, qwen2, qwen3, phi3, Gemma 1-3 and Granite with their {@link BlockOptions}, and the
+ * mixtures of experts of Mixtral, Qwen2-MoE, Qwen3-MoE and Granite MoE through {@link ExpertFeedForward}) on the CPU. One {@link #forward} runs every token of
  * a batch at once: each weight matrix is multiplied against all n tokens, while RoPE, the KV write and
  * attention happen per token at its own position in its own sequence.
  *
@@ -27,6 +28,7 @@ public final class LlamaModel implements LanguageModel {
     private final Rope rope;
     private final Rope slidingRope; // the sliding-window layers' own RoPE (Gemma 3), or null
     private final PagedAttention attention;
+    private final ExpertFeedForward experts; // the mixture-of-experts feed-forward, or null for a dense model
     private final int qDim;
 
     // Scratch for n tokens, grown on demand.
@@ -39,6 +41,7 @@ public final class LlamaModel implements LanguageModel {
     private float[] att;  // [n, qDim] attention output
     private float[] hb;   // [n, hidden] gate, then SwiGLU
     private float[] hb2;  // [n, hidden] up
+    private float[] moe;  // [n, dim] the experts' output (a mixture model only)
     private float[] cos;  // [n, headDim / 2] RoPE at each token's position, shared by all layers
     private float[] sin;  // [n, headDim / 2]
     private float[] slidingCos; // [n, headDim / 2] at the sliding layers' RoPE, when they have their own
@@ -59,6 +62,12 @@ public final class LlamaModel implements LanguageModel {
         this.slidingRope = window == null || window.period() == 0 ? null
                 : new Rope(config, weights.ropeFactors(), window.ropeTheta(), 1f);
         this.attention = new PagedAttention(config);
+        Experts e = config.block().experts();
+        if ((e != null) != (weights.experts() != null)) {
+            throw new IllegalArgumentException("the configuration has " + (e == null ? "no" : e.count())
+                    + " experts but the weights " + (weights.experts() == null ? "have none" : "are a mixture's"));
+        }
+        this.experts = e == null ? null : new ExpertFeedForward(e, config.dim());
         this.qDim = config.nHeads() * config.headDim();
     }
 
@@ -159,10 +168,21 @@ public final class LlamaModel implements LanguageModel {
             if (block.postNorms()) { // Gemma 2, 3: the block's output normalized before the residual add
                 rmsnorm(xb, xb, w.postAttnNorm()[l], n);
             }
+            if (block.residualScale() != 1f) { // Granite
+                VectorMath.scale(xb, 0, n * dim, block.residualScale());
+            }
             VectorMath.add(x, 0, xb, 0, n * dim);
 
-            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]; Gemma: gelu for silu
             rmsnorm(xb, x, w.ffnNorm()[l], n);
+            if (experts != null) { // Mixture of experts: x += Σ_j p_j · expert_j(xb)
+                experts.forward(w.experts()[l], xb, n, moe);
+                if (block.residualScale() != 1f) {
+                    VectorMath.scale(moe, 0, n * dim, block.residualScale());
+                }
+                VectorMath.add(x, 0, moe, 0, n * dim);
+                continue;
+            }
+            // Feed-forward block: x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]; Gemma: gelu for silu
             w.gate()[l].matmul(xb, hb, n);
             w.up()[l].matmul(xb, hb2, n);
             // element-wise (one exp per element): spread over the pool like the matmuls around it
@@ -174,6 +194,9 @@ public final class LlamaModel implements LanguageModel {
             w.down()[l].matmul(hb, xb, n);
             if (block.postNorms()) {
                 rmsnorm(xb, xb, w.postFfnNorm()[l], n);
+            }
+            if (block.residualScale() != 1f) {
+                VectorMath.scale(xb, 0, n * dim, block.residualScale());
             }
             VectorMath.add(x, 0, xb, 0, n * dim);
         }
@@ -195,6 +218,9 @@ public final class LlamaModel implements LanguageModel {
             for (int i = 0; i < logits.length; i++) {
                 logits[i] = cap * (float) Math.tanh(logits[i] / cap);
             }
+        }
+        if (block.logitScale() != 1f) { // Granite: logits / logit_scale, as llama.cpp scales them (by the reciprocal)
+            VectorMath.scale(logits, 0, logits.length, 1f / block.logitScale());
         }
         return logits;
     }
@@ -270,8 +296,12 @@ public final class LlamaModel implements LanguageModel {
         k = new float[c * config.kvDim()];
         v = new float[c * config.kvDim()];
         att = new float[c * qDim];
-        hb = new float[c * config.hiddenDim()];
-        hb2 = new float[c * config.hiddenDim()];
+        if (experts == null) {
+            hb = new float[c * config.hiddenDim()];
+            hb2 = new float[c * config.hiddenDim()];
+        } else {
+            moe = new float[c * config.dim()];
+        }
         cos = new float[c * (config.headDim() / 2)];
         sin = new float[c * (config.headDim() / 2)];
         if (slidingRope != null) {

@@ -26,6 +26,8 @@ import io.inferstream.runtime.tensor.Matrix;
  * @param ropeFactors    [headDim / 2] divisors of the RoPE frequencies (GGUF {@code rope_freqs.weight}), or null
  * @param postAttnNorm   [layer][dim] RMSNorm weight on the attention output before its residual add (Gemma 2, 3), or null
  * @param postFfnNorm    [layer][dim] RMSNorm weight on the feed-forward output before its residual add, or null
+ * @param experts        [layer] the mixture-of-experts feed-forward tensors, or null for a dense model (then gate,
+ *                       up and down hold the feed-forward); in a mixture model gate, up and down are null
  */
 public record LlamaWeights(
         Matrix tokenEmbedding,
@@ -47,13 +49,23 @@ public record LlamaWeights(
         Matrix output,
         float[] ropeFactors,
         float[][] postAttnNorm,
-        float[][] postFfnNorm) {
+        float[][] postFfnNorm,
+        ExpertWeights[] experts) {
+
+    /** A dense model. */
+    public LlamaWeights(Matrix tokenEmbedding, float[][] attnNorm, Matrix[] wq, Matrix[] wk, Matrix[] wv, Matrix[] wo,
+                        float[][] bq, float[][] bk, float[][] bv, float[][] qNorm, float[][] kNorm, float[][] ffnNorm,
+                        Matrix[] gate, Matrix[] up, Matrix[] down, float[] outputNorm, Matrix output, float[] ropeFactors,
+                        float[][] postAttnNorm, float[][] postFfnNorm) {
+        this(tokenEmbedding, attnNorm, wq, wk, wv, wo, bq, bk, bv, qNorm, kNorm, ffnNorm, gate, up, down, outputNorm, output,
+                ropeFactors, postAttnNorm, postFfnNorm, null);
+    }
 
     /** A model without post-norms (every family but Gemma 2 and 3). */
     public LlamaWeights(Matrix tokenEmbedding, float[][] attnNorm, Matrix[] wq, Matrix[] wk, Matrix[] wv, Matrix[] wo,
                         float[][] bq, float[][] bk, float[][] bv, float[][] qNorm, float[][] kNorm, float[][] ffnNorm,
                         Matrix[] gate, Matrix[] up, Matrix[] down, float[] outputNorm, Matrix output, float[] ropeFactors) {
         this(tokenEmbedding, attnNorm, wq, wk, wv, wo, bq, bk, bv, qNorm, kNorm, ffnNorm, gate, up, down, outputNorm, output,
-                ropeFactors, null, null);
+                ropeFactors, null, null, null);
     }
 }

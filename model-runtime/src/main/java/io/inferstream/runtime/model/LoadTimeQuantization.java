@@ -57,13 +57,33 @@ public final class LoadTimeQuantization {
         UnaryOperator<Matrix> q = m -> done.computeIfAbsent(m, x -> quantize(x, target));
         return new LlamaWeights(q.apply(w.tokenEmbedding()), w.attnNorm(), all(w.wq(), q), all(w.wk(), q), all(w.wv(), q),
                 all(w.wo(), q), w.bq(), w.bk(), w.bv(), w.qNorm(), w.kNorm(), w.ffnNorm(), all(w.gate(), q), all(w.up(), q),
-                all(w.down(), q), w.outputNorm(), q.apply(w.output()), w.ropeFactors(), w.postAttnNorm(), w.postFfnNorm());
+                all(w.down(), q), w.outputNorm(), q.apply(w.output()), w.ropeFactors(), w.postAttnNorm(), w.postFfnNorm(),
+                experts(w.experts(), q));
     }
 
+    /** Every expert's matrices; the routers stay as they are, as llama-quantize keeps ffn_gate_inp. */
+    private static ExpertWeights[] experts(ExpertWeights[] layers, UnaryOperator<Matrix> q) {
+        if (layers == null) {
+            return null;
+        }
+        ExpertWeights[] out = new ExpertWeights[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            ExpertWeights e = layers[l];
+            out[l] = new ExpertWeights(e.router(), all(e.gate(), q), all(e.up(), q), all(e.down(), q),
+                    e.sharedGate() == null ? null : q.apply(e.sharedGate()), e.sharedUp() == null ? null : q.apply(e.sharedUp()),
+                    e.sharedDown() == null ? null : q.apply(e.sharedDown()), e.sharedRouter());
+        }
+        return out;
+    }
+
+    /** Each matrix quantized; null (a mixture model's dense roles) stays null. */
     private static Matrix[] all(Matrix[] layers, UnaryOperator<Matrix> q) {
+        if (layers == null) {
+            return null;
+        }
         Matrix[] out = new Matrix[layers.length];
         for (int l = 0; l < layers.length; l++) {
-            out[l] = q.apply(layers[l]);
+            out[l] = layers[l] == null ? null : q.apply(layers[l]);
         }
         return out;
     }

@@ -3,7 +3,8 @@ package io.inferstream.runtime.model;
 /**
  * Hyper-parameters of a Llama-family transformer, as GGUF metadata (or a llama2.c header) states them.
  *
- * @param architecture   GGUF {@code general.architecture}: "llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2" or "gemma3"
+ * @param architecture   GGUF {@code general.architecture}: "llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gemma",
+ *                       "gemma2", "gemma3", "granite" or "granitemoe"
  * @param dim            embedding width (d_model)
  * @param hiddenDim      feed-forward width
  * @param nLayers        transformer blocks
@@ -74,7 +75,7 @@ public record ModelConfig(
      * Qwen3's and Gemma 3's QK-norm.
      */
     public boolean qkNorm() {
-        return architecture.equals("qwen3") || architecture.equals("gemma3");
+        return architecture.equals("qwen3") || architecture.equals("qwen3moe") || architecture.equals("gemma3");
     }
 
     /**

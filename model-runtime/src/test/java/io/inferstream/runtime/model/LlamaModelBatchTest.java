@@ -75,6 +75,20 @@ class LlamaModelBatchTest {
     }
 
     /**
+     * A mixture of experts: each expert multiplies the step's tokens that chose it as one batch, a different batch in
+     * each of the three runs; a token's weighted sum runs in the order of its choice. Qwen3-MoE (8 experts, 2 per token)
+     * and Qwen2-MoE (4, with the shared expert), Q8_0 experts.
+     */
+    @ParameterizedTest
+    @EnumSource(KvStore.Precision.class)
+    void logitsAreIdenticalAloneAndInAMixedBatchWithAMixtureOfExperts(KvStore.Precision precision) {
+        logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("qwen3moe").withHeadDim(32)
+                .withExperts(8, false), precision, 4);
+        logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2moe")
+                .withExperts(4, false), precision, 16);
+    }
+
+    /**
      * A window that starts deep in a 16-position block (positions 14 .. 19 see 9 .. 19): a prompt's logits in one chunk
      * and token by token, with one and with three query heads per KV head.
      */

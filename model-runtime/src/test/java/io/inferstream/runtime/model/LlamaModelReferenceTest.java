@@ -151,6 +151,99 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void mixtralStyleMixtureOfExpertsMatchesReference() {
+        // llama.cpp's Mixtral: general.architecture llama with expert_count; 4 experts, 2 per token, renormalized
+        RandomLlamaGguf.Spec mixtral = RandomLlamaGguf.Spec.llama(GgmlType.F32).withExperts(4, false);
+        assertMatchesReference(mixtral, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            LlamaModel model = LlamaModel.load(gguf);
+            assertEquals(new Experts(4, 2, 96, true, 1f, 0), model.config().block().experts());
+            assertEquals(null, model.weights().gate(), "a mixture has no dense feed-forward");
+            assertEquals("blk.1.ffn_down_exps.weight[3]", model.weights().experts()[1].down()[3].name());
+        }
+        // Q8_0, each expert in tensors of its own as early Mixtral GGUFs store them
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withExperts(4, true), 1e-4);
+    }
+
+    @Test
+    void qwen3MoeWithQkNormAndExpertWidthOfItsOwnMatchesReference() {
+        // Qwen3-MoE: 8 experts, QK-norm, NeoX RoPE; feed_forward_length (288 here) is not the experts' width (96)
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3moe").withHeadDim(32)
+                .withExperts(8, false).withTied(true);
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            ModelConfig c = LlamaModel.config(gguf);
+            assertTrue(c.qkNorm() && c.ropeNeox(), c.toString());
+            assertEquals(288, c.hiddenDim());
+            assertEquals(96, c.block().experts().hidden());
+        }
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q4_K).withArch("qwen3moe").withShape(256, 256, 4, 2)
+                .withExperts(4, false), 1e-4);
+    }
+
+    @Test
+    void qwen2MoeWithGatedSharedExpertUnnormalizedWeightsAndBiasesMatchesReference() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2moe").withExperts(4, false);
+        assertMatchesReference(spec, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            assertEquals(new Experts(4, 2, 96, false, 1f, RandomLlamaGguf.SHARED_HIDDEN), LlamaModel.config(gguf).block().experts());
+        }
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("qwen2moe").withExperts(4, false).withTied(true), 1e-4);
+    }
+
+    @Test
+    void graniteScalesAndGraniteMoeMatchReference() {
+        // IBM Granite 3: embedding, residual and attention multipliers, logits divided; Granite MoE adds 8 experts
+        assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("granite").withTied(true), 1e-4);
+        RandomLlamaGguf.Spec moe = RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("granitemoe").withExperts(8, false)
+                .withTied(true);
+        assertMatchesReference(moe, 1e-4);
+        try (GgufFile gguf = GgufFile.open(dir.resolve("model.gguf"))) {
+            ModelConfig c = LlamaModel.config(gguf);
+            assertTrue(!c.ropeNeox() && !c.llamaArithmetic(), c.toString());
+            assertEquals(RandomLlamaGguf.GRANITE_LOGIT_SCALE, c.block().logitScale());
+        }
+    }
+
+    @Test
+    void aMixtureWithTooManyExpertsUsedOrMisshapenExpertsFailsNamingTheKeyOrTensor() throws Exception {
+        Path path = dir.resolve("bad.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3moe").withExperts(4, false), path);
+        byte[] bytes = java.nio.file.Files.readAllBytes(path);
+        // the experts' width in the metadata disagrees with their tensors: the merged tensor and both shapes are named
+        Path narrow = dir.resolve("narrow.gguf");
+        java.nio.file.Files.write(narrow, patchUInt32(bytes.clone(), "qwen3moe.expert_feed_forward_length", 64));
+        try (GgufFile gguf = GgufFile.open(narrow)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> LlamaModel.load(gguf));
+            assertTrue(e.getMessage().contains("narrow.gguf") && e.getMessage().contains("blk.0.ffn_gate_exps.weight")
+                    && e.getMessage().contains("[64, 96, 4]") && e.getMessage().contains("expected [64, 64, 4]"), e.getMessage());
+        }
+        Path tooMany = dir.resolve("used.gguf");
+        java.nio.file.Files.write(tooMany, patchUInt32(bytes, "qwen3moe.expert_used_count", 5));
+        try (GgufFile gguf = GgufFile.open(tooMany)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> LlamaModel.config(gguf));
+            assertTrue(e.getMessage().contains("used.gguf") && e.getMessage().contains("expert_used_count")
+                    && e.getMessage().contains("5 used"), e.getMessage());
+        }
+    }
+
+    /** The file with the uint32 value of metadata key {@code key} replaced (the key's bytes, its type, then the value). */
+    private static byte[] patchUInt32(byte[] file, String key, int value) {
+        byte[] k = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        for (int i = 0; i + k.length + 8 <= file.length; i++) {
+            if (java.util.Arrays.equals(file, i, i + k.length, k, 0, k.length)) {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(file).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                assertEquals(4, b.getInt(i + k.length), "uint32 type of " + key);
+                b.putInt(i + k.length + 4, value);
+                return file;
+            }
+        }
+        throw new AssertionError(key + " not in the file");
+    }
+
+    @Test
     void gemmaWithScaledEmbeddingAndGegluMatchesReference() {
         // Gemma 7B's proportions: heads wider than width / heads (16 of 256 over 3072); every Gemma ties its output
         assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma").withHeadDim(32).withTied(true)
@@ -313,7 +406,8 @@ class LlamaModelReferenceTest {
         RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path)) {
             Function<String, double[]> tensors = spec.arch().equals("phi3") ? phi3Parts(dequantized(gguf), spec) : dequantized(gguf);
-            double[][] expected = new ReferenceTransformer(spec, tensors, !spec.arch().equals("llama")).forward(TOKENS);
+            double[][] expected = new ReferenceTransformer(spec, tensors, !java.util.List.of("llama", "granite", "granitemoe").contains(spec.arch()))
+                    .forward(TOKENS);
             LlamaModel model = LlamaModel.load(gguf);
             assertEquals(spec.vocab(), model.config().vocabSize());
             assertEquals(spec.eps(), model.config().rmsEps());

@@ -39,7 +39,8 @@ class LoadTimeQuantizationTest {
             Path quantized = dir.resolve(type + ".gguf");
             RandomLlamaGguf.write(new RandomLlamaGguf.Spec(spec.arch(), spec.dim(), spec.hidden(), spec.layers(), spec.heads(),
                     spec.kvHeads(), spec.vocab(), spec.context(), spec.eps(), spec.theta(), type, spec.tied(), spec.llama3(),
-                    spec.hfPermutedQk(), spec.seed(), spec.ropeFreqsTensor(), spec.headDim(), spec.ropeDim()), quantized);
+                    spec.hfPermutedQk(), spec.seed(), spec.ropeFreqsTensor(), spec.headDim(), spec.ropeDim(), spec.experts(),
+                    spec.splitExperts()), quantized);
             try (Checkpoint folder = Checkpoint.open(dir.resolve("hf-" + type)); GgufFile gguf = GgufFile.open(quantized)) {
                 LlamaModel loaded = LoadTimeQuantization.apply(folder.loadModel(), type);
                 assertEquals(type, loaded.weights().wq()[1].type());

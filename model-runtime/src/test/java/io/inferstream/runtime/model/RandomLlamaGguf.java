@@ -22,21 +22,25 @@ final class RandomLlamaGguf {
      * @param hfPermutedQk   draw Q/K as a Hugging Face checkpoint (rotate-half RoPE) and store them row-permuted
      *                       exactly as convert_hf_to_gguf.py does for llama
      * @param ropeDim        dimensions of a head that RoPE turns, 0 for all
+     * @param experts        a mixture of this many experts in every layer ({@link #EXPERTS_USED} per token), 0 for dense
+     * @param splitExperts   each expert's matrices as tensors of their own ({@code blk.N.ffn_gate.E.weight}: GGUFs
+     *                       converted before llama.cpp merged them), not merged into {@code ffn_gate_exps} and the like
      */
     record Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
                 float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
-                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor, int headDim, int ropeDim) {
+                boolean hfPermutedQk, long seed, boolean ropeFreqsTensor, int headDim, int ropeDim, int experts,
+                boolean splitExperts) {
 
         Spec(String arch, int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int context,
              float eps, float theta, GgmlType matrixType, boolean tied, ModelConfig.RopeScaling llama3,
              boolean hfPermutedQk, long seed) {
             this(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, false,
-                    dim / heads, 0);
+                    dim / heads, 0, 0, false);
         }
 
         /** Llama 3 scaling stored as llama.cpp's converter stores it: a rope_freqs.weight tensor, no scaling keys. */
         Spec withRopeFreqsTensor() {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, true, headDim, ropeDim, experts, splitExperts);
         }
 
         static Spec llama(GgmlType type) {
@@ -44,38 +48,38 @@ final class RandomLlamaGguf {
         }
 
         Spec withArch(String a) {
-            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(a, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
         }
 
         Spec withShape(int d, int h, int nHeads, int nKv) {
             return new Spec(arch, d, h, layers, nHeads, nKv, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor,
-                    d / nHeads, ropeDim);
+                    d / nHeads, ropeDim, experts, splitExperts);
         }
 
         Spec withTied(boolean t) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, t, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
         }
 
         Spec withLlama3(ModelConfig.RopeScaling s, float ropeTheta) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, ropeTheta, matrixType, tied, s, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
         }
 
         Spec withHfPermutedQk() {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, true, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
         }
 
         /** Heads of {@code hd} dimensions whatever the width (Qwen3: 16 heads of 128 over a width of 1024). */
         Spec withHeadDim(int hd) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, hd, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, hd, ropeDim, experts, splitExperts);
         }
 
         Spec withVocab(int v) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, v, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, v, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
         }
 
         /** RoPE over the first {@code d} dimensions of each head only (Phi-4-mini: 96 of 128). */
         Spec withRopeDim(int d) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, d);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, d, experts, splitExperts);
         }
 
         /** Dimensions RoPE turns. */
@@ -85,15 +89,20 @@ final class RandomLlamaGguf {
 
         /** {@code n} transformer blocks (Gemma 3 slides five of every six: six layers hold a global one). */
         Spec withLayers(int n) {
-            return new Spec(arch, dim, hidden, n, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, n, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
         }
 
         Spec withTheta(float t) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, t, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, t, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
+        }
+
+        /** A mixture of {@code n} experts in every layer; {@code split}: each expert's matrices in tensors of their own. */
+        Spec withExperts(int n, boolean split) {
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, eps, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, n, split);
         }
 
         Spec withEps(float e) {
-            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim);
+            return new Spec(arch, dim, hidden, layers, heads, kvHeads, vocab, context, e, theta, matrixType, tied, llama3, hfPermutedQk, seed, ropeFreqsTensor, headDim, ropeDim, experts, splitExperts);
         }
     }
 
@@ -107,6 +116,16 @@ final class RandomLlamaGguf {
     static final float GEMMA2_FINAL_CAP = 10f;
     /** Gemma 3's linear RoPE factor for its global layers, as written here (Gemma 3 4B and up: 8). */
     static final float GEMMA3_LINEAR = 4f;
+
+    /** Experts each token runs through in the mixtures written here. */
+    static final int EXPERTS_USED = 2;
+    /** Width of Qwen2-MoE's shared expert as written here. */
+    static final int SHARED_HIDDEN = 64;
+    /** Granite's scales as written here (Granite 3.0 1B-A400M: 12, 0.22, 1/64, 6). */
+    static final float GRANITE_EMBEDDING_SCALE = 4f;
+    static final float GRANITE_RESIDUAL_SCALE = 0.5f;
+    static final float GRANITE_ATTENTION_SCALE = 0.1f;
+    static final float GRANITE_LOGIT_SCALE = 3f;
 
     /** The drawn weights, by GGUF tensor name, in Hugging Face row order (before any Q/K permutation). */
     final Map<String, float[]> weights = new LinkedHashMap<>();
@@ -131,7 +150,8 @@ final class RandomLlamaGguf {
         GgufWriter w = new GgufWriter()
                 .putString("general.architecture", a)
                 .putUInt32(a + ".embedding_length", spec.dim())
-                .putUInt32(a + ".feed_forward_length", spec.hidden())
+                // a Qwen MoE's feed_forward_length is a dense model's width, not an expert's
+                .putUInt32(a + ".feed_forward_length", qwenMoe() ? 3 * spec.hidden() : spec.hidden())
                 .putUInt32(a + ".block_count", spec.layers())
                 .putUInt32(a + ".attention.head_count", spec.heads())
                 .putUInt32(a + ".attention.head_count_kv", spec.kvHeads())
@@ -149,6 +169,21 @@ final class RandomLlamaGguf {
                     .putFloat32(a + ".rope.scaling.attn_factor", PHI3_ATTN_FACTOR);
             vector(w, rnd, "rope_factors_short.weight", spec.rotated() / 2, 2.0, 0.5);
             vector(w, rnd, "rope_factors_long.weight", spec.rotated() / 2, 40.0, 5.0);
+        }
+        if (spec.experts() > 0) { // convert_hf_to_gguf.py MixtralModel (as llama), Qwen2MoeModel, Qwen3MoeModel, GraniteMoeModel
+            w.putUInt32(a + ".expert_count", spec.experts()).putUInt32(a + ".expert_used_count", EXPERTS_USED);
+            if (qwenMoe()) {
+                w.putUInt32(a + ".expert_feed_forward_length", spec.hidden());
+            }
+            if (a.equals("qwen2moe")) {
+                w.putUInt32(a + ".expert_shared_feed_forward_length", SHARED_HIDDEN);
+            }
+        }
+        if (a.startsWith("granite")) { // GraniteModel: the multipliers as *_scale keys
+            w.putFloat32(a + ".embedding_scale", GRANITE_EMBEDDING_SCALE)
+                    .putFloat32(a + ".residual_scale", GRANITE_RESIDUAL_SCALE)
+                    .putFloat32(a + ".attention.scale", GRANITE_ATTENTION_SCALE)
+                    .putFloat32(a + ".logit_scale", GRANITE_LOGIT_SCALE);
         }
         if (a.equals("gemma2")) { // convert_hf_to_gguf.py Gemma2Model
             w.putUInt32(a + ".attention.sliding_window", SLIDING_WINDOW)
@@ -185,12 +220,12 @@ final class RandomLlamaGguf {
             matrix(w, rnd, p + "attn_v.weight", kvDim, spec.dim(), s);
             fuse(w, p + "attn_qkv.weight", spec.dim(), p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight");
             matrix(w, rnd, p + "attn_output.weight", spec.dim(), qDim, 1 / Math.sqrt(qDim));
-            if (a.equals("qwen2")) {
+            if (a.equals("qwen2") || a.equals("qwen2moe")) {
                 vector(w, rnd, p + "attn_q.bias", qDim, 0.0, 0.5);
                 vector(w, rnd, p + "attn_k.bias", kvDim, 0.0, 0.5);
                 vector(w, rnd, p + "attn_v.bias", kvDim, 0.0, 0.5);
             }
-            if (a.equals("qwen3") || a.equals("gemma3")) { // QK-norm: one weight per head dimension, shared by the heads
+            if (a.equals("qwen3") || a.equals("qwen3moe") || a.equals("gemma3")) { // QK-norm: one weight per head dimension, shared by the heads
                 norm(w, rnd, p + "attn_q_norm.weight", hd);
                 norm(w, rnd, p + "attn_k_norm.weight", hd);
             }
@@ -199,6 +234,10 @@ final class RandomLlamaGguf {
                 norm(w, rnd, p + "post_ffw_norm.weight", spec.dim());
             }
             norm(w, rnd, p + "ffn_norm.weight", spec.dim());
+            if (spec.experts() > 0) {
+                writeExperts(w, rnd, p);
+                continue;
+            }
             matrix(w, rnd, p + "ffn_gate.weight", spec.hidden(), spec.dim(), s);
             matrix(w, rnd, p + "ffn_up.weight", spec.hidden(), spec.dim(), s);
             fuse(w, p + "ffn_up.weight", spec.dim(), p + "ffn_gate.weight", p + "ffn_up.weight");
@@ -209,6 +248,56 @@ final class RandomLlamaGguf {
             matrix(w, rnd, "output.weight", spec.vocab(), spec.dim(), 1 / Math.sqrt(spec.dim()));
         }
         w.write(path);
+    }
+
+    private boolean qwenMoe() {
+        return spec.experts() > 0 && spec.arch().startsWith("qwen");
+    }
+
+    /**
+     * One layer's mixture: the router [experts, dim] in F32 (llama-quantize keeps ffn_gate_inp so), its scores spread
+     * wide enough that no two experts tie; each expert's gate, up [hidden, dim] and down [dim, hidden], merged into
+     * tensors of ne = [cols, rows, experts] or, split, one tensor per expert; Qwen2-MoE's shared expert and its gate.
+     * {@link #weights} holds the merged matrices (expert e's rows after expert e − 1's) whatever the layout.
+     */
+    private void writeExperts(GgufWriter w, SplittableRandom rnd, String p) {
+        int e = spec.experts();
+        int dim = spec.dim();
+        int hidden = spec.hidden();
+        double s = 1 / Math.sqrt(dim);
+        float[] router = draw(rnd, e * dim, 3 * s);
+        weights.put(p + "ffn_gate_inp.weight", router);
+        w.addTensor(p + "ffn_gate_inp.weight", GgmlType.F32, new long[] {dim, e}, Quantizer.quantize(GgmlType.F32, router));
+        String[] kinds = {"ffn_gate", "ffn_up", "ffn_down"};
+        for (String kind : kinds) {
+            boolean down = kind.equals("ffn_down");
+            int rows = down ? dim : hidden;
+            int cols = down ? hidden : dim;
+            float[] m = draw(rnd, e * rows * cols, down ? 1 / Math.sqrt(hidden) : s);
+            weights.put(p + kind + "_exps.weight", m);
+            if (!spec.splitExperts()) {
+                w.addTensor(p + kind + "_exps.weight", spec.matrixType(), new long[] {cols, rows, e}, Quantizer.quantize(spec.matrixType(), m));
+                continue;
+            }
+            for (int x = 0; x < e; x++) {
+                float[] one = java.util.Arrays.copyOfRange(m, x * rows * cols, (x + 1) * rows * cols);
+                w.addTensor(p + kind + "." + x + ".weight", spec.matrixType(), new long[] {cols, rows}, Quantizer.quantize(spec.matrixType(), one));
+            }
+        }
+        if (spec.arch().equals("qwen2moe")) {
+            vector(w, rnd, p + "ffn_gate_inp_shexp.weight", dim, 0.0, 3 * s);
+            matrix(w, rnd, p + "ffn_gate_shexp.weight", SHARED_HIDDEN, dim, s);
+            matrix(w, rnd, p + "ffn_up_shexp.weight", SHARED_HIDDEN, dim, s);
+            matrix(w, rnd, p + "ffn_down_shexp.weight", dim, SHARED_HIDDEN, 1 / Math.sqrt(SHARED_HIDDEN));
+        }
+    }
+
+    private static float[] draw(SplittableRandom rnd, int n, double std) {
+        float[] m = new float[n];
+        for (int i = 0; i < n; i++) {
+            m[i] = (float) (std * gaussian(rnd));
+        }
+        return m;
     }
 
     /**

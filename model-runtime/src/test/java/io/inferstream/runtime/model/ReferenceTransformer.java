@@ -15,6 +15,11 @@ import java.util.function.Function;
  * and let some layers see only the last {@link RandomLlamaGguf#SLIDING_WINDOW} positions (as Phi-3 all of its layers) (Gemma 2: even layers, soft
  * caps on scores and logits; Gemma 3: five of six, QK-norm, RoPE base 10000 there and a linear factor on the others).
  * Norm weights are taken as the GGUF stores them (Gemma's converter adds the 1 of its {@code 1 + weight}).
+ * Granite (transformers' GraniteModel, GraniteMoeModel) multiplies the embedding, each sub-block's output and q·k by its
+ * multipliers and divides the logits. A mixture of experts (transformers' MixtralSparseMoeBlock, Qwen2MoeSparseMoeBlock,
+ * Qwen3MoeSparseMoeBlock, GraniteMoeMoE) softmaxes the router's scores, takes the {@link RandomLlamaGguf#EXPERTS_USED}
+ * most probable experts, renormalizes their probabilities (not Qwen2-MoE) and sums the experts' SwiGLU outputs so
+ * weighted; Qwen2-MoE adds its shared expert times sigmoid(its gate · x).
  */
 final class ReferenceTransformer {
 
@@ -38,11 +43,13 @@ final class ReferenceTransformer {
         String arch = spec.arch();
         boolean gemma = arch.startsWith("gemma");
         boolean postNorms = arch.equals("gemma2") || arch.equals("gemma3");
+        boolean granite = arch.startsWith("granite");
+        double residual = granite ? RandomLlamaGguf.GRANITE_RESIDUAL_SCALE : 1;
         double[] emb = tensor.apply("token_embd.weight");
         double[][] x = new double[n][dim];
         for (int t = 0; t < n; t++) {
             for (int i = 0; i < dim; i++) {
-                x[t][i] = emb[tokens[t] * dim + i] * (gemma ? Math.sqrt(dim) : 1);
+                x[t][i] = emb[tokens[t] * dim + i] * (gemma ? Math.sqrt(dim) : granite ? RandomLlamaGguf.GRANITE_EMBEDDING_SCALE : 1);
             }
         }
         for (int l = 0; l < spec.layers(); l++) {
@@ -58,12 +65,12 @@ final class ReferenceTransformer {
                 q[t] = linear(tensor.apply(p + "attn_q.weight"), xn, heads * hd);
                 k[t] = linear(tensor.apply(p + "attn_k.weight"), xn, kvHeads * hd);
                 v[t] = linear(tensor.apply(p + "attn_v.weight"), xn, kvHeads * hd);
-                if (spec.arch().equals("qwen2")) {
+                if (spec.arch().equals("qwen2") || arch.equals("qwen2moe")) {
                     addInPlace(q[t], tensor.apply(p + "attn_q.bias"));
                     addInPlace(k[t], tensor.apply(p + "attn_k.bias"));
                     addInPlace(v[t], tensor.apply(p + "attn_v.bias"));
                 }
-                if (spec.arch().equals("qwen3") || arch.equals("gemma3")) {
+                if (spec.arch().equals("qwen3") || arch.equals("qwen3moe") || arch.equals("gemma3")) {
                     normalizeHeads(q[t], heads, tensor.apply(p + "attn_q_norm.weight"));
                     normalizeHeads(k[t], kvHeads, tensor.apply(p + "attn_k_norm.weight"));
                 }
@@ -82,7 +89,7 @@ final class ReferenceTransformer {
                         for (int i = 0; i < hd; i++) {
                             dot += q[t][h * hd + i] * k[s][kvh * hd + i];
                         }
-                        w[s] = dot / Math.sqrt(hd);
+                        w[s] = granite ? dot * RandomLlamaGguf.GRANITE_ATTENTION_SCALE : dot / Math.sqrt(hd);
                         if (arch.equals("gemma2")) {
                             w[s] = RandomLlamaGguf.GEMMA2_ATTN_CAP * Math.tanh(w[s] / RandomLlamaGguf.GEMMA2_ATTN_CAP);
                         }
@@ -100,10 +107,14 @@ final class ReferenceTransformer {
                     }
                 }
                 double[] o = linear(tensor.apply(p + "attn_output.weight"), out, dim);
-                addInPlace(x[t], postNorms ? rmsnorm(o, tensor.apply(p + "post_attention_norm.weight")) : o);
+                addInPlace(x[t], scaled(postNorms ? rmsnorm(o, tensor.apply(p + "post_attention_norm.weight")) : o, residual));
             }
             for (int t = 0; t < n; t++) {
                 double[] xn = rmsnorm(x[t], tensor.apply(p + "ffn_norm.weight"));
+                if (spec.experts() > 0) {
+                    addInPlace(x[t], scaled(experts(p, xn), residual));
+                    continue;
+                }
                 double[] g = linear(tensor.apply(p + "ffn_gate.weight"), xn, spec.hidden());
                 double[] u = linear(tensor.apply(p + "ffn_up.weight"), xn, spec.hidden());
                 for (int i = 0; i < g.length; i++) {
@@ -112,7 +123,7 @@ final class ReferenceTransformer {
                     g[i] = a * u[i];
                 }
                 double[] d = linear(tensor.apply(p + "ffn_down.weight"), g, dim);
-                addInPlace(x[t], postNorms ? rmsnorm(d, tensor.apply(p + "post_ffw_norm.weight")) : d);
+                addInPlace(x[t], scaled(postNorms ? rmsnorm(d, tensor.apply(p + "post_ffw_norm.weight")) : d, residual));
             }
         }
         double[] out = tensor.apply(spec.tied() ? "token_embd.weight" : "output.weight");
@@ -124,8 +135,82 @@ final class ReferenceTransformer {
                     logits[t][i] = RandomLlamaGguf.GEMMA2_FINAL_CAP * Math.tanh(logits[t][i] / RandomLlamaGguf.GEMMA2_FINAL_CAP);
                 }
             }
+            if (granite) {
+                logits[t] = scaled(logits[t], 1 / RandomLlamaGguf.GRANITE_LOGIT_SCALE);
+            }
         }
         return logits;
+    }
+
+    /** Layer {@code p}'s mixture of experts on one normalized token {@code xn}. */
+    private double[] experts(String p, double[] xn) {
+        int e = spec.experts();
+        int dim = spec.dim();
+        int hidden = spec.hidden();
+        double[] scores = linear(tensor.apply(p + "ffn_gate_inp.weight"), xn, e);
+        double max = java.util.Arrays.stream(scores).max().orElseThrow();
+        double z = 0;
+        for (int i = 0; i < e; i++) {
+            scores[i] = Math.exp(scores[i] - max);
+            z += scores[i];
+        }
+        Integer[] ranked = new Integer[e];
+        for (int i = 0; i < e; i++) {
+            scores[i] /= z;
+            ranked[i] = i;
+        }
+        final double[] probs = scores;
+        java.util.Arrays.sort(ranked, (a, b) -> Double.compare(probs[b], probs[a])); // stable: the lower index first on a tie
+        double chosen = 0;
+        for (int j = 0; j < RandomLlamaGguf.EXPERTS_USED; j++) {
+            chosen += probs[ranked[j]];
+        }
+        double[] out = new double[dim];
+        for (int j = 0; j < RandomLlamaGguf.EXPERTS_USED; j++) {
+            int x = ranked[j];
+            double weight = spec.arch().equals("qwen2moe") ? probs[x] : probs[x] / chosen;
+            double[] y = swiglu(expert(p + "ffn_gate", x, hidden, dim), expert(p + "ffn_up", x, hidden, dim),
+                    expert(p + "ffn_down", x, dim, hidden), xn);
+            addInPlace(out, scaled(y, weight));
+        }
+        if (spec.arch().equals("qwen2moe")) {
+            double gate = 0;
+            double[] g = tensor.apply(p + "ffn_gate_inp_shexp.weight");
+            for (int i = 0; i < dim; i++) {
+                gate += g[i] * xn[i];
+            }
+            double[] y = swiglu(tensor.apply(p + "ffn_gate_shexp.weight"), tensor.apply(p + "ffn_up_shexp.weight"),
+                    tensor.apply(p + "ffn_down_shexp.weight"), xn);
+            addInPlace(out, scaled(y, 1 / (1 + Math.exp(-gate))));
+        }
+        return out;
+    }
+
+    /** Expert x's [rows, cols] of {@code kind} (e.g. "blk.0.ffn_up"), merged or in its own tensor as the spec wrote it. */
+    private double[] expert(String kind, int x, int rows, int cols) {
+        if (spec.splitExperts()) {
+            return tensor.apply(kind + "." + x + ".weight");
+        }
+        return java.util.Arrays.copyOfRange(tensor.apply(kind + "_exps.weight"), x * rows * cols, (x + 1) * rows * cols);
+    }
+
+    /** down · (silu(gate · xn) ⊙ up · xn) */
+    private static double[] swiglu(double[] gate, double[] up, double[] down, double[] xn) {
+        int hidden = gate.length / xn.length;
+        double[] g = linear(gate, xn, hidden);
+        double[] u = linear(up, xn, hidden);
+        for (int i = 0; i < hidden; i++) {
+            g[i] = g[i] / (1 + Math.exp(-g[i])) * u[i];
+        }
+        return linear(down, g, xn.length);
+    }
+
+    private static double[] scaled(double[] v, double s) {
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = v[i] * s;
+        }
+        return out;
     }
 
     /**
