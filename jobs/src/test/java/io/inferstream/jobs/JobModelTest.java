@@ -126,10 +126,10 @@ class JobModelTest {
     @Test
     void hereAHuggingFaceFolderIsReadBeforeTheJobAndABadConfigIsOneLine() throws Exception {
         Path folder = Files.createDirectories(tmp.resolve("hf-model"));
-        Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"mixtral\"}");
+        Files.writeString(folder.resolve("config.json"), "{\"model_type\": \"deepseek_v3\"}");
         StringWriter err = new StringWriter();
         assertTrue(JobModel.orSay("stream", folder.toString(), flags(), true, new PrintWriter(err)).isEmpty());
-        assertTrue(err.toString().startsWith("stream: " + folder.resolve("config.json") + ": model_type is 'mixtral'"),
+        assertTrue(err.toString().startsWith("stream: " + folder.resolve("config.json") + ": model_type is 'deepseek_v3'"),
                 err.toString());
         assertEquals(1, err.toString().lines().count(), err.toString());
 

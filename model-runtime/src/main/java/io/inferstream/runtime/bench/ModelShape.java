@@ -7,10 +7,10 @@ import java.util.Locale;
  * shape (same matrix sizes, so the same compute per token) without downloading the model.
  *
  * @param name        CLI name
- * @param architecture GGUF {@code general.architecture}: llama, qwen3 (per-head Q/K norms) or gemma3 (Q/K norms, post-norms,
- *                    GeGLU, sliding-window layers)
+ * @param architecture GGUF {@code general.architecture}: llama, qwen3 (per-head Q/K norms), gemma3 (Q/K norms, post-norms,
+ *                    GeGLU, sliding-window layers) or granitemoe (Granite's scales, a mixture of experts)
  * @param dim         embedding width
- * @param hiddenDim   feed-forward width
+ * @param hiddenDim   feed-forward width (of one expert in a mixture)
  * @param nLayers     transformer blocks
  * @param nHeads      query heads
  * @param nKvHeads    key/value heads
@@ -20,9 +20,19 @@ import java.util.Locale;
  * @param ropeTheta   RoPE base
  * @param tiedOutput  output projection shares the embedding matrix
  * @param slidingWindow positions a sliding-window layer sees (gemma3), 0 for none
+ * @param experts     experts per layer, 0 for a dense feed-forward
+ * @param expertsUsed experts each token runs through
  */
 public record ModelShape(String name, String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads,
-                         int headDim, int vocabSize, int contextLength, float ropeTheta, boolean tiedOutput, int slidingWindow) {
+                         int headDim, int vocabSize, int contextLength, float ropeTheta, boolean tiedOutput, int slidingWindow,
+                         int experts, int expertsUsed) {
+
+    /** A dense shape. */
+    public ModelShape(String name, String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads,
+                      int headDim, int vocabSize, int contextLength, float ropeTheta, boolean tiedOutput, int slidingWindow) {
+        this(name, architecture, dim, hiddenDim, nLayers, nHeads, nKvHeads, headDim, vocabSize, contextLength, ropeTheta,
+                tiedOutput, slidingWindow, 0, 0);
+    }
 
     /** A shape whose every layer sees the whole context. */
     public ModelShape(String name, String architecture, int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads,
@@ -41,6 +51,12 @@ public record ModelShape(String name, String architecture, int dim, int hiddenDi
     /** google/gemma-3-1b-pt: one KV head of 256, a 262k vocabulary, five of six layers within 512 positions. */
     public static final ModelShape GEMMA3_1B = new ModelShape("gemma3-1b", "gemma3", 1152, 6912, 26, 4, 1, 256, 262144, 32768,
             1000000f, true, 512);
+    /**
+     * ibm-granite/granite-3.0-1b-a400m: 32 experts of 512 per layer, 8 per token: 1.33 B weights of which ~0.4 B run per
+     * token; Granite's multipliers (embedding 12, residual 0.22, attention 1/64, logits / 6).
+     */
+    public static final ModelShape GRANITE_MOE_1B = new ModelShape("granite-moe-1b", "granitemoe", 1024, 512, 24, 16, 8, 64,
+            49155, 4096, 10000f, true, 0, 32, 8);
     /** A few-layer model for fast tests. */
     public static final ModelShape TINY = new ModelShape("tiny", "llama", 64, 192, 2, 4, 2, 16, 512, 2048, 10000f, false);
 
@@ -50,9 +66,10 @@ public record ModelShape(String name, String architecture, int dim, int hiddenDi
             case "llama-3.2-1b" -> LLAMA_32_1B;
             case "qwen3-0.6b" -> QWEN3_06B;
             case "gemma3-1b" -> GEMMA3_1B;
+            case "granite-moe-1b" -> GRANITE_MOE_1B;
             case "tiny" -> TINY;
             default -> throw new IllegalArgumentException("unknown model shape '" + name
-                    + "' (expected smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b or tiny)");
+                    + "' (expected smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b, granite-moe-1b or tiny)");
         };
     }
 }

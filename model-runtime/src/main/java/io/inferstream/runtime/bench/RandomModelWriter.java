@@ -45,6 +45,13 @@ public final class RandomModelWriter {
         if (s.slidingWindow() > 0) {
             w.putUInt32(a + ".attention.sliding_window", s.slidingWindow());
         }
+        if (s.experts() > 0) {
+            w.putUInt32(a + ".expert_count", s.experts()).putUInt32(a + ".expert_used_count", s.expertsUsed());
+        }
+        if (a.startsWith("granite")) { // granite-3.0-1b-a400m's multipliers, as convert_hf_to_gguf.py writes them
+            w.putFloat32(a + ".embedding_scale", 12f).putFloat32(a + ".residual_scale", 0.22f)
+                    .putFloat32(a + ".attention.scale", 0.015625f).putFloat32(a + ".logit_scale", 6f);
+        }
         boolean gemma3 = a.equals("gemma3");
         int qDim = s.nHeads() * s.headDim();
         int kvDim = s.nKvHeads() * s.headDim();
@@ -65,6 +72,13 @@ public final class RandomModelWriter {
                 w.addTensor(p + "post_ffw_norm.weight", ones(s.dim()), s.dim());
             }
             w.addTensor(p + "ffn_norm.weight", ones(s.dim()), s.dim());
+            if (s.experts() > 0) { // the router in F32, as llama-quantize leaves it; the experts merged, ne = [cols, rows, experts]
+                matrix(w, p + "ffn_gate_inp.weight", s.experts(), s.dim(), GgmlType.F32, rnd);
+                experts(w, p + "ffn_gate_exps.weight", s.experts(), s.hiddenDim(), s.dim(), type, rnd);
+                experts(w, p + "ffn_up_exps.weight", s.experts(), s.hiddenDim(), s.dim(), type, rnd);
+                experts(w, p + "ffn_down_exps.weight", s.experts(), s.dim(), s.hiddenDim(), type, rnd);
+                continue;
+            }
             matrix(w, p + "ffn_gate.weight", s.hiddenDim(), s.dim(), type, rnd);
             matrix(w, p + "ffn_up.weight", s.hiddenDim(), s.dim(), type, rnd);
             matrix(w, p + "ffn_down.weight", s.dim(), s.hiddenDim(), type, rnd);
@@ -98,14 +112,23 @@ public final class RandomModelWriter {
         }
     }
 
+    /** {@code count} matrices of [rows, cols] in one tensor of GGUF shape {cols, rows, count}. */
+    private static void experts(GgufWriter w, String name, int count, int rows, int cols, GgmlType type, SplittableRandom rnd) {
+        w.addTensor(name, type, new long[] {cols, rows, count}, Quantizer.quantize(type, random(Math.multiplyExact(count, rows) * (long) cols, rnd)));
+    }
+
     /** A [rows, cols] matrix (GGUF shape {cols, rows}) of random weights. */
     private static void matrix(GgufWriter w, String name, int rows, int cols, GgmlType type, SplittableRandom rnd) {
-        float[] x = new float[Math.multiplyExact(rows, cols)];
+        w.addTensor(name, type, new long[] {cols, rows}, Quantizer.quantize(type, random((long) rows * cols, rnd)));
+    }
+
+    private static float[] random(long n, SplittableRandom rnd) {
+        float[] x = new float[Math.toIntExact(n)];
         float half = STD * (float) Math.sqrt(3); // uniform in [-half, half] has std STD
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) ((rnd.nextDouble() * 2 - 1) * half);
         }
-        w.addTensor(name, type, new long[] {cols, rows}, Quantizer.quantize(type, x));
+        return x;
     }
 
     private static float[] ones(int n) {

@@ -1,5 +1,6 @@
 package io.inferstream.runtime.bench;
 
+import io.inferstream.runtime.model.Experts;
 import io.inferstream.runtime.model.ModelConfig;
 
 /**
@@ -9,7 +10,8 @@ import io.inferstream.runtime.model.ModelConfig;
  *
  * <ul>
  *   <li>Every request runs promptLength + outputLength − 1 tokens through every layer (the last sampled token
- *       is never fed back): Wq, Wk, Wv, Wo and the three feed-forward matrices.</li>
+ *       is never fed back): Wq, Wk, Wv, Wo and the three feed-forward matrices (in a mixture of experts, the router
+ *       and the three matrices of each expert the token runs through).</li>
  *   <li>Every sampled token costs one row of logits: the vocab × dim output matrix.</li>
  *   <li>A token at position p attends over p + 1 positions: per layer and query head, a score and a weighted
  *       value of headDim multiply-adds each.</li>
@@ -24,7 +26,11 @@ public record WorkloadFlops(double matmulFlops, double attentionFlops) {
         long qDim = (long) c.nHeads() * c.headDim();
         long kvDim = c.kvDim();
         long dim = c.dim();
-        long perLayer = dim * qDim + 2 * dim * kvDim + qDim * dim + 3 * dim * c.hiddenDim(); // multiply-adds per token
+        Experts e = c.block().experts();
+        // a mixture: the router, then the experts a token runs through (and the shared one)
+        long ffn = e == null ? 3 * dim * c.hiddenDim()
+                : dim * e.count() + 3 * dim * ((long) e.used() * e.hidden() + e.sharedHidden());
+        long perLayer = dim * qDim + 2 * dim * kvDim + qDim * dim + ffn; // multiply-adds per token
         long forwardTokens = promptLength + outputLength - 1L;
         double layerMacs = (double) perLayer * c.nLayers() * forwardTokens;
         double headMacs = (double) c.vocabSize() * dim * outputLength;

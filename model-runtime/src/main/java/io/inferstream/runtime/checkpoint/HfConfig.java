@@ -11,18 +11,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.model.BlockOptions;
+import io.inferstream.runtime.model.Experts;
 import io.inferstream.runtime.model.ModelConfig;
 import io.inferstream.runtime.model.SlidingWindow;
 import io.inferstream.runtime.safetensors.SafetensorsWriter;
 
 /**
  * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
- * {@code Qwen2Config}, {@code Qwen3Config}, and {@code Gemma2Config} and {@code Gemma3TextConfig} with their
- * {@link BlockOptions}), with
+ * {@code Qwen2Config}, {@code Qwen3Config}, the mixtures of experts {@code MixtralConfig}, {@code Qwen2MoeConfig} and
+ * {@code Qwen3MoeConfig}, and {@code Gemma2Config} and {@code Gemma3TextConfig} with their {@link BlockOptions}), with
  * transformers' defaults for the keys a file leaves out.
  *
  * @param file           the config.json read
- * @param modelType      {@code model_type}: llama, mistral, qwen2, qwen3, gemma2 or gemma3_text
+ * @param modelType      {@code model_type}: llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma2 or gemma3_text
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
  * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
@@ -30,7 +31,8 @@ import io.inferstream.runtime.safetensors.SafetensorsWriter;
 public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> TYPES = Set.of("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text");
+    private static final Set<String> TYPES = Set.of("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+            "gemma2", "gemma3_text");
 
     /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
     public static HfConfig read(Path file) {
@@ -46,8 +48,9 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         String type = c.path("model_type").asText("");
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
-                    + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, qwen2"
-                    + " (Qwen2, Qwen2.5), qwen3, gemma2 and gemma3_text (Gemma 3 270M, 1B); other Gemma models as GGUF files");
+                    + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, mixtral, qwen2"
+                    + " (Qwen2, Qwen2.5), qwen2_moe, qwen3, qwen3_moe, gemma2 and gemma3_text (Gemma 3 270M, 1B); other Gemma"
+                    + " models as GGUF files");
         }
         if (c.has("quantization_config")) {
             throw new IllegalArgumentException(file + ": quantization_config ("
@@ -68,6 +71,8 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         int heads = positive(c, file, "num_attention_heads");
         int kvHeads = c.hasNonNull("num_key_value_heads") ? positive(c, file, "num_key_value_heads") : heads;
         boolean qwen3 = type.equals("qwen3");
+        boolean qwen2 = type.equals("qwen2") || type.equals("qwen2_moe");
+        boolean qwenFamily = qwen2 || type.startsWith("qwen3");
         // Qwen3Config defaults head_dim to 128 whatever the width, Gemma's configs to 256; the others to hidden_size / heads
         int headDim = c.hasNonNull("head_dim") ? positive(c, file, "head_dim") : qwen3 ? 128 : gemma ? 256 : dim / heads;
         if (!c.hasNonNull("head_dim") && !qwen3 && !gemma && dim % heads != 0) {
@@ -81,10 +86,9 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         if (headDim % 2 != 0) {
             throw new IllegalArgumentException(file + ": heads of " + headDim + " dimensions; RoPE needs an even head_dim");
         }
-        boolean qwen2 = type.equals("qwen2");
-        // transformers' defaults: 32768 for Qwen, 8192 for Gemma 2, 131072 for Gemma 3
-        int context = c.path("max_position_embeddings").asInt(qwen2 || qwen3 ? 32768
-                : type.equals("gemma2") ? 8192 : gemma ? 131072 : 2048);
+        // transformers' defaults: 32768 for Qwen, 8192 for Gemma 2, 131072 for Gemma 3 and Mixtral
+        int context = c.path("max_position_embeddings").asInt(qwenFamily ? 32768
+                : type.equals("gemma2") ? 8192 : gemma || type.equals("mixtral") ? 131072 : 2048);
         int layers = positive(c, file, "num_hidden_layers");
         boolean qkvBias = qwen2 || c.path("attention_bias").asBoolean(false);
         if (gemma) {
@@ -96,10 +100,16 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
         }
         context = Math.min(context, slidingWindow(c, type, context));
-        ModelConfig model = new ModelConfig(qwen2 || qwen3 ? type : "llama", dim, positive(c, file, "intermediate_size"),
+        String architecture = switch (type) {
+            case "qwen2", "qwen3" -> type;
+            case "qwen2_moe" -> "qwen2moe";
+            case "qwen3_moe" -> "qwen3moe";
+            default -> "llama";
+        };
+        ModelConfig model = new ModelConfig(architecture, dim, positive(c, file, "intermediate_size"),
                 layers, heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
                 (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(10000.0),
-                true, ropeScaling(c, file));
+                true, ropeScaling(c, file), headDim, 1f, 1f, BlockOptions.LLAMA.withExperts(experts(c, file, type, layers)));
         return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(false), qkvBias);
     }
 
@@ -144,6 +154,34 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
                 cap(c, "final_logit_softcapping", gemma2 ? 30 : 0), window);
     }
 
+    /**
+     * The mixture of experts of a Mixtral ({@code num_local_experts}, each {@code intermediate_size} wide, the chosen
+     * experts' probabilities always renormalized) or a Qwen MoE ({@code num_experts} of {@code moe_intermediate_size},
+     * renormalized where {@code norm_topk_prob} says, default false; Qwen2-MoE's shared expert of
+     * {@code shared_expert_intermediate_size}); {@code num_experts_per_tok} per token. Every layer must be a mixture
+     * ({@code decoder_sparse_step} 1, no {@code mlp_only_layers}). Null for the dense types.
+     */
+    private static Experts experts(JsonNode c, Path file, String type, int layers) {
+        boolean mixtral = type.equals("mixtral");
+        if (!mixtral && !type.endsWith("_moe")) {
+            return null;
+        }
+        if (c.path("decoder_sparse_step").asInt(1) != 1 || c.path("mlp_only_layers").size() > 0) {
+            throw new IllegalArgumentException(file + ": decoder_sparse_step " + c.path("decoder_sparse_step").asInt(1)
+                    + ", mlp_only_layers " + c.path("mlp_only_layers") + ": dense layers among the mixture's are not supported");
+        }
+        int count = positive(c, file, mixtral ? "num_local_experts" : "num_experts");
+        int used = positive(c, file, "num_experts_per_tok");
+        int hidden = positive(c, file, mixtral ? "intermediate_size" : "moe_intermediate_size");
+        boolean normalize = mixtral || c.path("norm_topk_prob").asBoolean(false);
+        int shared = type.equals("qwen2_moe") ? positive(c, file, "shared_expert_intermediate_size") : 0;
+        try {
+            return new Experts(count, used, hidden, normalize, 1f, shared);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
     /** A soft cap: the key's value, its default where the key is absent, 0 (none) where it is null. */
     private static float cap(JsonNode c, String key, double absent) {
         return !c.has(key) ? (float) absent : (float) c.path(key).asDouble(0);
@@ -173,7 +211,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
      */
     private static int slidingWindow(JsonNode c, String type, int context) {
         JsonNode window = c.path("sliding_window");
-        boolean applies = type.equals("mistral")
+        boolean applies = type.equals("mistral") || type.equals("mixtral")
                 || (type.startsWith("qwen") && c.path("use_sliding_window").asBoolean(false));
         return applies && window.isInt() && window.asInt() > 0 ? window.asInt() : context;
     }

@@ -180,10 +180,11 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         if (!config.llamaArithmetic()) {
             // the upload reads each matrix's own tensor, not rows of a fused one; the RoPE kernels turn whole heads
-            // unscaled; the step has Llama's block (no GeGLU, post-norms, soft caps or sliding windows)
+            // unscaled; the step has Llama's block (no GeGLU, post-norms, soft caps, sliding windows, Granite's scales or
+            // a mixture of experts)
             throw new IllegalArgumentException("a " + config.architecture() + " model (fused QKV and gate/up tensors, LongRoPE, "
-                    + "RoPE over " + config.ropeDim() + " of " + config.headDim() + " dimensions or linearly scaled, or Gemma's "
-                    + "block) runs on the CPU backend only; use --device cpu");
+                    + "RoPE over " + config.ropeDim() + " of " + config.headDim() + " dimensions or linearly scaled, Gemma's "
+                    + "or Granite's block, or a mixture of experts) runs on the CPU backend only; use --device cpu");
         }
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();

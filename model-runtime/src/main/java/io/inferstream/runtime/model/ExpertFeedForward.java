@@ -89,6 +89,15 @@ final class ExpertFeedForward {
         }
     }
 
+    /** Experts the last {@link #forward} ran: those that at least one of its tokens chose. */
+    int expertsRun() {
+        int run = 0;
+        for (int e = 0; e < experts.count(); e++) {
+            run += first[e + 1] > first[e] ? 1 : 0;
+        }
+        return run;
+    }
+
     /** Token t's experts and weights from its router scores in probs[t]. */
     private void route(int t) {
         int count = experts.count();

@@ -57,6 +57,35 @@ class RandomModelWriterTest {
     }
 
     @Test
+    void aGraniteMoeShapeWritesItsExpertsScalesAndRouter(@TempDir Path dir) {
+        ModelShape s = new ModelShape("tiny-granitemoe", "granitemoe", 64, 96, 2, 4, 2, 16, 512, 2048, 10000f, true, 0, 8, 2);
+        Path file = RandomModelWriter.write(s, GgmlType.Q8_0, 3, dir.resolve("gm.gguf"));
+        try (GgufFile gguf = GgufFile.open(file); LlamaModel model = LlamaModel.load(gguf)) {
+            ModelConfig c = model.config();
+            assertEquals(new io.inferstream.runtime.model.Experts(8, 2, 96, true, 1f, 0), c.block().experts());
+            assertEquals(0.22f, c.block().residualScale());
+            assertEquals(6f, c.block().logitScale());
+            assertEquals(GgmlType.F32, model.weights().experts()[1].router().type());
+            assertEquals(GgmlType.Q8_0, model.weights().experts()[1].down()[7].type());
+            assertArrayEquals(new long[] {96, 64, 8}, gguf.tensor("blk.1.ffn_down_exps.weight").shape());
+        }
+    }
+
+    @Test
+    void graniteMoeShapeHasTheRealModelsParameterCount() {
+        ModelShape s = ModelShape.GRANITE_MOE_1B;
+        long attention = 2L * s.dim() * s.nHeads() * s.headDim() + 2L * s.dim() * s.nKvHeads() * s.headDim();
+        long experts = (long) s.experts() * 3 * s.dim() * s.hiddenDim() + (long) s.experts() * s.dim(); // and the router
+        long perLayer = attention + experts + 2L * s.dim();
+        // ibm-granite/granite-3.0-1b-a400m (config.json: 1024 wide, 24 layers, 16 Q and 8 KV heads, 32 experts of 512,
+        // vocabulary 49,155, tied): 1,334,628,352 weights, the "1.3B" of its name
+        assertEquals(1_334_628_352L, s.nLayers() * perLayer + s.dim() + (long) s.vocabSize() * s.dim());
+        // of which a token runs through 8 experts: the "A400M"
+        long active = s.nLayers() * (attention + (long) s.expertsUsed() * 3 * s.dim() * s.hiddenDim()) + (long) s.vocabSize() * s.dim();
+        assertTrue(active > 400_000_000L && active < 430_000_000L, "active weights " + active);
+    }
+
+    @Test
     void gemma3ShapeHasTheRealModelsParameterCount() {
         ModelShape s = ModelShape.GEMMA3_1B;
         long perLayer = qkNormLayerParameters(s, 4); // four norms of the width: input, post-attention, pre- and post-FFN

@@ -151,10 +151,24 @@ class HuggingFaceCheckpointTest {
     }
 
     @Test
-    void aModelTypeOutsideTheLlamaFamilyIsNamed() throws IOException {
-        writeTiny(c -> c.put("model_type", "mixtral"), t -> { });
+    void aMixtureWithDenseLayersOrWithoutItsExpertCountIsRefusedByKey() throws IOException {
+        writeTiny(c -> c.put("model_type", "qwen3_moe").put("num_experts", 4).put("num_experts_per_tok", 2)
+                .put("moe_intermediate_size", 32).put("decoder_sparse_step", 2), t -> { });
         String m = openFails(dir);
-        assertTrue(m.contains("config.json") && m.contains("model_type is 'mixtral'") && m.contains("qwen2")
+        assertTrue(m.contains("config.json") && m.contains("decoder_sparse_step 2") && m.contains("dense layers"), m);
+        writeTiny(c -> c.put("model_type", "mixtral").put("num_experts_per_tok", 2), t -> { });
+        m = openFails(dir);
+        assertTrue(m.contains("config.json") && m.contains("num_local_experts is missing"), m);
+        writeTiny(c -> c.put("model_type", "mixtral").put("num_local_experts", 2).put("num_experts_per_tok", 3), t -> { });
+        m = openFails(dir);
+        assertTrue(m.contains("config.json") && m.contains("2 experts, 3 used"), m);
+    }
+
+    @Test
+    void aModelTypeOutsideTheLlamaFamilyIsNamed() throws IOException {
+        writeTiny(c -> c.put("model_type", "deepseek_v3"), t -> { });
+        String m = openFails(dir);
+        assertTrue(m.contains("config.json") && m.contains("model_type is 'deepseek_v3'") && m.contains("qwen2")
                 && m.contains("gemma3_text"), m);
     }
 

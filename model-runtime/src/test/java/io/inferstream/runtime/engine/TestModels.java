@@ -37,6 +37,13 @@ final class TestModels {
         return LlamaModel.load(GgufFile.open(file));
     }
 
+    /** A random-weights Q8_0 Granite MoE of two layers (8 experts of 96, 2 per token, Granite's multipliers), in {@code dir}. */
+    static LlamaModel randomGraniteMoeQ8(Path dir) {
+        ModelShape shape = new ModelShape("tiny-granitemoe", "granitemoe", 64, 96, 2, 4, 2, 16, 512, 2048, 10000f, true, 0, 8, 2);
+        Path file = RandomModelWriter.write(shape, GgmlType.Q8_0, 7, dir.resolve("tiny-granitemoe-q8_0.gguf"));
+        return LlamaModel.load(GgufFile.open(file));
+    }
+
     /** {@code n} random token ids in [3, vocab): past unk/bos/eos. */
     static int[] randomPrompt(SplittableRandom rnd, int n, int vocab) {
         int[] p = new int[n];

@@ -27,6 +27,8 @@ class LlamaModelReferenceTest {
     @TempDir
     Path dir;
 
+    private int folders;
+
     @Test
     void f32LlamaWithGroupedQueryAttentionAndSeparateOutputMatchesReference() {
         assertMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32), 1e-4);
@@ -345,6 +347,23 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void huggingFaceMixtralAndQwenMoeFoldersMatchReference() {
+        // MixtralForCausalLM: block_sparse_moe.gate and experts.E.w1/w3/w2, always renormalized
+        ModelConfig mixtral = assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withExperts(4, false),
+                SafetensorsDtype.BF16, 2);
+        assertEquals(new Experts(4, 2, 96, true, 1f, 0), mixtral.block().experts());
+        // Qwen3MoeForCausalLM: mlp.gate and mlp.experts.E.*_proj, QK-norm, norm_topk_prob true; moe_intermediate_size wide
+        ModelConfig qwen3 = assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3moe")
+                .withHeadDim(32).withExperts(8, false), SafetensorsDtype.F32, 1);
+        assertEquals("qwen3moe", qwen3.architecture());
+        assertEquals(96, qwen3.block().experts().hidden());
+        // Qwen2MoeForCausalLM: biases, the shared expert behind its sigmoid gate of shape [1, hidden], not renormalized
+        ModelConfig qwen2 = assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2moe")
+                .withExperts(4, false).withTied(true), SafetensorsDtype.F16, 1);
+        assertEquals(new Experts(4, 2, 96, false, 1f, RandomLlamaGguf.SHARED_HIDDEN), qwen2.block().experts());
+    }
+
+    @Test
     void huggingFaceQwen3FolderWithQkNormMatchesReference() {
         RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3").withTied(true)
                 .withShape(64, 96, 4, 2).withHeadDim(32).withEps(1e-6f);
@@ -385,9 +404,10 @@ class LlamaModelReferenceTest {
     /** The folder loaded through {@link Checkpoint#open}, against the reference over the values as stored. */
     private ModelConfig assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype, int shards) {
         RandomLlamaGguf drawn = RandomLlamaGguf.write(spec, dir.resolve("drawn.gguf"));
-        RandomHfFolder folder = RandomHfFolder.write(drawn, dir.resolve("hf"), dtype, shards);
+        Path hf = dir.resolve("hf-" + folders++); // a folder of its own: one test may write several
+        RandomHfFolder folder = RandomHfFolder.write(drawn, hf, dtype, shards);
         double[][] expected = new ReferenceTransformer(spec, folder.stored::get, true).forward(TOKENS);
-        try (Checkpoint checkpoint = Checkpoint.open(dir.resolve("hf"))) {
+        try (Checkpoint checkpoint = Checkpoint.open(hf)) {
             LlamaModel model = checkpoint.loadModel();
             assertEquals(spec.vocab(), model.config().vocabSize());
             assertEquals(spec.eps(), model.config().rmsEps());

@@ -50,6 +50,30 @@ final class RandomHfFolder {
         return hfName(gguf);
     }
 
+    /**
+     * transformers' name of a mixture's GGUF tensor ({@code expert} picks one expert of a merged {@code *_exps} tensor):
+     * MixtralSparseMoeBlock's when {@code mixtral}, else the Qwen MoE blocks'; null for a tensor that is not a mixture's.
+     */
+    static String hfExpertName(String gguf, boolean mixtral, int expert) {
+        String[] parts = gguf.split("\\.", 3);
+        if (parts.length < 3 || !parts[0].equals("blk")) {
+            return null;
+        }
+        String moe = mixtral ? "block_sparse_moe." : "mlp.";
+        String rest = switch (parts[2]) {
+            case "ffn_gate_inp.weight" -> moe + "gate.weight";
+            case "ffn_gate_exps.weight" -> moe + "experts." + expert + (mixtral ? ".w1.weight" : ".gate_proj.weight");
+            case "ffn_up_exps.weight" -> moe + "experts." + expert + (mixtral ? ".w3.weight" : ".up_proj.weight");
+            case "ffn_down_exps.weight" -> moe + "experts." + expert + (mixtral ? ".w2.weight" : ".down_proj.weight");
+            case "ffn_gate_shexp.weight" -> "mlp.shared_expert.gate_proj.weight";
+            case "ffn_up_shexp.weight" -> "mlp.shared_expert.up_proj.weight";
+            case "ffn_down_shexp.weight" -> "mlp.shared_expert.down_proj.weight";
+            case "ffn_gate_inp_shexp.weight" -> "mlp.shared_expert_gate.weight";
+            default -> null;
+        };
+        return rest == null ? null : "model.layers." + parts[1] + "." + rest;
+    }
+
     /** transformers' name of a GGUF tensor name. */
     static String hfName(String gguf) {
         if (gguf.equals("token_embd.weight")) {
@@ -97,7 +121,6 @@ final class RandomHfFolder {
         boolean gemma = spec.arch().equals("gemma2") || spec.arch().equals("gemma3");
         int i = 0;
         for (Map.Entry<String, float[]> e : m.weights.entrySet()) {
-            String name = hfName(e.getKey(), gemma);
             // Gemma's RMSNorm multiplies by 1 + weight: the checkpoint holds the drawn norm weight less 1
             boolean shifted = gemma && e.getKey().endsWith("norm.weight");
             float[] v = e.getValue().clone();
@@ -109,6 +132,31 @@ final class RandomHfFolder {
             long[] shape = shapeOf(e.getKey(), v.length, spec);
             int shard = i++ % shards;
             SafetensorsWriter w = writers.get(shard);
+            boolean mixtral = spec.arch().equals("llama");
+            if (spec.experts() > 0 && hfExpertName(e.getKey(), mixtral, 0) != null) {
+                // a mixture's tensor; the merged ones as one tensor per expert, as transformers keeps them
+                boolean merged = e.getKey().endsWith("_exps.weight");
+                int parts = merged ? spec.experts() : 1;
+                long[] one = e.getKey().endsWith("ffn_gate_inp_shexp.weight") ? new long[] {1, v.length}
+                        : e.getKey().endsWith("ffn_gate_inp.weight") ? new long[] {spec.experts(), spec.dim()}
+                        : !merged ? shape
+                        : e.getKey().endsWith("ffn_down_exps.weight") ? new long[] {spec.dim(), spec.hidden()}
+                        : new long[] {spec.hidden(), spec.dim()};
+                int size = v.length / parts;
+                for (int x = 0; x < parts; x++) {
+                    String part = hfExpertName(e.getKey(), mixtral, x);
+                    float[] slice = java.util.Arrays.copyOfRange(v, x * size, (x + 1) * size);
+                    switch (dtype) {
+                        case BF16 -> w.addBf16(part, slice, one);
+                        case F16 -> w.addF16(part, slice, one);
+                        default -> w.addF32(part, slice, one);
+                    }
+                    weightMap.put(part, shardName(shard, shards));
+                }
+                folder.stored.put(e.getKey(), rounded(v, dtype, false));
+                continue;
+            }
+            String name = hfName(e.getKey(), gemma);
             SafetensorsDtype d = dtype;
             double[] kept = new double[v.length];
             for (int k = 0; k < v.length; k++) {
@@ -144,6 +192,19 @@ final class RandomHfFolder {
         return folder;
     }
 
+    /** {@code v} as {@code dtype} stores it, widened to double, plus 1 where {@code shifted}. */
+    private static double[] rounded(float[] v, SafetensorsDtype dtype, boolean shifted) {
+        double[] kept = new double[v.length];
+        for (int k = 0; k < v.length; k++) {
+            kept[k] = switch (dtype) {
+                case BF16 -> Float16.bf16ToFloat(SafetensorsWriter.toBf16(v[k]));
+                case F16 -> Float16.toFloat(Float16.fromFloat(v[k]));
+                default -> v[k];
+            } + (shifted ? 1.0 : 0.0);
+        }
+        return kept;
+    }
+
     private static String shardName(int shard, int shards) {
         return shards == 1 ? "model.safetensors"
                 : String.format("model-%05d-of-%05d.safetensors", shard + 1, shards);
@@ -162,6 +223,9 @@ final class RandomHfFolder {
     static ObjectNode config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
         if (spec.arch().equals("gemma2") || spec.arch().equals("gemma3")) {
             return gemmaConfig(spec, dtype);
+        }
+        if (spec.experts() > 0) {
+            return mixtureConfig(spec, dtype);
         }
         boolean qwen2 = spec.arch().equals("qwen2");
         boolean qwen3 = spec.arch().equals("qwen3");
@@ -198,6 +262,49 @@ final class RandomHfFolder {
             s.put("high_freq_factor", spec.llama3().highFreqFactor());
             s.put("original_max_position_embeddings", spec.llama3().originalContextLength());
         }
+        return c;
+    }
+
+    /**
+     * config.json of MixtralForCausalLM (a llama spec with experts), Qwen2MoeForCausalLM (its shared expert) or
+     * Qwen3MoeForCausalLM (norm_topk_prob true, as Qwen3-30B-A3B's config sets it; a Qwen MoE's intermediate_size is a
+     * dense layer's width, unused).
+     */
+    private static ObjectNode mixtureConfig(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+        boolean mixtral = spec.arch().equals("llama");
+        boolean qwen2 = spec.arch().equals("qwen2moe");
+        ObjectNode c = JSON.createObjectNode();
+        c.putArray("architectures").add(mixtral ? "MixtralForCausalLM" : qwen2 ? "Qwen2MoeForCausalLM" : "Qwen3MoeForCausalLM");
+        c.put("model_type", mixtral ? "mixtral" : qwen2 ? "qwen2_moe" : "qwen3_moe");
+        c.put("hidden_size", spec.dim());
+        c.put("num_hidden_layers", spec.layers());
+        c.put("num_attention_heads", spec.heads());
+        c.put("num_key_value_heads", spec.kvHeads());
+        c.put("head_dim", spec.headDim());
+        c.put("vocab_size", spec.vocab());
+        c.put("max_position_embeddings", spec.context());
+        c.put("rms_norm_eps", spec.eps());
+        c.put("rope_theta", spec.theta());
+        c.put("hidden_act", "silu");
+        c.put("tie_word_embeddings", spec.tied());
+        c.put("num_experts_per_tok", RandomLlamaGguf.EXPERTS_USED);
+        if (mixtral) {
+            c.put("num_local_experts", spec.experts());
+            c.put("intermediate_size", spec.hidden());
+            c.putNull("sliding_window");
+        } else {
+            c.put("num_experts", spec.experts());
+            c.put("moe_intermediate_size", spec.hidden());
+            c.put("intermediate_size", 3 * spec.hidden());
+            c.put("decoder_sparse_step", 1);
+            c.putArray("mlp_only_layers");
+            c.put("norm_topk_prob", !qwen2);
+            c.put("use_sliding_window", false);
+        }
+        if (qwen2) {
+            c.put("shared_expert_intermediate_size", RandomLlamaGguf.SHARED_HIDDEN);
+        }
+        c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
         return c;
     }
 
