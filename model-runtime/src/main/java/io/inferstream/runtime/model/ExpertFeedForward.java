@@ -10,7 +10,10 @@ import io.inferstream.runtime.tensor.WorkerPool;
  * experts' SwiGLU outputs.
  *
  * <p>Each expert multiplies all the step's tokens that chose it as one batch, so its weights are read once per step,
- * not once per token. A token's sum runs over its experts in the order it chose them, so its output is the same
+ * not once per token. The experts that run are spread over the worker pool whole (each one's products, SwiGLU and copy
+ * on one thread, with scratch of its own): an expert's products are small (Granite-MoE-1B: 512 × 1024), and splitting
+ * each of them over the threads cost more in hand-offs than it gained (one token, two threads: 3.4 ms a layer against
+ * 2.8 ms on one thread, {@code ExpertFeedForwardBenchmark}); a large group's products still spread themselves. A token's sum runs over its experts in the order it chose them, so its output is the same
  * bits alone, in a prefill chunk or in any batch (the matmul kernels give every (row, token) element the same bits
  * whatever the batch).
  *
@@ -27,17 +30,18 @@ final class ExpertFeedForward {
     private float[] weights; // [n, used] their weights in the sum
     private int[] order;     // [n * used] slots t·used + j, grouped by expert, tokens in order within an expert
     private int[] first;     // [count + 1] each expert's first entry in order
-    private float[] in;      // [m, dim] the tokens of one expert
-    private float[] gate;    // [m, width] gate, then SwiGLU
-    private float[] up;      // [m, width]
-    private float[] down;    // [m, dim] one expert's outputs
+    private int[] running;   // [count] the experts some token chose
+    private float[] gate;    // [n, sharedHidden] the shared expert's gate, then SwiGLU
+    private float[] up;      // [n, sharedHidden]
     private float[] slots;   // [n · used, dim] every chosen expert's output for its token
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
     private float[] shared;  // [n, dim] the shared expert's outputs
 
     ExpertFeedForward(Experts experts, int dim) {
         this.experts = experts;
         this.dim = dim;
         this.first = new int[experts.count() + 1];
+        this.running = new int[experts.count()];
     }
 
     /** out[t] = Σ_j weight(t, j) · expert_{chosen(t, j)}(x[t]) (+ the shared expert) for t &lt; n   // x, out: [n, dim] */
@@ -48,31 +52,20 @@ final class ExpertFeedForward {
         ensureCapacity(n);
         int count = experts.count();
         int used = experts.used();
-        int hidden = experts.hidden();
         w.router().matmul(x, probs, n);
         for (int t = 0; t < n; t++) {
             route(t);
         }
         group(n);
 
-        // Each expert over the tokens that chose it, as one batch.
+        // Each expert over the tokens that chose it, as one batch; the experts spread over the pool.
+        int run = 0;
         for (int e = 0; e < count; e++) {
-            int m = first[e + 1] - first[e];
-            if (m == 0) {
-                continue;
-            }
-            for (int i = 0; i < m; i++) {
-                int token = order[first[e] + i] / used;
-                System.arraycopy(x, token * dim, in, i * dim, dim);
-            }
-            w.gate()[e].matmul(in, gate, m);
-            w.up()[e].matmul(in, up, m);
-            WorkerPool.parallelFor(0, m, i -> VectorMath.swiglu(gate, up, i * hidden, hidden));
-            w.down()[e].matmul(gate, down, m);
-            for (int i = 0; i < m; i++) {
-                System.arraycopy(down, i * dim, slots, order[first[e] + i] * dim, dim);
+            if (first[e + 1] > first[e]) {
+                running[run++] = e;
             }
         }
+        WorkerPool.parallelFor(0, run, i -> runExpert(w, running[i], x));
 
         // Each token's sum, in the order of its choice.
         for (int t = 0; t < n; t++) {
@@ -86,6 +79,47 @@ final class ExpertFeedForward {
         }
         if (w.hasShared()) {
             addShared(w, x, n, out);
+        }
+    }
+
+    /** Expert e over the m tokens that chose it: their outputs into their slots. */
+    private void runExpert(ExpertWeights w, int e, float[] x) {
+        int used = experts.used();
+        int hidden = experts.hidden();
+        int m = first[e + 1] - first[e];
+        Scratch s = scratch.get().ensure(m, dim, hidden);
+        for (int i = 0; i < m; i++) {
+            int token = order[first[e] + i] / used;
+            System.arraycopy(x, token * dim, s.in, i * dim, dim);
+        }
+        w.gate()[e].matmul(s.in, s.gate, m);
+        w.up()[e].matmul(s.in, s.up, m);
+        for (int i = 0; i < m; i++) {
+            VectorMath.swiglu(s.gate, s.up, i * hidden, hidden);
+        }
+        w.down()[e].matmul(s.gate, s.down, m);
+        for (int i = 0; i < m; i++) {
+            System.arraycopy(s.down, i * dim, slots, order[first[e] + i] * dim, dim);
+        }
+    }
+
+    /** One thread's buffers for the expert it runs: its tokens [m, dim], gate and up [m, hidden], outputs [m, dim]. */
+    private static final class Scratch {
+        float[] in = new float[0];
+        float[] gate = new float[0];
+        float[] up = new float[0];
+        float[] down = new float[0];
+
+        Scratch ensure(int m, int dim, int hidden) {
+            if (in.length < m * dim) {
+                in = new float[m * dim];
+                down = new float[m * dim];
+            }
+            if (gate.length < m * hidden) {
+                gate = new float[m * hidden];
+                up = new float[m * hidden];
+            }
+            return this;
         }
     }
 
@@ -181,17 +215,14 @@ final class ExpertFeedForward {
         }
         int c = Math.max(n, capacity * 2);
         int used = experts.used();
-        int width = Math.max(experts.hidden(), experts.sharedHidden());
         probs = new float[c * experts.count()];
         chosen = new int[c * used];
         weights = new float[c * used];
         order = new int[c * used];
-        in = new float[c * dim];
-        gate = new float[c * width];
-        up = new float[c * width];
-        down = new float[c * dim];
         slots = new float[c * used * dim];
         if (experts.sharedHidden() > 0) {
+            gate = new float[c * experts.sharedHidden()];
+            up = new float[c * experts.sharedHidden()];
             shared = new float[c * dim];
         }
         capacity = c;

@@ -12,7 +12,9 @@ import java.util.function.IntConsumer;
  * <p>{@link #parallelFor} splits its range into chunks that the calling thread and the helpers claim from a
  * shared counter. The caller always works too, so a call completes even when every helper is busy elsewhere:
  * calls from several threads at once, or nested calls from inside a body, cannot deadlock; helpers only make
- * it faster. A helper that finds all chunks claimed moves on.
+ * it faster. A helper that finds all chunks claimed moves on. A call from inside a body runs inline on that thread:
+ * the outer loop already spreads the work, and handing a small inner loop to a busy pool only costs (the mixture of
+ * experts runs whole experts as the outer loop's items, each expert's products inside).
  *
  * <p><b>Why helpers spin.</b> A decode step of a small model is hundreds of parallel loops of 10-60 µs each,
  * a few microseconds apart. A parked thread takes longer than that to wake (futex, scheduler), so with a
@@ -30,6 +32,8 @@ public final class WorkerPool {
     /** Loops that may still have unclaimed chunks, oldest first. */
     private static final ConcurrentLinkedQueue<Loop> PENDING = new ConcurrentLinkedQueue<>();
     private static final Helper[] HELPERS = startHelpers();
+    /** [0]: how many loop bodies this thread is inside. */
+    private static final ThreadLocal<int[]> INSIDE = ThreadLocal.withInitial(() -> new int[1]);
 
     private WorkerPool() {
     }
@@ -45,7 +49,7 @@ public final class WorkerPool {
         if (n <= 0) {
             return;
         }
-        if (n == 1 || THREADS == 1) {
+        if (n == 1 || THREADS == 1 || INSIDE.get()[0] > 0) {
             for (int i = from; i < to; i++) {
                 body.accept(i);
             }
@@ -124,7 +128,9 @@ public final class WorkerPool {
 
         void work() {
             int c;
+            int[] inside = INSIDE.get();
             while ((c = next.getAndIncrement()) < chunks) {
+                inside[0]++;
                 try {
                     if (failure == null) {
                         int lo = from + (int) ((long) n * c / chunks);
@@ -136,6 +142,7 @@ public final class WorkerPool {
                 } catch (Throwable t) {
                     failure = t;
                 } finally {
+                    inside[0]--;
                     done.incrementAndGet();
                 }
             }

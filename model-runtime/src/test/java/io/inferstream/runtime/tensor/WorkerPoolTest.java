@@ -1,6 +1,7 @@
 package io.inferstream.runtime.tensor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -66,6 +67,36 @@ class WorkerPoolTest {
                 callers.shutdownNow();
             }
         });
+    }
+
+    @Test
+    void aCallFromInsideABodyRunsInlineOnThatBodysThread() {
+        // the outer loop spreads the work; an inner loop (an expert's products) stays on the thread that runs its item
+        for (int rep = 0; rep < 50; rep++) {
+            Thread[][] ran = new Thread[8][16];
+            Thread[] outer = new Thread[8];
+            WorkerPool.parallelFor(0, 8, i -> {
+                outer[i] = Thread.currentThread();
+                WorkerPool.parallelFor(0, 16, j -> ran[i][j] = Thread.currentThread());
+            });
+            for (int i = 0; i < 8; i++) {
+                for (int j = 0; j < 16; j++) {
+                    assertSame(outer[i], ran[i][j], "inner index " + j + " of outer " + i);
+                }
+            }
+        }
+        // outside any body, a loop still spreads over the pool
+        java.util.Set<Thread> threads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        for (int rep = 0; rep < 200 && threads.size() < Math.min(2, WorkerPool.threads()); rep++) {
+            WorkerPool.parallelFor(0, 64, i -> {
+                threads.add(Thread.currentThread());
+                long spin = System.nanoTime() + 20_000;
+                while (System.nanoTime() < spin) {
+                    Thread.onSpinWait();
+                }
+            });
+        }
+        assertEquals(Math.min(2, WorkerPool.threads()), threads.size(), "a top-level loop ran on helpers too");
     }
 
     @Test
