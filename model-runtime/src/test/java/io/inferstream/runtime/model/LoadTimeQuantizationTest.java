@@ -31,19 +31,33 @@ class LoadTimeQuantizationTest {
 
     @Test
     void anF32FolderQuantizedAtLoadGivesTheQuantizedGgufsLogitsBitForBit() {
+        assertQuantizedAtLoadGivesTheQuantizedGgufsLogits(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3")
+                .withShape(64, 96, 4, 2).withHeadDim(32).withTied(true), "dense");
+    }
+
+    @Test
+    void aMixtureFolderQuantizedAtLoadGivesTheQuantizedGgufsLogitsBitForBit() {
+        // every expert re-encoded, the routers kept in F32 as llama-quantize keeps ffn_gate_inp
+        assertQuantizedAtLoadGivesTheQuantizedGgufsLogits(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3moe")
+                .withShape(64, 96, 4, 2).withHeadDim(32).withTied(true).withExperts(4, false), "moe");
+    }
+
+    private void assertQuantizedAtLoadGivesTheQuantizedGgufsLogits(RandomLlamaGguf.Spec spec, String name) {
         for (GgmlType type : LoadTimeQuantization.TARGETS) {
             // the same draw twice: once as a Hugging Face F32 folder, once as a GGUF quantized when written
-            RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3").withShape(64, 96, 4, 2)
-                    .withHeadDim(32).withTied(true);
-            RandomHfFolder.write(RandomLlamaGguf.write(spec, dir.resolve("f32.gguf")), dir.resolve("hf-" + type), SafetensorsDtype.F32, 1);
-            Path quantized = dir.resolve(type + ".gguf");
+            RandomHfFolder.write(RandomLlamaGguf.write(spec, dir.resolve("f32.gguf")), dir.resolve("hf-" + name + type), SafetensorsDtype.F32, 1);
+            Path quantized = dir.resolve(name + type + ".gguf");
             RandomLlamaGguf.write(new RandomLlamaGguf.Spec(spec.arch(), spec.dim(), spec.hidden(), spec.layers(), spec.heads(),
                     spec.kvHeads(), spec.vocab(), spec.context(), spec.eps(), spec.theta(), type, spec.tied(), spec.llama3(),
                     spec.hfPermutedQk(), spec.seed(), spec.ropeFreqsTensor(), spec.headDim(), spec.ropeDim(), spec.experts(),
                     spec.splitExperts()), quantized);
-            try (Checkpoint folder = Checkpoint.open(dir.resolve("hf-" + type)); GgufFile gguf = GgufFile.open(quantized)) {
+            try (Checkpoint folder = Checkpoint.open(dir.resolve("hf-" + name + type)); GgufFile gguf = GgufFile.open(quantized)) {
                 LlamaModel loaded = LoadTimeQuantization.apply(folder.loadModel(), type);
                 assertEquals(type, loaded.weights().wq()[1].type());
+                if (spec.experts() > 0) {
+                    assertEquals(type, loaded.weights().experts()[1].down()[3].type());
+                    assertEquals(GgmlType.F32, loaded.weights().experts()[1].router().type());
+                }
                 assertSame(loaded.weights().tokenEmbedding(), loaded.weights().output(), "a tied output stays the embedding");
                 float[][] expected = LlamaModelReferenceTest.logitsAtEveryPosition(LlamaModel.load(gguf), TOKENS);
                 float[][] actual = LlamaModelReferenceTest.logitsAtEveryPosition(loaded, TOKENS);
