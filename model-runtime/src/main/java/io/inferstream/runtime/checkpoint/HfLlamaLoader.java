@@ -53,19 +53,16 @@ final class HfLlamaLoader implements LlamaTensors {
     public String name(Role role, int layer) {
         String p = "model.layers." + layer + ".";
         boolean mixtral = hf.modelType().equals("mixtral");
-        switch (role) { // MixtralSparseMoeBlock; Qwen2MoeSparseMoeBlock and Qwen3MoeSparseMoeBlock
-            case ROUTER:
-                return p + (mixtral ? "block_sparse_moe.gate.weight" : "mlp.gate.weight");
-            case SHARED_GATE:
-                return p + "mlp.shared_expert.gate_proj.weight";
-            case SHARED_UP:
-                return p + "mlp.shared_expert.up_proj.weight";
-            case SHARED_DOWN:
-                return p + "mlp.shared_expert.down_proj.weight";
-            case SHARED_ROUTER:
-                return p + "mlp.shared_expert_gate.weight";
-            default:
-                break;
+        String mixture = switch (role) { // MixtralSparseMoeBlock; Qwen2MoeSparseMoeBlock and Qwen3MoeSparseMoeBlock
+            case ROUTER -> mixtral ? "block_sparse_moe.gate.weight" : "mlp.gate.weight";
+            case SHARED_GATE -> "mlp.shared_expert.gate_proj.weight";
+            case SHARED_UP -> "mlp.shared_expert.up_proj.weight";
+            case SHARED_DOWN -> "mlp.shared_expert.down_proj.weight";
+            case SHARED_ROUTER -> "mlp.shared_expert_gate.weight";
+            default -> null;
+        };
+        if (mixture != null) {
+            return p + mixture;
         }
         if (gemma()) { // Gemma3DecoderLayer: four norms, the second after attention, the third before the MLP
             switch (role) {

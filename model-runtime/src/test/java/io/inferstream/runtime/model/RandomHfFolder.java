@@ -145,33 +145,15 @@ final class RandomHfFolder {
                 int size = v.length / parts;
                 for (int x = 0; x < parts; x++) {
                     String part = hfExpertName(e.getKey(), mixtral, x);
-                    float[] slice = java.util.Arrays.copyOfRange(v, x * size, (x + 1) * size);
-                    switch (dtype) {
-                        case BF16 -> w.addBf16(part, slice, one);
-                        case F16 -> w.addF16(part, slice, one);
-                        default -> w.addF32(part, slice, one);
-                    }
+                    add(w, dtype, part, java.util.Arrays.copyOfRange(v, x * size, (x + 1) * size), one);
                     weightMap.put(part, shardName(shard, shards));
                 }
                 folder.stored.put(e.getKey(), rounded(v, dtype, false));
                 continue;
             }
             String name = hfName(e.getKey(), gemma);
-            SafetensorsDtype d = dtype;
-            double[] kept = new double[v.length];
-            for (int k = 0; k < v.length; k++) {
-                kept[k] = switch (d) {
-                    case BF16 -> Float16.bf16ToFloat(SafetensorsWriter.toBf16(v[k]));
-                    case F16 -> Float16.toFloat(Float16.fromFloat(v[k]));
-                    default -> v[k];
-                } + (shifted ? 1.0 : 0.0);
-            }
-            switch (d) {
-                case BF16 -> w.addBf16(name, v, shape);
-                case F16 -> w.addF16(name, v, shape);
-                default -> w.addF32(name, v, shape);
-            }
-            folder.stored.put(e.getKey(), kept);
+            add(w, dtype, name, v, shape);
+            folder.stored.put(e.getKey(), rounded(v, dtype, shifted));
             weightMap.put(name, shardName(shard, shards));
         }
         try {
@@ -190,6 +172,14 @@ final class RandomHfFolder {
             throw new UncheckedIOException(e);
         }
         return folder;
+    }
+
+    private static void add(SafetensorsWriter w, SafetensorsDtype dtype, String name, float[] v, long[] shape) {
+        switch (dtype) {
+            case BF16 -> w.addBf16(name, v, shape);
+            case F16 -> w.addF16(name, v, shape);
+            default -> w.addF32(name, v, shape);
+        }
     }
 
     /** {@code v} as {@code dtype} stores it, widened to double, plus 1 where {@code shifted}. */
@@ -232,20 +222,11 @@ final class RandomHfFolder {
         ObjectNode c = JSON.createObjectNode();
         c.putArray("architectures").add(qwen2 ? "Qwen2ForCausalLM" : qwen3 ? "Qwen3ForCausalLM" : "LlamaForCausalLM");
         c.put("model_type", qwen2 || qwen3 ? spec.arch() : "llama");
-        c.put("hidden_size", spec.dim());
+        putShape(c, spec);
         c.put("intermediate_size", spec.hidden());
-        c.put("num_hidden_layers", spec.layers());
-        c.put("num_attention_heads", spec.heads());
-        c.put("num_key_value_heads", spec.kvHeads());
         if (qwen3 || spec.headDim() != spec.dim() / spec.heads()) {
             c.put("head_dim", spec.headDim());
         }
-        c.put("vocab_size", spec.vocab());
-        c.put("max_position_embeddings", spec.context());
-        c.put("rms_norm_eps", spec.eps());
-        c.put("rope_theta", spec.theta());
-        c.put("hidden_act", "silu");
-        c.put("tie_word_embeddings", spec.tied());
         c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
         if (qwen3) {
             c.put("attention_bias", false);
@@ -265,6 +246,20 @@ final class RandomHfFolder {
         return c;
     }
 
+    /** The keys every SwiGLU family's config.json has alike. */
+    private static void putShape(ObjectNode c, RandomLlamaGguf.Spec spec) {
+        c.put("hidden_size", spec.dim());
+        c.put("num_hidden_layers", spec.layers());
+        c.put("num_attention_heads", spec.heads());
+        c.put("num_key_value_heads", spec.kvHeads());
+        c.put("vocab_size", spec.vocab());
+        c.put("max_position_embeddings", spec.context());
+        c.put("rms_norm_eps", spec.eps());
+        c.put("rope_theta", spec.theta());
+        c.put("hidden_act", "silu");
+        c.put("tie_word_embeddings", spec.tied());
+    }
+
     /**
      * config.json of MixtralForCausalLM (a llama spec with experts), Qwen2MoeForCausalLM (its shared expert) or
      * Qwen3MoeForCausalLM (norm_topk_prob true, as Qwen3-30B-A3B's config sets it; a Qwen MoE's intermediate_size is a
@@ -276,17 +271,8 @@ final class RandomHfFolder {
         ObjectNode c = JSON.createObjectNode();
         c.putArray("architectures").add(mixtral ? "MixtralForCausalLM" : qwen2 ? "Qwen2MoeForCausalLM" : "Qwen3MoeForCausalLM");
         c.put("model_type", mixtral ? "mixtral" : qwen2 ? "qwen2_moe" : "qwen3_moe");
-        c.put("hidden_size", spec.dim());
-        c.put("num_hidden_layers", spec.layers());
-        c.put("num_attention_heads", spec.heads());
-        c.put("num_key_value_heads", spec.kvHeads());
+        putShape(c, spec);
         c.put("head_dim", spec.headDim());
-        c.put("vocab_size", spec.vocab());
-        c.put("max_position_embeddings", spec.context());
-        c.put("rms_norm_eps", spec.eps());
-        c.put("rope_theta", spec.theta());
-        c.put("hidden_act", "silu");
-        c.put("tie_word_embeddings", spec.tied());
         c.put("num_experts_per_tok", RandomLlamaGguf.EXPERTS_USED);
         if (mixtral) {
             c.put("num_local_experts", spec.experts());
