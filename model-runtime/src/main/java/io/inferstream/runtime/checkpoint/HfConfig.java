@@ -19,11 +19,12 @@ import io.inferstream.runtime.safetensors.SafetensorsWriter;
 /**
  * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
  * {@code Qwen2Config}, {@code Qwen3Config}, the mixtures of experts {@code MixtralConfig}, {@code Qwen2MoeConfig} and
- * {@code Qwen3MoeConfig}, and {@code Gemma2Config} and {@code Gemma3TextConfig} with their {@link BlockOptions}), with
+ * {@code Qwen3MoeConfig}, IBM's {@code GraniteConfig} and {@code GraniteMoeConfig}, and {@code Gemma2Config} and {@code Gemma3TextConfig} with their {@link BlockOptions}), with
  * transformers' defaults for the keys a file leaves out.
  *
  * @param file           the config.json read
- * @param modelType      {@code model_type}: llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma2 or gemma3_text
+ * @param modelType      {@code model_type}: llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, granite, granitemoe,
+ *                       gemma2 or gemma3_text
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
  * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
@@ -32,7 +33,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Set<String> TYPES = Set.of("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
-            "gemma2", "gemma3_text");
+            "granite", "granitemoe", "gemma2", "gemma3_text");
 
     /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
     public static HfConfig read(Path file) {
@@ -49,8 +50,8 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
                     + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, mixtral, qwen2"
-                    + " (Qwen2, Qwen2.5), qwen2_moe, qwen3, qwen3_moe, gemma2 and gemma3_text (Gemma 3 270M, 1B); other Gemma"
-                    + " models as GGUF files");
+                    + " (Qwen2, Qwen2.5), qwen2_moe, qwen3, qwen3_moe, granite, granitemoe, gemma2 and gemma3_text (Gemma 3 270M,"
+                    + " 1B); other Gemma models as GGUF files");
         }
         if (c.has("quantization_config")) {
             throw new IllegalArgumentException(file + ": quantization_config ("
@@ -101,7 +102,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         }
         context = Math.min(context, slidingWindow(c, type, context));
         String architecture = switch (type) {
-            case "qwen2", "qwen3" -> type;
+            case "qwen2", "qwen3", "granite", "granitemoe" -> type;
             case "qwen2_moe" -> "qwen2moe";
             case "qwen3_moe" -> "qwen3moe";
             default -> "llama";
@@ -109,7 +110,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         ModelConfig model = new ModelConfig(architecture, dim, positive(c, file, "intermediate_size"),
                 layers, heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
                 (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(10000.0),
-                true, ropeScaling(c, file), headDim, 1f, 1f, BlockOptions.LLAMA.withExperts(experts(c, file, type, layers)));
+                true, ropeScaling(c, file), headDim, 1f, 1f, block(c, type).withExperts(experts(c, file, type, layers)));
         return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(false), qkvBias);
     }
 
@@ -162,7 +163,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
      * ({@code decoder_sparse_step} 1, no {@code mlp_only_layers}). Null for the dense types.
      */
     private static Experts experts(JsonNode c, Path file, String type, int layers) {
-        boolean mixtral = type.equals("mixtral");
+        boolean mixtral = type.equals("mixtral") || type.equals("granitemoe"); // GraniteMoeConfig names them as Mixtral's
         if (!mixtral && !type.endsWith("_moe")) {
             return null;
         }
@@ -180,6 +181,20 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Granite's block (transformers' GraniteModel): the embedding times {@code embedding_multiplier}, each sub-block's
+     * output times {@code residual_multiplier}, q·k times {@code attention_multiplier} (in place of 1/sqrt(head_dim)),
+     * the logits divided by {@code logits_scaling}; transformers' defaults 1. Llama's block for the other types.
+     */
+    private static BlockOptions block(JsonNode c, String type) {
+        if (!type.startsWith("granite")) {
+            return BlockOptions.LLAMA;
+        }
+        return new BlockOptions((float) c.path("embedding_multiplier").asDouble(1.0), false, false,
+                (float) c.path("attention_multiplier").asDouble(1.0), 0f, 0f, null,
+                (float) c.path("residual_multiplier").asDouble(1.0), (float) c.path("logits_scaling").asDouble(1.0), null);
     }
 
     /** A soft cap: the key's value, its default where the key is absent, 0 (none) where it is null. */

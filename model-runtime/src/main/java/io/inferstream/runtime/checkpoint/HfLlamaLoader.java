@@ -54,7 +54,8 @@ final class HfLlamaLoader implements LlamaTensors {
         String p = "model.layers." + layer + ".";
         boolean mixtral = hf.modelType().equals("mixtral");
         String mixture = switch (role) { // MixtralSparseMoeBlock; Qwen2MoeSparseMoeBlock and Qwen3MoeSparseMoeBlock
-            case ROUTER -> mixtral ? "block_sparse_moe.gate.weight" : "mlp.gate.weight";
+            case ROUTER -> hf.modelType().equals("granitemoe") ? "block_sparse_moe.router.layer.weight"
+                    : mixtral ? "block_sparse_moe.gate.weight" : "mlp.gate.weight";
             case SHARED_GATE -> "mlp.shared_expert.gate_proj.weight";
             case SHARED_UP -> "mlp.shared_expert.up_proj.weight";
             case SHARED_DOWN -> "mlp.shared_expert.down_proj.weight";
@@ -120,6 +121,9 @@ final class HfLlamaLoader implements LlamaTensors {
     /** Expert {@code expert}'s Linear: Mixtral's w1 (gate), w3 (up), w2 (down); the Qwen MoEs' gate_proj, up_proj, down_proj. */
     @Override
     public Matrix expert(Role role, int layer, int expert, int rows, int cols) {
+        if (hf.modelType().equals("granitemoe")) {
+            return graniteExpert(role, layer, expert, rows, cols);
+        }
         boolean mixtral = hf.modelType().equals("mixtral");
         String p = "model.layers." + layer + (mixtral ? ".block_sparse_moe.experts." : ".mlp.experts.") + expert + ".";
         String name = switch (role) {
@@ -129,6 +133,26 @@ final class HfLlamaLoader implements LlamaTensors {
             default -> throw new IllegalArgumentException(role + " is not an expert's matrix");
         };
         return matrix(p + name + ".weight", rows, cols);
+    }
+
+    /**
+     * GraniteMoeParallelExperts keeps a layer's experts in two tensors: {@code input_linear} [experts, 2 · hidden, dim],
+     * each expert's gate rows then its up rows (transformers chunks the product in two, gate first), and
+     * {@code output_linear} [experts, dim, hidden]. Expert e's matrix is a view of its rows.
+     */
+    private Matrix graniteExpert(Role role, int layer, int expert, int rows, int cols) {
+        String p = "model.layers." + layer + ".block_sparse_moe.";
+        int count = hf.model().block().experts().count();
+        boolean down = role == Role.EXPERT_DOWN;
+        String name = p + (down ? "output_linear.weight" : "input_linear.weight");
+        SafetensorsTensor t = tensor(name, down ? new long[] {count, rows, cols} : new long[] {count, 2L * rows, cols});
+        GgmlType type = type(t);
+        long rowBytes = type.bytesFor(cols);
+        long first = down ? (long) expert * rows : (long) expert * 2 * rows + (role == Role.EXPERT_UP ? rows : 0);
+        java.nio.ByteBuffer data = shards.tensorData(name);
+        java.nio.ByteBuffer part = data.slice(data.position() + Math.toIntExact(first * rowBytes), Math.toIntExact(rows * rowBytes))
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return Matrix.of(type, part, rows, cols, name + "[" + expert + (down ? "" : role == Role.EXPERT_UP ? ", up" : ", gate") + "]");
     }
 
     /** A weight matrix stored [rows, cols]: a Linear's [out_features, in_features]. */

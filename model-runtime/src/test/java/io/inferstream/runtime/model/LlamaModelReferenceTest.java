@@ -364,6 +364,18 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void huggingFaceGraniteAndGraniteMoeFoldersMatchReference() {
+        // GraniteForCausalLM's multipliers; GraniteMoeForCausalLM's router.layer and fused input_linear / output_linear
+        ModelConfig dense = assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("granite"),
+                SafetensorsDtype.F32, 1);
+        assertEquals(RandomLlamaGguf.GRANITE_RESIDUAL_SCALE, dense.block().residualScale());
+        ModelConfig moe = assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("granitemoe")
+                .withExperts(8, false).withTied(true), SafetensorsDtype.BF16, 2);
+        assertEquals(new Experts(8, 2, 96, true, 1f, 0), moe.block().experts());
+        assertEquals("granitemoe", moe.architecture());
+    }
+
+    @Test
     void huggingFaceQwen3FolderWithQkNormMatchesReference() {
         RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen3").withTied(true)
                 .withShape(64, 96, 4, 2).withHeadDim(32).withEps(1e-6f);

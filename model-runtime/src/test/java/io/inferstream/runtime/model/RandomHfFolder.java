@@ -133,6 +133,13 @@ final class RandomHfFolder {
             int shard = i++ % shards;
             SafetensorsWriter w = writers.get(shard);
             boolean mixtral = spec.arch().equals("llama");
+            if (spec.arch().equals("granitemoe") && (e.getKey().contains("_exps.") || e.getKey().endsWith("ffn_gate_inp.weight"))) {
+                graniteExperts(m, e.getKey(), v, w, dtype, folder);
+                if (!e.getKey().contains("ffn_up_exps")) { // up is in input_linear, with gate
+                    weightMap.put(graniteName(e.getKey()), shardName(shard, shards));
+                }
+                continue;
+            }
             if (spec.experts() > 0 && hfExpertName(e.getKey(), mixtral, 0) != null) {
                 // a mixture's tensor; the merged ones as one tensor per expert, as transformers keeps them
                 boolean merged = e.getKey().endsWith("_exps.weight");
@@ -172,6 +179,44 @@ final class RandomHfFolder {
             throw new UncheckedIOException(e);
         }
         return folder;
+    }
+
+    /** transformers' name of a Granite MoE tensor: the router, and the experts' two fused tensors. */
+    private static String graniteName(String gguf) {
+        String[] parts = gguf.split("\\.", 3);
+        String p = "model.layers." + parts[1] + ".block_sparse_moe.";
+        return p + switch (parts[2]) {
+            case "ffn_gate_inp.weight" -> "router.layer.weight";
+            case "ffn_down_exps.weight" -> "output_linear.weight";
+            default -> "input_linear.weight";
+        };
+    }
+
+    /**
+     * GraniteMoeParallelExperts' layout: {@code input_linear} [experts, 2 · hidden, dim], each expert's gate rows then its up
+     * rows, written when the gate tensor comes by (up is taken from the drawn weights then, and skipped when it comes);
+     * {@code output_linear} [experts, dim, hidden]; the router [experts, dim].
+     */
+    private static void graniteExperts(RandomLlamaGguf m, String gguf, float[] v, SafetensorsWriter w, SafetensorsDtype dtype,
+                                       RandomHfFolder folder) {
+        RandomLlamaGguf.Spec spec = m.spec;
+        int e = spec.experts();
+        int h = spec.hidden();
+        int dim = spec.dim();
+        folder.stored.put(gguf, rounded(v, dtype, false));
+        if (gguf.endsWith("ffn_gate_inp.weight")) {
+            add(w, dtype, graniteName(gguf), v, new long[] {e, dim});
+        } else if (gguf.endsWith("ffn_down_exps.weight")) {
+            add(w, dtype, graniteName(gguf), v, new long[] {e, dim, h});
+        } else if (gguf.endsWith("ffn_gate_exps.weight")) {
+            float[] up = m.weights.get(gguf.replace("ffn_gate_exps", "ffn_up_exps"));
+            float[] fused = new float[2 * v.length];
+            for (int x = 0; x < e; x++) {
+                System.arraycopy(v, x * h * dim, fused, 2 * x * h * dim, h * dim);
+                System.arraycopy(up, x * h * dim, fused, (2 * x + 1) * h * dim, h * dim);
+            }
+            add(w, dtype, graniteName(gguf), fused, new long[] {e, 2L * h, dim});
+        }
     }
 
     private static void add(SafetensorsWriter w, SafetensorsDtype dtype, String name, float[] v, long[] shape) {
@@ -214,6 +259,9 @@ final class RandomHfFolder {
         if (spec.arch().equals("gemma2") || spec.arch().equals("gemma3")) {
             return gemmaConfig(spec, dtype);
         }
+        if (spec.arch().startsWith("granite")) {
+            return graniteConfig(spec, dtype);
+        }
         if (spec.experts() > 0) {
             return mixtureConfig(spec, dtype);
         }
@@ -243,6 +291,26 @@ final class RandomHfFolder {
             s.put("high_freq_factor", spec.llama3().highFreqFactor());
             s.put("original_max_position_embeddings", spec.llama3().originalContextLength());
         }
+        return c;
+    }
+
+    /** config.json of GraniteForCausalLM or GraniteMoeForCausalLM, with the spec's multipliers. */
+    private static ObjectNode graniteConfig(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+        boolean moe = spec.experts() > 0;
+        ObjectNode c = JSON.createObjectNode();
+        c.putArray("architectures").add(moe ? "GraniteMoeForCausalLM" : "GraniteForCausalLM");
+        c.put("model_type", moe ? "granitemoe" : "granite");
+        putShape(c, spec);
+        c.put("intermediate_size", spec.hidden());
+        c.put("embedding_multiplier", RandomLlamaGguf.GRANITE_EMBEDDING_SCALE);
+        c.put("residual_multiplier", RandomLlamaGguf.GRANITE_RESIDUAL_SCALE);
+        c.put("attention_multiplier", RandomLlamaGguf.GRANITE_ATTENTION_SCALE);
+        c.put("logits_scaling", RandomLlamaGguf.GRANITE_LOGIT_SCALE);
+        if (moe) {
+            c.put("num_local_experts", spec.experts());
+            c.put("num_experts_per_tok", RandomLlamaGguf.EXPERTS_USED);
+        }
+        c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
         return c;
     }
 
