@@ -26,7 +26,8 @@ fi
 rm -f "$work/probe" "$work/probe.cpp"
 cxx=(g++ -std=c++17 -O1 -ffp-contract=off -w -DINFERSTREAM_EMULATE -I"$here/emulate/include" -I"$here/emulate"
      -include "$here/emulate/cuda_shim.h")
-if [[ "$mode" == libcuda ]]; then cxx+=(-fPIC); fi
+# -fvisibility-inlines-hidden: the shim's helpers (block(), the fiber switch) called directly, not through the PLT
+if [[ "$mode" == libcuda ]]; then cxx+=(-fPIC -fvisibility-inlines-hidden); fi
 # every static __shared__ declaration, in the headers too, is followed by its registration (emu::poison_shared: all-ones
 # bytes once per block, and saved while another block in flight runs)
 poison_shared='s/^(\s*__shared__ [^;]*\b([A-Za-z_][A-Za-z_0-9]*)(\[[^];]*\])*;)/\1 emu::poison_shared(\&\2, sizeof(\2));/'
@@ -89,7 +90,7 @@ case "$mode" in
   libcuda)
     out="${2:?output directory}"
     mkdir -p "$out"
-    g++ -std=c++17 -O1 -w -fPIC -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/driver.cpp" -o "$work/driver.o"
+    g++ -std=c++17 -O1 -w -fPIC -fvisibility-inlines-hidden -I"$here/emulate/include" -I"$here/emulate" -c "$here/emulate/driver.cpp" -o "$work/driver.o"
     g++ -shared -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$work"/*.o
     echo "[emulate] wrote $out/libcuda.so.1"
     ;;

@@ -170,12 +170,79 @@ template <typename P, typename F> inline void store_matrix_sync(P* p, const F& f
 }}
 inline unsigned long long __cvta_generic_to_shared(const void*) { emu_unsupported()++; return 0; }
 
+// ---- switching between fibers ----
+// A switch is the emulation's innermost step (a warp shuffle is two for each of its 32 lanes), so on x86-64 it is a
+// few instructions: the callee-saved registers pushed on the stack being left, its stack pointer stored, the other's
+// loaded and its registers popped. The SSE and x87 control words are not switched: no kernel changes its rounding.
+// glibc's _setjmp/_longjmp, the portable fallback, mangle pointers and look for cancellation handlers to unwind on
+// every jump (a third of a shuffle-heavy kernel's time).
+namespace emu {
+inline void entry();
+#if defined(__x86_64__)
+struct Context { void* sp = nullptr; };
+extern "C" void emu_switch_stack(void** save, void* load);
+asm(R"(
+    .text
+    .weak emu_switch_stack
+    .hidden emu_switch_stack
+    .type emu_switch_stack, @function
+emu_switch_stack:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size emu_switch_stack, .-emu_switch_stack
+)");
+// Saves the running context into `from` and continues `to`.
+inline void jump(Context& from, const Context& to) { emu_switch_stack(&from.sp, to.sp); }
+// Readies `c` to start entry() on the stack [base, base + size) at its first switch: that switch pops zeroed
+// registers and then entry's address as its return address.
+inline void prepare(Context& c, char* base, size_t size) {
+    uintptr_t top = ((uintptr_t) (base + size)) & ~(uintptr_t) 15;
+    void** sp = (void**) top;
+    *--sp = nullptr;                           // entry's own return address (it never returns); rsp = 8 mod 16 there
+    *--sp = (void*) &entry;
+    for (int i = 0; i < 6; i++) *--sp = nullptr; // rbp, rbx, r12..r15
+    c.sp = sp;
+}
+#else
+struct Context { jmp_buf jump; ucontext_t start; bool fresh = false; };
+inline void jump(Context& from, Context& to) {
+    if (!_setjmp(from.jump)) {
+        if (to.fresh) {
+            to.fresh = false;
+            setcontext(&to.start);
+        }
+        _longjmp(to.jump, 1);
+    }
+}
+inline void prepare(Context& c, char* base, size_t size) {
+    getcontext(&c.start);
+    c.start.uc_stack.ss_sp = base;
+    c.start.uc_stack.ss_size = size;
+    c.start.uc_link = nullptr;
+    makecontext(&c.start, entry, 0);
+    c.fresh = true;
+}
+#endif
+}
+
 // ---- the fiber scheduler of one block ----
 namespace emu {
 enum class Wait { NONE, BLOCK, WARP };
 struct Fiber {
-    ucontext_t ctx;      // only to start the fiber on its own stack, once
-    jmp_buf jump;        // where it yielded (switches use _setjmp/_longjmp: no signal-mask system call)
+    Context jump;        // where it yielded
     bool started = false;
     std::vector<char> stack;
     dim3 tid;
@@ -189,8 +256,12 @@ struct Block { // one block in flight: its threads, their synchronisation, its s
     std::map<unsigned int, std::vector<Fiber>> pools; // fibers by block size, kept (and their stacks) for reuse
     std::vector<Fiber>* fibers = nullptr;             // this block's, from pools
     unsigned int threads = 0;
-    jmp_buf scheduler;
+    Context scheduler;
     Fiber* current = nullptr;
+    // the fibers the scheduler runs in turn (chain): each that waits or ends switches straight to the next that can run,
+    // as if through the scheduler, which it returns to after the last
+    std::vector<Fiber*> chain;
+    size_t chainAt = 0;
     dim3 blockIdx, blockDim, gridDim;
     // per thread: what it gave the warp's current shuffle or exchange, and the warp's values at the last release
     std::vector<std::array<unsigned int, 16>> slots, snapshot;
@@ -287,12 +358,24 @@ inline void arrange(std::vector<unsigned int>& seq, unsigned int n) {
     }
 }
 
+// The running fiber has waited or ended: the next of the chain that can run continues, else the scheduler.
+inline void pass_on(Block& b) {
+    Fiber* from = b.current;
+    while (b.chainAt < b.chain.size()) {
+        Fiber* next = b.chain[b.chainAt++];
+        if (!next->done && next->wait == Wait::NONE) {
+            b.current = next;
+            jump(from->jump, next->jump);
+            return;
+        }
+    }
+    jump(from->jump, b.scheduler);
+}
+
 inline void yield(Wait w) {
     Block& b = block();
     b.current->wait = w;
-    if (!_setjmp(b.current->jump)) {
-        _longjmp(b.scheduler, 1);
-    }
+    pass_on(b);
 }
 // Programmatic dependent launch (common.cuh's pdl_wait): a kernel that waits must read nothing but weights before it,
 // and must wait on every path (its end then implies its predecessor's). Counted here, checked by kernel_check's main.
@@ -326,27 +409,25 @@ inline void entry() {
         block().body();
         Fiber* f = block().current;
         f->done = true;
-        if (!_setjmp(f->jump)) {
-            _longjmp(block().scheduler, 1);
-        }
+        pass_on(block());
     }
 }
 
-// Runs fiber f of the running block until it waits or ends, if it can run; whether it ran.
-inline bool resume(Fiber& f) {
-    Block& b = block();
-    if (f.done || f.wait != Wait::NONE) {
-        return false;
-    }
-    b.current = &f;
-    if (!_setjmp(b.scheduler)) {
-        if (!f.started) {
-            f.started = true;
-            setcontext(&f.ctx);
+// Runs the running block's fibers in the order of b.chain, each until it waits or ends, those that can run when their
+// turn comes; whether any ran.
+inline bool run_chain(Block& b) {
+    b.chainAt = 0;
+    while (b.chainAt < b.chain.size()) {
+        Fiber* f = b.chain[b.chainAt++];
+        if (!f->done && f->wait == Wait::NONE) {
+            b.current = f;
+            jump(b.scheduler, f->jump); // back when the chain's last fiber waits or ends
+            b.chain.clear();
+            return true;
         }
-        _longjmp(f.jump, 1);
     }
-    return true;
+    b.chain.clear();
+    return false;
 }
 
 // Releases the shuffle of warp w of block b once every live lane waits on it; whether it did.
@@ -397,11 +478,8 @@ inline void start_block(Block& b, unsigned int index) {
         f.waited = false;
         f.early = nullptr;
         if (!f.started) {
-            getcontext(&f.ctx);
-            f.ctx.uc_stack.ss_sp = f.stack.data();
-            f.ctx.uc_stack.ss_size = f.stack.size();
-            f.ctx.uc_link = nullptr;
-            makecontext(&f.ctx, entry, 0);
+            f.started = true;
+            prepare(f.jump, f.stack.data(), f.stack.size());
         }
     }
 }
@@ -410,7 +488,8 @@ inline void start_block(Block& b, unsigned int index) {
 inline void run_warp_ahead(Block& b, unsigned int w, std::vector<unsigned int>& lanes) {
     for (;;) {
         arrange(lanes, std::min(32u, b.threads - 32 * w));
-        for (unsigned int l : lanes) b.progressed |= resume((*b.fibers)[32 * w + l]);
+        for (unsigned int l : lanes) b.chain.push_back(&(*b.fibers)[32 * w + l]);
+        b.progressed |= run_chain(b);
         if (!release_warp(b, w)) return;
         b.progressed = true;
     }
@@ -532,7 +611,8 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 blockDim, size_t smem, A... ar
             } else { // forward: the threads in order, one step each
                 Block& b = *flight[0];
                 switch_to(b);
-                for (Fiber& f : *b.fibers) b.progressed |= resume(f);
+                for (Fiber& f : *b.fibers) b.chain.push_back(&f);
+                b.progressed |= run_chain(b);
                 for (auto& u : units) b.progressed |= release_warp(b, u.second);
             }
         }

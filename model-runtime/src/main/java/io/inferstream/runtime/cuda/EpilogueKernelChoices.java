@@ -178,7 +178,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                 }
                 diff = Math.max(diff, relativeDifference(got[1], got[0]));
             }
-            int reps = 10;
+            int reps = Math.max(1, CHOICE_REPS / 2); // 10: a prefill chunk's attention is long enough to time
             WithinTolerance both = new WithinTolerance(diff, TiledAttention.TOLERANCE, timed(launches, reps));
             why.append(String.format(java.util.Locale.ROOT,
                     "%s (%s, %d items, F16 KV timed, %d CUDA graph replays: %s %.1f us, attention_tiled %.1f us; max "
@@ -280,7 +280,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                     model.splitAttention.launch(k, true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n, scale, splits);
                 }
             };
-            int reps = 20;
+            int reps = CHOICE_REPS;
             long[] nanos = timed(launches, reps);
             boolean close = worst <= 1e-4;
             model.useSplitAttention(close && nanos[1] < nanos[0]);
@@ -329,7 +329,7 @@ final class EpilogueKernelChoices extends KernelTrials {
             for (int o = 0; o < 3; o++) {
                 worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
             }
-            int reps = 20;
+            int reps = CHOICE_REPS;
             long[] nanos = timed(launches, reps);
             boolean close = worst <= 1e-5;
             model.useVectorNorm(close && nanos[1] < nanos[0]);

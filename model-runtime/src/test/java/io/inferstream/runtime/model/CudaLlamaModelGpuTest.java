@@ -515,14 +515,16 @@ class CudaLlamaModelGpuTest {
      * forces it): no trial fails. A trial that throws keeps the proven kernel and says "failed at
      * load" in kernelChoices(), which would otherwise hide a broken new path behind a working old one. A 16-bit model
      * of 256/512 with a vocabulary of 512, so that the streaming products' trials (packing, grouped reductions into the residual, warpgroup
-     * MMAs and programmatic launches on 9.x) run too.
+     * MMAs and programmatic launches on 9.x) run too. Steps of up to 128 tokens: the prefill trials (64-token slices,
+     * the tiled attention's chunk) still run, at a quarter of the default's 512 (the emulated driver runs them too).
      */
     @Test
     void everyLoadTimeTrialRunsWithoutFailing() {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.BF16).withShape(256, 512, 4, 2).withVocab(512), path);
         try (GgufFile gguf = GgufFile.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device,
+                     CudaLlamaModel.Options.defaults().withMaxBatchTokens(128))) {
             java.util.Map<String, String> choices = gpu.kernelChoices();
             choices.forEach((what, why) -> System.out.println("choice: " + what + ": " + why));
             assertTrue(choices.size() >= 10, choices.toString());
