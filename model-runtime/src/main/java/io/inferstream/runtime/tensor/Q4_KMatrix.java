@@ -125,6 +125,11 @@ final class Q4_KMatrix extends Matrix {
                     .convertShape(VectorOperators.I2F, F, 0);
         }
 
+        /** L bytes ANDed with {@code mask} (0x0F: the low nibbles; 0xF0: the high ones times 16), as floats. */
+        static FloatVector masked(byte[] qs, int off, int mask) {
+            return (FloatVector) widen(qs, off).and(mask).convertShape(VectorOperators.I2F, F, 0);
+        }
+
         static FloatVector high(IntVector v) {
             return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).convertShape(VectorOperators.I2F, F, 0);
         }
@@ -152,21 +157,24 @@ final class Q4_KMatrix extends Matrix {
             // sub-block by sub-block: the low nibbles of a 64-value chunk's 32 bytes, then their high nibbles
             for (int sb = 0; sb < subBlocks; sb++) {
                 int qo = (sb >> 1) * 32;
-                int shift = (sb & 1) * 4;
-                FloatVector d0 = FloatVector.broadcast(F, sc[s0 + sb]);
-                FloatVector d1 = FloatVector.broadcast(F, sc[s1 + sb]);
-                FloatVector d2 = FloatVector.broadcast(F, sc[s2 + sb]);
-                FloatVector d3 = FloatVector.broadcast(F, sc[s3 + sb]);
+                // a high nibble is taken in place (v & 0xF0 = 16·q) and its scale divided by 16: 16q · d/16 is q·d
+                // exactly (both factors scaled by powers of two), so the FMA chains are the decoded rows' bit for bit
+                int mask = (sb & 1) == 0 ? 0x0F : 0xF0;
+                float unit = (sb & 1) == 0 ? 1f : 0.0625f;
+                FloatVector d0 = FloatVector.broadcast(F, sc[s0 + sb] * unit);
+                FloatVector d1 = FloatVector.broadcast(F, sc[s1 + sb] * unit);
+                FloatVector d2 = FloatVector.broadcast(F, sc[s2 + sb] * unit);
+                FloatVector d3 = FloatVector.broadcast(F, sc[s3 + sb] * unit);
                 FloatVector m0 = FloatVector.broadcast(F, -mn[s0 + sb]);
                 FloatVector m1 = FloatVector.broadcast(F, -mn[s1 + sb]);
                 FloatVector m2 = FloatVector.broadcast(F, -mn[s2 + sb]);
                 FloatVector m3 = FloatVector.broadcast(F, -mn[s3 + sb]);
                 for (int l = 0; l < 32; l += L) {
                     FloatVector v = FloatVector.fromArray(F, x, sb * 32 + l);
-                    a0 = nibble(qs, q0 + qo + l, shift).fma(d0, m0).fma(v, a0);
-                    a1 = nibble(qs, q1 + qo + l, shift).fma(d1, m1).fma(v, a1);
-                    a2 = nibble(qs, q2 + qo + l, shift).fma(d2, m2).fma(v, a2);
-                    a3 = nibble(qs, q3 + qo + l, shift).fma(d3, m3).fma(v, a3);
+                    a0 = masked(qs, q0 + qo + l, mask).fma(d0, m0).fma(v, a0);
+                    a1 = masked(qs, q1 + qo + l, mask).fma(d1, m1).fma(v, a1);
+                    a2 = masked(qs, q2 + qo + l, mask).fma(d2, m2).fma(v, a2);
+                    a3 = masked(qs, q3 + qo + l, mask).fma(d3, m3).fma(v, a3);
                 }
             }
             SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
