@@ -119,12 +119,6 @@ final class Q4_KMatrix extends Matrix {
             return (FloatVector) v.and(0xF).convertShape(VectorOperators.I2F, F, 0);
         }
 
-        /** The nibbles at {@code shift} (0: low, 4: high) of L bytes, as floats. */
-        static FloatVector nibble(byte[] qs, int off, int shift) {
-            return (FloatVector) widen(qs, off).lanewise(VectorOperators.ASHR, shift).and(0xF)
-                    .convertShape(VectorOperators.I2F, F, 0);
-        }
-
         /** L bytes ANDed with {@code mask} (0x0F: the low nibbles; 0xF0: the high ones times 16), as floats. */
         static FloatVector masked(byte[] qs, int off, int mask) {
             return (FloatVector) widen(qs, off).and(mask).convertShape(VectorOperators.I2F, F, 0);
