@@ -19,21 +19,28 @@ import io.inferstream.runtime.safetensors.SafetensorsWriter;
 /**
  * A Hugging Face {@code config.json} of the Llama family (transformers' {@code LlamaConfig}, {@code MistralConfig},
  * {@code Qwen2Config}, {@code Qwen3Config}, the mixtures of experts {@code MixtralConfig}, {@code Qwen2MoeConfig} and
- * {@code Qwen3MoeConfig}, IBM's {@code GraniteConfig} and {@code GraniteMoeConfig}, and {@code Gemma2Config} and {@code Gemma3TextConfig} with their {@link BlockOptions}), with
- * transformers' defaults for the keys a file leaves out.
+ * {@code Qwen3MoeConfig}, IBM's {@code GraniteConfig} and {@code GraniteMoeConfig}, Microsoft's {@code Phi3Config} (Phi-3,
+ * Phi-3.5-mini, Phi-4-mini: fused tensors, LongRoPE, partial rotation) and {@code Gemma2Config} and
+ * {@code Gemma3TextConfig} with their {@link BlockOptions}), with transformers' defaults for the keys a file leaves out.
  *
  * @param file           the config.json read
  * @param modelType      {@code model_type}: llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, granite, granitemoe,
- *                       gemma2 or gemma3_text
+ *                       phi3, gemma2 or gemma3_text
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
  * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
+ * @param ropeFactors    per-pair RoPE frequency divisors (Phi-3's LongRoPE {@code short_factor}), or null
  */
-public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias) {
+public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias,
+                       float[] ropeFactors) {
+
+    public HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias) {
+        this(file, modelType, model, tiedEmbeddings, qkvBias, null);
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Set<String> TYPES = Set.of("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
-            "granite", "granitemoe", "gemma2", "gemma3_text");
+            "granite", "granitemoe", "phi3", "gemma2", "gemma3_text");
 
     /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
     public static HfConfig read(Path file) {
@@ -50,7 +57,8 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
                     + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, mixtral, qwen2"
-                    + " (Qwen2, Qwen2.5), qwen2_moe, qwen3, qwen3_moe, granite, granitemoe, gemma2 and gemma3_text (Gemma 3 270M,"
+                    + " (Qwen2, Qwen2.5), qwen2_moe, qwen3, qwen3_moe, granite, granitemoe, phi3 (Phi-3, Phi-3.5-mini, Phi-4-mini),"
+                    + " gemma2 and gemma3_text (Gemma 3 270M,"
                     + " 1B); other Gemma models as GGUF files");
         }
         if (c.has("quantization_config")) {
@@ -87,9 +95,9 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
         if (headDim % 2 != 0) {
             throw new IllegalArgumentException(file + ": heads of " + headDim + " dimensions; RoPE needs an even head_dim");
         }
-        // transformers' defaults: 32768 for Qwen, 8192 for Gemma 2, 131072 for Gemma 3 and Mixtral
+        // transformers' defaults: 32768 for Qwen, 8192 for Gemma 2, 131072 for Gemma 3 and Mixtral, 4096 for Phi-3
         int context = c.path("max_position_embeddings").asInt(qwenFamily ? 32768
-                : type.equals("gemma2") ? 8192 : gemma || type.equals("mixtral") ? 131072 : 2048);
+                : type.equals("gemma2") ? 8192 : gemma || type.equals("mixtral") ? 131072 : type.equals("phi3") ? 4096 : 2048);
         int layers = positive(c, file, "num_hidden_layers");
         boolean qkvBias = qwen2 || c.path("attention_bias").asBoolean(false);
         if (gemma) {
@@ -99,6 +107,9 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
                     (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(gemma2 ? 10000.0 : 1000000.0),
                     true, null, headDim, 1f, linearFactor(c, file, type), gemmaBlock(c, file, dim, gemma2));
             return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
+        }
+        if (type.equals("phi3")) {
+            return phi3(c, file, dim, heads, kvHeads, headDim, layers, context);
         }
         context = Math.min(context, slidingWindow(c, type, context));
         String architecture = switch (type) {
@@ -112,6 +123,68 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
                 (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(10000.0),
                 true, ropeScaling(c, file), headDim, 1f, 1f, block(c, type).withExperts(experts(c, file, type, layers)));
         return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(false), qkvBias);
+    }
+
+    /**
+     * Phi-3's config (transformers' Phi3Config; convert_hf_to_gguf.py's Phi3MiniModel reads the same keys): the first
+     * {@code partial_rotary_factor} of each head turns (Phi-4-mini: 0.75), in the rotate-half layout; every layer
+     * attends to the last {@code sliding_window} positions, as the GGUF loader does. With {@code rope_scaling} of type
+     * longrope (or su, its older name), transformers' Phi3 rotary embedding below the original context: frequencies
+     * divided by {@code short_factor}, cos and sin times {@code attention_factor}, else sqrt(1 + ln(s) / ln(original))
+     * for s = max_position_embeddings / original_max_position_embeddings. The long factors serve only positions past
+     * the original context, which this runtime does not reach: the context stops there, as for a GGUF.
+     */
+    private static HfConfig phi3(JsonNode c, Path file, int dim, int heads, int kvHeads, int headDim, int layers, int context) {
+        double partial = c.path("partial_rotary_factor").asDouble(1.0);
+        int ropeDim = (int) (headDim * partial);
+        if (!(partial > 0 && partial <= 1) || ropeDim % 2 != 0 || ropeDim == 0) {
+            throw new IllegalArgumentException(file + ": partial_rotary_factor " + c.path("partial_rotary_factor")
+                    + " turns " + ropeDim + " of the heads' " + headDim + " dimensions; expected an even number above 0");
+        }
+        float theta = (float) c.path("rope_theta").asDouble(10000.0);
+        float[] factors = null;
+        float magnitude = 1f;
+        JsonNode s = c.path("rope_scaling");
+        if (!s.isMissingNode() && !s.isNull()) {
+            String type = s.path("rope_type").asText(s.path("type").asText("")).toLowerCase(Locale.ROOT);
+            if (!type.equals("longrope") && !type.equals("su")) {
+                throw new IllegalArgumentException(file + ": rope_scaling type '" + type + "' is not supported for phi3 "
+                        + "(supported: none, longrope, su)");
+            }
+            int original = c.hasNonNull("original_max_position_embeddings")
+                    ? positive(c, file, "original_max_position_embeddings") : context;
+            factors = factors(s, file, "short_factor", ropeDim / 2);
+            factors(s, file, "long_factor", ropeDim / 2); // checked, not used: positions past the original context
+            double scale = (double) context / original;
+            magnitude = s.hasNonNull("attention_factor") ? (float) s.path("attention_factor").asDouble()
+                    : scale <= 1 ? 1f : (float) Math.sqrt(1 + Math.log(scale) / Math.log(original));
+            context = Math.min(context, original);
+        }
+        int window = c.path("sliding_window").asInt(0);
+        BlockOptions block = window > 0 ? new BlockOptions(1f, false, false, 0f, 0f, 0f, new SlidingWindow(window, 0, theta))
+                : BlockOptions.LLAMA;
+        ModelConfig model = new ModelConfig("phi3", dim, positive(c, file, "intermediate_size"), layers, heads, kvHeads, headDim,
+                positive(c, file, "vocab_size"), context, (float) c.path("rms_norm_eps").asDouble(1e-5), theta, true, null,
+                ropeDim, magnitude, 1f, block);
+        return new HfConfig(file, "phi3", model, c.path("tie_word_embeddings").asBoolean(false), false, factors);
+    }
+
+    /** {@code rope_scaling.<key>}: {@code length} positive numbers. */
+    private static float[] factors(JsonNode s, Path file, String key, int length) {
+        JsonNode v = s.path(key);
+        if (!v.isArray() || v.size() != length) {
+            throw new IllegalArgumentException(file + ": rope_scaling." + key + " is " + (v.isMissingNode() ? "missing" : "of "
+                    + v.size() + " values") + "; expected " + length + " (half the rotated dimensions of a head)");
+        }
+        float[] out = new float[length];
+        for (int i = 0; i < length; i++) {
+            if (!v.get(i).isNumber() || !(v.get(i).asDouble() > 0)) {
+                throw new IllegalArgumentException(file + ": rope_scaling." + key + "[" + i + "] is " + v.get(i)
+                        + "; expected a positive number");
+            }
+            out[i] = (float) v.get(i).asDouble();
+        }
+        return out;
     }
 
     /**

@@ -21,6 +21,8 @@ import io.inferstream.runtime.tensor.Matrix;
  */
 final class HfLlamaLoader implements LlamaTensors {
 
+    private static final java.util.regex.Pattern LAYER = java.util.regex.Pattern.compile("(model\\.layers\\.\\d+\\.)(.+)");
+
     private final HfConfig hf;
     private final SafetensorsShards shards;
 
@@ -46,7 +48,7 @@ final class HfLlamaLoader implements LlamaTensors {
             throw new IllegalArgumentException(shards.folder() + ": tensor lm_head.weight is missing and "
                     + hf.file().getFileName() + " does not set tie_word_embeddings");
         }
-        return LlamaTensors.read(c, this, hf.qkvBias(), null);
+        return LlamaTensors.read(c, this, hf.qkvBias(), hf.ropeFactors());
     }
 
     @Override
@@ -146,20 +148,50 @@ final class HfLlamaLoader implements LlamaTensors {
         boolean down = role == Role.EXPERT_DOWN;
         String name = p + (down ? "output_linear.weight" : "input_linear.weight");
         SafetensorsTensor t = tensor(name, down ? new long[] {count, rows, cols} : new long[] {count, 2L * rows, cols});
-        GgmlType type = type(t);
-        long rowBytes = type.bytesFor(cols);
         long first = down ? (long) expert * rows : (long) expert * 2 * rows + (role == Role.EXPERT_UP ? rows : 0);
+        return rows(name, type(t), first, rows, cols, name + "[" + expert + (down ? "" : role == Role.EXPERT_UP ? ", up" : ", gate") + "]");
+    }
+
+    /**
+     * A weight matrix stored [rows, cols]: a Linear's [out_features, in_features]; or, in a Phi-3 checkpoint, its rows
+     * of the fused tensor that holds it (Phi3Attention's qkv_proj: Q, K, V rows; Phi3MLP's gate_up_proj: gate rows,
+     * then up rows, as transformers chunks the product).
+     */
+    @Override
+    public Matrix matrix(String name, int rows, int cols) {
+        java.util.regex.Matcher m = LAYER.matcher(name);
+        if (hf.modelType().equals("phi3") && !shards.hasTensor(name) && m.matches()) {
+            String layer = m.group(1);
+            String part = m.group(2);
+            ModelConfig c = hf.model();
+            int q = c.nHeads() * c.headDim();
+            switch (part) {
+                case "self_attn.q_proj.weight": return rowsOf(layer + "self_attn.qkv_proj.weight", q + 2 * c.kvDim(), 0, rows, cols);
+                case "self_attn.k_proj.weight": return rowsOf(layer + "self_attn.qkv_proj.weight", q + 2 * c.kvDim(), q, rows, cols);
+                case "self_attn.v_proj.weight":
+                    return rowsOf(layer + "self_attn.qkv_proj.weight", q + 2 * c.kvDim(), q + c.kvDim(), rows, cols);
+                case "mlp.gate_proj.weight": return rowsOf(layer + "mlp.gate_up_proj.weight", 2 * rows, 0, rows, cols);
+                case "mlp.up_proj.weight": return rowsOf(layer + "mlp.gate_up_proj.weight", 2 * rows, rows, rows, cols);
+                default: break;
+            }
+        }
+        SafetensorsTensor t = tensor(name, new long[] {rows, cols});
+        return Matrix.of(type(t), shards.tensorData(name), rows, cols, name);
+    }
+
+    /** Rows [first, first + rows) of fused tensor {@code name} [totalRows, cols], a view named {@code name[first..]}. */
+    private Matrix rowsOf(String name, int totalRows, int first, int rows, int cols) {
+        SafetensorsTensor t = tensor(name, new long[] {totalRows, cols});
+        return rows(name, type(t), (long) first, rows, cols, name + "[" + first + ".." + (first + rows) + ")");
+    }
+
+    /** {@code rows} rows from row {@code first} of tensor {@code name}'s data, of {@code cols} values of {@code type}. */
+    private Matrix rows(String name, GgmlType type, long first, int rows, int cols, String label) {
+        long rowBytes = type.bytesFor(cols);
         java.nio.ByteBuffer data = shards.tensorData(name);
         java.nio.ByteBuffer part = data.slice(data.position() + Math.toIntExact(first * rowBytes), Math.toIntExact(rows * rowBytes))
                 .order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        return Matrix.of(type, part, rows, cols, name + "[" + expert + (down ? "" : role == Role.EXPERT_UP ? ", up" : ", gate") + "]");
-    }
-
-    /** A weight matrix stored [rows, cols]: a Linear's [out_features, in_features]. */
-    @Override
-    public Matrix matrix(String name, int rows, int cols) {
-        SafetensorsTensor t = tensor(name, new long[] {rows, cols});
-        return Matrix.of(type(t), shards.tensorData(name), rows, cols, name);
+        return Matrix.of(type, part, rows, cols, label);
     }
 
     /**

@@ -408,6 +408,35 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void huggingFacePhi3FoldersWithFusedTensorsLongRopeAndPartialRotationMatchReference() throws java.io.IOException {
+        // Phi-3.5-mini: qkv_proj and gate_up_proj cut into their parts' rows, LongRoPE's short factors and the attention
+        // factor of a 4096-position context stretched 32 times, every layer's sliding window; whole heads turn
+        RandomLlamaGguf.Spec mini = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3").withShape(64, 96, 4, 4);
+        ModelConfig phi35 = assertHuggingFaceFolderMatchesReference(mini, SafetensorsDtype.BF16, 2);
+        assertEquals("phi3", phi35.architecture());
+        assertEquals(4096, phi35.contextLength(), "the original context: positions past it would need the long factors");
+        assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, phi35.ropeAttentionFactor(), 1e-6f);
+        assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 0, mini.theta()), phi35.block().window());
+        // Phi-4-mini: GQA, 24 of a head's 32 dimensions turn (partial_rotary_factor 0.75), a tied output
+        ModelConfig phi4 = assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3")
+                .withShape(64, 96, 2, 1).withRopeDim(24).withTied(true), SafetensorsDtype.F16, 1);
+        assertEquals(24, phi4.ropeDim());
+        // the older name of the same scaling (Phi-3-mini-128k's first configs) reads alike; what is not LongRoPE's fails
+        Path config = dir.resolve("hf-" + (folders - 1)).resolve("config.json");
+        String json = java.nio.file.Files.readString(config);
+        java.nio.file.Files.writeString(config, json.replace("\"longrope\"", "\"su\""));
+        assertEquals(phi4, io.inferstream.runtime.checkpoint.HfConfig.read(config).model());
+        java.nio.file.Files.writeString(config, json.replace("\"longrope\"", "\"yarn\""));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> io.inferstream.runtime.checkpoint.HfConfig.read(config));
+        assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("rope_scaling type 'yarn'"), e.getMessage());
+        java.nio.file.Files.writeString(config, json.replaceFirst("\"short_factor\" : \\[ [^,]+,", "\"short_factor\" : ["));
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> io.inferstream.runtime.checkpoint.HfConfig.read(config));
+        assertTrue(e.getMessage().contains("rope_scaling.short_factor is of 11 values; expected 12"), e.getMessage());
+    }
+
+    @Test
     void huggingFaceF32FolderWithThreeQueryHeadsPerKvHeadMatchesReference() {
         assertHuggingFaceFolderMatchesReference(RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2),
                 SafetensorsDtype.F32, 1);

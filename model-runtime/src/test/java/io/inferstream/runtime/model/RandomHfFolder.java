@@ -119,8 +119,28 @@ final class RandomHfFolder {
         }
         ObjectNode weightMap = JSON.createObjectNode();
         boolean gemma = spec.arch().equals("gemma2") || spec.arch().equals("gemma3");
+        boolean phi3 = spec.arch().equals("phi3");
         int i = 0;
         for (Map.Entry<String, float[]> e : m.weights.entrySet()) {
+            if (phi3 && e.getKey().startsWith("rope_factors_")) { // config.json's rope_scaling lists
+                folder.stored.put(e.getKey(), rounded(e.getValue(), SafetensorsDtype.F32, false));
+                continue;
+            }
+            if (phi3 && e.getKey().matches("blk\\.\\d+\\.(attn_[qkv]|ffn_gate|ffn_up)\\.weight")) {
+                // Phi3ForCausalLM keeps Q, K, V in qkv_proj and gate, up in gate_up_proj: written with the last part
+                folder.stored.put(e.getKey(), rounded(e.getValue(), dtype, false));
+                String layer = e.getKey().substring(0, e.getKey().indexOf('.', 4) + 1);
+                int shard = i++ % shards;
+                if (e.getKey().endsWith("attn_v.weight") || e.getKey().endsWith("ffn_up.weight")) {
+                    boolean qkv = e.getKey().endsWith("attn_v.weight");
+                    String name = "model.layers." + layer.substring(4) + (qkv ? "self_attn.qkv_proj.weight" : "mlp.gate_up_proj.weight");
+                    float[] fused = qkv ? concat(m.weights.get(layer + "attn_q.weight"), m.weights.get(layer + "attn_k.weight"),
+                            e.getValue()) : concat(m.weights.get(layer + "ffn_gate.weight"), e.getValue());
+                    add(writers.get(shard), dtype, name, fused, new long[] {fused.length / spec.dim(), spec.dim()});
+                    weightMap.put(name, shardName(shard, shards));
+                }
+                continue;
+            }
             // Gemma's RMSNorm multiplies by 1 + weight: the checkpoint holds the drawn norm weight less 1
             boolean shifted = gemma && e.getKey().endsWith("norm.weight");
             float[] v = e.getValue().clone();
@@ -174,7 +194,16 @@ final class RandomHfFolder {
                 index.set("weight_map", weightMap);
                 JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(SafetensorsShards.INDEX).toFile(), index);
             }
-            JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config(spec, dtype));
+            ObjectNode config = config(spec, dtype);
+            if (phi3) { // the drawn LongRoPE divisors, as lists of numbers
+                for (String kind : new String[] {"short", "long"}) {
+                    com.fasterxml.jackson.databind.node.ArrayNode list = ((ObjectNode) config.get("rope_scaling")).putArray(kind + "_factor");
+                    for (float f : m.weights.get("rope_factors_" + kind + ".weight")) {
+                        list.add(f);
+                    }
+                }
+            }
+            JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -240,6 +269,20 @@ final class RandomHfFolder {
         return kept;
     }
 
+    private static float[] concat(float[]... parts) {
+        int length = 0;
+        for (float[] p : parts) {
+            length += p.length;
+        }
+        float[] out = new float[length];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
     private static String shardName(int shard, int shards) {
         return shards == 1 ? "model.safetensors"
                 : String.format("model-%05d-of-%05d.safetensors", shard + 1, shards);
@@ -264,6 +307,9 @@ final class RandomHfFolder {
         }
         if (spec.experts() > 0) {
             return mixtureConfig(spec, dtype);
+        }
+        if (spec.arch().equals("phi3")) {
+            return phi3Config(spec, dtype);
         }
         boolean qwen2 = spec.arch().equals("qwen2");
         boolean qwen3 = spec.arch().equals("qwen3");
@@ -310,6 +356,30 @@ final class RandomHfFolder {
             c.put("num_local_experts", spec.experts());
             c.put("num_experts_per_tok", RandomLlamaGguf.EXPERTS_USED);
         }
+        c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
+        return c;
+    }
+
+    /**
+     * config.json of Phi3ForCausalLM as Phi-3.5-mini's and Phi-4-mini's are written: LongRoPE (type longrope; write()
+     * adds the factors the GGUF holds), a 4096-position
+     * original context stretched 32 times (so transformers' attention factor is {@link RandomLlamaGguf#PHI3_ATTN_FACTOR}),
+     * every layer's sliding window, the rotated share of a head as {@code partial_rotary_factor}.
+     */
+    private static ObjectNode phi3Config(RandomLlamaGguf.Spec spec, SafetensorsDtype dtype) {
+        ObjectNode c = JSON.createObjectNode();
+        c.putArray("architectures").add("Phi3ForCausalLM");
+        c.put("model_type", "phi3");
+        putShape(c, spec);
+        c.put("intermediate_size", spec.hidden());
+        c.put("max_position_embeddings", 131072);
+        c.put("original_max_position_embeddings", 4096);
+        c.put("sliding_window", RandomLlamaGguf.SLIDING_WINDOW);
+        if (spec.rotated() != spec.headDim()) {
+            c.put("partial_rotary_factor", spec.rotated() / (double) spec.headDim());
+        }
+        ObjectNode s = c.putObject("rope_scaling");
+        s.put("type", "longrope");
         c.put("torch_dtype", dtype == SafetensorsDtype.BF16 ? "bfloat16" : dtype == SafetensorsDtype.F16 ? "float16" : "float32");
         return c;
     }
