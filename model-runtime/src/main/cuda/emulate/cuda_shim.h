@@ -176,9 +176,10 @@ inline unsigned long long __cvta_generic_to_shared(const void*) { emu_unsupporte
 // loaded and its registers popped. The SSE and x87 control words are not switched: no kernel changes its rounding.
 // glibc's _setjmp/_longjmp, the portable fallback, mangle pointers and look for cancellation handlers to unwind on
 // every jump (a third of a shuffle-heavy kernel's time).
+// -DINFERSTREAM_EMULATE_PORTABLE_SWITCH takes the fallback on x86-64 too (to check that it still builds and runs).
 namespace emu {
 inline void entry();
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(INFERSTREAM_EMULATE_PORTABLE_SWITCH)
 struct Context { void* sp = nullptr; };
 extern "C" void emu_switch_stack(void** save, void* load);
 asm(R"(
