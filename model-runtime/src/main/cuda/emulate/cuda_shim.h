@@ -175,7 +175,7 @@ inline unsigned long long __cvta_generic_to_shared(const void*) { emu_unsupporte
 // few instructions: the callee-saved registers pushed on the stack being left, its stack pointer stored, the other's
 // loaded and its registers popped. The SSE and x87 control words are not switched: no kernel changes its rounding.
 // glibc's _setjmp/_longjmp, the portable fallback, mangle pointers and look for cancellation handlers to unwind on
-// every jump (a third of a shuffle-heavy kernel's time).
+// every jump (a quarter of a shuffle-heavy test's time under perf).
 // -DINFERSTREAM_EMULATE_PORTABLE_SWITCH takes the fallback on x86-64 too (to check that it still builds and runs).
 namespace emu {
 inline void entry();
