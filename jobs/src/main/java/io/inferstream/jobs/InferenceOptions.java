@@ -85,7 +85,8 @@ public final class InferenceOptions {
     public int maxNewTokensCap = 0;
 
     @Option(names = "--context-tokens", paramLabel = "N",
-            description = "Context the tasks plan with (prompt + output), 0 = the model's; longer summarize/translate inputs are chunked (default: ${DEFAULT-VALUE}).")
+            description = "Context the tasks plan with (prompt + output), 0 = the model's; longer summarize/translate inputs are chunked."
+                    + " More than a LongRoPE model's original context (Phi-3 128k, Phi-3.5, Phi-4-mini) loads it with its long factors (default: ${DEFAULT-VALUE}).")
     public int contextTokens = 0;
 
     @Option(names = "--overlong-prompt", paramLabel = "ERROR|TRUNCATE",
@@ -131,7 +132,7 @@ public final class InferenceOptions {
     /** The engine these flags ask for; an {@code hf://} {@code model} is resolved on each TaskManager with {@code hub}. */
     public EngineSpec engineSpec(String model, String modelName, HubOverrides hub) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences,
-                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation.speculation(), hub);
+                EngineConfig.parseBytes(kvCacheMemory), kvPrecision, !noPrefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation.speculation(), contextTokens, hub);
     }
 
     public TaskOptions taskOptions() {

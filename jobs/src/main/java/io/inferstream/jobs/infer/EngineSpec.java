@@ -26,6 +26,9 @@ import java.util.Locale;
  * @param quantize          on the CPU, the type float weights are re-encoded as at load (none, q8_0, q4_0: see
  *                          {@link LoadTimeQuantization})
  * @param speculation       prompt-lookup speculative decoding ({@link Speculation#OFF}: none)
+ * @param contextTokens     the context the model is loaded for, 0 = its default ({@code --context-tokens}): a LongRoPE
+ *                          model (Phi-3 128k, Phi-3.5, Phi-4-mini) asked for more than its original context turns with
+ *                          its long factors ({@link io.inferstream.runtime.checkpoint.Checkpoint#withContext})
  * @param hub               for an {@code hf://} model: the command line's cache, endpoint and offline flags, applied
  *                          over each TaskManager's environment
  */
@@ -42,6 +45,7 @@ public record EngineSpec(
         KQuantPolicy gpuKQuants,
         String quantize,
         Speculation speculation,
+        int contextTokens,
         HubOverrides hub) implements Serializable {
 
     public EngineSpec {
@@ -56,6 +60,9 @@ public record EngineSpec(
         cudaOptions(gpuMemoryFraction, maxBatchedTokens, gpuKQuants); // validates the GPU settings
         quantize = quantize == null ? "none" : quantize.toLowerCase(Locale.ROOT);
         LoadTimeQuantization.parse(quantize); // validates: none | q8_0 | q4_0
+        if (contextTokens < 0) {
+            throw new IllegalArgumentException("context tokens must be >= 0 (0 = the model's), got " + contextTokens);
+        }
     }
 
     /** The type float weights are re-encoded as on the CPU, or null to keep them as stored. */
@@ -68,13 +75,13 @@ public record EngineSpec(
         EngineConfig d = EngineConfig.defaults();
         CudaLlamaModel.Options g = CudaLlamaModel.Options.defaults();
         return new EngineSpec(model, modelName, "cpu", d.maxBatchedTokens(), d.maxSequences(), d.kvCacheBytes(),
-                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants(), "none", Speculation.OFF, HubOverrides.NONE);
+                d.kvPrecision(), d.prefixCaching(), g.memoryFraction(), g.kQuants(), "none", Speculation.OFF, 0, HubOverrides.NONE);
     }
 
     /** This spec on another device. */
     public EngineSpec withDevice(String device) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, hub);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, contextTokens, hub);
     }
 
     /** The GPU backend's options: this memory share and K-quant policy, scratch for steps of maxBatchedTokens. */
@@ -104,11 +111,11 @@ public record EngineSpec(
     /** This spec with an hf:// model resolved on each TaskManager with these hub flags. */
     public EngineSpec withHub(HubOverrides overrides) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, overrides);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, contextTokens, overrides);
     }
 
     public EngineSpec withLimits(int maxBatchedTokens, int maxSequences, long kvCacheBytes) {
         return new EngineSpec(model, modelName, device, maxBatchedTokens, maxSequences, kvCacheBytes, kvPrecision,
-                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, hub);
+                prefixCaching, gpuMemoryFraction, gpuKQuants, quantize, speculation, contextTokens, hub);
     }
 }

@@ -52,7 +52,7 @@ public final class LoadedModel implements AutoCloseable {
     /** {@link #load(EngineSpec, DevicePlacement)} with the engine running {@code wrap} of the model (fault-injection tests wrap it). */
     public static LoadedModel load(EngineSpec spec, DevicePlacement placement, UnaryOperator<LanguageModel> wrap) {
         Path path = TaskManagerModelFile.locate(spec);
-        Checkpoint file = Checkpoint.open(path);
+        Checkpoint file = Checkpoint.open(path, spec.contextTokens());
         try {
             // The backend --device chose (CPU, or weights and KV cache resident on a GPU), said once in the log.
             Backends.Loaded loaded = Backends.load(file, DeviceOption.parse(spec.device()), spec.cudaOptions(), placement,

@@ -8,7 +8,8 @@ import java.util.Locale;
  *
  * @param name        CLI name
  * @param architecture GGUF {@code general.architecture}: llama, qwen3 (per-head Q/K norms), gemma3 (Q/K norms, post-norms,
- *                    GeGLU, sliding-window layers) or granitemoe (Granite's scales, a mixture of experts)
+ *                    GeGLU, sliding-window layers), granitemoe (Granite's scales, a mixture of experts) or phi3 (fused
+ *                    tensors, LongRoPE)
  * @param dim         embedding width
  * @param hiddenDim   feed-forward width (of one expert in a mixture)
  * @param nLayers     transformer blocks
@@ -19,7 +20,7 @@ import java.util.Locale;
  * @param contextLength trained context
  * @param ropeTheta   RoPE base
  * @param tiedOutput  output projection shares the embedding matrix
- * @param slidingWindow positions a sliding-window layer sees (gemma3), 0 for none
+ * @param slidingWindow positions a sliding-window layer sees (gemma3; phi3: every layer), 0 for none
  * @param experts     experts per layer, 0 for a dense feed-forward
  * @param expertsUsed experts each token runs through
  */
@@ -57,6 +58,12 @@ public record ModelShape(String name, String architecture, int dim, int hiddenDi
      */
     public static final ModelShape GRANITE_MOE_1B = new ModelShape("granite-moe-1b", "granitemoe", 1024, 512, 24, 16, 8, 64,
             49155, 4096, 10000f, true, 0, 32, 8);
+    /**
+     * microsoft/Phi-3.5-mini-instruct: fused QKV and gate/up tensors, LongRoPE over 131072 positions of which the short
+     * factors serve the first 4096, every layer's window of 262144.
+     */
+    public static final ModelShape PHI35_MINI = new ModelShape("phi3.5-mini", "phi3", 3072, 8192, 32, 32, 32, 96, 32064,
+            131072, 10000f, false, 262144);
     /** A few-layer model for fast tests. */
     public static final ModelShape TINY = new ModelShape("tiny", "llama", 64, 192, 2, 4, 2, 16, 512, 2048, 10000f, false);
 
@@ -67,9 +74,10 @@ public record ModelShape(String name, String architecture, int dim, int hiddenDi
             case "qwen3-0.6b" -> QWEN3_06B;
             case "gemma3-1b" -> GEMMA3_1B;
             case "granite-moe-1b" -> GRANITE_MOE_1B;
+            case "phi3.5-mini" -> PHI35_MINI;
             case "tiny" -> TINY;
             default -> throw new IllegalArgumentException("unknown model shape '" + name
-                    + "' (expected smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b, granite-moe-1b or tiny)");
+                    + "' (expected smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b, granite-moe-1b, phi3.5-mini or tiny)");
         };
     }
 }

@@ -1,6 +1,8 @@
 package io.inferstream.runtime.bench;
 
 import io.inferstream.runtime.gguf.GgmlType;
+import io.inferstream.runtime.gguf.GgufArray;
+import io.inferstream.runtime.gguf.GgufFile;
 import io.inferstream.runtime.gguf.GgufWriter;
 import io.inferstream.runtime.gguf.Quantizer;
 
@@ -20,16 +22,39 @@ import java.util.SplittableRandom;
 public final class RandomModelWriter {
 
     private static final float STD = 0.02f;
+    /** Phi-3's original context, the one its short LongRoPE factors serve. */
+    public static final int PHI3_ORIGINAL_CONTEXT = 4096;
 
     private RandomModelWriter() {
     }
 
-    /** Writes the model to {@code file}. */
+    /** Writes the model to {@code file}, without a vocabulary (benchmarks feed it token ids). */
     public static Path write(ModelShape s, GgmlType type, long seed, Path file) {
+        return write(s, type, seed, file, null);
+    }
+
+    /**
+     * Writes the model to {@code file} with the {@code tokenizer.*} keys of {@code vocabulary} (null: none), so that it
+     * loads with a tokenizer as a real model does; that vocabulary must have the shape's rows.
+     */
+    public static Path write(ModelShape s, GgmlType type, long seed, Path file, GgufFile vocabulary) {
         SplittableRandom rnd = new SplittableRandom(seed);
         String a = s.architecture();
-        GgufWriter w = new GgufWriter()
-                .putString("general.architecture", a)
+        GgufWriter w = new GgufWriter();
+        if (vocabulary != null) {
+            Object tokens = vocabulary.get("tokenizer.ggml.tokens");
+            int rows = tokens instanceof GgufArray t ? t.size() : 0;
+            if (rows != s.vocabSize()) {
+                throw new IllegalArgumentException(vocabulary.path() + " has a vocabulary of " + rows + " tokens; the shape "
+                        + s.name() + " has " + s.vocabSize() + " rows");
+            }
+            for (String key : vocabulary.keys()) {
+                if (key.startsWith("tokenizer.")) {
+                    w.put(key, vocabulary.typeOf(key), vocabulary.get(key));
+                }
+            }
+        }
+        w.putString("general.architecture", a)
                 .putString("general.name", "random-" + s.name())
                 .putUInt32(a + ".embedding_length", s.dim())
                 .putUInt32(a + ".feed_forward_length", s.hiddenDim())
@@ -53,15 +78,28 @@ public final class RandomModelWriter {
                     .putFloat32(a + ".attention.scale", 0.015625f).putFloat32(a + ".logit_scale", 6f);
         }
         boolean gemma3 = a.equals("gemma3");
+        boolean phi3 = a.equals("phi3");
+        if (phi3) { // LongRoPE as convert_hf_to_gguf.py writes Phi-3.5-mini's: two lists of per-pair divisors
+            double scale = (double) s.contextLength() / PHI3_ORIGINAL_CONTEXT;
+            w.putUInt32(a + ".rope.scaling.original_context_length", PHI3_ORIGINAL_CONTEXT)
+                    .putFloat32(a + ".rope.scaling.attn_factor",
+                            scale <= 1 ? 1f : (float) Math.sqrt(1 + Math.log(scale) / Math.log(PHI3_ORIGINAL_CONTEXT)));
+            w.addTensor("rope_factors_short.weight", ramp(s.headDim() / 2, 1.1), s.headDim() / 2);
+            w.addTensor("rope_factors_long.weight", ramp(s.headDim() / 2, 40), s.headDim() / 2);
+        }
         int qDim = s.nHeads() * s.headDim();
         int kvDim = s.nKvHeads() * s.headDim();
         matrix(w, "token_embd.weight", s.vocabSize(), s.dim(), type, rnd);
         for (int l = 0; l < s.nLayers(); l++) {
             String p = "blk." + l + ".";
             w.addTensor(p + "attn_norm.weight", ones(s.dim()), s.dim());
-            matrix(w, p + "attn_q.weight", qDim, s.dim(), type, rnd);
-            matrix(w, p + "attn_k.weight", kvDim, s.dim(), type, rnd);
-            matrix(w, p + "attn_v.weight", kvDim, s.dim(), type, rnd);
+            if (phi3) { // Q, K and V rows in one tensor
+                matrix(w, p + "attn_qkv.weight", qDim + 2 * kvDim, s.dim(), type, rnd);
+            } else {
+                matrix(w, p + "attn_q.weight", qDim, s.dim(), type, rnd);
+                matrix(w, p + "attn_k.weight", kvDim, s.dim(), type, rnd);
+                matrix(w, p + "attn_v.weight", kvDim, s.dim(), type, rnd);
+            }
             matrix(w, p + "attn_output.weight", s.dim(), qDim, type, rnd);
             if (a.equals("qwen3") || gemma3) {
                 w.addTensor(p + "attn_q_norm.weight", ones(s.headDim()), s.headDim());
@@ -79,8 +117,12 @@ public final class RandomModelWriter {
                 experts(w, p + "ffn_down_exps.weight", s.experts(), s.dim(), s.hiddenDim(), type, rnd);
                 continue;
             }
-            matrix(w, p + "ffn_gate.weight", s.hiddenDim(), s.dim(), type, rnd);
-            matrix(w, p + "ffn_up.weight", s.hiddenDim(), s.dim(), type, rnd);
+            if (phi3) { // gate rows then up rows
+                matrix(w, p + "ffn_up.weight", 2 * s.hiddenDim(), s.dim(), type, rnd);
+            } else {
+                matrix(w, p + "ffn_gate.weight", s.hiddenDim(), s.dim(), type, rnd);
+                matrix(w, p + "ffn_up.weight", s.hiddenDim(), s.dim(), type, rnd);
+            }
             matrix(w, p + "ffn_down.weight", s.dim(), s.hiddenDim(), type, rnd);
         }
         w.addTensor("output_norm.weight", ones(s.dim()), s.dim());
@@ -127,6 +169,16 @@ public final class RandomModelWriter {
         float half = STD * (float) Math.sqrt(3); // uniform in [-half, half] has std STD
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) ((rnd.nextDouble() * 2 - 1) * half);
+        }
+        return x;
+    }
+
+    /** {@code n} divisors rising from 1 to {@code last}, as LongRoPE's lists do (the fast pairs barely change). */
+    private static float[] ramp(int n, double last) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            double t = n == 1 ? 1 : i / (double) (n - 1);
+            x[i] = (float) (1 + (last - 1) * t * t);
         }
         return x;
     }

@@ -33,11 +33,31 @@ public interface Checkpoint extends AutoCloseable {
         return GgufCheckpoint.open(path);
     }
 
+    /** {@link #open(Path)} with the model run for a context of {@code contextTokens} positions: {@link #withContext}. */
+    static Checkpoint open(Path path, int contextTokens) {
+        Checkpoint opened = open(path);
+        try {
+            return contextTokens == 0 ? opened : opened.withContext(contextTokens);
+        } catch (RuntimeException e) {
+            opened.close();
+            throw e;
+        }
+    }
+
     /** The file or folder as opened. */
     Path path();
 
     /** "GGUF" or "safetensors": what {@link #path()} holds, for messages. */
     String format();
+
+    /**
+     * This checkpoint with its model run for a context of {@code tokens} positions (0: the model's default); the two
+     * share the files, and closing either closes them. Only LongRoPE (Phi-3 128k, Phi-3.5-mini, Phi-4-mini) depends on
+     * it: asked for more than the original context (4096), the model turns with its long factors at every position and
+     * its {@link ModelConfig#contextLength()} is what was asked, up to the longest it was trained for, as llama.cpp
+     * chooses the factors by its context size; asked for less, the short factors. Every other model is unchanged.
+     */
+    Checkpoint withContext(int tokens);
 
     /** The transformer's hyper-parameters, read without loading the weights. */
     ModelConfig config();

@@ -14,18 +14,28 @@ import io.inferstream.runtime.tokenizer.Tokenizers;
 public final class GgufCheckpoint implements Checkpoint {
 
     private final GgufFile gguf;
+    private final int contextTokens; // 0: the model's default
 
-    private GgufCheckpoint(GgufFile gguf) {
+    private GgufCheckpoint(GgufFile gguf, int contextTokens) {
         this.gguf = gguf;
+        this.contextTokens = contextTokens;
     }
 
     static GgufCheckpoint open(Path path) {
-        return new GgufCheckpoint(GgufFile.open(path));
+        return new GgufCheckpoint(GgufFile.open(path), 0);
     }
 
     /** A checkpoint over a GGUF file already open; closing either closes the file. */
     public static GgufCheckpoint of(GgufFile gguf) {
-        return new GgufCheckpoint(gguf);
+        return new GgufCheckpoint(gguf, 0);
+    }
+
+    @Override
+    public GgufCheckpoint withContext(int tokens) {
+        if (tokens < 0) {
+            throw new IllegalArgumentException("context of " + tokens + " tokens: expected 0 (the model's) or more");
+        }
+        return new GgufCheckpoint(gguf, tokens);
     }
 
     /** The file itself, for what only GGUF has (its metadata keys). */
@@ -45,12 +55,12 @@ public final class GgufCheckpoint implements Checkpoint {
 
     @Override
     public ModelConfig config() {
-        return LlamaModel.config(gguf);
+        return LlamaModel.config(gguf, contextTokens);
     }
 
     @Override
     public LlamaModel loadModel() {
-        return LlamaModel.load(gguf);
+        return LlamaModel.load(gguf, contextTokens);
     }
 
     @Override

@@ -29,7 +29,8 @@ import io.inferstream.runtime.safetensors.SafetensorsWriter;
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
  * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
- * @param ropeFactors    per-pair RoPE frequency divisors (Phi-3's LongRoPE {@code short_factor}), or null
+ * @param ropeFactors    per-pair RoPE frequency divisors (Phi-3's LongRoPE {@code short_factor}, or {@code long_factor}
+ *                       for a context past the original one), or null
  */
 public record HfConfig(Path file, String modelType, ModelConfig model, boolean tiedEmbeddings, boolean qkvBias,
                        float[] ropeFactors) {
@@ -44,6 +45,17 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
 
     /** Reads {@code config.json}; unsupported or contradictory settings fail here, naming the file and the key. */
     public static HfConfig read(Path file) {
+        return read(file, 0);
+    }
+
+    /**
+     * Reads {@code config.json} for a model run with a context of {@code contextTokens} positions (0: its default),
+     * which only LongRoPE depends on: {@link #phi3}.
+     */
+    public static HfConfig read(Path file, int contextTokens) {
+        if (contextTokens < 0) {
+            throw new IllegalArgumentException("context of " + contextTokens + " tokens: expected 0 (the model's) or more");
+        }
         JsonNode c;
         try {
             c = JSON.readTree(file.toFile());
@@ -109,7 +121,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
         }
         if (type.equals("phi3")) {
-            return phi3(c, file, dim, heads, kvHeads, headDim, layers, context);
+            return phi3(c, file, dim, heads, kvHeads, headDim, layers, context, contextTokens);
         }
         context = Math.min(context, slidingWindow(c, type, context));
         String architecture = switch (type) {
@@ -131,10 +143,13 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
      * attends to the last {@code sliding_window} positions, as the GGUF loader does. With {@code rope_scaling} of type
      * longrope (or su, its older name), transformers' Phi3 rotary embedding below the original context: frequencies
      * divided by {@code short_factor}, cos and sin times {@code attention_factor}, else sqrt(1 + ln(s) / ln(original))
-     * for s = max_position_embeddings / original_max_position_embeddings. The long factors serve only positions past
-     * the original context, which this runtime does not reach: the context stops there, as for a GGUF.
+     * for s = max_position_embeddings / original_max_position_embeddings; the context is the original one. Asked for a
+     * longer context ({@code contextTokens}), the frequencies are divided by {@code long_factor} at every position and
+     * the context is what was asked, up to max_position_embeddings: llama.cpp's choice by its context size (transformers
+     * chooses per forward pass, by the longest sequence in it).
      */
-    private static HfConfig phi3(JsonNode c, Path file, int dim, int heads, int kvHeads, int headDim, int layers, int context) {
+    private static HfConfig phi3(JsonNode c, Path file, int dim, int heads, int kvHeads, int headDim, int layers, int context,
+                                 int contextTokens) {
         double partial = c.path("partial_rotary_factor").asDouble(1.0);
         int ropeDim = (int) (headDim * partial);
         if (!(partial > 0 && partial <= 1) || ropeDim % 2 != 0 || ropeDim == 0) {
@@ -153,12 +168,14 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             }
             int original = c.hasNonNull("original_max_position_embeddings")
                     ? positive(c, file, "original_max_position_embeddings") : context;
-            factors = factors(s, file, "short_factor", ropeDim / 2);
-            factors(s, file, "long_factor", ropeDim / 2); // checked, not used: positions past the original context
+            boolean longContext = contextTokens > original;
+            float[] shortFactors = factors(s, file, "short_factor", ropeDim / 2);
+            float[] longFactors = factors(s, file, "long_factor", ropeDim / 2); // both checked, whichever turns
+            factors = longContext ? longFactors : shortFactors;
             double scale = (double) context / original;
             magnitude = s.hasNonNull("attention_factor") ? (float) s.path("attention_factor").asDouble()
                     : scale <= 1 ? 1f : (float) Math.sqrt(1 + Math.log(scale) / Math.log(original));
-            context = Math.min(context, original);
+            context = longContext ? Math.min(contextTokens, Math.max(context, original)) : Math.min(context, original);
         }
         int window = c.path("sliding_window").asInt(0);
         BlockOptions block = window > 0 ? new BlockOptions(1f, false, false, 0f, 0f, 0f, new SlidingWindow(window, 0, theta))

@@ -53,6 +53,11 @@ public final class HuggingFaceCheckpoint implements Checkpoint {
     }
 
     @Override
+    public HuggingFaceCheckpoint withContext(int tokens) {
+        return new HuggingFaceCheckpoint(folder, HfConfig.read(config.file(), tokens), shards);
+    }
+
+    @Override
     public Path path() {
         return folder;
     }

@@ -46,7 +46,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--model", description = "GGUF model file or Hugging Face model folder")
     Path model;
 
-    @Option(names = "--random-model", description = "write a random-weights model of this real shape: smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b, tiny")
+    @Option(names = "--random-model", description = "write a random-weights model of this real shape: smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b, granite-moe-1b, phi3.5-mini, tiny")
     String randomModel;
 
     @Option(names = "--type", split = ",", defaultValue = "q8_0",

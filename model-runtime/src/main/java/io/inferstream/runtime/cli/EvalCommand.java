@@ -66,7 +66,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", description = "cap on generated tokens per request (default: the request's, else the task default)")
     Integer maxNewTokens;
 
-    @Option(names = "--context", defaultValue = "0", description = "context tokens to plan prompts with; 0 = the model's (default ${DEFAULT-VALUE})")
+    @Option(names = "--context", defaultValue = "0", description = "context tokens to plan prompts with; 0 = the model's; more than a LongRoPE model's original context (Phi-3 128k, Phi-3.5, Phi-4-mini) runs it with its long factors (default ${DEFAULT-VALUE})")
     int context;
 
     @Option(names = "--length-normalized", description = "score labels by mean instead of summed token log-likelihood")
@@ -115,7 +115,7 @@ public final class EvalCommand implements Callable<Integer> {
         String modelName = modelPath.getFileName().toString();
         List<TaskEvaluation> evaluations = new ArrayList<>();
         Map<String, ClassificationEvaluation> charts = new LinkedHashMap<>();
-        try (Checkpoint checkpoint = Checkpoint.open(modelPath); LanguageModel model = deviceOption.load(checkpoint, err)) {
+        try (Checkpoint checkpoint = Checkpoint.open(modelPath, context); LanguageModel model = deviceOption.load(checkpoint, err)) {
             Tokenizer tokenizer = checkpoint.tokenizer();
             ChatTemplate template = checkpoint.chatTemplate(tokenizer);
             try (Engine engine = new Engine(model, tokenizer, config)) {

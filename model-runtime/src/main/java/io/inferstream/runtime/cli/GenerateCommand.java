@@ -91,6 +91,11 @@ public final class GenerateCommand implements Callable<Integer> {
                     + " answer without a thinking block (default: unbound, the template's own default)")
     String thinking;
 
+    @Option(names = "--context", paramLabel = "N", defaultValue = "0",
+            description = "context to run the model with, 0 = its default; only LongRoPE models (Phi-3 128k, Phi-3.5,"
+                    + " Phi-4-mini) depend on it: past their original context they turn with their long factors (default ${DEFAULT-VALUE})")
+    int context;
+
     private final PrintStream out;
     private final PrintStream err;
 
@@ -143,7 +148,7 @@ public final class GenerateCommand implements Callable<Integer> {
         SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, actualSeed, maxNewTokens,
                 stops, List.of(), false, numBeams, lengthPenalty);
         Speculation speculative = speculation.speculation(); // before loading: a bad value is a usage error
-        Checkpoint checkpoint = llama2c ? null : Checkpoint.open(model);
+        Checkpoint checkpoint = llama2c ? null : Checkpoint.open(model, context);
         LanguageModel lm = null;
         try {
             if (llama2c && deviceOption.option().kind() != io.inferstream.runtime.backend.DeviceOption.Kind.CPU) {

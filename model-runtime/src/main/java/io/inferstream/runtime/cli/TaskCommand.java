@@ -49,7 +49,7 @@ abstract class TaskCommand implements Callable<Integer> {
     @Option(names = "--instruction", description = "replaces the task's default instruction")
     String instruction;
 
-    @Option(names = "--context", defaultValue = "0", description = "context tokens to plan with; 0 = the model's (default ${DEFAULT-VALUE})")
+    @Option(names = "--context", defaultValue = "0", description = "context tokens to plan with; 0 = the model's; more than a LongRoPE model's original context (Phi-3 128k, Phi-3.5, Phi-4-mini) runs it with its long factors (default ${DEFAULT-VALUE})")
     int context;
 
     final PrintStream out;
@@ -92,7 +92,7 @@ abstract class TaskCommand implements Callable<Integer> {
         EngineConfig config = EngineConfig.defaults().withSpeculation(speculation.speculation());
         String input = text != null ? text : readStdin();
         Path modelPath = hub.resolver().resolve(modelSpec);
-        try (Checkpoint checkpoint = Checkpoint.open(modelPath); LanguageModel model = deviceOption.load(checkpoint, err)) {
+        try (Checkpoint checkpoint = Checkpoint.open(modelPath, context); LanguageModel model = deviceOption.load(checkpoint, err)) {
             Tokenizer tokenizer = checkpoint.tokenizer();
             ChatTemplate template = checkpoint.chatTemplate(tokenizer);
             TaskResult result;

@@ -23,22 +23,34 @@ final class GgufLlamaLoader implements LlamaTensors {
 
     private final GgufFile gguf;
     private final String arch;
+    private final int contextTokens; // the context asked for; 0: the model's default
     private ModelConfig config; // set when the weights are read: the fused tensors' parts need its widths
 
-    private GgufLlamaLoader(GgufFile gguf) {
+    private GgufLlamaLoader(GgufFile gguf, int contextTokens) {
+        if (contextTokens < 0) {
+            throw new IllegalArgumentException("context of " + contextTokens + " tokens: expected 0 (the model's) or more");
+        }
         this.gguf = gguf;
         this.arch = gguf.getString("general.architecture", "");
+        this.contextTokens = contextTokens;
     }
 
-    static LlamaModel load(GgufFile gguf) {
-        GgufLlamaLoader loader = new GgufLlamaLoader(gguf);
+    /** The model run for a context of {@code contextTokens} positions (0: its default); see {@link #config(GgufFile, int)}. */
+    static LlamaModel load(GgufFile gguf, int contextTokens) {
+        GgufLlamaLoader loader = new GgufLlamaLoader(gguf, contextTokens);
         ModelConfig config = loader.config();
         return new LlamaModel(config, loader.weights(config));
     }
 
-    /** The configuration of a GGUF model, without loading its weights. */
-    static ModelConfig config(GgufFile gguf) {
-        return new GgufLlamaLoader(gguf).config();
+    /**
+     * The configuration of a GGUF model, without loading its weights, for a context of {@code contextTokens} positions
+     * (0: the model's default). Only LongRoPE depends on it: up to the original context the model turns with the short
+     * factors and its context is the original one; asked for more, it turns with the long factors at every position
+     * and its context is what was asked, up to {@code context_length} (llama.cpp chooses the factors by n_ctx the
+     * same way). Every other model keeps its {@code context_length}.
+     */
+    static ModelConfig config(GgufFile gguf, int contextTokens) {
+        return new GgufLlamaLoader(gguf, contextTokens).config();
     }
 
     private ModelConfig config() {
@@ -66,9 +78,9 @@ final class GgufLlamaLoader implements LlamaTensors {
         int context = gguf.getInt(arch + ".context_length", 2048);
         float magnitude = 1f;
         if (longRope()) {
-            // LongRoPE: the short factors serve positions up to the original context, as transformers uses them there;
-            // past it the model needs the long factors, which this runtime does not switch to, so the context stops there
-            context = Math.min(context, requireInt("rope.scaling.original_context_length"));
+            // LongRoPE: the short factors up to the original context, the long ones for a longer context (weights())
+            int original = requireInt("rope.scaling.original_context_length");
+            context = contextTokens > original ? Math.min(contextTokens, Math.max(context, original)) : Math.min(context, original);
             magnitude = gguf.getFloat(arch + ".rope.scaling.attn_factor", 1f);
         }
         int layers = requireInt("block_count");
@@ -209,8 +221,11 @@ final class GgufLlamaLoader implements LlamaTensors {
 
     private LlamaWeights weights(ModelConfig c) {
         this.config = c;
-        String factors = longRope() ? "rope_factors_short.weight" : "rope_freqs.weight";
-        float[] ropeFactors = gguf.hasTensor(factors) ? vector(factors, c.ropeDim() / 2) : null;
+        String factors = !longRope() ? "rope_freqs.weight"
+                : c.contextLength() > requireInt("rope.scaling.original_context_length") ? "rope_factors_long.weight"
+                : "rope_factors_short.weight";
+        boolean required = factors.equals("rope_factors_long.weight"); // asked for by the context: not optional
+        float[] ropeFactors = required || gguf.hasTensor(factors) ? vector(factors, c.ropeDim() / 2) : null;
         return LlamaTensors.read(c, this, gguf.hasTensor("blk.0.attn_q.bias"), ropeFactors);
     }
 

@@ -71,14 +71,31 @@ public final class LlamaModel implements LanguageModel {
         this.qDim = config.nHeads() * config.headDim();
     }
 
-    /** Loads a GGUF llama / qwen2 model (weights stay memory-mapped). */
+    /** Loads a GGUF model (weights stay memory-mapped) for its default context. */
     public static LlamaModel load(GgufFile gguf) {
-        return GgufLlamaLoader.load(gguf);
+        return load(gguf, 0);
     }
 
-    /** A GGUF model's configuration, without loading its weights. */
+    /**
+     * Loads a GGUF model for a context of {@code contextTokens} positions (0: its default), which decides a LongRoPE
+     * model's factors (see {@link #config(GgufFile, int)}).
+     */
+    public static LlamaModel load(GgufFile gguf, int contextTokens) {
+        return GgufLlamaLoader.load(gguf, contextTokens);
+    }
+
+    /** A GGUF model's configuration for its default context, without loading its weights. */
     public static ModelConfig config(GgufFile gguf) {
-        return GgufLlamaLoader.config(gguf);
+        return config(gguf, 0);
+    }
+
+    /**
+     * A GGUF model's configuration for a context of {@code contextTokens} positions (0: its default). Only a LongRoPE
+     * model (Phi-3 128k, Phi-3.5-mini, Phi-4-mini) depends on it: past its original context it turns with its long
+     * factors and runs the context asked for, up to the file's {@code context_length}.
+     */
+    public static ModelConfig config(GgufFile gguf, int contextTokens) {
+        return GgufLlamaLoader.config(gguf, contextTokens);
     }
 
     @Override

@@ -72,6 +72,36 @@ class RandomModelWriterTest {
     }
 
     @Test
+    void aPhi3ShapeWritesFusedTensorsAndBothLongRopeFactorLists(@TempDir Path dir) {
+        ModelShape s = new ModelShape("tiny-phi3", "phi3", 64, 96, 2, 4, 4, 16, 512, 131072, 10000f, false, 262144);
+        Path file = RandomModelWriter.write(s, GgmlType.Q8_0, 3, dir.resolve("p3.gguf"));
+        try (GgufFile gguf = GgufFile.open(file); LlamaModel model = LlamaModel.load(gguf)) {
+            ModelConfig c = model.config();
+            assertEquals(RandomModelWriter.PHI3_ORIGINAL_CONTEXT, c.contextLength(), "the short factors' context by default");
+            // Phi-3.5-mini's attention factor: sqrt(1 + ln(32) / ln(4096))
+            assertEquals(1.1902380714, c.ropeAttentionFactor(), 1e-6);
+            assertEquals("blk.1.attn_qkv.weight[v]", model.weights().wv()[1].name());
+            assertEquals("blk.0.ffn_up.weight[u]", model.weights().up()[0].name());
+            assertEquals(1f, model.weights().ropeFactors()[0]);
+            assertEquals(1.1f, model.weights().ropeFactors()[7], 1e-6f);
+            try (LlamaModel longer = LlamaModel.load(gguf, 32768)) {
+                assertEquals(32768, longer.config().contextLength());
+                assertEquals(40f, longer.weights().ropeFactors()[7], 1e-5f, "the long factors past 4096 positions");
+            }
+        }
+    }
+
+    @Test
+    void phi35MiniShapeHasTheRealModelsParameterCount() {
+        ModelShape s = ModelShape.PHI35_MINI;
+        long perLayer = (long) s.dim() * (s.nHeads() + 2 * s.nKvHeads()) * s.headDim() // qkv
+                + (long) s.nHeads() * s.headDim() * s.dim()                            // o
+                + 3L * s.dim() * s.hiddenDim() + 2L * s.dim();                           // gate_up, down, norms
+        // microsoft/Phi-3.5-mini-instruct: 3,821,079,552 parameters (an untied output of 32,064 rows)
+        assertEquals(3_821_079_552L, s.nLayers() * perLayer + s.dim() + 2L * s.vocabSize() * s.dim());
+    }
+
+    @Test
     void graniteMoeShapeHasTheRealModelsParameterCount() {
         ModelShape s = ModelShape.GRANITE_MOE_1B;
         long attention = 2L * s.dim() * s.nHeads() * s.headDim() + 2L * s.dim() * s.nKvHeads() * s.headDim();

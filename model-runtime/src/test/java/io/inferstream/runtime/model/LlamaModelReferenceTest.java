@@ -153,6 +153,57 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void phi3AskedForMoreThanItsOriginalContextTurnsWithTheLongFactorsAtEveryPosition() {
+        // llama.cpp chooses LongRoPE's factors by its context size: here the original context is 128 of the file's 256
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3").withShape(64, 96, 4, 4);
+        Path path = dir.resolve("phi3-long.gguf");
+        RandomLlamaGguf.write(spec, path);
+        try (GgufFile gguf = GgufFile.open(path)) {
+            Function<String, double[]> tensors = phi3Parts(dequantized(gguf), spec);
+            double[][] longFactors = new ReferenceTransformer(spec, tensors, true, true).forward(TOKENS);
+            double[][] shortFactors = new ReferenceTransformer(spec, tensors, true, false).forward(TOKENS);
+            Checkpoint file = io.inferstream.runtime.checkpoint.GgufCheckpoint.of(gguf);
+            Checkpoint longer = file.withContext(200);
+            assertEquals(200, longer.config().contextLength());
+            float[][] logits = logitsAtEveryPosition(longer.loadModel(), TOKENS);
+            assertClose(longFactors, logits, 1e-4);
+            assertTrue(relativeError(shortFactors, logits) > 1e-2, "the short factors give other logits: "
+                    + relativeError(shortFactors, logits));
+            assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, longer.config().ropeAttentionFactor(), "the same magnitude either way");
+            // no more than it was trained for; the original context or less keeps the short factors
+            assertEquals(256, file.withContext(1 << 20).config().contextLength());
+            assertEquals(128, file.withContext(128).config().contextLength());
+            assertEquals(128, file.withContext(0).config().contextLength());
+            assertClose(shortFactors, logitsAtEveryPosition(file.withContext(128).loadModel(), TOKENS), 1e-4);
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> file.withContext(-1));
+        }
+        // a model without LongRoPE keeps its context whatever is asked
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), dir.resolve("llama.gguf"));
+        try (Checkpoint llama = Checkpoint.open(dir.resolve("llama.gguf"))) {
+            assertEquals(256, llama.withContext(100).config().contextLength());
+            assertEquals(256, llama.withContext(4096).config().contextLength());
+        }
+    }
+
+    @Test
+    void huggingFacePhi3FolderAskedForALongContextTurnsWithItsLongFactors() {
+        // Phi-3.5-mini's config: 4096 original positions of 131072
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("phi3").withShape(64, 96, 4, 4);
+        RandomLlamaGguf drawn = RandomLlamaGguf.write(spec, dir.resolve("drawn.gguf"));
+        Path hf = dir.resolve("hf-long");
+        RandomHfFolder folder = RandomHfFolder.write(drawn, hf, SafetensorsDtype.F32, 1);
+        double[][] expected = new ReferenceTransformer(spec, folder.stored::get, true, true).forward(TOKENS);
+        try (Checkpoint checkpoint = Checkpoint.open(hf)) {
+            assertEquals(4096, checkpoint.config().contextLength());
+            Checkpoint longer = checkpoint.withContext(16384);
+            assertEquals(16384, longer.config().contextLength());
+            assertClose(expected, logitsAtEveryPosition(longer.loadModel(), TOKENS), 1e-4);
+            assertEquals(131072, checkpoint.withContext(1 << 20).config().contextLength());
+            assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, longer.config().ropeAttentionFactor(), 1e-6f);
+        }
+    }
+
+    @Test
     void mixtralStyleMixtureOfExpertsMatchesReference() {
         // llama.cpp's Mixtral: general.architecture llama with expert_count; 4 experts, 2 per token, renormalized
         RandomLlamaGguf.Spec mixtral = RandomLlamaGguf.Spec.llama(GgmlType.F32).withExperts(4, false);
@@ -498,6 +549,12 @@ class LlamaModelReferenceTest {
     }
 
     private static void assertClose(double[][] expected, float[][] actual, double tolerance) {
+        double error = relativeError(expected, actual);
+        assertTrue(error < tolerance, "max |error| relative to max |logit| = " + error + " exceeds " + tolerance);
+    }
+
+    /** The largest |expected - actual| over the largest |expected|; the reference must not be degenerate. */
+    private static double relativeError(double[][] expected, float[][] actual) {
         double maxAbs = 0;
         double maxErr = 0;
         for (int t = 0; t < expected.length; t++) {
@@ -507,8 +564,7 @@ class LlamaModelReferenceTest {
             }
         }
         assertTrue(maxAbs > 0.1, "reference logits are degenerate (max |logit| " + maxAbs + ")");
-        assertTrue(maxErr / maxAbs < tolerance, "max |error| " + maxErr + " relative to max |logit| " + maxAbs
-                + " = " + maxErr / maxAbs + " exceeds " + tolerance);
+        return maxErr / maxAbs;
     }
 
     /** Every tensor of the file dequantized (by the tensor package) to float64, row-major. */

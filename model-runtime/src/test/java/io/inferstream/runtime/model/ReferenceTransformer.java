@@ -26,11 +26,18 @@ final class ReferenceTransformer {
     private final RandomLlamaGguf.Spec spec;
     private final Function<String, double[]> tensor;
     private final boolean rotateHalf;
+    private final String phi3Factors; // LongRoPE's divisors: the short ones, or the long ones past the original context
 
     ReferenceTransformer(RandomLlamaGguf.Spec spec, Function<String, double[]> tensor, boolean rotateHalf) {
+        this(spec, tensor, rotateHalf, false);
+    }
+
+    /** {@code longRope}: phi3 turns with its long factors at every position (a context past the original one). */
+    ReferenceTransformer(RandomLlamaGguf.Spec spec, Function<String, double[]> tensor, boolean rotateHalf, boolean longRope) {
         this.spec = spec;
         this.tensor = tensor;
         this.rotateHalf = rotateHalf;
+        this.phi3Factors = longRope ? "rope_factors_long.weight" : "rope_factors_short.weight";
     }
 
     /** @return logits after every position, [tokens.length][vocab] */
@@ -215,14 +222,14 @@ final class ReferenceTransformer {
 
     /**
      * Rotates each head of {@code x} for position {@code pos}: its first {@link RandomLlamaGguf.Spec#rotated} dimensions,
-     * with phi3's short LongRoPE divisors and magnitude factor (transformers' Phi3 rotary embedding below the original
-     * context: inv_freq / short_factor, cos and sin times the attention factor).
+     * with phi3's LongRoPE divisors and magnitude factor (transformers' Phi3 rotary embedding: inv_freq / short_factor
+     * below the original context, / long_factor past it; cos and sin times the attention factor).
      */
     private void rope(double[] x, int heads, double pos, double theta) {
         int hd = spec.headDim();
         int rd = spec.rotated();
         boolean phi3 = spec.arch().equals("phi3");
-        double[] divisors = phi3 ? tensor.apply("rope_factors_short.weight") : null;
+        double[] divisors = phi3 ? tensor.apply(phi3Factors) : null;
         double magnitude = phi3 ? RandomLlamaGguf.PHI3_ATTN_FACTOR : 1;
         for (int h = 0; h < heads; h++) {
             for (int i = 0; i < rd / 2; i++) {
