@@ -51,8 +51,8 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
 
     /**
      * This choice for a model of {@code config}: {@code --device auto} that found a GPU falls back to the CPU, saying why,
-     * when the CUDA backend does not run such a model (phi3, Gemma, Granite, mixtures of experts:
-     * {@link ModelConfig#llamaArithmetic}); an explicit
+     * when the CUDA backend does not run such a model (Phi-4-mini's partial RoPE, Phi-3-mini-4k's sliding window, Gemma,
+     * Granite, mixtures of experts: {@link ModelConfig#llamaArithmetic}); an explicit
      * {@code cuda} keeps the GPU and its load fails naming {@code --device cpu}.
      */
     public BackendChoice forModel(DeviceOption option, ModelConfig config) {

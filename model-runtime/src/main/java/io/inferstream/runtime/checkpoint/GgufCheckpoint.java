@@ -75,6 +75,11 @@ public final class GgufCheckpoint implements Checkpoint {
 
     @Override
     public ByteBuffer tensorData(String name) {
+        io.inferstream.runtime.model.RowView view = io.inferstream.runtime.model.RowView.parse(name);
+        if (view != null && !gguf.hasTensor(name) && gguf.hasTensor(view.tensor())) { // Phi-3's fused tensors' rows
+            io.inferstream.runtime.gguf.GgufTensorInfo t = gguf.tensor(view.tensor());
+            return view.slice(gguf.tensorData(view.tensor()), t.ne(t.dims() - 1));
+        }
         if (!gguf.hasTensor(name)) {
             throw new IllegalStateException(gguf.path() + ": tensor " + name + " of the loaded model is not in the file");
         }

@@ -182,7 +182,7 @@ final class HfLlamaLoader implements LlamaTensors {
     /** Rows [first, first + rows) of fused tensor {@code name} [totalRows, cols], a view named {@code name[first..]}. */
     private Matrix rowsOf(String name, int totalRows, int first, int rows, int cols) {
         SafetensorsTensor t = tensor(name, new long[] {totalRows, cols});
-        return rows(name, type(t), (long) first, rows, cols, name + "[" + first + ".." + (first + rows) + ")");
+        return rows(name, type(t), (long) first, rows, cols, new io.inferstream.runtime.model.RowView(name, first, first + rows).name());
     }
 
     /** {@code rows} rows from row {@code first} of tensor {@code name}'s data, of {@code cols} values of {@code type}. */

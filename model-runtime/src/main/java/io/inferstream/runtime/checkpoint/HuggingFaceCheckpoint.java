@@ -94,6 +94,10 @@ public final class HuggingFaceCheckpoint implements Checkpoint {
 
     @Override
     public ByteBuffer tensorData(String name) {
+        io.inferstream.runtime.model.RowView view = io.inferstream.runtime.model.RowView.parse(name);
+        if (view != null && !shards.hasTensor(name)) { // Phi-3's Q, K, V, gate or up: rows of a fused tensor
+            return view.slice(shards.tensorData(view.tensor()), shards.tensor(view.tensor()).shape()[0]);
+        }
         return shards.tensorData(name);
     }
 

@@ -179,12 +179,13 @@ public final class CudaLlamaModel implements LanguageModel {
                     + "supports even head sizes up to " + MAX_HEAD_DIM);
         }
         if (!config.llamaArithmetic()) {
-            // the upload reads each matrix's own tensor, not rows of a fused one; the RoPE kernels turn whole heads
-            // unscaled; the step has Llama's block (no GeGLU, post-norms, soft caps, sliding windows, Granite's scales or
-            // a mixture of experts)
-            throw new IllegalArgumentException("a " + config.architecture() + " model (fused QKV and gate/up tensors, LongRoPE, "
-                    + "RoPE over " + config.ropeDim() + " of " + config.headDim() + " dimensions or linearly scaled, Gemma's "
-                    + "or Granite's block, or a mixture of experts) runs on the CPU backend only; use --device cpu");
+            // the RoPE kernels turn whole heads by frequencies (LongRoPE's factors included) without a linear factor;
+            // LongRoPE's magnitude is in the q·k scale; the step has Llama's block (no GeGLU, post-norms, soft caps,
+            // sliding windows that bind, Granite's scales or a mixture of experts)
+            throw new IllegalArgumentException("a " + config.architecture() + " model (RoPE over " + config.ropeDim() + " of "
+                    + config.headDim() + " dimensions or linearly scaled, a sliding window within its context of "
+                    + config.contextLength() + ", Gemma's or Granite's block, or a mixture of experts) runs on the CPU backend"
+                    + " only; use --device cpu");
         }
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
@@ -975,7 +976,7 @@ public final class CudaLlamaModel implements LanguageModel {
         k.launch(embedName(w.embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, buf.x, dim);
         mark(StepProfile.Part.EMBED);
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        float scale = config.qkScale(); // 1/sqrt(headDim), times LongRoPE's magnitude squared
         int layers = config.nLayers();
         // xb = rmsnorm(x) of layer 0; later layers get it from the previous layer's fused add_rmsnorm
         rmsnorm(null, n, w.attnNorm[0], qkvReadsHalves(0, n) ? w.wq[0] : null);
@@ -1496,7 +1497,7 @@ public final class CudaLlamaModel implements LanguageModel {
                                         Object seq, Object tables, int maxBlocks, int bs, Object out, int n) {
         int heads = config.nHeads();
         int headDim = config.headDim();
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        float scale = config.qkScale(); // 1/sqrt(headDim), times LongRoPE's magnitude squared
         if (vectorAttention(headDim)) {
             k.launch(f16Kv ? "attention_vec_f16" : "attention_vec_f32", n * heads, 1, 32 * ATT_WARPS, 0, qIn, keys,
                     values, positions, seq, tables, maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale);

@@ -143,7 +143,7 @@ final class EpilogueKernelChoices extends KernelTrials {
     private boolean compareTiled(AttentionFixture fx, int n, String other, StringBuilder why, String what) {
         int bs = AttentionFixture.BLOCK_SIZE;
         int maxBlocks = fx.maxBlocks();
-        float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+        float scale = config.qkScale();
         int splits = SplitAttention.splits(n, config.nKvHeads());
         int[] items = TiledAttention.plan(fx.seqs(), fx.positionsOnHost(), n, model.tiledAttention.tokensPerItem());
         List<DeviceBuffer> temp = new ArrayList<>();
@@ -216,7 +216,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         List<DeviceBuffer> temp = new ArrayList<>();
         try (AttentionFixture fx = AttentionFixture.decode(n, qDim, config.kvDim(), 23)) {
             DeviceBuffer out = temp(temp, 4L * n * qDim, null);
-            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            float scale = config.qkScale();
             int splits = SplitAttention.splits(n, config.nKvHeads());
             BothWays result = null;
             for (boolean f16 : new boolean[] {true, false}) {
@@ -254,7 +254,7 @@ final class EpilogueKernelChoices extends KernelTrials {
             var positions = fx.positions();
             var seq = fx.seq();
             var tables = fx.tables();
-            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            float scale = config.qkScale();
             int splits = SplitAttention.splits(n, config.nKvHeads());
             double worst = 0;
             for (int p = 0; p < 2; p++) {
@@ -399,7 +399,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                     boolean h = model.woReadsHalves(0, n);
                     model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
                             fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n,
-                            (float) (1.0 / Math.sqrt(config.headDim())), SplitAttention.splits(n, config.nKvHeads()),
+                            config.qkScale(), SplitAttention.splits(n, config.nKvHeads()),
                             h ? model.skinny.halves : null, w.wo[0].type(), DeviceMatrix.streamPad(n));
                     w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny, h);
                 }
@@ -671,7 +671,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                 x0[i] = (float) rnd.nextDouble(-2, 2);
             }
             buf.x.upload(x0, x0.length);
-            float scale = (float) (1.0 / Math.sqrt(config.headDim()));
+            float scale = config.qkScale();
             boolean grouped = model.skinny != null && model.groupedSkinny && DeviceMatrix.groupable(n, w.gate[0], w.up[0])
                     && w.gate[0].rows() == w.up[0].rows();
             java.util.function.IntConsumer chain = v -> {

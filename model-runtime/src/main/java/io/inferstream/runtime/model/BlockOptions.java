@@ -45,6 +45,12 @@ public record BlockOptions(float embeddingScale, boolean geluFeedForward, boolea
                 window, residualScale, logitScale, e);
     }
 
+    /** This block with every layer seeing the whole context. */
+    public BlockOptions withoutWindow() {
+        return new BlockOptions(embeddingScale, geluFeedForward, postNorms, attentionScale, attentionSoftcap, finalSoftcap,
+                null, residualScale, logitScale, experts);
+    }
+
     /** Whether this is Llama's block. */
     public boolean isLlama() {
         return equals(LLAMA);

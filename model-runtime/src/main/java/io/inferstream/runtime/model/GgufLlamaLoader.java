@@ -329,14 +329,14 @@ final class GgufLlamaLoader implements LlamaTensors {
                 case 'k' -> qDim;
                 default -> qDim + config.kvDim();
             };
-            return rowsOf(layer + "attn_qkv.weight", qDim + 2 * config.kvDim(), first, rows, cols, role.charAt(5));
+            return rowsOf(layer + "attn_qkv.weight", qDim + 2 * config.kvDim(), first, rows, cols);
         }
         boolean fusedUp = config != null && !gguf.hasTensor(layer + "ffn_gate.weight") && gguf.hasTensor(layer + "ffn_up.weight");
         if (fusedUp && role.equals("ffn_gate.weight")) {
-            return rowsOf(layer + "ffn_up.weight", 2 * rows, 0, rows, cols, 'g');
+            return rowsOf(layer + "ffn_up.weight", 2 * rows, 0, rows, cols);
         }
         if (fusedUp && role.equals("ffn_up.weight")) {
-            return rowsOf(name, 2 * rows, rows, rows, cols, 'u');
+            return rowsOf(name, 2 * rows, rows, rows, cols);
         }
         GgufTensorInfo t = tensor(name);
         if (t.dims() != 2 || t.ne(0) != cols || t.ne(1) != rows) {
@@ -346,8 +346,8 @@ final class GgufLlamaLoader implements LlamaTensors {
         return Matrix.of(t.type(), gguf.tensorData(name), rows, cols, name);
     }
 
-    /** Rows [first, first + rows) of fused tensor {@code name} of ne = [cols, totalRows], named {@code name[part]}. */
-    private Matrix rowsOf(String name, int totalRows, int first, int rows, int cols, char part) {
+    /** Rows [first, first + rows) of fused tensor {@code name} of ne = [cols, totalRows], named as a {@link RowView}. */
+    private Matrix rowsOf(String name, int totalRows, int first, int rows, int cols) {
         GgufTensorInfo t = tensor(name);
         if (t.dims() != 2 || t.ne(0) != cols || t.ne(1) != totalRows) {
             throw new IllegalArgumentException(gguf.path() + ": fused tensor " + name + " has shape "
@@ -356,7 +356,7 @@ final class GgufLlamaLoader implements LlamaTensors {
         long rowBytes = t.type().bytesFor(cols);
         java.nio.ByteBuffer data = gguf.tensorData(name);
         java.nio.ByteBuffer part0 = data.slice(data.position() + Math.toIntExact(first * rowBytes), Math.toIntExact(rows * rowBytes));
-        return Matrix.of(t.type(), part0, rows, cols, name + "[" + part + "]");
+        return Matrix.of(t.type(), part0, rows, cols, new RowView(name, first, first + rows).name());
     }
 
     /** A 1-D tensor (norm weight, bias, rope factors) as floats, dequantized if stored as F16. */

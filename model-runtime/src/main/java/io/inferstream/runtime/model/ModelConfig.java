@@ -79,12 +79,25 @@ public record ModelConfig(
     }
 
     /**
-     * Whether the CPU forward pass is all this model needs beyond Llama's arithmetic: no fused tensors, no
-     * partial or scaled RoPE, Llama's block. The GPU backend runs only such models.
+     * Whether this model needs no more than Llama's arithmetic with a per-model scale on q·k: Llama's block, RoPE over
+     * whole heads without a linear factor. The GPU backend runs only such models. LongRoPE (Phi-3 128k, Phi-3.5-mini)
+     * qualifies: its factors divide frequencies as rope_freqs do, and its magnitude factor on cos and sin is, on q·k,
+     * the square of it ({@link #qkScale}); so does a sliding window no position reaches (Phi-3.5-mini's 262144 of at
+     * most 131072). Partial rotation (Phi-4-mini), a window that binds (Phi-3-mini-4k), Gemma's and Granite's blocks
+     * and mixtures of experts do not.
      */
     public boolean llamaArithmetic() {
-        return !architecture.equals("phi3") && ropeDim == headDim && ropeAttentionFactor == 1f && ropeLinearFactor == 1f
-                && block.isLlama();
+        SlidingWindow w = block.window();
+        boolean idleWindow = w != null && w.period() == 0 && w.size() >= contextLength;
+        return ropeDim == headDim && ropeLinearFactor == 1f && (idleWindow ? block.withoutWindow() : block).isLlama();
+    }
+
+    /**
+     * The factor on q·k of attention over unscaled RoPE: the block's scale (1/sqrt(headDim) for Llama) times the square
+     * of {@link #ropeAttentionFactor}, which turns both q and k.
+     */
+    public float qkScale() {
+        return block.attentionScale(headDim) * ropeAttentionFactor * ropeAttentionFactor;
     }
 
     /** Width of one token's keys (or values) in one layer. */

@@ -88,6 +88,17 @@ class DeviceOptionTest {
         assertTrue(cuda.forModel(DeviceOption.parse("cuda"), gemma3).cuda(), "an explicit cuda fails at load, naming --device cpu");
         BackendChoice none = BackendChoice.resolve(DeviceOption.AUTO, NONE);
         assertEquals(none, none.forModel(DeviceOption.AUTO, gemma3));
+        // Phi-3.5-mini (LongRoPE, a window of 262144 over at most 131072 positions) runs on the GPU; Phi-3-mini-4k's
+        // window of 2047 in 4096 positions and Phi-4-mini's RoPE over 96 of 128 dimensions do not
+        assertTrue(auto.forModel(DeviceOption.AUTO, phi3(131072, 262144, 128)).cuda());
+        assertFalse(auto.forModel(DeviceOption.AUTO, phi3(4096, 2047, 128)).cuda());
+        assertFalse(auto.forModel(DeviceOption.AUTO, phi3(131072, 262144, 96)).cuda());
+        assertEquals(1.19f * 1.19f / (float) Math.sqrt(128), phi3(131072, 262144, 128).qkScale(), 1e-6f, "1/sqrt(128) times the magnitude squared");
+    }
+
+    private static ModelConfig phi3(int context, int window, int ropeDim) {
+        return new ModelConfig("phi3", 256, 512, 2, 2, 2, 128, 300, context, 1e-5f, 10000f, true, null, ropeDim, 1.19f, 1f,
+                new BlockOptions(1f, false, false, 0f, 0f, 0f, new SlidingWindow(window, 0, 10000f)));
     }
 
     @Test

@@ -80,8 +80,8 @@ class RandomModelWriterTest {
             assertEquals(RandomModelWriter.PHI3_ORIGINAL_CONTEXT, c.contextLength(), "the short factors' context by default");
             // Phi-3.5-mini's attention factor: sqrt(1 + ln(32) / ln(4096))
             assertEquals(1.1902380714, c.ropeAttentionFactor(), 1e-6);
-            assertEquals("blk.1.attn_qkv.weight[v]", model.weights().wv()[1].name());
-            assertEquals("blk.0.ffn_up.weight[u]", model.weights().up()[0].name());
+            assertEquals("blk.1.attn_qkv.weight[128..192)", model.weights().wv()[1].name());
+            assertEquals("blk.0.ffn_up.weight[96..192)", model.weights().up()[0].name());
             assertEquals(1f, model.weights().ropeFactors()[0]);
             assertEquals(1.1f, model.weights().ropeFactors()[7], 1e-6f);
             try (LlamaModel longer = LlamaModel.load(gguf, 32768)) {

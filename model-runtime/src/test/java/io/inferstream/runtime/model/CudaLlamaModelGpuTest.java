@@ -278,6 +278,35 @@ class CudaLlamaModelGpuTest {
         }
     }
 
+    /**
+     * Phi-3.5-mini on the device: Q, K, V, gate and up uploaded as rows of the fused tensors, LongRoPE's factors as RoPE
+     * frequencies and its magnitude factor in q·k's scale; with the short factors and, opened for a longer context,
+     * the long ones. A sliding window that the positions reach (Phi-3-mini-4k's) is refused.
+     */
+    @Test
+    void aPhi3ModelOnTheDeviceGivesTheCpuLogitsWithEitherFactors() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("phi3").withShape(64, 96, 4, 4);
+        Path path = dir.resolve("phi3.gguf");
+        // Phi-3.5-mini's window: wider than any context it has
+        RandomLlamaGguf.write(spec, path, w -> w.putUInt32("phi3.attention.sliding_window", 262144));
+        for (int context : new int[] {0, spec.context()}) {
+            try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(path, context);
+                 CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults())) {
+                assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, gpu.config().ropeAttentionFactor());
+                assertEquals(context == 0 ? spec.context() / 2 : spec.context(), gpu.config().contextLength());
+                assertScheduleMatches("phi3 Q8_0, context " + gpu.config().contextLength(), checkpoint.loadModel(), gpu,
+                        KvStore.Precision.F16, 3e-2);
+            }
+        }
+        Path windowed = dir.resolve("phi3-window.gguf");
+        RandomLlamaGguf.write(spec, windowed);
+        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(windowed)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults()));
+            assertTrue(e.getMessage().contains("sliding window") && e.getMessage().contains("--device cpu"), e.getMessage());
+        }
+    }
+
     /** Runs the mixed schedule on both models, each step's logits within {@code bound} (relative) of the CPU's. */
     private static void assertScheduleMatches(String label, LlamaModel cpu, CudaLlamaModel gpu, KvStore.Precision precision,
                                               double bound) {

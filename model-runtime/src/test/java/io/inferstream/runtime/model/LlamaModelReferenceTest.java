@@ -147,8 +147,25 @@ class LlamaModelReferenceTest {
             assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, c.ropeAttentionFactor());
             assertTrue(c.ropeNeox());
             LlamaModel model = LlamaModel.load(gguf);
-            assertEquals("blk.1.attn_qkv.weight[k]", model.weights().wk()[1].name());
-            assertEquals("blk.0.ffn_up.weight[g]", model.weights().gate()[0].name());
+            assertEquals("blk.1.attn_qkv.weight[64..96)", model.weights().wk()[1].name());
+            assertEquals("blk.0.ffn_up.weight[0..96)", model.weights().gate()[0].name());
+            assertViewsAreHandedOutAsTheirRows(io.inferstream.runtime.checkpoint.GgufCheckpoint.of(gguf), model);
+        }
+    }
+
+    /** What a GPU uploads: the checkpoint hands out the bytes of a fused tensor's rows that a view reads. */
+    private static void assertViewsAreHandedOutAsTheirRows(Checkpoint checkpoint, LlamaModel model) {
+        LlamaWeights w = model.weights();
+        for (Matrix view : new Matrix[] {w.wq()[0], w.wk()[1], w.wv()[0], w.gate()[1], w.up()[1]}) {
+            assertTrue(RowView.parse(view.name()) != null, view.name());
+            Matrix uploaded = Matrix.of(view.type(), checkpoint.tensorData(view.name()), view.rows(), view.cols(), "bytes");
+            for (int r : new int[] {0, view.rows() - 1}) {
+                float[] expected = new float[view.cols()];
+                float[] actual = new float[view.cols()];
+                view.dequantizeRow(r, expected, 0);
+                uploaded.dequantizeRow(r, actual, 0);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(expected, actual, view.name() + " row " + r);
+            }
         }
     }
 
@@ -197,7 +214,9 @@ class LlamaModelReferenceTest {
             assertEquals(4096, checkpoint.config().contextLength());
             Checkpoint longer = checkpoint.withContext(16384);
             assertEquals(16384, longer.config().contextLength());
-            assertClose(expected, logitsAtEveryPosition(longer.loadModel(), TOKENS), 1e-4);
+            LlamaModel model = longer.loadModel();
+            assertClose(expected, logitsAtEveryPosition(model, TOKENS), 1e-4);
+            assertViewsAreHandedOutAsTheirRows(longer, model);
             assertEquals(131072, checkpoint.withContext(1 << 20).config().contextLength());
             assertEquals(RandomLlamaGguf.PHI3_ATTN_FACTOR, longer.config().ropeAttentionFactor(), 1e-6f);
         }

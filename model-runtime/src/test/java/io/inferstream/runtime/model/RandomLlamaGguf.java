@@ -136,12 +136,20 @@ final class RandomLlamaGguf {
     }
 
     static RandomLlamaGguf write(Spec spec, Path path) {
+        return write(spec, path, w -> { });
+    }
+
+    /**
+     * The model of {@code spec} with metadata that {@code overrides} puts over the keys written for it (the same
+     * weights; the {@link ReferenceTransformer} does not know of the change).
+     */
+    static RandomLlamaGguf write(Spec spec, Path path, java.util.function.Consumer<GgufWriter> overrides) {
         RandomLlamaGguf m = new RandomLlamaGguf(spec);
-        m.writeTo(path);
+        m.writeTo(path, overrides);
         return m;
     }
 
-    private void writeTo(Path path) {
+    private void writeTo(Path path, java.util.function.Consumer<GgufWriter> overrides) {
         SplittableRandom rnd = new SplittableRandom(spec.seed());
         String a = spec.arch();
         int hd = spec.headDim();
@@ -247,6 +255,7 @@ final class RandomLlamaGguf {
         if (!spec.tied()) {
             matrix(w, rnd, "output.weight", spec.vocab(), spec.dim(), 1 / Math.sqrt(spec.dim()));
         }
+        overrides.accept(w);
         w.write(path);
     }
 
