@@ -8,6 +8,7 @@ import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.inferstream.runtime.gguf.Float16;
 import io.inferstream.runtime.model.BlockOptions;
@@ -25,7 +26,7 @@ import io.inferstream.runtime.safetensors.SafetensorsWriter;
  *
  * @param file           the config.json read
  * @param modelType      {@code model_type}: llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, granite, granitemoe,
- *                       phi3, gemma2 or gemma3_text
+ *                       phi3, gemma2, gemma3_text, or gemma3 (Gemma 3 with vision: its text model)
  * @param model          the hyper-parameters; RoPE in the NeoX layout, as transformers' {@code rotate_half} applies it
  * @param tiedEmbeddings {@code tie_word_embeddings}: the output matrix is the token embedding
  * @param qkvBias        q/k/v projections carry biases (always for qwen2, {@code attention_bias} for llama and qwen3)
@@ -66,12 +67,17 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
             throw new IllegalArgumentException(file + " is not a JSON object");
         }
         String type = c.path("model_type").asText("");
+        boolean withVision = type.equals("gemma3"); // Gemma3ForConditionalGeneration: the text model of a model with vision
+        if (withVision) {
+            c = gemma3TextConfig(c, file);
+            type = "gemma3_text";
+        }
         if (!TYPES.contains(type)) {
             throw new IllegalArgumentException(file + ": model_type is '" + type + "' (architectures "
                     + c.path("architectures") + "); supported are llama (Llama 2/3, SmolLM, TinyLlama), mistral, mixtral, qwen2"
                     + " (Qwen2, Qwen2.5), qwen2_moe, qwen3, qwen3_moe, granite, granitemoe, phi3 (Phi-3, Phi-3.5-mini, Phi-4-mini),"
-                    + " gemma2 and gemma3_text (Gemma 3 270M,"
-                    + " 1B); other Gemma models as GGUF files");
+                    + " gemma2, gemma3_text (Gemma 3 270M, 1B) and gemma3 (the text model of Gemma 3 4B, 12B, 27B);"
+                    + " Gemma 1 as GGUF files");
         }
         if (c.has("quantization_config")) {
             throw new IllegalArgumentException(file + ": quantization_config ("
@@ -118,7 +124,7 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
                     heads, kvHeads, headDim, positive(c, file, "vocab_size"), context,
                     (float) c.path("rms_norm_eps").asDouble(1e-6), (float) c.path("rope_theta").asDouble(gemma2 ? 10000.0 : 1000000.0),
                     true, null, headDim, 1f, linearFactor(c, file, type), gemmaBlock(c, file, dim, gemma2));
-            return new HfConfig(file, type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
+            return new HfConfig(file, withVision ? "gemma3" : type, model, c.path("tie_word_embeddings").asBoolean(true), qkvBias);
         }
         if (type.equals("phi3")) {
             return phi3(c, file, dim, heads, kvHeads, headDim, layers, context, contextTokens);
@@ -184,6 +190,42 @@ public record HfConfig(Path file, String modelType, ModelConfig model, boolean t
                 positive(c, file, "vocab_size"), context, (float) c.path("rms_norm_eps").asDouble(1e-5), theta, true, null,
                 ropeDim, magnitude, 1f, block);
         return new HfConfig(file, "phi3", model, c.path("tie_word_embeddings").asBoolean(false), false, factors);
+    }
+
+    /**
+     * The {@code text_config} of a Gemma 3 model with vision (Gemma3ForConditionalGeneration: 4B, 12B, 27B), with
+     * transformers' Gemma3TextConfig defaults for the keys it leaves out (google/gemma-3-4b-it's leaves out the head
+     * counts, the head size and the vocabulary), and the whole model's dtype and tying where it does not say its own.
+     * The vision tower's weights are not read.
+     */
+    private static JsonNode gemma3TextConfig(JsonNode c, Path file) {
+        JsonNode t = c.path("text_config");
+        if (!t.isObject()) {
+            throw new IllegalArgumentException(file + ": model_type gemma3 (a Gemma 3 model with vision) has no text_config"
+                    + " object; its text model's hyper-parameters are read from there");
+        }
+        ObjectNode text = ((ObjectNode) t).deepCopy();
+        Object[][] defaults = {{"vocab_size", 262208}, {"hidden_size", 2304}, {"intermediate_size", 9216},
+            {"num_hidden_layers", 26}, {"num_attention_heads", 8}, {"num_key_value_heads", 4}, {"head_dim", 256},
+            {"max_position_embeddings", 131072}, {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0},
+            {"query_pre_attn_scalar", 256}, {"sliding_window", 4096}, {"rope_local_base_freq", 10000.0},
+            {"sliding_window_pattern", 6}};
+        for (Object[] d : defaults) {
+            if (!text.hasNonNull((String) d[0])) {
+                if (d[1] instanceof Integer i) {
+                    text.put((String) d[0], i);
+                } else {
+                    text.put((String) d[0], (Double) d[1]);
+                }
+            }
+        }
+        for (String whole : new String[] {"torch_dtype", "dtype", "tie_word_embeddings"}) {
+            if (!text.has(whole) && c.has(whole)) {
+                text.set(whole, c.get(whole));
+            }
+        }
+        text.put("model_type", "gemma3_text");
+        return text;
     }
 
     /** {@code rope_scaling.<key>}: {@code length} positive numbers. */

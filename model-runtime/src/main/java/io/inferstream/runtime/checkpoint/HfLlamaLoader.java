@@ -25,10 +25,33 @@ final class HfLlamaLoader implements LlamaTensors {
 
     private final HfConfig hf;
     private final SafetensorsShards shards;
+    /** Where the text model's {@code model.*} tensors are: "model." but in a model with vision. */
+    private final String textModel;
+    /** Its {@code lm_head.weight}. */
+    private final String lmHead;
 
     private HfLlamaLoader(HfConfig hf, SafetensorsShards shards) {
         this.hf = hf;
         this.shards = shards;
+        if (!hf.modelType().equals("gemma3")) {
+            textModel = "model.";
+            lmHead = "lm_head.weight";
+        } else if (shards.hasTensor("language_model.model.embed_tokens.weight")) { // as google/gemma-3-*-it were saved
+            textModel = "language_model.model.";
+            lmHead = "language_model.lm_head.weight";
+        } else if (shards.hasTensor("model.language_model.embed_tokens.weight")) { // as transformers 4.52+ saves them
+            textModel = "model.language_model.";
+            lmHead = "lm_head.weight";
+        } else {
+            throw new IllegalArgumentException(shards.folder() + ": a Gemma 3 model with vision (model_type gemma3) needs its"
+                    + " text model's tensors as language_model.model.* or model.language_model.*; found neither"
+                    + " language_model.model.embed_tokens.weight nor model.language_model.embed_tokens.weight");
+        }
+    }
+
+    /** A transformers name of the text model ({@code model.*}, {@code lm_head.weight}) as this checkpoint stores it. */
+    private String stored(String name) {
+        return name.equals("lm_head.weight") ? lmHead : name.startsWith("model.") ? textModel + name.substring(6) : name;
     }
 
     static LlamaModel load(HfConfig hf, SafetensorsShards shards) {
@@ -38,14 +61,14 @@ final class HfLlamaLoader implements LlamaTensors {
     private LlamaWeights weights() {
         ModelConfig c = hf.model();
         for (int l = 0; l < c.nLayers(); l++) {
-            String oBias = "model.layers." + l + ".self_attn.o_proj.bias";
+            String oBias = stored("model.layers." + l + ".self_attn.o_proj.bias");
             if (shards.hasTensor(oBias)) {
                 throw new IllegalArgumentException(shards.fileOf(oBias).path() + ": tensor " + oBias
                         + ": an output-projection bias (attention_bias in a llama config) is not supported");
             }
         }
-        if (!shards.hasTensor("lm_head.weight") && !hf.tiedEmbeddings()) {
-            throw new IllegalArgumentException(shards.folder() + ": tensor lm_head.weight is missing and "
+        if (!shards.hasTensor(lmHead) && !hf.tiedEmbeddings()) {
+            throw new IllegalArgumentException(shards.folder() + ": tensor " + lmHead + " is missing and "
                     + hf.file().getFileName() + " does not set tie_word_embeddings");
         }
         return LlamaTensors.read(c, this, hf.qkvBias(), hf.ropeFactors());
@@ -53,6 +76,11 @@ final class HfLlamaLoader implements LlamaTensors {
 
     @Override
     public String name(Role role, int layer) {
+        return stored(transformersName(role, layer));
+    }
+
+    /** The tensor's name in a text model's checkpoint. */
+    private String transformersName(Role role, int layer) {
         String p = "model.layers." + layer + ".";
         boolean mixtral = hf.modelType().equals("mixtral");
         String mixture = switch (role) { // MixtralSparseMoeBlock; Qwen2MoeSparseMoeBlock and Qwen3MoeSparseMoeBlock

@@ -74,7 +74,8 @@ public final class ChatTemplate {
 
     /**
      * From a Hugging Face {@code tokenizer_config.json} (or the folder holding it): its {@code chat_template}
-     * (a string, or a list of named templates of which "default" is used; else a {@code chat_template.jinja} beside it),
+     * (a string, or a list of named templates of which "default" is used; else a {@code chat_template.jinja} beside it,
+     * else the {@code chat_template} of a {@code chat_template.json} there, where a model with vision keeps it),
      * {@code bos_token}, {@code eos_token}.
      */
     public static ChatTemplate fromHuggingFace(Path configOrFolder) {
@@ -100,6 +101,14 @@ public final class ChatTemplate {
         Path jinja = config.resolveSibling("chat_template.jinja");
         if (template == null && Files.isRegularFile(jinja)) {
             template = readTemplateFile(jinja); // newer transformers save the template beside the config
+        }
+        Path processor = config.resolveSibling("chat_template.json");
+        if (template == null && Files.isRegularFile(processor)) { // a model with vision: its processor's template
+            JsonNode p = HuggingFaceVocabularyReader.readJson(processor).path("chat_template");
+            if (!p.isTextual()) {
+                throw new IllegalArgumentException(processor + ": chat_template is not a string");
+            }
+            template = p.asText();
         }
         return new ChatTemplate(template, tokenText(root.path("bos_token")), tokenText(root.path("eos_token")));
     }

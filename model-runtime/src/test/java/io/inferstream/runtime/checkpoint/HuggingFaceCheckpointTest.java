@@ -404,6 +404,13 @@ class HuggingFaceCheckpointTest {
         try (Checkpoint c = Checkpoint.open(dir)) {
             assertTrue(c.chatTemplate(c.tokenizer()).isPlain());
         }
+        // a model with vision (Gemma 3 4B, Llama 3.2 Vision) may keep it in its processor's chat_template.json
+        ObjectNode processor = JSON.createObjectNode().put("chat_template",
+                "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}{% endfor %}");
+        JSON.writeValue(dir.resolve("chat_template.json").toFile(), processor);
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            assertEquals("<user> Hi", c.chatTemplate(c.tokenizer()).render(List.of(ChatMessage.user("Hi")), false));
+        }
         Files.writeString(dir.resolve("chat_template.jinja"),
                 "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{{ eos_token }}{% endfor %}");
         try (Checkpoint c = Checkpoint.open(dir)) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -464,6 +465,59 @@ class LlamaModelReferenceTest {
         assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 6, 10000f), config.block().window());
         assertEquals(RandomLlamaGguf.GEMMA3_LINEAR, config.ropeLinearFactor());
         assertEquals(8f, config.block().embeddingScale(), "sqrt(64), exact in BF16");
+    }
+
+    @Test
+    void huggingFaceGemma3FolderWithVisionRunsItsTextModelInEitherLayout() {
+        // Gemma3ForConditionalGeneration (4B, 12B, 27B): the text model's config in text_config, with Gemma3TextConfig's
+        // defaults where it says nothing, its tensors under language_model.model.* (or transformers 4.52's
+        // model.language_model.*), a vision tower beside them that is not read; 8 heads of 256 and 4 KV heads, as
+        // google/gemma-3-4b-it has them, are the defaults its text_config leaves out
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma3").withShape(64, 96, 8, 4)
+                .withHeadDim(256).withLayers(6).withTheta(1e6f).withTied(true).withEps(1e-6f);
+        for (boolean newLayout : new boolean[] {false, true}) {
+            RandomLlamaGguf drawn = RandomLlamaGguf.write(spec, dir.resolve("drawn.gguf"));
+            Path hf = dir.resolve("hf-vision-" + newLayout);
+            RandomHfFolder folder = RandomHfFolder.write(drawn, hf, SafetensorsDtype.BF16, newLayout ? 1 : 2);
+            RandomHfFolder.asGemma3WithVision(hf, newLayout);
+            double[][] expected = new ReferenceTransformer(spec, folder.stored::get, true).forward(TOKENS);
+            try (Checkpoint checkpoint = Checkpoint.open(hf)) {
+                ModelConfig c = checkpoint.config();
+                assertEquals("gemma3", c.architecture());
+                assertEquals(131072, c.contextLength(), "Gemma3TextConfig's max_position_embeddings");
+                assertEquals(List.of(8, 4, 256), List.of(c.nHeads(), c.nKvHeads(), c.headDim()), "Gemma3TextConfig's heads");
+                assertEquals(1 / 16f, c.block().attentionScale(), "1/sqrt(query_pre_attn_scalar 256)");
+                assertEquals(new SlidingWindow(RandomLlamaGguf.SLIDING_WINDOW, 6, 10000f), c.block().window(),
+                        "five sliding layers of six with RoPE base 10000, by default");
+                assertClose(expected, logitsAtEveryPosition(checkpoint.loadModel(), TOKENS), 1e-4);
+                assertTrue(checkpoint.toString().contains("gemma3,"), checkpoint.toString());
+            }
+        }
+        // a config without its text model, and weights in neither layout, fail naming what was looked for
+        Path hf = dir.resolve("hf-vision-false");
+        Path config = hf.resolve("config.json");
+        String json;
+        try {
+            json = java.nio.file.Files.readString(config);
+            java.nio.file.Files.writeString(config, json.replace("\"text_config\"", "\"text\""));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Checkpoint.open(hf).close());
+        assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("no text_config"), e.getMessage());
+        Path textOnly = dir.resolve("hf-text"); // the text model's tensors as model.*, under a config with vision
+        RandomHfFolder.write(RandomLlamaGguf.write(spec, dir.resolve("drawn.gguf")), textOnly, SafetensorsDtype.F32, 1);
+        try {
+            java.nio.file.Files.writeString(textOnly.resolve("config.json"), json);
+        } catch (java.io.IOException x) {
+            throw new java.io.UncheckedIOException(x);
+        }
+        try (Checkpoint checkpoint = Checkpoint.open(textOnly)) {
+            e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, checkpoint::loadModel);
+            assertTrue(e.getMessage().contains("hf-text") && e.getMessage().contains("language_model.model.embed_tokens.weight"),
+                    e.getMessage());
+        }
     }
 
     @Test

@@ -210,6 +210,69 @@ final class RandomHfFolder {
         return folder;
     }
 
+    /**
+     * Makes a Gemma 3 text folder written by {@link #write} the checkpoint of a Gemma 3 model with vision
+     * (Gemma3ForConditionalGeneration, as google/gemma-3-4b-it is saved): config.json's text model becomes its
+     * {@code text_config} (less the keys transformers' Gemma3TextConfig defaults alike, and the dtype, which moves to the
+     * whole model), the text model's tensors move under {@code language_model.} ({@code newLayout}: transformers
+     * 4.52's {@code model.language_model.*}), and a vision tower's tensor joins them.
+     */
+    static void asGemma3WithVision(Path dir, boolean newLayout) {
+        try {
+            ObjectNode text = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
+            text.remove(List.of("architectures", "rope_local_base_freq", "max_position_embeddings", "layer_types"));
+            Map<String, Double> defaults = Map.of("num_attention_heads", 8.0, "num_key_value_heads", 4.0, "head_dim", 256.0,
+                    "query_pre_attn_scalar", 256.0, "rms_norm_eps", 1e-6, "rope_theta", 1e6);
+            defaults.forEach((key, value) -> {
+                if (text.path(key).isNumber() && (float) text.path(key).asDouble() == value.floatValue()) {
+                    text.remove(key);
+                }
+            });
+            com.fasterxml.jackson.databind.JsonNode dtype = text.remove("torch_dtype");
+            ObjectNode config = JSON.createObjectNode();
+            config.putArray("architectures").add("Gemma3ForConditionalGeneration");
+            config.put("model_type", "gemma3");
+            config.set("text_config", text);
+            config.putObject("vision_config").put("model_type", "siglip_vision_model").put("hidden_size", 8);
+            config.set("torch_dtype", dtype);
+            JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config);
+            Path index = dir.resolve(SafetensorsShards.INDEX);
+            ObjectNode weightMap = JSON.createObjectNode();
+            List<Path> files;
+            try (var listing = Files.list(dir)) {
+                files = listing.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList();
+            }
+            for (Path file : files) {
+                SafetensorsWriter w = new SafetensorsWriter().putMetadata("format", "pt");
+                try (io.inferstream.runtime.safetensors.SafetensorsFile f = io.inferstream.runtime.safetensors.SafetensorsFile.open(file)) {
+                    for (io.inferstream.runtime.safetensors.SafetensorsTensor t : f.tensors()) {
+                        String name = t.name().equals("lm_head.weight") ? (newLayout ? t.name() : "language_model.lm_head.weight")
+                                : newLayout ? "model.language_model." + t.name().substring("model.".length())
+                                : "language_model." + t.name();
+                        java.nio.ByteBuffer data = f.tensorData(t.name());
+                        byte[] bytes = new byte[data.remaining()];
+                        data.get(bytes);
+                        w.add(name, t.dtype(), t.shape(), bytes);
+                        weightMap.put(name, file.getFileName().toString());
+                    }
+                }
+                if (file.equals(files.get(0))) {
+                    w.addF32("vision_tower.vision_model.post_layernorm.weight", new float[] {1, 1, 1, 1, 1, 1, 1, 1}, 8);
+                    weightMap.put("vision_tower.vision_model.post_layernorm.weight", file.getFileName().toString());
+                }
+                w.write(file);
+            }
+            if (Files.exists(index)) {
+                ObjectNode written = JSON.createObjectNode();
+                written.putObject("metadata").put("total_size", 0);
+                written.set("weight_map", weightMap);
+                JSON.writerWithDefaultPrettyPrinter().writeValue(index.toFile(), written);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** transformers' name of a Granite MoE tensor: the router, and the experts' two fused tensors. */
     private static String graniteName(String gguf) {
         String[] parts = gguf.split("\\.", 3);
