@@ -28,6 +28,7 @@ public final class LlamaModel implements LanguageModel {
     private final Rope rope;
     private final Rope slidingRope; // the sliding-window layers' own RoPE (Gemma 3), or null
     private final PagedAttention attention;
+    private final AttentionSegments segments; // long contexts' parts, merged
     private final ExpertFeedForward experts; // the mixture-of-experts feed-forward, or null for a dense model
     private final int qDim;
 
@@ -47,6 +48,8 @@ public final class LlamaModel implements LanguageModel {
     private float[] slidingCos; // [n, headDim / 2] at the sliding layers' RoPE, when they have their own
     private float[] slidingSin;
     private int[] runs;   // [runs + 1] first batch row of each attention run, then n
+    private int[] unitRun = new int[16];     // attention tasks (before the KV heads): their run
+    private int[] unitSegment = new int[16]; // and the segment of its context they read
 
     public LlamaModel(ModelConfig config, LlamaWeights weights) {
         if (config.nHeads() % config.nKvHeads() != 0) {
@@ -62,6 +65,7 @@ public final class LlamaModel implements LanguageModel {
         this.slidingRope = window == null || window.period() == 0 ? null
                 : new Rope(config, weights.ropeFactors(), window.ropeTheta(), 1f);
         this.attention = new PagedAttention(config);
+        this.segments = new AttentionSegments(config);
         Experts e = config.block().experts();
         if ((e != null) != (weights.experts() != null)) {
             throw new IllegalArgumentException("the configuration has " + (e == null ? "no" : e.count())
@@ -172,15 +176,27 @@ public final class LlamaModel implements LanguageModel {
                 attention.store(kv, l, slots[t], k, t * kvDim, v, t * kvDim);
             }
             // All of the step's keys/values are stored before any token attends: a prefill chunk sees itself.
-            // One task per (run of a sequence's consecutive tokens, KV head): a run reads each KV block once.
+            // One task per (run of a sequence's consecutive tokens, segment of its context, KV head): a run reads each
+            // KV block once; tokens that see several segments then merge their parts.
             int kvHeads = config.nKvHeads();
             int[] runStart = runs;
-            WorkerPool.parallelFor(0, runCount * kvHeads, rg -> {
-                int t = runStart[rg / kvHeads];
-                int m = runStart[rg / kvHeads + 1] - t;
-                attention.attend(kv, layer, q, t, m, batch.positions()[t], rg % kvHeads,
-                        batch.blockTables()[batch.seq()[t]], seen, att);
+            int[] positions = batch.positions();
+            segments.plan(n, positions, seen);
+            int units = planUnits(runCount, positions, seen);
+            int[] unitRun = this.unitRun;
+            int[] unitSegment = this.unitSegment;
+            WorkerPool.parallelFor(0, units * kvHeads, u -> {
+                int r = unitRun[u / kvHeads];
+                int t = runStart[r];
+                attention.attend(kv, layer, q, t, runStart[r + 1] - t, positions[t], u % kvHeads,
+                        batch.blockTables()[batch.seq()[t]], seen, unitSegment[u / kvHeads], segments, att);
             });
+            if (segments.multiCount() > 0) {
+                WorkerPool.parallelFor(0, segments.multiCount(), i -> {
+                    int t = segments.multi(i);
+                    segments.merge(t, positions[t], att, qDim);
+                });
+            }
             w.wo()[l].matmul(att, xb, n);
             if (block.postNorms()) { // Gemma 2, 3: the block's output normalized before the residual add
                 rmsnorm(xb, xb, w.postAttnNorm()[l], n);
@@ -246,6 +262,25 @@ public final class LlamaModel implements LanguageModel {
      * Splits the batch into runs for attention: consecutive batch rows of one sequence at consecutive positions, at
      * most {@link #ATTENTION_RUN} long. Run r is rows [runs[r], runs[r + 1]). Returns the number of runs.
      */
+    /** The (run, segment) pairs of a layer's attention into unitRun / unitSegment; returns their count. */
+    private int planUnits(int runCount, int[] positions, int window) {
+        int units = 0;
+        for (int r = 0; r < runCount; r++) {
+            int t = runs[r];
+            int lo = AttentionSegments.of(AttentionSegments.first(positions[t], window));
+            int hi = AttentionSegments.of(positions[runs[r + 1] - 1]);
+            if (unitRun.length < units + hi - lo + 1) {
+                unitRun = java.util.Arrays.copyOf(unitRun, 2 * (units + hi - lo + 1));
+                unitSegment = java.util.Arrays.copyOf(unitSegment, unitRun.length);
+            }
+            for (int k = lo; k <= hi; k++) {
+                unitRun[units] = r;
+                unitSegment[units++] = k;
+            }
+        }
+        return units;
+    }
+
     private int splitRuns(TokenBatch batch) {
         int n = batch.size();
         int count = 0;

@@ -77,6 +77,11 @@ final class PagedAttention {
      * out[(t0 + j)·qDim + h·headDim, + headDim) = softmax(q_h·K / sqrt(headDim)) V over positions 0 .. p0 + j, or over
      * the last {@code window} of them in a sliding-window layer (whose blocks before that are not read at all).
      *
+     * <p>Only the positions of segment {@code segment} ({@link AttentionSegments}) are read. A token whose visible
+     * positions all lie in it gets its output as above; a token that sees other segments too gets this segment's
+     * weighted sum and softmax statistics in {@code parts}, which {@link AttentionSegments#merge} combines; a token
+     * that sees nothing of this segment is left alone.
+     *
      * <p>Blocks outermost, tokens inside: a KV block is read from memory (and, in F16, converted) once for all m
      * tokens of a prefill chunk instead of once per token. Each token's scores and weighted sums are the same
      * kernel calls, block by block in the same order, as for that token alone (m = 1, a decode step), so its
@@ -88,73 +93,90 @@ final class PagedAttention {
      * @param window positions a token sees, its own included; 0 for all of them
      * @param out    attention output of the batch [n, qDim]
      */
-    void attend(KvStore kv, int layer, float[] q, int t0, int m, int p0, int kvHead, int[] table, int window, float[] out) {
+    void attend(KvStore kv, int layer, float[] q, int t0, int m, int p0, int kvHead, int[] table, int window,
+                int segment, AttentionSegments parts, float[] out) {
         int bs = kv.blockSize();
         int qDim = groupSize * kvDim;
-        int ctxMax = p0 + m;
-        int stride = ctxMax + VectorMath.lanes(); // per (token, head): its scores + the padding keyScores may write
+        int lo = segment * AttentionSegments.SPAN;
+        int hi = Math.min(lo + AttentionSegments.SPAN, p0 + m);
+        int span = hi - lo;
+        int stride = span + VectorMath.lanes(); // per (token, head): its scores + the padding keyScores may write
         int perToken = groupSize * stride;
         float[][] s = scratch.get();
         if (s[0].length < m * perToken) {
             s[0] = new float[Math.max(m * perToken, 2 * s[0].length)];
         }
-        float[] att = s[0]; // [m][groupSize][stride]
+        float[] att = s[0]; // [m][groupSize][stride], position p at p − lo
         int headOff = kvHead * headDim;
         int h0 = kvHead * groupSize;
         boolean f32 = kv.precision() == KvStore.Precision.F32;
         float[] keys = f32 ? kv.keysF32(layer) : halfScratch(s, headDim * bs); // F16: one KV head's block, as floats
-        // A token sees positions [first(p), p]; its softmax and weighted sum cover exactly those, from its first block on,
-        // so its result is the same whichever run it is in. Scores are at their positions in att.
-        int b0 = first(p0, window) / bs;
-        for (int p = b0 * bs, b = b0; p < ctxMax; p += bs, b++) {
+        // A token sees positions [first(p), p]; of this segment, [from(j), to(j)). Its softmax and weighted sum cover
+        // exactly those, from its first block on, so its result is the same whichever run it is in.
+        int b0 = Math.max(AttentionSegments.first(p0, window), lo) / bs;
+        for (int p = b0 * bs, b = b0; p < hi; p += bs, b++) {
             int kOff = table[b] * bs * kvDim + headOff * bs;
             if (!f32) {
                 VectorMath.f16ToF32(kv.keysF16(layer), kOff, keys, 0, headDim * bs);
                 kOff = 0;
             }
             for (int j = 0; j < m; j++) {
-                int from = Math.max(first(p0 + j, window) - p, 0);
-                int count = Math.min(bs, p0 + j + 1 - p);
+                int from = Math.max(from(p0 + j, window, lo) - p, 0);
+                int count = Math.min(bs, to(p0 + j, hi) - p);
                 if (count > from) {
                     // from the block's first position, not the token's: the kernels read whole vectors of a block's row
                     // from its start (a score is the same bits in any lane, and the ones before the window go unused)
-                    scoreBlock(q, (t0 + j) * qDim, h0, keys, kOff, bs, count, att, j * perToken, stride, p);
+                    scoreBlock(q, (t0 + j) * qDim, h0, keys, kOff, bs, count, att, j * perToken, stride, p - lo);
                 }
             }
         }
+        float[] stats = parts.stats();
+        float[] sums = parts.sums();
         for (int j = 0; j < m; j++) {
-            int outOff = (t0 + j) * qDim + h0 * headDim;
-            int lo = first(p0 + j, window);
-            for (int g = 0; g < groupSize; g++) {
-                int off = j * perToken + g * stride + lo;
-                if (softcap > 0) {
-                    cap(att, off, p0 + j + 1 - lo);
-                }
-                VectorMath.softmax(att, off, p0 + j + 1 - lo);
+            int from = from(p0 + j, window, lo);
+            int to = to(p0 + j, hi);
+            if (to <= from) {
+                continue;
             }
-            java.util.Arrays.fill(out, outOff, outOff + groupSize * headDim, 0f);
+            boolean direct = parts.direct(t0 + j);
+            for (int g = 0; g < groupSize; g++) {
+                int off = j * perToken + g * stride + from - lo;
+                if (softcap > 0) {
+                    cap(att, off, to - from);
+                }
+                VectorMath.softmax(att, off, to - from, direct ? null : stats, direct ? 0 : 2 * parts.slot(t0 + j, h0 + g, segment));
+                int o = direct ? (t0 + j) * qDim + (h0 + g) * headDim : parts.slot(t0 + j, h0 + g, segment) * headDim;
+                java.util.Arrays.fill(direct ? out : sums, o, o + headDim, 0f);
+            }
         }
         float[] values = f32 ? kv.valuesF32(layer) : halfScratch(s, headDim * bs);
-        for (int p = b0 * bs, b = b0; p < ctxMax; p += bs, b++) {
+        for (int p = b0 * bs, b = b0; p < hi; p += bs, b++) {
             int vOff = table[b] * bs * kvDim + headOff * bs;
             if (!f32) {
-                VectorMath.f16ToF32(kv.valuesF16(layer), vOff, values, 0, Math.min(bs, ctxMax - p) * headDim);
+                VectorMath.f16ToF32(kv.valuesF16(layer), vOff, values, 0, Math.min(bs, hi - p) * headDim);
                 vOff = 0;
             }
             for (int j = 0; j < m; j++) {
-                int from = Math.max(first(p0 + j, window) - p, 0);
-                int count = Math.min(bs, p0 + j + 1 - p);
+                int from = Math.max(from(p0 + j, window, lo) - p, 0);
+                int count = Math.min(bs, to(p0 + j, hi) - p);
                 if (count > from) {
-                    weighBlock(att, j * perToken, stride, p + from, values, vOff + from * headDim, count - from, h0, out,
-                            (t0 + j) * qDim);
+                    // a partial's heads are consecutive slots, headDim apart as in a row of out
+                    boolean direct = parts.direct(t0 + j);
+                    weighBlock(att, j * perToken, stride, p - lo + from, values, vOff + from * headDim, count - from, h0,
+                            direct ? out : sums, direct ? (t0 + j) * qDim : parts.slot(t0 + j, 0, segment) * headDim);
                 }
             }
         }
     }
 
-    /** The first position a query at {@code position} sees. */
-    private static int first(int position, int window) {
-        return window > 0 ? Math.max(0, position - window + 1) : 0;
+    /** The first position of segment [lo, ..) a query at {@code position} sees. */
+    private static int from(int position, int window, int lo) {
+        return Math.max(AttentionSegments.first(position, window), lo);
+    }
+
+    /** The position after the last of a segment ending at {@code hi} a query at {@code position} sees. */
+    private static int to(int position, int hi) {
+        return Math.min(position + 1, hi);
     }
 
     /** Gemma 2's soft cap on n scores: cap·tanh(score / cap). */

@@ -75,8 +75,8 @@ final class SimdExp {
         return x > HIGH ? Float.POSITIVE_INFINITY : Math.fma(j, k, k) * (big ? 2f : 1f);
     }
 
-    /** In-place softmax of x[off .. off+n) given its maximum: e = exp(x − max), then e / Σe. */
-    static void softmax(float[] x, int off, int n, float max) {
+    /** In-place softmax of x[off .. off+n) given its maximum: e = exp(x − max), then e / Σe; returns Σe. */
+    static float softmax(float[] x, int off, int n, float max) {
         FloatVector m = FloatVector.broadcast(F, max);
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
@@ -92,6 +92,7 @@ final class SimdExp {
             sum += e;
         }
         SimdFloatKernels.scale(x, off, n, 1.0f / sum);
+        return sum;
     }
 
     /**

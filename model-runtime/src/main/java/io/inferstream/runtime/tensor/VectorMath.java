@@ -48,18 +48,33 @@ public final class VectorMath {
 
     /** In-place softmax of x[off .. off+n), max-subtracted so it never overflows. */
     public static void softmax(float[] x, int off, int n) {
+        softmax(x, off, n, null, 0);
+    }
+
+    /**
+     * In-place softmax of x[off .. off+n), writing its max and its denominator Σ exp(x − max) to stats[at] and
+     * stats[at + 1] (when stats is not null): what combining the softmaxes of several ranges needs.
+     */
+    public static void softmax(float[] x, int off, int n, float[] stats, int at) {
+        float max;
+        float sum;
         if (SIMD) {
-            SimdExp.softmax(x, off, n, SimdFloatKernels.max(x, off, n));
-            return;
+            max = SimdFloatKernels.max(x, off, n);
+            sum = SimdExp.softmax(x, off, n, max);
+        } else {
+            max = ScalarFloatKernels.max(x, off, n);
+            sum = 0;
+            for (int i = 0; i < n; i++) {
+                float e = (float) Math.exp(x[off + i] - max);
+                x[off + i] = e;
+                sum += e;
+            }
+            scale(x, off, n, 1.0f / sum);
         }
-        float max = ScalarFloatKernels.max(x, off, n);
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
-            x[off + i] = e;
-            sum += e;
+        if (stats != null) {
+            stats[at] = max;
+            stats[at + 1] = sum;
         }
-        scale(x, off, n, 1.0f / sum);
     }
 
     /** log Σ exp(x[off + i]) over i &lt; n (a log-softmax denominator), max-subtracted so it never overflows. */

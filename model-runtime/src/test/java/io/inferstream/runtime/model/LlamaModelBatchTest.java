@@ -121,6 +121,54 @@ class LlamaModelBatchTest {
         }
     }
 
+    /**
+     * Past {@link AttentionSegments#SPAN} positions a token's attention comes from several segments, merged: the same
+     * bits in prefill chunks of 500 and token by token, with three query heads per KV head, and with Gemma 3's
+     * six-position windows, which straddle a segment's edge at its first positions.
+     */
+    @ParameterizedTest
+    @EnumSource(KvStore.Precision.class)
+    void aContextOfSeveralSegmentsGivesTheSameLogitsInChunksAndTokenByToken(KvStore.Precision precision) {
+        RandomLlamaGguf.Spec gemma3 = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("gemma3").withHeadDim(32).withLayers(6)
+                .withTied(true);
+        int n = 2 * AttentionSegments.SPAN + 40;
+        int[] prompt = new int[n];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+        for (int i = 0; i < n; i++) {
+            prompt[i] = rnd.nextInt(300);
+        }
+        int bs = 16;
+        int[] table = new int[n / bs + 1];
+        for (int b = 0; b < table.length; b++) {
+            table[b] = table.length - 1 - b; // blocks out of position order
+        }
+        for (RandomLlamaGguf.Spec spec : new RandomLlamaGguf.Spec[] {
+                RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(192, 96, 6, 2), gemma3}) {
+            Path path = dir.resolve("long.gguf");
+            RandomLlamaGguf.write(spec, path);
+            try (GgufFile gguf = GgufFile.open(path)) {
+                LlamaModel model = LlamaModel.load(gguf);
+                int vocab = model.config().vocabSize();
+                KvStore chunkKv = model.newKvStore(table.length, bs, precision);
+                float[] chunked = new float[n * vocab];
+                for (int from = 0; from < n; from += 500) {
+                    int m = Math.min(500, n - from);
+                    int[] pos = range(from, from + m);
+                    float[] rows = model.forward(new TokenBatch(Arrays.copyOfRange(prompt, from, from + m), pos, new int[m],
+                            new int[][] {table}, range(0, m)), chunkKv);
+                    System.arraycopy(rows, 0, chunked, from * vocab, m * vocab);
+                }
+                KvStore kv = model.newKvStore(table.length, bs, precision);
+                for (int t = 0; t < n; t++) {
+                    float[] row = model.forward(new TokenBatch(new int[] {prompt[t]}, new int[] {t}, new int[1],
+                            new int[][] {table}, new int[] {0}), kv);
+                    assertArrayEquals(Arrays.copyOfRange(chunked, t * vocab, (t + 1) * vocab), row,
+                            spec.arch() + ", " + spec.heads() + " heads, position " + t);
+                }
+            }
+        }
+    }
+
     private void logitsAreIdenticalAloneAndInAMixedBatch(RandomLlamaGguf.Spec spec, KvStore.Precision precision, int bs) {
         Path path = dir.resolve("m.gguf");
         RandomLlamaGguf.write(spec, path);

@@ -224,6 +224,23 @@ class LlamaModelReferenceTest {
     }
 
     @Test
+    void aContextOfSeveralAttentionSegmentsMatchesReference() {
+        // positions past AttentionSegments.SPAN attend in parts, merged; every position's logits against float64
+        int[] tokens = new int[AttentionSegments.SPAN + 300];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = rnd.nextInt(300);
+        }
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.F32).withShape(64, 96, 4, 1);
+        Path path = dir.resolve("long.gguf");
+        RandomLlamaGguf.write(spec, path);
+        try (GgufFile gguf = GgufFile.open(path)) {
+            double[][] expected = new ReferenceTransformer(spec, dequantized(gguf), false).forward(tokens);
+            assertClose(expected, logitsAtEveryPosition(LlamaModel.load(gguf), tokens), 1e-4);
+        }
+    }
+
+    @Test
     void mixtralStyleMixtureOfExpertsMatchesReference() {
         // llama.cpp's Mixtral: general.architecture llama with expert_count; 4 experts, 2 per token, renormalized
         RandomLlamaGguf.Spec mixtral = RandomLlamaGguf.Spec.llama(GgmlType.F32).withExperts(4, false);
