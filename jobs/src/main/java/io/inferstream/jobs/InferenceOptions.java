@@ -64,7 +64,8 @@ public final class InferenceOptions {
 
     @Option(names = "--kv-cache-memory", paramLabel = "SIZE",
             description = "Engine: KV-cache memory, e.g. 256MiB; auto: on a GPU what its memory plan leaves after the weights "
-                    + "and activations, 256MiB on the CPU (default: ${DEFAULT-VALUE}).")
+                    + "and activations; on the CPU 256MiB, or one sequence at up to 8192 positions where that needs more and the "
+                    + "heap has room (default: ${DEFAULT-VALUE}).")
     public String kvCacheMemory = "auto";
 
     @Mixin

@@ -17,8 +17,8 @@ public final class EngineCliOptions {
 
     @Option(names = "--kv-cache-memory", defaultValue = "auto",
             description = "KV cache budget, e.g. 256MiB, 1GiB; auto: on a GPU what its memory plan leaves after the weights "
-                    + "and activations (see --gpu-memory-fraction), capped at every sequence's full context; 256MiB on the CPU "
-                    + "(default: ${DEFAULT-VALUE})")
+                    + "and activations (see --gpu-memory-fraction), capped at every sequence's full context; on the CPU 256MiB, or one "
+                    + "sequence at up to 8192 positions where that needs more and the Java heap has room (default: ${DEFAULT-VALUE})")
     String kvCacheMemory;
 
     @Option(names = "--kv-precision", defaultValue = "F32", description = "F32 or F16 (default: ${DEFAULT-VALUE})")

@@ -50,6 +50,8 @@ public record EngineConfig(
     public static final int DEFAULT_MAX_SEQUENCES = 64;
     public static final int DEFAULT_BLOCK_SIZE = 16;
     public static final long DEFAULT_KV_CACHE_BYTES = 256L << 20;
+    /** On the CPU, an auto KV cache holds one sequence at up to this many positions where the heap has room. */
+    public static final int CPU_AUTO_POSITIONS = 8192;
     /** kvCacheBytes that says: size the KV cache from the model's device memory plan (the CPU's default elsewhere). */
     public static final long AUTO_KV_CACHE = -1;
 
@@ -112,8 +114,8 @@ public record EngineConfig(
     /**
      * This configuration with an {@link #AUTO_KV_CACHE} budget made concrete for {@code model}: on a device, what its
      * memory plan leaves for the KV cache ({@link LanguageModel#kvCacheBudget}), but no more than every sequence at
-     * the model's full context needs (maxSequences x contextLength positions); on the CPU
-     * {@link #DEFAULT_KV_CACHE_BYTES}. A configured budget is returned as it is.
+     * the model's full context needs (maxSequences x contextLength positions); on the CPU {@link #cpuAutoBytes}. A
+     * configured budget is returned as it is.
      */
     public EngineConfig resolveKvCache(LanguageModel model) {
         if (kvCacheBytes != AUTO_KV_CACHE) {
@@ -127,7 +129,8 @@ public record EngineConfig(
     /** The auto budget for a device with {@code budget} bytes free for the KV cache (empty: the CPU). */
     public long resolveKvCacheFor(java.util.OptionalLong budget, int nLayers, int kvDim, int contextLength) {
         if (budget.isEmpty()) {
-            return DEFAULT_KV_CACHE_BYTES;
+            Runtime heap = Runtime.getRuntime();
+            return cpuAutoBytes(nLayers, kvDim, contextLength, heap.maxMemory(), heap.totalMemory() - heap.freeMemory());
         }
         long perBlock = KvStore.bytesPerBlock(nLayers, kvDim, blockSize, kvPrecision);
         long blocksPerSequence = ((long) Math.max(1, contextLength) + blockSize - 1) / blockSize;
@@ -139,6 +142,26 @@ public record EngineConfig(
                     + "--max-batched-tokens or raise --gpu-memory-fraction");
         }
         return bytes;
+    }
+
+    /**
+     * The auto budget on the CPU, where the KV cache shares the Java heap ({@code maxHeap}, {@code usedHeap} of it in
+     * use, the weights among it) with everything else: {@link #DEFAULT_KV_CACHE_BYTES}, or, for a model whose one
+     * sequence at min(context, {@link #CPU_AUTO_POSITIONS}) positions needs more (3B models and up, Phi-3.5-mini's 786 KB
+     * a position in F32), that much as far as a quarter of the heap and half of its free part allow. Never less than the
+     * default.
+     */
+    public long cpuAutoBytes(int nLayers, int kvDim, int contextLength, long maxHeap, long usedHeap) {
+        long perBlock = KvStore.bytesPerBlock(nLayers, kvDim, blockSize, kvPrecision);
+        long want = cpuAutoWant(nLayers, kvDim, contextLength);
+        long room = Math.min(maxHeap / 4, Math.max(0, maxHeap - usedHeap) / 2) / perBlock * perBlock;
+        return Math.max(DEFAULT_KV_CACHE_BYTES, Math.min(want, room));
+    }
+
+    /** One sequence at min(context, {@link #CPU_AUTO_POSITIONS}) positions, in whole blocks. */
+    long cpuAutoWant(int nLayers, int kvDim, int contextLength) {
+        long blocks = ((long) Math.min(Math.max(1, contextLength), CPU_AUTO_POSITIONS) + blockSize - 1) / blockSize;
+        return blocks * KvStore.bytesPerBlock(nLayers, kvDim, blockSize, kvPrecision);
     }
 
     /** KV blocks the budget buys for a model of {@code nLayers} layers and {@code kvDim}-wide keys. */

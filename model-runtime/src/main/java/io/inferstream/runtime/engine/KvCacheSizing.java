@@ -31,8 +31,15 @@ public record KvCacheSizing(int blocks, int blockSize, long bytes, KvStore.Preci
         String source;
         if (requested.kvCacheBytes() != EngineConfig.AUTO_KV_CACHE) {
             source = "--kv-cache-memory " + gib(requested.kvCacheBytes());
-        } else if (deviceBudget.isEmpty()) {
+        } else if (deviceBudget.isEmpty() && resolved.kvCacheBytes() <= EngineConfig.DEFAULT_KV_CACHE_BYTES) {
             source = "auto on the CPU: the default " + gib(EngineConfig.DEFAULT_KV_CACHE_BYTES);
+        } else if (deviceBudget.isEmpty()) {
+            int positions = Math.min(model.contextLength(), EngineConfig.CPU_AUTO_POSITIONS);
+            source = resolved.kvCacheBytes() >= resolved.cpuAutoWant(model.nLayers(), model.kvDim(), model.contextLength())
+                    ? "auto on the CPU: one sequence at " + positions + " positions, more than the default "
+                    + gib(EngineConfig.DEFAULT_KV_CACHE_BYTES) + " holds"
+                    : "auto on the CPU: what a quarter of the Java heap and half of its free part allow, short of one "
+                    + "sequence at " + positions + " positions; raise -Xmx or set --kv-cache-memory";
         } else if (deviceBudget.getAsLong() - bytes >= KvStore.bytesPerBlock(model.nLayers(), model.kvDim(),
                 resolved.blockSize(), resolved.kvPrecision())) {
             source = "auto: enough for all " + resolved.maxSequences() + " sequences at the full context, of the "

@@ -207,6 +207,19 @@ class EngineLifecycleTest {
                 .resolveKvCacheFor(java.util.OptionalLong.of(10 * perBlock + 5), 2, 64, 100));
         assertEquals(28 * perBlock, auto.resolveKvCacheFor(java.util.OptionalLong.of(1000 * perBlock), 2, 64, 100));
         assertEquals(EngineConfig.DEFAULT_KV_CACHE_BYTES, auto.resolveKvCacheFor(java.util.OptionalLong.empty(), 2, 64, 100));
+        // on the CPU a model whose one sequence at 8192 positions needs more than 256 MiB gets that much where the heap
+        // has room: Phi-3.5-mini, 32 layers of 3072-wide keys, 786,432 bytes a position in F32, 6 GiB for 8192
+        long phi35 = 8192L * 2 * 32 * 3072 * 4;
+        long phiBlock = io.inferstream.runtime.kv.KvStore.bytesPerBlock(32, 3072, 16, auto.kvPrecision());
+        assertEquals(phi35, auto.cpuAutoBytes(32, 3072, 131072, 64L << 30, 8L << 30));
+        assertEquals((6L << 30) / 4 / phiBlock * phiBlock, auto.cpuAutoBytes(32, 3072, 131072, 6L << 30, 1L << 30),
+                "a quarter of a 6 GiB heap, in whole blocks");
+        assertEquals((1L << 30) / 2 / phiBlock * phiBlock, auto.cpuAutoBytes(32, 3072, 131072, 6L << 30, 5L << 30),
+                "half of the free gigabyte");
+        assertEquals(EngineConfig.DEFAULT_KV_CACHE_BYTES, auto.cpuAutoBytes(32, 3072, 131072, 1L << 30, 900L << 20),
+                "never below the default");
+        assertEquals(EngineConfig.DEFAULT_KV_CACHE_BYTES, auto.cpuAutoBytes(2, 64, 100, 64L << 30, 0),
+                "a small model keeps the default");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> auto.resolveKvCacheFor(java.util.OptionalLong.of(perBlock - 1), 2, 64, 100));
         assertTrue(e.getMessage().contains("less than one KV block"), e.getMessage());

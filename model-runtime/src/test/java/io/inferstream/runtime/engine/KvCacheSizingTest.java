@@ -65,5 +65,17 @@ class KvCacheSizingTest {
         assertEquals("KV cache: 512 blocks of 16 positions = 8192 tokens, 256.0 MiB F16 (auto on the CPU: the default "
                 + "256.0 MiB); 0.06 sequences at the full context of 131072 tokens fit at once, the scheduler runs at "
                 + "most 64", cpu.toString());
+        // in F32 one sequence at 8192 positions takes 512 MiB: that much with a roomy heap, a quarter of a small one
+        EngineConfig f32 = AUTO.withKvPrecision(KvStore.Precision.F32);
+        EngineConfig roomy = f32.withKvCacheBytes(f32.cpuAutoBytes(16, 512, 131072, 64 * GIB, GIB));
+        assertEquals("KV cache: 512 blocks of 16 positions = 8192 tokens, 512.0 MiB F32 (auto on the CPU: one sequence at "
+                + "8192 positions, more than the default 256.0 MiB holds); 0.06 sequences at the full context of 131072 "
+                + "tokens fit at once, the scheduler runs at most 64",
+                KvCacheSizing.of(f32, roomy, LLAMA_1B, OptionalLong.empty()).toString());
+        EngineConfig small = f32.withKvCacheBytes(f32.cpuAutoBytes(16, 512, 131072, 3 * GIB / 2, 0));
+        assertEquals("KV cache: 384 blocks of 16 positions = 6144 tokens, 384.0 MiB F32 (auto on the CPU: what a quarter "
+                + "of the Java heap and half of its free part allow, short of one sequence at 8192 positions; raise -Xmx "
+                + "or set --kv-cache-memory); 0.05 sequences at the full context of 131072 tokens fit at once, the "
+                + "scheduler runs at most 64", KvCacheSizing.of(f32, small, LLAMA_1B, OptionalLong.empty()).toString());
     }
 }
