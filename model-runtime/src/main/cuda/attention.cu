@@ -1,5 +1,6 @@
 // Paged causal attention, one warp per (token, query head), for decode tokens and prefill chunks alike:
-// token t attends to positions 0..positions[t] of its own sequence through that sequence's block table.
+// token t attends to positions 0..positions[t] of its own sequence through that sequence's block table, or, in a
+// sliding-window layer (window > 0 in every kernel here), to its last `window` positions only (window_start).
 // Keys are visited 32 at a time (one per lane) with an online softmax (running max and sum, FlashAttention
 // style), so no score buffer is needed whatever the context length. Grouped-query: query head h reads
 // KV head h / (nHeads / nKvHeads).
@@ -9,6 +10,12 @@
 
 #define MAX_HEAD_DIM 256
 #define PER_LANE (MAX_HEAD_DIM / 32)
+
+// The first position a token at `pos` attends to: 0, or in a layer with a sliding window of `window` positions (its
+// own included; 0: none) pos - window + 1 (model.SlidingWindow: llama.cpp's LLAMA_SWA_TYPE_STANDARD).
+__device__ __forceinline__ int window_start(int pos, int window) {
+    return window > 0 ? max(0, pos - window + 1) : 0;
+}
 
 template <typename KV>
 __device__ __forceinline__ float kv_at(const KV* p, size_t i);
@@ -22,7 +29,7 @@ __device__ __forceinline__ float kv_at<unsigned short>(const unsigned short* p, 
 template <typename KV>
 __device__ void attention(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                           const int* tables, int maxBlocks, int blockSize, float* out, int n, int nHeads,
-                          int nKvHeads, int headDim, float scale) {
+                          int nKvHeads, int headDim, float scale, int window) {
     extern __shared__ float qshared[];
     int lane = threadIdx.x & 31;
     int warp = threadIdx.x >> 5;
@@ -49,7 +56,7 @@ __device__ void attention(const float* q, const KV* keys, const KV* values, cons
     for (int j = 0; j < PER_LANE; j++) {
         acc[j] = 0.0f;
     }
-    for (int base = 0; base <= pos; base += 32) {
+    for (int base = window_start(pos, window); base <= pos; base += 32) {
         int p = base + lane;
         float s = -INFINITY;
         int slot = 0;
@@ -98,15 +105,17 @@ __device__ void attention(const float* q, const KV* keys, const KV* values, cons
 
 extern "C" __global__ void attention_f32(const float* q, const float* keys, const float* values, const int* positions,
                                          const int* seq, const int* tables, int maxBlocks, int blockSize, float* out,
-                                         int n, int nHeads, int nKvHeads, int headDim, float scale) {
-    attention<float>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale);
+                                         int n, int nHeads, int nKvHeads, int headDim, float scale, int window) {
+    attention<float>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
+                     window);
 }
 
 extern "C" __global__ void attention_f16(const float* q, const unsigned short* keys, const unsigned short* values,
                                          const int* positions, const int* seq, const int* tables, int maxBlocks,
                                          int blockSize, float* out, int n, int nHeads, int nKvHeads, int headDim,
-                                         float scale) {
-    attention<unsigned short>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale);
+                                         float scale, int window) {
+    attention<unsigned short>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
+                              window);
 }
 
 // ---- Vectorised paged attention (head sizes 8, 16, 32, 64, 128, 256) ----
@@ -183,7 +192,7 @@ __device__ __forceinline__ void merge_state(float& m, float& l, float* acc, floa
 template <typename KV>
 __device__ void attention_vec(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                               const int* tables, int maxBlocks, int blockSize, float* out, int n, int nHeads,
-                              int nKvHeads, int headDim, float scale) {
+                              int nKvHeads, int headDim, float scale, int window) {
     __shared__ float sm[ATT_WARPS];
     __shared__ float sl[ATT_WARPS];
     __shared__ float sacc[ATT_WARPS * MAX_HEAD_DIM];
@@ -209,7 +218,7 @@ __device__ void attention_vec(const float* q, const KV* keys, const KV* values, 
         acc[j] = 0.0f;
     }
     // base is warp-uniform, so every lane takes part in the shuffles
-    for (int base = warp * P; base <= pos; base += ATT_WARPS * P) {
+    for (int base = window_start(pos, window) + warp * P; base <= pos; base += ATT_WARPS * P) {
         int p = base + group;
         bool valid = p <= pos;
         float kv8[8];
@@ -263,7 +272,7 @@ __device__ void attention_vec(const float* q, const KV* keys, const KV* values, 
         }
     }
     __syncthreads();
-    // merge the warps: thread d owns output dim d (position 0 is always in warp 0, so M is finite)
+    // merge the warps: thread d owns output dim d (the first position is always in warp 0, so M is finite)
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
         float M = -INFINITY;
         for (int w = 0; w < ATT_WARPS; w++) {
@@ -282,15 +291,17 @@ __device__ void attention_vec(const float* q, const KV* keys, const KV* values, 
 
 extern "C" __global__ void attention_vec_f32(const float* q, const float* keys, const float* values, const int* positions,
                                              const int* seq, const int* tables, int maxBlocks, int blockSize, float* out,
-                                             int n, int nHeads, int nKvHeads, int headDim, float scale) {
-    attention_vec<float>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale);
+                                             int n, int nHeads, int nKvHeads, int headDim, float scale, int window) {
+    attention_vec<float>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
+                         window);
 }
 
 extern "C" __global__ void attention_vec_f16(const float* q, const unsigned short* keys, const unsigned short* values,
                                              const int* positions, const int* seq, const int* tables, int maxBlocks,
                                              int blockSize, float* out, int n, int nHeads, int nKvHeads, int headDim,
-                                             float scale) {
-    attention_vec<unsigned short>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale);
+                                             float scale, int window) {
+    attention_vec<unsigned short>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
+                                  window);
 }
 
 // ---- Split-context decode attention (flash decoding), one block per (token, KV head, context split) ----
@@ -343,20 +354,21 @@ template <typename KV, int GMAX, bool PF>
 __device__ void attention_split(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                                 const int* tables, int maxBlocks, int blockSize, float* out, float* pacc, float* pml,
                                 int nHeads, int nKvHeads, int headDim, float scale, unsigned short* outH, int halfType,
-                                int npad) {
+                                int npad, int window) {
     extern __shared__ float smem[];
     int G = nHeads / nKvHeads;
     int t = blockIdx.x / nKvHeads;
     int kvh = blockIdx.x % nKvHeads;
     int split = blockIdx.y;
     int splits = gridDim.y;
-    int ctx = positions[t] + 1;
+    int first = window_start(positions[t], window);
+    int ctx = positions[t] + 1 - first; // the positions it sees: first .. positions[t]
     int chunk = split_chunk(ctx, splits);
-    int start = split * chunk;
-    if (start >= ctx) {
+    if (split * chunk >= ctx) {
         return; // a split past this token's context: the combine does not read it (whole block)
     }
-    int end = min(ctx, start + chunk);
+    int start = first + split * chunk;
+    int end = first + min(ctx, split * chunk + chunk);
     float* qs = smem;                                  // [G, headDim]
     float* wm = qs + G * headDim;                      // [SPLIT_WARPS, G]
     float* wl = wm + SPLIT_WARPS * G;                  // [SPLIT_WARPS, G]
@@ -561,10 +573,10 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
     extern "C" __global__ void __launch_bounds__(32 * SPLIT_WARPS)                                                  \
     NAME(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq, const int* tables, \
          int maxBlocks, int blockSize, float* out, float* pacc, float* pml, int nHeads, int nKvHeads, int headDim,  \
-         float scale, unsigned short* outH, int halfType, int npad) {                                               \
+         float scale, unsigned short* outH, int halfType, int npad, int window) {                                   \
         pdl_enter();                                                                                                \
         attention_split<KV, GMAX, PF>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, pacc, pml, \
-                                      nHeads, nKvHeads, headDim, scale, outH, halfType, npad);                      \
+                                      nHeads, nKvHeads, headDim, scale, outH, halfType, npad, window);              \
     }
 
 // Every compiled group size over both cache types, with (PF) or without the rows loaded a round ahead.
@@ -581,15 +593,15 @@ ATTENTION_SPLITS(attention_split, false)
 ATTENTION_SPLITS(attention_split_pf, true)
 
 // Merges the splits of attention_split: out[t, h, :] = sum_s pacc[t, h, s, :] e^(m_s - M) / sum_s l_s e^(m_s - M)
-// over the splits s that hold positions of token t (the same split_chunk as the attention blocks).
+// over the splits s that hold positions of token t (the same window and split_chunk as the attention blocks).
 // With outH, as attention_split with one split: the padded 16-bit copy of out as well (see put_half).
 // grid (n * nHeads), block 64 (any multiple of 32).
 extern "C" __global__ void attention_split_combine(const int* positions, const float* pacc, const float* pml, float* out,
                                                   int nHeads, int headDim, int splits, unsigned short* outH,
-                                                  int halfType, int npad) {
+                                                  int halfType, int npad, int window) {
     pdl_enter();
     int t = blockIdx.x / nHeads;
-    int ctx = positions[t] + 1;
+    int ctx = positions[t] + 1 - window_start(positions[t], window);
     int chunk = split_chunk(ctx, splits);
     int used = (ctx + chunk - 1) / chunk; // 1..splits, every one non-empty
     size_t row0 = (size_t) blockIdx.x * splits;
@@ -624,7 +636,8 @@ extern "C" __global__ void attention_split_combine(const int* positions, const f
 // (token j, query head h of the group) = TILED_ROWS rows, 16 per warp; the block walks the context in tiles of KT
 // positions that it copies once into shared memory (cp.async, double-buffered) and every warp uses: the rows read
 // per tile are KT instead of KT * tokens. Each warp computes S = Q K^T for its 16 rows with m16n8k16 mma (Q rounded
-// to F16 after the 1/sqrt(headDim) scale, float accumulation), masks the positions past each row's own (causal),
+// to F16 after the 1/sqrt(headDim) scale, float accumulation), masks the positions past each row's own (causal) and,
+// in a sliding-window layer, those before its window (tiles before the first row's window are not read),
 // keeps an online softmax per row (running max and sum, FA2: the rescale is applied to O as it goes) and adds
 // P V with P rounded to F16, the S accumulators reused as the A fragments. Rows of a warp lying wholly before a tile
 // skip its arithmetic. Results differ from the split kernel by the F16 roundings of Q and P (TiledAttention: within
@@ -657,7 +670,7 @@ template <typename KV, int HD, int KT>
 __device__ void attention_tiled(const float* q, const KV* keys, const KV* values,
                                 const int* positions, const int* seq, const int* tables, int maxBlocks, int blockSize,
                                 const int* items, float* out, int n, int nHeads, int nKvHeads, float scale,
-                                unsigned short* outH, int halfType, int npad) {
+                                unsigned short* outH, int halfType, int npad, int window) {
     extern __shared__ float tiled_smem[];
     constexpr int PER = 16 / sizeof(KV); // elements per 16-byte piece
     constexpr int LD = HD + PER;         // padded row, in elements (16 bytes more)
@@ -686,6 +699,10 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
     int pos1 = p0 + r1 / G;
     int warpRows = min(16, rowsUsed - warp * 16);
     int warpLast = warpRows > 0 ? p0 + (warp * 16 + warpRows - 1) / G : -1; // the last position a row of the warp sees
+    int lo0 = window_start(pos0, window); // the first position row r0 sees, and row r1
+    int lo1 = window_start(pos1, window);
+    int warpFirst = window_start(p0 + warp * 16 / G, window); // the first position a row of the warp sees
+    int first = window_start(p0, window); // ... and a row of the block
 
     // Q fragments (A, 16 rows x HD): k step s holds dims 16s + 2qd, +1 (a0 row r0, a1 row r1) and 16s + 8 + 2qd, +1.
     unsigned qa[HD / 16][4];
@@ -704,13 +721,14 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
         qa[s][3] = pack_f16x2(y1.x * scale, y1.y * scale);
     }
 
-    // keys and values of positions [tile * KT, tile * KT + KT) into stage `stage`; past `last`: zeros, nothing read
+    // keys and values of positions [tile * KT, tile * KT + KT) into stage `stage`; outside first .. last: zeros,
+    // nothing read
     auto loadTile = [&](int tile, int stage) {
         for (int c = threadIdx.x; c < KT * PIECES; c += blockDim.x) {
             int row = c / PIECES;
             int piece = c % PIECES;
             int p = tile * KT + row;
-            bool valid = p <= last;
+            bool valid = p >= first && p <= last;
             size_t src = valid ? (size_t) (table[p / blockSize] * blockSize + p % blockSize) * kvDim + kvh * HD + piece * PER : 0;
             int dst = (stage * KT + row) * LD + piece * PER;
             cp_async16(kTile + dst, keys + src, valid);
@@ -727,8 +745,9 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
     float m0 = -INFINITY, m1 = -INFINITY; // running max of rows r0, r1 (the same in the row's 4 lanes)
     float l0 = 0.0f, l1 = 0.0f;           // this lane's part of the running sums
     int tiles = last / KT + 1;
-    loadTile(0, 0);
-    for (int kt = 0; kt < tiles; kt++) {
+    int kt0 = first / KT; // the first tile holding a position some row sees
+    loadTile(kt0, kt0 & 1);
+    for (int kt = kt0; kt < tiles; kt++) {
         if (kt + 1 < tiles) {
             loadTile(kt + 1, (kt + 1) & 1); // that stage was last read in iteration kt - 1, before its closing barrier
         } else {
@@ -737,7 +756,7 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
         cp_async_wait<1>();
         __syncthreads();
         int base = kt * KT;
-        if (base <= warpLast) { // warp-uniform
+        if (base <= warpLast && base + KT > warpFirst) { // warp-uniform
             const KV* ks = kTile + (kt & 1) * KT * LD;
             const KV* vs = vTile + (kt & 1) * KT * LD;
             float s[KT / 8][4]; // S: positions base + 8nt + 2qd, +1 of rows r0 (0, 1) and r1 (2, 3)
@@ -757,10 +776,10 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
 #pragma unroll
                 for (int e = 0; e < 2; e++) {
                     int p = base + 8 * nt + 2 * qd + e;
-                    if (!v0 || p > pos0) {
+                    if (!v0 || p > pos0 || p < lo0) {
                         s[nt][e] = -INFINITY;
                     }
-                    if (!v1 || p > pos1) {
+                    if (!v1 || p > pos1 || p < lo1) {
                         s[nt][2 + e] = -INFINITY;
                     }
                     mx0 = fmaxf(mx0, s[nt][e]);
@@ -848,10 +867,10 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
     extern "C" __global__ void BOUNDS                                                                               \
     NAME(const float* q, const KV* keys, const KV* values, const int* positions,                                    \
          const int* seq, const int* tables, int maxBlocks, int blockSize, const int* items, float* out, int n,      \
-         int nHeads, int nKvHeads, float scale, unsigned short* outH, int halfType, int npad) {                     \
+         int nHeads, int nKvHeads, float scale, unsigned short* outH, int halfType, int npad, int window) {         \
         pdl_enter();                                                                                                \
         attention_tiled<KV, HD, KT>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, items, out, n,  \
-                                    nHeads, nKvHeads, scale, outH, halfType, npad);                                 \
+                                    nHeads, nKvHeads, scale, outH, halfType, npad, window);                         \
     }
 
 ATTENTION_TILED(attention_tiled_f16_d64, unsigned short, 64, 64, __launch_bounds__(32 * TILED_WARPS))

@@ -126,3 +126,20 @@ __device__ __forceinline__ void pdl_enter() {
 __device__ __forceinline__ float2 rope_rotate(float x0, float x1, float c, float s) {
     return make_float2(__fmaf_rn(x0, c, -__fmul_rn(x1, s)), __fmaf_rn(x0, s, __fmul_rn(x1, c)));
 }
+
+// The dimensions (a, b) of RoPE pair i (0 <= i < headDim / 2) of a head. `neox` is the layout and the rotated width:
+// 0 for adjacent pairs (2i, 2i+1: llama.cpp's "normal"); for NeoX, half the rotated width r, the pairs i < r being
+// (i, i + r) and the ones past them (2i, 2i+1) over the dimensions that do not turn (Phi-4-mini rotates 96 of 128).
+// Pairs that do not turn have frequency 0 and magnitude 1 in the table (rope_cos_sin), so the rotation leaves them.
+__device__ __forceinline__ int2 rope_pair(int i, int neox) {
+    return neox == 0 || i >= neox ? make_int2(2 * i, 2 * i + 1) : make_int2(i, i + neox);
+}
+
+// cos and sin of pair i's angle at position pos, times its magnitude: the table holds (inverse frequency, magnitude)
+// for each pair, the magnitude being 1 or LongRoPE's attention factor. The arithmetic of the CPU's Rope.angles: the
+// angle in float, cos and sin in double rounded to float, then the magnitude in float (exact when it is 1).
+__device__ __forceinline__ float2 rope_cos_sin(const float* table, int i, float pos) {
+    float angle = pos * table[2 * i];
+    float m = table[2 * i + 1];
+    return make_float2((float) cos((double) angle) * m, (float) sin((double) angle) * m);
+}

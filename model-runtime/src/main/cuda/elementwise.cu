@@ -39,8 +39,9 @@ extern "C" __global__ void rmsnorm(const float* x, const int* rows, const float*
     }
 }
 
-// Rotates every head of q [n, nHeads * headDim] and k [n, nKvHeads * headDim] by position * invFreq.
-// Pairs are (2i, 2i+1) (normal) or (i, i + headDim/2) (NeoX). grid (n), block 128.
+// Rotates every head of q [n, nHeads * headDim] and k [n, nKvHeads * headDim] by position times each pair's inverse
+// frequency; invFreq [headDim] holds (inverse frequency, magnitude) per pair, neox the layout (rope_pair: 0 for
+// adjacent pairs, else half the rotated width). grid (n), block 128.
 extern "C" __global__ void rope(float* q, float* k, const int* positions, const float* invFreq,
                                 int nHeads, int nKvHeads, int headDim, int neox) {
     int t = blockIdx.x;
@@ -52,15 +53,12 @@ extern "C" __global__ void rope(float* q, float* k, const int* positions, const 
     for (int j = threadIdx.x; j < total; j += blockDim.x) {
         int head = j / half;
         int i = j % half;
-        float angle = pos * invFreq[i];
-        float c = (float) cos((double) angle);
-        float s = (float) sin((double) angle);
+        float2 cs = rope_cos_sin(invFreq, i, pos);
         float* base = head < nHeads ? qt + head * headDim : kt + (head - nHeads) * headDim;
-        int a = neox ? i : 2 * i;
-        int b = neox ? i + half : 2 * i + 1;
-        float2 y = rope_rotate(base[a], base[b], c, s);
-        base[a] = y.x;
-        base[b] = y.y;
+        int2 ab = rope_pair(i, neox);
+        float2 y = rope_rotate(base[ab.x], base[ab.y], cs.x, cs.y);
+        base[ab.x] = y.x;
+        base[ab.y] = y.y;
     }
 }
 
@@ -158,9 +156,9 @@ __device__ void rope_kv_store(float* q, float* k, const float* v, const int* pos
         store_kv(values + dst + i, v[(size_t) t * kvDim + i]);
     }
     for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        float angle = pos * invFreq[i];
-        cosines[i] = (float) cos((double) angle);
-        sines[i] = (float) sin((double) angle);
+        float2 cs = rope_cos_sin(invFreq, i, pos);
+        cosines[i] = cs.x;
+        sines[i] = cs.y;
     }
     __syncthreads();
     int total = (nHeads + nKvHeads) * half;
@@ -174,8 +172,9 @@ __device__ void rope_kv_store(float* q, float* k, const float* v, const int* pos
                 int head = j / half;
                 int i = j % half;
                 const float* base = head < nHeads ? qt + head * headDim : kt + (head - nHeads) * headDim;
-                x0[u] = base[neox ? i : 2 * i];
-                x1[u] = base[neox ? i + half : 2 * i + 1];
+                int2 ab = rope_pair(i, neox);
+                x0[u] = base[ab.x];
+                x1[u] = base[ab.y];
             }
         }
 #pragma unroll
@@ -184,8 +183,9 @@ __device__ void rope_kv_store(float* q, float* k, const float* v, const int* pos
             if (j < total) {
                 int head = j / half;
                 int i = j % half;
-                int a = neox ? i : 2 * i;
-                int b = neox ? i + half : 2 * i + 1;
+                int2 ab = rope_pair(i, neox);
+                int a = ab.x;
+                int b = ab.y;
                 float2 y = rope_rotate(x0[u], x1[u], cosines[i], sines[i]);
                 float y0 = y.x;
                 float y1 = y.y;
@@ -224,7 +224,7 @@ extern "C" __global__ void rope_kv_store_f16(float* q, float* k, const float* v,
 // order (splitk_sum, one float add of the bias, rope_rotate of the same double-precision cosines and sines), so bit for
 // bit their results: q and k rotated, v as summed, and the token's rotated key and its value in cache slot slots[t].
 // Thread j of token t owns the pair j of the flattened (head, i) space of the Q, then K, then V heads: the two
-// elements of a RoPE pair (2i, 2i+1, or i, i + headDim/2 for NeoX), summed over the splits, rotated (Q, K) and
+// elements of a RoPE pair (common.cuh's rope_pair), summed over the splits, rotated (Q, K) and
 // stored. grid (n, ceil((nHeads + 2 nKvHeads) * headDim / 2 / 256)), block 256; part as matmul_stream_group leaves
 // it for (Wq, Wk, Wv): [splits0, npad, qDim], then [splits1, npad, kvDim], then [splits2, npad, kvDim].
 template <typename KV>

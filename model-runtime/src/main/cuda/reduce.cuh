@@ -22,10 +22,10 @@ __device__ __forceinline__ float load_l2(const float* p) { return __ldcg(p); }
 __device__ __forceinline__ float4 load4_l2(const float* p) { return __ldcg((const float4*) p); }
 #endif
 
-// The rows (x: a, y: b) of RoPE pair i of head h: 2i, 2i+1, or i, i + headDim/2 for NeoX.
+// The rows (x: a, y: b) of RoPE pair i of head h (common.cuh's rope_pair).
 __device__ __forceinline__ int2 rope_pair_rows(int h, int i, int headDim, int neox) {
-    int half = headDim / 2;
-    return make_int2(h * headDim + (neox ? i : 2 * i), h * headDim + (neox ? i + half : 2 * i + 1));
+    int2 ab = rope_pair(i, neox);
+    return make_int2(h * headDim + ab.x, h * headDim + ab.y);
 }
 
 // One RoPE pair (rows ra, rb, frequency i) of token t of the Q (kind 0), K (1) or V (2) product whose split-K sums
@@ -40,8 +40,8 @@ __device__ __forceinline__ void rope_kv_finish(float x0, float x1, int ra, int r
         x1 += bias[rb];
     }
     if (kind != 2) {
-        float angle = (float) positions[t] * invFreq[i];
-        float2 r = rope_rotate(x0, x1, (float) cos((double) angle), (float) sin((double) angle));
+        float2 cs = rope_cos_sin(invFreq, i, (float) positions[t]);
+        float2 r = rope_rotate(x0, x1, cs.x, cs.y);
         x0 = r.x;
         x1 = r.y;
     }

@@ -44,27 +44,27 @@ void splitk_reduce_rope_kv_f16(const float*, float*, float*, float*, const float
                                const float*, const int*, unsigned short*, unsigned short*, int, int, int, int, int, int,
                                int, int);
 void attention_split_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int);
+                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int, int);
 void attention_split_f16_g2(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int);
+                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int, int);
 void attention_tiled_f16_d64(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                             int, int, const int*, float*, int, int, int, float, unsigned short*, int, int);
+                             int, int, const int*, float*, int, int, int, float, unsigned short*, int, int, int);
 void attention_tiled_f16_d128(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                              int, int, const int*, float*, int, int, int, float, unsigned short*, int, int);
+                              int, int, const int*, float*, int, int, int, float, unsigned short*, int, int, int);
 void attention_tiled_f32_d64(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
-                             const int*, float*, int, int, int, float, unsigned short*, int, int);
+                             const int*, float*, int, int, int, float, unsigned short*, int, int, int);
 void attention_tiled_f32_d128(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
-                              const int*, float*, int, int, int, float, unsigned short*, int, int);
+                              const int*, float*, int, int, int, float, unsigned short*, int, int, int);
 void attention_split_f32_g4(const float*, const float*, const float*, const int*, const int*, const int*, int, int, float*,
-                            float*, float*, int, int, int, float, unsigned short*, int, int);
+                            float*, float*, int, int, int, float, unsigned short*, int, int, int);
 void attention_split_f32_g2(const float*, const float*, const float*, const int*, const int*, const int*, int, int, float*,
-                            float*, float*, int, int, int, float, unsigned short*, int, int);
-void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int);
+                            float*, float*, int, int, int, float, unsigned short*, int, int, int);
+void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int, int);
 void attention_split_pf_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*,
                                const int*, int, int, float*, float*, float*, int, int, int, float, unsigned short*, int,
-                               int);
+                               int, int);
 void attention_split_pf_f32_g4(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
-                               float*, float*, float*, int, int, int, float, unsigned short*, int, int);
+                               float*, float*, float*, int, int, int, float, unsigned short*, int, int, int);
 void splitk_reduce(const float*, float*, int, int, int, int);
 void add_inplace(float*, const float*, int);
 void topk_chunks(const float*, int, int, float*, int*, float*);
@@ -287,11 +287,16 @@ static void swiglu(bool bf16, int rows, int n, int npad, int s0, int s1) {
     same(h1, h2, h1.size(), "splitk_reduce_swiglu_h 16-bit copy, " + tag);
 }
 
-// The RoPE inputs of n tokens: a head of headDim's inverse frequencies (base 10000), positions (0 first: angle 0,
-// then random below 8192) and the cache slot of each token ((7t + 3) mod n: not in token order).
-static void ropeInputs(int headDim, int n, std::vector<float>& invFreq, std::vector<int>& positions, std::vector<int>& slots) {
-    invFreq.assign(headDim / 2, 0.0f);
-    for (int i = 0; i < headDim / 2; i++) invFreq[i] = (float) std::pow(10000.0, -2.0 * i / headDim);
+// The RoPE inputs of n tokens: a head of headDim's table of (inverse frequency, magnitude) per pair (base 10000 over
+// the first `rotated` dimensions, frequency 0 and magnitude 1 past them), positions (0 first: angle 0, then random below
+// 8192) and the cache slot of each token ((7t + 3) mod n: not in token order).
+static void ropeInputs(int headDim, int rotated, float magnitude, int n, std::vector<float>& invFreq,
+                       std::vector<int>& positions, std::vector<int>& slots) {
+    invFreq.assign(headDim, 0.0f);
+    for (int i = 0; i < headDim / 2; i++) {
+        invFreq[2 * i] = i < rotated / 2 ? (float) std::pow(10000.0, -2.0 * i / rotated) : 0.0f;
+        invFreq[2 * i + 1] = i < rotated / 2 ? magnitude : 1.0f;
+    }
     positions.assign(n, 0);
     slots.assign(n, 0);
     for (int t = 0; t < n; t++) {
@@ -300,16 +305,20 @@ static void ropeInputs(int headDim, int n, std::vector<float>& invFreq, std::vec
     }
 }
 
+// rotated: the dimensions RoPE turns (0: all); magnitude: on cos and sin (LongRoPE's attention factor)
 static void ropeKv(bool f16, int headDim, int nHeads, int nKv, int n, int npad, int s0, int s1, int s2, bool neox,
-                   bool biases) {
+                   bool biases, int rotated = 0, float magnitude = 1.0f) {
+    if (rotated == 0) rotated = headDim;
+    int neoxArg = neox ? rotated / 2 : 0;
     std::string tag = std::string(f16 ? "F16" : "F32") + " KV, head " + std::to_string(headDim) + ", " + std::to_string(nHeads)
-            + "/" + std::to_string(nKv) + ", n " + std::to_string(n) + (neox ? ", NeoX" : "") + (biases ? ", biases" : "");
+            + "/" + std::to_string(nKv) + ", n " + std::to_string(n) + (neox ? ", NeoX" : "") + (biases ? ", biases" : "")
+            + ", " + std::to_string(rotated) + " rotated, magnitude " + std::to_string(magnitude);
     int qDim = nHeads * headDim, kvDim = nKv * headDim;
     auto part = randoms((size_t) (s0 * qDim + (s1 + s2) * kvDim) * npad, -2, 2);
     auto bq = randoms(qDim, -1, 1), bk = randoms(kvDim, -1, 1), bv = randoms(kvDim, -1, 1);
     std::vector<float> invFreq;
     std::vector<int> positions, slots;
-    ropeInputs(headDim, n, invFreq, positions, slots);
+    ropeInputs(headDim, rotated, magnitude, n, invFreq, positions, slots);
     std::vector<float> q[2], k[2], v[2];
     for (int i = 0; i < 2; i++) {
         q[i].assign((size_t) n * qDim, 0);
@@ -334,24 +343,24 @@ static void ropeKv(bool f16, int headDim, int nHeads, int nKv, int n, int npad, 
     int pairs = (nHeads + 2 * nKv) * headDim / 2;
     if (f16) {
         emu::launch(rope_kv_store_f16, grid(n), threads(256), 0, q[0].data(), k[0].data(), (const float*) v[0].data(),
-                    (const int*) positions.data(), (const float*) invFreq.data(), nHeads, nKv, headDim, neox ? 1 : 0,
+                    (const int*) positions.data(), (const float*) invFreq.data(), nHeads, nKv, headDim, neoxArg,
                     (const int*) slots.data(), keys16[0].data(), values16[0].data());
         emu::launch(splitk_reduce_rope_kv_f16, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
                     q[1].data(), k[1].data(), v[1].data(), biases ? (const float*) bq.data() : nullptr,
                     biases ? (const float*) bk.data() : nullptr, biases ? (const float*) bv.data() : nullptr,
                     (const int*) positions.data(), (const float*) invFreq.data(), (const int*) slots.data(),
-                    keys16[1].data(), values16[1].data(), npad, nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+                    keys16[1].data(), values16[1].data(), npad, nHeads, nKv, headDim, neoxArg, s0, s1, s2);
         same(keys16[0], keys16[1], cache, "splitk_reduce_rope_kv cached keys, " + tag);
         same(values16[0], values16[1], cache, "splitk_reduce_rope_kv cached values, " + tag);
     } else {
         emu::launch(rope_kv_store_f32, grid(n), threads(256), 0, q[0].data(), k[0].data(), (const float*) v[0].data(),
-                    (const int*) positions.data(), (const float*) invFreq.data(), nHeads, nKv, headDim, neox ? 1 : 0,
+                    (const int*) positions.data(), (const float*) invFreq.data(), nHeads, nKv, headDim, neoxArg,
                     (const int*) slots.data(), keys32[0].data(), values32[0].data());
         emu::launch(splitk_reduce_rope_kv_f32, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
                     q[1].data(), k[1].data(), v[1].data(), biases ? (const float*) bq.data() : nullptr,
                     biases ? (const float*) bk.data() : nullptr, biases ? (const float*) bv.data() : nullptr,
                     (const int*) positions.data(), (const float*) invFreq.data(), (const int*) slots.data(),
-                    keys32[1].data(), values32[1].data(), npad, nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+                    keys32[1].data(), values32[1].data(), npad, nHeads, nKv, headDim, neoxArg, s0, s1, s2);
         same(keys32[0], keys32[1], cache, "splitk_reduce_rope_kv cached keys, " + tag);
         same(values32[0], values32[1], cache, "splitk_reduce_rope_kv cached values, " + tag);
     }
@@ -363,23 +372,27 @@ static void ropeKv(bool f16, int headDim, int nHeads, int nKv, int n, int npad, 
     double worst = 0;
     for (int h = 0; h < nHeads; h++) {
         for (int i = 0; i < headDim / 2; i++) {
-            int a = h * headDim + (neox ? i : 2 * i), b = h * headDim + (neox ? i + headDim / 2 : 2 * i + 1);
+            bool turns = i < rotated / 2;
+            int a = h * headDim + (neox && turns ? i : 2 * i), b = h * headDim + (neox && turns ? i + rotated / 2 : 2 * i + 1);
             double x0 = biases ? bq[a] : 0, x1 = biases ? bq[b] : 0;
             for (int sp = 0; sp < s0; sp++) {
                 x0 += part[((size_t) sp * npad + t) * qDim + a];
                 x1 += part[((size_t) sp * npad + t) * qDim + b];
             }
-            double angle = (double) ((float) positions[t] * invFreq[i]);
-            worst = std::max(worst, std::fabs(x0 * std::cos(angle) - x1 * std::sin(angle) - q[1][(size_t) t * qDim + a]));
+            double angle = (double) ((float) positions[t] * invFreq[2 * i]);
+            double m = invFreq[2 * i + 1];
+            worst = std::max(worst, std::fabs(m * (x0 * std::cos(angle) - x1 * std::sin(angle)) - q[1][(size_t) t * qDim + a]));
+            worst = std::max(worst, std::fabs(m * (x0 * std::sin(angle) + x1 * std::cos(angle)) - q[1][(size_t) t * qDim + b]));
         }
     }
     if (worst > 1e-4) { std::printf("FAIL rotated q off by %g, %s\n", worst, tag.c_str()); failures++; }
 }
 
 // The split attention of a decode step (group of 4, head 64, F16 cache) with and without the 16-bit copy of its output.
-static void attention(int n, int splits) {
+static void attention(int n, int splits, int window = 0) {
     const int headDim = 64, nKv = 2, nHeads = 8, G = 4, W = 4, bs = 16, maxBlocks = 12;
-    std::string tag = std::to_string(n) + " tokens, " + std::to_string(splits) + " splits";
+    std::string tag = std::to_string(n) + " tokens, " + std::to_string(splits) + " splits"
+            + (window > 0 ? ", window " + std::to_string(window) : "");
     int kvDim = nKv * headDim, qDim = nHeads * headDim;
     int slotsN = n * maxBlocks * bs;
     auto q = randoms((size_t) n * qDim, -2, 2);
@@ -408,11 +421,11 @@ static void attention(int n, int splits) {
         emu::launch(attention_split_f16_g4, grid(n * nKv, splits), threads(32 * W), smem, (const float*) q.data(),
                     (const unsigned short*) keys.data(), (const unsigned short*) values.data(), (const int*) positions.data(),
                     (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(),
-                    nHeads, nKv, headDim, scale, splits == 1 ? outH : nullptr, outH ? 2 : 0, npad);
+                    nHeads, nKv, headDim, scale, splits == 1 ? outH : nullptr, outH ? 2 : 0, npad, window);
         if (splits > 1) {
             emu::launch(attention_split_combine, grid(n * nHeads), threads(64), 0, (const int*) positions.data(),
                         (const float*) pacc.data(), (const float*) pml.data(), out.data(), nHeads, headDim, splits, outH,
-                        outH ? 2 : 0, npad);
+                        outH ? 2 : 0, npad, window);
         }
     }
     emu::launch(to_half_padded_bf16, grid(blocksFor((size_t) npad * qDim)), threads(256), 0, (const float*) out1.data(),
@@ -422,9 +435,10 @@ static void attention(int n, int splits) {
     // and one token against a double reference: token 4 (context 192), head 5
     int t = 4, h = 5, kh = h / G;
     int ctx = positions[t] + 1;
+    int lo = window > 0 ? std::max(0, ctx - window) : 0;
     std::vector<double> s(ctx);
     double mx = -1e300;
-    for (int p = 0; p < ctx; p++) {
+    for (int p = lo; p < ctx; p++) {
         int slot = tables[(size_t) t * maxBlocks + p / bs] * bs + p % bs;
         double dot = 0;
         for (int d = 0; d < headDim; d++) {
@@ -435,10 +449,10 @@ static void attention(int n, int splits) {
         mx = std::max(mx, s[p]);
     }
     double worst = 0, sum = 0;
-    for (int p = 0; p < ctx; p++) sum += std::exp(s[p] - mx);
+    for (int p = lo; p < ctx; p++) sum += std::exp(s[p] - mx);
     for (int d = 0; d < headDim; d++) {
         double o = 0;
-        for (int p = 0; p < ctx; p++) {
+        for (int p = lo; p < ctx; p++) {
             int slot = tables[(size_t) t * maxBlocks + p / bs] * bs + p % bs;
             o += std::exp(s[p] - mx) / sum * __half2float(__half {values[(size_t) slot * kvDim + kh * headDim + d]});
         }
@@ -463,18 +477,18 @@ static void attention(int n, int splits) {
                             threads(32 * W), smem, (const float*) q.data(), (const float*) keys32.data(),
                             (const float*) values32.data(), (const int*) positions.data(), (const int*) seq.data(),
                             (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(), nHeads, nKv,
-                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad);
+                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad, window);
             } else {
                 emu::launch(v == 0 ? attention_split_f16_g4 : attention_split_pf_f16_g4, grid(n * nKv, splits),
                             threads(32 * W), smem, (const float*) q.data(), (const unsigned short*) keys.data(),
                             (const unsigned short*) values.data(), (const int*) positions.data(), (const int*) seq.data(),
                             (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(), nHeads, nKv,
-                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad);
+                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad, window);
             }
             if (splits > 1) {
                 emu::launch(attention_split_combine, grid(n * nHeads), threads(64), 0, (const int*) positions.data(),
                             (const float*) pacc.data(), (const float*) pml.data(), out.data(), nHeads, headDim, splits, outH,
-                            2, npad);
+                            2, npad, window);
             }
         }
         std::string what = std::string("attention_split_pf (rows a round ahead) ") + (f32 ? "F32" : "F16") + " cache, " + tag;
@@ -488,7 +502,8 @@ static void attention(int n, int splits) {
 // (token, head) within 3e-3 of a double softmax over the same keys and values (Q and P, and F32 caches' K and V, are
 // rounded to F16 on the way to the tensor cores) and of the split kernel; its 16-bit copy bit for bit to_half_padded of its output, padding
 // rows zero; every key/value read inside the cache.
-static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<int, int>>& runs, bool f32 = false) {
+static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<int, int>>& runs, bool f32 = false,
+                  int window = 0) {
     const int bs = 16, W = 4;
     int G = nHeads / nKv, kt = (headDim == 64 ? 64 : 32) / (f32 ? 2 : 1);
     int kvDim = nKv * headDim, qDim = nHeads * headDim;
@@ -504,7 +519,7 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
     int n = (int) positions.size(), seqs = (int) runs.size();
     std::string tag = std::string("attention_tiled ") + (f32 ? "f32" : "f16") + " d" + std::to_string(headDim) + " G "
             + std::to_string(G) + ", " + std::to_string(n)
-            + " tokens of " + std::to_string(seqs) + " sequences";
+            + " tokens of " + std::to_string(seqs) + " sequences" + (window > 0 ? ", window " + std::to_string(window) : "");
     int maxBlocks = maxPos / bs + 1;
     int slotsN = seqs * maxBlocks * bs;
     std::vector<int> tables((size_t) seqs * maxBlocks);
@@ -551,12 +566,12 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
             emu::launch(headDim == 64 ? attention_tiled_f32_d64 : attention_tiled_f32_d128, grid(nItems, nKv), threads(32 * W),
                         smem, (const float*) q.data(), (const float*) kf.data(), (const float*) vf.data(),
                         (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
-                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad);
+                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad, window);
         } else {
             emu::launch(headDim == 64 ? attention_tiled_f16_d64 : attention_tiled_f16_d128, grid(nItems, nKv), threads(32 * W),
                         smem, (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
                         (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
-                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad);
+                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad, window);
         }
     }
     long strays = emu::stray_reads() - stray;
@@ -568,12 +583,12 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
         emu::launch(gs == 4 ? attention_split_f32_g4 : attention_split_f32_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
                     (const float*) q.data(), (const float*) kf.data(), (const float*) vf.data(), (const int*) positions.data(),
                     (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs, split.data(), pacc.data(), pml.data(),
-                    nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad);
+                    nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad, window);
     } else {
         emu::launch(gs == 4 ? attention_split_f16_g4 : attention_split_f16_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
                     (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
                     (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
-                    split.data(), pacc.data(), pml.data(), nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad);
+                    split.data(), pacc.data(), pml.data(), nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad, window);
     }
     emu::launch(to_half_padded_f16, grid(blocksFor((size_t) npad * qDim)), threads(256), 0, (const float*) out.data(),
                 h1.data(), n, npad, qDim);
@@ -582,12 +597,13 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
     double worst = 0, worstSplit = 0, big = 0, worstHead = 0;
     for (int t = 0; t < n; t++) {
         int ctx = positions[t] + 1;
+        int lo = window > 0 ? std::max(0, ctx - window) : 0;
         for (int h = 0; h < nHeads; h++) {
             int kh = h / G;
             double diff2 = 0, norm2 = 0;
             std::vector<double> s(ctx);
             double mx = -1e300, sum = 0;
-            for (int p = 0; p < ctx; p++) {
+            for (int p = lo; p < ctx; p++) {
                 int slot = tables[(size_t) seq[t] * maxBlocks + p / bs] * bs + p % bs;
                 double dot = 0;
                 for (int d = 0; d < headDim; d++) {
@@ -596,10 +612,10 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
                 s[p] = dot * scale;
                 mx = std::max(mx, s[p]);
             }
-            for (int p = 0; p < ctx; p++) sum += std::exp(s[p] - mx);
+            for (int p = lo; p < ctx; p++) sum += std::exp(s[p] - mx);
             for (int d = 0; d < headDim; d++) {
                 double o = 0;
-                for (int p = 0; p < ctx; p++) {
+                for (int p = lo; p < ctx; p++) {
                     int slot = tables[(size_t) seq[t] * maxBlocks + p / bs] * bs + p % bs;
                     o += std::exp(s[p] - mx) / sum * valueAt((size_t) slot * kvDim + kh * headDim + d);
                 }
@@ -1223,10 +1239,13 @@ static void groupResidual(bool bf16, int rows, int cols, int n, int c0) {
 
 // Wq, Wk, Wv of nHeads / nKv heads of headDim over cols, chunks c0..c2, n tokens into a cache of n slots.
 static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, int n, int c0, int c1, int c2, bool neox,
-                        bool biases) {
+                        bool biases, int rotated = 0, float magnitude = 1.0f) {
+    if (rotated == 0) rotated = headDim;
+    int neoxArg = neox ? rotated / 2 : 0;
     std::string tag = std::string("grouped Q/K/V + RoPE + KV write, ") + (f16Kv ? "F16" : "F32") + " KV, head "
             + std::to_string(headDim) + ", " + std::to_string(nHeads) + "/" + std::to_string(nKv) + " x " + std::to_string(cols)
-            + ", n " + std::to_string(n) + (neox ? ", NeoX" : "") + (biases ? ", biases" : "");
+            + ", n " + std::to_string(n) + (neox ? ", NeoX" : "") + (biases ? ", biases" : "") + ", " + std::to_string(rotated)
+            + " rotated";
     int qDim = nHeads * headDim, kvDim = nKv * headDim;
     int tiles8 = (n + 7) / 8, npad = tiles8 * 8;
     int s0 = (cols + c0 - 1) / c0, s1 = (cols + c1 - 1) / c1, s2 = (cols + c2 - 1) / c2;
@@ -1235,7 +1254,7 @@ static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, 
     auto bq = randoms(qDim, -1, 1), bk = randoms(kvDim, -1, 1), bv = randoms(kvDim, -1, 1);
     std::vector<float> invFreq;
     std::vector<int> positions, slots;
-    ropeInputs(headDim, n, invFreq, positions, slots);
+    ropeInputs(headDim, rotated, magnitude, n, invFreq, positions, slots);
     auto x = randoms((size_t) n * cols, -2, 2);
     std::vector<unsigned short> xh((size_t) npad * cols);
     emu::launch(to_half_padded_bf16, grid(blocksFor(xh.size())), threads(256), 0, (const float*) x.data(), xh.data(), n, npad,
@@ -1269,12 +1288,12 @@ static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, 
             emu::launch(splitk_reduce_rope_kv_f16, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
                         q[0].data(), k[0].data(), v[0].data(), b0, b1, b2, (const int*) positions.data(),
                         (const float*) invFreq.data(), (const int*) slots.data(), keys16[0].data(), values16[0].data(), npad,
-                        nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+                        nHeads, nKv, headDim, neoxArg, s0, s1, s2);
         } else {
             emu::launch(splitk_reduce_rope_kv_f32, grid(n, (pairs + 255) / 256), threads(256), 0, (const float*) part.data(),
                         q[0].data(), k[0].data(), v[0].data(), b0, b1, b2, (const int*) positions.data(),
                         (const float*) invFreq.data(), (const int*) slots.data(), keys32[0].data(), values32[0].data(), npad,
-                        nHeads, nKv, headDim, neox ? 1 : 0, s0, s1, s2);
+                        nHeads, nKv, headDim, neoxArg, s0, s1, s2);
         }
         std::vector<float> part2(partial, NAN);
         void* keys = f16Kv ? (void*) keys16[1].data() : (void*) keys32[1].data();
@@ -1283,7 +1302,7 @@ static void groupRopeKv(bool f16Kv, int headDim, int nHeads, int nKv, int cols, 
                     part2.data(), tiles8, cols, qDim, kvDim, kvDim, c0, c1, c2, 2, n, counters.data(), q[1].data(),
                     k[1].data(), v[1].data(), (unsigned short*) nullptr, b0, b1, b2, (const int*) positions.data(),
                     (const float*) invFreq.data(), (const int*) slots.data(), keys, values, f16Kv ? 1 : 0, headDim,
-                    neox ? 1 : 0);
+                    neoxArg);
         std::string what = tag + ", " + f.name;
         same(q[0], q[1], q[0].size(), what + ": q");
         same(k[0], k[1], k[0].size(), what + ": k");
@@ -1531,9 +1550,13 @@ int main() {
     ropeKv(false, 64, 8, 2, 9, 16, 1, 1, 1, false, true);
     ropeKv(true, 128, 14, 2, 9, 16, 3, 5, 1, true, true);
     ropeKv(false, 8, 4, 2, 17, 24, 2, 3, 4, true, false);
+    ropeKv(true, 128, 8, 2, 9, 16, 3, 2, 1, true, true, 96, 1.19f);    // Phi-4-mini: 96 of 128 turn, LongRoPE's magnitude
+    ropeKv(false, 16, 4, 4, 7, 8, 1, 2, 1, false, false, 12, 1.19f);  // adjacent pairs, 12 of 16
     attention(13, 1);
     attention(13, 3);
     attention(6, 5);
+    attention(13, 3, 40);  // a sliding window of 40 positions: contexts past it start at pos - 39
+    attention(9, 1, 17);
     tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}});   // a chunk crossing tiles and items, a decode token, a first chunk
     tiled(64, 8, 2, {{0, 64}});                       // four full items from position 0, the last one ending a tile
     tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}});    // 32-position tiles, G 2: items of 32 tokens
@@ -1541,6 +1564,8 @@ int main() {
     tiled(64, 6, 2, {{60, 45}, {3, 1}});              // G 3: items of 21 tokens, 63 of the 64 rows
     tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}}, true);  // F32 caches: 32-position tiles, K and V rounded in the fragments
     tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}}, true);   // F32, head 128: 16-position tiles
+    tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}}, false, 50);  // a window of 50: tiles before it skipped, rows masked
+    tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}}, true, 20);    // F32, head 128, a window shorter than a chunk
     stream(true, false, 256, 512, 13, 512);  // one split: the block writes y
     stream(true, false, 200, 520, 64, 256);  // rows off the 128-row block, a last split of 8 columns
     stream(false, false, 128, 512, 9, 128);  // deep split: 128-column chunks
@@ -1561,6 +1586,7 @@ int main() {
     groupRopeKv(true, 64, 4, 2, 256, 13, 64, 128, 256, false, false);  // Q 4 splits, K 2, V 1: a split only Q has
     groupRopeKv(false, 64, 6, 2, 128, 9, 64, 64, 128, true, true);     // NeoX, biases, F32 cache; Q 384 rows
     groupRopeKv(true, 128, 4, 2, 128, 24, 128, 64, 64, true, true);    // head 128: one head per 128-row block
+    groupRopeKv(true, 128, 4, 2, 128, 9, 128, 64, 64, true, false, 96, 1.19f);  // Phi-4-mini's partial RoPE and magnitude
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit
     kQuants(true, 70, 512, 67);   // rows off the 64-row tile, two 64-token tiles

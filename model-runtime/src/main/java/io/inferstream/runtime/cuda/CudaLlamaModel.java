@@ -12,6 +12,7 @@ import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.LogitCandidates;
 import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.model.SlidingWindow;
 import io.inferstream.runtime.model.TokenBatch;
 
 /**
@@ -75,7 +76,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** sampling.cu: ARGMAX_CHUNK = TOPK_CHUNK (logits per block of the two-stage argmax / top-k). */
     static final int HEAD_CHUNK = 4096;
     /** attention.cu: ATT_WARPS (warps per (token, head) block of attention_vec). */
-    private static final int ATT_WARPS = 8;
+    static final int ATT_WARPS = 8;
 
     private final CudaDevice device;
     private final CudaKernels k;
@@ -179,13 +180,12 @@ public final class CudaLlamaModel implements LanguageModel {
                     + "supports even head sizes up to " + MAX_HEAD_DIM);
         }
         if (!config.llamaArithmetic()) {
-            // the RoPE kernels turn whole heads by frequencies (LongRoPE's factors included) without a linear factor;
-            // LongRoPE's magnitude is in the q·k scale; the step has Llama's block (no GeGLU, post-norms, soft caps,
-            // sliding windows that bind, Granite's scales or a mixture of experts)
-            throw new IllegalArgumentException("a " + config.architecture() + " model (RoPE over " + config.ropeDim() + " of "
-                    + config.headDim() + " dimensions or linearly scaled, a sliding window within its context of "
-                    + config.contextLength() + ", Gemma's or Granite's block, or a mixture of experts) runs on the CPU backend"
-                    + " only; use --device cpu");
+            // the RoPE kernels turn by a table of frequencies and magnitudes (RopeFrequencies) without a linear factor;
+            // the step has Llama's block (no GeGLU, post-norms, soft caps, sliding windows that bind, Granite's scales
+            // or a mixture of experts)
+            throw new IllegalArgumentException("a " + config.architecture() + " model (RoPE linearly scaled, a sliding "
+                    + "window within its context of " + config.contextLength() + ", Gemma's or Granite's block, or a "
+                    + "mixture of experts) runs on the CPU backend only; use --device cpu");
         }
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
@@ -976,7 +976,7 @@ public final class CudaLlamaModel implements LanguageModel {
         k.launch(embedName(w.embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, buf.x, dim);
         mark(StepProfile.Part.EMBED);
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
-        float scale = config.qkScale(); // 1/sqrt(headDim), times LongRoPE's magnitude squared
+        float scale = config.qkScale(); // 1/sqrt(headDim), or the model's own
         int layers = config.nLayers();
         // xb = rmsnorm(x) of layer 0; later layers get it from the previous layer's fused add_rmsnorm
         rmsnorm(null, n, w.attnNorm[0], qkvReadsHalves(0, n) ? w.wq[0] : null);
@@ -1019,13 +1019,14 @@ public final class CudaLlamaModel implements LanguageModel {
             if (shape.items() > 0) { // a prefill step: the tiled kernel (it writes att's 16-bit copy as the split one does)
                 tiledAttention.launch(k, f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs,
                         itemData, shape.items(), buf.att, n, scale,
-                        woHalves ? skinny.halves : null, w.wo[l].type(), DeviceMatrix.streamPad(n));
+                        woHalves ? skinny.halves : null, w.wo[l].type(), DeviceMatrix.streamPad(n), window(l));
             } else if (useSplitAttention) { // with woHalves it also writes att's 16-bit copy for the Wo product
                 splitAttention.launch(k, f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, buf.att,
                         n, scale, SplitAttention.splits(n, config.nKvHeads()), woHalves ? skinny.halves : null, w.wo[l].type(),
-                        DeviceMatrix.streamPad(n));
+                        DeviceMatrix.streamPad(n), window(l));
             } else {
-                launchPerHeadAttention(f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, buf.att, n);
+                launchPerHeadAttention(f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, buf.att, n,
+                        window(l));
             }
             mark(StepProfile.Part.ATTENTION);
             // x += att Wo^T reduced by the product itself where it can; else with the fused norm (chosen at load) the
@@ -1130,7 +1131,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** q, k rotated in place; token t's rotated key and its value into cache slot slots[t] (rope_kv_store_*). */
     void ropeKvStore(int n, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
         k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 256, 0, buf.q, buf.kBuf, buf.vBuf, positions, w.invFreq,
-                config.nHeads(), config.nKvHeads(), config.headDim(), config.ropeNeox() ? 1 : 0, slots, keys, values);
+                config.nHeads(), config.nKvHeads(), config.headDim(), RopeFrequencies.layout(config), slots, keys, values);
     }
 
     /**
@@ -1144,7 +1145,7 @@ public final class CudaLlamaModel implements LanguageModel {
         k.launch(f16Kv ? "splitk_reduce_rope_kv_f16" : "splitk_reduce_rope_kv_f32", n, (pairs + 255) / 256, 256, 0,
                 skinny.partial, buf.q, buf.kBuf, buf.vBuf, w.bq == null ? null : w.bq[l], w.bk == null ? null : w.bk[l],
                 w.bv == null ? null : w.bv[l], positions, w.invFreq, slots, keys, values, DeviceMatrix.groupPad(n, skinny),
-                config.nHeads(), config.nKvHeads(), config.headDim(), config.ropeNeox() ? 1 : 0, splits[0], splits[1],
+                config.nHeads(), config.nKvHeads(), config.headDim(), RopeFrequencies.layout(config), splits[0], splits[1],
                 splits[2]);
     }
 
@@ -1348,7 +1349,7 @@ public final class CudaLlamaModel implements LanguageModel {
     GroupEpilogue ropeKvEpilogue(int l, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
         return GroupEpilogue.ropeKv(buf.q, buf.kBuf, buf.vBuf, w.bq == null ? null : w.bq[l], w.bk == null ? null : w.bk[l],
                 w.bv == null ? null : w.bv[l], positions, w.invFreq, slots, keys, values, f16Kv, config.headDim(),
-                config.ropeNeox());
+                RopeFrequencies.layout(config));
     }
 
     /** y = x . m^T with the step's product kernels; 0 splits left unreduced (see {@link #addRmsnorm}). */
@@ -1495,18 +1496,33 @@ public final class CudaLlamaModel implements LanguageModel {
      */
     void launchPerHeadAttention(boolean f16Kv, Object qIn, Object keys, Object values, Object positions,
                                         Object seq, Object tables, int maxBlocks, int bs, Object out, int n) {
+        launchPerHeadAttention(f16Kv, qIn, keys, values, positions, seq, tables, maxBlocks, bs, out, n, 0);
+    }
+
+    /** {@link #launchPerHeadAttention}, each token attending to its last {@code window} positions (0: all of them). */
+    void launchPerHeadAttention(boolean f16Kv, Object qIn, Object keys, Object values, Object positions,
+                                        Object seq, Object tables, int maxBlocks, int bs, Object out, int n, int window) {
         int heads = config.nHeads();
         int headDim = config.headDim();
-        float scale = config.qkScale(); // 1/sqrt(headDim), times LongRoPE's magnitude squared
+        float scale = config.qkScale(); // 1/sqrt(headDim), or the model's own
         if (vectorAttention(headDim)) {
             k.launch(f16Kv ? "attention_vec_f16" : "attention_vec_f32", n * heads, 1, 32 * ATT_WARPS, 0, qIn, keys,
-                    values, positions, seq, tables, maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale);
+                    values, positions, seq, tables, maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale, window);
         } else {
             int warpsPerBlock = 4;
             k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
                     32 * warpsPerBlock, warpsPerBlock * headDim * 4, qIn, keys, values, positions, seq, tables,
-                    maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale);
+                    maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale, window);
         }
+    }
+
+    /**
+     * The positions a token of layer l attends to, its own included: the model's sliding window where layer l slides
+     * (Phi-3-mini-4k: 2047 in every layer), else 0 (the whole context).
+     */
+    int window(int l) {
+        SlidingWindow sw = config.block().window();
+        return sw != null && sw.slides(l) && sw.size() < config.contextLength() ? sw.size() : 0;
     }
 
     /** Whether the vectorised norms (rmsnorm_vec, add_rmsnorm_vec: float4 pieces, at most 4 per thread of 256) fit dim. */

@@ -35,7 +35,7 @@ final class DeviceWeights implements AutoCloseable {
     final DeviceBuffer[] qNorm;    // [layers][headDim], null without QK-norm (qwen3 has it)
     final DeviceBuffer[] kNorm;    // [layers][headDim], null without QK-norm
     final DeviceBuffer outputNorm; // [dim]
-    final DeviceBuffer invFreq;    // [headDim / 2] RoPE inverse frequencies (with the model's rope factors)
+    final DeviceBuffer invFreq;    // [headDim] RoPE (inverse frequency, magnitude) per pair: RopeFrequencies
     private final List<AutoCloseable> owned = new ArrayList<>();
 
     /**

@@ -11,7 +11,7 @@ package io.inferstream.runtime.cuda;
  */
 record GroupEpilogue(int kind, Object y0, Object y1, Object y2, Object yh, Object bias0, Object bias1, Object bias2,
                      Object positions, Object invFreq, Object slots, Object keys, Object values, boolean f16Kv, int headDim,
-                     boolean neox) {
+                     int neox) {
 
     /** The kernel's epi values (EPI_NONE, EPI_SWIGLU, EPI_ROPE_KV, EPI_RESIDUAL in stream.cu). */
     static final int NONE = 0;
@@ -21,11 +21,11 @@ record GroupEpilogue(int kind, Object y0, Object y1, Object y2, Object yh, Objec
 
     /** Partial sums only. */
     static final GroupEpilogue PARTIALS = new GroupEpilogue(NONE, null, null, null, null, null, null, null, null, null, null,
-            null, null, false, 0, false);
+            null, null, false, 0, 0);
 
     /** gate, up: y [n, rows] = silu(gate) * up, and its 16-bit copy [npad, rows] into yh when not null. */
     static GroupEpilogue swiglu(DeviceBuffer y, DeviceBuffer yh) {
-        return new GroupEpilogue(SWIGLU, y, null, null, yh, null, null, null, null, null, null, null, null, false, 0, false);
+        return new GroupEpilogue(SWIGLU, y, null, null, yh, null, null, null, null, null, null, null, null, false, 0, 0);
     }
 
     /**
@@ -33,16 +33,17 @@ record GroupEpilogue(int kind, Object y0, Object y1, Object y2, Object yh, Objec
      * reduction, then the add of add_rmsnorm_vec_h or add_inplace).
      */
     static GroupEpilogue residual(DeviceBuffer x) {
-        return new GroupEpilogue(RESIDUAL, x, null, null, null, null, null, null, null, null, null, null, null, false, 0, false);
+        return new GroupEpilogue(RESIDUAL, x, null, null, null, null, null, null, null, null, null, null, null, false, 0, 0);
     }
 
     /**
      * Wq, Wk, Wv: q, k, v [n, rows] summed, biases added (null: none), q and k rotated by the tokens' positions, k and v
-     * also into cache rows slots[t] of keys and values (F16 or F32).
+     * also into cache rows slots[t] of keys and values (F16 or F32). invFreq is {@link RopeFrequencies}'s table, neox
+     * its {@link RopeFrequencies#layout}.
      */
     static GroupEpilogue ropeKv(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Object bq, Object bk, Object bv,
                                 Object positions, Object invFreq, Object slots, Object keys, Object values, boolean f16Kv,
-                                int headDim, boolean neox) {
+                                int headDim, int neox) {
         if (!ropeFits(headDim)) {
             throw new IllegalArgumentException("the grouped product rotates whole heads of its 128-row blocks; head size "
                     + headDim + " does not divide 128");
@@ -62,6 +63,6 @@ record GroupEpilogue(int kind, Object y0, Object y1, Object y2, Object yh, Objec
     /** The kernel arguments after chunk2 for n real tokens, with the arrival counters of the scratch. */
     Object[] args(int n, DeviceBuffer counters) {
         return new Object[] {kind, n, kind == NONE ? null : counters, y0, y1, y2, yh, bias0, bias1, bias2, positions, invFreq,
-                slots, keys, values, f16Kv ? 1 : 0, headDim, neox ? 1 : 0};
+                slots, keys, values, f16Kv ? 1 : 0, headDim, neox};
     }
 }

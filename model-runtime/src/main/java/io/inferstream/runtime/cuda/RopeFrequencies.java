@@ -3,9 +3,12 @@ package io.inferstream.runtime.cuda;
 import io.inferstream.runtime.model.ModelConfig;
 
 /**
- * The angle per position of each pair of a head, [headDim / 2], computed exactly as the CPU model's Rope
- * (model.Rope is package-private there): theta^(-2i/headDim), divided by GGUF rope_freqs factors, else
- * Llama-3 scaled. The device then takes cos/sin of position * invFreq[i] in double, as the CPU does.
+ * The device's RoPE table: for each pair i of a head, [headDim] floats of (inverse frequency, magnitude), computed
+ * exactly as the CPU model's Rope (model.Rope is package-private there): theta^(-2i/ropeDim), divided by GGUF
+ * rope_freqs or LongRoPE factors, else Llama-3 scaled; the magnitude is LongRoPE's attention factor (1 otherwise). The
+ * pairs past the rotated width (Phi-4-mini turns 96 of 128 dimensions) have frequency 0 and magnitude 1, so the
+ * kernels' rotation leaves them as they are. The device takes cos/sin of position * frequency in double and scales
+ * them by the magnitude in float (common.cuh's rope_cos_sin), as the CPU does.
  */
 final class RopeFrequencies {
 
@@ -14,19 +17,32 @@ final class RopeFrequencies {
 
     static float[] of(ModelConfig config, float[] freqFactors) {
         int headDim = config.headDim();
-        int half = headDim / 2;
-        float[] invFreq = new float[half];
+        int rotated = config.ropeDim();
+        float[] table = new float[headDim];
         ModelConfig.RopeScaling s = config.ropeScaling();
-        for (int i = 0; i < half; i++) {
-            double f = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / headDim);
+        for (int i = 0; i < headDim / 2; i++) {
+            if (i >= rotated / 2) {
+                table[2 * i + 1] = 1f;
+                continue;
+            }
+            double f = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / rotated);
             if (freqFactors != null) {
                 f /= freqFactors[i];
             } else if (s != null) {
                 f = llama3Scaled(f, s);
             }
-            invFreq[i] = (float) f;
+            table[2 * i] = (float) f;
+            table[2 * i + 1] = config.ropeAttentionFactor();
         }
-        return invFreq;
+        return table;
+    }
+
+    /**
+     * The kernels' {@code neox} argument (common.cuh's rope_pair): 0 for adjacent pairs, else half the rotated width,
+     * the distance between a NeoX pair's two dimensions.
+     */
+    static int layout(ModelConfig config) {
+        return config.ropeNeox() ? config.ropeDim() / 2 : 0;
     }
 
     private static double llama3Scaled(double freq, ModelConfig.RopeScaling s) {

@@ -79,25 +79,23 @@ public record ModelConfig(
     }
 
     /**
-     * Whether this model needs no more than Llama's arithmetic with a per-model scale on q·k: Llama's block, RoPE over
-     * whole heads without a linear factor. The GPU backend runs only such models. LongRoPE (Phi-3 128k, Phi-3.5-mini)
-     * qualifies: its factors divide frequencies as rope_freqs do, and its magnitude factor on cos and sin is, on q·k,
-     * the square of it ({@link #qkScale}); so does a sliding window no position reaches (Phi-3.5-mini's 262144 of at
-     * most 131072). Partial rotation (Phi-4-mini), a window that binds (Phi-3-mini-4k), Gemma's and Granite's blocks
-     * and mixtures of experts do not.
+     * Whether this model needs no more than Llama's arithmetic with a per-model RoPE table and a sliding window in every
+     * layer or none: Llama's block, RoPE without a linear factor. The GPU backend runs only such models. LongRoPE
+     * (Phi-3 128k, Phi-3.5-mini, Phi-4-mini) qualifies: its factors divide frequencies as rope_freqs do, and its
+     * magnitude factor scales cos and sin; so does RoPE over the first dimensions of each head only (Phi-4-mini: 96 of
+     * 128), the rest left as they are, and a window over every layer (Phi-3-mini-4k's 2047 of 4096). Windows over some
+     * layers only (Gemma 2 and 3, whose sliding layers also turn RoPE with their own base), Gemma's and Granite's
+     * blocks and mixtures of experts do not.
      */
     public boolean llamaArithmetic() {
         SlidingWindow w = block.window();
-        boolean idleWindow = w != null && w.period() == 0 && w.size() >= contextLength;
-        return ropeDim == headDim && ropeLinearFactor == 1f && (idleWindow ? block.withoutWindow() : block).isLlama();
+        boolean everyLayer = w != null && w.period() == 0;
+        return ropeLinearFactor == 1f && (everyLayer ? block.withoutWindow() : block).isLlama();
     }
 
-    /**
-     * The factor on q·k of attention over unscaled RoPE: the block's scale (1/sqrt(headDim) for Llama) times the square
-     * of {@link #ropeAttentionFactor}, which turns both q and k.
-     */
+    /** The factor on q·k: the block's scale (1/sqrt(headDim) for Llama). */
     public float qkScale() {
-        return block.attentionScale(headDim) * ropeAttentionFactor * ropeAttentionFactor;
+        return block.attentionScale(headDim);
     }
 
     /** Width of one token's keys (or values) in one layer. */

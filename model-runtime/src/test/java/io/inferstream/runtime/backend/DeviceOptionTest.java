@@ -88,12 +88,13 @@ class DeviceOptionTest {
         assertTrue(cuda.forModel(DeviceOption.parse("cuda"), gemma3).cuda(), "an explicit cuda fails at load, naming --device cpu");
         BackendChoice none = BackendChoice.resolve(DeviceOption.AUTO, NONE);
         assertEquals(none, none.forModel(DeviceOption.AUTO, gemma3));
-        // Phi-3.5-mini (LongRoPE, a window of 262144 over at most 131072 positions) runs on the GPU; Phi-3-mini-4k's
-        // window of 2047 in 4096 positions and Phi-4-mini's RoPE over 96 of 128 dimensions do not
+        // Phi-3.5-mini (LongRoPE, a window of 262144 over at most 131072 positions), Phi-3-mini-4k (a window of 2047 in
+        // 4096 positions) and Phi-4-mini (RoPE over 96 of 128 dimensions) run on the GPU
         assertTrue(auto.forModel(DeviceOption.AUTO, phi3(131072, 262144, 128)).cuda());
-        assertFalse(auto.forModel(DeviceOption.AUTO, phi3(4096, 2047, 128)).cuda());
-        assertFalse(auto.forModel(DeviceOption.AUTO, phi3(131072, 262144, 96)).cuda());
-        assertEquals(1.19f * 1.19f / (float) Math.sqrt(128), phi3(131072, 262144, 128).qkScale(), 1e-6f, "1/sqrt(128) times the magnitude squared");
+        assertTrue(auto.forModel(DeviceOption.AUTO, phi3(4096, 2047, 128)).cuda());
+        assertTrue(auto.forModel(DeviceOption.AUTO, phi3(131072, 262144, 96)).cuda());
+        assertEquals(1f / (float) Math.sqrt(128), phi3(131072, 262144, 128).qkScale(), 1e-6f,
+                "1/sqrt(128): LongRoPE's magnitude is on cos and sin");
     }
 
     private static ModelConfig phi3(int context, int window, int ropeDim) {

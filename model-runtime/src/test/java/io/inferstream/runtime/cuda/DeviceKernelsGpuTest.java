@@ -793,10 +793,7 @@ class DeviceKernelsGpuTest {
             }
             DeviceBuffer md = track(buffers, DeviceBuffer.allocate(4L * meta.length, "positions | slots"));
             md.upload(meta, meta.length);
-            float[] invFreq = new float[headDim / 2];
-            for (int i = 0; i < invFreq.length; i++) {
-                invFreq[i] = (float) Math.pow(10000.0, -2.0 * i / headDim);
-            }
+            float[] invFreq = ropeTable(headDim, headDim, 1f);
             DeviceBuffer fd = track(buffers, DeviceBuffer.allocate(4L * invFreq.length, "inverse frequencies"));
             fd.upload(invFreq, invFreq.length);
             DeviceBuffer[] bias = new DeviceBuffer[3];
@@ -844,14 +841,14 @@ class DeviceKernelsGpuTest {
                                     k.launch("splitk_reduce_rope_kv_" + (f16 ? "f16" : "f32"), n, (pairs + 255) / 256, 256, 0,
                                             s.partial, q, kk, v, biases ? bias[0] : null, biases ? bias[1] : null,
                                             biases ? bias[2] : null, md, fd, md.at(4L * n), keys, values, npad, nHeads,
-                                            nKvHeads, headDim, neox ? 1 : 0, splits[0], splits[1], splits[2]);
+                                            nKvHeads, headDim, neox ? headDim / 2 : 0, splits[0], splits[1], splits[2]);
                                     DeviceMatrix.skinnyGroup(k, gateUp, dx, new DeviceBuffer[] {hb, null}, n, s, true, false,
                                             true);
                                 } else {
                                     DeviceMatrix.skinnyGroupReduced(k, qkv, dx, n, s, false, s.halves,
                                             GroupEpilogue.ropeKv(q, kk, v, biases ? bias[0] : null, biases ? bias[1] : null,
                                                     biases ? bias[2] : null, md, fd, md.at(4L * n), keys, values, f16, headDim,
-                                                    neox));
+                                                    neox ? headDim / 2 : 0));
                                     DeviceMatrix.skinnyGroupReduced(k, gateUp, dx, n, s, false, s.stagedHalves,
                                             GroupEpilogue.swiglu(hb, s.halves));
                                 }
@@ -886,20 +883,39 @@ class DeviceKernelsGpuTest {
     }
 
     /**
+     * The device's RoPE table for a head of {@code headDim} (RopeFrequencies' layout): (inverse frequency, magnitude) per
+     * pair, base 10000 over the first {@code rotated} dimensions, frequency 0 and magnitude 1 past them.
+     */
+    private static float[] ropeTable(int headDim, int rotated, float magnitude) {
+        float[] table = new float[headDim];
+        for (int i = 0; i < headDim / 2; i++) {
+            boolean turns = i < rotated / 2;
+            table[2 * i] = turns ? (float) Math.pow(10000.0, -2.0 * i / rotated) : 0f;
+            table[2 * i + 1] = turns ? magnitude : 1f;
+        }
+        return table;
+    }
+
+    /**
      * splitk_reduce_rope_kv (the grouped Q/K/V product's reduction with the biases, RoPE and the KV write) is bit for
      * bit splitk_reduce_group, add_bias and rope_kv_store: q, k (rotated), v, and the cache rows at shuffled slots,
-     * for normal and NeoX pairs, F16 and F32 caches, head sizes 8 to 256 and split counts 1 to 5.
+     * for normal and NeoX pairs, F16 and F32 caches, head sizes 8 to 256 and split counts 1 to 5; with RoPE over part of
+     * each head and LongRoPE's magnitude on cos and sin (Phi-4-mini: 96 of 128 dimensions).
      */
-    @ParameterizedTest(name = "{0} KV, head {1}, {2}/{3} heads, n={4} (padded {5}), splits {6},{7},{8}, NeoX {9}, biases {10}")
+    @ParameterizedTest(name = "{0} KV, head {1}, {2}/{3} heads, n={4} (padded {5}), splits {6},{7},{8}, NeoX {9}, biases {10}, "
+            + "{11} rotated, magnitude {12}")
     @CsvSource({
-        "F16, 64, 32, 8, 64, 64, 4, 2, 2, false, false",  // Llama-3.2-1B
-        "F32, 64, 32, 8, 13, 16, 1, 1, 1, false, false",
-        "F16, 128, 14, 2, 9, 16, 3, 5, 1, true, true",    // Qwen2: NeoX, biases
-        "F32, 8, 4, 2, 33, 40, 2, 3, 4, true, false",
-        "F16, 256, 4, 1, 17, 24, 5, 1, 2, false, true",
+        "F16, 64, 32, 8, 64, 64, 4, 2, 2, false, false, 64, 1",  // Llama-3.2-1B
+        "F32, 64, 32, 8, 13, 16, 1, 1, 1, false, false, 64, 1",
+        "F16, 128, 14, 2, 9, 16, 3, 5, 1, true, true, 128, 1",    // Qwen2: NeoX, biases
+        "F32, 8, 4, 2, 33, 40, 2, 3, 4, true, false, 8, 1",
+        "F16, 256, 4, 1, 17, 24, 5, 1, 2, false, true, 256, 1",
+        "F16, 128, 8, 2, 9, 16, 3, 2, 1, true, false, 96, 1.19",  // Phi-4-mini: 96 of 128 turn, LongRoPE's magnitude
+        "F32, 16, 4, 4, 9, 16, 1, 2, 1, false, true, 12, 1.19",    // adjacent pairs, 12 of 16
     })
     void reductionWithRopeAndKvWriteIsTheSeparateKernels(String precision, int headDim, int nHeads, int nKvHeads, int n,
-                                                         int npad, int s0, int s1, int s2, boolean neox, boolean biases) {
+                                                         int npad, int s0, int s1, int s2, boolean neox, boolean biases,
+                                                         int rotated, float magnitude) {
         SplittableRandom rnd = new SplittableRandom(headDim * 7L + n + s0);
         int qDim = nHeads * headDim;
         int kvDim = nKvHeads * headDim;
@@ -924,10 +940,8 @@ class DeviceKernelsGpuTest {
             distinct.add(meta[n + t]);
         }
         assertTrue(distinct.size() == n, "the slots must be a permutation");
-        float[] invFreq = new float[headDim / 2];
-        for (int i = 0; i < invFreq.length; i++) {
-            invFreq[i] = (float) Math.pow(10000.0, -2.0 * i / headDim);
-        }
+        float[] invFreq = ropeTable(headDim, rotated, magnitude);
+        int layout = neox ? rotated / 2 : 0;
         CudaKernels k = device.kernels();
         long cacheBytes = (f16 ? 2L : 4L) * n * kvDim;
         List<DeviceBuffer> buffers = new ArrayList<>();
@@ -960,11 +974,11 @@ class DeviceKernelsGpuTest {
                 k.launch("add_bias", (n * kvDim + 255) / 256, 1, 256, 0, out[0][2], bd[2], n, kvDim);
             }
             k.launch("rope_kv_store_" + (f16 ? "f16" : "f32"), n, 1, 256, 0, out[0][0], out[0][1], out[0][2], md, fd, nHeads,
-                    nKvHeads, headDim, neox ? 1 : 0, md.at(4L * n), out[0][3], out[0][4]);
+                    nKvHeads, headDim, layout, md.at(4L * n), out[0][3], out[0][4]);
             int pairs = (nHeads + 2 * nKvHeads) * headDim / 2;
             k.launch("splitk_reduce_rope_kv_" + (f16 ? "f16" : "f32"), n, (pairs + 255) / 256, 256, 0, pd, out[1][0], out[1][1],
                     out[1][2], biases ? bd[0] : null, biases ? bd[1] : null, biases ? bd[2] : null, md, fd, md.at(4L * n),
-                    out[1][3], out[1][4], npad, nHeads, nKvHeads, headDim, neox ? 1 : 0, s0, s1, s2);
+                    out[1][3], out[1][4], npad, nHeads, nKvHeads, headDim, layout, s0, s1, s2);
             device.synchronize();
             String[] names = {"q", "k", "v", "cached keys", "cached values"};
             for (int o = 0; o < 5; o++) {
@@ -975,24 +989,30 @@ class DeviceKernelsGpuTest {
                 out[1][o].download(b, ints);
                 assertArrayEquals(a, b, names[o] + ": the bits of the separate kernels");
             }
-            // and q of the last token against a float64 rotation of its sum, so both ways are not wrong alike
+            // and q of the last token against a float64 rotation of its sum, so both ways are not wrong alike: the pairs
+            // past the rotated width as summed
             float[] got = new float[n * qDim];
             out[1][0].download(got, got.length);
             int t = n - 1;
             for (int h = 0; h < nHeads; h++) {
                 for (int i = 0; i < headDim / 2; i++) {
-                    int a = h * headDim + (neox ? i : 2 * i);
-                    int b = h * headDim + (neox ? i + headDim / 2 : 2 * i + 1);
+                    boolean turns = i < rotated / 2;
+                    int a = h * headDim + (neox && turns ? i : 2 * i);
+                    int b = h * headDim + (neox && turns ? i + rotated / 2 : 2 * i + 1);
                     double x0 = (biases ? bias[0][a] : 0);
                     double x1 = (biases ? bias[0][b] : 0);
                     for (int sp = 0; sp < s0; sp++) {
                         x0 += part[(sp * npad + t) * qDim + a];
                         x1 += part[(sp * npad + t) * qDim + b];
                     }
-                    double angle = (double) ((float) meta[t] * invFreq[i]);
-                    double y0 = x0 * Math.cos(angle) - x1 * Math.sin(angle);
+                    double angle = turns ? (double) ((float) meta[t] * (float) Math.pow(10000.0, -2.0 * i / rotated)) : 0;
+                    double m = turns ? magnitude : 1;
+                    double y0 = m * (x0 * Math.cos(angle) - x1 * Math.sin(angle));
+                    double y1 = m * (x0 * Math.sin(angle) + x1 * Math.cos(angle));
                     assertTrue(Math.abs(got[t * qDim + a] - y0) <= 1e-4 * (1 + Math.abs(y0)), "q[" + t + ", " + a + "] = "
                             + got[t * qDim + a] + ", float64 " + y0);
+                    assertTrue(Math.abs(got[t * qDim + b] - y1) <= 1e-4 * (1 + Math.abs(y1)), "q[" + t + ", " + b + "] = "
+                            + got[t * qDim + b] + ", float64 " + y1);
                 }
             }
         } finally {

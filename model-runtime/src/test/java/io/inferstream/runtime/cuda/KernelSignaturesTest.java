@@ -80,9 +80,9 @@ class KernelSignaturesTest {
         CUdeviceptr p = new CUdeviceptr();
         Object[] base = {p, p, p, p, p, 8, 2048, 2048, 512, 512, 256, 512, 512}; // w0..2, xh, part, tiles8, cols, rows, chunks
         GroupEpilogue rope = new GroupEpilogue(GroupEpilogue.ROPE_KV, p, p, p, null, null, null, null, p, p, p, p, p, true, 64,
-                false);
+                24); // NeoX pairs 24 apart: RoPE over 48 of 64 dimensions
         GroupEpilogue swiglu = new GroupEpilogue(GroupEpilogue.SWIGLU, p, null, null, p, null, null, null, null, null, null,
-                null, null, false, 0, false);
+                null, null, false, 0, 0);
         GroupEpilogue residual = GroupEpilogue.residual(null);
         assertEquals(GroupEpilogue.RESIDUAL, residual.kind());
         for (GroupEpilogue e : List.of(GroupEpilogue.PARTIALS, rope, swiglu, residual)) {
@@ -97,11 +97,11 @@ class KernelSignaturesTest {
             assertEquals(e.kind(), epi[0]);
             assertEquals(64, epi[1]);
         }
-        assertEquals(List.of(1, 64, 0), List.of(rope.args(1, null)[15], rope.args(1, null)[16], rope.args(1, null)[17]));
+        assertEquals(List.of(1, 64, 24), List.of(rope.args(1, null)[15], rope.args(1, null)[16], rope.args(1, null)[17]));
         assertTrue(GroupEpilogue.ropeFits(64) && GroupEpilogue.ropeFits(128) && GroupEpilogue.ropeFits(32));
         assertTrue(!GroupEpilogue.ropeFits(96) && !GroupEpilogue.ropeFits(80) && !GroupEpilogue.ropeFits(256));
         assertThrows(IllegalArgumentException.class, () -> GroupEpilogue.ropeKv(null, null, null, null, null, null, p, p, p, p,
-                p, true, 96, false));
+                p, true, 96, 0));
     }
 
     @Test

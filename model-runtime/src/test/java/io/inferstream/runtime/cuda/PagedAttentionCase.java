@@ -95,17 +95,23 @@ final class PagedAttentionCase {
 
     /** Float64 paged causal attention softmax(q k^T * scale) v: out [n, nHeads * headDim]. */
     float[] reference(double scale) {
+        return reference(scale, 0);
+    }
+
+    /** {@link #reference(double)} with each token attending to its last {@code window} positions only (0: all). */
+    float[] reference(double scale, int window) {
         int kvDim = nKvHeads * headDim;
         int group = nHeads / nKvHeads;
         int bs = blockSize;
         float[] out = new float[n * nHeads * headDim];
         for (int t = 0; t < n; t++) {
             int ctx = positions[t] + 1;
+            int lo = window > 0 ? Math.max(0, ctx - window) : 0;
             for (int h = 0; h < nHeads; h++) {
                 int koff = (h / group) * headDim;
                 double[] s = new double[ctx];
                 double max = Double.NEGATIVE_INFINITY;
-                for (int p = 0; p < ctx; p++) {
+                for (int p = lo; p < ctx; p++) {
                     int slot = tables[seq[t]][p / bs] * bs + p % bs;
                     double dot = 0;
                     for (int d = 0; d < headDim; d++) {
@@ -116,7 +122,7 @@ final class PagedAttentionCase {
                 }
                 double sum = 0;
                 double[] o = new double[headDim];
-                for (int p = 0; p < ctx; p++) {
+                for (int p = lo; p < ctx; p++) {
                     int slot = tables[seq[t]][p / bs] * bs + p % bs;
                     double e = Math.exp(s[p] - max);
                     sum += e;

@@ -16,7 +16,7 @@ import io.inferstream.runtime.gguf.GgmlType;
  * ({@link PagedAttentionCase}) on steps that mix a long prefill chunk (crossing key tiles and items), a first chunk from
  * position 0 and decode tokens (items of one token), cut into items by {@link TiledAttention#plan}: within 2e-3 of the
  * reference per (token, head) (Q and P go through F16), and its 16-bit copy for the Wo product bit for bit
- * to_half_padded of its output, padding rows zero.
+ * to_half_padded of its output, padding rows zero; with sliding windows too.
  */
 class TiledAttentionGpuTest {
 
@@ -27,20 +27,23 @@ class TiledAttentionGpuTest {
         device = CudaTestDevice.require();
     }
 
-    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, chunk of {5} at {6}")
+    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, chunk of {5} at {6}, window {7}")
     @CsvSource({
-        "F16, 64, 32, 8, 16, 100, 900",  // the Llama-3.2-1B shape: items of 16 tokens, 64-position tiles
-        "F16, 64, 32, 8, 16, 64, 0",     // a first chunk: every tile is the diagonal one for some item
-        "F16, 128, 16, 8, 16, 77, 300",  // head 128 (32-position tiles), groups of 2: items of 32 tokens
-        "F16, 64, 8, 8, 7, 130, 45",     // groups of 1 (items of 64 tokens), blocks of 7
-        "F16, 64, 32, 4, 16, 40, 500",   // groups of 8: items of 8 tokens
-        "F16, 128, 16, 1, 16, 20, 63",   // groups of 16: items of 4 tokens
-        "F32, 64, 32, 8, 16, 100, 900",  // F32 caches: half the positions per tile, K and V rounded in the fragments
-        "F32, 128, 16, 8, 16, 77, 300",
-        "F32, 64, 8, 8, 7, 130, 45",
+        "F16, 64, 32, 8, 16, 100, 900, 0",  // the Llama-3.2-1B shape: items of 16 tokens, 64-position tiles
+        "F16, 64, 32, 8, 16, 64, 0, 0",     // a first chunk: every tile is the diagonal one for some item
+        "F16, 128, 16, 8, 16, 77, 300, 0",  // head 128 (32-position tiles), groups of 2: items of 32 tokens
+        "F16, 64, 8, 8, 7, 130, 45, 0",     // groups of 1 (items of 64 tokens), blocks of 7
+        "F16, 64, 32, 4, 16, 40, 500, 0",   // groups of 8: items of 8 tokens
+        "F16, 128, 16, 1, 16, 20, 63, 0",   // groups of 16: items of 4 tokens
+        "F32, 64, 32, 8, 16, 100, 900, 0",  // F32 caches: half the positions per tile, K and V rounded in the fragments
+        "F32, 128, 16, 8, 16, 77, 300, 0",
+        "F32, 64, 8, 8, 7, 130, 45, 0",
+        "F16, 64, 32, 8, 16, 100, 900, 50", // a sliding window shorter than the chunk: tiles before it skipped
+        "F16, 64, 8, 8, 7, 130, 45, 100",   // a window that the first tokens of the chunk do not fill
+        "F32, 128, 16, 8, 16, 77, 300, 20",
     })
     void tiledAttentionMatchesTheFloat64Reference(String precision, int headDim, int nHeads, int nKvHeads, int blockSize,
-                                                 int chunk, int start) {
+                                                 int chunk, int start, int window) {
         boolean f16 = precision.equals("F16");
         // sequence 0: the chunk; sequences 1-3: decode tokens at contexts 1, 17 and 260; sequence 4: positions 0..20
         int n = chunk + 3 + 21;
@@ -64,7 +67,7 @@ class TiledAttentionGpuTest {
         TiledAttention tiled = new TiledAttention(nHeads, nKvHeads, headDim);
         int[] items = TiledAttention.plan(seq, positions, n, tiled.tokensPerItem());
         double scale = 1.0 / Math.sqrt(headDim);
-        float[] expected = c.reference(scale);
+        float[] expected = c.reference(scale, window);
         int qDim = nHeads * headDim;
         int npad = (n + 7) / 8 * 8 + 8;
         short[] poison = new short[npad * qDim];
@@ -90,9 +93,9 @@ class TiledAttentionGpuTest {
             id.upload(items, items.length);
             h2.upload(poison);
             tiled.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
-                    items.length / 2, out, n, (float) scale, null, null, n);
+                    items.length / 2, out, n, (float) scale, null, null, n, window);
             tiled.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
-                    items.length / 2, out2, n, (float) scale, h2, GgmlType.BF16, npad);
+                    items.length / 2, out2, n, (float) scale, h2, GgmlType.BF16, npad, window);
             device.kernels().launch("to_half_padded_bf16", Math.min(65535, (npad * qDim + 255) / 256), 1, 256, 0, out, h1, n,
                     npad, qDim);
             device.synchronize();

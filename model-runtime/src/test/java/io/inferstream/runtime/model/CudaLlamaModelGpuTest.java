@@ -280,8 +280,8 @@ class CudaLlamaModelGpuTest {
 
     /**
      * Phi-3.5-mini on the device: Q, K, V, gate and up uploaded as rows of the fused tensors, LongRoPE's factors as RoPE
-     * frequencies and its magnitude factor in q·k's scale; with the short factors and, opened for a longer context,
-     * the long ones. A sliding window that the positions reach (Phi-3-mini-4k's) is refused.
+     * frequencies and its magnitude factor on cos and sin; with the short factors and, opened for a longer context,
+     * the long ones; and with a sliding window in every layer that the positions reach (Phi-3-mini-4k's).
      */
     @Test
     void aPhi3ModelOnTheDeviceGivesTheCpuLogitsWithEitherFactors() {
@@ -298,12 +298,35 @@ class CudaLlamaModelGpuTest {
                         KvStore.Precision.F16, 3e-2);
             }
         }
+        // Phi-3-mini-4k's window (every layer's): the schedule's 22 positions reach past its 6; heads of 64, so that
+        // prefill chunks take the tiled attention where it is on
         Path windowed = dir.resolve("phi3-window.gguf");
-        RandomLlamaGguf.write(spec, windowed);
-        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(windowed)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults()));
-            assertTrue(e.getMessage().contains("sliding window") && e.getMessage().contains("--device cpu"), e.getMessage());
+        RandomLlamaGguf.write(spec.withShape(256, 384, 4, 2), windowed);
+        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(windowed);
+             CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults())) {
+            assertEquals(RandomLlamaGguf.SLIDING_WINDOW, gpu.config().block().window().size());
+            for (KvStore.Precision precision : KvStore.Precision.values()) {
+                assertScheduleMatches("phi3 Q8_0, a window of " + RandomLlamaGguf.SLIDING_WINDOW + ", " + precision + " KV",
+                        checkpoint.loadModel(), gpu, precision, 3e-2);
+            }
+        }
+    }
+
+    /**
+     * Phi-4-mini on the device: RoPE over the first 12 of each head's 16 dimensions (Phi-4-mini: 96 of 128, NeoX pairs
+     * half the rotated width apart), the rest left as they are, with LongRoPE's magnitude on the rotated pairs only.
+     */
+    @Test
+    void aPhi4MiniModelTurnsPartOfEachHeadOnTheDevice() {
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("phi3").withShape(64, 96, 4, 4)
+                .withRopeDim(12);
+        Path path = dir.resolve("phi4-mini.gguf");
+        RandomLlamaGguf.write(spec, path, w -> w.putUInt32("phi3.attention.sliding_window", 262144));
+        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults())) {
+            assertEquals(12, gpu.config().ropeDim());
+            assertEquals(16, gpu.config().headDim());
+            assertScheduleMatches("phi3 Q8_0, RoPE over 12 of 16", checkpoint.loadModel(), gpu, KvStore.Precision.F16, 3e-2);
         }
     }
 
