@@ -62,6 +62,26 @@ extern "C" __global__ void rope(float* q, float* k, const int* positions, const 
     }
 }
 
+// x *= s over count floats (Gemma's embedding scale, sqrt(dim): the CPU's VectorMath.scale, the same products).
+extern "C" __global__ void scale_inplace(float* x, float s, int count) {
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (size_t) count; i += (size_t) gridDim.x * blockDim.x) {
+        x[i] *= s;
+    }
+}
+
+// gate = gelu(gate) * up over count floats (Gemma's GeGLU): GELU in its tanh approximation, 0.5 x (1 + tanh(u)) with
+// u = sqrt(2/pi) (x + 0.044715 x^3), as x / (1 + exp(-2u)), the CPU's VectorMath.geglu formula and float constants
+// (-2 sqrt(2/pi) and -2 sqrt(2/pi) 0.044715), exp in double.
+extern "C" __global__ void geglu(float* gate, const float* up, int count) {
+    const float linear = -0x1.988454p+0f;
+    const float cubic = -0x1.2444f2p-4f;
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (size_t) count; i += (size_t) gridDim.x * blockDim.x) {
+        float g = gate[i];
+        float minus2u = __fmul_rn(g, __fmaf_rn(__fmul_rn(g, g), cubic, linear));
+        gate[i] = g / (1.0f + (float) exp((double) minus2u)) * up[i];
+    }
+}
+
 // x[t, i] += bias[i] for x [n, d]; grid-stride over n * d.
 extern "C" __global__ void add_bias(float* x, const float* bias, int n, int d) {
     size_t total = (size_t) n * d;

@@ -1551,7 +1551,7 @@ int main() {
     ropeKv(true, 128, 14, 2, 9, 16, 3, 5, 1, true, true);
     ropeKv(false, 8, 4, 2, 17, 24, 2, 3, 4, true, false);
     ropeKv(true, 128, 8, 2, 9, 16, 3, 2, 1, true, true, 96, 1.19f);    // Phi-4-mini: 96 of 128 turn, LongRoPE's magnitude
-    ropeKv(false, 16, 4, 4, 7, 8, 1, 2, 1, false, false, 12, 1.19f);  // adjacent pairs, 12 of 16
+    ropeKv(false, 16, 4, 4, 9, 16, 1, 2, 1, false, false, 12, 1.19f); // adjacent pairs, 12 of 16
     attention(13, 1);
     attention(13, 3);
     attention(6, 5);

@@ -51,12 +51,12 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
 
     /**
      * This choice for a model of {@code config}: {@code --device auto} that found a GPU falls back to the CPU, saying why,
-     * when the CUDA backend does not run such a model (Phi-4-mini's partial RoPE, Phi-3-mini-4k's sliding window, Gemma,
-     * Granite, mixtures of experts: {@link ModelConfig#llamaArithmetic}); an explicit
+     * when the CUDA backend does not run such a model (Gemma 2, Granite, mixtures of experts:
+     * {@link ModelConfig#deviceArithmetic}); an explicit
      * {@code cuda} keeps the GPU and its load fails naming {@code --device cpu}.
      */
     public BackendChoice forModel(DeviceOption option, ModelConfig config) {
-        if (!cuda || option.kind() != DeviceOption.Kind.AUTO || config.llamaArithmetic()) {
+        if (!cuda || option.kind() != DeviceOption.Kind.AUTO || config.deviceArithmetic()) {
             return this;
         }
         return new BackendChoice(false, 0, "--device auto: a CUDA device is present, but the CUDA backend does not run "

@@ -8,6 +8,7 @@ import jcuda.driver.CUdeviceptr;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.kv.KvStore;
+import io.inferstream.runtime.model.BlockOptions;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.LlamaModel;
 import io.inferstream.runtime.model.LogitCandidates;
@@ -179,13 +180,10 @@ public final class CudaLlamaModel implements LanguageModel {
             throw new IllegalArgumentException("heads of " + config.headDim() + " dimensions: the CUDA attention kernel "
                     + "supports even head sizes up to " + MAX_HEAD_DIM);
         }
-        if (!config.llamaArithmetic()) {
-            // the RoPE kernels turn by a table of frequencies and magnitudes (RopeFrequencies) without a linear factor;
-            // the step has Llama's block (no GeGLU, post-norms, soft caps, sliding windows that bind, Granite's scales
-            // or a mixture of experts)
-            throw new IllegalArgumentException("a " + config.architecture() + " model (RoPE linearly scaled, a sliding "
-                    + "window within its context of " + config.contextLength() + ", Gemma's or Granite's block, or a "
-                    + "mixture of experts) runs on the CPU backend only; use --device cpu");
+        if (!config.deviceArithmetic()) {
+            // the step has Llama's block with Gemma 1 and 3's switches: no soft caps, Granite's scales or experts
+            throw new IllegalArgumentException("a " + config.architecture() + " model (Gemma 2's soft caps, Granite's "
+                    + "residual and logit scales, or a mixture of experts) runs on the CPU backend only; use --device cpu");
         }
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
@@ -974,7 +972,12 @@ public final class CudaLlamaModel implements LanguageModel {
         var tableData = buf.ints.at(16L * n + 4L * m + 8L * shape.items());
 
         k.launch(embedName(w.embedding), n, 1, 256, 0, embeddingData(), embeddingScales(), tokens, buf.x, dim);
+        BlockOptions block = config.block();
+        if (block.embeddingScale() != 1f) { // Gemma: sqrt(dim)
+            k.launch("scale_inplace", blocks(n * dim), 1, 256, 0, buf.x, block.embeddingScale(), n * dim);
+        }
         mark(StepProfile.Part.EMBED);
+        boolean postNorms = block.postNorms(); // Gemma 3: Wo's and down's outputs normalized before their residual adds
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
         float scale = config.qkScale(); // 1/sqrt(headDim), or the model's own
         int layers = config.nLayers();
@@ -1009,7 +1012,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 mark(StepProfile.Part.QKV_MATMUL);
                 // RoPE, then the KV write, in one launch. All of the step's keys/values are stored before any token
                 // attends: a prefill chunk sees itself.
-                ropeKvStore(n, positions, slots, kv.keys(l), kv.values(l), f16Kv);
+                ropeKvStore(l, n, positions, slots, kv.keys(l), kv.values(l), f16Kv);
                 mark(StepProfile.Part.ROPE_KV);
             }
             boolean woHalves = woReadsHalves(l, n);
@@ -1031,22 +1034,26 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.ATTENTION);
             // x += att Wo^T reduced by the product itself where it can; else with the fused norm (chosen at load) the
             // streaming product's split-K reduction is left to the next norm
-            boolean woResidual = reducesIntoResidual(w.wo[l], n);
+            boolean woResidual = !postNorms && reducesIntoResidual(w.wo[l], n);
             int woSplits = 0;
             if (woResidual) {
                 DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.wo[l]}, buf.att, n, skinny, woHalves, skinny.halves,
                         GroupEpilogue.residual(buf.x));
             } else {
-                woSplits = fuseReduceNorm() ? w.wo[l].matmulPartials(k, buf.att, buf.xb, n, skinny, woHalves)
+                woSplits = fuseReduceNorm() && !postNorms ? w.wo[l].matmulPartials(k, buf.att, buf.xb, n, skinny, woHalves)
                         : matmulAll(w.wo[l], buf.att, buf.xb, n, woHalves);
             }
             mark(StepProfile.Part.WO_MATMUL);
+            if (postNorms) { // xb = rmsnorm(xb) * post_attention_norm, in place (each thread rewrites what it read)
+                k.launch("rmsnorm", n, 1, 256, 0, buf.xb, null, w.postAttnNorm[l], buf.xb, dim, config.rmsEps());
+                mark(StepProfile.Part.NORM);
+            }
 
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
             boolean ffnHalves = ffnReadsHalves(l, n);
             boolean downHalves = downReadsHalves(l, n);
             boolean ffnGrouped = skinny != null && groupedSkinny && DeviceMatrix.groupable(n, w.gate[l], w.up[l])
-                    && w.gate[l].rows() == w.up[l].rows();
+                    && w.gate[l].rows() == w.up[l].rows() && !block.geluFeedForward(); // the grouped epilogue is SwiGLU's
             boolean ffnReduced = ffnGrouped && reducesInProduct(false);
             // a gate/up product that reduces its own sums writes down's 16-bit activations into skinny.halves while it
             // still reads its own: those then go to the staged copy
@@ -1070,19 +1077,24 @@ public final class CudaLlamaModel implements LanguageModel {
                 w.gate[l].matmul(k, buf.xb, buf.hb, n, skinny);
                 w.up[l].matmul(k, buf.xb, buf.hb2, n, skinny);
                 mark(StepProfile.Part.FFN_MATMUL);
-                k.launch("swiglu", blocks(n * hidden), 1, 256, 0, buf.hb, buf.hb2, n * hidden);
+                k.launch(block.geluFeedForward() ? "geglu" : "swiglu", blocks(n * hidden), 1, 256, 0, buf.hb, buf.hb2, n * hidden);
                 mark(StepProfile.Part.ELEMENTWISE);
             }
-            boolean downResidual = reducesIntoResidual(w.down[l], n); // x += hb down^T, as Wo above
+            boolean downResidual = !postNorms && reducesIntoResidual(w.down[l], n); // x += hb down^T, as Wo above
             int downSplits = 0;
             if (downResidual) {
                 DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.down[l]}, buf.hb, n, skinny, downHalves, skinny.halves,
                         GroupEpilogue.residual(buf.x));
             } else {
-                downSplits = l + 1 < layers && fuseReduceNorm() ? w.down[l].matmulPartials(k, buf.hb, buf.xb, n, skinny, downHalves)
+                downSplits = l + 1 < layers && fuseReduceNorm() && !postNorms
+                        ? w.down[l].matmulPartials(k, buf.hb, buf.xb, n, skinny, downHalves)
                         : matmulAll(w.down[l], buf.hb, buf.xb, n, downHalves);
             }
             mark(StepProfile.Part.FFN_MATMUL);
+            if (postNorms) { // xb = rmsnorm(xb) * post_ffw_norm
+                k.launch("rmsnorm", n, 1, 256, 0, buf.xb, null, w.postFfnNorm[l], buf.xb, dim, config.rmsEps());
+                mark(StepProfile.Part.NORM);
+            }
             if (l + 1 < layers) {
                 // x += xb; xb = rmsnorm(x) for the next layer's attention
                 DeviceMatrix nextQkv = qkvReadsHalves(l + 1, n) ? w.wq[l + 1] : null;
@@ -1128,9 +1140,12 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
-    /** q, k rotated in place; token t's rotated key and its value into cache slot slots[t] (rope_kv_store_*). */
-    void ropeKvStore(int n, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
-        k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 256, 0, buf.q, buf.kBuf, buf.vBuf, positions, w.invFreq,
+    /**
+     * q, k rotated in place by layer l's RoPE; token t's rotated key and its value into cache slot slots[t]
+     * (rope_kv_store_*).
+     */
+    void ropeKvStore(int l, int n, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
+        k.launch(f16Kv ? "rope_kv_store_f16" : "rope_kv_store_f32", n, 1, 256, 0, buf.q, buf.kBuf, buf.vBuf, positions, ropeTable(l),
                 config.nHeads(), config.nKvHeads(), config.headDim(), RopeFrequencies.layout(config), slots, keys, values);
     }
 
@@ -1144,7 +1159,7 @@ public final class CudaLlamaModel implements LanguageModel {
         int pairs = (config.nHeads() + 2 * config.nKvHeads()) * config.headDim() / 2;
         k.launch(f16Kv ? "splitk_reduce_rope_kv_f16" : "splitk_reduce_rope_kv_f32", n, (pairs + 255) / 256, 256, 0,
                 skinny.partial, buf.q, buf.kBuf, buf.vBuf, w.bq == null ? null : w.bq[l], w.bk == null ? null : w.bk[l],
-                w.bv == null ? null : w.bv[l], positions, w.invFreq, slots, keys, values, DeviceMatrix.groupPad(n, skinny),
+                w.bv == null ? null : w.bv[l], positions, ropeTable(l), slots, keys, values, DeviceMatrix.groupPad(n, skinny),
                 config.nHeads(), config.nKvHeads(), config.headDim(), RopeFrequencies.layout(config), splits[0], splits[1],
                 splits[2]);
     }
@@ -1348,7 +1363,7 @@ public final class CudaLlamaModel implements LanguageModel {
     /** Layer l's Q/K/V epilogue: biases, RoPE at the tokens' positions, keys and values into cache rows slots[t]. */
     GroupEpilogue ropeKvEpilogue(int l, Object positions, Object slots, Object keys, Object values, boolean f16Kv) {
         return GroupEpilogue.ropeKv(buf.q, buf.kBuf, buf.vBuf, w.bq == null ? null : w.bq[l], w.bk == null ? null : w.bk[l],
-                w.bv == null ? null : w.bv[l], positions, w.invFreq, slots, keys, values, f16Kv, config.headDim(),
+                w.bv == null ? null : w.bv[l], positions, ropeTable(l), slots, keys, values, f16Kv, config.headDim(),
                 RopeFrequencies.layout(config));
     }
 
@@ -1427,7 +1442,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Whether layer l's grouped gate/up product (SwiGLU in its reduction) reads the 16-bit activations of its norm. */
     boolean ffnReadsHalves(int l, int n) {
-        return halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, w.gate[l], w.up[l]) && w.gate[l].rows() == w.up[l].rows();
+        return halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, w.gate[l], w.up[l]) && w.gate[l].rows() == w.up[l].rows()
+                && !config.block().geluFeedForward(); // GeGLU takes the separate products and kernel
     }
 
     /** Whether layer l's down product reads the 16-bit activations the SwiGLU reduction wrote. */
@@ -1514,6 +1530,12 @@ public final class CudaLlamaModel implements LanguageModel {
                     32 * warpsPerBlock, warpsPerBlock * headDim * 4, qIn, keys, values, positions, seq, tables,
                     maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale, window);
         }
+    }
+
+    /** Layer l's RoPE table: the sliding layers' own where the model has one (Gemma 3), else the model's. */
+    DeviceBuffer ropeTable(int l) {
+        SlidingWindow sw = config.block().window();
+        return w.invFreqSliding != null && sw.slides(l) ? w.invFreqSliding : w.invFreq;
     }
 
     /**

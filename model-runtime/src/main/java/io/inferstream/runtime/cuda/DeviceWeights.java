@@ -9,6 +9,7 @@ import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.model.LlamaWeights;
 import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.model.SlidingWindow;
 import io.inferstream.runtime.tensor.Matrix;
 
 /**
@@ -36,6 +37,9 @@ final class DeviceWeights implements AutoCloseable {
     final DeviceBuffer[] kNorm;    // [layers][headDim], null without QK-norm
     final DeviceBuffer outputNorm; // [dim]
     final DeviceBuffer invFreq;    // [headDim] RoPE (inverse frequency, magnitude) per pair: RopeFrequencies
+    final DeviceBuffer invFreqSliding; // the sliding-window layers' own table (Gemma 3), or null where they keep invFreq
+    final DeviceBuffer[] postAttnNorm; // [layers][dim] on the attention output before its residual add (Gemma 3), or null
+    final DeviceBuffer[] postFfnNorm;  // [layers][dim] on the feed-forward output, or null
     private final List<AutoCloseable> owned = new ArrayList<>();
 
     /**
@@ -122,6 +126,9 @@ final class DeviceWeights implements AutoCloseable {
         boolean qkNorm = w.qNorm() != null;
         qNorm = qkNorm ? new DeviceBuffer[layers] : null;
         kNorm = qkNorm ? new DeviceBuffer[layers] : null;
+        boolean postNorms = w.postAttnNorm() != null;
+        postAttnNorm = postNorms ? new DeviceBuffer[layers] : null;
+        postFfnNorm = postNorms ? new DeviceBuffer[layers] : null;
         for (int l = 0; l < layers; l++) {
             wq[l] = uploaded.get(w.wq()[l]);
             wk[l] = uploaded.get(w.wk()[l]);
@@ -141,9 +148,17 @@ final class DeviceWeights implements AutoCloseable {
                 qNorm[l] = floats(owned, w.qNorm()[l], "attn_q_norm " + l);
                 kNorm[l] = floats(owned, w.kNorm()[l], "attn_k_norm " + l);
             }
+            if (postNorms) {
+                postAttnNorm[l] = floats(owned, w.postAttnNorm()[l], "post_attention_norm " + l);
+                postFfnNorm[l] = floats(owned, w.postFfnNorm()[l], "post_ffw_norm " + l);
+            }
         }
         outputNorm = floats(owned, w.outputNorm(), "output_norm");
         invFreq = floats(owned, RopeFrequencies.of(config, w.ropeFactors()), "rope frequencies");
+        // as the CPU model: a pattern of sliding and global layers gives the sliding ones their own RoPE, unscaled
+        SlidingWindow window = config.block().window();
+        invFreqSliding = window == null || window.period() == 0 ? null
+                : floats(owned, RopeFrequencies.of(config, w.ropeFactors(), window.ropeTheta(), 1f), "sliding rope frequencies");
         this.owned.addAll(owned);
     }
 

@@ -475,7 +475,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                     } else {
                         DeviceMatrix.skinnyGroup(k, qkv, buf.xb, new DeviceBuffer[] {buf.q, buf.kBuf, buf.vBuf}, n, model.skinny, false);
                         model.addQkvBiases(0, n);
-                        model.ropeKvStore(n, positions, slots, keys, values, f16);
+                        model.ropeKvStore(0, n, positions, slots, keys, values, f16);
                     }
                 };
                 DeviceBuffer[] outs = {buf.q, buf.kBuf, buf.vBuf, keys, values};

@@ -79,18 +79,15 @@ public record ModelConfig(
     }
 
     /**
-     * Whether this model needs no more than Llama's arithmetic with a per-model RoPE table and a sliding window in every
-     * layer or none: Llama's block, RoPE without a linear factor. The GPU backend runs only such models. LongRoPE
-     * (Phi-3 128k, Phi-3.5-mini, Phi-4-mini) qualifies: its factors divide frequencies as rope_freqs do, and its
-     * magnitude factor scales cos and sin; so does RoPE over the first dimensions of each head only (Phi-4-mini: 96 of
-     * 128), the rest left as they are, and a window over every layer (Phi-3-mini-4k's 2047 of 4096). Windows over some
-     * layers only (Gemma 2 and 3, whose sliding layers also turn RoPE with their own base), Gemma's and Granite's
-     * blocks and mixtures of experts do not.
+     * Whether the GPU backend runs this model: Llama's block with Gemma 1 and 3's switches (the embedding scale, GeGLU,
+     * the post-norms, a per-model q·k scale, QK-norm, windows over some or all layers, the sliding layers' own RoPE
+     * base and the global layers' linear factor), any RoPE table (LongRoPE's factors and magnitude: Phi-3, Phi-3.5-mini,
+     * Phi-4-mini; RoPE over part of each head: Phi-4-mini's 96 of 128) and a window over every layer (Phi-3-mini-4k).
+     * Gemma 2's soft caps, Granite's residual and logit scales and mixtures of experts run on the CPU only.
      */
-    public boolean llamaArithmetic() {
-        SlidingWindow w = block.window();
-        boolean everyLayer = w != null && w.period() == 0;
-        return ropeLinearFactor == 1f && (everyLayer ? block.withoutWindow() : block).isLlama();
+    public boolean deviceArithmetic() {
+        return block.experts() == null && block.attentionSoftcap() == 0f && block.finalSoftcap() == 0f
+                && block.residualScale() == 1f && block.logitScale() == 1f;
     }
 
     /** The factor on q·k: the block's scale (1/sqrt(headDim) for Llama). */

@@ -55,7 +55,8 @@ class KernelSignaturesTest {
         assertEquals(java.util.Collections.nCopies(12, "u64"), rope.subList(0, 12));
         assertEquals(java.util.Collections.nCopies(8, "u32"), rope.subList(12, 20));
         assertEquals(20, rope.size());
-        assertEquals(List.of("u64", "u64", "u64", "u64", "u32", "u32", "u32", "u64", "u32", "u32"),
+        // (positions, pacc, pml, out, nHeads, headDim, splits, outH, halfType, npad, window)
+        assertEquals(List.of("u64", "u64", "u64", "u64", "u32", "u32", "u32", "u64", "u32", "u32", "u32"),
                 SIGNATURES.of("attention_split_combine"));
         // this session's kernels: (w, p, rows, cols, groups); (w, xh, y, n, rows, cols); (w, xh, out, tiles8, nOut,
         // rows, cols, kChunk); (w0, w1, w2, xh, part, tiles8, cols, rows0..2, chunk0..2)
