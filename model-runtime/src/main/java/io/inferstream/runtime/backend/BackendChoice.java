@@ -51,7 +51,7 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
 
     /**
      * This choice for a model of {@code config}: {@code --device auto} that found a GPU falls back to the CPU, saying why,
-     * when the CUDA backend does not run such a model (Gemma 2, Granite, mixtures of experts:
+     * when the CUDA backend does not run such a model (Gemma 2, mixtures of experts:
      * {@link ModelConfig#deviceArithmetic}); an explicit
      * {@code cuda} keeps the GPU and its load fails naming {@code --device cpu}.
      */

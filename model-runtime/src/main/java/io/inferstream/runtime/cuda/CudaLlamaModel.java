@@ -181,9 +181,9 @@ public final class CudaLlamaModel implements LanguageModel {
                     + "supports even head sizes up to " + MAX_HEAD_DIM);
         }
         if (!config.deviceArithmetic()) {
-            // the step has Llama's block with Gemma 1 and 3's switches: no soft caps, Granite's scales or experts
-            throw new IllegalArgumentException("a " + config.architecture() + " model (Gemma 2's soft caps, Granite's "
-                    + "residual and logit scales, or a mixture of experts) runs on the CPU backend only; use --device cpu");
+            // the step has Llama's block with Gemma 1 and 3's and Granite's switches: no soft caps or experts
+            throw new IllegalArgumentException("a " + config.architecture() + " model (Gemma 2's soft caps, or a mixture "
+                    + "of experts) runs on the CPU backend only; use --device cpu");
         }
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
@@ -978,6 +978,9 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         mark(StepProfile.Part.EMBED);
         boolean postNorms = block.postNorms(); // Gemma 3: Wo's and down's outputs normalized before their residual adds
+        float residualScale = block.residualScale(); // Granite: ... or scaled
+        // the products that add into the residual stream, or leave their split-K sums to the next norm, cannot
+        boolean ownOutputs = postNorms || residualScale != 1f;
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
         float scale = config.qkScale(); // 1/sqrt(headDim), or the model's own
         int layers = config.nLayers();
@@ -1034,19 +1037,23 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.ATTENTION);
             // x += att Wo^T reduced by the product itself where it can; else with the fused norm (chosen at load) the
             // streaming product's split-K reduction is left to the next norm
-            boolean woResidual = !postNorms && reducesIntoResidual(w.wo[l], n);
+            boolean woResidual = !ownOutputs && reducesIntoResidual(w.wo[l], n);
             int woSplits = 0;
             if (woResidual) {
                 DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.wo[l]}, buf.att, n, skinny, woHalves, skinny.halves,
                         GroupEpilogue.residual(buf.x));
             } else {
-                woSplits = fuseReduceNorm() && !postNorms ? w.wo[l].matmulPartials(k, buf.att, buf.xb, n, skinny, woHalves)
+                woSplits = fuseReduceNorm() && !ownOutputs ? w.wo[l].matmulPartials(k, buf.att, buf.xb, n, skinny, woHalves)
                         : matmulAll(w.wo[l], buf.att, buf.xb, n, woHalves);
             }
             mark(StepProfile.Part.WO_MATMUL);
             if (postNorms) { // xb = rmsnorm(xb) * post_attention_norm, in place (each thread rewrites what it read)
                 k.launch("rmsnorm", n, 1, 256, 0, buf.xb, null, w.postAttnNorm[l], buf.xb, dim, config.rmsEps());
                 mark(StepProfile.Part.NORM);
+            }
+            if (residualScale != 1f) { // xb *= residual_multiplier
+                k.launch("scale_inplace", blocks(n * dim), 1, 256, 0, buf.xb, residualScale, n * dim);
+                mark(StepProfile.Part.ELEMENTWISE);
             }
 
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
@@ -1080,13 +1087,13 @@ public final class CudaLlamaModel implements LanguageModel {
                 k.launch(block.geluFeedForward() ? "geglu" : "swiglu", blocks(n * hidden), 1, 256, 0, buf.hb, buf.hb2, n * hidden);
                 mark(StepProfile.Part.ELEMENTWISE);
             }
-            boolean downResidual = !postNorms && reducesIntoResidual(w.down[l], n); // x += hb down^T, as Wo above
+            boolean downResidual = !ownOutputs && reducesIntoResidual(w.down[l], n); // x += hb down^T, as Wo above
             int downSplits = 0;
             if (downResidual) {
                 DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {w.down[l]}, buf.hb, n, skinny, downHalves, skinny.halves,
                         GroupEpilogue.residual(buf.x));
             } else {
-                downSplits = l + 1 < layers && fuseReduceNorm() && !postNorms
+                downSplits = l + 1 < layers && fuseReduceNorm() && !ownOutputs
                         ? w.down[l].matmulPartials(k, buf.hb, buf.xb, n, skinny, downHalves)
                         : matmulAll(w.down[l], buf.hb, buf.xb, n, downHalves);
             }
@@ -1094,6 +1101,10 @@ public final class CudaLlamaModel implements LanguageModel {
             if (postNorms) { // xb = rmsnorm(xb) * post_ffw_norm
                 k.launch("rmsnorm", n, 1, 256, 0, buf.xb, null, w.postFfnNorm[l], buf.xb, dim, config.rmsEps());
                 mark(StepProfile.Part.NORM);
+            }
+            if (residualScale != 1f) {
+                k.launch("scale_inplace", blocks(n * dim), 1, 256, 0, buf.xb, residualScale, n * dim);
+                mark(StepProfile.Part.ELEMENTWISE);
             }
             if (l + 1 < layers) {
                 // x += xb; xb = rmsnorm(x) for the next layer's attention
@@ -1116,6 +1127,11 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.NORM);
             w.output.matmul(k, buf.xb, buf.logits, m, skinny, headHalves);
             mark(StepProfile.Part.OUTPUT_MATMUL);
+            if (block.logitScale() != 1f) { // Granite: logits / logit_scale, by the reciprocal as the CPU (and llama.cpp)
+                k.launch("scale_inplace", blocks(m * config.vocabSize()), 1, 256, 0, buf.logits, 1f / block.logitScale(),
+                        m * config.vocabSize());
+                mark(StepProfile.Part.ELEMENTWISE);
+            }
         }
     }
 

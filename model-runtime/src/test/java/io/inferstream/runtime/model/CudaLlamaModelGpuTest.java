@@ -370,6 +370,31 @@ class CudaLlamaModelGpuTest {
         }
     }
 
+    /**
+     * IBM Granite 3 on the device: the embedding, residual and attention multipliers and the logits divided by
+     * logit_scale. A Granite mixture of experts is refused, naming --device cpu.
+     */
+    @Test
+    void aGraniteModelOnTheDeviceGivesTheCpuLogits() {
+        Path path = dir.resolve("granite.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("granite").withShape(256, 384, 4, 2)
+                .withTied(true), path);
+        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults())) {
+            assertEquals(RandomLlamaGguf.GRANITE_RESIDUAL_SCALE, gpu.config().block().residualScale());
+            assertEquals(RandomLlamaGguf.GRANITE_LOGIT_SCALE, gpu.config().block().logitScale());
+            assertScheduleMatches("granite Q8_0", checkpoint.loadModel(), gpu, KvStore.Precision.F16, 2e-3);
+        }
+        Path moe = dir.resolve("granitemoe.gguf");
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.Q8_0).withArch("granitemoe").withExperts(8, false)
+                .withTied(true), moe);
+        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(moe)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults()));
+            assertTrue(e.getMessage().contains("experts") && e.getMessage().contains("--device cpu"), e.getMessage());
+        }
+    }
+
     /** Runs the mixed schedule on both models, each step's logits within {@code bound} (relative) of the CPU's. */
     private static void assertScheduleMatches(String label, LlamaModel cpu, CudaLlamaModel gpu, KvStore.Precision precision,
                                               double bound) {
