@@ -1,6 +1,7 @@
 // Paged causal attention, one warp per (token, query head), for decode tokens and prefill chunks alike:
 // token t attends to positions 0..positions[t] of its own sequence through that sequence's block table, or, in a
-// sliding-window layer (window > 0 in every kernel here), to its last `window` positions only (window_start).
+// sliding-window layer (window > 0 in every kernel here), to its last `window` positions only (window_start); with
+// softcap > 0 (Gemma 2) each score is soft-capped before the softmax (soft_cap).
 // Keys are visited 32 at a time (one per lane) with an online softmax (running max and sum, FlashAttention
 // style), so no score buffer is needed whatever the context length. Grouped-query: query head h reads
 // KV head h / (nHeads / nKvHeads).
@@ -17,6 +18,12 @@ __device__ __forceinline__ int window_start(int pos, int window) {
     return window > 0 ? max(0, pos - window + 1) : 0;
 }
 
+// Gemma 2's soft cap on a scaled score, cap * tanh(s / cap) (cap 0: none), as the CPU's PagedAttention computes it:
+// the quotient in float, tanh in double. Only for scores of positions a token sees (a masked -inf stays -inf).
+__device__ __forceinline__ float soft_cap(float s, float cap) {
+    return cap > 0.0f ? cap * (float) tanh((double) (s / cap)) : s;
+}
+
 template <typename KV>
 __device__ __forceinline__ float kv_at(const KV* p, size_t i);
 template <>
@@ -29,7 +36,7 @@ __device__ __forceinline__ float kv_at<unsigned short>(const unsigned short* p, 
 template <typename KV>
 __device__ void attention(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                           const int* tables, int maxBlocks, int blockSize, float* out, int n, int nHeads,
-                          int nKvHeads, int headDim, float scale, int window) {
+                          int nKvHeads, int headDim, float scale, int window, float softcap) {
     extern __shared__ float qshared[];
     int lane = threadIdx.x & 31;
     int warp = threadIdx.x >> 5;
@@ -67,7 +74,7 @@ __device__ void attention(const float* q, const KV* keys, const KV* values, cons
             for (int d = 0; d < headDim; d++) {
                 dot += qs[d] * kv_at(kr, d);
             }
-            s = dot * scale;
+            s = soft_cap(dot * scale, softcap);
         }
         float mNew = fmaxf(m, warp_max(s)); // finite: position `base` is always <= pos
         float correction = expf(m - mNew);  // 0 on the first tile (m = -inf)
@@ -105,17 +112,18 @@ __device__ void attention(const float* q, const KV* keys, const KV* values, cons
 
 extern "C" __global__ void attention_f32(const float* q, const float* keys, const float* values, const int* positions,
                                          const int* seq, const int* tables, int maxBlocks, int blockSize, float* out,
-                                         int n, int nHeads, int nKvHeads, int headDim, float scale, int window) {
+                                         int n, int nHeads, int nKvHeads, int headDim, float scale, int window,
+                                         float softcap) {
     attention<float>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
-                     window);
+                     window, softcap);
 }
 
 extern "C" __global__ void attention_f16(const float* q, const unsigned short* keys, const unsigned short* values,
                                          const int* positions, const int* seq, const int* tables, int maxBlocks,
                                          int blockSize, float* out, int n, int nHeads, int nKvHeads, int headDim,
-                                         float scale, int window) {
+                                         float scale, int window, float softcap) {
     attention<unsigned short>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
-                              window);
+                              window, softcap);
 }
 
 // ---- Vectorised paged attention (head sizes 8, 16, 32, 64, 128, 256) ----
@@ -192,7 +200,7 @@ __device__ __forceinline__ void merge_state(float& m, float& l, float* acc, floa
 template <typename KV>
 __device__ void attention_vec(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                               const int* tables, int maxBlocks, int blockSize, float* out, int n, int nHeads,
-                              int nKvHeads, int headDim, float scale, int window) {
+                              int nKvHeads, int headDim, float scale, int window, float softcap) {
     __shared__ float sm[ATT_WARPS];
     __shared__ float sl[ATT_WARPS];
     __shared__ float sacc[ATT_WARPS * MAX_HEAD_DIM];
@@ -237,7 +245,7 @@ __device__ void attention_vec(const float* q, const KV* keys, const KV* values, 
             dot += __shfl_xor_sync(FULL_MASK, dot, o);
         }
         if (valid) {
-            float s = dot * scale;
+            float s = soft_cap(dot * scale, softcap);
             load8(values + row, kv8);
             float mNew = fmaxf(m, s);
             float c = expf(m - mNew); // 0 on this group's first position (m = -inf)
@@ -291,17 +299,18 @@ __device__ void attention_vec(const float* q, const KV* keys, const KV* values, 
 
 extern "C" __global__ void attention_vec_f32(const float* q, const float* keys, const float* values, const int* positions,
                                              const int* seq, const int* tables, int maxBlocks, int blockSize, float* out,
-                                             int n, int nHeads, int nKvHeads, int headDim, float scale, int window) {
+                                             int n, int nHeads, int nKvHeads, int headDim, float scale, int window,
+                                             float softcap) {
     attention_vec<float>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
-                         window);
+                         window, softcap);
 }
 
 extern "C" __global__ void attention_vec_f16(const float* q, const unsigned short* keys, const unsigned short* values,
                                              const int* positions, const int* seq, const int* tables, int maxBlocks,
                                              int blockSize, float* out, int n, int nHeads, int nKvHeads, int headDim,
-                                             float scale, int window) {
+                                             float scale, int window, float softcap) {
     attention_vec<unsigned short>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, nHeads, nKvHeads, headDim, scale,
-                                  window);
+                                  window, softcap);
 }
 
 // ---- Split-context decode attention (flash decoding), one block per (token, KV head, context split) ----
@@ -354,7 +363,7 @@ template <typename KV, int GMAX, bool PF>
 __device__ void attention_split(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq,
                                 const int* tables, int maxBlocks, int blockSize, float* out, float* pacc, float* pml,
                                 int nHeads, int nKvHeads, int headDim, float scale, unsigned short* outH, int halfType,
-                                int npad, int window) {
+                                int npad, int window, float softcap) {
     extern __shared__ float smem[];
     int G = nHeads / nKvHeads;
     int t = blockIdx.x / nKvHeads;
@@ -483,8 +492,8 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
                     sb += __shfl_xor_sync(FULL_MASK, sb, o);
                 }
                 if (va) { // vb implies va
-                    sa *= scale;
-                    sb = vb ? sb * scale : -INFINITY;
+                    sa = soft_cap(sa * scale, softcap);
+                    sb = vb ? soft_cap(sb * scale, softcap) : -INFINITY;
                     float mNew = fmaxf(m[h], fmaxf(sa, sb)); // finite: sa is
                     float c = expf(m[h] - mNew);            // 0 on this group's first position (m = -inf)
                     float ea = expf(sa - mNew);
@@ -573,10 +582,10 @@ __device__ void attention_split(const float* q, const KV* keys, const KV* values
     extern "C" __global__ void __launch_bounds__(32 * SPLIT_WARPS)                                                  \
     NAME(const float* q, const KV* keys, const KV* values, const int* positions, const int* seq, const int* tables, \
          int maxBlocks, int blockSize, float* out, float* pacc, float* pml, int nHeads, int nKvHeads, int headDim,  \
-         float scale, unsigned short* outH, int halfType, int npad, int window) {                                   \
+         float scale, unsigned short* outH, int halfType, int npad, int window, float softcap) {                    \
         pdl_enter();                                                                                                \
         attention_split<KV, GMAX, PF>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, pacc, pml, \
-                                      nHeads, nKvHeads, headDim, scale, outH, halfType, npad, window);              \
+                                      nHeads, nKvHeads, headDim, scale, outH, halfType, npad, window, softcap);     \
     }
 
 // Every compiled group size over both cache types, with (PF) or without the rows loaded a round ahead.
@@ -670,7 +679,7 @@ template <typename KV, int HD, int KT>
 __device__ void attention_tiled(const float* q, const KV* keys, const KV* values,
                                 const int* positions, const int* seq, const int* tables, int maxBlocks, int blockSize,
                                 const int* items, float* out, int n, int nHeads, int nKvHeads, float scale,
-                                unsigned short* outH, int halfType, int npad, int window) {
+                                unsigned short* outH, int halfType, int npad, int window, float softcap) {
     extern __shared__ float tiled_smem[];
     constexpr int PER = 16 / sizeof(KV); // elements per 16-byte piece
     constexpr int LD = HD + PER;         // padded row, in elements (16 bytes more)
@@ -776,6 +785,8 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
 #pragma unroll
                 for (int e = 0; e < 2; e++) {
                     int p = base + 8 * nt + 2 * qd + e;
+                    s[nt][e] = soft_cap(s[nt][e], softcap); // (Q came scaled)
+                    s[nt][2 + e] = soft_cap(s[nt][2 + e], softcap);
                     if (!v0 || p > pos0 || p < lo0) {
                         s[nt][e] = -INFINITY;
                     }
@@ -867,10 +878,11 @@ __device__ void attention_tiled(const float* q, const KV* keys, const KV* values
     extern "C" __global__ void BOUNDS                                                                               \
     NAME(const float* q, const KV* keys, const KV* values, const int* positions,                                    \
          const int* seq, const int* tables, int maxBlocks, int blockSize, const int* items, float* out, int n,      \
-         int nHeads, int nKvHeads, float scale, unsigned short* outH, int halfType, int npad, int window) {         \
+         int nHeads, int nKvHeads, float scale, unsigned short* outH, int halfType, int npad, int window,           \
+         float softcap) {                                                                                           \
         pdl_enter();                                                                                                \
         attention_tiled<KV, HD, KT>(q, keys, values, positions, seq, tables, maxBlocks, blockSize, items, out, n,  \
-                                    nHeads, nKvHeads, scale, outH, halfType, npad, window);                         \
+                                    nHeads, nKvHeads, scale, outH, halfType, npad, window, softcap);                \
     }
 
 ATTENTION_TILED(attention_tiled_f16_d64, unsigned short, 64, 64, __launch_bounds__(32 * TILED_WARPS))

@@ -69,6 +69,14 @@ extern "C" __global__ void scale_inplace(float* x, float s, int count) {
     }
 }
 
+// x = cap * tanh(x / cap) over count floats (Gemma 2's final soft cap on the logits: the CPU's float quotient, tanh in
+// double).
+extern "C" __global__ void softcap_inplace(float* x, float cap, int count) {
+    for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (size_t) count; i += (size_t) gridDim.x * blockDim.x) {
+        x[i] = cap * (float) tanh((double) (x[i] / cap));
+    }
+}
+
 // gate = gelu(gate) * up over count floats (Gemma's GeGLU): GELU in its tanh approximation, 0.5 x (1 + tanh(u)) with
 // u = sqrt(2/pi) (x + 0.044715 x^3), as x / (1 + exp(-2u)), the CPU's VectorMath.geglu formula and float constants
 // (-2 sqrt(2/pi) and -2 sqrt(2/pi) 0.044715), exp in double.

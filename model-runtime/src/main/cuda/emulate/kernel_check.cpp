@@ -44,27 +44,27 @@ void splitk_reduce_rope_kv_f16(const float*, float*, float*, float*, const float
                                const float*, const int*, unsigned short*, unsigned short*, int, int, int, int, int, int,
                                int, int);
 void attention_split_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int, int);
+                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_split_f16_g2(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int, int);
+                            int, int, float*, float*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_tiled_f16_d64(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                             int, int, const int*, float*, int, int, int, float, unsigned short*, int, int, int);
+                             int, int, const int*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_tiled_f16_d128(const float*, const unsigned short*, const unsigned short*, const int*, const int*, const int*,
-                              int, int, const int*, float*, int, int, int, float, unsigned short*, int, int, int);
+                              int, int, const int*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_tiled_f32_d64(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
-                             const int*, float*, int, int, int, float, unsigned short*, int, int, int);
+                             const int*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_tiled_f32_d128(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
-                              const int*, float*, int, int, int, float, unsigned short*, int, int, int);
+                              const int*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_split_f32_g4(const float*, const float*, const float*, const int*, const int*, const int*, int, int, float*,
-                            float*, float*, int, int, int, float, unsigned short*, int, int, int);
+                            float*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_split_f32_g2(const float*, const float*, const float*, const int*, const int*, const int*, int, int, float*,
-                            float*, float*, int, int, int, float, unsigned short*, int, int, int);
+                            float*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void attention_split_combine(const int*, const float*, const float*, float*, int, int, int, unsigned short*, int, int, int);
 void attention_split_pf_f16_g4(const float*, const unsigned short*, const unsigned short*, const int*, const int*,
                                const int*, int, int, float*, float*, float*, int, int, int, float, unsigned short*, int,
-                               int, int);
+                               int, int, float);
 void attention_split_pf_f32_g4(const float*, const float*, const float*, const int*, const int*, const int*, int, int,
-                               float*, float*, float*, int, int, int, float, unsigned short*, int, int, int);
+                               float*, float*, float*, int, int, int, float, unsigned short*, int, int, int, float);
 void splitk_reduce(const float*, float*, int, int, int, int);
 void add_inplace(float*, const float*, int);
 void topk_chunks(const float*, int, int, float*, int*, float*);
@@ -389,10 +389,10 @@ static void ropeKv(bool f16, int headDim, int nHeads, int nKv, int n, int npad, 
 }
 
 // The split attention of a decode step (group of 4, head 64, F16 cache) with and without the 16-bit copy of its output.
-static void attention(int n, int splits, int window = 0) {
+static void attention(int n, int splits, int window = 0, float softcap = 0.0f) {
     const int headDim = 64, nKv = 2, nHeads = 8, G = 4, W = 4, bs = 16, maxBlocks = 12;
     std::string tag = std::to_string(n) + " tokens, " + std::to_string(splits) + " splits"
-            + (window > 0 ? ", window " + std::to_string(window) : "");
+            + (window > 0 ? ", window " + std::to_string(window) : "") + (softcap > 0 ? ", soft cap" : "");
     int kvDim = nKv * headDim, qDim = nHeads * headDim;
     int slotsN = n * maxBlocks * bs;
     auto q = randoms((size_t) n * qDim, -2, 2);
@@ -421,7 +421,7 @@ static void attention(int n, int splits, int window = 0) {
         emu::launch(attention_split_f16_g4, grid(n * nKv, splits), threads(32 * W), smem, (const float*) q.data(),
                     (const unsigned short*) keys.data(), (const unsigned short*) values.data(), (const int*) positions.data(),
                     (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(),
-                    nHeads, nKv, headDim, scale, splits == 1 ? outH : nullptr, outH ? 2 : 0, npad, window);
+                    nHeads, nKv, headDim, scale, splits == 1 ? outH : nullptr, outH ? 2 : 0, npad, window, softcap);
         if (splits > 1) {
             emu::launch(attention_split_combine, grid(n * nHeads), threads(64), 0, (const int*) positions.data(),
                         (const float*) pacc.data(), (const float*) pml.data(), out.data(), nHeads, headDim, splits, outH,
@@ -446,6 +446,7 @@ static void attention(int n, int splits, int window = 0) {
                     * __half2float(__half {keys[(size_t) slot * kvDim + kh * headDim + d]});
         }
         s[p] = dot * scale;
+        if (softcap > 0) s[p] = softcap * std::tanh(s[p] / softcap);
         mx = std::max(mx, s[p]);
     }
     double worst = 0, sum = 0;
@@ -477,13 +478,13 @@ static void attention(int n, int splits, int window = 0) {
                             threads(32 * W), smem, (const float*) q.data(), (const float*) keys32.data(),
                             (const float*) values32.data(), (const int*) positions.data(), (const int*) seq.data(),
                             (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(), nHeads, nKv,
-                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad, window);
+                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad, window, softcap);
             } else {
                 emu::launch(v == 0 ? attention_split_f16_g4 : attention_split_pf_f16_g4, grid(n * nKv, splits),
                             threads(32 * W), smem, (const float*) q.data(), (const unsigned short*) keys.data(),
                             (const unsigned short*) values.data(), (const int*) positions.data(), (const int*) seq.data(),
                             (const int*) tables.data(), maxBlocks, bs, out.data(), pacc.data(), pml.data(), nHeads, nKv,
-                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad, window);
+                            headDim, scale, splits == 1 ? outH : nullptr, 2, npad, window, softcap);
             }
             if (splits > 1) {
                 emu::launch(attention_split_combine, grid(n * nHeads), threads(64), 0, (const int*) positions.data(),
@@ -503,7 +504,7 @@ static void attention(int n, int splits, int window = 0) {
 // rounded to F16 on the way to the tensor cores) and of the split kernel; its 16-bit copy bit for bit to_half_padded of its output, padding
 // rows zero; every key/value read inside the cache.
 static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<int, int>>& runs, bool f32 = false,
-                  int window = 0) {
+                  int window = 0, float softcap = 0.0f) {
     const int bs = 16, W = 4;
     int G = nHeads / nKv, kt = (headDim == 64 ? 64 : 32) / (f32 ? 2 : 1);
     int kvDim = nKv * headDim, qDim = nHeads * headDim;
@@ -519,7 +520,8 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
     int n = (int) positions.size(), seqs = (int) runs.size();
     std::string tag = std::string("attention_tiled ") + (f32 ? "f32" : "f16") + " d" + std::to_string(headDim) + " G "
             + std::to_string(G) + ", " + std::to_string(n)
-            + " tokens of " + std::to_string(seqs) + " sequences" + (window > 0 ? ", window " + std::to_string(window) : "");
+            + " tokens of " + std::to_string(seqs) + " sequences" + (window > 0 ? ", window " + std::to_string(window) : "")
+            + (softcap > 0 ? ", soft cap" : "");
     int maxBlocks = maxPos / bs + 1;
     int slotsN = seqs * maxBlocks * bs;
     std::vector<int> tables((size_t) seqs * maxBlocks);
@@ -566,12 +568,12 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
             emu::launch(headDim == 64 ? attention_tiled_f32_d64 : attention_tiled_f32_d128, grid(nItems, nKv), threads(32 * W),
                         smem, (const float*) q.data(), (const float*) kf.data(), (const float*) vf.data(),
                         (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
-                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad, window);
+                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad, window, softcap);
         } else {
             emu::launch(headDim == 64 ? attention_tiled_f16_d64 : attention_tiled_f16_d128, grid(nItems, nKv), threads(32 * W),
                         smem, (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
                         (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
-                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad, window);
+                        (const int*) items.data(), o, n, nHeads, nKv, scale, oh, v == 0 ? 0 : 1, npad, window, softcap);
         }
     }
     long strays = emu::stray_reads() - stray;
@@ -583,12 +585,12 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
         emu::launch(gs == 4 ? attention_split_f32_g4 : attention_split_f32_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
                     (const float*) q.data(), (const float*) kf.data(), (const float*) vf.data(), (const int*) positions.data(),
                     (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs, split.data(), pacc.data(), pml.data(),
-                    nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad, window);
+                    nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad, window, softcap);
     } else {
         emu::launch(gs == 4 ? attention_split_f16_g4 : attention_split_f16_g2, grid(n * nKv, 1), threads(32 * W), ssmem,
                     (const float*) q.data(), (const unsigned short*) keys.data(), (const unsigned short*) values.data(),
                     (const int*) positions.data(), (const int*) seq.data(), (const int*) tables.data(), maxBlocks, bs,
-                    split.data(), pacc.data(), pml.data(), nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad, window);
+                    split.data(), pacc.data(), pml.data(), nHeads, nKv, headDim, scale, (unsigned short*) nullptr, 0, npad, window, softcap);
     }
     emu::launch(to_half_padded_f16, grid(blocksFor((size_t) npad * qDim)), threads(256), 0, (const float*) out.data(),
                 h1.data(), n, npad, qDim);
@@ -610,6 +612,7 @@ static void tiled(int headDim, int nHeads, int nKv, const std::vector<std::pair<
                     dot += (double) q[(size_t) (t * nHeads + h) * headDim + d] * keyAt((size_t) slot * kvDim + kh * headDim + d);
                 }
                 s[p] = dot * scale;
+                if (softcap > 0) s[p] = softcap * std::tanh(s[p] / softcap);
                 mx = std::max(mx, s[p]);
             }
             for (int p = lo; p < ctx; p++) sum += std::exp(s[p] - mx);
@@ -1557,6 +1560,7 @@ int main() {
     attention(6, 5);
     attention(13, 3, 40);  // a sliding window of 40 positions: contexts past it start at pos - 39
     attention(9, 1, 17);
+    attention(13, 3, 0, 0.5f);  // Gemma 2's soft cap, small enough to bind on these scores
     tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}});   // a chunk crossing tiles and items, a decode token, a first chunk
     tiled(64, 8, 2, {{0, 64}});                       // four full items from position 0, the last one ending a tile
     tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}});    // 32-position tiles, G 2: items of 32 tokens
@@ -1566,6 +1570,7 @@ int main() {
     tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}}, true);   // F32, head 128: 16-position tiles
     tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}}, false, 50);  // a window of 50: tiles before it skipped, rows masked
     tiled(128, 4, 2, {{40, 3}, {0, 1}, {95, 33}}, true, 20);    // F32, head 128, a window shorter than a chunk
+    tiled(64, 8, 2, {{150, 37}, {70, 1}, {0, 21}}, false, 0, 0.5f); // Gemma 2's soft cap
     stream(true, false, 256, 512, 13, 512);  // one split: the block writes y
     stream(true, false, 200, 520, 64, 256);  // rows off the 128-row block, a last split of 8 columns
     stream(false, false, 128, 512, 9, 128);  // deep split: 128-column chunks

@@ -29,7 +29,7 @@ public final class CudaKernels implements AutoCloseable {
 
     static final Map<String, String[]> MODULES = Map.of(
             "elementwise", new String[] {"embed_f32", "embed_f16", "embed_bf16", "embed_q8_0", "embed_q4_k", "embed_q6_k", "rmsnorm", "rope",
-                "add_bias", "add_inplace", "swiglu", "geglu", "scale_inplace", "kv_store_f32", "kv_store_f16", "add_rmsnorm", "rope_kv_store_f32",
+                "add_bias", "add_inplace", "swiglu", "geglu", "scale_inplace", "softcap_inplace", "kv_store_f32", "kv_store_f16", "add_rmsnorm", "rope_kv_store_f32",
                 "rope_kv_store_f16", "rmsnorm_vec", "add_rmsnorm_vec", "add_rmsnorm_splitk_vec",
                 "rmsnorm_vec_h_bf16", "rmsnorm_vec_h_f16", "add_rmsnorm_vec_h_bf16", "add_rmsnorm_vec_h_f16",
                 "add_rmsnorm_splitk_vec_h_bf16", "add_rmsnorm_splitk_vec_h_f16", "splitk_reduce_rope_kv_f32",

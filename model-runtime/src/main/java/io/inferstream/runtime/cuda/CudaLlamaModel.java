@@ -181,9 +181,9 @@ public final class CudaLlamaModel implements LanguageModel {
                     + "supports even head sizes up to " + MAX_HEAD_DIM);
         }
         if (!config.deviceArithmetic()) {
-            // the step has Llama's block with Gemma 1 and 3's and Granite's switches: no soft caps or experts
-            throw new IllegalArgumentException("a " + config.architecture() + " model (Gemma 2's soft caps, or a mixture "
-                    + "of experts) runs on the CPU backend only; use --device cpu");
+            // the step has Llama's block with Gemma's and Granite's switches, and a dense feed-forward
+            throw new IllegalArgumentException("a " + config.architecture() + " model (a mixture of experts) runs on the "
+                    + "CPU backend only; use --device cpu");
         }
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
@@ -1025,14 +1025,15 @@ public final class CudaLlamaModel implements LanguageModel {
             if (shape.items() > 0) { // a prefill step: the tiled kernel (it writes att's 16-bit copy as the split one does)
                 tiledAttention.launch(k, f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs,
                         itemData, shape.items(), buf.att, n, scale,
-                        woHalves ? skinny.halves : null, w.wo[l].type(), DeviceMatrix.streamPad(n), window(l));
+                        woHalves ? skinny.halves : null, w.wo[l].type(), DeviceMatrix.streamPad(n), window(l),
+                        block.attentionSoftcap());
             } else if (useSplitAttention) { // with woHalves it also writes att's 16-bit copy for the Wo product
                 splitAttention.launch(k, f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, buf.att,
                         n, scale, SplitAttention.splits(n, config.nKvHeads()), woHalves ? skinny.halves : null, w.wo[l].type(),
-                        DeviceMatrix.streamPad(n), window(l));
+                        DeviceMatrix.streamPad(n), window(l), block.attentionSoftcap());
             } else {
                 launchPerHeadAttention(f16Kv, buf.q, kv.keys(l), kv.values(l), positions, seq, tableData, maxBlocks, bs, buf.att, n,
-                        window(l));
+                        window(l), block.attentionSoftcap());
             }
             mark(StepProfile.Part.ATTENTION);
             // x += att Wo^T reduced by the product itself where it can; else with the fused norm (chosen at load) the
@@ -1127,6 +1128,11 @@ public final class CudaLlamaModel implements LanguageModel {
             mark(StepProfile.Part.NORM);
             w.output.matmul(k, buf.xb, buf.logits, m, skinny, headHalves);
             mark(StepProfile.Part.OUTPUT_MATMUL);
+            if (block.finalSoftcap() > 0) { // Gemma 2: cap·tanh(logit / cap)
+                k.launch("softcap_inplace", blocks(m * config.vocabSize()), 1, 256, 0, buf.logits, block.finalSoftcap(),
+                        m * config.vocabSize());
+                mark(StepProfile.Part.ELEMENTWISE);
+            }
             if (block.logitScale() != 1f) { // Granite: logits / logit_scale, by the reciprocal as the CPU (and llama.cpp)
                 k.launch("scale_inplace", blocks(m * config.vocabSize()), 1, 256, 0, buf.logits, 1f / block.logitScale(),
                         m * config.vocabSize());
@@ -1528,23 +1534,27 @@ public final class CudaLlamaModel implements LanguageModel {
      */
     void launchPerHeadAttention(boolean f16Kv, Object qIn, Object keys, Object values, Object positions,
                                         Object seq, Object tables, int maxBlocks, int bs, Object out, int n) {
-        launchPerHeadAttention(f16Kv, qIn, keys, values, positions, seq, tables, maxBlocks, bs, out, n, 0);
+        launchPerHeadAttention(f16Kv, qIn, keys, values, positions, seq, tables, maxBlocks, bs, out, n, 0, 0f);
     }
 
-    /** {@link #launchPerHeadAttention}, each token attending to its last {@code window} positions (0: all of them). */
+    /**
+     * {@link #launchPerHeadAttention}, each token attending to its last {@code window} positions (0: all of them), each
+     * score soft-capped where {@code softcap} &gt; 0 (Gemma 2).
+     */
     void launchPerHeadAttention(boolean f16Kv, Object qIn, Object keys, Object values, Object positions,
-                                        Object seq, Object tables, int maxBlocks, int bs, Object out, int n, int window) {
+                                        Object seq, Object tables, int maxBlocks, int bs, Object out, int n, int window,
+                                        float softcap) {
         int heads = config.nHeads();
         int headDim = config.headDim();
         float scale = config.qkScale(); // 1/sqrt(headDim), or the model's own
         if (vectorAttention(headDim)) {
             k.launch(f16Kv ? "attention_vec_f16" : "attention_vec_f32", n * heads, 1, 32 * ATT_WARPS, 0, qIn, keys,
-                    values, positions, seq, tables, maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale, window);
+                    values, positions, seq, tables, maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale, window, softcap);
         } else {
             int warpsPerBlock = 4;
             k.launch(f16Kv ? "attention_f16" : "attention_f32", (n * heads + warpsPerBlock - 1) / warpsPerBlock, 1,
                     32 * warpsPerBlock, warpsPerBlock * headDim * 4, qIn, keys, values, positions, seq, tables,
-                    maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale, window);
+                    maxBlocks, bs, out, n, heads, config.nKvHeads(), headDim, scale, window, softcap);
         }
     }
 

@@ -158,7 +158,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                 DeviceBuffer values = fx.values(f16);
                 if (v == 1) {
                     model.tiledAttention.launch(k, f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks,
-                            bs, itemData, items.length / 2, out, n, scale, null, null, n, 0);
+                            bs, itemData, items.length / 2, out, n, scale, null, null, n, 0, 0f);
                 } else if (model.useSplitAttention) {
                     model.splitAttention.launch(k, f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks,
                             bs, out, n, scale, splits);
@@ -400,7 +400,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                     model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
                             fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n,
                             config.qkScale(), SplitAttention.splits(n, config.nKvHeads()),
-                            h ? model.skinny.halves : null, w.wo[0].type(), DeviceMatrix.streamPad(n), 0);
+                            h ? model.skinny.halves : null, w.wo[0].type(), DeviceMatrix.streamPad(n), 0, 0f);
                     w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny, h);
                 }
                 // x += xb; xb = norm(x) -> grouped Q/K/V

@@ -122,18 +122,19 @@ final class SplitAttention implements AutoCloseable {
      */
     void launch(CudaKernels k, boolean f16, Object q, Object keys, Object values, Object positions, Object seq,
                 Object tables, int maxBlocks, int blockSize, Object out, int n, float scale, int splits) {
-        launch(k, f16, q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, scale, splits, null, null, n, 0);
+        launch(k, f16, q, keys, values, positions, seq, tables, maxBlocks, blockSize, out, n, scale, splits, null, null, n, 0, 0f);
     }
 
     /**
      * {@link #launch(CudaKernels, boolean, Object, Object, Object, Object, Object, Object, int, int, Object, int, float, int)},
      * with {@code outH} non-null also writing out's padded 16-bit copy [npad, nHeads * headDim] in {@code halfType}
      * (BF16 or F16; rows n..npad-1 zero): the Wo product's activations as to_half_padded would write them; in a layer
-     * with a sliding window of {@code window} positions (0: none), each token attends to its last {@code window}.
+     * with a sliding window of {@code window} positions (0: none), each token attends to its last {@code window}; with
+     * {@code softcap} > 0 (Gemma 2) every score is capped to cap·tanh(score / cap) before the softmax.
      */
     void launch(CudaKernels k, boolean f16, Object q, Object keys, Object values, Object positions, Object seq,
                 Object tables, int maxBlocks, int blockSize, Object out, int n, float scale, int splits, Object outH,
-                GgmlType halfType, int npad, int window) {
+                GgmlType halfType, int npad, int window, float softcap) {
         int type = halfCode(outH, halfType, npad, n);
         if (n > capacity || splits < 1 || splits > 1 && (long) n * nHeads * splits > rows) {
             throw new IllegalStateException("split attention scratch holds " + capacity + " tokens; asked for " + n
@@ -142,7 +143,7 @@ final class SplitAttention implements AutoCloseable {
         String kernel = "attention_split_" + (prefetch ? "pf_" : "") + (f16 ? "f16" : "f32") + "_g" + compiledGroup();
         k.launch(kernel, n * nKvHeads, splits, 32 * WARPS, sharedBytes(), q, keys, values, positions, seq, tables,
                 maxBlocks, blockSize, out, partial, maxSum, nHeads, nKvHeads, headDim, scale, splits == 1 ? outH : null, type,
-                npad, window);
+                npad, window, softcap);
         if (splits > 1) {
             k.launch("attention_split_combine", n * nHeads, 1, 64, 0, positions, partial, maxSum, out, nHeads, headDim,
                     splits, outH, type, npad, window);

@@ -111,17 +111,18 @@ final class TiledAttention {
      * in the fragments) for the {@code items}
      * (first token, count) pairs at {@code itemData} (see {@link #plan}); with {@code outH} non-null also out's padded
      * 16-bit copy [npad, nHeads * headDim] in {@code halfType} (rows n..npad-1 zero), as SplitAttention writes it; in
-     * a layer with a sliding window of {@code window} positions (0: none), each token attends to its last {@code window}.
+     * a layer with a sliding window of {@code window} positions (0: none), each token attends to its last {@code window};
+     * {@code softcap} &gt; 0 caps every score as SplitAttention does.
      */
     void launch(CudaKernels k, boolean f16, Object q, Object keys, Object values, Object positions, Object seq,
                 Object tables, int maxBlocks, int blockSize, Object itemData, int items, Object out, int n, float scale,
-                Object outH, GgmlType halfType, int npad, int window) {
+                Object outH, GgmlType halfType, int npad, int window, float softcap) {
         int type = SplitAttention.halfCode(outH, halfType, npad, n);
         if (items < 1 || items > n) {
             throw new IllegalArgumentException(items + " items for " + n + " tokens");
         }
         String kernel = "attention_tiled_" + (f16 ? "f16" : "f32") + "_d" + headDim;
         k.launch(kernel, items, nKvHeads, 32 * WARPS, sharedBytes(f16), q, keys, values, positions, seq, tables, maxBlocks,
-                blockSize, itemData, out, n, nHeads, nKvHeads, scale, outH, type, npad, window);
+                blockSize, itemData, out, n, nHeads, nKvHeads, scale, outH, type, npad, window, softcap);
     }
 }

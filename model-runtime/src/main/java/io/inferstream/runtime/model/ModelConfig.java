@@ -81,12 +81,13 @@ public record ModelConfig(
     /**
      * Whether the GPU backend runs this model: Llama's block with Gemma 1 and 3's switches (the embedding scale, GeGLU,
      * the post-norms, a per-model q·k scale, QK-norm, windows over some or all layers, the sliding layers' own RoPE
-     * base and the global layers' linear factor) and Granite's (residual and logit scales), any RoPE table (LongRoPE's
-     * factors and magnitude: Phi-3, Phi-3.5-mini, Phi-4-mini; RoPE over part of each head: Phi-4-mini's 96 of 128) and
-     * a window over every layer (Phi-3-mini-4k). Gemma 2's soft caps and mixtures of experts run on the CPU only.
+     * base and the global layers' linear factor), Gemma 2's (soft caps on the scores and the logits) and Granite's
+     * (residual and logit scales), any RoPE table (LongRoPE's factors and magnitude: Phi-3, Phi-3.5-mini, Phi-4-mini;
+     * RoPE over part of each head: Phi-4-mini's 96 of 128) and a window over every layer (Phi-3-mini-4k). Mixtures of
+     * experts run on the CPU only.
      */
     public boolean deviceArithmetic() {
-        return block.experts() == null && block.attentionSoftcap() == 0f && block.finalSoftcap() == 0f;
+        return block.experts() == null;
     }
 
     /** The factor on q·k: the block's scale (1/sqrt(headDim) for Llama). */

@@ -100,6 +100,11 @@ final class PagedAttentionCase {
 
     /** {@link #reference(double)} with each token attending to its last {@code window} positions only (0: all). */
     float[] reference(double scale, int window) {
+        return reference(scale, window, 0);
+    }
+
+    /** {@link #reference(double, int)} with every score capped to cap·tanh(score / cap) where {@code softcap} &gt; 0. */
+    float[] reference(double scale, int window, double softcap) {
         int kvDim = nKvHeads * headDim;
         int group = nHeads / nKvHeads;
         int bs = blockSize;
@@ -118,6 +123,9 @@ final class PagedAttentionCase {
                         dot += (double) q[(t * nHeads + h) * headDim + d] * keys[slot * kvDim + koff + d];
                     }
                     s[p] = dot * scale;
+                    if (softcap > 0) {
+                        s[p] = softcap * Math.tanh(s[p] / softcap);
+                    }
                     max = Math.max(max, s[p]);
                 }
                 double sum = 0;

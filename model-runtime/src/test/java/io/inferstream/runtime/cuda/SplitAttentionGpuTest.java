@@ -28,24 +28,27 @@ class SplitAttentionGpuTest {
     /** Contexts of one batch: decode tokens of sequences at these lengths, then a 3-token prefill chunk. */
     private static final int[] CONTEXTS = {1, 15, 16, 17, 200, 1000};
 
-    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, splits {5} (0: policy), window {6}")
+    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, splits {5} (0: policy), window {6}, "
+            + "soft cap {7}")
     @CsvSource({
-        "F16, 64, 32, 8, 16, 0, 0",   // the Llama-3.2-1B shape (groups of 4)
-        "F32, 64, 32, 8, 16, 0, 0",
-        "F16, 64, 32, 8, 16, 16, 0",
-        "F16, 128, 8, 8, 16, 0, 0",   // group 1
-        "F32, 128, 16, 2, 16, 3, 0",  // group 8
-        "F16, 64, 8, 1, 16, 1, 0",    // group 8, one split: the attention block writes the output itself
-        "F16, 128, 12, 4, 4, 0, 0",   // group 3 (kernel compiled for 4), blocks of 4
-        "F32, 64, 6, 6, 7, 5, 0",     // blocks of 7
-        "F16, 8, 8, 4, 16, 0, 0",     // head size 8 (one lane per position), group 2
-        "F16, 256, 4, 1, 16, 2, 0",   // head size 256 (a whole warp per position), group 4
-        "F16, 64, 32, 8, 16, 0, 100", // a sliding window of 100: contexts 200 and 1000 see their last 100 positions
-        "F32, 128, 16, 2, 16, 3, 16", // a window of one block, cut into splits
-        "F16, 64, 6, 6, 7, 5, 31",    // blocks of 7: windows that start inside a block
+        "F16, 64, 32, 8, 16, 0, 0, 0",   // the Llama-3.2-1B shape (groups of 4)
+        "F32, 64, 32, 8, 16, 0, 0, 0",
+        "F16, 64, 32, 8, 16, 16, 0, 0",
+        "F16, 128, 8, 8, 16, 0, 0, 0",   // group 1
+        "F32, 128, 16, 2, 16, 3, 0, 0",  // group 8
+        "F16, 64, 8, 1, 16, 1, 0, 0",    // group 8, one split: the attention block writes the output itself
+        "F16, 128, 12, 4, 4, 0, 0, 0",   // group 3 (kernel compiled for 4), blocks of 4
+        "F32, 64, 6, 6, 7, 5, 0, 0",     // blocks of 7
+        "F16, 8, 8, 4, 16, 0, 0, 0",     // head size 8 (one lane per position), group 2
+        "F16, 256, 4, 1, 16, 2, 0, 0",   // head size 256 (a whole warp per position), group 4
+        "F16, 64, 32, 8, 16, 0, 100, 0", // a sliding window of 100: contexts 200 and 1000 see their last 100 positions
+        "F32, 128, 16, 2, 16, 3, 16, 0", // a window of one block, cut into splits
+        "F16, 64, 6, 6, 7, 5, 31, 0",    // blocks of 7: windows that start inside a block
+        "F16, 64, 32, 8, 16, 0, 0, 0.5", // Gemma 2's soft cap (0.5 binds on these scores)
+        "F32, 128, 16, 2, 16, 3, 100, 0.5",
     })
     void splitAttentionMatchesTheFloat64Reference(String precision, int headDim, int nHeads, int nKvHeads, int blockSize,
-                                                 int forcedSplits, int window) {
+                                                 int forcedSplits, int window, float softcap) {
         int n = CONTEXTS.length + 3;
         int[] positions = new int[n];
         int[] seq = new int[n];
@@ -57,7 +60,7 @@ class SplitAttentionGpuTest {
             positions[CONTEXTS.length + i] = 30 + i;
             seq[CONTEXTS.length + i] = CONTEXTS.length;
         }
-        check(precision.equals("F16"), headDim, nHeads, nKvHeads, blockSize, positions, seq, forcedSplits, window, 1e-5);
+        check(precision.equals("F16"), headDim, nHeads, nKvHeads, blockSize, positions, seq, forcedSplits, window, softcap, 1e-5);
     }
 
     @Test
@@ -70,7 +73,7 @@ class SplitAttentionGpuTest {
             positions[t] = rnd.nextInt(300);
             seq[t] = t;
         }
-        check(true, 64, 32, 8, 16, positions, seq, 0, 0, 1e-5);
+        check(true, 64, 32, 8, 16, positions, seq, 0, 0, 0f, 1e-5);
     }
 
     @Test
@@ -83,7 +86,7 @@ class SplitAttentionGpuTest {
     }
 
     private static void check(boolean f16, int headDim, int nHeads, int nKvHeads, int bs, int[] positions, int[] seq,
-                              int forcedSplits, int window, double bound) {
+                              int forcedSplits, int window, float softcap, double bound) {
         PagedAttentionCase c = new PagedAttentionCase(headDim, nHeads, nKvHeads, bs, positions, seq,
                 headDim * 31L + nHeads * 7L + nKvHeads + bs);
         int n = c.n;
@@ -96,7 +99,7 @@ class SplitAttentionGpuTest {
         short[] values16 = c.values16;
         int[] meta = c.meta;
         double scale = 1.0 / Math.sqrt(headDim);
-        float[] expected = c.reference(scale, window);
+        float[] expected = c.reference(scale, window, softcap);
         int splits = forcedSplits > 0 ? forcedSplits : SplitAttention.splits(n, nKvHeads);
         try (SplitAttention split = new SplitAttention(nHeads, nKvHeads, headDim);
              DeviceBuffer qd = DeviceBuffer.allocate(4L * q.length, "q");
@@ -115,7 +118,7 @@ class SplitAttentionGpuTest {
             }
             md.upload(meta, meta.length);
             split.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out, n,
-                    (float) scale, splits, null, null, n, window);
+                    (float) scale, splits, null, null, n, window, softcap);
             device.synchronize();
             float[] got = new float[n * qDim];
             out.download(got, got.length);
@@ -136,7 +139,7 @@ class SplitAttentionGpuTest {
             try (DeviceBuffer out3 = DeviceBuffer.allocate(4L * n * qDim, "out, rows a round ahead")) {
                 split.prefetch = true;
                 split.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out3,
-                        n, (float) scale, splits, null, null, n, window);
+                        n, (float) scale, splits, null, null, n, window, softcap);
                 split.prefetch = false;
                 device.synchronize();
                 float[] got3 = new float[n * qDim];
@@ -155,7 +158,7 @@ class SplitAttentionGpuTest {
                 h2.upload(poison);
                 split.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out2,
                         n, (float) scale, splits, h2, f16 ? io.inferstream.runtime.gguf.GgmlType.BF16
-                                : io.inferstream.runtime.gguf.GgmlType.F16, npad, window);
+                                : io.inferstream.runtime.gguf.GgmlType.F16, npad, window, softcap);
                 device.kernels().launch("to_half_padded_" + half, Math.min(65535, (npad * qDim + 255) / 256), 1, 256, 0, out,
                         h1, n, npad, qDim);
                 device.synchronize();
@@ -180,7 +183,7 @@ class SplitAttentionGpuTest {
                 device.kernels().launch(kernel, vec ? n * nHeads : (n * nHeads + scalarWarps - 1) / scalarWarps, 1,
                         vec ? 32 * CudaLlamaModel.ATT_WARPS : 32 * scalarWarps, vec ? 0 : scalarWarps * headDim * 4, qd, kd, vd,
                         md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out, n, nHeads, nKvHeads, headDim,
-                        (float) scale, window);
+                        (float) scale, window, softcap);
                 device.synchronize();
                 float[] per = new float[n * qDim];
                 out.download(per, per.length);

@@ -27,23 +27,26 @@ class TiledAttentionGpuTest {
         device = CudaTestDevice.require();
     }
 
-    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, chunk of {5} at {6}, window {7}")
+    @ParameterizedTest(name = "{0} KV, head {1}, {2} heads / {3} KV heads, blocks of {4}, chunk of {5} at {6}, window {7}, "
+            + "soft cap {8}")
     @CsvSource({
-        "F16, 64, 32, 8, 16, 100, 900, 0",  // the Llama-3.2-1B shape: items of 16 tokens, 64-position tiles
-        "F16, 64, 32, 8, 16, 64, 0, 0",     // a first chunk: every tile is the diagonal one for some item
-        "F16, 128, 16, 8, 16, 77, 300, 0",  // head 128 (32-position tiles), groups of 2: items of 32 tokens
-        "F16, 64, 8, 8, 7, 130, 45, 0",     // groups of 1 (items of 64 tokens), blocks of 7
-        "F16, 64, 32, 4, 16, 40, 500, 0",   // groups of 8: items of 8 tokens
-        "F16, 128, 16, 1, 16, 20, 63, 0",   // groups of 16: items of 4 tokens
-        "F32, 64, 32, 8, 16, 100, 900, 0",  // F32 caches: half the positions per tile, K and V rounded in the fragments
-        "F32, 128, 16, 8, 16, 77, 300, 0",
-        "F32, 64, 8, 8, 7, 130, 45, 0",
-        "F16, 64, 32, 8, 16, 100, 900, 50", // a sliding window shorter than the chunk: tiles before it skipped
-        "F16, 64, 8, 8, 7, 130, 45, 100",   // a window that the first tokens of the chunk do not fill
-        "F32, 128, 16, 8, 16, 77, 300, 20",
+        "F16, 64, 32, 8, 16, 100, 900, 0, 0",  // the Llama-3.2-1B shape: items of 16 tokens, 64-position tiles
+        "F16, 64, 32, 8, 16, 64, 0, 0, 0",     // a first chunk: every tile is the diagonal one for some item
+        "F16, 128, 16, 8, 16, 77, 300, 0, 0",  // head 128 (32-position tiles), groups of 2: items of 32 tokens
+        "F16, 64, 8, 8, 7, 130, 45, 0, 0",     // groups of 1 (items of 64 tokens), blocks of 7
+        "F16, 64, 32, 4, 16, 40, 500, 0, 0",   // groups of 8: items of 8 tokens
+        "F16, 128, 16, 1, 16, 20, 63, 0, 0",   // groups of 16: items of 4 tokens
+        "F32, 64, 32, 8, 16, 100, 900, 0, 0",  // F32 caches: half the positions per tile, K and V rounded in the fragments
+        "F32, 128, 16, 8, 16, 77, 300, 0, 0",
+        "F32, 64, 8, 8, 7, 130, 45, 0, 0",
+        "F16, 64, 32, 8, 16, 100, 900, 50, 0", // a sliding window shorter than the chunk: tiles before it skipped
+        "F16, 64, 8, 8, 7, 130, 45, 100, 0",   // a window that the first tokens of the chunk do not fill
+        "F32, 128, 16, 8, 16, 77, 300, 20, 0",
+        "F16, 64, 32, 8, 16, 100, 900, 0, 0.5", // Gemma 2's soft cap (0.5 binds on these scores)
+        "F32, 64, 8, 8, 7, 130, 45, 100, 0.5",
     })
     void tiledAttentionMatchesTheFloat64Reference(String precision, int headDim, int nHeads, int nKvHeads, int blockSize,
-                                                 int chunk, int start, int window) {
+                                                 int chunk, int start, int window, float softcap) {
         boolean f16 = precision.equals("F16");
         // sequence 0: the chunk; sequences 1-3: decode tokens at contexts 1, 17 and 260; sequence 4: positions 0..20
         int n = chunk + 3 + 21;
@@ -67,7 +70,7 @@ class TiledAttentionGpuTest {
         TiledAttention tiled = new TiledAttention(nHeads, nKvHeads, headDim);
         int[] items = TiledAttention.plan(seq, positions, n, tiled.tokensPerItem());
         double scale = 1.0 / Math.sqrt(headDim);
-        float[] expected = c.reference(scale, window);
+        float[] expected = c.reference(scale, window, softcap);
         int qDim = nHeads * headDim;
         int npad = (n + 7) / 8 * 8 + 8;
         short[] poison = new short[npad * qDim];
@@ -93,9 +96,9 @@ class TiledAttentionGpuTest {
             id.upload(items, items.length);
             h2.upload(poison);
             tiled.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
-                    items.length / 2, out, n, (float) scale, null, null, n, window);
+                    items.length / 2, out, n, (float) scale, null, null, n, window, softcap);
             tiled.launch(device.kernels(), f16, qd, kd, vd, md.at(0), md.at(4L * n), md.at(8L * n), c.maxBlocks, blockSize, id,
-                    items.length / 2, out2, n, (float) scale, h2, GgmlType.BF16, npad, window);
+                    items.length / 2, out2, n, (float) scale, h2, GgmlType.BF16, npad, window, softcap);
             device.kernels().launch("to_half_padded_bf16", Math.min(65535, (npad * qDim + 255) / 256), 1, 256, 0, out, h1, n,
                     npad, qDim);
             device.synchronize();
