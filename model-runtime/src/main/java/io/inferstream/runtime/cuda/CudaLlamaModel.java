@@ -977,9 +977,10 @@ public final class CudaLlamaModel implements LanguageModel {
             k.launch("scale_inplace", blocks(n * dim), 1, 256, 0, buf.x, block.embeddingScale(), n * dim);
         }
         mark(StepProfile.Part.EMBED);
-        boolean postNorms = block.postNorms(); // Gemma 3: Wo's and down's outputs normalized before their residual adds
-        float residualScale = block.residualScale(); // Granite: ... or scaled
-        // the products that add into the residual stream, or leave their split-K sums to the next norm, cannot
+        boolean postNorms = block.postNorms(); // Gemma 2, 3: Wo's and down's outputs normalized before their residual adds
+        float residualScale = block.residualScale(); // Granite: those outputs scaled
+        // either needs the outputs themselves: the products that add into the residual stream, or leave their split-K
+        // sums to the next norm, are not used
         boolean ownOutputs = postNorms || residualScale != 1f;
         boolean f16Kv = kv.precision() == KvStore.Precision.F16;
         float scale = config.qkScale(); // 1/sqrt(headDim), or the model's own
