@@ -55,7 +55,7 @@ registry() { # module.ptx table namespace-prefix: registers every entry of the s
   echo "    return 0;"
   echo "}();"
 }
-modules=(elementwise matmul attention stream sampling)
+modules=(elementwise matmul attention stream sampling experts)
 if [[ "$mode" == libcuda ]]; then modules+=(prefetch); fi
 for name in "${modules[@]}"; do
   { host_source "$name.cu" ""; if [[ "$mode" == libcuda ]]; then registry "$name.ptx" base ""; fi; } > "$work/$name.cpp"

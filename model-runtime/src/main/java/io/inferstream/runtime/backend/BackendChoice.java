@@ -1,6 +1,7 @@
 package io.inferstream.runtime.backend;
 
 import io.inferstream.runtime.cuda.CudaDevice;
+import io.inferstream.runtime.cuda.DeviceSupport;
 import io.inferstream.runtime.model.ModelConfig;
 
 /**
@@ -51,16 +52,16 @@ public record BackendChoice(boolean cuda, int ordinal, String reason) {
 
     /**
      * This choice for a model of {@code config}: {@code --device auto} that found a GPU falls back to the CPU, saying why,
-     * when the CUDA backend does not run such a model (Gemma 2, mixtures of experts:
-     * {@link ModelConfig#deviceArithmetic}); an explicit
-     * {@code cuda} keeps the GPU and its load fails naming {@code --device cpu}.
+     * when the CUDA kernels do not run a model of its shape ({@link DeviceSupport#refusal}: a head size or expert width
+     * outside their limits); an explicit {@code cuda} keeps the GPU and its load fails naming {@code --device cpu}.
      */
     public BackendChoice forModel(DeviceOption option, ModelConfig config) {
-        if (!cuda || option.kind() != DeviceOption.Kind.AUTO || config.deviceArithmetic()) {
+        java.util.Optional<String> refusal = DeviceSupport.refusal(config);
+        if (!cuda || option.kind() != DeviceOption.Kind.AUTO || refusal.isEmpty()) {
             return this;
         }
-        return new BackendChoice(false, 0, "--device auto: a CUDA device is present, but the CUDA backend does not run "
-                + config.architecture() + " models (" + config.architecture() + "'s block or RoPE); using the CPU backend");
+        return new BackendChoice(false, 0, "--device auto: a CUDA device is present, but the CUDA backend does not run this "
+                + config.architecture() + " model (" + refusal.get() + "); using the CPU backend");
     }
 
     private static BackendChoice placed(String reason, CudaDevice.Probe probe, DevicePlacement placement) {

@@ -62,7 +62,9 @@ public final class CudaKernels implements AutoCloseable {
                 "matmul_stream_packed_slices_bf16", "matmul_stream_tall_packed_slices_f16", "matmul_stream_tall_packed_slices_bf16",
                 "matmul_stream_q8", "matmul_stream_q8_slices", "matmul_stream_q4_k", "matmul_stream_q4_k_slices",
                 "half_block_sums", "matmul_stream_q6_k", "matmul_stream_q6_k_slices"},
-            "prefetch", new String[] {"l2_prefetch"});
+            "prefetch", new String[] {"l2_prefetch"},
+            "experts", new String[] {"moe_route", "moe_group", "moe_gate_up_f16", "moe_gate_up_bf16", "moe_down_f16",
+                "moe_down_bf16", "moe_combine"});
 
     /**
      * The module compiled from stream.cu for sm_90a (wgmma.cuh): the 16-bit streaming products on packed weights on

@@ -70,8 +70,7 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
-    /** attention.cu: MAX_HEAD_DIM (8 floats of the output head per lane). */
-    private static final int MAX_HEAD_DIM = 256;
+    private static final int MAX_HEAD_DIM = DeviceSupport.MAX_HEAD_DIM;
     /** sampling.cu: TOPK_THREADS (threads per row of topk_rows). */
     static final int TOPK_THREADS = 1024;
     /** sampling.cu: ARGMAX_CHUNK = TOPK_CHUNK (logits per block of the two-stage argmax / top-k). */
@@ -90,6 +89,7 @@ public final class CudaLlamaModel implements LanguageModel {
     private final long weightBytes;
 
     private final StepBuffers buf; // scratch for buf.capacity tokens
+    private final DeviceExpertFeedForward moe; // a mixture of experts' feed-forward block and its scratch, else null
     private StepProfile profile; // null unless a benchmark asks where the time goes
     private long steps;          // steps prepared so far: a LogitCandidates' full rows are valid until the next one
     int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
@@ -172,19 +172,9 @@ public final class CudaLlamaModel implements LanguageModel {
         this.k = device.kernels();
         this.config = cpu.config();
         this.qDim = config.nHeads() * config.headDim();
-        if (config.nHeads() % config.nKvHeads() != 0) {
-            throw new IllegalArgumentException("head_count " + config.nHeads() + " is not a multiple of head_count_kv "
-                    + config.nKvHeads());
-        }
-        if (config.headDim() > MAX_HEAD_DIM || config.headDim() % 2 != 0) {
-            throw new IllegalArgumentException("heads of " + config.headDim() + " dimensions: the CUDA attention kernel "
-                    + "supports even head sizes up to " + MAX_HEAD_DIM);
-        }
-        if (!config.deviceArithmetic()) {
-            // the step has Llama's block with Gemma's and Granite's switches, and a dense feed-forward
-            throw new IllegalArgumentException("a " + config.architecture() + " model (a mixture of experts) runs on the "
-                    + "CPU backend only; use --device cpu");
-        }
+        DeviceSupport.refusal(config).ifPresent(why -> {
+            throw new IllegalArgumentException(checkpoint.path() + ": " + why + "; use --device cpu");
+        });
         boolean bf16 = options.f32ToBf16();
         long[] mem = device.memoryInfo();
         long activations = MemoryPlan.activationBytes(config, options.maxBatchTokens());
@@ -195,6 +185,7 @@ public final class CudaLlamaModel implements LanguageModel {
 
         this.w = DeviceWeights.upload(checkpoint, cpu.weights(), config, bf16, kQuants);
         this.buf = new StepBuffers(config);
+        this.moe = w.mixture() ? new DeviceExpertFeedForward(config.block().experts(), config.dim()) : null;
         this.graphs = new StepGraphs(device);
         this.products = new ProductKernelChoices(this, w, buf, graphs);
         this.epilogues = new EpilogueKernelChoices(this, w, buf, graphs);
@@ -307,6 +298,12 @@ public final class CudaLlamaModel implements LanguageModel {
      * than with the next choice's or the first step's error.
      */
     private void choose(String property, Runnable choice, Runnable provenWay, java.util.function.Consumer<String> why) {
+        if (w.mixture() && DENSE_FFN_TRIALS.contains(property) && System.getProperty(property) == null) {
+            provenWay.run();
+            why.accept("not tried: its trial runs layer 0's dense feed-forward products, and this model's feed-forward "
+                    + "blocks are mixtures of experts");
+            return;
+        }
         try {
             choice.run();
         } catch (RuntimeException e) {
@@ -321,6 +318,13 @@ public final class CudaLlamaModel implements LanguageModel {
             why.accept("failed at load, the proven way kept: " + e);
         }
     }
+
+    /** The load-time choices whose trials run layer 0's gate, up and down products (a mixture of experts has none). */
+    private static final java.util.Set<String> DENSE_FFN_TRIALS = java.util.Set.of("inferstream.cuda.skinny",
+            "inferstream.cuda.skinnyGroup", "inferstream.cuda.skinnySplit", "inferstream.cuda.packedStream",
+            "inferstream.cuda.tallStream", "inferstream.cuda.slicedPrefill", "inferstream.cuda.smallStream",
+            "inferstream.cuda.wgmma", "inferstream.cuda.quantStream", "inferstream.cuda.fuseHalves",
+            "inferstream.cuda.productReduction", "inferstream.cuda.l2PrefetchMiB");
 
     /** The message of a load that a choice's trial left without a usable CUDA context. */
     static String lostContext(String property, RuntimeException trial, RuntimeException after) {
@@ -355,13 +359,26 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /**
      * Weight bytes a decode step reads: every layer matrix and the output matrix once (the embedding is only
-     * gathered, unless it is also the output); norms and biases are negligible and left out.
+     * gathered, unless it is also the output); norms and biases are negligible and left out. In a mixture of experts,
+     * the router, the shared expert and the experts one token runs through (more tokens may choose more of them).
      */
     public long bytesReadPerDecodeStep() {
         long b = w.output.bytes();
         for (int l = 0; l < config.nLayers(); l++) {
-            b += w.wq[l].bytes() + w.wk[l].bytes() + w.wv[l].bytes() + w.wo[l].bytes() + w.gate[l].bytes() + w.up[l].bytes()
-                    + w.down[l].bytes();
+            b += w.wq[l].bytes() + w.wk[l].bytes() + w.wv[l].bytes() + w.wo[l].bytes() + feedForwardBytes(l);
+        }
+        return b;
+    }
+
+    /** Weight bytes layer l's feed-forward block reads for one token (see {@link #bytesReadPerDecodeStep}). */
+    private long feedForwardBytes(int l) {
+        if (!w.mixture()) {
+            return w.gate[l].bytes() + w.up[l].bytes() + w.down[l].bytes();
+        }
+        DeviceExperts e = w.experts[l];
+        long b = e.router.bytes() + e.gate.bytes() / config.block().experts().count() * 3 * config.block().experts().used();
+        for (DeviceMatrix m : e.sharedMatrices()) {
+            b += m.bytes();
         }
         return b;
     }
@@ -377,7 +394,7 @@ public final class CudaLlamaModel implements LanguageModel {
         for (int l = 0; l < config.nLayers(); l++) {
             b[StepProfile.Part.QKV_MATMUL.ordinal()] += w.wq[l].bytes() + w.wk[l].bytes() + w.wv[l].bytes();
             b[StepProfile.Part.WO_MATMUL.ordinal()] += w.wo[l].bytes();
-            b[StepProfile.Part.FFN_MATMUL.ordinal()] += w.gate[l].bytes() + w.up[l].bytes() + w.down[l].bytes();
+            b[StepProfile.Part.FFN_MATMUL.ordinal()] += feedForwardBytes(l);
         }
         b[StepProfile.Part.OUTPUT_MATMUL.ordinal()] = w.output.bytes();
         return b;
@@ -591,7 +608,9 @@ public final class CudaLlamaModel implements LanguageModel {
             }
             for (int l = 0; l < config.nLayers(); l++) { // grouped products keep all their partial sums at once
                 maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(w.wq[l], w.wk[l], w.wv[l]));
-                maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(w.gate[l], w.up[l]));
+                if (!w.mixture()) {
+                    maxPartial = Math.max(maxPartial, DeviceMatrix.groupPartialFloats(w.gate[l], w.up[l]));
+                }
             }
             skinny = new SkinnyScratch(maxCols, maxPartial, SkinnyScratch.groupBlocks(config));
             syncSkinny();
@@ -1058,6 +1077,22 @@ public final class CudaLlamaModel implements LanguageModel {
                 mark(StepProfile.Part.ELEMENTWISE);
             }
 
+            if (moe != null) { // a mixture of experts: x += xb; xb = rmsnorm(x); xb = Σ_j p_j · expert_j(xb)
+                if (woResidual) {
+                    rmsnorm(null, n, w.ffnNorm[l], null);
+                } else {
+                    addRmsnorm(woSplits, n, w.ffnNorm[l], null);
+                }
+                mark(StepProfile.Part.NORM);
+                moe.forward(k, w.experts[l], buf.xb, n, skinny);
+                mark(StepProfile.Part.FFN_MATMUL);
+                if (residualScale != 1f) { // Granite MoE
+                    k.launch("scale_inplace", blocks(n * dim), 1, 256, 0, buf.xb, residualScale, n * dim);
+                    mark(StepProfile.Part.ELEMENTWISE);
+                }
+                addFeedForwardOutput(l, n, false, 0);
+                continue;
+            }
             // Feed-forward block: x += xb; xb = rmsnorm(x) (one launch), x += W2 (silu(W1 xb) * W3 xb)   // hidden [n, hidden]
             boolean ffnHalves = ffnReadsHalves(l, n);
             boolean downHalves = downReadsHalves(l, n);
@@ -1108,19 +1143,7 @@ public final class CudaLlamaModel implements LanguageModel {
                 k.launch("scale_inplace", blocks(n * dim), 1, 256, 0, buf.xb, residualScale, n * dim);
                 mark(StepProfile.Part.ELEMENTWISE);
             }
-            if (l + 1 < layers) {
-                // x += xb; xb = rmsnorm(x) for the next layer's attention
-                DeviceMatrix nextQkv = qkvReadsHalves(l + 1, n) ? w.wq[l + 1] : null;
-                if (downResidual) {
-                    rmsnorm(null, n, w.attnNorm[l + 1], nextQkv, skinny.halves);
-                } else {
-                    addRmsnorm(downSplits, n, w.attnNorm[l + 1], nextQkv);
-                }
-                mark(StepProfile.Part.NORM);
-            } else if (!downResidual) {
-                k.launch("add_inplace", blocks(n * dim), 1, 256, 0, buf.x, buf.xb, n * dim);
-                mark(StepProfile.Part.ELEMENTWISE);
-            }
+            addFeedForwardOutput(l, n, downResidual, downSplits);
         }
         if (wantLogits) {
             // Final norm and classifier, only for the rows whose logits are wanted: xb [m, dim], logits [m, vocab]
@@ -1139,6 +1162,25 @@ public final class CudaLlamaModel implements LanguageModel {
                         m * config.vocabSize());
                 mark(StepProfile.Part.ELEMENTWISE);
             }
+        }
+    }
+
+    /**
+     * x += xb, the feed-forward block's output, and xb = rmsnorm(x) for the next layer's attention (one launch): its
+     * split-K sums where the down product left {@code downSplits}; only the norm where the product added into x itself.
+     */
+    private void addFeedForwardOutput(int l, int n, boolean downResidual, int downSplits) {
+        if (l + 1 < config.nLayers()) {
+            DeviceMatrix nextQkv = qkvReadsHalves(l + 1, n) ? w.wq[l + 1] : null;
+            if (downResidual) {
+                rmsnorm(null, n, w.attnNorm[l + 1], nextQkv, skinny.halves);
+            } else {
+                addRmsnorm(downSplits, n, w.attnNorm[l + 1], nextQkv);
+            }
+            mark(StepProfile.Part.NORM);
+        } else if (!downResidual) {
+            k.launch("add_inplace", blocks(n * config.dim()), 1, 256, 0, buf.x, buf.xb, n * config.dim());
+            mark(StepProfile.Part.ELEMENTWISE);
         }
     }
 
@@ -1187,9 +1229,16 @@ public final class CudaLlamaModel implements LanguageModel {
                 splits[2]);
     }
 
-    /** l2_prefetch of layer l's Wo, then equal prefixes of gate and up: {@code budget} bytes in all. */
+    /**
+     * l2_prefetch of layer l's Wo, then equal prefixes of gate and up: {@code budget} bytes in all (only Wo in a mixture
+     * of experts, whose experts are not known before the router has run).
+     */
     void prefetchWeights(int l, long budget) {
         DeviceBuffer o = w.wo[l].streamData(skinny); // the copy the products read: packed or row-major
+        if (w.mixture()) {
+            k.launch("l2_prefetch", PREFETCH_BLOCKS, 1, 256, 0, o, Math.min(budget, o.bytes()), o, 0L, o, 0L);
+            return;
+        }
         DeviceBuffer gt = w.gate[l].streamData(skinny);
         DeviceBuffer u0 = w.up[l].streamData(skinny);
         long a = Math.min(budget, o.bytes());
@@ -1465,7 +1514,7 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Whether layer l's grouped gate/up product (SwiGLU in its reduction) reads the 16-bit activations of its norm. */
     boolean ffnReadsHalves(int l, int n) {
-        return halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, w.gate[l], w.up[l]) && w.gate[l].rows() == w.up[l].rows()
+        return !w.mixture() && halvesFused() && groupedSkinny && DeviceMatrix.groupable(n, w.gate[l], w.up[l]) && w.gate[l].rows() == w.up[l].rows()
                 && !config.block().geluFeedForward(); // GeGLU takes the separate products and kernel
     }
 
@@ -1743,6 +1792,9 @@ public final class CudaLlamaModel implements LanguageModel {
         }
         int c = Math.max(n, buf.capacity * 2);
         buf.allocate(c);
+        if (moe != null) {
+            moe.ensure(c);
+        }
         if (splitAttention != null) {
             splitAttention.ensure(c);
         }
@@ -1777,6 +1829,9 @@ public final class CudaLlamaModel implements LanguageModel {
             skinny = null;
         }
         buf.close();
+        if (moe != null) {
+            moe.close();
+        }
         if (splitAttention != null) {
             splitAttention.close();
         }

@@ -74,6 +74,18 @@ public final class DeviceBuffer implements AutoCloseable {
         }
     }
 
+    /** Copies {@code src} to {@code byteOffset} bytes into the buffer (one expert of a [count, rows, cols] stack). */
+    public void upload(short[] src, long byteOffset) {
+        check(0);
+        if (byteOffset < 0 || byteOffset + (long) src.length * Sizeof.SHORT > bytes) {
+            throw new IllegalArgumentException("copy of " + (long) src.length * Sizeof.SHORT + " bytes at offset " + byteOffset
+                    + " into a device buffer of " + bytes);
+        }
+        synchronized (ContextLock.current()) {
+            cuMemcpyHtoD(at(byteOffset), Pointer.to(src), (long) src.length * Sizeof.SHORT);
+        }
+    }
+
     public void upload(byte[] src) {
         check(src.length);
         synchronized (ContextLock.current()) {

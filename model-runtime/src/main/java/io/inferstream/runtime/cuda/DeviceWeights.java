@@ -25,9 +25,10 @@ final class DeviceWeights implements AutoCloseable {
     final DeviceMatrix[] wk;      // [layers][kvDim, dim]
     final DeviceMatrix[] wv;      // [layers][kvDim, dim]
     final DeviceMatrix[] wo;      // [layers][dim, qDim]
-    final DeviceMatrix[] gate;    // [layers][hidden, dim]
-    final DeviceMatrix[] up;      // [layers][hidden, dim]
-    final DeviceMatrix[] down;    // [layers][dim, hidden]
+    final DeviceMatrix[] gate;    // [layers][hidden, dim]; null in a mixture of experts
+    final DeviceMatrix[] up;      // [layers][hidden, dim]; null in a mixture
+    final DeviceMatrix[] down;    // [layers][dim, hidden]; null in a mixture
+    final DeviceExperts[] experts; // [layers] a mixture's feed-forward blocks, or null for a dense model
     final DeviceBuffer[] attnNorm; // [layers][dim]
     final DeviceBuffer[] ffnNorm;  // [layers][dim]
     final DeviceBuffer[] bq;       // [layers][qDim], null without biases (qwen2 has them)
@@ -51,6 +52,11 @@ final class DeviceWeights implements AutoCloseable {
         for (Matrix m : matrices(w, config)) {
             bytes += DeviceMatrix.deviceBytes(m.type(), f32ToBf16, kQuants, m.rows(), m.cols());
         }
+        if (w.experts() != null) {
+            for (io.inferstream.runtime.model.ExpertWeights e : w.experts()) {
+                bytes += DeviceExperts.bytes(e, config.block().experts(), config.dim(), f32ToBf16);
+            }
+        }
         bytes += 4L * config.dim() * (2L * config.nLayers() + 1);
         if (w.bq() != null) {
             int qDim = config.nHeads() * config.headDim();
@@ -62,7 +68,10 @@ final class DeviceWeights implements AutoCloseable {
         return bytes;
     }
 
-    /** Every distinct matrix of {@code w}: the embedding, the output head unless tied, then each layer's seven. */
+    /**
+     * Every distinct matrix of {@code w}: the embedding, the output head unless tied, then each layer's seven (four in a
+     * mixture of experts, whose feed-forward matrices {@link DeviceExperts} holds).
+     */
     private static List<Matrix> matrices(LlamaWeights w, ModelConfig config) {
         List<Matrix> all = new ArrayList<>();
         all.add(w.tokenEmbedding());
@@ -70,7 +79,10 @@ final class DeviceWeights implements AutoCloseable {
             all.add(w.output());
         }
         for (int l = 0; l < config.nLayers(); l++) {
-            all.addAll(List.of(w.wq()[l], w.wk()[l], w.wv()[l], w.wo()[l], w.gate()[l], w.up()[l], w.down()[l]));
+            all.addAll(List.of(w.wq()[l], w.wk()[l], w.wv()[l], w.wo()[l]));
+            if (w.experts() == null) {
+                all.addAll(List.of(w.gate()[l], w.up()[l], w.down()[l]));
+            }
         }
         return all;
     }
@@ -114,9 +126,11 @@ final class DeviceWeights implements AutoCloseable {
         wk = new DeviceMatrix[layers];
         wv = new DeviceMatrix[layers];
         wo = new DeviceMatrix[layers];
-        gate = new DeviceMatrix[layers];
-        up = new DeviceMatrix[layers];
-        down = new DeviceMatrix[layers];
+        boolean mixture = w.experts() != null;
+        gate = mixture ? null : new DeviceMatrix[layers];
+        up = mixture ? null : new DeviceMatrix[layers];
+        down = mixture ? null : new DeviceMatrix[layers];
+        experts = mixture ? new DeviceExperts[layers] : null;
         attnNorm = new DeviceBuffer[layers];
         ffnNorm = new DeviceBuffer[layers];
         boolean biases = w.bq() != null;
@@ -134,9 +148,15 @@ final class DeviceWeights implements AutoCloseable {
             wk[l] = uploaded.get(w.wk()[l]);
             wv[l] = uploaded.get(w.wv()[l]);
             wo[l] = uploaded.get(w.wo()[l]);
-            gate[l] = uploaded.get(w.gate()[l]);
-            up[l] = uploaded.get(w.up()[l]);
-            down[l] = uploaded.get(w.down()[l]);
+            if (mixture) {
+                experts[l] = DeviceExperts.upload(checkpoint, w.experts()[l], config.block().experts(), config.dim(), f32ToBf16,
+                        "layer " + l);
+                owned.add(experts[l]);
+            } else {
+                gate[l] = uploaded.get(w.gate()[l]);
+                up[l] = uploaded.get(w.up()[l]);
+                down[l] = uploaded.get(w.down()[l]);
+            }
             attnNorm[l] = floats(owned, w.attnNorm()[l], "attn_norm " + l);
             ffnNorm[l] = floats(owned, w.ffnNorm()[l], "ffn_norm " + l);
             if (biases) {
@@ -170,13 +190,23 @@ final class DeviceWeights implements AutoCloseable {
         return b;
     }
 
-    /** The output head and every layer's matrices (the embedding only where the head is tied to it). */
+    /**
+     * The output head and every layer's matrices that the products multiply (the embedding only where the head is tied
+     * to it): in a mixture of experts, the shared expert's but not the router (always the plain product) nor the
+     * experts (experts.cu's kernels).
+     */
     List<DeviceMatrix> allMatrices() {
         List<DeviceMatrix> all = new ArrayList<>(List.of(output));
         for (int l = 0; l < wq.length; l++) {
-            all.addAll(List.of(wq[l], wk[l], wv[l], wo[l], gate[l], up[l], down[l]));
+            all.addAll(List.of(wq[l], wk[l], wv[l], wo[l]));
+            all.addAll(experts == null ? List.of(gate[l], up[l], down[l]) : experts[l].sharedMatrices());
         }
         return all;
+    }
+
+    /** Whether the feed-forward blocks are mixtures of experts ({@link #experts}) rather than gate, up and down. */
+    boolean mixture() {
+        return experts != null;
     }
 
     @Override

@@ -110,7 +110,9 @@ public record MemoryPlan(long deviceFree, long deviceTotal, double fraction, lon
         long intsPerToken = 5;
         // plus the scratch of the decode kernels: the skinny products' activations and partial sums, the sliced
         // (prefill) products' 16-bit activations, and the split-context attention's partial outputs
-        return tokens * (floatsPerToken * 4 + intsPerToken * 4) + SkinnyScratch.bytesFor(c)
+        // a mixture of experts adds its router's probabilities and each chosen expert's activations and outputs
+        long experts = c.block().experts() == null ? 0 : DeviceExpertFeedForward.bytes(c.block().experts(), c.dim(), tokens);
+        return tokens * (floatsPerToken * 4 + intsPerToken * 4) + experts + SkinnyScratch.bytesFor(c)
                 + SkinnyScratch.sliceHalvesBytes(c, tokens)
                 + SplitAttention.scratchBytes(tokens, c.nHeads(), c.nKvHeads(), c.headDim());
     }

@@ -78,18 +78,6 @@ public record ModelConfig(
         return architecture.equals("qwen3") || architecture.equals("qwen3moe") || architecture.equals("gemma3");
     }
 
-    /**
-     * Whether the GPU backend runs this model: Llama's block with Gemma 1 and 3's switches (the embedding scale, GeGLU,
-     * the post-norms, a per-model q·k scale, QK-norm, windows over some or all layers, the sliding layers' own RoPE
-     * base and the global layers' linear factor), Gemma 2's (soft caps on the scores and the logits) and Granite's
-     * (residual and logit scales), any RoPE table (LongRoPE's factors and magnitude: Phi-3, Phi-3.5-mini, Phi-4-mini;
-     * RoPE over part of each head: Phi-4-mini's 96 of 128) and a window over every layer (Phi-3-mini-4k). Mixtures of
-     * experts run on the CPU only.
-     */
-    public boolean deviceArithmetic() {
-        return block.experts() == null;
-    }
-
     /** The factor on q·k: the block's scale (1/sqrt(headDim) for Llama). */
     public float qkScale() {
         return block.attentionScale(headDim);

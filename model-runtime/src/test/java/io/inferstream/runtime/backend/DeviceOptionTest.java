@@ -80,10 +80,13 @@ class DeviceOptionTest {
         // Gemma 2: soft caps on the attention scores and the logits
         ModelConfig gemma2 = new ModelConfig("gemma2", 64, 96, 2, 4, 2, 16, 300, 256, 1e-6f, 10000f, true, null, 16, 1f, 1f,
                 new BlockOptions(8f, true, true, 0f, 50f, 30f, new SlidingWindow(512, 2, 10000f)));
-        // Mixtral: a mixture of experts, which the CUDA backend does not run
+        // Mixtral: a mixture of experts, which the CUDA backend runs; one with experts 100 wide, which its kernels do not
         ModelConfig mixtral = new ModelConfig("llama", 64, 96, 2, 4, 2, 16, 300, 256, 1e-5f, 1e6f, false, null, 16, 1f, 1f,
                 io.inferstream.runtime.model.BlockOptions.LLAMA.withExperts(
                         new io.inferstream.runtime.model.Experts(8, 2, 96, true, 1f, 0)));
+        ModelConfig oddExperts = new ModelConfig("llama", 64, 96, 2, 4, 2, 16, 300, 256, 1e-5f, 1e6f, false, null, 16, 1f, 1f,
+                io.inferstream.runtime.model.BlockOptions.LLAMA.withExperts(
+                        new io.inferstream.runtime.model.Experts(8, 2, 100, true, 1f, 0)));
         // Gemma 3 (4B and up): GeGLU, post-norms, QK-norm, five sliding layers in six with their own RoPE base, the
         // global layers' linear factor
         ModelConfig gemma3 = new ModelConfig("gemma3", 64, 96, 2, 4, 2, 16, 300, 256, 1e-6f, 1e6f, true, null, 16, 1f, 8f,
@@ -92,13 +95,14 @@ class DeviceOptionTest {
         assertTrue(auto.forModel(DeviceOption.AUTO, llama).cuda());
         assertTrue(auto.forModel(DeviceOption.AUTO, gemma3).cuda());
         assertTrue(auto.forModel(DeviceOption.AUTO, gemma2).cuda());
-        BackendChoice cpu = auto.forModel(DeviceOption.AUTO, mixtral);
+        assertTrue(auto.forModel(DeviceOption.AUTO, mixtral).cuda());
+        BackendChoice cpu = auto.forModel(DeviceOption.AUTO, oddExperts);
         assertFalse(cpu.cuda());
-        assertTrue(cpu.reason().contains("llama") && cpu.reason().endsWith("using the CPU backend"), cpu.reason());
+        assertTrue(cpu.reason().contains("experts of 100 x 64") && cpu.reason().endsWith("using the CPU backend"), cpu.reason());
         BackendChoice cuda = BackendChoice.resolve(DeviceOption.parse("cuda"), TWO);
-        assertTrue(cuda.forModel(DeviceOption.parse("cuda"), mixtral).cuda(), "an explicit cuda fails at load, naming --device cpu");
+        assertTrue(cuda.forModel(DeviceOption.parse("cuda"), oddExperts).cuda(), "an explicit cuda fails at load, naming --device cpu");
         BackendChoice none = BackendChoice.resolve(DeviceOption.AUTO, NONE);
-        assertEquals(none, none.forModel(DeviceOption.AUTO, mixtral));
+        assertEquals(none, none.forModel(DeviceOption.AUTO, oddExperts));
         // Phi-3.5-mini (LongRoPE, a window of 262144 over at most 131072 positions), Phi-3-mini-4k (a window of 2047 in
         // 4096 positions) and Phi-4-mini (RoPE over 96 of 128 dimensions) run on the GPU
         assertTrue(auto.forModel(DeviceOption.AUTO, phi3(131072, 262144, 128)).cuda());

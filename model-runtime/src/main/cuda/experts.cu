@@ -1,0 +1,259 @@
+// A mixture-of-experts feed-forward block on the device (Mixtral, Qwen2-MoE, Qwen3-MoE, Granite MoE), the CPU's
+// ExpertFeedForward step by step: the router's scores (a plain product, outside this module) -> moe_route (softmax,
+// each token's top-k, their weights) -> moe_group (the slots t*used + j sorted by expert) -> moe_gate_up and
+// moe_down (each expert over the tokens that chose it, so its weights are read once per 8 of them, not once per
+// token) -> moe_combine (each token's weighted sum, in the order it chose its experts). Nothing goes back to the host:
+// the expert kernels read the grouping from device memory, so a step is one CUDA graph as for a dense model.
+// Expert weights are 16-bit, [count, rows, cols] row-major in one buffer per role; cols a multiple of 8.
+#include "common.cuh"
+#include "reduce.cuh"
+
+#define MOE_TOKENS 8 // slots a warp serves per pass over its weight row (registers: 2 x 8 accumulators)
+
+__device__ __forceinline__ float moe_bits(unsigned short h, __half*) { return f16_bits_to_f32(h); }
+__device__ __forceinline__ float moe_bits(unsigned short h, __nv_bfloat16*) { return bf16_bits_to_f32(h); }
+
+// Router scores probs [n, count] -> probabilities (in place), chosen [n, used] and weights [n, used], as the CPU's
+// ExpertFeedForward.route: softmax with exp and the sum in double, the most probable first (the lower index on a tie),
+// divided by their sum where the model normalizes, times weightsScale. One thread per token: count is small.
+// grid (ceil(n / 64)), block 64.
+extern "C" __global__ void moe_route(float* probs, int n, int count, int used, int normalize, float weightsScale,
+                                     int* chosen, float* weights) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= n) {
+        return;
+    }
+    float* p = probs + (size_t) t * count;
+    int* c = chosen + (size_t) t * used;
+    float* w = weights + (size_t) t * used;
+    float mx = -INFINITY;
+    for (int e = 0; e < count; e++) {
+        mx = fmaxf(mx, p[e]);
+    }
+    double z = 0;
+    for (int e = 0; e < count; e++) {
+        double v = exp((double) (p[e] - mx));
+        p[e] = (float) v;
+        z += v;
+    }
+    for (int e = 0; e < count; e++) {
+        p[e] = (float) ((double) p[e] / z);
+    }
+    double sum = 0;
+    for (int j = 0; j < used; j++) {
+        int best = -1;
+        for (int e = 0; e < count; e++) {
+            bool taken = false;
+            for (int i = 0; i < j; i++) {
+                taken |= c[i] == e;
+            }
+            if (!taken && (best < 0 || p[e] > p[best])) {
+                best = e;
+            }
+        }
+        c[j] = best;
+        w[j] = p[best];
+        sum += p[best];
+    }
+    for (int j = 0; j < used; j++) {
+        float v = normalize ? (float) ((double) w[j] / sum) : w[j];
+        w[j] = v * weightsScale;
+    }
+}
+
+// The slots s = t*used + j grouped by expert: order [slots] holds expert 0's slots, then expert 1's..., each
+// expert's in slot order (a stable counting sort, as the CPU's ExpertFeedForward.group); first [count + 1] where
+// each expert's run starts. One block: thread e counts and places expert e's slots (deterministic, no atomics).
+// grid (1), block 256.
+extern "C" __global__ void moe_group(const int* chosen, int slots, int count, int* order, int* first) {
+    for (int e = threadIdx.x; e < count; e += blockDim.x) {
+        int c = 0;
+        for (int s = 0; s < slots; s++) {
+            c += chosen[s] == e;
+        }
+        first[e + 1] = c;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        first[0] = 0;
+        for (int e = 0; e < count; e++) {
+            first[e + 1] += first[e];
+        }
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < count; e += blockDim.x) {
+        int at = first[e];
+        for (int s = 0; s < slots; s++) {
+            if (chosen[s] == e) {
+                order[at++] = s;
+            }
+        }
+    }
+}
+
+// One warp's dot products of weight row w [cols] (16-bit, 16-byte aligned) with the m <= MOE_TOKENS input rows
+// in[i] (float), each summed over the warp: every lane returns them in acc.
+template <typename T, int PAIR>
+__device__ __forceinline__ void moe_rows(const unsigned short* w0, const unsigned short* w1, const float* const* in, int m,
+                                         int cols, float* acc0, float* acc1) {
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int i = 0; i < MOE_TOKENS; i++) {
+        acc0[i] = 0.0f;
+        acc1[i] = 0.0f;
+    }
+    const uint4* r0 = (const uint4*) w0;
+    const uint4* r1 = (const uint4*) w1;
+    int chunks = cols >> 3;
+    for (int c8 = lane; c8 < chunks; c8 += 32) {
+        float a[8];
+        float b[8];
+        uint4 u = r0[c8];
+        const unsigned short* h = (const unsigned short*) &u;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            a[j] = moe_bits(h[j], (T*) 0);
+        }
+        if (PAIR) {
+            uint4 v = r1[c8];
+            const unsigned short* g = (const unsigned short*) &v;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                b[j] = moe_bits(g[j], (T*) 0);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            if (i < m) {
+                const float4* xr = (const float4*) (in[i] + (size_t) c8 * 8);
+                float4 x0 = xr[0];
+                float4 x1 = xr[1];
+                acc0[i] += a[0] * x0.x + a[1] * x0.y + a[2] * x0.z + a[3] * x0.w
+                         + a[4] * x1.x + a[5] * x1.y + a[6] * x1.z + a[7] * x1.w;
+                if (PAIR) {
+                    acc1[i] += b[0] * x0.x + b[1] * x0.y + b[2] * x0.z + b[3] * x0.w
+                             + b[4] * x1.x + b[5] * x1.y + b[6] * x1.z + b[7] * x1.w;
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < MOE_TOKENS; i++) {
+        if (i < m) { // m is warp-uniform
+            acc0[i] = warp_sum(acc0[i]);
+            if (PAIR) {
+                acc1[i] = warp_sum(acc1[i]);
+            }
+        }
+    }
+}
+
+// h [slots, hidden]: h[s, r] = silu(gate_e[r] . x[s / used]) * (up_e[r] . x[s / used]) for each slot s routed to
+// expert e = blockIdx.y; a warp per row r, the expert's slots MOE_TOKENS at a time. gate, up [count, hidden, dim];
+// x [n, dim]. grid (ceil(hidden / 8), count), block 256 (an expert no token chose returns at once).
+template <typename T>
+__device__ void moe_gate_up(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
+                            const int* first, int used, int dim, int hidden, float* h) {
+    int e = blockIdx.y;
+    int begin = first[e];
+    int end = first[e + 1];
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (begin == end || row >= hidden) { // warp-uniform; no barriers below
+        return;
+    }
+    size_t off = ((size_t) e * hidden + row) * dim;
+    float g[MOE_TOKENS];
+    float u[MOE_TOKENS];
+    const float* in[MOE_TOKENS];
+    for (int s0 = begin; s0 < end; s0 += MOE_TOKENS) {
+        int m = min(MOE_TOKENS, end - s0);
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            in[i] = x + (size_t) (i < m ? order[s0 + i] / used : 0) * dim;
+        }
+        moe_rows<T, 1>(gate + off, up + off, in, m, dim, g, u);
+        if ((threadIdx.x & 31) == 0) {
+            for (int i = 0; i < m; i++) {
+                h[(size_t) order[s0 + i] * hidden + row] = swiglu_value(g[i], u[i]);
+            }
+        }
+    }
+}
+
+// out [slots, dim]: out[s, r] = down_e[r] . h[s] for each slot s routed to expert e = blockIdx.y. down [count, dim,
+// hidden]. grid (ceil(dim / 8), count), block 256.
+template <typename T>
+__device__ void moe_down(const unsigned short* down, const float* h, const int* order, const int* first, int dim,
+                         int hidden, float* out) {
+    int e = blockIdx.y;
+    int begin = first[e];
+    int end = first[e + 1];
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (begin == end || row >= dim) {
+        return;
+    }
+    size_t off = ((size_t) e * dim + row) * hidden;
+    float acc[MOE_TOKENS];
+    float unused[MOE_TOKENS];
+    const float* in[MOE_TOKENS];
+    for (int s0 = begin; s0 < end; s0 += MOE_TOKENS) {
+        int m = min(MOE_TOKENS, end - s0);
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            in[i] = h + (size_t) (i < m ? order[s0 + i] : order[s0]) * hidden;
+        }
+        moe_rows<T, 0>(down + off, nullptr, in, m, hidden, acc, unused);
+        if ((threadIdx.x & 31) == 0) {
+            for (int i = 0; i < m; i++) {
+                out[(size_t) order[s0 + i] * dim + row] = acc[i];
+            }
+        }
+    }
+}
+
+extern "C" __global__ void moe_gate_up_f16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
+                                           const int* first, int used, int dim, int hidden, float* h) {
+    moe_gate_up<__half>(gate, up, x, order, first, used, dim, hidden, h);
+}
+extern "C" __global__ void moe_gate_up_bf16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
+                                            const int* first, int used, int dim, int hidden, float* h) {
+    moe_gate_up<__nv_bfloat16>(gate, up, x, order, first, used, dim, hidden, h);
+}
+extern "C" __global__ void moe_down_f16(const unsigned short* down, const float* h, const int* order, const int* first,
+                                        int dim, int hidden, float* out) {
+    moe_down<__half>(down, h, order, first, dim, hidden, out);
+}
+extern "C" __global__ void moe_down_bf16(const unsigned short* down, const float* h, const int* order, const int* first,
+                                         int dim, int hidden, float* out) {
+    moe_down<__nv_bfloat16>(down, h, order, first, dim, hidden, out);
+}
+
+// xb[t] = Σ_j weights[t, j] · out[t·used + j] (j in the order token t chose its experts), + s(t) · shared[t] where
+// shared is not null, s(t) = sigmoid(sharedRouter · xb[t]) (Qwen2-MoE) or 1 (sharedRouter null: Granite MoE's shared
+// expert). In place: xb is the experts' input, read for s(t) before any thread writes. grid (n), block 256.
+extern "C" __global__ void moe_combine(float* xb, const float* out, const float* weights, int used, const float* shared,
+                                       const float* sharedRouter, int dim) {
+    int t = blockIdx.x;
+    float* row = xb + (size_t) t * dim;
+    float s = 1.0f;
+    if (shared != nullptr && sharedRouter != nullptr) { // block-uniform
+        float d = 0.0f;
+        for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+            d += sharedRouter[i] * row[i];
+        }
+        d = block_sum(d);
+        s = (float) (1.0 / (1.0 + exp(-(double) d)));
+    }
+    __syncthreads(); // every read of row above is done
+    const float* w = weights + (size_t) t * used;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        float v = 0.0f;
+        for (int j = 0; j < used; j++) {
+            v = __fmaf_rn(w[j], out[((size_t) t * used + j) * dim + i], v);
+        }
+        if (shared != nullptr) {
+            v = __fmaf_rn(s, shared[(size_t) t * dim + i], v);
+        }
+        row[i] = v;
+    }
+}

@@ -1,0 +1,98 @@
+package io.inferstream.runtime.cuda;
+
+import io.inferstream.runtime.model.Experts;
+
+/**
+ * A mixture-of-experts feed-forward block on the device for the n tokens of a step: the CPU's ExpertFeedForward as
+ * launches of experts.cu (router product, moe_route, moe_group, moe_gate_up, moe_down, moe_combine) and, with a
+ * shared expert, three ordinary products and a SwiGLU. Each expert multiplies the tokens that chose it together, its
+ * weights read once per 8 of them; the kernels find their tokens in device memory, so nothing comes back to the host
+ * and the step stays one CUDA graph. Holds the step's scratch, grown with the largest batch (contents lost).
+ */
+final class DeviceExpertFeedForward implements AutoCloseable {
+
+    private final Experts experts;
+    private final int dim;
+    private int capacity;
+    private DeviceBuffer probs;    // [n, count] router scores, then probabilities
+    private DeviceBuffer chosen;   // [n, used] each token's experts, most probable first
+    private DeviceBuffer weights;  // [n, used] their weights in the sum
+    private DeviceBuffer order;    // [n * used] the slots grouped by expert
+    private DeviceBuffer first;    // [count + 1] each expert's first entry in order
+    private DeviceBuffer hidden;   // [n * used, hidden] each slot's SwiGLU activations
+    private DeviceBuffer out;      // [n * used, dim] each slot's expert output
+    private DeviceBuffer sharedGate; // [n, sharedHidden] the shared expert's gate, then SwiGLU
+    private DeviceBuffer sharedUp;   // [n, sharedHidden]
+    private DeviceBuffer shared;     // [n, dim] the shared expert's output
+
+    DeviceExpertFeedForward(Experts experts, int dim) {
+        this.experts = experts;
+        this.dim = dim;
+    }
+
+    /** Device bytes of the scratch for {@code tokens} tokens. */
+    static long bytes(Experts e, int dim, int tokens) {
+        long slots = (long) tokens * e.used();
+        long b = 4L * tokens * e.count() + 4L * 2 * slots + 4L * slots + 4L * (e.count() + 1)
+                + 4L * slots * (e.hidden() + dim);
+        return b + (e.sharedHidden() > 0 ? 4L * tokens * (2L * e.sharedHidden() + dim) : 0);
+    }
+
+    /** Grows the scratch to at least {@code n} tokens; whether it moved (recorded graphs name these buffers). */
+    boolean ensure(int n) {
+        if (n <= capacity) {
+            return false;
+        }
+        close();
+        long slots = (long) n * experts.used();
+        probs = DeviceBuffer.allocate(4L * n * experts.count(), "router probabilities");
+        chosen = DeviceBuffer.allocate(4L * slots, "chosen experts");
+        weights = DeviceBuffer.allocate(4L * slots, "expert weights");
+        order = DeviceBuffer.allocate(4L * slots, "slots by expert");
+        first = DeviceBuffer.allocate(4L * (experts.count() + 1), "expert offsets");
+        hidden = DeviceBuffer.allocate(4L * slots * experts.hidden(), "expert activations");
+        out = DeviceBuffer.allocate(4L * slots * dim, "expert outputs");
+        if (experts.sharedHidden() > 0) {
+            sharedGate = DeviceBuffer.allocate(4L * n * experts.sharedHidden(), "shared expert gate");
+            sharedUp = DeviceBuffer.allocate(4L * n * experts.sharedHidden(), "shared expert up");
+            shared = DeviceBuffer.allocate(4L * n * dim, "shared expert output");
+        }
+        capacity = n;
+        return true;
+    }
+
+    /** xb[t] = Σ_j p_j · expert_j(xb[t]) (+ the shared expert) for t &lt; n, in place. */
+    void forward(CudaKernels k, DeviceExperts w, DeviceBuffer xb, int n, SkinnyScratch skinny) {
+        int count = experts.count();
+        int used = experts.used();
+        int slots = n * used;
+        w.router.matmul(k, xb, probs, n); // F32 as the CPU's: the routing picks the experts
+        k.launch("moe_route", (n + 63) / 64, 1, 64, 0, probs, n, count, used, experts.normalize() ? 1 : 0,
+                experts.weightsScale(), chosen, weights);
+        k.launch("moe_group", 1, 1, 256, 0, chosen, slots, count, order, first);
+        String t = w.suffix();
+        k.launch("moe_gate_up_" + t, (experts.hidden() + 7) / 8, count, 256, 0, w.gate, w.up, xb, order, first, used, dim,
+                experts.hidden(), hidden);
+        k.launch("moe_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, hidden, order, first, dim, experts.hidden(), out);
+        if (w.sharedGate != null) {
+            int width = experts.sharedHidden();
+            w.sharedGate.matmul(k, xb, sharedGate, n, skinny);
+            w.sharedUp.matmul(k, xb, sharedUp, n, skinny);
+            k.launch("swiglu", CudaLlamaModel.blocks(n * width), 1, 256, 0, sharedGate, sharedUp, n * width);
+            w.sharedDown.matmul(k, sharedGate, shared, n, skinny);
+        }
+        k.launch("moe_combine", n, 1, 256, 0, xb, out, weights, used, w.sharedGate == null ? null : shared,
+                w.sharedRouter, dim);
+    }
+
+    @Override
+    public void close() {
+        for (DeviceBuffer b : new DeviceBuffer[] {probs, chosen, weights, order, first, hidden, out, sharedGate, sharedUp, shared}) {
+            if (b != null) {
+                b.close();
+            }
+        }
+        probs = chosen = weights = order = first = hidden = out = sharedGate = sharedUp = shared = null;
+        capacity = 0;
+    }
+}
