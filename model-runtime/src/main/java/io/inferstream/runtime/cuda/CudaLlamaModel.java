@@ -892,6 +892,9 @@ public final class CudaLlamaModel implements LanguageModel {
      * Overwrites the activation scratch buffers (not the KV cache).
      */
     public synchronized String productBenchmark(int[] tokenCounts, int reps) {
+        if (w.mixture()) { // the table's rows are a dense layer's products
+            return "(no per-product table: this model's feed-forward blocks are mixtures of experts)\n";
+        }
         return new ProductTable(this, w, buf, graphs).markdown(tokenCounts, reps);
     }
 
