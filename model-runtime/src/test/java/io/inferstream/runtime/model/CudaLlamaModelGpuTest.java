@@ -674,10 +674,19 @@ class CudaLlamaModelGpuTest {
         }
     }
 
+    /**
+     * Decode steps replayed as one recorded CUDA graph give the eager steps' tokens: a dense model, and a mixture of
+     * experts, whose routing and grouping the graph's kernels find in device memory at each replay.
+     */
     @Test
     void greedyStepsReplayedAsCudaGraphsEqualEagerSteps() {
+        assertGraphReplaysEqualEagerSteps(RandomLlamaGguf.Spec.llama(GgmlType.F32));
+        assertGraphReplaysEqualEagerSteps(RandomLlamaGguf.Spec.llama(GgmlType.F16).withExperts(8, false));
+    }
+
+    private void assertGraphReplaysEqualEagerSteps(RandomLlamaGguf.Spec spec) {
         Path path = dir.resolve("m.gguf");
-        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.F32), path);
+        RandomLlamaGguf.write(spec, path);
         try (GgufFile gguf = GgufFile.open(path);
              CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device, CudaLlamaModel.Options.defaults())) {
             int[][] tables = {{0, 1, 2, 3}, {4, 5, 6, 7}};
