@@ -257,3 +257,112 @@ extern "C" __global__ void moe_combine(float* xb, const float* out, const float*
         row[i] = v;
     }
 }
+
+// The same products for experts kept quantized as the CPU holds them (Q8_0, Q4_K, Q6_K planes: common.cuh weight_at;
+// the experts' planes back to back, so expert e's weight (r, c) is element (e·rows + r)·cols + c of the stack). Each
+// lane takes every 32nd weight of the row (a warp reads consecutive bytes) and decodes it to the CPU's float bits.
+template <int TYPE, int PAIR>
+__device__ __forceinline__ void moe_rows_q(const void* w0, const float* s0, const void* w1, const float* s1, size_t base,
+                                           const float* const* in, int m, int cols, float* acc0, float* acc1) {
+#pragma unroll
+    for (int i = 0; i < MOE_TOKENS; i++) {
+        acc0[i] = 0.0f;
+        acc1[i] = 0.0f;
+    }
+    for (int c = threadIdx.x & 31; c < cols; c += 32) {
+        float a = weight_at<TYPE>(w0, s0, base + c);
+        float b = PAIR ? weight_at<TYPE>(w1, s1, base + c) : 0.0f;
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            if (i < m) {
+                float x = in[i][c];
+                acc0[i] += a * x;
+                if (PAIR) {
+                    acc1[i] += b * x;
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < MOE_TOKENS; i++) {
+        if (i < m) {
+            acc0[i] = warp_sum(acc0[i]);
+            if (PAIR) {
+                acc1[i] = warp_sum(acc1[i]);
+            }
+        }
+    }
+}
+
+// moe_gate_up for quantized experts: gate and up [count, hidden, dim] as planes with their scales.
+template <int TYPE>
+__device__ void moe_gate_up_q(const void* gate, const float* gateScales, const void* up, const float* upScales, const float* x,
+                              const int* order, const int* first, int used, int dim, int hidden, float* h) {
+    int e = blockIdx.y;
+    int begin = first[e];
+    int end = first[e + 1];
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (begin == end || row >= hidden) {
+        return;
+    }
+    size_t base = ((size_t) e * hidden + row) * dim;
+    float g[MOE_TOKENS];
+    float u[MOE_TOKENS];
+    const float* in[MOE_TOKENS];
+    for (int s0 = begin; s0 < end; s0 += MOE_TOKENS) {
+        int m = min(MOE_TOKENS, end - s0);
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            in[i] = x + (size_t) (i < m ? order[s0 + i] / used : 0) * dim;
+        }
+        moe_rows_q<TYPE, 1>(gate, gateScales, up, upScales, base, in, m, dim, g, u);
+        if ((threadIdx.x & 31) == 0) {
+            for (int i = 0; i < m; i++) {
+                h[(size_t) order[s0 + i] * hidden + row] = swiglu_value(g[i], u[i]);
+            }
+        }
+    }
+}
+
+// moe_down for quantized experts: down [count, dim, hidden] as planes with their scales.
+template <int TYPE>
+__device__ void moe_down_q(const void* down, const float* downScales, const float* h, const int* order, const int* first,
+                           int dim, int hidden, float* out) {
+    int e = blockIdx.y;
+    int begin = first[e];
+    int end = first[e + 1];
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (begin == end || row >= dim) {
+        return;
+    }
+    size_t base = ((size_t) e * dim + row) * hidden;
+    float acc[MOE_TOKENS];
+    float unused[MOE_TOKENS];
+    const float* in[MOE_TOKENS];
+    for (int s0 = begin; s0 < end; s0 += MOE_TOKENS) {
+        int m = min(MOE_TOKENS, end - s0);
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            in[i] = h + (size_t) (i < m ? order[s0 + i] : order[s0]) * hidden;
+        }
+        moe_rows_q<TYPE, 0>(down, downScales, nullptr, nullptr, base, in, m, hidden, acc, unused);
+        if ((threadIdx.x & 31) == 0) {
+            for (int i = 0; i < m; i++) {
+                out[(size_t) order[s0 + i] * dim + row] = acc[i];
+            }
+        }
+    }
+}
+
+#define MOE_QUANT(name, TYPE) \
+extern "C" __global__ void moe_gate_up_##name(const void* gate, const float* gateScales, const void* up, const float* upScales, \
+        const float* x, const int* order, const int* first, int used, int dim, int hidden, float* h) { \
+    moe_gate_up_q<TYPE>(gate, gateScales, up, upScales, x, order, first, used, dim, hidden, h); \
+} \
+extern "C" __global__ void moe_down_##name(const void* down, const float* downScales, const float* h, const int* order, \
+        const int* first, int dim, int hidden, float* out) { \
+    moe_down_q<TYPE>(down, downScales, h, order, first, dim, hidden, out); \
+}
+MOE_QUANT(q8_0, WT_Q8_0)
+MOE_QUANT(q4_k, WT_Q4_K)
+MOE_QUANT(q6_k, WT_Q6_K)

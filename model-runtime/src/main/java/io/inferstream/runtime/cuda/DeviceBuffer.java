@@ -75,14 +75,33 @@ public final class DeviceBuffer implements AutoCloseable {
     }
 
     /** Copies {@code src} to {@code byteOffset} bytes into the buffer (one expert of a [count, rows, cols] stack). */
-    public void upload(short[] src, long byteOffset) {
-        check(0);
-        if (byteOffset < 0 || byteOffset + (long) src.length * Sizeof.SHORT > bytes) {
-            throw new IllegalArgumentException("copy of " + (long) src.length * Sizeof.SHORT + " bytes at offset " + byteOffset
-                    + " into a device buffer of " + bytes);
-        }
+    public void uploadAt(short[] src, long byteOffset) {
+        checkAt(byteOffset, (long) src.length * Sizeof.SHORT);
         synchronized (ContextLock.current()) {
             cuMemcpyHtoD(at(byteOffset), Pointer.to(src), (long) src.length * Sizeof.SHORT);
+        }
+    }
+
+    /** Copies {@code src} to {@code byteOffset} bytes into the buffer. */
+    public void uploadAt(byte[] src, long byteOffset) {
+        checkAt(byteOffset, src.length);
+        synchronized (ContextLock.current()) {
+            cuMemcpyHtoD(at(byteOffset), Pointer.to(src), src.length);
+        }
+    }
+
+    /** Copies {@code src} (all of it) to {@code byteOffset} bytes into the buffer. */
+    public void uploadAt(float[] src, long byteOffset) {
+        checkAt(byteOffset, (long) src.length * Sizeof.FLOAT);
+        synchronized (ContextLock.current()) {
+            cuMemcpyHtoD(at(byteOffset), Pointer.to(src), (long) src.length * Sizeof.FLOAT);
+        }
+    }
+
+    private void checkAt(long byteOffset, long n) {
+        check(0);
+        if (byteOffset < 0 || byteOffset + n > bytes) {
+            throw new IllegalArgumentException("copy of " + n + " bytes at offset " + byteOffset + " into a device buffer of " + bytes);
         }
     }
 

@@ -71,9 +71,17 @@ final class DeviceExpertFeedForward implements AutoCloseable {
                 experts.weightsScale(), chosen, weights);
         k.launch("moe_group", 1, 1, 256, 0, chosen, slots, count, order, first);
         String t = w.suffix();
-        k.launch("moe_gate_up_" + t, (experts.hidden() + 7) / 8, count, 256, 0, w.gate, w.up, xb, order, first, used, dim,
-                experts.hidden(), hidden);
-        k.launch("moe_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, hidden, order, first, dim, experts.hidden(), out);
+        int rowBlocks = (experts.hidden() + 7) / 8; // a warp per row, 8 to a block, one grid row per expert
+        if (w.quantized()) { // the planes, each with its scales
+            k.launch("moe_gate_up_" + t, rowBlocks, count, 256, 0, w.gate, w.gateScales, w.up, w.upScales, xb, order, first,
+                    used, dim, experts.hidden(), hidden);
+            k.launch("moe_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, w.downScales, hidden, order, first, dim,
+                    experts.hidden(), out);
+        } else {
+            k.launch("moe_gate_up_" + t, rowBlocks, count, 256, 0, w.gate, w.up, xb, order, first, used, dim,
+                    experts.hidden(), hidden);
+            k.launch("moe_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, hidden, order, first, dim, experts.hidden(), out);
+        }
         if (w.sharedGate != null) {
             int width = experts.sharedHidden();
             w.sharedGate.matmul(k, xb, sharedGate, n, skinny);

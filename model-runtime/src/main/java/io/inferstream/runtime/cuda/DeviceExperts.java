@@ -8,49 +8,61 @@ import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.model.ExpertWeights;
 import io.inferstream.runtime.model.Experts;
 import io.inferstream.runtime.tensor.Matrix;
+import io.inferstream.runtime.tensor.QuantPlanes;
 
 /**
  * One layer's mixture-of-experts weights in device memory ({@link ExpertWeights}): the router and the shared expert as
  * {@link DeviceMatrix}es (the router as the file has it, F32 in llama-quantize's files, since the routing decides which
- * experts run), and each of gate, up and down as one 16-bit buffer [count, rows, cols] that experts.cu's kernels
- * index by expert: BF16 where the file's experts are BF16 or F32, else F16 (F16 as it is; Q8_0 and the K-quants
- * decoded to F16 on the host, as the dense matrices that are not kept quantized).
+ * experts run), and each of gate, up and down as one stack [count, rows, cols] that experts.cu's kernels index by
+ * expert. The stack's type: Q8_0 as the CPU holds it (int8 quants and a float scale per 32), and Q4_K / Q6_K as their
+ * planes where the load keeps K-quants ({@link DeviceMatrix#deviceType}), so a quantized mixture takes about a byte or
+ * less per weight on the device, as on the CPU; BF16 from BF16 or F32 files; F16 otherwise (decoded on the host).
  */
 final class DeviceExperts implements AutoCloseable {
 
     final DeviceMatrix router;      // [count, dim]
-    final GgmlType type;            // BF16 or F16: the experts' type on the device
-    final DeviceBuffer gate;        // [count, hidden, dim]
+    final GgmlType type;            // the experts' type on the device: BF16, F16, Q8_0, Q4_K or Q6_K
+    final DeviceBuffer gate;        // [count, hidden, dim] (the quants of a quantized type)
     final DeviceBuffer up;          // [count, hidden, dim]
     final DeviceBuffer down;        // [count, dim, hidden]
+    final DeviceBuffer gateScales;  // a quantized type's scales (Q4_K: with its mins) for gate, else null
+    final DeviceBuffer upScales;
+    final DeviceBuffer downScales;
     final DeviceMatrix sharedGate;  // [sharedHidden, dim], or null without a shared expert
     final DeviceMatrix sharedUp;    // [sharedHidden, dim], or null
     final DeviceMatrix sharedDown;  // [dim, sharedHidden], or null
     final DeviceBuffer sharedRouter; // [dim] the shared expert's gate (Qwen2-MoE), or null
     private final List<AutoCloseable> owned = new ArrayList<>();
 
-    /** The experts' type on the device for experts of {@code source} type. */
-    static GgmlType expertType(GgmlType source) {
-        return source == GgmlType.BF16 || source == GgmlType.F32 ? GgmlType.BF16 : GgmlType.F16;
+    /** The experts' type on the device for experts of {@code source} type ({@code kQuants}: Q4_K and Q6_K kept). */
+    static GgmlType expertType(GgmlType source, boolean kQuants) {
+        return switch (source) {
+            case BF16, F32 -> GgmlType.BF16;
+            case Q8_0 -> GgmlType.Q8_0;
+            case Q4_K, Q6_K -> kQuants ? source : GgmlType.F16;
+            default -> GgmlType.F16;
+        };
     }
 
     /** Device bytes of one layer's mixture {@code w} of shape {@code e} ({@code dim} wide). */
-    static long bytes(ExpertWeights w, Experts e, int dim, boolean f32ToBf16) {
+    static long bytes(ExpertWeights w, Experts e, int dim, boolean f32ToBf16, boolean kQuants) {
         long b = DeviceMatrix.deviceBytes(w.router().type(), false, false, w.router().rows(), w.router().cols());
-        b += 3L * 2 * e.count() * e.hidden() * dim;
+        // a stack of experts takes what one matrix of its device type takes, as DeviceMatrix holds it
+        b += 3 * DeviceMatrix.deviceBytes(expertType(w.gate()[0].type(), kQuants), false, kQuants, e.count() * e.hidden(), dim);
         if (w.hasShared()) {
             for (Matrix m : new Matrix[] {w.sharedGate(), w.sharedUp(), w.sharedDown()}) {
-                b += DeviceMatrix.deviceBytes(m.type(), f32ToBf16, false, m.rows(), m.cols());
+                b += DeviceMatrix.deviceBytes(m.type(), f32ToBf16, kQuants, m.rows(), m.cols());
             }
         }
         return b + (w.sharedRouter() == null ? 0 : 4L * dim);
     }
 
     /** Uploads {@code w}; frees what it uploaded if any upload fails. */
-    static DeviceExperts upload(Checkpoint checkpoint, ExpertWeights w, Experts e, int dim, boolean f32ToBf16, String layer) {
+    static DeviceExperts upload(Checkpoint checkpoint, ExpertWeights w, Experts e, int dim, boolean f32ToBf16, boolean kQuants,
+                                String layer) {
         List<AutoCloseable> owned = new ArrayList<>();
         try {
-            DeviceExperts d = new DeviceExperts(checkpoint, w, e, dim, f32ToBf16, layer, owned);
+            DeviceExperts d = new DeviceExperts(checkpoint, w, e, dim, f32ToBf16, kQuants, layer, owned);
             owned.clear();
             return d;
         } finally {
@@ -58,20 +70,26 @@ final class DeviceExperts implements AutoCloseable {
         }
     }
 
-    private DeviceExperts(Checkpoint checkpoint, ExpertWeights w, Experts e, int dim, boolean f32ToBf16, String layer,
-                          List<AutoCloseable> owned) {
+    private DeviceExperts(Checkpoint checkpoint, ExpertWeights w, Experts e, int dim, boolean f32ToBf16, boolean kQuants,
+                          String layer, List<AutoCloseable> owned) {
         if (dim % 8 != 0 || e.hidden() % 8 != 0) { // DeviceSupport refuses such a model before its load
             throw new IllegalArgumentException(layer + ": experts of " + e.hidden() + " x " + dim + ", widths not multiples of 8");
         }
         router = own(owned, DeviceMatrix.upload(w.router(), checkpoint.tensorData(w.router().name()), false, false));
-        type = expertType(w.gate()[0].type());
-        gate = stack(owned, w.gate(), layer + " ffn_gate_exps");
-        up = stack(owned, w.up(), layer + " ffn_up_exps");
-        down = stack(owned, w.down(), layer + " ffn_down_exps");
+        type = expertType(w.gate()[0].type(), kQuants);
+        DeviceBuffer[] g = stack(owned, w.gate(), layer + " ffn_gate_exps");
+        DeviceBuffer[] u = stack(owned, w.up(), layer + " ffn_up_exps");
+        DeviceBuffer[] d = stack(owned, w.down(), layer + " ffn_down_exps");
+        gate = g[0];
+        gateScales = g[1];
+        up = u[0];
+        upScales = u[1];
+        down = d[0];
+        downScales = d[1];
         if (w.hasShared()) {
-            sharedGate = own(owned, DeviceMatrix.upload(w.sharedGate(), checkpoint.tensorData(w.sharedGate().name()), f32ToBf16, false));
-            sharedUp = own(owned, DeviceMatrix.upload(w.sharedUp(), checkpoint.tensorData(w.sharedUp().name()), f32ToBf16, false));
-            sharedDown = own(owned, DeviceMatrix.upload(w.sharedDown(), checkpoint.tensorData(w.sharedDown().name()), f32ToBf16, false));
+            sharedGate = own(owned, DeviceMatrix.upload(w.sharedGate(), checkpoint.tensorData(w.sharedGate().name()), f32ToBf16, kQuants));
+            sharedUp = own(owned, DeviceMatrix.upload(w.sharedUp(), checkpoint.tensorData(w.sharedUp().name()), f32ToBf16, kQuants));
+            sharedDown = own(owned, DeviceMatrix.upload(w.sharedDown(), checkpoint.tensorData(w.sharedDown().name()), f32ToBf16, kQuants));
         } else {
             sharedGate = sharedUp = sharedDown = null;
         }
@@ -84,18 +102,48 @@ final class DeviceExperts implements AutoCloseable {
         this.owned.addAll(owned);
     }
 
-    /** The experts' matrices decoded row by row into one [count, rows, cols] buffer of {@link #type}. */
-    private DeviceBuffer stack(List<AutoCloseable> owned, Matrix[] experts, String what) {
-        long each = 2L * experts[0].rows() * experts[0].cols();
-        DeviceBuffer b = own(owned, DeviceBuffer.allocate(each * experts.length, what));
+    /**
+     * The experts' matrices in one [count, rows, cols] stack of {@link #type}: {data, scales} (scales null for the
+     * 16-bit types, decoded row by row on the host; the quantized types' planes back to back, Q4_K's scale and min of a
+     * group side by side as the kernels read them).
+     */
+    private DeviceBuffer[] stack(List<AutoCloseable> owned, Matrix[] experts, String what) {
+        long weights = (long) experts[0].rows() * experts[0].cols();
         for (int i = 0; i < experts.length; i++) {
-            if (experts[i].rows() != experts[0].rows() || experts[i].cols() != experts[0].cols()) {
-                throw new IllegalArgumentException(what + ": expert " + i + " is " + experts[i].rows() + " x "
-                        + experts[i].cols() + ", expert 0 " + experts[0].rows() + " x " + experts[0].cols());
+            if (experts[i].rows() != experts[0].rows() || experts[i].cols() != experts[0].cols() || experts[i].type() != experts[0].type()) {
+                throw new IllegalArgumentException(what + ": expert " + i + " is " + experts[i].type() + " " + experts[i].rows()
+                        + " x " + experts[i].cols() + ", expert 0 " + experts[0].type() + " " + experts[0].rows() + " x " + experts[0].cols());
             }
-            b.upload(DeviceMatrix.halves(experts[i], type), i * each);
         }
-        return b;
+        if (type == GgmlType.BF16 || type == GgmlType.F16) {
+            DeviceBuffer b = own(owned, DeviceBuffer.allocate(2 * weights * experts.length, what));
+            for (int i = 0; i < experts.length; i++) {
+                b.uploadAt(DeviceMatrix.halves(experts[i], type), i * 2 * weights);
+            }
+            return new DeviceBuffer[] {b, null};
+        }
+        int group = type == GgmlType.Q6_K ? 16 : 32;
+        long quantBytes = type == GgmlType.Q4_K ? weights / 2 : weights;
+        long scaleFloats = (type == GgmlType.Q4_K ? 2 : 1) * weights / group;
+        DeviceBuffer q = own(owned, DeviceBuffer.allocate(quantBytes * experts.length, what));
+        DeviceBuffer sc = own(owned, DeviceBuffer.allocate(4 * scaleFloats * experts.length, what + " scales"));
+        for (int i = 0; i < experts.length; i++) {
+            QuantPlanes p = experts[i].planes();
+            if (p == null || p.type() != type || p.quants().length != quantBytes) {
+                throw new IllegalStateException(what + ": expert " + i + " holds no " + type + " planes of " + quantBytes + " bytes");
+            }
+            float[] s = p.scales();
+            if (p.mins() != null) {
+                s = new float[2 * p.scales().length];
+                for (int j = 0; j < p.scales().length; j++) {
+                    s[2 * j] = p.scales()[j];
+                    s[2 * j + 1] = p.mins()[j];
+                }
+            }
+            q.uploadAt(p.quants(), i * quantBytes);
+            sc.uploadAt(s, i * 4 * scaleFloats);
+        }
+        return new DeviceBuffer[] {q, sc};
     }
 
     private static <T extends AutoCloseable> T own(List<AutoCloseable> owned, T t) {
@@ -108,9 +156,14 @@ final class DeviceExperts implements AutoCloseable {
         return sharedGate == null ? List.of() : List.of(sharedGate, sharedUp, sharedDown);
     }
 
-    /** The suffix of this mixture's expert kernels ("bf16" or "f16"). */
+    /** The suffix of this mixture's expert kernels: "bf16", "f16", "q8_0", "q4_k" or "q6_k". */
     String suffix() {
-        return type == GgmlType.BF16 ? "bf16" : "f16";
+        return type.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** Whether the experts are quantized planes (the kernels then take each stack's scales after it). */
+    boolean quantized() {
+        return gateScales != null;
     }
 
     @Override

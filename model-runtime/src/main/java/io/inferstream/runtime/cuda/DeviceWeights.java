@@ -54,7 +54,7 @@ final class DeviceWeights implements AutoCloseable {
         }
         if (w.experts() != null) {
             for (io.inferstream.runtime.model.ExpertWeights e : w.experts()) {
-                bytes += DeviceExperts.bytes(e, config.block().experts(), config.dim(), f32ToBf16);
+                bytes += DeviceExperts.bytes(e, config.block().experts(), config.dim(), f32ToBf16, kQuants);
             }
         }
         bytes += 4L * config.dim() * (2L * config.nLayers() + 1);
@@ -87,9 +87,21 @@ final class DeviceWeights implements AutoCloseable {
         return all;
     }
 
-    /** Whether any matrix of {@code w} is Q4_K or Q6_K (which the device may hold as they are or decoded to F16). */
+    /**
+     * Whether any matrix of {@code w}, experts included, is Q4_K or Q6_K (which the device may hold as they are or
+     * decoded to F16).
+     */
     static boolean hasKQuants(LlamaWeights w, ModelConfig config) {
-        for (Matrix m : matrices(w, config)) {
+        List<Matrix> all = new ArrayList<>(matrices(w, config));
+        if (w.experts() != null) { // a mixture's experts (one stands for all: the loader gives them one type) and shared expert
+            for (io.inferstream.runtime.model.ExpertWeights e : w.experts()) {
+                all.addAll(List.of(e.gate()[0], e.up()[0], e.down()[0]));
+                if (e.hasShared()) {
+                    all.addAll(List.of(e.sharedGate(), e.sharedUp(), e.sharedDown()));
+                }
+            }
+        }
+        for (Matrix m : all) {
             if (m.type() == GgmlType.Q4_K || m.type() == GgmlType.Q6_K) {
                 return true;
             }
@@ -149,7 +161,7 @@ final class DeviceWeights implements AutoCloseable {
             wv[l] = uploaded.get(w.wv()[l]);
             wo[l] = uploaded.get(w.wo()[l]);
             if (mixture) {
-                experts[l] = DeviceExperts.upload(checkpoint, w.experts()[l], config.block().experts(), config.dim(), f32ToBf16,
+                experts[l] = DeviceExperts.upload(checkpoint, w.experts()[l], config.block().experts(), config.dim(), f32ToBf16, kQuants,
                         "layer " + l);
                 owned.add(experts[l]);
             } else {

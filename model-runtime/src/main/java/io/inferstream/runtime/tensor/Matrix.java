@@ -171,7 +171,7 @@ public abstract class Matrix {
     /** Decodes row {@code row} into dst[dstOffset .. dstOffset+cols) (e.g. an embedding lookup). */
     public abstract void dequantizeRow(int row, float[] dst, int dstOffset);
 
-    /** The K-quant planes this matrix holds (Q4_K, Q6_K), or null for other types. */
+    /** The quant planes this matrix holds (Q8_0, Q4_K, Q6_K), or null for other types. */
     public QuantPlanes planes() {
         return null;
     }

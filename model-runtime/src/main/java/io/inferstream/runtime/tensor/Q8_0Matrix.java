@@ -43,6 +43,11 @@ final class Q8_0Matrix extends Matrix {
     }
 
     @Override
+    public QuantPlanes planes() {
+        return new QuantPlanes(GgmlType.Q8_0, quants, scales, null, 32);
+    }
+
+    @Override
     public void dequantizeRow(int row, float[] dst, int dstOffset) {
         int blocks = cols / 32;
         for (int b = 0; b < blocks; b++) {

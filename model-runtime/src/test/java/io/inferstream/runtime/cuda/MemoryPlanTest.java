@@ -41,6 +41,32 @@ class MemoryPlanTest {
     }
 
     @Test
+    void aMixtureOfExpertsAddsItsRoutingAndEachChosenExpertsActivations() {
+        // Mixtral-8x7B: dim 4096, experts 14336 wide, 8 of them, 2 per token
+        io.inferstream.runtime.model.Experts experts = new io.inferstream.runtime.model.Experts(8, 2, 14336, true, 1f, 0);
+        ModelConfig dense = new ModelConfig("llama", 4096, 14336, 32, 32, 8, 128, 32000, 32768, 1e-5f, 1e6f, false, null);
+        ModelConfig mixtral = new ModelConfig("llama", 4096, 14336, 32, 32, 8, 128, 32000, 32768, 1e-5f, 1e6f, false, null, 128,
+                1f, 1f, io.inferstream.runtime.model.BlockOptions.LLAMA.withExperts(experts));
+        // 512 tokens, 1024 slots: router probabilities [512, 8], chosen experts and their weights [1024] each, the slots
+        // by expert [1024] and each expert's first slot [9]; each slot's SwiGLU activations [14336] and output [4096]
+        long scratch = 4L * 512 * 8 + 4L * 2 * 1024 + 4L * 1024 + 4L * 9 + 4L * 1024 * (14336 + 4096);
+        assertEquals(scratch, DeviceExpertFeedForward.bytes(experts, 4096, 512));
+        assertEquals(MemoryPlan.activationBytes(dense, 512) + scratch, MemoryPlan.activationBytes(mixtral, 512));
+        // Qwen2-MoE's shared expert (5632 wide) adds its gate and up [512, 5632] and its output [512, 4096]
+        io.inferstream.runtime.model.Experts qwen = new io.inferstream.runtime.model.Experts(60, 4, 1408, false, 1f, 5632);
+        assertEquals(4L * 512 * 60 + 4L * 3 * 2048 + 4L * 61 + 4L * 2048 * (1408 + 2048) + 4L * 512 * (2 * 5632 + 2048),
+                DeviceExpertFeedForward.bytes(qwen, 2048, 512));
+        // the experts' type on the device: 16-bit from 16-bit and F32, Q8_0 as it is, K-quants kept only when asked
+        assertEquals(GgmlType.BF16, DeviceExperts.expertType(GgmlType.F32, false));
+        assertEquals(GgmlType.BF16, DeviceExperts.expertType(GgmlType.BF16, true));
+        assertEquals(GgmlType.F16, DeviceExperts.expertType(GgmlType.F16, true));
+        assertEquals(GgmlType.Q8_0, DeviceExperts.expertType(GgmlType.Q8_0, false));
+        assertEquals(GgmlType.Q4_K, DeviceExperts.expertType(GgmlType.Q4_K, true));
+        assertEquals(GgmlType.F16, DeviceExperts.expertType(GgmlType.Q4_K, false));
+        assertEquals(GgmlType.F16, DeviceExperts.expertType(GgmlType.Q5_K, true));
+    }
+
+    @Test
     void kvGetsWhatIsLeftOfTheFractionAfterWeightsAndActivations() {
         long weights = 2_471_000_000L;
         long acts = MemoryPlan.activationBytes(LLAMA_1B, 512);

@@ -394,23 +394,36 @@ class CudaLlamaModelGpuTest {
      * schedule: Mixtral's block (llama with 8 experts, 2 per token, renormalized) in F16, and with 4 experts in BF16
      * (an expert then serves more than one 8-token pass of a prefill step); Qwen2-MoE (the full softmax's
      * probabilities, a shared expert behind a sigmoid gate, biases); Granite MoE (renormalized, the residual and logit
-     * scales) with Q8_0 experts, which the device holds decoded to F16. BF16's bound is looser: the products around
-     * the experts read 16-bit activations, which BF16 rounds 8 times as coarsely as F16.
+     * scales) with Q8_0 experts, which the device keeps as the CPU's quants and scales; Qwen3-MoE and Mixtral with
+     * K-quant experts kept as their planes ({@code NATIVE}) or decoded to F16 ({@code AUTO}, where they fit). BF16's
+     * bound is looser: the products around the experts read 16-bit activations, which BF16 rounds 8 times as coarsely
+     * as F16. The dense products' quantized tensor-core path (F16 activations) is pinned off, as a mixture's load
+     * leaves it, so that the quantized rows compare the experts' own arithmetic.
      */
-    @ParameterizedTest(name = "{0} {1}, {2} experts")
-    @org.junit.jupiter.params.provider.CsvSource({"llama, F16, 8, 2e-3", "llama, BF16, 4, 1e-2", "qwen2moe, F16, 8, 2e-3",
-            "granitemoe, Q8_0, 8, 2e-3"})
-    void mixturesOfExpertsOnTheDeviceGiveTheCpuLogits(String arch, GgmlType type, int experts, double bound) {
+    @ParameterizedTest(name = "{0} {1}, {2} experts, K-quants {3}")
+    @org.junit.jupiter.params.provider.CsvSource({"llama, F16, 8, AUTO, 2e-3", "llama, BF16, 4, AUTO, 1e-2",
+            "qwen2moe, F16, 8, AUTO, 2e-3", "granitemoe, Q8_0, 8, AUTO, 5e-4", "qwen3moe, Q4_K, 8, NATIVE, 5e-4",
+            "llama, Q6_K, 8, NATIVE, 5e-4", "llama, Q4_K, 8, AUTO, 2e-3"})
+    void mixturesOfExpertsOnTheDeviceGiveTheCpuLogits(String arch, GgmlType type, int experts, KQuantPolicy kQuants,
+                                                     double bound) {
         Path path = dir.resolve(arch + "-moe.gguf");
-        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(type).withArch(arch).withExperts(experts, false)
-                .withTied(!arch.equals("llama")), path);
+        RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(type).withArch(arch).withExperts(experts, false)
+                .withTied(!arch.equals("llama"));
+        boolean kQuant = type == GgmlType.Q4_K || type == GgmlType.Q6_K;
+        RandomLlamaGguf.write(kQuant ? spec.withShape(256, 512, 4, 2) : spec, path); // K-quants: rows of 256
         try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(path);
-             CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults())) {
+             CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults().withKQuants(kQuants))) {
             LlamaModel cpu = checkpoint.loadModel();
             assertEquals(experts, gpu.config().block().experts().count());
             assertEquals(arch.equals("qwen2moe"), cpu.weights().experts()[0].hasShared());
+            if (kQuant) {
+                String choice = gpu.kernelChoices().get("Q4_K / Q6_K weights");
+                assertTrue(choice.startsWith(kQuants == KQuantPolicy.NATIVE ? "kept as Q4_K / Q6_K" : "decoded to F16"), choice);
+            }
+            gpu.useQuantStream(false);
             double err = assertScheduleMatches(arch + " " + type + " mixture", cpu, gpu, KvStore.Precision.F16, bound);
-            System.out.printf("%s %s, %d experts: largest relative error %.2g (bound %.0g)%n", arch, type, experts, err, bound);
+            System.out.printf("%s %s, %d experts, K-quants %s: largest relative error %.2g (bound %.0g)%n", arch, type, experts,
+                    kQuants, err, bound);
         }
     }
 
