@@ -91,55 +91,12 @@ extern "C" __global__ void moe_group(const int* chosen, int slots, int count, in
     }
 }
 
-// One warp's dot products of weight row w [cols] (16-bit, 16-byte aligned) with the m <= MOE_TOKENS input rows
-// in[i] (float), each summed over the warp: every lane returns them in acc.
-template <typename T, int PAIR>
-__device__ __forceinline__ void moe_rows(const unsigned short* w0, const unsigned short* w1, const float* const* in, int m,
-                                         int cols, float* acc0, float* acc1) {
-    int lane = threadIdx.x & 31;
+// The m <= MOE_TOKENS sums of each lane, summed over the warp (m is warp-uniform).
+template <int PAIR>
+__device__ __forceinline__ void warp_sums(int m, float* acc0, float* acc1) {
 #pragma unroll
     for (int i = 0; i < MOE_TOKENS; i++) {
-        acc0[i] = 0.0f;
-        acc1[i] = 0.0f;
-    }
-    const uint4* r0 = (const uint4*) w0;
-    const uint4* r1 = (const uint4*) w1;
-    int chunks = cols >> 3;
-    for (int c8 = lane; c8 < chunks; c8 += 32) {
-        float a[8];
-        float b[8];
-        uint4 u = r0[c8];
-        const unsigned short* h = (const unsigned short*) &u;
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            a[j] = moe_bits(h[j], (T*) 0);
-        }
-        if (PAIR) {
-            uint4 v = r1[c8];
-            const unsigned short* g = (const unsigned short*) &v;
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                b[j] = moe_bits(g[j], (T*) 0);
-            }
-        }
-#pragma unroll
-        for (int i = 0; i < MOE_TOKENS; i++) {
-            if (i < m) {
-                const float4* xr = (const float4*) (in[i] + (size_t) c8 * 8);
-                float4 x0 = xr[0];
-                float4 x1 = xr[1];
-                acc0[i] += a[0] * x0.x + a[1] * x0.y + a[2] * x0.z + a[3] * x0.w
-                         + a[4] * x1.x + a[5] * x1.y + a[6] * x1.z + a[7] * x1.w;
-                if (PAIR) {
-                    acc1[i] += b[0] * x0.x + b[1] * x0.y + b[2] * x0.z + b[3] * x0.w
-                             + b[4] * x1.x + b[5] * x1.y + b[6] * x1.z + b[7] * x1.w;
-                }
-            }
-        }
-    }
-#pragma unroll
-    for (int i = 0; i < MOE_TOKENS; i++) {
-        if (i < m) { // m is warp-uniform
+        if (i < m) {
             acc0[i] = warp_sum(acc0[i]);
             if (PAIR) {
                 acc1[i] = warp_sum(acc1[i]);
@@ -148,12 +105,97 @@ __device__ __forceinline__ void moe_rows(const unsigned short* w0, const unsigne
     }
 }
 
-// h [slots, hidden]: h[s, r] = silu(gate_e[r] . x[s / used]) * (up_e[r] . x[s / used]) for each slot s routed to
-// expert e = blockIdx.y; a warp per row r, the expert's slots MOE_TOKENS at a time. gate, up [count, hidden, dim];
-// x [n, dim]. grid (ceil(hidden / 8), count), block 256 (an expert no token chose returns at once).
+// One warp's dot products of a weight row with the m <= MOE_TOKENS input rows in[i] (float), each summed over the
+// warp: every lane returns them in acc0 (and, with PAIR, the second row's in acc1). The row is element base of the
+// stack w0 (w1): expert e's row r of [count, rows, cols] is at (e·rows + r)·cols. Two ways to read it:
+// 16-bit rows in 16-byte loads (cols a multiple of 8)...
 template <typename T>
-__device__ void moe_gate_up(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
-                            const int* first, int used, int dim, int hidden, float* h) {
+struct HalfRows {
+    template <int PAIR>
+    static __device__ __forceinline__ void dot(const void* w0, const float*, const void* w1, const float*, size_t base,
+                                               const float* const* in, int m, int cols, float* acc0, float* acc1) {
+        int lane = threadIdx.x & 31;
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            acc0[i] = 0.0f;
+            acc1[i] = 0.0f;
+        }
+        const uint4* r0 = (const uint4*) ((const unsigned short*) w0 + base);
+        const uint4* r1 = PAIR ? (const uint4*) ((const unsigned short*) w1 + base) : nullptr;
+        int chunks = cols >> 3;
+        for (int c8 = lane; c8 < chunks; c8 += 32) {
+            float a[8];
+            float b[8];
+            uint4 u = r0[c8];
+            const unsigned short* h = (const unsigned short*) &u;
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                a[j] = moe_bits(h[j], (T*) 0);
+            }
+            if (PAIR) {
+                uint4 v = r1[c8];
+                const unsigned short* g = (const unsigned short*) &v;
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    b[j] = moe_bits(g[j], (T*) 0);
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < MOE_TOKENS; i++) {
+                if (i < m) {
+                    const float4* xr = (const float4*) (in[i] + (size_t) c8 * 8);
+                    float4 x0 = xr[0];
+                    float4 x1 = xr[1];
+                    acc0[i] += a[0] * x0.x + a[1] * x0.y + a[2] * x0.z + a[3] * x0.w
+                             + a[4] * x1.x + a[5] * x1.y + a[6] * x1.z + a[7] * x1.w;
+                    if (PAIR) {
+                        acc1[i] += b[0] * x0.x + b[1] * x0.y + b[2] * x0.z + b[3] * x0.w
+                                 + b[4] * x1.x + b[5] * x1.y + b[6] * x1.z + b[7] * x1.w;
+                    }
+                }
+            }
+        }
+        warp_sums<PAIR>(m, acc0, acc1);
+    }
+};
+
+// ...or the quantized planes as the CPU holds them (Q8_0, Q4_K, Q6_K: common.cuh weight_at, with their scales s0, s1):
+// each lane takes every 32nd weight (a warp reads consecutive bytes) and decodes it to the CPU's float bits.
+template <int TYPE>
+struct QuantRows {
+    template <int PAIR>
+    static __device__ __forceinline__ void dot(const void* w0, const float* s0, const void* w1, const float* s1, size_t base,
+                                               const float* const* in, int m, int cols, float* acc0, float* acc1) {
+#pragma unroll
+        for (int i = 0; i < MOE_TOKENS; i++) {
+            acc0[i] = 0.0f;
+            acc1[i] = 0.0f;
+        }
+        for (int c = threadIdx.x & 31; c < cols; c += 32) {
+            float a = weight_at<TYPE>(w0, s0, base + c);
+            float b = PAIR ? weight_at<TYPE>(w1, s1, base + c) : 0.0f;
+#pragma unroll
+            for (int i = 0; i < MOE_TOKENS; i++) {
+                if (i < m) {
+                    float x = in[i][c];
+                    acc0[i] += a * x;
+                    if (PAIR) {
+                        acc1[i] += b * x;
+                    }
+                }
+            }
+        }
+        warp_sums<PAIR>(m, acc0, acc1);
+    }
+};
+
+// h [slots, hidden]: h[s, r] = silu(gate_e[r] . x[s / used]) * (up_e[r] . x[s / used]) for each slot s routed to
+// expert e = blockIdx.y; a warp per row r, the expert's slots MOE_TOKENS at a time. gate, up [count, hidden, dim] read
+// by Rows (with their scales where quantized); x [n, dim]. grid (ceil(hidden / 8), count), block 256 (an expert no
+// token chose returns at once).
+template <typename Rows>
+__device__ void moe_gate_up(const void* gate, const float* gateScales, const void* up, const float* upScales, const float* x,
+                            const int* order, const int* first, int used, int dim, int hidden, float* h) {
     int e = blockIdx.y;
     int begin = first[e];
     int end = first[e + 1];
@@ -161,7 +203,7 @@ __device__ void moe_gate_up(const unsigned short* gate, const unsigned short* up
     if (begin == end || row >= hidden) { // warp-uniform; no barriers below
         return;
     }
-    size_t off = ((size_t) e * hidden + row) * dim;
+    size_t base = ((size_t) e * hidden + row) * dim;
     float g[MOE_TOKENS];
     float u[MOE_TOKENS];
     const float* in[MOE_TOKENS];
@@ -171,7 +213,7 @@ __device__ void moe_gate_up(const unsigned short* gate, const unsigned short* up
         for (int i = 0; i < MOE_TOKENS; i++) {
             in[i] = x + (size_t) (i < m ? order[s0 + i] / used : 0) * dim;
         }
-        moe_rows<T, 1>(gate + off, up + off, in, m, dim, g, u);
+        Rows::template dot<1>(gate, gateScales, up, upScales, base, in, m, dim, g, u);
         if ((threadIdx.x & 31) == 0) {
             for (int i = 0; i < m; i++) {
                 h[(size_t) order[s0 + i] * hidden + row] = swiglu_value(g[i], u[i]);
@@ -182,9 +224,9 @@ __device__ void moe_gate_up(const unsigned short* gate, const unsigned short* up
 
 // out [slots, dim]: out[s, r] = down_e[r] . h[s] for each slot s routed to expert e = blockIdx.y. down [count, dim,
 // hidden]. grid (ceil(dim / 8), count), block 256.
-template <typename T>
-__device__ void moe_down(const unsigned short* down, const float* h, const int* order, const int* first, int dim,
-                         int hidden, float* out) {
+template <typename Rows>
+__device__ void moe_down(const void* down, const float* downScales, const float* h, const int* order, const int* first,
+                         int dim, int hidden, float* out) {
     int e = blockIdx.y;
     int begin = first[e];
     int end = first[e + 1];
@@ -192,7 +234,7 @@ __device__ void moe_down(const unsigned short* down, const float* h, const int* 
     if (begin == end || row >= dim) {
         return;
     }
-    size_t off = ((size_t) e * dim + row) * hidden;
+    size_t base = ((size_t) e * dim + row) * hidden;
     float acc[MOE_TOKENS];
     float unused[MOE_TOKENS];
     const float* in[MOE_TOKENS];
@@ -202,7 +244,7 @@ __device__ void moe_down(const unsigned short* down, const float* h, const int* 
         for (int i = 0; i < MOE_TOKENS; i++) {
             in[i] = h + (size_t) (i < m ? order[s0 + i] : order[s0]) * hidden;
         }
-        moe_rows<T, 0>(down + off, nullptr, in, m, hidden, acc, unused);
+        Rows::template dot<0>(down, downScales, nullptr, nullptr, base, in, m, hidden, acc, unused);
         if ((threadIdx.x & 31) == 0) {
             for (int i = 0; i < m; i++) {
                 out[(size_t) order[s0 + i] * dim + row] = acc[i];
@@ -213,20 +255,34 @@ __device__ void moe_down(const unsigned short* down, const float* h, const int* 
 
 extern "C" __global__ void moe_gate_up_f16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
                                            const int* first, int used, int dim, int hidden, float* h) {
-    moe_gate_up<__half>(gate, up, x, order, first, used, dim, hidden, h);
+    moe_gate_up<HalfRows<__half>>(gate, nullptr, up, nullptr, x, order, first, used, dim, hidden, h);
 }
 extern "C" __global__ void moe_gate_up_bf16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
                                             const int* first, int used, int dim, int hidden, float* h) {
-    moe_gate_up<__nv_bfloat16>(gate, up, x, order, first, used, dim, hidden, h);
+    moe_gate_up<HalfRows<__nv_bfloat16>>(gate, nullptr, up, nullptr, x, order, first, used, dim, hidden, h);
 }
 extern "C" __global__ void moe_down_f16(const unsigned short* down, const float* h, const int* order, const int* first,
                                         int dim, int hidden, float* out) {
-    moe_down<__half>(down, h, order, first, dim, hidden, out);
+    moe_down<HalfRows<__half>>(down, nullptr, h, order, first, dim, hidden, out);
 }
 extern "C" __global__ void moe_down_bf16(const unsigned short* down, const float* h, const int* order, const int* first,
                                          int dim, int hidden, float* out) {
-    moe_down<__nv_bfloat16>(down, h, order, first, dim, hidden, out);
+    moe_down<HalfRows<__nv_bfloat16>>(down, nullptr, h, order, first, dim, hidden, out);
 }
+
+// The quantized experts: each stack's planes followed by its scales (Q4_K: each group's scale and min side by side).
+#define MOE_QUANT(name, TYPE) \
+extern "C" __global__ void moe_gate_up_##name(const void* gate, const float* gateScales, const void* up, const float* upScales, \
+        const float* x, const int* order, const int* first, int used, int dim, int hidden, float* h) { \
+    moe_gate_up<QuantRows<TYPE>>(gate, gateScales, up, upScales, x, order, first, used, dim, hidden, h); \
+} \
+extern "C" __global__ void moe_down_##name(const void* down, const float* downScales, const float* h, const int* order, \
+        const int* first, int dim, int hidden, float* out) { \
+    moe_down<QuantRows<TYPE>>(down, downScales, h, order, first, dim, hidden, out); \
+}
+MOE_QUANT(q8_0, WT_Q8_0)
+MOE_QUANT(q4_k, WT_Q4_K)
+MOE_QUANT(q6_k, WT_Q6_K)
 
 // xb[t] = Σ_j weights[t, j] · out[t·used + j] (j in the order token t chose its experts), + s(t) · shared[t] where
 // shared is not null, s(t) = sigmoid(sharedRouter · xb[t]) (Qwen2-MoE) or 1 (sharedRouter null: Granite MoE's shared
@@ -257,112 +313,3 @@ extern "C" __global__ void moe_combine(float* xb, const float* out, const float*
         row[i] = v;
     }
 }
-
-// The same products for experts kept quantized as the CPU holds them (Q8_0, Q4_K, Q6_K planes: common.cuh weight_at;
-// the experts' planes back to back, so expert e's weight (r, c) is element (e·rows + r)·cols + c of the stack). Each
-// lane takes every 32nd weight of the row (a warp reads consecutive bytes) and decodes it to the CPU's float bits.
-template <int TYPE, int PAIR>
-__device__ __forceinline__ void moe_rows_q(const void* w0, const float* s0, const void* w1, const float* s1, size_t base,
-                                           const float* const* in, int m, int cols, float* acc0, float* acc1) {
-#pragma unroll
-    for (int i = 0; i < MOE_TOKENS; i++) {
-        acc0[i] = 0.0f;
-        acc1[i] = 0.0f;
-    }
-    for (int c = threadIdx.x & 31; c < cols; c += 32) {
-        float a = weight_at<TYPE>(w0, s0, base + c);
-        float b = PAIR ? weight_at<TYPE>(w1, s1, base + c) : 0.0f;
-#pragma unroll
-        for (int i = 0; i < MOE_TOKENS; i++) {
-            if (i < m) {
-                float x = in[i][c];
-                acc0[i] += a * x;
-                if (PAIR) {
-                    acc1[i] += b * x;
-                }
-            }
-        }
-    }
-#pragma unroll
-    for (int i = 0; i < MOE_TOKENS; i++) {
-        if (i < m) {
-            acc0[i] = warp_sum(acc0[i]);
-            if (PAIR) {
-                acc1[i] = warp_sum(acc1[i]);
-            }
-        }
-    }
-}
-
-// moe_gate_up for quantized experts: gate and up [count, hidden, dim] as planes with their scales.
-template <int TYPE>
-__device__ void moe_gate_up_q(const void* gate, const float* gateScales, const void* up, const float* upScales, const float* x,
-                              const int* order, const int* first, int used, int dim, int hidden, float* h) {
-    int e = blockIdx.y;
-    int begin = first[e];
-    int end = first[e + 1];
-    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (begin == end || row >= hidden) {
-        return;
-    }
-    size_t base = ((size_t) e * hidden + row) * dim;
-    float g[MOE_TOKENS];
-    float u[MOE_TOKENS];
-    const float* in[MOE_TOKENS];
-    for (int s0 = begin; s0 < end; s0 += MOE_TOKENS) {
-        int m = min(MOE_TOKENS, end - s0);
-#pragma unroll
-        for (int i = 0; i < MOE_TOKENS; i++) {
-            in[i] = x + (size_t) (i < m ? order[s0 + i] / used : 0) * dim;
-        }
-        moe_rows_q<TYPE, 1>(gate, gateScales, up, upScales, base, in, m, dim, g, u);
-        if ((threadIdx.x & 31) == 0) {
-            for (int i = 0; i < m; i++) {
-                h[(size_t) order[s0 + i] * hidden + row] = swiglu_value(g[i], u[i]);
-            }
-        }
-    }
-}
-
-// moe_down for quantized experts: down [count, dim, hidden] as planes with their scales.
-template <int TYPE>
-__device__ void moe_down_q(const void* down, const float* downScales, const float* h, const int* order, const int* first,
-                           int dim, int hidden, float* out) {
-    int e = blockIdx.y;
-    int begin = first[e];
-    int end = first[e + 1];
-    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (begin == end || row >= dim) {
-        return;
-    }
-    size_t base = ((size_t) e * dim + row) * hidden;
-    float acc[MOE_TOKENS];
-    float unused[MOE_TOKENS];
-    const float* in[MOE_TOKENS];
-    for (int s0 = begin; s0 < end; s0 += MOE_TOKENS) {
-        int m = min(MOE_TOKENS, end - s0);
-#pragma unroll
-        for (int i = 0; i < MOE_TOKENS; i++) {
-            in[i] = h + (size_t) (i < m ? order[s0 + i] : order[s0]) * hidden;
-        }
-        moe_rows_q<TYPE, 0>(down, downScales, nullptr, nullptr, base, in, m, hidden, acc, unused);
-        if ((threadIdx.x & 31) == 0) {
-            for (int i = 0; i < m; i++) {
-                out[(size_t) order[s0 + i] * dim + row] = acc[i];
-            }
-        }
-    }
-}
-
-#define MOE_QUANT(name, TYPE) \
-extern "C" __global__ void moe_gate_up_##name(const void* gate, const float* gateScales, const void* up, const float* upScales, \
-        const float* x, const int* order, const int* first, int used, int dim, int hidden, float* h) { \
-    moe_gate_up_q<TYPE>(gate, gateScales, up, upScales, x, order, first, used, dim, hidden, h); \
-} \
-extern "C" __global__ void moe_down_##name(const void* down, const float* downScales, const float* h, const int* order, \
-        const int* first, int dim, int hidden, float* out) { \
-    moe_down_q<TYPE>(down, downScales, h, order, first, dim, hidden, out); \
-}
-MOE_QUANT(q8_0, WT_Q8_0)
-MOE_QUANT(q4_k, WT_Q4_K)
-MOE_QUANT(q6_k, WT_Q6_K)

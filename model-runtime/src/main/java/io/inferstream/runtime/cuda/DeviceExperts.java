@@ -66,7 +66,7 @@ final class DeviceExperts implements AutoCloseable {
             owned.clear();
             return d;
         } finally {
-            close(owned);
+            DeviceWeights.close(owned);
         }
     }
 
@@ -168,17 +168,6 @@ final class DeviceExperts implements AutoCloseable {
 
     @Override
     public void close() {
-        close(owned);
-    }
-
-    private static void close(List<AutoCloseable> owned) {
-        for (AutoCloseable c : owned) {
-            try {
-                c.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("freeing device memory failed", e);
-            }
-        }
-        owned.clear();
+        DeviceWeights.close(owned);
     }
 }

@@ -226,7 +226,8 @@ final class DeviceWeights implements AutoCloseable {
         close(owned);
     }
 
-    private static void close(List<AutoCloseable> owned) {
+    /** Closes every one of {@code owned} (device allocations, in the order made) and empties the list. */
+    static void close(List<AutoCloseable> owned) {
         for (AutoCloseable c : owned) {
             try {
                 c.close();
