@@ -376,7 +376,8 @@ public final class CudaLlamaModel implements LanguageModel {
             return w.gate[l].bytes() + w.up[l].bytes() + w.down[l].bytes();
         }
         DeviceExperts e = w.experts[l];
-        long b = e.router.bytes() + e.gate.bytes() / config.block().experts().count() * 3 * config.block().experts().used();
+        long stack = e.gate.bytes() + (e.gateScales == null ? 0 : e.gateScales.bytes()); // gate, up and down: the same size
+        long b = e.router.bytes() + stack / config.block().experts().count() * 3 * config.block().experts().used();
         for (DeviceMatrix m : e.sharedMatrices()) {
             b += m.bytes();
         }

@@ -66,7 +66,9 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         int count = experts.count();
         int used = experts.used();
         int slots = n * used;
-        w.router.matmul(k, xb, probs, n); // F32 as the CPU's: the routing picks the experts
+        // the router's scores from float activations whatever its type (a 16-bit router would round them on tensor
+        // cores): the scores pick the experts, so they follow the CPU's as closely as a different summation order allows
+        w.router.matmul(k, xb, probs, n, n <= DeviceMatrix.MATVEC_MAX_TOKENS ? DeviceMatrix.Kernel.MATVEC : DeviceMatrix.Kernel.TILED);
         k.launch("moe_route", (n + 63) / 64, 1, 64, 0, probs, n, count, used, experts.normalize() ? 1 : 0,
                 experts.weightsScale(), chosen, weights);
         k.launch("moe_group", 1, 1, 256, 0, chosen, slots, count, order, first);

@@ -20,7 +20,7 @@ import io.inferstream.runtime.tensor.QuantPlanes;
  */
 final class DeviceExperts implements AutoCloseable {
 
-    final DeviceMatrix router;      // [count, dim]
+    final DeviceMatrix router;      // [count, dim] as the file has it, multiplied from float activations
     final GgmlType type;            // the experts' type on the device: BF16, F16, Q8_0, Q4_K or Q6_K
     final DeviceBuffer gate;        // [count, hidden, dim] (the quants of a quantized type)
     final DeviceBuffer up;          // [count, hidden, dim]

@@ -260,6 +260,16 @@ class CudaLlamaModelGpuTest {
             assertTrue(gpu.config().ropeNeox());
             assertScheduleMatches("Hugging Face BF16 qwen2", checkpoint.loadModel(), gpu, KvStore.Precision.F16, 3e-2);
         }
+        // a Qwen2-MoE folder: the router in BF16 as the checkpoint has it (a product of 8 rows), the experts and the
+        // shared expert from their own tensors
+        RandomLlamaGguf.Spec moe = RandomLlamaGguf.Spec.llama(GgmlType.F32).withArch("qwen2moe").withExperts(8, false).withTied(true);
+        RandomHfFolder.write(RandomLlamaGguf.write(moe, dir.resolve("drawn-moe.gguf")), dir.resolve("hf-moe"),
+                io.inferstream.runtime.safetensors.SafetensorsDtype.BF16, 2);
+        try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(dir.resolve("hf-moe"));
+             CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults())) {
+            assertEquals(8, gpu.config().block().experts().count());
+            assertScheduleMatches("Hugging Face BF16 qwen2moe", checkpoint.loadModel(), gpu, KvStore.Precision.F16, 3e-2);
+        }
     }
 
     /**
