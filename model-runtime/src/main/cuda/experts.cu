@@ -270,13 +270,14 @@ extern "C" __global__ void moe_down_bf16(const unsigned short* down, const float
     moe_down<HalfRows<__nv_bfloat16>>(down, nullptr, h, order, first, dim, hidden, out);
 }
 
-// The quantized experts: each stack's planes followed by its scales (Q4_K: each group's scale and min side by side).
+// The quantized experts (moe_quant_*: two more parameters, each stack's scales after its planes; Q4_K: each group's
+// scale and min side by side).
 #define MOE_QUANT(name, TYPE) \
-extern "C" __global__ void moe_gate_up_##name(const void* gate, const float* gateScales, const void* up, const float* upScales, \
+extern "C" __global__ void moe_quant_gate_up_##name(const void* gate, const float* gateScales, const void* up, const float* upScales, \
         const float* x, const int* order, const int* first, int used, int dim, int hidden, float* h) { \
     moe_gate_up<QuantRows<TYPE>>(gate, gateScales, up, upScales, x, order, first, used, dim, hidden, h); \
 } \
-extern "C" __global__ void moe_down_##name(const void* down, const float* downScales, const float* h, const int* order, \
+extern "C" __global__ void moe_quant_down_##name(const void* down, const float* downScales, const float* h, const int* order, \
         const int* first, int dim, int hidden, float* out) { \
     moe_down<QuantRows<TYPE>>(down, downScales, h, order, first, dim, hidden, out); \
 }

@@ -75,9 +75,9 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         String t = w.suffix();
         int rowBlocks = (experts.hidden() + 7) / 8; // a warp per row, 8 to a block, one grid row per expert
         if (w.quantized()) { // the planes, each with its scales
-            k.launch("moe_gate_up_" + t, rowBlocks, count, 256, 0, w.gate, w.gateScales, w.up, w.upScales, xb, order, first,
-                    used, dim, experts.hidden(), hidden);
-            k.launch("moe_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, w.downScales, hidden, order, first, dim,
+            k.launch("moe_quant_gate_up_" + t, rowBlocks, count, 256, 0, w.gate, w.gateScales, w.up, w.upScales, xb, order,
+                    first, used, dim, experts.hidden(), hidden);
+            k.launch("moe_quant_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, w.downScales, hidden, order, first, dim,
                     experts.hidden(), out);
         } else {
             k.launch("moe_gate_up_" + t, rowBlocks, count, 256, 0, w.gate, w.up, xb, order, first, used, dim,

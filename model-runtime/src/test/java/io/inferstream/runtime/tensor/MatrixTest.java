@@ -392,18 +392,18 @@ class MatrixTest {
     }
 
     /**
-     * The planes a K-quant matrix hands to other kernels (the GPU's) decode, by the rule QuantPlanes documents, to the
-     * bits of the matrix's own row decode; other types have none.
+     * The planes a Q8_0 or K-quant matrix hands to other kernels (the GPU's) decode, by the rule QuantPlanes documents,
+     * to the bits of the matrix's own row decode; other types have none.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_K", "Q6_K"})
     void kQuantPlanesDecodeByTheirDocumentedRuleToTheRowDecode(GgmlType type) {
         int rows = 3;
         int cols = 512;
         Matrix m = randomMatrix(type, rows, cols, 43).m;
         QuantPlanes p = m.planes();
         assertEquals(type, p.type());
-        assertEquals(type == GgmlType.Q4_K ? 32 : 16, p.group());
+        assertEquals(type == GgmlType.Q6_K ? 16 : 32, p.group());
         assertEquals(rows * cols / p.group(), p.scales().length);
         for (int r = 0; r < rows; r++) {
             float[] expected = row(m, r);
@@ -415,12 +415,12 @@ class MatrixTest {
                     int q = i % 64 < 32 ? b & 0xF : b >> 4;
                     got = p.scales()[i / 32] * q - p.mins()[i / 32];
                 } else {
-                    got = p.scales()[i / 16] * p.quants()[i];
+                    got = p.scales()[i / p.group()] * p.quants()[i];
                 }
                 assertEquals(Float.floatToRawIntBits(expected[c]), Float.floatToRawIntBits(got), type + " r" + r + " c" + c);
             }
         }
-        assertEquals(null, randomMatrix(GgmlType.Q8_0, 1, 64, 1).m.planes());
+        assertEquals(null, randomMatrix(GgmlType.BF16, 1, 64, 1).m.planes());
     }
 
     @ParameterizedTest
