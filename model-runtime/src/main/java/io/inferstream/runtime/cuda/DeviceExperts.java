@@ -132,16 +132,8 @@ final class DeviceExperts implements AutoCloseable {
             if (p == null || p.type() != type || p.quants().length != quantBytes) {
                 throw new IllegalStateException(what + ": expert " + i + " holds no " + type + " planes of " + quantBytes + " bytes");
             }
-            float[] s = p.scales();
-            if (p.mins() != null) {
-                s = new float[2 * p.scales().length];
-                for (int j = 0; j < p.scales().length; j++) {
-                    s[2 * j] = p.scales()[j];
-                    s[2 * j + 1] = p.mins()[j];
-                }
-            }
             q.uploadAt(p.quants(), i * quantBytes);
-            sc.uploadAt(s, i * 4 * scaleFloats);
+            sc.uploadAt(DeviceMatrix.kernelScales(p), i * 4 * scaleFloats);
         }
         return new DeviceBuffer[] {q, sc};
     }

@@ -91,14 +91,7 @@ public final class DeviceMatrix implements AutoCloseable {
         if (target == source && (source == GgmlType.Q4_K || source == GgmlType.Q6_K)) {
             QuantPlanes p = cpu.planes();
             DeviceBuffer d = DeviceBuffer.allocate(p.quants().length, name);
-            float[] s = p.scales();
-            if (p.mins() != null) { // the kernels read a group's scale and min together
-                s = new float[2 * p.scales().length];
-                for (int g = 0; g < p.scales().length; g++) {
-                    s[2 * g] = p.scales()[g];
-                    s[2 * g + 1] = p.mins()[g];
-                }
-            }
+            float[] s = kernelScales(p);
             DeviceBuffer sc = DeviceBuffer.allocate(4L * s.length, name + " scales");
             d.upload(p.quants());
             sc.upload(s, s.length);
@@ -130,6 +123,19 @@ public final class DeviceMatrix implements AutoCloseable {
         DeviceBuffer d = DeviceBuffer.allocate(2 * n, name);
         d.upload(halves);
         return new DeviceMatrix(target, rows, cols, name, d, null);
+    }
+
+    /** The scales of {@code p} as the kernels read them (common.cuh weight_at): Q4_K's scale and min of a group side by side. */
+    static float[] kernelScales(QuantPlanes p) {
+        if (p.mins() == null) {
+            return p.scales();
+        }
+        float[] s = new float[2 * p.scales().length];
+        for (int g = 0; g < p.scales().length; g++) {
+            s[2 * g] = p.scales()[g];
+            s[2 * g + 1] = p.mins()[g];
+        }
+        return s;
     }
 
     /**
