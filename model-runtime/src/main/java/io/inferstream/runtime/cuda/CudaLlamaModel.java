@@ -376,8 +376,11 @@ public final class CudaLlamaModel implements LanguageModel {
             return w.gate[l].bytes() + w.up[l].bytes() + w.down[l].bytes();
         }
         DeviceExperts e = w.experts[l];
-        long stack = e.gate.bytes() + (e.gateScales == null ? 0 : e.gateScales.bytes()); // gate, up and down: the same size
-        long b = e.router.bytes() + stack / config.block().experts().count() * 3 * config.block().experts().used();
+        long stacks = 0; // one token reads used / count of each stack
+        for (DeviceExperts.Stack s : new DeviceExperts.Stack[] {e.gate, e.up, e.down}) {
+            stacks += s.data().bytes() + (s.scales() == null ? 0 : s.scales().bytes());
+        }
+        long b = e.router.bytes() + stacks / config.block().experts().count() * config.block().experts().used();
         for (DeviceMatrix m : e.sharedMatrices()) {
             b += m.bytes();
         }

@@ -72,17 +72,23 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         k.launch("moe_route", (n + 63) / 64, 1, 64, 0, probs, n, count, used, experts.normalize() ? 1 : 0,
                 experts.weightsScale(), chosen, weights);
         k.launch("moe_group", 1, 1, 256, 0, chosen, slots, count, order, first);
-        String t = w.suffix();
         int rowBlocks = (experts.hidden() + 7) / 8; // a warp per row, 8 to a block, one grid row per expert
-        if (w.quantized()) { // the planes, each with its scales
-            k.launch("moe_quant_gate_up_" + t, rowBlocks, count, 256, 0, w.gate, w.gateScales, w.up, w.upScales, xb, order,
-                    first, used, dim, experts.hidden(), hidden);
-            k.launch("moe_quant_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, w.downScales, hidden, order, first, dim,
+        DeviceExperts.Stack g = w.gate;
+        DeviceExperts.Stack u = w.up; // of gate's type
+        DeviceExperts.Stack d = w.down;
+        if (g.quantized()) { // the planes, each with its scales
+            k.launch("moe_quant_gate_up_" + g.suffix(), rowBlocks, count, 256, 0, g.data(), g.scales(), u.data(), u.scales(), xb,
+                    order, first, used, dim, experts.hidden(), hidden);
+        } else {
+            k.launch("moe_gate_up_" + g.suffix(), rowBlocks, count, 256, 0, g.data(), u.data(), xb, order, first, used, dim,
+                    experts.hidden(), hidden);
+        }
+        if (d.quantized()) {
+            k.launch("moe_quant_down_" + d.suffix(), (dim + 7) / 8, count, 256, 0, d.data(), d.scales(), hidden, order, first, dim,
                     experts.hidden(), out);
         } else {
-            k.launch("moe_gate_up_" + t, rowBlocks, count, 256, 0, w.gate, w.up, xb, order, first, used, dim,
-                    experts.hidden(), hidden);
-            k.launch("moe_down_" + t, (dim + 7) / 8, count, 256, 0, w.down, hidden, order, first, dim, experts.hidden(), out);
+            k.launch("moe_down_" + d.suffix(), (dim + 7) / 8, count, 256, 0, d.data(), hidden, order, first, dim, experts.hidden(),
+                    out);
         }
         if (w.sharedGate != null) {
             int width = experts.sharedHidden();

@@ -14,25 +14,43 @@ import io.inferstream.runtime.tensor.QuantPlanes;
  * One layer's mixture-of-experts weights in device memory ({@link ExpertWeights}): the router and the shared expert as
  * {@link DeviceMatrix}es (the router as the file has it, F32 in llama-quantize's files, since the routing decides which
  * experts run), and each of gate, up and down as one stack [count, rows, cols] that experts.cu's kernels index by
- * expert. The stack's type: Q8_0 as the CPU holds it (int8 quants and a float scale per 32), and Q4_K / Q6_K as their
+ * expert. A stack's type: Q8_0 as the CPU holds it (int8 quants and a float scale per 32), and Q4_K / Q6_K as their
  * planes where the load keeps K-quants ({@link DeviceMatrix#deviceType}), so a quantized mixture takes about a byte or
- * less per weight on the device, as on the CPU; BF16 from BF16 or F32 files; F16 otherwise (decoded on the host).
+ * less per weight on the device, as on the CPU; BF16 from BF16 or F32 files; F16 otherwise (decoded on the host). Each
+ * role has its own (llama-quantize's Q4_K_M writes down in Q6_K beside Q4_K gate and up); gate and up, which one kernel
+ * reads together, share theirs, F16 where the file's differ.
  */
 final class DeviceExperts implements AutoCloseable {
 
     final DeviceMatrix router;      // [count, dim] as the file has it, multiplied from float activations
-    final GgmlType type;            // the experts' type on the device: BF16, F16, Q8_0, Q4_K or Q6_K
-    final DeviceBuffer gate;        // [count, hidden, dim] (the quants of a quantized type)
-    final DeviceBuffer up;          // [count, hidden, dim]
-    final DeviceBuffer down;        // [count, dim, hidden]
-    final DeviceBuffer gateScales;  // a quantized type's scales (Q4_K: with its mins) for gate, else null
-    final DeviceBuffer upScales;
-    final DeviceBuffer downScales;
+    final Stack gate;               // [count, hidden, dim]
+    final Stack up;                 // [count, hidden, dim], of gate's type
+    final Stack down;               // [count, dim, hidden]
     final DeviceMatrix sharedGate;  // [sharedHidden, dim], or null without a shared expert
     final DeviceMatrix sharedUp;    // [sharedHidden, dim], or null
     final DeviceMatrix sharedDown;  // [dim, sharedHidden], or null
     final DeviceBuffer sharedRouter; // [dim] the shared expert's gate (Qwen2-MoE), or null
     private final List<AutoCloseable> owned = new ArrayList<>();
+
+    /**
+     * One role's experts on the device.
+     *
+     * @param type   BF16, F16, Q8_0, Q4_K or Q6_K
+     * @param data   the weights (a quantized type's quants), expert after expert
+     * @param scales a quantized type's scales (Q4_K: each group's scale and min side by side), else null
+     */
+    record Stack(GgmlType type, DeviceBuffer data, DeviceBuffer scales) {
+
+        /** The suffix of the expert kernels for this type: "bf16", "f16", "q8_0", "q4_k" or "q6_k". */
+        String suffix() {
+            return type.name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        /** Whether the experts are quantized planes (the kernels then take the scales after the data). */
+        boolean quantized() {
+            return scales != null;
+        }
+    }
 
     /** The experts' type on the device for experts of {@code source} type ({@code kQuants}: Q4_K and Q6_K kept). */
     static GgmlType expertType(GgmlType source, boolean kQuants) {
@@ -48,7 +66,9 @@ final class DeviceExperts implements AutoCloseable {
     static long bytes(ExpertWeights w, Experts e, int dim, boolean f32ToBf16, boolean kQuants) {
         long b = DeviceMatrix.deviceBytes(w.router().type(), false, false, w.router().rows(), w.router().cols());
         // a stack of experts takes what one matrix of its device type takes, as DeviceMatrix holds it
-        b += 3 * DeviceMatrix.deviceBytes(expertType(w.gate()[0].type(), kQuants), false, kQuants, e.count() * e.hidden(), dim);
+        GgmlType pair = pairType(w, kQuants);
+        b += 2 * DeviceMatrix.deviceBytes(pair, false, kQuants, e.count() * e.hidden(), dim);
+        b += DeviceMatrix.deviceBytes(stackType(w.down(), kQuants), false, kQuants, e.count() * dim, e.hidden());
         if (w.hasShared()) {
             for (Matrix m : new Matrix[] {w.sharedGate(), w.sharedUp(), w.sharedDown()}) {
                 b += DeviceMatrix.deviceBytes(m.type(), f32ToBf16, kQuants, m.rows(), m.cols());
@@ -76,16 +96,10 @@ final class DeviceExperts implements AutoCloseable {
             throw new IllegalArgumentException(layer + ": experts of " + e.hidden() + " x " + dim + ", widths not multiples of 8");
         }
         router = own(owned, DeviceMatrix.upload(w.router(), checkpoint.tensorData(w.router().name()), false, false));
-        type = expertType(w.gate()[0].type(), kQuants);
-        DeviceBuffer[] g = stack(owned, w.gate(), layer + " ffn_gate_exps");
-        DeviceBuffer[] u = stack(owned, w.up(), layer + " ffn_up_exps");
-        DeviceBuffer[] d = stack(owned, w.down(), layer + " ffn_down_exps");
-        gate = g[0];
-        gateScales = g[1];
-        up = u[0];
-        upScales = u[1];
-        down = d[0];
-        downScales = d[1];
+        GgmlType pair = pairType(w, kQuants);
+        gate = stack(owned, w.gate(), pair, layer + " ffn_gate_exps");
+        up = stack(owned, w.up(), pair, layer + " ffn_up_exps");
+        down = stack(owned, w.down(), stackType(w.down(), kQuants), layer + " ffn_down_exps");
         if (w.hasShared()) {
             sharedGate = own(owned, DeviceMatrix.upload(w.sharedGate(), checkpoint.tensorData(w.sharedGate().name()), f32ToBf16, kQuants));
             sharedUp = own(owned, DeviceMatrix.upload(w.sharedUp(), checkpoint.tensorData(w.sharedUp().name()), f32ToBf16, kQuants));
@@ -102,17 +116,33 @@ final class DeviceExperts implements AutoCloseable {
         this.owned.addAll(owned);
     }
 
+    /** The device type of one role's experts: their file type's, or F16 where the experts differ in type. */
+    private static GgmlType stackType(Matrix[] experts, boolean kQuants) {
+        for (Matrix m : experts) {
+            if (m.type() != experts[0].type()) {
+                return GgmlType.F16;
+            }
+        }
+        return expertType(experts[0].type(), kQuants);
+    }
+
+    /** The device type gate and up share (one kernel reads both): theirs where it is the same, else F16. */
+    private static GgmlType pairType(ExpertWeights w, boolean kQuants) {
+        GgmlType gate = stackType(w.gate(), kQuants);
+        return gate == stackType(w.up(), kQuants) ? gate : GgmlType.F16;
+    }
+
     /**
-     * The experts' matrices in one [count, rows, cols] stack of {@link #type}: {data, scales} (scales null for the
-     * 16-bit types, decoded row by row on the host; the quantized types' planes back to back, Q4_K's scale and min of a
-     * group side by side as the kernels read them).
+     * The experts' matrices in one [count, rows, cols] stack of {@code type}: 16-bit types decoded row by row on the
+     * host; the quantized types' planes back to back, Q4_K's scale and min of a group side by side as the kernels read
+     * them.
      */
-    private DeviceBuffer[] stack(List<AutoCloseable> owned, Matrix[] experts, String what) {
+    private static Stack stack(List<AutoCloseable> owned, Matrix[] experts, GgmlType type, String what) {
         long weights = (long) experts[0].rows() * experts[0].cols();
         for (int i = 0; i < experts.length; i++) {
-            if (experts[i].rows() != experts[0].rows() || experts[i].cols() != experts[0].cols() || experts[i].type() != experts[0].type()) {
-                throw new IllegalArgumentException(what + ": expert " + i + " is " + experts[i].type() + " " + experts[i].rows()
-                        + " x " + experts[i].cols() + ", expert 0 " + experts[0].type() + " " + experts[0].rows() + " x " + experts[0].cols());
+            if (experts[i].rows() != experts[0].rows() || experts[i].cols() != experts[0].cols()) {
+                throw new IllegalArgumentException(what + ": expert " + i + " is " + experts[i].rows() + " x " + experts[i].cols()
+                        + ", expert 0 " + experts[0].rows() + " x " + experts[0].cols());
             }
         }
         if (type == GgmlType.BF16 || type == GgmlType.F16) {
@@ -120,7 +150,7 @@ final class DeviceExperts implements AutoCloseable {
             for (int i = 0; i < experts.length; i++) {
                 b.uploadAt(DeviceMatrix.halves(experts[i], type), i * 2 * weights);
             }
-            return new DeviceBuffer[] {b, null};
+            return new Stack(type, b, null);
         }
         int group = type == GgmlType.Q6_K ? 16 : 32;
         long quantBytes = type == GgmlType.Q4_K ? weights / 2 : weights;
@@ -135,7 +165,7 @@ final class DeviceExperts implements AutoCloseable {
             q.uploadAt(p.quants(), i * quantBytes);
             sc.uploadAt(DeviceMatrix.kernelScales(p), i * 4 * scaleFloats);
         }
-        return new DeviceBuffer[] {q, sc};
+        return new Stack(type, q, sc);
     }
 
     private static <T extends AutoCloseable> T own(List<AutoCloseable> owned, T t) {
@@ -146,16 +176,6 @@ final class DeviceExperts implements AutoCloseable {
     /** The shared expert's matrices (for the products' scratch and packing), empty without one. */
     List<DeviceMatrix> sharedMatrices() {
         return sharedGate == null ? List.of() : List.of(sharedGate, sharedUp, sharedDown);
-    }
-
-    /** The suffix of this mixture's expert kernels: "bf16", "f16", "q8_0", "q4_k" or "q6_k". */
-    String suffix() {
-        return type.name().toLowerCase(java.util.Locale.ROOT);
-    }
-
-    /** Whether the experts are quantized planes (the kernels then take each stack's scales after it). */
-    boolean quantized() {
-        return gateScales != null;
     }
 
     @Override

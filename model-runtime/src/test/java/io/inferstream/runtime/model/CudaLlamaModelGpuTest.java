@@ -405,7 +405,8 @@ class CudaLlamaModelGpuTest {
      * (an expert then serves more than one 8-token pass of a prefill step); Qwen2-MoE (the full softmax's
      * probabilities, a shared expert behind a sigmoid gate, biases); Granite MoE (renormalized, the residual and logit
      * scales) with Q8_0 experts, which the device keeps as the CPU's quants and scales; Qwen3-MoE and Mixtral with
-     * K-quant experts kept as their planes ({@code NATIVE}) or decoded to F16 ({@code AUTO}, where they fit). BF16's
+     * K-quant experts kept as their planes ({@code NATIVE}) or decoded to F16 ({@code AUTO}, where they fit), the Q4_K
+     * ones with down in Q6_K as in a Q4_K_M file (each role its own type on the device). BF16's
      * bound is looser: the products around the experts read 16-bit activations, which BF16 rounds 8 times as coarsely
      * as F16. The dense products' quantized tensor-core path (F16 activations) is pinned off, as a mixture's load
      * leaves it, so that the quantized rows compare the experts' own arithmetic.
@@ -420,7 +421,11 @@ class CudaLlamaModelGpuTest {
         RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(type).withArch(arch).withExperts(experts, false)
                 .withTied(!arch.equals("llama"));
         boolean kQuant = type == GgmlType.Q4_K || type == GgmlType.Q6_K;
-        RandomLlamaGguf.write(kQuant ? spec.withShape(256, 512, 4, 2) : spec, path); // K-quants: rows of 256
+        if (type == GgmlType.Q4_K) { // as llama-quantize's Q4_K_M: the experts' down in Q6_K (K-quants: rows of 256)
+            RandomLlamaGguf.writeWithDownExperts(spec.withShape(256, 512, 4, 2), path, GgmlType.Q6_K);
+        } else {
+            RandomLlamaGguf.write(kQuant ? spec.withShape(256, 512, 4, 2) : spec, path);
+        }
         try (io.inferstream.runtime.checkpoint.Checkpoint checkpoint = io.inferstream.runtime.checkpoint.Checkpoint.open(path);
              CudaLlamaModel gpu = CudaLlamaModel.load(checkpoint, device, CudaLlamaModel.Options.defaults().withKQuants(kQuants))) {
             LlamaModel cpu = checkpoint.loadModel();

@@ -131,8 +131,21 @@ final class RandomLlamaGguf {
     final Map<String, float[]> weights = new LinkedHashMap<>();
     final Spec spec;
 
+    private GgmlType downExperts; // the experts' down matrices' type where it is not the spec's, or null
+
     private RandomLlamaGguf(Spec spec) {
         this.spec = spec;
+    }
+
+    /**
+     * A mixture of {@code spec} whose experts' down matrices are {@code downType} (llama-quantize's Q4_K_M writes
+     * {@code ffn_down_exps} in Q6_K beside Q4_K gate and up).
+     */
+    static RandomLlamaGguf writeWithDownExperts(Spec spec, Path path, GgmlType downType) {
+        RandomLlamaGguf m = new RandomLlamaGguf(spec);
+        m.downExperts = downType;
+        m.writeTo(path, w -> { });
+        return m;
     }
 
     static RandomLlamaGguf write(Spec spec, Path path) {
@@ -284,13 +297,14 @@ final class RandomLlamaGguf {
             int cols = down ? hidden : dim;
             float[] m = draw(rnd, e * rows * cols, down ? 1 / Math.sqrt(hidden) : s);
             weights.put(p + kind + "_exps.weight", m);
+            GgmlType type = down && downExperts != null ? downExperts : spec.matrixType();
             if (!spec.splitExperts()) {
-                w.addTensor(p + kind + "_exps.weight", spec.matrixType(), new long[] {cols, rows, e}, Quantizer.quantize(spec.matrixType(), m));
+                w.addTensor(p + kind + "_exps.weight", type, new long[] {cols, rows, e}, Quantizer.quantize(type, m));
                 continue;
             }
             for (int x = 0; x < e; x++) {
                 float[] one = java.util.Arrays.copyOfRange(m, x * rows * cols, (x + 1) * rows * cols);
-                w.addTensor(p + kind + "." + x + ".weight", spec.matrixType(), new long[] {cols, rows}, Quantizer.quantize(spec.matrixType(), one));
+                w.addTensor(p + kind + "." + x + ".weight", type, new long[] {cols, rows}, Quantizer.quantize(type, one));
             }
         }
         if (spec.arch().equals("qwen2moe")) {
