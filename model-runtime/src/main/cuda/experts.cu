@@ -2,11 +2,12 @@
 // ExpertFeedForward step by step: the router's scores (a plain product, outside this module) -> moe_route (softmax,
 // each token's top-k, their weights) -> moe_group (the slots t*used + j sorted by expert) -> moe_gate_up and
 // moe_down (each expert over the tokens that chose it, so its weights are read once per 8 of them, not once per
-// token) -> moe_combine (each token's weighted sum, in the order it chose its experts). Nothing goes back to the host:
+// token; or moe_mma_gate_up and moe_mma_down, the same on tensor cores, where experts serve many tokens) -> moe_combine (each token's weighted sum, in the order it chose its experts). Nothing goes back to the host:
 // the expert kernels read the grouping from device memory, so a step is one CUDA graph as for a dense model.
 // Expert weights are 16-bit, [count, rows, cols] row-major in one buffer per role; cols a multiple of 8.
 #include "common.cuh"
 #include "reduce.cuh"
+#include <mma.h>
 
 #define MOE_TOKENS 8 // slots a warp serves per pass over its weight row (registers: 2 x 8 accumulators)
 
@@ -268,6 +269,143 @@ extern "C" __global__ void moe_down_f16(const unsigned short* down, const float*
 extern "C" __global__ void moe_down_bf16(const unsigned short* down, const float* h, const int* order, const int* first,
                                          int dim, int hidden, float* out) {
     moe_down<HalfRows<__nv_bfloat16>>(down, nullptr, h, order, first, dim, hidden, out);
+}
+
+// ---- The tensor-core form (16-bit experts; a long prefill, or many tokens per expert) ----
+// moe_gate_up and moe_down as matmul_wmma: the inputs rounded to the weights' type, float accumulation, each weight
+// tile read once per MOE_TILE slots of its expert instead of once per MOE_TOKENS. Block y takes tile y of the slots
+// grouped by expert: each expert's run in order cut into tiles of MOE_TILE, expert after expert; blocks past the last
+// tile return (the host sizes the grid for the most tiles n tokens can make, as it cannot see the grouping).
+#define MOE_TILE 64          // slots per tile: 4 warps x 16
+#define MOE_ROWS 32          // weight rows per block (of each of gate and up)
+#define MOE_K 32             // k per stage: 2 mma steps of 16
+#define MOE_LD (MOE_K + 8)   // shared row stride (16-bit elements), a multiple of 8 for wmma
+#define MOE_CLD (MOE_ROWS + 4) // float staging stride, a multiple of 4
+
+// PAIR: out[s, r] = swiglu(w0_e[r] . in[s / div], w1_e[r] . in[s / div]) (gate and up, div = used: a slot's token);
+// else out[s, r] = w0_e[r] . in[s] (down, div = 1). w0, w1 [count, rows, cols]; in [., cols]; out [slots, rows]; rows
+// and cols multiples of 8. grid (ceil(rows / MOE_ROWS), most tiles), block 128.
+template <typename T, int PAIR>
+__device__ void moe_mma(const unsigned short* w0, const unsigned short* w1, const float* in, int div, const int* order,
+                        const int* first, int count, int rows, int cols, float* out) {
+    using namespace nvcuda;
+    __shared__ int tile[2];        // this block's expert (-1: none) and first slot in order
+    __shared__ int src[MOE_TILE];  // each of the tile's slots' input row, -1 past its end
+    __shared__ int dst[MOE_TILE];  // its output row (the slot)
+    __shared__ __align__(32) unsigned short xs[MOE_TILE * MOE_LD];             // [slot][k]
+    __shared__ __align__(32) unsigned short ws[(1 + PAIR) * MOE_ROWS * MOE_LD]; // [role x row][k]
+    __shared__ __align__(32) float cs[(1 + PAIR) * MOE_TILE * MOE_CLD];         // [role][slot][row]
+    if (threadIdx.x == 0) {
+        int y = blockIdx.y;
+        int expert = -1;
+        int s0 = 0;
+        for (int e = 0; e < count; e++) {
+            int tiles = (first[e + 1] - first[e] + MOE_TILE - 1) / MOE_TILE;
+            if (y < tiles) {
+                expert = e;
+                s0 = first[e] + y * MOE_TILE;
+                break;
+            }
+            y -= tiles;
+        }
+        tile[0] = expert;
+        tile[1] = s0;
+    }
+    __syncthreads();
+    int e = tile[0];
+    if (e < 0) { // block-uniform: no barrier below is skipped by part of the block
+        return;
+    }
+    int s0 = tile[1];
+    int m = min(MOE_TILE, first[e + 1] - s0);
+    for (int i = threadIdx.x; i < MOE_TILE; i += blockDim.x) {
+        int slot = i < m ? order[s0 + i] : -1;
+        src[i] = slot < 0 ? -1 : slot / div;
+        dst[i] = slot;
+    }
+    int warp = threadIdx.x >> 5;
+    int row0 = blockIdx.x * MOE_ROWS;
+    const unsigned short* base0 = w0 + (size_t) e * rows * cols;
+    const unsigned short* base1 = PAIR ? w1 + (size_t) e * rows * cols : nullptr;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2 * (1 + PAIR)];
+#pragma unroll
+    for (int f = 0; f < 2 * (1 + PAIR); f++) {
+        wmma::fill_fragment(acc[f], 0.0f);
+    }
+    __syncthreads(); // src and dst written
+    for (int k0 = 0; k0 < cols; k0 += MOE_K) {
+        for (int i = threadIdx.x; i < MOE_TILE * (MOE_K / 4); i += blockDim.x) { // the inputs, a float4 each
+            int r = i / (MOE_K / 4);
+            int c4 = (i % (MOE_K / 4)) * 4;
+            float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            if (src[r] >= 0 && k0 + c4 < cols) { // cols % 8 == 0: a float4 is all in or all out
+                v = *(const float4*) (in + (size_t) src[r] * cols + k0 + c4);
+            }
+            unsigned short* d = xs + r * MOE_LD + c4;
+            d[0] = to_bits(v.x, (T*) 0);
+            d[1] = to_bits(v.y, (T*) 0);
+            d[2] = to_bits(v.z, (T*) 0);
+            d[3] = to_bits(v.w, (T*) 0);
+        }
+        for (int i = threadIdx.x; i < (1 + PAIR) * MOE_ROWS * (MOE_K / 8); i += blockDim.x) { // the weights, 16 bytes each
+            int r = i / (MOE_K / 8);
+            int c8 = (i % (MOE_K / 8)) * 8;
+            int row = row0 + r % MOE_ROWS;
+            uint4 v = make_uint4(0, 0, 0, 0);
+            if (row < rows && k0 + c8 < cols) {
+                const unsigned short* w = PAIR && r >= MOE_ROWS ? base1 : base0;
+                v = *(const uint4*) (w + (size_t) row * cols + k0 + c8);
+            }
+            *(uint4*) (ws + r * MOE_LD + c8) = v;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int ks = 0; ks < MOE_K; ks += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+            wmma::load_matrix_sync(a, (const T*) (xs + warp * 16 * MOE_LD + ks), MOE_LD);
+#pragma unroll
+            for (int f = 0; f < 2 * (1 + PAIR); f++) { // B is K x N, stored [row][k]: column-major
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                wmma::load_matrix_sync(b, (const T*) (ws + f * 16 * MOE_LD + ks), MOE_LD);
+                wmma::mma_sync(acc[f], a, b, acc[f]);
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int f = 0; f < 2 * (1 + PAIR); f++) { // role f / 2, rows 16 (f % 2) ..
+        wmma::store_matrix_sync(cs + (f / 2) * MOE_TILE * MOE_CLD + warp * 16 * MOE_CLD + (f % 2) * 16, acc[f], MOE_CLD,
+                                wmma::mem_row_major);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < MOE_TILE * MOE_ROWS; i += blockDim.x) {
+        int s = i / MOE_ROWS;
+        int r = i % MOE_ROWS;
+        if (s < m && row0 + r < rows) {
+            float v = cs[s * MOE_CLD + r];
+            if (PAIR) {
+                v = swiglu_value(v, cs[MOE_TILE * MOE_CLD + s * MOE_CLD + r]);
+            }
+            out[(size_t) dst[s] * rows + row0 + r] = v;
+        }
+    }
+}
+
+extern "C" __global__ void moe_mma_gate_up_f16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
+                                               const int* first, int count, int used, int dim, int hidden, float* h) {
+    moe_mma<__half, 1>(gate, up, x, used, order, first, count, hidden, dim, h);
+}
+extern "C" __global__ void moe_mma_gate_up_bf16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
+                                                const int* first, int count, int used, int dim, int hidden, float* h) {
+    moe_mma<__nv_bfloat16, 1>(gate, up, x, used, order, first, count, hidden, dim, h);
+}
+extern "C" __global__ void moe_mma_down_f16(const unsigned short* down, const float* h, const int* order, const int* first, int count,
+                                            int dim, int hidden, float* out) {
+    moe_mma<__half, 0>(down, nullptr, h, 1, order, first, count, dim, hidden, out);
+}
+extern "C" __global__ void moe_mma_down_bf16(const unsigned short* down, const float* h, const int* order, const int* first, int count,
+                                             int dim, int hidden, float* out) {
+    moe_mma<__nv_bfloat16, 0>(down, nullptr, h, 1, order, first, count, dim, hidden, out);
 }
 
 // The quantized experts (moe_quant_*: two more parameters, each stack's scales after its planes; Q4_K: each group's

@@ -121,6 +121,11 @@ void matmul_tiled_q4_k(const void*, const float*, const float*, float*, int, int
 void matmul_tiled_q6_k(const void*, const float*, const float*, float*, int, int, int);
 void embed_q4_k(const void*, const float*, const int*, float*, int);
 void embed_q6_k(const void*, const float*, const int*, float*, int);
+void moe_group(const int*, int, int, int*, int*);
+void moe_mma_gate_up_bf16(const unsigned short*, const unsigned short*, const float*, const int*, const int*, int, int, int, int, float*);
+void moe_mma_gate_up_f16(const unsigned short*, const unsigned short*, const float*, const int*, const int*, int, int, int, int, float*);
+void moe_mma_down_bf16(const unsigned short*, const float*, const int*, const int*, int, int, int, float*);
+void moe_mma_down_f16(const unsigned short*, const float*, const int*, const int*, int, int, int, float*);
 }
 
 // The same products from the sm_90a module (stream.cu with -DST_WGMMA, compiled by emulate.sh into namespace wg):
@@ -1537,6 +1542,85 @@ void schedules() {
     emu::order() = saved;
 }
 
+// y within 1e-5 of the double reference (max |difference| over the reference's largest |value|), and no NaN: every
+// output the reference has was written (the outputs start as NaN).
+static void closeToRefAll(const std::vector<double>& ref, const std::vector<float>& y, const std::string& what) {
+    double worst = 0, scale = 0;
+    size_t nan = ref.size();
+    for (size_t i = 0; i < ref.size(); i++) {
+        if (std::isnan(y[i]) && nan == ref.size()) nan = i;
+        worst = std::max(worst, std::fabs(ref[i] - y[i]));
+        scale = std::max(scale, std::fabs(ref[i]));
+    }
+    if (nan < ref.size()) {
+        std::printf("FAIL %s: output %zu not written\n", what.c_str(), nan);
+        failures++;
+    } else if (!(worst <= 1e-5 * scale)) {
+        std::printf("FAIL %s: max difference %g of %g\n", what.c_str(), worst, scale);
+        failures++;
+    } else {
+        std::printf("ok   %s\n", what.c_str());
+    }
+}
+
+// The experts' tensor-core products (moe_mma_gate_up, moe_mma_down) over a routing moe_group sorted: token t chooses
+// `used` distinct experts, expert 0 by every token (so it has several 64-slot tiles, the last one short) and expert
+// count - 1 by none (its tiles must not exist). Each against a double product of the 16-bit weights and the inputs
+// rounded as the kernel rounds them: h = swiglu(gate . x, up . x) per slot, then out = down . h.
+static void experts(bool bf16, int count, int used, int n, int dim, int hidden) {
+    std::string tag = std::string("moe_mma ") + (bf16 ? "bf16" : "f16") + ", " + std::to_string(count) + " experts, "
+            + std::to_string(used) + " used, " + std::to_string(n) + " tokens, " + std::to_string(hidden) + " x "
+            + std::to_string(dim);
+    int slots = n * used;
+    std::vector<int> chosen(slots);
+    for (int t = 0; t < n; t++) {
+        chosen[(size_t) t * used] = 0;
+        for (int j = 1; j < used; j++) { // distinct experts among 1 .. count - 2
+            chosen[(size_t) t * used + j] = 1 + (t + j * 5) % (count - 2);
+        }
+    }
+    auto half = [&](int rows, int cols) {
+        auto f = randoms((size_t) count * rows * cols, -1, 1);
+        std::vector<unsigned short> h(f.size());
+        for (size_t i = 0; i < f.size(); i++) h[i] = halfBits(f[i], bf16);
+        return h;
+    };
+    auto gate = half(hidden, dim), up = half(hidden, dim), down = half(dim, hidden);
+    auto x = randoms((size_t) n * dim, -1, 1);
+    std::vector<int> order(slots), first(count + 1);
+    emu::launch(moe_group, grid(1), threads(256), 0, chosen.data(), slots, count, order.data(), first.data());
+    int maxTiles = slots / 64 + std::min(count, slots); // as DeviceExpertFeedForward sizes the grid
+    std::vector<float> h((size_t) slots * hidden, NAN), out((size_t) slots * dim, NAN);
+    emu::launch(bf16 ? moe_mma_gate_up_bf16 : moe_mma_gate_up_f16, grid((hidden + 31) / 32, maxTiles), threads(128), 0,
+                gate.data(), up.data(), x.data(), order.data(), first.data(), count, used, dim, hidden, h.data());
+    emu::launch(bf16 ? moe_mma_down_bf16 : moe_mma_down_f16, grid((dim + 31) / 32, maxTiles), threads(128), 0,
+                down.data(), h.data(), order.data(), first.data(), count, dim, hidden, out.data());
+    std::vector<double> hRef((size_t) slots * hidden), outRef((size_t) slots * dim);
+    for (int s = 0; s < slots; s++) {
+        int e = chosen[s];
+        const float* xs = x.data() + (size_t) (s / used) * dim;
+        for (int r = 0; r < hidden; r++) {
+            double g = 0, u = 0;
+            for (int c = 0; c < dim; c++) {
+                double xv = halfValue(halfBits(xs[c], bf16), bf16);
+                g += halfValue(gate[((size_t) e * hidden + r) * dim + c], bf16) * xv;
+                u += halfValue(up[((size_t) e * hidden + r) * dim + c], bf16) * xv;
+            }
+            hRef[(size_t) s * hidden + r] = g / (1 + std::exp(-g)) * u;
+        }
+        for (int r = 0; r < dim; r++) {
+            double v = 0;
+            for (int c = 0; c < hidden; c++) {
+                v += halfValue(down[((size_t) e * dim + r) * hidden + c], bf16)
+                        * halfValue(halfBits(h[(size_t) s * hidden + c], bf16), bf16);
+            }
+            outRef[(size_t) s * dim + r] = v;
+        }
+    }
+    closeToRefAll(hRef, h, tag + ": gate and up, SwiGLU");
+    closeToRefAll(outRef, out, tag + ": down");
+}
+
 int main() {
     emu::order(); // an unknown order stops here
     const char* order = std::getenv("INFERSTREAM_EMULATED_ORDER");
@@ -1592,6 +1676,8 @@ int main() {
     groupRopeKv(false, 64, 6, 2, 128, 9, 64, 64, 128, true, true);     // NeoX, biases, F32 cache; Q 384 rows
     groupRopeKv(true, 128, 4, 2, 128, 24, 128, 64, 64, true, true);    // head 128: one head per 128-row block
     groupRopeKv(true, 128, 4, 2, 128, 9, 128, 64, 64, true, false, 96, 1.19f);  // Phi-4-mini's partial RoPE and magnitude
+    experts(true, 6, 2, 150, 72, 48);   // expert 0: 150 slots in three tiles; rows and cols off the 32-wide blocks and stages
+    experts(false, 5, 3, 23, 64, 40);   // one short tile per expert
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit
     kQuants(true, 70, 512, 67);   // rows off the 64-row tile, two 64-token tiles

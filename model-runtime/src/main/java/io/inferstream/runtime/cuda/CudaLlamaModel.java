@@ -192,6 +192,9 @@ public final class CudaLlamaModel implements LanguageModel {
         this.launches = new LaunchChoices(this, w, buf, graphs);
         try {
             weightBytes = bytes;
+            if (moe != null && onOff(EXPERT_TENSOR_CORES) != null) {
+                moe.useTensorCores(onOff(EXPERT_TENSOR_CORES).equals("on"));
+            }
             splitAttention = SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
                     ? new SplitAttention(config.nHeads(), config.nKvHeads(), config.headDim()) : null;
             tiledAttention = TiledAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
@@ -318,6 +321,9 @@ public final class CudaLlamaModel implements LanguageModel {
             why.accept("failed at load, the proven way kept: " + e);
         }
     }
+
+    /** Forces a mixture's 16-bit experts onto tensor cores (on) or CUDA cores (off) in every step. */
+    static final String EXPERT_TENSOR_CORES = "inferstream.cuda.expertTensorCores";
 
     /** The load-time choices whose trials run layer 0's gate, up and down products (a mixture of experts has none). */
     private static final java.util.Set<String> DENSE_FFN_TRIALS = java.util.Set.of("inferstream.cuda.skinny",
@@ -690,6 +696,17 @@ public final class CudaLlamaModel implements LanguageModel {
         return quantStream;
     }
 
+    /**
+     * Forces a mixture's 16-bit experts onto tensor cores (true) or CUDA cores (false) in every step; null: from
+     * {@link DeviceExpertFeedForward#TENSOR_CORE_SLOTS} slots per expert on average. No-op for a dense model.
+     */
+    public synchronized void useExpertTensorCores(Boolean on) {
+        if (moe != null) {
+            moe.useTensorCores(on);
+            bufferGeneration++; // recorded graphs hold the other launches
+        }
+    }
+
     /** Whether the skinny product stages its activations through shared memory. */
     public synchronized boolean stagedSkinny() {
         return stagedSkinny;
@@ -715,6 +732,9 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("Wo and down split-K reduction", fusedNormChoice());
         m.put("L2 prefetch of Wo and gate/up during the attention", l2PrefetchChoice());
         m.put("programmatic dependent launch (sm_90)", programmaticLaunchChoice());
+        if (moe != null) {
+            m.put("experts' products (-D" + EXPERT_TENSOR_CORES + "=on|off)", moe.tensorCoreChoice(w.experts[0]));
+        }
         return m;
     }
 

@@ -6,8 +6,11 @@ import io.inferstream.runtime.model.Experts;
  * A mixture-of-experts feed-forward block on the device for the n tokens of a step: the CPU's ExpertFeedForward as
  * launches of experts.cu (router product, moe_route, moe_group, moe_gate_up, moe_down, moe_combine) and, with a
  * shared expert, three ordinary products and a SwiGLU. Each expert multiplies the tokens that chose it together, its
- * weights read once per 8 of them; the kernels find their tokens in device memory, so nothing comes back to the host
- * and the step stays one CUDA graph. Holds the step's scratch, grown with the largest batch (contents lost).
+ * weights read once per 8 of them on CUDA cores, or, where 16-bit experts serve many tokens each (a prefill chunk, a
+ * wide decode batch), once per 64 on tensor cores (moe_mma_gate_up, moe_mma_down: the inputs rounded to the weights'
+ * type, as the dense products of such steps round them). The kernels find their tokens in device memory, so nothing
+ * comes back to the host and the step stays one CUDA graph. Holds the step's scratch, grown with the largest batch
+ * (contents lost).
  */
 final class DeviceExpertFeedForward implements AutoCloseable {
 
@@ -24,6 +27,17 @@ final class DeviceExpertFeedForward implements AutoCloseable {
     private DeviceBuffer sharedGate; // [n, sharedHidden] the shared expert's gate, then SwiGLU
     private DeviceBuffer sharedUp;   // [n, sharedHidden]
     private DeviceBuffer shared;     // [n, dim] the shared expert's output
+    private Boolean tensorCores;     // forced either way, or null: by TENSOR_CORE_SLOTS
+
+    /**
+     * The slots per expert, on average over a step (n · used / count), from which 16-bit experts run on tensor cores.
+     * At 16 the CUDA-core kernels read each weight twice (8 slots a pass) with float FMAs; the tensor-core kernels read
+     * it once per 64 slots. Decode of a few sequences stays on CUDA cores, where no input is rounded. Not timed on a
+     * GPU yet (no load-time trial: the trials run layer 0's dense products).
+     */
+    static final int TENSOR_CORE_SLOTS = 16;
+    /** Slots per tile of the tensor-core kernels (experts.cu MOE_TILE). */
+    private static final int TILE = 64;
 
     DeviceExpertFeedForward(Experts experts, int dim) {
         this.experts = experts;
@@ -61,6 +75,30 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         return true;
     }
 
+    /** Forces the tensor-core products on or off for 16-bit experts; null: from {@link #TENSOR_CORE_SLOTS} on. */
+    void useTensorCores(Boolean on) {
+        tensorCores = on;
+    }
+
+    /** Whether a step of {@code n} tokens runs 16-bit experts on tensor cores. */
+    boolean tensorCores(int n) {
+        return tensorCores != null ? tensorCores : (long) n * experts.used() >= (long) TENSOR_CORE_SLOTS * experts.count();
+    }
+
+    /** What {@link #tensorCores(int)} decides, in words (kernelChoices). */
+    String tensorCoreChoice(DeviceExperts w) {
+        if (w.gate.quantized() && w.down.quantized()) {
+            return "CUDA cores: the experts are " + w.gate.type() + " / " + w.down.type() + " planes";
+        }
+        if (tensorCores != null) {
+            return tensorCores ? "tensor cores (moe_mma) in every step, forced" : "CUDA cores in every step, forced";
+        }
+        int tokens = (int) Math.min(Integer.MAX_VALUE, ((long) TENSOR_CORE_SLOTS * experts.count() + experts.used() - 1) / experts.used());
+        return "tensor cores (moe_mma) in steps of " + tokens + "+ tokens (" + TENSOR_CORE_SLOTS
+                + " slots per expert on average), CUDA cores below" + (w.gate.quantized() || w.down.quantized()
+                ? "; the quantized role always on CUDA cores" : "");
+    }
+
     /** xb[t] = Σ_j p_j · expert_j(xb[t]) (+ the shared expert) for t &lt; n, in place. */
     void forward(CudaKernels k, DeviceExperts w, DeviceBuffer xb, int n, SkinnyScratch skinny) {
         int count = experts.count();
@@ -76,14 +114,22 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         DeviceExperts.Stack g = w.gate;
         DeviceExperts.Stack u = w.up; // of gate's type
         DeviceExperts.Stack d = w.down;
-        if (g.quantized()) { // the planes, each with its scales
+        boolean mma = tensorCores(n);
+        int tiles = slots / TILE + Math.min(count, slots); // the most tiles of TILE slots the experts' runs can make
+        if (mma && !g.quantized()) {
+            k.launch("moe_mma_gate_up_" + g.suffix(), (experts.hidden() + 31) / 32, tiles, 128, 0, g.data(), u.data(), xb, order,
+                    first, count, used, dim, experts.hidden(), hidden);
+        } else if (g.quantized()) { // the planes, each with its scales
             k.launch("moe_quant_gate_up_" + g.suffix(), rowBlocks, count, 256, 0, g.data(), g.scales(), u.data(), u.scales(), xb,
                     order, first, used, dim, experts.hidden(), hidden);
         } else {
             k.launch("moe_gate_up_" + g.suffix(), rowBlocks, count, 256, 0, g.data(), u.data(), xb, order, first, used, dim,
                     experts.hidden(), hidden);
         }
-        if (d.quantized()) {
+        if (mma && !d.quantized()) {
+            k.launch("moe_mma_down_" + d.suffix(), (dim + 31) / 32, tiles, 128, 0, d.data(), hidden, order, first, count, dim,
+                    experts.hidden(), out);
+        } else if (d.quantized()) {
             k.launch("moe_quant_down_" + d.suffix(), (dim + 7) / 8, count, 256, 0, d.data(), d.scales(), hidden, order, first, dim,
                     experts.hidden(), out);
         } else {

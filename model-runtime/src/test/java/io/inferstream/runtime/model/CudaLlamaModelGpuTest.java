@@ -409,14 +409,18 @@ class CudaLlamaModelGpuTest {
      * ones with down in Q6_K as in a Q4_K_M file (each role its own type on the device). BF16's
      * bound is looser: the products around the experts read 16-bit activations, which BF16 rounds 8 times as coarsely
      * as F16. The dense products' quantized tensor-core path (F16 activations) is pinned off, as a mixture's load
-     * leaves it, so that the quantized rows compare the experts' own arithmetic.
+     * leaves it, so that the quantized rows compare the experts' own arithmetic. The schedule's steps are below the
+     * tensor-core threshold of the experts' products, so {@code auto} rows run them on CUDA cores; the {@code on} rows
+     * force the tensor-core kernels (moe_mma: 64-slot tiles, here one short tile per expert, the inputs rounded to the
+     * weights' type; emulate.sh checks several tiles per expert against a double product).
      */
-    @ParameterizedTest(name = "{0} {1}, {2} experts, K-quants {3}")
-    @org.junit.jupiter.params.provider.CsvSource({"llama, F16, 8, AUTO, 2e-3", "llama, BF16, 4, AUTO, 1e-2",
-            "qwen2moe, F16, 8, AUTO, 2e-3", "granitemoe, Q8_0, 8, AUTO, 5e-4", "qwen3moe, Q4_K, 8, NATIVE, 5e-4",
-            "llama, Q6_K, 8, NATIVE, 5e-4", "llama, Q4_K, 8, AUTO, 2e-3"})
+    @ParameterizedTest(name = "{0} {1}, {2} experts, K-quants {3}, tensor cores {4}")
+    @org.junit.jupiter.params.provider.CsvSource({"llama, F16, 8, AUTO, auto, 2e-3", "llama, BF16, 4, AUTO, auto, 1e-2",
+            "qwen2moe, F16, 8, AUTO, auto, 2e-3", "granitemoe, Q8_0, 8, AUTO, auto, 5e-4", "qwen3moe, Q4_K, 8, NATIVE, auto, 5e-4",
+            "llama, Q6_K, 8, NATIVE, auto, 5e-4", "llama, Q4_K, 8, AUTO, auto, 2e-3",
+            "llama, F16, 8, AUTO, on, 2e-3", "llama, BF16, 4, AUTO, on, 1e-2"})
     void mixturesOfExpertsOnTheDeviceGiveTheCpuLogits(String arch, GgmlType type, int experts, KQuantPolicy kQuants,
-                                                     double bound) {
+                                                     String tensorCores, double bound) {
         Path path = dir.resolve(arch + "-moe.gguf");
         RandomLlamaGguf.Spec spec = RandomLlamaGguf.Spec.llama(type).withArch(arch).withExperts(experts, false)
                 .withTied(!arch.equals("llama"));
@@ -436,9 +440,14 @@ class CudaLlamaModelGpuTest {
                 assertTrue(choice.startsWith(kQuants == KQuantPolicy.NATIVE ? "kept as Q4_K / Q6_K" : "decoded to F16"), choice);
             }
             gpu.useQuantStream(false);
+            if (tensorCores.equals("on")) {
+                gpu.useExpertTensorCores(true);
+                String choice = gpu.kernelChoices().get("experts' products (-Dinferstream.cuda.expertTensorCores=on|off)");
+                assertTrue(choice.startsWith("tensor cores (moe_mma) in every step"), choice);
+            }
             double err = assertScheduleMatches(arch + " " + type + " mixture", cpu, gpu, KvStore.Precision.F16, bound);
-            System.out.printf("%s %s, %d experts, K-quants %s: largest relative error %.2g (bound %.0g)%n", arch, type, experts,
-                    kQuants, err, bound);
+            System.out.printf("%s %s, %d experts, K-quants %s, tensor cores %s: largest relative error %.2g (bound %.0g)%n", arch,
+                    type, experts, kQuants, tensorCores, err, bound);
         }
     }
 
