@@ -64,31 +64,48 @@ extern "C" __global__ void moe_route(float* probs, int n, int count, int used, i
 
 // The slots s = t*used + j grouped by expert: order [slots] holds expert 0's slots, then expert 1's..., each
 // expert's in slot order (a stable counting sort, as the CPU's ExpertFeedForward.group); first [count + 1] where
-// each expert's run starts. One block: thread e counts and places expert e's slots (deterministic, no atomics).
-// grid (1), block 256.
+// each expert's run starts. One warp, 32 slots a round: a slot's place is its expert's next free entry plus the
+// lanes below it that chose the same expert (__match_any_sync), so no thread reads every slot (a prefill chunk of a
+// 128-expert model has thousands). Deterministic, no atomics. grid (1), block 32; count <= MOE_MAX_EXPERTS.
+#define MOE_MAX_EXPERTS 1024 // moe_group's counters in shared memory (DeviceSupport refuses more experts)
 extern "C" __global__ void moe_group(const int* chosen, int slots, int count, int* order, int* first) {
-    for (int e = threadIdx.x; e < count; e += blockDim.x) {
-        int c = 0;
-        for (int s = 0; s < slots; s++) {
-            c += chosen[s] == e;
-        }
-        first[e + 1] = c;
+    __shared__ int next[MOE_MAX_EXPERTS]; // per expert: its slots counted, then where its next slot goes
+    int lane = threadIdx.x;
+    unsigned below = (1u << lane) - 1; // the lanes under this one
+    for (int e = lane; e < count; e += 32) {
+        next[e] = 0;
     }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        first[0] = 0;
+    __syncwarp();
+    for (int s0 = 0; s0 < slots; s0 += 32) { // count: the lowest lane of each expert's peers adds them
+        int e = s0 + lane < slots ? chosen[s0 + lane] : -1;
+        unsigned peers = __match_any_sync(0xffffffffu, e);
+        if (e >= 0 && (peers & below) == 0) {
+            next[e] += __popc(peers);
+        }
+        __syncwarp();
+    }
+    if (lane == 0) {
+        int at = 0;
         for (int e = 0; e < count; e++) {
-            first[e + 1] += first[e];
+            int c = next[e];
+            first[e] = at;
+            next[e] = at;
+            at += c;
         }
+        first[count] = at;
     }
-    __syncthreads();
-    for (int e = threadIdx.x; e < count; e += blockDim.x) {
-        int at = first[e];
-        for (int s = 0; s < slots; s++) {
-            if (chosen[s] == e) {
-                order[at++] = s;
-            }
+    __syncwarp();
+    for (int s0 = 0; s0 < slots; s0 += 32) { // place: every peer reads next[e] before the lowest one moves it on
+        int e = s0 + lane < slots ? chosen[s0 + lane] : -1;
+        unsigned peers = __match_any_sync(0xffffffffu, e);
+        if (e >= 0) {
+            order[next[e] + __popc(peers & below)] = s0 + lane;
         }
+        __syncwarp();
+        if (e >= 0 && (peers & below) == 0) {
+            next[e] += __popc(peers);
+        }
+        __syncwarp();
     }
 }
 

@@ -1563,6 +1563,39 @@ static void closeToRefAll(const std::vector<double>& ref, const std::vector<floa
     }
 }
 
+// moe_group on a random routing (each token `used` distinct experts of `count`) against a stable counting sort on the
+// host: the runs in expert order, each expert's slots in slot order, and where each run starts.
+static void grouping(int count, int used, int n) {
+    std::string tag = "moe_group: " + std::to_string(n) + " tokens, " + std::to_string(used) + " of " + std::to_string(count)
+            + " experts";
+    int slots = n * used;
+    std::vector<int> chosen(slots);
+    std::uniform_int_distribution<int> pick(0, count - 1);
+    for (int t = 0; t < n; t++) {
+        for (int j = 0; j < used; j++) {
+            int e;
+            bool taken;
+            do {
+                e = pick(rng);
+                taken = false;
+                for (int i = 0; i < j; i++) taken |= chosen[(size_t) t * used + i] == e;
+            } while (taken);
+            chosen[(size_t) t * used + j] = e;
+        }
+    }
+    std::vector<int> order(slots, -1), first(count + 1, -1), want, wantFirst;
+    emu::launch(moe_group, grid(1), threads(32), 0, chosen.data(), slots, count, order.data(), first.data());
+    for (int e = 0; e < count; e++) {
+        wantFirst.push_back((int) want.size());
+        for (int s = 0; s < slots; s++) {
+            if (chosen[s] == e) want.push_back(s);
+        }
+    }
+    wantFirst.push_back(slots);
+    same(want, order, want.size(), tag + ": the slots by expert");
+    same(wantFirst, first, wantFirst.size(), tag + ": where each expert's run starts");
+}
+
 // The experts' tensor-core products (moe_mma_gate_up, moe_mma_down) over a routing moe_group sorted: token t chooses
 // `used` distinct experts, expert 0 by every token (so it has several 64-slot tiles, the last one short) and expert
 // count - 1 by none (its tiles must not exist). Each against a double product of the 16-bit weights and the inputs
@@ -1588,7 +1621,7 @@ static void experts(bool bf16, int count, int used, int n, int dim, int hidden) 
     auto gate = half(hidden, dim), up = half(hidden, dim), down = half(dim, hidden);
     auto x = randoms((size_t) n * dim, -1, 1);
     std::vector<int> order(slots), first(count + 1);
-    emu::launch(moe_group, grid(1), threads(256), 0, chosen.data(), slots, count, order.data(), first.data());
+    emu::launch(moe_group, grid(1), threads(32), 0, chosen.data(), slots, count, order.data(), first.data());
     int maxTiles = slots / 64 + std::min(count, slots); // as DeviceExpertFeedForward sizes the grid
     std::vector<float> h((size_t) slots * hidden, NAN), out((size_t) slots * dim, NAN);
     emu::launch(bf16 ? moe_mma_gate_up_bf16 : moe_mma_gate_up_f16, grid((hidden + 31) / 32, maxTiles), threads(128), 0,
@@ -1676,6 +1709,9 @@ int main() {
     groupRopeKv(false, 64, 6, 2, 128, 9, 64, 64, 128, true, true);     // NeoX, biases, F32 cache; Q 384 rows
     groupRopeKv(true, 128, 4, 2, 128, 24, 128, 64, 64, true, true);    // head 128: one head per 128-row block
     groupRopeKv(true, 128, 4, 2, 128, 9, 128, 64, 64, true, false, 96, 1.19f);  // Phi-4-mini's partial RoPE and magnitude
+    grouping(128, 8, 301);  // Qwen3-MoE's routing: 2408 slots, a last round of 8
+    grouping(8, 2, 5);      // Mixtral's, fewer slots than a warp
+    grouping(1024, 4, 40);  // the most experts the kernel groups, most of them unchosen
     experts(true, 6, 2, 150, 72, 48);   // expert 0: 150 slots in three tiles; rows and cols off the 32-wide blocks and stages
     experts(false, 5, 3, 23, 64, 40);   // one short tile per expert
     topOne(9001);  // three chunks, the last one short

@@ -109,7 +109,7 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         w.router.matmul(k, xb, probs, n, n <= DeviceMatrix.MATVEC_MAX_TOKENS ? DeviceMatrix.Kernel.MATVEC : DeviceMatrix.Kernel.TILED);
         k.launch("moe_route", (n + 63) / 64, 1, 64, 0, probs, n, count, used, experts.normalize() ? 1 : 0,
                 experts.weightsScale(), chosen, weights);
-        k.launch("moe_group", 1, 1, 256, 0, chosen, slots, count, order, first);
+        k.launch("moe_group", 1, 1, 32, 0, chosen, slots, count, order, first);
         int rowBlocks = (experts.hidden() + 7) / 8; // a warp per row, 8 to a block, one grid row per expert
         DeviceExperts.Stack g = w.gate;
         DeviceExperts.Stack u = w.up; // of gate's type

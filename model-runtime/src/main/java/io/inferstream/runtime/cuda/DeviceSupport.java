@@ -14,6 +14,8 @@ public final class DeviceSupport {
 
     /** attention.cu: MAX_HEAD_DIM (8 floats of the output head per lane). */
     static final int MAX_HEAD_DIM = 256;
+    /** experts.cu: MOE_MAX_EXPERTS (moe_group's counters in shared memory). */
+    static final int MAX_EXPERTS = 1024;
 
     private DeviceSupport() {
     }
@@ -31,6 +33,9 @@ public final class DeviceSupport {
         if (e != null && (config.dim() % 8 != 0 || e.hidden() % 8 != 0)) {
             return Optional.of("experts of " + e.hidden() + " x " + config.dim() + ": the CUDA expert kernels read rows in "
                     + "16-byte pieces and need both widths to be multiples of 8");
+        }
+        if (e != null && e.count() > MAX_EXPERTS) {
+            return Optional.of(e.count() + " experts: the CUDA expert kernels group at most " + MAX_EXPERTS);
         }
         return Optional.empty();
     }

@@ -99,6 +99,15 @@ class DeviceOptionTest {
         BackendChoice cpu = auto.forModel(DeviceOption.AUTO, oddExperts);
         assertFalse(cpu.cuda());
         assertTrue(cpu.reason().contains("experts of 100 x 64") && cpu.reason().endsWith("using the CPU backend"), cpu.reason());
+        ModelConfig manyExperts = new ModelConfig("llama", 64, 96, 2, 4, 2, 16, 300, 256, 1e-5f, 1e6f, false, null, 16, 1f, 1f,
+                io.inferstream.runtime.model.BlockOptions.LLAMA.withExperts(
+                        new io.inferstream.runtime.model.Experts(1025, 8, 96, true, 1f, 0)));
+        BackendChoice tooMany = auto.forModel(DeviceOption.AUTO, manyExperts);
+        assertFalse(tooMany.cuda(), "1025 experts: more than moe_group's shared counters");
+        assertTrue(tooMany.reason().contains("1025 experts"), tooMany.reason());
+        assertTrue(auto.forModel(DeviceOption.AUTO, new ModelConfig("llama", 64, 96, 2, 4, 2, 16, 300, 256, 1e-5f, 1e6f, false,
+                null, 16, 1f, 1f, io.inferstream.runtime.model.BlockOptions.LLAMA.withExperts(
+                        new io.inferstream.runtime.model.Experts(1024, 8, 96, true, 1f, 0)))).cuda(), "1024 experts");
         BackendChoice cuda = BackendChoice.resolve(DeviceOption.parse("cuda"), TWO);
         assertTrue(cuda.forModel(DeviceOption.parse("cuda"), oddExperts).cuda(), "an explicit cuda fails at load, naming --device cpu");
         BackendChoice none = BackendChoice.resolve(DeviceOption.AUTO, NONE);
