@@ -288,24 +288,65 @@ extern "C" __global__ void moe_down_bf16(const unsigned short* down, const float
     moe_down<HalfRows<__nv_bfloat16>>(down, nullptr, h, order, first, dim, hidden, out);
 }
 
-// ---- The tensor-core form (16-bit experts; a long prefill, or many tokens per expert) ----
-// moe_gate_up and moe_down as matmul_wmma: the inputs rounded to the weights' type, float accumulation, each weight
-// tile read once per MOE_TILE slots of its expert instead of once per MOE_TOKENS. Block y takes tile y of the slots
-// grouped by expert: each expert's run in order cut into tiles of MOE_TILE, expert after expert; blocks past the last
-// tile return (the host sizes the grid for the most tiles n tokens can make, as it cannot see the grouping).
+// ---- The tensor-core form (a long prefill, or many tokens per expert) ----
+// moe_gate_up and moe_down as matmul_wmma: the inputs rounded to 16 bits (the weights' type; F16 for quantized
+// experts, whose weights are decoded to F16 as each tile is loaded), float accumulation, each weight tile read once
+// per MOE_TILE slots of its expert instead of once per MOE_TOKENS. Block y takes tile y of the slots grouped by
+// expert: each expert's run in order cut into tiles of MOE_TILE, expert after expert; blocks past the last tile
+// return (the host sizes the grid for the most tiles n tokens can make, as it cannot see the grouping).
 #define MOE_TILE 64          // slots per tile: 4 warps x 16
 #define MOE_ROWS 32          // weight rows per block (of each of gate and up)
 #define MOE_K 32             // k per stage: 2 mma steps of 16
 #define MOE_LD (MOE_K + 8)   // shared row stride (16-bit elements), a multiple of 8 for wmma
 #define MOE_CLD (MOE_ROWS + 4) // float staging stride, a multiple of 4
 
+// One stage of MOE_ROWS weight rows (row0.. of the expert whose rows start at element base) x MOE_K columns (k0..)
+// into ws [row][k] as the 16-bit bits the mma reads, zero past the matrix. 16-bit experts: copied 16 bytes at a time
+// (cols a multiple of 8)...
+template <typename T>
+struct HalfTiles {
+    typedef T Mma;
+    static __device__ __forceinline__ void load(const void* w, const float*, size_t base, int row0, int rows, int cols,
+                                                int k0, unsigned short* ws) {
+        for (int i = threadIdx.x; i < MOE_ROWS * (MOE_K / 8); i += blockDim.x) {
+            int r = i / (MOE_K / 8);
+            int c8 = (i % (MOE_K / 8)) * 8;
+            uint4 v = make_uint4(0, 0, 0, 0);
+            if (row0 + r < rows && k0 + c8 < cols) {
+                v = *(const uint4*) ((const unsigned short*) w + base + (size_t) (row0 + r) * cols + k0 + c8);
+            }
+            *(uint4*) (ws + r * MOE_LD + c8) = v;
+        }
+    }
+};
+
+// ...quantized experts (Q8_0, Q4_K, Q6_K planes with their scales): each weight decoded to the CPU's float bits
+// (weight_at; consecutive threads read consecutive weights), then rounded to F16.
+template <int TYPE>
+struct QuantTiles {
+    typedef __half Mma;
+    static __device__ __forceinline__ void load(const void* w, const float* scales, size_t base, int row0, int rows,
+                                                int cols, int k0, unsigned short* ws) {
+        for (int i = threadIdx.x; i < MOE_ROWS * MOE_K; i += blockDim.x) {
+            int r = i / MOE_K;
+            int c = i % MOE_K;
+            float v = 0.0f;
+            if (row0 + r < rows && k0 + c < cols) {
+                v = weight_at<TYPE>(w, scales, base + (size_t) (row0 + r) * cols + k0 + c);
+            }
+            ws[r * MOE_LD + c] = to_bits(v, (__half*) 0);
+        }
+    }
+};
+
 // PAIR: out[s, r] = swiglu(w0_e[r] . in[s / div], w1_e[r] . in[s / div]) (gate and up, div = used: a slot's token);
-// else out[s, r] = w0_e[r] . in[s] (down, div = 1). w0, w1 [count, rows, cols]; in [., cols]; out [slots, rows]; rows
-// and cols multiples of 8. grid (ceil(rows / MOE_ROWS), most tiles), block 128.
-template <typename T, int PAIR>
-__device__ void moe_mma(const unsigned short* w0, const unsigned short* w1, const float* in, int div, const int* order,
-                        const int* first, int count, int rows, int cols, float* out) {
+// else out[s, r] = w0_e[r] . in[s] (down, div = 1). w0, w1 [count, rows, cols] (s0, s1: their scales where quantized);
+// in [., cols]; out [slots, rows]; rows and cols multiples of 8. grid (ceil(rows / MOE_ROWS), most tiles), block 128.
+template <typename Tiles, int PAIR>
+__device__ void moe_mma(const void* w0, const float* s0w, const void* w1, const float* s1w, const float* in, int div,
+                        const int* order, const int* first, int count, int rows, int cols, float* out) {
     using namespace nvcuda;
+    typedef typename Tiles::Mma T;
     __shared__ int tile[2];        // this block's expert (-1: none) and first slot in order
     __shared__ int src[MOE_TILE];  // each of the tile's slots' input row, -1 past its end
     __shared__ int dst[MOE_TILE];  // its output row (the slot)
@@ -315,18 +356,18 @@ __device__ void moe_mma(const unsigned short* w0, const unsigned short* w1, cons
     if (threadIdx.x == 0) {
         int y = blockIdx.y;
         int expert = -1;
-        int s0 = 0;
+        int at = 0;
         for (int e = 0; e < count; e++) {
             int tiles = (first[e + 1] - first[e] + MOE_TILE - 1) / MOE_TILE;
             if (y < tiles) {
                 expert = e;
-                s0 = first[e] + y * MOE_TILE;
+                at = first[e] + y * MOE_TILE;
                 break;
             }
             y -= tiles;
         }
         tile[0] = expert;
-        tile[1] = s0;
+        tile[1] = at;
     }
     __syncthreads();
     int e = tile[0];
@@ -342,8 +383,7 @@ __device__ void moe_mma(const unsigned short* w0, const unsigned short* w1, cons
     }
     int warp = threadIdx.x >> 5;
     int row0 = blockIdx.x * MOE_ROWS;
-    const unsigned short* base0 = w0 + (size_t) e * rows * cols;
-    const unsigned short* base1 = PAIR ? w1 + (size_t) e * rows * cols : nullptr;
+    size_t base = (size_t) e * rows * cols; // the expert's first weight
     wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2 * (1 + PAIR)];
 #pragma unroll
     for (int f = 0; f < 2 * (1 + PAIR); f++) {
@@ -364,16 +404,9 @@ __device__ void moe_mma(const unsigned short* w0, const unsigned short* w1, cons
             d[2] = to_bits(v.z, (T*) 0);
             d[3] = to_bits(v.w, (T*) 0);
         }
-        for (int i = threadIdx.x; i < (1 + PAIR) * MOE_ROWS * (MOE_K / 8); i += blockDim.x) { // the weights, 16 bytes each
-            int r = i / (MOE_K / 8);
-            int c8 = (i % (MOE_K / 8)) * 8;
-            int row = row0 + r % MOE_ROWS;
-            uint4 v = make_uint4(0, 0, 0, 0);
-            if (row < rows && k0 + c8 < cols) {
-                const unsigned short* w = PAIR && r >= MOE_ROWS ? base1 : base0;
-                v = *(const uint4*) (w + (size_t) row * cols + k0 + c8);
-            }
-            *(uint4*) (ws + r * MOE_LD + c8) = v;
+        Tiles::load(w0, s0w, base, row0, rows, cols, k0, ws);
+        if (PAIR) {
+            Tiles::load(w1, s1w, base, row0, rows, cols, k0, ws + MOE_ROWS * MOE_LD);
         }
         __syncthreads();
 #pragma unroll
@@ -410,20 +443,35 @@ __device__ void moe_mma(const unsigned short* w0, const unsigned short* w1, cons
 
 extern "C" __global__ void moe_mma_gate_up_f16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
                                                const int* first, int count, int used, int dim, int hidden, float* h) {
-    moe_mma<__half, 1>(gate, up, x, used, order, first, count, hidden, dim, h);
+    moe_mma<HalfTiles<__half>, 1>(gate, nullptr, up, nullptr, x, used, order, first, count, hidden, dim, h);
 }
 extern "C" __global__ void moe_mma_gate_up_bf16(const unsigned short* gate, const unsigned short* up, const float* x, const int* order,
                                                 const int* first, int count, int used, int dim, int hidden, float* h) {
-    moe_mma<__nv_bfloat16, 1>(gate, up, x, used, order, first, count, hidden, dim, h);
+    moe_mma<HalfTiles<__nv_bfloat16>, 1>(gate, nullptr, up, nullptr, x, used, order, first, count, hidden, dim, h);
 }
 extern "C" __global__ void moe_mma_down_f16(const unsigned short* down, const float* h, const int* order, const int* first, int count,
                                             int dim, int hidden, float* out) {
-    moe_mma<__half, 0>(down, nullptr, h, 1, order, first, count, dim, hidden, out);
+    moe_mma<HalfTiles<__half>, 0>(down, nullptr, nullptr, nullptr, h, 1, order, first, count, dim, hidden, out);
 }
 extern "C" __global__ void moe_mma_down_bf16(const unsigned short* down, const float* h, const int* order, const int* first, int count,
                                              int dim, int hidden, float* out) {
-    moe_mma<__nv_bfloat16, 0>(down, nullptr, h, 1, order, first, count, dim, hidden, out);
+    moe_mma<HalfTiles<__nv_bfloat16>, 0>(down, nullptr, nullptr, nullptr, h, 1, order, first, count, dim, hidden, out);
 }
+
+// The quantized experts on tensor cores (moe_quant_mma_*: each stack's scales after its planes, as moe_quant_*).
+#define MOE_QUANT_MMA(name, TYPE) \
+extern "C" __global__ void moe_quant_mma_gate_up_##name(const void* gate, const float* gateScales, const void* up, \
+        const float* upScales, const float* x, const int* order, const int* first, int count, int used, int dim, int hidden, \
+        float* h) { \
+    moe_mma<QuantTiles<TYPE>, 1>(gate, gateScales, up, upScales, x, used, order, first, count, hidden, dim, h); \
+} \
+extern "C" __global__ void moe_quant_mma_down_##name(const void* down, const float* downScales, const float* h, \
+        const int* order, const int* first, int count, int dim, int hidden, float* out) { \
+    moe_mma<QuantTiles<TYPE>, 0>(down, downScales, nullptr, nullptr, h, 1, order, first, count, dim, hidden, out); \
+}
+MOE_QUANT_MMA(q8_0, WT_Q8_0)
+MOE_QUANT_MMA(q4_k, WT_Q4_K)
+MOE_QUANT_MMA(q6_k, WT_Q6_K)
 
 // The quantized experts (moe_quant_*: two more parameters, each stack's scales after its planes; Q4_K: each group's
 // scale and min side by side).

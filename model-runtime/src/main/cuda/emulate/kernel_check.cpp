@@ -126,6 +126,13 @@ void moe_mma_gate_up_bf16(const unsigned short*, const unsigned short*, const fl
 void moe_mma_gate_up_f16(const unsigned short*, const unsigned short*, const float*, const int*, const int*, int, int, int, int, float*);
 void moe_mma_down_bf16(const unsigned short*, const float*, const int*, const int*, int, int, int, float*);
 void moe_mma_down_f16(const unsigned short*, const float*, const int*, const int*, int, int, int, float*);
+#define MOE_QUANT_MMA(name) \
+void moe_quant_mma_gate_up_##name(const void*, const float*, const void*, const float*, const float*, const int*, const int*, \
+                                  int, int, int, int, float*); \
+void moe_quant_mma_down_##name(const void*, const float*, const float*, const int*, const int*, int, int, int, float*);
+MOE_QUANT_MMA(q8_0)
+MOE_QUANT_MMA(q6_k)
+#undef MOE_QUANT_MMA
 }
 
 // The same products from the sm_90a module (stream.cu with -DST_WGMMA, compiled by emulate.sh into namespace wg):
@@ -1596,14 +1603,18 @@ static void grouping(int count, int used, int n) {
     same(wantFirst, first, wantFirst.size(), tag + ": where each expert's run starts");
 }
 
-// The experts' tensor-core products (moe_mma_gate_up, moe_mma_down) over a routing moe_group sorted: token t chooses
+// The experts' tensor-core products (moe_mma_*, moe_quant_mma_*) over a routing moe_group sorted: token t chooses
 // `used` distinct experts, expert 0 by every token (so it has several 64-slot tiles, the last one short) and expert
-// count - 1 by none (its tiles must not exist). Each against a double product of the 16-bit weights and the inputs
-// rounded as the kernel rounds them: h = swiglu(gate . x, up . x) per slot, then out = down . h.
-static void experts(bool bf16, int count, int used, int n, int dim, int hidden) {
-    std::string tag = std::string("moe_mma ") + (bf16 ? "bf16" : "f16") + ", " + std::to_string(count) + " experts, "
-            + std::to_string(used) + " used, " + std::to_string(n) + " tokens, " + std::to_string(hidden) + " x "
-            + std::to_string(dim);
+// count - 1 by none (its tiles must not exist). Each against a double product of the weights as the mma reads them
+// (16-bit; quantized ones decoded, then rounded to F16) and the inputs rounded as the kernel rounds them:
+// h = swiglu(gate . x, up . x) per slot, then out = down . h. type: F16, BF16, Q8_0 or Q6_K.
+enum ExpertType { E_F16, E_BF16, E_Q8_0, E_Q6_K };
+static void experts(ExpertType type, int count, int used, int n, int dim, int hidden) {
+    static const char* names[] = {"f16", "bf16", "q8_0", "q6_k"};
+    std::string tag = std::string(type >= E_Q8_0 ? "moe_quant_mma " : "moe_mma ") + names[type] + ", " + std::to_string(count)
+            + " experts, " + std::to_string(used) + " used, " + std::to_string(n) + " tokens, " + std::to_string(hidden)
+            + " x " + std::to_string(dim);
+    bool bf16 = type == E_BF16; // the mma's type: BF16 for BF16 experts, else F16
     int slots = n * used;
     std::vector<int> chosen(slots);
     for (int t = 0; t < n; t++) {
@@ -1612,22 +1623,57 @@ static void experts(bool bf16, int count, int used, int n, int dim, int hidden) 
             chosen[(size_t) t * used + j] = 1 + (t + j * 5) % (count - 2);
         }
     }
-    auto half = [&](int rows, int cols) {
-        auto f = randoms((size_t) count * rows * cols, -1, 1);
-        std::vector<unsigned short> h(f.size());
-        for (size_t i = 0; i < f.size(); i++) h[i] = halfBits(f[i], bf16);
-        return h;
+    // a stack [count, rows, cols]: its bytes as the kernel reads them, its scales, and each weight as the mma sees it
+    struct Stack { std::vector<unsigned short> halves; std::vector<signed char> quants; std::vector<float> scales, mma; };
+    auto stack = [&](int rows, int cols) {
+        Stack st;
+        size_t size = (size_t) count * rows * cols;
+        auto f = randoms(size, -1, 1);
+        st.mma.resize(size);
+        if (type <= E_BF16) {
+            st.halves.resize(size);
+            for (size_t i = 0; i < size; i++) {
+                st.halves[i] = halfBits(f[i], bf16);
+                st.mma[i] = halfValue(st.halves[i], bf16);
+            }
+        } else {
+            int group = type == E_Q8_0 ? 32 : 16;
+            int range = type == E_Q8_0 ? 255 : 64;
+            st.quants.resize(size);
+            st.scales = randoms(size / group, 1e-3, 2e-2);
+            for (size_t i = 0; i < size; i++) {
+                st.quants[i] = (signed char) ((int) (rng() % range) - range / 2);
+                float decoded = st.scales[i / group] * (float) st.quants[i]; // weight_at's rounding
+                st.mma[i] = halfValue(halfBits(decoded, false), false);
+            }
+        }
+        return st;
     };
-    auto gate = half(hidden, dim), up = half(hidden, dim), down = half(dim, hidden);
+    Stack gate = stack(hidden, dim), up = stack(hidden, dim), down = stack(dim, hidden);
+    auto data = [&](const Stack& st) { return type <= E_BF16 ? (const void*) st.halves.data() : (const void*) st.quants.data(); };
     auto x = randoms((size_t) n * dim, -1, 1);
     std::vector<int> order(slots), first(count + 1);
     emu::launch(moe_group, grid(1), threads(32), 0, chosen.data(), slots, count, order.data(), first.data());
     int maxTiles = slots / 64 + std::min(count, slots); // as DeviceExpertFeedForward sizes the grid
     std::vector<float> h((size_t) slots * hidden, NAN), out((size_t) slots * dim, NAN);
-    emu::launch(bf16 ? moe_mma_gate_up_bf16 : moe_mma_gate_up_f16, grid((hidden + 31) / 32, maxTiles), threads(128), 0,
-                gate.data(), up.data(), x.data(), order.data(), first.data(), count, used, dim, hidden, h.data());
-    emu::launch(bf16 ? moe_mma_down_bf16 : moe_mma_down_f16, grid((dim + 31) / 32, maxTiles), threads(128), 0,
-                down.data(), h.data(), order.data(), first.data(), count, dim, hidden, out.data());
+    dim3 gu = grid((hidden + 31) / 32, maxTiles), dn = grid((dim + 31) / 32, maxTiles);
+    switch (type) {
+        case E_F16:
+        case E_BF16:
+            emu::launch(bf16 ? moe_mma_gate_up_bf16 : moe_mma_gate_up_f16, gu, threads(128), 0, gate.halves.data(),
+                        up.halves.data(), x.data(), order.data(), first.data(), count, used, dim, hidden, h.data());
+            emu::launch(bf16 ? moe_mma_down_bf16 : moe_mma_down_f16, dn, threads(128), 0, down.halves.data(), h.data(),
+                        order.data(), first.data(), count, dim, hidden, out.data());
+            break;
+        case E_Q8_0:
+        case E_Q6_K:
+            emu::launch(type == E_Q8_0 ? moe_quant_mma_gate_up_q8_0 : moe_quant_mma_gate_up_q6_k, gu, threads(128), 0,
+                        data(gate), gate.scales.data(), data(up), up.scales.data(), x.data(), order.data(), first.data(),
+                        count, used, dim, hidden, h.data());
+            emu::launch(type == E_Q8_0 ? moe_quant_mma_down_q8_0 : moe_quant_mma_down_q6_k, dn, threads(128), 0, data(down),
+                        down.scales.data(), h.data(), order.data(), first.data(), count, dim, hidden, out.data());
+            break;
+    }
     std::vector<double> hRef((size_t) slots * hidden), outRef((size_t) slots * dim);
     for (int s = 0; s < slots; s++) {
         int e = chosen[s];
@@ -1636,16 +1682,15 @@ static void experts(bool bf16, int count, int used, int n, int dim, int hidden) 
             double g = 0, u = 0;
             for (int c = 0; c < dim; c++) {
                 double xv = halfValue(halfBits(xs[c], bf16), bf16);
-                g += halfValue(gate[((size_t) e * hidden + r) * dim + c], bf16) * xv;
-                u += halfValue(up[((size_t) e * hidden + r) * dim + c], bf16) * xv;
+                g += gate.mma[((size_t) e * hidden + r) * dim + c] * xv;
+                u += up.mma[((size_t) e * hidden + r) * dim + c] * xv;
             }
             hRef[(size_t) s * hidden + r] = g / (1 + std::exp(-g)) * u;
         }
         for (int r = 0; r < dim; r++) {
             double v = 0;
             for (int c = 0; c < hidden; c++) {
-                v += halfValue(down[((size_t) e * dim + r) * hidden + c], bf16)
-                        * halfValue(halfBits(h[(size_t) s * hidden + c], bf16), bf16);
+                v += down.mma[((size_t) e * dim + r) * hidden + c] * halfValue(halfBits(h[(size_t) s * hidden + c], bf16), bf16);
             }
             outRef[(size_t) s * dim + r] = v;
         }
@@ -1712,8 +1757,10 @@ int main() {
     grouping(128, 8, 301);  // Qwen3-MoE's routing: 2408 slots, a last round of 8
     grouping(8, 2, 5);      // Mixtral's, fewer slots than a warp
     grouping(1024, 4, 40);  // the most experts the kernel groups, most of them unchosen
-    experts(true, 6, 2, 150, 72, 48);   // expert 0: 150 slots in three tiles; rows and cols off the 32-wide blocks and stages
-    experts(false, 5, 3, 23, 64, 40);   // one short tile per expert
+    experts(E_BF16, 6, 2, 150, 72, 48);  // expert 0: 150 slots in three tiles; rows and cols off the 32-wide blocks and stages
+    experts(E_F16, 5, 3, 23, 64, 40);    // one short tile per expert
+    experts(E_Q8_0, 5, 2, 70, 96, 40);   // Q8_0 planes decoded in the tile loads; expert 0 in two tiles
+    experts(E_Q6_K, 4, 2, 30, 48, 32);
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit
     kQuants(true, 70, 512, 67);   // rows off the 64-row tile, two 64-token tiles

@@ -66,7 +66,8 @@ public final class CudaKernels implements AutoCloseable {
             "experts", new String[] {"moe_route", "moe_group", "moe_gate_up_f16", "moe_gate_up_bf16", "moe_down_f16",
                 "moe_down_bf16", "moe_quant_gate_up_q8_0", "moe_quant_down_q8_0", "moe_quant_gate_up_q4_k",
                 "moe_quant_down_q4_k", "moe_quant_gate_up_q6_k", "moe_quant_down_q6_k", "moe_combine", "moe_mma_gate_up_f16", "moe_mma_gate_up_bf16",
-                "moe_mma_down_f16", "moe_mma_down_bf16"});
+                "moe_mma_down_f16", "moe_mma_down_bf16", "moe_quant_mma_gate_up_q8_0", "moe_quant_mma_down_q8_0",
+                "moe_quant_mma_gate_up_q4_k", "moe_quant_mma_down_q4_k", "moe_quant_mma_gate_up_q6_k", "moe_quant_mma_down_q6_k"});
 
     /**
      * The module compiled from stream.cu for sm_90a (wgmma.cuh): the 16-bit streaming products on packed weights on

@@ -322,7 +322,7 @@ public final class CudaLlamaModel implements LanguageModel {
         }
     }
 
-    /** Forces a mixture's 16-bit experts onto tensor cores (on) or CUDA cores (off) in every step. */
+    /** Forces a mixture's experts onto tensor cores (on) or CUDA cores (off) in every step. */
     static final String EXPERT_TENSOR_CORES = "inferstream.cuda.expertTensorCores";
 
     /** The load-time choices whose trials run layer 0's gate, up and down products (a mixture of experts has none). */
@@ -697,7 +697,7 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Forces a mixture's 16-bit experts onto tensor cores (true) or CUDA cores (false) in every step; null: from
+     * Forces a mixture's experts onto tensor cores (true) or CUDA cores (false) in every step; null: from
      * {@link DeviceExpertFeedForward#TENSOR_CORE_SLOTS} slots per expert on average. No-op for a dense model.
      */
     public synchronized void useExpertTensorCores(Boolean on) {
@@ -733,7 +733,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("L2 prefetch of Wo and gate/up during the attention", l2PrefetchChoice());
         m.put("programmatic dependent launch (sm_90)", programmaticLaunchChoice());
         if (moe != null) {
-            m.put("experts' products (-D" + EXPERT_TENSOR_CORES + "=on|off)", moe.tensorCoreChoice(w.experts[0]));
+            m.put("experts' products (-D" + EXPERT_TENSOR_CORES + "=on|off)", moe.tensorCoreChoice());
         }
         return m;
     }

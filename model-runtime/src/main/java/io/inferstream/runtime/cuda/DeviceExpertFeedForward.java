@@ -6,9 +6,9 @@ import io.inferstream.runtime.model.Experts;
  * A mixture-of-experts feed-forward block on the device for the n tokens of a step: the CPU's ExpertFeedForward as
  * launches of experts.cu (router product, moe_route, moe_group, moe_gate_up, moe_down, moe_combine) and, with a
  * shared expert, three ordinary products and a SwiGLU. Each expert multiplies the tokens that chose it together, its
- * weights read once per 8 of them on CUDA cores, or, where 16-bit experts serve many tokens each (a prefill chunk, a
- * wide decode batch), once per 64 on tensor cores (moe_mma_gate_up, moe_mma_down: the inputs rounded to the weights'
- * type, as the dense products of such steps round them). The kernels find their tokens in device memory, so nothing
+ * weights read once per 8 of them on CUDA cores, or, where the experts serve many tokens each (a prefill chunk, a
+ * wide decode batch), once per 64 on tensor cores (moe_mma_*, moe_quant_mma_*: the inputs rounded to 16 bits, and
+ * quantized weights decoded to F16, as the dense products of such steps round them). The kernels find their tokens in device memory, so nothing
  * comes back to the host and the step stays one CUDA graph. Holds the step's scratch, grown with the largest batch
  * (contents lost).
  */
@@ -30,7 +30,7 @@ final class DeviceExpertFeedForward implements AutoCloseable {
     private Boolean tensorCores;     // forced either way, or null: by TENSOR_CORE_SLOTS
 
     /**
-     * The slots per expert, on average over a step (n · used / count), from which 16-bit experts run on tensor cores.
+     * The slots per expert, on average over a step (n · used / count), from which the experts run on tensor cores.
      * At 16 the CUDA-core kernels read each weight twice (8 slots a pass) with float FMAs; the tensor-core kernels read
      * it once per 64 slots. Decode of a few sequences stays on CUDA cores, where no input is rounded. Not timed on a
      * GPU yet (no load-time trial: the trials run layer 0's dense products).
@@ -75,28 +75,24 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         return true;
     }
 
-    /** Forces the tensor-core products on or off for 16-bit experts; null: from {@link #TENSOR_CORE_SLOTS} on. */
+    /** Forces the experts' tensor-core products on or off; null: from {@link #TENSOR_CORE_SLOTS} slots on. */
     void useTensorCores(Boolean on) {
         tensorCores = on;
     }
 
-    /** Whether a step of {@code n} tokens runs 16-bit experts on tensor cores. */
+    /** Whether a step of {@code n} tokens runs the experts on tensor cores. */
     boolean tensorCores(int n) {
         return tensorCores != null ? tensorCores : (long) n * experts.used() >= (long) TENSOR_CORE_SLOTS * experts.count();
     }
 
     /** What {@link #tensorCores(int)} decides, in words (kernelChoices). */
-    String tensorCoreChoice(DeviceExperts w) {
-        if (w.gate.quantized() && w.down.quantized()) {
-            return "CUDA cores: the experts are " + w.gate.type() + " / " + w.down.type() + " planes";
-        }
+    String tensorCoreChoice() {
         if (tensorCores != null) {
             return tensorCores ? "tensor cores (moe_mma) in every step, forced" : "CUDA cores in every step, forced";
         }
-        int tokens = (int) Math.min(Integer.MAX_VALUE, ((long) TENSOR_CORE_SLOTS * experts.count() + experts.used() - 1) / experts.used());
+        int tokens = (int) ((TENSOR_CORE_SLOTS * (long) experts.count() + experts.used() - 1) / experts.used());
         return "tensor cores (moe_mma) in steps of " + tokens + "+ tokens (" + TENSOR_CORE_SLOTS
-                + " slots per expert on average), CUDA cores below" + (w.gate.quantized() || w.down.quantized()
-                ? "; the quantized role always on CUDA cores" : "");
+                + " slots per expert on average), CUDA cores below";
     }
 
     /** xb[t] = Σ_j p_j · expert_j(xb[t]) (+ the shared expert) for t &lt; n, in place. */
@@ -110,31 +106,40 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         k.launch("moe_route", (n + 63) / 64, 1, 64, 0, probs, n, count, used, experts.normalize() ? 1 : 0,
                 experts.weightsScale(), chosen, weights);
         k.launch("moe_group", 1, 1, 32, 0, chosen, slots, count, order, first);
-        int rowBlocks = (experts.hidden() + 7) / 8; // a warp per row, 8 to a block, one grid row per expert
         DeviceExperts.Stack g = w.gate;
         DeviceExperts.Stack u = w.up; // of gate's type
         DeviceExperts.Stack d = w.down;
-        boolean mma = tensorCores(n);
-        int tiles = slots / TILE + Math.min(count, slots); // the most tiles of TILE slots the experts' runs can make
-        if (mma && !g.quantized()) {
-            k.launch("moe_mma_gate_up_" + g.suffix(), (experts.hidden() + 31) / 32, tiles, 128, 0, g.data(), u.data(), xb, order,
-                    first, count, used, dim, experts.hidden(), hidden);
-        } else if (g.quantized()) { // the planes, each with its scales
-            k.launch("moe_quant_gate_up_" + g.suffix(), rowBlocks, count, 256, 0, g.data(), g.scales(), u.data(), u.scales(), xb,
-                    order, first, used, dim, experts.hidden(), hidden);
-        } else {
-            k.launch("moe_gate_up_" + g.suffix(), rowBlocks, count, 256, 0, g.data(), u.data(), xb, order, first, used, dim,
-                    experts.hidden(), hidden);
-        }
-        if (mma && !d.quantized()) {
-            k.launch("moe_mma_down_" + d.suffix(), (dim + 31) / 32, tiles, 128, 0, d.data(), hidden, order, first, count, dim,
-                    experts.hidden(), out);
-        } else if (d.quantized()) {
-            k.launch("moe_quant_down_" + d.suffix(), (dim + 7) / 8, count, 256, 0, d.data(), d.scales(), hidden, order, first, dim,
-                    experts.hidden(), out);
-        } else {
-            k.launch("moe_down_" + d.suffix(), (dim + 7) / 8, count, 256, 0, d.data(), hidden, order, first, dim, experts.hidden(),
-                    out);
+        int hid = experts.hidden();
+        if (tensorCores(n)) { // grid (row blocks of 32, the most tiles of TILE slots the experts' runs can make)
+            int tiles = slots / TILE + Math.min(count, slots);
+            if (g.quantized()) { // the planes, each with its scales, decoded to F16 as the tiles load
+                k.launch("moe_quant_mma_gate_up_" + g.suffix(), (hid + 31) / 32, tiles, 128, 0, g.data(), g.scales(), u.data(),
+                        u.scales(), xb, order, first, count, used, dim, hid, hidden);
+            } else {
+                k.launch("moe_mma_gate_up_" + g.suffix(), (hid + 31) / 32, tiles, 128, 0, g.data(), u.data(), xb, order, first,
+                        count, used, dim, hid, hidden);
+            }
+            if (d.quantized()) {
+                k.launch("moe_quant_mma_down_" + d.suffix(), (dim + 31) / 32, tiles, 128, 0, d.data(), d.scales(), hidden, order,
+                        first, count, dim, hid, out);
+            } else {
+                k.launch("moe_mma_down_" + d.suffix(), (dim + 31) / 32, tiles, 128, 0, d.data(), hidden, order, first, count, dim,
+                        hid, out);
+            }
+        } else { // grid (row blocks of 8: a warp per row, experts)
+            if (g.quantized()) {
+                k.launch("moe_quant_gate_up_" + g.suffix(), (hid + 7) / 8, count, 256, 0, g.data(), g.scales(), u.data(), u.scales(),
+                        xb, order, first, used, dim, hid, hidden);
+            } else {
+                k.launch("moe_gate_up_" + g.suffix(), (hid + 7) / 8, count, 256, 0, g.data(), u.data(), xb, order, first, used, dim,
+                        hid, hidden);
+            }
+            if (d.quantized()) {
+                k.launch("moe_quant_down_" + d.suffix(), (dim + 7) / 8, count, 256, 0, d.data(), d.scales(), hidden, order, first,
+                        dim, hid, out);
+            } else {
+                k.launch("moe_down_" + d.suffix(), (dim + 7) / 8, count, 256, 0, d.data(), hidden, order, first, dim, hid, out);
+            }
         }
         if (w.sharedGate != null) {
             int width = experts.sharedHidden();

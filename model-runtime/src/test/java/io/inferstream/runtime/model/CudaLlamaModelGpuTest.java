@@ -411,14 +411,16 @@ class CudaLlamaModelGpuTest {
      * as F16. The dense products' quantized tensor-core path (F16 activations) is pinned off, as a mixture's load
      * leaves it, so that the quantized rows compare the experts' own arithmetic. The schedule's steps are below the
      * tensor-core threshold of the experts' products, so {@code auto} rows run them on CUDA cores; the {@code on} rows
-     * force the tensor-core kernels (moe_mma: 64-slot tiles, here one short tile per expert, the inputs rounded to the
-     * weights' type; emulate.sh checks several tiles per expert against a double product).
+     * force the tensor-core kernels (moe_mma: 64-slot tiles, here one short tile per expert, the inputs rounded to 16
+     * bits, quantized weights decoded to F16 as the tiles load, so those rows' bound is F16's; emulate.sh checks
+     * several tiles per expert against a double product).
      */
     @ParameterizedTest(name = "{0} {1}, {2} experts, K-quants {3}, tensor cores {4}")
     @org.junit.jupiter.params.provider.CsvSource({"llama, F16, 8, AUTO, auto, 2e-3", "llama, BF16, 4, AUTO, auto, 1e-2",
             "qwen2moe, F16, 8, AUTO, auto, 2e-3", "granitemoe, Q8_0, 8, AUTO, auto, 5e-4", "qwen3moe, Q4_K, 8, NATIVE, auto, 5e-4",
             "llama, Q6_K, 8, NATIVE, auto, 5e-4", "llama, Q4_K, 8, AUTO, auto, 2e-3",
-            "llama, F16, 8, AUTO, on, 2e-3", "llama, BF16, 4, AUTO, on, 1e-2"})
+            "llama, F16, 8, AUTO, on, 2e-3", "llama, BF16, 4, AUTO, on, 1e-2", "granitemoe, Q8_0, 8, AUTO, on, 5e-4",
+            "qwen3moe, Q4_K, 8, NATIVE, on, 1e-3"})
     void mixturesOfExpertsOnTheDeviceGiveTheCpuLogits(String arch, GgmlType type, int experts, KQuantPolicy kQuants,
                                                      String tensorCores, double bound) {
         Path path = dir.resolve(arch + "-moe.gguf");
