@@ -159,6 +159,7 @@ public final class CudaLlamaModel implements LanguageModel {
     private final ProductKernelChoices products;
     private final EpilogueKernelChoices epilogues;
     private final LaunchChoices launches;
+    private final ExpertKernelChoices expertChoices; // a mixture's, else null
 
     /**
      * The shape of a prepared step: {@code maxBlocks} is the stride of the uploaded block tables; {@code items} the
@@ -190,11 +191,9 @@ public final class CudaLlamaModel implements LanguageModel {
         this.products = new ProductKernelChoices(this, w, buf, graphs);
         this.epilogues = new EpilogueKernelChoices(this, w, buf, graphs);
         this.launches = new LaunchChoices(this, w, buf, graphs);
+        this.expertChoices = moe == null ? null : new ExpertKernelChoices(this, w, buf, graphs, moe);
         try {
             weightBytes = bytes;
-            if (moe != null && onOff(EXPERT_TENSOR_CORES) != null) {
-                moe.useTensorCores(onOff(EXPERT_TENSOR_CORES).equals("on"));
-            }
             splitAttention = SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
                     ? new SplitAttention(config.nHeads(), config.nKvHeads(), config.headDim()) : null;
             tiledAttention = TiledAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()) == null
@@ -247,6 +246,12 @@ public final class CudaLlamaModel implements LanguageModel {
                         why -> epilogues.productReductionChoice = why);
                 choose("inferstream.cuda.fuseNorm", epilogues::chooseFusedNorm, () -> useFusedNorm(false), why -> epilogues.fusedNormChoice = why);
                 choose("inferstream.cuda.l2PrefetchMiB", epilogues::chooseL2Prefetch, () -> useL2Prefetch(0), why -> epilogues.l2PrefetchChoice = why);
+            }
+            if (moe != null) {
+                choose(ExpertKernelChoices.PROPERTY, expertChoices::chooseTensorCores, () -> {
+                    moe.useTensorCores(null);
+                    moe.useTensorCoreSlots(DeviceExpertFeedForward.TENSOR_CORE_SLOTS);
+                }, why -> expertChoices.choice = moe.tensorCoreChoice() + ": " + why);
             }
             // last: it times the whole step the kernels chosen above make
             choose("inferstream.cuda.programmaticLaunch", launches::chooseProgrammaticLaunch, () -> useProgrammaticLaunch(false),
@@ -321,9 +326,6 @@ public final class CudaLlamaModel implements LanguageModel {
             why.accept("failed at load, the proven way kept: " + e);
         }
     }
-
-    /** Forces a mixture's experts onto tensor cores (on) or CUDA cores (off) in every step. */
-    static final String EXPERT_TENSOR_CORES = "inferstream.cuda.expertTensorCores";
 
     /** The load-time choices whose trials run layer 0's gate, up and down products (a mixture of experts has none). */
     private static final java.util.Set<String> DENSE_FFN_TRIALS = java.util.Set.of("inferstream.cuda.skinny",
@@ -703,6 +705,7 @@ public final class CudaLlamaModel implements LanguageModel {
     public synchronized void useExpertTensorCores(Boolean on) {
         if (moe != null) {
             moe.useTensorCores(on);
+            expertChoices.choice = moe.tensorCoreChoice() + " (set after the load)";
             bufferGeneration++; // recorded graphs hold the other launches
         }
     }
@@ -733,7 +736,7 @@ public final class CudaLlamaModel implements LanguageModel {
         m.put("L2 prefetch of Wo and gate/up during the attention", l2PrefetchChoice());
         m.put("programmatic dependent launch (sm_90)", programmaticLaunchChoice());
         if (moe != null) {
-            m.put("experts' products (-D" + EXPERT_TENSOR_CORES + "=on|off)", moe.tensorCoreChoice());
+            m.put("experts' products", expertChoices.choice);
         }
         return m;
     }

@@ -27,13 +27,14 @@ final class DeviceExpertFeedForward implements AutoCloseable {
     private DeviceBuffer sharedGate; // [n, sharedHidden] the shared expert's gate, then SwiGLU
     private DeviceBuffer sharedUp;   // [n, sharedHidden]
     private DeviceBuffer shared;     // [n, dim] the shared expert's output
-    private Boolean tensorCores;     // forced either way, or null: by TENSOR_CORE_SLOTS
+    private Boolean tensorCores;     // forced either way, or null: by tensorCoreSlots
+    private int tensorCoreSlots = TENSOR_CORE_SLOTS; // the load-time trial may move it (ExpertKernelChoices)
 
     /**
      * The slots per expert, on average over a step (n · used / count), from which the experts run on tensor cores.
      * At 16 the CUDA-core kernels read each weight twice (8 slots a pass) with float FMAs; the tensor-core kernels read
-     * it once per 64 slots. Decode of a few sequences stays on CUDA cores, where no input is rounded. Not timed on a
-     * GPU yet (no load-time trial: the trials run layer 0's dense products).
+     * it once per 64 slots. Decode of a few sequences stays on CUDA cores, where no input is rounded. The default
+     * before the load-time trial ({@link ExpertKernelChoices}) times both ways; not measured on a GPU yet.
      */
     static final int TENSOR_CORE_SLOTS = 16;
     /** Slots per tile of the tensor-core kernels (experts.cu MOE_TILE). */
@@ -75,14 +76,19 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         return true;
     }
 
-    /** Forces the experts' tensor-core products on or off; null: from {@link #TENSOR_CORE_SLOTS} slots on. */
+    /** Forces the experts' tensor-core products on or off; null: from {@link #tensorCoreSlots} slots per expert on. */
     void useTensorCores(Boolean on) {
         tensorCores = on;
     }
 
+    /** Runs the experts on tensor cores from {@code slots} slots per expert on average (Integer.MAX_VALUE: never). */
+    void useTensorCoreSlots(int slots) {
+        tensorCoreSlots = slots;
+    }
+
     /** Whether a step of {@code n} tokens runs the experts on tensor cores. */
     boolean tensorCores(int n) {
-        return tensorCores != null ? tensorCores : (long) n * experts.used() >= (long) TENSOR_CORE_SLOTS * experts.count();
+        return tensorCores != null ? tensorCores : (long) n * experts.used() >= (long) tensorCoreSlots * experts.count();
     }
 
     /** What {@link #tensorCores(int)} decides, in words (kernelChoices). */
@@ -90,8 +96,11 @@ final class DeviceExpertFeedForward implements AutoCloseable {
         if (tensorCores != null) {
             return tensorCores ? "tensor cores (moe_mma) in every step, forced" : "CUDA cores in every step, forced";
         }
-        int tokens = (int) ((TENSOR_CORE_SLOTS * (long) experts.count() + experts.used() - 1) / experts.used());
-        return "tensor cores (moe_mma) in steps of " + tokens + "+ tokens (" + TENSOR_CORE_SLOTS
+        if (tensorCoreSlots == Integer.MAX_VALUE) {
+            return "CUDA cores in every step";
+        }
+        long tokens = (tensorCoreSlots * (long) experts.count() + experts.used() - 1) / experts.used();
+        return "tensor cores (moe_mma) in steps of " + tokens + "+ tokens (" + tensorCoreSlots
                 + " slots per expert on average), CUDA cores below";
     }
 

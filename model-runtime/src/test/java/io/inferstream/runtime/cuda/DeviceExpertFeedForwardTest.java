@@ -1,5 +1,6 @@
 package io.inferstream.runtime.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,7 +8,7 @@ import org.junit.jupiter.api.Test;
 
 import io.inferstream.runtime.model.Experts;
 
-/** Which steps run a mixture's 16-bit experts on tensor cores (no device: the choice is the host's). */
+/** Which steps run a mixture's experts on tensor cores (no device: the choice is the host's). */
 class DeviceExpertFeedForwardTest {
 
     @Test
@@ -27,5 +28,14 @@ class DeviceExpertFeedForwardTest {
         assertFalse(mixtral.tensorCores(4096), "forced off");
         mixtral.useTensorCores(null);
         assertTrue(mixtral.tensorCores(4096), "back to the threshold");
+        // as the load-time trial moves it: from 4 slots per expert, or never
+        mixtral.useTensorCoreSlots(4);
+        assertFalse(mixtral.tensorCores(15));
+        assertTrue(mixtral.tensorCores(16));
+        assertTrue(mixtral.tensorCoreChoice().startsWith("tensor cores (moe_mma) in steps of 16+ tokens (4 slots per expert"),
+                mixtral.tensorCoreChoice());
+        mixtral.useTensorCoreSlots(Integer.MAX_VALUE);
+        assertFalse(mixtral.tensorCores(1 << 20));
+        assertEquals("CUDA cores in every step", mixtral.tensorCoreChoice());
     }
 }

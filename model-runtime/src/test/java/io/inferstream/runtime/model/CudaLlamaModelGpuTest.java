@@ -409,16 +409,16 @@ class CudaLlamaModelGpuTest {
      * ones with down in Q6_K as in a Q4_K_M file (each role its own type on the device). BF16's
      * bound is looser: the products around the experts read 16-bit activations, which BF16 rounds 8 times as coarsely
      * as F16. The dense products' quantized tensor-core path (F16 activations) is pinned off, as a mixture's load
-     * leaves it, so that the quantized rows compare the experts' own arithmetic. The schedule's steps are below the
-     * tensor-core threshold of the experts' products, so {@code auto} rows run them on CUDA cores; the {@code on} rows
-     * force the tensor-core kernels (moe_mma: 64-slot tiles, here one short tile per expert, the inputs rounded to 16
+     * leaves it, so that the quantized rows compare the experts' own arithmetic. The experts' products are pinned
+     * either way, whatever the load-time trial chose: the {@code off} rows on CUDA cores, the {@code on} rows on the
+     * tensor-core kernels (moe_mma: 64-slot tiles, here one short tile per expert, the inputs rounded to 16
      * bits, quantized weights decoded to F16 as the tiles load, so those rows' bound is F16's; emulate.sh checks
      * several tiles per expert against a double product).
      */
     @ParameterizedTest(name = "{0} {1}, {2} experts, K-quants {3}, tensor cores {4}")
-    @org.junit.jupiter.params.provider.CsvSource({"llama, F16, 8, AUTO, auto, 2e-3", "llama, BF16, 4, AUTO, auto, 1e-2",
-            "qwen2moe, F16, 8, AUTO, auto, 2e-3", "granitemoe, Q8_0, 8, AUTO, auto, 5e-4", "qwen3moe, Q4_K, 8, NATIVE, auto, 5e-4",
-            "llama, Q6_K, 8, NATIVE, auto, 5e-4", "llama, Q4_K, 8, AUTO, auto, 2e-3",
+    @org.junit.jupiter.params.provider.CsvSource({"llama, F16, 8, AUTO, off, 2e-3", "llama, BF16, 4, AUTO, off, 1e-2",
+            "qwen2moe, F16, 8, AUTO, off, 2e-3", "granitemoe, Q8_0, 8, AUTO, off, 5e-4", "qwen3moe, Q4_K, 8, NATIVE, off, 5e-4",
+            "llama, Q6_K, 8, NATIVE, off, 5e-4", "llama, Q4_K, 8, AUTO, off, 2e-3",
             "llama, F16, 8, AUTO, on, 2e-3", "llama, BF16, 4, AUTO, on, 1e-2", "granitemoe, Q8_0, 8, AUTO, on, 5e-4",
             "qwen3moe, Q4_K, 8, NATIVE, on, 1e-3"})
     void mixturesOfExpertsOnTheDeviceGiveTheCpuLogits(String arch, GgmlType type, int experts, KQuantPolicy kQuants,
@@ -442,11 +442,10 @@ class CudaLlamaModelGpuTest {
                 assertTrue(choice.startsWith(kQuants == KQuantPolicy.NATIVE ? "kept as Q4_K / Q6_K" : "decoded to F16"), choice);
             }
             gpu.useQuantStream(false);
-            if (tensorCores.equals("on")) {
-                gpu.useExpertTensorCores(true);
-                String choice = gpu.kernelChoices().get("experts' products (-Dinferstream.cuda.expertTensorCores=on|off)");
-                assertTrue(choice.startsWith("tensor cores (moe_mma) in every step"), choice);
-            }
+            gpu.useExpertTensorCores(tensorCores.equals("on")); // whatever the load-time trial chose
+            String choice = gpu.kernelChoices().get("experts' products");
+            assertTrue(choice.startsWith(tensorCores.equals("on") ? "tensor cores (moe_mma) in every step" : "CUDA cores in every step"),
+                    choice);
             double err = assertScheduleMatches(arch + " " + type + " mixture", cpu, gpu, KvStore.Precision.F16, bound);
             System.out.printf("%s %s, %d experts, K-quants %s, tensor cores %s: largest relative error %.2g (bound %.0g)%n", arch,
                     type, experts, kQuants, tensorCores, err, bound);
@@ -698,6 +697,7 @@ class CudaLlamaModelGpuTest {
      * of 256/512 with a vocabulary of 512, so that the streaming products' trials (packing, grouped reductions into the residual, warpgroup
      * MMAs and programmatic launches on 9.x) run too. Steps of up to 128 tokens: the prefill trials (64-token slices,
      * the tiled attention's chunk) still run, at a quarter of the default's 512 (the emulated driver runs them too).
+     * Then a BF16 mixture of experts, whose trial times its expert block on CUDA cores and on tensor cores.
      */
     @Test
     void everyLoadTimeTrialRunsWithoutFailing() {
@@ -710,6 +710,16 @@ class CudaLlamaModelGpuTest {
             choices.forEach((what, why) -> System.out.println("choice: " + what + ": " + why));
             assertTrue(choices.size() >= 10, choices.toString());
             choices.forEach((what, why) -> assertTrue(!why.contains("failed at load"), what + ": " + why));
+        }
+        // a mixture's own trial: its expert block both ways at 4, 8, 16 and 32 slots per expert (steps of 16 to 128)
+        RandomLlamaGguf.write(RandomLlamaGguf.Spec.llama(GgmlType.BF16).withExperts(8, false), path);
+        try (GgufFile gguf = GgufFile.open(path);
+             CudaLlamaModel gpu = CudaLlamaModel.load(GgufCheckpoint.of(gguf), device,
+                     CudaLlamaModel.Options.defaults().withMaxBatchTokens(128))) {
+            String choice = gpu.kernelChoices().get("experts' products");
+            System.out.println("choice: experts' products: " + choice);
+            assertTrue(choice.contains("by slots per expert: 4 (16 tokens): ") && choice.contains(", 32 (128 tokens): ")
+                    && !choice.contains("DIFFER") && !choice.contains("failed at load"), choice);
         }
     }
 
