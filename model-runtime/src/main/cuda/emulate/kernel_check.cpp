@@ -132,6 +132,7 @@ void moe_quant_mma_gate_up_##name(const void*, const float*, const void*, const 
 void moe_quant_mma_down_##name(const void*, const float*, const float*, const int*, const int*, int, int, int, float*);
 MOE_QUANT_MMA(q8_0)
 MOE_QUANT_MMA(q6_k)
+MOE_QUANT_MMA(q4_k)
 #undef MOE_QUANT_MMA
 }
 
@@ -1607,10 +1608,11 @@ static void grouping(int count, int used, int n) {
 // `used` distinct experts, expert 0 by every token (so it has several 64-slot tiles, the last one short) and expert
 // count - 1 by none (its tiles must not exist). Each against a double product of the weights as the mma reads them
 // (16-bit; quantized ones decoded, then rounded to F16) and the inputs rounded as the kernel rounds them:
-// h = swiglu(gate . x, up . x) per slot, then out = down . h. type: F16, BF16, Q8_0 or Q6_K.
-enum ExpertType { E_F16, E_BF16, E_Q8_0, E_Q6_K };
+// h = swiglu(gate . x, up . x) per slot, then out = down . h. type: F16, BF16, Q8_0, Q6_K or Q4_K (cols a multiple
+// of 64 for its nibble order).
+enum ExpertType { E_F16, E_BF16, E_Q8_0, E_Q6_K, E_Q4_K };
 static void experts(ExpertType type, int count, int used, int n, int dim, int hidden) {
-    static const char* names[] = {"f16", "bf16", "q8_0", "q6_k"};
+    static const char* names[] = {"f16", "bf16", "q8_0", "q6_k", "q4_k"};
     std::string tag = std::string(type >= E_Q8_0 ? "moe_quant_mma " : "moe_mma ") + names[type] + ", " + std::to_string(count)
             + " experts, " + std::to_string(used) + " used, " + std::to_string(n) + " tokens, " + std::to_string(hidden)
             + " x " + std::to_string(dim);
@@ -1635,6 +1637,16 @@ static void experts(ExpertType type, int count, int used, int n, int dim, int hi
             for (size_t i = 0; i < size; i++) {
                 st.halves[i] = halfBits(f[i], bf16);
                 st.mma[i] = halfValue(st.halves[i], bf16);
+            }
+        } else if (type == E_Q4_K) { // nibbles in ggml's order, a (scale, min) pair per 32 values (common.cuh)
+            st.quants.resize(size / 2);
+            for (auto& b : st.quants) b = (signed char) (rng() & 255);
+            st.scales = randoms(size / 32 * 2, 1e-3, 2e-2);
+            for (size_t i = 0; i < size; i++) {
+                unsigned b = (unsigned char) st.quants[((i >> 6) << 5) + (i & 31)];
+                unsigned q = (i & 32) ? b >> 4 : b & 15u;
+                float decoded = st.scales[2 * (i >> 5)] * (float) q - st.scales[2 * (i >> 5) + 1];
+                st.mma[i] = halfValue(halfBits(decoded, false), false);
             }
         } else {
             int group = type == E_Q8_0 ? 32 : 16;
@@ -1665,14 +1677,17 @@ static void experts(ExpertType type, int count, int used, int n, int dim, int hi
             emu::launch(bf16 ? moe_mma_down_bf16 : moe_mma_down_f16, dn, threads(128), 0, down.halves.data(), h.data(),
                         order.data(), first.data(), count, dim, hidden, out.data());
             break;
-        case E_Q8_0:
-        case E_Q6_K:
-            emu::launch(type == E_Q8_0 ? moe_quant_mma_gate_up_q8_0 : moe_quant_mma_gate_up_q6_k, gu, threads(128), 0,
-                        data(gate), gate.scales.data(), data(up), up.scales.data(), x.data(), order.data(), first.data(),
-                        count, used, dim, hidden, h.data());
-            emu::launch(type == E_Q8_0 ? moe_quant_mma_down_q8_0 : moe_quant_mma_down_q6_k, dn, threads(128), 0, data(down),
-                        down.scales.data(), h.data(), order.data(), first.data(), count, dim, hidden, out.data());
+        default: {
+            auto gateUp = type == E_Q8_0 ? moe_quant_mma_gate_up_q8_0 : type == E_Q6_K ? moe_quant_mma_gate_up_q6_k
+                    : moe_quant_mma_gate_up_q4_k;
+            auto downKernel = type == E_Q8_0 ? moe_quant_mma_down_q8_0 : type == E_Q6_K ? moe_quant_mma_down_q6_k
+                    : moe_quant_mma_down_q4_k;
+            emu::launch(gateUp, gu, threads(128), 0, data(gate), gate.scales.data(), data(up), up.scales.data(), x.data(),
+                        order.data(), first.data(), count, used, dim, hidden, h.data());
+            emu::launch(downKernel, dn, threads(128), 0, data(down), down.scales.data(), h.data(), order.data(), first.data(),
+                        count, dim, hidden, out.data());
             break;
+        }
     }
     std::vector<double> hRef((size_t) slots * hidden), outRef((size_t) slots * dim);
     for (int s = 0; s < slots; s++) {
@@ -1761,6 +1776,7 @@ int main() {
     experts(E_F16, 5, 3, 23, 64, 40);    // one short tile per expert
     experts(E_Q8_0, 5, 2, 70, 96, 40);   // Q8_0 planes decoded in the tile loads; expert 0 in two tiles
     experts(E_Q6_K, 4, 2, 30, 48, 32);
+    experts(E_Q4_K, 4, 2, 40, 128, 64);  // Q4_K's nibbles: two 64-value chunks a row
     topOne(9001);  // three chunks, the last one short
     topOne(8193);  // a last chunk of one logit
     kQuants(true, 70, 512, 67);   // rows off the 64-row tile, two 64-token tiles

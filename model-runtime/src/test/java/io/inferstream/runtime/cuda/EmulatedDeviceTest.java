@@ -74,12 +74,12 @@ class EmulatedDeviceTest {
                 "method:" + MODEL_TEST + "#mixturesOfExpertsOnTheDeviceGiveTheCpuLogits",
                 "method:io.inferstream.runtime.cuda.DeviceKernelsGpuTest#programmaticLaunchesKeepEachKernelAfterItsPredecessor"));
         String stories = "stories260K/stories260K.gguf";
-        int atLeast = 62; // tests that must pass (and none may skip): a floor against selectors that match nothing
+        int atLeast = 61; // tests that must pass (and none may skip): a floor against selectors that match nothing
         if (computeCapability.startsWith("9")) { // once (the newest kernels: 9.x's): attention, memory planning
             selectors.addAll(List.of("class:io.inferstream.runtime.cuda.SplitAttentionGpuTest", // against float64
                     "class:io.inferstream.runtime.cuda.TiledAttentionGpuTest", "class:io.inferstream.runtime.cuda.MemoryPlanTest",
                     "method:" + MODEL_TEST + "#twoModelsAtOneFractionGetTheSameShareOfTheDevice"));
-            atLeast = 113;
+            atLeast = 112;
             // and what runs stories260K: the engine, the CLI, the device option, the greedy tokens against llama2.c
             if ("true".equalsIgnoreCase(System.getenv("CI")) || Files.exists(SharedModels.root().resolve(stories))) {
                 SharedModels.require(stories); // fails under CI when missing
@@ -90,7 +90,7 @@ class EmulatedDeviceTest {
                         "class:io.inferstream.runtime.backend.BackendsGpuTest",
                         "class:io.inferstream.runtime.backend.SeveralDevicesGpuTest", // two devices: see below
                         "method:" + MODEL_TEST + "#stories260KGreedyIsTokenIdenticalToTheCpuBackendAndLlama2c"));
-                atLeast = 133;
+                atLeast = 132;
             } else {
                 System.out.println("SKIPPED (the tests that run stories260K, on the emulated device only): "
                         + SharedModels.root().resolve(stories) + " is missing; set INFERSTREAM_MODELS to a copy of shared/models");
