@@ -2,9 +2,11 @@
 // ExpertFeedForward step by step: the router's scores (a plain product, outside this module) -> moe_route (softmax,
 // each token's top-k, their weights) -> moe_group (the slots t*used + j sorted by expert) -> moe_gate_up and
 // moe_down (each expert over the tokens that chose it, so its weights are read once per 8 of them, not once per
-// token; or moe_mma_gate_up and moe_mma_down, the same on tensor cores, where experts serve many tokens) -> moe_combine (each token's weighted sum, in the order it chose its experts). Nothing goes back to the host:
-// the expert kernels read the grouping from device memory, so a step is one CUDA graph as for a dense model.
-// Expert weights are 16-bit, [count, rows, cols] row-major in one buffer per role; cols a multiple of 8.
+// token; or moe_mma_*, the same on tensor cores, where experts serve many tokens) -> moe_combine (each token's
+// weighted sum, in the order it chose its experts). Nothing goes back to the host: the expert kernels read the
+// grouping from device memory, so a step is one CUDA graph as for a dense model.
+// Expert weights: one [count, rows, cols] row-major stack per role, 16-bit or quantized planes (moe_quant_*, with
+// their scales); rows and cols multiples of 8.
 #include "common.cuh"
 #include "reduce.cuh"
 #include <mma.h>

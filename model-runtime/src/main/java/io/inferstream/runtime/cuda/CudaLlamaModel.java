@@ -699,8 +699,8 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Forces a mixture's experts onto tensor cores (true) or CUDA cores (false) in every step; null: from
-     * {@link DeviceExpertFeedForward#TENSOR_CORE_SLOTS} slots per expert on average. No-op for a dense model.
+     * Forces a mixture's experts onto tensor cores (true) or CUDA cores (false) in every step; null: from the slots per
+     * expert the load-time trial chose ({@link ExpertKernelChoices}). No-op for a dense model.
      */
     public synchronized void useExpertTensorCores(Boolean on) {
         if (moe != null) {
