@@ -250,11 +250,20 @@ public abstract class Matrix {
                 dequantizeRowSimd(r0 + i, w, i * cols);
             }
         }
-        float[] acc = buffer(ACC, 2 * SimdFloatKernels.PACKED_TOKENS * SimdFloatKernels.LANES); // [2 rows, 6 tokens, LANES]
+        float[] acc = buffer(ACC, 4 * SimdFloatKernels.PACKED_TOKENS * SimdFloatKernels.LANES); // [4 rows, 6 tokens, LANES]
         int tileStride = groups * SimdFloatKernels.PACKED_TOKENS * SimdFloatKernels.LANES;
         for (int t0 = 0, tile = 0; t0 < n; t0 += SimdFloatKernels.PACKED_TOKENS, tile++) {
             int tokens = Math.min(SimdFloatKernels.PACKED_TOKENS, n - t0);
-            for (int i = 0; i < count; i += 2) {
+            int i = 0;
+            if (SimdFloatKernels.TILE_ROWS == 4) {
+                for (; i + 4 <= count; i += 4) {
+                    int wa = wBase + i * cols;
+                    SimdFloatKernels.tile4x6(w, wa, cols, xp, tile * tileStride, groups, acc);
+                    SimdFloatKernels.finishTile4(acc, w, wa, cols, x, cols, groups * SimdFloatKernels.LANES,
+                            t0, tokens, out, r0 + i, rows);
+                }
+            }
+            for (; i < count; i += 2) {
                 boolean two = i + 1 < count;
                 int wa = wBase + i * cols;
                 int wb = two ? wa + cols : wa;

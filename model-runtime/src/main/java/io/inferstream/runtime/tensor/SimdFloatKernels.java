@@ -19,6 +19,20 @@ final class SimdFloatKernels {
      */
     static final VectorSpecies<Float> F = species();
     static final int LANES = F.length();
+    /**
+     * Rows of the batched kernel's register tile: 4 ({@link #tile4x6}, 24 accumulators) where the machine has
+     * AVX-512's 32 vector registers, else 2 ({@link #tile2x6}, 12; 24 would spill on AVX2's 16), or
+     * {@code -Dinferstream.tileRows=2|4} to force one. Both compute every element alike, so the choice moves no bit.
+     */
+    static final int TILE_ROWS = tileRows();
+    /**
+     * Whether {@link #finishTile} and {@link #finishTile4} add a stored accumulator's lanes in plain code, in
+     * lane order from 0, instead of {@code reduceLanes(ADD)}. That is the order Java 17's C2 uses (and the
+     * Vector API's Java fallback), so the bits are the same as every other path's reduceLanes; with four
+     * chains side by side it is ~6 % faster over a prefill step. Later JDKs reduce in a tree, so they keep
+     * reduceLanes here: batch invariance needs one order on every path.
+     */
+    static final boolean LANE_ORDER_SUMS = Runtime.version().feature() == 17;
 
     private static VectorSpecies<Float> species() {
         String bits = System.getProperty("inferstream.vector.bits");
@@ -26,6 +40,18 @@ final class SimdFloatKernels {
             return FloatVector.SPECIES_PREFERRED;
         }
         return VectorSpecies.of(float.class, VectorShape.forBitSize(Integer.parseInt(bits.trim())));
+    }
+
+    private static int tileRows() {
+        String rows = System.getProperty("inferstream.tileRows");
+        if (rows == null || rows.isBlank()) {
+            return FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 ? 4 : 2;
+        }
+        int r = Integer.parseInt(rows.trim());
+        if (r != 2 && r != 4) {
+            throw new IllegalArgumentException("-Dinferstream.tileRows must be 2 or 4, got " + rows);
+        }
+        return r;
     }
 
     private SimdFloatKernels() {
@@ -677,6 +703,100 @@ final class SimdFloatKernels {
     }
 
     /**
+     * {@link #tile2x6} for four rows d apart (w[wa..], w[wa + d..], w[wa + 2d..], w[wa + 3d..]): 24 accumulators,
+     * for the 32 vector registers of AVX-512 (on AVX2's 16 they would spill). Each accumulator is the same FMA
+     * chain as in tile2x6, so results are bitwise the same; only the loads per FMA drop, from 8/12 to 10/24.
+     * Stored to acc[0 .. 24·LANES): row k's six tokens at acc[(6k + j)·LANES].
+     */
+    static void tile4x6(float[] w, int wa, int d, float[] xp, int xo, int groups, float[] acc) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        FloatVector a4 = FloatVector.zero(F);
+        FloatVector a5 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        FloatVector b1 = FloatVector.zero(F);
+        FloatVector b2 = FloatVector.zero(F);
+        FloatVector b3 = FloatVector.zero(F);
+        FloatVector b4 = FloatVector.zero(F);
+        FloatVector b5 = FloatVector.zero(F);
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = FloatVector.zero(F);
+        FloatVector c2 = FloatVector.zero(F);
+        FloatVector c3 = FloatVector.zero(F);
+        FloatVector c4 = FloatVector.zero(F);
+        FloatVector c5 = FloatVector.zero(F);
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        FloatVector e2 = FloatVector.zero(F);
+        FloatVector e3 = FloatVector.zero(F);
+        FloatVector e4 = FloatVector.zero(F);
+        FloatVector e5 = FloatVector.zero(F);
+        int end = wa + groups * LANES;
+        for (int i = wa, xi = xo; i < end; i += LANES, xi += PACKED_TOKENS * LANES) {
+            FloatVector u = FloatVector.fromArray(F, w, i);
+            FloatVector s = FloatVector.fromArray(F, w, i + d);
+            FloatVector p = FloatVector.fromArray(F, w, i + 2 * d);
+            FloatVector q = FloatVector.fromArray(F, w, i + 3 * d);
+            FloatVector v0 = FloatVector.fromArray(F, xp, xi);
+            a0 = u.fma(v0, a0);
+            b0 = s.fma(v0, b0);
+            c0 = p.fma(v0, c0);
+            e0 = q.fma(v0, e0);
+            FloatVector v1 = FloatVector.fromArray(F, xp, xi + LANES);
+            a1 = u.fma(v1, a1);
+            b1 = s.fma(v1, b1);
+            c1 = p.fma(v1, c1);
+            e1 = q.fma(v1, e1);
+            FloatVector v2 = FloatVector.fromArray(F, xp, xi + 2 * LANES);
+            a2 = u.fma(v2, a2);
+            b2 = s.fma(v2, b2);
+            c2 = p.fma(v2, c2);
+            e2 = q.fma(v2, e2);
+            FloatVector v3 = FloatVector.fromArray(F, xp, xi + 3 * LANES);
+            a3 = u.fma(v3, a3);
+            b3 = s.fma(v3, b3);
+            c3 = p.fma(v3, c3);
+            e3 = q.fma(v3, e3);
+            FloatVector v4 = FloatVector.fromArray(F, xp, xi + 4 * LANES);
+            a4 = u.fma(v4, a4);
+            b4 = s.fma(v4, b4);
+            c4 = p.fma(v4, c4);
+            e4 = q.fma(v4, e4);
+            FloatVector v5 = FloatVector.fromArray(F, xp, xi + 5 * LANES);
+            a5 = u.fma(v5, a5);
+            b5 = s.fma(v5, b5);
+            c5 = p.fma(v5, c5);
+            e5 = q.fma(v5, e5);
+        }
+        a0.intoArray(acc, 0 * LANES);
+        a1.intoArray(acc, 1 * LANES);
+        a2.intoArray(acc, 2 * LANES);
+        a3.intoArray(acc, 3 * LANES);
+        a4.intoArray(acc, 4 * LANES);
+        a5.intoArray(acc, 5 * LANES);
+        b0.intoArray(acc, 6 * LANES);
+        b1.intoArray(acc, 7 * LANES);
+        b2.intoArray(acc, 8 * LANES);
+        b3.intoArray(acc, 9 * LANES);
+        b4.intoArray(acc, 10 * LANES);
+        b5.intoArray(acc, 11 * LANES);
+        c0.intoArray(acc, 12 * LANES);
+        c1.intoArray(acc, 13 * LANES);
+        c2.intoArray(acc, 14 * LANES);
+        c3.intoArray(acc, 15 * LANES);
+        c4.intoArray(acc, 16 * LANES);
+        c5.intoArray(acc, 17 * LANES);
+        e0.intoArray(acc, 18 * LANES);
+        e1.intoArray(acc, 19 * LANES);
+        e2.intoArray(acc, 20 * LANES);
+        e3.intoArray(acc, 21 * LANES);
+        e4.intoArray(acc, 22 * LANES);
+        e5.intoArray(acc, 23 * LANES);
+    }
+
+    /**
      * The results of a {@link #tile2x6} tile: per (row, token) the lane sum of its accumulator, then the
      * scalar tail over the columns past groups·LANES from the row-major w[wa..] / w[wb..] and x, i.e. the
      * arithmetic of {@link #rowDot} (one FMA chain over the columns in order, lane sum, tail), so results are
@@ -687,19 +807,77 @@ final class SimdFloatKernels {
                            int t0, int tokens, float[] out, int ra, int rows, boolean twoRows) {
         for (int j = 0; j < tokens; j++) {
             int xOff = (t0 + j) * cols;
-            float sa = FloatVector.fromArray(F, acc, j * LANES).reduceLanes(VectorOperators.ADD);
+            float sa;
+            float sb;
+            if (LANE_ORDER_SUMS) {
+                sa = 0f;
+                sb = 0f;
+                for (int l = 0; l < LANES; l++) {
+                    sa += acc[j * LANES + l];
+                    sb += acc[(PACKED_TOKENS + j) * LANES + l];
+                }
+            } else {
+                sa = FloatVector.fromArray(F, acc, j * LANES).reduceLanes(VectorOperators.ADD);
+                sb = FloatVector.fromArray(F, acc, (PACKED_TOKENS + j) * LANES).reduceLanes(VectorOperators.ADD);
+            }
             for (int c = c0; c < cols; c++) {
                 sa += w[wa + c] * x[xOff + c];
             }
             int o = (t0 + j) * rows + ra;
             out[o] = sa;
             if (twoRows) {
-                float sb = FloatVector.fromArray(F, acc, (PACKED_TOKENS + j) * LANES).reduceLanes(VectorOperators.ADD);
                 for (int c = c0; c < cols; c++) {
                     sb += w[wb + c] * x[xOff + c];
                 }
                 out[o + 1] = sb;
             }
+        }
+    }
+
+    /**
+     * The results of a {@link #tile4x6} tile, with {@link #finishTile}'s arithmetic: per (row, token) the lane
+     * sum, then the scalar tail from the row-major rows w[wa + k·d..]. Writes out[(t0 + j)·rows + ra + k].
+     */
+    static void finishTile4(float[] acc, float[] w, int wa, int d, float[] x, int cols, int c0,
+                            int t0, int tokens, float[] out, int ra, int rows) {
+        int rowStride = PACKED_TOKENS * LANES;
+        for (int j = 0; j < tokens; j++) {
+            int o0 = j * LANES;
+            float s0;
+            float s1;
+            float s2;
+            float s3;
+            if (LANE_ORDER_SUMS) {
+                // four independent chains side by side (one chain alone waits on each add)
+                s0 = 0f;
+                s1 = 0f;
+                s2 = 0f;
+                s3 = 0f;
+                for (int l = 0; l < LANES; l++) {
+                    s0 += acc[o0 + l];
+                    s1 += acc[o0 + rowStride + l];
+                    s2 += acc[o0 + 2 * rowStride + l];
+                    s3 += acc[o0 + 3 * rowStride + l];
+                }
+            } else {
+                s0 = FloatVector.fromArray(F, acc, o0).reduceLanes(VectorOperators.ADD);
+                s1 = FloatVector.fromArray(F, acc, o0 + rowStride).reduceLanes(VectorOperators.ADD);
+                s2 = FloatVector.fromArray(F, acc, o0 + 2 * rowStride).reduceLanes(VectorOperators.ADD);
+                s3 = FloatVector.fromArray(F, acc, o0 + 3 * rowStride).reduceLanes(VectorOperators.ADD);
+            }
+            int xOff = (t0 + j) * cols;
+            for (int c = c0; c < cols; c++) {
+                float xc = x[xOff + c];
+                s0 += w[wa + c] * xc;
+                s1 += w[wa + d + c] * xc;
+                s2 += w[wa + 2 * d + c] * xc;
+                s3 += w[wa + 3 * d + c] * xc;
+            }
+            int o = (t0 + j) * rows + ra;
+            out[o] = s0;
+            out[o + 1] = s1;
+            out[o + 2] = s2;
+            out[o + 3] = s3;
         }
     }
 

@@ -31,6 +31,7 @@ final class VectorApiSupport {
 
     /** Human-readable description for logs and benchmarks. */
     static String describe() {
-        return ENABLED ? "Vector API, " + SimdFloatKernels.LANES * 32 + "-bit float vectors" : "scalar loops";
+        return ENABLED ? "Vector API, " + SimdFloatKernels.LANES * 32 + "-bit float vectors, "
+                + SimdFloatKernels.TILE_ROWS + "-row tiles" : "scalar loops";
     }
 }

@@ -11,11 +11,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The kernel families this test JVM cannot select: a JVM without {@code jdk.incubator.vector} (scalar
  * fallback chosen at run time, no class-loading failure), 256-bit vectors (the AVX2 code paths) and 512-bit
- * vectors (the AVX-512 code paths, emulated by the JDK on narrower machines). Each runs {@link KernelProbe} in a fresh JVM.
+ * vectors (the AVX-512 code paths, emulated by the JDK on narrower machines), each with both batched register
+ * tiles (2 and 4 rows; a machine picks one by its register count). Each runs {@link KernelProbe} in a fresh JVM.
  */
 class KernelFamiliesInOtherJvmsTest {
 
@@ -52,18 +55,22 @@ class KernelFamiliesInOtherJvmsTest {
         assertTrue(out.contains("all kernels agree with float64"), out);
     }
 
-    @Test
-    void with256BitVectorsKernelsMatchFloat64() throws Exception {
-        // the AVX2 code paths (eight lanes), which an AVX-512 machine does not take by itself
-        String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector.bits=256");
-        assertTrue(out.contains("kernels: Vector API, 256-bit float vectors"), out);
+    @ParameterizedTest
+    @ValueSource(ints = {2, 4})
+    void with256BitVectorsKernelsMatchFloat64(int tileRows) throws Exception {
+        // the AVX2 code paths (eight lanes), which an AVX-512 machine does not take by itself; both batched tiles
+        String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector.bits=256",
+                "-Dinferstream.tileRows=" + tileRows);
+        assertTrue(out.contains("kernels: Vector API, 256-bit float vectors, " + tileRows + "-row tiles"), out);
         assertTrue(out.contains("all kernels agree with float64"), out);
     }
 
-    @Test
-    void with512BitVectorsKernelsMatchFloat64() throws Exception {
-        String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector.bits=512");
-        assertTrue(out.contains("kernels: Vector API, 512-bit float vectors"), out);
+    @ParameterizedTest
+    @ValueSource(ints = {2, 4})
+    void with512BitVectorsKernelsMatchFloat64(int tileRows) throws Exception {
+        String out = runProbe("--add-modules", "jdk.incubator.vector", "-Dinferstream.vector.bits=512",
+                "-Dinferstream.tileRows=" + tileRows);
+        assertTrue(out.contains("kernels: Vector API, 512-bit float vectors, " + tileRows + "-row tiles"), out);
         assertTrue(out.contains("all kernels agree with float64"), out);
     }
 }

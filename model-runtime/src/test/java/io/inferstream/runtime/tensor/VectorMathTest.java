@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import org.junit.jupiter.api.Test;
 
 /** The forward-pass kernels against float64 formulas, in the public (vector) and the scalar families. */
@@ -22,6 +24,46 @@ class VectorMathTest {
 
     private static void close(double expected, float got, double tol, String what) {
         assertTrue(Math.abs(expected - got) <= tol, what + ": expected " + expected + " got " + got);
+    }
+
+    @Test
+    void batchedTileSumsAreBitwiseWhatReduceLanesComputesOnceCompiled() {
+        // finishTile and finishTile4 may add the lanes in plain code (LANE_ORDER_SUMS) where every other path
+        // calls reduceLanes: enough rounds for C2 to compile both, over values of many magnitudes, so a JDK whose
+        // compiled reduceLanes adds in another order fails here, not as a batch that disagrees with a token alone
+        int lanes = SimdFloatKernels.LANES;
+        int tokens = SimdFloatKernels.PACKED_TOKENS;
+        Random r = new Random(11);
+        float[] scales = new float[13];
+        for (int i = 0; i < scales.length; i++) {
+            scales[i] = (float) Math.pow(10, i - 6);
+        }
+        float[] acc = new float[4 * tokens * lanes];
+        float[] out4 = new float[tokens * 4];
+        float[] out2 = new float[tokens * 2];
+        float[] none = new float[0]; // no columns past the vectors: w and x are not read
+        for (int round = 0; round < 20_000; round++) {
+            for (int i = 0; i < acc.length; i++) {
+                acc[i] = (float) r.nextGaussian() * scales[r.nextInt(scales.length)];
+            }
+            SimdFloatKernels.finishTile4(acc, none, 0, 0, none, 0, 0, 0, tokens, out4, 0, 4);
+            SimdFloatKernels.finishTile(acc, none, 0, 0, none, 0, 0, 0, tokens, out2, 0, 2, true);
+            for (int j = 0; j < tokens; j++) {
+                for (int k = 0; k < 4; k++) {
+                    float expected = FloatVector.fromArray(SimdFloatKernels.F, acc, (k * tokens + j) * lanes)
+                            .reduceLanes(VectorOperators.ADD);
+                    int row = k;
+                    int token = j;
+                    int at = round;
+                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out4[j * 4 + k]),
+                            () -> "4-row tile, round " + at + ", token " + token + ", row " + row);
+                    if (k < 2) {
+                        assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out2[j * 2 + k]),
+                                () -> "2-row tile, round " + at + ", token " + token + ", row " + row);
+                    }
+                }
+            }
+        }
     }
 
     @Test
