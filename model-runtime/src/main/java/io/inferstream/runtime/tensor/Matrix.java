@@ -20,9 +20,9 @@ import java.nio.ByteOrder;
  * <p><b>Batched matmul.</b> {@link #matmul} computes x [n, cols] · Wᵀ → out [n, rows]. Rows are spread
  * over the {@link WorkerPool} in tasks of 8. From six tokens on, x is packed once per call into tiles of
  * six tokens (for each group of LANES columns the six tokens' vectors back to back), each task decodes its
- * 8 rows once into a per-thread float buffer, and every pair of rows meets every token tile in a
- * 2-row × 6-token register kernel ({@code SimdFloatKernels.tile2x6}: twelve accumulators, every load at a
- * constant offset from one of two running indices). So every weight block is read from memory and
+ * 8 rows once into a per-thread float buffer, and every four rows (AVX-512: 32 vector registers) or pair
+ * of rows (AVX2: 16) meet every token tile in a register kernel ({@code SimdFloatKernels.tile4x6}: 24
+ * accumulators, or {@code tile2x6}: twelve; every load at a constant offset from one of two running indices). So every weight block is read from memory and
  * decoded once per call whatever n is, and then reused from cache for all n tokens. Measured on the
  * 2-core AVX2 build machine (one thread, CPU time, Q8_0 576×1536, n = 32): 1.06 ms (54 GFLOP/s) against
  * 1.62 ms (35 GFLOP/s) with the earlier 2-row × 4-token tile over row-major arrays, whose six base
@@ -51,7 +51,7 @@ public abstract class Matrix {
     /** Below this many multiply-adds a matmul runs on the calling thread (parallel hand-off costs more). */
     private static final long PARALLEL_MIN_WORK = 1L << 17;
     /**
-     * Rows per parallel task (even, so the 2-row tile never straddles tasks). Eight, not sixteen: eight decoded
+     * Rows per parallel task (a multiple of four, so no row tile straddles tasks). Eight, not sixteen: eight decoded
      * rows of 576 floats (18 KiB) and a six-token tile of x (13.5 KiB) fit L1 together, where sixteen rows
      * stream from L2 once per tile (decode step at 32 sequences of SmolLM2-135M: 107 ms against 111 ms).
      */
@@ -234,8 +234,9 @@ public abstract class Matrix {
 
     /**
      * Rows [r0, r1) of a batched matmul (n ≥ {@link #PACKED_MIN_TOKENS}) with x already packed into xp: the
-     * rows are decoded once into a per-thread buffer (F32 rows are used in place) and every pair of rows
-     * meets every packed tile of six tokens in {@link SimdFloatKernels#tile2x6}. Token tiles outermost: one
+     * rows are decoded once into a per-thread buffer (F32 rows are used in place) and every four rows
+     * ({@link SimdFloatKernels#TILE_ROWS} 4) or pair of rows meet every packed tile of six tokens in
+     * {@link SimdFloatKernels#tile4x6} or {@link SimdFloatKernels#tile2x6}. Token tiles outermost: one
      * tile (6 × cols floats) stays in L1 while it meets all the task's row pairs (TASK_ROWS × cols floats,
      * in L2), so each weight is decoded once per call and read from cache once per six tokens.
      */

@@ -21,7 +21,7 @@ public final class VectorMath {
         return SIMD;
     }
 
-    /** Which kernels run, for logs: "Vector API, 256-bit float vectors" or "scalar loops". */
+    /** Which kernels run, for logs: "Vector API, 256-bit float vectors, 2-row tiles" or "scalar loops". */
     public static String kernelDescription() {
         return VectorApiSupport.describe();
     }
