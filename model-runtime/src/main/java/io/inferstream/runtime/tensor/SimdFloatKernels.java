@@ -542,6 +542,196 @@ final class SimdFloatKernels {
         out[outOff + 3 * outStride] = s3;
     }
 
+    /**
+     * Rows w[wo..], w[wo + rowStride..], w[wo + 2·rowStride..], w[wo + 3·rowStride..] times 4 row-major tokens
+     * (x[xOff + t·cols..]) for AVX-512's 32 registers (16 accumulators): each (row, token) element is
+     * {@link #tile4x1}'s arithmetic (one FMA chain in column order, lane sum, scalar tail). Writes
+     * out[outOff + t·outRows + k·outStride].
+     */
+    static void tile4x4(float[] w, int wo, int rowStride, float[] x, int xOff, int cols, float[] out, int outOff,
+                        int outStride, int outRows) {
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a02 = FloatVector.zero(F);
+        FloatVector a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a12 = FloatVector.zero(F);
+        FloatVector a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a22 = FloatVector.zero(F);
+        FloatVector a23 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
+        FloatVector a32 = FloatVector.zero(F);
+        FloatVector a33 = FloatVector.zero(F);
+        int w1 = wo + rowStride;
+        int w2 = w1 + rowStride;
+        int w3 = w2 + rowStride;
+        int x0 = xOff + 0 * cols;
+        int x1 = xOff + 1 * cols;
+        int x2 = xOff + 2 * cols;
+        int x3 = xOff + 3 * cols;
+        int c = 0;
+        for (int bound = cols - LANES; c <= bound; c += LANES) {
+            FloatVector u0 = FloatVector.fromArray(F, w, wo + c);
+            FloatVector u1 = FloatVector.fromArray(F, w, w1 + c);
+            FloatVector u2 = FloatVector.fromArray(F, w, w2 + c);
+            FloatVector u3 = FloatVector.fromArray(F, w, w3 + c);
+            FloatVector v = FloatVector.fromArray(F, x, x0 + c);
+            a00 = u0.fma(v, a00);
+            a10 = u1.fma(v, a10);
+            a20 = u2.fma(v, a20);
+            a30 = u3.fma(v, a30);
+            v = FloatVector.fromArray(F, x, x1 + c);
+            a01 = u0.fma(v, a01);
+            a11 = u1.fma(v, a11);
+            a21 = u2.fma(v, a21);
+            a31 = u3.fma(v, a31);
+            v = FloatVector.fromArray(F, x, x2 + c);
+            a02 = u0.fma(v, a02);
+            a12 = u1.fma(v, a12);
+            a22 = u2.fma(v, a22);
+            a32 = u3.fma(v, a32);
+            v = FloatVector.fromArray(F, x, x3 + c);
+            a03 = u0.fma(v, a03);
+            a13 = u1.fma(v, a13);
+            a23 = u2.fma(v, a23);
+            a33 = u3.fma(v, a33);
+        }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD);
+        float s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD);
+        float s13 = a13.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s22 = a22.reduceLanes(VectorOperators.ADD);
+        float s23 = a23.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s32 = a32.reduceLanes(VectorOperators.ADD);
+        float s33 = a33.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float v0 = x[x0 + c];
+            float v1 = x[x1 + c];
+            float v2 = x[x2 + c];
+            float v3 = x[x3 + c];
+            float u0 = w[wo + c];
+            s00 += u0 * v0;
+            s01 += u0 * v1;
+            s02 += u0 * v2;
+            s03 += u0 * v3;
+            float u1 = w[w1 + c];
+            s10 += u1 * v0;
+            s11 += u1 * v1;
+            s12 += u1 * v2;
+            s13 += u1 * v3;
+            float u2 = w[w2 + c];
+            s20 += u2 * v0;
+            s21 += u2 * v1;
+            s22 += u2 * v2;
+            s23 += u2 * v3;
+            float u3 = w[w3 + c];
+            s30 += u3 * v0;
+            s31 += u3 * v1;
+            s32 += u3 * v2;
+            s33 += u3 * v3;
+        }
+        out[outOff + 0 * outRows + 0 * outStride] = s00;
+        out[outOff + 1 * outRows + 0 * outStride] = s01;
+        out[outOff + 2 * outRows + 0 * outStride] = s02;
+        out[outOff + 3 * outRows + 0 * outStride] = s03;
+        out[outOff + 0 * outRows + 1 * outStride] = s10;
+        out[outOff + 1 * outRows + 1 * outStride] = s11;
+        out[outOff + 2 * outRows + 1 * outStride] = s12;
+        out[outOff + 3 * outRows + 1 * outStride] = s13;
+        out[outOff + 0 * outRows + 2 * outStride] = s20;
+        out[outOff + 1 * outRows + 2 * outStride] = s21;
+        out[outOff + 2 * outRows + 2 * outStride] = s22;
+        out[outOff + 3 * outRows + 2 * outStride] = s23;
+        out[outOff + 0 * outRows + 3 * outStride] = s30;
+        out[outOff + 1 * outRows + 3 * outStride] = s31;
+        out[outOff + 2 * outRows + 3 * outStride] = s32;
+        out[outOff + 3 * outRows + 3 * outStride] = s33;
+    }
+
+    /**
+     * Rows w[wo..], w[wo + rowStride..], w[wo + 2·rowStride..], w[wo + 3·rowStride..] times 2 row-major tokens
+     * (x[xOff + t·cols..]) for AVX-512's 32 registers (8 accumulators): each (row, token) element is
+     * {@link #tile4x1}'s arithmetic (one FMA chain in column order, lane sum, scalar tail). Writes
+     * out[outOff + t·outRows + k·outStride].
+     */
+    static void tile4x2(float[] w, int wo, int rowStride, float[] x, int xOff, int cols, float[] out, int outOff,
+                        int outStride, int outRows) {
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
+        int w1 = wo + rowStride;
+        int w2 = w1 + rowStride;
+        int w3 = w2 + rowStride;
+        int x0 = xOff + 0 * cols;
+        int x1 = xOff + 1 * cols;
+        int c = 0;
+        for (int bound = cols - LANES; c <= bound; c += LANES) {
+            FloatVector u0 = FloatVector.fromArray(F, w, wo + c);
+            FloatVector u1 = FloatVector.fromArray(F, w, w1 + c);
+            FloatVector u2 = FloatVector.fromArray(F, w, w2 + c);
+            FloatVector u3 = FloatVector.fromArray(F, w, w3 + c);
+            FloatVector v = FloatVector.fromArray(F, x, x0 + c);
+            a00 = u0.fma(v, a00);
+            a10 = u1.fma(v, a10);
+            a20 = u2.fma(v, a20);
+            a30 = u3.fma(v, a30);
+            v = FloatVector.fromArray(F, x, x1 + c);
+            a01 = u0.fma(v, a01);
+            a11 = u1.fma(v, a11);
+            a21 = u2.fma(v, a21);
+            a31 = u3.fma(v, a31);
+        }
+        float s00 = a00.reduceLanes(VectorOperators.ADD);
+        float s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD);
+        float s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s20 = a20.reduceLanes(VectorOperators.ADD);
+        float s21 = a21.reduceLanes(VectorOperators.ADD);
+        float s30 = a30.reduceLanes(VectorOperators.ADD);
+        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float v0 = x[x0 + c];
+            float v1 = x[x1 + c];
+            float u0 = w[wo + c];
+            s00 += u0 * v0;
+            s01 += u0 * v1;
+            float u1 = w[w1 + c];
+            s10 += u1 * v0;
+            s11 += u1 * v1;
+            float u2 = w[w2 + c];
+            s20 += u2 * v0;
+            s21 += u2 * v1;
+            float u3 = w[w3 + c];
+            s30 += u3 * v0;
+            s31 += u3 * v1;
+        }
+        out[outOff + 0 * outRows + 0 * outStride] = s00;
+        out[outOff + 1 * outRows + 0 * outStride] = s01;
+        out[outOff + 0 * outRows + 1 * outStride] = s10;
+        out[outOff + 1 * outRows + 1 * outStride] = s11;
+        out[outOff + 0 * outRows + 2 * outStride] = s20;
+        out[outOff + 1 * outRows + 2 * outStride] = s21;
+        out[outOff + 0 * outRows + 3 * outStride] = s30;
+        out[outOff + 1 * outRows + 3 * outStride] = s31;
+    }
+
     /** out[r + k·stride] = the lane sum of a_k, k &lt; 4: the end of every fused four-row single-token kernel. */
     static void storeLaneSums(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] out, int r,
                               int stride) {

@@ -24,7 +24,7 @@ public final class KernelProbe {
             }
             Matrix m = Matrix.of(type, ByteBuffer.wrap(Quantizer.quantize(type, w)), rows, cols, "probe");
             float[] decoded = new float[cols];
-            for (int n : new int[] {1, 6, 13}) {
+            for (int n : new int[] {1, 2, 3, 4, 5, 6, 13}) {
                 float[] x = new float[n * cols];
                 for (int i = 0; i < x.length; i++) {
                     x[i] = (float) rnd.nextGaussian();

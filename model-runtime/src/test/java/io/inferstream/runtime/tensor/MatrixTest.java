@@ -292,7 +292,7 @@ class MatrixTest {
                         type + " token " + t + " row " + r + " dot");
             }
         }
-        for (int size : new int[] {2, 3, 5}) { // other batch sizes take the 2x2 and 2x1 remainder tiles
+        for (int size : new int[] {2, 3, 4, 5}) { // 2 to 5 tokens: the 4-row tiles (AVX-512) or 2x4, 2x2 and 2x1 (AVX2)
             float[] part = new float[size * rows];
             c.m.matmul(java.util.Arrays.copyOfRange(x, 4 * cols, (4 + size) * cols), part, size);
             for (int i = 0; i < size * rows; i++) {
