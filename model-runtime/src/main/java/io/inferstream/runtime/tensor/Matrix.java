@@ -221,12 +221,8 @@ public abstract class Matrix {
             }
             return;
         }
-        if (simd && n == 1) {
-            matvec(x, out, serial);
-            return;
-        }
-        if (simd && SimdFloatKernels.TILE_ROWS == 4) {
-            fewTokens(x, out, n, serial);
+        if (simd && (n == 1 || SimdFloatKernels.TILE_ROWS == 4)) {
+            matvec(x, out, n, serial);
             return;
         }
         if (serial) {
@@ -288,52 +284,24 @@ public abstract class Matrix {
      * it never learns (576 columns: 9 lines a row). Measured on the 2-core AVX-512 machine, Q8_0, two threads,
      * weights streaming from memory: 1536 × 576 10.1 → 19.7 GMAC/s, 49152 × 576 (SmolLM2's output) 8.4 → 21.1,
      * 2048 × 8192 18.4 → 21.1. The arithmetic per row is unchanged.
+     *
+     * <p>Two to five tokens on AVX-512 take the same row sets, each decoded once into a per-thread buffer (or in
+     * registers, where the type fuses it) and met by all the tokens in a 4-row register tile. The AVX2 path
+     * ({@link #matmulRows}: tasks of 8 adjacent rows, decoded two at a time) took 2.8 times one token's time for
+     * two tokens at the Llama-3.2-1B shape: decoding into the buffer cost more than the products.
      */
-    private void matvec(float[] x, float[] out, boolean serial) {
+    private void matvec(float[] x, float[] out, int n, boolean serial) {
         int sets = rows / 4;
         int parts = Math.min(WorkerPool.threads(), sets);
         if (serial || parts <= 1) {
-            rowSets(x, out, sets, 0, sets);
+            rowSets(x, out, n, sets, 0, sets);
         } else {
             // one contiguous part per thread: the longest runs (eight smaller parts were 10-15 % slower)
-            WorkerPool.parallelFor(0, parts,
-                    p -> rowSets(x, out, sets, (int) ((long) sets * p / parts), (int) ((long) sets * (p + 1) / parts)));
-        }
-        if (4 * sets < rows) {
-            matmulRows(x, out, 1, 4 * sets, rows, true);
-        }
-    }
-
-    /**
-     * Two to five tokens on AVX-512: {@link #matvec}'s row sets (four rows, a quarter of the matrix apart when the
-     * type reads its rows together; one contiguous part per thread), each decoded once into a per-thread buffer
-     * and met by all the tokens in a 4-row register tile. The AVX2 path ({@link #matmulRows}: tasks of 8
-     * adjacent rows, decoded two at a time) ran two tokens at a third of one token's speed here, as the
-     * 1.3 GB of a Llama-3.2-1B streamed from memory in short runs.
-     */
-    private void fewTokens(float[] x, float[] out, int n, boolean serial) {
-        int sets = rows / 4;
-        int parts = Math.min(WorkerPool.threads(), sets);
-        if (serial || parts <= 1) {
-            fewTokenSets(x, out, n, sets, 0, sets);
-        } else {
-            WorkerPool.parallelFor(0, parts, p -> fewTokenSets(x, out, n, sets,
+            WorkerPool.parallelFor(0, parts, p -> rowSets(x, out, n, sets,
                     (int) ((long) sets * p / parts), (int) ((long) sets * (p + 1) / parts)));
         }
         if (4 * sets < rows) {
             matmulRows(x, out, n, 4 * sets, rows, true);
-        }
-    }
-
-    /** Row sets [i0, i1) of {@link #fewTokens}, with {@link #rowSets}' choice of rows. */
-    private void fewTokenSets(float[] x, float[] out, int n, int sets, int i0, int i1) {
-        boolean spread = readsFourRowsTogether();
-        for (int i = i0; i < i1; i++) {
-            if (spread) {
-                fourRowsTokensSimd(i, sets, x, n, out);
-            } else {
-                fourRowsTokensSimd(4 * i, 1, x, n, out);
-            }
         }
     }
 
@@ -373,13 +341,15 @@ public abstract class Matrix {
      * Row sets [i0, i1) of {@link #matvec}: set i is rows i, i + q, i + 2q, i + 3q (q = sets) when the type reads
      * its four rows together ({@link #readsFourRowsTogether}), else rows 4i .. 4i + 3.
      */
-    private void rowSets(float[] x, float[] out, int sets, int i0, int i1) {
+    private void rowSets(float[] x, float[] out, int n, int sets, int i0, int i1) {
         boolean spread = readsFourRowsTogether();
         for (int i = i0; i < i1; i++) {
-            if (spread) {
-                fourRowsSimd(i, sets, x, out);
+            int r = spread ? i : 4 * i;
+            int stride = spread ? sets : 1;
+            if (n == 1) {
+                fourRowsSimd(r, stride, x, out);
             } else {
-                fourRowsSimd(4 * i, 1, x, out);
+                fourRowsTokensSimd(r, stride, x, n, out);
             }
         }
     }
