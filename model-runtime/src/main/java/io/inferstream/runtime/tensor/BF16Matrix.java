@@ -53,6 +53,22 @@ final class BF16Matrix extends Matrix {
         Simd.fourRows(data, r, stride, cols, x, out);
     }
 
+    @Override
+    void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
+        for (int t = 0; t < n; ) {
+            int take = n - t == 5 ? 3 : n - t; // five tokens' 20 chains would leave too few registers: 3 + 2
+            int xOff = t * cols;
+            int outOff = t * rows + r;
+            switch (take) {
+                case 4 -> Simd.fourRows4(data, r, stride, cols, x, xOff, out, outOff, rows);
+                case 3 -> Simd.fourRows3(data, r, stride, cols, x, xOff, out, outOff, rows);
+                case 2 -> Simd.fourRows2(data, r, stride, cols, x, xOff, out, outOff, rows);
+                default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
+            }
+            t += take;
+        }
+    }
+
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
     private static final class Simd {
         static final VectorSpecies<Float> F = SimdFloatKernels.F;
@@ -101,6 +117,291 @@ final class BF16Matrix extends Matrix {
             out[r + stride] = s1;
             out[r + 2 * stride] = s2;
             out[r + 3 * stride] = s3;
+        }
+
+        /** {@link #fourRows} for 2 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 2 FMA chains. */
+        static void fourRows2(short[] w, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff,
+                               int rows) {
+            int w0 = r * cols;
+            int w1 = w0 + stride * cols;
+            int w2 = w1 + stride * cols;
+            int w3 = w2 + stride * cols;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            int x0 = xOff + 0 * cols;
+            int x1 = xOff + 1 * cols;
+            int c = 0;
+            for (int bound = cols - L; c <= bound; c += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
+                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a00 = u0.fma(v0, a00);
+                a01 = u0.fma(v1, a01);
+                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a10 = u1.fma(v0, a10);
+                a11 = u1.fma(v1, a11);
+                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a20 = u2.fma(v0, a20);
+                a21 = u2.fma(v1, a21);
+                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a30 = u3.fma(v0, a30);
+                a31 = u3.fma(v1, a31);
+            }
+            float s00 = a00.reduceLanes(VectorOperators.ADD);
+            float s01 = a01.reduceLanes(VectorOperators.ADD);
+            float s10 = a10.reduceLanes(VectorOperators.ADD);
+            float s11 = a11.reduceLanes(VectorOperators.ADD);
+            float s20 = a20.reduceLanes(VectorOperators.ADD);
+            float s21 = a21.reduceLanes(VectorOperators.ADD);
+            float s30 = a30.reduceLanes(VectorOperators.ADD);
+            float s31 = a31.reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) {
+                float u0 = Float.intBitsToFloat(w[w0 + c] << 16);
+                float u1 = Float.intBitsToFloat(w[w1 + c] << 16);
+                float u2 = Float.intBitsToFloat(w[w2 + c] << 16);
+                float u3 = Float.intBitsToFloat(w[w3 + c] << 16);
+                float v0 = x[x0 + c];
+                s00 += u0 * v0;
+                s10 += u1 * v0;
+                s20 += u2 * v0;
+                s30 += u3 * v0;
+                float v1 = x[x1 + c];
+                s01 += u0 * v1;
+                s11 += u1 * v1;
+                s21 += u2 * v1;
+                s31 += u3 * v1;
+            }
+            out[outOff + 0 * rows + 0 * stride] = s00;
+            out[outOff + 1 * rows + 0 * stride] = s01;
+            out[outOff + 0 * rows + 1 * stride] = s10;
+            out[outOff + 1 * rows + 1 * stride] = s11;
+            out[outOff + 0 * rows + 2 * stride] = s20;
+            out[outOff + 1 * rows + 2 * stride] = s21;
+            out[outOff + 0 * rows + 3 * stride] = s30;
+            out[outOff + 1 * rows + 3 * stride] = s31;
+        }
+
+        /** {@link #fourRows} for 3 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 3 FMA chains. */
+        static void fourRows3(short[] w, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff,
+                               int rows) {
+            int w0 = r * cols;
+            int w1 = w0 + stride * cols;
+            int w2 = w1 + stride * cols;
+            int w3 = w2 + stride * cols;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a02 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a12 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a22 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            FloatVector a32 = FloatVector.zero(F);
+            int x0 = xOff + 0 * cols;
+            int x1 = xOff + 1 * cols;
+            int x2 = xOff + 2 * cols;
+            int c = 0;
+            for (int bound = cols - L; c <= bound; c += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + c);
+                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a00 = u0.fma(v0, a00);
+                a01 = u0.fma(v1, a01);
+                a02 = u0.fma(v2, a02);
+                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a10 = u1.fma(v0, a10);
+                a11 = u1.fma(v1, a11);
+                a12 = u1.fma(v2, a12);
+                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a20 = u2.fma(v0, a20);
+                a21 = u2.fma(v1, a21);
+                a22 = u2.fma(v2, a22);
+                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a30 = u3.fma(v0, a30);
+                a31 = u3.fma(v1, a31);
+                a32 = u3.fma(v2, a32);
+            }
+            float s00 = a00.reduceLanes(VectorOperators.ADD);
+            float s01 = a01.reduceLanes(VectorOperators.ADD);
+            float s02 = a02.reduceLanes(VectorOperators.ADD);
+            float s10 = a10.reduceLanes(VectorOperators.ADD);
+            float s11 = a11.reduceLanes(VectorOperators.ADD);
+            float s12 = a12.reduceLanes(VectorOperators.ADD);
+            float s20 = a20.reduceLanes(VectorOperators.ADD);
+            float s21 = a21.reduceLanes(VectorOperators.ADD);
+            float s22 = a22.reduceLanes(VectorOperators.ADD);
+            float s30 = a30.reduceLanes(VectorOperators.ADD);
+            float s31 = a31.reduceLanes(VectorOperators.ADD);
+            float s32 = a32.reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) {
+                float u0 = Float.intBitsToFloat(w[w0 + c] << 16);
+                float u1 = Float.intBitsToFloat(w[w1 + c] << 16);
+                float u2 = Float.intBitsToFloat(w[w2 + c] << 16);
+                float u3 = Float.intBitsToFloat(w[w3 + c] << 16);
+                float v0 = x[x0 + c];
+                s00 += u0 * v0;
+                s10 += u1 * v0;
+                s20 += u2 * v0;
+                s30 += u3 * v0;
+                float v1 = x[x1 + c];
+                s01 += u0 * v1;
+                s11 += u1 * v1;
+                s21 += u2 * v1;
+                s31 += u3 * v1;
+                float v2 = x[x2 + c];
+                s02 += u0 * v2;
+                s12 += u1 * v2;
+                s22 += u2 * v2;
+                s32 += u3 * v2;
+            }
+            out[outOff + 0 * rows + 0 * stride] = s00;
+            out[outOff + 1 * rows + 0 * stride] = s01;
+            out[outOff + 2 * rows + 0 * stride] = s02;
+            out[outOff + 0 * rows + 1 * stride] = s10;
+            out[outOff + 1 * rows + 1 * stride] = s11;
+            out[outOff + 2 * rows + 1 * stride] = s12;
+            out[outOff + 0 * rows + 2 * stride] = s20;
+            out[outOff + 1 * rows + 2 * stride] = s21;
+            out[outOff + 2 * rows + 2 * stride] = s22;
+            out[outOff + 0 * rows + 3 * stride] = s30;
+            out[outOff + 1 * rows + 3 * stride] = s31;
+            out[outOff + 2 * rows + 3 * stride] = s32;
+        }
+
+        /** {@link #fourRows} for 4 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 4 FMA chains. */
+        static void fourRows4(short[] w, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff,
+                               int rows) {
+            int w0 = r * cols;
+            int w1 = w0 + stride * cols;
+            int w2 = w1 + stride * cols;
+            int w3 = w2 + stride * cols;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a02 = FloatVector.zero(F);
+            FloatVector a03 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a12 = FloatVector.zero(F);
+            FloatVector a13 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a22 = FloatVector.zero(F);
+            FloatVector a23 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            FloatVector a32 = FloatVector.zero(F);
+            FloatVector a33 = FloatVector.zero(F);
+            int x0 = xOff + 0 * cols;
+            int x1 = xOff + 1 * cols;
+            int x2 = xOff + 2 * cols;
+            int x3 = xOff + 3 * cols;
+            int c = 0;
+            for (int bound = cols - L; c <= bound; c += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + c);
+                FloatVector v3 = FloatVector.fromArray(F, x, x3 + c);
+                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a00 = u0.fma(v0, a00);
+                a01 = u0.fma(v1, a01);
+                a02 = u0.fma(v2, a02);
+                a03 = u0.fma(v3, a03);
+                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a10 = u1.fma(v0, a10);
+                a11 = u1.fma(v1, a11);
+                a12 = u1.fma(v2, a12);
+                a13 = u1.fma(v3, a13);
+                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a20 = u2.fma(v0, a20);
+                a21 = u2.fma(v1, a21);
+                a22 = u2.fma(v2, a22);
+                a23 = u2.fma(v3, a23);
+                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                a30 = u3.fma(v0, a30);
+                a31 = u3.fma(v1, a31);
+                a32 = u3.fma(v2, a32);
+                a33 = u3.fma(v3, a33);
+            }
+            float s00 = a00.reduceLanes(VectorOperators.ADD);
+            float s01 = a01.reduceLanes(VectorOperators.ADD);
+            float s02 = a02.reduceLanes(VectorOperators.ADD);
+            float s03 = a03.reduceLanes(VectorOperators.ADD);
+            float s10 = a10.reduceLanes(VectorOperators.ADD);
+            float s11 = a11.reduceLanes(VectorOperators.ADD);
+            float s12 = a12.reduceLanes(VectorOperators.ADD);
+            float s13 = a13.reduceLanes(VectorOperators.ADD);
+            float s20 = a20.reduceLanes(VectorOperators.ADD);
+            float s21 = a21.reduceLanes(VectorOperators.ADD);
+            float s22 = a22.reduceLanes(VectorOperators.ADD);
+            float s23 = a23.reduceLanes(VectorOperators.ADD);
+            float s30 = a30.reduceLanes(VectorOperators.ADD);
+            float s31 = a31.reduceLanes(VectorOperators.ADD);
+            float s32 = a32.reduceLanes(VectorOperators.ADD);
+            float s33 = a33.reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) {
+                float u0 = Float.intBitsToFloat(w[w0 + c] << 16);
+                float u1 = Float.intBitsToFloat(w[w1 + c] << 16);
+                float u2 = Float.intBitsToFloat(w[w2 + c] << 16);
+                float u3 = Float.intBitsToFloat(w[w3 + c] << 16);
+                float v0 = x[x0 + c];
+                s00 += u0 * v0;
+                s10 += u1 * v0;
+                s20 += u2 * v0;
+                s30 += u3 * v0;
+                float v1 = x[x1 + c];
+                s01 += u0 * v1;
+                s11 += u1 * v1;
+                s21 += u2 * v1;
+                s31 += u3 * v1;
+                float v2 = x[x2 + c];
+                s02 += u0 * v2;
+                s12 += u1 * v2;
+                s22 += u2 * v2;
+                s32 += u3 * v2;
+                float v3 = x[x3 + c];
+                s03 += u0 * v3;
+                s13 += u1 * v3;
+                s23 += u2 * v3;
+                s33 += u3 * v3;
+            }
+            out[outOff + 0 * rows + 0 * stride] = s00;
+            out[outOff + 1 * rows + 0 * stride] = s01;
+            out[outOff + 2 * rows + 0 * stride] = s02;
+            out[outOff + 3 * rows + 0 * stride] = s03;
+            out[outOff + 0 * rows + 1 * stride] = s10;
+            out[outOff + 1 * rows + 1 * stride] = s11;
+            out[outOff + 2 * rows + 1 * stride] = s12;
+            out[outOff + 3 * rows + 1 * stride] = s13;
+            out[outOff + 0 * rows + 2 * stride] = s20;
+            out[outOff + 1 * rows + 2 * stride] = s21;
+            out[outOff + 2 * rows + 2 * stride] = s22;
+            out[outOff + 3 * rows + 2 * stride] = s23;
+            out[outOff + 0 * rows + 3 * stride] = s30;
+            out[outOff + 1 * rows + 3 * stride] = s31;
+            out[outOff + 2 * rows + 3 * stride] = s32;
+            out[outOff + 3 * rows + 3 * stride] = s33;
         }
 
         static void decode(short[] w, int wOff, int n, float[] dst, int dOff) {
