@@ -77,18 +77,7 @@ final class Q8_0Matrix extends Matrix {
 
     @Override
     void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
-        for (int t = 0; t < n; ) {
-            int take = n - t == 5 ? 3 : n - t; // five tokens' 20 chains would leave too few registers: 3 + 2
-            int xOff = t * cols;
-            int outOff = t * rows + r;
-            switch (take) {
-                case 4 -> Simd.fourRows4(quants, scales, r, stride, cols, x, xOff, out, outOff, rows);
-                case 3 -> Simd.fourRows3(quants, scales, r, stride, cols, x, xOff, out, outOff, rows);
-                case 2 -> Simd.fourRows2(quants, scales, r, stride, cols, x, xOff, out, outOff, rows);
-                default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
-            }
-            t += take;
-        }
+        Simd.fourRowsTokens(quants, scales, r, stride, cols, rows, x, n, out);
     }
 
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
@@ -135,6 +124,26 @@ final class Q8_0Matrix extends Matrix {
                 }
             }
             SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+        }
+
+        /**
+         * {@link Matrix#fourRowsTokensSimd} for a byte and a scale per 32 (Q8_0's layout): 2 to 5 tokens in passes of
+         * 3 or 2. Four at once (16 chains beside four scales and four x vectors) was no faster than 2 + 2, measured
+         * at 1024 × 2048 and 2048 × 8192: C2 spills it, and each pass's cost is mostly the weights' widening.
+         */
+        static void fourRowsTokens(byte[] q, float[] d, int r, int stride, int cols, int rows, float[] x, int n,
+                                   float[] out) {
+            for (int t = 0; t < n; ) {
+                int take = n - t == 5 ? 3 : n - t == 4 ? 2 : n - t;
+                int xOff = t * cols;
+                int outOff = t * rows + r;
+                switch (take) {
+                    case 3 -> fourRows3(q, d, r, stride, cols, x, xOff, out, outOff, rows);
+                    case 2 -> fourRows2(q, d, r, stride, cols, x, xOff, out, outOff, rows);
+                    default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
+                }
+                t += take;
+            }
         }
 
         /** {@link #fourRows} for 2 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 2 FMA chains. */
@@ -254,85 +263,6 @@ final class Q8_0Matrix extends Matrix {
             out[outOff + 0 * rows + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
             out[outOff + 1 * rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
             out[outOff + 2 * rows + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
-        }
-
-        /** {@link #fourRows} for 4 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 4 FMA chains. */
-        static void fourRows4(byte[] q, float[] d, int r, int stride, int cols, float[] x, int xOff, float[] out,
-                               int outOff, int rows) {
-            int blocks = cols / 32;
-            int q0 = r * cols;
-            int q1 = q0 + stride * cols;
-            int q2 = q1 + stride * cols;
-            int q3 = q2 + stride * cols;
-            int d0 = r * blocks;
-            int d1 = d0 + stride * blocks;
-            int d2 = d1 + stride * blocks;
-            int d3 = d2 + stride * blocks;
-            FloatVector a00 = FloatVector.zero(F);
-            FloatVector a01 = FloatVector.zero(F);
-            FloatVector a02 = FloatVector.zero(F);
-            FloatVector a03 = FloatVector.zero(F);
-            FloatVector a10 = FloatVector.zero(F);
-            FloatVector a11 = FloatVector.zero(F);
-            FloatVector a12 = FloatVector.zero(F);
-            FloatVector a13 = FloatVector.zero(F);
-            FloatVector a20 = FloatVector.zero(F);
-            FloatVector a21 = FloatVector.zero(F);
-            FloatVector a22 = FloatVector.zero(F);
-            FloatVector a23 = FloatVector.zero(F);
-            FloatVector a30 = FloatVector.zero(F);
-            FloatVector a31 = FloatVector.zero(F);
-            FloatVector a32 = FloatVector.zero(F);
-            FloatVector a33 = FloatVector.zero(F);
-            for (int b = 0; b < blocks; b++) {
-                FloatVector s0 = FloatVector.broadcast(F, d[d0 + b]);
-                FloatVector s1 = FloatVector.broadcast(F, d[d1 + b]);
-                FloatVector s2 = FloatVector.broadcast(F, d[d2 + b]);
-                FloatVector s3 = FloatVector.broadcast(F, d[d3 + b]);
-                int o = b * 32;
-                for (int j = 0; j < 32; j += L) {
-                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + 0 * cols + o + j);
-                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + 1 * cols + o + j);
-                    FloatVector v2 = FloatVector.fromArray(F, x, xOff + 2 * cols + o + j);
-                    FloatVector v3 = FloatVector.fromArray(F, x, xOff + 3 * cols + o + j);
-                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s0);
-                    a00 = u0.fma(v0, a00);
-                    a01 = u0.fma(v1, a01);
-                    a02 = u0.fma(v2, a02);
-                    a03 = u0.fma(v3, a03);
-                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s1);
-                    a10 = u1.fma(v0, a10);
-                    a11 = u1.fma(v1, a11);
-                    a12 = u1.fma(v2, a12);
-                    a13 = u1.fma(v3, a13);
-                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s2);
-                    a20 = u2.fma(v0, a20);
-                    a21 = u2.fma(v1, a21);
-                    a22 = u2.fma(v2, a22);
-                    a23 = u2.fma(v3, a23);
-                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s3);
-                    a30 = u3.fma(v0, a30);
-                    a31 = u3.fma(v1, a31);
-                    a32 = u3.fma(v2, a32);
-                    a33 = u3.fma(v3, a33);
-                }
-            }
-            out[outOff + 0 * rows + 0 * stride] = a00.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 0 * stride] = a01.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 0 * stride] = a02.reduceLanes(VectorOperators.ADD);
-            out[outOff + 3 * rows + 0 * stride] = a03.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 1 * stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 1 * stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 1 * stride] = a12.reduceLanes(VectorOperators.ADD);
-            out[outOff + 3 * rows + 1 * stride] = a13.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
-            out[outOff + 3 * rows + 2 * stride] = a23.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
-            out[outOff + 3 * rows + 3 * stride] = a33.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] q, float[] d, int row, int cols, float[] dst, int dOff) {

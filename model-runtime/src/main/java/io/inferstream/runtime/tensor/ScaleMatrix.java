@@ -191,6 +191,15 @@ final class ScaleMatrix extends Matrix {
         }
     }
 
+    @Override
+    void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
+        if (group == 16) {
+            Simd.fourRowsTokens16(quants, scales, r, stride, cols, rows, x, n, out);
+        } else {
+            Q8_0Matrix.Simd.fourRowsTokens(quants, scales, r, stride, cols, rows, x, n, out);
+        }
+    }
+
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
     private static final class Simd {
         static final VectorSpecies<Float> F = SimdFloatKernels.F;
@@ -237,6 +246,141 @@ final class ScaleMatrix extends Matrix {
                 }
             }
             SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+        }
+
+        /** {@link Matrix#fourRowsTokensSimd} for groups of 16, as Q8_0Matrix.Simd.fourRowsTokens does for 32. */
+        static void fourRowsTokens16(byte[] q, float[] d, int r, int stride, int cols, int rows, float[] x, int n,
+                                     float[] out) {
+            for (int t = 0; t < n; ) {
+                int take = n - t == 5 ? 3 : n - t == 4 ? 2 : n - t;
+                int xOff = t * cols;
+                int outOff = t * rows + r;
+                switch (take) {
+                    case 3 -> fourRows16_3(q, d, r, stride, cols, x, xOff, out, outOff, rows);
+                    case 2 -> fourRows16_2(q, d, r, stride, cols, x, xOff, out, outOff, rows);
+                    default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
+                }
+                t += take;
+            }
+        }
+
+        /** {@link #fourRows16} for 2 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 2 FMA chains. */
+        static void fourRows16_2(byte[] q, float[] d, int r, int stride, int cols, float[] x, int xOff, float[] out,
+                               int outOff, int rows) {
+            int blocks = cols / 16;
+            int q0 = r * cols;
+            int q1 = q0 + stride * cols;
+            int q2 = q1 + stride * cols;
+            int q3 = q2 + stride * cols;
+            int d0 = r * blocks;
+            int d1 = d0 + stride * blocks;
+            int d2 = d1 + stride * blocks;
+            int d3 = d2 + stride * blocks;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                FloatVector s0 = FloatVector.broadcast(F, d[d0 + b]);
+                FloatVector s1 = FloatVector.broadcast(F, d[d1 + b]);
+                FloatVector s2 = FloatVector.broadcast(F, d[d2 + b]);
+                FloatVector s3 = FloatVector.broadcast(F, d[d3 + b]);
+                int o = b * 16;
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + 0 * cols + o + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + 1 * cols + o + j);
+                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                }
+            }
+            out[outOff + 0 * rows + 0 * stride] = a00.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 0 * stride] = a01.reduceLanes(VectorOperators.ADD);
+            out[outOff + 0 * rows + 1 * stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 1 * stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[outOff + 0 * rows + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[outOff + 0 * rows + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+        }
+
+        /** {@link #fourRows16} for 3 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 3 FMA chains. */
+        static void fourRows16_3(byte[] q, float[] d, int r, int stride, int cols, float[] x, int xOff, float[] out,
+                               int outOff, int rows) {
+            int blocks = cols / 16;
+            int q0 = r * cols;
+            int q1 = q0 + stride * cols;
+            int q2 = q1 + stride * cols;
+            int q3 = q2 + stride * cols;
+            int d0 = r * blocks;
+            int d1 = d0 + stride * blocks;
+            int d2 = d1 + stride * blocks;
+            int d3 = d2 + stride * blocks;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a02 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a12 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a22 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            FloatVector a32 = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                FloatVector s0 = FloatVector.broadcast(F, d[d0 + b]);
+                FloatVector s1 = FloatVector.broadcast(F, d[d1 + b]);
+                FloatVector s2 = FloatVector.broadcast(F, d[d2 + b]);
+                FloatVector s3 = FloatVector.broadcast(F, d[d3 + b]);
+                int o = b * 16;
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + 0 * cols + o + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + 1 * cols + o + j);
+                    FloatVector v2 = FloatVector.fromArray(F, x, xOff + 2 * cols + o + j);
+                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    a02 = u0.fma(v2, a02);
+                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    a12 = u1.fma(v2, a12);
+                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    a22 = u2.fma(v2, a22);
+                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                    a32 = u3.fma(v2, a32);
+                }
+            }
+            out[outOff + 0 * rows + 0 * stride] = a00.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 0 * stride] = a01.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + 0 * stride] = a02.reduceLanes(VectorOperators.ADD);
+            out[outOff + 0 * rows + 1 * stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 1 * stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + 1 * stride] = a12.reduceLanes(VectorOperators.ADD);
+            out[outOff + 0 * rows + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
+            out[outOff + 0 * rows + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[outOff + 1 * rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode16(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {
