@@ -28,8 +28,8 @@ import java.nio.ByteOrder;
  * 1.62 ms (35 GFLOP/s) with the earlier 2-row × 4-token tile over row-major arrays, whose six base
  * offsets cost the JIT the registers it needs (the kernel alone, in L1: ~60-80 GFLOP/s, FMA peak ~87).
  * Two to five tokens (a six-token tile would be mostly padding) take the 2 × 4 tile on AVX2 and, on AVX-512,
- * one token's row sets with a 4-row tile per set ({@link #fourRowsTokensSimd}; Q8_0 decodes each weight once
- * for all the tokens). For one token (decode) rows go four at a time (four FMA chains share each x load);
+ * one token's row sets with a 4-row tile per set ({@link #fourRowsTokensSimd}; Q8_0, Q6_K, Q3_K, IQ4 and BF16
+ * decode each weight once for all the tokens). For one token (decode) rows go four at a time (four FMA chains share each x load);
  * Q8_0 and Q6_K fuse the decoding into that loop.
  *
  * <p><b>Batch invariance.</b> Every path computes a (row, token) element with the same float operations:
