@@ -134,25 +134,29 @@ final class BF16Matrix extends Matrix {
             FloatVector a21 = FloatVector.zero(F);
             FloatVector a30 = FloatVector.zero(F);
             FloatVector a31 = FloatVector.zero(F);
-            int x0 = xOff + 0 * cols;
-            int x1 = xOff + 1 * cols;
+            int x0 = xOff;
+            int x1 = xOff + cols;
             int c = 0;
             for (int bound = cols - L; c <= bound; c += L) {
                 FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
                 FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
-                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a00 = u0.fma(v0, a00);
                 a01 = u0.fma(v1, a01);
-                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a10 = u1.fma(v0, a10);
                 a11 = u1.fma(v1, a11);
-                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a20 = u2.fma(v0, a20);
                 a21 = u2.fma(v1, a21);
-                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a30 = u3.fma(v0, a30);
                 a31 = u3.fma(v1, a31);
@@ -181,14 +185,14 @@ final class BF16Matrix extends Matrix {
                 s21 += u2 * v1;
                 s31 += u3 * v1;
             }
-            out[outOff + 0 * rows + 0 * stride] = s00;
-            out[outOff + 1 * rows + 0 * stride] = s01;
-            out[outOff + 0 * rows + 1 * stride] = s10;
-            out[outOff + 1 * rows + 1 * stride] = s11;
-            out[outOff + 0 * rows + 2 * stride] = s20;
-            out[outOff + 1 * rows + 2 * stride] = s21;
-            out[outOff + 0 * rows + 3 * stride] = s30;
-            out[outOff + 1 * rows + 3 * stride] = s31;
+            out[outOff] = s00;
+            out[outOff + rows] = s01;
+            out[outOff + stride] = s10;
+            out[outOff + rows + stride] = s11;
+            out[outOff + 2 * stride] = s20;
+            out[outOff + rows + 2 * stride] = s21;
+            out[outOff + 3 * stride] = s30;
+            out[outOff + rows + 3 * stride] = s31;
         }
 
         /** {@link #fourRows} for 3 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 3 FMA chains. */
@@ -210,30 +214,34 @@ final class BF16Matrix extends Matrix {
             FloatVector a30 = FloatVector.zero(F);
             FloatVector a31 = FloatVector.zero(F);
             FloatVector a32 = FloatVector.zero(F);
-            int x0 = xOff + 0 * cols;
-            int x1 = xOff + 1 * cols;
+            int x0 = xOff;
+            int x1 = xOff + cols;
             int x2 = xOff + 2 * cols;
             int c = 0;
             for (int bound = cols - L; c <= bound; c += L) {
                 FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
                 FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
                 FloatVector v2 = FloatVector.fromArray(F, x, x2 + c);
-                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a00 = u0.fma(v0, a00);
                 a01 = u0.fma(v1, a01);
                 a02 = u0.fma(v2, a02);
-                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a10 = u1.fma(v0, a10);
                 a11 = u1.fma(v1, a11);
                 a12 = u1.fma(v2, a12);
-                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a20 = u2.fma(v0, a20);
                 a21 = u2.fma(v1, a21);
                 a22 = u2.fma(v2, a22);
-                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a30 = u3.fma(v0, a30);
                 a31 = u3.fma(v1, a31);
@@ -272,17 +280,17 @@ final class BF16Matrix extends Matrix {
                 s22 += u2 * v2;
                 s32 += u3 * v2;
             }
-            out[outOff + 0 * rows + 0 * stride] = s00;
-            out[outOff + 1 * rows + 0 * stride] = s01;
-            out[outOff + 2 * rows + 0 * stride] = s02;
-            out[outOff + 0 * rows + 1 * stride] = s10;
-            out[outOff + 1 * rows + 1 * stride] = s11;
-            out[outOff + 2 * rows + 1 * stride] = s12;
-            out[outOff + 0 * rows + 2 * stride] = s20;
-            out[outOff + 1 * rows + 2 * stride] = s21;
+            out[outOff] = s00;
+            out[outOff + rows] = s01;
+            out[outOff + 2 * rows] = s02;
+            out[outOff + stride] = s10;
+            out[outOff + rows + stride] = s11;
+            out[outOff + 2 * rows + stride] = s12;
+            out[outOff + 2 * stride] = s20;
+            out[outOff + rows + 2 * stride] = s21;
             out[outOff + 2 * rows + 2 * stride] = s22;
-            out[outOff + 0 * rows + 3 * stride] = s30;
-            out[outOff + 1 * rows + 3 * stride] = s31;
+            out[outOff + 3 * stride] = s30;
+            out[outOff + rows + 3 * stride] = s31;
             out[outOff + 2 * rows + 3 * stride] = s32;
         }
 
@@ -309,8 +317,8 @@ final class BF16Matrix extends Matrix {
             FloatVector a31 = FloatVector.zero(F);
             FloatVector a32 = FloatVector.zero(F);
             FloatVector a33 = FloatVector.zero(F);
-            int x0 = xOff + 0 * cols;
-            int x1 = xOff + 1 * cols;
+            int x0 = xOff;
+            int x1 = xOff + cols;
             int x2 = xOff + 2 * cols;
             int x3 = xOff + 3 * cols;
             int c = 0;
@@ -319,25 +327,29 @@ final class BF16Matrix extends Matrix {
                 FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
                 FloatVector v2 = FloatVector.fromArray(F, x, x2 + c);
                 FloatVector v3 = FloatVector.fromArray(F, x, x3 + c);
-                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u0 = ((IntVector) ShortVector.fromArray(S, w, w0 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a00 = u0.fma(v0, a00);
                 a01 = u0.fma(v1, a01);
                 a02 = u0.fma(v2, a02);
                 a03 = u0.fma(v3, a03);
-                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u1 = ((IntVector) ShortVector.fromArray(S, w, w1 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a10 = u1.fma(v0, a10);
                 a11 = u1.fma(v1, a11);
                 a12 = u1.fma(v2, a12);
                 a13 = u1.fma(v3, a13);
-                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u2 = ((IntVector) ShortVector.fromArray(S, w, w2 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a20 = u2.fma(v0, a20);
                 a21 = u2.fma(v1, a21);
                 a22 = u2.fma(v2, a22);
                 a23 = u2.fma(v3, a23);
-                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0))
+                FloatVector u3 = ((IntVector) ShortVector.fromArray(S, w, w3 + c)
+                        .convertShape(VectorOperators.S2I, I, 0))
                         .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
                 a30 = u3.fma(v0, a30);
                 a31 = u3.fma(v1, a31);
@@ -386,20 +398,20 @@ final class BF16Matrix extends Matrix {
                 s23 += u2 * v3;
                 s33 += u3 * v3;
             }
-            out[outOff + 0 * rows + 0 * stride] = s00;
-            out[outOff + 1 * rows + 0 * stride] = s01;
-            out[outOff + 2 * rows + 0 * stride] = s02;
-            out[outOff + 3 * rows + 0 * stride] = s03;
-            out[outOff + 0 * rows + 1 * stride] = s10;
-            out[outOff + 1 * rows + 1 * stride] = s11;
-            out[outOff + 2 * rows + 1 * stride] = s12;
-            out[outOff + 3 * rows + 1 * stride] = s13;
-            out[outOff + 0 * rows + 2 * stride] = s20;
-            out[outOff + 1 * rows + 2 * stride] = s21;
+            out[outOff] = s00;
+            out[outOff + rows] = s01;
+            out[outOff + 2 * rows] = s02;
+            out[outOff + 3 * rows] = s03;
+            out[outOff + stride] = s10;
+            out[outOff + rows + stride] = s11;
+            out[outOff + 2 * rows + stride] = s12;
+            out[outOff + 3 * rows + stride] = s13;
+            out[outOff + 2 * stride] = s20;
+            out[outOff + rows + 2 * stride] = s21;
             out[outOff + 2 * rows + 2 * stride] = s22;
             out[outOff + 3 * rows + 2 * stride] = s23;
-            out[outOff + 0 * rows + 3 * stride] = s30;
-            out[outOff + 1 * rows + 3 * stride] = s31;
+            out[outOff + 3 * stride] = s30;
+            out[outOff + rows + 3 * stride] = s31;
             out[outOff + 2 * rows + 3 * stride] = s32;
             out[outOff + 3 * rows + 3 * stride] = s33;
         }

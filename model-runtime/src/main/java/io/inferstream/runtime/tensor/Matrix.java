@@ -22,15 +22,16 @@ import java.nio.ByteOrder;
  * six tokens (for each group of LANES columns the six tokens' vectors back to back), each task decodes its
  * 8 rows once into a per-thread float buffer, and every four rows (AVX-512: 32 vector registers) or pair
  * of rows (AVX2: 16) meet every token tile in a register kernel ({@code SimdFloatKernels.tile4x6}: 24
- * accumulators, or {@code tile2x6}: twelve; every load at a constant offset from one of two running indices). So every weight block is read from memory and
- * decoded once per call whatever n is, and then reused from cache for all n tokens. Measured on the
+ * accumulators, or {@code tile2x6}: twelve; every load at a constant offset from one of two running
+ * indices). So every weight block is read from memory and decoded once per call whatever n is, and then
+ * reused from cache for all n tokens. Measured on the
  * 2-core AVX2 build machine (one thread, CPU time, Q8_0 576×1536, n = 32): 1.06 ms (54 GFLOP/s) against
  * 1.62 ms (35 GFLOP/s) with the earlier 2-row × 4-token tile over row-major arrays, whose six base
  * offsets cost the JIT the registers it needs (the kernel alone, in L1: ~60-80 GFLOP/s, FMA peak ~87).
- * Two to five tokens (a six-token tile would be mostly padding) take the 2 × 4 tile on AVX2 and, on AVX-512,
- * one token's row sets with a 4-row tile per set ({@link #fourRowsTokensSimd}; Q8_0, Q6_K, Q3_K, IQ4 and BF16
- * decode each weight once for all the tokens). For one token (decode) rows go four at a time (four FMA chains share each x load);
- * Q8_0 and Q6_K fuse the decoding into that loop.
+ * Two to five tokens (a six-token tile would be mostly padding) take the 2 × 4 tile on AVX2 and, on
+ * AVX-512, one token's row sets with a 4-row tile per set ({@link #fourRowsTokensSimd}; Q8_0, Q6_K, Q3_K,
+ * IQ4 and BF16 decode each weight once for all the tokens). For one token (decode) rows go four at a time
+ * (four FMA chains share each x load); Q8_0 and Q6_K fuse the decoding into that loop.
  *
  * <p><b>Batch invariance.</b> Every path computes a (row, token) element with the same float operations:
  * the weight decoded exactly as {@link #dequantizeRow}'s vector twin does, one FMA chain over the columns

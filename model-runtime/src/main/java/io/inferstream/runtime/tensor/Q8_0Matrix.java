@@ -173,30 +173,34 @@ final class Q8_0Matrix extends Matrix {
                 FloatVector s3 = FloatVector.broadcast(F, d[d3 + b]);
                 int o = b * 32;
                 for (int j = 0; j < 32; j += L) {
-                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + 0 * cols + o + j);
-                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + 1 * cols + o + j);
-                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s0);
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + o + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + cols + o + j);
+                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s0);
                     a00 = u0.fma(v0, a00);
                     a01 = u0.fma(v1, a01);
-                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s1);
+                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s1);
                     a10 = u1.fma(v0, a10);
                     a11 = u1.fma(v1, a11);
-                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s2);
+                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s2);
                     a20 = u2.fma(v0, a20);
                     a21 = u2.fma(v1, a21);
-                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s3);
+                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s3);
                     a30 = u3.fma(v0, a30);
                     a31 = u3.fma(v1, a31);
                 }
             }
-            out[outOff + 0 * rows + 0 * stride] = a00.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 0 * stride] = a01.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 1 * stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 1 * stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[outOff] = a00.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows] = a01.reduceLanes(VectorOperators.ADD);
+            out[outOff + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[outOff + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
         }
 
         /** {@link #fourRows} for 3 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 3 FMA chains. */
@@ -230,38 +234,42 @@ final class Q8_0Matrix extends Matrix {
                 FloatVector s3 = FloatVector.broadcast(F, d[d3 + b]);
                 int o = b * 32;
                 for (int j = 0; j < 32; j += L) {
-                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + 0 * cols + o + j);
-                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + 1 * cols + o + j);
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + o + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + cols + o + j);
                     FloatVector v2 = FloatVector.fromArray(F, x, xOff + 2 * cols + o + j);
-                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s0);
+                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s0);
                     a00 = u0.fma(v0, a00);
                     a01 = u0.fma(v1, a01);
                     a02 = u0.fma(v2, a02);
-                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s1);
+                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s1);
                     a10 = u1.fma(v0, a10);
                     a11 = u1.fma(v1, a11);
                     a12 = u1.fma(v2, a12);
-                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s2);
+                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s2);
                     a20 = u2.fma(v0, a20);
                     a21 = u2.fma(v1, a21);
                     a22 = u2.fma(v2, a22);
-                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j).convertShape(VectorOperators.B2F, F, 0)).mul(s3);
+                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s3);
                     a30 = u3.fma(v0, a30);
                     a31 = u3.fma(v1, a31);
                     a32 = u3.fma(v2, a32);
                 }
             }
-            out[outOff + 0 * rows + 0 * stride] = a00.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 0 * stride] = a01.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 0 * stride] = a02.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 1 * stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 1 * stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 1 * stride] = a12.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[outOff] = a00.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows] = a01.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows] = a02.reduceLanes(VectorOperators.ADD);
+            out[outOff + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + stride] = a12.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
             out[outOff + 2 * rows + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
-            out[outOff + 0 * rows + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[outOff + 1 * rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[outOff + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
             out[outOff + 2 * rows + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
         }
 

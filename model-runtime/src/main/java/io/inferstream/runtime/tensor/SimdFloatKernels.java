@@ -569,8 +569,8 @@ final class SimdFloatKernels {
         int w1 = wo + rowStride;
         int w2 = w1 + rowStride;
         int w3 = w2 + rowStride;
-        int x0 = xOff + 0 * cols;
-        int x1 = xOff + 1 * cols;
+        int x0 = xOff;
+        int x1 = xOff + cols;
         int x2 = xOff + 2 * cols;
         int x3 = xOff + 3 * cols;
         int c = 0;
@@ -642,20 +642,20 @@ final class SimdFloatKernels {
             s32 += u3 * v2;
             s33 += u3 * v3;
         }
-        out[outOff + 0 * outRows + 0 * outStride] = s00;
-        out[outOff + 1 * outRows + 0 * outStride] = s01;
-        out[outOff + 2 * outRows + 0 * outStride] = s02;
-        out[outOff + 3 * outRows + 0 * outStride] = s03;
-        out[outOff + 0 * outRows + 1 * outStride] = s10;
-        out[outOff + 1 * outRows + 1 * outStride] = s11;
-        out[outOff + 2 * outRows + 1 * outStride] = s12;
-        out[outOff + 3 * outRows + 1 * outStride] = s13;
-        out[outOff + 0 * outRows + 2 * outStride] = s20;
-        out[outOff + 1 * outRows + 2 * outStride] = s21;
+        out[outOff] = s00;
+        out[outOff + outRows] = s01;
+        out[outOff + 2 * outRows] = s02;
+        out[outOff + 3 * outRows] = s03;
+        out[outOff + outStride] = s10;
+        out[outOff + outRows + outStride] = s11;
+        out[outOff + 2 * outRows + outStride] = s12;
+        out[outOff + 3 * outRows + outStride] = s13;
+        out[outOff + 2 * outStride] = s20;
+        out[outOff + outRows + 2 * outStride] = s21;
         out[outOff + 2 * outRows + 2 * outStride] = s22;
         out[outOff + 3 * outRows + 2 * outStride] = s23;
-        out[outOff + 0 * outRows + 3 * outStride] = s30;
-        out[outOff + 1 * outRows + 3 * outStride] = s31;
+        out[outOff + 3 * outStride] = s30;
+        out[outOff + outRows + 3 * outStride] = s31;
         out[outOff + 2 * outRows + 3 * outStride] = s32;
         out[outOff + 3 * outRows + 3 * outStride] = s33;
     }
@@ -679,8 +679,8 @@ final class SimdFloatKernels {
         int w1 = wo + rowStride;
         int w2 = w1 + rowStride;
         int w3 = w2 + rowStride;
-        int x0 = xOff + 0 * cols;
-        int x1 = xOff + 1 * cols;
+        int x0 = xOff;
+        int x1 = xOff + cols;
         int c = 0;
         for (int bound = cols - LANES; c <= bound; c += LANES) {
             FloatVector u0 = FloatVector.fromArray(F, w, wo + c);
@@ -722,14 +722,14 @@ final class SimdFloatKernels {
             s30 += u3 * v0;
             s31 += u3 * v1;
         }
-        out[outOff + 0 * outRows + 0 * outStride] = s00;
-        out[outOff + 1 * outRows + 0 * outStride] = s01;
-        out[outOff + 0 * outRows + 1 * outStride] = s10;
-        out[outOff + 1 * outRows + 1 * outStride] = s11;
-        out[outOff + 0 * outRows + 2 * outStride] = s20;
-        out[outOff + 1 * outRows + 2 * outStride] = s21;
-        out[outOff + 0 * outRows + 3 * outStride] = s30;
-        out[outOff + 1 * outRows + 3 * outStride] = s31;
+        out[outOff] = s00;
+        out[outOff + outRows] = s01;
+        out[outOff + outStride] = s10;
+        out[outOff + outRows + outStride] = s11;
+        out[outOff + 2 * outStride] = s20;
+        out[outOff + outRows + 2 * outStride] = s21;
+        out[outOff + 3 * outStride] = s30;
+        out[outOff + outRows + 3 * outStride] = s31;
     }
 
     /** out[r + k·stride] = the lane sum of a_k, k &lt; 4: the end of every fused four-row single-token kernel. */
