@@ -56,7 +56,7 @@ final class BF16Matrix extends Matrix {
     @Override
     void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
         for (int t = 0; t < n; ) {
-            int take = n - t == 5 ? 3 : n - t; // five tokens' 20 chains would leave too few registers: 3 + 2
+            int take = fewTokenPass(n - t, 4); // five tokens' 20 chains would leave too few registers
             int xOff = t * cols;
             int outOff = t * rows + r;
             switch (take) {

@@ -307,6 +307,18 @@ public abstract class Matrix {
     }
 
     /**
+     * How many of the {@code left} tokens (2 to 5) the next pass of a fused {@link #fourRowsTokensSimd} takes when
+     * its kernels take 2 to {@code widest} tokens: all of them if it can, else all but two, as no kernel takes one
+     * (five as 3 + 2; four as 2 + 2 when the widest is 3).
+     */
+    static int fewTokenPass(int left, int widest) {
+        if (left < 2 || left > widest + 2) {
+            throw new IllegalArgumentException("2 to " + (widest + 2) + " tokens, got " + left);
+        }
+        return left <= widest ? left : left - 2;
+    }
+
+    /**
      * {@link #fourRowsSimd} for 2 to 5 tokens (x and out row-major, [n, cols] and [n, rows]), on AVX-512 only: the
      * tiles take 4 rows × up to 4 tokens in 16 accumulators. The default decodes the four rows into a per-thread
      * buffer first; a type may fuse decoding into the loop (each weight decoded once for all the tokens) as long

@@ -129,12 +129,12 @@ final class Q8_0Matrix extends Matrix {
         /**
          * {@link Matrix#fourRowsTokensSimd} for a byte and a scale per 32 (Q8_0's layout): 2 to 5 tokens in passes of
          * 3 or 2. Four at once (16 chains beside four scales and four x vectors) was no faster than 2 + 2, measured
-         * at 1024 × 2048 and 2048 × 8192: C2 spills it, and each pass's cost is mostly the weights' widening.
+         * at 1024 × 2048 and 2048 × 8192: each pass's cost is mostly the weights' widening.
          */
         static void fourRowsTokens(byte[] q, float[] d, int r, int stride, int cols, int rows, float[] x, int n,
                                    float[] out) {
             for (int t = 0; t < n; ) {
-                int take = n - t == 5 ? 3 : n - t == 4 ? 2 : n - t;
+                int take = Matrix.fewTokenPass(n - t, 3);
                 int xOff = t * cols;
                 int outOff = t * rows + r;
                 switch (take) {
@@ -286,9 +286,6 @@ final class Q8_0Matrix extends Matrix {
                     load(q, qo + 8).mul(s).intoArray(dst, o + 8);
                     load(q, qo + 16).mul(s).intoArray(dst, o + 16);
                     load(q, qo + 24).mul(s).intoArray(dst, o + 24);
-                } else if (L == 16) {
-                    load(q, qo).mul(s).intoArray(dst, o);
-                    load(q, qo + 16).mul(s).intoArray(dst, o + 16);
                 } else {
                     for (int j = 0; j < 32; j += L) {
                         load(q, qo + j).mul(s).intoArray(dst, o + j);

@@ -252,7 +252,7 @@ final class ScaleMatrix extends Matrix {
         static void fourRowsTokens16(byte[] q, float[] d, int r, int stride, int cols, int rows, float[] x, int n,
                                      float[] out) {
             for (int t = 0; t < n; ) {
-                int take = n - t == 5 ? 3 : n - t == 4 ? 2 : n - t;
+                int take = Matrix.fewTokenPass(n - t, 3);
                 int xOff = t * cols;
                 int outOff = t * rows + r;
                 switch (take) {
