@@ -1,5 +1,7 @@
 package io.inferstream.cli;
 
+import io.inferstream.runtime.checkpoint.Checkpoint;
+import io.inferstream.runtime.gguf.GgufFormatException;
 import io.inferstream.runtime.hub.ConsoleProgressBar;
 import io.inferstream.runtime.hub.DefaultModels;
 import io.inferstream.runtime.hub.Downloader;
@@ -7,6 +9,7 @@ import io.inferstream.runtime.hub.HubOptions;
 import io.inferstream.runtime.hub.ModelResolver;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +19,8 @@ import java.util.Map;
  * The model a replay runs: {@code --model} when given; else the default instruct model
  * ({@link DefaultModels#REPLAY}) when it is cached or can be downloaded; else, with a loud warning, the
  * tiny stories260K model from the shared models folder, so that a replay works on a machine without a
- * network.
+ * network. Whichever it is, its headers are read before the replay starts a broker or a job, so that a truncated
+ * or corrupt file is one line and exit code 2, not a task failing after the broker and the job have started.
  *
  * @param path the local GGUF file
  * @param name what results name as their model
@@ -36,14 +40,18 @@ public record ReplayModel(Path path, String name) {
     public static ReplayModel choose(String given, HubOptions hub, Map<String, String> env, Path repository,
             PrintStream err) throws IOException {
         if (given != null) {
-            return new ReplayModel(new ModelResolver(hub).resolve(given), given);
+            return checked(new ModelResolver(hub).resolve(given), given);
         }
         String reason;
         try {
             // one quick attempt: a machine without a network should not wait through retries
             Downloader downloader = Downloader.builder().token(hub.token()).progress(ConsoleProgressBar.forStderr())
                     .maxAttempts(1).connectTimeout(Duration.ofSeconds(5)).build();
-            return new ReplayModel(new ModelResolver(hub, downloader).resolve(DefaultModels.REPLAY), DefaultModels.REPLAY);
+            Path cached = new ModelResolver(hub, downloader).resolve(DefaultModels.REPLAY);
+            return checked(cached, DefaultModels.REPLAY, " Fetch it again with `deploy/inferstream models pull`"
+                    + " after deleting it.");
+        } catch (UnusableModelException e) { // there, but unreadable: not a reason to replay with another model
+            throw e;
         } catch (IOException | RuntimeException e) {
             reason = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse(e.toString());
         }
@@ -57,7 +65,27 @@ public record ReplayModel(Path path, String name) {
         err.println("WARNING: default model " + DefaultModels.REPLAY + " unavailable (" + reason
                 + "); replaying with the toy model " + stories + ": outputs will be toy stories."
                 + " Get the real default with `deploy/inferstream models pull`.");
-        return new ReplayModel(stories, stories.getFileName().toString());
+        return checked(stories, stories.getFileName().toString());
+    }
+
+    private static ReplayModel checked(Path path, String name) throws UnusableModelException {
+        return checked(path, name, "");
+    }
+
+    /** The model at {@code path} once its headers (GGUF, or config.json and safetensors) have been read. */
+    private static ReplayModel checked(Path path, String name, String advice) throws UnusableModelException {
+        try (Checkpoint header = Checkpoint.open(path)) {
+            return new ReplayModel(path, name);
+        } catch (GgufFormatException | UncheckedIOException | IllegalArgumentException e) {
+            throw new UnusableModelException(e.getMessage() + advice, e);
+        }
+    }
+
+    /** A model file that exists but whose headers cannot be read (truncated, corrupt, not a model). */
+    static final class UnusableModelException extends IOException {
+        UnusableModelException(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /** stories260K under $INFERSTREAM_MODELS, else under ../shared/models beside the repository; null if neither. */

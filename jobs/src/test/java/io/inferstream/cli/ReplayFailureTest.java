@@ -4,8 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.inferstream.runtime.gguf.GgufFile;
+import io.inferstream.runtime.gguf.GgufTensorInfo;
+import io.inferstream.runtime.gguf.GgufWriter;
 import io.inferstream.runtime.testing.SharedModels;
 import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,21 +21,21 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * A replay whose job fails (here its model, a GGUF file cut short, fails to load in the task) ends with exit code 1
- * and one line that names the task's root cause, as {@code batch} does; it printed Flink's wrapped exception's 120
- * lines of stack trace before.
+ * A replay whose job fails (here its model, a GGUF file without one of its tensors, fails to load in the task) ends
+ * with exit code 1 and one line that names the task's root cause, as {@code batch} does; it printed Flink's wrapped
+ * exception's 120 lines of stack trace before. A model whose headers cannot be read (a file cut short) fails before
+ * any broker or job starts, with exit code 2.
  */
 class ReplayFailureTest {
     @Test
     @Timeout(120)
     void aReplayWhoseJobFailsSaysTheRootCauseInOneLine(@TempDir Path dir) throws Exception {
-        Path cut = dir.resolve("cut.gguf");
-        byte[] whole = Files.readAllBytes(SharedModels.require("stories260K/stories260K.gguf"));
-        Files.write(cut, Arrays.copyOf(whole, whole.length / 2));
+        Path lacking = withoutTensor(SharedModels.require("stories260K/stories260K.gguf"), "blk.0.attn_k.weight",
+                dir.resolve("lacking.gguf"));
         for (String mode : new String[] {"replay", "replay --digest"}) {
             String[] args = mode.endsWith("--digest")
-                    ? new String[] {"--digest", "--model", cut.toString(), "--kv-cache-memory", "16MiB"}
-                    : new String[] {"--model", cut.toString(), "--kv-cache-memory", "16MiB", "--output",
+                    ? new String[] {"--digest", "--model", lacking.toString(), "--kv-cache-memory", "16MiB"}
+                    : new String[] {"--model", lacking.toString(), "--kv-cache-memory", "16MiB", "--output",
                             dir.resolve("out").toString()};
             Run run = replay(args);
             int code = run.code();
@@ -39,9 +43,32 @@ class ReplayFailureTest {
             assertEquals(1, code, mode + ":\n" + text);
             String job = mode.endsWith("--digest") ? "digest" : "streaming";
             assertTrue(text.contains(mode + ": the replay's " + job + " job failed: "
-                    + "io.inferstream.runtime.gguf.GgufFormatException: " + cut), mode + ":\n" + text);
-            assertTrue(text.contains("the file is truncated\n"), mode + ":\n" + text);
+                    + "java.lang.IllegalArgumentException: " + lacking + ": tensor blk.0.attn_k.weight is missing\n"),
+                    mode + ":\n" + text);
             assertFalse(text.contains("\tat "), mode + ": no stack trace:\n" + text);
+        }
+    }
+
+    @Test
+    void aReplayWhoseModelIsCutShortSaysSoBeforeStartingAnything(@TempDir Path dir) throws Exception {
+        Path cut = dir.resolve("cut.gguf");
+        byte[] whole = Files.readAllBytes(SharedModels.require("stories260K/stories260K.gguf"));
+        Files.write(cut, Arrays.copyOf(whole, whole.length / 2));
+        for (String mode : new String[] {"replay", "replay --digest"}) {
+            Path out = dir.resolve("out-" + mode.length());
+            String[] args = mode.endsWith("--digest")
+                    ? new String[] {"--digest", "--model", cut.toString(), "--output", out.toString()}
+                    : new String[] {"--model", cut.toString(), "--output", out.toString()};
+            long start = System.nanoTime();
+            Run run = replay(args);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertEquals(2, run.code(), mode + ":\n" + run.err());
+            assertTrue(run.err().matches(java.util.regex.Pattern.quote(mode + ": " + cut + ": tensor '")
+                    + "[^\n]*' data \\[\\d+, \\d+\\) lies beyond the end of the file \\(" + whole.length / 2
+                    + " bytes\\): the file is truncated\n"), mode + ":\n" + run.err());
+            assertFalse(Files.exists(out), mode + ": nothing written before the check");
+            // no broker, no job: the check reads the header only (a started broker alone takes seconds)
+            assertTrue(seconds < 10, mode + " took " + seconds + " s");
         }
     }
 
@@ -61,6 +88,28 @@ class ReplayFailureTest {
     }
 
     private record Run(int code, String err) {
+    }
+
+    /** The GGUF with one tensor left out: metadata and the other tensors copied unchanged. */
+    private static Path withoutTensor(Path original, String tensor, Path out) {
+        try (GgufFile src = GgufFile.open(original)) {
+            GgufWriter w = new GgufWriter();
+            for (String key : src.keys()) {
+                if (!key.equals("general.alignment")) {
+                    w.put(key, src.typeOf(key), src.get(key));
+                }
+            }
+            for (GgufTensorInfo t : src.tensors().values()) {
+                if (!t.name().equals(tensor)) {
+                    ByteBuffer data = src.tensorData(t.name());
+                    byte[] bytes = new byte[data.remaining()];
+                    data.duplicate().get(bytes);
+                    w.addTensor(t.name(), t.type(), t.shape(), bytes);
+                }
+            }
+            w.write(out);
+        }
+        return out;
     }
 
     /** replay with {@code args}; its exit code and what it wrote on System.err. */

@@ -75,6 +75,23 @@ public final class DecodeShapeBenchmark {
             double sec = time(step, 3_000_000_000L);
             System.out.printf("n=%-3d step %8.2f ms  %6.1f GB/s  %8.1f tokens/s (matmuls only)%n", n, sec * 1e3,
                     totalBytes / sec / 1e9, n / sec);
+            if (Boolean.getBoolean("breakdown")) {
+                // each shape alone over all layers (weights still streaming from memory), then the output
+                for (int i = 0; i < shapes.length; i++) {
+                    int k = i;
+                    double s = time(() -> {
+                        for (int l = 0; l < layers; l++) {
+                            copies.get(l)[k].matmul(x, out, n);
+                        }
+                    }, 1_000_000_000L);
+                    long bytes = layers * type.bytesFor((long) shapes[k][0] * shapes[k][1]);
+                    System.out.printf("      %5d x %-5d x %d layers %8.2f ms  %6.1f GB/s%n", shapes[k][0], shapes[k][1],
+                            layers, s * 1e3, bytes / s / 1e9);
+                }
+                double s = time(() -> output.matmul(x, out, n), 1_000_000_000L);
+                System.out.printf("      %5d x %-5d output     %8.2f ms  %6.1f GB/s%n", vocab, dim, s * 1e3,
+                        type.bytesFor((long) vocab * dim) / s / 1e9);
+            }
         }
     }
 
