@@ -8,9 +8,10 @@ import io.inferstream.runtime.kv.KvStore;
 
 /**
  * Not a test: times whole {@link LlamaModel#forward} steps of a random-weights SmolLM2-135M-shaped model (the
- * bench's cached file): a decode step of 32 sequences at {@code context} positions each, and a prefill step of
- * four 128-token prompts (512 tokens). Wall time, medians of 10 after 5 warm-up steps. Args: [type] [context]
- * [F32|F16 KV]. The decode-step numbers in docs/benchmarks.md ("Second session") come from this.
+ * bench's cached file): a decode step of 32 sequences (or as many as the fourth argument says, at least 4) at
+ * {@code context} positions each, and a prefill step of four 128-token prompts (512 tokens). Wall time, medians of
+ * 10 after 5 warm-up steps. Args: [type] [context] [F32|F16 KV] [sequences]. The decode-step numbers in
+ * docs/benchmarks.md ("Second session") come from this.
  *
  * <pre>java --add-modules jdk.incubator.vector -cp model-runtime/target/classes:model-runtime/target/test-classes:&lt;deps&gt; \
  *     io.inferstream.runtime.model.ForwardStepBenchmark Q8_0 160 F32</pre>
@@ -23,7 +24,10 @@ public final class ForwardStepBenchmark {
         KvStore.Precision precision = KvStore.Precision.valueOf(args.length > 2 ? args[2] : "F32");
         try (GgufFile file = GgufFile.open(RandomModelWriter.cached(ModelShape.SMOLLM2_135M, type, 1))) {
             LlamaModel model = LlamaModel.load(file);
-            int seqs = 32;
+            int seqs = args.length > 3 ? Integer.parseInt(args[3]) : 32;
+            if (seqs < 4) {
+                throw new IllegalArgumentException("the prefill step uses sequences 0-3: give at least 4, got " + seqs);
+            }
             int bs = 16;
             int blocksPer = Math.max(128 / bs, context / bs + 1);
             KvStore kv = model.newKvStore(seqs * blocksPer, bs, precision);
@@ -67,9 +71,9 @@ public final class ForwardStepBenchmark {
             }
             java.util.Arrays.sort(decodeMs);
             java.util.Arrays.sort(prefillMs);
-            System.out.printf(java.util.Locale.ROOT, "%s, KV %s: decode step of 32 sequences at %d positions %.1f ms "
-                            + "(%.0f tok/s); prefill step of 512 tokens %.1f ms (%.0f tok/s)%n", type, precision, context,
-                    decodeMs[5], 32e3 / decodeMs[5], prefillMs[5], 512e3 / prefillMs[5]);
+            System.out.printf(java.util.Locale.ROOT, "%s, KV %s: decode step of %d sequences at %d positions %.1f ms "
+                            + "(%.0f tok/s); prefill step of 512 tokens %.1f ms (%.0f tok/s)%n", type, precision,
+                    seqs, context, decodeMs[5], seqs * 1e3 / decodeMs[5], prefillMs[5], 512e3 / prefillMs[5]);
         }
     }
 }
