@@ -126,50 +126,7 @@ final class SimdFloatKernels {
         int half = len / 2;
         int i = 0;
         for (; i + LANES < count && i + 2 * LANES <= stride; i += 2 * LANES) {
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = a0;
-            FloatVector b0 = a0;
-            FloatVector b1 = a0;
-            FloatVector c0 = a0;
-            FloatVector c1 = a0;
-            FloatVector e0 = a0; // second position vector: query a, low half
-            FloatVector e1 = a0;
-            FloatVector f0 = a0;
-            FloatVector f1 = a0;
-            FloatVector g0 = a0;
-            FloatVector g1 = a0;
-            int k0 = kOff + i;
-            int k1 = kOff + half * stride + i;
-            for (int d = 0; d < half; d++, k0 += stride, k1 += stride) {
-                FloatVector x = FloatVector.fromArray(F, kT, k0);
-                FloatVector y = FloatVector.fromArray(F, kT, k0 + LANES);
-                FloatVector s = FloatVector.broadcast(F, q[qa + d]);
-                a0 = x.fma(s, a0);
-                e0 = y.fma(s, e0);
-                s = FloatVector.broadcast(F, q[qb + d]);
-                b0 = x.fma(s, b0);
-                f0 = y.fma(s, f0);
-                s = FloatVector.broadcast(F, q[qc + d]);
-                c0 = x.fma(s, c0);
-                g0 = y.fma(s, g0);
-                x = FloatVector.fromArray(F, kT, k1);
-                y = FloatVector.fromArray(F, kT, k1 + LANES);
-                s = FloatVector.broadcast(F, q[qa + half + d]);
-                a1 = x.fma(s, a1);
-                e1 = y.fma(s, e1);
-                s = FloatVector.broadcast(F, q[qb + half + d]);
-                b1 = x.fma(s, b1);
-                f1 = y.fma(s, f1);
-                s = FloatVector.broadcast(F, q[qc + half + d]);
-                c1 = x.fma(s, c1);
-                g1 = y.fma(s, g1);
-            }
-            a0.add(a1).mul(scale).intoArray(out, oa + i);
-            b0.add(b1).mul(scale).intoArray(out, ob + i);
-            c0.add(c1).mul(scale).intoArray(out, oc + i);
-            e0.add(e1).mul(scale).intoArray(out, oa + i + LANES);
-            f0.add(f1).mul(scale).intoArray(out, ob + i + LANES);
-            g0.add(g1).mul(scale).intoArray(out, oc + i + LANES);
+            keyScores3Pair(q, qa, qb, qc, kT, kOff + i, kOff + i + LANES, stride, len, scale, out, oa + i, ob + i, oc + i);
         }
         for (; i < count && i + LANES <= stride; i += LANES) {
             FloatVector a0 = FloatVector.zero(F);
@@ -202,12 +159,123 @@ final class SimdFloatKernels {
     }
 
     /**
+     * {@link #keyScores3} for two vectors of positions whose keys start at kT[kA..] and kT[kB..] (rows {@code stride}
+     * apart): two blocks of a sequence, or two halves of one, twelve FMA chains in flight. The second vector's scores
+     * go to out[o + LANES ..]. Every lane computes what {@code keyScores} computes for it.
+     */
+    static void keyScores3Pair(float[] q, int qa, int qb, int qc, float[] kT, int kA, int kB, int stride, int len,
+                               float scale, float[] out, int oa, int ob, int oc) {
+        int half = len / 2;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        FloatVector c0 = a0;
+        FloatVector c1 = a0;
+        FloatVector e0 = a0; // second position vector: query a, low half
+        FloatVector e1 = a0;
+        FloatVector f0 = a0;
+        FloatVector f1 = a0;
+        FloatVector g0 = a0;
+        FloatVector g1 = a0;
+        int k0 = kA;
+        int k1 = kA + half * stride;
+        int m0 = kB;
+        int m1 = kB + half * stride;
+        for (int d = 0; d < half; d++, k0 += stride, k1 += stride, m0 += stride, m1 += stride) {
+            FloatVector x = FloatVector.fromArray(F, kT, k0);
+            FloatVector y = FloatVector.fromArray(F, kT, m0);
+            FloatVector s = FloatVector.broadcast(F, q[qa + d]);
+            a0 = x.fma(s, a0);
+            e0 = y.fma(s, e0);
+            s = FloatVector.broadcast(F, q[qb + d]);
+            b0 = x.fma(s, b0);
+            f0 = y.fma(s, f0);
+            s = FloatVector.broadcast(F, q[qc + d]);
+            c0 = x.fma(s, c0);
+            g0 = y.fma(s, g0);
+            x = FloatVector.fromArray(F, kT, k1);
+            y = FloatVector.fromArray(F, kT, m1);
+            s = FloatVector.broadcast(F, q[qa + half + d]);
+            a1 = x.fma(s, a1);
+            e1 = y.fma(s, e1);
+            s = FloatVector.broadcast(F, q[qb + half + d]);
+            b1 = x.fma(s, b1);
+            f1 = y.fma(s, f1);
+            s = FloatVector.broadcast(F, q[qc + half + d]);
+            c1 = x.fma(s, c1);
+            g1 = y.fma(s, g1);
+        }
+        a0.add(a1).mul(scale).intoArray(out, oa);
+        b0.add(b1).mul(scale).intoArray(out, ob);
+        c0.add(c1).mul(scale).intoArray(out, oc);
+        e0.add(e1).mul(scale).intoArray(out, oa + LANES);
+        f0.add(f1).mul(scale).intoArray(out, ob + LANES);
+        g0.add(g1).mul(scale).intoArray(out, oc + LANES);
+    }
+
+    /**
+     * {@link #keyScores} for two vectors of positions whose keys start at kT[kA..] and kT[kB..] (two blocks of a
+     * sequence): eight FMA chains in flight, the second vector's scores at out[o + LANES ..].
+     */
+    static void keyScoresPair(float[] q, int qa, int qb, boolean two, float[] kT, int kA, int kB, int stride, int len,
+                              float scale, float[] out, int oa, int ob) {
+        int half = len / 2;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        FloatVector e0 = a0; // second position vector: query a, low half
+        FloatVector e1 = a0;
+        FloatVector f0 = a0;
+        FloatVector f1 = a0;
+        int k0 = kA;
+        int k1 = kA + half * stride;
+        int m0 = kB;
+        int m1 = kB + half * stride;
+        for (int d = 0; d < half; d++, k0 += stride, k1 += stride, m0 += stride, m1 += stride) {
+            FloatVector x = FloatVector.fromArray(F, kT, k0);
+            FloatVector y = FloatVector.fromArray(F, kT, m0);
+            FloatVector s = FloatVector.broadcast(F, q[qa + d]);
+            a0 = x.fma(s, a0);
+            e0 = y.fma(s, e0);
+            s = FloatVector.broadcast(F, q[qb + d]);
+            b0 = x.fma(s, b0);
+            f0 = y.fma(s, f0);
+            x = FloatVector.fromArray(F, kT, k1);
+            y = FloatVector.fromArray(F, kT, m1);
+            s = FloatVector.broadcast(F, q[qa + half + d]);
+            a1 = x.fma(s, a1);
+            e1 = y.fma(s, e1);
+            s = FloatVector.broadcast(F, q[qb + half + d]);
+            b1 = x.fma(s, b1);
+            f1 = y.fma(s, f1);
+        }
+        a0.add(a1).mul(scale).intoArray(out, oa);
+        e0.add(e1).mul(scale).intoArray(out, oa + LANES);
+        if (two) {
+            b0.add(b1).mul(scale).intoArray(out, ob);
+            f0.add(f1).mul(scale).intoArray(out, ob + LANES);
+        }
+    }
+
+    /**
      * {@link #axpyRows} for three weightings of the same rows (three query heads over one block of values): each
      * value vector loaded once feeds three outputs. Four vectors of each output at a time (twelve accumulators);
      * every element is updated in i order with {@code axpyRows}' operations, so bitwise the same results.
      */
     static void axpyRows3(float[] a, int aa, int ab, int ac, float[] v, int vOff, int stride, int count, float[] y,
                           int ya, int yb, int yc, int len) {
+        axpyRows3Pair(a, aa, ab, ac, v, vOff, count, vOff, 0, stride, y, ya, yb, yc, len);
+    }
+
+    /**
+     * {@link #axpyRows3} over {@code countA} rows at v[vA..] and then {@code countB} rows at v[vB..] (two KV blocks),
+     * weighted by a[aa + i] for i &lt; countA + countB: every element is updated in i order, as two calls would, but
+     * the outputs stay in registers between the blocks.
+     */
+    static void axpyRows3Pair(float[] a, int aa, int ab, int ac, float[] v, int vA, int countA, int vB, int countB,
+                              int stride, float[] y, int ya, int yb, int yc, int len) {
         int c = 0;
         for (int bound = len - 4 * LANES; c <= bound; c += 4 * LANES) {
             FloatVector p0 = FloatVector.fromArray(F, y, ya + c);
@@ -222,11 +290,11 @@ final class SimdFloatKernels {
             FloatVector s1 = FloatVector.fromArray(F, y, yc + c + LANES);
             FloatVector s2 = FloatVector.fromArray(F, y, yc + c + 2 * LANES);
             FloatVector s3 = FloatVector.fromArray(F, y, yc + c + 3 * LANES);
-            for (int i = 0; i < count; i++) {
+            for (int i = 0, n = countA + countB; i < n; i++) {
                 FloatVector wa = FloatVector.broadcast(F, a[aa + i]);
                 FloatVector wb = FloatVector.broadcast(F, a[ab + i]);
                 FloatVector wc = FloatVector.broadcast(F, a[ac + i]);
-                int o = vOff + i * stride + c;
+                int o = (i < countA ? vA + i * stride : vB + (i - countA) * stride) + c;
                 FloatVector x = FloatVector.fromArray(F, v, o);
                 p0 = x.fma(wa, p0);
                 r0 = x.fma(wb, r0);
@@ -257,10 +325,15 @@ final class SimdFloatKernels {
             s2.intoArray(y, yc + c + 2 * LANES);
             s3.intoArray(y, yc + c + 3 * LANES);
         }
-        if (c < len) { // the rest of the head: one output at a time, from column c on
-            axpyRows(a, aa, v, vOff + c, stride, count, y, ya + c, len - c);
-            axpyRows(a, ab, v, vOff + c, stride, count, y, yb + c, len - c);
-            axpyRows(a, ac, v, vOff + c, stride, count, y, yc + c, len - c);
+        if (c < len) { // the rest of the head: one output at a time, from column c on, block A's rows then B's
+            axpyRows(a, aa, v, vA + c, stride, countA, y, ya + c, len - c);
+            axpyRows(a, ab, v, vA + c, stride, countA, y, yb + c, len - c);
+            axpyRows(a, ac, v, vA + c, stride, countA, y, yc + c, len - c);
+            if (countB > 0) {
+                axpyRows(a, aa + countA, v, vB + c, stride, countB, y, ya + c, len - c);
+                axpyRows(a, ab + countA, v, vB + c, stride, countB, y, yb + c, len - c);
+                axpyRows(a, ac + countA, v, vB + c, stride, countB, y, yc + c, len - c);
+            }
         }
     }
 

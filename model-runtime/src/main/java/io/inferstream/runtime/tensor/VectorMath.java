@@ -194,6 +194,33 @@ public final class VectorMath {
         }
     }
 
+    /**
+     * {@link #keyScores} over two KV blocks of {@code stride} positions at once (keys at kT[kA..] and kT[kB..], scores
+     * to out[o..] and out[o + stride..]), bitwise what two calls give: a block of {@code countA} positions and one
+     * of {@code countB} (both at least 1). Where a block is one vector of positions, both blocks' keys stream from
+     * memory together, twice the loads in flight of one block (the blocks are separate pages, each read from cold).
+     */
+    public static void keyScoresPair(float[] q, int qa, int qb, boolean two, float[] kT, int kA, int kB, int stride,
+                                     int countA, int countB, int len, float scale, float[] out, int oa, int ob) {
+        if (SIMD && stride == SimdFloatKernels.LANES) {
+            SimdFloatKernels.keyScoresPair(q, qa, qb, two, kT, kA, kB, stride, len, scale, out, oa, ob);
+        } else {
+            keyScores(q, qa, qb, two, kT, kA, stride, countA, len, scale, out, oa, ob);
+            keyScores(q, qa, qb, two, kT, kB, stride, countB, len, scale, out, oa + stride, ob + stride);
+        }
+    }
+
+    /** {@link #keyScoresPair} for three heads, as {@link #keyScores3} is {@link #keyScores} for three. */
+    public static void keyScores3Pair(float[] q, int qa, int qb, int qc, float[] kT, int kA, int kB, int stride,
+                                      int countA, int countB, int len, float scale, float[] out, int oa, int ob, int oc) {
+        if (SIMD && stride == SimdFloatKernels.LANES) {
+            SimdFloatKernels.keyScores3Pair(q, qa, qb, qc, kT, kA, kB, stride, len, scale, out, oa, ob, oc);
+        } else {
+            keyScores3(q, qa, qb, qc, kT, kA, stride, countA, len, scale, out, oa, ob, oc);
+            keyScores3(q, qa, qb, qc, kT, kB, stride, countB, len, scale, out, oa + stride, ob + stride, oc + stride);
+        }
+    }
+
     /** Vector lanes of the kernels (1 without the Vector API): the padding {@link #keyScores} may write. */
     public static int lanes() {
         return SIMD ? SimdFloatKernels.LANES : 1;
@@ -223,6 +250,20 @@ public final class VectorMath {
             ScalarFloatKernels.axpyRows(a, aa, v, vOff, stride, count, y, ya, len);
             ScalarFloatKernels.axpyRows(a, ab, v, vOff, stride, count, y, yb, len);
             ScalarFloatKernels.axpyRows(a, ac, v, vOff, stride, count, y, yc, len);
+        }
+    }
+
+    /**
+     * {@link #axpyRows3} over {@code countA} rows at v[vA..] then {@code countB} rows at v[vB..] (two KV blocks), the
+     * weights of all of them consecutive from a[aa..]: bitwise two calls, block A's first.
+     */
+    public static void axpyRows3Pair(float[] a, int aa, int ab, int ac, float[] v, int vA, int countA, int vB,
+                                     int countB, int stride, float[] y, int ya, int yb, int yc, int len) {
+        if (SIMD) {
+            SimdFloatKernels.axpyRows3Pair(a, aa, ab, ac, v, vA, countA, vB, countB, stride, y, ya, yb, yc, len);
+        } else {
+            axpyRows3(a, aa, ab, ac, v, vA, stride, countA, y, ya, yb, yc, len);
+            axpyRows3(a, aa + countA, ab + countA, ac + countA, v, vB, stride, countB, y, ya, yb, yc, len);
         }
     }
 

@@ -400,4 +400,84 @@ class VectorMathTest {
             }
         }
     }
+
+    @Test
+    void twoBlockScoreKernelsGiveBitwiseWhatOneBlockAtATimeGives() {
+        // keyScoresPair / keyScores3Pair (two KV blocks, wherever they lie, in one call) against one call per block:
+        // the same bits for every visible position, second blocks whole or partial, 1 to 3 heads, and block sizes
+        // of one vector (the paired kernels) and of one and a half (the per-block fallback)
+        int lanes = VectorMath.lanes();
+        for (int bs : new int[] {lanes, 16, 24}) {
+            for (int len : new int[] {8, 64, 72}) {
+                for (int countB = 1; countB <= bs; countB += Math.max(1, bs / 5)) {
+                    String what = "bs=" + bs + " len=" + len + " countB=" + countB;
+                    float[] q = random(3 * len + OFF, 7 * len + countB, 1);
+                    // block A at OFF, block B two blocks further on (another page in the cache, as in a block table)
+                    int kA = OFF;
+                    int kB = OFF + 3 * len * bs;
+                    float[] kT = random(kB + len * bs, 11 * len + countB, 1);
+                    int w = 2 * bs + lanes; // per head: both blocks' scores and the padding a kernel may write
+                    float[] pair = new float[OFF + 3 * w];
+                    float[] apart = new float[OFF + 3 * w];
+                    VectorMath.keyScores3Pair(q, OFF, OFF + len, OFF + 2 * len, kT, kA, kB, bs, bs, countB, len, 0.125f,
+                            pair, OFF, OFF + w, OFF + 2 * w);
+                    VectorMath.keyScores3(q, OFF, OFF + len, OFF + 2 * len, kT, kA, bs, bs, len, 0.125f,
+                            apart, OFF, OFF + w, OFF + 2 * w);
+                    VectorMath.keyScores3(q, OFF, OFF + len, OFF + 2 * len, kT, kB, bs, countB, len, 0.125f,
+                            apart, OFF + bs, OFF + w + bs, OFF + 2 * w + bs);
+                    float[] pair2 = new float[OFF + 2 * w];
+                    VectorMath.keyScoresPair(q, OFF, OFF + len, true, kT, kA, kB, bs, bs, countB, len, 0.125f, pair2, OFF,
+                            OFF + w);
+                    float[] one = new float[OFF + w];
+                    VectorMath.keyScoresPair(q, OFF + 2 * len, OFF, false, kT, kA, kB, bs, bs, countB, len, 0.125f, one,
+                            OFF, OFF);
+                    for (int h = 0; h < 3; h++) {
+                        for (int i = 0; i < bs + countB; i++) {
+                            int at = OFF + h * w + i;
+                            String where = what + " head " + h + " position " + i;
+                            assertEquals(Float.floatToIntBits(apart[at]), Float.floatToIntBits(pair[at]), where + " (3 heads)");
+                            if (h < 2) {
+                                assertEquals(Float.floatToIntBits(apart[at]), Float.floatToIntBits(pair2[at]),
+                                        where + " (2 heads)");
+                            } else {
+                                assertEquals(Float.floatToIntBits(apart[at]), Float.floatToIntBits(one[OFF + i]),
+                                        where + " (1 head)");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void twoBlockWeightedSumGivesBitwiseWhatOneBlockAtATimeGives() {
+        // axpyRows3Pair (two blocks of value rows, outputs kept in registers between them) against axpyRows3 per
+        // block, block A first: the same bits, for head sizes around the vector widths and partial blocks
+        for (int len : new int[] {8, 64, 72}) {
+            for (int countA : new int[] {1, 7, 16}) {
+                for (int countB = 0; countB <= 16; countB += 5) {
+                    String what = "len=" + len + " countA=" + countA + " countB=" + countB;
+                    int n = countA + countB;
+                    float[] a = random(OFF + 3 * n, 13 * len + n, 1);
+                    int vA = OFF;
+                    int vB = OFF + 3 * 16 * len; // another block further on
+                    float[] v = random(vB + 16 * len, 19 * len + n, 1);
+                    float[] y = random(OFF + 3 * len, 37 * len + n, 1);
+                    float[] pair = y.clone();
+                    VectorMath.axpyRows3Pair(a, OFF, OFF + n, OFF + 2 * n, v, vA, countA, vB, countB, len, pair, OFF,
+                            OFF + len, OFF + 2 * len, len);
+                    float[] apart = y.clone();
+                    VectorMath.axpyRows3(a, OFF, OFF + n, OFF + 2 * n, v, vA, len, countA, apart, OFF, OFF + len,
+                            OFF + 2 * len, len);
+                    VectorMath.axpyRows3(a, OFF + countA, OFF + n + countA, OFF + 2 * n + countA, v, vB, len, countB,
+                            apart, OFF, OFF + len, OFF + 2 * len, len);
+                    for (int c = 0; c < 3 * len; c++) {
+                        assertEquals(Float.floatToIntBits(apart[OFF + c]), Float.floatToIntBits(pair[OFF + c]),
+                                what + " output " + c);
+                    }
+                }
+            }
+        }
+    }
 }
