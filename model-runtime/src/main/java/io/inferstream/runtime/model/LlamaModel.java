@@ -48,6 +48,7 @@ public final class LlamaModel implements LanguageModel {
     private float[] slidingCos; // [n, headDim / 2] at the sliding layers' RoPE, when they have their own
     private float[] slidingSin;
     private int[] runs;   // [runs + 1] first batch row of each attention run, then n
+    private long attentionNanos; // wall time in the layers' attention (all steps so far): benchmarks read it
     private int[] unitRun = new int[16];     // attention tasks (before the KV heads): their run
     private int[] unitSegment = new int[16]; // and the segment of its context they read
 
@@ -91,6 +92,11 @@ public final class LlamaModel implements LanguageModel {
     /** A GGUF model's configuration for its default context, without loading its weights. */
     public static ModelConfig config(GgufFile gguf) {
         return config(gguf, 0);
+    }
+
+    /** Wall time this model's forward steps have spent in attention so far, in ns (ForwardStepBenchmark). */
+    synchronized long attentionNanos() {
+        return attentionNanos;
     }
 
     /**
@@ -185,6 +191,7 @@ public final class LlamaModel implements LanguageModel {
             int units = planUnits(runCount, positions, seen);
             int[] unitRun = this.unitRun;
             int[] unitSegment = this.unitSegment;
+            long attentionStart = System.nanoTime();
             WorkerPool.parallelFor(0, units * kvHeads, u -> {
                 int r = unitRun[u / kvHeads];
                 int t = runStart[r];
@@ -197,6 +204,7 @@ public final class LlamaModel implements LanguageModel {
                     segments.merge(t, positions[t], att, qDim);
                 });
             }
+            attentionNanos += System.nanoTime() - attentionStart;
             w.wo()[l].matmul(att, xb, n);
             if (block.postNorms()) { // Gemma 2, 3: the block's output normalized before the residual add
                 rmsnorm(xb, xb, w.postAttnNorm()[l], n);

@@ -10,8 +10,8 @@ import io.inferstream.runtime.kv.KvStore;
  * Not a test: times whole {@link LlamaModel#forward} steps of a random-weights SmolLM2-135M-shaped model (the
  * bench's cached file): a decode step of 32 sequences (or as many as the fourth argument says, at least 4) at
  * {@code context} positions each, and a prefill step of four 128-token prompts (512 tokens). Wall time, medians of
- * 10 after 5 warm-up steps. Args: [type] [context] [F32|F16 KV] [sequences]. The decode-step numbers in
- * docs/benchmarks.md ("Second session") come from this.
+ * 10 after 5 warm-up steps, and the decode step's mean time in attention. Args: [type] [context] [F32|F16 KV]
+ * [sequences]. The decode-step numbers in docs/benchmarks.md ("Second session") come from this.
  *
  * <pre>java --add-modules jdk.incubator.vector -cp model-runtime/target/classes:model-runtime/target/test-classes:&lt;deps&gt; \
  *     io.inferstream.runtime.model.ForwardStepBenchmark Q8_0 160 F32</pre>
@@ -58,10 +58,15 @@ public final class ForwardStepBenchmark {
             TokenBatch prefill = new TokenBatch(pt, pp, ps, tables, new int[] {127, 255, 383, 511});
             double[] decodeMs = new double[10];
             double[] prefillMs = new double[10];
+            double attentionMs = 0;
             for (int it = -5; it < 10; it++) {
+                long a0 = model.attentionNanos();
                 long t0 = System.nanoTime();
                 model.forward(decode, kv);
                 long t1 = System.nanoTime();
+                if (it >= 0) {
+                    attentionMs += (model.attentionNanos() - a0) / 1e6 / 10;
+                }
                 model.forward(prefill, kv);
                 long t2 = System.nanoTime();
                 if (it >= 0) {
@@ -72,8 +77,9 @@ public final class ForwardStepBenchmark {
             java.util.Arrays.sort(decodeMs);
             java.util.Arrays.sort(prefillMs);
             System.out.printf(java.util.Locale.ROOT, "%s, KV %s: decode step of %d sequences at %d positions %.1f ms "
-                            + "(%.0f tok/s); prefill step of 512 tokens %.1f ms (%.0f tok/s)%n", type, precision,
-                    seqs, context, decodeMs[5], seqs * 1e3 / decodeMs[5], prefillMs[5], 512e3 / prefillMs[5]);
+                            + "(%.0f tok/s; attention %.1f ms, mean); prefill step of 512 tokens %.1f ms (%.0f tok/s)%n",
+                    type, precision, seqs, context, decodeMs[5], seqs * 1e3 / decodeMs[5], attentionMs, prefillMs[5],
+                    512e3 / prefillMs[5]);
         }
     }
 }
