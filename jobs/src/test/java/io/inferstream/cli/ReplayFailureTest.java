@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.inferstream.runtime.gguf.GgufFile;
-import io.inferstream.runtime.gguf.GgufTensorInfo;
-import io.inferstream.runtime.gguf.GgufWriter;
+import io.inferstream.runtime.testing.GgufRewrite;
 import io.inferstream.runtime.testing.SharedModels;
 import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,8 +27,8 @@ class ReplayFailureTest {
     @Test
     @Timeout(120)
     void aReplayWhoseJobFailsSaysTheRootCauseInOneLine(@TempDir Path dir) throws Exception {
-        Path lacking = withoutTensor(SharedModels.require("stories260K/stories260K.gguf"), "blk.0.attn_k.weight",
-                dir.resolve("lacking.gguf"));
+        Path lacking = GgufRewrite.rewrite(SharedModels.require("stories260K/stories260K.gguf"),
+                dir.resolve("lacking.gguf"), name -> !name.equals("blk.0.attn_k.weight"), w -> { });
         for (String mode : new String[] {"replay", "replay --digest"}) {
             String[] args = mode.endsWith("--digest")
                     ? new String[] {"--digest", "--model", lacking.toString(), "--kv-cache-memory", "16MiB"}
@@ -88,28 +85,6 @@ class ReplayFailureTest {
     }
 
     private record Run(int code, String err) {
-    }
-
-    /** The GGUF with one tensor left out: metadata and the other tensors copied unchanged. */
-    private static Path withoutTensor(Path original, String tensor, Path out) {
-        try (GgufFile src = GgufFile.open(original)) {
-            GgufWriter w = new GgufWriter();
-            for (String key : src.keys()) {
-                if (!key.equals("general.alignment")) {
-                    w.put(key, src.typeOf(key), src.get(key));
-                }
-            }
-            for (GgufTensorInfo t : src.tensors().values()) {
-                if (!t.name().equals(tensor)) {
-                    ByteBuffer data = src.tensorData(t.name());
-                    byte[] bytes = new byte[data.remaining()];
-                    data.duplicate().get(bytes);
-                    w.addTensor(t.name(), t.type(), t.shape(), bytes);
-                }
-            }
-            w.write(out);
-        }
-        return out;
     }
 
     /** replay with {@code args}; its exit code and what it wrote on System.err. */

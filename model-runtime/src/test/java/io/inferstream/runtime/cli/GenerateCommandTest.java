@@ -8,17 +8,14 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.inferstream.runtime.gguf.GgufFile;
-import io.inferstream.runtime.gguf.GgufTensorInfo;
-import io.inferstream.runtime.gguf.GgufWriter;
 import io.inferstream.runtime.model.Llama2cHfExport;
 
+import io.inferstream.runtime.testing.GgufRewrite;
 import io.inferstream.runtime.testing.SharedModels;
 import picocli.CommandLine;
 
@@ -182,24 +179,8 @@ class GenerateCommandTest {
     }
 
     /** The GGUF with a chat template added: metadata and tensors copied unchanged. */
-    private static Path withChatTemplate(Path original, Path out, String template) throws Exception {
-        try (GgufFile src = GgufFile.open(original)) {
-            GgufWriter w = new GgufWriter();
-            for (String key : src.keys()) {
-                if (!key.equals("general.alignment")) {
-                    w.put(key, src.typeOf(key), src.get(key));
-                }
-            }
-            w.putString("tokenizer.chat_template", template);
-            for (GgufTensorInfo t : src.tensors().values()) {
-                ByteBuffer data = src.tensorData(t.name());
-                byte[] bytes = new byte[data.remaining()];
-                data.duplicate().get(bytes);
-                w.addTensor(t.name(), t.type(), t.shape(), bytes);
-            }
-            w.write(out);
-        }
-        return out;
+    private static Path withChatTemplate(Path original, Path out, String template) {
+        return GgufRewrite.rewrite(original, out, name -> true, w -> w.putString("tokenizer.chat_template", template));
     }
 
     private static String promptTokens(String err) {
