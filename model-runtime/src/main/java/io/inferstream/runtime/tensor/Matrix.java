@@ -261,7 +261,14 @@ public abstract class Matrix {
             if (SimdFloatKernels.TILE_ROWS == 4) {
                 for (; i + 4 <= count; i += 4) {
                     int wa = wBase + i * cols;
-                    SimdFloatKernels.tile4x6(w, wa, cols, xp, tile * tileStride, groups, acc);
+                    // a last tile of 1-4 tokens skips the padding slots: same chains, fewer FMAs
+                    if (tokens <= 2) {
+                        SimdFloatKernels.tile4x2Packed(w, wa, cols, xp, tile * tileStride, groups, acc);
+                    } else if (tokens <= 4) {
+                        SimdFloatKernels.tile4x4Packed(w, wa, cols, xp, tile * tileStride, groups, acc);
+                    } else {
+                        SimdFloatKernels.tile4x6(w, wa, cols, xp, tile * tileStride, groups, acc);
+                    }
                     SimdFloatKernels.finishTile4(acc, w, wa, cols, x, cols, groups * SimdFloatKernels.LANES,
                             t0, tokens, out, r0 + i, rows);
                 }

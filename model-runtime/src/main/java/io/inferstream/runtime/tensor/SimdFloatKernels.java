@@ -1060,6 +1060,111 @@ final class SimdFloatKernels {
     }
 
     /**
+     * {@link #tile4x6} for a last tile of at most four real tokens: the first four of the packed tile's six slots,
+     * 16 accumulators stored where tile4x6 stores them (row k's token j at acc[(6k + j)·LANES]). The same FMA
+     * chains, so the same bits; it skips the padding slots that tile4x6 would multiply by zero (16 tokens are
+     * 6 + 6 + 4: 18 slots' FMAs for 16 tokens).
+     */
+    static void tile4x4Packed(float[] w, int wa, int d, float[] xp, int xo, int groups, float[] acc) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        FloatVector b1 = FloatVector.zero(F);
+        FloatVector b2 = FloatVector.zero(F);
+        FloatVector b3 = FloatVector.zero(F);
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = FloatVector.zero(F);
+        FloatVector c2 = FloatVector.zero(F);
+        FloatVector c3 = FloatVector.zero(F);
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        FloatVector e2 = FloatVector.zero(F);
+        FloatVector e3 = FloatVector.zero(F);
+        int end = wa + groups * LANES;
+        for (int i = wa, xi = xo; i < end; i += LANES, xi += PACKED_TOKENS * LANES) {
+            FloatVector u = FloatVector.fromArray(F, w, i);
+            FloatVector s = FloatVector.fromArray(F, w, i + d);
+            FloatVector p = FloatVector.fromArray(F, w, i + 2 * d);
+            FloatVector q = FloatVector.fromArray(F, w, i + 3 * d);
+            FloatVector v0 = FloatVector.fromArray(F, xp, xi);
+            a0 = u.fma(v0, a0);
+            b0 = s.fma(v0, b0);
+            c0 = p.fma(v0, c0);
+            e0 = q.fma(v0, e0);
+            FloatVector v1 = FloatVector.fromArray(F, xp, xi + LANES);
+            a1 = u.fma(v1, a1);
+            b1 = s.fma(v1, b1);
+            c1 = p.fma(v1, c1);
+            e1 = q.fma(v1, e1);
+            FloatVector v2 = FloatVector.fromArray(F, xp, xi + 2 * LANES);
+            a2 = u.fma(v2, a2);
+            b2 = s.fma(v2, b2);
+            c2 = p.fma(v2, c2);
+            e2 = q.fma(v2, e2);
+            FloatVector v3 = FloatVector.fromArray(F, xp, xi + 3 * LANES);
+            a3 = u.fma(v3, a3);
+            b3 = s.fma(v3, b3);
+            c3 = p.fma(v3, c3);
+            e3 = q.fma(v3, e3);
+        }
+        a0.intoArray(acc, 0 * LANES);
+        a1.intoArray(acc, 1 * LANES);
+        a2.intoArray(acc, 2 * LANES);
+        a3.intoArray(acc, 3 * LANES);
+        b0.intoArray(acc, 6 * LANES);
+        b1.intoArray(acc, 7 * LANES);
+        b2.intoArray(acc, 8 * LANES);
+        b3.intoArray(acc, 9 * LANES);
+        c0.intoArray(acc, 12 * LANES);
+        c1.intoArray(acc, 13 * LANES);
+        c2.intoArray(acc, 14 * LANES);
+        c3.intoArray(acc, 15 * LANES);
+        e0.intoArray(acc, 18 * LANES);
+        e1.intoArray(acc, 19 * LANES);
+        e2.intoArray(acc, 20 * LANES);
+        e3.intoArray(acc, 21 * LANES);
+    }
+
+    /** {@link #tile4x4Packed} for a last tile of one or two real tokens: the packed tile's first two slots. */
+    static void tile4x2Packed(float[] w, int wa, int d, float[] xp, int xo, int groups, float[] acc) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        FloatVector b1 = FloatVector.zero(F);
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = FloatVector.zero(F);
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        int end = wa + groups * LANES;
+        for (int i = wa, xi = xo; i < end; i += LANES, xi += PACKED_TOKENS * LANES) {
+            FloatVector u = FloatVector.fromArray(F, w, i);
+            FloatVector s = FloatVector.fromArray(F, w, i + d);
+            FloatVector p = FloatVector.fromArray(F, w, i + 2 * d);
+            FloatVector q = FloatVector.fromArray(F, w, i + 3 * d);
+            FloatVector v0 = FloatVector.fromArray(F, xp, xi);
+            a0 = u.fma(v0, a0);
+            b0 = s.fma(v0, b0);
+            c0 = p.fma(v0, c0);
+            e0 = q.fma(v0, e0);
+            FloatVector v1 = FloatVector.fromArray(F, xp, xi + LANES);
+            a1 = u.fma(v1, a1);
+            b1 = s.fma(v1, b1);
+            c1 = p.fma(v1, c1);
+            e1 = q.fma(v1, e1);
+        }
+        a0.intoArray(acc, 0 * LANES);
+        a1.intoArray(acc, 1 * LANES);
+        b0.intoArray(acc, 6 * LANES);
+        b1.intoArray(acc, 7 * LANES);
+        c0.intoArray(acc, 12 * LANES);
+        c1.intoArray(acc, 13 * LANES);
+        e0.intoArray(acc, 18 * LANES);
+        e1.intoArray(acc, 19 * LANES);
+    }
+
+    /**
      * The results of a {@link #tile2x6} tile: per (row, token) the lane sum of its accumulator, then the
      * scalar tail over the columns past groups·LANES from the row-major w[wa..] / w[wb..] and x, i.e. the
      * arithmetic of {@link #rowDot} (one FMA chain over the columns in order, lane sum, tail), so results are

@@ -305,7 +305,7 @@ class MatrixTest {
     @ParameterizedTest
     @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     void packedSixTokenTilesGiveEveryTokenBitwiseItsResultAloneAndMatchFloat64(GgmlType type) {
-        // n >= 6 takes the packed 2-row x 6-token kernel: a token's result must not depend on its tile,
+        // n >= 6 takes the packed 6-token tiles: a token's result must not depend on its tile,
         // its place in the tile, the padding of the last tile, or the row pair (odd rows: a lone last row)
         int cols = colsFor(type);
         int rows = 37;
@@ -316,7 +316,9 @@ class MatrixTest {
         for (int t = 0; t < total; t++) {
             c.m.matmul(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), alone[t], 1);
         }
-        for (int[] batch : new int[][] {{0, 6}, {0, 7}, {3, 11}, {1, 12}, {5, 13}, {0, 32}, {2, 40}, {9, 31}}) {
+        // last tiles of 1 to 5 tokens (the narrower packed tiles below 5): 7, 8, 9, 10 and 11 tokens
+        for (int[] batch : new int[][] {{0, 6}, {0, 7}, {3, 11}, {1, 10}, {4, 14}, {1, 12}, {5, 13}, {0, 32}, {2, 40},
+                {9, 31}}) {
             int from = batch[0];
             int n = batch[1] - from;
             float[] out = new float[n * rows];
