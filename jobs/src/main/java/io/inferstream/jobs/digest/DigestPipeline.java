@@ -74,13 +74,7 @@ public record DigestPipeline(
         // keeps the topic's order; idleness keeps a silent subtask from holding event time back.
         DataStream<ChatMessage> messages = decoded.assignTimestampsAndWatermarks(windowing.watermarks())
                 .name("event-time").uid("event-time");
-        SingleOutputStreamOperator<DigestWindow> windows = messages
-                .keyBy(ChatMessage::getConversationId)
-                .window(windowing.assigner())
-                .allowedLateness(windowing.lateness())
-                .sideOutputLateData(TOO_LATE)
-                .process(new TranscriptWindowFunction(windowing.maxMessages(), windowing.lateness().toMillis()))
-                .name("windows").uid("windows");
+        SingleOutputStreamOperator<DigestWindow> windows = windows(messages, windowing);
         DataStream<DeadLetter> tooLate = windows.getSideOutput(TOO_LATE)
                 .process(new LateMessageFunction(windowing, messagesTopic)).name("too-late").uid("too-late");
 
@@ -115,5 +109,16 @@ public record DigestPipeline(
             return letter.getRequestId();
         }
         return letter.getSourceTopic() + "-" + letter.getSourcePartition() + "@" + letter.getSourceOffset();
+    }
+
+    /** The window stage: each conversation's messages in session or tumbling windows, fired into transcript parts. */
+    static SingleOutputStreamOperator<DigestWindow> windows(DataStream<ChatMessage> messages, DigestWindowing windowing) {
+        return messages
+                .keyBy(ChatMessage::getConversationId)
+                .window(windowing.assigner())
+                .allowedLateness(windowing.lateness())
+                .sideOutputLateData(TOO_LATE)
+                .process(new TranscriptWindowFunction(windowing.maxMessages(), windowing.lateness().toMillis()))
+                .name("windows").uid("windows");
     }
 }

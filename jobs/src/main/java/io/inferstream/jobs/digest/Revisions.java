@@ -36,4 +36,14 @@ public final class Revisions {
         fired.addAll(kept);
         return revision;
     }
+
+    /**
+     * Drops from {@code fired} the windows whose lateness has run out at {@code watermark} (Flink has purged them:
+     * they can no longer fire). Returns whether any were dropped.
+     *
+     * @param lateness allowed lateness // ms
+     */
+    public static boolean forgetPurged(List<FiredWindow> fired, long watermark, long lateness) {
+        return fired.removeIf(w -> w.end - 1 + lateness <= watermark);
+    }
 }

@@ -13,6 +13,10 @@ import org.apache.flink.util.Collector;
  * Turns a fired window of one conversation into transcripts to summarize: the messages in event-time order,
  * cut into parts of at most {@code maxMessages}, each with the window's revision (0 on the first firing,
  * +1 on each firing caused by late messages).
+ *
+ * <p>The revisions live in the conversation's global state, which outlives its windows. Flink calls {@link #clear}
+ * when a window is purged (its lateness run out), and the ledger forgets it there: a conversation that falls
+ * silent leaves no state behind once its last window is purged.
  */
 public final class TranscriptWindowFunction extends ProcessWindowFunction<ChatMessage, DigestWindow, String, TimeWindow> {
     private static final long serialVersionUID = 1L;
@@ -48,6 +52,21 @@ public final class TranscriptWindowFunction extends ProcessWindowFunction<ChatMe
             d.messageIds = parts.get(p).stream().map(ChatMessage::getId).toArray(String[]::new);
             d.transcript = Transcript.of(parts.get(p));
             out.collect(d);
+        }
+    }
+
+    @Override
+    public void clear(Context context) throws Exception {
+        ListState<FiredWindow> state = context.globalState().getListState(FIRED);
+        List<FiredWindow> fired = new ArrayList<>();
+        state.get().forEach(fired::add);
+        if (!Revisions.forgetPurged(fired, context.currentWatermark(), lateness)) {
+            return;
+        }
+        if (fired.isEmpty()) {
+            state.clear();
+        } else {
+            state.update(fired);
         }
     }
 }
