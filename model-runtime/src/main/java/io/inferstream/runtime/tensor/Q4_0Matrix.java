@@ -74,6 +74,22 @@ final class Q4_0Matrix extends Matrix {
     }
 
     /**
+     * Two and three tokens decode each weight once in registers for all of them ({@link Simd#fourRowsX2},
+     * {@link Simd#fourRowsX3}); four and five take the default (rows decoded into a buffer, then a 4 × 4 tile), as
+     * {@link Q4_KMatrix} does.
+     */
+    @Override
+    void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
+        if (n > 3) {
+            super.fourRowsTokensSimd(r, stride, x, n, out);
+        } else if (n == 3) {
+            Simd.fourRowsX3(nibbles, scales, r, stride, cols, x, out, rows);
+        } else {
+            Simd.fourRowsX2(nibbles, scales, r, stride, cols, x, out, rows);
+        }
+    }
+
+    /**
      * Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. Nibbles
      * are split after widening the bytes to int lanes: int AND/shift are single instructions, whereas byte
      * shifts have no AVX2 instruction and are emulated.
@@ -133,6 +149,190 @@ final class Q4_0Matrix extends Matrix {
                 }
             }
             SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+        }
+
+        /**
+         * {@link #fourRows} for 2 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 2 FMA chains.
+         * A block's low nibbles, then its high ones, each with a constant shift (a variable one, as in fourRows, made
+         * C2 box the three-token kernel's vectors: ten times slower).
+         */
+        static void fourRowsX2(byte[] qs, float[] d, int r, int stride, int cols, float[] x, float[] out, int rows) {
+            int blocks = cols / 32;
+            int b0 = r * blocks;
+            int b1 = b0 + stride * blocks;
+            int b2 = b1 + stride * blocks;
+            int b3 = b2 + stride * blocks;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                FloatVector s0 = FloatVector.broadcast(F, d[b0 + b]);
+                FloatVector s1 = FloatVector.broadcast(F, d[b1 + b]);
+                FloatVector s2 = FloatVector.broadcast(F, d[b2 + b]);
+                FloatVector s3 = FloatVector.broadcast(F, d[b3 + b]);
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + j);
+                    FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    FloatVector u1 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b1 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    FloatVector u2 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b2 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    FloatVector u3 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b3 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                }
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + 16 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + 16 + j);
+                    FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    FloatVector u1 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b1 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    FloatVector u2 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b2 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    FloatVector u3 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b3 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                }
+            }
+            out[r] = a00.reduceLanes(VectorOperators.ADD);
+            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+        }
+
+        /**
+         * {@link #fourRows} for 3 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 3 FMA chains.
+         * A block's low nibbles, then its high ones, each with a constant shift (a variable one, as in fourRows, made
+         * C2 box the three-token kernel's vectors: ten times slower).
+         */
+        static void fourRowsX3(byte[] qs, float[] d, int r, int stride, int cols, float[] x, float[] out, int rows) {
+            int blocks = cols / 32;
+            int b0 = r * blocks;
+            int b1 = b0 + stride * blocks;
+            int b2 = b1 + stride * blocks;
+            int b3 = b2 + stride * blocks;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a02 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a12 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a22 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            FloatVector a32 = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                FloatVector s0 = FloatVector.broadcast(F, d[b0 + b]);
+                FloatVector s1 = FloatVector.broadcast(F, d[b1 + b]);
+                FloatVector s2 = FloatVector.broadcast(F, d[b2 + b]);
+                FloatVector s3 = FloatVector.broadcast(F, d[b3 + b]);
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + j);
+                    FloatVector v2 = FloatVector.fromArray(F, x, 2 * cols + b * 32 + j);
+                    FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    a02 = u0.fma(v2, a02);
+                    FloatVector u1 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b1 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    a12 = u1.fma(v2, a12);
+                    FloatVector u2 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b2 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    a22 = u2.fma(v2, a22);
+                    FloatVector u3 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b3 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                    a32 = u3.fma(v2, a32);
+                }
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + 16 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + 16 + j);
+                    FloatVector v2 = FloatVector.fromArray(F, x, 2 * cols + b * 32 + 16 + j);
+                    FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    a02 = u0.fma(v2, a02);
+                    FloatVector u1 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b1 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    a12 = u1.fma(v2, a12);
+                    FloatVector u2 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b2 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    a22 = u2.fma(v2, a22);
+                    FloatVector u3 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b3 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                    a32 = u3.fma(v2, a32);
+                }
+            }
+            out[r] = a00.reduceLanes(VectorOperators.ADD);
+            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r] = a02.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r + stride] = a12.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] qs, float[] d, int row, int cols, float[] dst, int dOff) {
