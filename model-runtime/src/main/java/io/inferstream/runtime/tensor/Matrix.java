@@ -30,8 +30,11 @@ import java.nio.ByteOrder;
  * offsets cost the JIT the registers it needs (the kernel alone, in L1: ~60-80 GFLOP/s, FMA peak ~87).
  * Two to five tokens (a six-token tile would be mostly padding) take the 2 × 4 tile on AVX2 and, on
  * AVX-512, one token's row sets with a 4-row tile per set ({@link #fourRowsTokensSimd}; Q8_0, Q6_K, Q3_K,
- * IQ4 and BF16 decode each weight once for all the tokens). For one token (decode) rows go four at a time
- * (four FMA chains share each x load); Q8_0 and Q6_K fuse the decoding into that loop.
+ * IQ4 and BF16 decode each weight once for all the tokens, Q4_0, Q4_K and the 32-group scale-and-min types for
+ * two and three). For one token (decode) rows go four at a time (four FMA chains share each x load); the
+ * quantized types fuse the decoding into that loop. From six tokens on, the last token tile, when it holds one
+ * to four tokens, runs {@code tile4x2Packed} or {@code tile4x4Packed} over the packed slots, not tile4x6 over
+ * padding.
  *
  * <p><b>Batch invariance.</b> Every path computes a (row, token) element with the same float operations:
  * the weight decoded exactly as {@link #dequantizeRow}'s vector twin does, one FMA chain over the columns
