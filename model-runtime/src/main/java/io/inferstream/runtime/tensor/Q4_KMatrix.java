@@ -110,18 +110,10 @@ final class Q4_KMatrix extends Matrix {
     void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
         if (n > 3) {
             super.fourRowsTokensSimd(r, stride, x, n, out);
-            return;
-        }
-        for (int t = 0; t < n; ) {
-            int take = fewTokenPass(n - t, 3);
-            int xOff = t * cols;
-            int outOff = t * rows + r;
-            switch (take) {
-                case 3 -> Simd.fourRows3(nibbles, scales, mins, r, stride, cols, x, xOff, out, outOff, rows);
-                case 2 -> Simd.fourRows2(nibbles, scales, mins, r, stride, cols, x, xOff, out, outOff, rows);
-                default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
-            }
-            t += take;
+        } else if (n == 3) {
+            Simd.fourRows3(nibbles, scales, mins, r, stride, cols, x, 0, out, r, rows);
+        } else {
+            Simd.fourRows2(nibbles, scales, mins, r, stride, cols, x, 0, out, r, rows);
         }
     }
 
