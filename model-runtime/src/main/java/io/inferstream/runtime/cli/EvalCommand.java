@@ -37,15 +37,16 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * {@code inferstream eval}: runs labelled JSONL data sets ({@link EvalDataset}) through the engine with the
+ * {@code inferstream eval}: runs labelled data sets ({@link EvalDataset}: JSON Lines, or Parquet through the
+ * jobs module's reader) through the engine with the
  * {@link TaskRunner}, and reports per data set and task the metrics (accuracy, macro-F1 and ECE for
  * classification; ROUGE, token F1 and exact match for summaries and translations), token counts and
  * throughput. Writes {@code report.md}, {@code report.json} and, per classification task, a reliability
  * diagram {@code reliability-<data set>.png} into {@code --out}. Translations are reported per language pair,
- * each scored with the tokenizer its target language needs. Parquet input is not supported yet.
+ * each scored with the tokenizer its target language needs.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluate a model on labelled JSONL data sets (classification, summarization, translation).")
+        description = "Evaluate a model on labelled data sets, JSON Lines or Parquet (classification, summarization, translation).")
 public final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "PATH|hf://...", description = "Model: a GGUF file or a Hugging Face folder (local path), hf://owner/repo/file.gguf, or hf://owner/repo")
@@ -54,7 +55,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     HubCliOptions hub;
 
-    @Option(names = "--data", required = true, arity = "1..*", paramLabel = "FILE", description = "evaluation set(s), JSON Lines")
+    @Option(names = "--data", required = true, arity = "1..*", paramLabel = "FILE", description = "evaluation set(s): JSON Lines, or Parquet (*.parquet; read when the jobs module is on the class path, as with the inferstream command)")
     List<Path> data;
 
     @Option(names = "--out", defaultValue = "eval-out", description = "folder for report.md, report.json and the reliability PNGs (default ${DEFAULT-VALUE})")
@@ -106,6 +107,12 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     private int run() throws IOException {
+        // Every set is read and checked first: a bad row fails at once, not after a download and a load.
+        List<List<EvalExample>> sets = new ArrayList<>();
+        for (Path set : data) {
+            List<EvalExample> examples = EvalDataset.read(set);
+            sets.add(limit > 0 && examples.size() > limit ? examples.subList(0, limit) : examples);
+        }
         Path modelPath = hub.resolver().resolve(modelSpec);
         EngineConfig config = engineOptions.config();
         TaskDefaults defaults = TaskDefaults.standard().withContextTokens(context).withLengthNormalized(lengthNormalized);
@@ -120,13 +127,9 @@ public final class EvalCommand implements Callable<Integer> {
             ChatTemplate template = checkpoint.chatTemplate(tokenizer);
             try (Engine engine = new Engine(model, tokenizer, config)) {
                 TaskRunner runner = new TaskRunner(engine, model.config(), tokenizer, template, defaults, modelName);
-                for (Path set : data) {
-                    List<EvalExample> examples = EvalDataset.read(set);
-                    if (limit > 0 && examples.size() > limit) {
-                        examples = examples.subList(0, limit);
-                    }
-                    String dataset = set.getFileName().toString();
-                    for (Map.Entry<String, List<EvalExample>> group : groups(examples).entrySet()) {
+                for (int i = 0; i < data.size(); i++) {
+                    String dataset = data.get(i).getFileName().toString();
+                    for (Map.Entry<String, List<EvalExample>> group : groups(sets.get(i)).entrySet()) {
                         err.printf(Locale.ROOT, "eval: %s %s, %d examples ...%n", dataset, group.getKey(), group.getValue().size());
                         evaluations.add(evaluate(runner, dataset, group.getKey(), group.getValue(), charts));
                     }

@@ -10,7 +10,9 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.Set;
 
 import com.fasterxml.jackson.core.JsonParser;
@@ -21,11 +23,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 /**
  * Reads an evaluation set: JSON Lines, one {@link EvalExample} per non-blank line, with the field names of
  * InferenceRequest ({@code id, task, text, labels, source_language, target_language, instruction,
- * max_new_tokens, metadata}) plus {@code expected_label} or {@code reference}.
+ * max_new_tokens, metadata}) plus {@code expected_label} or {@code reference}; or a file another
+ * {@link EvalSetFormat} on the class path reads (Parquet, from the jobs module), one example per row with
+ * columns of those names.
  *
  * <p>Each example is checked for what its task's metric needs — a unique id, a known task, labels and an
  * expected label among them for CLASSIFY, a target language and a reference for TRANSLATE, a reference
- * for SUMMARIZE — and a violation fails with the file, the line number and the field.
+ * for SUMMARIZE — and a violation fails with the file, the line (or row) number and the field.
  */
 public final class EvalDataset {
 
@@ -37,6 +41,30 @@ public final class EvalDataset {
     }
 
     public static List<EvalExample> read(Path file) throws IOException {
+        for (EvalSetFormat format : ServiceLoader.load(EvalSetFormat.class)) {
+            if (format.reads(file)) {
+                return read(file, format);
+            }
+        }
+        if (file.getFileName() != null && file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".parquet")) {
+            throw new IllegalArgumentException(file + ": no reader for Parquet evaluation sets on this class path;"
+                    + " the inferstream command (jobs module) reads them");
+        }
+        return readJsonLines(file);
+    }
+
+    /** The examples of {@code file}'s rows as {@code format} reads them; errors say {@code file: row N}. */
+    public static List<EvalExample> read(Path file, EvalSetFormat format) throws IOException {
+        List<EvalExample> examples = new ArrayList<>();
+        Set<String> ids = new HashSet<>();
+        List<? extends JsonNode> rows = format.rows(file);
+        for (int i = 0; i < rows.size(); i++) {
+            add(rows.get(i), file + ": row " + (i + 1), examples, ids);
+        }
+        return examples;
+    }
+
+    private static List<EvalExample> readJsonLines(Path file) throws IOException {
         List<EvalExample> examples = new ArrayList<>();
         Set<String> ids = new HashSet<>();
         try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -57,14 +85,18 @@ public final class EvalDataset {
                 if (node == null || !node.isObject()) {
                     throw new IllegalArgumentException(where + ": expected a JSON object per line");
                 }
-                EvalExample example = parse(node, where);
-                if (!ids.add(example.id())) {
-                    throw new IllegalArgumentException(where + ": duplicate id '" + example.id() + "'");
-                }
-                examples.add(example);
+                add(node, where, examples, ids);
             }
         }
         return examples;
+    }
+
+    private static void add(JsonNode node, String where, List<EvalExample> examples, Set<String> ids) {
+        EvalExample example = parse(node, where);
+        if (!ids.add(example.id())) {
+            throw new IllegalArgumentException(where + ": duplicate id '" + example.id() + "'");
+        }
+        examples.add(example);
     }
 
     private static EvalExample parse(JsonNode node, String where) {

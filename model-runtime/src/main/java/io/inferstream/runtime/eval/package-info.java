@@ -13,7 +13,8 @@
  *   <li>Classification: {@link io.inferstream.runtime.eval.ConfusionMatrix} (accuracy, macro-F1 over gold ∪
  *       predicted) and {@link io.inferstream.runtime.eval.ReliabilityDiagram} (equal-width confidence bins,
  *       expected calibration error), drawn by {@link io.inferstream.runtime.eval.ReliabilityDiagramChart}.</li>
- *   <li>Runs: {@link io.inferstream.runtime.eval.EvalDataset} reads sample-data/eval/*.jsonl;
+ *   <li>Runs: {@link io.inferstream.runtime.eval.EvalDataset} reads sample-data/eval/*.jsonl, and files of
+ *       any {@link io.inferstream.runtime.eval.EvalSetFormat} on the class path (Parquet, from the jobs module);
  *       {@link io.inferstream.runtime.eval.GenerationEvaluation} and
  *       {@link io.inferstream.runtime.eval.ClassificationEvaluation} accumulate per-task metrics;
  *       {@link io.inferstream.runtime.eval.EvalReport} holds one

@@ -97,11 +97,26 @@ class EvalCommandTest {
         int exit = new CommandLine(new EvalCommand(new PrintStream(new ByteArrayOutputStream()),
                 new PrintStream(stderr, true, StandardCharsets.UTF_8)))
                 .setErr(new java.io.PrintWriter(stderr, true))
-                .execute("--model", notes.toString(), "--offline", "--data", out.resolve("nope.jsonl").toString(),
+                .execute("--model", notes.toString(), "--offline", "--data",
+                        SharedModels.repositoryRoot().resolve("sample-data/eval/classification.jsonl").toString(),
                         "--out", out.toString());
         String text = stderr.toString(StandardCharsets.UTF_8);
         assertEquals(2, exit, text);
         assertTrue(text.startsWith("eval: " + notes + ": not a GGUF file"), text);
         assertEquals(1, text.lines().count(), text);
+    }
+
+    @Test
+    void aBadDataSetFailsBeforeTheModelIsLookedFor(@TempDir Path out) throws Exception {
+        Path set = java.nio.file.Files.writeString(out.resolve("set.jsonl"),
+                "{\"id\":\"s\",\"task\":\"SUMMARIZE\",\"text\":\"x\"}\n");
+        ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+        int exit = new CommandLine(new EvalCommand(new PrintStream(new ByteArrayOutputStream()),
+                new PrintStream(stderr, true, StandardCharsets.UTF_8)))
+                .execute("--model", "hf://nobody/nothing/none.gguf", "--offline", "--cache-dir", out.resolve("cache").toString(),
+                        "--data", set.toString(), "--out", out.toString());
+        String text = stderr.toString(StandardCharsets.UTF_8);
+        assertEquals(2, exit, text);
+        assertEquals("eval: " + set + ":1: SUMMARIZE example 's' has no 'reference'", text.strip());
     }
 }

@@ -69,4 +69,13 @@ class EvalDatasetTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> EvalDataset.read(broken))
                 .getMessage().startsWith(broken + ":1: invalid JSON"));
     }
+
+    @Test
+    void parquetWithoutItsReaderOnTheClassPathSaysWhereTheReaderIs() throws Exception {
+        // The engine module has no Parquet reader (the jobs module supplies one, ParquetEvalSetFormatTest).
+        Path file = dir.resolve("set.parquet");
+        Files.write(file, new byte[] {'P', 'A', 'R', '1'});
+        assertEquals(file + ": no reader for Parquet evaluation sets on this class path; the inferstream command (jobs module) reads them",
+                assertThrows(IllegalArgumentException.class, () -> EvalDataset.read(file)).getMessage());
+    }
 }
