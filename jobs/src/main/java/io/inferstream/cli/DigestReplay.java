@@ -4,6 +4,7 @@ import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.JobFailedException;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.digest.DigestJob;
+import io.inferstream.jobs.digest.DigestSummaryOptions;
 import io.inferstream.jobs.digest.DigestWindowOptions;
 import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
 import io.inferstream.jobs.wire.MalformedRecordException;
@@ -54,17 +55,19 @@ final class DigestReplay {
     private final String model;
     private final Path output;
     private final DigestWindowOptions windows;
+    private final DigestSummaryOptions summary;
     private final InferenceOptions inference;
     private final HubOptions hub;
     private final PrintStream out;
 
     /** @param input the chat stream, or null for the sample; @param model --model or null; @param output Parquet folder or null */
-    DigestReplay(Path input, String model, Path output, DigestWindowOptions windows, InferenceOptions inference, HubOptions hub,
-            PrintStream out) {
+    DigestReplay(Path input, String model, Path output, DigestWindowOptions windows, DigestSummaryOptions summary,
+            InferenceOptions inference, HubOptions hub, PrintStream out) {
         this.input = input;
         this.model = model;
         this.output = output;
         this.windows = windows;
+        this.summary = summary;
         this.inference = inference;
         this.hub = hub;
         this.out = out;
@@ -122,6 +125,7 @@ final class DigestReplay {
             job.model = chosen.name();
             job.bounded = true;
             job.windows = windows;
+            job.summary = summary;
             job.inference = inference;
             StreamingInferenceJob.printSettings(out, job.settings(chosen.setting()));
 

@@ -5,6 +5,7 @@ import io.inferstream.jobs.JobFailedException;
 import io.inferstream.jobs.RequestPipeline;
 import io.inferstream.jobs.StreamingInferenceJob;
 import io.inferstream.jobs.decode.RequestDecoder;
+import io.inferstream.jobs.digest.DigestSummaryOptions;
 import io.inferstream.jobs.digest.DigestWindowOptions;
 import io.inferstream.jobs.kafka.EmbeddedKafkaBroker;
 import io.inferstream.jobs.wire.MalformedRecordException;
@@ -83,6 +84,9 @@ public final class ReplayCommand implements Callable<Integer> {
     DigestWindowOptions digestWindows = new DigestWindowOptions();
 
     @Mixin
+    DigestSummaryOptions digestSummary = new DigestSummaryOptions();
+
+    @Mixin
     InferenceOptions inference = replayDefaults();
 
     @Mixin
@@ -106,7 +110,7 @@ public final class ReplayCommand implements Callable<Integer> {
             return 2;
         }
         if (digest) {
-            return new DigestReplay(input, model, output, digestWindows, inference, hub.toOptions(), out).run();
+            return new DigestReplay(input, model, output, digestWindows, digestSummary, inference, hub.toOptions(), out).run();
         }
         long start = System.nanoTime();
         Path repository = InferStream.repositoryRoot();

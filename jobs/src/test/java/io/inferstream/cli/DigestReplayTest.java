@@ -35,7 +35,7 @@ class DigestReplayTest {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream print = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         Path model = SharedModels.require("stories260K/stories260K.gguf");
-        int exit = new DigestReplay(null, model.toString(), out, command.digestWindows, command.inference,
+        int exit = new DigestReplay(null, model.toString(), out, command.digestWindows, command.digestSummary, command.inference,
                 new HubCliOptions().toOptions(Map.of()), print).run();
         String text = bytes.toString(StandardCharsets.UTF_8);
         assertEquals(0, exit, text);

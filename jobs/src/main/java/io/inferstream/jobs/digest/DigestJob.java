@@ -69,6 +69,9 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
     public DigestWindowOptions windows = new DigestWindowOptions();
 
     @Mixin
+    public DigestSummaryOptions summary = new DigestSummaryOptions();
+
+    @Mixin
     public InferenceOptions inference = new InferenceOptions();
 
     @Mixin
@@ -87,6 +90,7 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
         inference.checkEngineFlags();
         try {
             windows.windowing();
+            summary.instruction();
             JobModel.checkSpec(model);
         } catch (IllegalArgumentException e) { // a usage error (the windows, a malformed hf:// spec), said in one line
             throw spec == null ? e : new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
@@ -130,7 +134,7 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
     public DigestPipeline pipeline(JobModel jobModel) {
         SummarizeWindowFunction summarize = new SummarizeWindowFunction(
                 inference.engineSpec(jobModel.model(), jobModel.given(), jobModel.hub()),
-                inference.taskOptions(), inference.requestTimeout.toMillis());
+                inference.taskOptions(), inference.requestTimeout.toMillis(), summary.instruction());
         return new DigestPipeline(bootstrapServers, messagesTopic, digestsTopic, deadLetterTopic, groupId,
                 transactionalIdPrefix, inference.transactionTimeout, "none".equalsIgnoreCase(output) ? null : output, bounded, windows.windowing(),
                 new ChatMessageDecoder(inference.maxTextBytes), summarize,
@@ -149,6 +153,8 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
         s.put("output", output);
         s.put("model", modelLine);
         s.putAll(windows.settings());
+        s.put("instruction", summary.instruction.equals(DigestSummaryOptions.CHAT_INSTRUCTION)
+                ? "chat summary (the default)" : "\"" + summary.instruction + "\"");
         s.put("bounded", Boolean.toString(bounded));
         s.putAll(inference.settings());
         return s;

@@ -24,15 +24,25 @@ import java.util.Map;
 public final class SummarizeWindowFunction extends SharedEngineAsyncFunction<DigestWindow, Digest> {
     private static final long serialVersionUID = 1L;
 
-    /** @param timeoutMs a window not summarized by then gets a digest with an error // ms */
-    public SummarizeWindowFunction(EngineSpec spec, TaskOptions options, long timeoutMs) {
+    private final String instruction;
+
+    /**
+     * @param timeoutMs   a window not summarized by then gets a digest with an error // ms
+     * @param instruction what the model is asked to do with a transcript ({@link DigestSummaryOptions})
+     */
+    public SummarizeWindowFunction(EngineSpec spec, TaskOptions options, long timeoutMs, String instruction) {
         super(spec, options, timeoutMs, "digests", "errorDigests");
+        if (instruction == null || instruction.isBlank()) {
+            throw new IllegalArgumentException("the digest instruction must not be blank");
+        }
+        this.instruction = instruction;
     }
 
     /** The task-layer request that summarizes {@code window}. */
     @Override
     protected TaskRequest toTask(DigestWindow window) {
         return TaskRequest.builder(window.requestId(), Task.SUMMARIZE, window.transcript)
+                .instruction(instruction)
                 .maxNewTokens(options().cap(null))
                 .metadata(Map.of("conversation_id", window.conversationId))
                 .build();
