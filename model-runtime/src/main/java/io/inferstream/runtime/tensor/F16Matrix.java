@@ -15,6 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  * conversion instruction, so the vector kernels convert with integer ops: the exponent and mantissa bits
  * shifted into float position and multiplied by 2^112 (exact, and right for subnormals too), infinities
  * and NaNs patched with a blend, the sign OR-ed back. The scalar path uses a 65536-entry table.
+ *
+ * <p>One to five tokens convert each weight once in registers for all of them (four rows side by side, as BF16
+ * does). Before, F16 took the default: four rows converted into a buffer, then the float tile. A Llama-3.2-1B
+ * step's matrices took 234 ms for one token that way and 101-118 ms fused; two tokens 233-256 → 118-163 ms,
+ * three 281-290 → 154-166 ms (two alternating rounds, 2 threads).
  */
 final class F16Matrix extends Matrix {
 
@@ -57,6 +62,30 @@ final class F16Matrix extends Matrix {
         Simd.decode(data, row * cols, cols, dst, dstOffset);
     }
 
+    @Override
+    boolean readsFourRowsTogether() {
+        return true; // conversion is fused into the four rows' FMA chains
+    }
+
+    @Override
+    void fourRowsSimd(int r, int stride, float[] x, float[] out) {
+        Simd.fourRows(data, r, stride, cols, x, 0, out, r);
+    }
+
+    /** Two to five tokens in passes of three or two, each weight converted once per pass (as BF16 does, up to three). */
+    @Override
+    void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
+        for (int t = 0; t < n; ) {
+            int take = fewTokenPass(n - t, 3);
+            if (take == 3) {
+                Simd.fourRows3(data, r, stride, cols, x, t * cols, out, t * rows + r, rows);
+            } else {
+                Simd.fourRows2(data, r, stride, cols, x, t * cols, out, t * rows + r, rows);
+            }
+            t += take;
+        }
+    }
+
     /** Vector API kernels, in their own class so it is loaded only when the Vector API is enabled. */
     private static final class Simd {
         static final VectorSpecies<Float> F = SimdFloatKernels.F;
@@ -71,6 +100,274 @@ final class F16Matrix extends Matrix {
             IntVector bits = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
             bits = bits.blend(shifted.or(0x7F80_0000), magnitude.compare(VectorOperators.GE, 0x7C00));
             return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+        }
+
+        /**
+         * Rows r, r + stride, r + 2·stride, r + 3·stride times one token (x[xOff..], out[outOff + k·stride]) with the
+         * half → float conversion fused in, written out (no helper returning vectors): {@link SimdFloatKernels#tile4x1}'s
+         * arithmetic over the rows {@link #decode} gives (one FMA chain per row in column order, lane sums, scalar
+         * tail). The sign comes from the short's sign extension (bit 31 of the widened lane).
+         */
+        static void fourRows(short[] w, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff) {
+            int w0 = r * cols;
+            int w1 = w0 + stride * cols;
+            int w2 = w1 + stride * cols;
+            int w3 = w2 + stride * cols;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            int x0 = xOff;
+            int c = 0;
+            for (int bound = cols - L; c <= bound; c += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
+                IntVector h0 = (IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m0 = h0.and(0x7FFF);
+                IntVector e0 = m0.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u0 = e0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e0.or(0x7F80_0000), m0.compare(VectorOperators.GE, 0x7C00))
+                        .or(h0.and(0x8000_0000)).reinterpretAsFloats();
+                a00 = u0.fma(v0, a00);
+                IntVector h1 = (IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m1 = h1.and(0x7FFF);
+                IntVector e1 = m1.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u1 = e1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e1.or(0x7F80_0000), m1.compare(VectorOperators.GE, 0x7C00))
+                        .or(h1.and(0x8000_0000)).reinterpretAsFloats();
+                a10 = u1.fma(v0, a10);
+                IntVector h2 = (IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m2 = h2.and(0x7FFF);
+                IntVector e2 = m2.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u2 = e2.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e2.or(0x7F80_0000), m2.compare(VectorOperators.GE, 0x7C00))
+                        .or(h2.and(0x8000_0000)).reinterpretAsFloats();
+                a20 = u2.fma(v0, a20);
+                IntVector h3 = (IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m3 = h3.and(0x7FFF);
+                IntVector e3 = m3.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u3 = e3.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e3.or(0x7F80_0000), m3.compare(VectorOperators.GE, 0x7C00))
+                        .or(h3.and(0x8000_0000)).reinterpretAsFloats();
+                a30 = u3.fma(v0, a30);
+            }
+            float s00 = a00.reduceLanes(VectorOperators.ADD);
+            float s10 = a10.reduceLanes(VectorOperators.ADD);
+            float s20 = a20.reduceLanes(VectorOperators.ADD);
+            float s30 = a30.reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) {
+                float u0 = TABLE[w[w0 + c] & 0xFFFF];
+                float u1 = TABLE[w[w1 + c] & 0xFFFF];
+                float u2 = TABLE[w[w2 + c] & 0xFFFF];
+                float u3 = TABLE[w[w3 + c] & 0xFFFF];
+                float v0 = x[x0 + c];
+                s00 += u0 * v0;
+                s10 += u1 * v0;
+                s20 += u2 * v0;
+                s30 += u3 * v0;
+            }
+            out[outOff] = s00;
+            out[outOff + stride] = s10;
+            out[outOff + 2 * stride] = s20;
+            out[outOff + 3 * stride] = s30;
+        }
+
+        /** {@link #fourRows} for 2 tokens at once (x[xOff + t·cols..], out[outOff + t·rows..]): each weight converted once. */
+        static void fourRows2(short[] w, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff,
+                               int rows) {
+            int w0 = r * cols;
+            int w1 = w0 + stride * cols;
+            int w2 = w1 + stride * cols;
+            int w3 = w2 + stride * cols;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            int x0 = xOff;
+            int x1 = xOff + cols;
+            int c = 0;
+            for (int bound = cols - L; c <= bound; c += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
+                IntVector h0 = (IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m0 = h0.and(0x7FFF);
+                IntVector e0 = m0.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u0 = e0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e0.or(0x7F80_0000), m0.compare(VectorOperators.GE, 0x7C00))
+                        .or(h0.and(0x8000_0000)).reinterpretAsFloats();
+                a00 = u0.fma(v0, a00);
+                a01 = u0.fma(v1, a01);
+                IntVector h1 = (IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m1 = h1.and(0x7FFF);
+                IntVector e1 = m1.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u1 = e1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e1.or(0x7F80_0000), m1.compare(VectorOperators.GE, 0x7C00))
+                        .or(h1.and(0x8000_0000)).reinterpretAsFloats();
+                a10 = u1.fma(v0, a10);
+                a11 = u1.fma(v1, a11);
+                IntVector h2 = (IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m2 = h2.and(0x7FFF);
+                IntVector e2 = m2.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u2 = e2.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e2.or(0x7F80_0000), m2.compare(VectorOperators.GE, 0x7C00))
+                        .or(h2.and(0x8000_0000)).reinterpretAsFloats();
+                a20 = u2.fma(v0, a20);
+                a21 = u2.fma(v1, a21);
+                IntVector h3 = (IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m3 = h3.and(0x7FFF);
+                IntVector e3 = m3.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u3 = e3.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e3.or(0x7F80_0000), m3.compare(VectorOperators.GE, 0x7C00))
+                        .or(h3.and(0x8000_0000)).reinterpretAsFloats();
+                a30 = u3.fma(v0, a30);
+                a31 = u3.fma(v1, a31);
+            }
+            float s00 = a00.reduceLanes(VectorOperators.ADD);
+            float s01 = a01.reduceLanes(VectorOperators.ADD);
+            float s10 = a10.reduceLanes(VectorOperators.ADD);
+            float s11 = a11.reduceLanes(VectorOperators.ADD);
+            float s20 = a20.reduceLanes(VectorOperators.ADD);
+            float s21 = a21.reduceLanes(VectorOperators.ADD);
+            float s30 = a30.reduceLanes(VectorOperators.ADD);
+            float s31 = a31.reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) {
+                float u0 = TABLE[w[w0 + c] & 0xFFFF];
+                float u1 = TABLE[w[w1 + c] & 0xFFFF];
+                float u2 = TABLE[w[w2 + c] & 0xFFFF];
+                float u3 = TABLE[w[w3 + c] & 0xFFFF];
+                float v0 = x[x0 + c];
+                s00 += u0 * v0;
+                s10 += u1 * v0;
+                s20 += u2 * v0;
+                s30 += u3 * v0;
+                float v1 = x[x1 + c];
+                s01 += u0 * v1;
+                s11 += u1 * v1;
+                s21 += u2 * v1;
+                s31 += u3 * v1;
+            }
+            out[outOff] = s00;
+            out[outOff + rows] = s01;
+            out[outOff + stride] = s10;
+            out[outOff + rows + stride] = s11;
+            out[outOff + 2 * stride] = s20;
+            out[outOff + rows + 2 * stride] = s21;
+            out[outOff + 3 * stride] = s30;
+            out[outOff + rows + 3 * stride] = s31;
+        }
+
+        /** {@link #fourRows} for 3 tokens at once (x[xOff + t·cols..], out[outOff + t·rows..]): each weight converted once. */
+        static void fourRows3(short[] w, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff,
+                               int rows) {
+            int w0 = r * cols;
+            int w1 = w0 + stride * cols;
+            int w2 = w1 + stride * cols;
+            int w3 = w2 + stride * cols;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a02 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a12 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a22 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            FloatVector a32 = FloatVector.zero(F);
+            int x0 = xOff;
+            int x1 = xOff + cols;
+            int x2 = xOff + 2 * cols;
+            int c = 0;
+            for (int bound = cols - L; c <= bound; c += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + c);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + c);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + c);
+                IntVector h0 = (IntVector) ShortVector.fromArray(S, w, w0 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m0 = h0.and(0x7FFF);
+                IntVector e0 = m0.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u0 = e0.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e0.or(0x7F80_0000), m0.compare(VectorOperators.GE, 0x7C00))
+                        .or(h0.and(0x8000_0000)).reinterpretAsFloats();
+                a00 = u0.fma(v0, a00);
+                a01 = u0.fma(v1, a01);
+                a02 = u0.fma(v2, a02);
+                IntVector h1 = (IntVector) ShortVector.fromArray(S, w, w1 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m1 = h1.and(0x7FFF);
+                IntVector e1 = m1.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u1 = e1.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e1.or(0x7F80_0000), m1.compare(VectorOperators.GE, 0x7C00))
+                        .or(h1.and(0x8000_0000)).reinterpretAsFloats();
+                a10 = u1.fma(v0, a10);
+                a11 = u1.fma(v1, a11);
+                a12 = u1.fma(v2, a12);
+                IntVector h2 = (IntVector) ShortVector.fromArray(S, w, w2 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m2 = h2.and(0x7FFF);
+                IntVector e2 = m2.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u2 = e2.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e2.or(0x7F80_0000), m2.compare(VectorOperators.GE, 0x7C00))
+                        .or(h2.and(0x8000_0000)).reinterpretAsFloats();
+                a20 = u2.fma(v0, a20);
+                a21 = u2.fma(v1, a21);
+                a22 = u2.fma(v2, a22);
+                IntVector h3 = (IntVector) ShortVector.fromArray(S, w, w3 + c).convertShape(VectorOperators.S2I, I, 0);
+                IntVector m3 = h3.and(0x7FFF);
+                IntVector e3 = m3.lanewise(VectorOperators.LSHL, 13);
+                FloatVector u3 = e3.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(e3.or(0x7F80_0000), m3.compare(VectorOperators.GE, 0x7C00))
+                        .or(h3.and(0x8000_0000)).reinterpretAsFloats();
+                a30 = u3.fma(v0, a30);
+                a31 = u3.fma(v1, a31);
+                a32 = u3.fma(v2, a32);
+            }
+            float s00 = a00.reduceLanes(VectorOperators.ADD);
+            float s01 = a01.reduceLanes(VectorOperators.ADD);
+            float s02 = a02.reduceLanes(VectorOperators.ADD);
+            float s10 = a10.reduceLanes(VectorOperators.ADD);
+            float s11 = a11.reduceLanes(VectorOperators.ADD);
+            float s12 = a12.reduceLanes(VectorOperators.ADD);
+            float s20 = a20.reduceLanes(VectorOperators.ADD);
+            float s21 = a21.reduceLanes(VectorOperators.ADD);
+            float s22 = a22.reduceLanes(VectorOperators.ADD);
+            float s30 = a30.reduceLanes(VectorOperators.ADD);
+            float s31 = a31.reduceLanes(VectorOperators.ADD);
+            float s32 = a32.reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) {
+                float u0 = TABLE[w[w0 + c] & 0xFFFF];
+                float u1 = TABLE[w[w1 + c] & 0xFFFF];
+                float u2 = TABLE[w[w2 + c] & 0xFFFF];
+                float u3 = TABLE[w[w3 + c] & 0xFFFF];
+                float v0 = x[x0 + c];
+                s00 += u0 * v0;
+                s10 += u1 * v0;
+                s20 += u2 * v0;
+                s30 += u3 * v0;
+                float v1 = x[x1 + c];
+                s01 += u0 * v1;
+                s11 += u1 * v1;
+                s21 += u2 * v1;
+                s31 += u3 * v1;
+                float v2 = x[x2 + c];
+                s02 += u0 * v2;
+                s12 += u1 * v2;
+                s22 += u2 * v2;
+                s32 += u3 * v2;
+            }
+            out[outOff] = s00;
+            out[outOff + rows] = s01;
+            out[outOff + 2 * rows] = s02;
+            out[outOff + stride] = s10;
+            out[outOff + rows + stride] = s11;
+            out[outOff + 2 * rows + stride] = s12;
+            out[outOff + 2 * stride] = s20;
+            out[outOff + rows + 2 * stride] = s21;
+            out[outOff + 2 * rows + 2 * stride] = s22;
+            out[outOff + 3 * stride] = s30;
+            out[outOff + rows + 3 * stride] = s31;
+            out[outOff + 2 * rows + 3 * stride] = s32;
         }
 
         static void decode(short[] w, int wOff, int n, float[] dst, int dOff) {

@@ -74,18 +74,21 @@ final class Q4_0Matrix extends Matrix {
     }
 
     /**
-     * Two and three tokens decode each weight once in registers for all of them ({@link Simd#fourRowsX2},
-     * {@link Simd#fourRowsX3}); four and five take the default (rows decoded into a buffer, then a 4 × 4 tile), as
-     * {@link Q4_KMatrix} does.
+     * Two to five tokens in passes of three or two ({@link Simd#fourRowsX3}, {@link Simd#fourRowsX2}), each
+     * decoding every weight once in registers for the pass's tokens. Four and five tokens once took the default
+     * (rows decoded into a buffer, then a 4 × 4 tile): a Llama-3.2-1B step of five tokens took 189-218 ms that
+     * way, 149-167 ms in passes of 3 + 2; four tokens 155-162 against 138-169.
      */
     @Override
     void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
-        if (n > 3) {
-            super.fourRowsTokensSimd(r, stride, x, n, out);
-        } else if (n == 3) {
-            Simd.fourRowsX3(nibbles, scales, r, stride, cols, x, out, rows);
-        } else {
-            Simd.fourRowsX2(nibbles, scales, r, stride, cols, x, out, rows);
+        for (int t = 0; t < n; ) {
+            int take = fewTokenPass(n - t, 3);
+            if (take == 3) {
+                Simd.fourRowsX3(nibbles, scales, r, stride, cols, x, t * cols, out, t * rows + r, rows);
+            } else {
+                Simd.fourRowsX2(nibbles, scales, r, stride, cols, x, t * cols, out, t * rows + r, rows);
+            }
+            t += take;
         }
     }
 
@@ -112,16 +115,12 @@ final class Q4_0Matrix extends Matrix {
             return (FloatVector) v.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convertShape(VectorOperators.I2F, F, 0);
         }
 
-        /** The nibbles at {@code shift} (0: low, 4: high) of L bytes, minus 8, as floats: {@link #low} / {@link #high}. */
-        static FloatVector nibble(byte[] qs, int off, int shift) {
-            return (FloatVector) widen(qs, off).lanewise(VectorOperators.ASHR, shift).and(0xF).sub(8)
-                    .convertShape(VectorOperators.I2F, F, 0);
-        }
-
         /**
          * Rows r, r + stride, r + 2·stride, r + 3·stride times one token with decoding fused in: each weight is
          * {@link #decode}'s (q − 8)·d, met by x in column order (a block's 16 low nibbles, then its 16 high ones), so
-         * each row's FMA chain is the one {@link SimdFloatKernels#tile4x1} runs over decoded rows.
+         * each row's FMA chain is the one {@link SimdFloatKernels#tile4x1} runs over decoded rows. Written out like
+         * {@link #fourRowsX2}, shifts constant: with the nibble split in a helper taking the shift as an argument
+         * (the half-block loop this replaced) a Llama-3.2-1B step took 86-97 ms, written out 50-64 ms.
          */
         static void fourRows(byte[] qs, float[] d, int r, int stride, int cols, float[] x, float[] out) {
             int blocks = cols / 32;
@@ -129,34 +128,68 @@ final class Q4_0Matrix extends Matrix {
             int b1 = b0 + stride * blocks;
             int b2 = b1 + stride * blocks;
             int b3 = b2 + stride * blocks;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
-            for (int half = 0; half < 2 * blocks; half++) {
-                int b = half >> 1;
-                int shift = (half & 1) * 4;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
                 FloatVector s0 = FloatVector.broadcast(F, d[b0 + b]);
                 FloatVector s1 = FloatVector.broadcast(F, d[b1 + b]);
                 FloatVector s2 = FloatVector.broadcast(F, d[b2 + b]);
                 FloatVector s3 = FloatVector.broadcast(F, d[b3 + b]);
                 for (int j = 0; j < 16; j += L) {
-                    FloatVector v = FloatVector.fromArray(F, x, half * 16 + j);
-                    a0 = nibble(qs, (b0 + b) * 16 + j, shift).mul(s0).fma(v, a0);
-                    a1 = nibble(qs, (b1 + b) * 16 + j, shift).mul(s1).fma(v, a1);
-                    a2 = nibble(qs, (b2 + b) * 16 + j, shift).mul(s2).fma(v, a2);
-                    a3 = nibble(qs, (b3 + b) * 16 + j, shift).mul(s3).fma(v, a3);
+                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + j);
+                    FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    FloatVector u1 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b1 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    FloatVector u2 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b2 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    FloatVector u3 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b3 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
+                }
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + 16 + j);
+                    FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
+                    a00 = u0.fma(v0, a00);
+                    FloatVector u1 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b1 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s1);
+                    a10 = u1.fma(v0, a10);
+                    FloatVector u2 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b2 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s2);
+                    a20 = u2.fma(v0, a20);
+                    FloatVector u3 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b3 + b) * 16 + j)
+                            .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
+                            .convertShape(VectorOperators.I2F, F, 0)).mul(s3);
+                    a30 = u3.fma(v0, a30);
                 }
             }
-            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+            out[r] = a00.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
         }
 
         /**
-         * {@link #fourRows} for 2 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 2 FMA chains.
-         * A block's low nibbles, then its high ones, each with a constant shift (a variable one, as in fourRows, made
-         * C2 box the three-token kernel's vectors: ten times slower).
+         * {@link #fourRows} for 2 tokens (x[xOff + t·cols..], out[outOff + t·rows + k·stride]): each weight decoded
+         * once feeds 2 FMA chains.
+         * A block's low nibbles, then its high ones, each with a constant shift (a variable one, as the one-token kernel
+         * once had, made C2 box the three-token kernel's vectors: ten times slower).
          */
-        static void fourRowsX2(byte[] qs, float[] d, int r, int stride, int cols, float[] x, float[] out, int rows) {
+        static void fourRowsX2(byte[] qs, float[] d, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff,
+                               int rows) {
             int blocks = cols / 32;
             int b0 = r * blocks;
             int b1 = b0 + stride * blocks;
@@ -176,8 +209,8 @@ final class Q4_0Matrix extends Matrix {
                 FloatVector s2 = FloatVector.broadcast(F, d[b2 + b]);
                 FloatVector s3 = FloatVector.broadcast(F, d[b3 + b]);
                 for (int j = 0; j < 16; j += L) {
-                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + j);
-                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + j);
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + b * 32 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + cols + b * 32 + j);
                     FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
                             .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
                             .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
@@ -200,8 +233,8 @@ final class Q4_0Matrix extends Matrix {
                     a31 = u3.fma(v1, a31);
                 }
                 for (int j = 0; j < 16; j += L) {
-                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + 16 + j);
-                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + 16 + j);
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + b * 32 + 16 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + cols + b * 32 + 16 + j);
                     FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
                             .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
                             .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
@@ -224,22 +257,24 @@ final class Q4_0Matrix extends Matrix {
                     a31 = u3.fma(v1, a31);
                 }
             }
-            out[r] = a00.reduceLanes(VectorOperators.ADD);
-            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
-            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[outOff] = a00.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows] = a01.reduceLanes(VectorOperators.ADD);
+            out[outOff + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[outOff + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
         }
 
         /**
-         * {@link #fourRows} for 3 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 3 FMA chains.
-         * A block's low nibbles, then its high ones, each with a constant shift (a variable one, as in fourRows, made
-         * C2 box the three-token kernel's vectors: ten times slower).
+         * {@link #fourRows} for 3 tokens (x[xOff + t·cols..], out[outOff + t·rows + k·stride]): each weight decoded
+         * once feeds 3 FMA chains.
+         * A block's low nibbles, then its high ones, each with a constant shift (a variable one, as the one-token kernel
+         * once had, made C2 box the three-token kernel's vectors: ten times slower).
          */
-        static void fourRowsX3(byte[] qs, float[] d, int r, int stride, int cols, float[] x, float[] out, int rows) {
+        static void fourRowsX3(byte[] qs, float[] d, int r, int stride, int cols, float[] x, int xOff, float[] out, int outOff,
+                               int rows) {
             int blocks = cols / 32;
             int b0 = r * blocks;
             int b1 = b0 + stride * blocks;
@@ -263,9 +298,9 @@ final class Q4_0Matrix extends Matrix {
                 FloatVector s2 = FloatVector.broadcast(F, d[b2 + b]);
                 FloatVector s3 = FloatVector.broadcast(F, d[b3 + b]);
                 for (int j = 0; j < 16; j += L) {
-                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + j);
-                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + j);
-                    FloatVector v2 = FloatVector.fromArray(F, x, 2 * cols + b * 32 + j);
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + b * 32 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + cols + b * 32 + j);
+                    FloatVector v2 = FloatVector.fromArray(F, x, xOff + 2 * cols + b * 32 + j);
                     FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
                             .convertShape(VectorOperators.B2I, I, 0)).and(0xF).sub(8)
                             .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
@@ -292,9 +327,9 @@ final class Q4_0Matrix extends Matrix {
                     a32 = u3.fma(v2, a32);
                 }
                 for (int j = 0; j < 16; j += L) {
-                    FloatVector v0 = FloatVector.fromArray(F, x, b * 32 + 16 + j);
-                    FloatVector v1 = FloatVector.fromArray(F, x, cols + b * 32 + 16 + j);
-                    FloatVector v2 = FloatVector.fromArray(F, x, 2 * cols + b * 32 + 16 + j);
+                    FloatVector v0 = FloatVector.fromArray(F, x, xOff + b * 32 + 16 + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, xOff + cols + b * 32 + 16 + j);
+                    FloatVector v2 = FloatVector.fromArray(F, x, xOff + 2 * cols + b * 32 + 16 + j);
                     FloatVector u0 = ((FloatVector) ((IntVector) ByteVector.fromArray(B, qs, (b0 + b) * 16 + j)
                             .convertShape(VectorOperators.B2I, I, 0)).lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)
                             .convertShape(VectorOperators.I2F, F, 0)).mul(s0);
@@ -321,18 +356,18 @@ final class Q4_0Matrix extends Matrix {
                     a32 = u3.fma(v2, a32);
                 }
             }
-            out[r] = a00.reduceLanes(VectorOperators.ADD);
-            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r] = a02.reduceLanes(VectorOperators.ADD);
-            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + stride] = a12.reduceLanes(VectorOperators.ADD);
-            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
-            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
+            out[outOff] = a00.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows] = a01.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows] = a02.reduceLanes(VectorOperators.ADD);
+            out[outOff + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + stride] = a12.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
+            out[outOff + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[outOff + rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[outOff + 2 * rows + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
         }
 
         static void decode(byte[] qs, float[] d, int row, int cols, float[] dst, int dOff) {
