@@ -161,14 +161,20 @@ final class ScaleMinMatrix extends Matrix {
     }
 
     /**
-     * Two and three tokens, in groups of 32 (Q4_1, Q5_0, Q5_1, Q5_K), decode each weight once in registers for all of
-     * them ({@link Simd#fourRows32x2}, {@link Simd#fourRows32x3}); four and five tokens, and Q2_K's groups of 16, take
-     * the default (rows decoded into a buffer, then a 4 × 4 tile), as {@link Q4_KMatrix} does.
+     * Two and three tokens decode each weight once in registers for all of them ({@link Simd#fourRows32x2},
+     * {@link Simd#fourRows32x3}; Q2_K's groups of 16 in {@link Simd#fourRows16x2}, {@link Simd#fourRows16x3}); four and
+     * five tokens take the default (rows decoded into a buffer, then a 4 × 4 tile), as {@link Q4_KMatrix} does.
      */
     @Override
     void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
-        if (group != 32 || n > 3) {
+        if (n > 3) {
             super.fourRowsTokensSimd(r, stride, x, n, out);
+        } else if (group == 16) {
+            if (n == 3) {
+                Simd.fourRows16x3(quants, scales, mins, r, stride, cols, x, out, rows);
+            } else {
+                Simd.fourRows16x2(quants, scales, mins, r, stride, cols, x, out, rows);
+            }
         } else if (n == 3) {
             Simd.fourRows32x3(quants, scales, mins, r, stride, cols, x, out, rows);
         } else {
@@ -358,6 +364,141 @@ final class ScaleMinMatrix extends Matrix {
                 FloatVector m3 = FloatVector.broadcast(F, m[g3 + g]);
                 int o = g * 32;
                 for (int j = 0; j < 32; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, o + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, cols + o + j);
+                    FloatVector v2 = FloatVector.fromArray(F, x, 2 * cols + o + j);
+                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s0).sub(m0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    a02 = u0.fma(v2, a02);
+                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s1).sub(m1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    a12 = u1.fma(v2, a12);
+                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s2).sub(m2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    a22 = u2.fma(v2, a22);
+                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s3).sub(m3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                    a32 = u3.fma(v2, a32);
+                }
+            }
+            out[r] = a00.reduceLanes(VectorOperators.ADD);
+            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r] = a02.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r + stride] = a12.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[2 * rows + r + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
+        }
+
+        /** {@link #fourRows16} for 2 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 2 FMA chains. */
+        static void fourRows16x2(byte[] q, float[] s, float[] m, int r, int stride, int cols, float[] x, float[] out,
+                int rows) {
+            int groups = cols / 16;
+            int q0 = r * cols;
+            int q1 = q0 + stride * cols;
+            int q2 = q1 + stride * cols;
+            int q3 = q2 + stride * cols;
+            int g0 = r * groups;
+            int g1 = g0 + stride * groups;
+            int g2 = g1 + stride * groups;
+            int g3 = g2 + stride * groups;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            for (int g = 0; g < groups; g++) {
+                FloatVector s0 = FloatVector.broadcast(F, s[g0 + g]);
+                FloatVector s1 = FloatVector.broadcast(F, s[g1 + g]);
+                FloatVector s2 = FloatVector.broadcast(F, s[g2 + g]);
+                FloatVector s3 = FloatVector.broadcast(F, s[g3 + g]);
+                FloatVector m0 = FloatVector.broadcast(F, m[g0 + g]);
+                FloatVector m1 = FloatVector.broadcast(F, m[g1 + g]);
+                FloatVector m2 = FloatVector.broadcast(F, m[g2 + g]);
+                FloatVector m3 = FloatVector.broadcast(F, m[g3 + g]);
+                int o = g * 16;
+                for (int j = 0; j < 16; j += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, o + j);
+                    FloatVector v1 = FloatVector.fromArray(F, x, cols + o + j);
+                    FloatVector u0 = ((FloatVector) ByteVector.fromArray(B, q, q0 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s0).sub(m0);
+                    a00 = u0.fma(v0, a00);
+                    a01 = u0.fma(v1, a01);
+                    FloatVector u1 = ((FloatVector) ByteVector.fromArray(B, q, q1 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s1).sub(m1);
+                    a10 = u1.fma(v0, a10);
+                    a11 = u1.fma(v1, a11);
+                    FloatVector u2 = ((FloatVector) ByteVector.fromArray(B, q, q2 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s2).sub(m2);
+                    a20 = u2.fma(v0, a20);
+                    a21 = u2.fma(v1, a21);
+                    FloatVector u3 = ((FloatVector) ByteVector.fromArray(B, q, q3 + o + j)
+                            .convertShape(VectorOperators.B2F, F, 0)).mul(s3).sub(m3);
+                    a30 = u3.fma(v0, a30);
+                    a31 = u3.fma(v1, a31);
+                }
+            }
+            out[r] = a00.reduceLanes(VectorOperators.ADD);
+            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
+            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
+            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
+            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
+            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
+            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+        }
+
+        /** {@link #fourRows16} for 3 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 3 FMA chains. */
+        static void fourRows16x3(byte[] q, float[] s, float[] m, int r, int stride, int cols, float[] x, float[] out,
+                int rows) {
+            int groups = cols / 16;
+            int q0 = r * cols;
+            int q1 = q0 + stride * cols;
+            int q2 = q1 + stride * cols;
+            int q3 = q2 + stride * cols;
+            int g0 = r * groups;
+            int g1 = g0 + stride * groups;
+            int g2 = g1 + stride * groups;
+            int g3 = g2 + stride * groups;
+            FloatVector a00 = FloatVector.zero(F);
+            FloatVector a01 = FloatVector.zero(F);
+            FloatVector a02 = FloatVector.zero(F);
+            FloatVector a10 = FloatVector.zero(F);
+            FloatVector a11 = FloatVector.zero(F);
+            FloatVector a12 = FloatVector.zero(F);
+            FloatVector a20 = FloatVector.zero(F);
+            FloatVector a21 = FloatVector.zero(F);
+            FloatVector a22 = FloatVector.zero(F);
+            FloatVector a30 = FloatVector.zero(F);
+            FloatVector a31 = FloatVector.zero(F);
+            FloatVector a32 = FloatVector.zero(F);
+            for (int g = 0; g < groups; g++) {
+                FloatVector s0 = FloatVector.broadcast(F, s[g0 + g]);
+                FloatVector s1 = FloatVector.broadcast(F, s[g1 + g]);
+                FloatVector s2 = FloatVector.broadcast(F, s[g2 + g]);
+                FloatVector s3 = FloatVector.broadcast(F, s[g3 + g]);
+                FloatVector m0 = FloatVector.broadcast(F, m[g0 + g]);
+                FloatVector m1 = FloatVector.broadcast(F, m[g1 + g]);
+                FloatVector m2 = FloatVector.broadcast(F, m[g2 + g]);
+                FloatVector m3 = FloatVector.broadcast(F, m[g3 + g]);
+                int o = g * 16;
+                for (int j = 0; j < 16; j += L) {
                     FloatVector v0 = FloatVector.fromArray(F, x, o + j);
                     FloatVector v1 = FloatVector.fromArray(F, x, cols + o + j);
                     FloatVector v2 = FloatVector.fromArray(F, x, 2 * cols + o + j);
