@@ -75,6 +75,13 @@ final class DigestReplay {
 
     int run() throws Exception {
         long start = System.nanoTime();
+        try {
+            windows.windowing();
+            summary.instruction();
+        } catch (IllegalArgumentException e) { // a usage error, said in one line before a broker starts
+            System.err.println("replay --digest: " + e.getMessage());
+            return 2;
+        }
         Path repository = InferStream.repositoryRoot();
         Path messagesFile = input != null ? input
                 : (repository == null ? null : repository.resolve("sample-data").resolve("chat-stream.jsonl"));

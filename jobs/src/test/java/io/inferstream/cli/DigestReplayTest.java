@@ -68,4 +68,26 @@ class DigestReplayTest {
         assertTrue(w.get(0).endsWith("–" + firstEnd), conversation + " first session " + w.get(0));
         assertTrue(w.get(1).startsWith(secondStart + "–"), conversation + " second session " + w.get(1));
     }
+
+    @Test
+    @Timeout(30)
+    void aBlankInstructionIsSaidInOneLineBeforeABrokerStarts(@TempDir Path out) throws Exception {
+        ReplayCommand command = new ReplayCommand();
+        new CommandLine(command).parseArgs("--digest", "--instruction", " ");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        PrintStream original = System.err;
+        int exit;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            exit = new DigestReplay(null, SharedModels.require("stories260K/stories260K.gguf").toString(), out,
+                    command.digestWindows, command.digestSummary, command.inference, new HubCliOptions().toOptions(Map.of()),
+                    new PrintStream(stdout, true, StandardCharsets.UTF_8)).run();
+        } finally {
+            System.setErr(original);
+        }
+        assertEquals(2, exit);
+        assertEquals("replay --digest: --instruction must not be blank", err.toString(StandardCharsets.UTF_8).strip());
+        assertEquals("", stdout.toString(StandardCharsets.UTF_8), "nothing started");
+    }
 }

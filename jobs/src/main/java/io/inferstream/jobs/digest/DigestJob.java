@@ -153,8 +153,9 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
         s.put("output", output);
         s.put("model", modelLine);
         s.putAll(windows.settings());
-        s.put("instruction", summary.instruction.equals(DigestSummaryOptions.CHAT_INSTRUCTION)
-                ? "chat summary (the default)" : "\"" + summary.instruction + "\"");
+        String instruction = summary.instruction();
+        s.put("instruction", instruction.equals(DigestSummaryOptions.CHAT_INSTRUCTION)
+                ? "chat summary (the default)" : "\"" + instruction + "\"");
         s.put("bounded", Boolean.toString(bounded));
         s.putAll(inference.settings());
         return s;

@@ -34,7 +34,7 @@ import org.apache.parquet.io.LocalInputFile;
  * {@code created_at}, {@code sampling}) are ignored, as unknown JSON fields are.
  *
  * <p>Files written with the InferenceRequest Avro schema plus the two answer columns are read with the Avro
- * schema they carry; files from other writers (Spark, pandas/pyarrow) through parquet-avro's conversion of
+ * schema they carry; files from other writers (DuckDB, Spark, pyarrow) through parquet-avro's conversion of
  * the Parquet schema, with three-level lists read as lists of their elements rather than of one-field
  * records. Binary columns without a string annotation (older Hive and Impala files) are read as UTF-8 text
  * when they are valid UTF-8. A struct column stands for a JSON object (DuckDB and pyarrow write a
