@@ -102,10 +102,10 @@ final class BF16Matrix extends Matrix {
                 a2 = load(w, w2 + c).fma(v, a2);
                 a3 = load(w, w3 + c).fma(v, a3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD);
-            float s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD);
-            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            float s0 = SimdFloatKernels.laneSum(a0);
+            float s1 = SimdFloatKernels.laneSum(a1);
+            float s2 = SimdFloatKernels.laneSum(a2);
+            float s3 = SimdFloatKernels.laneSum(a3);
             for (; c < cols; c++) {
                 float xv = x[c];
                 s0 += Float.intBitsToFloat(w[w0 + c] << 16) * xv;
@@ -161,14 +161,14 @@ final class BF16Matrix extends Matrix {
                 a30 = u3.fma(v0, a30);
                 a31 = u3.fma(v1, a31);
             }
-            float s00 = a00.reduceLanes(VectorOperators.ADD);
-            float s01 = a01.reduceLanes(VectorOperators.ADD);
-            float s10 = a10.reduceLanes(VectorOperators.ADD);
-            float s11 = a11.reduceLanes(VectorOperators.ADD);
-            float s20 = a20.reduceLanes(VectorOperators.ADD);
-            float s21 = a21.reduceLanes(VectorOperators.ADD);
-            float s30 = a30.reduceLanes(VectorOperators.ADD);
-            float s31 = a31.reduceLanes(VectorOperators.ADD);
+            float s00 = SimdFloatKernels.laneSum(a00);
+            float s01 = SimdFloatKernels.laneSum(a01);
+            float s10 = SimdFloatKernels.laneSum(a10);
+            float s11 = SimdFloatKernels.laneSum(a11);
+            float s20 = SimdFloatKernels.laneSum(a20);
+            float s21 = SimdFloatKernels.laneSum(a21);
+            float s30 = SimdFloatKernels.laneSum(a30);
+            float s31 = SimdFloatKernels.laneSum(a31);
             for (; c < cols; c++) {
                 float u0 = Float.intBitsToFloat(w[w0 + c] << 16);
                 float u1 = Float.intBitsToFloat(w[w1 + c] << 16);
@@ -247,18 +247,18 @@ final class BF16Matrix extends Matrix {
                 a31 = u3.fma(v1, a31);
                 a32 = u3.fma(v2, a32);
             }
-            float s00 = a00.reduceLanes(VectorOperators.ADD);
-            float s01 = a01.reduceLanes(VectorOperators.ADD);
-            float s02 = a02.reduceLanes(VectorOperators.ADD);
-            float s10 = a10.reduceLanes(VectorOperators.ADD);
-            float s11 = a11.reduceLanes(VectorOperators.ADD);
-            float s12 = a12.reduceLanes(VectorOperators.ADD);
-            float s20 = a20.reduceLanes(VectorOperators.ADD);
-            float s21 = a21.reduceLanes(VectorOperators.ADD);
-            float s22 = a22.reduceLanes(VectorOperators.ADD);
-            float s30 = a30.reduceLanes(VectorOperators.ADD);
-            float s31 = a31.reduceLanes(VectorOperators.ADD);
-            float s32 = a32.reduceLanes(VectorOperators.ADD);
+            float s00 = SimdFloatKernels.laneSum(a00);
+            float s01 = SimdFloatKernels.laneSum(a01);
+            float s02 = SimdFloatKernels.laneSum(a02);
+            float s10 = SimdFloatKernels.laneSum(a10);
+            float s11 = SimdFloatKernels.laneSum(a11);
+            float s12 = SimdFloatKernels.laneSum(a12);
+            float s20 = SimdFloatKernels.laneSum(a20);
+            float s21 = SimdFloatKernels.laneSum(a21);
+            float s22 = SimdFloatKernels.laneSum(a22);
+            float s30 = SimdFloatKernels.laneSum(a30);
+            float s31 = SimdFloatKernels.laneSum(a31);
+            float s32 = SimdFloatKernels.laneSum(a32);
             for (; c < cols; c++) {
                 float u0 = Float.intBitsToFloat(w[w0 + c] << 16);
                 float u1 = Float.intBitsToFloat(w[w1 + c] << 16);
@@ -356,22 +356,22 @@ final class BF16Matrix extends Matrix {
                 a32 = u3.fma(v2, a32);
                 a33 = u3.fma(v3, a33);
             }
-            float s00 = a00.reduceLanes(VectorOperators.ADD);
-            float s01 = a01.reduceLanes(VectorOperators.ADD);
-            float s02 = a02.reduceLanes(VectorOperators.ADD);
-            float s03 = a03.reduceLanes(VectorOperators.ADD);
-            float s10 = a10.reduceLanes(VectorOperators.ADD);
-            float s11 = a11.reduceLanes(VectorOperators.ADD);
-            float s12 = a12.reduceLanes(VectorOperators.ADD);
-            float s13 = a13.reduceLanes(VectorOperators.ADD);
-            float s20 = a20.reduceLanes(VectorOperators.ADD);
-            float s21 = a21.reduceLanes(VectorOperators.ADD);
-            float s22 = a22.reduceLanes(VectorOperators.ADD);
-            float s23 = a23.reduceLanes(VectorOperators.ADD);
-            float s30 = a30.reduceLanes(VectorOperators.ADD);
-            float s31 = a31.reduceLanes(VectorOperators.ADD);
-            float s32 = a32.reduceLanes(VectorOperators.ADD);
-            float s33 = a33.reduceLanes(VectorOperators.ADD);
+            float s00 = SimdFloatKernels.laneSum(a00);
+            float s01 = SimdFloatKernels.laneSum(a01);
+            float s02 = SimdFloatKernels.laneSum(a02);
+            float s03 = SimdFloatKernels.laneSum(a03);
+            float s10 = SimdFloatKernels.laneSum(a10);
+            float s11 = SimdFloatKernels.laneSum(a11);
+            float s12 = SimdFloatKernels.laneSum(a12);
+            float s13 = SimdFloatKernels.laneSum(a13);
+            float s20 = SimdFloatKernels.laneSum(a20);
+            float s21 = SimdFloatKernels.laneSum(a21);
+            float s22 = SimdFloatKernels.laneSum(a22);
+            float s23 = SimdFloatKernels.laneSum(a23);
+            float s30 = SimdFloatKernels.laneSum(a30);
+            float s31 = SimdFloatKernels.laneSum(a31);
+            float s32 = SimdFloatKernels.laneSum(a32);
+            float s33 = SimdFloatKernels.laneSum(a33);
             for (; c < cols; c++) {
                 float u0 = Float.intBitsToFloat(w[w0 + c] << 16);
                 float u1 = Float.intBitsToFloat(w[w1 + c] << 16);

@@ -150,10 +150,10 @@ final class F16Matrix extends Matrix {
                         .or(h3.and(0x8000_0000)).reinterpretAsFloats();
                 a30 = u3.fma(v0, a30);
             }
-            float s00 = a00.reduceLanes(VectorOperators.ADD);
-            float s10 = a10.reduceLanes(VectorOperators.ADD);
-            float s20 = a20.reduceLanes(VectorOperators.ADD);
-            float s30 = a30.reduceLanes(VectorOperators.ADD);
+            float s00 = SimdFloatKernels.laneSum(a00);
+            float s10 = SimdFloatKernels.laneSum(a10);
+            float s20 = SimdFloatKernels.laneSum(a20);
+            float s30 = SimdFloatKernels.laneSum(a30);
             for (; c < cols; c++) {
                 float u0 = TABLE[w[w0 + c] & 0xFFFF];
                 float u1 = TABLE[w[w1 + c] & 0xFFFF];
@@ -225,14 +225,14 @@ final class F16Matrix extends Matrix {
                 a30 = u3.fma(v0, a30);
                 a31 = u3.fma(v1, a31);
             }
-            float s00 = a00.reduceLanes(VectorOperators.ADD);
-            float s01 = a01.reduceLanes(VectorOperators.ADD);
-            float s10 = a10.reduceLanes(VectorOperators.ADD);
-            float s11 = a11.reduceLanes(VectorOperators.ADD);
-            float s20 = a20.reduceLanes(VectorOperators.ADD);
-            float s21 = a21.reduceLanes(VectorOperators.ADD);
-            float s30 = a30.reduceLanes(VectorOperators.ADD);
-            float s31 = a31.reduceLanes(VectorOperators.ADD);
+            float s00 = SimdFloatKernels.laneSum(a00);
+            float s01 = SimdFloatKernels.laneSum(a01);
+            float s10 = SimdFloatKernels.laneSum(a10);
+            float s11 = SimdFloatKernels.laneSum(a11);
+            float s20 = SimdFloatKernels.laneSum(a20);
+            float s21 = SimdFloatKernels.laneSum(a21);
+            float s30 = SimdFloatKernels.laneSum(a30);
+            float s31 = SimdFloatKernels.laneSum(a31);
             for (; c < cols; c++) {
                 float u0 = TABLE[w[w0 + c] & 0xFFFF];
                 float u1 = TABLE[w[w1 + c] & 0xFFFF];
@@ -323,18 +323,18 @@ final class F16Matrix extends Matrix {
                 a31 = u3.fma(v1, a31);
                 a32 = u3.fma(v2, a32);
             }
-            float s00 = a00.reduceLanes(VectorOperators.ADD);
-            float s01 = a01.reduceLanes(VectorOperators.ADD);
-            float s02 = a02.reduceLanes(VectorOperators.ADD);
-            float s10 = a10.reduceLanes(VectorOperators.ADD);
-            float s11 = a11.reduceLanes(VectorOperators.ADD);
-            float s12 = a12.reduceLanes(VectorOperators.ADD);
-            float s20 = a20.reduceLanes(VectorOperators.ADD);
-            float s21 = a21.reduceLanes(VectorOperators.ADD);
-            float s22 = a22.reduceLanes(VectorOperators.ADD);
-            float s30 = a30.reduceLanes(VectorOperators.ADD);
-            float s31 = a31.reduceLanes(VectorOperators.ADD);
-            float s32 = a32.reduceLanes(VectorOperators.ADD);
+            float s00 = SimdFloatKernels.laneSum(a00);
+            float s01 = SimdFloatKernels.laneSum(a01);
+            float s02 = SimdFloatKernels.laneSum(a02);
+            float s10 = SimdFloatKernels.laneSum(a10);
+            float s11 = SimdFloatKernels.laneSum(a11);
+            float s12 = SimdFloatKernels.laneSum(a12);
+            float s20 = SimdFloatKernels.laneSum(a20);
+            float s21 = SimdFloatKernels.laneSum(a21);
+            float s22 = SimdFloatKernels.laneSum(a22);
+            float s30 = SimdFloatKernels.laneSum(a30);
+            float s31 = SimdFloatKernels.laneSum(a31);
+            float s32 = SimdFloatKernels.laneSum(a32);
             for (; c < cols; c++) {
                 float u0 = TABLE[w[w0 + c] & 0xFFFF];
                 float u1 = TABLE[w[w1 + c] & 0xFFFF];

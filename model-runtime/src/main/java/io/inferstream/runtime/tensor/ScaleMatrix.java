@@ -311,14 +311,14 @@ final class ScaleMatrix extends Matrix {
                     a31 = u3.fma(v1, a31);
                 }
             }
-            out[outOff] = a00.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows] = a01.reduceLanes(VectorOperators.ADD);
-            out[outOff + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[outOff + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[outOff] = SimdFloatKernels.laneSum(a00);
+            out[outOff + rows] = SimdFloatKernels.laneSum(a01);
+            out[outOff + stride] = SimdFloatKernels.laneSum(a10);
+            out[outOff + rows + stride] = SimdFloatKernels.laneSum(a11);
+            out[outOff + 2 * stride] = SimdFloatKernels.laneSum(a20);
+            out[outOff + rows + 2 * stride] = SimdFloatKernels.laneSum(a21);
+            out[outOff + 3 * stride] = SimdFloatKernels.laneSum(a30);
+            out[outOff + rows + 3 * stride] = SimdFloatKernels.laneSum(a31);
         }
 
         /** {@link #fourRows16} for 3 tokens at once (x[xOff + t·cols..]): each weight decoded once feeds 3 FMA chains. */
@@ -377,18 +377,18 @@ final class ScaleMatrix extends Matrix {
                     a32 = u3.fma(v2, a32);
                 }
             }
-            out[outOff] = a00.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows] = a01.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows] = a02.reduceLanes(VectorOperators.ADD);
-            out[outOff + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + stride] = a12.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
-            out[outOff + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[outOff + rows + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
-            out[outOff + 2 * rows + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
+            out[outOff] = SimdFloatKernels.laneSum(a00);
+            out[outOff + rows] = SimdFloatKernels.laneSum(a01);
+            out[outOff + 2 * rows] = SimdFloatKernels.laneSum(a02);
+            out[outOff + stride] = SimdFloatKernels.laneSum(a10);
+            out[outOff + rows + stride] = SimdFloatKernels.laneSum(a11);
+            out[outOff + 2 * rows + stride] = SimdFloatKernels.laneSum(a12);
+            out[outOff + 2 * stride] = SimdFloatKernels.laneSum(a20);
+            out[outOff + rows + 2 * stride] = SimdFloatKernels.laneSum(a21);
+            out[outOff + 2 * rows + 2 * stride] = SimdFloatKernels.laneSum(a22);
+            out[outOff + 3 * stride] = SimdFloatKernels.laneSum(a30);
+            out[outOff + rows + 3 * stride] = SimdFloatKernels.laneSum(a31);
+            out[outOff + 2 * rows + 3 * stride] = SimdFloatKernels.laneSum(a32);
         }
 
         static void decode16(byte[] q, float[] s, int row, int cols, float[] dst, int dOff) {

@@ -319,14 +319,14 @@ final class ScaleMinMatrix extends Matrix {
                     a31 = u3.fma(v1, a31);
                 }
             }
-            out[r] = a00.reduceLanes(VectorOperators.ADD);
-            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
-            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[r] = SimdFloatKernels.laneSum(a00);
+            out[rows + r] = SimdFloatKernels.laneSum(a01);
+            out[r + stride] = SimdFloatKernels.laneSum(a10);
+            out[rows + r + stride] = SimdFloatKernels.laneSum(a11);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a20);
+            out[rows + r + 2 * stride] = SimdFloatKernels.laneSum(a21);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a30);
+            out[rows + r + 3 * stride] = SimdFloatKernels.laneSum(a31);
         }
 
         /** {@link #fourRows32} for 3 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 3 FMA chains. */
@@ -389,18 +389,18 @@ final class ScaleMinMatrix extends Matrix {
                     a32 = u3.fma(v2, a32);
                 }
             }
-            out[r] = a00.reduceLanes(VectorOperators.ADD);
-            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r] = a02.reduceLanes(VectorOperators.ADD);
-            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + stride] = a12.reduceLanes(VectorOperators.ADD);
-            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
-            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
+            out[r] = SimdFloatKernels.laneSum(a00);
+            out[rows + r] = SimdFloatKernels.laneSum(a01);
+            out[2 * rows + r] = SimdFloatKernels.laneSum(a02);
+            out[r + stride] = SimdFloatKernels.laneSum(a10);
+            out[rows + r + stride] = SimdFloatKernels.laneSum(a11);
+            out[2 * rows + r + stride] = SimdFloatKernels.laneSum(a12);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a20);
+            out[rows + r + 2 * stride] = SimdFloatKernels.laneSum(a21);
+            out[2 * rows + r + 2 * stride] = SimdFloatKernels.laneSum(a22);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a30);
+            out[rows + r + 3 * stride] = SimdFloatKernels.laneSum(a31);
+            out[2 * rows + r + 3 * stride] = SimdFloatKernels.laneSum(a32);
         }
 
         /** {@link #fourRows16} for 2 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 2 FMA chains. */
@@ -454,14 +454,14 @@ final class ScaleMinMatrix extends Matrix {
                     a31 = u3.fma(v1, a31);
                 }
             }
-            out[r] = a00.reduceLanes(VectorOperators.ADD);
-            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
-            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
+            out[r] = SimdFloatKernels.laneSum(a00);
+            out[rows + r] = SimdFloatKernels.laneSum(a01);
+            out[r + stride] = SimdFloatKernels.laneSum(a10);
+            out[rows + r + stride] = SimdFloatKernels.laneSum(a11);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a20);
+            out[rows + r + 2 * stride] = SimdFloatKernels.laneSum(a21);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a30);
+            out[rows + r + 3 * stride] = SimdFloatKernels.laneSum(a31);
         }
 
         /** {@link #fourRows16} for 3 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 3 FMA chains. */
@@ -524,18 +524,18 @@ final class ScaleMinMatrix extends Matrix {
                     a32 = u3.fma(v2, a32);
                 }
             }
-            out[r] = a00.reduceLanes(VectorOperators.ADD);
-            out[rows + r] = a01.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r] = a02.reduceLanes(VectorOperators.ADD);
-            out[r + stride] = a10.reduceLanes(VectorOperators.ADD);
-            out[rows + r + stride] = a11.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + stride] = a12.reduceLanes(VectorOperators.ADD);
-            out[r + 2 * stride] = a20.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 2 * stride] = a21.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + 2 * stride] = a22.reduceLanes(VectorOperators.ADD);
-            out[r + 3 * stride] = a30.reduceLanes(VectorOperators.ADD);
-            out[rows + r + 3 * stride] = a31.reduceLanes(VectorOperators.ADD);
-            out[2 * rows + r + 3 * stride] = a32.reduceLanes(VectorOperators.ADD);
+            out[r] = SimdFloatKernels.laneSum(a00);
+            out[rows + r] = SimdFloatKernels.laneSum(a01);
+            out[2 * rows + r] = SimdFloatKernels.laneSum(a02);
+            out[r + stride] = SimdFloatKernels.laneSum(a10);
+            out[rows + r + stride] = SimdFloatKernels.laneSum(a11);
+            out[2 * rows + r + stride] = SimdFloatKernels.laneSum(a12);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a20);
+            out[rows + r + 2 * stride] = SimdFloatKernels.laneSum(a21);
+            out[2 * rows + r + 2 * stride] = SimdFloatKernels.laneSum(a22);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a30);
+            out[rows + r + 3 * stride] = SimdFloatKernels.laneSum(a31);
+            out[2 * rows + r + 3 * stride] = SimdFloatKernels.laneSum(a32);
         }
 
         static void decode16(byte[] q, float[] s, float[] m, int row, int cols, float[] dst, int dOff) {

@@ -85,7 +85,7 @@ final class SimdExp {
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = SimdFloatKernels.laneSum(acc);
         for (; i < n; i++) {
             float e = exp(x[off + i] - max);
             x[off + i] = e;
@@ -113,7 +113,7 @@ final class SimdExp {
                 }
                 acc = acc.add(e);
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += SimdFloatKernels.laneSum(acc);
         }
         for (; i < n; i++) {
             float e = exp((x[off + i] - max) * scale);

@@ -26,13 +26,12 @@ final class SimdFloatKernels {
      */
     static final int TILE_ROWS = tileRows();
     /**
-     * Whether {@link #finishTile} and {@link #finishTile4} add a stored accumulator's lanes in plain code, in
-     * lane order from 0, instead of {@code reduceLanes(ADD)}. That is the order Java 17's C2 uses (and the
-     * Vector API's Java fallback), so the bits are the same as every other path's reduceLanes; with four
-     * chains side by side it is ~6 % faster over a prefill step. Later JDKs reduce in a tree, so they keep
-     * reduceLanes here: batch invariance needs one order on every path.
+     * Whether {@code reduceLanes(ADD)} adds in lane order from 0f both compiled and interpreted. Java 17's C2 does, as
+     * the Vector API's Java fallback does; later JDKs' C2 adds in a tree (the API leaves the order open), so there the
+     * same call gave other bits once compiled, and a token's logits differed alone and in a batch (Java 25 failed the
+     * batch-invariance tests).
      */
-    static final boolean LANE_ORDER_SUMS = Runtime.version().feature() == 17;
+    static final boolean REDUCE_LANES_IN_ORDER = Runtime.version().feature() == 17;
 
     private static VectorSpecies<Float> species() {
         String bits = System.getProperty("inferstream.vector.bits");
@@ -54,6 +53,23 @@ final class SimdFloatKernels {
         return r;
     }
 
+    /**
+     * The sum of v's lanes added in lane order from 0f, ((0 + v0) + v1) + …: the one order of every lane sum in the
+     * kernels, on every JDK, compiled or not, so a result does not depend on which path or which JIT tier computed it.
+     */
+    static float laneSum(FloatVector v) {
+        return REDUCE_LANES_IN_ORDER ? v.reduceLanes(VectorOperators.ADD) : laneSumInOrder(v);
+    }
+
+    /** {@link #laneSum} in plain code. */
+    static float laneSumInOrder(FloatVector v) {
+        float s = 0f;
+        for (int l = 0; l < LANES; l++) {
+            s += v.lane(l);
+        }
+        return s;
+    }
+
     private SimdFloatKernels() {
     }
 
@@ -68,7 +84,7 @@ final class SimdFloatKernels {
         for (int bound = n - LANES; i <= bound; i += LANES) {
             acc0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = laneSum(acc0.add(acc1));
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
@@ -417,7 +433,7 @@ final class SimdFloatKernels {
             FloatVector v = FloatVector.fromArray(F, x, off + i);
             acc = v.fma(v, acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = laneSum(acc);
         for (; i < n; i++) {
             sum += x[off + i] * x[off + i];
         }
@@ -529,14 +545,14 @@ final class SimdFloatKernels {
             a3 = va.fma(v, a3);
             b3 = vb.fma(v, b3);
         }
-        float sa0 = a0.reduceLanes(VectorOperators.ADD);
-        float sa1 = a1.reduceLanes(VectorOperators.ADD);
-        float sa2 = a2.reduceLanes(VectorOperators.ADD);
-        float sa3 = a3.reduceLanes(VectorOperators.ADD);
-        float sb0 = b0.reduceLanes(VectorOperators.ADD);
-        float sb1 = b1.reduceLanes(VectorOperators.ADD);
-        float sb2 = b2.reduceLanes(VectorOperators.ADD);
-        float sb3 = b3.reduceLanes(VectorOperators.ADD);
+        float sa0 = laneSum(a0);
+        float sa1 = laneSum(a1);
+        float sa2 = laneSum(a2);
+        float sa3 = laneSum(a3);
+        float sb0 = laneSum(b0);
+        float sb1 = laneSum(b1);
+        float sb2 = laneSum(b2);
+        float sb3 = laneSum(b3);
         for (; c < cols; c++) {
             float wva = w[wa + c];
             float wvb = w[wb + c];
@@ -568,7 +584,7 @@ final class SimdFloatKernels {
         for (int bound = cols - LANES; c <= bound; c += LANES) {
             a = FloatVector.fromArray(F, w, wo + c).fma(FloatVector.fromArray(F, x, xOff + c), a);
         }
-        float s = a.reduceLanes(VectorOperators.ADD);
+        float s = laneSum(a);
         for (; c < cols; c++) {
             s += w[wo + c] * x[xOff + c];
         }
@@ -598,10 +614,10 @@ final class SimdFloatKernels {
             a2 = FloatVector.fromArray(F, w, w2 + c).fma(v, a2);
             a3 = FloatVector.fromArray(F, w, w3 + c).fma(v, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = laneSum(a0);
+        float s1 = laneSum(a1);
+        float s2 = laneSum(a2);
+        float s3 = laneSum(a3);
         for (; c < cols; c++) {
             float xv = x[xOff + c];
             s0 += w[wo + c] * xv;
@@ -673,22 +689,22 @@ final class SimdFloatKernels {
             a23 = u2.fma(v, a23);
             a33 = u3.fma(v, a33);
         }
-        float s00 = a00.reduceLanes(VectorOperators.ADD);
-        float s01 = a01.reduceLanes(VectorOperators.ADD);
-        float s02 = a02.reduceLanes(VectorOperators.ADD);
-        float s03 = a03.reduceLanes(VectorOperators.ADD);
-        float s10 = a10.reduceLanes(VectorOperators.ADD);
-        float s11 = a11.reduceLanes(VectorOperators.ADD);
-        float s12 = a12.reduceLanes(VectorOperators.ADD);
-        float s13 = a13.reduceLanes(VectorOperators.ADD);
-        float s20 = a20.reduceLanes(VectorOperators.ADD);
-        float s21 = a21.reduceLanes(VectorOperators.ADD);
-        float s22 = a22.reduceLanes(VectorOperators.ADD);
-        float s23 = a23.reduceLanes(VectorOperators.ADD);
-        float s30 = a30.reduceLanes(VectorOperators.ADD);
-        float s31 = a31.reduceLanes(VectorOperators.ADD);
-        float s32 = a32.reduceLanes(VectorOperators.ADD);
-        float s33 = a33.reduceLanes(VectorOperators.ADD);
+        float s00 = laneSum(a00);
+        float s01 = laneSum(a01);
+        float s02 = laneSum(a02);
+        float s03 = laneSum(a03);
+        float s10 = laneSum(a10);
+        float s11 = laneSum(a11);
+        float s12 = laneSum(a12);
+        float s13 = laneSum(a13);
+        float s20 = laneSum(a20);
+        float s21 = laneSum(a21);
+        float s22 = laneSum(a22);
+        float s23 = laneSum(a23);
+        float s30 = laneSum(a30);
+        float s31 = laneSum(a31);
+        float s32 = laneSum(a32);
+        float s33 = laneSum(a33);
         for (; c < cols; c++) {
             float v0 = x[x0 + c];
             float v1 = x[x1 + c];
@@ -771,14 +787,14 @@ final class SimdFloatKernels {
             a21 = u2.fma(v, a21);
             a31 = u3.fma(v, a31);
         }
-        float s00 = a00.reduceLanes(VectorOperators.ADD);
-        float s01 = a01.reduceLanes(VectorOperators.ADD);
-        float s10 = a10.reduceLanes(VectorOperators.ADD);
-        float s11 = a11.reduceLanes(VectorOperators.ADD);
-        float s20 = a20.reduceLanes(VectorOperators.ADD);
-        float s21 = a21.reduceLanes(VectorOperators.ADD);
-        float s30 = a30.reduceLanes(VectorOperators.ADD);
-        float s31 = a31.reduceLanes(VectorOperators.ADD);
+        float s00 = laneSum(a00);
+        float s01 = laneSum(a01);
+        float s10 = laneSum(a10);
+        float s11 = laneSum(a11);
+        float s20 = laneSum(a20);
+        float s21 = laneSum(a21);
+        float s30 = laneSum(a30);
+        float s31 = laneSum(a31);
         for (; c < cols; c++) {
             float v0 = x[x0 + c];
             float v1 = x[x1 + c];
@@ -808,10 +824,10 @@ final class SimdFloatKernels {
     /** out[r + k·stride] = the lane sum of a_k, k &lt; 4: the end of every fused four-row single-token kernel. */
     static void storeLaneSums(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] out, int r,
                               int stride) {
-        out[r] = a0.reduceLanes(VectorOperators.ADD);
-        out[r + stride] = a1.reduceLanes(VectorOperators.ADD);
-        out[r + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
-        out[r + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
+        out[r] = laneSum(a0);
+        out[r + stride] = laneSum(a1);
+        out[r + 2 * stride] = laneSum(a2);
+        out[r + 3 * stride] = laneSum(a3);
     }
 
     /** Two weight rows times two tokens (a token remainder of {@link #tile2x4}). */
@@ -833,10 +849,10 @@ final class SimdFloatKernels {
             a1 = va.fma(v, a1);
             b1 = vb.fma(v, b1);
         }
-        float sa0 = a0.reduceLanes(VectorOperators.ADD);
-        float sa1 = a1.reduceLanes(VectorOperators.ADD);
-        float sb0 = b0.reduceLanes(VectorOperators.ADD);
-        float sb1 = b1.reduceLanes(VectorOperators.ADD);
+        float sa0 = laneSum(a0);
+        float sa1 = laneSum(a1);
+        float sb0 = laneSum(b0);
+        float sb1 = laneSum(b1);
         for (; c < cols; c++) {
             sa0 += w[wa + c] * x[xOff + c];
             sa1 += w[wa + c] * x[x1 + c];
@@ -862,8 +878,8 @@ final class SimdFloatKernels {
             a = FloatVector.fromArray(F, w, wa + c).fma(v, a);
             b = FloatVector.fromArray(F, w, wb + c).fma(v, b);
         }
-        float sa = a.reduceLanes(VectorOperators.ADD);
-        float sb = b.reduceLanes(VectorOperators.ADD);
+        float sa = laneSum(a);
+        float sb = laneSum(b);
         for (; c < cols; c++) {
             sa += w[wa + c] * x[xOff + c];
             sb += w[wb + c] * x[xOff + c];
@@ -1175,18 +1191,12 @@ final class SimdFloatKernels {
                            int t0, int tokens, float[] out, int ra, int rows, boolean twoRows) {
         for (int j = 0; j < tokens; j++) {
             int xOff = (t0 + j) * cols;
-            float sa;
-            float sb;
-            if (LANE_ORDER_SUMS) {
-                sa = 0f;
-                sb = 0f;
-                for (int l = 0; l < LANES; l++) {
-                    sa += acc[j * LANES + l];
-                    sb += acc[(PACKED_TOKENS + j) * LANES + l];
-                }
-            } else {
-                sa = FloatVector.fromArray(F, acc, j * LANES).reduceLanes(VectorOperators.ADD);
-                sb = FloatVector.fromArray(F, acc, (PACKED_TOKENS + j) * LANES).reduceLanes(VectorOperators.ADD);
+            // laneSum's order, in plain code over the stored lanes: two chains side by side
+            float sa = 0f;
+            float sb = 0f;
+            for (int l = 0; l < LANES; l++) {
+                sa += acc[j * LANES + l];
+                sb += acc[(PACKED_TOKENS + j) * LANES + l];
             }
             for (int c = c0; c < cols; c++) {
                 sa += w[wa + c] * x[xOff + c];
@@ -1211,27 +1221,17 @@ final class SimdFloatKernels {
         int rowStride = PACKED_TOKENS * LANES;
         for (int j = 0; j < tokens; j++) {
             int o0 = j * LANES;
-            float s0;
-            float s1;
-            float s2;
-            float s3;
-            if (LANE_ORDER_SUMS) {
-                // four independent chains side by side (one chain alone waits on each add)
-                s0 = 0f;
-                s1 = 0f;
-                s2 = 0f;
-                s3 = 0f;
-                for (int l = 0; l < LANES; l++) {
-                    s0 += acc[o0 + l];
-                    s1 += acc[o0 + rowStride + l];
-                    s2 += acc[o0 + 2 * rowStride + l];
-                    s3 += acc[o0 + 3 * rowStride + l];
-                }
-            } else {
-                s0 = FloatVector.fromArray(F, acc, o0).reduceLanes(VectorOperators.ADD);
-                s1 = FloatVector.fromArray(F, acc, o0 + rowStride).reduceLanes(VectorOperators.ADD);
-                s2 = FloatVector.fromArray(F, acc, o0 + 2 * rowStride).reduceLanes(VectorOperators.ADD);
-                s3 = FloatVector.fromArray(F, acc, o0 + 3 * rowStride).reduceLanes(VectorOperators.ADD);
+            // laneSum's order, in plain code over the stored lanes: four independent chains side by side (one
+            // chain alone waits on each add; ~6 % of a prefill step against reduceLanes on Java 17)
+            float s0 = 0f;
+            float s1 = 0f;
+            float s2 = 0f;
+            float s3 = 0f;
+            for (int l = 0; l < LANES; l++) {
+                s0 += acc[o0 + l];
+                s1 += acc[o0 + rowStride + l];
+                s2 += acc[o0 + 2 * rowStride + l];
+                s3 += acc[o0 + 3 * rowStride + l];
             }
             int xOff = (t0 + j) * cols;
             for (int c = c0; c < cols; c++) {

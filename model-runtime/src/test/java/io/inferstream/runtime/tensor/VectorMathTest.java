@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import org.junit.jupiter.api.Test;
 
 /** The forward-pass kernels against float64 formulas, in the public (vector) and the scalar families. */
@@ -27,10 +26,11 @@ class VectorMathTest {
     }
 
     @Test
-    void batchedTileSumsAreBitwiseWhatReduceLanesComputesOnceCompiled() {
-        // finishTile and finishTile4 may add the lanes in plain code (LANE_ORDER_SUMS) where every other path
-        // calls reduceLanes: enough rounds for C2 to compile both, over values of many magnitudes, so a JDK whose
-        // compiled reduceLanes adds in another order fails here, not as a batch that disagrees with a token alone
+    void everyLaneSumIsBitwiseTheLaneOrderSumOnceCompiled() {
+        // finishTile and finishTile4 add stored lanes in plain code, every other kernel calls laneSum (reduceLanes
+        // where the JDK adds in lane order): enough rounds for C2 to compile all of them, over values of many
+        // magnitudes, so a JDK whose compiled reduceLanes adds in another order fails here, not as a batch that
+        // disagrees with a token alone (Java 25's C2 adds in a tree)
         int lanes = SimdFloatKernels.LANES;
         int tokens = SimdFloatKernels.PACKED_TOKENS;
         Random r = new Random(11);
@@ -50,11 +50,17 @@ class VectorMathTest {
             SimdFloatKernels.finishTile(acc, none, 0, 0, none, 0, 0, 0, tokens, out2, 0, 2, true);
             for (int j = 0; j < tokens; j++) {
                 for (int k = 0; k < 4; k++) {
-                    float expected = FloatVector.fromArray(SimdFloatKernels.F, acc, (k * tokens + j) * lanes)
-                            .reduceLanes(VectorOperators.ADD);
+                    int base = (k * tokens + j) * lanes;
+                    float expected = 0f;
+                    for (int l = 0; l < lanes; l++) {
+                        expected += acc[base + l];
+                    }
+                    float viaVector = SimdFloatKernels.laneSum(FloatVector.fromArray(SimdFloatKernels.F, acc, base));
                     int row = k;
                     int token = j;
                     int at = round;
+                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(viaVector),
+                            () -> "laneSum, round " + at + ", token " + token + ", row " + row);
                     assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(out4[j * 4 + k]),
                             () -> "4-row tile, round " + at + ", token " + token + ", row " + row);
                     if (k < 2) {
