@@ -1,5 +1,6 @@
 package io.inferstream.cli;
 
+import io.inferstream.jobs.cluster.LocalFlinkConfiguration;
 import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.JobFailedException;
 import io.inferstream.jobs.StreamingInferenceJob;
@@ -136,7 +137,7 @@ final class DigestReplay {
             job.inference = inference;
             StreamingInferenceJob.printSettings(out, job.settings(chosen.setting()));
 
-            Configuration conf = new Configuration();
+            Configuration conf = LocalFlinkConfiguration.create();
             conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
             StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(inference.parallelism, conf);
             inference.configure(env);

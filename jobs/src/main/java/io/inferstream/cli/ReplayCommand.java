@@ -1,5 +1,6 @@
 package io.inferstream.cli;
 
+import io.inferstream.jobs.cluster.LocalFlinkConfiguration;
 import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.JobFailedException;
 import io.inferstream.jobs.RequestPipeline;
@@ -145,7 +146,7 @@ public final class ReplayCommand implements Callable<Integer> {
             produce(kafka, records);
 
             StreamingInferenceJob.printSettings(out, settings(kafka, chosen, parquet));
-            Configuration conf = new Configuration();
+            Configuration conf = LocalFlinkConfiguration.create();
             conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
             StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(inference.parallelism, conf);
             inference.configure(env);

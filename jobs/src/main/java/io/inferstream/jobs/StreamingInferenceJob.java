@@ -1,5 +1,6 @@
 package io.inferstream.jobs;
 
+import io.inferstream.jobs.cluster.LocalFlinkConfiguration;
 import io.inferstream.jobs.decode.RequestDecoder;
 import io.inferstream.jobs.kafka.KafkaPreflight;
 import io.inferstream.runtime.hub.DefaultModels;
@@ -79,7 +80,7 @@ public final class StreamingInferenceJob implements Callable<Integer>, KafkaJob 
     @Override
     public Integer call() throws Exception {
         checkFlags();
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        StreamExecutionEnvironment env = LocalFlinkConfiguration.environment();
         Optional<JobModel> found = JobModel.orSay("stream", model, hub, InferenceOptions.enginesHere(env),
                 spec.commandLine().getErr());
         if (found.isEmpty()) {

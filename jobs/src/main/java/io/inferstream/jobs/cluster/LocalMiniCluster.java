@@ -17,7 +17,7 @@ public final class LocalMiniCluster implements AutoCloseable {
     private final URI restAddress;
 
     public LocalMiniCluster(int slots, Configuration extra) throws Exception {
-        Configuration conf = new Configuration();
+        Configuration conf = LocalFlinkConfiguration.create();
         conf.set(RestOptions.BIND_PORT, "0");
         conf.addAll(extra);
         cluster = new MiniCluster(new MiniClusterConfiguration.Builder()

@@ -1,5 +1,6 @@
 package io.inferstream.jobs.digest;
 
+import io.inferstream.jobs.cluster.LocalFlinkConfiguration;
 import io.inferstream.jobs.InferenceOptions;
 import io.inferstream.jobs.JobModel;
 import io.inferstream.jobs.KafkaJob;
@@ -105,7 +106,7 @@ public final class DigestJob implements Callable<Integer>, KafkaJob {
     @Override
     public Integer call() throws Exception {
         checkFlags();
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        StreamExecutionEnvironment env = LocalFlinkConfiguration.environment();
         Optional<JobModel> found = JobModel.orSay("digest", model, hub, InferenceOptions.enginesHere(env),
                 spec.commandLine().getErr());
         if (found.isEmpty()) {

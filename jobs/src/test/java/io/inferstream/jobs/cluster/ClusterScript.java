@@ -44,6 +44,7 @@ final class ClusterScript {
         List<String> cmd = new ArrayList<>(List.of("bash", repo.resolve("deploy/local/cluster.sh").toString()));
         cmd.addAll(List.of(command));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(repo.toFile()).redirectErrorStream(true);
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home")); // the cluster runs on the tests' Java
         pb.environment().putAll(environment);
         pb.environment().put("INFERSTREAM_STATE", state.toString());
         Process p = pb.start();

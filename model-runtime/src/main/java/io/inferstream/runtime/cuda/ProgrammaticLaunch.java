@@ -29,7 +29,11 @@ interface ProgrammaticLaunch {
      */
     static Opened open(Path library) {
         if (ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty()) {
-            return Opened.unavailable("the JVM was started without jdk.incubator.foreign (Java 17 flags: " + JVM_FLAGS + ")");
+            boolean exists = java.lang.module.ModuleFinder.ofSystem().find("jdk.incubator.foreign").isPresent();
+            return Opened.unavailable("the JVM was started without jdk.incubator.foreign " + (exists
+                    ? "(Java 17 flags: " + JVM_FLAGS + ")"
+                    : "(Java " + Runtime.version().feature() + " has no such module: it incubates in Java 17-19; kernels "
+                    + "launch the ordinary way)"));
         }
         try {
             return new Opened(new ForeignProgrammaticLaunch(library), null);
