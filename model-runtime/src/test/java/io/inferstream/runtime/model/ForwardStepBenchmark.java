@@ -11,7 +11,7 @@ import io.inferstream.runtime.kv.KvStore;
  * bench's cached file): a decode step of 32 sequences (or as many as the fourth argument says, at least 4) at
  * {@code context} positions each, and a prefill step of four 128-token prompts (512 tokens). Wall time, medians of
  * 10 after 5 warm-up steps, and the decode step's mean time in attention. Args: [type] [context] [F32|F16 KV]
- * [sequences]. The decode-step numbers in docs/benchmarks.md ("Second session") come from this.
+ * [sequences] [shape, e.g. llama-3.2-1b]. The decode-step numbers in docs/benchmarks.md ("Second session") come from this.
  *
  * <pre>java --add-modules jdk.incubator.vector -cp model-runtime/target/classes:model-runtime/target/test-classes:&lt;deps&gt; \
  *     io.inferstream.runtime.model.ForwardStepBenchmark Q8_0 160 F32</pre>
@@ -22,7 +22,8 @@ public final class ForwardStepBenchmark {
         GgmlType type = GgmlType.valueOf(args.length > 0 ? args[0] : "Q8_0");
         int context = args.length > 1 ? Integer.parseInt(args[1]) : 160;
         KvStore.Precision precision = KvStore.Precision.valueOf(args.length > 2 ? args[2] : "F32");
-        try (GgufFile file = GgufFile.open(RandomModelWriter.cached(ModelShape.SMOLLM2_135M, type, 1))) {
+        ModelShape shape = ModelShape.byName(args.length > 4 ? args[4] : "smollm2-135m");
+        try (GgufFile file = GgufFile.open(RandomModelWriter.cached(shape, type, 1))) {
             LlamaModel model = LlamaModel.load(file);
             int seqs = args.length > 3 ? Integer.parseInt(args[3]) : 32;
             if (seqs < 4) {
