@@ -61,8 +61,19 @@ final class SimdFloatKernels {
         return REDUCE_LANES_IN_ORDER ? v.reduceLanes(VectorOperators.ADD) : laneSumInOrder(v);
     }
 
-    /** {@link #laneSum} in plain code. */
+    /**
+     * {@link #laneSum} in plain code, each lane read by a constant index: C2 extracts a constant lane in place, but
+     * calls out, boxing the vector, for a variable one (a loop over lane(l) made single-token decode 40 % slower on
+     * Java 25). Java adds left to right, so each line is ((0 + v0) + v1) + ….
+     */
     static float laneSumInOrder(FloatVector v) {
+        if (LANES == 16) {
+            return 0f + v.lane(0) + v.lane(1) + v.lane(2) + v.lane(3) + v.lane(4) + v.lane(5) + v.lane(6) + v.lane(7)
+                    + v.lane(8) + v.lane(9) + v.lane(10) + v.lane(11) + v.lane(12) + v.lane(13) + v.lane(14) + v.lane(15);
+        }
+        if (LANES == 8) {
+            return 0f + v.lane(0) + v.lane(1) + v.lane(2) + v.lane(3) + v.lane(4) + v.lane(5) + v.lane(6) + v.lane(7);
+        }
         float s = 0f;
         for (int l = 0; l < LANES; l++) {
             s += v.lane(l);
@@ -824,11 +835,37 @@ final class SimdFloatKernels {
     /** out[r + k·stride] = the lane sum of a_k, k &lt; 4: the end of every fused four-row single-token kernel. */
     static void storeLaneSums(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] out, int r,
                               int stride) {
-        out[r] = laneSum(a0);
-        out[r + stride] = laneSum(a1);
-        out[r + 2 * stride] = laneSum(a2);
-        out[r + 3 * stride] = laneSum(a3);
+        if (REDUCE_LANES_IN_ORDER) {
+            out[r] = laneSum(a0);
+            out[r + stride] = laneSum(a1);
+            out[r + 2 * stride] = laneSum(a2);
+            out[r + 3 * stride] = laneSum(a3);
+            return;
+        }
+        // laneSum's order over the stored lanes, four chains side by side (as finishTile4 adds them): cheaper than
+        // extracting each lane of each vector
+        float[] lanes = LANE_BUFFER.get();
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, LANES);
+        a2.intoArray(lanes, 2 * LANES);
+        a3.intoArray(lanes, 3 * LANES);
+        float s0 = 0f;
+        float s1 = 0f;
+        float s2 = 0f;
+        float s3 = 0f;
+        for (int l = 0; l < LANES; l++) {
+            s0 += lanes[l];
+            s1 += lanes[LANES + l];
+            s2 += lanes[2 * LANES + l];
+            s3 += lanes[3 * LANES + l];
+        }
+        out[r] = s0;
+        out[r + stride] = s1;
+        out[r + 2 * stride] = s2;
+        out[r + 3 * stride] = s3;
     }
+
+    private static final ThreadLocal<float[]> LANE_BUFFER = ThreadLocal.withInitial(() -> new float[4 * LANES]);
 
     /** Two weight rows times two tokens (a token remainder of {@link #tile2x4}). */
     static void tile2x2(float[] w, int wa, int wb, float[] x, int xOff, int cols,
