@@ -17,6 +17,9 @@ interface ProgrammaticLaunch {
     /** What the JVM needs for these launches (Java 17's foreign-function API is an incubator module, and restricted). */
     String JVM_FLAGS = "--add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED";
 
+    /** Whether this Java has that module at all (17-19 do; later Javas lack it and refuse the flag). */
+    boolean JAVA_HAS_MODULE = java.lang.module.ModuleFinder.ofSystem().find("jdk.incubator.foreign").isPresent();
+
     /**
      * Launches {@code function} (a CUfunction's value) on {@code stream} (a CUstream's value, 0: the legacy default
      * stream) with the attribute; arguments as {@link CudaKernels#launch} takes them.
@@ -29,8 +32,7 @@ interface ProgrammaticLaunch {
      */
     static Opened open(Path library) {
         if (ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty()) {
-            boolean exists = java.lang.module.ModuleFinder.ofSystem().find("jdk.incubator.foreign").isPresent();
-            return Opened.unavailable("the JVM was started without jdk.incubator.foreign " + (exists
+            return Opened.unavailable("the JVM was started without jdk.incubator.foreign " + (JAVA_HAS_MODULE
                     ? "(Java 17 flags: " + JVM_FLAGS + ")"
                     : "(Java " + Runtime.version().feature() + " has no such module: it incubates in Java 17-19; kernels "
                     + "launch the ordinary way)"));

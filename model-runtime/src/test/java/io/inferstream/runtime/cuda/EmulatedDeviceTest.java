@@ -138,9 +138,7 @@ class EmulatedDeviceTest {
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // the foreign-function API incubates in Java 17-19 only (later Javas lack the module and refuse the flag)
-        boolean foreign = java.lang.module.ModuleFinder.ofSystem().find("jdk.incubator.foreign").isPresent();
-        cmd.addAll(List.of("--add-modules", foreign ? "jdk.incubator.vector,jdk.incubator.foreign" : "jdk.incubator.vector",
+        cmd.addAll(List.of("--add-modules", ProgrammaticLaunch.JAVA_HAS_MODULE ? "jdk.incubator.vector,jdk.incubator.foreign" : "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED",
                 "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.lang=ALL-UNNAMED",
                 "--add-opens=java.base/java.nio=ALL-UNNAMED", "-Xss4m", "-Xmx3g"));

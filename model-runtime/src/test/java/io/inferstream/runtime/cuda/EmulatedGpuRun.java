@@ -71,8 +71,7 @@ public final class EmulatedGpuRun {
          * Programmatic launches need Java 17-19's jdk.incubator.foreign, which later Javas do not have: on such a JVM
          * the tests of them abort saying so, and only those aborts pass.
          */
-        private static final boolean NO_FOREIGN = ModuleLayer.boot().findModule("jdk.incubator.foreign").isEmpty()
-                && java.lang.module.ModuleFinder.ofSystem().find("jdk.incubator.foreign").isEmpty();
+        private static final boolean NO_FOREIGN = !ProgrammaticLaunch.JAVA_HAS_MODULE;
         private final java.util.Map<String, Long> started = new java.util.HashMap<>();
         private int withoutForeign;
 
