@@ -174,10 +174,15 @@ YAML
   # shellcheck disable=SC2086  # the option strings are lists of words by design
   spawn jobmanager "$JAVA" $jm_jvm $FLINK_JVM_OPENS -Dlog.file="$STATE/logs/jobmanager.log" $logconf -cp "$cp" \
     org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint --configDir "$STATE/flink/conf" $jm_dyn
-  # Java 17-19: the foreign-function API for programmatic kernel launches on Hopper GPUs (later Javas lack it).
-  local foreign=""
-  if "$JAVA" --list-modules 2>/dev/null | grep -q '^jdk.incubator.foreign@'; then
+  # The foreign-function API for programmatic kernel launches on Hopper GPUs (ProgrammaticLaunch.JVM_FLAGS): Java 17's
+  # incubator module; from Java 21 java.lang.foreign, which only needs native access allowed (else a warning).
+  local foreign="" modules feature
+  modules="$("$JAVA" --list-modules 2>/dev/null || true)"
+  feature="$(sed -n 's/^java\.base@\([0-9]*\).*/\1/p' <<< "$modules")"
+  if grep -q '^jdk.incubator.foreign@' <<< "$modules"; then
     foreign="--add-modules jdk.incubator.foreign --enable-native-access=ALL-UNNAMED"
+  elif [[ "$feature" =~ ^[0-9]+$ ]] && (( feature >= 21 )); then
+    foreign="--enable-native-access=ALL-UNNAMED"
   fi
   # shellcheck disable=SC2086
   spawn taskmanager "$JAVA" $tm_jvm $FLINK_JVM_OPENS --add-modules jdk.incubator.vector $foreign $TM_JAVA_OPTS \

@@ -135,12 +135,10 @@ class LocalClusterGpuIT {
 
         String log = Files.readString(taskManagerLog()).substring((int) logFrom);
         assertEquals(2, count(log, "--device cuda: using the CUDA backend on cuda:"), "both jobs on a device:\n" + taskManagerLogTail());
-        // the second job's launcher finds cuLaunchKernelEx too (dlsym; System.load is refused to its class loader);
-        // a TaskManager on a Java past 19 (ClusterScript starts the cluster on the tests' Java) has no foreign-function
-        // incubator, and both jobs say so
-        boolean foreign = java.lang.module.ModuleFinder.ofSystem().find("jdk.incubator.foreign").isPresent();
-        String launches = "programmatic dependent launch (sm_90): "
-                + (foreign ? "on" : "off: the JVM was started without jdk.incubator.foreign");
+        // the second job's launcher finds cuLaunchKernelEx too (dlopen; System.load would bind the library to the first
+        // job's class loader), through the foreign-function API of the tests' Java (ClusterScript starts the cluster on
+        // it): Java 17's incubator or, from Java 21, java.lang.foreign
+        String launches = "programmatic dependent launch (sm_90): on";
         assertEquals(2, count(log, launches), "programmatic launches in both jobs:\n" + taskManagerLogTail());
         // each load says how the device's memory was divided; the second found what the first had: the first job's
         // engine gave its weights, activations and KV cache back when that job finished

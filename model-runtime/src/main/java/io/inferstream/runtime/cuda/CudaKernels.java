@@ -211,6 +211,14 @@ public final class CudaKernels implements AutoCloseable {
         return programmaticStatus == null && launcher != null && !programmatic.isEmpty();
     }
 
+    /**
+     * Whether this JVM can launch programmatically at all (Java 17 with jdk.incubator.foreign loaded, or Java 21 and
+     * later); on a 9.x device it then does unless the driver or the compute_90 modules refuse.
+     */
+    public static boolean programmaticJvm() {
+        return ProgrammaticLaunch.jvmCapable();
+    }
+
     /** Why programmatic launches are unavailable, or null when they are. */
     public String programmaticStatus() {
         return programmaticStatus;

@@ -42,7 +42,7 @@ public final class EmulatedGpuRun {
         PrintWriter out = new PrintWriter(System.out, true);
         s.printFailuresTo(out, 12);
         System.out.printf("emulated device: %d tests found, %d successful, %d failed, %d aborted (%d of them for want of "
-                        + "jdk.incubator.foreign), %d skipped%n", s.getTestsFoundCount(), s.getTestsSucceededCount(),
+                        + "a foreign-function API), %d skipped%n", s.getTestsFoundCount(), s.getTestsSucceededCount(),
                 s.getTotalFailureCount(), s.getTestsAbortedCount(), progress.withoutForeign, s.getTestsSkippedCount());
         boolean passed = s.getTestsSucceededCount() > 0 && s.getTotalFailureCount() == 0
                 && s.getTestsAbortedCount() == progress.withoutForeign && s.getTestsSkippedCount() == 0;
@@ -68,10 +68,10 @@ public final class EmulatedGpuRun {
     /** One line per finished test: its result, host seconds and name (the emulation is slow: this is the progress). */
     private static final class Progress implements TestExecutionListener {
         /**
-         * Programmatic launches need Java 17-19's jdk.incubator.foreign, which later Javas do not have: on such a JVM
-         * the tests of them abort saying so, and only those aborts pass.
+         * Programmatic launches need a foreign-function API (Java 17's incubator or Java 21's java.lang.foreign), which
+         * Java 20 lacks: on such a JVM the tests of them abort saying so, and only those aborts pass.
          */
-        private static final boolean NO_FOREIGN = !ProgrammaticLaunch.JAVA_HAS_MODULE;
+        private static final boolean NO_FOREIGN = !ProgrammaticLaunch.JAVA_HAS_MODULE && !ProgrammaticLaunch.JAVA_HAS_FFM;
         private final java.util.Map<String, Long> started = new java.util.HashMap<>();
         private int withoutForeign;
 
@@ -91,7 +91,7 @@ public final class EmulatedGpuRun {
                 double s = (System.nanoTime() - started.getOrDefault(id.getUniqueId(), System.nanoTime())) / 1e9;
                 String why = result.getThrowable().map(t -> ": " + t).orElse("");
                 if (NO_FOREIGN && result.getStatus() == TestExecutionResult.Status.ABORTED
-                        && why.contains("without jdk.incubator.foreign")) {
+                        && why.contains("has no foreign-function API")) {
                     withoutForeign++;
                 }
                 String name = id.getLegacyReportingName().equals(id.getDisplayName()) ? id.getDisplayName()
