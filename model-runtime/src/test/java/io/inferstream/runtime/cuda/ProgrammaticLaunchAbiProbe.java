@@ -10,7 +10,7 @@ import jcuda.driver.CUdeviceptr;
 
 /**
  * Run by {@link ProgrammaticLaunchAbiTest} in a JVM started with {@link ProgrammaticLaunch#JVM_FLAGS}: one launch
- * through {@link ForeignProgrammaticLaunch} into the recorder library named by the first argument; with the second
+ * through {@link LaunchKernelEx} into the recorder library named by the first argument; with the second
  * argument {@code again-in-another-class-loader}, a second one from these classes loaded anew.
  */
 public final class ProgrammaticLaunchAbiProbe {
