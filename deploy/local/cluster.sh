@@ -184,8 +184,10 @@ YAML
   elif [[ "$feature" =~ ^[0-9]+$ ]] && (( feature >= 21 )); then
     foreign="--enable-native-access=ALL-UNNAMED"
   fi
+  # The JIT's trap limit the CPU kernels need on Java 17 (CompilerTrapLimit.FLAG), before TM_JAVA_OPTS, which may override it.
   # shellcheck disable=SC2086
-  spawn taskmanager "$JAVA" $tm_jvm $FLINK_JVM_OPENS --add-modules jdk.incubator.vector $foreign $TM_JAVA_OPTS \
+  spawn taskmanager "$JAVA" $tm_jvm $FLINK_JVM_OPENS --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 $foreign \
+    $TM_JAVA_OPTS \
     -Dlog.file="$STATE/logs/taskmanager.log" $logconf -cp "$cp" \
     org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "$STATE/flink/conf" $tm_dyn
   echo "FLINK_REST=localhost:$rest" > "$STATE/flink.env"

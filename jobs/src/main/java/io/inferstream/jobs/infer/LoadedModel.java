@@ -8,6 +8,7 @@ import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.ModelConfig;
+import io.inferstream.runtime.tensor.CompilerTrapLimit;
 import io.inferstream.runtime.tokenizer.ChatTemplate;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -60,6 +61,9 @@ public final class LoadedModel implements AutoCloseable {
             LOG.info("model {}: {}", spec.modelName(), loaded.choice().reason());
             loaded.quantized(spec.quantizeType()).ifPresent(q -> LOG.info("model {}: {}", spec.modelName(), q));
             loaded.deviceMemory().ifPresent(memory -> LOG.info("model {}: device memory: {}", spec.modelName(), memory));
+            if (!loaded.choice().cuda()) {
+                CompilerTrapLimit.advice().ifPresent(advice -> LOG.warn("model {}: {}", spec.modelName(), advice));
+            }
             if (!loaded.kernelChoices().isEmpty()) {
                 StringBuilder choices = new StringBuilder();
                 loaded.kernelChoices().forEach((what, decided) -> choices.append("\n  ").append(what).append(": ").append(decided));

@@ -11,6 +11,7 @@ import io.inferstream.runtime.cuda.KQuantPolicy;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.model.LanguageModel;
+import io.inferstream.runtime.tensor.CompilerTrapLimit;
 import java.io.PrintStream;
 import picocli.CommandLine.Option;
 
@@ -71,6 +72,9 @@ public final class DeviceCliOption {
         log.println(loaded.choice().reason());
         loaded.quantized(type).ifPresent(log::println);
         loaded.deviceMemory().ifPresent(memory -> log.println("device memory: " + memory));
+        if (!loaded.choice().cuda()) {
+            CompilerTrapLimit.advice().ifPresent(advice -> log.println("warning: " + advice));
+        }
         return loaded.model();
     }
 }

@@ -45,6 +45,7 @@ class KernelFamiliesInOtherJvmsTest {
     void withoutTheVectorModuleKernelsFallBackToPlainLoops() throws Exception {
         String out = runProbe();
         assertTrue(out.contains("kernels: scalar loops"), out);
+        assertTrue(out.contains("compiler: no advice"), out); // the plain loops do not need the trap limit
         assertTrue(out.contains("all kernels agree with float64"), out);
     }
 
@@ -72,5 +73,21 @@ class KernelFamiliesInOtherJvmsTest {
                 "-Dinferstream.tileRows=" + tileRows);
         assertTrue(out.contains("kernels: Vector API, 512-bit float vectors, " + tileRows + "-row tiles"), out);
         assertTrue(out.contains("all kernels agree with float64"), out);
+    }
+
+    @Test
+    void aJvmAtTheDefaultTrapLimitIsToldTheFlagAndOneWithItIsNot() throws Exception {
+        // the probe JVMs above start at HotSpot's default PerMethodTrapLimit (100), as a user's own JVM would
+        String plain = runProbe("--add-modules", "jdk.incubator.vector");
+        String flagged = runProbe("--add-modules", "jdk.incubator.vector", CompilerTrapLimit.FLAG);
+        if (Runtime.version().feature() < CompilerTrapLimit.FAST_AT_DEFAULT_FROM) {
+            int java = Runtime.version().feature();
+            assertTrue(plain.contains("compiler: PerMethodTrapLimit is 100: Java " + java + "'s JIT"), plain);
+            assertTrue(plain.contains("start the JVM with -XX:PerMethodTrapLimit=10000"), plain);
+        } else {
+            assertTrue(plain.contains("compiler: no advice"), plain);
+        }
+        assertTrue(flagged.contains("compiler: no advice"), flagged);
+        assertTrue(flagged.contains("all kernels agree with float64"), flagged);
     }
 }

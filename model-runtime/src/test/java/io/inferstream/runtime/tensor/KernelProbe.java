@@ -6,7 +6,8 @@ import java.nio.ByteBuffer;
 import java.util.Random;
 
 /**
- * Main run in a separate JVM by {@link KernelFamiliesInOtherJvmsTest}: prints which kernels are active, then
+ * Main run in a separate JVM by {@link KernelFamiliesInOtherJvmsTest}: prints which kernels are active and what
+ * {@link CompilerTrapLimit} advises, then
  * checks matmul, dot and two VectorMath ops of every supported type against float64 sums over the
  * scalar-decoded weights. Exit status 0 when all agree, 1 (with the first failure printed) otherwise.
  */
@@ -14,6 +15,7 @@ public final class KernelProbe {
 
     public static void main(String[] args) {
         System.out.println("kernels: " + VectorMath.kernelDescription());
+        System.out.println("compiler: " + CompilerTrapLimit.advice().orElse("no advice"));
         Random rnd = new Random(9);
         for (GgmlType type : GgmlType.supportedTypes()) {
             int rows = 9; // single-token sets of four rows two apart, and a last row alone
