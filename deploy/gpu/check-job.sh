@@ -24,7 +24,8 @@ tar -xJf .gpu-jobs/lib.txz -C "$libs" 2>/dev/null \
 cp="$(ls "$libs"/lib/*.jar | tr '\n' ':')$(ls .gpu/lib/*.jar | tr '\n' ':')"
 # jdk.incubator.foreign + native access: the programmatic launches (ProgrammaticLaunch.JVM_FLAGS)
 flags=(--add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
-       --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xss4m)
+       --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xss4m
+       -XX:PerMethodTrapLimit=10000)  # as the tests run here (pom.xml's test.argLine; CompilerTrapLimit)
 export INFERSTREAM_REQUIRE_GPU=1
 failed=0
 for cls in StreamingInferenceJobCudaGpuTest StreamingInferenceJobTest; do

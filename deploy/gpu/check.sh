@@ -22,7 +22,8 @@ jre_dir=/tmp/inferstream-jre
 java="$jre_dir/jre/bin/java"
 # jdk.incubator.foreign + native access: the programmatic launches (ProgrammaticLaunch.JVM_FLAGS)
 flags=(--add-modules jdk.incubator.vector,jdk.incubator.foreign --enable-native-access=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
-       --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xss4m)
+       --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xss4m
+       -XX:PerMethodTrapLimit=10000)  # as the tests run here (pom.xml's test.argLine; CompilerTrapLimit)
 cp="$(ls "$bundle"/lib/*.jar | tr '\n' ':')"
 summary="$OUT/summary.txt"
 : > "$summary"
