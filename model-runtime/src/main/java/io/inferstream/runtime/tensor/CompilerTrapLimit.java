@@ -17,7 +17,8 @@ import java.util.OptionalLong;
  * which got fast code. Over the limit, Java 17's C2 keeps paths on which the vectors must exist as objects, and
  * allocates three boxed vectors per block in the kernel's loop. One thread, 2048 × 2048, after Q4_K's, Q4_1's or
  * Q6_K's kernel: 11 of 18 JVMs took 528-831 µs, against 355-448 in all 18 with the flag; a Qwen3-0.6B-shaped Q4_0
- * model run after a Q4_K one decoded 22.0-23.3 tokens/s, against 24.0-29.2 with the flag (four alternating rounds).
+ * model run after a Q4_K one decoded 22.0-23.3 tokens/s, against 24.0-29.2 with the flag (four alternating rounds),
+ * and run after six other weight types' models 11.1 and 15.5 tokens/s, against 30.7 and 30.1.
  * Which JVMs get the slow code depends on compile timing. Java 25's C2 compiles the same over-limit sums to fast code.
  * With a limit of 10,000 the traps stay; a trap that fires again and again is still stopped by the per-bytecode
  * limits.
@@ -46,8 +47,8 @@ public final class CompilerTrapLimit {
             return Optional.empty();
         }
         return Optional.of("PerMethodTrapLimit is " + limit.getAsLong() + ": Java " + feature + "'s JIT may compile the"
-                + " CPU kernels with boxed vectors once other weight types' kernels have run (on Java 17 Q4_0's kernel"
-                + " up to twice as slow, decode about 10 %); start the JVM with " + FLAG
+                + " CPU kernels with boxed vectors once other weight types' kernels have run (on Java 17, Q4_0 decode"
+                + " measured 1.1 to 2.8 times slower); start the JVM with " + FLAG
                 + " (deploy/inferstream and the cluster scripts do)");
     }
 
