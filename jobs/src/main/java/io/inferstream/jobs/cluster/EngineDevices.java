@@ -59,28 +59,44 @@ public final class EngineDevices {
 
     /**
      * One line per operator and device, e.g. "cuda:0 (NVIDIA H200, compute 9.0) in inference subtasks 0,1 of 2
-     * (--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0)"; empty when no engine reported within
-     * {@code wait} (the cluster's metric fetcher gathers gauges every 10 s by default).
+     * (--device auto: 1 CUDA device(s); using the CUDA backend on cuda:0)", once every subtask of each operator with
+     * an engine has said its device; what has been said when {@code wait} runs out (empty when nothing). The
+     * subtasks report separately (each loads its model, and the cluster's metric fetcher gathers gauges every 10 s
+     * by default), so the first answer may name only some of them.
      */
     public static List<String> read(FlinkRestClient client, String jobId, Duration wait)
             throws IOException, InterruptedException {
         Instant deadline = Instant.now().plus(wait);
         while (true) {
-            List<String> lines = lines(client, jobId);
-            if (!lines.isEmpty() || !Instant.now().isBefore(deadline)) {
+            List<String> lines = new ArrayList<>();
+            boolean complete = true;
+            for (JsonNode vertex : client.job(jobId).path("vertices")) {
+                Map<String, String> metrics = client.vertexMetrics(jobId, vertex.path("id").asText(),
+                        id -> ID.matcher(id).matches());
+                int parallelism = vertex.path("parallelism").asInt();
+                lines.addAll(lines(metrics, parallelism));
+                complete &= allReported(metrics, parallelism);
+            }
+            if ((complete && !lines.isEmpty()) || !Instant.now().isBefore(deadline)) {
                 return lines;
             }
             Thread.sleep(500);
         }
     }
 
-    private static List<String> lines(FlinkRestClient client, String jobId) throws IOException {
-        List<String> lines = new ArrayList<>();
-        for (JsonNode vertex : client.job(jobId).path("vertices")) {
-            Map<String, String> metrics = client.vertexMetrics(jobId, vertex.path("id").asText(), id -> ID.matcher(id).matches());
-            lines.addAll(lines(metrics, vertex.path("parallelism").asInt()));
-        }
-        return lines;
+    /** Whether every subtask of each operator with an engine among {@code metrics} has said its device. */
+    static boolean allReported(Map<String, String> metrics, int parallelism) {
+        Map<String, TreeSet<Integer>> reported = new TreeMap<>(); // operator -> subtasks that said their device
+        metrics.forEach((id, value) -> {
+            Matcher m = ID.matcher(id);
+            if (m.matches()) {
+                TreeSet<Integer> subtasks = reported.computeIfAbsent(m.group(2), o -> new TreeSet<>());
+                if (m.group(3).equals(EngineMetricGauges.DEVICE)) {
+                    subtasks.add(Integer.parseInt(m.group(1)));
+                }
+            }
+        });
+        return reported.values().stream().allMatch(subtasks -> subtasks.size() == parallelism);
     }
 
     /** The lines of one vertex's gauges (ids as {@link FlinkRestClient#vertexMetrics} gives them). */

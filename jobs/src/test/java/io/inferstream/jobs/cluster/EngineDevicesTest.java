@@ -1,6 +1,8 @@
 package io.inferstream.jobs.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
@@ -34,6 +36,23 @@ class EngineDevicesTest {
         assertEquals(List.of("cpu in summarize-window subtask 0 of 1"),
                 EngineDevices.lines(Map.of("0.summarize-window.engine.device", "cpu"), 1));
         assertEquals(List.of(), EngineDevices.lines(Map.of("0.inference.engine.steps", "3"), 1));
+    }
+
+    @Test
+    void anOperatorIsReportedWhenEachOfItsSubtasksHasSaidItsDevice() {
+        // the second subtask's engine had not reported yet when submit once printed the first one's line alone
+        Map<String, String> one = Map.of(
+                "1.inference.engine.device", "cuda:0 (NVIDIA H200, compute 9.0)",
+                "1.inference.engine.deviceChoice", "--device cuda: using the CUDA backend on cuda:0");
+        assertFalse(EngineDevices.allReported(one, 2));
+        Map<String, String> both = new TreeMap<>(one);
+        both.put("0.inference.engine.deviceChoice", "--device cuda: using the CUDA backend on cuda:1");
+        assertFalse(EngineDevices.allReported(both, 2)); // a choice without its device yet
+        both.put("0.inference.engine.device", "cuda:1 (NVIDIA H200, compute 9.0)");
+        assertTrue(EngineDevices.allReported(both, 2));
+        both.put("0.summarize-window.engine.device", "cpu");
+        assertFalse(EngineDevices.allReported(both, 2)); // every operator with an engine, each at the vertex's parallelism
+        assertTrue(EngineDevices.allReported(Map.of("0.inference.engine.steps", "3"), 1)); // no engine: nothing to wait for
     }
 
     @Test
