@@ -191,7 +191,10 @@ final class Q4_KMatrix extends Matrix {
                             .fma(d3, m3).fma(v, a3);
                 }
             }
-            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+            out[r] = SimdFloatKernels.laneSum(a0);
+            out[r + stride] = SimdFloatKernels.laneSum(a1);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a2);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a3);
         }
 
         /**

@@ -123,7 +123,10 @@ final class Q8_0Matrix extends Matrix {
                     a3 = load(q, q3 + o + j).mul(s3).fma(v, a3);
                 }
             }
-            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+            out[r] = SimdFloatKernels.laneSum(a0);
+            out[r + stride] = SimdFloatKernels.laneSum(a1);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a2);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a3);
         }
 
         /**

@@ -230,7 +230,10 @@ final class ScaleMinMatrix extends Matrix {
                     a3 = load(q, q3 + o + j).mul(s3).sub(m3).fma(v, a3);
                 }
             }
-            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+            out[r] = SimdFloatKernels.laneSum(a0);
+            out[r + stride] = SimdFloatKernels.laneSum(a1);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a2);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a3);
         }
 
         static void fourRows32(byte[] q, float[] s, float[] m, int r, int stride, int cols, float[] x, float[] out) {
@@ -265,7 +268,10 @@ final class ScaleMinMatrix extends Matrix {
                     a3 = load(q, q3 + o + j).mul(s3).sub(m3).fma(v, a3);
                 }
             }
-            SimdFloatKernels.storeLaneSums(a0, a1, a2, a3, out, r, stride);
+            out[r] = SimdFloatKernels.laneSum(a0);
+            out[r + stride] = SimdFloatKernels.laneSum(a1);
+            out[r + 2 * stride] = SimdFloatKernels.laneSum(a2);
+            out[r + 3 * stride] = SimdFloatKernels.laneSum(a3);
         }
 
         /** {@link #fourRows32} for 2 tokens (x[t·cols..], out[t·rows + ..]): each weight decoded once feeds 2 FMA chains. */

@@ -56,6 +56,8 @@ final class SimdFloatKernels {
     /**
      * The sum of v's lanes added in lane order from 0f, ((0 + v0) + v1) + …: the one order of every lane sum in the
      * kernels, on every JDK, compiled or not, so a result does not depend on which path or which JIT tier computed it.
+     * Kept under 35 bytes of bytecode so that Java 17's C2 inlines it at any call site: a vector handed to a method C2
+     * left out of line is boxed, and a loop's accumulator on every iteration (see VectorArgumentsTest).
      */
     static float laneSum(FloatVector v) {
         return REDUCE_LANES_IN_ORDER ? v.reduceLanes(VectorOperators.ADD) : laneSumInOrder(v);
@@ -831,41 +833,6 @@ final class SimdFloatKernels {
         out[outOff + 3 * outStride] = s30;
         out[outOff + outRows + 3 * outStride] = s31;
     }
-
-    /** out[r + k·stride] = the lane sum of a_k, k &lt; 4: the end of every fused four-row single-token kernel. */
-    static void storeLaneSums(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] out, int r,
-                              int stride) {
-        if (REDUCE_LANES_IN_ORDER) {
-            out[r] = laneSum(a0);
-            out[r + stride] = laneSum(a1);
-            out[r + 2 * stride] = laneSum(a2);
-            out[r + 3 * stride] = laneSum(a3);
-            return;
-        }
-        // laneSum's order over the stored lanes, four chains side by side (as finishTile4 adds them): cheaper than
-        // extracting each lane of each vector
-        float[] lanes = LANE_BUFFER.get();
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, LANES);
-        a2.intoArray(lanes, 2 * LANES);
-        a3.intoArray(lanes, 3 * LANES);
-        float s0 = 0f;
-        float s1 = 0f;
-        float s2 = 0f;
-        float s3 = 0f;
-        for (int l = 0; l < LANES; l++) {
-            s0 += lanes[l];
-            s1 += lanes[LANES + l];
-            s2 += lanes[2 * LANES + l];
-            s3 += lanes[3 * LANES + l];
-        }
-        out[r] = s0;
-        out[r + stride] = s1;
-        out[r + 2 * stride] = s2;
-        out[r + 3 * stride] = s3;
-    }
-
-    private static final ThreadLocal<float[]> LANE_BUFFER = ThreadLocal.withInitial(() -> new float[4 * LANES]);
 
     /** Two weight rows times two tokens (a token remainder of {@link #tile2x4}). */
     static void tile2x2(float[] w, int wa, int wb, float[] x, int xOff, int cols,
