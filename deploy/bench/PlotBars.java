@@ -11,7 +11,7 @@ import org.knowm.xchart.CategoryChartBuilder;
 /**
  * A grouped bar chart for docs/ from a CSV of {@code category,series,value} rows (header first): one group of bars per
  * category, one colour per series, in the order they first appear.
- * java -cp xchart-3.8.8.jar deploy/bench/PlotBars.java IN.csv OUT.png "title" "y axis"
+ * java -cp xchart-3.8.8.jar deploy/bench/PlotBars.java IN.csv OUT.png "title" "y axis" [width in pixels, 900]
  */
 public class PlotBars {
     public static void main(String[] args) throws Exception {
@@ -25,7 +25,7 @@ public class PlotBars {
             }
             series.computeIfAbsent(f[1], k -> new LinkedHashMap<>()).put(f[0], Double.parseDouble(f[2]));
         }
-        CategoryChart chart = new CategoryChartBuilder().width(900).height(480).title(args[2])
+        CategoryChart chart = new CategoryChartBuilder().width(args.length > 4 ? Integer.parseInt(args[4]) : 900).height(480).title(args[2])
                 .xAxisTitle("").yAxisTitle(args[3]).build();
         chart.getStyler().setLabelsVisible(true);
         for (var s : series.entrySet()) {
