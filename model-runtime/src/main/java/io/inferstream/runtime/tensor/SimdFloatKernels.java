@@ -57,7 +57,8 @@ final class SimdFloatKernels {
      * The sum of v's lanes added in lane order from 0f, ((0 + v0) + v1) + …: the one order of every lane sum in the
      * kernels, on every JDK, compiled or not, so a result does not depend on which path or which JIT tier computed it.
      * Kept under 35 bytes of bytecode so that Java 17's C2 inlines it at any call site: a vector handed to a method C2
-     * left out of line is boxed, and a loop's accumulator on every iteration (see VectorArgumentsTest).
+     * left out of line is boxed (the single-token kernels' old ending, four accumulators to a 232-byte method, was
+     * boxed on every iteration of their loop; see VectorArgumentsTest).
      */
     static float laneSum(FloatVector v) {
         return REDUCE_LANES_IN_ORDER ? v.reduceLanes(VectorOperators.ADD) : laneSumInOrder(v);

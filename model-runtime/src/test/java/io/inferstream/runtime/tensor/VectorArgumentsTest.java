@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Which of our own methods take or return Vector API values. Java 17's C2 boxes a vector it passes to a method it did
- * not inline, and when that vector is a loop's accumulator it boxes it on every iteration: a kernel compiled so ran 4-5×
- * slower for the life of the JVM. Whether C2 inlines a method of more than 35 bytes of bytecode depends on how hot the
+ * not inline; the single-token kernels' four accumulators, passed so after their loop, were boxed on every iteration
+ * of it, and a kernel compiled so ran 4-5× slower for the life of the JVM. Whether C2 inlines a method of more than 35 bytes of bytecode depends on how hot the
  * call site's profile is when the kernel compiles, so a kernel must not hand its accumulators to such a method once per
  * call (the single-token kernels once did, to {@code storeLaneSums}; they now call {@code laneSum} once per row).
  * A new method here needs a reason why C2 always inlines it.
