@@ -14,14 +14,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Once compiled, the Vector API kernels (every weight type's products, attention, the element-wise ops) keep their
- * vectors in registers. A kernel whose vectors C2 could not keep there (a variable shift count, too many inlined
- * traps, its accumulators handed to a method it left out of line) boxes them on every iteration of its loop and runs
- * several times slower; each has happened here (docs/benchmarks.md, the thirty-seventh, fortieth and forty-first
- * sessions). Timing would be noise on a shared machine; the bytes a call allocates are not. A loop that boxes
- * allocates a vector per 16 columns, over 100 KB per product at these shapes. The largest written-out kernels (F16's, Q4_0's, the three-token ones) do box each accumulator once, after their
- * loop: C2 stops inlining into a compile past NodeCountInliningCutoff, so their laneSum calls stay out of line. That
- * is 96 bytes per output and measured to cost nothing (Q4_K at three tokens, 2048 × 8192: 1278-1328 µs, and
- * 1292-1404 with those sums as reduceLanes calls, which C2 inlines anyway), so the limit allows two vectors per output.
+ * vectors in registers. A kernel whose vectors C2 could not keep there (a variable shift count, too many inlined traps,
+ * its accumulators handed to a method it left out of line) boxes them on every iteration of its loop and runs several
+ * times slower; each has happened here (docs/benchmarks.md, the thirty-seventh, fortieth and forty-first sessions).
+ * Timing would be noise on a shared machine; the bytes a call allocates are not. A loop that boxes allocates a vector
+ * per 16 columns, over 100 KB per product at these shapes. The largest written-out kernels (F16's, Q4_0's, the
+ * three-token ones) do box each accumulator once, after their loop: C2 stops inlining into a compile past
+ * NodeCountInliningCutoff, so their laneSum calls stay out of line. That is 96 bytes per output and measured to cost
+ * nothing (Q4_K at three tokens, 2048 × 8192: 1278-1328 µs, and 1292-1404 with those sums as reduceLanes calls, which
+ * C2 inlines anyway), so the limit allows two vectors per output.
  */
 class KernelAllocationTest {
 
@@ -103,7 +104,8 @@ class KernelAllocationTest {
                         block, len, scale, scores, 0, 2 * block), LESS_THAN_A_BOX),
                 new Kernel("keyScores3Pair", () -> VectorMath.keyScores3Pair(q, 0, len, 2 * len, kT, 0, kB, block,
                         block, block, len, scale, scores, 0, 2 * block, 4 * block), LESS_THAN_A_BOX),
-                new Kernel("axpyRows", () -> VectorMath.axpyRows(scores, 0, v, 0, len, block, y, 0, len), LESS_THAN_A_BOX),
+                new Kernel("axpyRows", () -> VectorMath.axpyRows(scores, 0, v, 0, len, block, y, 0, len),
+                        LESS_THAN_A_BOX),
                 new Kernel("axpyRows3", () -> VectorMath.axpyRows3(scores, 0, 2 * block, 4 * block, v, 0, len, block,
                         y, 0, len, 2 * len, len), LESS_THAN_A_BOX),
                 new Kernel("axpyRows3Pair", () -> VectorMath.axpyRows3Pair(scores, 0, 2 * block, 4 * block, v, 0,
