@@ -57,8 +57,8 @@ class KernelAllocationTest {
     private static List<Kernel> products(Random rnd) {
         List<Kernel> products = new ArrayList<>();
         // Q4_0 last: its kernels then compile after the others have left their traps in the Vector API's shared
-        // methods, and at the default PerMethodTrapLimit they box (CompilerTrapLimit): this fails in a JVM without
-        // the flag, F16 with it
+        // methods, and at the default PerMethodTrapLimit they box (CompilerTrapLimit): in a Java 17 JVM without the
+        // flag this fails, for Q4_0 and F16
         for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_1,
                 GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q3_K, GgmlType.Q2_K,
                 GgmlType.IQ4_NL, GgmlType.IQ4_XS, GgmlType.Q4_0}) {
