@@ -41,7 +41,8 @@ class KernelAllocationTest {
     @Test
     void compiledKernelsAllocateNextToNothing() {
         // pom.xml's test.argLine adds the module; a CPU with vectors under 256 bits runs the plain loops instead
-        assumeTrue(VectorApiSupport.ENABLED, "the Vector API kernels do not run here: " + VectorApiSupport.describe());
+        assumeTrue(VectorApiSupport.ENABLED, "the Vector API kernels do not run here (they need AVX2 or AVX-512 and "
+                + "--add-modules jdk.incubator.vector); this JVM runs " + VectorApiSupport.describe());
         assertTrue(THREADS.isThreadAllocatedMemorySupported() && THREADS.isThreadAllocatedMemoryEnabled());
         Random rnd = new Random(5);
         List<Kernel> kernels = new ArrayList<>(products(rnd));
