@@ -113,6 +113,11 @@ public final class CudaKernels implements AutoCloseable {
     private CudaKernels() {
     }
 
+    /** Blocks of 256 threads for {@code count} elements, one element a thread (grid-stride loops cover the rest past 65535). */
+    static int blocks(int count) {
+        return Math.max(1, Math.min((count + 255) / 256, 65535));
+    }
+
     /** The kernels for a device of compute capability {@code computeMajor}.x. */
     static CudaKernels load(int computeMajor) {
         CudaKernels k = new CudaKernels();

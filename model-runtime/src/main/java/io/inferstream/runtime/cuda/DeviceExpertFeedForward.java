@@ -154,7 +154,7 @@ final class DeviceExpertFeedForward implements AutoCloseable {
             int width = experts.sharedHidden();
             w.sharedGate.matmul(k, xb, sharedGate, n, skinny);
             w.sharedUp.matmul(k, xb, sharedUp, n, skinny);
-            k.launch("swiglu", CudaLlamaModel.blocks(n * width), 1, 256, 0, sharedGate, sharedUp, n * width);
+            k.launch("swiglu", CudaKernels.blocks(n * width), 1, 256, 0, sharedGate, sharedUp, n * width);
             w.sharedDown.matmul(k, sharedGate, shared, n, skinny);
         }
         k.launch("moe_combine", n, 1, 256, 0, xb, out, weights, used, w.sharedGate == null ? null : shared,

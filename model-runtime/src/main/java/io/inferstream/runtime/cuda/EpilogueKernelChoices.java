@@ -47,7 +47,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         int n = Math.min(64, buf.capacity);
         StringBuilder why = new StringBuilder();
         String forcedNorm = System.getProperty("inferstream.cuda.norm");
-        if (!CudaLlamaModel.vectorNormFits(config.dim())) {
+        if (!ForwardPass.vectorNormFits(config.dim())) {
             why.append("norms: rmsnorm (dim ").append(config.dim()).append(" does not fit the vectorised kernels)");
         } else if (forcedNorm != null) {
             model.useVectorNorm("vec".equals(forcedNorm));
@@ -63,7 +63,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         }
         why.append("; ");
         String forced = System.getProperty("inferstream.cuda.attention");
-        String perHead = CudaLlamaModel.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
+        String perHead = ForwardPass.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
         if (model.splitAttention == null) {
             why.append("attention: ").append(perHead).append(" (split kernel: ")
                     .append(SplitAttention.unsupported(config.nHeads(), config.nKvHeads(), config.headDim()))
@@ -102,7 +102,7 @@ final class EpilogueKernelChoices extends KernelTrials {
             return;
         }
         String other = model.useSplitAttention ? "attention_split"
-                : CudaLlamaModel.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
+                : ForwardPass.vectorAttention(config.headDim()) ? "attention_vec" : "attention";
         StringBuilder why = new StringBuilder("prefill steps: ");
         String forced = CudaLlamaModel.onOff("inferstream.cuda.tiledAttention");
         if (forced != null) {
@@ -163,7 +163,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                     model.splitAttention.launch(k, f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks,
                             bs, out, n, scale, splits);
                 } else {
-                    model.launchPerHeadAttention(f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks, bs,
+                    model.pass.launchPerHeadAttention(f16, fx.q, keys, values, fx.positions(), fx.seq(), fx.tables(), maxBlocks, bs,
                             out, n);
                 }
             };
@@ -262,7 +262,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                 float[][] got = new float[2][n * qDim];
                 for (int v = 0; v < 2; v++) {
                     if (v == 0) {
-                        model.launchPerHeadAttention(f16, qd, f16 ? k16 : k32, f16 ? v16 : v32, positions, seq, tables,
+                        model.pass.launchPerHeadAttention(f16, qd, f16 ? k16 : k32, f16 ? v16 : v32, positions, seq, tables,
                                 maxBlocks, bs, out, n);
                     } else {
                         model.splitAttention.launch(k, f16, qd, f16 ? k16 : k32, f16 ? v16 : v32, positions, seq, tables,
@@ -275,7 +275,7 @@ final class EpilogueKernelChoices extends KernelTrials {
             }
             java.util.function.IntConsumer launches = v -> {
                 if (v == 0) {
-                    model.launchPerHeadAttention(true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n);
+                    model.pass.launchPerHeadAttention(true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n);
                 } else {
                     model.splitAttention.launch(k, true, qd, k16, v16, positions, seq, tables, maxBlocks, bs, out, n, scale, splits);
                 }
@@ -366,9 +366,9 @@ final class EpilogueKernelChoices extends KernelTrials {
         int dim = config.dim();
         int hidden = config.hiddenDim();
         model.fusedHalves = true; // what the step would do with it on
-        boolean applies = model.halvesFused() && model.qkvReadsHalves(0, n) && model.downReadsHalves(0, n) && hidden >= dim;
+        boolean applies = model.pass.halvesFused() && model.pass.qkvReadsHalves(0, n) && model.pass.downReadsHalves(0, n) && hidden >= dim;
         boolean head = applies && w.output.readsHalves(n, model.skinny);
-        boolean attention = applies && model.woReadsHalves(0, n);
+        boolean attention = applies && model.pass.woReadsHalves(0, n);
         model.fusedHalves = false;
         if (!applies) {
             fusedHalvesChoice = "layer 0's products of " + n + " tokens do not all read the streaming product's "
@@ -396,7 +396,7 @@ final class EpilogueKernelChoices extends KernelTrials {
             java.util.function.IntConsumer chain = v -> {
                 model.fusedHalves = v == 1;
                 if (attention) { // split attention (F16 KV) -> att and its 16-bit copy -> Wo -> xb
-                    boolean h = model.woReadsHalves(0, n);
+                    boolean h = model.pass.woReadsHalves(0, n);
                     model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
                             fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n,
                             config.qkScale(), SplitAttention.splits(n, config.nKvHeads()),
@@ -404,17 +404,17 @@ final class EpilogueKernelChoices extends KernelTrials {
                     w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny, h);
                 }
                 // x += xb; xb = norm(x) -> grouped Q/K/V
-                model.addRmsnorm(0, n, w.ffnNorm[0], model.qkvReadsHalves(0, n) ? w.wq[0] : null);
+                model.pass.addRmsnorm(0, n, w.ffnNorm[0], model.pass.qkvReadsHalves(0, n) ? w.wq[0] : null);
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.wq[0], w.wk[0], w.wv[0]}, buf.xb, new DeviceBuffer[] {buf.q, buf.kBuf, buf.vBuf},
-                        n, model.skinny, false, model.qkvReadsHalves(0, n), false);
+                        n, model.skinny, false, model.pass.qkvReadsHalves(0, n), false);
                 // xb = norm(x) -> gate/up with SwiGLU -> hb -> down -> hb2 [n, dim]
-                model.rmsnorm(null, n, w.attnNorm[0], model.ffnReadsHalves(0, n) ? w.gate[0] : null);
+                model.pass.rmsnorm(null, n, w.attnNorm[0], model.pass.ffnReadsHalves(0, n) ? w.gate[0] : null);
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.gate[0], w.up[0]}, buf.xb, new DeviceBuffer[] {buf.hb, null}, n, model.skinny,
-                        true, model.ffnReadsHalves(0, n), model.downReadsHalves(0, n));
-                w.down[0].matmul(k, buf.hb, buf.hb2, n, model.skinny, model.downReadsHalves(0, n));
+                        true, model.pass.ffnReadsHalves(0, n), model.pass.downReadsHalves(0, n));
+                w.down[0].matmul(k, buf.hb, buf.hb2, n, model.skinny, model.pass.downReadsHalves(0, n));
                 if (head) { // the final norm over shuffled rows -> the output head
-                    boolean h = model.halvesFused();
-                    model.rmsnorm(rowIndex.pointer(), n, w.outputNorm, h ? w.output : null);
+                    boolean h = model.pass.halvesFused();
+                    model.pass.rmsnorm(rowIndex.pointer(), n, w.outputNorm, h ? w.output : null);
                     w.output.matmul(k, buf.xb, buf.logits, n, model.skinny, h);
                 }
             };
@@ -471,11 +471,11 @@ final class EpilogueKernelChoices extends KernelTrials {
                 java.util.function.IntConsumer chain = v -> {
                     if (v == 1) {
                         int[] splits = DeviceMatrix.skinnyGroupPartials(k, qkv, buf.xb, n, model.skinny, false);
-                        model.reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
+                        model.pass.reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
                     } else {
                         DeviceMatrix.skinnyGroup(k, qkv, buf.xb, new DeviceBuffer[] {buf.q, buf.kBuf, buf.vBuf}, n, model.skinny, false);
-                        model.addQkvBiases(0, n);
-                        model.ropeKvStore(0, n, positions, slots, keys, values, f16);
+                        model.pass.addQkvBiases(0, n);
+                        model.pass.ropeKvStore(0, n, positions, slots, keys, values, f16);
                     }
                 };
                 DeviceBuffer[] outs = {buf.q, buf.kBuf, buf.vBuf, keys, values};
@@ -519,7 +519,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         }
         DeviceMatrix[] qkv = {w.wq[0], w.wk[0], w.wv[0]};
         boolean withQkv = model.fusedRope() && GroupEpilogue.ropeFits(config.headDim()) && DeviceMatrix.groupable(n, qkv);
-        boolean downHalves = model.downReadsHalves(0, n);
+        boolean downHalves = model.pass.downReadsHalves(0, n);
         int dim = config.dim();
         int kvDim = config.kvDim();
         int hidden = config.hiddenDim();
@@ -543,10 +543,10 @@ final class EpilogueKernelChoices extends KernelTrials {
                 java.util.function.IntConsumer chain = v -> {
                     if (withQkv && v == 1) {
                         DeviceMatrix.skinnyGroupReduced(k, qkv, buf.xb, n, s, false, s.halves,
-                                model.ropeKvEpilogue(0, positions, slots, keys, values, f16));
+                                model.pass.ropeKvEpilogue(0, positions, slots, keys, values, f16));
                     } else if (withQkv) {
                         int[] splits = DeviceMatrix.skinnyGroupPartials(k, qkv, buf.xb, n, s, false);
-                        model.reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
+                        model.pass.reduceRopeKv(0, n, splits, positions, slots, keys, values, f16);
                     }
                     // Wo and down (of random activations in att and hb2) adding into the residual stream x (reset
                     // below before each way); before gate/up, whose 16-bit output is then the last write to s.halves
@@ -559,7 +559,7 @@ final class EpilogueKernelChoices extends KernelTrials {
                             DeviceMatrix.skinnyGroupReduced(k, new DeviceMatrix[] {m}, in, n, s, false, s.halves,
                                     GroupEpilogue.residual(buf.x));
                         } else { // the product (reduced by splitk_reduce) into a scratch, then x += it
-                            model.matmulAll(m, in, buf.logits, n, false);
+                            model.pass.matmulAll(m, in, buf.logits, n, false);
                             k.launch("add_inplace", (n * dim + 255) / 256, 1, 256, 0, buf.x, buf.logits, n * dim);
                         }
                     }
@@ -612,7 +612,7 @@ final class EpilogueKernelChoices extends KernelTrials {
         int dim = config.dim();
         boolean wasFused = model.fuseNorm;
         model.fuseNorm = true;
-        boolean applies = model.fuseReduceNorm() && w.wo[0].readsHalves(n, model.skinny) && model.skinny.splits(w.wo[0].rows(), w.wo[0].cols()) > 1;
+        boolean applies = model.pass.fuseReduceNorm() && w.wo[0].readsHalves(n, model.skinny) && model.skinny.splits(w.wo[0].rows(), w.wo[0].cols()) > 1;
         model.fuseNorm = wasFused;
         if (!applies) {
             fusedNormChoice = "layer 0's Wo of " + n + " tokens has no split-K partial sums to hand over (streaming product "
@@ -630,8 +630,8 @@ final class EpilogueKernelChoices extends KernelTrials {
         }
         buf.att.upload(a0, a0.length);
         java.util.function.IntConsumer chain = v -> {
-            int splits = v == 1 ? w.wo[0].matmulPartials(k, buf.att, buf.xb, n, model.skinny, false) : model.matmulAll(w.wo[0], buf.att, buf.xb, n, false);
-            model.addRmsnorm(splits, n, w.ffnNorm[0], null);
+            int splits = v == 1 ? w.wo[0].matmulPartials(k, buf.att, buf.xb, n, model.skinny, false) : model.pass.matmulAll(w.wo[0], buf.att, buf.xb, n, false);
+            model.pass.addRmsnorm(splits, n, w.ffnNorm[0], null);
         };
         BothWays r = bothWays(chain, () -> buf.x.upload(x0, x0.length), new DeviceBuffer[] {buf.x, buf.xb}, new int[] {n * dim, n * dim});
         model.useFusedNorm(r.adopt());
@@ -676,25 +676,25 @@ final class EpilogueKernelChoices extends KernelTrials {
                     && w.gate[0].rows() == w.up[0].rows();
             java.util.function.IntConsumer chain = v -> {
                 if (budgets[v] > 0) {
-                    model.prefetchWeights(0, budgets[v]);
+                    model.pass.prefetchWeights(0, budgets[v]);
                 }
                 if (model.useSplitAttention) {
                     model.splitAttention.launch(k, true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
                             fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n, scale,
                             SplitAttention.splits(n, config.nKvHeads()));
                 } else {
-                    model.launchPerHeadAttention(true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
+                    model.pass.launchPerHeadAttention(true, fx.q, fx.keys16, fx.values16, fx.positions(), fx.seq(), fx.tables(),
                             fx.maxBlocks(), AttentionFixture.BLOCK_SIZE, buf.att, n);
                 }
                 w.wo[0].matmul(k, buf.att, buf.xb, n, model.skinny);
-                model.addRmsnorm(0, n, w.ffnNorm[0], null);
+                model.pass.addRmsnorm(0, n, w.ffnNorm[0], null);
                 if (grouped) {
                     DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.gate[0], w.up[0]}, buf.xb, new DeviceBuffer[] {buf.hb, null}, n,
                             model.skinny, true);
                 } else {
                     w.gate[0].matmul(k, buf.xb, buf.hb, n, model.skinny);
                     w.up[0].matmul(k, buf.xb, buf.hb2, n, model.skinny);
-                    k.launch("swiglu", CudaLlamaModel.blocks(n * config.hiddenDim()), 1, 256, 0, buf.hb, buf.hb2, n * config.hiddenDim());
+                    k.launch("swiglu", CudaKernels.blocks(n * config.hiddenDim()), 1, 256, 0, buf.hb, buf.hb2, n * config.hiddenDim());
                 }
                 w.down[0].matmul(k, buf.hb, buf.hb2, n, model.skinny);
             };

@@ -295,7 +295,7 @@ public final class GpuBench {
             if (g.splitAttentionAvailable()) {
                 otherAttentionMs = otherWay("attention and norm kernels", () -> {
                     g.useSplitAttention(!splitDefault);
-                    if (CudaLlamaModel.vectorNormFits(g.config().dim())) {
+                    if (ForwardPass.vectorNormFits(g.config().dim())) {
                         g.useVectorNorm(!normDefault);
                     }
                 }, () -> {

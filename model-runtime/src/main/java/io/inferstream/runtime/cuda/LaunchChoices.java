@@ -49,7 +49,7 @@ final class LaunchChoices extends KernelTrials {
         WithinTolerance r;
         try (CudaKvStore kv = (CudaKvStore) model.newKvStore(n, bs, KvStore.Precision.F16)) {
             // fill each sequence's block with the keys and values of positions 0..14, one step per position
-            CudaLlamaModel.StepShape shape = null;
+            StepShape shape = null;
             for (int p = 0; p < bs; p++) {
                 for (int t = 0; t < n; t++) {
                     tokens[t] = rnd.nextInt(config.vocabSize());
@@ -58,13 +58,13 @@ final class LaunchChoices extends KernelTrials {
                 java.util.Arrays.fill(pos, p);
                 shape = model.prepare(new TokenBatch(tokens.clone(), pos, rows.clone(), tables, rows.clone()), kv);
                 if (p + 1 < bs) {
-                    model.launchStep(shape, kv, false);
+                    model.pass.launch(shape, kv, false);
                 }
             }
-            CudaLlamaModel.StepShape last = shape; // position 15: the step compared and timed (it rewrites only its own row)
+            StepShape last = shape; // position 15: the step compared and timed (it rewrites only its own row)
             r = withinTolerance(v -> {
                 k.useProgrammatic(v == 1);
-                model.launchStep(last, kv, true);
+                model.pass.launch(last, kv, true);
             }, () -> { }, new DeviceBuffer[] {buf.logits}, new int[] {n * config.vocabSize()}, 1e-5);
         } finally {
             k.useProgrammatic(model.programmaticLaunch);

@@ -106,7 +106,7 @@ public record MemoryPlan(long deviceFree, long deviceTotal, double fraction, lon
         // x, xb, q, att, k, v, gate, up, the logits and the logit candidates (topk_rows: k logits, k ids, max and sum)
         // (and for long rows the two-stage argmax / top-k scratch: k logits, k ids and 2 stats per chunk)
         long floatsPerToken = 2L * c.dim() + 2 * qDim + 2L * c.kvDim() + 2L * c.hiddenDim() + c.vocabSize()
-                + (1L + CudaLlamaModel.headChunks(c.vocabSize())) * (2L * io.inferstream.runtime.model.LogitCandidates.MAX_K + 2);
+                + (1L + LogitHead.chunks(c.vocabSize())) * (2L * io.inferstream.runtime.model.LogitCandidates.MAX_K + 2);
         long intsPerToken = 5;
         // plus the scratch of the decode kernels: the skinny products' activations and partial sums, the sliced
         // (prefill) products' 16-bit activations, and the split-context attention's partial outputs

@@ -238,7 +238,7 @@ final class ProductKernelChoices extends KernelTrials {
                     DeviceMatrix.matmul3(k, w.wq[0], w.wk[0], w.wv[0], buf.xb, buf.q, buf.kBuf, buf.vBuf, n, model.skinny);
                     w.gate[0].matmul(k, buf.xb, buf.hb, n, model.skinny);
                     w.up[0].matmul(k, buf.xb, buf.hb2, n, model.skinny);
-                    k.launch("swiglu", CudaLlamaModel.blocks(n * hidden), 1, 256, 0, buf.hb, buf.hb2, n * hidden);
+                    k.launch("swiglu", CudaKernels.blocks(n * hidden), 1, 256, 0, buf.hb, buf.hb2, n * hidden);
                 } else {
                     DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.wq[0], w.wk[0], w.wv[0]}, buf.xb, new DeviceBuffer[] {buf.q, buf.kBuf, buf.vBuf},
                             n, model.skinny, false);

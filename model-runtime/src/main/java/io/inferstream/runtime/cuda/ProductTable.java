@@ -12,7 +12,7 @@ final class ProductTable extends KernelTrials {
 
     /**
      * Where a decode step's weight reads go: each product of a step (layer 0's Q/K/V, Wo, gate/up with SwiGLU and
-     * down, and the output head) for each token count, launched exactly as {@link CudaLlamaModel#launchStep} launches it (the
+     * down, and the output head) for each token count, launched exactly as {@link ForwardPass#launch} launches it (the
      * chosen kernels, grouped or not), timed as {@code reps} CUDA graph replays (eager where recording fails). A
      * markdown table: microseconds per product and weight GB/s (weight bytes / time). Token counts above the scratch
      * capacity are left out. Overwrites the activation scratch buffers (not the KV cache).
@@ -79,7 +79,7 @@ final class ProductTable extends KernelTrials {
                             } else {
                                 w.gate[0].matmul(k, buf.xb, buf.hb2, n, model.skinny);
                                 w.up[0].matmul(k, buf.xb, buf.hb, n, model.skinny); // hb: down's input, any finite values do
-                                k.launch("swiglu", CudaLlamaModel.blocks(n * hidden), 1, 256, 0, buf.hb2, buf.hb, n * hidden);
+                                k.launch("swiglu", CudaKernels.blocks(n * hidden), 1, 256, 0, buf.hb2, buf.hb, n * hidden);
                             }
                         }
                         case 3 -> w.down[0].matmul(k, buf.hb, buf.x, n, model.skinny);

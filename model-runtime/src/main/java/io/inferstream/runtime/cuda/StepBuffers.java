@@ -45,7 +45,7 @@ final class StepBuffers implements AutoCloseable {
         hb2 = DeviceBuffer.allocate(f * config.hiddenDim(), "activations hb2");
         logits = DeviceBuffer.allocate(f * config.vocabSize(), "logits");
         candidates = DeviceBuffer.allocate(f * (2L * LogitCandidates.MAX_K + 2), "logit candidates");
-        int chunks = CudaLlamaModel.headChunks(config.vocabSize());
+        int chunks = LogitHead.chunks(config.vocabSize());
         headScratch = chunks == 0 ? null
                 : DeviceBuffer.allocate(f * chunks * (2L * LogitCandidates.MAX_K + 2), "argmax / top-k chunk scratch");
         intsCapacity = 5 * c + 1024;

@@ -1113,7 +1113,7 @@ class DeviceKernelsGpuTest {
     @CsvSource({"64, 128256", "5, 8193", "6, 12289", "5, 32000"})
     void argmaxInChunksIsArgmaxRows(int rows, int vocab) {
         float[] logits = gridLogits(new SplittableRandom(vocab), rows * vocab);
-        int chunk = CudaLlamaModel.HEAD_CHUNK;
+        int chunk = LogitHead.HEAD_CHUNK;
         logits[0 * vocab + chunk] = 99f;     // tie across a chunk edge: chunk - 1 wins
         logits[0 * vocab + chunk - 1] = 99f;
         logits[1 * vocab + vocab - 1] = 99f; // the last logit (a chunk of one where vocab % chunk == 1)
@@ -1133,7 +1133,7 @@ class DeviceKernelsGpuTest {
             }
             expected[r] = best;
         }
-        int chunks = CudaLlamaModel.headChunks(vocab);
+        int chunks = LogitHead.chunks(vocab);
         assertTrue(chunks >= 3, "two stages serve rows longer than two chunks");
         try (DeviceBuffer dl = DeviceBuffer.allocate(4L * logits.length, "logits");
              DeviceBuffer partV = DeviceBuffer.allocate(4L * rows * chunks, "chunk max");
@@ -1166,7 +1166,7 @@ class DeviceKernelsGpuTest {
     @CsvSource({"64, 128256", "7, 8193", "7, 12289", "7, 32000"})
     void topOneInChunksIsTheFirstCandidate(int rows, int vocab) {
         float[] logits = gridLogits(new SplittableRandom(vocab + 5L), rows * vocab);
-        int chunk = CudaLlamaModel.HEAD_CHUNK;
+        int chunk = LogitHead.HEAD_CHUNK;
         java.util.Arrays.fill(logits, 0, vocab, -1f);      // row 0: -0.0 at 7, +0.0 at chunk + 3: +0 comes first
         logits[7] = -0.0f;
         logits[chunk + 3] = 0.0f;
@@ -1178,7 +1178,7 @@ class DeviceKernelsGpuTest {
         java.util.Arrays.fill(logits, 5 * vocab, 6 * vocab, Float.NaN);               // row 5: NaN and one -inf
         logits[5 * vocab + vocab / 2] = Float.NEGATIVE_INFINITY;
         io.inferstream.runtime.model.LogitCandidates want = io.inferstream.runtime.model.LogitCandidates.of(logits, rows, vocab, 1);
-        int chunks = CudaLlamaModel.headChunks(vocab);
+        int chunks = LogitHead.chunks(vocab);
         assertTrue(chunks >= 3, "two stages serve rows longer than two chunks");
         try (DeviceBuffer dl = DeviceBuffer.allocate(4L * logits.length, "logits");
              DeviceBuffer partKey = DeviceBuffer.allocate(8L * rows * chunks, "chunk keys");
@@ -1257,19 +1257,19 @@ class DeviceKernelsGpuTest {
             dl.upload(logits, logits.length);
             if (twoStage) {
                 // what CudaLlamaModel launches for long rows: per-chunk top-k lists, then their merge
-                int chunks = CudaLlamaModel.headChunks(vocab);
+                int chunks = LogitHead.chunks(vocab);
                 assertTrue(chunks >= 3, "two stages serve rows longer than two chunks");
-                long perRow = (long) (chunks - 1) * k + Math.min(k, vocab - (chunks - 1) * CudaLlamaModel.HEAD_CHUNK);
+                long perRow = (long) (chunks - 1) * k + Math.min(k, vocab - (chunks - 1) * LogitHead.HEAD_CHUNK);
                 try (DeviceBuffer candV = DeviceBuffer.allocate(4L * rows * perRow, "chunk candidate logits");
                      DeviceBuffer candI = DeviceBuffer.allocate(4L * rows * perRow, "chunk candidate ids");
                      DeviceBuffer chunkStats = DeviceBuffer.allocate(8L * rows * chunks, "chunk stats")) {
                     device.kernels().launch("topk_chunks", rows, chunks, 256, 0, dl, vocab, k, candV, candI, chunkStats);
-                    device.kernels().launch("topk_merge", rows, 1, CudaLlamaModel.TOPK_THREADS, 0, candV, candI, chunkStats,
+                    device.kernels().launch("topk_merge", rows, 1, LogitHead.TOPK_THREADS, 0, candV, candI, chunkStats,
                             vocab, chunks, k, outLogits, outIds, stats);
                     device.synchronize();
                 }
             } else {
-                device.kernels().launch("topk_rows", rows, 1, CudaLlamaModel.TOPK_THREADS, 0, dl, vocab, k, outLogits, outIds, stats);
+                device.kernels().launch("topk_rows", rows, 1, LogitHead.TOPK_THREADS, 0, dl, vocab, k, outLogits, outIds, stats);
             }
             float[] gotLogits = new float[rows * k];
             int[] gotIds = new int[rows * k];

@@ -181,7 +181,7 @@ class SplitAttentionGpuTest {
                 out.poison();
                 boolean vec = kernel.startsWith("attention_vec");
                 device.kernels().launch(kernel, vec ? n * nHeads : (n * nHeads + scalarWarps - 1) / scalarWarps, 1,
-                        vec ? 32 * CudaLlamaModel.ATT_WARPS : 32 * scalarWarps, vec ? 0 : scalarWarps * headDim * 4, qd, kd, vd,
+                        vec ? 32 * ForwardPass.ATT_WARPS : 32 * scalarWarps, vec ? 0 : scalarWarps * headDim * 4, qd, kd, vd,
                         md.at(0), md.at(4L * n), md.at(8L * n), maxBlocks, bs, out, n, nHeads, nKvHeads, headDim,
                         (float) scale, window, softcap);
                 device.synchronize();
