@@ -355,33 +355,11 @@ public final class CudaLlamaModel implements LanguageModel {
     }
 
     /**
-     * Weight bytes a decode step reads: every layer matrix and the output matrix once (the embedding is only
-     * gathered, unless it is also the output); norms and biases are negligible and left out. In a mixture of experts,
-     * the router, the shared expert and the experts one token runs through (more tokens may choose more of them).
+     * Weight bytes a decode step reads: every layer matrix and the output matrix once (see
+     * {@link DeviceWeights#bytesReadPerDecodeStep}).
      */
     public long bytesReadPerDecodeStep() {
-        long b = w.output.bytes();
-        for (int l = 0; l < config.nLayers(); l++) {
-            b += w.wq[l].bytes() + w.wk[l].bytes() + w.wv[l].bytes() + w.wo[l].bytes() + feedForwardBytes(l);
-        }
-        return b;
-    }
-
-    /** Weight bytes layer l's feed-forward block reads for one token (see {@link #bytesReadPerDecodeStep}). */
-    private long feedForwardBytes(int l) {
-        if (!w.mixture()) {
-            return w.gate[l].bytes() + w.up[l].bytes() + w.down[l].bytes();
-        }
-        DeviceExperts e = w.experts[l];
-        long stacks = 0; // one token reads used / count of each stack
-        for (DeviceExperts.Stack s : new DeviceExperts.Stack[] {e.gate, e.up, e.down}) {
-            stacks += s.data().bytes() + (s.scales() == null ? 0 : s.scales().bytes());
-        }
-        long b = e.router.bytes() + stacks / config.block().experts().count() * config.block().experts().used();
-        for (DeviceMatrix m : e.sharedMatrices()) {
-            b += m.bytes();
-        }
-        return b;
+        return w.bytesReadPerDecodeStep(config);
     }
 
     /** Profiles the following steps part by part (null to stop); synchronizes after every part. */
@@ -395,7 +373,7 @@ public final class CudaLlamaModel implements LanguageModel {
         for (int l = 0; l < config.nLayers(); l++) {
             b[StepProfile.Part.QKV_MATMUL.ordinal()] += w.wq[l].bytes() + w.wk[l].bytes() + w.wv[l].bytes();
             b[StepProfile.Part.WO_MATMUL.ordinal()] += w.wo[l].bytes();
-            b[StepProfile.Part.FFN_MATMUL.ordinal()] += feedForwardBytes(l);
+            b[StepProfile.Part.FFN_MATMUL.ordinal()] += w.feedForwardBytes(l, config);
         }
         b[StepProfile.Part.OUTPUT_MATMUL.ordinal()] = w.output.bytes();
         return b;

@@ -216,6 +216,36 @@ final class DeviceWeights implements AutoCloseable {
         return all;
     }
 
+    /**
+     * Weight bytes a decode step reads: every layer matrix and the output matrix once (the embedding is only
+     * gathered, unless it is also the output); norms and biases are negligible and left out. In a mixture of experts,
+     * the router, the shared expert and the experts one token runs through (more tokens may choose more of them).
+     */
+    long bytesReadPerDecodeStep(ModelConfig config) {
+        long b = output.bytes();
+        for (int l = 0; l < config.nLayers(); l++) {
+            b += wq[l].bytes() + wk[l].bytes() + wv[l].bytes() + wo[l].bytes() + feedForwardBytes(l, config);
+        }
+        return b;
+    }
+
+    /** Weight bytes layer l's feed-forward block reads for one token (see {@link #bytesReadPerDecodeStep}). */
+    long feedForwardBytes(int l, ModelConfig config) {
+        if (!mixture()) {
+            return gate[l].bytes() + up[l].bytes() + down[l].bytes();
+        }
+        DeviceExperts e = experts[l];
+        long stacks = 0; // one token reads used / count of each stack
+        for (DeviceExperts.Stack s : new DeviceExperts.Stack[] {e.gate, e.up, e.down}) {
+            stacks += s.data().bytes() + (s.scales() == null ? 0 : s.scales().bytes());
+        }
+        long b = e.router.bytes() + stacks / config.block().experts().count() * config.block().experts().used();
+        for (DeviceMatrix m : e.sharedMatrices()) {
+            b += m.bytes();
+        }
+        return b;
+    }
+
     /** Whether the feed-forward blocks are mixtures of experts ({@link #experts}) rather than gate, up and down. */
     boolean mixture() {
         return experts != null;
