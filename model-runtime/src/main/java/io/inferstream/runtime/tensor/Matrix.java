@@ -187,7 +187,7 @@ public abstract class Matrix {
         if (xOffset < 0 || xOffset + cols > x.length) {
             throw new IndexOutOfBoundsException("x[" + xOffset + " .. " + (xOffset + cols) + ") of length " + x.length);
         }
-        return VectorApiSupport.ENABLED ? dotSimd(row, x, xOffset) : dotScalar(row, x, xOffset);
+        return VectorApiSupport.ENABLED && vectorKernels() ? dotSimd(row, x, xOffset) : dotScalar(row, x, xOffset);
     }
 
     /**
@@ -195,7 +195,15 @@ public abstract class Matrix {
      * both row-major.
      */
     public void matmul(float[] x, float[] out, int n) {
-        matmul(x, out, n, VectorApiSupport.ENABLED);
+        matmul(x, out, n, VectorApiSupport.ENABLED && vectorKernels());
+    }
+
+    /**
+     * Whether the vector kernels give this matrix's products (and each product the same bits at any token count):
+     * true but for an F16 matrix holding an infinity or NaN, whose fast half conversion would make those finite.
+     */
+    boolean vectorKernels() {
+        return true;
     }
 
     /** {@link #matmul} with the kernel family chosen by the caller (tests compare the two). */

@@ -199,6 +199,53 @@ class MatrixTest {
     }
 
     @Test
+    void halfMatricesHoldingInfinitiesOrNaNsTakeTheScalarKernels() {
+        // the vector kernels' three-operation conversion turns exponent 31 into finite floats: such a matrix must
+        // take the scalar kernels (their table is exact), and give what an F32 matrix of its weights gives there
+        int rows = 8;
+        int cols = 64;
+        Random rnd = new Random(17);
+        short[] h = new short[rows * cols];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = (short) (rnd.nextInt(0x7800) | (rnd.nextBoolean() ? 0x8000 : 0)); // finite halves
+        }
+        h[cols + 3] = (short) 0x7C00;        // +infinity in row 1
+        h[5 * cols + 10] = (short) 0x7E00;   // a NaN in row 5
+        h[6 * cols] = (short) 0xFC00;        // -infinity in row 6
+        ByteBuffer halves = le(2 * h.length);
+        ByteBuffer floats = le(4 * h.length);
+        for (short s : h) {
+            halves.putShort(s);
+            floats.putFloat(Float16.toFloat(s));
+        }
+        Matrix f16 = Matrix.of(GgmlType.F16, halves.flip(), rows, cols, "with-specials");
+        Matrix f32 = Matrix.of(GgmlType.F32, floats.flip(), rows, cols, "with-specials-decoded");
+        for (int n = 1; n <= 7; n++) {
+            float[] x = new float[n * cols];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = 0.5f + rnd.nextFloat(); // positive: row 1 sums to +inf, row 6 to -inf
+            }
+            float[] got = new float[n * rows];
+            float[] expected = new float[n * rows];
+            f16.matmul(x, got, n);
+            f32.matmul(x, expected, n, false);
+            for (int i = 0; i < got.length; i++) {
+                int at = i;
+                assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(got[i]),
+                        () -> "token " + at / rows + ", row " + at % rows);
+            }
+            for (int t = 0; t < n; t++) {
+                assertEquals(Float.POSITIVE_INFINITY, got[t * rows + 1], "row 1");
+                assertTrue(Float.isNaN(got[t * rows + 5]), "row 5");
+                assertEquals(Float.NEGATIVE_INFINITY, got[t * rows + 6], "row 6");
+                assertTrue(Float.isFinite(got[t * rows]), "row 0");
+            }
+            assertEquals(Float.floatToIntBits(got[1]), Float.floatToIntBits(f16.dot(1, x, 0)), "dot, row 1");
+            assertEquals(Float.floatToIntBits(got[0]), Float.floatToIntBits(f16.dot(0, x, 0)), "dot, row 0");
+        }
+    }
+
+    @Test
     void halfAndBfloatMatricesDecodeEachElement() {
         ByteBuffer f16 = le(2 * 2 * 8);
         ByteBuffer bf16 = le(2 * 2 * 8);
