@@ -87,36 +87,16 @@ public final class CudaLlamaModel implements LanguageModel {
     int bufferGeneration; // bumped whenever scratch or metadata buffers move (recorded graphs then go stale)
 
     SkinnyScratch skinny; // non-null while the skinny decode product is on (the default for 16-bit weights)
-    // matmul_skinny_smem or matmul_skinny_pipe instead of matmul_skinny: chosen at load (chooseSkinnyKernel) unless
-    // -Dinferstream.cuda.skinny=smem, =pipe or =plain forces one
-    boolean stagedSkinny;
-    boolean pipelinedSkinny; // matmul_skinny_pipe, chosen at load like stagedSkinny
-    // matmul_stream (stream.cu, its own split policy; takes precedence over the other two), chosen at load like them
-    // (-Dinferstream.cuda.skinny=stream or =streamwide forces it)
-    boolean streamingSkinny;
-    boolean wideStream; // with streamingSkinny: matmul_stream_wide (16-warp blocks), chosen at load
+    // The products' kernels chosen at load (ProductKernelChoices; -Dinferstream.cuda.skinny, .skinnySplit,
+    // .packedStream, .tallStream, .slicedPrefill, .smallStream, .wgmma, .quantStream force them). The skinny
+    // scratch's copy is what the products read (syncSkinny)
+    final ProductSwitches chosen = new ProductSwitches();
     // Q/K/V and gate/up (with SwiGLU) of decode steps of 9..64 tokens as grouped skinny products: chosen at load
     // (chooseGroupedSkinny) unless -Dinferstream.cuda.skinnyGroup=on|off forces it
     boolean groupedSkinny;
-    // The deep split-K policy (SkinnyScratch.deepSplit: more blocks for under-filled matrices): chosen at load (chooseDeepSplit)
-    // unless -Dinferstream.cuda.skinnySplit=deep|default forces it
-    boolean deepSplit;
-    // matmul_stream for decode steps of 1..8 tokens as well (single matrices; Q/K/V keep matvec3): chosen at load
-    boolean smallStream;
-    // The 16-bit streaming products on warpgroup MMAs (CudaKernels.useWgmma; ProductKernelChoices.chooseWgmma)
-    boolean wgmma;
     // The kernels that wait for their predecessor launched programmatically (CudaKernels.useProgrammatic; LaunchChoices)
     boolean programmaticLaunch;
-    // The streaming products read copies of the weights packed in their load order (see choosePackedStream)
-    boolean packedStream;
     private long packedBytes; // device bytes of the packed copies
-    // With packed weights: the _tall_packed kernels, 32 rows per warp (see chooseTallStream)
-    boolean tallStream;
-    int tallMinBlocks; // products with fewer blocks keep the 16-row kernel (7/8 of the SMs; see SkinnyScratch)
-    // Products of more than 64 tokens as 64-token slices of matmul_stream_slices (see chooseSlicedPrefill)
-    boolean slicedPrefill;
-    // Q8_0 and kept Q4_K / Q6_K products of more than 8 tokens on tensor cores, matmul_stream_q* (chooseQuantStream)
-    boolean quantStream;
 
     // Split-context attention (attention_split_*: one block per token, KV head and context split, all query heads of
     // the group at once); null when the heads do not fit it. On when chosen at load (chooseAttention) or forced by
@@ -188,7 +168,7 @@ public final class CudaLlamaModel implements LanguageModel {
                     ? new TiledAttention(config.nHeads(), config.nKvHeads(), config.headDim()) : null;
             pass = new ForwardPass(this, w, buf, moe, splitAttention, tiledAttention);
             ensureCapacity(options.maxBatchTokens());
-            tallMinBlocks = SkinnyScratch.tallMinBlocks(device.multiprocessors());
+            chosen.tallMinBlocks = SkinnyScratch.tallMinBlocks(device.multiprocessors());
             boolean sixteenBit = false;
             boolean quantized = false;
             for (DeviceMatrix m : w.allMatrices()) {
@@ -567,26 +547,11 @@ public final class CudaLlamaModel implements LanguageModel {
             return;
         }
         SkinnyScratch s = skinny;
-        boolean changed = s.staged != stagedSkinny || s.pipelined != pipelinedSkinny || s.streaming != streamingSkinny
-                || s.streamWide != wideStream || s.deepSplit != deepSplit || s.small != smallStream
-                || s.packed != packedStream || s.streamTall != tallStream || s.tallMinBlocks != tallMinBlocks
-                || s.slicedPrefill != slicedPrefill || s.quant != quantStream || s.wgmma != wgmma;
-        s.staged = stagedSkinny;
-        s.pipelined = pipelinedSkinny;
-        s.streaming = streamingSkinny;
-        s.streamWide = wideStream;
-        s.deepSplit = deepSplit;
-        s.small = smallStream;
-        s.packed = packedStream;
-        s.streamTall = tallStream;
-        s.tallMinBlocks = tallMinBlocks;
-        s.slicedPrefill = slicedPrefill;
-        s.quant = quantStream;
-        s.wgmma = wgmma;
-        if (slicedPrefill || quantStream) {
+        boolean changed = s.kernels.copyFrom(chosen);
+        if (chosen.slicedPrefill || chosen.quant) {
             s.sliceHalves(buf.capacity, maxSliceCols());
         }
-        if (quantStream) {
+        if (chosen.quant) {
             s.blockSums(buf.capacity, maxSliceCols());
         }
         if (changed) {
@@ -599,7 +564,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * of each K tile per 4 warps instead of one per warp). Chosen at load by {@link ProductKernelChoices#chooseSkinnyKernel}.
      */
     public synchronized void useStagedSkinny(boolean on) {
-        stagedSkinny = on;
+        chosen.staged = on;
         syncSkinny();
     }
 
@@ -612,13 +577,13 @@ public final class CudaLlamaModel implements LanguageModel {
         if (on && skinny == null) {
             throw new IllegalStateException("the quantized tensor-core products need the skinny scratch (useSkinnyDecode)");
         }
-        quantStream = on;
+        chosen.quant = on;
         syncSkinny();
     }
 
     /** Whether Q8_0 / Q4_K products of more than 8 tokens run on tensor cores. */
     public synchronized boolean quantStream() {
-        return quantStream;
+        return chosen.quant;
     }
 
     /**
@@ -635,7 +600,7 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Whether the skinny product stages its activations through shared memory. */
     public synchronized boolean stagedSkinny() {
-        return stagedSkinny;
+        return chosen.staged;
     }
 
     /** What each load-time kernel choice decided and why, in the order the model makes them (the bench prints them). */
@@ -679,13 +644,13 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Whether the skinny products split under-filled matrices deeper (see SkinnyScratch). Chosen at load. */
     public synchronized void useDeepSplit(boolean on) {
-        deepSplit = on;
+        chosen.deepSplit = on;
         syncSkinny();
     }
 
     /** Whether the skinny products split K deep. */
     public synchronized boolean deepSplit() {
-        return deepSplit;
+        return chosen.deepSplit;
     }
 
     /**
@@ -699,14 +664,14 @@ public final class CudaLlamaModel implements LanguageModel {
             if (!on) {
                 m.dropPacked();
             } else if (m.packable()) {
-                packedBytes += wgmma ? m.packForWgmma(k) : m.packForStream(k); // the packing the chosen kernels read
+                packedBytes += chosen.wgmma ? m.packForWgmma(k) : m.packForStream(k); // the packing the chosen kernels read
             }
         }
         if (!on) {
             packedBytes = 0;
-            wgmma = false; // the warpgroup-MMA kernels read packed weights only
+            chosen.wgmma = false; // the warpgroup-MMA kernels read packed weights only
         }
-        packedStream = on;
+        chosen.packed = on;
         syncSkinny();
         plan = new MemoryPlan(plan.deviceFree(), plan.deviceTotal(), plan.fraction(), weightBytes + packedBytes,
                 plan.activationBytes());
@@ -714,18 +679,18 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Whether the streaming products read packed weights. */
     public synchronized boolean packedStream() {
-        return packedStream;
+        return chosen.packed;
     }
 
     /** The weight layout the streaming products read, and the load-time comparison behind it. */
     public synchronized String packedStreamChoice() {
-        return (packedStream ? String.format(java.util.Locale.ROOT, "packed (%.2f GiB of copies)", packedBytes / (double) (1L << 30))
+        return (chosen.packed ? String.format(java.util.Locale.ROOT, "packed (%.2f GiB of copies)", packedBytes / (double) (1L << 30))
                 : "row-major") + ": " + products.packedStreamChoice;
     }
 
     /** With packed weights: the streaming products run 8 warps of 32 rows per block (the _tall_packed kernels). */
     public synchronized void useTallStream(boolean on) {
-        tallStream = on;
+        chosen.streamTall = on;
         syncSkinny();
     }
 
@@ -734,18 +699,19 @@ public final class CudaLlamaModel implements LanguageModel {
      * SMs, one 256-row block each); smaller products keep 16-row warps. Tests set 1 to run the tall kernel on small models.
      */
     public synchronized void tallStreamMinBlocks(int blocks) {
-        tallMinBlocks = blocks;
+        chosen.tallMinBlocks = blocks;
         syncSkinny();
     }
 
     /** Whether the streaming products on packed weights run 32 rows per warp. */
     public synchronized boolean tallStream() {
-        return tallStream;
+        return chosen.streamTall;
     }
 
     /** Rows per warp of the streaming products on packed weights, and the load-time comparison behind it. */
     public synchronized String tallStreamChoice() {
-        return (tallStream ? "32 rows per warp (matmul_stream_tall_packed) for products of at least " + tallMinBlocks
+        return (chosen.streamTall ? "32 rows per warp (matmul_stream_tall_packed) for products of at least "
+                + chosen.tallMinBlocks
                 + " such blocks" : "16 rows per warp") + ": " + products.tallStreamChoice;
     }
 
@@ -756,29 +722,29 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Products of more than 64 tokens as matmul_stream_slices (on) or the tiled WMMA kernel (off). */
     public synchronized void useSlicedPrefill(boolean on) {
-        slicedPrefill = on;
+        chosen.slicedPrefill = on;
         syncSkinny();
     }
 
     /** Whether products of more than 64 tokens run as 64-token slices of the streaming kernel. */
     public synchronized boolean slicedPrefill() {
-        return slicedPrefill;
+        return chosen.slicedPrefill;
     }
 
     /** The kernel of products of more than 64 tokens, and the load-time comparison behind it. */
     public synchronized String slicedPrefillChoice() {
-        return (slicedPrefill ? "matmul_stream_slices" : "matmul_wmma") + ": " + products.slicedPrefillChoice;
+        return (chosen.slicedPrefill ? "matmul_stream_slices" : "matmul_wmma") + ": " + products.slicedPrefillChoice;
     }
 
     /** Routes decode steps of 1..8 tokens through matmul_stream (when it is the skinny kernel) instead of matvec. */
     public synchronized void useSmallStream(boolean on) {
-        smallStream = on;
+        chosen.small = on;
         syncSkinny();
     }
 
     /** Whether steps of 1..8 tokens use matmul_stream, and the load-time comparison behind it. */
     public synchronized String smallStreamChoice() {
-        return (smallStream ? "matmul_stream" : "matvec") + " for 1..8 tokens: " + products.smallStreamChoice;
+        return (chosen.small ? "matmul_stream" : "matvec") + " for 1..8 tokens: " + products.smallStreamChoice;
     }
 
     /** Whether the grouped skinny products are on. */
@@ -788,7 +754,8 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** The skinny kernel in use. */
     String skinnyKernelName() {
-        return streamingSkinny ? (wideStream ? "matmul_stream_wide" : "matmul_stream") : pipelinedSkinny ? "matmul_skinny_pipe" : stagedSkinny ? "matmul_skinny_smem" : "matmul_skinny";
+        return chosen.streaming ? (chosen.streamWide ? "matmul_stream_wide" : "matmul_stream")
+                : chosen.pipelined ? "matmul_skinny_pipe" : chosen.staged ? "matmul_skinny_smem" : "matmul_skinny";
     }
 
     /**
@@ -796,7 +763,7 @@ public final class CudaLlamaModel implements LanguageModel {
      * (matmul_skinny_pipe; takes precedence over the staged kernel). Chosen at load by {@link ProductKernelChoices#chooseSkinnyKernel}.
      */
     public synchronized void usePipelinedSkinny(boolean on) {
-        pipelinedSkinny = on;
+        chosen.pipelined = on;
         syncSkinny();
     }
 
@@ -806,29 +773,29 @@ public final class CudaLlamaModel implements LanguageModel {
      * {@link ProductKernelChoices#chooseSkinnyKernel}.
      */
     public synchronized void useStreamingSkinny(boolean on) {
-        streamingSkinny = on;
+        chosen.streaming = on;
         syncSkinny();
     }
 
     /** With the streaming kernel: its 16-warp blocks (matmul_stream_wide) instead of 8-warp ones. Chosen at load. */
     public synchronized void useWideStream(boolean on) {
-        wideStream = on;
+        chosen.streamWide = on;
         syncSkinny();
     }
 
     /** Whether the streaming kernel runs 16-warp blocks. */
     public synchronized boolean wideStream() {
-        return wideStream;
+        return chosen.streamWide;
     }
 
     /** Whether the skinny product is matmul_stream. */
     public synchronized boolean streamingSkinny() {
-        return streamingSkinny;
+        return chosen.streaming;
     }
 
     /** Whether the skinny product uses the cp.async pipeline kernel. */
     public synchronized boolean pipelinedSkinny() {
-        return pipelinedSkinny;
+        return chosen.pipelined;
     }
 
     /** Whether the skinny decode product is on. */
@@ -981,11 +948,11 @@ public final class CudaLlamaModel implements LanguageModel {
         if (on && !k.wgmmaAvailable()) {
             throw new IllegalStateException("no warpgroup-MMA products on " + device + ": " + k.wgmmaStatus());
         }
-        if (on && !packedStream) {
+        if (on && !chosen.packed) {
             throw new IllegalStateException("the warpgroup-MMA products read packed weights: turn usePackedStream on first");
         }
         device.makeCurrent();
-        if (packedStream) {
+        if (chosen.packed) {
             for (DeviceMatrix m : w.allMatrices()) {
                 if (m.packable()) {
                     if (on) {
@@ -998,8 +965,8 @@ public final class CudaLlamaModel implements LanguageModel {
                 }
             }
         }
-        if (wgmma != on) {
-            wgmma = on;
+        if (chosen.wgmma != on) {
+            chosen.wgmma = on;
             bufferGeneration++; // recorded graphs hold the other kernels
         }
         syncSkinny();
@@ -1043,17 +1010,17 @@ public final class CudaLlamaModel implements LanguageModel {
 
     /** Whether the 16-bit streaming products run on warpgroup MMAs. */
     public synchronized boolean wgmma() {
-        return wgmma;
+        return chosen.wgmma;
     }
 
     /** What {@link ProductKernelChoices#chooseWgmma} decided, and why. */
     public synchronized String wgmmaChoice() {
-        return (wgmma ? "wgmma (sm_90a)" : "mma.sync") + ": " + products.wgmmaChoice;
+        return (chosen.wgmma ? "wgmma (sm_90a)" : "mma.sync") + ": " + products.wgmmaChoice;
     }
 
     /** Whether the grouped products can reduce their own partial sums here (the streaming products and their counters). */
     public synchronized boolean productReductionAvailable() {
-        return skinny != null && skinny.streaming && skinny.counters != null;
+        return skinny != null && skinny.kernels.streaming && skinny.counters != null;
     }
 
     /** Whether grouped Q/K/V and gate/up products reduce their own partial sums. */
@@ -1214,10 +1181,10 @@ public final class CudaLlamaModel implements LanguageModel {
         if (splitAttention != null) {
             splitAttention.ensure(c);
         }
-        if (skinny != null && (slicedPrefill || quantStream)) {
+        if (skinny != null && (chosen.slicedPrefill || chosen.quant)) {
             skinny.sliceHalves(c, maxSliceCols());
         }
-        if (skinny != null && quantStream) {
+        if (skinny != null && chosen.quant) {
             skinny.blockSums(c, maxSliceCols());
         }
         bufferGeneration++;

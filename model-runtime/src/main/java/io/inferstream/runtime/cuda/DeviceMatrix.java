@@ -284,7 +284,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Whether the streaming products read the wgmma packing under {@code s} (and so the sm_90a module's kernels). */
     boolean readsWgmmaPacking(SkinnyScratch s) {
-        return s != null && s.streaming && s.packed && s.wgmma && packedWg != null;
+        return s != null && s.kernels.streaming && s.kernels.packed && s.kernels.wgmma && packedWg != null;
     }
 
     /**
@@ -295,7 +295,7 @@ public final class DeviceMatrix implements AutoCloseable {
         if (readsWgmmaPacking(s)) {
             return packedWg;
         }
-        return s != null && s.streaming && s.packed ? packed : null;
+        return s != null && s.kernels.streaming && s.kernels.packed ? packed : null;
     }
 
     /** The weights the streaming product reads under {@code s}: the packed copy where one is used, else the data. */
@@ -338,7 +338,8 @@ public final class DeviceMatrix implements AutoCloseable {
      * _h kernels) and the product skip its conversion.
      */
     boolean readsHalves(int n, SkinnyScratch s) {
-        return s != null && s.streaming && (n > MATVEC_MAX_TOKENS || s.small) && n >= 1 && n <= SkinnyScratch.MAX_TOKENS
+        return s != null && s.kernels.streaming && (n > MATVEC_MAX_TOKENS || s.kernels.small) && n >= 1
+                && n <= SkinnyScratch.MAX_TOKENS
                 && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)
                 && SkinnyScratch.streamFits(rows, cols);
     }
@@ -362,7 +363,8 @@ public final class DeviceMatrix implements AutoCloseable {
             streamProduct(k, x, y, n, skinny, true, true);
             return;
         }
-        if (skinny != null && (n > MATVEC_MAX_TOKENS || (skinny.streaming && skinny.small)) && n <= SkinnyScratch.MAX_TOKENS
+        if (skinny != null && (n > MATVEC_MAX_TOKENS || (skinny.kernels.streaming && skinny.kernels.small))
+                && n <= SkinnyScratch.MAX_TOKENS
                 && (type == GgmlType.BF16 || type == GgmlType.F16) && SkinnyScratch.fits(rows, cols)) {
             skinny(k, x, y, n, skinny);
         } else if (n > SkinnyScratch.MAX_TOKENS && takesSlices(skinny)) {
@@ -383,7 +385,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Whether a product of {@code n} tokens runs the quantized tensor-core product under {@code s}: 9+ tokens, chosen at load. */
     boolean takesQuantStream(int n, SkinnyScratch s) {
-        return s != null && s.quant && n > MATVEC_MAX_TOKENS && quantStreamable();
+        return s != null && s.kernels.quant && n > MATVEC_MAX_TOKENS && quantStreamable();
     }
 
     /**
@@ -438,7 +440,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** The split-K tensor-core product for n <= 64 tokens (see matmul.cu); the scratch must fit this matrix. */
     void skinny(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
-        if (s.streaming) {
+        if (s.kernels.streaming) {
             stream(k, x, y, n, s);
             return;
         }
@@ -453,7 +455,7 @@ public final class DeviceMatrix implements AutoCloseable {
         int splits = s.splits(rows, cols);
         int elems = npad * cols;
         k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, s.halves, n, npad, cols);
-        k.launch(s.kernelPrefix() + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
+        k.launch(s.kernels.kernelPrefix() + suffix, (rows / 16 + 3) / 4, splits, 128, 0, data,
                 s.halves, s.partial, tiles, rows, cols, chunk);
         int outs = n * rows;
         k.launch("splitk_reduce", Math.min(65535, (outs + 255) / 256), 1, 256, 0, s.partial, y, n, npad, rows, splits);
@@ -470,13 +472,13 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Whether products of more than 64 tokens run as matmul_stream_slices under {@code s} (else the tiled WMMA kernel). */
     boolean takesSlices(SkinnyScratch s) {
-        return s != null && s.streaming && s.slicedPrefill && packable();
+        return s != null && s.kernels.streaming && s.kernels.slicedPrefill && packable();
     }
 
     /**
      * y [n, rows] = x [n, cols] . W^T for any n as 64-token slices of one matmul_stream_slices launch (stream.cu): x
      * rounded to 16 bits and padded to whole 8-token tiles, then grid (ceil(rows / 128), ceil(n / 64)), each block one
-     * K range over all cols, writing y itself. Reads the packed copy where {@code s.packed} and there is one, with
+     * K range over all cols, writing y itself. Reads the packed copy where {@code s} says packed and there is one, with
      * 32-row warps (256-row blocks) where {@code s} runs them for decode and their grid fills the SMs.
      */
     void slices(CudaKernels k, DeviceBuffer x, DeviceBuffer y, int n, SkinnyScratch s) {
@@ -492,7 +494,8 @@ public final class DeviceMatrix implements AutoCloseable {
         DeviceBuffer pk = packedFor(s);
         boolean fromPacked = pk != null;
         int slices = (n + 63) / 64;
-        boolean tall = s.tall(fromPacked, (long) ((rows + 255) / 256) * slices); // as decode: where 256-row blocks fill the SMs
+        // as decode: where 256-row blocks fill the SMs
+        boolean tall = s.kernels.tall(fromPacked, (long) ((rows + 255) / 256) * slices);
         String kernel = (readsWgmmaPacking(s) ? CudaKernels.WGMMA : "") + "matmul_stream_" + (tall ? "tall_" : "")
                 + (fromPacked ? "packed_" : "") + "slices_" + suffix;
         k.launch(kernel, tall ? (rows + 255) / 256 : (rows + 127) / 128, slices, 256, 0, fromPacked ? pk : data, xh, y, n,
@@ -517,6 +520,7 @@ public final class DeviceMatrix implements AutoCloseable {
             throw new IllegalArgumentException(name + ": the streaming product needs BF16/F16 weights, cols a multiple of 8 "
                     + "and 1..64 tokens; got " + type + " " + rows + " x " + cols + ", " + n + " tokens");
         }
+        ProductSwitches ks = s.kernels;
         String suffix = type == GgmlType.BF16 ? "bf16" : "f16";
         int tiles8 = (n + 7) / 8;
         int npad = tiles8 * 8;
@@ -525,11 +529,11 @@ public final class DeviceMatrix implements AutoCloseable {
         int elems = npad * cols;
         DeviceBuffer pk = packedFor(s);
         boolean fromPacked = pk != null;
-        boolean tall = s.tall(fromPacked, SkinnyScratch.tallBlocks(rows, cols, s.streamWide, s.deepSplit));
-        int rowsPerBlock = tall ? 256 : SkinnyScratch.streamRows(s.streamWide);
+        boolean tall = ks.tall(fromPacked, SkinnyScratch.tallBlocks(rows, cols, ks.streamWide, ks.deepSplit));
+        int rowsPerBlock = tall ? 256 : SkinnyScratch.streamRows(ks.streamWide);
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
         String kernel = (readsWgmmaPacking(s) ? CudaKernels.WGMMA : "") + "matmul_stream_"
-                + (tall ? "tall_" : s.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + suffix;
+                + (tall ? "tall_" : ks.streamWide ? "wide_" : "") + (fromPacked ? "packed_" : "") + suffix;
         DeviceBuffer weights = fromPacked ? pk : data;
         int threads = tall ? 256 : rowsPerBlock * 2; // one warp per 16 rows, or per 32 (tall)
         if (!converted) {
@@ -639,7 +643,8 @@ public final class DeviceMatrix implements AutoCloseable {
 
     /** Tokens of a grouped product's padded activations and partial sums: whole tiles of the kernel in use. */
     static int groupPad(int n, SkinnyScratch s) {
-        return (n + s.tileTokens() - 1) / s.tileTokens() * s.tileTokens();
+        int tile = s.kernels.tileTokens();
+        return (n + tile - 1) / tile * tile;
     }
 
     /**
@@ -661,7 +666,7 @@ public final class DeviceMatrix implements AutoCloseable {
      */
     static void skinnyGroupReduced(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, int n, SkinnyScratch s,
                                    boolean halvesReady, DeviceBuffer xh, GroupEpilogue e) {
-        if (!s.streaming || s.counters == null) {
+        if (!s.kernels.streaming || s.counters == null) {
             throw new IllegalStateException("a grouped product reduces its own sums only in the streaming kernels, with the "
                     + "scratch's arrival counters");
         }
@@ -684,7 +689,7 @@ public final class DeviceMatrix implements AutoCloseable {
 
     private static int[] skinnyGroupLaunch(CudaKernels k, DeviceMatrix[] ms, DeviceBuffer x, int n, SkinnyScratch s,
                                            boolean halvesReady, DeviceBuffer xh, GroupEpilogue e) {
-        if (halvesReady && !s.streaming) {
+        if (halvesReady && !s.kernels.streaming) {
             throw new IllegalStateException("16-bit activations written by their producer need the streaming product");
         }
         if ((ms.length != 2 && ms.length != 3 && !(ms.length == 1 && e.kind() == GroupEpilogue.RESIDUAL)) || !groupable(n, ms)) {
@@ -693,21 +698,22 @@ public final class DeviceMatrix implements AutoCloseable {
                     + " tokens");
         }
         DeviceMatrix a = ms[0];
+        ProductSwitches ks = s.kernels;
         String suffix = a.halfSuffix();
-        int tiles = (n + s.tileTokens() - 1) / s.tileTokens();
+        int tiles = (n + ks.tileTokens() - 1) / ks.tileTokens();
         int npad = groupPad(n, s);
         // packed only where every matrix has the copy the launch reads: all the wgmma packing, or all mma.sync's
         boolean wg = true;
-        boolean mma = s.streaming && s.packed;
+        boolean mma = ks.streaming && ks.packed;
         long tallBlocks = 0; // the blocks that do work in a tall launch
         for (DeviceMatrix m : ms) {
             wg &= m.readsWgmmaPacking(s);
             mma &= m.packed != null;
-            tallBlocks += SkinnyScratch.tallBlocks(m.rows, m.cols, s.streamWide, s.deepSplit);
+            tallBlocks += SkinnyScratch.tallBlocks(m.rows, m.cols, ks.streamWide, ks.deepSplit);
         }
         boolean fromPacked = wg || mma;
-        boolean tall = s.tall(fromPacked, tallBlocks);
-        int rowsPerBlock = !s.streaming ? 64 : tall ? 256 : SkinnyScratch.streamRows(s.streamWide);
+        boolean tall = ks.tall(fromPacked, tallBlocks);
+        int rowsPerBlock = !ks.streaming ? 64 : tall ? 256 : SkinnyScratch.streamRows(ks.streamWide);
         int cols = a.cols;
         int[] rows = new int[3];
         int[] chunk = {64, 64, 64}; // unused matrix 2: any positive chunk
@@ -727,13 +733,13 @@ public final class DeviceMatrix implements AutoCloseable {
         if (!halvesReady) {
             k.launch("to_half_padded_" + suffix, Math.min(65535, (elems + 255) / 256), 1, 256, 0, x, xh, n, npad, cols);
         }
-        String kernel = (!s.streaming ? "matmul_skinny_group_"
-                : (wg ? CudaKernels.WGMMA : "") + "matmul_stream_" + (tall ? "tall_" : s.streamWide ? "wide_" : "")
+        String kernel = (!ks.streaming ? "matmul_skinny_group_"
+                : (wg ? CudaKernels.WGMMA : "") + "matmul_stream_" + (tall ? "tall_" : ks.streamWide ? "wide_" : "")
                         + (fromPacked ? "packed_" : "") + "group_")
                 + suffix;
-        int threads = !s.streaming ? 128 : tall ? 256 : rowsPerBlock * 2;
+        int threads = !ks.streaming ? 128 : tall ? 256 : rowsPerBlock * 2;
         Object[] args = {w[0], w[1], w[2], xh, s.partial, tiles, cols, rows[0], rows[1], rows[2], chunk[0], chunk[1], chunk[2]};
-        if (s.streaming) { // the streaming kernels take the epilogue's arguments after these
+        if (ks.streaming) { // the streaming kernels take the epilogue's arguments after these
             Object[] epi = e.args(n, s.counters);
             Object[] all = java.util.Arrays.copyOf(args, args.length + epi.length);
             System.arraycopy(epi, 0, all, args.length, epi.length);
@@ -800,12 +806,13 @@ public final class DeviceMatrix implements AutoCloseable {
             }
             case STREAM_SLICES, STREAM_PACKED_SLICES, STREAM_TALL_PACKED_SLICES -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
-                    s.streaming = true;
-                    s.slicedPrefill = true;
-                    s.packed = kernel != Kernel.STREAM_SLICES;
-                    s.streamTall = kernel == Kernel.STREAM_TALL_PACKED_SLICES;
-                    s.tallMinBlocks = 1; // tall wherever it applies: this is the kernel asked for
-                    if (s.packed) {
+                    ProductSwitches ks = s.kernels;
+                    ks.streaming = true;
+                    ks.slicedPrefill = true;
+                    ks.packed = kernel != Kernel.STREAM_SLICES;
+                    ks.streamTall = kernel == Kernel.STREAM_TALL_PACKED_SLICES;
+                    ks.tallMinBlocks = 1; // tall wherever it applies: this is the kernel asked for
+                    if (ks.packed) {
                         packForStream(k);
                     }
                     slices(k, x, y, n, s);
@@ -815,20 +822,21 @@ public final class DeviceMatrix implements AutoCloseable {
             case SKINNY, SKINNY_SMEM, SKINNY_PIPE, SKINNY_PIPE_DEEP, STREAM, STREAM_DEEP, STREAM_WIDE, STREAM_PACKED,
                  STREAM_WIDE_PACKED, STREAM_TALL_PACKED -> {
                 try (SkinnyScratch s = new SkinnyScratch(cols, SkinnyScratch.partialFloats(rows, cols))) {
-                    s.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_DEEP || kernel == Kernel.STREAM_WIDE
+                    ProductSwitches ks = s.kernels;
+                    ks.streaming = kernel == Kernel.STREAM || kernel == Kernel.STREAM_DEEP || kernel == Kernel.STREAM_WIDE
                             || kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED
                             || kernel == Kernel.STREAM_TALL_PACKED;
-                    s.streamWide = kernel == Kernel.STREAM_WIDE || kernel == Kernel.STREAM_WIDE_PACKED;
-                    s.packed = kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED
+                    ks.streamWide = kernel == Kernel.STREAM_WIDE || kernel == Kernel.STREAM_WIDE_PACKED;
+                    ks.packed = kernel == Kernel.STREAM_PACKED || kernel == Kernel.STREAM_WIDE_PACKED
                             || kernel == Kernel.STREAM_TALL_PACKED;
-                    s.streamTall = kernel == Kernel.STREAM_TALL_PACKED;
-                    s.tallMinBlocks = 1; // tall wherever it applies: this is the kernel asked for
-                    if (s.packed) {
+                    ks.streamTall = kernel == Kernel.STREAM_TALL_PACKED;
+                    ks.tallMinBlocks = 1; // tall wherever it applies: this is the kernel asked for
+                    if (ks.packed) {
                         packForStream(k);
                     }
-                    s.staged = kernel == Kernel.SKINNY_SMEM;
-                    s.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
-                    s.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP || kernel == Kernel.STREAM_DEEP;
+                    ks.staged = kernel == Kernel.SKINNY_SMEM;
+                    ks.pipelined = kernel == Kernel.SKINNY_PIPE || kernel == Kernel.SKINNY_PIPE_DEEP;
+                    ks.deepSplit = kernel == Kernel.SKINNY_PIPE_DEEP || kernel == Kernel.STREAM_DEEP;
                     skinny(k, x, y, n, s);
                     ContextLock.synchronizeCurrent();
                 }

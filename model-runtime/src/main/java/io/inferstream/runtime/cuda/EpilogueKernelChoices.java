@@ -503,7 +503,7 @@ final class EpilogueKernelChoices extends KernelTrials {
     void chooseProductReduction() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.productReduction");
         SkinnyScratch s = model.skinny;
-        boolean possible = s != null && s.streaming && s.counters != null;
+        boolean possible = s != null && s.kernels.streaming && s.counters != null;
         if (forced != null) {
             model.useProductReduction("on".equals(forced) && possible);
             productReductionChoice = "forced by -Dinferstream.cuda.productReduction=" + forced

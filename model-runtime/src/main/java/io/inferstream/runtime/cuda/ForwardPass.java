@@ -326,7 +326,8 @@ final class ForwardPass {
      * Q/K/V ({@code qkv}) a 128-row block holds whole heads.
      */
     boolean reducesInProduct(boolean qkv) {
-        return model.productReduction && model.skinny != null && model.skinny.streaming && model.skinny.counters != null
+        return model.productReduction && model.skinny != null && model.skinny.kernels.streaming
+                && model.skinny.counters != null
                 && (!qkv || GroupEpilogue.ropeFits(config.headDim()));
     }
 
@@ -406,7 +407,7 @@ final class ForwardPass {
      * ({@link EpilogueKernelChoices#chooseFusedHalves}); needs the vector norms and the streaming product.
      */
     boolean halvesFused() {
-        return model.fusedHalves && model.vectorNorm && model.skinny != null && model.skinny.streaming;
+        return model.fusedHalves && model.vectorNorm && model.skinny != null && model.skinny.kernels.streaming;
     }
 
     /** Whether layer l's grouped Q/K/V product of n tokens reads the 16-bit activations its norm wrote. */
@@ -435,7 +436,7 @@ final class ForwardPass {
      * the streaming product and the vector norms, when chosen at load ({@link EpilogueKernelChoices#chooseFusedNorm}) or {@link CudaLlamaModel#useFusedNorm}.
      */
     boolean fuseReduceNorm() {
-        return model.fuseNorm && model.vectorNorm && model.skinny != null && model.skinny.streaming;
+        return model.fuseNorm && model.vectorNorm && model.skinny != null && model.skinny.kernels.streaming;
     }
 
     /**

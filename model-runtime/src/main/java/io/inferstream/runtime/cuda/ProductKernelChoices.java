@@ -70,10 +70,10 @@ final class ProductKernelChoices extends KernelTrials {
         String[] timing = new String[names.length];
         float[] proven = null;
         java.util.function.IntConsumer product = v -> {
-            model.skinny.staged = v == 1;
-            model.skinny.pipelined = v == 2;
-            model.skinny.streaming = v >= 3;
-            model.skinny.streamWide = v == 4;
+            model.skinny.kernels.staged = v == 1;
+            model.skinny.kernels.pipelined = v == 2;
+            model.skinny.kernels.streaming = v >= 3;
+            model.skinny.kernels.streamWide = v == 4;
             m.skinny(k, buf.xb, buf.hb, n, model.skinny);
         };
         for (int v = 0; v < names.length; v++) {
@@ -107,10 +107,10 @@ final class ProductKernelChoices extends KernelTrials {
                 best = v;
             }
         }
-        model.streamingSkinny = best >= 3;
-        model.wideStream = best == 4;
-        model.stagedSkinny = best == 1;
-        model.pipelinedSkinny = best == 2;
+        model.chosen.streaming = best >= 3;
+        model.chosen.streamWide = best == 4;
+        model.chosen.staged = best == 1;
+        model.chosen.pipelined = best == 2;
         model.syncSkinny();
         model.bufferGeneration++;
         StringBuilder why = new StringBuilder(String.format(java.util.Locale.ROOT,
@@ -155,11 +155,11 @@ final class ProductKernelChoices extends KernelTrials {
             maxCols = Math.max(maxCols, d.cols());
             maxRows = Math.max(maxRows, d.rows());
         }
-        boolean streaming = model.skinny.streaming;
-        boolean streamingWide = model.skinny.streamWide;
-        boolean staged = model.skinny.staged;
-        boolean pipelined = model.skinny.pipelined;
-        boolean deep = model.skinny.deepSplit;
+        boolean streaming = model.skinny.kernels.streaming;
+        boolean streamingWide = model.skinny.kernels.streamWide;
+        boolean staged = model.skinny.kernels.staged;
+        boolean pipelined = model.skinny.kernels.pipelined;
+        boolean deep = model.skinny.kernels.deepSplit;
         try (DeviceBuffer in = DeviceBuffer.allocate(4L * maxN * maxCols, "stream check x");
              DeviceBuffer out = DeviceBuffer.allocate(4L * maxN * maxRows, "stream check y")) {
             java.util.SplittableRandom rnd = new java.util.SplittableRandom(17);
@@ -172,11 +172,11 @@ final class ProductKernelChoices extends KernelTrials {
                     }
                     float[][] got = new float[2][n * d.rows()];
                     for (int v = 0; v < 2; v++) {
-                        model.skinny.streaming = v == 1;
-                        model.skinny.streamWide = wide;
-                        model.skinny.staged = false;
-                        model.skinny.pipelined = false;
-                        model.skinny.deepSplit = false;
+                        model.skinny.kernels.streaming = v == 1;
+                        model.skinny.kernels.streamWide = wide;
+                        model.skinny.kernels.staged = false;
+                        model.skinny.kernels.pipelined = false;
+                        model.skinny.kernels.deepSplit = false;
                         d.skinny(k, in, out, n, model.skinny);
                         device.synchronize();
                         out.download(got[v], got[v].length);
@@ -189,11 +189,11 @@ final class ProductKernelChoices extends KernelTrials {
             }
             return null;
         } finally {
-            model.skinny.streaming = streaming;
-            model.skinny.streamWide = streamingWide;
-            model.skinny.staged = staged;
-            model.skinny.pipelined = pipelined;
-            model.skinny.deepSplit = deep;
+            model.skinny.kernels.streaming = streaming;
+            model.skinny.kernels.streamWide = streamingWide;
+            model.skinny.kernels.staged = staged;
+            model.skinny.kernels.pipelined = pipelined;
+            model.skinny.kernels.deepSplit = deep;
         }
     }
 
@@ -276,7 +276,7 @@ final class ProductKernelChoices extends KernelTrials {
         String forced = System.getProperty("inferstream.cuda.skinnySplit");
         if (forced != null) {
             model.useDeepSplit("deep".equals(forced));
-            skinnyChoice += "; split-K " + (model.deepSplit ? "deep" : "default")
+            skinnyChoice += "; split-K " + (model.chosen.deepSplit ? "deep" : "default")
                     + " (forced by -Dinferstream.cuda.skinnySplit=" + forced + ")";
             return;
         }
@@ -304,7 +304,7 @@ final class ProductKernelChoices extends KernelTrials {
         boolean grouped = model.groupedSkinny && DeviceMatrix.groupable(n, w.wq[0], w.wk[0], w.wv[0])
                 && DeviceMatrix.groupable(n, w.gate[0], w.up[0]) && w.gate[0].rows() == w.up[0].rows();
         java.util.function.IntConsumer products = v -> {
-            model.skinny.deepSplit = v == 1;
+            model.skinny.kernels.deepSplit = v == 1;
             if (grouped) {
                 DeviceMatrix.skinnyGroup(k, new DeviceMatrix[] {w.wq[0], w.wk[0], w.wv[0]}, buf.xb, new DeviceBuffer[] {buf.q, buf.kBuf, buf.vBuf},
                         n, model.skinny, false);
@@ -342,12 +342,12 @@ final class ProductKernelChoices extends KernelTrials {
             worst = Math.max(worst, relativeDifference(got[1][o], got[0][o]));
         }
         boolean close = worst <= 1e-4;
-        model.skinny.deepSplit = false;
+        model.skinny.kernels.deepSplit = false;
         model.useDeepSplit(close && nanos[1] < nanos[0]);
         model.bufferGeneration++;
         skinnyChoice += String.format(java.util.Locale.ROOT,
                 "; split-K %s (layer 0 skinny products, %d tokens, %s: default %.1f us, deep %.1f us, max relative "
-                        + "difference %.2e%s)", model.deepSplit ? "deep" : "default", n, timing, nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, worst,
+                        + "difference %.2e%s)", model.chosen.deepSplit ? "deep" : "default", n, timing, nanos[0] / 1e3 / reps, nanos[1] / 1e3 / reps, worst,
                 close ? "" : ": DIFFER, deep split not used");
     }
 
@@ -365,11 +365,11 @@ final class ProductKernelChoices extends KernelTrials {
     void choosePackedStream() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.packedStream");
         if (forced != null) {
-            model.usePackedStream(model.streamingSkinny && model.skinny != null && "on".equals(forced));
+            model.usePackedStream(model.chosen.streaming && model.skinny != null && "on".equals(forced));
             packedStreamChoice = "forced by -Dinferstream.cuda.packedStream=" + forced;
             return;
         }
-        if (!model.streamingSkinny || model.skinny == null) {
+        if (!model.chosen.streaming || model.skinny == null) {
             packedStreamChoice = "matmul_stream is not the skinny kernel; not compared";
             return;
         }
@@ -395,8 +395,8 @@ final class ProductKernelChoices extends KernelTrials {
         for (DeviceMatrix m : layer0) {
             m.packForStream(k);
         }
-        packedStreamChoice = layerZeroBothWays(n, 53, v -> model.skinny.packed = v == 1,
-                () -> model.skinny.packed = model.packedStream,
+        packedStreamChoice = layerZeroBothWays(n, 53, v -> model.skinny.kernels.packed = v == 1,
+                () -> model.skinny.kernels.packed = model.chosen.packed,
                 model::usePackedStream, // packs the other layers, or frees layer 0's copies
                 "row-major", "packed");
     }
@@ -434,11 +434,11 @@ final class ProductKernelChoices extends KernelTrials {
     void chooseTallStream() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.tallStream");
         if (forced != null) {
-            model.useTallStream(model.packedStream && "on".equals(forced));
+            model.useTallStream(model.chosen.packed && "on".equals(forced));
             tallStreamChoice = "forced by -Dinferstream.cuda.tallStream=" + forced;
             return;
         }
-        if (!model.packedStream || model.skinny == null) {
+        if (!model.chosen.packed || model.skinny == null) {
             tallStreamChoice = "the streaming products do not read packed weights; not compared";
             return;
         }
@@ -447,17 +447,19 @@ final class ProductKernelChoices extends KernelTrials {
                 new DeviceMatrix[] {w.wo[0]}, new DeviceMatrix[] {w.down[0]}, new DeviceMatrix[] {w.output})) {
             long blocks = 0;
             for (DeviceMatrix m : group) {
-                blocks += SkinnyScratch.tallBlocks(m.rows(), m.cols(), model.wideStream, model.deepSplit);
+                blocks += SkinnyScratch.tallBlocks(m.rows(), m.cols(), model.chosen.streamWide, model.chosen.deepSplit);
             }
             most = Math.max(most, blocks);
         }
-        if (most < model.tallMinBlocks) {
-            tallStreamChoice = "no product has " + model.tallMinBlocks + " blocks of 256 rows (the most: " + most + "); not compared";
+        if (most < model.chosen.tallMinBlocks) {
+            tallStreamChoice = "no product has " + model.chosen.tallMinBlocks + " blocks of 256 rows (the most: " + most
+                    + "); not compared";
             return;
         }
         int n = Math.min(SkinnyScratch.MAX_TOKENS, buf.capacity);
-        tallStreamChoice = layerZeroBothWays(n, 59, v -> model.skinny.streamTall = v == 1,
-                () -> model.skinny.streamTall = model.tallStream, model::useTallStream, "16-row warps", "32-row warps");
+        tallStreamChoice = layerZeroBothWays(n, 59, v -> model.skinny.kernels.streamTall = v == 1,
+                () -> model.skinny.kernels.streamTall = model.chosen.streamTall, model::useTallStream, "16-row warps",
+                "32-row warps");
     }
 
     /**
@@ -474,11 +476,11 @@ final class ProductKernelChoices extends KernelTrials {
     void chooseSlicedPrefill() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.slicedPrefill");
         if (forced != null) {
-            model.useSlicedPrefill(model.streamingSkinny && model.skinny != null && "on".equals(forced));
+            model.useSlicedPrefill(model.chosen.streaming && model.skinny != null && "on".equals(forced));
             slicedPrefillChoice = "forced by -Dinferstream.cuda.slicedPrefill=" + forced;
             return;
         }
-        if (!model.streamingSkinny || model.skinny == null) {
+        if (!model.chosen.streaming || model.skinny == null) {
             slicedPrefillChoice = "matmul_stream is not the skinny kernel; not compared";
             return;
         }
@@ -500,7 +502,7 @@ final class ProductKernelChoices extends KernelTrials {
         model.skinny.sliceHalves(buf.capacity, model.maxSliceCols());
         // inputs xb, att, hb2; outputs q, k, v, hb (gate), x (Wo of att) and, last, xb (down of hb2)
         java.util.function.IntConsumer chain = v -> {
-            model.skinny.slicedPrefill = v == 1;
+            model.skinny.kernels.slicedPrefill = v == 1;
             DeviceMatrix.matmul3(k, w.wq[0], w.wk[0], w.wv[0], buf.xb, buf.q, buf.kBuf, buf.vBuf, n, model.skinny);
             w.gate[0].matmul(k, buf.xb, buf.hb, n, model.skinny);
             w.wo[0].matmul(k, buf.att, buf.x, n, model.skinny);
@@ -531,7 +533,7 @@ final class ProductKernelChoices extends KernelTrials {
                 nanos[v] = graphs.nanos(chain, v, CHOICE_REPS);
             }
         } finally {
-            model.skinny.slicedPrefill = model.slicedPrefill;
+            model.skinny.kernels.slicedPrefill = model.chosen.slicedPrefill;
         }
         WithinTolerance both = new WithinTolerance(worst, 1e-4, nanos);
         model.useSlicedPrefill(both.adopt());
@@ -604,7 +606,7 @@ final class ProductKernelChoices extends KernelTrials {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.quantStream");
         if (forced != null) {
             model.useQuantStream("on".equals(forced));
-            quantStreamChoice = (model.quantStream ? "matmul_stream_q8 / _q4_k / _q6_k" : "the CUDA-core kernels")
+            quantStreamChoice = (model.chosen.quant ? "matmul_stream_q8 / _q4_k / _q6_k" : "the CUDA-core kernels")
                     + " (forced by -Dinferstream.cuda.quantStream=" + forced + ")";
             return;
         }
@@ -625,7 +627,7 @@ final class ProductKernelChoices extends KernelTrials {
         model.skinny.blockSums(buf.capacity, model.maxSliceCols());
         // every product reads hb2 (as wide as any input) and writes hb (as tall as any output)
         java.util.function.IntConsumer chain = v -> {
-            model.skinny.quant = v == 1;
+            model.skinny.kernels.quant = v == 1;
             for (int n : sizes) {
                 for (DeviceMatrix m : quantized) {
                     m.matmul(k, buf.hb2, buf.hb, n, model.skinny);
@@ -640,7 +642,7 @@ final class ProductKernelChoices extends KernelTrials {
                     float[][] got = new float[2][n * m.rows()];
                     for (int v = 0; v < 2; v++) {
                         buf.hb2.upload(xs, n * m.cols());
-                        model.skinny.quant = v == 1;
+                        model.skinny.kernels.quant = v == 1;
                         m.matmul(k, buf.hb2, buf.hb, n, model.skinny);
                         device.synchronize();
                         buf.hb.download(got[v], got[v].length);
@@ -653,7 +655,7 @@ final class ProductKernelChoices extends KernelTrials {
                 nanos[v] = graphs.nanos(chain, v, CHOICE_REPS);
             }
         } finally {
-            model.skinny.quant = model.quantStream;
+            model.skinny.kernels.quant = model.chosen.quant;
         }
         WithinTolerance both = new WithinTolerance(worst, 5e-3, nanos);
         model.useQuantStream(both.adopt());
@@ -661,7 +663,7 @@ final class ProductKernelChoices extends KernelTrials {
         quantStreamChoice = String.format(java.util.Locale.ROOT,
                 "%s (layer 0's %d %s products at %s tokens, %d CUDA graph replays: CUDA-core kernels %.1f us, "
                         + "tensor-core kernels %.1f us; max relative difference %.2e%s)",
-                model.quantStream ? "matmul_stream_q8 / _q4_k / _q6_k" : "the CUDA-core kernels", quantized.size(),
+                model.chosen.quant ? "matmul_stream_q8 / _q4_k / _q6_k" : "the CUDA-core kernels", quantized.size(),
                 quantized.stream().map(m -> m.type().toString()).distinct().collect(java.util.stream.Collectors.joining("/")),
                 java.util.Arrays.toString(sizes),
                 CHOICE_REPS, nanos[0] / 1e3 / CHOICE_REPS, nanos[1] / 1e3 / CHOICE_REPS, worst, both.verdict());
@@ -678,11 +680,11 @@ final class ProductKernelChoices extends KernelTrials {
     void chooseSmallStream() {
         String forced = CudaLlamaModel.onOff("inferstream.cuda.smallStream");
         if (forced != null) {
-            model.useSmallStream(model.streamingSkinny && "on".equals(forced));
+            model.useSmallStream(model.chosen.streaming && "on".equals(forced));
             smallStreamChoice = "forced by -Dinferstream.cuda.smallStream=" + forced;
             return;
         }
-        if (!model.streamingSkinny || model.skinny == null) {
+        if (!model.chosen.streaming || model.skinny == null) {
             smallStreamChoice = "matmul_stream is not the skinny kernel; not compared";
             return;
         }
@@ -714,7 +716,7 @@ final class ProductKernelChoices extends KernelTrials {
                 for (int n : new int[] {1, maxN}) {
                     float[][] got = new float[2][n * m.rows()];
                     for (int v = 0; v < 2; v++) {
-                        model.skinny.small = v == 1;
+                        model.skinny.kernels.small = v == 1;
                         m.matmul(k, in, out, n, model.skinny);
                         device.synchronize();
                         out.download(got[v], got[v].length);
@@ -723,7 +725,7 @@ final class ProductKernelChoices extends KernelTrials {
                 }
             }
             java.util.function.IntConsumer products = v -> {
-                model.skinny.small = v == 1;
+                model.skinny.kernels.small = v == 1;
                 for (DeviceMatrix m : ms) {
                     m.matmul(k, in, out, 1, model.skinny);
                 }
@@ -732,7 +734,7 @@ final class ProductKernelChoices extends KernelTrials {
             for (int v = 0; v < 2; v++) {
                 nanos[v] = graphs.nanos(products, v, CHOICE_REPS);
             }
-            model.skinny.small = false;
+            model.skinny.kernels.small = false;
             WithinTolerance both = new WithinTolerance(worst, bound, nanos);
             model.useSmallStream(both.adopt());
             model.bufferGeneration++;
@@ -760,7 +762,7 @@ final class ProductKernelChoices extends KernelTrials {
             wgmmaChoice = k.wgmmaStatus() + ignoredForce("inferstream.cuda.wgmma", forced);
             return;
         }
-        if (!model.streamingSkinny || model.skinny == null || !model.packedStream) {
+        if (!model.chosen.streaming || model.skinny == null || !model.chosen.packed) {
             wgmmaChoice = "the streaming products do not read packed weights; not compared"
                     + ignoredForce("inferstream.cuda.wgmma", forced);
             return;
@@ -783,14 +785,14 @@ final class ProductKernelChoices extends KernelTrials {
             for (DeviceMatrix m : layer0) {
                 m.packForWgmma(k); // beside the mma.sync packing for the trial
             }
-            ProductChain p = layerZeroProducts(n, 67, v -> model.skinny.wgmma = v == 1);
+            ProductChain p = layerZeroProducts(n, 67, v -> model.skinny.kernels.wgmma = v == 1);
             both = withinTolerance(p.chain(), p.reset(), p.outs(), p.words(), 1e-4);
             wgmmaChoice = String.format(java.util.Locale.ROOT,
                     "layer 0's products and the output head, %d tokens%s, %d CUDA graph replays: mma.sync %.1f us, "
                             + "wgmma %.1f us; max relative difference %.2e%s", n, p.grouped() ? " (grouped)" : "", CHOICE_REPS,
                     both.nanos()[0] / 1e3 / CHOICE_REPS, both.nanos()[1] / 1e3 / CHOICE_REPS, both.worst(), both.verdict());
         } finally {
-            model.skinny.wgmma = model.wgmma;
+            model.skinny.kernels.wgmma = model.chosen.wgmma;
             for (DeviceMatrix m : layer0) {
                 m.dropPackedWgmma(); // useWgmma below packs what it needs
             }

@@ -94,10 +94,10 @@ final class ProductTable extends KernelTrials {
                 double us = t / 1e3 / reps;
                 DeviceMatrix first = new DeviceMatrix[] {w.wq[0], w.wo[0], w.gate[0], w.down[0], w.output}[product];
                 String kernel = n <= DeviceMatrix.MATVEC_MAX_TOKENS
-                        ? (product == 0 ? "matvec3_vec" : model.smallStream && first.takesSkinny(SkinnyScratch.MAX_TOKENS) ? "matmul_stream" : "matvec")
+                        ? (product == 0 ? "matvec3_vec" : model.chosen.small && first.takesSkinny(SkinnyScratch.MAX_TOKENS) ? "matmul_stream" : "matvec")
                         : model.skinny == null || !first.takesSkinny(n) ? "wmma/tiled"
                         : model.skinnyKernelName() + ((product == 0 && groupedQkv) || (product == 2 && groupedFfn) ? " grouped" : "")
-                                + (model.streamingSkinny && model.packedStream ? (model.tallStream ? ", packed, tall if filling" : ", packed") : "");
+                                + (model.chosen.streaming && model.chosen.packed ? (model.chosen.streamTall ? ", packed, tall if filling" : ", packed") : "");
                 table.append(String.format(java.util.Locale.ROOT, " %.1f | %.0f | %s%s |", us, bytes[p] / (us * 1e3), kernel,
                         eager ? " (eager)" : ""));
             }

@@ -12,8 +12,8 @@ final class SkinnyScratch implements AutoCloseable {
     /** Enough warps (16 rows x one K range each) to keep HBM busy. */
     private static final int TARGET_WARPS = 2048;
     /**
-     * The deep split (chosen at load, see CudaLlamaModel) for matrices whose default grid is under this many blocks
-     * of 64 rows (about 4 per SM on 132 SMs): more K ranges, down to 128 columns, until the grid reaches it. For
+     * The deep split ({@link ProductSwitches#deepSplit}, chosen at load) for matrices whose default grid is under this
+     * many blocks of 64 rows (about 4 per SM on 132 SMs): more K ranges, down to 128 columns, until the grid reaches it. For
      * Llama-3.2-1B that is Wq and Wo (2048 x 2048: 256 -> 512 blocks) and Wk, Wv (512 x 2048: 64 -> 128); gate,
      * up and down already run 512 blocks and keep their split. The sums are in another order (more partial sums),
      * so results differ from the default split in the last bits: adopted only within a tolerance and when faster.
@@ -33,55 +33,8 @@ final class SkinnyScratch implements AutoCloseable {
      * writes them here instead. Null with {@link #counters}.
      */
     final DeviceBuffer stagedHalves;
-    /** Use matmul_skinny_smem (activations staged through shared memory) instead of matmul_skinny. */
-    boolean staged;
-    /** Use matmul_skinny_pipe (cp.async pipeline of weight and activation tiles); takes precedence over staged. */
-    boolean pipelined;
-    /** Split under-filled matrices deeper (DEEP_MIN_BLOCKS: more blocks, more partial sums). */
-    boolean deepSplit;
-
-    /**
-     * Use matmul_stream (stream.cu: weights straight into tensor-core fragments, 128 rows per block, 8-token tiles)
-     * with its own split policy ({@link #streamChunk}); takes precedence over pipelined and staged.
-     */
-    boolean streaming;
-
-    /** With streaming: matmul_stream serves decode steps of 1..8 tokens too (instead of matvec), chosen at load. */
-    boolean small;
-
-    /** With streaming: the 16-warp blocks of matmul_stream_wide (256 rows, 1 per SM) instead of 8-warp ones. */
-    boolean streamWide;
-
-    /**
-     * With streaming: the _packed kernels, reading each matrix's packed copy (DeviceMatrix.packForStream) where it
-     * has one; the same bits as from the row-major weights. Chosen at load.
-     */
-    boolean packed;
-
-    /**
-     * With packed: the sm_90a module's kernels (Hopper's warpgroup MMAs, CudaKernels.WGMMA), reading each matrix's
-     * wgmma packing (DeviceMatrix.packForWgmma) where it has one. Chosen at load on compute capability 9.x.
-     */
-    boolean wgmma;
-
-    /**
-     * With packed: the _tall_packed kernels (8 warps of 32 rows, 256-row blocks, one per SM: half the shared-memory
-     * activation reads per weight byte) for products whose grid still has a block for every SM
-     * ({@link #tallMinBlocks}); the split policy stays that of {@link #streamWide}. Chosen at load.
-     */
-    boolean streamTall;
-
-    /**
-     * Fewest blocks a product must have to run the tall kernels ({@link #tallMinBlocks(int)} of the device's SMs, set
-     * by the model). With one 256-row block per SM, a smaller grid (Llama-3.2-1B's Wo: 8 row blocks x 8 splits = 64)
-     * would leave SMs without weights to stream, where the 16-row kernel's 128-row blocks fill twice as many slots.
-     */
-    int tallMinBlocks = tallMinBlocks(132);
-
-    /** Whether a product (with a packed copy: {@code hasPacked}) runs the tall kernel, given its blocks as one. */
-    boolean tall(boolean hasPacked, long tallBlocks) {
-        return streaming && packed && hasPacked && streamTall && tallBlocks >= tallMinBlocks;
-    }
+    /** Which kernels the products run (the model's chosen ones, or the other way while a load-time trial times it). */
+    final ProductSwitches kernels = new ProductSwitches();
 
     /** Seven eighths of the SMs: Llama-3.2-1B's down (128 tall blocks) still runs tall on 132 SMs. */
     static int tallMinBlocks(int sms) {
@@ -92,21 +45,6 @@ final class SkinnyScratch implements AutoCloseable {
     static long tallBlocks(int rows, int cols, boolean wide, boolean deep) {
         return (long) ((rows + 255) / 256) * streamSplits(rows, cols, wide, deep);
     }
-
-    /**
-     * With streaming: products of more than 64 tokens (prefill and mixed steps) as 64-token slices of one
-     * matmul_stream_slices launch instead of the tiled WMMA kernel. Chosen at load.
-     */
-    boolean slicedPrefill;
-
-    /**
-     * Q8_0 and kept Q4_K / Q6_K matrices run matmul_stream_q8 / _q4_k / _q6_k (stream.cu: quants widened to F16 in
-     * tensor-core fragments, scales (and Q4_K's mins) per 32 applied in float, Q6_K's per 16 before the mma; 64-token
-     * slices for longer steps) for
-     * steps of more than 8 tokens instead of the CUDA-core matmul_tiled_*, with matmul_stream's default split policy.
-     * Chosen at load.
-     */
-    boolean quant;
 
     private DeviceBuffer sliceHalves;
     private DeviceBuffer blockSums; // Q4_K: the activations' per-32 sums [cols / 64][npad][2], grown on demand
@@ -158,11 +96,6 @@ final class SkinnyScratch implements AutoCloseable {
         return wide ? 256 : 128;
     }
 
-    /** Tokens per tile of the kernel in use: activations and partial sums are padded to whole tiles. */
-    int tileTokens() {
-        return streaming ? 8 : 16;
-    }
-
     /**
      * K columns per split of matmul_stream(_wide), a multiple of 64: as many splits as bring the grid to about
      * {@link #STREAM_TARGET_WARPS} warps (256 blocks of 8 warps, 128 of 16), but K ranges of at least 256 columns
@@ -203,11 +136,6 @@ final class SkinnyScratch implements AutoCloseable {
     /** Whether matmul_stream can take a rows x cols matrix: rows of whole 16-byte pieces (16-byte aligned). */
     static boolean streamFits(int rows, int cols) {
         return rows > 0 && cols > 0 && cols % 8 == 0;
-    }
-
-    /** The product kernel's name without its type suffix. */
-    String kernelPrefix() {
-        return pipelined ? "matmul_skinny_pipe_" : staged ? "matmul_skinny_smem_" : "matmul_skinny_";
     }
 
     SkinnyScratch(long maxCols, long maxPartialFloats) {
@@ -268,12 +196,14 @@ final class SkinnyScratch implements AutoCloseable {
 
     /** K columns per split under this scratch's split policy. */
     int kChunk(int rows, int cols) {
-        return streaming ? streamChunk(rows, cols, streamWide, deepSplit) : kChunk(rows, cols, deepSplit);
+        return kernels.streaming ? streamChunk(rows, cols, kernels.streamWide, kernels.deepSplit)
+                : kChunk(rows, cols, kernels.deepSplit);
     }
 
     /** Splits under this scratch's split policy. */
     int splits(int rows, int cols) {
-        return streaming ? streamSplits(rows, cols, streamWide, deepSplit) : splits(rows, cols, deepSplit);
+        return kernels.streaming ? streamSplits(rows, cols, kernels.streamWide, kernels.deepSplit)
+                : splits(rows, cols, kernels.deepSplit);
     }
 
     /**

@@ -303,9 +303,9 @@ class DeviceKernelsGpuTest {
             }
             dx.upload(x, x.length);
             try (SkinnyScratch scratch = new SkinnyScratch(cols, partial)) {
-                scratch.deepSplit = deep;
-                scratch.streaming = !kernel.equals("pipe"); // pipe: matmul_skinny_group (the pipelined block code)
-                scratch.streamWide = kernel.equals("wide");
+                scratch.kernels.deepSplit = deep;
+                scratch.kernels.streaming = !kernel.equals("pipe"); // pipe: matmul_skinny_group (the pipelined block code)
+                scratch.kernels.streamWide = kernel.equals("wide");
                 DeviceMatrix.skinnyGroup(device.kernels(), dms, dx, ys, n, scratch, swiglu);
                 jcuda.driver.JCudaDriver.cuCtxSynchronize();
             }
@@ -373,12 +373,12 @@ class DeviceKernelsGpuTest {
                     }
                 }
                 try (SkinnyScratch scratch = new SkinnyScratch(cols, partial)) {
-                    scratch.streaming = true;
-                    scratch.streamWide = wide;
-                    scratch.deepSplit = deep;
-                    scratch.packed = v >= 1;
-                    scratch.streamTall = v == 2;
-                    scratch.tallMinBlocks = 1; // the tall kernel on every shape here, however few its blocks
+                    scratch.kernels.streaming = true;
+                    scratch.kernels.streamWide = wide;
+                    scratch.kernels.deepSplit = deep;
+                    scratch.kernels.packed = v >= 1;
+                    scratch.kernels.streamTall = v == 2;
+                    scratch.kernels.tallMinBlocks = 1; // the tall kernel on every shape here, however few its blocks
                     if (count == 1) {
                         dms[0].stream(device.kernels(), dx, ys[0], n, scratch);
                     } else {
@@ -539,14 +539,14 @@ class DeviceKernelsGpuTest {
             float[][][] got = new float[4][outs][];
             for (int v = 0; v < 4; v++) { // 16- and 32-row warps on packed weights: on mma.sync (0, 1), on wgmma (2, 3)
                 try (SkinnyScratch scratch = new SkinnyScratch(cols, partial)) {
-                    scratch.streaming = true;
-                    scratch.streamWide = wide;
-                    scratch.deepSplit = deep;
-                    scratch.packed = true;
-                    scratch.wgmma = v >= 2;
-                    scratch.streamTall = v % 2 == 1;
-                    scratch.tallMinBlocks = 1;
-                    scratch.slicedPrefill = true;
+                    scratch.kernels.streaming = true;
+                    scratch.kernels.streamWide = wide;
+                    scratch.kernels.deepSplit = deep;
+                    scratch.kernels.packed = true;
+                    scratch.kernels.wgmma = v >= 2;
+                    scratch.kernels.streamTall = v % 2 == 1;
+                    scratch.kernels.tallMinBlocks = 1;
+                    scratch.kernels.slicedPrefill = true;
                     assertEquals(v >= 2, dms[0].readsWgmmaPacking(scratch));
                     if (n > SkinnyScratch.MAX_TOKENS) { // prefill: 64-token slices of one launch
                         dms[0].slices(k, dx, ys[0], n, scratch);
@@ -631,8 +631,8 @@ class DeviceKernelsGpuTest {
             DeviceMatrix[] gateUp = {dms[0], dms[1]};
             long partial = Math.max(DeviceMatrix.groupPartialFloats(gateUp), SkinnyScratch.partialFloats(dim, hidden));
             try (SkinnyScratch s = new SkinnyScratch(hidden, partial)) {
-                s.streaming = true;
-                s.streamWide = wide;
+                s.kernels.streaming = true;
+                s.kernels.streamWide = wide;
                 // separate: x converted by the group, hb converted by the down product
                 DeviceMatrix.skinnyGroup(k, gateUp, dx, new DeviceBuffer[] {h1, null}, n, s, true);
                 dms[2].matmul(k, h1, d1, n, s);
@@ -715,12 +715,12 @@ class DeviceKernelsGpuTest {
                     continue; // (the warpgroup MMAs: compute capability 9.x only, checked by warpgroupMmaProductsMatchMmaSync)
                 }
                 try (SkinnyScratch s = new SkinnyScratch(cols, DeviceMatrix.groupPartialFloats(dm), (rows + 127) / 128)) {
-                    s.streaming = true;
-                    s.streamWide = Boolean.parseBoolean(f[1]);
-                    s.packed = Boolean.parseBoolean(f[2]);
-                    s.streamTall = Boolean.parseBoolean(f[3]);
-                    s.wgmma = Boolean.parseBoolean(f[4]);
-                    s.tallMinBlocks = 1;
+                    s.kernels.streaming = true;
+                    s.kernels.streamWide = Boolean.parseBoolean(f[1]);
+                    s.kernels.packed = Boolean.parseBoolean(f[2]);
+                    s.kernels.streamTall = Boolean.parseBoolean(f[3]);
+                    s.kernels.wgmma = Boolean.parseBoolean(f[4]);
+                    s.kernels.tallMinBlocks = 1;
                     float[] expected = new float[resid.length];
                     xr.upload(resid, resid.length);
                     dm.matmul(k, dx, y, n, s);
@@ -819,11 +819,11 @@ class DeviceKernelsGpuTest {
                     {"packed", "false", "true", "false"}, {"32-row warps", "false", "true", "true"}};
             for (String[] f : flavours) {
                 try (SkinnyScratch s = new SkinnyScratch(Math.max(dim, hidden), partial, groupBlocks)) {
-                    s.streaming = true;
-                    s.streamWide = Boolean.parseBoolean(f[1]);
-                    s.packed = Boolean.parseBoolean(f[2]);
-                    s.streamTall = Boolean.parseBoolean(f[3]);
-                    s.tallMinBlocks = 1;
+                    s.kernels.streaming = true;
+                    s.kernels.streamWide = Boolean.parseBoolean(f[1]);
+                    s.kernels.packed = Boolean.parseBoolean(f[2]);
+                    s.kernels.streamTall = Boolean.parseBoolean(f[3]);
+                    s.kernels.tallMinBlocks = 1;
                     DeviceBuffer[] outs = {q, kk, v, keys, values, hb, s.halves};
                     int npad = DeviceMatrix.groupPad(n, s);
                     int[] words = {n * qDim, n * kvDim, n * kvDim, 0, 0, n * hidden, npad * hidden / 2};
