@@ -142,11 +142,11 @@ public final class GenerateCommand implements Callable<Integer> {
                     + " needs --tokenizer tokenizer.bin");
         }
         long actualSeed = seed == -1 ? System.nanoTime() : seed;
+        SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, actualSeed, maxNewTokens,
+                stops, List.of(), false, numBeams, lengthPenalty); // refuses a value out of range: before the seed line
         if (seed == -1 && temperature > 0 && numBeams <= 1) {
             err.println("seed: " + actualSeed);
         }
-        SamplingParams params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, actualSeed, maxNewTokens,
-                stops, List.of(), false, numBeams, lengthPenalty);
         Speculation speculative = speculation.speculation(); // before loading: a bad value is a usage error
         Checkpoint checkpoint = llama2c ? null : Checkpoint.open(model, context);
         LanguageModel lm = null;

@@ -32,7 +32,33 @@ public record SamplingParams(
         int numBeams,
         float lengthPenalty) {
 
+    /** Refuses a value outside its range (the same ranges as the request schema's), naming it and what it accepts. */
     public SamplingParams {
+        if (!(temperature >= 0f && Float.isFinite(temperature))) {
+            throw new IllegalArgumentException("temperature must be a finite number >= 0 (0 = greedy), got " + temperature);
+        }
+        if (topK < 0) {
+            throw new IllegalArgumentException("top-k must be >= 0 (0 = off), got " + topK);
+        }
+        if (!(topP > 0f && topP <= 1f)) {
+            throw new IllegalArgumentException("top-p must be in (0, 1] (1 = off), got " + topP);
+        }
+        if (!(minP >= 0f && minP <= 1f)) {
+            throw new IllegalArgumentException("min-p must be in [0, 1] (0 = off), got " + minP);
+        }
+        if (!(repetitionPenalty > 0f && Float.isFinite(repetitionPenalty))) {
+            throw new IllegalArgumentException("repetition penalty must be a finite number > 0 (1 = off), got "
+                    + repetitionPenalty);
+        }
+        if (maxNewTokens < 0) {
+            throw new IllegalArgumentException("max new tokens must be >= 0, got " + maxNewTokens);
+        }
+        if (numBeams < 1) {
+            throw new IllegalArgumentException("the number of beams must be >= 1 (1 = off), got " + numBeams);
+        }
+        if (!Float.isFinite(lengthPenalty)) {
+            throw new IllegalArgumentException("length penalty must be a finite number, got " + lengthPenalty);
+        }
         stopStrings = List.copyOf(stopStrings);
         stopTokens = List.copyOf(stopTokens);
     }

@@ -193,4 +193,17 @@ class GenerateCommandTest {
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("needs --tokenizer"), r.err());
     }
+
+    /** A sampling option out of its range is a usage error in one line, before anything is loaded or printed. */
+    @Test
+    void aSamplingOptionOutOfRangeIsRefusedInOneLine() {
+        String model = SharedModels.require("stories260K/stories260K.gguf").toString();
+        Run r = run("--model", model, "--prompt", "Lily", "--temperature", "-1");
+        assertEquals(2, r.exit());
+        assertEquals("generate: temperature must be a finite number >= 0 (0 = greedy), got -1.0", r.err().strip());
+        assertEquals("", r.out());
+        r = run("--model", model, "--prompt", "Lily", "--top-p", "1.5");
+        assertEquals(2, r.exit());
+        assertEquals("generate: top-p must be in (0, 1] (1 = off), got 1.5", r.err().strip());
+    }
 }

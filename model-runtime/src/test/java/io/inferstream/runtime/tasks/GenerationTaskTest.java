@@ -188,4 +188,20 @@ class GenerationTaskTest {
             assertTrue(result.error().contains("context of 40 tokens"), result.error());
         }
     }
+
+    /** A sampling value out of its range fails that request with the value's name; the next request still runs. */
+    @Test
+    void aSamplingValueOutOfRangeFailsTheRequestWithItsName() {
+        try (Engine engine = new Engine(model, tokenizer, EngineConfig.defaults())) {
+            TaskRunner runner = runner(engine, TaskDefaults.standard());
+            TaskResult bad = runner.run(TaskRequest.builder("bad-p", Task.GENERATE, "Lily").topP(1.5f).maxNewTokens(MAX_NEW)
+                    .build()).join();
+            assertEquals(FinishReason.ERROR, bad.finishReason());
+            assertEquals("top-p must be in (0, 1] (1 = off), got 1.5", bad.error());
+            TaskResult good = runner.run(TaskRequest.builder("good", Task.GENERATE, "Lily").temperature(0f)
+                    .maxNewTokens(MAX_NEW).build()).join();
+            assertNotEquals(FinishReason.ERROR, good.finishReason());
+            assertFalse(good.output().isEmpty());
+        }
+    }
 }
