@@ -18,6 +18,8 @@ import io.inferstream.runtime.kv.KvStore;
 import io.inferstream.runtime.speculative.Speculation;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.checkpoint.HuggingFaceCheckpoint;
+import io.inferstream.runtime.gguf.GgufFormatException;
+import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.model.Llama2cLoader;
 import io.inferstream.runtime.sampling.SamplingParams;
@@ -27,6 +29,7 @@ import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -34,12 +37,17 @@ import picocli.CommandLine.Option;
  * prompt and generation speed go to stderr at the end. Sampling defaults are llama.cpp's.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate text from a prompt with a local GGUF (or llama2.c) model, on the CPU or a GPU (--device).")
+        description = "Generate text from a prompt with a GGUF, Hugging Face or llama2.c model, on the CPU or a GPU (--device).")
 public final class GenerateCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "GGUF model file, Hugging Face model folder (config.json, *.safetensors, tokenizer files), or a llama2.c checkpoint (.bin) together with --tokenizer")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "PATH|hf://...",
+            description = "GGUF model file, Hugging Face model folder (config.json, *.safetensors, tokenizer files), "
+                    + "hf://owner/repo/file.gguf or hf://owner/repo (downloaded once into the cache), or a llama2.c "
+                    + "checkpoint (.bin) together with --tokenizer")
+    String modelSpec;
+
+    @Mixin
+    HubCliOptions hub;
 
     @Option(names = "--tokenizer", paramLabel = "PATH", description = "llama2.c tokenizer (tokenizer.bin) for a .bin model")
     Path tokenizerPath;
@@ -122,20 +130,22 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         try {
             return run();
-        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
-            // bad options, a device that is not there, a model that does not fit it: one line, no stack trace
+        } catch (IOException | IllegalArgumentException | IllegalStateException | UncheckedIOException | GgufFormatException e) {
+            // bad options, a missing or corrupt model file, a device that is not there, a model that does not fit it:
+            // one line, no stack trace
             err.println("generate: " + e.getMessage());
             return 2;
         }
     }
 
-    private int run() {
+    private int run() throws IOException {
         Map<String, Object> templateVariables = thinking == null ? Map.of() : Map.of("enable_thinking", switch (thinking) {
             case "on" -> true;
             case "off" -> false;
             default -> throw new IllegalArgumentException("--thinking takes on or off, not '" + thinking + "'");
         });
         String text = prompt != null ? prompt : readStdin();
+        Path model = hub.resolver().resolve(modelSpec);
         boolean llama2c = isLlama2c(model);
         if (llama2c && tokenizerPath == null) {
             throw new IllegalArgumentException(model + " is neither a GGUF file nor a Hugging Face folder; a llama2.c checkpoint"

@@ -4,6 +4,7 @@ import io.inferstream.runtime.engine.Engine;
 import io.inferstream.runtime.engine.EngineConfig;
 import io.inferstream.runtime.engine.EngineMetrics;
 import io.inferstream.runtime.checkpoint.Checkpoint;
+import io.inferstream.runtime.gguf.GgufFormatException;
 import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.tasks.Task;
@@ -77,8 +78,9 @@ abstract class TaskCommand implements Callable<Integer> {
     public Integer call() {
         try {
             return run();
-        } catch (IOException | IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
-            // IllegalStateException: a --device that is not there, or a model that does not fit it
+        } catch (IOException | IllegalArgumentException | IllegalStateException | UncheckedIOException | GgufFormatException e) {
+            // IllegalStateException: a --device that is not there, or a model that does not fit it; GgufFormatException: a
+            // corrupt or truncated model file
             err.println(name() + ": " + e.getMessage());
             return 2;
         }

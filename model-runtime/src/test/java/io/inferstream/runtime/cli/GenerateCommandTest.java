@@ -8,11 +8,13 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.inferstream.runtime.hub.LocalHubServer;
 import io.inferstream.runtime.model.Llama2cHfExport;
 
 import io.inferstream.runtime.testing.GgufRewrite;
@@ -205,5 +207,45 @@ class GenerateCommandTest {
         r = run("--model", model, "--prompt", "Lily", "--top-p", "1.5");
         assertEquals(2, r.exit());
         assertEquals("generate: top-p must be in (0, 1] (1 = off), got 1.5", r.err().strip());
+    }
+
+    /**
+     * --model takes what the other commands take: an hf:// file is downloaded once into the cache and gives the local
+     * file's text; a missing, a truncated and a corrupt file each fail in one line that names the file.
+     */
+    @Test
+    void anHfModelIsFetchedOnceAndABadModelFileFailsInOneLine(@TempDir Path dir) throws Exception {
+        Path gguf = SharedModels.require("stories260K/stories260K.gguf");
+        byte[] content = Files.readAllBytes(gguf);
+        String[] greedy = {"--prompt", "Lily", "--temperature", "0", "-n", "30"};
+        Run local = run(append(new String[] {"--model", gguf.toString()}, greedy));
+        assertEquals(0, local.exit(), local.err());
+        try (LocalHubServer hub = new LocalHubServer()) {
+            hub.put("/test-owner/stories/resolve/main/stories260K.gguf", content);
+            String[] fetch = {"--model", "hf://test-owner/stories/stories260K.gguf", "--cache-dir", dir.resolve("cache").toString(),
+                    "--hf-endpoint", hub.baseUrl().toString()};
+            Run fetched = run(append(fetch, greedy));
+            assertEquals(0, fetched.exit(), fetched.err());
+            assertEquals(local.out(), fetched.out());
+            int requests = hub.requests().size();
+            Run cached = run(append(fetch, greedy));
+            assertEquals(local.out(), cached.out());
+            assertEquals(requests, hub.requests().size(), "the second run reads the cache");
+        }
+        Run missing = run("--model", dir.resolve("none.gguf").toString(), "--prompt", "Lily");
+        assertEquals(2, missing.exit());
+        assertTrue(missing.err().strip().matches("generate: \\S*none\\.gguf: model file not found .*"), missing.err());
+        Path truncated = dir.resolve("truncated.gguf");
+        Files.write(truncated, java.util.Arrays.copyOf(content, content.length - 4096));
+        Run cut = run("--model", truncated.toString(), "--prompt", "Lily", "--temperature", "0");
+        assertEquals(2, cut.exit());
+        assertFalse(cut.err().contains("\tat "), cut.err());
+        assertTrue(cut.err().strip().matches("generate: \\S*truncated\\.gguf: tensor '[^']+' data .* lies beyond the end of the file"
+                + " \\(\\d+ bytes\\): the file is truncated"), cut.err());
+        Path header = dir.resolve("header.gguf");
+        Files.write(header, java.util.Arrays.copyOf(content, 100));
+        Run corrupt = run("--model", header.toString(), "--prompt", "Lily", "--temperature", "0");
+        assertEquals(2, corrupt.exit());
+        assertTrue(corrupt.err().strip().matches("generate: \\S*header\\.gguf: truncated or corrupt header: .*"), corrupt.err());
     }
 }

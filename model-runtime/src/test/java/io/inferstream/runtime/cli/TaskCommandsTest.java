@@ -101,4 +101,16 @@ class TaskCommandsTest {
         assertEquals(0, ok.exit(), ok.err());
         assertTrue(ok.err().matches("(?s).*prompt: \\d+ tokens; generated: [1-8] tokens; chunks: 1; finish: (stop|length).*"), ok.err());
     }
+
+    /** A truncated model file is a one-line error that names the file and what is missing, not a stack trace. */
+    @Test
+    void aTruncatedModelFileFailsInOneLine(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        byte[] content = java.nio.file.Files.readAllBytes(java.nio.file.Path.of(model()));
+        java.nio.file.Path truncated = dir.resolve("truncated.gguf");
+        java.nio.file.Files.write(truncated, java.util.Arrays.copyOf(content, content.length / 2));
+        Run r = run(ClassifyCommand::new, "--model", truncated.toString(), "--offline", "--text", "Lily", "--labels", "a,b");
+        assertEquals(2, r.exit());
+        assertFalse(r.err().contains("\tat "), r.err());
+        assertTrue(r.err().strip().matches("classify: \\S*truncated\\.gguf: tensor '[^']+' data .* the file is truncated"), r.err());
+    }
 }
