@@ -16,6 +16,7 @@ import io.inferstream.runtime.engine.Request;
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgmlType;
 import io.inferstream.runtime.gguf.GgufFormatException;
+import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.model.LanguageModel;
 import io.inferstream.runtime.sampling.SamplingParams;
 import io.inferstream.runtime.tensor.FmaPeak;
@@ -24,6 +25,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -43,8 +45,15 @@ import java.util.concurrent.Callable;
         description = "Benchmark the engine: one-at-a-time vs static batches vs continuous batching.")
 public final class BenchCommand implements Callable<Integer> {
 
-    @Option(names = "--model", description = "GGUF model file or Hugging Face model folder")
-    Path model;
+    @Option(names = "--model", paramLabel = "PATH|hf://...", description = "GGUF model file or Hugging Face model folder, local"
+            + " or as hf://owner/repo/file.gguf or hf://owner/repo (downloaded once into the cache)")
+    String modelSpec;
+
+    @Mixin
+    HubCliOptions hub;
+
+    /** --model resolved to a local file or folder. */
+    private Path model;
 
     @Option(names = "--random-model", description = "write a random-weights model of this real shape: smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma3-1b, granite-moe-1b, phi3.5-mini, tiny")
     String randomModel;
@@ -100,8 +109,9 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try {
             return run();
-        } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException | GgufFormatException e) {
-            // bad options, a model file that is not there or is not a GGUF file, a --device that is not there, a model that does not fit
+        } catch (IllegalArgumentException | IllegalStateException | IOException | UncheckedIOException
+                | GgufFormatException e) {
+            // bad options, a model file or download that is not there or is not a GGUF file, a --device that is not there, a model that does not fit
             // it: one line, no stack trace
             System.err.println("bench: " + e.getMessage());
             return 2;
@@ -109,13 +119,16 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private Integer run() throws Exception {
-        if ((model == null) == (randomModel == null)) {
+        if ((modelSpec == null) == (randomModel == null)) {
             throw new IllegalArgumentException("give exactly one of --model PATH or --random-model SHAPE");
         }
         EngineConfig config = engineOptions.config()
                 .withPrefixCaching(false); // random prompts share nothing; keep the measurement pure
         deviceOption.option(); // bad device or GPU options fail here, before a random model is written
         deviceOption.cudaOptions(config.maxBatchedTokens());
+        if (modelSpec != null) {
+            model = hub.resolver().resolve(modelSpec);
+        }
         Files.createDirectories(out);
         if (single && parallel == null) {
             parallel = List.of(1);

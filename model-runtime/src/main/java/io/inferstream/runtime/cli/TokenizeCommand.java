@@ -11,10 +11,12 @@ import java.util.concurrent.Callable;
 
 import io.inferstream.runtime.checkpoint.Checkpoint;
 import io.inferstream.runtime.gguf.GgufFormatException;
+import io.inferstream.runtime.hub.HubCliOptions;
 import io.inferstream.runtime.tokenizer.Tokenizer;
 import io.inferstream.runtime.tokenizer.Tokenizers;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,17 +30,21 @@ import picocli.CommandLine.Spec;
 public final class TokenizeCommand implements Callable<Integer> {
 
     static final class Source {
-        @Option(names = "--model", paramLabel = "MODEL", description = "A GGUF model (its tokenizer.ggml.* vocabulary) or a Hugging Face model folder (its tokenizer files).")
-        Path model;
+        @Option(names = "--model", paramLabel = "MODEL", description = "A GGUF model (its tokenizer.ggml.* vocabulary) or a Hugging"
+                + " Face model folder (its tokenizer files); a local path, hf://owner/repo/file.gguf or hf://owner/repo.")
+        String model;
 
         @Option(names = "--tokenizer", paramLabel = "PATH",
                 description = "tokenizer.json, a folder with vocab.json + merges.txt, a tiktoken or SentencePiece tokenizer.model,"
-                        + " or llama2.c's tokenizer .bin.")
-        Path tokenizer;
+                        + " or llama2.c's tokenizer .bin; a local path or one file as hf://owner/repo/tokenizer.json.")
+        String tokenizer;
     }
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
+
+    @Mixin
+    HubCliOptions hub;
 
     @Option(names = "--text", paramLabel = "TEXT", description = "The text (default: all of standard input, as is).")
     String text;
@@ -67,9 +73,16 @@ public final class TokenizeCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        Tokenizer tokenizer;
+        try {
+            tokenizer = load(); // before standard input: a bad --model or --tokenizer need not wait for the text
+        } catch (IllegalArgumentException | GgufFormatException | UncheckedIOException | IOException e) {
+            err.println("tokenize: " + e.getMessage());
+            err.flush();
+            return 1;
+        }
         try {
             String input = text != null ? text : new String(stdin.readAllBytes(), StandardCharsets.UTF_8);
-            Tokenizer tokenizer = load();
             int[] ids = tokenizer.encode(input, !noBos && tokenizer.addBosByDefault(), parseSpecial);
             StringJoiner line = new StringJoiner(" ");
             for (int id : ids) {
@@ -78,7 +91,7 @@ public final class TokenizeCommand implements Callable<Integer> {
             out.println(line);
             out.flush();
             return 0;
-        } catch (IllegalArgumentException | GgufFormatException | UncheckedIOException e) {
+        } catch (IllegalArgumentException | UncheckedIOException e) {
             err.println("tokenize: " + e.getMessage());
             err.flush();
             return 1;
@@ -89,13 +102,14 @@ public final class TokenizeCommand implements Callable<Integer> {
         }
     }
 
-    private Tokenizer load() {
+    /** The tokenizer of --model or --tokenizer, an hf:// spec downloaded once into the cache. */
+    private Tokenizer load() throws IOException {
         if (source.model != null) {
-            try (Checkpoint checkpoint = Checkpoint.open(source.model)) {
+            try (Checkpoint checkpoint = Checkpoint.open(hub.resolver().resolve(source.model))) {
                 return checkpoint.tokenizer();
             }
         }
-        Path p = source.tokenizer;
+        Path p = hub.resolver().resolve(source.tokenizer);
         if (p.getFileName() != null && p.getFileName().toString().endsWith(".bin")) {
             return Tokenizers.fromLlama2c(p);
         }

@@ -158,4 +158,23 @@ class BenchCommandTest {
             assertFalse(message.contains("\tat "), message);
         }
     }
+
+    @Test
+    void anHfModelIsDownloadedOnceIntoTheCacheAndBenchmarked(@TempDir Path dir) throws Exception {
+        Path model = RandomModelWriter.write(ModelShape.TINY, io.inferstream.runtime.gguf.GgmlType.Q8_0, 1, dir.resolve("tiny.gguf"));
+        try (io.inferstream.runtime.hub.LocalHubServer hub = new io.inferstream.runtime.hub.LocalHubServer()) {
+            hub.put("/test-owner/tiny/resolve/main/tiny.gguf", Files.readAllBytes(model));
+            String[] args = {"--model", "hf://test-owner/tiny/tiny.gguf", "--cache-dir", dir.resolve("cache").toString(),
+                    "--hf-endpoint", hub.baseUrl().toString(), "--parallel", "2", "--prompt-length", "8",
+                    "--output-length", "3", "--out", dir.resolve("out").toString()};
+            assertEquals(0, new CommandLine(new BenchCommand()).execute(args));
+            List<String> csv = Files.readAllLines(dir.resolve("out/parallel.csv"));
+            assertEquals(2, csv.size(), String.join("\n", csv));
+            assertTrue(csv.get(1).startsWith("q8_0,2,8,3,"), csv.get(1));
+            int requests = hub.requests().size();
+            assertTrue(requests > 0);
+            assertEquals(0, new CommandLine(new BenchCommand()).execute(args));
+            assertEquals(requests, hub.requests().size(), "the second run reads the cache");
+        }
+    }
 }

@@ -7,9 +7,13 @@ import java.io.ByteArrayInputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import io.inferstream.runtime.hub.LocalHubServer;
 import io.inferstream.runtime.testing.SharedModels;
 import picocli.CommandLine;
 
@@ -86,5 +90,43 @@ class TokenizeCommandTest {
     void modelAndTokenizerAreMutuallyExclusiveAndOneIsRequired() {
         assertEquals(2, run("", "--text", "x").exit);
         assertEquals(2, run("", "--model", "a.gguf", "--tokenizer", "b", "--text", "x").exit);
+    }
+
+    @Test
+    void hfSpecsAreDownloadedOnceAndTokenizeAsTheLocalFiles(@TempDir Path dir) throws Exception {
+        Path gguf = SharedModels.require("stories260K/stories260K.gguf");
+        Path tiktoken = SharedModels.require("hf-tokenizers/llama3/tokenizer.model");
+        String text = "Once upon a time, Lily";
+        String fromGguf = run("", "--model", gguf.toString(), "--text", text).out;
+        String fromTiktoken = run("", "--tokenizer", tiktoken.toString(), "--text", text).out;
+        try (LocalHubServer hub = new LocalHubServer()) {
+            hub.put("/test-owner/stories/resolve/main/stories260K.gguf", Files.readAllBytes(gguf));
+            hub.put("/test-owner/llama3/resolve/main/tokenizer.model", Files.readAllBytes(tiktoken));
+            String[] options = {"--cache-dir", dir.resolve("cache").toString(), "--hf-endpoint", hub.baseUrl().toString(),
+                    "--text", text};
+            Run model = run("", append(options, "--model", "hf://test-owner/stories/stories260K.gguf"));
+            assertEquals(0, model.exit, model.err);
+            assertEquals(fromGguf, model.out);
+            Run tokenizer = run("", append(options, "--tokenizer", "hf://test-owner/llama3/tokenizer.model"));
+            assertEquals(0, tokenizer.exit, tokenizer.err);
+            assertEquals(fromTiktoken, tokenizer.out);
+            int requests = hub.requests().size();
+            assertEquals(fromGguf, run("", append(options, "--model", "hf://test-owner/stories/stories260K.gguf")).out);
+            assertEquals(requests, hub.requests().size(), "the second run reads the cache");
+            Run absent = run("", append(options, "--tokenizer", "hf://test-owner/llama3/nothing.json"));
+            assertEquals(1, absent.exit);
+            assertTrue(absent.err.startsWith("tokenize: ") && absent.err.contains("nothing.json")
+                    && absent.err.strip().lines().count() == 1, absent.err);
+        }
+        Run offline = run("", "--offline", "--cache-dir", dir.resolve("empty").toString(), "--tokenizer",
+                "hf://test-owner/llama3/tokenizer.model", "--text", text);
+        assertEquals(1, offline.exit);
+        assertTrue(offline.err.startsWith("tokenize: ") && offline.err.strip().lines().count() == 1, offline.err);
+    }
+
+    private static String[] append(String[] head, String... tail) {
+        String[] all = java.util.Arrays.copyOf(head, head.length + tail.length);
+        System.arraycopy(tail, 0, all, head.length, tail.length);
+        return all;
     }
 }
