@@ -43,6 +43,17 @@ final class BF16Matrix extends Matrix {
         Simd.decode(data, row * cols, cols, dst, dstOffset);
     }
 
+    /**
+     * Up to twelve tokens in fused passes (4 + 4 + 4): at the shapes of SmolLM2-135M and Llama-3.2-1B, with the
+     * weights streaming from memory (MatmulBenchmark -DcopiesMiB=192, two threads,
+     * benchmarks.md, forty-fourth session), 1.11-1.87× the packed tiles' speed at six to twelve tokens
+     * (converting a bfloat is a shift; the packed path's buffer of decoded rows costs more than it saves).
+     */
+    @Override
+    int packedMinTokens() {
+        return 13;
+    }
+
     @Override
     boolean readsFourRowsTogether() {
         return true; // decoding (a shift) is fused into the four FMA chains
@@ -63,7 +74,7 @@ final class BF16Matrix extends Matrix {
                 case 4 -> Simd.fourRows4(data, r, stride, cols, x, xOff, out, outOff, rows);
                 case 3 -> Simd.fourRows3(data, r, stride, cols, x, xOff, out, outOff, rows);
                 case 2 -> Simd.fourRows2(data, r, stride, cols, x, xOff, out, outOff, rows);
-                default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
+                default -> throw new IllegalArgumentException("a pass of 2 to 4 tokens, got " + take);
             }
             t += take;
         }

@@ -87,6 +87,17 @@ final class F16Matrix extends Matrix {
         }
     }
 
+    /**
+     * Up to eight tokens in fused passes (3 + 3 + 2): at the shapes of SmolLM2-135M and Llama-3.2-1B, with the
+     * weights streaming from memory (MatmulBenchmark -DcopiesMiB=192, two threads,
+     * benchmarks.md, forty-fourth session), 1.03-1.29× the packed tiles' speed at six and eight tokens;
+     * at ten 1.00-1.13×, at twelve 0.78-0.93×.
+     */
+    @Override
+    int packedMinTokens() {
+        return 9;
+    }
+
     @Override
     boolean readsFourRowsTogether() {
         return true; // conversion is fused into the four rows' FMA chains
@@ -97,7 +108,7 @@ final class F16Matrix extends Matrix {
         Simd.fourRows(data, r, stride, cols, x, 0, out, r);
     }
 
-    /** Two to five tokens in passes of three or two, each weight converted once per pass (as BF16 does, up to three). */
+    /** Two to eight tokens in passes of three or two, each weight converted once per pass (BF16's passes take four). */
     @Override
     void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
         for (int t = 0; t < n; ) {

@@ -31,10 +31,11 @@ import java.nio.ByteOrder;
  * Two to five tokens (a six-token tile would be mostly padding) take the 2 × 4 tile on AVX2 and, on
  * AVX-512, one token's row sets with a 4-row tile per set ({@link #fourRowsTokensSimd}; Q8_0, Q6_K, Q3_K,
  * IQ4 and BF16 decode each weight once for all the tokens, Q4_0, Q4_K and the 32-group scale-and-min types for
- * two and three). For one token (decode) rows go four at a time (four FMA chains share each x load); the
- * quantized types fuse the decoding into that loop. From six tokens on, the last token tile, when it holds one
- * to four tokens, runs {@code tile4x2Packed} or {@code tile4x4Packed} over the packed slots, not tile4x6 over
- * padding.
+ * two and three; Q8_0, F16, Q6_K, Q3_K and IQ4 keep those passes up to eight tokens and BF16 up to twelve,
+ * {@link #packedMinTokens}). For one token (decode) rows go four at a time (four FMA chains share each x
+ * load); the quantized types fuse the decoding into that loop. From six tokens on (or the type's own limit),
+ * the last token tile, when it holds one to four tokens, runs {@code tile4x2Packed} or {@code tile4x4Packed}
+ * over the packed slots, not tile4x6 over padding.
  *
  * <p><b>Batch invariance.</b> Every path computes a (row, token) element with the same float operations:
  * the weight decoded exactly as {@link #dequantizeRow}'s vector twin does, one FMA chain over the columns
@@ -217,7 +218,7 @@ public abstract class Matrix {
         }
         int tasks = (rows + TASK_ROWS - 1) / TASK_ROWS;
         boolean serial = (long) rows * cols * n < PARALLEL_MIN_WORK || tasks == 1 || WorkerPool.threads() == 1;
-        if (simd && n >= PACKED_MIN_TOKENS) {
+        if (simd && n >= packedMinTokens()) {
             // x packed once here, on the calling thread; the tasks only read it
             int tiles = (n + SimdFloatKernels.PACKED_TOKENS - 1) / SimdFloatKernels.PACKED_TOKENS;
             float[] xp = buffer(X_PACK, tiles * SimdFloatKernels.PACKED_TOKENS * (cols - cols % SimdFloatKernels.LANES));
@@ -325,22 +326,34 @@ public abstract class Matrix {
     }
 
     /**
-     * How many of the {@code left} tokens (2 to 5) the next pass of a fused {@link #fourRowsTokensSimd} takes when
-     * its kernels take 2 to {@code widest} tokens: all of them if it can, else all but two, as no kernel takes one
-     * (five as 3 + 2; four as 2 + 2 when the widest is 3).
+     * How many of the {@code left} tokens (two or more) the next pass of a fused {@link #fourRowsTokensSimd} takes
+     * when its kernels take 2 to {@code widest} (3 or more) tokens: all of them if it can, else the widest while two or more
+     * would remain, else all but two, as no kernel takes one (five as 3 + 2; four as 2 + 2 and seven as 3 + 2 + 2
+     * when the widest is 3).
      */
     static int fewTokenPass(int left, int widest) {
-        if (left < 2 || left > widest + 2) {
-            throw new IllegalArgumentException("2 to " + (widest + 2) + " tokens, got " + left);
+        if (left < 2 || widest < 3) {
+            throw new IllegalArgumentException("2 or more tokens in passes of up to 3 or more, got " + left + " and "
+                    + widest);
         }
-        return left <= widest ? left : left - 2;
+        return left <= widest ? left : left - widest >= 2 ? widest : left - 2;
     }
 
     /**
-     * {@link #fourRowsSimd} for 2 to 5 tokens (x and out row-major, [n, cols] and [n, rows]), on AVX-512 only: the
-     * tiles take 4 rows × up to 4 tokens in 16 accumulators. The default decodes the four rows into a per-thread
-     * buffer first; a type may fuse decoding into the loop (each weight decoded once for all the tokens) as long
-     * as it computes the same floats.
+     * From how many tokens on this matrix's vector product takes the packed tiles ({@link #PACKED_MIN_TOKENS});
+     * below, the row sets of {@link #matvec}. A type whose {@link #fourRowsTokensSimd} fuses decoding into passes
+     * of 2-4 tokens may keep those passes longer: they read each weight from memory once and widen it in
+     * registers once per pass, where the packed path writes every decoded row to a buffer first.
+     */
+    int packedMinTokens() {
+        return PACKED_MIN_TOKENS;
+    }
+
+    /**
+     * {@link #fourRowsSimd} for 2 to {@link #packedMinTokens} - 1 tokens (x and out row-major, [n, cols] and
+     * [n, rows]), on AVX-512 only: the tiles take 4 rows × up to 4 tokens in 16 accumulators. The default decodes
+     * the four rows into a per-thread buffer first; a type may fuse decoding into the loop (each weight decoded
+     * once for all the tokens of a pass) as long as it computes the same floats.
      */
     void fourRowsTokensSimd(int r, int stride, float[] x, int n, float[] out) {
         float[] direct = floatRows();

@@ -65,6 +65,17 @@ final class Q8_0Matrix extends Matrix {
         Simd.decode(quants, scales, row, cols, dst, dstOffset);
     }
 
+    /**
+     * Up to eight tokens in fused passes (3 + 3 + 2): at the shapes of SmolLM2-135M and Llama-3.2-1B, with the
+     * weights streaming from memory (MatmulBenchmark -DcopiesMiB=192, two threads,
+     * benchmarks.md, forty-fourth session), 1.04-1.40× the packed tiles' speed at six and eight tokens;
+     * at ten about even, at twelve 0.73-0.93×. IQ4_NL and IQ4_XS share these kernels.
+     */
+    @Override
+    int packedMinTokens() {
+        return 9;
+    }
+
     @Override
     boolean readsFourRowsTogether() {
         return true; // decoding is fused into the four FMA chains
@@ -130,7 +141,7 @@ final class Q8_0Matrix extends Matrix {
         }
 
         /**
-         * {@link Matrix#fourRowsTokensSimd} for a byte and a scale per 32 (Q8_0's layout): 2 to 5 tokens in passes of
+         * {@link Matrix#fourRowsTokensSimd} for a byte and a scale per 32 (Q8_0's layout): 2 to 8 tokens in passes of
          * 3 or 2. Four at once (16 chains beside four scales and four x vectors) was no faster than 2 + 2, measured
          * at 1024 × 2048 and 2048 × 8192: each pass's cost is mostly the weights' widening.
          */
@@ -143,7 +154,7 @@ final class Q8_0Matrix extends Matrix {
                 switch (take) {
                     case 3 -> fourRows3(q, d, r, stride, cols, x, xOff, out, outOff, rows);
                     case 2 -> fourRows2(q, d, r, stride, cols, x, xOff, out, outOff, rows);
-                    default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
+                    default -> throw new IllegalArgumentException("a pass of 2 to 4 tokens, got " + take);
                 }
                 t += take;
             }

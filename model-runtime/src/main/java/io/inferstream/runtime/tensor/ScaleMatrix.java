@@ -177,6 +177,17 @@ final class ScaleMatrix extends Matrix {
         }
     }
 
+    /**
+     * Up to eight tokens in fused passes, as Q8_0 (whose kernels IQ4_NL and IQ4_XS share): Q6_K at Llama-3.2-1B's
+     * shapes, weights streaming from memory (MatmulBenchmark -DcopiesMiB=192, two threads,
+     * benchmarks.md, forty-fourth session), 1.02-1.51× the packed tiles' speed at six and
+     * eight tokens, 0.80-1.08× at ten.
+     */
+    @Override
+    int packedMinTokens() {
+        return 9;
+    }
+
     @Override
     boolean readsFourRowsTogether() {
         return true; // decoding is fused into the four FMA chains
@@ -261,7 +272,7 @@ final class ScaleMatrix extends Matrix {
                 switch (take) {
                     case 3 -> fourRows16_3(q, d, r, stride, cols, x, xOff, out, outOff, rows);
                     case 2 -> fourRows16_2(q, d, r, stride, cols, x, xOff, out, outOff, rows);
-                    default -> throw new IllegalArgumentException("2 to 5 tokens, got " + n);
+                    default -> throw new IllegalArgumentException("a pass of 2 to 4 tokens, got " + take);
                 }
                 t += take;
             }

@@ -10,7 +10,9 @@ import java.util.Random;
  * (GGUF size) and GFLOP/s. Run: {@code java --add-modules jdk.incubator.vector -cp
  * model-runtime/target/classes:model-runtime/target/test-classes io.inferstream.runtime.tensor.MatmulBenchmark
  * [types] [shapes rowsxcols,...] [tokens,...]}. With {@code -Dinferstream.threads=1} it reports the calling
- * thread's CPU time instead of wall time (meaningful on a loaded machine).
+ * thread's CPU time instead of wall time (meaningful on a loaded machine). With {@code -DcopiesMiB=N} it cycles
+ * through copies of the matrix holding at least N MiB together (more than the last-level cache: the weights then
+ * come from memory each call, as a model's layers do in the engine) instead of one matrix that stays in cache.
  */
 public final class MatmulBenchmark {
 
@@ -33,6 +35,12 @@ public final class MatmulBenchmark {
                 GgmlType type = GgmlType.valueOf(typeName);
                 byte[] bytes = Quantizer.quantize(type, w);
                 Matrix m = Matrix.of(type, ByteBuffer.wrap(bytes), rows, cols, "bench");
+                long copiesBytes = Long.getLong("copiesMiB", 0) << 20;
+                Matrix[] ms = new Matrix[(int) Math.max(1, (copiesBytes + bytes.length - 1) / bytes.length)];
+                ms[0] = m;
+                for (int c = 1; c < ms.length; c++) {
+                    ms[c] = Matrix.of(type, ByteBuffer.wrap(bytes.clone()), rows, cols, "bench");
+                }
                 for (String tk : tokens) {
                     int n = Integer.parseInt(tk);
                     float[] x = new float[n * cols];
@@ -53,8 +61,9 @@ public final class MatmulBenchmark {
                     double relErr = Math.sqrt(err / norm);
                     // warm up ~0.5 s, then time ~1 s
                     long end = System.nanoTime() + Long.getLong("warmupMs", 1500) * 1_000_000L;
+                    int next = 0;
                     while (System.nanoTime() < end) {
-                        m.matmul(x, out, n);
+                        ms[next++ % ms.length].matmul(x, out, n);
                     }
                     int iters = 0;
                     long cpuStart = CPU.getCurrentThreadCpuTime();
@@ -62,7 +71,7 @@ public final class MatmulBenchmark {
                     end = start + 1_000_000_000L;
                     long now;
                     do {
-                        m.matmul(x, out, n);
+                        ms[next++ % ms.length].matmul(x, out, n);
                         iters++;
                         now = System.nanoTime();
                     } while (now < end);

@@ -378,7 +378,9 @@ class MatrixTest {
                         type + " token " + t + " row " + r + " dot");
             }
         }
-        for (int size : new int[] {2, 3, 4, 5}) { // 2 to 5 tokens: the 4-row tiles (AVX-512) or 2x4, 2x2 and 2x1 (AVX2)
+        // 2 to 13 tokens: the 4-row tiles or fused passes of 2-4 tokens (AVX-512; BF16 up to twelve tokens, Q8_0,
+        // F16 and the scale types up to eight), 2x4, 2x2 and 2x1 (AVX2), then the packed tiles
+        for (int size = 2; size <= 13; size++) {
             float[] part = new float[size * rows];
             c.m.matmul(java.util.Arrays.copyOfRange(x, 4 * cols, (4 + size) * cols), part, size);
             for (int i = 0; i < size * rows; i++) {
@@ -386,6 +388,26 @@ class MatrixTest {
                         type + " batch of " + size + " element " + i);
             }
         }
+    }
+
+    @Test
+    void fusedPassesSplitAnyTokenCountIntoPassesTheKernelsTake() {
+        // no kernel takes one token: 7 tokens with passes of at most 3 must be 3 + 2 + 2, never 3 + 3 + 1
+        for (int widest = 3; widest <= 4; widest++) { // the kernels' widest passes
+            for (int n = 2; n <= 16; n++) {
+                List<Integer> passes = new java.util.ArrayList<>();
+                for (int left = n; left > 0; left -= passes.get(passes.size() - 1)) {
+                    passes.add(Matrix.fewTokenPass(left, widest));
+                }
+                int widestPass = widest;
+                assertEquals(n, passes.stream().mapToInt(Integer::intValue).sum(), "widest " + widest + ": " + passes);
+                assertTrue(passes.stream().allMatch(p -> p >= 2 && p <= widestPass), "widest " + widest + ": " + passes);
+                assertEquals((n + widest - 1) / widest, passes.size(), "widest " + widest + ": fewest passes " + passes);
+            }
+        }
+        assertEquals(List.of(3, 2, 2),
+                List.of(Matrix.fewTokenPass(7, 3), Matrix.fewTokenPass(4, 3), Matrix.fewTokenPass(2, 3)));
+        assertThrows(IllegalArgumentException.class, () -> Matrix.fewTokenPass(1, 3));
     }
 
     @ParameterizedTest
@@ -451,13 +473,14 @@ class MatrixTest {
         int rows = 303;
         int cols = type.blockSize() == 1 ? 1001 : 1024;
         Case c = randomMatrix(type, rows, cols, 81);
-        int n = 7;
-        float[] x = randomX(n, cols, 82);
-        float[] batch = new float[n * rows];
-        c.m.matmul(x, batch, n);
-        float[][] alone = eachTokenAlone(c.m, x, n, batch, type + " parallel");
-        for (int r = 0; r < rows; r++) {
-            assertDot(c.w[r], x, 0, alone[0][r], type + " token 0 row " + r + " float64");
+        for (int n : new int[] {7, 12}) { // fused passes (3 + 2 + 2; 4 + 4 + 4 for BF16) or packed tiles
+            float[] x = randomX(n, cols, 82);
+            float[] batch = new float[n * rows];
+            c.m.matmul(x, batch, n);
+            float[][] alone = eachTokenAlone(c.m, x, n, batch, type + " parallel n=" + n);
+            for (int r = 0; r < rows; r++) {
+                assertDot(c.w[r], x, 0, alone[0][r], type + " n=" + n + " token 0 row " + r + " float64");
+            }
         }
     }
 
