@@ -51,7 +51,7 @@ final class BF16Matrix extends Matrix {
      */
     @Override
     int packedMinTokens() {
-        return 13;
+        return fusedPassesUpTo(12);
     }
 
     @Override

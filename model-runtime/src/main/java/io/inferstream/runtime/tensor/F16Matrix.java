@@ -95,7 +95,7 @@ final class F16Matrix extends Matrix {
      */
     @Override
     int packedMinTokens() {
-        return 9;
+        return fusedPassesUpTo(8);
     }
 
     @Override

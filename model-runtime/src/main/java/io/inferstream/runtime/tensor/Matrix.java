@@ -350,6 +350,14 @@ public abstract class Matrix {
     }
 
     /**
+     * {@link #packedMinTokens} for a type whose fused passes beat the packed tiles up to {@code tokens}: on AVX-512
+     * only, where {@link #matvec} takes them (AVX2's 2-row tiles were measured against the packed path from six).
+     */
+    static int fusedPassesUpTo(int tokens) {
+        return SimdFloatKernels.TILE_ROWS == 4 ? tokens + 1 : PACKED_MIN_TOKENS;
+    }
+
+    /**
      * {@link #fourRowsSimd} for 2 to {@link #packedMinTokens} - 1 tokens (x and out row-major, [n, cols] and
      * [n, rows]), on AVX-512 only: the tiles take 4 rows × up to 4 tokens in 16 accumulators. The default decodes
      * the four rows into a per-thread buffer first; a type may fuse decoding into the loop (each weight decoded

@@ -73,7 +73,7 @@ final class Q8_0Matrix extends Matrix {
      */
     @Override
     int packedMinTokens() {
-        return 9;
+        return fusedPassesUpTo(8);
     }
 
     @Override

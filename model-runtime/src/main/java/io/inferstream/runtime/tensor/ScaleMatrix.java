@@ -185,7 +185,7 @@ final class ScaleMatrix extends Matrix {
      */
     @Override
     int packedMinTokens() {
-        return 9;
+        return fusedPassesUpTo(8);
     }
 
     @Override
