@@ -68,8 +68,8 @@ final class Q8_0Matrix extends Matrix {
     /**
      * Up to eight tokens in fused passes (3 + 3 + 2): at the shapes of SmolLM2-135M and Llama-3.2-1B, with the
      * weights streaming from memory (MatmulBenchmark -DcopiesMiB=192, two threads,
-     * benchmarks.md, forty-fourth session), 1.04-1.40× the packed tiles' speed at six and eight tokens;
-     * at ten about even, at twelve 0.73-0.93×. IQ4_NL and IQ4_XS share these kernels.
+     * benchmarks.md, forty-fourth session), 1.03-1.40× the packed tiles' speed at six and eight tokens;
+     * at ten 0.94-1.20×, at twelve 0.73-0.93×. IQ4_NL and IQ4_XS share these kernels.
      */
     @Override
     int packedMinTokens() {
@@ -154,7 +154,7 @@ final class Q8_0Matrix extends Matrix {
                 switch (take) {
                     case 3 -> fourRows3(q, d, r, stride, cols, x, xOff, out, outOff, rows);
                     case 2 -> fourRows2(q, d, r, stride, cols, x, xOff, out, outOff, rows);
-                    default -> throw new IllegalArgumentException("a pass of 2 to 4 tokens, got " + take);
+                    default -> throw new IllegalArgumentException("a pass of 2 or 3 tokens, got " + take);
                 }
                 t += take;
             }

@@ -272,7 +272,7 @@ final class ScaleMatrix extends Matrix {
                 switch (take) {
                     case 3 -> fourRows16_3(q, d, r, stride, cols, x, xOff, out, outOff, rows);
                     case 2 -> fourRows16_2(q, d, r, stride, cols, x, xOff, out, outOff, rows);
-                    default -> throw new IllegalArgumentException("a pass of 2 to 4 tokens, got " + take);
+                    default -> throw new IllegalArgumentException("a pass of 2 or 3 tokens, got " + take);
                 }
                 t += take;
             }
